@@ -1,0 +1,100 @@
+// The one interface between "a JailSpec" and "a running, supervised process tree". Two
+// implementations: linux/ (clone3 + namespaces + pivot_root + cgroups + pidfd) and freebsd/
+// (jail_set + nmount + rctl + pdfork). Knows nothing of HTTP or SQLite.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.hpp"
+#include "jail/spec.hpp"
+
+namespace lj::jail {
+
+// How a jail ended. Exactly one of "exited with code" or "killed by signal" holds.
+struct ExitStatus {
+  int code = -1;           // exit(3) status of the main command, or -1 when killed by a signal
+  int signal = 0;          // the signal that killed the main command, or 0
+  bool oom = false;        // the memory limit's OOM killer fired in the jail
+  bool timed_out = false;  // the wall-clock limit killed the jail
+  bool lost = false;       // the process was gone before it could be reaped (after a restart)
+
+  // Shell convention: code, or 128+signal.
+  int shell_status() const { return signal != 0 ? 128 + signal : code; }
+};
+
+// What identifies a live jail across a daemon restart: a pid alone is not enough (pids are
+// reused), so its start time goes with it. Persisted by the daemon's index.
+struct JailHandle {
+  std::string name;
+  pid_t pid = 0;                 // the jail's init process, in the host's pid namespace
+  std::uint64_t start_time = 0;  // Linux: /proc/PID/stat field 22; FreeBSD: ki_start in usec
+  std::string cgroup;            // Linux: cgroup path(s) owned by the jail
+  int jid = 0;                   // FreeBSD: informational only; the jail is found by name
+};
+
+// A started jail. Owns every kernel resource of it; the destructor kills whatever is still
+// running in the jail and releases everything (cgroups, mounts, descriptors), on every path.
+class Jail {
+ public:
+  virtual ~Jail() = default;
+
+  virtual const JailHandle& handle() const = 0;
+
+  // Readable (poll/epoll/kqueue/asio) once the jail's main process has exited: a pidfd on Linux,
+  // a process descriptor on FreeBSD. -1 for an adopted jail whose descriptor could not be had.
+  virtual int wait_fd() const = 0;
+
+  // Sends a signal to the main command, or to every process in the jail with all = true.
+  virtual Status signal(int sig, bool all = false) = 0;
+
+  // Waits until the main command exits (enforcing spec.limits.timeout from start), kills what is
+  // left in the jail, tears it down and returns how it ended. Returns at once when already reaped.
+  // With a timeout > 0 here, returns Errc::timed_out (the jail left running) if it has not
+  // exited by then; the spec's own timeout is enforced regardless.
+  virtual Result<ExitStatus> wait(std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) = 0;
+
+  // Non-blocking wait: the status when the jail has exited (and is now torn down), else nullopt.
+  virtual Result<std::optional<ExitStatus>> poll() = 0;
+
+  // For event loops that enforce the wall-clock limit themselves: when it falls due
+  // (time_point::max() without one), and the call that kills the whole jail for it, so that the
+  // status then reports timed_out.
+  virtual std::chrono::steady_clock::time_point deadline() const = 0;
+  virtual Status expire() = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string_view name() const = 0;  // "linux", "freebsd"
+
+  // Features this kernel offers, for GET /v1/info ("cgroup2", "cgroup1", "pidfd", "userns",
+  // "overlayfs", "rctl", ...).
+  virtual std::vector<std::string> features() const = 0;
+
+  // Starts a jail. On failure every resource made so far is released before returning.
+  virtual Result<std::unique_ptr<Jail>> spawn(const JailSpec& spec) = 0;
+
+  // Takes over a jail started by an earlier ljd process, after checking that handle.pid still
+  // has handle.start_time. Errc::not_found when the jail is gone (the caller then cleans up with
+  // release()).
+  virtual Result<std::unique_ptr<Jail>> adopt(const JailHandle& handle) = 0;
+
+  // Releases what a dead jail may have left (cgroups, FreeBSD mounts and rctl rules), from its
+  // handle alone: recovery after a crash. Idempotent.
+  virtual Status release(const JailHandle& handle) = 0;
+};
+
+// The backend of the platform this binary was built for.
+Result<std::unique_ptr<Backend>> make_backend();
+
+}  // namespace lj::jail

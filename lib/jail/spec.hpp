@@ -1,0 +1,83 @@
+// JailSpec: everything needed to start one jail, as plain data. Validated by the backend before it
+// touches the kernel (validate_spec); produced by ljspawn's command line, by lib/build for a build
+// step, and by the daemon from a POST /v1/jails body.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "overlay/mount_plan.hpp"
+
+namespace lj::jail {
+
+enum class NetworkMode {
+  none,     // a private network stack with only loopback (the default)
+  inherit,  // the host's network stack
+  ip,       // a private stack with `addresses` on a link derived from the host's `interface`
+};
+
+struct Network {
+  NetworkMode mode = NetworkMode::none;
+  std::string interface;               // host interface (mode ip): the seeds' `-f IFACE`
+  std::vector<std::string> addresses;  // "192.0.2.10/24", "2001:db8::10/64" (mode ip): `-i IP`
+};
+
+// Zero means "no limit" everywhere.
+struct Limits {
+  std::uint64_t memory_bytes = 0;  // memory (and swap) of the whole jail; exceeding it OOM-kills
+  std::uint64_t pids = 0;          // processes+threads in the jail at once
+  std::uint32_t cpu_percent = 0;   // CPU share cap: 100 = one full core, 250 = two and a half
+  std::uint64_t nofile = 0;        // RLIMIT_NOFILE of the jailed processes
+  std::chrono::milliseconds timeout{0};  // wall clock from start; then the whole jail is killed
+};
+
+// Where the jail's stdin/stdout/stderr go. -1 means /dev/null. The fds stay owned by the caller;
+// the backend dup2()s them into the jail and closes nothing of the caller's.
+struct Stdio {
+  int in = -1;
+  int out = -1;
+  int err = -1;
+};
+
+// An optional user namespace: uid/gid 0..count-1 in the jail map to host_uid/host_gid onwards.
+struct UserNamespace {
+  uid_t host_uid = 0;
+  gid_t host_gid = 0;
+  std::uint32_t count = 65536;
+};
+
+struct JailSpec {
+  // Unique among live jails; names the jail's cgroup, and on FreeBSD the jail itself (jids are
+  // reused, names are not). [A-Za-z0-9_.-], at most 64 characters.
+  std::string name;
+
+  // The root: a MountPlan (world + layers + writable layer + volumes). A plain directory is a
+  // plan with one lower layer and read_only or writable_dir as wanted.
+  overlay::MountPlan root;
+
+  // What to run: argv (argv[0] resolved through PATH inside the jail), or a script whose first
+  // line may be "#!interpreter [arg]" (without one, /bin/sh runs it). Exactly one is set.
+  std::vector<std::string> argv;
+  std::string script;
+
+  std::vector<std::string> env;  // "KEY=value"; PATH gets a default when absent
+  std::string workdir = "/";
+  std::string hostname;          // default: the jail's name
+  uid_t uid = 0;
+  gid_t gid = 0;
+
+  Network network;
+  Limits limits;
+  Stdio stdio;
+  std::optional<UserNamespace> userns;
+};
+
+Status validate_spec(const JailSpec& spec);
+
+}  // namespace lj::jail

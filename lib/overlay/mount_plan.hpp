@@ -1,0 +1,43 @@
+// MountPlan: the ordered mounts that make one jail's root, as data. The world sits at the bottom
+// read-only, then the overlay chain (oldest first), then one writable layer; /dev, /proc and the
+// volumes go on top. Executing a plan is platform code:
+//   Linux   (linux/):   inside the jail's own mount namespace, after clone(2) and before
+//                       pivot_root(2), so the kernel reclaims every mount when the jail dies, even
+//                       if ljd is gone (see docs/architecture.md).
+//   FreeBSD (freebsd/): global nullfs/unionfs/devfs mounts made by the parent, each recorded by its
+//                       owner before it is made, unmounted in reverse at teardown.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lj::overlay {
+
+struct Volume {
+  std::filesystem::path host_path;  // absolute, must exist on the host
+  std::string jail_path;            // absolute path inside the jail; created if missing
+  bool read_only = false;
+};
+
+struct MountPlan {
+  // Read-only layers, bottom first: lower[0] is the world, then each overlay's layer directory
+  // (root/<ns>/<name>/<version>/layer), oldest ancestor first.
+  std::vector<std::filesystem::path> lower;
+
+  // The writable layer. Unset: a private tmpfs made inside the jail, discarded when the jail ends
+  // (the ephemeral default). Set: a host directory holding "upper/" and "work/" (a build's staging
+  // layer, published after the build), which outlives the jail.
+  std::optional<std::filesystem::path> writable_dir;
+  // Size cap of the private tmpfs writable layer; 0 lets the kernel default (half of RAM) apply.
+  std::uint64_t writable_bytes = 0;
+
+  // No writable layer at all: the root is mounted read-only.
+  bool read_only = false;
+
+  std::vector<Volume> volumes;
+};
+
+}  // namespace lj::overlay

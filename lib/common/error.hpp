@@ -78,6 +78,16 @@ inline tl::unexpected<Error> fail_errno(std::string domain, std::string_view wha
 // errno's symbolic name ("EBUSY"), or "E<number>".
 std::string errno_name(int sys_errno);
 
+namespace detail {
+// The value LJ_TRY yields: T for a Result<T>, nothing for a Status (tl::expected<void, E> has no
+// value() member, so the macro cannot call it directly).
+template <class T>
+T try_value(tl::expected<T, Error>&& r) {
+  return std::move(r).value();
+}
+inline void try_value(tl::expected<void, Error>&&) {}
+}  // namespace detail
+
 }  // namespace lj
 
 // Propagates a failed Result/Status out of the enclosing function, which must return a
@@ -87,7 +97,7 @@ std::string errno_name(int sys_errno);
   ({                                                                 \
     auto&& lj_try_r_ = (__VA_ARGS__);                                \
     if (!lj_try_r_) return ::tl::unexpected(std::move(lj_try_r_).error()); \
-    std::move(lj_try_r_).value();                                    \
+    ::lj::detail::try_value(std::move(lj_try_r_));                   \
   })
 
 // As LJ_TRY, prepending context to the error on the way out.
@@ -95,5 +105,5 @@ std::string errno_name(int sys_errno);
   ({                                                                 \
     auto&& lj_try_r_ = (__VA_ARGS__);                                \
     if (!lj_try_r_) return ::tl::unexpected(std::move(lj_try_r_).error().context(ctx)); \
-    std::move(lj_try_r_).value();                                    \
+    ::lj::detail::try_value(std::move(lj_try_r_));                   \
   })

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include <tl/expected.hpp>
@@ -89,6 +90,17 @@ inline void try_value(tl::expected<void, Error>&&) {}
 }  // namespace detail
 
 }  // namespace lj
+
+namespace lj::detail {
+// The value of a successful Result, moved out; nothing for a Status (tl::expected<void, E> has
+// no value() to call).
+template <class R>
+typename std::remove_cvref_t<R>::value_type try_value(R&& r) {
+  if constexpr (!std::is_void_v<typename std::remove_cvref_t<R>::value_type>) {
+    return std::move(*r);
+  }
+}
+}  // namespace lj::detail
 
 // Propagates a failed Result/Status out of the enclosing function, which must return a
 // Result<...> or Status. The value of a Result is the expression's value (GNU statement

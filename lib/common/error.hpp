@@ -79,16 +79,6 @@ inline tl::unexpected<Error> fail_errno(std::string domain, std::string_view wha
 // errno's symbolic name ("EBUSY"), or "E<number>".
 std::string errno_name(int sys_errno);
 
-namespace detail {
-// The value LJ_TRY yields: T for a Result<T>, nothing for a Status (tl::expected<void, E> has no
-// value() member, so the macro cannot call it directly).
-template <class T>
-T try_value(tl::expected<T, Error>&& r) {
-  return std::move(r).value();
-}
-inline void try_value(tl::expected<void, Error>&&) {}
-}  // namespace detail
-
 }  // namespace lj
 
 namespace lj::detail {

@@ -118,6 +118,7 @@ struct JailRow {
   bool timed_out = false;
   bool lost = false;  // ljd could not learn how it ended (it died while ljd was down)
   std::string log_path;
+  std::optional<Time> removed_at;
 };
 
 struct ExitRecord {
@@ -167,6 +168,8 @@ struct RetentionStats {
   std::int64_t jails = 0;   // exited/removed jail rows purged
   std::int64_t builds = 0;  // finished build rows purged
   std::int64_t events = 0;  // events pruned from the oldest end
+  // The log files of the purged jails and builds, for the caller to unlink.
+  std::vector<std::string> log_paths;
 };
 
 // ---- the index ----
@@ -218,12 +221,13 @@ class Index {
   // running -> stopping; event "jail.stopping".
   Result<EventRow> jail_stopping(std::string_view id, std::optional<std::uint32_t> uid);
   // creating|created|running|stopping -> exited with the exit record; event "jail.exited" whose
-  // data carries the record. Clears pid/jid (the handle is dead).
+  // data carries the record. pid/start_time stay as a record (recovery only looks at live states).
   Result<EventRow> record_exit(std::string_view id, const ExitRecord& exit,
                                std::optional<std::uint32_t> uid = std::nullopt);
-  // Any state but removed -> removed; forgets its jail_mounts; event "jail.removed". The row (and
-  // exit record) stays until retention purges it; the name is free again at once. Whether a
-  // running jail may be removed is the caller's decision (stop it first).
+  // Any state but removed -> removed; event "jail.removed". The row (and exit record) stays until
+  // retention purges it; the name is free again at once. Whether a running jail may be removed is
+  // the caller's decision (stop it first). Recorded mounts are kept until remove_jail_mount(): a
+  // jail whose mounts are still recorded is never purged, so a failed unmount is never forgotten.
   Result<EventRow> jail_removed(std::string_view id, std::optional<std::uint32_t> uid);
   // Deletes the row and its mounts outright, without an event (a create that failed before
   // anybody could see the jail). not_found when absent.
@@ -293,9 +297,9 @@ class Index {
   Result<std::int64_t> last_event_seq();
 
   // ---- retention ----
-  // Purges exited/removed jails that ended before `cutoff` (with their mounts), finished builds
-  // that ended before it, and events older than it; events go only from the oldest end, so the
-  // log stays gapless and last_event_seq() is unchanged.
+  // Purges exited/removed jails that ended before `cutoff` (none with mounts recorded), finished
+  // builds that ended before it, and events older than it; events go only from the oldest end, so
+  // the log stays gapless and last_event_seq() is unchanged.
   Result<RetentionStats> purge(Time cutoff);
 
  private:

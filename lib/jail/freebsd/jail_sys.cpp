@@ -1,11 +1,11 @@
 #include "jail/freebsd/jail_sys.hpp"
 
-#include <sys/param.h>
+#include <signal.h>
 #include <sys/jail.h>
+#include <sys/param.h>
 #include <sys/rctl.h>
 #include <sys/sysctl.h>
 #include <sys/user.h>
-#include <signal.h>
 
 #include <cerrno>
 #include <cstring>
@@ -58,7 +58,9 @@ Error with_errmsg(std::string what, const char* errmsg, int err) {
 
 // ---- JailParams ----
 
-JailParams::JailParams() { std::memset(errmsg_, 0, sizeof(errmsg_)); }
+JailParams::JailParams() {
+  std::memset(errmsg_, 0, sizeof(errmsg_));
+}
 
 void JailParams::push_name(const char* name) {
   auto& n = strings_.emplace_back(name);
@@ -71,7 +73,9 @@ void JailParams::str(const char* name, const std::string& value) {
   iov_.push_back({const_cast<char*>(v.c_str()), v.size() + 1});
 }
 
-void JailParams::integer(const char* name, int value) { raw(name, &value, sizeof(value)); }
+void JailParams::integer(const char* name, int value) {
+  raw(name, &value, sizeof(value));
+}
 
 void JailParams::boolean(const char* name) {
   push_name(name);
@@ -160,8 +164,8 @@ Status signal_jail(const std::string& name, int sig) {
   for (const auto& p : procs) {
     if (p.zombie) continue;
     if (LJ_SYS("kill", ::kill(p.pid, sig)) != 0 && errno != ESRCH)
-      return fail_errno(kDomain, "kill pid=" + std::to_string(p.pid) + " sig=" +
-                                     std::to_string(sig) + " in jail " + name);
+      return fail_errno(kDomain, "kill pid=" + std::to_string(p.pid) +
+                                     " sig=" + std::to_string(sig) + " in jail " + name);
   }
   return {};
 }

@@ -30,9 +30,9 @@ class JailParams {
   JailParams(const JailParams&) = delete;
   JailParams& operator=(const JailParams&) = delete;
 
-  void str(const char* name, const std::string& value);    // NUL-terminated string value
-  void integer(const char* name, int value);               // int value
-  void boolean(const char* name);                          // "persist", "nopersist", ...
+  void str(const char* name, const std::string& value);           // NUL-terminated string value
+  void integer(const char* name, int value);                      // int value
+  void boolean(const char* name);                                 // "persist", "nopersist", ...
   void raw(const char* name, const void* data, std::size_t len);  // ip4.addr arrays, ...
 
   // The list with "errmsg" last, for jail_set(2)/jail_get(2). Valid until the next mutation.

@@ -1,11 +1,11 @@
 #include "jail/freebsd/net.hpp"
 
-#include <sys/ioctl.h>
-#include <sys/sockio.h>
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if_var.h>  // before in6_var.h, which uses its types
 #include <netinet6/in6_var.h>
+#include <sys/ioctl.h>
+#include <sys/sockio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -51,7 +51,9 @@ struct in6_addr v6_mask(int prefix) {
   struct in6_addr m {};
   for (int i = 0; i < 16; ++i) {
     int bits = prefix - i * 8;
-    m.s6_addr[i] = bits >= 8 ? 0xff : bits <= 0 ? 0 : static_cast<unsigned char>(0xff << (8 - bits));
+    m.s6_addr[i] = bits >= 8   ? 0xff
+                   : bits <= 0 ? 0
+                               : static_cast<unsigned char>(0xff << (8 - bits));
   }
   return m;
 }
@@ -101,8 +103,7 @@ Result<Cidr> parse_cidr(const std::string& s) {
   } else if (::inet_pton(AF_INET6, host.c_str(), &c.v6) == 1) {
     c.family = AF_INET6;
     c.prefix = prefix.value_or(128);
-    if (c.prefix > 128)
-      return fail(Errc::invalid_argument, kDomain, "prefix > 128 in '" + s + "'");
+    if (c.prefix > 128) return fail(Errc::invalid_argument, kDomain, "prefix > 128 in '" + s + "'");
   } else {
     return fail(Errc::invalid_argument, kDomain, "not an IPv4 or IPv6 address: '" + s + "'");
   }

@@ -56,8 +56,8 @@ class HostAddress {
 // The ioctl arguments that bring lo0 up inside a fresh VNET, prepared by the parent so that the
 // forked child only makes system calls (it must stay async-signal-safe).
 struct VnetLoopback {
-  struct ifreq flags {};     // SIOCGIFFLAGS / SIOCSIFFLAGS on "lo0"
-  struct ifaliasreq v4 {};   // 127.0.0.1/8 via SIOCAIFADDR
+  struct ifreq flags {};    // SIOCGIFFLAGS / SIOCSIFFLAGS on "lo0"
+  struct ifaliasreq v4 {};  // 127.0.0.1/8 via SIOCAIFADDR
 };
 VnetLoopback make_vnet_loopback();
 // In the child, after jail_set(JAIL_ATTACH): ifconfig lo0 inet 127.0.0.1/8 up. Returns 0 or the

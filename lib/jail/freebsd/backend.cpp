@@ -18,11 +18,12 @@
 // whose data is the wait(2) status: FreeBSD 14 has no pdwait). wait_fd() is that kqueue: a
 // kqueue descriptor is itself pollable and kqueue-able, which a procdesc is not for EVFILT_READ
 // (Asio's reactor on FreeBSD) -- procdesc only supports EVFILT_PROCDESC and POLLHUP.
+#include <sys/param.h>  // first: the other system headers use its types (style(9))
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/event.h>
 #include <sys/jail.h>
-#include <sys/param.h>
 #include <sys/procdesc.h>
 #include <sys/resource.h>
 #include <sys/stat.h>

@@ -1,8 +1,9 @@
 #include "jail/freebsd/jail_sys.hpp"
 
+#include <sys/param.h>  // first: the other system headers use its types (style(9))
+
 #include <signal.h>
 #include <sys/jail.h>
-#include <sys/param.h>
 #include <sys/rctl.h>
 #include <sys/sysctl.h>
 #include <sys/user.h>

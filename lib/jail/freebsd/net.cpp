@@ -1,12 +1,15 @@
 #include "jail/freebsd/net.hpp"
 
+#include <sys/param.h>  // first: the other system headers use its types (style(9))
+
 #include <arpa/inet.h>
 #include <ifaddrs.h>
-#include <net/if_var.h>  // before in6_var.h, which uses its types
-#include <netinet6/in6_var.h>
 #include <sys/ioctl.h>
 #include <sys/sockio.h>
 #include <unistd.h>
+
+#include <net/if_var.h>  // before in6_var.h, which uses its types
+#include <netinet6/in6_var.h>
 
 #include <algorithm>
 #include <cerrno>

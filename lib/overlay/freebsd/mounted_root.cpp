@@ -1,7 +1,8 @@
 #include "overlay/freebsd/mounted_root.hpp"
 
+#include <sys/param.h>  // first: the other system headers use its types (style(9))
+
 #include <sys/mount.h>
-#include <sys/param.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>

@@ -1,7 +1,7 @@
 // The FreeBSD backend: JailSpec -> a non-persistent jail created by a pdfork(2)ed child.
 //
 // Spawn, as a table (teardown is the same table reversed, FreebsdJail::teardown):
-//   1. refuse a name that a live or dying jail still holds (jids are reused; names key the jail)
+//   1. refuse a name that a live jail holds (jids are reused; names key the jail)
 //   2. mount the root (lib/overlay/freebsd: nullfs world, unionfs layers + writable layer, devfs)
 //   3. rctl rules keyed by the jail's name; they can exist before the jail does, so the limits
 //      hold from the child's first instruction
@@ -34,9 +34,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "common/fd.hpp"
 #include "common/log.hpp"
@@ -44,6 +42,7 @@
 #include "jail/backend.hpp"
 #include "jail/freebsd/jail_sys.hpp"
 #include "jail/freebsd/net.hpp"
+#include "jail/freebsd/plan.hpp"
 #include "overlay/freebsd/mounted_root.hpp"
 #include "overlay/root.hpp"
 
@@ -55,7 +54,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kDomain = "jail";
-constexpr const char* kDefaultPath = "/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin";
 constexpr const char* kScriptInJail = "/.ljd-script";
 // devfsrules_jail in /etc/defaults/devfs.rules: null, zero, crypto, random, urandom, ptyp/ttyp,
 // pts, fd, stdin/out/err. Loaded when devfs_load_rulesets=YES (docs/freebsd.md).
@@ -193,40 +191,6 @@ ExitStatus decode_wait_status(int status) {
     e.code = WEXITSTATUS(status);
   }
   return e;
-}
-
-// "#!interp [arg]" -> {interp, arg?}; nothing without a shebang.
-std::vector<std::string> parse_shebang(const std::string& script) {
-  if (script.rfind("#!", 0) != 0) return {};
-  std::string line = script.substr(2, script.find('\n') - 2);
-  auto trim = [](std::string s) {
-    auto b = s.find_first_not_of(" \t\r");
-    auto e = s.find_last_not_of(" \t\r");
-    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
-  };
-  line = trim(line);
-  if (line.empty()) return {};
-  auto sp = line.find_first_of(" \t");
-  if (sp == std::string::npos) return {line};
-  std::string arg = trim(line.substr(sp));
-  if (arg.empty()) return {line.substr(0, sp)};
-  return {line.substr(0, sp), arg};
-}
-
-// The login name of `uid` in the jail's own passwd file; empty when there is none.
-std::string login_in_root(const fs::path& root, uid_t uid) {
-  std::ifstream in(root / "etc" / "passwd");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream fields(line);
-    std::string name, pw, id;
-    if (!std::getline(fields, name, ':') || !std::getline(fields, pw, ':') ||
-        !std::getline(fields, id, ':'))
-      continue;
-    if (id == std::to_string(uid)) return name;
-  }
-  return {};
 }
 
 bool sysctl_flag(const char* name) {
@@ -462,35 +426,22 @@ Status FreebsdBackend::add_limits(const JailSpec& spec, FreebsdJail& j) {
   const auto& l = spec.limits;
   if (l.memory_bytes == 0 && l.pids == 0 && l.cpu_percent == 0) return {};
   if (!racct_enabled()) return fail(racct_disabled_error());
-  const std::string subject = "jail:" + spec.name + ":";
   // Rules of an earlier jail of this name (a crash) would add up with ours.
   LJ_TRY(remove_rctl_rules(spec.name));
   j.rctl_rules_ = true;
-  std::vector<std::string> rules;
+  // memoryuse (RSS) with sigkill: the process that takes the jail over the limit is killed,
+  // as Linux's memory cgroup OOM-kills. `deny` on memoryuse does not fail allocations: RSS
+  // grows by page faults, which cannot be refused, and is only sampled by the VM swapout
+  // daemon (sys/vm/vm_swapout.c: racct_set(RACCT_RSS) then vm_swapout_map_deactivate_pages),
+  // so deny merely pages the jail out -- a slow thrash instead of a clear verdict. The same
+  // sampling means the kill lands up to a daemon period after the limit is crossed. The twin
+  // `log` rule is how we learn the limit fired: rctl prints "rctl: rule "<rule>" matched by
+  // pid ..." to the kernel message buffer (sys/kern/kern_rctl.c), read back at exit.
   if (l.memory_bytes > 0) {
-    // memoryuse (RSS) with sigkill: the process that takes the jail over the limit is killed,
-    // as Linux's memory cgroup OOM-kills. `deny` on memoryuse does not fail allocations: RSS
-    // grows by page faults, which cannot be refused, and is only sampled by the VM swapout
-    // daemon (sys/vm/vm_swapout.c: racct_set(RACCT_RSS) then vm_swapout_map_deactivate_pages),
-    // so deny merely pages the jail out -- a slow thrash instead of a clear verdict. The same
-    // sampling means the kill lands up to a daemon period after the limit is crossed. The twin
-    // `log` rule is how we learn the limit fired: rctl prints "rctl: rule "<rule>" matched by
-    // pid ..." to the kernel message buffer (sys/kern/kern_rctl.c), read back at exit.
-    const auto n = std::to_string(l.memory_bytes);
-    rules.push_back(subject + "memoryuse:sigkill=" + n);
-    rules.push_back(subject + "memoryuse:log=" + n);
-    j.oom_needle_ = "rctl: rule \"" + subject + "memoryuse:log=";
+    j.oom_needle_ = oom_log_needle(spec.name);
     j.oom_mark_ = count_in_msgbuf(j.oom_needle_);
   }
-  if (l.pids > 0) {
-    // Linux's pids.max counts threads; maxproc bounds processes (the fork bomb), nthr threads.
-    rules.push_back(subject + "maxproc:deny=" + std::to_string(l.pids));
-    rules.push_back(subject + "nthr:deny=" + std::to_string(l.pids));
-  }
-  if (l.cpu_percent > 0) {
-    // pcpu is in percent of one core; `deny` on pcpu throttles (rctl(8)).
-    rules.push_back(subject + "pcpu:deny=" + std::to_string(l.cpu_percent));
-  }
+  const auto rules = rctl_rules(spec.name, l);
   for (const auto& r : rules) LJ_TRY_CTX("jail " + spec.name, add_rctl_rule(r));
   return {};
 }
@@ -538,39 +489,29 @@ void FreebsdBackend::jail_params(const JailSpec& spec, const overlay::freebsd::M
 }
 
 Result<std::vector<std::string>> FreebsdBackend::command(const JailSpec& spec, FreebsdJail& j) {
-  if (!spec.argv.empty()) return spec.argv;
-  auto interp = parse_shebang(spec.script);
-  if (interp.empty()) return std::vector<std::string>{"/bin/sh", "-c", spec.script};
-  if (fs::path(interp[0]).filename() == "sh") {
-    interp.push_back("-c");  // the "#!" line is a comment to sh
-    interp.push_back(spec.script);
-    return interp;
-  }
-  // Another interpreter needs the script as a file inside the jail. Written through the union
-  // (so it lands in the writable layer) and removed at teardown, before the layer is unmounted.
+  Command c = command_for(spec, kScriptInJail);
+  if (c.script_path.empty()) return c.argv;
+  // Another interpreter than sh needs the script as a file inside the jail. Written through the
+  // union (so it lands in the writable layer) and removed at teardown, before the unmount.
   if (j.root_->upper().empty())
     return fail(Errc::unsupported, kDomain,
-                "a script for " + interp[0] +
-                    " needs a writable root (only /bin/sh scripts "
-                    "run on a read-only root)");
-  fs::path file = j.root_->root() / fs::path(kScriptInJail).relative_path();
-  {
-    UniqueFd fd(LJ_SYS(
-        "open", ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0755)));
-    if (!fd) return fail_errno(kDomain, "create " + file.string());
-    j.script_file_ = file;
-    const char* data = spec.script.data();
-    std::size_t left = spec.script.size();
-    while (left > 0) {
-      ssize_t n = ::write(fd.get(), data, left);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return fail_errno(kDomain, "write " + file.string());
-      data += n;
-      left -= static_cast<std::size_t>(n);
-    }
+                "a script for " + c.argv[0] +
+                    " needs a writable root (only /bin/sh scripts run on a read-only root)");
+  fs::path file = j.root_->root() / fs::path(c.script_path).relative_path();
+  UniqueFd fd(LJ_SYS(
+      "open", ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0755)));
+  if (!fd) return fail_errno(kDomain, "create " + file.string());
+  j.script_file_ = file;
+  const char* data = spec.script.data();
+  std::size_t left = spec.script.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd.get(), data, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail_errno(kDomain, "write " + file.string());
+    data += n;
+    left -= static_cast<std::size_t>(n);
   }
-  interp.push_back(kScriptInJail);
-  return interp;
+  return c.argv;
 }
 
 Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
@@ -582,9 +523,13 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
   const std::string& name = spec.name;
   const std::string ctx = "spawning jail " + name;
 
-  // 1. jids are reused, names key the jail: refuse a name a live or dying jail still holds.
-  if (LJ_TRY_CTX(ctx, find_jail(name, /*dying=*/true)))
-    return fail(Errc::exists, kDomain, "a jail named " + name + " still exists");
+  // 1. jids are reused, names key the jail: refuse a name a live jail holds. A *dying* jail of
+  // that name (removed, its last references -- TCP TIME_WAIT sockets... -- still draining) is
+  // not refused here: it can linger for minutes, and FreeBSD 13 stopped jail_set(2) from
+  // resurrecting dying jails. Whether the kernel lets a new jail take the name meanwhile is
+  // unverified (docs/platforms.md); if it refuses, the child reports EEXIST and its errmsg.
+  if (LJ_TRY_CTX(ctx, find_jail(name)))
+    return fail(Errc::exists, kDomain, "a jail named " + name + " is running");
 
   auto j = std::make_unique<FreebsdJail>(name);
   // From here on, an early return destroys j, whose teardown undoes every step below.
@@ -618,29 +563,15 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
   JailParams params;
   jail_params(spec, *j->root_, params);
   std::vector<std::string> argv_s = LJ_TRY_CTX(ctx, command(spec, *j));
-  std::vector<std::string> env_s = spec.env;
-  std::string path_var = kDefaultPath;
-  bool has_path = false;
-  for (const auto& e : env_s)
-    if (e.rfind("PATH=", 0) == 0) {
-      has_path = true;
-      path_var = e.substr(5);
-    }
-  if (!has_path) env_s.push_back(std::string("PATH=") + kDefaultPath);
-  std::vector<std::string> candidates_s;
-  if (argv_s[0].find('/') != std::string::npos) {
-    candidates_s.push_back(argv_s[0]);
-  } else {
-    std::istringstream dirs(path_var);
-    for (std::string d; std::getline(dirs, d, ':');)
-      candidates_s.push_back((d.empty() ? std::string(".") : d) + "/" + argv_s[0]);
-  }
+  std::vector<std::string> env_s = env_with_path(spec.env);
+  std::vector<std::string> candidates_s = exec_candidates(argv_s[0], env_s);
   std::vector<char*> argv, envp;
   for (auto& s : argv_s) argv.push_back(s.data());
   argv.push_back(nullptr);
   for (auto& s : env_s) envp.push_back(s.data());
   envp.push_back(nullptr);
-  std::string login = spec.uid == 0 ? "root" : login_in_root(j->root_->root(), spec.uid);
+  std::string login =
+      spec.uid == 0 ? "root" : login_in_passwd(j->root_->root() / "etc" / "passwd", spec.uid);
 
   UniqueFd devnull(LJ_SYS("open", ::open("/dev/null", O_RDWR | O_CLOEXEC)));
   if (!devnull) return fail_errno(kDomain, ctx + ": open /dev/null");

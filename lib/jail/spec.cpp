@@ -7,7 +7,9 @@
 namespace lj::jail {
 namespace {
 
-auto bad(std::string msg) { return fail(Errc::invalid_argument, "jail", std::move(msg)); }
+auto bad(std::string msg) {
+  return fail(Errc::invalid_argument, "jail", std::move(msg));
+}
 
 bool valid_name(const std::string& n) {
   if (n.empty() || n.size() > 64 || n == "." || n == "..") return false;
@@ -59,7 +61,8 @@ Status validate_spec(const JailSpec& spec) {
   if (spec.userns && spec.userns->count == 0) return bad("user namespace maps no id");
   for (const auto& v : spec.root.volumes)
     if (!v.host_path.is_absolute() || v.jail_path.empty() || v.jail_path[0] != '/')
-      return bad("volume paths must be absolute: '" + v.host_path.string() + ":" + v.jail_path + "'");
+      return bad("volume paths must be absolute: '" + v.host_path.string() + ":" + v.jail_path +
+                 "'");
   return {};
 }
 

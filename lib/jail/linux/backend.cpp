@@ -42,7 +42,8 @@ int pidfd_send(int pidfd, int sig, siginfo_t* info = nullptr) {
 Result<std::uint64_t> start_time_of(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string s;
-  if (!std::getline(in, s)) return fail(Errc::not_found, "jail", "no process " + std::to_string(pid));
+  if (!std::getline(in, s))
+    return fail(Errc::not_found, "jail", "no process " + std::to_string(pid));
   // Field 2 (comm) may hold spaces and parentheses: count fields after the last ')'.
   auto rp = s.rfind(')');
   if (rp == std::string::npos) return fail(Errc::internal, "jail", "unreadable /proc/PID/stat");
@@ -67,7 +68,8 @@ Status ensure_dir(const std::string& path) {
   for (std::string part; std::getline(ss, part, '/');) {
     if (part.empty()) continue;
     cur += "/" + part;
-    if (::mkdir(cur.c_str(), 0700) != 0 && errno != EEXIST) return fail_errno("jail", "mkdir " + cur);
+    if (::mkdir(cur.c_str(), 0700) != 0 && errno != EEXIST)
+      return fail_errno("jail", "mkdir " + cur);
   }
   return {};
 }
@@ -90,9 +92,12 @@ std::optional<ExitStatus> read_status_file(const std::string& path) {
   int n = 0;
   if (!(in >> word >> n)) return std::nullopt;
   ExitStatus s;
-  if (word == "exited") s.code = n;
-  else if (word == "killed") s.signal = n;
-  else return std::nullopt;
+  if (word == "exited")
+    s.code = n;
+  else if (word == "killed")
+    s.signal = n;
+  else
+    return std::nullopt;
   return s;
 }
 
@@ -147,7 +152,8 @@ class LinuxJail final : public Jail {
       // Init cannot catch these to pass them on: find the command (pid 2 in the jail) instead.
       if (all && !cgroups_.empty()) return cgroups_.signal_all(sig);
       pid_t cmd = command_pid();
-      if (cmd <= 0) return fail(Errc::not_found, "jail", "main command of " + handle_.name + " is gone");
+      if (cmd <= 0)
+        return fail(Errc::not_found, "jail", "main command of " + handle_.name + " is gone");
       if (::kill(cmd, sig) != 0) return fail_errno("jail", "kill " + std::to_string(cmd));
       return {};
     }
@@ -186,14 +192,16 @@ class LinuxJail final : public Jail {
       auto next = std::min(until, timed_out_ ? Clock::time_point::max() : deadline_);
       int ms = -1;
       if (next != Clock::time_point::max())
-        ms = static_cast<int>(std::max<long>(0, std::chrono::ceil<std::chrono::milliseconds>(next - now).count()));
+        ms = static_cast<int>(
+            std::max<long>(0, std::chrono::ceil<std::chrono::milliseconds>(next - now).count()));
       struct pollfd pfd = {pidfd_.get(), POLLIN, 0};
       int r = ::poll(&pfd, 1, ms);
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) return fail_errno("jail", "poll pidfd");
       if (r > 0) return reap();
       now = Clock::now();
-      if (!timed_out_ && now >= deadline_) LJ_TRY(expire());
+      if (!timed_out_ && now >= deadline_)
+        LJ_TRY(expire());
       else if (now >= until)
         return fail(Errc::timed_out, "jail", "jail " + handle_.name + " still running");
     }
@@ -213,7 +221,8 @@ class LinuxJail final : public Jail {
     for (pid_t p; in >> p;) {
       std::ifstream st("/proc/" + std::to_string(p) + "/status");
       for (std::string line; std::getline(st, line);)
-        if (line.rfind("NSpid:", 0) == 0 && line.size() >= 2 && line.substr(line.size() - 2) == "\t2")
+        if (line.rfind("NSpid:", 0) == 0 && line.size() >= 2 &&
+            line.substr(line.size() - 2) == "\t2")
           return p;
     }
     return -1;
@@ -225,7 +234,8 @@ class LinuxJail final : public Jail {
     if (child_) {
       siginfo_t si;
       std::memset(&si, 0, sizeof si);
-      while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &si, WEXITED) != 0) {
+      while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &si,
+                      WEXITED) != 0) {
         if (errno != EINTR) return fail_errno("jail", "waitid " + handle_.name);
       }
       int ws = 0;
@@ -257,7 +267,7 @@ class LinuxJail final : public Jail {
   UniqueFd pidfd_;
   UniqueFd status_;  // read end of init's status pipe (spawned jails only)
   Cgroups cgroups_;
-  bool child_;       // we are init's parent: waitid() works
+  bool child_;  // we are init's parent: waitid() works
   Clock::time_point deadline_;
   bool timed_out_ = false;
   std::optional<ExitStatus> reaped_;
@@ -287,7 +297,8 @@ class LinuxBackend final : public Backend {
   Result<std::unique_ptr<Jail>> adopt(const JailHandle& h) override {
     auto t = start_time_of(h.pid);
     if (!t || *t != h.start_time)
-      return fail(Errc::not_found, "jail", "jail " + h.name + " (pid " + std::to_string(h.pid) + ") is gone");
+      return fail(Errc::not_found, "jail",
+                  "jail " + h.name + " (pid " + std::to_string(h.pid) + ") is gone");
     UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, h.pid, 0)));
     if (!pidfd) return fail_errno("jail", "pidfd_open " + std::to_string(h.pid));
     // Re-check after taking the pidfd: the pid could have been reused in between.

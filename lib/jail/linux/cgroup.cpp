@@ -136,7 +136,9 @@ Cgroups& Cgroups::operator=(Cgroups&& o) noexcept {
   return *this;
 }
 
-Cgroups::~Cgroups() { (void)destroy(); }
+Cgroups::~Cgroups() {
+  (void)destroy();
+}
 
 Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits) {
   Cgroups cg;
@@ -147,8 +149,7 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits) {
       return fail(Errc::unsupported, "jail", "no cgroup controller for the requested limits");
     LJ_TRY(make_dir(base));
     std::string dir = base + "/" + name;
-    if (LJ_SYS("mkdir", ::mkdir(dir.c_str(), 0755)) != 0)
-      return fail_errno("jail", "mkdir " + dir);
+    if (LJ_SYS("mkdir", ::mkdir(dir.c_str(), 0755)) != 0) return fail_errno("jail", "mkdir " + dir);
     cg.dirs_.push_back(dir);
     return dir;
   };
@@ -168,7 +169,8 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits) {
     }
     if (limits.pids) LJ_TRY(write_file(dir + "/pids.max", std::to_string(limits.pids)));
     if (limits.cpu_percent)
-      LJ_TRY(write_file(dir + "/cpu.max", std::to_string(limits.cpu_percent * 1000ull) + " " + period));
+      LJ_TRY(write_file(dir + "/cpu.max",
+                        std::to_string(limits.cpu_percent * 1000ull) + " " + period));
     cg.v2_dir_fd_.reset(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!cg.v2_dir_fd_) return fail_errno("jail", "open " + dir);
     return cg;
@@ -244,7 +246,8 @@ std::uint64_t Cgroups::oom_kills() const {
 Status Cgroups::signal_all(int sig) const {
   for (const auto& d : dirs_)
     for (pid_t p : procs_of(d))
-      if (::kill(p, sig) != 0 && errno != ESRCH) return fail_errno("jail", "kill " + std::to_string(p));
+      if (::kill(p, sig) != 0 && errno != ESRCH)
+        return fail_errno("jail", "kill " + std::to_string(p));
   return {};
 }
 

@@ -19,9 +19,9 @@ namespace lj::jail {
 
 struct CgroupLayout {
   bool v2 = false;
-  std::string v2_base;                        // <cgroup2 mount><own cgroup>/ljd
+  std::string v2_base;                           // <cgroup2 mount><own cgroup>/ljd
   std::string memory_base, pids_base, cpu_base;  // v1: <controller mount><own cgroup>/ljd
-  bool memsw = false;                         // v1 memory.memsw.* present (swap accounting)
+  bool memsw = false;                            // v1 memory.memsw.* present (swap accounting)
 };
 
 // The layout of this machine (computed on first call, then cached; thread-safe).

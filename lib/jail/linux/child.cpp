@@ -1,6 +1,7 @@
 #include "jail/linux/child.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/capability.h>
 #include <net/if.h>
 #include <signal.h>
@@ -24,9 +25,9 @@ namespace lj::jail {
 
 std::uint64_t default_capabilities() {
   std::uint64_t c = 0;
-  for (int cap : {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_KILL, CAP_SETGID,
-                  CAP_SETUID, CAP_SETPCAP, CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_AUDIT_WRITE,
-                  CAP_SETFCAP})
+  for (int cap :
+       {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_KILL, CAP_SETGID, CAP_SETUID,
+        CAP_SETPCAP, CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_AUDIT_WRITE, CAP_SETFCAP})
     c |= std::uint64_t{1} << cap;
   return c;
 }
@@ -34,8 +35,8 @@ std::uint64_t default_capabilities() {
 namespace {
 
 // Signals init passes on to the command (the rest keep their default meaning for init).
-constexpr int kForwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
-                              SIGCONT};
+constexpr int kForwarded[] = {SIGTERM, SIGINT,  SIGHUP,   SIGQUIT,
+                              SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
 
 void copy(char* dst, std::size_t cap, const char* src) {
   std::size_t i = 0;
@@ -56,7 +57,9 @@ void copy(char* dst, std::size_t cap, const char* src) {
   ::_exit(code);
 }
 
-long raw_fork() { return ::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0); }
+long raw_fork() {
+  return ::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+}
 
 // Moves every descriptor the jail needs to its slot and closes all others: the daemon's own
 // descriptors (close-on-exec or not) must not survive in init, which never execs.
@@ -73,7 +76,8 @@ void relocate_fds(const ChildPlan& p) {
   }
   ::syscall(SYS_close_range, 3U, static_cast<unsigned>(high - 1), 0U);
   for (int s = 0; s < kSlotEnd; ++s)
-    if (tmp[s] >= 0 && ::dup3(tmp[s], s, O_CLOEXEC) < 0) die(tmp[kSlotError], "dup descriptor", errno, "");
+    if (tmp[s] >= 0 && ::dup3(tmp[s], s, O_CLOEXEC) < 0)
+      die(tmp[kSlotError], "dup descriptor", errno, "");
   ::syscall(SYS_close_range, static_cast<unsigned>(kSlotEnd), ~0U, 0U);
 }
 
@@ -150,7 +154,8 @@ void bring_loopback_up() {
     }
     if (::syscall(SYS_capset, &hdr, data) < 0) die(kSlotError, "capset", errno, "");
   }
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die(kSlotError, "prctl PR_SET_NO_NEW_PRIVS", errno, "");
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    die(kSlotError, "prctl PR_SET_NO_NEW_PRIVS", errno, "");
   if (::chdir(p.workdir.c_str()) < 0) die(kSlotError, "chdir", errno, p.workdir.c_str());
 
   char* const* argv = p.argv.data();
@@ -170,7 +175,8 @@ void bring_loopback_up() {
     buf[dl] = '/';
     std::memcpy(buf + dl + 1, file, fl + 1);
     ::execve(buf, argv, envp);
-    if (errno == EACCES) err = EACCES;
+    if (errno == EACCES)
+      err = EACCES;
     else if (errno != ENOENT && errno != ENOTDIR) {
       err = errno;
       break;
@@ -192,7 +198,8 @@ void child_main(const ChildPlan& p) noexcept {
   ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 
   for (int s = kSlotCgroup0; s < kSlotEnd; ++s)
-    if (p.fds[s] >= 0 && ::write(s, "0", 1) != 1) die(kSlotError, "join cgroup", errno, "cgroup.procs");
+    if (p.fds[s] >= 0 && ::write(s, "0", 1) != 1)
+      die(kSlotError, "join cgroup", errno, "cgroup.procs");
   for (int s = kSlotCgroup0; s < kSlotEnd; ++s)
     if (p.fds[s] >= 0) ::close(s);
   if (p.join_then_unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0)
@@ -261,7 +268,8 @@ void child_main(const ChildPlan& p) noexcept {
   }
   // The main command ended: report its exact status. Returning from init then makes the kernel
   // SIGKILL everything left in the pid namespace (pid_namespaces(7)).
-  if (p.fds[kSlotStatus] >= 0) write_all(kSlotStatus, reinterpret_cast<const char*>(&st), sizeof st);
+  if (p.fds[kSlotStatus] >= 0)
+    write_all(kSlotStatus, reinterpret_cast<const char*>(&st), sizeof st);
   if (p.fds[kSlotStatusFile] >= 0) {
     char buf[32];
     const bool sig = WIFSIGNALED(st);

@@ -57,9 +57,9 @@ struct ChildPlan {
   std::string workdir;
   uid_t uid = 0;
   gid_t gid = 0;
-  rlim_t nofile = 0;        // 0: inherit
-  std::uint64_t caps = 0;   // capabilities kept by a root command (bit per CAP_*)
-  int cap_last = 40;        // /proc/sys/kernel/cap_last_cap
+  rlim_t nofile = 0;       // 0: inherit
+  std::uint64_t caps = 0;  // capabilities kept by a root command (bit per CAP_*)
+  int cap_last = 40;       // /proc/sys/kernel/cap_last_cap
 };
 
 // The capabilities a root command keeps by default: Docker's default set less MKNOD and NET_RAW

@@ -38,7 +38,8 @@ Status nl_fail(std::string what, int nlerr) {
 Result<Sock> route_socket() {
   Sock sk(nl_socket_alloc());
   if (!sk) return fail(Errc::system, "jail", "nl_socket_alloc");
-  if (int e = nl_connect(sk.get(), NETLINK_ROUTE); e < 0) return fail(nl_fail("nl_connect", e).error());
+  if (int e = nl_connect(sk.get(), NETLINK_ROUTE); e < 0)
+    return fail(nl_fail("nl_connect", e).error());
   return sk;
 }
 
@@ -82,7 +83,8 @@ Status setup_ip_network(pid_t pid, const std::string& jail_name, const Network& 
   int ifindex = rtnl_link_get_ifindex(eth.get());
   for (const auto& a : net.addresses) {
     nl_addr* parsed = nullptr;
-    if (int e = nl_addr_parse(a.c_str(), AF_UNSPEC, &parsed); e < 0) return nl_fail("address " + a, e);
+    if (int e = nl_addr_parse(a.c_str(), AF_UNSPEC, &parsed); e < 0)
+      return nl_fail("address " + a, e);
     std::unique_ptr<nl_addr, NlAddrDel> local(parsed);
     if (a.find('/') == std::string::npos)
       nl_addr_set_prefixlen(local.get(), nl_addr_get_family(local.get()) == AF_INET6 ? 128 : 32);
@@ -91,7 +93,8 @@ Status setup_ip_network(pid_t pid, const std::string& jail_name, const Network& 
     rtnl_addr_set_local(addr.get(), local.get());
     // IPv6 duplicate address detection would hold the address "tentative" for ~1 s.
     if (nl_addr_get_family(local.get()) == AF_INET6) rtnl_addr_set_flags(addr.get(), IFA_F_NODAD);
-    if (int e = rtnl_addr_add(jail.get(), addr.get(), 0); e < 0) return nl_fail("add address " + a, e);
+    if (int e = rtnl_addr_add(jail.get(), addr.get(), 0); e < 0)
+      return nl_fail("add address " + a, e);
   }
   std::unique_ptr<rtnl_link, LinkDel> change(rtnl_link_alloc());
   rtnl_link_set_flags(change.get(), IFF_UP);

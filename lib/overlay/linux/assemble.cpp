@@ -22,16 +22,16 @@ struct Device {
   const char* name;
   unsigned major, minor;
 };
-constexpr Device kDevices[] = {{"null", 1, 3},    {"zero", 1, 5},    {"full", 1, 7},
-                               {"random", 1, 8},  {"urandom", 1, 9}, {"tty", 5, 0}};
+constexpr Device kDevices[] = {{"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
+                               {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
 
 // /proc entries that leak host state or let root poke the kernel. Read-only binds and masks follow
 // runc's defaults (config/linux default masked/readonly paths); sysrq-trigger is made read-only
 // rather than masked by /dev/null so that a write fails loudly (EROFS) instead of vanishing.
 constexpr const char* kProcReadOnly[] = {"sys", "sysrq-trigger", "bus", "fs", "irq"};
-constexpr const char* kProcMaskFiles[] = {"kcore", "keys", "timer_list", "latency_stats",
-                                          "sched_debug", "timer_stats", "kpagecount",
-                                          "kpageflags", "kpagecgroup"};
+constexpr const char* kProcMaskFiles[] = {"kcore",         "keys",        "timer_list",
+                                          "latency_stats", "sched_debug", "timer_stats",
+                                          "kpagecount",    "kpageflags",  "kpagecgroup"};
 constexpr const char* kProcMaskDirs[] = {"acpi", "asound", "scsi"};
 
 class Builder {
@@ -111,11 +111,14 @@ unsigned long locked_flags(const std::filesystem::path& path) {
 
 Status check_dir(const std::filesystem::path& p, std::string_view what) {
   if (!p.is_absolute())
-    return fail(Errc::invalid_argument, "overlay", std::string(what) + " is not absolute: " + p.string());
+    return fail(Errc::invalid_argument, "overlay",
+                std::string(what) + " is not absolute: " + p.string());
   struct stat st {};
-  if (::stat(p.c_str(), &st) != 0) return fail_errno("overlay", std::string(what) + " " + p.string());
+  if (::stat(p.c_str(), &st) != 0)
+    return fail_errno("overlay", std::string(what) + " " + p.string());
   if (!S_ISDIR(st.st_mode))
-    return fail(Errc::invalid_argument, "overlay", std::string(what) + " is not a directory: " + p.string());
+    return fail(Errc::invalid_argument, "overlay",
+                std::string(what) + " is not a directory: " + p.string());
   return {};
 }
 
@@ -146,13 +149,15 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
   if (plan.writable_lower) {
     b.bind("bind root", plan.lower[0].string(), root, false);
   } else if (plan.read_only && one) {
-    b.bind("bind root", plan.lower[0].string(), root, true, opts.in_userns ? locked_flags(plan.lower[0]) : 0);
+    b.bind("bind root", plan.lower[0].string(), root, true,
+           opts.in_userns ? locked_flags(plan.lower[0]) : 0);
   } else {
     std::string lowers;
     for (auto it = plan.lower.rbegin(); it != plan.lower.rend(); ++it) {  // overlayfs: top first
       if (bad_overlay_path(it->string()))
-        return fail(Errc::invalid_argument, "overlay",
-                    "layer path contains ',', ':' or '\\' (overlayfs cannot take it): " + it->string());
+        return fail(
+            Errc::invalid_argument, "overlay",
+            "layer path contains ',', ':' or '\\' (overlayfs cannot take it): " + it->string());
       if (!lowers.empty()) lowers += ':';
       lowers += it->string();
     }
@@ -194,7 +199,8 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
       b.simple(OpKind::mknod, "create device", "", target, S_IFREG | 0666);
       b.bind("bind device", std::string("/dev/") + d.name, target, false);
     } else {
-      b.simple(OpKind::mknod, "create device", "", target, S_IFCHR | 0666, makedev(d.major, d.minor));
+      b.simple(OpKind::mknod, "create device", "", target, S_IFCHR | 0666,
+               makedev(d.major, d.minor));
     }
   }
   b.simple(OpKind::mkdir, "mkdir", "", dev + "/pts", 0755);
@@ -212,16 +218,21 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
   const std::string proc = b.at("proc");
   b.simple(OpKind::mkdir, "mkdir", "", proc, 0555);
   b.mount("mount /proc", "proc", proc, "proc", kNoSuidDevExec);
-  for (const char* p : kProcReadOnly) b.bind("bind /proc read-only", proc + "/" + p, proc + "/" + p, true, kNoSuidDevExec, true);
-  for (const char* p : kProcMaskFiles) b.mount("mask /proc file", dev + "/null", proc + "/" + p, "", MS_BIND, {}, true);
-  for (const char* p : kProcMaskDirs) b.mount("mask /proc directory", "tmpfs", proc + "/" + p, "tmpfs", MS_RDONLY | kNoSuidDevExec, {}, true);
+  for (const char* p : kProcReadOnly)
+    b.bind("bind /proc read-only", proc + "/" + p, proc + "/" + p, true, kNoSuidDevExec, true);
+  for (const char* p : kProcMaskFiles)
+    b.mount("mask /proc file", dev + "/null", proc + "/" + p, "", MS_BIND, {}, true);
+  for (const char* p : kProcMaskDirs)
+    b.mount("mask /proc directory", "tmpfs", proc + "/" + p, "tmpfs", MS_RDONLY | kNoSuidDevExec,
+            {}, true);
 
   // /sys read-only: programs look up interfaces and CPUs there; nothing in it is writable.
   if (opts.mount_sysfs) {
     const std::string sys = b.at("sys");
     b.simple(OpKind::mkdir, "mkdir", "", sys, 0555);
     b.mount("mount /sys", "sysfs", sys, "sysfs", MS_RDONLY | kNoSuidDevExec);
-    b.mount("mask /sys/firmware", "tmpfs", sys + "/firmware", "tmpfs", MS_RDONLY | kNoSuidDevExec, {}, true);
+    b.mount("mask /sys/firmware", "tmpfs", sys + "/firmware", "tmpfs", MS_RDONLY | kNoSuidDevExec,
+            {}, true);
   }
 
   for (const auto& v : plan.volumes) {
@@ -235,8 +246,9 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
       if (part == "..")
         return fail(Errc::invalid_argument, "overlay", "volume jail path has '..': " + v.jail_path);
     b.make_path(root, v.jail_path, !S_ISDIR(st.st_mode));
-    b.bind("bind volume", v.host_path.string(), root + std::filesystem::path(v.jail_path).lexically_normal().string(),
-           v.read_only, locked_flags(v.host_path));
+    b.bind("bind volume", v.host_path.string(),
+           root + std::filesystem::path(v.jail_path).lexically_normal().string(), v.read_only,
+           locked_flags(v.host_path));
   }
 
   b.simple(OpKind::pivot, "pivot_root", "", root);

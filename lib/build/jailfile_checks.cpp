@@ -1,73 +1,67 @@
 #include "build/jailfile_checks.hpp"
 
+#include <cstdlib>
 #include <vector>
+
+#include "overlay/names.hpp"
+#include "overlay/semver.hpp"
 
 namespace lj::build {
 namespace {
 
-bool is_name_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '_' || c == '.' || c == '+';
-}
-
-// One path component of a name: [A-Za-z0-9][A-Za-z0-9._+-]*, not "." or "..".
-std::optional<BadValue> check_component(std::string_view c, int offset, std::string_view what) {
-  if (c.empty()) return BadValue{offset, std::string(what) + " has an empty component"};
-  if (c == "." || c == "..") {
-    return BadValue{offset, std::string(what) + " must not contain '" + std::string(c) + "'"};
-  }
-  for (std::size_t i = 0; i < c.size(); ++i) {
-    if (!is_name_char(c[i]) ||
-        (i == 0 && !((c[0] >= 'a' && c[0] <= 'z') || (c[0] >= 'A' && c[0] <= 'Z') ||
-                     (c[0] >= '0' && c[0] <= '9')))) {
-      return BadValue{offset + static_cast<int>(i),
-                      std::string(what) + ": character '" + std::string(1, c[i]) +
-                          "' not allowed (components are [A-Za-z0-9][A-Za-z0-9._+-]*)"};
-    }
-  }
-  return std::nullopt;
+// lib/overlay's semver errors read "bad <what> at column N: <why>" (N 1-based, in the value).
+BadValue from_semver_error(const Error& e) {
+  const std::string& m = e.message();
+  static constexpr std::string_view kAt = " at column ";
+  std::size_t at = m.find(kAt);
+  if (at == std::string::npos) return BadValue{0, m};
+  std::size_t num = at + kAt.size();
+  std::size_t colon = m.find(": ", num);
+  if (colon == std::string::npos) return BadValue{0, m};
+  int column = std::atoi(m.substr(num, colon - num).c_str());
+  return BadValue{column > 0 ? column - 1 : 0, m.substr(colon + 2)};
 }
 
 }  // namespace
 
 std::optional<BadValue> check_overlay_name(std::string_view name) {
-  std::size_t slash = name.find('/');
-  if (slash == std::string_view::npos) {
-    return BadValue{0, "name '" + std::string(name) +
-                           "' has no slash: overlay names are NAMESPACE/NAME (e.g. lang/ruby)"};
+  auto st = overlay::validate_overlay_name(name);
+  if (st) return std::nullopt;
+  // Point at the component the error names ("component 2 ..."), else at the name.
+  const std::string& m = st.error().message();
+  int offset = 0;
+  static constexpr std::string_view kComponent = ": component ";
+  if (std::size_t at = m.find(kComponent); at != std::string::npos) {
+    int index = std::atoi(m.c_str() + at + kComponent.size());
+    std::size_t pos = 0;
+    for (int i = 1; i < index && pos != std::string_view::npos; ++i) {
+      pos = name.find('/', pos);
+      if (pos != std::string_view::npos) ++pos;
+    }
+    if (pos != std::string_view::npos) offset = static_cast<int>(pos);
   }
-  if (name.find('/', slash + 1) != std::string_view::npos) {
-    return BadValue{static_cast<int>(name.find('/', slash + 1)),
-                    "name '" + std::string(name) + "' has more than one slash (NAMESPACE/NAME)"};
-  }
-  if (auto bad = check_component(name.substr(0, slash), 0, "name")) return bad;
-  return check_component(name.substr(slash + 1), static_cast<int>(slash) + 1, "name");
+  return BadValue{offset, m};
 }
 
 std::optional<BadValue> check_world_name(std::string_view world) {
-  if (world.find('/') != std::string_view::npos) {
-    return BadValue{static_cast<int>(world.find('/')), "world names are one path component"};
+  if (std::size_t slash = world.find('/'); slash != std::string_view::npos) {
+    return BadValue{static_cast<int>(slash), "world names are one path component"};
   }
-  return check_component(world, 0, "world");
+  auto st = overlay::validate_world_name(world);
+  if (st) return std::nullopt;
+  return BadValue{0, st.error().message()};
 }
 
 std::optional<BadValue> check_version(std::string_view version) {
-  // Until lib/overlay's semver lands: the character set only.
-  for (std::size_t i = 0; i < version.size(); ++i) {
-    char c = version[i];
-    if (!(is_name_char(c) && c != '_')) {
-      return BadValue{static_cast<int>(i), "character '" + std::string(1, c) + "' not allowed"};
-    }
-  }
-  if (version.empty() || version[0] < '0' || version[0] > '9') {
-    return BadValue{0, "a version starts with a digit (MAJOR.MINOR.PATCH)"};
-  }
-  return std::nullopt;
+  auto v = overlay::Version::parse(version);
+  if (v) return std::nullopt;
+  return from_semver_error(v.error());
 }
 
 std::optional<BadValue> check_constraint(std::string_view constraint) {
-  if (constraint.empty()) return BadValue{0, "empty constraint"};
-  return std::nullopt;
+  auto c = overlay::Constraint::parse(constraint);
+  if (c) return std::nullopt;
+  return from_semver_error(c.error());
 }
 
 tl::expected<std::string, BadValue> normalize_copy_dest(std::string_view dest) {
@@ -95,12 +89,11 @@ tl::expected<std::string, BadValue> normalize_copy_dest(std::string_view dest) {
     }
     parts.push_back(part);
   }
-  std::string out;
-  for (auto p : parts) {
-    out += '/';
-    out += p;
+  std::string out(1, '/');
+  for (std::size_t k = 0; k < parts.size(); ++k) {
+    if (k > 0) out.push_back('/');
+    out.append(parts[k]);
   }
-  if (out.empty()) out = "/";
   return out;
 }
 

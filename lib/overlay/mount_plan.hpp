@@ -34,8 +34,7 @@ struct MountJournal {
   std::function<Status(const std::filesystem::path& target, const std::string& fstype)>
       before_mount;
   // Called once the mount is undone (or found already gone).
-  std::function<void(const std::filesystem::path& target, const std::string& fstype)>
-      after_unmount;
+  std::function<void(const std::filesystem::path& target, const std::string& fstype)> after_unmount;
 };
 
 struct MountPlan {

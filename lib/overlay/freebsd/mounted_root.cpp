@@ -19,6 +19,7 @@
 
 #include "common/log.hpp"
 #include "common/sys.hpp"
+#include "overlay/freebsd/mount_steps.hpp"
 
 namespace lj::overlay::freebsd {
 namespace fs = std::filesystem;
@@ -186,6 +187,10 @@ Result<MountedRoot> MountedRoot::mount(const MountPlan& plan, RootOptions option
                 "devfs ruleset must be > 0: ruleset 0 would expose every host device");
   if (options.jail_dir.empty() || !options.jail_dir.is_absolute())
     return fail(Errc::invalid_argument, kDomain, "jail directory must be an absolute path");
+  for (const auto& v : plan.volumes)
+    if (!v.host_path.is_absolute())
+      return fail(Errc::invalid_argument, kDomain,
+                  "volume host path " + v.host_path.string() + " is not absolute");
 
   MountedRoot r;
   r.options_ = std::move(options);
@@ -208,9 +213,40 @@ Result<MountedRoot> MountedRoot::mount(const MountPlan& plan, RootOptions option
 
   r.root_ = jail_dir / "root";
   LJ_TRY(make_dir(r.root_, 0755, &r.created_));
+  const fs::path tmpfs_upper = jail_dir / "upper";
+  if (!plan.read_only) {
+    if (plan.writable_dir) {
+      fs::path base = LJ_TRY(canonical_dir(*plan.writable_dir));
+      LJ_TRY(make_dir(base / "upper", 0755, nullptr));  // outlives the jail: never removed here
+      r.upper_ = base / "upper";
+    } else {
+      LJ_TRY(make_dir(tmpfs_upper, 0700, &r.created_));
+      r.upper_ = tmpfs_upper;
+    }
+  }
 
-  // Announce, then mount; the record is kept only once the mount exists.
-  auto do_mount = [&r](MountRecord rec, MountArgs& args, int flags) -> Status {
+  MountPlan canonical = plan;
+  if (canonical.writable_dir) canonical.writable_dir = r.upper_.parent_path();
+  for (const MountStep& step :
+       mount_steps(canonical, r.root_, tmpfs_upper, r.options_.devfs_ruleset)) {
+    MountRecord rec;
+    rec.fstype = step.fstype;
+    rec.target = step.jail_path.empty()
+                     ? step.target
+                     : LJ_TRY(host_path_in_root(r.root_, step.jail_path, !plan.read_only));
+    MountArgs args(step.fstype.c_str());
+    args.add("fspath", rec.target.string());
+    if (!step.source.empty()) {
+      fs::path src = LJ_TRY(canonical_dir(step.source));
+      LJ_TRY(require_dir(src, step.fstype + " source"));  // nullfs file mounts are 14.x-only
+      rec.source = src.string();
+      args.add("target", rec.source);  // nullfs and unionfs take "target" on every release
+    }
+    for (const auto& [name, value] : step.options) args.add(name.c_str(), value);
+    int flags = (step.read_only ? MNT_RDONLY : 0) | (step.nosuid ? MNT_NOSUID : 0) |
+                (step.noexec ? MNT_NOEXEC : 0);
+
+    // Announce, then mount; the record is kept only once the mount exists.
     if (r.options_.before_mount)
       LJ_TRY_CTX("recording mount " + rec.target.string(), r.options_.before_mount(rec));
     std::string what = rec.fstype + " " + (rec.source.empty() ? rec.fstype : rec.source) + " on " +
@@ -218,77 +254,7 @@ Result<MountedRoot> MountedRoot::mount(const MountPlan& plan, RootOptions option
     LJ_TRY(args.mount(flags, what));
     lj::log("overlay")->debug("mounted {}", what);
     r.mounts_.push_back(std::move(rec));
-    return {};
-  };
-
-  // 1. The world, read-only.
-  {
-    fs::path world = LJ_TRY(canonical_dir(plan.lower[0]));
-    LJ_TRY(require_dir(world, "world"));
-    MountArgs a("nullfs");
-    a.add("fspath", r.root_.string());
-    a.add("target", world.string());  // nullfs and unionfs take "target" on every release
-    LJ_TRY(do_mount({r.root_, "nullfs", world}, a, MNT_RDONLY));
   }
-
-  // 2. The overlay chain, oldest first, each above the previous, read-only.
-  // copymode=transparent keeps owner and mode of files copied up (mount_unionfs(8)).
-  for (std::size_t i = 1; i < plan.lower.size(); ++i) {
-    fs::path layer = LJ_TRY(canonical_dir(plan.lower[i]));
-    LJ_TRY(require_dir(layer, "overlay layer"));
-    MountArgs a("unionfs");
-    a.add("fspath", r.root_.string());
-    a.add("target", layer.string());
-    a.add("copymode", "transparent");
-    LJ_TRY(do_mount({r.root_, "unionfs", layer}, a, MNT_RDONLY));
-  }
-
-  // 3. The writable layer.
-  if (!plan.read_only) {
-    if (plan.writable_dir) {
-      fs::path base = LJ_TRY(canonical_dir(*plan.writable_dir));
-      r.upper_ = base / "upper";
-      LJ_TRY(make_dir(r.upper_, 0755, nullptr));  // outlives the jail: never removed by us
-    } else {
-      r.upper_ = jail_dir / "upper";
-      LJ_TRY(make_dir(r.upper_, 0700, &r.created_));
-      MountArgs t("tmpfs");
-      t.add("fspath", r.upper_.string());
-      t.add("mode", "0755");
-      if (plan.writable_bytes > 0) t.add("size", std::to_string(plan.writable_bytes));
-      LJ_TRY(do_mount({r.upper_, "tmpfs", {}}, t, MNT_NOSUID));
-    }
-    MountArgs a("unionfs");
-    a.add("fspath", r.root_.string());
-    a.add("target", r.upper_.string());
-    a.add("copymode", "transparent");
-    LJ_TRY(do_mount({r.root_, "unionfs", r.upper_}, a, 0));
-  }
-
-  // 4. devfs with the jail ruleset. The "ruleset" mount option applies it atomically at mount
-  // time (devfs(5)), so no process ever sees an unfiltered /dev.
-  {
-    fs::path dev = LJ_TRY(host_path_in_root(r.root_, "/dev", !plan.read_only));
-    MountArgs a("devfs");
-    a.add("fspath", dev.string());
-    a.add("ruleset", std::to_string(r.options_.devfs_ruleset));
-    LJ_TRY(do_mount({dev, "devfs", {}}, a, MNT_NOSUID | MNT_NOEXEC));
-  }
-
-  // 5. Volumes: nullfs of a host directory.
-  for (const auto& v : plan.volumes) {
-    if (!v.host_path.is_absolute())
-      return fail(Errc::invalid_argument, kDomain,
-                  "volume host path " + v.host_path.string() + " is not absolute");
-    fs::path src = LJ_TRY(canonical_dir(v.host_path));
-    LJ_TRY(require_dir(src, "volume"));  // nullfs file mounts are too new (14.x) to rely on
-    fs::path at = LJ_TRY(host_path_in_root(r.root_, v.jail_path, !plan.read_only));
-    MountArgs a("nullfs");
-    a.add("fspath", at.string());
-    a.add("target", src.string());
-    LJ_TRY(do_mount({at, "nullfs", src}, a, MNT_NOSUID | (v.read_only ? MNT_RDONLY : 0)));
-  }
-
   return r;
 }
 

@@ -7,17 +7,7 @@
 //   root/    the mount point of the assembled root (what jail_set(2) gets as `path`)
 //   upper/   the private tmpfs writable layer (only when plan.writable_dir is unset)
 //
-// The stack, bottom first (mount_nullfs(8), mount_unionfs(8), devfs(5)):
-//   1. nullfs  lower[0] (the world)              -> root/   read-only
-//   2. unionfs lower[i] for i >= 1 (oldest first)-> root/   read-only, copymode=transparent
-//   3. tmpfs   (size = writable_bytes)          -> upper/  (ephemeral case only)
-//      unionfs upper/ or writable_dir/upper     -> root/   read-write (skipped when read_only)
-//   4. devfs   ruleset=<devfs_ruleset>           -> root/dev
-//   5. nullfs  volume host_path                  -> root/<jail_path>  (ro when asked)
-// Every layer is mounted *above* what is already there, so unionfs's `below` option is never
-// needed: it only helps when the upper layer is mounted first, which this order avoids.
-// Deletions in a layer are unionfs whiteouts (DT_WHT entries) in that layer's directory; they
-// survive stacking because each upper layer is itself mounted above the layers it deleted from.
+// The mounts themselves, their order and options are the table of mount_steps.hpp.
 #pragma once
 
 #include <cstdint>

@@ -55,8 +55,9 @@ inline bool make_busybox_world(const fs::path& dir) {
   }
   fs::permissions(dir / "tmp", fs::perms::all | fs::perms::sticky_bit);
   fs::copy_file(busybox, dir / "bin/busybox");
-  for (const char* applet : {"sh", "echo", "cat", "rm", "mkdir", "test", "[", "ls", "sleep",
-                             "chmod", "true", "false", "id", "touch", "printf", "seq", "wc"}) {
+  for (const char* applet : {"sh", "echo", "cat", "cp", "rm", "mkdir", "test", "[", "ls", "sleep",
+                             "chmod", "true", "false", "id", "touch", "printf", "seq", "wc", "kill",
+                             "ln", "mv", "grep", "sed", "env", "hostname"}) {
     fs::create_symlink("busybox", dir / "bin" / applet);
   }
   write_text(dir / "etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");

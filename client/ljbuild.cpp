@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
 
   lj::build::BuildRequest req;
   req.context = dir;
-  req.jailfile = jailfile.empty() ? std::filesystem::path(dir) / "Jailfile" : jailfile;
+  req.jailfile =
+      jailfile.empty() ? std::filesystem::path(dir) / "Jailfile" : std::filesystem::path(jailfile);
   req.default_world = world.empty() ? host_default_world() : world;
   req.force = force;
   req.limits.timeout = std::chrono::milliseconds(static_cast<long long>(timeout_s * 1000));
@@ -84,9 +85,10 @@ int main(int argc, char** argv) {
   }
   double secs = static_cast<double>(res->elapsed.count()) / 1000.0;
   if (res->cache_hit) {
-    std::printf("%s (cached: already built from this Jailfile, context and parent; --force "
-                "rebuilds)\n",
-                res->ref().c_str());
+    std::printf(
+        "%s (cached: already built from this Jailfile, context and parent; --force "
+        "rebuilds)\n",
+        res->ref().c_str());
   } else {
     std::printf("%s (built in %.1f s, %llu bytes, build %s)\n", res->ref().c_str(), secs,
                 static_cast<unsigned long long>(res->size_bytes), res->build_id.c_str());

@@ -16,8 +16,8 @@
 #include <gtest/gtest.h>
 
 #include "build/builder.hpp"
-#include "build/staging.hpp"
 #include "jail/backend.hpp"
+#include "overlay/mounts.hpp"
 #include "overlay/root.hpp"
 
 namespace lj::build::testing {
@@ -55,9 +55,10 @@ inline bool make_busybox_world(const fs::path& dir) {
   }
   fs::permissions(dir / "tmp", fs::perms::all | fs::perms::sticky_bit);
   fs::copy_file(busybox, dir / "bin/busybox");
-  for (const char* applet : {"sh", "echo", "cat", "cp", "rm", "mkdir", "test", "[", "ls", "sleep",
-                             "chmod", "true", "false", "id", "touch", "printf", "seq", "wc", "kill",
-                             "ln", "mv", "grep", "sed", "env", "hostname"}) {
+  for (const char* applet :
+       {"sh",    "echo",  "cat",  "cp",    "rm",  "mkdir", "test",    "[",   "ls",
+        "sleep", "chmod", "true", "false", "id",  "touch", "printf",  "seq", "wc",
+        "kill",  "ln",    "mv",   "grep",  "sed", "env",   "hostname"}) {
     fs::create_symlink("busybox", dir / "bin" / applet);
   }
   write_text(dir / "etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
@@ -94,8 +95,8 @@ class BuildRoot {
     world_ok_ = make_busybox_world(root_.worlds_dir() / "busybox");
   }
   ~BuildRoot() {
-    auto mounted = mounts_under(dir_);
-    if (mounted && mounted->empty()) {
+    auto unmounted = overlay::ensure_nothing_mounted(overlay::system_mount_table(), dir_);
+    if (unmounted) {
       std::error_code ec;
       fs::remove_all(dir_, ec);
     } else {

@@ -1,5 +1,6 @@
 // Real builds on a busybox world, in a temporary root: the jail runs, the layer is published, the
 // chain resolves. Needs root (namespaces, overlayfs); skips otherwise.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 
 #include "build/builder.hpp"
 #include "build_fixture.hpp"
+#include "common/fd.hpp"
 
 namespace lj::build {
 namespace {
@@ -39,9 +41,8 @@ class Builds : public ::testing::Test {
   }
   void TearDown() override {
     if (root_) {
-      auto mounted = mounts_under(root_->dir());
-      ASSERT_TRUE(mounted);
-      EXPECT_TRUE(mounted->empty()) << "mounted: " << (*mounted)[0];
+      auto unmounted = overlay::ensure_nothing_mounted(overlay::system_mount_table(), root_->dir());
+      EXPECT_TRUE(unmounted) << unmounted.error().what();
       // No build left a staging directory (lock files may stay: they are reused).
       for (const auto& e : fs::directory_iterator(root_->root().staging_dir())) {
         EXPECT_NE(e.path().filename().string().rfind("build", 0), 0u)
@@ -105,8 +106,7 @@ class Builds : public ::testing::Test {
 std::string common_jailfile(const std::string& version) {
   return "name lang/common\nversion " + version +
          "\n#!/bin/sh\nset -e\nmkdir -p /etc/lang\necho common-" + version +
-         " > /etc/lang/common\necho doomed > /etc/lang/doomed\necho built common " + version +
-         "\n";
+         " > /etc/lang/common\necho doomed > /etc/lang/doomed\necho built common " + version + "\n";
 }
 
 TEST_F(Builds, ChildResolvesTheHighestCompatibleParentAndSeesItsFiles) {
@@ -131,7 +131,8 @@ TEST_F(Builds, ChildResolvesTheHighestCompatibleParentAndSeesItsFiles) {
                     "cat /etc/lang/common > /etc/lang/seen-by-ruby\n"
                     "rm /etc/lang/doomed\n",
                     &lines);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   ASSERT_TRUE(ruby) << ruby.error().what();
   std::printf("build of lang/ruby took %lld ms\n", static_cast<long long>(ms.count()));
   ASSERT_TRUE(ruby->parent);
@@ -150,7 +151,7 @@ TEST_F(Builds, ChildResolvesTheHighestCompatibleParentAndSeesItsFiles) {
 
   // The child's layer holds its own file and a whiteout for the parent's deleted one.
   EXPECT_EQ(read_text(layer("lang/ruby", "2.1.1") / "etc/lang/seen-by-ruby"), "common-1.2.0\n");
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::lstat((layer("lang/ruby", "2.1.1") / "etc/lang/doomed").c_str(), &st), 0);
   EXPECT_TRUE(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) << "an overlayfs whiteout";
 
@@ -167,8 +168,9 @@ TEST_F(Builds, ChildResolvesTheHighestCompatibleParentAndSeesItsFiles) {
 }
 
 TEST_F(Builds, CopyPutsTheContextInWithoutFollowingSymlinks) {
-  auto req = root_->jailfile("app", "name app/hello\nversion 0.1.0\ncopy /srv/app\n"
-                                    "#!/bin/sh\ncat /srv/app/hello.txt\nls /srv/app/sub\n");
+  auto req = root_->jailfile("app",
+                             "name app/hello\nversion 0.1.0\ncopy /srv/app\n"
+                             "#!/bin/sh\ncat /srv/app/hello.txt\nls /srv/app/sub\n");
   fs::path ctx = req.jailfile.parent_path();
   write_text(ctx / "hello.txt", "hello from the context\n");
   write_text(ctx / "sub/inner.txt", "inner\n");
@@ -232,7 +234,8 @@ TEST_F(Builds, ASecondIdenticalBuildIsACacheHitAndRunsNoJail) {
 
   auto t0 = std::chrono::steady_clock::now();
   auto second = build("cached", jf);
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+  auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
   ASSERT_TRUE(second) << second.error().what();
   EXPECT_TRUE(second->cache_hit);
   EXPECT_FALSE(second->ran_jail);
@@ -259,7 +262,8 @@ TEST_F(Builds, DifferentOverlaysBuildInParallel) {
   std::thread t([&] { results[0] = builder_->build(reqs[0]); });
   results[1] = builder_->build(reqs[1]);
   t.join();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   ASSERT_TRUE(results[0]) << results[0].error().what();
   ASSERT_TRUE(results[1]) << results[1].error().what();
   EXPECT_TRUE(fs::exists(root_->dir() / "par/one/1.0.0/manifest.json"));

@@ -11,6 +11,7 @@
 
 #include "common/log.hpp"
 #include "common/sys.hpp"
+#include "index/boot_id.hpp"
 
 namespace lj::index {
 namespace {
@@ -120,6 +121,14 @@ CREATE TABLE events (
   uid      INTEGER,
   data     TEXT NOT NULL DEFAULT '{}'
 ) STRICT;
+)sql"},
+    {2, R"sql(
+-- The index's own state: epoch (see Index::epoch()), boot_id and open ("1" from open to a clean
+-- close), to tell a power loss from a crash of ljd.
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY NOT NULL,
+  value TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
 )sql"},
 };
 
@@ -416,6 +425,11 @@ struct Index::Impl {
   // they are finalized before the connection closes.
   std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> cache;
   std::mt19937 rng{std::random_device{}()};
+  std::string epoch;
+  bool epoch_changed = false;
+  bool closed = false;
+  bool memory = false;
+  Synchronous synchronous = Synchronous::normal;
 
   Impl(std::string p, int flags) : path(std::move(p)), db(path, flags) {}
 
@@ -565,6 +579,56 @@ struct Index::Impl {
                 fmt::format("{} {} is {}, not {}", noun, key, state, wanted));
   }
 
+  std::optional<std::string> meta(const char* key) {
+    auto q = query("SELECT value FROM meta WHERE key = ?");
+    q->bind(1, key);
+    if (!q->executeStep()) return std::nullopt;
+    return q->getColumn(0).getString();
+  }
+
+  void set_meta(const char* key, const std::string& value) {
+    auto q = query(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    q->bind(1, key);
+    q->bind(2, value);
+    q->exec();
+  }
+
+  void apply_synchronous(Synchronous s) {
+    db.exec(s == Synchronous::full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+  }
+
+  // Marks the index open, durably, and decides the epoch. Under synchronous=NORMAL, commits after
+  // the last checkpoint live in the WAL without an fsync: a crash of ljd keeps them (the kernel
+  // has them), a power cut or kernel crash may not. The latter means a new boot, so: open at the
+  // last look and another boot now -> possibly lost -> new epoch.
+  Status start_session(std::string boot_id) {
+    if (boot_id.empty()) boot_id = detail::system_boot_id();
+    auto stored = meta("epoch");
+    const bool was_open = meta("open").value_or("0") == "1";
+    const std::string prev_boot = meta("boot_id").value_or("");
+    epoch = stored.value_or("");
+    if (epoch.empty() ||
+        (was_open && (boot_id.empty() || prev_boot.empty() || boot_id != prev_boot))) {
+      epoch_changed = !epoch.empty();
+      epoch = fmt::format("{:08x}{:08x}", static_cast<std::uint32_t>(rng()),
+                          static_cast<std::uint32_t>(rng()));
+    }
+    // This one commit is fsynced whatever the setting: "open" must be on disk before any
+    // transaction that a power cut could lose.
+    apply_synchronous(Synchronous::full);
+    {
+      Tx tx(*this);
+      set_meta("epoch", epoch);
+      set_meta("boot_id", boot_id);
+      set_meta("open", "1");
+      LJ_TRY(tx.commit());
+    }
+    apply_synchronous(synchronous);
+    return {};
+  }
+
   Result<JailRow> get_jail_by(const std::string& where, std::string_view key) {
     auto q = query(fmt::format("SELECT {} FROM jails WHERE {}", kJailCols, where));
     q->bind(1, std::string(key));
@@ -632,11 +696,17 @@ Result<Index> Index::open(const std::string& path, const Options& options) {
                                 jm.getColumn(0).getString()));
       }
     }
-    d.db.exec(options.synchronous == Synchronous::full ? "PRAGMA synchronous = FULL"
-                                                       : "PRAGMA synchronous = NORMAL");
+    d.memory = memory;
+    d.synchronous = options.synchronous;
+    d.apply_synchronous(options.synchronous);
     d.db.exec("PRAGMA foreign_keys = ON");
     d.db.exec("PRAGMA trusted_schema = OFF");
-    return d.migrate();
+    LJ_TRY(d.migrate());
+    if (memory) {
+      d.epoch = d.random_id('e').substr(2);
+      return {};
+    }
+    return d.start_session(options.boot_id);
   });
   if (!opened) return fail(std::move(opened).error());
   return Index(std::move(impl));
@@ -645,7 +715,36 @@ Result<Index> Index::open(const std::string& path, const Options& options) {
 Index::Index(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Index::Index(Index&&) noexcept = default;
 Index& Index::operator=(Index&&) noexcept = default;
-Index::~Index() = default;
+Index::~Index() {
+  if (!impl_ || impl_->closed) return;
+  if (auto st = close(); !st) {
+    log("index")->warn("closing index={} failed: {}", impl_->path, st.error().what());
+  }
+}
+
+const std::string& Index::epoch() const {
+  return impl_->epoch;
+}
+bool Index::epoch_changed() const {
+  return impl_->epoch_changed;
+}
+
+Status Index::close() {
+  Impl& d = *impl_;
+  if (d.closed) return {};
+  d.closed = true;
+  if (d.memory) return {};
+  return d.guarded("closing index", [&]() -> Status {
+    // TRUNCATE: the WAL is copied into the database file, which is fsynced, and emptied.
+    d.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    d.apply_synchronous(Synchronous::full);
+    Impl::Tx tx(d);
+    d.set_meta("open", "0");
+    LJ_TRY(tx.commit());
+    d.cache.clear();
+    return {};
+  });
+}
 
 const std::string& Index::path() const {
   return impl_->path;
@@ -1280,6 +1379,7 @@ Result<EventBatch> Index::events_since(std::int64_t since, std::size_t limit) {
       b.first_seq = q->getColumn(0).isNull() ? b.last_seq + 1 : q->getColumn(0).getInt64();
     }
     b.pruned = since + 1 < b.first_seq;
+    b.epoch = d.epoch;
     auto q = d.query(
         fmt::format("SELECT {} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", kEventCols));
     q->bind(1, static_cast<std::int64_t>(since));

@@ -265,6 +265,15 @@ Result<Manifest> Catalog::publish(const fs::path& staging_dir, Manifest m) const
     return fail(Errc::invalid_argument, "overlay",
                 what + ": " + (staging_dir / kLayerDir).string() + " is not a directory");
   }
+  // A published overlay holds exactly manifest.json and layer/ (an overlayfs work/ dir or a
+  // build log left in the staging dir would be published with it).
+  for (const auto& e : LJ_TRY(entries(staging_dir))) {
+    if (e != kLayerDir && e != kManifestFile) {
+      return fail(Errc::invalid_argument, "overlay",
+                  what + ": unexpected entry " + (staging_dir / e).string() +
+                      " (a staging dir holds layer/ only)");
+    }
+  }
   m.size_bytes = LJ_TRY_CTX(what, tree_size(staging_dir / kLayerDir));
   if (m.created.empty()) m.created = rfc3339_utc(std::chrono::system_clock::now());
   LJ_TRY_CTX(what, write_manifest(staging_dir / kManifestFile, m));

@@ -87,8 +87,10 @@ class Catalog {
   // The chain of a jail on a bare world: lower = {world dir}. not_found when missing.
   Result<Chain> resolve_world(const WorldName& w) const;
 
-  // Publishes `staging_dir` (which holds layer/, and must be on the root's filesystem: put it
-  // under root/.staging, see StagingDir) as m.name at m.version: validates the manifest, checks
+  // Publishes `staging_dir` (which holds layer/ and nothing else, and must be on the root's
+  // filesystem: put it under root/.staging, see StagingDir; a build whose writable layer was
+  // <staging>/rw/{upper,work} renames upper to <staging>/layer and deletes rw/ first) as m.name
+  // at m.version: validates the manifest, checks
   // that the world and the parent version exist, measures layer/ into size_bytes, sets created
   // (now) when empty, writes manifest.json into the staging dir, fsyncs the whole tree, then
   // rename(2)s it to root/<ns>/<name>/<version>. Errc::exists when that version is already

@@ -43,9 +43,9 @@ TEST(FreebsdMountSteps, EphemeralStackBottomUp) {
                 "copymode=transparent",
                 "unionfs /lj/lang/ruby/2.1.1/layer -> /lj/.ljd/jails/j1/root ro "
                 "copymode=transparent",
-                "tmpfs  -> /lj/.ljd/jails/j1/upper nosuid mode=0755 size=1073741824",
+                "tmpfs  -> /lj/.ljd/jails/j1/upper nosuid from=tmpfs mode=0755 size=1073741824",
                 "unionfs /lj/.ljd/jails/j1/upper -> /lj/.ljd/jails/j1/root copymode=transparent",
-                "devfs  -> jail:/dev nosuid noexec ruleset=4",
+                "devfs  -> jail:/dev nosuid noexec from=devfs ruleset=4",
                 "nullfs /srv/data -> jail:/data nosuid",
                 "nullfs /srv/conf -> jail:/etc/app ro nosuid",
             }));
@@ -60,7 +60,7 @@ TEST(FreebsdMountSteps, BuildStagingLayerReplacesTmpfs) {
                                  "nullfs /w -> /lj/.ljd/jails/j1/root ro",
                                  "unionfs /lj/.staging/b-1/upper -> /lj/.ljd/jails/j1/root "
                                  "copymode=transparent",
-                                 "devfs  -> jail:/dev nosuid noexec ruleset=5",
+                                 "devfs  -> jail:/dev nosuid noexec from=devfs ruleset=5",
                              }));
   EXPECT_EQ(upper_dir(p, kUpper), fs::path("/lj/.staging/b-1/upper"));
 }
@@ -84,7 +84,7 @@ TEST(FreebsdMountSteps, TmpfsWithoutSizeLeavesKernelDefault) {
   auto steps = mount_steps(p, kRoot, kUpper, 4);
   ASSERT_GE(steps.size(), 2u);
   EXPECT_EQ(steps[1].fstype, "tmpfs");
-  EXPECT_EQ(steps[1].options, (Options{{"mode", "0755"}}));
+  EXPECT_EQ(steps[1].options, (Options{{"from", "tmpfs"}, {"mode", "0755"}}));
   EXPECT_EQ(upper_dir(p, kUpper), kUpper);
 }
 

@@ -174,7 +174,16 @@ TEST_F(CatalogTest, PublishChecksWorldParentAndLayer) {
   EXPECT_NE(no_layer.error().what().find("layer is not a directory"), std::string::npos);
   m.name = "x";
   EXPECT_EQ(cat_.publish(st->path(), m).error().errc(), Errc::invalid_argument);
-  EXPECT_EQ(staging_entries(), 1u);  // the caller's, still alive
+  m.name = "lang/x";
+  fs::create_directories(st->path() / "layer");
+  fs::create_directories(st->path() / "work/work");
+  auto stray = cat_.publish(st->path(), m);
+  ASSERT_FALSE(stray);
+  EXPECT_NE(stray.error().what().find("unexpected entry"), std::string::npos);
+  fs::remove_all(st->path() / "work");
+  EXPECT_TRUE(cat_.publish(st->path(), m));
+  st->release();
+  EXPECT_EQ(staging_entries(), 0u);
 }
 
 TEST_F(CatalogTest, FailedPublishPublishesNothing) {

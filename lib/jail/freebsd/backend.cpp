@@ -14,6 +14,9 @@
 // iovec and ioctl argument is prepared before pdfork(2); jail_attach(2) semantics are applied in
 // the fresh child only, never in the threaded parent.
 //
+// Threads: a Backend may be used from several threads at once (it keeps no mutable state and no
+// libjail global); one Jail is used from one thread at a time (its owner's).
+//
 // Exit: the process descriptor, watched through a private kqueue (EVFILT_PROCDESC, NOTE_EXIT,
 // whose data is the wait(2) status: FreeBSD 14 has no pdwait). wait_fd() is that kqueue: a
 // kqueue descriptor is itself pollable and kqueue-able, which a procdesc is not for EVFILT_READ
@@ -287,7 +290,8 @@ Status FreebsdJail::teardown() {
     LJ_TRY(overlay::freebsd::release_jail_dir(adopted_dir_));
     adopted_dir_.clear();
   }
-  kq_.reset();
+  // kq_ stays open until the Jail is destroyed: it is wait_fd(), which the owner's event loop may
+  // still have registered.
   torn_down_ = true;
   return {};
 }

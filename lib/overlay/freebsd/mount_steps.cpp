@@ -35,7 +35,7 @@ std::vector<MountStep> mount_steps(const MountPlan& plan, const std::filesystem:
       MountStep tmp;
       tmp.fstype = "tmpfs";
       tmp.target = upper;
-      tmp.options = {{"mode", "0755"}};
+      tmp.options = {{"from", "tmpfs"}, {"mode", "0755"}};  // "from" as mount(8) passes it
       if (plan.writable_bytes > 0)
         tmp.options.emplace_back("size", std::to_string(plan.writable_bytes));
       tmp.nosuid = true;
@@ -54,7 +54,7 @@ std::vector<MountStep> mount_steps(const MountPlan& plan, const std::filesystem:
   MountStep dev;
   dev.fstype = "devfs";
   dev.jail_path = "/dev";
-  dev.options = {{"ruleset", std::to_string(devfs_ruleset)}};
+  dev.options = {{"from", "devfs"}, {"ruleset", std::to_string(devfs_ruleset)}};
   dev.nosuid = true;
   dev.noexec = true;
   steps.push_back(std::move(dev));

@@ -714,7 +714,17 @@ Result<Index> Index::open(const std::string& path, const Options& options) {
 
 Index::Index(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Index::Index(Index&&) noexcept = default;
-Index& Index::operator=(Index&&) noexcept = default;
+Index& Index::operator=(Index&& other) noexcept {
+  if (this != &other) {
+    if (impl_ && !impl_->closed) {
+      if (auto st = close(); !st) {
+        log("index")->warn("closing index={} failed: {}", impl_->path, st.error().what());
+      }
+    }
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
 Index::~Index() {
   if (!impl_ || impl_->closed) return;
   if (auto st = close(); !st) {
@@ -966,7 +976,10 @@ Result<std::vector<JailRow>> Index::list_jails(const JailFilter& filter) {
       binds.push_back(key);
       binds.push_back(value);
     }
-    if (filter.owner_uid) where += fmt::format(" AND owner_uid = {}", *filter.owner_uid);
+    if (filter.owner_uid) {
+      where += " AND owner_uid = ?";  // bound, not formatted: one cached statement for every uid
+      binds.push_back(std::to_string(*filter.owner_uid));
+    }
     return d.list_jails_where(where, binds);
   });
 }

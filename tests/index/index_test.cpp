@@ -158,6 +158,19 @@ TEST(Index, EpochChangesOnlyAfterTheMachineWentDownWithTheIndexOpen) {
   ASSERT_TRUE(idx.close());  // idempotent
 }
 
+TEST(Index, ReplacingAnOpenIndexClosesItCleanly) {
+  TempDir dir;
+  const std::string path = (dir.path() / "index.db").string();
+  Index idx = Index::open(path).value();
+  auto open_flag = [&] {
+    SQLite::Database raw(path, SQLite::OPEN_READONLY);
+    return raw.execAndGet("SELECT value FROM meta WHERE key = 'open'").getString();
+  };
+  EXPECT_EQ(open_flag(), "1");
+  idx = open_memory();
+  EXPECT_EQ(open_flag(), "0");
+}
+
 TEST(Index, JailLifecycleWritesRowAndEventTogether) {
   Index idx = open_memory();
   auto row = idx.insert_jail(jail("web"));

@@ -1,5 +1,6 @@
 #include "index/index.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <random>
 #include <unordered_map>
 
+#include "common/fd.hpp"
 #include "common/log.hpp"
 #include "common/sys.hpp"
 #include "index/boot_id.hpp"
@@ -659,8 +661,19 @@ Result<Index> Index::open(const std::string& path, const Options& options) {
     if (::access(dir.c_str(), W_OK | X_OK) != 0) {
       return fail_errno(kDomain, fmt::format("opening index {}: directory {}", path, dir));
     }
-    if (::access(path.c_str(), F_OK) == 0 && ::access(path.c_str(), R_OK | W_OK) != 0) {
-      return fail_errno(kDomain, fmt::format("opening index {} for writing", path));
+    if (::access(path.c_str(), F_OK) == 0) {
+      if (::access(path.c_str(), R_OK | W_OK) != 0) {
+        return fail_errno(kDomain, fmt::format("opening index {} for writing", path));
+      }
+    } else {
+      // Created here, 0600: the index holds jail specs (environment, maybe secrets), and SQLite
+      // gives the -wal and -shm files the mode of the database file (os_unix.c findCreateFileMode)
+      // where it would itself create all three 0644 & ~umask.
+      UniqueFd fd(
+          LJ_SYS("open", ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)));
+      if (!fd && errno != EEXIST) {
+        return fail_errno(kDomain, fmt::format("creating index {}", path));
+      }
     }
   }
   std::unique_ptr<Impl> impl;
@@ -714,7 +727,17 @@ Result<Index> Index::open(const std::string& path, const Options& options) {
 
 Index::Index(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Index::Index(Index&&) noexcept = default;
-Index& Index::operator=(Index&&) noexcept = default;
+Index& Index::operator=(Index&& other) noexcept {
+  if (this != &other) {
+    if (impl_ && !impl_->closed) {
+      if (auto st = close(); !st) {
+        log("index")->warn("closing index={} failed: {}", impl_->path, st.error().what());
+      }
+    }
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
 Index::~Index() {
   if (!impl_ || impl_->closed) return;
   if (auto st = close(); !st) {
@@ -966,7 +989,10 @@ Result<std::vector<JailRow>> Index::list_jails(const JailFilter& filter) {
       binds.push_back(key);
       binds.push_back(value);
     }
-    if (filter.owner_uid) where += fmt::format(" AND owner_uid = {}", *filter.owner_uid);
+    if (filter.owner_uid) {
+      where += " AND owner_uid = ?";  // bound, not formatted: one cached statement for every uid
+      binds.push_back(std::to_string(*filter.owner_uid));
+    }
     return d.list_jails_where(where, binds);
   });
 }

@@ -196,6 +196,7 @@ int schema_version_supported();
 // <root>/.ljd/index.db
 std::string index_path(std::string_view root);
 
+// Owned by the daemon's state strand: every call from that one thread (see the top of this file).
 class Index {
  public:
   // Opens (creating when missing) the index at `path` (":memory:" for a private in-memory index),

@@ -158,6 +158,19 @@ TEST(Index, EpochChangesOnlyAfterTheMachineWentDownWithTheIndexOpen) {
   ASSERT_TRUE(idx.close());  // idempotent
 }
 
+TEST(Index, ReplacingAnOpenIndexClosesItCleanly) {
+  TempDir dir;
+  const std::string path = (dir.path() / "index.db").string();
+  Index idx = Index::open(path).value();
+  auto open_flag = [&] {
+    SQLite::Database raw(path, SQLite::OPEN_READONLY);
+    return raw.execAndGet("SELECT value FROM meta WHERE key = 'open'").getString();
+  };
+  EXPECT_EQ(open_flag(), "1");
+  idx = open_memory();
+  EXPECT_EQ(open_flag(), "0");
+}
+
 TEST(Index, JailLifecycleWritesRowAndEventTogether) {
   Index idx = open_memory();
   auto row = idx.insert_jail(jail("web"));
@@ -545,6 +558,29 @@ TEST(Index, LockedDatabaseIsBusy) {
   other.exec("ROLLBACK");
   EXPECT_TRUE(idx.append_event("test.tick", "r", 0));
   EXPECT_EQ(idx.last_event_seq().value(), 1);
+}
+
+TEST(Index, FilesAreOnlyForTheOwner) {
+  TempDir dir;
+  const std::string path = (dir.path() / "index.db").string();
+  Index idx = Index::open(path).value();
+  ASSERT_TRUE(idx.append_event("test.tick", "r", 0));
+  for (const std::string& f : {path, path + "-wal", path + "-shm"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(f.c_str(), &st), 0) << f;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
+  }
+}
+
+TEST(Index, FailingToCreateTheFileNamesTheSyscall) {
+  TempDir dir;
+  sys::clear_faults();
+  sys::inject_fault("open", EMFILE);
+  auto idx = Index::open((dir.path() / "index.db").string());
+  sys::clear_faults();
+  ASSERT_FALSE(idx);
+  EXPECT_EQ(idx.error().sys_errno(), EMFILE);
+  EXPECT_NE(idx.error().what().find("creating index"), std::string::npos) << idx.error().what();
 }
 
 TEST(Index, FutureSchemaIsRefusedAndLeftAlone) {

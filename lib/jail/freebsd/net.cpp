@@ -8,12 +8,8 @@
 #include <sys/sockio.h>
 #include <unistd.h>
 
-#include <net/if_var.h>  // before in6_var.h, which uses its types
-#include <netinet6/in6_var.h>
-
 #include <algorithm>
 #include <cerrno>
-#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -25,8 +21,6 @@ namespace lj::jail::freebsd {
 
 namespace {
 constexpr const char* kDomain = "jail";
-// ND6_INFINITE_LIFETIME of netinet6/nd6.h, whose other declarations drag in kernel-only types.
-constexpr std::uint32_t kInfiniteLifetime = 0xffffffff;
 
 struct sockaddr_in make_sin(struct in_addr a) {
   struct sockaddr_in sin {};
@@ -36,28 +30,9 @@ struct sockaddr_in make_sin(struct in_addr a) {
   return sin;
 }
 
-struct sockaddr_in6 make_sin6(const struct in6_addr& a) {
-  struct sockaddr_in6 sin6 {};
-  sin6.sin6_len = sizeof(sin6);
-  sin6.sin6_family = AF_INET6;
-  sin6.sin6_addr = a;
-  return sin6;
-}
-
 struct in_addr v4_mask(int prefix) {
   struct in_addr m {};
   m.s_addr = prefix == 0 ? 0 : htonl(~0u << (32 - prefix));
-  return m;
-}
-
-struct in6_addr v6_mask(int prefix) {
-  struct in6_addr m {};
-  for (int i = 0; i < 16; ++i) {
-    int bits = prefix - i * 8;
-    m.s6_addr[i] = bits >= 8   ? 0xff
-                   : bits <= 0 ? 0
-                               : static_cast<unsigned char>(0xff << (8 - bits));
-  }
   return m;
 }
 
@@ -120,30 +95,28 @@ Result<HostAddress> HostAddress::ensure(const std::string& interface, const Cidr
   h.interface_ = interface;
   h.addr_ = addr;
   if (LJ_TRY(host_has(addr))) return h;  // the host's own: not ours to add or remove
+  if (addr.family != AF_INET) {
+    // IPv6 aliases need netinet6/in6_var.h, whose userland visibility has shifted between
+    // releases (it leans on net/if_var.h, which FreeBSD is making kernel-only). Rather than
+    // depend on it, the host must hold IPv6 jail addresses itself (docs/freebsd.md).
+    return fail(Errc::invalid_argument, kDomain,
+                "IPv6 address " + addr.text +
+                    " is not configured on the host: add it first (ifconfig " + interface +
+                    " inet6 " + addr.text + " alias)");
+  }
 
   UniqueFd s(LJ_SYS("socket", ::socket(addr.family, SOCK_DGRAM | SOCK_CLOEXEC, 0)));
   if (!s) return fail_errno(kDomain, "socket for interface aliases");
   const std::string what = "add alias " + addr.text + " on " + interface;
-  if (addr.family == AF_INET) {
-    // `ifconfig IFACE inet ADDR/PREFIX alias` (sbin/ifconfig/af_inet.c does the same ioctl).
-    struct ifaliasreq req {};
-    copy_name(req.ifra_name, interface);
-    auto a = make_sin(addr.v4);
-    auto m = make_sin(v4_mask(addr.prefix));
-    std::memcpy(&req.ifra_addr, &a, sizeof(a));
-    std::memcpy(&req.ifra_mask, &m, sizeof(m));
-    if (LJ_SYS("ioctl", ::ioctl(s.get(), SIOCAIFADDR, &req)) != 0)
-      return fail_errno(kDomain, "ioctl SIOCAIFADDR: " + what);
-  } else {
-    struct in6_aliasreq req {};
-    copy_name(req.ifra_name, interface);
-    req.ifra_addr = make_sin6(addr.v6);
-    req.ifra_prefixmask = make_sin6(v6_mask(addr.prefix));
-    req.ifra_lifetime.ia6t_vltime = kInfiniteLifetime;
-    req.ifra_lifetime.ia6t_pltime = kInfiniteLifetime;
-    if (LJ_SYS("ioctl", ::ioctl(s.get(), SIOCAIFADDR_IN6, &req)) != 0)
-      return fail_errno(kDomain, "ioctl SIOCAIFADDR_IN6: " + what);
-  }
+  // `ifconfig IFACE inet ADDR/PREFIX alias` (sbin/ifconfig/af_inet.c does the same ioctl).
+  struct ifaliasreq req {};
+  copy_name(req.ifra_name, interface);
+  auto a = make_sin(addr.v4);
+  auto m = make_sin(v4_mask(addr.prefix));
+  std::memcpy(&req.ifra_addr, &a, sizeof(a));
+  std::memcpy(&req.ifra_mask, &m, sizeof(m));
+  if (LJ_SYS("ioctl", ::ioctl(s.get(), SIOCAIFADDR, &req)) != 0)
+    return fail_errno(kDomain, "ioctl SIOCAIFADDR: " + what);
   h.owned_ = true;
   return h;
 }
@@ -169,22 +142,15 @@ Status HostAddress::remove() {
   if (!owned_) return {};
   UniqueFd s(LJ_SYS("socket", ::socket(addr_.family, SOCK_DGRAM | SOCK_CLOEXEC, 0)));
   if (!s) return fail_errno(kDomain, "socket for interface aliases");
-  const std::string what = "remove alias " + addr_.text + " from " + interface_;
-  int rc;
-  if (addr_.family == AF_INET) {
-    struct ifreq req {};
-    copy_name(req.ifr_name, interface_);
-    auto a = make_sin(addr_.v4);
-    std::memcpy(&req.ifr_addr, &a, sizeof(a));
-    rc = LJ_SYS("ioctl", ::ioctl(s.get(), SIOCDIFADDR, &req));
-  } else {
-    struct in6_ifreq req {};
-    copy_name(req.ifr_name, interface_);
-    req.ifr_ifru.ifru_addr = make_sin6(addr_.v6);
-    rc = LJ_SYS("ioctl", ::ioctl(s.get(), SIOCDIFADDR_IN6, &req));
-  }
+  // Only IPv4 aliases are ever owned (ensure()). `ifconfig IFACE inet ADDR -alias`.
+  struct ifreq req {};
+  copy_name(req.ifr_name, interface_);
+  auto a = make_sin(addr_.v4);
+  std::memcpy(&req.ifr_addr, &a, sizeof(a));
   // EADDRNOTAVAIL: somebody removed it already.
-  if (rc != 0 && errno != EADDRNOTAVAIL) return fail_errno(kDomain, "ioctl: " + what);
+  if (LJ_SYS("ioctl", ::ioctl(s.get(), SIOCDIFADDR, &req)) != 0 && errno != EADDRNOTAVAIL)
+    return fail_errno(kDomain,
+                      "ioctl SIOCDIFADDR: remove alias " + addr_.text + " from " + interface_);
   owned_ = false;
   return {};
 }

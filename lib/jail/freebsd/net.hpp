@@ -3,9 +3,10 @@
 //   none    -> a VNET jail (vnet=new): its own stack, where the child brings lo0 up with 127.0.0.1
 //              and ::1 before it execs. Needs a VIMAGE kernel (GENERIC since 12.0).
 //   inherit -> ip4=inherit, ip6=inherit: the host's stack and all its addresses.
-//   ip      -> ip4.addr / ip6.addr: the jail may use exactly these host addresses. An address the
-//              host does not hold yet is added as an alias on `interface` (SIOCAIFADDR, like
-//              `ifconfig IFACE alias ADDR`) before the jail starts and removed after it ends.
+//   ip      -> ip4.addr / ip6.addr: the jail may use exactly these host addresses. An IPv4
+//              address the host does not hold yet is added as an alias on `interface`
+//              (SIOCAIFADDR, like `ifconfig IFACE inet ADDR alias`) before the jail starts and
+//              removed after it ends. IPv6 addresses must already be on the host (see net.cpp).
 #pragma once
 
 #include <net/if.h>
@@ -34,7 +35,8 @@ Result<Cidr> parse_cidr(const std::string& s);
 // remove()). Holds nothing when the host already had the address: that one is not ours to remove.
 class HostAddress {
  public:
-  // Adds `addr` to `interface` unless the host already holds it (getifaddrs(3)).
+  // Adds IPv4 `addr` to `interface` unless the host already holds it (getifaddrs(3)). An IPv6
+  // address the host lacks is an invalid_argument error naming the ifconfig command to run.
   static Result<HostAddress> ensure(const std::string& interface, const Cidr& addr);
 
   HostAddress(HostAddress&& o) noexcept;

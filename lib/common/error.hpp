@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include <tl/expected.hpp>
@@ -80,6 +81,17 @@ std::string errno_name(int sys_errno);
 
 }  // namespace lj
 
+namespace lj::detail {
+// The value of a successful Result, moved out; nothing for a Status (tl::expected<void, E> has
+// no value() to call).
+template <class R>
+typename std::remove_cvref_t<R>::value_type try_value(R&& r) {
+  if constexpr (!std::is_void_v<typename std::remove_cvref_t<R>::value_type>) {
+    return std::move(*r);
+  }
+}
+}  // namespace lj::detail
+
 // Propagates a failed Result/Status out of the enclosing function, which must return a
 // Result<...> or Status. The value of a Result is the expression's value (GNU statement
 // expression, supported by g++ and clang, the compilers of both platforms).
@@ -87,7 +99,7 @@ std::string errno_name(int sys_errno);
   ({                                                                 \
     auto&& lj_try_r_ = (__VA_ARGS__);                                \
     if (!lj_try_r_) return ::tl::unexpected(std::move(lj_try_r_).error()); \
-    std::move(lj_try_r_).value();                                    \
+    ::lj::detail::try_value(std::move(lj_try_r_));                   \
   })
 
 // As LJ_TRY, prepending context to the error on the way out.
@@ -95,5 +107,5 @@ std::string errno_name(int sys_errno);
   ({                                                                 \
     auto&& lj_try_r_ = (__VA_ARGS__);                                \
     if (!lj_try_r_) return ::tl::unexpected(std::move(lj_try_r_).error().context(ctx)); \
-    std::move(lj_try_r_).value();                                    \
+    ::lj::detail::try_value(std::move(lj_try_r_));                   \
   })

@@ -22,6 +22,20 @@ Status checked(int v) {
   return {};
 }
 
+// LJ_TRY of a Status (tl::expected<void, E> has no value()).
+Status checked_twice(int v) {
+  LJ_TRY(checked(v));
+  LJ_TRY_CTX("again", checked(v));
+  return {};
+}
+
+TEST(Error, TryPropagatesAStatus) {
+  EXPECT_TRUE(checked_twice(1));
+  auto r = checked_twice(-1);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().errc(), Errc::invalid_argument);
+}
+
 TEST(Error, FromErrnoMapsKindAndNamesTheErrno) {
   Error e = Error::from_errno("overlay", "mount /x", EBUSY);
   EXPECT_EQ(e.errc(), Errc::busy);

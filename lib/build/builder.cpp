@@ -1,0 +1,323 @@
+#include "build/builder.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "build/catalog_glue.hpp"
+#include "build/context.hpp"
+#include "build/staging.hpp"
+#include "common/fd.hpp"
+#include "common/log.hpp"
+#include "common/scope.hpp"
+#include "common/sys.hpp"
+
+namespace fs = std::filesystem;
+
+namespace lj::build {
+namespace {
+
+std::string new_build_id() {
+  return "b-" + random_version_suffix() + random_version_suffix().substr(0, 2);
+}
+
+Result<std::string> read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return fail_errno("build", "open " + p.string());
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) return fail_errno("build", "read " + p.string());
+  return buf.str();
+}
+
+std::string describe_exit(const jail::ExitStatus& e) {
+  if (e.timed_out) return "timed out (the build's time limit killed it)";
+  if (e.oom) return "was killed by the OOM killer (memory limit)";
+  if (e.signal != 0) return "was killed by signal " + std::to_string(e.signal);
+  return "exited with status " + std::to_string(e.code);
+}
+
+// Reads the script's output pipe to its end: every byte to the log, every line to the sink.
+class OutputPump {
+ public:
+  OutputPump(UniqueFd pipe_read, UniqueFd log, OutputSink sink)
+      : pipe_(std::move(pipe_read)), log_(std::move(log)), sink_(std::move(sink)) {
+    thread_ = std::thread([this] { run(); });
+  }
+  OutputPump(const OutputPump&) = delete;
+  OutputPump& operator=(const OutputPump&) = delete;
+  ~OutputPump() { join(); }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  // Valid after join(): the first write error to the log, if any (the build goes on without it).
+  int log_errno() const { return log_errno_; }
+
+ private:
+  void run() {
+    std::array<char, 16384> buf{};
+    std::string partial;
+    for (;;) {
+      ssize_t n = ::read(pipe_.get(), buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      std::string_view chunk(buf.data(), static_cast<std::size_t>(n));
+      write_log(chunk);
+      if (!sink_) continue;
+      partial.append(chunk);
+      std::size_t start = 0;
+      for (std::size_t nl; (nl = partial.find('\n', start)) != std::string::npos; start = nl + 1) {
+        sink_(std::string_view(partial).substr(start, nl - start));
+      }
+      partial.erase(0, start);
+    }
+    if (sink_ && !partial.empty()) sink_(partial);
+  }
+  void write_log(std::string_view chunk) {
+    while (!chunk.empty() && log_errno_ == 0) {
+      ssize_t w = ::write(log_.get(), chunk.data(), chunk.size());
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        log_errno_ = errno;
+        break;
+      }
+      chunk.remove_prefix(static_cast<std::size_t>(w));
+    }
+  }
+
+  UniqueFd pipe_;
+  UniqueFd log_;
+  OutputSink sink_;
+  int log_errno_ = 0;
+  std::thread thread_;
+};
+
+// Holds an exclusive flock(2) on one name@version for the whole build.
+Result<UniqueFd> lock_version(const overlay::Root& root, const std::string& name,
+                              const std::string& version) {
+  std::string file = "lock-" + name + "@" + version;
+  // '!' cannot appear in an overlay name, so the flattened name is unambiguous.
+  for (char& c : file) {
+    if (c == '/') c = '!';
+  }
+  fs::path path = root.staging_dir() / file;
+  UniqueFd fd(
+      LJ_SYS("open", ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)));
+  if (!fd) return fail_errno("build", "open lock " + path.string());
+  while (LJ_SYS("flock", ::flock(fd.get(), LOCK_EX)) != 0) {
+    if (errno != EINTR) return fail_errno("build", "flock " + path.string());
+  }
+  return fd;
+}
+
+}  // namespace
+
+fs::path build_log_path(const overlay::Root& root, std::string_view build_id) {
+  return root.daemon_dir() / "builds" / (std::string(build_id) + ".log");
+}
+
+Result<BuildPlan> plan_build(const overlay::Root& root, const BuildRequest& request) {
+  BuildPlan plan;
+  plan.build_id = request.build_id.empty() ? new_build_id() : request.build_id;
+  plan.jailfile_text = LJ_TRY_CTX("reading the Jailfile", read_text(request.jailfile));
+  ParseOptions popts;
+  popts.default_world = request.default_world;
+  auto parsed = parse_jailfile(plan.jailfile_text, popts);
+  if (!parsed) {
+    return fail(Errc::invalid_argument, "build",
+                request.jailfile.string() + ":" + parsed.error().what());
+  }
+  plan.jailfile = std::move(*parsed);
+  const Jailfile& jf = plan.jailfile;
+
+  std::error_code ec;
+  fs::path context = request.context.empty() ? request.jailfile.parent_path() : request.context;
+  if (context.empty()) context = ".";
+  plan.context = fs::absolute(context, ec);
+  if (ec) return fail(Error::from_errno("build", "absolute " + context.string(), ec.value()));
+
+  if (jf.world.empty()) {
+    return fail(Errc::invalid_argument, "build",
+                request.jailfile.string() +
+                    ": no world: the Jailfile has no `world` line and no default world is "
+                    "configured (ljbuild --world NAME)");
+  }
+  plan.world = jf.world;
+  plan.lower.push_back(LJ_TRY(find_world(root, jf.world)));
+
+  if (jf.from) {
+    auto chain = LJ_TRY_CTX("resolving the parent of " + jf.name,
+                            resolve_parent_chain(root, jf.from->name, jf.from->constraint));
+    ResolvedParent parent;
+    parent.name = jf.from->name;
+    parent.constraint = jf.from->constraint;
+    parent.version = chain.version;
+    parent.manifest_digest = chain.manifest_digest;
+    if (chain.world != jf.world) {
+      return fail(Errc::conflict, "build",
+                  jf.from->name + "@" + chain.version + " was built on world " + chain.world +
+                      ", not " + jf.world + ": a chain shares one world");
+    }
+    for (auto& layer : chain.layers) plan.lower.push_back(std::move(layer));
+    plan.parent = std::move(parent);
+  }
+
+  plan.jailfile_digest = sha256_hex(plan.jailfile_text);
+  // Only a copied context is part of the overlay; without `copy`, files next to the Jailfile
+  // (a README, other Jailfiles) must not change the cache key.
+  if (jf.copy_dest) {
+    plan.context_digest = LJ_TRY_CTX("digesting the build context", digest_tree(plan.context));
+  }
+  Sha256 key;
+  key.add_field("lj-build-key-v1");
+  key.add_field(plan.jailfile_digest);
+  key.add_field(plan.context_digest);
+  key.add_field(plan.world);
+  if (plan.parent) {
+    key.add_field(plan.parent->name + "@" + plan.parent->version);
+    key.add_field(plan.parent->manifest_digest);
+  } else {
+    key.add_field("");
+  }
+  plan.cache_key = key.hex();
+  plan.target = LJ_TRY(overlay_version_dir(root, jf.name, jf.version));
+  return plan;
+}
+
+Result<BuildResult> Builder::build(const BuildRequest& request) const {
+  auto plan = LJ_TRY(plan_build(root_, request));
+  return run(plan, request);
+}
+
+Result<BuildResult> Builder::run(const BuildPlan& plan, const BuildRequest& request) const {
+  const auto started = std::chrono::steady_clock::now();
+  const Jailfile& jf = plan.jailfile;
+  const std::string ref = jf.name + "@" + jf.version;
+  auto log = lj::log("build");
+
+  BuildResult res;
+  res.build_id = plan.build_id;
+  res.name = jf.name;
+  res.version = jf.version;
+  res.world = plan.world;
+  res.parent = plan.parent;
+  res.overlay_dir = plan.target;
+  auto finish = [&] {
+    res.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    return res;
+  };
+
+  if (auto st = root_.create_skeleton(); !st) return fail(std::move(st).error());
+  auto lock = LJ_TRY(lock_version(root_, jf.name, jf.version));
+
+  bool replace = false;
+  if (auto published = LJ_TRY(read_published(root_, jf.name, jf.version))) {
+    if (published->cache_key == plan.cache_key && !request.force) {
+      res.cache_hit = true;
+      res.size_bytes = published->size_bytes;
+      log->info("cache hit build={} overlay={}", plan.build_id, ref);
+      return finish();
+    }
+    if (published->cache_key != plan.cache_key) {
+      return fail(Errc::exists, "build",
+                  ref +
+                      " is already published from a different Jailfile, context, world or "
+                      "parent (its build " +
+                      published->build_id +
+                      "); a version is immutable: bump `version` in the Jailfile");
+    }
+    replace = true;  // forced rebuild of an identical version
+  }
+
+  // Stage: root/.staging/build-<id>/{upper,work}. Removed on every path out of here; on success
+  // its upper/ has been moved into the published overlay first.
+  auto staging = LJ_TRY(StagingDir::create(root_, "build-" + plan.build_id));
+  if (jf.copy_dest) {
+    fs::path dest = staging.upper() / fs::path(*jf.copy_dest).relative_path();
+    LJ_TRY_CTX("copy " + plan.context.string() + " to " + *jf.copy_dest,
+               prepare_parents(plan.lower, staging.upper(), *jf.copy_dest));
+    if (auto st = copy_tree(plan.context, dest); !st) {
+      return fail(
+          std::move(st).error().context("copy " + plan.context.string() + " to " + *jf.copy_dest));
+    }
+  }
+
+  // The log lives outside the staging directory: it must survive a failure.
+  res.log_path = build_log_path(root_, plan.build_id);
+  std::error_code ec;
+  fs::create_directories(res.log_path.parent_path(), ec);
+  if (ec) {
+    return fail(
+        Error::from_errno("build", "mkdir " + res.log_path.parent_path().string(), ec.value()));
+  }
+  UniqueFd log_fd(LJ_SYS(
+      "open",
+      ::open(res.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640)));
+  if (!log_fd) return fail_errno("build", "open " + res.log_path.string());
+
+  std::array<int, 2> p{-1, -1};
+  if (LJ_SYS("pipe2", ::pipe2(p.data(), O_CLOEXEC)) != 0) return fail_errno("build", "pipe2");
+  UniqueFd pipe_read(p[0]);
+  UniqueFd pipe_write(p[1]);
+
+  jail::JailSpec spec;
+  spec.name = "lj-" + plan.build_id;
+  spec.hostname = "build";
+  spec.root.lower = plan.lower;
+  spec.root.writable_dir = staging.dir();
+  spec.script = jf.script;
+  spec.network.mode = jail::NetworkMode::inherit;
+  spec.limits = request.limits;
+  spec.stdio.out = pipe_write.get();
+  spec.stdio.err = pipe_write.get();
+  spec.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
+              "LJ_BUILD_ID=" + plan.build_id, "LJ_OVERLAY=" + ref};
+
+  log->info("building build={} overlay={} world={} parent={}", plan.build_id, ref, plan.world,
+            plan.parent ? plan.parent->name + "@" + plan.parent->version : "-");
+  OutputPump pump(std::move(pipe_read), std::move(log_fd), request.on_output);
+  auto jail = backend_.spawn(spec);
+  pipe_write.reset();  // the jail holds the only write ends now: EOF when its last process exits
+  if (!jail) {
+    pump.join();
+    return fail(std::move(jail).error().context("starting the build jail of " + ref +
+                                                " (log: " + res.log_path.string() + ")"));
+  }
+  res.ran_jail = true;
+  auto waited = (*jail)->wait();
+  jail->reset();  // releases the jail: every process in it is gone, so the pump sees EOF
+  pump.join();
+  if (!waited) {
+    return fail(std::move(waited).error().context("waiting for the build jail of " + ref));
+  }
+  res.exit = *waited;
+  if (res.exit.code != 0 || res.exit.signal != 0 || res.exit.timed_out) {
+    return fail(res.exit.timed_out ? Errc::timed_out : Errc::conflict, "build",
+                "build " + plan.build_id + " of " + ref + " failed: the script " +
+                    describe_exit(res.exit) +
+                    "; nothing was published (log: " + res.log_path.string() + ")");
+  }
+
+  PublishRecord record;
+  record.build_id = plan.build_id;
+  record.cache_key = plan.cache_key;
+  record.jailfile_digest = plan.jailfile_digest;
+  record.context_digest = plan.context_digest;
+  record.world = plan.world;
+  record.parent = plan.parent;
+  res.size_bytes = LJ_TRY(tree_size(staging.upper()));
+  record.size_bytes = res.size_bytes;
+  LJ_TRY_CTX("publishing " + ref,
+             publish_layer(root_, jf.name, jf.version, std::move(staging), record, replace));
+  log->info("published build={} overlay={} bytes={}", plan.build_id, ref, res.size_bytes);
+  return finish();
+}
+
+}  // namespace lj::build

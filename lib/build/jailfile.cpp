@@ -1,0 +1,228 @@
+#include "build/jailfile.hpp"
+
+#include <array>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <vector>
+
+#include "build/jailfile_checks.hpp"
+
+namespace lj::build {
+namespace {
+
+bool is_blank(char c) {
+  return c == ' ' || c == '\t';
+}
+
+struct Token {
+  std::string_view text;
+  int column = 0;  // 1-based
+};
+
+// One directive line cut into tokens. A '#' at the start of a token opens a comment that runs to
+// the end of the line; a '#' inside a token is part of it (and fails that token's checks).
+struct Line {
+  std::vector<Token> tokens;
+  std::string_view rest_after_first;  // the text after the first token, comment removed, trimmed
+  int rest_column = 0;
+};
+
+Line split(std::string_view text) {
+  Line line;
+  std::size_t i = 0;
+  std::size_t end = text.size();
+  while (i < end) {
+    while (i < end && is_blank(text[i])) ++i;
+    if (i >= end) break;
+    if (text[i] == '#') {
+      end = i;
+      break;
+    }
+    std::size_t start = i;
+    while (i < end && !is_blank(text[i])) ++i;
+    line.tokens.push_back({text.substr(start, i - start), static_cast<int>(start) + 1});
+  }
+  if (!line.tokens.empty()) {
+    std::size_t from =
+        static_cast<std::size_t>(line.tokens[0].column - 1) + line.tokens[0].text.size();
+    while (from < end && is_blank(text[from])) ++from;
+    std::size_t to = end;
+    while (to > from && is_blank(text[to - 1])) --to;
+    line.rest_after_first = text.substr(from, to - from);
+    line.rest_column = static_cast<int>(from) + 1;
+  }
+  return line;
+}
+
+tl::unexpected<ParseError> error_at(int line, int column, std::string message) {
+  return tl::unexpected(ParseError{{line, column}, std::move(message)});
+}
+
+constexpr std::array<std::string_view, 5> kDirectives = {"name", "version", "world", "from",
+                                                         "copy"};
+
+}  // namespace
+
+std::string ParseError::what() const {
+  return std::to_string(pos.line) + ":" + std::to_string(pos.column) + ": " + message;
+}
+
+std::string random_version_suffix() {
+  static constexpr std::string_view kLetters = "abcdefghijklmnopqrstuvwxyz";
+  static constexpr std::string_view kAlnum = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::random_device rd;
+  std::mt19937_64 gen((static_cast<std::uint64_t>(rd()) << 32) ^ rd());
+  std::string s;
+  s += kLetters[std::uniform_int_distribution<std::size_t>(0, kLetters.size() - 1)(gen)];
+  std::uniform_int_distribution<std::size_t> pick(0, kAlnum.size() - 1);
+  while (s.size() < 10) s += kAlnum[pick(gen)];
+  return s;
+}
+
+tl::expected<Jailfile, ParseError> parse_jailfile(std::string_view text,
+                                                  const ParseOptions& options) {
+  Jailfile jf;
+  // The line of each directive seen so far (0: not seen), in kDirectives order.
+  std::array<int, kDirectives.size()> seen{};
+  bool have_script = false;
+  int line_no = 0;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    ++line_no;
+    std::size_t nl = text.find('\n', pos);
+    std::size_t line_end = nl == std::string_view::npos ? text.size() : nl;
+    std::string_view raw = text.substr(pos, line_end - pos);
+    if (raw.rfind("#!", 0) == 0) {
+      jf.script = std::string(text.substr(pos));
+      jf.script_line = line_no;
+      have_script = true;
+      break;
+    }
+    pos = nl == std::string_view::npos ? text.size() : nl + 1;
+    if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      auto c = static_cast<unsigned char>(raw[i]);
+      if ((c < 0x20 && c != '\t') || c == 0x7f) {
+        return error_at(line_no, static_cast<int>(i) + 1, "control character in a directive line");
+      }
+    }
+
+    Line line = split(raw);
+    if (line.tokens.empty()) continue;  // blank or comment
+    const Token& keyword = line.tokens[0];
+    std::size_t index = 0;
+    while (index < kDirectives.size() && kDirectives[index] != keyword.text) ++index;
+    if (index == kDirectives.size()) {
+      return error_at(line_no, keyword.column,
+                      "unknown directive '" + std::string(keyword.text) +
+                          "' (expected name, version, world, from or copy; the script starts "
+                          "at a line beginning with #!)");
+    }
+    if (seen[index] != 0) {
+      return error_at(line_no, keyword.column,
+                      "duplicate directive '" + std::string(keyword.text) +
+                          "' (first given on line " + std::to_string(seen[index]) + ")");
+    }
+    seen[index] = line_no;
+    std::string_view directive = keyword.text;
+    const std::size_t want_args = directive == "from" ? 2 : 1;
+    if (line.tokens.size() < want_args + 1) {
+      int col = static_cast<int>(raw.size()) + 1;
+      std::string what = directive == "from" && line.tokens.size() == 2
+                             ? "missing constraint after 'from " +
+                                   std::string(line.tokens[1].text) + "' (use '*' for any version)"
+                             : "missing argument to '" + std::string(directive) + "'";
+      // The column just after the last token: where the argument should have been.
+      const Token& last = line.tokens.back();
+      col = last.column + static_cast<int>(last.text.size()) + 1;
+      return error_at(line_no, col, what);
+    }
+    if (directive != "from" && line.tokens.size() > 2) {
+      return error_at(line_no, line.tokens[2].column,
+                      "unexpected argument '" + std::string(line.tokens[2].text) + "' to '" +
+                          std::string(directive) + "'");
+    }
+    const Token& arg = line.tokens[1];
+    if (directive == "name" || directive == "from") {
+      if (auto bad = check_overlay_name(arg.text)) {
+        return error_at(line_no, arg.column + bad->offset, bad->message);
+      }
+    }
+    if (directive == "name") {
+      jf.name = std::string(arg.text);
+    } else if (directive == "version") {
+      if (auto bad = check_version(arg.text)) {
+        return error_at(line_no, arg.column + bad->offset, "bad version: " + bad->message);
+      }
+      jf.version = std::string(arg.text);
+    } else if (directive == "world") {
+      if (auto bad = check_world_name(arg.text)) {
+        return error_at(line_no, arg.column + bad->offset, bad->message);
+      }
+      jf.world = std::string(arg.text);
+    } else if (directive == "from") {
+      // The constraint is the rest of the line after the name (comment removed).
+      std::string_view after_kw = line.rest_after_first;
+      std::size_t name_end =
+          static_cast<std::size_t>(arg.column - line.rest_column) + arg.text.size();
+      std::string_view constraint = after_kw.substr(name_end);
+      std::size_t lead = 0;
+      while (lead < constraint.size() && is_blank(constraint[lead])) ++lead;
+      constraint.remove_prefix(lead);
+      int constraint_col = line.rest_column + static_cast<int>(name_end + lead);
+      if (auto bad = check_constraint(constraint)) {
+        return error_at(line_no, constraint_col + bad->offset, "bad constraint: " + bad->message);
+      }
+      jf.from =
+          ParentRef{std::string(arg.text), std::string(constraint), {line_no, keyword.column}};
+    } else if (directive == "copy") {
+      auto dest = normalize_copy_dest(arg.text);
+      if (!dest) {
+        return error_at(line_no, arg.column + dest.error().offset, dest.error().message);
+      }
+      jf.copy_dest = std::move(*dest);
+    }
+  }
+
+  // The end of the text, where something missing should have been.
+  SourcePos eof{line_no + 1, 1};
+  if (!text.empty() && text.back() != '\n') {
+    std::size_t last_nl = text.rfind('\n');
+    std::size_t last_len =
+        last_nl == std::string_view::npos ? text.size() : text.size() - last_nl - 1;
+    eof = {line_no, static_cast<int>(last_len) + 1};
+  }
+  if (seen[0] == 0) {
+    return error_at(have_script ? jf.script_line : eof.line, have_script ? 1 : eof.column,
+                    "missing name: a Jailfile needs 'name NAMESPACE/NAME' before its script");
+  }
+  if (!have_script) {
+    return error_at(eof.line, eof.column,
+                    "missing script: the build script starts at a line beginning with #! "
+                    "(e.g. #!/bin/sh)");
+  }
+  if (seen[1] == 0) {
+    jf.version = "0.0.0-" + (options.version_suffix.empty() ? random_version_suffix()
+                                                            : options.version_suffix);
+    jf.version_generated = true;
+  }
+  if (seen[2] == 0) {
+    jf.world = options.default_world;
+    jf.world_defaulted = true;
+  }
+  return jf;
+}
+
+Result<Jailfile> load_jailfile(const std::filesystem::path& path, const ParseOptions& options) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail_errno("build", "open " + path.string());
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) return fail_errno("build", "read " + path.string());
+  auto jf = parse_jailfile(buf.str(), options);
+  if (!jf) return fail(Errc::invalid_argument, "build", path.string() + ":" + jf.error().what());
+  return std::move(*jf);
+}
+
+}  // namespace lj::build

@@ -1,0 +1,77 @@
+// The root layout: where every lj* tool and the daemon keep worlds, overlays and their own state.
+//
+//   $LIGHTJAIL_ROOT (or /usr/local/lj when unset or empty; seeds 000: "MUST be read from the
+//   LIGHTJAIL_ROOT environment variable by all lj* tools, /usr/local/lj MUST be used if the
+//   variable is empty")
+//   ├── worlds/<world>/                     base systems (FreeBSD: named by uname -r)
+//   ├── <ns>/<name>/<version>/manifest.json  one published overlay ...
+//   ├── <ns>/<name>/<version>/layer/         ... and its layer tree (docs/layers.md)
+//   ├── .staging/                           layers being built, worlds being imported; never
+//   │                                       read as published content, emptied at daemon start
+//   ├── .ljd/                               the daemon's index, logs and run state
+//   └── .rootfs/                            an empty directory: scratch mount point for jails
+//
+// Reserved top-level entries: "worlds" and every name starting with '.'; overlay names cannot
+// produce them (names.hpp). The layout is plain data: nothing here touches the disk except
+// create_skeleton().
+#pragma once
+
+#include <filesystem>
+#include <string_view>
+
+#include "common/error.hpp"
+#include "overlay/names.hpp"
+#include "overlay/semver.hpp"
+
+namespace lj::overlay {
+
+inline constexpr std::string_view kRootEnv = "LIGHTJAIL_ROOT";
+inline constexpr std::string_view kDefaultRoot = "/usr/local/lj";
+inline constexpr std::string_view kWorldsDir = "worlds";
+inline constexpr std::string_view kStagingDir = ".staging";
+inline constexpr std::string_view kDaemonDir = ".ljd";
+inline constexpr std::string_view kRootfsDir = ".rootfs";
+inline constexpr std::string_view kManifestFile = "manifest.json";
+inline constexpr std::string_view kLayerDir = "layer";
+
+// True for top-level entries that are not overlay namespaces: "worlds" and dot-entries.
+bool is_reserved_top_level(std::string_view entry);
+
+class Root {
+ public:
+  // `dir` is used as given (it should be absolute; the daemon makes it so from its config).
+  explicit Root(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  // $LIGHTJAIL_ROOT, or /usr/local/lj when it is unset or empty.
+  static Root from_env();
+
+  const std::filesystem::path& dir() const { return dir_; }
+
+  std::filesystem::path worlds_dir() const { return dir_ / kWorldsDir; }
+  std::filesystem::path world_dir(const WorldName& w) const { return worlds_dir() / w.str(); }
+
+  // root/<ns>/<name>: holds the version directories of one overlay.
+  std::filesystem::path overlay_dir(const OverlayName& n) const { return dir_ / n.str(); }
+  // root/<ns>/<name>/<version>
+  std::filesystem::path overlay_dir(const OverlayName& n, const Version& v) const {
+    return overlay_dir(n) / v.str();
+  }
+  std::filesystem::path manifest_path(const OverlayName& n, const Version& v) const {
+    return overlay_dir(n, v) / kManifestFile;
+  }
+  std::filesystem::path layer_dir(const OverlayName& n, const Version& v) const {
+    return overlay_dir(n, v) / kLayerDir;
+  }
+
+  std::filesystem::path staging_dir() const { return dir_ / kStagingDir; }
+  std::filesystem::path daemon_dir() const { return dir_ / kDaemonDir; }
+  std::filesystem::path rootfs_dir() const { return dir_ / kRootfsDir; }
+
+  // Creates the root and worlds/, .staging/, .ljd/ (mode 0700: the index and logs are private),
+  // .rootfs/ when missing; existing directories are left as they are. Errors name the path.
+  Status create_skeleton() const;
+
+ private:
+  std::filesystem::path dir_;
+};
+
+}  // namespace lj::overlay

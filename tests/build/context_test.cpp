@@ -1,0 +1,104 @@
+#include "build/context.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+namespace fs = std::filesystem;
+
+namespace lj::build {
+namespace {
+
+class Context : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("lj-context-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    src_ = dir_ / "src";
+    fs::create_directories(src_ / "sub" / "deeper");
+    write(src_ / "Jailfile", "name a/b\n#!/bin/sh\n");
+    write(src_ / "sub" / "run.sh", "#!/bin/sh\necho hi\n");
+    ::chmod((src_ / "sub" / "run.sh").c_str(), 0750);
+    fs::create_symlink("/etc/passwd", src_ / "outside");
+    fs::create_symlink("sub/run.sh", src_ / "inside");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  static void write(const fs::path& p, std::string_view text) { std::ofstream(p) << text; }
+
+  fs::path dir_, src_;
+};
+
+TEST_F(Context, Sha256KnownAnswer) {
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST_F(Context, DigestIsStableAndSeesContentsModesAndLinkTargets) {
+  auto a = digest_tree(src_);
+  ASSERT_TRUE(a) << a.error().what();
+  EXPECT_EQ(*a, *digest_tree(src_));
+
+  write(src_ / "sub" / "run.sh", "#!/bin/sh\necho ho\n");
+  auto b = digest_tree(src_);
+  EXPECT_NE(*a, *b);
+
+  ::chmod((src_ / "sub" / "run.sh").c_str(), 0755);
+  auto c = digest_tree(src_);
+  EXPECT_NE(*b, *c);
+
+  fs::remove(src_ / "outside");
+  fs::create_symlink("/etc/group", src_ / "outside");
+  auto d = digest_tree(src_);
+  EXPECT_NE(*c, *d);
+
+  fs::create_directories(src_ / "empty");
+  EXPECT_NE(*d, *digest_tree(src_));
+}
+
+TEST_F(Context, CopyKeepsSymlinksAsSymlinksAndModes) {
+  fs::path dst = dir_ / "upper" / "app";
+  auto st = copy_tree(src_, dst);
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_TRUE(fs::is_symlink(dst / "outside"));
+  EXPECT_EQ(fs::read_symlink(dst / "outside"), "/etc/passwd");
+  EXPECT_EQ(fs::read_symlink(dst / "inside"), "sub/run.sh");
+  EXPECT_TRUE(fs::is_directory(dst / "sub" / "deeper"));
+  struct stat s {};
+  ASSERT_EQ(::lstat((dst / "sub" / "run.sh").c_str(), &s), 0);
+  EXPECT_EQ(s.st_mode & 07777, 0750u);
+  std::ifstream in(dst / "sub" / "run.sh");
+  std::ostringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "#!/bin/sh\necho hi\n");
+  // The copy digests like its source.
+  EXPECT_EQ(*digest_tree(src_), *digest_tree(dst));
+}
+
+TEST_F(Context, SpecialFilesAreRefusedBeforeAnythingIsCopied) {
+  ASSERT_EQ(::mkfifo((src_ / "sub" / "pipe").c_str(), 0600), 0);
+  fs::path dst = dir_ / "upper";
+  auto st = copy_tree(src_, dst);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().errc(), Errc::invalid_argument);
+  EXPECT_NE(st.error().what().find("fifo"), std::string::npos) << st.error().what();
+  EXPECT_FALSE(fs::exists(dst / "Jailfile"));
+  auto d = digest_tree(src_);
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().errc(), Errc::invalid_argument);
+}
+
+TEST_F(Context, AContextThatIsASymlinkIsRefused) {
+  fs::create_directory_symlink(src_, dir_ / "link");
+  auto d = digest_tree(dir_ / "link");
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().errc(), Errc::invalid_argument);
+}
+
+}  // namespace
+}  // namespace lj::build

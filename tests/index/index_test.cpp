@@ -1,0 +1,557 @@
+// The state index against real SQLite: a private :memory: database for the logic, a real file in
+// a temporary directory for durability, reopening, crashes and file errors.
+#include "index/index.hpp"
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "../overlay/temp_dir.hpp"
+#include "common/sys.hpp"
+
+namespace lj::index {
+namespace {
+
+using overlay::test::TempDir;
+using namespace std::chrono_literals;
+
+Index open_memory() {
+  auto idx = Index::open(":memory:");
+  if (!idx) ADD_FAILURE() << idx.error().what();
+  return std::move(idx).value();
+}
+
+JailRow jail(std::string name, std::map<std::string, std::string> labels = {}) {
+  JailRow r;
+  r.name = std::move(name);
+  r.labels = std::move(labels);
+  r.spec = R"({"command":["/bin/true"]})";
+  r.owner_uid = 1001;
+  return r;
+}
+
+// Runs `fn` in a forked child and returns its exit status (fn's return value), so a test can
+// change credentials or namespaces, or die abruptly, without touching the test process.
+template <class F>
+int in_child(F fn) {
+  pid_t pid = ::fork();
+  if (pid == 0) ::_exit(fn());
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST(Index, MigratesFromEmpty) {
+  Index idx = open_memory();
+  EXPECT_EQ(idx.schema_version().value(), schema_version_supported());
+  EXPECT_TRUE(idx.list_jails().value().empty());
+  EXPECT_EQ(idx.last_event_seq().value(), 0);
+  EXPECT_TRUE(idx.integrity_check()) << idx.integrity_check().error().what();
+}
+
+TEST(Index, ReopenKeepsDataWithoutMigratingAgain) {
+  TempDir dir;
+  const std::string path = (dir.path() / "index.db").string();
+  std::string id;
+  {
+    auto idx = Index::open(path);
+    ASSERT_TRUE(idx) << idx.error().what();
+    auto row = idx->insert_jail(jail("web", {{"app", "web"}}));
+    ASSERT_TRUE(row) << row.error().what();
+    id = row->id;
+    ASSERT_TRUE(idx->jail_started(id, 4242, 777, "/sys/fs/cgroup/ljd/web", 0, 1001));
+  }
+  auto idx = Index::open(path);
+  ASSERT_TRUE(idx) << idx.error().what();
+  auto got = idx->get_jail("web");
+  ASSERT_TRUE(got) << got.error().what();
+  EXPECT_EQ(got->id, id);
+  EXPECT_EQ(got->state, JailState::running);
+  EXPECT_EQ(got->pid, 4242);
+  EXPECT_EQ(got->start_time, 777u);
+  EXPECT_EQ(got->labels.at("app"), "web");
+  EXPECT_EQ(idx->last_event_seq().value(), 1);
+
+  SQLite::Database raw(path, SQLite::OPEN_READONLY);
+  EXPECT_EQ(raw.execAndGet("PRAGMA journal_mode").getString(), "wal");
+  EXPECT_EQ(raw.execAndGet("SELECT count(*) FROM schema_migrations").getInt(),
+            schema_version_supported());
+  EXPECT_EQ(raw.execAndGet("PRAGMA user_version").getInt(), schema_version_supported());
+}
+
+TEST(Index, JailLifecycleWritesRowAndEventTogether) {
+  Index idx = open_memory();
+  auto row = idx.insert_jail(jail("web"));
+  ASSERT_TRUE(row) << row.error().what();
+  EXPECT_TRUE(std::regex_match(row->id, std::regex("j-[0-9a-f]{8}"))) << row->id;
+  EXPECT_EQ(row->state, JailState::creating);
+  EXPECT_EQ(idx.last_event_seq().value(), 0);  // creating is not announced
+
+  auto created = idx.jail_created(row->id, 1001);
+  ASSERT_TRUE(created) << created.error().what();
+  EXPECT_EQ(created->seq, 1);
+  EXPECT_EQ(created->type, "jail.created");
+  EXPECT_EQ(created->resource, row->id);
+  EXPECT_EQ(created->uid, 1001u);
+
+  auto started = idx.jail_started(row->id, 100, 200, "cg", 0, 1001);
+  ASSERT_TRUE(started) << started.error().what();
+  EXPECT_EQ(started->seq, 2);
+  EXPECT_EQ(idx.get_jail(row->id)->state, JailState::running);
+  EXPECT_TRUE(idx.get_jail(row->id)->started_at.has_value());
+
+  ASSERT_TRUE(idx.jail_stopping(row->id, 0));
+  ExitRecord exit;
+  exit.exit_signal = 9;
+  exit.timed_out = true;
+  auto exited = idx.record_exit(row->id, exit);
+  ASSERT_TRUE(exited) << exited.error().what();
+  EXPECT_EQ(exited->seq, 4);
+  EXPECT_EQ(exited->type, "jail.exited");
+  EXPECT_FALSE(exited->uid.has_value());
+  EXPECT_NE(exited->data.find(R"("exit_signal":9)"), std::string::npos) << exited->data;
+  EXPECT_NE(exited->data.find(R"("timed_out":true)"), std::string::npos) << exited->data;
+
+  auto got = idx.get_jail(row->id).value();
+  EXPECT_EQ(got.state, JailState::exited);
+  EXPECT_FALSE(got.exit_code.has_value());
+  EXPECT_EQ(got.exit_signal, 9);
+  EXPECT_TRUE(got.timed_out);
+  EXPECT_FALSE(got.oom);
+  EXPECT_TRUE(got.exited_at.has_value());
+
+  // Transitions from the wrong state are conflicts, and change nothing.
+  auto again = idx.jail_started(row->id, 1, 1, "", 0, 0);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().errc(), Errc::conflict) << again.error().what();
+  EXPECT_EQ(again.error().code(), "index.conflict");
+  EXPECT_EQ(idx.record_exit(row->id, {}).error().errc(), Errc::conflict);
+  EXPECT_EQ(idx.last_event_seq().value(), 4);
+
+  auto removed = idx.jail_removed(row->id, 1001);
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(removed->type, "jail.removed");
+  EXPECT_EQ(idx.jail_removed(row->id, 1001).error().errc(), Errc::conflict);
+}
+
+TEST(Index, FailedTransactionLeavesNeitherRowNorEvent) {
+  Index idx = open_memory();
+  auto row = idx.insert_jail(jail("web")).value();
+  ASSERT_TRUE(idx.jail_created(row.id, 0));
+
+  // Between the row's UPDATE and the event's INSERT.
+  sys::clear_faults();
+  sys::inject_fault("index.event", EIO);
+  auto r = idx.jail_started(row.id, 1, 2, "cg", 0, 0);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(idx.get_jail(row.id)->state, JailState::created);
+  EXPECT_EQ(idx.last_event_seq().value(), 1);
+
+  // After both, before COMMIT.
+  sys::inject_fault("index.commit", EIO);
+  r = idx.jail_started(row.id, 1, 2, "cg", 0, 0);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(sys::faults_fired(), 2);
+  sys::clear_faults();
+  EXPECT_EQ(idx.get_jail(row.id)->state, JailState::created);
+  EXPECT_EQ(idx.get_jail(row.id)->pid, 0);
+  EXPECT_EQ(idx.last_event_seq().value(), 1);
+
+  // The next success takes the next seq: no gap where the failures were.
+  auto ok = idx.jail_started(row.id, 1, 2, "cg", 0, 0);
+  ASSERT_TRUE(ok) << ok.error().what();
+  EXPECT_EQ(ok->seq, 2);
+  EXPECT_EQ(idx.events_since(0).value().events.size(), 2u);
+}
+
+TEST(Index, WriterKilledMidTransactionLeavesNeitherRowNorEvent) {
+  TempDir dir;
+  const std::string path = (dir.path() / "index.db").string();
+  std::string id;
+  {
+    auto idx = Index::open(path);
+    ASSERT_TRUE(idx) << idx.error().what();
+    id = idx->insert_jail(jail("web")).value().id;
+    ASSERT_TRUE(idx->jail_created(id, 0));
+  }
+  // A writer that dies by SIGKILL between the row and the event, its transaction open.
+  int status = in_child([&] {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    db.exec("BEGIN IMMEDIATE");
+    db.exec("UPDATE jails SET state = 'running', pid = 99 WHERE id = '" + id + "'");
+    db.exec(
+        "INSERT INTO events (time, type, resource, data) VALUES (0, 'jail.started', 'x', '{}')");
+    ::kill(::getpid(), SIGKILL);
+    return 0;
+  });
+  EXPECT_EQ(status, 128 + SIGKILL);
+
+  auto idx = Index::open(path);
+  ASSERT_TRUE(idx) << idx.error().what();
+  EXPECT_TRUE(idx->integrity_check());
+  EXPECT_EQ(idx->get_jail(id)->state, JailState::created);
+  EXPECT_EQ(idx->last_event_seq().value(), 1);
+  auto next = idx->jail_started(id, 5, 6, "", 0, 0);
+  ASSERT_TRUE(next) << next.error().what();
+  EXPECT_EQ(next->seq, 2);
+}
+
+TEST(Index, EventsAreGaplessAndResumableBySeq) {
+  Index idx = open_memory();
+  for (int i = 1; i <= 10; ++i) {
+    auto e = idx.append_event("test.tick", "r", i, R"({"i":)" + std::to_string(i) + "}");
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->seq, i);
+  }
+  auto page = idx.events_since(0, 4).value();
+  ASSERT_EQ(page.events.size(), 4u);
+  EXPECT_EQ(page.events.front().seq, 1);
+  EXPECT_EQ(page.events.back().seq, 4);
+  EXPECT_EQ(page.first_seq, 1);
+  EXPECT_EQ(page.last_seq, 10);
+  EXPECT_FALSE(page.pruned);
+
+  std::int64_t at = page.events.back().seq;
+  std::vector<std::int64_t> seen;
+  while (true) {
+    auto p = idx.events_since(at, 3).value();
+    if (p.events.empty()) break;
+    for (auto& e : p.events) seen.push_back(e.seq);
+    at = p.events.back().seq;
+  }
+  EXPECT_EQ(seen, (std::vector<std::int64_t>{5, 6, 7, 8, 9, 10}));
+  EXPECT_EQ(idx.events_since(10).value().events.size(), 0u);
+  auto last = idx.events_since(9).value().events.at(0);
+  EXPECT_EQ(last.type, "test.tick");
+  EXPECT_EQ(last.uid, 10u);
+  EXPECT_EQ(last.data, R"({"i":10})");
+}
+
+TEST(Index, ListsJailsByStateAndLabels) {
+  Index idx = open_memory();
+  auto a = idx.insert_jail(jail("a", {{"app", "web"}, {"tier", "front"}})).value();
+  auto b = idx.insert_jail(jail("b", {{"app", "web"}})).value();
+  auto c = idx.insert_jail(jail("c", {{"app", "db"}})).value();
+  ASSERT_TRUE(idx.jail_started(b.id, 1, 1, "", 0, 0));
+  ASSERT_TRUE(idx.record_exit(c.id, {.exit_code = 0}));
+  ASSERT_TRUE(idx.jail_removed(c.id, 0));
+
+  auto names = [](const std::vector<JailRow>& rows) {
+    std::vector<std::string> out;
+    for (auto& r : rows) out.push_back(r.name);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(names(idx.list_jails().value()), (V{"a", "b"}));  // removed are hidden
+  EXPECT_EQ(names(idx.list_jails({.labels = {{"app", "web"}}}).value()), (V{"a", "b"}));
+  EXPECT_EQ(names(idx.list_jails({.labels = {{"app", "web"}, {"tier", "front"}}}).value()),
+            (V{"a"}));
+  EXPECT_EQ(names(idx.list_jails({.labels = {{"app", "db"}}}).value()), V{});
+  EXPECT_EQ(names(idx.list_jails({.states = {JailState::removed}}).value()), (V{"c"}));
+  EXPECT_EQ(names(idx.list_jails({.states = {JailState::running}}).value()), (V{"b"}));
+  EXPECT_EQ(names(idx.list_jails({.states = {JailState::creating, JailState::running},
+                                  .labels = {{"tier", "front"}}})
+                      .value()),
+            (V{"a"}));
+  EXPECT_EQ(names(idx.list_jails_in_flight().value()), (V{"a", "b"}));
+  EXPECT_EQ(names(idx.list_jails({.owner_uid = 1001}).value()), (V{"a", "b"}));
+  EXPECT_EQ(names(idx.list_jails({.owner_uid = 7}).value()), V{});
+  // A label value that looks like SQL or JSON is just a value.
+  auto d = idx.insert_jail(jail("d", {{"q", "x' OR '1'='1"}, {"$.k", "{\"a\":1}"}})).value();
+  EXPECT_EQ(names(idx.list_jails({.labels = {{"q", "x' OR '1'='1"}}}).value()), (V{"d"}));
+  EXPECT_EQ(names(idx.list_jails({.labels = {{"$.k", "{\"a\":1}"}}}).value()), (V{"d"}));
+  EXPECT_EQ(idx.get_jail(d.id)->labels.at("$.k"), "{\"a\":1}");
+}
+
+TEST(Index, NamesAreUniqueAmongJailsNotRemoved) {
+  Index idx = open_memory();
+  auto first = idx.insert_jail(jail("web")).value();
+  auto dup = idx.insert_jail(jail("web"));
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().errc(), Errc::exists);
+  EXPECT_EQ(dup.error().code(), "index.exists");
+
+  JailRow same_id = jail("other");
+  same_id.id = first.id;
+  EXPECT_EQ(idx.insert_jail(same_id).error().errc(), Errc::exists);
+
+  ASSERT_TRUE(idx.record_exit(first.id, {.exit_code = 3}));
+  EXPECT_EQ(idx.insert_jail(jail("web")).error().errc(), Errc::exists);  // exited still holds it
+  ASSERT_TRUE(idx.jail_removed(first.id, 0));
+  auto second = idx.insert_jail(jail("web"));
+  ASSERT_TRUE(second) << second.error().what();
+  EXPECT_NE(second->id, first.id);
+
+  EXPECT_EQ(idx.get_jail("web")->id, second->id);  // the live one wins
+  EXPECT_EQ(idx.get_jail(first.id)->state, JailState::removed);
+  ASSERT_TRUE(idx.delete_jail(second->id));
+  EXPECT_EQ(idx.get_jail("web")->id, first.id);  // then the newest record
+
+  JailRow unnamed;
+  auto u = idx.insert_jail(unnamed).value();
+  EXPECT_EQ(u.name, u.id);
+}
+
+TEST(Index, ExitRecordSurvivesRemoval) {
+  TempDir dir;
+  const std::string path = (dir.path() / "index.db").string();
+  std::string id;
+  {
+    Index idx = Index::open(path).value();
+    JailRow r = jail("job");
+    r.auto_remove = true;
+    id = idx.insert_jail(r).value().id;
+    ASSERT_TRUE(idx.jail_started(id, 10, 20, "", 0, 0));
+    ASSERT_TRUE(idx.record_exit(id, {.exit_code = 42, .oom = true}));
+    ASSERT_TRUE(idx.jail_removed(id, std::nullopt));
+  }
+  Index idx = Index::open(path).value();
+  auto got = idx.get_jail(id).value();
+  EXPECT_EQ(got.state, JailState::removed);
+  EXPECT_EQ(got.exit_code, 42);
+  EXPECT_TRUE(got.oom);
+  EXPECT_TRUE(got.auto_remove);
+  EXPECT_TRUE(got.removed_at.has_value());
+  EXPECT_EQ(idx.get_jail("job")->id, id);
+}
+
+TEST(Index, RetentionPurgesOldRecordsAndKeepsEventsGapless) {
+  Index idx = open_memory();
+  const Time old = now() - 48h;
+  auto gone = idx.insert_jail(jail("gone")).value();
+  ASSERT_TRUE(idx.record_exit(gone.id, {.exit_code = 0, .exited_at = old}));
+  auto held = idx.insert_jail(jail("held")).value();
+  ASSERT_TRUE(idx.add_jail_mount(held.id, "/j/held/root", "nullfs"));
+  ASSERT_TRUE(idx.record_exit(held.id, {.exit_code = 0, .exited_at = old}));
+  auto live = idx.insert_jail(jail("live")).value();
+  ASSERT_TRUE(idx.jail_started(live.id, 1, 1, "", 0, 0));
+  auto fresh = idx.insert_jail(jail("fresh")).value();
+  const std::int64_t before_cut = idx.last_event_seq().value();  // 3
+
+  std::this_thread::sleep_for(5ms);
+  const Time cutoff = now();
+  std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(idx.record_exit(fresh.id, {.exit_code = 0}));  // after the cutoff
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(idx.append_event("test.tick", "r", 0));
+
+  auto st = idx.purge(cutoff);
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(st->jails, 1);  // "gone"; "held" still has a mount recorded; the others are recent
+  EXPECT_EQ(st->events, before_cut);
+  EXPECT_EQ(idx.get_jail(gone.id).error().errc(), Errc::not_found);
+  EXPECT_TRUE(idx.get_jail(held.id));
+  EXPECT_TRUE(idx.get_jail(fresh.id));
+  EXPECT_TRUE(idx.get_jail(live.id));
+
+  EXPECT_EQ(idx.last_event_seq().value(), before_cut + 4);
+  auto b = idx.events_since(0).value();
+  EXPECT_TRUE(b.pruned);
+  EXPECT_EQ(b.first_seq, before_cut + 1);
+  ASSERT_EQ(b.events.size(), 4u);
+  EXPECT_EQ(b.events.front().seq, before_cut + 1);
+  EXPECT_FALSE(idx.events_since(before_cut).value().pruned);
+
+  // Pruning everything still never reuses a seq.
+  ASSERT_TRUE(idx.purge(now() + 1h));
+  auto empty = idx.events_since(0).value();
+  EXPECT_TRUE(empty.events.empty());
+  EXPECT_EQ(empty.first_seq, before_cut + 5);
+  EXPECT_EQ(empty.last_seq, before_cut + 4);
+  EXPECT_EQ(idx.append_event("test.tick", "r", 0)->seq, before_cut + 5);
+  EXPECT_TRUE(idx.integrity_check());
+}
+
+TEST(Index, MountsAreRecordedInOrder) {
+  Index idx = open_memory();
+  auto j = idx.insert_jail(jail("m")).value();
+  for (const char* t : {"/r", "/r/dev", "/r/proc"}) ASSERT_TRUE(idx.add_jail_mount(j.id, t, "x"));
+  auto ms = idx.list_jail_mounts(j.id).value();
+  ASSERT_EQ(ms.size(), 3u);
+  EXPECT_EQ(ms[0].seq, 1);
+  EXPECT_EQ(ms[2].target, "/r/proc");
+  ASSERT_TRUE(idx.remove_jail_mount(j.id, 3));
+  EXPECT_EQ(idx.remove_jail_mount(j.id, 3).error().errc(), Errc::not_found);
+  EXPECT_EQ(idx.add_jail_mount(j.id, "/r/tmp", "tmpfs")->seq, 3);
+  EXPECT_EQ(idx.add_jail_mount("j-nope", "/x", "x").error().errc(), Errc::not_found);
+  ASSERT_TRUE(idx.delete_jail(j.id));  // mounts go with the row (ON DELETE CASCADE)
+  EXPECT_TRUE(idx.list_jail_mounts(j.id).value().empty());
+}
+
+TEST(Index, BuildLifecycle) {
+  Index idx = open_memory();
+  BuildRow b;
+  b.context = "/src/app";
+  b.log_path = "/var/log/b.log";
+  auto [row, queued] = idx.insert_build(b, 1001).value();
+  EXPECT_TRUE(std::regex_match(row.id, std::regex("b-[0-9a-f]{8}"))) << row.id;
+  EXPECT_EQ(queued.type, "build.queued");
+  EXPECT_EQ(idx.list_builds_in_flight().value().size(), 1u);
+  ASSERT_TRUE(idx.build_started(row.id, 1001));
+  EXPECT_EQ(idx.get_build(row.id)->state, BuildState::running);
+
+  BuildRow result;
+  result.name = "acme/app";
+  result.version = "1.2.0";
+  result.published = true;
+  auto done = idx.build_finished(row.id, BuildState::succeeded, result, std::nullopt);
+  ASSERT_TRUE(done) << done.error().what();
+  EXPECT_EQ(done->type, "build.succeeded");
+  auto got = idx.get_build(row.id).value();
+  EXPECT_EQ(got.state, BuildState::succeeded);
+  EXPECT_EQ(got.name, "acme/app");
+  EXPECT_TRUE(got.published);
+  EXPECT_TRUE(got.ended_at.has_value());
+  EXPECT_TRUE(idx.list_builds_in_flight().value().empty());
+  EXPECT_EQ(idx.list_builds(BuildState::succeeded).value().size(), 1u);
+  EXPECT_EQ(idx.build_finished(row.id, BuildState::failed, {}, 0).error().errc(), Errc::conflict);
+  EXPECT_EQ(idx.build_finished(row.id, BuildState::running, {}, 0).error().errc(),
+            Errc::invalid_argument);
+  EXPECT_EQ(idx.get_build("b-nope").error().errc(), Errc::not_found);
+}
+
+TEST(Index, WorldsAndOverlays) {
+  Index idx = open_memory();
+  ASSERT_TRUE(idx.insert_world({.name = "14.1", .path = "/lj/worlds/14.1", .source = "/t.txz"}, 0));
+  EXPECT_EQ(idx.insert_world({.name = "14.1"}, 0).error().errc(), Errc::exists);
+  EXPECT_EQ(idx.list_worlds_importing().value().size(), 1u);
+  ASSERT_TRUE(idx.world_ready("14.1", 1 << 20, 0));
+  EXPECT_EQ(idx.get_world("14.1")->size_bytes, 1u << 20);
+  EXPECT_TRUE(idx.list_worlds_importing().value().empty());
+  ASSERT_TRUE(idx.insert_world({.name = "bad"}, 0));
+  auto failed = idx.world_failed("bad", R"({"code":"world.no_space"})", 0);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->data, R"({"error":{"code":"world.no_space"}})");
+  EXPECT_EQ(idx.get_world("bad")->state, WorldState::failed);
+  EXPECT_EQ(idx.world_ready("bad", 1, 0).error().errc(), Errc::conflict);
+
+  OverlayRow o{.name = "acme/base", .version = "1.0.0", .world = "14.1"};
+  ASSERT_TRUE(idx.insert_overlay(o, 0));
+  EXPECT_EQ(idx.insert_overlay(o, 0).error().errc(), Errc::exists);
+  o.version = "1.1.0";
+  o.parent_name = "acme/base";
+  o.parent_version = "1.0.0";
+  ASSERT_TRUE(idx.insert_overlay(o, 0));
+  EXPECT_EQ(idx.list_overlays("acme/base").value().size(), 2u);
+  EXPECT_EQ(idx.list_overlays().value().size(), 2u);
+  EXPECT_EQ(idx.get_overlay("acme/base", "1.1.0")->parent_version, "1.0.0");
+  auto del = idx.delete_overlay("acme/base", "1.0.0", 0);
+  ASSERT_TRUE(del);
+  EXPECT_EQ(del->resource, "acme/base@1.0.0");
+  EXPECT_EQ(idx.get_overlay("acme/base", "1.0.0").error().errc(), Errc::not_found);
+  ASSERT_TRUE(idx.delete_world("bad", 0));
+  EXPECT_EQ(idx.delete_world("bad", 0).error().errc(), Errc::not_found);
+  EXPECT_EQ(idx.list_worlds().value().size(), 1u);
+}
+
+TEST(Index, ErrorsMapToKinds) {
+  Index idx = open_memory();
+  auto missing = idx.get_jail("nope");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().errc(), Errc::not_found);
+  EXPECT_EQ(missing.error().domain(), "index");
+  EXPECT_EQ(idx.jail_started("j-00000000", 1, 1, "", 0, 0).error().errc(), Errc::not_found);
+  EXPECT_EQ(idx.delete_jail("j-00000000").error().errc(), Errc::not_found);
+}
+
+TEST(Index, LockedDatabaseIsBusy) {
+  TempDir dir;
+  const std::string path = (dir.path() / "index.db").string();
+  Index idx = Index::open(path, {.busy_timeout = 20ms}).value();
+  SQLite::Database other(path, SQLite::OPEN_READWRITE);
+  other.exec("BEGIN IMMEDIATE");
+  auto r = idx.append_event("test.tick", "r", 0);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().errc(), Errc::busy) << r.error().what();
+  other.exec("ROLLBACK");
+  EXPECT_TRUE(idx.append_event("test.tick", "r", 0));
+  EXPECT_EQ(idx.last_event_seq().value(), 1);
+}
+
+TEST(Index, FutureSchemaIsRefusedAndLeftAlone) {
+  TempDir dir;
+  const std::string path = (dir.path() / "index.db").string();
+  {
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    raw.exec("PRAGMA user_version = 99");
+  }
+  auto idx = Index::open(path);
+  ASSERT_FALSE(idx);
+  EXPECT_EQ(idx.error().errc(), Errc::unsupported);
+  EXPECT_NE(idx.error().what().find("schema version 99"), std::string::npos) << idx.error().what();
+  SQLite::Database raw(path, SQLite::OPEN_READONLY);
+  EXPECT_EQ(raw.execAndGet("PRAGMA user_version").getInt(), 99);
+  EXPECT_EQ(raw.execAndGet("PRAGMA journal_mode").getString(), "delete");
+}
+
+TEST(Index, NotADatabaseIsAClearError) {
+  TempDir dir;
+  const std::string path = (dir.path() / "index.db").string();
+  std::ofstream(path) << "this is not an SQLite database, not even close; padding padding padding "
+                         "padding padding padding padding padding padding padding padding";
+  auto idx = Index::open(path);
+  ASSERT_FALSE(idx);
+  EXPECT_EQ(idx.error().errc(), Errc::internal);
+  EXPECT_NE(idx.error().what().find(path), std::string::npos) << idx.error().what();
+}
+
+TEST(Index, MissingDirectoryIsNotFound) {
+  TempDir dir;
+  const std::string path = (dir.path() / "no" / "index.db").string();
+  auto idx = Index::open(path);
+  ASSERT_FALSE(idx);
+  EXPECT_EQ(idx.error().errc(), Errc::not_found);
+  EXPECT_EQ(idx.error().sys_errno(), ENOENT);
+  EXPECT_NE(idx.error().what().find(path), std::string::npos) << idx.error().what();
+}
+
+TEST(Index, UnwritableFileIsPermissionDenied) {
+  TempDir dir;
+  const std::string path = (dir.path() / "index.db").string();
+  { ASSERT_TRUE(Index::open(path)); }
+  ::chmod(dir.path().c_str(), 0755);
+  ::chmod(path.c_str(), 0644);
+  // Root ignores file modes: check as an unprivileged uid, in a child.
+  int rc = in_child([&] {
+    if (::getuid() == 0 && ::setresuid(65534, 65534, 65534) != 0) return 10;
+    ::chmod(path.c_str(), 0444);  // effective when we own it (not root)
+    auto idx = Index::open(path);
+    if (idx) return 1;
+    if (idx.error().errc() != Errc::permission_denied) return 2;
+    if (idx.error().what().find(path) == std::string::npos) return 3;
+    return 0;
+  });
+  EXPECT_EQ(rc, 0);
+}
+
+TEST(Index, FullDiskIsNoSpace) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: mounts a tiny tmpfs in a private namespace";
+  TempDir dir;
+  const std::string mnt = dir.path().string();
+  int rc = in_child([&] {
+    if (::unshare(CLONE_NEWNS) != 0) return 10;
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return 11;
+    if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=256k") != 0) return 12;
+    auto idx = Index::open(mnt + "/index.db");
+    if (!idx) return 13;
+    JailRow r = jail("");
+    r.spec = std::string(16 * 1024, 'x');
+    for (int i = 0; i < 1000; ++i) {
+      auto ins = idx->insert_jail(r);
+      if (!ins) return ins.error().errc() == Errc::no_space ? 0 : 1;
+    }
+    return 2;  // never filled up
+  });
+  EXPECT_EQ(rc, 0);
+}
+
+}  // namespace
+}  // namespace lj::index

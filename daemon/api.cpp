@@ -54,8 +54,9 @@ Result<std::optional<double>> query_seconds(const Request& req, std::string_view
   char* end = nullptr;
   double d = std::strtod(v->c_str(), &end);
   if (v->empty() || end != v->c_str() + v->size() || !std::isfinite(d) || d < 0) {
-    return fail(Errc::invalid_argument, "api",
-                "query parameter " + std::string(key) + ": expected seconds >= 0, got `" + *v + "`");
+    return fail(
+        Errc::invalid_argument, "api",
+        "query parameter " + std::string(key) + ": expected seconds >= 0, got `" + *v + "`");
   }
   return std::optional<double>(d);
 }
@@ -120,8 +121,9 @@ struct EventStream : std::enable_shared_from_this<EventStream> {
     constexpr std::size_t kBatch = 500;
     auto batch = d.idx.events_since(next, kBatch);
     if (!batch) {
-      w->write(json{{"type", "error"}, {"code", batch.error().code()},
-                    {"message", batch.error().what()}}.dump());
+      w->write(
+          json{{"type", "error"}, {"code", batch.error().code()}, {"message", batch.error().what()}}
+              .dump());
       w->end();
       return;
     }

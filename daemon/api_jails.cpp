@@ -12,13 +12,15 @@ using nlohmann::json;
 
 namespace {
 
-Uid uid_of(const Request& req) { return static_cast<std::uint32_t>(req.peer.uid); }
+Uid uid_of(const Request& req) {
+  return static_cast<std::uint32_t>(req.peer.uid);
+}
 
 std::optional<int> signal_by_name(std::string name) {
   if (name.rfind("SIG", 0) == 0) name = name.substr(3);
   static const std::pair<const char*, int> kSignals[] = {
-      {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"KILL", SIGKILL},
-      {"TERM", SIGTERM}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"ALRM", SIGALRM},
+      {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT},  {"KILL", SIGKILL},
+      {"TERM", SIGTERM}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},  {"ALRM", SIGALRM},
       {"STOP", SIGSTOP}, {"CONT", SIGCONT}, {"WINCH", SIGWINCH}};
   for (auto& [n, s] : kSignals) {
     if (name == n) return s;
@@ -88,9 +90,9 @@ void add_jail_routes(Router& router, Daemon& d) {
     auto [b, e] = req.query.equal_range("state");
     for (auto it = b; it != e; ++it) {
       if (it->second == "all") {
-        for (auto s : {index::JailState::creating, index::JailState::created,
-                       index::JailState::running, index::JailState::stopping,
-                       index::JailState::exited, index::JailState::removed})
+        for (auto s :
+             {index::JailState::creating, index::JailState::created, index::JailState::running,
+              index::JailState::stopping, index::JailState::exited, index::JailState::removed})
           filter.states.push_back(s);
         continue;
       }
@@ -106,9 +108,9 @@ void add_jail_routes(Router& router, Daemon& d) {
     for (auto it = lb; it != le; ++it) {
       auto eq = it->second.find('=');
       if (eq == std::string::npos || eq == 0) {
-        return reply(field_error(Error(Errc::invalid_argument, "api",
-                                       "query parameter label: expected key=value"),
-                                 "label"));
+        return reply(field_error(
+            Error(Errc::invalid_argument, "api", "query parameter label: expected key=value"),
+            "label"));
       }
       filter.labels.emplace_back(it->second.substr(0, eq), it->second.substr(eq + 1));
     }
@@ -140,8 +142,9 @@ void add_jail_routes(Router& router, Daemon& d) {
           if (t) timeout = *t;
         }))
       return;
-    d.jails->stop(p.at("id"), sig, std::chrono::milliseconds(static_cast<std::int64_t>(timeout * 1000)),
-                  uid_of(req), reply_row(std::move(reply), 200));
+    d.jails->stop(p.at("id"), sig,
+                  std::chrono::milliseconds(static_cast<std::int64_t>(timeout * 1000)), uid_of(req),
+                  reply_row(std::move(reply), 200));
   });
 
   router.add("POST", "/v1/jails/{id}/kill", [&d](Request& req, const Params& p, Reply reply) {

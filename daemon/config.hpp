@@ -16,10 +16,10 @@ enum class OnShutdown { stop, leave };
 struct Config {
   std::filesystem::path root = "/usr/local/lj";  // $LIGHTJAIL_ROOT when set
   std::filesystem::path socket = "/var/run/ljd.sock";
-  std::string socket_group;                       // empty: root (and ljd's uid) only
+  std::string socket_group;  // empty: root (and ljd's uid) only
   unsigned socket_mode = 0660;
-  std::filesystem::path pidfile;                  // empty: none
-  std::string default_world;                      // used when a jail names none
+  std::filesystem::path pidfile;  // empty: none
+  std::string default_world;      // used when a jail names none
   // Defaults applied to jails that set no limit of their own (0 = none).
   std::uint64_t default_memory_bytes = 0;
   std::uint64_t default_pids = 0;
@@ -33,7 +33,7 @@ struct Config {
   std::chrono::seconds retention{24 * 3600};  // exit records and events kept this long
   std::size_t max_jails = 4096;
   std::size_t stream_backlog_bytes = 4 << 20;  // a stream subscriber this far behind is cut off
-  unsigned workers = 4;                         // blocking pool (spawn, teardown, builds)
+  unsigned workers = 4;                        // blocking pool (spawn, teardown, builds)
   std::string log_level = "info";
   OnShutdown on_shutdown = OnShutdown::stop;
   std::chrono::seconds stop_timeout{10};  // SIGTERM -> SIGKILL on shutdown and default for stop

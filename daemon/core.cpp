@@ -10,7 +10,9 @@ std::uint64_t EventBus::subscribe(Subscriber s) {
   return t;
 }
 
-void EventBus::unsubscribe(std::uint64_t token) { subs_.erase(token); }
+void EventBus::unsubscribe(std::uint64_t token) {
+  subs_.erase(token);
+}
 
 void EventBus::publish(const index::EventRow& e) {
   for (auto it = subs_.begin(); it != subs_.end();) {

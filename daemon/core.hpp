@@ -12,8 +12,8 @@
 
 #include "common/error.hpp"
 #include "daemon/config.hpp"
-#include "index/index.hpp"
 #include "daemon/loop.hpp"
+#include "index/index.hpp"
 #include "jail/backend.hpp"
 
 namespace lj::daemon {

@@ -47,10 +47,14 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
   Fields net = f.object("network");
   if (net.present()) {
     std::string mode = net.opt_string("mode").value_or("none");
-    if (mode == "none") c.network.mode = jail::NetworkMode::none;
-    else if (mode == "inherit") c.network.mode = jail::NetworkMode::inherit;
-    else if (mode == "ip") c.network.mode = jail::NetworkMode::ip;
-    else net.reject("mode", "must be one of none, inherit, ip");
+    if (mode == "none")
+      c.network.mode = jail::NetworkMode::none;
+    else if (mode == "inherit")
+      c.network.mode = jail::NetworkMode::inherit;
+    else if (mode == "ip")
+      c.network.mode = jail::NetworkMode::ip;
+    else
+      net.reject("mode", "must be one of none, inherit, ip");
     c.network.interface = net.opt_string("interface").value_or("");
     c.network.addresses = net.opt_strings("addresses").value_or(std::vector<std::string>{});
     if (c.network.mode == jail::NetworkMode::ip && c.network.addresses.empty()) {
@@ -136,8 +140,9 @@ json encode_create(const CreateJail& c) {
   if (!c.volumes.empty()) {
     j["volumes"] = json::array();
     for (const auto& v : c.volumes) {
-      j["volumes"].push_back(
-          {{"host_path", v.host_path.string()}, {"jail_path", v.jail_path}, {"read_only", v.read_only}});
+      j["volumes"].push_back({{"host_path", v.host_path.string()},
+                              {"jail_path", v.jail_path},
+                              {"read_only", v.read_only}});
     }
   }
   if (!c.labels.empty()) j["labels"] = c.labels;

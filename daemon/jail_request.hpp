@@ -39,8 +39,7 @@ struct CreateJail {
 
 // Decodes and validates a create body (limits default from `cfg`). On a field error, *field names
 // it ("limits.memory_bytes").
-Result<CreateJail> decode_create(const nlohmann::json& body, const Config& cfg,
-                                 std::string* field);
+Result<CreateJail> decode_create(const nlohmann::json& body, const Config& cfg, std::string* field);
 nlohmann::json encode_create(const CreateJail& c);
 
 // A jail or overlay name as users write it: [A-Za-z0-9_.-], 1..64 characters, not "." or "..".

@@ -15,9 +15,9 @@
 
 namespace lj::daemon {
 
-using nlohmann::json;
 using index::JailRow;
 using index::JailState;
+using nlohmann::json;
 
 struct Jails::Live {
   std::string id;
@@ -31,7 +31,7 @@ struct Jails::Live {
   int open_streams = 0;
   UniqueFd log_fd;
   std::uint64_t log_seq = 0;
-  std::string partial[2];  // an unfinished line per stream
+  std::string partial[2];          // an unfinished line per stream
   std::vector<RowDone> on_finish;  // stop and forced delete answer once the jail is finished
   bool remove_on_finish = false;
   Uid remove_uid;
@@ -39,7 +39,9 @@ struct Jails::Live {
 
 namespace {
 
-auto lg() { return lj::log("daemon"); }
+auto lg() {
+  return lj::log("daemon");
+}
 
 std::string new_jail_id() {
   static std::mt19937_64 rng{std::random_device{}()};
@@ -54,7 +56,9 @@ Error jail_not_found(std::string_view id) {
   return Error(Errc::not_found, "jail", "no jail with id or name `" + std::string(id) + "`");
 }
 
-bool ended_state(JailState s) { return s == JailState::exited || s == JailState::removed; }
+bool ended_state(JailState s) {
+  return s == JailState::exited || s == JailState::removed;
+}
 
 // The seq of one stored log line, which always starts {"seq":N,
 std::uint64_t line_seq(std::string_view line) {
@@ -72,9 +76,12 @@ std::optional<index::ExitRecord> read_status_file(const std::string& path) {
   int n = 0;
   if (!(in >> what >> n)) return std::nullopt;
   index::ExitRecord rec;
-  if (what == "exited") rec.exit_code = n;
-  else if (what == "killed") rec.exit_signal = n;
-  else return std::nullopt;
+  if (what == "exited")
+    rec.exit_code = n;
+  else if (what == "killed")
+    rec.exit_signal = n;
+  else
+    return std::nullopt;
   return rec;
 }
 
@@ -110,7 +117,7 @@ Result<std::vector<JailRow>> Jails::list(const index::JailFilter& filter) {
 
 Result<overlay::MountPlan> Jails::resolve_root(const CreateJail& req) {
   std::filesystem::path world = d_.cfg.root / "worlds" / req.world;
-  struct stat st{};
+  struct stat st {};
   if (::stat(world.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return fail(Errc::not_found, "world", "no world `" + req.world + "` (" + world.string() + ")");
   }
@@ -160,7 +167,8 @@ void Jails::create(CreateJail req, bool start, Uid uid, RowDone done) {
   if (!ins) return done(tl::unexpected(ins.error()));
   std::string id = ins->id;
   if (!start) {
-    if (auto st = d_.emit(d_.idx.jail_created(id, uid)); !st) return done(tl::unexpected(st.error()));
+    if (auto st = d_.emit(d_.idx.jail_created(id, uid)); !st)
+      return done(tl::unexpected(st.error()));
     return done(get(id));
   }
   spawn(std::move(id), std::move(req), true, uid, std::move(done));
@@ -171,9 +179,9 @@ void Jails::start(std::string_view id_or_name, Uid uid, RowDone done) {
   if (!row) return done(row);
   if (d_.stopping) return done(fail(Errc::busy, "jail", "ljd is shutting down"));
   if (row->state != JailState::created || live_.count(row->id)) {
-    return done(fail(Errc::conflict, "jail",
-                     "jail " + row->id + " is " + std::string(index::to_string(row->state)) +
-                         ", not created"));
+    return done(fail(
+        Errc::conflict, "jail",
+        "jail " + row->id + " is " + std::string(index::to_string(row->state)) + ", not created"));
   }
   if (!d_.backend) {
     return done(fail(Errc::unsupported, "jail", "this ljd was built without a jail backend"));
@@ -316,8 +324,10 @@ void Jails::on_reaped(const std::string& id, Result<std::optional<jail::ExitStat
     rec.lost = true;
   } else {
     const jail::ExitStatus& s = **st;
-    if (s.signal != 0) rec.exit_signal = s.signal;
-    else rec.exit_code = s.code;
+    if (s.signal != 0)
+      rec.exit_signal = s.signal;
+    else
+      rec.exit_code = s.code;
     rec.oom = s.oom;
     rec.timed_out = s.timed_out;
     rec.lost = s.lost;
@@ -372,10 +382,11 @@ void Jails::on_output_eof(const std::string& id) {
 
 void Jails::append_log(Live& l, int stream, std::string_view data) {
   std::uint64_t seq = ++l.log_seq;
-  std::string line = R"({"seq":)" + std::to_string(seq) +
-                     (stream == 0 ? R"(,"stream":"stdout","data":)" : R"(,"stream":"stderr","data":)") +
-                     json(std::string(data)).dump(-1, ' ', false, json::error_handler_t::replace) +
-                     R"(,"time":")" + iso_time(index::now()) + "\"}";
+  std::string line =
+      R"({"seq":)" + std::to_string(seq) +
+      (stream == 0 ? R"(,"stream":"stdout","data":)" : R"(,"stream":"stderr","data":)") +
+      json(std::string(data)).dump(-1, ' ', false, json::error_handler_t::replace) +
+      R"(,"time":")" + iso_time(index::now()) + "\"}";
   line.push_back('\n');
   if (l.log_fd && ::write(l.log_fd.get(), line.data(), line.size()) < 0) {
     lg()->warn("jail={} writing log: {}", l.id, Error::from_errno("jail", "write").what());
@@ -529,13 +540,12 @@ Result<JailRow> Jails::kill(std::string_view id_or_name, int sig, Uid uid) {
     if (it != live_.end() && it->second->spawning) {
       return fail(Errc::busy, "jail", "jail " + row.id + " is starting");
     }
-    return fail(Errc::conflict, "jail",
-                "jail " + row.id + " is " + std::string(index::to_string(row.state)) +
-                    ", not running");
+    return fail(
+        Errc::conflict, "jail",
+        "jail " + row.id + " is " + std::string(index::to_string(row.state)) + ", not running");
   }
   LJ_TRY_CTX("signalling jail " + row.id, it->second->jail->signal(sig, true));
-  LJ_TRY(d_.emit(d_.idx.append_event("jail.signalled", row.id, uid,
-                                     json{{"signal", sig}}.dump())));
+  LJ_TRY(d_.emit(d_.idx.append_event("jail.signalled", row.id, uid, json{{"signal", sig}}.dump())));
   return row;
 }
 
@@ -617,8 +627,8 @@ void Jails::recover(std::function<void()> done) {
         l = std::make_unique<Live>();
         l->id = row.id;
         l->jail = std::move(*adopted);
-        l->log_fd.reset(::open(log_path(row.id).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                               0640));
+        l->log_fd.reset(
+            ::open(log_path(row.id).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
         std::ifstream in(log_path(row.id));
         std::string line;
         while (std::getline(in, line)) l->log_seq = std::max(l->log_seq, line_seq(line));

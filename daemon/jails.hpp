@@ -4,9 +4,9 @@
 // is written (with its event, in one transaction) before anybody is told.
 //
 // A jail's life here: create (row `creating`, then `created`, or straight to `running` with
-// start) -> spawn on the blocking pool -> row `running` -> the pidfd turns readable -> poll() on the
-// pool reaps and tears down -> row `exited` with the exit record -> the output pipes reach EOF ->
-// waiters answered, log followers get the `end` record -> auto_remove marks the row `removed`.
+// start) -> spawn on the blocking pool -> row `running` -> the pidfd turns readable -> poll() on
+// the pool reaps and tears down -> row `exited` with the exit record -> the output pipes reach EOF
+// -> waiters answered, log followers get the `end` record -> auto_remove marks the row `removed`.
 #pragma once
 
 #include <chrono>
@@ -44,8 +44,7 @@ class Jails {
   void start(std::string_view id, Uid uid, RowDone done);
   // Sends `sig` to the main command, then SIGKILL to the whole jail after `timeout`; answers once
   // the exit is recorded.
-  void stop(std::string_view id, int sig, std::chrono::milliseconds timeout, Uid uid,
-            RowDone done);
+  void stop(std::string_view id, int sig, std::chrono::milliseconds timeout, Uid uid, RowDone done);
   Result<index::JailRow> kill(std::string_view id, int sig, Uid uid);
   // Answers at once from the record when the jail has ended (also after it was removed, within
   // retention); else when it ends or when `timeout` passes (nullopt: no timeout).
@@ -96,9 +95,9 @@ class Jails {
   };
 
   Daemon& d_;
-  std::map<std::string, std::unique_ptr<Live>> live_;                  // by id; loop thread
-  std::map<std::string, std::map<std::uint64_t, Waiter>> waiters_;     // by id; loop thread
-  std::map<std::string, std::vector<Follower>> followers_;             // by id; loop thread
+  std::map<std::string, std::unique_ptr<Live>> live_;               // by id; loop thread
+  std::map<std::string, std::map<std::uint64_t, Waiter>> waiters_;  // by id; loop thread
+  std::map<std::string, std::vector<Follower>> followers_;          // by id; loop thread
   std::uint64_t next_waiter_ = 1;
   std::function<void()> on_empty_;  // shutdown's continuation, once live_ is empty
 };

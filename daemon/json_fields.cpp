@@ -17,23 +17,31 @@ Result<json> parse_body(const std::string& body) {
 namespace {
 const char* type_name(const json& j) {
   switch (j.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::object: return "object";
-    case json::value_t::array: return "array";
-    case json::value_t::string: return "string";
-    case json::value_t::boolean: return "boolean";
+    case json::value_t::null:
+      return "null";
+    case json::value_t::object:
+      return "object";
+    case json::value_t::array:
+      return "array";
+    case json::value_t::string:
+      return "string";
+    case json::value_t::boolean:
+      return "boolean";
     case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "integer";
-    case json::value_t::number_float: return "number";
-    default: return "value";
+    case json::value_t::number_unsigned:
+      return "integer";
+    case json::value_t::number_float:
+      return "number";
+    default:
+      return "value";
   }
 }
 }  // namespace
 
 Fields::Fields(const json& doc) : shared_(std::make_shared<Shared>()) {
   if (!doc.is_object()) {
-    shared_->error = FieldError{"", std::string("the body must be a JSON object, not ") +
-                                        type_name(doc)};
+    shared_->error =
+        FieldError{"", std::string("the body must be a JSON object, not ") + type_name(doc)};
     return;
   }
   obj_ = &doc;
@@ -97,8 +105,8 @@ std::optional<std::uint64_t> Fields::opt_uint(const std::string& key) {
 std::optional<std::int64_t> Fields::opt_int(const std::string& key) {
   const json* v = get(key);
   if (!v) return std::nullopt;
-  if (v->is_number_integer() && !(v->is_number_unsigned() &&
-                                   v->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)))
+  if (v->is_number_integer() &&
+      !(v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)))
     return v->get<std::int64_t>();
   return type_error(key, "integer", *v), std::nullopt;
 }

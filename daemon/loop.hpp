@@ -1,7 +1,7 @@
 // The event loop as the daemon core sees it: one thread (the loop thread) owns the jail table, the
-// index and the event bus; blocking work (clone + mounts, teardown, builds, imports) runs on a small
-// pool and posts its result back. Implemented over Asio in runtime.cpp so that no other file pulls
-// Asio in.
+// index and the event bus; blocking work (clone + mounts, teardown, builds, imports) runs on a
+// small pool and posts its result back. Implemented over Asio in runtime.cpp so that no other file
+// pulls Asio in.
 #pragma once
 
 #include <chrono>

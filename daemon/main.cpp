@@ -95,7 +95,8 @@ int main(int argc, char** argv) {
     std::cerr << "ljd: --daemon and --foreground exclude each other\n";
     return 2;
   }
-  if (!configure_logging(cfg.log_level, daemon_mode ? LogSink::syslog_sink : LogSink::stderr_sink)) {
+  if (!configure_logging(cfg.log_level,
+                         daemon_mode ? LogSink::syslog_sink : LogSink::stderr_sink)) {
     std::cerr << "ljd: unknown log level `" << cfg.log_level << "`\n";
     return 2;
   }
@@ -124,11 +125,16 @@ int main(int argc, char** argv) {
   };
 
   std::error_code ec;
-  for (auto dir : {cfg.root / ".ljd" / "logs", cfg.root / ".ljd" / "run", cfg.root / "worlds"}) {
+  for (auto dir : print_routes ? std::vector<std::filesystem::path>{}
+                               : std::vector<std::filesystem::path>{cfg.root / ".ljd" / "logs",
+                                                                    cfg.root / ".ljd" / "run",
+                                                                    cfg.root / "worlds"}) {
     std::filesystem::create_directories(dir, ec);
     if (ec) return fatal("creating " + dir.string() + ": " + ec.message());
   }
-  auto idx = index::Index::open(index::index_path(cfg.root.string()));
+  // --routes needs no state: a private in-memory index will do.
+  auto idx = index::Index::open(print_routes ? std::string(":memory:")
+                                             : index::index_path(cfg.root.string()));
   if (!idx) return fatal("opening the index: " + idx.error().what());
 
   std::unique_ptr<jail::Backend> backend;
@@ -154,7 +160,8 @@ int main(int argc, char** argv) {
   so.max_header_bytes = cfg.max_header_bytes;
   so.idle_timeout = cfg.idle_timeout;
   so.heartbeat = cfg.heartbeat;
-  if (auto st = rt.listen(so, [&api](Request& req, Reply reply) { api.handle(req, std::move(reply)); });
+  if (auto st =
+          rt.listen(so, [&api](Request& req, Reply reply) { api.handle(req, std::move(reply)); });
       !st) {
     return fatal(st.error().what());
   }

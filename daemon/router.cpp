@@ -4,18 +4,30 @@ namespace lj::daemon {
 
 int http_status(Errc errc) {
   switch (errc) {
-    case Errc::invalid_argument: return 400;
-    case Errc::permission_denied: return 403;
-    case Errc::not_found: return 404;
-    case Errc::exists: return 409;
-    case Errc::conflict: return 409;
-    case Errc::limit: return 413;  // 429 is chosen by the caller for rate limits (details)
-    case Errc::internal: return 500;
-    case Errc::system: return 500;
-    case Errc::unsupported: return 501;
-    case Errc::busy: return 503;
-    case Errc::timed_out: return 504;
-    case Errc::no_space: return 507;
+    case Errc::invalid_argument:
+      return 400;
+    case Errc::permission_denied:
+      return 403;
+    case Errc::not_found:
+      return 404;
+    case Errc::exists:
+      return 409;
+    case Errc::conflict:
+      return 409;
+    case Errc::limit:
+      return 413;  // 429 is chosen by the caller for rate limits (details)
+    case Errc::internal:
+      return 500;
+    case Errc::system:
+      return 500;
+    case Errc::unsupported:
+      return 501;
+    case Errc::busy:
+      return 503;
+    case Errc::timed_out:
+      return 504;
+    case Errc::no_space:
+      return 507;
   }
   return 500;
 }
@@ -28,7 +40,8 @@ Response json_response(int status, const nlohmann::json& body) {
 }
 
 Response error_response(const Error& err, nlohmann::json details) {
-  nlohmann::json body = {{"code", err.code()}, {"message", err.what()}, {"details", std::move(details)}};
+  nlohmann::json body = {
+      {"code", err.code()}, {"message", err.what()}, {"details", std::move(details)}};
   if (err.sys_errno() != 0) body["details"]["errno"] = errno_name(err.sys_errno());
   Response r = json_response(http_status(err.errc()), body);
   if (err.errc() == Errc::busy) r.headers.emplace_back("Retry-After", "1");
@@ -55,8 +68,8 @@ std::vector<std::string> split_path(std::string_view path) {
 
 void Router::add(std::string method, std::string pattern, Handler handler) {
   auto segments = split_path(pattern);
-  entries_.push_back(Entry{std::move(method), std::move(pattern), std::move(segments),
-                           std::move(handler)});
+  entries_.push_back(
+      Entry{std::move(method), std::move(pattern), std::move(segments), std::move(handler)});
 }
 
 void Router::dispatch(Request& req, Reply reply) const {
@@ -81,10 +94,10 @@ void Router::dispatch(Request& req, Reply reply) const {
     return;
   }
   if (path_known) {
-    Response r = json_response(
-        405, {{"code", "api.method_not_allowed"},
-              {"message", "method " + req.method + " is not allowed on " + req.path},
-              {"details", nlohmann::json::object()}});
+    Response r =
+        json_response(405, {{"code", "api.method_not_allowed"},
+                            {"message", "method " + req.method + " is not allowed on " + req.path},
+                            {"details", nlohmann::json::object()}});
     reply(std::move(r));
     return;
   }

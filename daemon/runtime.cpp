@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include <array>
-#include <cstring>
 #include <atomic>
+#include <cstring>
 #include <deque>
 #include <set>
 #include <thread>
@@ -131,16 +131,16 @@ class AsioLoop final : public Loop {
   static void read_more(std::shared_ptr<FdWatch::State> s,
                         std::shared_ptr<std::function<void(std::string_view)>> on_data,
                         std::shared_ptr<std::function<void()>> on_eof) {
-    s->sd.async_read_some(net::buffer(s->buf), [s, on_data, on_eof](boost::system::error_code ec,
-                                                                    std::size_t n) {
-      if (s->cancelled) return;
-      if (n > 0) (*on_data)(std::string_view(s->buf.data(), n));
-      if (ec) {
-        (*on_eof)();
-        return;
-      }
-      read_more(s, on_data, on_eof);
-    });
+    s->sd.async_read_some(net::buffer(s->buf),
+                          [s, on_data, on_eof](boost::system::error_code ec, std::size_t n) {
+                            if (s->cancelled) return;
+                            if (n > 0) (*on_data)(std::string_view(s->buf.data(), n));
+                            if (ec) {
+                              (*on_eof)();
+                              return;
+                            }
+                            read_more(s, on_data, on_eof);
+                          });
   }
 
   net::io_context& io_;
@@ -214,8 +214,7 @@ struct Runtime::Impl {
   std::uint64_t next_request = 0;
 
   struct Session : std::enable_shared_from_this<Session> {
-    Session(Impl& rt, Local::socket sock, Peer p)
-        : impl(rt), stream(std::move(sock)), peer(p) {}
+    Session(Impl& rt, Local::socket sock, Peer p) : impl(rt), stream(std::move(sock)), peer(p) {}
     Impl& impl;
     HttpStream stream;
     Peer peer;
@@ -248,8 +247,7 @@ struct Runtime::Impl {
       *ok = !ec;
     }
 
-    net::awaitable<void> write_stream(Response& resp, unsigned version, bool keep_alive,
-                                      bool* ok) {
+    net::awaitable<void> write_stream(Response& resp, unsigned version, bool keep_alive, bool* ok) {
       http::response<http::empty_body> res{static_cast<http::status>(resp.status), version};
       res.set(http::field::server, "ljd");
       res.set(http::field::content_type, "application/x-ndjson");
@@ -271,8 +269,8 @@ struct Runtime::Impl {
         if (writer->pending()) {
           std::string chunk = writer->take();
           stream.expires_after(impl.opts.idle_timeout);
-          auto [wec, wn] = co_await net::async_write(stream, http::make_chunk(net::buffer(chunk)),
-                                                     kTuple);
+          auto [wec, wn] =
+              co_await net::async_write(stream, http::make_chunk(net::buffer(chunk)), kTuple);
           if (wec) {
             *ok = false;
             break;
@@ -309,10 +307,11 @@ struct Runtime::Impl {
         if (ec) {
           int status = 0;
           std::string code;
-          if (ec == http::error::body_limit) status = 413, code = "api.limit";
-          else if (ec == http::error::header_limit) status = 431, code = "api.limit";
-          else if (ec.category() == http::error::body_limit.category() ||
-                   ec == http::error::bad_version)
+          if (ec == http::error::body_limit)
+            status = 413, code = "api.limit";
+          else if (ec == http::error::header_limit)
+            status = 431, code = "api.limit";
+          else if (ec.category() == http::make_error_code(http::error::bad_version).category())
             status = 400, code = "api.invalid_argument";
           if (status != 0 && ec != http::error::end_of_stream &&
               ec != http::error::partial_message) {
@@ -362,8 +361,7 @@ struct Runtime::Impl {
           reply_wait.reset();
           if (!*slot) {
             resp.status = 503;
-            resp.body =
-                R"({"code":"api.busy","message":"ljd is shutting down","details":{}})";
+            resp.body = R"({"code":"api.busy","message":"ljd is shutting down","details":{}})";
             keep_alive = false;
           } else {
             resp = std::move(**slot);
@@ -371,8 +369,10 @@ struct Runtime::Impl {
         }
         if (impl.stopping) keep_alive = false;
         bool ok = false;
-        if (resp.stream) co_await write_stream(resp, version, keep_alive, &ok);
-        else co_await write_response(resp, version, keep_alive, &ok);
+        if (resp.stream)
+          co_await write_stream(resp, version, keep_alive, &ok);
+        else
+          co_await write_response(resp, version, keep_alive, &ok);
         if (!ok || !keep_alive) break;
       }
       boost::system::error_code ec;
@@ -419,16 +419,20 @@ Runtime::~Runtime() {
   impl_->pool.join();
 }
 
-Loop& Runtime::loop() { return impl_->loop; }
+Loop& Runtime::loop() {
+  return impl_->loop;
+}
 
-std::size_t Runtime::connections() const { return impl_->sessions.size(); }
+std::size_t Runtime::connections() const {
+  return impl_->sessions.size();
+}
 
 Status Runtime::listen(const ServerOptions& opts, RequestHandler handler) {
   const std::string path = opts.socket.string();
   if (path.size() >= sizeof(sockaddr_un::sun_path)) {
     return fail(Errc::invalid_argument, "api", "socket path too long: " + path);
   }
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
       return fail(Errc::exists, "api", path + " exists and is not a socket");
@@ -455,7 +459,8 @@ Status Runtime::listen(const ServerOptions& opts, RequestHandler handler) {
     boost::system::error_code ec;
     acc->bind(Local::endpoint(path), ec);
     ::umask(old);
-    if (ec) return fail(Error(Errc::system, "api", "bind " + path + ": " + ec.message(), ec.value()));
+    if (ec)
+      return fail(Error(Errc::system, "api", "bind " + path + ": " + ec.message(), ec.value()));
     if (opts.group && ::chown(path.c_str(), static_cast<uid_t>(-1), *opts.group) != 0) {
       return fail_errno("api", "chown " + path);
     }
@@ -463,7 +468,8 @@ Status Runtime::listen(const ServerOptions& opts, RequestHandler handler) {
     acc->listen(net::socket_base::max_listen_connections);
     impl_->acceptor = std::move(acc);
   } catch (const boost::system::system_error& e) {
-    return fail(Error(Errc::system, "api", "listen on " + path + ": " + e.what(), e.code().value()));
+    return fail(
+        Error(Errc::system, "api", "listen on " + path + ": " + e.what(), e.code().value()));
   }
   impl_->opts = opts;
   impl_->handler = std::move(handler);
@@ -496,8 +502,12 @@ void Runtime::run() {
   impl_->io.run();
 }
 
-void Runtime::stop() { impl_->io.stop(); }
+void Runtime::stop() {
+  impl_->io.stop();
+}
 
-void Runtime::join_workers() { impl_->pool.join(); }
+void Runtime::join_workers() {
+  impl_->pool.join();
+}
 
 }  // namespace lj::daemon

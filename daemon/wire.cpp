@@ -18,7 +18,9 @@ std::string iso_time(index::Time t) {
 }
 
 namespace {
-json opt_time(const std::optional<index::Time>& t) { return t ? json(iso_time(*t)) : json(); }
+json opt_time(const std::optional<index::Time>& t) {
+  return t ? json(iso_time(*t)) : json();
+}
 json parse_or_null(const std::string& text) {
   if (text.empty()) return json();
   json j = json::parse(text, nullptr, false);

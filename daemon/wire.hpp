@@ -13,7 +13,8 @@ namespace lj::daemon {
 // RFC 3339 UTC with milliseconds: "2026-11-24T18:00:03.123Z".
 std::string iso_time(index::Time t);
 
-// {"code", "signal", "oom", "timed_out", "lost", "exited_at"}, or null while the jail has not ended.
+// {"code", "signal", "oom", "timed_out", "lost", "exited_at"}, or null while the jail has not
+// ended.
 nlohmann::json exit_json(const index::JailRow& row);
 nlohmann::json jail_json(const index::JailRow& row);
 nlohmann::json world_json(const index::WorldRow& row);

@@ -1,5 +1,5 @@
-#include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/ucred.h>
 #include <sys/un.h>
 #include <unistd.h>

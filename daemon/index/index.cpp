@@ -11,6 +11,7 @@
 
 #include "common/log.hpp"
 #include "common/sys.hpp"
+#include "index/boot_id.hpp"
 
 namespace lj::index {
 namespace {
@@ -41,7 +42,6 @@ CREATE TABLE worlds (
   created_at INTEGER NOT NULL,
   error      TEXT NOT NULL DEFAULT ''
 ) STRICT;
-CREATE INDEX worlds_state ON worlds (state);
 
 CREATE TABLE overlays (
   name           TEXT NOT NULL,
@@ -71,7 +71,6 @@ CREATE TABLE builds (
   started_at INTEGER,
   ended_at   INTEGER
 ) STRICT;
-CREATE INDEX builds_state ON builds (state);
 
 CREATE TABLE jails (
   id          TEXT PRIMARY KEY NOT NULL,
@@ -98,8 +97,9 @@ CREATE TABLE jails (
   removed_at  INTEGER
 ) STRICT;
 -- A name is unique among the jails that are not removed; removed rows keep theirs as a record.
+-- No index on state (here or on builds, worlds): these tables hold thousands of rows at most, a
+-- scan of them is cheap and rare, and every index is one more page written per transaction.
 CREATE UNIQUE INDEX jails_live_name ON jails (name) WHERE state <> 'removed';
-CREATE INDEX jails_state ON jails (state);
 
 -- Global mounts a jail holds (FreeBSD), recorded BEFORE each mount is made.
 CREATE TABLE jail_mounts (
@@ -112,6 +112,7 @@ CREATE TABLE jail_mounts (
 
 -- AUTOINCREMENT: a seq is never reused, even after the newest events were pruned; a rolled-back
 -- insert consumes none (sqlite_sequence is updated in the same transaction), so seqs are gapless.
+-- No index on time: retention walks from the oldest end and stops at the first recent event.
 CREATE TABLE events (
   seq      INTEGER PRIMARY KEY AUTOINCREMENT,
   time     INTEGER NOT NULL,
@@ -120,7 +121,14 @@ CREATE TABLE events (
   uid      INTEGER,
   data     TEXT NOT NULL DEFAULT '{}'
 ) STRICT;
-CREATE INDEX events_time ON events (time);
+)sql"},
+    {2, R"sql(
+-- The index's own state: epoch (see Index::epoch()), boot_id and open ("1" from open to a clean
+-- close), to tell a power loss from a crash of ljd.
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY NOT NULL,
+  value TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
 )sql"},
 };
 
@@ -417,6 +425,11 @@ struct Index::Impl {
   // they are finalized before the connection closes.
   std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> cache;
   std::mt19937 rng{std::random_device{}()};
+  std::string epoch;
+  bool epoch_changed = false;
+  bool closed = false;
+  bool memory = false;
+  Synchronous synchronous = Synchronous::normal;
 
   Impl(std::string p, int flags) : path(std::move(p)), db(path, flags) {}
 
@@ -543,26 +556,77 @@ struct Index::Impl {
     return e;
   }
 
-  // Steps an UPDATE ... RETURNING <one text column> that matched on the row's id and its allowed
-  // states. No row: the resource is missing (not_found) or in another state (conflict).
-  Result<std::string> update_returning(Query& q, std::string_view table, std::string_view noun,
-                                       std::string_view key, std::string_view wanted) {
-    std::string out;
-    bool hit = false;
-    while (q->executeStep()) {
-      out = q->getColumn(0).getString();
-      hit = true;
-    }
-    if (hit) return out;
-    auto st = query(
-        fmt::format("SELECT state FROM {} WHERE {} = ?", table, table == "worlds" ? "name" : "id"));
+  // Reads a row's state inside the caller's transaction: not_found when absent, conflict unless
+  // the state is one of `allowed`. Yields the jail's name (the key for other tables). A plain
+  // SELECT, not UPDATE ... RETURNING: RETURNING buffers rows in an ephemeral table whose page
+  // cache costs an 87 KB malloc+free and its page faults on every call (perf, SQLite 3.40).
+  Result<std::string> expect_state(std::string_view table, std::string_view noun,
+                                   std::string_view key,
+                                   std::initializer_list<std::string_view> allowed,
+                                   std::string_view wanted) {
+    const bool by_name = table != "builds";
+    auto st = query(fmt::format("SELECT {}, state FROM {} WHERE {} = ?", by_name ? "name" : "id",
+                                table, table == "worlds" ? "name" : "id"));
     st->bind(1, std::string(key));
     if (!st->executeStep()) {
       return fail(Errc::not_found, kDomain, fmt::format("{} {} not found", noun, key));
     }
-    return fail(
-        Errc::conflict, kDomain,
-        fmt::format("{} {} is {}, not {}", noun, key, st->getColumn(0).getString(), wanted));
+    std::string state = st->getColumn(1).getString();
+    for (auto a : allowed) {
+      if (a == state) return st->getColumn(0).getString();
+    }
+    return fail(Errc::conflict, kDomain,
+                fmt::format("{} {} is {}, not {}", noun, key, state, wanted));
+  }
+
+  std::optional<std::string> meta(const char* key) {
+    auto q = query("SELECT value FROM meta WHERE key = ?");
+    q->bind(1, key);
+    if (!q->executeStep()) return std::nullopt;
+    return q->getColumn(0).getString();
+  }
+
+  void set_meta(const char* key, const std::string& value) {
+    auto q = query(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    q->bind(1, key);
+    q->bind(2, value);
+    q->exec();
+  }
+
+  void apply_synchronous(Synchronous s) {
+    db.exec(s == Synchronous::full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+  }
+
+  // Marks the index open, durably, and decides the epoch. Under synchronous=NORMAL, commits after
+  // the last checkpoint live in the WAL without an fsync: a crash of ljd keeps them (the kernel
+  // has them), a power cut or kernel crash may not. The latter means a new boot, so: open at the
+  // last look and another boot now -> possibly lost -> new epoch.
+  Status start_session(std::string boot_id) {
+    if (boot_id.empty()) boot_id = detail::system_boot_id();
+    auto stored = meta("epoch");
+    const bool was_open = meta("open").value_or("0") == "1";
+    const std::string prev_boot = meta("boot_id").value_or("");
+    epoch = stored.value_or("");
+    if (epoch.empty() ||
+        (was_open && (boot_id.empty() || prev_boot.empty() || boot_id != prev_boot))) {
+      epoch_changed = !epoch.empty();
+      epoch = fmt::format("{:08x}{:08x}", static_cast<std::uint32_t>(rng()),
+                          static_cast<std::uint32_t>(rng()));
+    }
+    // This one commit is fsynced whatever the setting: "open" must be on disk before any
+    // transaction that a power cut could lose.
+    apply_synchronous(Synchronous::full);
+    {
+      Tx tx(*this);
+      set_meta("epoch", epoch);
+      set_meta("boot_id", boot_id);
+      set_meta("open", "1");
+      LJ_TRY(tx.commit());
+    }
+    apply_synchronous(synchronous);
+    return {};
   }
 
   Result<JailRow> get_jail_by(const std::string& where, std::string_view key) {
@@ -632,11 +696,17 @@ Result<Index> Index::open(const std::string& path, const Options& options) {
                                 jm.getColumn(0).getString()));
       }
     }
-    d.db.exec(options.synchronous == Synchronous::full ? "PRAGMA synchronous = FULL"
-                                                       : "PRAGMA synchronous = NORMAL");
+    d.memory = memory;
+    d.synchronous = options.synchronous;
+    d.apply_synchronous(options.synchronous);
     d.db.exec("PRAGMA foreign_keys = ON");
     d.db.exec("PRAGMA trusted_schema = OFF");
-    return d.migrate();
+    LJ_TRY(d.migrate());
+    if (memory) {
+      d.epoch = d.random_id('e').substr(2);
+      return {};
+    }
+    return d.start_session(options.boot_id);
   });
   if (!opened) return fail(std::move(opened).error());
   return Index(std::move(impl));
@@ -644,8 +714,47 @@ Result<Index> Index::open(const std::string& path, const Options& options) {
 
 Index::Index(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Index::Index(Index&&) noexcept = default;
-Index& Index::operator=(Index&&) noexcept = default;
-Index::~Index() = default;
+Index& Index::operator=(Index&& other) noexcept {
+  if (this != &other) {
+    if (impl_ && !impl_->closed) {
+      if (auto st = close(); !st) {
+        log("index")->warn("closing index={} failed: {}", impl_->path, st.error().what());
+      }
+    }
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+Index::~Index() {
+  if (!impl_ || impl_->closed) return;
+  if (auto st = close(); !st) {
+    log("index")->warn("closing index={} failed: {}", impl_->path, st.error().what());
+  }
+}
+
+const std::string& Index::epoch() const {
+  return impl_->epoch;
+}
+bool Index::epoch_changed() const {
+  return impl_->epoch_changed;
+}
+
+Status Index::close() {
+  Impl& d = *impl_;
+  if (d.closed) return {};
+  d.closed = true;
+  if (d.memory) return {};
+  return d.guarded("closing index", [&]() -> Status {
+    // TRUNCATE: the WAL is copied into the database file, which is fsynced, and emptied.
+    d.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    d.apply_synchronous(Synchronous::full);
+    Impl::Tx tx(d);
+    d.set_meta("open", "0");
+    LJ_TRY(tx.commit());
+    d.cache.clear();
+    return {};
+  });
+}
 
 const std::string& Index::path() const {
   return impl_->path;
@@ -726,10 +835,10 @@ Result<EventRow> Index::jail_created(std::string_view id, std::optional<std::uin
   Impl& d = *impl_;
   return d.guarded("marking jail created", [&]() -> Result<EventRow> {
     Impl::Tx tx(d);
-    auto q = d.query(
-        "UPDATE jails SET state = 'created' WHERE id = ? AND state = 'creating' RETURNING name");
+    auto name = LJ_TRY(d.expect_state("jails", "jail", id, {"creating"}, "creating"));
+    auto q = d.query("UPDATE jails SET state = 'created' WHERE id = ?");
     q->bind(1, std::string(id));
-    auto name = LJ_TRY(d.update_returning(q, "jails", "jail", id, "creating"));
+    q->exec();
     auto ev = LJ_TRY(d.append("jail.created", id, uid, json{{"name", name}}.dump()));
     LJ_TRY(tx.commit());
     return ev;
@@ -743,16 +852,18 @@ Result<EventRow> Index::jail_started(std::string_view id, std::int64_t pid,
   return d.guarded("marking jail started", [&]() -> Result<EventRow> {
     Impl::Tx tx(d);
     const Time t = now();
+    auto name =
+        LJ_TRY(d.expect_state("jails", "jail", id, {"creating", "created"}, "creating or created"));
     auto q = d.query(
         "UPDATE jails SET state = 'running', pid = ?, start_time = ?, cgroup = ?, jid = ?, "
-        "started_at = ? WHERE id = ? AND state IN ('creating', 'created') RETURNING name");
+        "started_at = ? WHERE id = ?");
     q->bind(1, static_cast<std::int64_t>(pid));
     q->bind(2, static_cast<std::int64_t>(start_time));
     q->bind(3, std::string(cgroup));
     q->bind(4, static_cast<std::int64_t>(jid));
     q->bind(5, static_cast<std::int64_t>(ms(t)));
     q->bind(6, std::string(id));
-    auto name = LJ_TRY(d.update_returning(q, "jails", "jail", id, "creating or created"));
+    q->exec();
     json data{{"name", name}, {"pid", pid}};
     auto ev = LJ_TRY(d.append("jail.started", id, uid, data.dump()));
     LJ_TRY(tx.commit());
@@ -764,10 +875,10 @@ Result<EventRow> Index::jail_stopping(std::string_view id, std::optional<std::ui
   Impl& d = *impl_;
   return d.guarded("marking jail stopping", [&]() -> Result<EventRow> {
     Impl::Tx tx(d);
-    auto q = d.query(
-        "UPDATE jails SET state = 'stopping' WHERE id = ? AND state = 'running' RETURNING name");
+    auto name = LJ_TRY(d.expect_state("jails", "jail", id, {"running"}, "running"));
+    auto q = d.query("UPDATE jails SET state = 'stopping' WHERE id = ?");
     q->bind(1, std::string(id));
-    auto name = LJ_TRY(d.update_returning(q, "jails", "jail", id, "running"));
+    q->exec();
     auto ev = LJ_TRY(d.append("jail.stopping", id, uid, json{{"name", name}}.dump()));
     LJ_TRY(tx.commit());
     return ev;
@@ -780,10 +891,12 @@ Result<EventRow> Index::record_exit(std::string_view id, const ExitRecord& exit,
   return d.guarded("recording jail exit", [&]() -> Result<EventRow> {
     Impl::Tx tx(d);
     const Time t = or_now(exit.exited_at);
+    auto name = LJ_TRY(d.expect_state("jails", "jail", id,
+                                      {"creating", "created", "running", "stopping"}, "live"));
     auto q = d.query(
         "UPDATE jails SET state = 'exited', exited_at = ?, exit_code = ?, exit_signal = ?, "
         "oom = ?, timed_out = ?, lost = ? "
-        "WHERE id = ? AND state IN ('creating', 'created', 'running', 'stopping') RETURNING name");
+        "WHERE id = ?");
     q->bind(1, static_cast<std::int64_t>(ms(t)));
     bind_opt(*q, 2, exit.exit_code);
     bind_opt(*q, 3, exit.exit_signal);
@@ -791,7 +904,7 @@ Result<EventRow> Index::record_exit(std::string_view id, const ExitRecord& exit,
     q->bind(5, exit.timed_out ? 1 : 0);
     q->bind(6, exit.lost ? 1 : 0);
     q->bind(7, std::string(id));
-    auto name = LJ_TRY(d.update_returning(q, "jails", "jail", id, "live"));
+    q->exec();
     json data{{"name", name},      {"exit_code", nullptr},        {"exit_signal", nullptr},
               {"oom", exit.oom},   {"timed_out", exit.timed_out}, {"lost", exit.lost},
               {"exited_at", ms(t)}};
@@ -807,12 +920,13 @@ Result<EventRow> Index::jail_removed(std::string_view id, std::optional<std::uin
   Impl& d = *impl_;
   return d.guarded("marking jail removed", [&]() -> Result<EventRow> {
     Impl::Tx tx(d);
-    auto q = d.query(
-        "UPDATE jails SET state = 'removed', removed_at = ? WHERE id = ? AND state <> 'removed' "
-        "RETURNING name");
+    auto name = LJ_TRY(d.expect_state("jails", "jail", id,
+                                      {"creating", "created", "running", "stopping", "exited"},
+                                      "removable"));
+    auto q = d.query("UPDATE jails SET state = 'removed', removed_at = ? WHERE id = ?");
     q->bind(1, static_cast<std::int64_t>(ms(now())));
     q->bind(2, std::string(id));
-    auto name = LJ_TRY(d.update_returning(q, "jails", "jail", id, "removable"));
+    q->exec();
     auto ev = LJ_TRY(d.append("jail.removed", id, uid, json{{"name", name}}.dump()));
     LJ_TRY(tx.commit());
     return ev;
@@ -862,7 +976,10 @@ Result<std::vector<JailRow>> Index::list_jails(const JailFilter& filter) {
       binds.push_back(key);
       binds.push_back(value);
     }
-    if (filter.owner_uid) where += fmt::format(" AND owner_uid = {}", *filter.owner_uid);
+    if (filter.owner_uid) {
+      where += " AND owner_uid = ?";  // bound, not formatted: one cached statement for every uid
+      binds.push_back(std::to_string(*filter.owner_uid));
+    }
     return d.list_jails_where(where, binds);
   });
 }
@@ -880,17 +997,19 @@ Result<JailMountRow> Index::add_jail_mount(std::string_view jail_id, std::string
     auto q = d.query(
         "INSERT INTO jail_mounts (jail_id, seq, target, fstype) "
         "SELECT id, (SELECT coalesce(max(seq), 0) + 1 FROM jail_mounts WHERE jail_id = ?1), ?2, ?3 "
-        "FROM jails WHERE id = ?1 RETURNING seq");
+        "FROM jails WHERE id = ?1");
     q->bind(1, std::string(jail_id));
     q->bind(2, std::string(target));
     q->bind(3, std::string(fstype));
-    JailMountRow m{std::string(jail_id), 0, std::string(target), std::string(fstype)};
-    bool hit = false;
-    while (q->executeStep()) {
-      m.seq = q->getColumn(0).getInt64();
-      hit = true;
+    if (q->exec() == 0) {
+      return fail(Errc::not_found, kDomain, fmt::format("jail {} not found", jail_id));
     }
-    if (!hit) return fail(Errc::not_found, kDomain, fmt::format("jail {} not found", jail_id));
+    // WITHOUT ROWID: no last_insert_rowid(); the seq just written is the jail's largest.
+    auto s = d.query("SELECT max(seq) FROM jail_mounts WHERE jail_id = ?");
+    s->bind(1, std::string(jail_id));
+    s->executeStep();
+    JailMountRow m{std::string(jail_id), s->getColumn(0).getInt64(), std::string(target),
+                   std::string(fstype)};
     return m;
   });
 }
@@ -971,12 +1090,11 @@ Result<EventRow> Index::build_started(std::string_view id, std::optional<std::ui
   Impl& d = *impl_;
   return d.guarded("marking build started", [&]() -> Result<EventRow> {
     Impl::Tx tx(d);
-    auto q = d.query(
-        "UPDATE builds SET state = 'running', started_at = ? WHERE id = ? AND state = 'queued' "
-        "RETURNING id");
+    LJ_TRY(d.expect_state("builds", "build", id, {"queued"}, "queued"));
+    auto q = d.query("UPDATE builds SET state = 'running', started_at = ? WHERE id = ?");
     q->bind(1, static_cast<std::int64_t>(ms(now())));
     q->bind(2, std::string(id));
-    LJ_TRY(d.update_returning(q, "builds", "build", id, "queued"));
+    q->exec();
     auto ev = LJ_TRY(d.append("build.started", id, uid, "{}"));
     LJ_TRY(tx.commit());
     return ev;
@@ -992,9 +1110,10 @@ Result<EventRow> Index::build_finished(std::string_view id, BuildState state,
                   fmt::format("build {} cannot finish as {}", id, to_string(state)));
     }
     Impl::Tx tx(d);
+    LJ_TRY(d.expect_state("builds", "build", id, {"queued", "running"}, "queued or running"));
     auto q = d.query(
         "UPDATE builds SET state = ?, name = ?, version = ?, published = ?, cache_hit = ?, "
-        "error = ?, ended_at = ? WHERE id = ? AND state IN ('queued', 'running') RETURNING id");
+        "error = ?, ended_at = ? WHERE id = ?");
     q->bind(1, std::string(to_string(state)));
     q->bind(2, result.name);
     q->bind(3, result.version);
@@ -1003,7 +1122,7 @@ Result<EventRow> Index::build_finished(std::string_view id, BuildState state,
     q->bind(6, result.error);
     q->bind(7, static_cast<std::int64_t>(ms(now())));
     q->bind(8, std::string(id));
-    LJ_TRY(d.update_returning(q, "builds", "build", id, "queued or running"));
+    q->exec();
     json data{{"name", result.name},
               {"version", result.version},
               {"published", result.published},
@@ -1087,12 +1206,11 @@ Result<EventRow> Index::world_ready(std::string_view name, std::uint64_t size_by
   Impl& d = *impl_;
   return d.guarded("marking world ready", [&]() -> Result<EventRow> {
     Impl::Tx tx(d);
-    auto q = d.query(
-        "UPDATE worlds SET state = 'ready', size_bytes = ? WHERE name = ? AND state = 'importing' "
-        "RETURNING name");
+    LJ_TRY(d.expect_state("worlds", "world", name, {"importing"}, "importing"));
+    auto q = d.query("UPDATE worlds SET state = 'ready', size_bytes = ? WHERE name = ?");
     q->bind(1, static_cast<std::int64_t>(size_bytes));
     q->bind(2, std::string(name));
-    LJ_TRY(d.update_returning(q, "worlds", "world", name, "importing"));
+    q->exec();
     json data{{"size_bytes", size_bytes}};
     auto ev = LJ_TRY(d.append("world.ready", name, uid, data.dump()));
     LJ_TRY(tx.commit());
@@ -1105,12 +1223,11 @@ Result<EventRow> Index::world_failed(std::string_view name, std::string_view err
   Impl& d = *impl_;
   return d.guarded("marking world failed", [&]() -> Result<EventRow> {
     Impl::Tx tx(d);
-    auto q = d.query(
-        "UPDATE worlds SET state = 'failed', error = ? WHERE name = ? AND state = 'importing' "
-        "RETURNING name");
+    LJ_TRY(d.expect_state("worlds", "world", name, {"importing"}, "importing"));
+    auto q = d.query("UPDATE worlds SET state = 'failed', error = ? WHERE name = ?");
     q->bind(1, std::string(error_json));
     q->bind(2, std::string(name));
-    LJ_TRY(d.update_returning(q, "worlds", "world", name, "importing"));
+    q->exec();
     json err = json::parse(error_json, nullptr, false);
     json data{{"error", err.is_discarded() ? json(std::string(error_json)) : err}};
     auto ev = LJ_TRY(d.append("world.failed", name, uid, data.dump()));
@@ -1275,6 +1392,7 @@ Result<EventBatch> Index::events_since(std::int64_t since, std::size_t limit) {
       b.first_seq = q->getColumn(0).isNull() ? b.last_seq + 1 : q->getColumn(0).getInt64();
     }
     b.pruned = since + 1 < b.first_seq;
+    b.epoch = d.epoch;
     auto q = d.query(
         fmt::format("SELECT {} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", kEventCols));
     q->bind(1, static_cast<std::int64_t>(since));
@@ -1323,10 +1441,13 @@ Result<RetentionStats> Index::purge(Time cutoff) {
       }
     }
     {
-      // Only a prefix of the log goes: everything up to the newest event older than the cutoff.
-      // A clock step backwards can keep a few old events a little longer, never open a gap.
-      auto q =
-          d.query("DELETE FROM events WHERE seq <= (SELECT max(seq) FROM events WHERE time < ?)");
+      // Only a prefix of the log goes: everything before the first event at or after the cutoff
+      // (or all of it). A clock step backwards can keep old events a little longer, never open
+      // a gap. The walk from the oldest end is short: the previous purge left few old events.
+      auto q = d.query(
+          "DELETE FROM events WHERE seq < coalesce("
+          "(SELECT seq FROM events WHERE time >= ?1 ORDER BY seq LIMIT 1), "
+          "(SELECT max(seq) + 1 FROM events))");
       q->bind(1, c);
       st.events = q->exec();
     }

@@ -154,6 +154,8 @@ struct EventBatch {
   // True when the reader asked to resume before first_seq: the events between were pruned by
   // retention and the reader must resynchronise (list the resources) before reading on.
   bool pruned = false;
+  // The index's event epoch (see Index::epoch()); a reader that saw another epoch resynchronises.
+  std::string epoch;
 };
 
 // ---- filters ----
@@ -177,11 +179,15 @@ struct RetentionStats {
 enum class Synchronous { normal, full };
 
 struct Options {
-  // WAL + synchronous=NORMAL (the default) never corrupts the file and loses at most the last
-  // transactions committed before a power cut (not before a crash of ljd: those are on disk in the
-  // WAL). FULL fsyncs the WAL on every commit. Measured trade-off in docs/index.md.
+  // WAL + synchronous=NORMAL (the default) never corrupts the file; a crash of ljd loses nothing
+  // committed; a power cut or kernel crash can lose the transactions committed since the last
+  // checkpoint (the epoch then changes, see epoch()). FULL fsyncs the WAL on every commit and
+  // loses nothing committed, at one fdatasync per transaction. Measured in docs/index.md.
   Synchronous synchronous = Synchronous::normal;
   std::chrono::milliseconds busy_timeout{5000};
+  // Identifies this boot of the machine; empty: read from the system (Linux
+  // /proc/sys/kernel/random/boot_id, FreeBSD kern.boottime). Tests set it to simulate a reboot.
+  std::string boot_id;
 };
 
 // The newest schema version this binary knows.
@@ -190,6 +196,7 @@ int schema_version_supported();
 // <root>/.ljd/index.db
 std::string index_path(std::string_view root);
 
+// Owned by the daemon's state strand: every call from that one thread (see the top of this file).
 class Index {
  public:
   // Opens (creating when missing) the index at `path` (":memory:" for a private in-memory index),
@@ -206,6 +213,19 @@ class Index {
   Result<int> schema_version();
   // PRAGMA integrity_check: ok, or internal with the first problems SQLite reports.
   Status integrity_check();
+
+  // The event epoch: random hex, fixed at the index's creation, changed only when the index is
+  // opened after the machine went down (another boot_id) while the index was open. Only then can
+  // synchronous=NORMAL have lost committed transactions, so the seqs after the last durable one
+  // may be handed out again: a subscriber pairs (epoch, seq) and resynchronises when the epoch
+  // changes. A crash of ljd alone keeps the epoch (nothing committed is lost).
+  const std::string& epoch() const;
+  // True when this open changed the epoch (the daemon logs it and tells subscribers).
+  bool epoch_changed() const;
+  // Checkpoints the WAL into the database file (fsync), then records a clean close durably. The
+  // destructor does the same when close() was not called; after close() only the destructor may
+  // be called.
+  Status close();
 
   // ---- jails ----
   // Inserts a jail in state creating (row.state is ignored); no event: the jail becomes visible

@@ -10,9 +10,12 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "common/error.hpp"
 
 namespace lj::overlay {
 
@@ -20,6 +23,18 @@ struct Volume {
   std::filesystem::path host_path;  // absolute, must exist on the host
   std::string jail_path;            // absolute path inside the jail; created if missing
   bool read_only = false;
+};
+
+// FreeBSD's mounts are global: the daemon records each one before it is made (index:
+// add_jail_mount) and forgets it once it is undone, so that a crash can be unwound from the record.
+// Either function may be empty. Ignored on Linux, whose mounts live and die in the jail's own
+// mount namespace.
+struct MountJournal {
+  // Called before the mount is made; an error refuses it (the plan is unwound and fails with it).
+  std::function<Status(const std::filesystem::path& target, const std::string& fstype)>
+      before_mount;
+  // Called once the mount is undone (or found already gone).
+  std::function<void(const std::filesystem::path& target, const std::string& fstype)> after_unmount;
 };
 
 struct MountPlan {
@@ -38,6 +53,9 @@ struct MountPlan {
   bool read_only = false;
 
   std::vector<Volume> volumes;
+
+  // Where the executor reports global mounts (FreeBSD only; see MountJournal).
+  MountJournal journal;
 };
 
 }  // namespace lj::overlay

@@ -87,6 +87,90 @@ TEST(Index, ReopenKeepsDataWithoutMigratingAgain) {
   EXPECT_EQ(raw.execAndGet("PRAGMA user_version").getInt(), schema_version_supported());
 }
 
+TEST(Index, MigratesAnOlderIndexStepByStep) {
+  TempDir dir;
+  const std::string path = (dir.path() / "index.db").string();
+  {
+    Index idx = Index::open(path).value();
+    ASSERT_TRUE(idx.insert_jail(jail("kept")));
+  }
+  {  // Back to what schema version 1 left.
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE);
+    raw.exec(
+        "DROP TABLE meta; DELETE FROM schema_migrations WHERE version > 1; "
+        "PRAGMA user_version = 1");
+  }
+  auto idx = Index::open(path);
+  ASSERT_TRUE(idx) << idx.error().what();
+  EXPECT_EQ(idx->schema_version().value(), 2);
+  EXPECT_TRUE(idx->get_jail("kept"));
+  EXPECT_FALSE(idx->epoch().empty());
+  EXPECT_TRUE(idx->integrity_check());
+}
+
+TEST(Index, EpochChangesOnlyAfterTheMachineWentDownWithTheIndexOpen) {
+  TempDir dir;
+  const std::string path = (dir.path() / "index.db").string();
+  auto open = [&](const char* boot) { return Index::open(path, {.boot_id = boot}).value(); };
+  std::string epoch;
+  {
+    Index idx = open("boot-a");
+    epoch = idx.epoch();
+    EXPECT_EQ(epoch.size(), 16u);
+    EXPECT_FALSE(idx.epoch_changed());
+    ASSERT_TRUE(idx.append_event("test.tick", "r", 0));
+    EXPECT_EQ(idx.events_since(0)->epoch, epoch);
+  }                                          // clean close
+  EXPECT_EQ(open("boot-b").epoch(), epoch);  // a reboot after a clean close loses nothing
+
+  // ljd killed (no close) and restarted in the same boot: the kernel kept every commit.
+  EXPECT_EQ(in_child([&] {
+              Index idx = open("boot-b");
+              if (!idx.append_event("test.tick", "r", 0)) return 1;
+              ::_exit(0);  // no destructor, no close: a kill -9
+            }),
+            0);
+  {
+    Index idx = open("boot-b");
+    EXPECT_EQ(idx.epoch(), epoch);
+    EXPECT_FALSE(idx.epoch_changed());
+    EXPECT_EQ(idx.last_event_seq().value(), 2);
+  }
+
+  // Killed again, and this time the machine went down too: the epoch changes, once.
+  EXPECT_EQ(in_child([&]() -> int {
+              Index idx = open("boot-b");
+              ::_exit(0);
+            }),
+            0);
+  std::string next;
+  {
+    Index idx = open("boot-c");
+    next = idx.epoch();
+    EXPECT_NE(next, epoch);
+    EXPECT_TRUE(idx.epoch_changed());
+    EXPECT_EQ(idx.events_since(0)->epoch, next);
+  }
+  Index idx = open("boot-d");
+  EXPECT_EQ(idx.epoch(), next);
+  EXPECT_FALSE(idx.epoch_changed());
+  ASSERT_TRUE(idx.close());
+  ASSERT_TRUE(idx.close());  // idempotent
+}
+
+TEST(Index, ReplacingAnOpenIndexClosesItCleanly) {
+  TempDir dir;
+  const std::string path = (dir.path() / "index.db").string();
+  Index idx = Index::open(path).value();
+  auto open_flag = [&] {
+    SQLite::Database raw(path, SQLite::OPEN_READONLY);
+    return raw.execAndGet("SELECT value FROM meta WHERE key = 'open'").getString();
+  };
+  EXPECT_EQ(open_flag(), "1");
+  idx = open_memory();
+  EXPECT_EQ(open_flag(), "0");
+}
+
 TEST(Index, JailLifecycleWritesRowAndEventTogether) {
   Index idx = open_memory();
   auto row = idx.insert_jail(jail("web"));

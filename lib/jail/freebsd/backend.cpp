@@ -1,0 +1,715 @@
+// The FreeBSD backend: JailSpec -> a non-persistent jail created by a pdfork(2)ed child.
+//
+// Spawn, as a table (teardown is the same table reversed, FreebsdJail::teardown):
+//   1. refuse a name that a live jail holds (jids are reused; names key the jail)
+//   2. mount the root (lib/overlay/freebsd: nullfs world, unionfs layers + writable layer, devfs)
+//   3. rctl rules keyed by the jail's name; they can exist before the jail does, so the limits
+//      hold from the child's first instruction
+//   4. host address aliases (network mode ip)
+//   5. pdfork(2); the child: setsid, jail_set(JAIL_CREATE | JAIL_ATTACH) with persist off (the
+//      jail dies with its last process), lo0 up in a VNET, stdio, setlogin/setgid/setuid,
+//      chdir, execve. It reports its jid, or the step, errno and the kernel's errmsg that
+//      failed, on a close-on-exec pipe: EOF after a jid means execve succeeded.
+// The daemon is multi-threaded, so the child does only async-signal-safe work: every string,
+// iovec and ioctl argument is prepared before pdfork(2); jail_attach(2) semantics are applied in
+// the fresh child only, never in the threaded parent.
+//
+// Threads: a Backend may be used from several threads at once (it keeps no mutable state and no
+// libjail global); one Jail is used from one thread at a time (its owner's).
+//
+// Exit: the process descriptor, watched through a private kqueue (EVFILT_PROCDESC, NOTE_EXIT,
+// whose data is the wait(2) status: FreeBSD 14 has no pdwait). wait_fd() is that kqueue: a
+// kqueue descriptor is itself pollable and kqueue-able, which a procdesc is not for EVFILT_READ
+// (Asio's reactor on FreeBSD) -- procdesc only supports EVFILT_PROCDESC and POLLHUP.
+#include <sys/param.h>  // first: the other system headers use its types (style(9))
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/event.h>
+#include <sys/jail.h>
+#include <sys/procdesc.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
+#include "common/fd.hpp"
+#include "common/log.hpp"
+#include "common/sys.hpp"
+#include "jail/backend.hpp"
+#include "jail/freebsd/jail_sys.hpp"
+#include "jail/freebsd/net.hpp"
+#include "jail/freebsd/plan.hpp"
+#include "overlay/freebsd/mounted_root.hpp"
+#include "overlay/root.hpp"
+
+namespace lj::jail {
+namespace freebsd {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kDomain = "jail";
+constexpr const char* kScriptInJail = "/.ljd-script";
+// devfsrules_jail in /etc/defaults/devfs.rules: null, zero, crypto, random, urandom, ptyp/ttyp,
+// pts, fd, stdin/out/err. Loaded when devfs_load_rulesets=YES (docs/freebsd.md).
+constexpr int kDefaultDevfsRuleset = 4;
+
+fs::path jail_dir_of(const std::string& name) {
+  return overlay::Root::from_env().daemon_dir() / "jails" / name;
+}
+
+// ---- the child ----
+
+// What the child writes on the report pipe: one record on success (kind jid), or one on failure
+// (kind failed) before _exit(127). Well under PIPE_BUF, so each write is atomic.
+struct ChildReport {
+  enum Kind : int { jid = 1, failed = 2 };
+  int kind = 0;
+  int err = 0;
+  int jid_value = 0;
+  char step[32] = {};
+  char errmsg[256] = {};
+};
+
+// Everything the child needs, made by the parent before pdfork(2).
+struct ChildPlan {
+  struct iovec* iov = nullptr;
+  unsigned niov = 0;
+  const char* jail_errmsg = nullptr;  // the JailParams buffer jail_set writes into
+  bool vnet = false;
+  VnetLoopback lo;
+  int stdio[3] = {-1, -1, -1};
+  int report_fd = -1;
+  const char* workdir = "/";
+  const char* login = nullptr;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  bool set_nofile = false;
+  struct rlimit nofile {};
+  std::vector<const char*> candidates;  // execve paths to try, in order
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+};
+
+void copy_cstr(char* dst, std::size_t cap, const char* src) {
+  std::size_t i = 0;
+  for (; src != nullptr && src[i] != '\0' && i + 1 < cap; ++i) dst[i] = src[i];
+  dst[i] = '\0';
+}
+
+[[noreturn]] void child_fail(int fd, const char* step, int err, const char* errmsg = nullptr) {
+  ChildReport r;
+  r.kind = ChildReport::failed;
+  r.err = err;
+  copy_cstr(r.step, sizeof(r.step), step);
+  copy_cstr(r.errmsg, sizeof(r.errmsg), errmsg);
+  (void)!::write(fd, &r, sizeof(r));
+  ::_exit(127);
+}
+
+[[noreturn]] void run_child(ChildPlan& p) {
+  int report = p.report_fd;
+
+  // The daemon's signal mask and ignored signals (SIGPIPE...) must not leak into the jail:
+  // exec(2) resets handlers but keeps the mask and SIG_IGN.
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
+
+  if (::setsid() < 0) child_fail(report, "setsid", errno);
+
+  // Create the jail and enter it in one call; persist is off, so it lives as long as this
+  // process tree. JAIL_ATTACH also chroots to `path` and chdirs to "/" (jail(2)).
+  int jid = ::jail_set(p.iov, p.niov, JAIL_CREATE | JAIL_ATTACH);
+  if (jid < 0) child_fail(report, "jail_set", errno, p.jail_errmsg);
+  {
+    ChildReport r;
+    r.kind = ChildReport::jid;
+    r.jid_value = jid;
+    (void)!::write(report, &r, sizeof(r));
+  }
+
+  if (p.vnet) {
+    if (int err = configure_vnet_loopback(&p.lo); err != 0)
+      child_fail(report, "lo0 up (vnet)", err);
+  }
+
+  // stdio: lift sources (and the report pipe) above 9 first, so that dup2 never clobbers one
+  // source with another, then place them and close everything else.
+  int hi[3];
+  for (int i = 0; i < 3; ++i) {
+    hi[i] = ::fcntl(p.stdio[i], F_DUPFD, 10);
+    if (hi[i] < 0) child_fail(report, "dup stdio", errno);
+  }
+  int rep = ::fcntl(report, F_DUPFD, 10);
+  if (rep < 0) child_fail(report, "dup report pipe", errno);
+  report = rep;
+  for (int i = 0; i < 3; ++i)
+    if (::dup2(hi[i], i) < 0) child_fail(report, "dup2 stdio", errno);
+  if (::dup2(report, 3) < 0) child_fail(report, "dup2 report pipe", errno);
+  report = 3;
+  if (::fcntl(report, F_SETFD, FD_CLOEXEC) < 0) child_fail(report, "cloexec report pipe", errno);
+  ::closefrom(4);
+
+  if (p.set_nofile && ::setrlimit(RLIMIT_NOFILE, &p.nofile) != 0)
+    child_fail(report, "setrlimit RLIMIT_NOFILE", errno);
+
+  // Identity: login name of the new session, then groups, gid, uid (uid last: it drops root).
+  if (p.login != nullptr && ::setlogin(p.login) != 0) child_fail(report, "setlogin", errno);
+  if (::setgroups(1, &p.gid) != 0) child_fail(report, "setgroups", errno);
+  if (::setgid(p.gid) != 0) child_fail(report, "setgid", errno);
+  if (::setuid(p.uid) != 0) child_fail(report, "setuid", errno);
+
+  if (::chdir(p.workdir) != 0) child_fail(report, "chdir", errno);
+
+  // PATH was resolved into candidates by the parent; execvp(3) is not async-signal-safe.
+  int err = ENOENT;
+  for (const char* path : p.candidates) {
+    ::execve(path, p.argv, p.envp);
+    if (errno != ENOENT && errno != ENOTDIR) err = errno;  // remember EACCES, ENOEXEC...
+  }
+  child_fail(report, "execve", err);
+}
+
+// ---- helpers for the parent ----
+
+ExitStatus decode_wait_status(int status) {
+  ExitStatus e;
+  if (WIFSIGNALED(status)) {
+    e.signal = WTERMSIG(status);
+    e.code = -1;
+  } else {
+    e.code = WEXITSTATUS(status);
+  }
+  return e;
+}
+
+bool sysctl_flag(const char* name) {
+  int v = 0;
+  std::size_t len = sizeof(v);
+  return ::sysctlbyname(name, &v, &len, nullptr, 0) == 0 && v != 0;
+}
+
+// ---- the jail ----
+
+class FreebsdJail final : public Jail {
+ public:
+  explicit FreebsdJail(std::string name) { handle_.name = std::move(name); }
+  ~FreebsdJail() override;
+
+  const JailHandle& handle() const override { return handle_; }
+  int wait_fd() const override { return kq_.get(); }
+  Status signal(int sig, bool all) override;
+  Result<ExitStatus> wait(std::chrono::milliseconds timeout) override;
+  Result<std::optional<ExitStatus>> poll() override;
+  Clock::time_point deadline() const override { return deadline_; }
+  Status expire() override;
+
+ private:
+  friend class FreebsdBackend;
+
+  void on_exit_event(const struct kevent& ev);
+  Status teardown();
+
+  JailHandle handle_;
+  UniqueFd pd_;  // process descriptor (spawned jails); closing it reaps the process
+  UniqueFd kq_;  // EVFILT_PROCDESC (spawned) or EVFILT_PROC (adopted) for the main process
+  std::optional<overlay::freebsd::MountedRoot> root_;  // spawned jails
+  fs::path adopted_dir_;  // adopted jails: mounts are released from the directory alone
+  std::vector<HostAddress> addresses_;
+  fs::path script_file_;       // host path of a script written into the writable layer
+  bool jail_created_ = false;  // only then may teardown remove a jail by this name
+  bool jail_gone_ = false;
+  bool rctl_rules_ = false;
+  std::string oom_needle_;  // "rctl: rule \"jail:NAME:memoryuse:log=" in the kernel buffer
+  std::size_t oom_mark_ = 0;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  bool timed_out_ = false;
+  std::optional<ExitStatus> exit_;
+  bool torn_down_ = false;
+};
+
+FreebsdJail::~FreebsdJail() {
+  if (jail_created_ && !exit_) {
+    // Still running: the owner gave up on it. Kill the whole jail; closing pd_ reaps the main
+    // process (procdesc(4): the last close of a descriptor kills and reaps).
+    if (auto st = remove_jail_and_wait(handle_.name); !st)
+      lj::log("jail")->error("jail={} destroy: {}", handle_.name, st.error().what());
+    else
+      jail_gone_ = true;
+  }
+  if (auto st = teardown(); !st)
+    lj::log("jail")->error("jail={} teardown left state behind: {}", handle_.name,
+                           st.error().what());
+}
+
+Status FreebsdJail::teardown() {
+  if (torn_down_) return {};
+  // Reverse of spawn. 5: every process of the jail (the main one may be gone, others not).
+  if (jail_created_ && !jail_gone_) {
+    LJ_TRY_CTX("reaping jail " + handle_.name, remove_jail_and_wait(handle_.name));
+    jail_gone_ = true;
+  }
+  pd_.reset();
+  // The OOM verdict reads the kernel buffer while the rules still exist.
+  if (exit_ && !oom_needle_.empty() && count_in_msgbuf(oom_needle_) > oom_mark_) exit_->oom = true;
+  oom_needle_.clear();
+  if (!script_file_.empty()) {
+    if (::unlink(script_file_.c_str()) != 0 && errno != ENOENT)
+      return fail_errno(kDomain, "unlink " + script_file_.string());
+    script_file_.clear();
+  }
+  // 4. addresses.
+  while (!addresses_.empty()) {
+    LJ_TRY(addresses_.back().remove());
+    addresses_.pop_back();
+  }
+  // 3. rctl rules: they outlive the jail, keyed by its name.
+  if (rctl_rules_) {
+    LJ_TRY(remove_rctl_rules(handle_.name));
+    rctl_rules_ = false;
+  }
+  // 2. mounts, newest first, proven gone before any directory is removed.
+  if (root_) {
+    LJ_TRY(root_->unmount());
+    root_.reset();
+  }
+  if (!adopted_dir_.empty()) {
+    LJ_TRY(overlay::freebsd::release_jail_dir(adopted_dir_));
+    adopted_dir_.clear();
+  }
+  // kq_ stays open until the Jail is destroyed: it is wait_fd(), which the owner's event loop may
+  // still have registered.
+  torn_down_ = true;
+  return {};
+}
+
+void FreebsdJail::on_exit_event(const struct kevent& ev) {
+  ExitStatus e;
+  if (ev.flags & EV_ERROR) {
+    e.lost = true;  // ESRCH: gone before we could watch it (adopted jails)
+  } else {
+    e = decode_wait_status(static_cast<int>(ev.data));
+  }
+  e.timed_out = timed_out_;
+  exit_ = e;
+  lj::log("jail")->info("exited jail={} code={} signal={} timed_out={}", handle_.name, e.code,
+                        e.signal, e.timed_out);
+}
+
+Result<ExitStatus> FreebsdJail::wait(std::chrono::milliseconds timeout) {
+  const auto user_until = timeout.count() > 0 ? Clock::now() + timeout : Clock::time_point::max();
+  while (!exit_) {
+    auto until = timed_out_ ? user_until : std::min(user_until, deadline_);
+    struct timespec ts {};
+    struct timespec* tsp = nullptr;
+    if (until != Clock::time_point::max()) {
+      auto left = std::max(Clock::duration::zero(), until - Clock::now());
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+      ts.tv_sec = static_cast<time_t>(ns / 1000000000);
+      ts.tv_nsec = static_cast<long>(ns % 1000000000);
+      tsp = &ts;
+    }
+    struct kevent ev {};
+    int n = LJ_SYS("kevent", ::kevent(kq_.get(), nullptr, 0, &ev, 1, tsp));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail_errno(kDomain, "kevent (waiting for jail " + handle_.name + ")");
+    }
+    if (n == 1) {
+      on_exit_event(ev);
+      break;
+    }
+    auto now = Clock::now();
+    if (!timed_out_ && now >= deadline_) {
+      LJ_TRY(expire());
+      continue;
+    }
+    if (now >= user_until)
+      return fail(Errc::timed_out, kDomain, "jail " + handle_.name + " still running");
+  }
+  LJ_TRY(teardown());
+  return *exit_;
+}
+
+Result<std::optional<ExitStatus>> FreebsdJail::poll() {
+  if (!exit_) {
+    struct timespec zero {};
+    struct kevent ev {};
+    int n = LJ_SYS("kevent", ::kevent(kq_.get(), nullptr, 0, &ev, 1, &zero));
+    if (n < 0 && errno != EINTR)
+      return fail_errno(kDomain, "kevent (polling jail " + handle_.name + ")");
+    if (n == 1) {
+      on_exit_event(ev);
+    } else if (!timed_out_ && Clock::now() >= deadline_) {
+      LJ_TRY(expire());
+      return std::optional<ExitStatus>();
+    } else {
+      return std::optional<ExitStatus>();
+    }
+  }
+  LJ_TRY(teardown());
+  return std::optional<ExitStatus>(*exit_);
+}
+
+Status FreebsdJail::expire() {
+  if (exit_ || timed_out_) return {};
+  timed_out_ = true;
+  lj::log("jail")->info("timeout jail={}: removing the jail", handle_.name);
+  // jail_remove(2) kills every process in the jail, not just the main one.
+  LJ_TRY(remove_jail_and_wait(handle_.name));
+  jail_gone_ = true;
+  return {};
+}
+
+Status FreebsdJail::signal(int sig, bool all) {
+  if (exit_) return fail(Errc::conflict, kDomain, "jail " + handle_.name + " has exited");
+  if (all) {
+    if (sig == SIGKILL) {
+      LJ_TRY(remove_jail_and_wait(handle_.name));
+      jail_gone_ = true;
+      return {};
+    }
+    return signal_jail(handle_.name, sig);
+  }
+  if (pd_) {
+    if (LJ_SYS("pdkill", ::pdkill(pd_.get(), sig)) != 0)
+      return fail_errno(kDomain, "pdkill jail=" + handle_.name + " sig=" + std::to_string(sig));
+    return {};
+  }
+  // Adopted: no descriptor, so make sure the pid is still ours before signalling it.
+  auto info = LJ_TRY(proc_info(handle_.pid));
+  if (!info || info->start_usec != handle_.start_time)
+    return fail(Errc::not_found, kDomain, "main process of jail " + handle_.name + " is gone");
+  if (LJ_SYS("kill", ::kill(handle_.pid, sig)) != 0)
+    return fail_errno(kDomain, "kill pid=" + std::to_string(handle_.pid));
+  return {};
+}
+
+// ---- the backend ----
+
+class FreebsdBackend final : public Backend {
+ public:
+  explicit FreebsdBackend(int devfs_ruleset) : devfs_ruleset_(devfs_ruleset) {}
+
+  std::string_view name() const override { return "freebsd"; }
+  std::vector<std::string> features() const override;
+  Result<std::unique_ptr<Jail>> spawn(const JailSpec& spec) override;
+  Result<std::unique_ptr<Jail>> adopt(const JailHandle& handle) override;
+  Status release(const JailHandle& handle) override;
+
+ private:
+  Status add_limits(const JailSpec& spec, FreebsdJail& j);
+  void jail_params(const JailSpec& spec, const overlay::freebsd::MountedRoot& root,
+                   JailParams& params);
+  Result<std::vector<std::string>> command(const JailSpec& spec, FreebsdJail& j);
+
+  int devfs_ruleset_;
+};
+
+std::vector<std::string> FreebsdBackend::features() const {
+  std::vector<std::string> f = {"jail", "procdesc", "nullfs", "unionfs", "devfs"};
+  if (racct_enabled()) f.push_back("rctl");
+  if (sysctl_flag("kern.features.vimage")) f.push_back("vnet");
+  return f;
+}
+
+Status FreebsdBackend::add_limits(const JailSpec& spec, FreebsdJail& j) {
+  const auto& l = spec.limits;
+  if (l.memory_bytes == 0 && l.pids == 0 && l.cpu_percent == 0) return {};
+  if (!racct_enabled()) return fail(racct_disabled_error());
+  // Rules of an earlier jail of this name (a crash) would add up with ours.
+  LJ_TRY(remove_rctl_rules(spec.name));
+  j.rctl_rules_ = true;
+  // memoryuse (RSS) with sigkill: the process that takes the jail over the limit is killed,
+  // as Linux's memory cgroup OOM-kills. `deny` on memoryuse does not fail allocations: RSS
+  // grows by page faults, which cannot be refused, and is only sampled by the VM swapout
+  // daemon (sys/vm/vm_swapout.c: racct_set(RACCT_RSS) then vm_swapout_map_deactivate_pages),
+  // so deny merely pages the jail out -- a slow thrash instead of a clear verdict. The same
+  // sampling means the kill lands up to a daemon period after the limit is crossed. The twin
+  // `log` rule is how we learn the limit fired: rctl prints "rctl: rule "<rule>" matched by
+  // pid ..." to the kernel message buffer (sys/kern/kern_rctl.c), read back at exit.
+  if (l.memory_bytes > 0) {
+    j.oom_needle_ = oom_log_needle(spec.name);
+    j.oom_mark_ = count_in_msgbuf(j.oom_needle_);
+  }
+  const auto rules = rctl_rules(spec.name, l);
+  for (const auto& r : rules) LJ_TRY_CTX("jail " + spec.name, add_rctl_rule(r));
+  return {};
+}
+
+void FreebsdBackend::jail_params(const JailSpec& spec, const overlay::freebsd::MountedRoot& root,
+                                 JailParams& p) {
+  p.str("name", spec.name);
+  p.str("path", root.root().string());
+  p.str("host.hostname", spec.hostname.empty() ? spec.name : spec.hostname);
+  p.boolean("nopersist");          // dies with its last process
+  p.integer("enforce_statfs", 2);  // sees only mounts below its root
+  p.integer("devfs_ruleset", devfs_ruleset_);
+  p.integer("children.max", 0);  // no nested jails
+  p.boolean("allow.nomount");    // no mount(2) inside
+  switch (spec.network.mode) {
+    case NetworkMode::none:
+      p.integer("vnet", JAIL_SYS_NEW);
+      break;
+    case NetworkMode::inherit:
+      p.integer("ip4", JAIL_SYS_INHERIT);
+      p.integer("ip6", JAIL_SYS_INHERIT);
+      break;
+    case NetworkMode::ip: {
+      std::vector<struct in_addr> v4;
+      std::vector<struct in6_addr> v6;
+      for (const auto& a : spec.network.addresses) {
+        auto c = parse_cidr(a);  // validated by the caller already
+        if (!c) continue;
+        if (c->family == AF_INET)
+          v4.push_back(c->v4);
+        else
+          v6.push_back(c->v6);
+      }
+      if (v4.empty())
+        p.integer("ip4", JAIL_SYS_DISABLE);
+      else
+        p.raw("ip4.addr", v4.data(), v4.size() * sizeof(struct in_addr));
+      if (v6.empty())
+        p.integer("ip6", JAIL_SYS_DISABLE);
+      else
+        p.raw("ip6.addr", v6.data(), v6.size() * sizeof(struct in6_addr));
+      break;
+    }
+  }
+}
+
+Result<std::vector<std::string>> FreebsdBackend::command(const JailSpec& spec, FreebsdJail& j) {
+  Command c = command_for(spec, kScriptInJail);
+  if (c.script_path.empty()) return c.argv;
+  // Another interpreter than sh needs the script as a file inside the jail. Written through the
+  // union (so it lands in the writable layer) and removed at teardown, before the unmount.
+  if (j.root_->upper().empty())
+    return fail(Errc::unsupported, kDomain,
+                "a script for " + c.argv[0] +
+                    " needs a writable root (only /bin/sh scripts run on a read-only root)");
+  fs::path file = j.root_->root() / fs::path(c.script_path).relative_path();
+  UniqueFd fd(LJ_SYS(
+      "open", ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0755)));
+  if (!fd) return fail_errno(kDomain, "create " + file.string());
+  j.script_file_ = file;
+  const char* data = spec.script.data();
+  std::size_t left = spec.script.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd.get(), data, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail_errno(kDomain, "write " + file.string());
+    data += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  return c.argv;
+}
+
+Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
+  LJ_TRY_CTX("jail " + spec.name, validate_spec(spec));
+  if (spec.userns)
+    return fail(Errc::unsupported, kDomain,
+                "user namespaces are Linux-only: a FreeBSD jail's uid 0 is the host's uid 0, "
+                "confined by the jail itself");
+  const std::string& name = spec.name;
+  const std::string ctx = "spawning jail " + name;
+
+  // 1. jids are reused, names key the jail: refuse a name a live jail holds. A *dying* jail of
+  // that name (removed, its last references -- TCP TIME_WAIT sockets... -- still draining) is
+  // not refused here: it can linger for minutes, and FreeBSD 13 stopped jail_set(2) from
+  // resurrecting dying jails. Whether the kernel lets a new jail take the name meanwhile is
+  // unverified (docs/platforms.md); if it refuses, the child reports EEXIST and its errmsg.
+  if (LJ_TRY_CTX(ctx, find_jail(name)))
+    return fail(Errc::exists, kDomain, "a jail named " + name + " is running");
+
+  auto j = std::make_unique<FreebsdJail>(name);
+  // From here on, an early return destroys j, whose teardown undoes every step below.
+
+  // 2. The root.
+  overlay::freebsd::RootOptions ro;
+  ro.jail_dir = jail_dir_of(name);
+  ro.devfs_ruleset = devfs_ruleset_;
+  if (spec.root.journal.before_mount)
+    ro.before_mount = [f = spec.root.journal.before_mount](const auto& m) {
+      return f(m.target, m.fstype);
+    };
+  if (spec.root.journal.after_unmount)
+    ro.after_unmount = [f = spec.root.journal.after_unmount](const auto& m) {
+      f(m.target, m.fstype);
+    };
+  j->root_.emplace(LJ_TRY_CTX(ctx, overlay::freebsd::MountedRoot::mount(spec.root, ro)));
+
+  // 3. Limits.
+  LJ_TRY_CTX(ctx, add_limits(spec, *j));
+
+  // 4. Addresses.
+  if (spec.network.mode == NetworkMode::ip) {
+    for (const auto& a : spec.network.addresses) {
+      auto c = LJ_TRY_CTX(ctx, parse_cidr(a));
+      j->addresses_.push_back(LJ_TRY_CTX(ctx, HostAddress::ensure(spec.network.interface, c)));
+    }
+  }
+
+  // 5. Everything the child needs, before pdfork.
+  JailParams params;
+  jail_params(spec, *j->root_, params);
+  std::vector<std::string> argv_s = LJ_TRY_CTX(ctx, command(spec, *j));
+  std::vector<std::string> env_s = env_with_path(spec.env);
+  std::vector<std::string> candidates_s = exec_candidates(argv_s[0], env_s);
+  std::vector<char*> argv, envp;
+  for (auto& s : argv_s) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  for (auto& s : env_s) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string login =
+      spec.uid == 0 ? "root" : login_in_passwd(j->root_->root() / "etc" / "passwd", spec.uid);
+
+  UniqueFd devnull(LJ_SYS("open", ::open("/dev/null", O_RDWR | O_CLOEXEC)));
+  if (!devnull) return fail_errno(kDomain, ctx + ": open /dev/null");
+  int fds[2];
+  if (LJ_SYS("pipe2", ::pipe2(fds, O_CLOEXEC)) != 0) return fail_errno(kDomain, ctx + ": pipe2");
+  UniqueFd report_r(fds[0]), report_w(fds[1]);
+
+  ChildPlan plan;
+  plan.iov = params.iov();
+  plan.niov = params.count();
+  plan.jail_errmsg = params.errmsg();
+  plan.vnet = spec.network.mode == NetworkMode::none;
+  plan.lo = make_vnet_loopback();
+  plan.stdio[0] = spec.stdio.in >= 0 ? spec.stdio.in : devnull.get();
+  plan.stdio[1] = spec.stdio.out >= 0 ? spec.stdio.out : devnull.get();
+  plan.stdio[2] = spec.stdio.err >= 0 ? spec.stdio.err : devnull.get();
+  plan.report_fd = report_w.get();
+  plan.workdir = spec.workdir.c_str();
+  plan.login = login.empty() ? nullptr : login.c_str();
+  plan.uid = spec.uid;
+  plan.gid = spec.gid;
+  if (spec.limits.nofile > 0) {
+    plan.set_nofile = true;
+    plan.nofile.rlim_cur = plan.nofile.rlim_max = static_cast<rlim_t>(spec.limits.nofile);
+  }
+  for (const auto& c : candidates_s) plan.candidates.push_back(c.c_str());
+  plan.argv = argv.data();
+  plan.envp = envp.data();
+
+  // 6. Fork. PD_CLOEXEC: the descriptor must not leak into other children of the daemon.
+  int pd = -1;
+  pid_t pid = LJ_SYS("pdfork", ::pdfork(&pd, PD_CLOEXEC));
+  if (pid < 0) return fail_errno(kDomain, ctx + ": pdfork");
+  if (pid == 0) run_child(plan);
+  j->pd_.reset(pd);
+  report_w.reset();
+
+  // The child's reports: a jid, then EOF at a successful execve; or a failure record.
+  std::optional<ChildReport> failure;
+  for (;;) {
+    ChildReport r;
+    ssize_t n = ::read(report_r.get(), &r, sizeof(r));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail_errno(kDomain, ctx + ": read child report");
+    if (n == 0) break;
+    if (static_cast<std::size_t>(n) != sizeof(r))
+      return fail(Errc::internal, kDomain, ctx + ": short child report");
+    if (r.kind == ChildReport::jid) {
+      j->jail_created_ = true;
+      j->handle_.jid = r.jid_value;
+    } else {
+      failure = r;
+    }
+  }
+  if (failure) {
+    // The child has _exit()ed; the jail, if made, dies with it (nopersist). j's teardown
+    // reaps the child (closing pd_) and undoes the rest.
+    std::string what = ctx + ": " + failure->step;
+    if (failure->errmsg[0] != '\0') what += " (kernel: " + std::string(failure->errmsg) + ")";
+    if (std::string_view(failure->step) == "execve") what += " " + argv_s[0];
+    return fail_errno(kDomain, what, failure->err);
+  }
+  if (!j->jail_created_)
+    return fail(Errc::internal, kDomain, ctx + ": child exited without a report");
+
+  // 7. Supervision.
+  j->handle_.pid = pid;
+  auto info = LJ_TRY_CTX(ctx, proc_info(pid));
+  j->handle_.start_time = info ? info->start_usec : 0;
+  j->kq_.reset(LJ_SYS("kqueue", ::kqueue()));
+  if (!j->kq_) return fail_errno(kDomain, ctx + ": kqueue");
+  struct kevent ev;
+  EV_SET(&ev, static_cast<uintptr_t>(j->pd_.get()), EVFILT_PROCDESC, EV_ADD | EV_ONESHOT, NOTE_EXIT,
+         0, nullptr);
+  if (LJ_SYS("kevent", ::kevent(j->kq_.get(), &ev, 1, nullptr, 0, nullptr)) != 0)
+    return fail_errno(kDomain, ctx + ": kevent EVFILT_PROCDESC");
+  if (spec.limits.timeout.count() > 0) j->deadline_ = Clock::now() + spec.limits.timeout;
+
+  lj::log("jail")->info("started jail={} jid={} pid={}", name, j->handle_.jid, pid);
+  return std::unique_ptr<Jail>(std::move(j));
+}
+
+Result<std::unique_ptr<Jail>> FreebsdBackend::adopt(const JailHandle& h) {
+  const std::string ctx = "adopting jail " + h.name;
+  auto info = LJ_TRY_CTX(ctx, proc_info(h.pid));
+  if (!info || info->zombie || info->start_usec != h.start_time)
+    return fail(Errc::not_found, kDomain, ctx + ": pid " + std::to_string(h.pid) + " is gone");
+  auto jid = LJ_TRY_CTX(ctx, find_jail(h.name));
+  if (!jid || *jid != info->jid)
+    return fail(Errc::not_found, kDomain,
+                ctx + ": pid " + std::to_string(h.pid) + " is not in a jail of that name");
+
+  auto j = std::make_unique<FreebsdJail>(h.name);
+  j->handle_ = h;
+  j->handle_.jid = *jid;
+  j->jail_created_ = true;
+  j->rctl_rules_ = true;  // whatever rules carry its name go with it
+  j->adopted_dir_ = jail_dir_of(h.name);
+  // The wall-clock limit is not in the handle: the daemon enforces it with expire().
+  j->kq_.reset(LJ_SYS("kqueue", ::kqueue()));
+  if (!j->kq_) return fail_errno(kDomain, ctx + ": kqueue");
+  // No process descriptor can be had for a process we did not pdfork: watch the pid (it was
+  // checked against its start time just above).
+  struct kevent ev;
+  EV_SET(&ev, static_cast<uintptr_t>(h.pid), EVFILT_PROC, EV_ADD | EV_ONESHOT, NOTE_EXIT, 0,
+         nullptr);
+  if (LJ_SYS("kevent", ::kevent(j->kq_.get(), &ev, 1, nullptr, 0, nullptr)) != 0) {
+    if (errno == ESRCH) {
+      // Exited between the check and the watch: it is not running; the caller releases it.
+      j->jail_created_ = false;
+      j->rctl_rules_ = false;
+      j->adopted_dir_.clear();
+      return fail(Errc::not_found, kDomain, ctx + ": exited while being adopted");
+    }
+    return fail_errno(kDomain, ctx + ": kevent EVFILT_PROC");
+  }
+  lj::log("jail")->info("adopted jail={} jid={} pid={}", h.name, *jid, h.pid);
+  return std::unique_ptr<Jail>(std::move(j));
+}
+
+Status FreebsdBackend::release(const JailHandle& h) {
+  const std::string ctx = "releasing jail " + h.name;
+  LJ_TRY_CTX(ctx, remove_jail_and_wait(h.name));
+  LJ_TRY_CTX(ctx, overlay::freebsd::release_jail_dir(jail_dir_of(h.name)));
+  LJ_TRY_CTX(ctx, remove_rctl_rules(h.name));
+  return {};
+}
+
+}  // namespace
+}  // namespace freebsd
+
+Result<std::unique_ptr<Backend>> make_backend() {
+  return std::unique_ptr<Backend>(
+      std::make_unique<freebsd::FreebsdBackend>(freebsd::kDefaultDevfsRuleset));
+}
+
+}  // namespace lj::jail

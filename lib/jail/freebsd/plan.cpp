@@ -1,0 +1,112 @@
+#include "jail/freebsd/plan.hpp"
+
+#include <fstream>
+#include <sstream>
+
+namespace lj::jail::freebsd {
+
+std::vector<std::string> rctl_rules(const std::string& name, const Limits& l) {
+  const std::string subject = "jail:" + name + ":";
+  std::vector<std::string> rules;
+  if (l.memory_bytes > 0) {
+    const auto n = std::to_string(l.memory_bytes);
+    rules.push_back(subject + "memoryuse:sigkill=" + n);
+    rules.push_back(subject + "memoryuse:log=" + n);
+  }
+  if (l.pids > 0) {
+    // Linux's pids.max counts threads: maxproc bounds processes (the fork bomb), nthr threads.
+    rules.push_back(subject + "maxproc:deny=" + std::to_string(l.pids));
+    rules.push_back(subject + "nthr:deny=" + std::to_string(l.pids));
+  }
+  if (l.cpu_percent > 0) rules.push_back(subject + "pcpu:deny=" + std::to_string(l.cpu_percent));
+  return rules;
+}
+
+std::string oom_log_needle(const std::string& name) {
+  return "rctl: rule \"jail:" + name + ":memoryuse:log=";
+}
+
+std::vector<std::string> parse_shebang(const std::string& script) {
+  if (script.rfind("#!", 0) != 0) return {};
+  auto eol = script.find('\n');
+  std::string line = script.substr(2, eol == std::string::npos ? std::string::npos : eol - 2);
+  auto trim = [](const std::string& s) {
+    auto b = s.find_first_not_of(" \t\r");
+    auto e = s.find_last_not_of(" \t\r");
+    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+  };
+  line = trim(line);
+  if (line.empty()) return {};
+  auto sp = line.find_first_of(" \t");
+  if (sp == std::string::npos) return {line};
+  std::string arg = trim(line.substr(sp));
+  if (arg.empty()) return {line.substr(0, sp)};
+  return {line.substr(0, sp), arg};
+}
+
+Command command_for(const JailSpec& spec, const std::string& script_path) {
+  Command c;
+  if (!spec.argv.empty()) {
+    c.argv = spec.argv;
+    return c;
+  }
+  auto interp = parse_shebang(spec.script);
+  if (interp.empty()) {
+    c.argv = {"/bin/sh", "-c", spec.script};
+    return c;
+  }
+  if (std::filesystem::path(interp[0]).filename() == "sh") {
+    c.argv = interp;
+    c.argv.push_back("-c");  // the "#!" line is a comment to sh
+    c.argv.push_back(spec.script);
+    return c;
+  }
+  c.argv = interp;
+  c.argv.push_back(script_path);
+  c.script_path = script_path;
+  return c;
+}
+
+std::vector<std::string> env_with_path(const std::vector<std::string>& env) {
+  for (const auto& e : env)
+    if (e.rfind("PATH=", 0) == 0) return env;
+  auto out = env;
+  out.push_back(std::string("PATH=") + kDefaultPath);
+  return out;
+}
+
+std::vector<std::string> exec_candidates(const std::string& argv0,
+                                         const std::vector<std::string>& env) {
+  if (argv0.find('/') != std::string::npos) return {argv0};
+  std::string path = kDefaultPath;
+  for (const auto& e : env)
+    if (e.rfind("PATH=", 0) == 0) path = e.substr(5);
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (;;) {
+    auto colon = path.find(':', start);
+    std::string dir = path.substr(start, colon == std::string::npos ? colon : colon - start);
+    out.push_back((dir.empty() ? std::string(".") : dir) + "/" + argv0);
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  return out;
+}
+
+std::string login_in_passwd(const std::filesystem::path& passwd, uid_t uid) {
+  std::ifstream in(passwd);
+  std::string line;
+  const std::string want = std::to_string(uid);
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    std::string name, pw, id;
+    if (!std::getline(fields, name, ':') || !std::getline(fields, pw, ':') ||
+        !std::getline(fields, id, ':'))
+      continue;
+    if (id == want) return name;
+  }
+  return {};
+}
+
+}  // namespace lj::jail::freebsd

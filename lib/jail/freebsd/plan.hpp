@@ -1,0 +1,57 @@
+// The portable half of the FreeBSD backend: turning a JailSpec into the exact text and argument
+// lists the kernel gets (rctl rules, the command line, PATH candidates), with no FreeBSD header.
+// Compiled into the backend on FreeBSD, and into tests/jail_freebsd on every platform, so that
+// this much of the FreeBSD code is exercised by the Linux CI too.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "jail/spec.hpp"
+
+namespace lj::jail::freebsd {
+
+// The rctl(8) rules for `limits`, subject "jail:<name>". Amounts are plain decimal numbers:
+// rctl_add_rule(2) takes no unit suffix. Empty when no limit applies to rctl (nofile is an
+// rlimit, timeout is ours).
+//   memory_bytes -> memoryuse:sigkill=N and memoryuse:log=N (the log twin tells OOM apart)
+//   pids         -> maxproc:deny=N and nthr:deny=N
+//   cpu_percent  -> pcpu:deny=N (deny throttles pcpu)
+std::vector<std::string> rctl_rules(const std::string& name, const Limits& limits);
+
+// What rctl prints to the kernel message buffer when the memory log rule fires, up to the amount:
+//   rctl: rule "jail:<name>:memoryuse:log=
+std::string oom_log_needle(const std::string& name);
+
+// "#!interp [arg]" on the first line -> {interp} or {interp, arg} (one argument, as execve(2)
+// treats a shebang); empty without one.
+std::vector<std::string> parse_shebang(const std::string& script);
+
+// How a JailSpec's command runs.
+struct Command {
+  std::vector<std::string> argv;
+  // Non-empty when the script must be a file in the jail (an interpreter other than sh): write
+  // spec.script there (a path inside the jail) before starting.
+  std::string script_path;
+};
+// argv as given; a script without shebang or with a sh shebang runs as `sh [arg] -c SCRIPT`;
+// another interpreter gets the script as the file `script_path`.
+Command command_for(const JailSpec& spec, const std::string& script_path = "/.ljd-script");
+
+inline constexpr const char* kDefaultPath =
+    "/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin";
+
+// The environment with PATH defaulted when absent.
+std::vector<std::string> env_with_path(const std::vector<std::string>& env);
+// The paths execve(2) tries for argv0: itself when it has a '/', else each PATH entry of `env`
+// (an empty entry is the working directory, as execvp(3) does) joined with it.
+std::vector<std::string> exec_candidates(const std::string& argv0,
+                                         const std::vector<std::string>& env);
+
+// The login name of `uid` in a passwd(5) file (the jail's own /etc/passwd); empty when absent.
+std::string login_in_passwd(const std::filesystem::path& passwd, uid_t uid);
+
+}  // namespace lj::jail::freebsd

@@ -1,0 +1,74 @@
+#include "overlay/freebsd/mount_steps.hpp"
+
+namespace lj::overlay::freebsd {
+
+std::filesystem::path upper_dir(const MountPlan& plan, const std::filesystem::path& upper) {
+  if (plan.read_only) return {};
+  if (plan.writable_dir) return *plan.writable_dir / "upper";
+  return upper;
+}
+
+std::vector<MountStep> mount_steps(const MountPlan& plan, const std::filesystem::path& root,
+                                   const std::filesystem::path& upper, int devfs_ruleset) {
+  std::vector<MountStep> steps;
+  if (plan.lower.empty()) return steps;
+
+  MountStep world;
+  world.fstype = "nullfs";
+  world.source = plan.lower[0];
+  world.target = root;
+  world.read_only = true;
+  steps.push_back(std::move(world));
+
+  for (std::size_t i = 1; i < plan.lower.size(); ++i) {
+    MountStep layer;
+    layer.fstype = "unionfs";
+    layer.source = plan.lower[i];
+    layer.target = root;
+    layer.options = {{"copymode", "transparent"}};
+    layer.read_only = true;
+    steps.push_back(std::move(layer));
+  }
+
+  if (!plan.read_only) {
+    if (!plan.writable_dir) {
+      MountStep tmp;
+      tmp.fstype = "tmpfs";
+      tmp.target = upper;
+      tmp.options = {{"from", "tmpfs"}, {"mode", "0755"}};  // "from" as mount(8) passes it
+      if (plan.writable_bytes > 0)
+        tmp.options.emplace_back("size", std::to_string(plan.writable_bytes));
+      tmp.nosuid = true;
+      steps.push_back(std::move(tmp));
+    }
+    MountStep rw;
+    rw.fstype = "unionfs";
+    rw.source = upper_dir(plan, upper);
+    rw.target = root;
+    rw.options = {{"copymode", "transparent"}};
+    steps.push_back(std::move(rw));
+  }
+
+  // The "ruleset" mount option applies the rules at mount time (devfs(5)): no process ever sees
+  // an unfiltered /dev.
+  MountStep dev;
+  dev.fstype = "devfs";
+  dev.jail_path = "/dev";
+  dev.options = {{"from", "devfs"}, {"ruleset", std::to_string(devfs_ruleset)}};
+  dev.nosuid = true;
+  dev.noexec = true;
+  steps.push_back(std::move(dev));
+
+  for (const auto& v : plan.volumes) {
+    MountStep vol;
+    vol.fstype = "nullfs";
+    vol.source = v.host_path;
+    vol.jail_path = v.jail_path;
+    vol.read_only = v.read_only;
+    vol.nosuid = true;
+    steps.push_back(std::move(vol));
+  }
+  return steps;
+}
+
+}  // namespace lj::overlay::freebsd

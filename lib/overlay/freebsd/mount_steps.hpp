@@ -1,0 +1,50 @@
+// A MountPlan as the ordered table of FreeBSD mounts that executes it -- pure data, no FreeBSD
+// header, so the stacking order is unit-tested on every platform (tests/jail_freebsd). The
+// executor (mounted_root.cpp) walks the table with nmount(2) and undoes it in reverse.
+//
+// The stack, bottom first (mount_nullfs(8), mount_unionfs(8), tmpfs(5), devfs(5)):
+//   1. nullfs  lower[0] (the world)               -> root        read-only
+//   2. unionfs lower[i], i >= 1 (oldest first)    -> root        read-only, copymode=transparent
+//   3. tmpfs   (size=writable_bytes when set)     -> upper       only without writable_dir
+//      unionfs upper (tmpfs, or writable_dir/upper) -> root      read-write; skipped if read_only
+//   4. devfs   ruleset=N                          -> root/dev    nosuid, noexec
+//   5. nullfs  volume.host_path                   -> root/<jail_path>  nosuid, ro when asked
+// Every layer goes *above* what is already mounted, so unionfs's `below` is never needed (it
+// only helps when the upper layer is mounted first). copymode=transparent keeps the owner and
+// mode of a file copied up into the writable layer.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "overlay/mount_plan.hpp"
+
+namespace lj::overlay::freebsd {
+
+struct MountStep {
+  std::string fstype;            // "nullfs", "unionfs", "tmpfs", "devfs"
+  std::filesystem::path source;  // the directory mounted ("target" in nmount terms); empty for
+                                 // tmpfs and devfs
+  // Where: a host path (root, upper), or -- when jail_path is set -- that path inside the root,
+  // resolved by the executor without following symlinks and created when the root is writable.
+  std::filesystem::path target;
+  std::string jail_path;
+  std::vector<std::pair<std::string, std::string>> options;  // extra nmount name=value pairs
+  bool read_only = false;
+  bool nosuid = false;
+  bool noexec = false;
+};
+
+// The table for `plan`, mounted at `root`, with the private tmpfs writable layer at `upper`
+// (used only when the plan has neither writable_dir nor read_only). Sources are taken as given;
+// the executor canonicalizes and checks them.
+std::vector<MountStep> mount_steps(const MountPlan& plan, const std::filesystem::path& root,
+                                   const std::filesystem::path& upper, int devfs_ruleset);
+
+// The writable layer's host directory for `plan`: writable_dir/upper, `upper` for the tmpfs
+// case, or empty when the root is read-only.
+std::filesystem::path upper_dir(const MountPlan& plan, const std::filesystem::path& upper);
+
+}  // namespace lj::overlay::freebsd

@@ -1,0 +1,114 @@
+#include "jail/freebsd/plan.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace lj::jail::freebsd {
+namespace {
+
+using Strings = std::vector<std::string>;
+
+TEST(FreebsdRctlRules, NoLimitsNoRules) {
+  EXPECT_TRUE(rctl_rules("web-1", Limits{}).empty());
+}
+
+TEST(FreebsdRctlRules, PlainNumbersKeyedByName) {
+  Limits l;
+  l.memory_bytes = 1073741824;
+  l.pids = 64;
+  l.cpu_percent = 250;
+  l.nofile = 1024;                      // an rlimit, not an rctl rule
+  l.timeout = std::chrono::seconds(5);  // enforced by the backend, not rctl
+  EXPECT_EQ(rctl_rules("web-1", l),
+            (Strings{"jail:web-1:memoryuse:sigkill=1073741824",
+                     "jail:web-1:memoryuse:log=1073741824", "jail:web-1:maxproc:deny=64",
+                     "jail:web-1:nthr:deny=64", "jail:web-1:pcpu:deny=250"}));
+}
+
+TEST(FreebsdRctlRules, LargeAmountsHaveNoUnitSuffix) {
+  Limits l;
+  l.memory_bytes = 17179869184ull;  // 16 GiB: must not become "16g"
+  auto rules = rctl_rules("a", l);
+  ASSERT_EQ(rules.size(), 2u);
+  EXPECT_EQ(rules[0], "jail:a:memoryuse:sigkill=17179869184");
+}
+
+TEST(FreebsdRctlRules, OomNeedleMatchesTheLogRule) {
+  Limits l;
+  l.memory_bytes = 4096;
+  auto rules = rctl_rules("j.2", l);
+  // What kern_rctl.c prints: rctl: rule "<rule>" matched by pid ...
+  std::string line = "rctl: rule \"" + rules[1] + "\" matched by pid 42 (hog), uid 0, jail j.2";
+  EXPECT_EQ(line.rfind(oom_log_needle("j.2"), 0), 0u);
+  EXPECT_EQ(line.find(oom_log_needle("j")), std::string::npos);  // a prefix name does not match
+}
+
+TEST(FreebsdShebang, Parsing) {
+  EXPECT_TRUE(parse_shebang("echo hi\n").empty());
+  EXPECT_TRUE(parse_shebang("#!\n").empty());
+  EXPECT_EQ(parse_shebang("#!/bin/sh\necho"), (Strings{"/bin/sh"}));
+  EXPECT_EQ(parse_shebang("#! /bin/sh -e \r\necho"), (Strings{"/bin/sh", "-e"}));
+  EXPECT_EQ(parse_shebang("#!/usr/bin/env ruby -w"), (Strings{"/usr/bin/env", "ruby -w"}));
+}
+
+TEST(FreebsdCommand, ArgvAsGiven) {
+  JailSpec s;
+  s.argv = {"ls", "-l"};
+  auto c = command_for(s);
+  EXPECT_EQ(c.argv, (Strings{"ls", "-l"}));
+  EXPECT_TRUE(c.script_path.empty());
+}
+
+TEST(FreebsdCommand, ScriptsRunBySh) {
+  JailSpec s;
+  s.script = "pkg install -y ruby\n";
+  EXPECT_EQ(command_for(s).argv, (Strings{"/bin/sh", "-c", s.script}));
+  s.script = "#!/bin/sh -e\nfalse\n";
+  EXPECT_EQ(command_for(s).argv, (Strings{"/bin/sh", "-e", "-c", s.script}));
+  EXPECT_TRUE(command_for(s).script_path.empty());
+}
+
+TEST(FreebsdCommand, OtherInterpretersGetAFile) {
+  JailSpec s;
+  s.script = "#!/usr/local/bin/python3\nprint(1)\n";
+  auto c = command_for(s, "/.x");
+  EXPECT_EQ(c.argv, (Strings{"/usr/local/bin/python3", "/.x"}));
+  EXPECT_EQ(c.script_path, "/.x");
+}
+
+TEST(FreebsdPath, DefaultAddedOnlyWhenAbsent) {
+  EXPECT_EQ(env_with_path({"A=1"}), (Strings{"A=1", std::string("PATH=") + kDefaultPath}));
+  EXPECT_EQ(env_with_path({"PATH=/x"}), (Strings{"PATH=/x"}));
+}
+
+TEST(FreebsdPath, Candidates) {
+  EXPECT_EQ(exec_candidates("/bin/ls", {}), (Strings{"/bin/ls"}));
+  EXPECT_EQ(exec_candidates("./run", {"PATH=/x"}), (Strings{"./run"}));
+  EXPECT_EQ(exec_candidates("ls", {"PATH=/a:/b"}), (Strings{"/a/ls", "/b/ls"}));
+  EXPECT_EQ(exec_candidates("ls", {"PATH=/a::/b:"}), (Strings{"/a/ls", "./ls", "/b/ls", "./ls"}));
+  EXPECT_EQ(exec_candidates("ls", {}).front(), "/sbin/ls");
+}
+
+TEST(FreebsdPasswd, LoginOfUid) {
+  auto path = std::filesystem::temp_directory_path() /
+              ("lj-freebsd-plan-" + std::to_string(::getpid()) + ".passwd");
+  {
+    std::ofstream out(path);
+    out << "# comment\n"
+           "root:*:0:0:Charlie &:/root:/bin/csh\n"
+           "broken-line\n"
+           "www:*:80:80:World Wide Web Owner:/nonexistent:/usr/sbin/nologin\n";
+  }
+  EXPECT_EQ(login_in_passwd(path, 80), "www");
+  EXPECT_EQ(login_in_passwd(path, 0), "root");
+  EXPECT_EQ(login_in_passwd(path, 1001), "");
+  EXPECT_EQ(login_in_passwd(path.string() + ".missing", 0), "");
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace lj::jail::freebsd

@@ -115,7 +115,15 @@ Error Api::api_error(std::string_view method, const std::string& target,
       line.find(last_.details["field"].get<std::string>()) == std::string::npos) {
     line += " (field " + last_.details["field"].get<std::string>() + ")";
   }
-  if (r.status == 403) {
+  if (r.status == 404) {
+    // Where to look for what exists.
+    if (domain == "jail")
+      line += " — list jails with `ljctl ps -a`";
+    else if (domain == "overlay")
+      line += " — list overlays with `ljctl overlays`";
+    else if (domain == "world")
+      line += " — list worlds with `ljctl worlds`";
+  } else if (r.status == 403) {
     line += " — run ljctl as root or as a member of ljd's socket group";
   } else if (r.status >= 500 && r.status != 501 && r.status != 503) {
     line += " — ljd failed; see its log";

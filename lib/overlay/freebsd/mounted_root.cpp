@@ -251,7 +251,11 @@ Result<MountedRoot> MountedRoot::mount(const MountPlan& plan, RootOptions option
       LJ_TRY_CTX("recording mount " + rec.target.string(), r.options_.before_mount(rec));
     std::string what = rec.fstype + " " + (rec.source.empty() ? rec.fstype : rec.source) + " on " +
                        rec.target.string();
-    LJ_TRY(args.mount(flags, what));
+    if (auto st = args.mount(flags, what); !st) {
+      // Announced but not made: let the journal forget it again.
+      if (r.options_.after_unmount) r.options_.after_unmount(rec);
+      return fail(std::move(st).error());
+    }
     lj::log("overlay")->debug("mounted {}", what);
     r.mounts_.push_back(std::move(rec));
   }

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <random>
 #include <regex>
 #include <thread>
 
@@ -286,6 +287,62 @@ TEST(Index, WriterKilledMidTransactionLeavesNeitherRowNorEvent) {
   auto next = idx->jail_started(id, 5, 6, "", 0, 0);
   ASSERT_TRUE(next) << next.error().what();
   EXPECT_EQ(next->seq, 2);
+}
+
+// Many transitions, a fifth of them failed between their statements or at COMMIT: every success
+// takes exactly the next seq, and every event in the log matches a transition that succeeded.
+TEST(Index, EventsStayGaplessThroughRandomFailures) {
+  Index idx = open_memory();
+  std::mt19937 rng(12345);
+  std::vector<std::string> ids;
+  std::int64_t expected = 0;
+  std::vector<std::string> types;
+  int injected = 0;
+  for (int i = 0; i < 600; ++i) {
+    if (ids.empty() || rng() % 4 == 0) {
+      ids.push_back(idx.insert_jail(jail("")).value().id);
+      continue;
+    }
+    const std::string& id = ids[rng() % ids.size()];
+    sys::clear_faults();
+    if (rng() % 5 == 0) sys::inject_fault(rng() % 2 ? "index.event" : "index.commit", EIO);
+    Result<EventRow> r = fail(Errc::internal, "test", "none");
+    switch (rng() % 4) {
+      case 0:
+        r = idx.jail_created(id, 0);
+        break;
+      case 1:
+        r = idx.jail_started(id, 1, 1, "", 0, 0);
+        break;
+      case 2:
+        r = idx.record_exit(id, {.exit_code = 1});
+        break;
+      case 3:
+        r = idx.jail_removed(id, 0);
+        break;
+    }
+    sys::clear_faults();
+    if (!r && r.error().sys_errno() == EIO) ++injected;
+    if (r) {
+      EXPECT_EQ(r->seq, ++expected);
+      types.push_back(r->type);
+      // The row says what the event says.
+      auto row = idx.get_jail(id).value();
+      EXPECT_EQ("jail." + std::string(to_string(row.state)),
+                r->type == "jail.created"   ? "jail.created"
+                : r->type == "jail.started" ? "jail.running"
+                                            : r->type);
+    }
+  }
+  ASSERT_GT(expected, 100);
+  EXPECT_GT(injected, 20);
+  auto all = idx.events_since(0, 10000).value();
+  ASSERT_EQ(static_cast<std::int64_t>(all.events.size()), expected);
+  for (std::int64_t i = 0; i < expected; ++i) {
+    EXPECT_EQ(all.events[i].seq, i + 1);
+    EXPECT_EQ(all.events[i].type, types[i]);
+  }
+  EXPECT_TRUE(idx.integrity_check());
 }
 
 TEST(Index, EventsAreGaplessAndResumableBySeq) {

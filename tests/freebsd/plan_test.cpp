@@ -12,6 +12,17 @@ namespace {
 
 using Strings = std::vector<std::string>;
 
+TEST(FreebsdJailName, DotsAndDigitsRefused) {
+  EXPECT_TRUE(check_jail_name("web-1"));
+  EXPECT_TRUE(check_jail_name("j_2x"));
+  auto dotted = check_jail_name("web.1");
+  ASSERT_FALSE(dotted);
+  EXPECT_EQ(dotted.error().code(), "jail.invalid_argument");
+  EXPECT_NE(dotted.error().what().find("inside jail 'web'"), std::string::npos);
+  EXPECT_FALSE(check_jail_name("123"));
+  EXPECT_TRUE(check_jail_name("123a"));
+}
+
 TEST(FreebsdRctlRules, NoLimitsNoRules) {
   EXPECT_TRUE(rctl_rules("web-1", Limits{}).empty());
 }

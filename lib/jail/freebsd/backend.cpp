@@ -520,6 +520,7 @@ Result<std::vector<std::string>> FreebsdBackend::command(const JailSpec& spec, F
 
 Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
   LJ_TRY_CTX("jail " + spec.name, validate_spec(spec));
+  LJ_TRY(check_jail_name(spec.name));
   if (spec.userns)
     return fail(Errc::unsupported, kDomain,
                 "user namespaces are Linux-only: a FreeBSD jail's uid 0 is the host's uid 0, "

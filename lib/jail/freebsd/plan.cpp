@@ -5,6 +5,19 @@
 
 namespace lj::jail::freebsd {
 
+Status check_jail_name(const std::string& name) {
+  if (name.find('.') != std::string::npos)
+    return fail(Errc::invalid_argument, "jail",
+                "FreeBSD jail names cannot contain '.': it separates a child jail from its parent "
+                "('" +
+                    name + "' would name jail '" + name.substr(name.rfind('.') + 1) +
+                    "' inside jail '" + name.substr(0, name.rfind('.')) + "')");
+  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos)
+    return fail(Errc::invalid_argument, "jail",
+                "FreeBSD jail names cannot be all digits ('" + name + "' would be read as a jid)");
+  return {};
+}
+
 std::vector<std::string> rctl_rules(const std::string& name, const Limits& l) {
   const std::string subject = "jail:" + name + ":";
   std::vector<std::string> rules;

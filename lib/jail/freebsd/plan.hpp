@@ -14,6 +14,11 @@
 
 namespace lj::jail::freebsd {
 
+// The extra rules FreeBSD puts on a jail name beyond validate_spec's [A-Za-z0-9_.-]{1,64}: a '.'
+// separates hierarchical jail names ("a.b" is jail b inside jail a, jail(8)), and an all-digit
+// name would be taken for a jid. invalid_argument naming the rule otherwise.
+Status check_jail_name(const std::string& name);
+
 // The rctl(8) rules for `limits`, subject "jail:<name>". Amounts are plain decimal numbers:
 // rctl_add_rule(2) takes no unit suffix. Empty when no limit applies to rctl (nofile is an
 // rlimit, timeout is ours).

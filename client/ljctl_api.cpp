@@ -103,12 +103,14 @@ Error Api::api_error(std::string_view method, const std::string& target,
     client::HttpClient probe(socket());
     if (auto info = probe.request("GET", "/v1/info"); info && info->status == 200) {
       json j = json::parse(info->body, nullptr, false);
-      if (j.is_object() && j.contains("version")) version = j["version"].dump();
+      if (j.is_object() && j.contains("version") && j["version"].is_string()) {
+        version = j["version"].get<std::string>();
+      }
     }
     return Error(Errc::unsupported, "ljctl",
-                 "ljd at " + socket() + " (" + version + ") does not serve " + std::string(method) +
-                     " " + path_of(target) +
-                     ": it is older than this ljctl (" LJD_VERSION ") — upgrade ljd");
+                 "ljd at " + socket() + " (version " + version + ") does not serve " +
+                     std::string(method) + " " + path_of(target) +
+                     ", which this ljctl (" LJD_VERSION ") needs: it is older — upgrade ljd");
   }
   std::string line = last_.message;
   if (last_.details.is_object() && last_.details.contains("field") &&

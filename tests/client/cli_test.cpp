@@ -73,8 +73,11 @@ TEST(LjctlCli, OlderDaemonIsOneClearLine) {
   auto r = run(ljctl(d, {"worlds"}));
   EXPECT_EQ(r.status, 125);
   expect_one_line(r);
-  EXPECT_NE(r.err.find("(\"0.0.1\") does not serve GET /v1/worlds: it is older than this ljctl"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find(
+          "(version 0.0.1) does not serve GET /v1/worlds, which this ljctl (0.1.0) needs: it is "
+          "older — upgrade ljd"),
+      std::string::npos)
       << r.err;
 }
 

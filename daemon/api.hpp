@@ -1,0 +1,36 @@
+// The API: `handle(Request, Reply)` over plain structs, knowing nothing of sockets. Routes are
+// registered per resource family (api_*.cpp) into one Router; proto/openapi.yaml describes them
+// all (tests/daemon/spec_test.cpp checks both ways).
+#pragma once
+
+#include "daemon/core.hpp"
+#include "daemon/http_types.hpp"
+#include "daemon/router.hpp"
+
+namespace lj::daemon {
+
+class Api {
+ public:
+  explicit Api(Daemon& d);
+  // Loop thread. Until recovery is done every route but /v1/_ping answers 503 api.busy.
+  void handle(Request& req, Reply reply);
+  const Router& router() const { return router_; }
+
+ private:
+  Daemon& d_;
+  Router router_;
+};
+
+// Registration, one function per resource family.
+void add_system_routes(Router& r, Daemon& d);
+void add_jail_routes(Router& r, Daemon& d);
+void add_event_routes(Router& r, Daemon& d);
+
+// Query helpers shared by the families: a malformed value is a 400 naming the parameter.
+Result<bool> query_bool(const Request& req, std::string_view key, bool dflt);
+Result<std::int64_t> query_int(const Request& req, std::string_view key, std::int64_t dflt);
+Result<std::optional<double>> query_seconds(const Request& req, std::string_view key);
+// The error response of a decoding failure, with details.field.
+Response field_error(const Error& err, const std::string& field);
+
+}  // namespace lj::daemon

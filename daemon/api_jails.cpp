@@ -1,0 +1,200 @@
+// /v1/jails: JSON <-> Jails. Every body goes through the strict decoder (json_fields.hpp).
+#include <csignal>
+#include <cstring>
+
+#include "daemon/api.hpp"
+#include "daemon/jails.hpp"
+#include "daemon/wire.hpp"
+
+namespace lj::daemon {
+
+using nlohmann::json;
+
+namespace {
+
+Uid uid_of(const Request& req) {
+  return static_cast<std::uint32_t>(req.peer.uid);
+}
+
+std::optional<int> signal_by_name(std::string name) {
+  if (name.rfind("SIG", 0) == 0) name = name.substr(3);
+  static const std::pair<const char*, int> kSignals[] = {
+      {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT},  {"KILL", SIGKILL},
+      {"TERM", SIGTERM}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},  {"ALRM", SIGALRM},
+      {"STOP", SIGSTOP}, {"CONT", SIGCONT}, {"WINCH", SIGWINCH}};
+  for (auto& [n, s] : kSignals) {
+    if (name == n) return s;
+  }
+  return std::nullopt;
+}
+
+// "signal": 15 or "SIGTERM"/"TERM".
+int read_signal(Fields& f, int dflt) {
+  const json* v = f.opt_raw("signal");
+  if (!v) return dflt;
+  if (v->is_number_integer()) {
+    auto n = v->get<std::int64_t>();
+    if (n > 0 && n < 65) return static_cast<int>(n);
+    f.reject("signal", "not a signal number");
+    return dflt;
+  }
+  if (v->is_string()) {
+    if (auto s = signal_by_name(v->get<std::string>())) return *s;
+    f.reject("signal", "unknown signal name `" + v->get<std::string>() + "`");
+    return dflt;
+  }
+  f.reject("signal", "expected a signal number or name");
+  return dflt;
+}
+
+RowDone reply_row(Reply reply, int status) {
+  return [reply = std::move(reply), status](Result<index::JailRow> r) {
+    if (!r) return reply(error_response(r.error()));
+    reply(json_response(status, jail_json(*r)));
+  };
+}
+
+// Decodes a small body with `read`; answers the 400 itself and returns false on error.
+template <class F>
+bool decode_small(const Request& req, const Reply& reply, F read) {
+  auto doc = parse_body(req.body);
+  if (!doc) {
+    reply(field_error(doc.error(), ""));
+    return false;
+  }
+  Fields f(*doc);
+  read(f);
+  if (auto st = f.finish(); !st) {
+    reply(field_error(st.error(), f.error() ? f.error()->field : ""));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void add_jail_routes(Router& router, Daemon& d) {
+  router.add("POST", "/v1/jails", [&d](Request& req, const Params&, Reply reply) {
+    auto start = query_bool(req, "start", false);
+    if (!start) return reply(field_error(start.error(), "start"));
+    auto doc = parse_body(req.body);
+    if (!doc) return reply(field_error(doc.error(), ""));
+    std::string field;
+    auto create = decode_create(*doc, d.cfg, &field);
+    if (!create) return reply(field_error(create.error(), field));
+    d.jails->create(std::move(*create), *start, uid_of(req), reply_row(std::move(reply), 201));
+  });
+
+  router.add("GET", "/v1/jails", [&d](Request& req, const Params&, Reply reply) {
+    index::JailFilter filter;
+    auto [b, e] = req.query.equal_range("state");
+    for (auto it = b; it != e; ++it) {
+      if (it->second == "all") {
+        for (auto s :
+             {index::JailState::creating, index::JailState::created, index::JailState::running,
+              index::JailState::stopping, index::JailState::exited, index::JailState::removed})
+          filter.states.push_back(s);
+        continue;
+      }
+      auto s = index::jail_state_from(it->second);
+      if (!s) {
+        return reply(field_error(Error(Errc::invalid_argument, "api",
+                                       "query parameter state: unknown state `" + it->second + "`"),
+                                 "state"));
+      }
+      filter.states.push_back(*s);
+    }
+    auto [lb, le] = req.query.equal_range("label");
+    for (auto it = lb; it != le; ++it) {
+      auto eq = it->second.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return reply(field_error(
+            Error(Errc::invalid_argument, "api", "query parameter label: expected key=value"),
+            "label"));
+      }
+      filter.labels.emplace_back(it->second.substr(0, eq), it->second.substr(eq + 1));
+    }
+    auto rows = d.jails->list(filter);
+    if (!rows) return reply(error_response(rows.error()));
+    json out = json::array();
+    for (const auto& row : *rows) out.push_back(jail_json(row));
+    reply(json_response(200, out));
+  });
+
+  router.add("GET", "/v1/jails/{id}", [&d](Request&, const Params& p, Reply reply) {
+    auto row = d.jails->get(p.at("id"));
+    if (!row) return reply(error_response(row.error()));
+    reply(json_response(200, jail_json(*row)));
+  });
+
+  router.add("POST", "/v1/jails/{id}/start", [&d](Request& req, const Params& p, Reply reply) {
+    if (!decode_small(req, reply, [](Fields&) {})) return;
+    d.jails->start(p.at("id"), uid_of(req), reply_row(std::move(reply), 200));
+  });
+
+  router.add("POST", "/v1/jails/{id}/stop", [&d](Request& req, const Params& p, Reply reply) {
+    int sig = SIGTERM;
+    double timeout = static_cast<double>(d.cfg.stop_timeout.count());
+    if (!decode_small(req, reply, [&](Fields& f) {
+          sig = read_signal(f, SIGTERM);
+          auto t = f.opt_number("timeout_s");
+          if (t && *t < 0) f.reject("timeout_s", "must not be negative");
+          if (t) timeout = *t;
+        }))
+      return;
+    d.jails->stop(p.at("id"), sig,
+                  std::chrono::milliseconds(static_cast<std::int64_t>(timeout * 1000)), uid_of(req),
+                  reply_row(std::move(reply), 200));
+  });
+
+  router.add("POST", "/v1/jails/{id}/kill", [&d](Request& req, const Params& p, Reply reply) {
+    int sig = SIGKILL;
+    if (!decode_small(req, reply, [&](Fields& f) { sig = read_signal(f, SIGKILL); })) return;
+    auto row = d.jails->kill(p.at("id"), sig, uid_of(req));
+    if (!row) return reply(error_response(row.error()));
+    reply(json_response(200, jail_json(*row)));
+  });
+
+  router.add("GET", "/v1/jails/{id}/wait", [&d](Request& req, const Params& p, Reply reply) {
+    auto t = query_seconds(req, "timeout_s");
+    if (!t) return reply(field_error(t.error(), "timeout_s"));
+    std::optional<std::chrono::milliseconds> timeout;
+    if (*t) timeout = std::chrono::milliseconds(static_cast<std::int64_t>(**t * 1000));
+    d.jails->wait(p.at("id"), timeout, [reply = std::move(reply)](Result<WaitResult> r) {
+      if (!r) return reply(error_response(r.error()));
+      reply(json_response(200, {{"id", r->row.id},
+                                {"state", index::to_string(r->row.state)},
+                                {"exit", exit_json(r->row)},
+                                {"timed_out", r->timed_out}}));
+    });
+  });
+
+  router.add("GET", "/v1/jails/{id}/logs", [&d](Request& req, const Params& p, Reply reply) {
+    auto follow = query_bool(req, "follow", false);
+    if (!follow) return reply(field_error(follow.error(), "follow"));
+    auto after = query_int(req, "after", 0);
+    if (!after || *after < 0) {
+      return reply(field_error(after ? Error(Errc::invalid_argument, "api",
+                                             "query parameter after: must not be negative")
+                                     : after.error(),
+                               "after"));
+    }
+    auto row = d.jails->get(p.at("id"));
+    if (!row) return reply(error_response(row.error()));
+    Response resp;
+    bool f = *follow;
+    auto a = static_cast<std::uint64_t>(*after);
+    resp.stream = [&d, row = std::move(*row), f, a](std::shared_ptr<StreamWriter> w) {
+      d.jails->logs(row, a, f, std::move(w));
+    };
+    reply(std::move(resp));
+  });
+
+  router.add("DELETE", "/v1/jails/{id}", [&d](Request& req, const Params& p, Reply reply) {
+    auto force = query_bool(req, "force", false);
+    if (!force) return reply(field_error(force.error(), "force"));
+    d.jails->remove(p.at("id"), *force, uid_of(req), reply_row(std::move(reply), 200));
+  });
+}
+
+}  // namespace lj::daemon

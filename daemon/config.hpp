@@ -1,0 +1,47 @@
+// ljd's configuration: `key = value` lines (etc/ljd.conf.sample documents every key), then the
+// command line's overrides. Plain data, read once at start-up.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "common/error.hpp"
+
+namespace lj::daemon {
+
+enum class OnShutdown { stop, leave };
+
+struct Config {
+  std::filesystem::path root = "/usr/local/lj";  // $LIGHTJAIL_ROOT when set
+  std::filesystem::path socket = "/var/run/ljd.sock";
+  std::string socket_group;  // empty: root (and ljd's uid) only
+  unsigned socket_mode = 0660;
+  std::filesystem::path pidfile;  // empty: none
+  std::string default_world;      // used when a jail names none
+  // Defaults applied to jails that set no limit of their own (0 = none).
+  std::uint64_t default_memory_bytes = 0;
+  std::uint64_t default_pids = 0;
+  std::uint32_t default_cpu_percent = 0;
+  std::uint64_t default_nofile = 0;
+  std::uint64_t default_timeout_s = 0;
+  std::size_t max_body_bytes = 1 << 20;
+  std::size_t max_header_bytes = 16 << 10;
+  std::chrono::seconds idle_timeout{60};
+  std::chrono::seconds heartbeat{15};
+  std::chrono::seconds retention{24 * 3600};  // exit records and events kept this long
+  std::size_t max_jails = 4096;
+  std::size_t stream_backlog_bytes = 4 << 20;  // a stream subscriber this far behind is cut off
+  unsigned workers = 4;                        // blocking pool (spawn, teardown, builds)
+  std::string log_level = "info";
+  OnShutdown on_shutdown = OnShutdown::stop;
+  std::chrono::seconds stop_timeout{10};  // SIGTERM -> SIGKILL on shutdown and default for stop
+};
+
+// Applies the `key = value` lines of `text` on top of `cfg`. Unknown keys and bad values are
+// errors naming the line.
+Status parse_config(std::string_view text, Config* cfg);
+Status load_config(const std::filesystem::path& file, Config* cfg);
+
+}  // namespace lj::daemon

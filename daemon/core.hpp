@@ -1,0 +1,57 @@
+// The daemon's state and the services the API calls. Everything here is owned by the loop thread
+// (the one thread running Runtime::run): the jail table, the index and the event bus are touched
+// from nowhere else. Blocking work goes to Loop::blocking and posts its result back.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/error.hpp"
+#include "daemon/config.hpp"
+#include "daemon/loop.hpp"
+#include "index/index.hpp"
+#include "jail/backend.hpp"
+
+namespace lj::daemon {
+
+// Fans events out to live subscribers after the index has written them (rows first, then the
+// event, then subscribers: a subscriber never sees an event whose row is not on disk).
+class EventBus {
+ public:
+  // Returns false to be unsubscribed.
+  using Subscriber = std::function<bool(const index::EventRow&)>;
+  std::uint64_t subscribe(Subscriber s);
+  void unsubscribe(std::uint64_t token);
+  void publish(const index::EventRow& e);
+  std::size_t subscribers() const { return subs_.size(); }
+
+ private:
+  std::map<std::uint64_t, Subscriber> subs_;
+  std::uint64_t next_ = 1;
+};
+
+class Jails;
+
+struct Daemon {
+  Daemon(Config c, Loop& l, std::unique_ptr<jail::Backend> b, index::Index i);
+  ~Daemon();
+
+  // Publishes the event of a successful index transition; returns the error otherwise.
+  Status emit(Result<index::EventRow> ev);
+
+  Config cfg;
+  Loop& loop;
+  std::unique_ptr<jail::Backend> backend;  // null: this build has no jail backend
+  index::Index idx;
+  EventBus events;
+  std::unique_ptr<Jails> jails;
+  bool ready = false;     // recovery done: serve every route
+  bool stopping = false;  // shutdown begun: refuse new jails
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+};
+
+}  // namespace lj::daemon

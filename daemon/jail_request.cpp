@@ -1,0 +1,168 @@
+#include "daemon/jail_request.hpp"
+
+#include <csignal>
+
+namespace lj::daemon {
+
+using nlohmann::json;
+
+bool valid_name(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name == "." || name == "..") return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+namespace {
+bool abs_clean(std::string_view p) {
+  if (p.empty() || p.front() != '/') return false;
+  std::size_t i = 0;
+  while (i < p.size()) {
+    std::size_t j = p.find('/', i);
+    if (j == std::string_view::npos) j = p.size();
+    if (p.substr(i, j - i) == "..") return false;
+    i = j + 1;
+  }
+  return true;
+}
+}  // namespace
+
+Result<CreateJail> decode_create(const json& body, const Config& cfg, std::string* field) {
+  CreateJail c;
+  Fields f(body);
+  c.name = f.opt_string("name").value_or("");
+  c.world = f.opt_string("world").value_or(cfg.default_world);
+  Fields ov = f.object("overlay");
+  if (ov.present()) {
+    c.overlay = OverlayRef{ov.string("name"), ov.opt_string("version").value_or("")};
+  }
+  c.command = f.opt_strings("command").value_or(std::vector<std::string>{});
+  c.script = f.opt_string("script").value_or("");
+  c.env = f.opt_string_map("env").value_or(std::map<std::string, std::string>{});
+  c.workdir = f.opt_string("workdir").value_or("/");
+  c.hostname = f.opt_string("hostname").value_or("");
+  Fields net = f.object("network");
+  if (net.present()) {
+    std::string mode = net.opt_string("mode").value_or("none");
+    if (mode == "none")
+      c.network.mode = jail::NetworkMode::none;
+    else if (mode == "inherit")
+      c.network.mode = jail::NetworkMode::inherit;
+    else if (mode == "ip")
+      c.network.mode = jail::NetworkMode::ip;
+    else
+      net.reject("mode", "must be one of none, inherit, ip");
+    c.network.interface = net.opt_string("interface").value_or("");
+    c.network.addresses = net.opt_strings("addresses").value_or(std::vector<std::string>{});
+    if (c.network.mode == jail::NetworkMode::ip && c.network.addresses.empty()) {
+      net.reject("addresses", "mode ip needs at least one address");
+    }
+  }
+  Fields lim = f.object("limits");
+  c.limits.memory_bytes = lim.opt_uint("memory_bytes").value_or(cfg.default_memory_bytes);
+  c.limits.pids = lim.opt_uint("pids").value_or(cfg.default_pids);
+  auto cpu = lim.opt_uint("cpu_percent").value_or(cfg.default_cpu_percent);
+  if (cpu > 100000) lim.reject("cpu_percent", "at most 100000");
+  c.limits.cpu_percent = static_cast<std::uint32_t>(cpu);
+  c.limits.nofile = lim.opt_uint("nofile").value_or(cfg.default_nofile);
+  auto timeout = lim.opt_number("timeout_s");
+  if (timeout && *timeout < 0) lim.reject("timeout_s", "must not be negative");
+  c.limits.timeout = timeout ? std::chrono::milliseconds(static_cast<std::int64_t>(*timeout * 1000))
+                             : std::chrono::milliseconds(cfg.default_timeout_s * 1000);
+  std::size_t i = 0;
+  for (Fields& v : f.objects("volumes")) {
+    overlay::Volume vol;
+    vol.host_path = v.string("host_path");
+    vol.jail_path = v.string("jail_path");
+    vol.read_only = v.opt_bool("read_only").value_or(false);
+    std::string key = "volumes[" + std::to_string(i++) + "]";
+    if (!v.error() && !abs_clean(vol.host_path.string())) {
+      v.reject("host_path", "must be an absolute path without ..");
+    }
+    if (!v.error() && !abs_clean(vol.jail_path)) {
+      v.reject("jail_path", "must be an absolute path without ..");
+    }
+    c.volumes.push_back(std::move(vol));
+  }
+  c.labels = f.opt_string_map("labels").value_or(std::map<std::string, std::string>{});
+  c.auto_remove = f.opt_bool("auto_remove").value_or(false);
+
+  if (!f.error()) {
+    if (!c.name.empty() && !valid_name(c.name)) {
+      f.reject("name", "must be 1-64 characters of [A-Za-z0-9_.-]");
+    } else if (c.world.empty()) {
+      f.reject("world", "required field is missing (and no default_world is configured)");
+    } else if (c.world.find('/') != std::string::npos || c.world == "." || c.world == "..") {
+      f.reject("world", "must be a world name, not a path");
+    } else if (c.command.empty() == c.script.empty()) {
+      f.reject("command", "exactly one of command and script must be given");
+    } else if (!abs_clean(c.workdir)) {
+      f.reject("workdir", "must be an absolute path without ..");
+    } else if (c.overlay && c.overlay->name.find('/') == std::string::npos) {
+      f.reject("overlay.name", "overlay names contain a slash (namespace/name)");
+    }
+    for (const auto& [k, v] : c.env) {
+      if (k.empty() || k.find('=') != std::string::npos || k.find('\0') != std::string::npos) {
+        f.reject("env", "bad variable name `" + k + "`");
+      }
+    }
+  }
+  auto st = f.finish();
+  if (!st) {
+    if (field && f.error()) *field = f.error()->field;
+    return tl::unexpected(std::move(st).error());
+  }
+  return c;
+}
+
+json encode_create(const CreateJail& c) {
+  json j = json::object();
+  if (!c.name.empty()) j["name"] = c.name;
+  j["world"] = c.world;
+  if (c.overlay) j["overlay"] = {{"name", c.overlay->name}, {"version", c.overlay->version}};
+  if (!c.command.empty()) j["command"] = c.command;
+  if (!c.script.empty()) j["script"] = c.script;
+  if (!c.env.empty()) j["env"] = c.env;
+  j["workdir"] = c.workdir;
+  if (!c.hostname.empty()) j["hostname"] = c.hostname;
+  static const char* kModes[] = {"none", "inherit", "ip"};
+  j["network"] = {{"mode", kModes[static_cast<int>(c.network.mode)]}};
+  if (!c.network.interface.empty()) j["network"]["interface"] = c.network.interface;
+  if (!c.network.addresses.empty()) j["network"]["addresses"] = c.network.addresses;
+  j["limits"] = {{"memory_bytes", c.limits.memory_bytes},
+                 {"pids", c.limits.pids},
+                 {"cpu_percent", c.limits.cpu_percent},
+                 {"nofile", c.limits.nofile},
+                 {"timeout_s", static_cast<double>(c.limits.timeout.count()) / 1000.0}};
+  if (!c.volumes.empty()) {
+    j["volumes"] = json::array();
+    for (const auto& v : c.volumes) {
+      j["volumes"].push_back({{"host_path", v.host_path.string()},
+                              {"jail_path", v.jail_path},
+                              {"read_only", v.read_only}});
+    }
+  }
+  if (!c.labels.empty()) j["labels"] = c.labels;
+  if (c.auto_remove) j["auto_remove"] = true;
+  return j;
+}
+
+jail::JailSpec make_spec(const CreateJail& c, const std::string& id, overlay::MountPlan root) {
+  jail::JailSpec s;
+  s.name = id;
+  s.root = std::move(root);
+  s.root.volumes = c.volumes;
+  s.argv = c.command;
+  s.script = c.script;
+  for (const auto& [k, v] : c.env) s.env.push_back(k + "=" + v);
+  s.workdir = c.workdir;
+  s.hostname = c.hostname.empty() ? (c.name.empty() ? id : c.name) : c.hostname;
+  s.network = c.network;
+  s.limits = c.limits;
+  return s;
+}
+
+}  // namespace lj::daemon

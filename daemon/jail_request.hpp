@@ -1,0 +1,51 @@
+// The body of POST /v1/jails as plain data, its strict decoding, its normalised JSON (stored as the
+// row's spec, so a later start rebuilds the same JailSpec), and the JailSpec it becomes.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+#include "daemon/config.hpp"
+#include "daemon/json_fields.hpp"
+#include "jail/spec.hpp"
+
+namespace lj::daemon {
+
+struct OverlayRef {
+  std::string name;
+  std::string version;  // a semver constraint; empty: the newest
+};
+
+struct CreateJail {
+  std::string name;  // empty: the id
+  std::string world;
+  std::optional<OverlayRef> overlay;
+  std::vector<std::string> command;  // exactly one of command and script
+  std::string script;
+  std::map<std::string, std::string> env;
+  std::string workdir = "/";
+  std::string hostname;
+  jail::Network network;
+  jail::Limits limits;
+  std::vector<overlay::Volume> volumes;
+  std::map<std::string, std::string> labels;
+  bool auto_remove = false;
+};
+
+// Decodes and validates a create body (limits default from `cfg`). On a field error, *field names
+// it ("limits.memory_bytes").
+Result<CreateJail> decode_create(const nlohmann::json& body, const Config& cfg, std::string* field);
+nlohmann::json encode_create(const CreateJail& c);
+
+// A jail or overlay name as users write it: [A-Za-z0-9_.-], 1..64 characters, not "." or "..".
+bool valid_name(std::string_view name);
+
+// The JailSpec of a create request, with `root` already resolved (world + overlay layers).
+jail::JailSpec make_spec(const CreateJail& c, const std::string& id, overlay::MountPlan root);
+
+}  // namespace lj::daemon

@@ -1,0 +1,694 @@
+#include "daemon/jails.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <csignal>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "common/log.hpp"
+#include "daemon/wire.hpp"
+
+namespace lj::daemon {
+
+using index::JailRow;
+using index::JailState;
+using nlohmann::json;
+
+struct Jails::Live {
+  std::string id;
+  std::unique_ptr<jail::Jail> jail;  // null while spawning and once reaped
+  bool spawning = false;
+  bool reaping = false;        // poll() is running on the pool
+  bool exit_recorded = false;  // the row says exited
+  Uid stop_uid;                // who asked it to stop, stamped on the exit event
+  std::unique_ptr<Watch> exit_watch, deadline, kill_timer, drain_timer;
+  std::unique_ptr<Watch> readers[2];  // stdout, stderr pipes
+  int open_streams = 0;
+  UniqueFd log_fd;
+  std::uint64_t log_seq = 0;
+  std::string partial[2];          // an unfinished line per stream
+  std::vector<RowDone> on_finish;  // stop and forced delete answer once the jail is finished
+  bool remove_on_finish = false;
+  Uid remove_uid;
+};
+
+namespace {
+
+auto lg() {
+  return lj::log("daemon");
+}
+
+std::string new_jail_id() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  static const char* hex = "0123456789abcdef";
+  std::string id = "j-";
+  std::uint64_t r = rng();
+  for (int i = 0; i < 8; ++i) id.push_back(hex[(r >> (i * 4)) & 0xf]);
+  return id;
+}
+
+Error jail_not_found(std::string_view id) {
+  return Error(Errc::not_found, "jail", "no jail with id or name `" + std::string(id) + "`");
+}
+
+bool ended_state(JailState s) {
+  return s == JailState::exited || s == JailState::removed;
+}
+
+// The seq of one stored log line, which always starts {"seq":N,
+std::uint64_t line_seq(std::string_view line) {
+  constexpr std::string_view kPrefix = R"({"seq":)";
+  if (line.substr(0, kPrefix.size()) != kPrefix) return 0;
+  std::uint64_t n = 0;
+  std::from_chars(line.data() + kPrefix.size(), line.data() + line.size(), n);
+  return n;
+}
+
+// "exited N" / "killed N", written by the jail's init (JailSpec::status_file).
+std::optional<index::ExitRecord> read_status_file(const std::string& path) {
+  std::ifstream in(path);
+  std::string what;
+  int n = 0;
+  if (!(in >> what >> n)) return std::nullopt;
+  index::ExitRecord rec;
+  if (what == "exited")
+    rec.exit_code = n;
+  else if (what == "killed")
+    rec.exit_signal = n;
+  else
+    return std::nullopt;
+  return rec;
+}
+
+std::string end_record(const JailRow& row, std::uint64_t seq) {
+  json j = {{"type", "end"},
+            {"seq", seq},
+            {"state", index::to_string(row.state)},
+            {"exit", exit_json(row)}};
+  return j.dump();
+}
+
+}  // namespace
+
+Jails::Jails(Daemon& d) : d_(d) {}
+Jails::~Jails() = default;
+
+std::string Jails::log_path(const std::string& id) const {
+  return (d_.cfg.root / ".ljd" / "logs" / (id + ".log")).string();
+}
+std::string Jails::status_path(const std::string& id) const {
+  return (d_.cfg.root / ".ljd" / "run" / (id + ".status")).string();
+}
+
+Result<JailRow> Jails::get(std::string_view id_or_name) {
+  auto r = d_.idx.get_jail(id_or_name);
+  if (!r && r.error().errc() == Errc::not_found) return fail(jail_not_found(id_or_name));
+  return r;
+}
+
+Result<std::vector<JailRow>> Jails::list(const index::JailFilter& filter) {
+  return d_.idx.list_jails(filter);
+}
+
+Result<overlay::MountPlan> Jails::resolve_root(const CreateJail& req) {
+  std::filesystem::path world = d_.cfg.root / "worlds" / req.world;
+  struct stat st {};
+  if (::stat(world.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return fail(Errc::not_found, "world", "no world `" + req.world + "` (" + world.string() + ")");
+  }
+  if (auto w = d_.idx.get_world(req.world); w && w->state != index::WorldState::ready) {
+    return fail(Errc::conflict, "world",
+                "world `" + req.world + "` is " + std::string(index::to_string(w->state)));
+  }
+  overlay::MountPlan plan;
+  plan.lower.push_back(world);
+  if (req.overlay) {
+    return fail(Errc::unsupported, "overlay",
+                "jails on overlays need the overlay catalog, which this build lacks");
+  }
+  return plan;
+}
+
+void Jails::create(CreateJail req, bool start, Uid uid, RowDone done) {
+  if (d_.stopping) return done(fail(Errc::busy, "jail", "ljd is shutting down"));
+  if (start && !d_.backend) {
+    return done(fail(Errc::unsupported, "jail", "this ljd was built without a jail backend"));
+  }
+  if (live_.size() >= d_.cfg.max_jails) {
+    return done(fail(Errc::limit, "jail",
+                     "max_jails (" + std::to_string(d_.cfg.max_jails) + ") jails are live"));
+  }
+  if (auto root = resolve_root(req); !root) return done(tl::unexpected(root.error()));
+
+  JailRow row;
+  row.name = req.name;
+  row.spec = encode_create(req).dump();
+  row.labels = req.labels;
+  row.auto_remove = req.auto_remove;
+  row.owner_uid = uid.value_or(0);
+  Result<JailRow> ins = fail(Errc::internal, "jail", "no id");
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    row.id = new_jail_id();
+    row.log_path = log_path(row.id);
+    ins = d_.idx.insert_jail(row);
+    if (ins || ins.error().errc() != Errc::exists) break;
+    if (!req.name.empty()) {
+      auto other = d_.idx.get_jail(req.name);
+      if (other && other->state != JailState::removed) {
+        return done(fail(Errc::exists, "jail", "a jail named `" + req.name + "` exists"));
+      }
+    }
+  }
+  if (!ins) return done(tl::unexpected(ins.error()));
+  std::string id = ins->id;
+  if (!start) {
+    if (auto st = d_.emit(d_.idx.jail_created(id, uid)); !st)
+      return done(tl::unexpected(st.error()));
+    return done(get(id));
+  }
+  spawn(std::move(id), std::move(req), true, uid, std::move(done));
+}
+
+void Jails::start(std::string_view id_or_name, Uid uid, RowDone done) {
+  auto row = get(id_or_name);
+  if (!row) return done(row);
+  if (d_.stopping) return done(fail(Errc::busy, "jail", "ljd is shutting down"));
+  if (row->state != JailState::created || live_.count(row->id)) {
+    return done(fail(
+        Errc::conflict, "jail",
+        "jail " + row->id + " is " + std::string(index::to_string(row->state)) + ", not created"));
+  }
+  if (!d_.backend) {
+    return done(fail(Errc::unsupported, "jail", "this ljd was built without a jail backend"));
+  }
+  auto doc = json::parse(row->spec, nullptr, false);
+  auto req = decode_create(doc, d_.cfg, nullptr);
+  if (!req) return done(fail(req.error().context("stored spec of " + row->id)));
+  spawn(row->id, std::move(*req), false, uid, std::move(done));
+}
+
+void Jails::spawn(std::string id, CreateJail req, bool fresh, Uid uid, RowDone done) {
+  auto forget = [&](Error e) {
+    if (fresh) (void)d_.idx.delete_jail(id);
+    done(fail(std::move(e).context("starting jail " + id)));
+  };
+  auto root = resolve_root(req);
+  if (!root) return forget(root.error());
+
+  struct Job {
+    jail::JailSpec spec;
+    UniqueFd out_w, err_w;
+    Result<std::unique_ptr<jail::Jail>> result = fail(Errc::internal, "jail", "not run");
+  };
+  auto job = std::make_shared<Job>();
+  job->spec = make_spec(req, id, std::move(*root));
+  // TODO(status_file): job->spec.status_file = status_path(id);
+  int out[2], err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return forget(Error::from_errno("jail", "pipe2"));
+  UniqueFd out_r(out[0]);
+  job->out_w.reset(out[1]);
+  if (::pipe2(err, O_CLOEXEC) != 0) return forget(Error::from_errno("jail", "pipe2"));
+  UniqueFd err_r(err[0]);
+  job->err_w.reset(err[1]);
+  job->spec.stdio.out = job->out_w.get();
+  job->spec.stdio.err = job->err_w.get();
+  UniqueFd log_fd(::open(log_path(id).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  if (!log_fd) return forget(Error::from_errno("jail", "open " + log_path(id)));
+
+  auto& slot = live_[id];
+  slot = std::make_unique<Live>();
+  slot->id = id;
+  slot->spawning = true;
+  slot->log_fd = std::move(log_fd);
+
+  auto pipes = std::make_shared<std::pair<UniqueFd, UniqueFd>>(std::move(out_r), std::move(err_r));
+  auto finish = std::make_shared<RowDone>(std::move(done));
+  jail::Backend* backend = d_.backend.get();
+  d_.loop.blocking([this, job, pipes, finish, backend, id, fresh, uid] {
+    job->result = backend->spawn(job->spec);
+    // Our copies of the write ends go now: EOF then comes when the jail's own are gone.
+    job->out_w.reset();
+    job->err_w.reset();
+    d_.loop.post([this, job, pipes, finish, id, fresh, uid] {
+      auto it = live_.find(id);
+      Live& l = *it->second;
+      l.spawning = false;
+      if (!job->result) {
+        live_.erase(it);
+        ::unlink(log_path(id).c_str());
+        if (fresh) (void)d_.idx.delete_jail(id);
+        (*finish)(fail(std::move(job->result).error().context("starting jail " + id)));
+        return;
+      }
+      l.jail = std::move(*job->result);
+      const jail::JailHandle& h = l.jail->handle();
+      auto ev = d_.emit(d_.idx.jail_started(id, h.pid, h.start_time, h.cgroup, h.jid, uid));
+      if (!ev) {
+        // Without its row the jail could not be recovered: do not let it run.
+        lg()->error("jail={} recording start: {}", id, ev.error().what());
+        live_.erase(it);
+        if (fresh) (void)d_.idx.delete_jail(id);
+        (*finish)(tl::unexpected(ev.error()));
+        return;
+      }
+      l.open_streams = 2;
+      for (int s = 0; s < 2; ++s) {
+        UniqueFd fd = std::move(s == 0 ? pipes->first : pipes->second);
+        l.readers[s] = d_.loop.read_until_eof(
+            std::move(fd),
+            [this, id, s](std::string_view data) {
+              auto lit = live_.find(id);
+              if (lit != live_.end()) on_output(*lit->second, s, data);
+            },
+            [this, id] { on_output_eof(id); });
+      }
+      supervise(l);
+      if (d_.stopping) (void)l.jail->signal(SIGKILL, true);
+      (*finish)(get(id));
+    });
+  });
+}
+
+void Jails::supervise(Live& l) {
+  std::string id = l.id;
+  int fd = l.jail->wait_fd();
+  if (fd >= 0) {
+    l.exit_watch = d_.loop.when_readable(fd, [this, id] { on_exit_ready(id); });
+  } else {
+    // An adopted jail without a process descriptor: poll for its end.
+    l.exit_watch = d_.loop.after(std::chrono::milliseconds(200), [this, id] { on_exit_ready(id); });
+  }
+  auto deadline = l.jail->deadline();
+  if (deadline != std::chrono::steady_clock::time_point::max() && !l.deadline) {
+    l.deadline = d_.loop.at(deadline, [this, id] {
+      auto it = live_.find(id);
+      if (it == live_.end() || !it->second->jail) return;
+      if (auto st = it->second->jail->expire(); !st) {
+        lg()->warn("jail={} expiring: {}", id, st.error().what());
+      }
+    });
+  }
+}
+
+void Jails::on_exit_ready(const std::string& id) {
+  auto it = live_.find(id);
+  if (it == live_.end() || !it->second->jail || it->second->reaping) return;
+  Live& l = *it->second;
+  l.reaping = true;
+  jail::Jail* j = l.jail.get();
+  // poll() tears the jail down (kills the rest, unmounts, removes cgroups): the pool's work.
+  d_.loop.blocking([this, j, id] {
+    auto st = std::make_shared<Result<std::optional<jail::ExitStatus>>>(j->poll());
+    d_.loop.post([this, id, st] { on_reaped(id, std::move(*st)); });
+  });
+}
+
+void Jails::on_reaped(const std::string& id, Result<std::optional<jail::ExitStatus>> st) {
+  auto it = live_.find(id);
+  if (it == live_.end()) return;
+  Live& l = *it->second;
+  l.reaping = false;
+  if (st && !*st) {
+    // Not ended yet (an adopted jail polled on a timer): look again later.
+    l.exit_watch = d_.loop.after(std::chrono::milliseconds(200), [this, id] { on_exit_ready(id); });
+    return;
+  }
+  index::ExitRecord rec;
+  if (!st) {
+    lg()->error("jail={} reaping: {}", id, st.error().what());
+    rec.lost = true;
+  } else {
+    const jail::ExitStatus& s = **st;
+    if (s.signal != 0)
+      rec.exit_signal = s.signal;
+    else
+      rec.exit_code = s.code;
+    rec.oom = s.oom;
+    rec.timed_out = s.timed_out;
+    rec.lost = s.lost;
+  }
+  l.exit_watch.reset();
+  l.deadline.reset();
+  l.kill_timer.reset();
+  if (auto ev = d_.emit(d_.idx.record_exit(id, rec, l.stop_uid)); !ev) {
+    lg()->error("jail={} recording exit: {}", id, ev.error().what());
+  }
+  l.exit_recorded = true;
+  l.jail.reset();
+  ::unlink(status_path(id).c_str());
+  if (l.open_streams > 0) {
+    // Every writer of the pipes is dead after teardown, so EOF is due; do not hang on it.
+    l.drain_timer = d_.loop.after(std::chrono::seconds(2), [this, id] {
+      auto lit = live_.find(id);
+      if (lit == live_.end()) return;
+      lit->second->readers[0].reset();
+      lit->second->readers[1].reset();
+      lit->second->open_streams = 0;
+      maybe_finish(id);
+    });
+  }
+  maybe_finish(id);
+}
+
+void Jails::on_output(Live& l, int stream, std::string_view data) {
+  std::string& part = l.partial[stream];
+  part.append(data);
+  std::size_t start = 0;
+  for (;;) {
+    std::size_t nl = part.find('\n', start);
+    if (nl == std::string::npos) break;
+    append_log(l, stream, std::string_view(part).substr(start, nl + 1 - start));
+    start = nl + 1;
+  }
+  part.erase(0, start);
+  if (part.size() >= 16384) {
+    append_log(l, stream, part);
+    part.clear();
+  }
+}
+
+void Jails::on_output_eof(const std::string& id) {
+  auto it = live_.find(id);
+  if (it == live_.end()) return;
+  Live& l = *it->second;
+  if (l.open_streams > 0) --l.open_streams;
+  maybe_finish(id);
+}
+
+void Jails::append_log(Live& l, int stream, std::string_view data) {
+  std::uint64_t seq = ++l.log_seq;
+  std::string line =
+      R"({"seq":)" + std::to_string(seq) +
+      (stream == 0 ? R"(,"stream":"stdout","data":)" : R"(,"stream":"stderr","data":)") +
+      json(std::string(data)).dump(-1, ' ', false, json::error_handler_t::replace) +
+      R"(,"time":")" + iso_time(index::now()) + "\"}";
+  line.push_back('\n');
+  if (l.log_fd && ::write(l.log_fd.get(), line.data(), line.size()) < 0) {
+    lg()->warn("jail={} writing log: {}", l.id, Error::from_errno("jail", "write").what());
+  }
+  line.pop_back();
+  auto fit = followers_.find(l.id);
+  if (fit == followers_.end()) return;
+  auto& fs = fit->second;
+  for (auto f = fs.begin(); f != fs.end();) {
+    if (f->after >= seq) {
+      ++f;
+      continue;
+    }
+    if (!f->w->write(line)) {
+      f = fs.erase(f);
+      continue;
+    }
+    if (f->w->backlog() > d_.cfg.stream_backlog_bytes) {
+      // Told, never silently dropped: the client resumes with after=<seq>.
+      f->w->write(json{{"type", "lagged"}, {"seq", seq}, {"resume_after", seq}}.dump());
+      f->w->end();
+      f = fs.erase(f);
+      continue;
+    }
+    ++f;
+  }
+}
+
+void Jails::maybe_finish(const std::string& id) {
+  auto it = live_.find(id);
+  if (it == live_.end()) return;
+  Live& l = *it->second;
+  if (l.exit_recorded && l.open_streams == 0) finish(l);
+}
+
+void Jails::finish(Live& l) {
+  std::string id = l.id;
+  for (int s = 0; s < 2; ++s) {
+    if (!l.partial[s].empty()) append_log(l, s, l.partial[s]);
+    l.partial[s].clear();
+  }
+  l.log_fd.reset();
+  auto row = get(id);
+  bool remove = l.remove_on_finish || (row && row->auto_remove);
+  if (row && remove && row->state != JailState::removed) {
+    if (auto ev = d_.emit(d_.idx.jail_removed(id, l.remove_on_finish ? l.remove_uid : Uid()));
+        !ev) {
+      lg()->error("jail={} removing: {}", id, ev.error().what());
+    }
+    row = get(id);
+  }
+  auto callbacks = std::move(l.on_finish);
+  std::uint64_t last = l.log_seq;
+  live_.erase(id);
+  if (row) {
+    answer_waiters(*row);
+    for (auto& f : followers_[id]) {
+      f.w->write(end_record(*row, last + 1));
+      f.w->end();
+    }
+    followers_.erase(id);
+  }
+  for (auto& cb : callbacks) cb(row);
+  if (live_.empty() && on_empty_) {
+    auto f = std::move(on_empty_);
+    on_empty_ = nullptr;
+    f();
+  }
+}
+
+void Jails::answer_waiters(const JailRow& row) {
+  auto it = waiters_.find(row.id);
+  if (it == waiters_.end()) return;
+  auto ws = std::move(it->second);
+  waiters_.erase(it);
+  for (auto& [n, w] : ws) {
+    w.timer.reset();
+    w.done(WaitResult{row, false});
+  }
+}
+
+void Jails::end_followers(const JailRow& row) {
+  auto it = followers_.find(row.id);
+  if (it == followers_.end()) return;
+  for (auto& f : it->second) {
+    f.w->write(end_record(row, 1));
+    f.w->end();
+  }
+  followers_.erase(it);
+}
+
+void Jails::wait(std::string_view id_or_name, std::optional<std::chrono::milliseconds> timeout,
+                 std::function<void(Result<WaitResult>)> done) {
+  auto row = get(id_or_name);
+  if (!row) return done(tl::unexpected(row.error()));
+  if (ended_state(row->state) && !live_.count(row->id)) return done(WaitResult{*row, false});
+  std::string id = row->id;
+  std::uint64_t n = next_waiter_++;
+  Waiter& w = waiters_[id][n];
+  w.done = std::move(done);
+  if (timeout) {
+    w.timer = d_.loop.after(*timeout, [this, id, n] {
+      auto it = waiters_.find(id);
+      if (it == waiters_.end()) return;
+      auto wit = it->second.find(n);
+      if (wit == it->second.end()) return;
+      auto cb = std::move(wit->second.done);
+      it->second.erase(wit);
+      if (it->second.empty()) waiters_.erase(it);
+      auto r = get(id);
+      if (!r) return cb(tl::unexpected(r.error()));
+      cb(WaitResult{*r, true});
+    });
+  }
+}
+
+void Jails::stop(std::string_view id_or_name, int sig, std::chrono::milliseconds timeout, Uid uid,
+                 RowDone done) {
+  auto row = get(id_or_name);
+  if (!row) return done(row);
+  auto it = live_.find(row->id);
+  if (it == live_.end()) {
+    if (ended_state(row->state)) return done(row);  // already stopped: nothing to do
+    return done(fail(Errc::conflict, "jail", "jail " + row->id + " was never started"));
+  }
+  Live& l = *it->second;
+  if (l.spawning) return done(fail(Errc::busy, "jail", "jail " + row->id + " is starting"));
+  l.on_finish.push_back(std::move(done));
+  if (!l.jail || l.reaping) return;  // ending already
+  if (row->state == JailState::running) {
+    if (auto ev = d_.emit(d_.idx.jail_stopping(row->id, uid)); !ev) {
+      lg()->warn("jail={} recording stopping: {}", row->id, ev.error().what());
+    }
+  }
+  l.stop_uid = uid;
+  if (auto st = l.jail->signal(sig, false); !st) {
+    lg()->warn("jail={} signal {}: {}", row->id, sig, st.error().what());
+  }
+  std::string id = row->id;
+  l.kill_timer = d_.loop.after(timeout, [this, id] {
+    auto lit = live_.find(id);
+    if (lit == live_.end() || !lit->second->jail) return;
+    (void)lit->second->jail->signal(SIGKILL, true);
+  });
+}
+
+Result<JailRow> Jails::kill(std::string_view id_or_name, int sig, Uid uid) {
+  auto row = LJ_TRY(get(id_or_name));
+  auto it = live_.find(row.id);
+  if (it == live_.end() || !it->second->jail || it->second->reaping) {
+    if (it != live_.end() && it->second->spawning) {
+      return fail(Errc::busy, "jail", "jail " + row.id + " is starting");
+    }
+    return fail(
+        Errc::conflict, "jail",
+        "jail " + row.id + " is " + std::string(index::to_string(row.state)) + ", not running");
+  }
+  LJ_TRY_CTX("signalling jail " + row.id, it->second->jail->signal(sig, true));
+  LJ_TRY(d_.emit(d_.idx.append_event("jail.signalled", row.id, uid, json{{"signal", sig}}.dump())));
+  return row;
+}
+
+void Jails::remove(std::string_view id_or_name, bool force, Uid uid, RowDone done) {
+  auto row = get(id_or_name);
+  if (!row) return done(row);
+  if (row->state == JailState::removed) return done(fail(jail_not_found(id_or_name)));
+  auto it = live_.find(row->id);
+  if (it != live_.end()) {
+    Live& l = *it->second;
+    if (!force) {
+      return done(fail(Errc::conflict, "jail",
+                       "jail " + row->id + " is running; stop it first or pass force=true"));
+    }
+    if (l.spawning) return done(fail(Errc::busy, "jail", "jail " + row->id + " is starting"));
+    l.remove_on_finish = true;
+    l.remove_uid = uid;
+    l.on_finish.push_back(std::move(done));
+    if (l.jail && !l.reaping) (void)l.jail->signal(SIGKILL, true);
+    return;
+  }
+  if (auto ev = d_.emit(d_.idx.jail_removed(row->id, uid)); !ev) {
+    return done(tl::unexpected(ev.error()));
+  }
+  auto removed = get(row->id);
+  if (removed) {
+    answer_waiters(*removed);
+    end_followers(*removed);
+  }
+  done(removed);
+}
+
+void Jails::logs(const JailRow& row, std::uint64_t after, bool follow,
+                 std::shared_ptr<StreamWriter> w) {
+  std::uint64_t last = 0;
+  {
+    std::ifstream in(log_path(row.id));
+    std::string line;
+    while (std::getline(in, line)) {
+      std::uint64_t seq = line_seq(line);
+      if (seq == 0) continue;
+      last = seq;
+      if (seq > after) w->write(std::move(line));
+    }
+  }
+  bool live = live_.count(row.id) != 0;
+  if (!live && (ended_state(row.state) || row.state == JailState::creating)) {
+    w->write(end_record(row, last + 1));
+    w->end();
+    return;
+  }
+  if (!follow) {
+    w->end();
+    return;
+  }
+  followers_[row.id].push_back(Follower{std::move(w), std::max(after, last)});
+}
+
+void Jails::recover(std::function<void()> done) {
+  auto rows = d_.idx.list_jails_in_flight();
+  if (!rows) {
+    lg()->error("recovery: listing jails: {}", rows.error().what());
+    return done();
+  }
+  for (JailRow& row : *rows) {
+    if (row.state == JailState::created) continue;  // nothing of it exists outside the index
+    jail::JailHandle h;
+    h.name = row.id;
+    h.pid = static_cast<pid_t>(row.pid);
+    h.start_time = row.start_time;
+    h.cgroup = row.cgroup;
+    h.jid = static_cast<int>(row.jid);
+    // TODO(status_file): h.status_file = status_path(row.id);
+    bool had_process = row.state == JailState::running || row.state == JailState::stopping;
+    if (had_process && d_.backend) {
+      auto adopted = d_.backend->adopt(h);
+      if (adopted) {
+        auto& l = live_[row.id];
+        l = std::make_unique<Live>();
+        l->id = row.id;
+        l->jail = std::move(*adopted);
+        l->log_fd.reset(
+            ::open(log_path(row.id).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+        std::ifstream in(log_path(row.id));
+        std::string line;
+        while (std::getline(in, line)) l->log_seq = std::max(l->log_seq, line_seq(line));
+        supervise(*l);
+        lg()->info("recovery: re-adopted jail={} pid={}", row.id, row.pid);
+        continue;
+      }
+      if (adopted.error().errc() != Errc::not_found) {
+        lg()->warn("recovery: adopting jail={}: {}", row.id, adopted.error().what());
+      }
+    }
+    if (d_.backend) {
+      if (auto st = d_.backend->release(h); !st) {
+        lg()->warn("recovery: releasing jail={}: {}", row.id, st.error().what());
+      }
+    }
+    index::ExitRecord rec;
+    if (auto from_file = had_process ? read_status_file(status_path(row.id)) : std::nullopt) {
+      rec = *from_file;
+    } else {
+      rec.lost = true;
+    }
+    ::unlink(status_path(row.id).c_str());
+    if (auto ev = d_.emit(d_.idx.record_exit(row.id, rec)); !ev) {
+      lg()->error("recovery: recording the exit of jail={}: {}", row.id, ev.error().what());
+      continue;
+    }
+    lg()->info("recovery: jail={} ended while ljd was down ({})", row.id,
+               rec.lost ? "lost" : "status file");
+    if (row.auto_remove) (void)d_.emit(d_.idx.jail_removed(row.id, std::nullopt));
+  }
+  done();
+}
+
+void Jails::shutdown(bool stop_jails, std::function<void()> done) {
+  for (auto& [id, fs] : followers_) {
+    for (auto& f : fs) f.w->end();
+  }
+  followers_.clear();
+  if (!stop_jails) {
+    // Leave them running: dropping the Jail objects without their destructors (which kill) lets
+    // the next ljd re-adopt them. Their output pipes close with us.
+    for (auto& [id, l] : live_) {
+      (void)l->jail.release();
+      l->exit_watch.reset();
+    }
+    live_.clear();
+    return done();
+  }
+  if (live_.empty()) return done();
+  on_empty_ = std::move(done);
+  for (auto& [id, l] : live_) {
+    if (!l->jail || l->reaping) continue;
+    (void)l->jail->signal(SIGTERM, false);
+    std::string jid = id;
+    l->kill_timer = d_.loop.after(d_.cfg.stop_timeout, [this, jid] {
+      auto it = live_.find(jid);
+      if (it != live_.end() && it->second->jail) (void)it->second->jail->signal(SIGKILL, true);
+    });
+  }
+}
+
+}  // namespace lj::daemon

@@ -1,0 +1,105 @@
+// The jail service: lifecycles on the event loop. Owned by the loop thread, like everything it
+// holds: the table of live jails (the Jail objects, their pidfd watches, deadline timers, output
+// pipes), the waiters and the log followers. The index row is the truth about a jail's state; it
+// is written (with its event, in one transaction) before anybody is told.
+//
+// A jail's life here: create (row `creating`, then `created`, or straight to `running` with
+// start) -> spawn on the blocking pool -> row `running` -> the pidfd turns readable -> poll() on
+// the pool reaps and tears down -> row `exited` with the exit record -> the output pipes reach EOF
+// -> waiters answered, log followers get the `end` record -> auto_remove marks the row `removed`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.hpp"
+#include "daemon/core.hpp"
+#include "daemon/http_types.hpp"
+#include "daemon/jail_request.hpp"
+
+namespace lj::daemon {
+
+using Uid = std::optional<std::uint32_t>;
+using RowDone = std::function<void(Result<index::JailRow>)>;
+
+struct WaitResult {
+  index::JailRow row;
+  bool timed_out = false;  // the wait's own timeout passed before the jail ended
+};
+
+class Jails {
+ public:
+  explicit Jails(Daemon& d);
+  ~Jails();
+
+  // Validated request -> row -> (start). `done` gets the row as it then is.
+  void create(CreateJail req, bool start, Uid uid, RowDone done);
+  void start(std::string_view id, Uid uid, RowDone done);
+  // Sends `sig` to the main command, then SIGKILL to the whole jail after `timeout`; answers once
+  // the exit is recorded.
+  void stop(std::string_view id, int sig, std::chrono::milliseconds timeout, Uid uid, RowDone done);
+  Result<index::JailRow> kill(std::string_view id, int sig, Uid uid);
+  // Answers at once from the record when the jail has ended (also after it was removed, within
+  // retention); else when it ends or when `timeout` passes (nullopt: no timeout).
+  void wait(std::string_view id, std::optional<std::chrono::milliseconds> timeout,
+            std::function<void(Result<WaitResult>)> done);
+  // Marks the row removed; a live jail is refused (conflict) unless force, which kills it first.
+  void remove(std::string_view id, bool force, Uid uid, RowDone done);
+
+  Result<index::JailRow> get(std::string_view id_or_name);
+  Result<std::vector<index::JailRow>> list(const index::JailFilter& filter);
+
+  // Streams the records with seq > after; with follow, the live ones too, then the `end` record
+  // once the jail has ended. `id` must be a resolved id (get() first).
+  void logs(const index::JailRow& row, std::uint64_t after, bool follow,
+            std::shared_ptr<StreamWriter> w);
+
+  // Start-up reconciliation: re-adopt live jails, record the exits of dead ones, release leftovers.
+  void recover(std::function<void()> done);
+  // Shutdown: stop (TERM, then KILL after stop_timeout) or leave running jails, then done().
+  void shutdown(bool stop_jails, std::function<void()> done);
+
+  std::size_t live() const { return live_.size(); }
+
+ private:
+  struct Live;
+  void spawn(std::string id, CreateJail req, bool fresh, Uid uid, RowDone done);
+  void supervise(Live& l);
+  void on_exit_ready(const std::string& id);
+  void on_reaped(const std::string& id, Result<std::optional<jail::ExitStatus>> st);
+  void on_output(Live& l, int stream, std::string_view data);
+  void on_output_eof(const std::string& id);
+  void maybe_finish(const std::string& id);
+  void finish(Live& l);
+  void append_log(Live& l, int stream, std::string_view data);
+  void answer_waiters(const index::JailRow& row);
+  void end_followers(const index::JailRow& row);
+  Result<overlay::MountPlan> resolve_root(const CreateJail& req);
+  std::string log_path(const std::string& id) const;
+  std::string status_path(const std::string& id) const;
+
+  struct Waiter {
+    std::function<void(Result<WaitResult>)> done;
+    std::unique_ptr<Watch> timer;
+  };
+  struct Follower {
+    std::shared_ptr<StreamWriter> w;
+    std::uint64_t after;
+  };
+
+  Daemon& d_;
+  std::map<std::string, std::unique_ptr<Live>> live_;               // by id; loop thread
+  std::map<std::string, std::map<std::uint64_t, Waiter>> waiters_;  // by id; loop thread
+  std::map<std::string, std::vector<Follower>> followers_;          // by id; loop thread
+  std::uint64_t next_waiter_ = 1;
+  std::function<void()> on_empty_;  // shutdown's continuation, once live_ is empty
+};
+
+}  // namespace lj::daemon

@@ -1,0 +1,115 @@
+#include "daemon/router.hpp"
+
+namespace lj::daemon {
+
+int http_status(Errc errc) {
+  switch (errc) {
+    case Errc::invalid_argument:
+      return 400;
+    case Errc::permission_denied:
+      return 403;
+    case Errc::not_found:
+      return 404;
+    case Errc::exists:
+      return 409;
+    case Errc::conflict:
+      return 409;
+    case Errc::limit:
+      return 413;  // 429 is chosen by the caller for rate limits (details)
+    case Errc::internal:
+      return 500;
+    case Errc::system:
+      return 500;
+    case Errc::unsupported:
+      return 501;
+    case Errc::busy:
+      return 503;
+    case Errc::timed_out:
+      return 504;
+    case Errc::no_space:
+      return 507;
+  }
+  return 500;
+}
+
+Response json_response(int status, const nlohmann::json& body) {
+  Response r;
+  r.status = status;
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return r;
+}
+
+Response error_response(const Error& err, nlohmann::json details) {
+  nlohmann::json body = {
+      {"code", err.code()}, {"message", err.what()}, {"details", std::move(details)}};
+  if (err.sys_errno() != 0) body["details"]["errno"] = errno_name(err.sys_errno());
+  Response r = json_response(http_status(err.errc()), body);
+  if (err.errc() == Errc::busy) r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+namespace {
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    std::size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    out.emplace_back(path.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+}  // namespace
+
+void Router::add(std::string method, std::string pattern, Handler handler) {
+  auto segments = split_path(pattern);
+  entries_.push_back(
+      Entry{std::move(method), std::move(pattern), std::move(segments), std::move(handler)});
+}
+
+void Router::dispatch(Request& req, Reply reply) const {
+  auto segs = split_path(req.path);
+  bool path_known = false;
+  for (const Entry& e : entries_) {
+    if (e.segments.size() != segs.size()) continue;
+    Params params;
+    bool match = true;
+    for (std::size_t i = 0; i < segs.size() && match; ++i) {
+      const std::string& p = e.segments[i];
+      if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
+        params.emplace(p.substr(1, p.size() - 2), segs[i]);
+      } else if (p != segs[i]) {
+        match = false;
+      }
+    }
+    if (!match) continue;
+    path_known = true;
+    if (e.method != req.method) continue;
+    e.handler(req, params, std::move(reply));
+    return;
+  }
+  if (path_known) {
+    Response r =
+        json_response(405, {{"code", "api.method_not_allowed"},
+                            {"message", "method " + req.method + " is not allowed on " + req.path},
+                            {"details", nlohmann::json::object()}});
+    reply(std::move(r));
+    return;
+  }
+  reply(json_response(404, {{"code", "api.no_route"},
+                            {"message", "no such route: " + req.method + " " + req.path},
+                            {"details", nlohmann::json::object()}}));
+}
+
+std::vector<Router::Route> Router::routes() const {
+  std::vector<Route> out;
+  for (const Entry& e : entries_) out.push_back(Route{e.method, e.pattern});
+  return out;
+}
+
+}  // namespace lj::daemon

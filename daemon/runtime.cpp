@@ -1,0 +1,513 @@
+// The Asio/Beast translation unit (see runtime.hpp). Shaped after Beast's awaitable server example:
+// one coroutine per connection, `expires_after` on every read and write, header and body limits,
+// and shutdown by closing the acceptor and the idle connections.
+#include "daemon/runtime.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cstring>
+#include <deque>
+#include <set>
+#include <thread>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/basic_stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+#include "common/log.hpp"
+#include "daemon/peer.hpp"
+
+namespace lj::daemon {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using Local = net::local::stream_protocol;
+using HttpStream = beast::basic_stream<Local, net::any_io_executor>;
+constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+
+namespace {
+
+// ---- Loop ---------------------------------------------------------------------------------------
+
+class TimerWatch final : public Watch {
+ public:
+  struct State {
+    explicit State(net::io_context& io) : timer(io) {}
+    net::steady_timer timer;
+    bool cancelled = false;
+  };
+  explicit TimerWatch(std::shared_ptr<State> s) : s_(std::move(s)) {}
+  ~TimerWatch() override { cancel(); }
+  void cancel() override {
+    s_->cancelled = true;
+    s_->timer.cancel();
+  }
+
+ private:
+  std::shared_ptr<State> s_;
+};
+
+class FdWatch final : public Watch {
+ public:
+  struct State {
+    State(net::io_context& io, int fd) : sd(io, fd) {}
+    ~State() {
+      if (!owns) sd.release();
+    }
+    net::posix::stream_descriptor sd;
+    bool owns = false;
+    bool cancelled = false;
+    std::array<char, 16384> buf;
+  };
+  explicit FdWatch(std::shared_ptr<State> s) : s_(std::move(s)) {}
+  ~FdWatch() override { cancel(); }
+  void cancel() override {
+    if (s_->cancelled) return;
+    s_->cancelled = true;
+    boost::system::error_code ec;
+    s_->sd.cancel(ec);
+  }
+
+ private:
+  std::shared_ptr<State> s_;
+};
+
+class AsioLoop final : public Loop {
+ public:
+  AsioLoop(net::io_context& io, net::thread_pool& pool) : io_(io), pool_(pool) {}
+
+  void post(std::function<void()> fn) override { net::post(io_, std::move(fn)); }
+  void blocking(std::function<void()> work) override { net::post(pool_, std::move(work)); }
+
+  std::unique_ptr<Watch> at(std::chrono::steady_clock::time_point when,
+                            std::function<void()> fn) override {
+    auto s = std::make_shared<TimerWatch::State>(io_);
+    s->timer.expires_at(when);
+    s->timer.async_wait([s, fn = std::move(fn)](boost::system::error_code ec) {
+      if (!ec && !s->cancelled) fn();
+    });
+    return std::make_unique<TimerWatch>(s);
+  }
+
+  std::unique_ptr<Watch> when_readable(int fd, std::function<void()> fn) override {
+    auto s = std::make_shared<FdWatch::State>(io_, fd);
+    s->sd.async_wait(net::posix::descriptor_base::wait_read,
+                     [s, fn = std::move(fn)](boost::system::error_code ec) {
+                       if (!ec && !s->cancelled) fn();
+                     });
+    return std::make_unique<FdWatch>(s);
+  }
+
+  std::unique_ptr<Watch> read_until_eof(UniqueFd fd, std::function<void(std::string_view)> on_data,
+                                        std::function<void()> on_eof) override {
+    auto s = std::make_shared<FdWatch::State>(io_, fd.release());
+    s->owns = true;
+    read_more(s, std::make_shared<std::function<void(std::string_view)>>(std::move(on_data)),
+              std::make_shared<std::function<void()>>(std::move(on_eof)));
+    return std::make_unique<FdWatch>(s);
+  }
+
+ private:
+  static void read_more(std::shared_ptr<FdWatch::State> s,
+                        std::shared_ptr<std::function<void(std::string_view)>> on_data,
+                        std::shared_ptr<std::function<void()>> on_eof) {
+    s->sd.async_read_some(net::buffer(s->buf),
+                          [s, on_data, on_eof](boost::system::error_code ec, std::size_t n) {
+                            if (s->cancelled) return;
+                            if (n > 0) (*on_data)(std::string_view(s->buf.data(), n));
+                            if (ec) {
+                              (*on_eof)();
+                              return;
+                            }
+                            read_more(s, on_data, on_eof);
+                          });
+  }
+
+  net::io_context& io_;
+  net::thread_pool& pool_;
+};
+
+// ---- HTTP ---------------------------------------------------------------------------------------
+
+// The server end of one NDJSON stream (see StreamWriter). Loop thread only.
+class ChunkWriter final : public StreamWriter {
+ public:
+  explicit ChunkWriter(net::any_io_executor ex) : wake(ex) {}
+  bool write(std::string record) override {
+    if (closed_ || ended_) return false;
+    record.push_back('\n');
+    backlog_ += record.size();
+    queue_.push_back(std::move(record));
+    wake.cancel();
+    return true;
+  }
+  void end() override {
+    ended_ = true;
+    wake.cancel();
+  }
+  bool closed() const override { return closed_ || ended_; }
+  std::size_t backlog() const override { return backlog_; }
+
+  std::string take() {
+    std::string out;
+    out.reserve(backlog_);
+    for (auto& r : queue_) out += r;
+    queue_.clear();
+    backlog_ = 0;
+    return out;
+  }
+  bool pending() const { return !queue_.empty(); }
+  bool ended() const { return ended_; }
+  void close() {
+    closed_ = true;
+    wake.cancel();
+  }
+
+  net::steady_timer wake;
+
+ private:
+  std::deque<std::string> queue_;
+  std::size_t backlog_ = 0;
+  bool closed_ = false;
+  bool ended_ = false;
+};
+
+}  // namespace
+
+struct Runtime::Impl {
+  explicit Impl(unsigned workers) : pool(workers), loop(io, pool), signals(io) {}
+
+  struct Session;
+
+  net::io_context io{1};
+  net::thread_pool pool;
+  AsioLoop loop;
+  net::signal_set signals;
+  std::function<void(int)> on_signal;
+
+  // Server state: loop thread only.
+  ServerOptions opts;
+  RequestHandler handler;
+  std::unique_ptr<Local::acceptor> acceptor;
+  std::set<Session*> sessions;
+  bool stopping = false;
+  std::uint64_t next_request = 0;
+
+  struct Session : std::enable_shared_from_this<Session> {
+    Session(Impl& rt, Local::socket sock, Peer p) : impl(rt), stream(std::move(sock)), peer(p) {}
+    Impl& impl;
+    HttpStream stream;
+    Peer peer;
+    enum { reading, handling, streaming } phase = reading;
+    std::shared_ptr<ChunkWriter> writer;
+    std::shared_ptr<net::steady_timer> reply_wait;
+
+    void shutdown() {
+      if (phase == reading) {
+        boost::system::error_code ec;
+        stream.socket().close(ec);
+      } else if (phase == streaming && writer) {
+        writer->end();
+      } else if (reply_wait) {
+        reply_wait->cancel();  // the handler's reply, if it ever comes, is dropped
+      }
+    }
+
+    net::awaitable<void> write_response(Response& resp, unsigned version, bool keep_alive,
+                                        bool* ok) {
+      http::response<http::string_body> res{static_cast<http::status>(resp.status), version};
+      res.set(http::field::server, "ljd");
+      for (auto& [k, v] : resp.headers) res.set(k, v);
+      if (!resp.body.empty()) res.set(http::field::content_type, "application/json");
+      res.body() = std::move(resp.body);
+      res.keep_alive(keep_alive);
+      res.prepare_payload();
+      stream.expires_after(impl.opts.idle_timeout);
+      auto [ec, n] = co_await http::async_write(stream, res, kTuple);
+      *ok = !ec;
+    }
+
+    net::awaitable<void> write_stream(Response& resp, unsigned version, bool keep_alive, bool* ok) {
+      http::response<http::empty_body> res{static_cast<http::status>(resp.status), version};
+      res.set(http::field::server, "ljd");
+      res.set(http::field::content_type, "application/x-ndjson");
+      for (auto& [k, v] : resp.headers) res.set(k, v);
+      res.keep_alive(keep_alive);
+      res.chunked(true);
+      http::response_serializer<http::empty_body> sr{res};
+      stream.expires_after(impl.opts.idle_timeout);
+      auto [ec, n] = co_await http::async_write_header(stream, sr, kTuple);
+      if (ec) {
+        *ok = false;
+        co_return;
+      }
+      writer = std::make_shared<ChunkWriter>(stream.get_executor());
+      phase = streaming;
+      resp.stream(writer);
+      *ok = true;
+      for (;;) {
+        if (writer->pending()) {
+          std::string chunk = writer->take();
+          stream.expires_after(impl.opts.idle_timeout);
+          auto [wec, wn] =
+              co_await net::async_write(stream, http::make_chunk(net::buffer(chunk)), kTuple);
+          if (wec) {
+            *ok = false;
+            break;
+          }
+          continue;
+        }
+        if (writer->ended()) {
+          stream.expires_after(impl.opts.idle_timeout);
+          auto [wec, wn] = co_await net::async_write(stream, http::make_chunk_last(), kTuple);
+          *ok = !wec;
+          break;
+        }
+        writer->wake.expires_after(impl.opts.heartbeat);
+        auto [tec] = co_await writer->wake.async_wait(kTuple);
+        if (!tec && !writer->pending() && !writer->ended()) {
+          writer->write(R"({"type":"heartbeat"})");
+        }
+      }
+      writer->close();
+      writer.reset();
+    }
+
+    net::awaitable<void> run() {
+      auto self = shared_from_this();
+      beast::flat_buffer buf;
+      for (;;) {
+        phase = reading;
+        if (impl.stopping) break;
+        http::request_parser<http::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(impl.opts.max_header_bytes));
+        parser.body_limit(impl.opts.max_body_bytes);
+        stream.expires_after(impl.opts.idle_timeout);
+        auto [ec, n] = co_await http::async_read(stream, buf, parser, kTuple);
+        if (ec) {
+          int status = 0;
+          std::string code;
+          if (ec == http::error::body_limit)
+            status = 413, code = "api.limit";
+          else if (ec == http::error::header_limit)
+            status = 431, code = "api.limit";
+          else if (ec.category() == http::make_error_code(http::error::bad_version).category())
+            status = 400, code = "api.invalid_argument";
+          if (status != 0 && ec != http::error::end_of_stream &&
+              ec != http::error::partial_message) {
+            Response r;
+            r.status = status;
+            r.body = std::string(R"({"code":")") + code + R"(","message":")" +
+                     (status == 413   ? "request body too large (max_body_bytes)"
+                      : status == 431 ? "request header too large (max_header_bytes)"
+                                      : "malformed HTTP request: " + ec.message()) +
+                     R"(","details":{}})";
+            bool ok = false;
+            co_await write_response(r, 11, false, &ok);
+          }
+          break;
+        }
+        auto& msg = parser.get();
+        Request req;
+        req.method = std::string(msg.method_string());
+        req.target = std::string(msg.target());
+        req.peer = peer;
+        req.request_id = "r-" + std::to_string(++impl.next_request);
+        bool keep_alive = msg.keep_alive();
+        unsigned version = msg.version();
+        Response resp;
+        if (!parse_target(req.target, &req)) {
+          resp.status = 400;
+          resp.body =
+              R"({"code":"api.invalid_argument","message":"malformed request target","details":{}})";
+        } else if (!peer.allowed) {
+          resp.status = 403;
+          resp.body = R"({"code":"api.permission_denied","message":"uid )" +
+                      std::to_string(peer.uid) +
+                      R"( is neither root nor in the socket group","details":{}})";
+        } else {
+          req.body = std::move(msg.body());
+          phase = handling;
+          stream.expires_never();
+          auto slot = std::make_shared<std::optional<Response>>();
+          reply_wait = std::make_shared<net::steady_timer>(stream.get_executor());
+          reply_wait->expires_at(net::steady_timer::time_point::max());
+          std::weak_ptr<net::steady_timer> waker = reply_wait;
+          impl.handler(req, [slot, waker](Response r) {
+            *slot = std::move(r);
+            if (auto w = waker.lock()) w->cancel();
+          });
+          if (!*slot) co_await reply_wait->async_wait(kTuple);
+          reply_wait.reset();
+          if (!*slot) {
+            resp.status = 503;
+            resp.body = R"({"code":"api.busy","message":"ljd is shutting down","details":{}})";
+            keep_alive = false;
+          } else {
+            resp = std::move(**slot);
+          }
+        }
+        if (impl.stopping) keep_alive = false;
+        bool ok = false;
+        if (resp.stream)
+          co_await write_stream(resp, version, keep_alive, &ok);
+        else
+          co_await write_response(resp, version, keep_alive, &ok);
+        if (!ok || !keep_alive) break;
+      }
+      boost::system::error_code ec;
+      stream.socket().shutdown(Local::socket::shutdown_both, ec);
+      stream.socket().close(ec);
+      impl.sessions.erase(this);
+    }
+  };
+
+  net::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, sock] = co_await acceptor->async_accept(kTuple);
+      if (!acceptor || !acceptor->is_open() || ec == net::error::operation_aborted) co_return;
+      if (ec) {
+        // EMFILE/ENFILE: back off instead of spinning; the connection waits in the backlog.
+        lj::log("api")->warn("accept: {}", ec.message());
+        net::steady_timer t(io, std::chrono::milliseconds(50));
+        co_await t.async_wait(kTuple);
+        continue;
+      }
+      auto peer = peer_credentials(sock.native_handle(), opts.group);
+      if (!peer) {
+        lj::log("api")->warn("dropping connection: {}", peer.error().what());
+        continue;
+      }
+      auto s = std::make_shared<Session>(*this, std::move(sock), *peer);
+      sessions.insert(s.get());
+      net::co_spawn(io, s->run(), net::detached);
+    }
+  }
+
+  void arm_signals() {
+    signals.async_wait([this](boost::system::error_code ec, int signo) {
+      if (ec) return;
+      if (on_signal) on_signal(signo);
+      arm_signals();
+    });
+  }
+};
+
+Runtime::Runtime(unsigned workers) : impl_(std::make_unique<Impl>(workers)) {}
+
+Runtime::~Runtime() {
+  impl_->pool.join();
+}
+
+Loop& Runtime::loop() {
+  return impl_->loop;
+}
+
+std::size_t Runtime::connections() const {
+  return impl_->sessions.size();
+}
+
+Status Runtime::listen(const ServerOptions& opts, RequestHandler handler) {
+  const std::string path = opts.socket.string();
+  if (path.size() >= sizeof(sockaddr_un::sun_path)) {
+    return fail(Errc::invalid_argument, "api", "socket path too long: " + path);
+  }
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return fail(Errc::exists, "api", path + " exists and is not a socket");
+    }
+    // A socket file: another ljd if something answers, else left by a dead one.
+    UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+    if (::connect(probe.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) {
+      return fail(Errc::exists, "api", "another ljd is answering on " + path);
+    }
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return fail_errno("api", "unlink stale socket " + path);
+    }
+  }
+  std::error_code fec;
+  std::filesystem::create_directories(opts.socket.parent_path(), fec);
+  try {
+    auto acc = std::make_unique<Local::acceptor>(impl_->io);
+    acc->open(Local());
+    // Created 0600 and only then opened up: no window in which others may connect.
+    mode_t old = ::umask(0177);
+    boost::system::error_code ec;
+    acc->bind(Local::endpoint(path), ec);
+    ::umask(old);
+    if (ec)
+      return fail(Error(Errc::system, "api", "bind " + path + ": " + ec.message(), ec.value()));
+    if (opts.group && ::chown(path.c_str(), static_cast<uid_t>(-1), *opts.group) != 0) {
+      return fail_errno("api", "chown " + path);
+    }
+    if (::chmod(path.c_str(), opts.mode) != 0) return fail_errno("api", "chmod " + path);
+    acc->listen(net::socket_base::max_listen_connections);
+    impl_->acceptor = std::move(acc);
+  } catch (const boost::system::system_error& e) {
+    return fail(
+        Error(Errc::system, "api", "listen on " + path + ": " + e.what(), e.code().value()));
+  }
+  impl_->opts = opts;
+  impl_->handler = std::move(handler);
+  net::co_spawn(impl_->io, impl_->accept_loop(), net::detached);
+  return {};
+}
+
+void Runtime::stop_accepting() {
+  Impl& i = *impl_;
+  i.stopping = true;
+  if (i.acceptor) {
+    boost::system::error_code ec;
+    i.acceptor->close(ec);
+    ::unlink(i.opts.socket.c_str());
+  }
+  auto sessions = i.sessions;  // shutdown() may end a session
+  for (auto* s : sessions) s->shutdown();
+}
+
+void Runtime::on_signal(std::function<void(int)> fn) {
+  impl_->on_signal = std::move(fn);
+  impl_->signals.add(SIGTERM);
+  impl_->signals.add(SIGINT);
+  impl_->signals.add(SIGHUP);
+  impl_->arm_signals();
+}
+
+void Runtime::run() {
+  auto guard = net::make_work_guard(impl_->io);
+  impl_->io.run();
+}
+
+void Runtime::stop() {
+  impl_->io.stop();
+}
+
+void Runtime::join_workers() {
+  impl_->pool.join();
+}
+
+}  // namespace lj::daemon

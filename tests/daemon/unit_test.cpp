@@ -1,0 +1,160 @@
+// Hermetic unit tests of ljd's pure parts: configuration, the strict body decoder, targets, the
+// router and the error table.
+#include <gtest/gtest.h>
+
+#include "daemon/config.hpp"
+#include "daemon/http_types.hpp"
+#include "daemon/jail_request.hpp"
+#include "daemon/json_fields.hpp"
+#include "daemon/router.hpp"
+
+namespace lj::daemon {
+namespace {
+
+using nlohmann::json;
+
+TEST(Config, ParsesEveryKindOfValue) {
+  Config c;
+  auto st = parse_config(
+      "# comment\nroot = /srv/lj\nsocket=/run/x.sock  # trailing\nsocket_group = wheel\n"
+      "socket_mode = 0600\ndefault_memory_bytes = 512M\nidle_timeout = 2m\nretention = 7d\n"
+      "on_shutdown = leave\nlog_level = debug\nworkers = 2\n\n",
+      &c);
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(c.root, "/srv/lj");
+  EXPECT_EQ(c.socket, "/run/x.sock");
+  EXPECT_EQ(c.socket_group, "wheel");
+  EXPECT_EQ(c.socket_mode, 0600u);
+  EXPECT_EQ(c.default_memory_bytes, 512ull << 20);
+  EXPECT_EQ(c.idle_timeout, std::chrono::seconds(120));
+  EXPECT_EQ(c.retention, std::chrono::hours(24 * 7));
+  EXPECT_EQ(c.on_shutdown, OnShutdown::leave);
+  EXPECT_EQ(c.workers, 2u);
+}
+
+TEST(Config, RejectsUnknownKeysAndBadValuesNamingTheLine) {
+  Config c;
+  auto st = parse_config("root = /x\ncolour = red\n", &c);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().what().find("line 2"), std::string::npos);
+  EXPECT_FALSE(parse_config("idle_timeout = soon\n", &c));
+  EXPECT_FALSE(parse_config("on_shutdown = maybe\n", &c));
+  EXPECT_FALSE(parse_config("just words\n", &c));
+  EXPECT_FALSE(parse_config("workers = 0\n", &c));
+}
+
+TEST(Fields, UnknownNestedFieldIsNamed) {
+  json doc = json::parse(R"({"a": "x", "o": {"k": 1, "extra": 2}})");
+  Fields f(doc);
+  f.opt_string("a");
+  auto o = f.object("o");
+  o.opt_uint("k");
+  auto st = f.finish();
+  ASSERT_FALSE(st);
+  EXPECT_EQ(f.error()->field, "o.extra");
+}
+
+TEST(Fields, FirstErrorWins) {
+  json doc = json::parse(R"({"a": 1, "b": "x"})");
+  Fields f(doc);
+  f.opt_string("a");
+  f.opt_uint("b");
+  ASSERT_FALSE(f.finish());
+  EXPECT_EQ(f.error()->field, "a");
+}
+
+TEST(Fields, NullIsAbsent) {
+  json doc = json::parse(R"({"a": null})");
+  Fields f(doc);
+  EXPECT_FALSE(f.opt_string("a"));
+  EXPECT_TRUE(f.finish());
+}
+
+TEST(CreateJail, RoundTripsThroughItsStoredForm) {
+  Config cfg;
+  std::string field;
+  auto c =
+      decode_create(json::parse(R"({"name": "web-1", "world": "bb", "command": ["sh", "-c", "x"],
+      "env": {"A": "1"}, "limits": {"memory_bytes": 1024, "timeout_s": 1.5},
+      "network": {"mode": "inherit"}, "volumes": [{"host_path": "/tmp", "jail_path": "/mnt"}],
+      "labels": {"k": "v"}, "auto_remove": true})"),
+                    cfg, &field);
+  ASSERT_TRUE(c) << c.error().what();
+  auto again = decode_create(encode_create(*c), cfg, &field);
+  ASSERT_TRUE(again) << again.error().what();
+  EXPECT_EQ(encode_create(*again), encode_create(*c));
+  EXPECT_EQ(again->limits.timeout, std::chrono::milliseconds(1500));
+  auto spec = make_spec(*again, "j-1", {});
+  EXPECT_EQ(spec.env, std::vector<std::string>{"A=1"});
+  EXPECT_EQ(spec.hostname, "web-1");
+  EXPECT_EQ(spec.root.volumes.size(), 1u);
+}
+
+TEST(CreateJail, DefaultsComeFromTheConfig) {
+  Config cfg;
+  cfg.default_world = "base";
+  cfg.default_memory_bytes = 4096;
+  auto c = decode_create(json::parse(R"({"command": ["true"]})"), cfg, nullptr);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->world, "base");
+  EXPECT_EQ(c->limits.memory_bytes, 4096u);
+}
+
+TEST(Target, DecodesPathAndQuery) {
+  Request r;
+  ASSERT_TRUE(parse_target("/v1/jails/a%20b/?state=running&label=k%3Dv&label=x=y&flag", &r));
+  EXPECT_EQ(r.path, "/v1/jails/a b");
+  EXPECT_EQ(*r.param("state"), "running");
+  EXPECT_EQ(r.query.count("label"), 2u);
+  EXPECT_EQ(*r.param("flag"), "");
+  Request bad;
+  EXPECT_FALSE(parse_target("/v1/x%2", &bad));
+  EXPECT_FALSE(parse_target("/v1/x%00", &bad));
+  EXPECT_FALSE(parse_target("v1/x", &bad));
+}
+
+TEST(Router, MatchesParamsAndAnswers404And405) {
+  Router r;
+  std::string got;
+  r.add("GET", "/v1/jails/{id}/wait", [&](Request&, const Params& p, Reply reply) {
+    got = p.at("id");
+    reply(Response{});
+  });
+  Request req;
+  req.method = "GET";
+  req.path = "/v1/jails/j-1/wait";
+  int status = 0;
+  r.dispatch(req, [&](Response resp) { status = resp.status; });
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(got, "j-1");
+  req.method = "POST";
+  r.dispatch(req, [&](Response resp) { status = resp.status; });
+  EXPECT_EQ(status, 405);
+  req.path = "/v1/nope";
+  r.dispatch(req, [&](Response resp) { status = resp.status; });
+  EXPECT_EQ(status, 404);
+}
+
+TEST(ErrorTable, EveryKindHasItsStatus) {
+  EXPECT_EQ(http_status(Errc::invalid_argument), 400);
+  EXPECT_EQ(http_status(Errc::permission_denied), 403);
+  EXPECT_EQ(http_status(Errc::not_found), 404);
+  EXPECT_EQ(http_status(Errc::exists), 409);
+  EXPECT_EQ(http_status(Errc::conflict), 409);
+  EXPECT_EQ(http_status(Errc::limit), 413);
+  EXPECT_EQ(http_status(Errc::internal), 500);
+  EXPECT_EQ(http_status(Errc::system), 500);
+  EXPECT_EQ(http_status(Errc::unsupported), 501);
+  EXPECT_EQ(http_status(Errc::busy), 503);
+  EXPECT_EQ(http_status(Errc::timed_out), 504);
+  EXPECT_EQ(http_status(Errc::no_space), 507);
+  auto r = error_response(Error(Errc::busy, "api", "later"));
+  EXPECT_EQ(r.status, 503);
+  ASSERT_EQ(r.headers.size(), 1u);
+  EXPECT_EQ(r.headers[0].first, "Retry-After");
+  auto j = json::parse(r.body);
+  EXPECT_EQ(j["code"], "api.busy");
+}
+
+}  // namespace
+}  // namespace lj::daemon

@@ -104,6 +104,28 @@ TEST(FreebsdPath, Candidates) {
   EXPECT_EQ(exec_candidates("ls", {}).front(), "/sbin/ls");
 }
 
+TEST(FreebsdStatusFile, RoundTrip) {
+  auto path =
+      std::filesystem::temp_directory_path() / ("lj-freebsd-status-" + std::to_string(::getpid()));
+  EXPECT_FALSE(read_status_file(path.string()));  // missing
+  ExitStatus exited;
+  exited.code = 3;
+  ExitStatus killed;
+  killed.signal = 9;
+  EXPECT_EQ(status_line(exited), "exited 3\n");
+  EXPECT_EQ(status_line(killed), "killed 9\n");
+  for (const auto& st : {exited, killed}) {
+    { std::ofstream(path) << status_line(st); }
+    auto back = read_status_file(path.string());
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->code, st.signal != 0 ? -1 : st.code);
+    EXPECT_EQ(back->signal, st.signal);
+  }
+  { std::ofstream(path) << ""; }
+  EXPECT_FALSE(read_status_file(path.string()));  // created by spawn, never filled
+  std::filesystem::remove(path);
+}
+
 TEST(FreebsdPasswd, LoginOfUid) {
   auto path = std::filesystem::temp_directory_path() /
               ("lj-freebsd-plan-" + std::to_string(::getpid()) + ".passwd");

@@ -199,6 +199,7 @@ void child_main(const ChildPlan& p) noexcept {
   // subset of init's, and a non-dumpable init keeps even /proc/1/mem and /proc/1/fd closed.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  ::prctl(PR_SET_NAME, "lj-init", 0, 0, 0);
 
   for (int s = kSlotCgroup0; s < kSlotEnd; ++s)
     if (p.fds[s] >= 0 && ::write(s, "0", 1) != 1)

@@ -1,5 +1,6 @@
 #include "index/index.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <random>
 #include <unordered_map>
 
+#include "common/fd.hpp"
 #include "common/log.hpp"
 #include "common/sys.hpp"
 #include "index/boot_id.hpp"
@@ -528,7 +530,9 @@ struct Index::Impl {
       ins->exec();
       db.exec(fmt::format("PRAGMA user_version = {}", m.version));
       LJ_TRY_CTX(fmt::format("migrating {} to schema version {}", path, m.version), tx.commit());
-      log("index")->info("migrated index={} schema_version={}", path, m.version);
+      // A private :memory: index (tests) is migrated every time: not worth an info line.
+      log("index")->log(path == ":memory:" ? spdlog::level::debug : spdlog::level::info,
+                        "migrated index={} schema_version={}", path, m.version);
       current = m.version;
     }
     return {};
@@ -659,8 +663,19 @@ Result<Index> Index::open(const std::string& path, const Options& options) {
     if (::access(dir.c_str(), W_OK | X_OK) != 0) {
       return fail_errno(kDomain, fmt::format("opening index {}: directory {}", path, dir));
     }
-    if (::access(path.c_str(), F_OK) == 0 && ::access(path.c_str(), R_OK | W_OK) != 0) {
-      return fail_errno(kDomain, fmt::format("opening index {} for writing", path));
+    if (::access(path.c_str(), F_OK) == 0) {
+      if (::access(path.c_str(), R_OK | W_OK) != 0) {
+        return fail_errno(kDomain, fmt::format("opening index {} for writing", path));
+      }
+    } else {
+      // Created here, 0600: the index holds jail specs (environment, maybe secrets), and SQLite
+      // gives the -wal and -shm files the mode of the database file (os_unix.c findCreateFileMode)
+      // where it would itself create all three 0644 & ~umask.
+      UniqueFd fd(
+          LJ_SYS("open", ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)));
+      if (!fd && errno != EEXIST) {
+        return fail_errno(kDomain, fmt::format("creating index {}", path));
+      }
     }
   }
   std::unique_ptr<Impl> impl;

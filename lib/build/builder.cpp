@@ -10,13 +10,14 @@
 #include <sstream>
 #include <thread>
 
-#include "build/catalog_glue.hpp"
 #include "build/context.hpp"
-#include "build/staging.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
 #include "common/scope.hpp"
 #include "common/sys.hpp"
+#include "overlay/catalog.hpp"
+#include "overlay/fs_ops.hpp"
+#include "overlay/staging.hpp"
 
 namespace fs = std::filesystem;
 
@@ -98,15 +99,21 @@ class OutputPump {
   std::thread thread_;
 };
 
-// Holds an exclusive flock(2) on one name@version for the whole build.
+// Holds an exclusive flock(2) on one name@version for the whole build. The lock files live in
+// root/.ljd/locks, not in .staging/: Catalog::clean_staging removes every unlocked entry there,
+// and a lock file deleted between open(2) and flock(2) would let two builds in at once.
 Result<UniqueFd> lock_version(const overlay::Root& root, const std::string& name,
                               const std::string& version) {
-  std::string file = "lock-" + name + "@" + version;
+  std::string file = "build-" + name + "@" + version + ".lock";
   // '!' cannot appear in an overlay name, so the flattened name is unambiguous.
   for (char& c : file) {
     if (c == '/') c = '!';
   }
-  fs::path path = root.staging_dir() / file;
+  fs::path dir = root.daemon_dir() / "locks";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return fail(Error::from_errno("build", "mkdir " + dir.string(), ec.value()));
+  fs::path path = dir / file;
   UniqueFd fd(
       LJ_SYS("open", ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)));
   if (!fd) return fail_errno("build", "open lock " + path.string());
@@ -114,6 +121,20 @@ Result<UniqueFd> lock_version(const overlay::Root& root, const std::string& name
     if (errno != EINTR) return fail_errno("build", "flock " + path.string());
   }
   return fd;
+}
+
+std::string digest_label(std::string_view hex) {
+  return hex.empty() ? std::string() : "sha256:" + std::string(hex);
+}
+
+// The published manifest records what the cache key covers; equal records, equal builds.
+bool same_build(const overlay::Manifest& m, const BuildPlan& plan) {
+  if (m.jailfile_digest != digest_label(plan.jailfile_digest)) return false;
+  if (m.context_digest != digest_label(plan.context_digest)) return false;
+  if (m.world != plan.world) return false;
+  if (m.parent.has_value() != plan.parent.has_value()) return false;
+  return !m.parent ||
+         (m.parent->name == plan.parent->name && m.parent->version == plan.parent->version);
 }
 
 }  // namespace
@@ -149,23 +170,23 @@ Result<BuildPlan> plan_build(const overlay::Root& root, const BuildRequest& requ
                     "configured (ljbuild --world NAME)");
   }
   plan.world = jf.world;
-  plan.lower.push_back(LJ_TRY(find_world(root, jf.world)));
-
-  if (jf.from) {
-    auto chain = LJ_TRY_CTX("resolving the parent of " + jf.name,
-                            resolve_parent_chain(root, jf.from->name, jf.from->constraint));
-    ResolvedParent parent;
-    parent.name = jf.from->name;
-    parent.constraint = jf.from->constraint;
-    parent.version = chain.version;
-    parent.manifest_digest = chain.manifest_digest;
-    if (chain.world != jf.world) {
+  overlay::Catalog catalog(root);
+  auto world = LJ_TRY(overlay::WorldName::parse(jf.world));
+  if (!jf.from) {
+    plan.lower = LJ_TRY(catalog.resolve_world(world)).lower;
+  } else {
+    const std::string what = "resolving the parent of " + jf.name;
+    auto name = LJ_TRY_CTX(what, overlay::OverlayName::parse(jf.from->name));
+    auto constraint = LJ_TRY_CTX(what, overlay::Constraint::parse(jf.from->constraint));
+    auto version = LJ_TRY_CTX(what, catalog.find(name, constraint));
+    auto chain = LJ_TRY_CTX(what, catalog.resolve(name, version));
+    if (chain.world != world) {
       return fail(Errc::conflict, "build",
-                  jf.from->name + "@" + chain.version + " was built on world " + chain.world +
+                  jf.from->name + "@" + version.str() + " was built on world " + chain.world.str() +
                       ", not " + jf.world + ": a chain shares one world");
     }
-    for (auto& layer : chain.layers) plan.lower.push_back(std::move(layer));
-    plan.parent = std::move(parent);
+    plan.lower = std::move(chain.lower);
+    plan.parent = ResolvedParent{jf.from->name, jf.from->constraint, version.str()};
   }
 
   plan.jailfile_digest = sha256_hex(plan.jailfile_text);
@@ -181,12 +202,16 @@ Result<BuildPlan> plan_build(const overlay::Root& root, const BuildRequest& requ
   key.add_field(plan.world);
   if (plan.parent) {
     key.add_field(plan.parent->name + "@" + plan.parent->version);
-    key.add_field(plan.parent->manifest_digest);
   } else {
     key.add_field("");
   }
   plan.cache_key = key.hex();
-  plan.target = LJ_TRY(overlay_version_dir(root, jf.name, jf.version));
+  auto name = LJ_TRY(overlay::OverlayName::parse(jf.name));
+  auto version = LJ_TRY(overlay::Version::parse(jf.version));
+  if (version.str() != jf.version) {
+    return fail(Errc::invalid_argument, "build", "version " + jf.version + " is not canonical");
+  }
+  plan.target = root.overlay_dir(name, version);
   return plan;
 }
 
@@ -200,6 +225,9 @@ Result<BuildResult> Builder::run(const BuildPlan& plan, const BuildRequest& requ
   const Jailfile& jf = plan.jailfile;
   const std::string ref = jf.name + "@" + jf.version;
   auto log = lj::log("build");
+  overlay::Catalog catalog(root_);
+  auto name = LJ_TRY(overlay::OverlayName::parse(jf.name));
+  auto version = LJ_TRY(overlay::Version::parse(jf.version));
 
   BuildResult res;
   res.build_id = plan.build_id;
@@ -214,39 +242,46 @@ Result<BuildResult> Builder::run(const BuildPlan& plan, const BuildRequest& requ
     return res;
   };
 
-  if (auto st = root_.create_skeleton(); !st) return fail(std::move(st).error());
+  LJ_TRY(root_.create_skeleton());
   auto lock = LJ_TRY(lock_version(root_, jf.name, jf.version));
 
+  // Under the lock: is this version already published, and by an identical build?
   bool replace = false;
-  if (auto published = LJ_TRY(read_published(root_, jf.name, jf.version))) {
-    if (published->cache_key == plan.cache_key && !request.force) {
+  if (auto published = catalog.manifest(name, version)) {
+    if (!same_build(*published, plan)) {
+      return fail(Errc::exists, "build",
+                  ref +
+                      " is already published from a different Jailfile, context, world or "
+                      "parent (build " +
+                      (published->build_id.empty() ? "?" : published->build_id) +
+                      "); a version is immutable: bump `version` in the Jailfile");
+    }
+    if (!request.force) {
       res.cache_hit = true;
       res.size_bytes = published->size_bytes;
       log->info("cache hit build={} overlay={}", plan.build_id, ref);
       return finish();
     }
-    if (published->cache_key != plan.cache_key) {
-      return fail(Errc::exists, "build",
-                  ref +
-                      " is already published from a different Jailfile, context, world or "
-                      "parent (its build " +
-                      published->build_id +
-                      "); a version is immutable: bump `version` in the Jailfile");
-    }
-    replace = true;  // forced rebuild of an identical version
+    replace = true;
+  } else if (published.error().errc() != Errc::not_found) {
+    return fail(std::move(published).error());
   }
 
-  // Stage: root/.staging/build-<id>/{upper,work}. Removed on every path out of here; on success
-  // its upper/ has been moved into the published overlay first.
-  auto staging = LJ_TRY(StagingDir::create(root_, "build-" + plan.build_id));
-  if (jf.copy_dest) {
-    fs::path dest = staging.upper() / fs::path(*jf.copy_dest).relative_path();
-    LJ_TRY_CTX("copy " + plan.context.string() + " to " + *jf.copy_dest,
-               prepare_parents(plan.lower, staging.upper(), *jf.copy_dest));
-    if (auto st = copy_tree(plan.context, dest); !st) {
-      return fail(
-          std::move(st).error().context("copy " + plan.context.string() + " to " + *jf.copy_dest));
+  // Stage: root/.staging/build-<random>/{upper,work}; removed on every path out of here unless
+  // published (renamed away).
+  auto staging = LJ_TRY(overlay::StagingDir::create(root_, "build"));
+  const fs::path upper = staging.path() / "upper";
+  const fs::path work = staging.path() / "work";
+  for (const auto& d : {upper, work}) {
+    // 0755: the merged root of the build jail takes upper/'s mode.
+    if (LJ_SYS("mkdir", ::mkdir(d.c_str(), 0755)) != 0 || ::chmod(d.c_str(), 0755) != 0) {
+      return fail_errno("build", "mkdir " + d.string());
     }
+  }
+  if (jf.copy_dest) {
+    const std::string what = "copy " + plan.context.string() + " to " + *jf.copy_dest;
+    LJ_TRY_CTX(what, prepare_copy_dest(plan.lower, upper, *jf.copy_dest));
+    LJ_TRY_CTX(what, copy_tree(plan.context, upper / fs::path(*jf.copy_dest).relative_path()));
   }
 
   // The log lives outside the staging directory: it must survive a failure.
@@ -271,9 +306,9 @@ Result<BuildResult> Builder::run(const BuildPlan& plan, const BuildRequest& requ
   spec.name = "lj-" + plan.build_id;
   spec.hostname = "build";
   spec.root.lower = plan.lower;
-  spec.root.writable_dir = staging.dir();
+  spec.root.writable_dir = staging.path();
   spec.script = jf.script;
-  spec.network.mode = jail::NetworkMode::inherit;
+  spec.network.mode = jail::NetworkMode::inherit;  // builds fetch packages
   spec.limits = request.limits;
   spec.stdio.out = pipe_write.get();
   spec.stdio.err = pipe_write.get();
@@ -292,30 +327,44 @@ Result<BuildResult> Builder::run(const BuildPlan& plan, const BuildRequest& requ
   }
   res.ran_jail = true;
   auto waited = (*jail)->wait();
-  jail->reset();  // releases the jail: every process in it is gone, so the pump sees EOF
+  jail->reset();  // every process of the jail is gone with it, so the pump reaches EOF
   pump.join();
   if (!waited) {
     return fail(std::move(waited).error().context("waiting for the build jail of " + ref));
   }
   res.exit = *waited;
-  if (res.exit.code != 0 || res.exit.signal != 0 || res.exit.timed_out) {
+  if (res.exit.code != 0 || res.exit.signal != 0 || res.exit.timed_out || res.exit.oom) {
     return fail(res.exit.timed_out ? Errc::timed_out : Errc::conflict, "build",
                 "build " + plan.build_id + " of " + ref + " failed: the script " +
                     describe_exit(res.exit) +
                     "; nothing was published (log: " + res.log_path.string() + ")");
   }
 
-  PublishRecord record;
-  record.build_id = plan.build_id;
-  record.cache_key = plan.cache_key;
-  record.jailfile_digest = plan.jailfile_digest;
-  record.context_digest = plan.context_digest;
-  record.world = plan.world;
-  record.parent = plan.parent;
-  res.size_bytes = LJ_TRY(tree_size(staging.upper()));
-  record.size_bytes = res.size_bytes;
-  LJ_TRY_CTX("publishing " + ref,
-             publish_layer(root_, jf.name, jf.version, std::move(staging), record, replace));
+  // The staging directory becomes the overlay directory: upper/ is the layer, work/ goes.
+  const fs::path layer = staging.path() / overlay::kLayerDir;
+  if (LJ_SYS("rename", ::rename(upper.c_str(), layer.c_str())) != 0) {
+    return fail_errno("build", "rename " + upper.string() + " to " + layer.string());
+  }
+  LJ_TRY(overlay::remove_tree(work));
+
+  overlay::Manifest m;
+  m.name = jf.name;
+  m.version = jf.version;
+  m.world = plan.world;
+  if (plan.parent) {
+    m.parent = overlay::ParentRef{plan.parent->name, plan.parent->constraint, plan.parent->version};
+  }
+  m.jailfile_digest = digest_label(plan.jailfile_digest);
+  m.context_digest = digest_label(plan.context_digest);
+  m.build_id = plan.build_id;
+  if (replace) {
+    // --force over an identical published version: the catalog refuses when something depends
+    // on it or is mounted under it; otherwise the old one goes and the new one is published.
+    LJ_TRY_CTX("replacing " + ref, catalog.remove(name, version));
+  }
+  auto published = LJ_TRY(catalog.publish(staging.path(), std::move(m)));
+  staging.release();
+  res.size_bytes = published.size_bytes;
   log->info("published build={} overlay={} bytes={}", plan.build_id, ref, res.size_bytes);
   return finish();
 }

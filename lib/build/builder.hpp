@@ -14,7 +14,7 @@
 // published layer is stacked as a lower directory under later jails (docs/jailfile.md).
 //
 // Concurrency: builds of different name@version run in parallel. Builds of the same name@version
-// serialize on an flock(2) of root/.staging/lock-<ns>!<name>@<version>; the second one then sees
+// serialize on an flock(2) of root/.ljd/locks/build-<ns>!<name>@<version>.lock; the second sees
 // the first one's result (a cache hit when identical, Errc::exists when not), and the catalog's
 // publish never replaces a published directory.
 //
@@ -57,10 +57,9 @@ struct BuildRequest {
 };
 
 struct ResolvedParent {
-  std::string name;             // "lang/common"
-  std::string constraint;       // "~> 1.0", as written
-  std::string version;          // "1.2.0": the highest published version that satisfies it
-  std::string manifest_digest;  // SHA-256 of its manifest.json: pins exactly what was built on
+  std::string name;        // "lang/common"
+  std::string constraint;  // "~> 1.0", as written
+  std::string version;     // "1.2.0": the highest published version that satisfies it
 };
 
 // Everything decided before anything runs. Pure data; plan_build() makes it.
@@ -75,8 +74,9 @@ struct BuildPlan {
   std::vector<std::filesystem::path> lower;
   std::string jailfile_digest;  // SHA-256 of the Jailfile's bytes
   std::string context_digest;   // digest_tree(context) when the Jailfile copies it, else ""
-  // SHA-256 over (Jailfile digest, context digest, world, parent name@version and its manifest
-  // digest): equal keys build equal overlays.
+  // SHA-256 over (Jailfile digest, context digest, world, parent name@version): equal keys build
+  // equal overlays. The manifest records each part (a published version is immutable, so the
+  // parent's name@version pins its contents).
   std::string cache_key;
   std::filesystem::path target;  // root/<ns>/<name>/<version>
 };
@@ -118,9 +118,9 @@ class Builder {
 
   // Runs a plan. When root/<ns>/<name>/<version> already exists: with the same cache key it is a
   // cache hit (nothing runs) unless request.force; with another key it is Errc::exists (a version
-  // is immutable: bump it). With force and an existing version, the build runs and then replaces
-  // the published directory (the old one is renamed aside and removed; jails already running on
-  // it keep their mounts).
+  // is immutable: bump it). With force and an existing identical version, the build runs and
+  // then replaces it (Catalog::remove, which refuses while another overlay depends on it or
+  // something is mounted under it; then Catalog::publish).
   //
   // Failure (non-zero exit, signal, timeout, spawn or copy error) publishes nothing and removes
   // the staging directory; the log is kept and named in the error, whose message names how the

@@ -245,4 +245,45 @@ Status copy_tree(const fs::path& src, const fs::path& dst) {
   return {};
 }
 
+Status prepare_copy_dest(const std::vector<fs::path>& lower, const fs::path& upper,
+                         const std::string& dest) {
+  fs::path rel;
+  for (const auto& part : fs::path(dest).relative_path()) {
+    rel /= part;
+    fs::path target = upper / rel;
+    struct stat st {};
+    if (::lstat(target.c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode)) {
+        return fail(Errc::conflict, "build", target.string() + " exists and is not a directory");
+      }
+      continue;
+    }
+    mode_t mode = 0755;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    for (auto it = lower.rbegin(); it != lower.rend(); ++it) {
+      fs::path in_layer = *it / rel;
+      struct stat ls {};
+      if (::lstat(in_layer.c_str(), &ls) != 0) continue;
+      if (!S_ISDIR(ls.st_mode)) {
+        return fail(Errc::invalid_argument, "build",
+                    "/" + rel.string() + " is not a directory in " + it->string() +
+                        " (a symlink or file): copy to the path it points at instead");
+      }
+      mode = ls.st_mode & 07777;
+      uid = ls.st_uid;
+      gid = ls.st_gid;
+      break;
+    }
+    if (LJ_SYS("mkdir", ::mkdir(target.c_str(), mode)) != 0) {
+      return fail_errno("build", "mkdir " + target.string());
+    }
+    if (::chmod(target.c_str(), mode) != 0) return fail_errno("build", "chmod " + target.string());
+    if (::geteuid() == 0 && ::lchown(target.c_str(), uid, gid) != 0) {
+      return fail_errno("build", "lchown " + target.string());
+    }
+  }
+  return {};
+}
+
 }  // namespace lj::build

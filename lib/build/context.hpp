@@ -44,4 +44,12 @@ Result<std::string> digest_tree(const std::filesystem::path& dir);
 // fifos and device nodes before copying anything. Owners are kept when running as root.
 Status copy_tree(const std::filesystem::path& src, const std::filesystem::path& dst);
 
+// Creates the directories of `dest` ("/usr/local/app") below `upper` that are missing, each with
+// the mode and owner of the same directory in the topmost of the `lower` layers that has it (0755
+// root otherwise), so the copy does not change /usr or /usr/local in the merged view. A path that
+// is not a directory in the layers (a symlink such as Debian's /bin -> usr/bin) is refused:
+// copying through it would hide the link in the merged view.
+Status prepare_copy_dest(const std::vector<std::filesystem::path>& lower,
+                         const std::filesystem::path& upper, const std::string& dest);
+
 }  // namespace lj::build

@@ -38,6 +38,7 @@ struct JailHandle {
   std::uint64_t start_time = 0;  // Linux: /proc/PID/stat field 22; FreeBSD: ki_start in usec
   std::string cgroup;            // Linux: cgroup path(s) owned by the jail
   int jid = 0;                   // FreeBSD: informational only; the jail is found by name
+  std::string status_file;       // JailSpec::status_file, read by adopt()ed jails at their exit
 };
 
 // A started jail. Owns every kernel resource of it; the destructor kills whatever is still

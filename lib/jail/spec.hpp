@@ -76,6 +76,11 @@ struct JailSpec {
   Limits limits;
   Stdio stdio;
   std::optional<UserNamespace> userns;
+
+  // Optional host path where the jail's init writes how the main command ended ("exited N\n" or
+  // "killed N\n"), opened (created, truncated) by the parent before the jail starts. A restarted
+  // daemon learns a re-adopted jail's exit from it: a non-child cannot be waitid()ed for its status.
+  std::string status_file;
 };
 
 Status validate_spec(const JailSpec& spec);

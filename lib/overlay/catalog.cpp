@@ -277,7 +277,7 @@ Result<Manifest> Catalog::publish(const fs::path& staging_dir, Manifest m) const
   m.size_bytes = LJ_TRY_CTX(what, tree_size(staging_dir / kLayerDir));
   if (m.created.empty()) m.created = rfc3339_utc(std::chrono::system_clock::now());
   LJ_TRY_CTX(what, write_manifest(staging_dir / kManifestFile, m));
-  LJ_TRY_CTX(what, fsync_tree(staging_dir));
+  LJ_TRY_CTX(what, sync_tree(staging_dir));
   LJ_TRY_CTX(what, make_parents(root_.dir(), name));
   fs::path target = root_.overlay_dir(name, version);
   if (LJ_SYS("rename", ::rename(staging_dir.c_str(), target.c_str())) != 0) {

@@ -35,6 +35,12 @@ Status fsync_path(const std::filesystem::path& path);
 // symlinks and special files are not opened.
 Status fsync_tree(const std::filesystem::path& dir);
 
+// Makes everything under `dir` durable before it is published by rename. Linux: one syncfs(2)
+// of the filesystem holding `dir` (since Linux 5.8 it reports writeback errors); a per-file
+// fsync walk costs a journal commit per file, 36 s for a 6,800-file Debian world on ext4 here.
+// FreeBSD (no syncfs): fsync_tree(). Platform code: sync_tree_<platform>.cpp.
+Status sync_tree(const std::filesystem::path& dir);
+
 // Sum of st_size of the regular files and symlinks under `dir` (hard links counted once).
 Result<std::uint64_t> tree_size(const std::filesystem::path& dir);
 

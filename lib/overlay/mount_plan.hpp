@@ -52,6 +52,11 @@ struct MountPlan {
   // No writable layer at all: the root is mounted read-only.
   bool read_only = false;
 
+  // The single lower directory (lower.size() == 1) is itself the writable root: bound read-write
+  // in place, so the jail's writes land in it (the seeds' `ljspawn -d $W` installing a world into
+  // $W). Excludes writable_dir and read_only.
+  bool writable_lower = false;
+
   std::vector<Volume> volumes;
 
   // Where the executor reports global mounts (FreeBSD only; see MountJournal).

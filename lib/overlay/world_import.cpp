@@ -287,7 +287,7 @@ Result<ImportProgress> import_world(const Root& root, const WorldName& name, con
   }
   LJ_TRY_CTX(what, x.close());
   LJ_TRY_CTX(what, validate_world_tree(dest));
-  LJ_TRY_CTX(what, fsync_tree(dest));
+  LJ_TRY_CTX(what, sync_tree(dest));
 
   if (LJ_SYS("mkdir", ::mkdir(root.worlds_dir().c_str(), 0755)) != 0 && errno != EEXIST) {
     return fail_errno("world", what + ": mkdir " + root.worlds_dir().string());

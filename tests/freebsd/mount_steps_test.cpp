@@ -78,6 +78,18 @@ TEST(FreebsdMountSteps, ReadOnlyRootHasNoWritableLayer) {
   EXPECT_TRUE(upper_dir(p, kUpper).empty());
 }
 
+TEST(FreebsdMountSteps, WritableLowerIsTheRootItself) {
+  MountPlan p;
+  p.lower = {"/lj/worlds/14.1-RELEASE"};
+  p.writable_lower = true;
+  EXPECT_EQ(describe(mount_steps(p, kRoot, kUpper, 4)),
+            (std::vector<std::string>{
+                "nullfs /lj/worlds/14.1-RELEASE -> /lj/.ljd/jails/j1/root",
+                "devfs  -> jail:/dev nosuid noexec from=devfs ruleset=4",
+            }));
+  EXPECT_EQ(upper_dir(p, kUpper), fs::path("/lj/worlds/14.1-RELEASE"));
+}
+
 TEST(FreebsdMountSteps, TmpfsWithoutSizeLeavesKernelDefault) {
   MountPlan p;
   p.lower = {"/w"};

@@ -12,6 +12,17 @@ namespace {
 
 using Strings = std::vector<std::string>;
 
+TEST(FreebsdJailName, DotsAndDigitsRefused) {
+  EXPECT_TRUE(check_jail_name("web-1"));
+  EXPECT_TRUE(check_jail_name("j_2x"));
+  auto dotted = check_jail_name("web.1");
+  ASSERT_FALSE(dotted);
+  EXPECT_EQ(dotted.error().code(), "jail.invalid_argument");
+  EXPECT_NE(dotted.error().what().find("inside jail 'web'"), std::string::npos);
+  EXPECT_FALSE(check_jail_name("123"));
+  EXPECT_TRUE(check_jail_name("123a"));
+}
+
 TEST(FreebsdRctlRules, NoLimitsNoRules) {
   EXPECT_TRUE(rctl_rules("web-1", Limits{}).empty());
 }
@@ -91,6 +102,28 @@ TEST(FreebsdPath, Candidates) {
   EXPECT_EQ(exec_candidates("ls", {"PATH=/a:/b"}), (Strings{"/a/ls", "/b/ls"}));
   EXPECT_EQ(exec_candidates("ls", {"PATH=/a::/b:"}), (Strings{"/a/ls", "./ls", "/b/ls", "./ls"}));
   EXPECT_EQ(exec_candidates("ls", {}).front(), "/sbin/ls");
+}
+
+TEST(FreebsdStatusFile, RoundTrip) {
+  auto path =
+      std::filesystem::temp_directory_path() / ("lj-freebsd-status-" + std::to_string(::getpid()));
+  EXPECT_FALSE(read_status_file(path.string()));  // missing
+  ExitStatus exited;
+  exited.code = 3;
+  ExitStatus killed;
+  killed.signal = 9;
+  EXPECT_EQ(status_line(exited), "exited 3\n");
+  EXPECT_EQ(status_line(killed), "killed 9\n");
+  for (const auto& st : {exited, killed}) {
+    { std::ofstream(path) << status_line(st); }
+    auto back = read_status_file(path.string());
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->code, st.signal != 0 ? -1 : st.code);
+    EXPECT_EQ(back->signal, st.signal);
+  }
+  { std::ofstream(path) << ""; }
+  EXPECT_FALSE(read_status_file(path.string()));  // created by spawn, never filled
+  std::filesystem::remove(path);
 }
 
 TEST(FreebsdPasswd, LoginOfUid) {

@@ -1,5 +1,6 @@
 #include "index/boot_id.hpp"
 
+#include <sys/types.h>  // before sysctl.h (sysctl(3) SYNOPSIS)
 #include <sys/sysctl.h>
 #include <sys/time.h>
 

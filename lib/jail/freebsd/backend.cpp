@@ -37,6 +37,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <optional>
 
 #include "common/fd.hpp"
@@ -299,9 +300,23 @@ Status FreebsdJail::teardown() {
 void FreebsdJail::on_exit_event(const struct kevent& ev) {
   ExitStatus e;
   if (ev.flags & EV_ERROR) {
-    e.lost = true;  // ESRCH: gone before we could watch it (adopted jails)
+    // ESRCH: gone before we could watch it (adopted jails). An earlier ljd may have written the
+    // status before it died.
+    if (auto f = read_status_file(handle_.status_file))
+      e = *f;
+    else
+      e.lost = true;
   } else {
     e = decode_wait_status(static_cast<int>(ev.data));
+    // EVFILT_PROC gives even a non-child's status, so adopted jails do not need this file; it
+    // covers an ljd that dies between seeing the exit and recording it. Best effort.
+    if (!handle_.status_file.empty()) {
+      std::ofstream out(handle_.status_file, std::ios::trunc);
+      out << status_line(e);
+      if (!out)
+        lj::log("jail")->warn("jail={} could not write status file {}", handle_.name,
+                              handle_.status_file);
+    }
   }
   e.timed_out = timed_out_;
   exit_ = e;
@@ -520,6 +535,7 @@ Result<std::vector<std::string>> FreebsdBackend::command(const JailSpec& spec, F
 
 Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
   LJ_TRY_CTX("jail " + spec.name, validate_spec(spec));
+  LJ_TRY(check_jail_name(spec.name));
   if (spec.userns)
     return fail(Errc::unsupported, kDomain,
                 "user namespaces are Linux-only: a FreeBSD jail's uid 0 is the host's uid 0, "
@@ -577,6 +593,13 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
   std::string login =
       spec.uid == 0 ? "root" : login_in_passwd(j->root_->root() / "etc" / "passwd", spec.uid);
 
+  if (!spec.status_file.empty()) {
+    // Created (truncated) before the start, as on Linux: an empty file means "not known yet".
+    UniqueFd status(LJ_SYS(
+        "open", ::open(spec.status_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)));
+    if (!status) return fail_errno(kDomain, ctx + ": open " + spec.status_file);
+    j->handle_.status_file = spec.status_file;
+  }
   UniqueFd devnull(LJ_SYS("open", ::open("/dev/null", O_RDWR | O_CLOEXEC)));
   if (!devnull) return fail_errno(kDomain, ctx + ": open /dev/null");
   int fds[2];

@@ -5,6 +5,19 @@
 
 namespace lj::jail::freebsd {
 
+Status check_jail_name(const std::string& name) {
+  if (name.find('.') != std::string::npos)
+    return fail(Errc::invalid_argument, "jail",
+                "FreeBSD jail names cannot contain '.': it separates a child jail from its parent "
+                "('" +
+                    name + "' would name jail '" + name.substr(name.rfind('.') + 1) +
+                    "' inside jail '" + name.substr(0, name.rfind('.')) + "')");
+  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos)
+    return fail(Errc::invalid_argument, "jail",
+                "FreeBSD jail names cannot be all digits ('" + name + "' would be read as a jid)");
+  return {};
+}
+
 std::vector<std::string> rctl_rules(const std::string& name, const Limits& l) {
   const std::string subject = "jail:" + name + ":";
   std::vector<std::string> rules;
@@ -107,6 +120,28 @@ std::string login_in_passwd(const std::filesystem::path& passwd, uid_t uid) {
     if (id == want) return name;
   }
   return {};
+}
+
+std::string status_line(const ExitStatus& status) {
+  if (status.signal != 0) return "killed " + std::to_string(status.signal) + "\n";
+  return "exited " + std::to_string(status.code) + "\n";
+}
+
+std::optional<ExitStatus> read_status_file(const std::string& path) {
+  if (path.empty()) return std::nullopt;
+  std::ifstream in(path);
+  std::string word;
+  int n = 0;
+  if (!(in >> word >> n)) return std::nullopt;
+  ExitStatus s;
+  if (word == "exited") {
+    s.code = n;
+  } else if (word == "killed") {
+    s.signal = n;
+  } else {
+    return std::nullopt;
+  }
+  return s;
 }
 
 }  // namespace lj::jail::freebsd

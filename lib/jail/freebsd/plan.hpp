@@ -7,12 +7,19 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "jail/backend.hpp"
 #include "jail/spec.hpp"
 
 namespace lj::jail::freebsd {
+
+// The extra rules FreeBSD puts on a jail name beyond validate_spec's [A-Za-z0-9_.-]{1,64}: a '.'
+// separates hierarchical jail names ("a.b" is jail b inside jail a, jail(8)), and an all-digit
+// name would be taken for a jid. invalid_argument naming the rule otherwise.
+Status check_jail_name(const std::string& name);
 
 // The rctl(8) rules for `limits`, subject "jail:<name>". Amounts are plain decimal numbers:
 // rctl_add_rule(2) takes no unit suffix. Empty when no limit applies to rctl (nofile is an
@@ -53,5 +60,10 @@ std::vector<std::string> exec_candidates(const std::string& argv0,
 
 // The login name of `uid` in a passwd(5) file (the jail's own /etc/passwd); empty when absent.
 std::string login_in_passwd(const std::filesystem::path& passwd, uid_t uid);
+
+// JailSpec::status_file's line, in the Linux backend's format: "exited N\n" or "killed N\n".
+std::string status_line(const ExitStatus& status);
+// The status in such a file; nullopt when it is missing, empty or unreadable.
+std::optional<ExitStatus> read_status_file(const std::string& path);
 
 }  // namespace lj::jail::freebsd

@@ -4,6 +4,7 @@ namespace lj::overlay::freebsd {
 
 std::filesystem::path upper_dir(const MountPlan& plan, const std::filesystem::path& upper) {
   if (plan.read_only) return {};
+  if (plan.writable_lower) return plan.lower.empty() ? std::filesystem::path() : plan.lower[0];
   if (plan.writable_dir) return *plan.writable_dir / "upper";
   return upper;
 }
@@ -17,7 +18,9 @@ std::vector<MountStep> mount_steps(const MountPlan& plan, const std::filesystem:
   world.fstype = "nullfs";
   world.source = plan.lower[0];
   world.target = root;
-  world.read_only = true;
+  // writable_lower: the world itself is the writable root (the seeds' `ljspawn -d $W` installing
+  // into $W), so it is mounted read-write and nothing goes above it.
+  world.read_only = !plan.writable_lower;
   steps.push_back(std::move(world));
 
   for (std::size_t i = 1; i < plan.lower.size(); ++i) {
@@ -30,7 +33,7 @@ std::vector<MountStep> mount_steps(const MountPlan& plan, const std::filesystem:
     steps.push_back(std::move(layer));
   }
 
-  if (!plan.read_only) {
+  if (!plan.read_only && !plan.writable_lower) {
     if (!plan.writable_dir) {
       MountStep tmp;
       tmp.fstype = "tmpfs";

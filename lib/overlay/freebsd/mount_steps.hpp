@@ -7,6 +7,7 @@
 //   2. unionfs lower[i], i >= 1 (oldest first)    -> root        read-only, copymode=transparent
 //   3. tmpfs   (size=writable_bytes when set)     -> upper       only without writable_dir
 //      unionfs upper (tmpfs, or writable_dir/upper) -> root      read-write; skipped if read_only
+//   (writable_lower: step 1 is read-write and steps 2-3 are absent: the world is the root)
 //   4. devfs   ruleset=N                          -> root/dev    nosuid, noexec
 //   5. nullfs  volume.host_path                   -> root/<jail_path>  nosuid, ro when asked
 // Every layer goes *above* what is already mounted, so unionfs's `below` is never needed (it
@@ -44,7 +45,7 @@ std::vector<MountStep> mount_steps(const MountPlan& plan, const std::filesystem:
                                    const std::filesystem::path& upper, int devfs_ruleset);
 
 // The writable layer's host directory for `plan`: writable_dir/upper, `upper` for the tmpfs
-// case, or empty when the root is read-only.
+// case, lower[0] with writable_lower, or empty when the root is read-only.
 std::filesystem::path upper_dir(const MountPlan& plan, const std::filesystem::path& upper);
 
 }  // namespace lj::overlay::freebsd

@@ -187,6 +187,9 @@ Result<MountedRoot> MountedRoot::mount(const MountPlan& plan, RootOptions option
                 "devfs ruleset must be > 0: ruleset 0 would expose every host device");
   if (options.jail_dir.empty() || !options.jail_dir.is_absolute())
     return fail(Errc::invalid_argument, kDomain, "jail directory must be an absolute path");
+  if (plan.writable_lower && (plan.lower.size() != 1 || plan.writable_dir || plan.read_only))
+    return fail(Errc::invalid_argument, kDomain,
+                "writable_lower needs exactly one layer, no writable_dir and not read_only");
   for (const auto& v : plan.volumes)
     if (!v.host_path.is_absolute())
       return fail(Errc::invalid_argument, kDomain,
@@ -214,7 +217,9 @@ Result<MountedRoot> MountedRoot::mount(const MountPlan& plan, RootOptions option
   r.root_ = jail_dir / "root";
   LJ_TRY(make_dir(r.root_, 0755, &r.created_));
   const fs::path tmpfs_upper = jail_dir / "upper";
-  if (!plan.read_only) {
+  if (plan.writable_lower) {
+    r.upper_ = LJ_TRY(canonical_dir(plan.lower[0]));  // the jail writes into the world itself
+  } else if (!plan.read_only) {
     if (plan.writable_dir) {
       fs::path base = LJ_TRY(canonical_dir(*plan.writable_dir));
       LJ_TRY(make_dir(base / "upper", 0755, nullptr));  // outlives the jail: never removed here
@@ -251,7 +256,11 @@ Result<MountedRoot> MountedRoot::mount(const MountPlan& plan, RootOptions option
       LJ_TRY_CTX("recording mount " + rec.target.string(), r.options_.before_mount(rec));
     std::string what = rec.fstype + " " + (rec.source.empty() ? rec.fstype : rec.source) + " on " +
                        rec.target.string();
-    LJ_TRY(args.mount(flags, what));
+    if (auto st = args.mount(flags, what); !st) {
+      // Announced but not made: let the journal forget it again.
+      if (r.options_.after_unmount) r.options_.after_unmount(rec);
+      return fail(std::move(st).error());
+    }
     lj::log("overlay")->debug("mounted {}", what);
     r.mounts_.push_back(std::move(rec));
   }

@@ -37,7 +37,8 @@ struct RootOptions {
   // Called with each mount BEFORE it is made; a failure aborts the plan (and unwinds it) without
   // making that mount. May be empty.
   std::function<Status(const MountRecord&)> before_mount;
-  // Called after a mount was undone (or found already gone). May be empty.
+  // Called after a mount was undone (or found already gone), and for a mount announced by
+  // before_mount that the kernel then refused. May be empty.
   std::function<void(const MountRecord&)> after_unmount;
 };
 

@@ -1,0 +1,508 @@
+// The Linux backend: clone3 into new namespaces, a root assembled in the child's own mount
+// namespace, our own init as pid 1, cgroups for the limits, supervision through a pidfd.
+// See docs/jail-linux.md for the sequence and the measured costs.
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "common/fd.hpp"
+#include "common/log.hpp"
+#include "common/scope.hpp"
+#include "common/sys.hpp"
+#include "jail/backend.hpp"
+#include "jail/linux/cgroup.hpp"
+#include "jail/linux/child.hpp"
+#include "jail/linux/net.hpp"
+
+namespace lj::jail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+// The jails' scratch mount point: each child mounts its private tmpfs here, in its own mount
+// namespace, so the host only ever sees an empty directory.
+constexpr const char* kScratch = "/run/ljd/scratch";
+
+int pidfd_send(int pidfd, int sig, siginfo_t* info = nullptr) {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, info, 0));
+}
+
+Result<std::uint64_t> start_time_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string s;
+  if (!std::getline(in, s))
+    return fail(Errc::not_found, "jail", "no process " + std::to_string(pid));
+  // Field 2 (comm) may hold spaces and parentheses: count fields after the last ')'.
+  auto rp = s.rfind(')');
+  if (rp == std::string::npos) return fail(Errc::internal, "jail", "unreadable /proc/PID/stat");
+  std::istringstream ss(s.substr(rp + 2));
+  std::string f;
+  for (int i = 3; i < 22; ++i) ss >> f;  // fields 3..21
+  std::uint64_t t = 0;
+  if (!(ss >> t)) return fail(Errc::internal, "jail", "unreadable /proc/PID/stat");
+  return t;
+}
+
+int read_cap_last() {
+  std::ifstream in("/proc/sys/kernel/cap_last_cap");
+  int v = 40;
+  in >> v;
+  return v;
+}
+
+Status ensure_dir(const std::string& path) {
+  std::string cur;
+  std::istringstream ss(path);
+  for (std::string part; std::getline(ss, part, '/');) {
+    if (part.empty()) continue;
+    cur += "/" + part;
+    if (::mkdir(cur.c_str(), 0700) != 0 && errno != EEXIST)
+      return fail_errno("jail", "mkdir " + cur);
+  }
+  return {};
+}
+
+ExitStatus decode(int ws) {
+  ExitStatus s;
+  if (WIFSIGNALED(ws)) {
+    s.signal = WTERMSIG(ws);
+  } else {
+    s.code = WEXITSTATUS(ws);
+  }
+  return s;
+}
+
+// "exited N" / "killed N", written by init (child.cpp).
+std::optional<ExitStatus> read_status_file(const std::string& path) {
+  if (path.empty()) return std::nullopt;
+  std::ifstream in(path);
+  std::string word;
+  int n = 0;
+  if (!(in >> word >> n)) return std::nullopt;
+  ExitStatus s;
+  if (word == "exited")
+    s.code = n;
+  else if (word == "killed")
+    s.signal = n;
+  else
+    return std::nullopt;
+  return s;
+}
+
+// Script: "#!interp [arg]" on the first line picks the interpreter, else /bin/sh.
+std::vector<std::string> script_argv(const std::string& script) {
+  std::vector<std::string> argv;
+  if (script.rfind("#!", 0) == 0) {
+    std::string line = script.substr(2, script.find('\n') - 2);
+    auto b = line.find_first_not_of(" \t");
+    if (b != std::string::npos) {
+      line = line.substr(b);
+      auto sp = line.find_first_of(" \t");
+      argv.push_back(line.substr(0, sp));
+      if (sp != std::string::npos) {
+        std::string arg = line.substr(line.find_first_not_of(" \t", sp));
+        while (!arg.empty() && (arg.back() == ' ' || arg.back() == '\t' || arg.back() == '\r'))
+          arg.pop_back();
+        if (!arg.empty()) argv.push_back(arg);
+      }
+    }
+  }
+  if (argv.empty()) argv.push_back("/bin/sh");
+  argv.push_back("/proc/self/fd/" + std::to_string(kSlotScript));
+  return argv;
+}
+
+class LinuxJail final : public Jail {
+ public:
+  LinuxJail(JailHandle handle, UniqueFd pidfd, UniqueFd status, Cgroups cgroups, bool child,
+            Clock::time_point deadline)
+      : handle_(std::move(handle)),
+        pidfd_(std::move(pidfd)),
+        status_(std::move(status)),
+        cgroups_(std::move(cgroups)),
+        child_(child),
+        deadline_(deadline) {}
+
+  ~LinuxJail() override {
+    if (reaped_) return;
+    if (pidfd_) pidfd_send(pidfd_.get(), SIGKILL);
+    (void)reap();
+  }
+
+  const JailHandle& handle() const override { return handle_; }
+  int wait_fd() const override { return pidfd_.get(); }
+  Clock::time_point deadline() const override { return deadline_; }
+
+  Status signal(int sig, bool all) override {
+    if (reaped_) return fail(Errc::conflict, "jail", "jail " + handle_.name + " has exited");
+    if (sig == SIGKILL && all) return kill_init(sig);
+    if (sig == SIGKILL || sig == SIGSTOP) {
+      // Init cannot catch these to pass them on: find the command (pid 2 in the jail) instead.
+      if (all && !cgroups_.empty()) return cgroups_.signal_all(sig);
+      pid_t cmd = command_pid();
+      if (cmd <= 0)
+        return fail(Errc::not_found, "jail", "main command of " + handle_.name + " is gone");
+      if (::kill(cmd, sig) != 0) return fail_errno("jail", "kill " + std::to_string(cmd));
+      return {};
+    }
+    siginfo_t info;
+    std::memset(&info, 0, sizeof info);
+    info.si_signo = sig;
+    info.si_code = SI_QUEUE;
+    info.si_pid = ::getpid();
+    info.si_uid = ::getuid();
+    info.si_value.sival_int = all ? kBroadcastSignal : 0;
+    if (pidfd_send(pidfd_.get(), sig, &info) != 0)
+      return fail_errno("jail", "pidfd_send_signal " + std::to_string(sig) + " to " + handle_.name);
+    return {};
+  }
+
+  Status expire() override {
+    if (reaped_) return {};
+    timed_out_ = true;
+    return kill_init(SIGKILL);
+  }
+
+  Result<std::optional<ExitStatus>> poll() override {
+    if (reaped_) return std::optional<ExitStatus>(*reaped_);
+    struct pollfd pfd = {pidfd_.get(), POLLIN, 0};
+    int r = ::poll(&pfd, 1, 0);
+    if (r < 0) return fail_errno("jail", "poll pidfd");
+    if (r == 0) return std::optional<ExitStatus>();
+    return std::optional<ExitStatus>(LJ_TRY(reap()));
+  }
+
+  Result<ExitStatus> wait(std::chrono::milliseconds timeout) override {
+    if (reaped_) return *reaped_;
+    const auto until = timeout.count() > 0 ? Clock::now() + timeout : Clock::time_point::max();
+    for (;;) {
+      auto now = Clock::now();
+      auto next = std::min(until, timed_out_ ? Clock::time_point::max() : deadline_);
+      int ms = -1;
+      if (next != Clock::time_point::max())
+        ms = static_cast<int>(
+            std::max<long>(0, std::chrono::ceil<std::chrono::milliseconds>(next - now).count()));
+      struct pollfd pfd = {pidfd_.get(), POLLIN, 0};
+      int r = ::poll(&pfd, 1, ms);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return fail_errno("jail", "poll pidfd");
+      if (r > 0) return reap();
+      now = Clock::now();
+      if (!timed_out_ && now >= deadline_)
+        LJ_TRY(expire());
+      else if (now >= until)
+        return fail(Errc::timed_out, "jail", "jail " + handle_.name + " still running");
+    }
+  }
+
+ private:
+  Status kill_init(int sig) {
+    if (pidfd_send(pidfd_.get(), sig) != 0 && errno != ESRCH)
+      return fail_errno("jail", "pidfd_send_signal " + std::to_string(sig) + " to " + handle_.name);
+    return {};
+  }
+
+  // The command is the child of init whose pid in the jail is 2.
+  pid_t command_pid() const {
+    std::string base = "/proc/" + std::to_string(handle_.pid);
+    std::ifstream in(base + "/task/" + std::to_string(handle_.pid) + "/children");
+    for (pid_t p; in >> p;) {
+      std::ifstream st("/proc/" + std::to_string(p) + "/status");
+      for (std::string line; std::getline(st, line);)
+        if (line.rfind("NSpid:", 0) == 0 && line.size() >= 2 &&
+            line.substr(line.size() - 2) == "\t2")
+          return p;
+    }
+    return -1;
+  }
+
+  Result<ExitStatus> reap() {
+    ExitStatus s;
+    bool have = false;
+    if (child_) {
+      siginfo_t si;
+      std::memset(&si, 0, sizeof si);
+      while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &si,
+                      WEXITED) != 0) {
+        if (errno != EINTR) return fail_errno("jail", "waitid " + handle_.name);
+      }
+      int ws = 0;
+      if (status_ && ::read(status_.get(), &ws, sizeof ws) == static_cast<ssize_t>(sizeof ws)) {
+        s = decode(ws);
+        have = true;
+      } else if (si.si_code == CLD_EXITED) {
+        s.code = si.si_status;  // init failed before or without the command
+        have = true;
+      } else {
+        s.signal = si.si_status;  // init itself was killed: kill(), the deadline, or the OOM killer
+        have = true;
+      }
+    } else if (auto f = read_status_file(handle_.status_file)) {
+      s = *f;
+      have = true;
+    }
+    if (!have) s.lost = true;
+    s.oom = cgroups_.oom_kills() > 0;
+    s.timed_out = timed_out_;
+    Status torn = cgroups_.destroy();
+    status_.reset();
+    reaped_ = s;
+    if (!torn) return fail(std::move(torn).error().context("tearing down jail " + handle_.name));
+    return s;
+  }
+
+  JailHandle handle_;
+  UniqueFd pidfd_;
+  UniqueFd status_;  // read end of init's status pipe (spawned jails only)
+  Cgroups cgroups_;
+  bool child_;  // we are init's parent: waitid() works
+  Clock::time_point deadline_;
+  bool timed_out_ = false;
+  std::optional<ExitStatus> reaped_;
+};
+
+class LinuxBackend final : public Backend {
+ public:
+  std::string_view name() const override { return "linux"; }
+
+  std::vector<std::string> features() const override {
+    std::vector<std::string> f = {"pidfd", "overlayfs", "namespaces"};
+    f.push_back(cgroup_layout().v2 ? "cgroup2" : "cgroup1");
+    std::ifstream in("/proc/sys/user/max_user_namespaces");
+    long n = 0;
+    if (in >> n && n > 0) f.push_back("userns");
+    f.push_back("network.ip");
+    return f;
+  }
+
+  Result<std::unique_ptr<Jail>> spawn(const JailSpec& spec) override {
+    LJ_TRY_CTX("jail " + spec.name, validate_spec(spec));
+    auto r = do_spawn(spec);
+    if (!r) return fail(std::move(r).error().context("starting jail " + spec.name));
+    return r;
+  }
+
+  Result<std::unique_ptr<Jail>> adopt(const JailHandle& h) override {
+    auto t = start_time_of(h.pid);
+    if (!t || *t != h.start_time)
+      return fail(Errc::not_found, "jail",
+                  "jail " + h.name + " (pid " + std::to_string(h.pid) + ") is gone");
+    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, h.pid, 0)));
+    if (!pidfd) return fail_errno("jail", "pidfd_open " + std::to_string(h.pid));
+    // Re-check after taking the pidfd: the pid could have been reused in between.
+    auto t2 = start_time_of(h.pid);
+    if (!t2 || *t2 != h.start_time)
+      return fail(Errc::not_found, "jail", "jail " + h.name + " is gone");
+    return std::unique_ptr<Jail>(new LinuxJail(h, std::move(pidfd), UniqueFd(),
+                                               Cgroups::from_handle(h.cgroup), false,
+                                               Clock::time_point::max()));
+  }
+
+  Status release(const JailHandle& h) override {
+    auto t = start_time_of(h.pid);
+    if (h.pid > 0 && t && *t == h.start_time) {
+      UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, h.pid, 0)));
+      if (pidfd) pidfd_send(pidfd.get(), SIGKILL);
+    }
+    Cgroups cg = Cgroups::from_handle(h.cgroup);
+    return cg.destroy();
+  }
+
+ private:
+  Result<std::unique_ptr<Jail>> do_spawn(const JailSpec& spec) {
+    const bool private_net = spec.network.mode != NetworkMode::inherit;
+    static const Status scratch_ok = ensure_dir(kScratch);
+    if (!scratch_ok) return fail(scratch_ok.error());
+
+    ChildPlan plan;
+    overlay::AssembleOptions ao;
+    ao.scratch = kScratch;
+    ao.in_userns = spec.userns.has_value();
+    ao.mount_sysfs = private_net || !spec.userns;
+    plan.root = LJ_TRY(overlay::compile_root(spec.root, ao));
+
+    // The command.
+    UniqueFd script;
+    if (!spec.script.empty()) {
+      script.reset(LJ_SYS("memfd_create", ::memfd_create("ljd-script", MFD_CLOEXEC)));
+      if (!script) return fail_errno("jail", "memfd_create");
+      if (::write(script.get(), spec.script.data(), spec.script.size()) !=
+          static_cast<ssize_t>(spec.script.size()))
+        return fail_errno("jail", "write script to memfd");
+      plan.argv_storage = script_argv(spec.script);
+    } else {
+      plan.argv_storage = spec.argv;
+    }
+    plan.env_storage = spec.env;
+    std::string path = kDefaultPath;
+    bool has_path = false;
+    for (const auto& e : spec.env)
+      if (e.rfind("PATH=", 0) == 0) {
+        path = e.substr(5);
+        has_path = true;
+      }
+    if (!has_path) plan.env_storage.push_back(std::string("PATH=") + kDefaultPath);
+    {
+      std::istringstream ps(path);
+      for (std::string d; std::getline(ps, d, ':');) plan.path_dirs.push_back(d.empty() ? "." : d);
+    }
+    for (auto& a : plan.argv_storage) plan.argv.push_back(a.data());
+    plan.argv.push_back(nullptr);
+    for (auto& e : plan.env_storage) plan.envp.push_back(e.data());
+    plan.envp.push_back(nullptr);
+    plan.workdir = spec.workdir;
+    plan.uid = spec.uid;
+    plan.gid = spec.gid;
+    plan.nofile = spec.limits.nofile;
+    plan.caps = default_capabilities();
+    static const int cap_last = read_cap_last();
+    plan.cap_last = cap_last;
+    plan.hostname = spec.hostname.empty() ? spec.name : spec.hostname;
+    plan.loopback_up = private_net;
+
+    // Descriptors.
+    int err_pipe[2], status_pipe[2];
+    if (LJ_SYS("pipe2", ::pipe2(err_pipe, O_CLOEXEC)) != 0) return fail_errno("jail", "pipe2");
+    UniqueFd err_rd(err_pipe[0]), err_wr(err_pipe[1]);
+    if (LJ_SYS("pipe2", ::pipe2(status_pipe, O_CLOEXEC)) != 0) return fail_errno("jail", "pipe2");
+    UniqueFd status_rd(status_pipe[0]), status_wr(status_pipe[1]);
+    UniqueFd sync_rd, sync_wr;
+    plan.wait_sync = spec.userns.has_value() || spec.network.mode == NetworkMode::ip;
+    if (plan.wait_sync) {
+      int sp[2];
+      if (LJ_SYS("pipe2", ::pipe2(sp, O_CLOEXEC)) != 0) return fail_errno("jail", "pipe2");
+      sync_rd.reset(sp[0]);
+      sync_wr.reset(sp[1]);
+    }
+    UniqueFd status_file, devnull;
+    if (!spec.status_file.empty()) {
+      status_file.reset(LJ_SYS("open", ::open(spec.status_file.c_str(),
+                                              O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)));
+      if (!status_file) return fail_errno("jail", "open " + spec.status_file);
+    }
+    if (spec.stdio.in < 0 || spec.stdio.out < 0 || spec.stdio.err < 0) {
+      devnull.reset(::open("/dev/null", O_RDWR | O_CLOEXEC));
+      if (!devnull) return fail_errno("jail", "open /dev/null");
+    }
+    auto or_null = [&](int fd) { return fd >= 0 ? fd : devnull.get(); };
+
+    Cgroups cgroups = LJ_TRY(Cgroups::create(spec.name, spec.limits));
+    auto cg_fds = cgroups.procs_fds();
+    if (cg_fds.size() > static_cast<std::size_t>(kMaxCgroupFds))
+      return fail(Errc::internal, "jail", "too many cgroup controllers");
+
+    plan.fds[kSlotError] = err_wr.get();
+    plan.fds[kSlotScript] = script.get();
+    plan.fds[kSlotStatus] = status_wr.get();
+    plan.fds[kSlotStatusFile] = status_file.get();
+    plan.fds[kSlotSync] = sync_rd.get();
+    plan.fds[kSlotIn] = or_null(spec.stdio.in);
+    plan.fds[kSlotOut] = or_null(spec.stdio.out);
+    plan.fds[kSlotErr] = or_null(spec.stdio.err);
+    for (std::size_t i = 0; i < cg_fds.size(); ++i) plan.fds[kSlotCgroup0 + i] = cg_fds[i];
+
+    std::uint64_t flags = CLONE_PIDFD | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
+    if (private_net) flags |= CLONE_NEWNET;
+    if (spec.userns) flags |= CLONE_NEWUSER;
+    struct clone_args args;
+    std::memset(&args, 0, sizeof args);
+    if (cgroups.v2() && cgroups.v2_dir_fd() >= 0) {
+      flags |= CLONE_INTO_CGROUP | CLONE_NEWCGROUP;
+      args.cgroup = static_cast<std::uint64_t>(cgroups.v2_dir_fd());
+    } else if (!cgroups.empty()) {
+      plan.join_then_unshare_cgroupns = true;  // v1: the namespace root must be the jail's cgroup
+    } else {
+      flags |= CLONE_NEWCGROUP;
+    }
+    int pidfd_raw = -1;
+    args.flags = flags;
+    args.pidfd = reinterpret_cast<std::uintptr_t>(&pidfd_raw);
+    args.exit_signal = SIGCHLD;
+
+    long pid = LJ_SYS("clone3", ::syscall(SYS_clone3, &args, sizeof args));
+    if (pid < 0) return fail_errno("jail", "clone3");
+    if (pid == 0) child_main(plan);  // never returns
+
+    UniqueFd pidfd(pidfd_raw);
+    // Until the handshake is over, any return kills the child (and so the whole jail).
+    ScopeExit killer([&] {
+      pidfd_send(pidfd.get(), SIGKILL);
+      siginfo_t si;
+      ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd.get()), &si, WEXITED);
+    });
+    err_wr.reset();
+    status_wr.reset();
+    sync_rd.reset();
+    status_file.reset();
+    cgroups.close_attach_fds();
+
+    if (spec.userns) {
+      const auto& u = *spec.userns;
+      std::string base = "/proc/" + std::to_string(pid);
+      auto map = [&](const char* file, unsigned host) -> Status {
+        std::string line = "0 " + std::to_string(host) + " " + std::to_string(u.count) + "\n";
+        UniqueFd fd(::open((base + file).c_str(), O_WRONLY | O_CLOEXEC));
+        if (!fd || ::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+          return fail_errno("jail", "write " + base + file);
+        return {};
+      };
+      LJ_TRY(map("/uid_map", u.host_uid));
+      LJ_TRY(map("/gid_map", u.host_gid));
+    }
+    if (spec.network.mode == NetworkMode::ip)
+      LJ_TRY(setup_ip_network(static_cast<pid_t>(pid), spec.name, spec.network));
+    if (sync_wr) {
+      if (::write(sync_wr.get(), "x", 1) != 1) return fail_errno("jail", "write sync pipe");
+      sync_wr.reset();
+    }
+
+    ChildError ce;
+    std::size_t got = 0;
+    while (got < sizeof ce) {
+      ssize_t n = ::read(err_rd.get(), reinterpret_cast<char*>(&ce) + got, sizeof ce - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    if (got == sizeof ce) {
+      ce.step[sizeof ce.step - 1] = '\0';
+      ce.detail[sizeof ce.detail - 1] = '\0';
+      std::string what = ce.step;
+      if (ce.detail[0]) what += std::string(" ") + ce.detail;
+      return fail_errno("jail", what, ce.err);
+    }
+
+    JailHandle h;
+    h.name = spec.name;
+    h.pid = static_cast<pid_t>(pid);
+    h.start_time = start_time_of(h.pid).value_or(0);
+    h.cgroup = cgroups.handle_string();
+    h.status_file = spec.status_file;
+    auto deadline = spec.limits.timeout.count() > 0 ? Clock::now() + spec.limits.timeout
+                                                    : Clock::time_point::max();
+    killer.dismiss();
+    lj::log("jail")->debug("started jail={} pid={}", h.name, h.pid);
+    return std::unique_ptr<Jail>(new LinuxJail(std::move(h), std::move(pidfd), std::move(status_rd),
+                                               std::move(cgroups), true, deadline));
+  }
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Backend>> make_backend() {
+  return std::unique_ptr<Backend>(new LinuxBackend());
+}
+
+}  // namespace lj::jail

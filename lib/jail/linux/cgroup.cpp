@@ -1,0 +1,286 @@
+#include "jail/linux/cgroup.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "common/sys.hpp"
+
+namespace lj::jail {
+namespace {
+
+bool read_file(const std::string& path, std::string* out) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+Status write_file(const std::string& path, const std::string& value) {
+  UniqueFd fd(LJ_SYS("open", ::open(path.c_str(), O_WRONLY | O_CLOEXEC)));
+  if (!fd) return fail_errno("jail", "open " + path);
+  if (LJ_SYS("write", ::write(fd.get(), value.data(), value.size())) < 0)
+    return fail_errno("jail", "write '" + value + "' to " + path);
+  return {};
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+CgroupLayout detect() {
+  CgroupLayout l;
+  // Mount points of each hierarchy, from mountinfo: "... mountpoint ... - cgroup cgroup rw,memory".
+  std::ifstream mi("/proc/self/mountinfo");
+  std::string line, v2_mount;
+  std::string v1_mount[3];  // memory, pids, cpu
+  while (std::getline(mi, line)) {
+    std::istringstream ls(line);
+    std::string f[5];
+    for (auto& x : f) ls >> x;
+    std::string tok;
+    while (ls >> tok && tok != "-") {
+    }
+    std::string fstype, source, opts;
+    ls >> fstype >> source >> opts;
+    if (fstype == "cgroup2") {
+      if (v2_mount.empty()) v2_mount = f[4];
+    } else if (fstype == "cgroup") {
+      std::istringstream os(opts);
+      for (std::string o; std::getline(os, o, ',');) {
+        if (o == "memory") v1_mount[0] = f[4];
+        if (o == "pids") v1_mount[1] = f[4];
+        if (o == "cpu") v1_mount[2] = f[4];
+      }
+    }
+  }
+  // Own cgroups: "0::/path" (v2) and "N:memory:/path" (v1).
+  std::ifstream pc("/proc/self/cgroup");
+  std::string own_v2 = "/", own_v1[3] = {"/", "/", "/"};
+  while (std::getline(pc, line)) {
+    auto a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    std::string ctrls = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (path.empty()) path = "/";
+    if (ctrls.empty()) own_v2 = path;
+    std::istringstream cs(ctrls);
+    for (std::string c; std::getline(cs, c, ',');) {
+      if (c == "memory") own_v1[0] = path;
+      if (c == "pids") own_v1[1] = path;
+      if (c == "cpu") own_v1[2] = path;
+    }
+  }
+  auto join = [](const std::string& mnt, const std::string& own) {
+    return mnt + (own == "/" ? "" : own) + "/ljd";
+  };
+  std::string controllers;
+  if (!v2_mount.empty() && read_file(v2_mount + "/cgroup.controllers", &controllers)) {
+    std::istringstream cs(controllers);
+    int have = 0;
+    for (std::string c; cs >> c;) have += (c == "memory" || c == "pids" || c == "cpu");
+    if (have == 3) {
+      l.v2 = true;
+      l.v2_base = join(v2_mount, own_v2);
+      return l;
+    }
+  }
+  if (!v1_mount[0].empty()) {
+    l.memory_base = join(v1_mount[0], own_v1[0]);
+    l.memsw = exists(v1_mount[0] + "/memory.memsw.limit_in_bytes");
+  }
+  if (!v1_mount[1].empty()) l.pids_base = join(v1_mount[1], own_v1[1]);
+  if (!v1_mount[2].empty()) l.cpu_base = join(v1_mount[2], own_v1[2]);
+  return l;
+}
+
+Status make_dir(const std::string& dir) {
+  if (LJ_SYS("mkdir", ::mkdir(dir.c_str(), 0755)) != 0 && errno != EEXIST)
+    return fail_errno("jail", "mkdir " + dir);
+  return {};
+}
+
+std::vector<pid_t> procs_of(const std::string& dir) {
+  std::vector<pid_t> pids;
+  std::ifstream in(dir + "/cgroup.procs");
+  for (pid_t p; in >> p;) pids.push_back(p);
+  return pids;
+}
+
+}  // namespace
+
+const CgroupLayout& cgroup_layout() {
+  static const CgroupLayout layout = detect();
+  return layout;
+}
+
+Cgroups& Cgroups::operator=(Cgroups&& o) noexcept {
+  if (this != &o) {
+    (void)destroy();
+    dirs_ = std::move(o.dirs_);
+    memory_dir_ = std::move(o.memory_dir_);
+    v2_ = o.v2_;
+    procs_ = std::move(o.procs_);
+    v2_dir_fd_ = std::move(o.v2_dir_fd_);
+    o.dirs_.clear();
+  }
+  return *this;
+}
+
+Cgroups::~Cgroups() {
+  (void)destroy();
+}
+
+Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits) {
+  Cgroups cg;
+  if (!limits.memory_bytes && !limits.pids && !limits.cpu_percent) return cg;
+  const CgroupLayout& l = cgroup_layout();
+  auto add = [&](const std::string& base) -> Result<std::string> {
+    if (base.empty())
+      return fail(Errc::unsupported, "jail", "no cgroup controller for the requested limits");
+    LJ_TRY(make_dir(base));
+    std::string dir = base + "/" + name;
+    if (LJ_SYS("mkdir", ::mkdir(dir.c_str(), 0755)) != 0) return fail_errno("jail", "mkdir " + dir);
+    cg.dirs_.push_back(dir);
+    return dir;
+  };
+  const std::string period = "100000";
+  if (l.v2) {
+    cg.v2_ = true;
+    // Controllers must be enabled on the way down (cgroup-v2.rst, "Enabling and Disabling").
+    std::string parent = l.v2_base.substr(0, l.v2_base.rfind('/'));
+    (void)write_file(parent + "/cgroup.subtree_control", "+memory +pids +cpu");
+    LJ_TRY(make_dir(l.v2_base));
+    LJ_TRY(write_file(l.v2_base + "/cgroup.subtree_control", "+memory +pids +cpu"));
+    std::string dir = LJ_TRY(add(l.v2_base));
+    if (limits.memory_bytes) {
+      LJ_TRY(write_file(dir + "/memory.max", std::to_string(limits.memory_bytes)));
+      if (exists(dir + "/memory.swap.max")) LJ_TRY(write_file(dir + "/memory.swap.max", "0"));
+      cg.memory_dir_ = dir;
+    }
+    if (limits.pids) LJ_TRY(write_file(dir + "/pids.max", std::to_string(limits.pids)));
+    if (limits.cpu_percent)
+      LJ_TRY(write_file(dir + "/cpu.max",
+                        std::to_string(limits.cpu_percent * 1000ull) + " " + period));
+    cg.v2_dir_fd_.reset(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!cg.v2_dir_fd_) return fail_errno("jail", "open " + dir);
+    return cg;
+  }
+  auto join_fd = [&](const std::string& dir) -> Status {
+    UniqueFd fd(LJ_SYS("open", ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC)));
+    if (!fd) return fail_errno("jail", "open " + dir + "/cgroup.procs");
+    cg.procs_.push_back(std::move(fd));
+    return {};
+  };
+  if (limits.memory_bytes) {
+    std::string dir = LJ_TRY(add(l.memory_base));
+    std::string v = std::to_string(limits.memory_bytes);
+    LJ_TRY(write_file(dir + "/memory.limit_in_bytes", v));
+    // memsw is memory+swap: equal to the memory limit means no swap (memory.txt, 2.4).
+    if (l.memsw) LJ_TRY(write_file(dir + "/memory.memsw.limit_in_bytes", v));
+    cg.memory_dir_ = dir;
+    LJ_TRY(join_fd(dir));
+  }
+  if (limits.pids) {
+    std::string dir = LJ_TRY(add(l.pids_base));
+    LJ_TRY(write_file(dir + "/pids.max", std::to_string(limits.pids)));
+    LJ_TRY(join_fd(dir));
+  }
+  if (limits.cpu_percent) {
+    std::string dir = LJ_TRY(add(l.cpu_base));
+    LJ_TRY(write_file(dir + "/cpu.cfs_period_us", period));
+    LJ_TRY(write_file(dir + "/cpu.cfs_quota_us", std::to_string(limits.cpu_percent * 1000ull)));
+    LJ_TRY(join_fd(dir));
+  }
+  return cg;
+}
+
+Cgroups Cgroups::from_handle(const std::string& handle_cgroup) {
+  Cgroups cg;
+  std::istringstream in(handle_cgroup);
+  for (std::string d; std::getline(in, d, ';');) {
+    if (d.empty()) continue;
+    cg.dirs_.push_back(d);
+    if (exists(d + "/memory.oom_control") || exists(d + "/memory.events")) cg.memory_dir_ = d;
+    if (exists(d + "/cgroup.kill")) cg.v2_ = true;
+  }
+  return cg;
+}
+
+std::string Cgroups::handle_string() const {
+  std::string s;
+  for (const auto& d : dirs_) s += (s.empty() ? "" : ";") + d;
+  return s;
+}
+
+std::vector<int> Cgroups::procs_fds() const {
+  std::vector<int> fds;
+  for (const auto& fd : procs_) fds.push_back(fd.get());
+  return fds;
+}
+
+void Cgroups::close_attach_fds() {
+  procs_.clear();
+  v2_dir_fd_.reset();
+}
+
+std::uint64_t Cgroups::oom_kills() const {
+  if (memory_dir_.empty()) return 0;
+  std::ifstream in(memory_dir_ + (v2_ ? "/memory.events" : "/memory.oom_control"));
+  std::string key;
+  std::uint64_t value = 0;
+  while (in >> key >> value)
+    if (key == "oom_kill") return value;
+  return 0;
+}
+
+Status Cgroups::signal_all(int sig) const {
+  for (const auto& d : dirs_)
+    for (pid_t p : procs_of(d))
+      if (::kill(p, sig) != 0 && errno != ESRCH)
+        return fail_errno("jail", "kill " + std::to_string(p));
+  return {};
+}
+
+Status Cgroups::destroy() {
+  close_attach_fds();
+  Status first;
+  for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+    const std::string& d = *it;
+    if (!exists(d)) continue;
+    if (v2_) (void)write_file(d + "/cgroup.kill", "1");
+    // v1 has no cgroup.kill: SIGKILL what is listed until the list stays empty (a fork racing
+    // the first pass lands in the same cgroup and is caught by the next one).
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    int delay_us = 50;
+    while (true) {
+      auto pids = procs_of(d);
+      for (pid_t p : pids) ::kill(p, SIGKILL);
+      if (pids.empty() && LJ_SYS("rmdir", ::rmdir(d.c_str())) == 0) break;
+      if (pids.empty() && errno != EBUSY) {
+        if (errno != ENOENT && first) first = fail_errno("jail", "rmdir " + d);
+        break;
+      }
+      if (std::chrono::steady_clock::now() > until) {
+        if (first) first = fail(Errc::busy, "jail", "cgroup " + d + " does not empty");
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
+      delay_us = std::min(delay_us * 2, 10000);
+    }
+  }
+  dirs_.clear();
+  memory_dir_.clear();
+  return first;
+}
+
+}  // namespace lj::jail

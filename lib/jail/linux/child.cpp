@@ -1,0 +1,287 @@
+#include "jail/linux/child.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+namespace lj::jail {
+
+std::uint64_t default_capabilities() {
+  std::uint64_t c = 0;
+  for (int cap :
+       {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_KILL, CAP_SETGID, CAP_SETUID,
+        CAP_SETPCAP, CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_AUDIT_WRITE, CAP_SETFCAP})
+    c |= std::uint64_t{1} << cap;
+  return c;
+}
+
+namespace {
+
+// Signals init passes on to the command (the rest keep their default meaning for init).
+constexpr int kForwarded[] = {SIGTERM, SIGINT,  SIGHUP,   SIGQUIT,
+                              SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+
+void copy(char* dst, std::size_t cap, const char* src) {
+  std::size_t i = 0;
+  for (; src && src[i] && i + 1 < cap; ++i) dst[i] = src[i];
+  dst[i] = '\0';
+}
+
+[[noreturn]] void die(int fd, const char* step, int err, const char* detail, int code = 126) {
+  ChildError e;
+  std::memset(&e, 0, sizeof e);
+  copy(e.step, sizeof e.step, step);
+  e.err = err;
+  copy(e.detail, sizeof e.detail, detail);
+  if (fd >= 0) {
+    ssize_t n = ::write(fd, &e, sizeof e);
+    (void)n;
+  }
+  ::_exit(code);
+}
+
+long raw_fork() {
+  return ::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+}
+
+// Moves every descriptor the jail needs to its slot and closes all others: the daemon's own
+// descriptors (close-on-exec or not) must not survive in init, which never execs.
+void relocate_fds(const ChildPlan& p) {
+  int high = kSlotEnd;
+  for (int fd : p.fds)
+    if (fd >= high) high = fd + 1;
+  int tmp[kSlotEnd];
+  for (int s = 0; s < kSlotEnd; ++s) {
+    tmp[s] = -1;
+    if (p.fds[s] < 0) continue;
+    tmp[s] = ::fcntl(p.fds[s], F_DUPFD_CLOEXEC, high);
+    if (tmp[s] < 0) die(p.fds[kSlotError], "dup descriptor", errno, "");
+  }
+  ::syscall(SYS_close_range, 3U, static_cast<unsigned>(high - 1), 0U);
+  for (int s = 0; s < kSlotEnd; ++s)
+    if (tmp[s] >= 0 && ::dup3(tmp[s], s, O_CLOEXEC) < 0)
+      die(tmp[kSlotError], "dup descriptor", errno, "");
+  ::syscall(SYS_close_range, static_cast<unsigned>(kSlotEnd), ~0U, 0U);
+}
+
+bool write_all(int fd, const char* s, std::size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, s, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    s += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+char* utoa(char* end, unsigned v) {
+  *--end = '\0';
+  do {
+    *--end = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v);
+  return end;
+}
+
+void bring_loopback_up() {
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) die(kSlotError, "socket", errno, "AF_INET");
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  copy(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+  if (::ioctl(s, SIOCGIFFLAGS, &ifr) < 0) die(kSlotError, "ioctl SIOCGIFFLAGS", errno, "lo");
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+  if (::ioctl(s, SIOCSIFFLAGS, &ifr) < 0) die(kSlotError, "bring up", errno, "lo");
+  ::close(s);
+}
+
+[[noreturn]] void exec_command(const ChildPlan& p) {
+  sigset_t none;
+  sigemptyset(&none);
+  struct sigaction dfl;
+  std::memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  // Ignored signals survive execve (execve(2)); the daemon's must not leak into the jail. The raw
+  // call also reaches glibc's reserved 32/33; an all-zero struct reads the same in the kernel's
+  // and glibc's layouts.
+  for (int s = 1; s < 65; ++s) ::syscall(SYS_rt_sigaction, s, &dfl, nullptr, 8);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::setsid();
+  ::umask(022);
+  if (::dup2(kSlotIn, 0) < 0 || ::dup2(kSlotOut, 1) < 0 || ::dup2(kSlotErr, 2) < 0)
+    die(kSlotError, "dup2 stdio", errno, "");
+  ::syscall(SYS_close_range, static_cast<unsigned>(kSlotScript + 1), ~0U, 0U);
+  if (p.fds[kSlotScript] >= 0) ::fcntl(kSlotScript, F_SETFD, 0);  // the interpreter opens it
+
+  struct rlimit core = {0, 0};
+  ::setrlimit(RLIMIT_CORE, &core);
+  if (p.nofile) {
+    struct rlimit nf = {p.nofile, p.nofile};
+    if (::setrlimit(RLIMIT_NOFILE, &nf) < 0) die(kSlotError, "setrlimit", errno, "RLIMIT_NOFILE");
+  }
+  for (int cap = 0; cap <= p.cap_last; ++cap)
+    if (!(p.caps & (std::uint64_t{1} << cap)) && ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
+        errno != EINVAL)
+      die(kSlotError, "prctl PR_CAPBSET_DROP", errno, "");
+  ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  if (::setgroups(0, nullptr) < 0) die(kSlotError, "setgroups", errno, "");
+  if (::setresgid(p.gid, p.gid, p.gid) < 0) die(kSlotError, "setgid", errno, "");
+  if (::setresuid(p.uid, p.uid, p.uid) < 0) die(kSlotError, "setuid", errno, "");
+  if (p.uid == 0) {
+    __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2];
+    for (int i = 0; i < 2; ++i) {
+      auto v = static_cast<__u32>(p.caps >> (32 * i));
+      data[i] = {v, v, v};
+    }
+    if (::syscall(SYS_capset, &hdr, data) < 0) die(kSlotError, "capset", errno, "");
+  }
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    die(kSlotError, "prctl PR_SET_NO_NEW_PRIVS", errno, "");
+  if (::chdir(p.workdir.c_str()) < 0) die(kSlotError, "chdir", errno, p.workdir.c_str());
+
+  char* const* argv = p.argv.data();
+  char* const* envp = p.envp.data();
+  const char* file = argv[0];
+  if (std::strchr(file, '/')) {
+    ::execve(file, argv, envp);
+    die(kSlotError, "execve", errno, file, 127);
+  }
+  // execvp(3) semantics without its allocations: first hit wins, EACCES is remembered.
+  int err = ENOENT;
+  char buf[4096];
+  for (const auto& dir : p.path_dirs) {
+    std::size_t dl = dir.size(), fl = std::strlen(file);
+    if (dl + fl + 2 > sizeof buf) continue;
+    std::memcpy(buf, dir.data(), dl);
+    buf[dl] = '/';
+    std::memcpy(buf + dl + 1, file, fl + 1);
+    ::execve(buf, argv, envp);
+    if (errno == EACCES)
+      err = EACCES;
+    else if (errno != ENOENT && errno != ENOTDIR) {
+      err = errno;
+      break;
+    }
+  }
+  die(kSlotError, "execve", err, file, 127);
+}
+
+void noop(int) {}
+
+}  // namespace
+
+void child_main(const ChildPlan& p) noexcept {
+  relocate_fds(p);
+  ::umask(0);
+  // Only the daemon reaches init: the jail's processes lack CAP_SYS_PTRACE and their caps are a
+  // subset of init's, and a non-dumpable init keeps even /proc/1/mem and /proc/1/fd closed.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  ::prctl(PR_SET_NAME, "lj-init", 0, 0, 0);
+
+  for (int s = kSlotCgroup0; s < kSlotEnd; ++s)
+    if (p.fds[s] >= 0 && ::write(s, "0", 1) != 1)
+      die(kSlotError, "join cgroup", errno, "cgroup.procs");
+  for (int s = kSlotCgroup0; s < kSlotEnd; ++s)
+    if (p.fds[s] >= 0) ::close(s);
+  if (p.join_then_unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0)
+    die(kSlotError, "unshare", errno, "CLONE_NEWCGROUP");
+  if (p.wait_sync) {
+    char c;
+    if (::read(kSlotSync, &c, 1) != 1) ::_exit(126);  // the parent gave up: nothing to report
+    ::close(kSlotSync);
+  }
+  if (!p.hostname.empty() && ::sethostname(p.hostname.data(), p.hostname.size()) < 0)
+    die(kSlotError, "sethostname", errno, p.hostname.c_str());
+
+  overlay::MountFailure mf;
+  if (!overlay::run_root(p.root, &mf)) die(kSlotError, mf.step, mf.err, mf.detail);
+  if (p.loopback_up) bring_loopback_up();
+  if (p.fds[kSlotIn] < 0 || p.fds[kSlotOut] < 0 || p.fds[kSlotErr] < 0)
+    die(kSlotError, "stdio", EBADF, "");
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = noop;
+  for (int s : kForwarded) {
+    sigaddset(&set, s);
+    // A namespace's init drops signals it has no handler for (pid_namespaces(7)).
+    ::sigaction(s, &sa, nullptr);
+  }
+  ::sigprocmask(SIG_SETMASK, &set, nullptr);
+
+  long child = raw_fork();
+  if (child < 0) die(kSlotError, "fork", errno, "");
+  if (child == 0) exec_command(p);
+  const auto cmd = static_cast<pid_t>(child);
+
+  // Init keeps only the status descriptors: the error pipe reaches EOF at the command's execve.
+  ::close(kSlotError);
+  ::close(kSlotScript);
+  ::close(kSlotIn);
+  ::close(kSlotOut);
+  ::close(kSlotErr);
+  int st = 0;
+  for (;;) {
+    siginfo_t info;
+    int sig = ::sigwaitinfo(&set, &info);
+    if (sig < 0) continue;
+    if (sig != SIGCHLD) {
+      if (info.si_code == SI_QUEUE && info.si_value.sival_int == kBroadcastSignal)
+        ::kill(-1, sig);
+      else
+        ::kill(cmd, sig);
+      continue;
+    }
+    bool done = false;
+    for (;;) {
+      int ws = 0;
+      pid_t r = ::waitpid(-1, &ws, WNOHANG);
+      if (r <= 0) break;
+      if (r == cmd) {
+        st = ws;
+        done = true;
+      }
+    }
+    if (done) break;
+  }
+  // The main command ended: report its exact status. Returning from init then makes the kernel
+  // SIGKILL everything left in the pid namespace (pid_namespaces(7)).
+  if (p.fds[kSlotStatus] >= 0)
+    write_all(kSlotStatus, reinterpret_cast<const char*>(&st), sizeof st);
+  if (p.fds[kSlotStatusFile] >= 0) {
+    char buf[32];
+    const bool sig = WIFSIGNALED(st);
+    char* num = utoa(buf + sizeof buf, static_cast<unsigned>(sig ? WTERMSIG(st) : WEXITSTATUS(st)));
+    const char* word = sig ? "killed " : "exited ";
+    write_all(kSlotStatusFile, word, 7);
+    write_all(kSlotStatusFile, num, std::strlen(num));
+    write_all(kSlotStatusFile, "\n", 1);
+    ::fsync(kSlotStatusFile);
+  }
+  ::_exit(0);
+}
+
+}  // namespace lj::jail

@@ -1,0 +1,72 @@
+// The jail's own init, and the command it starts. The parent prepares everything in a ChildPlan
+// before clone3 (strings, argv/envp arrays, mount steps, descriptors); the child, a copy of one
+// thread of a possibly multi-threaded process, then only makes syscalls: no allocation, no locks,
+// no logging (signal-safety(7)). A failure is reported to the parent as one ChildError record on
+// a close-on-exec pipe; the pipe reaching EOF without a record means the command was exec'd.
+#pragma once
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "overlay/linux/assemble.hpp"
+
+namespace lj::jail {
+
+// Descriptor slots in the child, after it has closed everything else. The error pipe is 3 and
+// the script is 4 so that the command keeps exactly 0-2 (+4 for a script) across execve.
+enum Slot : int {
+  kSlotError = 3,
+  kSlotScript = 4,
+  kSlotStatus = 5,
+  kSlotStatusFile = 6,
+  kSlotSync = 7,
+  kSlotIn = 8,
+  kSlotOut = 9,
+  kSlotErr = 10,
+  kSlotCgroup0 = 11,  // up to kMaxCgroupFds
+  kSlotEnd = 14,
+};
+constexpr int kMaxCgroupFds = kSlotEnd - kSlotCgroup0;
+
+// A queued signal carrying this value asks init to signal every process of the jail.
+constexpr int kBroadcastSignal = 0x6c6a64;
+
+struct ChildError {
+  char step[64];
+  int err;
+  char detail[256];
+};
+
+struct ChildPlan {
+  overlay::RootProgram root;
+
+  // Descriptors in the parent's numbering, -1 when unused; moved to their slots in the child.
+  int fds[kSlotEnd] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+
+  bool join_then_unshare_cgroupns = false;  // v1: join via cgroup.procs, then a cgroup namespace
+  bool wait_sync = false;                   // wait for the parent (uid_map, network) first
+  bool loopback_up = false;                 // a private network namespace
+  std::string hostname;
+
+  std::vector<std::string> argv_storage, env_storage, path_dirs;
+  std::vector<char*> argv, envp;  // null-terminated, pointing into the storage above
+  std::string workdir;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  rlim_t nofile = 0;       // 0: inherit
+  std::uint64_t caps = 0;  // capabilities kept by a root command (bit per CAP_*)
+  int cap_last = 40;       // /proc/sys/kernel/cap_last_cap
+};
+
+// The capabilities a root command keeps by default: Docker's default set less MKNOD and NET_RAW
+// (no device nodes, no raw sockets). Documented in docs/jail-linux.md.
+std::uint64_t default_capabilities();
+
+// Runs in the cloned child: becomes the jail's init. Never returns.
+[[noreturn]] void child_main(const ChildPlan& plan) noexcept;
+
+}  // namespace lj::jail

@@ -1,0 +1,69 @@
+#include "jail/spec.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+
+namespace lj::jail {
+namespace {
+
+auto bad(std::string msg) {
+  return fail(Errc::invalid_argument, "jail", std::move(msg));
+}
+
+bool valid_name(const std::string& n) {
+  if (n.empty() || n.size() > 64 || n == "." || n == "..") return false;
+  return std::all_of(n.begin(), n.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+  });
+}
+
+bool valid_address(const std::string& a) {
+  auto slash = a.find('/');
+  std::string host = a.substr(0, slash);
+  if (slash != std::string::npos) {
+    std::string prefix = a.substr(slash + 1);
+    if (prefix.empty() || prefix.size() > 3 ||
+        !std::all_of(prefix.begin(), prefix.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return false;
+    int p = std::stoi(prefix);
+    if (p > (host.find(':') != std::string::npos ? 128 : 32)) return false;
+  }
+  unsigned char buf[16];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+}  // namespace
+
+Status validate_spec(const JailSpec& spec) {
+  if (!valid_name(spec.name))
+    return bad("jail name must be 1-64 characters of [A-Za-z0-9_.-]: '" + spec.name + "'");
+  if (spec.argv.empty() == spec.script.empty())
+    return bad("exactly one of a command (argv) or a script must be given");
+  if (!spec.argv.empty() && spec.argv[0].empty()) return bad("empty command name");
+  if (spec.root.lower.empty()) return bad("no root directory (mount plan without layers)");
+  for (const auto& e : spec.env)
+    if (e.find('=') == std::string::npos || e[0] == '=')
+      return bad("environment entry is not KEY=value: '" + e + "'");
+  if (spec.workdir.empty() || spec.workdir[0] != '/')
+    return bad("working directory must be absolute: '" + spec.workdir + "'");
+  if (spec.hostname.size() > 64) return bad("hostname longer than 64 characters");
+  if (spec.limits.timeout.count() < 0) return bad("negative timeout");
+  if (spec.network.mode == NetworkMode::ip) {
+    if (spec.network.interface.empty()) return bad("network mode ip needs a host interface");
+    if (spec.network.addresses.empty()) return bad("network mode ip needs at least one address");
+    for (const auto& a : spec.network.addresses)
+      if (!valid_address(a)) return bad("not an IPv4/IPv6 address[/prefix]: '" + a + "'");
+  } else if (!spec.network.addresses.empty()) {
+    return bad("addresses are only meaningful with network mode ip");
+  }
+  if (spec.userns && spec.userns->count == 0) return bad("user namespace maps no id");
+  for (const auto& v : spec.root.volumes)
+    if (!v.host_path.is_absolute() || v.jail_path.empty() || v.jail_path[0] != '/')
+      return bad("volume paths must be absolute: '" + v.host_path.string() + ":" + v.jail_path +
+                 "'");
+  return {};
+}
+
+}  // namespace lj::jail

@@ -1,0 +1,346 @@
+#include "overlay/linux/assemble.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
+namespace lj::overlay {
+namespace {
+
+constexpr unsigned long kNoSuidDevExec = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+// Devices of the minimal /dev (major, minor as in Documentation/admin-guide/devices.txt).
+struct Device {
+  const char* name;
+  unsigned major, minor;
+};
+constexpr Device kDevices[] = {{"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
+                               {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
+
+// /proc entries that leak host state or let root poke the kernel. Read-only binds and masks follow
+// runc's defaults (config/linux default masked/readonly paths); sysrq-trigger is made read-only
+// rather than masked by /dev/null so that a write fails loudly (EROFS) instead of vanishing.
+constexpr const char* kProcReadOnly[] = {"sys", "sysrq-trigger", "bus", "fs", "irq"};
+constexpr const char* kProcMaskFiles[] = {"kcore",         "keys",        "timer_list",
+                                          "latency_stats", "sched_debug", "timer_stats",
+                                          "kpagecount",    "kpageflags",  "kpagecgroup"};
+constexpr const char* kProcMaskDirs[] = {"acpi", "asound", "scsi"};
+
+class Builder {
+ public:
+  explicit Builder(std::string root) { prog_.root = std::move(root); }
+
+  std::string at(std::string_view rel) const { return prog_.root + "/" + std::string(rel); }
+
+  void mount(const char* step, std::string source, std::string target, std::string fstype,
+             unsigned long flags, std::string data = {}, bool optional = false) {
+    MountOp op;
+    op.kind = OpKind::mount;
+    op.step = step;
+    op.source = std::move(source);
+    op.target = std::move(target);
+    op.fstype = std::move(fstype);
+    op.flags = flags;
+    op.data = std::move(data);
+    op.optional = optional;
+    prog_.ops.push_back(std::move(op));
+  }
+  // A read-only bind needs a second, remounting call: MS_RDONLY is ignored on the first
+  // (mount(2), "Creating a bind mount").
+  void bind(const char* step, const std::string& source, const std::string& target, bool ro,
+            unsigned long keep_flags = 0, bool optional = false) {
+    mount(step, source, target, "", MS_BIND | MS_REC, {}, optional);
+    if (ro)
+      mount("remount read-only", "", target, "", MS_BIND | MS_REMOUNT | MS_RDONLY | keep_flags, {},
+            optional);
+  }
+  void simple(OpKind kind, const char* step, std::string source, std::string target,
+              mode_t mode = 0, dev_t dev = 0) {
+    MountOp op;
+    op.kind = kind;
+    op.step = step;
+    op.source = std::move(source);
+    op.target = std::move(target);
+    op.mode = mode;
+    op.dev = dev;
+    prog_.ops.push_back(std::move(op));
+  }
+  void make_path(std::string base, const std::string& rel, bool file) {
+    MountOp op;
+    op.kind = OpKind::make_path;
+    op.step = "create mount point";
+    op.target = std::move(base);
+    op.mode = file ? S_IFREG : S_IFDIR;
+    for (const auto& part : std::filesystem::path(rel).relative_path())
+      if (!part.empty()) op.parts.push_back(part.string());
+    prog_.ops.push_back(std::move(op));
+  }
+
+  RootProgram take() { return std::move(prog_); }
+
+ private:
+  RootProgram prog_;
+};
+
+bool bad_overlay_path(const std::string& p) {
+  return p.find_first_of(",:\\") != std::string::npos;
+}
+
+// Flags of the host mount holding `path` that a user namespace locks (MNT_LOCK_*): a remount must
+// repeat them or fail with EPERM (mount_namespaces(7), "Restrictions on mount namespaces").
+unsigned long locked_flags(const std::filesystem::path& path) {
+  struct statvfs sv {};
+  if (::statvfs(path.c_str(), &sv) != 0) return 0;
+  unsigned long f = 0;
+  if (sv.f_flag & ST_NOSUID) f |= MS_NOSUID;
+  if (sv.f_flag & ST_NODEV) f |= MS_NODEV;
+  if (sv.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
+  if (sv.f_flag & ST_NOATIME) f |= MS_NOATIME;
+  if (sv.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
+  if (sv.f_flag & ST_RELATIME) f |= MS_RELATIME;
+  return f;
+}
+
+Status check_dir(const std::filesystem::path& p, std::string_view what) {
+  if (!p.is_absolute())
+    return fail(Errc::invalid_argument, "overlay",
+                std::string(what) + " is not absolute: " + p.string());
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0)
+    return fail_errno("overlay", std::string(what) + " " + p.string());
+  if (!S_ISDIR(st.st_mode))
+    return fail(Errc::invalid_argument, "overlay",
+                std::string(what) + " is not a directory: " + p.string());
+  return {};
+}
+
+}  // namespace
+
+Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& opts) {
+  if (plan.lower.empty()) return fail(Errc::invalid_argument, "overlay", "mount plan has no layer");
+  for (const auto& l : plan.lower) LJ_TRY(check_dir(l, "layer"));
+  if (plan.writable_lower && (plan.lower.size() != 1 || plan.writable_dir || plan.read_only))
+    return fail(Errc::invalid_argument, "overlay",
+                "writable_lower needs exactly one layer, no writable_dir and not read_only");
+  if (plan.read_only && plan.writable_dir)
+    return fail(Errc::invalid_argument, "overlay", "read_only excludes writable_dir");
+  LJ_TRY(check_dir(opts.scratch, "scratch directory"));
+
+  const std::string scratch = opts.scratch.string();
+  const std::string root = scratch + "/root";
+  Builder b(root);
+
+  // Mount events must not propagate back to the host (the host's / is usually shared).
+  b.mount("make / private", "", "/", "", MS_REC | MS_PRIVATE);
+  std::string tmpfs_opts = "mode=0755";
+  if (plan.writable_bytes) tmpfs_opts += ",size=" + std::to_string(plan.writable_bytes);
+  b.mount("mount scratch tmpfs", "ljd", scratch, "tmpfs", MS_NOSUID | MS_NODEV, tmpfs_opts);
+  b.simple(OpKind::mkdir, "mkdir", "", root, 0755);
+
+  const bool one = plan.lower.size() == 1;
+  if (plan.writable_lower) {
+    b.bind("bind root", plan.lower[0].string(), root, false);
+  } else if (plan.read_only && one) {
+    b.bind("bind root", plan.lower[0].string(), root, true,
+           opts.in_userns ? locked_flags(plan.lower[0]) : 0);
+  } else {
+    std::string lowers;
+    for (auto it = plan.lower.rbegin(); it != plan.lower.rend(); ++it) {  // overlayfs: top first
+      if (bad_overlay_path(it->string()))
+        return fail(
+            Errc::invalid_argument, "overlay",
+            "layer path contains ',', ':' or '\\' (overlayfs cannot take it): " + it->string());
+      if (!lowers.empty()) lowers += ':';
+      lowers += it->string();
+    }
+    std::string data = "lowerdir=" + lowers;
+    if (!plan.read_only) {
+      std::string upper = scratch + "/upper", work = scratch + "/work";
+      if (plan.writable_dir) {
+        std::error_code ec;
+        std::filesystem::create_directories(*plan.writable_dir / "upper", ec);
+        std::filesystem::create_directories(*plan.writable_dir / "work", ec);
+        if (ec)
+          return fail_errno("overlay", "mkdir " + plan.writable_dir->string() + "/{upper,work}",
+                            ec.value());
+        upper = (*plan.writable_dir / "upper").string();
+        work = (*plan.writable_dir / "work").string();
+        if (bad_overlay_path(upper))
+          return fail(Errc::invalid_argument, "overlay",
+                      "writable_dir contains ',', ':' or '\\': " + upper);
+      } else {
+        b.simple(OpKind::mkdir, "mkdir", "", upper, 0755);
+        b.simple(OpKind::mkdir, "mkdir", "", work, 0755);
+      }
+      data += ",upperdir=" + upper + ",workdir=" + work;
+      if (opts.in_userns) data += ",userxattr";
+    }
+    // mount(2) takes at most one page of options.
+    if (data.size() >= 4000)
+      return fail(Errc::invalid_argument, "overlay", "too many or too long layer paths");
+    b.mount("mount overlay", "overlay", root, "overlay", 0, data);
+  }
+
+  // /dev: a small tmpfs with the harmless devices, a private devpts instance and shm.
+  const std::string dev = b.at("dev");
+  b.simple(OpKind::mkdir, "mkdir", "", dev, 0755);
+  b.mount("mount /dev", "tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=65536k");
+  for (const auto& d : kDevices) {
+    std::string target = dev + "/" + d.name;
+    if (opts.in_userns) {
+      b.simple(OpKind::mknod, "create device", "", target, S_IFREG | 0666);
+      b.bind("bind device", std::string("/dev/") + d.name, target, false);
+    } else {
+      b.simple(OpKind::mknod, "create device", "", target, S_IFCHR | 0666,
+               makedev(d.major, d.minor));
+    }
+  }
+  b.simple(OpKind::mkdir, "mkdir", "", dev + "/pts", 0755);
+  b.mount("mount /dev/pts", "devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+          "newinstance,ptmxmode=0666,mode=0620");
+  b.simple(OpKind::symlink, "symlink", "pts/ptmx", dev + "/ptmx");
+  b.simple(OpKind::mkdir, "mkdir", "", dev + "/shm", 01777);
+  b.mount("mount /dev/shm", "shm", dev + "/shm", "tmpfs", kNoSuidDevExec, "mode=1777,size=65536k");
+  b.simple(OpKind::symlink, "symlink", "/proc/self/fd", dev + "/fd");
+  b.simple(OpKind::symlink, "symlink", "/proc/self/fd/0", dev + "/stdin");
+  b.simple(OpKind::symlink, "symlink", "/proc/self/fd/1", dev + "/stdout");
+  b.simple(OpKind::symlink, "symlink", "/proc/self/fd/2", dev + "/stderr");
+
+  // /proc of the jail's pid namespace, with the sensitive entries read-only or masked.
+  const std::string proc = b.at("proc");
+  b.simple(OpKind::mkdir, "mkdir", "", proc, 0555);
+  b.mount("mount /proc", "proc", proc, "proc", kNoSuidDevExec);
+  for (const char* p : kProcReadOnly)
+    b.bind("bind /proc read-only", proc + "/" + p, proc + "/" + p, true, kNoSuidDevExec, true);
+  for (const char* p : kProcMaskFiles)
+    b.mount("mask /proc file", dev + "/null", proc + "/" + p, "", MS_BIND, {}, true);
+  for (const char* p : kProcMaskDirs)
+    b.mount("mask /proc directory", "tmpfs", proc + "/" + p, "tmpfs", MS_RDONLY | kNoSuidDevExec,
+            {}, true);
+
+  // /sys read-only: programs look up interfaces and CPUs there; nothing in it is writable.
+  if (opts.mount_sysfs) {
+    const std::string sys = b.at("sys");
+    b.simple(OpKind::mkdir, "mkdir", "", sys, 0555);
+    b.mount("mount /sys", "sysfs", sys, "sysfs", MS_RDONLY | kNoSuidDevExec);
+    b.mount("mask /sys/firmware", "tmpfs", sys + "/firmware", "tmpfs", MS_RDONLY | kNoSuidDevExec,
+            {}, true);
+  }
+
+  for (const auto& v : plan.volumes) {
+    if (!v.host_path.is_absolute() || v.jail_path.empty() || v.jail_path[0] != '/')
+      return fail(Errc::invalid_argument, "overlay",
+                  "volume paths must be absolute: " + v.host_path.string() + ":" + v.jail_path);
+    struct stat st {};
+    if (::stat(v.host_path.c_str(), &st) != 0)
+      return fail_errno("overlay", "volume " + v.host_path.string());
+    for (const auto& part : std::filesystem::path(v.jail_path))
+      if (part == "..")
+        return fail(Errc::invalid_argument, "overlay", "volume jail path has '..': " + v.jail_path);
+    b.make_path(root, v.jail_path, !S_ISDIR(st.st_mode));
+    b.bind("bind volume", v.host_path.string(),
+           root + std::filesystem::path(v.jail_path).lexically_normal().string(), v.read_only,
+           locked_flags(v.host_path));
+  }
+
+  b.simple(OpKind::pivot, "pivot_root", "", root);
+  return b.take();
+}
+
+// ---- child side: syscalls only ----
+
+namespace {
+
+bool failed(MountFailure* f, const MountOp& op, const char* detail) {
+  f->step = op.step;
+  f->err = errno;
+  f->detail = detail;
+  return false;
+}
+
+bool make_path(const MountOp& op, MountFailure* f) {
+  int dfd = ::open(op.target.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return failed(f, op, op.target.c_str());
+  for (std::size_t i = 0; i < op.parts.size(); ++i) {
+    const char* part = op.parts[i].c_str();
+    const bool last = i + 1 == op.parts.size();
+    if (last && (op.mode & S_IFMT) == S_IFREG) {
+      int fd = ::openat(dfd, part, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (fd < 0) {
+        ::close(dfd);
+        return failed(f, op, part);
+      }
+      ::close(fd);
+      break;
+    }
+    if (::mkdirat(dfd, part, 0755) != 0 && errno != EEXIST) {
+      ::close(dfd);
+      return failed(f, op, part);
+    }
+    // A symlink planted by a layer must not send us (or a later mkdir) outside the root.
+    struct open_how how {};
+    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    int next = static_cast<int>(::syscall(SYS_openat2, dfd, part, &how, sizeof how));
+    ::close(dfd);
+    if (next < 0) return failed(f, op, part);
+    dfd = next;
+  }
+  ::close(dfd);
+  return true;
+}
+
+}  // namespace
+
+bool run_root(const RootProgram& program, MountFailure* f) noexcept {
+  for (const MountOp& op : program.ops) {
+    int rc = 0;
+    switch (op.kind) {
+      case OpKind::mount:
+        rc = ::mount(op.source.empty() ? nullptr : op.source.c_str(), op.target.c_str(),
+                     op.fstype.empty() ? nullptr : op.fstype.c_str(), op.flags,
+                     op.data.empty() ? nullptr : op.data.c_str());
+        if (rc != 0 && op.optional && errno == ENOENT) rc = 0;
+        break;
+      case OpKind::mkdir:
+        rc = ::mkdir(op.target.c_str(), op.mode);
+        // EROFS: a read-only root that already has the directory (the mount says if not).
+        if (rc != 0 && (errno == EEXIST || errno == EROFS)) rc = 0;
+        break;
+      case OpKind::mknod:
+        rc = ::mknod(op.target.c_str(), op.mode, op.dev);
+        break;
+      case OpKind::symlink:
+        rc = ::symlink(op.source.c_str(), op.target.c_str());
+        break;
+      case OpKind::make_path:
+        if (!make_path(op, f)) return false;
+        break;
+      case OpKind::pivot:
+        // pivot_root(".", ".") stacks the old root on the new one, and the detach removes it
+        // without needing a put_old directory (pivot_root(2), NOTES; works on a read-only root).
+        if (::chdir(op.target.c_str()) != 0) return failed(f, op, op.target.c_str());
+        if (::syscall(SYS_pivot_root, ".", ".") != 0) return failed(f, op, op.target.c_str());
+        if (::umount2(".", MNT_DETACH) != 0) {
+          f->step = "detach old root";
+          f->err = errno;
+          f->detail = "/";
+          return false;
+        }
+        rc = ::chdir("/");
+        break;
+    }
+    if (rc != 0) return failed(f, op, op.target.c_str());
+  }
+  return true;
+}
+
+}  // namespace lj::overlay

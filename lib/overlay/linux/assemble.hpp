@@ -1,0 +1,78 @@
+// Executing a MountPlan on Linux, in two halves:
+//   compile_root()  runs in the parent (may allocate, may fail with an lj::Error): turns the plan
+//                   into a flat list of mount steps whose strings are all prepared;
+//   run_root()      runs in the freshly cloned child, inside its own private mount namespace,
+//                   before anything is exec'd. It only makes syscalls (no allocation, no locks,
+//                   no logging: the parent may be multi-threaded), and reports the first failure
+//                   as {step, errno, detail} for the parent to turn into an error.
+// Every mount made here lives in the jail's mount namespace only, so the kernel reclaims all of
+// them when the jail's last process exits, even if the daemon is gone: there is nothing on the
+// host to unmount.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "overlay/mount_plan.hpp"
+
+namespace lj::overlay {
+
+// Where a child-side step failed. `step` and `detail` point into static text or into the
+// RootProgram, which outlives the child's use of it.
+struct MountFailure {
+  const char* step = "";
+  int err = 0;
+  const char* detail = "";
+};
+
+enum class OpKind : std::uint8_t {
+  mount,      // mount(source, target, fstype, flags, data)
+  mkdir,      // mkdir(target, mode); EEXIST is fine
+  mknod,      // mknod(target, mode, dev)
+  symlink,    // symlink(source, target)
+  make_path,  // creates `parts` beneath `target` (a directory), refusing symlinks; the last part
+              // is a file when `mode` is S_IFREG
+  pivot,      // chdir(target); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/")
+};
+
+struct MountOp {
+  OpKind kind = OpKind::mount;
+  const char* step = "";  // "mount overlay", "bind volume", ...: the error's verb
+  std::string source, target, fstype, data;
+  unsigned long flags = 0;
+  mode_t mode = 0;
+  dev_t dev = 0;
+  bool optional = false;  // ENOENT is not an error (a /proc entry this kernel does not have)
+  std::vector<std::string> parts;
+};
+
+struct RootProgram {
+  std::string root;  // where the new root is assembled, before pivot_root
+  std::vector<MountOp> ops;
+};
+
+struct AssembleOptions {
+  // An existing, empty host directory. The child mounts a tmpfs on it (in its own namespace) to
+  // hold the writable layer and the mount point of the new root.
+  std::filesystem::path scratch;
+  // Creating device nodes needs CAP_MKNOD in the initial user namespace; inside a user namespace
+  // the host's nodes are bind-mounted instead.
+  bool in_userns = false;
+  // sysfs can only be mounted by a process owning its network namespace (not in userns+inherit).
+  bool mount_sysfs = true;
+};
+
+// Checks the plan (absolute paths, existing layers, no ',' or ':' in overlay layer paths) and
+// compiles it. Errors: invalid_argument, not_found.
+Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& opts);
+
+// Child side: executes the program, ending with pivot_root into the new root. Async-signal-safe.
+// Returns false with *failure set on the first failed step.
+bool run_root(const RootProgram& program, MountFailure* failure) noexcept;
+
+}  // namespace lj::overlay

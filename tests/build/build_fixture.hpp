@@ -1,0 +1,129 @@
+// A temporary lightjail root with a busybox world, for build tests. Removes everything it made;
+// refuses to remove a tree that still has something mounted under it.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "build/builder.hpp"
+#include "jail/backend.hpp"
+#include "overlay/mounts.hpp"
+#include "overlay/root.hpp"
+
+namespace lj::build::testing {
+
+namespace fs = std::filesystem;
+
+inline std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+inline void write_text(const fs::path& p, std::string_view text) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+inline fs::path unique_temp_dir(std::string_view what) {
+  std::random_device rd;
+  fs::path dir =
+      fs::temp_directory_path() / ("lj-" + std::string(what) + "-" + std::to_string(::getpid()) +
+                                   "-" + std::to_string(rd() % 1000000));
+  fs::create_directories(dir);
+  return dir;
+}
+
+// root/worlds/<name>: busybox-static and a link per applet, plus the usual mount points.
+inline bool make_busybox_world(const fs::path& dir) {
+  const fs::path busybox = "/bin/busybox";
+  if (!fs::exists(busybox)) return false;
+  for (const char* d :
+       {"bin", "etc", "dev", "proc", "sys", "tmp", "root", "usr/bin", "usr/local"}) {
+    fs::create_directories(dir / d);
+  }
+  fs::permissions(dir / "tmp", fs::perms::all | fs::perms::sticky_bit);
+  fs::copy_file(busybox, dir / "bin/busybox");
+  for (const char* applet :
+       {"sh",    "echo",  "cat",  "cp",    "rm",  "mkdir", "test",    "[",   "ls",
+        "sleep", "chmod", "true", "false", "id",  "touch", "printf",  "seq", "wc",
+        "kill",  "ln",    "mv",   "grep",  "sed", "env",   "hostname"}) {
+    fs::create_symlink("busybox", dir / "bin" / applet);
+  }
+  write_text(dir / "etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+  write_text(dir / "etc/world-release", "busybox test world\n");
+  return true;
+}
+
+// Counts spawns, to assert that a cache hit ran nothing.
+class CountingBackend : public jail::Backend {
+ public:
+  explicit CountingBackend(jail::Backend& inner) : inner_(inner) {}
+  std::string_view name() const override { return inner_.name(); }
+  std::vector<std::string> features() const override { return inner_.features(); }
+  Result<std::unique_ptr<jail::Jail>> spawn(const jail::JailSpec& spec) override {
+    ++spawns;
+    return inner_.spawn(spec);
+  }
+  Result<std::unique_ptr<jail::Jail>> adopt(const jail::JailHandle& h) override {
+    return inner_.adopt(h);
+  }
+  Status release(const jail::JailHandle& h) override { return inner_.release(h); }
+
+  std::atomic<int> spawns{0};
+
+ private:
+  jail::Backend& inner_;
+};
+
+class BuildRoot {
+ public:
+  BuildRoot() : dir_(unique_temp_dir("build-root")), root_(dir_) {
+    auto st = root_.create_skeleton();
+    EXPECT_TRUE(st) << (st ? "" : st.error().what());
+    world_ok_ = make_busybox_world(root_.worlds_dir() / "busybox");
+  }
+  ~BuildRoot() {
+    auto unmounted = overlay::ensure_nothing_mounted(overlay::system_mount_table(), dir_);
+    if (unmounted) {
+      std::error_code ec;
+      fs::remove_all(dir_, ec);
+    } else {
+      ADD_FAILURE() << "mounts left under " << dir_;
+    }
+  }
+  BuildRoot(const BuildRoot&) = delete;
+  BuildRoot& operator=(const BuildRoot&) = delete;
+
+  const overlay::Root& root() const { return root_; }
+  const fs::path& dir() const { return dir_; }
+  bool world_ok() const { return world_ok_; }
+
+  // Writes <dir>/src/<sub>/Jailfile and returns a request for it on the busybox world.
+  BuildRequest jailfile(const std::string& sub, std::string_view text) const {
+    fs::path ctx = dir_ / "src" / sub;
+    write_text(ctx / "Jailfile", text);
+    BuildRequest req;
+    req.jailfile = ctx / "Jailfile";
+    req.default_world = "busybox";
+    return req;
+  }
+
+ private:
+  fs::path dir_;
+  overlay::Root root_;
+  bool world_ok_ = false;
+};
+
+}  // namespace lj::build::testing

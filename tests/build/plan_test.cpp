@@ -1,0 +1,130 @@
+// plan_build: world and parent resolution, digests and the cache key. No jail runs here: parents
+// are "published" by hand (a manifest and a layer directory), as the catalog lays them out.
+#include <gtest/gtest.h>
+
+#include "build/builder.hpp"
+#include "build/context.hpp"
+#include "build_fixture.hpp"
+#include "overlay/manifest.hpp"
+
+namespace lj::build {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::BuildRoot;
+using testing::write_text;
+
+// Publishes name@version on the busybox world with an optional parent, without building it.
+void fake_publish(const overlay::Root& root, const std::string& name, const std::string& version,
+                  const std::string& parent_name = "", const std::string& parent_version = "") {
+  auto n = overlay::OverlayName::parse(name);
+  auto v = overlay::Version::parse(version);
+  ASSERT_TRUE(n && v);
+  fs::create_directories(root.layer_dir(*n, *v));
+  overlay::Manifest m;
+  m.name = name;
+  m.version = version;
+  m.world = "busybox";
+  m.created = "2026-11-24T18:00:00Z";
+  if (!parent_name.empty()) m.parent = overlay::ParentRef{parent_name, "*", parent_version};
+  auto st = overlay::write_manifest(root.manifest_path(*n, *v), m);
+  ASSERT_TRUE(st) << st.error().what();
+}
+
+TEST(Plan, ResolvesTheHighestSatisfyingParentAndItsChain) {
+  BuildRoot r;
+  fake_publish(r.root(), "base/os", "1.0.0");
+  for (const char* v : {"1.0.0", "1.2.0", "1.10.0-rc.1", "2.0.0"}) {
+    fake_publish(r.root(), "lang/common", v, "base/os", "1.0.0");
+  }
+  auto req =
+      r.jailfile("ruby", "name lang/ruby\nversion 2.1.1\nfrom lang/common ~> 1.0\n#!/bin/sh\n");
+  auto plan = plan_build(r.root(), req);
+  ASSERT_TRUE(plan) << plan.error().what();
+  ASSERT_TRUE(plan->parent);
+  EXPECT_EQ(plan->parent->version, "1.2.0");
+  EXPECT_EQ(plan->parent->constraint, "~> 1.0");
+  ASSERT_EQ(plan->lower.size(), 3u);
+  EXPECT_EQ(plan->lower[0], r.root().worlds_dir() / "busybox");
+  EXPECT_EQ(plan->lower[1], r.dir() / "base/os/1.0.0/layer");
+  EXPECT_EQ(plan->lower[2], r.dir() / "lang/common/1.2.0/layer");
+  EXPECT_EQ(plan->target, r.dir() / "lang/ruby/2.1.1");
+  EXPECT_EQ(plan->world, "busybox");
+}
+
+TEST(Plan, MissingWorldAndUnsatisfiableParentSayWhatExists) {
+  BuildRoot r;
+  auto req = r.jailfile("a", "name a/b\nworld 14.1-RELEASE\n#!/bin/sh\n");
+  auto plan = plan_build(r.root(), req);
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().code(), "world.not_found");
+  EXPECT_NE(plan.error().what().find("14.1-RELEASE"), std::string::npos) << plan.error().what();
+
+  fake_publish(r.root(), "lang/common", "2.0.0");
+  req = r.jailfile("b", "name a/b\nfrom lang/common ~> 1.0\n#!/bin/sh\n");
+  plan = plan_build(r.root(), req);
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().errc(), Errc::not_found);
+  EXPECT_NE(plan.error().what().find("published: 2.0.0"), std::string::npos) << plan.error().what();
+}
+
+TEST(Plan, NoWorldAnywhereIsAnError) {
+  BuildRoot r;
+  auto req = r.jailfile("a", "name a/b\n#!/bin/sh\n");
+  req.default_world = "";
+  auto plan = plan_build(r.root(), req);
+  ASSERT_FALSE(plan);
+  EXPECT_NE(plan.error().what().find("no world"), std::string::npos) << plan.error().what();
+}
+
+TEST(Plan, SyntaxErrorsNameTheFileLineAndColumn) {
+  BuildRoot r;
+  auto req = r.jailfile("a", "name a/b\nvresion 1.0.0\n#!/bin/sh\n");
+  auto plan = plan_build(r.root(), req);
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().code(), "build.invalid_argument");
+  EXPECT_NE(plan.error().what().find(req.jailfile.string() + ":2:1: unknown directive"),
+            std::string::npos)
+      << plan.error().what();
+}
+
+TEST(Plan, CacheKeyFollowsJailfileCopiedContextAndParent) {
+  BuildRoot r;
+  fake_publish(r.root(), "lang/common", "1.0.0");
+  auto req = r.jailfile(
+      "app", "name a/app\nversion 1.0.0\nfrom lang/common ~> 1.0\ncopy /app\n#!/bin/sh\n");
+  auto key = [&] {
+    auto plan = plan_build(r.root(), req);
+    EXPECT_TRUE(plan) << plan.error().what();
+    return plan ? plan->cache_key : std::string();
+  };
+  const std::string k1 = key();
+  EXPECT_EQ(key(), k1);
+
+  write_text(req.jailfile.parent_path() / "data.txt", "x");
+  const std::string k2 = key();
+  EXPECT_NE(k2, k1) << "a copied context is part of the key";
+
+  fake_publish(r.root(), "lang/common", "1.1.0");
+  const std::string k3 = key();
+  EXPECT_NE(k3, k2) << "a new parent version is part of the key";
+
+  write_text(req.jailfile,
+             "name a/app\nversion 1.0.0\nfrom lang/common ~> 1.0\ncopy /app\n#!/bin/sh\ntrue\n");
+  EXPECT_NE(key(), k3) << "the Jailfile is part of the key";
+}
+
+TEST(Plan, ContextWithoutCopyIsNotPartOfTheKey) {
+  BuildRoot r;
+  auto req = r.jailfile("plain", "name a/plain\nversion 1.0.0\n#!/bin/sh\n");
+  auto p1 = plan_build(r.root(), req);
+  ASSERT_TRUE(p1) << p1.error().what();
+  write_text(req.jailfile.parent_path() / "README", "unrelated");
+  auto p2 = plan_build(r.root(), req);
+  ASSERT_TRUE(p2);
+  EXPECT_EQ(p1->cache_key, p2->cache_key);
+  EXPECT_TRUE(p2->context_digest.empty());
+}
+
+}  // namespace
+}  // namespace lj::build

@@ -1,0 +1,314 @@
+// Privileged tests of the Linux backend on the real kernel: isolation, exit status, the root's
+// layers, volumes, and that a failed start releases everything.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "jail/linux/child.hpp"
+#include "jail_fixture.hpp"
+
+namespace lj::jail::test {
+namespace {
+namespace fs = std::filesystem;
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST_F(JailTest, CommandIsInitsChildAndSeesNoHostProcess) {
+  auto r = run(probe({"pid"}));
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "2 1\n");
+  EXPECT_EQ(r->status.code, 0);
+  r = run(probe({"ps"}));
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "1 2\n");
+}
+
+TEST_F(JailTest, HostnameDefaultsToNameOrIsSet) {
+  auto s = probe({"hostname"});
+  std::string name = s.name;
+  auto r = run(s);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, name + "\n");
+  s = probe({"hostname"});
+  s.hostname = "box.example";
+  r = run(s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->out, "box.example\n");
+}
+
+TEST_F(JailTest, NoneNetworkHasOnlyLoopbackAndItIsUp) {
+  auto r = run(probe({"ifaces"}));
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "lo\n");
+  r = run(probe({"cat", "/sys/class/net/lo/operstate"}));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->out, "unknown\n");  // loopback's "up" (it has no carrier to report)
+}
+
+TEST_F(JailTest, HostFilesOutsideTheRootAreUnreachable) {
+  fs::path secret = world().dir() / "secret";
+  std::ofstream(secret) << "host\n";
+  const std::string abs = secret.string();
+  for (const std::string& path : std::vector<std::string>{
+           abs, "/../secret", "/../../" + abs, "/proc/1/root" + abs, "/proc/self/root" + abs}) {
+    auto r = run(probe({"exists", path}));
+    ASSERT_TRUE(r) << r.error().what();
+    EXPECT_EQ(r->out, "no\n") << path;
+  }
+  auto r = run(probe({"chroot-escape", abs}));
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "unreachable\n");
+}
+
+TEST_F(JailTest, MountMknodAndSysrqAreRefused) {
+  auto r = run(probe({"mount"}));
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "mount: EPERM\n");
+  EXPECT_EQ(r->status.code, 1);
+  r = run(probe({"mknod"}));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->out, "mknod: EPERM\n");
+  // Read-only where this kernel has it (CONFIG_MAGIC_SYSRQ); absent here otherwise.
+  r = run(probe({"write", "/proc/sysrq-trigger", "h"}));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->out, fs::exists("/proc/sysrq-trigger") ? "open: EROFS\n" : "open: ENOENT\n");
+  r = run(probe({"write", "/proc/sys/kernel/hostname", "x"}));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->out, "open: EROFS\n");
+  ASSERT_TRUE(fs::exists("/proc/timer_list"));
+  r = run(probe({"cat", "/proc/timer_list"}));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->out, "");  // masked by /dev/null
+}
+
+TEST_F(JailTest, CapabilitiesAreTheDefaultSetWithNoNewPrivs) {
+  auto r = run(probe({"caps"}));
+  ASSERT_TRUE(r) << r.error().what();
+  char want[64];
+  std::snprintf(want, sizeof want, "%016llx",
+                static_cast<unsigned long long>(default_capabilities()));
+  EXPECT_EQ(r->out, std::string("CapEff:\t") + want + "\nCapBnd:\t" + want + "\nNoNewPrivs:\t1\n");
+}
+
+TEST_F(JailTest, ExitCodeAndSignalPropagateExactly) {
+  auto r = run(probe({"exit", "42"}));
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->status.code, 42);
+  EXPECT_EQ(r->status.signal, 0);
+  EXPECT_EQ(r->status.shell_status(), 42);
+  r = run(probe({"kill-self", "9"}));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status.code, -1);
+  EXPECT_EQ(r->status.signal, 9);
+  EXPECT_EQ(r->status.shell_status(), 137);
+  r = run(probe({"kill-self", "15"}));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status.signal, 15);
+  EXPECT_FALSE(r->status.oom);
+  EXPECT_FALSE(r->status.timed_out);
+}
+
+TEST_F(JailTest, NoDescriptorIsInheritedBesidesStdio) {
+  UniqueFd leak(::open("/dev/null", O_RDONLY));  // deliberately not close-on-exec
+  ASSERT_TRUE(leak);
+  auto r = run(probe({"fds"}));
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "0 1 2\n");
+}
+
+TEST_F(JailTest, UserGroupWorkdirAndEnvironment) {
+  auto s = probe({"id"});
+  s.uid = 65534;
+  s.gid = 65534;
+  auto r = run(s);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "65534 65534\n");
+  s = probe({"cwd"});
+  s.workdir = "/tmp";
+  r = run(s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->out, "/tmp\n");
+  s = spec({"sh", "-c", "echo $GREETING $PATH"});  // found through PATH
+  s.env = {"GREETING=hi"};
+  r = run(s);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "hi /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n");
+}
+
+TEST_F(JailTest, ScriptRunsWithItsInterpreterOnAReadOnlyRoot) {
+  auto s = spec({});
+  s.argv.clear();
+  s.script = "#!/bin/sh -e\necho $((40 + 2))\nexit 3\n";
+  s.root.read_only = true;
+  auto r = run(s);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "42\n");
+  EXPECT_EQ(r->status.code, 3);
+  s = spec({});
+  s.argv.clear();
+  s.script = "echo default shell\n";
+  r = run(s);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "default shell\n");
+}
+
+TEST_F(JailTest, OverlayWritesAreDiscardedButAWritableDirKeepsThem) {
+  auto r = run(probe({"write", "/data.txt", "hello"}));
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "ok\n");
+  EXPECT_FALSE(fs::exists(world().world() / "data.txt"));
+  r = run(probe({"cat", "/data.txt"}));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->out, "open: ENOENT\n");
+
+  fs::path stage = world().mkdir("stage");
+  auto s = probe({"write", "/data.txt", "kept"});
+  s.root.writable_dir = stage;
+  r = run(s);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(slurp(stage / "upper/data.txt"), "kept");
+  EXPECT_FALSE(fs::exists(world().world() / "data.txt"));
+
+  // The staged layer stacks as a lower layer of the next jail.
+  s = probe({"cat", "/data.txt"});
+  s.root.lower.push_back(stage / "upper");
+  r = run(s);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "kept");
+}
+
+TEST_F(JailTest, ReadOnlyRootAndWritableLower) {
+  auto s = probe({"write", "/x", "1"});
+  s.root.read_only = true;
+  auto r = run(s);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "open: EROFS\n");
+  s = probe({"write", "/x", "1"});
+  s.root.writable_lower = true;
+  r = run(s);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "ok\n");
+  EXPECT_EQ(slurp(world().world() / "x"), "1");
+}
+
+TEST_F(JailTest, VolumesReadWriteAndReadOnly) {
+  fs::path rw = world().mkdir("rw"), ro = world().mkdir("ro");
+  std::ofstream(ro / "f") << "ro-data";
+  auto s = probe({"write", "/mnt/rw/out", "v"});
+  s.root.volumes = {{rw, "/mnt/rw", false}, {ro, "/srv/ro", true}};
+  auto r = run(s);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "ok\n");
+  EXPECT_EQ(slurp(rw / "out"), "v");
+  s = probe({"write", "/srv/ro/f", "x"});
+  s.root.volumes = {{ro, "/srv/ro", true}};
+  r = run(s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->out, "open: EROFS\n");
+  s = probe({"cat", "/srv/ro/f"});
+  s.root.volumes = {{ro, "/srv/ro", true}};
+  r = run(s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->out, "ro-data");
+}
+
+TEST_F(JailTest, VolumeTargetThroughASymlinkIsRefused) {
+  fs::create_symlink("/etc", world().world() / "evil");
+  fs::path rw = world().mkdir("rw");
+  auto s = probe({"true"});
+  s.root.volumes = {{rw, "/evil/x", false}};
+  auto r = run(s);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().what().find("create mount point evil: "), std::string::npos)
+      << r.error().what();
+  EXPECT_FALSE(fs::exists("/etc/x"));
+}
+
+TEST_F(JailTest, ChildSideFailureNamesTheStep) {
+  auto r = run(spec({"/no/such/command"}));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().sys_errno(), ENOENT);
+  EXPECT_NE(r.error().what().find("execve /no/such/command"), std::string::npos)
+      << r.error().what();
+  auto s = probe({"true"});
+  s.workdir = "/nonexistent";
+  r = run(s);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().what().find("chdir /nonexistent"), std::string::npos) << r.error().what();
+}
+
+TEST_F(JailTest, FailedCloneReleasesTheCgroups) {
+  auto s = probe({"true"});
+  s.limits.pids = 64;
+  s.limits.memory_bytes = 64 << 20;
+  lj::sys::inject_fault("clone3", EAGAIN);
+  auto r = run(s);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().what().find("clone3"), std::string::npos) << r.error().what();
+  EXPECT_EQ(lj::sys::faults_fired(), 1);
+  // TearDown asserts that no cgroup named after the jail is left.
+}
+
+TEST_F(JailTest, FailedCgroupLimitReleasesWhatWasMade) {
+  auto s = probe({"true"});
+  s.limits.pids = 64;
+  s.limits.memory_bytes = 64 << 20;
+  lj::sys::inject_fault("write", EINVAL, 1);  // the second limit written
+  auto r = run(s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().sys_errno(), EINVAL);
+}
+
+TEST_F(JailTest, SignalReachesTheCommandAndKillEndsTheJail) {
+  auto s = probe({"sleep", "30"});
+  auto jail = backend_->spawn(s);
+  ASSERT_TRUE(jail) << jail.error().what();
+  ASSERT_TRUE((*jail)->signal(SIGTERM, false));
+  auto st = (*jail)->wait();
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(st->signal, SIGTERM);
+
+  jail = backend_->spawn(probe({"sleep", "30"}));
+  ASSERT_TRUE(jail);
+  auto none = (*jail)->poll();
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->has_value());
+  auto early = (*jail)->wait(std::chrono::milliseconds(20));
+  ASSERT_FALSE(early);
+  EXPECT_EQ(early.error().errc(), Errc::timed_out);
+  ASSERT_TRUE((*jail)->signal(SIGKILL, true));
+  st = (*jail)->wait();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->signal, SIGKILL);
+}
+
+TEST_F(JailTest, StatusFileRecordsTheExit) {
+  fs::path f = world().dir() / "status";
+  auto s = probe({"exit", "7"});
+  s.status_file = f.string();
+  auto r = run(s);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(slurp(f), "exited 7\n");
+}
+
+TEST_F(JailTest, InvalidSpecsAreRejectedBeforeTheKernel) {
+  auto s = probe({"true"});
+  s.name = "bad/name";
+  auto r = run(s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().errc(), Errc::invalid_argument);
+  s = probe({"true"});
+  s.script = "echo both";
+  EXPECT_FALSE(run(s));
+}
+
+}  // namespace
+}  // namespace lj::jail::test

@@ -209,7 +209,7 @@ void Jails::spawn(std::string id, CreateJail req, bool fresh, Uid uid, RowDone d
   };
   auto job = std::make_shared<Job>();
   job->spec = make_spec(req, id, std::move(*root));
-  // TODO(status_file): job->spec.status_file = status_path(id);
+  job->spec.status_file = status_path(id);
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return forget(Error::from_errno("jail", "pipe2"));
   UniqueFd out_r(out[0]);
@@ -591,7 +591,7 @@ void Jails::recover(std::function<void()> done) {
     h.start_time = row.start_time;
     h.cgroup = row.cgroup;
     h.jid = static_cast<int>(row.jid);
-    // TODO(status_file): h.status_file = status_path(row.id);
+    h.status_file = status_path(row.id);
     bool had_process = row.state == JailState::running || row.state == JailState::stopping;
     if (had_process && d_.backend) {
       auto adopted = d_.backend->adopt(h);

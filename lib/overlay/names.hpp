@@ -39,7 +39,11 @@ class OverlayName {
   const std::string& str() const { return name_; }
   // The first component ("lang" of "lang/ruby").
   std::string_view ns() const { return std::string_view(name_).substr(0, name_.find('/')); }
-  auto operator<=>(const OverlayName&) const = default;
+  bool operator==(const OverlayName&) const = default;
+  // Spelled out: libc++ before 16 has no operator<=> for std::string (FreeBSD 13's libc++ 14).
+  std::strong_ordering operator<=>(const OverlayName& o) const {
+    return name_.compare(o.name_) <=> 0;
+  }
 
  private:
   explicit OverlayName(std::string n) : name_(std::move(n)) {}
@@ -50,7 +54,11 @@ class WorldName {
  public:
   static Result<WorldName> parse(std::string_view name);
   const std::string& str() const { return name_; }
-  auto operator<=>(const WorldName&) const = default;
+  bool operator==(const WorldName&) const = default;
+  // Spelled out: libc++ before 16 has no operator<=> for std::string (FreeBSD 13's libc++ 14).
+  std::strong_ordering operator<=>(const WorldName& o) const {
+    return name_.compare(o.name_) <=> 0;
+  }
 
  private:
   explicit WorldName(std::string n) : name_(std::move(n)) {}

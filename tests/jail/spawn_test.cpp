@@ -312,3 +312,33 @@ TEST_F(JailTest, InvalidSpecsAreRejectedBeforeTheKernel) {
 
 }  // namespace
 }  // namespace lj::jail::test
+
+namespace lj::jail::test {
+namespace {
+
+TEST_F(JailTest, AdoptedJailReportsItsExitFromTheStatusFile) {
+  fs::path f = world().dir() / "status";
+  auto s = spec({"sh", "-c", "sleep 0.3; exit 5"});
+  s.status_file = f.string();
+  auto first = backend_->spawn(s);
+  ASSERT_TRUE(first) << first.error().what();
+  JailHandle h = (*first)->handle();
+  EXPECT_GT(h.start_time, 0u);
+  auto adopted = backend_->adopt(h);  // as a restarted daemon would
+  ASSERT_TRUE(adopted) << adopted.error().what();
+  auto st = (*adopted)->wait();
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(st->code, 5);
+  EXPECT_FALSE(st->lost);
+  EXPECT_TRUE((*first)->wait());
+
+  JailHandle stale = h;
+  stale.start_time += 1;  // the pid reused by another process
+  auto gone = backend_->adopt(stale);
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().errc(), Errc::not_found);
+  EXPECT_TRUE(backend_->release(stale));
+}
+
+}  // namespace
+}  // namespace lj::jail::test

@@ -313,6 +313,35 @@ TEST(ValidateWorldTree, FollowsLinksLikeAChroot) {
   EXPECT_NE(loop.error().what().find("too many symlinks"), std::string::npos);
 }
 
+// Privileged: a filesystem mounted inside a source directory (a live /proc, a tmpfs) is not
+// copied: the directory walk stays on the source's filesystem.
+TEST_F(WorldImportTest, DirectoryImportDoesNotCrossMounts) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: mounts a tmpfs inside the source tree";
+  fs::path src = tmp_.path() / "src";
+  fs::create_directories(src / "bin");
+  fs::create_directories(src / "mnt");
+  std::ofstream(src / "bin/sh") << "#!";
+  fs::permissions(src / "bin/sh", fs::perms::owner_all);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::unshare(CLONE_NEWNS) != 0) ::_exit(10);
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(11);
+    if (::mount("tmpfs", (src / "mnt").c_str(), "tmpfs", 0, "size=1m") != 0) ::_exit(12);
+    std::ofstream(src / "mnt/host-secret") << "x";
+    auto r = import_world(root_, W("nomounts"), src);
+    if (!r) ::_exit(13);
+    fs::path w = root_.worlds_dir() / "nomounts";
+    if (!fs::is_directory(w / "mnt")) ::_exit(14);  // the mount point itself is copied ...
+    if (!fs::is_empty(w / "mnt")) ::_exit(15);      // ... but not what is mounted on it
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
 // Privileged: a full filesystem mid-import (a 1 MiB tmpfs root, in a private mount namespace of
 // a child process) fails with no_space and publishes nothing.
 TEST_F(WorldImportTest, NoSpaceLeavesNothing) {

@@ -107,8 +107,17 @@ int main(int argc, char** argv) {
   app.add_option("--status-file", status_file,
                  "Write \"exited N\" / \"killed N\" here when the command ends");
   app.add_option("command", command, "COMMAND ARGS... (after --)");
+  // The command is everything after the first "--", split off before CLI11 sees it: CLI11 lets a
+  // repeatable option consume "--" and would then parse the command's own options as ours.
+  int ours = argc;
+  for (int k = 1; k < argc; ++k)
+    if (std::string(argv[k]) == "--") {
+      ours = k;
+      break;
+    }
   try {
-    app.parse(argc, argv);
+    app.parse(ours, argv);
+    for (int k = ours + 1; k < argc; ++k) command.push_back(argv[k]);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kExitSetup;

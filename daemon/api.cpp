@@ -17,6 +17,7 @@ Api::Api(Daemon& d) : d_(d) {
   add_system_routes(router_, d);
   add_jail_routes(router_, d);
   add_event_routes(router_, d);
+  add_resource_routes(router_, d);
 }
 
 void Api::handle(Request& req, Reply reply) {
@@ -86,7 +87,7 @@ void add_system_routes(Router& router, Daemon& d) {
         {"api_version", "v1"},
         {"backend", d.backend ? json(std::string(d.backend->name())) : json()},
         {"features", features},
-        {"extensions", json::array({"jails", "events", "logs"})},
+        {"extensions", json::array({"jails", "events", "logs", "worlds", "overlays", "builds"})},
         {"event_seq", seq ? *seq : 0},
         {"root", d.cfg.root.string()},
         {"socket", d.cfg.socket.string()},

@@ -1,6 +1,7 @@
 #include "daemon/core.hpp"
 
 #include "daemon/jails.hpp"
+#include "daemon/resources.hpp"
 
 namespace lj::daemon {
 
@@ -26,8 +27,13 @@ void EventBus::publish(const index::EventRow& e) {
 }
 
 Daemon::Daemon(Config c, Loop& l, std::unique_ptr<jail::Backend> b, index::Index i)
-    : cfg(std::move(c)), loop(l), backend(std::move(b)), idx(std::move(i)) {
+    : cfg(std::move(c)),
+      loop(l),
+      backend(std::move(b)),
+      idx(std::move(i)),
+      catalog(overlay::Root(cfg.root)) {
   jails = std::make_unique<Jails>(*this);
+  resources = std::make_unique<Resources>(*this);
 }
 
 Daemon::~Daemon() = default;

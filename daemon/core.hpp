@@ -15,6 +15,7 @@
 #include "daemon/loop.hpp"
 #include "index/index.hpp"
 #include "jail/backend.hpp"
+#include "overlay/catalog.hpp"
 
 namespace lj::daemon {
 
@@ -35,6 +36,7 @@ class EventBus {
 };
 
 class Jails;
+class Resources;
 
 struct Daemon {
   Daemon(Config c, Loop& l, std::unique_ptr<jail::Backend> b, index::Index i);
@@ -48,9 +50,11 @@ struct Daemon {
   std::unique_ptr<jail::Backend> backend;  // null: this build has no jail backend
   index::Index idx;
   EventBus events;
+  overlay::Catalog catalog;  // immutable; its mutations are serialized on the loop thread
   std::unique_ptr<Jails> jails;
-  bool ready = false;     // recovery done: serve every route
-  bool stopping = false;  // shutdown begun: refuse new jails
+  std::unique_ptr<Resources> resources;  // worlds, overlays, builds
+  bool ready = false;                    // recovery done: serve every route
+  bool stopping = false;                 // shutdown begun: refuse new jails
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 

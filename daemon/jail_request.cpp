@@ -34,11 +34,12 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
   CreateJail c;
   Fields f(body);
   c.name = f.opt_string("name").value_or("");
-  c.world = f.opt_string("world").value_or(cfg.default_world);
+  c.world = f.opt_string("world").value_or("");
   Fields ov = f.object("overlay");
   if (ov.present()) {
     c.overlay = OverlayRef{ov.string("name"), ov.opt_string("version").value_or("")};
   }
+  if (c.world.empty() && !c.overlay) c.world = cfg.default_world;  // an overlay names its own
   c.command = f.opt_strings("command").value_or(std::vector<std::string>{});
   c.script = f.opt_string("script").value_or("");
   c.env = f.opt_string_map("env").value_or(std::map<std::string, std::string>{});
@@ -93,7 +94,7 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
   if (!f.error()) {
     if (!c.name.empty() && !valid_name(c.name)) {
       f.reject("name", "must be 1-64 characters of [A-Za-z0-9_.-]");
-    } else if (c.world.empty()) {
+    } else if (c.world.empty() && !c.overlay) {
       f.reject("world", "required field is missing (and no default_world is configured)");
     } else if (c.world.find('/') != std::string::npos || c.world == "." || c.world == "..") {
       f.reject("world", "must be a world name, not a path");
@@ -121,7 +122,7 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
 json encode_create(const CreateJail& c) {
   json j = json::object();
   if (!c.name.empty()) j["name"] = c.name;
-  j["world"] = c.world;
+  if (!c.world.empty()) j["world"] = c.world;
   if (c.overlay) j["overlay"] = {{"name", c.overlay->name}, {"version", c.overlay->version}};
   if (!c.command.empty()) j["command"] = c.command;
   if (!c.script.empty()) j["script"] = c.script;

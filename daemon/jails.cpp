@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/log.hpp"
+#include "daemon/ndjson_log.hpp"
 #include "daemon/wire.hpp"
 
 namespace lj::daemon {
@@ -29,9 +30,9 @@ struct Jails::Live {
   std::unique_ptr<Watch> exit_watch, deadline, kill_timer, drain_timer;
   std::unique_ptr<Watch> readers[2];  // stdout, stderr pipes
   int open_streams = 0;
-  UniqueFd log_fd;
-  std::uint64_t log_seq = 0;
-  std::string partial[2];          // an unfinished line per stream
+  std::unique_ptr<RecordLog> log;            // the jail's output: file, seq and followers
+  std::vector<std::filesystem::path> lower;  // the layers its root stacks (for "in use" checks)
+  std::string partial[2];                    // an unfinished line per stream
   std::vector<RowDone> on_finish;  // stop and forced delete answer once the jail is finished
   bool remove_on_finish = false;
   Uid remove_uid;
@@ -58,15 +59,6 @@ Error jail_not_found(std::string_view id) {
 
 bool ended_state(JailState s) {
   return s == JailState::exited || s == JailState::removed;
-}
-
-// The seq of one stored log line, which always starts {"seq":N,
-std::uint64_t line_seq(std::string_view line) {
-  constexpr std::string_view kPrefix = R"({"seq":)";
-  if (line.substr(0, kPrefix.size()) != kPrefix) return 0;
-  std::uint64_t n = 0;
-  std::from_chars(line.data() + kPrefix.size(), line.data() + line.size(), n);
-  return n;
 }
 
 // "exited N" / "killed N", written by the jail's init (JailSpec::status_file).
@@ -116,22 +108,32 @@ Result<std::vector<JailRow>> Jails::list(const index::JailFilter& filter) {
 }
 
 Result<overlay::MountPlan> Jails::resolve_root(const CreateJail& req) {
-  std::filesystem::path world = d_.cfg.root / "worlds" / req.world;
-  struct stat st {};
-  if (::stat(world.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return fail(Errc::not_found, "world", "no world `" + req.world + "` (" + world.string() + ")");
-  }
-  if (auto w = d_.idx.get_world(req.world); w && w->state != index::WorldState::ready) {
+  auto chain = LJ_TRY(resolve_chain(req));
+  if (auto w = d_.idx.get_world(chain.world.str()); w && w->state != index::WorldState::ready) {
     return fail(Errc::conflict, "world",
-                "world `" + req.world + "` is " + std::string(index::to_string(w->state)));
+                "world `" + chain.world.str() + "` is " + std::string(index::to_string(w->state)));
   }
   overlay::MountPlan plan;
-  plan.lower.push_back(world);
-  if (req.overlay) {
-    return fail(Errc::unsupported, "overlay",
-                "jails on overlays need the overlay catalog, which this build lacks");
-  }
+  plan.lower = std::move(chain.lower);
   return plan;
+}
+
+Result<overlay::Chain> Jails::resolve_chain(const CreateJail& req) {
+  if (!req.overlay) {
+    auto world = LJ_TRY(overlay::WorldName::parse(req.world));
+    return d_.catalog.resolve_world(world);
+  }
+  auto name = LJ_TRY(overlay::OverlayName::parse(req.overlay->name));
+  auto constraint =
+      LJ_TRY(overlay::Constraint::parse(req.overlay->version.empty() ? "*" : req.overlay->version));
+  auto version = LJ_TRY(d_.catalog.find(name, constraint));
+  auto chain = LJ_TRY(d_.catalog.resolve(name, version));
+  if (!req.world.empty() && chain.world.str() != req.world) {
+    return fail(Errc::conflict, "overlay",
+                "overlay " + name.str() + "@" + version.str() + " is built on world " +
+                    chain.world.str() + ", not " + req.world);
+  }
+  return chain;
 }
 
 void Jails::create(CreateJail req, bool start, Uid uid, RowDone done) {
@@ -207,7 +209,7 @@ void Jails::spawn(std::string id, CreateJail req, bool fresh, Uid uid, RowDone d
   };
   auto job = std::make_shared<Job>();
   job->spec = make_spec(req, id, std::move(*root));
-  // TODO(status_file): job->spec.status_file = status_path(id);
+  job->spec.status_file = status_path(id);
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return forget(Error::from_errno("jail", "pipe2"));
   UniqueFd out_r(out[0]);
@@ -217,14 +219,16 @@ void Jails::spawn(std::string id, CreateJail req, bool fresh, Uid uid, RowDone d
   job->err_w.reset(err[1]);
   job->spec.stdio.out = job->out_w.get();
   job->spec.stdio.err = job->err_w.get();
-  UniqueFd log_fd(::open(log_path(id).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
-  if (!log_fd) return forget(Error::from_errno("jail", "open " + log_path(id)));
-
   auto& slot = live_[id];
   slot = std::make_unique<Live>();
   slot->id = id;
   slot->spawning = true;
-  slot->log_fd = std::move(log_fd);
+  slot->lower = job->spec.root.lower;
+  slot->log = std::make_unique<RecordLog>(log_path(id));
+  if (auto fit = followers_.find(id); fit != followers_.end()) {
+    for (auto& f : fit->second) slot->log->follow(std::move(f.w), f.after);
+    followers_.erase(fit);
+  }
 
   auto pipes = std::make_shared<std::pair<UniqueFd, UniqueFd>>(std::move(out_r), std::move(err_r));
   auto finish = std::make_shared<RowDone>(std::move(done));
@@ -381,38 +385,11 @@ void Jails::on_output_eof(const std::string& id) {
 }
 
 void Jails::append_log(Live& l, int stream, std::string_view data) {
-  std::uint64_t seq = ++l.log_seq;
-  std::string line =
-      R"({"seq":)" + std::to_string(seq) +
-      (stream == 0 ? R"(,"stream":"stdout","data":)" : R"(,"stream":"stderr","data":)") +
-      json(std::string(data)).dump(-1, ' ', false, json::error_handler_t::replace) +
-      R"(,"time":")" + iso_time(index::now()) + "\"}";
-  line.push_back('\n');
-  if (l.log_fd && ::write(l.log_fd.get(), line.data(), line.size()) < 0) {
-    lg()->warn("jail={} writing log: {}", l.id, Error::from_errno("jail", "write").what());
-  }
-  line.pop_back();
-  auto fit = followers_.find(l.id);
-  if (fit == followers_.end()) return;
-  auto& fs = fit->second;
-  for (auto f = fs.begin(); f != fs.end();) {
-    if (f->after >= seq) {
-      ++f;
-      continue;
-    }
-    if (!f->w->write(line)) {
-      f = fs.erase(f);
-      continue;
-    }
-    if (f->w->backlog() > d_.cfg.stream_backlog_bytes) {
-      // Told, never silently dropped: the client resumes with after=<seq>.
-      f->w->write(json{{"type", "lagged"}, {"seq", seq}, {"resume_after", seq}}.dump());
-      f->w->end();
-      f = fs.erase(f);
-      continue;
-    }
-    ++f;
-  }
+  std::string fields =
+      stream == 0 ? R"(,"stream":"stdout","data":)" : R"(,"stream":"stderr","data":)";
+  fields += json(std::string(data)).dump(-1, ' ', false, json::error_handler_t::replace);
+  fields += R"(,"time":")" + iso_time(index::now()) + "\"";
+  l.log->append(fields, d_.cfg.stream_backlog_bytes);
 }
 
 void Jails::maybe_finish(const std::string& id) {
@@ -428,7 +405,7 @@ void Jails::finish(Live& l) {
     if (!l.partial[s].empty()) append_log(l, s, l.partial[s]);
     l.partial[s].clear();
   }
-  l.log_fd.reset();
+  l.log->close();
   auto row = get(id);
   bool remove = l.remove_on_finish || (row && row->auto_remove);
   if (row && remove && row->state != JailState::removed) {
@@ -439,16 +416,9 @@ void Jails::finish(Live& l) {
     row = get(id);
   }
   auto callbacks = std::move(l.on_finish);
-  std::uint64_t last = l.log_seq;
+  if (row) l.log->end_followers(end_record(*row, l.log->last_seq() + 1));
   live_.erase(id);
-  if (row) {
-    answer_waiters(*row);
-    for (auto& f : followers_[id]) {
-      f.w->write(end_record(*row, last + 1));
-      f.w->end();
-    }
-    followers_.erase(id);
-  }
+  if (row) answer_waiters(*row);
   for (auto& cb : callbacks) cb(row);
   if (live_.empty() && on_empty_) {
     auto f = std::move(on_empty_);
@@ -580,19 +550,9 @@ void Jails::remove(std::string_view id_or_name, bool force, Uid uid, RowDone don
 
 void Jails::logs(const JailRow& row, std::uint64_t after, bool follow,
                  std::shared_ptr<StreamWriter> w) {
-  std::uint64_t last = 0;
-  {
-    std::ifstream in(log_path(row.id));
-    std::string line;
-    while (std::getline(in, line)) {
-      std::uint64_t seq = line_seq(line);
-      if (seq == 0) continue;
-      last = seq;
-      if (seq > after) w->write(std::move(line));
-    }
-  }
-  bool live = live_.count(row.id) != 0;
-  if (!live && (ended_state(row.state) || row.state == JailState::creating)) {
+  std::uint64_t last = replay_records(log_path(row.id), after, w.get());
+  auto it = live_.find(row.id);
+  if (it == live_.end() && (ended_state(row.state) || row.state == JailState::creating)) {
     w->write(end_record(row, last + 1));
     w->end();
     return;
@@ -601,7 +561,20 @@ void Jails::logs(const JailRow& row, std::uint64_t after, bool follow,
     w->end();
     return;
   }
-  followers_[row.id].push_back(Follower{std::move(w), std::max(after, last)});
+  if (it != live_.end()) {
+    it->second->log->follow(std::move(w), std::max(after, last));
+  } else {
+    followers_[row.id].push_back(Follower{std::move(w), std::max(after, last)});  // not started
+  }
+}
+
+bool Jails::uses(const std::filesystem::path& dir) const {
+  for (const auto& [id, l] : live_) {
+    for (const auto& p : l->lower) {
+      if (p == dir) return true;
+    }
+  }
+  return false;
 }
 
 void Jails::recover(std::function<void()> done) {
@@ -618,7 +591,7 @@ void Jails::recover(std::function<void()> done) {
     h.start_time = row.start_time;
     h.cgroup = row.cgroup;
     h.jid = static_cast<int>(row.jid);
-    // TODO(status_file): h.status_file = status_path(row.id);
+    h.status_file = status_path(row.id);
     bool had_process = row.state == JailState::running || row.state == JailState::stopping;
     if (had_process && d_.backend) {
       auto adopted = d_.backend->adopt(h);
@@ -627,11 +600,11 @@ void Jails::recover(std::function<void()> done) {
         l = std::make_unique<Live>();
         l->id = row.id;
         l->jail = std::move(*adopted);
-        l->log_fd.reset(
-            ::open(log_path(row.id).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
-        std::ifstream in(log_path(row.id));
-        std::string line;
-        while (std::getline(in, line)) l->log_seq = std::max(l->log_seq, line_seq(line));
+        l->log = std::make_unique<RecordLog>(log_path(row.id));
+        auto doc = json::parse(row.spec, nullptr, false);
+        if (auto req = decode_create(doc, d_.cfg, nullptr)) {
+          if (auto root = resolve_root(*req)) l->lower = root->lower;
+        }
         supervise(*l);
         lg()->info("recovery: re-adopted jail={} pid={}", row.id, row.pid);
         continue;
@@ -668,6 +641,11 @@ void Jails::shutdown(bool stop_jails, std::function<void()> done) {
     for (auto& f : fs) f.w->end();
   }
   followers_.clear();
+  for (auto& [id, l] : live_) {
+    if (l->log) {
+      l->log->end_followers(R"({"type":"end","state":"unknown","reason":"ljd is shutting down"})");
+    }
+  }
   if (!stop_jails) {
     // Leave them running: dropping the Jail objects without their destructors (which kill) lets
     // the next ljd re-adopt them. Their output pipes close with us.

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -67,6 +68,8 @@ class Jails {
   void shutdown(bool stop_jails, std::function<void()> done);
 
   std::size_t live() const { return live_.size(); }
+  // True when a live jail's root stacks `dir` (a world directory or an overlay layer).
+  bool uses(const std::filesystem::path& dir) const;
 
  private:
   struct Live;
@@ -82,6 +85,7 @@ class Jails {
   void answer_waiters(const index::JailRow& row);
   void end_followers(const index::JailRow& row);
   Result<overlay::MountPlan> resolve_root(const CreateJail& req);
+  Result<overlay::Chain> resolve_chain(const CreateJail& req);
   std::string log_path(const std::string& id) const;
   std::string status_path(const std::string& id) const;
 

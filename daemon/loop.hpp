@@ -27,6 +27,9 @@ class Loop {
   virtual void post(std::function<void()> fn) = 0;
   // Runs work on the blocking pool; it posts back whatever it produces. Thread-safe.
   virtual void blocking(std::function<void()> work) = 0;
+  // As blocking(), on a separate pool for long work (builds, world imports), so that it never
+  // holds up jail spawns and teardowns.
+  virtual void long_blocking(std::function<void()> work) = 0;
   virtual std::unique_ptr<Watch> at(std::chrono::steady_clock::time_point when,
                                     std::function<void()> fn) = 0;
   std::unique_ptr<Watch> after(std::chrono::steady_clock::duration d, std::function<void()> fn) {

@@ -18,6 +18,7 @@
 #include "daemon/config.hpp"
 #include "daemon/core.hpp"
 #include "daemon/jails.hpp"
+#include "daemon/resources.hpp"
 #include "daemon/runtime.hpp"
 
 namespace {
@@ -203,6 +204,7 @@ int main(int argc, char** argv) {
               cfg.on_shutdown == OnShutdown::stop ? "stop" : "leave");
     d.stopping = true;
     rt.stop_accepting();
+    d.resources->shutdown();
     d.jails->shutdown(cfg.on_shutdown == OnShutdown::stop, [&] { rt.stop(); });
     hard_stop = rt.loop().after(cfg.stop_timeout + std::chrono::seconds(5), [&] {
       log->warn("jails did not end within stop_timeout; exiting anyway");
@@ -211,6 +213,7 @@ int main(int argc, char** argv) {
   });
 
   rt.loop().post([&] {
+    d.resources->recover();
     d.jails->recover([&] {
       d.ready = true;
       purge();

@@ -76,14 +76,27 @@ void Router::dispatch(Request& req, Reply reply) const {
   auto segs = split_path(req.path);
   bool path_known = false;
   for (const Entry& e : entries_) {
-    if (e.segments.size() != segs.size()) continue;
+    // A "{name*}" segment takes one or more segments, joined with '/' (overlay names have slashes).
+    std::size_t star = e.segments.size();
+    for (std::size_t i = 0; i < e.segments.size(); ++i) {
+      if (e.segments[i].size() > 3 && e.segments[i].ends_with("*}")) star = i;
+    }
+    if (star == e.segments.size() ? e.segments.size() != segs.size()
+                                  : segs.size() < e.segments.size()) {
+      continue;
+    }
+    std::size_t extra = segs.size() - e.segments.size();
     Params params;
     bool match = true;
-    for (std::size_t i = 0; i < segs.size() && match; ++i) {
+    for (std::size_t i = 0, j = 0; i < e.segments.size() && match; ++i, ++j) {
       const std::string& p = e.segments[i];
-      if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
-        params.emplace(p.substr(1, p.size() - 2), segs[i]);
-      } else if (p != segs[i]) {
+      if (i == star) {
+        std::string joined = segs[j];
+        for (std::size_t k = 0; k < extra; ++k) joined += "/" + segs[++j];
+        params.emplace(p.substr(1, p.size() - 3), joined);
+      } else if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
+        params.emplace(p.substr(1, p.size() - 2), segs[j]);
+      } else if (p != segs[j]) {
         match = false;
       }
     }
@@ -108,7 +121,11 @@ void Router::dispatch(Request& req, Reply reply) const {
 
 std::vector<Router::Route> Router::routes() const {
   std::vector<Route> out;
-  for (const Entry& e : entries_) out.push_back(Route{e.method, e.pattern});
+  for (const Entry& e : entries_) {
+    std::string pattern = e.pattern;
+    if (auto star = pattern.find("*}"); star != std::string::npos) pattern.erase(star, 1);
+    out.push_back(Route{e.method, pattern});
+  }
   return out;
 }
 

@@ -94,10 +94,14 @@ class FdWatch final : public Watch {
 
 class AsioLoop final : public Loop {
  public:
-  AsioLoop(net::io_context& io, net::thread_pool& pool) : io_(io), pool_(pool) {}
+  AsioLoop(net::io_context& io, net::thread_pool& pool, net::thread_pool& long_pool)
+      : io_(io), pool_(pool), long_pool_(long_pool) {}
 
   void post(std::function<void()> fn) override { net::post(io_, std::move(fn)); }
   void blocking(std::function<void()> work) override { net::post(pool_, std::move(work)); }
+  void long_blocking(std::function<void()> work) override {
+    net::post(long_pool_, std::move(work));
+  }
 
   std::unique_ptr<Watch> at(std::chrono::steady_clock::time_point when,
                             std::function<void()> fn) override {
@@ -145,6 +149,7 @@ class AsioLoop final : public Loop {
 
   net::io_context& io_;
   net::thread_pool& pool_;
+  net::thread_pool& long_pool_;
 };
 
 // ---- HTTP ---------------------------------------------------------------------------------------
@@ -195,12 +200,14 @@ class ChunkWriter final : public StreamWriter {
 }  // namespace
 
 struct Runtime::Impl {
-  explicit Impl(unsigned workers) : pool(workers), loop(io, pool), signals(io) {}
+  explicit Impl(unsigned workers)
+      : pool(workers), long_pool(workers), loop(io, pool, long_pool), signals(io) {}
 
   struct Session;
 
   net::io_context io{1};
   net::thread_pool pool;
+  net::thread_pool long_pool;
   AsioLoop loop;
   net::signal_set signals;
   std::function<void(int)> on_signal;
@@ -416,7 +423,7 @@ struct Runtime::Impl {
 Runtime::Runtime(unsigned workers) : impl_(std::make_unique<Impl>(workers)) {}
 
 Runtime::~Runtime() {
-  impl_->pool.join();
+  join_workers();
 }
 
 Loop& Runtime::loop() {

@@ -317,14 +317,15 @@ Result<BuildResult> Builder::run(const BuildPlan& plan, const BuildRequest& requ
 
   log->info("building build={} overlay={} world={} parent={}", plan.build_id, ref, plan.world,
             plan.parent ? plan.parent->name + "@" + plan.parent->version : "-");
-  OutputPump pump(std::move(pipe_read), std::move(log_fd), request.on_output);
   auto jail = backend_.spawn(spec);
   pipe_write.reset();  // the jail holds the only write ends now: EOF when its last process exits
   if (!jail) {
-    pump.join();
     return fail(std::move(jail).error().context("starting the build jail of " + ref +
                                                 " (log: " + res.log_path.string() + ")"));
   }
+  // Started after the spawn, so no thread of ours is half-way through malloc while the backend
+  // clones; until then the script's first 64 KiB wait in the pipe.
+  OutputPump pump(std::move(pipe_read), std::move(log_fd), request.on_output);
   res.ran_jail = true;
   auto waited = (*jail)->wait();
   jail->reset();  // every process of the jail is gone with it, so the pump reaches EOF

@@ -39,8 +39,8 @@ namespace lj::build {
 
 // Receives the build script's output (stdout and stderr, interleaved as written), one line at a
 // time without its '\n'; a last line without one is delivered at the end. Called on a thread of
-// the builder, never concurrently with itself; it must not block for long (the script's writes
-// wait on it).
+// the builder, never concurrently with itself; it must not throw, and should not block for long
+// (the script's writes wait on it).
 using OutputSink = std::function<void(std::string_view line)>;
 
 struct BuildRequest {

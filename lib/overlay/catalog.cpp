@@ -274,6 +274,11 @@ Result<Manifest> Catalog::publish(const fs::path& staging_dir, Manifest m) const
                       " (a staging dir holds layer/ only)");
     }
   }
+  // Staging dirs are 0700 (in-progress content is private); a published overlay is readable, as
+  // a jail whose user namespace maps root to another uid must still traverse it.
+  if (LJ_SYS("chmod", ::chmod(staging_dir.c_str(), 0755)) != 0) {
+    return fail_errno("overlay", what + ": chmod " + staging_dir.string());
+  }
   m.size_bytes = LJ_TRY_CTX(what, tree_size(staging_dir / kLayerDir));
   if (m.created.empty()) m.created = rfc3339_utc(std::chrono::system_clock::now());
   LJ_TRY_CTX(what, write_manifest(staging_dir / kManifestFile, m));

@@ -17,6 +17,7 @@
 #include "build/builder.hpp"
 #include "build_fixture.hpp"
 #include "common/fd.hpp"
+#include "common/sys.hpp"
 
 namespace lj::build {
 namespace {
@@ -250,6 +251,32 @@ TEST_F(Builds, ASecondIdenticalBuildIsACacheHitAndRunsNoJail) {
   EXPECT_EQ(changed.error().errc(), Errc::exists) << changed.error().what();
   EXPECT_NE(changed.error().what().find("bump"), std::string::npos);
   EXPECT_EQ(backend_->spawns, spawns);
+}
+
+TEST_F(Builds, ForceRebuildsAnIdenticalVersion) {
+  const std::string jf = "name a/forced\nversion 1.0.0\n#!/bin/sh\necho $LJ_BUILD_ID > /id\n";
+  auto first = build("forced", jf);
+  ASSERT_TRUE(first) << first.error().what();
+  auto req = root_->jailfile("forced", jf);
+  req.force = true;
+  auto second = builder_->build(req);
+  ASSERT_TRUE(second) << second.error().what();
+  EXPECT_FALSE(second->cache_hit);
+  EXPECT_TRUE(second->ran_jail);
+  EXPECT_EQ(read_text(layer("a/forced", "1.0.0") / "id"), second->build_id + "\n");
+  EXPECT_EQ(manifest("a/forced", "1.0.0")["build_id"], second->build_id);
+}
+
+TEST_F(Builds, AFailureBeforeTheJailLeavesNothingStaged) {
+  sys::clear_faults();
+  sys::inject_fault("pipe2", EMFILE);
+  auto res = build("nopipe", "name a/nopipe\nversion 1.0.0\ncopy /src\n#!/bin/sh\ntrue\n");
+  sys::clear_faults();
+  ASSERT_FALSE(res);
+  EXPECT_EQ(res.error().sys_errno(), EMFILE) << res.error().what();
+  EXPECT_EQ(backend_->spawns, 0);
+  EXPECT_FALSE(fs::exists(root_->dir() / "a/nopipe"));
+  // TearDown: no staging directory, no mount.
 }
 
 TEST_F(Builds, DifferentOverlaysBuildInParallel) {

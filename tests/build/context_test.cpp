@@ -100,5 +100,34 @@ TEST_F(Context, AContextThatIsASymlinkIsRefused) {
   EXPECT_EQ(d.error().errc(), Errc::invalid_argument);
 }
 
+TEST_F(Context, CopyDestinationParentsTakeTheLayersModes) {
+  fs::path world = dir_ / "world", parent = dir_ / "parent", upper = dir_ / "upper";
+  fs::create_directories(world / "usr/local");
+  fs::create_directories(parent / "usr/local");
+  fs::create_directories(upper);
+  ::chmod((world / "usr/local").c_str(), 0755);
+  ::chmod((parent / "usr/local").c_str(), 0750);  // the topmost layer that has it wins
+  auto st = prepare_copy_dest({world, parent}, upper, "/usr/local/app");
+  ASSERT_TRUE(st) << st.error().what();
+  struct stat s {};
+  ASSERT_EQ(::lstat((upper / "usr/local").c_str(), &s), 0);
+  EXPECT_EQ(s.st_mode & 07777, 0750u);
+  ASSERT_EQ(::lstat((upper / "usr/local/app").c_str(), &s), 0);
+  EXPECT_EQ(s.st_mode & 07777, 0755u);  // in no layer: 0755
+}
+
+TEST_F(Context, CopyDestinationThroughASymlinkInTheLayersIsRefused) {
+  fs::path world = dir_ / "world", upper = dir_ / "upper";
+  fs::create_directories(world / "usr/bin");
+  fs::create_directory_symlink("usr/bin", world / "bin");
+  fs::create_directories(upper);
+  auto st = prepare_copy_dest({world}, upper, "/bin/tools");
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().errc(), Errc::invalid_argument);
+  EXPECT_NE(st.error().what().find("/bin is not a directory"), std::string::npos)
+      << st.error().what();
+  EXPECT_FALSE(fs::exists(upper / "bin"));
+}
+
 }  // namespace
 }  // namespace lj::build

@@ -20,7 +20,7 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-class ApiTest : public ::testing::Test {
+class LjdApiTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     ljd_ = new LjdProcess(
@@ -37,7 +37,7 @@ class ApiTest : public ::testing::Test {
   HttpClient client() { return ljd_->client(); }
   static LjdProcess* ljd_;
 };
-LjdProcess* ApiTest::ljd_ = nullptr;
+LjdProcess* LjdApiTest::ljd_ = nullptr;
 
 void expect_error(const Result<HttpResponse>& r, int status, const std::string& code) {
   ASSERT_TRUE(r) << r.error().what();
@@ -47,7 +47,7 @@ void expect_error(const Result<HttpResponse>& r, int status, const std::string& 
   EXPECT_TRUE(r->json()["details"].is_object()) << r->body;
 }
 
-TEST_F(ApiTest, PingAndInfo) {
+TEST_F(LjdApiTest, PingAndInfo) {
   auto c = client();
   auto ping = c.get("/v1/_ping");
   ASSERT_TRUE(ping);
@@ -65,7 +65,7 @@ TEST_F(ApiTest, PingAndInfo) {
   EXPECT_TRUE(j.contains("backend"));
 }
 
-TEST_F(ApiTest, UnknownRouteAndMethod) {
+TEST_F(LjdApiTest, UnknownRouteAndMethod) {
   auto c = client();
   expect_error(c.get("/v1/nope"), 404, "api.no_route");
   expect_error(c.get("/v2/_ping"), 404, "api.no_route");
@@ -73,7 +73,7 @@ TEST_F(ApiTest, UnknownRouteAndMethod) {
   expect_error(c.request("DELETE", "/v1/info"), 405, "api.method_not_allowed");
 }
 
-TEST_F(ApiTest, MissingJailIs404OnEveryJailRoute) {
+TEST_F(LjdApiTest, MissingJailIs404OnEveryJailRoute) {
   auto c = client();
   expect_error(c.get("/v1/jails/j-00000000"), 404, "jail.not_found");
   expect_error(c.get("/v1/jails/nosuch"), 404, "jail.not_found");
@@ -86,7 +86,7 @@ TEST_F(ApiTest, MissingJailIs404OnEveryJailRoute) {
 }
 
 // Each kind of bad body is a 400 that names the field.
-TEST_F(ApiTest, BadBodiesAre400NamingTheField) {
+TEST_F(LjdApiTest, BadBodiesAre400NamingTheField) {
   auto c = client();
   struct Case {
     std::string body;
@@ -150,7 +150,7 @@ TEST_F(ApiTest, BadBodiesAre400NamingTheField) {
   EXPECT_EQ(ping->status, 200);
 }
 
-TEST_F(ApiTest, HugeBodyIs413AndHugeHeaderIs431) {
+TEST_F(LjdApiTest, HugeBodyIs413AndHugeHeaderIs431) {
   {
     auto c = client();
     std::string body = R"({"world": "bb", "command": [")" + std::string(100 << 10, 'a') + R"("]})";
@@ -171,7 +171,7 @@ TEST_F(ApiTest, HugeBodyIs413AndHugeHeaderIs431) {
   EXPECT_EQ(r->status, 200);
 }
 
-TEST_F(ApiTest, MalformedHttpIs400AndClosed) {
+TEST_F(LjdApiTest, MalformedHttpIs400AndClosed) {
   auto c = client();
   ASSERT_TRUE(c.send_raw("GARBAGE\r\n\r\n"));
   auto r = c.read_response(5s);
@@ -180,7 +180,7 @@ TEST_F(ApiTest, MalformedHttpIs400AndClosed) {
   EXPECT_TRUE(c.closed_by_peer(5s));
 }
 
-TEST_F(ApiTest, ForeignPeerIs403) {
+TEST_F(LjdApiTest, ForeignPeerIs403) {
   // The socket's mode keeps others out first; open it to prove the credential check stands alone.
   ASSERT_EQ(::chmod(ljd_->socket().c_str(), 0666), 0);
   ASSERT_EQ(::chmod(ljd_->root().c_str(), 0711), 0);  // mkdtemp made it 0700
@@ -211,14 +211,14 @@ TEST_F(ApiTest, ForeignPeerIs403) {
   EXPECT_EQ(std::string(buf, static_cast<std::size_t>(n)), "403 api.permission_denied");
 }
 
-TEST_F(ApiTest, SocketIsMode0660) {
+TEST_F(LjdApiTest, SocketIsMode0660) {
   struct stat st {};
   ASSERT_EQ(::stat(ljd_->socket().c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0660u);
 }
 
-TEST_F(ApiTest, IdleConnectionIsClosedWhileOthersAreServed) {
+TEST_F(LjdApiTest, IdleConnectionIsClosedWhileOthersAreServed) {
   auto idle = client();
   auto busy = client();
   auto t0 = std::chrono::steady_clock::now();
@@ -233,7 +233,7 @@ TEST_F(ApiTest, IdleConnectionIsClosedWhileOthersAreServed) {
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 1500ms);
 }
 
-TEST_F(ApiTest, CreatedJailLifecycleWithoutRunning) {
+TEST_F(LjdApiTest, CreatedJailLifecycleWithoutRunning) {
   auto c = client();
   std::string name = "idle-" + std::to_string(::getpid());
   auto r = c.post("/v1/jails", {{"name", name},
@@ -310,7 +310,7 @@ TEST_F(ApiTest, CreatedJailLifecycleWithoutRunning) {
   ASSERT_EQ(c.del("/v1/jails/" + again->json()["id"].get<std::string>())->status, 200);
 }
 
-TEST_F(ApiTest, LogFollowOfAJailThatNeverRanEndsWhenItIsRemoved) {
+TEST_F(LjdApiTest, LogFollowOfAJailThatNeverRanEndsWhenItIsRemoved) {
   auto c = client();
   auto r = c.post("/v1/jails", {{"world", "bb"}, {"command", {"true"}}});
   ASSERT_TRUE(r);
@@ -335,7 +335,7 @@ TEST_F(ApiTest, LogFollowOfAJailThatNeverRanEndsWhenItIsRemoved) {
   EXPECT_EQ(end["state"], "removed");
 }
 
-TEST_F(ApiTest, EventsResumeWithoutGapAndFollow) {
+TEST_F(LjdApiTest, EventsResumeWithoutGapAndFollow) {
   auto c = client();
   auto info = c.get("/v1/info");
   ASSERT_TRUE(info);

@@ -57,7 +57,7 @@ std::set<Route> server_routes() {
   return out;
 }
 
-TEST(Spec, EveryServerRouteIsInTheSpecAndBack) {
+TEST(LjdSpec, EveryServerRouteIsInTheSpecAndBack) {
   auto spec = spec_routes();
   auto server = server_routes();
   ASSERT_FALSE(spec.empty()) << "no paths read from " << LJ_OPENAPI_PATH;
@@ -72,7 +72,7 @@ TEST(Spec, EveryServerRouteIsInTheSpecAndBack) {
   }
 }
 
-TEST(Spec, EverySpecRouteAnswersOnTheSocket) {
+TEST(LjdSpec, EverySpecRouteAnswersOnTheSocket) {
   LjdProcess ljd;
   auto st = ljd.start();
   ASSERT_TRUE(st) << st.error().what();

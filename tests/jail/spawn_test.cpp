@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
+#include <thread>
 
 #include "jail/linux/child.hpp"
 #include "jail_fixture.hpp"
@@ -308,6 +310,66 @@ TEST_F(JailTest, InvalidSpecsAreRejectedBeforeTheKernel) {
   s = probe({"true"});
   s.script = "echo both";
   EXPECT_FALSE(run(s));
+}
+
+}  // namespace
+}  // namespace lj::jail::test
+
+namespace lj::jail::test {
+namespace {
+
+TEST_F(JailTest, AdoptedJailReportsItsExitFromTheStatusFile) {
+  fs::path f = world().dir() / "status";
+  auto s = spec({"sh", "-c", "sleep 0.3; exit 5"});
+  s.status_file = f.string();
+  auto first = backend_->spawn(s);
+  ASSERT_TRUE(first) << first.error().what();
+  JailHandle h = (*first)->handle();
+  EXPECT_GT(h.start_time, 0u);
+  auto adopted = backend_->adopt(h);  // as a restarted daemon would
+  ASSERT_TRUE(adopted) << adopted.error().what();
+  auto st = (*adopted)->wait();
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(st->code, 5);
+  EXPECT_FALSE(st->lost);
+  EXPECT_TRUE((*first)->wait());
+
+  JailHandle stale = h;
+  stale.start_time += 1;  // the pid reused by another process
+  auto gone = backend_->adopt(stale);
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().errc(), Errc::not_found);
+  EXPECT_TRUE(backend_->release(stale));
+}
+
+}  // namespace
+}  // namespace lj::jail::test
+
+namespace lj::jail::test {
+namespace {
+
+// The daemon spawns from several threads at once: the child must not need any lock another
+// thread could hold at clone time, and no jail may see another's descriptors.
+TEST_F(JailTest, ConcurrentSpawnsFromSeveralThreads) {
+  std::vector<JailSpec> specs;
+  for (int i = 0; i < 16; ++i) {
+    auto s = probe({"fds"});
+    s.uid = 1000;  // exercises setgroups/setresuid in the child
+    s.gid = 1000;
+    if (i % 2) s.limits.pids = 64;
+    specs.push_back(s);
+  }
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = t; i < 16; i += 4) {
+        auto r = run(specs[static_cast<std::size_t>(i)]);
+        if (r && r->out == "0 1 2\n" && r->status.code == 0) ++good;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(good.load(), 16);
 }
 
 }  // namespace

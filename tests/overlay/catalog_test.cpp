@@ -2,6 +2,7 @@
 
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -83,6 +84,9 @@ TEST_F(CatalogTest, PublishFindResolveTheIssueScenario) {
   EXPECT_EQ(m->size_bytes, std::string("lang/ruby").size());
   EXPECT_TRUE(is_rfc3339_utc(m->created));
   EXPECT_EQ(staging_entries(), 0u);
+  struct stat st {};
+  ASSERT_EQ(::stat(root_.overlay_dir(N("lang/ruby"), V("2.1.1")).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u) << "published overlays are readable";
 
   auto on_disk = cat_.manifest(N("lang/ruby"), V("2.1.1"));
   ASSERT_TRUE(on_disk) << on_disk.error().what();

@@ -33,7 +33,7 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 // The jails' scratch mount point: each child mounts its private tmpfs here, in its own mount
 // namespace, so the host only ever sees an empty directory.
-constexpr const char* kScratch = "/run/ljd/scratch";
+constexpr const char* kScratch = "/run/lj-scratch";
 
 int pidfd_send(int pidfd, int sig, siginfo_t* info = nullptr) {
   return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, info, 0));
@@ -371,6 +371,7 @@ class LinuxBackend final : public Backend {
     plan.cap_last = cap_last;
     plan.hostname = spec.hostname.empty() ? spec.name : spec.hostname;
     plan.loopback_up = private_net;
+    plan.become_ns_root = spec.userns.has_value();
 
     // Descriptors.
     int err_pipe[2], status_pipe[2];

@@ -142,9 +142,12 @@ void bring_loopback_up() {
         errno != EINVAL)
       die(kSlotError, "prctl PR_CAPBSET_DROP", errno, "");
   ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-  if (::setgroups(0, nullptr) < 0) die(kSlotError, "setgroups", errno, "");
-  if (::setresgid(p.gid, p.gid, p.gid) < 0) die(kSlotError, "setgid", errno, "");
-  if (::setresuid(p.uid, p.uid, p.uid) < 0) die(kSlotError, "setuid", errno, "");
+  // Raw syscalls: glibc's set*id() broadcast the change to every thread it believes the process
+  // has (nptl's setxid signal) and wait on a futex for their answers. This process is a raw clone
+  // of a possibly multi-threaded daemon, so those threads do not exist here: the wait never ends.
+  if (::syscall(SYS_setgroups, 0, nullptr) < 0) die(kSlotError, "setgroups", errno, "");
+  if (::syscall(SYS_setresgid, p.gid, p.gid, p.gid) < 0) die(kSlotError, "setgid", errno, "");
+  if (::syscall(SYS_setresuid, p.uid, p.uid, p.uid) < 0) die(kSlotError, "setuid", errno, "");
   if (p.uid == 0) {
     __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
     __user_cap_data_struct data[2];
@@ -210,6 +213,11 @@ void child_main(const ChildPlan& p) noexcept {
     if (::read(kSlotSync, &c, 1) != 1) ::_exit(126);  // the parent gave up: nothing to report
     ::close(kSlotSync);
   }
+  // A new user namespace leaves our ids as they were on the host (unmapped there) until we set
+  // them: ns root is then the mapped host uid, and files we create belong to it.
+  if (p.become_ns_root &&
+      (::syscall(SYS_setresgid, 0, 0, 0) != 0 || ::syscall(SYS_setresuid, 0, 0, 0) != 0))
+    die(kSlotError, "become root of the user namespace", errno, "");
   if (!p.hostname.empty() && ::sethostname(p.hostname.data(), p.hostname.size()) < 0)
     die(kSlotError, "sethostname", errno, p.hostname.c_str());
 

@@ -1,0 +1,84 @@
+#include "daemon/ndjson_log.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+#include "common/log.hpp"
+
+namespace lj::daemon {
+
+std::uint64_t record_seq(std::string_view line) {
+  constexpr std::string_view kPrefix = R"({"seq":)";
+  if (line.substr(0, kPrefix.size()) != kPrefix) return 0;
+  std::uint64_t n = 0;
+  std::from_chars(line.data() + kPrefix.size(), line.data() + line.size(), n);
+  return n;
+}
+
+std::uint64_t replay_records(const std::string& path, std::uint64_t after, StreamWriter* w) {
+  std::ifstream in(path);
+  std::string line;
+  std::uint64_t last = 0;
+  while (std::getline(in, line)) {
+    std::uint64_t seq = record_seq(line);
+    if (seq == 0) continue;
+    last = seq;
+    if (w && seq > after) w->write(std::move(line));
+  }
+  return last;
+}
+
+RecordLog::RecordLog(std::string path) : path_(std::move(path)) {
+  seq_ = replay_records(path_, 0, nullptr);
+  fd_.reset(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  if (!fd_) lj::log("daemon")->warn("{}", Error::from_errno("daemon", "open " + path_).what());
+}
+
+void RecordLog::append(std::string_view fields, std::size_t backlog_limit) {
+  std::uint64_t seq = ++seq_;
+  std::string line = R"({"seq":)" + std::to_string(seq);
+  line.append(fields);
+  line += "}\n";
+  if (fd_ && ::write(fd_.get(), line.data(), line.size()) < 0) {
+    lj::log("daemon")->warn("{}", Error::from_errno("daemon", "write " + path_).what());
+  }
+  line.pop_back();
+  for (auto f = followers_.begin(); f != followers_.end();) {
+    if (f->after >= seq) {
+      ++f;
+      continue;
+    }
+    if (!f->w->write(line)) {
+      f = followers_.erase(f);
+      continue;
+    }
+    if (f->w->backlog() > backlog_limit) {
+      // Told, never silently dropped: the client resumes with after=<seq>.
+      f->w->write(nlohmann::json{{"type", "lagged"}, {"seq", seq}, {"resume_after", seq}}.dump());
+      f->w->end();
+      f = followers_.erase(f);
+      continue;
+    }
+    ++f;
+  }
+}
+
+void RecordLog::follow(std::shared_ptr<StreamWriter> w, std::uint64_t after) {
+  followers_.push_back(Follower{std::move(w), after});
+}
+
+void RecordLog::end_followers(const std::string& end_record) {
+  for (auto& f : followers_) {
+    f.w->write(end_record);
+    f.w->end();
+  }
+  followers_.clear();
+}
+
+}  // namespace lj::daemon

@@ -1,0 +1,265 @@
+// Black-box tests of jails that run: the real ljd, the real Linux backend, a busybox world.
+// Privileged (namespaces, mounts, cgroups): skipped with a reason when not root.
+#include <unistd.h>
+
+#include <future>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "ljd_process.hpp"
+
+namespace lj::testing {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+class LjdJailTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (::getuid() != 0) return;
+    ljd_ = new LjdProcess("heartbeat = 1s\nworkers = 4\n");
+    auto st = ljd_->start();
+    ASSERT_TRUE(st) << st.error().what();
+    ASSERT_TRUE(ljd_->make_busybox_world("bb"));
+  }
+  static void TearDownTestSuite() {
+    delete ljd_;
+    ljd_ = nullptr;
+  }
+  void SetUp() override {
+    if (::getuid() != 0) GTEST_SKIP() << "needs root: jails need namespaces, mounts and cgroups";
+    ASSERT_NE(ljd_, nullptr);
+    if (ljd_->log().find("backend=none") != std::string::npos) {
+      GTEST_SKIP() << "no jail backend in this build";
+    }
+  }
+  HttpClient client() { return ljd_->client(); }
+  // Creates and starts; returns the jail's JSON.
+  json run(HttpClient& c, const json& body) {
+    auto r = c.post("/v1/jails?start=true", body);
+    EXPECT_TRUE(r);
+    if (!r) return json();
+    EXPECT_EQ(r->status, 201) << r->body;
+    return r->json();
+  }
+  static LjdProcess* ljd_;
+};
+LjdProcess* LjdJailTest::ljd_ = nullptr;
+
+json sh(const std::string& script) {
+  return {{"world", "bb"}, {"command", {"sh", "-c", script}}};
+}
+
+TEST_F(LjdJailTest, RunWaitAndLogs) {
+  auto c = client();
+  json j = run(c, sh("echo out; echo err >&2; exit 7"));
+  std::string id = j["id"];
+  EXPECT_EQ(j["state"], "running");
+  // Wait before the exit (or at it), then again after: the same answer, from the record.
+  auto w1 = c.get("/v1/jails/" + id + "/wait?timeout_s=30");
+  ASSERT_TRUE(w1);
+  ASSERT_EQ(w1->status, 200);
+  EXPECT_EQ(w1->json()["state"], "exited");
+  EXPECT_EQ(w1->json()["exit"]["code"], 7);
+  EXPECT_EQ(w1->json()["timed_out"], false);
+  auto w2 = c.get("/v1/jails/" + id + "/wait");
+  ASSERT_TRUE(w2);
+  EXPECT_EQ(w2->json()["exit"], w1->json()["exit"]);
+  // Logs: both streams, then the end record with the exit.
+  auto logs = c.get("/v1/jails/" + id + "/logs");
+  ASSERT_TRUE(logs);
+  std::vector<json> recs;
+  std::istringstream in(logs->body);
+  for (std::string line; std::getline(in, line);) recs.push_back(json::parse(line));
+  ASSERT_EQ(recs.size(), 3u) << logs->body;
+  std::string out, err;
+  for (auto& r : recs) {
+    if (r.value("stream", "") == "stdout") out += r["data"].get<std::string>();
+    if (r.value("stream", "") == "stderr") err += r["data"].get<std::string>();
+  }
+  EXPECT_EQ(out, "out\n");
+  EXPECT_EQ(err, "err\n");
+  EXPECT_EQ(recs.back()["type"], "end");
+  EXPECT_EQ(recs.back()["exit"]["code"], 7);
+  // after= resumes.
+  auto rest = c.get("/v1/jails/" + id + "/logs?after=1");
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(json::parse(rest->body.substr(0, rest->body.find('\n')))["seq"], 2);
+}
+
+TEST_F(LjdJailTest, LogFollowEndsWithTheExitRecord) {
+  auto c = client();
+  json j = run(c, sh("for i in 1 2 3; do echo line$i; sleep 0.2; done; exit 4"));
+  std::string id = j["id"];
+  auto f = client();
+  auto head = f.open_stream("/v1/jails/" + id + "/logs?follow=true");
+  ASSERT_TRUE(head);
+  ASSERT_EQ(head->status, 200);
+  std::string out;
+  json end;
+  for (;;) {
+    auto line = f.next_line(10s);
+    ASSERT_TRUE(line) << line.error().what();
+    if (!*line) break;
+    json r = json::parse(**line);
+    if (r.value("type", "") == "end")
+      end = r;
+    else if (r.contains("data"))
+      out += r["data"].get<std::string>();
+  }
+  EXPECT_EQ(out, "line1\nline2\nline3\n");
+  ASSERT_FALSE(end.is_null());
+  EXPECT_EQ(end["exit"]["code"], 4);
+}
+
+TEST_F(LjdJailTest, StopKillDeleteAndAutoRemove) {
+  auto c = client();
+  // stop: TERM, then KILL after timeout_s; a shell ignoring TERM is killed.
+  json j = run(c, sh("trap '' TERM; sleep 100"));
+  std::string id = j["id"];
+  {
+    auto d = c.del("/v1/jails/" + id);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->status, 409) << d->body;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto s = c.post("/v1/jails/" + id + "/stop", {{"timeout_s", 0.5}});
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, 200) << s->body;
+  EXPECT_EQ(s->json()["state"], "exited");
+  EXPECT_EQ(s->json()["exit"]["signal"], 9);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+  ASSERT_EQ(c.del("/v1/jails/" + id)->status, 200);
+
+  // kill with a named signal.
+  json k = run(c, sh("sleep 100"));
+  auto kr = c.post("/v1/jails/" + k["id"].get<std::string>() + "/kill", {{"signal", "SIGTERM"}});
+  ASSERT_TRUE(kr);
+  EXPECT_EQ(kr->status, 200) << kr->body;
+  auto kw = c.get("/v1/jails/" + k["id"].get<std::string>() + "/wait?timeout_s=10");
+  ASSERT_TRUE(kw);
+  EXPECT_EQ(kw->json()["exit"]["signal"], 15);
+
+  // delete ?force=true kills a running jail and removes it.
+  json fj = run(c, sh("sleep 100"));
+  auto fd = c.del("/v1/jails/" + fj["id"].get<std::string>() + "?force=true");
+  ASSERT_TRUE(fd);
+  EXPECT_EQ(fd->status, 200) << fd->body;
+  EXPECT_EQ(fd->json()["state"], "removed");
+  EXPECT_FALSE(fd->json()["exit"].is_null());
+
+  // auto_remove: gone after the exit, but wait still answers from the record.
+  json body = sh("exit 5");
+  body["auto_remove"] = true;
+  json a = run(c, body);
+  auto aw = c.get("/v1/jails/" + a["id"].get<std::string>() + "/wait?timeout_s=10");
+  ASSERT_TRUE(aw);
+  EXPECT_EQ(aw->json()["state"], "removed");
+  EXPECT_EQ(aw->json()["exit"]["code"], 5);
+  auto aw2 = c.get("/v1/jails/" + a["id"].get<std::string>() + "/wait");
+  EXPECT_EQ(aw2->json()["exit"]["code"], 5);
+}
+
+TEST_F(LjdJailTest, WallClockTimeoutIsRecorded) {
+  auto c = client();
+  json body = sh("sleep 100");
+  body["limits"] = {{"timeout_s", 0.3}};
+  json j = run(c, body);
+  auto w = c.get("/v1/jails/" + j["id"].get<std::string>() + "/wait?timeout_s=20");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->json()["state"], "exited");
+  EXPECT_EQ(w->json()["exit"]["timed_out"], true) << w->body;
+}
+
+TEST_F(LjdJailTest, CreateThenStartAndEventsOfTheLifecycle) {
+  auto c = client();
+  std::int64_t since = c.get("/v1/info")->json()["event_seq"];
+  auto r = c.post("/v1/jails", sh("exit 0"));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 201);
+  std::string id = r->json()["id"];
+  auto s = c.post("/v1/jails/" + id + "/start", json::object());
+  ASSERT_TRUE(s);
+  ASSERT_EQ(s->status, 200) << s->body;
+  ASSERT_EQ(c.get("/v1/jails/" + id + "/wait?timeout_s=10")->json()["exit"]["code"], 0);
+  EXPECT_EQ(c.post("/v1/jails/" + id + "/start", json::object())->status, 409);
+  auto ev = c.get("/v1/events?since=" + std::to_string(since));
+  std::vector<std::string> types;
+  std::istringstream in(ev->body);
+  for (std::string line; std::getline(in, line);) {
+    json e = json::parse(line);
+    if (e["resource"] == id) types.push_back(e["type"]);
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"jail.created", "jail.started", "jail.exited"}));
+}
+
+// 100 jails at once through the API, each with its own exit code: every code right.
+TEST_F(LjdJailTest, HundredConcurrentJailsEveryExitCodeRight) {
+  constexpr int kJails = 100;
+  constexpr int kClients = 10;
+  std::vector<std::future<std::vector<std::pair<int, int>>>> futs;
+  for (int t = 0; t < kClients; ++t) {
+    futs.push_back(std::async(std::launch::async, [this, t] {
+      std::vector<std::pair<int, int>> got;
+      auto c = client();
+      std::vector<std::pair<int, std::string>> ids;
+      for (int i = t; i < kJails; i += kClients) {
+        auto r = c.post("/v1/jails?start=true",
+                        {{"world", "bb"},
+                         {"command", {"sh", "-c", "sleep 0.2; exit " + std::to_string(i)}},
+                         {"auto_remove", true}});
+        if (!r || r->status != 201) {
+          got.emplace_back(i, -1000 - (r ? r->status : 0));
+          continue;
+        }
+        ids.emplace_back(i, r->json()["id"]);
+      }
+      for (auto& [i, id] : ids) {
+        auto w = c.get("/v1/jails/" + id + "/wait?timeout_s=60");
+        got.emplace_back(i, w && w->json()["exit"]["code"].is_number()
+                                ? w->json()["exit"]["code"].get<int>()
+                                : -1);
+      }
+      return got;
+    }));
+  }
+  int right = 0;
+  for (auto& f : futs) {
+    for (auto [want, code] : f.get()) {
+      EXPECT_EQ(code, want);
+      right += code == want;
+    }
+  }
+  EXPECT_EQ(right, kJails);
+  auto c = client();
+  EXPECT_EQ(c.get("/v1/info")->json()["jails_live"], 0);
+}
+
+// ljd killed while a jail runs: the restarted ljd re-adopts it and wait still gets the exit code.
+TEST(LjdJailRestart, RunningJailIsReadoptedAfterACrash) {
+  if (::getuid() != 0) GTEST_SKIP() << "needs root: jails need namespaces, mounts and cgroups";
+  LjdProcess ljd;
+  ASSERT_TRUE(ljd.start());
+  ASSERT_TRUE(ljd.make_busybox_world("bb"));
+  std::string id;
+  {
+    auto c = ljd.client();
+    auto r = c.post("/v1/jails?start=true", sh("sleep 1; exit 42"));
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 201) << r->body;
+    id = r->json()["id"];
+  }
+  ljd.crash();
+  ASSERT_TRUE(ljd.start());
+  auto c = ljd.client();
+  auto w = c.get("/v1/jails/" + id + "/wait?timeout_s=20");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->json()["state"], "exited") << w->body;
+  EXPECT_EQ(w->json()["exit"]["code"], 42) << w->body << "\n" << ljd.log();
+}
+
+}  // namespace
+}  // namespace lj::testing

@@ -1,0 +1,69 @@
+// Black-box tests of the ljspawn binary: exit statuses, its own error codes, -d in place.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "jail_fixture.hpp"
+
+namespace lj::jail::test {
+namespace {
+
+struct Out {
+  int status = -1;
+  std::string text;
+};
+
+Out sh(const std::string& cmd) {
+  Out o;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return o;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p)) o.text += buf;
+  int ws = ::pclose(p);
+  o.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+  return o;
+}
+
+class LjspawnTest : public JailTest {
+ protected:
+  std::string ljspawn(const std::string& args) {
+    return std::string(LJSPAWN_PATH) + " -d " + world().world().string() + " " + args;
+  }
+};
+
+TEST_F(LjspawnTest, ExitStatusIsTheCommands) {
+  auto o = sh(ljspawn("--ephemeral -- /bin/probe exit 9"));
+  EXPECT_EQ(o.status, 9) << o.text;
+  o = sh(ljspawn("--ephemeral -- /bin/probe kill-self 15"));
+  EXPECT_EQ(o.status, 143) << o.text;
+  o = sh(ljspawn("--ephemeral -H h1 -e A=b -- sh -c 'echo $(hostname) $A'"));
+  EXPECT_EQ(o.status, 0);
+  EXPECT_EQ(o.text, "h1 b\n");
+}
+
+TEST_F(LjspawnTest, OwnFailuresHaveDistinctCodesAndNameTheCause) {
+  auto o = sh(ljspawn("-- /no/such"));
+  EXPECT_EQ(o.status, 127);
+  EXPECT_NE(o.text.find("execve /no/such"), std::string::npos) << o.text;
+  o = sh(ljspawn("--bogus-option -- true"));
+  EXPECT_EQ(o.status, 125) << o.text;
+  o = sh(ljspawn("-v /nonexistent:/x -- true"));
+  EXPECT_EQ(o.status, 125) << o.text;
+  EXPECT_NE(o.text.find("/nonexistent"), std::string::npos) << o.text;
+  o = sh(ljspawn("--ephemeral -t 0.2 -- sleep 5"));
+  EXPECT_EQ(o.status, 137);
+  EXPECT_NE(o.text.find("timed out"), std::string::npos) << o.text;
+}
+
+TEST_F(LjspawnTest, DirIsWritableInPlaceAsTheSeedsInstallAWorld) {
+  auto o = sh(ljspawn("-p '#!/bin/sh\necho installed > /etc/motd'"));
+  EXPECT_EQ(o.status, 0) << o.text;
+  std::ifstream in(world().world() / "etc/motd");
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "installed");
+}
+
+}  // namespace
+}  // namespace lj::jail::test

@@ -175,6 +175,18 @@ int show(Api& api, const Globals& g, const std::string& target, F human) {
   return show(api, g, "GET", target, nullptr, human);
 }
 
+// A failed create+start. The command could not be executed: 127 when it does not exist, else
+// 126, as sh(1) and ljspawn(8) say; ljd reports it as the start's execve error (code
+// <domain>.not_found for ENOENT).
+int report_create_failure(Api& api, const Error& e) {
+  const ApiError& ae = api.last_api_error();
+  if (ae.status != 0 && ae.message.find("execve") != std::string::npos) {
+    report(ae.message);
+    return ae.code.ends_with(".not_found") ? kExitNotFound : kExitCannotRun;
+  }
+  return report(e);
+}
+
 int cmd_run(Api& api, const Globals& g, RunOptions o, bool detach) {
   std::error_code ec;
   fs::path cwd = fs::current_path(ec);
@@ -184,10 +196,11 @@ int cmd_run(Api& api, const Globals& g, RunOptions o, bool detach) {
   });
   if (!body) return report(body.error());
   if (detach) {
-    return show(api, g, "POST", "/v1/jails?start=true", &*body, [](const json& j) {
-      outln(cell(j.value("id", json())));
-      return 0;
-    });
+    auto raw = api.call_raw("POST", "/v1/jails?start=true", &*body);
+    if (!raw) return report_create_failure(api, raw.error());
+    json j = json::parse(*raw, nullptr, false);
+    outln(g.json || !j.is_object() ? *raw : cell(j.value("id", json())));
+    return 0;
   }
 
   catch_interrupts();
@@ -195,7 +208,7 @@ int cmd_run(Api& api, const Globals& g, RunOptions o, bool detach) {
   auto created = api.call("POST", "/v1/jails?start=true", &*body);
   if (!created) {
     if (created.error().sys_errno() == EINTR) return report("interrupted before the jail started");
-    return report(created.error());
+    return report_create_failure(api, created.error());
   }
   std::string id = created->value("id", "");
   if (id.empty()) return report("ljd created a jail without an id — check ljd's log");

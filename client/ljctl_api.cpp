@@ -135,6 +135,7 @@ Error Api::api_error(std::string_view method, const std::string& target,
 
 Result<std::string> Api::call_raw(std::string_view method, const std::string& target,
                                   const json* body) {
+  last_ = ApiError{};
   std::string text = body ? body->dump() : std::string();
   // 503 while ljd reconciles its state at start-up: it says so with Retry-After; wait a little.
   for (int attempt = 0;; ++attempt) {
@@ -163,6 +164,7 @@ Result<json> Api::call(std::string_view method, const std::string& target, const
 
 Status Api::stream(std::string_view method, const std::string& target,
                    const std::function<bool(std::string_view)>& on_line) {
+  last_ = ApiError{};
   auto r = http_.stream(method, target, {}, on_line);
   if (!r) return tl::unexpected(transport_error(std::move(r).error()));
   if (r->status / 100 != 2) return tl::unexpected(api_error(method, target, *r));

@@ -131,6 +131,12 @@ TEST_F(LjctlBlackbox, MissingCommandIs127) {
   if (auto why = no_jails(); !why.empty()) GTEST_SKIP() << why;
   auto r = ljctl({"run", "bb", "--", "/no/such/command"});
   EXPECT_EQ(r.status, 127) << r.err;
+  expect_one_line(r);
+  EXPECT_NE(r.err.find("/no/such/command"), std::string::npos) << r.err;
+  auto d = ljctl({"run", "-d", "bb", "--", "/no/such/command"});
+  EXPECT_EQ(d.status, 127) << d.err;
+  auto x = ljctl({"run", "bb", "--", "/etc"});  // exists, cannot be executed
+  EXPECT_EQ(x.status, 126) << x.err;
 }
 
 TEST_F(LjctlBlackbox, DetachPsWaitAndEvents) {

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -177,6 +179,37 @@ TEST_F(LjctlBlackbox, StopGivesTheSignalStatus) {
   EXPECT_EQ(s.status, 0) << s.err;
   auto w = ljctl({"wait", id});
   EXPECT_EQ(w.status, 128 + SIGTERM) << w.err;
+}
+
+TEST_F(LjctlBlackbox, BuildPublishesAndRunsTheOverlay) {
+  if (auto why = no_jails(); !why.empty()) GTEST_SKIP() << why;
+  if (!serves("builds")) GTEST_SKIP() << "this ljd does not build";
+  char tmpl[] = "/tmp/ljctl-ctx-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string ctx = tmpl;
+  {
+    std::ofstream(ctx + "/Jailfile") << "name t/hello\nversion 1.0.0\nworld bb\ncopy /app\n"
+                                        "#!/bin/sh\necho building\n";
+    std::ofstream(ctx + "/Bad") << "name t/bad\nversion 1.0.0\nworld bb\n#!/bin/sh\nexit 2\n";
+    std::ofstream(ctx + "/msg") << "from the context\n";
+  }
+  auto b = ljctl({"build", ctx});
+  EXPECT_EQ(b.status, 0) << b.err;
+  EXPECT_NE(b.out.find("s] building\n"), std::string::npos) << b.out;
+  EXPECT_NE(b.out.find("s] published t/hello@1.0.0\n"), std::string::npos) << b.out;
+  auto again = ljctl({"build", ctx});
+  EXPECT_NE(again.out.find("s] cached t/hello@1.0.0\n"), std::string::npos) << again.out;
+  auto ov = ljctl({"overlays", "--json"});
+  EXPECT_NE(ov.out.find("\"t/hello\""), std::string::npos) << ov.out;
+  auto r = ljctl({"run", "t/hello@~1.0", "--", "/bin/cat", "/app/msg"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "from the context\n");
+  auto bad = ljctl({"build", "-f", ctx + "/Bad"});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.err.find("failed after"), std::string::npos) << bad.err;
+  auto rm = ljctl({"overlay", "rm", "t/hello@1.0.0"});
+  EXPECT_EQ(rm.status, 0) << rm.err;
+  std::filesystem::remove_all(ctx);
 }
 
 TEST_F(LjctlBlackbox, StoppedDaemonIsOneLine) {

@@ -50,21 +50,36 @@ bool run_cmd(const std::vector<std::string>& argv) {
   return WIFEXITED(ws) && WEXITSTATUS(ws) == 0;
 }
 
-Stats measure(const std::string& name, int n, const std::function<bool()>& once) {
-  Stats s;
-  s.name = name;
-  for (int i = 0; i < 5; ++i) once();  // warm-up: page cache, dentries, cgroup parents
+struct Variant {
+  std::string name;
+  std::function<bool()> once;
   std::vector<double> ms;
-  for (int i = 0; i < n; ++i) {
-    auto t0 = Clock::now();
-    bool ok = once();
-    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-    if (!ok) ++s.failures;
+  int failures = 0;
+};
+
+// Round-robin: one run of every variant per round, so that load changes on a shared machine
+// hit all variants alike and the ratios stay meaningful even when the absolute figures move.
+std::vector<Stats> measure(std::vector<Variant>& vs, int n) {
+  for (auto& v : vs)
+    for (int i = 0; i < 5; ++i) v.once();  // warm-up: page cache, dentries, cgroup parents
+  for (int i = 0; i < n; ++i)
+    for (auto& v : vs) {
+      auto t0 = Clock::now();
+      bool ok = v.once();
+      v.ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+      if (!ok) ++v.failures;
+    }
+  std::vector<Stats> out;
+  for (auto& v : vs) {
+    std::sort(v.ms.begin(), v.ms.end());
+    Stats s;
+    s.name = v.name;
+    s.failures = v.failures;
+    s.median_ms = v.ms[v.ms.size() / 2];
+    s.p99_ms = v.ms[std::min(v.ms.size() - 1, v.ms.size() * 99 / 100)];
+    out.push_back(s);
   }
-  std::sort(ms.begin(), ms.end());
-  s.median_ms = ms[ms.size() / 2];
-  s.p99_ms = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
-  return s;
+  return out;
 }
 
 }  // namespace
@@ -82,7 +97,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", backend.error().what().c_str());
     return 1;
   }
-  std::vector<Stats> all;
+  std::vector<Variant> vs;
   int seq = 0;
   auto libjail = [&](bool ro) {
     return [&, ro] {
@@ -100,27 +115,39 @@ int main(int argc, char** argv) {
       return st && st->code == 0;
     };
   };
-  all.push_back(measure("libjail-overlay", n, libjail(false)));
-  all.push_back(measure("libjail-robind", n, libjail(true)));
-  all.push_back(measure("ljspawn", n, [&] {
-    return run_cmd({ljspawn, "-d", world, "--ephemeral", "--", "/bin/true"});
-  }));
+  vs.push_back({"libjail-overlay", libjail(false), {}, 0});
+  vs.push_back({"libjail-robind", libjail(true), {}, 0});
+  vs.push_back({"ljspawn",
+                [&] {
+                  return run_cmd({ljspawn, "-d", world, "--ephemeral", "--", "/bin/true"});
+                },
+                {},
+                0});
   if (access("/usr/bin/bwrap", X_OK) == 0) {
-    all.push_back(measure("bwrap", n, [&] {
-      return run_cmd({"/usr/bin/bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", world,
-                      "/", "--dev", "/dev", "--proc", "/proc", "/bin/true"});
-    }));
+    vs.push_back({"bwrap",
+                  [&] {
+                    return run_cmd({"/usr/bin/bwrap", "--unshare-all", "--die-with-parent",
+                                    "--ro-bind", world, "/", "--dev", "/dev", "--proc", "/proc",
+                                    "/bin/true"});
+                  },
+                  {},
+                  0});
   }
   if (!bundle.empty() && access("/usr/bin/crun", X_OK) == 0) {
-    all.push_back(measure("crun", n, [&] {
-      return run_cmd({"/usr/bin/crun", "run", "--bundle", bundle,
-                      "lj-bench-" + std::to_string(getpid()) + "-" + std::to_string(seq++)});
-    }));
+    vs.push_back({"crun",
+                  [&] {
+                    return run_cmd(
+                        {"/usr/bin/crun", "run", "--bundle", bundle,
+                         "lj-bench-" + std::to_string(getpid()) + "-" + std::to_string(seq++)});
+                  },
+                  {},
+                  0});
   }
+  std::vector<Stats> all = measure(vs, n);
   double bwrap = 0;
   for (const auto& s : all)
     if (s.name == "bwrap") bwrap = s.median_ms;
-  std::printf("spawn-to-reap of /bin/true, %d runs each\n", n);
+  std::printf("spawn-to-reap of /bin/true, %d rounds (one run of each per round)\n", n);
   std::printf("%-16s %10s %10s %10s %8s\n", "", "median ms", "p99 ms", "vs bwrap", "failed");
   for (const auto& s : all) {
     char ratio[32] = "-";

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
+#include <thread>
 
 #include "jail/linux/child.hpp"
 #include "jail_fixture.hpp"
@@ -338,6 +340,36 @@ TEST_F(JailTest, AdoptedJailReportsItsExitFromTheStatusFile) {
   ASSERT_FALSE(gone);
   EXPECT_EQ(gone.error().errc(), Errc::not_found);
   EXPECT_TRUE(backend_->release(stale));
+}
+
+}  // namespace
+}  // namespace lj::jail::test
+
+namespace lj::jail::test {
+namespace {
+
+// The daemon spawns from several threads at once: the child must not need any lock another
+// thread could hold at clone time, and no jail may see another's descriptors.
+TEST_F(JailTest, ConcurrentSpawnsFromSeveralThreads) {
+  std::vector<JailSpec> specs;
+  for (int i = 0; i < 16; ++i) {
+    auto s = probe({"fds"});
+    s.uid = 1000;  // exercises setgroups/setresuid in the child
+    s.gid = 1000;
+    if (i % 2) s.limits.pids = 64;
+    specs.push_back(s);
+  }
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = t; i < 16; i += 4) {
+        auto r = run(specs[static_cast<std::size_t>(i)]);
+        if (r && r->out == "0 1 2\n" && r->status.code == 0) ++good;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(good.load(), 16);
 }
 
 }  // namespace

@@ -215,7 +215,8 @@ void child_main(const ChildPlan& p) noexcept {
   }
   // A new user namespace leaves our ids as they were on the host (unmapped there) until we set
   // them: ns root is then the mapped host uid, and files we create belong to it.
-  if (p.become_ns_root && (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0))
+  if (p.become_ns_root &&
+      (::syscall(SYS_setresgid, 0, 0, 0) != 0 || ::syscall(SYS_setresuid, 0, 0, 0) != 0))
     die(kSlotError, "become root of the user namespace", errno, "");
   if (!p.hostname.empty() && ::sethostname(p.hostname.data(), p.hostname.size()) < 0)
     die(kSlotError, "sethostname", errno, p.hostname.c_str());

@@ -118,8 +118,16 @@ TEST_F(LjdJailTest, LogFollowEndsWithTheExitRecord) {
 TEST_F(LjdJailTest, StopKillDeleteAndAutoRemove) {
   auto c = client();
   // stop: TERM, then KILL after timeout_s; a shell ignoring TERM is killed.
-  json j = run(c, sh("trap '' TERM; sleep 100"));
+  json j = run(c, sh("trap '' TERM; echo ready; sleep 100"));
   std::string id = j["id"];
+  {
+    // Stop only once the trap is in place (else TERM would end it, rightly).
+    auto f = client();
+    ASSERT_TRUE(f.open_stream("/v1/jails/" + id + "/logs?follow=true"));
+    auto line = f.next_line(10s);
+    ASSERT_TRUE(line && *line) << "no output";
+    ASSERT_NE((*line)->find("ready"), std::string::npos) << **line;
+  }
   {
     auto d = c.del("/v1/jails/" + id);
     ASSERT_TRUE(d);

@@ -33,10 +33,18 @@ std::uint64_t default_capabilities() {
 }
 
 namespace {
-
 // Signals init passes on to the command (the rest keep their default meaning for init).
-constexpr int kForwarded[] = {SIGTERM, SIGINT,  SIGHUP,   SIGQUIT,
-                              SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+constexpr int kForwarded[] = {SIGTERM, SIGINT,   SIGHUP,  SIGQUIT, SIGUSR1,
+                              SIGUSR2, SIGWINCH, SIGCONT, SIGALRM, SIGTSTP};
+}  // namespace
+
+bool init_forwards(int sig) {
+  for (int s : kForwarded)
+    if (s == sig) return true;
+  return false;
+}
+
+namespace {
 
 void copy(char* dst, std::size_t cap, const char* src) {
   std::size_t i = 0;

@@ -32,6 +32,10 @@ enum Slot : int {
 };
 constexpr int kMaxCgroupFds = kSlotEnd - kSlotCgroup0;
 
+// Whether init passes `sig` on to the command (and to everyone, see below). Others are dropped
+// by a namespace init without a handler, so they must be sent to their target directly.
+bool init_forwards(int sig);
+
 // A queued signal carrying this value asks init to signal every process of the jail.
 constexpr int kBroadcastSignal = 0x6c6a64;
 

@@ -1,5 +1,6 @@
 // Black-box tests of jails that run: the real ljd, the real Linux backend, a busybox world.
 // Privileged (namespaces, mounts, cgroups): skipped with a reason when not root.
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <future>
@@ -344,6 +345,55 @@ TEST(LjdResources, ImportBuildRunAndDelete) {
   EXPECT_EQ(c.del("/v1/overlays/demo/hello/1.0.0")->status, 200);
   EXPECT_EQ(c.del("/v1/worlds/bb")->status, 200);
   EXPECT_EQ(c.get("/v1/worlds/bb")->status, 404);
+}
+
+}  // namespace
+}  // namespace lj::testing
+
+namespace lj::testing {
+namespace {
+
+// on_shutdown = leave: SIGTERM leaves the jail running; the next ljd re-adopts it. With the
+// default (stop), SIGTERM ends the jail and records its exit before ljd exits.
+TEST(LjdShutdown, LeaveThenReadoptAndStopRecordsTheExit) {
+  if (::getuid() != 0) GTEST_SKIP() << "needs root: jails need namespaces, mounts and cgroups";
+  std::string id;
+  LjdProcess ljd("on_shutdown = leave\n");
+  ASSERT_TRUE(ljd.start());
+  ASSERT_TRUE(ljd.make_busybox_world("bb"));
+  {
+    auto c = ljd.client();
+    auto r = c.post("/v1/jails?start=true", sh("sleep 1; exit 9"));
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 201) << r->body;
+    id = r->json()["id"];
+  }
+  int status = ljd.stop();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  ASSERT_TRUE(ljd.start());
+  {
+    auto c = ljd.client();
+    auto w = c.get("/v1/jails/" + id + "/wait?timeout_s=20");
+    ASSERT_TRUE(w);
+    EXPECT_EQ(w->json()["exit"]["code"], 9) << w->body << "\n" << ljd.log();
+  }
+  ljd.stop();
+
+  LjdProcess stopper;
+  ASSERT_TRUE(stopper.start());
+  ASSERT_TRUE(stopper.make_busybox_world("bb"));
+  auto c = stopper.client();
+  auto r = c.post("/v1/jails?start=true", sh("sleep 100"));
+  ASSERT_TRUE(r);
+  std::string id2 = r->json()["id"];
+  status = stopper.stop();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  ASSERT_TRUE(stopper.start());
+  auto c2 = stopper.client();
+  auto w = c2.get("/v1/jails/" + id2 + "/wait?timeout_s=5");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->json()["state"], "exited") << w->body;
+  EXPECT_EQ(w->json()["exit"]["signal"], 15) << w->body;
 }
 
 }  // namespace

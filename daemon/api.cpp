@@ -25,6 +25,15 @@ void Api::handle(Request& req, Reply reply) {
     reply(error_response(Error(Errc::busy, "api", "ljd is reconciling its state; retry")));
     return;
   }
+  if (req.method != "GET") {
+    // The audit trail: every change, with who asked for it (the peer's credentials).
+    reply = [reply = std::move(reply), id = req.request_id, uid = req.peer.uid, pid = req.peer.pid,
+             method = req.method, target = req.target](Response r) {
+      lj::log("api")->info("req={} uid={} pid={} {} {} status={}", id, uid, pid, method, target,
+                           r.status);
+      reply(std::move(r));
+    };
+  }
   router_.dispatch(req, std::move(reply));
 }
 

@@ -234,7 +234,12 @@ void Jails::spawn(std::string id, CreateJail req, bool fresh, Uid uid, RowDone d
   auto finish = std::make_shared<RowDone>(std::move(done));
   jail::Backend* backend = d_.backend.get();
   d_.loop.blocking([this, job, pipes, finish, backend, id, fresh, uid] {
+    auto t0 = std::chrono::steady_clock::now();
     job->result = backend->spawn(job->spec);
+    lg()->debug(
+        "jail={} spawn took {}us", id,
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count());
     // Our copies of the write ends go now: EOF then comes when the jail's own are gone.
     job->out_w.reset();
     job->err_w.reset();
@@ -307,7 +312,12 @@ void Jails::on_exit_ready(const std::string& id) {
   jail::Jail* j = l.jail.get();
   // poll() tears the jail down (kills the rest, unmounts, removes cgroups): the pool's work.
   d_.loop.blocking([this, j, id] {
+    auto t0 = std::chrono::steady_clock::now();
     auto st = std::make_shared<Result<std::optional<jail::ExitStatus>>>(j->poll());
+    lg()->debug(
+        "jail={} reap and teardown took {}us", id,
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count());
     d_.loop.post([this, id, st] { on_reaped(id, std::move(*st)); });
   });
 }

@@ -1,5 +1,6 @@
 // Black-box tests of jails that run: the real ljd, the real Linux backend, a busybox world.
 // Privileged (namespaces, mounts, cgroups): skipped with a reason when not root.
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <future>
@@ -118,8 +119,16 @@ TEST_F(LjdJailTest, LogFollowEndsWithTheExitRecord) {
 TEST_F(LjdJailTest, StopKillDeleteAndAutoRemove) {
   auto c = client();
   // stop: TERM, then KILL after timeout_s; a shell ignoring TERM is killed.
-  json j = run(c, sh("trap '' TERM; sleep 100"));
+  json j = run(c, sh("trap '' TERM; echo ready; sleep 100"));
   std::string id = j["id"];
+  {
+    // Stop only once the trap is in place (else TERM would end it, rightly).
+    auto f = client();
+    ASSERT_TRUE(f.open_stream("/v1/jails/" + id + "/logs?follow=true"));
+    auto line = f.next_line(10s);
+    ASSERT_TRUE(line && *line) << "no output";
+    ASSERT_NE((*line)->find("ready"), std::string::npos) << **line;
+  }
   {
     auto d = c.del("/v1/jails/" + id);
     ASSERT_TRUE(d);
@@ -259,6 +268,132 @@ TEST(LjdJailRestart, RunningJailIsReadoptedAfterACrash) {
   ASSERT_TRUE(w);
   EXPECT_EQ(w->json()["state"], "exited") << w->body;
   EXPECT_EQ(w->json()["exit"]["code"], 42) << w->body << "\n" << ljd.log();
+}
+
+}  // namespace
+}  // namespace lj::testing
+
+namespace lj::testing {
+namespace {
+
+// Worlds, builds and overlays through the API: import a world from a directory, build a Jailfile
+// on it, run a jail on the published overlay, then the in-use checks on delete.
+TEST(LjdResources, ImportBuildRunAndDelete) {
+  if (::getuid() != 0) GTEST_SKIP() << "needs root: builds run in jails";
+  LjdProcess ljd;
+  ASSERT_TRUE(ljd.start());
+  // The source of the import: a busybox tree outside the root.
+  ASSERT_TRUE(ljd.make_busybox_world("src"));
+  std::string src = (ljd.root() / "import-src").string();
+  std::filesystem::rename(ljd.root() / "worlds" / "src", src);
+  auto c = ljd.client();
+
+  auto imp = c.post("/v1/worlds", {{"name", "bb"}, {"source", src}});
+  ASSERT_TRUE(imp);
+  ASSERT_EQ(imp->status, 202) << imp->body;
+  EXPECT_EQ(imp->json()["state"], "importing");
+  auto ww = c.get("/v1/worlds/bb/wait?timeout_s=30");
+  ASSERT_TRUE(ww);
+  EXPECT_EQ(ww->json()["world"]["state"], "ready") << ww->body;
+  EXPECT_EQ(c.post("/v1/worlds", {{"name", "bb"}, {"source", src}})->status, 409);
+  EXPECT_EQ(c.post("/v1/worlds", {{"name", "bb2"}, {"source", src}, {"x", 1}})->status, 400);
+  EXPECT_EQ(c.get("/v1/worlds/nope")->status, 404);
+  auto list = c.get("/v1/worlds");
+  ASSERT_TRUE(list);
+  EXPECT_EQ(list->json().size(), 1u) << list->body;
+
+  auto b = c.post("/v1/builds", {{"jailfile",
+                                  "name demo/hello\nversion 1.0.0\nworld bb\n#!/bin/sh\n"
+                                  "echo building\necho hi > /hello\n"}});
+  ASSERT_TRUE(b);
+  ASSERT_EQ(b->status, 202) << b->body;
+  std::string bid = b->json()["id"];
+  auto bw = c.get("/v1/builds/" + bid + "/wait?timeout_s=60");
+  ASSERT_TRUE(bw);
+  json build = bw->json()["build"];
+  EXPECT_EQ(build["state"], "succeeded") << bw->body;
+  EXPECT_EQ(build["overlay"]["name"], "demo/hello");
+  EXPECT_EQ(build["published"], true);
+  auto blogs = c.get("/v1/builds/" + bid + "/logs");
+  ASSERT_TRUE(blogs);
+  EXPECT_NE(blogs->body.find(R"("data":"building")"), std::string::npos) << blogs->body;
+  EXPECT_NE(blogs->body.find(R"("type":"end")"), std::string::npos) << blogs->body;
+  EXPECT_EQ(c.post("/v1/builds", {{"context", "relative"}})->status, 400);
+  EXPECT_EQ(c.post("/v1/builds", json::object())->status, 400);
+  EXPECT_EQ(c.get("/v1/builds/b-00000000")->status, 404);
+
+  auto ov = c.get("/v1/overlays/demo/hello/1.0.0");
+  ASSERT_TRUE(ov);
+  ASSERT_EQ(ov->status, 200) << ov->body;
+  EXPECT_EQ(ov->json()["world"], "bb");
+  EXPECT_EQ(c.get("/v1/overlays/demo/hello")->json().size(), 1u);
+  EXPECT_EQ(c.get("/v1/overlays/demo/nope/1.0.0")->status, 404);
+
+  // A jail on the overlay sees the built file; while it runs the overlay is in use.
+  auto j = c.post("/v1/jails?start=true", {{"overlay", {{"name", "demo/hello"}, {"version", "^1"}}},
+                                           {"command", {"sh", "-c", "cat /hello; sleep 0.5"}}});
+  ASSERT_TRUE(j);
+  ASSERT_EQ(j->status, 201) << j->body;
+  std::string jid = j->json()["id"];
+  EXPECT_EQ(c.del("/v1/overlays/demo/hello/1.0.0")->status, 409);
+  EXPECT_EQ(c.del("/v1/worlds/bb")->status, 409);
+  auto jw = c.get("/v1/jails/" + jid + "/wait?timeout_s=20");
+  EXPECT_EQ(jw->json()["exit"]["code"], 0);
+  EXPECT_NE(c.get("/v1/jails/" + jid + "/logs")->body.find(R"("data":"hi\n")"), std::string::npos);
+
+  EXPECT_EQ(c.del("/v1/worlds/bb")->status, 409);  // the overlay is built on it
+  EXPECT_EQ(c.del("/v1/overlays/demo/hello/1.0.0")->status, 200);
+  EXPECT_EQ(c.del("/v1/worlds/bb")->status, 200);
+  EXPECT_EQ(c.get("/v1/worlds/bb")->status, 404);
+}
+
+}  // namespace
+}  // namespace lj::testing
+
+namespace lj::testing {
+namespace {
+
+// on_shutdown = leave: SIGTERM leaves the jail running; the next ljd re-adopts it. With the
+// default (stop), SIGTERM ends the jail and records its exit before ljd exits.
+TEST(LjdShutdown, LeaveThenReadoptAndStopRecordsTheExit) {
+  if (::getuid() != 0) GTEST_SKIP() << "needs root: jails need namespaces, mounts and cgroups";
+  std::string id;
+  LjdProcess ljd("on_shutdown = leave\n");
+  ASSERT_TRUE(ljd.start());
+  ASSERT_TRUE(ljd.make_busybox_world("bb"));
+  {
+    auto c = ljd.client();
+    auto r = c.post("/v1/jails?start=true", sh("sleep 1; exit 9"));
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 201) << r->body;
+    id = r->json()["id"];
+  }
+  int status = ljd.stop();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  ASSERT_TRUE(ljd.start());
+  {
+    auto c = ljd.client();
+    auto w = c.get("/v1/jails/" + id + "/wait?timeout_s=20");
+    ASSERT_TRUE(w);
+    EXPECT_EQ(w->json()["exit"]["code"], 9) << w->body << "\n" << ljd.log();
+  }
+  ljd.stop();
+
+  LjdProcess stopper;
+  ASSERT_TRUE(stopper.start());
+  ASSERT_TRUE(stopper.make_busybox_world("bb"));
+  auto c = stopper.client();
+  auto r = c.post("/v1/jails?start=true", sh("sleep 100"));
+  ASSERT_TRUE(r);
+  std::string id2 = r->json()["id"];
+  status = stopper.stop();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  ASSERT_TRUE(stopper.start());
+  auto c2 = stopper.client();
+  auto w = c2.get("/v1/jails/" + id2 + "/wait?timeout_s=5");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->json()["state"], "exited") << w->body;
+  EXPECT_EQ(w->json()["exit"]["signal"], 15) << w->body;
 }
 
 }  // namespace

@@ -278,6 +278,14 @@ TEST_F(JailTest, SignalReachesTheCommandAndKillEndsTheJail) {
   ASSERT_TRUE(st) << st.error().what();
   EXPECT_EQ(st->signal, SIGTERM);
 
+  // SIGPIPE is not one init forwards: it goes to the command directly.
+  jail = backend_->spawn(probe({"sleep", "30"}));
+  ASSERT_TRUE(jail);
+  ASSERT_TRUE((*jail)->signal(SIGPIPE, false));
+  st = (*jail)->wait();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->signal, SIGPIPE);
+
   jail = backend_->spawn(probe({"sleep", "30"}));
   ASSERT_TRUE(jail);
   auto none = (*jail)->poll();

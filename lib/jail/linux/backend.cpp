@@ -148,9 +148,13 @@ class LinuxJail final : public Jail {
   Status signal(int sig, bool all) override {
     if (reaped_) return fail(Errc::conflict, "jail", "jail " + handle_.name + " has exited");
     if (sig == SIGKILL && all) return kill_init(sig);
-    if (sig == SIGKILL || sig == SIGSTOP) {
+    if (!init_forwards(sig)) {
       // Init cannot catch these to pass them on: find the command (pid 2 in the jail) instead.
       if (all && !cgroups_.empty()) return cgroups_.signal_all(sig);
+      if (all)
+        return fail(
+            Errc::unsupported, "jail",
+            "signal " + std::to_string(sig) + " to every process needs a jail with a cgroup");
       pid_t cmd = command_pid();
       if (cmd <= 0)
         return fail(Errc::not_found, "jail", "main command of " + handle_.name + " is gone");
@@ -372,6 +376,7 @@ class LinuxBackend final : public Backend {
     plan.hostname = spec.hostname.empty() ? spec.name : spec.hostname;
     plan.loopback_up = private_net;
     plan.become_ns_root = spec.userns.has_value();
+    plan.die_with_parent = spec.die_with_parent;
 
     // Descriptors.
     int err_pipe[2], status_pipe[2];

@@ -32,6 +32,10 @@ enum Slot : int {
 };
 constexpr int kMaxCgroupFds = kSlotEnd - kSlotCgroup0;
 
+// Whether init passes `sig` on to the command (and to everyone, see below). Others are dropped
+// by a namespace init without a handler, so they must be sent to their target directly.
+bool init_forwards(int sig);
+
 // A queued signal carrying this value asks init to signal every process of the jail.
 constexpr int kBroadcastSignal = 0x6c6a64;
 
@@ -50,6 +54,7 @@ struct ChildPlan {
   bool join_then_unshare_cgroupns = false;  // v1: join via cgroup.procs, then a cgroup namespace
   bool wait_sync = false;                   // wait for the parent (uid_map, network) first
   bool loopback_up = false;                 // a private network namespace
+  bool die_with_parent = false;             // PR_SET_PDEATHSIG(SIGKILL) on init
   bool become_ns_root = false;              // in a new user namespace: setresuid(0) once mapped
   std::string hostname;
 

@@ -61,6 +61,13 @@ int report(const std::string& line) {
   return kExitError;
 }
 
+// "512M" for a resource's size_bytes; "-" when unknown (null, as for a world ljd did not import).
+std::string size_cell(const json& j) {
+  auto it = j.find("size_bytes");
+  if (it == j.end() || !it->is_number_unsigned()) return "-";
+  return human_size(it->get<std::uint64_t>());
+}
+
 std::string seg(std::string_view s) {
   return client::url_encode(s);
 }
@@ -168,6 +175,18 @@ int show(Api& api, const Globals& g, const std::string& target, F human) {
   return show(api, g, "GET", target, nullptr, human);
 }
 
+// A failed create+start. The command could not be executed: 127 when it does not exist, else
+// 126, as sh(1) and ljspawn(8) say; ljd reports it as the start's execve error (code
+// <domain>.not_found for ENOENT).
+int report_create_failure(Api& api, const Error& e) {
+  const ApiError& ae = api.last_api_error();
+  if (ae.status != 0 && ae.message.find("execve") != std::string::npos) {
+    report(ae.message);
+    return ae.code.ends_with(".not_found") ? kExitNotFound : kExitCannotRun;
+  }
+  return report(e);
+}
+
 int cmd_run(Api& api, const Globals& g, RunOptions o, bool detach) {
   std::error_code ec;
   fs::path cwd = fs::current_path(ec);
@@ -177,10 +196,11 @@ int cmd_run(Api& api, const Globals& g, RunOptions o, bool detach) {
   });
   if (!body) return report(body.error());
   if (detach) {
-    return show(api, g, "POST", "/v1/jails?start=true", &*body, [](const json& j) {
-      outln(cell(j.value("id", json())));
-      return 0;
-    });
+    auto raw = api.call_raw("POST", "/v1/jails?start=true", &*body);
+    if (!raw) return report_create_failure(api, raw.error());
+    json j = json::parse(*raw, nullptr, false);
+    outln(g.json || !j.is_object() ? *raw : cell(j.value("id", json())));
+    return 0;
   }
 
   catch_interrupts();
@@ -188,7 +208,7 @@ int cmd_run(Api& api, const Globals& g, RunOptions o, bool detach) {
   auto created = api.call("POST", "/v1/jails?start=true", &*body);
   if (!created) {
     if (created.error().sys_errno() == EINTR) return report("interrupted before the jail started");
-    return report(created.error());
+    return report_create_failure(api, created.error());
   }
   std::string id = created->value("id", "");
   if (id.empty()) return report("ljd created a jail without an id — check ljd's log");
@@ -225,6 +245,10 @@ int cmd_run(Api& api, const Globals& g, RunOptions o, bool detach) {
   json exit;
   if (st.end) {
     exit = st.end->contains("exit") ? (*st.end)["exit"] : json();
+  }
+  if (!exit.is_object() && st.end && st.end->contains("reason")) {
+    return report("stopped following jail " + id + ": " + cell((*st.end)["reason"]) +
+                  " — get its status later with `ljctl wait " + id + "`");
   }
   if (!exit.is_object()) {
     // The stream ended without its end record (an older ljd, or a jail reaped meanwhile): the
@@ -318,7 +342,7 @@ int cmd_wait(Api& api, const Globals& g, const std::string& id, const std::strin
 // One call per item (a jail, an overlay, a world); prints each item acted on (its JSON with
 // --json), reports each failure on its own line with the hint for its status, and goes on.
 struct Hints {
-  std::string on_404, on_409;
+  std::string on_409;
 };
 int for_each_call(Api& api, const Globals& g, const std::vector<std::string>& items,
                   const std::string& method,
@@ -335,7 +359,6 @@ int for_each_call(Api& api, const Globals& g, const std::vector<std::string>& it
     if (!raw) {
       std::string line = raw.error().what();
       int status = api.last_api_error().status;
-      if (status == 404 && !hints.on_404.empty()) line += " — " + hints.on_404;
       if (status == 409 && !hints.on_409.empty()) line += " — " + hints.on_409;
       rc = report(line);
       continue;
@@ -362,30 +385,31 @@ int cmd_build(Api& api, const Globals& g, const std::string& dir, const std::str
               bool force) {
   std::error_code ec;
   fs::path cwd = fs::current_path(ec);
+  // The API takes a context directory (holding its Jailfile) or a Jailfile's text, not both:
+  // a Jailfile named by -f that is not DIR/Jailfile is sent as text, without a context.
   json body = json::object();
-  if (!jailfile.empty()) {
-    std::ifstream in(jailfile);
-    if (!in) return report("cannot read " + jailfile + ": " + std::strerror(errno));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    body["jailfile"] = ss.str();
-    fs::path ctx = dir.empty() ? fs::path(jailfile).parent_path() : fs::path(dir);
-    if (ctx.empty()) ctx = ".";
-    body["context"] = (ctx.is_relative() ? cwd / ctx : ctx).lexically_normal().string();
+  auto absolute = [&cwd](fs::path p) {
+    std::string a = (p.is_relative() ? cwd / p : p).lexically_normal().string();
+    if (a.size() > 1 && a.back() == '/') a.pop_back();
+    return a;
+  };
+  fs::path ctx = absolute(dir.empty() ? fs::path(".") : fs::path(dir));
+  if (!jailfile.empty() && fs::path(absolute(jailfile)) != ctx / "Jailfile") {
+    if (fs::path(jailfile).filename() == "Jailfile" && dir.empty()) {
+      body["context"] = absolute(fs::path(absolute(jailfile)).parent_path());
+    } else {
+      std::ifstream in(jailfile);
+      if (!in) return report("cannot read " + jailfile + ": " + std::strerror(errno));
+      std::stringstream ss;
+      ss << in.rdbuf();
+      body["jailfile"] = ss.str();
+    }
   } else {
-    fs::path ctx = dir.empty() ? fs::path(".") : fs::path(dir);
-    ctx = (ctx.is_relative() ? cwd / ctx : ctx).lexically_normal();
     if (!fs::exists(ctx / "Jailfile", ec)) {
       return report("no Jailfile in " + ctx.string() +
                     " — give the directory that has one, or -f FILE");
     }
     body["context"] = ctx.string();
-  }
-  if (body["context"].get<std::string>().size() > 1 &&
-      body["context"].get<std::string>().back() == '/') {
-    std::string c = body["context"];
-    c.pop_back();
-    body["context"] = c;
   }
   if (force) body["force"] = true;
   auto t0 = std::chrono::steady_clock::now();
@@ -412,14 +436,12 @@ int cmd_build(Api& api, const Globals& g, const std::string& dir, const std::str
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   char took[32];
   std::snprintf(took, sizeof took, "%.1fs", secs);
-  if (state == "succeeded" || state == "published" || state == "done" ||
-      b.value("published", false) ||
-      (b.contains("overlay") && b["overlay"].is_object() && b.value("error", json()).is_null() &&
-       state != "failed")) {
+  if (state == "succeeded") {
     if (!g.json) {
       json ov = b.value("overlay", json::object());
       std::string what =
-          ov.is_object() ? ov.value("name", "?") + "@" + ov.value("version", "?") : "?";
+          ov.is_object() ? cell(ov.value("name", json())) + "@" + cell(ov.value("version", json()))
+                         : "?";
       std::fprintf(stdout, "%s%s %s\n", elapsed(t0).c_str(),
                    b.value("cache_hit", false) ? "cached" : "published", what.c_str());
     }
@@ -450,8 +472,7 @@ int cmd_overlays(Api& api, const Globals& g) {
         parent = o["parent"].value("name", "?") + "@" + o["parent"].value("version", "?");
       }
       t.add({cell(o.value("name", json())), cell(o.value("version", json())),
-             cell(o.value("world", json())), parent,
-             human_size(o.value("size_bytes", std::uint64_t{0})),
+             cell(o.value("world", json())), parent, size_cell(o),
              ago(o.value("created_at", json()), n)});
     }
     out(t.str());
@@ -469,8 +490,7 @@ int cmd_overlay_rm(Api& api, const Globals& g, const std::vector<std::string>& r
     return "/v1/overlays/" + ref.substr(0, at) + "/" + seg(ref.substr(at + 1));
   };
   return for_each_call(api, g, refs, "DELETE", target, nullptr,
-                       {"list overlays with `ljctl overlays`",
-                        "remove the jails and child overlays that use it first"});
+                       {"remove the jails and child overlays that use it first"});
 }
 
 int cmd_worlds(Api& api, const Globals& g) {
@@ -478,9 +498,8 @@ int cmd_worlds(Api& api, const Globals& g) {
     Table t({"NAME", "STATE", "SIZE", "SOURCE", "CREATED"});
     auto n = now();
     for (const auto& w : list) {
-      t.add({cell(w.value("name", json())), cell(w.value("state", json())),
-             human_size(w.value("size_bytes", std::uint64_t{0})), cell(w.value("source", json())),
-             ago(w.value("created_at", json()), n)});
+      t.add({cell(w.value("name", json())), cell(w.value("state", json())), size_cell(w),
+             cell(w.value("source", json())), ago(w.value("created_at", json()), n)});
     }
     out(t.str());
     return 0;
@@ -518,9 +537,8 @@ int cmd_world_rm(Api& api, const Globals& g, const std::vector<std::string>& nam
   auto target = [](const std::string& name) -> Result<std::string> {
     return "/v1/worlds/" + seg(name);
   };
-  return for_each_call(
-      api, g, names, "DELETE", target, nullptr,
-      {"list worlds with `ljctl worlds`", "remove the jails and overlays on it first"});
+  return for_each_call(api, g, names, "DELETE", target, nullptr,
+                       {"remove the jails and overlays on it first"});
 }
 
 int cmd_events(Api& api, const Globals& g, std::uint64_t since, bool follow) {
@@ -577,7 +595,7 @@ int cmd_info(Api& api, const Globals& g) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int main_unguarded(int argc, char** argv) {
   CLI::App app{"ljctl: the command-line client of ljd, the ephemeral jail daemon", "ljctl"};
   app.require_subcommand(1);
   app.set_version_flag("-V,--version", "ljctl " LJD_VERSION);
@@ -755,14 +773,13 @@ int main(int argc, char** argv) {
     std::string verb = stop->parsed() ? "/stop" : "/kill";
     return for_each_call(api, g, ids, "POST",
                          [&](const std::string& i) { return jail_target(i, verb); }, &body,
-                         {"list jails with `ljctl ps -a`", "it is not running"});
+                         {"it is not running"});
   }
   if (rm->parsed()) {
     std::string q = force ? "?force=true" : "";
     return for_each_call(api, g, ids, "DELETE",
                          [&](const std::string& i) { return jail_target(i, q); }, nullptr,
-                         {"list jails with `ljctl ps -a`",
-                          "it is still running: stop it first or use `ljctl rm -f`"});
+                         {"it is still running: stop it first or use `ljctl rm -f`"});
   }
   if (build->parsed()) return cmd_build(api, g, build_dir, jailfile, force);
   if (app.got_subcommand("overlays")) return cmd_overlays(api, g);
@@ -773,6 +790,19 @@ int main(int argc, char** argv) {
   if (events->parsed()) return cmd_events(api, g, since, follow);
   if (app.got_subcommand("info")) return cmd_info(api, g);
   return report("no command (see `ljctl --help`)");
+}
+
+int main(int argc, char** argv) {
+  // Answers ljctl reads are checked field by field; this is the net under a daemon whose JSON
+  // does not have the shape this ljctl knows (an older or newer ljd): one line, never a trace.
+  try {
+    return main_unguarded(argc, argv);
+  } catch (const nlohmann::json::exception& e) {
+    return report(std::string("ljd answered with JSON this ljctl does not understand (") +
+                  e.what() + ") — are ljd and ljctl the same version? (`ljctl info`)");
+  } catch (const std::exception& e) {
+    return report(std::string("internal error: ") + e.what());
+  }
 }
 
 }  // namespace lj::ljctl

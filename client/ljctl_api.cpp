@@ -103,19 +103,29 @@ Error Api::api_error(std::string_view method, const std::string& target,
     client::HttpClient probe(socket());
     if (auto info = probe.request("GET", "/v1/info"); info && info->status == 200) {
       json j = json::parse(info->body, nullptr, false);
-      if (j.is_object() && j.contains("version")) version = j["version"].dump();
+      if (j.is_object() && j.contains("version") && j["version"].is_string()) {
+        version = j["version"].get<std::string>();
+      }
     }
     return Error(Errc::unsupported, "ljctl",
-                 "ljd at " + socket() + " (" + version + ") does not serve " + std::string(method) +
-                     " " + path_of(target) +
-                     ": it is older than this ljctl (" LJD_VERSION ") — upgrade ljd");
+                 "ljd at " + socket() + " (version " + version + ") does not serve " +
+                     std::string(method) + " " + path_of(target) +
+                     ", which this ljctl (" LJD_VERSION ") needs: it is older — upgrade ljd");
   }
   std::string line = last_.message;
   if (last_.details.is_object() && last_.details.contains("field") &&
       line.find(last_.details["field"].get<std::string>()) == std::string::npos) {
     line += " (field " + last_.details["field"].get<std::string>() + ")";
   }
-  if (r.status == 403) {
+  if (r.status == 404) {
+    // Where to look for what exists.
+    if (domain == "jail")
+      line += " — list jails with `ljctl ps -a`";
+    else if (domain == "overlay")
+      line += " — list overlays with `ljctl overlays`";
+    else if (domain == "world")
+      line += " — list worlds with `ljctl worlds`";
+  } else if (r.status == 403) {
     line += " — run ljctl as root or as a member of ljd's socket group";
   } else if (r.status >= 500 && r.status != 501 && r.status != 503) {
     line += " — ljd failed; see its log";
@@ -125,6 +135,7 @@ Error Api::api_error(std::string_view method, const std::string& target,
 
 Result<std::string> Api::call_raw(std::string_view method, const std::string& target,
                                   const json* body) {
+  last_ = ApiError{};
   std::string text = body ? body->dump() : std::string();
   // 503 while ljd reconciles its state at start-up: it says so with Retry-After; wait a little.
   for (int attempt = 0;; ++attempt) {
@@ -153,6 +164,7 @@ Result<json> Api::call(std::string_view method, const std::string& target, const
 
 Status Api::stream(std::string_view method, const std::string& target,
                    const std::function<bool(std::string_view)>& on_line) {
+  last_ = ApiError{};
   auto r = http_.stream(method, target, {}, on_line);
   if (!r) return tl::unexpected(transport_error(std::move(r).error()));
   if (r->status / 100 != 2) return tl::unexpected(api_error(method, target, *r));

@@ -135,6 +135,7 @@ int main(int argc, char** argv) {
   spec.uid = uid;
   spec.gid = gid;
   spec.status_file = status_file;
+  spec.die_with_parent = true;  // a killed ljspawn takes its jail with it
 
   spec.root.lower.push_back(dir);
   for (const auto& l : layers) spec.root.lower.push_back(l);

@@ -81,6 +81,10 @@ struct JailSpec {
   // "killed N\n"), opened (created, truncated) by the parent before the jail starts. A restarted
   // daemon learns a re-adopted jail's exit from it: a non-child cannot be waitid()ed for its status.
   std::string status_file;
+
+  // Kill the jail when the thread that spawned it dies (PR_SET_PDEATHSIG on its init). For
+  // single-threaded tools like ljspawn; a daemon, which re-adopts jails, leaves it off.
+  bool die_with_parent = false;
 };
 
 Status validate_spec(const JailSpec& spec);

@@ -6,7 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "fake_ljd.hpp"
@@ -70,8 +73,11 @@ TEST(LjctlCli, OlderDaemonIsOneClearLine) {
   auto r = run(ljctl(d, {"worlds"}));
   EXPECT_EQ(r.status, 125);
   expect_one_line(r);
-  EXPECT_NE(r.err.find("(\"0.0.1\") does not serve GET /v1/worlds: it is older than this ljctl"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find(
+          "(version 0.0.1) does not serve GET /v1/worlds, which this ljctl (0.1.0) needs: it is "
+          "older — upgrade ljd"),
+      std::string::npos)
       << r.err;
 }
 
@@ -274,6 +280,61 @@ TEST(LjctlCli, StopKillRmSendTheirRequests) {
   EXPECT_EQ(json::parse(seen[2].body), (json{{"signal", SIGKILL}}));
   EXPECT_EQ(seen[3].method, "DELETE");
   EXPECT_EQ(seen[3].target, "/v1/jails/d?force=true");
+}
+
+TEST(LjctlCli, BuildStreamsWithElapsedTimeAndEndsWithTheOverlay) {
+  char tmpl[] = "/tmp/ljctl-build-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string ctx = tmpl;
+  { std::ofstream(ctx + "/Jailfile") << "name t/x\nversion 1.0.0\n#!/bin/sh\necho step\n"; }
+  std::string state = "succeeded";
+  FakeLjd d([&](const SeenRequest& r, bool&) {
+    if (r.method == "POST") return FakeLjd::json_response(202, R"({"id":"b-1","state":"queued"})");
+    if (r.target.rfind("/v1/builds/b-1/logs", 0) == 0) {
+      return FakeLjd::chunked_response({log_line(1, "stdout", "step\n"), end_line(2, nullptr)});
+    }
+    json b = {{"id", "b-1"},
+              {"state", state},
+              {"overlay", {{"name", "t/x"}, {"version", "1.0.0"}}},
+              {"cache_hit", false},
+              {"error", nullptr}};
+    if (state == "failed") b["error"] = {{"code", "build.failed"}, {"message", "script exited 2"}};
+    return FakeLjd::json_response(200, json{{"build", b}, {"timed_out", false}}.dump());
+  });
+  auto r = run(ljctl(d, {"build", ctx}));
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(json::parse(d.seen()[0].body), (json{{"context", ctx}}));
+  std::istringstream lines(r.out);
+  std::string l1, l2;
+  std::getline(lines, l1);
+  std::getline(lines, l2);
+  EXPECT_EQ(l1.size(), 14u) << l1;  // "[   0.0s] step"
+  EXPECT_EQ(l1.substr(l1.size() - 6), "] step");
+  EXPECT_EQ(l2.substr(l2.find(']')), "] published t/x@1.0.0");
+  // -f with another file sends the Jailfile's text.
+  { std::ofstream(ctx + "/Other") << "name t/y\n#!/bin/sh\n"; }
+  state = "failed";
+  auto f = run(ljctl(d, {"build", "-f", ctx + "/Other"}));
+  EXPECT_EQ(f.status, 1);
+  EXPECT_NE(f.err.find("ljctl: build b-1 failed after "), std::string::npos) << f.err;
+  EXPECT_NE(f.err.find(": script exited 2\n"), std::string::npos) << f.err;
+  bool text = false;
+  for (const auto& s : d.seen()) {
+    if (s.method == "POST" && !s.body.empty()) text |= json::parse(s.body).contains("jailfile");
+  }
+  EXPECT_TRUE(text);
+  std::filesystem::remove_all(ctx);
+}
+
+TEST(LjctlCli, UnexpectedJsonShapesNeverCrash) {
+  FakeLjd d([](const SeenRequest&, bool&) {
+    return FakeLjd::json_response(200, R"([{"name":7,"size_bytes":"big","state":null},"x"])");
+  });
+  for (const char* cmd : {"worlds", "overlays", "ps", "info"}) {
+    auto r = run(ljctl(d, {cmd}));
+    EXPECT_TRUE(r.status == 0 || r.status == 125) << cmd << ": " << r.status;
+    if (r.status != 0) expect_one_line(r);
+  }
 }
 
 }  // namespace

@@ -65,5 +65,12 @@ TEST_F(LjspawnTest, DirIsWritableInPlaceAsTheSeedsInstallAWorld) {
   EXPECT_EQ(line, "installed");
 }
 
+TEST_F(LjspawnTest, KillingLjspawnKillsTheJail) {
+  auto o =
+      sh(ljspawn("--ephemeral -- /bin/probe sleep 31.4159 & p=$!; sleep 0.3; kill -9 $p; "
+                 "sleep 0.3; pgrep -f '^/bin/probe slee[p] 31.4159' || echo gone"));
+  EXPECT_EQ(o.text, "gone\n");
+}
+
 }  // namespace
 }  // namespace lj::jail::test

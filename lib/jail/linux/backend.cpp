@@ -376,6 +376,7 @@ class LinuxBackend final : public Backend {
     plan.hostname = spec.hostname.empty() ? spec.name : spec.hostname;
     plan.loopback_up = private_net;
     plan.become_ns_root = spec.userns.has_value();
+    plan.die_with_parent = spec.die_with_parent;
 
     // Descriptors.
     int err_pipe[2], status_pipe[2];

@@ -206,7 +206,7 @@ void child_main(const ChildPlan& p) noexcept {
   // Only the daemon reaches init: the jail's processes lack CAP_SYS_PTRACE and their caps are a
   // subset of init's, and a non-dumpable init keeps even /proc/1/mem and /proc/1/fd closed.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  ::prctl(PR_SET_PDEATHSIG, p.die_with_parent ? SIGKILL : 0, 0, 0, 0);
   ::prctl(PR_SET_NAME, "lj-init", 0, 0, 0);
 
   for (int s = kSlotCgroup0; s < kSlotEnd; ++s)

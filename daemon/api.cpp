@@ -77,6 +77,19 @@ Response field_error(const Error& err, const std::string& field) {
   return error_response(err, details);
 }
 
+tl::expected<LogQuery, Response> log_query(const Request& req) {
+  auto follow = query_bool(req, "follow", false);
+  if (!follow) return tl::unexpected(field_error(follow.error(), "follow"));
+  auto after = query_int(req, "after", 0);
+  if (!after) return tl::unexpected(field_error(after.error(), "after"));
+  if (*after < 0) {
+    return tl::unexpected(field_error(
+        Error(Errc::invalid_argument, "api", "query parameter after: must not be negative"),
+        "after"));
+  }
+  return LogQuery{*follow, static_cast<std::uint64_t>(*after)};
+}
+
 // ---- system ---------------------------------------------------------------------------------
 
 void add_system_routes(Router& router, Daemon& d) {

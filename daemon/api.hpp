@@ -34,4 +34,12 @@ Result<std::optional<double>> query_seconds(const Request& req, std::string_view
 // The error response of a decoding failure, with details.field.
 Response field_error(const Error& err, const std::string& field);
 
+// `?follow=&after=` of a log stream (jail logs, build logs): whether to follow, and the seq to
+// start after (>= 0). A malformed value is the 400 to answer.
+struct LogQuery {
+  bool follow = false;
+  std::uint64_t after = 0;
+};
+tl::expected<LogQuery, Response> log_query(const Request& req);
+
 }  // namespace lj::daemon

@@ -170,23 +170,13 @@ void add_jail_routes(Router& router, Daemon& d) {
   });
 
   router.add("GET", "/v1/jails/{id}/logs", [&d](Request& req, const Params& p, Reply reply) {
-    auto follow = query_bool(req, "follow", false);
-    if (!follow) return reply(field_error(follow.error(), "follow"));
-    auto after = query_int(req, "after", 0);
-    if (!after || *after < 0) {
-      return reply(field_error(after ? Error(Errc::invalid_argument, "api",
-                                             "query parameter after: must not be negative")
-                                     : after.error(),
-                               "after"));
-    }
+    auto q = log_query(req);
+    if (!q) return reply(std::move(q).error());
     auto row = d.jails->get(p.at("id"));
     if (!row) return reply(error_response(row.error()));
     Response resp;
-    bool f = *follow;
-    auto a = static_cast<std::uint64_t>(*after);
-    resp.stream = [&d, row = std::move(*row), f, a](std::shared_ptr<StreamWriter> w) {
-      d.jails->logs(row, a, f, std::move(w));
-    };
+    resp.stream = [&d, row = std::move(*row), f = q->follow, a = q->after](
+                      std::shared_ptr<StreamWriter> w) { d.jails->logs(row, a, f, std::move(w)); };
     reply(std::move(resp));
   });
 

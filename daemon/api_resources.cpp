@@ -157,21 +157,12 @@ void add_resource_routes(Router& router, Daemon& d) {
     res.wait_build(p.at("id"), timeout, reply_wait(std::move(reply), "build"));
   });
   router.add("GET", "/v1/builds/{id}/logs", [&res](Request& req, const Params& p, Reply reply) {
-    auto follow = query_bool(req, "follow", false);
-    if (!follow) return reply(field_error(follow.error(), "follow"));
-    auto after = query_int(req, "after", 0);
-    if (!after || *after < 0) {
-      return reply(field_error(after ? Error(Errc::invalid_argument, "api",
-                                             "query parameter after: must not be negative")
-                                     : after.error(),
-                               "after"));
-    }
+    auto q = log_query(req);
+    if (!q) return reply(std::move(q).error());
     std::string id = p.at("id");
     if (auto cur = res.build(id); !cur) return reply(error_response(cur.error()));
     Response resp;
-    bool fl = *follow;
-    auto a = static_cast<std::uint64_t>(*after);
-    resp.stream = [&res, id, fl, a](std::shared_ptr<StreamWriter> w) {
+    resp.stream = [&res, id, fl = q->follow, a = q->after](std::shared_ptr<StreamWriter> w) {
       if (auto st = res.build_logs(id, a, fl, w); !st) {
         w->write(
             json{{"type", "error"}, {"code", st.error().code()}, {"message", st.error().what()}}

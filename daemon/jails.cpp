@@ -13,6 +13,7 @@
 #include "common/log.hpp"
 #include "daemon/ndjson_log.hpp"
 #include "daemon/wire.hpp"
+#include "jail/status_file.hpp"
 
 namespace lj::daemon {
 
@@ -61,19 +62,15 @@ bool ended_state(JailState s) {
   return s == JailState::exited || s == JailState::removed;
 }
 
-// "exited N" / "killed N", written by the jail's init (JailSpec::status_file).
-std::optional<index::ExitRecord> read_status_file(const std::string& path) {
-  std::ifstream in(path);
-  std::string what;
-  int n = 0;
-  if (!(in >> what >> n)) return std::nullopt;
+// The exit the jail's init left in its status file (JailSpec::status_file), as an index record.
+std::optional<index::ExitRecord> exit_from_status_file(const std::string& path) {
+  auto st = jail::read_status_file(path);
+  if (!st) return std::nullopt;
   index::ExitRecord rec;
-  if (what == "exited")
-    rec.exit_code = n;
-  else if (what == "killed")
-    rec.exit_signal = n;
+  if (st->signal != 0)
+    rec.exit_signal = st->signal;
   else
-    return std::nullopt;
+    rec.exit_code = st->code;
   return rec;
 }
 
@@ -629,7 +626,7 @@ void Jails::recover(std::function<void()> done) {
       }
     }
     index::ExitRecord rec;
-    if (auto from_file = had_process ? read_status_file(status_path(row.id)) : std::nullopt) {
+    if (auto from_file = had_process ? exit_from_status_file(status_path(row.id)) : std::nullopt) {
       rec = *from_file;
     } else {
       rec.lost = true;

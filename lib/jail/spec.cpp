@@ -1,5 +1,6 @@
 #include "jail/spec.hpp"
 
+#include <sys/socket.h>  // AF_INET: FreeBSD's <arpa/inet.h> does not declare it
 #include <arpa/inet.h>
 
 #include <algorithm>

@@ -1,4 +1,5 @@
 #include "jail/freebsd/plan.hpp"
+#include "jail/status_file.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -47,6 +47,7 @@
 #include "jail/freebsd/jail_sys.hpp"
 #include "jail/freebsd/net.hpp"
 #include "jail/freebsd/plan.hpp"
+#include "jail/status_file.hpp"
 #include "overlay/freebsd/mounted_root.hpp"
 #include "overlay/root.hpp"
 

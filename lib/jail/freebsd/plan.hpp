@@ -61,9 +61,4 @@ std::vector<std::string> exec_candidates(const std::string& argv0,
 // The login name of `uid` in a passwd(5) file (the jail's own /etc/passwd); empty when absent.
 std::string login_in_passwd(const std::filesystem::path& passwd, uid_t uid);
 
-// JailSpec::status_file's line, in the Linux backend's format: "exited N\n" or "killed N\n".
-std::string status_line(const ExitStatus& status);
-// The status in such a file; nullopt when it is missing, empty or unreadable.
-std::optional<ExitStatus> read_status_file(const std::string& path);
-
 }  // namespace lj::jail::freebsd

@@ -24,6 +24,7 @@
 #include "jail/linux/cgroup.hpp"
 #include "jail/linux/child.hpp"
 #include "jail/linux/net.hpp"
+#include "jail/status_file.hpp"
 
 namespace lj::jail {
 namespace {
@@ -81,23 +82,6 @@ ExitStatus decode(int ws) {
   } else {
     s.code = WEXITSTATUS(ws);
   }
-  return s;
-}
-
-// "exited N" / "killed N", written by init (child.cpp).
-std::optional<ExitStatus> read_status_file(const std::string& path) {
-  if (path.empty()) return std::nullopt;
-  std::ifstream in(path);
-  std::string word;
-  int n = 0;
-  if (!(in >> word >> n)) return std::nullopt;
-  ExitStatus s;
-  if (word == "exited")
-    s.code = n;
-  else if (word == "killed")
-    s.signal = n;
-  else
-    return std::nullopt;
   return s;
 }
 

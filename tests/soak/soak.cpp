@@ -4,9 +4,11 @@
 // host mounts, cgroups of the soak's jails, status files, staging directories, live jails, rows
 // of the soak's jails not removed. Prints the figures, exits non-zero on any failure.
 //
-//   soak [--jails N] [--concurrent M] [--max-rss-mib R] [--fd-slack S]
+//   soak [--jails N] [--concurrent M] [--max-rss-mib R] [--fd-slack S] [--if-requested 1]
 //
-// Needs root (jails); as another user it prints why and exits 77 (ctest's SKIP_RETURN_CODE).
+// Needs root (jails); as another user it prints why and exits 77 (ctest's SKIP_RETURN_CODE). The
+// ctest entry passes --if-requested: it runs only when LJ_SOAK=1 (scripts/test, hence CI, sets it)
+// so that a bare `ctest` before a land does not spend the soak's minutes.
 #include <dirent.h>
 #include <unistd.h>
 
@@ -272,6 +274,7 @@ std::size_t count_entries(const fs::path& dir) {
 
 int main(int argc, char** argv) {
   Options opt;
+  bool if_requested = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     long v = std::atol(argv[i + 1]);
@@ -283,11 +286,18 @@ int main(int argc, char** argv) {
       opt.max_rss_mib = v;
     else if (k == "--fd-slack")
       opt.fd_slack = static_cast<int>(v);
+    else if (k == "--if-requested")
+      if_requested = v != 0;
     else {
       std::fprintf(stderr,
-                   "usage: soak [--jails N] [--concurrent M] [--max-rss-mib R] [--fd-slack S]\n");
+                   "usage: soak [--jails N] [--concurrent M] [--max-rss-mib R] [--fd-slack S] "
+                   "[--if-requested 1]\n");
       return 2;
     }
+  }
+  if (const char* e = std::getenv("LJ_SOAK"); if_requested && !(e && std::string(e) == "1")) {
+    std::printf("soak: not requested (LJ_SOAK=1 runs it; scripts/test sets it): skipped\n");
+    return 77;
   }
   if (::getuid() != 0) {
     std::printf("soak: needs root (jails need namespaces, mounts and cgroups): skipped\n");

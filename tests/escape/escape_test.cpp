@@ -456,5 +456,58 @@ TEST_F(EscapeTest, MemoryHogHitsTheJailsLimitWhileTheHostAllocates) {
   EXPECT_EQ(big[big.size() - 4096], 1);
 }
 
+// A build's script runs in a jail of the same backend (on the world and a staging layer, network
+// inherit so that it can fetch): the same attempts fail there, and nothing is published by them.
+TEST_F(EscapeTest, BuildJailsRefuseTheSameAttempts) {
+  fs::path marker = ljd_->root() / "host-marker-build";
+  std::ofstream(marker) << "host\n";
+  std::string jf =
+      "name esc/build\nversion 1.0.0\nworld bb\n#!/bin/sh\n"
+      "probe fds\n"
+      "probe mount\n"
+      "probe open-write /proc/1/exe\n"
+      "probe find-sockets /\n"
+      "probe connect " +
+      ljd_->socket() +
+      "\n"
+      "probe exists " +
+      marker.string() +
+      "\n"
+      "probe chroot-escape " +
+      marker.string() +
+      "\n"
+      "probe ifdown lo\n"
+      "probe sethostname escaped\n"
+      "probe modules\n"
+      "exit 0\n";
+  auto c = ljd_->client();
+  auto b = c.post("/v1/builds", {{"jailfile", jf}});
+  ASSERT_TRUE(b);
+  ASSERT_EQ(b->status, 202) << b->body;
+  std::string id = b->json()["id"];
+  auto w = c.get("/v1/builds/" + id + "/wait?timeout_s=60");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->json()["build"]["state"], "succeeded") << w->body;
+  auto logs = c.get("/v1/builds/" + id + "/logs");
+  ASSERT_TRUE(logs);
+  std::string out;
+  std::istringstream in(logs->body);
+  for (std::string line; std::getline(in, line);) {
+    json rec = json::parse(line, nullptr, false);
+    if (rec.is_object() && rec.contains("data")) out += rec["data"].get<std::string>() + "\n";
+  }
+  for (const char* want : {"mount: EPERM", "open: EACCES", "none", "connect: ENOENT", "no",
+                           "unreachable", "SIOCSIFFLAGS: EPERM", "sethostname: EPERM"})
+    EXPECT_NE(out.find(std::string("\n") + want + "\n"), std::string::npos) << want << " in:\n"
+                                                                            << out;
+  EXPECT_EQ(out.find("loaded"), std::string::npos) << out;
+  // Descriptors: stdio, and at most the script the shell reads (the jail's own memfd).
+  std::string fds = out.substr(0, out.find('\n'));
+  EXPECT_TRUE(fds == "0 1 2" || fds.rfind("0 1 2 ", 0) == 0) << fds;
+  for (std::string_view extra : {"3", "5", "6", "7", "8", "9"})
+    EXPECT_EQ(("x " + fds + " ").find(" " + std::string(extra) + " "), std::string::npos) << fds;
+  c.del("/v1/overlays/esc/build/1.0.0");
+}
+
 }  // namespace
 }  // namespace lj::testing

@@ -282,7 +282,7 @@ void child_main(const ChildPlan& p) noexcept {
       die(kSlotError, "join cgroup", errno, "cgroup.procs");
   for (int s = kSlotCgroup0; s < kSlotEnd; ++s)
     if (p.fds[s] >= 0) ::close(s);
-  if (p.join_then_unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0)
+  if (p.join_then_unshare_cgroupns && !p.parent_joins && ::unshare(CLONE_NEWCGROUP) < 0)
     die(kSlotError, "unshare", errno, "CLONE_NEWCGROUP");
   if (p.wait_sync) {
     char c;
@@ -302,6 +302,13 @@ void child_main(const ChildPlan& p) noexcept {
   if (p.loopback_up) bring_loopback_up();
   if (p.fds[kSlotIn] < 0 || p.fds[kSlotOut] < 0 || p.fds[kSlotErr] < 0)
     die(kSlotError, "stdio", EBADF, "");
+  if (p.parent_joins) {
+    char c;
+    if (::read(kSlotSync, &c, 1) != 1) ::_exit(126);  // the parent gave up: nothing to report
+    ::close(kSlotSync);
+    if (p.join_then_unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0)
+      die(kSlotError, "unshare", errno, "CLONE_NEWCGROUP");
+  }
 
   sigset_t set;
   sigemptyset(&set);

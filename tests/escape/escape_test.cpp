@@ -314,7 +314,8 @@ TEST_F(EscapeTest, MountMknodAndModulesAreRefused) {
 
 TEST_F(EscapeTest, RawDevicesAreAbsent) {
   auto o = run(probe({"open-dev", "/dev/sda", "/dev/vda", "/dev/nvme0n1", "/dev/mem", "/dev/kmem",
-                      "/dev/port", "/dev/kmsg", "/dev/mapper/control", "/dev/fuse"}));
+                      "/dev/port", "/dev/kmsg", "/dev/mapper/control", "/dev/fuse", "/proc/kmsg",
+                      "/proc/kcore", "/proc/sysrq-trigger"}));
   EXPECT_EQ(o.code(), 0) << "a device opened:\n" << o.out;
   EXPECT_EQ(o.out.find("opened"), std::string::npos) << o.out;
   // /dev holds the harmless devices only; a host block device cannot be made in the jail.

@@ -27,6 +27,7 @@
 #include "jail/linux/cgroup.hpp"
 #include "jail/linux/child.hpp"
 #include "jail/linux/net.hpp"
+#include "jail/linux/seccomp.hpp"
 #include "jail/status_file.hpp"
 
 namespace lj::jail {
@@ -303,6 +304,8 @@ class LinuxJail final : public Jail {
 
 class LinuxBackend final : public Backend {
  public:
+  explicit LinuxBackend(const SeccompProgram* seccomp) : seccomp_(seccomp->fprog()) {}
+
   std::string_view name() const override { return "linux"; }
 
   std::vector<std::string> features() const override {
@@ -416,6 +419,7 @@ class LinuxBackend final : public Backend {
     plan.loopback_up = private_net;
     plan.become_ns_root = spec.userns.has_value();
     plan.die_with_parent = spec.die_with_parent;
+    plan.seccomp = &seccomp_;
 
     // Descriptors.
     int err_pipe[2], status_pipe[2];
@@ -555,12 +559,21 @@ class LinuxBackend final : public Backend {
     return std::unique_ptr<Jail>(new LinuxJail(std::move(h), std::move(pidfd), std::move(status_rd),
                                                std::move(cgroups), true, deadline));
   }
+
+  sock_fprog seccomp_;  // points into the process-wide program (make_backend)
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Backend>> make_backend() {
-  return std::unique_ptr<Backend>(new LinuxBackend());
+  // Compiled once per process (about a millisecond of libseccomp work), shared by every backend;
+  // a jail only loads it. No filter, no backend: a jail must not start without it.
+  static const Result<SeccompProgram> seccomp = compile_default_seccomp();
+  if (!seccomp) {
+    Error e = seccomp.error();
+    return fail(std::move(e).context("compiling the jails' seccomp filter"));
+  }
+  return std::unique_ptr<Backend>(new LinuxBackend(&*seccomp));
 }
 
 }  // namespace lj::jail

@@ -265,6 +265,7 @@ struct Variant {
   std::function<bool()> once;
   std::vector<double> ms;
   int failures = 0;
+  double cpu_s = 0;  // CPU of this thread and the children it reaped, over the timed runs
 };
 
 void interleave(std::vector<Variant>& vs, int rounds, int warmup) {
@@ -272,9 +273,11 @@ void interleave(std::vector<Variant>& vs, int rounds, int warmup) {
     for (int i = 0; i < warmup; ++i) v.once();
   for (int i = 0; i < rounds; ++i)
     for (auto& v : vs) {
+      double c0 = lj::bench::thread_and_children_cpu_seconds();
       auto t0 = Clock::now();
       if (!v.once()) ++v.failures;
       v.ms.push_back(ms_since(t0));
+      v.cpu_s += lj::bench::thread_and_children_cpu_seconds() - c0;
     }
 }
 
@@ -454,7 +457,10 @@ int main(int argc, char** argv) {
                     {},
                     0});
     }
+    // ljd's CPU and its reaped jails' (init, /bin/true), all runs of ljd in the phase.
+    const double ljd_cpu0 = lj::bench::cpu_seconds(o.pid, true);
     interleave(vs, o.n, 5);
+    const double ljd_cpu_ms = 1000 * (lj::bench::cpu_seconds(o.pid, true) - ljd_cpu0) / (o.n + 5);
     if (have_podman) {
       std::vector<Variant> pv;
       pv.push_back({"podman",
@@ -470,6 +476,10 @@ int main(int argc, char** argv) {
       vs.push_back(std::move(pv.front()));
     }
     Row med{"spawn-to-exit /bin/true, median (ms)"}, p99{"spawn-to-exit /bin/true, p99 (ms)"};
+    Row cpu{"CPU per jail, all processes (ms)"};
+    cpu.ratio_to_bwrap = true;
+    cpu.ljd = ljd_cpu_ms;
+    cpu.note = "podman's conmon is not its child: left out";
     for (auto& v : vs) {
       if (v.failures > 0) {
         if (v.name == "ljd") die(std::to_string(v.failures) + " ljd jails failed");
@@ -484,6 +494,7 @@ int main(int argc, char** argv) {
       } else {
         med.peers[v.name] = m;
         p99.peers[v.name] = p;
+        if (v.name != "podman") cpu.peers[v.name] = 1000 * v.cpu_s / static_cast<double>(o.n);
       }
     }
     med.ratio_to_bwrap = p99.ratio_to_bwrap = true;
@@ -494,8 +505,7 @@ int main(int argc, char** argv) {
     p99.met = *p99.ljd < 3 * *med.ljd;
     p99.target = "< 3x ljd's median";
     if (have_podman && !med.peers.count("podman")) notes += "  podman: see the failures above\n";
-    rows.push_back(med);
-    rows.push_back(p99);
+    rows.insert(rows.end(), {med, p99, cpu});
   }
 
   // ---- throughput, 2 concurrent clients ----

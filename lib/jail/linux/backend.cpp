@@ -425,7 +425,14 @@ class LinuxBackend final : public Backend {
     UniqueFd status_rd(status_pipe[0]), status_wr(status_pipe[1]);
     UniqueFd sync_rd, sync_wr;
     plan.wait_sync = spec.userns.has_value() || spec.network.mode == NetworkMode::ip;
-    if (plan.wait_sync) {
+    Cgroups cgroups = LJ_TRY(Cgroups::create(spec.name, spec.limits));
+    // v1 cgroups: a process joins by a write to cgroup.procs, which takes the global
+    // cgroup_threadgroup_rwsem for writing: an RCU grace period whenever no attach happened
+    // lately (rcu_sync, kernel/cgroup/cgroup.c; strace through ljd's API on a loaded machine:
+    // 6-15 ms for the first write). Done here, in parallel with init assembling the root, it no
+    // longer adds to the spawn. Jails that sync early (user namespace, network) join themselves.
+    plan.parent_joins = !plan.wait_sync && !cgroups.v2() && !cgroups.empty();
+    if (plan.wait_sync || plan.parent_joins) {
       int sp[2];
       if (LJ_SYS("pipe2", ::pipe2(sp, O_CLOEXEC)) != 0) return fail_errno("jail", "pipe2");
       sync_rd.reset(sp[0]);
@@ -443,7 +450,6 @@ class LinuxBackend final : public Backend {
     }
     auto or_null = [&](int fd) { return fd >= 0 ? fd : devnull.get(); };
 
-    Cgroups cgroups = LJ_TRY(Cgroups::create(spec.name, spec.limits));
     auto cg_fds = cgroups.procs_fds();
     if (cg_fds.size() > static_cast<std::size_t>(kMaxCgroupFds))
       return fail(Errc::internal, "jail", "too many cgroup controllers");
@@ -456,7 +462,8 @@ class LinuxBackend final : public Backend {
     plan.fds[kSlotIn] = or_null(spec.stdio.in);
     plan.fds[kSlotOut] = or_null(spec.stdio.out);
     plan.fds[kSlotErr] = or_null(spec.stdio.err);
-    for (std::size_t i = 0; i < cg_fds.size(); ++i) plan.fds[kSlotCgroup0 + i] = cg_fds[i];
+    if (!plan.parent_joins)
+      for (std::size_t i = 0; i < cg_fds.size(); ++i) plan.fds[kSlotCgroup0 + i] = cg_fds[i];
 
     std::uint64_t flags = CLONE_PIDFD | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
     if (private_net) flags |= CLONE_NEWNET;
@@ -491,6 +498,12 @@ class LinuxBackend final : public Backend {
     status_wr.reset();
     sync_rd.reset();
     status_file.reset();
+    if (plan.parent_joins) {
+      const std::string pid_s = std::to_string(pid);
+      for (int fd : cg_fds)
+        if (LJ_SYS("write", ::write(fd, pid_s.data(), pid_s.size())) < 0)
+          return fail_errno("jail", "join cgroup: write " + pid_s + " to cgroup.procs");
+    }
     cgroups.close_attach_fds();
 
     if (spec.userns) {

@@ -309,6 +309,9 @@ Result<BuildResult> Builder::run(const BuildPlan& plan, const BuildRequest& requ
   spec.root.writable_dir = staging.path();
   spec.script = jf.script;
   spec.network.mode = jail::NetworkMode::inherit;  // builds fetch packages
+  // A build jail never outlives its builder: killed with it (kill -9 of ljd included), it
+  // cannot go on writing into a staging directory that recovery is about to remove.
+  spec.die_with_parent = true;
   spec.limits = request.limits;
   spec.stdio.out = pipe_write.get();
   spec.stdio.err = pipe_write.get();

@@ -265,6 +265,7 @@ struct Variant {
   std::function<bool()> once;
   std::vector<double> ms;
   int failures = 0;
+  double cpu_s = 0;  // CPU of this thread and the children it reaped, over the timed runs
 };
 
 void interleave(std::vector<Variant>& vs, int rounds, int warmup) {
@@ -272,9 +273,11 @@ void interleave(std::vector<Variant>& vs, int rounds, int warmup) {
     for (int i = 0; i < warmup; ++i) v.once();
   for (int i = 0; i < rounds; ++i)
     for (auto& v : vs) {
+      double c0 = lj::bench::thread_and_children_cpu_seconds();
       auto t0 = Clock::now();
       if (!v.once()) ++v.failures;
       v.ms.push_back(ms_since(t0));
+      v.cpu_s += lj::bench::thread_and_children_cpu_seconds() - c0;
     }
 }
 
@@ -335,6 +338,7 @@ std::optional<double> xargs_throughput(const std::string& cmd, int total) {
 struct LiveFigures {
   double first_ms = 0, last_ms = 0, head_median = 0, tail_median = 0, rss_mib = 0;
   double list_median_ms = 0, list_max_ms = 0, teardown_s = 0;
+  double head_cpu_ms = 0, tail_cpu_ms = 0;  // ljd's own CPU per create in the first/last window
   std::size_t listed = 0;
   int window = 0;
 };
@@ -344,14 +348,22 @@ LiveFigures live_jails(const Options& o) {
   Api api(o.socket);
   std::vector<std::string> ids;
   std::vector<double> ms;
+  // Windows of a tenth (at most 100): single creates are too noisy on a shared machine. ljd's own
+  // CPU over each window (its threads, not the live jails') is the load-independent view.
+  f.window = std::max(1, std::min(100, o.live / 10));
+  std::vector<double> cpu_at(o.live + 1, 0);
   for (int i = 0; i < o.live; ++i) {
+    if (i == 0 || i == f.window || i == o.live - f.window)
+      cpu_at[i] = lj::bench::cpu_seconds(o.pid);
     auto t0 = Clock::now();
     ids.push_back(create_jail(api, o, {"sleep", "86400"}, false));
     ms.push_back(ms_since(t0));
   }
+  cpu_at[o.live] = lj::bench::cpu_seconds(o.pid);
+  f.head_cpu_ms = 1000 * (cpu_at[f.window] - cpu_at[0]) / f.window;
+  f.tail_cpu_ms = 1000 * (cpu_at[o.live] - cpu_at[o.live - f.window]) / f.window;
   f.first_ms = ms.front();
   f.last_ms = ms.back();
-  f.window = std::max(1, std::min(20, o.live / 10));
   std::vector<double> head(ms.begin(), ms.begin() + f.window), tail(ms.end() - f.window, ms.end());
   f.head_median = median(head);
   f.tail_median = median(tail);
@@ -454,7 +466,10 @@ int main(int argc, char** argv) {
                     {},
                     0});
     }
+    // ljd's CPU and its reaped jails' (init, /bin/true), all runs of ljd in the phase.
+    const double ljd_cpu0 = lj::bench::cpu_seconds(o.pid, true);
     interleave(vs, o.n, 5);
+    const double ljd_cpu_ms = 1000 * (lj::bench::cpu_seconds(o.pid, true) - ljd_cpu0) / (o.n + 5);
     if (have_podman) {
       std::vector<Variant> pv;
       pv.push_back({"podman",
@@ -470,6 +485,10 @@ int main(int argc, char** argv) {
       vs.push_back(std::move(pv.front()));
     }
     Row med{"spawn-to-exit /bin/true, median (ms)"}, p99{"spawn-to-exit /bin/true, p99 (ms)"};
+    Row cpu{"CPU per jail, all processes (ms)"};
+    cpu.ratio_to_bwrap = true;
+    cpu.ljd = ljd_cpu_ms;
+    cpu.note = "podman's conmon is not its child: left out";
     for (auto& v : vs) {
       if (v.failures > 0) {
         if (v.name == "ljd") die(std::to_string(v.failures) + " ljd jails failed");
@@ -484,6 +503,7 @@ int main(int argc, char** argv) {
       } else {
         med.peers[v.name] = m;
         p99.peers[v.name] = p;
+        if (v.name != "podman") cpu.peers[v.name] = 1000 * v.cpu_s / static_cast<double>(o.n);
       }
     }
     med.ratio_to_bwrap = p99.ratio_to_bwrap = true;
@@ -494,8 +514,7 @@ int main(int argc, char** argv) {
     p99.met = *p99.ljd < 3 * *med.ljd;
     p99.target = "< 3x ljd's median";
     if (have_podman && !med.peers.count("podman")) notes += "  podman: see the failures above\n";
-    rows.push_back(med);
-    rows.push_back(p99);
+    rows.insert(rows.end(), {med, p99, cpu});
   }
 
   // ---- throughput, 2 concurrent clients ----
@@ -538,7 +557,11 @@ int main(int argc, char** argv) {
     tail.ljd = lf.tail_median;
     tail.met = lf.tail_median <= 1.5 * lf.head_median;
     tail.target = "<= 1.5x the first";
-    rows.insert(rows.end(), {first, last, head, tail});
+    Row hcpu{"ljd CPU per create, first " + W + " (ms)"},
+        tcpu{"ljd CPU per create, last " + W + " (ms)"};
+    hcpu.ljd = lf.head_cpu_ms;
+    tcpu.ljd = lf.tail_cpu_ms;
+    rows.insert(rows.end(), {first, last, head, tail, hcpu, tcpu});
     Row rss{"ljd RSS at " + L + " live jails (MiB)"};
     rss.ljd = lf.rss_mib;
     rss.met = lf.rss_mib < 64;

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/log.hpp"
+#include "daemon/crash_point.hpp"
 #include "daemon/ndjson_log.hpp"
 #include "daemon/wire.hpp"
 #include "jail/status_file.hpp"
@@ -164,9 +165,11 @@ void Jails::create(CreateJail req, bool start, Uid uid, RowDone done) {
   }
   if (!ins) return done(tl::unexpected(ins.error()));
   std::string id = ins->id;
+  crash_point("create.after_row");
   if (!start) {
     if (auto st = d_.emit(d_.idx.jail_created(id, uid)); !st)
       return done(tl::unexpected(st.error()));
+    crash_point("create.after_created");
     return done(get(id));
   }
   spawn(std::move(id), std::move(req), true, uid, std::move(done));
@@ -231,6 +234,7 @@ void Jails::spawn(std::string id, CreateJail req, bool fresh, Uid uid, RowDone d
   d_.loop.blocking([this, job, pipes, finish, backend, id, fresh, uid] {
     auto t0 = std::chrono::steady_clock::now();
     job->result = backend->spawn(job->spec);
+    crash_point("start.after_spawn");
     lg()->debug(
         "jail={} spawn took {}us", id,
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
@@ -245,6 +249,7 @@ void Jails::spawn(std::string id, CreateJail req, bool fresh, Uid uid, RowDone d
       if (!job->result) {
         live_.erase(it);
         ::unlink(log_path(id).c_str());
+        ::unlink(status_path(id).c_str());  // the backend may have made it before failing
         if (fresh) (void)d_.idx.delete_jail(id);
         (*finish)(fail(std::move(job->result).error().context("starting jail " + id)));
         return;
@@ -272,6 +277,7 @@ void Jails::spawn(std::string id, CreateJail req, bool fresh, Uid uid, RowDone d
             [this, id] { on_output_eof(id); });
       }
       supervise(l);
+      crash_point("start.after_row");
       if (d_.stopping) (void)l.jail->signal(SIGKILL, true);
       (*finish)(get(id));
     });
@@ -341,6 +347,7 @@ void Jails::on_reaped(const std::string& id, Result<std::optional<jail::ExitStat
   l.exit_watch.reset();
   l.deadline.reset();
   l.kill_timer.reset();
+  crash_point("exit.before_record");  // torn down, not yet recorded
   if (auto ev = d_.emit(d_.idx.record_exit(id, rec, l.stop_uid)); !ev) {
     lg()->error("jail={} recording exit: {}", id, ev.error().what());
   }
@@ -544,11 +551,13 @@ void Jails::remove(std::string_view id_or_name, bool force, Uid uid, RowDone don
     l.remove_uid = uid;
     l.on_finish.push_back(std::move(done));
     if (l.jail) (void)l.jail->signal(SIGKILL, true);
+    crash_point("delete.after_kill");
     return;
   }
   if (auto ev = d_.emit(d_.idx.jail_removed(row->id, uid)); !ev) {
     return done(tl::unexpected(ev.error()));
   }
+  crash_point("delete.after_row");
   auto removed = get(row->id);
   if (removed) {
     answer_waiters(*removed);
@@ -592,16 +601,24 @@ void Jails::recover(std::function<void()> done) {
     lg()->error("recovery: listing jails: {}", rows.error().what());
     return done();
   }
+  // What is left of a jail that did not survive is released on the blocking pool (killing and
+  // waiting for processes, removing cgroups), all at once; the loop meanwhile answers 503.
+  auto pending = std::make_shared<std::size_t>(1);
+  auto one_done = [pending, done = std::move(done)] {
+    if (--*pending == 0) done();
+  };
   for (JailRow& row : *rows) {
-    if (row.state == JailState::created) continue;  // nothing of it exists outside the index
     jail::JailHandle h;
     h.name = row.id;
-    h.pid = static_cast<pid_t>(row.pid);
-    h.start_time = row.start_time;
-    h.cgroup = row.cgroup;
-    h.jid = static_cast<int>(row.jid);
     h.status_file = status_path(row.id);
-    bool had_process = row.state == JailState::running || row.state == JailState::stopping;
+    const bool had_process = row.state == JailState::running || row.state == JailState::stopping;
+    if (had_process) {
+      // Only a recorded handle names a process of this jail: creating/created rows have none.
+      h.pid = static_cast<pid_t>(row.pid);
+      h.start_time = row.start_time;
+      h.cgroup = row.cgroup;
+      h.jid = static_cast<int>(row.jid);
+    }
     if (had_process && d_.backend) {
       auto adopted = d_.backend->adopt(h);
       if (adopted) {
@@ -615,6 +632,7 @@ void Jails::recover(std::function<void()> done) {
           if (auto root = resolve_root(*req)) l->lower = root->lower;
         }
         supervise(*l);
+        ++d_.recovery.adopted;
         lg()->info("recovery: re-adopted jail={} pid={}", row.id, row.pid);
         continue;
       }
@@ -622,27 +640,60 @@ void Jails::recover(std::function<void()> done) {
         lg()->warn("recovery: adopting jail={}: {}", row.id, adopted.error().what());
       }
     }
-    if (d_.backend) {
-      if (auto st = d_.backend->release(h); !st) {
-        lg()->warn("recovery: releasing jail={}: {}", row.id, st.error().what());
-      }
-    }
-    index::ExitRecord rec;
-    if (auto from_file = had_process ? exit_from_status_file(status_path(row.id)) : std::nullopt) {
-      rec = *from_file;
-    } else {
-      rec.lost = true;
-    }
-    ::unlink(status_path(row.id).c_str());
-    if (auto ev = d_.emit(d_.idx.record_exit(row.id, rec)); !ev) {
-      lg()->error("recovery: recording the exit of jail={}: {}", row.id, ev.error().what());
-      continue;
-    }
-    lg()->info("recovery: jail={} ended while ljd was down ({})", row.id,
-               rec.lost ? "lost" : "status file");
-    if (row.auto_remove) (void)d_.emit(d_.idx.jail_removed(row.id, std::nullopt));
+    ++*pending;
+    jail::Backend* backend = d_.backend.get();
+    d_.loop.blocking([this, backend, h, row = std::move(row), one_done]() mutable {
+      Status released;
+      if (backend) released = backend->release(h);
+      d_.loop.post([this, row = std::move(row), released = std::move(released), one_done] {
+        if (!released) {
+          lg()->warn("recovery: releasing jail={}: {}", row.id, released.error().what());
+        }
+        settle(row);
+        crash_point("recover.after_settle");
+        one_done();
+      });
+    });
   }
-  done();
+  one_done();
+}
+
+// The index side of a jail that did not survive ljd, once whatever it left was released.
+void Jails::settle(const JailRow& row) {
+  const std::string status = status_path(row.id);
+  if (row.state == JailState::creating) {
+    // Never visible (no event was published for it) and never answered: roll the create back.
+    ::unlink(status.c_str());
+    ::unlink(log_path(row.id).c_str());
+    if (auto st = d_.idx.delete_jail(row.id); !st) {
+      lg()->error("recovery: deleting jail={} caught in create: {}", row.id, st.error().what());
+      return;
+    }
+    ++d_.recovery.discarded;
+    lg()->info("recovery: jail={} was being created; rolled back", row.id);
+    return;
+  }
+  if (row.state == JailState::created) {
+    // A start may have been under way: whatever it spawned is gone now; the jail can start again.
+    ::unlink(status.c_str());
+    ++d_.recovery.reset;
+    return;
+  }
+  index::ExitRecord rec;
+  if (auto from_file = exit_from_status_file(status)) {
+    rec = *from_file;
+  } else {
+    rec.lost = true;
+  }
+  if (auto ev = d_.emit(d_.idx.record_exit(row.id, rec)); !ev) {
+    lg()->error("recovery: recording the exit of jail={}: {}", row.id, ev.error().what());
+    return;
+  }
+  ::unlink(status.c_str());
+  ++(rec.lost ? d_.recovery.lost : d_.recovery.ended);
+  lg()->info("recovery: jail={} ended while ljd was down ({})", row.id,
+             rec.lost ? "lost" : "status file");
+  if (row.auto_remove) (void)d_.emit(d_.idx.jail_removed(row.id, std::nullopt));
 }
 
 void Jails::shutdown(bool stop_jails, std::function<void()> done) {

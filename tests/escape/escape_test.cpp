@@ -263,6 +263,14 @@ TEST(EscapeLjdBinary, CannotBeRunOrWrittenFromAJail) {
   auto o =
       run_in(ljd, {{"world", "bb"}, {"script", "#!/proc/self/exe --version\n"}, {"volumes", libs}});
   EXPECT_NE(o.http, 201) << "script ran: " << o.out;
+  // An ELF whose interpreter (PT_INTERP) is /proc/self/exe: the kernel maps ljd as its loader,
+  // which, unrelocated, dies at once; the probe never runs and /proc/self/exe is the jail's file.
+  fs::copy_file(LJ_PROBE_INTERP_PATH, world / "bin" / "probe-interp");
+  o = run_in(ljd,
+             {{"world", "bb"}, {"command", {"probe-interp", "echo", "ran"}}, {"volumes", libs}});
+  EXPECT_EQ(o.http, 201) << o.error;
+  EXPECT_EQ(o.out.find("ran"), std::string::npos) << o.out;
+  EXPECT_NE(o.code(), 0) << o.exit;  // SIGSEGV here (glibc x86-64: a jump through an empty GOT)
   // Writing through init's /proc/1/exe (the binary itself): refused before any open.
   o = run_in(ljd, probe({"open-write", "/proc/1/exe"}));
   EXPECT_EQ(o.out, "open: EACCES\n");
@@ -306,7 +314,8 @@ TEST_F(EscapeTest, MountMknodAndModulesAreRefused) {
 
 TEST_F(EscapeTest, RawDevicesAreAbsent) {
   auto o = run(probe({"open-dev", "/dev/sda", "/dev/vda", "/dev/nvme0n1", "/dev/mem", "/dev/kmem",
-                      "/dev/port", "/dev/kmsg", "/dev/mapper/control", "/dev/fuse"}));
+                      "/dev/port", "/dev/kmsg", "/dev/mapper/control", "/dev/fuse", "/proc/kmsg",
+                      "/proc/kcore", "/proc/sysrq-trigger"}));
   EXPECT_EQ(o.code(), 0) << "a device opened:\n" << o.out;
   EXPECT_EQ(o.out.find("opened"), std::string::npos) << o.out;
   // /dev holds the harmless devices only; a host block device cannot be made in the jail.
@@ -454,6 +463,59 @@ TEST_F(EscapeTest, MemoryHogHitsTheJailsLimitWhileTheHostAllocates) {
   std::vector<char> big(96 << 20);
   for (std::size_t i = 0; i < big.size(); i += 4096) big[i] = 1;
   EXPECT_EQ(big[big.size() - 4096], 1);
+}
+
+// A build's script runs in a jail of the same backend (on the world and a staging layer, network
+// inherit so that it can fetch): the same attempts fail there, and nothing is published by them.
+TEST_F(EscapeTest, BuildJailsRefuseTheSameAttempts) {
+  fs::path marker = ljd_->root() / "host-marker-build";
+  std::ofstream(marker) << "host\n";
+  std::string jf =
+      "name esc/build\nversion 1.0.0\nworld bb\n#!/bin/sh\n"
+      "probe fds\n"
+      "probe mount\n"
+      "probe open-write /proc/1/exe\n"
+      "probe find-sockets /\n"
+      "probe connect " +
+      ljd_->socket() +
+      "\n"
+      "probe exists " +
+      marker.string() +
+      "\n"
+      "probe chroot-escape " +
+      marker.string() +
+      "\n"
+      "probe ifdown lo\n"
+      "probe sethostname escaped\n"
+      "probe modules\n"
+      "exit 0\n";
+  auto c = ljd_->client();
+  auto b = c.post("/v1/builds", {{"jailfile", jf}});
+  ASSERT_TRUE(b);
+  ASSERT_EQ(b->status, 202) << b->body;
+  std::string id = b->json()["id"];
+  auto w = c.get("/v1/builds/" + id + "/wait?timeout_s=60");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->json()["build"]["state"], "succeeded") << w->body;
+  auto logs = c.get("/v1/builds/" + id + "/logs");
+  ASSERT_TRUE(logs);
+  std::string out;
+  std::istringstream in(logs->body);
+  for (std::string line; std::getline(in, line);) {
+    json rec = json::parse(line, nullptr, false);
+    if (rec.is_object() && rec.contains("data")) out += rec["data"].get<std::string>() + "\n";
+  }
+  for (const char* want : {"mount: EPERM", "open: EACCES", "none", "connect: ENOENT", "no",
+                           "unreachable", "SIOCSIFFLAGS: EPERM", "sethostname: EPERM"})
+    EXPECT_NE(out.find(std::string("\n") + want + "\n"), std::string::npos) << want << " in:\n"
+                                                                            << out;
+  EXPECT_EQ(out.find("loaded"), std::string::npos) << out;
+  // Descriptors: stdio, and at most the script the shell reads (the jail's own memfd).
+  std::string fds = out.substr(0, out.find('\n'));
+  EXPECT_TRUE(fds == "0 1 2" || fds.rfind("0 1 2 ", 0) == 0) << fds;
+  for (std::string_view extra : {"3", "5", "6", "7", "8", "9"})
+    EXPECT_EQ(("x " + fds + " ").find(" " + std::string(extra) + " "), std::string::npos) << fds;
+  c.del("/v1/overlays/esc/build/1.0.0");
 }
 
 }  // namespace

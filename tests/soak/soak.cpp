@@ -138,6 +138,8 @@ json jail_body(int i, const std::string& script) {
   return {{"world", "bb"},
           {"command", {"sh", "-c", script}},
           {"auto_remove", true},
+          // Limits, as a PaaS would set: each jail gets its memory and pids cgroups.
+          {"limits", {{"memory_bytes", 64 << 20}, {"pids", 32}}},
           {"labels", {{"soak", label}}},
           {"name", "sk" + label + "-" + std::to_string(i)}};
 }
@@ -246,18 +248,49 @@ std::vector<std::string> host_mounts_under(const fs::path& root) {
   return out;
 }
 
-// Cgroup directories named after the soak's jails or its builds' jails, in every hierarchy.
-std::vector<std::string> leftover_cgroups(const std::set<std::string>& build_ids) {
+// The "ljd" cgroups that `pid` puts its jails under, one per hierarchy: below its own cgroup of
+// each controller (lib/jail/linux/cgroup.hpp), read from /proc/PID/cgroup while it runs.
+std::vector<fs::path> jail_cgroup_roots(pid_t pid) {
+  std::vector<fs::path> out;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+  for (std::string line; std::getline(in, line);) {
+    auto a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    std::string ctrls = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    std::vector<std::string> mounts;
+    if (ctrls.empty()) {
+      mounts = {"", "unified"};
+    } else {
+      mounts.push_back(ctrls);
+      for (std::size_t i = 0, j; i <= ctrls.size(); i = j + 1) {
+        j = std::min(ctrls.find(',', i), ctrls.size());
+        mounts.push_back(ctrls.substr(i, j - i));
+      }
+    }
+    for (const auto& m : mounts) {
+      fs::path d = fs::path("/sys/fs/cgroup") / m / fs::path(path).relative_path() / "ljd";
+      std::error_code ec;
+      if (fs::is_directory(d, ec) &&
+          std::find(out.begin(), out.end(), fs::canonical(d, ec)) == out.end())
+        out.push_back(fs::canonical(d, ec));
+    }
+  }
+  return out;
+}
+
+// Cgroups named after the soak's jails or its builds' jails, or idle ones of ljd `pid`'s pool.
+std::vector<std::string> leftover_cgroups(const std::vector<fs::path>& roots,
+                                          const std::set<std::string>& build_ids, pid_t pid,
+                                          bool count_pool) {
   std::vector<std::string> out;
   std::error_code ec;
-  for (const auto& ctrl : fs::directory_iterator("/sys/fs/cgroup", ec)) {
-    for (const fs::path& parent : {ctrl.path() / "ljd", ctrl.path()}) {
-      for (const auto& e : fs::directory_iterator(parent, ec)) {
-        std::string n = e.path().filename();
-        bool ours = n.rfind("sk" + label + "-", 0) == 0;
-        for (const auto& b : build_ids) ours = ours || n == "lj-" + b;
-        if (ours && e.is_directory()) out.push_back(e.path());
-      }
+  for (const auto& root : roots) {
+    for (const auto& e : fs::directory_iterator(root, ec)) {
+      std::string n = e.path().filename();
+      bool ours = n.rfind("sk" + label + "-", 0) == 0 ||
+                  (n.rfind("lj-", 0) == 0 && build_ids.count(n.substr(3)) > 0) ||
+                  (count_pool && n.rfind(".pool-" + std::to_string(pid) + "-", 0) == 0);
+      if (ours && e.is_directory()) out.push_back(e.path());
     }
   }
   return out;
@@ -320,6 +353,7 @@ int main(int argc, char** argv) {
   }
   const pid_t pid = ljd.pid();
   const std::string sock = ljd.socket();
+  const auto cg_roots = jail_cgroup_roots(pid);
 
   // Warm up (first spawns, the index's pages, a build), then the baseline.
   sequence(sock, 0, 20);
@@ -371,7 +405,9 @@ int main(int argc, char** argv) {
     leak("ljd holds " + std::to_string(end_fds) + " descriptors, baseline " +
          std::to_string(base_fds) + " + " + std::to_string(opt.fd_slack));
   for (const auto& m : host_mounts_under(ljd.root())) leak("host mount " + m);
-  for (const auto& cg : leftover_cgroups(builds.ids)) leak("cgroup " + cg);
+  // While ljd runs it may keep emptied cgroups idle for reuse; none may carry a jail's name.
+  for (const auto& cg : leftover_cgroups(cg_roots, builds.ids, pid, false)) leak("cgroup " + cg);
+  const auto idle = leftover_cgroups(cg_roots, builds.ids, pid, true).size();
   const fs::path state = ljd.root() / ".ljd";
   if (auto n = count_entries(state / "run")) leak(std::to_string(n) + " files in .ljd/run");
   if (auto n = count_entries(ljd.root() / ".staging")) leak(std::to_string(n) + " staging entries");
@@ -408,6 +444,9 @@ int main(int argc, char** argv) {
     if (std::find(mounts_before.begin(), mounts_before.end(), m) == mounts_before.end() &&
         m.rfind(ljd.root().string(), 0) == 0)
       leak("host mount after stop " + m);
+  // Stopped, it removes its idle ones too.
+  for (const auto& cg : leftover_cgroups(cg_roots, builds.ids, pid, true))
+    leak("cgroup after stop " + cg);
 
   const int wrong = jails_run - codes_right;
   std::printf("soak: jails run=%d (sequence %d, at once %d, warm-up 20), exit codes wrong=%d\n",
@@ -419,6 +458,8 @@ int main(int argc, char** argv) {
   std::printf(
       "soak: ljd RSS baseline=%.1f MiB peak=%.1f MiB end=%.1f MiB (bound: peak < %ld MiB)\n",
       base_rss / 1024.0, peak_rss / 1024.0, end_rss / 1024.0, opt.max_rss_mib);
+  std::printf("soak: cgroup roots checked: %zu; idle pooled cgroups before stop: %zu\n",
+              cg_roots.size(), idle);
   std::printf("soak: leaks found=%d; wall time %.1f s\n", leaks, secs(Clock::now() - t0));
   if (failures.count()) {
     failures.print();

@@ -1,9 +1,11 @@
 // The Linux backend: clone3 into new namespaces, a root assembled in the child's own mount
 // namespace, our own init as pid 1, cgroups for the limits, supervision through a pidfd.
 // See docs/jail-linux.md for the sequence and the measured costs.
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -12,9 +14,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <fstream>
+#include <mutex>
+#include <optional>
 #include <sstream>
+#include <thread>
+#include <tuple>
 
 #include "common/fd.hpp"
 #include "common/log.hpp"
@@ -54,6 +61,43 @@ Result<std::uint64_t> start_time_of(pid_t pid) {
   std::uint64_t t = 0;
   if (!(ss >> t)) return fail(Errc::internal, "jail", "unreadable /proc/PID/stat");
   return t;
+}
+
+// The init (named lj-init by child_main) that holds `status_file` open in its status slot: pid
+// and start time. Compared by device and inode, not by path.
+std::optional<std::pair<pid_t, std::uint64_t>> init_holding(const std::string& status_file) {
+  struct stat want {};
+  if (status_file.empty() || ::stat(status_file.c_str(), &want) != 0) return std::nullopt;
+  DIR* dir = ::opendir("/proc");
+  if (!dir) return std::nullopt;
+  ScopeExit close_dir([dir] { ::closedir(dir); });
+  const std::string slot = "/fd/" + std::to_string(kSlotStatusFile);
+  while (struct dirent* e = ::readdir(dir)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    std::string base = std::string("/proc/") + e->d_name;
+    std::ifstream comm(base + "/comm");
+    std::string name;
+    if (!std::getline(comm, name) || name != "lj-init") continue;
+    struct stat got {};
+    if (::stat((base + slot).c_str(), &got) != 0) continue;
+    if (got.st_dev != want.st_dev || got.st_ino != want.st_ino) continue;
+    auto t = start_time_of(static_cast<pid_t>(pid));
+    if (t) return std::pair{static_cast<pid_t>(pid), *t};
+  }
+  return std::nullopt;
+}
+
+// True when the process is a zombie (or dead): /proc/PID/stat field 3 is Z or X.
+bool has_exited(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string s;
+  if (!std::getline(in, s)) return true;
+  auto rp = s.rfind(')');
+  if (rp == std::string::npos || rp + 2 >= s.size()) return false;
+  char state = s[rp + 2];
+  return state == 'Z' || state == 'X';
 }
 
 int read_cap_last() {
@@ -261,6 +305,81 @@ class LinuxJail final : public Jail {
   std::optional<ExitStatus> reaped_;
 };
 
+// Network namespaces made ahead of time. A jail's own network namespace (network mode none) is
+// the dearest part of clone3 in ljd: copy_net_ns registers the namespace's sysctls and its
+// loopback device (perf of ljd through its API: a third of clone3, a tenth of ljd's time). A
+// thread of ours makes a few in advance (unshare in that thread, loopback up, a descriptor kept,
+// back to our own), and init joins one with setns. Only processes that spawn more than once use
+// it (ljspawn spawns one jail: it would only pay for a namespace nobody takes). Idle namespaces
+// hold no process; closing the descriptor frees them.
+class NetnsPool {
+ public:
+  ~NetnsPool() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // A ready namespace, or an empty descriptor (then the caller makes its own).
+  UniqueFd take() {
+    std::lock_guard lock(mu_);
+    if (++asked_ < 2 || failed_) return UniqueFd();
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    UniqueFd fd;
+    if (!ready_.empty()) {
+      fd = std::move(ready_.back());
+      ready_.pop_back();
+    }
+    cv_.notify_all();
+    return fd;
+  }
+
+ private:
+  static constexpr std::size_t kReady = 2;  // two clients' worth
+
+  void run() {
+    UniqueFd own(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+    for (;;) {
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || ready_.size() < kReady; });
+        if (stop_) return;
+      }
+      UniqueFd made = make(own.get());
+      std::lock_guard lock(mu_);
+      if (!made) {
+        failed_ = true;  // the jails make their own, as before
+        return;
+      }
+      ready_.push_back(std::move(made));
+    }
+  }
+
+  // Leaves this thread in `own` again whatever happens (or marks the pool failed for good).
+  UniqueFd make(int own) {
+    if (own < 0 || ::unshare(CLONE_NEWNET) != 0) return UniqueFd();
+    int err = 0;
+    bool up = loopback_up(&err) == nullptr;
+    UniqueFd fd(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+    if (::setns(own, CLONE_NEWNET) != 0) {
+      lj::log("jail")->error("network namespace pool: setns back: {}", std::strerror(errno));
+      std::abort();  // a thread of ljd left in a foreign network namespace must not go on
+    }
+    if (!up) return UniqueFd();
+    return fd;
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<UniqueFd> ready_;
+  std::thread thread_;
+  unsigned asked_ = 0;
+  bool stop_ = false, failed_ = false;
+};
+
 class LinuxBackend final : public Backend {
  public:
   std::string_view name() const override { return "linux"; }
@@ -284,7 +403,9 @@ class LinuxBackend final : public Backend {
 
   Result<std::unique_ptr<Jail>> adopt(const JailHandle& h) override {
     auto t = start_time_of(h.pid);
-    if (!t || *t != h.start_time)
+    // An init that exited while nobody was its parent stays a zombie until its new parent (pid 1
+    // or a subreaper) reaps it: it has ended, and there is nothing to adopt.
+    if (!t || *t != h.start_time || has_exited(h.pid))
       return fail(Errc::not_found, "jail",
                   "jail " + h.name + " (pid " + std::to_string(h.pid) + ") is gone");
     UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, h.pid, 0)));
@@ -299,12 +420,25 @@ class LinuxBackend final : public Backend {
   }
 
   Status release(const JailHandle& h) override {
-    auto t = start_time_of(h.pid);
-    if (h.pid > 0 && t && *t == h.start_time) {
-      UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, h.pid, 0)));
-      if (pidfd) pidfd_send(pidfd.get(), SIGKILL);
+    pid_t pid = h.pid;
+    std::uint64_t start = h.start_time;
+    if (pid <= 0) {
+      // The handle was never recorded (the daemon died between clone3 and writing it): find the
+      // jail's init by the status file it holds open, and its cgroups by the jail's name.
+      if (auto found = init_holding(h.status_file)) std::tie(pid, start) = *found;
     }
-    Cgroups cg = Cgroups::from_handle(h.cgroup);
+    auto t = start_time_of(pid);
+    if (pid > 0 && t && *t == start) {
+      UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+      if (pidfd && pidfd_send(pidfd.get(), SIGKILL) == 0) {
+        // An init's exit completes once every process of its pid namespace is gone: wait for it
+        // so that nothing of the jail outlives release().
+        struct pollfd pfd = {pidfd.get(), POLLIN, 0};
+        while (::poll(&pfd, 1, 5000) < 0 && errno == EINTR) {
+        }
+      }
+    }
+    Cgroups cg = h.cgroup.empty() ? Cgroups::named(h.name) : Cgroups::from_handle(h.cgroup);
     return cg.destroy();
   }
 
@@ -359,6 +493,13 @@ class LinuxBackend final : public Backend {
     plan.cap_last = cap_last;
     plan.hostname = spec.hostname.empty() ? spec.name : spec.hostname;
     plan.loopback_up = private_net;
+    // Network mode none without a user namespace: a namespace made ahead (see NetnsPool).
+    UniqueFd netns;
+    if (spec.network.mode == NetworkMode::none && !spec.userns) netns = netns_.take();
+    if (netns) {
+      plan.netns_fd = netns.get();
+      plan.loopback_up = false;
+    }
     plan.become_ns_root = spec.userns.has_value();
     plan.die_with_parent = spec.die_with_parent;
 
@@ -370,7 +511,14 @@ class LinuxBackend final : public Backend {
     UniqueFd status_rd(status_pipe[0]), status_wr(status_pipe[1]);
     UniqueFd sync_rd, sync_wr;
     plan.wait_sync = spec.userns.has_value() || spec.network.mode == NetworkMode::ip;
-    if (plan.wait_sync) {
+    Cgroups cgroups = LJ_TRY(Cgroups::create(spec.name, spec.limits));
+    // v1 cgroups: a process joins by a write to cgroup.procs, which takes the global
+    // cgroup_threadgroup_rwsem for writing: an RCU grace period whenever no attach happened
+    // lately (rcu_sync, kernel/cgroup/cgroup.c; strace through ljd's API on a loaded machine:
+    // 6-15 ms for the first write). Done here, in parallel with init assembling the root, it no
+    // longer adds to the spawn. Jails that sync early (user namespace, network) join themselves.
+    plan.parent_joins = !plan.wait_sync && !cgroups.v2() && !cgroups.empty();
+    if (plan.wait_sync || plan.parent_joins) {
       int sp[2];
       if (LJ_SYS("pipe2", ::pipe2(sp, O_CLOEXEC)) != 0) return fail_errno("jail", "pipe2");
       sync_rd.reset(sp[0]);
@@ -388,7 +536,6 @@ class LinuxBackend final : public Backend {
     }
     auto or_null = [&](int fd) { return fd >= 0 ? fd : devnull.get(); };
 
-    Cgroups cgroups = LJ_TRY(Cgroups::create(spec.name, spec.limits));
     auto cg_fds = cgroups.procs_fds();
     if (cg_fds.size() > static_cast<std::size_t>(kMaxCgroupFds))
       return fail(Errc::internal, "jail", "too many cgroup controllers");
@@ -401,10 +548,11 @@ class LinuxBackend final : public Backend {
     plan.fds[kSlotIn] = or_null(spec.stdio.in);
     plan.fds[kSlotOut] = or_null(spec.stdio.out);
     plan.fds[kSlotErr] = or_null(spec.stdio.err);
-    for (std::size_t i = 0; i < cg_fds.size(); ++i) plan.fds[kSlotCgroup0 + i] = cg_fds[i];
+    if (!plan.parent_joins)
+      for (std::size_t i = 0; i < cg_fds.size(); ++i) plan.fds[kSlotCgroup0 + i] = cg_fds[i];
 
     std::uint64_t flags = CLONE_PIDFD | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
-    if (private_net) flags |= CLONE_NEWNET;
+    if (private_net && !netns) flags |= CLONE_NEWNET;
     if (spec.userns) flags |= CLONE_NEWUSER;
     struct clone_args args;
     std::memset(&args, 0, sizeof args);
@@ -436,6 +584,12 @@ class LinuxBackend final : public Backend {
     status_wr.reset();
     sync_rd.reset();
     status_file.reset();
+    if (plan.parent_joins) {
+      const std::string pid_s = std::to_string(pid);
+      for (int fd : cg_fds)
+        if (LJ_SYS("write", ::write(fd, pid_s.data(), pid_s.size())) < 0)
+          return fail_errno("jail", "join cgroup: write " + pid_s + " to cgroup.procs");
+    }
     cgroups.close_attach_fds();
 
     if (spec.userns) {
@@ -487,6 +641,8 @@ class LinuxBackend final : public Backend {
     return std::unique_ptr<Jail>(new LinuxJail(std::move(h), std::move(pidfd), std::move(status_rd),
                                                std::move(cgroups), true, deadline));
   }
+
+  NetnsPool netns_;
 };
 
 }  // namespace

@@ -349,6 +349,17 @@ Cgroups Cgroups::from_handle(const std::string& handle_cgroup) {
   return cg;
 }
 
+Cgroups Cgroups::named(const std::string& name) {
+  const CgroupLayout& l = cgroup_layout();
+  std::string handle;
+  for (const std::string* base : {&l.v2_base, &l.memory_base, &l.pids_base, &l.cpu_base}) {
+    if (base->empty() || name.empty()) continue;
+    std::string dir = *base + "/" + name;
+    if (exists(dir)) handle += (handle.empty() ? "" : ";") + dir;
+  }
+  return from_handle(handle);
+}
+
 std::string Cgroups::handle_string() const {
   std::string s;
   for (const auto& d : dirs_) s += (s.empty() ? "" : ";") + d;

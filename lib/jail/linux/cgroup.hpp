@@ -58,6 +58,9 @@ class Cgroups {
   static Result<Cgroups> create(const std::string& name, const Limits& limits);
   // Takes ownership of the cgroups of a handle (JailHandle::cgroup), for adopt/release.
   static Cgroups from_handle(const std::string& handle_cgroup);
+  // The cgroups create(name, ...) would have made, those that exist: recovery of a jail whose
+  // handle was never recorded (its daemon died between making the cgroups and writing the handle).
+  static Cgroups named(const std::string& name);
 
   bool empty() const { return dirs_.empty(); }
   bool v2() const { return v2_; }

@@ -5,8 +5,10 @@
 #include <linux/capability.h>
 #include <linux/openat2.h>
 #include <net/if.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -66,10 +68,6 @@ void copy(char* dst, std::size_t cap, const char* src) {
   ::_exit(code);
 }
 
-long raw_fork() {
-  return ::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-}
-
 // Moves every descriptor the jail needs to its slot and closes all others: the daemon's own
 // descriptors (close-on-exec or not) must not survive in init, which never execs.
 void relocate_fds(const ChildPlan& p) {
@@ -111,15 +109,8 @@ char* utoa(char* end, unsigned v) {
 }
 
 void bring_loopback_up() {
-  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) die(kSlotError, "socket", errno, "AF_INET");
-  struct ifreq ifr;
-  std::memset(&ifr, 0, sizeof ifr);
-  copy(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
-  if (::ioctl(s, SIOCGIFFLAGS, &ifr) < 0) die(kSlotError, "ioctl SIOCGIFFLAGS", errno, "lo");
-  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
-  if (::ioctl(s, SIOCSIFFLAGS, &ifr) < 0) die(kSlotError, "bring up", errno, "lo");
-  ::close(s);
+  int err = 0;
+  if (const char* step = loopback_up(&err)) die(kSlotError, step, err, "lo");
 }
 
 // Until its execve this process is a copy of ljd, so /proc/self/exe names the host's ljd binary: a
@@ -246,9 +237,52 @@ void exec_checked(const char* path, char* const* argv, char* const* envp) {
 
 void noop(int) {}
 
+int exec_command_entry(void* plan) {
+  exec_command(*static_cast<const ChildPlan*>(plan));
+}
+
+// Starts the command in init's address space (CLONE_VM, as posix_spawn does) on a stack of its
+// own. Init is a copy of ljd (its mappings, a few hundred VMAs and threads' worth of page tables):
+// a plain fork copied all of that again and then took a copy-on-write fault for every page init
+// or the command touched, only for execve to throw it away (profile of ljd through its API:
+// clone, page faults and exit_mmap were a fifth of init's time). The command writes nothing of
+// init's memory before its execve: system calls on its own stack. Not CLONE_VFORK: init must
+// close its copies of the jail's descriptors while the command starts, not after (the command
+// may list /proc/1/fd at once). They share errno (one thread block), so init makes only calls
+// that cannot fail until the command has exec'd or died. The stack stays mapped in init.
+long spawn_command(const ChildPlan& p) {
+  constexpr std::size_t kStack = 64 * 1024;
+  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return -1;
+  return ::clone(exec_command_entry, static_cast<char*>(stack) + kStack, CLONE_VM | SIGCHLD,
+                 const_cast<ChildPlan*>(&p));
+}
+
 }  // namespace
 
+const char* loopback_up(int* err) noexcept {
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return *err = errno, "socket";
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  copy(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+  const char* step = nullptr;
+  if (::ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+    step = "ioctl SIOCGIFFLAGS";
+  } else {
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+    if (::ioctl(s, SIOCSIFFLAGS, &ifr) < 0) step = "bring up";
+  }
+  if (step) *err = errno;
+  ::close(s);
+  return step;
+}
+
 void child_main(const ChildPlan& p) noexcept {
+  // Before relocate_fds closes it (it is in no slot).
+  if (p.netns_fd >= 0 && ::setns(p.netns_fd, CLONE_NEWNET) != 0)
+    die(p.fds[kSlotError], "setns", errno, "network namespace");
   relocate_fds(p);
   ::umask(0);
   // Only the daemon reaches init: the jail's processes lack CAP_SYS_PTRACE and their caps are a
@@ -262,7 +296,7 @@ void child_main(const ChildPlan& p) noexcept {
       die(kSlotError, "join cgroup", errno, "cgroup.procs");
   for (int s = kSlotCgroup0; s < kSlotEnd; ++s)
     if (p.fds[s] >= 0) ::close(s);
-  if (p.join_then_unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0)
+  if (p.join_then_unshare_cgroupns && !p.parent_joins && ::unshare(CLONE_NEWCGROUP) < 0)
     die(kSlotError, "unshare", errno, "CLONE_NEWCGROUP");
   if (p.wait_sync) {
     char c;
@@ -282,6 +316,13 @@ void child_main(const ChildPlan& p) noexcept {
   if (p.loopback_up) bring_loopback_up();
   if (p.fds[kSlotIn] < 0 || p.fds[kSlotOut] < 0 || p.fds[kSlotErr] < 0)
     die(kSlotError, "stdio", EBADF, "");
+  if (p.parent_joins) {
+    char c;
+    if (::read(kSlotSync, &c, 1) != 1) ::_exit(126);  // the parent gave up: nothing to report
+    ::close(kSlotSync);
+    if (p.join_then_unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0)
+      die(kSlotError, "unshare", errno, "CLONE_NEWCGROUP");
+  }
 
   sigset_t set;
   sigemptyset(&set);
@@ -296,19 +337,15 @@ void child_main(const ChildPlan& p) noexcept {
   }
   ::sigprocmask(SIG_SETMASK, &set, nullptr);
 
-  long child = raw_fork();
-  if (child < 0) die(kSlotError, "fork", errno, "");
-  if (child == 0) exec_command(p);
-  const auto cmd = static_cast<pid_t>(child);
-
-  // Init keeps only the status descriptors: the error pipe reaches EOF at the command's execve, and
-  // 0-2, which are still ljd's own stdio (its log, a terminal, a journal socket), go too.
+  // Init keeps only the status descriptors: 0-2, which are still ljd's own stdio (its log, a
+  // terminal, a journal socket), go now (the command takes its own from the slots); the rest once
+  // the command has its copies, and the error pipe reaches EOF at the command's execve.
   for (int fd = 0; fd <= 2; ++fd) ::close(fd);
-  ::close(kSlotError);
-  ::close(kSlotScript);
-  ::close(kSlotIn);
-  ::close(kSlotOut);
-  ::close(kSlotErr);
+  long child = spawn_command(p);
+  if (child < 0) die(kSlotError, "clone", errno, "");
+  const auto cmd = static_cast<pid_t>(child);
+  for (int s : {kSlotError, kSlotScript, kSlotIn, kSlotOut, kSlotErr})
+    if (p.fds[s] >= 0) ::close(s);  // open (relocate_fds): cannot fail, errno stays the command's
   int st = 0;
   for (;;) {
     siginfo_t info;

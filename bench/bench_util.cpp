@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,17 +60,29 @@ long rss_kib(pid_t pid) {
   return p == std::string::npos ? 0 : std::strtol(s.c_str() + p + 7, nullptr, 10);
 }
 
-double cpu_seconds(pid_t pid) {
+double cpu_seconds(pid_t pid, bool with_children) {
   std::string s = slurp("/proc/" + std::to_string(pid) + "/stat");
   // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
   auto p = s.rfind(')');
   if (p == std::string::npos) return -1;
   const char* c = s.c_str() + p + 1;
   unsigned long long utime = 0, stime = 0;
-  // Field 3 is the state; 14 and 15 are utime and stime in clock ticks.
-  if (std::sscanf(c, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+  long long cutime = 0, cstime = 0;
+  // Field 3 is the state; 14 and 15 are utime and stime, 16 and 17 cutime and cstime, in ticks.
+  if (std::sscanf(c, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld", &utime,
+                  &stime, &cutime, &cstime) != 4)
     return -1;
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  double ticks = static_cast<double>(utime + stime);
+  if (with_children) ticks += static_cast<double>(cutime + cstime);
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double thread_and_children_cpu_seconds() {
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  rusage self{}, kids{};
+  ::getrusage(RUSAGE_THREAD, &self);
+  ::getrusage(RUSAGE_CHILDREN, &kids);
+  return secs(self.ru_utime) + secs(self.ru_stime) + secs(kids.ru_utime) + secs(kids.ru_stime);
 }
 
 }  // namespace lj::bench

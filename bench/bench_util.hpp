@@ -21,7 +21,10 @@ inline double median(std::vector<double>& v) {
 
 // VmRSS of pid in KiB (0 when unreadable).
 long rss_kib(pid_t pid);
-// utime + stime of pid in seconds (-1 when unreadable).
-double cpu_seconds(pid_t pid);
+// utime + stime of pid in seconds, plus those of its reaped children (cutime + cstime) when
+// with_children (-1 when unreadable). /proc counts in clock ticks (10 ms): sum many operations.
+double cpu_seconds(pid_t pid, bool with_children = false);
+// CPU seconds (user + system) of the calling thread and of this process's reaped children.
+double thread_and_children_cpu_seconds();
 
 }  // namespace lj::bench

@@ -57,7 +57,9 @@ struct ChildPlan {
   // v1: the parent joins init to its cgroups while init assembles the root; init waits for the
   // sync byte only before it unshares its cgroup namespace and starts the command.
   bool parent_joins = false;
-  bool loopback_up = false;      // a private network namespace
+  bool loopback_up = false;  // a private network namespace
+  int netns_fd =
+      -1;  // join this ready network namespace (its loopback up) first, in ljd's numbering
   bool die_with_parent = false;  // PR_SET_PDEATHSIG(SIGKILL) on init
   bool become_ns_root = false;   // in a new user namespace: setresuid(0) once mapped
   std::string hostname;
@@ -78,6 +80,10 @@ struct ChildPlan {
 // The capabilities a root command keeps by default: Docker's default set less MKNOD and NET_RAW
 // (no device nodes, no raw sockets). Documented in docs/jail-linux.md.
 std::uint64_t default_capabilities();
+
+// Sets the loopback interface of the caller's network namespace up; the failed step and errno
+// otherwise ("socket", "ioctl SIOCGIFFLAGS", "bring up"). Async-signal-safe.
+const char* loopback_up(int* err) noexcept;
 
 // Runs in the cloned child: becomes the jail's init. Never returns.
 [[noreturn]] void child_main(const ChildPlan& plan) noexcept;

@@ -46,14 +46,15 @@ TEST_F(JailTest, CgroupsAreReusedWithTheNewJailsLimits) {
             std::to_string(128 << 20));
   ASSERT_TRUE(cg2->destroy());
 
-  // A jail without a pids limit in a reused memory cgroup: nothing of the earlier limit is left.
+  // A jail without a pids limit in reused cgroups: nothing of the earlier limit is left (every
+  // jail has a pids cgroup, limited or not).
   Limits c;
   c.memory_bytes = 32 << 20;
   auto cg3 = Cgroups::create(na, c);
   ASSERT_TRUE(cg3) << cg3.error().what();
   EXPECT_EQ(read_trimmed(l.memory_base + "/" + na + "/memory.limit_in_bytes"),
             std::to_string(32 << 20));
-  EXPECT_FALSE(std::filesystem::exists(l.pids_base + "/" + na));
+  EXPECT_EQ(read_trimmed(l.pids_base + "/" + na + "/pids.max"), "max");
 }
 
 TEST_F(JailTest, AReusedMemoryCgroupDoesNotReportAnEarlierJailsOom) {

@@ -11,13 +11,6 @@
 namespace lj::jail::test {
 namespace {
 
-std::string read_trimmed(const std::string& path) {
-  std::ifstream in(path);
-  std::string s;
-  std::getline(in, s);
-  return s;
-}
-
 TEST_F(JailTest, CgroupsAreReusedWithTheNewJailsLimits) {
   const CgroupLayout& l = cgroup_layout();
   if (l.v2 || l.pids_base.empty() || l.memory_base.empty())

@@ -93,13 +93,6 @@ TEST_F(JailTest, CpuAndOpenFileLimitsAreApplied) {
 namespace lj::jail::test {
 namespace {
 
-std::string first_line(const std::string& path) {
-  std::ifstream in(path);
-  std::string s;
-  std::getline(in, s);
-  return s;
-}
-
 // A jail without any limit still has cgroups of its own (memory and pids on v1, one on v2): its
 // processes are charged apart from the spawner's, counted, and signalled or killed as a group.
 TEST_F(JailTest, AJailWithoutLimitsHasCgroupsOfItsOwn) {
@@ -129,11 +122,11 @@ TEST_F(JailTest, AJailWithoutLimitsHasCgroupsOfItsOwn) {
     EXPECT_NE(std::find(dirs.begin(), dirs.end(), d), dirs.end()) << d << " in " << handle;
   // Accounted: init, sh, two sleeps; the hog's 16 MiB were charged here, not to us.
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_GE(std::stoul(first_line(pids + "/pids.current")), 4u);
-  EXPECT_EQ(first_line(pids + "/pids.max"), "max");
+  EXPECT_GE(std::stoul(read_trimmed(pids + "/pids.current")), 4u);
+  EXPECT_EQ(read_trimmed(pids + "/pids.max"), "max");
   const std::string peak = mem + (l.v2 ? "/memory.peak" : "/memory.max_usage_in_bytes");
   if (fs::exists(peak)) {
-    EXPECT_GE(std::stoull(first_line(peak)), 16ull << 20) << peak;
+    EXPECT_GE(std::stoull(read_trimmed(peak)), 16ull << 20) << peak;
   }
   // Signalled as a group: SIGSTOP is not one init passes on, so it goes to the cgroup's
   // processes (a jail without a cgroup was refused this before).

@@ -131,15 +131,22 @@ TEST_F(JailTest, AJailWithoutLimitsHasCgroupsOfItsOwn) {
   // Signalled as a group: SIGSTOP is not one init passes on, so it goes to the cgroup's
   // processes (a jail without a cgroup was refused this before).
   ASSERT_TRUE((*jail)->signal(SIGSTOP, true));
-  std::ifstream procs((l.v2 ? pids : mem) + "/cgroup.procs");
+  // The stop takes effect as each process next runs: look until all four are stopped.
+  auto count_stopped = [&] {
+    std::ifstream procs((l.v2 ? pids : mem) + "/cgroup.procs");
+    int n = 0;
+    for (pid_t pid; procs >> pid;) {
+      std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
+      std::string line;
+      std::getline(st, line);
+      auto rp = line.rfind(')');
+      if (rp != std::string::npos && rp + 2 < line.size() && line[rp + 2] == 'T') ++n;
+    }
+    return n;
+  };
   int stopped = 0;
-  for (pid_t pid; procs >> pid;) {
-    std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    std::getline(st, line);
-    auto rp = line.rfind(')');
-    if (rp != std::string::npos && line[rp + 2] == 'T') ++stopped;
-  }
+  for (int i = 0; i < 200 && (stopped = count_stopped()) < 4; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_GE(stopped, 4);
   ASSERT_TRUE((*jail)->signal(SIGKILL, true));
   auto st = (*jail)->wait();

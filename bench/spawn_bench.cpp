@@ -19,9 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "jail/backend.hpp"
-
-extern char** environ;
 
 namespace {
 
@@ -32,23 +31,6 @@ struct Stats {
   double median_ms = 0, p99_ms = 0;
   int failures = 0;
 };
-
-bool run_cmd(const std::vector<std::string>& argv) {
-  std::vector<char*> a;
-  for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-  a.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid;
-  int rc = posix_spawn(&pid, a[0], &fa, nullptr, a.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return false;
-  int ws = 0;
-  waitpid(pid, &ws, 0);
-  return WIFEXITED(ws) && WEXITSTATUS(ws) == 0;
-}
 
 struct Variant {
   std::string name;
@@ -117,18 +99,19 @@ int main(int argc, char** argv) {
   };
   vs.push_back({"libjail-overlay", libjail(false), {}, 0});
   vs.push_back({"libjail-robind", libjail(true), {}, 0});
-  vs.push_back({"ljspawn",
-                [&] {
-                  return run_cmd({ljspawn, "-d", world, "--ephemeral", "--", "/bin/true"});
-                },
-                {},
-                0});
+  vs.push_back(
+      {"ljspawn",
+       [&] {
+         return lj::bench::run_quiet({ljspawn, "-d", world, "--ephemeral", "--", "/bin/true"});
+       },
+       {},
+       0});
   if (access("/usr/bin/bwrap", X_OK) == 0) {
     vs.push_back({"bwrap",
                   [&] {
-                    return run_cmd({"/usr/bin/bwrap", "--unshare-all", "--die-with-parent",
-                                    "--ro-bind", world, "/", "--dev", "/dev", "--proc", "/proc",
-                                    "/bin/true"});
+                    return lj::bench::run_quiet({"/usr/bin/bwrap", "--unshare-all",
+                                                 "--die-with-parent", "--ro-bind", world, "/",
+                                                 "--dev", "/dev", "--proc", "/proc", "/bin/true"});
                   },
                   {},
                   0});
@@ -136,7 +119,7 @@ int main(int argc, char** argv) {
   if (!bundle.empty() && access("/usr/bin/crun", X_OK) == 0) {
     vs.push_back({"crun",
                   [&] {
-                    return run_cmd(
+                    return lj::bench::run_quiet(
                         {"/usr/bin/crun", "run", "--bundle", bundle,
                          "lj-bench-" + std::to_string(getpid()) + "-" + std::to_string(seq++)});
                   },

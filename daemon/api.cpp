@@ -94,6 +94,22 @@ tl::expected<LogQuery, Response> log_query(const Request& req) {
 
 // ---- system ---------------------------------------------------------------------------------
 
+namespace {
+json recovery_json(const RecoveryReport& r) {
+  return {{"took_ms", r.took_ms},
+          {"jails",
+           {{"adopted", r.adopted},
+            {"ended", r.ended},
+            {"lost", r.lost},
+            {"discarded", r.discarded},
+            {"reset", r.reset}}},
+          {"builds", {{"failed", r.builds_failed}, {"published", r.builds_published}}},
+          {"imports", {{"failed", r.imports_failed}, {"ready", r.imports_ready}}},
+          {"staging_removed", r.staging_removed},
+          {"overlay_rows_removed", r.overlay_rows_removed}};
+}
+}  // namespace
+
 void add_system_routes(Router& router, Daemon& d) {
   router.add("GET", "/v1/_ping", [](Request&, const Params&, Reply reply) {
     Response resp;
@@ -120,6 +136,12 @@ void add_system_routes(Router& router, Daemon& d) {
         {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::steady_clock::now() - d.started)
                          .count()},
+        {"index",
+         {{"path", d.idx.path()},
+          {"epoch", d.idx.epoch()},
+          {"epoch_changed", d.idx.epoch_changed()},
+          {"integrity_check", d.recovery.integrity}}},
+        {"recovery", recovery_json(d.recovery)},
     };
     reply(json_response(200, body));
   });

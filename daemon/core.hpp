@@ -38,6 +38,22 @@ class EventBus {
 class Jails;
 class Resources;
 
+// What start-up reconciliation found and did: logged at the end of recovery and shown by
+// GET /v1/info ("recovery"). Filled on the loop thread by main and the recover() calls.
+struct RecoveryReport {
+  std::string integrity = "unchecked";  // PRAGMA integrity_check at start: "ok" or SQLite's text
+  int adopted = 0;                      // running jails re-adopted
+  int ended = 0;      // jails that ended while ljd was down, exit read from their status file
+  int lost = 0;       // jails that ended while ljd was down, how unknown (recorded lost)
+  int discarded = 0;  // jails caught in create (never visible): killed, released, row deleted
+  int reset = 0;      // created jails caught mid-start: whatever ran was killed, still created
+  int builds_failed = 0, builds_published = 0;
+  int imports_failed = 0, imports_ready = 0;
+  std::size_t staging_removed = 0;
+  int overlay_rows_removed = 0;
+  std::int64_t took_ms = 0;
+};
+
 struct Daemon {
   Daemon(Config c, Loop& l, std::unique_ptr<jail::Backend> b, index::Index i);
   ~Daemon();
@@ -54,7 +70,8 @@ struct Daemon {
   std::unique_ptr<Jails> jails;
   std::unique_ptr<Resources> resources;  // worlds, overlays, builds
   bool ready = false;                    // recovery done: serve every route
-  bool stopping = false;                 // shutdown begun: refuse new jails
+  RecoveryReport recovery;
+  bool stopping = false;  // shutdown begun: refuse new jails
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 

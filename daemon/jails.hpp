@@ -5,8 +5,9 @@
 //
 // A jail's life here: create (row `creating`, then `created`, or straight to `running` with
 // start) -> spawn on the blocking pool -> row `running` -> the pidfd turns readable -> poll() on
-// the pool reaps and tears down -> row `exited` with the exit record -> the output pipes reach EOF
-// -> waiters answered, log followers get the `end` record -> auto_remove marks the row `removed`.
+// the loop thread reaps and tears down -> row `exited` with the exit record -> the output pipes
+// reach EOF -> waiters answered, log followers get the `end` record -> auto_remove marks the row
+// `removed`.
 #pragma once
 
 #include <chrono>
@@ -26,6 +27,8 @@
 #include "daemon/jail_request.hpp"
 
 namespace lj::daemon {
+
+class RecordLog;
 
 using Uid = std::optional<std::uint32_t>;
 using RowDone = std::function<void(Result<index::JailRow>)>;
@@ -74,6 +77,7 @@ class Jails {
  private:
   struct Live;
   void spawn(std::string id, CreateJail req, bool fresh, Uid uid, RowDone done);
+  void settle(const index::JailRow& row);  // recovery of a jail that did not survive ljd
   void supervise(Live& l);
   void on_exit_ready(const std::string& id);
   void on_reaped(const std::string& id, Result<std::optional<jail::ExitStatus>> st);
@@ -82,6 +86,7 @@ class Jails {
   void maybe_finish(const std::string& id);
   void finish(Live& l);
   void append_log(Live& l, int stream, std::string_view data);
+  RecordLog& log_of(Live& l);
   void answer_waiters(const index::JailRow& row);
   void end_followers(const index::JailRow& row);
   Result<overlay::MountPlan> resolve_root(const CreateJail& req);

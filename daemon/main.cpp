@@ -17,6 +17,7 @@
 #include "daemon/backend_glue.hpp"
 #include "daemon/config.hpp"
 #include "daemon/core.hpp"
+#include "daemon/crash_point.hpp"
 #include "daemon/jails.hpp"
 #include "daemon/resources.hpp"
 #include "daemon/runtime.hpp"
@@ -213,14 +214,44 @@ int main(int argc, char** argv) {
     });
   });
 
+  // Reconciliation, while every route but /v1/_ping answers 503: the index's own check first,
+  // then builds and imports, then jails; serve once all of it is done.
+  std::unique_ptr<Watch> recovery_delay_timer;
   rt.loop().post([&] {
-    d.resources->recover();
-    d.jails->recover([&] {
-      d.ready = true;
-      purge();
-      log->info("ready: socket={} root={} backend={}", cfg.socket.string(), cfg.root.string(),
-                d.backend ? std::string(d.backend->name()) : "none");
-      tell_parent(ready_fd, 0);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto integrity = d.idx.integrity_check();
+    d.recovery.integrity = integrity ? std::string("ok") : integrity.error().what();
+    if (!integrity) log->error("recovery: index integrity_check: {}", d.recovery.integrity);
+    log->info("recovery: index={} epoch={}{} integrity_check={}", d.idx.path(), d.idx.epoch(),
+              d.idx.epoch_changed() ? " (new: the machine went down with the index open)" : "",
+              d.recovery.integrity);
+    d.resources->recover([&, t0] {
+      d.jails->recover([&, t0] {
+        auto serve = [&, t0] {
+          const RecoveryReport& r = d.recovery;
+          d.recovery.took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now() - t0)
+                                   .count();
+          log->info(
+              "recovery: done in {}ms: jails adopted={} ended={} lost={} discarded={} reset={}; "
+              "builds failed={} published={}; imports failed={} ready={}; staging removed={}; "
+              "overlay rows removed={}",
+              r.took_ms, r.adopted, r.ended, r.lost, r.discarded, r.reset, r.builds_failed,
+              r.builds_published, r.imports_failed, r.imports_ready, r.staging_removed,
+              r.overlay_rows_removed);
+          d.ready = true;
+          purge();
+          log->info("ready: socket={} root={} backend={}", cfg.socket.string(), cfg.root.string(),
+                    d.backend ? std::string(d.backend->name()) : "none");
+          tell_parent(ready_fd, 0);
+        };
+        // Test seam (daemon/crash_point.hpp): stay in reconciliation a while, answering 503.
+        if (auto delay = recovery_delay(); delay.count() > 0) {
+          recovery_delay_timer = rt.loop().after(delay, serve);
+        } else {
+          serve();
+        }
+      });
     });
   });
   rt.run();

@@ -9,6 +9,7 @@
 
 #include "build/builder.hpp"
 #include "common/log.hpp"
+#include "daemon/crash_point.hpp"
 #include "daemon/jails.hpp"
 #include "daemon/wire.hpp"
 #include "overlay/world_import.hpp"
@@ -175,6 +176,7 @@ void Resources::import_world(const std::string& name, const std::string& source,
   row.source = source;
   if (auto st = d_.emit(d_.idx.insert_world(row, uid)); !st)
     return done(tl::unexpected(st.error()));
+  crash_point("world.after_row");
   auto& imp = imports_[name];
   imp = std::make_unique<Import>();
   auto entries = imp->entries;
@@ -184,6 +186,7 @@ void Resources::import_world(const std::string& name, const std::string& source,
   d_.loop.long_blocking([this, root, world, source, entries, bytes, name, uid] {
     auto res = overlay::import_world(root, world, source, [&](const overlay::ImportProgress& p) {
       entries->store(p.entries, std::memory_order_relaxed);
+      crash_point("world.copying");
       bytes->store(p.bytes, std::memory_order_relaxed);
     });
     Result<std::uint64_t> out = res ? Result<std::uint64_t>(res->bytes)
@@ -197,6 +200,7 @@ void Resources::import_world(const std::string& name, const std::string& source,
 
 void Resources::finish_import(const std::string& name, Result<std::uint64_t> bytes, Uid uid) {
   imports_.erase(name);
+  crash_point("world.before_ready");
   Status st = bytes ? d_.emit(d_.idx.world_ready(name, *bytes, uid))
                     : d_.emit(d_.idx.world_failed(name, error_json(bytes.error()), uid));
   if (!st) lg()->error("world={} recording the import's end: {}", name, st.error().what());
@@ -291,6 +295,7 @@ Result<json> Resources::remove_overlay(const std::string& name, const std::strin
   auto n = LJ_TRY(overlay::OverlayName::parse(name));
   auto v = LJ_TRY(overlay::Version::parse(version));
   LJ_TRY(d_.catalog.remove(n, v));  // conflict while a child overlay names it
+  crash_point("overlay.after_remove");
   if (d_.idx.get_overlay(name, version)) {
     LJ_TRY(d_.emit(d_.idx.delete_overlay(name, version, uid)));
   } else {
@@ -367,6 +372,7 @@ void Resources::submit_build(BuildSubmit req, Uid uid, JsonDone done) {
   if (auto st = d_.emit(d_.idx.build_started(id, uid)); !st) {
     lg()->warn("build={} recording its start: {}", id, st.error().what());
   }
+  crash_point("build.after_row");
 
   build::BuildRequest br;
   br.jailfile = jailfile;
@@ -405,6 +411,7 @@ void Resources::submit_build(BuildSubmit req, Uid uid, JsonDone done) {
 void Resources::build_line(const std::string& id, std::string_view line) {
   auto it = running_.find(id);
   if (it == running_.end()) return;
+  crash_point("build.output");
   std::string fields = R"(,"data":)";
   fields += json(std::string(line)).dump(-1, ' ', false, json::error_handler_t::replace);
   fields += R"(,"time":")" + iso_time(index::now()) + "\"";
@@ -412,6 +419,7 @@ void Resources::build_line(const std::string& id, std::string_view line) {
 }
 
 void Resources::finish_build(const std::string& id, Result<json> result, Uid uid) {
+  crash_point("build.before_record");
   index::BuildRow out;
   index::BuildState state = index::BuildState::succeeded;
   if (result) {
@@ -509,27 +517,114 @@ Status Resources::build_logs(const std::string& id, std::uint64_t after, bool fo
 
 // ---- start-up and shutdown ----------------------------------------------------------------
 
-void Resources::recover() {
-  if (auto n = d_.catalog.clean_staging(); !n) {
-    lg()->warn("recovery: cleaning .staging: {}", n.error().what());
-  } else if (*n > 0) {
-    lg()->info("recovery: removed {} staging leftovers", *n);
+namespace {
+// Bytes of the regular files under `dir` (a world published before its row said so).
+std::uint64_t tree_bytes(const fs::path& dir) {
+  std::uint64_t n = 0;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_regular_file(ec) && !it->is_symlink(ec)) n += it->file_size(ec);
   }
+  return n;
+}
+}  // namespace
+
+void Resources::recover(std::function<void()> done) {
+  RecoveryReport& rep = d_.recovery;
   Error interrupted(Errc::busy, "daemon", "interrupted: ljd stopped while it ran");
+  // Imports: the rename into worlds/ is an import's commit point; a world directory there is
+  // complete, whatever its row says.
   if (auto ws = d_.idx.list_worlds_importing()) {
     for (const auto& w : *ws) {
-      (void)d_.emit(d_.idx.world_failed(w.name, error_json(interrupted), std::nullopt));
-      lg()->info("recovery: world={} import marked failed", w.name);
+      auto wn = overlay::WorldName::parse(w.name);
+      fs::path dir = wn ? d_.catalog.root().world_dir(*wn) : fs::path();
+      if (wn && is_dir(dir)) {
+        (void)d_.emit(d_.idx.world_ready(w.name, tree_bytes(dir), std::nullopt));
+        ++rep.imports_ready;
+        lg()->info("recovery: world={} import had completed; marked ready", w.name);
+      } else {
+        (void)d_.emit(d_.idx.world_failed(w.name, error_json(interrupted), std::nullopt));
+        ++rep.imports_failed;
+        lg()->info("recovery: world={} import marked failed", w.name);
+      }
+    }
+  } else {
+    lg()->error("recovery: listing imports: {}", ws.error().what());
+  }
+  // Builds: publishing (a rename) is a build's commit point; an overlay whose manifest names the
+  // build means it succeeded, and its row and end are recorded now.
+  std::map<std::string, const overlay::OverlayEntry*> by_build;
+  auto on_disk = d_.catalog.list_overlays();
+  if (!on_disk) lg()->error("recovery: listing overlays: {}", on_disk.error().what());
+  if (on_disk) {
+    for (const auto& e : *on_disk) {
+      if (!e.manifest.build_id.empty()) by_build[e.manifest.build_id] = &e;
     }
   }
+  std::vector<std::string> interrupted_builds;
   if (auto bs = d_.idx.list_builds_in_flight()) {
     for (const auto& b : *bs) {
+      std::error_code ec;
+      fs::remove_all(d_.cfg.root / ".ljd" / "builds" / (b.id + ".context"), ec);
+      if (auto it = by_build.find(b.id); it != by_build.end()) {
+        const overlay::OverlayEntry& e = *it->second;
+        finish_build(
+            b.id, json{{"name", e.name.str()}, {"version", e.version.str()}, {"cache_hit", false}},
+            std::nullopt);
+        ++rep.builds_published;
+        lg()->info("recovery: build={} had published {}@{}; marked succeeded", b.id, e.name.str(),
+                   e.version.str());
+        continue;
+      }
+      interrupted_builds.push_back(b.id);
       index::BuildRow out;
       out.error = error_json(interrupted);
       (void)d_.emit(d_.idx.build_finished(b.id, index::BuildState::failed, out, std::nullopt));
+      ++rep.builds_failed;
       lg()->info("recovery: build={} marked failed", b.id);
     }
+  } else {
+    lg()->error("recovery: listing builds: {}", bs.error().what());
   }
+  // Overlay rows whose directory is gone (ljd died between removing it and its row).
+  if (auto rows = d_.idx.list_overlays(); rows && on_disk) {
+    for (const auto& r : *rows) {
+      bool present = false;
+      for (const auto& e : *on_disk) {
+        present = present || (e.name.str() == r.name && e.version.str() == r.version);
+      }
+      if (present) continue;
+      (void)d_.emit(d_.idx.delete_overlay(r.name, r.version, std::nullopt));
+      ++rep.overlay_rows_removed;
+      lg()->info("recovery: overlay {}@{} is gone from disk; row removed", r.name, r.version);
+    }
+  }
+  // Staging leftovers of interrupted builds and imports (a half-copied world can be large: off
+  // the loop). Nothing else runs yet, so nothing new is staged meanwhile.
+  overlay::Catalog catalog = d_.catalog;
+  jail::Backend* backend = d_.backend.get();
+  d_.loop.long_blocking(
+      [this, catalog, backend, interrupted_builds, done = std::move(done)]() mutable {
+        // The build jail died with ljd (die_with_parent); its cgroups did not. lib/build names it
+        // "lj-<build id>".
+        for (const auto& id : interrupted_builds) {
+          jail::JailHandle h;
+          h.name = "lj-" + id;
+          if (Status st = backend ? backend->release(h) : Status{}; !st) {
+            lg()->warn("recovery: releasing the jail of build={}: {}", id, st.error().what());
+          }
+        }
+        auto n = catalog.clean_staging();
+        d_.loop.post([this, n = std::move(n), done = std::move(done)] {
+          if (!n) {
+            lg()->warn("recovery: cleaning .staging: {}", n.error().what());
+          } else {
+            d_.recovery.staging_removed = *n;
+            if (*n > 0) lg()->info("recovery: removed {} staging leftovers", *n);
+          }
+          done();
+        });
+      });
 }
 
 void Resources::shutdown() {

@@ -63,8 +63,10 @@ class Resources {
   Status build_logs(const std::string& id, std::uint64_t after, bool follow,
                     std::shared_ptr<StreamWriter> w);
 
-  // Start-up: interrupted imports and builds are marked failed, staging leftovers removed.
-  void recover();
+  // Start-up reconciliation, then done(): an import or build that got as far as its rename
+  // (world directory, published overlay) is recorded as finished, any other in flight is marked
+  // failed; overlay rows whose directory is gone are removed; staging leftovers are removed.
+  void recover(std::function<void()> done);
   void shutdown();
 
  private:

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <array>
@@ -309,6 +310,9 @@ Result<BuildResult> Builder::run(const BuildPlan& plan, const BuildRequest& requ
   spec.root.writable_dir = staging.path();
   spec.script = jf.script;
   spec.network.mode = jail::NetworkMode::inherit;  // builds fetch packages
+  // A build jail never outlives its builder: killed with it (kill -9 of ljd included), it
+  // cannot go on writing into a staging directory that recovery is about to remove.
+  spec.die_with_parent = true;
   spec.limits = request.limits;
   spec.stdio.out = pipe_write.get();
   spec.stdio.err = pipe_write.get();
@@ -335,10 +339,20 @@ Result<BuildResult> Builder::run(const BuildPlan& plan, const BuildRequest& requ
   }
   res.exit = *waited;
   if (res.exit.code != 0 || res.exit.signal != 0 || res.exit.timed_out || res.exit.oom) {
-    return fail(res.exit.timed_out ? Errc::timed_out : Errc::conflict, "build",
-                "build " + plan.build_id + " of " + ref + " failed: the script " +
-                    describe_exit(res.exit) +
-                    "; nothing was published (log: " + res.log_path.string() + ")");
+    // A script that filled the staging file system fails with whatever its tools print; say
+    // why here, while the staging layer still holds the space (it is removed on the way out).
+    struct statvfs vfs {};
+    const bool full = ::statvfs(staging.path().c_str(), &vfs) == 0 &&
+                      static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize < (1u << 20);
+    return fail(Error(
+        res.exit.timed_out ? Errc::timed_out
+        : full             ? Errc::no_space
+                           : Errc::conflict,
+        "build",
+        "build " + plan.build_id + " of " + ref + " failed: the script " + describe_exit(res.exit) +
+            (full ? " with the file system of " + root_.staging_dir().string() + " full (ENOSPC)"
+                  : std::string()) +
+            "; nothing was published (log: " + res.log_path.string() + ")"));
   }
 
   // The staging directory becomes the overlay directory: upper/ is the layer, work/ goes.

@@ -91,7 +91,9 @@ class Backend {
   virtual Result<std::unique_ptr<Jail>> adopt(const JailHandle& handle) = 0;
 
   // Releases what a dead jail may have left (cgroups, FreeBSD mounts and rctl rules), from its
-  // handle alone: recovery after a crash. Idempotent.
+  // handle alone: recovery after a crash. Idempotent. With pid 0 (the daemon died before it
+  // recorded the handle) the jail is found from handle.name and handle.status_file alone, and
+  // anything of it still running is killed.
   virtual Status release(const JailHandle& handle) = 0;
 };
 

@@ -5,14 +5,23 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <net/if.h>
+#include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -67,6 +76,135 @@ static int chroot_escape(const char* probe_path) {
   if (chroot(".") < 0) return fail("chroot");
   printf(access(probe_path, F_OK) == 0 ? "reachable\n" : "unreachable\n");
   return 0;
+}
+
+/* Escape attempts (tests/escape): each prints "ok"-style success words or "<what>: <ERRNO>". */
+
+static int open_write(const char* path) {
+  int fd = open(path, O_WRONLY);
+  if (fd < 0) return fail("open");
+  close(fd);
+  return printf("opened\n") < 0;
+}
+
+/* CVE-2019-5736's move: hold the binary by an O_PATH descriptor, reopen it for writing through
+ * /proc/self/fd once the holder would have let go. */
+static int reopen_write(const char* path) {
+  int fd = open(path, O_PATH);
+  if (fd < 0) return fail("open O_PATH");
+  char via[64];
+  snprintf(via, sizeof via, "/proc/self/fd/%d", fd);
+  int w = open(via, O_WRONLY);
+  if (w < 0) return fail("reopen");
+  close(w);
+  return printf("opened\n") < 0;
+}
+
+static int modules(void) {
+  /* The capability check comes before the image is read (kernel/module/main.c may_init_module). */
+  static char image[64];
+  int rc = 0;
+  if (syscall(SYS_init_module, image, sizeof image, "") == 0) {
+    printf("init_module: loaded\n");
+    rc = 1;
+  } else {
+    printf("init_module: %s\n", strerrorname_np(errno));
+  }
+  int fd = open("/bin/probe", O_RDONLY | O_CLOEXEC);
+  if (syscall(SYS_finit_module, fd, "", 0) == 0) {
+    printf("finit_module: loaded\n");
+    rc = 1;
+  } else {
+    printf("finit_module: %s\n", strerrorname_np(errno));
+  }
+  if (fd >= 0) close(fd);
+  return rc;
+}
+
+/* Prints "PATH: opened" or "PATH: ERRNO" per device; exits 1 when any opened. */
+static int open_devices(int n, char** paths) {
+  int rc = 0;
+  for (int i = 0; i < n; ++i) {
+    int fd = open(paths[i], O_RDWR | O_NONBLOCK);
+    if (fd < 0) fd = open(paths[i], O_RDONLY | O_NONBLOCK);
+    if (fd >= 0) {
+      printf("%s: opened\n", paths[i]);
+      close(fd);
+      rc = 1;
+    } else {
+      printf("%s: %s\n", paths[i], strerrorname_np(errno));
+    }
+  }
+  return rc;
+}
+
+/* Takes an interface down (mtu < 0) or sets its MTU, as `ip link` would. */
+static int iface_set(const char* name, int mtu) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return fail("socket");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
+  if (mtu >= 0) {
+    ifr.ifr_mtu = mtu;
+    if (ioctl(s, SIOCSIFMTU, &ifr) < 0) return fail("SIOCSIFMTU");
+  } else {
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) return fail("SIOCGIFFLAGS");
+    ifr.ifr_flags = (short)(ifr.ifr_flags & ~IFF_UP);
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) return fail("SIOCSIFFLAGS");
+  }
+  close(s);
+  return printf("changed\n") < 0;
+}
+
+/* A UNIX stream connect to a path, or to an abstract name when `abstract` (no leading NUL). */
+static int unix_connect(const char* name, int abstract) {
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return fail("socket");
+  struct sockaddr_un sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  size_t n = strlen(name);
+  if (n + 2 > sizeof sa.sun_path) {
+    errno = ENAMETOOLONG;
+    return fail("connect");
+  }
+  memcpy(sa.sun_path + (abstract ? 1 : 0), name, n);
+  socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (abstract ? 1 : 0));
+  if (connect(s, (struct sockaddr*)&sa, len) < 0) return fail("connect");
+  close(s);
+  return printf("connected\n") < 0;
+}
+
+static int sockets_found;
+static int note_socket(const char* path, const struct stat* st, int type, struct FTW* ftw) {
+  (void)type;
+  (void)ftw;
+  if (S_ISSOCK(st->st_mode)) {
+    printf("%s\n", path);
+    ++sockets_found;
+  }
+  return 0;
+}
+
+/* Every UNIX socket in the jail's tree, /proc and /sys aside (FTW_MOUNT keeps to the root's own
+ * mounts; /proc holds none but its per-process views, which are the jail's own). */
+static int find_sockets(const char* top) {
+  sockets_found = 0;
+  if (nftw(top, note_socket, 32, FTW_PHYS | FTW_MOUNT) < 0) return fail("nftw");
+  if (!sockets_found) printf("none\n");
+  return 0;
+}
+
+/* A nested user namespace gives back CAP_SYS_ADMIN over a new mount namespace: what can it do? */
+static int userns_mount(void) {
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) return fail("unshare");
+  mkdir("/tmp/.um", 0755);
+  if (mount("tmpfs", "/tmp/.um", "tmpfs", 0, NULL) < 0) return fail("mount tmpfs");
+  printf("nested tmpfs mounted\n");
+  mkdir("/tmp/.um/p", 0755);
+  if (mount("proc", "/tmp/.um/p", "proc", 0, NULL) < 0) return fail("mount proc");
+  return printf("nested proc mounted\n") < 0;
 }
 
 int main(int argc, char** argv) {
@@ -172,7 +310,8 @@ int main(int argc, char** argv) {
     if (!f) return fail("fopen");
     char line[256];
     while (fgets(line, sizeof line, f))
-      if (!strncmp(line, "CapEff:", 7) || !strncmp(line, "CapBnd:", 7) || !strncmp(line, "NoNewPrivs:", 11))
+      if (!strncmp(line, "CapEff:", 7) || !strncmp(line, "CapBnd:", 7) ||
+          !strncmp(line, "NoNewPrivs:", 11))
         fputs(line, stdout);
     fclose(f);
     return 0;
@@ -191,6 +330,41 @@ int main(int argc, char** argv) {
     printf("\n");
     closedir(d);
     return 0;
+  }
+  if (!strcmp(v, "open-write")) return open_write(a);
+  if (!strcmp(v, "reopen-write")) return reopen_write(a);
+  if (!strcmp(v, "modules")) return modules();
+  if (!strcmp(v, "open-dev")) return open_devices(argc - 2, argv + 2);
+  if (!strcmp(v, "ifdown")) return iface_set(a, -1);
+  if (!strcmp(v, "ifmtu")) return iface_set(a, atoi(b));
+  if (!strcmp(v, "connect")) return unix_connect(a, 0);
+  if (!strcmp(v, "connect-abstract")) return unix_connect(a, 1);
+  if (!strcmp(v, "find-sockets")) return find_sockets(a);
+  if (!strcmp(v, "userns-mount")) return userns_mount();
+  if (!strcmp(v, "sethostname")) {
+    if (sethostname(a, strlen(a)) < 0) return fail("sethostname");
+    return printf("set\n") < 0;
+  }
+  if (!strcmp(v, "kill")) {
+    if (kill(atoi(a), atoi(b)) < 0) return fail("kill");
+    return printf("sent\n") < 0;
+  }
+  if (!strcmp(v, "ptrace")) {
+    if (ptrace(PTRACE_ATTACH, atoi(a), 0, 0) < 0) return fail("ptrace");
+    return printf("attached\n") < 0;
+  }
+  if (!strcmp(v, "readlink")) {
+    char buf[4096];
+    ssize_t n = readlink(a, buf, sizeof buf - 1);
+    if (n < 0) return fail("readlink");
+    buf[n] = '\0';
+    return printf("%s\n", buf) < 0;
+  }
+  if (!strcmp(v, "chroot-ls")) {
+    /* A second chroot, into "/" of the jail (all it can name), then list "..": still the jail. */
+    if (chroot(a) < 0) return fail("chroot");
+    if (chdir("/..") < 0) return fail("chdir");
+    return list_dir(".", 0);
   }
   if (!strcmp(v, "env")) return printf("%s\n", getenv(a) ? getenv(a) : "") < 0;
   fprintf(stderr, "probe: unknown verb %s\n", v);

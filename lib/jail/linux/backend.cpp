@@ -1,6 +1,7 @@
 // The Linux backend: clone3 into new namespaces, a root assembled in the child's own mount
 // namespace, our own init as pid 1, cgroups for the limits, supervision through a pidfd.
 // See docs/jail-linux.md for the sequence and the measured costs.
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
@@ -14,7 +15,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <tuple>
 
 #include "common/fd.hpp"
 #include "common/log.hpp"
@@ -54,6 +57,43 @@ Result<std::uint64_t> start_time_of(pid_t pid) {
   std::uint64_t t = 0;
   if (!(ss >> t)) return fail(Errc::internal, "jail", "unreadable /proc/PID/stat");
   return t;
+}
+
+// The init (named lj-init by child_main) that holds `status_file` open in its status slot: pid
+// and start time. Compared by device and inode, not by path.
+std::optional<std::pair<pid_t, std::uint64_t>> init_holding(const std::string& status_file) {
+  struct stat want {};
+  if (status_file.empty() || ::stat(status_file.c_str(), &want) != 0) return std::nullopt;
+  DIR* dir = ::opendir("/proc");
+  if (!dir) return std::nullopt;
+  ScopeExit close_dir([dir] { ::closedir(dir); });
+  const std::string slot = "/fd/" + std::to_string(kSlotStatusFile);
+  while (struct dirent* e = ::readdir(dir)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    std::string base = std::string("/proc/") + e->d_name;
+    std::ifstream comm(base + "/comm");
+    std::string name;
+    if (!std::getline(comm, name) || name != "lj-init") continue;
+    struct stat got {};
+    if (::stat((base + slot).c_str(), &got) != 0) continue;
+    if (got.st_dev != want.st_dev || got.st_ino != want.st_ino) continue;
+    auto t = start_time_of(static_cast<pid_t>(pid));
+    if (t) return std::pair{static_cast<pid_t>(pid), *t};
+  }
+  return std::nullopt;
+}
+
+// True when the process is a zombie (or dead): /proc/PID/stat field 3 is Z or X.
+bool has_exited(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string s;
+  if (!std::getline(in, s)) return true;
+  auto rp = s.rfind(')');
+  if (rp == std::string::npos || rp + 2 >= s.size()) return false;
+  char state = s[rp + 2];
+  return state == 'Z' || state == 'X';
 }
 
 int read_cap_last() {
@@ -284,7 +324,9 @@ class LinuxBackend final : public Backend {
 
   Result<std::unique_ptr<Jail>> adopt(const JailHandle& h) override {
     auto t = start_time_of(h.pid);
-    if (!t || *t != h.start_time)
+    // An init that exited while nobody was its parent stays a zombie until its new parent (pid 1
+    // or a subreaper) reaps it: it has ended, and there is nothing to adopt.
+    if (!t || *t != h.start_time || has_exited(h.pid))
       return fail(Errc::not_found, "jail",
                   "jail " + h.name + " (pid " + std::to_string(h.pid) + ") is gone");
     UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, h.pid, 0)));
@@ -299,12 +341,25 @@ class LinuxBackend final : public Backend {
   }
 
   Status release(const JailHandle& h) override {
-    auto t = start_time_of(h.pid);
-    if (h.pid > 0 && t && *t == h.start_time) {
-      UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, h.pid, 0)));
-      if (pidfd) pidfd_send(pidfd.get(), SIGKILL);
+    pid_t pid = h.pid;
+    std::uint64_t start = h.start_time;
+    if (pid <= 0) {
+      // The handle was never recorded (the daemon died between clone3 and writing it): find the
+      // jail's init by the status file it holds open, and its cgroups by the jail's name.
+      if (auto found = init_holding(h.status_file)) std::tie(pid, start) = *found;
     }
-    Cgroups cg = Cgroups::from_handle(h.cgroup);
+    auto t = start_time_of(pid);
+    if (pid > 0 && t && *t == start) {
+      UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+      if (pidfd && pidfd_send(pidfd.get(), SIGKILL) == 0) {
+        // An init's exit completes once every process of its pid namespace is gone: wait for it
+        // so that nothing of the jail outlives release().
+        struct pollfd pfd = {pidfd.get(), POLLIN, 0};
+        while (::poll(&pfd, 1, 5000) < 0 && errno == EINTR) {
+        }
+      }
+    }
+    Cgroups cg = h.cgroup.empty() ? Cgroups::named(h.name) : Cgroups::from_handle(h.cgroup);
     return cg.destroy();
   }
 
@@ -370,7 +425,14 @@ class LinuxBackend final : public Backend {
     UniqueFd status_rd(status_pipe[0]), status_wr(status_pipe[1]);
     UniqueFd sync_rd, sync_wr;
     plan.wait_sync = spec.userns.has_value() || spec.network.mode == NetworkMode::ip;
-    if (plan.wait_sync) {
+    Cgroups cgroups = LJ_TRY(Cgroups::create(spec.name, spec.limits));
+    // v1 cgroups: a process joins by a write to cgroup.procs, which takes the global
+    // cgroup_threadgroup_rwsem for writing: an RCU grace period whenever no attach happened
+    // lately (rcu_sync, kernel/cgroup/cgroup.c; strace through ljd's API on a loaded machine:
+    // 6-15 ms for the first write). Done here, in parallel with init assembling the root, it no
+    // longer adds to the spawn. Jails that sync early (user namespace, network) join themselves.
+    plan.parent_joins = !plan.wait_sync && !cgroups.v2() && !cgroups.empty();
+    if (plan.wait_sync || plan.parent_joins) {
       int sp[2];
       if (LJ_SYS("pipe2", ::pipe2(sp, O_CLOEXEC)) != 0) return fail_errno("jail", "pipe2");
       sync_rd.reset(sp[0]);
@@ -388,7 +450,6 @@ class LinuxBackend final : public Backend {
     }
     auto or_null = [&](int fd) { return fd >= 0 ? fd : devnull.get(); };
 
-    Cgroups cgroups = LJ_TRY(Cgroups::create(spec.name, spec.limits));
     auto cg_fds = cgroups.procs_fds();
     if (cg_fds.size() > static_cast<std::size_t>(kMaxCgroupFds))
       return fail(Errc::internal, "jail", "too many cgroup controllers");
@@ -401,7 +462,8 @@ class LinuxBackend final : public Backend {
     plan.fds[kSlotIn] = or_null(spec.stdio.in);
     plan.fds[kSlotOut] = or_null(spec.stdio.out);
     plan.fds[kSlotErr] = or_null(spec.stdio.err);
-    for (std::size_t i = 0; i < cg_fds.size(); ++i) plan.fds[kSlotCgroup0 + i] = cg_fds[i];
+    if (!plan.parent_joins)
+      for (std::size_t i = 0; i < cg_fds.size(); ++i) plan.fds[kSlotCgroup0 + i] = cg_fds[i];
 
     std::uint64_t flags = CLONE_PIDFD | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
     if (private_net) flags |= CLONE_NEWNET;
@@ -436,6 +498,12 @@ class LinuxBackend final : public Backend {
     status_wr.reset();
     sync_rd.reset();
     status_file.reset();
+    if (plan.parent_joins) {
+      const std::string pid_s = std::to_string(pid);
+      for (int fd : cg_fds)
+        if (LJ_SYS("write", ::write(fd, pid_s.data(), pid_s.size())) < 0)
+          return fail_errno("jail", "join cgroup: write " + pid_s + " to cgroup.procs");
+    }
     cgroups.close_attach_fds();
 
     if (spec.userns) {

@@ -1,13 +1,19 @@
 #include "jail/linux/cgroup.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -116,6 +122,91 @@ std::vector<pid_t> procs_of(const std::string& dir) {
   return pids;
 }
 
+// ---- The idle pool (see cgroup.hpp) ----
+
+constexpr std::size_t kMaxIdlePerBase = 64;
+constexpr const char* kIdlePrefix = ".pool-";
+
+struct Pool {
+  std::mutex mu;
+  std::map<std::string, std::vector<std::string>> idle;  // by parent ("<base>"), paths
+  std::uint64_t next = 0;
+  ~Pool() {
+    for (auto& [base, dirs] : idle)
+      for (auto& d : dirs) ::rmdir(d.c_str());
+  }
+};
+
+Pool& pool() {
+  static Pool p;
+  return p;
+}
+
+std::string parent_of(const std::string& dir) {
+  return dir.substr(0, dir.rfind('/'));
+}
+
+// Renames an idle cgroup of `base` to `dir`; false when there is none.
+bool take_idle(const std::string& base, const std::string& dir) {
+  static std::once_flag swept;
+  std::call_once(swept, [] { (void)sweep_cgroup_pool(); });
+  for (;;) {
+    std::string idle;
+    {
+      std::lock_guard lock(pool().mu);
+      auto& v = pool().idle[base];
+      if (v.empty()) return false;
+      idle = std::move(v.back());
+      v.pop_back();
+    }
+    if (::rename(idle.c_str(), dir.c_str()) == 0) return true;
+    (void)::rmdir(idle.c_str());  // unusable: drop it, try the next
+  }
+}
+
+// Resets the limits of an emptied jail cgroup and parks it under an idle name; false when the
+// pool is full or a reset fails (the caller removes it then).
+bool give_back(const std::string& dir, bool v2) {
+  const CgroupLayout& l = cgroup_layout();
+  const std::string base = parent_of(dir);
+  std::string idle;
+  {
+    std::lock_guard lock(pool().mu);
+    if (pool().idle[base].size() >= kMaxIdlePerBase) return false;
+    idle =
+        base + "/" + kIdlePrefix + std::to_string(::getpid()) + "-" + std::to_string(pool().next++);
+  }
+  // Unlimited again, so that the next jail's limits can be written in any order: v1 refuses a
+  // memory limit above memsw (memory.txt, 2.5), so memsw is raised first.
+  if (v2) {
+    if (!write_file(dir + "/memory.max", "max") || !write_file(dir + "/pids.max", "max") ||
+        !write_file(dir + "/cpu.max", "max 100000"))
+      return false;
+  } else if (base == l.memory_base) {
+    if (l.memsw && !write_file(dir + "/memory.memsw.limit_in_bytes", "-1")) return false;
+    if (!write_file(dir + "/memory.limit_in_bytes", "-1")) return false;
+  } else if (base == l.pids_base) {
+    if (!write_file(dir + "/pids.max", "max")) return false;
+  } else if (base == l.cpu_base) {
+    if (!write_file(dir + "/cpu.cfs_quota_us", "-1")) return false;
+  } else {
+    return false;
+  }
+  if (::rename(dir.c_str(), idle.c_str()) != 0) return false;
+  std::lock_guard lock(pool().mu);
+  pool().idle[base].push_back(std::move(idle));
+  return true;
+}
+
+std::uint64_t oom_kill_count(const std::string& memory_dir, bool v2) {
+  std::ifstream in(memory_dir + (v2 ? "/memory.events" : "/memory.oom_control"));
+  std::string key;
+  std::uint64_t value = 0;
+  while (in >> key >> value)
+    if (key == "oom_kill") return value;
+  return 0;
+}
+
 }  // namespace
 
 const CgroupLayout& cgroup_layout() {
@@ -123,10 +214,46 @@ const CgroupLayout& cgroup_layout() {
   return layout;
 }
 
+std::size_t sweep_cgroup_pool() {
+  const CgroupLayout& l = cgroup_layout();
+  std::size_t removed = 0;
+  for (const auto& base : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base}) {
+    if (base.empty()) continue;
+    DIR* d = ::opendir(base.c_str());
+    if (!d) continue;
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name.rfind(kIdlePrefix, 0) != 0) continue;
+      long pid = std::strtol(name.c_str() + std::strlen(kIdlePrefix), nullptr, 10);
+      // Another live ljd's idle cgroups are its own; a dead one's (or an earlier process of our
+      // pid's) are leftovers.
+      bool ours = pid == ::getpid();
+      if (!ours && pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;
+      if (ours) {
+        std::lock_guard lock(pool().mu);
+        auto& v = pool().idle[base];
+        if (std::find(v.begin(), v.end(), base + "/" + name) != v.end()) continue;
+      }
+      if (::rmdir((base + "/" + name).c_str()) == 0) ++removed;
+    }
+    ::closedir(d);
+  }
+  return removed;
+}
+
+std::size_t idle_cgroups() {
+  std::lock_guard lock(pool().mu);
+  std::size_t n = 0;
+  for (auto& [base, v] : pool().idle) n += v.size();
+  return n;
+}
+
 Cgroups& Cgroups::operator=(Cgroups&& o) noexcept {
   if (this != &o) {
     (void)destroy();
     dirs_ = std::move(o.dirs_);
+    pooled_ = o.pooled_;
+    oom_base_ = o.oom_base_;
     memory_dir_ = std::move(o.memory_dir_);
     v2_ = o.v2_;
     procs_ = std::move(o.procs_);
@@ -147,12 +274,16 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits) {
   auto add = [&](const std::string& base) -> Result<std::string> {
     if (base.empty())
       return fail(Errc::unsupported, "jail", "no cgroup controller for the requested limits");
-    LJ_TRY(make_dir(base));
     std::string dir = base + "/" + name;
-    if (LJ_SYS("mkdir", ::mkdir(dir.c_str(), 0755)) != 0) return fail_errno("jail", "mkdir " + dir);
+    if (!take_idle(base, dir)) {
+      LJ_TRY(make_dir(base));
+      if (LJ_SYS("mkdir", ::mkdir(dir.c_str(), 0755)) != 0)
+        return fail_errno("jail", "mkdir " + dir);
+    }
     cg.dirs_.push_back(dir);
     return dir;
   };
+  cg.pooled_ = true;
   const std::string period = "100000";
   if (l.v2) {
     cg.v2_ = true;
@@ -166,6 +297,7 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits) {
       LJ_TRY(write_file(dir + "/memory.max", std::to_string(limits.memory_bytes)));
       if (exists(dir + "/memory.swap.max")) LJ_TRY(write_file(dir + "/memory.swap.max", "0"));
       cg.memory_dir_ = dir;
+      cg.oom_base_ = oom_kill_count(dir, true);
     }
     if (limits.pids) LJ_TRY(write_file(dir + "/pids.max", std::to_string(limits.pids)));
     if (limits.cpu_percent)
@@ -188,6 +320,7 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits) {
     // memsw is memory+swap: equal to the memory limit means no swap (memory.txt, 2.4).
     if (l.memsw) LJ_TRY(write_file(dir + "/memory.memsw.limit_in_bytes", v));
     cg.memory_dir_ = dir;
+    cg.oom_base_ = oom_kill_count(dir, false);
     LJ_TRY(join_fd(dir));
   }
   if (limits.pids) {
@@ -216,6 +349,17 @@ Cgroups Cgroups::from_handle(const std::string& handle_cgroup) {
   return cg;
 }
 
+Cgroups Cgroups::named(const std::string& name) {
+  const CgroupLayout& l = cgroup_layout();
+  std::string handle;
+  for (const std::string* base : {&l.v2_base, &l.memory_base, &l.pids_base, &l.cpu_base}) {
+    if (base->empty() || name.empty()) continue;
+    std::string dir = *base + "/" + name;
+    if (exists(dir)) handle += (handle.empty() ? "" : ";") + dir;
+  }
+  return from_handle(handle);
+}
+
 std::string Cgroups::handle_string() const {
   std::string s;
   for (const auto& d : dirs_) s += (s.empty() ? "" : ";") + d;
@@ -235,12 +379,8 @@ void Cgroups::close_attach_fds() {
 
 std::uint64_t Cgroups::oom_kills() const {
   if (memory_dir_.empty()) return 0;
-  std::ifstream in(memory_dir_ + (v2_ ? "/memory.events" : "/memory.oom_control"));
-  std::string key;
-  std::uint64_t value = 0;
-  while (in >> key >> value)
-    if (key == "oom_kill") return value;
-  return 0;
+  std::uint64_t n = oom_kill_count(memory_dir_, v2_);
+  return n > oom_base_ ? n - oom_base_ : 0;
 }
 
 Status Cgroups::signal_all(int sig) const {
@@ -265,6 +405,7 @@ Status Cgroups::destroy() {
     while (true) {
       auto pids = procs_of(d);
       for (pid_t p : pids) ::kill(p, SIGKILL);
+      if (pids.empty() && pooled_ && give_back(d, v2_)) break;
       if (pids.empty() && LJ_SYS("rmdir", ::rmdir(d.c_str())) == 0) break;
       if (pids.empty() && errno != EBUSY) {
         if (errno != ENOENT && first) first = fail_errno("jail", "rmdir " + d);
@@ -280,6 +421,7 @@ Status Cgroups::destroy() {
   }
   dirs_.clear();
   memory_dir_.clear();
+  oom_base_ = 0;
   return first;
 }
 

@@ -3,9 +3,12 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/openat2.h>
 #include <net/if.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -65,10 +68,6 @@ void copy(char* dst, std::size_t cap, const char* src) {
   ::_exit(code);
 }
 
-long raw_fork() {
-  return ::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-}
-
 // Moves every descriptor the jail needs to its slot and closes all others: the daemon's own
 // descriptors (close-on-exec or not) must not survive in init, which never execs.
 void relocate_fds(const ChildPlan& p) {
@@ -119,6 +118,53 @@ void bring_loopback_up() {
   ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
   if (::ioctl(s, SIOCSIFFLAGS, &ifr) < 0) die(kSlotError, "bring up", errno, "lo");
   ::close(s);
+}
+
+// Until its execve this process is a copy of ljd, so /proc/self/exe names the host's ljd binary: a
+// command (or a "#!" interpreter on the way to it) reached through a magic link would run ljd in
+// the jail and give it a handle on the binary, the runc CVE-2019-5736 class. Returns ELOOP when the
+// command or one of its interpreters resolves through a magic link (/proc/PID/exe, /proc/PID/fd/N),
+// 0 otherwise (other errors are left to execve, which reports them exactly). The world's files are
+// the jail's own and no other process of the jail exists yet, so nothing swaps them in between.
+// Left open: an ELF whose PT_INTERP is a magic link; the write itself still fails (ETXTBSY while
+// ljd or any jail's init maps the binary, EACCES on the non-dumpable init's /proc/1/exe).
+int through_magic_link(const char* path) {
+  char cur[256], head[256];
+  copy(cur, sizeof cur, path);
+  for (int depth = 0; depth < 5; ++depth) {  // the kernel follows at most 4 interpreters
+    struct open_how how;
+    std::memset(&how, 0, sizeof how);
+    how.flags = O_RDONLY | O_CLOEXEC;
+    how.resolve = RESOLVE_NO_MAGICLINKS;
+    long fd = ::syscall(SYS_openat2, AT_FDCWD, cur, &how, sizeof how);
+    if (fd < 0 && errno == EACCES) {  // execute-only: the path itself can still be checked
+      how.flags = O_PATH | O_CLOEXEC;
+      fd = ::syscall(SYS_openat2, AT_FDCWD, cur, &how, sizeof how);
+      if (fd >= 0) ::close(static_cast<int>(fd));
+      return fd < 0 && errno == ELOOP ? ELOOP : 0;
+    }
+    if (fd < 0) return errno == ELOOP ? ELOOP : 0;
+    ssize_t n = ::read(static_cast<int>(fd), head, sizeof head - 1);
+    ::close(static_cast<int>(fd));
+    if (n < 2 || head[0] != '#' || head[1] != '!') return 0;
+    head[n] = '\0';
+    char* s = head + 2;
+    while (*s == ' ' || *s == '\t') ++s;
+    char* e = s;
+    while (*e && *e != ' ' && *e != '\t' && *e != '\n') ++e;
+    *e = '\0';
+    if (!*s) return 0;
+    copy(cur, sizeof cur, s);
+  }
+  return 0;
+}
+
+void exec_checked(const char* path, char* const* argv, char* const* envp) {
+  if (through_magic_link(path) == ELOOP) {
+    errno = ELOOP;
+    return;
+  }
+  ::execve(path, argv, envp);
 }
 
 [[noreturn]] void exec_command(const ChildPlan& p) {
@@ -173,7 +219,7 @@ void bring_loopback_up() {
   char* const* envp = p.envp.data();
   const char* file = argv[0];
   if (std::strchr(file, '/')) {
-    ::execve(file, argv, envp);
+    exec_checked(file, argv, envp);
     die(kSlotError, "execve", errno, file, 127);
   }
   // execvp(3) semantics without its allocations: first hit wins, EACCES is remembered.
@@ -185,7 +231,7 @@ void bring_loopback_up() {
     std::memcpy(buf, dir.data(), dl);
     buf[dl] = '/';
     std::memcpy(buf + dl + 1, file, fl + 1);
-    ::execve(buf, argv, envp);
+    exec_checked(buf, argv, envp);
     if (errno == EACCES)
       err = EACCES;
     else if (errno != ENOENT && errno != ENOTDIR) {
@@ -197,6 +243,28 @@ void bring_loopback_up() {
 }
 
 void noop(int) {}
+
+int exec_command_entry(void* plan) {
+  exec_command(*static_cast<const ChildPlan*>(plan));
+}
+
+// Starts the command in init's address space (CLONE_VM, as posix_spawn does) on a stack of its
+// own. Init is a copy of ljd (its mappings, a few hundred VMAs and threads' worth of page tables):
+// a plain fork copied all of that again and then took a copy-on-write fault for every page init
+// or the command touched, only for execve to throw it away (profile of ljd through its API:
+// clone, page faults and exit_mmap were a fifth of init's time). The command writes nothing of
+// init's memory before its execve: system calls on its own stack. Not CLONE_VFORK: init must
+// close its copies of the jail's descriptors while the command starts, not after (the command
+// may list /proc/1/fd at once). They share errno (one thread block), so init makes only calls
+// that cannot fail until the command has exec'd or died. The stack stays mapped in init.
+long spawn_command(const ChildPlan& p) {
+  constexpr std::size_t kStack = 64 * 1024;
+  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return -1;
+  return ::clone(exec_command_entry, static_cast<char*>(stack) + kStack, CLONE_VM | SIGCHLD,
+                 const_cast<ChildPlan*>(&p));
+}
 
 }  // namespace
 
@@ -214,7 +282,7 @@ void child_main(const ChildPlan& p) noexcept {
       die(kSlotError, "join cgroup", errno, "cgroup.procs");
   for (int s = kSlotCgroup0; s < kSlotEnd; ++s)
     if (p.fds[s] >= 0) ::close(s);
-  if (p.join_then_unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0)
+  if (p.join_then_unshare_cgroupns && !p.parent_joins && ::unshare(CLONE_NEWCGROUP) < 0)
     die(kSlotError, "unshare", errno, "CLONE_NEWCGROUP");
   if (p.wait_sync) {
     char c;
@@ -234,6 +302,13 @@ void child_main(const ChildPlan& p) noexcept {
   if (p.loopback_up) bring_loopback_up();
   if (p.fds[kSlotIn] < 0 || p.fds[kSlotOut] < 0 || p.fds[kSlotErr] < 0)
     die(kSlotError, "stdio", EBADF, "");
+  if (p.parent_joins) {
+    char c;
+    if (::read(kSlotSync, &c, 1) != 1) ::_exit(126);  // the parent gave up: nothing to report
+    ::close(kSlotSync);
+    if (p.join_then_unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0)
+      die(kSlotError, "unshare", errno, "CLONE_NEWCGROUP");
+  }
 
   sigset_t set;
   sigemptyset(&set);
@@ -248,17 +323,15 @@ void child_main(const ChildPlan& p) noexcept {
   }
   ::sigprocmask(SIG_SETMASK, &set, nullptr);
 
-  long child = raw_fork();
-  if (child < 0) die(kSlotError, "fork", errno, "");
-  if (child == 0) exec_command(p);
+  // Init keeps only the status descriptors: 0-2, which are still ljd's own stdio (its log, a
+  // terminal, a journal socket), go now (the command takes its own from the slots); the rest once
+  // the command has its copies, and the error pipe reaches EOF at the command's execve.
+  for (int fd = 0; fd <= 2; ++fd) ::close(fd);
+  long child = spawn_command(p);
+  if (child < 0) die(kSlotError, "clone", errno, "");
   const auto cmd = static_cast<pid_t>(child);
-
-  // Init keeps only the status descriptors: the error pipe reaches EOF at the command's execve.
-  ::close(kSlotError);
-  ::close(kSlotScript);
-  ::close(kSlotIn);
-  ::close(kSlotOut);
-  ::close(kSlotErr);
+  for (int s : {kSlotError, kSlotScript, kSlotIn, kSlotOut, kSlotErr})
+    if (p.fds[s] >= 0) ::close(s);  // open (relocate_fds): cannot fail, errno stays the command's
   int st = 0;
   for (;;) {
     siginfo_t info;
@@ -295,7 +368,9 @@ void child_main(const ChildPlan& p) noexcept {
     write_all(kSlotStatusFile, word, 7);
     write_all(kSlotStatusFile, num, std::strlen(num));
     write_all(kSlotStatusFile, "\n", 1);
-    ::fsync(kSlotStatusFile);
+    // No fsync: the file is for an ljd that dies while the host lives on (the page cache has
+    // it); after a host crash the jail is gone with it and recovery reports the exit as lost.
+    // An fsync here (an ext4 journal commit, 0.4 ms and up) held up every jail's exit.
   }
   ::_exit(0);
 }

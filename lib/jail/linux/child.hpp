@@ -53,9 +53,12 @@ struct ChildPlan {
 
   bool join_then_unshare_cgroupns = false;  // v1: join via cgroup.procs, then a cgroup namespace
   bool wait_sync = false;                   // wait for the parent (uid_map, network) first
-  bool loopback_up = false;                 // a private network namespace
-  bool die_with_parent = false;             // PR_SET_PDEATHSIG(SIGKILL) on init
-  bool become_ns_root = false;              // in a new user namespace: setresuid(0) once mapped
+  // v1: the parent joins init to its cgroups while init assembles the root; init waits for the
+  // sync byte only before it unshares its cgroup namespace and starts the command.
+  bool parent_joins = false;
+  bool loopback_up = false;      // a private network namespace
+  bool die_with_parent = false;  // PR_SET_PDEATHSIG(SIGKILL) on init
+  bool become_ns_root = false;   // in a new user namespace: setresuid(0) once mapped
   std::string hostname;
 
   std::vector<std::string> argv_storage, env_storage, path_dirs;

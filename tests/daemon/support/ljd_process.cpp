@@ -84,6 +84,13 @@ Status LjdProcess::start() {
 int LjdProcess::stop(std::chrono::milliseconds timeout) {
   if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);
+  int status = wait_exit(timeout);
+  if (status == -1) crash();
+  return status;
+}
+
+int LjdProcess::wait_exit(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   int status = 0;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -91,9 +98,8 @@ int LjdProcess::stop(std::chrono::milliseconds timeout) {
       pid_ = -1;
       return status;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  crash();
   return -1;
 }
 

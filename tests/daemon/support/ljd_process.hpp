@@ -26,6 +26,9 @@ class LjdProcess {
   int stop(std::chrono::milliseconds timeout = std::chrono::seconds(30));
   // SIGKILL and reap: a crash.
   void crash();
+  // Waits for ljd to exit on its own (a crash point, daemon/crash_point.hpp) and reaps it;
+  // returns the status (as from waitpid), or -1 when it still runs after `timeout`.
+  int wait_exit(std::chrono::milliseconds timeout);
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
 

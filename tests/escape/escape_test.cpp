@@ -1,0 +1,522 @@
+// Escapes, through the product's surface: every attempt runs inside a real jail that the real ljd
+// made (POST /v1/jails on a temporary root, a busybox world with the static probe as /bin/probe),
+// and each must fail, with the host checked afterwards where the attempt aims at it. The lib-level
+// checks of tests/jail (spawn_test, limits_test) stay there; this suite proves the daemon's jails
+// are the same jails and adds what only a daemon has: its socket, its binary, its descriptors.
+// docs/security.md lists each escape, how Linux and FreeBSD block it, and where it is verified.
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "ljd_process.hpp"
+
+namespace lj::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+// What one jail did: the HTTP status of its creation, then its exit record and output.
+struct Outcome {
+  int http = 0;
+  std::string error;  // the body of a refused creation
+  json exit;
+  std::string out, err;
+  int code() const {
+    return exit.is_object() && exit["code"].is_number() ? exit["code"].get<int>() : -1;
+  }
+};
+
+json probe(std::vector<std::string> args) {
+  args.insert(args.begin(), "probe");
+  return {{"world", "bb"}, {"command", args}};
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Puts the probe and a few more applets into a world made by LjdProcess::make_busybox_world.
+void furnish(const fs::path& world) {
+  fs::copy_file(LJ_PROBE_PATH, world / "bin" / "probe", fs::copy_options::overwrite_existing);
+  std::error_code ec;
+  for (auto applet : {"ip", "find", "mount", "mknod", "chroot"})
+    fs::create_symlink("busybox", world / "bin" / applet, ec);
+}
+
+Outcome run_in(LjdProcess& ljd, const json& body) {
+  Outcome o;
+  auto c = ljd.client();
+  auto r = c.post("/v1/jails?start=true", body);
+  if (!r) {
+    o.error = r.error().what();
+    return o;
+  }
+  o.http = r->status;
+  if (r->status != 201) {
+    o.error = r->body;
+    return o;
+  }
+  std::string id = r->json()["id"];
+  auto w = c.get("/v1/jails/" + id + "/wait?timeout_s=60");
+  if (w) o.exit = w->json()["exit"];
+  auto logs = c.get("/v1/jails/" + id + "/logs");
+  if (logs) {
+    std::istringstream in(logs->body);
+    for (std::string line; std::getline(in, line);) {
+      json rec = json::parse(line, nullptr, false);
+      if (!rec.is_object() || !rec.contains("data")) continue;
+      (rec["stream"] == "stdout" ? o.out : o.err) += rec["data"].get<std::string>();
+    }
+  }
+  c.del("/v1/jails/" + id + "?force=true");
+  return o;
+}
+
+class EscapeTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (::getuid() != 0) return;
+    ljd_ = new LjdProcess("workers = 2\n");
+    auto st = ljd_->start();
+    ASSERT_TRUE(st) << st.error().what();
+    ASSERT_TRUE(ljd_->make_busybox_world("bb"));
+    furnish(ljd_->root() / "worlds" / "bb");
+  }
+  static void TearDownTestSuite() {
+    delete ljd_;
+    ljd_ = nullptr;
+  }
+  void SetUp() override {
+    if (::getuid() != 0) GTEST_SKIP() << "needs root: jails need namespaces, mounts and cgroups";
+    ASSERT_NE(ljd_, nullptr);
+    if (ljd_->log().find("backend=none") != std::string::npos)
+      GTEST_SKIP() << "no jail backend in this build";
+  }
+  Outcome run(const json& body) { return run_in(*ljd_, body); }
+  static LjdProcess* ljd_;
+};
+LjdProcess* EscapeTest::ljd_ = nullptr;
+
+// A host process of the test's own, in its own directory: the target of the attempts on host
+// processes. Killed and reaped by the destructor.
+class HostProcess {
+ public:
+  explicit HostProcess(const fs::path& cwd) {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      if (::chdir(cwd.c_str()) != 0) ::_exit(1);
+      ::pause();
+      ::_exit(0);
+    }
+  }
+  ~HostProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  pid_t pid() const { return pid_; }
+  bool alive() const { return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+TEST_F(EscapeTest, NoDescriptorOfLjdIsInherited) {
+  // ljd holds its index, its listening socket, clients, pidfds and log files open: the jail
+  // keeps stdin, stdout and stderr and nothing else.
+  auto o = run(probe({"fds"}));
+  ASSERT_EQ(o.http, 201) << o.error;
+  EXPECT_EQ(o.out, "0 1 2\n");
+  // The same from a process deeper in the tree (sh forks the probe).
+  o = run({{"world", "bb"}, {"command", {"sh", "-c", "probe fds"}}});
+  ASSERT_EQ(o.http, 201) << o.error;
+  EXPECT_EQ(o.out, "0 1 2\n");
+  // init, a copy of ljd that never execs, keeps only its status descriptors (none of ljd's
+  // stdio), and the jail cannot follow them.
+  o = run(probe({"ls", "/proc/1/fd"}));
+  EXPECT_EQ(o.out, "5 6\n");
+  for (const char* fd : {"/proc/1/fd/5", "/proc/1/fd/6"}) {
+    o = run(probe({"readlink", fd}));
+    EXPECT_EQ(o.out, "readlink: EACCES\n") << fd;
+    o = run(probe({"open-write", fd}));
+    EXPECT_EQ(o.out, "open: EACCES\n") << fd;
+  }
+}
+
+TEST_F(EscapeTest, HostFilesAreUnreachableByDotDotOrASecondChroot) {
+  fs::path marker = ljd_->root() / "host-marker";
+  std::ofstream(marker) << "host\n";
+  std::string dotdot = "/../../../../../.." + marker.string();
+  auto o = run(probe({"exists", dotdot}));
+  EXPECT_EQ(o.out, "no\n");
+  o = run(probe({"cat", marker.string()}));
+  EXPECT_EQ(o.out, "open: ENOENT\n");
+  // chroot into a subdirectory, walk up from the cwd left outside it, chroot there.
+  o = run(probe({"chroot-escape", marker.string()}));
+  EXPECT_EQ(o.out, "unreachable\n") << o.err;
+  // A second chroot to "/" and a walk up from it: still the jail's own root.
+  auto jail_root = run(probe({"ls", "/"}));
+  o = run(probe({"chroot-ls", "/"}));
+  EXPECT_EQ(o.out, jail_root.out);
+  EXPECT_EQ(o.out.find("worlds"), std::string::npos) << o.out;
+}
+
+TEST_F(EscapeTest, HostProcessesRootCwdAndSignalsAreOutOfReach) {
+  fs::path dir = ljd_->root() / "host-cwd";
+  fs::create_directories(dir);
+  HostProcess host(dir);
+  ASSERT_GT(host.pid(), 0);
+  std::string p = std::to_string(host.pid());
+  for (const char* entry : {"root", "cwd", "exe", "fd"}) {
+    auto o = run(probe({"exists", "/proc/" + p + "/" + entry}));
+    EXPECT_EQ(o.out, "no\n") << "/proc/" << p << "/" << entry;
+  }
+  auto o = run(probe({"kill", p, "9"}));
+  EXPECT_EQ(o.out, "kill: ESRCH\n");
+  o = run(probe({"ptrace", p}));
+  EXPECT_EQ(o.out, "ptrace: ESRCH\n");
+  EXPECT_TRUE(host.alive());
+  // The jail's own init is a copy of ljd (it never execs): its root, cwd, fds, memory and
+  // binary are closed to the jail (non-dumpable, and no CAP_SYS_PTRACE).
+  for (const char* entry : {"root", "cwd", "exe"}) {
+    o = run(probe({"readlink", std::string("/proc/1/") + entry}));
+    EXPECT_EQ(o.out, "readlink: EACCES\n") << entry;
+  }
+  o = run(probe({"cat", "/proc/1/environ"}));
+  EXPECT_EQ(o.out, "open: EACCES\n");
+  o = run(probe({"ptrace", "1"}));
+  EXPECT_EQ(o.out, "ptrace: EPERM\n");
+  // Only the jail's processes are visible at all.
+  o = run(probe({"ps"}));
+  EXPECT_EQ(o.out, "1 2\n");
+}
+
+// The runc CVE-2019-5736 class, against a private copy of ljd so a successful attack could not
+// damage the build: the binary must neither run in the jail nor be opened for writing, and is
+// byte for byte the same afterwards.
+TEST(EscapeLjdBinary, CannotBeRunOrWrittenFromAJail) {
+  if (::getuid() != 0) GTEST_SKIP() << "needs root: jails need namespaces, mounts and cgroups";
+  char tmpl[] = "/tmp/lj-escape-bin.XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  fs::path dir = tmpl;
+  struct Cleanup {
+    fs::path d;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(d, ec);
+    }
+  } cleanup{dir};
+  const fs::path bin = dir / "ljd";
+  fs::copy_file(LjdProcess::binary(), bin);
+  const std::string before = slurp(bin);
+  ASSERT_FALSE(before.empty());
+  ::setenv("LJD_BINARY", bin.c_str(), 1);
+  LjdProcess ljd;
+  auto st = ljd.start();
+  ::unsetenv("LJD_BINARY");
+  ASSERT_TRUE(st) << st.error().what();
+  ASSERT_TRUE(ljd.make_busybox_world("bb"));
+  const fs::path world = ljd.root() / "worlds" / "bb";
+  furnish(world);
+  // With the host's loader and libraries in the jail, ljd would run if it were reachable.
+  fs::create_directories(world / "usr");
+  std::error_code ec;
+  fs::create_symlink("usr/lib", world / "lib", ec);
+  fs::create_symlink("usr/lib64", world / "lib64", ec);
+  json libs = json::array();
+  for (const char* d : {"/usr/lib", "/usr/lib64"})
+    if (fs::is_directory(d))
+      libs.push_back({{"host_path", d}, {"jail_path", d}, {"read_only", true}});
+  fs::create_symlink("/proc/self/exe", world / "bin" / "ljdlink", ec);
+  std::ofstream(world / "bin" / "shebang") << "#!/proc/self/exe --version\n";
+  fs::permissions(world / "bin" / "shebang",
+                  fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+
+  // Until its execve the command's process is a copy of ljd: /proc/self/exe, a symlink to it and
+  // a "#!" line naming it are each refused (ELOOP), never run.
+  for (json cmd :
+       {json{"/proc/self/exe", "--version"}, json{"ljdlink", "--version"}, json{"/bin/shebang"}}) {
+    auto o = run_in(ljd, {{"world", "bb"}, {"command", cmd}, {"volumes", libs}});
+    EXPECT_NE(o.http, 201) << cmd << " ran: " << o.out << o.err;
+    EXPECT_NE(o.error.find("ELOOP"), std::string::npos) << cmd << ": " << o.error;
+    EXPECT_EQ(o.out.find("ljd"), std::string::npos) << o.out;
+  }
+  auto o =
+      run_in(ljd, {{"world", "bb"}, {"script", "#!/proc/self/exe --version\n"}, {"volumes", libs}});
+  EXPECT_NE(o.http, 201) << "script ran: " << o.out;
+  // An ELF whose interpreter (PT_INTERP) is /proc/self/exe: the kernel maps ljd as its loader,
+  // which, unrelocated, dies at once; the probe never runs and /proc/self/exe is the jail's file.
+  fs::copy_file(LJ_PROBE_INTERP_PATH, world / "bin" / "probe-interp");
+  o = run_in(ljd,
+             {{"world", "bb"}, {"command", {"probe-interp", "echo", "ran"}}, {"volumes", libs}});
+  EXPECT_EQ(o.http, 201) << o.error;
+  EXPECT_EQ(o.out.find("ran"), std::string::npos) << o.out;
+  EXPECT_NE(o.code(), 0) << o.exit;  // SIGSEGV here (glibc x86-64: a jump through an empty GOT)
+  // Writing through init's /proc/1/exe (the binary itself): refused before any open.
+  o = run_in(ljd, probe({"open-write", "/proc/1/exe"}));
+  EXPECT_EQ(o.out, "open: EACCES\n");
+  o = run_in(ljd, probe({"reopen-write", "/proc/1/exe"}));
+  EXPECT_EQ(o.out, "open O_PATH: EACCES\n");
+  // The command's own binary is busy while it runs (and is the jail's, not the host's).
+  o = run_in(ljd, probe({"reopen-write", "/proc/self/exe"}));
+  EXPECT_EQ(o.out, "reopen: ETXTBSY\n");
+  ljd.stop();
+  EXPECT_TRUE(slurp(bin) == before) << "the ljd binary changed";
+}
+
+TEST_F(EscapeTest, MountMknodAndModulesAreRefused) {
+  auto o = run(probe({"mount"}));
+  EXPECT_EQ(o.out, "mount: EPERM\n");
+  o = run({{"world", "bb"}, {"command", {"mount", "-t", "proc", "proc", "/tmp"}}});
+  EXPECT_NE(o.code(), 0) << o.out << o.err;
+  o = run(probe({"mknod"}));
+  EXPECT_EQ(o.out, "mknod: EPERM\n");
+  // EPERM where modules exist; ENOSYS on a kernel built without them (CONFIG_MODULES=n).
+  o = run(probe({"modules"}));
+  EXPECT_NE(o.out.find("init_module: E"), std::string::npos) << o.out;
+  EXPECT_EQ(o.out.find("loaded"), std::string::npos) << o.out;
+  for (const char* line : {"init_module: ", "finit_module: "}) {
+    auto at = o.out.find(line);
+    ASSERT_NE(at, std::string::npos) << o.out;
+    std::string err =
+        o.out.substr(at + std::strlen(line), o.out.find('\n', at) - at - std::strlen(line));
+    EXPECT_TRUE(err == "EPERM" || err == "ENOSYS") << line << err;
+  }
+  // And whatever the kernel: none of the capabilities these need is in the bounding set.
+  o = run(probe({"caps"}));
+  auto at = o.out.find("CapBnd:");
+  ASSERT_NE(at, std::string::npos) << o.out;
+  std::uint64_t bnd = std::stoull(o.out.substr(at + 7), nullptr, 16);
+  for (int cap : {12 /*NET_ADMIN*/, 16 /*SYS_MODULE*/, 17 /*SYS_RAWIO*/, 19 /*SYS_PTRACE*/,
+                  21 /*SYS_ADMIN*/, 27 /*MKNOD*/})
+    EXPECT_EQ(bnd & (std::uint64_t{1} << cap), 0u) << "capability " << cap << " in " << o.out;
+  EXPECT_NE(o.out.find("NoNewPrivs:\t1"), std::string::npos) << o.out;
+}
+
+TEST_F(EscapeTest, RawDevicesAreAbsent) {
+  auto o = run(probe({"open-dev", "/dev/sda", "/dev/vda", "/dev/nvme0n1", "/dev/mem", "/dev/kmem",
+                      "/dev/port", "/dev/kmsg", "/dev/mapper/control", "/dev/fuse", "/proc/kmsg",
+                      "/proc/kcore", "/proc/sysrq-trigger"}));
+  EXPECT_EQ(o.code(), 0) << "a device opened:\n" << o.out;
+  EXPECT_EQ(o.out.find("opened"), std::string::npos) << o.out;
+  // /dev holds the harmless devices only; a host block device cannot be made in the jail.
+  o = run(probe({"ls", "/dev"}));
+  std::set<std::string> got;
+  std::istringstream in(o.out);
+  for (std::string w; in >> w;) got.insert(w);
+  EXPECT_EQ(got, (std::set<std::string>{"null", "zero", "full", "random", "urandom", "tty", "pts",
+                                        "ptmx", "shm", "fd", "stdin", "stdout", "stderr"}))
+      << o.out;
+  o = run({{"world", "bb"}, {"command", {"mknod", "/tmp/sda", "b", "8", "0"}}});
+  EXPECT_NE(o.code(), 0) << o.out << o.err;
+  o = run(probe({"write", "/proc/sysrq-trigger", "c"}));
+  EXPECT_NE(o.out, "ok\n");
+}
+
+std::string host_hostname() {
+  char h[256] = "";
+  ::gethostname(h, sizeof h);
+  return h;
+}
+
+TEST_F(EscapeTest, HostnameOfTheHostIsUnchanged) {
+  const std::string before = host_hostname();
+  auto o = run(probe({"sethostname", "escaped"}));
+  EXPECT_EQ(o.out, "sethostname: EPERM\n");
+  o = run(probe({"write", "/proc/sys/kernel/hostname", "escaped"}));
+  EXPECT_EQ(o.out, "open: EROFS\n");
+  o = run({{"world", "bb"}, {"command", {"hostname", "escaped"}}});
+  EXPECT_NE(o.code(), 0);
+  // The jail's own name is its own (a UTS namespace), and the host's stays.
+  o = run({{"world", "bb"}, {"hostname", "inside"}, {"command", {"probe", "hostname"}}});
+  EXPECT_EQ(o.out, "inside\n");
+  EXPECT_EQ(host_hostname(), before);
+}
+
+// Name, flags, MTU and addresses of every host interface.
+std::map<std::string, std::string> host_interfaces() {
+  std::map<std::string, std::string> m;
+  struct ifaddrs* ifa = nullptr;
+  if (::getifaddrs(&ifa) != 0) return m;
+  for (auto* i = ifa; i; i = i->ifa_next) {
+    std::string& v = m[i->ifa_name];
+    v += " flags=" + std::to_string(i->ifa_flags);
+    if (i->ifa_addr) v += " family=" + std::to_string(i->ifa_addr->sa_family);
+  }
+  ::freeifaddrs(ifa);
+  for (auto& [name, v] : m) v += " mtu=" + slurp("/sys/class/net/" + name + "/mtu");
+  return m;
+}
+
+TEST_F(EscapeTest, HostNetworkIsUnchanged) {
+  const auto before = host_interfaces();
+  ASSERT_FALSE(before.empty());
+  // Own network stack (the default) and the host's (inherit): without CAP_NET_ADMIN both refuse.
+  for (const char* mode : {"none", "inherit"}) {
+    SCOPED_TRACE(mode);
+    auto with = [&](json body) {
+      body["network"] = {{"mode", mode}};
+      return run(body);
+    };
+    auto o = with(probe({"ifdown", "lo"}));
+    EXPECT_EQ(o.out, "SIOCSIFFLAGS: EPERM\n");
+    o = with(probe({"ifmtu", "lo", "1280"}));
+    EXPECT_EQ(o.out, "SIOCSIFMTU: EPERM\n");
+    o = with({{"world", "bb"}, {"command", {"ip", "link", "add", "ljesc0", "type", "dummy"}}});
+    EXPECT_NE(o.code(), 0) << o.out << o.err;
+    o = with({{"world", "bb"}, {"command", {"ip", "addr", "add", "198.51.100.7/32", "dev", "lo"}}});
+    EXPECT_NE(o.code(), 0) << o.out << o.err;
+    o = with(
+        {{"world", "bb"}, {"command", {"ip", "route", "add", "198.51.100.0/24", "dev", "lo"}}});
+    EXPECT_NE(o.code(), 0) << o.out << o.err;
+  }
+  EXPECT_EQ(host_interfaces(), before);
+}
+
+TEST_F(EscapeTest, DaemonSocketIsUnreachable) {
+  // No socket anywhere in the jail's tree, the daemon's path does not exist there.
+  auto o = run(probe({"find-sockets", "/"}));
+  EXPECT_EQ(o.out, "none\n");
+  o = run(probe({"connect", ljd_->socket()}));
+  EXPECT_EQ(o.out, "connect: ENOENT\n");
+  // Abstract UNIX sockets belong to the network namespace: a host listener is out of reach of a
+  // jail with its own stack (network inherit shares them: docs/security.md).
+  std::string name = "lj-escape-" + std::to_string(::getpid());
+  lj::UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(s);
+  struct sockaddr_un sa {};
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path + 1, name.data(), name.size());
+  auto len = static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + 1 + name.size());
+  ASSERT_EQ(::bind(s.get(), reinterpret_cast<sockaddr*>(&sa), len), 0);
+  ASSERT_EQ(::listen(s.get(), 4), 0);
+  o = run(probe({"connect-abstract", name}));
+  EXPECT_EQ(o.out, "connect: ECONNREFUSED\n");
+  // Control: the same probe on the host's stack reaches it.
+  o = run({{"world", "bb"},
+           {"network", {{"mode", "inherit"}}},
+           {"command", {"probe", "connect-abstract", name}}});
+  EXPECT_EQ(o.out, "connected\n");
+}
+
+TEST_F(EscapeTest, ForkBombHitsTheJailsLimitWhileTheHostKeepsForking) {
+  json body = probe({"forkbomb"});
+  body["limits"] = {{"pids", 48}};
+  auto c = ljd_->client();
+  auto r = c.post("/v1/jails?start=true", body);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 201) << r->body;
+  std::string id = r->json()["id"];
+  // The host forks all the while.
+  int host_forks = 0;
+  auto until = std::chrono::steady_clock::now() + 300ms;
+  while (std::chrono::steady_clock::now() < until) {
+    pid_t p = ::fork();
+    if (p == 0) ::_exit(0);
+    ASSERT_GT(p, 0) << "the host could not fork";
+    ::waitpid(p, nullptr, 0);
+    ++host_forks;
+  }
+  auto w = c.get("/v1/jails/" + id + "/wait?timeout_s=60");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->json()["exit"]["code"], 0) << w->body;
+  auto logs = c.get("/v1/jails/" + id + "/logs");
+  int forked = -1;
+  char err[32] = "";
+  auto at = logs->body.find("forked ");
+  ASSERT_NE(at, std::string::npos) << logs->body;
+  ASSERT_EQ(std::sscanf(logs->body.c_str() + at, "forked %d then %31[A-Z]", &forked, err), 2);
+  EXPECT_LE(forked, 46);  // init and the bomb count
+  EXPECT_STREQ(err, "EAGAIN");
+  EXPECT_GT(host_forks, 10);
+  c.del("/v1/jails/" + id);
+}
+
+TEST_F(EscapeTest, MemoryHogHitsTheJailsLimitWhileTheHostAllocates) {
+  json body = probe({"memhog", "512"});
+  body["limits"] = {{"memory_bytes", 48 << 20}};
+  auto o = run(body);
+  ASSERT_EQ(o.http, 201) << o.error;
+  EXPECT_EQ(o.exit["oom"], true) << o.exit;
+  EXPECT_EQ(o.exit["signal"], 9) << o.exit;
+  EXPECT_EQ(o.out, "");
+  // The host still allocates (and touches) more than the jail was allowed.
+  std::vector<char> big(96 << 20);
+  for (std::size_t i = 0; i < big.size(); i += 4096) big[i] = 1;
+  EXPECT_EQ(big[big.size() - 4096], 1);
+}
+
+// A build's script runs in a jail of the same backend (on the world and a staging layer, network
+// inherit so that it can fetch): the same attempts fail there, and nothing is published by them.
+TEST_F(EscapeTest, BuildJailsRefuseTheSameAttempts) {
+  fs::path marker = ljd_->root() / "host-marker-build";
+  std::ofstream(marker) << "host\n";
+  std::string jf =
+      "name esc/build\nversion 1.0.0\nworld bb\n#!/bin/sh\n"
+      "probe fds\n"
+      "probe mount\n"
+      "probe open-write /proc/1/exe\n"
+      "probe find-sockets /\n"
+      "probe connect " +
+      ljd_->socket() +
+      "\n"
+      "probe exists " +
+      marker.string() +
+      "\n"
+      "probe chroot-escape " +
+      marker.string() +
+      "\n"
+      "probe ifdown lo\n"
+      "probe sethostname escaped\n"
+      "probe modules\n"
+      "exit 0\n";
+  auto c = ljd_->client();
+  auto b = c.post("/v1/builds", {{"jailfile", jf}});
+  ASSERT_TRUE(b);
+  ASSERT_EQ(b->status, 202) << b->body;
+  std::string id = b->json()["id"];
+  auto w = c.get("/v1/builds/" + id + "/wait?timeout_s=60");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->json()["build"]["state"], "succeeded") << w->body;
+  auto logs = c.get("/v1/builds/" + id + "/logs");
+  ASSERT_TRUE(logs);
+  std::string out;
+  std::istringstream in(logs->body);
+  for (std::string line; std::getline(in, line);) {
+    json rec = json::parse(line, nullptr, false);
+    if (rec.is_object() && rec.contains("data")) out += rec["data"].get<std::string>() + "\n";
+  }
+  for (const char* want : {"mount: EPERM", "open: EACCES", "none", "connect: ENOENT", "no",
+                           "unreachable", "SIOCSIFFLAGS: EPERM", "sethostname: EPERM"})
+    EXPECT_NE(out.find(std::string("\n") + want + "\n"), std::string::npos) << want << " in:\n"
+                                                                            << out;
+  EXPECT_EQ(out.find("loaded"), std::string::npos) << out;
+  // Descriptors: stdio, and at most the script the shell reads (the jail's own memfd).
+  std::string fds = out.substr(0, out.find('\n'));
+  EXPECT_TRUE(fds == "0 1 2" || fds.rfind("0 1 2 ", 0) == 0) << fds;
+  for (std::string_view extra : {"3", "5", "6", "7", "8", "9"})
+    EXPECT_EQ(("x " + fds + " ").find(" " + std::string(extra) + " "), std::string::npos) << fds;
+  c.del("/v1/overlays/esc/build/1.0.0");
+}
+
+}  // namespace
+}  // namespace lj::testing

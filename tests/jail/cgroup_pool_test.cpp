@@ -1,0 +1,98 @@
+// The idle pool of jail cgroups (lib/jail/linux/cgroup.hpp): reuse keeps the limits and the OOM
+// report exact, and idle cgroups left by a dead process are swept.
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "jail_fixture.hpp"
+
+namespace lj::jail::test {
+namespace {
+
+std::string read_trimmed(const std::string& path) {
+  std::ifstream in(path);
+  std::string s;
+  std::getline(in, s);
+  return s;
+}
+
+TEST_F(JailTest, CgroupsAreReusedWithTheNewJailsLimits) {
+  const CgroupLayout& l = cgroup_layout();
+  if (l.v2 || l.pids_base.empty() || l.memory_base.empty())
+    GTEST_SKIP() << "written for v1 memory+pids controllers";
+  Limits a;
+  a.pids = 32;
+  a.memory_bytes = 64 << 20;
+  std::string na = lj::test::unique_name("pa"), nb = lj::test::unique_name("pb");
+  names_.push_back(na);
+  names_.push_back(nb);
+  auto cg = Cgroups::create(na, a);
+  ASSERT_TRUE(cg) << cg.error().what();
+  ASSERT_TRUE(cg->destroy());
+  EXPECT_FALSE(std::filesystem::exists(l.pids_base + "/" + na));
+  const std::size_t idle = idle_cgroups();
+  EXPECT_GE(idle, 2u);  // its memory and pids cgroups wait for the next jail
+
+  Limits b;
+  b.pids = 16;
+  b.memory_bytes = 128 << 20;
+  auto cg2 = Cgroups::create(nb, b);
+  ASSERT_TRUE(cg2) << cg2.error().what();
+  EXPECT_EQ(idle_cgroups(), idle - 2);
+  EXPECT_EQ(read_trimmed(l.pids_base + "/" + nb + "/pids.max"), "16");
+  EXPECT_EQ(read_trimmed(l.memory_base + "/" + nb + "/memory.limit_in_bytes"),
+            std::to_string(128 << 20));
+  ASSERT_TRUE(cg2->destroy());
+
+  // A jail without a pids limit in a reused memory cgroup: nothing of the earlier limit is left.
+  Limits c;
+  c.memory_bytes = 32 << 20;
+  auto cg3 = Cgroups::create(na, c);
+  ASSERT_TRUE(cg3) << cg3.error().what();
+  EXPECT_EQ(read_trimmed(l.memory_base + "/" + na + "/memory.limit_in_bytes"),
+            std::to_string(32 << 20));
+  EXPECT_FALSE(std::filesystem::exists(l.pids_base + "/" + na));
+}
+
+TEST_F(JailTest, AReusedMemoryCgroupDoesNotReportAnEarlierJailsOom) {
+  auto hog = probe({"memhog", "512"});
+  hog.limits.memory_bytes = 32 << 20;
+  auto r = run(hog);
+  ASSERT_TRUE(r) << r.error().what();
+  ASSERT_TRUE(r->status.oom);
+  // The pool hands out the cgroup returned last: the hog's.
+  auto s = spec({"/bin/true"});
+  s.limits.memory_bytes = 32 << 20;
+  auto r2 = run(s);
+  ASSERT_TRUE(r2) << r2.error().what();
+  EXPECT_EQ(r2->status.code, 0);
+  EXPECT_FALSE(r2->status.oom);
+}
+
+TEST_F(JailTest, IdleCgroupsOfADeadProcessAreSwept) {
+  const CgroupLayout& l = cgroup_layout();
+  std::string base = l.v2 ? l.v2_base : l.pids_base;
+  if (base.empty()) GTEST_SKIP() << "no pids cgroup controller";
+  // Make sure the base exists (a jail with a limit makes it).
+  Limits a;
+  a.pids = 8;
+  ASSERT_TRUE(Cgroups::create(lj::test::unique_name("ps"), a));
+  pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ASSERT_GT(dead, 0);
+  int ws = 0;
+  ASSERT_EQ(::waitpid(dead, &ws, 0), dead);
+  std::string left = base + "/.pool-" + std::to_string(dead) + "-7";
+  ASSERT_EQ(::mkdir(left.c_str(), 0755), 0) << left;
+  EXPECT_GE(sweep_cgroup_pool(), 1u);
+  EXPECT_FALSE(std::filesystem::exists(left));
+  // Our own idle cgroups stay.
+  const std::size_t idle = idle_cgroups();
+  (void)sweep_cgroup_pool();
+  EXPECT_EQ(idle_cgroups(), idle);
+}
+
+}  // namespace
+}  // namespace lj::jail::test

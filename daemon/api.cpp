@@ -140,6 +140,7 @@ void add_system_routes(Router& router, Daemon& d) {
          {{"path", d.idx.path()},
           {"epoch", d.idx.epoch()},
           {"epoch_changed", d.idx.epoch_changed()},
+          {"synchronous", d.cfg.index_synchronous_full ? "full" : "normal"},
           {"integrity_check", d.recovery.integrity}}},
         {"recovery", recovery_json(d.recovery)},
     };

@@ -152,6 +152,13 @@ Status parse_config(std::string_view text, Config* cfg) {
         cfg->on_shutdown = OnShutdown::leave;
       else
         ok = false;
+    } else if (key == "index_synchronous") {
+      if (v == "normal")
+        cfg->index_synchronous_full = false;
+      else if (v == "full")
+        cfg->index_synchronous_full = true;
+      else
+        ok = false;
     } else {
       return bad("unknown key `" + key + "`");
     }

@@ -38,6 +38,8 @@ struct Config {
   std::string log_level = "info";
   OnShutdown on_shutdown = OnShutdown::stop;
   std::chrono::seconds stop_timeout{10};  // SIGTERM -> SIGKILL on shutdown and default for stop
+  // The index's PRAGMA synchronous: false = NORMAL, true = FULL (docs/index.md, "Durability").
+  bool index_synchronous_full = false;
 };
 
 // Applies the `key = value` lines of `text` on top of `cfg`. Unknown keys and bad values are

@@ -135,8 +135,11 @@ int main(int argc, char** argv) {
     if (ec) return fatal("creating " + dir.string() + ": " + ec.message());
   }
   // --routes needs no state: a private in-memory index will do.
-  auto idx = index::Index::open(print_routes ? std::string(":memory:")
-                                             : index::index_path(cfg.root.string()));
+  index::Options index_options;
+  index_options.synchronous =
+      cfg.index_synchronous_full ? index::Synchronous::full : index::Synchronous::normal;
+  auto idx = index::Index::open(
+      print_routes ? std::string(":memory:") : index::index_path(cfg.root.string()), index_options);
   if (!idx) return fatal("opening the index: " + idx.error().what());
 
   std::unique_ptr<jail::Backend> backend;

@@ -517,6 +517,26 @@ TEST_F(CrashTest, CrashDuringRecovery) {
   EXPECT_EQ(db.one("SELECT count(*) FROM jails WHERE state = 'exited' AND lost = 1"), "3");
 }
 
+// index_synchronous = full: the setting reaches the index and a crash loses nothing either.
+TEST_F(CrashTest, FullSynchronousIndex) {
+  ljd_ = std::make_unique<LjdProcess>("index_synchronous = full\n");
+  ASSERT_TRUE(ljd_->make_busybox_world("bb"));
+  restart();
+  EXPECT_EQ(info()["index"]["synchronous"], "full");
+  std::string id;
+  {
+    auto c = ljd_->client();
+    auto r = c.post("/v1/jails?start=true", sh("exit 2"));
+    ASSERT_TRUE(r && r->status == 201);
+    id = r->json()["id"];
+    EXPECT_EQ(wait_jail(id)["exit"]["code"], 2);
+  }
+  ljd_->crash();
+  restart();
+  EXPECT_EQ(wait_jail(id)["exit"]["code"], 2);
+  expect_consistent(*ljd_, {});
+}
+
 // The API answers 503 (with a JSON error) until reconciliation is done, then 200; /v1/_ping
 // answers throughout.
 TEST_F(CrashTest, ServesOnlyAfterReconciliation) {
@@ -562,6 +582,7 @@ TEST_F(CrashTest, ServesOnlyAfterReconciliation) {
 TEST_F(CrashTest, RandomKillsUnderLoad) {
   std::mt19937 rng(static_cast<unsigned>(::getpid()));
   std::map<std::string, int> expected;  // jail id -> exit code
+  const std::string src = import_source();
   for (int round = 0; round < 5; ++round) {
     restart();
     std::atomic<bool> done{false};
@@ -582,11 +603,15 @@ TEST_F(CrashTest, RandomKillsUnderLoad) {
         }
       });
     }
-    if (round % 2 == 0) {
+    {
       auto c = ljd_->client();
-      (void)c.post("/v1/builds",
-                   {{"jailfile", "name demo/r" + std::to_string(round) +
-                                     "\nversion 1.0.0\nworld bb\n#!/bin/sh\nsleep 0.2\n"}});
+      if (round % 2 == 0) {
+        (void)c.post("/v1/builds",
+                     {{"jailfile", "name demo/r" + std::to_string(round) +
+                                       "\nversion 1.0.0\nworld bb\n#!/bin/sh\nsleep 0.2\n"}});
+      } else {
+        (void)c.post("/v1/worlds", {{"name", "w" + std::to_string(round)}, {"source", src}});
+      }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 400));
     ljd_->crash();

@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -109,15 +110,8 @@ char* utoa(char* end, unsigned v) {
 }
 
 void bring_loopback_up() {
-  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) die(kSlotError, "socket", errno, "AF_INET");
-  struct ifreq ifr;
-  std::memset(&ifr, 0, sizeof ifr);
-  copy(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
-  if (::ioctl(s, SIOCGIFFLAGS, &ifr) < 0) die(kSlotError, "ioctl SIOCGIFFLAGS", errno, "lo");
-  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
-  if (::ioctl(s, SIOCSIFFLAGS, &ifr) < 0) die(kSlotError, "bring up", errno, "lo");
-  ::close(s);
+  int err = 0;
+  if (const char* step = loopback_up(&err)) die(kSlotError, step, err, "lo");
 }
 
 // Until its execve this process is a copy of ljd, so /proc/self/exe names the host's ljd binary: a
@@ -268,7 +262,28 @@ long spawn_command(const ChildPlan& p) {
 
 }  // namespace
 
+const char* loopback_up(int* err) noexcept {
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return *err = errno, "socket";
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  copy(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+  const char* step = nullptr;
+  if (::ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+    step = "ioctl SIOCGIFFLAGS";
+  } else {
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+    if (::ioctl(s, SIOCSIFFLAGS, &ifr) < 0) step = "bring up";
+  }
+  if (step) *err = errno;
+  ::close(s);
+  return step;
+}
+
 void child_main(const ChildPlan& p) noexcept {
+  // Before relocate_fds closes it (it is in no slot).
+  if (p.netns_fd >= 0 && ::setns(p.netns_fd, CLONE_NEWNET) != 0)
+    die(p.fds[kSlotError], "setns", errno, "network namespace");
   relocate_fds(p);
   ::umask(0);
   // Only the daemon reaches init: the jail's processes lack CAP_SYS_PTRACE and their caps are a
@@ -322,6 +337,13 @@ void child_main(const ChildPlan& p) noexcept {
     ::sigaction(s, &sa, nullptr);
   }
   ::sigprocmask(SIG_SETMASK, &set, nullptr);
+
+  // The filter binds init too, not only the command: init is done with everything it needs a
+  // denied call for (mounts, namespaces, the hostname), and a filter loaded here is one seccomp(2)
+  // per jail, inherited by the command at its clone, as by every process of the jail. No
+  // no_new_privs needed: init has CAP_SYS_ADMIN in its user namespace (seccomp(2)).
+  if (p.seccomp && ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0U, p.seccomp) < 0)
+    die(kSlotError, "seccomp", errno, "SECCOMP_SET_MODE_FILTER");
 
   // Init keeps only the status descriptors: 0-2, which are still ljd's own stdio (its log, a
   // terminal, a journal socket), go now (the command takes its own from the slots); the rest once

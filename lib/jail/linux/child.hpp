@@ -5,6 +5,7 @@
 // a close-on-exec pipe; the pipe reaching EOF without a record means the command was exec'd.
 #pragma once
 
+#include <linux/filter.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -56,7 +57,9 @@ struct ChildPlan {
   // v1: the parent joins init to its cgroups while init assembles the root; init waits for the
   // sync byte only before it unshares its cgroup namespace and starts the command.
   bool parent_joins = false;
-  bool loopback_up = false;      // a private network namespace
+  bool loopback_up = false;  // a private network namespace
+  int netns_fd =
+      -1;  // join this ready network namespace (its loopback up) first, in ljd's numbering
   bool die_with_parent = false;  // PR_SET_PDEATHSIG(SIGKILL) on init
   bool become_ns_root = false;   // in a new user namespace: setresuid(0) once mapped
   std::string hostname;
@@ -69,11 +72,18 @@ struct ChildPlan {
   rlim_t nofile = 0;       // 0: inherit
   std::uint64_t caps = 0;  // capabilities kept by a root command (bit per CAP_*)
   int cap_last = 40;       // /proc/sys/kernel/cap_last_cap
+  // The seccomp filter (jail/linux/seccomp.hpp) init loads once its own work is done, just before
+  // it starts the command, which inherits it; nullptr: none. Owned by the backend.
+  const sock_fprog* seccomp = nullptr;
 };
 
 // The capabilities a root command keeps by default: Docker's default set less MKNOD and NET_RAW
 // (no device nodes, no raw sockets). Documented in docs/jail-linux.md.
 std::uint64_t default_capabilities();
+
+// Sets the loopback interface of the caller's network namespace up; the failed step and errno
+// otherwise ("socket", "ioctl SIOCGIFFLAGS", "bring up"). Async-signal-safe.
+const char* loopback_up(int* err) noexcept;
 
 // Runs in the cloned child: becomes the jail's init. Never returns.
 [[noreturn]] void child_main(const ChildPlan& plan) noexcept;

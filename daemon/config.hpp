@@ -29,6 +29,7 @@ struct Config {
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_header_bytes = 16 << 10;
   std::chrono::seconds idle_timeout{60};
+  std::size_t max_connections = 1024;  // beyond: 503 api.busy and closed, so fds stay bounded
   std::chrono::seconds heartbeat{15};
   std::chrono::seconds retention{24 * 3600};  // exit records and events kept this long
   std::size_t max_jails = 4096;

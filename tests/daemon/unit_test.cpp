@@ -141,7 +141,7 @@ TEST(ErrorTable, EveryKindHasItsStatus) {
   EXPECT_EQ(http_status(Errc::not_found), 404);
   EXPECT_EQ(http_status(Errc::exists), 409);
   EXPECT_EQ(http_status(Errc::conflict), 409);
-  EXPECT_EQ(http_status(Errc::limit), 413);
+  EXPECT_EQ(http_status(Errc::limit), 429);
   EXPECT_EQ(http_status(Errc::internal), 500);
   EXPECT_EQ(http_status(Errc::system), 500);
   EXPECT_EQ(http_status(Errc::unsupported), 501);

@@ -648,6 +648,9 @@ class LinuxBackend final : public Backend {
 }  // namespace
 
 Result<std::unique_ptr<Backend>> make_backend() {
+  // The idle cgroups of a killed ljd (cgroup.hpp) go now, not at the first spawn with limits:
+  // a daemon's recovery must leave no cgroup without an owner.
+  (void)sweep_cgroup_pool();
   return std::unique_ptr<Backend>(new LinuxBackend());
 }
 

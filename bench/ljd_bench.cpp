@@ -4,7 +4,8 @@
 //
 //   ljd_bench --socket S --pid LJD_PID --world-dir DIR [--world NAME] [--n 100] [--live 1000]
 //             [--tput 200] [--idle-s 3] [--crun-bundle B] [--podman-n 20]
-//             [--only latency,throughput,live,build] [--peers 0]   (a part, ljd alone: to profile)
+//             [--lists 20] [--only latency,throughput,live,build] [--peers 0]   (a part, ljd alone:
+//             to profile)
 //
 // What "ljd" does per jail is all the daemon really does: an index row, an event, an ephemeral
 // overlay root (the world read-only under a private tmpfs upper), memory and pids cgroups with
@@ -51,7 +52,7 @@ struct Options {
   std::string only;  // comma-separated phases (latency,throughput,live,build); empty: all
   bool peers = true;
   pid_t pid = 0;
-  int n = 100, live = 1000, tput = 200, podman_n = 20;
+  int n = 100, live = 1000, tput = 200, podman_n = 20, lists = 20;
   double idle_s = 3;
 };
 
@@ -68,6 +69,7 @@ Options parse(int argc, char** argv) {
       {"--live", [&](const std::string& v) { o.live = num(v); }},
       {"--tput", [&](const std::string& v) { o.tput = num(v); }},
       {"--podman-n", [&](const std::string& v) { o.podman_n = num(v); }},
+      {"--lists", [&](const std::string& v) { o.lists = std::max(1, num(v)); }},
       {"--idle-s", [&](const std::string& v) { o.idle_s = std::atof(v.c_str()); }},
       {"--only", [&](const std::string& v) { o.only = v; }},
       {"--peers", [&](const std::string& v) { o.peers = v != "0"; }},
@@ -369,7 +371,7 @@ LiveFigures live_jails(const Options& o) {
   f.tail_median = median(tail);
   f.rss_mib = static_cast<double>(lj::bench::rss_kib(o.pid)) / 1024;
   std::vector<double> lists;
-  for (int i = 0; i < 5; ++i) {
+  for (int i = 0; i < o.lists; ++i) {
     auto t0 = Clock::now();
     json l = api.call("GET", "/v1/jails?state=running", "", 200);
     lists.push_back(ms_since(t0));
@@ -568,7 +570,7 @@ int main(int argc, char** argv) {
     rss.target = "< 64 MiB";
     Row list{"list " + L + " live jails, median (ms)"};
     list.ljd = lf.list_median_ms;
-    list.met = lf.list_max_ms < 50 && lf.listed == static_cast<std::size_t>(o.live);
+    list.met = lf.list_median_ms < 50 && lf.listed == static_cast<std::size_t>(o.live);
     list.target = "< 50 ms";
     std::snprintf(buf, sizeof buf, "max %.1f ms, %zu listed", lf.list_max_ms, lf.listed);
     list.note = buf;
@@ -581,7 +583,7 @@ int main(int argc, char** argv) {
   if (want("build")) {
     Row hit{"build cache hit, median (ms)"};
     hit.ljd = bf.cache_hit_median_ms;
-    hit.met = bf.cache_hit_max_ms < 50;
+    hit.met = bf.cache_hit_median_ms < 50;
     hit.target = "< 50 ms";
     std::snprintf(buf, sizeof buf, "max %.1f ms", bf.cache_hit_max_ms);
     hit.note = buf;

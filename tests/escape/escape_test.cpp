@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include "ljd_process.hpp"
+#include "seccomp_expect.hpp"
 
 namespace lj::testing {
 namespace {
@@ -312,6 +313,36 @@ TEST_F(EscapeTest, MountMknodAndModulesAreRefused) {
   EXPECT_NE(o.out.find("NoNewPrivs:\t1"), std::string::npos) << o.out;
 }
 
+// The default seccomp filter (lib/jail/linux/seccomp.cpp): a nested user namespace, the keyring,
+// bpf, perf, userfaultfd, io_uring, file handles, the old and new mount API, the clock, ... are
+// EPERM, in each ABI of the machine (i386 and x32 too), while everyday commands run as before.
+TEST_F(EscapeTest, SeccompRefusesTheKernelSurfaceAJailDoesNotNeed) {
+  auto o = run(probe({"syscalls"}));
+  ASSERT_EQ(o.http, 201) << o.error;
+  EXPECT_EQ(o.code(), 0) << o.exit << o.out;
+  EXPECT_EQ(lj::test::seccomp_mismatches(o.out), "") << o.out;
+  // What the filter replaces: a nested user namespace with its own mounts (docs/security.md).
+  o = run(probe({"userns-mount"}));
+  EXPECT_EQ(o.out, "unshare: EPERM\n");
+  o = run({{"world", "bb"}, {"command", {"unshare", "-U", "-r", "id"}}});
+  EXPECT_NE(o.code(), 0) << o.out << o.err;
+  EXPECT_EQ(o.out, "");
+  // The command, the processes it starts and the jail's init all run under the filter.
+  o = run(
+      {{"world", "bb"},
+       {"command",
+        {"sh", "-c", "grep ^Seccomp: /proc/self/status /proc/1/status; (probe syscalls clone3)"}}});
+  EXPECT_EQ(o.out, "/proc/self/status:Seccomp:\t2\n/proc/1/status:Seccomp:\t2\nclone3: ENOSYS\n");
+  // Everyday work: a pipeline, a subshell, a background job, files, chroot, the exit code.
+  o = run({{"world", "bb"},
+           {"script",
+            "set -e\necho b a | tr ' ' '\\n' | sort | head -n 1\n(cd /tmp && pwd)\n"
+            "sleep 0.05 & wait $!\necho x > /tmp/f && cat /tmp/f\nchroot / true\nexit 3\n"}});
+  ASSERT_EQ(o.http, 201) << o.error;
+  EXPECT_EQ(o.out, "a\n/tmp\nx\n") << o.err;
+  EXPECT_EQ(o.code(), 3) << o.exit;
+}
+
 TEST_F(EscapeTest, RawDevicesAreAbsent) {
   auto o = run(probe({"open-dev", "/dev/sda", "/dev/vda", "/dev/nvme0n1", "/dev/mem", "/dev/kmem",
                       "/dev/port", "/dev/kmsg", "/dev/mapper/control", "/dev/fuse", "/proc/kmsg",
@@ -488,6 +519,8 @@ TEST_F(EscapeTest, BuildJailsRefuseTheSameAttempts) {
       "probe ifdown lo\n"
       "probe sethostname escaped\n"
       "probe modules\n"
+      "probe syscalls unshare-user clone3 keyctl bpf perf_event_open open_by_handle_at fsopen "
+      "open_tree i386-unshare-user\n"
       "exit 0\n";
   auto c = ljd_->client();
   auto b = c.post("/v1/builds", {{"jailfile", jf}});
@@ -510,6 +543,12 @@ TEST_F(EscapeTest, BuildJailsRefuseTheSameAttempts) {
     EXPECT_NE(out.find(std::string("\n") + want + "\n"), std::string::npos) << want << " in:\n"
                                                                             << out;
   EXPECT_EQ(out.find("loaded"), std::string::npos) << out;
+  // The build jail runs under the same seccomp filter.
+  EXPECT_NE(out.find("\nunshare-user: EPERM\nclone3: ENOSYS\nkeyctl: EPERM\nbpf: EPERM\n"
+                     "perf_event_open: EPERM\nopen_by_handle_at: EPERM\nfsopen: EPERM\n"
+                     "open_tree: EPERM\ni386-unshare-user: EPERM\n"),
+            std::string::npos)
+      << out;
   // Descriptors: stdio, and at most the script the shell reads (the jail's own memfd).
   std::string fds = out.substr(0, out.find('\n'));
   EXPECT_TRUE(fds == "0 1 2" || fds.rfind("0 1 2 ", 0) == 0) << fds;

@@ -31,6 +31,7 @@
 #include "jail/linux/cgroup.hpp"
 #include "jail/linux/child.hpp"
 #include "jail/linux/net.hpp"
+#include "jail/linux/seccomp.hpp"
 #include "jail/status_file.hpp"
 
 namespace lj::jail {
@@ -382,6 +383,8 @@ class NetnsPool {
 
 class LinuxBackend final : public Backend {
  public:
+  explicit LinuxBackend(const SeccompProgram* seccomp) : seccomp_(seccomp->fprog()) {}
+
   std::string_view name() const override { return "linux"; }
 
   std::vector<std::string> features() const override {
@@ -502,6 +505,7 @@ class LinuxBackend final : public Backend {
     }
     plan.become_ns_root = spec.userns.has_value();
     plan.die_with_parent = spec.die_with_parent;
+    plan.seccomp = &seccomp_;
 
     // Descriptors.
     int err_pipe[2], status_pipe[2];
@@ -642,16 +646,24 @@ class LinuxBackend final : public Backend {
                                                std::move(cgroups), true, deadline));
   }
 
+  sock_fprog seccomp_;  // points into the process-wide program (make_backend)
   NetnsPool netns_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Backend>> make_backend() {
+  // Compiled once per process (about a millisecond of libseccomp work), shared by every backend;
+  // a jail only loads it. No filter, no backend: a jail must not start without it.
+  static const Result<SeccompProgram> seccomp = compile_default_seccomp();
+  if (!seccomp) {
+    Error e = seccomp.error();
+    return fail(std::move(e).context("compiling the jails' seccomp filter"));
+  }
   // The idle cgroups of a killed ljd (cgroup.hpp) go now, not at the first spawn with limits:
   // a daemon's recovery must leave no cgroup without an owner.
   (void)sweep_cgroup_pool();
-  return std::unique_ptr<Backend>(new LinuxBackend());
+  return std::unique_ptr<Backend>(new LinuxBackend(&*seccomp));
 }
 
 }  // namespace lj::jail

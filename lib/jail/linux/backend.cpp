@@ -671,6 +671,9 @@ Result<std::unique_ptr<Backend>> make_backend() {
     Error e = seccomp.error();
     return fail(std::move(e).context("compiling the jails' seccomp filter"));
   }
+  // The idle cgroups of a killed ljd (cgroup.hpp) go now, not at the first spawn with limits:
+  // a daemon's recovery must leave no cgroup without an owner.
+  (void)sweep_cgroup_pool();
   return std::unique_ptr<Backend>(new LinuxBackend(&*seccomp));
 }
 

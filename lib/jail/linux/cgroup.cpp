@@ -125,6 +125,7 @@ std::vector<pid_t> procs_of(const std::string& dir) {
 // ---- The idle pool (see cgroup.hpp) ----
 
 constexpr std::size_t kMaxIdlePerBase = 64;
+constexpr unsigned long long kMaxIdleCharge = 16ull << 20;
 constexpr const char* kIdlePrefix = ".pool-";
 
 struct Pool {
@@ -175,6 +176,15 @@ bool give_back(const std::string& dir, bool v2) {
     if (pool().idle[base].size() >= kMaxIdlePerBase) return false;
     idle =
         base + "/" + kIdlePrefix + std::to_string(::getpid()) + "-" + std::to_string(pool().next++);
+  }
+  // Charges outlive the jail (page cache it read stays charged to its memory cgroup until
+  // reclaimed): a cgroup holding much of them is removed instead, so that a next jail's smaller
+  // limit never has to reclaim more than a little to be written.
+  if (base == l.memory_base || (v2 && !l.v2_base.empty())) {
+    std::string usage;
+    if (!read_file(dir + (v2 ? "/memory.current" : "/memory.usage_in_bytes"), &usage) ||
+        std::strtoull(usage.c_str(), nullptr, 10) > kMaxIdleCharge)
+      return false;
   }
   // Unlimited again, so that the next jail's limits can be written in any order: v1 refuses a
   // memory limit above memsw (memory.txt, 2.5), so memsw is raised first.

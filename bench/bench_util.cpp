@@ -77,10 +77,10 @@ double cpu_seconds(pid_t pid, bool with_children) {
   return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-double thread_and_children_cpu_seconds() {
+double self_and_children_cpu_seconds() {
   auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
   rusage self{}, kids{};
-  ::getrusage(RUSAGE_THREAD, &self);
+  ::getrusage(RUSAGE_SELF, &self);
   ::getrusage(RUSAGE_CHILDREN, &kids);
   return secs(self.ru_utime) + secs(self.ru_stime) + secs(kids.ru_utime) + secs(kids.ru_stime);
 }

@@ -24,7 +24,8 @@ long rss_kib(pid_t pid);
 // utime + stime of pid in seconds, plus those of its reaped children (cutime + cstime) when
 // with_children (-1 when unreadable). /proc counts in clock ticks (10 ms): sum many operations.
 double cpu_seconds(pid_t pid, bool with_children = false);
-// CPU seconds (user + system) of the calling thread and of this process's reaped children.
-double thread_and_children_cpu_seconds();
+// CPU seconds (user + system) of this process (every thread: lib/jail's helper threads work for
+// the jails it spawns) and of its reaped children.
+double self_and_children_cpu_seconds();
 
 }  // namespace lj::bench

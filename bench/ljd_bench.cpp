@@ -267,7 +267,7 @@ struct Variant {
   std::function<bool()> once;
   std::vector<double> ms;
   int failures = 0;
-  double cpu_s = 0;  // CPU of this thread and the children it reaped, over the timed runs
+  double cpu_s = 0;  // CPU of this process and the children it reaped, over the timed runs
 };
 
 void interleave(std::vector<Variant>& vs, int rounds, int warmup) {
@@ -275,11 +275,11 @@ void interleave(std::vector<Variant>& vs, int rounds, int warmup) {
     for (int i = 0; i < warmup; ++i) v.once();
   for (int i = 0; i < rounds; ++i)
     for (auto& v : vs) {
-      double c0 = lj::bench::thread_and_children_cpu_seconds();
+      double c0 = lj::bench::self_and_children_cpu_seconds();
       auto t0 = Clock::now();
       if (!v.once()) ++v.failures;
       v.ms.push_back(ms_since(t0));
-      v.cpu_s += lj::bench::thread_and_children_cpu_seconds() - c0;
+      v.cpu_s += lj::bench::self_and_children_cpu_seconds() - c0;
     }
 }
 

@@ -482,6 +482,58 @@ TEST_F(EscapeTest, ForkBombHitsTheJailsLimitWhileTheHostKeepsForking) {
   c.del("/v1/jails/" + id);
 }
 
+// The cgroup of each controller that `pid` is in, from the host: controller -> directory.
+std::map<std::string, std::string> cgroups_of(pid_t pid) {
+  std::map<std::string, std::string> m;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+  for (std::string line; std::getline(in, line);) {
+    auto a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    std::string ctrls = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (path == "/") path.clear();
+    if (ctrls.empty()) m["unified"] = "/sys/fs/cgroup" + path;
+    std::istringstream cs(ctrls);
+    for (std::string c; std::getline(cs, c, ',');) m[c] = "/sys/fs/cgroup/" + c + path;
+  }
+  return m;
+}
+
+// A jail whose request sets no limit: cgroups of its own, and ljd's default pids limit (4096,
+// daemon/config.hpp), which stops a fork bomb in the jail while the host keeps forking.
+TEST_F(EscapeTest, AJailWithoutLimitsHasItsOwnCgroupsAndLjdsDefaultPidsLimit) {
+  auto c = ljd_->client();
+  auto r = c.post("/v1/jails?start=true", probe({"sleep", "5"}));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 201) << r->body;
+  std::string id = r->json()["id"];
+  auto g = c.get("/v1/jails/" + id);
+  ASSERT_TRUE(g);
+  const pid_t init = g->json()["pid"].get<pid_t>();
+  auto jail = cgroups_of(init), daemon = cgroups_of(ljd_->pid());
+  const bool v1 = jail.count("pids") && jail.count("memory");
+  for (const char* ctrl :
+       v1 ? std::vector<const char*>{"pids", "memory"} : std::vector<const char*>{"unified"}) {
+    EXPECT_NE(jail[ctrl], daemon[ctrl]) << ctrl;
+    EXPECT_EQ(jail[ctrl].rfind(daemon[ctrl] + "/", 0), 0u)
+        << jail[ctrl] << " below " << daemon[ctrl];
+  }
+  EXPECT_EQ(slurp((v1 ? jail["pids"] : jail["unified"]) + "/pids.max"), "4096\n");
+  c.del("/v1/jails/" + id + "?force=true");
+
+  auto o = run(probe({"forkbomb"}));
+  ASSERT_EQ(o.http, 201) << o.error;
+  int forked = -1;
+  char err[32] = "";
+  ASSERT_EQ(std::sscanf(o.out.c_str(), "forked %d then %31[A-Z]", &forked, err), 2) << o.out;
+  EXPECT_LE(forked, 4094);  // init and the bomb count
+  EXPECT_GE(forked, 4000);
+  EXPECT_STREQ(err, "EAGAIN");
+  pid_t p = ::fork();  // the host still forks
+  if (p == 0) ::_exit(0);
+  ASSERT_GT(p, 0);
+  ::waitpid(p, nullptr, 0);
+}
+
 TEST_F(EscapeTest, MemoryHogHitsTheJailsLimitWhileTheHostAllocates) {
   json body = probe({"memhog", "512"});
   body["limits"] = {{"memory_bytes", 48 << 20}};
@@ -521,6 +573,7 @@ TEST_F(EscapeTest, BuildJailsRefuseTheSameAttempts) {
       "probe modules\n"
       "probe syscalls unshare-user clone3 keyctl bpf perf_event_open open_by_handle_at fsopen "
       "open_tree i386-unshare-user\n"
+      "probe forkbomb\n"
       "exit 0\n";
   auto c = ljd_->client();
   auto b = c.post("/v1/builds", {{"jailfile", jf}});
@@ -549,6 +602,13 @@ TEST_F(EscapeTest, BuildJailsRefuseTheSameAttempts) {
                      "open_tree: EPERM\ni386-unshare-user: EPERM\n"),
             std::string::npos)
       << out;
+  // A build that sets no limits gets ljd's default pids limit (4096) like a jail.
+  int forked = -1;
+  auto bomb = out.find("\nforked ");
+  ASSERT_NE(bomb, std::string::npos) << out;
+  ASSERT_EQ(std::sscanf(out.c_str() + bomb, "\nforked %d then EAGAIN", &forked), 1) << out;
+  EXPECT_LE(forked, 4094);
+  EXPECT_GE(forked, 4000);
   // Descriptors: stdio, and at most the script the shell reads (the jail's own memfd).
   std::string fds = out.substr(0, out.find('\n'));
   EXPECT_TRUE(fds == "0 1 2" || fds.rfind("0 1 2 ", 0) == 0) << fds;

@@ -161,7 +161,19 @@ void exec_checked(const char* path, char* const* argv, char* const* envp) {
   ::execve(path, argv, envp);
 }
 
+// Until init has become the reaper, init is ljd: its /proc/1/exe the host's binary, its memory a
+// copy of the daemon's. The command starts only once the reaper closed the go pipe (init_abi.h),
+// or init, if its exec failed and it stays the reaper itself.
+void wait_for_reaper() {
+  ::close(kSlotGoWrite);
+  char c;
+  while (::read(kSlotGoRead, &c, 1) < 0 && errno == EINTR) {
+  }
+  ::close(kSlotGoRead);
+}
+
 [[noreturn]] void exec_command(const ChildPlan& p) {
+  wait_for_reaper();
   sigset_t none;
   sigemptyset(&none);
   struct sigaction dfl;
@@ -238,6 +250,41 @@ void exec_checked(const char* path, char* const* argv, char* const* envp) {
 
 void noop(int) {}
 
+// The pipe the command waits on (wait_for_reaper), at its fixed slots. Both ends close-on-exec
+// for now: init's write end is handed to the reaper on purpose (become_reaper).
+void make_go_pipe() {
+  int go[2];
+  if (::pipe2(go, O_CLOEXEC) < 0) die(kSlotError, "pipe2", errno, "go pipe");
+  // The numbers are the lowest free ones (go[0] < go[1]): move the write end first, since the
+  // read end's slot may be where the write end landed.
+  if (go[1] != kSlotGoWrite) {
+    if (::dup3(go[1], kSlotGoWrite, O_CLOEXEC) < 0) die(kSlotError, "dup3", errno, "go pipe");
+    ::close(go[1]);
+  }
+  if (go[0] != kSlotGoRead) {
+    if (::dup3(go[0], kSlotGoRead, O_CLOEXEC) < 0) die(kSlotError, "dup3", errno, "go pipe");
+    ::close(go[0]);
+  }
+}
+
+// Replaces init (a copy of ljd, pinning a copy-on-write duplicate of every page the daemon later
+// writes, ~770 KB a jail) by lj-init, the reaper held as a sealed memfd at kSlotReaper: the
+// jail's /proc/1/exe is then that anonymous copy, never a host file. It keeps the status
+// descriptors, the go pipe's write end and the signal mask (init_abi.h); seccomp, capabilities,
+// PR_SET_PDEATHSIG and the pid stay across execve (execve(2)). Returns only if the exec failed.
+void become_reaper(const ChildPlan& p, pid_t cmd) {
+  if (p.fds[kSlotReaper] < 0) return;
+  for (int s : {kSlotStatus, kSlotStatusFile, kSlotGoWrite})
+    if (s == kSlotGoWrite || p.fds[s] >= 0) ::fcntl(s, F_SETFD, 0);
+  char pid[16];
+  char* argv[] = {const_cast<char*>("lj-init"), utoa(pid + sizeof pid, static_cast<unsigned>(cmd)),
+                  const_cast<char*>(p.die_with_parent ? "1" : "0"), nullptr};
+  char* envp[] = {nullptr};
+  ::syscall(SYS_execveat, kSlotReaper, "", argv, envp, AT_EMPTY_PATH);
+  for (int s : {kSlotStatus, kSlotStatusFile, kSlotGoWrite})
+    if (s == kSlotGoWrite || p.fds[s] >= 0) ::fcntl(s, F_SETFD, FD_CLOEXEC);
+}
+
 int exec_command_entry(void* plan) {
   exec_command(*static_cast<const ChildPlan*>(plan));
 }
@@ -292,10 +339,10 @@ void child_main(const ChildPlan& p) noexcept {
   ::prctl(PR_SET_PDEATHSIG, p.die_with_parent ? SIGKILL : 0, 0, 0, 0);
   ::prctl(PR_SET_NAME, "lj-init", 0, 0, 0);
 
-  for (int s = kSlotCgroup0; s < kSlotEnd; ++s)
+  for (int s = kSlotCgroup0; s < kSlotReaper; ++s)
     if (p.fds[s] >= 0 && ::write(s, "0", 1) != 1)
       die(kSlotError, "join cgroup", errno, "cgroup.procs");
-  for (int s = kSlotCgroup0; s < kSlotEnd; ++s)
+  for (int s = kSlotCgroup0; s < kSlotReaper; ++s)
     if (p.fds[s] >= 0) ::close(s);
   if (p.join_then_unshare_cgroupns && !p.parent_joins && ::unshare(CLONE_NEWCGROUP) < 0)
     die(kSlotError, "unshare", errno, "CLONE_NEWCGROUP");
@@ -348,12 +395,18 @@ void child_main(const ChildPlan& p) noexcept {
   // Init keeps only the status descriptors: 0-2, which are still ljd's own stdio (its log, a
   // terminal, a journal socket), go now (the command takes its own from the slots); the rest once
   // the command has its copies, and the error pipe reaches EOF at the command's execve.
+  make_go_pipe();
   for (int fd = 0; fd <= 2; ++fd) ::close(fd);
   long child = spawn_command(p);
   if (child < 0) die(kSlotError, "clone", errno, "");
   const auto cmd = static_cast<pid_t>(child);
   for (int s : {kSlotError, kSlotScript, kSlotIn, kSlotOut, kSlotErr})
     if (p.fds[s] >= 0) ::close(s);  // open (relocate_fds): cannot fail, errno stays the command's
+  ::close(kSlotGoRead);
+  become_reaper(p, cmd);
+  // The exec failed (a plan without the reaper, or the kernel refused): init stays ljd's copy
+  // and reaps, as the reaper would; the command starts now.
+  ::close(kSlotGoWrite);
   int st = 0;
   for (;;) {
     siginfo_t info;

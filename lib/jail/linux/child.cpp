@@ -70,7 +70,7 @@ void copy(char* dst, std::size_t cap, const char* src) {
 }
 
 // Moves every descriptor the jail needs to its slot and closes all others: the daemon's own
-// descriptors (close-on-exec or not) must not survive in init, which never execs.
+// descriptors (close-on-exec or not) must not survive in init, nor reach lj-init.
 void relocate_fds(const ChildPlan& p) {
   int high = kSlotEnd;
   for (int fd : p.fds)

@@ -93,7 +93,8 @@ std::uint64_t default_capabilities();
 // otherwise ("socket", "ioctl SIOCGIFFLAGS", "bring up"). Async-signal-safe.
 const char* loopback_up(int* err) noexcept;
 
-// Runs in the cloned child: becomes the jail's init. Never returns.
+// Runs in the cloned child: becomes the jail's init, starts the command, then execs lj-init (the
+// reaper at kSlotReaper, init_abi.h) or, if that fails, reaps in place. Never returns.
 [[noreturn]] void child_main(const ChildPlan& plan) noexcept;
 
 }  // namespace lj::jail

@@ -89,17 +89,6 @@ void relocate_fds(const ChildPlan& p) {
   ::syscall(SYS_close_range, static_cast<unsigned>(kSlotEnd), ~0U, 0U);
 }
 
-bool write_all(int fd, const char* s, std::size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, s, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    s += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
 char* utoa(char* end, unsigned v) {
   *--end = '\0';
   do {
@@ -273,7 +262,6 @@ void make_go_pipe() {
 // descriptors, the go pipe's write end and the signal mask (init_abi.h); seccomp, capabilities,
 // PR_SET_PDEATHSIG and the pid stay across execve (execve(2)). Returns only if the exec failed.
 void become_reaper(const ChildPlan& p, pid_t cmd) {
-  if (p.fds[kSlotReaper] < 0) return;
   for (int s : {kSlotStatus, kSlotStatusFile, kSlotGoWrite})
     if (s == kSlotGoWrite || p.fds[s] >= 0) ::fcntl(s, F_SETFD, 0);
   char pid[16];
@@ -281,8 +269,6 @@ void become_reaper(const ChildPlan& p, pid_t cmd) {
                   const_cast<char*>(p.die_with_parent ? "1" : "0"), nullptr};
   char* envp[] = {nullptr};
   ::syscall(SYS_execveat, kSlotReaper, "", argv, envp, AT_EMPTY_PATH);
-  for (int s : {kSlotStatus, kSlotStatusFile, kSlotGoWrite})
-    if (s == kSlotGoWrite || p.fds[s] >= 0) ::fcntl(s, F_SETFD, FD_CLOEXEC);
 }
 
 int exec_command_entry(void* plan) {
@@ -392,62 +378,23 @@ void child_main(const ChildPlan& p) noexcept {
   if (p.seccomp && ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0U, p.seccomp) < 0)
     die(kSlotError, "seccomp", errno, "SECCOMP_SET_MODE_FILTER");
 
-  // Init keeps only the status descriptors: 0-2, which are still ljd's own stdio (its log, a
+  // lj-init keeps only the status descriptors: 0-2, which are still ljd's own stdio (its log, a
   // terminal, a journal socket), go now (the command takes its own from the slots); the rest once
-  // the command has its copies, and the error pipe reaches EOF at the command's execve.
+  // the command has its copies, the error pipe at init's exec (a failure is reported on it) and
+  // at the command's, when it reaches EOF.
   make_go_pipe();
   for (int fd = 0; fd <= 2; ++fd) ::close(fd);
   long child = spawn_command(p);
   if (child < 0) die(kSlotError, "clone", errno, "");
   const auto cmd = static_cast<pid_t>(child);
-  for (int s : {kSlotError, kSlotScript, kSlotIn, kSlotOut, kSlotErr})
+  for (int s : {kSlotScript, kSlotIn, kSlotOut, kSlotErr})
     if (p.fds[s] >= 0) ::close(s);  // open (relocate_fds): cannot fail, errno stays the command's
   ::close(kSlotGoRead);
-  become_reaper(p, cmd);
-  // The exec failed (a plan without the reaper, or the kernel refused): init stays ljd's copy
-  // and reaps, as the reaper would; the command starts now.
-  ::close(kSlotGoWrite);
-  int st = 0;
-  for (;;) {
-    siginfo_t info;
-    int sig = ::sigwaitinfo(&set, &info);
-    if (sig < 0) continue;
-    if (sig != SIGCHLD) {
-      if (info.si_code == SI_QUEUE && info.si_value.sival_int == kBroadcastSignal)
-        ::kill(-1, sig);
-      else
-        ::kill(cmd, sig);
-      continue;
-    }
-    bool done = false;
-    for (;;) {
-      int ws = 0;
-      pid_t r = ::waitpid(-1, &ws, WNOHANG);
-      if (r <= 0) break;
-      if (r == cmd) {
-        st = ws;
-        done = true;
-      }
-    }
-    if (done) break;
-  }
-  // The main command ended: report its exact status. Returning from init then makes the kernel
-  // SIGKILL everything left in the pid namespace (pid_namespaces(7)).
-  if (p.fds[kSlotStatus] >= 0)
-    write_all(kSlotStatus, reinterpret_cast<const char*>(&st), sizeof st);
-  if (p.fds[kSlotStatusFile] >= 0) {
-    char buf[32];
-    const bool sig = WIFSIGNALED(st);
-    char* num = utoa(buf + sizeof buf, static_cast<unsigned>(sig ? WTERMSIG(st) : WEXITSTATUS(st)));
-    const char* word = sig ? "killed " : "exited ";
-    write_all(kSlotStatusFile, word, 7);
-    write_all(kSlotStatusFile, num, std::strlen(num));
-    write_all(kSlotStatusFile, "\n", 1);
-    // No fsync: the file is for an ljd that dies while the host lives on (the page cache has
-    // it); after a host crash the jail is gone with it and recovery reports the exit as lost.
-    // An fsync here (an ext4 journal commit, 0.4 ms and up) held up every jail's exit.
-  }
-  ::_exit(0);
+  become_reaper(p, cmd);  // the error pipe closes at the exec (close-on-exec)
+  // The command still waits on the go pipe: it must not start in a jail that failed.
+  const int err = errno;
+  ::kill(cmd, SIGKILL);
+  die(kSlotError, "execveat", err, "lj-init");
 }
 
 }  // namespace lj::jail

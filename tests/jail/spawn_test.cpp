@@ -234,6 +234,64 @@ TEST_F(JailTest, VolumeTargetThroughASymlinkIsRefused) {
   EXPECT_FALSE(fs::exists("/etc/x"));
 }
 
+TEST_F(JailTest, VolumeSourceThroughASymlinkIsRefused) {
+  // A host path that is (or passes through) a symlink is refused when the plan is made...
+  fs::path secret = world().mkdir("secret");
+  std::ofstream(secret / "f") << "host-secret";
+  fs::path link = secret.parent_path() / "link-to-secret";
+  fs::create_symlink(secret, link);
+  auto s = probe({"cat", "/mnt/v/f"});
+  s.root.volumes = {{link, "/mnt/v", true}};
+  auto r = run(s);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().what().find("passes through a symlink"), std::string::npos)
+      << r.error().what();
+  s.root.volumes = {{link / "f", "/mnt/v/f", true}};
+  r = run(s);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().what().find("passes through a symlink"), std::string::npos)
+      << r.error().what();
+}
+
+TEST_F(JailTest, VolumeSwappedForASymlinkAfterTheCheckBindsNothing) {
+  // ...and one swapped in between the plan and the mount (a race the caller lost) binds nothing:
+  // the child opens the source with RESOLVE_NO_SYMLINKS and binds that descriptor.
+  fs::path secret = world().mkdir("secret2");
+  std::ofstream(secret / "f") << "host-secret";
+  fs::path vol = world().mkdir("vol");
+  std::ofstream(vol / "f") << "benign";
+  fs::path spare = vol.parent_path() / "vol-real";
+  std::atomic<bool> go{true};
+  std::thread swapper([&] {
+    fs::path link = vol.parent_path() / "vol-link";
+    fs::create_symlink(secret, link);
+    while (go) {
+      ::rename(vol.c_str(), spare.c_str());
+      ::rename(link.c_str(), vol.c_str());
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      ::rename(vol.c_str(), link.c_str());
+      ::rename(spare.c_str(), vol.c_str());
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+  int ran = 0, refused = 0;
+  for (int i = 0; i < 60; ++i) {
+    auto s = probe({"cat", "/mnt/v/f"});
+    s.root.volumes = {{vol, "/mnt/v", true}};
+    auto r = run(s);
+    if (!r) {
+      ++refused;  // the swap was seen: refused at the plan or ELOOP at the bind
+      if (refused == 1) std::printf("first refusal: %s\n", r.error().what().c_str());
+      continue;
+    }
+    ++ran;
+    EXPECT_EQ(r->out.find("host-secret"), std::string::npos) << "run " << i << ": " << r->out;
+  }
+  go = false;
+  swapper.join();
+  std::printf("volume swap race: %d ran, %d refused, none read the host file\n", ran, refused);
+}
+
 TEST_F(JailTest, ChildSideFailureNamesTheStep) {
   auto r = run(spec({"/no/such/command"}));
   ASSERT_FALSE(r);

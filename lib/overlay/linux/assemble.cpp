@@ -56,8 +56,9 @@ class Builder {
   // A read-only bind needs a second, remounting call: MS_RDONLY is ignored on the first
   // (mount(2), "Creating a bind mount").
   void bind(const char* step, const std::string& source, const std::string& target, bool ro,
-            unsigned long keep_flags = 0, bool optional = false) {
+            unsigned long keep_flags = 0, bool optional = false, bool source_nofollow = false) {
     mount(step, source, target, "", MS_BIND | MS_REC, {}, optional);
+    prog_.ops.back().source_nofollow = source_nofollow;
     if (ro)
       mount("remount read-only", "", target, "", MS_BIND | MS_REMOUNT | MS_RDONLY | keep_flags, {},
             optional);
@@ -242,13 +243,20 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
     struct stat st {};
     if (::stat(v.host_path.c_str(), &st) != 0)
       return fail_errno("overlay", "volume " + v.host_path.string());
+    std::error_code ec;
+    std::filesystem::path named = v.host_path.lexically_normal();
+    if (!named.has_filename() && named.has_parent_path()) named = named.parent_path();
+    if (std::filesystem::path real = std::filesystem::canonical(named, ec); !ec && real != named)
+      return fail(Errc::invalid_argument, "overlay",
+                  "volume " + v.host_path.string() + " passes through a symlink (to " +
+                      real.string() + "): name the real path");
     for (const auto& part : std::filesystem::path(v.jail_path))
       if (part == "..")
         return fail(Errc::invalid_argument, "overlay", "volume jail path has '..': " + v.jail_path);
     b.make_path(root, v.jail_path, !S_ISDIR(st.st_mode));
     b.bind("bind volume", v.host_path.string(),
            root + std::filesystem::path(v.jail_path).lexically_normal().string(), v.read_only,
-           locked_flags(v.host_path));
+           locked_flags(v.host_path), false, true);
   }
 
   b.simple(OpKind::pivot, "pivot_root", "", root);
@@ -264,6 +272,29 @@ bool failed(MountFailure* f, const MountOp& op, const char* detail) {
   f->err = errno;
   f->detail = detail;
   return false;
+}
+
+// mount(2) of "/proc/self/fd/N" binds exactly the object N refers to (the kernel follows the magic
+// link to the open file, not a path): the technique runc adopted for CVE-2021-30465. The host's
+// /proc is still mounted here, before pivot_root, and shows this process.
+int bind_nofollow(const MountOp& op) {
+  struct open_how how {};
+  how.flags = O_PATH | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_SYMLINKS;
+  const long fd = ::syscall(SYS_openat2, AT_FDCWD, op.source.c_str(), &how, sizeof how);
+  if (fd < 0) return -1;
+  char path[32] = "/proc/self/fd/";
+  char digits[12];
+  int n = 0;
+  for (long v = fd; n == 0 || v > 0; v /= 10) digits[n++] = static_cast<char>('0' + v % 10);
+  char* p = path + 14;
+  while (n > 0) *p++ = digits[--n];
+  *p = '\0';
+  const int rc = ::mount(path, op.target.c_str(), nullptr, op.flags, nullptr);
+  const int saved = errno;
+  ::close(static_cast<int>(fd));
+  errno = saved;
+  return rc;
 }
 
 bool make_path(const MountOp& op, MountFailure* f) {
@@ -305,6 +336,10 @@ bool run_root(const RootProgram& program, MountFailure* f) noexcept {
     int rc = 0;
     switch (op.kind) {
       case OpKind::mount:
+        if (op.source_nofollow) {
+          rc = bind_nofollow(op);
+          break;
+        }
         rc = ::mount(op.source.empty() ? nullptr : op.source.c_str(), op.target.c_str(),
                      op.fstype.empty() ? nullptr : op.fstype.c_str(), op.flags,
                      op.data.empty() ? nullptr : op.data.c_str());
@@ -338,7 +373,7 @@ bool run_root(const RootProgram& program, MountFailure* f) noexcept {
         rc = ::chdir("/");
         break;
     }
-    if (rc != 0) return failed(f, op, op.target.c_str());
+    if (rc != 0) return failed(f, op, (op.source_nofollow ? op.source : op.target).c_str());
   }
   return true;
 }

@@ -48,6 +48,10 @@ struct MountOp {
   mode_t mode = 0;
   dev_t dev = 0;
   bool optional = false;  // ENOENT is not an error (a /proc entry this kernel does not have)
+  // The source is a host path named by the caller (a volume): it is opened with no symlink on its
+  // way and bound through that descriptor, so a path swapped for a symlink after the caller's
+  // checks binds nothing (ELOOP) instead of what the link points at.
+  bool source_nofollow = false;
   std::vector<std::string> parts;
 };
 

@@ -127,6 +127,7 @@ int main(int argc, char** argv) {
       std::printf("%-8s %d clients: %.0f per second\n", tool == 0 ? "ljd" : "bwrap", p,
                   done[tool] / secs[tool]);
   } else if (mode == "live") {
+    if (argc < 7) return std::fprintf(stderr, "live needs LJD_PID\n"), 2;
     std::string pid = argv[6];
     HttpClient c(sock);
     std::vector<std::string> ids;

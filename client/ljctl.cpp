@@ -176,13 +176,14 @@ int show(Api& api, const Globals& g, const std::string& target, F human) {
 }
 
 // A failed create+start. The command could not be executed: 127 when it does not exist, else
-// 126, as sh(1) and ljspawn(8) say; ljd reports it as the start's execve error (code
-// <domain>.not_found for ENOENT).
+// 126, as sh(1) and ljspawn(8) say; ljd answers jail.exec_failed with details.reason
+// "not_found" or "not_executable".
 int report_create_failure(Api& api, const Error& e) {
   const ApiError& ae = api.last_api_error();
-  if (ae.status != 0 && ae.message.find("execve") != std::string::npos) {
+  if (ae.status != 0 && ae.code == "jail.exec_failed") {
     report(ae.message);
-    return ae.code.ends_with(".not_found") ? kExitNotFound : kExitCannotRun;
+    bool missing = ae.details.is_object() && ae.details.value("reason", "") == "not_found";
+    return missing ? kExitNotFound : kExitCannotRun;
   }
   return report(e);
 }

@@ -22,6 +22,8 @@ Errc errc_of_status(int status) {
     case 409:
       return Errc::conflict;
     case 413:
+    case 429:
+    case 431:
       return Errc::limit;
     case 501:
       return Errc::unsupported;

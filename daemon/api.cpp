@@ -7,6 +7,7 @@
 
 #include "common/log.hpp"
 #include "daemon/jails.hpp"
+#include "daemon/json_fields.hpp"
 #include "daemon/wire.hpp"
 
 namespace lj::daemon {
@@ -63,7 +64,8 @@ Result<std::optional<double>> query_seconds(const Request& req, std::string_view
   if (!v) return std::optional<double>();
   char* end = nullptr;
   double d = std::strtod(v->c_str(), &end);
-  if (v->empty() || end != v->c_str() + v->size() || !std::isfinite(d) || d < 0) {
+  if (v->empty() || end != v->c_str() + v->size() || !std::isfinite(d) || d < 0 ||
+      d > kMaxSeconds) {
     return fail(
         Errc::invalid_argument, "api",
         "query parameter " + std::string(key) + ": expected seconds >= 0, got `" + *v + "`");

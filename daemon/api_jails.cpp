@@ -134,17 +134,13 @@ void add_jail_routes(Router& router, Daemon& d) {
 
   router.add("POST", "/v1/jails/{id}/stop", [&d](Request& req, const Params& p, Reply reply) {
     int sig = SIGTERM;
-    double timeout = static_cast<double>(d.cfg.stop_timeout.count());
+    std::chrono::milliseconds timeout = d.cfg.stop_timeout;
     if (!decode_small(req, reply, [&](Fields& f) {
           sig = read_signal(f, SIGTERM);
-          auto t = f.opt_number("timeout_s");
-          if (t && *t < 0) f.reject("timeout_s", "must not be negative");
-          if (t) timeout = *t;
+          if (auto t = f.opt_seconds("timeout_s")) timeout = *t;
         }))
       return;
-    d.jails->stop(p.at("id"), sig,
-                  std::chrono::milliseconds(static_cast<std::int64_t>(timeout * 1000)), uid_of(req),
-                  reply_row(std::move(reply), 200));
+    d.jails->stop(p.at("id"), sig, timeout, uid_of(req), reply_row(std::move(reply), 200));
   });
 
   router.add("POST", "/v1/jails/{id}/kill", [&d](Request& req, const Params& p, Reply reply) {

@@ -1,5 +1,6 @@
 // /v1/worlds, /v1/overlays, /v1/builds: JSON <-> Resources.
 #include "daemon/api.hpp"
+#include "daemon/jail_request.hpp"
 #include "daemon/json_fields.hpp"
 #include "daemon/resources.hpp"
 
@@ -112,29 +113,10 @@ void add_resource_routes(Router& router, Daemon& d) {
   router.add("POST", "/v1/builds", [&res](Request& req, const Params&, Reply reply) {
     auto doc = parse_body(req.body);
     if (!doc) return reply(field_error(doc.error(), ""));
-    Fields f(*doc);
-    BuildSubmit b;
-    b.context = f.opt_string("context").value_or("");
-    b.jailfile = f.opt_string("jailfile").value_or("");
-    b.force = f.opt_bool("force").value_or(false);
-    Fields lim = f.object("limits");
-    b.limits.memory_bytes = lim.opt_uint("memory_bytes").value_or(0);
-    b.limits.pids = lim.opt_uint("pids").value_or(0);
-    b.limits.cpu_percent = static_cast<std::uint32_t>(lim.opt_uint("cpu_percent").value_or(0));
-    b.limits.nofile = lim.opt_uint("nofile").value_or(0);
-    auto t = lim.opt_number("timeout_s");
-    if (t && *t < 0) lim.reject("timeout_s", "must not be negative");
-    if (t) b.limits.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(*t * 1000));
-    if (!f.error() && b.context.empty() == b.jailfile.empty()) {
-      f.reject("context", "exactly one of context and jailfile must be given");
-    }
-    if (!f.error() && !b.context.empty() && b.context.front() != '/') {
-      f.reject("context", "must be an absolute path");
-    }
-    if (auto st = f.finish(); !st) {
-      return reply(field_error(st.error(), f.error() ? f.error()->field : ""));
-    }
-    res.submit_build(std::move(b), uid_of(req), reply_json(std::move(reply), 202));
+    std::string field;
+    auto b = decode_build(*doc, &field);
+    if (!b) return reply(field_error(b.error(), field));
+    res.submit_build(std::move(*b), uid_of(req), reply_json(std::move(reply), 202));
   });
   router.add("GET", "/v1/builds", [&res](Request& req, const Params&, Reply reply) {
     std::optional<index::BuildState> state;

@@ -128,7 +128,9 @@ Status parse_config(std::string_view text, Config* cfg) {
     else if (key == "max_header_bytes")
       ok = to_size(v, &n), cfg->max_header_bytes = n;
     else if (key == "idle_timeout")
-      ok = to_seconds(v, &cfg->idle_timeout);
+      ok = to_seconds(v, &cfg->idle_timeout) && cfg->idle_timeout.count() > 0;
+    else if (key == "max_connections")
+      ok = to_uint(v, &cfg->max_connections) && cfg->max_connections > 0;
     else if (key == "heartbeat")
       ok = to_seconds(v, &cfg->heartbeat);
     else if (key == "retention")

@@ -20,15 +20,19 @@ struct Config {
   unsigned socket_mode = 0660;
   std::filesystem::path pidfile;  // empty: none
   std::string default_world;      // used when a jail names none
-  // Defaults applied to jails that set no limit of their own (0 = none).
+  // Defaults applied to jails that set no limit of their own (0 = none), and to builds (whose 0
+  // means "the default"). Pids: enough for any build (make -j, a test suite's workers), far below
+  // the host's pid_max, so a fork bomb stops in its jail; memory: none, since no one value fits
+  // both a shell and a linker (bound all jails together with the service's MemoryMax=/rctl).
   std::uint64_t default_memory_bytes = 0;
-  std::uint64_t default_pids = 0;
+  std::uint64_t default_pids = 4096;
   std::uint32_t default_cpu_percent = 0;
   std::uint64_t default_nofile = 0;
   std::uint64_t default_timeout_s = 0;
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_header_bytes = 16 << 10;
   std::chrono::seconds idle_timeout{60};
+  std::size_t max_connections = 1024;  // beyond: 503 api.busy and closed, so fds stay bounded
   std::chrono::seconds heartbeat{15};
   std::chrono::seconds retention{24 * 3600};  // exit records and events kept this long
   std::size_t max_jails = 4096;

@@ -1,6 +1,9 @@
 #include "daemon/jail_request.hpp"
 
+#include <sys/stat.h>
+
 #include <csignal>
+#include <filesystem>
 
 namespace lj::daemon {
 
@@ -17,8 +20,13 @@ bool valid_name(std::string_view name) {
 }
 
 namespace {
+bool has_nul(std::string_view s) {
+  return s.find('\0') != std::string_view::npos;
+}
+
+// An absolute path without a ".." component (nor a NUL: the kernel would stop there).
 bool abs_clean(std::string_view p) {
-  if (p.empty() || p.front() != '/') return false;
+  if (p.empty() || p.front() != '/' || has_nul(p)) return false;
   std::size_t i = 0;
   while (i < p.size()) {
     std::size_t j = p.find('/', i);
@@ -28,6 +36,29 @@ bool abs_clean(std::string_view p) {
   }
   return true;
 }
+// The first component of the absolute path `p` that is a symlink (with its target), if any. A
+// component that does not exist ends the walk: the mount reports that at start.
+std::optional<std::string> symlink_in(const std::string& p) {
+  std::string prefix;
+  std::size_t i = 1;
+  while (i <= p.size()) {
+    std::size_t j = p.find('/', i);
+    if (j == std::string::npos) j = p.size();
+    if (j > i && p.compare(i, j - i, ".") != 0) {
+      prefix += "/" + p.substr(i, j - i);
+      struct stat st {};
+      if (::lstat(prefix.c_str(), &st) != 0) return std::nullopt;
+      if (S_ISLNK(st.st_mode)) {
+        std::error_code ec;
+        auto target = std::filesystem::read_symlink(prefix, ec);
+        return prefix + (ec ? "" : " -> " + target.string());
+      }
+    }
+    i = j + 1;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Result<CreateJail> decode_create(const json& body, const Config& cfg, std::string* field) {
@@ -69,10 +100,8 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
   if (cpu > 100000) lim.reject("cpu_percent", "at most 100000");
   c.limits.cpu_percent = static_cast<std::uint32_t>(cpu);
   c.limits.nofile = lim.opt_uint("nofile").value_or(cfg.default_nofile);
-  auto timeout = lim.opt_number("timeout_s");
-  if (timeout && *timeout < 0) lim.reject("timeout_s", "must not be negative");
-  c.limits.timeout = timeout ? std::chrono::milliseconds(static_cast<std::int64_t>(*timeout * 1000))
-                             : std::chrono::milliseconds(cfg.default_timeout_s * 1000);
+  c.limits.timeout = lim.opt_seconds("timeout_s")
+                         .value_or(std::chrono::milliseconds(cfg.default_timeout_s * 1000));
   std::size_t i = 0;
   for (Fields& v : f.objects("volumes")) {
     overlay::Volume vol;
@@ -85,6 +114,13 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
     }
     if (!v.error() && !abs_clean(vol.jail_path)) {
       v.reject("jail_path", "must be an absolute path without ..");
+    }
+    if (!v.error()) {
+      if (auto link = symlink_in(vol.host_path.string())) {
+        v.reject("host_path", "goes through the symlink " + *link +
+                                  ": name the real path (a link could point anywhere by the time "
+                                  "it is mounted)");
+      }
     }
     c.volumes.push_back(std::move(vol));
   }
@@ -106,8 +142,34 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
       f.reject("overlay.name", "overlay names contain a slash (namespace/name)");
     }
     for (const auto& [k, v] : c.env) {
-      if (k.empty() || k.find('=') != std::string::npos || k.find('\0') != std::string::npos) {
+      if (k.empty() || k.find('=') != std::string::npos || has_nul(k)) {
         f.reject("env", "bad variable name `" + k + "`");
+      } else if (has_nul(v)) {
+        f.reject("env." + k, "must not contain NUL");
+      }
+    }
+    // What reaches the kernel or the index as a C string may not hold a NUL: it would be cut
+    // there, silently running something else than what was asked.
+    for (std::size_t a = 0; a < c.command.size(); ++a) {
+      if (has_nul(c.command[a]))
+        f.reject("command[" + std::to_string(a) + "]", "must not contain NUL");
+    }
+    if (has_nul(c.script)) f.reject("script", "must not contain NUL");
+    if (c.hostname.size() > 64 || has_nul(c.hostname) ||
+        c.hostname.find('/') != std::string::npos) {
+      f.reject("hostname", "must be at most 64 characters, without NUL or /");
+    }
+    if (has_nul(c.network.interface)) f.reject("network.interface", "must not contain NUL");
+    for (const auto& a : c.network.addresses) {
+      if (has_nul(a)) f.reject("network.addresses", "must not contain NUL");
+    }
+    if (c.overlay && (has_nul(c.overlay->name) || has_nul(c.overlay->version))) {
+      f.reject("overlay", "must not contain NUL");
+    }
+    if (has_nul(c.world)) f.reject("world", "must be a world name, not a path");
+    for (const auto& [k, v] : c.labels) {
+      if (k.empty() || has_nul(k) || has_nul(v)) {
+        f.reject("labels", "label keys must be non-empty; keys and values without NUL");
       }
     }
   }
@@ -117,6 +179,35 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
     return tl::unexpected(std::move(st).error());
   }
   return c;
+}
+
+Result<BuildSubmit> decode_build(const json& body, std::string* field) {
+  BuildSubmit b;
+  Fields f(body);
+  b.context = f.opt_string("context").value_or("");
+  b.jailfile = f.opt_string("jailfile").value_or("");
+  b.force = f.opt_bool("force").value_or(false);
+  Fields lim = f.object("limits");
+  b.limits.memory_bytes = lim.opt_uint("memory_bytes").value_or(0);
+  b.limits.pids = lim.opt_uint("pids").value_or(0);
+  auto cpu = lim.opt_uint("cpu_percent").value_or(0);
+  if (cpu > 100000) lim.reject("cpu_percent", "at most 100000");
+  b.limits.cpu_percent = static_cast<std::uint32_t>(cpu);
+  b.limits.nofile = lim.opt_uint("nofile").value_or(0);
+  if (auto t = lim.opt_seconds("timeout_s")) b.limits.timeout = *t;
+  if (!f.error() && b.context.empty() == b.jailfile.empty()) {
+    f.reject("context", "exactly one of context and jailfile must be given");
+  }
+  if (!f.error() && !b.context.empty() && !abs_clean(b.context)) {
+    f.reject("context", "must be an absolute path without ..");
+  }
+  if (!f.error() && has_nul(b.jailfile)) f.reject("jailfile", "must not contain NUL");
+  auto st = f.finish();
+  if (!st) {
+    if (field && f.error()) *field = f.error()->field;
+    return tl::unexpected(std::move(st).error());
+  }
+  return b;
 }
 
 json encode_create(const CreateJail& c) {

@@ -12,6 +12,7 @@
 #include "common/error.hpp"
 #include "daemon/config.hpp"
 #include "daemon/json_fields.hpp"
+#include "daemon/resources.hpp"
 #include "jail/spec.hpp"
 
 namespace lj::daemon {
@@ -38,9 +39,14 @@ struct CreateJail {
 };
 
 // Decodes and validates a create body (limits default from `cfg`). On a field error, *field names
-// it ("limits.memory_bytes").
+// it ("limits.memory_bytes"). Besides the syntax, it refuses a volume whose host path is or goes
+// through a symlink (lstat of each component, now: a start decodes the stored spec again, so the
+// check is repeated then).
 Result<CreateJail> decode_create(const nlohmann::json& body, const Config& cfg, std::string* field);
 nlohmann::json encode_create(const CreateJail& c);
+
+// Decodes and validates the body of POST /v1/builds. On a field error, *field names it.
+Result<BuildSubmit> decode_build(const nlohmann::json& body, std::string* field);
 
 // A jail or overlay name as users write it: [A-Za-z0-9_.-], 1..64 characters, not "." or "..".
 bool valid_name(std::string_view name);

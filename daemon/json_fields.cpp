@@ -118,6 +118,17 @@ std::optional<double> Fields::opt_number(const std::string& key) {
   return type_error(key, "number", *v), std::nullopt;
 }
 
+std::optional<std::chrono::milliseconds> Fields::opt_seconds(const std::string& key) {
+  auto n = opt_number(key);
+  if (!n) return std::nullopt;
+  if (!(*n >= 0) || *n > kMaxSeconds) {
+    return reject(key, "must be between 0 and " +
+                           std::to_string(static_cast<std::int64_t>(kMaxSeconds)) + " seconds"),
+           std::nullopt;
+  }
+  return std::chrono::milliseconds(static_cast<std::int64_t>(*n * 1000));
+}
+
 std::optional<bool> Fields::opt_bool(const std::string& key) {
   const json* v = get(key);
   if (!v) return std::nullopt;

@@ -10,6 +10,7 @@
 // Readers after the first error return defaults; finish() reports that first error.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -33,6 +34,10 @@ struct FieldError {
   std::string message;
 };
 
+// The longest duration a request may name (about 100 years): anything longer is a typo, and a
+// double beyond int64 milliseconds would not convert.
+inline constexpr double kMaxSeconds = 100.0 * 365 * 24 * 3600;
+
 class Fields {
  public:
   // The root of a body: `doc` must be an object (else an error on field "").
@@ -44,6 +49,8 @@ class Fields {
   std::optional<std::int64_t> opt_int(const std::string& key);
   std::optional<double> opt_number(const std::string& key);
   std::optional<bool> opt_bool(const std::string& key);
+  // A duration in seconds (a number, fractions allowed), 0 <= s <= kMaxSeconds; milliseconds.
+  std::optional<std::chrono::milliseconds> opt_seconds(const std::string& key);
   std::optional<std::vector<std::string>> opt_strings(const std::string& key);
   std::optional<std::map<std::string, std::string>> opt_string_map(const std::string& key);
   // A nested object (absent: present() is false, every read returns nullopt).

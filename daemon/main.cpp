@@ -164,6 +164,7 @@ int main(int argc, char** argv) {
   so.max_body_bytes = cfg.max_body_bytes;
   so.max_header_bytes = cfg.max_header_bytes;
   so.idle_timeout = cfg.idle_timeout;
+  so.max_connections = cfg.max_connections;
   so.heartbeat = cfg.heartbeat;
   if (auto st =
           rt.listen(so, [&api](Request& req, Reply reply) { api.handle(req, std::move(reply)); });

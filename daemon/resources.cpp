@@ -381,6 +381,10 @@ void Resources::submit_build(BuildSubmit req, Uid uid, JsonDone done) {
   br.force = req.force;
   br.build_id = id;
   br.limits = req.limits;
+  // A build runs a Jailfile's script: untrusted code, bounded like a jail by ljd's defaults.
+  if (!br.limits.memory_bytes) br.limits.memory_bytes = d_.cfg.default_memory_bytes;
+  if (!br.limits.pids) br.limits.pids = d_.cfg.default_pids;
+  if (!br.limits.cpu_percent) br.limits.cpu_percent = d_.cfg.default_cpu_percent;
   br.on_output = [this, id](std::string_view line) {
     d_.loop.post([this, id, l = std::string(line)] { build_line(id, l); });
   };

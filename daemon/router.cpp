@@ -1,5 +1,7 @@
 #include "daemon/router.hpp"
 
+#include <cerrno>
+
 namespace lj::daemon {
 
 int http_status(Errc errc) {
@@ -15,7 +17,7 @@ int http_status(Errc errc) {
     case Errc::conflict:
       return 409;
     case Errc::limit:
-      return 413;  // 429 is chosen by the caller for rate limits (details)
+      return 429;  // too many of something (jails); 413/431 are the server's, for sizes
     case Errc::internal:
       return 500;
     case Errc::system:
@@ -39,11 +41,26 @@ Response json_response(int status, const nlohmann::json& body) {
   return r;
 }
 
+bool is_exec_failure(const Error& err) {
+  // Both backends report a command that cannot be executed as the failed step "execve" with its
+  // errno (lib/jail/linux/child.cpp, lib/jail/freebsd/backend.cpp).
+  return err.domain() == "jail" && err.message().starts_with("execve") && err.sys_errno() != 0;
+}
+
 Response error_response(const Error& err, nlohmann::json details) {
-  nlohmann::json body = {
-      {"code", err.code()}, {"message", err.what()}, {"details", std::move(details)}};
+  std::string code = err.code();
+  int status = http_status(err.errc());
+  if (is_exec_failure(err)) {
+    // A stable code of its own: clients tell "not found" (exit 127) from "not executable" (126)
+    // by details.reason, never by reading the message.
+    code = "jail.exec_failed";
+    status = 400;
+    details["reason"] =
+        err.sys_errno() == ENOENT || err.sys_errno() == ENOTDIR ? "not_found" : "not_executable";
+  }
+  nlohmann::json body = {{"code", code}, {"message", err.what()}, {"details", std::move(details)}};
   if (err.sys_errno() != 0) body["details"]["errno"] = errno_name(err.sys_errno());
-  Response r = json_response(http_status(err.errc()), body);
+  Response r = json_response(status, body);
   if (err.errc() == Errc::busy) r.headers.emplace_back("Retry-After", "1");
   return r;
 }

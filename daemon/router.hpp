@@ -22,7 +22,10 @@ using Handler = std::function<void(Request&, const Params&, Reply)>;
 // The one table Errc -> HTTP status (and Retry-After for busy).
 int http_status(Errc errc);
 
-// {"code", "message", "details"} with the status of the error's kind.
+// True for a start that failed because the command could not be executed (jail.exec_failed).
+bool is_exec_failure(const Error& err);
+// {"code", "message", "details"} with the status of the error's kind; a command that cannot be
+// executed is 400 jail.exec_failed with details.reason "not_found" or "not_executable".
 Response error_response(const Error& err, nlohmann::json details = nlohmann::json::object());
 // A JSON response; `body` is dumped compactly.
 Response json_response(int status, const nlohmann::json& body);

@@ -34,6 +34,7 @@
 #include <boost/beast/http.hpp>
 
 #include "common/log.hpp"
+#include "daemon/http_parse.hpp"
 #include "daemon/peer.hpp"
 
 namespace lj::daemon {
@@ -44,6 +45,7 @@ namespace http = beast::http;
 using Local = net::local::stream_protocol;
 using HttpStream = beast::basic_stream<Local, net::any_io_executor>;
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+constexpr std::size_t kReadChunk = 16 << 10;
 
 namespace {
 
@@ -223,6 +225,7 @@ struct Runtime::Impl {
   std::set<Session*> sessions;
   bool stopping = false;
   std::uint64_t next_request = 0;
+  std::uint64_t refused = 0;  // connections turned away over max_connections
 
   struct Session : std::enable_shared_from_this<Session> {
     Session(Impl& rt, Local::socket sock, Peer p) : impl(rt), stream(std::move(sock)), peer(p) {}
@@ -310,54 +313,50 @@ struct Runtime::Impl {
       for (;;) {
         phase = reading;
         if (impl.stopping) break;
-        http::request_parser<http::string_body> parser;
-        parser.header_limit(static_cast<std::uint32_t>(impl.opts.max_header_bytes));
-        parser.body_limit(impl.opts.max_body_bytes);
+        // One deadline for the whole request: a client that trickles bytes cannot hold the
+        // connection longer than one that sends nothing.
+        RequestReader reader(HttpLimits{impl.opts.max_header_bytes, impl.opts.max_body_bytes});
         stream.expires_after(impl.opts.idle_timeout);
-        auto [ec, n] = co_await http::async_read(stream, buf, parser, kTuple);
-        if (ec) {
-          int status = 0;
-          std::string code;
-          if (ec == http::error::body_limit)
-            status = 413, code = "api.limit";
-          else if (ec == http::error::header_limit)
-            status = 431, code = "api.limit";
-          else if (ec.category() == http::make_error_code(http::error::bad_version).category())
-            status = 400, code = "api.invalid_argument";
-          if (status != 0 && ec != http::error::end_of_stream &&
-              ec != http::error::partial_message) {
-            Response r;
-            r.status = status;
-            r.body = std::string(R"({"code":")") + code + R"(","message":")" +
-                     (status == 413   ? "request body too large (max_body_bytes)"
-                      : status == 431 ? "request header too large (max_header_bytes)"
-                                      : "malformed HTTP request: " + ec.message()) +
-                     R"(","details":{}})";
+        bool gone = false;
+        for (;;) {
+          if (buf.size() > 0) {
+            auto data = buf.data();
+            buf.consume(
+                reader.feed(std::string_view(static_cast<const char*>(data.data()), data.size())));
+          }
+          if (reader.state() != RequestReader::State::more) break;
+          auto [ec, n] = co_await stream.async_read_some(buf.prepare(kReadChunk), kTuple);
+          buf.commit(n);
+          if (ec == net::error::eof) {
+            reader.eof();
+          } else if (ec) {
+            gone = true;  // reset, or the idle deadline passed: nobody to answer
+            break;
+          }
+        }
+        if (gone) break;
+        if (reader.state() == RequestReader::State::failed) {
+          if (reader.error()) {
+            Response r = *reader.error();
             bool ok = false;
             co_await write_response(r, 11, false, &ok);
           }
           break;
         }
-        auto& msg = parser.get();
         Request req;
-        req.method = std::string(msg.method_string());
-        req.target = std::string(msg.target());
         req.peer = peer;
         req.request_id = "r-" + std::to_string(++impl.next_request);
-        bool keep_alive = msg.keep_alive();
-        unsigned version = msg.version();
+        bool keep_alive = reader.keep_alive();
+        unsigned version = reader.version();
         Response resp;
-        if (!parse_target(req.target, &req)) {
-          resp.status = 400;
-          resp.body =
-              R"({"code":"api.invalid_argument","message":"malformed request target","details":{}})";
+        if (auto bad = reader.take(&req)) {
+          resp = std::move(*bad);
         } else if (!peer.allowed) {
           resp.status = 403;
           resp.body = R"({"code":"api.permission_denied","message":"uid )" +
                       std::to_string(peer.uid) +
                       R"( is neither root nor in the socket group","details":{}})";
         } else {
-          req.body = std::move(msg.body());
           phase = handling;
           stream.expires_never();
           auto slot = std::make_shared<std::optional<Response>>();
@@ -409,10 +408,31 @@ struct Runtime::Impl {
         lj::log("api")->warn("dropping connection: {}", peer.error().what());
         continue;
       }
+      if (sessions.size() >= opts.max_connections) {
+        refuse(std::move(sock));
+        continue;
+      }
       auto s = std::make_shared<Session>(*this, std::move(sock), *peer);
       sessions.insert(s.get());
       net::co_spawn(io, s->run(), net::detached);
     }
+  }
+
+  // Over max_connections: a short answer without reading the request, then close. The write is
+  // non-blocking and best effort (a client that does not read it just sees the close).
+  void refuse(Local::socket sock) {
+    static const std::string kBusy = [] {
+      std::string body =
+          R"x({"code":"api.busy","message":"too many connections (max_connections)","details":{}})x";
+      return "HTTP/1.1 503 Service Unavailable\r\nServer: ljd\r\nRetry-After: 1\r\n"
+             "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n" + body;
+    }();
+    ++refused;
+    (void)!::send(sock.native_handle(), kBusy.data(), kBusy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    boost::system::error_code err;
+    sock.shutdown(Local::socket::shutdown_both, err);
+    sock.close(err);
   }
 
   void arm_signals() {

@@ -23,8 +23,11 @@ struct ServerOptions {
   std::optional<gid_t> group;  // chown'd to it; its members are allowed in
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_header_bytes = 16 << 10;
-  std::chrono::seconds idle_timeout{60};  // every read (and write) must progress within this
-  std::chrono::seconds heartbeat{15};     // NDJSON streams send one while idle
+  // A whole request must arrive within this (so a trickling client cannot hold a connection),
+  // and every write must progress within it.
+  std::chrono::seconds idle_timeout{60};
+  std::size_t max_connections = 1024;  // beyond: answered 503 api.busy at once and closed
+  std::chrono::seconds heartbeat{15};  // NDJSON streams send one while idle
 };
 
 // Called on the loop thread for each request from an allowed peer.

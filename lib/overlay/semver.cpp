@@ -132,7 +132,7 @@ class Parser {
 
  private:
   std::string_view s_;
-  std::string_view what_;
+  std::string what_;  // owned: callers pass temporaries ("version \"...\"")
   std::size_t i_ = 0;
   std::string err_;
 };

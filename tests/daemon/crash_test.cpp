@@ -145,10 +145,30 @@ std::vector<std::string> entries(const fs::path& dir) {
   return out;
 }
 
+// Idle pool cgroups (".pool-<pid>-<n>", lib/jail/linux/cgroup.hpp) a dead ljd `pid` left.
+std::vector<std::string> pool_cgroups_of(pid_t pid) {
+  std::vector<std::string> found;
+  std::string prefix = ".pool-" + std::to_string(pid) + "-";
+  std::ifstream in("/proc/self/cgroup");
+  for (std::string line; std::getline(in, line);) {
+    auto a = line.find(':'), b = line.find(':', a + 1);
+    std::string ctrls = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (path == "/") path.clear();
+    for (const std::string& m :
+         {"/sys/fs/cgroup/" + ctrls, std::string("/sys/fs/cgroup/unified")}) {
+      for (const auto& e : entries(m + path + "/ljd")) {
+        if (e.rfind(prefix, 0) == 0) found.push_back(m + path + "/ljd/" + e);
+      }
+    }
+  }
+  return found;
+}
+
 // ---- the invariants after a restart ----
 
 // `live`: the ids of the jails that should run now.
-void expect_consistent(LjdProcess& ljd, const std::set<std::string>& live) {
+void expect_consistent(LjdProcess& ljd, const std::set<std::string>& live,
+                       const std::vector<pid_t>& dead_ljds = {}) {
   SCOPED_TRACE("ljd log:\n" + ljd.log());
   auto c = ljd.client();
   auto info = c.get("/v1/info");
@@ -193,6 +213,7 @@ void expect_consistent(LjdProcess& ljd, const std::set<std::string>& live) {
     EXPECT_EQ(cgroups_named(r[0]), std::vector<std::string>{}) << r[0];
   }
   EXPECT_EQ(mounts_under(ljd.root()), std::vector<std::string>{});
+  for (pid_t dead : dead_ljds) EXPECT_EQ(pool_cgroups_of(dead), std::vector<std::string>{});
   EXPECT_EQ(entries(ljd.root() / ".staging"), std::vector<std::string>{});
   std::set<std::string> status_files;
   for (auto& f : entries(ljd.root() / ".ljd" / "run")) status_files.insert(fs::path(f).stem());
@@ -352,6 +373,7 @@ TEST_F(CrashTest, KillNineWithRunningJails) {
   std::string exits = run("sleep 0.3; exit 4");
   std::string signalled = run("sleep 0.3; kill -9 $$");
   std::string lost = run("sleep 30");
+  pid_t dead = ljd_->pid();
   ljd_->crash();
   // While ljd is down: kill the whole of `lost` (its init), so no status is ever written.
   for (const auto& e : fs::directory_iterator("/proc")) {
@@ -365,7 +387,7 @@ TEST_F(CrashTest, KillNineWithRunningJails) {
   EXPECT_EQ(r["adopted"], 1) << r;
   EXPECT_EQ(r["ended"], 2) << r;
   EXPECT_EQ(r["lost"], 1) << r;
-  expect_consistent(*ljd_, {keeps});
+  expect_consistent(*ljd_, {keeps}, {dead});
   EXPECT_EQ(wait_jail(exits)["exit"]["code"], 4);
   EXPECT_EQ(wait_jail(signalled)["exit"]["signal"], 9);
   json l = wait_jail(lost);
@@ -614,6 +636,7 @@ TEST_F(CrashTest, RandomKillsUnderLoad) {
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 400));
+    pid_t dead = ljd_->pid();
     ljd_->crash();
     done = true;
     for (auto& th : load) th.join();
@@ -625,7 +648,7 @@ TEST_F(CrashTest, RandomKillsUnderLoad) {
         EXPECT_EQ(wait_jail(r[0])["state"], "exited");
       }
     }
-    expect_consistent(*ljd_, {});
+    expect_consistent(*ljd_, {}, {dead});
     if (::testing::Test::HasFailure()) return;
     if (round < 4) ljd_->crash();  // a quiet moment is a moment too
   }

@@ -32,6 +32,26 @@ TEST(Config, ParsesEveryKindOfValue) {
   EXPECT_EQ(c.workers, 2u);
 }
 
+// etc/ljd.conf.sample shows every default: parsed over a config of zeros it gives the built-in
+// defaults back. Jails without limits of their own get a pids limit (a fork bomb stays in its
+// jail), no memory limit (docs/man/ljd.conf.5 says why).
+TEST(Config, TheSampleFileStatesTheBuiltInDefaults) {
+  const Config builtin;
+  EXPECT_EQ(builtin.default_pids, 4096u);
+  EXPECT_EQ(builtin.default_memory_bytes, 0u);
+  Config c;
+  c.default_pids = c.default_memory_bytes = c.default_nofile = c.default_timeout_s = 1;
+  c.default_cpu_percent = 1;
+  auto st = load_config(LJ_SAMPLE_CONFIG, &c);
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(c.default_pids, builtin.default_pids);
+  EXPECT_EQ(c.default_memory_bytes, builtin.default_memory_bytes);
+  EXPECT_EQ(c.default_cpu_percent, builtin.default_cpu_percent);
+  EXPECT_EQ(c.default_nofile, builtin.default_nofile);
+  EXPECT_EQ(c.default_timeout_s, builtin.default_timeout_s);
+  EXPECT_EQ(c.max_jails, builtin.max_jails);
+}
+
 TEST(Config, RejectsUnknownKeysAndBadValuesNamingTheLine) {
   Config c;
   auto st = parse_config("root = /x\ncolour = red\n", &c);
@@ -141,7 +161,7 @@ TEST(ErrorTable, EveryKindHasItsStatus) {
   EXPECT_EQ(http_status(Errc::not_found), 404);
   EXPECT_EQ(http_status(Errc::exists), 409);
   EXPECT_EQ(http_status(Errc::conflict), 409);
-  EXPECT_EQ(http_status(Errc::limit), 413);
+  EXPECT_EQ(http_status(Errc::limit), 429);
   EXPECT_EQ(http_status(Errc::internal), 500);
   EXPECT_EQ(http_status(Errc::system), 500);
   EXPECT_EQ(http_status(Errc::unsupported), 501);

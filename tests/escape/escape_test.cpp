@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include "ljd_process.hpp"
+#include "seccomp_expect.hpp"
 
 namespace lj::testing {
 namespace {
@@ -312,6 +313,36 @@ TEST_F(EscapeTest, MountMknodAndModulesAreRefused) {
   EXPECT_NE(o.out.find("NoNewPrivs:\t1"), std::string::npos) << o.out;
 }
 
+// The default seccomp filter (lib/jail/linux/seccomp.cpp): a nested user namespace, the keyring,
+// bpf, perf, userfaultfd, io_uring, file handles, the old and new mount API, the clock, ... are
+// EPERM, in each ABI of the machine (i386 and x32 too), while everyday commands run as before.
+TEST_F(EscapeTest, SeccompRefusesTheKernelSurfaceAJailDoesNotNeed) {
+  auto o = run(probe({"syscalls"}));
+  ASSERT_EQ(o.http, 201) << o.error;
+  EXPECT_EQ(o.code(), 0) << o.exit << o.out;
+  EXPECT_EQ(lj::test::seccomp_mismatches(o.out), "") << o.out;
+  // What the filter replaces: a nested user namespace with its own mounts (docs/security.md).
+  o = run(probe({"userns-mount"}));
+  EXPECT_EQ(o.out, "unshare: EPERM\n");
+  o = run({{"world", "bb"}, {"command", {"unshare", "-U", "-r", "id"}}});
+  EXPECT_NE(o.code(), 0) << o.out << o.err;
+  EXPECT_EQ(o.out, "");
+  // The command, the processes it starts and the jail's init all run under the filter.
+  o = run(
+      {{"world", "bb"},
+       {"command",
+        {"sh", "-c", "grep ^Seccomp: /proc/self/status /proc/1/status; (probe syscalls clone3)"}}});
+  EXPECT_EQ(o.out, "/proc/self/status:Seccomp:\t2\n/proc/1/status:Seccomp:\t2\nclone3: ENOSYS\n");
+  // Everyday work: a pipeline, a subshell, a background job, files, chroot, the exit code.
+  o = run({{"world", "bb"},
+           {"script",
+            "set -e\necho b a | tr ' ' '\\n' | sort | head -n 1\n(cd /tmp && pwd)\n"
+            "sleep 0.05 & wait $!\necho x > /tmp/f && cat /tmp/f\nchroot / true\nexit 3\n"}});
+  ASSERT_EQ(o.http, 201) << o.error;
+  EXPECT_EQ(o.out, "a\n/tmp\nx\n") << o.err;
+  EXPECT_EQ(o.code(), 3) << o.exit;
+}
+
 TEST_F(EscapeTest, RawDevicesAreAbsent) {
   auto o = run(probe({"open-dev", "/dev/sda", "/dev/vda", "/dev/nvme0n1", "/dev/mem", "/dev/kmem",
                       "/dev/port", "/dev/kmsg", "/dev/mapper/control", "/dev/fuse", "/proc/kmsg",
@@ -451,6 +482,58 @@ TEST_F(EscapeTest, ForkBombHitsTheJailsLimitWhileTheHostKeepsForking) {
   c.del("/v1/jails/" + id);
 }
 
+// The cgroup of each controller that `pid` is in, from the host: controller -> directory.
+std::map<std::string, std::string> cgroups_of(pid_t pid) {
+  std::map<std::string, std::string> m;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+  for (std::string line; std::getline(in, line);) {
+    auto a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    std::string ctrls = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (path == "/") path.clear();
+    if (ctrls.empty()) m["unified"] = "/sys/fs/cgroup" + path;
+    std::istringstream cs(ctrls);
+    for (std::string c; std::getline(cs, c, ',');) m[c] = "/sys/fs/cgroup/" + c + path;
+  }
+  return m;
+}
+
+// A jail whose request sets no limit: cgroups of its own, and ljd's default pids limit (4096,
+// daemon/config.hpp), which stops a fork bomb in the jail while the host keeps forking.
+TEST_F(EscapeTest, AJailWithoutLimitsHasItsOwnCgroupsAndLjdsDefaultPidsLimit) {
+  auto c = ljd_->client();
+  auto r = c.post("/v1/jails?start=true", probe({"sleep", "5"}));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 201) << r->body;
+  std::string id = r->json()["id"];
+  auto g = c.get("/v1/jails/" + id);
+  ASSERT_TRUE(g);
+  const pid_t init = g->json()["pid"].get<pid_t>();
+  auto jail = cgroups_of(init), daemon = cgroups_of(ljd_->pid());
+  const bool v1 = jail.count("pids") && jail.count("memory");
+  for (const char* ctrl :
+       v1 ? std::vector<const char*>{"pids", "memory"} : std::vector<const char*>{"unified"}) {
+    EXPECT_NE(jail[ctrl], daemon[ctrl]) << ctrl;
+    EXPECT_EQ(jail[ctrl].rfind(daemon[ctrl] + "/", 0), 0u)
+        << jail[ctrl] << " below " << daemon[ctrl];
+  }
+  EXPECT_EQ(slurp((v1 ? jail["pids"] : jail["unified"]) + "/pids.max"), "4096\n");
+  c.del("/v1/jails/" + id + "?force=true");
+
+  auto o = run(probe({"forkbomb"}));
+  ASSERT_EQ(o.http, 201) << o.error;
+  int forked = -1;
+  char err[32] = "";
+  ASSERT_EQ(std::sscanf(o.out.c_str(), "forked %d then %31[A-Z]", &forked, err), 2) << o.out;
+  EXPECT_LE(forked, 4094);  // init and the bomb count
+  EXPECT_GE(forked, 4000);
+  EXPECT_STREQ(err, "EAGAIN");
+  pid_t p = ::fork();  // the host still forks
+  if (p == 0) ::_exit(0);
+  ASSERT_GT(p, 0);
+  ::waitpid(p, nullptr, 0);
+}
+
 TEST_F(EscapeTest, MemoryHogHitsTheJailsLimitWhileTheHostAllocates) {
   json body = probe({"memhog", "512"});
   body["limits"] = {{"memory_bytes", 48 << 20}};
@@ -488,6 +571,9 @@ TEST_F(EscapeTest, BuildJailsRefuseTheSameAttempts) {
       "probe ifdown lo\n"
       "probe sethostname escaped\n"
       "probe modules\n"
+      "probe syscalls unshare-user clone3 keyctl bpf perf_event_open open_by_handle_at fsopen "
+      "open_tree i386-unshare-user\n"
+      "probe forkbomb\n"
       "exit 0\n";
   auto c = ljd_->client();
   auto b = c.post("/v1/builds", {{"jailfile", jf}});
@@ -510,6 +596,19 @@ TEST_F(EscapeTest, BuildJailsRefuseTheSameAttempts) {
     EXPECT_NE(out.find(std::string("\n") + want + "\n"), std::string::npos) << want << " in:\n"
                                                                             << out;
   EXPECT_EQ(out.find("loaded"), std::string::npos) << out;
+  // The build jail runs under the same seccomp filter.
+  EXPECT_NE(out.find("\nunshare-user: EPERM\nclone3: ENOSYS\nkeyctl: EPERM\nbpf: EPERM\n"
+                     "perf_event_open: EPERM\nopen_by_handle_at: EPERM\nfsopen: EPERM\n"
+                     "open_tree: EPERM\ni386-unshare-user: EPERM\n"),
+            std::string::npos)
+      << out;
+  // A build that sets no limits gets ljd's default pids limit (4096) like a jail.
+  int forked = -1;
+  auto bomb = out.find("\nforked ");
+  ASSERT_NE(bomb, std::string::npos) << out;
+  ASSERT_EQ(std::sscanf(out.c_str() + bomb, "\nforked %d then EAGAIN", &forked), 1) << out;
+  EXPECT_LE(forked, 4094);
+  EXPECT_GE(forked, 4000);
   // Descriptors: stdio, and at most the script the shell reads (the jail's own memfd).
   std::string fds = out.substr(0, out.find('\n'));
   EXPECT_TRUE(fds == "0 1 2" || fds.rfind("0 1 2 ", 0) == 0) << fds;

@@ -1,22 +1,17 @@
 // The idle pool of jail cgroups (lib/jail/linux/cgroup.hpp): reuse keeps the limits and the OOM
 // report exact, and idle cgroups left by a dead process are swept.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
 
+#include "common/scope.hpp"
 #include "jail_fixture.hpp"
 
 namespace lj::jail::test {
 namespace {
-
-std::string read_trimmed(const std::string& path) {
-  std::ifstream in(path);
-  std::string s;
-  std::getline(in, s);
-  return s;
-}
 
 TEST_F(JailTest, CgroupsAreReusedWithTheNewJailsLimits) {
   const CgroupLayout& l = cgroup_layout();
@@ -46,14 +41,15 @@ TEST_F(JailTest, CgroupsAreReusedWithTheNewJailsLimits) {
             std::to_string(128 << 20));
   ASSERT_TRUE(cg2->destroy());
 
-  // A jail without a pids limit in a reused memory cgroup: nothing of the earlier limit is left.
+  // A jail without a pids limit in reused cgroups: nothing of the earlier limit is left (every
+  // jail has a pids cgroup, limited or not).
   Limits c;
   c.memory_bytes = 32 << 20;
   auto cg3 = Cgroups::create(na, c);
   ASSERT_TRUE(cg3) << cg3.error().what();
   EXPECT_EQ(read_trimmed(l.memory_base + "/" + na + "/memory.limit_in_bytes"),
             std::to_string(32 << 20));
-  EXPECT_FALSE(std::filesystem::exists(l.pids_base + "/" + na));
+  EXPECT_EQ(read_trimmed(l.pids_base + "/" + na + "/pids.max"), "max");
 }
 
 TEST_F(JailTest, AReusedMemoryCgroupDoesNotReportAnEarlierJailsOom) {
@@ -69,6 +65,55 @@ TEST_F(JailTest, AReusedMemoryCgroupDoesNotReportAnEarlierJailsOom) {
   ASSERT_TRUE(r2) << r2.error().what();
   EXPECT_EQ(r2->status.code, 0);
   EXPECT_FALSE(r2->status.oom);
+}
+
+TEST_F(JailTest, AMemoryCgroupLeftWithMuchChargedIsRemovedNotReused) {
+  const CgroupLayout& l = cgroup_layout();
+  if (l.v2 || l.memory_base.empty()) GTEST_SKIP() << "written for the v1 memory controller";
+  // 24 MiB of a file on a disk file system (the test's working directory, not tmpfs), out of the
+  // page cache, then read by a process in the cgroup: its page cache stays charged there.
+  std::string big = "cgroup-pool-big-" + std::to_string(::getpid());
+  lj::ScopeExit rm([&] { ::unlink(big.c_str()); });
+  {
+    UniqueFd fd(::open(big.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    ASSERT_TRUE(fd);
+    std::string chunk(1 << 20, 'x');
+    for (int i = 0; i < 24; ++i)
+      ASSERT_EQ(::write(fd.get(), chunk.data(), chunk.size()), static_cast<ssize_t>(chunk.size()));
+    ASSERT_EQ(::fsync(fd.get()), 0);
+    ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED);
+  }
+  Limits a;
+  a.memory_bytes = 256 << 20;
+  std::string name = lj::test::unique_name("pm");
+  names_.push_back(name);
+  auto cg = Cgroups::create(name, a);
+  ASSERT_TRUE(cg) << cg.error().what();
+  int go[2];
+  ASSERT_EQ(::pipe2(go, O_CLOEXEC), 0);
+  pid_t child = ::fork();
+  if (child == 0) {
+    char c;
+    if (::read(go[0], &c, 1) != 1) ::_exit(1);
+    int fd = ::open(big.c_str(), O_RDONLY);
+    char buf[65536];
+    while (::read(fd, buf, sizeof buf) > 0) {
+    }
+    ::_exit(0);
+  }
+  ASSERT_GT(child, 0);
+  std::string pid = std::to_string(child);
+  ASSERT_EQ(::write(cg->procs_fds().at(0), pid.data(), pid.size()),
+            static_cast<ssize_t>(pid.size()));
+  ASSERT_EQ(::write(go[1], "x", 1), 1);
+  int ws = 0;
+  ASSERT_EQ(::waitpid(child, &ws, 0), child);
+  ::close(go[0]);
+  ::close(go[1]);
+  const std::size_t idle = idle_cgroups();
+  ASSERT_TRUE(cg->destroy());
+  EXPECT_EQ(idle_cgroups(), idle);  // removed, not parked
+  EXPECT_FALSE(std::filesystem::exists(l.memory_base + "/" + name));
 }
 
 TEST_F(JailTest, IdleCgroupsOfADeadProcessAreSwept) {

@@ -34,6 +34,14 @@ inline std::string mountinfo_targets() {
   return out;
 }
 
+// The first line of a (cgroup) file, without its newline; empty when unreadable.
+inline std::string read_trimmed(const std::string& path) {
+  std::ifstream in(path);
+  std::string s;
+  std::getline(in, s);
+  return s;
+}
+
 struct RunResult {
   std::string out;
   ExitStatus status;

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <thread>
 
@@ -84,6 +85,75 @@ TEST_F(JailTest, CpuAndOpenFileLimitsAreApplied) {
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(r->out.rfind("64\n", 0), 0u) << r->out;
   EXPECT_EQ(r->status.code, 0);
+}
+
+}  // namespace
+}  // namespace lj::jail::test
+
+namespace lj::jail::test {
+namespace {
+
+// A jail without any limit still has cgroups of its own (memory and pids on v1, one on v2): its
+// processes are charged apart from the spawner's, counted, and signalled or killed as a group.
+TEST_F(JailTest, AJailWithoutLimitsHasCgroupsOfItsOwn) {
+  const CgroupLayout& l = cgroup_layout();
+  if (!l.v2 && (l.memory_base.empty() || l.pids_base.empty()))
+    GTEST_SKIP() << "no memory and pids cgroup controllers";
+  auto s = spec({"/bin/sh", "-c", "probe memhog 16; sleep 30 & sleep 30 & wait"});
+  ASSERT_EQ(s.limits.pids + s.limits.memory_bytes + s.limits.cpu_percent, 0u);
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  UniqueFd rd(p[0]), wr(p[1]);
+  s.stdio.out = wr.get();
+  auto jail = backend_->spawn(s);
+  wr.reset();
+  ASSERT_TRUE(jail) << jail.error().what();
+  char buf[16] = {};
+  ASSERT_EQ(::read(rd.get(), buf, 9), 9);  // "survived\n": the memory is charged by now
+  const std::string handle = (*jail)->handle().cgroup;
+  std::vector<std::string> dirs;
+  for (std::istringstream in(handle); std::getline(in, dirs.emplace_back(), ';');) {
+  }
+  dirs.pop_back();
+  ASSERT_EQ(dirs.size(), l.v2 ? 1u : 2u) << handle;
+  const std::string mem = l.v2 ? dirs[0] : l.memory_base + "/" + s.name;
+  const std::string pids = l.v2 ? dirs[0] : l.pids_base + "/" + s.name;
+  for (const auto& d : {mem, pids})
+    EXPECT_NE(std::find(dirs.begin(), dirs.end(), d), dirs.end()) << d << " in " << handle;
+  // Accounted: init, sh, two sleeps; the hog's 16 MiB were charged here, not to us.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_GE(std::stoul(read_trimmed(pids + "/pids.current")), 4u);
+  EXPECT_EQ(read_trimmed(pids + "/pids.max"), "max");
+  const std::string peak = mem + (l.v2 ? "/memory.peak" : "/memory.max_usage_in_bytes");
+  if (fs::exists(peak)) {
+    EXPECT_GE(std::stoull(read_trimmed(peak)), 16ull << 20) << peak;
+  }
+  // Signalled as a group: SIGSTOP is not one init passes on, so it goes to the cgroup's
+  // processes (a jail without a cgroup was refused this before).
+  ASSERT_TRUE((*jail)->signal(SIGSTOP, true));
+  // The stop takes effect as each process next runs: look until all four are stopped.
+  auto count_stopped = [&] {
+    std::ifstream procs((l.v2 ? pids : mem) + "/cgroup.procs");
+    int n = 0;
+    for (pid_t pid; procs >> pid;) {
+      std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
+      std::string line;
+      std::getline(st, line);
+      auto rp = line.rfind(')');
+      if (rp != std::string::npos && rp + 2 < line.size() && line[rp + 2] == 'T') ++n;
+    }
+    return n;
+  };
+  int stopped = 0;
+  for (int i = 0; i < 200 && (stopped = count_stopped()) < 4; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_GE(stopped, 4);
+  ASSERT_TRUE((*jail)->signal(SIGKILL, true));
+  auto st = (*jail)->wait();
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(st->signal, SIGKILL);
+  EXPECT_FALSE(st->oom);
+  // Teardown gave the cgroups back (TearDown checks that none is left under the jail's name).
 }
 
 }  // namespace

@@ -67,6 +67,19 @@ TEST(Version, RefusesWithColumn) {
   }
 }
 
+// Found by fuzz/semver_fuzz.cpp: the parser kept a view of its "version \"...\"" label, a
+// temporary, and read it after it was freed when writing the message (a use-after-free any
+// malformed version reached, e.g. DELETE /v1/overlays/a/b/1.x). The message names the input.
+TEST(Version, ErrorNamesTheVersionItRefused) {
+  for (const std::string& in : std::vector<std::string>{"01.2.3", "1.x.0" + std::string(40, 'y'),
+                                                        std::string(100, '9') + ".0.0"}) {
+    auto r = Version::parse(in);
+    ASSERT_FALSE(r) << in;
+    EXPECT_NE(r.error().what().find("bad version \"" + in + "\""), std::string::npos)
+        << r.error().what();
+  }
+}
+
 TEST(Version, PrecedenceFollowsSemverOrg) {
   // semver.org item 11's example chain, plus numeric/length corner cases.
   std::vector<std::string_view> order = {

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/keyctl.h>
+#include <linux/perf_event.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -207,6 +210,284 @@ static int userns_mount(void) {
   return printf("nested proc mounted\n") < 0;
 }
 
+/* The default seccomp filter (lib/jail/linux/seccomp.cpp): each call in a child of its own (an
+ * unshare that succeeds must not change the next attempt), "NAME: ok" or "NAME: ERRNO". The
+ * arguments are chosen so that, without the filter, the kernel would answer something else than
+ * EPERM where it can (ok, EBADF, EINVAL, ENOENT, ENOKEY, EACCES, ENOSYS): EPERM then proves the
+ * filter. Harmless as host root too: every path named does not exist, every fd is -1. */
+struct attempt {
+  const char* name;
+  long (*call)(void);
+};
+
+static long a_unshare_user(void) {
+  return unshare(CLONE_NEWUSER);
+}
+static long a_unshare_uts(void) {
+  return unshare(CLONE_NEWUTS);
+}
+static long spawn_raw(unsigned long flags) {
+  long pid = syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+  if (pid == 0) _exit(0);
+  if (pid > 0) waitpid((pid_t)pid, NULL, 0);
+  return pid < 0 ? -1 : 0;
+}
+static long a_clone_user(void) {
+  return spawn_raw(CLONE_NEWUSER);
+}
+static long a_clone(void) {
+  return spawn_raw(0);
+}
+static long a_clone3(void) {
+  struct {
+    unsigned long long flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+  } args = {0, 0, 0, 0, SIGCHLD, 0, 0, 0};
+  long pid = syscall(SYS_clone3, &args, sizeof args);
+  if (pid == 0) _exit(0);
+  if (pid > 0) waitpid((pid_t)pid, NULL, 0);
+  return pid < 0 ? -1 : 0;
+}
+static long a_setns(void) {
+  return syscall(SYS_setns, -1, 0);
+}
+static long a_keyctl(void) {
+  return syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 1) < 0 ? -1 : 0;
+}
+static long a_add_key(void) {
+  return syscall(SYS_add_key, "user", "lj-probe", "v", 1, KEY_SPEC_PROCESS_KEYRING) < 0 ? -1 : 0;
+}
+static long a_request_key(void) {
+  return syscall(SYS_request_key, "user", "lj-probe-none", NULL, 0) < 0 ? -1 : 0;
+}
+static long a_bpf(void) {
+  static char attr[128];
+  return syscall(SYS_bpf, 0 /* BPF_MAP_CREATE */, attr, sizeof attr) < 0 ? -1 : 0;
+}
+static long a_perf_event_open(void) {
+  /* A software clock of this process, user space only: allowed at perf_event_paranoid 2. */
+  struct perf_event_attr pa;
+  memset(&pa, 0, sizeof pa);
+  pa.size = sizeof pa;
+  pa.type = PERF_TYPE_SOFTWARE;
+  pa.config = PERF_COUNT_SW_CPU_CLOCK;
+  pa.exclude_kernel = 1;
+  pa.exclude_hv = 1;
+  return syscall(SYS_perf_event_open, &pa, 0, -1, -1, 0) < 0 ? -1 : 0;
+}
+static long a_userfaultfd(void) {
+  return syscall(SYS_userfaultfd, O_CLOEXEC | 1 /* UFFD_USER_MODE_ONLY */) < 0 ? -1 : 0;
+}
+static long a_io_uring_setup(void) {
+  static char params[120];
+  return syscall(SYS_io_uring_setup, 1, params) < 0 ? -1 : 0;
+}
+static long a_name_to_handle_at(void) {
+  static struct {
+    unsigned int bytes;
+    int type;
+    unsigned char h[128];
+  } fh = {128, 0, {0}};
+  int mnt = 0;
+  return syscall(SYS_name_to_handle_at, AT_FDCWD, "/", &fh, &mnt, 0);
+}
+static long a_open_by_handle_at(void) {
+  static struct {
+    unsigned int bytes;
+    int type;
+    unsigned char h[8];
+  } fh = {8, 1, {0}};
+  return syscall(SYS_open_by_handle_at, -1, &fh, O_RDONLY) < 0 ? -1 : 0;
+}
+static long a_fsopen(void) {
+  return syscall(SYS_fsopen, "tmpfs", 0) < 0 ? -1 : 0;
+}
+static long a_fsconfig(void) {
+  return syscall(SYS_fsconfig, -1, 0, NULL, NULL, 0);
+}
+static long a_fsmount(void) {
+  return syscall(SYS_fsmount, -1, 0, 0) < 0 ? -1 : 0;
+}
+static long a_fspick(void) {
+  return syscall(SYS_fspick, -1, "", 0) < 0 ? -1 : 0;
+}
+static long a_move_mount(void) {
+  return syscall(SYS_move_mount, -1, "", -1, "", 0);
+}
+static long a_open_tree(void) {
+  return syscall(SYS_open_tree, AT_FDCWD, "/", O_CLOEXEC /* OPEN_TREE_CLOEXEC */) < 0 ? -1 : 0;
+}
+static long a_mount_setattr(void) {
+  static char attr[32];
+  return syscall(SYS_mount_setattr, -1, "", 0, attr, sizeof attr);
+}
+static long a_mount(void) {
+  return mount("tmpfs", "/nonexistent", "tmpfs", 0, NULL);
+}
+static long a_umount2(void) {
+  return umount2("/nonexistent", 0);
+}
+static long a_pivot_root(void) {
+  return syscall(SYS_pivot_root, "/nonexistent", "/nonexistent");
+}
+static long a_swapon(void) {
+  return syscall(SYS_swapon, "/nonexistent", 0);
+}
+static long a_reboot(void) {
+  return syscall(SYS_reboot, 0, 0, 0, NULL); /* bad magic: EINVAL */
+}
+static long a_acct(void) {
+  return syscall(SYS_acct, "/nonexistent");
+}
+static long a_syslog(void) {
+  return syscall(SYS_syslog, 10 /* SIZE_BUFFER */, NULL, 0) < 0 ? -1 : 0;
+}
+static long a_settimeofday(void) {
+  return syscall(SYS_settimeofday, NULL, NULL);
+}
+static long a_clock_settime(void) {
+  return syscall(SYS_clock_settime, -1, NULL);
+}
+static long a_iopl(void) {
+  return syscall(SYS_iopl, 0);
+}
+static long a_ioperm(void) {
+  return syscall(SYS_ioperm, 0, 0, 0);
+}
+static long a_quotactl(void) {
+  return syscall(SYS_quotactl, 0, NULL, 0, NULL);
+}
+static long a_lookup_dcookie(void) {
+  return syscall(SYS_lookup_dcookie, 0, NULL, 0);
+}
+static long a_kexec_load(void) {
+  return syscall(SYS_kexec_load, 0, 0, NULL, 0xffffffffUL);
+}
+static long a_delete_module(void) {
+  return syscall(SYS_delete_module, "lj_none", 0);
+}
+static long a_personality_bad(void) {
+  return personality(READ_IMPLIES_EXEC) < 0 ? -1 : 0;
+}
+static long a_personality_query(void) {
+  return personality(0xffffffff) < 0 ? -1 : 0;
+}
+static long a_personality_linux32(void) {
+  return personality(PER_LINUX32) < 0 ? -1 : 0;
+}
+static long a_chroot(void) {
+  return chroot("/");
+}
+static long a_getpid(void) {
+  return syscall(SYS_getpid) < 0 ? -1 : 0;
+}
+#if defined(__x86_64__)
+/* The i386 ABI from a 64-bit process: int $0x80 uses the i386 table (and seccomp sees
+ * AUDIT_ARCH_I386). */
+static long int80(long nr, long a1) {
+  long r;
+  __asm__ volatile("int $0x80" : "=a"(r) : "a"(nr), "b"(a1) : "memory");
+  if (r < 0 && r > -4096) {
+    errno = (int)-r;
+    return -1;
+  }
+  return r;
+}
+static long a_i386_unshare_user(void) {
+  return int80(310, CLONE_NEWUSER);
+}
+static long a_i386_keyctl(void) {
+  return int80(288, KEYCTL_GET_KEYRING_ID) < 0 ? -1 : 0;
+}
+static long a_i386_getpid(void) {
+  return int80(20, 0) < 0 ? -1 : 0;
+}
+/* x32: the x86_64 entry with bit 30 set (this kernel may lack x32: ENOSYS unless filtered). */
+static long a_x32_unshare_user(void) {
+  return syscall(0x40000000L | 272, CLONE_NEWUSER);
+}
+static long a_x32_keyctl(void) {
+  return syscall(0x40000000L | 250, 0, -3, 0) < 0 ? -1 : 0;
+}
+static long a_x32_getpid(void) {
+  return syscall(0x40000000L | 39) < 0 ? -1 : 0;
+}
+#endif
+
+static const struct attempt kAttempts[] = {
+    {"unshare-user", a_unshare_user},
+    {"unshare-uts", a_unshare_uts},
+    {"clone-user", a_clone_user},
+    {"clone", a_clone},
+    {"clone3", a_clone3},
+    {"setns", a_setns},
+    {"keyctl", a_keyctl},
+    {"add_key", a_add_key},
+    {"request_key", a_request_key},
+    {"bpf", a_bpf},
+    {"perf_event_open", a_perf_event_open},
+    {"userfaultfd", a_userfaultfd},
+    {"io_uring_setup", a_io_uring_setup},
+    {"name_to_handle_at", a_name_to_handle_at},
+    {"open_by_handle_at", a_open_by_handle_at},
+    {"fsopen", a_fsopen},
+    {"fsconfig", a_fsconfig},
+    {"fsmount", a_fsmount},
+    {"fspick", a_fspick},
+    {"move_mount", a_move_mount},
+    {"open_tree", a_open_tree},
+    {"mount_setattr", a_mount_setattr},
+    {"mount", a_mount},
+    {"umount2", a_umount2},
+    {"pivot_root", a_pivot_root},
+    {"swapon", a_swapon},
+    {"reboot", a_reboot},
+    {"acct", a_acct},
+    {"syslog", a_syslog},
+    {"settimeofday", a_settimeofday},
+    {"clock_settime", a_clock_settime},
+    {"iopl", a_iopl},
+    {"ioperm", a_ioperm},
+    {"quotactl", a_quotactl},
+    {"lookup_dcookie", a_lookup_dcookie},
+    {"kexec_load", a_kexec_load},
+    {"delete_module", a_delete_module},
+    {"personality-read-implies-exec", a_personality_bad},
+    {"personality-query", a_personality_query},
+    {"personality-linux32", a_personality_linux32},
+    {"chroot", a_chroot},
+    {"getpid", a_getpid},
+#if defined(__x86_64__)
+    {"i386-unshare-user", a_i386_unshare_user},
+    {"i386-keyctl", a_i386_keyctl},
+    {"i386-getpid", a_i386_getpid},
+    {"x32-unshare-user", a_x32_unshare_user},
+    {"x32-keyctl", a_x32_keyctl},
+    {"x32-getpid", a_x32_getpid},
+#endif
+};
+
+/* Runs the attempts named (all without names); prints the Seccomp lines of /proc/self/status
+ * first with "all". */
+static int syscalls(int n, char** names) {
+  for (size_t i = 0; i < sizeof kAttempts / sizeof kAttempts[0]; ++i) {
+    int wanted = n == 0;
+    for (int j = 0; j < n; ++j) wanted |= !strcmp(names[j], kAttempts[i].name);
+    if (!wanted) continue;
+    pid_t p = fork();
+    if (p < 0) return fail("fork");
+    if (p == 0) {
+      errno = 0;
+      long r = kAttempts[i].call();
+      printf("%s: %s\n", kAttempts[i].name, r < 0 ? strerrorname_np(errno) : "ok");
+      _exit(0);
+    }
+    int st = 0;
+    waitpid(p, &st, 0);
+    if (!WIFEXITED(st)) printf("%s: killed by %d\n", kAttempts[i].name, WTERMSIG(st));
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   if (argc < 2) {
@@ -366,6 +647,7 @@ int main(int argc, char** argv) {
     if (chdir("/..") < 0) return fail("chdir");
     return list_dir(".", 0);
   }
+  if (!strcmp(v, "syscalls")) return syscalls(argc - 2, argv + 2);
   if (!strcmp(v, "env")) return printf("%s\n", getenv(a) ? getenv(a) : "") < 0;
   fprintf(stderr, "probe: unknown verb %s\n", v);
   return 2;

@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -31,6 +32,7 @@
 #include "jail/linux/cgroup.hpp"
 #include "jail/linux/child.hpp"
 #include "jail/linux/net.hpp"
+#include "jail/linux/seccomp.hpp"
 #include "jail/status_file.hpp"
 
 namespace lj::jail {
@@ -382,6 +384,8 @@ class NetnsPool {
 
 class LinuxBackend final : public Backend {
  public:
+  explicit LinuxBackend(const SeccompProgram* seccomp) : seccomp_(seccomp->fprog()) {}
+
   std::string_view name() const override { return "linux"; }
 
   std::vector<std::string> features() const override {
@@ -502,6 +506,7 @@ class LinuxBackend final : public Backend {
     }
     plan.become_ns_root = spec.userns.has_value();
     plan.die_with_parent = spec.die_with_parent;
+    plan.seccomp = &seccomp_;
 
     // Descriptors.
     int err_pipe[2], status_pipe[2];
@@ -519,8 +524,11 @@ class LinuxBackend final : public Backend {
     // longer adds to the spawn. Jails that sync early (user namespace, network) join themselves.
     plan.parent_joins = !plan.wait_sync && !cgroups.v2() && !cgroups.empty();
     if (plan.wait_sync || plan.parent_joins) {
+      // A socket, not a pipe: a child that failed before reading the sync byte must not kill
+      // the spawner with SIGPIPE (send with MSG_NOSIGNAL; a pipe has no such flag).
       int sp[2];
-      if (LJ_SYS("pipe2", ::pipe2(sp, O_CLOEXEC)) != 0) return fail_errno("jail", "pipe2");
+      if (LJ_SYS("socketpair", ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp)) != 0)
+        return fail_errno("jail", "socketpair");
       sync_rd.reset(sp[0]);
       sync_wr.reset(sp[1]);
     }
@@ -584,11 +592,16 @@ class LinuxBackend final : public Backend {
     status_wr.reset();
     sync_rd.reset();
     status_file.reset();
+    // A failure of the joins or of the sync byte may only mean that init already died of an
+    // error of its own (ESRCH, EPIPE): its record on the error pipe is the one to report.
+    Status handshake;
     if (plan.parent_joins) {
       const std::string pid_s = std::to_string(pid);
       for (int fd : cg_fds)
-        if (LJ_SYS("write", ::write(fd, pid_s.data(), pid_s.size())) < 0)
-          return fail_errno("jail", "join cgroup: write " + pid_s + " to cgroup.procs");
+        if (LJ_SYS("write", ::write(fd, pid_s.data(), pid_s.size())) < 0) {
+          handshake = fail_errno("jail", "join cgroup: write " + pid_s + " to cgroup.procs");
+          break;
+        }
     }
     cgroups.close_attach_fds();
 
@@ -608,8 +621,9 @@ class LinuxBackend final : public Backend {
     if (spec.network.mode == NetworkMode::ip)
       LJ_TRY(setup_ip_network(static_cast<pid_t>(pid), spec.name, spec.network));
     if (sync_wr) {
-      if (::write(sync_wr.get(), "x", 1) != 1) return fail_errno("jail", "write sync pipe");
-      sync_wr.reset();
+      if (handshake && ::send(sync_wr.get(), "x", 1, MSG_NOSIGNAL) != 1)
+        handshake = fail_errno("jail", "write sync socket");
+      sync_wr.reset();  // without the byte (a failed join), init ends at EOF
     }
 
     ChildError ce;
@@ -627,6 +641,7 @@ class LinuxBackend final : public Backend {
       if (ce.detail[0]) what += std::string(" ") + ce.detail;
       return fail_errno("jail", what, ce.err);
     }
+    if (!handshake) return fail(std::move(handshake).error());
 
     JailHandle h;
     h.name = spec.name;
@@ -642,13 +657,24 @@ class LinuxBackend final : public Backend {
                                                std::move(cgroups), true, deadline));
   }
 
+  sock_fprog seccomp_;  // points into the process-wide program (make_backend)
   NetnsPool netns_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Backend>> make_backend() {
-  return std::unique_ptr<Backend>(new LinuxBackend());
+  // Compiled once per process (about a millisecond of libseccomp work), shared by every backend;
+  // a jail only loads it. No filter, no backend: a jail must not start without it.
+  static const Result<SeccompProgram> seccomp = compile_default_seccomp();
+  if (!seccomp) {
+    Error e = seccomp.error();
+    return fail(std::move(e).context("compiling the jails' seccomp filter"));
+  }
+  // The idle cgroups of a killed ljd (cgroup.hpp) go now, not at the first spawn with limits:
+  // a daemon's recovery must leave no cgroup without an owner.
+  (void)sweep_cgroup_pool();
+  return std::unique_ptr<Backend>(new LinuxBackend(&*seccomp));
 }
 
 }  // namespace lj::jail

@@ -125,6 +125,7 @@ std::vector<pid_t> procs_of(const std::string& dir) {
 // ---- The idle pool (see cgroup.hpp) ----
 
 constexpr std::size_t kMaxIdlePerBase = 64;
+constexpr unsigned long long kMaxIdleCharge = 16ull << 20;
 constexpr const char* kIdlePrefix = ".pool-";
 
 struct Pool {
@@ -175,6 +176,15 @@ bool give_back(const std::string& dir, bool v2) {
     if (pool().idle[base].size() >= kMaxIdlePerBase) return false;
     idle =
         base + "/" + kIdlePrefix + std::to_string(::getpid()) + "-" + std::to_string(pool().next++);
+  }
+  // Charges outlive the jail (page cache it read stays charged to its memory cgroup until
+  // reclaimed): a cgroup holding much of them is removed instead, so that a next jail's smaller
+  // limit never has to reclaim more than a little to be written.
+  if (base == l.memory_base || (v2 && !l.v2_base.empty())) {
+    std::string usage;
+    if (!read_file(dir + (v2 ? "/memory.current" : "/memory.usage_in_bytes"), &usage) ||
+        std::strtoull(usage.c_str(), nullptr, 10) > kMaxIdleCharge)
+      return false;
   }
   // Unlimited again, so that the next jail's limits can be written in any order: v1 refuses a
   // memory limit above memsw (memory.txt, 2.5), so memsw is raised first.
@@ -269,7 +279,6 @@ Cgroups::~Cgroups() {
 
 Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits) {
   Cgroups cg;
-  if (!limits.memory_bytes && !limits.pids && !limits.cpu_percent) return cg;
   const CgroupLayout& l = cgroup_layout();
   auto add = [&](const std::string& base) -> Result<std::string> {
     if (base.empty())
@@ -313,19 +322,25 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits) {
     cg.procs_.push_back(std::move(fd));
     return {};
   };
-  if (limits.memory_bytes) {
+  // Every jail has memory and pids cgroups of its own where the controllers exist, limits or not:
+  // its processes are counted and charged apart from ljd's, and killed as a group (destroy). A
+  // controller a limit needs must exist; cpu is made only for a cpu limit (v1 has no accounting
+  // in it: that is cpuacct).
+  if (limits.memory_bytes || !l.memory_base.empty()) {
     std::string dir = LJ_TRY(add(l.memory_base));
-    std::string v = std::to_string(limits.memory_bytes);
-    LJ_TRY(write_file(dir + "/memory.limit_in_bytes", v));
-    // memsw is memory+swap: equal to the memory limit means no swap (memory.txt, 2.4).
-    if (l.memsw) LJ_TRY(write_file(dir + "/memory.memsw.limit_in_bytes", v));
-    cg.memory_dir_ = dir;
-    cg.oom_base_ = oom_kill_count(dir, false);
+    if (limits.memory_bytes) {
+      std::string v = std::to_string(limits.memory_bytes);
+      LJ_TRY(write_file(dir + "/memory.limit_in_bytes", v));
+      // memsw is memory+swap: equal to the memory limit means no swap (memory.txt, 2.4).
+      if (l.memsw) LJ_TRY(write_file(dir + "/memory.memsw.limit_in_bytes", v));
+      cg.memory_dir_ = dir;
+      cg.oom_base_ = oom_kill_count(dir, false);
+    }
     LJ_TRY(join_fd(dir));
   }
-  if (limits.pids) {
+  if (limits.pids || !l.pids_base.empty()) {
     std::string dir = LJ_TRY(add(l.pids_base));
-    LJ_TRY(write_file(dir + "/pids.max", std::to_string(limits.pids)));
+    if (limits.pids) LJ_TRY(write_file(dir + "/pids.max", std::to_string(limits.pids)));
     LJ_TRY(join_fd(dir));
   }
   if (limits.cpu_percent) {

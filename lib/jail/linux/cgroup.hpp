@@ -52,8 +52,9 @@ class Cgroups {
   Cgroups& operator=(const Cgroups&) = delete;
   ~Cgroups();
 
-  // Makes (or takes from the idle pool) the cgroups `limits` needs (none when it sets no memory,
-  // pids or cpu limit) and writes the limits. Errors name the file and errno; whatever was made is
+  // Makes (or takes from the idle pool) the jail's cgroups and writes the limits: v2 one cgroup;
+  // v1 memory and pids cgroups (whether limited or not; none only on a machine without these
+  // controllers) and cpu for a cpu limit. Errors name the file and errno; whatever was made is
   // removed again.
   static Result<Cgroups> create(const std::string& name, const Limits& limits);
   // Takes ownership of the cgroups of a handle (JailHandle::cgroup), for adopt/release.

@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -336,6 +337,13 @@ void child_main(const ChildPlan& p) noexcept {
     ::sigaction(s, &sa, nullptr);
   }
   ::sigprocmask(SIG_SETMASK, &set, nullptr);
+
+  // The filter binds init too, not only the command: init is done with everything it needs a
+  // denied call for (mounts, namespaces, the hostname), and a filter loaded here is one seccomp(2)
+  // per jail, inherited by the command at its clone, as by every process of the jail. No
+  // no_new_privs needed: init has CAP_SYS_ADMIN in its user namespace (seccomp(2)).
+  if (p.seccomp && ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0U, p.seccomp) < 0)
+    die(kSlotError, "seccomp", errno, "SECCOMP_SET_MODE_FILTER");
 
   // Init keeps only the status descriptors: 0-2, which are still ljd's own stdio (its log, a
   // terminal, a journal socket), go now (the command takes its own from the slots); the rest once

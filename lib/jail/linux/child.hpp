@@ -5,6 +5,7 @@
 // a close-on-exec pipe; the pipe reaching EOF without a record means the command was exec'd.
 #pragma once
 
+#include <linux/filter.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -71,6 +72,9 @@ struct ChildPlan {
   rlim_t nofile = 0;       // 0: inherit
   std::uint64_t caps = 0;  // capabilities kept by a root command (bit per CAP_*)
   int cap_last = 40;       // /proc/sys/kernel/cap_last_cap
+  // The seccomp filter (jail/linux/seccomp.hpp) init loads once its own work is done, just before
+  // it starts the command, which inherits it; nullptr: none. Owned by the backend.
+  const sock_fprog* seccomp = nullptr;
 };
 
 // The capabilities a root command keeps by default: Docker's default set less MKNOD and NET_RAW

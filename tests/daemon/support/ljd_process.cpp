@@ -43,6 +43,8 @@ HttpClient LjdProcess::client() const {
 }
 
 Status LjdProcess::start() {
+  // A second ljd on the same root would be refused, and the first one forgotten: leaked.
+  if (pid_ > 0) return fail(Errc::conflict, "test", "ljd is already running");
   {
     std::ofstream conf(config_path());
     conf << "root = " << root_.string() << "\n"

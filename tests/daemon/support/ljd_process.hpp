@@ -21,6 +21,7 @@ class LjdProcess {
   LjdProcess& operator=(const LjdProcess&) = delete;
 
   // Starts ljd and waits until it answers /v1/_ping with 200 (and /v1/info with 200, i.e. ready).
+  // Errc::conflict when this one is already running (a second would leak the first).
   Status start();
   // SIGTERM and wait; returns the exit status (as from waitpid), or -1 on timeout (then killed).
   int stop(std::chrono::milliseconds timeout = std::chrono::seconds(30));

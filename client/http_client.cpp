@@ -230,6 +230,66 @@ Result<Response> HttpClient::request(std::string_view method, std::string_view t
   return exchange(method, target, body, nullptr);
 }
 
+Result<Response> HttpClient::request(std::string_view method, std::string_view target,
+                                     std::string_view body, const Headers& headers) {
+  extra_headers_ = headers;
+  auto r = exchange(method, target, body, nullptr);
+  extra_headers_.clear();
+  return r;
+}
+
+Status HttpClient::open() {
+  if (fd_) return {};
+  return connect();
+}
+
+Status HttpClient::send_raw(std::string_view bytes) {
+  LJ_TRY(open());
+  return send_all(bytes);
+}
+
+Result<Response> HttpClient::read_response(std::string_view method) {
+  if (!fd_ && buf_.empty()) return fail(Errc::conflict, std::string(kDomain), "not connected");
+  Response resp = LJ_TRY(read_head(nullptr));
+  return read_body(std::move(resp), method, nullptr);
+}
+
+Result<std::string> HttpClient::read_raw() {
+  if (buf_.empty()) {
+    if (!fd_) return std::string();
+    auto n = read_some();
+    if (!n) return tl::unexpected(std::move(n).error());
+    if (*n == 0) {
+      fd_.reset();
+      return std::string();
+    }
+  }
+  std::string out = std::move(buf_);
+  buf_.clear();
+  return out;
+}
+
+bool HttpClient::closed_by_peer(std::chrono::milliseconds timeout) {
+  if (!fd_) return true;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{fd_.get(), POLLIN, 0};
+    int n = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    char tmp[4096];
+    ssize_t got = ::read(fd_.get(), tmp, sizeof tmp);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {  // EOF, or reset
+      fd_.reset();
+      return true;
+    }
+    buf_.append(tmp, static_cast<std::size_t>(got));  // an answer is kept for read_response()
+  }
+}
+
 Result<Response> HttpClient::stream(std::string_view method, std::string_view target,
                                     std::string_view body,
                                     const std::function<bool(std::string_view)>& on_line) {
@@ -271,6 +331,7 @@ Result<Response> HttpClient::exchange_once(std::string_view method, std::string_
   req.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
   req.append(
       "Host: ljd\r\nUser-Agent: ljctl\r\nAccept: application/json, application/x-ndjson\r\n");
+  for (const auto& [k, v] : extra_headers_) req.append(k).append(": ").append(v).append("\r\n");
   if (!body.empty()) req.append("Content-Type: application/json\r\n");
   if (!body.empty() || method != "GET") {
     req.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
@@ -280,7 +341,13 @@ Result<Response> HttpClient::exchange_once(std::string_view method, std::string_
     *retryable = st.error().sys_errno() == EPIPE || st.error().sys_errno() == ECONNRESET;
     return tl::unexpected(std::move(st).error());
   }
+  Response resp = LJ_TRY(read_head(retryable));
+  return read_body(std::move(resp), method, sink_2xx);
+}
 
+Result<Response> HttpClient::read_head(bool* retryable) {
+  bool dummy = false;
+  if (!retryable) retryable = &dummy;
   Response resp;
   std::size_t head_end;
   for (;;) {  // 1xx answers are skipped
@@ -331,7 +398,11 @@ Result<Response> HttpClient::exchange_once(std::string_view method, std::string_
     buf_.erase(0, head_end + 4);
     if (status >= 200 || status < 100) break;
   }
+  return resp;
+}
 
+Result<Response> HttpClient::read_body(Response resp, std::string_view method,
+                                       const Sink* sink_2xx) {
   bool streamed = sink_2xx && resp.status / 100 == 2;
   Sink collect = [&resp](std::string_view data) {
     resp.body.append(data);

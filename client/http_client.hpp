@@ -95,8 +95,27 @@ class HttpClient {
   Result<Response> stream(std::string_view method, std::string_view target, std::string_view body,
                           const std::function<bool(std::string_view line)>& on_line);
 
+  // As request(), with extra header lines ("X-Name", "value") besides the usual ones.
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  Result<Response> request(std::string_view method, std::string_view target, std::string_view body,
+                           const Headers& headers);
+
   // Closes the connection (the next request opens a new one).
   void close() { fd_.reset(); }
+
+  // Lower-level pieces, for tests that speak malformed or partial HTTP to ljd. open() connects
+  // now (if not connected); send_raw() writes bytes as they are; read_response() reads one
+  // answer (status, headers, whole body) to a request of `method` sent before; read_head() only
+  // its status and headers, after which read_raw() hands out the body's bytes as they come (""
+  // once the connection is closed). closed_by_peer() is true once ljd has closed the connection
+  // (within `timeout`); bytes that arrive meanwhile are kept for read_response().
+  Status open();
+  Status send_raw(std::string_view bytes);
+  Result<Response> read_response(std::string_view method = "GET");
+  Result<Response> read_head(bool* retryable = nullptr);
+  Result<std::string> read_raw();
+  bool closed_by_peer(std::chrono::milliseconds timeout);
+  bool connected() const { return static_cast<bool>(fd_); }
 
  private:
   using Sink = std::function<bool(std::string_view data)>;
@@ -104,6 +123,7 @@ class HttpClient {
                             const Sink* sink_2xx);
   Result<Response> exchange_once(std::string_view method, std::string_view target,
                                  std::string_view body, const Sink* sink_2xx, bool* retryable);
+  Result<Response> read_body(Response head, std::string_view method, const Sink* sink_2xx);
   Status connect();
   Status send_all(std::string_view data);
   // Reads more bytes into buf_; 0 at EOF.
@@ -114,6 +134,7 @@ class HttpClient {
   UniqueFd fd_;
   std::string buf_;  // bytes read but not yet consumed
   std::chrono::milliseconds idle_timeout_{0};
+  Headers extra_headers_;
   const volatile std::sig_atomic_t* interrupt_ = nullptr;
 };
 

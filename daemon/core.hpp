@@ -46,7 +46,7 @@ struct RecoveryReport {
   int ended = 0;      // jails that ended while ljd was down, exit read from their status file
   int lost = 0;       // jails that ended while ljd was down, how unknown (recorded lost)
   int discarded = 0;  // jails caught in create (never visible): killed, released, row deleted
-  int reset = 0;      // created jails caught mid-start: whatever ran was killed, still created
+  int reset = 0;      // created jails checked: whatever a start under way had spawned was killed
   int builds_failed = 0, builds_published = 0;
   int imports_failed = 0, imports_ready = 0;
   std::size_t staging_removed = 0;

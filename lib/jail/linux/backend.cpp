@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -17,6 +18,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -382,9 +384,59 @@ class NetnsPool {
   bool stop_ = false, failed_ = false;
 };
 
+// lj-init (lj_init.c), the reaper every jail's init becomes: next to the running binary, where
+// `make install` puts it, or in the build tree (tests, bench).
+std::vector<std::string> reaper_candidates() {
+  std::vector<std::string> c;
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) c.push_back((self.parent_path() / "lj-init").string());
+  c.emplace_back(LJ_INIT_INSTALLED);
+  c.emplace_back(LJ_INIT_BUILT);
+  return c;
+}
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U  // Linux 6.3: executable even under vm.memfd_noexec=1
+#endif
+
+// The reaper as a sealed anonymous copy, made once per process: every init execs this memfd
+// (execveat AT_EMPTY_PATH), so a jail's /proc/1/exe is "/memfd:lj-init" that nobody can write
+// (F_SEAL_WRITE, and the seals themselves are sealed), never a file of the host, and all inits
+// share its page cache.
+Result<UniqueFd> load_reaper() {
+  UniqueFd file;
+  std::string tried;
+  for (const auto& path : reaper_candidates()) {
+    file.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (file) break;
+    tried += (tried.empty() ? "" : ", ") + path;
+  }
+  if (!file)
+    return fail(
+        Errc::not_found, "jail",
+        "lj-init, the jails' reaper, not found (tried " + tried + "): install it beside ljd");
+  struct stat st;
+  if (::fstat(file.get(), &st) < 0) return fail_errno("jail", "fstat lj-init");
+  const unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+  UniqueFd mem(::memfd_create("lj-init", flags | MFD_EXEC));
+  if (!mem && errno == EINVAL) mem.reset(::memfd_create("lj-init", flags));  // before 6.3
+  if (!mem) return fail_errno("jail", "memfd_create lj-init");
+  for (off_t off = 0; off < st.st_size;) {
+    ssize_t n = ::sendfile(mem.get(), file.get(), &off, static_cast<std::size_t>(st.st_size - off));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail_errno("jail", "copy lj-init into its memfd");
+  }
+  if (::fchmod(mem.get(), 0555) < 0 ||
+      ::fcntl(mem.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+    return fail_errno("jail", "seal the lj-init memfd");
+  return mem;
+}
+
 class LinuxBackend final : public Backend {
  public:
-  explicit LinuxBackend(const SeccompProgram* seccomp) : seccomp_(seccomp->fprog()) {}
+  LinuxBackend(const SeccompProgram* seccomp, int reaper)
+      : seccomp_(seccomp->fprog()), reaper_(reaper) {}
 
   std::string_view name() const override { return "linux"; }
 
@@ -507,6 +559,7 @@ class LinuxBackend final : public Backend {
     plan.become_ns_root = spec.userns.has_value();
     plan.die_with_parent = spec.die_with_parent;
     plan.seccomp = &seccomp_;
+    plan.fds[kSlotReaper] = reaper_;
 
     // Descriptors.
     int err_pipe[2], status_pipe[2];
@@ -658,6 +711,7 @@ class LinuxBackend final : public Backend {
   }
 
   sock_fprog seccomp_;  // points into the process-wide program (make_backend)
+  int reaper_;          // the process-wide lj-init memfd (make_backend)
   NetnsPool netns_;
 };
 
@@ -671,10 +725,15 @@ Result<std::unique_ptr<Backend>> make_backend() {
     Error e = seccomp.error();
     return fail(std::move(e).context("compiling the jails' seccomp filter"));
   }
+  static const Result<UniqueFd> reaper = load_reaper();
+  if (!reaper) {
+    Error e = reaper.error();
+    return fail(std::move(e).context("loading the jails' init"));
+  }
   // The idle cgroups of a killed ljd (cgroup.hpp) go now, not at the first spawn with limits:
   // a daemon's recovery must leave no cgroup without an owner.
   (void)sweep_cgroup_pool();
-  return std::unique_ptr<Backend>(new LinuxBackend(&*seccomp));
+  return std::unique_ptr<Backend>(new LinuxBackend(&*seccomp, reaper->get()));
 }
 
 }  // namespace lj::jail

@@ -70,7 +70,7 @@ void copy(char* dst, std::size_t cap, const char* src) {
 }
 
 // Moves every descriptor the jail needs to its slot and closes all others: the daemon's own
-// descriptors (close-on-exec or not) must not survive in init, which never execs.
+// descriptors (close-on-exec or not) must not survive in init, nor reach lj-init.
 void relocate_fds(const ChildPlan& p) {
   int high = kSlotEnd;
   for (int fd : p.fds)
@@ -87,17 +87,6 @@ void relocate_fds(const ChildPlan& p) {
     if (tmp[s] >= 0 && ::dup3(tmp[s], s, O_CLOEXEC) < 0)
       die(tmp[kSlotError], "dup descriptor", errno, "");
   ::syscall(SYS_close_range, static_cast<unsigned>(kSlotEnd), ~0U, 0U);
-}
-
-bool write_all(int fd, const char* s, std::size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, s, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    s += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
 }
 
 char* utoa(char* end, unsigned v) {
@@ -161,7 +150,19 @@ void exec_checked(const char* path, char* const* argv, char* const* envp) {
   ::execve(path, argv, envp);
 }
 
+// Until init has become the reaper, init is ljd: its /proc/1/exe the host's binary, its memory a
+// copy of the daemon's. The command starts only once the reaper closed the go pipe (init_abi.h),
+// or init, if its exec failed and it stays the reaper itself.
+void wait_for_reaper() {
+  ::close(kSlotGoWrite);
+  char c;
+  while (::read(kSlotGoRead, &c, 1) < 0 && errno == EINTR) {
+  }
+  ::close(kSlotGoRead);
+}
+
 [[noreturn]] void exec_command(const ChildPlan& p) {
+  wait_for_reaper();
   sigset_t none;
   sigemptyset(&none);
   struct sigaction dfl;
@@ -238,6 +239,38 @@ void exec_checked(const char* path, char* const* argv, char* const* envp) {
 
 void noop(int) {}
 
+// The pipe the command waits on (wait_for_reaper), at its fixed slots. Both ends close-on-exec
+// for now: init's write end is handed to the reaper on purpose (become_reaper).
+void make_go_pipe() {
+  int go[2];
+  if (::pipe2(go, O_CLOEXEC) < 0) die(kSlotError, "pipe2", errno, "go pipe");
+  // The numbers are the lowest free ones (go[0] < go[1]): move the write end first, since the
+  // read end's slot may be where the write end landed.
+  if (go[1] != kSlotGoWrite) {
+    if (::dup3(go[1], kSlotGoWrite, O_CLOEXEC) < 0) die(kSlotError, "dup3", errno, "go pipe");
+    ::close(go[1]);
+  }
+  if (go[0] != kSlotGoRead) {
+    if (::dup3(go[0], kSlotGoRead, O_CLOEXEC) < 0) die(kSlotError, "dup3", errno, "go pipe");
+    ::close(go[0]);
+  }
+}
+
+// Replaces init (a copy of ljd, pinning a copy-on-write duplicate of every page the daemon later
+// writes, ~770 KB a jail) by lj-init, the reaper held as a sealed memfd at kSlotReaper: the
+// jail's /proc/1/exe is then that anonymous copy, never a host file. It keeps the status
+// descriptors, the go pipe's write end and the signal mask (init_abi.h); seccomp, capabilities,
+// PR_SET_PDEATHSIG and the pid stay across execve (execve(2)). Returns only if the exec failed.
+void become_reaper(const ChildPlan& p, pid_t cmd) {
+  for (int s : {kSlotStatus, kSlotStatusFile, kSlotGoWrite})
+    if (s == kSlotGoWrite || p.fds[s] >= 0) ::fcntl(s, F_SETFD, 0);
+  char pid[16];
+  char* argv[] = {const_cast<char*>("lj-init"), utoa(pid + sizeof pid, static_cast<unsigned>(cmd)),
+                  const_cast<char*>(p.die_with_parent ? "1" : "0"), nullptr};
+  char* envp[] = {nullptr};
+  ::syscall(SYS_execveat, kSlotReaper, "", argv, envp, AT_EMPTY_PATH);
+}
+
 int exec_command_entry(void* plan) {
   exec_command(*static_cast<const ChildPlan*>(plan));
 }
@@ -292,10 +325,10 @@ void child_main(const ChildPlan& p) noexcept {
   ::prctl(PR_SET_PDEATHSIG, p.die_with_parent ? SIGKILL : 0, 0, 0, 0);
   ::prctl(PR_SET_NAME, "lj-init", 0, 0, 0);
 
-  for (int s = kSlotCgroup0; s < kSlotEnd; ++s)
+  for (int s = kSlotCgroup0; s < kSlotReaper; ++s)
     if (p.fds[s] >= 0 && ::write(s, "0", 1) != 1)
       die(kSlotError, "join cgroup", errno, "cgroup.procs");
-  for (int s = kSlotCgroup0; s < kSlotEnd; ++s)
+  for (int s = kSlotCgroup0; s < kSlotReaper; ++s)
     if (p.fds[s] >= 0) ::close(s);
   if (p.join_then_unshare_cgroupns && !p.parent_joins && ::unshare(CLONE_NEWCGROUP) < 0)
     die(kSlotError, "unshare", errno, "CLONE_NEWCGROUP");
@@ -345,56 +378,23 @@ void child_main(const ChildPlan& p) noexcept {
   if (p.seccomp && ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0U, p.seccomp) < 0)
     die(kSlotError, "seccomp", errno, "SECCOMP_SET_MODE_FILTER");
 
-  // Init keeps only the status descriptors: 0-2, which are still ljd's own stdio (its log, a
+  // lj-init keeps only the status descriptors: 0-2, which are still ljd's own stdio (its log, a
   // terminal, a journal socket), go now (the command takes its own from the slots); the rest once
-  // the command has its copies, and the error pipe reaches EOF at the command's execve.
+  // the command has its copies, the error pipe at init's exec (a failure is reported on it) and
+  // at the command's, when it reaches EOF.
+  make_go_pipe();
   for (int fd = 0; fd <= 2; ++fd) ::close(fd);
   long child = spawn_command(p);
   if (child < 0) die(kSlotError, "clone", errno, "");
   const auto cmd = static_cast<pid_t>(child);
-  for (int s : {kSlotError, kSlotScript, kSlotIn, kSlotOut, kSlotErr})
+  for (int s : {kSlotScript, kSlotIn, kSlotOut, kSlotErr})
     if (p.fds[s] >= 0) ::close(s);  // open (relocate_fds): cannot fail, errno stays the command's
-  int st = 0;
-  for (;;) {
-    siginfo_t info;
-    int sig = ::sigwaitinfo(&set, &info);
-    if (sig < 0) continue;
-    if (sig != SIGCHLD) {
-      if (info.si_code == SI_QUEUE && info.si_value.sival_int == kBroadcastSignal)
-        ::kill(-1, sig);
-      else
-        ::kill(cmd, sig);
-      continue;
-    }
-    bool done = false;
-    for (;;) {
-      int ws = 0;
-      pid_t r = ::waitpid(-1, &ws, WNOHANG);
-      if (r <= 0) break;
-      if (r == cmd) {
-        st = ws;
-        done = true;
-      }
-    }
-    if (done) break;
-  }
-  // The main command ended: report its exact status. Returning from init then makes the kernel
-  // SIGKILL everything left in the pid namespace (pid_namespaces(7)).
-  if (p.fds[kSlotStatus] >= 0)
-    write_all(kSlotStatus, reinterpret_cast<const char*>(&st), sizeof st);
-  if (p.fds[kSlotStatusFile] >= 0) {
-    char buf[32];
-    const bool sig = WIFSIGNALED(st);
-    char* num = utoa(buf + sizeof buf, static_cast<unsigned>(sig ? WTERMSIG(st) : WEXITSTATUS(st)));
-    const char* word = sig ? "killed " : "exited ";
-    write_all(kSlotStatusFile, word, 7);
-    write_all(kSlotStatusFile, num, std::strlen(num));
-    write_all(kSlotStatusFile, "\n", 1);
-    // No fsync: the file is for an ljd that dies while the host lives on (the page cache has
-    // it); after a host crash the jail is gone with it and recovery reports the exit as lost.
-    // An fsync here (an ext4 journal commit, 0.4 ms and up) held up every jail's exit.
-  }
-  ::_exit(0);
+  ::close(kSlotGoRead);
+  become_reaper(p, cmd);  // the error pipe closes at the exec (close-on-exec)
+  // The command still waits on the go pipe: it must not start in a jail that failed.
+  const int err = errno;
+  ::kill(cmd, SIGKILL);
+  die(kSlotError, "execveat", err, "lj-init");
 }
 
 }  // namespace lj::jail

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "jail/linux/init_abi.h"
 #include "overlay/linux/assemble.hpp"
 
 namespace lj::jail {
@@ -29,16 +30,23 @@ enum Slot : int {
   kSlotOut = 9,
   kSlotErr = 10,
   kSlotCgroup0 = 11,  // up to kMaxCgroupFds
-  kSlotEnd = 14,
+  kSlotReaper = 14,   // the lj-init executable (a sealed memfd) init execs once the command runs
+  kSlotEnd = 15,
+  // Made by init itself: the command waits for EOF on the read end, which comes once init has
+  // become the reaper (its exec done, non-dumpable again), so it never sees ljd as /proc/1/exe.
+  kSlotGoRead = 15,
+  kSlotGoWrite = LJ_INIT_SLOT_GO,
 };
-constexpr int kMaxCgroupFds = kSlotEnd - kSlotCgroup0;
+static_assert(kSlotStatus == LJ_INIT_SLOT_STATUS && kSlotStatusFile == LJ_INIT_SLOT_STATUS_FILE);
+static_assert(kSlotGoWrite > kSlotGoRead && kSlotGoRead >= kSlotEnd);
+constexpr int kMaxCgroupFds = kSlotReaper - kSlotCgroup0;
 
 // Whether init passes `sig` on to the command (and to everyone, see below). Others are dropped
 // by a namespace init without a handler, so they must be sent to their target directly.
 bool init_forwards(int sig);
 
 // A queued signal carrying this value asks init to signal every process of the jail.
-constexpr int kBroadcastSignal = 0x6c6a64;
+constexpr int kBroadcastSignal = LJ_INIT_BROADCAST;
 
 struct ChildError {
   char step[64];
@@ -50,7 +58,7 @@ struct ChildPlan {
   overlay::RootProgram root;
 
   // Descriptors in the parent's numbering, -1 when unused; moved to their slots in the child.
-  int fds[kSlotEnd] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+  int fds[kSlotEnd] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 
   bool join_then_unshare_cgroupns = false;  // v1: join via cgroup.procs, then a cgroup namespace
   bool wait_sync = false;                   // wait for the parent (uid_map, network) first
@@ -85,7 +93,8 @@ std::uint64_t default_capabilities();
 // otherwise ("socket", "ioctl SIOCGIFFLAGS", "bring up"). Async-signal-safe.
 const char* loopback_up(int* err) noexcept;
 
-// Runs in the cloned child: becomes the jail's init. Never returns.
+// Runs in the cloned child: becomes the jail's init, starts the command, then execs lj-init (the
+// reaper at kSlotReaper, init_abi.h) or, if that fails, reaps in place. Never returns.
 [[noreturn]] void child_main(const ChildPlan& plan) noexcept;
 
 }  // namespace lj::jail

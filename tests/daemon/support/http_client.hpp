@@ -1,17 +1,19 @@
-// A small blocking HTTP/1.1 client over a UNIX socket: what the black-box tests (and later ljctl)
-// speak to ljd with. Plain sockets, keep-alive, Content-Length and chunked bodies, and NDJSON
-// streams read line by line.
+// The black-box tests' HTTP client: a thin layer over ljctl's own client (client/http_client.hpp,
+// lj_http_client), with what tests need besides: a connection opened up front, raw bytes for
+// malformed requests, NDJSON streams pulled line by line with a timeout, and a check that ljd
+// closed the connection.
 #pragma once
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "client/http_client.hpp"
 #include "common/error.hpp"
-#include "common/fd.hpp"
 
 namespace lj::testing {
 
@@ -53,20 +55,13 @@ class HttpClient {
   // True once the server closed the connection (within `timeout`).
   bool closed_by_peer(std::chrono::milliseconds timeout);
 
-  int fd() const { return fd_.get(); }
-
  private:
-  explicit HttpClient(UniqueFd fd) : fd_(std::move(fd)) {}
-  Status fill(std::chrono::milliseconds timeout);  // reads more into buf_
-  Result<std::string> read_line(std::chrono::milliseconds timeout);
-  Result<std::string> read_exact(std::size_t n, std::chrono::milliseconds timeout);
-  Result<HttpResponse> read_head(std::chrono::milliseconds timeout);
-  Result<std::string> read_chunk(std::chrono::milliseconds timeout, bool* last);
+  explicit HttpClient(std::unique_ptr<client::HttpClient> c) : c_(std::move(c)) {}
 
-  UniqueFd fd_;
-  std::string buf_;
-  bool chunked_stream_ = false;
-  std::string stream_buf_;  // decoded stream bytes not yet returned as lines
+  std::unique_ptr<client::HttpClient> c_;
+  // A stream being pulled: the chunked decoding and the decoded bytes not yet returned as lines.
+  std::unique_ptr<client::ChunkedDecoder> chunks_;
+  std::string pending_;
   bool stream_ended_ = false;
 };
 

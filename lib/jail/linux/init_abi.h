@@ -1,0 +1,18 @@
+/* What the jail's init (child.cpp, a copy of ljd) hands to the reaper it becomes once the command
+ * is started (lj_init.c, a static executable ljd holds as a sealed memfd). C, included by both. */
+#ifndef LJ_JAIL_LINUX_INIT_ABI_H
+#define LJ_JAIL_LINUX_INIT_ABI_H
+
+/* Descriptors the reaper finds open at these numbers; everything else is closed. */
+#define LJ_INIT_SLOT_STATUS 5      /* the status pipe to ljd: the raw wait status, an int */
+#define LJ_INIT_SLOT_STATUS_FILE 6 /* the status file: "exited N\n" or "killed N\n" */
+#define LJ_INIT_SLOT_GO 16         /* closed by the reaper once non-dumpable: the command starts */
+
+/* A queued signal carrying this value asks init to signal every process of the jail. */
+#define LJ_INIT_BROADCAST 0x6c6a64
+
+/* argv: "lj-init", the command's pid (decimal, as seen in the jail), "1" to keep
+ * PR_SET_PDEATHSIG(SIGKILL) or "0". The signal mask is inherited: SIGCHLD and the signals
+ * forwarded to the command are blocked, and anything blocked but SIGCHLD is forwarded. */
+
+#endif

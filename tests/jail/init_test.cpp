@@ -1,0 +1,75 @@
+// The jail's init after the command has started: lj-init, exec'd from ljd's sealed memfd, not the
+// copy of the daemon that assembled the jail (docs/performance.md, "Init execs a reaper").
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "jail_fixture.hpp"
+
+namespace lj::jail::test {
+namespace {
+
+std::string proc_file(pid_t pid, const char* entry) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/" + entry);
+  std::string s;
+  std::getline(in, s);
+  return s;
+}
+
+// Proportional set size of a process, in KiB (smaps_rollup, Linux 4.14).
+long pss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("Pss:", 0) == 0) return std::stol(line.substr(4));
+  return -1;
+}
+
+TEST_F(JailTest, InitIsTheSealedReaperNotTheHostBinary) {
+  auto jail = backend_->spawn(probe({"sleep", "30"}));
+  ASSERT_TRUE(jail) << jail.error().what();
+  const pid_t init = (*jail)->handle().pid;
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(init) + "/exe", ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(exe.string().rfind("/memfd:lj-init", 0), 0U) << exe;
+  auto self = std::filesystem::read_symlink("/proc/self/exe");
+  EXPECT_NE(exe, self);
+  EXPECT_EQ(proc_file(init, "comm"), "lj-init");
+  // Non-dumpable again after its execve: the jail cannot reach its fds, memory or binary.
+  std::string status;
+  {
+    std::ifstream in("/proc/" + std::to_string(init) + "/status");
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("Seccomp:", 0) == 0) status = line;
+  }
+  EXPECT_EQ(status, "Seccomp:\t2");              // the jail's filter stays on it
+  ASSERT_TRUE((*jail)->signal(SIGTERM, false));  // forwarded by the reaper
+  auto st = (*jail)->wait();
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(st->signal, SIGTERM);
+}
+
+TEST_F(JailTest, InitsPinLittleMemory) {
+  // A copy of ljd pinned ~770 KB of copy-on-write pages per jail; the reaper's own pages (its
+  // text is the shared memfd's page cache) are a few tens of KB.
+  constexpr int kJails = 8;
+  std::vector<std::unique_ptr<Jail>> jails;
+  for (int i = 0; i < kJails; ++i) {
+    auto j = backend_->spawn(probe({"sleep", "30"}));
+    ASSERT_TRUE(j) << j.error().what();
+    jails.push_back(std::move(*j));
+  }
+  long total = 0;
+  for (auto& j : jails) total += pss_kib(j->handle().pid);
+  EXPECT_LT(total / kJails, 200) << "inits' Pss " << total << " KiB for " << kJails << " jails";
+  for (auto& j : jails) {
+    ASSERT_TRUE(j->signal(SIGKILL, true));
+    ASSERT_TRUE(j->wait());
+  }
+}
+
+}  // namespace
+}  // namespace lj::jail::test

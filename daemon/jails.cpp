@@ -566,8 +566,13 @@ void Jails::remove(std::string_view id_or_name, bool force, Uid uid, RowDone don
   done(removed);
 }
 
-void Jails::logs(const JailRow& row, std::uint64_t after, bool follow,
+void Jails::logs(const JailRow& request_row, std::uint64_t after, bool follow,
                  std::shared_ptr<StreamWriter> w) {
+  // The row as it is now: the stream starts after the request was answered, and a short jail may
+  // have ended (and left live_) in between; a follower parked for a jail that already ended
+  // would wait forever (ljctl run hung, 1 in 10, in LjctlBlackbox.BuildPublishesAndRunsTheOverlay).
+  auto now = get(request_row.id);
+  const JailRow& row = now ? *now : request_row;
   std::uint64_t last = replay_records(log_path(row.id), after, w.get());
   auto it = live_.find(row.id);
   if (it == live_.end() && (ended_state(row.state) || row.state == JailState::creating)) {

@@ -8,6 +8,7 @@
 #include <array>
 #include <climits>
 #include <cstring>
+#include <vector>
 
 #include <openssl/evp.h>
 
@@ -112,9 +113,29 @@ Result<std::vector<Entry>> snapshot(const fs::path& top) {
   return entries;
 }
 
-// Opens a regular file of the tree without following a symlink swapped in since the walk.
-Result<UniqueFd> open_regular(const fs::path& p) {
-  UniqueFd fd(LJ_SYS("open", ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)));
+// Opens root/rel, a regular file of the tree, one component at a time with O_NOFOLLOW: neither
+// the file nor a directory on its way may have been swapped for a symlink since the walk. A plain
+// open(2) of the whole path follows a directory swapped for a link to /etc and copies the host's
+// file into the overlay (found by tests/daemon/hostile_jail_test.cpp racing rename(2) against
+// builds); this way the open fails instead.
+Result<UniqueFd> open_regular(const fs::path& root, const std::string& rel) {
+  const fs::path p = root / rel;
+  UniqueFd dir(LJ_SYS("open", ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)));
+  if (!dir) return fail_errno("build", "open " + root.string());
+  std::vector<std::string> parts;
+  for (const auto& c : fs::path(rel)) parts.push_back(c.string());
+  if (parts.empty()) return fail(Errc::internal, "build", "empty path in " + root.string());
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    UniqueFd next(LJ_SYS("open", ::openat(dir.get(), parts[i].c_str(),
+                                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)));
+    if (!next) {
+      return fail_errno(
+          "build", "open " + p.string() + " (directory " + parts[i] + " changed during the build)");
+    }
+    dir = std::move(next);
+  }
+  UniqueFd fd(LJ_SYS("open", ::openat(dir.get(), parts.back().c_str(),
+                                      O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)));
   if (!fd) return fail_errno("build", "open " + p.string());
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return fail_errno("build", "fstat " + p.string());
@@ -150,7 +171,7 @@ Result<std::string> digest_tree(const fs::path& dir) {
       h.add_field(LJ_TRY(read_link(p)));
     } else {
       h.add_field("f");
-      auto fd = LJ_TRY(open_regular(p));
+      auto fd = LJ_TRY(open_regular(dir, e.rel));
       Sha256 file;
       for (;;) {
         ssize_t n = ::read(fd.get(), buf.data(), buf.size());
@@ -167,8 +188,10 @@ Result<std::string> digest_tree(const fs::path& dir) {
 
 namespace {
 
-Status copy_file_contents(const fs::path& from, const fs::path& to, mode_t mode) {
-  auto in = LJ_TRY(open_regular(from));
+Status copy_file_contents(const fs::path& root, const std::string& rel, const fs::path& to,
+                          mode_t mode) {
+  const fs::path from = root / rel;
+  auto in = LJ_TRY(open_regular(root, rel));
   UniqueFd out(LJ_SYS(
       "open",
       ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777)));
@@ -222,7 +245,7 @@ Status copy_tree(const fs::path& src, const fs::path& dst) {
         return fail_errno("build", "symlink " + to.string() + " -> " + target);
       }
     } else {
-      if (auto st = copy_file_contents(from, to, mode); !st) return st;
+      if (auto st = copy_file_contents(src, e.rel, to, mode); !st) return st;
     }
     if (root && ::lchown(to.c_str(), e.st.st_uid, e.st.st_gid) != 0) {
       return fail_errno("build", "lchown " + to.string());

@@ -13,12 +13,13 @@
 namespace lj::jail::test {
 namespace {
 
-// Idle cgroups parked under one controller's base (every jail also has a pids cgroup, which is
-// parked on its own).
+// Idle cgroups this process parked under one controller's base (every jail also has a pids
+// cgroup, parked on its own; tests running beside this one park theirs under other pids).
 std::size_t parked_under(const std::string& base) {
+  const std::string mine = ".pool-" + std::to_string(::getpid()) + "-";
   std::size_t n = 0;
   for (const auto& e : std::filesystem::directory_iterator(base))
-    if (e.path().filename().string().starts_with(".pool-")) ++n;
+    if (e.path().filename().string().starts_with(mine)) ++n;
   return n;
 }
 

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 
 #include "common/scope.hpp"
@@ -80,19 +81,11 @@ TEST_F(JailTest, AReusedMemoryCgroupDoesNotReportAnEarlierJailsOom) {
 TEST_F(JailTest, AMemoryCgroupLeftWithMuchChargedIsRemovedNotReused) {
   const CgroupLayout& l = cgroup_layout();
   if (l.v2 || l.memory_base.empty()) GTEST_SKIP() << "written for the v1 memory controller";
-  // 24 MiB of a file on a disk file system (the test's working directory, not tmpfs), out of the
-  // page cache, then read by a process in the cgroup: its page cache stays charged there.
-  std::string big = "cgroup-pool-big-" + std::to_string(::getpid());
+  // 24 MiB written to a tmpfs file by a process in the cgroup: shmem pages stay charged to the
+  // cgroup after the process exits (a disk file's page cache may already be cached, and charged
+  // elsewhere, when the reader comes).
+  std::string big = "/dev/shm/cgroup-pool-big-" + std::to_string(::getpid());
   lj::ScopeExit rm([&] { ::unlink(big.c_str()); });
-  {
-    UniqueFd fd(::open(big.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    ASSERT_TRUE(fd);
-    std::string chunk(1 << 20, 'x');
-    for (int i = 0; i < 24; ++i)
-      ASSERT_EQ(::write(fd.get(), chunk.data(), chunk.size()), static_cast<ssize_t>(chunk.size()));
-    ASSERT_EQ(::fsync(fd.get()), 0);
-    ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED);
-  }
   Limits a;
   a.memory_bytes = 256 << 20;
   std::string name = lj::test::unique_name("pm");
@@ -105,19 +98,21 @@ TEST_F(JailTest, AMemoryCgroupLeftWithMuchChargedIsRemovedNotReused) {
   if (child == 0) {
     char c;
     if (::read(go[0], &c, 1) != 1) ::_exit(1);
-    int fd = ::open(big.c_str(), O_RDONLY);
-    char buf[65536];
-    while (::read(fd, buf, sizeof buf) > 0) {
-    }
+    int fd = ::open(big.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    static char chunk[1 << 20];
+    std::memset(chunk, 'x', sizeof chunk);
+    for (int i = 0; i < 24; ++i)
+      if (::write(fd, chunk, sizeof chunk) != static_cast<ssize_t>(sizeof chunk)) ::_exit(2);
     ::_exit(0);
   }
   ASSERT_GT(child, 0);
   std::string pid = std::to_string(child);
-  ASSERT_EQ(::write(cg->procs_fds().at(0), pid.data(), pid.size()),
-            static_cast<ssize_t>(pid.size()));
+  for (int procs : cg->procs_fds())  // memory and pids
+    ASSERT_EQ(::write(procs, pid.data(), pid.size()), static_cast<ssize_t>(pid.size()));
   ASSERT_EQ(::write(go[1], "x", 1), 1);
   int ws = 0;
   ASSERT_EQ(::waitpid(child, &ws, 0), child);
+  ASSERT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << ws;
   ::close(go[0]);
   ::close(go[1]);
   const std::size_t idle = parked_under(l.memory_base);

@@ -12,7 +12,7 @@
 
 #include <gtest/gtest.h>
 
-#include "ljd_process.hpp"
+#include "shared_ljd.hpp"
 
 namespace lj::testing {
 namespace {
@@ -20,24 +20,11 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-class LjdApiTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    ljd_ = new LjdProcess(
-        "max_body_bytes = 64K\nmax_header_bytes = 8K\nidle_timeout = 2s\n"
-        "heartbeat = 1s\n");
-    auto st = ljd_->start();
-    ASSERT_TRUE(st) << st.error().what();
-    ASSERT_TRUE(ljd_->make_busybox_world("bb"));
-  }
-  static void TearDownTestSuite() {
-    delete ljd_;
-    ljd_ = nullptr;
-  }
-  HttpClient client() { return ljd_->client(); }
-  static LjdProcess* ljd_;
+class LjdApiTest : public SharedLjdTest<LjdApiTest, false> {
+ public:
+  static constexpr const char* kConfig =
+      "max_body_bytes = 64K\nmax_header_bytes = 8K\nidle_timeout = 2s\nheartbeat = 1s\n";
 };
-LjdProcess* LjdApiTest::ljd_ = nullptr;
 
 void expect_error(const Result<HttpResponse>& r, int status, const std::string& code) {
   ASSERT_TRUE(r) << r.error().what();

@@ -13,7 +13,7 @@
 
 #include <gtest/gtest.h>
 
-#include "ljd_process.hpp"
+#include "shared_ljd.hpp"
 
 namespace lj::testing {
 namespace {
@@ -24,31 +24,23 @@ namespace fs = std::filesystem;
 
 constexpr const char* kSecret = "HOST-SECRET-7f3a91";
 
-class HostileJailTest : public ::testing::Test {
+class HostileJailTest : public SharedLjdTest<HostileJailTest, true> {
+ public:
+  static constexpr const char* kConfig = "max_jails = 3\nworkers = 4\n";
+
  protected:
   static void SetUpTestSuite() {
-    if (::getuid() != 0) return;
-    ljd_ = new LjdProcess("max_jails = 3\nworkers = 4\n");
-    auto st = ljd_->start();
-    ASSERT_TRUE(st) << st.error().what();
-    ASSERT_TRUE(ljd_->make_busybox_world("bb"));
+    SharedLjdTest::SetUpTestSuite();
+    if (ljd_ == nullptr || HasFatalFailure()) return;
     // A host directory the jails must never read: what a symlink in a context points at.
     secret_ = new fs::path(ljd_->root() / "host-secret");
     fs::create_directories(*secret_);
     std::ofstream(*secret_ / "f") << kSecret << "\n";
   }
   static void TearDownTestSuite() {
-    delete ljd_;
-    ljd_ = nullptr;
+    SharedLjdTest::TearDownTestSuite();
     delete secret_;
     secret_ = nullptr;
-  }
-  void SetUp() override {
-    if (::getuid() != 0) GTEST_SKIP() << "needs root: jails need namespaces, mounts and cgroups";
-    ASSERT_NE(ljd_, nullptr);
-    if (ljd_->log().find("backend=none") != std::string::npos) {
-      GTEST_SKIP() << "no jail backend in this build";
-    }
   }
 
   // Builds `context`; the build's final JSON (state succeeded or failed).
@@ -89,10 +81,8 @@ class HostileJailTest : public ::testing::Test {
     return out;
   }
 
-  static LjdProcess* ljd_;
   static fs::path* secret_;
 };
-LjdProcess* HostileJailTest::ljd_ = nullptr;
 fs::path* HostileJailTest::secret_ = nullptr;
 
 fs::path make_context(const fs::path& dir, const std::string& name, const std::string& version) {

@@ -19,7 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "hostile_support.hpp"
-#include "ljd_process.hpp"
+#include "shared_ljd.hpp"
 
 namespace lj::testing {
 namespace {
@@ -28,27 +28,17 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-class HostileTest : public ::testing::Test {
+class HostileTest : public SharedLjdTest<HostileTest, false> {
+ public:
+  static constexpr const char* kConfig =
+      "max_body_bytes = 64K\nmax_header_bytes = 8K\nidle_timeout = 2s\nheartbeat = 1s\n"
+      "max_connections = 700\n";
+
  protected:
-  static void SetUpTestSuite() {
-    ljd_ = new LjdProcess(
-        "max_body_bytes = 64K\nmax_header_bytes = 8K\nidle_timeout = 2s\nheartbeat = 1s\n"
-        "max_connections = 700\n");
-    auto st = ljd_->start();
-    ASSERT_TRUE(st) << st.error().what();
-    ASSERT_TRUE(ljd_->make_busybox_world("bb"));
-  }
-  static void TearDownTestSuite() {
-    delete ljd_;
-    ljd_ = nullptr;
-  }
-  HttpClient client() { return ljd_->client(); }
   bool privileged() const {
     return ::getuid() == 0 && ljd_->log().find("backend=none") == std::string::npos;
   }
-  static LjdProcess* ljd_;
 };
-LjdProcess* HostileTest::ljd_ = nullptr;
 
 // A 4xx answer (status 0: any 4xx) with the JSON error shape; `field` non-empty: details.field
 // names it.

@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "ljd_process.hpp"
+#include "shared_ljd.hpp"
 
 namespace lj::testing {
 namespace {
@@ -17,27 +17,11 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-class LjdJailTest : public ::testing::Test {
+class LjdJailTest : public SharedLjdTest<LjdJailTest, true> {
+ public:
+  static constexpr const char* kConfig = "heartbeat = 1s\nworkers = 4\n";
+
  protected:
-  static void SetUpTestSuite() {
-    if (::getuid() != 0) return;
-    ljd_ = new LjdProcess("heartbeat = 1s\nworkers = 4\n");
-    auto st = ljd_->start();
-    ASSERT_TRUE(st) << st.error().what();
-    ASSERT_TRUE(ljd_->make_busybox_world("bb"));
-  }
-  static void TearDownTestSuite() {
-    delete ljd_;
-    ljd_ = nullptr;
-  }
-  void SetUp() override {
-    if (::getuid() != 0) GTEST_SKIP() << "needs root: jails need namespaces, mounts and cgroups";
-    ASSERT_NE(ljd_, nullptr);
-    if (ljd_->log().find("backend=none") != std::string::npos) {
-      GTEST_SKIP() << "no jail backend in this build";
-    }
-  }
-  HttpClient client() { return ljd_->client(); }
   // Creates and starts; returns the jail's JSON.
   json run(HttpClient& c, const json& body) {
     auto r = c.post("/v1/jails?start=true", body);
@@ -46,9 +30,7 @@ class LjdJailTest : public ::testing::Test {
     EXPECT_EQ(r->status, 201) << r->body;
     return r->json();
   }
-  static LjdProcess* ljd_;
 };
-LjdProcess* LjdJailTest::ljd_ = nullptr;
 
 json sh(const std::string& script) {
   return {{"world", "bb"}, {"command", {"sh", "-c", script}}};

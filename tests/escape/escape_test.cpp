@@ -21,8 +21,8 @@
 
 #include <gtest/gtest.h>
 
-#include "ljd_process.hpp"
 #include "seccomp_expect.hpp"
+#include "shared_ljd.hpp"
 
 namespace lj::testing {
 namespace {
@@ -91,30 +91,18 @@ Outcome run_in(LjdProcess& ljd, const json& body) {
   return o;
 }
 
-class EscapeTest : public ::testing::Test {
+class EscapeTest : public SharedLjdTest<EscapeTest, true> {
+ public:
+  static constexpr const char* kConfig = "workers = 2\n";
+
  protected:
   static void SetUpTestSuite() {
-    if (::getuid() != 0) return;
-    ljd_ = new LjdProcess("workers = 2\n");
-    auto st = ljd_->start();
-    ASSERT_TRUE(st) << st.error().what();
-    ASSERT_TRUE(ljd_->make_busybox_world("bb"));
+    SharedLjdTest::SetUpTestSuite();
+    if (ljd_ == nullptr || HasFatalFailure()) return;
     furnish(ljd_->root() / "worlds" / "bb");
   }
-  static void TearDownTestSuite() {
-    delete ljd_;
-    ljd_ = nullptr;
-  }
-  void SetUp() override {
-    if (::getuid() != 0) GTEST_SKIP() << "needs root: jails need namespaces, mounts and cgroups";
-    ASSERT_NE(ljd_, nullptr);
-    if (ljd_->log().find("backend=none") != std::string::npos)
-      GTEST_SKIP() << "no jail backend in this build";
-  }
   Outcome run(const json& body) { return run_in(*ljd_, body); }
-  static LjdProcess* ljd_;
 };
-LjdProcess* EscapeTest::ljd_ = nullptr;
 
 // A host process of the test's own, in its own directory: the target of the attempts on host
 // processes. Killed and reaped by the destructor.

@@ -384,6 +384,60 @@ class NetnsPool {
   bool stop_ = false, failed_ = false;
 };
 
+// Stacks for a jail's init and its command while they run in the daemon's address space (one
+// mapping: a guard page, the command's stack, a guard page, init's stack). Reused: a munmap in a
+// multi-threaded process costs a TLB shootdown on every core, and a stack handed back is only
+// ever reused once both its users have exec'd or died (the error pipe's EOF, see do_spawn).
+class StackPool {
+ public:
+  static constexpr std::size_t kPage = 4096, kCommand = 64 * 1024, kInit = 192 * 1024;
+  static constexpr std::size_t kSize = kPage + kCommand + kPage + kInit;
+
+  ~StackPool() {
+    for (char* s : free_) ::munmap(s, kSize);
+  }
+
+  // The mapping's base; give() it back.
+  Result<char*> take() {
+    {
+      std::lock_guard lock(mu_);
+      if (!free_.empty()) {
+        char* s = free_.back();
+        free_.pop_back();
+        return s;
+      }
+    }
+    void* m = ::mmap(nullptr, kSize, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) return fail_errno("jail", "mmap the stacks of init and the command");
+    char* s = static_cast<char*>(m);
+    if (::mprotect(s, kPage, PROT_NONE) != 0 ||
+        ::mprotect(s + kPage + kCommand, kPage, PROT_NONE) != 0) {
+      ::munmap(m, kSize);
+      return fail_errno("jail", "mprotect the stacks' guard pages");
+    }
+    return s;
+  }
+
+  void give(char* s) {
+    std::lock_guard lock(mu_);
+    if (free_.size() < kKeep)
+      free_.push_back(s);
+    else
+      ::munmap(s, kSize);
+  }
+
+  static char* command_top(char* s) { return s + kPage + kCommand; }
+  static char* init_top(char* s) { return s + kSize; }
+
+ private:
+  static constexpr std::size_t kKeep = 8;
+  std::mutex mu_;
+  std::vector<char*> free_;
+};
+
+int child_entry(void* plan) { child_main(*static_cast<const ChildPlan*>(plan)); }
+
 // lj-init (lj_init.c), the reaper every jail's init becomes: next to the running binary, where
 // `make install` puts it, or in the build tree (tests, bench).
 std::vector<std::string> reaper_candidates() {
@@ -570,13 +624,17 @@ class LinuxBackend final : public Backend {
     UniqueFd sync_rd, sync_wr;
     plan.wait_sync = spec.userns.has_value() || spec.network.mode == NetworkMode::ip;
     Cgroups cgroups = LJ_TRY(Cgroups::create(spec.name, spec.limits));
-    // v1 cgroups: a process joins by a write to cgroup.procs, which takes the global
-    // cgroup_threadgroup_rwsem for writing: an RCU grace period whenever no attach happened
-    // lately (rcu_sync, kernel/cgroup/cgroup.c; strace through ljd's API on a loaded machine:
-    // 6-15 ms for the first write). Done here, in parallel with init assembling the root, it no
-    // longer adds to the spawn. Jails that sync early (user namespace, network) join themselves.
-    plan.parent_joins = !plan.wait_sync && !cgroups.v2() && !cgroups.empty();
-    if (plan.wait_sync || plan.parent_joins) {
+    // Init in the daemon's address space (CLONE_VM|CLONE_VFORK) unless it must wait for us: a
+    // copy of the address space (clone3 without CLONE_VM) and the copy-on-write faults after it
+    // were a third of ljd's CPU per jail (docs/performance.md). The spawning thread sleeps until
+    // init has exec'd lj-init (or died), so init can use its thread block (errno) and nothing
+    // else of ours is touched; the command then runs on a stack of its own until its execve.
+    // Jails whose init needs the parent in between (uid_map, network) keep a copy, and so do
+    // jails with a v2 cgroup: glibc's clone(2) has no CLONE_INTO_CGROUP, and joining by a write
+    // to cgroup.procs costs more than the copy (see Cgroups::procs_fds).
+    const bool share = !plan.wait_sync && !cgroups.v2();
+    plan.shares_daemon_memory = share;
+    if (plan.wait_sync) {
       // A socket, not a pipe: a child that failed before reading the sync byte must not kill
       // the spawner with SIGPIPE (send with MSG_NOSIGNAL; a pipe has no such flag).
       int sp[2];
@@ -609,30 +667,47 @@ class LinuxBackend final : public Backend {
     plan.fds[kSlotIn] = or_null(spec.stdio.in);
     plan.fds[kSlotOut] = or_null(spec.stdio.out);
     plan.fds[kSlotErr] = or_null(spec.stdio.err);
-    if (!plan.parent_joins)
+    if (!cgroups.v2())
       for (std::size_t i = 0; i < cg_fds.size(); ++i) plan.fds[kSlotCgroup0 + i] = cg_fds[i];
+    char* stacks = LJ_TRY(stacks_.take());
+    ScopeExit give_stacks([&] { stacks_.give(stacks); });  // after `killer` below: both users gone
+    plan.command_stack_top = StackPool::command_top(stacks);
 
     std::uint64_t flags = CLONE_PIDFD | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
     if (private_net && !netns) flags |= CLONE_NEWNET;
     if (spec.userns) flags |= CLONE_NEWUSER;
     struct clone_args args;
     std::memset(&args, 0, sizeof args);
-    if (cgroups.v2() && cgroups.v2_dir_fd() >= 0) {
+    if (!share && cgroups.v2() && cgroups.v2_dir_fd() >= 0) {
       flags |= CLONE_INTO_CGROUP | CLONE_NEWCGROUP;
       args.cgroup = static_cast<std::uint64_t>(cgroups.v2_dir_fd());
     } else if (!cgroups.empty()) {
-      plan.join_then_unshare_cgroupns = true;  // v1: the namespace root must be the jail's cgroup
+      plan.join_then_unshare_cgroupns = true;  // the namespace root must be the jail's cgroup
     } else {
       flags |= CLONE_NEWCGROUP;
     }
     int pidfd_raw = -1;
-    args.flags = flags;
-    args.pidfd = reinterpret_cast<std::uintptr_t>(&pidfd_raw);
-    args.exit_signal = SIGCHLD;
-
-    long pid = LJ_SYS("clone3", ::syscall(SYS_clone3, &args, sizeof args));
-    if (pid < 0) return fail_errno("jail", "clone3");
-    if (pid == 0) child_main(plan);  // never returns
+    long pid = -1;
+    if (share) {
+      // glibc's clone(2) runs child_entry on init's stack. Every signal blocked across it: a
+      // handler of ours must not run in init, on our memory; child_main sets init's own mask.
+      sigset_t all, old;
+      sigfillset(&all);
+      ::pthread_sigmask(SIG_SETMASK, &all, &old);
+      pid = LJ_SYS("clone", ::clone(child_entry, StackPool::init_top(stacks),
+                                    static_cast<int>(flags | CLONE_VM | CLONE_VFORK) | SIGCHLD,
+                                    &plan, &pidfd_raw));
+      const int err = errno;
+      ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+      if (pid < 0) return fail_errno("jail", "clone", err);
+    } else {
+      args.flags = flags;
+      args.pidfd = reinterpret_cast<std::uintptr_t>(&pidfd_raw);
+      args.exit_signal = SIGCHLD;
+      pid = LJ_SYS("clone", ::syscall(SYS_clone3, &args, sizeof args));
+      if (pid < 0) return fail_errno("jail", "clone3");
+      if (pid == 0) child_main(plan);  // never returns
+    }
 
     UniqueFd pidfd(pidfd_raw);
     // Until the handshake is over, any return kills the child (and so the whole jail).
@@ -645,17 +720,9 @@ class LinuxBackend final : public Backend {
     status_wr.reset();
     sync_rd.reset();
     status_file.reset();
-    // A failure of the joins or of the sync byte may only mean that init already died of an
-    // error of its own (ESRCH, EPIPE): its record on the error pipe is the one to report.
+    // A failure of the sync byte may only mean that init already died of an error of its own
+    // (EPIPE): its record on the error pipe is the one to report.
     Status handshake;
-    if (plan.parent_joins) {
-      const std::string pid_s = std::to_string(pid);
-      for (int fd : cg_fds)
-        if (LJ_SYS("write", ::write(fd, pid_s.data(), pid_s.size())) < 0) {
-          handshake = fail_errno("jail", "join cgroup: write " + pid_s + " to cgroup.procs");
-          break;
-        }
-    }
     cgroups.close_attach_fds();
 
     if (spec.userns) {
@@ -683,8 +750,10 @@ class LinuxBackend final : public Backend {
     std::size_t got = 0;
     while (got < sizeof ce) {
       ssize_t n = ::read(err_rd.get(), reinterpret_cast<char*>(&ce) + got, sizeof ce - got);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
+      // Only EINTR fails a read of our own pipe, and errno is not ours to read here: a command
+      // not yet exec'd still runs in our address space on our thread block (spawn_command).
+      if (n < 0) continue;
+      if (n == 0) break;
       got += static_cast<std::size_t>(n);
     }
     if (got == sizeof ce) {
@@ -713,6 +782,7 @@ class LinuxBackend final : public Backend {
   sock_fprog seccomp_;  // points into the process-wide program (make_backend)
   int reaper_;          // the process-wide lj-init memfd (make_backend)
   NetnsPool netns_;
+  StackPool stacks_;
 };
 
 }  // namespace

@@ -317,8 +317,8 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits) {
     return cg;
   }
   auto join_fd = [&](const std::string& dir) -> Status {
-    UniqueFd fd(LJ_SYS("open", ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC)));
-    if (!fd) return fail_errno("jail", "open " + dir + "/cgroup.procs");
+    UniqueFd fd(LJ_SYS("open", ::open((dir + "/tasks").c_str(), O_WRONLY | O_CLOEXEC)));
+    if (!fd) return fail_errno("jail", "open " + dir + "/tasks");
     cg.procs_.push_back(std::move(fd));
     return {};
   };

@@ -276,20 +276,16 @@ int exec_command_entry(void* plan) {
 }
 
 // Starts the command in init's address space (CLONE_VM, as posix_spawn does) on a stack of its
-// own. Init is a copy of ljd (its mappings, a few hundred VMAs and threads' worth of page tables):
-// a plain fork copied all of that again and then took a copy-on-write fault for every page init
-// or the command touched, only for execve to throw it away (profile of ljd through its API:
-// clone, page faults and exit_mmap were a fifth of init's time). The command writes nothing of
-// init's memory before its execve: system calls on its own stack. Not CLONE_VFORK: init must
-// close its copies of the jail's descriptors while the command starts, not after (the command
-// may list /proc/1/fd at once). They share errno (one thread block), so init makes only calls
-// that cannot fail until the command has exec'd or died. The stack stays mapped in init.
+// own, provided by the backend. Init shares the daemon's address space (or is a copy of it): a
+// plain fork copied all of it again and then took a copy-on-write fault for every page init or the
+// command touched, only for execve to throw it away (profile of ljd through its API: clone, page
+// faults and exit_mmap were a fifth of init's time). The command writes nothing of that memory
+// before its execve: system calls on its own stack. Not CLONE_VFORK: init must close its copies of
+// the jail's descriptors while the command starts, not after (the command may list /proc/1/fd at
+// once). They share errno (one thread block), so init makes only calls that cannot fail until the
+// command has exec'd or died.
 long spawn_command(const ChildPlan& p) {
-  constexpr std::size_t kStack = 64 * 1024;
-  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) return -1;
-  return ::clone(exec_command_entry, static_cast<char*>(stack) + kStack, CLONE_VM | SIGCHLD,
+  return ::clone(exec_command_entry, p.command_stack_top, CLONE_VM | SIGCHLD,
                  const_cast<ChildPlan*>(&p));
 }
 
@@ -320,17 +316,19 @@ void child_main(const ChildPlan& p) noexcept {
   relocate_fds(p);
   ::umask(0);
   // Only the daemon reaches init: the jail's processes lack CAP_SYS_PTRACE and their caps are a
-  // subset of init's, and a non-dumpable init keeps even /proc/1/mem and /proc/1/fd closed.
-  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  // subset of init's, and a non-dumpable init keeps even /proc/1/mem and /proc/1/fd closed. In the
+  // daemon's address space the flag would be the daemon's (it belongs to the mm): lj-init sets it
+  // after its exec, before the command, the first process of the jail, is let go.
+  if (!p.shares_daemon_memory) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   ::prctl(PR_SET_PDEATHSIG, p.die_with_parent ? SIGKILL : 0, 0, 0, 0);
   ::prctl(PR_SET_NAME, "lj-init", 0, 0, 0);
 
   for (int s = kSlotCgroup0; s < kSlotReaper; ++s)
     if (p.fds[s] >= 0 && ::write(s, "0", 1) != 1)
-      die(kSlotError, "join cgroup", errno, "cgroup.procs");
+      die(kSlotError, "join cgroup", errno, "tasks");
   for (int s = kSlotCgroup0; s < kSlotReaper; ++s)
     if (p.fds[s] >= 0) ::close(s);
-  if (p.join_then_unshare_cgroupns && !p.parent_joins && ::unshare(CLONE_NEWCGROUP) < 0)
+  if (p.join_then_unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0)
     die(kSlotError, "unshare", errno, "CLONE_NEWCGROUP");
   if (p.wait_sync) {
     char c;
@@ -350,14 +348,6 @@ void child_main(const ChildPlan& p) noexcept {
   if (p.loopback_up) bring_loopback_up();
   if (p.fds[kSlotIn] < 0 || p.fds[kSlotOut] < 0 || p.fds[kSlotErr] < 0)
     die(kSlotError, "stdio", EBADF, "");
-  if (p.parent_joins) {
-    char c;
-    if (::read(kSlotSync, &c, 1) != 1) ::_exit(126);  // the parent gave up: nothing to report
-    ::close(kSlotSync);
-    if (p.join_then_unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0)
-      die(kSlotError, "unshare", errno, "CLONE_NEWCGROUP");
-  }
-
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGCHLD);

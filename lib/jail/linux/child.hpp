@@ -60,16 +60,19 @@ struct ChildPlan {
   // Descriptors in the parent's numbering, -1 when unused; moved to their slots in the child.
   int fds[kSlotEnd] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 
-  bool join_then_unshare_cgroupns = false;  // v1: join via cgroup.procs, then a cgroup namespace
+  bool join_then_unshare_cgroupns = false;  // join (kSlotCgroup*), then a cgroup namespace
   bool wait_sync = false;                   // wait for the parent (uid_map, network) first
-  // v1: the parent joins init to its cgroups while init assembles the root; init waits for the
-  // sync byte only before it unshares its cgroup namespace and starts the command.
-  bool parent_joins = false;
   bool loopback_up = false;  // a private network namespace
   int netns_fd =
       -1;  // join this ready network namespace (its loopback up) first, in ljd's numbering
   bool die_with_parent = false;  // PR_SET_PDEATHSIG(SIGKILL) on init
   bool become_ns_root = false;   // in a new user namespace: setresuid(0) once mapped
+  // Init runs in the daemon's own address space (CLONE_VM|CLONE_VFORK, see the backend): it must
+  // change nothing that belongs to the address space (PR_SET_DUMPABLE is a property of the mm).
+  bool shares_daemon_memory = false;
+  // Top of the stack the command starts on (spawn_command), provided and reused by the backend:
+  // with a shared address space a stack mapped by init would be mapped in the daemon for good.
+  char* command_stack_top = nullptr;
   std::string hostname;
 
   std::vector<std::string> argv_storage, env_storage, path_dirs;

@@ -436,6 +436,66 @@ class StackPool {
   std::vector<char*> free_;
 };
 
+// Descriptor numbers reserved when the backend is made, while the process holds few: a jail's
+// init starts in our descriptor table (CLONE_FILES) and makes it private with close_range
+// (CLOSE_RANGE_UNSHARE), which copies only the numbers below a bound. Every descriptor the jail
+// takes along is first dup'd onto a block of these, so init copies a few dozen descriptors
+// instead of all of ours: ~4 per live jail (pidfd, status and output pipes), and copying and
+// closing them all made a spawn at 1,000 live jails ~1 ms dearer (perf: dup_fd, filp_flush).
+// A spawn finding no free block (more at once than blocks) copies the whole table, as before.
+class FdBlocks {
+ public:
+  static constexpr int kFds = kSlotEnd + 1;  // the slots, then the network namespace
+  struct Block {
+    int fd[kFds];
+    bool busy = false;
+  };
+
+  FdBlocks() {
+    null_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    for (auto& b : blocks_)
+      for (int& fd : b.fd) {
+        fd = null_ < 0 ? -1 : ::fcntl(null_, F_DUPFD_CLOEXEC, 0);
+        if (fd < 0) ok_ = false;
+        bound_ = std::max(bound_, fd + 1);
+      }
+  }
+  ~FdBlocks() {
+    for (auto& b : blocks_)
+      for (int fd : b.fd)
+        if (fd >= 0) ::close(fd);
+    if (null_ >= 0) ::close(null_);
+  }
+
+  // A free block, or nullptr.
+  Block* take() {
+    std::lock_guard lock(mu_);
+    if (!ok_) return nullptr;
+    for (auto& b : blocks_)
+      if (!b.busy) {
+        b.busy = true;
+        return &b;
+      }
+    return nullptr;
+  }
+  // /dev/null back on every number (dropping our copies of the jail's descriptors): only once
+  // init has its private table, that is once clone(CLONE_VFORK) has returned.
+  void give(Block* b) {
+    for (int fd : b->fd) ::dup3(null_, fd, O_CLOEXEC);
+    std::lock_guard lock(mu_);
+    b->busy = false;
+  }
+  // Above every number of every block.
+  unsigned bound() const { return static_cast<unsigned>(bound_); }
+
+ private:
+  std::mutex mu_;
+  Block blocks_[4];  // the daemon spawns from a few threads at most
+  int null_ = -1;
+  int bound_ = 0;
+  bool ok_ = true;
+};
+
 int child_entry(void* plan) { child_main(*static_cast<const ChildPlan*>(plan)); }
 
 // lj-init (lj_init.c), the reaper every jail's init becomes: next to the running binary, where
@@ -669,6 +729,22 @@ class LinuxBackend final : public Backend {
     plan.fds[kSlotErr] = or_null(spec.stdio.err);
     if (!cgroups.v2())
       for (std::size_t i = 0; i < cg_fds.size(); ++i) plan.fds[kSlotCgroup0 + i] = cg_fds[i];
+    FdBlocks::Block* block = share ? fd_blocks_.take() : nullptr;
+    ScopeExit give_block([&] {
+      if (block) fd_blocks_.give(block);
+    });
+    if (block) {
+      auto onto = [&](int& fd, int slot) -> Status {
+        if (fd < 0) return {};
+        if (::dup3(fd, block->fd[slot], O_CLOEXEC) < 0)
+          return fail_errno("jail", "dup3 onto a reserved descriptor");
+        fd = block->fd[slot];
+        return {};
+      };
+      for (int s = 0; s < kSlotEnd; ++s) LJ_TRY(onto(plan.fds[s], s));
+      LJ_TRY(onto(plan.netns_fd, kSlotEnd));
+      plan.private_fds_below = fd_blocks_.bound();
+    }
     char* stacks = LJ_TRY(stacks_.take());
     ScopeExit give_stacks([&] { stacks_.give(stacks); });  // after `killer` below: both users gone
     plan.command_stack_top = StackPool::command_top(stacks);
@@ -694,11 +770,16 @@ class LinuxBackend final : public Backend {
       sigset_t all, old;
       sigfillset(&all);
       ::pthread_sigmask(SIG_SETMASK, &all, &old);
+      if (block) flags |= CLONE_FILES;
       pid = LJ_SYS("clone", ::clone(child_entry, StackPool::init_top(stacks),
                                     static_cast<int>(flags | CLONE_VM | CLONE_VFORK) | SIGCHLD,
                                     &plan, &pidfd_raw));
       const int err = errno;
       ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+      if (block) {
+        fd_blocks_.give(block);  // before the error pipe can reach EOF: it holds a write end
+        block = nullptr;
+      }
       if (pid < 0) return fail_errno("jail", "clone", err);
     } else {
       args.flags = flags;
@@ -783,6 +864,7 @@ class LinuxBackend final : public Backend {
   int reaper_;          // the process-wide lj-init memfd (make_backend)
   NetnsPool netns_;
   StackPool stacks_;
+  FdBlocks fd_blocks_;
 };
 
 }  // namespace

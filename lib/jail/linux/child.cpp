@@ -21,6 +21,9 @@
 #include <csignal>
 #include <cstring>
 
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE (1U << 1)
+#endif
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
@@ -310,6 +313,9 @@ const char* loopback_up(int* err) noexcept {
 }
 
 void child_main(const ChildPlan& p) noexcept {
+  if (p.private_fds_below > 0 &&
+      ::syscall(SYS_close_range, p.private_fds_below, ~0U, CLOSE_RANGE_UNSHARE) != 0)
+    die(p.fds[kSlotError], "close_range", errno, "CLOSE_RANGE_UNSHARE");
   // Before relocate_fds closes it (it is in no slot).
   if (p.netns_fd >= 0 && ::setns(p.netns_fd, CLONE_NEWNET) != 0)
     die(p.fds[kSlotError], "setns", errno, "network namespace");

@@ -73,6 +73,10 @@ struct ChildPlan {
   // Top of the stack the command starts on (spawn_command), provided and reused by the backend:
   // with a shared address space a stack mapped by init would be mapped in the daemon for good.
   char* command_stack_top = nullptr;
+  // > 0: init starts in the daemon's descriptor table (CLONE_FILES) and makes a private copy of
+  // only the numbers below this first (close_range CLOSE_RANGE_UNSHARE); every descriptor of
+  // the plan (fds, netns_fd) is below it (the backend's FdBlocks).
+  unsigned private_fds_below = 0;
   std::string hostname;
 
   std::vector<std::string> argv_storage, env_storage, path_dirs;

@@ -312,7 +312,7 @@ TEST_F(JailTest, FailedCloneReleasesTheCgroups) {
   lj::sys::inject_fault("clone", EAGAIN);
   auto r = run(s);
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().what().find("clone"), std::string::npos) << r.error().what();
+  EXPECT_NE(r.error().what().find("clone3"), std::string::npos) << r.error().what();
   EXPECT_EQ(lj::sys::faults_fired(), 1);
   // TearDown asserts that no cgroup named after the jail is left.
 }

@@ -66,6 +66,7 @@ struct ChildPlan {
   int netns_fd =
       -1;  // join this ready network namespace (its loopback up) first, in ljd's numbering
   bool die_with_parent = false;  // PR_SET_PDEATHSIG(SIGKILL) on init
+  int parent_pidfd = -1;  // with die_with_parent: a pidfd of the spawning process, in ljd's numbering
   bool become_ns_root = false;   // in a new user namespace: setresuid(0) once mapped
   // Init runs in the daemon's own address space (CLONE_VM|CLONE_VFORK, see the backend): it must
   // change nothing that belongs to the address space (PR_SET_DUMPABLE is a property of the mm).

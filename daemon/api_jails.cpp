@@ -116,9 +116,10 @@ void add_jail_routes(Router& router, Daemon& d) {
     }
     auto rows = d.jails->list(filter);
     if (!rows) return reply(error_response(rows.error()));
-    json out = json::array();
-    for (const auto& row : *rows) out.push_back(jail_json(row));
-    reply(json_response(200, out));
+    Response r;
+    r.status = 200;
+    r.body = jail_list_json(*rows);
+    reply(std::move(r));
   });
 
   router.add("GET", "/v1/jails/{id}", [&d](Request&, const Params& p, Reply reply) {

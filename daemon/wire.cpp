@@ -38,11 +38,12 @@ json exit_json(const index::JailRow& r) {
           {"exited_at", iso_time(*r.exited_at)}};
 }
 
-json jail_json(const index::JailRow& r) {
+namespace {
+// Every field of a jail but its spec.
+json jail_fields(const index::JailRow& r) {
   json j = {{"id", r.id},
             {"name", r.name},
             {"state", index::to_string(r.state)},
-            {"spec", parse_or_null(r.spec)},
             {"labels", r.labels},
             {"auto_remove", r.auto_remove},
             {"owner_uid", r.owner_uid},
@@ -52,6 +53,28 @@ json jail_json(const index::JailRow& r) {
             {"exit", exit_json(r)},
             {"removed_at", opt_time(r.removed_at)}};
   return j;
+}
+}  // namespace
+
+json jail_json(const index::JailRow& r) {
+  json j = jail_fields(r);
+  j["spec"] = parse_or_null(r.spec);
+  return j;
+}
+
+std::string jail_list_json(const std::vector<index::JailRow>& rows) {
+  std::string out = "[";
+  for (const auto& r : rows) {
+    std::string fields = jail_fields(r).dump(-1, ' ', false, json::error_handler_t::replace);
+    fields.pop_back();  // the object's '}'
+    out += fields;
+    out += R"(,"spec":)";
+    out += r.spec.empty() ? "null" : r.spec;
+    out += "},";
+  }
+  if (out.size() > 1) out.pop_back();
+  out += ']';
+  return out;
 }
 
 json world_json(const index::WorldRow& r) {

@@ -258,7 +258,12 @@ TEST_F(LjdApiTest, CreatedJailLifecycleWithoutRunning) {
   ASSERT_TRUE(list);
   ASSERT_EQ(list->status, 200);
   bool found = false;
-  for (auto& e : list->json()) found = found || e["id"] == id;
+  for (auto& e : list->json()) {
+    if (e["id"] != id) continue;
+    found = true;
+    EXPECT_EQ(e, by_id->json());  // the list writes its body itself: the same object as a get
+    EXPECT_TRUE(e["spec"].is_object()) << e;
+  }
   EXPECT_TRUE(found);
   auto none = c.get("/v1/jails?label=team=b");
   ASSERT_TRUE(none);

@@ -82,7 +82,9 @@ int main(int argc, char** argv) {
   app.add_option("--writable-dir", writable_dir,
                  "Keep the writable layer in this host directory (upper/, work/) instead");
   app.add_flag("--ro", read_only, "Read-only root: no writable layer at all");
-  app.add_option("-n,--name", name, "Jail name (default ljspawn-PID); names its cgroups");
+  app.add_option("-n,--name", name,
+                 "Jail name (default ljspawn-PID); names its cgroups. Those of a killed ljspawn "
+                 "(SIGKILL) are removed by the next ljspawn or ljd only under the default name");
   app.add_option("-H,--hostname", hostname, "Host name in the jail (default: the name)");
   app.add_option("-e,--env", env, "KEY=VALUE in the command's environment (repeatable)");
   app.add_option("-w,--workdir", workdir, "Working directory in the jail (default /)");
@@ -124,6 +126,8 @@ int main(int argc, char** argv) {
   }
 
   lj::jail::JailSpec spec;
+  // The default name is one the backend's start-up sweep recognises (sweep_cgroup_pool, in
+  // jail/linux/cgroup.hpp): a SIGKILLed ljspawn cannot remove its jail's cgroups itself.
   spec.name = name.empty() ? "ljspawn-" + std::to_string(::getpid()) : name;
   spec.hostname = hostname;
   spec.argv = command;

@@ -65,11 +65,20 @@ TEST_F(LjspawnTest, DirIsWritableInPlaceAsTheSeedsInstallAWorld) {
   EXPECT_EQ(line, "installed");
 }
 
-TEST_F(LjspawnTest, KillingLjspawnKillsTheJail) {
-  auto o =
-      sh(ljspawn("--ephemeral -- /bin/probe sleep 31.4159 & p=$!; sleep 0.3; kill -9 $p; "
-                 "sleep 0.3; pgrep -f '^/bin/probe slee[p] 31.4159' || echo gone"));
-  EXPECT_EQ(o.text, "gone\n");
+TEST_F(LjspawnTest, KillingLjspawnKillsTheJailAndTheNextOneRemovesItsCgroups) {
+  // The killed ljspawn cannot remove its jail's cgroups ("ljspawn-PID"); the next ljspawn's
+  // start does (sweep_cgroup_pool). Without it every run of the suite left them behind.
+  auto o = sh(ljspawn("--ephemeral -- /bin/probe sleep 31.4159 & p=$!; sleep 0.3; kill -9 $p; "
+                      "sleep 0.3; pgrep -f '^/bin/probe slee[p] 31.4159' || echo gone $p; ") +
+              ljspawn("--ephemeral -- true"));
+  ASSERT_EQ(o.text.rfind("gone ", 0), 0u) << o.text;
+  EXPECT_EQ(o.status, 0) << o.text;
+  const std::string name = "ljspawn-" + std::to_string(std::stol(o.text.substr(5)));
+  const CgroupLayout& l = cgroup_layout();
+  for (const auto& base : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base})
+    if (!base.empty()) {
+      EXPECT_FALSE(std::filesystem::exists(base + "/" + name)) << base;
+    }
 }
 
 }  // namespace

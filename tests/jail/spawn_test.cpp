@@ -312,7 +312,7 @@ TEST_F(JailTest, FailedCloneReleasesTheCgroups) {
   lj::sys::inject_fault("clone", EAGAIN);
   auto r = run(s);
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().what().find("clone"), std::string::npos) << r.error().what();
+  EXPECT_NE(r.error().what().find("clone3"), std::string::npos) << r.error().what();
   EXPECT_EQ(lj::sys::faults_fired(), 1);
   // TearDown asserts that no cgroup named after the jail is left.
 }
@@ -436,6 +436,26 @@ TEST_F(JailTest, ConcurrentSpawnsFromSeveralThreads) {
     });
   for (auto& th : threads) th.join();
   EXPECT_EQ(good.load(), 16);
+}
+
+// Init copies only the descriptors below the backend's reserved blocks (FdBlocks in backend.cpp),
+// and a spawn that finds no free block copies the whole table: both must hand the jail exactly
+// its stdio, however many descriptors the spawner holds above and below.
+TEST_F(JailTest, ManyDescriptorsAndMoreSpawnsAtOnceThanReservedBlocks) {
+  std::vector<UniqueFd> held;
+  for (int i = 0; i < 500; ++i) held.emplace_back(::open("/dev/null", O_RDONLY));  // inheritable
+  ASSERT_TRUE(held.back());
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 3; ++i) {
+        auto r = run(probe({"fds"}));
+        if (r && r->out == "0 1 2\n" && r->status.code == 0) ++good;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(good.load(), 24);
 }
 
 }  // namespace

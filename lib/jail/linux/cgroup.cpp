@@ -127,15 +127,13 @@ std::vector<pid_t> procs_of(const std::string& dir) {
 constexpr std::size_t kMaxIdlePerBase = 64;
 constexpr unsigned long long kMaxIdleCharge = 16ull << 20;
 constexpr const char* kIdlePrefix = ".pool-";
+constexpr const char* kLjspawnPrefix = "ljspawn-";
 
 struct Pool {
   std::mutex mu;
   std::map<std::string, std::vector<std::string>> idle;  // by parent ("<base>"), paths
   std::uint64_t next = 0;
-  ~Pool() {
-    for (auto& [base, dirs] : idle)
-      for (auto& d : dirs) ::rmdir(d.c_str());
-  }
+  ~Pool();
 };
 
 Pool& pool() {
@@ -145,6 +143,57 @@ Pool& pool() {
 
 std::string parent_of(const std::string& dir) {
   return dir.substr(0, dir.rfind('/'));
+}
+
+// Removes an empty cgroup directory. EBUSY with no process listed is a task still in do_exit: it
+// leaves cgroup.procs before it unlinks from its css_set (cgroup_exit), so rmdir is retried for a
+// little while; EBUSY with processes listed is a live cgroup, kept.
+bool remove_empty_cgroup(const std::string& dir) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+  for (int delay_us = 200;; delay_us = std::min(delay_us * 2, 50000)) {
+    if (LJ_SYS("rmdir", ::rmdir(dir.c_str())) == 0) return true;
+    if (errno != EBUSY || !procs_of(dir).empty() || std::chrono::steady_clock::now() > until)
+      return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
+  }
+}
+
+// At exit (ljspawn exits right after its jail's last task, which may still be exiting).
+Pool::~Pool() {
+  for (auto& [base, dirs] : idle)
+    for (auto& d : dirs) (void)remove_empty_cgroup(d);
+}
+
+// Whether `pid` is a running ljspawn (not a zombie: a SIGKILLed ljspawn its parent has not
+// waited for yet is gone for our purpose). /proc/PID/stat is "pid (comm) state ...", and comm
+// may hold spaces and parentheses, hence the last ')'.
+bool running_ljspawn(long pid) {
+  std::string stat;
+  if (!read_file("/proc/" + std::to_string(pid) + "/stat", &stat)) return false;
+  auto open = stat.find('('), close = stat.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close + 2 >= stat.size())
+    return false;
+  char state = stat[close + 2];
+  return stat.compare(open + 1, close - open - 1, "ljspawn") == 0 && state != 'Z' && state != 'X';
+}
+
+// Whether the directory `name` under `base` is a leftover the sweep removes (see cgroup.hpp).
+bool stale(const std::string& base, const std::string& name) {
+  const pid_t self = ::getpid();
+  if (name.rfind(kLjspawnPrefix, 0) == 0) {
+    char* end = nullptr;
+    long pid = std::strtol(name.c_str() + std::strlen(kLjspawnPrefix), &end, 10);
+    if (pid <= 0 || *end != '\0') return false;  // a jail named by hand: not ours to judge
+    return pid == self || !running_ljspawn(pid);
+  }
+  if (name.rfind(kIdlePrefix, 0) != 0) return false;
+  long pid = std::strtol(name.c_str() + std::strlen(kIdlePrefix), nullptr, 10);
+  // Another live ljd's idle cgroups are its own; a dead one's (or an earlier process of our
+  // pid's) are leftovers.
+  if (pid != self) return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM;
+  std::lock_guard lock(pool().mu);
+  const auto& v = pool().idle[base];
+  return std::find(v.begin(), v.end(), base + "/" + name) == v.end();
 }
 
 // Renames an idle cgroup of `base` to `dir`; false when there is none.
@@ -233,18 +282,9 @@ std::size_t sweep_cgroup_pool() {
     if (!d) continue;
     while (dirent* e = ::readdir(d)) {
       std::string name = e->d_name;
-      if (name.rfind(kIdlePrefix, 0) != 0) continue;
-      long pid = std::strtol(name.c_str() + std::strlen(kIdlePrefix), nullptr, 10);
-      // Another live ljd's idle cgroups are its own; a dead one's (or an earlier process of our
-      // pid's) are leftovers.
-      bool ours = pid == ::getpid();
-      if (!ours && pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;
-      if (ours) {
-        std::lock_guard lock(pool().mu);
-        auto& v = pool().idle[base];
-        if (std::find(v.begin(), v.end(), base + "/" + name) != v.end()) continue;
-      }
-      if (::rmdir((base + "/" + name).c_str()) == 0) ++removed;
+      if ((e->d_type == DT_DIR || e->d_type == DT_UNKNOWN) && stale(base, name) &&
+          remove_empty_cgroup(base + "/" + name))
+        ++removed;
     }
     ::closedir(d);
   }

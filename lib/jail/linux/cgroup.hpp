@@ -15,6 +15,10 @@
 // exit; the ones of a killed process are removed by sweep_cgroup_pool() (run once before first
 // use). Counters that survive reuse (the memory OOM kill count) are read relative to the value
 // at take-over.
+//
+// ljspawn names its jail "ljspawn-<pid>" (client/ljspawn.cpp): an ljspawn killed by SIGKILL ends
+// its jail (die_with_parent) but cannot remove the jail's cgroups, so the sweep removes those too
+// once their ljspawn is gone.
 #pragma once
 
 #include <cstdint>
@@ -37,8 +41,13 @@ struct CgroupLayout {
 // The layout of this machine (computed on first call, then cached; thread-safe).
 const CgroupLayout& cgroup_layout();
 
-// Removes the idle pool cgroups (see above) left by processes that are gone, and this process's
-// own; returns how many. Runs once by itself before the pool is first used.
+// Removes, under every controller's base, the idle pool cgroups (see above) left by processes
+// that are gone and this process's own unlisted ones, and the empty "ljspawn-<pid>" cgroups whose
+// ljspawn is gone (no process <pid>, a zombie, one not named ljspawn: a reused pid, or this very
+// process: it has made no cgroup of that name yet when it sweeps). A cgroup that still holds
+// processes is kept (rmdir refuses it); one whose last task is still exiting (EBUSY with an empty
+// cgroup.procs) is retried for up to 0.5 s. Returns how many were removed. Runs by itself at
+// make_backend() and before the pool is first used.
 std::size_t sweep_cgroup_pool();
 // How many idle cgroups this process holds (all controllers), for tests.
 std::size_t idle_cgroups();

@@ -6,6 +6,7 @@
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -21,6 +22,9 @@
 #include <csignal>
 #include <cstring>
 
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE (1U << 1)
+#endif
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
@@ -310,7 +314,17 @@ const char* loopback_up(int* err) noexcept {
 }
 
 void child_main(const ChildPlan& p) noexcept {
-  // Before relocate_fds closes it (it is in no slot).
+  if (p.private_fds_below > 0 &&
+      ::syscall(SYS_close_range, p.private_fds_below, ~0U, CLOSE_RANGE_UNSHARE) != 0)
+    die(p.fds[kSlotError], "close_range", errno, "CLOSE_RANGE_UNSHARE");
+  // PR_SET_PDEATHSIG fires only for a parent that dies after it is set: a spawner killed since
+  // the clone (ljspawn killed at once) must not leave a jail nobody owns.
+  if (p.die_with_parent) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    struct pollfd gone = {p.parent_pidfd, POLLIN, 0};
+    if (p.parent_pidfd >= 0 && ::poll(&gone, 1, 0) != 0) ::_exit(126);
+  }
+  // Before relocate_fds closes them (they are in no slot).
   if (p.netns_fd >= 0 && ::setns(p.netns_fd, CLONE_NEWNET) != 0)
     die(p.fds[kSlotError], "setns", errno, "network namespace");
   relocate_fds(p);
@@ -320,7 +334,6 @@ void child_main(const ChildPlan& p) noexcept {
   // daemon's address space the flag would be the daemon's (it belongs to the mm): lj-init sets it
   // after its exec, before the command, the first process of the jail, is let go.
   if (!p.shares_daemon_memory) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  ::prctl(PR_SET_PDEATHSIG, p.die_with_parent ? SIGKILL : 0, 0, 0, 0);
   ::prctl(PR_SET_NAME, "lj-init", 0, 0, 0);
 
   for (int s = kSlotCgroup0; s < kSlotReaper; ++s)

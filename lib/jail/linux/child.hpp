@@ -66,6 +66,7 @@ struct ChildPlan {
   int netns_fd =
       -1;  // join this ready network namespace (its loopback up) first, in ljd's numbering
   bool die_with_parent = false;  // PR_SET_PDEATHSIG(SIGKILL) on init
+  int parent_pidfd = -1;  // with die_with_parent: a pidfd of the spawning process, in ljd's numbering
   bool become_ns_root = false;   // in a new user namespace: setresuid(0) once mapped
   // Init runs in the daemon's own address space (CLONE_VM|CLONE_VFORK, see the backend): it must
   // change nothing that belongs to the address space (PR_SET_DUMPABLE is a property of the mm).
@@ -73,6 +74,10 @@ struct ChildPlan {
   // Top of the stack the command starts on (spawn_command), provided and reused by the backend:
   // with a shared address space a stack mapped by init would be mapped in the daemon for good.
   char* command_stack_top = nullptr;
+  // > 0: init starts in the daemon's descriptor table (CLONE_FILES) and makes a private copy of
+  // only the numbers below this first (close_range CLOSE_RANGE_UNSHARE); every descriptor of
+  // the plan (fds, netns_fd) is below it (the backend's FdBlocks).
+  unsigned private_fds_below = 0;
   std::string hostname;
 
   std::vector<std::string> argv_storage, env_storage, path_dirs;

@@ -2,13 +2,15 @@
  *
  * Why no libc: lj-init runs once per jail and makes a dozen system calls, but static glibc's
  * startup cost ~0.25 ms of user CPU per jail before main (perf of ljd through its API on a VM,
- * kernel 6.18): init_cpu_features (handle_amd, update_active, get_common_indices) executes
- * `cpuid` a few dozen times, and each is a VM exit; then IRELATIVE relocations and the TLS setup.
+ * kernel 6.18), most of it in init_cpu_features (handle_amd, update_active, get_common_indices),
+ * whose `cpuid` instructions are each a VM exit, then IRELATIVE relocations and the TLS setup;
+ * and ~0.2 ms more in the kernel: its page faults, readlink of /proc/self/exe, mprotect, getrandom
+ * (perf callchains; figures in docs/jail-linux.md).
  * Built with -nostdlib -ffreestanding (lib/jail/linux/CMakeLists.txt, LJ_INIT_NOLIBC), lj-init
  * starts at _start below and makes only the calls of this header, the same ones glibc's wrappers
- * made (wait4 for waitpid, rt_sigtimedwait for sigwaitinfo, exit_group for _exit), so the jail's
- * seccomp filter sees no difference. x86_64 and aarch64 only; other architectures build lj_init.c
- * against static glibc with the same functions over libc (the #else branch).
+ * made (wait4 for waitpid, rt_sigtimedwait for sigwaitinfo, exit_group for _exit): nothing new
+ * for the jail's seccomp filter, only fewer calls. x86_64 and aarch64 only; other architectures
+ * build lj_init.c against static glibc with the same functions over libc (the #else branch).
  *
  * Every call returns what the kernel does: >= 0, or -errno. */
 #ifndef LJ_JAIL_LINUX_LJ_INIT_SYS_H
@@ -125,7 +127,6 @@ void lj_init_start(long* sp) {
 
 #else /* LJ_INIT_NOLIBC: libc's wrappers, static (CMakeLists.txt) */
 
-#define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
 #include <sys/prctl.h>

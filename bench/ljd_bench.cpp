@@ -341,12 +341,18 @@ struct LiveFigures {
   double first_ms = 0, last_ms = 0, head_median = 0, tail_median = 0, rss_mib = 0;
   double list_median_ms = 0, list_max_ms = 0, teardown_s = 0;
   double head_cpu_ms = 0, tail_cpu_ms = 0;  // ljd's own CPU per create in the first/last window
+  // Spawn-to-exit medians (ljd and the peers, interleaved) before the live jails and among them:
+  // what the kernel charges every tool for the thousand jails beside it (pivot_root walks every
+  // task, each sysfs mount every sysfs superblock).
+  std::map<std::string, double> idle_spawn, busy_spawn;
   std::size_t listed = 0;
   int window = 0;
 };
 
-LiveFigures live_jails(const Options& o) {
+LiveFigures live_jails(const Options& o,
+                       const std::function<std::map<std::string, double>()>& spawns) {
   LiveFigures f;
+  f.idle_spawn = spawns();
   Api api(o.socket);
   std::vector<std::string> ids;
   std::vector<double> ms;
@@ -362,6 +368,7 @@ LiveFigures live_jails(const Options& o) {
     ms.push_back(ms_since(t0));
   }
   cpu_at[o.live] = lj::bench::cpu_seconds(o.pid);
+  f.busy_spawn = spawns();
   f.head_cpu_ms = 1000 * (cpu_at[f.window] - cpu_at[0]) / f.window;
   f.tail_cpu_ms = 1000 * (cpu_at[o.live] - cpu_at[o.live - f.window]) / f.window;
   f.first_ms = ms.front();
@@ -548,8 +555,46 @@ int main(int argc, char** argv) {
 
   // ---- many live jails ----
   if (want("live") && o.live > 0) {
-    LiveFigures lf = live_jails(o);
+    auto spawns = [&] {
+      std::vector<Variant> vs;
+      vs.push_back({"ljd", [&] { return run_true(api, o); }, {}, 0});
+      if (backend) vs.push_back({"lib/jail", [&] { return libjail_true(**backend, o); }, {}, 0});
+      if (have_bwrap)
+        vs.push_back({"bwrap",
+                      [&] {
+                        return lj::bench::run_quiet(
+                            {"/usr/bin/bwrap", "--unshare-all", "--die-with-parent", "--ro-bind",
+                             o.world_dir, "/", "--dev", "/dev", "--proc", "/proc", "/bin/true"});
+                      },
+                      {},
+                      0});
+      interleave(vs, 30, 3);
+      std::map<std::string, double> m;
+      for (auto& v : vs)
+        if (v.failures == 0) m[v.name] = median(v.ms);
+      return m;
+    };
+    LiveFigures lf = live_jails(o, spawns);
     const std::string L = std::to_string(o.live), W = std::to_string(lf.window);
+    Row idle_sp{"spawn-to-exit, 0 live jails (ms)"},
+        busy_sp{"spawn-to-exit, " + L + " live jails (ms)"};
+    for (auto [row, m] :
+         {std::pair{&idle_sp, &lf.idle_spawn}, std::pair{&busy_sp, &lf.busy_spawn}}) {
+      row->ratio_to_bwrap = true;
+      for (const auto& [name, ms] : *m) {
+        if (name == "ljd")
+          row->ljd = ms;
+        else
+          row->peers[name] = ms;
+      }
+    }
+    if (busy_sp.ljd && idle_sp.ljd && busy_sp.peers.count("bwrap") &&
+        idle_sp.peers.count("bwrap")) {
+      std::snprintf(buf, sizeof buf, "x%.2f for ljd, x%.2f for bwrap with %s live",
+                    *busy_sp.ljd / *idle_sp.ljd, busy_sp.peers["bwrap"] / idle_sp.peers["bwrap"],
+                    L.c_str());
+      busy_sp.note = buf;
+    }
     Row first{"create live jail #1 (ms)"}, last{"create live jail #" + L + " (ms)"};
     first.ljd = lf.first_ms;
     last.ljd = lf.last_ms;
@@ -563,7 +608,7 @@ int main(int argc, char** argv) {
         tcpu{"ljd CPU per create, last " + W + " (ms)"};
     hcpu.ljd = lf.head_cpu_ms;
     tcpu.ljd = lf.tail_cpu_ms;
-    rows.insert(rows.end(), {first, last, head, tail, hcpu, tcpu});
+    rows.insert(rows.end(), {first, last, head, tail, hcpu, tcpu, idle_sp, busy_sp});
     Row rss{"ljd RSS at " + L + " live jails (MiB)"};
     rss.ljd = lf.rss_mib;
     rss.met = lf.rss_mib < 64;

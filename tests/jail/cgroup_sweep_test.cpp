@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -79,7 +80,8 @@ class CgroupSweepTest : public ::testing::Test {
   // paths. Made under a name no sweep touches and renamed last: tests beside this one sweep the
   // same bases (every make_backend() does), and would take a cgroup named after a gone ljspawn
   // before it is ready.
-  std::vector<std::string> make_everywhere(const std::string& name, pid_t member = 0) {
+  std::vector<std::string> make_everywhere(const std::string& name, pid_t member = 0,
+                                           const std::string& child_cgroup = {}) {
     std::vector<std::string> dirs;
     for (const auto& b : bases()) {
       ::mkdir(b.c_str(), 0755);
@@ -91,7 +93,11 @@ class CgroupSweepTest : public ::testing::Test {
         procs << member << std::flush;
         EXPECT_TRUE(procs.good()) << "moving " << member << " into " << tmp;
       }
+      if (!child_cgroup.empty()) {
+        EXPECT_EQ(::mkdir((tmp + "/" + child_cgroup).c_str(), 0755), 0);
+      }
       EXPECT_EQ(::rename(tmp.c_str(), d.c_str()), 0) << d << ": " << std::strerror(errno);
+      if (!child_cgroup.empty()) made_.push_back(d + "/" + child_cgroup);
       made_.push_back(d);
       dirs.push_back(d);
     }
@@ -156,6 +162,15 @@ TEST_F(CgroupSweepTest, ACgroupWithAProcessInItIsKept) {
   children_.clear();
   (void)sweep_cgroup_pool();
   EXPECT_EQ(existing(dirs), 0u);
+}
+
+TEST_F(CgroupSweepTest, ACgroupWithChildCgroupsIsKeptWithoutWaiting) {
+  auto dirs = make_everywhere("ljspawn-" + std::to_string(dead_pid()), 0, "inner");
+  auto start = std::chrono::steady_clock::now();
+  (void)sweep_cgroup_pool();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(250))
+      << "EBUSY of a cgroup with children is no exiting task to wait for";
+  EXPECT_EQ(existing(dirs), dirs.size());
 }
 
 TEST_F(CgroupSweepTest, OtherNamesAreLeftAlone) {

@@ -3,9 +3,12 @@
 // as the "host interface", and returns to the original namespace afterwards.
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <map>
+#include <thread>
 
 #include "jail_fixture.hpp"
 
@@ -28,6 +31,35 @@ class NetnsGuard {
   UniqueFd orig_;
   bool ok_ = false;
 };
+
+// Jails with network mode none share one sysfs superblock, of a loopback-only namespace of the
+// backend's (AssembleOptions::sysfs_netns_fd): jails alive at the same time see the same device
+// for /sys, never the host's, and no interface of the host in it. A backend's first spawns mount
+// their own (the namespace is made in the background), so a few warm it up first.
+TEST_F(JailTest, JailsAliveTogetherShareALoopbackOnlySysfs) {
+  struct stat host {};
+  ASSERT_EQ(::stat("/sys", &host), 0);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(run(probe({"getpid"})));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::vector<std::string> outs(6);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < outs.size(); ++t)
+    threads.emplace_back([&, t] {
+      auto r = run(spec({"sh", "-c", "/bin/probe dev-ls /sys /sys/class/net; sleep 1"}));
+      outs[t] = r ? r->out : r.error().what();
+    });
+  for (auto& th : threads) th.join();
+  std::map<std::string, int> devs;
+  for (const auto& o : outs) {
+    auto sp = o.find(' ');
+    ASSERT_NE(sp, std::string::npos) << o;
+    EXPECT_EQ(o.substr(sp + 1), "lo\n");
+    EXPECT_NE(o.substr(0, sp), std::to_string(host.st_dev));
+    ++devs[o.substr(0, sp)];
+  }
+  EXPECT_EQ(devs.size(), 1u) << "jails alive together mounted " << devs.size()
+                             << " sysfs superblocks";
+}
 
 TEST_F(JailTest, IpModeGivesTheJailAMacvlanWithItsAddresses) {
   NetnsGuard ns;

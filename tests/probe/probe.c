@@ -649,6 +649,13 @@ int main(int argc, char** argv) {
   }
   if (!strcmp(v, "syscalls")) return syscalls(argc - 2, argv + 2);
   if (!strcmp(v, "env")) return printf("%s\n", getenv(a) ? getenv(a) : "") < 0;
+  if (!strcmp(v, "dev-ls")) {
+    /* The device of a directory's filesystem (which superblock), then its entries. */
+    struct stat st;
+    if (stat(a, &st) < 0) return fail("stat");
+    printf("%lu ", (unsigned long)st.st_dev);
+    return list_dir(b, 0);
+  }
   fprintf(stderr, "probe: unknown verb %s\n", v);
   return 2;
 }

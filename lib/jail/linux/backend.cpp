@@ -328,9 +328,12 @@ class NetnsPool {
     if (thread_.joinable()) thread_.join();
   }
 
-  // A ready namespace, or an empty descriptor (then the caller makes its own).
-  UniqueFd take() {
+  // A ready namespace, or an empty descriptor (then the caller makes its own). *sysfs: the
+  // pool's own namespace for /sys (AssembleOptions::sysfs_netns_fd) once made, else -1; it
+  // stays open as long as the pool.
+  UniqueFd take(int* sysfs) {
     std::lock_guard lock(mu_);
+    *sysfs = sysfs_.get();
     if (++asked_ < 2 || failed_) return UniqueFd();
     if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
     UniqueFd fd;
@@ -347,6 +350,11 @@ class NetnsPool {
 
   void run() {
     UniqueFd own(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+    {
+      UniqueFd sysfs = make(own.get());
+      std::lock_guard lock(mu_);
+      sysfs_ = std::move(sysfs);  // none: every jail mounts its own sysfs, as before
+    }
     for (;;) {
       {
         std::unique_lock lock(mu_);
@@ -380,6 +388,7 @@ class NetnsPool {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<UniqueFd> ready_;
+  UniqueFd sysfs_;  // a namespace no jail runs in: every jail's /sys shows it
   std::thread thread_;
   unsigned asked_ = 0;
   bool stop_ = false, failed_ = false;
@@ -446,7 +455,7 @@ class StackPool {
 // A spawn finding no free block (more at once than blocks) copies the whole table, as before.
 class FdBlocks {
  public:
-  static constexpr int kFds = kSlotEnd + 2;  // the slots, the network namespace, our pidfd
+  static constexpr int kFds = kSlotEnd + 1;  // the slots, then our pidfd
   struct Block {
     int fd[kFds];
     bool busy = false;
@@ -497,7 +506,9 @@ class FdBlocks {
   bool ok_ = true;
 };
 
-int child_entry(void* plan) { child_main(*static_cast<const ChildPlan*>(plan)); }
+int child_entry(void* plan) {
+  child_main(*static_cast<const ChildPlan*>(plan));
+}
 
 // lj-init (lj_init.c), the reaper every jail's init becomes: next to the running binary, where
 // `make install` puts it, or in the build tree (tests, bench).
@@ -624,6 +635,15 @@ class LinuxBackend final : public Backend {
     ao.scratch = kScratch;
     ao.in_userns = spec.userns.has_value();
     ao.mount_sysfs = private_net || !spec.userns;
+    // Network mode none without a user namespace: a namespace made ahead, and /sys from the
+    // pool's loopback-only namespace (see NetnsPool).
+    UniqueFd netns;
+    int sysfs_netns = -1;
+    if (spec.network.mode == NetworkMode::none && !spec.userns) netns = netns_.take(&sysfs_netns);
+    if (sysfs_netns >= 0) {
+      ao.sysfs_netns_fd = kSlotSysfsNetns;
+      ao.own_netns_fd = kSlotNetns;
+    }
     plan.root = LJ_TRY(overlay::compile_root(spec.root, ao));
 
     // The command.
@@ -664,11 +684,9 @@ class LinuxBackend final : public Backend {
     plan.cap_last = cap_last;
     plan.hostname = spec.hostname.empty() ? spec.name : spec.hostname;
     plan.loopback_up = private_net;
-    // Network mode none without a user namespace: a namespace made ahead (see NetnsPool).
-    UniqueFd netns;
-    if (spec.network.mode == NetworkMode::none && !spec.userns) netns = netns_.take();
+    plan.fds[kSlotSysfsNetns] = sysfs_netns;
     if (netns) {
-      plan.netns_fd = netns.get();
+      plan.fds[kSlotNetns] = netns.get();
       plan.loopback_up = false;
     }
     plan.become_ns_root = spec.userns.has_value();
@@ -743,8 +761,7 @@ class LinuxBackend final : public Backend {
         return {};
       };
       for (int s = 0; s < kSlotEnd; ++s) LJ_TRY(onto(plan.fds[s], s));
-      LJ_TRY(onto(plan.netns_fd, kSlotEnd));
-      LJ_TRY(onto(plan.parent_pidfd, kSlotEnd + 1));
+      LJ_TRY(onto(plan.parent_pidfd, kSlotEnd));
       plan.private_fds_below = fd_blocks_.bound();
     }
     char* stacks = LJ_TRY(stacks_.take());

@@ -145,14 +145,27 @@ std::string parent_of(const std::string& dir) {
   return dir.substr(0, dir.rfind('/'));
 }
 
+bool has_child_cgroups(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return false;
+  bool found = false;
+  while (dirent* e = ::readdir(d))
+    if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") != 0 &&
+        std::strcmp(e->d_name, "..") != 0)
+      found = true;
+  ::closedir(d);
+  return found;
+}
+
 // Removes an empty cgroup directory. EBUSY with no process listed is a task still in do_exit: it
 // leaves cgroup.procs before it unlinks from its css_set (cgroup_exit), so rmdir is retried for a
-// little while; EBUSY with processes listed is a live cgroup, kept.
+// little while; EBUSY with processes listed or child cgroups is a cgroup in use, kept.
 bool remove_empty_cgroup(const std::string& dir) {
   auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
   for (int delay_us = 200;; delay_us = std::min(delay_us * 2, 50000)) {
     if (LJ_SYS("rmdir", ::rmdir(dir.c_str())) == 0) return true;
-    if (errno != EBUSY || !procs_of(dir).empty() || std::chrono::steady_clock::now() > until)
+    if (errno != EBUSY || !procs_of(dir).empty() || has_child_cgroups(dir) ||
+        std::chrono::steady_clock::now() > until)
       return false;
     std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
   }

@@ -44,9 +44,9 @@ const CgroupLayout& cgroup_layout();
 // Removes, under every controller's base, the idle pool cgroups (see above) left by processes
 // that are gone and this process's own unlisted ones, and the empty "ljspawn-<pid>" cgroups whose
 // ljspawn is gone (no process <pid>, a zombie, one not named ljspawn: a reused pid, or this very
-// process: it has made no cgroup of that name yet when it sweeps). A cgroup that still holds
-// processes is kept (rmdir refuses it); one whose last task is still exiting (EBUSY with an empty
-// cgroup.procs) is retried for up to 0.5 s. Returns how many were removed. Runs by itself at
+// process: it has made no cgroup of that name yet when it sweeps). A cgroup that holds processes
+// or child cgroups is kept (rmdir refuses it); one whose last task is still exiting (EBUSY, yet
+// neither) is retried for up to 0.5 s. Returns how many were removed. Runs by itself at
 // make_backend() and before the pool is first used.
 std::size_t sweep_cgroup_pool();
 // How many idle cgroups this process holds (all controllers), for tests.

@@ -324,10 +324,16 @@ void child_main(const ChildPlan& p) noexcept {
     struct pollfd gone = {p.parent_pidfd, POLLIN, 0};
     if (p.parent_pidfd >= 0 && ::poll(&gone, 1, 0) != 0) ::_exit(126);
   }
-  // Before relocate_fds closes them (they are in no slot).
-  if (p.netns_fd >= 0 && ::setns(p.netns_fd, CLONE_NEWNET) != 0)
-    die(p.fds[kSlotError], "setns", errno, "network namespace");
   relocate_fds(p);
+  if (p.fds[kSlotNetns] >= 0 && ::setns(kSlotNetns, CLONE_NEWNET) != 0)
+    die(kSlotError, "setns", errno, "network namespace");
+  if (p.fds[kSlotNetns] < 0 && p.fds[kSlotSysfsNetns] >= 0) {
+    // A namespace of its own from clone: the way back after the sysfs mount (run_root).
+    int own = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (own < 0 || ::dup3(own, kSlotNetns, O_CLOEXEC) < 0)
+      die(kSlotError, "open", errno, "/proc/thread-self/ns/net");
+    ::close(own);
+  }
   ::umask(0);
   // Only the daemon reaches init: the jail's processes lack CAP_SYS_PTRACE and their caps are a
   // subset of init's, and a non-dumpable init keeps even /proc/1/mem and /proc/1/fd closed. In the
@@ -337,8 +343,7 @@ void child_main(const ChildPlan& p) noexcept {
   ::prctl(PR_SET_NAME, "lj-init", 0, 0, 0);
 
   for (int s = kSlotCgroup0; s < kSlotReaper; ++s)
-    if (p.fds[s] >= 0 && ::write(s, "0", 1) != 1)
-      die(kSlotError, "join cgroup", errno, "tasks");
+    if (p.fds[s] >= 0 && ::write(s, "0", 1) != 1) die(kSlotError, "join cgroup", errno, "tasks");
   for (int s = kSlotCgroup0; s < kSlotReaper; ++s)
     if (p.fds[s] >= 0) ::close(s);
   if (p.join_then_unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0)
@@ -358,6 +363,8 @@ void child_main(const ChildPlan& p) noexcept {
 
   overlay::MountFailure mf;
   if (!overlay::run_root(p.root, &mf)) die(kSlotError, mf.step, mf.err, mf.detail);
+  ::close(kSlotNetns);  // the go pipe takes their numbers
+  ::close(kSlotSysfsNetns);
   if (p.loopback_up) bring_loopback_up();
   if (p.fds[kSlotIn] < 0 || p.fds[kSlotOut] < 0 || p.fds[kSlotErr] < 0)
     die(kSlotError, "stdio", EBADF, "");

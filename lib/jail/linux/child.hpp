@@ -31,14 +31,19 @@ enum Slot : int {
   kSlotErr = 10,
   kSlotCgroup0 = 11,  // up to kMaxCgroupFds
   kSlotReaper = 14,   // the lj-init executable (a sealed memfd) init execs once the command runs
-  kSlotEnd = 15,
-  // Made by init itself: the command waits for EOF on the read end, which comes once init has
-  // become the reaper (its exec done, non-dumpable again), so it never sees ljd as /proc/1/exe.
+  // Until the root is assembled: a network namespace made ahead, which init enters first, and
+  // the one whose sysfs the jail's /sys shows (AssembleOptions::sysfs_netns_fd).
+  kSlotNetns = 15,
+  kSlotSysfsNetns = 16,
+  kSlotEnd = 17,
+  // Made by init itself once the two above are closed: the command waits for EOF on the read
+  // end, which comes once init has become the reaper (its exec done, non-dumpable again), so it
+  // never sees ljd as /proc/1/exe.
   kSlotGoRead = 15,
   kSlotGoWrite = LJ_INIT_SLOT_GO,
 };
 static_assert(kSlotStatus == LJ_INIT_SLOT_STATUS && kSlotStatusFile == LJ_INIT_SLOT_STATUS_FILE);
-static_assert(kSlotGoWrite > kSlotGoRead && kSlotGoRead >= kSlotEnd);
+static_assert(kSlotGoWrite > kSlotGoRead && kSlotGoRead > kSlotReaper);
 constexpr int kMaxCgroupFds = kSlotReaper - kSlotCgroup0;
 
 // Whether init passes `sig` on to the command (and to everyone, see below). Others are dropped
@@ -58,16 +63,15 @@ struct ChildPlan {
   overlay::RootProgram root;
 
   // Descriptors in the parent's numbering, -1 when unused; moved to their slots in the child.
-  int fds[kSlotEnd] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+  int fds[kSlotEnd] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 
   bool join_then_unshare_cgroupns = false;  // join (kSlotCgroup*), then a cgroup namespace
   bool wait_sync = false;                   // wait for the parent (uid_map, network) first
-  bool loopback_up = false;  // a private network namespace
-  int netns_fd =
-      -1;  // join this ready network namespace (its loopback up) first, in ljd's numbering
-  bool die_with_parent = false;  // PR_SET_PDEATHSIG(SIGKILL) on init
-  int parent_pidfd = -1;  // with die_with_parent: a pidfd of the spawning process, in ljd's numbering
-  bool become_ns_root = false;   // in a new user namespace: setresuid(0) once mapped
+  bool loopback_up = false;                 // a private network namespace
+  bool die_with_parent = false;             // PR_SET_PDEATHSIG(SIGKILL) on init
+  int parent_pidfd =
+      -1;  // with die_with_parent: a pidfd of the spawning process, in ljd's numbering
+  bool become_ns_root = false;  // in a new user namespace: setresuid(0) once mapped
   // Init runs in the daemon's own address space (CLONE_VM|CLONE_VFORK, see the backend): it must
   // change nothing that belongs to the address space (PR_SET_DUMPABLE is a property of the mm).
   bool shares_daemon_memory = false;

@@ -65,7 +65,9 @@ __asm__(
 
 namespace lj::jail {
 
-bool clone_run_supported() { return LJ_HAVE_CLONE_RUN; }
+bool clone_run_supported() {
+  return LJ_HAVE_CLONE_RUN;
+}
 
 long clone_run(struct clone_args* args, int (*fn)(void*), void* arg) {
 #if LJ_HAVE_CLONE_RUN

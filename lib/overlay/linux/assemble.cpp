@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -72,6 +73,13 @@ class Builder {
     op.target = std::move(target);
     op.mode = mode;
     op.dev = dev;
+    prog_.ops.push_back(std::move(op));
+  }
+  void setns(const char* step, int fd) {
+    MountOp op;
+    op.kind = OpKind::setns;
+    op.step = step;
+    op.fd = fd;
     prog_.ops.push_back(std::move(op));
   }
   void make_path(std::string base, const std::string& rel, bool file) {
@@ -231,7 +239,10 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
   if (opts.mount_sysfs) {
     const std::string sys = b.at("sys");
     b.simple(OpKind::mkdir, "mkdir", "", sys, 0555);
+    const bool shared = opts.sysfs_netns_fd >= 0 && opts.own_netns_fd >= 0;
+    if (shared) b.setns("enter the sysfs network namespace", opts.sysfs_netns_fd);
     b.mount("mount /sys", "sysfs", sys, "sysfs", MS_RDONLY | kNoSuidDevExec);
+    if (shared) b.setns("return to the jail's network namespace", opts.own_netns_fd);
     b.mount("mask /sys/firmware", "tmpfs", sys + "/firmware", "tmpfs", MS_RDONLY | kNoSuidDevExec,
             {}, true);
   }
@@ -371,6 +382,9 @@ bool run_root(const RootProgram& program, MountFailure* f) noexcept {
           return false;
         }
         rc = ::chdir("/");
+        break;
+      case OpKind::setns:
+        rc = ::setns(op.fd, CLONE_NEWNET);
         break;
     }
     if (rc != 0) return failed(f, op, (op.source_nofollow ? op.source : op.target).c_str());

@@ -1,11 +1,13 @@
 // The jail's init after the command has started: lj-init, exec'd from ljd's sealed memfd, not the
 // copy of the daemon that assembled the jail (docs/performance.md, "Init execs a reaper").
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "jail_fixture.hpp"
 
@@ -50,6 +52,41 @@ TEST_F(JailTest, InitIsTheSealedReaperNotTheHostBinary) {
   auto st = (*jail)->wait();
   ASSERT_TRUE(st) << st.error().what();
   EXPECT_EQ(st->signal, SIGTERM);
+}
+
+// A forwarded signal to everyone (a queued signal carrying kBroadcastSignal) reaches every process
+// of the jail through lj-init's kill(-1); without it only the command gets it.
+TEST_F(JailTest, ForwardedSignalReachesTheCommandOrEveryone) {
+  for (bool all : {false, true}) {
+    // sh survives a TERM (trapped); its background sleep dies of TERM only if it gets one.
+    auto s = spec(
+        {"/bin/sh", "-c",
+         "trap 'echo term' TERM; sleep 30 & p=$!; echo ready; wait $p; kill -9 $p 2>/dev/null; "
+         "wait $p; echo bg=$?"});
+    s.limits.timeout = std::chrono::seconds(20);
+    int p[2];
+    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    UniqueFd rd(p[0]), wr(p[1]);
+    s.stdio.out = wr.get();
+    auto jail = backend_->spawn(s);
+    wr.reset();
+    ASSERT_TRUE(jail) << jail.error().what();
+    char buf[6] = {};
+    ASSERT_EQ(::read(rd.get(), buf, 6), 6);                      // "ready\n"
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // sh is in `wait`
+    ASSERT_TRUE((*jail)->signal(SIGTERM, all));
+    std::string out;
+    char b[256];
+    for (ssize_t n; (n = ::read(rd.get(), b, sizeof b)) > 0;)
+      out.append(b, static_cast<std::size_t>(n));
+    auto st = (*jail)->wait();
+    ASSERT_TRUE(st) << st.error().what();
+    EXPECT_EQ(st->code, 0);
+    EXPECT_FALSE(st->timed_out);
+    // The broadcast's TERM kills the sleep (a fatal signal decides the exit at once: sh's KILL
+    // after it changes nothing); without it, sh's KILL does.
+    EXPECT_EQ(out, all ? "term\nbg=143\n" : "term\nbg=137\n") << "all=" << all;
+  }
 }
 
 TEST_F(JailTest, InitsPinLittleMemory) {

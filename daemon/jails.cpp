@@ -218,6 +218,8 @@ void Jails::spawn(std::string id, CreateJail req, bool fresh, Uid uid, RowDone d
   job->err_w.reset(err[1]);
   job->spec.stdio.out = job->out_w.get();
   job->spec.stdio.err = job->err_w.get();
+  job->spec.stdio.out_read = out_r.get();  // held by the jail's init: see read_output
+  job->spec.stdio.err_read = err_r.get();
   auto& slot = live_[id];
   slot = std::make_unique<Live>();
   slot->id = id;
@@ -265,23 +267,30 @@ void Jails::spawn(std::string id, CreateJail req, bool fresh, Uid uid, RowDone d
         (*finish)(tl::unexpected(ev.error()));
         return;
       }
-      l.open_streams = 2;
-      for (int s = 0; s < 2; ++s) {
-        UniqueFd fd = std::move(s == 0 ? pipes->first : pipes->second);
-        l.readers[s] = d_.loop.read_until_eof(
-            std::move(fd),
-            [this, id, s](std::string_view data) {
-              auto lit = live_.find(id);
-              if (lit != live_.end()) on_output(*lit->second, s, data);
-            },
-            [this, id] { on_output_eof(id); });
-      }
+      read_output(l, std::move(pipes->first), std::move(pipes->second));
       supervise(l);
       crash_point("start.after_row");
       if (d_.stopping) (void)l.jail->signal(SIGKILL, true);
       (*finish)(get(id));
     });
   });
+}
+
+// The jail's init holds another read end of both pipes (Stdio::out_read): when ljd dies, the
+// jail's writes wait in the pipes (or block once one is full) instead of failing with EPIPE,
+// and the next ljd reads on from the ends it takes back from init (recover).
+void Jails::read_output(Live& l, UniqueFd out, UniqueFd err) {
+  const std::string id = l.id;
+  l.open_streams = 2;
+  for (int s = 0; s < 2; ++s) {
+    l.readers[s] = d_.loop.read_until_eof(
+        std::move(s == 0 ? out : err),
+        [this, id, s](std::string_view data) {
+          auto lit = live_.find(id);
+          if (lit != live_.end()) on_output(*lit->second, s, data);
+        },
+        [this, id] { on_output_eof(id); });
+  }
 }
 
 void Jails::supervise(Live& l) {
@@ -636,6 +645,8 @@ void Jails::recover(std::function<void()> done) {
         if (auto req = decode_create(doc, d_.cfg, nullptr)) {
           if (auto root = resolve_root(*req)) l->lower = root->lower;
         }
+        if (auto [out, err] = l->jail->take_output(); out && err)
+          read_output(*l, std::move(out), std::move(err));
         supervise(*l);
         ++d_.recovery.adopted;
         lg()->info("recovery: re-adopted jail={} pid={}", row.id, row.pid);

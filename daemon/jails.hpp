@@ -78,6 +78,7 @@ class Jails {
   struct Live;
   void spawn(std::string id, CreateJail req, bool fresh, Uid uid, RowDone done);
   void settle(const index::JailRow& row);  // recovery of a jail that did not survive ljd
+  void read_output(Live& l, UniqueFd out, UniqueFd err);
   void supervise(Live& l);
   void on_exit_ready(const std::string& id);
   void on_reaped(const std::string& id, Result<std::optional<jail::ExitStatus>> st);

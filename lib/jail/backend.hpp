@@ -11,9 +11,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/fd.hpp"
 #include "jail/spec.hpp"
 
 namespace lj::jail {
@@ -60,7 +62,8 @@ class Jail {
   // left in the jail, tears it down and returns how it ended. Returns at once when already reaped.
   // With a timeout > 0 here, returns Errc::timed_out (the jail left running) if it has not
   // exited by then; the spec's own timeout is enforced regardless.
-  virtual Result<ExitStatus> wait(std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) = 0;
+  virtual Result<ExitStatus> wait(
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) = 0;
 
   // Non-blocking wait: the status when the jail has exited (and is now torn down), else nullopt.
   virtual Result<std::optional<ExitStatus>> poll() = 0;
@@ -70,6 +73,11 @@ class Jail {
   // status then reports timed_out.
   virtual std::chrono::steady_clock::time_point deadline() const = 0;
   virtual Status expire() = 0;
+
+  // An adopted jail's output pipes (Stdio::out_read/err_read), taken back from its init: the
+  // output it wrote while no daemon read it is still in them. Empty descriptors where they
+  // cannot be had (spawned jails, jails started without them, FreeBSD).
+  virtual std::pair<UniqueFd, UniqueFd> take_output() { return {}; }
 };
 
 class Backend {

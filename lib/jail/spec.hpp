@@ -43,6 +43,11 @@ struct Stdio {
   int in = -1;
   int out = -1;
   int err = -1;
+  // Optional: the read ends of pipes behind out and err. The jail's init holds them for the
+  // jail's life (Linux), so the jail never writes into a pipe without a reader (EPIPE, SIGPIPE)
+  // when its daemon dies, and a restarted daemon takes them back (Jail::take_output).
+  int out_read = -1;
+  int err_read = -1;
 };
 
 // An optional user namespace: uid/gid 0..count-1 in the jail map to host_uid/host_gid onwards.
@@ -68,7 +73,7 @@ struct JailSpec {
 
   std::vector<std::string> env;  // "KEY=value"; PATH gets a default when absent
   std::string workdir = "/";
-  std::string hostname;          // default: the jail's name
+  std::string hostname;  // default: the jail's name
   uid_t uid = 0;
   gid_t gid = 0;
 
@@ -79,7 +84,8 @@ struct JailSpec {
 
   // Optional host path where the jail's init writes how the main command ended ("exited N\n" or
   // "killed N\n"), opened (created, truncated) by the parent before the jail starts. A restarted
-  // daemon learns a re-adopted jail's exit from it: a non-child cannot be waitid()ed for its status.
+  // daemon learns a re-adopted jail's exit from it: a non-child cannot be waitid()ed for its
+  // status.
   std::string status_file;
 
   // Kill the jail when the thread that spawned it dies (PR_SET_PDEATHSIG on its init). For

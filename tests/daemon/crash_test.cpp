@@ -398,6 +398,45 @@ TEST_F(CrashTest, KillNineWithRunningJails) {
   expect_consistent(*ljd_, {});
 }
 
+// The jail's output pipes outlive ljd: their read ends are also held by the jail's init, so what
+// a jail prints while ljd is down waits in the pipes (no EPIPE, no SIGPIPE) and the next ljd,
+// which takes them back from init, logs it; the seq goes on from the lines logged before.
+TEST_F(CrashTest, OutputWrittenWhileDownIsKept) {
+  restart();
+  std::string id;
+  {
+    auto c = ljd_->client();
+    auto r = c.post("/v1/jails?start=true",
+                    sh("echo before; sleep 0.8; echo during; echo oops >&2; sleep 0.8; "
+                       "echo after; exit 5"));
+    ASSERT_TRUE(r && r->status == 201) << (r ? r->body : "");
+    id = r->json()["id"];
+  }
+  std::this_thread::sleep_for(300ms);  // "before" is logged by this ljd
+  pid_t dead = ljd_->pid();
+  ljd_->crash();
+  std::this_thread::sleep_for(900ms);  // "during" and "oops" are written while no ljd runs
+  restart();
+  EXPECT_EQ(info()["recovery"]["jails"]["adopted"], 1);
+  json w = wait_jail(id);
+  EXPECT_EQ(w["exit"]["code"], 5) << w;  // not 141: no SIGPIPE
+  auto logs = ljd_->client().get("/v1/jails/" + id + "/logs");
+  ASSERT_TRUE(logs);
+  std::string out, err;
+  std::vector<std::uint64_t> seqs;
+  std::istringstream in(logs->body);
+  for (std::string line; std::getline(in, line);) {
+    json rec = json::parse(line);
+    seqs.push_back(rec["seq"]);
+    if (rec.value("stream", "") == "stdout") out += rec["data"].get<std::string>();
+    if (rec.value("stream", "") == "stderr") err += rec["data"].get<std::string>();
+  }
+  EXPECT_EQ(out, "before\nduring\nafter\n") << logs->body;
+  EXPECT_EQ(err, "oops\n") << logs->body;
+  for (std::size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], i + 1) << logs->body;
+  expect_consistent(*ljd_, {}, {dead});
+}
+
 // A forced delete caught after the kill: the jail is gone; its exit is recorded at restart.
 TEST_F(CrashTest, DeleteAfterKill) {
   std::string id;

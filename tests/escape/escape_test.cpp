@@ -139,14 +139,16 @@ TEST_F(EscapeTest, NoDescriptorOfLjdIsInherited) {
   o = run({{"world", "bb"}, {"command", {"sh", "-c", "probe fds"}}});
   ASSERT_EQ(o.http, 201) << o.error;
   EXPECT_EQ(o.out, "0 1 2\n");
-  // init, a copy of ljd that never execs, keeps only its status descriptors (none of ljd's
-  // stdio), and the jail cannot follow them.
+  // init (lj-init) keeps only its status descriptors and the read ends of the jail's output
+  // pipes (init_abi.h; none of ljd's stdio), and the jail cannot follow any of them.
   o = run(probe({"ls", "/proc/1/fd"}));
-  EXPECT_EQ(o.out, "5 6\n");
-  for (const char* fd : {"/proc/1/fd/5", "/proc/1/fd/6"}) {
+  EXPECT_EQ(o.out, "5 6 17 18\n");
+  for (const char* fd : {"/proc/1/fd/5", "/proc/1/fd/6", "/proc/1/fd/17", "/proc/1/fd/18"}) {
     o = run(probe({"readlink", fd}));
     EXPECT_EQ(o.out, "readlink: EACCES\n") << fd;
     o = run(probe({"open-write", fd}));
+    EXPECT_EQ(o.out, "open: EACCES\n") << fd;
+    o = run(probe({"cat", fd}));
     EXPECT_EQ(o.out, "open: EACCES\n") << fd;
   }
 }

@@ -206,6 +206,11 @@ class LinuxJail final : public Jail {
     return {};
   }
 
+  std::pair<UniqueFd, UniqueFd> take_output() override { return std::move(output_); }
+
+  // adopt(): the output pipes' read ends, from init (init_abi.h).
+  void set_output(std::pair<UniqueFd, UniqueFd> o) { output_ = std::move(o); }
+
   Status expire() override {
     if (reaped_) return {};
     timed_out_ = true;
@@ -308,6 +313,7 @@ class LinuxJail final : public Jail {
   Clock::time_point deadline_;
   bool timed_out_ = false;
   std::optional<ExitStatus> reaped_;
+  std::pair<UniqueFd, UniqueFd> output_;
 };
 
 // Network namespaces made ahead of time. A jail's own network namespace (network mode none) is
@@ -596,9 +602,17 @@ class LinuxBackend final : public Backend {
     auto t2 = start_time_of(h.pid);
     if (!t2 || *t2 != h.start_time)
       return fail(Errc::not_found, "jail", "jail " + h.name + " is gone");
-    return std::unique_ptr<Jail>(new LinuxJail(h, std::move(pidfd), UniqueFd(),
-                                               Cgroups::from_handle(h.cgroup), false,
-                                               Clock::time_point::max()));
+    // The output pipes init holds (a jail spawned without them, or by an older ljd, has none:
+    // EBADF). pidfd_getfd needs ptrace access to init, which root has even to a non-dumpable one.
+    auto getfd = [&](int slot) {
+      return UniqueFd(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), slot, 0)));
+    };
+    std::pair<UniqueFd, UniqueFd> output(getfd(kSlotOutRead), getfd(kSlotErrRead));
+    auto jail =
+        std::make_unique<LinuxJail>(h, std::move(pidfd), UniqueFd(), Cgroups::from_handle(h.cgroup),
+                                    false, Clock::time_point::max());
+    if (output.first && output.second) jail->set_output(std::move(output));
+    return std::unique_ptr<Jail>(std::move(jail));
   }
 
   Status release(const JailHandle& h) override {
@@ -746,6 +760,8 @@ class LinuxBackend final : public Backend {
     plan.fds[kSlotIn] = or_null(spec.stdio.in);
     plan.fds[kSlotOut] = or_null(spec.stdio.out);
     plan.fds[kSlotErr] = or_null(spec.stdio.err);
+    plan.fds[kSlotOutRead] = spec.stdio.out_read;
+    plan.fds[kSlotErrRead] = spec.stdio.err_read;
     if (!cgroups.v2())
       for (std::size_t i = 0; i < cg_fds.size(); ++i) plan.fds[kSlotCgroup0 + i] = cg_fds[i];
     FdBlocks::Block* block = share ? fd_blocks_.take() : nullptr;

@@ -266,7 +266,7 @@ void make_go_pipe() {
 // descriptors, the go pipe's write end and the signal mask (init_abi.h); seccomp, capabilities,
 // PR_SET_PDEATHSIG and the pid stay across execve (execve(2)). Returns only if the exec failed.
 void become_reaper(const ChildPlan& p, pid_t cmd) {
-  for (int s : {kSlotStatus, kSlotStatusFile, kSlotGoWrite})
+  for (int s : {kSlotStatus, kSlotStatusFile, kSlotGoWrite, kSlotOutRead, kSlotErrRead})
     if (s == kSlotGoWrite || p.fds[s] >= 0) ::fcntl(s, F_SETFD, 0);
   char pid[16];
   char* argv[] = {const_cast<char*>("lj-init"), utoa(pid + sizeof pid, static_cast<unsigned>(cmd)),

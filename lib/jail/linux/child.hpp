@@ -35,7 +35,10 @@ enum Slot : int {
   // the one whose sysfs the jail's /sys shows (AssembleOptions::sysfs_netns_fd).
   kSlotNetns = 15,
   kSlotSysfsNetns = 16,
-  kSlotEnd = 17,
+  // Kept by init and lj-init for the jail's life (init_abi.h).
+  kSlotOutRead = LJ_INIT_SLOT_OUT_READ,
+  kSlotErrRead = LJ_INIT_SLOT_ERR_READ,
+  kSlotEnd = 19,
   // Made by init itself once the two above are closed: the command waits for EOF on the read
   // end, which comes once init has become the reaper (its exec done, non-dumpable again), so it
   // never sees ljd as /proc/1/exe.
@@ -44,6 +47,7 @@ enum Slot : int {
 };
 static_assert(kSlotStatus == LJ_INIT_SLOT_STATUS && kSlotStatusFile == LJ_INIT_SLOT_STATUS_FILE);
 static_assert(kSlotGoWrite > kSlotGoRead && kSlotGoRead > kSlotReaper);
+static_assert(kSlotOutRead > kSlotSysfsNetns && kSlotErrRead + 1 == kSlotEnd);
 constexpr int kMaxCgroupFds = kSlotReaper - kSlotCgroup0;
 
 // Whether init passes `sig` on to the command (and to everyone, see below). Others are dropped
@@ -63,7 +67,7 @@ struct ChildPlan {
   overlay::RootProgram root;
 
   // Descriptors in the parent's numbering, -1 when unused; moved to their slots in the child.
-  int fds[kSlotEnd] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+  int fds[kSlotEnd] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 
   bool join_then_unshare_cgroupns = false;  // join (kSlotCgroup*), then a cgroup namespace
   bool wait_sync = false;                   // wait for the parent (uid_map, network) first

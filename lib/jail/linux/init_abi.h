@@ -7,6 +7,11 @@
 #define LJ_INIT_SLOT_STATUS 5      /* the status pipe to ljd: the raw wait status, an int */
 #define LJ_INIT_SLOT_STATUS_FILE 6 /* the status file: "exited N\n" or "killed N\n" */
 #define LJ_INIT_SLOT_GO 16         /* closed by the reaper once non-dumpable: the command starts */
+/* Held, never read: the read ends of the jail's stdout and stderr pipes (when the daemon gave
+ * them), so that the jail's writes never meet a pipe without a reader while its daemon is down,
+ * and a restarted daemon takes them back with pidfd_getfd(2). */
+#define LJ_INIT_SLOT_OUT_READ 17
+#define LJ_INIT_SLOT_ERR_READ 18
 
 /* A queued signal carrying this value asks init to signal every process of the jail. */
 #define LJ_INIT_BROADCAST 0x6c6a64

@@ -1,5 +1,6 @@
 #include "build/context.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -72,55 +73,74 @@ const char* special_kind(mode_t m) {
 }
 
 // Every entry below `top`, sorted, with lstat data: a snapshot walked once, so the digest and
-// the refusal of special files see the same tree.
-Status walk(const fs::path& top, const std::string& rel, std::vector<Entry>* out) {
-  fs::path dir = rel.empty() ? top : top / rel;
-  std::error_code ec;
+// the refusal of special files see the same tree. Walked through descriptors, each directory
+// opened from its parent with O_NOFOLLOW: a directory swapped for a symlink while the walk runs
+// is not followed into the host's tree (ELOOP/ENOTDIR: the build fails).
+Status walk(int dirfd, const fs::path& top, const std::string& rel, std::vector<Entry>* out) {
+  const fs::path dir = rel.empty() ? top : top / rel;
   std::vector<std::string> names;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    names.push_back(it->path().filename().string());
+  {
+    int copy = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    DIR* d = copy < 0 ? nullptr : ::fdopendir(copy);
+    if (!d) {
+      if (copy >= 0) ::close(copy);
+      return fail_errno("build", "read directory " + dir.string());
+    }
+    errno = 0;
+    while (struct dirent* de = ::readdir(d)) {
+      std::string_view n = de->d_name;
+      if (n != "." && n != "..") names.emplace_back(n);
+    }
+    const int err = errno;
+    ::closedir(d);
+    if (err != 0) return fail_errno("build", "read directory " + dir.string(), err);
   }
-  if (ec) return fail(Error::from_errno("build", "read directory " + dir.string(), ec.value()));
   std::sort(names.begin(), names.end());
   for (const auto& name : names) {
     Entry e;
     e.rel = rel.empty() ? name : rel + "/" + name;
-    fs::path p = top / e.rel;
-    if (::lstat(p.c_str(), &e.st) != 0) return fail_errno("build", "lstat " + p.string());
+    const fs::path p = top / e.rel;
+    if (::fstatat(dirfd, name.c_str(), &e.st, AT_SYMLINK_NOFOLLOW) != 0)
+      return fail_errno("build", "lstat " + p.string());
     if (const char* kind = special_kind(e.st.st_mode)) {
       return fail(Errc::invalid_argument, "build",
                   "the build context holds a " + std::string(kind) + ", " + p.string() +
                       ": only directories, regular files and symlinks can be copied");
     }
-    bool is_dir = S_ISDIR(e.st.st_mode);
+    const bool is_dir = S_ISDIR(e.st.st_mode);
     out->push_back(std::move(e));
     if (is_dir) {
-      if (auto st = walk(top, out->back().rel, out); !st) return st;
+      UniqueFd sub(LJ_SYS(
+          "open", ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)));
+      if (!sub) return fail_errno("build", "open " + p.string() + " (changed during the build)");
+      if (auto st = walk(sub.get(), top, out->back().rel, out); !st) return st;
     }
   }
   return {};
 }
 
 Result<std::vector<Entry>> snapshot(const fs::path& top) {
-  struct stat st {};
-  if (::lstat(top.c_str(), &st) != 0) return fail_errno("build", "lstat " + top.string());
-  if (!S_ISDIR(st.st_mode)) {
+  UniqueFd fd(LJ_SYS("open", ::open(top.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)));
+  if (!fd && (errno == ENOTDIR || errno == ELOOP)) {
     return fail(Errc::invalid_argument, "build",
                 "the build context " + top.string() + " is not a directory");
   }
+  if (!fd) return fail_errno("build", "open " + top.string());
   std::vector<Entry> entries;
-  if (auto walked = walk(top, "", &entries); !walked) return fail(std::move(walked).error());
+  if (auto walked = walk(fd.get(), top, "", &entries); !walked)
+    return fail(std::move(walked).error());
   return entries;
 }
 
-// Opens root/rel, a regular file of the tree, one component at a time with O_NOFOLLOW: neither
-// the file nor a directory on its way may have been swapped for a symlink since the walk. A plain
-// open(2) of the whole path follows a directory swapped for a link to /etc and copies the host's
-// file into the overlay (found by tests/daemon/hostile_jail_test.cpp racing rename(2) against
-// builds); this way the open fails instead.
-Result<UniqueFd> open_regular(const fs::path& root, const std::string& rel) {
+// The directory holding root/rel, opened one component at a time with O_NOFOLLOW, and the last
+// component's name: neither the entry nor a directory on its way may have been swapped for a
+// symlink since the walk. A plain open(2) of the whole path follows a directory swapped for a link
+// to /etc and copies the host's file into the overlay (found by tests/daemon/hostile_jail_test.cpp
+// racing rename(2) against builds); this way the open fails instead.
+Result<std::pair<UniqueFd, std::string>> open_parent(const fs::path& root, const std::string& rel) {
   const fs::path p = root / rel;
-  UniqueFd dir(LJ_SYS("open", ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)));
+  UniqueFd dir(
+      LJ_SYS("open", ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)));
   if (!dir) return fail_errno("build", "open " + root.string());
   std::vector<std::string> parts;
   for (const auto& c : fs::path(rel)) parts.push_back(c.string());
@@ -134,8 +154,15 @@ Result<UniqueFd> open_regular(const fs::path& root, const std::string& rel) {
     }
     dir = std::move(next);
   }
-  UniqueFd fd(LJ_SYS("open", ::openat(dir.get(), parts.back().c_str(),
-                                      O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)));
+  return std::pair{std::move(dir), parts.back()};
+}
+
+// Opens root/rel, a regular file of the tree (see open_parent).
+Result<UniqueFd> open_regular(const fs::path& root, const std::string& rel) {
+  const fs::path p = root / rel;
+  auto [dir, name] = LJ_TRY(open_parent(root, rel));
+  UniqueFd fd(LJ_SYS(
+      "open", ::openat(dir.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)));
   if (!fd) return fail_errno("build", "open " + p.string());
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return fail_errno("build", "fstat " + p.string());
@@ -145,9 +172,13 @@ Result<UniqueFd> open_regular(const fs::path& root, const std::string& rel) {
   return fd;
 }
 
-Result<std::string> read_link(const fs::path& p) {
+// The text of root/rel, a symlink of the tree (see open_parent): readlinkat of a directory swapped
+// for a link reads nothing outside the tree.
+Result<std::string> read_link(const fs::path& root, const std::string& rel) {
+  const fs::path p = root / rel;
+  auto [dir, name] = LJ_TRY(open_parent(root, rel));
   std::string buf(PATH_MAX, '\0');
-  ssize_t n = ::readlink(p.c_str(), buf.data(), buf.size());
+  ssize_t n = ::readlinkat(dir.get(), name.c_str(), buf.data(), buf.size());
   if (n < 0) return fail_errno("build", "readlink " + p.string());
   buf.resize(static_cast<std::size_t>(n));
   return buf;
@@ -168,7 +199,7 @@ Result<std::string> digest_tree(const fs::path& dir) {
       h.add_field("d");
     } else if (S_ISLNK(e.st.st_mode)) {
       h.add_field("l");
-      h.add_field(LJ_TRY(read_link(p)));
+      h.add_field(LJ_TRY(read_link(dir, e.rel)));
     } else {
       h.add_field("f");
       auto fd = LJ_TRY(open_regular(dir, e.rel));
@@ -240,7 +271,7 @@ Status copy_tree(const fs::path& src, const fs::path& dst) {
         return fail_errno("build", "chmod " + to.string());
       }
     } else if (S_ISLNK(mode)) {
-      auto target = LJ_TRY(read_link(from));
+      auto target = LJ_TRY(read_link(src, e.rel));
       if (::symlink(target.c_str(), to.c_str()) != 0) {
         return fail_errno("build", "symlink " + to.string() + " -> " + target);
       }

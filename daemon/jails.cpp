@@ -556,6 +556,9 @@ void Jails::remove(std::string_view id_or_name, bool force, Uid uid, RowDone don
                        "jail " + row->id + " is running; stop it first or pass force=true"));
     }
     if (l.spawning) return done(fail(Errc::busy, "jail", "jail " + row->id + " is starting"));
+    // Recorded before the kill: a ljd that dies now removes the jail at recovery (settle, or
+    // finish of the re-adopted jail), instead of leaving it `exited`.
+    if (auto marked = d_.idx.set_auto_remove(row->id); !marked) return done(fail(marked.error()));
     l.remove_on_finish = true;
     l.remove_uid = uid;
     l.on_finish.push_back(std::move(done));

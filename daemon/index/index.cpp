@@ -958,6 +958,16 @@ Status Index::delete_jail(std::string_view id) {
   });
 }
 
+Status Index::set_auto_remove(std::string_view id) {
+  Impl& d = *impl_;
+  return d.guarded("marking jail for removal", [&]() -> Status {
+    auto q = d.query("UPDATE jails SET auto_remove = 1 WHERE id = ?");
+    q->bind(1, std::string(id));
+    if (q->exec() == 0) return fail(Errc::not_found, kDomain, fmt::format("jail {} not found", id));
+    return {};
+  });
+}
+
 Result<JailRow> Index::get_jail(std::string_view id_or_name) {
   Impl& d = *impl_;
   return d.guarded("reading jail", [&]() -> Result<JailRow> {

@@ -252,6 +252,9 @@ class Index {
   // Deletes the row and its mounts outright, without an event (a create that failed before
   // anybody could see the jail). not_found when absent.
   Status delete_jail(std::string_view id);
+  // Sets auto_remove: a forced delete of a running jail, persisted before the kill, so that a
+  // jail whose daemon dies before the removal is removed when its end is recorded (recovery).
+  Status set_auto_remove(std::string_view id);
 
   // By id; else by name among jails not removed; else the newest removed jail of that name.
   Result<JailRow> get_jail(std::string_view id_or_name);

@@ -506,7 +506,7 @@ class FdBlocks {
 
  private:
   std::mutex mu_;
-  Block blocks_[4];  // the daemon spawns from a few threads at most
+  Block blocks_[8];  // ljd spawns from its two pools of 4 threads (jails, builds) at most
   int null_ = -1;
   int bound_ = 0;
   bool ok_ = true;

@@ -452,7 +452,7 @@ class StackPool {
   std::vector<char*> free_;
 };
 
-// Descriptor numbers reserved when the backend is made, while the process holds few: a jail's
+// Descriptor numbers reserved early, while the process holds few: a jail's
 // init starts in our descriptor table (CLONE_FILES) and makes it private with close_range
 // (CLOSE_RANGE_UNSHARE), which copies only the numbers below a bound. Every descriptor the jail
 // takes along is first dup'd onto a block of these, so init copies a few dozen descriptors
@@ -467,26 +467,20 @@ class FdBlocks {
     bool busy = false;
   };
 
-  FdBlocks() {
-    null_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    for (auto& b : blocks_)
-      for (int& fd : b.fd) {
-        fd = null_ < 0 ? -1 : ::fcntl(null_, F_DUPFD_CLOEXEC, 0);
-        if (fd < 0) ok_ = false;
-        bound_ = std::max(bound_, fd + 1);
-      }
-  }
   ~FdBlocks() {
+    if (!made_) return;
     for (auto& b : blocks_)
       for (int fd : b.fd)
         if (fd >= 0) ::close(fd);
     if (null_ >= 0) ::close(null_);
   }
 
-  // A free block, or nullptr.
+  // A free block, or nullptr. The blocks are made at the second spawn (a process that spawns once,
+  // ljspawn, holds few descriptors anyway), early in a daemon's life, while it holds few.
   Block* take() {
     std::lock_guard lock(mu_);
-    if (!ok_) return nullptr;
+    if (!made_ && ++asked_ >= 2) make();
+    if (!made_ || !ok_) return nullptr;
     for (auto& b : blocks_)
       if (!b.busy) {
         b.busy = true;
@@ -505,11 +499,23 @@ class FdBlocks {
   unsigned bound() const { return static_cast<unsigned>(bound_); }
 
  private:
+  void make() {
+    made_ = true;
+    null_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    for (auto& b : blocks_)
+      for (int& fd : b.fd) {
+        fd = null_ < 0 ? -1 : ::fcntl(null_, F_DUPFD_CLOEXEC, 0);
+        if (fd < 0) ok_ = false;
+        bound_ = std::max(bound_, fd + 1);
+      }
+  }
+
   std::mutex mu_;
   Block blocks_[8];  // ljd spawns from its two pools of 4 threads (jails, builds) at most
   int null_ = -1;
   int bound_ = 0;
-  bool ok_ = true;
+  unsigned asked_ = 0;
+  bool made_ = false, ok_ = true;
 };
 
 int child_entry(void* plan) {

@@ -46,11 +46,26 @@ TEST(SeccompProgramTest, CompilesForEveryAbiOfTheMachine) {
   EXPECT_EQ(std::find(names.begin(), names.end(), std::string("ptrace")), names.end());
 }
 
+// What a backend loads is the program the build compiled (lj-seccomp-gen): the same
+// instructions as a compile now, with this machine's libseccomp.
+TEST(SeccompProgramTest, TheBuiltProgramIsTheCompiledOne) {
+  auto built = default_seccomp();
+  auto now = compile_default_seccomp();
+  ASSERT_TRUE(built) << built.error().what();
+  ASSERT_TRUE(now) << now.error().what();
+  ASSERT_EQ(built->code.size(), now->code.size());
+  for (std::size_t i = 0; i < now->code.size(); ++i) {
+    const sock_filter &a = built->code[i], &b = now->code[i];
+    EXPECT_TRUE(a.code == b.code && a.jt == b.jt && a.jf == b.jf && a.k == b.k)
+        << "instruction " << i;
+  }
+}
+
 // Loads the program in a forked child (no_new_privs first, as an unprivileged loader must) and
 // returns the errno of `call` there (0 on success).
 template <class F>
 int errno_under_filter(F call) {
-  auto p = compile_default_seccomp();
+  auto p = default_seccomp();
   if (!p) return -1;
   sock_fprog prog = p->fprog();
   int pipefd[2];

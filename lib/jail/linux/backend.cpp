@@ -913,9 +913,9 @@ class LinuxBackend final : public Backend {
 }  // namespace
 
 Result<std::unique_ptr<Backend>> make_backend() {
-  // Compiled once per process (about a millisecond of libseccomp work), shared by every backend;
-  // a jail only loads it. No filter, no backend: a jail must not start without it.
-  static const Result<SeccompProgram> seccomp = compile_default_seccomp();
+  // Compiled by the build (or once per process), shared by every backend; a jail only loads it.
+  // No filter, no backend: a jail must not start without it.
+  static const Result<SeccompProgram> seccomp = default_seccomp();
   if (!seccomp) {
     Error e = seccomp.error();
     return fail(std::move(e).context("compiling the jails' seccomp filter"));

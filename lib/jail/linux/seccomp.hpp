@@ -39,6 +39,10 @@ struct SeccompProgram {
 // the export failing) name the call and errno.
 Result<SeccompProgram> compile_default_seccomp();
 
+// The default filter as the build compiled it (lj-seccomp-gen), or compiled now where the build
+// could not run the compiler (a cross build). What a backend loads.
+Result<SeccompProgram> default_seccomp();
+
 // The system calls the default filter denies outright, by name (docs, tests).
 std::vector<std::string> seccomp_denied_names();
 

@@ -14,8 +14,9 @@
 // BPF cannot see the struct's `modes`; a write needs CAP_SYS_TIME, which no jail has.
 //
 // Every ABI of the machine is covered: on x86_64 the filter also matches i386 (int 0x80) and x32
-// system calls; a call from any other ABI kills the process. Compiled once per process with
-// libseccomp into a classic BPF program; the jail's init loads it with one seccomp(2) call.
+// system calls; a call from any other ABI kills the process. Compiled with libseccomp into a
+// classic BPF program by the build (lj-seccomp-gen, default_seccomp()); the jail's init loads it
+// with one seccomp(2) call.
 #pragma once
 
 #include <linux/filter.h>

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/log.hpp"
+#include "common/memory.hpp"
 #include "daemon/crash_point.hpp"
 #include "daemon/ndjson_log.hpp"
 #include "daemon/wire.hpp"
@@ -449,6 +450,15 @@ void Jails::finish(Live& l) {
     auto f = std::move(on_empty_);
     on_empty_ = nullptr;
     f();
+  }
+  if (live_.empty() && !trim_timer_) {
+    // Once no jail has run for a while, the heap a burst left behind goes back to the kernel
+    // (1,000 live jails and their removal left ljd at 28 MiB, 11 MiB before). Not after every
+    // jail: a daemon running short jails one after the other is empty between them.
+    trim_timer_ = d_.loop.after(std::chrono::seconds(2), [this] {
+      trim_timer_.reset();
+      if (live_.empty()) d_.loop.blocking([] { release_free_memory(); });
+    });
   }
 }
 

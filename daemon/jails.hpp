@@ -109,7 +109,8 @@ class Jails {
   std::map<std::string, std::map<std::uint64_t, Waiter>> waiters_;  // by id; loop thread
   std::map<std::string, std::vector<Follower>> followers_;          // by id; loop thread
   std::uint64_t next_waiter_ = 1;
-  std::function<void()> on_empty_;  // shutdown's continuation, once live_ is empty
+  std::function<void()> on_empty_;     // shutdown's continuation, once live_ is empty
+  std::unique_ptr<Watch> trim_timer_;  // release_free_memory once idle (finish)
 };
 
 }  // namespace lj::daemon

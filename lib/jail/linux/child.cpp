@@ -107,7 +107,7 @@ void bring_loopback_up() {
   if (const char* step = loopback_up(&err)) die(kSlotError, step, err, "lo");
 }
 
-// Until its execve this process is a copy of ljd, so /proc/self/exe names the host's ljd binary: a
+// Until its execve this process runs ljd's image, so /proc/self/exe names the host's ljd binary: a
 // command (or a "#!" interpreter on the way to it) reached through a magic link would run ljd in
 // the jail and give it a handle on the binary, the runc CVE-2019-5736 class. Returns ELOOP when the
 // command or one of its interpreters resolves through a magic link (/proc/PID/exe, /proc/PID/fd/N),
@@ -154,8 +154,8 @@ void exec_checked(const char* path, char* const* argv, char* const* envp) {
   ::execve(path, argv, envp);
 }
 
-// Until init has become the reaper, init is ljd: its /proc/1/exe the host's binary, its memory a
-// copy of the daemon's. The command starts only once the reaper closed the go pipe (init_abi.h),
+// Until init has become the reaper, init is ljd: its /proc/1/exe the host's binary, its memory
+// the daemon's. The command starts only once the reaper closed the go pipe (init_abi.h),
 // or init, if its exec failed and it stays the reaper itself.
 void wait_for_reaper() {
   ::close(kSlotGoWrite);
@@ -260,10 +260,10 @@ void make_go_pipe() {
   }
 }
 
-// Replaces init (a copy of ljd, pinning a copy-on-write duplicate of every page the daemon later
-// writes, ~770 KB a jail) by lj-init, the reaper held as a sealed memfd at kSlotReaper: the
-// jail's /proc/1/exe is then that anonymous copy, never a host file. It keeps the status
-// descriptors, the go pipe's write end and the signal mask (init_abi.h); seccomp, capabilities,
+// Replaces init (ljd's image, in ljd's memory or a copy of it) by lj-init, the reaper held as a
+// sealed memfd at kSlotReaper: the jail's /proc/1/exe is then that anonymous copy, never a host
+// file, and nothing of ljd's memory stays pinned. It keeps the status descriptors, the go pipe's
+// write end, the output pipes' read ends and the signal mask (init_abi.h); seccomp, capabilities,
 // PR_SET_PDEATHSIG and the pid stay across execve (execve(2)). Returns only if the exec failed.
 void become_reaper(const ChildPlan& p, pid_t cmd) {
   for (int s : {kSlotStatus, kSlotStatusFile, kSlotGoWrite, kSlotOutRead, kSlotErrRead})

@@ -1,8 +1,9 @@
-/* lj-init: what the jail's init becomes once the command is started. Init is a clone of ljd that
- * assembles the jail; staying that copy would pin a copy-on-write duplicate of every ljd page the
- * daemon later writes (~770 KB per live jail, docs/performance.md) and leave the host's ljd as the
- * jail's /proc/1/exe. It execs this instead, from a sealed memfd (backend.cpp), with the status
- * descriptors, the go descriptor and the signal mask of init_abi.h. Here: reap every child (pid 1
+/* lj-init: what the jail's init becomes once the command is started. Init runs ljd's image (in
+ * ljd's own address space) while it assembles the jail; staying ljd would pin ljd's memory (as a
+ * copy it pinned a copy-on-write duplicate of every page the daemon later wrote, ~770 KB per live
+ * jail, docs/performance.md) and leave the host's ljd as the jail's /proc/1/exe. It execs this
+ * instead, from a sealed memfd (backend.cpp), with the status descriptors, the go descriptor, the
+ * output pipes' read ends and the signal mask of init_abi.h. Here: reap every child (pid 1
  * of the jail), forward signals to the command, report its exact wait status, as child.cpp did.
  * Static and without a libc where lj_init_sys.h has the system calls (why: there): it runs in
  * every jail, under the jail's seccomp filter. */

@@ -1,5 +1,6 @@
-/* What the jail's init (child.cpp, ljd's image until it execs) hands to the reaper it becomes once the command
- * is started (lj_init.c, a static executable ljd holds as a sealed memfd). C, included by both. */
+/* What the jail's init (child.cpp, ljd's image until it execs) hands to the reaper it becomes
+ * once the command is started (lj_init.c, a static executable ljd holds as a sealed memfd). C,
+ * included by both. */
 #ifndef LJ_JAIL_LINUX_INIT_ABI_H
 #define LJ_JAIL_LINUX_INIT_ABI_H
 

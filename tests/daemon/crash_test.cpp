@@ -407,8 +407,8 @@ TEST_F(CrashTest, OutputWrittenWhileDownIsKept) {
   {
     auto c = ljd_->client();
     auto r = c.post("/v1/jails?start=true",
-                    sh("echo before; sleep 0.8; echo during; echo oops >&2; sleep 0.8; "
-                       "echo after; exit 5"));
+                    sh("echo before; sleep 0.8; echo during; echo oops >&2; sleep 2.5; "
+                       "echo after; exit 5"));  // still running when even a slow restart ends
     ASSERT_TRUE(r && r->status == 201) << (r ? r->body : "");
     id = r->json()["id"];
   }

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "common/log.hpp"
@@ -363,6 +364,7 @@ void Jails::on_reaped(const std::string& id, Result<std::optional<jail::ExitStat
   }
   l.exit_recorded = true;
   l.jail.reset();
+  crash_point("exit.after_record");  // recorded, its status file not yet removed (recover)
   ::unlink(status_path(id).c_str());
   if (l.open_streams > 0) {
     // Every writer of the pipes is dead after teardown, so EOF is due; do not hang on it.
@@ -634,6 +636,17 @@ void Jails::recover(std::function<void()> done) {
   auto one_done = [pending, done = std::move(done)] {
     if (--*pending == 0) done();
   };
+  // Status files of jails whose end is already recorded: ljd died after recording the exit and
+  // before the unlink (on_reaped). Those of jails in flight are read below (settle).
+  {
+    std::set<std::string> in_flight;
+    for (const JailRow& row : *rows) in_flight.insert(row.id + ".status");
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(d_.cfg.root / ".ljd" / "run", ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.ends_with(".status") && !in_flight.count(name)) ::unlink(e.path().c_str());
+    }
+  }
   for (JailRow& row : *rows) {
     jail::JailHandle h;
     h.name = row.id;

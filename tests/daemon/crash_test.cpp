@@ -359,6 +359,19 @@ TEST_F(CrashTest, ExitBeforeRecordIsReadBack) {
   expect_consistent(*ljd_, {});
 }
 
+// Exit recorded, status file not yet removed: the restarted ljd removes it (found by the random
+// kills: a status file of a dead jail left behind).
+TEST_F(CrashTest, ExitAfterRecordLeavesNoStatusFile) {
+  crash_at("exit.after_record", [&] { post_and_die("/v1/jails?start=true", sh("exit 6")); });
+  Db db(ljd_->root());
+  std::string id = db.one("SELECT id FROM jails");
+  EXPECT_TRUE(fs::exists(ljd_->root() / ".ljd" / "run" / (id + ".status")));
+  restart();
+  EXPECT_EQ(info()["recovery"]["jails"]["ended"], 0);  // it had ended before the crash
+  EXPECT_EQ(wait_jail(id)["exit"]["code"], 6);
+  expect_consistent(*ljd_, {});
+}
+
 // kill -9 with jails in every situation: one keeps running (re-adopted), one exits with a code
 // and one is killed by a signal while ljd is down (both read back from their status files), one
 // whose whole jail is killed meanwhile, status file unwritten (recorded lost).

@@ -445,8 +445,15 @@ int main(int argc, char** argv) {
   }
 
   // ---- spawn-to-exit latency, interleaved rounds ----
-  const std::string bwrap_cmd = "/usr/bin/bwrap --unshare-all --die-with-parent --ro-bind " +
-                                o.world_dir + " / --dev /dev --proc /proc /bin/true";
+  // bwrap as every phase runs it (no overlay, no cgroups), and as one line for xargs.
+  const std::vector<std::string> bwrap_argv = {
+      "/usr/bin/bwrap", "--unshare-all", "--die-with-parent",
+      "--ro-bind",      o.world_dir,     "/",
+      "--dev",          "/dev",          "--proc",
+      "/proc",          "/bin/true"};
+  std::string bwrap_cmd;
+  for (const auto& a : bwrap_argv) bwrap_cmd += (bwrap_cmd.empty() ? "" : " ") + a;
+  auto bwrap_true = [&] { return lj::bench::run_quiet(bwrap_argv); };
   const std::string crun_prefix = "lj-bench-" + std::to_string(getpid());
   if (want("latency")) {
     std::vector<Variant> vs;
@@ -454,16 +461,7 @@ int main(int argc, char** argv) {
     if (backend) vs.push_back({"lib/jail", [&] { return libjail_true(**backend, o); }, {}, 0});
     if (o.peers)
       vs.push_back({"fork/exec", [] { return lj::bench::run_quiet({"/bin/true"}); }, {}, 0});
-    if (have_bwrap) {
-      vs.push_back({"bwrap",
-                    [&] {
-                      return lj::bench::run_quiet(
-                          {"/usr/bin/bwrap", "--unshare-all", "--die-with-parent", "--ro-bind",
-                           o.world_dir, "/", "--dev", "/dev", "--proc", "/proc", "/bin/true"});
-                    },
-                    {},
-                    0});
-    }
+    if (have_bwrap) vs.push_back({"bwrap", bwrap_true, {}, 0});
     int seq = 0;
     if (have_crun) {
       vs.push_back({"crun",
@@ -559,15 +557,7 @@ int main(int argc, char** argv) {
       std::vector<Variant> vs;
       vs.push_back({"ljd", [&] { return run_true(api, o); }, {}, 0});
       if (backend) vs.push_back({"lib/jail", [&] { return libjail_true(**backend, o); }, {}, 0});
-      if (have_bwrap)
-        vs.push_back({"bwrap",
-                      [&] {
-                        return lj::bench::run_quiet(
-                            {"/usr/bin/bwrap", "--unshare-all", "--die-with-parent", "--ro-bind",
-                             o.world_dir, "/", "--dev", "/dev", "--proc", "/proc", "/bin/true"});
-                      },
-                      {},
-                      0});
+      if (have_bwrap) vs.push_back({"bwrap", bwrap_true, {}, 0});
       interleave(vs, 30, 3);
       std::map<std::string, double> m;
       for (auto& v : vs)

@@ -1,6 +1,5 @@
 // The jail's init after the command has started: lj-init, exec'd from ljd's sealed memfd, not the
 // copy of the daemon that assembled the jail (docs/performance.md, "Init execs a reaper").
-#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -66,21 +65,16 @@ TEST_F(JailTest, ForwardedSignalReachesTheCommandOrEveryone) {
                    "wait $p; s=$?; wait $p 2>/dev/null; t=$?; [ $t -ne 127 ] && s=$t; "
                    "echo bg=$s"});
     s.limits.timeout = std::chrono::seconds(20);
-    int p[2];
-    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-    UniqueFd rd(p[0]), wr(p[1]);
-    s.stdio.out = wr.get();
-    auto jail = backend_->spawn(s);
-    wr.reset();
-    ASSERT_TRUE(jail) << jail.error().what();
+    auto started = start(s);
+    ASSERT_TRUE(started) << started.error().what();
+    const int rd = started->out.get();
     char buf[6] = {};
-    ASSERT_EQ(::read(rd.get(), buf, 6), 6);  // "ready\n"
-    ASSERT_TRUE((*jail)->signal(SIGTERM, all));
+    ASSERT_EQ(::read(rd, buf, 6), 6);  // "ready\n"
+    ASSERT_TRUE(started->jail->signal(SIGTERM, all));
     std::string out;
     char b[256];
-    for (ssize_t n; (n = ::read(rd.get(), b, sizeof b)) > 0;)
-      out.append(b, static_cast<std::size_t>(n));
-    auto st = (*jail)->wait();
+    for (ssize_t n; (n = ::read(rd, b, sizeof b)) > 0;) out.append(b, static_cast<std::size_t>(n));
+    auto st = started->jail->wait();
     ASSERT_TRUE(st) << st.error().what();
     EXPECT_EQ(st->code, 0);
     EXPECT_FALSE(st->timed_out);

@@ -86,16 +86,29 @@ class JailTest : public ::testing::Test {
     return spec(std::move(argv));
   }
 
-  // Spawns, collects stdout (and stderr) until EOF, waits.
-  Result<RunResult> run(JailSpec s) {
+  // A running jail and the read end of a pipe behind its stdout (and its stderr with
+  // merge_stderr), for tests that talk to the jail while it runs.
+  struct Started {
+    std::unique_ptr<Jail> jail;
+    UniqueFd out;
+  };
+  Result<Started> start(JailSpec s, bool merge_stderr = false) {
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0) return fail_errno("test", "pipe2");
     UniqueFd rd(p[0]), wr(p[1]);
     s.stdio.out = wr.get();
-    s.stdio.err = wr.get();
+    if (merge_stderr) s.stdio.err = wr.get();
     auto jail = backend_->spawn(s);
-    wr.reset();
     if (!jail) return fail(jail.error());
+    return Started{std::move(*jail), std::move(rd)};
+  }
+
+  // Spawns, collects stdout (and stderr) until EOF, waits.
+  Result<RunResult> run(JailSpec s) {
+    auto started = start(std::move(s), true);
+    if (!started) return fail(started.error());
+    const auto& jail = started->jail;
+    const UniqueFd& rd = started->out;
     // Read in a thread: wait() enforces the spec's timeout while the output is still open.
     RunResult r;
     std::thread reader([&] {
@@ -103,7 +116,7 @@ class JailTest : public ::testing::Test {
       for (ssize_t n; (n = ::read(rd.get(), buf, sizeof buf)) > 0;)
         r.out.append(buf, static_cast<std::size_t>(n));
     });
-    auto st = (*jail)->wait();
+    auto st = jail->wait();
     reader.join();
     if (!st) return fail(st.error());
     r.status = *st;

@@ -101,16 +101,12 @@ TEST_F(JailTest, AJailWithoutLimitsHasCgroupsOfItsOwn) {
     GTEST_SKIP() << "no memory and pids cgroup controllers";
   auto s = spec({"/bin/sh", "-c", "probe memhog 16; sleep 30 & sleep 30 & wait"});
   ASSERT_EQ(s.limits.pids + s.limits.memory_bytes + s.limits.cpu_percent, 0u);
-  int p[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  UniqueFd rd(p[0]), wr(p[1]);
-  s.stdio.out = wr.get();
-  auto jail = backend_->spawn(s);
-  wr.reset();
-  ASSERT_TRUE(jail) << jail.error().what();
+  auto started = start(s);
+  ASSERT_TRUE(started) << started.error().what();
+  auto& jail = started->jail;
   char buf[16] = {};
-  ASSERT_EQ(::read(rd.get(), buf, 9), 9);  // "survived\n": the memory is charged by now
-  const std::string handle = (*jail)->handle().cgroup;
+  ASSERT_EQ(::read(started->out.get(), buf, 9), 9);  // "survived\n": the memory is charged by now
+  const std::string handle = jail->handle().cgroup;
   std::vector<std::string> dirs;
   for (std::istringstream in(handle); std::getline(in, dirs.emplace_back(), ';');) {
   }
@@ -130,7 +126,7 @@ TEST_F(JailTest, AJailWithoutLimitsHasCgroupsOfItsOwn) {
   }
   // Signalled as a group: SIGSTOP is not one init passes on, so it goes to the cgroup's
   // processes (a jail without a cgroup was refused this before).
-  ASSERT_TRUE((*jail)->signal(SIGSTOP, true));
+  ASSERT_TRUE(jail->signal(SIGSTOP, true));
   // The stop takes effect as each process next runs: look until all four are stopped.
   auto count_stopped = [&] {
     std::ifstream procs((l.v2 ? pids : mem) + "/cgroup.procs");
@@ -148,8 +144,8 @@ TEST_F(JailTest, AJailWithoutLimitsHasCgroupsOfItsOwn) {
   for (int i = 0; i < 200 && (stopped = count_stopped()) < 4; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_GE(stopped, 4);
-  ASSERT_TRUE((*jail)->signal(SIGKILL, true));
-  auto st = (*jail)->wait();
+  ASSERT_TRUE(jail->signal(SIGKILL, true));
+  auto st = jail->wait();
   ASSERT_TRUE(st) << st.error().what();
   EXPECT_EQ(st->signal, SIGKILL);
   EXPECT_FALSE(st->oom);

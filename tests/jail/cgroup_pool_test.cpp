@@ -107,8 +107,8 @@ TEST_F(JailTest, AMemoryCgroupLeftWithMuchChargedIsRemovedNotReused) {
   }
   ASSERT_GT(child, 0);
   std::string pid = std::to_string(child);
-  for (int procs : cg->procs_fds())  // memory and pids
-    ASSERT_EQ(::write(procs, pid.data(), pid.size()), static_cast<ssize_t>(pid.size()));
+  for (int tasks : cg->join_fds())  // memory and pids
+    ASSERT_EQ(::write(tasks, pid.data(), pid.size()), static_cast<ssize_t>(pid.size()));
   ASSERT_EQ(::write(go[1], "x", 1), 1);
   int ws = 0;
   ASSERT_EQ(::waitpid(child, &ws, 0), child);

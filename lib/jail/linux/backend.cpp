@@ -754,7 +754,7 @@ class LinuxBackend final : public Backend {
     }
     auto or_null = [&](int fd) { return fd >= 0 ? fd : devnull.get(); };
 
-    auto cg_fds = cgroups.procs_fds();
+    auto cg_fds = cgroups.join_fds();
     if (cg_fds.size() > static_cast<std::size_t>(kMaxCgroupFds))
       return fail(Errc::internal, "jail", "too many cgroup controllers");
 

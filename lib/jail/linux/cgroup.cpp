@@ -319,7 +319,7 @@ Cgroups& Cgroups::operator=(Cgroups&& o) noexcept {
     oom_base_ = o.oom_base_;
     memory_dir_ = std::move(o.memory_dir_);
     v2_ = o.v2_;
-    procs_ = std::move(o.procs_);
+    join_ = std::move(o.join_);
     v2_dir_fd_ = std::move(o.v2_dir_fd_);
     o.dirs_.clear();
   }
@@ -372,7 +372,7 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits) {
   auto join_fd = [&](const std::string& dir) -> Status {
     UniqueFd fd(LJ_SYS("open", ::open((dir + "/tasks").c_str(), O_WRONLY | O_CLOEXEC)));
     if (!fd) return fail_errno("jail", "open " + dir + "/tasks");
-    cg.procs_.push_back(std::move(fd));
+    cg.join_.push_back(std::move(fd));
     return {};
   };
   // Every jail has memory and pids cgroups of its own where the controllers exist, limits or not:
@@ -434,14 +434,14 @@ std::string Cgroups::handle_string() const {
   return s;
 }
 
-std::vector<int> Cgroups::procs_fds() const {
+std::vector<int> Cgroups::join_fds() const {
   std::vector<int> fds;
-  for (const auto& fd : procs_) fds.push_back(fd.get());
+  for (const auto& fd : join_) fds.push_back(fd.get());
   return fds;
 }
 
 void Cgroups::close_attach_fds() {
-  procs_.clear();
+  join_.clear();
   v2_dir_fd_.reset();
 }
 

@@ -83,7 +83,7 @@ class Cgroups {
   // thread then, so `tasks` moves all of it (the spawn's p99 fell to 6 ms). v2 has no such file:
   // its jails are cloned into their cgroup (CLONE_INTO_CGROUP, v2_dir_fd()).
 
-  std::vector<int> procs_fds() const;
+  std::vector<int> join_fds() const;
   int v2_dir_fd() const { return v2_dir_fd_.get(); }
   // Closes the descriptors the child needed.
   void close_attach_fds();
@@ -102,7 +102,7 @@ class Cgroups {
   std::uint64_t oom_base_ = 0;  // the memory cgroup's oom_kill count when it was taken
   std::string memory_dir_;
   bool v2_ = false;
-  std::vector<UniqueFd> procs_;
+  std::vector<UniqueFd> join_;
   UniqueFd v2_dir_fd_;
 };
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 S=${1:?TREE}
-if [ -x "$HOST_TOOLS/config" ] && [ -x "$HOST_TOOLS/file2c" ] && [ -x "$HOST_TOOLS/rpcgen" ]; then exit 0; fi
+if [ -x "$HOST_TOOLS/config" ] && [ -x "$HOST_TOOLS/file2c" ] && [ -x "$HOST_TOOLS/rpcgen" ] && [ -x "$HOST_TOOLS/lorder" ]; then exit 0; fi
 w=$HOST_TOOLS/work; rm -rf "$w"; mkdir -p "$w/inc/sys"
 cp "$S"/usr.sbin/config/*.{y,l,c,h,tmpl} "$w/"
 # sbuf.h and the nv headers come from the tree's sys/; sbuf.h wants FreeBSD's sys/_types.h,
@@ -33,4 +33,16 @@ sed 's/^static int allc = nitems(allv);/#define allc ((int)(sizeof(allv)\/sizeof
 gcc "${F[@]}" -Iinc -I"$S/usr.bin/rpcgen" -include sys/param.h -o rpcgen rpc_main_host.c \
   $(ls "$S"/usr.bin/rpcgen/*.c | grep -v /rpc_main.c) -lbsd
 install -m 755 config file2c rpcgen "$HOST_TOOLS/"
+# bsd.lib.mk archives `lorder OBJS | tsort -q`: Debian has no lorder and GNU tsort has no -q.
+# With lld, the order of an archive's members does not matter.
+cat >"$HOST_TOOLS/lorder" <<'SH'
+#!/bin/sh
+for f in "$@"; do echo "$f $f"; done
+SH
+cat >"$HOST_TOOLS/tsort" <<'SH'
+#!/bin/sh
+[ "$1" = -q ] && shift
+exec /usr/bin/tsort "$@"
+SH
+chmod 755 "$HOST_TOOLS/lorder" "$HOST_TOOLS/tsort"
 echo "host-tools: config, file2c, rpcgen in $HOST_TOOLS"

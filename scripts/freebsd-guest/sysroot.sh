@@ -2,7 +2,7 @@
 # Lays out the tree's headers as FreeBSD's include/Makefile installs them ("make includes"),
 # into $LJ_GUEST_CACHE/sysroot/usr/include: the userland is compiled against its own tree's
 # headers, not a newer FreeBSD's. Of the rpcgen-made headers, only those libc includes are
-# made (rpc/rpcb_prot.h, rpc/key_prot.h, rpcsvc/crypt.h). Usage: sysroot.sh TREE
+# made (rpc/rpcb_prot.h, rpc/key_prot.h, rpcsvc/crypt.h, rpcsvc/nis.h). Usage: sysroot.sh TREE
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 S=${1:?TREE}
@@ -26,10 +26,13 @@ done
 # Headers include/*/Makefile link in from sys/.
 cp "$S/sys/rpc/types.h" "$I/rpc/types.h"
 mkdir -p "$I/dev/hyperv"; cp "$S"/sys/dev/hyperv/include/*.h "$I/dev/hyperv/"
-for x in rpc/rpcb_prot rpcsvc/key_prot rpcsvc/crypt; do
+for x in rpc/rpcb_prot rpcsvc/key_prot rpcsvc/crypt rpcsvc/nis; do
   RPCGEN_CPP="$LLVM/clang-cpp" "$HOST_TOOLS/rpcgen" -C -h -DWANT_NFS3 "$S/include/$x.x" -o "$I/$x.h"
 done
 cp "$I/rpcsvc/key_prot.h" "$I/rpc/key_prot.h"
+# libc's rpcgen -l output includes crypt.h by the absolute path of crypt.x with .h: it must be
+# beside crypt.x in the tree (the kit's own copy).
+cp "$I/rpcsvc/crypt.h" "$S/include/rpcsvc/crypt.h"
 mkdir -p "$I/machine" "$I/x86"
 cp "$S"/sys/amd64/include/*.h "$I/machine/"
 cp "$S"/sys/x86/include/*.h "$I/x86/"
@@ -41,4 +44,6 @@ for h in sched.h _semaphore.h aio.h errno.h fcntl.h linker_set.h poll.h stdatomi
 # include/Makefile writes osreldate.h with newvers.sh: this tree is 1300010.
 rel=$(sed -n 's/^#define[[:space:]]*__FreeBSD_version[[:space:]]*\([0-9]*\).*/\1/p' "$S/sys/sys/param.h")
 printf '#ifndef __FreeBSD_version\n#define __FreeBSD_version %s\n#endif\n' "$rel" > "$I/osreldate.h"
+# A fixed date: laying the headers out again must not make every object built against them stale.
+find "$LJ_GUEST_CACHE/sysroot" -exec touch -h -d '2019-04-23 00:00:00' {} +
 echo "sysroot: $I (__FreeBSD_version $rel)"

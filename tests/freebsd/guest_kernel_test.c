@@ -1,0 +1,322 @@
+/* What ljd's FreeBSD backend asks of the kernel, checked one call at a time in the test guest
+ * (scripts/freebsd-guest), in C: the guest's static userland has no C++ runtime yet
+ * (docs/freebsd-guest.md). Each check is one test: `guest_kernel_test NAME` exits 0 when it
+ * holds, 1 with the reason on stderr when it does not. The calls are the backend's own
+ * (lib/jail/freebsd/backend.cpp, jail_sys.cpp; lib/overlay/freebsd/mounted_root.cpp). */
+#include <sys/param.h>
+#include <sys/event.h>
+#include <sys/jail.h>
+#include <sys/mount.h>
+#include <sys/procdesc.h>
+#include <sys/rctl.h>
+#include <sys/socket.h>
+#include <sys/sockio.h>
+#include <sys/stat.h>
+#include <sys/sysctl.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <net/if.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jail.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHECK(cond, ...)                                               \
+  do {                                                                 \
+    if (!(cond)) {                                                     \
+      fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, #cond);       \
+      fprintf(stderr, __VA_ARGS__);                                    \
+      fprintf(stderr, " (errno %d %s)\n", errno, strerror(errno));     \
+      return 1;                                                        \
+    }                                                                  \
+  } while (0)
+
+static char name_buf[64];
+static const char* jname(const char* what) {
+  snprintf(name_buf, sizeof name_buf, "ljg-%s-%d", what, (int)getpid());
+  return name_buf;
+}
+
+static int hello(void) {
+  printf("hello from a static FreeBSD userland built from source (libc + csu)\n");
+  return 0;
+}
+
+/* A persistent jail: created, found by name, removed, gone. */
+static int jail_lifecycle(void) {
+  const char* n = jname("life");
+  int jid = jail_setv(JAIL_CREATE, "path", "/", "name", n, "persist", NULL, NULL);
+  CHECK(jid > 0, "jail_setv create: %s", jail_errmsg);
+  CHECK(jail_getid(n) == jid, "jail_getid(%s)", n);
+  CHECK(jail_remove(jid) == 0, "jail_remove(%d)", jid);
+  CHECK(jail_getid(n) < 0, "%s still there after jail_remove", n);
+  return 0;
+}
+
+/* Waits (up to 10 s) until no jail, dying or alive, holds the name: how the backend knows a
+ * name may be reused. */
+static int wait_name_free(const char* n) {
+  for (int i = 0; i < 200; i++) {
+    char buf[MAXHOSTNAMELEN];
+    int jid = jail_getv(JAIL_DYING, "name", n, "host.hostname", buf, NULL);
+    if (jid < 0) return 0;
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  return -1;
+}
+
+/* The backend's spawn: a child creates and enters a non-persistent jail, then runs; the jail dies
+ * with its last process. Exit code and signal reach the parent exactly; the name is free again
+ * once the dying jail is gone, and a second jail takes it. */
+static int jail_child(const char* n, int how) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    /* lib/jail/freebsd/backend.cpp's parameters for network mode none. */
+    int jid = jail_setv(JAIL_CREATE | JAIL_ATTACH, "path", "/", "name", n, "host.hostname", n,
+                        "nopersist", NULL, "enforce_statfs", "2", "devfs_ruleset", "4",
+                        "children.max", "0", "allow.nomount", NULL, "vnet", "new", NULL);
+    if (jid < 0) {
+      fprintf(stderr, "jail_setv: %s\n", jail_errmsg);
+      _exit(125);
+    }
+    if (how == 0) _exit(42);
+    signal(SIGTERM, SIG_DFL);
+    kill(getpid(), SIGTERM);
+    _exit(126);
+  }
+  int st;
+  if (waitpid(pid, &st, 0) != pid) return -1;
+  return st;
+}
+
+static int jail_exit_status(void) {
+  const char* n = jname("exit");
+  int st = jail_child(n, 0);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 42, "status 0x%x, want exit 42", st);
+  CHECK(wait_name_free(n) == 0, "jail %s never went away", n);
+  st = jail_child(n, 1);  /* the same name, reused */
+  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "status 0x%x, want SIGTERM", st);
+  CHECK(wait_name_free(n) == 0, "jail %s never went away", n);
+  return 0;
+}
+
+/* pdfork(2) and the exit status through EVFILT_PROCDESC (the backend's wait_fd()). */
+static int procdesc_exit(void) {
+  int pd = -1;
+  pid_t pid = pdfork(&pd, 0);
+  CHECK(pid >= 0, "pdfork");
+  if (pid == 0) _exit(7);
+  int kq = kqueue();
+  CHECK(kq >= 0, "kqueue");
+  struct kevent ev;
+  EV_SET(&ev, pd, EVFILT_PROCDESC, EV_ADD, NOTE_EXIT, 0, NULL);
+  CHECK(kevent(kq, &ev, 1, NULL, 0, NULL) == 0, "kevent add");
+  struct timespec to = {10, 0};
+  CHECK(kevent(kq, NULL, 0, &ev, 1, &to) == 1, "no NOTE_EXIT in 10 s");
+  CHECK(WIFEXITED((int)ev.data) && WEXITSTATUS((int)ev.data) == 7, "data 0x%lx, want exit 7",
+        (long)ev.data);
+  close(pd);
+  close(kq);
+  return 0;
+}
+
+/* nmount(2) with name/value pairs, as lib/overlay/freebsd/mounted_root.cpp builds them. */
+static int mount_fs(const char* fstype, const char* at, const char* const* opts) {
+  struct iovec iov[16];
+  int n = 0;
+#define IOV(s) (iov[n].iov_base = (void*)(s), iov[n].iov_len = strlen(s) + 1, n++)
+  IOV("fstype"); IOV(fstype); IOV("fspath"); IOV(at);
+  for (int i = 0; opts[i] != NULL; i += 2) { IOV(opts[i]); IOV(opts[i + 1]); }
+#undef IOV
+  return nmount(iov, n, 0);
+}
+
+/* The backend's root with its exact options (lib/overlay/freebsd/mount_steps.cpp): the world
+ * through nullfs ("target"), a tmpfs upper ("from", "mode"), unionfs over it ("target",
+ * "copymode=transparent"), devfs with a ruleset; a write lands in the upper layer; all
+ * unmounted again in reverse, and getmntinfo(3) shows none left. */
+/* Unmounts, most recent first, whatever is still mounted under PREFIX: a failed check must not
+ * leave its mounts to the next. Returns how many it found. */
+static int unmount_under(const char* prefix) {
+  int found = 0;
+  for (;;) {
+    struct statfs* mnt;
+    int count = getmntinfo(&mnt, MNT_NOWAIT), last = -1;
+    for (int i = 0; i < count; i++)
+      if (strncmp(mnt[i].f_mntonname, prefix, strlen(prefix)) == 0) last = i;
+    if (last < 0) return found;
+    found++;
+    if (unmount(mnt[last].f_mntonname, MNT_FORCE) != 0) return found;
+  }
+}
+
+static void show_mount(const char* path) {
+  struct statfs sf;
+  if (statfs(path, &sf) == 0)
+    fprintf(stderr, "  %s is on %s (%s)\n", path, sf.f_mntonname, sf.f_fstypename);
+  else
+    fprintf(stderr, "  statfs %s: %s\n", path, strerror(errno));
+}
+
+static const char* base;  /* where a mounts check works: /tmp/m, or /tmp/p */
+static const char* P(const char* rest);
+static int prime = 0;  /* mounts-primed: one stat of the mount point right after mounting */
+static int mounts_steps(void);
+static int mounts_primed(void) {
+  prime = 1;
+  base = "/tmp/p";
+  int mounts(void);
+  return mounts();
+}
+int mounts(void) {
+  int r = mounts_steps();
+  if (r != 0) {
+    show_mount(P("/root"));
+    show_mount(P("/root/dev"));
+    struct stat a, b;
+    int sa = stat(P("/root/dev"), &a), sb = stat(P("/root/dev/null"), &b);
+    fprintf(stderr, "  again: stat dev %d (st_dev %#lx), stat dev/null %d\n", sa,
+            (unsigned long)a.st_dev, sb);
+    int fd = open(P("/root/dev"), O_RDONLY | O_DIRECTORY);
+    struct stat c;
+    if (fd >= 0 && fstat(fd, &c) == 0)
+      fprintf(stderr, "  open(dev): st_dev %#lx; openat(null) %d\n", (unsigned long)c.st_dev,
+              openat(fd, "null", O_RDONLY));
+    int left = unmount_under(base);
+    fprintf(stderr, "  (cleaned up %d mounts)\n", left);
+  }
+  return r;
+}
+
+/* devfs with the backend's ruleset on a plain directory (no unionfs below it). */
+static int devfs_plain(void) {
+  CHECK(mkdir("/tmp/d", 0755) == 0, "mkdir");
+  const char* dev[] = {"from", "devfs", "ruleset", "4", NULL};
+  CHECK(mount_fs("devfs", "/tmp/d", dev) == 0, "devfs");
+  struct stat st;
+  int ok = stat("/tmp/d/null", &st) == 0;
+  CHECK(unmount("/tmp/d", 0) == 0, "unmount");
+  CHECK(ok, "no null in a devfs with ruleset 4");
+  return 0;
+}
+
+static const char* base = "/tmp/m";  /* mounts-primed uses /tmp/p */
+static const char* P(const char* rest) {
+  static char bufs[16][96];
+  static int next;
+  char* b = bufs[next++ % 16];
+  snprintf(b, sizeof bufs[0], "%s%s", base, rest);
+  return b;
+}
+
+static int mounts_steps(void) {
+  const char* d[] = {P(""), P("/upper"), P("/root")};
+  for (unsigned i = 0; i < nitems(d); i++) CHECK(mkdir(d[i], 0755) == 0, "mkdir %s", d[i]);
+  const char* world[] = {"target", "/", NULL};
+  CHECK(mount_fs("nullfs", P("/root"), world) == 0, "nullfs");
+  const char* tmp[] = {"from", "tmpfs", "mode", "0755", NULL};
+  CHECK(mount_fs("tmpfs", P("/upper"), tmp) == 0, "tmpfs");
+  const char* rw[] = {"target", P("/upper"), "copymode", "transparent", NULL};
+  CHECK(mount_fs("unionfs", P("/root"), rw) == 0, "unionfs");
+  FILE* f = fopen(P("/root/written"), "w");
+  CHECK(f != NULL, "write through unionfs");
+  fclose(f);
+  struct stat st;
+  CHECK(stat(P("/upper/written"), &st) == 0, "the write did not land in the upper layer");
+  CHECK(stat("/written", &st) != 0, "the write reached the world");
+  const char* dev[] = {"from", "devfs", "ruleset", "4", NULL};
+  CHECK(mount_fs("devfs", P("/root/dev"), dev) == 0, "devfs");
+  if (prime) {
+    struct stat p;
+    stat(P("/root/dev"), &p);
+  }
+  CHECK(stat(P("/root/dev/null"), &st) == 0, "no /dev/null in the jail's devfs");
+  const char* um[] = {P("/root/dev"), P("/root"), P("/upper"), P("/root")};
+  for (unsigned i = 0; i < nitems(um); i++) CHECK(unmount(um[i], 0) == 0, "unmount %s", um[i]);
+  struct statfs* mnt;
+  int count = getmntinfo(&mnt, MNT_NOWAIT);
+  for (int i = 0; i < count; i++)
+    CHECK(strncmp(mnt[i].f_mntonname, base, strlen(base)) != 0, "left mounted: %s", mnt[i].f_mntonname);
+  return 0;
+}
+
+/* rctl: accounting on, and a jail:NAME:maxproc rule bites inside the jail. */
+static int rctl_maxproc(void) {
+  int on = 0;
+  size_t len = sizeof on;
+  CHECK(sysctlbyname("kern.racct.enable", &on, &len, NULL, 0) == 0 && on == 1, "racct off");
+  const char* n = jname("rctl");
+  char rule[128];
+  snprintf(rule, sizeof rule, "jail:%s:maxproc:deny=3", n);
+  CHECK(rctl_add_rule(rule, strlen(rule) + 1, NULL, 0) == 0, "rctl_add_rule %s", rule);
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (jail_setv(JAIL_CREATE | JAIL_ATTACH, "path", "/", "name", n, "nopersist", NULL,
+                  NULL) < 0) {
+      fprintf(stderr, "jail_setv: %s\n", jail_errmsg);
+      _exit(125);
+    }
+    int made = 0, denied = 0;
+    pid_t kids[6];
+    for (int i = 0; i < 6; i++) {
+      pid_t c = fork();
+      if (c == 0) { pause(); _exit(0); }
+      if (c > 0) kids[made++] = c;
+      else if (errno == EAGAIN) denied++;
+    }
+    for (int i = 0; i < made; i++) kill(kids[i], SIGKILL);
+    for (int i = 0; i < made; i++) waitpid(kids[i], NULL, 0);
+    fprintf(stderr, "maxproc=3: %d forks made, %d denied (EAGAIN)\n", made, denied);
+    _exit(denied > 0 && made < 6 ? 0 : 1);
+  }
+  int st;
+  CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
+  char filter[128];
+  snprintf(filter, sizeof filter, "jail:%s", n);
+  CHECK(rctl_remove_rule(filter, strlen(filter) + 1, NULL, 0) == 0, "rctl_remove_rule");
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "maxproc did not bite (status 0x%x)", st);
+  return 0;
+}
+
+/* vnet jails and epair(4) interfaces, created and destroyed. */
+static int vnet_epair(void) {
+  const char* n = jname("vnet");
+  int jid = jail_setv(JAIL_CREATE, "path", "/", "name", n, "vnet", NULL, "persist", NULL, NULL);
+  CHECK(jid > 0, "vnet jail: %s", jail_errmsg);
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  CHECK(s >= 0, "socket");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strlcpy(ifr.ifr_name, "epair", sizeof ifr.ifr_name);
+  CHECK(ioctl(s, SIOCIFCREATE2, &ifr) == 0, "create epair");
+  printf("epair: %s\n", ifr.ifr_name);
+  CHECK(ioctl(s, SIOCIFDESTROY, &ifr) == 0, "destroy %s", ifr.ifr_name);
+  close(s);
+  CHECK(jail_remove(jid) == 0, "jail_remove");
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  static const struct { const char* name; int (*fn)(void); } checks[] = {
+      {"hello", hello},           {"jail-lifecycle", jail_lifecycle},
+      {"jail-exit", jail_exit_status}, {"procdesc", procdesc_exit},
+      {"mounts", mounts},         {"rctl", rctl_maxproc},
+      {"vnet", vnet_epair},       {"devfs", devfs_plain},
+      {"mounts-primed", mounts_primed},
+  };
+  if (argc != 2) {
+    fprintf(stderr, "usage: guest_kernel_test CHECK\n");
+    return 2;
+  }
+  for (unsigned i = 0; i < nitems(checks); i++)
+    if (strcmp(argv[1], checks[i].name) == 0) return checks[i].fn();
+  fprintf(stderr, "guest_kernel_test: no check %s\n", argv[1]);
+  return 2;
+}

@@ -167,15 +167,19 @@ static void show_mount(const char* path) {
 
 static const char* base;  /* where a mounts check works: /tmp/m, or /tmp/p */
 static const char* P(const char* rest);
-static int prime = 0;  /* mounts-primed: one stat of the mount point right after mounting */
+/* mounts: each nmount is followed by the backend's check that the mount point now resolves to
+ * the new mount (lib/overlay/freebsd/mounted_root.cpp, visible()). mounts-unprimed leaves it out:
+ * on this 2019 kernel the first lookup through a unionfs directory then misses the devfs just
+ * mounted on it (docs/freebsd-guest.md). */
+static int prime = 1;
 static int mounts_steps(void);
-static int mounts_primed(void) {
-  prime = 1;
-  base = "/tmp/p";
-  int mounts(void);
+static int mounts(void);
+static int mounts_unprimed(void) {
+  prime = 0;
+  base = "/tmp/u";
   return mounts();
 }
-int mounts(void) {
+static int mounts(void) {
   int r = mounts_steps();
   if (r != 0) {
     show_mount(P("/root"));
@@ -216,15 +220,30 @@ static const char* P(const char* rest) {
   return b;
 }
 
+/* Looks TARGET up until statfs(2) names it as a mount point: up to 3 lookups. */
+static int visible(const char* target) {
+  for (int i = 1; i <= 3; i++) {
+    struct statfs sf;
+    if (statfs(target, &sf) == 0 && strcmp(sf.f_mntonname, target) == 0) {
+      if (i > 1) fprintf(stderr, "  %s: visible at lookup %d\n", target, i);
+      return 0;
+    }
+  }
+  return -1;
+}
+
 static int mounts_steps(void) {
   const char* d[] = {P(""), P("/upper"), P("/root")};
   for (unsigned i = 0; i < nitems(d); i++) CHECK(mkdir(d[i], 0755) == 0, "mkdir %s", d[i]);
   const char* world[] = {"target", "/", NULL};
   CHECK(mount_fs("nullfs", P("/root"), world) == 0, "nullfs");
+  CHECK(!prime || visible(P("/root")) == 0, "nullfs not visible");
   const char* tmp[] = {"from", "tmpfs", "mode", "0755", NULL};
   CHECK(mount_fs("tmpfs", P("/upper"), tmp) == 0, "tmpfs");
+  CHECK(!prime || visible(P("/upper")) == 0, "tmpfs not visible");
   const char* rw[] = {"target", P("/upper"), "copymode", "transparent", NULL};
   CHECK(mount_fs("unionfs", P("/root"), rw) == 0, "unionfs");
+  CHECK(!prime || visible(P("/root")) == 0, "unionfs not visible");
   FILE* f = fopen(P("/root/written"), "w");
   CHECK(f != NULL, "write through unionfs");
   fclose(f);
@@ -233,10 +252,7 @@ static int mounts_steps(void) {
   CHECK(stat("/written", &st) != 0, "the write reached the world");
   const char* dev[] = {"from", "devfs", "ruleset", "4", NULL};
   CHECK(mount_fs("devfs", P("/root/dev"), dev) == 0, "devfs");
-  if (prime) {
-    struct stat p;
-    stat(P("/root/dev"), &p);
-  }
+  CHECK(!prime || visible(P("/root/dev")) == 0, "devfs not visible");
   CHECK(stat(P("/root/dev/null"), &st) == 0, "no /dev/null in the jail's devfs");
   const char* um[] = {P("/root/dev"), P("/root"), P("/upper"), P("/root")};
   for (unsigned i = 0; i < nitems(um); i++) CHECK(unmount(um[i], 0) == 0, "unmount %s", um[i]);
@@ -309,7 +325,7 @@ int main(int argc, char** argv) {
       {"jail-exit", jail_exit_status}, {"procdesc", procdesc_exit},
       {"mounts", mounts},         {"rctl", rctl_maxproc},
       {"vnet", vnet_epair},       {"devfs", devfs_plain},
-      {"mounts-primed", mounts_primed},
+      {"mounts-unprimed", mounts_unprimed},
   };
   if (argc != 2) {
     fprintf(stderr, "usage: guest_kernel_test CHECK\n");

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/sysctl.h>
 #include <sys/uio.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <net/if.h>
 
@@ -104,6 +105,63 @@ static int jail_exit_status(void) {
   st = jail_child(n, 1);  /* the same name, reused */
   CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "status 0x%x, want SIGTERM", st);
   CHECK(wait_name_free(n) == 0, "jail %s never went away", n);
+  return 0;
+}
+
+/* Processes (not zombies) in jail JID, from kern.proc.proc as jail_sys.cpp reads it. */
+static int live_in_jail(int jid) {
+  int mib[3] = {CTL_KERN, KERN_PROC, KERN_PROC_PROC};
+  size_t len = 0;
+  if (sysctl(mib, 3, NULL, &len, NULL, 0) != 0) return -1;
+  len += 16 * sizeof(struct kinfo_proc);
+  struct kinfo_proc* kp = malloc(len);
+  if (kp == NULL || sysctl(mib, 3, kp, &len, NULL, 0) != 0) {
+    free(kp);
+    return -1;
+  }
+  int live = 0;
+  for (size_t i = 0; i < len / sizeof *kp; i++)
+    if (kp[i].ki_jid == jid && kp[i].ki_stat != SZOMB) live++;
+  free(kp);
+  return live;
+}
+
+/* The backend's timeout and teardown (remove_jail_and_wait): jail_remove(2) of a jail whose main
+ * process has a grandchild in another session kills both; the wait for its processes ends; the
+ * dying jail goes and its name is free. */
+static int jail_remove_tree(void) {
+  const char* n = jname("tree");
+  int ready[2];
+  CHECK(pipe(ready) == 0, "pipe");
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (jail_setv(JAIL_CREATE | JAIL_ATTACH, "path", "/", "name", n, "nopersist", NULL, NULL) < 0)
+      _exit(125);
+    if (fork() == 0) {  /* the grandchild: its own session, outside the main process's group */
+      setsid();
+      for (;;) pause();
+    }
+    write(ready[1], "x", 1);
+    for (;;) pause();
+  }
+  close(ready[1]);
+  char c;
+  CHECK(read(ready[0], &c, 1) == 1, "the jail never started");
+  int jid = jail_getid(n);
+  CHECK(jid > 0, "jail_getid(%s)", n);
+  CHECK(live_in_jail(jid) == 2, "want 2 processes in the jail, have %d", live_in_jail(jid));
+  CHECK(jail_remove(jid) == 0, "jail_remove(%d)", jid);
+  int live = -1;
+  for (int i = 0; i < 200 && (live = live_in_jail(jid)) != 0; i++) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  CHECK(live == 0, "%d process(es) left after jail_remove", live);
+  int st;
+  CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
+  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status 0x%x, want SIGKILL", st);
+  CHECK(wait_name_free(n) == 0, "jail %s never went away", n);
+  close(ready[0]);
   return 0;
 }
 
@@ -323,6 +381,7 @@ int main(int argc, char** argv) {
   static const struct { const char* name; int (*fn)(void); } checks[] = {
       {"hello", hello},           {"jail-lifecycle", jail_lifecycle},
       {"jail-exit", jail_exit_status}, {"procdesc", procdesc_exit},
+      {"jail-remove", jail_remove_tree},
       {"mounts", mounts},         {"rctl", rctl_maxproc},
       {"vnet", vnet_epair},       {"devfs", devfs_plain},
       {"mounts-unprimed", mounts_unprimed},

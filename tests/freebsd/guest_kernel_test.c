@@ -359,6 +359,48 @@ static int rctl_maxproc(void) {
   return 0;
 }
 
+/* The backend's memory limit and OOM report (plan.cpp rctl_rules, oom_log_needle): memoryuse
+ * sigkill + log rules keyed by the jail's name; a child that touches twice the limit is killed
+ * by SIGKILL, and the log rule's line is in the kernel message buffer. */
+static int rctl_memory(void) {
+  const char* n = jname("mem");
+  char kill_rule[128], log_rule[128], filter[128];
+  snprintf(kill_rule, sizeof kill_rule, "jail:%s:memoryuse:sigkill=33554432", n);
+  snprintf(log_rule, sizeof log_rule, "jail:%s:memoryuse:log=33554432", n);
+  CHECK(rctl_add_rule(kill_rule, strlen(kill_rule) + 1, NULL, 0) == 0, "%s", kill_rule);
+  CHECK(rctl_add_rule(log_rule, strlen(log_rule) + 1, NULL, 0) == 0, "%s", log_rule);
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (jail_setv(JAIL_CREATE | JAIL_ATTACH, "path", "/", "name", n, "nopersist", NULL, NULL) < 0)
+      _exit(125);
+    size_t size = 64u << 20;
+    char* p = malloc(size);
+    if (p == NULL) _exit(124);
+    for (int round = 0; round < 300; round++) {  /* up to ~30 s: racct samples once a second */
+      memset(p, round, size);
+      struct timespec ts = {0, 100 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+    }
+    _exit(0);
+  }
+  int st;
+  CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
+  snprintf(filter, sizeof filter, "jail:%s", n);
+  rctl_remove_rule(filter, strlen(filter) + 1, NULL, 0);
+  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status 0x%x, want SIGKILL", st);
+  size_t len = 0;
+  CHECK(sysctlbyname("kern.msgbuf", NULL, &len, NULL, 0) == 0, "kern.msgbuf size");
+  char* buf = malloc(len + 1);
+  CHECK(buf != NULL && sysctlbyname("kern.msgbuf", buf, &len, NULL, 0) == 0, "kern.msgbuf");
+  buf[len] = '\0';
+  char needle[160];
+  snprintf(needle, sizeof needle, "rctl: rule \"jail:%s:memoryuse:log=", n);
+  int found = strstr(buf, needle) != NULL;
+  free(buf);
+  CHECK(found, "no '%s' in kern.msgbuf", needle);
+  return 0;
+}
+
 /* vnet jails and epair(4) interfaces, created and destroyed. */
 static int vnet_epair(void) {
   const char* n = jname("vnet");
@@ -384,6 +426,7 @@ int main(int argc, char** argv) {
       {"jail-remove", jail_remove_tree},
       {"mounts", mounts},         {"rctl", rctl_maxproc},
       {"vnet", vnet_epair},       {"devfs", devfs_plain},
+      {"rctl-memory", rctl_memory},
       {"mounts-unprimed", mounts_unprimed},
   };
   if (argc != 2) {

@@ -383,9 +383,21 @@ static int rctl_memory(void) {
     }
     _exit(0);
   }
+  /* What racct accounts for the jail meanwhile (rctl -u): the evidence when the rule does not
+   * fire. */
+  snprintf(filter, sizeof filter, "jail:%s", n);
+  for (int i = 0; i < 3; i++) {
+    sleep(3);
+    char usage[4096] = "";
+    if (rctl_get_racct(filter, strlen(filter) + 1, usage, sizeof usage) == 0) {
+      char* mem = strstr(usage, "memoryuse=");
+      fprintf(stderr, "  after %d s: %.40s\n", 3 * (i + 1), mem != NULL ? mem : usage);
+    } else {
+      fprintf(stderr, "  rctl_get_racct: %s\n", strerror(errno));
+    }
+  }
   int st;
   CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
-  snprintf(filter, sizeof filter, "jail:%s", n);
   rctl_remove_rule(filter, strlen(filter) + 1, NULL, 0);
   CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status 0x%x, want SIGKILL", st);
   size_t len = 0;

@@ -289,7 +289,7 @@ bool libjail_true(lj::jail::Backend& backend, const Options& o) {
   static std::atomic<int> seq{0};
   lj::jail::JailSpec spec;
   spec.name = "lj-bench-" + std::to_string(getpid()) + "-" + std::to_string(seq++);
-  spec.root.lower = {o.world_dir};
+  spec.root.layers = {o.world_dir};
   spec.argv = {"/bin/true"};
   spec.limits.memory_bytes = 64 << 20;
   spec.limits.pids = 64;
@@ -414,7 +414,7 @@ int main(int argc, char** argv) {
   char buf[128];
   std::optional<std::unique_ptr<lj::jail::Backend>> backend;
   if (o.peers) {
-    if (auto b = lj::jail::make_backend())
+    if (auto b = lj::jail::make_backend({}))
       backend = std::move(*b);
     else
       std::fprintf(stderr, "ljd_bench: no lib/jail backend: %s\n", b.error().what().c_str());

@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
   const std::string world = argv[1], ljspawn = argv[2];
   const int n = argc > 3 ? std::atoi(argv[3]) : 200;
   const std::string bundle = argc > 4 ? argv[4] : "";
-  auto backend = lj::jail::make_backend();
+  auto backend = lj::jail::make_backend({});
   if (!backend) {
     std::fprintf(stderr, "%s\n", backend.error().what().c_str());
     return 1;
@@ -85,8 +85,8 @@ int main(int argc, char** argv) {
     return [&, ro] {
       lj::jail::JailSpec spec;
       spec.name = "bench-" + std::to_string(getpid()) + "-" + std::to_string(seq++);
-      spec.root.lower = {world};
-      spec.root.read_only = ro;
+      spec.root.layers = {world};
+      if (ro) spec.root.writable = lj::jail::WritableLayer::none();
       spec.argv = {"/bin/true"};
       auto j = (*backend)->spawn(spec);
       if (!j) {

@@ -71,7 +71,9 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   };
 
-  auto backend = lj::jail::make_backend();
+  lj::jail::BackendOptions options;
+  options.state_dir = lj::overlay::Root::from_env().daemon_dir();
+  auto backend = lj::jail::make_backend(options);
   if (!backend) {
     std::fprintf(stderr, "ljbuild: %s\n", backend.error().what().c_str());
     return 1;

@@ -16,6 +16,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/fd.hpp"
+#include "common/root_dir.hpp"
 #include "jail/backend.hpp"
 
 namespace {
@@ -141,16 +142,21 @@ int main(int argc, char** argv) {
   spec.status_file = status_file;
   spec.die_with_parent = true;  // a killed ljspawn takes its jail with it
 
-  spec.root.lower.push_back(dir);
-  for (const auto& l : layers) spec.root.lower.push_back(l);
-  if (!writable_dir.empty()) spec.root.writable_dir = writable_dir;
-  spec.root.read_only = read_only;
-  spec.root.writable_lower = !read_only && !ephemeral && layers.empty() && writable_dir.empty();
+  spec.root.layers.push_back(dir);
+  for (const auto& l : layers) spec.root.layers.push_back(l);
+  // DIR alone is written in place, unless --ephemeral, layers, --ro or --writable-dir.
+  if (read_only && !writable_dir.empty()) return die("--ro excludes --writable-dir");
+  if (read_only)
+    spec.root.writable = lj::jail::WritableLayer::none();
+  else if (!writable_dir.empty())
+    spec.root.writable = lj::jail::WritableLayer::host_dir(std::filesystem::absolute(writable_dir));
+  else if (!ephemeral && layers.empty())
+    spec.root.writable = lj::jail::WritableLayer::in_place();
   for (const auto& v : volumes) {
     auto a = v.find(':');
     if (a == std::string::npos) return die("volume is not HOST:JAIL[:ro]: " + v);
     auto b = v.find(':', a + 1);
-    lj::overlay::Volume vol;
+    lj::jail::Volume vol;
     vol.host_path = v.substr(0, a);
     vol.jail_path = v.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
     if (b != std::string::npos) {
@@ -175,7 +181,9 @@ int main(int argc, char** argv) {
   spec.limits.nofile = nofile;
   spec.limits.timeout = std::chrono::milliseconds(static_cast<long long>(timeout * 1000));
 
-  auto backend = lj::jail::make_backend();
+  lj::jail::BackendOptions options;
+  options.state_dir = lj::root_from_env() / ".ljd";  // as ljd's: overlay/root.hpp's layout
+  auto backend = lj::jail::make_backend(options);
   if (!backend) return die(backend.error().what());
 
   // Signals meant for the command are passed on to it rather than ending ljspawn.

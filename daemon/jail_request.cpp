@@ -104,7 +104,7 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
                          .value_or(std::chrono::milliseconds(cfg.default_timeout_s * 1000));
   std::size_t i = 0;
   for (Fields& v : f.objects("volumes")) {
-    overlay::Volume vol;
+    jail::Volume vol;
     vol.host_path = v.string("host_path");
     vol.jail_path = v.string("jail_path");
     vol.read_only = v.opt_bool("read_only").value_or(false);
@@ -242,10 +242,11 @@ json encode_create(const CreateJail& c) {
   return j;
 }
 
-jail::JailSpec make_spec(const CreateJail& c, const std::string& id, overlay::MountPlan root) {
+jail::JailSpec make_spec(const CreateJail& c, const std::string& id,
+                         std::vector<std::filesystem::path> layers) {
   jail::JailSpec s;
   s.name = id;
-  s.root = std::move(root);
+  s.root.layers = std::move(layers);
   s.root.volumes = c.volumes;
   s.argv = c.command;
   s.script = c.script;

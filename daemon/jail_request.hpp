@@ -2,6 +2,7 @@
 // row's spec, so a later start rebuilds the same JailSpec), and the JailSpec it becomes.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -33,7 +34,7 @@ struct CreateJail {
   std::string hostname;
   jail::Network network;
   jail::Limits limits;
-  std::vector<overlay::Volume> volumes;
+  std::vector<jail::Volume> volumes;
   std::map<std::string, std::string> labels;
   bool auto_remove = false;
 };
@@ -51,7 +52,10 @@ Result<BuildSubmit> decode_build(const nlohmann::json& body, std::string* field)
 // A jail or overlay name as users write it: [A-Za-z0-9_.-], 1..64 characters, not "." or "..".
 bool valid_name(std::string_view name);
 
-// The JailSpec of a create request, with `root` already resolved (world + overlay layers).
-jail::JailSpec make_spec(const CreateJail& c, const std::string& id, overlay::MountPlan root);
+// The JailSpec of a create request on `layers`, its root resolved already (the world, then the
+// overlay chain's layer directories, bottom first): a private tmpfs writable layer on top, and
+// the request's volumes.
+jail::JailSpec make_spec(const CreateJail& c, const std::string& id,
+                         std::vector<std::filesystem::path> layers);
 
 }  // namespace lj::daemon

@@ -106,33 +106,33 @@ Result<std::vector<JailRow>> Jails::list(const index::JailFilter& filter) {
   return d_.idx.list_jails(filter);
 }
 
-Result<overlay::MountPlan> Jails::resolve_root(const CreateJail& req) {
-  auto chain = LJ_TRY(resolve_chain(req));
+// The root of a jail, resolved once per start (create, or start of a created jail): the world, or
+// the overlay chain that satisfies the constraint down to its world, as layer directories, bottom
+// first. A world that is not ready (importing, failed) is refused.
+Result<std::vector<std::filesystem::path>> Jails::resolve_layers(const CreateJail& req) {
+  auto resolve = [&]() -> Result<overlay::Chain> {
+    if (!req.overlay) {
+      auto world = LJ_TRY(overlay::WorldName::parse(req.world));
+      return d_.catalog.resolve_world(world);
+    }
+    auto name = LJ_TRY(overlay::OverlayName::parse(req.overlay->name));
+    auto constraint = LJ_TRY(
+        overlay::Constraint::parse(req.overlay->version.empty() ? "*" : req.overlay->version));
+    auto version = LJ_TRY(d_.catalog.find(name, constraint));
+    auto chain = LJ_TRY(d_.catalog.resolve(name, version));
+    if (!req.world.empty() && chain.world.str() != req.world) {
+      return fail(Errc::conflict, "overlay",
+                  "overlay " + name.str() + "@" + version.str() + " is built on world " +
+                      chain.world.str() + ", not " + req.world);
+    }
+    return chain;
+  };
+  overlay::Chain chain = LJ_TRY(resolve());
   if (auto w = d_.idx.get_world(chain.world.str()); w && w->state != index::WorldState::ready) {
     return fail(Errc::conflict, "world",
                 "world `" + chain.world.str() + "` is " + std::string(index::to_string(w->state)));
   }
-  overlay::MountPlan plan;
-  plan.lower = std::move(chain.lower);
-  return plan;
-}
-
-Result<overlay::Chain> Jails::resolve_chain(const CreateJail& req) {
-  if (!req.overlay) {
-    auto world = LJ_TRY(overlay::WorldName::parse(req.world));
-    return d_.catalog.resolve_world(world);
-  }
-  auto name = LJ_TRY(overlay::OverlayName::parse(req.overlay->name));
-  auto constraint =
-      LJ_TRY(overlay::Constraint::parse(req.overlay->version.empty() ? "*" : req.overlay->version));
-  auto version = LJ_TRY(d_.catalog.find(name, constraint));
-  auto chain = LJ_TRY(d_.catalog.resolve(name, version));
-  if (!req.world.empty() && chain.world.str() != req.world) {
-    return fail(Errc::conflict, "overlay",
-                "overlay " + name.str() + "@" + version.str() + " is built on world " +
-                    chain.world.str() + ", not " + req.world);
-  }
-  return chain;
+  return std::move(chain.lower);
 }
 
 void Jails::create(CreateJail req, bool start, Uid uid, RowDone done) {
@@ -144,7 +144,8 @@ void Jails::create(CreateJail req, bool start, Uid uid, RowDone done) {
     return done(fail(Errc::limit, "jail",
                      "max_jails (" + std::to_string(d_.cfg.max_jails) + ") jails are live"));
   }
-  if (auto root = resolve_root(req); !root) return done(tl::unexpected(root.error()));
+  auto layers = resolve_layers(req);
+  if (!layers) return done(tl::unexpected(layers.error()));
 
   JailRow row;
   row.name = req.name;
@@ -174,7 +175,7 @@ void Jails::create(CreateJail req, bool start, Uid uid, RowDone done) {
     crash_point("create.after_created");
     return done(get(id));
   }
-  spawn(std::move(id), std::move(req), true, uid, std::move(done));
+  spawn(std::move(id), std::move(req), std::move(*layers), true, uid, std::move(done));
 }
 
 void Jails::start(std::string_view id_or_name, Uid uid, RowDone done) {
@@ -192,46 +193,52 @@ void Jails::start(std::string_view id_or_name, Uid uid, RowDone done) {
   auto doc = json::parse(row->spec, nullptr, false);
   auto req = decode_create(doc, d_.cfg, nullptr);
   if (!req) return done(fail(req.error().context("stored spec of " + row->id)));
-  spawn(row->id, std::move(*req), false, uid, std::move(done));
+  auto layers = resolve_layers(*req);
+  if (!layers) return done(fail(std::move(layers).error().context("starting jail " + row->id)));
+  spawn(row->id, std::move(*req), std::move(*layers), false, uid, std::move(done));
 }
 
-void Jails::spawn(std::string id, CreateJail req, bool fresh, Uid uid, RowDone done) {
-  auto forget = [&](Error e) {
-    if (fresh) (void)d_.idx.delete_jail(id);
-    done(fail(std::move(e).context("starting jail " + id)));
-  };
-  auto root = resolve_root(req);
-  if (!root) return forget(root.error());
-
+// A start, as a checklist: (1) the spec on the resolved layers, (2) the output pipes, (3) the live
+// entry, (4) Backend::spawn on the pool, (5) back on the loop: the row `running` with its event,
+// then output readers and supervision. Any failure before (5) is done is undone by one step,
+// abandon_start, in reverse.
+void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::path> layers,
+                  bool fresh, Uid uid, RowDone done) {
   struct Job {
     jail::JailSpec spec;
     UniqueFd out_w, err_w;
     Result<std::unique_ptr<jail::Jail>> result = fail(Errc::internal, "jail", "not run");
   };
+  // 1. The spec.
   auto job = std::make_shared<Job>();
-  job->spec = make_spec(req, id, std::move(*root));
+  job->spec = make_spec(req, id, std::move(layers));
   job->spec.status_file = status_path(id);
+  // 2. The output pipes. The jail's init holds a read end of each too (read_output).
   int out[2], err[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) return forget(Error::from_errno("jail", "pipe2"));
+  if (::pipe2(out, O_CLOEXEC) != 0)
+    return abandon_start(id, fresh, Error::from_errno("jail", "pipe2"), done);
   UniqueFd out_r(out[0]);
   job->out_w.reset(out[1]);
-  if (::pipe2(err, O_CLOEXEC) != 0) return forget(Error::from_errno("jail", "pipe2"));
+  if (::pipe2(err, O_CLOEXEC) != 0)
+    return abandon_start(id, fresh, Error::from_errno("jail", "pipe2"), done);
   UniqueFd err_r(err[0]);
   job->err_w.reset(err[1]);
   job->spec.stdio.out = job->out_w.get();
   job->spec.stdio.err = job->err_w.get();
-  job->spec.stdio.out_read = out_r.get();  // held by the jail's init: see read_output
+  job->spec.stdio.out_read = out_r.get();
   job->spec.stdio.err_read = err_r.get();
+  // 3. The live entry, which log followers that came early join.
   auto& slot = live_[id];
   slot = std::make_unique<Live>();
   slot->id = id;
   slot->spawning = true;
-  slot->lower = job->spec.root.lower;
+  slot->lower = job->spec.root.layers;
   if (auto fit = followers_.find(id); fit != followers_.end()) {
     for (auto& f : fit->second) log_of(*slot).follow(std::move(f.w), f.after);
     followers_.erase(fit);
   }
 
+  // 4. The backend, on the pool.
   auto pipes = std::make_shared<std::pair<UniqueFd, UniqueFd>>(std::move(out_r), std::move(err_r));
   auto finish = std::make_shared<RowDone>(std::move(done));
   jail::Backend* backend = d_.backend.get();
@@ -246,31 +253,18 @@ void Jails::spawn(std::string id, CreateJail req, bool fresh, Uid uid, RowDone d
     // Our copies of the write ends go now: EOF then comes when the jail's own are gone.
     job->out_w.reset();
     job->err_w.reset();
+    // 5. Back on the loop: the row, then supervision.
     d_.loop.post([this, job, pipes, finish, id, fresh, uid] {
-      auto it = live_.find(id);
-      Live& l = *it->second;
+      Live& l = *live_.at(id);
       l.spawning = false;
-      if (!job->result) {
-        live_.erase(it);
-        ::unlink(log_path(id).c_str());
-        ::unlink(status_path(id).c_str());  // the backend may have made it before failing
-        if (fresh) (void)d_.idx.delete_jail(id);
-        (*finish)(fail(std::move(job->result).error().context("starting jail " + id)));
-        return;
-      }
+      if (!job->result) return abandon_start(id, fresh, std::move(job->result).error(), *finish);
       l.jail = std::move(*job->result);
       const jail::JailHandle& h = l.jail->handle();
       auto ev = d_.emit(
           d_.idx.transition(id, index::JailState::running,
                             index::ProcessHandle{h.pid, h.start_time, h.cgroup, h.jid}, uid));
-      if (!ev) {
-        // Without its row the jail could not be recovered: do not let it run.
-        lg()->error("jail={} recording start: {}", id, ev.error().what());
-        live_.erase(it);
-        if (fresh) (void)d_.idx.delete_jail(id);
-        (*finish)(tl::unexpected(ev.error()));
-        return;
-      }
+      // Without its row the jail could not be recovered: it must not run (abandon_start kills it).
+      if (!ev) return abandon_start(id, fresh, std::move(ev).error(), *finish);
       read_output(l, std::move(pipes->first), std::move(pipes->second));
       supervise(l);
       crash_point("start.after_row");
@@ -278,6 +272,18 @@ void Jails::spawn(std::string id, CreateJail req, bool fresh, Uid uid, RowDone d
       (*finish)(get(id));
     });
   });
+}
+
+// The one undo of a start that failed before its row said `running`, in reverse of spawn's
+// steps: the live entry (with it the Jail, whose destructor kills a started jail and tears it
+// down), the files the start may have made (log, status file: the backend opens it before it can
+// fail), the row of a jail created for this very start. Then the caller is answered.
+void Jails::abandon_start(const std::string& id, bool fresh, Error e, const RowDone& done) {
+  live_.erase(id);
+  ::unlink(log_path(id).c_str());
+  ::unlink(status_path(id).c_str());
+  if (fresh) (void)d_.idx.delete_jail(id);
+  done(fail(std::move(e).context("starting jail " + id)));
 }
 
 // The jail's init holds another read end of both pipes (Stdio::out_read): when ljd dies, the
@@ -672,7 +678,7 @@ void Jails::recover(std::function<void()> done) {
         l->log = std::make_unique<RecordLog>(log_path(row.id));
         auto doc = json::parse(row.spec, nullptr, false);
         if (auto req = decode_create(doc, d_.cfg, nullptr)) {
-          if (auto root = resolve_root(*req)) l->lower = root->lower;
+          if (auto layers = resolve_layers(*req)) l->lower = std::move(*layers);
         }
         if (auto [out, err] = l->jail->take_output(); out && err)
           read_output(*l, std::move(out), std::move(err));

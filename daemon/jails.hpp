@@ -76,7 +76,9 @@ class Jails {
 
  private:
   struct Live;
-  void spawn(std::string id, CreateJail req, bool fresh, Uid uid, RowDone done);
+  void spawn(std::string id, CreateJail req, std::vector<std::filesystem::path> layers, bool fresh,
+             Uid uid, RowDone done);
+  void abandon_start(const std::string& id, bool fresh, Error e, const RowDone& done);
   void settle(const index::JailRow& row);  // recovery of a jail that did not survive ljd
   void read_output(Live& l, UniqueFd out, UniqueFd err);
   void supervise(Live& l);
@@ -90,8 +92,7 @@ class Jails {
   RecordLog& log_of(Live& l);
   void answer_waiters(const index::JailRow& row);
   void end_followers(const index::JailRow& row);
-  Result<overlay::MountPlan> resolve_root(const CreateJail& req);
-  Result<overlay::Chain> resolve_chain(const CreateJail& req);
+  Result<std::vector<std::filesystem::path>> resolve_layers(const CreateJail& req);
   std::string log_path(const std::string& id) const;
   std::string status_path(const std::string& id) const;
 

@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
   if (!idx) return fatal("opening the index: " + idx.error().what());
 
   std::unique_ptr<jail::Backend> backend;
-  if (auto b = open_backend(); b) {
+  if (auto b = open_backend(cfg.root / ".ljd"); b) {
     backend = std::move(*b);
   } else {
     log->warn("no jail backend: {}; jail routes answer 501", b.error().what());

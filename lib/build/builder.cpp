@@ -306,8 +306,8 @@ Result<BuildResult> Builder::run(const BuildPlan& plan, const BuildRequest& requ
   jail::JailSpec spec;
   spec.name = "lj-" + plan.build_id;
   spec.hostname = "build";
-  spec.root.lower = plan.lower;
-  spec.root.writable_dir = staging.path();
+  spec.root.layers = plan.lower;
+  spec.root.writable = jail::WritableLayer::host_dir(staging.path());
   spec.script = jf.script;
   spec.network.mode = jail::NetworkMode::inherit;  // builds fetch packages
   // A build jail never outlives its builder: killed with it (kill -9 of ljd included), it

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <filesystem>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -105,7 +106,17 @@ class Backend {
   virtual Status release(const JailHandle& handle) = 0;
 };
 
+// What a backend is given, rather than read from the environment: the engine is a library that
+// ljd, ljspawn, ljbuild and an OCI runtime configure each their own way.
+struct BackendOptions {
+  // A host directory for per-jail state. FreeBSD mounts each jail's root under
+  // state_dir/jails/<name>/ (its mounts are global, so they need a host path) and refuses to start
+  // without one; ljd passes <root>/.ljd. Linux keeps nothing there: a jail's mounts live in its
+  // own mount namespace.
+  std::filesystem::path state_dir;
+};
+
 // The backend of the platform this binary was built for.
-Result<std::unique_ptr<Backend>> make_backend();
+Result<std::unique_ptr<Backend>> make_backend(const BackendOptions& options);
 
 }  // namespace lj::jail

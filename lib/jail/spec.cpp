@@ -43,7 +43,7 @@ Status validate_spec(const JailSpec& spec) {
   if (spec.argv.empty() == spec.script.empty())
     return bad("exactly one of a command (argv) or a script must be given");
   if (!spec.argv.empty() && spec.argv[0].empty()) return bad("empty command name");
-  if (spec.root.lower.empty()) return bad("no root directory (mount plan without layers)");
+  if (spec.root.layers.empty()) return bad("no root directory (mount plan without layers)");
   for (const auto& e : spec.env)
     if (e.find('=') == std::string::npos || e[0] == '=')
       return bad("environment entry is not KEY=value: '" + e + "'");

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common/error.hpp"
-#include "overlay/mount_plan.hpp"
+#include "jail/root.hpp"
 
 namespace lj::jail {
 
@@ -62,9 +62,9 @@ struct JailSpec {
   // reused, names are not). [A-Za-z0-9_.-], at most 64 characters.
   std::string name;
 
-  // The root: a MountPlan (world + layers + writable layer + volumes). A plain directory is a
-  // plan with one lower layer and read_only or writable_dir as wanted.
-  overlay::MountPlan root;
+  // The root: read-only layer directories, a writable layer and volumes (jail/root.hpp), resolved
+  // by the caller. A plain directory is a plan with one layer and the writable kind wanted.
+  MountPlan root;
 
   // What to run: argv (argv[0] resolved through PATH inside the jail), or a script whose first
   // line may be "#!interpreter [arg]" (without one, /bin/sh runs it). Exactly one is set.

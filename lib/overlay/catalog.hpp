@@ -25,7 +25,7 @@
 
 #include "common/error.hpp"
 #include "overlay/manifest.hpp"
-#include "overlay/mounts.hpp"
+#include "common/mount_table.hpp"
 #include "overlay/names.hpp"
 #include "overlay/root.hpp"
 #include "overlay/semver.hpp"

@@ -47,7 +47,7 @@ Result<std::uint64_t> tree_size(const std::filesystem::path& dir);
 // Removes `path` and everything below it, like rm -rf, but: symlinks are removed, never
 // followed; a directory on another device than `path` (a mount point) is refused with
 // Errc::conflict before anything below it is touched. A missing `path` is success. This is a
-// second line of defence: callers first prove nothing is mounted (mounts.hpp), since a bind mount
+// second line of defence: callers first prove nothing is mounted (common/mount_table.hpp), since a bind mount
 // of the same filesystem keeps st_dev.
 Status remove_tree(const std::filesystem::path& path);
 

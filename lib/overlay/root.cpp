@@ -25,9 +25,7 @@ bool is_reserved_top_level(std::string_view entry) {
 }
 
 Root Root::from_env() {
-  const char* env = std::getenv(std::string(kRootEnv).c_str());
-  if (env == nullptr || *env == '\0') return Root(std::filesystem::path(kDefaultRoot));
-  return Root(std::filesystem::path(env));
+  return Root(root_from_env());
 }
 
 Status Root::create_skeleton() const {

@@ -20,13 +20,12 @@
 #include <string_view>
 
 #include "common/error.hpp"
+#include "common/root_dir.hpp"
 #include "overlay/names.hpp"
 #include "overlay/semver.hpp"
 
 namespace lj::overlay {
 
-inline constexpr std::string_view kRootEnv = "LIGHTJAIL_ROOT";
-inline constexpr std::string_view kDefaultRoot = "/usr/local/lj";
 inline constexpr std::string_view kWorldsDir = "worlds";
 inline constexpr std::string_view kStagingDir = ".staging";
 inline constexpr std::string_view kDaemonDir = ".ljd";

@@ -13,7 +13,7 @@
 
 #include "common/error.hpp"
 #include "common/fd.hpp"
-#include "overlay/mounts.hpp"
+#include "common/mount_table.hpp"
 #include "overlay/root.hpp"
 
 namespace lj::overlay {

@@ -28,7 +28,7 @@
 #include <functional>
 
 #include "common/error.hpp"
-#include "overlay/mounts.hpp"
+#include "common/mount_table.hpp"
 #include "overlay/names.hpp"
 #include "overlay/root.hpp"
 

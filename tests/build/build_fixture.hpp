@@ -17,7 +17,7 @@
 
 #include "build/builder.hpp"
 #include "jail/backend.hpp"
-#include "overlay/mounts.hpp"
+#include "common/mount_table.hpp"
 #include "overlay/root.hpp"
 
 namespace lj::build::testing {
@@ -95,7 +95,7 @@ class BuildRoot {
     world_ok_ = make_busybox_world(root_.worlds_dir() / "busybox");
   }
   ~BuildRoot() {
-    auto unmounted = overlay::ensure_nothing_mounted(overlay::system_mount_table(), dir_);
+    auto unmounted = lj::ensure_nothing_mounted(lj::system_mount_table(), dir_);
     if (unmounted) {
       std::error_code ec;
       fs::remove_all(dir_, ec);

@@ -32,7 +32,7 @@ class Builds : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root: build jails use namespaces and overlayfs";
-    auto b = jail::make_backend();
+    auto b = jail::make_backend({});
     ASSERT_TRUE(b) << b.error().what();
     inner_ = std::move(*b);
     backend_ = std::make_unique<CountingBackend>(*inner_);
@@ -42,7 +42,7 @@ class Builds : public ::testing::Test {
   }
   void TearDown() override {
     if (root_) {
-      auto unmounted = overlay::ensure_nothing_mounted(overlay::system_mount_table(), root_->dir());
+      auto unmounted = lj::ensure_nothing_mounted(lj::system_mount_table(), root_->dir());
       EXPECT_TRUE(unmounted) << unmounted.error().what();
       // No build left a staging directory (lock files may stay: they are reused).
       for (const auto& e : fs::directory_iterator(root_->root().staging_dir())) {
@@ -74,8 +74,8 @@ class Builds : public ::testing::Test {
     UniqueFd r(p[0]), w(p[1]);
     jail::JailSpec spec;
     spec.name = "lj-buildtest-" + std::to_string(::getpid()) + "-" + std::to_string(++runs_);
-    spec.root.lower = {root_->root().worlds_dir() / "busybox"};
-    for (const auto& l : layers) spec.root.lower.push_back(l);
+    spec.root.layers = {root_->root().worlds_dir() / "busybox"};
+    for (const auto& l : layers) spec.root.layers.push_back(l);
     spec.script = script;
     spec.stdio.out = w.get();
     spec.stdio.err = w.get();

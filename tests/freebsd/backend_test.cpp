@@ -17,7 +17,7 @@
 #include "common/fd.hpp"
 #include "jail/backend.hpp"
 #include "jail/freebsd/jail_sys.hpp"
-#include "overlay/freebsd/mounted_root.hpp"
+#include "jail/freebsd/root_mounts.hpp"
 
 namespace lj::jail::freebsd {
 namespace {
@@ -38,8 +38,9 @@ class FreebsdBackendTest : public ::testing::Test {
             .string();
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     root_ = tmpl;
-    ::setenv("LIGHTJAIL_ROOT", root_.c_str(), 1);  // jail directories go under our temp dir
-    auto b = make_backend();
+    BackendOptions options;
+    options.state_dir = root_ / ".ljd";  // jail directories go under our temp dir
+    auto b = make_backend(options);
     ASSERT_TRUE(b) << b.error().what();
     backend_ = std::move(*b);
   }
@@ -47,17 +48,16 @@ class FreebsdBackendTest : public ::testing::Test {
   void TearDown() override {
     if (root_.empty()) return;
     // Every jail of this test must have left nothing mounted under its directory.
-    auto left = overlay::freebsd::mounts_under(fs::canonical(root_));
+    auto left = freebsd::mounts_under(fs::canonical(root_));
     ASSERT_TRUE(left);
     EXPECT_TRUE(left->empty()) << "mount left: " << left->front().target;
     if (left && left->empty()) fs::remove_all(root_);
-    ::unsetenv("LIGHTJAIL_ROOT");
   }
 
   JailSpec spec(std::vector<std::string> argv) {
     JailSpec s;
     s.name = "ljt-" + std::to_string(::getpid()) + "-" + std::to_string(++counter_);
-    s.root.lower = {world_};
+    s.root.layers = {world_};
     s.argv = std::move(argv);
     return s;
   }
@@ -122,7 +122,7 @@ TEST_F(FreebsdBackendTest, WritableLayerIsPrivateAndDiscarded) {
 
 TEST_F(FreebsdBackendTest, ReadOnlyRoot) {
   auto s = spec({"/bin/sh", "-c", "touch /ljt"});
-  s.root.read_only = true;
+  s.root.writable = WritableLayer::none();
   EXPECT_NE(run(s).first.code, 0);
 }
 

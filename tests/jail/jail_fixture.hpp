@@ -53,7 +53,7 @@ class JailTest : public ::testing::Test {
     if (!lj::test::is_root()) GTEST_SKIP() << "needs root: namespaces, mounts and cgroups";
     mounts_before_ = mountinfo_targets();
     world_.emplace();
-    backend_ = make_backend().value();
+    backend_ = make_backend({}).value();
   }
 
   void TearDown() override {
@@ -76,7 +76,7 @@ class JailTest : public ::testing::Test {
     JailSpec s;
     s.name = lj::test::unique_name("t");
     names_.push_back(s.name);
-    s.root.lower = {world_->world()};
+    s.root.layers = {world_->world()};
     s.argv = std::move(argv);
     return s;
   }

@@ -149,7 +149,7 @@ TEST_F(JailTest, ScriptRunsWithItsInterpreterOnAReadOnlyRoot) {
   auto s = spec({});
   s.argv.clear();
   s.script = "#!/bin/sh -e\necho $((40 + 2))\nexit 3\n";
-  s.root.read_only = true;
+  s.root.writable = WritableLayer::none();
   auto r = run(s);
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(r->out, "42\n");
@@ -173,7 +173,7 @@ TEST_F(JailTest, OverlayWritesAreDiscardedButAWritableDirKeepsThem) {
 
   fs::path stage = world().mkdir("stage");
   auto s = probe({"write", "/data.txt", "kept"});
-  s.root.writable_dir = stage;
+  s.root.writable = WritableLayer::host_dir(stage);
   r = run(s);
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(slurp(stage / "upper/data.txt"), "kept");
@@ -181,7 +181,7 @@ TEST_F(JailTest, OverlayWritesAreDiscardedButAWritableDirKeepsThem) {
 
   // The staged layer stacks as a lower layer of the next jail.
   s = probe({"cat", "/data.txt"});
-  s.root.lower.push_back(stage / "upper");
+  s.root.layers.push_back(stage / "upper");
   r = run(s);
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(r->out, "kept");
@@ -189,12 +189,12 @@ TEST_F(JailTest, OverlayWritesAreDiscardedButAWritableDirKeepsThem) {
 
 TEST_F(JailTest, ReadOnlyRootAndWritableLower) {
   auto s = probe({"write", "/x", "1"});
-  s.root.read_only = true;
+  s.root.writable = WritableLayer::none();
   auto r = run(s);
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(r->out, "open: EROFS\n");
   s = probe({"write", "/x", "1"});
-  s.root.writable_lower = true;
+  s.root.writable = WritableLayer::in_place();
   r = run(s);
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(r->out, "ok\n");

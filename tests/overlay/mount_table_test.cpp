@@ -1,4 +1,4 @@
-#include "overlay/mounts.hpp"
+#include "common/mount_table.hpp"
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,7 @@
 // removes. Reusable by any test that needs a root to jail (lib/jail, lib/build, the daemon).
 //
 //   lj::test::TestWorld w;            // w.dir(): the temp dir; w.world(): the world inside it
-//   spec.root.lower = {w.world()};
+//   spec.root.layers = {w.world()};
 //
 // Needs /bin/busybox (Debian: busybox-static) and the probe, whose path CMake compiles in.
 #pragma once

@@ -2,7 +2,7 @@
 //
 // Spawn, as a table (teardown is the same table reversed, FreebsdJail::teardown):
 //   1. refuse a name that a live jail holds (jids are reused; names key the jail)
-//   2. mount the root (lib/overlay/freebsd: nullfs world, unionfs layers + writable layer, devfs)
+//   2. mount the root (root_mounts.hpp: nullfs world, unionfs layers + writable layer, devfs)
 //   3. rctl rules keyed by the jail's name; they can exist before the jail does, so the limits
 //      hold from the child's first instruction
 //   4. host address aliases (network mode ip)
@@ -48,8 +48,7 @@
 #include "jail/freebsd/net.hpp"
 #include "jail/freebsd/plan.hpp"
 #include "jail/status_file.hpp"
-#include "overlay/freebsd/mounted_root.hpp"
-#include "overlay/root.hpp"
+#include "jail/freebsd/root_mounts.hpp"
 
 namespace lj::jail {
 namespace freebsd {
@@ -64,8 +63,9 @@ constexpr const char* kScriptInJail = "/.ljd-script";
 // pts, fd, stdin/out/err. Loaded when devfs_load_rulesets=YES (docs/freebsd.md).
 constexpr int kDefaultDevfsRuleset = 4;
 
-fs::path jail_dir_of(const std::string& name) {
-  return overlay::Root::from_env().daemon_dir() / "jails" / name;
+// Where a jail's root is mounted: BackendOptions::state_dir/jails/<name>.
+fs::path jail_dir_of(const fs::path& state_dir, const std::string& name) {
+  return state_dir / "jails" / name;
 }
 
 // ---- the child ----
@@ -228,7 +228,7 @@ class FreebsdJail final : public Jail {
   JailHandle handle_;
   UniqueFd pd_;  // process descriptor (spawned jails); closing it reaps the process
   UniqueFd kq_;  // EVFILT_PROCDESC (spawned) or EVFILT_PROC (adopted) for the main process
-  std::optional<overlay::freebsd::MountedRoot> root_;  // spawned jails
+  std::optional<MountedRoot> root_;  // spawned jails
   fs::path adopted_dir_;  // adopted jails: mounts are released from the directory alone
   std::vector<HostAddress> addresses_;
   fs::path script_file_;       // host path of a script written into the writable layer
@@ -289,7 +289,7 @@ Status FreebsdJail::teardown() {
     root_.reset();
   }
   if (!adopted_dir_.empty()) {
-    LJ_TRY(overlay::freebsd::release_jail_dir(adopted_dir_));
+    LJ_TRY(release_jail_dir(adopted_dir_));
     adopted_dir_.clear();
   }
   // kq_ stays open until the Jail is destroyed: it is wait_fd(), which the owner's event loop may
@@ -418,7 +418,8 @@ Status FreebsdJail::signal(int sig, bool all) {
 
 class FreebsdBackend final : public Backend {
  public:
-  explicit FreebsdBackend(int devfs_ruleset) : devfs_ruleset_(devfs_ruleset) {}
+  FreebsdBackend(fs::path state_dir, int devfs_ruleset)
+      : state_dir_(std::move(state_dir)), devfs_ruleset_(devfs_ruleset) {}
 
   std::string_view name() const override { return "freebsd"; }
   std::vector<std::string> features() const override;
@@ -428,10 +429,10 @@ class FreebsdBackend final : public Backend {
 
  private:
   Status add_limits(const JailSpec& spec, FreebsdJail& j);
-  void jail_params(const JailSpec& spec, const overlay::freebsd::MountedRoot& root,
-                   JailParams& params);
+  void jail_params(const JailSpec& spec, const MountedRoot& root, JailParams& params);
   Result<std::vector<std::string>> command(const JailSpec& spec, FreebsdJail& j);
 
+  fs::path state_dir_;  // BackendOptions::state_dir
   int devfs_ruleset_;
 };
 
@@ -466,8 +467,7 @@ Status FreebsdBackend::add_limits(const JailSpec& spec, FreebsdJail& j) {
   return {};
 }
 
-void FreebsdBackend::jail_params(const JailSpec& spec, const overlay::freebsd::MountedRoot& root,
-                                 JailParams& p) {
+void FreebsdBackend::jail_params(const JailSpec& spec, const MountedRoot& root, JailParams& p) {
   p.str("name", spec.name);
   p.str("path", root.root().string());
   p.str("host.hostname", spec.hostname.empty() ? spec.name : spec.hostname);
@@ -556,8 +556,8 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
   // From here on, an early return destroys j, whose teardown undoes every step below.
 
   // 2. The root.
-  overlay::freebsd::RootOptions ro;
-  ro.jail_dir = jail_dir_of(name);
+  RootOptions ro;
+  ro.jail_dir = jail_dir_of(state_dir_, name);
   ro.devfs_ruleset = devfs_ruleset_;
   if (spec.root.journal.before_mount)
     ro.before_mount = [f = spec.root.journal.before_mount](const auto& m) {
@@ -567,7 +567,7 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
     ro.after_unmount = [f = spec.root.journal.after_unmount](const auto& m) {
       f(m.target, m.fstype);
     };
-  j->root_.emplace(LJ_TRY_CTX(ctx, overlay::freebsd::MountedRoot::mount(spec.root, ro)));
+  j->root_.emplace(LJ_TRY_CTX(ctx, MountedRoot::mount(spec.root, ro)));
 
   // 3. Limits.
   LJ_TRY_CTX(ctx, add_limits(spec, *j));
@@ -697,7 +697,7 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::adopt(const JailHandle& h) {
   j->handle_.jid = *jid;
   j->jail_created_ = true;
   j->rctl_rules_ = true;  // whatever rules carry its name go with it
-  j->adopted_dir_ = jail_dir_of(h.name);
+  j->adopted_dir_ = jail_dir_of(state_dir_, h.name);
   // The wall-clock limit is not in the handle: the daemon enforces it with expire().
   j->kq_.reset(LJ_SYS("kqueue", ::kqueue()));
   if (!j->kq_) return fail_errno(kDomain, ctx + ": kqueue");
@@ -723,7 +723,7 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::adopt(const JailHandle& h) {
 Status FreebsdBackend::release(const JailHandle& h) {
   const std::string ctx = "releasing jail " + h.name;
   LJ_TRY_CTX(ctx, remove_jail_and_wait(h.name));
-  LJ_TRY_CTX(ctx, overlay::freebsd::release_jail_dir(jail_dir_of(h.name)));
+  LJ_TRY_CTX(ctx, release_jail_dir(jail_dir_of(state_dir_, h.name)));
   LJ_TRY_CTX(ctx, remove_rctl_rules(h.name));
   return {};
 }
@@ -731,9 +731,12 @@ Status FreebsdBackend::release(const JailHandle& h) {
 }  // namespace
 }  // namespace freebsd
 
-Result<std::unique_ptr<Backend>> make_backend() {
-  return std::unique_ptr<Backend>(
-      std::make_unique<freebsd::FreebsdBackend>(freebsd::kDefaultDevfsRuleset));
+Result<std::unique_ptr<Backend>> make_backend(const BackendOptions& options) {
+  if (options.state_dir.empty() || !options.state_dir.is_absolute())
+    return fail(Errc::invalid_argument, freebsd::kDomain,
+                "the FreeBSD backend needs an absolute state directory for its jails' mounts");
+  return std::unique_ptr<Backend>(std::make_unique<freebsd::FreebsdBackend>(
+      options.state_dir, freebsd::kDefaultDevfsRuleset));
 }
 
 }  // namespace lj::jail

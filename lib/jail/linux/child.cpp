@@ -361,8 +361,8 @@ void child_main(const ChildPlan& p) noexcept {
   if (!p.hostname.empty() && ::sethostname(p.hostname.data(), p.hostname.size()) < 0)
     die(kSlotError, "sethostname", errno, p.hostname.c_str());
 
-  overlay::MountFailure mf;
-  if (!overlay::run_root(p.root, &mf)) die(kSlotError, mf.step, mf.err, mf.detail);
+  MountFailure mf;
+  if (!run_root(p.root, &mf)) die(kSlotError, mf.step, mf.err, mf.detail);
   ::close(kSlotNetns);  // the go pipe takes their numbers
   ::close(kSlotSysfsNetns);
   if (p.loopback_up) bring_loopback_up();

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "jail/linux/init_abi.h"
-#include "overlay/linux/assemble.hpp"
+#include "jail/linux/root_program.hpp"
 
 namespace lj::jail {
 
@@ -64,7 +64,7 @@ struct ChildError {
 };
 
 struct ChildPlan {
-  overlay::RootProgram root;
+  RootProgram root;
 
   // Descriptors in the parent's numbering, -1 when unused; moved to their slots in the child.
   int fds[kSlotEnd] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};

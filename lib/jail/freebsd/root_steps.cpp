@@ -1,46 +1,56 @@
-#include "overlay/freebsd/mount_steps.hpp"
+#include "jail/freebsd/root_steps.hpp"
 
-namespace lj::overlay::freebsd {
+namespace lj::jail::freebsd {
+
+using Kind = WritableLayer::Kind;
 
 std::filesystem::path upper_dir(const MountPlan& plan, const std::filesystem::path& upper) {
-  if (plan.read_only) return {};
-  if (plan.writable_lower) return plan.lower.empty() ? std::filesystem::path() : plan.lower[0];
-  if (plan.writable_dir) return *plan.writable_dir / "upper";
+  switch (plan.writable.kind) {
+    case Kind::none:
+      return {};
+    case Kind::in_place:
+      return plan.layers.empty() ? std::filesystem::path() : plan.layers[0];
+    case Kind::host_dir:
+      return plan.writable.dir / "upper";
+    case Kind::tmpfs:
+      break;
+  }
   return upper;
 }
 
 std::vector<MountStep> mount_steps(const MountPlan& plan, const std::filesystem::path& root,
                                    const std::filesystem::path& upper, int devfs_ruleset) {
   std::vector<MountStep> steps;
-  if (plan.lower.empty()) return steps;
+  if (plan.layers.empty()) return steps;
+  const Kind writable = plan.writable.kind;
 
   MountStep world;
   world.fstype = "nullfs";
-  world.source = plan.lower[0];
+  world.source = plan.layers[0];
   world.target = root;
-  // writable_lower: the world itself is the writable root (the seeds' `ljspawn -d $W` installing
-  // into $W), so it is mounted read-write and nothing goes above it.
-  world.read_only = !plan.writable_lower;
+  // in_place: the world itself is the writable root (the seeds' `ljspawn -d $W` installing into
+  // $W), so it is mounted read-write and nothing goes above it.
+  world.read_only = writable != Kind::in_place;
   steps.push_back(std::move(world));
 
-  for (std::size_t i = 1; i < plan.lower.size(); ++i) {
+  for (std::size_t i = 1; i < plan.layers.size(); ++i) {
     MountStep layer;
     layer.fstype = "unionfs";
-    layer.source = plan.lower[i];
+    layer.source = plan.layers[i];
     layer.target = root;
     layer.options = {{"copymode", "transparent"}};
     layer.read_only = true;
     steps.push_back(std::move(layer));
   }
 
-  if (!plan.read_only && !plan.writable_lower) {
-    if (!plan.writable_dir) {
+  if (writable == Kind::tmpfs || writable == Kind::host_dir) {
+    if (writable == Kind::tmpfs) {
       MountStep tmp;
       tmp.fstype = "tmpfs";
       tmp.target = upper;
       tmp.options = {{"from", "tmpfs"}, {"mode", "0755"}};  // "from" as mount(8) passes it
-      if (plan.writable_bytes > 0)
-        tmp.options.emplace_back("size", std::to_string(plan.writable_bytes));
+      if (plan.writable.tmpfs_bytes > 0)
+        tmp.options.emplace_back("size", std::to_string(plan.writable.tmpfs_bytes));
       tmp.nosuid = true;
       steps.push_back(std::move(tmp));
     }
@@ -74,4 +84,4 @@ std::vector<MountStep> mount_steps(const MountPlan& plan, const std::filesystem:
   return steps;
 }
 
-}  // namespace lj::overlay::freebsd
+}  // namespace lj::jail::freebsd

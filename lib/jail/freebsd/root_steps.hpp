@@ -1,13 +1,13 @@
-// A MountPlan as the ordered table of FreeBSD mounts that executes it -- pure data, no FreeBSD
-// header, so the stacking order is unit-tested on every platform (tests/jail_freebsd). The
-// executor (mounted_root.cpp) walks the table with nmount(2) and undoes it in reverse.
+// A MountPlan (jail/root.hpp) as the ordered table of FreeBSD mounts that executes it -- pure
+// data, no FreeBSD header, so the stacking order is unit-tested on every platform
+// (tests/freebsd). The executor (root_mounts.cpp) walks the table with nmount(2) and undoes it in reverse.
 //
 // The stack, bottom first (mount_nullfs(8), mount_unionfs(8), tmpfs(5), devfs(5)):
-//   1. nullfs  lower[0] (the world)               -> root        read-only
-//   2. unionfs lower[i], i >= 1 (oldest first)    -> root        read-only, copymode=transparent
-//   3. tmpfs   (size=writable_bytes when set)     -> upper       only without writable_dir
-//      unionfs upper (tmpfs, or writable_dir/upper) -> root      read-write; skipped if read_only
-//   (writable_lower: step 1 is read-write and steps 2-3 are absent: the world is the root)
+//   1. nullfs  layers[0] (the world)              -> root        read-only
+//   2. unionfs layers[i], i >= 1 (oldest first)   -> root        read-only, copymode=transparent
+//   3. tmpfs   (size=tmpfs_bytes when set)        -> upper       writable kind tmpfs only
+//      unionfs upper (tmpfs, or host_dir/upper)   -> root        read-write; skipped for none
+//   (in_place: step 1 is read-write and steps 2-3 are absent: the world is the root)
 //   4. devfs   ruleset=N                          -> root/dev    nosuid, noexec
 //   5. nullfs  volume.host_path                   -> root/<jail_path>  nosuid, ro when asked
 // Every layer goes *above* what is already mounted, so unionfs's `below` is never needed (it
@@ -20,9 +20,9 @@
 #include <utility>
 #include <vector>
 
-#include "overlay/mount_plan.hpp"
+#include "jail/root.hpp"
 
-namespace lj::overlay::freebsd {
+namespace lj::jail::freebsd {
 
 struct MountStep {
   std::string fstype;            // "nullfs", "unionfs", "tmpfs", "devfs"
@@ -39,13 +39,13 @@ struct MountStep {
 };
 
 // The table for `plan`, mounted at `root`, with the private tmpfs writable layer at `upper`
-// (used only when the plan has neither writable_dir nor read_only). Sources are taken as given;
+// (used only for the writable kind tmpfs). Sources are taken as given;
 // the executor canonicalizes and checks them.
 std::vector<MountStep> mount_steps(const MountPlan& plan, const std::filesystem::path& root,
                                    const std::filesystem::path& upper, int devfs_ruleset);
 
-// The writable layer's host directory for `plan`: writable_dir/upper, `upper` for the tmpfs
-// case, lower[0] with writable_lower, or empty when the root is read-only.
+// The writable layer's host directory for `plan`: host_dir/upper, `upper` for the tmpfs case,
+// layers[0] in place, or empty when the root is read-only.
 std::filesystem::path upper_dir(const MountPlan& plan, const std::filesystem::path& upper);
 
-}  // namespace lj::overlay::freebsd
+}  // namespace lj::jail::freebsd

@@ -1,8 +1,8 @@
-#include "overlay/mounts.hpp"
+#include "common/mount_table.hpp"
 
 #include <string>
 
-namespace lj::overlay {
+namespace lj {
 namespace {
 
 namespace fs = std::filesystem;
@@ -84,4 +84,4 @@ Status ensure_nothing_mounted(const MountTable& table, const fs::path& dir) {
                   " mount(s) at or under it (" + list + "); unmount first");
 }
 
-}  // namespace lj::overlay
+}  // namespace lj

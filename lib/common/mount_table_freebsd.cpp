@@ -7,9 +7,9 @@
 
 #include <mutex>
 
-#include "overlay/mounts.hpp"
+#include "common/mount_table.hpp"
 
-namespace lj::overlay {
+namespace lj {
 namespace {
 
 class GetmntinfoMountTable final : public MountTable {
@@ -34,4 +34,4 @@ const MountTable& system_mount_table() {
   return table;
 }
 
-}  // namespace lj::overlay
+}  // namespace lj

@@ -1,4 +1,4 @@
-#include "overlay/freebsd/mounted_root.hpp"
+#include "jail/freebsd/root_mounts.hpp"
 
 #include <sys/param.h>  // first: the other system headers use its types (style(9))
 
@@ -19,13 +19,14 @@
 
 #include "common/log.hpp"
 #include "common/sys.hpp"
-#include "overlay/freebsd/mount_steps.hpp"
+#include "jail/freebsd/root_steps.hpp"
 
-namespace lj::overlay::freebsd {
+namespace lj::jail::freebsd {
 namespace fs = std::filesystem;
 
 namespace {
 
+// A root's errors keep the domain (and so the wire code) they had in lib/overlay.
 constexpr const char* kDomain = "overlay";
 
 // The name/value list of nmount(2). Values are NUL-terminated strings (length includes the NUL),
@@ -194,20 +195,12 @@ Result<std::vector<MountRecord>> mounts_under(const fs::path& dir) {
 }
 
 Result<MountedRoot> MountedRoot::mount(const MountPlan& plan, RootOptions options) {
-  if (plan.lower.empty())
-    return fail(Errc::invalid_argument, kDomain, "mount plan has no world (lower is empty)");
+  LJ_TRY(check_plan(plan));
   if (options.devfs_ruleset <= 0)
     return fail(Errc::invalid_argument, kDomain,
                 "devfs ruleset must be > 0: ruleset 0 would expose every host device");
   if (options.jail_dir.empty() || !options.jail_dir.is_absolute())
     return fail(Errc::invalid_argument, kDomain, "jail directory must be an absolute path");
-  if (plan.writable_lower && (plan.lower.size() != 1 || plan.writable_dir || plan.read_only))
-    return fail(Errc::invalid_argument, kDomain,
-                "writable_lower needs exactly one layer, no writable_dir and not read_only");
-  for (const auto& v : plan.volumes)
-    if (!v.host_path.is_absolute())
-      return fail(Errc::invalid_argument, kDomain,
-                  "volume host path " + v.host_path.string() + " is not absolute");
 
   MountedRoot r;
   r.options_ = std::move(options);
@@ -231,28 +224,35 @@ Result<MountedRoot> MountedRoot::mount(const MountPlan& plan, RootOptions option
   r.root_ = jail_dir / "root";
   LJ_TRY(make_dir(r.root_, 0755, &r.created_));
   const fs::path tmpfs_upper = jail_dir / "upper";
-  if (plan.writable_lower) {
-    r.upper_ = LJ_TRY(canonical_dir(plan.lower[0]));  // the jail writes into the world itself
-  } else if (!plan.read_only) {
-    if (plan.writable_dir) {
-      fs::path base = LJ_TRY(canonical_dir(*plan.writable_dir));
+  switch (plan.writable.kind) {
+    case WritableLayer::Kind::in_place:
+      r.upper_ = LJ_TRY(canonical_dir(plan.layers[0]));  // the jail writes into the world itself
+      break;
+    case WritableLayer::Kind::host_dir: {
+      fs::path base = LJ_TRY(canonical_dir(plan.writable.dir));
       LJ_TRY(make_dir(base / "upper", 0755, nullptr));  // outlives the jail: never removed here
       r.upper_ = base / "upper";
-    } else {
+      break;
+    }
+    case WritableLayer::Kind::tmpfs:
       LJ_TRY(make_dir(tmpfs_upper, 0700, &r.created_));
       r.upper_ = tmpfs_upper;
-    }
+      break;
+    case WritableLayer::Kind::none:
+      break;
   }
 
   MountPlan canonical = plan;
-  if (canonical.writable_dir) canonical.writable_dir = r.upper_.parent_path();
+  if (canonical.writable.kind == WritableLayer::Kind::host_dir)
+    canonical.writable.dir = r.upper_.parent_path();
   for (const MountStep& step :
        mount_steps(canonical, r.root_, tmpfs_upper, r.options_.devfs_ruleset)) {
     MountRecord rec;
     rec.fstype = step.fstype;
     rec.target = step.jail_path.empty()
                      ? step.target
-                     : LJ_TRY(host_path_in_root(r.root_, step.jail_path, !plan.read_only));
+                     : LJ_TRY(host_path_in_root(r.root_, step.jail_path,
+                                              plan.writable.kind != WritableLayer::Kind::none));
     MountArgs args(step.fstype.c_str());
     args.add("fspath", rec.target.string());
     if (!step.source.empty()) {
@@ -275,7 +275,7 @@ Result<MountedRoot> MountedRoot::mount(const MountPlan& plan, RootOptions option
       if (r.options_.after_unmount) r.options_.after_unmount(rec);
       return fail(std::move(st).error());
     }
-    lj::log("overlay")->debug("mounted {}", what);
+    lj::log("jail")->debug("mounted {}", what);
     r.mounts_.push_back(std::move(rec));
     LJ_TRY(make_visible(r.mounts_.back().target));
   }
@@ -306,7 +306,7 @@ MountedRoot& MountedRoot::operator=(MountedRoot&& o) noexcept {
 MountedRoot::~MountedRoot() {
   if (released_) return;
   if (auto st = unmount(); !st)
-    lj::log("overlay")->error("teardown of {} left state behind: {}", options_.jail_dir.string(),
+    lj::log("jail")->error("teardown of {} left state behind: {}", options_.jail_dir.string(),
                               st.error().what());
 }
 
@@ -362,4 +362,4 @@ Status release_jail_dir(const fs::path& jail_dir,
   return {};
 }
 
-}  // namespace lj::overlay::freebsd
+}  // namespace lj::jail::freebsd

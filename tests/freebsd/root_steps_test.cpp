@@ -1,8 +1,8 @@
-#include "overlay/freebsd/mount_steps.hpp"
+#include "jail/freebsd/root_steps.hpp"
 
 #include <gtest/gtest.h>
 
-namespace lj::overlay::freebsd {
+namespace lj::jail::freebsd {
 namespace {
 
 namespace fs = std::filesystem;
@@ -33,8 +33,8 @@ TEST(FreebsdMountSteps, NoWorldNoSteps) {
 
 TEST(FreebsdMountSteps, EphemeralStackBottomUp) {
   MountPlan p;
-  p.lower = {"/lj/worlds/14.1-RELEASE", "/lj/lang/common/1.2.0/layer", "/lj/lang/ruby/2.1.1/layer"};
-  p.writable_bytes = 1 << 30;
+  p.layers = {"/lj/worlds/14.1-RELEASE", "/lj/lang/common/1.2.0/layer", "/lj/lang/ruby/2.1.1/layer"};
+  p.writable = WritableLayer::tmpfs(1 << 30);
   p.volumes = {{"/srv/data", "/data", false}, {"/srv/conf", "/etc/app", true}};
   EXPECT_EQ(describe(mount_steps(p, kRoot, kUpper, 4)),
             (std::vector<std::string>{
@@ -53,8 +53,8 @@ TEST(FreebsdMountSteps, EphemeralStackBottomUp) {
 
 TEST(FreebsdMountSteps, BuildStagingLayerReplacesTmpfs) {
   MountPlan p;
-  p.lower = {"/w"};
-  p.writable_dir = "/lj/.staging/b-1";
+  p.layers = {"/w"};
+  p.writable = WritableLayer::host_dir("/lj/.staging/b-1");
   auto steps = mount_steps(p, kRoot, kUpper, 5);
   EXPECT_EQ(describe(steps), (std::vector<std::string>{
                                  "nullfs /w -> /lj/.ljd/jails/j1/root ro",
@@ -67,9 +67,8 @@ TEST(FreebsdMountSteps, BuildStagingLayerReplacesTmpfs) {
 
 TEST(FreebsdMountSteps, ReadOnlyRootHasNoWritableLayer) {
   MountPlan p;
-  p.lower = {"/w", "/l"};
-  p.read_only = true;
-  p.writable_dir = "/ignored";
+  p.layers = {"/w", "/l"};
+  p.writable = WritableLayer::none();
   auto steps = mount_steps(p, kRoot, kUpper, 4);
   ASSERT_EQ(steps.size(), 3u);
   for (const auto& s : steps) EXPECT_NE(s.fstype, "tmpfs");
@@ -80,8 +79,8 @@ TEST(FreebsdMountSteps, ReadOnlyRootHasNoWritableLayer) {
 
 TEST(FreebsdMountSteps, WritableLowerIsTheRootItself) {
   MountPlan p;
-  p.lower = {"/lj/worlds/14.1-RELEASE"};
-  p.writable_lower = true;
+  p.layers = {"/lj/worlds/14.1-RELEASE"};
+  p.writable = WritableLayer::in_place();
   EXPECT_EQ(describe(mount_steps(p, kRoot, kUpper, 4)),
             (std::vector<std::string>{
                 "nullfs /lj/worlds/14.1-RELEASE -> /lj/.ljd/jails/j1/root",
@@ -92,7 +91,7 @@ TEST(FreebsdMountSteps, WritableLowerIsTheRootItself) {
 
 TEST(FreebsdMountSteps, TmpfsWithoutSizeLeavesKernelDefault) {
   MountPlan p;
-  p.lower = {"/w"};
+  p.layers = {"/w"};
   auto steps = mount_steps(p, kRoot, kUpper, 4);
   ASSERT_GE(steps.size(), 2u);
   EXPECT_EQ(steps[1].fstype, "tmpfs");
@@ -101,4 +100,4 @@ TEST(FreebsdMountSteps, TmpfsWithoutSizeLeavesKernelDefault) {
 }
 
 }  // namespace
-}  // namespace lj::overlay::freebsd
+}  // namespace lj::jail::freebsd

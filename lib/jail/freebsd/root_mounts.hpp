@@ -1,13 +1,13 @@
-// Executes a MountPlan on FreeBSD: global nullfs/unionfs/tmpfs/devfs mounts made by the parent
+// Assembles a jail's root (the MountPlan of jail/root.hpp) on FreeBSD: global nullfs/unionfs/tmpfs/devfs mounts made by the parent
 // (FreeBSD has no mount namespaces), each one announced to the caller's journal BEFORE it is made,
 // and all of them unmounted in reverse by an RAII owner that proves nothing is left mounted before
 // it removes a single directory.
 //
 // Layout of one jail's directory (`jail_dir`, e.g. <root>/.ljd/jails/<name>):
 //   root/    the mount point of the assembled root (what jail_set(2) gets as `path`)
-//   upper/   the private tmpfs writable layer (only when plan.writable_dir is unset)
+//   upper/   the private tmpfs writable layer (writable kind tmpfs only)
 //
-// The mounts themselves, their order and options are the table of mount_steps.hpp.
+// The mounts themselves, their order and options are the table of root_steps.hpp.
 #pragma once
 
 #include <cstdint>
@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "common/error.hpp"
-#include "overlay/mount_plan.hpp"
+#include "jail/root.hpp"
 
-namespace lj::overlay::freebsd {
+namespace lj::jail::freebsd {
 
 // One global mount, as the daemon's index records it (daemon/index: add_jail_mount).
 struct MountRecord {
@@ -47,7 +47,7 @@ struct RootOptions {
 class MountedRoot {
  public:
   // Mounts the plan. On failure every mount already made is undone and the directories this call
-  // created are removed before returning. Errors: invalid_argument (empty lower, relative or
+  // created are removed before returning. Errors: invalid_argument (check_plan, relative or
   // escaping volume paths, devfs_ruleset 0), not_found (a layer or volume source is missing),
   // the nmount(2) errno with the kernel's errmsg text otherwise.
   static Result<MountedRoot> mount(const MountPlan& plan, RootOptions options);
@@ -60,7 +60,7 @@ class MountedRoot {
 
   // The assembled root: jail_dir/root.
   const std::filesystem::path& root() const { return root_; }
-  // The host directory of the writable layer (tmpfs upper/ or writable_dir/upper); empty when the
+  // The host directory of the writable layer (tmpfs upper/ or host_dir/upper); empty when the
   // root is read-only.
   const std::filesystem::path& upper() const { return upper_; }
   const std::vector<MountRecord>& mounts() const { return mounts_; }
@@ -92,4 +92,4 @@ Result<std::vector<MountRecord>> mounts_under(const std::filesystem::path& dir);
 Status release_jail_dir(const std::filesystem::path& jail_dir,
                         const std::function<void(const MountRecord&)>& after_unmount = {});
 
-}  // namespace lj::overlay::freebsd
+}  // namespace lj::jail::freebsd

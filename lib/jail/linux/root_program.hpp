@@ -1,4 +1,4 @@
-// Executing a MountPlan on Linux, in two halves:
+// Assembling a jail's root on Linux (the MountPlan of jail/root.hpp), in two halves:
 //   compile_root()  runs in the parent (may allocate, may fail with an lj::Error): turns the plan
 //                   into a flat list of mount steps whose strings are all prepared;
 //   run_root()      runs in the freshly cloned child, inside its own private mount namespace,
@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "common/error.hpp"
-#include "overlay/mount_plan.hpp"
+#include "jail/root.hpp"
 
-namespace lj::overlay {
+namespace lj::jail {
 
 // Where a child-side step failed. `step` and `detail` point into static text or into the
 // RootProgram, which outlives the child's use of it.
@@ -80,12 +80,12 @@ struct AssembleOptions {
   int sysfs_netns_fd = -1, own_netns_fd = -1;
 };
 
-// Checks the plan (absolute paths, existing layers, no ',' or ':' in overlay layer paths) and
-// compiles it. Errors: invalid_argument, not_found.
+// Checks the plan (check_plan, existing layers, no ',' or ':' in overlay layer paths) and
+// compiles it. Errors: invalid_argument, not_found (domain "overlay", the wire code of v1).
 Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& opts);
 
 // Child side: executes the program, ending with pivot_root into the new root. Async-signal-safe.
 // Returns false with *failure set on the first failed step.
 bool run_root(const RootProgram& program, MountFailure* failure) noexcept;
 
-}  // namespace lj::overlay
+}  // namespace lj::jail

@@ -1,4 +1,4 @@
-#include "overlay/linux/assemble.hpp"
+#include "jail/linux/root_program.hpp"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -13,9 +13,12 @@
 #include <cerrno>
 #include <system_error>
 
-namespace lj::overlay {
+namespace lj::jail {
 namespace {
 
+// A root's errors keep the domain they had when lib/overlay assembled roots: their wire code
+// (overlay.invalid_argument, overlay.not_found) is part of the API.
+constexpr const char* kDomain = "overlay";
 constexpr unsigned long kNoSuidDevExec = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 
 // Devices of the minimal /dev (major, minor as in Documentation/admin-guide/devices.txt).
@@ -120,13 +123,13 @@ unsigned long locked_flags(const std::filesystem::path& path) {
 
 Status check_dir(const std::filesystem::path& p, std::string_view what) {
   if (!p.is_absolute())
-    return fail(Errc::invalid_argument, "overlay",
+    return fail(Errc::invalid_argument, kDomain,
                 std::string(what) + " is not absolute: " + p.string());
   struct stat st {};
   if (::stat(p.c_str(), &st) != 0)
-    return fail_errno("overlay", std::string(what) + " " + p.string());
+    return fail_errno(kDomain, std::string(what) + " " + p.string());
   if (!S_ISDIR(st.st_mode))
-    return fail(Errc::invalid_argument, "overlay",
+    return fail(Errc::invalid_argument, kDomain,
                 std::string(what) + " is not a directory: " + p.string());
   return {};
 }
@@ -134,14 +137,11 @@ Status check_dir(const std::filesystem::path& p, std::string_view what) {
 }  // namespace
 
 Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& opts) {
-  if (plan.lower.empty()) return fail(Errc::invalid_argument, "overlay", "mount plan has no layer");
-  for (const auto& l : plan.lower) LJ_TRY(check_dir(l, "layer"));
-  if (plan.writable_lower && (plan.lower.size() != 1 || plan.writable_dir || plan.read_only))
-    return fail(Errc::invalid_argument, "overlay",
-                "writable_lower needs exactly one layer, no writable_dir and not read_only");
-  if (plan.read_only && plan.writable_dir)
-    return fail(Errc::invalid_argument, "overlay", "read_only excludes writable_dir");
+  LJ_TRY(check_plan(plan));
+  for (const auto& l : plan.layers) LJ_TRY(check_dir(l, "layer"));
   LJ_TRY(check_dir(opts.scratch, "scratch directory"));
+  using Kind = WritableLayer::Kind;
+  const Kind writable = plan.writable.kind;
 
   const std::string scratch = opts.scratch.string();
   const std::string root = scratch + "/root";
@@ -150,40 +150,40 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
   // Mount events must not propagate back to the host (the host's / is usually shared).
   b.mount("make / private", "", "/", "", MS_REC | MS_PRIVATE);
   std::string tmpfs_opts = "mode=0755";
-  if (plan.writable_bytes) tmpfs_opts += ",size=" + std::to_string(plan.writable_bytes);
+  if (writable == Kind::tmpfs && plan.writable.tmpfs_bytes)
+    tmpfs_opts += ",size=" + std::to_string(plan.writable.tmpfs_bytes);
   b.mount("mount scratch tmpfs", "ljd", scratch, "tmpfs", MS_NOSUID | MS_NODEV, tmpfs_opts);
   b.simple(OpKind::mkdir, "mkdir", "", root, 0755);
 
-  const bool one = plan.lower.size() == 1;
-  if (plan.writable_lower) {
-    b.bind("bind root", plan.lower[0].string(), root, false);
-  } else if (plan.read_only && one) {
-    b.bind("bind root", plan.lower[0].string(), root, true,
-           opts.in_userns ? locked_flags(plan.lower[0]) : 0);
+  const bool one = plan.layers.size() == 1;
+  if (writable == Kind::in_place) {
+    b.bind("bind root", plan.layers[0].string(), root, false);
+  } else if (writable == Kind::none && one) {
+    b.bind("bind root", plan.layers[0].string(), root, true,
+           opts.in_userns ? locked_flags(plan.layers[0]) : 0);
   } else {
     std::string lowers;
-    for (auto it = plan.lower.rbegin(); it != plan.lower.rend(); ++it) {  // overlayfs: top first
+    for (auto it = plan.layers.rbegin(); it != plan.layers.rend(); ++it) {  // overlayfs: top first
       if (bad_overlay_path(it->string()))
         return fail(
-            Errc::invalid_argument, "overlay",
+            Errc::invalid_argument, kDomain,
             "layer path contains ',', ':' or '\\' (overlayfs cannot take it): " + it->string());
       if (!lowers.empty()) lowers += ':';
       lowers += it->string();
     }
     std::string data = "lowerdir=" + lowers;
-    if (!plan.read_only) {
+    if (writable != Kind::none) {
       std::string upper = scratch + "/upper", work = scratch + "/work";
-      if (plan.writable_dir) {
+      if (writable == Kind::host_dir) {
+        const std::filesystem::path& dir = plan.writable.dir;
         std::error_code ec;
-        std::filesystem::create_directories(*plan.writable_dir / "upper", ec);
-        std::filesystem::create_directories(*plan.writable_dir / "work", ec);
-        if (ec)
-          return fail_errno("overlay", "mkdir " + plan.writable_dir->string() + "/{upper,work}",
-                            ec.value());
-        upper = (*plan.writable_dir / "upper").string();
-        work = (*plan.writable_dir / "work").string();
+        std::filesystem::create_directories(dir / "upper", ec);
+        std::filesystem::create_directories(dir / "work", ec);
+        if (ec) return fail_errno(kDomain, "mkdir " + dir.string() + "/{upper,work}", ec.value());
+        upper = (dir / "upper").string();
+        work = (dir / "work").string();
         if (bad_overlay_path(upper))
-          return fail(Errc::invalid_argument, "overlay",
+          return fail(Errc::invalid_argument, kDomain,
                       "writable_dir contains ',', ':' or '\\': " + upper);
       } else {
         b.simple(OpKind::mkdir, "mkdir", "", upper, 0755);
@@ -194,7 +194,7 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
     }
     // mount(2) takes at most one page of options.
     if (data.size() >= 4000)
-      return fail(Errc::invalid_argument, "overlay", "too many or too long layer paths");
+      return fail(Errc::invalid_argument, kDomain, "too many or too long layer paths");
     b.mount("mount overlay", "overlay", root, "overlay", 0, data);
   }
 
@@ -249,21 +249,21 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
 
   for (const auto& v : plan.volumes) {
     if (!v.host_path.is_absolute() || v.jail_path.empty() || v.jail_path[0] != '/')
-      return fail(Errc::invalid_argument, "overlay",
+      return fail(Errc::invalid_argument, kDomain,
                   "volume paths must be absolute: " + v.host_path.string() + ":" + v.jail_path);
     struct stat st {};
     if (::stat(v.host_path.c_str(), &st) != 0)
-      return fail_errno("overlay", "volume " + v.host_path.string());
+      return fail_errno(kDomain, "volume " + v.host_path.string());
     std::error_code ec;
     std::filesystem::path named = v.host_path.lexically_normal();
     if (!named.has_filename() && named.has_parent_path()) named = named.parent_path();
     if (std::filesystem::path real = std::filesystem::canonical(named, ec); !ec && real != named)
-      return fail(Errc::invalid_argument, "overlay",
+      return fail(Errc::invalid_argument, kDomain,
                   "volume " + v.host_path.string() + " passes through a symlink (to " +
                       real.string() + "): name the real path");
     for (const auto& part : std::filesystem::path(v.jail_path))
       if (part == "..")
-        return fail(Errc::invalid_argument, "overlay", "volume jail path has '..': " + v.jail_path);
+        return fail(Errc::invalid_argument, kDomain, "volume jail path has '..': " + v.jail_path);
     b.make_path(root, v.jail_path, !S_ISDIR(st.st_mode));
     b.bind("bind volume", v.host_path.string(),
            root + std::filesystem::path(v.jail_path).lexically_normal().string(), v.read_only,
@@ -392,4 +392,4 @@ bool run_root(const RootProgram& program, MountFailure* f) noexcept {
   return true;
 }
 
-}  // namespace lj::overlay
+}  // namespace lj::jail

@@ -3,7 +3,11 @@
 // directory while a nullfs mount of a host directory inside it had failed to unmount
 // (BastilleBSD/bastille issue #662, fixed by PR #749 in 2024). Removal code proves
 // the path unmounted first (ensure_nothing_mounted), then removes without crossing devices
-// (fs_ops.hpp remove_tree).
+// (overlay/fs_ops.hpp remove_tree).
+//
+// Shared by every module that deletes trees it does not mount itself (lib/overlay's catalog,
+// staging and world imports; lib/image's layer store in round 2), so it sits with the basics
+// rather than in any of them. Errors keep the domain "overlay" (their wire code since v1).
 //
 // Scope: the mount table of the calling process. On FreeBSD that is the whole system (mounts are
 // global). On Linux it is the caller's mount namespace: a jail's own mounts live in the jail's
@@ -18,7 +22,7 @@
 
 #include "common/error.hpp"
 
-namespace lj::overlay {
+namespace lj {
 
 class MountTable {
  public:
@@ -52,4 +56,4 @@ Result<std::vector<std::filesystem::path>> parse_mountinfo(std::string_view text
 // Otherwise Errc::conflict (domain "overlay") listing up to 5 of the mount points.
 Status ensure_nothing_mounted(const MountTable& table, const std::filesystem::path& dir);
 
-}  // namespace lj::overlay
+}  // namespace lj

@@ -1,0 +1,426 @@
+#include "jail/linux/spawn.hpp"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/fd.hpp"
+#include "common/log.hpp"
+#include "common/sys.hpp"
+#include "jail/linux/cgroup.hpp"
+#include "jail/linux/child.hpp"
+#include "jail/linux/clone_run.hpp"
+#include "jail/linux/linux_jail.hpp"
+#include "jail/linux/net.hpp"
+#include "jail/linux/root_program.hpp"
+
+namespace lj::jail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+// The jails' scratch mount point: each child mounts its private tmpfs here, in its own mount
+// namespace, so the host only ever sees an empty directory.
+constexpr const char* kScratch = "/run/lj-scratch";
+
+int read_cap_last() {
+  std::ifstream in("/proc/sys/kernel/cap_last_cap");
+  int v = 40;
+  in >> v;
+  return v;
+}
+
+Status ensure_dir(const std::string& path) {
+  std::string cur;
+  std::istringstream ss(path);
+  for (std::string part; std::getline(ss, part, '/');) {
+    if (part.empty()) continue;
+    cur += "/" + part;
+    if (::mkdir(cur.c_str(), 0700) != 0 && errno != EEXIST)
+      return fail_errno("jail", "mkdir " + cur);
+  }
+  return {};
+}
+
+// Script: "#!interp [arg]" on the first line picks the interpreter, else /bin/sh.
+std::vector<std::string> script_argv(const std::string& script) {
+  std::vector<std::string> argv;
+  if (script.rfind("#!", 0) == 0) {
+    std::string line = script.substr(2, script.find('\n') - 2);
+    auto b = line.find_first_not_of(" \t");
+    if (b != std::string::npos) {
+      line = line.substr(b);
+      auto sp = line.find_first_of(" \t");
+      argv.push_back(line.substr(0, sp));
+      if (sp != std::string::npos) {
+        std::string arg = line.substr(line.find_first_not_of(" \t", sp));
+        while (!arg.empty() && (arg.back() == ' ' || arg.back() == '\t' || arg.back() == '\r'))
+          arg.pop_back();
+        if (!arg.empty()) argv.push_back(arg);
+      }
+    }
+  }
+  if (argv.empty()) argv.push_back("/bin/sh");
+  argv.push_back("/proc/self/fd/" + std::to_string(kSlotScript));
+  return argv;
+}
+
+int child_entry(void* plan) {
+  child_main(*static_cast<const ChildPlan*>(plan));
+}
+
+// The cloned init until the spawn is over: any failure kills it (and so the whole jail: it is
+// the pid namespace's init) and reaps it.
+struct ChildOwner {
+  UniqueFd pidfd;
+  long pid = -1;
+  bool owned = true;  // false once the Jail holds it
+
+  ChildOwner() = default;
+  ChildOwner(const ChildOwner&) = delete;
+  ChildOwner& operator=(const ChildOwner&) = delete;
+  ~ChildOwner() {
+    if (!pidfd || !owned) return;
+    pidfd_send(pidfd.get(), SIGKILL);
+    siginfo_t si;
+    ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd.get()), &si, WEXITED);
+  }
+};
+
+// What one spawn makes, in the order the steps make it. Members go in reverse when the spawn
+// fails (or ends): the child killed and reaped first, then the stacks handed back (both of their
+// users are gone by then), the descriptor block, the cgroups removed, the descriptors closed.
+struct Launch {
+  ChildPlan plan;  // plain data for the child; every step fills its part
+
+  // prepare_root: a network namespace made ahead (network mode none), and the one /sys shows.
+  UniqueFd netns;
+  int sysfs_netns = -1;  // the pool's, not ours to close
+  // prepare_command
+  UniqueFd script;
+  // prepare_descriptors
+  UniqueFd err_rd, err_wr, status_rd, status_wr, sync_rd, sync_wr, status_file, devnull;
+  // prepare_cgroups
+  Cgroups cgroups;
+  // clone_init
+  bool share = false;
+  FdBlockLease block;
+  StackLease stacks;
+  ChildOwner child;
+  // parent_side: a failed sync byte, reported only when init left no record of its own.
+  Status handshake;
+};
+
+// 1. The root, compiled into the mount steps the child runs before pivot_root
+// (root_program.hpp), and the network namespace the child is made in.
+Status prepare_root(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
+  const bool private_net = spec.network.mode != NetworkMode::inherit;
+  static const Status scratch_ok = ensure_dir(kScratch);
+  if (!scratch_ok) return fail(scratch_ok.error());
+
+  AssembleOptions ao;
+  ao.scratch = kScratch;
+  ao.in_userns = spec.userns.has_value();
+  ao.mount_sysfs = private_net || !spec.userns;
+  // Network mode none without a user namespace: a namespace made ahead, and /sys from the
+  // pool's loopback-only namespace (see NetnsPool).
+  if (spec.network.mode == NetworkMode::none && !spec.userns)
+    l.netns = ctx.netns->take(&l.sysfs_netns);
+  if (l.sysfs_netns >= 0) {
+    ao.sysfs_netns_fd = kSlotSysfsNetns;
+    ao.own_netns_fd = kSlotNetns;
+  }
+  l.plan.root = LJ_TRY(compile_root(spec.root, ao));
+
+  l.plan.loopback_up = private_net;
+  l.plan.fds[kSlotSysfsNetns] = l.sysfs_netns;
+  if (l.netns) {
+    l.plan.fds[kSlotNetns] = l.netns.get();
+    l.plan.loopback_up = false;
+  }
+  return {};
+}
+
+// 2. The command: argv (a script through a memfd), its environment and PATH, ids, limits and
+// capabilities, and what init does on its way (hostname, user namespace, seccomp, the reaper).
+Status prepare_command(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
+  ChildPlan& plan = l.plan;
+  if (!spec.script.empty()) {
+    l.script.reset(LJ_SYS("memfd_create", ::memfd_create("ljd-script", MFD_CLOEXEC)));
+    if (!l.script) return fail_errno("jail", "memfd_create");
+    if (::write(l.script.get(), spec.script.data(), spec.script.size()) !=
+        static_cast<ssize_t>(spec.script.size()))
+      return fail_errno("jail", "write script to memfd");
+    plan.argv_storage = script_argv(spec.script);
+  } else {
+    plan.argv_storage = spec.argv;
+  }
+  plan.env_storage = spec.env;
+  std::string path = kDefaultPath;
+  bool has_path = false;
+  for (const auto& e : spec.env)
+    if (e.rfind("PATH=", 0) == 0) {
+      path = e.substr(5);
+      has_path = true;
+    }
+  if (!has_path) plan.env_storage.push_back(std::string("PATH=") + kDefaultPath);
+  {
+    std::istringstream ps(path);
+    for (std::string d; std::getline(ps, d, ':');) plan.path_dirs.push_back(d.empty() ? "." : d);
+  }
+  for (auto& a : plan.argv_storage) plan.argv.push_back(a.data());
+  plan.argv.push_back(nullptr);
+  for (auto& e : plan.env_storage) plan.envp.push_back(e.data());
+  plan.envp.push_back(nullptr);
+  plan.workdir = spec.workdir;
+  plan.uid = spec.uid;
+  plan.gid = spec.gid;
+  plan.nofile = spec.limits.nofile;
+  plan.caps = default_capabilities();
+  static const int cap_last = read_cap_last();
+  plan.cap_last = cap_last;
+  plan.hostname = spec.hostname.empty() ? spec.name : spec.hostname;
+  plan.become_ns_root = spec.userns.has_value();
+  plan.die_with_parent = spec.die_with_parent;
+  if (spec.die_with_parent) plan.parent_pidfd = ctx.self_pidfd;
+  plan.seccomp = ctx.seccomp;
+  plan.fds[kSlotReaper] = ctx.reaper;
+  return {};
+}
+
+// 3. Descriptors, at the slots the child moves them to: the error pipe (a failure record, or EOF
+// once the command has exec'd), init's status pipe, the sync socket when init must wait for us,
+// the status file, the jail's stdio (/dev/null where none is given), the output pipes' read ends.
+Status prepare_descriptors(const JailSpec& spec, Launch& l) {
+  int err_pipe[2], status_pipe[2];
+  if (LJ_SYS("pipe2", ::pipe2(err_pipe, O_CLOEXEC)) != 0) return fail_errno("jail", "pipe2");
+  l.err_rd.reset(err_pipe[0]);
+  l.err_wr.reset(err_pipe[1]);
+  if (LJ_SYS("pipe2", ::pipe2(status_pipe, O_CLOEXEC)) != 0) return fail_errno("jail", "pipe2");
+  l.status_rd.reset(status_pipe[0]);
+  l.status_wr.reset(status_pipe[1]);
+  l.plan.wait_sync = spec.userns.has_value() || spec.network.mode == NetworkMode::ip;
+  if (l.plan.wait_sync) {
+    // A socket, not a pipe: a child that failed before reading the sync byte must not kill
+    // the spawner with SIGPIPE (send with MSG_NOSIGNAL; a pipe has no such flag).
+    int sp[2];
+    if (LJ_SYS("socketpair", ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp)) != 0)
+      return fail_errno("jail", "socketpair");
+    l.sync_rd.reset(sp[0]);
+    l.sync_wr.reset(sp[1]);
+  }
+  if (!spec.status_file.empty()) {
+    l.status_file.reset(LJ_SYS("open", ::open(spec.status_file.c_str(),
+                                              O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)));
+    if (!l.status_file) return fail_errno("jail", "open " + spec.status_file);
+  }
+  if (spec.stdio.in < 0 || spec.stdio.out < 0 || spec.stdio.err < 0) {
+    l.devnull.reset(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    if (!l.devnull) return fail_errno("jail", "open /dev/null");
+  }
+  auto or_null = [&](int fd) { return fd >= 0 ? fd : l.devnull.get(); };
+
+  int* fds = l.plan.fds;
+  fds[kSlotError] = l.err_wr.get();
+  fds[kSlotScript] = l.script.get();
+  fds[kSlotStatus] = l.status_wr.get();
+  fds[kSlotStatusFile] = l.status_file.get();
+  fds[kSlotSync] = l.sync_rd.get();
+  fds[kSlotIn] = or_null(spec.stdio.in);
+  fds[kSlotOut] = or_null(spec.stdio.out);
+  fds[kSlotErr] = or_null(spec.stdio.err);
+  fds[kSlotOutRead] = spec.stdio.out_read;
+  fds[kSlotErrRead] = spec.stdio.err_read;
+  return {};
+}
+
+// 4. Cgroups with the limits, made or taken from the idle pool (cgroup.hpp). Init is cloned into
+// a v2 cgroup (clone_init) or joins the v1 ones through their tasks files at its slots.
+Status prepare_cgroups(const JailSpec& spec, Launch& l) {
+  l.cgroups = LJ_TRY(Cgroups::create(spec.name, spec.limits));
+  auto cg_fds = l.cgroups.join_fds();
+  if (cg_fds.size() > static_cast<std::size_t>(kMaxCgroupFds))
+    return fail(Errc::internal, "jail", "too many cgroup controllers");
+  if (!l.cgroups.v2())
+    for (std::size_t i = 0; i < cg_fds.size(); ++i) l.plan.fds[kSlotCgroup0 + i] = cg_fds[i];
+  return {};
+}
+
+// 5. Clone init into its namespaces (and its v2 cgroup). Init in the daemon's address space
+// (CLONE_VM|CLONE_VFORK) unless it must wait for us: a copy of the address space (clone3 without
+// CLONE_VM) and the copy-on-write faults after it were a third of ljd's CPU per jail
+// (docs/performance.md). The spawning thread sleeps until init has exec'd lj-init (or died), so
+// init can use its thread block (errno) and nothing else of ours is touched; the command then
+// runs on a stack of its own until its execve. Jails whose init needs the parent in between
+// (uid_map, network) keep a copy, and so does every jail on an architecture without clone_run's
+// trampoline.
+Status clone_init(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
+  ChildPlan& plan = l.plan;
+  l.share = !plan.wait_sync && clone_run_supported();
+  plan.shares_daemon_memory = l.share;
+  if (l.share) l.block.take(*ctx.fd_blocks);
+  if (FdBlocks::Block* block = l.block.get()) {
+    auto onto = [&](int& fd, int slot) -> Status {
+      if (fd < 0) return {};
+      if (::dup3(fd, block->fd[slot], O_CLOEXEC) < 0)
+        return fail_errno("jail", "dup3 onto a reserved descriptor");
+      fd = block->fd[slot];
+      return {};
+    };
+    for (int s = 0; s < kSlotEnd; ++s) LJ_TRY(onto(plan.fds[s], s));
+    LJ_TRY(onto(plan.parent_pidfd, kSlotEnd));
+    plan.private_fds_below = ctx.fd_blocks->bound();
+  }
+  LJ_TRY(l.stacks.take(*ctx.stacks));
+  plan.command_stack_top = StackPool::command_top(l.stacks.base());
+
+  const bool private_net = spec.network.mode != NetworkMode::inherit;
+  std::uint64_t flags = CLONE_PIDFD | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
+  if (private_net && !l.netns) flags |= CLONE_NEWNET;
+  if (spec.userns) flags |= CLONE_NEWUSER;
+  struct clone_args args;
+  std::memset(&args, 0, sizeof args);
+  if (l.cgroups.v2() && l.cgroups.v2_dir_fd() >= 0) {
+    flags |= CLONE_INTO_CGROUP | CLONE_NEWCGROUP;
+    args.cgroup = static_cast<std::uint64_t>(l.cgroups.v2_dir_fd());
+  } else if (!l.cgroups.empty()) {
+    plan.join_then_unshare_cgroupns = true;  // the namespace root must be the jail's cgroup
+  } else {
+    flags |= CLONE_NEWCGROUP;
+  }
+  int pidfd_raw = -1;
+  long pid = -1;
+  args.pidfd = reinterpret_cast<std::uintptr_t>(&pidfd_raw);
+  args.exit_signal = SIGCHLD;
+  if (l.share) {
+    // Every signal blocked across the clone: a handler of ours must not run in init, on our
+    // memory; child_main sets init's own mask.
+    sigset_t all, old;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old);
+    args.flags = flags | CLONE_VM | CLONE_VFORK | (l.block.get() ? CLONE_FILES : 0);
+    args.stack = reinterpret_cast<std::uintptr_t>(StackPool::init_bottom(l.stacks.base()));
+    args.stack_size = StackPool::kInit;
+    pid = LJ_SYS("clone", clone_run(&args, child_entry, &plan));
+    const int err = errno;
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    l.block.give();  // before the error pipe can reach EOF: it holds a write end
+    if (pid < 0) return fail_errno("jail", "clone3", err);
+  } else {
+    args.flags = flags;
+    pid = LJ_SYS("clone", ::syscall(SYS_clone3, &args, sizeof args));
+    if (pid < 0) return fail_errno("jail", "clone3");
+    if (pid == 0) child_main(plan);  // never returns
+  }
+  l.child.pidfd.reset(pidfd_raw);
+  l.child.pid = pid;
+
+  // The child's ends are the child's now.
+  l.err_wr.reset();
+  l.status_wr.reset();
+  l.sync_rd.reset();
+  l.status_file.reset();
+  l.cgroups.close_attach_fds();
+  return {};
+}
+
+// 6. The parent's side, while init waits on the sync socket: the uid/gid maps of a user
+// namespace, the addresses of network mode ip, then the sync byte. A failed send may only mean
+// that init already died of an error of its own (EPIPE): its record on the error pipe is the one
+// to report (wait_for_exec).
+Status parent_side(const JailSpec& spec, Launch& l) {
+  const auto pid = static_cast<pid_t>(l.child.pid);
+  if (spec.userns) {
+    const auto& u = *spec.userns;
+    std::string base = "/proc/" + std::to_string(pid);
+    auto map = [&](const char* file, unsigned host) -> Status {
+      std::string line = "0 " + std::to_string(host) + " " + std::to_string(u.count) + "\n";
+      UniqueFd fd(::open((base + file).c_str(), O_WRONLY | O_CLOEXEC));
+      if (!fd || ::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+        return fail_errno("jail", "write " + base + file);
+      return {};
+    };
+    LJ_TRY(map("/uid_map", u.host_uid));
+    LJ_TRY(map("/gid_map", u.host_gid));
+  }
+  if (spec.network.mode == NetworkMode::ip)
+    LJ_TRY(setup_ip_network(pid, spec.name, spec.network));
+  if (l.sync_wr) {
+    if (l.handshake && ::send(l.sync_wr.get(), "x", 1, MSG_NOSIGNAL) != 1)
+      l.handshake = fail_errno("jail", "write sync socket");
+    l.sync_wr.reset();  // without the byte (a failed join), init ends at EOF
+  }
+  return {};
+}
+
+// 7. Wait for the command's exec: the error pipe reaches EOF (every write end is close-on-exec)
+// without a record, or carries the step that failed.
+Status wait_for_exec(Launch& l) {
+  ChildError ce;
+  std::size_t got = 0;
+  while (got < sizeof ce) {
+    ssize_t n = ::read(l.err_rd.get(), reinterpret_cast<char*>(&ce) + got, sizeof ce - got);
+    // Only EINTR fails a read of our own pipe, and errno is not ours to read here: a command
+    // not yet exec'd still runs in our address space on our thread block (spawn_command).
+    if (n < 0) continue;
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  if (got == sizeof ce) {
+    ce.step[sizeof ce.step - 1] = '\0';
+    ce.detail[sizeof ce.detail - 1] = '\0';
+    std::string what = ce.step;
+    if (ce.detail[0]) what += std::string(" ") + ce.detail;
+    return fail_errno("jail", what, ce.err);
+  }
+  if (!l.handshake) return fail(std::move(l.handshake).error());
+  return {};
+}
+
+// 8. The Jail takes over what outlives the spawn: init's pidfd, the status pipe, the cgroups.
+std::unique_ptr<Jail> hand_over(const JailSpec& spec, Launch& l) {
+  JailHandle h;
+  h.name = spec.name;
+  h.pid = static_cast<pid_t>(l.child.pid);
+  h.start_time = start_time_of(h.pid).value_or(0);
+  h.cgroup = l.cgroups.handle_string();
+  h.status_file = spec.status_file;
+  auto deadline = spec.limits.timeout.count() > 0 ? Clock::now() + spec.limits.timeout
+                                                  : Clock::time_point::max();
+  l.child.owned = false;
+  lj::log("jail")->debug("started jail={} pid={}", h.name, h.pid);
+  return make_linux_jail(std::move(h), std::move(l.child.pidfd), std::move(l.status_rd),
+                         std::move(l.cgroups), true, deadline);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Jail>> spawn_jail(const JailSpec& spec, const SpawnContext& ctx) {
+  Launch l;
+  LJ_TRY(prepare_root(spec, ctx, l));
+  LJ_TRY(prepare_command(spec, ctx, l));
+  LJ_TRY(prepare_descriptors(spec, l));
+  LJ_TRY(prepare_cgroups(spec, l));
+  LJ_TRY(clone_init(spec, ctx, l));
+  LJ_TRY(parent_side(spec, l));
+  LJ_TRY(wait_for_exec(l));
+  return hand_over(spec, l);
+}
+
+}  // namespace lj::jail

@@ -1,0 +1,79 @@
+// The root of a jail, as the engine takes it: plain data that names directories, never worlds,
+// overlays or images (lib/overlay, and in round 2 lib/image, resolve those into layer paths; an
+// OCI runtime passes a bundle's rootfs). The backend assembles it (the mount plan):
+//   Linux   (linux/root_program.*): overlayfs + binds inside the jail's own mount namespace, after
+//           clone(2) and before pivot_root(2), so the kernel reclaims every mount when the jail
+//           dies, even if its daemon is gone (docs/architecture.md).
+//   FreeBSD (freebsd/root_mounts.*): global nullfs/unionfs/tmpfs/devfs mounts made by the parent,
+//           each announced to the MountJournal before it is made, unmounted in reverse at teardown.
+// Stack, bottom first: the read-only layers, the writable layer, then /dev, /proc (Linux) and the
+// volumes on top.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace lj::jail {
+
+// A host path bound into the jail. Persists: it is the host's, not the jail's.
+struct Volume {
+  std::filesystem::path host_path;  // absolute, must exist on the host, no symlink on its way
+  std::string jail_path;            // absolute path inside the jail; created if missing
+  bool read_only = false;
+};
+
+// What the jail writes into, above the read-only layers. One of four kinds, so that the
+// combinations that make no sense (a host directory on a read-only root...) cannot be written.
+struct WritableLayer {
+  enum class Kind : std::uint8_t {
+    tmpfs,     // a private tmpfs, discarded when the jail ends (the ephemeral default)
+    host_dir,  // `dir` on the host holds upper/ and work/ (a build's staging layer); outlives
+               // the jail
+    none,      // no writable layer: the root is mounted read-only
+    in_place,  // the single read-only layer is itself the writable root, bound read-write in
+               // place (the seeds' `ljspawn -d $W` installing a world into $W; an OCI bundle's
+               // rootfs without root.readonly)
+  };
+  Kind kind = Kind::tmpfs;
+  std::filesystem::path dir;      // host_dir only
+  std::uint64_t tmpfs_bytes = 0;  // tmpfs only: its size cap; 0 lets the kernel default apply
+
+  static WritableLayer tmpfs(std::uint64_t bytes = 0) { return {Kind::tmpfs, {}, bytes}; }
+  static WritableLayer host_dir(std::filesystem::path d) { return {Kind::host_dir, std::move(d), 0}; }
+  static WritableLayer none() { return {Kind::none, {}, 0}; }
+  static WritableLayer in_place() { return {Kind::in_place, {}, 0}; }
+};
+
+// FreeBSD's mounts are global: the daemon records each one before it is made (index:
+// add_jail_mount) and forgets it once it is undone, so that a crash can be unwound from the
+// record. Either function may be empty. Ignored on Linux, whose mounts live and die in the jail's
+// own mount namespace.
+struct MountJournal {
+  // Called before the mount is made; an error refuses it (the plan is unwound and fails with it).
+  std::function<Status(const std::filesystem::path& target, const std::string& fstype)>
+      before_mount;
+  // Called once the mount is undone (or found already gone).
+  std::function<void(const std::filesystem::path& target, const std::string& fstype)> after_unmount;
+};
+
+struct MountPlan {
+  // Read-only layer directories, bottom first: layers[0] is the world (or an image's base layer,
+  // or a bundle's rootfs), then each layer above it, oldest first.
+  std::vector<std::filesystem::path> layers;
+  WritableLayer writable;
+  std::vector<Volume> volumes;
+  // Where the FreeBSD executor reports its global mounts (see MountJournal).
+  MountJournal journal;
+};
+
+// The checks both executors make before touching the kernel: at least one layer, absolute layer
+// and volume paths, in_place with exactly one layer, host_dir with a directory. Errors are
+// invalid_argument, domain "overlay" (the wire code root errors always had).
+Status check_plan(const MountPlan& plan);
+
+}  // namespace lj::jail

@@ -7,12 +7,12 @@
 #include <charconv>
 #include <csignal>
 #include <fstream>
-#include <random>
 #include <set>
 #include <sstream>
 
 #include "common/log.hpp"
 #include "common/memory.hpp"
+#include "common/random_id.hpp"
 #include "daemon/crash_point.hpp"
 #include "daemon/ndjson_log.hpp"
 #include "daemon/wire.hpp"
@@ -45,15 +45,6 @@ namespace {
 
 auto lg() {
   return lj::log("daemon");
-}
-
-std::string new_jail_id() {
-  static std::mt19937_64 rng{std::random_device{}()};
-  static const char* hex = "0123456789abcdef";
-  std::string id = "j-";
-  std::uint64_t r = rng();
-  for (int i = 0; i < 8; ++i) id.push_back(hex[(r >> (i * 4)) & 0xf]);
-  return id;
 }
 
 Error jail_not_found(std::string_view id) {
@@ -153,8 +144,10 @@ void Jails::create(CreateJail req, bool start, Uid uid, RowDone done) {
   row.auto_remove = req.auto_remove;
   row.owner_uid = uid.value_or(0);
   Result<JailRow> ins = fail(Errc::internal, "jail", "no id");
+  // The one retry on a clash of ids (odds n/2^32): the index generates none for us, since the
+  // log path follows the id.
   for (int attempt = 0; attempt < 4; ++attempt) {
-    row.id = new_jail_id();
+    row.id = lj::random_id("j", 4);
     row.log_path = log_path(row.id);
     ins = d_.idx.insert_jail(row);
     if (ins || ins.error().errc() != Errc::exists) break;

@@ -7,11 +7,11 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <spdlog/fmt/fmt.h>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <unordered_map>
 
 #include "common/fd.hpp"
 #include "common/log.hpp"
+#include "common/random_id.hpp"
 #include "common/sys.hpp"
 #include "index/boot_id.hpp"
 
@@ -426,7 +426,6 @@ struct Index::Impl {
   // Prepared statements keyed by their SQL text, reset after each use. Declared after `db` so
   // they are finalized before the connection closes.
   std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> cache;
-  std::mt19937 rng{std::random_device{}()};
   std::string epoch;
   bool epoch_changed = false;
   bool closed = false;
@@ -500,10 +499,6 @@ struct Index::Impl {
     } catch (const std::exception& e) {
       return fail(Errc::internal, kDomain, fmt::format("{}: {}", what, e.what()));
     }
-  }
-
-  std::string random_id(char prefix) {
-    return fmt::format("{}-{:08x}", prefix, static_cast<std::uint32_t>(rng()));
   }
 
   int user_version() {
@@ -616,8 +611,7 @@ struct Index::Impl {
     if (epoch.empty() ||
         (was_open && (boot_id.empty() || prev_boot.empty() || boot_id != prev_boot))) {
       epoch_changed = !epoch.empty();
-      epoch = fmt::format("{:08x}{:08x}", static_cast<std::uint32_t>(rng()),
-                          static_cast<std::uint32_t>(rng()));
+      epoch = lj::random_id("", 8);
     }
     // This one commit is fsynced whatever the setting: "open" must be on disk before any
     // transaction that a power cut could lose.
@@ -718,7 +712,7 @@ Result<Index> Index::open(const std::string& path, const Options& options) {
     d.db.exec("PRAGMA trusted_schema = OFF");
     LJ_TRY(d.migrate());
     if (memory) {
-      d.epoch = d.random_id('e').substr(2);
+      d.epoch = lj::random_id("", 4);
       return {};
     }
     return d.start_session(options.boot_id);
@@ -807,41 +801,38 @@ Result<JailRow> Index::insert_jail(JailRow row) {
     const bool gen_name = row.name.empty();
     row.state = JailState::creating;
     row.created_at = or_now(row.created_at);
-    // A generated id collides with odds of n/2^32 per jail; retry rather than fail the request.
-    for (int attempt = 0;; ++attempt) {
-      if (gen_id) row.id = d.random_id('j');
-      if (gen_name) row.name = row.id;
-      try {
-        auto q = d.query(
-            "INSERT INTO jails (id, name, state, spec, labels, auto_remove, owner_uid, pid, "
-            "start_time, cgroup, jid, created_at, log_path) "
-            "VALUES (?, ?, 'creating', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        q->bind(1, row.id);
-        q->bind(2, row.name);
-        q->bind(3, row.spec.empty() ? std::string("{}") : row.spec);
-        q->bind(4, labels_json(row.labels));
-        q->bind(5, row.auto_remove ? 1 : 0);
-        q->bind(6, static_cast<std::int64_t>(row.owner_uid));
-        q->bind(7, static_cast<std::int64_t>(row.pid));
-        q->bind(8, static_cast<std::int64_t>(row.start_time));
-        q->bind(9, row.cgroup);
-        q->bind(10, static_cast<std::int64_t>(row.jid));
-        q->bind(11, static_cast<std::int64_t>(ms(row.created_at)));
-        q->bind(12, row.log_path);
-        q->exec();
-        return row;
-      } catch (const SQLite::Exception& e) {
-        if (e.getExtendedErrorCode() == SQLITE_CONSTRAINT_PRIMARYKEY && gen_id && attempt < 8) {
-          continue;
-        }
-        if (e.getErrorCode() == SQLITE_CONSTRAINT) {
-          const bool id_clash = e.getExtendedErrorCode() == SQLITE_CONSTRAINT_PRIMARYKEY;
-          return fail(Errc::exists, kDomain,
-                      id_clash ? fmt::format("jail id {} exists", row.id)
-                               : fmt::format("jail name {} is taken", row.name));
-        }
-        throw;
+    // A generated id collides with odds of n/2^32 per jail: the daemon, which names jails itself
+    // (their log paths follow the id), retries on Errc::exists (Jails::create); this one is for
+    // callers that do not care (tests).
+    if (gen_id) row.id = lj::random_id("j", 4);
+    if (gen_name) row.name = row.id;
+    try {
+      auto q = d.query(
+          "INSERT INTO jails (id, name, state, spec, labels, auto_remove, owner_uid, pid, "
+          "start_time, cgroup, jid, created_at, log_path) "
+          "VALUES (?, ?, 'creating', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      q->bind(1, row.id);
+      q->bind(2, row.name);
+      q->bind(3, row.spec.empty() ? std::string("{}") : row.spec);
+      q->bind(4, labels_json(row.labels));
+      q->bind(5, row.auto_remove ? 1 : 0);
+      q->bind(6, static_cast<std::int64_t>(row.owner_uid));
+      q->bind(7, static_cast<std::int64_t>(row.pid));
+      q->bind(8, static_cast<std::int64_t>(row.start_time));
+      q->bind(9, row.cgroup);
+      q->bind(10, static_cast<std::int64_t>(row.jid));
+      q->bind(11, static_cast<std::int64_t>(ms(row.created_at)));
+      q->bind(12, row.log_path);
+      q->exec();
+      return row;
+    } catch (const SQLite::Exception& e) {
+      if (e.getErrorCode() == SQLITE_CONSTRAINT) {
+        const bool id_clash = e.getExtendedErrorCode() == SQLITE_CONSTRAINT_PRIMARYKEY;
+        return fail(Errc::exists, kDomain,
+                    id_clash ? fmt::format("jail id {} exists", row.id)
+                             : fmt::format("jail name {} is taken", row.name));
       }
+      throw;
     }
   });
 }
@@ -1080,7 +1071,7 @@ Result<std::pair<BuildRow, EventRow>> Index::insert_build(BuildRow row,
     row.started_at.reset();
     row.ended_at.reset();
     for (int attempt = 0;; ++attempt) {
-      if (gen_id) row.id = d.random_id('b');
+      if (gen_id) row.id = lj::random_id("b", 4);
       Impl::Tx tx(d);
       try {
         auto q = d.query(

@@ -883,6 +883,10 @@ class LinuxBackend final : public Backend {
       ce.detail[sizeof ce.detail - 1] = '\0';
       std::string what = ce.step;
       if (ce.detail[0]) what += std::string(" ") + ce.detail;
+      // The command's own execve (not init's execveat of lj-init): the caller's command cannot
+      // run, a stable kind of its own (API jail.exec_failed, ljspawn's exit 126/127).
+      if (std::string_view(ce.step) == "execve")
+        return fail(Error::from_errno(Errc::exec_failed, "jail", what, ce.err));
       return fail_errno("jail", what, ce.err);
     }
     if (!handshake) return fail(std::move(handshake).error());

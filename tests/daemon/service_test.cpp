@@ -218,6 +218,31 @@ TEST_F(ApiService, ExitIsRecordedBeforeItsEventAndEveryWaiterIsAnswered) {
   EXPECT_EQ(body(again)["exit"]["code"], 3);
 }
 
+// Reaped and recorded at once; the teardown is work for the blocking pool, queued after the
+// event; the status file (recovery's clue) goes and the waiters are answered once it is done.
+TEST_F(ApiService, TeardownIsBlockingWorkBetweenTheEventAndTheAnswers) {
+  std::string id = run_jail();
+  const fs::path status = root_ / ".ljd" / "run" / (id + ".status");
+  ASSERT_TRUE(fs::exists(status));
+  d_->events.subscribe([&](const index::EventRow& e) {
+    if (e.type == "jail.exited") order_.push_back("event");
+    return true;
+  });
+  backend_->on_teardown = [&](const std::string&) {
+    order_.push_back("teardown");
+    EXPECT_EQ(row(id).state, index::JailState::exited);
+    EXPECT_TRUE(fs::exists(status)) << "gone before the teardown was done";
+  };
+  Pending wait = send("GET", "/v1/jails/" + id + "/wait", "", "wait");
+  const int jobs = loop_.blocking_jobs();
+  backend_->jail(id).end(jail::ExitStatus{.code = 0});
+  loop_.run();
+  EXPECT_EQ(order_, (std::vector<std::string>{"event", "teardown", "wait"}));
+  EXPECT_EQ(loop_.blocking_jobs(), jobs + 1);
+  EXPECT_FALSE(fs::exists(status));
+  EXPECT_EQ(backend_->alive, 0);
+}
+
 TEST_F(ApiService, WaitTimesOutWhenTimeSaysSo) {
   std::string id = run_jail();
   Pending wait = send("GET", "/v1/jails/" + id + "/wait?timeout_s=5", "");

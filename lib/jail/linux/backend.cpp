@@ -169,9 +169,13 @@ class LinuxJail final : public Jail {
         deadline_(deadline) {}
 
   ~LinuxJail() override {
-    if (reaped_) return;
-    if (pidfd_) pidfd_send(pidfd_.get(), SIGKILL);
-    (void)reap();
+    if (!reaped_) {
+      if (pidfd_) pidfd_send(pidfd_.get(), SIGKILL);
+      (void)reap();
+    }
+    if (auto st = teardown(); !st)
+      lj::log("jail")->error("jail={} teardown left state behind: {}", handle_.name,
+                             st.error().what());
   }
 
   const JailHandle& handle() const override { return handle_; }
@@ -217,6 +221,15 @@ class LinuxJail final : public Jail {
     return kill_init(SIGKILL);
   }
 
+  Status teardown() override {
+    if (torn_down_) return {};
+    // When init's pidfd turned readable the kernel had killed and reaped the rest of its pid
+    // namespace (pid_namespaces(7)): the cgroups are empty on v2; v1 may need a while to agree.
+    LJ_TRY_CTX("tearing down jail " + handle_.name, cgroups_.destroy());
+    torn_down_ = true;
+    return {};
+  }
+
   Result<std::optional<ExitStatus>> poll() override {
     if (reaped_) return std::optional<ExitStatus>(*reaped_);
     struct pollfd pfd = {pidfd_.get(), POLLIN, 0};
@@ -227,6 +240,14 @@ class LinuxJail final : public Jail {
   }
 
   Result<ExitStatus> wait(std::chrono::milliseconds timeout) override {
+    auto st = LJ_TRY(reap_within(timeout));
+    LJ_TRY(teardown());
+    return st;
+  }
+
+ private:
+  // wait() without the teardown.
+  Result<ExitStatus> reap_within(std::chrono::milliseconds timeout) {
     if (reaped_) return *reaped_;
     const auto until = timeout.count() > 0 ? Clock::now() + timeout : Clock::time_point::max();
     for (;;) {
@@ -249,7 +270,6 @@ class LinuxJail final : public Jail {
     }
   }
 
- private:
   Status kill_init(int sig) {
     if (pidfd_send(pidfd_.get(), sig) != 0 && errno != ESRCH)
       return fail_errno("jail", "pidfd_send_signal " + std::to_string(sig) + " to " + handle_.name);
@@ -296,12 +316,10 @@ class LinuxJail final : public Jail {
       have = true;
     }
     if (!have) s.lost = true;
-    s.oom = cgroups_.oom_kills() > 0;
+    s.oom = cgroups_.oom_kills() > 0;  // before teardown() removes the cgroup and its counters
     s.timed_out = timed_out_;
-    Status torn = cgroups_.destroy();
     status_.reset();
     reaped_ = s;
-    if (!torn) return fail(std::move(torn).error().context("tearing down jail " + handle_.name));
     return s;
   }
 
@@ -313,6 +331,7 @@ class LinuxJail final : public Jail {
   Clock::time_point deadline_;
   bool timed_out_ = false;
   std::optional<ExitStatus> reaped_;
+  bool torn_down_ = false;
   std::pair<UniqueFd, UniqueFd> output_;
 };
 

@@ -4,10 +4,12 @@
 // its output pipes, as a real one does, until it ends; the test can write through them.
 #pragma once
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -31,16 +33,18 @@ class CountingJail final : public jail::Jail {
   int wait_fd() const override { return fd_; }
   Status signal(int sig, bool all) override;
   Result<jail::ExitStatus> wait(std::chrono::milliseconds) override {
-    if (auto st = poll(); st && *st) return **st;
+    if (auto st = poll(); st && *st) {
+      LJ_TRY(teardown());
+      return **st;
+    }
     return fail(Errc::timed_out, "jail", "a counting jail ends when its test says so");
   }
   Result<std::optional<jail::ExitStatus>> poll() override {
     if (!exit_) return std::optional<jail::ExitStatus>();
     reaped_ = true;
-    LJ_TRY(teardown());  // this interface reaps and tears down in one call
     return std::optional<jail::ExitStatus>(*exit_);
   }
-  Status teardown();
+  Status teardown() override;
   std::chrono::steady_clock::time_point deadline() const override {
     return std::chrono::steady_clock::time_point::max();
   }
@@ -111,6 +115,7 @@ class CountingBackend final : public jail::Backend {
   int killed_by_drop = 0;  // destroyed before they ended: the owner gave up on them
   std::set<int> ends_on = {SIGKILL};  // signals that end a jail (the command dies of them)
   std::optional<Error> fail_next;     // the next spawn fails with this
+  std::function<void(const std::string&)> on_teardown;  // called in teardown(), on its thread
 
   std::map<std::string, CountingJail*> jails;  // live ones, by name
 
@@ -126,6 +131,8 @@ inline CountingJail::CountingJail(CountingBackend& b, InlineLoop& loop, const ja
   handle_.pid = fd;
   handle_.start_time = 1;
   handle_.status_file = spec.status_file;
+  // As the real backends, the status file is made at spawn (recovery finds a jail by it).
+  if (!spec.status_file.empty()) UniqueFd(::open(spec.status_file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
   // A jail keeps its own copies of the write ends: the service closes its copies after spawn.
   if (spec.stdio.out >= 0) out_.reset(::fcntl(spec.stdio.out, F_DUPFD_CLOEXEC, 0));
   if (spec.stdio.err >= 0) err_.reset(::fcntl(spec.stdio.err, F_DUPFD_CLOEXEC, 0));
@@ -149,6 +156,7 @@ inline Status CountingJail::teardown() {
   if (torn_down_) return {};
   torn_down_ = true;
   b_.teardowns.push_back(handle_.name);
+  if (b_.on_teardown) b_.on_teardown(handle_.name);
   return {};
 }
 

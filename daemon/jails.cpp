@@ -374,10 +374,10 @@ void Jails::teardown(Live& l) {
     auto t0 = std::chrono::steady_clock::now();
     Status st = j->teardown();
     j.reset();
-    lg()->debug("jail={} teardown took {}us", id,
-                std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::steady_clock::now() - t0)
-                    .count());
+    lg()->debug(
+        "jail={} teardown took {}us", id,
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count());
     d_.loop.post([this, id, st = std::move(st)] { on_torn_down(id, st); });
   });
 }

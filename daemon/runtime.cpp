@@ -353,9 +353,9 @@ struct Runtime::Impl {
         if (auto bad = reader.take(&req)) {
           resp = std::move(*bad);
         } else if (!peer.allowed) {
-          resp = error_response(Error(Errc::permission_denied, "api",
-                                      "uid " + std::to_string(peer.uid) +
-                                          " is neither root nor in the socket group"));
+          resp = error_response(Error(
+              Errc::permission_denied, "api",
+              "uid " + std::to_string(peer.uid) + " is neither root nor in the socket group"));
         } else {
           phase = handling;
           stream.expires_never();
@@ -421,7 +421,8 @@ struct Runtime::Impl {
   // non-blocking and best effort (a client that does not read it just sees the close).
   void refuse(Local::socket sock) {
     static const std::string kBusy = [] {
-      Response r = error_response(Error(Errc::busy, "api", "too many connections (max_connections)"));
+      Response r =
+          error_response(Error(Errc::busy, "api", "too many connections (max_connections)"));
       std::string head = "HTTP/1.1 503 Service Unavailable\r\nServer: ljd\r\n";
       for (const auto& [k, v] : r.headers) head += k + ": " + v + "\r\n";
       return head + "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " +

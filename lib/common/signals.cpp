@@ -3,8 +3,8 @@
 #include <csignal>
 
 #include <algorithm>
-#include <charconv>
 #include <cctype>
+#include <charconv>
 
 namespace lj {
 

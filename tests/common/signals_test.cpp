@@ -42,10 +42,10 @@ TEST(Signals, EveryNameRoundTrips) {
     EXPECT_EQ(parse_signal(name->substr(3)), sig) << *name;
   }
   EXPECT_GE(named, 28);
-  for (const char* posix : {"HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL",
-                            "USR1", "SEGV", "USR2", "PIPE", "ALRM", "TERM", "CHLD", "CONT",
-                            "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ", "VTALRM",
-                            "PROF", "SYS"}) {
+  for (const char* posix :
+       {"HUP",  "INT",  "QUIT", "ILL",  "TRAP", "ABRT", "BUS",    "FPE",  "KILL",
+        "USR1", "SEGV", "USR2", "PIPE", "ALRM", "TERM", "CHLD",   "CONT", "STOP",
+        "TSTP", "TTIN", "TTOU", "URG",  "XCPU", "XFSZ", "VTALRM", "PROF", "SYS"}) {
     EXPECT_TRUE(parse_signal(posix)) << posix;
   }
   EXPECT_EQ(signal_name(0), std::nullopt);

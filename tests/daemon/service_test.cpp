@@ -99,8 +99,7 @@ class ApiService : public ::testing::Test {
     return out;
   }
   // A request that is answered without waiting for a jail to end.
-  Response call(const std::string& method, const std::string& target,
-                const json& body = json()) {
+  Response call(const std::string& method, const std::string& target, const json& body = json()) {
     auto r = send(method, target, body.is_null() ? "" : body.dump());
     EXPECT_TRUE(*r) << method << " " << target << " was not answered";
     return r->value_or(Response{});
@@ -259,8 +258,8 @@ TEST_F(ApiService, WaitTimesOutWhenTimeSaysSo) {
 // stop is answered with the exit.
 TEST_F(ApiService, StopEscalatesToKillAfterItsTimeout) {
   std::string id = run_jail();
-  Pending stop = send("POST", "/v1/jails/" + id + "/stop",
-                      json{{"signal", "TERM"}, {"timeout_s", 5}}.dump());
+  Pending stop =
+      send("POST", "/v1/jails/" + id + "/stop", json{{"signal", "TERM"}, {"timeout_s", 5}}.dump());
   EXPECT_FALSE(*stop);
   EXPECT_EQ(row(id).state, index::JailState::stopping);
   ASSERT_EQ(backend_->signals.size(), 1u);

@@ -114,8 +114,8 @@ TEST(LjdJailTeardown, ASlowTeardownStallsNoClientAndEveryWaiterIsAnswered) {
   RecordProperty("pings_during_teardown", static_cast<int>(during.size()));
   RecordProperty("ping_p99_us", static_cast<int>(p99 * 1000));
   std::printf("pings during a %lld ms teardown: %zu, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-              static_cast<long long>(kDelay.count()), during.size(), during[during.size() / 2],
-              p99, during.back());
+              static_cast<long long>(kDelay.count()), during.size(), during[during.size() / 2], p99,
+              during.back());
   EXPECT_LT(p99, 50.0);
   EXPECT_EQ(ljd.client().get("/v1/info")->json()["jails_live"], 0);
 }

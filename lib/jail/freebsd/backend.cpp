@@ -660,7 +660,8 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
     if (failure->errmsg[0] != '\0') what += " (kernel: " + std::string(failure->errmsg) + ")";
     if (std::string_view(failure->step) != "execve") return fail_errno(kDomain, what, failure->err);
     // The command cannot run: a stable kind of its own (API jail.exec_failed, ljspawn 126/127).
-    return fail(Error::from_errno(Errc::exec_failed, kDomain, what + " " + argv_s[0], failure->err));
+    return fail(
+        Error::from_errno(Errc::exec_failed, kDomain, what + " " + argv_s[0], failure->err));
   }
   if (!j->jail_created_)
     return fail(Errc::internal, kDomain, ctx + ": child exited without a report");

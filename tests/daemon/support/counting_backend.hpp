@@ -111,8 +111,8 @@ class CountingBackend final : public jail::Backend {
   std::vector<std::pair<std::string, int>> signals;  // (name, signal)
   std::vector<std::string> teardowns;                // names, as teardown() ran
   std::vector<std::string> releases;
-  int alive = 0;           // Jail objects not yet destroyed
-  int killed_by_drop = 0;  // destroyed before they ended: the owner gave up on them
+  int alive = 0;                      // Jail objects not yet destroyed
+  int killed_by_drop = 0;             // destroyed before they ended: the owner gave up on them
   std::set<int> ends_on = {SIGKILL};  // signals that end a jail (the command dies of them)
   std::optional<Error> fail_next;     // the next spawn fails with this
   std::function<void(const std::string&)> on_teardown;  // called in teardown(), on its thread
@@ -132,7 +132,8 @@ inline CountingJail::CountingJail(CountingBackend& b, InlineLoop& loop, const ja
   handle_.start_time = 1;
   handle_.status_file = spec.status_file;
   // As the real backends, the status file is made at spawn (recovery finds a jail by it).
-  if (!spec.status_file.empty()) UniqueFd(::open(spec.status_file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+  if (!spec.status_file.empty())
+    UniqueFd(::open(spec.status_file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
   // A jail keeps its own copies of the write ends: the service closes its copies after spawn.
   if (spec.stdio.out >= 0) out_.reset(::fcntl(spec.stdio.out, F_DUPFD_CLOEXEC, 0));
   if (spec.stdio.err >= 0) err_.reset(::fcntl(spec.stdio.err, F_DUPFD_CLOEXEC, 0));

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <csignal>
 
+#include "common/signals.hpp"
+
 namespace lj::ljctl {
 
 using nlohmann::json;
@@ -42,22 +44,6 @@ std::optional<double> take_number(std::string_view& s) {
   s.remove_prefix(i);
   return v;
 }
-
-struct SignalName {
-  const char* name;
-  int number;
-};
-// The portable set; numbers come from this platform's <signal.h>.
-constexpr SignalName kSignals[] = {
-    {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"ILL", SIGILL},
-    {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"BUS", SIGBUS},     {"FPE", SIGFPE},
-    {"KILL", SIGKILL},     {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},   {"USR2", SIGUSR2},
-    {"PIPE", SIGPIPE},     {"ALRM", SIGALRM}, {"TERM", SIGTERM},   {"CHLD", SIGCHLD},
-    {"CONT", SIGCONT},     {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},
-    {"TTOU", SIGTTOU},     {"URG", SIGURG},   {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},
-    {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
-    {"SYS", SIGSYS},
-};
 
 }  // namespace
 
@@ -156,28 +142,15 @@ Result<std::uint32_t> parse_cpu(std::string_view s) {
 }
 
 Result<int> parse_signal(std::string_view s) {
-  if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    int n = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-    if (ec == std::errc() && n > 0 && n < NSIG) return n;
+  if (auto n = lj::parse_signal(s)) return *n;
+  if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
     return bad("bad signal `" + std::string(s) + "`: not a signal number");
-  }
-  std::string name(s);
-  std::transform(name.begin(), name.end(), name.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  if (name.rfind("SIG", 0) == 0) name.erase(0, 3);
-  for (const auto& sig : kSignals) {
-    if (name == sig.name) return sig.number;
-  }
   return bad("unknown signal `" + std::string(s) +
              "` (use a name like TERM, KILL, HUP or a number)");
 }
 
 std::string signal_name(int sig) {
-  for (const auto& s : kSignals) {
-    if (s.number == sig) return std::string("SIG") + s.name;
-  }
-  return "signal " + std::to_string(sig);
+  return lj::signal_name(sig).value_or("signal " + std::to_string(sig));
 }
 
 Result<std::pair<std::string, std::string>> parse_kv(std::string_view s, std::string_view what) {

@@ -198,7 +198,7 @@ int main(int argc, char** argv) {
   if (!jail) {
     const auto& e = jail.error();
     int code = kExitSetup;
-    if (e.what().find("execve") != std::string::npos)
+    if (e.errc() == lj::Errc::exec_failed)
       code = e.sys_errno() == ENOENT ? kExitNotFound : kExitCannotRun;
     return die(e.what(), code);
   }

@@ -2,6 +2,7 @@
 #include <csignal>
 #include <cstring>
 
+#include "common/signals.hpp"
 #include "daemon/api.hpp"
 #include "daemon/jails.hpp"
 #include "daemon/wire.hpp"
@@ -16,19 +17,7 @@ Uid uid_of(const Request& req) {
   return static_cast<std::uint32_t>(req.peer.uid);
 }
 
-std::optional<int> signal_by_name(std::string name) {
-  if (name.rfind("SIG", 0) == 0) name = name.substr(3);
-  static const std::pair<const char*, int> kSignals[] = {
-      {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT},  {"KILL", SIGKILL},
-      {"TERM", SIGTERM}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},  {"ALRM", SIGALRM},
-      {"STOP", SIGSTOP}, {"CONT", SIGCONT}, {"WINCH", SIGWINCH}};
-  for (auto& [n, s] : kSignals) {
-    if (name == n) return s;
-  }
-  return std::nullopt;
-}
-
-// "signal": 15 or "SIGTERM"/"TERM".
+// "signal": 15, or a name of the shared table: "SIGTERM", "TERM", "15" (common/signals.hpp).
 int read_signal(Fields& f, int dflt) {
   const json* v = f.opt_raw("signal");
   if (!v) return dflt;
@@ -39,7 +28,7 @@ int read_signal(Fields& f, int dflt) {
     return dflt;
   }
   if (v->is_string()) {
-    if (auto s = signal_by_name(v->get<std::string>())) return *s;
+    if (auto s = lj::parse_signal(v->get<std::string>())) return *s;
     f.reject("signal", "unknown signal name `" + v->get<std::string>() + "`");
     return dflt;
   }

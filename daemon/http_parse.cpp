@@ -9,7 +9,8 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <nlohmann/json.hpp>
+
+#include "daemon/router.hpp"
 
 namespace lj::daemon {
 
@@ -17,24 +18,16 @@ namespace http = boost::beast::http;
 
 namespace {
 
-Response error_answer(int status, std::string_view code, std::string message) {
-  Response r;
-  r.status = status;
-  r.body =
-      nlohmann::json{
-          {"code", code}, {"message", std::move(message)}, {"details", nlohmann::json::object()}}
-          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return r;
-}
-
 // The answer to a request that cannot be read, or nullopt when the client just went away.
 std::optional<Response> read_error(const boost::system::error_code& ec) {
   if (ec == http::error::end_of_stream || ec == http::error::partial_message) return std::nullopt;
   if (ec == http::error::body_limit)
-    return error_answer(413, "api.limit", "request body too large (max_body_bytes)");
+    return error_response(HttpFailure::body_too_large, "request body too large (max_body_bytes)");
   if (ec == http::error::header_limit)
-    return error_answer(431, "api.limit", "request header too large (max_header_bytes)");
-  return error_answer(400, "api.invalid_argument", "malformed HTTP request: " + ec.message());
+    return error_response(HttpFailure::header_too_large,
+                          "request header too large (max_header_bytes)");
+  return error_response(
+      Error(Errc::invalid_argument, "api", "malformed HTTP request: " + ec.message()));
 }
 
 }  // namespace
@@ -93,7 +86,7 @@ std::optional<Response> RequestReader::take(Request* req) {
   req->method = std::string(msg.method_string());
   req->target = std::string(msg.target());
   if (!parse_target(req->target, req))
-    return error_answer(400, "api.invalid_argument", "malformed request target");
+    return error_response(Error(Errc::invalid_argument, "api", "malformed request target"));
   req->body = std::move(msg.body());
   return std::nullopt;
 }

@@ -7,12 +7,13 @@
 #include <charconv>
 #include <csignal>
 #include <fstream>
-#include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "common/log.hpp"
 #include "common/memory.hpp"
+#include "common/random_id.hpp"
 #include "daemon/crash_point.hpp"
 #include "daemon/ndjson_log.hpp"
 #include "daemon/wire.hpp"
@@ -29,6 +30,7 @@ struct Jails::Live {
   std::unique_ptr<jail::Jail> jail;  // null while spawning and once reaped
   bool spawning = false;
   bool exit_recorded = false;  // the row says exited
+  bool torn_down = false;      // the Jail's teardown() is done (on the blocking pool)
   Uid stop_uid;                // who asked it to stop, stamped on the exit event
   std::unique_ptr<Watch> exit_watch, deadline, kill_timer, drain_timer;
   std::unique_ptr<Watch> readers[2];  // stdout, stderr pipes
@@ -45,15 +47,6 @@ namespace {
 
 auto lg() {
   return lj::log("daemon");
-}
-
-std::string new_jail_id() {
-  static std::mt19937_64 rng{std::random_device{}()};
-  static const char* hex = "0123456789abcdef";
-  std::string id = "j-";
-  std::uint64_t r = rng();
-  for (int i = 0; i < 8; ++i) id.push_back(hex[(r >> (i * 4)) & 0xf]);
-  return id;
 }
 
 Error jail_not_found(std::string_view id) {
@@ -154,8 +147,10 @@ void Jails::create(CreateJail req, bool start, Uid uid, RowDone done) {
   row.auto_remove = req.auto_remove;
   row.owner_uid = uid.value_or(0);
   Result<JailRow> ins = fail(Errc::internal, "jail", "no id");
+  // The one retry on a clash of ids (odds n/2^32): the index generates none for us, since the
+  // log path follows the id.
   for (int attempt = 0; attempt < 4; ++attempt) {
-    row.id = new_jail_id();
+    row.id = lj::random_id("j", 4);
     row.log_path = log_path(row.id);
     ins = d_.idx.insert_jail(row);
     if (ins || ins.error().errc() != Errc::exists) break;
@@ -327,14 +322,13 @@ void Jails::supervise(Live& l) {
 void Jails::on_exit_ready(const std::string& id) {
   auto it = live_.find(id);
   if (it == live_.end() || !it->second->jail) return;
-  // Reaped here, on the loop thread: when the pidfd of a jail's init turns readable, the kernel
-  // has already killed and reaped the rest of its pid namespace (pid_namespaces(7)), so poll()'s
-  // teardown finds empty cgroups and only hands them back to the pool (~0.15 ms, measured). Two
-  // thread hops (to the pool and back) cost more than that on a loaded machine.
+  // Reaped here, on the loop thread: waitid on a readable pidfd and a read of the status pipe
+  // and the OOM counter do not block. The teardown, which may (cgroup v1 emptying, FreeBSD's
+  // jail_remove and unmounts), runs on the blocking pool once the exit is recorded (teardown).
   auto t0 = std::chrono::steady_clock::now();
   auto st = it->second->jail->poll();
   lg()->debug(
-      "jail={} reap and teardown took {}us", id,
+      "jail={} reap took {}us", id,
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
           .count());
   on_reaped(id, std::move(st));
@@ -366,14 +360,47 @@ void Jails::on_reaped(const std::string& id, Result<std::optional<jail::ExitStat
   l.exit_watch.reset();
   l.deadline.reset();
   l.kill_timer.reset();
-  crash_point("exit.before_record");  // torn down, not yet recorded
+  crash_point("exit.before_record");  // reaped, not yet recorded
   if (auto ev = d_.emit(d_.idx.transition(id, index::JailState::exited, rec, l.stop_uid)); !ev) {
     lg()->error("jail={} recording exit: {}", id, ev.error().what());
   }
   l.exit_recorded = true;
-  l.jail.reset();
-  crash_point("exit.after_record");  // recorded, its status file not yet removed (recover)
-  ::unlink(status_path(id).c_str());
+  crash_point("exit.after_record");  // recorded, not torn down: recover() releases it
+  teardown(l);
+}
+
+// The Jail goes to the blocking pool, which tears it down and destroys it; the live entry (and
+// with it the waiters and log followers) waits for that. Its status file stays until the
+// teardown is done: a ljd killed meanwhile finds it at recovery and releases the jail by name.
+void Jails::teardown(Live& l) {
+  std::shared_ptr<jail::Jail> j = std::move(l.jail);
+  std::string id = l.id;
+  d_.loop.blocking([this, j, id]() mutable {
+    if (long ms = fault("teardown.delay_ms"); ms > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // test seam (crash_point.hpp)
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    Status st = j->teardown();
+    j.reset();
+    lg()->debug(
+        "jail={} teardown took {}us", id,
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count());
+    d_.loop.post([this, id, st = std::move(st)] { on_torn_down(id, st); });
+  });
+}
+
+void Jails::on_torn_down(const std::string& id, const Status& st) {
+  if (!st) {
+    // The status file stays: the next ljd's recovery tries the release again.
+    lg()->error("jail={} teardown left state behind: {}", id, st.error().what());
+  } else {
+    ::unlink(status_path(id).c_str());
+  }
+  auto it = live_.find(id);
+  if (it == live_.end()) return;  // shut down meanwhile, leaving jails to the next ljd
+  Live& l = *it->second;
+  l.torn_down = true;
   if (l.open_streams > 0) {
     // Every writer of the pipes is dead after teardown, so EOF is due; do not hang on it.
     l.drain_timer = d_.loop.after(std::chrono::seconds(2), [this, id] {
@@ -432,7 +459,7 @@ void Jails::maybe_finish(const std::string& id) {
   auto it = live_.find(id);
   if (it == live_.end()) return;
   Live& l = *it->second;
-  if (l.exit_recorded && l.open_streams == 0) finish(l);
+  if (l.exit_recorded && l.torn_down && l.open_streams == 0) finish(l);
 }
 
 void Jails::finish(Live& l) {
@@ -646,14 +673,17 @@ void Jails::recover(std::function<void()> done) {
     if (--*pending == 0) done();
   };
   // Status files of jails whose end is already recorded: ljd died after recording the exit and
-  // before the unlink (on_reaped). Those of jails in flight are read below (settle).
+  // before the teardown was done (Jails::teardown). Released by name, then removed. Those of
+  // jails in flight are read below (settle).
   {
     std::set<std::string> in_flight;
     for (const JailRow& row : *rows) in_flight.insert(row.id + ".status");
     std::error_code ec;
     for (const auto& e : std::filesystem::directory_iterator(d_.cfg.root / ".ljd" / "run", ec)) {
       const std::string name = e.path().filename().string();
-      if (name.ends_with(".status") && !in_flight.count(name)) ::unlink(e.path().c_str());
+      if (!name.ends_with(".status") || in_flight.count(name)) continue;
+      ++*pending;
+      release_leftover(e.path(), one_done);
     }
   }
   for (JailRow& row : *rows) {
@@ -707,6 +737,29 @@ void Jails::recover(std::function<void()> done) {
     });
   }
   one_done();
+}
+
+// A jail whose exit is recorded but whose teardown may not have finished: whatever of it is left
+// (processes, cgroups, the FreeBSD jail and its mounts) is found by its name and status file
+// alone and released on the blocking pool; then its status file goes.
+void Jails::release_leftover(const std::filesystem::path& status_file, std::function<void()> done) {
+  jail::JailHandle h;
+  h.name = status_file.stem().string();
+  h.status_file = status_file.string();
+  jail::Backend* backend = d_.backend.get();
+  d_.loop.blocking([this, backend, h, done = std::move(done)] {
+    Status released;
+    if (backend) released = backend->release(h);
+    d_.loop.post([h, released = std::move(released), done] {
+      if (!released) {
+        // Kept: the next start tries again.
+        lg()->warn("recovery: releasing ended jail={}: {}", h.name, released.error().what());
+      } else {
+        ::unlink(h.status_file.c_str());
+      }
+      done();
+    });
+  });
 }
 
 // The index side of a jail that did not survive ljd, once whatever it left was released.

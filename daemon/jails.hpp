@@ -5,9 +5,11 @@
 //
 // A jail's life here: create (row `creating`, then `created`, or straight to `running` with
 // start) -> spawn on the blocking pool -> row `running` -> the pidfd turns readable -> poll() on
-// the loop thread reaps and tears down -> row `exited` with the exit record -> the output pipes
-// reach EOF -> waiters answered, log followers get the `end` record -> auto_remove marks the row
-// `removed`.
+// the loop thread reaps -> row `exited` with the exit record, its event -> teardown() on the
+// blocking pool (cgroups, mounts, jail_remove: it may take seconds, and the loop serves others
+// meanwhile) -> the output pipes reach EOF -> waiters answered, log followers get the `end`
+// record -> auto_remove marks the row `removed`. A ljd killed between the exit record and the end
+// of the teardown leaves the jail's status file behind: recovery releases what it names.
 #pragma once
 
 #include <chrono>
@@ -84,6 +86,9 @@ class Jails {
   void supervise(Live& l);
   void on_exit_ready(const std::string& id);
   void on_reaped(const std::string& id, Result<std::optional<jail::ExitStatus>> st);
+  void teardown(Live& l);
+  void on_torn_down(const std::string& id, const Status& st);
+  void release_leftover(const std::filesystem::path& status_file, std::function<void()> done);
   void on_output(Live& l, int stream, std::string_view data);
   void on_output_eof(const std::string& id);
   void maybe_finish(const std::string& id);

@@ -5,10 +5,10 @@
 
 #include <atomic>
 #include <fstream>
-#include <random>
 
 #include "build/builder.hpp"
 #include "common/log.hpp"
+#include "common/random_id.hpp"
 #include "daemon/crash_point.hpp"
 #include "daemon/jails.hpp"
 #include "daemon/wire.hpp"
@@ -27,15 +27,6 @@ auto lg() {
 
 std::string error_json(const Error& e) {
   return json{{"code", e.code()}, {"message", e.what()}}.dump();
-}
-
-std::string new_build_id() {
-  static std::mt19937_64 rng{std::random_device{}()};
-  static const char* hex = "0123456789abcdef";
-  std::string id = "b-";
-  std::uint64_t r = rng();
-  for (int i = 0; i < 8; ++i) id.push_back(hex[(r >> (i * 4)) & 0xf]);
-  return id;
 }
 
 bool is_dir(const fs::path& p) {
@@ -337,7 +328,7 @@ void Resources::submit_build(BuildSubmit req, Uid uid, JsonDone done) {
     return done(fail(Errc::unsupported, "build", "this ljd was built without a jail backend"));
   }
   if (d_.stopping) return done(fail(Errc::busy, "build", "ljd is shutting down"));
-  std::string id = new_build_id();
+  std::string id = lj::random_id("b", 4);
   fs::path context, jailfile, inline_ctx;
   std::error_code ec;
   if (!req.jailfile.empty()) {

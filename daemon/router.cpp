@@ -8,6 +8,8 @@ int http_status(Errc errc) {
   switch (errc) {
     case Errc::invalid_argument:
       return 400;
+    case Errc::exec_failed:
+      return 400;  // jail.exec_failed: the command, which the caller gave, cannot run
     case Errc::permission_denied:
       return 403;
     case Errc::not_found:
@@ -41,28 +43,44 @@ Response json_response(int status, const nlohmann::json& body) {
   return r;
 }
 
-bool is_exec_failure(const Error& err) {
-  // Both backends report a command that cannot be executed as the failed step "execve" with its
-  // errno (lib/jail/linux/child.cpp, lib/jail/freebsd/backend.cpp).
-  return err.domain() == "jail" && err.message().starts_with("execve") && err.sys_errno() != 0;
+namespace {
+
+Response error_body(int status, std::string_view code, const std::string& message,
+                    nlohmann::json details) {
+  return json_response(status,
+                       {{"code", code}, {"message", message}, {"details", std::move(details)}});
 }
 
+}  // namespace
+
 Response error_response(const Error& err, nlohmann::json details) {
-  std::string code = err.code();
-  int status = http_status(err.errc());
-  if (is_exec_failure(err)) {
-    // A stable code of its own: clients tell "not found" (exit 127) from "not executable" (126)
-    // by details.reason, never by reading the message.
-    code = "jail.exec_failed";
-    status = 400;
+  if (err.errc() == Errc::exec_failed) {
+    // Clients tell "not found" (a shell's exit 127) from "not executable" (126) by details.reason,
+    // never by reading the message.
     details["reason"] =
         err.sys_errno() == ENOENT || err.sys_errno() == ENOTDIR ? "not_found" : "not_executable";
   }
-  nlohmann::json body = {{"code", code}, {"message", err.what()}, {"details", std::move(details)}};
-  if (err.sys_errno() != 0) body["details"]["errno"] = errno_name(err.sys_errno());
-  Response r = json_response(status, body);
+  if (err.sys_errno() != 0) details["errno"] = errno_name(err.sys_errno());
+  Response r = error_body(http_status(err.errc()), err.code(), err.what(), std::move(details));
   if (err.errc() == Errc::busy) r.headers.emplace_back("Retry-After", "1");
   return r;
+}
+
+Response error_response(HttpFailure failure, std::string message) {
+  auto body = [&](int status, std::string_view code) {
+    return error_body(status, code, message, nlohmann::json::object());
+  };
+  switch (failure) {
+    case HttpFailure::no_route:
+      return body(404, "api.no_route");
+    case HttpFailure::method_not_allowed:
+      return body(405, "api.method_not_allowed");
+    case HttpFailure::body_too_large:
+      return body(413, "api.limit");  // over max_body_bytes
+    case HttpFailure::header_too_large:
+      return body(431, "api.limit");  // over max_header_bytes
+  }
+  return error_response(Error(Errc::internal, "api", message));
 }
 
 namespace {
@@ -124,16 +142,11 @@ void Router::dispatch(Request& req, Reply reply) const {
     return;
   }
   if (path_known) {
-    Response r =
-        json_response(405, {{"code", "api.method_not_allowed"},
-                            {"message", "method " + req.method + " is not allowed on " + req.path},
-                            {"details", nlohmann::json::object()}});
-    reply(std::move(r));
+    reply(error_response(HttpFailure::method_not_allowed,
+                         "method " + req.method + " is not allowed on " + req.path));
     return;
   }
-  reply(json_response(404, {{"code", "api.no_route"},
-                            {"message", "no such route: " + req.method + " " + req.path},
-                            {"details", nlohmann::json::object()}}));
+  reply(error_response(HttpFailure::no_route, "no such route: " + req.method + " " + req.path));
 }
 
 std::vector<Router::Route> Router::routes() const {

@@ -22,11 +22,16 @@ using Handler = std::function<void(Request&, const Params&, Reply)>;
 // The one table Errc -> HTTP status (and Retry-After for busy).
 int http_status(Errc errc);
 
-// True for a start that failed because the command could not be executed (jail.exec_failed).
-bool is_exec_failure(const Error& err);
 // {"code", "message", "details"} with the status of the error's kind; a command that cannot be
-// executed is 400 jail.exec_failed with details.reason "not_found" or "not_executable".
+// executed (Errc::exec_failed, set by the backend) is 400 jail.exec_failed with details.reason
+// "not_found" or "not_executable". Every error body the server writes is made here.
 Response error_response(const Error& err, nlohmann::json details = nlohmann::json::object());
+
+// Failures of HTTP itself, before any handler, whose status no Errc says: the rest of the one
+// table (api.no_route 404, api.method_not_allowed 405, api.limit 413 and 431).
+enum class HttpFailure { no_route, method_not_allowed, body_too_large, header_too_large };
+Response error_response(HttpFailure failure, std::string message);
+
 // A JSON response; `body` is dumped compactly.
 Response json_response(int status, const nlohmann::json& body);
 

@@ -36,6 +36,7 @@
 #include "common/log.hpp"
 #include "daemon/http_parse.hpp"
 #include "daemon/peer.hpp"
+#include "daemon/router.hpp"
 
 namespace lj::daemon {
 
@@ -352,10 +353,9 @@ struct Runtime::Impl {
         if (auto bad = reader.take(&req)) {
           resp = std::move(*bad);
         } else if (!peer.allowed) {
-          resp.status = 403;
-          resp.body = R"({"code":"api.permission_denied","message":"uid )" +
-                      std::to_string(peer.uid) +
-                      R"( is neither root nor in the socket group","details":{}})";
+          resp = error_response(Error(
+              Errc::permission_denied, "api",
+              "uid " + std::to_string(peer.uid) + " is neither root nor in the socket group"));
         } else {
           phase = handling;
           stream.expires_never();
@@ -370,8 +370,7 @@ struct Runtime::Impl {
           if (!*slot) co_await reply_wait->async_wait(kTuple);
           reply_wait.reset();
           if (!*slot) {
-            resp.status = 503;
-            resp.body = R"({"code":"api.busy","message":"ljd is shutting down","details":{}})";
+            resp = error_response(Error(Errc::busy, "api", "ljd is shutting down"));
             keep_alive = false;
           } else {
             resp = std::move(**slot);
@@ -422,11 +421,12 @@ struct Runtime::Impl {
   // non-blocking and best effort (a client that does not read it just sees the close).
   void refuse(Local::socket sock) {
     static const std::string kBusy = [] {
-      std::string body =
-          R"x({"code":"api.busy","message":"too many connections (max_connections)","details":{}})x";
-      return "HTTP/1.1 503 Service Unavailable\r\nServer: ljd\r\nRetry-After: 1\r\n"
-             "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " +
-             std::to_string(body.size()) + "\r\n\r\n" + body;
+      Response r =
+          error_response(Error(Errc::busy, "api", "too many connections (max_connections)"));
+      std::string head = "HTTP/1.1 503 Service Unavailable\r\nServer: ljd\r\n";
+      for (const auto& [k, v] : r.headers) head += k + ": " + v + "\r\n";
+      return head + "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+             std::to_string(r.body.size()) + "\r\n\r\n" + r.body;
     }();
     ++refused;
     (void)!::send(sock.native_handle(), kBusy.data(), kBusy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);

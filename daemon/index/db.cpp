@@ -1,5 +1,6 @@
 // The connection: opening, pragmas, migrations, the epoch session, transactions, errors, events
 // appended in a transaction, and the one transition function's two statements.
+#include "common/random_id.hpp"
 #include "index/db.hpp"
 
 #include <fcntl.h>
@@ -136,7 +137,7 @@ Status Db::Tx::commit() {
 }
 
 std::string Db::random_id(char prefix) {
-  return fmt::format("{}-{:08x}", prefix, static_cast<std::uint32_t>(rng_()));
+  return lj::random_id(std::string_view(&prefix, 1), 4);  // the one generator (common/random_id)
 }
 
 // ---- events and transitions ----

@@ -15,7 +15,6 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -196,7 +195,6 @@ class Db {
   // Prepared statements keyed by their SQL text. Declared after `db_` so they are finalized
   // before the connection closes.
   std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> cache_;
-  std::mt19937 rng_{std::random_device{}()};
   std::string epoch_;
   bool epoch_changed_ = false;
   bool closed_ = true;  // until open() succeeded: a failed open leaves the file as it was

@@ -60,42 +60,39 @@ Result<JailRow> insert(Db& db, JailRow row) {
     const bool gen_name = row.name.empty();
     row.state = kJails.initial;
     row.created_at = or_now(row.created_at);
-    // A generated id collides with odds of n/2^32 per jail; retry rather than fail the request.
-    for (int attempt = 0;; ++attempt) {
-      if (gen_id) row.id = db.random_id('j');
-      if (gen_name) row.name = row.id;
-      try {
-        auto q = db.query(
-            "INSERT INTO jails (id, name, state, spec, labels, auto_remove, owner_uid, pid, "
-            "start_time, cgroup, jid, created_at, log_path) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        q->bind(1, row.id);
-        q->bind(2, row.name);
-        q->bind(3, std::string(to_string(row.state)));
-        q->bind(4, row.spec.empty() ? std::string("{}") : row.spec);
-        q->bind(5, json(row.labels).dump());
-        q->bind(6, row.auto_remove ? 1 : 0);
-        q->bind(7, static_cast<std::int64_t>(row.owner_uid));
-        q->bind(8, static_cast<std::int64_t>(row.pid));
-        q->bind(9, static_cast<std::int64_t>(row.start_time));
-        q->bind(10, row.cgroup);
-        q->bind(11, static_cast<std::int64_t>(row.jid));
-        q->bind(12, static_cast<std::int64_t>(ms(row.created_at)));
-        q->bind(13, row.log_path);
-        q->exec();
-        return row;
-      } catch (const SQLite::Exception& e) {
-        if (e.getExtendedErrorCode() == SQLITE_CONSTRAINT_PRIMARYKEY && gen_id && attempt < 8) {
-          continue;
-        }
-        if (e.getErrorCode() == SQLITE_CONSTRAINT) {
-          const bool id_clash = e.getExtendedErrorCode() == SQLITE_CONSTRAINT_PRIMARYKEY;
-          return fail(Errc::exists, kDomain,
-                      id_clash ? fmt::format("jail id {} exists", row.id)
-                               : fmt::format("jail name {} is taken", row.name));
-        }
-        throw;
+    // A generated id collides with odds of n/2^32 per jail: the daemon, which names jails itself
+    // (their log paths follow the id), retries on Errc::exists (Jails::create); this one is for
+    // callers that do not care (tests).
+    if (gen_id) row.id = db.random_id('j');
+    if (gen_name) row.name = row.id;
+    try {
+      auto q = db.query(
+          "INSERT INTO jails (id, name, state, spec, labels, auto_remove, owner_uid, pid, "
+          "start_time, cgroup, jid, created_at, log_path) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      q->bind(1, row.id);
+      q->bind(2, row.name);
+      q->bind(3, std::string(to_string(row.state)));
+      q->bind(4, row.spec.empty() ? std::string("{}") : row.spec);
+      q->bind(5, json(row.labels).dump());
+      q->bind(6, row.auto_remove ? 1 : 0);
+      q->bind(7, static_cast<std::int64_t>(row.owner_uid));
+      q->bind(8, static_cast<std::int64_t>(row.pid));
+      q->bind(9, static_cast<std::int64_t>(row.start_time));
+      q->bind(10, row.cgroup);
+      q->bind(11, static_cast<std::int64_t>(row.jid));
+      q->bind(12, static_cast<std::int64_t>(ms(row.created_at)));
+      q->bind(13, row.log_path);
+      q->exec();
+      return row;
+    } catch (const SQLite::Exception& e) {
+      if (e.getErrorCode() == SQLITE_CONSTRAINT) {
+        const bool id_clash = e.getExtendedErrorCode() == SQLITE_CONSTRAINT_PRIMARYKEY;
+        return fail(Errc::exists, kDomain,
+                    id_clash ? fmt::format("jail id {} exists", row.id)
+                             : fmt::format("jail name {} is taken", row.name));
       }
+      throw;
     }
   });
 }

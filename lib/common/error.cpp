@@ -16,6 +16,7 @@ std::string_view errc_name(Errc errc) {
     case Errc::limit: return "limit";
     case Errc::unsupported: return "unsupported";
     case Errc::timed_out: return "timed_out";
+    case Errc::exec_failed: return "exec_failed";
     case Errc::system: return "system";
     case Errc::internal: return "internal";
   }
@@ -56,6 +57,10 @@ Error Error::from_errno(std::string domain, std::string_view what, int e) {
     case ENOTSUP: errc = Errc::unsupported; break;
     default: break;
   }
+  return from_errno(errc, std::move(domain), what, e);
+}
+
+Error Error::from_errno(Errc errc, std::string domain, std::string_view what, int e) {
   std::string msg(what);
   msg += ": ";
   msg += std::strerror(e);

@@ -25,6 +25,7 @@ enum class Errc {
   limit,              // a configured limit was hit (body size, jail count)
   unsupported,        // this platform or kernel cannot do it
   timed_out,          // a deadline passed
+  exec_failed,        // the command could not be executed (execve failed: see sys_errno())
   system,             // a syscall failed for another reason: see sys_errno()
   internal,           // a bug or an impossible state
 };
@@ -40,6 +41,8 @@ class Error {
   // EBUSY -> busy, EPERM -> permission_denied, ENOSPC -> no_space, else system) and the message is
   // "what: strerror (ENAME)".
   static Error from_errno(std::string domain, std::string_view what, int sys_errno = errno);
+  // The same message, with the kind the caller knows better than errno does (exec_failed).
+  static Error from_errno(Errc errc, std::string domain, std::string_view what, int sys_errno);
 
   Errc errc() const { return errc_; }
   const std::string& domain() const { return domain_; }

@@ -60,14 +60,24 @@ class Jail {
   virtual Status signal(int sig, bool all = false) = 0;
 
   // Waits until the main command exits (enforcing spec.limits.timeout from start), kills what is
-  // left in the jail, tears it down and returns how it ended. Returns at once when already reaped.
-  // With a timeout > 0 here, returns Errc::timed_out (the jail left running) if it has not
-  // exited by then; the spec's own timeout is enforced regardless.
+  // left in the jail, tears it down and returns how it ended: poll() and teardown() in one call.
+  // Returns at once when already reaped and torn down. With a timeout > 0 here, returns
+  // Errc::timed_out (the jail left running) if it has not exited by then; the spec's own timeout
+  // is enforced regardless.
   virtual Result<ExitStatus> wait(
       std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) = 0;
 
-  // Non-blocking wait: the status when the jail has exited (and is now torn down), else nullopt.
+  // Non-blocking reap: once the main command has exited, how it ended (its OOM verdict read while
+  // the jail's accounting still exists), else nullopt. Quick: it does not tear the jail down, so
+  // an event loop reaps here and leaves teardown() to a worker.
   virtual Result<std::optional<ExitStatus>> poll() = 0;
+
+  // Kills what is left in the jail and releases everything it holds (cgroups, the FreeBSD jail,
+  // its mounts, addresses and rctl rules). May block: cgroup v1 takes a while to empty,
+  // jail_remove(2) waits for the jail's processes, unmounts wait for busy file systems. Call it
+  // once poll() (or wait()) has reported the exit, on any thread but never concurrently with
+  // another call on this Jail. Idempotent; the destructor tears down whatever was not.
+  virtual Status teardown() = 0;
 
   // For event loops that enforce the wall-clock limit themselves: when it falls due
   // (time_point::max() without one), and the call that kills the whole jail for it, so that the

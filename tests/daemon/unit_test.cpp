@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "daemon/config.hpp"
+#include "daemon/http_parse.hpp"
 #include "daemon/http_types.hpp"
 #include "daemon/jail_request.hpp"
 #include "daemon/json_fields.hpp"
@@ -174,6 +175,50 @@ TEST(ErrorTable, EveryKindHasItsStatus) {
   EXPECT_EQ(r.headers[0].first, "Retry-After");
   auto j = json::parse(r.body);
   EXPECT_EQ(j["code"], "api.busy");
+}
+
+// jail.exec_failed is a kind set where execve failed (the backends), never read from a message.
+TEST(ErrorTable, ExecFailureIsItsOwnKindWithAReason) {
+  EXPECT_EQ(http_status(Errc::exec_failed), 400);
+  auto r = error_response(
+      Error::from_errno(Errc::exec_failed, "jail", "execve /bin/nope", ENOENT).context("starting"));
+  EXPECT_EQ(r.status, 400);
+  auto j = json::parse(r.body);
+  EXPECT_EQ(j["code"], "jail.exec_failed");
+  EXPECT_EQ(j["details"]["reason"], "not_found");
+  EXPECT_EQ(j["details"]["errno"], "ENOENT");
+  j = json::parse(
+      error_response(Error::from_errno(Errc::exec_failed, "jail", "execve /x", EACCES)).body);
+  EXPECT_EQ(j["details"]["reason"], "not_executable");
+  // A message that merely mentions execve is not one.
+  j = json::parse(error_response(Error::from_errno("jail", "execveat lj-init", ENOENT)).body);
+  EXPECT_EQ(j["code"], "jail.not_found");
+  EXPECT_FALSE(j["details"].contains("reason"));
+}
+
+// The server's own failures (before any handler) come from the same place, in the same shape.
+TEST(ErrorTable, HttpFailuresHaveTheirStatusesAndCodes) {
+  struct Row {
+    HttpFailure f;
+    int status;
+    const char* code;
+  };
+  for (const Row& row : {Row{HttpFailure::no_route, 404, "api.no_route"},
+                         Row{HttpFailure::method_not_allowed, 405, "api.method_not_allowed"},
+                         Row{HttpFailure::body_too_large, 413, "api.limit"},
+                         Row{HttpFailure::header_too_large, 431, "api.limit"}}) {
+    auto r = error_response(row.f, "m");
+    EXPECT_EQ(r.status, row.status);
+    auto j = json::parse(r.body);
+    EXPECT_EQ(j["code"], row.code);
+    EXPECT_EQ(j["message"], "m");
+    EXPECT_EQ(j["details"], json::object());
+  }
+  auto parsed = parse_requests("GET /v1/_ping HTTP/1.1\r\nContent-Length: 9999999\r\n\r\n",
+                               HttpLimits{16 << 10, 100});
+  ASSERT_TRUE(parsed.error);
+  EXPECT_EQ(parsed.error->status, 413);
+  EXPECT_EQ(json::parse(parsed.error->body)["code"], "api.limit");
 }
 
 }  // namespace

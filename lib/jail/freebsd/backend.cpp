@@ -216,6 +216,7 @@ class FreebsdJail final : public Jail {
   Status signal(int sig, bool all) override;
   Result<ExitStatus> wait(std::chrono::milliseconds timeout) override;
   Result<std::optional<ExitStatus>> poll() override;
+  Status teardown() override;
   Clock::time_point deadline() const override { return deadline_; }
   Status expire() override;
 
@@ -223,7 +224,6 @@ class FreebsdJail final : public Jail {
   friend class FreebsdBackend;
 
   void on_exit_event(const struct kevent& ev);
-  Status teardown();
 
   JailHandle handle_;
   UniqueFd pd_;  // process descriptor (spawned jails); closing it reaps the process
@@ -265,8 +265,6 @@ Status FreebsdJail::teardown() {
     jail_gone_ = true;
   }
   pd_.reset();
-  // The OOM verdict reads the kernel buffer while the rules still exist.
-  if (exit_ && !oom_needle_.empty() && count_in_msgbuf(oom_needle_) > oom_mark_) exit_->oom = true;
   oom_needle_.clear();
   if (!script_file_.empty()) {
     if (::unlink(script_file_.c_str()) != 0 && errno != ENOENT)
@@ -320,6 +318,8 @@ void FreebsdJail::on_exit_event(const struct kevent& ev) {
     }
   }
   e.timed_out = timed_out_;
+  // The OOM verdict reads the kernel buffer while the rules still exist (teardown removes them).
+  if (!oom_needle_.empty() && count_in_msgbuf(oom_needle_) > oom_mark_) e.oom = true;
   exit_ = e;
   lj::log("jail")->info("exited jail={} code={} signal={} timed_out={}", handle_.name, e.code,
                         e.signal, e.timed_out);
@@ -376,7 +376,6 @@ Result<std::optional<ExitStatus>> FreebsdJail::poll() {
       return std::optional<ExitStatus>();
     }
   }
-  LJ_TRY(teardown());
   return std::optional<ExitStatus>(*exit_);
 }
 
@@ -659,8 +658,10 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
     // reaps the child (closing pd_) and undoes the rest.
     std::string what = ctx + ": " + failure->step;
     if (failure->errmsg[0] != '\0') what += " (kernel: " + std::string(failure->errmsg) + ")";
-    if (std::string_view(failure->step) == "execve") what += " " + argv_s[0];
-    return fail_errno(kDomain, what, failure->err);
+    if (std::string_view(failure->step) != "execve") return fail_errno(kDomain, what, failure->err);
+    // The command cannot run: a stable kind of its own (API jail.exec_failed, ljspawn 126/127).
+    return fail(
+        Error::from_errno(Errc::exec_failed, kDomain, what + " " + argv_s[0], failure->err));
   }
   if (!j->jail_created_)
     return fail(Errc::internal, kDomain, ctx + ": child exited without a report");

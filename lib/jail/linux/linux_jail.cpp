@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/log.hpp"
 #include "jail/linux/child.hpp"
 #include "jail/status_file.hpp"
 
@@ -64,9 +65,13 @@ class LinuxJail final : public Jail {
         output_(std::move(output)) {}
 
   ~LinuxJail() override {
-    if (reaped_) return;
-    if (pidfd_) pidfd_send(pidfd_.get(), SIGKILL);
-    (void)reap();
+    if (!reaped_) {
+      if (pidfd_) pidfd_send(pidfd_.get(), SIGKILL);
+      (void)reap();
+    }
+    if (auto st = teardown(); !st)
+      lj::log("jail")->error("jail={} teardown left state behind: {}", handle_.name,
+                             st.error().what());
   }
 
   const JailHandle& handle() const override { return handle_; }
@@ -109,6 +114,15 @@ class LinuxJail final : public Jail {
     return kill_init(SIGKILL);
   }
 
+  Status teardown() override {
+    if (torn_down_) return {};
+    // When init's pidfd turned readable the kernel had killed and reaped the rest of its pid
+    // namespace (pid_namespaces(7)): the cgroups are empty on v2; v1 may need a while to agree.
+    LJ_TRY_CTX("tearing down jail " + handle_.name, cgroups_.destroy());
+    torn_down_ = true;
+    return {};
+  }
+
   Result<std::optional<ExitStatus>> poll() override {
     if (reaped_) return std::optional<ExitStatus>(*reaped_);
     struct pollfd pfd = {pidfd_.get(), POLLIN, 0};
@@ -119,6 +133,14 @@ class LinuxJail final : public Jail {
   }
 
   Result<ExitStatus> wait(std::chrono::milliseconds timeout) override {
+    auto st = LJ_TRY(reap_within(timeout));
+    LJ_TRY(teardown());
+    return st;
+  }
+
+ private:
+  // wait() without the teardown.
+  Result<ExitStatus> reap_within(std::chrono::milliseconds timeout) {
     if (reaped_) return *reaped_;
     const auto until = timeout.count() > 0 ? Clock::now() + timeout : Clock::time_point::max();
     for (;;) {
@@ -141,7 +163,6 @@ class LinuxJail final : public Jail {
     }
   }
 
- private:
   Status kill_init(int sig) {
     if (pidfd_send(pidfd_.get(), sig) != 0 && errno != ESRCH)
       return fail_errno("jail", "pidfd_send_signal " + std::to_string(sig) + " to " + handle_.name);
@@ -188,12 +209,10 @@ class LinuxJail final : public Jail {
       have = true;
     }
     if (!have) s.lost = true;
-    s.oom = cgroups_.oom_kills() > 0;
+    s.oom = cgroups_.oom_kills() > 0;  // before teardown() removes the cgroup and its counters
     s.timed_out = timed_out_;
-    Status torn = cgroups_.destroy();
     status_.reset();
     reaped_ = s;
-    if (!torn) return fail(std::move(torn).error().context("tearing down jail " + handle_.name));
     return s;
   }
 
@@ -205,6 +224,7 @@ class LinuxJail final : public Jail {
   Clock::time_point deadline_;
   bool timed_out_ = false;
   std::optional<ExitStatus> reaped_;
+  bool torn_down_ = false;
   std::pair<UniqueFd, UniqueFd> output_;  // adopted jails: the pipes init held (init_abi.h)
 };
 

@@ -1,5 +1,5 @@
 // The Linux Jail: a jail's init supervised through its pidfd, with its cgroups and the status pipe
-// lj-init reports the command's end on. Teardown (reap) is the reverse of the spawn: reap init
+// lj-init reports the command's end on. Reap, then teardown, is the reverse of the spawn: reap init
 // (which ends the pid namespace, so every process of the jail), read how the command ended, then
 // remove the cgroups; the mounts went with the mount namespace.
 #pragma once

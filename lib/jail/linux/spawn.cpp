@@ -387,6 +387,10 @@ Status wait_for_exec(Launch& l) {
     ce.detail[sizeof ce.detail - 1] = '\0';
     std::string what = ce.step;
     if (ce.detail[0]) what += std::string(" ") + ce.detail;
+    // The command's own execve (not init's execveat of lj-init): the caller's command cannot
+    // run, a stable kind of its own (API jail.exec_failed, ljspawn's exit 126/127).
+    if (std::string_view(ce.step) == "execve")
+      return fail(Error::from_errno(Errc::exec_failed, "jail", what, ce.err));
     return fail_errno("jail", what, ce.err);
   }
   if (!l.handshake) return fail(std::move(l.handshake).error());

@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
     int code = kExitSetup;
     if (e.what().find("execve") != std::string::npos)
       code = e.sys_errno() == ENOENT ? kExitNotFound : kExitCannotRun;
-    return die(e.what(), code);
+    return die("starting jail " + spec.name + ": " + e.what(), code);
   }
   auto& j = **jail;
   for (;;) {

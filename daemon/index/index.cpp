@@ -7,6 +7,8 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <spdlog/fmt/fmt.h>
 #include <nlohmann/json.hpp>
+#include <cstdio>
+#include <ctime>
 #include <random>
 #include <unordered_map>
 
@@ -334,6 +336,17 @@ std::string parent_dir(const std::string& path) {
 
 Time now() {
   return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+std::string rfc3339(Time t) {
+  auto ms = t.time_since_epoch().count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char buf[40];
+  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
+  return buf;
 }
 
 std::string_view to_string(WorldState s) {
@@ -922,7 +935,7 @@ Result<EventRow> Index::record_exit(std::string_view id, const ExitRecord& exit,
     q->exec();
     json data{{"name", name},      {"exit_code", nullptr},        {"exit_signal", nullptr},
               {"oom", exit.oom},   {"timed_out", exit.timed_out}, {"lost", exit.lost},
-              {"exited_at", ms(t)}};
+              {"exited_at", rfc3339(t)}};
     if (exit.exit_code) data["exit_code"] = *exit.exit_code;
     if (exit.exit_signal) data["exit_signal"] = *exit.exit_signal;
     auto ev = LJ_TRY(d.append("jail.exited", id, uid, data.dump()));

@@ -542,8 +542,16 @@ int cmd_world_rm(Api& api, const Globals& g, const std::vector<std::string>& nam
                        {"remove the jails and overlays on it first"});
 }
 
-int cmd_events(Api& api, const Globals& g, std::uint64_t since, bool follow) {
-  std::string target = "/v1/events?since=" + std::to_string(since) + (follow ? "&follow=true" : "");
+// Without --since: the whole retained log, or with -f only what happens from now on (as `docker
+// events`; the API's default for follow). --since 0 -f replays the log, then follows.
+int cmd_events(Api& api, const Globals& g, std::optional<std::uint64_t> since, bool follow) {
+  std::string target = "/v1/events";
+  std::string sep = "?";
+  if (since) {
+    target += "?since=" + std::to_string(*since);
+    sep = "&";
+  }
+  if (follow) target += sep + "follow=true";
   auto s = api.stream("GET", target, [&](std::string_view line) {
     if (g.json) {
       json j = json::parse(line, nullptr, false);
@@ -708,8 +716,9 @@ static int main_unguarded(int argc, char** argv) {
   world_rm->add_option("NAME", ids, "worlds to remove")->required();
 
   std::uint64_t since = 0;
-  CLI::App* events = sub("events", "print ljd's event log (-f: follow it)");
-  events->add_option("--since", since, "start after this event seq");
+  CLI::App* events = sub("events", "print ljd's event log (-f: follow it from now on)");
+  CLI::Option* since_opt =
+      events->add_option("--since", since, "start after this event seq (0: the whole log)");
   events->add_flag("-f,--follow", follow, "keep printing new events");
 
   sub("info", "show ljd's version, backend and state");
@@ -788,7 +797,9 @@ static int main_unguarded(int argc, char** argv) {
   if (app.got_subcommand("worlds")) return cmd_worlds(api, g);
   if (world_import->parsed()) return cmd_world_import(api, g, world_name, world_source);
   if (world_rm->parsed()) return cmd_world_rm(api, g, ids);
-  if (events->parsed()) return cmd_events(api, g, since, follow);
+  if (events->parsed()) {
+    return cmd_events(api, g, since_opt->count() ? std::optional(since) : std::nullopt, follow);
+  }
   if (app.got_subcommand("info")) return cmd_info(api, g);
   return report("no command (see `ljctl --help`)");
 }

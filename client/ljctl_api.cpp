@@ -1,6 +1,7 @@
 #include "client/ljctl_api.hpp"
 
 #include <chrono>
+#include <map>
 #include <thread>
 
 namespace lj::ljctl {
@@ -36,6 +37,22 @@ Errc errc_of_status(int status) {
     default:
       return Errc::system;
   }
+}
+
+// Where to look for what exists, by error code. Only for a lookup that found nothing: a request
+// field at fault (details.field) or a failed system call (details.errno, e.g. a volume's host
+// path missing at start) is not a missing jail, overlay or world, whatever its domain.
+std::string lookup_hint(const ApiError& e) {
+  static const std::map<std::string, std::string, std::less<>> kHints = {
+      {"jail.not_found", "list jails with `ljctl ps -a`"},
+      {"overlay.not_found", "list overlays with `ljctl overlays`"},
+      {"world.not_found", "list worlds with `ljctl worlds`"},
+  };
+  auto it = kHints.find(e.code);
+  if (it == kHints.end()) return "";
+  if (e.details.is_object() && (e.details.contains("field") || e.details.contains("errno")))
+    return "";
+  return it->second;
 }
 
 std::string path_of(const std::string& target) {
@@ -119,14 +136,8 @@ Error Api::api_error(std::string_view method, const std::string& target,
       line.find(last_.details["field"].get<std::string>()) == std::string::npos) {
     line += " (field " + last_.details["field"].get<std::string>() + ")";
   }
-  if (r.status == 404) {
-    // Where to look for what exists.
-    if (domain == "jail")
-      line += " — list jails with `ljctl ps -a`";
-    else if (domain == "overlay")
-      line += " — list overlays with `ljctl overlays`";
-    else if (domain == "world")
-      line += " — list worlds with `ljctl worlds`";
+  if (auto hint = lookup_hint(last_); !hint.empty()) {
+    line += " — " + hint;
   } else if (r.status == 403) {
     line += " — run ljctl as root or as a member of ljd's socket group";
   } else if (r.status >= 500 && r.status != 501 && r.status != 503) {

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <csignal>
+#include <cstdint>
 
 #include "common/signals.hpp"
 
@@ -38,11 +39,26 @@ std::optional<double> take_number(std::string_view& s) {
     ++i;
   }
   if (!digits) return std::nullopt;
-  double v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + i, v);
-  if (ec != std::errc() || p != s.data() + i) return std::nullopt;
+  // By hand, not std::from_chars: FreeBSD's libc++ has none for double (and strtod follows the
+  // locale). The digits make an exact integer and 10^k is exact up to 1e22, so one division gives
+  // the correctly rounded value from_chars gives, for up to 15 significant digits.
+  std::uint64_t mantissa = 0;
+  int frac = 0;
+  bool after_dot = false;
+  for (char c : s.substr(0, i)) {
+    if (c == '.') {
+      after_dot = true;
+      continue;
+    }
+    if (mantissa > (UINT64_MAX - 9) / 10) return std::nullopt;
+    mantissa = mantissa * 10 + static_cast<std::uint64_t>(c - '0');
+    if (after_dot) ++frac;
+  }
+  if (frac > 22) return std::nullopt;
+  double scale = 1;
+  for (int k = 0; k < frac; ++k) scale *= 10;
   s.remove_prefix(i);
-  return v;
+  return static_cast<double>(mantissa) / scale;
 }
 
 }  // namespace

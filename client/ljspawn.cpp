@@ -5,7 +5,6 @@
 // 127 (the command was not found), as env(1) and podman-run(1) do.
 #include <poll.h>
 #include <signal.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,6 +14,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "client/forwarded_signals.hpp"
 #include "common/fd.hpp"
 #include "common/root_dir.hpp"
 #include "jail/backend.hpp"
@@ -190,8 +190,7 @@ int main(int argc, char** argv) {
   sigset_t fwd;
   sigemptyset(&fwd);
   for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) sigaddset(&fwd, s);
-  sigprocmask(SIG_BLOCK, &fwd, nullptr);
-  lj::UniqueFd sfd(::signalfd(-1, &fwd, SFD_CLOEXEC));
+  lj::client::ForwardedSignals signals(fwd);
   spec.stdio = {0, 1, 2};
 
   auto jail = (*backend)->spawn(spec);
@@ -200,7 +199,7 @@ int main(int argc, char** argv) {
     int code = kExitSetup;
     if (e.errc() == lj::Errc::exec_failed)
       code = e.sys_errno() == ENOENT ? kExitNotFound : kExitCannotRun;
-    return die(e.what(), code);
+    return die("starting jail " + spec.name + ": " + e.what(), code);
   }
   auto& j = **jail;
   for (;;) {
@@ -210,17 +209,15 @@ int main(int argc, char** argv) {
                                                                std::chrono::steady_clock::now());
       ms = static_cast<int>(std::max<long long>(0, left.count()));
     }
-    struct pollfd pfd[2] = {{j.wait_fd(), POLLIN, 0}, {sfd.get(), POLLIN, 0}};
-    int r = ::poll(pfd, sfd ? 2 : 1, ms);
+    struct pollfd pfd[2] = {{j.wait_fd(), POLLIN, 0}, {signals.fd(), POLLIN, 0}};
+    int r = ::poll(pfd, signals.fd() >= 0 ? 2 : 1, ms);
     if (r < 0 && errno == EINTR) continue;
     if (r == 0) {
       if (auto s = j.expire(); !s) return die(s.error().what());
       continue;
     }
     if (r > 0 && (pfd[1].revents & POLLIN)) {
-      signalfd_siginfo si;
-      if (::read(sfd.get(), &si, sizeof si) == sizeof si)
-        (void)j.signal(static_cast<int>(si.ssi_signo), false);
+      if (int sig = signals.next(); sig > 0) (void)j.signal(sig, false);
       continue;
     }
     break;

@@ -71,6 +71,8 @@ void add_jail_routes(Router& router, Daemon& d) {
     std::string field;
     auto create = decode_create(*doc, d.cfg, &field);
     if (!create) return reply(field_error(create.error(), field));
+    if (auto st = check_volumes_exist(*create, &field); !st)
+      return reply(field_error(st.error(), field));
     d.jails->create(std::move(*create), *start, uid_of(req), reply_row(std::move(reply), 201));
   });
 

@@ -2,7 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 
 namespace lj::daemon {
@@ -208,6 +210,21 @@ Result<BuildSubmit> decode_build(const json& body, std::string* field) {
     return tl::unexpected(std::move(st).error());
   }
   return b;
+}
+
+Status check_volumes_exist(const CreateJail& c, std::string* field) {
+  for (std::size_t i = 0; i < c.volumes.size(); ++i) {
+    const auto& host = c.volumes[i].host_path;
+    struct stat st {};
+    if (::stat(host.c_str(), &st) == 0) continue;
+    const int e = errno;
+    std::string key = "volumes[" + std::to_string(i) + "].host_path";
+    if (field) *field = key;
+    return fail(Errc::invalid_argument, "api",
+                "field " + key + ": " + host.string() + ": " + std::strerror(e) +
+                    " (ljd makes no volume directory: create it first)");
+  }
+  return {};
 }
 
 json encode_create(const CreateJail& c) {

@@ -46,6 +46,11 @@ struct CreateJail {
 Result<CreateJail> decode_create(const nlohmann::json& body, const Config& cfg, std::string* field);
 nlohmann::json encode_create(const CreateJail& c);
 
+// What a new jail's request needs of the host now, beyond its syntax: every volume's host path
+// exists (ljd makes none). Not part of decode_create, which also reads stored specs back (a
+// recovered jail's volume may be gone). On failure *field names the volume's host_path.
+Status check_volumes_exist(const CreateJail& c, std::string* field);
+
 // Decodes and validates the body of POST /v1/builds. On a field error, *field names it.
 Result<BuildSubmit> decode_build(const nlohmann::json& body, std::string* field);
 

@@ -1,20 +1,11 @@
 #include "daemon/wire.hpp"
 
-#include <ctime>
-
 namespace lj::daemon {
 
 using nlohmann::json;
 
 std::string iso_time(index::Time t) {
-  auto ms = t.time_since_epoch().count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
-  char buf[40];
-  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
-  return buf;
+  return index::rfc3339(t);
 }
 
 namespace {
@@ -25,6 +16,19 @@ json parse_or_null(const std::string& text) {
   if (text.empty()) return json();
   json j = json::parse(text, nullptr, false);
   return j.is_discarded() ? json(text) : j;
+}
+// jail.exited events that an earlier ljd recorded carry exited_at as epoch milliseconds; the wire
+// says RFC 3339 for every time, so those are converted as they are sent. The rest go as stored,
+// unparsed.
+std::string legacy_event_data(const index::EventRow& e) {
+  if (e.type != "jail.exited" || e.data.find("\"exited_at\":\"") != std::string::npos)
+    return e.data;
+  json d = json::parse(e.data, nullptr, false);
+  if (!d.is_object() || !d.contains("exited_at") || !d["exited_at"].is_number_integer())
+    return e.data;
+  const auto ms = d["exited_at"].get<std::int64_t>();
+  d["exited_at"] = iso_time(index::Time(std::chrono::milliseconds(ms)));
+  return d.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 }  // namespace
 
@@ -128,7 +132,7 @@ std::string event_line(const index::EventRow& e) {
   out += R"(,"uid":)";
   out += e.uid ? std::to_string(*e.uid) : "null";
   out += R"(,"data":)";
-  out += e.data.empty() ? "{}" : e.data;
+  out += e.data.empty() ? "{}" : legacy_event_data(e);
   out += '}';
   return out;
 }

@@ -124,7 +124,7 @@ Result<EventRow> transition(Db& db, std::string_view id, JailState to, const Jai
              Set::flag("timed_out", e.timed_out),
              Set::flag("lost", e.lost)};
       data = {{"exit_code", nullptr},     {"exit_signal", nullptr}, {"oom", e.oom},
-              {"timed_out", e.timed_out}, {"lost", e.lost},         {"exited_at", ms(t)}};
+              {"timed_out", e.timed_out}, {"lost", e.lost},         {"exited_at", rfc3339(t)}};
       if (e.exit_code) data["exit_code"] = *e.exit_code;
       if (e.exit_signal) data["exit_signal"] = *e.exit_signal;
       break;

@@ -17,6 +17,9 @@ namespace lj::index {
 // Wall-clock time at millisecond precision, stored as INTEGER milliseconds since the Unix epoch.
 using Time = std::chrono::time_point<std::chrono::system_clock, std::chrono::milliseconds>;
 Time now();
+// RFC 3339 in UTC with milliseconds ("2026-11-24T19:51:32.767Z"): every time the API sends,
+// those in event data included.
+std::string rfc3339(Time t);
 
 // ---- rows ----
 

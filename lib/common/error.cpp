@@ -37,7 +37,14 @@ std::string errno_name(int e) {
     LJ_E(EADDRNOTAVAIL) LJ_E(ECONNREFUSED) LJ_E(ECONNRESET) LJ_E(ETIMEDOUT) LJ_E(EDQUOT)
     LJ_E(EALREADY) LJ_E(EINPROGRESS) LJ_E(ENOTCONN) LJ_E(ENOTSOCK)
 #undef LJ_E
-    default: return "E" + std::to_string(e);
+    // Appended, not `"E" + std::to_string(e)`: g++ 12.2 at -O3 (Release) reports a false
+    // -Wrestrict in the inlined operator+(const char*, string&&) ("memcpy accessing
+    // 9223372036854775810 or more bytes ... may overlap"), which stopped a -Werror build.
+    default: {
+      std::string name = "E";
+      name += std::to_string(e);
+      return name;
+    }
   }
 }
 

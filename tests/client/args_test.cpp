@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <cstdlib>
 
 namespace lj::ljctl {
 namespace {
@@ -31,6 +32,18 @@ TEST(ParseSize, RejectsWhatIsNotASize) {
       EXPECT_EQ(r.error().errc(), Errc::invalid_argument);
     }
   }
+}
+
+// Decimals are read without std::from_chars (FreeBSD's libc++ has none for double) and still
+// give the nearest double, as strtod does in the C locale.
+TEST(ParseDuration, DecimalsAreTheNearestDouble) {
+  for (const char* d : {"0.1", "1.1", "2.675", "123.456", "0.3333333", "99999.99999", "7.",
+                        "1234567.891", "0.000001"}) {
+    auto r = parse_duration(d);
+    ASSERT_TRUE(r) << d;
+    EXPECT_EQ(*r, std::strtod(d, nullptr)) << d;
+  }
+  EXPECT_FALSE(parse_duration("99999999999999999999"));  // beyond 64 bits of digits
 }
 
 TEST(ParseDuration, SecondsAndUnits) {

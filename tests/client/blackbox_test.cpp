@@ -141,6 +141,32 @@ TEST_F(LjctlBlackbox, MissingCommandIs127) {
   EXPECT_EQ(x.status, 126) << x.err;
 }
 
+// A volume's host path that does not exist is the request's fault, said once and naming the
+// field, with no hint about overlays; a volume that fails when the root is mounted (a file over
+// a directory) names the jail once ("starting jail j-…: starting jail j-…: …" before).
+TEST_F(LjctlBlackbox, VolumeErrorsSayWhatIsWrongOnce) {
+  if (auto why = no_jails(); !why.empty()) GTEST_SKIP() << why;
+  auto r = ljctl({"run", "-v", "/nonexistent-ljd-volume:/data", "bb", "--", "true"});
+  EXPECT_EQ(r.status, 125);
+  expect_one_line(r);
+  EXPECT_NE(r.err.find("volumes[0].host_path"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("/nonexistent-ljd-volume: No such file or directory"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("overlays"), std::string::npos) << r.err;
+
+  const std::string file = ljd_->root().string() + "/volume-file";
+  std::ofstream(file) << "x\n";
+  r = ljctl({"run", "-v", file + ":/tmp", "bb", "--", "true"});
+  EXPECT_EQ(r.status, 125);
+  expect_one_line(r);
+  const std::string once = "starting jail j-";
+  auto first = r.err.find(once);
+  EXPECT_NE(first, std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(once, first + 1), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("overlays"), std::string::npos) << r.err;
+  std::filesystem::remove(file);
+}
+
 TEST_F(LjctlBlackbox, DetachPsWaitAndEvents) {
   if (auto why = no_jails(); !why.empty()) GTEST_SKIP() << why;
   auto d = ljctl({"run", "-d", "--keep", "--name", "bbx", "-l", "t=1", "bb", "--", "/bin/sh", "-c",

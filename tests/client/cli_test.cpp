@@ -92,6 +92,49 @@ TEST(LjctlCli, ApiErrorsAreOneLineWithAHint) {
   EXPECT_EQ(r.err, "ljctl: no jail `nope` — list jails with `ljctl ps -a`\n");
 }
 
+// Hints follow the error's code, not its domain: a request field at fault (details.field) or a
+// failed system call (details.errno) is no lookup miss, and gets no "list the X" hint.
+TEST(LjctlCli, HintsFollowTheErrorCode) {
+  std::string body;
+  int status = 404;
+  FakeLjd d([&](const SeenRequest&, bool&) { return FakeLjd::json_response(status, body); });
+  body = R"({"code":"overlay.not_found","message":"no overlay `a/b@1`","details":{}})";
+  auto r = run(ljctl(d, {"stop", "j"}));
+  EXPECT_EQ(r.err, "ljctl: no overlay `a/b@1` — list overlays with `ljctl overlays`\n");
+  body = R"({"code":"overlay.not_found","message":"starting jail j-1: volume /srv/x: No such )"
+         R"(file or directory","details":{"errno":"ENOENT"}})";
+  r = run(ljctl(d, {"stop", "j"}));
+  expect_one_line(r);
+  EXPECT_EQ(r.err, "ljctl: starting jail j-1: volume /srv/x: No such file or directory\n");
+  status = 400;
+  body = R"({"code":"jail.invalid_argument","message":"volumes[0].host_path: /srv/x does not )"
+         R"(exist","details":{"field":"volumes[0].host_path"}})";
+  r = run(ljctl(d, {"stop", "j"}));
+  EXPECT_EQ(r.err, "ljctl: volumes[0].host_path: /srv/x does not exist\n");
+  status = 404;
+  body = R"({"code":"world.not_found","message":"no world `w`","details":{}})";
+  r = run(ljctl(d, {"stop", "j"}));
+  EXPECT_EQ(r.err, "ljctl: no world `w` — list worlds with `ljctl worlds`\n");
+}
+
+// `events -f` follows from now on, as `docker events`; --since replays first.
+TEST(LjctlCli, EventsFollowFromNowUnlessToldWhereToStart) {
+  FakeLjd d([](const SeenRequest&, bool& close) {
+    close = true;
+    return FakeLjd::json_response(200, "");
+  });
+  EXPECT_EQ(run(ljctl(d, {"events"})).status, 0);
+  EXPECT_EQ(run(ljctl(d, {"events", "-f"})).status, 0);
+  EXPECT_EQ(run(ljctl(d, {"events", "-f", "--since", "0"})).status, 0);
+  EXPECT_EQ(run(ljctl(d, {"events", "--since", "12"})).status, 0);
+  auto seen = d.seen();
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[0].target, "/v1/events");
+  EXPECT_EQ(seen[1].target, "/v1/events?follow=true");
+  EXPECT_EQ(seen[2].target, "/v1/events?since=0&follow=true");
+  EXPECT_EQ(seen[3].target, "/v1/events?since=12");
+}
+
 TEST(LjctlCli, UsageErrorsExit125) {
   auto r = run({kLjctl, "frobnicate"});
   EXPECT_EQ(r.status, 125);

@@ -450,6 +450,40 @@ TEST_F(CrashTest, OutputWrittenWhileDownIsKept) {
   expect_consistent(*ljd_, {}, {dead});
 }
 
+// The jail ENDS while no ljd runs: what it wrote after the crash is still logged by the next
+// ljd, and its exit is its own (not lost). Its init stays until the output is taken back.
+TEST_F(CrashTest, OutputOfAJailThatEndsWhileDownIsKept) {
+  restart();
+  std::string id;
+  {
+    auto c = ljd_->client();
+    auto r = c.post("/v1/jails?start=true",
+                    sh("echo before; sleep 0.6; echo during; echo oops >&2; exit 4"));
+    ASSERT_TRUE(r && r->status == 201) << (r ? r->body : "");
+    id = r->json()["id"];
+  }
+  std::this_thread::sleep_for(300ms);  // "before" is logged by this ljd
+  pid_t dead = ljd_->pid();
+  ljd_->crash();
+  std::this_thread::sleep_for(1500ms);  // the command writes and ends while no ljd runs
+  restart();
+  json w = wait_jail(id);
+  EXPECT_EQ(w["exit"]["code"], 4) << w;
+  EXPECT_EQ(w["exit"]["lost"], false) << w;
+  auto logs = ljd_->client().get("/v1/jails/" + id + "/logs");
+  ASSERT_TRUE(logs);
+  std::string out, err;
+  std::istringstream in(logs->body);
+  for (std::string line; std::getline(in, line);) {
+    json rec = json::parse(line);
+    if (rec.value("stream", "") == "stdout") out += rec["data"].get<std::string>();
+    if (rec.value("stream", "") == "stderr") err += rec["data"].get<std::string>();
+  }
+  EXPECT_EQ(out, "before\nduring\n") << logs->body;
+  EXPECT_EQ(err, "oops\n") << logs->body;
+  expect_consistent(*ljd_, {}, {dead});
+}
+
 // A forced delete caught after the kill: the jail is gone; its exit and its removal are recorded
 // at restart.
 TEST_F(CrashTest, DeleteAfterKill) {

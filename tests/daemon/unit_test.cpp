@@ -8,6 +8,7 @@
 #include "daemon/jail_request.hpp"
 #include "daemon/json_fields.hpp"
 #include "daemon/router.hpp"
+#include "daemon/wire.hpp"
 
 namespace lj::daemon {
 namespace {
@@ -219,6 +220,26 @@ TEST(ErrorTable, HttpFailuresHaveTheirStatusesAndCodes) {
   ASSERT_TRUE(parsed.error);
   EXPECT_EQ(parsed.error->status, 413);
   EXPECT_EQ(json::parse(parsed.error->body)["code"], "api.limit");
+}
+
+// Every time on the wire is RFC 3339, also the exited_at of jail.exited events that an earlier
+// ljd recorded as epoch milliseconds; other event data goes as stored.
+TEST(Wire, EventTimesAreRfc3339EvenFromOlderRecords) {
+  index::EventRow e;
+  e.seq = 7;
+  e.time = index::Time(std::chrono::milliseconds(1764000000123));
+  e.type = "jail.exited";
+  e.resource = "j-1";
+  e.data = R"({"exit_code":0,"exited_at":1764000000123,"name":""})";
+  json j = json::parse(event_line(e));
+  EXPECT_EQ(j["time"], "2025-11-24T16:00:00.123Z");
+  EXPECT_EQ(j["data"]["exited_at"], "2025-11-24T16:00:00.123Z");
+  EXPECT_EQ(j["data"]["exit_code"], 0);
+  e.data = R"({"exit_code":0,"exited_at":"2025-11-24T16:00:00.123Z"})";
+  EXPECT_EQ(json::parse(event_line(e))["data"]["exited_at"], "2025-11-24T16:00:00.123Z");
+  e.type = "jail.started";
+  e.data = R"({"pid":42,"name":"x"})";
+  EXPECT_NE(event_line(e).find(R"("data":{"pid":42,"name":"x"})"), std::string::npos);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "common/sys.hpp"
 #include "jail/backend.hpp"
 #include "jail/linux/cgroup.hpp"
+#include "host_kernel.hpp"
 #include "test_world.hpp"
 
 namespace lj::jail::test {
@@ -51,6 +52,7 @@ class JailTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!lj::test::is_root()) GTEST_SKIP() << "needs root: namespaces, mounts and cgroups";
+    if (auto why = lj::test::overlayfs_missing(); !why.empty()) GTEST_SKIP() << why;
     mounts_before_ = mountinfo_targets();
     world_.emplace();
     backend_ = make_backend({}).value();

@@ -10,6 +10,7 @@
 #include <map>
 #include <thread>
 
+#include "host_kernel.hpp"
 #include "jail_fixture.hpp"
 
 namespace lj::jail::test {
@@ -102,6 +103,7 @@ TEST_F(JailTest, InheritNetworkSeesTheHostsInterfaces) {
 }
 
 TEST_F(JailTest, UserNamespaceMapsRootToAnUnprivilegedHostUid) {
+  if (auto why = lj::test::user_namespaces_missing(); !why.empty()) GTEST_SKIP() << why;
   auto s = probe({"id"});
   s.userns = UserNamespace{100000, 100000, 65536};
   auto r = run(s);

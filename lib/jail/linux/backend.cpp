@@ -152,11 +152,11 @@ class LinuxBackend final : public Backend {
     return f;
   }
 
+  // No "starting jail NAME" context here: the caller adds what it was doing (ljd, ljbuild and
+  // ljspawn each do), and a second copy made ljctl print "starting jail j-1: starting jail j-1:".
   Result<std::unique_ptr<Jail>> spawn(const JailSpec& spec) override {
-    LJ_TRY_CTX("jail " + spec.name, validate_spec(spec));
-    auto r = spawn_jail(spec, spawn_context_);
-    if (!r) return fail(std::move(r).error().context("starting jail " + spec.name));
-    return r;
+    LJ_TRY(validate_spec(spec));
+    return spawn_jail(spec, spawn_context_);
   }
 
   Result<std::unique_ptr<Jail>> adopt(const JailHandle& h) override {

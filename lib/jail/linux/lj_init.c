@@ -43,6 +43,36 @@ static int reap(long cmd, int* st) {
   }
 }
 
+/* Bytes the daemon has not read yet from the jail's stdout and stderr pipes (the read ends init
+ * holds: LJ_INIT_SLOT_OUT_READ/ERR_READ); 0 where init holds none (ljspawn). */
+static int unread(void) {
+  int out = 0, err = 0;
+  if (lj_unread(LJ_INIT_SLOT_OUT_READ, &out) < 0) out = 0;
+  if (lj_unread(LJ_INIT_SLOT_ERR_READ, &err) < 0) err = 0;
+  return out + err;
+}
+
+/* The pipes die with their last reader, and init holds the only one while ljd is down: a jail
+ * that ended then lost what it wrote last. So init stays while output is unread: the rest of
+ * the jail is killed first (nothing more is written), and init exits once the pipes are empty,
+ * at once when ljd reads them (a few ms at most), or after the next ljd took them back
+ * (take_output) and read them. Bounded: after LJ_INIT_LINGER_S seconds without a reader the
+ * output goes, as before, so that a jail whose daemon never comes back still ends. */
+#define LJ_INIT_LINGER_S 600
+static void linger_for_output(const lj_sigset* set) {
+  if (unread() == 0) return;
+  lj_kill(-1, SIGKILL);
+  long waited = 0, step = 1000000L; /* 1 ms, doubling to 64 ms */
+  int st = 0;
+  while (unread() > 0 && waited < LJ_INIT_LINGER_S * 1000000000L) {
+    siginfo_t info;
+    lj_sigtimedwait(set, &info, step); /* SIGCHLD of the killed, forwarded signals: dropped */
+    reap(-1, &st);
+    waited += step;
+    if (step < 64000000L) step *= 2;
+  }
+}
+
 int main(int argc, char** argv) {
   /* execve made the process dumpable again (execve(2)): closed to the jail before the command,
    * waiting on LJ_INIT_SLOT_GO, may look at /proc/1. */
@@ -79,5 +109,6 @@ int main(int argc, char** argv) {
   write_all(LJ_INIT_SLOT_STATUS_FILE, sig ? "killed " : "exited ", 7);
   write_all(LJ_INIT_SLOT_STATUS_FILE, num, (size_t)(buf + sizeof buf - num));
   write_all(LJ_INIT_SLOT_STATUS_FILE, "\n", 1);
+  linger_for_output(&set);
   lj_exit(0);
 }

@@ -8,8 +8,8 @@
  * (perf callchains; figures in docs/jail-linux.md).
  * Built with -nostdlib -ffreestanding (lib/jail/linux/CMakeLists.txt, LJ_INIT_NOLIBC), lj-init
  * starts at _start below and makes only the calls of this header, the same ones glibc's wrappers
- * made (wait4 for waitpid, rt_sigtimedwait for sigwaitinfo, exit_group for _exit): nothing new
- * for the jail's seccomp filter, only fewer calls. x86_64 and aarch64 only; other architectures
+ * made (wait4 for waitpid, rt_sigtimedwait for sigwaitinfo and sigtimedwait, ioctl FIONREAD,
+ * exit_group for _exit): nothing the jail's seccomp filter denies, only fewer calls. x86_64 and aarch64 only; other architectures
  * build lj_init.c against static glibc with the same functions over libc (the #else branch).
  *
  * Every call returns what the kernel does: >= 0, or -errno. */
@@ -23,6 +23,7 @@
 /* The kernel's own headers (uapi): the target's system call table (asm-generic's on aarch64),
  * the generic signal numbers and siginfo_t, prctl and wait options. */
 #include <asm/errno.h>
+#include <asm/ioctls.h>
 #include <asm/siginfo.h>
 #include <asm/signal.h>
 #include <asm/unistd.h>
@@ -115,6 +116,15 @@ static inline void lj_sigaddset(lj_sigset* set, int sig) {
 static inline long lj_sigwaitinfo(const lj_sigset* set, siginfo_t* info) {
   return lj_syscall(__NR_rt_sigtimedwait, (long)set, (long)info, 0, sizeof *set, 0);
 }
+/* sigtimedwait: rt_sigtimedwait with a timeout (the kernel's timespec: two longs on both). */
+static inline long lj_sigtimedwait(const lj_sigset* set, siginfo_t* info, long ns) {
+  const long ts[2] = {ns / 1000000000L, ns % 1000000000L};
+  return lj_syscall(__NR_rt_sigtimedwait, (long)set, (long)info, (long)ts, sizeof *set, 0);
+}
+/* ioctl(fd, FIONREAD, &n): the bytes waiting in a pipe. */
+static inline long lj_unread(int fd, int* n) {
+  return lj_syscall(__NR_ioctl, fd, FIONREAD, (long)n, 0, 0);
+}
 __attribute__((noreturn)) static inline void lj_exit(int code) {
   for (;;) lj_syscall(__NR_exit_group, code, 0, 0, 0, 0);
 }
@@ -129,8 +139,10 @@ void lj_init_start(long* sp) {
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef sigset_t lj_sigset;
@@ -161,6 +173,13 @@ static inline void lj_sigaddset(lj_sigset* set, int sig) {
 }
 static inline long lj_sigwaitinfo(const lj_sigset* set, siginfo_t* info) {
   return lj_result(sigwaitinfo(set, info));
+}
+static inline long lj_sigtimedwait(const lj_sigset* set, siginfo_t* info, long ns) {
+  const struct timespec ts = {ns / 1000000000L, ns % 1000000000L};
+  return lj_result(sigtimedwait(set, info, &ts));
+}
+static inline long lj_unread(int fd, int* n) {
+  return lj_result(ioctl(fd, FIONREAD, n));
 }
 __attribute__((noreturn)) static inline void lj_exit(int code) {
   _exit(code);

@@ -15,6 +15,11 @@
 #include "common/fd.hpp"
 #include "common/sys.hpp"
 
+// FreeBSD 13.0+ sys/fcntl.h; the older sysroot scripts/check-freebsd may use lacks it.
+#ifndef O_RESOLVE_BENEATH
+#define O_RESOLVE_BENEATH 0x00800000
+#endif
+
 namespace lj::image::layer_fs {
 
 int open_dir_beneath(int root_fd, const std::string& rel) {

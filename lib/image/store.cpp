@@ -203,7 +203,8 @@ Result<Image> Store::install(const Digest& manifest, const UnpackPolicy& policy,
   img.diff_ids = img.config.diff_ids;
   for (std::size_t i = 0; i < img.manifest.layers.size(); ++i) {
     const auto& l = img.manifest.layers[i];
-    if (!has_blob(l.digest)) {
+    // A layer unpacked for another image needs no blob: the diff_id names its content.
+    if (!has_layer(img.diff_ids[i]) && !has_blob(l.digest)) {
       return fail(Errc::not_found, "image", "layer blob " + l.digest.str() + " is not stored");
     }
     bool unpacked = LJ_TRY(ensure_layer(l.digest, img.diff_ids[i], policy));

@@ -32,8 +32,6 @@
 
 namespace lj::image {
 
-inline constexpr std::string_view kImagesDir = "images";
-
 class Store;
 
 // One blob being written: bytes are hashed and counted as they arrive; commit() verifies them
@@ -83,7 +81,7 @@ class Store {
   static Result<Store> open(const overlay::Root& root);
 
   const overlay::Root& root() const { return root_; }
-  std::filesystem::path dir() const { return root_.dir() / kImagesDir; }
+  std::filesystem::path dir() const { return root_.dir() / overlay::kImagesDir; }
   std::filesystem::path blob_path(const Digest& d) const;
   std::filesystem::path layer_path(const Digest& diff_id) const;
   bool has_blob(const Digest& d) const;

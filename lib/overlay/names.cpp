@@ -78,6 +78,7 @@ Status validate_overlay_name(std::string_view name) {
       return bad("component " + std::to_string(count) + " " + quoted(c) + " " + why);
     }
     if (count == 1 && c == "worlds") return bad("\"worlds\" is reserved for base systems");
+    if (count == 1 && c == "images") return bad("\"images\" is reserved for OCI images");
     if (slash == std::string_view::npos) break;
     start = slash + 1;
   }

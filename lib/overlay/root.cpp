@@ -21,7 +21,7 @@ Status make_dir(const std::filesystem::path& p, mode_t mode) {
 }  // namespace
 
 bool is_reserved_top_level(std::string_view entry) {
-  return entry == kWorldsDir || (!entry.empty() && entry.front() == '.');
+  return entry == kWorldsDir || entry == kImagesDir || (!entry.empty() && entry.front() == '.');
 }
 
 Root Root::from_env() {

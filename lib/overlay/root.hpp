@@ -4,6 +4,7 @@
 //   LIGHTJAIL_ROOT environment variable by all lj* tools, /usr/local/lj MUST be used if the
 //   variable is empty")
 //   ├── worlds/<world>/                     base systems (FreeBSD: named by uname -r)
+//   ├── images/                             OCI blobs, unpacked layers, names (lib/image)
 //   ├── <ns>/<name>/<version>/manifest.json  one published overlay ...
 //   ├── <ns>/<name>/<version>/layer/         ... and its layer tree (docs/layers.md)
 //   ├── .staging/                           layers being built, worlds being imported; never
@@ -11,7 +12,7 @@
 //   ├── .ljd/                               the daemon's index, logs and run state
 //   └── .rootfs/                            an empty directory: scratch mount point for jails
 //
-// Reserved top-level entries: "worlds" and every name starting with '.'; overlay names cannot
+// Reserved top-level entries: "worlds", "images" and every name starting with '.'; overlay names cannot
 // produce them (names.hpp). The layout is plain data: nothing here touches the disk except
 // create_skeleton().
 #pragma once
@@ -27,13 +28,14 @@
 namespace lj::overlay {
 
 inline constexpr std::string_view kWorldsDir = "worlds";
+inline constexpr std::string_view kImagesDir = "images";  // lib/image's store (image/store.hpp)
 inline constexpr std::string_view kStagingDir = ".staging";
 inline constexpr std::string_view kDaemonDir = ".ljd";
 inline constexpr std::string_view kRootfsDir = ".rootfs";
 inline constexpr std::string_view kManifestFile = "manifest.json";
 inline constexpr std::string_view kLayerDir = "layer";
 
-// True for top-level entries that are not overlay namespaces: "worlds" and dot-entries.
+// True for top-level entries that are not overlay namespaces: "worlds", "images", dot-entries.
 bool is_reserved_top_level(std::string_view entry);
 
 class Root {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/archive_path.hpp"
 #include "common/sys.hpp"
 #include "overlay/fs_ops.hpp"
 #include "overlay/staging.hpp"
@@ -42,26 +43,7 @@ Error archive_error(archive* a, const std::string& what) {
 
 // An archive path made relative and checked: "./usr/bin/" -> "usr/bin". Empty for the root.
 Result<std::string> safe_relative(std::string_view p, std::string_view what) {
-  if (!p.empty() && p.front() == '/') {
-    return fail(Errc::invalid_argument, "world",
-                std::string(what) + " \"" + std::string(p) + "\" is an absolute path");
-  }
-  std::string out;
-  std::size_t i = 0;
-  while (i <= p.size()) {
-    std::size_t slash = p.find('/', i);
-    if (slash == std::string_view::npos) slash = p.size();
-    std::string_view c = p.substr(i, slash - i);
-    i = slash + 1;
-    if (c.empty() || c == ".") continue;
-    if (c == "..") {
-      return fail(Errc::invalid_argument, "world",
-                  std::string(what) + " \"" + std::string(p) + "\" has a \"..\" component");
-    }
-    if (!out.empty()) out += '/';
-    out += c;
-  }
-  return out;
+  return archive_relative_path(p, what, "world");
 }
 
 // Copies entries from a reader (an archive or a directory walk) into `dest` with write_disk.

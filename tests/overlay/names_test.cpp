@@ -36,6 +36,7 @@ TEST(OverlayName, RefusesWithAClearReason) {
       {"lang/./ruby", "component 2 \".\" must start with a letter"},
       {".staging/x", "component 1 \".staging\" must start with a letter"},
       {"worlds/x", "\"worlds\" is reserved"},
+      {"images/x", "\"images\" is reserved"},
       {"lang/1.0.0", "component 2 \"1.0.0\" must start with a letter"},
       {"lang/ru by", "outside [A-Za-z0-9._+-]"},
       {"lang/ru\\by", "outside"},

@@ -1,0 +1,408 @@
+#include "image/unpack.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/archive_path.hpp"
+#include "common/fd.hpp"
+#include "common/sys.hpp"
+#include "image/layer_fs.hpp"
+
+namespace lj::image {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ArchiveFree {
+  void operator()(archive* a) const { ::archive_read_free(a); }
+};
+using ArchivePtr = std::unique_ptr<archive, ArchiveFree>;
+
+Error archive_error(archive* a, const std::string& what) {
+  const char* msg = ::archive_error_string(a);
+  int err = ::archive_errno(a);
+  std::string text = what + ": " + (msg ? msg : "libarchive error");
+  if (err == ENOSPC || err == EDQUOT) return Error(Errc::no_space, "image", text, err);
+  return Error(Errc::invalid_argument, "image", text);
+}
+
+Error bad_entry(const std::string& entry, const std::string& why) {
+  return Error(Errc::invalid_argument, "image", "layer entry \"" + entry + "\" " + why);
+}
+
+// The decompressed stream: an outer libarchive reader in "raw" format (filters only) feeds the
+// tar reader through this callback, and every byte it hands over is hashed. That gives the
+// diff_id in the same single pass as the extraction.
+struct Stream {
+  archive* outer = nullptr;
+  Sha256 hash;
+  std::vector<char> buf = std::vector<char>(128 * 1024);
+  bool failed = false;
+
+  static la_ssize_t read(archive*, void* self, const void** out) {
+    auto* s = static_cast<Stream*>(self);
+    la_ssize_t n = ::archive_read_data(s->outer, s->buf.data(), s->buf.size());
+    if (n < 0) {
+      s->failed = true;
+      return -1;
+    }
+    s->hash.update(s->buf.data(), static_cast<std::size_t>(n));
+    *out = s->buf.data();
+    return n;
+  }
+};
+
+struct DeferredDir {
+  std::string rel;
+  mode_t mode;
+  struct timespec times[2];
+};
+
+std::pair<std::string, std::string> split(const std::string& rel) {
+  auto slash = rel.rfind('/');
+  if (slash == std::string::npos) return {"", rel};
+  return {rel.substr(0, slash), rel.substr(slash + 1)};
+}
+
+class Unpacker {
+ public:
+  Unpacker(int root_fd, const UnpackPolicy& policy)
+      : root_fd_(root_fd), policy_(policy), as_root_(::geteuid() == 0) {}
+
+  Status entry(archive* a, archive_entry* e) {
+    const char* raw_path = ::archive_entry_pathname(e);
+    const std::string raw = raw_path ? raw_path : "";
+    std::string rel = LJ_TRY(layer_relative_path(raw, "layer entry"));
+    const auto type = ::archive_entry_filetype(e);
+    if (rel.empty()) {
+      if (type != AE_IFDIR) return fail(bad_entry(raw, "names the layer's root but is not a directory"));
+      defer_dir("", e);
+      return {};
+    }
+    auto [parent, base] = split(rel);
+
+    if (base.rfind(".wh.", 0) == 0) return whiteout(raw, parent, base);
+
+    int pfd = LJ_TRY(dir(parent, raw, /*create=*/true));
+
+    if (const char* link = ::archive_entry_hardlink(e)) {
+      std::string target = LJ_TRY(layer_relative_path(link, "hard link target"));
+      if (target.empty()) return fail(bad_entry(raw, "is a hard link to the layer's root"));
+      auto [tparent, tbase] = split(target);
+      UniqueFd tfd(layer_fs::open_dir_beneath(root_fd_, tparent));
+      if (!tfd) {
+        return fail(bad_entry(raw, "is a hard link to \"" + std::string(link) +
+                                       "\", which is not an entry of this layer"));
+      }
+      struct stat st {};
+      if (::fstatat(tfd.get(), tbase.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(st.st_mode)) {
+        return fail(bad_entry(raw, "is a hard link to \"" + std::string(link) +
+                                       "\", which is not a file of this layer"));
+      }
+      LJ_TRY(clear(pfd, base, raw));
+      if (LJ_SYS("linkat", ::linkat(tfd.get(), tbase.c_str(), pfd, base.c_str(), 0)) != 0) {
+        return fail_errno("image", "linkat " + raw);
+      }
+      ++entries_;
+      return {};
+    }
+
+    switch (type) {
+      case AE_IFDIR: {
+        struct stat st {};
+        if (::fstatat(pfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
+          LJ_TRY(clear(pfd, base, raw));
+        }
+        if (LJ_SYS("mkdirat", ::mkdirat(pfd, base.c_str(), 0700)) != 0 && errno != EEXIST) {
+          return fail_errno("image", "mkdirat " + raw);
+        }
+        UniqueFd dfd(::openat(pfd, base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!dfd) return fail_errno("image", "open " + raw);
+        LJ_TRY(owner(dfd.get(), e, raw));
+        LJ_TRY(xattrs(dfd.get(), e, raw));
+        defer_dir(rel, e);
+        break;
+      }
+      case AE_IFREG: {
+        LJ_TRY(clear(pfd, base, raw));
+        UniqueFd fd(LJ_SYS("openat", ::openat(pfd, base.c_str(),
+                                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                                              0600)));
+        if (!fd) return fail_errno("image", "create " + raw);
+        LJ_TRY(content(a, fd.get(), e, raw));
+        LJ_TRY(owner(fd.get(), e, raw));
+        if (LJ_SYS("fchmod", ::fchmod(fd.get(), mode_of(e))) != 0) {
+          return fail_errno("image", "fchmod " + raw);
+        }
+        LJ_TRY(xattrs(fd.get(), e, raw));
+        struct timespec ts[2] = {atime_of(e), mtime_of(e)};
+        if (::futimens(fd.get(), ts) != 0) return fail_errno("image", "futimens " + raw);
+        break;
+      }
+      case AE_IFLNK: {
+        const char* target = ::archive_entry_symlink(e);
+        if (target == nullptr) return fail(bad_entry(raw, "is a symlink without a target"));
+        LJ_TRY(clear(pfd, base, raw));
+        // The target is stored, never followed here: it is resolved inside the jail's root.
+        if (LJ_SYS("symlinkat", ::symlinkat(target, pfd, base.c_str())) != 0) {
+          return fail_errno("image", "symlinkat " + raw);
+        }
+        if (as_root_ && ::fchownat(pfd, base.c_str(), ::archive_entry_uid(e),
+                                   ::archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) != 0) {
+          return fail_errno("image", "lchown " + raw);
+        }
+        struct timespec ts[2] = {atime_of(e), mtime_of(e)};
+        if (::utimensat(pfd, base.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0) {
+          return fail_errno("image", "utimensat " + raw);
+        }
+        break;
+      }
+      case AE_IFCHR:
+      case AE_IFBLK:
+      case AE_IFIFO: {
+        if (type != AE_IFIFO && !policy_.allow_devices) {
+          return fail(Error(Errc::permission_denied, "image",
+                            "layer entry \"" + raw + "\" is a device node (" +
+                                (type == AE_IFCHR ? "c " : "b ") +
+                                std::to_string(::archive_entry_rdevmajor(e)) + ":" +
+                                std::to_string(::archive_entry_rdevminor(e)) +
+                                "); the unpack policy refuses device nodes"));
+        }
+        LJ_TRY(clear(pfd, base, raw));
+        mode_t kind = type == AE_IFCHR ? S_IFCHR : type == AE_IFBLK ? S_IFBLK : S_IFIFO;
+        if (LJ_SYS("mknodat", ::mknodat(pfd, base.c_str(), kind | 0600,
+                                        ::archive_entry_rdev(e))) != 0) {
+          return fail_errno("image", "mknodat " + raw);
+        }
+        if (as_root_ && ::fchownat(pfd, base.c_str(), ::archive_entry_uid(e),
+                                   ::archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) != 0) {
+          return fail_errno("image", "chown " + raw);
+        }
+        if (::fchmodat(pfd, base.c_str(), mode_of(e), 0) != 0) {
+          return fail_errno("image", "chmod " + raw);
+        }
+        break;
+      }
+      default:
+        // Sockets (and anything libarchive may add): nothing an image needs on disk.
+        break;
+    }
+    ++entries_;
+    return {};
+  }
+
+  // Directory modes and times, children before parents (reverse path order), so that setting a
+  // parent's mtime comes after every change inside it.
+  Status finish() {
+    std::sort(deferred_.begin(), deferred_.end(),
+              [](const DeferredDir& x, const DeferredDir& y) { return x.rel > y.rel; });
+    cached_.reset();
+    for (const auto& d : deferred_) {
+      UniqueFd fd(layer_fs::open_dir_beneath(root_fd_, d.rel));
+      // A directory a later entry replaced or removed is gone: nothing to apply.
+      if (!fd) continue;
+      if (LJ_SYS("fchmod", ::fchmod(fd.get(), d.mode)) != 0) {
+        return fail_errno("image", "fchmod " + (d.rel.empty() ? "/" : d.rel));
+      }
+      if (::futimens(fd.get(), d.times) != 0) {
+        return fail_errno("image", "futimens " + (d.rel.empty() ? "/" : d.rel));
+      }
+    }
+    return {};
+  }
+
+  std::uint64_t entries() const { return entries_; }
+  std::uint64_t bytes() const { return bytes_; }
+
+ private:
+  static mode_t mode_of(archive_entry* e) { return ::archive_entry_perm(e) & 07777; }
+  static struct timespec mtime_of(archive_entry* e) {
+    return {static_cast<time_t>(::archive_entry_mtime(e)), ::archive_entry_mtime_nsec(e)};
+  }
+  static struct timespec atime_of(archive_entry* e) {
+    if (!::archive_entry_atime_is_set(e)) return mtime_of(e);
+    return {static_cast<time_t>(::archive_entry_atime(e)), ::archive_entry_atime_nsec(e)};
+  }
+
+  void defer_dir(const std::string& rel, archive_entry* e) {
+    deferred_.push_back({rel, mode_of(e), {atime_of(e), mtime_of(e)}});
+  }
+
+  // The directory `rel` beneath the root, made (mode 0755, like the runtimes do for parents a
+  // tar leaves out) when `create` and missing. The last one is cached: tar entries come grouped
+  // by directory.
+  Result<int> dir(const std::string& rel, const std::string& raw, bool create) {
+    if (cached_ && cached_rel_ == rel) return cached_.get();
+    cached_.reset();
+    int fd = layer_fs::open_dir_beneath(root_fd_, rel);
+    // Make the missing components one at a time, each opened without following symlinks.
+    if (fd < 0 && errno == ENOENT && create) fd = layer_fs::walk_beneath(root_fd_, rel, 0, true);
+    if (fd < 0) {
+      if (errno == ELOOP || errno == ENOTDIR || errno == EXDEV) {
+        return fail(bad_entry(raw, "lies under \"" + rel +
+                                       "\", which is a symlink or not a directory in this layer"));
+      }
+      return fail_errno("image", "opening directory " + rel + " for " + raw);
+    }
+    cached_.reset(fd);
+    cached_rel_ = rel;
+    return fd;
+  }
+
+  // Removes what is at `base` before an entry replaces it (a later tar entry wins). A directory
+  // is removed only when empty.
+  Status clear(int pfd, const std::string& base, const std::string& raw) {
+    struct stat st {};
+    if (::fstatat(pfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
+    if (S_ISDIR(st.st_mode)) {
+      if (::unlinkat(pfd, base.c_str(), AT_REMOVEDIR) != 0) {
+        return fail(bad_entry(raw, "replaces a non-empty directory of the same layer"));
+      }
+      // The cache holds the parent of what was removed (the caller's pfd): still valid.
+      return {};
+    }
+    if (::unlinkat(pfd, base.c_str(), 0) != 0) return fail_errno("image", "unlinkat " + raw);
+    return {};
+  }
+
+  Status whiteout(const std::string& raw, const std::string& parent, const std::string& base) {
+    ++entries_;
+    if (base == ".wh..wh..opq") {
+      int pfd = LJ_TRY(dir(parent, raw, true));
+      LJ_TRY_CTX("layer entry \"" + raw + "\"", layer_fs::make_opaque(pfd));
+      return {};
+    }
+    if (base.rfind(".wh..wh.", 0) == 0) return {};  // aufs metadata (.wh..wh.plnk, ...)
+    std::string name = base.substr(4);
+    if (name.empty() || name == "." || name == "..") {
+      return fail(bad_entry(raw, "is a whiteout of no valid name"));
+    }
+    int pfd = LJ_TRY(dir(parent, raw, true));
+    struct stat st {};
+    // The same layer has NAME: the whiteout only concerns the layers below, and this layer's
+    // own entry already hides them.
+    if (::fstatat(pfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return {};
+    LJ_TRY_CTX("layer entry \"" + raw + "\"", layer_fs::make_whiteout(pfd, name));
+    return {};
+  }
+
+  Status owner(int fd, archive_entry* e, const std::string& raw) {
+    if (!as_root_) return {};
+    if (LJ_SYS("fchown", ::fchown(fd, ::archive_entry_uid(e), ::archive_entry_gid(e))) != 0) {
+      return fail_errno("image", "fchown " + raw);
+    }
+    return {};
+  }
+
+  Status xattrs(int fd, archive_entry* e, const std::string& raw) {
+    if (::archive_entry_xattr_reset(e) == 0) return {};
+    const char* name = nullptr;
+    const void* value = nullptr;
+    size_t size = 0;
+    while (::archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+      std::string n = name ? name : "";
+      if (n.empty() || layer_fs::is_reserved_xattr(n)) continue;
+      auto s = layer_fs::set_xattr(fd, n, value, size);
+      if (!s && as_root_) return fail(std::move(s).error().context("layer entry \"" + raw + "\""));
+    }
+    return {};
+  }
+
+  Status content(archive* a, int fd, archive_entry* e, const std::string& raw) {
+    const void* buf = nullptr;
+    size_t size = 0;
+    la_int64_t offset = 0;
+    for (;;) {
+      int r = ::archive_read_data_block(a, &buf, &size, &offset);
+      if (r == ARCHIVE_EOF) break;
+      if (r < ARCHIVE_WARN) return fail(archive_error(a, "reading layer entry \"" + raw + "\""));
+      const char* p = static_cast<const char*>(buf);
+      while (size > 0) {
+        ssize_t w = LJ_SYS("pwrite", ::pwrite(fd, p, size, offset));
+        if (w < 0) {
+          if (errno == EINTR) continue;
+          return fail_errno("image", "writing " + raw);
+        }
+        p += w;
+        offset += w;
+        size -= static_cast<size_t>(w);
+        bytes_ += static_cast<std::uint64_t>(w);
+      }
+    }
+    // A sparse file's trailing hole: the size the entry declares.
+    if (::archive_entry_size_is_set(e) &&
+        ::ftruncate(fd, static_cast<off_t>(::archive_entry_size(e))) != 0) {
+      return fail_errno("image", "ftruncate " + raw);
+    }
+    return {};
+  }
+
+  int root_fd_;
+  const UnpackPolicy& policy_;
+  bool as_root_;
+  std::vector<DeferredDir> deferred_;
+  UniqueFd cached_;
+  std::string cached_rel_;
+  std::uint64_t entries_ = 0;
+  std::uint64_t bytes_ = 0;
+};
+
+}  // namespace
+
+Result<std::string> layer_relative_path(std::string_view p, std::string_view what) {
+  return archive_relative_path(p, what, "image");
+}
+
+Result<UnpackResult> unpack_layer(const fs::path& blob, const fs::path& dest,
+                                  const UnpackPolicy& policy) {
+  UniqueFd root(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!root) return fail_errno("image", "open " + dest.string());
+
+  ArchivePtr outer(::archive_read_new());
+  ArchivePtr inner(::archive_read_new());
+  if (!outer || !inner) return fail(Errc::internal, "image", "archive_read_new failed");
+  ::archive_read_support_filter_all(outer.get());
+  ::archive_read_support_format_raw(outer.get());
+  if (::archive_read_open_filename(outer.get(), blob.c_str(), 128 * 1024) != ARCHIVE_OK) {
+    return fail(archive_error(outer.get(), "opening layer " + blob.string()));
+  }
+  archive_entry* raw_entry = nullptr;
+  if (::archive_read_next_header(outer.get(), &raw_entry) != ARCHIVE_OK) {
+    return fail(archive_error(outer.get(), "reading layer " + blob.string()));
+  }
+  Stream stream;
+  stream.outer = outer.get();
+  ::archive_read_support_format_tar(inner.get());
+  if (::archive_read_open(inner.get(), &stream, nullptr, &Stream::read, nullptr) != ARCHIVE_OK) {
+    return fail(archive_error(inner.get(), "reading layer " + blob.string()));
+  }
+
+  Unpacker u(root.get(), policy);
+  for (;;) {
+    archive_entry* e = nullptr;
+    int r = ::archive_read_next_header(inner.get(), &e);
+    if (r == ARCHIVE_EOF) break;
+    if (r < ARCHIVE_WARN) {
+      if (stream.failed) return fail(archive_error(outer.get(), "decompressing layer " + blob.string()));
+      return fail(archive_error(inner.get(), "reading layer " + blob.string()));
+    }
+    LJ_TRY(u.entry(inner.get(), e));
+  }
+  LJ_TRY(u.finish());
+  // The tar reader stops at the end-of-archive blocks; the diff_id covers the whole stream.
+  const void* out = nullptr;
+  while (Stream::read(nullptr, &stream, &out) > 0) {
+  }
+  if (stream.failed) return fail(archive_error(outer.get(), "decompressing layer " + blob.string()));
+  return UnpackResult{stream.hash.finish(), u.entries(), u.bytes()};
+}
+
+}  // namespace lj::image

@@ -660,6 +660,12 @@ class LinuxBackend final : public Backend {
     UniqueFd netns;
     int sysfs_netns = -1;
     if (spec.network.mode == NetworkMode::none && !spec.userns) netns = netns_.take(&sysfs_netns);
+    if (spec.network.mode == NetworkMode::netns) {
+      // The caller's namespace, with its links: joined like a pooled one; /sys is the jail's own
+      // (it shows the jail's interfaces).
+      netns.reset(LJ_SYS("fcntl", ::fcntl(spec.network.netns_fd, F_DUPFD_CLOEXEC, 0)));
+      if (!netns) return fail_errno("jail", "dup the jail's network namespace descriptor");
+    }
     if (sysfs_netns >= 0) {
       ao.sysfs_netns_fd = kSlotSysfsNetns;
       ao.own_netns_fd = kSlotNetns;

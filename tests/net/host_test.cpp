@@ -4,14 +4,20 @@
 //   a1, a2 jails on network A (10.201.0.0/24, IPv6 fd00:201::/64); b1 on network B; c1 on the
 //   internal network C.
 // The machine's own namespace is never touched (the Host refuses to act outside "h").
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <fstream>
 #include <thread>
 
 #include "common/scope.hpp"
+#include "jail/backend.hpp"
+#include "net/files.hpp"
 #include "net/linux/netns.hpp"
 #include "net/network.hpp"
 #include "netns_world.hpp"
+#include "test_world.hpp"
 
 namespace lj::net {
 namespace {
@@ -283,6 +289,77 @@ TEST_F(NetHost, NewNamespaceHasLoopbackUp) {
                                 std::to_string(ns->get()) + " ip -o addr");
   EXPECT_NE(r.out.find("lo    inet 127.0.0.1"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("eth0    inet 10.201.0.2/24"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace lj::net
+
+// The whole path of a jail on a network: lib/net prepares the namespace and its link, lib/jail
+// joins it (network mode netns) with resolv.conf and hosts bound in as single-file volumes.
+namespace lj::net {
+namespace {
+
+TEST_F(NetHost, JailJoinsAPreparedNamespace) {
+  lj::test::TestWorld tw;
+  auto backend = jail::make_backend();
+  ASSERT_TRUE(backend) << backend.error().what();
+  ASSERT_OK(host_->add_network(a_));
+  auto ns = new_netns();
+  ASSERT_TRUE(ns) << ns.error().what();
+  auto web = endpoint("ljve-000000a1", "10.201.0.2");
+  web.ports.push_back({std::nullopt, 8080, 80, Proto::tcp});
+  auto att = host_->attach(a_, web, JailTarget{ns->get(), {}});
+  ASSERT_TRUE(att) << att.error().what();
+  const auto hosts = tw.dir() / "hosts", resolv = tw.dir() / "resolv.conf";
+  ASSERT_OK(write_in_place(hosts, hosts_file("web", {web.address4},
+                                             {{ip("10.201.0.3"), {"db"}}}, {})));
+  ASSERT_OK(write_in_place(resolv, resolv_conf("", {ip("10.201.0.1")})));
+  {
+    std::ofstream hello(tw.world() / "bin" / "hello");
+    hello << "#!/bin/sh\necho hello-from-jail\n";
+  }
+  std::filesystem::permissions(tw.world() / "bin" / "hello", std::filesystem::perms::owner_all);
+
+  jail::JailSpec spec;
+  spec.name = lj::test::unique_name("nt");
+  spec.root.lower = {tw.world()};
+  spec.root.volumes = {{hosts, "/etc/hosts", true}, {resolv, "/etc/resolv.conf", true}};
+  spec.network.mode = jail::NetworkMode::netns;
+  spec.network.netns_fd = ns->get();
+  spec.argv = {"sh", "-c",
+               "grep db /etc/hosts; grep nameserver /etc/resolv.conf; "
+               "ip -o -4 addr show dev eth0 | grep -o 'inet [0-9./]*'; "
+               "nc -l -p 80 -e /bin/hello"};
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  UniqueFd rd(p[0]), wr(p[1]);
+  spec.stdio.out = wr.get();
+  spec.stdio.err = wr.get();
+  auto jail = (*backend)->spawn(spec);
+  ASSERT_TRUE(jail) << jail.error().what();
+  wr.reset();
+  ns->reset();  // the jail holds its namespace now
+  // The jail's service through the published port, from the remote.
+  std::string got;
+  for (int i = 0; i < 50 && got.find("hello-from-jail") == std::string::npos; ++i) {
+    got = world_.exec("r", "busybox nc -w 1 192.168.77.1 8080 </dev/null").out;
+    if (got.find("hello-from-jail") == std::string::npos)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(got.find("hello-from-jail"), std::string::npos) << got;
+  auto st = (*jail)->wait(std::chrono::milliseconds(5000));
+  ASSERT_TRUE(st) << st.error().what();
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(rd.get(), buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  EXPECT_NE(out.find("10.201.0.3\tdb"), std::string::npos) << out;
+  EXPECT_NE(out.find("nameserver 10.201.0.1"), std::string::npos) << out;
+  EXPECT_NE(out.find("inet 10.201.0.2/24"), std::string::npos) << out;
+  // Once the jail is gone its namespace is too, and with it both ends of the link; the rules go
+  // with the attachment.
+  ASSERT_OK(att->detach());
+  EXPECT_EQ(links().find("ljve-000000a1"), std::string::npos);
+  EXPECT_EQ(ruleset().find("10.201.0.2"), std::string::npos);
 }
 
 }  // namespace

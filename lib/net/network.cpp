@@ -99,10 +99,10 @@ Attachment::~Attachment() {
   if (auto s = detach(); !s) lj::log("net")->warn("{}", s.error().what());
 }
 
-Status Attachment::detach() {
+Status Attachment::detach(Unlink unlink) {
   Host* h = std::exchange(host_, nullptr);
   if (!h) return {};
-  return h->detach(net_, ep_);
+  return h->detach(net_, ep_, unlink);
 }
 
 }  // namespace lj::net

@@ -76,6 +76,14 @@ struct JailTarget {
 
 class Host;
 
+// What detaching does with the jail's link.
+enum class Unlink {
+  now,             // delete it (a jail that still runs, a failed start): waits for the kernel
+  with_namespace,  // leave it: the jail's namespace is gone or going (its processes exited, the
+                   // caller holds no descriptor of it), and the kernel removes both ends with it.
+                   // Deleting it here would wait for RCU grace periods: ~30 ms of every exit.
+};
+
 // A jail's attachment to one network, owned: the destructor detaches it (rules, then link),
 // unless release()d (a daemon leaving its jails running at shutdown; the next one re-adopts the
 // attachment from its record).
@@ -91,8 +99,8 @@ class Attachment {
   const NetworkSpec& network() const { return net_; }
   const Endpoint& endpoint() const { return ep_; }
   explicit operator bool() const { return host_ != nullptr; }
-  // Detaches now, reporting failure (the destructor can only log it).
-  Status detach();
+  // Detaches now, reporting failure (the destructor can only log it, and unlinks now).
+  Status detach(Unlink unlink = Unlink::now);
   void release() { host_ = nullptr; }
 
  private:
@@ -116,8 +124,9 @@ class Host {
   // its port, its published ports. On failure nothing of it is left.
   virtual Result<Attachment> attach(const NetworkSpec& net, const Endpoint& ep,
                                     const JailTarget& target) = 0;
-  // Removes a jail's rules and its link (already gone with its namespace is fine). Idempotent.
-  virtual Status detach(const NetworkSpec& net, const Endpoint& ep) = 0;
+  // Removes a jail's rules, then its link as `unlink` says (already gone is fine). Idempotent.
+  virtual Status detach(const NetworkSpec& net, const Endpoint& ep,
+                        Unlink unlink = Unlink::now) = 0;
 
   // Recovery: makes ljd's rules exactly those of `nets` and `endpoints` (every other rule of
   // ljd's goes), and removes bridges and jail links of ljd's (by prefix) that are not listed.

@@ -355,9 +355,11 @@ TEST_F(NetHost, JailJoinsAPreparedNamespace) {
   EXPECT_NE(out.find("10.201.0.3\tdb"), std::string::npos) << out;
   EXPECT_NE(out.find("nameserver 10.201.0.1"), std::string::npos) << out;
   EXPECT_NE(out.find("inet 10.201.0.2/24"), std::string::npos) << out;
-  // Once the jail is gone its namespace is too, and with it both ends of the link; the rules go
-  // with the attachment.
-  ASSERT_OK(att->detach());
+  // Once the jail is gone its namespace is too, and with it both ends of the link (the kernel's
+  // cleanup runs asynchronously); the rules go with the attachment.
+  ASSERT_OK(att->detach(Unlink::with_namespace));
+  for (int i = 0; i < 100 && links().find("ljve-000000a1") != std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(links().find("ljve-000000a1"), std::string::npos);
   EXPECT_EQ(ruleset().find("10.201.0.2"), std::string::npos);
 }

@@ -343,10 +343,11 @@ class FreebsdHost final : public Host {
     return Attachment(this, net, ep);
   }
 
-  Status detach(const NetworkSpec&, const Endpoint& ep) override {
+  Status detach(const NetworkSpec&, const Endpoint& ep, Unlink) override {
     std::lock_guard lock(mu_);
     LJ_TRY(flush_anchor(pf::jail_anchor(ep)));
-    // Destroying the a end destroys its peer, in whichever VNET it is.
+    // Destroying the a end destroys its peer, in whichever VNET it is. Always: an epair whose b
+    // end was in a VNET jail that died returns to the host's VNET, it is not destroyed with it.
     return destroy_if(s4_.get(), ep.link);
   }
 

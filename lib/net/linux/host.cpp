@@ -110,13 +110,14 @@ class LinuxHost final : public Host {
     return Attachment(this, net, ep);
   }
 
-  Status detach(const NetworkSpec& net, const Endpoint& ep) override {
+  Status detach(const NetworkSpec& net, const Endpoint& ep, Unlink unlink) override {
     std::lock_guard lock(mu_);
     LJ_TRY(here());
     if (!nft_.run(nft::remove_endpoint(net, ep))) {
       // Some were gone already (a crash between steps): the rest one by one.
       for (const auto& one : nft::remove_endpoint_each(net, ep)) (void)nft_.run(one);
     }
+    if (unlink == Unlink::with_namespace) return {};
     return sock_.remove(ep.link);
   }
 

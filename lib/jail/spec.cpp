@@ -59,6 +59,8 @@ Status validate_spec(const JailSpec& spec) {
   } else if (!spec.network.addresses.empty()) {
     return bad("addresses are only meaningful with network mode ip");
   }
+  if ((spec.network.mode == NetworkMode::netns) != (spec.network.netns_fd >= 0))
+    return bad("a network namespace descriptor goes with network mode netns, and only with it");
   if (spec.userns && spec.userns->count == 0) return bad("user namespace maps no id");
   for (const auto& v : spec.root.volumes)
     if (!v.host_path.is_absolute() || v.jail_path.empty() || v.jail_path[0] != '/')

@@ -20,12 +20,15 @@ enum class NetworkMode {
   none,     // a private network stack with only loopback (the default)
   inherit,  // the host's network stack
   ip,       // a private stack with `addresses` on a link derived from the host's `interface`
+  netns,    // Linux: the prepared network namespace `netns_fd`, joined as it is (lib/net made
+            // the jail's links in it before the spawn); not on FreeBSD yet
 };
 
 struct Network {
   NetworkMode mode = NetworkMode::none;
   std::string interface;               // host interface (mode ip): the seeds' `-f IFACE`
   std::vector<std::string> addresses;  // "192.0.2.10/24", "2001:db8::10/64" (mode ip): `-i IP`
+  int netns_fd = -1;  // mode netns: owned by the caller, which may close it once spawn returns
 };
 
 // Zero means "no limit" everywhere.

@@ -504,6 +504,8 @@ void FreebsdBackend::jail_params(const JailSpec& spec, const MountedRoot& root, 
         p.raw("ip6.addr", v6.data(), v6.size() * sizeof(struct in6_addr));
       break;
     }
+    case NetworkMode::netns:
+      break;  // refused by spawn
   }
 }
 
@@ -535,6 +537,8 @@ Result<std::vector<std::string>> FreebsdBackend::command(const JailSpec& spec, F
 
 Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
   LJ_TRY_CTX("jail " + spec.name, validate_spec(spec));
+  if (spec.network.mode == NetworkMode::netns)
+    return fail(Errc::unsupported, kDomain, "jail " + spec.name + ": network mode netns is Linux's");
   LJ_TRY(check_jail_name(spec.name));
   if (spec.userns)
     return fail(Errc::unsupported, kDomain,

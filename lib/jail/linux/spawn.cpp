@@ -142,6 +142,12 @@ Status prepare_root(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   // pool's loopback-only namespace (see NetnsPool).
   if (spec.network.mode == NetworkMode::none && !spec.userns)
     l.netns = ctx.netns->take(&l.sysfs_netns);
+  if (spec.network.mode == NetworkMode::netns) {
+    // The caller's namespace, with its links: joined like a pooled one; /sys is the jail's own
+    // (it shows the jail's interfaces).
+    l.netns.reset(LJ_SYS("fcntl", ::fcntl(spec.network.netns_fd, F_DUPFD_CLOEXEC, 0)));
+    if (!l.netns) return fail_errno("jail", "dup the jail's network namespace descriptor");
+  }
   if (l.sysfs_netns >= 0) {
     ao.sysfs_netns_fd = kSlotSysfsNetns;
     ao.own_netns_fd = kSlotNetns;

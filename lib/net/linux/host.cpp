@@ -1,0 +1,198 @@
+// The Linux host: bridges and veth pairs over rtnetlink (links.hpp), rules in ljd's nftables
+// tables (ruleset.hpp). Every call checks that it runs in the network namespace the Host was made
+// in: the daemon never changes namespace, and a test that forgot to enter its "host" namespace
+// fails instead of touching the machine's own.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <mutex>
+#include <set>
+
+#include "common/fd.hpp"
+#include "common/log.hpp"
+#include "common/scope.hpp"
+#include "net/linux/links.hpp"
+#include "net/linux/nft.hpp"
+#include "net/linux/ruleset.hpp"
+#include "net/network.hpp"
+
+namespace lj::net {
+namespace {
+
+using linux_links::RouteSocket;
+
+Result<std::pair<dev_t, ino_t>> thread_netns() {
+  struct stat st {};
+  if (::stat("/proc/thread-self/ns/net", &st) != 0)
+    return fail_errno("net", "stat /proc/thread-self/ns/net");
+  return std::pair{st.st_dev, st.st_ino};
+}
+
+// Turns a sysctl on when it is off; says whether it changed it.
+Result<bool> sysctl_on(const char* path) {
+  UniqueFd fd(::open(path, O_RDWR | O_CLOEXEC));
+  if (!fd) return fail_errno("net", std::string("open ") + path);
+  char c = 0;
+  if (::read(fd.get(), &c, 1) != 1) return fail_errno("net", std::string("read ") + path);
+  if (c == '1') return false;
+  if (::pwrite(fd.get(), "1\n", 2, 0) != 2) return fail_errno("net", std::string("write ") + path);
+  return true;
+}
+
+std::vector<std::pair<IpAddress, int>> gateway_addrs(const NetworkSpec& n) {
+  std::vector<std::pair<IpAddress, int>> a{{n.gateway4, n.subnet4.length()}};
+  if (n.subnet6) a.emplace_back(*n.gateway6, n.subnet6->length());
+  return a;
+}
+
+class LinuxHost final : public Host {
+ public:
+  LinuxHost(std::pair<dev_t, ino_t> ns, RouteSocket sock, Nft nft)
+      : ns_(ns), sock_(std::move(sock)), nft_(std::move(nft)) {}
+
+  Status add_network(const NetworkSpec& net) override {
+    LJ_TRY(check_network(net));
+    std::lock_guard lock(mu_);
+    LJ_TRY(here());
+    LJ_TRY_CTX("network " + net.name, sock_.ensure_bridge(net.bridge, gateway_addrs(net)));
+    if (!net.internal) {
+      // Routing between the bridge and the outside. A host-wide switch (as with docker and
+      // podman): ljd turns it on and never off, other software may rely on it by then.
+      if (LJ_TRY(sysctl_on("/proc/sys/net/ipv4/ip_forward")))
+        lj::log("net")->info("turned on net.ipv4.ip_forward for network={}", net.name);
+      if (net.subnet6 && LJ_TRY(sysctl_on("/proc/sys/net/ipv6/conf/all/forwarding")))
+        lj::log("net")->info("turned on net.ipv6.conf.all.forwarding for network={}", net.name);
+    }
+    return nft_.run(nft::base() + nft::add_network(net)).map_error([&](Error e) {
+      return std::move(e).context("rules of network " + net.name);
+    });
+  }
+
+  Status remove_network(const NetworkSpec& net) override {
+    std::lock_guard lock(mu_);
+    LJ_TRY(here());
+    LJ_TRY(run_tolerant(nft::remove_network(net)));
+    return sock_.remove(net.bridge);
+  }
+
+  Result<Attachment> attach(const NetworkSpec& net, const Endpoint& ep,
+                            const JailTarget& target) override {
+    LJ_TRY(check_endpoint(net, ep));
+    if (target.netns_fd < 0)
+      return fail(Errc::invalid_argument, "net", "attach needs the jail's network namespace");
+    std::lock_guard lock(mu_);
+    LJ_TRY(here());
+    const int bridge = LJ_TRY(sock_.ifindex(net.bridge));
+    if (bridge == 0)
+      return fail(Errc::not_found, "net", "network " + net.name + " has no bridge " + net.bridge);
+    LJ_TRY(sock_.add_veth(ep.link, bridge, ep.jail_ifname, target.netns_fd, mac_for(ep.address4)));
+    ScopeExit unlink([&] { (void)sock_.remove(ep.link); });
+    {
+      RouteSocket jail = LJ_TRY(RouteSocket::open_in(target.netns_fd));
+      std::vector<std::pair<IpAddress, int>> addrs{{ep.address4, net.subnet4.length()}};
+      if (ep.address6) addrs.emplace_back(*ep.address6, net.subnet6->length());
+      std::vector<IpAddress> gws;
+      if (ep.default_route && !net.internal) {
+        gws.push_back(net.gateway4);
+        if (ep.address6) gws.push_back(*net.gateway6);
+      }
+      LJ_TRY(jail.configure(ep.jail_ifname, addrs, gws));
+    }
+    if (auto s = nft_.run(nft::add_endpoint(net, ep)); !s) {
+      if (s.error().errc() == Errc::exists)
+        return fail(Errc::conflict, "net",
+                    "a host port of jail link " + ep.link + " is published already");
+      return fail(std::move(s).error().context("rules of " + ep.link));
+    }
+    unlink.dismiss();
+    return Attachment(this, net, ep);
+  }
+
+  Status detach(const NetworkSpec& net, const Endpoint& ep, Unlink unlink) override {
+    std::lock_guard lock(mu_);
+    LJ_TRY(here());
+    if (!nft_.run(nft::remove_endpoint(net, ep))) {
+      // Some were gone already (a crash between steps): the rest one by one.
+      for (const auto& one : nft::remove_endpoint_each(net, ep)) (void)nft_.run(one);
+    }
+    if (unlink == Unlink::with_namespace) return {};
+    return sock_.remove(ep.link);
+  }
+
+  Status reconcile(const std::vector<NetworkSpec>& nets,
+                   const std::vector<Joined>& endpoints) override {
+    std::lock_guard lock(mu_);
+    LJ_TRY(here());
+    std::set<std::string> keep;
+    std::string text = nft::remove_all() + nft::base();
+    for (const auto& n : nets) {
+      LJ_TRY(sock_.ensure_bridge(n.bridge, gateway_addrs(n)));
+      keep.insert(n.bridge);
+      text += nft::add_network(n);
+    }
+    for (const auto& j : endpoints) {
+      keep.insert(j.ep.link);
+      text += nft::add_endpoint(*j.net, j.ep);
+    }
+    if (nets.empty()) text = nft::remove_all();
+    LJ_TRY_CTX("replacing ljd's rules", nft_.run(text));
+    return remove_links_except(keep);
+  }
+
+  Status remove_all() override {
+    std::lock_guard lock(mu_);
+    LJ_TRY(here());
+    LJ_TRY(nft_.run(nft::remove_all()));
+    return remove_links_except({});
+  }
+
+ private:
+  Status here() {
+    auto ns = LJ_TRY(thread_netns());
+    if (ns != ns_)
+      return fail(Errc::internal, "net",
+                  "called from another network namespace than the host's (refused)");
+    return {};
+  }
+
+  // Runs a text; when it fails as a whole (something was gone), each line on its own.
+  Status run_tolerant(const std::string& text) {
+    if (nft_.run(text)) return {};
+    std::size_t at = 0;
+    while (at < text.size()) {
+      auto nl = text.find('\n', at);
+      (void)nft_.run(text.substr(at, nl - at + 1));
+      at = nl == std::string::npos ? text.size() : nl + 1;
+    }
+    return {};
+  }
+
+  Status remove_links_except(const std::set<std::string>& keep) {
+    // Jail links first: a bridge's ports go with it anyway, but a jail link may sit on no bridge.
+    for (auto prefix : {kLinkPrefix, kBridgePrefix})
+      for (const auto& name : LJ_TRY(sock_.names_with_prefix(std::string(prefix))))
+        if (!keep.count(name)) {
+          lj::log("net")->info("removing stale interface {}", name);
+          LJ_TRY(sock_.remove(name));
+        }
+    return {};
+  }
+
+  std::mutex mu_;  // guards everything below: the socket and libnftables are not thread-safe
+  std::pair<dev_t, ino_t> ns_;
+  RouteSocket sock_;
+  Nft nft_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Host>> make_host() {
+  auto ns = LJ_TRY(thread_netns());
+  auto sock = LJ_TRY(RouteSocket::open());
+  auto nft = LJ_TRY(Nft::make());
+  return std::unique_ptr<Host>(new LinuxHost(ns, std::move(sock), std::move(nft)));
+}
+
+}  // namespace lj::net

@@ -108,12 +108,15 @@ Status walk(int dirfd, const fs::path& top, const std::string& rel, std::vector<
                       ": only directories, regular files and symlinks can be copied");
     }
     const bool is_dir = S_ISDIR(e.st.st_mode);
+    // A copy: the walk below pushes onto `out`, which reallocates, and a reference into it
+    // (out->back().rel) read freed memory (issue 17, found by ASan).
+    const std::string sub_rel = e.rel;
     out->push_back(std::move(e));
     if (is_dir) {
       UniqueFd sub(LJ_SYS(
           "open", ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)));
       if (!sub) return fail_errno("build", "open " + p.string() + " (changed during the build)");
-      if (auto st = walk(sub.get(), top, out->back().rel, out); !st) return st;
+      if (auto st = walk(sub.get(), top, sub_rel, out); !st) return st;
     }
   }
   return {};

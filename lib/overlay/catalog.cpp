@@ -373,23 +373,31 @@ Result<std::vector<OverlayRef>> Catalog::world_dependents(const WorldName& w) co
 Result<std::size_t> Catalog::clean_staging() const {
   std::size_t removed = 0;
   std::vector<std::string> refused;
+  bool conflict_only = true;
   fs::path base = root_.staging_dir();
+  // Whatever one entry holds (a tree as deep as the kernel allows, an unreadable directory, a
+  // mount), the others are still cleaned: ljd runs this at every start, and an entry that stops
+  // it would stop every start (issue 17).
   for (const auto& e : LJ_TRY(entries(base))) {
     fs::path p = base / e;
-    Kind k = LJ_TRY(kind_of(p));
-    if (k == Kind::missing) continue;
-    if (k == Kind::dir && !LJ_TRY(staging_entry_is_stale(p))) continue;  // a live StagingDir
-    if (auto s = ensure_nothing_mounted(*mounts_, p); !s) {
-      refused.push_back(s.error().message());
-      continue;
+    Status st = [&]() -> Status {
+      Kind k = LJ_TRY(kind_of(p));
+      if (k == Kind::missing) return {};
+      if (k == Kind::dir && !LJ_TRY(staging_entry_is_stale(p))) return {};  // a live StagingDir
+      LJ_TRY(ensure_nothing_mounted(*mounts_, p));
+      LJ_TRY(remove_tree(p));
+      ++removed;
+      return {};
+    }();
+    if (!st) {
+      conflict_only = conflict_only && st.error().errc() == Errc::conflict;
+      refused.push_back(st.error().what());
     }
-    LJ_TRY_CTX("cleaning " + base.string(), remove_tree(p));
-    ++removed;
   }
   if (!refused.empty()) {
     std::string msg = "cleaning " + base.string() + ": ";
     for (std::size_t i = 0; i < refused.size(); ++i) msg += (i ? "; " : "") + refused[i];
-    return fail(Errc::conflict, "overlay", msg);
+    return fail(conflict_only ? Errc::conflict : Errc::system, "overlay", msg);
   }
   return removed;
 }

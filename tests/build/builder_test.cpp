@@ -14,10 +14,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../support/deep_tree.hpp"
 #include "build/builder.hpp"
 #include "build_fixture.hpp"
 #include "common/fd.hpp"
 #include "common/sys.hpp"
+#include "overlay/catalog.hpp"
 
 namespace lj::build {
 namespace {
@@ -208,6 +210,37 @@ TEST_F(Builds, AFailingScriptPublishesNothingAndKeepsItsLog) {
   }
   EXPECT_EQ(found, 1);
   // TearDown checks: no staging directory, no mount.
+}
+
+// A script that leaves a tree 10,000 levels deep in its upper layer: the recursive removal of
+// the staging directory overflowed the stack of ljd and ljbuild (issue 17). Failed or published,
+// the builder survives and leaves no staging directory (TearDown checks); a published one is
+// sized, synced and removed again.
+constexpr std::string_view kDeepScript =
+    "i=0; while [ $i -lt 10000 ]; do mkdir d; cd d; i=$((i+1)); done; echo deep > leaf\n";
+
+TEST_F(Builds, ATenThousandLevelTreeOfAFailedBuildIsRemoved) {
+  auto res =
+      build("deepfail", "name a/deepfail\nversion 1.0.0\n#!/bin/sh\nmkdir /deep\ncd /deep\n" +
+                            std::string(kDeepScript) + "exit 1\n");
+  ASSERT_FALSE(res);
+  EXPECT_NE(res.error().what().find("exited with status 1"), std::string::npos)
+      << res.error().what();
+  EXPECT_FALSE(fs::exists(root_->dir() / "a/deepfail/1.0.0"));
+}
+
+TEST_F(Builds, ATenThousandLevelTreeIsPublishedAndRemoved) {
+  auto res =
+      build("deepok", "name a/deepok\nversion 1.0.0\n#!/bin/sh\nset -e\nmkdir /deep\ncd /deep\n" +
+                          std::string(kDeepScript));
+  ASSERT_TRUE(res) << res.error().what();
+  EXPECT_EQ(lj::test::deep_tree_levels(layer("a/deepok", "1.0.0") / "deep"), 10000);
+  EXPECT_GE(res->size_bytes, 5u);
+  overlay::Catalog catalog(root_->root());
+  auto removed =
+      catalog.remove(*overlay::OverlayName::parse("a/deepok"), *overlay::Version::parse("1.0.0"));
+  ASSERT_TRUE(removed) << removed.error().what();
+  EXPECT_FALSE(fs::exists(root_->dir() / "a/deepok/1.0.0"));
 }
 
 TEST_F(Builds, AKilledScriptIsReportedBySignal) {

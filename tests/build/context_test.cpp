@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../support/deep_tree.hpp"
+
 namespace fs = std::filesystem;
 
 namespace lj::build {
@@ -148,6 +150,26 @@ TEST_F(Context, CopyDestinationThroughASymlinkInTheLayersIsRefused) {
   EXPECT_NE(st.error().what().find("/bin is not a directory"), std::string::npos)
       << st.error().what();
   EXPECT_FALSE(fs::exists(upper / "bin"));
+}
+
+// A context 10,000 levels deep (far past PATH_MAX): digested and copied whole, without
+// recursion (a recursive walk overflowed the stack of ljd and ljbuild; issue 17). Not 20,000 as
+// in the walk's own tests: the digest hashes every entry's path, quadratic in the depth by format.
+TEST_F(Context, ATenThousandLevelContextIsDigestedAndCopied) {
+  constexpr int kLevels = 10000;
+  test::DeepScratch scratch;
+  fs::path top = scratch.path() / "deep";
+  fs::create_directories(top);
+  ASSERT_TRUE(test::make_deep_tree(top, kLevels));
+  auto d = digest_tree(top);
+  ASSERT_TRUE(d) << d.error().what();
+  fs::path dst = scratch.path() / "copy";
+  auto st = copy_tree(top, dst);
+  EXPECT_TRUE(st) << st.error().what();
+  EXPECT_EQ(test::deep_tree_levels(dst), kLevels);
+  auto copied = digest_tree(dst);
+  ASSERT_TRUE(copied) << copied.error().what();
+  EXPECT_EQ(*d, *copied);
 }
 
 }  // namespace

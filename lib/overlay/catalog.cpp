@@ -77,7 +77,9 @@ Status make_parents(const fs::path& root, const OverlayName& n) {
     std::size_t slash = rest.find('/');
     p /= std::string(rest.substr(0, slash));
     rest.remove_prefix(slash == std::string_view::npos ? rest.size() : slash + 1);
-    if (LJ_SYS("mkdir", ::mkdir(p.c_str(), 0755)) == 0) {
+    // root/<ns> is private (Root::restrict_access); what is below it is reached through it.
+    const mode_t mode = p.parent_path() == root.lexically_normal() ? 0700 : 0755;
+    if (LJ_SYS("mkdir", ::mkdir(p.c_str(), mode)) == 0) {
       LJ_TRY(fsync_path(p.parent_path()));
       continue;
     }

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../support/deep_tree.hpp"
+#include "../support/other_user.hpp"
 #include "build/builder.hpp"
 #include "build_fixture.hpp"
 #include "common/fd.hpp"
@@ -241,6 +242,29 @@ TEST_F(Builds, ATenThousandLevelTreeIsPublishedAndRemoved) {
       catalog.remove(*overlay::OverlayName::parse("a/deepok"), *overlay::Version::parse("1.0.0"));
   ASSERT_TRUE(removed) << removed.error().what();
   EXPECT_FALSE(fs::exists(root_->dir() / "a/deepok/1.0.0"));
+}
+
+// A build script can make a setuid-root binary; published under directories any host user can
+// traverse, it ran as root for all of them (issue 17). Jails still get the bit; host users get no
+// path to the layer, the world or the build's log.
+TEST_F(Builds, ASetuidBinaryOfABuildIsOutOfReachOfOtherHostUsers) {
+  auto res = build("suid",
+                   "name a/suid\nversion 1.0.0\n#!/bin/sh\nset -e\ncp /bin/busybox /suid\n"
+                   "chown 0:0 /suid\nchmod 4755 /suid\n");
+  ASSERT_TRUE(res) << res.error().what();
+  const fs::path suid = layer("a/suid", "1.0.0") / "suid";
+  struct stat st {};
+  ASSERT_EQ(::lstat(suid.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 04755u) << "the jails' own set-id files keep their bits";
+  EXPECT_EQ(lj::test::stat_errno_as_nobody(suid), EACCES);
+  EXPECT_EQ(lj::test::exec_errno_as_nobody(suid), EACCES);
+  EXPECT_EQ(lj::test::stat_errno_as_nobody(root_->root().worlds_dir() / "busybox/bin"), EACCES);
+  EXPECT_EQ(lj::test::stat_errno_as_nobody(res->log_path), EACCES);
+  EXPECT_EQ(lj::test::stat_errno_as_nobody(root_->root().staging_dir()), 0)
+      << "the directory itself is visible; its contents are not";
+  auto [code, out] = run_on({layer("a/suid", "1.0.0")}, "stat -c %a /suid");
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(out, "4755\n");
 }
 
 TEST_F(Builds, AKilledScriptIsReportedBySignal) {

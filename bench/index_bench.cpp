@@ -44,9 +44,11 @@ void BM_JailLifecycle(benchmark::State& state) {
     auto t0 = Clock::now();
     auto j = idx->insert_jail(row);
     auto t1 = Clock::now();
-    auto s = idx->jail_started(j->id, 1234, 5678, "/sys/fs/cgroup/ljd/x", 0, 0);
+    auto s = idx->transition(j->id, lj::index::JailState::running,
+                             lj::index::ProcessHandle{1234, 5678, "/sys/fs/cgroup/ljd/x", 0}, 0);
     auto t2 = Clock::now();
-    auto e = idx->record_exit(j->id, {.exit_code = 0});
+    auto e =
+        idx->transition(j->id, lj::index::JailState::exited, lj::index::ExitRecord{.exit_code = 0});
     auto t3 = Clock::now();
     if (!j || !s || !e) {
       auto& err = !j ? j.error() : !s ? s.error() : e.error();

@@ -177,7 +177,7 @@ void Jails::create(CreateJail req, bool start, Uid uid, RowDone done) {
   std::string id = ins->id;
   crash_point("create.after_row");
   if (!start) {
-    if (auto st = d_.emit(d_.idx.jail_created(id, uid)); !st)
+    if (auto st = d_.emit(d_.idx.transition(id, index::JailState::created, {}, uid)); !st)
       return done(tl::unexpected(st.error()));
     crash_point("create.after_created");
     return done(get(id));
@@ -268,7 +268,9 @@ void Jails::spawn(std::string id, CreateJail req, bool fresh, Uid uid, RowDone d
       }
       l.jail = std::move(*job->result);
       const jail::JailHandle& h = l.jail->handle();
-      auto ev = d_.emit(d_.idx.jail_started(id, h.pid, h.start_time, h.cgroup, h.jid, uid));
+      auto ev = d_.emit(
+          d_.idx.transition(id, index::JailState::running,
+                            index::ProcessHandle{h.pid, h.start_time, h.cgroup, h.jid}, uid));
       if (!ev) {
         // Without its row the jail could not be recovered: do not let it run.
         lg()->error("jail={} recording start: {}", id, ev.error().what());
@@ -367,7 +369,7 @@ void Jails::on_reaped(const std::string& id, Result<std::optional<jail::ExitStat
   l.deadline.reset();
   l.kill_timer.reset();
   crash_point("exit.before_record");  // torn down, not yet recorded
-  if (auto ev = d_.emit(d_.idx.record_exit(id, rec, l.stop_uid)); !ev) {
+  if (auto ev = d_.emit(d_.idx.transition(id, index::JailState::exited, rec, l.stop_uid)); !ev) {
     lg()->error("jail={} recording exit: {}", id, ev.error().what());
   }
   l.exit_recorded = true;
@@ -445,7 +447,8 @@ void Jails::finish(Live& l) {
   auto row = get(id);
   bool remove = l.remove_on_finish || (row && row->auto_remove);
   if (row && remove && row->state != JailState::removed) {
-    if (auto ev = d_.emit(d_.idx.jail_removed(id, l.remove_on_finish ? l.remove_uid : Uid()));
+    if (auto ev = d_.emit(d_.idx.transition(id, index::JailState::removed, {},
+                                            l.remove_on_finish ? l.remove_uid : Uid()));
         !ev) {
       lg()->error("jail={} removing: {}", id, ev.error().what());
     }
@@ -532,7 +535,7 @@ void Jails::stop(std::string_view id_or_name, int sig, std::chrono::milliseconds
   l.on_finish.push_back(std::move(done));
   if (!l.jail) return;  // ending already
   if (row->state == JailState::running) {
-    if (auto ev = d_.emit(d_.idx.jail_stopping(row->id, uid)); !ev) {
+    if (auto ev = d_.emit(d_.idx.transition(row->id, index::JailState::stopping, {}, uid)); !ev) {
       lg()->warn("jail={} recording stopping: {}", row->id, ev.error().what());
     }
   }
@@ -586,7 +589,7 @@ void Jails::remove(std::string_view id_or_name, bool force, Uid uid, RowDone don
     crash_point("delete.after_kill");
     return;
   }
-  if (auto ev = d_.emit(d_.idx.jail_removed(row->id, uid)); !ev) {
+  if (auto ev = d_.emit(d_.idx.transition(row->id, index::JailState::removed, {}, uid)); !ev) {
     return done(tl::unexpected(ev.error()));
   }
   crash_point("delete.after_row");
@@ -735,7 +738,7 @@ void Jails::settle(const JailRow& row) {
   } else {
     rec.lost = true;
   }
-  if (auto ev = d_.emit(d_.idx.record_exit(row.id, rec)); !ev) {
+  if (auto ev = d_.emit(d_.idx.transition(row.id, index::JailState::exited, rec)); !ev) {
     lg()->error("recovery: recording the exit of jail={}: {}", row.id, ev.error().what());
     return;
   }
@@ -743,7 +746,8 @@ void Jails::settle(const JailRow& row) {
   ++(rec.lost ? d_.recovery.lost : d_.recovery.ended);
   lg()->info("recovery: jail={} ended while ljd was down ({})", row.id,
              rec.lost ? "lost" : "status file");
-  if (row.auto_remove) (void)d_.emit(d_.idx.jail_removed(row.id, std::nullopt));
+  if (row.auto_remove)
+    (void)d_.emit(d_.idx.transition(row.id, index::JailState::removed, {}, std::nullopt));
 }
 
 void Jails::shutdown(bool stop_jails, std::function<void()> done) {

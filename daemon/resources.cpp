@@ -202,8 +202,9 @@ void Resources::import_world(const std::string& name, const std::string& source,
 void Resources::finish_import(const std::string& name, Result<std::uint64_t> bytes, Uid uid) {
   imports_.erase(name);
   crash_point("world.before_ready");
-  Status st = bytes ? d_.emit(d_.idx.world_ready(name, *bytes, uid))
-                    : d_.emit(d_.idx.world_failed(name, error_json(bytes.error()), uid));
+  Status st = bytes ? d_.emit(d_.idx.transition(name, index::WorldState::ready, *bytes, uid))
+                    : d_.emit(d_.idx.transition(name, index::WorldState::failed,
+                                                error_json(bytes.error()), uid));
   if (!st) lg()->error("world={} recording the import's end: {}", name, st.error().what());
   if (!bytes)
     lg()->warn("world={} import failed: {}", name, bytes.error().what());
@@ -370,7 +371,7 @@ void Resources::submit_build(BuildSubmit req, Uid uid, JsonDone done) {
   run = std::make_unique<Running>();
   run->log = std::make_unique<RecordLog>(build_records_path(id));
   run->inline_context = inline_ctx;
-  if (auto st = d_.emit(d_.idx.build_started(id, uid)); !st) {
+  if (auto st = d_.emit(d_.idx.transition(id, index::BuildState::running, {}, uid)); !st) {
     lg()->warn("build={} recording its start: {}", id, st.error().what());
   }
   crash_point("build.after_row");
@@ -463,7 +464,7 @@ void Resources::finish_build(const std::string& id, Result<json> result, Uid uid
     out.error = error_json(result.error());
     lg()->warn("build={} failed: {}", id, result.error().what());
   }
-  if (auto st = d_.emit(d_.idx.build_finished(id, state, out, uid)); !st) {
+  if (auto st = d_.emit(d_.idx.transition(id, state, out, uid)); !st) {
     lg()->error("build={} recording its end: {}", id, st.error().what());
   }
   auto cur = build_json_of(id);
@@ -541,11 +542,13 @@ void Resources::recover(std::function<void()> done) {
       auto wn = overlay::WorldName::parse(w.name);
       fs::path dir = wn ? d_.catalog.root().world_dir(*wn) : fs::path();
       if (wn && is_dir(dir)) {
-        (void)d_.emit(d_.idx.world_ready(w.name, tree_bytes(dir), std::nullopt));
+        (void)d_.emit(
+            d_.idx.transition(w.name, index::WorldState::ready, tree_bytes(dir), std::nullopt));
         ++rep.imports_ready;
         lg()->info("recovery: world={} import had completed; marked ready", w.name);
       } else {
-        (void)d_.emit(d_.idx.world_failed(w.name, error_json(interrupted), std::nullopt));
+        (void)d_.emit(d_.idx.transition(w.name, index::WorldState::failed, error_json(interrupted),
+                                        std::nullopt));
         ++rep.imports_failed;
         lg()->info("recovery: world={} import marked failed", w.name);
       }
@@ -583,7 +586,7 @@ void Resources::recover(std::function<void()> done) {
       interrupted_builds.push_back(b.id);
       index::BuildRow out;
       out.error = error_json(interrupted);
-      (void)d_.emit(d_.idx.build_finished(b.id, index::BuildState::failed, out, std::nullopt));
+      (void)d_.emit(d_.idx.transition(b.id, index::BuildState::failed, out, std::nullopt));
       ++rep.builds_failed;
       lg()->info("recovery: build={} marked failed", b.id);
     }

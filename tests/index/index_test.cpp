@@ -42,7 +42,8 @@ TEST(Index, ReopenKeepsDataWithoutMigratingAgain) {
     auto row = idx->insert_jail(jail("web", {{"app", "web"}}));
     ASSERT_TRUE(row) << row.error().what();
     id = row->id;
-    ASSERT_TRUE(idx->jail_started(id, 4242, 777, "/sys/fs/cgroup/ljd/web", 0, 1001));
+    ASSERT_TRUE(idx->transition(id, JailState::running,
+                                ProcessHandle{4242, 777, "/sys/fs/cgroup/ljd/web", 0}, 1001));
   }
   auto idx = Index::open(path);
   ASSERT_TRUE(idx) << idx.error().what();
@@ -73,14 +74,23 @@ TEST(Index, MigratesAnOlderIndexStepByStep) {
     SQLite::Database raw(path, SQLite::OPEN_READWRITE);
     raw.exec(
         "DROP TABLE meta; DELETE FROM schema_migrations WHERE version > 1; "
+        "CREATE TABLE jail_mounts (jail_id TEXT NOT NULL REFERENCES jails (id) ON DELETE CASCADE, "
+        "seq INTEGER NOT NULL, target TEXT NOT NULL, fstype TEXT NOT NULL, "
+        "PRIMARY KEY (jail_id, seq)) STRICT, WITHOUT ROWID; "
         "PRAGMA user_version = 1");
   }
   auto idx = Index::open(path);
   ASSERT_TRUE(idx) << idx.error().what();
-  EXPECT_EQ(idx->schema_version().value(), 2);
+  EXPECT_EQ(idx->schema_version().value(), schema_version_supported());
   EXPECT_TRUE(idx->get_jail("kept"));
   EXPECT_FALSE(idx->epoch().empty());
   EXPECT_TRUE(idx->integrity_check());
+  SQLite::Database raw(path, SQLite::OPEN_READONLY);
+  EXPECT_EQ(raw.execAndGet("SELECT count(*) FROM schema_migrations").getInt(),
+            schema_version_supported());
+  // 003 dropped the mount journal that version 1 made.
+  EXPECT_EQ(
+      raw.execAndGet("SELECT count(*) FROM sqlite_schema WHERE name = 'jail_mounts'").getInt(), 0);
 }
 
 TEST(Index, EpochChangesOnlyAfterTheMachineWentDownWithTheIndexOpen) {
@@ -154,24 +164,25 @@ TEST(Index, JailLifecycleWritesRowAndEventTogether) {
   EXPECT_EQ(row->state, JailState::creating);
   EXPECT_EQ(idx.last_event_seq().value(), 0);  // creating is not announced
 
-  auto created = idx.jail_created(row->id, 1001);
+  auto created = idx.transition(row->id, JailState::created, {}, 1001);
   ASSERT_TRUE(created) << created.error().what();
   EXPECT_EQ(created->seq, 1);
   EXPECT_EQ(created->type, "jail.created");
   EXPECT_EQ(created->resource, row->id);
   EXPECT_EQ(created->uid, 1001u);
 
-  auto started = idx.jail_started(row->id, 100, 200, "cg", 0, 1001);
+  auto started =
+      idx.transition(row->id, JailState::running, ProcessHandle{100, 200, "cg", 0}, 1001);
   ASSERT_TRUE(started) << started.error().what();
   EXPECT_EQ(started->seq, 2);
   EXPECT_EQ(idx.get_jail(row->id)->state, JailState::running);
   EXPECT_TRUE(idx.get_jail(row->id)->started_at.has_value());
 
-  ASSERT_TRUE(idx.jail_stopping(row->id, 0));
+  ASSERT_TRUE(idx.transition(row->id, JailState::stopping, {}, 0));
   ExitRecord exit;
   exit.exit_signal = 9;
   exit.timed_out = true;
-  auto exited = idx.record_exit(row->id, exit);
+  auto exited = idx.transition(row->id, JailState::exited, exit);
   ASSERT_TRUE(exited) << exited.error().what();
   EXPECT_EQ(exited->seq, 4);
   EXPECT_EQ(exited->type, "jail.exited");
@@ -188,35 +199,36 @@ TEST(Index, JailLifecycleWritesRowAndEventTogether) {
   EXPECT_TRUE(got.exited_at.has_value());
 
   // Transitions from the wrong state are conflicts, and change nothing.
-  auto again = idx.jail_started(row->id, 1, 1, "", 0, 0);
+  auto again = idx.transition(row->id, JailState::running, ProcessHandle{1, 1, "", 0}, 0);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().errc(), Errc::conflict) << again.error().what();
   EXPECT_EQ(again.error().code(), "index.conflict");
-  EXPECT_EQ(idx.record_exit(row->id, {}).error().errc(), Errc::conflict);
+  EXPECT_EQ(idx.transition(row->id, JailState::exited, ExitRecord{}).error().errc(),
+            Errc::conflict);
   EXPECT_EQ(idx.last_event_seq().value(), 4);
 
-  auto removed = idx.jail_removed(row->id, 1001);
+  auto removed = idx.transition(row->id, JailState::removed, {}, 1001);
   ASSERT_TRUE(removed);
   EXPECT_EQ(removed->type, "jail.removed");
-  EXPECT_EQ(idx.jail_removed(row->id, 1001).error().errc(), Errc::conflict);
+  EXPECT_EQ(idx.transition(row->id, JailState::removed, {}, 1001).error().errc(), Errc::conflict);
 }
 
 TEST(Index, FailedTransactionLeavesNeitherRowNorEvent) {
   Index idx = open_memory();
   auto row = idx.insert_jail(jail("web")).value();
-  ASSERT_TRUE(idx.jail_created(row.id, 0));
+  ASSERT_TRUE(idx.transition(row.id, JailState::created, {}, 0));
 
   // Between the row's UPDATE and the event's INSERT.
   sys::clear_faults();
   sys::inject_fault("index.event", EIO);
-  auto r = idx.jail_started(row.id, 1, 2, "cg", 0, 0);
+  auto r = idx.transition(row.id, JailState::running, ProcessHandle{1, 2, "cg", 0}, 0);
   ASSERT_FALSE(r);
   EXPECT_EQ(idx.get_jail(row.id)->state, JailState::created);
   EXPECT_EQ(idx.last_event_seq().value(), 1);
 
   // After both, before COMMIT.
   sys::inject_fault("index.commit", EIO);
-  r = idx.jail_started(row.id, 1, 2, "cg", 0, 0);
+  r = idx.transition(row.id, JailState::running, ProcessHandle{1, 2, "cg", 0}, 0);
   ASSERT_FALSE(r);
   EXPECT_EQ(sys::faults_fired(), 2);
   sys::clear_faults();
@@ -225,7 +237,7 @@ TEST(Index, FailedTransactionLeavesNeitherRowNorEvent) {
   EXPECT_EQ(idx.last_event_seq().value(), 1);
 
   // The next success takes the next seq: no gap where the failures were.
-  auto ok = idx.jail_started(row.id, 1, 2, "cg", 0, 0);
+  auto ok = idx.transition(row.id, JailState::running, ProcessHandle{1, 2, "cg", 0}, 0);
   ASSERT_TRUE(ok) << ok.error().what();
   EXPECT_EQ(ok->seq, 2);
   EXPECT_EQ(idx.events_since(0).value().events.size(), 2u);
@@ -239,7 +251,7 @@ TEST(Index, WriterKilledMidTransactionLeavesNeitherRowNorEvent) {
     auto idx = Index::open(path);
     ASSERT_TRUE(idx) << idx.error().what();
     id = idx->insert_jail(jail("web")).value().id;
-    ASSERT_TRUE(idx->jail_created(id, 0));
+    ASSERT_TRUE(idx->transition(id, JailState::created, {}, 0));
   }
   // A writer that dies by SIGKILL between the row and the event, its transaction open.
   int status = in_child([&] {
@@ -258,7 +270,7 @@ TEST(Index, WriterKilledMidTransactionLeavesNeitherRowNorEvent) {
   EXPECT_TRUE(idx->integrity_check());
   EXPECT_EQ(idx->get_jail(id)->state, JailState::created);
   EXPECT_EQ(idx->last_event_seq().value(), 1);
-  auto next = idx->jail_started(id, 5, 6, "", 0, 0);
+  auto next = idx->transition(id, JailState::running, ProcessHandle{5, 6, "", 0}, 0);
   ASSERT_TRUE(next) << next.error().what();
   EXPECT_EQ(next->seq, 2);
 }
@@ -283,16 +295,16 @@ TEST(Index, EventsStayGaplessThroughRandomFailures) {
     Result<EventRow> r = fail(Errc::internal, "test", "none");
     switch (rng() % 4) {
       case 0:
-        r = idx.jail_created(id, 0);
+        r = idx.transition(id, JailState::created, {}, 0);
         break;
       case 1:
-        r = idx.jail_started(id, 1, 1, "", 0, 0);
+        r = idx.transition(id, JailState::running, ProcessHandle{1, 1, "", 0}, 0);
         break;
       case 2:
-        r = idx.record_exit(id, {.exit_code = 1});
+        r = idx.transition(id, JailState::exited, ExitRecord{.exit_code = 1});
         break;
       case 3:
-        r = idx.jail_removed(id, 0);
+        r = idx.transition(id, JailState::removed, {}, 0);
         break;
     }
     sys::clear_faults();
@@ -355,9 +367,9 @@ TEST(Index, ListsJailsByStateAndLabels) {
   auto a = idx.insert_jail(jail("a", {{"app", "web"}, {"tier", "front"}})).value();
   auto b = idx.insert_jail(jail("b", {{"app", "web"}})).value();
   auto c = idx.insert_jail(jail("c", {{"app", "db"}})).value();
-  ASSERT_TRUE(idx.jail_started(b.id, 1, 1, "", 0, 0));
-  ASSERT_TRUE(idx.record_exit(c.id, {.exit_code = 0}));
-  ASSERT_TRUE(idx.jail_removed(c.id, 0));
+  ASSERT_TRUE(idx.transition(b.id, JailState::running, ProcessHandle{1, 1, "", 0}, 0));
+  ASSERT_TRUE(idx.transition(c.id, JailState::exited, ExitRecord{.exit_code = 0}));
+  ASSERT_TRUE(idx.transition(c.id, JailState::removed, {}, 0));
 
   auto names = [](const std::vector<JailRow>& rows) {
     std::vector<std::string> out;
@@ -399,9 +411,9 @@ TEST(Index, NamesAreUniqueAmongJailsNotRemoved) {
   same_id.id = first.id;
   EXPECT_EQ(idx.insert_jail(same_id).error().errc(), Errc::exists);
 
-  ASSERT_TRUE(idx.record_exit(first.id, {.exit_code = 3}));
+  ASSERT_TRUE(idx.transition(first.id, JailState::exited, ExitRecord{.exit_code = 3}));
   EXPECT_EQ(idx.insert_jail(jail("web")).error().errc(), Errc::exists);  // exited still holds it
-  ASSERT_TRUE(idx.jail_removed(first.id, 0));
+  ASSERT_TRUE(idx.transition(first.id, JailState::removed, {}, 0));
   auto second = idx.insert_jail(jail("web"));
   ASSERT_TRUE(second) << second.error().what();
   EXPECT_NE(second->id, first.id);
@@ -425,9 +437,9 @@ TEST(Index, ExitRecordSurvivesRemoval) {
     JailRow r = jail("job");
     r.auto_remove = true;
     id = idx.insert_jail(r).value().id;
-    ASSERT_TRUE(idx.jail_started(id, 10, 20, "", 0, 0));
-    ASSERT_TRUE(idx.record_exit(id, {.exit_code = 42, .oom = true}));
-    ASSERT_TRUE(idx.jail_removed(id, std::nullopt));
+    ASSERT_TRUE(idx.transition(id, JailState::running, ProcessHandle{10, 20, "", 0}, 0));
+    ASSERT_TRUE(idx.transition(id, JailState::exited, ExitRecord{.exit_code = 42, .oom = true}));
+    ASSERT_TRUE(idx.transition(id, JailState::removed, {}, std::nullopt));
   }
   Index idx = Index::open(path).value();
   auto got = idx.get_jail(id).value();
@@ -443,27 +455,25 @@ TEST(Index, RetentionPurgesOldRecordsAndKeepsEventsGapless) {
   Index idx = open_memory();
   const Time old = now() - 48h;
   auto gone = idx.insert_jail(jail("gone")).value();
-  ASSERT_TRUE(idx.record_exit(gone.id, {.exit_code = 0, .exited_at = old}));
-  auto held = idx.insert_jail(jail("held")).value();
-  ASSERT_TRUE(idx.add_jail_mount(held.id, "/j/held/root", "nullfs"));
-  ASSERT_TRUE(idx.record_exit(held.id, {.exit_code = 0, .exited_at = old}));
+  ASSERT_TRUE(
+      idx.transition(gone.id, JailState::exited, ExitRecord{.exit_code = 0, .exited_at = old}));
   auto live = idx.insert_jail(jail("live")).value();
-  ASSERT_TRUE(idx.jail_started(live.id, 1, 1, "", 0, 0));
+  ASSERT_TRUE(idx.transition(live.id, JailState::running, ProcessHandle{1, 1, "", 0}, 0));
   auto fresh = idx.insert_jail(jail("fresh")).value();
-  const std::int64_t before_cut = idx.last_event_seq().value();  // 3
+  const std::int64_t before_cut = idx.last_event_seq().value();  // 2
 
   std::this_thread::sleep_for(5ms);
   const Time cutoff = now();
   std::this_thread::sleep_for(5ms);
-  ASSERT_TRUE(idx.record_exit(fresh.id, {.exit_code = 0}));  // after the cutoff
+  ASSERT_TRUE(
+      idx.transition(fresh.id, JailState::exited, ExitRecord{.exit_code = 0}));  // after the cutoff
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(idx.append_event("test.tick", "r", 0));
 
   auto st = idx.purge(cutoff);
   ASSERT_TRUE(st) << st.error().what();
-  EXPECT_EQ(st->jails, 1);  // "gone"; "held" still has a mount recorded; the others are recent
+  EXPECT_EQ(st->jails, 1);  // "gone"; the others are recent
   EXPECT_EQ(st->events, before_cut);
   EXPECT_EQ(idx.get_jail(gone.id).error().errc(), Errc::not_found);
-  EXPECT_TRUE(idx.get_jail(held.id));
   EXPECT_TRUE(idx.get_jail(fresh.id));
   EXPECT_TRUE(idx.get_jail(live.id));
 
@@ -485,22 +495,6 @@ TEST(Index, RetentionPurgesOldRecordsAndKeepsEventsGapless) {
   EXPECT_TRUE(idx.integrity_check());
 }
 
-TEST(Index, MountsAreRecordedInOrder) {
-  Index idx = open_memory();
-  auto j = idx.insert_jail(jail("m")).value();
-  for (const char* t : {"/r", "/r/dev", "/r/proc"}) ASSERT_TRUE(idx.add_jail_mount(j.id, t, "x"));
-  auto ms = idx.list_jail_mounts(j.id).value();
-  ASSERT_EQ(ms.size(), 3u);
-  EXPECT_EQ(ms[0].seq, 1);
-  EXPECT_EQ(ms[2].target, "/r/proc");
-  ASSERT_TRUE(idx.remove_jail_mount(j.id, 3));
-  EXPECT_EQ(idx.remove_jail_mount(j.id, 3).error().errc(), Errc::not_found);
-  EXPECT_EQ(idx.add_jail_mount(j.id, "/r/tmp", "tmpfs")->seq, 3);
-  EXPECT_EQ(idx.add_jail_mount("j-nope", "/x", "x").error().errc(), Errc::not_found);
-  ASSERT_TRUE(idx.delete_jail(j.id));  // mounts go with the row (ON DELETE CASCADE)
-  EXPECT_TRUE(idx.list_jail_mounts(j.id).value().empty());
-}
-
 TEST(Index, BuildLifecycle) {
   Index idx = open_memory();
   BuildRow b;
@@ -510,14 +504,14 @@ TEST(Index, BuildLifecycle) {
   EXPECT_TRUE(std::regex_match(row.id, std::regex("b-[0-9a-f]{8}"))) << row.id;
   EXPECT_EQ(queued.type, "build.queued");
   EXPECT_EQ(idx.list_builds_in_flight().value().size(), 1u);
-  ASSERT_TRUE(idx.build_started(row.id, 1001));
+  ASSERT_TRUE(idx.transition(row.id, BuildState::running, {}, 1001));
   EXPECT_EQ(idx.get_build(row.id)->state, BuildState::running);
 
   BuildRow result;
   result.name = "acme/app";
   result.version = "1.2.0";
   result.published = true;
-  auto done = idx.build_finished(row.id, BuildState::succeeded, result, std::nullopt);
+  auto done = idx.transition(row.id, BuildState::succeeded, result, std::nullopt);
   ASSERT_TRUE(done) << done.error().what();
   EXPECT_EQ(done->type, "build.succeeded");
   auto got = idx.get_build(row.id).value();
@@ -527,9 +521,8 @@ TEST(Index, BuildLifecycle) {
   EXPECT_TRUE(got.ended_at.has_value());
   EXPECT_TRUE(idx.list_builds_in_flight().value().empty());
   EXPECT_EQ(idx.list_builds(BuildState::succeeded).value().size(), 1u);
-  EXPECT_EQ(idx.build_finished(row.id, BuildState::failed, {}, 0).error().errc(), Errc::conflict);
-  EXPECT_EQ(idx.build_finished(row.id, BuildState::running, {}, 0).error().errc(),
-            Errc::invalid_argument);
+  EXPECT_EQ(idx.transition(row.id, BuildState::failed, {}, 0).error().errc(), Errc::conflict);
+  EXPECT_EQ(idx.transition(row.id, BuildState::running, {}, 0).error().errc(), Errc::conflict);
   EXPECT_EQ(idx.get_build("b-nope").error().errc(), Errc::not_found);
 }
 
@@ -538,15 +531,16 @@ TEST(Index, WorldsAndOverlays) {
   ASSERT_TRUE(idx.insert_world({.name = "14.1", .path = "/lj/worlds/14.1", .source = "/t.txz"}, 0));
   EXPECT_EQ(idx.insert_world({.name = "14.1"}, 0).error().errc(), Errc::exists);
   EXPECT_EQ(idx.list_worlds_importing().value().size(), 1u);
-  ASSERT_TRUE(idx.world_ready("14.1", 1 << 20, 0));
+  ASSERT_TRUE(idx.transition("14.1", WorldState::ready, 1 << 20, 0));
   EXPECT_EQ(idx.get_world("14.1")->size_bytes, 1u << 20);
   EXPECT_TRUE(idx.list_worlds_importing().value().empty());
   ASSERT_TRUE(idx.insert_world({.name = "bad"}, 0));
-  auto failed = idx.world_failed("bad", R"({"code":"world.no_space"})", 0);
+  auto failed =
+      idx.transition("bad", WorldState::failed, std::string(R"({"code":"world.no_space"})"), 0);
   ASSERT_TRUE(failed);
   EXPECT_EQ(failed->data, R"({"error":{"code":"world.no_space"}})");
   EXPECT_EQ(idx.get_world("bad")->state, WorldState::failed);
-  EXPECT_EQ(idx.world_ready("bad", 1, 0).error().errc(), Errc::conflict);
+  EXPECT_EQ(idx.transition("bad", WorldState::ready, 1, 0).error().errc(), Errc::conflict);
 
   OverlayRow o{.name = "acme/base", .version = "1.0.0", .world = "14.1"};
   ASSERT_TRUE(idx.insert_overlay(o, 0));
@@ -573,7 +567,10 @@ TEST(Index, ErrorsMapToKinds) {
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().errc(), Errc::not_found);
   EXPECT_EQ(missing.error().domain(), "index");
-  EXPECT_EQ(idx.jail_started("j-00000000", 1, 1, "", 0, 0).error().errc(), Errc::not_found);
+  EXPECT_EQ(idx.transition("j-00000000", JailState::running, ProcessHandle{1, 1, "", 0}, 0)
+                .error()
+                .errc(),
+            Errc::not_found);
   EXPECT_EQ(idx.delete_jail("j-00000000").error().errc(), Errc::not_found);
 }
 

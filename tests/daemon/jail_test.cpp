@@ -43,7 +43,9 @@ TEST_F(LjdJailTest, ItsStateAndStoreAreOutOfReachOfOtherHostUsers) {
   const std::filesystem::path root = ljd_->root();
   EXPECT_EQ(lj::test::stat_errno_as_nobody(root / ".ljd" / "logs"), EACCES);
   EXPECT_EQ(lj::test::stat_errno_as_nobody(root / "worlds" / "bb" / "bin"), EACCES);
-  EXPECT_EQ(lj::test::stat_errno_as_nobody(root / ".ljd"), 0) << "visible, not enterable";
+  struct stat st {};
+  ASSERT_EQ(::stat((root / ".ljd").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);  // itself, not only through the test's private temp root
 }
 
 TEST_F(LjdJailTest, RunWaitAndLogs) {

@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
   auto spawn = [&](bool with_net) -> bool {
     lj::jail::JailSpec spec;
     spec.name = "nb-" + std::to_string(::getpid()) + "-" + std::to_string(seq);
-    spec.root.lower = {world};
+    spec.root.layers = {world};
     spec.argv = {"/bin/true"};
     lj::net::Attachment att;
     lj::UniqueFd ns;

@@ -49,6 +49,14 @@ auto lg() {
   return lj::log("daemon");
 }
 
+// The jails this ljd leaves running at shutdown (on_shutdown = leave) for the next one to
+// re-adopt. Their objects are never destroyed (a Jail's destructor kills it); they are kept here,
+// reachable, so that the intent is written down and LeakSanitizer does not report a leak.
+std::vector<std::unique_ptr<jail::Jail>>& left_running() {
+  static auto* jails = new std::vector<std::unique_ptr<jail::Jail>>();  // never destroyed
+  return *jails;
+}
+
 Error jail_not_found(std::string_view id) {
   return Error(Errc::not_found, "jail", "no jail with id or name `" + std::string(id) + "`");
 }
@@ -812,10 +820,10 @@ void Jails::shutdown(bool stop_jails, std::function<void()> done) {
     }
   }
   if (!stop_jails) {
-    // Leave them running: dropping the Jail objects without their destructors (which kill) lets
-    // the next ljd re-adopt them. Their output pipes close with us.
+    // Leave them running: their Jail objects go to left_running(), never destroyed (their
+    // destructors kill), and the next ljd re-adopts them. Their output pipes close with us.
     for (auto& [id, l] : live_) {
-      (void)l->jail.release();
+      if (l->jail) left_running().push_back(std::move(l->jail));
       l->exit_watch.reset();
     }
     live_.clear();

@@ -21,6 +21,7 @@
 #include "daemon/jails.hpp"
 #include "daemon/resources.hpp"
 #include "daemon/runtime.hpp"
+#include "overlay/root.hpp"
 
 namespace {
 
@@ -133,6 +134,13 @@ int main(int argc, char** argv) {
                                                                     cfg.root / "worlds"}) {
     std::filesystem::create_directories(dir, ec);
     if (ec) return fatal("creating " + dir.string() + ": " + ec.message());
+  }
+  // The store's top directories 0700, existing roots included: other host users must not run a
+  // layer's setuid binary or read the index (overlay/root.hpp, docs/security.md).
+  if (!print_routes) {
+    if (auto st = lj::overlay::Root(cfg.root).create_skeleton(); !st) {
+      return fatal("preparing the root: " + st.error().what());
+    }
   }
   // --routes needs no state: a private in-memory index will do.
   index::Options index_options;

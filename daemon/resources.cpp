@@ -12,6 +12,7 @@
 #include "daemon/crash_point.hpp"
 #include "daemon/jails.hpp"
 #include "daemon/wire.hpp"
+#include "overlay/fs_ops.hpp"
 #include "overlay/world_import.hpp"
 
 namespace lj::daemon {
@@ -469,8 +470,9 @@ void Resources::finish_build(const std::string& id, Result<json> result, Uid uid
       it->second->log->end_followers(end.dump());
     }
     if (!it->second->inline_context.empty()) {
-      std::error_code ec;
-      fs::remove_all(it->second->inline_context, ec);
+      if (auto st = overlay::remove_tree(it->second->inline_context); !st) {
+        lg()->warn("build={} removing its context: {}", id, st.error().what());
+      }
     }
     running_.erase(it);
   }
@@ -514,14 +516,10 @@ Status Resources::build_logs(const std::string& id, std::uint64_t after, bool fo
 // ---- start-up and shutdown ----------------------------------------------------------------
 
 namespace {
-// Bytes of the regular files under `dir` (a world published before its row said so).
+// Bytes of the files under `dir` (a world published before its row said so); 0 when it cannot be
+// walked. overlay::tree_size walks any depth without following a symlink.
 std::uint64_t tree_bytes(const fs::path& dir) {
-  std::uint64_t n = 0;
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->is_regular_file(ec) && !it->is_symlink(ec)) n += it->file_size(ec);
-  }
-  return n;
+  return overlay::tree_size(dir).value_or(0);
 }
 }  // namespace
 
@@ -562,8 +560,10 @@ void Resources::recover(std::function<void()> done) {
   std::vector<std::string> interrupted_builds;
   if (auto bs = d_.idx.list_builds_in_flight()) {
     for (const auto& b : *bs) {
-      std::error_code ec;
-      fs::remove_all(d_.cfg.root / ".ljd" / "builds" / (b.id + ".context"), ec);
+      if (auto st = overlay::remove_tree(d_.cfg.root / ".ljd" / "builds" / (b.id + ".context"));
+          !st) {
+        lg()->warn("recovery: build={} removing its context: {}", b.id, st.error().what());
+      }
       if (auto it = by_build.find(b.id); it != by_build.end()) {
         const overlay::OverlayEntry& e = *it->second;
         finish_build(

@@ -7,8 +7,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "build/context.hpp"
@@ -27,15 +25,6 @@ namespace {
 
 std::string new_build_id() {
   return "b-" + random_version_suffix() + random_version_suffix().substr(0, 2);
-}
-
-Result<std::string> read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return fail_errno("build", "open " + p.string());
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) return fail_errno("build", "read " + p.string());
-  return buf.str();
 }
 
 std::string describe_exit(const jail::ExitStatus& e) {
@@ -147,7 +136,7 @@ fs::path build_log_path(const overlay::Root& root, std::string_view build_id) {
 Result<BuildPlan> plan_build(const overlay::Root& root, const BuildRequest& request) {
   BuildPlan plan;
   plan.build_id = request.build_id.empty() ? new_build_id() : request.build_id;
-  plan.jailfile_text = LJ_TRY_CTX("reading the Jailfile", read_text(request.jailfile));
+  plan.jailfile_text = LJ_TRY_CTX("reading the Jailfile", read_jailfile(request.jailfile));
   ParseOptions popts;
   popts.default_world = request.default_world;
   auto parsed = parse_jailfile(plan.jailfile_text, popts);

@@ -15,6 +15,7 @@
 
 #include "common/fd.hpp"
 #include "common/sys.hpp"
+#include "common/tree_walk.hpp"
 
 namespace fs = std::filesystem;
 
@@ -59,11 +60,6 @@ std::string sha256_hex(std::string_view bytes) {
 
 namespace {
 
-struct Entry {
-  std::string rel;  // relative to the tree's top, "/"-separated, never empty
-  struct stat st;
-};
-
 const char* special_kind(mode_t m) {
   if (S_ISSOCK(m)) return "socket";
   if (S_ISFIFO(m)) return "fifo";
@@ -72,231 +68,190 @@ const char* special_kind(mode_t m) {
   return nullptr;
 }
 
-// Every entry below `top`, sorted, with lstat data: a snapshot walked once, so the digest and
-// the refusal of special files see the same tree. Walked through descriptors, each directory
-// opened from its parent with O_NOFOLLOW: a directory swapped for a symlink while the walk runs
-// is not followed into the host's tree (ELOOP/ENOTDIR: the build fails).
-Status walk(int dirfd, const fs::path& top, const std::string& rel, std::vector<Entry>* out) {
-  const fs::path dir = rel.empty() ? top : top / rel;
-  std::vector<std::string> names;
-  {
-    int copy = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-    DIR* d = copy < 0 ? nullptr : ::fdopendir(copy);
-    if (!d) {
-      if (copy >= 0) ::close(copy);
-      return fail_errno("build", "read directory " + dir.string());
-    }
-    errno = 0;
-    while (struct dirent* de = ::readdir(d)) {
-      std::string_view n = de->d_name;
-      if (n != "." && n != "..") names.emplace_back(n);
-    }
-    const int err = errno;
-    ::closedir(d);
-    if (err != 0) return fail_errno("build", "read directory " + dir.string(), err);
-  }
-  std::sort(names.begin(), names.end());
-  for (const auto& name : names) {
-    Entry e;
-    e.rel = rel.empty() ? name : rel + "/" + name;
-    const fs::path p = top / e.rel;
-    if (::fstatat(dirfd, name.c_str(), &e.st, AT_SYMLINK_NOFOLLOW) != 0)
-      return fail_errno("build", "lstat " + p.string());
-    if (const char* kind = special_kind(e.st.st_mode)) {
-      return fail(Errc::invalid_argument, "build",
-                  "the build context holds a " + std::string(kind) + ", " + p.string() +
-                      ": only directories, regular files and symlinks can be copied");
-    }
-    const bool is_dir = S_ISDIR(e.st.st_mode);
-    out->push_back(std::move(e));
-    if (is_dir) {
-      UniqueFd sub(LJ_SYS(
-          "open", ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)));
-      if (!sub) return fail_errno("build", "open " + p.string() + " (changed during the build)");
-      if (auto st = walk(sub.get(), top, out->back().rel, out); !st) return st;
-    }
+Status refuse_special(const DirCursor& at, const std::string& name, const struct stat& st) {
+  if (const char* kind = special_kind(st.st_mode)) {
+    return fail(Errc::invalid_argument, "build",
+                "the build context holds a " + std::string(kind) + ", " + at.describe(name) +
+                    ": only directories, regular files and symlinks can be copied");
   }
   return {};
 }
 
-Result<std::vector<Entry>> snapshot(const fs::path& top) {
-  UniqueFd fd(LJ_SYS("open", ::open(top.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)));
-  if (!fd && (errno == ENOTDIR || errno == ELOOP)) {
+// The context's top, opened without following a symlink.
+Result<DirCursor> open_context(const fs::path& top) {
+  auto cursor = DirCursor::open(top, "build");
+  if (!cursor && (cursor.error().sys_errno() == ENOTDIR || cursor.error().sys_errno() == ELOOP)) {
     return fail(Errc::invalid_argument, "build",
                 "the build context " + top.string() + " is not a directory");
   }
-  if (!fd) return fail_errno("build", "open " + top.string());
-  std::vector<Entry> entries;
-  if (auto walked = walk(fd.get(), top, "", &entries); !walked)
-    return fail(std::move(walked).error());
-  return entries;
+  return cursor;
 }
 
-// The directory holding root/rel, opened one component at a time with O_NOFOLLOW, and the last
-// component's name: neither the entry nor a directory on its way may have been swapped for a
-// symlink since the walk. A plain open(2) of the whole path follows a directory swapped for a link
-// to /etc and copies the host's file into the overlay (found by tests/daemon/hostile_jail_test.cpp
-// racing rename(2) against builds); this way the open fails instead.
-Result<std::pair<UniqueFd, std::string>> open_parent(const fs::path& root, const std::string& rel) {
-  const fs::path p = root / rel;
-  UniqueFd dir(
-      LJ_SYS("open", ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)));
-  if (!dir) return fail_errno("build", "open " + root.string());
-  std::vector<std::string> parts;
-  for (const auto& c : fs::path(rel)) parts.push_back(c.string());
-  if (parts.empty()) return fail(Errc::internal, "build", "empty path in " + root.string());
-  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
-    UniqueFd next(LJ_SYS("open", ::openat(dir.get(), parts[i].c_str(),
-                                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)));
-    if (!next) {
-      return fail_errno(
-          "build", "open " + p.string() + " (directory " + parts[i] + " changed during the build)");
-    }
-    dir = std::move(next);
-  }
-  return std::pair{std::move(dir), parts.back()};
-}
-
-// Opens root/rel, a regular file of the tree (see open_parent).
-Result<UniqueFd> open_regular(const fs::path& root, const std::string& rel) {
-  const fs::path p = root / rel;
-  auto [dir, name] = LJ_TRY(open_parent(root, rel));
+// Opens the regular file `name` of the directory at `at`; it must still be the inode the walk saw
+// (`seen`): a file swapped for a symlink or a fifo since is not followed or waited on.
+Result<UniqueFd> open_regular(const DirCursor& at, const std::string& name,
+                              const struct stat& seen) {
   UniqueFd fd(LJ_SYS(
-      "open", ::openat(dir.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)));
-  if (!fd) return fail_errno("build", "open " + p.string());
+      "open", ::openat(at.fd(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)));
+  if (!fd) return fail_errno("build", "open " + at.describe(name));
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return fail_errno("build", "fstat " + p.string());
-  if (!S_ISREG(st.st_mode)) {
-    return fail(Errc::conflict, "build", p.string() + " changed type during the build");
+  if (::fstat(fd.get(), &st) != 0) return fail_errno("build", "fstat " + at.describe(name));
+  if (!S_ISREG(st.st_mode) || st.st_ino != seen.st_ino || st.st_dev != seen.st_dev) {
+    return fail(Errc::conflict, "build", at.describe(name) + " changed during the build");
   }
   return fd;
 }
 
-// The text of root/rel, a symlink of the tree (see open_parent): readlinkat of a directory swapped
-// for a link reads nothing outside the tree.
-Result<std::string> read_link(const fs::path& root, const std::string& rel) {
-  const fs::path p = root / rel;
-  auto [dir, name] = LJ_TRY(open_parent(root, rel));
+// The target of the symlink `name` of the directory at `at`.
+Result<std::string> read_link(const DirCursor& at, const std::string& name) {
   std::string buf(PATH_MAX, '\0');
-  ssize_t n = ::readlinkat(dir.get(), name.c_str(), buf.data(), buf.size());
-  if (n < 0) return fail_errno("build", "readlink " + p.string());
+  ssize_t n = ::readlinkat(at.fd(), name.c_str(), buf.data(), buf.size());
+  if (n < 0) return fail_errno("build", "readlink " + at.describe(name));
   buf.resize(static_cast<std::size_t>(n));
   return buf;
 }
 
 }  // namespace
 
+// Both walks below are iterative over descriptors, never following a symlink: a directory swapped
+// for a symlink while they run is not followed into the host's tree (ELOOP/ENOTDIR, or the
+// cursor's identity check: the build fails), and a context of any depth is walked without
+// recursion (a recursive walk overflowed the stack; issue 17).
 Result<std::string> digest_tree(const fs::path& dir) {
-  auto entries = LJ_TRY(snapshot(dir));
+  auto cursor = LJ_TRY(open_context(dir));
   Sha256 h;
   h.add_field("lj-tree-v1");
   std::array<char, 65536> buf{};
-  for (const auto& e : entries) {
-    fs::path p = dir / e.rel;
-    h.add_field(e.rel);
-    h.add_field(std::to_string(e.st.st_mode & 07777));
-    if (S_ISDIR(e.st.st_mode)) {
+  TreeWalk walk;
+  walk.sorted = true;  // parents first, siblings by name (bytewise): the digest's order
+  walk.visit = [&](const DirCursor& at, const std::string& name,
+                   const struct stat& st) -> Result<bool> {
+    LJ_TRY(refuse_special(at, name, st));
+    h.add_field(at.rel().empty() ? name : at.rel() + "/" + name);
+    h.add_field(std::to_string(st.st_mode & 07777));
+    if (S_ISDIR(st.st_mode)) {
       h.add_field("d");
-    } else if (S_ISLNK(e.st.st_mode)) {
-      h.add_field("l");
-      h.add_field(LJ_TRY(read_link(dir, e.rel)));
-    } else {
-      h.add_field("f");
-      auto fd = LJ_TRY(open_regular(dir, e.rel));
-      Sha256 file;
-      for (;;) {
-        ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return fail_errno("build", "read " + p.string());
-        if (n == 0) break;
-        file.add(std::string_view(buf.data(), static_cast<std::size_t>(n)));
-      }
-      h.add_field(file.hex());
+      return true;
     }
-  }
+    if (S_ISLNK(st.st_mode)) {
+      h.add_field("l");
+      h.add_field(LJ_TRY(read_link(at, name)));
+      return false;
+    }
+    h.add_field("f");
+    auto fd = LJ_TRY(open_regular(at, name, st));
+    Sha256 file;
+    for (;;) {
+      ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return fail_errno("build", "read " + at.describe(name));
+      if (n == 0) break;
+      file.add(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+    }
+    h.add_field(file.hex());
+    return false;
+  };
+  LJ_TRY(walk_tree(cursor, walk));
   return h.hex();
 }
 
 namespace {
 
-Status copy_file_contents(const fs::path& root, const std::string& rel, const fs::path& to,
-                          mode_t mode) {
-  const fs::path from = root / rel;
-  auto in = LJ_TRY(open_regular(root, rel));
+Status copy_file_contents(const DirCursor& from, const std::string& name, const struct stat& st,
+                          const DirCursor& to) {
+  auto in = LJ_TRY(open_regular(from, name, st));
+  const mode_t mode = st.st_mode & 07777;
   UniqueFd out(LJ_SYS(
       "open",
-      ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777)));
-  if (!out) return fail_errno("build", "create " + to.string());
+      ::openat(to.fd(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)));
+  if (!out) return fail_errno("build", "create " + to.describe(name));
   std::array<char, 65536> buf{};
   for (;;) {
     ssize_t n = ::read(in.get(), buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail_errno("build", "read " + from.string());
+    if (n < 0) return fail_errno("build", "read " + from.describe(name));
     if (n == 0) break;
     for (ssize_t off = 0; off < n;) {
       ssize_t w = ::write(out.get(), buf.data() + off, static_cast<std::size_t>(n - off));
       if (w < 0 && errno == EINTR) continue;
-      if (w < 0) return fail_errno("build", "write " + to.string());
+      if (w < 0) return fail_errno("build", "write " + to.describe(name));
       off += w;
     }
   }
-  // The umask trimmed the mode given to open(2).
-  if (::fchmod(out.get(), mode & 07777) != 0) return fail_errno("build", "chmod " + to.string());
+  if (::geteuid() == 0 && ::fchown(out.get(), st.st_uid, st.st_gid) != 0) {
+    return fail_errno("build", "chown " + to.describe(name));
+  }
+  // The umask trimmed the mode given to open(2), and chown(2) cleared the set-id bits.
+  if (::fchmod(out.get(), mode) != 0) return fail_errno("build", "chmod " + to.describe(name));
   return {};
 }
 
 }  // namespace
 
 Status copy_tree(const fs::path& src, const fs::path& dst) {
-  // Snapshot first: a special file anywhere refuses the whole copy before anything is written.
-  auto entries = LJ_TRY(snapshot(src));
+  // A check first: a special file anywhere refuses the whole copy before anything is written.
+  {
+    auto cursor = LJ_TRY(open_context(src));
+    TreeWalk check;
+    check.visit = [](const DirCursor& at, const std::string& name,
+                     const struct stat& st) -> Result<bool> {
+      LJ_TRY(refuse_special(at, name, st));
+      return S_ISDIR(st.st_mode);
+    };
+    LJ_TRY(walk_tree(cursor, check));
+  }
   std::error_code ec;
   fs::create_directories(dst, ec);
   if (ec) return fail(Error::from_errno("build", "mkdir -p " + dst.string(), ec.value()));
+  auto from = LJ_TRY(open_context(src));
+  auto to = LJ_TRY(DirCursor::open(dst, "build"));
   const bool root = ::geteuid() == 0;
-  for (const auto& e : entries) {
-    fs::path from = src / e.rel;
-    fs::path to = dst / e.rel;
-    const mode_t mode = e.st.st_mode;
-    if (S_ISDIR(mode)) {
-      if (::mkdir(to.c_str(), 0700) != 0 && errno != EEXIST) {
-        return fail_errno("build", "mkdir " + to.string());
-      }
-      struct stat existing {};
-      if (::lstat(to.c_str(), &existing) != 0 || !S_ISDIR(existing.st_mode)) {
-        return fail(Errc::conflict, "build", to.string() + " exists and is not a directory");
-      }
-      // Permissions last would be stricter, but a read-only directory must still be filled.
-      if (::chmod(to.c_str(), (mode & 07777) | S_IWUSR | S_IXUSR) != 0) {
-        return fail_errno("build", "chmod " + to.string());
-      }
-    } else if (S_ISLNK(mode)) {
-      auto target = LJ_TRY(read_link(src, e.rel));
-      if (::symlink(target.c_str(), to.c_str()) != 0) {
-        return fail_errno("build", "symlink " + to.string() + " -> " + target);
+  std::string entering;  // the directory the walk goes into next: `to` follows it
+  TreeWalk walk;
+  walk.visit = [&](const DirCursor& at, const std::string& name,
+                   const struct stat& st) -> Result<bool> {
+    LJ_TRY(refuse_special(at, name, st));  // one made since the check
+    const mode_t mode = st.st_mode;
+    if (S_ISREG(mode)) {
+      LJ_TRY(copy_file_contents(at, name, st, to));
+      return false;
+    }
+    if (S_ISLNK(mode)) {
+      auto target = LJ_TRY(read_link(at, name));
+      if (::symlinkat(target.c_str(), to.fd(), name.c_str()) != 0) {
+        return fail_errno("build", "symlink " + to.describe(name) + " -> " + target);
       }
     } else {
-      if (auto st = copy_file_contents(src, e.rel, to, mode); !st) return st;
+      if (::mkdirat(to.fd(), name.c_str(), 0700) != 0 && errno != EEXIST) {
+        return fail_errno("build", "mkdir " + to.describe(name));
+      }
+      struct stat existing {};
+      if (::fstatat(to.fd(), name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) != 0 ||
+          !S_ISDIR(existing.st_mode)) {
+        return fail(Errc::conflict, "build", to.describe(name) + " exists and is not a directory");
+      }
+      // Its own mode once it is filled (leave below): a read-only directory must be written to.
+      if (::fchmodat(to.fd(), name.c_str(), (mode & 07777) | S_IWUSR | S_IXUSR, 0) != 0) {
+        return fail_errno("build", "chmod " + to.describe(name));
+      }
+      entering = name;
     }
-    if (root && ::lchown(to.c_str(), e.st.st_uid, e.st.st_gid) != 0) {
-      return fail_errno("build", "lchown " + to.string());
+    if (root && ::fchownat(to.fd(), name.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0) {
+      return fail_errno("build", "lchown " + to.describe(name));
     }
-    // chown(2) clears set-id bits: put them back.
-    if (root && S_ISREG(mode) && (mode & (S_ISUID | S_ISGID)) != 0 &&
-        ::chmod(to.c_str(), mode & 07777) != 0) {
-      return fail_errno("build", "chmod " + to.string());
-    }
-  }
+    return S_ISDIR(mode);
+  };
+  walk.entered = [&](const DirCursor&) { return to.down(entering); };
   // Directory modes exactly as in the context, deepest first (a 0555 parent is set after its
   // children were written).
-  for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
-    if (!S_ISDIR(it->st.st_mode)) continue;
-    fs::path to = dst / it->rel;
-    if (::chmod(to.c_str(), it->st.st_mode & 07777) != 0) {
-      return fail_errno("build", "chmod " + to.string());
+  walk.leave = [&](const DirCursor&, const std::string& name, const struct stat& st) -> Status {
+    LJ_TRY(to.up());
+    if (::fchmodat(to.fd(), name.c_str(), st.st_mode & 07777, 0) != 0) {
+      return fail_errno("build", "chmod " + to.describe(name));
     }
-  }
-  return {};
+    return {};
+  };
+  return walk_tree(from, walk);
 }
 
 Status prepare_copy_dest(const std::vector<fs::path>& lower, const fs::path& upper,

@@ -1,12 +1,17 @@
 #include "build/jailfile.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <array>
-#include <fstream>
+#include <cstdint>
 #include <random>
-#include <sstream>
 #include <vector>
 
 #include "build/jailfile_checks.hpp"
+#include "common/fd.hpp"
+#include "common/sys.hpp"
 
 namespace lj::build {
 namespace {
@@ -214,13 +219,48 @@ tl::expected<Jailfile, ParseError> parse_jailfile(std::string_view text,
   return jf;
 }
 
+Result<std::string> read_jailfile(const std::filesystem::path& path) {
+  const std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
+  const std::string name = path.filename().string();
+  UniqueFd dirfd(LJ_SYS("open", ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)));
+  if (!dirfd) return fail_errno("build", "open " + dir.string());
+  // O_NONBLOCK: a fifo named Jailfile must not hang the open; it is refused just below.
+  UniqueFd fd(LJ_SYS(
+      "open", ::openat(dirfd.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)));
+  if (!fd && errno == ELOOP) {
+    return fail(Errc::invalid_argument, "build",
+                path.string() +
+                    " is a symbolic link: a Jailfile must be a regular file of the "
+                    "build context");
+  }
+  if (!fd) return fail_errno("build", "open " + path.string());
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return fail_errno("build", "fstat " + path.string());
+  if (!S_ISREG(st.st_mode)) {
+    return fail(Errc::invalid_argument, "build",
+                path.string() + " is not a regular file: a Jailfile must be one");
+  }
+  auto too_large = [&] {
+    return fail(Errc::limit, "build",
+                path.string() + " is larger than " + std::to_string(kMaxJailfileBytes) +
+                    " bytes, the limit of a Jailfile");
+  };
+  if (static_cast<std::uint64_t>(st.st_size) > kMaxJailfileBytes) return too_large();
+  std::string text;
+  std::array<char, 16384> buf{};
+  for (;;) {
+    ssize_t n = LJ_SYS("read", ::read(fd.get(), buf.data(), buf.size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail_errno("build", "read " + path.string());
+    if (n == 0) return text;
+    text.append(buf.data(), static_cast<std::size_t>(n));
+    if (text.size() > kMaxJailfileBytes) return too_large();  // it grew since the fstat
+  }
+}
+
 Result<Jailfile> load_jailfile(const std::filesystem::path& path, const ParseOptions& options) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail_errno("build", "open " + path.string());
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) return fail_errno("build", "read " + path.string());
-  auto jf = parse_jailfile(buf.str(), options);
+  auto text = LJ_TRY(read_jailfile(path));
+  auto jf = parse_jailfile(text, options);
   if (!jf) return fail(Errc::invalid_argument, "build", path.string() + ":" + jf.error().what());
   return std::move(*jf);
 }

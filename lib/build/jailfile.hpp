@@ -67,8 +67,21 @@ struct ParseError {
 tl::expected<Jailfile, ParseError> parse_jailfile(std::string_view text,
                                                   const ParseOptions& options);
 
-// Reads and parses a Jailfile from disk. Errors: Errc::not_found / system for I/O (domain
-// "build"); Errc::invalid_argument for syntax, with the message "<path>:<line>:<column>: <what>".
+// The largest Jailfile read: 1 MiB (docs/jailfile.md). Real ones are a few kilobytes; the limit
+// keeps a hostile context from growing ljd (a Jailfile that was /dev/zero grew it to the OOM
+// killer).
+inline constexpr std::size_t kMaxJailfileBytes = std::size_t{1} << 20;
+
+// The bytes of the Jailfile at `path`, read like every file of an untrusted build context: the
+// last component is opened with O_NOFOLLOW from its directory (a symlink, to /etc/shadow say, is
+// refused without reading it), it must be a regular file (not a device, fifo or socket), and at
+// most kMaxJailfileBytes. Errors: Errc::invalid_argument (a symlink, not a regular file),
+// Errc::limit (too large), not_found/system for I/O; they name the path, never the content.
+Result<std::string> read_jailfile(const std::filesystem::path& path);
+
+// Reads (read_jailfile) and parses a Jailfile from disk. Errors: Errc::not_found / system for I/O
+// (domain "build"); Errc::invalid_argument for syntax, with the message "<path>:<line>:<column>:
+// <what>".
 Result<Jailfile> load_jailfile(const std::filesystem::path& path, const ParseOptions& options);
 
 // A random default-version suffix: 10 characters of [a-z0-9], starting with a letter (so it is a

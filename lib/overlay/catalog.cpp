@@ -77,7 +77,9 @@ Status make_parents(const fs::path& root, const OverlayName& n) {
     std::size_t slash = rest.find('/');
     p /= std::string(rest.substr(0, slash));
     rest.remove_prefix(slash == std::string_view::npos ? rest.size() : slash + 1);
-    if (LJ_SYS("mkdir", ::mkdir(p.c_str(), 0755)) == 0) {
+    // root/<ns> is private (Root::restrict_access); what is below it is reached through it.
+    const mode_t mode = p.parent_path() == root.lexically_normal() ? 0700 : 0755;
+    if (LJ_SYS("mkdir", ::mkdir(p.c_str(), mode)) == 0) {
       LJ_TRY(fsync_path(p.parent_path()));
       continue;
     }
@@ -373,23 +375,31 @@ Result<std::vector<OverlayRef>> Catalog::world_dependents(const WorldName& w) co
 Result<std::size_t> Catalog::clean_staging() const {
   std::size_t removed = 0;
   std::vector<std::string> refused;
+  bool conflict_only = true;
   fs::path base = root_.staging_dir();
+  // Whatever one entry holds (a tree as deep as the kernel allows, an unreadable directory, a
+  // mount), the others are still cleaned: ljd runs this at every start, and an entry that stops
+  // it would stop every start (issue 17).
   for (const auto& e : LJ_TRY(entries(base))) {
     fs::path p = base / e;
-    Kind k = LJ_TRY(kind_of(p));
-    if (k == Kind::missing) continue;
-    if (k == Kind::dir && !LJ_TRY(staging_entry_is_stale(p))) continue;  // a live StagingDir
-    if (auto s = ensure_nothing_mounted(*mounts_, p); !s) {
-      refused.push_back(s.error().message());
-      continue;
+    Status st = [&]() -> Status {
+      Kind k = LJ_TRY(kind_of(p));
+      if (k == Kind::missing) return {};
+      if (k == Kind::dir && !LJ_TRY(staging_entry_is_stale(p))) return {};  // a live StagingDir
+      LJ_TRY(ensure_nothing_mounted(*mounts_, p));
+      LJ_TRY(remove_tree(p));
+      ++removed;
+      return {};
+    }();
+    if (!st) {
+      conflict_only = conflict_only && st.error().errc() == Errc::conflict;
+      refused.push_back(st.error().what());
     }
-    LJ_TRY_CTX("cleaning " + base.string(), remove_tree(p));
-    ++removed;
   }
   if (!refused.empty()) {
     std::string msg = "cleaning " + base.string() + ": ";
     for (std::size_t i = 0; i < refused.size(); ++i) msg += (i ? "; " : "") + refused[i];
-    return fail(Errc::conflict, "overlay", msg);
+    return fail(conflict_only ? Errc::conflict : Errc::system, "overlay", msg);
   }
   return removed;
 }

@@ -113,7 +113,10 @@ class Catalog {
   // Removes the leftovers in .staging/ of builds and imports that died (the daemon calls it at
   // start-up, ljbuild may too). Entries locked by a live StagingDir (of this or another process)
   // are left alone; entries with something mounted under them are left too and reported as
-  // Errc::conflict after everything else was cleaned. Returns how many entries were removed.
+  // Errc::conflict after everything else was cleaned. An entry that cannot be removed (an I/O
+  // error, a directory moved during the removal) does not stop the others either: every failure
+  // is named in the error (Errc::system unless all are conflicts). Returns how many entries were
+  // removed.
   Result<std::size_t> clean_staging() const;
 
   // Proves nothing is mounted at or under `dir` (with this catalog's table), then deletes it by

@@ -13,6 +13,7 @@
 #include "common/fd.hpp"
 #include "common/scope.hpp"
 #include "common/sys.hpp"
+#include "common/tree_walk.hpp"
 
 namespace lj::overlay {
 namespace {
@@ -29,90 +30,6 @@ Status write_all(int fd, std::string_view data, const fs::path& what) {
       return fail_errno(std::string(kDomain), "write " + what.string());
     }
     data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return {};
-}
-
-// Entries of an open directory, without "." and "..". Takes a dup so the caller keeps its fd.
-Result<std::vector<std::string>> list_dir(int dirfd, const fs::path& what) {
-  int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-  if (dup < 0) return fail_errno(std::string(kDomain), "dup " + what.string());
-  DIR* d = ::fdopendir(dup);
-  if (d == nullptr) {
-    int err = errno;
-    ::close(dup);
-    return fail_errno(std::string(kDomain), "fdopendir " + what.string(), err);
-  }
-  ScopeExit close_dir([d] { ::closedir(d); });
-  ::rewinddir(d);
-  std::vector<std::string> names;
-  for (;;) {
-    errno = 0;
-    dirent* e = ::readdir(d);
-    if (e == nullptr) {
-      if (errno != 0) return fail_errno(std::string(kDomain), "readdir " + what.string());
-      break;
-    }
-    std::string_view n = e->d_name;
-    if (n != "." && n != "..") names.emplace_back(n);
-  }
-  return names;
-}
-
-Result<UniqueFd> open_dir_at(int parent, const std::string& name, const fs::path& what) {
-  int fd = LJ_SYS("openat",
-                  ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (fd < 0) return fail_errno(std::string(kDomain), "open " + what.string());
-  return UniqueFd(fd);
-}
-
-// Empties the directory `dirfd` (at `what`), which lives on device `dev`.
-Status remove_children(int dirfd, const fs::path& what, dev_t dev) {
-  for (const std::string& name : LJ_TRY(list_dir(dirfd, what))) {
-    fs::path child = what / name;
-    struct stat st {};
-    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno == ENOENT) continue;
-      return fail_errno(std::string(kDomain), "stat " + child.string());
-    }
-    if (S_ISDIR(st.st_mode)) {
-      if (st.st_dev != dev) {
-        return fail(
-            Errc::conflict, std::string(kDomain),
-            "refusing to remove " + child.string() + ": another filesystem is mounted there");
-      }
-      UniqueFd sub = LJ_TRY(open_dir_at(dirfd, name, child));
-      LJ_TRY(remove_children(sub.get(), child, dev));
-    }
-    int flags = S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0;
-    if (LJ_SYS("unlinkat", ::unlinkat(dirfd, name.c_str(), flags)) != 0 && errno != ENOENT) {
-      return fail_errno(std::string(kDomain), "remove " + child.string());
-    }
-  }
-  return {};
-}
-
-Status fsync_children(int dirfd, const fs::path& what) {
-  for (const std::string& name : LJ_TRY(list_dir(dirfd, what))) {
-    fs::path child = what / name;
-    struct stat st {};
-    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      return fail_errno(std::string(kDomain), "stat " + child.string());
-    }
-    if (S_ISDIR(st.st_mode)) {
-      UniqueFd sub = LJ_TRY(open_dir_at(dirfd, name, child));
-      LJ_TRY(fsync_children(sub.get(), child));
-    } else if (S_ISREG(st.st_mode)) {
-      UniqueFd f(LJ_SYS(
-          "openat", ::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)));
-      if (!f) return fail_errno(std::string(kDomain), "open " + child.string());
-      if (LJ_SYS("fsync", ::fsync(f.get())) != 0) {
-        return fail_errno(std::string(kDomain), "fsync " + child.string());
-      }
-    }
-  }
-  if (LJ_SYS("fsync", ::fsync(dirfd)) != 0) {
-    return fail_errno(std::string(kDomain), "fsync " + what.string());
   }
   return {};
 }
@@ -177,29 +94,51 @@ Status fsync_path(const fs::path& path) {
   return {};
 }
 
+// Every walk below is iterative and holds two descriptors at most (common/tree_walk.hpp): a tree
+// as deep as the kernel allows, left by a build script in its upper layer, once overflowed ljd's
+// stack here and in recovery's staging cleanup at every start (issue 17).
+
 Status fsync_tree(const fs::path& dir) {
-  UniqueFd fd(LJ_SYS("open", ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)));
-  if (!fd) return fail_errno(std::string(kDomain), "open " + dir.string());
-  return fsync_children(fd.get(), dir);
+  auto cursor = LJ_TRY(DirCursor::open(dir, std::string(kDomain)));
+  auto fsync_at = [](const DirCursor& at, const std::string& name, int flags) -> Status {
+    UniqueFd f(LJ_SYS("openat", ::openat(at.fd(), name.c_str(),
+                                         flags | O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)));
+    if (!f) return fail_errno(std::string(kDomain), "open " + at.describe(name));
+    if (LJ_SYS("fsync", ::fsync(f.get())) != 0) {
+      return fail_errno(std::string(kDomain), "fsync " + at.describe(name));
+    }
+    return {};
+  };
+  TreeWalk walk;
+  walk.visit = [&](const DirCursor& at, const std::string& name,
+                   const struct stat& st) -> Result<bool> {
+    if (S_ISREG(st.st_mode)) LJ_TRY(fsync_at(at, name, 0));
+    return S_ISDIR(st.st_mode);
+  };
+  // A directory after its children.
+  walk.leave = [&](const DirCursor& at, const std::string& name, const struct stat&) {
+    return fsync_at(at, name, O_DIRECTORY);
+  };
+  LJ_TRY(walk_tree(cursor, walk));
+  if (LJ_SYS("fsync", ::fsync(cursor.fd())) != 0) {
+    return fail_errno(std::string(kDomain), "fsync " + dir.string());
+  }
+  return {};
 }
 
 Result<std::uint64_t> tree_size(const fs::path& dir) {
   std::uint64_t total = 0;
   std::set<std::pair<dev_t, ino_t>> seen;
-  std::error_code ec;
-  fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec), end;
-  if (ec) return fail_errno(std::string(kDomain), "read " + dir.string(), ec.value());
-  for (; it != end; it.increment(ec)) {
-    if (ec) return fail_errno(std::string(kDomain), "read " + dir.string(), ec.value());
-    struct stat st {};
-    if (::lstat(it->path().c_str(), &st) != 0) {
-      return fail_errno(std::string(kDomain), "stat " + it->path().string());
-    }
-    if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) continue;
-    if (st.st_nlink > 1 && !seen.insert({st.st_dev, st.st_ino}).second) continue;
+  auto cursor = LJ_TRY(DirCursor::open(dir, std::string(kDomain)));
+  TreeWalk walk;
+  walk.visit = [&](const DirCursor&, const std::string&, const struct stat& st) -> Result<bool> {
+    if (S_ISDIR(st.st_mode)) return true;
+    if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) return false;
+    if (st.st_nlink > 1 && !seen.insert({st.st_dev, st.st_ino}).second) return false;
     total += static_cast<std::uint64_t>(st.st_size);
-  }
-  if (ec) return fail_errno(std::string(kDomain), "read " + dir.string(), ec.value());
+    return false;
+  };
+  LJ_TRY(walk_tree(cursor, walk));
   return total;
 }
 
@@ -216,10 +155,26 @@ Status remove_tree(const fs::path& path) {
       return fail(Errc::conflict, std::string(kDomain),
                   "refusing to remove " + path.string() + ": it is a mount point");
     }
-    UniqueFd fd(
-        LJ_SYS("open", ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)));
-    if (!fd) return fail_errno(std::string(kDomain), "open " + path.string());
-    LJ_TRY(remove_children(fd.get(), path, st.st_dev));
+    auto cursor = LJ_TRY(DirCursor::open(path, std::string(kDomain)));
+    TreeWalk walk;
+    walk.one_filesystem = true;  // "another filesystem is mounted there": nothing below is touched
+    walk.skip_vanished = true;
+    walk.visit = [](const DirCursor& at, const std::string& name,
+                    const struct stat& child) -> Result<bool> {
+      if (S_ISDIR(child.st_mode)) return true;  // emptied first, removed on the way back up
+      if (LJ_SYS("unlinkat", ::unlinkat(at.fd(), name.c_str(), 0)) != 0 && errno != ENOENT) {
+        return fail_errno(std::string(kDomain), "remove " + at.describe(name));
+      }
+      return false;
+    };
+    walk.leave = [](const DirCursor& at, const std::string& name, const struct stat&) -> Status {
+      if (LJ_SYS("unlinkat", ::unlinkat(at.fd(), name.c_str(), AT_REMOVEDIR)) != 0 &&
+          errno != ENOENT) {
+        return fail_errno(std::string(kDomain), "remove " + at.describe(name));
+      }
+      return {};
+    };
+    LJ_TRY(walk_tree(cursor, walk));
     if (LJ_SYS("rmdir", ::rmdir(path.c_str())) != 0 && errno != ENOENT) {
       return fail_errno(std::string(kDomain), "rmdir " + path.string());
     }

@@ -5,6 +5,7 @@
 //   variable is empty")
 //   ├── worlds/<world>/                     base systems (FreeBSD: named by uname -r)
 //   ├── images/                             OCI blobs, unpacked layers, names (lib/image)
+//   │                                       (worlds/, images/, <ns>/, .staging/, .ljd/: mode 0700)
 //   ├── <ns>/<name>/<version>/manifest.json  one published overlay ...
 //   ├── <ns>/<name>/<version>/layer/         ... and its layer tree (docs/layers.md)
 //   ├── .staging/                           layers being built, worlds being imported; never
@@ -67,9 +68,18 @@ class Root {
   std::filesystem::path daemon_dir() const { return dir_ / kDaemonDir; }
   std::filesystem::path rootfs_dir() const { return dir_ / kRootfsDir; }
 
-  // Creates the root and worlds/, .staging/, .ljd/ (mode 0700: the index and logs are private),
-  // .rootfs/ when missing; existing directories are left as they are. Errors name the path.
+  // Creates the root and worlds/, .staging/, .ljd/, .rootfs/ when missing, then restrict_access().
+  // Errors name the path.
   Status create_skeleton() const;
+
+  // Makes the store unusable by other host users: worlds/, .staging/, .ljd/ and every overlay
+  // namespace directory (root/<ns>) get mode 0700, owned by whoever runs ljd, existing ones
+  // included (a root made before this rule had them 0755). Below them, layers and worlds keep the
+  // modes their builds and archives gave them, set-id bits included, because jails need those;
+  // the 0700 above is what keeps a host user from running a layer's setuid-root binary, reading
+  // the index or a build log (issue 17; docs/security.md). .rootfs/ (an empty mount point) and
+  // the root directory itself are left as they are. Symlinks are not followed.
+  Status restrict_access() const;
 
  private:
   std::filesystem::path dir_;

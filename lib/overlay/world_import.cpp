@@ -271,9 +271,11 @@ Result<ImportProgress> import_world(const Root& root, const WorldName& name, con
   LJ_TRY_CTX(what, validate_world_tree(dest));
   LJ_TRY_CTX(what, sync_tree(dest));
 
-  if (LJ_SYS("mkdir", ::mkdir(root.worlds_dir().c_str(), 0755)) != 0 && errno != EEXIST) {
+  // worlds/ is private: a world's set-id binaries are for its jails, not for the host's users.
+  if (LJ_SYS("mkdir", ::mkdir(root.worlds_dir().c_str(), 0700)) != 0 && errno != EEXIST) {
     return fail_errno("world", what + ": mkdir " + root.worlds_dir().string());
   }
+  LJ_TRY_CTX(what, root.restrict_access());
   if (LJ_SYS("rename", ::rename(staging.path().c_str(), target.c_str())) != 0) {
     int err = errno;
     if (err == EEXIST || err == ENOTEMPTY) {

@@ -14,10 +14,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../support/deep_tree.hpp"
+#include "../support/other_user.hpp"
 #include "build/builder.hpp"
 #include "build_fixture.hpp"
 #include "common/fd.hpp"
 #include "common/sys.hpp"
+#include "overlay/catalog.hpp"
 
 namespace lj::build {
 namespace {
@@ -208,6 +211,63 @@ TEST_F(Builds, AFailingScriptPublishesNothingAndKeepsItsLog) {
   }
   EXPECT_EQ(found, 1);
   // TearDown checks: no staging directory, no mount.
+}
+
+// A script that leaves a tree 10,000 levels deep in its upper layer: the recursive removal of
+// the staging directory overflowed the stack of ljd and ljbuild (issue 17). Failed or published,
+// the builder survives and leaves no staging directory (TearDown checks); a published one is
+// sized, synced and removed again. Five `mkdir -p` of 2,000 levels each, not a mkdir per level:
+// a fork each through overlayfs was 70 ms a level here. `cd -P`: busybox ash's logical cd builds
+// the whole path and stops at PATH_MAX (about 2,040 levels); set -e: the loop reaches the bottom.
+constexpr std::string_view kDeepScript =
+    "set -e; p=d; j=1; while [ $j -lt 2000 ]; do p=$p/d; j=$((j+1)); done\n"
+    "for k in 1 2 3 4 5; do mkdir -p $p; cd -P $p; done; echo deep > leaf\n";
+
+TEST_F(Builds, ATenThousandLevelTreeOfAFailedBuildIsRemoved) {
+  auto res =
+      build("deepfail", "name a/deepfail\nversion 1.0.0\n#!/bin/sh\nmkdir /deep\ncd /deep\n" +
+                            std::string(kDeepScript) + "exit 1\n");
+  ASSERT_FALSE(res);
+  EXPECT_NE(res.error().what().find("exited with status 1"), std::string::npos)
+      << res.error().what();
+  EXPECT_FALSE(fs::exists(root_->dir() / "a/deepfail/1.0.0"));
+}
+
+TEST_F(Builds, ATenThousandLevelTreeIsPublishedAndRemoved) {
+  auto res =
+      build("deepok", "name a/deepok\nversion 1.0.0\n#!/bin/sh\nset -e\nmkdir /deep\ncd /deep\n" +
+                          std::string(kDeepScript));
+  ASSERT_TRUE(res) << res.error().what();
+  EXPECT_EQ(lj::test::deep_tree_levels(layer("a/deepok", "1.0.0") / "deep"), 10000);
+  EXPECT_GE(res->size_bytes, 5u);
+  overlay::Catalog catalog(root_->root());
+  auto removed =
+      catalog.remove(*overlay::OverlayName::parse("a/deepok"), *overlay::Version::parse("1.0.0"));
+  ASSERT_TRUE(removed) << removed.error().what();
+  EXPECT_FALSE(fs::exists(root_->dir() / "a/deepok/1.0.0"));
+}
+
+// A build script can make a setuid-root binary; published under directories any host user can
+// traverse, it ran as root for all of them (issue 17). Jails still get the bit; host users get no
+// path to the layer, the world or the build's log.
+TEST_F(Builds, ASetuidBinaryOfABuildIsOutOfReachOfOtherHostUsers) {
+  auto res = build("suid",
+                   "name a/suid\nversion 1.0.0\n#!/bin/sh\nset -e\ncp /bin/busybox /suid\n"
+                   "chown 0:0 /suid\nchmod 4755 /suid\n");
+  ASSERT_TRUE(res) << res.error().what();
+  const fs::path suid = layer("a/suid", "1.0.0") / "suid";
+  struct stat st {};
+  ASSERT_EQ(::lstat(suid.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 04755u) << "the jails' own set-id files keep their bits";
+  EXPECT_EQ(lj::test::stat_errno_as_nobody(suid), EACCES);
+  EXPECT_EQ(lj::test::exec_errno_as_nobody(suid), EACCES);
+  EXPECT_EQ(lj::test::stat_errno_as_nobody(root_->root().worlds_dir() / "busybox/bin"), EACCES);
+  EXPECT_EQ(lj::test::stat_errno_as_nobody(res->log_path), EACCES);
+  EXPECT_EQ(lj::test::stat_errno_as_nobody(root_->root().staging_dir()), 0)
+      << "the directory itself is visible; its contents are not";
+  auto [code, out] = run_on({layer("a/suid", "1.0.0")}, "stat -c %a /suid");
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(out, "4755\n");
 }
 
 TEST_F(Builds, AKilledScriptIsReportedBySignal) {

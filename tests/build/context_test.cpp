@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../support/deep_tree.hpp"
+
 namespace fs = std::filesystem;
 
 namespace lj::build {
@@ -80,6 +82,27 @@ TEST_F(Context, CopyKeepsSymlinksAsSymlinksAndModes) {
   EXPECT_EQ(*digest_tree(src_), *digest_tree(dst));
 }
 
+// The walk once passed the directory's own path by reference into the entries' vector, which the
+// walk below it reallocates: a directory first in its parent, holding a few entries, read freed
+// memory (an uninstrumented run aborted with std::bad_alloc; ASan: heap-use-after-free).
+TEST_F(Context, ASubdirectoryWhoseEntriesGrowTheWalkIsWalkedWhole) {
+  fs::path top = dir_ / "wide";
+  for (int i = 0; i < 40; ++i) {
+    fs::create_directories(top / "a" / ("d" + std::to_string(i)));
+    write(top / "a" / ("f" + std::to_string(i)), std::to_string(i));
+  }
+  auto d = digest_tree(top);
+  ASSERT_TRUE(d) << d.error().what();
+  fs::path dst = dir_ / "copy";
+  auto st = copy_tree(top, dst);
+  ASSERT_TRUE(st) << st.error().what();
+  for (int i = 0; i < 40; ++i) {
+    EXPECT_TRUE(fs::is_directory(dst / "a" / ("d" + std::to_string(i)))) << i;
+    EXPECT_TRUE(fs::is_regular_file(dst / "a" / ("f" + std::to_string(i)))) << i;
+  }
+  EXPECT_EQ(*d, *digest_tree(dst));
+}
+
 TEST_F(Context, SpecialFilesAreRefusedBeforeAnythingIsCopied) {
   ASSERT_EQ(::mkfifo((src_ / "sub" / "pipe").c_str(), 0600), 0);
   fs::path dst = dir_ / "upper";
@@ -127,6 +150,26 @@ TEST_F(Context, CopyDestinationThroughASymlinkInTheLayersIsRefused) {
   EXPECT_NE(st.error().what().find("/bin is not a directory"), std::string::npos)
       << st.error().what();
   EXPECT_FALSE(fs::exists(upper / "bin"));
+}
+
+// A context 10,000 levels deep (far past PATH_MAX): digested and copied whole, without
+// recursion (a recursive walk overflowed the stack of ljd and ljbuild; issue 17). Not 20,000 as
+// in the walk's own tests: the digest hashes every entry's path, quadratic in the depth by format.
+TEST_F(Context, ATenThousandLevelContextIsDigestedAndCopied) {
+  constexpr int kLevels = 10000;
+  test::DeepScratch scratch;
+  fs::path top = scratch.path() / "deep";
+  fs::create_directories(top);
+  ASSERT_TRUE(test::make_deep_tree(top, kLevels));
+  auto d = digest_tree(top);
+  ASSERT_TRUE(d) << d.error().what();
+  fs::path dst = scratch.path() / "copy";
+  auto st = copy_tree(top, dst);
+  EXPECT_TRUE(st) << st.error().what();
+  EXPECT_EQ(test::deep_tree_levels(dst), kLevels);
+  auto copied = digest_tree(dst);
+  ASSERT_TRUE(copied) << copied.error().what();
+  EXPECT_EQ(*d, *copied);
 }
 
 }  // namespace

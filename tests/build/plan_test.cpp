@@ -1,5 +1,11 @@
 // plan_build: world and parent resolution, digests and the cache key. No jail runs here: parents
 // are "published" by hand (a manifest and a layer directory), as the catalog lays them out.
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include <gtest/gtest.h>
 
 #include "build/builder.hpp"
@@ -86,6 +92,73 @@ TEST(Plan, SyntaxErrorsNameTheFileLineAndColumn) {
   EXPECT_NE(plan.error().what().find(req.jailfile.string() + ":2:1: unknown directive"),
             std::string::npos)
       << plan.error().what();
+}
+
+// The Jailfile is a file of an untrusted context: one that is a symlink to a secret is refused
+// without a byte of the secret in the error (its first line came back as an "unknown directive").
+TEST(Plan, AJailfileThatIsASymlinkIsRefusedWithoutItsTarget) {
+  BuildRoot r;
+  auto req = r.jailfile("secret", "");
+  fs::path secret = r.dir() / "secret";
+  write_text(secret, "root:$6$hashhashhash:19000:0:99999:7:::\n");
+  fs::remove(req.jailfile);
+  fs::create_symlink(secret, req.jailfile);
+  auto plan = plan_build(r.root(), req);
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().errc(), Errc::invalid_argument) << plan.error().what();
+  EXPECT_NE(plan.error().what().find("symbolic link"), std::string::npos) << plan.error().what();
+  EXPECT_EQ(plan.error().what().find("hashhash"), std::string::npos) << plan.error().what();
+  if (::access("/etc/shadow", F_OK) == 0) {
+    fs::remove(req.jailfile);
+    fs::create_symlink("/etc/shadow", req.jailfile);
+    auto shadow = plan_build(r.root(), req);
+    ASSERT_FALSE(shadow);
+    EXPECT_NE(shadow.error().what().find("symbolic link"), std::string::npos)
+        << shadow.error().what();
+    EXPECT_EQ(shadow.error().what().find("root:"), std::string::npos) << shadow.error().what();
+  }
+}
+
+// In a child (EXPECT_EXIT): plans `req` with its data limited to 512 MiB; exits 0 when the plan
+// is refused as invalid_argument, 1 otherwise (an unbounded read dies of the limit instead).
+[[noreturn]] void plan_refused_under_a_data_limit(const BuildRoot& r, const BuildRequest& req) {
+  struct rlimit lim {};
+  lim.rlim_cur = lim.rlim_max = rlim_t{512} << 20;
+  ::setrlimit(RLIMIT_DATA, &lim);
+  auto plan = plan_build(r.root(), req);
+  std::_Exit(!plan && plan.error().errc() == Errc::invalid_argument ? 0 : 1);
+}
+
+// A Jailfile that reads forever (-> /dev/zero) grew the reader to the OOM killer. In a child with
+// a data limit, so that the unfixed reader fails the test instead of the machine.
+TEST(Plan, AJailfileThatIsADeviceOrAFifoIsRefused) {
+  BuildRoot r;
+  auto req = r.jailfile("zero", "");
+  fs::remove(req.jailfile);
+  fs::create_symlink("/dev/zero", req.jailfile);
+  EXPECT_EXIT(plan_refused_under_a_data_limit(r, req), ::testing::ExitedWithCode(0), "");
+  fs::remove(req.jailfile);
+  ASSERT_EQ(::mkfifo(req.jailfile.c_str(), 0600), 0);
+  auto fifo = plan_build(r.root(), req);  // O_NONBLOCK: no writer, no hang
+  ASSERT_FALSE(fifo);
+  EXPECT_EQ(fifo.error().errc(), Errc::invalid_argument) << fifo.error().what();
+  EXPECT_NE(fifo.error().what().find("not a regular file"), std::string::npos)
+      << fifo.error().what();
+}
+
+TEST(Plan, AJailfileOverOneMebibyteIsRefused) {
+  BuildRoot r;
+  std::string text = "name a/big\nversion 1.0.0\n#!/bin/sh\n";
+  text += std::string(std::size_t{1} << 20, '#') + "\n";
+  auto req = r.jailfile("big", text);
+  auto plan = plan_build(r.root(), req);
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().errc(), Errc::limit) << plan.error().what();
+  EXPECT_NE(plan.error().what().find("1048576 bytes"), std::string::npos) << plan.error().what();
+  // At the limit, it is read.
+  auto fits = r.jailfile("fits", text.substr(0, std::size_t{1} << 20));
+  auto ok = plan_build(r.root(), fits);
+  ASSERT_TRUE(ok) << ok.error().what();
 }
 
 TEST(Plan, CacheKeyFollowsJailfileCopiedContextAndParent) {

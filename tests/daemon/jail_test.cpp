@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../support/other_user.hpp"
 #include "shared_ljd.hpp"
 
 namespace lj::testing {
@@ -34,6 +35,17 @@ class LjdJailTest : public SharedLjdTest<LjdJailTest, true> {
 
 json sh(const std::string& script) {
   return {{"world", "bb"}, {"command", {"sh", "-c", script}}};
+}
+
+// ljd's state (index, logs, run state) and its store are the host's root's alone (issue 17: a
+// fresh root had them 0755). Tried as nobody.
+TEST_F(LjdJailTest, ItsStateAndStoreAreOutOfReachOfOtherHostUsers) {
+  const std::filesystem::path root = ljd_->root();
+  EXPECT_EQ(lj::test::stat_errno_as_nobody(root / ".ljd" / "logs"), EACCES);
+  EXPECT_EQ(lj::test::stat_errno_as_nobody(root / "worlds" / "bb" / "bin"), EACCES);
+  struct stat st {};
+  ASSERT_EQ(::stat((root / ".ljd").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);  // itself, not only through the test's private temp root
 }
 
 TEST_F(LjdJailTest, RunWaitAndLogs) {

@@ -2,7 +2,7 @@
  * (scripts/freebsd-guest), in C: the guest's static userland has no C++ runtime yet
  * (docs/freebsd-guest.md). Each check is one test: `guest_kernel_test NAME` exits 0 when it
  * holds, 1 with the reason on stderr when it does not. The calls are the backend's own
- * (lib/jail/freebsd/backend.cpp, jail_sys.cpp; lib/overlay/freebsd/mounted_root.cpp). */
+ * (lib/jail/freebsd/backend.cpp, jail_sys.cpp; lib/jail/freebsd/root_mounts.cpp). */
 #include <sys/param.h>
 #include <sys/event.h>
 #include <sys/jail.h>
@@ -185,7 +185,7 @@ static int procdesc_exit(void) {
   return 0;
 }
 
-/* nmount(2) with name/value pairs, as lib/overlay/freebsd/mounted_root.cpp builds them. */
+/* nmount(2) with name/value pairs, as lib/jail/freebsd/root_mounts.cpp builds them. */
 static int mount_fs(const char* fstype, const char* at, const char* const* opts) {
   struct iovec iov[16];
   int n = 0;
@@ -226,7 +226,7 @@ static void show_mount(const char* path) {
 static const char* base;  /* where a mounts check works: /tmp/m, or /tmp/p */
 static const char* P(const char* rest);
 /* mounts: each nmount is followed by the backend's check that the mount point now resolves to
- * the new mount (lib/overlay/freebsd/mounted_root.cpp, visible()). mounts-unprimed leaves it out:
+ * the new mount (lib/jail/freebsd/root_mounts.cpp, visible()). mounts-unprimed leaves it out:
  * on this 2019 kernel the first lookup through a unionfs directory then misses the devfs just
  * mounted on it (docs/freebsd-guest.md). */
 static int prime = 1;

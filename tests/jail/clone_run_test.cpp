@@ -60,7 +60,8 @@ int exit_code_of(long pid) {
 }
 
 TEST(CloneRun, RunsTheFunctionOnItsStackInOurMemory) {
-  if (!clone_run_supported()) GTEST_SKIP() << "no clone_run trampoline for this architecture";
+  if (!clone_run_supported())
+    GTEST_SKIP() << "no clone_run here (an architecture without its trampoline, or an ASan build)";
   Shared sh;
   clone_args a = args_with_stack(CLONE_VM | CLONE_VFORK);
   long pid = clone_run(&a, child_fn, &sh);
@@ -70,7 +71,8 @@ TEST(CloneRun, RunsTheFunctionOnItsStackInOurMemory) {
 }
 
 TEST(CloneRun, ErrorsComeBackAsErrno) {
-  if (!clone_run_supported()) GTEST_SKIP() << "no clone_run trampoline for this architecture";
+  if (!clone_run_supported())
+    GTEST_SKIP() << "no clone_run here (an architecture without its trampoline, or an ASan build)";
   Shared sh;
   clone_args a = args_with_stack(CLONE_VM | CLONE_VFORK);
   a.stack = 0;
@@ -99,7 +101,8 @@ std::string cgroup2_mount() {
 }
 
 TEST(CloneRun, ClonesIntoACgroupV2Directory) {
-  if (!clone_run_supported()) GTEST_SKIP() << "no clone_run trampoline for this architecture";
+  if (!clone_run_supported())
+    GTEST_SKIP() << "no clone_run here (an architecture without its trampoline, or an ASan build)";
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (makes a cgroup)";
   const std::string mnt = cgroup2_mount();
   if (mnt.empty()) GTEST_SKIP() << "no cgroup v2 hierarchy mounted";

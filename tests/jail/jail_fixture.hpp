@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -66,6 +67,7 @@ class JailTest : public ::testing::Test {
     EXPECT_FALSE(std::filesystem::exists(dir)) << dir;
     EXPECT_EQ(mountinfo_targets(), mounts_before_) << "the test left mounts behind";
     const CgroupLayout& l = cgroup_layout();
+    std::lock_guard lock(names_mu_);
     for (const auto& name : names_)
       for (const auto& base : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base})
         if (!base.empty()) {
@@ -77,7 +79,10 @@ class JailTest : public ::testing::Test {
   JailSpec spec(std::vector<std::string> argv) {
     JailSpec s;
     s.name = lj::test::unique_name("t");
-    names_.push_back(s.name);
+    {
+      std::lock_guard lock(names_mu_);
+      names_.push_back(s.name);
+    }
     s.root.layers = {world_->world()};
     s.argv = std::move(argv);
     return s;
@@ -129,7 +134,10 @@ class JailTest : public ::testing::Test {
 
   std::optional<lj::test::TestWorld> world_;
   std::unique_ptr<Backend> backend_;
-  std::vector<std::string> names_;
+  // Tests call spec()/probe() from several threads at once (eight in the concurrency tests): the
+  // names are appended under names_mu_ (unlocked, they raced: lost names, a corrupted vector).
+  std::mutex names_mu_;
+  std::vector<std::string> names_;  // guarded by names_mu_
   std::string mounts_before_;
 };
 

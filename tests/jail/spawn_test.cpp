@@ -458,5 +458,20 @@ TEST_F(JailTest, ManyDescriptorsAndMoreSpawnsAtOnceThanReservedBlocks) {
   EXPECT_EQ(good.load(), 24);
 }
 
+// The fixture itself: tests build specs from eight threads at once (above), and probe()/spec()
+// appended their names unlocked, a data race (issue 17) that lost names or corrupted the vector.
+TEST_F(JailTest, TheFixtureNamesSpecsFromManyThreadsAtOnce) {
+  const std::size_t before = names_.size();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 20000; ++i) (void)probe({"fds"});
+    });
+  for (auto& th : threads) th.join();
+  std::lock_guard lock(names_mu_);
+  EXPECT_EQ(names_.size() - before, 8u * 20000u);
+  names_.resize(before);  // none of them ran: nothing for TearDown to look for
+}
+
 }  // namespace
 }  // namespace lj::jail::test

@@ -322,7 +322,7 @@ TEST_F(NetHost, JailJoinsAPreparedNamespace) {
 
   jail::JailSpec spec;
   spec.name = lj::test::unique_name("nt");
-  spec.root.lower = {tw.world()};
+  spec.root.layers = {tw.world()};
   spec.root.volumes = {{hosts, "/etc/hosts", true}, {resolv, "/etc/resolv.conf", true}};
   spec.network.mode = jail::NetworkMode::netns;
   spec.network.netns_fd = ns->get();

@@ -10,6 +10,7 @@
 
 #include <fstream>
 
+#include "../support/deep_tree.hpp"
 #include "common/sys.hpp"
 #include "overlay/staging.hpp"
 #include "temp_dir.hpp"
@@ -320,6 +321,27 @@ TEST_F(CatalogTest, CleanStagingKeepsLiveDirsAndMounts) {
   EXPECT_TRUE(fs::exists(root_.staging_dir() / "build-dead3/layer"));
   EXPECT_FALSE(fs::exists(root_.staging_dir() / "build-dead4"));
   fs::remove_all(root_.staging_dir() / "build-dead3");
+}
+
+// Recovery's cleanup at every ljd start: a leftover tree 20,000 levels deep (a build's upper
+// layer) once overflowed the stack here, and so every start died again. It is removed, and an
+// entry that cannot be removed stops nothing else.
+TEST_F(CatalogTest, CleanStagingRemovesADeepLeftoverAndGoesOnPastARefusal) {
+  lj::test::DeepScratch scratch;  // a root of its own, on a tmpfs when there is one
+  Root root(scratch.path() / "root");
+  ASSERT_TRUE(root.create_skeleton());
+  fs::create_directories(root.staging_dir() / "build-deep");
+  ASSERT_TRUE(lj::test::make_deep_tree(root.staging_dir() / "build-deep", 20000));
+  fs::create_directories(root.staging_dir() / "build-busy/layer");
+  fs::create_directories(root.staging_dir() / "build-plain/layer/x");
+  StaticMountTable busy({fs::canonical(root.staging_dir()) / "build-busy/layer"});
+  auto n = Catalog(root, busy).clean_staging();
+  ASSERT_FALSE(n);
+  EXPECT_EQ(n.error().errc(), Errc::conflict) << n.error().what();
+  EXPECT_NE(n.error().what().find("build-busy"), std::string::npos) << n.error().what();
+  EXPECT_FALSE(fs::exists(root.staging_dir() / "build-deep"));
+  EXPECT_FALSE(fs::exists(root.staging_dir() / "build-plain"));
+  EXPECT_TRUE(fs::exists(root.staging_dir() / "build-busy/layer"));
 }
 
 TEST_F(CatalogTest, StagingDirRemovesItselfUnlessReleased) {

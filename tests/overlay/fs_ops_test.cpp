@@ -7,6 +7,7 @@
 
 #include <fstream>
 
+#include "../support/deep_tree.hpp"
 #include "common/sys.hpp"
 #include "temp_dir.hpp"
 
@@ -86,6 +87,29 @@ TEST(FsOps, RemoveTreeReportsTheFailingPath) {
   ASSERT_FALSE(s);
   EXPECT_NE(s.error().what().find((tmp.path() / "d/e").string()), std::string::npos)
       << s.error().what();
+}
+
+// A tree 20,000 levels deep (a build script can leave one in its upper layer): the size walk, the
+// fsync walk and the removal go through it without recursion, without a descriptor per level,
+// and without following the symlink placed in it.
+TEST(FsOps, TheWalksAndTheRemovalHandleATwentyThousandLevelTree) {
+  lj::test::DeepScratch tmp;
+  fs::path keep = tmp.path() / "keep";
+  fs::create_directories(keep);
+  std::ofstream(keep / "precious") << "data";
+  fs::path doomed = tmp.path() / "doomed";
+  fs::create_directories(doomed);
+  ASSERT_TRUE(lj::test::make_deep_tree(doomed, 20000));
+  fs::create_directory_symlink(keep, doomed / "d" / "d" / "link");
+  auto n = tree_size(doomed);
+  ASSERT_TRUE(n) << n.error().what();
+  EXPECT_EQ(*n, 4u + keep.string().size());  // "leaf" and the link's target
+  auto synced = fsync_tree(doomed);
+  EXPECT_TRUE(synced) << synced.error().what();
+  auto removed = remove_tree(doomed);
+  ASSERT_TRUE(removed) << removed.error().what();
+  EXPECT_FALSE(fs::exists(doomed));
+  EXPECT_EQ(slurp(keep / "precious"), "data");
 }
 
 }  // namespace

@@ -73,5 +73,44 @@ TEST(Root, CreateSkeletonNamesTheBlockingPath) {
       << s.error().what();
 }
 
+static mode_t mode_of(const fs::path& p) {
+  struct stat st {};
+  return ::lstat(p.c_str(), &st) == 0 ? st.st_mode & 07777 : 0;
+}
+
+// A root made before the store was private (worlds/, .ljd/ and the overlay namespaces 0755) is
+// tightened when a tool next prepares it; .rootfs/ and the root itself are left alone (issue 17).
+TEST(Root, CreateSkeletonMakesTheStorePrivateOnAnExistingRoot) {
+  test::TempDir tmp;
+  Root r(tmp.path() / "root");
+  for (const char* d :
+       {"worlds/busybox", ".ljd/builds", ".staging", ".rootfs", "lang/ruby/1.0.0"}) {
+    fs::create_directories(r.dir() / d);
+  }
+  for (const char* d : {"", "worlds", ".ljd", ".staging", ".rootfs", "lang", "worlds/busybox"}) {
+    ASSERT_EQ(::chmod((r.dir() / d).c_str(), 0755), 0) << d;
+  }
+  fs::create_symlink(tmp.path(), r.dir() / "link");
+  const mode_t outside = mode_of(tmp.path());
+  ASSERT_TRUE(r.create_skeleton());
+  EXPECT_EQ(mode_of(r.worlds_dir()), 0700u);
+  EXPECT_EQ(mode_of(r.daemon_dir()), 0700u);
+  EXPECT_EQ(mode_of(r.staging_dir()), 0700u);
+  EXPECT_EQ(mode_of(r.dir() / "lang"), 0700u);
+  EXPECT_EQ(mode_of(r.rootfs_dir()), 0755u);
+  EXPECT_EQ(mode_of(r.dir()), 0755u);
+  EXPECT_EQ(mode_of(r.dir() / "worlds/busybox"), 0755u) << "a jail's root keeps its mode";
+  EXPECT_EQ(mode_of(tmp.path()), outside) << "a symlink is not followed";
+}
+
+TEST(Root, AFreshRootIsPrivate) {
+  test::TempDir tmp;
+  Root r(tmp.path() / "fresh");
+  ASSERT_TRUE(r.create_skeleton());
+  EXPECT_EQ(mode_of(r.worlds_dir()), 0700u);
+  EXPECT_EQ(mode_of(r.daemon_dir()), 0700u);
+  EXPECT_EQ(mode_of(r.staging_dir()), 0700u);
+}
+
 }  // namespace
 }  // namespace lj::overlay

@@ -15,6 +15,7 @@
 
 #include <fstream>
 
+#include "../support/other_user.hpp"
 #include "overlay/catalog.hpp"
 #include "temp_dir.hpp"
 
@@ -145,6 +146,25 @@ TEST_F(WorldImportTest, FromTarXz) {
   auto again = import_world(root_, W("busybox"), txz);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code(), "world.exists");
+}
+
+// A world's set-id binaries are for its jails: imported under a private worlds/, no other host
+// user reaches them (issue 17: worlds/ was 0755).
+TEST_F(WorldImportTest, AnImportedWorldIsOutOfReachOfOtherHostUsers) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: switches to nobody";
+  fs::path src = tmp_.path() / "src";
+  fs::create_directories(src / "bin");
+  fs::copy_file("/bin/busybox", src / "bin/busybox");
+  fs::create_symlink("busybox", src / "bin/sh");
+  ASSERT_EQ(::chmod((src / "bin/busybox").c_str(), 04755), 0);
+  auto r = import_world(root_, W("suidworld"), src);
+  ASSERT_TRUE(r) << r.error().what();
+  const fs::path bin = root_.worlds_dir() / "suidworld/bin/busybox";
+  struct stat st {};
+  ASSERT_EQ(::lstat(bin.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 04755u);
+  EXPECT_EQ(lj::test::stat_errno_as_nobody(bin), EACCES);
+  EXPECT_EQ(lj::test::exec_errno_as_nobody(bin), EACCES);
 }
 
 TEST_F(WorldImportTest, FromTgzAndPlainTar) {

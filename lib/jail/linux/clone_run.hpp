@@ -10,8 +10,8 @@
 
 namespace lj::jail {
 
-// Whether this architecture has the trampoline (x86_64, aarch64). Elsewhere the backend clones
-// with a copy of the address space.
+// Whether this architecture has the trampoline (x86_64, aarch64) and the build is not under
+// AddressSanitizer. Otherwise the backend clones with a copy of the address space.
 bool clone_run_supported();
 
 // clone3(args): in the child, calls fn(arg) on the stack args->stack/stack_size (required) and

@@ -265,9 +265,15 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
       if (part == "..")
         return fail(Errc::invalid_argument, kDomain, "volume jail path has '..': " + v.jail_path);
     b.make_path(root, v.jail_path, !S_ISDIR(st.st_mode));
-    b.bind("bind volume", v.host_path.string(),
-           root + std::filesystem::path(v.jail_path).lexically_normal().string(), v.read_only,
-           locked_flags(v.host_path), false, true);
+    const std::string target =
+        root + std::filesystem::path(v.jail_path).lexically_normal().string();
+    b.bind("bind volume", v.host_path.string(), target, false, 0, false, true);
+    // A volume is the host's: a set-id file or a device node in it (made by the jail's root, or
+    // put there on the host) grants nothing in the jail (issue 17).
+    b.mount("remount volume nosuid,nodev", "", target, "",
+            MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | (v.read_only ? MS_RDONLY : 0) |
+                locked_flags(v.host_path),
+            {}, false);
   }
 
   b.simple(OpKind::pivot, "pivot_root", "", root);

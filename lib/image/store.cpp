@@ -80,6 +80,8 @@ Result<Store> Store::open(const overlay::Root& root) {
   LJ_TRY(mkdirs(s.dir() / "blobs" / "sha256"));
   LJ_TRY(mkdirs(s.dir() / "layers" / "sha256"));
   LJ_TRY(mkdirs(root.staging_dir()));
+  // Layers keep their set-id files and devices: the store is the owner's alone (docs/security.md).
+  LJ_TRY(root.restrict_access());
   return s;
 }
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <csignal>
 #include <fstream>
@@ -29,6 +30,9 @@ struct Jails::Live {
   std::unique_ptr<jail::Jail> jail;  // null while spawning and once reaped
   bool spawning = false;
   bool exit_recorded = false;  // the row says exited
+  std::optional<index::ExitRecord> pending_exit;  // reaped, the index refused the record so far
+  int record_attempts = 0;
+  std::unique_ptr<Watch> record_retry;
   Uid stop_uid;                // who asked it to stop, stamped on the exit event
   std::unique_ptr<Watch> exit_watch, deadline, kill_timer, drain_timer;
   std::unique_ptr<Watch> readers[2];  // stdout, stderr pipes
@@ -36,6 +40,7 @@ struct Jails::Live {
   std::unique_ptr<RecordLog> log;            // the jail's output: file, seq and followers
   std::vector<std::filesystem::path> lower;  // the layers its root stacks (for "in use" checks)
   std::string partial[2];                    // an unfinished line per stream
+  bool log_truncated = false;                // log_max_bytes reached: output is dropped
   std::vector<RowDone> on_finish;  // stop and forced delete answer once the jail is finished
   bool remove_on_finish = false;
   Uid remove_uid;
@@ -361,13 +366,17 @@ void Jails::on_reaped(const std::string& id, Result<std::optional<jail::ExitStat
   l.deadline.reset();
   l.kill_timer.reset();
   crash_point("exit.before_record");  // torn down, not yet recorded
-  if (auto ev = d_.emit(d_.idx.transition(id, index::JailState::exited, rec, l.stop_uid)); !ev) {
-    lg()->error("jail={} recording exit: {}", id, ev.error().what());
-  }
-  l.exit_recorded = true;
+  l.pending_exit = rec;
+  bool recorded = try_record_exit(l);
   l.jail.reset();
-  crash_point("exit.after_record");  // recorded, its status file not yet removed (recover)
-  ::unlink(status_path(id).c_str());
+  if (recorded) {
+    crash_point("exit.after_record");  // recorded, its status file not yet removed (recover)
+    ::unlink(status_path(id).c_str());
+  } else {
+    // The status file is the durable copy of the exit until the row says exited: kept, so that
+    // a restart's recovery finishes the record from it if the retries do not.
+    retry_record_exit(id);
+  }
   if (l.open_streams > 0) {
     // Every writer of the pipes is dead after teardown, so EOF is due; do not hang on it.
     l.drain_timer = d_.loop.after(std::chrono::seconds(2), [this, id] {
@@ -408,11 +417,24 @@ void Jails::on_output_eof(const std::string& id) {
 }
 
 void Jails::append_log(Live& l, int stream, std::string_view data) {
+  if (l.log_truncated) return;  // read (the jail never blocks on a full pipe) and dropped
   std::string fields =
       stream == 0 ? R"(,"stream":"stdout","data":)" : R"(,"stream":"stderr","data":)";
   fields += json(std::string(data)).dump(-1, ' ', false, json::error_handler_t::replace);
   fields += R"(,"time":")" + iso_time(index::now()) + "\"";
-  log_of(l).append(fields, d_.cfg.stream_backlog_bytes);
+  RecordLog& log = log_of(l);
+  // The cap counts stored bytes, escapes included: output of NULs (6 bytes each as \u0000) hits
+  // it sooner instead of multiplying on disk past it.
+  const std::uint64_t cap = d_.cfg.log_max_bytes;
+  if (cap != 0 && log.bytes() + fields.size() + 24 > cap) {
+    l.log_truncated = true;
+    log.append(R"(,"truncated":true,"limit_bytes":)" + std::to_string(cap) + R"(,"time":")" +
+                   iso_time(index::now()) + "\"",
+               d_.cfg.stream_backlog_bytes);
+    lg()->warn("jail={} output reached log_max_bytes ({}); the rest is dropped", l.id, cap);
+    return;
+  }
+  log.append(fields, d_.cfg.stream_backlog_bytes);
 }
 
 RecordLog& Jails::log_of(Live& l) {
@@ -420,6 +442,55 @@ RecordLog& Jails::log_of(Live& l) {
   // system is one of the dearest steps of a spawn (ext4 inode allocation, ~0.3 ms in strace).
   if (!l.log) l.log = std::make_unique<RecordLog>(log_path(l.id));
   return *l.log;
+}
+
+bool Jails::try_record_exit(Live& l) {
+  auto ev = d_.emit(d_.idx.transition(l.id, index::JailState::exited, *l.pending_exit, l.stop_uid));
+  if (ev) {
+    if (l.record_attempts > 0) {
+      --d_.exit_records.pending;
+      lg()->info("jail={} exit recorded after {} failed attempts", l.id, l.record_attempts);
+    }
+    l.pending_exit.reset();
+    l.exit_recorded = true;
+    return true;
+  }
+  ++d_.exit_records.failed_writes;
+  d_.exit_records.last_error = "jail " + l.id + ": " + ev.error().what();
+  Errc e = ev.error().errc();
+  bool transient = e == Errc::busy || e == Errc::no_space || e == Errc::system ||
+                   e == Errc::timed_out;
+  if (!transient) {
+    // Not a fault that passes (the row is gone, a bug): retrying would not help.
+    lg()->error("jail={} recording exit: {}", l.id, ev.error().what());
+    if (l.record_attempts > 0) --d_.exit_records.pending;
+    l.pending_exit.reset();
+    l.exit_recorded = true;
+    return true;
+  }
+  if (l.record_attempts == 0) ++d_.exit_records.pending;
+  lg()->error("jail={} recording exit (attempt {}): {}; its status file is kept, retrying", l.id,
+              l.record_attempts + 1, ev.error().what());
+  return false;
+}
+
+void Jails::retry_record_exit(const std::string& id) {
+  auto it = live_.find(id);
+  if (it == live_.end()) return;
+  Live& l = *it->second;
+  ++l.record_attempts;
+  // 200 ms, doubling, at most 10 s: a held write lock is usually let go within seconds; a full
+  // disk needs an operator, and /v1/info says so meanwhile.
+  auto delay = std::min<std::chrono::milliseconds>(
+      std::chrono::milliseconds(200) * (1 << std::min(l.record_attempts - 1, 6)),
+      std::chrono::seconds(10));
+  l.record_retry = d_.loop.after(delay, [this, id] {
+    auto lit = live_.find(id);
+    if (lit == live_.end() || !lit->second->pending_exit) return;
+    if (!try_record_exit(*lit->second)) return retry_record_exit(id);
+    ::unlink(status_path(id).c_str());
+    maybe_finish(id);
+  });
 }
 
 void Jails::maybe_finish(const std::string& id) {
@@ -761,6 +832,17 @@ void Jails::shutdown(bool stop_jails, std::function<void()> done) {
     }
     live_.clear();
     return done();
+  }
+  // Exits the index still refuses: their status files stay, and the next ljd's recovery records
+  // them (the rows still say running).
+  for (auto it = live_.begin(); it != live_.end();) {
+    if (it->second->pending_exit) {
+      lg()->warn("jail={} exit not recorded at shutdown; the next ljd records it from {}",
+                 it->first, status_path(it->first));
+      it = live_.erase(it);
+    } else {
+      ++it;
+    }
   }
   if (live_.empty()) return done();
   on_empty_ = std::move(done);

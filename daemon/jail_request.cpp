@@ -106,8 +106,9 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
     }
   }
   Fields lim = f.object("limits");
-  c.limits.memory_bytes = lim.opt_uint("memory_bytes").value_or(cfg.default_memory_bytes);
-  check_memory_floor(lim, c.limits.memory_bytes);
+  auto memory = lim.opt_uint("memory_bytes");
+  if (memory) check_memory_floor(lim, *memory);  // the request's own value, not the default
+  c.limits.memory_bytes = memory.value_or(cfg.default_memory_bytes);
   c.limits.pids = lim.opt_uint("pids").value_or(cfg.default_pids);
   auto cpu = lim.opt_uint("cpu_percent").value_or(cfg.default_cpu_percent);
   if (cpu > 100000) lim.reject("cpu_percent", "at most 100000");

@@ -151,6 +151,20 @@ Result<fs::path> host_path_in_root(const fs::path& root, const std::string& jail
   return at;
 }
 
+// Looks a mount point just made up through statfs(2) until it names the new mount. Found in a
+// FreeBSD 13.0-CURRENT (2019) guest: after devfs is mounted on a directory of the unionfs root,
+// the first path lookup through it still reaches the unionfs directory below (no /dev/null in
+// the jail); one lookup of the mount point itself first makes every later one see the mount
+// (tests/freebsd/guest_kernel_test.c, mounts vs mounts-unprimed; docs/freebsd-guest.md).
+Status make_visible(const fs::path& target) {
+  for (int lookup = 0; lookup < 3; ++lookup) {
+    struct statfs sf {};
+    if (::statfs(target.c_str(), &sf) != 0) return fail_errno(kDomain, "statfs " + target.string());
+    if (target == sf.f_mntonname) return {};
+  }
+  return fail(Errc::system, kDomain, "mounted on " + target.string() + " but lookups do not see it");
+}
+
 Result<fs::path> canonical_dir(const fs::path& p) {
   std::error_code ec;
   fs::path c = fs::canonical(p, ec);
@@ -263,6 +277,7 @@ Result<MountedRoot> MountedRoot::mount(const MountPlan& plan, RootOptions option
     }
     lj::log("overlay")->debug("mounted {}", what);
     r.mounts_.push_back(std::move(rec));
+    LJ_TRY(make_visible(r.mounts_.back().target));
   }
   return r;
 }

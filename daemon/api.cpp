@@ -143,6 +143,12 @@ void add_system_routes(Router& router, Daemon& d) {
           {"synchronous", d.cfg.index_synchronous_full ? "full" : "normal"},
           {"integrity_check", d.recovery.integrity}}},
         {"recovery", recovery_json(d.recovery)},
+        {"exit_records",
+         {{"pending", d.exit_records.pending},
+          {"failed_writes", d.exit_records.failed_writes},
+          {"last_error", d.exit_records.last_error.empty()
+                             ? json()
+                             : json(d.exit_records.last_error)}}},
     };
     reply(json_response(200, body));
   });

@@ -139,6 +139,8 @@ Status parse_config(std::string_view text, Config* cfg) {
       ok = to_uint(v, &cfg->max_jails);
     else if (key == "stream_backlog_bytes")
       ok = to_size(v, &n), cfg->stream_backlog_bytes = n;
+    else if (key == "log_max_bytes")
+      ok = to_size(v, &cfg->log_max_bytes);
     else if (key == "workers")
       ok = to_uint(v, &cfg->workers) && cfg->workers > 0;
     else if (key == "log_level")

@@ -37,6 +37,9 @@ struct Config {
   std::chrono::seconds retention{24 * 3600};  // exit records and events kept this long
   std::size_t max_jails = 4096;
   std::size_t stream_backlog_bytes = 4 << 20;  // a stream subscriber this far behind is cut off
+  // A jail's stored output (its NDJSON log, counted as stored, escapes included) stops here: one
+  // `truncated` record, then further output is read and dropped. 0: no limit.
+  std::uint64_t log_max_bytes = 64ull << 20;
   unsigned workers = 4;                        // blocking pool (spawn, teardown, builds)
   std::string log_level = "info";
   OnShutdown on_shutdown = OnShutdown::stop;

@@ -54,6 +54,15 @@ struct RecoveryReport {
   std::int64_t took_ms = 0;
 };
 
+// Exit records the index refused (SQLITE_BUSY: another process holds its write lock;
+// SQLITE_FULL: the disk is full). The jail's status file is kept until the record commits, the
+// write is retried with backoff, and GET /v1/info ("exit_records") shows what is pending.
+struct ExitRecordHealth {
+  std::uint64_t failed_writes = 0;  // attempts that failed since start
+  int pending = 0;                  // exits not yet recorded (retrying)
+  std::string last_error;           // the last failure's text
+};
+
 struct Daemon {
   Daemon(Config c, Loop& l, std::unique_ptr<jail::Backend> b, index::Index i);
   ~Daemon();
@@ -71,6 +80,7 @@ struct Daemon {
   std::unique_ptr<Resources> resources;  // worlds, overlays, builds
   bool ready = false;                    // recovery done: serve every route
   RecoveryReport recovery;
+  ExitRecordHealth exit_records;
   bool stopping = false;  // shutdown begun: refuse new jails
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };

@@ -4,7 +4,10 @@
 #include "daemon/http_parse.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <limits>
+#include <string>
+#include <utility>
 
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -30,10 +33,31 @@ std::optional<Response> read_error(const boost::system::error_code& ec) {
       Error(Errc::invalid_argument, "api", "malformed HTTP request: " + ec.message()));
 }
 
+// Whether a header block (up to its empty line) continues a field line on the next (obs-fold:
+// a line that starts with a space or a tab). RFC 9112 5.2: a server rejects it with a 400.
+bool has_obs_fold(std::string_view head) {
+  std::size_t end = head.find("\r\n\r\n");
+  if (end != std::string_view::npos) head = head.substr(0, end + 2);
+  for (std::size_t i = head.find('\n'); i != std::string_view::npos && i + 1 < head.size();
+       i = head.find('\n', i + 1)) {
+    if (head[i + 1] == ' ' || head[i + 1] == '\t') return true;
+  }
+  return false;
+}
+
+std::string lower_trimmed(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  std::string out(v);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 }  // namespace
 
 struct RequestReader::Impl {
   http::request_parser<http::string_body> parser;
+  std::string head;  // the bytes fed until the header was whole (at most max_header_bytes)
 };
 
 RequestReader::RequestReader(const HttpLimits& limits) : impl_(std::make_unique<Impl>()) {
@@ -41,7 +65,46 @@ RequestReader::RequestReader(const HttpLimits& limits) : impl_(std::make_unique<
   p.header_limit(static_cast<std::uint32_t>(
       std::min<std::size_t>(limits.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
   p.body_limit(limits.max_body_bytes);
-  p.eager(true);  // header and body in one feed
+  // The header alone first, so that it is checked (and a 100 Continue sent) before any body is
+  // read; then the body in as few feeds as it arrives in (check_header turns eager on).
+  p.eager(false);
+}
+
+void RequestReader::check_header() {
+  header_checked_ = true;
+  auto& p = impl_->parser;
+  auto& msg = p.get();
+  if (has_obs_fold(impl_->head)) {
+    state_ = State::failed;
+    error_ = error_answer(400, "api.invalid_argument",
+                          "obs-fold (a header line continued on the next) is not accepted");
+    return;
+  }
+  std::size_t codings = 0;
+  std::string te;
+  for (auto it = msg.find(http::field::transfer_encoding);
+       it != msg.end() && it->name() == http::field::transfer_encoding; ++it) {
+    ++codings;
+    te = lower_trimmed(it->value());
+  }
+  // Only chunked alone is understood; Beast would treat "gzip, chunked" as chunked and hand the
+  // gzip bytes on as the body. RFC 9112 6.1: an unknown transfer coding is a 501.
+  if (codings > 1 || (codings == 1 && te != "chunked")) {
+    state_ = State::failed;
+    error_ = error_answer(501, "api.unsupported",
+                          "Transfer-Encoding other than `chunked` alone is not supported");
+    return;
+  }
+  impl_->head.clear();
+  impl_->head.shrink_to_fit();
+  auto expect = msg.find(http::field::expect);
+  continue_pending_ = expect != msg.end() && lower_trimmed(expect->value()) == "100-continue" &&
+                      !p.is_done() && msg.version() >= 11;
+  p.eager(true);
+}
+
+bool RequestReader::take_continue() {
+  return std::exchange(continue_pending_, false);
 }
 
 RequestReader::~RequestReader() = default;
@@ -52,6 +115,7 @@ std::size_t RequestReader::feed(std::string_view bytes) {
   while (state_ == State::more && !bytes.empty()) {
     boost::system::error_code ec;
     std::size_t used = p.put(boost::asio::const_buffer(bytes.data(), bytes.size()), ec);
+    if (!header_checked_) impl_->head.append(bytes.data(), used);
     bytes.remove_prefix(used);
     total += used;
     if (ec == http::error::need_more) {
@@ -62,6 +126,10 @@ std::size_t RequestReader::feed(std::string_view bytes) {
       state_ = State::failed;
       error_ = read_error(ec);
       break;
+    }
+    if (!header_checked_ && p.is_header_done()) {
+      check_header();
+      if (state_ == State::failed) break;
     }
     if (p.is_done()) state_ = State::done;
   }

@@ -41,15 +41,26 @@ class RequestReader {
   bool keep_alive() const;
   unsigned version() const;
 
-  // Once failed: the answer to close the connection with (400 malformed, 413 body, 431 header),
-  // or nullopt when the client just went away mid-request.
+  // Once failed: the answer to close the connection with (400 malformed or obs-fold, 413 body,
+  // 431 header, 501 a transfer coding other than chunked alone), or nullopt when the client just
+  // went away mid-request.
   const std::optional<Response>& error() const { return error_; }
 
+  // True once, when the header is whole, asks `Expect: 100-continue` and the body is still to
+  // come: the server answers an interim 100 before it reads on (RFC 9110 10.1.1; curl waits a
+  // second for it otherwise).
+  bool take_continue();
+
  private:
+  // The header's checks that Beast does not make (RFC 9112 5.2 and 6.1), once it is whole.
+  void check_header();
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
   State state_ = State::more;
   std::optional<Response> error_;
+  bool header_checked_ = false;
+  bool continue_pending_ = false;
 };
 
 // What a connection makes of `bytes` (one or more pipelined requests): the requests it would

@@ -61,6 +61,18 @@ std::optional<std::string> symlink_in(const std::string& p) {
   return std::nullopt;
 }
 
+// Below a few MiB the kernel refuses the jail at start (init and the command cannot even be
+// charged to the cgroup), which surfaced as a 503 `jail.busy` after everything was set up. The
+// floor is Docker's (6 MiB), an amount known to start a shell; 0 means no limit.
+constexpr std::uint64_t kMinMemoryBytes = 6ull << 20;
+
+void check_memory_floor(Fields& lim, std::uint64_t bytes) {
+  if (bytes != 0 && bytes < kMinMemoryBytes) {
+    lim.reject("memory_bytes", "at least " + std::to_string(kMinMemoryBytes) +
+                                   " (6 MiB), or 0 for no limit");
+  }
+}
+
 }  // namespace
 
 Result<CreateJail> decode_create(const json& body, const Config& cfg, std::string* field) {
@@ -96,7 +108,9 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
     }
   }
   Fields lim = f.object("limits");
-  c.limits.memory_bytes = lim.opt_uint("memory_bytes").value_or(cfg.default_memory_bytes);
+  auto memory = lim.opt_uint("memory_bytes");
+  if (memory) check_memory_floor(lim, *memory);  // the request's own value, not the default
+  c.limits.memory_bytes = memory.value_or(cfg.default_memory_bytes);
   c.limits.pids = lim.opt_uint("pids").value_or(cfg.default_pids);
   auto cpu = lim.opt_uint("cpu_percent").value_or(cfg.default_cpu_percent);
   if (cpu > 100000) lim.reject("cpu_percent", "at most 100000");
@@ -191,6 +205,7 @@ Result<BuildSubmit> decode_build(const json& body, std::string* field) {
   b.force = f.opt_bool("force").value_or(false);
   Fields lim = f.object("limits");
   b.limits.memory_bytes = lim.opt_uint("memory_bytes").value_or(0);
+  check_memory_floor(lim, b.limits.memory_bytes);
   b.limits.pids = lim.opt_uint("pids").value_or(0);
   auto cpu = lim.opt_uint("cpu_percent").value_or(0);
   if (cpu > 100000) lim.reject("cpu_percent", "at most 100000");

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <csignal>
 #include <fstream>
@@ -31,6 +32,10 @@ struct Jails::Live {
   bool spawning = false;
   bool exit_recorded = false;  // the row says exited
   bool torn_down = false;      // the Jail's teardown() is done (on the blocking pool)
+  bool teardown_ok = false;    // ... and left nothing behind (else recovery releases it)
+  std::optional<index::ExitRecord> pending_exit;  // reaped, the index refused the record so far
+  int record_attempts = 0;
+  std::unique_ptr<Watch> record_retry;
   Uid stop_uid;                // who asked it to stop, stamped on the exit event
   std::unique_ptr<Watch> exit_watch, deadline, kill_timer, drain_timer;
   std::unique_ptr<Watch> readers[2];  // stdout, stderr pipes
@@ -38,6 +43,7 @@ struct Jails::Live {
   std::unique_ptr<RecordLog> log;            // the jail's output: file, seq and followers
   std::vector<std::filesystem::path> lower;  // the layers its root stacks (for "in use" checks)
   std::string partial[2];                    // an unfinished line per stream
+  bool log_truncated = false;                // log_max_bytes reached: output is dropped
   std::vector<RowDone> on_finish;  // stop and forced delete answer once the jail is finished
   bool remove_on_finish = false;
   Uid remove_uid;
@@ -369,17 +375,21 @@ void Jails::on_reaped(const std::string& id, Result<std::optional<jail::ExitStat
   l.deadline.reset();
   l.kill_timer.reset();
   crash_point("exit.before_record");  // reaped, not yet recorded
-  if (auto ev = d_.emit(d_.idx.transition(id, index::JailState::exited, rec, l.stop_uid)); !ev) {
-    lg()->error("jail={} recording exit: {}", id, ev.error().what());
+  l.pending_exit = rec;
+  // The teardown goes on while a refused record is retried: it needs nothing of the index, and
+  // the status file (kept until both are done) is the durable copy of the exit meanwhile.
+  if (try_record_exit(l)) {
+    crash_point("exit.after_record");  // recorded, not torn down: recover() releases it
+  } else {
+    retry_record_exit(id);
   }
-  l.exit_recorded = true;
-  crash_point("exit.after_record");  // recorded, not torn down: recover() releases it
   teardown(l);
 }
 
 // The Jail goes to the blocking pool, which tears it down and destroys it; the live entry (and
 // with it the waiters and log followers) waits for that. Its status file stays until the
-// teardown is done: a ljd killed meanwhile finds it at recovery and releases the jail by name.
+// teardown is done and the exit recorded: a ljd killed meanwhile finds it at recovery, records
+// the exit from it if the row does not say exited, and releases the jail by name.
 void Jails::teardown(Live& l) {
   std::shared_ptr<jail::Jail> j = std::move(l.jail);
   std::string id = l.id;
@@ -402,13 +412,14 @@ void Jails::on_torn_down(const std::string& id, const Status& st) {
   if (!st) {
     // The status file stays: the next ljd's recovery tries the release again.
     lg()->error("jail={} teardown left state behind: {}", id, st.error().what());
-  } else {
-    ::unlink(status_path(id).c_str());
   }
   auto it = live_.find(id);
-  if (it == live_.end()) return;  // shut down meanwhile, leaving jails to the next ljd
+  // Shut down meanwhile: the status file stays for the next ljd, whose recovery settles it.
+  if (it == live_.end()) return;
   Live& l = *it->second;
   l.torn_down = true;
+  l.teardown_ok = bool(st);
+  if (l.teardown_ok && l.exit_recorded) ::unlink(status_path(id).c_str());
   if (l.open_streams > 0) {
     // Every writer of the pipes is dead after teardown, so EOF is due; do not hang on it.
     l.drain_timer = d_.loop.after(std::chrono::seconds(2), [this, id] {
@@ -449,11 +460,24 @@ void Jails::on_output_eof(const std::string& id) {
 }
 
 void Jails::append_log(Live& l, int stream, std::string_view data) {
+  if (l.log_truncated) return;  // read (the jail never blocks on a full pipe) and dropped
   std::string fields =
       stream == 0 ? R"(,"stream":"stdout","data":)" : R"(,"stream":"stderr","data":)";
   fields += json(std::string(data)).dump(-1, ' ', false, json::error_handler_t::replace);
   fields += R"(,"time":")" + iso_time(index::now()) + "\"";
-  log_of(l).append(fields, d_.cfg.stream_backlog_bytes);
+  RecordLog& log = log_of(l);
+  // The cap counts stored bytes, escapes included: output of NULs (6 bytes each as \u0000) hits
+  // it sooner instead of multiplying on disk past it.
+  const std::uint64_t cap = d_.cfg.log_max_bytes;
+  if (cap != 0 && log.bytes() + fields.size() + 24 > cap) {
+    l.log_truncated = true;
+    log.append(R"(,"truncated":true,"limit_bytes":)" + std::to_string(cap) + R"(,"time":")" +
+                   iso_time(index::now()) + "\"",
+               d_.cfg.stream_backlog_bytes);
+    lg()->warn("jail={} output reached log_max_bytes ({}); the rest is dropped", l.id, cap);
+    return;
+  }
+  log.append(fields, d_.cfg.stream_backlog_bytes);
 }
 
 RecordLog& Jails::log_of(Live& l) {
@@ -461,6 +485,55 @@ RecordLog& Jails::log_of(Live& l) {
   // system is one of the dearest steps of a spawn (ext4 inode allocation, ~0.3 ms in strace).
   if (!l.log) l.log = std::make_unique<RecordLog>(log_path(l.id));
   return *l.log;
+}
+
+bool Jails::try_record_exit(Live& l) {
+  auto ev = d_.emit(d_.idx.transition(l.id, index::JailState::exited, *l.pending_exit, l.stop_uid));
+  if (ev) {
+    if (l.record_attempts > 0) {
+      --d_.exit_records.pending;
+      lg()->info("jail={} exit recorded after {} failed attempts", l.id, l.record_attempts);
+    }
+    l.pending_exit.reset();
+    l.exit_recorded = true;
+    return true;
+  }
+  ++d_.exit_records.failed_writes;
+  d_.exit_records.last_error = "jail " + l.id + ": " + ev.error().what();
+  Errc e = ev.error().errc();
+  bool transient = e == Errc::busy || e == Errc::no_space || e == Errc::system ||
+                   e == Errc::timed_out;
+  if (!transient) {
+    // Not a fault that passes (the row is gone, a bug): retrying would not help.
+    lg()->error("jail={} recording exit: {}", l.id, ev.error().what());
+    if (l.record_attempts > 0) --d_.exit_records.pending;
+    l.pending_exit.reset();
+    l.exit_recorded = true;
+    return true;
+  }
+  if (l.record_attempts == 0) ++d_.exit_records.pending;
+  lg()->error("jail={} recording exit (attempt {}): {}; its status file is kept, retrying", l.id,
+              l.record_attempts + 1, ev.error().what());
+  return false;
+}
+
+void Jails::retry_record_exit(const std::string& id) {
+  auto it = live_.find(id);
+  if (it == live_.end()) return;
+  Live& l = *it->second;
+  ++l.record_attempts;
+  // 200 ms, doubling, at most 10 s: a held write lock is usually let go within seconds; a full
+  // disk needs an operator, and /v1/info says so meanwhile.
+  auto delay = std::min<std::chrono::milliseconds>(
+      std::chrono::milliseconds(200) * (1 << std::min(l.record_attempts - 1, 6)),
+      std::chrono::seconds(10));
+  l.record_retry = d_.loop.after(delay, [this, id] {
+    auto lit = live_.find(id);
+    if (lit == live_.end() || !lit->second->pending_exit) return;
+    if (!try_record_exit(*lit->second)) return retry_record_exit(id);
+    if (lit->second->teardown_ok) ::unlink(status_path(id).c_str());
+    maybe_finish(id);
+  });
 }
 
 void Jails::maybe_finish(const std::string& id) {
@@ -828,6 +901,17 @@ void Jails::shutdown(bool stop_jails, std::function<void()> done) {
     }
     live_.clear();
     return done();
+  }
+  // Exits the index still refuses: their status files stay, and the next ljd's recovery records
+  // them (the rows still say running).
+  for (auto it = live_.begin(); it != live_.end();) {
+    if (it->second->pending_exit) {
+      lg()->warn("jail={} exit not recorded at shutdown; the next ljd records it from {}",
+                 it->first, status_path(it->first));
+      it = live_.erase(it);
+    } else {
+      ++it;
+    }
   }
   if (live_.empty()) return done();
   on_empty_ = std::move(done);

@@ -92,6 +92,10 @@ class Jails {
   void on_output(Live& l, int stream, std::string_view data);
   void on_output_eof(const std::string& id);
   void maybe_finish(const std::string& id);
+  // Records l's pending exit; false (logged, counted, status file kept) when the index refused.
+  bool try_record_exit(Live& l);
+  // Tries again after a backoff until the record commits (or the error is not transient).
+  void retry_record_exit(const std::string& id);
   void finish(Live& l);
   void append_log(Live& l, int stream, std::string_view data);
   RecordLog& log_of(Live& l);

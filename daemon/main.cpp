@@ -20,6 +20,7 @@
 #include "daemon/crash_point.hpp"
 #include "daemon/jails.hpp"
 #include "daemon/resources.hpp"
+#include "daemon/root_lock.hpp"
 #include "daemon/runtime.hpp"
 #include "overlay/root.hpp"
 
@@ -130,14 +131,21 @@ int main(int argc, char** argv) {
   std::error_code ec;
   for (auto dir : print_routes ? std::vector<std::filesystem::path>{}
                                : std::vector<std::filesystem::path>{cfg.root / ".ljd" / "logs",
+                                                                    cfg.root / ".ljd" / "builds",
                                                                     cfg.root / ".ljd" / "run",
                                                                     cfg.root / "worlds"}) {
     std::filesystem::create_directories(dir, ec);
     if (ec) return fatal("creating " + dir.string() + ": " + ec.message());
   }
-  // The store's top directories 0700, existing roots included: other host users must not run a
-  // layer's setuid binary or read the index (overlay/root.hpp, docs/security.md).
+  // One ljd per root, before the index is opened: a second one would "recover" the first one's
+  // jails. Held until ljd exits.
+  std::optional<RootLock> root_lock;
   if (!print_routes) {
+    auto lock = RootLock::acquire(cfg.root);
+    if (!lock) return fatal(lock.error().what());
+    root_lock = std::move(*lock);
+    // The store's top directories 0700, existing roots included: other host users must not run a
+    // layer's setuid binary or read the index (overlay/root.hpp, docs/security.md).
     if (auto st = lj::overlay::Root(cfg.root).create_skeleton(); !st) {
       return fatal("preparing the root: " + st.error().what());
     }

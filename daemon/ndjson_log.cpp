@@ -1,6 +1,7 @@
 #include "daemon/ndjson_log.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -38,6 +39,8 @@ RecordLog::RecordLog(std::string path) : path_(std::move(path)) {
   seq_ = replay_records(path_, 0, nullptr);
   fd_.reset(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
   if (!fd_) lj::log("daemon")->warn("{}", Error::from_errno("daemon", "open " + path_).what());
+  struct stat st {};
+  if (fd_ && ::fstat(fd_.get(), &st) == 0) bytes_ = static_cast<std::uint64_t>(st.st_size);
 }
 
 void RecordLog::append(std::string_view fields, std::size_t backlog_limit) {
@@ -45,8 +48,13 @@ void RecordLog::append(std::string_view fields, std::size_t backlog_limit) {
   std::string line = R"({"seq":)" + std::to_string(seq);
   line.append(fields);
   line += "}\n";
-  if (fd_ && ::write(fd_.get(), line.data(), line.size()) < 0) {
-    lj::log("daemon")->warn("{}", Error::from_errno("daemon", "write " + path_).what());
+  if (fd_) {
+    ssize_t n = ::write(fd_.get(), line.data(), line.size());
+    if (n < 0) {
+      lj::log("daemon")->warn("{}", Error::from_errno("daemon", "write " + path_).what());
+    } else {
+      bytes_ += static_cast<std::uint64_t>(n);
+    }
   }
   line.pop_back();
   for (auto f = followers_.begin(); f != followers_.end();) {

@@ -28,6 +28,8 @@ class RecordLog {
   explicit RecordLog(std::string path);
   const std::string& path() const { return path_; }
   std::uint64_t last_seq() const { return seq_; }
+  // Bytes stored in the file (what was there at open, plus every append since).
+  std::uint64_t bytes() const { return bytes_; }
 
   // Appends one record: `fields` is the JSON text after the seq (",\"data\":...") without braces.
   // Followers whose backlog exceeds `backlog_limit` get a `lagged` record and their stream ends.
@@ -46,6 +48,7 @@ class RecordLog {
   std::string path_;
   UniqueFd fd_;
   std::uint64_t seq_ = 0;
+  std::uint64_t bytes_ = 0;
   std::vector<Follower> followers_;
 };
 

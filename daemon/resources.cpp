@@ -95,11 +95,29 @@ void Resources::answer(std::map<std::string, std::map<std::uint64_t, Waiter>>& t
 
 // ---- worlds -------------------------------------------------------------------------------
 
+namespace {
+
+// The index's word for a world, checked against the disk: a ready world whose directory was
+// removed by hand is failed (no jail can run on it), with an error that names the path. The row
+// is left as it is: putting the directory back makes the world ready again.
+json checked_world_json(const index::WorldRow& r) {
+  json j = world_json(r);
+  if (r.state == index::WorldState::ready && !is_dir(r.path)) {
+    j["state"] = "failed";
+    j["error"] = {{"code", "world.not_found"},
+                  {"message", "the world directory " + r.path +
+                                  " is gone (removed by hand?); DELETE the world to forget it"}};
+  }
+  return j;
+}
+
+}  // namespace
+
 Result<json> Resources::world_json_of(const std::string& name) {
   auto row = d_.idx.get_world(name);
   json j;
   if (row) {
-    j = world_json(*row);
+    j = checked_world_json(*row);
   } else if (row.error().errc() != Errc::not_found) {
     return tl::unexpected(row.error());
   } else {
@@ -127,7 +145,7 @@ Result<json> Resources::world(std::string_view name) {
 Result<json> Resources::worlds() {
   std::map<std::string, json> out;
   auto rows = LJ_TRY(d_.idx.list_worlds());
-  for (const auto& r : rows) out[r.name] = world_json(r);
+  for (const auto& r : rows) out[r.name] = checked_world_json(r);
   auto dirs = LJ_TRY(d_.catalog.list_worlds());
   for (const auto& w : dirs) {
     if (!out.count(w.str())) out[w.str()] = LJ_TRY(world_json_of(w.str()));

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <deque>
 #include <set>
@@ -280,7 +281,26 @@ struct Runtime::Impl {
       phase = streaming;
       resp.stream(writer);
       *ok = true;
+      // A follower that went away is noticed now, not at the next heartbeat's failed write: the
+      // socket is watched for EOF or an error while the stream lasts (a client sends nothing
+      // on a stream; bytes it does send end the watch, not the stream).
+      auto peer_gone = std::make_shared<bool>(false);
+      int fd = stream.socket().native_handle();
+      stream.socket().async_wait(
+          net::socket_base::wait_read, [peer_gone, w = writer, fd](boost::system::error_code wait_ec) {
+            if (wait_ec == net::error::operation_aborted) return;
+            char c;
+            ssize_t got = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+            if (wait_ec || got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
+              *peer_gone = true;
+              w->wake.cancel();
+            }
+          });
       for (;;) {
+        if (*peer_gone) {
+          *ok = false;
+          break;
+        }
         if (writer->pending()) {
           std::string chunk = writer->take();
           stream.expires_after(impl.opts.idle_timeout);
@@ -304,6 +324,10 @@ struct Runtime::Impl {
           writer->write(R"({"type":"heartbeat"})");
         }
       }
+      if (!*peer_gone) {
+        boost::system::error_code cec;
+        stream.socket().cancel(cec);  // the watch above, before the next request's read
+      }
       writer->close();
       writer.reset();
     }
@@ -326,6 +350,15 @@ struct Runtime::Impl {
                 reader.feed(std::string_view(static_cast<const char*>(data.data()), data.size())));
           }
           if (reader.state() != RequestReader::State::more) break;
+          if (reader.take_continue()) {
+            static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+            auto [wec, wn] = co_await net::async_write(
+                stream, net::buffer(kContinue.data(), kContinue.size()), kTuple);
+            if (wec) {
+              gone = true;
+              break;
+            }
+          }
           auto [ec, n] = co_await stream.async_read_some(buf.prepare(kReadChunk), kTuple);
           buf.commit(n);
           if (ec == net::error::eof) {

@@ -291,6 +291,12 @@ std::strong_ordering compare(const Version& a, const Version& b) {
 }
 
 Result<Version> Version::parse(std::string_view text) {
+  if (text.size() > kMaxLength) {
+    return fail(Errc::invalid_argument, "overlay",
+                "bad version \"" + std::string(text.substr(0, 16)) + "...\" at column " +
+                    std::to_string(kMaxLength + 1) + ": longer than " +
+                    std::to_string(kMaxLength) + " bytes");
+  }
   Parser ps(text, "version \"" + std::string(text) + "\"");
   Partial p;
   if (!ps.partial(&p)) return fail(ps.take_error());

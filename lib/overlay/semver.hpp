@@ -46,7 +46,13 @@ struct Version {
   std::vector<std::string> prerelease;  // dot-separated identifiers, empty for a release
   std::vector<std::string> build;       // build metadata: kept, ignored by precedence
 
-  // Parses a complete version; anything else (partial, prefixed, trailing text) is an error.
+  // A version is a directory name in the store: longer than this it would not fit a path
+  // component (NAME_MAX 255 with room for the name's own decoration) and fail deep inside a
+  // build as a system error; refused up front instead.
+  static constexpr std::size_t kMaxLength = 128;
+
+  // Parses a complete version; anything else (partial, prefixed, trailing text, longer than
+  // kMaxLength) is an error.
   static Result<Version> parse(std::string_view text);
 
   bool is_prerelease() const { return !prerelease.empty(); }

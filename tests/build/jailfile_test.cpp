@@ -202,6 +202,21 @@ const Bad kBad[] = {
 
 INSTANTIATE_TEST_SUITE_P(Table, JailfileBad, ::testing::ValuesIn(kBad));
 
+// A version is a directory name in the store: a 300-character one used to pass the parser and
+// fail the build as `build.system` (ENAMETOOLONG); it is refused where it is written.
+TEST(Jailfile, OverlongVersionIsRefusedAtItsColumn) {
+  std::string version = "1.0.0-" + std::string(294, 'a');
+  auto jf = parse_jailfile("name a/b\nversion " + version + "\n#!/bin/sh\n", opts());
+  ASSERT_FALSE(jf);
+  EXPECT_EQ(jf.error().pos.line, 2) << jf.error().what();
+  EXPECT_EQ(jf.error().pos.column, 9 + 128) << jf.error().what();
+  EXPECT_NE(jf.error().message.find("longer than 128 bytes"), std::string::npos)
+      << jf.error().what();
+  // 128 bytes is still a version.
+  std::string longest = "1.0.0-" + std::string(122, 'a');
+  EXPECT_TRUE(parse_jailfile("name a/b\nversion " + longest + "\n#!/bin/sh\n", opts()));
+}
+
 TEST(Jailfile, ParseErrorWhatCarriesThePosition) {
   auto jf = parse_jailfile("name a/b\nnmae x\n#!/bin/sh\n", opts());
   ASSERT_FALSE(jf);

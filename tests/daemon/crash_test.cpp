@@ -372,6 +372,79 @@ TEST_F(CrashTest, ExitAfterRecordLeavesNoStatusFile) {
   expect_consistent(*ljd_, {});
 }
 
+// Another process holds the index's write lock (sqlite3 BEGIN IMMEDIATE) while a jail exits: the
+// record fails with SQLITE_BUSY. The status file outlives the failed write (it used to be
+// unlinked: after a restart the exit was `lost`), /v1/info shows the pending record, and either
+// the retry (lock let go) or the next ljd's recovery (killed meanwhile) records the right code.
+struct WriteLock {
+  explicit WriteLock(const fs::path& root) {
+    std::string path = (root / ".ljd" / "index.db").string();
+    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    EXPECT_EQ(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db);
+  }
+  void release() {
+    if (db) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+    db = nullptr;
+  }
+  ~WriteLock() { release(); }
+  sqlite3* db = nullptr;
+};
+
+void exit_while_the_index_is_locked(LjdProcess& ljd, bool crash_meanwhile) {
+  auto c = ljd.client();
+  auto r = c.post("/v1/jails?start=true", sh("sleep 1; exit 7"));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 201) << r->body;
+  std::string id = r->json()["id"];
+  auto status = ljd.root() / ".ljd" / "run" / (id + ".status");
+  WriteLock lock(ljd.root());
+  json pending;
+  for (int i = 0; i < 300; ++i) {  // the first attempt fails after ljd's busy timeout (5 s)
+    auto info = ljd.client().get("/v1/info");
+    ASSERT_TRUE(info);
+    pending = info->json()["exit_records"];
+    if (pending.value("pending", 0) == 1) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(pending.value("pending", 0), 1) << pending.dump();
+  EXPECT_GE(pending.value("failed_writes", 0), 1) << pending.dump();
+  EXPECT_TRUE(fs::exists(status)) << "the durable copy of the exit went before the record";
+  if (crash_meanwhile) {
+    ljd.crash();
+    lock.release();
+    auto st = ljd.start();
+    ASSERT_TRUE(st) << st.error().what();
+  } else {
+    lock.release();
+  }
+  auto w = ljd.client().get("/v1/jails/" + id + "/wait?timeout_s=30");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->json()["exit"]["code"], 7) << w->body;
+  EXPECT_EQ(w->json()["exit"]["lost"], false) << w->body;
+  EXPECT_FALSE(fs::exists(status));
+  if (!crash_meanwhile) {
+    auto info = ljd.client().get("/v1/info");
+    ASSERT_TRUE(info);
+    EXPECT_EQ(info->json()["exit_records"]["pending"], 0) << info->body;
+  }
+}
+
+TEST_F(CrashTest, ExitRecordRefusedByALockedIndexIsRetried) {
+  restart();
+  exit_while_the_index_is_locked(*ljd_, false);
+  expect_consistent(*ljd_, {});
+}
+
+TEST_F(CrashTest, ExitRecordRefusedByALockedIndexIsFinishedByRecovery) {
+  restart();
+  exit_while_the_index_is_locked(*ljd_, true);
+  EXPECT_EQ(info()["recovery"]["jails"]["ended"], 1);
+  expect_consistent(*ljd_, {});
+}
+
 // kill -9 with jails in every situation: one keeps running (re-adopted), one exits with a code
 // and one is killed by a signal while ljd is down (both read back from their status files), one
 // whose whole jail is killed meanwhile, status file unwritten (recorded lost).

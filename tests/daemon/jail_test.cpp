@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <future>
 #include <sstream>
 #include <thread>
@@ -270,16 +271,21 @@ TEST(LjdJailRestart, RunningJailIsReadoptedAfterACrash) {
 namespace lj::testing {
 namespace {
 
+// The source of an import: a busybox tree outside the root; its path.
+std::string import_source(const LjdProcess& ljd) {
+  EXPECT_TRUE(ljd.make_busybox_world("src"));
+  std::string src = (ljd.root() / "import-src").string();
+  std::filesystem::rename(ljd.root() / "worlds" / "src", src);
+  return src;
+}
+
 // Worlds, builds and overlays through the API: import a world from a directory, build a Jailfile
 // on it, run a jail on the published overlay, then the in-use checks on delete.
 TEST(LjdResources, ImportBuildRunAndDelete) {
   if (::getuid() != 0) GTEST_SKIP() << "needs root: builds run in jails";
   LjdProcess ljd;
   ASSERT_TRUE(ljd.start());
-  // The source of the import: a busybox tree outside the root.
-  ASSERT_TRUE(ljd.make_busybox_world("src"));
-  std::string src = (ljd.root() / "import-src").string();
-  std::filesystem::rename(ljd.root() / "worlds" / "src", src);
+  std::string src = import_source(ljd);
   auto c = ljd.client();
 
   auto imp = c.post("/v1/worlds", {{"name", "bb"}, {"source", src}});
@@ -337,6 +343,100 @@ TEST(LjdResources, ImportBuildRunAndDelete) {
 
   EXPECT_EQ(c.del("/v1/worlds/bb")->status, 409);  // the overlay is built on it
   EXPECT_EQ(c.del("/v1/overlays/demo/hello/1.0.0")->status, 200);
+  EXPECT_EQ(c.del("/v1/worlds/bb")->status, 200);
+  EXPECT_EQ(c.get("/v1/worlds/bb")->status, 404);
+}
+
+// On a fresh root the first build from a context directory kept no log: `.ljd/builds` did not
+// exist yet (only an inline Jailfile's context made it). ljd makes it at start.
+TEST(LjdResources, FirstBuildOnAFreshRootFromAContextKeepsItsLog) {
+  if (::getuid() != 0) GTEST_SKIP() << "needs root: builds run in jails";
+  LjdProcess ljd;
+  ASSERT_TRUE(ljd.start());
+  ASSERT_TRUE(ljd.make_busybox_world("bb"));
+  auto ctx = ljd.root() / "ctx";
+  std::filesystem::create_directories(ctx);
+  std::ofstream(ctx / "Jailfile") << "name demo/first\nversion 1.0.0\nworld bb\n#!/bin/sh\n"
+                                     "echo building\n";
+  auto c = ljd.client();
+  auto b = c.post("/v1/builds", {{"context", ctx.string()}});
+  ASSERT_TRUE(b);
+  ASSERT_EQ(b->status, 202) << b->body;
+  std::string bid = b->json()["id"];
+  auto bw = c.get("/v1/builds/" + bid + "/wait?timeout_s=60");
+  ASSERT_TRUE(bw);
+  EXPECT_EQ(bw->json()["build"]["state"], "succeeded") << bw->body;
+  auto blogs = c.get("/v1/builds/" + bid + "/logs");
+  ASSERT_TRUE(blogs);
+  EXPECT_NE(blogs->body.find(R"("data":"building")"), std::string::npos) << blogs->body;
+}
+
+// A jail's stored output stops at log_max_bytes with one `truncated` record; the rest is read and
+// dropped (the jail runs to its end, never blocked on a full pipe). NULs (6 bytes stored each)
+// count as stored, so NUL-heavy output cannot multiply on disk past the limit either.
+TEST(LjdJailLogs, OutputStopsAtLogMaxBytesAndNulsDoNotMultiply) {
+  if (::getuid() != 0) GTEST_SKIP() << "needs root: jails need namespaces, mounts and cgroups";
+  constexpr std::uint64_t kCap = 64 << 10;
+  LjdProcess ljd("log_max_bytes = 64K\n");
+  ASSERT_TRUE(ljd.make_busybox_world("bb"));
+  ASSERT_TRUE(ljd.start());
+  auto c = ljd.client();
+  for (std::string script : {"yes aaaaaaaa | head -c 2000000; echo tail >&2; exit 3",
+                             "head -c 1000000 /dev/zero; exit 3"}) {
+    auto r = c.post("/v1/jails?start=true",
+                    {{"world", "bb"}, {"command", {"sh", "-c", script}}});
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 201) << r->body;
+    std::string id = r->json()["id"];
+    auto w = c.get("/v1/jails/" + id + "/wait?timeout_s=30");
+    ASSERT_TRUE(w);
+    EXPECT_EQ(w->json()["exit"]["code"], 3) << script << ": " << w->body;
+    auto file = ljd.root() / ".ljd" / "logs" / (id + ".log");
+    std::error_code ec;
+    auto size = std::filesystem::file_size(file, ec);
+    ASSERT_FALSE(ec) << file << ": " << ec.message();
+    EXPECT_LE(size, kCap + 256) << script;
+    // Records are whole: the one that would cross the limit is the first not stored. A 16 KiB
+    // piece of NULs is ~96 KiB stored, over the limit on its own: only the marker is there.
+    if (script.starts_with("yes")) {
+      EXPECT_GE(size, kCap / 2) << script;
+    }
+    auto logs = c.get("/v1/jails/" + id + "/logs");
+    ASSERT_TRUE(logs);
+    EXPECT_NE(logs->body.find(R"("truncated":true,"limit_bytes":65536)"), std::string::npos)
+        << script;
+    EXPECT_EQ(logs->body.find(R"("data":"tail\n")"), std::string::npos) << script;
+  }
+}
+
+// A world whose directory was removed by hand was still `ready` in the list and by name: now it is
+// `failed` with an error naming the path, a jail on it is refused, and DELETE forgets it.
+TEST(LjdResources, WorldDeletedByHandIsFailedNamingThePath) {
+  if (::getuid() != 0) GTEST_SKIP() << "needs root: an import keeps the tree's owners";
+  LjdProcess ljd;
+  ASSERT_TRUE(ljd.start());
+  auto c = ljd.client();
+  auto imp = c.post("/v1/worlds", {{"name", "bb"}, {"source", import_source(ljd)}});
+  ASSERT_TRUE(imp);
+  ASSERT_EQ(imp->status, 202) << imp->body;
+  auto ww = c.get("/v1/worlds/bb/wait?timeout_s=30");
+  ASSERT_TRUE(ww);
+  ASSERT_EQ(ww->json()["world"]["state"], "ready") << ww->body;
+  std::string path = ww->json()["world"]["path"];
+  std::filesystem::remove_all(path);
+
+  auto w = c.get("/v1/worlds/bb");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->json()["state"], "failed") << w->body;
+  EXPECT_NE(w->json()["error"].value("message", "").find(path), std::string::npos) << w->body;
+  auto list = c.get("/v1/worlds");
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->json().size(), 1u) << list->body;
+  EXPECT_EQ(list->json()[0]["state"], "failed") << list->body;
+  auto j = c.post("/v1/jails", {{"world", "bb"}, {"command", {"true"}}});
+  ASSERT_TRUE(j);
+  EXPECT_GE(j->status, 400) << j->body;
+  EXPECT_LT(j->status, 500) << j->body;
   EXPECT_EQ(c.del("/v1/worlds/bb")->status, 200);
   EXPECT_EQ(c.get("/v1/worlds/bb")->status, 404);
 }

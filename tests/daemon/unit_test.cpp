@@ -97,7 +97,7 @@ TEST(CreateJail, RoundTripsThroughItsStoredForm) {
   std::string field;
   auto c =
       decode_create(json::parse(R"({"name": "web-1", "world": "bb", "command": ["sh", "-c", "x"],
-      "env": {"A": "1"}, "limits": {"memory_bytes": 1024, "timeout_s": 1.5},
+      "env": {"A": "1"}, "limits": {"memory_bytes": 67108864, "timeout_s": 1.5},
       "network": {"mode": "inherit"}, "volumes": [{"host_path": "/tmp", "jail_path": "/mnt"}],
       "labels": {"k": "v"}, "auto_remove": true})"),
                     cfg, &field);

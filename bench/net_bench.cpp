@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
   lj::ScopeExit back([&] { (void)::setns(own.get(), CLONE_NEWNET); });
 
   auto host = lj::net::make_host();
-  auto backend = lj::jail::make_backend();
+  auto backend = lj::jail::make_backend({});
   if (!host || !backend) return 1;
   lj::net::NetworkSpec net;
   net.name = "bench";

@@ -76,8 +76,8 @@ void RequestReader::check_header() {
   auto& msg = p.get();
   if (has_obs_fold(impl_->head)) {
     state_ = State::failed;
-    error_ = error_answer(400, "api.invalid_argument",
-                          "obs-fold (a header line continued on the next) is not accepted");
+    error_ = error_response(Error(Errc::invalid_argument, "api",
+                                  "obs-fold (a header line continued on the next) is not accepted"));
     return;
   }
   std::size_t codings = 0;
@@ -91,8 +91,8 @@ void RequestReader::check_header() {
   // gzip bytes on as the body. RFC 9112 6.1: an unknown transfer coding is a 501.
   if (codings > 1 || (codings == 1 && te != "chunked")) {
     state_ = State::failed;
-    error_ = error_answer(501, "api.unsupported",
-                          "Transfer-Encoding other than `chunked` alone is not supported");
+    error_ = error_response(Error(Errc::unsupported, "api",
+                                  "Transfer-Encoding other than `chunked` alone is not supported"));
     return;
   }
   impl_->head.clear();

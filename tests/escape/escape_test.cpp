@@ -592,9 +592,10 @@ TEST_F(EscapeTest, BuildJailsRefuseTheSameAttempts) {
                                                                             << out;
   EXPECT_EQ(out.find("loaded"), std::string::npos) << out;
   // The build jail runs under the same seccomp filter.
-  EXPECT_NE(out.find("\nunshare-user: EPERM\nclone3: ENOSYS\nkeyctl: EPERM\nbpf: EPERM\n"
-                     "perf_event_open: EPERM\nopen_by_handle_at: EPERM\nfsopen: EPERM\n"
-                     "open_tree: EPERM\n" + (i386.empty() ? "" : "i386-unshare-user: EPERM\n")),
+  EXPECT_NE(out.find(std::string("\nunshare-user: EPERM\nclone3: ENOSYS\nkeyctl: EPERM\nbpf: "
+                                 "EPERM\nperf_event_open: EPERM\nopen_by_handle_at: EPERM\n"
+                                 "fsopen: EPERM\nopen_tree: EPERM\n") +
+                     (i386.empty() ? "" : "i386-unshare-user: EPERM\n")),
             std::string::npos)
       << out;
   // A build that sets no limits gets ljd's default pids limit (4096) like a jail.

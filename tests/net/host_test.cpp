@@ -301,7 +301,7 @@ namespace {
 
 TEST_F(NetHost, JailJoinsAPreparedNamespace) {
   lj::test::TestWorld tw;
-  auto backend = jail::make_backend();
+  auto backend = jail::make_backend({});
   ASSERT_TRUE(backend) << backend.error().what();
   ASSERT_OK(host_->add_network(a_));
   auto ns = new_netns();

@@ -45,7 +45,10 @@ Result<DirCursor> DirCursor::open(const std::filesystem::path& top, std::string 
 
 std::string DirCursor::describe(std::string_view name) const {
   std::string rel = rel_;
-  if (!name.empty()) rel += (rel.empty() ? "" : "/") + std::string(name);
+  if (!name.empty()) {
+    if (!rel.empty()) rel += '/';
+    rel += name;  // appended, not "/" + name: g++ 12 -O3 warns -Wrestrict on that (a false positive)
+  }
   // A message naming a 20,000-level path would be 40 kB: keep both ends.
   constexpr std::size_t kKeep = 120;
   if (rel.size() > 3 * kKeep) {

@@ -3,18 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include "net_spec.hpp"
+
 namespace lj::net {
 namespace {
 
-NetworkSpec net(bool internal) {
-  NetworkSpec n;
-  n.name = "web";
-  n.bridge = "ljbr-0000abcd";
-  n.subnet4 = *Prefix::parse("10.88.0.0/24");
-  n.gateway4 = default_gateway(n.subnet4);
-  n.internal = internal;
-  return n;
-}
+using test::net;
 
 TEST(PfRules, NetworkAnchor) {
   EXPECT_EQ(pf::network_anchor(net(false)), "ljd/net_ljbr_0000abcd");

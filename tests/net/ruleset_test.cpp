@@ -3,18 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include "net_spec.hpp"
+
 namespace lj::net {
 namespace {
 
-NetworkSpec net(bool internal = false) {
-  NetworkSpec n;
-  n.name = "web";
-  n.bridge = "ljbr-0000abcd";
-  n.subnet4 = *Prefix::parse("10.88.0.0/24");
-  n.gateway4 = default_gateway(n.subnet4);
-  n.internal = internal;
-  return n;
-}
+using test::net;
 
 Endpoint ep() {
   Endpoint e;

@@ -19,6 +19,7 @@
 #include "client/ljctl_api.hpp"
 #include "client/ljctl_args.hpp"
 #include "client/ljctl_format.hpp"
+#include "client/ljctl_network.hpp"
 
 namespace lj::ljctl {
 
@@ -648,6 +649,8 @@ static int main_unguarded(int argc, char** argv) {
   run->add_option("-l,--label", ro.labels, "k=v label (repeatable)")->allow_extra_args(false);
   run->add_flag("--keep", ro.keep, "keep the jail's record after it exits (no auto-remove)");
   run->add_flag("-d,--detach", detach, "print the jail's id and return at once");
+  RunNetOptions rno;
+  add_run_net_options(run, rno);
 
   bool all = false, quiet = false;
   std::vector<std::string> ps_labels;
@@ -722,6 +725,8 @@ static int main_unguarded(int argc, char** argv) {
   events->add_flag("-f,--follow", follow, "keep printing new events");
 
   sub("info", "show ljd's version, backend and state");
+  NetworkCommands network_commands;
+  network_commands.add(app, add_globals);
 
   try {
     app.parse(argc, argv);
@@ -760,6 +765,7 @@ static int main_unguarded(int argc, char** argv) {
     rest.erase(rest.begin());
     if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
     ro.command = std::move(rest);
+    ro.networking = &rno;
     return cmd_run(api, g, std::move(ro), detach);
   }
   if (ps->parsed()) return cmd_ps(api, g, all, quiet, ps_labels);
@@ -801,6 +807,7 @@ static int main_unguarded(int argc, char** argv) {
     return cmd_events(api, g, since_opt->count() ? std::optional(since) : std::nullopt, follow);
   }
   if (app.got_subcommand("info")) return cmd_info(api, g);
+  if (auto rc = network_commands.run(api, g.json)) return *rc;
   return report("no command (see `ljctl --help`)");
 }
 

@@ -1,4 +1,5 @@
 #include "client/ljctl_args.hpp"
+#include "client/ljctl_network.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -293,6 +294,7 @@ Result<json> make_create_body(
   if (!o.nofile.empty()) limits["nofile"] = LJ_TRY_CTX("--nofile", parse_count(o.nofile));
   if (!o.timeout.empty()) limits["timeout_s"] = LJ_TRY_CTX("--timeout", parse_duration(o.timeout));
   if (!limits.empty()) body["limits"] = limits;
+  if (o.networking) LJ_TRY(add_run_networking(*o.networking, body));
   if (!o.volumes.empty()) {
     json vols = json::array();
     for (const auto& v : o.volumes) vols.push_back(LJ_TRY(parse_volume(v, cwd)));

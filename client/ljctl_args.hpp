@@ -61,6 +61,8 @@ struct Target {
 };
 Result<Target> parse_target(std::string_view s);
 
+struct RunNetOptions;  // ljctl_network.hpp
+
 struct RunOptions {
   std::string target;
   std::vector<std::string> command;
@@ -76,6 +78,7 @@ struct RunOptions {
   std::string memory, pids, cpu, nofile, timeout;  // as typed; empty: the daemon's default
   std::vector<std::string> labels;                 // "k=v"
   bool keep = false;
+  const RunNetOptions* networking = nullptr;  // --network, -p, ... (ljctl_network.hpp)
 };
 
 // The body of POST /v1/jails for `ljctl run` (sent with ?start=true). `getenv` looks up the

@@ -19,6 +19,7 @@ Api::Api(Daemon& d) : d_(d) {
   add_jail_routes(router_, d);
   add_event_routes(router_, d);
   add_resource_routes(router_, d);
+  add_network_routes(router_, d);
 }
 
 void Api::handle(Request& req, Reply reply) {
@@ -127,7 +128,8 @@ void add_system_routes(Router& router, Daemon& d) {
         {"api_version", "v1"},
         {"backend", d.backend ? json(std::string(d.backend->name())) : json()},
         {"features", features},
-        {"extensions", json::array({"jails", "events", "logs", "worlds", "overlays", "builds"})},
+        {"extensions",
+         json::array({"jails", "events", "logs", "worlds", "overlays", "builds", "networks"})},
         {"event_seq", seq ? *seq : 0},
         {"root", d.cfg.root.string()},
         {"socket", d.cfg.socket.string()},

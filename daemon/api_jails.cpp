@@ -5,6 +5,7 @@
 #include "common/signals.hpp"
 #include "daemon/api.hpp"
 #include "daemon/jails.hpp"
+#include "daemon/networks.hpp"
 #include "daemon/wire.hpp"
 
 namespace lj::daemon {
@@ -36,10 +37,17 @@ int read_signal(Fields& f, int dflt) {
   return dflt;
 }
 
-RowDone reply_row(Reply reply, int status) {
-  return [reply = std::move(reply), status](Result<index::JailRow> r) {
+// A jail with the addresses it holds (its leases; none once it ended).
+json jail_with_networks(Daemon& d, const index::JailRow& r) {
+  json j = jail_json(r);
+  j["networks"] = d.networks->jail_addresses(r.id);
+  return j;
+}
+
+RowDone reply_row(Daemon& d, Reply reply, int status) {
+  return [&d, reply = std::move(reply), status](Result<index::JailRow> r) {
     if (!r) return reply(error_response(r.error()));
-    reply(json_response(status, jail_json(*r)));
+    reply(json_response(status, jail_with_networks(d, *r)));
   };
 }
 
@@ -73,7 +81,7 @@ void add_jail_routes(Router& router, Daemon& d) {
     if (!create) return reply(field_error(create.error(), field));
     if (auto st = check_volumes_exist(*create, &field); !st)
       return reply(field_error(st.error(), field));
-    d.jails->create(std::move(*create), *start, uid_of(req), reply_row(std::move(reply), 201));
+    d.jails->create(std::move(*create), *start, uid_of(req), reply_row(d, std::move(reply), 201));
   });
 
   router.add("GET", "/v1/jails", [&d](Request& req, const Params&, Reply reply) {
@@ -116,12 +124,12 @@ void add_jail_routes(Router& router, Daemon& d) {
   router.add("GET", "/v1/jails/{id}", [&d](Request&, const Params& p, Reply reply) {
     auto row = d.jails->get(p.at("id"));
     if (!row) return reply(error_response(row.error()));
-    reply(json_response(200, jail_json(*row)));
+    reply(json_response(200, jail_with_networks(d, *row)));
   });
 
   router.add("POST", "/v1/jails/{id}/start", [&d](Request& req, const Params& p, Reply reply) {
     if (!decode_small(req, reply, [](Fields&) {})) return;
-    d.jails->start(p.at("id"), uid_of(req), reply_row(std::move(reply), 200));
+    d.jails->start(p.at("id"), uid_of(req), reply_row(d, std::move(reply), 200));
   });
 
   router.add("POST", "/v1/jails/{id}/stop", [&d](Request& req, const Params& p, Reply reply) {
@@ -132,7 +140,7 @@ void add_jail_routes(Router& router, Daemon& d) {
           if (auto t = f.opt_seconds("timeout_s")) timeout = *t;
         }))
       return;
-    d.jails->stop(p.at("id"), sig, timeout, uid_of(req), reply_row(std::move(reply), 200));
+    d.jails->stop(p.at("id"), sig, timeout, uid_of(req), reply_row(d, std::move(reply), 200));
   });
 
   router.add("POST", "/v1/jails/{id}/kill", [&d](Request& req, const Params& p, Reply reply) {
@@ -171,7 +179,7 @@ void add_jail_routes(Router& router, Daemon& d) {
   router.add("DELETE", "/v1/jails/{id}", [&d](Request& req, const Params& p, Reply reply) {
     auto force = query_bool(req, "force", false);
     if (!force) return reply(field_error(force.error(), "force"));
-    d.jails->remove(p.at("id"), *force, uid_of(req), reply_row(std::move(reply), 200));
+    d.jails->remove(p.at("id"), *force, uid_of(req), reply_row(d, std::move(reply), 200));
   });
 }
 

@@ -1,6 +1,7 @@
 #include "daemon/core.hpp"
 
 #include "daemon/jails.hpp"
+#include "daemon/networks.hpp"
 #include "daemon/resources.hpp"
 
 namespace lj::daemon {
@@ -34,6 +35,7 @@ Daemon::Daemon(Config c, Loop& l, std::unique_ptr<jail::Backend> b, index::Index
       catalog(overlay::Root(cfg.root)) {
   jails = std::make_unique<Jails>(*this);
   resources = std::make_unique<Resources>(*this);
+  networks = std::make_unique<Networks>(*this);
 }
 
 Daemon::~Daemon() = default;

@@ -36,6 +36,7 @@ class EventBus {
 };
 
 class Jails;
+class Networks;
 class Resources;
 
 // What start-up reconciliation found and did: logged at the end of recovery and shown by
@@ -76,6 +77,8 @@ struct Daemon {
   index::Index idx;
   EventBus events;
   overlay::Catalog catalog;  // immutable; its mutations are serialized on the loop thread
+  // Before jails: destroyed after them (a live jail's links point into its host).
+  std::unique_ptr<Networks> networks;  // networks and the jails' leases on them
   std::unique_ptr<Jails> jails;
   std::unique_ptr<Resources> resources;  // worlds, overlays, builds
   bool ready = false;                    // recovery done: serve every route

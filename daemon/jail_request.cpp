@@ -107,6 +107,9 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
       net.reject("addresses", "mode ip needs at least one address");
     }
   }
+  c.net = decode_networking(f);
+  if (c.net.any() && c.network.mode != jail::NetworkMode::none)
+    f.reject("networks", "a jail on networks (or with ports) takes no network.mode");
   Fields lim = f.object("limits");
   auto memory = lim.opt_uint("memory_bytes");
   if (memory) check_memory_floor(lim, *memory);  // the request's own value, not the default
@@ -256,6 +259,7 @@ json encode_create(const CreateJail& c) {
   j["network"] = {{"mode", kModes[static_cast<int>(c.network.mode)]}};
   if (!c.network.interface.empty()) j["network"]["interface"] = c.network.interface;
   if (!c.network.addresses.empty()) j["network"]["addresses"] = c.network.addresses;
+  encode_networking(c.net, j);
   j["limits"] = {{"memory_bytes", c.limits.memory_bytes},
                  {"pids", c.limits.pids},
                  {"cpu_percent", c.limits.cpu_percent},

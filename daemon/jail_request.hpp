@@ -12,6 +12,7 @@
 
 #include "common/error.hpp"
 #include "daemon/config.hpp"
+#include "daemon/jail_networks.hpp"
 #include "daemon/json_fields.hpp"
 #include "daemon/resources.hpp"
 #include "jail/spec.hpp"
@@ -33,6 +34,7 @@ struct CreateJail {
   std::string workdir = "/";
   std::string hostname;
   jail::Network network;
+  JailNetworking net;  // networks of ljd's (mode none: the daemon prepares the namespace)
   jail::Limits limits;
   std::vector<jail::Volume> volumes;
   std::map<std::string, std::string> labels;

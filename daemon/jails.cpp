@@ -17,6 +17,7 @@
 #include "common/random_id.hpp"
 #include "daemon/crash_point.hpp"
 #include "daemon/ndjson_log.hpp"
+#include "daemon/networks.hpp"
 #include "daemon/wire.hpp"
 #include "jail/status_file.hpp"
 
@@ -47,6 +48,8 @@ struct Jails::Live {
   std::vector<RowDone> on_finish;  // stop and forced delete answer once the jail is finished
   bool remove_on_finish = false;
   Uid remove_uid;
+  std::vector<net::Attachment> links;  // its links into networks of ljd's (detached at teardown)
+  std::vector<std::string> networks;   // their names (hosts files to refresh when it leaves)
 };
 
 namespace {
@@ -153,6 +156,13 @@ void Jails::create(CreateJail req, bool start, Uid uid, RowDone done) {
   }
   auto layers = resolve_layers(req);
   if (!layers) return done(tl::unexpected(layers.error()));
+  // Its addresses, stored with its row (one transaction): never handed out twice.
+  std::vector<index::LeaseRow> leases;
+  if (req.net.any()) {
+    auto l = d_.networks->lease(req.net);
+    if (!l) return done(tl::unexpected(l.error()));
+    leases = std::move(*l);
+  }
 
   JailRow row;
   row.name = req.name;
@@ -166,7 +176,7 @@ void Jails::create(CreateJail req, bool start, Uid uid, RowDone done) {
   for (int attempt = 0; attempt < 4; ++attempt) {
     row.id = lj::random_id("j", 4);
     row.log_path = log_path(row.id);
-    ins = d_.idx.insert_jail(row);
+    ins = d_.idx.insert_jail(row, leases);
     if (ins || ins.error().errc() != Errc::exists) break;
     if (!req.name.empty()) {
       auto other = d_.idx.get_jail(req.name);
@@ -216,12 +226,20 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
   struct Job {
     jail::JailSpec spec;
     UniqueFd out_w, err_w;
+    std::optional<NetPlan> net;
+    NetAttached attached;
     Result<std::unique_ptr<jail::Jail>> result = fail(Errc::internal, "jail", "not run");
   };
-  // 1. The spec.
+  // 1. The spec, and its networks' plan (resolv.conf and hosts bound in).
   auto job = std::make_shared<Job>();
   job->spec = make_spec(req, id, std::move(layers));
   job->spec.status_file = status_path(id);
+  if (req.net.any()) {
+    auto plan = d_.networks->plan(id, job->spec.hostname, req.net);
+    if (!plan) return abandon_start(id, fresh, std::move(plan).error(), done);
+    for (const auto& v : plan->files) job->spec.root.volumes.push_back(v);
+    job->net = std::move(*plan);
+  }
   // 2. The output pipes. The jail's init holds a read end of each too (read_output).
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0)
@@ -251,9 +269,22 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
   auto pipes = std::make_shared<std::pair<UniqueFd, UniqueFd>>(std::move(out_r), std::move(err_r));
   auto finish = std::make_shared<RowDone>(std::move(done));
   jail::Backend* backend = d_.backend.get();
-  d_.loop.blocking([this, job, pipes, finish, backend, id, fresh, uid] {
+  Networks* networks = d_.networks.get();
+  d_.loop.blocking([this, job, pipes, finish, backend, networks, id, fresh, uid] {
     auto t0 = std::chrono::steady_clock::now();
-    job->result = backend->spawn(job->spec);
+    // Its network namespace with its links made first, then the jail joins it (mode netns).
+    if (job->net) {
+      auto a = networks->attach(*job->net);
+      if (a) {
+        job->attached = std::move(*a);
+        job->spec.network.mode = jail::NetworkMode::netns;
+        job->spec.network.netns_fd = job->attached.netns.get();
+      } else {
+        job->result = fail(std::move(a).error());
+      }
+    }
+    if (!job->net || job->attached.netns) job->result = backend->spawn(job->spec);
+    job->attached.netns.reset();  // the jail holds its namespace now
     crash_point("start.after_spawn");
     lg()->debug(
         "jail={} spawn took {}us", id,
@@ -274,6 +305,11 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
                             index::ProcessHandle{h.pid, h.start_time, h.cgroup, h.jid}, uid));
       // Without its row the jail could not be recovered: it must not run (abandon_start kills it).
       if (!ev) return abandon_start(id, fresh, std::move(ev).error(), *finish);
+      if (job->net) {
+        l.links = std::move(job->attached.links);
+        l.networks = job->net->networks();
+        d_.networks->refresh_hosts(l.networks);
+      }
       read_output(l, std::move(pipes->first), std::move(pipes->second));
       supervise(l);
       crash_point("start.after_row");
@@ -291,7 +327,8 @@ void Jails::abandon_start(const std::string& id, bool fresh, Error e, const RowD
   live_.erase(id);
   ::unlink(log_path(id).c_str());
   ::unlink(status_path(id).c_str());
-  if (fresh) (void)d_.idx.delete_jail(id);
+  d_.networks->forget(id);
+  if (fresh) (void)d_.idx.delete_jail(id);  // its leases go with the row
   done(fail(std::move(e).context("starting jail " + id)));
 }
 
@@ -393,13 +430,21 @@ void Jails::on_reaped(const std::string& id, Result<std::optional<jail::ExitStat
 void Jails::teardown(Live& l) {
   std::shared_ptr<jail::Jail> j = std::move(l.jail);
   std::string id = l.id;
-  d_.loop.blocking([this, j, id]() mutable {
+  auto links = std::make_shared<std::vector<net::Attachment>>(std::move(l.links));
+  d_.loop.blocking([this, j, id, links]() mutable {
     if (long ms = fault("teardown.delay_ms"); ms > 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // test seam (crash_point.hpp)
     }
     auto t0 = std::chrono::steady_clock::now();
     Status st = j->teardown();
     j.reset();
+    // Its processes are gone, and with them its namespace: the kernel removes the links' both
+    // ends; only the rules are ljd's to delete.
+    for (auto& link : *links) {
+      if (auto d = link.detach(net::Unlink::with_namespace); !d)
+        lg()->warn("jail={} leaving network {}: {}", id, link.network().name, d.error().what());
+    }
+    links->clear();
     lg()->debug(
         "jail={} teardown took {}us", id,
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
@@ -419,6 +464,11 @@ void Jails::on_torn_down(const std::string& id, const Status& st) {
   Live& l = *it->second;
   l.torn_down = true;
   l.teardown_ok = bool(st);
+  if (!l.networks.empty()) {
+    // Its leases went with its exit record: the others' hosts files lose its name.
+    d_.networks->forget(id);
+    d_.networks->refresh_hosts(l.networks);
+  }
   if (l.teardown_ok && l.exit_recorded) ::unlink(status_path(id).c_str());
   if (l.open_streams > 0) {
     // Every writer of the pipes is dead after teardown, so EOF is due; do not hang on it.
@@ -741,7 +791,25 @@ bool Jails::uses(const std::filesystem::path& dir) const {
   return false;
 }
 
-void Jails::recover(std::function<void()> done) {
+void Jails::recover(std::function<void()> done_jails) {
+  // Last, the networks: the host's bridges, links and rules made those of the jails that live
+  // on (leases of the dead ones went with their exit records), their links handed back.
+  auto done = [this, done_jails = std::move(done_jails)] {
+    std::vector<std::string> ids;
+    for (const auto& [id, l] : live_) ids.push_back(id);
+    auto links = d_.networks->recover(ids);
+    if (!links) {
+      lg()->error("recovery: networks: {}", links.error().what());
+    } else {
+      for (auto& [id, ls] : *links) {
+        auto it = live_.find(id);
+        if (it == live_.end()) continue;
+        for (auto& link : ls) it->second->networks.push_back(link.network().name);
+        it->second->links = std::move(ls);
+      }
+    }
+    done_jails();
+  };
   auto rows = d_.idx.list_jails_in_flight();
   if (!rows) {
     lg()->error("recovery: listing jails: {}", rows.error().what());
@@ -897,6 +965,7 @@ void Jails::shutdown(bool stop_jails, std::function<void()> done) {
     // destructors kill), and the next ljd re-adopts them. Their output pipes close with us.
     for (auto& [id, l] : live_) {
       if (l->jail) left_running().push_back(std::move(l->jail));
+      for (auto& link : l->links) link.release();  // the next ljd re-adopts them (recover)
       l->exit_watch.reset();
     }
     live_.clear();

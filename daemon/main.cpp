@@ -19,6 +19,7 @@
 #include "daemon/core.hpp"
 #include "daemon/crash_point.hpp"
 #include "daemon/jails.hpp"
+#include "daemon/networks.hpp"
 #include "daemon/resources.hpp"
 #include "daemon/root_lock.hpp"
 #include "daemon/runtime.hpp"
@@ -226,7 +227,13 @@ int main(int argc, char** argv) {
     d.stopping = true;
     rt.stop_accepting();
     d.resources->shutdown();
-    d.jails->shutdown(cfg.on_shutdown == OnShutdown::stop, [&] { rt.stop(); });
+    const bool stop_jails = cfg.on_shutdown == OnShutdown::stop;
+    d.jails->shutdown(stop_jails, [&, stop_jails] {
+      // No jail left: the host's bridges and rules as they were before ljd (the index keeps the
+      // networks; the next start makes them again).
+      if (stop_jails) d.networks->shutdown();
+      rt.stop();
+    });
     hard_stop = rt.loop().after(cfg.stop_timeout + std::chrono::seconds(5), [&] {
       log->warn("jails did not end within stop_timeout; exiting anyway");
       rt.stop();

@@ -7,6 +7,7 @@
 #include "index/db.hpp"
 #include "index/events.hpp"
 #include "index/jails.hpp"
+#include "index/networks.hpp"
 #include "index/retention.hpp"
 
 namespace lj::index {
@@ -69,8 +70,28 @@ Result<EventRow> Index::transition(std::string_view world, WorldState to, const 
 
 // ---- jails ----
 
-Result<JailRow> Index::insert_jail(JailRow row) {
-  return jails::insert(*db_, std::move(row));
+Result<JailRow> Index::insert_jail(JailRow row, std::vector<LeaseRow> leases) {
+  return jails::insert(*db_, std::move(row), std::move(leases));
+}
+
+Result<std::pair<NetworkRow, EventRow>> Index::insert_network(NetworkRow row,
+                                                              std::optional<std::uint32_t> uid) {
+  return networks::insert(*db_, std::move(row), uid);
+}
+Result<EventRow> Index::delete_network(std::string_view name, std::optional<std::uint32_t> uid) {
+  return networks::erase(*db_, name, uid);
+}
+Result<NetworkRow> Index::get_network(std::string_view name) {
+  return networks::get(*db_, name);
+}
+Result<std::vector<NetworkRow>> Index::list_networks() {
+  return networks::list(*db_);
+}
+Result<std::vector<LeaseRow>> Index::list_leases(std::string_view network) {
+  return networks::leases_of_network(*db_, network);
+}
+Result<std::vector<LeaseRow>> Index::jail_leases(std::string_view jail_id) {
+  return networks::leases_of_jail(*db_, jail_id);
 }
 Status Index::delete_jail(std::string_view id) {
   return jails::erase(*db_, id);

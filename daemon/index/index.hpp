@@ -101,7 +101,9 @@ class Index {
   // Inserts a jail in state creating (row.state is ignored); no event: the jail becomes visible
   // with jail.created or jail.started. Fills id, name and created_at when empty. Errors: exists
   // when the name is taken by a jail not removed (or the id is taken).
-  Result<JailRow> insert_jail(JailRow row);
+  // `leases` (their jail_id is filled in) go in with the row, in its transaction: conflict when
+  // an address is leased already (the UNIQUE keys of the leases table), and nothing is written.
+  Result<JailRow> insert_jail(JailRow row, std::vector<LeaseRow> leases = {});
   // Deletes the row outright, without an event (a create that failed before anybody could see
   // the jail). not_found when absent.
   Status delete_jail(std::string_view id);
@@ -114,6 +116,19 @@ class Index {
   Result<std::vector<JailRow>> list_jails(const JailFilter& filter = {});
   // Recovery: jails in creating|created|running|stopping.
   Result<std::vector<JailRow>> list_jails_in_flight();
+
+  // ---- networks (issue 14) ----
+  // Inserts a network; event "network.created". exists when the name is taken.
+  Result<std::pair<NetworkRow, EventRow>> insert_network(NetworkRow row,
+                                                         std::optional<std::uint32_t> uid);
+  // Deletes it; event "network.removed". conflict (naming the jails) while it has leases.
+  Result<EventRow> delete_network(std::string_view name, std::optional<std::uint32_t> uid);
+  Result<NetworkRow> get_network(std::string_view name);
+  Result<std::vector<NetworkRow>> list_networks();
+  // The leases of one network, or of all when `network` is empty. A lease lives from its jail's
+  // insert to the state change that ends the jail (exited, removed) or the row's deletion.
+  Result<std::vector<LeaseRow>> list_leases(std::string_view network = {});
+  Result<std::vector<LeaseRow>> jail_leases(std::string_view jail_id);
 
   // ---- builds ----
   // Inserts in state queued; event "build.queued". Fills id and created_at when empty.

@@ -3,6 +3,7 @@
 #include "index/jails.hpp"
 
 #include "index/db.hpp"
+#include "index/networks.hpp"
 
 namespace lj::index::jails {
 namespace {
@@ -54,8 +55,9 @@ Result<JailRow> get_by(Db& db, const std::string& where, std::string_view key) {
 
 }  // namespace
 
-Result<JailRow> insert(Db& db, JailRow row) {
+Result<JailRow> insert(Db& db, JailRow row, std::vector<LeaseRow> leases) {
   return db.guarded("inserting jail", [&]() -> Result<JailRow> {
+    Db::Tx tx(db);
     const bool gen_id = row.id.empty();
     const bool gen_name = row.name.empty();
     row.state = kJails.initial;
@@ -84,7 +86,6 @@ Result<JailRow> insert(Db& db, JailRow row) {
       q->bind(12, static_cast<std::int64_t>(ms(row.created_at)));
       q->bind(13, row.log_path);
       q->exec();
-      return row;
     } catch (const SQLite::Exception& e) {
       if (e.getErrorCode() == SQLITE_CONSTRAINT) {
         const bool id_clash = e.getExtendedErrorCode() == SQLITE_CONSTRAINT_PRIMARYKEY;
@@ -94,6 +95,18 @@ Result<JailRow> insert(Db& db, JailRow row) {
       }
       throw;
     }
+    // The leases go in with the row: an address is taken exactly when a jail holding it exists.
+    for (LeaseRow& l : leases) l.jail_id = row.id;
+    try {
+      networks::insert_leases(db, leases);
+    } catch (const SQLite::Exception& e) {
+      if (e.getErrorCode() == SQLITE_CONSTRAINT) {
+        return fail(Errc::conflict, kDomain, "an address asked for is leased already");
+      }
+      throw;
+    }
+    LJ_TRY(tx.commit());
+    return row;
   });
 }
 
@@ -111,6 +124,17 @@ Result<EventRow> transition(Db& db, std::string_view id, JailState to, const Jai
              {"jid", h.jid},
              Set::time("started_at", now())};
       data["pid"] = h.pid;
+      // Its addresses, so that a subscriber learns them with the start (issue 14).
+      auto leases = LJ_TRY(networks::leases_of_jail(db, id));
+      if (!leases.empty()) {
+        json nets = json::array();
+        for (const LeaseRow& l : leases) {
+          json n = {{"network", l.network}, {"ip", l.address4}};
+          if (!l.address6.empty()) n["ip6"] = l.address6;
+          nets.push_back(std::move(n));
+        }
+        data["networks"] = std::move(nets);
+      }
       break;
     }
     case JailState::exited: {

@@ -16,7 +16,7 @@ class Db;
 
 namespace lj::index::jails {
 
-Result<JailRow> insert(Db& db, JailRow row);
+Result<JailRow> insert(Db& db, JailRow row, std::vector<LeaseRow> leases = {});
 Result<EventRow> transition(Db& db, std::string_view id, JailState to, const JailChange& with,
                             std::optional<std::uint32_t> uid);
 Status erase(Db& db, std::string_view id);

@@ -87,6 +87,26 @@ struct JailRow {
   std::optional<Time> removed_at;
 };
 
+// A network of ljd's (issue 14): its addresses as text ("10.88.0.0/16", "10.88.0.1"); the IPv6
+// pair empty when it has none.
+struct NetworkRow {
+  std::string name;  // primary key
+  std::string id;    // "n-xxxxxxxx", names the host's bridge; generated when empty
+  std::string subnet4, gateway4;
+  std::string subnet6, gateway6;
+  bool internal = false;
+  Time created_at{};
+};
+
+// A jail's place on one network: its addresses there.
+struct LeaseRow {
+  std::string jail_id;
+  std::string network;
+  int position = 0;  // the jail's n-th network (its link's index)
+  std::string address4;
+  std::string address6;  // empty: none
+};
+
 struct ExitRecord {
   std::optional<int> exit_code;
   std::optional<int> exit_signal;

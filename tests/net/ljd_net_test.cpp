@@ -1,0 +1,299 @@
+// Networks through the daemon (issue 14): the real ljd, started INSIDE a network namespace the
+// test makes (the "host" h, with an uplink to a "remote" r: 192.168.77.1 <-> .2), never in this
+// machine's own. Jails run on the busybox world; their services are busybox httpd. Everything
+// (ljd, its jails, the namespaces) goes at the end of each test, also when it fails.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "ljd_process.hpp"
+#include "netns_world.hpp"
+
+namespace lj::testing {
+namespace {
+
+using nlohmann::json;
+using net::test::Inside;
+using net::test::NetnsWorld;
+using namespace std::chrono_literals;
+
+// A jail serving `text` at / on `port` with busybox httpd.
+json server(const std::string& text, int port = 80) {
+  return {{"world", "bb"},
+          {"command",
+           {"sh", "-c",
+            "mkdir -p /tmp/www && echo " + text + " > /tmp/www/index.html && exec httpd -f -p " +
+                std::to_string(port) + " -h /tmp/www"}}};
+}
+
+// A shell line fetching http://HOST:PORT/PATH with busybox nc, retried for ~2 s. Not wget: the
+// static busybox of the test world segfaults in getservbyname (static glibc without NSS), which
+// wget calls even for numeric URLs; for the same reason names are read from /etc/hosts (the
+// mechanism ljd uses: hosts files kept current), not through the resolver.
+std::string fetch_cmd(const std::string& host, int port, const std::string& path = "/") {
+  return "for i in $(seq 20); do printf 'GET " + path +
+         " HTTP/1.0\r\n\r\n' | nc -w 1 " + host + " " + std::to_string(port) +
+         " > /tmp/out 2>/dev/null; grep -q '^HTTP/1.[01] 200' /tmp/out && { cat /tmp/out; exit 0; }; "
+         "sleep 0.1; done; exit 1";
+}
+
+json on(json body, const std::string& network, json ports = json()) {
+  body["networks"] = json::array({{{"name", network}}});
+  if (!ports.is_null()) body["ports"] = ports;
+  return body;
+}
+
+class LjdNetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!net::test::have_root_and_tools(&why)) GTEST_SKIP() << why;
+    world_ = std::make_unique<NetnsWorld>();
+    world_->add("h");
+    world_->add("r");
+    auto r = world_->exec("h", "ip link add up0 type veth peer name up1 netns " +
+                                   world_->full("r") +
+                                   " && ip addr add 192.168.77.1/24 dev up0 && ip link set up0 up");
+    ASSERT_EQ(r.status, 0) << r.out;
+    r = world_->exec("r", "ip addr add 192.168.77.2/24 dev up1 && ip link set up1 up");
+    ASSERT_EQ(r.status, 0) << r.out;
+    ljd_ = std::make_unique<LjdProcess>("workers = 4\n");
+    ASSERT_TRUE(ljd_->make_busybox_world("bb"));
+    start_ljd();
+  }
+
+  void TearDown() override {
+    if (ljd_ && ljd_->running()) ljd_->stop();
+    ljd_.reset();
+    world_.reset();  // kills what runs in the namespaces, deletes them
+  }
+
+  // ljd inherits the namespace of the thread that forks it.
+  void start_ljd() {
+    auto fd = world_->fd("h");
+    ASSERT_TRUE(fd);
+    Inside in(fd.get());
+    auto st = ljd_->start();
+    ASSERT_TRUE(st) << st.error().what() << "\n" << ljd_->log();
+  }
+
+  json call(const std::string& method, const std::string& target, const json& body = json(),
+            int want = 0) {
+    auto c = ljd_->client();
+    auto r = body.is_null() ? c.request(method, target) : c.request(method, target, body.dump());
+    EXPECT_TRUE(r);
+    if (!r) return json();
+    if (want != 0) {
+      EXPECT_EQ(r->status, want) << method << " " << target << ": " << r->body;
+    }
+    return r->json();
+  }
+  json run(const json& body) { return call("POST", "/v1/jails?start=true", body, 201); }
+
+  // Retries `cmd` in namespace `ns` for up to 5 s until it succeeds (a jail's httpd starting).
+  net::test::Run until_ok(const std::string& ns, const std::string& cmd) {
+    net::test::Run r;
+    for (int i = 0; i < 100; ++i) {
+      r = world_->exec(ns, cmd);
+      if (r.status == 0) return r;
+      std::this_thread::sleep_for(50ms);
+    }
+    return r;
+  }
+
+  // The exit code of a jail, waited for.
+  int exit_code(const json& jail) {
+    auto w = call("GET", "/v1/jails/" + jail["id"].get<std::string>() + "/wait?timeout_s=20");
+    const json& e = w.contains("exit") ? w["exit"] : w["jail"]["exit"];
+    return e.is_object() && e["code"].is_number() ? e["code"].get<int>() : -1;
+  }
+
+  std::string ip_of(const json& jail) {
+    auto j = call("GET", "/v1/jails/" + jail["id"].get<std::string>(), json(), 200);
+    if (!j["networks"].is_array() || j["networks"].empty()) return "";
+    return j["networks"][0]["ip"].get<std::string>();
+  }
+
+  std::unique_ptr<NetnsWorld> world_;
+  std::unique_ptr<LjdProcess> ljd_;
+};
+
+TEST_F(LjdNetTest, NetworksAreAResource) {
+  auto n = call("POST", "/v1/networks", {{"name", "app"}, {"subnet", "10.200.0.0/24"}}, 201);
+  EXPECT_EQ(n["subnet"], "10.200.0.0/24");
+  EXPECT_EQ(n["gateway"], "10.200.0.1");
+  EXPECT_EQ(world_->exec("h", "ip link show " + n["bridge"].get<std::string>()).status, 0);
+  call("POST", "/v1/networks", {{"name", "app"}}, 409);
+  call("POST", "/v1/networks", {{"name", "clash"}, {"subnet", "10.200.0.128/25"}}, 409);
+  call("POST", "/v1/networks", {{"name", "bad"}, {"subnet", "10.200.1.0/33"}}, 400);
+  call("POST", "/v1/networks", {{"name", "bad"}, {"nope", 1}}, 400);
+  auto auto_net = call("POST", "/v1/networks", {{"name", "auto"}, {"internal", true}}, 201);
+  EXPECT_EQ(auto_net["subnet"], "10.78.0.0/24");
+  EXPECT_EQ(call("GET", "/v1/networks", json(), 200).size(), 2u);
+  call("GET", "/v1/networks/nope", json(), 404);
+
+  // A jail's lease: in its inspect, in the network's, in the started event; refused removal.
+  auto j = run(on(server("hi"), "app"));
+  EXPECT_EQ(ip_of(j), "10.200.0.2");
+  EXPECT_EQ(call("GET", "/v1/networks/app", json(), 200)["jails"][0]["ip"], "10.200.0.2");
+  call("DELETE", "/v1/networks/app", json(), 409);
+  // An address asked for that is taken, and one outside the subnet.
+  auto body = server("x");
+  body["networks"] = json::array({{{"name", "app"}, {"ip", "10.200.0.2"}}});
+  call("POST", "/v1/jails?start=true", body, 409);
+  body["networks"] = json::array({{{"name", "app"}, {"ip", "10.9.9.9"}}});
+  call("POST", "/v1/jails?start=true", body, 400);
+  body["networks"] = json::array({{{"name", "app"}, {"ip", "10.200.0.77"}}});
+  auto k = run(body);
+  EXPECT_EQ(ip_of(k), "10.200.0.77");
+  bool seen = false;
+  {
+    auto c = ljd_->client();
+    auto r = c.get("/v1/events?since=0");
+    ASSERT_TRUE(r);
+    seen = r->body.find("\"ip\":\"10.200.0.77\"") != std::string::npos;
+  }
+  EXPECT_TRUE(seen) << "the jail.started event carries the address";
+  call("DELETE", "/v1/jails/" + j["id"].get<std::string>() + "?force=true", json(), 200);
+  call("DELETE", "/v1/jails/" + k["id"].get<std::string>() + "?force=true", json(), 200);
+  // Leases go with the jails: the address is free again, the network can go.
+  EXPECT_TRUE(call("GET", "/v1/networks/app", json(), 200)["jails"].empty());
+  call("DELETE", "/v1/networks/app", json(), 200);
+  EXPECT_NE(world_->exec("h", "ip link show " + n["bridge"].get<std::string>()).status, 0);
+}
+
+TEST_F(LjdNetTest, PublishedPortFromTheRemoteAndFromTheHostItself) {
+  auto j = run(on(server("published"), "default", json::array({{{"host_port", 8080},
+                                                                 {"container_port", 80}}})));
+  EXPECT_EQ(ip_of(j), "10.77.0.2");  // the default network, made on first use
+  auto r = until_ok("r", "curl -sf -m 2 http://192.168.77.1:8080/");
+  EXPECT_EQ(r.out, "published\n") << r.out;
+  r = until_ok("h", "curl -sf -m 2 http://127.0.0.1:8080/");
+  EXPECT_EQ(r.out, "published\n") << r.out;
+  r = until_ok("h", "curl -sf -m 2 http://192.168.77.1:8080/");
+  EXPECT_EQ(r.out, "published\n") << r.out;
+  // The same host port twice: refused, and the first one still serves.
+  auto c = ljd_->client();
+  auto twice = c.post("/v1/jails?start=true",
+                      on(server("second"), "default",
+                         json::array({{{"host_port", 8080}, {"container_port", 80}}})));
+  ASSERT_TRUE(twice);
+  EXPECT_EQ(twice->status, 409) << twice->body;
+  EXPECT_EQ(world_->exec("r", "curl -sf -m 2 http://192.168.77.1:8080/").out, "published\n");
+  // ljctl port
+  EXPECT_TRUE(call("GET", "/v1/jails/" + j["id"].get<std::string>(), json(),
+                   200)["spec"]["ports"][0]["host_port"] == 8080);
+}
+
+TEST_F(LjdNetTest, EgressIsNatedToTheHostsAddress) {
+  world_->httpd("r", 8000);
+  auto body = on(json{{"world", "bb"},
+                      {"command", {"sh", "-c", fetch_cmd("192.168.77.2", 8000, "/cgi-bin/ip")}}},
+                 "default");
+  auto j = run(body);
+  EXPECT_EQ(exit_code(j), 0);
+  auto logs = ljd_->client().get("/v1/jails/" + j["id"].get<std::string>() + "/logs");
+  ASSERT_TRUE(logs);
+  // The remote saw the host's uplink address, not the jail's.
+  EXPECT_NE(logs->body.find("192.168.77.1"), std::string::npos) << logs->body;
+}
+
+TEST_F(LjdNetTest, JailsOnOneNetworkResolveEachOtherByName) {
+  call("POST", "/v1/networks", {{"name", "app"}}, 201);
+  auto db = server("from-db");
+  db["name"] = "db";
+  run(on(db, "app"));
+  auto web = on(json{{"world", "bb"},
+                     {"name", "web"},
+                     {"command",
+                      {"sh", "-c",
+                       "ip=$(awk '{for(i=2;i<=NF;i++) if($i==\"db\"){print $1; exit}}' "
+                       "/etc/hosts); echo \"db is $ip\"; " + fetch_cmd("$ip", 80)}}},
+                "app");
+  auto w = run(web);
+  EXPECT_EQ(exit_code(w), 0);
+  auto logs = ljd_->client().get("/v1/jails/" + w["id"].get<std::string>() + "/logs");
+  ASSERT_TRUE(logs);
+  EXPECT_NE(logs->body.find("from-db"), std::string::npos) << logs->body;
+  // A name added after the fact: db's own hosts file learnt "late" when it joined.
+  auto late = on(json{{"world", "bb"}, {"name", "late"}, {"command", {"sleep", "30"}}}, "app");
+  auto l = run(late);
+  std::string db_id = call("GET", "/v1/jails/db", json(), 200)["id"];
+  std::ifstream in(ljd_->root() / ".ljd" / "net" / db_id / "hosts");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_NE(ss.str().find("late"), std::string::npos) << ss.str();
+  call("DELETE", "/v1/jails/" + l["id"].get<std::string>() + "?force=true", json(), 200);
+}
+
+TEST_F(LjdNetTest, DifferentNetworksAreIsolatedAndInternalHasNoWayOut) {
+  call("POST", "/v1/networks", {{"name", "a"}}, 201);
+  call("POST", "/v1/networks", {{"name", "b"}}, 201);
+  call("POST", "/v1/networks", {{"name", "closed"}, {"internal", true}}, 201);
+  auto target = run(on(server("secret"), "a"));
+  const std::string ip = ip_of(target);
+  ASSERT_FALSE(ip.empty());
+  auto fetch = [&](const std::string& network, const std::string& host, int port,
+                   const std::string& path) {
+    return run(on(json{{"world", "bb"}, {"command", {"sh", "-c", fetch_cmd(host, port, path)}}},
+                  network));
+  };
+  // The control: a jail on the same network gets it, so the refusal below is the isolation's.
+  EXPECT_EQ(exit_code(fetch("a", ip, 80, "/")), 0);
+  EXPECT_NE(exit_code(fetch("b", ip, 80, "/")), 0);
+  world_->httpd("r", 8000);
+  EXPECT_EQ(exit_code(fetch("a", "192.168.77.2", 8000, "/index.html")), 0);
+  EXPECT_NE(exit_code(fetch("closed", "192.168.77.2", 8000, "/index.html")), 0);
+  // Ports on an internal network are refused.
+  call("POST", "/v1/jails?start=true",
+       on(server("x"), "closed", json::array({{{"host_port", 9000}, {"container_port", 80}}})),
+       400);
+}
+
+TEST_F(LjdNetTest, KillNineThenRestartFreesDeadLeasesKeepsLiveOnesRemovesStaleLinks) {
+  call("POST", "/v1/networks", {{"name", "app"}}, 201);
+  auto keep = run(on(server("kept"), "app", json::array({{{"host_port", 8080},
+                                                          {"container_port", 80}}})));
+  auto dies = run(on(json{{"world", "bb"}, {"command", {"sleep", "1000"}}}, "app"));
+  const std::string keep_ip = ip_of(keep), dies_ip = ip_of(dies);
+  ASSERT_FALSE(keep_ip.empty());
+  ASSERT_EQ(until_ok("r", "curl -sf -m 2 http://192.168.77.1:8080/").out, "kept\n");
+  ljd_->crash();
+  // While ljd is down, interfaces of ljd's that no jail owns (left by an older crash).
+  ASSERT_EQ(world_->exec("h", "ip link add ljve-0000dead type veth peer name ljve-0000dea2 && "
+                              "ip link add ljbr-0000dead type bridge").status, 0);
+  start_ljd();
+  // The stale interfaces are gone, the live jail's link and published port survive.
+  EXPECT_NE(world_->exec("h", "ip link show ljve-0000dead").status, 0);
+  EXPECT_NE(world_->exec("h", "ip link show ljve-0000dea2").status, 0);
+  EXPECT_NE(world_->exec("h", "ip link show ljbr-0000dead").status, 0);
+  EXPECT_EQ(until_ok("r", "curl -sf -m 2 http://192.168.77.1:8080/").out, "kept\n");
+  EXPECT_EQ(ip_of(keep), keep_ip);
+  // Now one dies while ljd is down: its lease is freed at the next start.
+  auto d = call("GET", "/v1/jails/" + dies["id"].get<std::string>(), json(), 200);
+  const int dies_pid = d["pid"].get<int>();
+  ljd_->crash();
+  ASSERT_EQ(::kill(dies_pid, SIGKILL), 0);
+  start_ljd();
+  auto net = call("GET", "/v1/networks/app", json(), 200);
+  ASSERT_EQ(net["jails"].size(), 1u) << net.dump();
+  EXPECT_EQ(net["jails"][0]["ip"], keep_ip);
+  // The freed address is handed out again.
+  auto again = run(on(json{{"world", "bb"}, {"command", {"sleep", "30"}}}, "app"));
+  EXPECT_EQ(ip_of(again), dies_ip);
+  // A clean stop: no bridge, link or table of ljd's is left in the host namespace.
+  EXPECT_EQ(ljd_->stop(), 0);
+  EXPECT_EQ(world_->exec("h", "ip -o link show | grep -E 'ljbr-|ljve-'").status, 1)
+      << world_->exec("h", "ip -o link show").out;
+  EXPECT_EQ(world_->exec("h", "nft list tables | grep ljd").status, 1)
+      << world_->exec("h", "nft list tables").out;
+}
+
+}  // namespace
+}  // namespace lj::testing

@@ -1,6 +1,7 @@
 #include "daemon/jails.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "daemon/ndjson_log.hpp"
 #include "daemon/wire.hpp"
 #include "jail/status_file.hpp"
+#include "jail/terminal.hpp"
 
 namespace lj::daemon {
 
@@ -38,7 +40,13 @@ struct Jails::Live {
   std::unique_ptr<Watch> record_retry;
   Uid stop_uid;                // who asked it to stop, stamped on the exit event
   std::unique_ptr<Watch> exit_watch, deadline, kill_timer, drain_timer;
-  std::unique_ptr<Watch> readers[2];  // stdout, stderr pipes
+  std::unique_ptr<Watch> readers[2];  // stdout, stderr pipes (a terminal: its master as stdout)
+  // Where an attached client's input goes: the write end of the stdin pipe (spec stdin), or the
+  // terminal's master (spec tty + stdin); empty when the jail takes no input. The master also
+  // answers resizes (terminal). Lost with ljd: a re-adopted jail keeps its terminal (init holds
+  // the master, take_output) but its stdin pipe is gone (the command then reads EOF).
+  UniqueFd input;
+  UniqueFd terminal;
   int open_streams = 0;
   std::unique_ptr<RecordLog> log;            // the jail's output: file, seq and followers
   std::vector<std::filesystem::path> lower;  // the layers its root stacks (for "in use" checks)
@@ -215,45 +223,76 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
                   bool fresh, Uid uid, RowDone done) {
   struct Job {
     jail::JailSpec spec;
-    UniqueFd out_w, err_w;
+    UniqueFd out_w, err_w, in_r, console_theirs, console_ours;
     Result<std::unique_ptr<jail::Jail>> result = fail(Errc::internal, "jail", "not run");
   };
   // 1. The spec.
   auto job = std::make_shared<Job>();
   job->spec = make_spec(req, id, std::move(layers));
   job->spec.status_file = status_path(id);
-  // 2. The output pipes. The jail's init holds a read end of each too (read_output).
-  int out[2], err[2];
-  if (::pipe2(out, O_CLOEXEC) != 0)
-    return abandon_start(id, fresh, Error::from_errno("jail", "pipe2"), done);
-  UniqueFd out_r(out[0]);
-  job->out_w.reset(out[1]);
-  if (::pipe2(err, O_CLOEXEC) != 0)
-    return abandon_start(id, fresh, Error::from_errno("jail", "pipe2"), done);
-  UniqueFd err_r(err[0]);
-  job->err_w.reset(err[1]);
-  job->spec.stdio.out = job->out_w.get();
-  job->spec.stdio.err = job->err_w.get();
-  job->spec.stdio.out_read = out_r.get();
-  job->spec.stdio.err_read = err_r.get();
+  // 2. The stdio: a terminal, whose master comes back on a console socket (read as stdout), or
+  // the output pipes, of which the jail's init holds a read end too (read_output); a pipe to
+  // stdin when the request keeps it open.
+  auto pipes = std::make_shared<std::pair<UniqueFd, UniqueFd>>();
+  UniqueFd input;
+  if (req.tty) {
+    int sp[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0)
+      return abandon_start(id, fresh, Error::from_errno("jail", "socketpair"), done);
+    job->console_ours.reset(sp[0]);
+    job->console_theirs.reset(sp[1]);
+    job->spec.tty = jail::Terminal{sp[1], req.tty_rows, req.tty_cols};
+  } else {
+    int out[2], err[2];
+    if (::pipe2(out, O_CLOEXEC) != 0)
+      return abandon_start(id, fresh, Error::from_errno("jail", "pipe2"), done);
+    pipes->first.reset(out[0]);
+    job->out_w.reset(out[1]);
+    if (::pipe2(err, O_CLOEXEC) != 0)
+      return abandon_start(id, fresh, Error::from_errno("jail", "pipe2"), done);
+    pipes->second.reset(err[0]);
+    job->err_w.reset(err[1]);
+    job->spec.stdio.out = job->out_w.get();
+    job->spec.stdio.err = job->err_w.get();
+    job->spec.stdio.out_read = pipes->first.get();
+    job->spec.stdio.err_read = pipes->second.get();
+    if (req.stdin_open) {
+      int in[2];
+      if (::pipe2(in, O_CLOEXEC) != 0)
+        return abandon_start(id, fresh, Error::from_errno("jail", "pipe2"), done);
+      job->in_r.reset(in[0]);
+      input.reset(in[1]);
+      job->spec.stdio.in = in[0];
+    }
+  }
   // 3. The live entry, which log followers that came early join.
   auto& slot = live_[id];
   slot = std::make_unique<Live>();
   slot->id = id;
   slot->spawning = true;
   slot->lower = job->spec.root.layers;
+  slot->input = std::move(input);
   if (auto fit = followers_.find(id); fit != followers_.end()) {
     for (auto& f : fit->second) log_of(*slot).follow(std::move(f.w), f.after);
     followers_.erase(fit);
   }
 
   // 4. The backend, on the pool.
-  auto pipes = std::make_shared<std::pair<UniqueFd, UniqueFd>>(std::move(out_r), std::move(err_r));
+  const bool tty = req.tty, tty_input = req.tty && req.stdin_open;
   auto finish = std::make_shared<RowDone>(std::move(done));
   jail::Backend* backend = d_.backend.get();
-  d_.loop.blocking([this, job, pipes, finish, backend, id, fresh, uid] {
+  d_.loop.blocking([this, job, pipes, finish, backend, id, fresh, uid, tty, tty_input] {
     auto t0 = std::chrono::steady_clock::now();
     job->result = backend->spawn(job->spec);
+    if (job->result && job->spec.tty) {
+      // Sent before the command started: it is in the socket by now.
+      job->console_theirs.reset();
+      auto master = jail::receive_terminal(job->console_ours.get());
+      if (!master)
+        job->result = fail(std::move(master).error());
+      else
+        pipes->first = std::move(*master);
+    }
     crash_point("start.after_spawn");
     lg()->debug(
         "jail={} spawn took {}us", id,
@@ -262,12 +301,17 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
     // Our copies of the write ends go now: EOF then comes when the jail's own are gone.
     job->out_w.reset();
     job->err_w.reset();
+    job->in_r.reset();
     // 5. Back on the loop: the row, then supervision.
-    d_.loop.post([this, job, pipes, finish, id, fresh, uid] {
+    d_.loop.post([this, job, pipes, finish, id, fresh, uid, tty, tty_input] {
       Live& l = *live_.at(id);
       l.spawning = false;
       if (!job->result) return abandon_start(id, fresh, std::move(job->result).error(), *finish);
       l.jail = std::move(*job->result);
+      if (tty) {
+        l.terminal.reset(::fcntl(pipes->first.get(), F_DUPFD_CLOEXEC, 0));
+        if (tty_input && l.terminal) l.input.reset(::fcntl(l.terminal.get(), F_DUPFD_CLOEXEC, 0));
+      }
       const jail::JailHandle& h = l.jail->handle();
       auto ev = d_.emit(
           d_.idx.transition(id, index::JailState::running,
@@ -300,8 +344,8 @@ void Jails::abandon_start(const std::string& id, bool fresh, Error e, const RowD
 // and the next ljd reads on from the ends it takes back from init (recover).
 void Jails::read_output(Live& l, UniqueFd out, UniqueFd err) {
   const std::string id = l.id;
-  l.open_streams = 2;
-  for (int s = 0; s < 2; ++s) {
+  l.open_streams = err ? 2 : 1;  // a terminal has one stream, its master
+  for (int s = 0; s < l.open_streams; ++s) {
     l.readers[s] = d_.loop.read_until_eof(
         std::move(s == 0 ? out : err),
         [this, id, s](std::string_view data) {
@@ -791,8 +835,14 @@ void Jails::recover(std::function<void()> done) {
         if (auto req = decode_create(doc, d_.cfg, nullptr)) {
           if (auto layers = resolve_layers(*req)) l->lower = std::move(*layers);
         }
-        if (auto [out, err] = l->jail->take_output(); out && err)
+        auto doc_tty = doc.is_object() && doc.value("tty", false);
+        if (auto [out, err] = l->jail->take_output(); out && (err || doc_tty)) {
+          // A terminal: the master init held (init_abi.h), read as stdout; resizes go to it.
+          if (doc_tty) l->terminal.reset(::fcntl(out.get(), F_DUPFD_CLOEXEC, 0));
+          if (doc_tty && doc.value("stdin", false) && l->terminal)
+            l->input.reset(::fcntl(l->terminal.get(), F_DUPFD_CLOEXEC, 0));
           read_output(*l, std::move(out), std::move(err));
+        }
         supervise(*l);
         ++d_.recovery.adopted;
         lg()->info("recovery: re-adopted jail={} pid={}", row.id, row.pid);

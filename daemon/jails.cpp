@@ -1,6 +1,7 @@
 #include "daemon/jails.hpp"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -715,6 +716,51 @@ Result<JailRow> Jails::kill(std::string_view id_or_name, int sig, Uid uid) {
   LJ_TRY_CTX("signalling jail " + row.id, it->second->jail->signal(sig, true));
   LJ_TRY(d_.emit(d_.idx.append_event("jail.signalled", row.id, uid, json{{"signal", sig}}.dump())));
   return row;
+}
+
+namespace {
+Error not_running(const JailRow& row) {
+  return Error(Errc::conflict, "jail",
+               "jail " + row.id + " is " + std::string(index::to_string(row.state)) +
+                   ", not running");
+}
+}  // namespace
+
+Status Jails::resize(std::string_view id_or_name, unsigned short rows, unsigned short cols) {
+  auto row = LJ_TRY(get(id_or_name));
+  auto it = live_.find(row.id);
+  if (it == live_.end() || !it->second->jail) return fail(not_running(row));
+  if (!it->second->terminal)
+    return fail(Errc::conflict, "jail", "jail " + row.id + " has no terminal (spec tty)");
+  struct winsize ws {};
+  ws.ws_row = rows;
+  ws.ws_col = cols;
+  if (::ioctl(it->second->terminal.get(), TIOCSWINSZ, &ws) != 0)
+    return fail_errno("jail", "resizing the terminal of jail " + row.id);
+  return {};
+}
+
+Result<Jails::Attached> Jails::attach(std::string_view id_or_name, std::shared_ptr<StreamWriter> w) {
+  auto row = LJ_TRY(get(id_or_name));
+  auto it = live_.find(row.id);
+  if (it == live_.end() || !it->second->jail || it->second->exit_recorded)
+    return fail(not_running(row));
+  Live& l = *it->second;
+  Attached a;
+  a.id = row.id;
+  a.tty = static_cast<bool>(l.terminal);
+  if (l.input) {
+    a.input.reset(::fcntl(l.input.get(), F_DUPFD_CLOEXEC, 0));
+    if (!a.input) return fail_errno("jail", "dup the input of jail " + row.id);
+  }
+  RecordLog& log = log_of(l);
+  log.follow(std::move(w), log.last_seq());
+  return a;
+}
+
+void Jails::close_stdin(const std::string& id) {
+  auto it = live_.find(id);
+  if (it != live_.end() && !it->second->terminal) it->second->input.reset();
 }
 
 void Jails::remove(std::string_view id_or_name, bool force, Uid uid, RowDone done) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -54,6 +55,14 @@ class LjdInteractiveTest : public SharedLjdTest<LjdInteractiveTest, true> {
     return {w ? w->json()["exit"] : json(), out};
   }
 };
+
+// VmRSS of a process, KiB.
+long rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
 
 // A raw upgraded attach: the connection after the 101, or an empty descriptor.
 UniqueFd attach_upgraded(const std::string& socket_path, const std::string& id) {
@@ -128,6 +137,7 @@ TEST_F(LjdInteractiveTest, AHundredMebibytesOfStdinArriveWhole) {
     ::pclose(p);
   }
   ::unlink(tmpl);
+  const long rss_before = rss_kib(ljd_->pid());
   const auto t0 = std::chrono::steady_clock::now();
   std::thread writer([&] {
     for (int i = 0; i < 100; ++i)
@@ -137,7 +147,12 @@ TEST_F(LjdInteractiveTest, AHundredMebibytesOfStdinArriveWhole) {
   auto [out, err] = read_demuxed(a.get());
   writer.join();
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("stdin: 100 MiB in %.3f s = %.0f MiB/s\n", s, 100 / s);
+  const long rss_after = rss_kib(ljd_->pid());
+  std::printf("stdin: 100 MiB in %.3f s = %.0f MiB/s; ljd RSS %ld -> %ld KiB\n", s, 100 / s,
+              rss_before, rss_after);
+  // ljd never holds more than a 64 KiB read of the stream at once (attach.hpp): its RSS must not
+  // follow the 100 MiB. 16 MiB of slack for the allocator and the other tests' jails.
+  EXPECT_LT(rss_after - rss_before, 16 * 1024) << "ljd buffered the stream";
   EXPECT_EQ(out.substr(0, 32), want.substr(0, 32));
   EXPECT_EQ(out.size(), want.size());
 }

@@ -18,12 +18,15 @@ void add_attach_routes(Router& router, Daemon& d) {
                                         "jail " + row->id + " is " +
                                             std::string(index::to_string(row->state)) +
                                             ", not running")));
+    auto logs = query_bool(req, "logs", false);
+    if (!logs) return reply(field_error(logs.error(), "logs"));
+    const bool from_start = *logs;
     Response resp;
     if (!req.upgrade_tcp) {
       // Not upgraded (curl --unix-socket): the output from now on as NDJSON, then the end record
       // with the exit; no input.
-      resp.stream = [&d, id = row->id](std::shared_ptr<StreamWriter> w) {
-        if (auto a = d.jails->attach(id, w); !a) {
+      resp.stream = [&d, id = row->id, from_start](std::shared_ptr<StreamWriter> w) {
+        if (auto a = d.jails->attach(id, w, from_start); !a) {
           w->write(R"({"type":"end","state":"unknown","reason":)" +
                    nlohmann::json(a.error().what()).dump() + "}");
           w->end();
@@ -32,7 +35,7 @@ void add_attach_routes(Router& router, Daemon& d) {
       return reply(std::move(resp));
     }
     // Upgraded: 101, then the raw duplex stream on the socket (attach.hpp).
-    resp.upgrade = [&d, id = row->id](int socket, std::string early) {
+    resp.upgrade = [&d, id = row->id, from_start](int socket, std::string early) {
       UniqueFd sock(socket);
       // The input descriptor comes from attach(), which needs the writer: register a forwarder.
       struct Forward final : StreamWriter {
@@ -52,7 +55,7 @@ void add_attach_routes(Router& router, Daemon& d) {
         std::size_t backlog() const override { return to ? to->backlog() : 0; }
       };
       auto fwd = std::make_shared<Forward>();
-      auto a = d.jails->attach(id, fwd);
+      auto a = d.jails->attach(id, fwd, from_start);
       if (!a) {
         std::string msg = a.error().what() + "\n";
         (void)!::write(sock.get(), msg.data(), msg.size());

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -91,6 +93,13 @@ class AttachPump final : public StreamWriter, public std::enable_shared_from_thi
   }
 
   void loop(std::string early) {
+    // A jail that stopped reading its stdin (it ended, or closed it) makes write(2) to the pipe
+    // raise SIGPIPE, whose default kills ljd: blocked on this thread (a thread-directed signal
+    // stays pending here), the write fails with EPIPE instead and only the input ends.
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    ::pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
     bool input_open = static_cast<bool>(input_);
     if (!early.empty() && input_open && !write_all(input_.get(), early.data(), early.size()))
       input_open = false;

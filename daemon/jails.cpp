@@ -740,7 +740,8 @@ Status Jails::resize(std::string_view id_or_name, unsigned short rows, unsigned 
   return {};
 }
 
-Result<Jails::Attached> Jails::attach(std::string_view id_or_name, std::shared_ptr<StreamWriter> w) {
+Result<Jails::Attached> Jails::attach(std::string_view id_or_name, std::shared_ptr<StreamWriter> w,
+                                      bool from_start) {
   auto row = LJ_TRY(get(id_or_name));
   auto it = live_.find(row.id);
   if (it == live_.end() || !it->second->jail || it->second->exit_recorded)
@@ -754,7 +755,9 @@ Result<Jails::Attached> Jails::attach(std::string_view id_or_name, std::shared_p
     if (!a.input) return fail_errno("jail", "dup the input of jail " + row.id);
   }
   RecordLog& log = log_of(l);
-  log.follow(std::move(w), log.last_seq());
+  std::uint64_t after = log.last_seq();
+  if (from_start) after = replay_records(log.path(), 0, w.get());
+  log.follow(std::move(w), after);
   return a;
 }
 

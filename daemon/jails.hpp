@@ -78,7 +78,10 @@ class Jails {
     bool tty = false;
     std::string id;
   };
-  Result<Attached> attach(std::string_view id, std::shared_ptr<StreamWriter> w);
+  // With from_start, the output stored so far comes first (a `run` that attaches just after the
+  // start misses nothing).
+  Result<Attached> attach(std::string_view id, std::shared_ptr<StreamWriter> w,
+                          bool from_start = false);
   // An attached client ended its input: the jail's stdin pipe closes (a terminal stays open).
   void close_stdin(const std::string& id);
 

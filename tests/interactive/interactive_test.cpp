@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include "common/fd.hpp"
 
@@ -180,6 +182,27 @@ TEST_F(LjdInteractiveTest, AShellOnATerminalThroughAnAttachAndAResize) {
   auto bad = c.request("POST", "/v1/jails/" + id + "/resize?h=40&w=100");
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 409);
+}
+
+// What `sh -c script` prints, and its exit status.
+std::pair<std::string, int> shell(const std::string& script) {
+  std::string out;
+  FILE* p = ::popen(script.c_str(), "r");
+  if (!p) return {"", -1};
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  int st = ::pclose(p);
+  return {out, WIFEXITED(st) ? WEXITSTATUS(st) : -1};
+}
+
+TEST_F(LjdInteractiveTest, LjctlRunDashIPipesStdinAndExitsWithTheJailsStatus) {
+  const std::string ljctl = std::string(LJCTL_PATH) + " --socket " + ljd_->socket();
+  auto [out, code] = shell("echo hi | " + ljctl + " run -i bb -- sh -c 'cat; echo err >&2; exit 3' 2>/dev/null");
+  EXPECT_EQ(out, "hi\n");
+  EXPECT_EQ(code, 3);
+  std::tie(out, code) = shell("echo x | " + ljctl + " run -i -u 65534:65534 bb -- id -u");
+  EXPECT_EQ(out, "65534\n");
+  EXPECT_EQ(code, 0);
 }
 
 TEST_F(LjdInteractiveTest, ATtyJailRunsOnAPtyOfItsOwnAsItsUser) {

@@ -1,5 +1,6 @@
 #include "client/ljctl.hpp"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -18,6 +19,7 @@
 
 #include "client/ljctl_api.hpp"
 #include "client/ljctl_args.hpp"
+#include "client/ljctl_attach.hpp"
 #include "client/ljctl_format.hpp"
 #include "client/ljctl_network.hpp"
 
@@ -192,6 +194,10 @@ int report_create_failure(Api& api, const Error& e) {
 int cmd_run(Api& api, const Globals& g, RunOptions o, bool detach) {
   std::error_code ec;
   fs::path cwd = fs::current_path(ec);
+  if (struct winsize ws {}; o.tty && ::isatty(0) && ::ioctl(0, TIOCGWINSZ, &ws) == 0) {
+    o.rows = ws.ws_row;  // the jail's terminal starts at ljctl's size
+    o.cols = ws.ws_col;
+  }
   auto body = make_create_body(o, cwd, [](const std::string& k) -> std::optional<std::string> {
     const char* v = std::getenv(k.c_str());
     return v ? std::optional<std::string>(v) : std::nullopt;
@@ -214,6 +220,13 @@ int cmd_run(Api& api, const Globals& g, RunOptions o, bool detach) {
   }
   std::string id = created->value("id", "");
   if (id.empty()) return report("ljd created a jail without an id — check ljd's log");
+  if (o.interactive || o.tty) {
+    // Attached (docs/attach.md); the exit from the record once the stream ends.
+    if (auto err = attach_stdio(api.socket(), id, o.tty); !err.empty()) return report(err);
+    auto w = api.call("GET", jail_path(id) + "/wait");
+    if (!w) return report(w.error());
+    return exit_status(w->contains("exit") ? (*w)["exit"] : json());
+  }
 
   LogState st;
   int interrupts = 0;
@@ -648,6 +661,9 @@ static int main_unguarded(int argc, char** argv) {
                   "wall-clock limit: 30s, 5m, 1h (then the jail is killed)");
   run->add_option("-l,--label", ro.labels, "k=v label (repeatable)")->allow_extra_args(false);
   run->add_flag("--keep", ro.keep, "keep the jail's record after it exits (no auto-remove)");
+  run->add_flag("-i,--interactive", ro.interactive, "keep stdin open and feed it from ljctl's");
+  run->add_flag("-t,--tty", ro.tty, "run the command on a terminal");
+  run->add_option("-u,--user", ro.user, "name|uid[:group|gid], from the jail's /etc/passwd");
   run->add_flag("-d,--detach", detach, "print the jail's id and return at once");
   RunNetOptions rno;
   add_run_net_options(run, rno);

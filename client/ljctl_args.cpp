@@ -309,6 +309,10 @@ Result<json> make_create_body(
     body["labels"] = labels;
   }
   body["auto_remove"] = !o.keep;
+  if (o.interactive) body["stdin"] = true;
+  if (o.tty) body["tty"] = true;
+  if (o.tty && o.rows != 0 && o.cols != 0) body["tty_size"] = {{"rows", o.rows}, {"cols", o.cols}};
+  if (!o.user.empty()) body["user"] = o.user;
   return body;
 }
 

@@ -79,6 +79,10 @@ struct RunOptions {
   std::vector<std::string> labels;                 // "k=v"
   bool keep = false;
   const RunNetOptions* networking = nullptr;  // --network, -p, ... (ljctl_network.hpp)
+  bool interactive = false;  // -i: stdin kept open and fed from ljctl's
+  bool tty = false;          // -t: a terminal
+  std::string user;          // -u: name|uid[:group|gid], resolved in the jail
+  unsigned short rows = 0, cols = 0;  // with tty: ljctl's terminal size, 0 when unknown
 };
 
 // The body of POST /v1/jails for `ljctl run` (sent with ?start=true). `getenv` looks up the

@@ -26,7 +26,8 @@ void add_system_routes(Router& r, Daemon& d);
 void add_jail_routes(Router& r, Daemon& d);
 void add_event_routes(Router& r, Daemon& d);
 void add_resource_routes(Router& r, Daemon& d);
-void add_network_routes(Router& r, Daemon& d);
+void add_network_routes(Router& r, Daemon& d);  // api_networks.cpp
+void add_attach_routes(Router& r, Daemon& d);  // api_attach.cpp
 
 // Query helpers shared by the families: a malformed value is a 400 naming the parameter.
 Result<bool> query_bool(const Request& req, std::string_view key, bool dflt);

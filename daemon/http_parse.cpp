@@ -156,6 +156,7 @@ std::optional<Response> RequestReader::take(Request* req) {
   if (!parse_target(req->target, req))
     return error_response(Error(Errc::invalid_argument, "api", "malformed request target"));
   req->body = std::move(msg.body());
+  req->upgrade_tcp = impl_->parser.upgrade() && lower_trimmed(msg[http::field::upgrade]) == "tcp";
   return std::nullopt;
 }
 

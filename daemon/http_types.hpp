@@ -33,6 +33,9 @@ struct Request {
   std::string body;
   Peer peer;
   std::string request_id;  // "r-<n>", for logs
+  // "Connection: Upgrade" with "Upgrade: tcp": the client asks for the raw duplex byte stream of
+  // Docker's attach hijack (docs/attach.md).
+  bool upgrade_tcp = false;
 
   // The last value of a query parameter, or nullptr.
   const std::string* param(std::string_view key) const;
@@ -61,6 +64,10 @@ struct Response {
   // Set for a chunked NDJSON stream: called once the headers are out, with the writer the
   // producer feeds. The server adds heartbeats while the stream is idle.
   std::function<void(std::shared_ptr<StreamWriter>)> stream;
+  // Set to take the connection over (only for a request with upgrade_tcp): the server answers
+  // 101 Switching Protocols, then hands over the connected socket (blocking mode, close-on-exec;
+  // the callee owns it) and any bytes the client sent after the request. Loop thread.
+  std::function<void(int socket, std::string early)> upgrade;
 };
 
 // Answers one request, exactly once, on the loop thread; possibly later (a wait, a stream).

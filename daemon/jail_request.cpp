@@ -73,6 +73,16 @@ void check_memory_floor(Fields& lim, std::uint64_t bytes) {
   }
 }
 
+// The form JailSpec::user takes (the jail's files decide the rest at start): name|uid, then
+// optionally :group|gid, no NUL or newline (they would end the C string or the passwd line).
+bool valid_user(const std::string& u) {
+  const auto colon = u.find(':');
+  if (u.size() > 255 || colon == 0 || (colon != std::string::npos && colon + 1 == u.size()))
+    return false;
+  if (colon != std::string::npos && u.find(':', colon + 1) != std::string::npos) return false;
+  return u.find_first_of(std::string_view("\0\n", 2)) == std::string::npos;
+}
+
 }  // namespace
 
 Result<CreateJail> decode_create(const json& body, const Config& cfg, std::string* field) {
@@ -145,6 +155,17 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
   }
   c.labels = f.opt_string_map("labels").value_or(std::map<std::string, std::string>{});
   c.auto_remove = f.opt_bool("auto_remove").value_or(false);
+  c.user = f.opt_string("user").value_or("");
+  c.stdin_open = f.opt_bool("stdin").value_or(false);
+  c.tty = f.opt_bool("tty").value_or(false);
+  Fields size = f.object("tty_size");
+  if (size.present()) {
+    auto rows = size.opt_uint("rows"), cols = size.opt_uint("cols");
+    if (!rows || *rows == 0 || *rows > 65535) size.reject("rows", "1..65535");
+    if (!cols || *cols == 0 || *cols > 65535) size.reject("cols", "1..65535");
+    c.tty_rows = static_cast<unsigned short>(rows.value_or(0));
+    c.tty_cols = static_cast<unsigned short>(cols.value_or(0));
+  }
 
   if (!f.error()) {
     if (!c.name.empty() && !valid_name(c.name)) {
@@ -159,6 +180,10 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
       f.reject("workdir", "must be an absolute path without ..");
     } else if (c.overlay && c.overlay->name.find('/') == std::string::npos) {
       f.reject("overlay.name", "overlay names contain a slash (namespace/name)");
+    } else if (!c.user.empty() && !valid_user(c.user)) {
+      f.reject("user", "must be name|uid[:group|gid]");
+    } else if (size.present() && !c.tty) {
+      f.reject("tty_size", "only with tty");
     }
     for (const auto& [k, v] : c.env) {
       if (k.empty() || k.find('=') != std::string::npos || has_nul(k)) {
@@ -275,6 +300,10 @@ json encode_create(const CreateJail& c) {
   }
   if (!c.labels.empty()) j["labels"] = c.labels;
   if (c.auto_remove) j["auto_remove"] = true;
+  if (!c.user.empty()) j["user"] = c.user;
+  if (c.stdin_open) j["stdin"] = true;
+  if (c.tty) j["tty"] = true;
+  if (c.tty_rows != 0) j["tty_size"] = {{"rows", c.tty_rows}, {"cols", c.tty_cols}};
   return j;
 }
 
@@ -291,6 +320,8 @@ jail::JailSpec make_spec(const CreateJail& c, const std::string& id,
   s.hostname = c.hostname.empty() ? (c.name.empty() ? id : c.name) : c.hostname;
   s.network = c.network;
   s.limits = c.limits;
+  s.user = c.user;
+  // The terminal's socket and the stdio descriptors are the start's (Jails::spawn), not the spec's.
   return s;
 }
 

@@ -39,6 +39,10 @@ struct CreateJail {
   std::vector<jail::Volume> volumes;
   std::map<std::string, std::string> labels;
   bool auto_remove = false;
+  std::string user;  // jail::JailSpec::user; empty: root
+  bool stdin_open = false;  // "stdin": ljd holds a pipe to the command's stdin
+  bool tty = false;
+  unsigned short tty_rows = 0, tty_cols = 0;  // "tty_size"
 };
 
 // Decodes and validates a create body (limits default from `cfg`). On a field error, *field names

@@ -1,6 +1,8 @@
 #include "daemon/jails.hpp"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +22,7 @@
 #include "daemon/networks.hpp"
 #include "daemon/wire.hpp"
 #include "jail/status_file.hpp"
+#include "jail/terminal.hpp"
 
 namespace lj::daemon {
 
@@ -39,7 +42,13 @@ struct Jails::Live {
   std::unique_ptr<Watch> record_retry;
   Uid stop_uid;                // who asked it to stop, stamped on the exit event
   std::unique_ptr<Watch> exit_watch, deadline, kill_timer, drain_timer;
-  std::unique_ptr<Watch> readers[2];  // stdout, stderr pipes
+  std::unique_ptr<Watch> readers[2];  // stdout, stderr pipes (a terminal: its master as stdout)
+  // Where an attached client's input goes: the write end of the stdin pipe (spec stdin), or the
+  // terminal's master (spec tty + stdin); empty when the jail takes no input. The master also
+  // answers resizes (terminal). Lost with ljd: a re-adopted jail keeps its terminal (init holds
+  // the master, take_output) but its stdin pipe is gone (the command then reads EOF).
+  UniqueFd input;
+  UniqueFd terminal;
   int open_streams = 0;
   std::unique_ptr<RecordLog> log;            // the jail's output: file, seq and followers
   std::vector<std::filesystem::path> lower;  // the layers its root stacks (for "in use" checks)
@@ -225,7 +234,7 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
                   bool fresh, Uid uid, RowDone done) {
   struct Job {
     jail::JailSpec spec;
-    UniqueFd out_w, err_w;
+    UniqueFd out_w, err_w, in_r, console_theirs, console_ours;
     std::optional<NetPlan> net;
     NetAttached attached;
     Result<std::unique_ptr<jail::Jail>> result = fail(Errc::internal, "jail", "not run");
@@ -240,37 +249,59 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
     for (const auto& v : plan->files) job->spec.root.volumes.push_back(v);
     job->net = std::move(*plan);
   }
-  // 2. The output pipes. The jail's init holds a read end of each too (read_output).
-  int out[2], err[2];
-  if (::pipe2(out, O_CLOEXEC) != 0)
-    return abandon_start(id, fresh, Error::from_errno("jail", "pipe2"), done);
-  UniqueFd out_r(out[0]);
-  job->out_w.reset(out[1]);
-  if (::pipe2(err, O_CLOEXEC) != 0)
-    return abandon_start(id, fresh, Error::from_errno("jail", "pipe2"), done);
-  UniqueFd err_r(err[0]);
-  job->err_w.reset(err[1]);
-  job->spec.stdio.out = job->out_w.get();
-  job->spec.stdio.err = job->err_w.get();
-  job->spec.stdio.out_read = out_r.get();
-  job->spec.stdio.err_read = err_r.get();
+  // 2. The stdio: a terminal, whose master comes back on a console socket (read as stdout), or
+  // the output pipes, of which the jail's init holds a read end too (read_output); a pipe to
+  // stdin when the request keeps it open.
+  auto pipes = std::make_shared<std::pair<UniqueFd, UniqueFd>>();
+  UniqueFd input;
+  if (req.tty) {
+    int sp[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0)
+      return abandon_start(id, fresh, Error::from_errno("jail", "socketpair"), done);
+    job->console_ours.reset(sp[0]);
+    job->console_theirs.reset(sp[1]);
+    job->spec.tty = jail::Terminal{sp[1], req.tty_rows, req.tty_cols};
+  } else {
+    int out[2], err[2];
+    if (::pipe2(out, O_CLOEXEC) != 0)
+      return abandon_start(id, fresh, Error::from_errno("jail", "pipe2"), done);
+    pipes->first.reset(out[0]);
+    job->out_w.reset(out[1]);
+    if (::pipe2(err, O_CLOEXEC) != 0)
+      return abandon_start(id, fresh, Error::from_errno("jail", "pipe2"), done);
+    pipes->second.reset(err[0]);
+    job->err_w.reset(err[1]);
+    job->spec.stdio.out = job->out_w.get();
+    job->spec.stdio.err = job->err_w.get();
+    job->spec.stdio.out_read = pipes->first.get();
+    job->spec.stdio.err_read = pipes->second.get();
+    if (req.stdin_open) {
+      int in[2];
+      if (::pipe2(in, O_CLOEXEC) != 0)
+        return abandon_start(id, fresh, Error::from_errno("jail", "pipe2"), done);
+      job->in_r.reset(in[0]);
+      input.reset(in[1]);
+      job->spec.stdio.in = in[0];
+    }
+  }
   // 3. The live entry, which log followers that came early join.
   auto& slot = live_[id];
   slot = std::make_unique<Live>();
   slot->id = id;
   slot->spawning = true;
   slot->lower = job->spec.root.layers;
+  slot->input = std::move(input);
   if (auto fit = followers_.find(id); fit != followers_.end()) {
     for (auto& f : fit->second) log_of(*slot).follow(std::move(f.w), f.after);
     followers_.erase(fit);
   }
 
   // 4. The backend, on the pool.
-  auto pipes = std::make_shared<std::pair<UniqueFd, UniqueFd>>(std::move(out_r), std::move(err_r));
+  const bool tty = req.tty, tty_input = req.tty && req.stdin_open;
   auto finish = std::make_shared<RowDone>(std::move(done));
   jail::Backend* backend = d_.backend.get();
   Networks* networks = d_.networks.get();
-  d_.loop.blocking([this, job, pipes, finish, backend, networks, id, fresh, uid] {
+  d_.loop.blocking([this, job, pipes, finish, backend, networks, id, fresh, uid, tty, tty_input] {
     auto t0 = std::chrono::steady_clock::now();
     // Its network namespace with its links made first, then the jail joins it (mode netns).
     if (job->net) {
@@ -285,6 +316,15 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
     }
     if (!job->net || job->attached.netns) job->result = backend->spawn(job->spec);
     job->attached.netns.reset();  // the jail holds its namespace now
+    if (job->result && job->spec.tty) {
+      // Sent before the command started: it is in the socket by now.
+      job->console_theirs.reset();
+      auto master = jail::receive_terminal(job->console_ours.get());
+      if (!master)
+        job->result = fail(std::move(master).error());
+      else
+        pipes->first = std::move(*master);
+    }
     crash_point("start.after_spawn");
     lg()->debug(
         "jail={} spawn took {}us", id,
@@ -293,12 +333,17 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
     // Our copies of the write ends go now: EOF then comes when the jail's own are gone.
     job->out_w.reset();
     job->err_w.reset();
+    job->in_r.reset();
     // 5. Back on the loop: the row, then supervision.
-    d_.loop.post([this, job, pipes, finish, id, fresh, uid] {
+    d_.loop.post([this, job, pipes, finish, id, fresh, uid, tty, tty_input] {
       Live& l = *live_.at(id);
       l.spawning = false;
       if (!job->result) return abandon_start(id, fresh, std::move(job->result).error(), *finish);
       l.jail = std::move(*job->result);
+      if (tty) {
+        l.terminal.reset(::fcntl(pipes->first.get(), F_DUPFD_CLOEXEC, 0));
+        if (tty_input && l.terminal) l.input.reset(::fcntl(l.terminal.get(), F_DUPFD_CLOEXEC, 0));
+      }
       const jail::JailHandle& h = l.jail->handle();
       auto ev = d_.emit(
           d_.idx.transition(id, index::JailState::running,
@@ -337,8 +382,8 @@ void Jails::abandon_start(const std::string& id, bool fresh, Error e, const RowD
 // and the next ljd reads on from the ends it takes back from init (recover).
 void Jails::read_output(Live& l, UniqueFd out, UniqueFd err) {
   const std::string id = l.id;
-  l.open_streams = 2;
-  for (int s = 0; s < 2; ++s) {
+  l.open_streams = err ? 2 : 1;  // a terminal has one stream, its master
+  for (int s = 0; s < l.open_streams; ++s) {
     l.readers[s] = d_.loop.read_until_eof(
         std::move(s == 0 ? out : err),
         [this, id, s](std::string_view data) {
@@ -723,6 +768,54 @@ Result<JailRow> Jails::kill(std::string_view id_or_name, int sig, Uid uid) {
   return row;
 }
 
+namespace {
+Error not_running(const JailRow& row) {
+  return Error(Errc::conflict, "jail",
+               "jail " + row.id + " is " + std::string(index::to_string(row.state)) +
+                   ", not running");
+}
+}  // namespace
+
+Status Jails::resize(std::string_view id_or_name, unsigned short rows, unsigned short cols) {
+  auto row = LJ_TRY(get(id_or_name));
+  auto it = live_.find(row.id);
+  if (it == live_.end() || !it->second->jail) return fail(not_running(row));
+  if (!it->second->terminal)
+    return fail(Errc::conflict, "jail", "jail " + row.id + " has no terminal (spec tty)");
+  struct winsize ws {};
+  ws.ws_row = rows;
+  ws.ws_col = cols;
+  if (::ioctl(it->second->terminal.get(), TIOCSWINSZ, &ws) != 0)
+    return fail_errno("jail", "resizing the terminal of jail " + row.id);
+  return {};
+}
+
+Result<Jails::Attached> Jails::attach(std::string_view id_or_name, std::shared_ptr<StreamWriter> w,
+                                      bool from_start) {
+  auto row = LJ_TRY(get(id_or_name));
+  auto it = live_.find(row.id);
+  if (it == live_.end() || !it->second->jail || it->second->exit_recorded)
+    return fail(not_running(row));
+  Live& l = *it->second;
+  Attached a;
+  a.id = row.id;
+  a.tty = static_cast<bool>(l.terminal);
+  if (l.input) {
+    a.input.reset(::fcntl(l.input.get(), F_DUPFD_CLOEXEC, 0));
+    if (!a.input) return fail_errno("jail", "dup the input of jail " + row.id);
+  }
+  RecordLog& log = log_of(l);
+  std::uint64_t after = log.last_seq();
+  if (from_start) after = replay_records(log.path(), 0, w.get());
+  log.follow(std::move(w), after);
+  return a;
+}
+
+void Jails::close_stdin(const std::string& id) {
+  auto it = live_.find(id);
+  if (it != live_.end() && !it->second->terminal) it->second->input.reset();
+}
+
 void Jails::remove(std::string_view id_or_name, bool force, Uid uid, RowDone done) {
   auto row = get(id_or_name);
   if (!row) return done(row);
@@ -859,8 +952,14 @@ void Jails::recover(std::function<void()> done_jails) {
         if (auto req = decode_create(doc, d_.cfg, nullptr)) {
           if (auto layers = resolve_layers(*req)) l->lower = std::move(*layers);
         }
-        if (auto [out, err] = l->jail->take_output(); out && err)
+        auto doc_tty = doc.is_object() && doc.value("tty", false);
+        if (auto [out, err] = l->jail->take_output(); out && (err || doc_tty)) {
+          // A terminal: the master init held (init_abi.h), read as stdout; resizes go to it.
+          if (doc_tty) l->terminal.reset(::fcntl(out.get(), F_DUPFD_CLOEXEC, 0));
+          if (doc_tty && doc.value("stdin", false) && l->terminal)
+            l->input.reset(::fcntl(l->terminal.get(), F_DUPFD_CLOEXEC, 0));
           read_output(*l, std::move(out), std::move(err));
+        }
         supervise(*l);
         ++d_.recovery.adopted;
         lg()->info("recovery: re-adopted jail={} pid={}", row.id, row.pid);

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/fd.hpp"
 #include "daemon/core.hpp"
 #include "daemon/http_types.hpp"
 #include "daemon/jail_request.hpp"
@@ -66,6 +67,23 @@ class Jails {
   // once the jail has ended. `id` must be a resolved id (get() first).
   void logs(const index::JailRow& row, std::uint64_t after, bool follow,
             std::shared_ptr<StreamWriter> w);
+
+  // Interactive jails (docs/attach.md). The terminal's window size (spec tty): conflict when the
+  // jail is not running or has no terminal.
+  Status resize(std::string_view id, unsigned short rows, unsigned short cols);
+  // Attaches `w` to a running jail's output from now on (then its end record) and returns a
+  // duplicate of where its input goes (empty without stdin) and whether it has a terminal.
+  struct Attached {
+    UniqueFd input;
+    bool tty = false;
+    std::string id;
+  };
+  // With from_start, the output stored so far comes first (a `run` that attaches just after the
+  // start misses nothing).
+  Result<Attached> attach(std::string_view id, std::shared_ptr<StreamWriter> w,
+                          bool from_start = false);
+  // An attached client ended its input: the jail's stdin pipe closes (a terminal stays open).
+  void close_stdin(const std::string& id);
 
   // Start-up reconciliation: re-adopt live jails, record the exits of dead ones, release leftovers.
   void recover(std::function<void()> done);

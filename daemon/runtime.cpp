@@ -410,6 +410,25 @@ struct Runtime::Impl {
           }
         }
         if (impl.stopping) keep_alive = false;
+        if (resp.upgrade && req.upgrade_tcp) {
+          // The attach hijack: 101, then the socket is the handler's (a dup: closing ours does
+          // not shut the connection down), with what the client sent after the request.
+          static constexpr std::string_view k101 =
+              "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n";
+          stream.expires_after(impl.opts.idle_timeout);
+          auto [wec, wn] =
+              co_await net::async_write(stream, net::buffer(k101.data(), k101.size()), kTuple);
+          if (wec) break;
+          const int fd = ::fcntl(stream.socket().native_handle(), F_DUPFD_CLOEXEC, 0);
+          if (fd < 0) break;
+          ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+          std::string early(static_cast<const char*>(buf.data().data()), buf.size());
+          boost::system::error_code cec;
+          stream.socket().close(cec);
+          impl.sessions.erase(this);
+          resp.upgrade(fd, std::move(early));
+          co_return;
+        }
         bool ok = false;
         if (resp.stream)
           co_await write_stream(resp, version, keep_alive, &ok);

@@ -14,30 +14,13 @@
 #include <fstream>
 #include <thread>
 
+#include "jail/terminal.hpp"
 #include "jail_fixture.hpp"
 
 namespace lj::jail::test {
 namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-// The master sent on the console socket (one byte, SCM_RIGHTS).
-UniqueFd receive_master(int sock) {
-  char byte;
-  struct iovec iov = {&byte, 1};
-  alignas(struct cmsghdr) char ctl[CMSG_SPACE(sizeof(int))];
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctl;
-  msg.msg_controllen = sizeof ctl;
-  if (::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1) return {};
-  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  if (!c || c->cmsg_type != SCM_RIGHTS) return {};
-  int fd;
-  std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-  return UniqueFd(fd);
-}
 
 class TerminalTest : public JailTest {
  protected:
@@ -56,7 +39,9 @@ class TerminalTest : public JailTest {
       return {};
     }
     theirs.reset();
-    return {std::move(*jail), receive_master(ours.get())};
+    auto master = receive_terminal(ours.get());
+    EXPECT_TRUE(master) << master.error().what();
+    return {std::move(*jail), master ? std::move(*master) : UniqueFd()};
   }
 
   // Everything the terminal shows until `want` appears (or the slave side is gone: EIO, or 10 s).

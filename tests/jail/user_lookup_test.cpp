@@ -1,6 +1,6 @@
-// resolve_user (lib/jail/linux/user_lookup.hpp) against passwd/group files written here: the
+// resolve_user (lib/jail/user_lookup.hpp) against passwd/group files written here: the
 // forms of --user, supplementary groups, the errors a caller sees. Hermetic: no root, no jail.
-#include "jail/linux/user_lookup.hpp"
+#include "jail/user_lookup.hpp"
 
 #include <unistd.h>
 

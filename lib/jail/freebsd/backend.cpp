@@ -27,11 +27,16 @@
 #include <signal.h>
 #include <sys/event.h>
 #include <sys/jail.h>
+#include <sys/ioctl.h>
 #include <sys/procdesc.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/ttycom.h>
+#include <sys/uio.h>
 #include <sys/sysctl.h>
 #include <sys/wait.h>
+#include <stdlib.h>  // posix_openpt
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,6 +53,8 @@
 #include "jail/freebsd/net.hpp"
 #include "jail/freebsd/plan.hpp"
 #include "jail/status_file.hpp"
+#include "jail/terminal.hpp"
+#include "jail/user_lookup.hpp"
 #include "jail/freebsd/root_mounts.hpp"
 
 namespace lj::jail {
@@ -94,6 +101,10 @@ struct ChildPlan {
   const char* login = nullptr;
   uid_t uid = 0;
   gid_t gid = 0;
+  const char* user = nullptr;  // JailSpec::user, resolved in the child once inside the jail
+  bool tty = false;            // JailSpec::tty: a pty for stdio, its master sent on console_fd
+  int console_fd = -1;
+  unsigned short tty_rows = 0, tty_cols = 0;
   bool set_nofile = false;
   struct rlimit nofile {};
   std::vector<const char*> candidates;  // execve paths to try, in order
@@ -115,6 +126,41 @@ void copy_cstr(char* dst, std::size_t cap, const char* src) {
   copy_cstr(r.errmsg, sizeof(r.errmsg), errmsg);
   (void)!::write(fd, &r, sizeof(r));
   ::_exit(127);
+}
+
+// A terminal for the command, opened inside the jail (after JAIL_ATTACH): posix_openpt(2) makes
+// a pts(4) device owned by this jailed process, which only the jail's devfs (and the host's) shows;
+// the slave is opened through the jail's /dev/pts. The master goes to the caller over the console
+// socket (one byte, SCM_RIGHTS), and is closed here; the slave, session leader's controlling
+// terminal, becomes stdio. Its owner is the command's user (this runs before setuid).
+void open_terminal(ChildPlan& p, int report) {
+  int m = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (m < 0) child_fail(report, "posix_openpt", errno);
+  int n = -1;
+  if (::ioctl(m, TIOCGPTN, &n) < 0) child_fail(report, "ioctl TIOCGPTN", errno);
+  char path[32] = "/dev/pts/";
+  {
+    char digits[12];
+    int k = 0;
+    for (unsigned v = static_cast<unsigned>(n); k == 0 || v != 0; v /= 10) digits[k++] = '0' + v % 10;
+    std::size_t at = 9;
+    while (k > 0) path[at++] = digits[--k];
+    path[at] = '\0';
+  }
+  int s = ::open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (s < 0) child_fail(report, "open pts", errno, path);
+  if (::fchown(s, p.uid, p.gid) != 0) child_fail(report, "fchown pts", errno, path);
+  if (::ioctl(s, TIOCSCTTY, 0) < 0) child_fail(report, "ioctl TIOCSCTTY", errno);
+  if (p.tty_rows != 0 || p.tty_cols != 0) {
+    struct winsize ws {};
+    ws.ws_row = p.tty_rows;
+    ws.ws_col = p.tty_cols;
+    if (::ioctl(m, TIOCSWINSZ, &ws) < 0) child_fail(report, "ioctl TIOCSWINSZ", errno);
+  }
+  if (int err = send_terminal(p.console_fd, m); err != 0)
+    child_fail(report, "sendmsg terminal master", err);
+  ::close(m);
+  for (int& fd : p.stdio) fd = s;
 }
 
 [[noreturn]] void run_child(ChildPlan& p) {
@@ -148,6 +194,23 @@ void copy_cstr(char* dst, std::size_t cap, const char* src) {
       child_fail(report, "lo0 up (vnet)", err);
   }
 
+  // The user, from the jail's own /etc/passwd and /etc/group (user_lookup.hpp): / is the jail's
+  // now, so its symlinks resolve inside it. Not getpwnam(3) nor login_getclass(3): this is a
+  // child of a multi-threaded daemon, where only async-signal-safe calls may run; login classes
+  // (login.conf resources and environment) are therefore not applied.
+  ResolvedUser user;
+  if (p.user != nullptr) {
+    char detail[256];
+    int err = 0;
+    if (!resolve_user(p.user, "/etc/passwd", "/etc/group", &user, detail, sizeof detail, &err))
+      child_fail(report, kStepResolveUser, err, detail);
+    p.uid = user.uid;
+    p.gid = user.gid;
+    p.login = user.name[0] != '\0' ? user.name : nullptr;
+  }
+
+  if (p.tty) open_terminal(p, report);
+
   // stdio: lift sources (and the report pipe) above 9 first, so that dup2 never clobbers one
   // source with another, then place them and close everything else.
   int hi[3];
@@ -170,7 +233,9 @@ void copy_cstr(char* dst, std::size_t cap, const char* src) {
 
   // Identity: login name of the new session, then groups, gid, uid (uid last: it drops root).
   if (p.login != nullptr && ::setlogin(p.login) != 0) child_fail(report, "setlogin", errno);
-  if (::setgroups(1, &p.gid) != 0) child_fail(report, "setgroups", errno);
+  if (p.user != nullptr ? ::setgroups(user.ngroups, user.groups) != 0
+                        : ::setgroups(1, &p.gid) != 0)
+    child_fail(report, "setgroups", errno);
   if (::setgid(p.gid) != 0) child_fail(report, "setgid", errno);
   if (::setuid(p.uid) != 0) child_fail(report, "setuid", errno);
 
@@ -619,6 +684,13 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
   plan.jail_errmsg = params.errmsg();
   plan.vnet = spec.network.mode == NetworkMode::none;
   plan.lo = make_vnet_loopback();
+  plan.user = spec.user.empty() ? nullptr : spec.user.c_str();
+  if (spec.tty) {
+    plan.tty = true;
+    plan.console_fd = spec.tty->socket;
+    plan.tty_rows = spec.tty->rows;
+    plan.tty_cols = spec.tty->cols;
+  }
   plan.stdio[0] = spec.stdio.in >= 0 ? spec.stdio.in : devnull.get();
   plan.stdio[1] = spec.stdio.out >= 0 ? spec.stdio.out : devnull.get();
   plan.stdio[2] = spec.stdio.err >= 0 ? spec.stdio.err : devnull.get();
@@ -663,6 +735,9 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
   if (failure) {
     // The child has _exit()ed; the jail, if made, dies with it (nopersist). j's teardown
     // reaps the child (closing pd_) and undoes the rest.
+    // A user or group the jail's root lacks is the caller's input (err 0), as on Linux.
+    if (std::string_view(failure->step) == kStepResolveUser && failure->err == 0)
+      return fail(Errc::invalid_argument, kDomain, ctx + ": " + failure->errmsg);
     std::string what = ctx + ": " + failure->step;
     if (failure->errmsg[0] != '\0') what += " (kernel: " + std::string(failure->errmsg) + ")";
     if (std::string_view(failure->step) != "execve") return fail_errno(kDomain, what, failure->err);

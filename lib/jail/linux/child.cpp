@@ -24,7 +24,8 @@
 #include <csignal>
 #include <cstring>
 
-#include "jail/linux/user_lookup.hpp"
+#include "jail/terminal.hpp"
+#include "jail/user_lookup.hpp"
 
 #ifndef CLOSE_RANGE_UNSHARE
 #define CLOSE_RANGE_UNSHARE (1U << 1)
@@ -301,26 +302,8 @@ void open_terminal(const ChildPlan& p) {
     if (::dup3(m, kSlotOutRead, O_CLOEXEC) < 0) die(kSlotError, "dup3", errno, "pty master");
     ::close(m);
   }
-  char byte = 't';
-  struct iovec iov = {&byte, 1};
-  alignas(struct cmsghdr) char ctl[CMSG_SPACE(sizeof(int))];
-  std::memset(ctl, 0, sizeof ctl);
-  struct msghdr msg;
-  std::memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctl;
-  msg.msg_controllen = sizeof ctl;
-  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  const int master = kSlotOutRead;
-  std::memcpy(CMSG_DATA(c), &master, sizeof master);
-  ssize_t n;
-  while ((n = ::sendmsg(kSlotConsole, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
-  }
-  if (n != 1) die(kSlotError, "sendmsg", n < 0 ? errno : EIO, "the terminal's master");
+  if (int err = send_terminal(kSlotConsole, kSlotOutRead); err != 0)
+    die(kSlotError, "sendmsg", err, "the terminal's master");
   ::close(kSlotConsole);
 }
 

@@ -15,6 +15,7 @@
 
 #include "jail/linux/init_abi.h"
 #include "jail/linux/root_program.hpp"
+#include "jail/user_lookup.hpp"
 
 namespace lj::jail {
 
@@ -60,9 +61,6 @@ bool init_forwards(int sig);
 
 // A queued signal carrying this value asks init to signal every process of the jail.
 constexpr int kBroadcastSignal = LJ_INIT_BROADCAST;
-
-// The failed step of an unknown user (JailSpec::user): the caller's input, not the system's fault.
-constexpr const char* kStepResolveUser = "resolve user";
 
 struct ChildError {
   char step[64];

@@ -1,4 +1,4 @@
-#include "jail/linux/user_lookup.hpp"
+#include "jail/user_lookup.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -124,14 +124,14 @@ bool resolve_user(const char* user, const char* passwd_path, const char* group_p
   const bool numeric = parse_id(u, &id);
 
   // The passwd entry: by name, or by uid for a number.
-  char name[256];
+  char* name = out->name;
   bool found = false;
   int rc = for_each_line(passwd_path, [&](Span line) {
     Span n = field(line, 0);
     unsigned uid = 0, gid = 0;
     if (!parse_id(field(line, 2), &uid) || !parse_id(field(line, 3), &gid)) return false;
     if (numeric ? uid != id : !(n == u)) return false;
-    if (n.n >= sizeof name) return false;
+    if (n.n >= sizeof out->name) return false;
     std::memcpy(name, n.p, n.n);
     name[n.n] = '\0';
     out->uid = uid;

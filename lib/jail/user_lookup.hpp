@@ -1,8 +1,11 @@
 // A jail's user, resolved against the jail's own /etc/passwd and /etc/group: in the command's
-// process, after pivot_root and before it drops root (child.cpp), so the files read are the jail's
-// (its layers, writable layer and volumes), never the host's, and nothing of the host's NSS
-// (nsswitch.conf, libnss modules) runs. That process may share ljd's memory: no allocation, no
-// locks, only open/read/close into buffers on the caller's stack (signal-safety(7)).
+// process once it is inside the jail and before it drops root (Linux: after pivot_root,
+// linux/child.cpp; FreeBSD: after jail_set(JAIL_ATTACH), freebsd/backend.cpp), so the files read
+// are the jail's (its layers, writable layer and volumes; its symlinks resolve in the jail), never
+// the host's, and nothing of the host's NSS (nsswitch.conf, libnss modules) runs. That process is
+// a child of a multi-threaded daemon, and on Linux may share its memory: no allocation, no locks,
+// only open/read/close into buffers on the caller's stack (signal-safety(7)). getpwnam(3) and
+// login_getclass(3) allocate, so neither can run there.
 #pragma once
 
 #include <sys/types.h>
@@ -14,11 +17,16 @@ namespace lj::jail {
 // More supplementary groups than this fail the lookup (the buffer lives on the command's stack).
 constexpr int kMaxUserGroups = 64;
 
+// The step a child reports a failed resolve_user under: with errno 0 the caller's input (an
+// unknown user or group), which the backends turn into Errc::invalid_argument.
+constexpr const char* kStepResolveUser = "resolve user";
+
 struct ResolvedUser {
   uid_t uid = 0;
   gid_t gid = 0;
   int ngroups = 0;  // the primary gid first, then every group /etc/group lists the user in
   gid_t groups[kMaxUserGroups];
+  char name[256] = "";  // the passwd entry's name (FreeBSD's setlogin), "" for a uid without one
 };
 
 // Resolves `user`: "name" or "uid", optionally followed by ":group" or ":gid", the forms of

@@ -1,0 +1,90 @@
+// Interactive jails: attach (the HTTP upgrade of Docker's hijack, or a plain output stream) and
+// resize. docs/attach.md says why an upgrade rather than a WebSocket.
+#include <limits>
+
+#include "daemon/api.hpp"
+#include "daemon/attach.hpp"
+#include "daemon/jails.hpp"
+#include "daemon/wire.hpp"
+
+namespace lj::daemon {
+
+void add_attach_routes(Router& router, Daemon& d) {
+  router.add("POST", "/v1/jails/{id}/attach", [&d](Request& req, const Params& p, Reply reply) {
+    auto row = d.jails->get(p.at("id"));
+    if (!row) return reply(error_response(row.error()));
+    if (row->state != index::JailState::running)
+      return reply(error_response(Error(Errc::conflict, "jail",
+                                        "jail " + row->id + " is " +
+                                            std::string(index::to_string(row->state)) +
+                                            ", not running")));
+    auto logs = query_bool(req, "logs", false);
+    if (!logs) return reply(field_error(logs.error(), "logs"));
+    const bool from_start = *logs;
+    Response resp;
+    if (!req.upgrade_tcp) {
+      // Not upgraded (curl --unix-socket): the output from now on as NDJSON, then the end record
+      // with the exit; no input.
+      resp.stream = [&d, id = row->id, from_start](std::shared_ptr<StreamWriter> w) {
+        if (auto a = d.jails->attach(id, w, from_start); !a) {
+          w->write(R"({"type":"end","state":"unknown","reason":)" +
+                   nlohmann::json(a.error().what()).dump() + "}");
+          w->end();
+        }
+      };
+      return reply(std::move(resp));
+    }
+    // Upgraded: 101, then the raw duplex stream on the socket (attach.hpp).
+    resp.upgrade = [&d, id = row->id, from_start](int socket, std::string early) {
+      UniqueFd sock(socket);
+      // The input descriptor comes from attach(), which needs the writer: register a forwarder.
+      struct Forward final : StreamWriter {
+        std::shared_ptr<StreamWriter> to;
+        std::vector<std::string> early_records;
+        bool ended = false;
+        bool write(std::string r) override {
+          if (to) return to->write(std::move(r));
+          early_records.push_back(std::move(r));
+          return true;
+        }
+        void end() override {
+          if (to) return to->end();
+          ended = true;
+        }
+        bool closed() const override { return to ? to->closed() : false; }
+        std::size_t backlog() const override { return to ? to->backlog() : 0; }
+      };
+      auto fwd = std::make_shared<Forward>();
+      auto a = d.jails->attach(id, fwd, from_start);
+      if (!a) {
+        std::string msg = a.error().what() + "\n";
+        (void)!::write(sock.get(), msg.data(), msg.size());
+        return;
+      }
+      Loop* loop = &d.loop;
+      Jails* jails = d.jails.get();
+      fwd->to = start_attach_pump(sock.release(), std::move(early), std::move(a->input), a->tty,
+                                  [loop, jails, id] { loop->post([jails, id] { jails->close_stdin(id); }); });
+      for (auto& r : fwd->early_records) fwd->to->write(std::move(r));
+      if (fwd->ended) fwd->to->end();
+    };
+    reply(std::move(resp));
+  });
+
+  router.add("POST", "/v1/jails/{id}/resize", [&d](Request& req, const Params& p, Reply reply) {
+    auto h = query_int(req, "h", -1), w = query_int(req, "w", -1);
+    if (!h) return reply(field_error(h.error(), "h"));
+    if (!w) return reply(field_error(w.error(), "w"));
+    const auto max = std::numeric_limits<unsigned short>::max();
+    if (*h < 1 || *h > max)
+      return reply(field_error(Error(Errc::invalid_argument, "api", "h must be 1..65535"), "h"));
+    if (*w < 1 || *w > max)
+      return reply(field_error(Error(Errc::invalid_argument, "api", "w must be 1..65535"), "w"));
+    auto st = d.jails->resize(p.at("id"), static_cast<unsigned short>(*h),
+                              static_cast<unsigned short>(*w));
+    if (!st) return reply(error_response(st.error()));
+    reply(json_response(200, {{"rows", *h}, {"cols", *w}}));
+  });
+}
+
+}  // namespace lj::daemon

@@ -1,0 +1,29 @@
+// One attached client after the HTTP upgrade (docs/attach.md): a thread that copies the client's
+// bytes into the jail's input (stdin pipe or terminal master) with blocking writes, so a client
+// faster than the jail waits in its socket instead of in ljd's memory, and the jail's output,
+// which the loop hands over as log records (it is a StreamWriter follower of the jail's log), to
+// the client: raw with a terminal, else each chunk behind Docker's 8-byte stream header
+// (stream 1 stdout, 2 stderr, 0 0 0, big-endian length) so the two stay apart.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/fd.hpp"
+#include "daemon/http_types.hpp"
+
+namespace lj::daemon {
+
+class AttachPump;
+
+// Starts the pump on `socket` (owned from here). `early`: bytes the client sent after its request,
+// input already. `on_input_eof` runs on the pump's thread when the client ends its input (the
+// caller posts it to the loop). Returns the writer to register as the jail's log follower.
+std::shared_ptr<StreamWriter> start_attach_pump(int socket, std::string early, UniqueFd input,
+                                                bool tty, std::function<void()> on_input_eof);
+
+// Docker's stream header for one chunk of `stream` (1 stdout, 2 stderr) of n bytes.
+std::string stream_header(int stream, std::size_t n);
+
+}  // namespace lj::daemon

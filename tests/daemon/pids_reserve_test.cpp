@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -121,6 +123,28 @@ TEST(PidsReserve, AForkBombStopsAtTheJailsCapAndLjdAnswersAndRecordsItsExit) {
   auto info = c.get("/v1/info")->json();
   EXPECT_EQ(info["exit_records"]["pending"], 0) << info;
   EXPECT_FALSE(fs::exists(jail_cg)) << jail_cg;
+}
+
+// The default ("auto"): the host's pid_max or threads-max, the lower, less an eighth (at least
+// 1,024), so that eight jails at the default 4,096 pids cannot take a 32,768 pid_max whole.
+TEST(PidsReserve, ByDefaultTheJailsTogetherLeaveTheHostAnEighthOfItsPids) {
+  if (::getuid() != 0) GTEST_SKIP() << "needs root: jails need namespaces, mounts and cgroups";
+  LjdProcess ljd;
+  ASSERT_TRUE(ljd.make_busybox_world("bb"));
+  auto started = ljd.start();
+  ASSERT_TRUE(started) << started.error().what();
+  if (ljd.log().find("backend=none") != std::string::npos)
+    GTEST_SKIP() << "no jail backend in this build";
+  auto c = ljd.client();
+  auto r = c.post("/v1/jails?start=true",
+                  {{"world", "bb"}, {"command", {"sleep", "5"}}, {"limits", {{"pids", 16}}}});
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error().what());
+  const fs::path scope = pids_cgroup_of(r->json()["pid"].get<pid_t>()).parent_path();
+  std::uint64_t host = std::min(std::stoull(slurp("/proc/sys/kernel/pid_max")),
+                                std::stoull(slurp("/proc/sys/kernel/threads-max")));
+  const std::uint64_t reserve = std::max<std::uint64_t>(1024, host / 8);
+  EXPECT_EQ(slurp(scope / "pids.max"), std::to_string(host - reserve) + "\n");
+  c.del("/v1/jails/" + r->json()["id"].get<std::string>() + "?force=true");
 }
 
 }  // namespace

@@ -119,7 +119,14 @@ Status parse_config(std::string_view text, Config* cfg) {
       ok = to_uint(v, &cfg->default_cpu_percent);
     else if (key == "default_nofile")
       ok = to_uint(v, &cfg->default_nofile);
-    else if (key == "default_timeout") {
+    else if (key == "jails_pids_max") {
+      if (v == "auto") {
+        cfg->jails_pids_max.reset();
+      } else {
+        ok = to_uint(v, &n);
+        cfg->jails_pids_max = n;
+      }
+    } else if (key == "default_timeout") {
       std::chrono::seconds s{};
       ok = to_seconds(v, &s);
       cfg->default_timeout_s = static_cast<std::uint64_t>(s.count());

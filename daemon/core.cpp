@@ -1,5 +1,6 @@
 #include "daemon/core.hpp"
 
+#include "common/log.hpp"
 #include "daemon/jails.hpp"
 #include "daemon/networks.hpp"
 #include "daemon/resources.hpp"
@@ -44,6 +45,36 @@ Status Daemon::emit(Result<index::EventRow> ev) {
   if (!ev) return tl::unexpected(ev.error());
   events.publish(*ev);
   return {};
+}
+
+bool Daemon::check_index_file() {
+  auto lost = idx.file_lost();
+  if (!lost) return true;
+  auto lg = lj::log("index");
+  const std::string path = idx.path();
+  auto aside = idx.restore_file();
+  if (!aside) {
+    std::string state = fmt::format("{} {} while ljd runs; restoring it failed: {}", path, *lost,
+                                    aside.error().what());
+    // Logged once per new reason, not every second.
+    if (state != index_file.state) lg->error("{}; exits are kept in their status files", state);
+    index_file.state = std::move(state);
+    return false;
+  }
+  ++index_file.restores;
+  index_file.state = "ok";
+  index_file.last_restore =
+      fmt::format("{} {} while ljd ran: restored from ljd's open index{}", path, *lost,
+                  aside->empty() ? "" : "; the file found there kept as " + *aside);
+  lg->error("{}", index_file.last_restore);
+  return true;
+}
+
+void Daemon::watch_index_file() {
+  index_file_timer = loop.after(std::chrono::seconds(1), [this] {
+    (void)check_index_file();
+    watch_index_file();
+  });
 }
 
 }  // namespace lj::daemon

@@ -52,6 +52,7 @@ struct RecoveryReport {
   int imports_failed = 0, imports_ready = 0;
   std::size_t staging_removed = 0;
   int overlay_rows_removed = 0;
+  int unknown_released = 0;  // jails of this root no index row names (index lost): released
   std::int64_t took_ms = 0;
 };
 
@@ -64,12 +65,30 @@ struct ExitRecordHealth {
   std::string last_error;           // the last failure's text
 };
 
+// The index file deleted or replaced while ljd runs (docs/index.md, "The file deleted or
+// replaced"): seen by check_index_file(), shown by GET /v1/info ("index": "file", "restores").
+struct IndexFileHealth {
+  std::string state = "ok";  // "ok", or what became of the file and why it is not restored yet
+  int restores = 0;          // times ljd put its open index back at its path
+  std::string last_restore;  // what the last restore found and did
+};
+
 struct Daemon {
   Daemon(Config c, Loop& l, std::unique_ptr<jail::Backend> b, index::Index i);
   ~Daemon();
 
   // Publishes the event of a successful index transition; returns the error otherwise.
   Status emit(Result<index::EventRow> ev);
+
+  // Whether the index file at its path is the one ljd writes. When it was deleted or replaced,
+  // ljd's open connection (which still reads everything) is written back to the path, the file
+  // found there kept aside, and the index reopened: true then too. False while that fails (the
+  // reason in index_file.state): callers keep what they would have written (an exit's status
+  // file) and try again. Run every second (watch_index_file), before every exit record and at
+  // shutdown.
+  bool check_index_file();
+  // Starts the once-a-second check.
+  void watch_index_file();
 
   Config cfg;
   Loop& loop;
@@ -84,6 +103,8 @@ struct Daemon {
   bool ready = false;                    // recovery done: serve every route
   RecoveryReport recovery;
   ExitRecordHealth exit_records;
+  IndexFileHealth index_file;
+  std::unique_ptr<Watch> index_file_timer;
   bool stopping = false;  // shutdown begun: refuse new jails
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };

@@ -583,7 +583,12 @@ RecordLog& Jails::log_of(Live& l) {
 }
 
 bool Jails::try_record_exit(Live& l) {
-  auto ev = d_.emit(d_.idx.transition(l.id, index::JailState::exited, *l.pending_exit, l.stop_uid));
+  // Not into a file nobody will read again: while the index file is gone and cannot be put back,
+  // the exit waits in its status file like any refused record.
+  auto ev = d_.check_index_file()
+                ? d_.emit(d_.idx.transition(l.id, index::JailState::exited, *l.pending_exit,
+                                            l.stop_uid))
+                : Status(fail(Errc::system, "index", d_.index_file.state));
   if (ev) {
     if (l.record_attempts > 0) {
       --d_.exit_records.pending;
@@ -917,15 +922,30 @@ void Jails::recover(std::function<void()> done_jails) {
   // Status files of jails whose end is already recorded: ljd died after recording the exit and
   // before the teardown was done (Jails::teardown). Released by name, then removed. Those of
   // jails in flight are read below (settle).
+  std::set<std::string> handled;  // jail names released or adopted below
   {
     std::set<std::string> in_flight;
-    for (const JailRow& row : *rows) in_flight.insert(row.id + ".status");
+    for (const JailRow& row : *rows) {
+      in_flight.insert(row.id + ".status");
+      handled.insert(row.id);
+    }
     std::error_code ec;
     for (const auto& e : std::filesystem::directory_iterator(d_.cfg.root / ".ljd" / "run", ec)) {
       const std::string name = e.path().filename().string();
       if (!name.ends_with(".status") || in_flight.count(name)) continue;
+      handled.insert(e.path().stem().string());
       ++*pending;
       release_leftover(e.path(), one_done);
+    }
+  }
+  // Jails of this root that the kernel holds and no record names (the index was deleted or
+  // replaced, by hand, while they ran; or .ljd/run was emptied): found in the backend's scope,
+  // killed and released by name, so that nothing outlives every record of it.
+  if (d_.backend) {
+    for (const std::string& name : d_.backend->present()) {
+      if (handled.count(name)) continue;
+      ++*pending;
+      release_unknown(name, one_done);
     }
   }
   for (JailRow& row : *rows) {
@@ -998,12 +1018,46 @@ void Jails::release_leftover(const std::filesystem::path& status_file, std::func
   d_.loop.blocking([this, backend, h, done = std::move(done)] {
     Status released;
     if (backend) released = backend->release(h);
-    d_.loop.post([h, released = std::move(released), done] {
+    d_.loop.post([this, h, released = std::move(released), done] {
       if (!released) {
         // Kept: the next start tries again.
         lg()->warn("recovery: releasing ended jail={}: {}", h.name, released.error().what());
+        return done();
+      }
+      // Its end is recorded, unless the index that recorded it was lost: then the status file
+      // is the last word on it, and is said here rather than dropped silently.
+      if (auto row = d_.idx.get_jail(h.name); !row && row.error().errc() == Errc::not_found) {
+        auto rec = exit_from_status_file(h.status_file);
+        lg()->error("recovery: jail={} is unknown to the index (lost or replaced while it ran); "
+                    "its status file says: {}",
+                    h.name,
+                    !rec ? std::string("nothing (it was killed)")
+                    : rec->exit_signal ? "killed by signal " + std::to_string(*rec->exit_signal)
+                                       : "exit code " + std::to_string(rec->exit_code.value_or(-1)));
+        ++d_.recovery.unknown_released;
+      }
+      ::unlink(h.status_file.c_str());
+      done();
+    });
+  });
+}
+
+void Jails::release_unknown(const std::string& name, std::function<void()> done) {
+  jail::JailHandle h;
+  h.name = name;
+  h.status_file = status_path(name);
+  jail::Backend* backend = d_.backend.get();
+  d_.loop.blocking([this, backend, h, done = std::move(done)] {
+    Status released = backend->release(h);
+    d_.loop.post([this, h, released = std::move(released), done] {
+      if (!released) {
+        lg()->error("recovery: releasing jail={}, unknown to the index: {}", h.name,
+                    released.error().what());
       } else {
-        ::unlink(h.status_file.c_str());
+        ++d_.recovery.unknown_released;
+        lg()->warn("recovery: jail={} is unknown to the index (lost or replaced while it ran): "
+                   "killed and released",
+                   h.name);
       }
       done();
     });

@@ -107,6 +107,8 @@ class Jails {
   void teardown(Live& l);
   void on_torn_down(const std::string& id, const Status& st);
   void release_leftover(const std::filesystem::path& status_file, std::function<void()> done);
+  // Recovery of a jail the backend holds (Backend::present) that no row or status file names.
+  void release_unknown(const std::string& name, std::function<void()> done);
   void on_output(Live& l, int stream, std::string_view data);
   void on_output_eof(const std::string& id);
   void maybe_finish(const std::string& id);

@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
   if (!idx) return fatal("opening the index: " + idx.error().what());
 
   std::unique_ptr<jail::Backend> backend;
-  if (auto b = open_backend(cfg.root / ".ljd"); b) {
+  if (auto b = open_backend(cfg); b) {
     backend = std::move(*b);
   } else {
     log->warn("no jail backend: {}; jail routes answer 501", b.error().what());
@@ -194,6 +194,9 @@ int main(int argc, char** argv) {
     std::fprintf(f, "%d\n", static_cast<int>(::getpid()));
     std::fclose(f);
   }
+
+  // The index file deleted or replaced while ljd runs is noticed within a second and put back.
+  d.watch_index_file();
 
   // Retention: exit records, finished builds and events older than `retention` go, hourly.
   std::unique_ptr<Watch> purge_timer;
@@ -282,6 +285,8 @@ int main(int argc, char** argv) {
   });
   rt.run();
   rt.join_workers();
+  // What was written since the last check must not go down with an unlinked file.
+  (void)d.check_index_file();
   if (!cfg.pidfile.empty()) ::unlink(cfg.pidfile.c_str());
   log->info("stopped");
   return 0;

@@ -4,9 +4,11 @@
 #include "index/db.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 #include "common/fd.hpp"
@@ -38,6 +40,12 @@ constexpr bool numbered_from_one() {
   return true;
 }
 static_assert(numbered_from_one(), "migrations are numbered 1, 2, 3, ... (embed.cmake)");
+
+std::optional<FileId> file_id(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileId{st.st_dev, st.st_ino};
+}
 
 std::string parent_dir(const std::string& path) {
   auto slash = path.rfind('/');
@@ -349,6 +357,7 @@ Result<std::unique_ptr<Db>> Db::open(const std::string& path, const Options& opt
       }
     }
     d->memory_ = memory;
+    d->options_ = options;
     d->synchronous_ = options.synchronous;
     d->apply_synchronous(options.synchronous);
     d->db_.exec("PRAGMA foreign_keys = ON");
@@ -362,7 +371,41 @@ Result<std::unique_ptr<Db>> Db::open(const std::string& path, const Options& opt
   });
   if (!opened) return fail(std::move(opened).error());
   d->closed_ = false;
+  if (!memory) {
+    // The -wal exists from the first write (start_session wrote): both are open from now on.
+    d->file_id_ = file_id(path);
+    d->wal_id_ = file_id(path + "-wal");
+  }
   return d;
+}
+
+std::optional<std::string> Db::file_lost() const {
+  if (memory_ || !file_id_) return std::nullopt;
+  auto now = file_id(path_);
+  if (!now) return errno == ENOENT ? std::string("deleted") : fmt::format("unreadable ({})", std::strerror(errno));
+  if (now->dev != file_id_->dev || now->ino != file_id_->ino) {
+    return fmt::format("replaced (inode {} -> {})", static_cast<unsigned long long>(file_id_->ino),
+                       static_cast<unsigned long long>(now->ino));
+  }
+  if (wal_id_) {
+    auto wal = file_id(path_ + "-wal");
+    if (!wal) return std::string("its -wal deleted");
+    if (wal->dev != wal_id_->dev || wal->ino != wal_id_->ino) return std::string("its -wal replaced");
+  }
+  return std::nullopt;
+}
+
+Status Db::copy_to(const std::string& to) {
+  LJ_TRY(guarded(fmt::format("copying index {} to {}", path_, to), [&]() -> Status {
+    auto q = query("VACUUM INTO ?");
+    q->bind(1, to);
+    q->exec();
+    return {};
+  }));
+  // VACUUM INTO writes without fsync; the copy becomes the index, so it is made durable here.
+  UniqueFd fd(LJ_SYS("open", ::open(to.c_str(), O_RDONLY | O_CLOEXEC)));
+  if (!fd || LJ_SYS("fsync", ::fsync(fd.get())) != 0) return fail_errno(kDomain, "fsync " + to);
+  return {};
 }
 
 Db::~Db() {

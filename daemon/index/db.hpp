@@ -7,6 +7,7 @@
 #pragma once
 
 #include <sqlite3.h>
+#include <sys/types.h>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <spdlog/fmt/fmt.h>
@@ -71,6 +72,12 @@ Error map_error(const SQLite::Exception& e, sqlite3* db, std::string_view what);
 // The newest schema version this binary knows (the last of migrations/).
 int latest_schema_version();
 
+// Which file a path names (stat's device and inode).
+struct FileId {
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
+
 class Db {
  public:
   // Opens (creating when missing, mode 0600) and migrates; see Index::open.
@@ -83,6 +90,13 @@ class Db {
   Status close();
 
   const std::string& path() const { return path_; }
+  const Options& options() const { return options_; }
+  // nullopt while path() still names the file this connection writes (and its -wal), else what
+  // became of it: "deleted", "replaced (inode A -> B)". Always nullopt for :memory:.
+  std::optional<std::string> file_lost() const;
+  // Writes this connection's whole database, as it reads now (WAL included), to `to` (VACUUM
+  // INTO; `to` must not exist), fsynced.
+  Status copy_to(const std::string& to);
   const std::string& epoch() const { return epoch_; }
   bool epoch_changed() const { return epoch_changed_; }
   int user_version();
@@ -191,6 +205,10 @@ class Db {
   void apply_synchronous(Synchronous s);
 
   std::string path_;
+  Options options_;
+  // The identity of the file at path_ and of its -wal when opened: a file deleted or replaced
+  // while ljd runs is noticed by comparing (file_lost).
+  std::optional<FileId> file_id_, wal_id_;
   SQLite::Database db_;
   // Prepared statements keyed by their SQL text. Declared after `db_` so they are finalized
   // before the connection closes.

@@ -2,6 +2,18 @@
 // the contract, docs/index.md for the layout.
 #include "index/index.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include <spdlog/fmt/fmt.h>
+
+#include "common/fd.hpp"
+
 #include "index/builds.hpp"
 #include "index/catalog.hpp"
 #include "index/db.hpp"
@@ -42,6 +54,63 @@ const std::string& Index::epoch() const {
 bool Index::epoch_changed() const {
   return db_->epoch_changed();
 }
+std::optional<std::string> Index::file_lost() const {
+  return db_->file_lost();
+}
+
+Result<std::string> Index::restore_file() {
+  const std::string path = db_->path();
+  const Options options = db_->options();
+  const std::string copy = path + ".restore";
+  // Made empty and 0600 first (VACUUM INTO writes into an empty file, and would create one 0644):
+  // the index holds jail specs. A leftover of an earlier attempt goes first.
+  ::unlink(copy.c_str());
+  if (UniqueFd fd(::open(copy.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)); !fd) {
+    return fail_errno(kDomain, "creating " + copy);
+  }
+  if (auto st = db_->copy_to(copy); !st) {
+    ::unlink(copy.c_str());
+    return fail(std::move(st).error());
+  }
+  // Closed before anything takes the path: the old connection's -wal and -shm bear the path's
+  // name, and a new connection must not open them.
+  (void)db_->close();
+  db_.reset();
+  std::string aside;
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    const std::string to = fmt::format("{}.replaced-{}", path, ms(now()));
+    aside = to;
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      const std::string from = path + suffix;
+      if (::rename(from.c_str(), (to + suffix).c_str()) != 0 && errno != ENOENT) {
+        aside += fmt::format(" (moving {} aside: {})", from, std::strerror(errno));
+      }
+    }
+  }
+  // Should the rename or the open fail, ljd goes on with the copy where it lies, else (nothing
+  // durable left to write to) with a private in-memory index; either way the error says why.
+  Status renamed;
+  if (::rename(copy.c_str(), path.c_str()) != 0) {
+    renamed = fail_errno(kDomain, fmt::format("renaming {} to {}", copy, path));
+  }
+  Result<std::unique_ptr<Db>> db = fail(Errc::internal, kDomain, "not reopened");
+  if (renamed) {
+    db = Db::open(path, options);
+  } else {
+    db = fail(renamed.error());
+  }
+  if (!db) {
+    auto fallback = Db::open(renamed ? std::string(":memory:") : copy, options);
+    if (!fallback) fallback = Db::open(":memory:", options);
+    if (!fallback) std::abort();  // SQLite cannot even open memory: nothing sane remains
+    db_ = std::move(*fallback);
+    return fail(std::move(db).error());
+  }
+  db_ = std::move(*db);
+  return aside;
+}
+
 Status Index::close() {
   return db_->close();
 }

@@ -71,6 +71,16 @@ class Index {
   const std::string& epoch() const;
   // True when this open changed the epoch (the daemon logs it and tells subscribers).
   bool epoch_changed() const;
+  // The file deleted or replaced while ljd runs (docs/index.md, "The file deleted or replaced"):
+  // nullopt while path() still names the file (and -wal) this index writes, else what became of
+  // it ("deleted", "replaced (inode A -> B)", "its -wal deleted").
+  std::optional<std::string> file_lost() const;
+  // Puts this index's content, as it reads now, back at path(): a copy (VACUUM INTO, fsynced)
+  // beside it, this connection closed, whatever file stands at path() now moved aside to
+  // path().replaced-<ms> (with its -wal and -shm), the copy renamed in, and the index reopened on
+  // it. Returns where a replacement was moved ("" when the path was empty). Nothing changes when
+  // the copy fails (its directory gone, the disk full); the error says why.
+  Result<std::string> restore_file();
   // Checkpoints the WAL into the database file (fsync), then records a clean close durably. The
   // destructor does the same when close() was not called; after close() only the destructor may
   // be called.

@@ -114,6 +114,12 @@ class Backend {
   // recorded the handle) the jail is found from handle.name and handle.status_file alone, and
   // anything of it still running is killed.
   virtual Status release(const JailHandle& handle) = 0;
+
+  // The names of the jails of this backend's scope (BackendOptions) that the kernel still holds,
+  // live or dead but not released: Linux, the cgroups in the scope; FreeBSD, the jail roots under
+  // state_dir/jails. A daemon's recovery releases those its index does not know (an index lost
+  // or replaced): nothing of a jail outlives every record of it. Empty without a scope.
+  virtual std::vector<std::string> present() const { return {}; }
 };
 
 // What a backend is given, rather than read from the environment: the engine is a library that
@@ -124,6 +130,15 @@ struct BackendOptions {
   // without one; ljd passes <root>/.ljd. Linux keeps nothing there: a jail's mounts live in its
   // own mount namespace.
   std::filesystem::path state_dir;
+  // Linux: the jails' cgroups go into a scope of their own, <base>/<cgroup_scope> (a name
+  // "scope-..."; empty: the base itself, shared with every other process), which present() lists
+  // and whose pids.max is jails_pids_max: all the scope's jails together cannot take more pids
+  // than that, whatever each one's own limit, so the host keeps the rest. 0: no cap; nullopt:
+  // "auto", the host's pid_max (or threads-max, the lower) less a reserve of an eighth, at least
+  // 1,024 (host_jails_pids_max). ljd: one scope per root. FreeBSD: the scope is state_dir;
+  // jails_pids_max is not enforced there (rctl limits each jail; see docs/security.md).
+  std::string cgroup_scope;
+  std::optional<std::uint64_t> jails_pids_max = 0;
 };
 
 // The backend of the platform this binary was built for.

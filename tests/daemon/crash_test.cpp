@@ -21,6 +21,7 @@
 
 #include <gtest/gtest.h>
 
+#include "jail_cgroups.hpp"
 #include "ljd_process.hpp"
 
 namespace lj::testing {
@@ -101,29 +102,6 @@ std::set<std::string> inits_under(const fs::path& root) {
   return out;
 }
 
-// Cgroup directories named `name` below any "ljd" cgroup of this process's cgroups.
-std::vector<std::string> cgroups_named(const std::string& name) {
-  std::vector<std::string> found;
-  std::ifstream in("/proc/self/cgroup");
-  for (std::string line; std::getline(in, line);) {
-    auto a = line.find(':'), b = line.find(':', a + 1);
-    std::string ctrls = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
-    if (path == "/") path.clear();
-    std::vector<std::string> mounts;
-    if (ctrls.empty()) {
-      mounts = {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"};
-    } else {
-      mounts = {"/sys/fs/cgroup/" + ctrls};
-    }
-    for (const auto& m : mounts) {
-      std::string dir = m + path + "/ljd/" + name;
-      struct stat st {};
-      if (::stat(dir.c_str(), &st) == 0) found.push_back(dir);
-    }
-  }
-  return found;
-}
-
 std::vector<std::string> mounts_under(const fs::path& root) {
   std::vector<std::string> out;
   std::ifstream in("/proc/self/mountinfo");
@@ -149,15 +127,10 @@ std::vector<std::string> entries(const fs::path& dir) {
 std::vector<std::string> pool_cgroups_of(pid_t pid) {
   std::vector<std::string> found;
   std::string prefix = ".pool-" + std::to_string(pid) + "-";
-  std::ifstream in("/proc/self/cgroup");
-  for (std::string line; std::getline(in, line);) {
-    auto a = line.find(':'), b = line.find(':', a + 1);
-    std::string ctrls = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
-    if (path == "/") path.clear();
-    for (const std::string& m :
-         {"/sys/fs/cgroup/" + ctrls, std::string("/sys/fs/cgroup/unified")}) {
-      for (const auto& e : entries(m + path + "/ljd")) {
-        if (e.rfind(prefix, 0) == 0) found.push_back(m + path + "/ljd/" + e);
+  for (const auto& base : ljd_cgroup_bases()) {
+    for (const auto& dir : with_scopes(base)) {
+      for (const auto& e : entries(dir)) {
+        if (e.rfind(prefix, 0) == 0) found.push_back(dir + "/" + e);
       }
     }
   }

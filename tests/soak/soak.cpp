@@ -271,8 +271,13 @@ std::vector<fs::path> jail_cgroup_roots(pid_t pid) {
       fs::path d = fs::path("/sys/fs/cgroup") / m / fs::path(path).relative_path() / "ljd";
       std::error_code ec;
       if (fs::is_directory(d, ec) &&
-          std::find(out.begin(), out.end(), fs::canonical(d, ec)) == out.end())
+          std::find(out.begin(), out.end(), fs::canonical(d, ec)) == out.end()) {
         out.push_back(fs::canonical(d, ec));
+        // ljd's jails go in its root's scope below (lib/jail/linux/cgroup.hpp).
+        for (const auto& e : fs::directory_iterator(d, ec)) {
+          if (e.path().filename().string().rfind("scope-", 0) == 0) out.push_back(e.path());
+        }
+      }
     }
   }
   return out;

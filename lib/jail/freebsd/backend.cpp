@@ -493,6 +493,16 @@ class FreebsdBackend final : public Backend {
   Result<std::unique_ptr<Jail>> spawn(const JailSpec& spec) override;
   Result<std::unique_ptr<Jail>> adopt(const JailHandle& handle) override;
   Status release(const JailHandle& handle) override;
+  // A jail's root is mounted under state_dir/jails/<name> from its start until release() removes
+  // the directory: what is there is every jail of this state directory not yet released.
+  std::vector<std::string> present() const override {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(state_dir_ / "jails", ec)) {
+      if (e.is_directory(ec)) names.push_back(e.path().filename().string());
+    }
+    return names;
+  }
 
  private:
   Status add_limits(const JailSpec& spec, FreebsdJail& j);

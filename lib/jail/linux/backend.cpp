@@ -129,9 +129,26 @@ Result<UniqueFd> load_reaper() {
   return mem;
 }
 
+// BackendOptions::jails_pids_max's "auto": what the host can have at once (pid_max, or
+// threads-max when lower: both bound tasks) less a reserve of an eighth, at least 1,024, for ljd
+// and the rest of the host.
+std::uint64_t auto_jails_pids_max() {
+  std::uint64_t host = 0;
+  for (const char* f : {"/proc/sys/kernel/pid_max", "/proc/sys/kernel/threads-max"}) {
+    std::ifstream in(f);
+    std::uint64_t n = 0;
+    if (in >> n && n > 0) host = host ? std::min(host, n) : n;
+  }
+  if (host == 0) return 0;
+  const std::uint64_t reserve = std::max<std::uint64_t>(1024, host / 8);
+  return host > 2 * reserve ? host - reserve : host / 2;
+}
+
 class LinuxBackend final : public Backend {
  public:
-  LinuxBackend(const SeccompProgram* seccomp, int reaper) : seccomp_(seccomp->fprog()) {
+  LinuxBackend(const SeccompProgram* seccomp, int reaper, CgroupScope scope)
+      : seccomp_(seccomp->fprog()), scope_(std::move(scope)) {
+    spawn_context_.cgroups = &scope_;
     spawn_context_.seccomp = &seccomp_;
     spawn_context_.reaper = reaper;
     spawn_context_.self_pidfd = self_pidfd_.get();
@@ -202,12 +219,18 @@ class LinuxBackend final : public Backend {
         }
       }
     }
-    Cgroups cg = h.cgroup.empty() ? Cgroups::named(h.name) : Cgroups::from_handle(h.cgroup);
+    Cgroups cg =
+        h.cgroup.empty() ? Cgroups::named(h.name, scope_) : Cgroups::from_handle(h.cgroup);
     return cg.destroy();
   }
 
+  std::vector<std::string> present() const override { return scope_jails(scope_); }
+
+  ~LinuxBackend() override { remove_scope(scope_); }
+
  private:
   sock_fprog seccomp_;  // points into the process-wide program (make_backend)
+  CgroupScope scope_;   // BackendOptions::cgroup_scope, jails_pids_max
   NetnsPool netns_;
   StackPool stacks_;
   FdBlocks fd_blocks_;
@@ -218,7 +241,7 @@ class LinuxBackend final : public Backend {
 
 }  // namespace
 
-Result<std::unique_ptr<Backend>> make_backend(const BackendOptions&) {
+Result<std::unique_ptr<Backend>> make_backend(const BackendOptions& options) {
   // Compiled by the build (or once per process), shared by every backend; a jail only loads it.
   // No filter, no backend: a jail must not start without it.
   static const Result<SeccompProgram> seccomp = default_seccomp();
@@ -233,8 +256,14 @@ Result<std::unique_ptr<Backend>> make_backend(const BackendOptions&) {
   }
   // The idle cgroups of a killed ljd (cgroup.hpp) go now, not at the first spawn with limits:
   // a daemon's recovery must leave no cgroup without an owner.
-  (void)sweep_cgroup_pool();
-  return std::unique_ptr<Backend>(new LinuxBackend(&*seccomp, reaper->get()));
+  CgroupScope scope{options.cgroup_scope, 0};
+  if (!scope.name.empty()) scope.pids_max = options.jails_pids_max.value_or(auto_jails_pids_max());
+  if (!scope.name.empty() && !scope.name.starts_with("scope-"))
+    return fail(Errc::invalid_argument, "jail",
+                "cgroup scope `" + scope.name + "` must be named scope-...");
+  (void)sweep_cgroup_pool(scope);
+  LJ_TRY_CTX("preparing the jails' cgroup scope " + scope.name, prepare_scope(scope));
+  return std::unique_ptr<Backend>(new LinuxBackend(&*seccomp, reaper->get(), std::move(scope)));
 }
 
 }  // namespace lj::jail

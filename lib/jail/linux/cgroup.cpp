@@ -16,6 +16,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "common/sys.hpp"
 
@@ -128,6 +129,12 @@ constexpr std::size_t kMaxIdlePerBase = 64;
 constexpr unsigned long long kMaxIdleCharge = 16ull << 20;
 constexpr const char* kIdlePrefix = ".pool-";
 constexpr const char* kLjspawnPrefix = "ljspawn-";
+constexpr const char* kScopePrefix = "scope-";
+
+std::string scoped(const std::string& base, const CgroupScope& scope) {
+  if (base.empty() || scope.name.empty()) return base;
+  return base + "/" + scope.name;
+}
 
 struct Pool {
   std::mutex mu;
@@ -227,6 +234,12 @@ bool take_idle(const std::string& base, const std::string& dir) {
   }
 }
 
+// Whether `base` is the controller's base `top` or a scope of it.
+bool within(const std::string& base, const std::string& top) {
+  return !top.empty() && (base == top || (base.size() > top.size() && base.starts_with(top) &&
+                                          base[top.size()] == '/'));
+}
+
 // Resets the limits of an emptied jail cgroup and parks it under an idle name; false when the
 // pool is full or a reset fails (the caller removes it then).
 bool give_back(const std::string& dir, bool v2) {
@@ -242,7 +255,7 @@ bool give_back(const std::string& dir, bool v2) {
   // Charges outlive the jail (page cache it read stays charged to its memory cgroup until
   // reclaimed): a cgroup holding much of them is removed instead, so that a next jail's smaller
   // limit never has to reclaim more than a little to be written.
-  if (base == l.memory_base || (v2 && !l.v2_base.empty())) {
+  if (within(base, l.memory_base) || (v2 && !l.v2_base.empty())) {
     std::string usage;
     if (!read_file(dir + (v2 ? "/memory.current" : "/memory.usage_in_bytes"), &usage) ||
         std::strtoull(usage.c_str(), nullptr, 10) > kMaxIdleCharge)
@@ -254,12 +267,12 @@ bool give_back(const std::string& dir, bool v2) {
     if (!write_file(dir + "/memory.max", "max") || !write_file(dir + "/pids.max", "max") ||
         !write_file(dir + "/cpu.max", "max 100000"))
       return false;
-  } else if (base == l.memory_base) {
+  } else if (within(base, l.memory_base)) {
     if (l.memsw && !write_file(dir + "/memory.memsw.limit_in_bytes", "-1")) return false;
     if (!write_file(dir + "/memory.limit_in_bytes", "-1")) return false;
-  } else if (base == l.pids_base) {
+  } else if (within(base, l.pids_base)) {
     if (!write_file(dir + "/pids.max", "max")) return false;
-  } else if (base == l.cpu_base) {
+  } else if (within(base, l.cpu_base)) {
     if (!write_file(dir + "/cpu.cfs_quota_us", "-1")) return false;
   } else {
     return false;
@@ -286,22 +299,92 @@ const CgroupLayout& cgroup_layout() {
   return layout;
 }
 
-std::size_t sweep_cgroup_pool() {
+std::size_t sweep_cgroup_pool(const CgroupScope& scope) {
   const CgroupLayout& l = cgroup_layout();
   std::size_t removed = 0;
-  for (const auto& base : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base}) {
-    if (base.empty()) continue;
-    DIR* d = ::opendir(base.c_str());
+  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base}) {
+    if (top.empty()) continue;
+    std::vector<std::string> bases = {top};
+    if (!scope.name.empty()) bases.push_back(scoped(top, scope));
+    for (const std::string& base : bases) {
+      DIR* d = ::opendir(base.c_str());
+      if (!d) continue;
+      while (dirent* e = ::readdir(d)) {
+        std::string name = e->d_name;
+        if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) continue;
+        if (stale(base, name) && remove_empty_cgroup(base + "/" + name)) ++removed;
+        // An empty scope: its daemon is gone or has no jail now (rmdir refuses a scope with
+        // jails or idle cgroups in it); whoever uses it next makes it again.
+        if (base == top && name.rfind(kScopePrefix, 0) == 0 && name != scope.name &&
+            LJ_SYS("rmdir", ::rmdir((base + "/" + name).c_str())) == 0)
+          ++removed;
+      }
+      ::closedir(d);
+    }
+  }
+  return removed;
+}
+
+Status prepare_scope(const CgroupScope& scope) {
+  if (scope.name.empty()) return {};
+  const CgroupLayout& l = cgroup_layout();
+  if (l.v2) {
+    std::string parent = l.v2_base.substr(0, l.v2_base.rfind('/'));
+    (void)write_file(parent + "/cgroup.subtree_control", "+memory +pids +cpu");
+    LJ_TRY(make_dir(l.v2_base));
+    LJ_TRY(write_file(l.v2_base + "/cgroup.subtree_control", "+memory +pids +cpu"));
+    const std::string dir = scoped(l.v2_base, scope);
+    LJ_TRY(make_dir(dir));
+    LJ_TRY(write_file(dir + "/cgroup.subtree_control", "+memory +pids +cpu"));
+    if (scope.pids_max) LJ_TRY(write_file(dir + "/pids.max", std::to_string(scope.pids_max)));
+    return {};
+  }
+  for (const std::string* base : {&l.memory_base, &l.pids_base, &l.cpu_base}) {
+    if (base->empty()) continue;
+    LJ_TRY(make_dir(*base));
+    LJ_TRY(make_dir(scoped(*base, scope)));
+  }
+  if (scope.pids_max && !l.pids_base.empty()) {
+    LJ_TRY(write_file(scoped(l.pids_base, scope) + "/pids.max", std::to_string(scope.pids_max)));
+  }
+  return {};
+}
+
+void remove_scope(const CgroupScope& scope) {
+  if (scope.name.empty()) return;
+  const CgroupLayout& l = cgroup_layout();
+  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base}) {
+    if (top.empty()) continue;
+    const std::string base = scoped(top, scope);
+    std::vector<std::string> idle;
+    {
+      std::lock_guard lock(pool().mu);
+      auto it = pool().idle.find(base);
+      if (it != pool().idle.end()) idle = std::exchange(it->second, {});
+    }
+    for (const auto& d : idle) (void)remove_empty_cgroup(d);
+    (void)::rmdir(base.c_str());  // kept while jails (left running) are in it
+  }
+}
+
+std::vector<std::string> scope_jails(const CgroupScope& scope) {
+  std::vector<std::string> names;
+  if (scope.name.empty()) return names;
+  const CgroupLayout& l = cgroup_layout();
+  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base}) {
+    if (top.empty()) continue;
+    DIR* d = ::opendir(scoped(top, scope).c_str());
     if (!d) continue;
     while (dirent* e = ::readdir(d)) {
       std::string name = e->d_name;
-      if ((e->d_type == DT_DIR || e->d_type == DT_UNKNOWN) && stale(base, name) &&
-          remove_empty_cgroup(base + "/" + name))
-        ++removed;
+      if ((e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) || name == "." || name == ".." ||
+          name.rfind(kIdlePrefix, 0) == 0)
+        continue;
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
     }
     ::closedir(d);
   }
-  return removed;
+  return names;
 }
 
 std::size_t idle_cgroups() {
@@ -330,17 +413,25 @@ Cgroups::~Cgroups() {
   (void)destroy();
 }
 
-Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits) {
+Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
+                                const CgroupScope& scope) {
   Cgroups cg;
   const CgroupLayout& l = cgroup_layout();
-  auto add = [&](const std::string& base) -> Result<std::string> {
-    if (base.empty())
+  auto add = [&](const std::string& top) -> Result<std::string> {
+    if (top.empty())
       return fail(Errc::unsupported, "jail", "no cgroup controller for the requested limits");
+    const std::string base = scoped(top, scope);
     std::string dir = base + "/" + name;
     if (!take_idle(base, dir)) {
-      LJ_TRY(make_dir(base));
-      if (LJ_SYS("mkdir", ::mkdir(dir.c_str(), 0755)) != 0)
-        return fail_errno("jail", "mkdir " + dir);
+      if (scope.name.empty()) LJ_TRY(make_dir(base));
+      int rc = LJ_SYS("mkdir", ::mkdir(dir.c_str(), 0755));
+      if (rc != 0 && errno == ENOENT && !scope.name.empty()) {
+        // The scope went (a sweep found it empty, or it was never made): made again with its
+        // pids.max, so that the jails' reserve still holds.
+        LJ_TRY(prepare_scope(scope));
+        rc = LJ_SYS("mkdir", ::mkdir(dir.c_str(), 0755));
+      }
+      if (rc != 0) return fail_errno("jail", "mkdir " + dir);
     }
     cg.dirs_.push_back(dir);
     return dir;
@@ -349,11 +440,14 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits) {
   const std::string period = "100000";
   if (l.v2) {
     cg.v2_ = true;
-    // Controllers must be enabled on the way down (cgroup-v2.rst, "Enabling and Disabling").
-    std::string parent = l.v2_base.substr(0, l.v2_base.rfind('/'));
-    (void)write_file(parent + "/cgroup.subtree_control", "+memory +pids +cpu");
-    LJ_TRY(make_dir(l.v2_base));
-    LJ_TRY(write_file(l.v2_base + "/cgroup.subtree_control", "+memory +pids +cpu"));
+    // Controllers must be enabled on the way down (cgroup-v2.rst, "Enabling and Disabling"); a
+    // scope's were when it was made (prepare_scope).
+    if (scope.name.empty()) {
+      std::string parent = l.v2_base.substr(0, l.v2_base.rfind('/'));
+      (void)write_file(parent + "/cgroup.subtree_control", "+memory +pids +cpu");
+      LJ_TRY(make_dir(l.v2_base));
+      LJ_TRY(write_file(l.v2_base + "/cgroup.subtree_control", "+memory +pids +cpu"));
+    }
     std::string dir = LJ_TRY(add(l.v2_base));
     if (limits.memory_bytes) {
       LJ_TRY(write_file(dir + "/memory.max", std::to_string(limits.memory_bytes)));
@@ -417,12 +511,12 @@ Cgroups Cgroups::from_handle(const std::string& handle_cgroup) {
   return cg;
 }
 
-Cgroups Cgroups::named(const std::string& name) {
+Cgroups Cgroups::named(const std::string& name, const CgroupScope& scope) {
   const CgroupLayout& l = cgroup_layout();
   std::string handle;
   for (const std::string* base : {&l.v2_base, &l.memory_base, &l.pids_base, &l.cpu_base}) {
     if (base->empty() || name.empty()) continue;
-    std::string dir = *base + "/" + name;
+    std::string dir = scoped(*base, scope) + "/" + name;
     if (exists(dir)) handle += (handle.empty() ? "" : ";") + dir;
   }
   return from_handle(handle);

@@ -41,6 +41,25 @@ struct CgroupLayout {
 // The layout of this machine (computed on first call, then cached; thread-safe).
 const CgroupLayout& cgroup_layout();
 
+// Where a backend puts its jails' cgroups: directly under each controller's base (name empty:
+// ljspawn, ljbuild) or under <base>/<name>, a scope of their own (ljd: one per root, so that its
+// recovery can tell its own jails' cgroups from every other daemon's on the machine). The scope's
+// pids.max (0: none) bounds all its jails together: what it leaves of the host's pids is the
+// host's reserve (docs/security.md). v1 memory/pids/cpu and v2 alike.
+struct CgroupScope {
+  std::string name;
+  std::uint64_t pids_max = 0;
+};
+// Makes the scope's directories (v2: with the controllers enabled) and writes its pids.max.
+// Nothing for the unnamed scope. Cgroups::create makes them again when they went meanwhile.
+Status prepare_scope(const CgroupScope& scope);
+// At the end of a backend: this process's idle cgroups of the scope are removed, then the scope's
+// directories if empty (jails left running keep theirs).
+void remove_scope(const CgroupScope& scope);
+// The names of the jail cgroups in a named scope, every controller, idle ones left out: the jails
+// of this scope the kernel still holds (running or not yet removed).
+std::vector<std::string> scope_jails(const CgroupScope& scope);
+
 // Removes, under every controller's base, the idle pool cgroups (see above) left by processes
 // that are gone and this process's own unlisted ones, and the empty "ljspawn-<pid>" cgroups whose
 // ljspawn is gone (no process <pid>, a zombie, one not named ljspawn: a reused pid, or this very
@@ -48,7 +67,9 @@ const CgroupLayout& cgroup_layout();
 // or child cgroups is kept (rmdir refuses it); one whose last task is still exiting (EBUSY, yet
 // neither) is retried for up to 0.5 s. Returns how many were removed. Runs by itself at
 // make_backend() and before the pool is first used.
-std::size_t sweep_cgroup_pool();
+// Scopes ("scope-*") found empty are removed as well (their daemon is gone or has no jail; one
+// that makes a jail again re-makes its scope).
+std::size_t sweep_cgroup_pool(const CgroupScope& scope = {});
 // How many idle cgroups this process holds (all controllers), for tests.
 std::size_t idle_cgroups();
 
@@ -65,12 +86,13 @@ class Cgroups {
   // v1 memory and pids cgroups (whether limited or not; none only on a machine without these
   // controllers) and cpu for a cpu limit. Errors name the file and errno; whatever was made is
   // removed again.
-  static Result<Cgroups> create(const std::string& name, const Limits& limits);
+  static Result<Cgroups> create(const std::string& name, const Limits& limits,
+                                const CgroupScope& scope = {});
   // Takes ownership of the cgroups of a handle (JailHandle::cgroup), for adopt/release.
   static Cgroups from_handle(const std::string& handle_cgroup);
   // The cgroups create(name, ...) would have made, those that exist: recovery of a jail whose
   // handle was never recorded (its daemon died between making the cgroups and writing the handle).
-  static Cgroups named(const std::string& name);
+  static Cgroups named(const std::string& name, const CgroupScope& scope = {});
 
   bool empty() const { return dirs_.empty(); }
   bool v2() const { return v2_; }

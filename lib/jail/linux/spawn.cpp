@@ -268,8 +268,9 @@ Status prepare_descriptors(const JailSpec& spec, Launch& l) {
 
 // 4. Cgroups with the limits, made or taken from the idle pool (cgroup.hpp). Init is cloned into
 // a v2 cgroup (clone_init) or joins the v1 ones through their tasks files at its slots.
-Status prepare_cgroups(const JailSpec& spec, Launch& l) {
-  l.cgroups = LJ_TRY(Cgroups::create(spec.name, spec.limits));
+Status prepare_cgroups(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
+  l.cgroups = LJ_TRY(Cgroups::create(spec.name, spec.limits,
+                                     ctx.cgroups ? *ctx.cgroups : CgroupScope{}));
   auto cg_fds = l.cgroups.join_fds();
   if (cg_fds.size() > static_cast<std::size_t>(kMaxCgroupFds))
     return fail(Errc::internal, "jail", "too many cgroup controllers");
@@ -440,7 +441,7 @@ Result<std::unique_ptr<Jail>> spawn_jail(const JailSpec& spec, const SpawnContex
   LJ_TRY(prepare_root(spec, ctx, l));
   LJ_TRY(prepare_command(spec, ctx, l));
   LJ_TRY(prepare_descriptors(spec, l));
-  LJ_TRY(prepare_cgroups(spec, l));
+  LJ_TRY(prepare_cgroups(spec, ctx, l));
   LJ_TRY(clone_init(spec, ctx, l));
   LJ_TRY(parent_side(spec, l));
   LJ_TRY(wait_for_exec(l));

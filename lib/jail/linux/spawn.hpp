@@ -11,6 +11,7 @@
 
 #include "common/error.hpp"
 #include "jail/backend.hpp"
+#include "jail/linux/cgroup.hpp"
 #include "jail/linux/fd_blocks.hpp"
 #include "jail/linux/netns_pool.hpp"
 #include "jail/linux/stack_pool.hpp"
@@ -26,6 +27,7 @@ struct SpawnContext {
   NetnsPool* netns = nullptr;
   StackPool* stacks = nullptr;
   FdBlocks* fd_blocks = nullptr;
+  const CgroupScope* cgroups = nullptr;  // where the jails' cgroups go (null: the base)
 };
 
 // Starts a jail for a spec validate_spec() accepted. On failure everything made so far is

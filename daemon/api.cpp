@@ -19,6 +19,7 @@ Api::Api(Daemon& d) : d_(d) {
   add_jail_routes(router_, d);
   add_event_routes(router_, d);
   add_resource_routes(router_, d);
+  add_image_routes(router_, d);
 }
 
 void Api::handle(Request& req, Reply reply) {

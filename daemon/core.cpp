@@ -1,5 +1,6 @@
 #include "daemon/core.hpp"
 
+#include "daemon/images.hpp"
 #include "daemon/jails.hpp"
 #include "daemon/resources.hpp"
 
@@ -34,6 +35,7 @@ Daemon::Daemon(Config c, Loop& l, std::unique_ptr<jail::Backend> b, index::Index
       catalog(overlay::Root(cfg.root)) {
   jails = std::make_unique<Jails>(*this);
   resources = std::make_unique<Resources>(*this);
+  images = std::make_unique<Images>(*this);
 }
 
 Daemon::~Daemon() = default;

@@ -75,6 +75,34 @@ void check_memory_floor(Fields& lim, std::uint64_t bytes) {
 
 }  // namespace
 
+bool valid_user(std::string_view user) {
+  if (user.empty() || user.size() > 256 || has_nul(user)) return false;
+  auto colon = user.find(':');
+  if (colon == 0 || colon + 1 == user.size()) return false;
+  return user.find(':', colon == std::string_view::npos ? user.size() : colon + 1) ==
+         std::string_view::npos;
+}
+
+std::optional<std::pair<uid_t, gid_t>> numeric_user(std::string_view user) {
+  auto num = [](std::string_view s) -> std::optional<std::uint32_t> {
+    if (s.empty() || s.size() > 10) return std::nullopt;
+    std::uint64_t v = 0;
+    for (char ch : s) {
+      if (ch < '0' || ch > '9') return std::nullopt;
+      v = v * 10 + static_cast<std::uint64_t>(ch - '0');
+    }
+    if (v > 0xfffffffeu) return std::nullopt;  // (uid_t)-1 means "unchanged" to setuid
+    return static_cast<std::uint32_t>(v);
+  };
+  auto colon = user.find(':');
+  auto u = num(user.substr(0, colon));
+  if (!u) return std::nullopt;
+  if (colon == std::string_view::npos) return std::make_pair(*u, static_cast<gid_t>(*u));
+  auto g = num(user.substr(colon + 1));
+  if (!g) return std::nullopt;
+  return std::make_pair(*u, *g);
+}
+
 Result<CreateJail> decode_create(const json& body, const Config& cfg, std::string* field) {
   CreateJail c;
   Fields f(body);
@@ -84,11 +112,14 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
   if (ov.present()) {
     c.overlay = OverlayRef{ov.string("name"), ov.opt_string("version").value_or("")};
   }
-  if (c.world.empty() && !c.overlay) c.world = cfg.default_world;  // an overlay names its own
+  c.image = f.opt_string("image").value_or("");
+  c.user = f.opt_string("user").value_or("");
+  // An overlay names its own world; an image is a whole root.
+  if (c.world.empty() && !c.overlay && c.image.empty()) c.world = cfg.default_world;
   c.command = f.opt_strings("command").value_or(std::vector<std::string>{});
   c.script = f.opt_string("script").value_or("");
   c.env = f.opt_string_map("env").value_or(std::map<std::string, std::string>{});
-  c.workdir = f.opt_string("workdir").value_or("/");
+  c.workdir = f.opt_string("workdir").value_or(c.image.empty() ? "/" : "");
   c.hostname = f.opt_string("hostname").value_or("");
   Fields net = f.object("network");
   if (net.present()) {
@@ -146,13 +177,17 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
   if (!f.error()) {
     if (!c.name.empty() && !valid_name(c.name)) {
       f.reject("name", "must be 1-64 characters of [A-Za-z0-9_.-]");
-    } else if (c.world.empty() && !c.overlay) {
+    } else if (!c.image.empty() && (c.overlay || f.opt_raw("world"))) {
+      f.reject("image", "an image is the whole root: give no world or overlay with it");
+    } else if (c.world.empty() && !c.overlay && c.image.empty()) {
       f.reject("world", "required field is missing (and no default_world is configured)");
     } else if (c.world.find('/') != std::string::npos || c.world == "." || c.world == "..") {
       f.reject("world", "must be a world name, not a path");
-    } else if (c.command.empty() == c.script.empty()) {
+    } else if (c.image.empty() && c.command.empty() == c.script.empty()) {
       f.reject("command", "exactly one of command and script must be given");
-    } else if (!abs_clean(c.workdir)) {
+    } else if (!c.command.empty() && !c.script.empty()) {
+      f.reject("command", "give command or script, not both");
+    } else if (!(c.workdir.empty() && !c.image.empty()) && !abs_clean(c.workdir)) {
       f.reject("workdir", "must be an absolute path without ..");
     } else if (c.overlay && c.overlay->name.find('/') == std::string::npos) {
       f.reject("overlay.name", "overlay names contain a slash (namespace/name)");
@@ -183,6 +218,10 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
       f.reject("overlay", "must not contain NUL");
     }
     if (has_nul(c.world)) f.reject("world", "must be a world name, not a path");
+    if (has_nul(c.image)) f.reject("image", "must not contain NUL");
+    if (!c.user.empty() && !valid_user(c.user)) {
+      f.reject("user", "must be a user name or uid, optionally :group or :gid");
+    }
     for (const auto& [k, v] : c.labels) {
       if (k.empty() || has_nul(k) || has_nul(v)) {
         f.reject("labels", "label keys must be non-empty; keys and values without NUL");
@@ -246,6 +285,8 @@ json encode_create(const CreateJail& c) {
   json j = json::object();
   if (!c.name.empty()) j["name"] = c.name;
   if (!c.world.empty()) j["world"] = c.world;
+  if (!c.image.empty()) j["image"] = c.image;
+  if (!c.user.empty()) j["user"] = c.user;
   if (c.overlay) j["overlay"] = {{"name", c.overlay->name}, {"version", c.overlay->version}};
   if (!c.command.empty()) j["command"] = c.command;
   if (!c.script.empty()) j["script"] = c.script;
@@ -283,7 +324,11 @@ jail::JailSpec make_spec(const CreateJail& c, const std::string& id,
   s.argv = c.command;
   s.script = c.script;
   for (const auto& [k, v] : c.env) s.env.push_back(k + "=" + v);
-  s.workdir = c.workdir;
+  s.workdir = c.workdir.empty() ? "/" : c.workdir;
+  if (auto ids = numeric_user(c.user)) {
+    s.uid = ids->first;
+    s.gid = ids->second;
+  }
   s.hostname = c.hostname.empty() ? (c.name.empty() ? id : c.name) : c.hostname;
   s.network = c.network;
   s.limits = c.limits;

@@ -1,3 +1,5 @@
+#include "daemon/image_defaults.hpp"
+#include "daemon/images.hpp"
 #include "daemon/jails.hpp"
 
 #include <fcntl.h>
@@ -117,6 +119,7 @@ Result<std::vector<JailRow>> Jails::list(const index::JailFilter& filter) {
 // the overlay chain that satisfies the constraint down to its world, as layer directories, bottom
 // first. A world that is not ready (importing, failed) is refused.
 Result<std::vector<std::filesystem::path>> Jails::resolve_layers(const CreateJail& req) {
+  if (!req.image.empty()) return LJ_TRY(d_.images->resolve(req.image)).image.layer_dirs;
   auto resolve = [&]() -> Result<overlay::Chain> {
     if (!req.overlay) {
       auto world = LJ_TRY(overlay::WorldName::parse(req.world));
@@ -151,8 +154,13 @@ void Jails::create(CreateJail req, bool start, Uid uid, RowDone done) {
     return done(fail(Errc::limit, "jail",
                      "max_jails (" + std::to_string(d_.cfg.max_jails) + ") jails are live"));
   }
+  // An image's config gives the defaults (pinned to its digest); a user name becomes ids.
+  if (!req.image.empty()) {
+    if (Status st = d_.images->prepare_create(req); !st) return done(tl::unexpected(st.error()));
+  }
   auto layers = resolve_layers(req);
   if (!layers) return done(tl::unexpected(layers.error()));
+  if (Status st = resolve_user(req, *layers, nullptr); !st) return done(tl::unexpected(st.error()));
 
   JailRow row;
   row.name = req.name;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
@@ -14,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +23,8 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+
+#include "jail/linux/user_lookup.hpp"
 
 #ifndef CLOSE_RANGE_UNSHARE
 #define CLOSE_RANGE_UNSHARE (1U << 1)
@@ -165,6 +169,24 @@ void wait_for_reaper() {
   ::close(kSlotGoRead);
 }
 
+// The command's side of a terminal: the peer of the master init opened (TIOCGPTPEER: no path
+// lookup, so no /dev/pts/N swapped in between, the runc CVE-2019-19921 class), as controlling
+// terminal of the session the command leads (setsid above) and as 0, 1 and 2. The pts node is
+// the command's user's (devpts gave it to init, root): programs that check their terminal's
+// owner (script, ssh, mesg) accept it.
+void take_terminal(uid_t uid, gid_t gid) {
+  int pts = ::ioctl(kSlotOutRead, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (pts < 0) die(kSlotError, "ioctl TIOCGPTPEER", errno, "");
+  if (::ioctl(pts, TIOCSCTTY, 0) < 0) die(kSlotError, "ioctl TIOCSCTTY", errno, "");
+  if (::fchown(pts, uid, gid) < 0) die(kSlotError, "fchown", errno, "the terminal");
+  for (int fd = 0; fd <= 2; ++fd) {
+    // dup2 onto itself keeps close-on-exec (dup2(2)): the first free number may be 0.
+    if (pts == fd ? ::fcntl(fd, F_SETFD, 0) < 0 : ::dup2(pts, fd) < 0)
+      die(kSlotError, "dup2 stdio", errno, "terminal");
+  }
+  if (pts > 2) ::close(pts);
+}
+
 [[noreturn]] void exec_command(const ChildPlan& p) {
   wait_for_reaper();
   sigset_t none;
@@ -179,7 +201,21 @@ void wait_for_reaper() {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::setsid();
   ::umask(022);
-  if (::dup2(kSlotIn, 0) < 0 || ::dup2(kSlotOut, 1) < 0 || ::dup2(kSlotErr, 2) < 0)
+  uid_t uid = p.uid;
+  gid_t gid = p.gid;
+  ResolvedUser user;
+  if (!p.user.empty()) {
+    char detail[256];
+    int err = 0;
+    if (!resolve_user(p.user.c_str(), "/etc/passwd", "/etc/group", &user, detail, sizeof detail,
+                      &err))
+      die(kSlotError, kStepResolveUser, err, detail);
+    uid = user.uid;
+    gid = user.gid;
+  }
+  if (p.tty)
+    take_terminal(uid, gid);
+  else if (::dup2(kSlotIn, 0) < 0 || ::dup2(kSlotOut, 1) < 0 || ::dup2(kSlotErr, 2) < 0)
     die(kSlotError, "dup2 stdio", errno, "");
   ::syscall(SYS_close_range, static_cast<unsigned>(kSlotScript + 1), ~0U, 0U);
   if (p.fds[kSlotScript] >= 0) ::fcntl(kSlotScript, F_SETFD, 0);  // the interpreter opens it
@@ -198,10 +234,12 @@ void wait_for_reaper() {
   // Raw syscalls: glibc's set*id() broadcast the change to every thread it believes the process
   // has (nptl's setxid signal) and wait on a futex for their answers. This process is a raw clone
   // of a possibly multi-threaded daemon, so those threads do not exist here: the wait never ends.
-  if (::syscall(SYS_setgroups, 0, nullptr) < 0) die(kSlotError, "setgroups", errno, "");
-  if (::syscall(SYS_setresgid, p.gid, p.gid, p.gid) < 0) die(kSlotError, "setgid", errno, "");
-  if (::syscall(SYS_setresuid, p.uid, p.uid, p.uid) < 0) die(kSlotError, "setuid", errno, "");
-  if (p.uid == 0) {
+  const int ngroups = p.user.empty() ? 0 : user.ngroups;
+  if (::syscall(SYS_setgroups, ngroups, ngroups ? user.groups : nullptr) < 0)
+    die(kSlotError, "setgroups", errno, "");
+  if (::syscall(SYS_setresgid, gid, gid, gid) < 0) die(kSlotError, "setgid", errno, "");
+  if (::syscall(SYS_setresuid, uid, uid, uid) < 0) die(kSlotError, "setuid", errno, "");
+  if (uid == 0) {
     __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
     __user_cap_data_struct data[2];
     for (int i = 0; i < 2; ++i) {
@@ -243,6 +281,49 @@ void wait_for_reaper() {
 
 void noop(int) {}
 
+// Init's side of a terminal, once the jail's root is in place: a pty of the jail's own devpts
+// instance (root_program mounts one with newinstance at /dev/pts, /dev/ptmx its ptmx), checked to
+// be a devpts master, never the host's. The master goes to kSlotOutRead, where init (and lj-init)
+// hold it for the jail's life, and a copy to the caller over the console socket.
+void open_terminal(const ChildPlan& p) {
+  int m = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (m < 0) die(kSlotError, "open", errno, "/dev/ptmx");
+  struct statfs sf;
+  if (::fstatfs(m, &sf) < 0 || sf.f_type != DEVPTS_SUPER_MAGIC)
+    die(kSlotError, "open", ENOTTY, "/dev/ptmx is not the jail's devpts");
+  int unlock = 0;
+  if (::ioctl(m, TIOCSPTLCK, &unlock) < 0) die(kSlotError, "ioctl TIOCSPTLCK", errno, "");
+  if (p.tty_rows || p.tty_cols) {
+    struct winsize ws = {p.tty_rows, p.tty_cols, 0, 0};
+    if (::ioctl(m, TIOCSWINSZ, &ws) < 0) die(kSlotError, "ioctl TIOCSWINSZ", errno, "");
+  }
+  if (m != kSlotOutRead) {
+    if (::dup3(m, kSlotOutRead, O_CLOEXEC) < 0) die(kSlotError, "dup3", errno, "pty master");
+    ::close(m);
+  }
+  char byte = 't';
+  struct iovec iov = {&byte, 1};
+  alignas(struct cmsghdr) char ctl[CMSG_SPACE(sizeof(int))];
+  std::memset(ctl, 0, sizeof ctl);
+  struct msghdr msg;
+  std::memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctl;
+  msg.msg_controllen = sizeof ctl;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  const int master = kSlotOutRead;
+  std::memcpy(CMSG_DATA(c), &master, sizeof master);
+  ssize_t n;
+  while ((n = ::sendmsg(kSlotConsole, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+  }
+  if (n != 1) die(kSlotError, "sendmsg", n < 0 ? errno : EIO, "the terminal's master");
+  ::close(kSlotConsole);
+}
+
 // The pipe the command waits on (wait_for_reaper), at its fixed slots. Both ends close-on-exec
 // for now: init's write end is handed to the reaper on purpose (become_reaper).
 void make_go_pipe() {
@@ -267,7 +348,8 @@ void make_go_pipe() {
 // PR_SET_PDEATHSIG and the pid stay across execve (execve(2)). Returns only if the exec failed.
 void become_reaper(const ChildPlan& p, pid_t cmd) {
   for (int s : {kSlotStatus, kSlotStatusFile, kSlotGoWrite, kSlotOutRead, kSlotErrRead})
-    if (s == kSlotGoWrite || p.fds[s] >= 0) ::fcntl(s, F_SETFD, 0);
+    if (s == kSlotGoWrite || p.fds[s] >= 0 || (s == kSlotOutRead && p.tty))
+      ::fcntl(s, F_SETFD, 0);
   char pid[16];
   char* argv[] = {const_cast<char*>("lj-init"), utoa(pid + sizeof pid, static_cast<unsigned>(cmd)),
                   const_cast<char*>(p.die_with_parent ? "1" : "0"), nullptr};
@@ -366,7 +448,9 @@ void child_main(const ChildPlan& p) noexcept {
   ::close(kSlotNetns);  // the go pipe takes their numbers
   ::close(kSlotSysfsNetns);
   if (p.loopback_up) bring_loopback_up();
-  if (p.fds[kSlotIn] < 0 || p.fds[kSlotOut] < 0 || p.fds[kSlotErr] < 0)
+  if (p.tty)
+    open_terminal(p);
+  else if (p.fds[kSlotIn] < 0 || p.fds[kSlotOut] < 0 || p.fds[kSlotErr] < 0)
     die(kSlotError, "stdio", EBADF, "");
   sigset_t set;
   sigemptyset(&set);

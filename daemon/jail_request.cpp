@@ -83,26 +83,6 @@ bool valid_user(std::string_view user) {
          std::string_view::npos;
 }
 
-std::optional<std::pair<uid_t, gid_t>> numeric_user(std::string_view user) {
-  auto num = [](std::string_view s) -> std::optional<std::uint32_t> {
-    if (s.empty() || s.size() > 10) return std::nullopt;
-    std::uint64_t v = 0;
-    for (char ch : s) {
-      if (ch < '0' || ch > '9') return std::nullopt;
-      v = v * 10 + static_cast<std::uint64_t>(ch - '0');
-    }
-    if (v > 0xfffffffeu) return std::nullopt;  // (uid_t)-1 means "unchanged" to setuid
-    return static_cast<std::uint32_t>(v);
-  };
-  auto colon = user.find(':');
-  auto u = num(user.substr(0, colon));
-  if (!u) return std::nullopt;
-  if (colon == std::string_view::npos) return std::make_pair(*u, static_cast<gid_t>(*u));
-  auto g = num(user.substr(colon + 1));
-  if (!g) return std::nullopt;
-  return std::make_pair(*u, *g);
-}
-
 Result<CreateJail> decode_create(const json& body, const Config& cfg, std::string* field) {
   CreateJail c;
   Fields f(body);
@@ -325,10 +305,7 @@ jail::JailSpec make_spec(const CreateJail& c, const std::string& id,
   s.script = c.script;
   for (const auto& [k, v] : c.env) s.env.push_back(k + "=" + v);
   s.workdir = c.workdir.empty() ? "/" : c.workdir;
-  if (auto ids = numeric_user(c.user)) {
-    s.uid = ids->first;
-    s.gid = ids->second;
-  }
+  s.user = c.user;  // resolved by lib/jail in the jail's own /etc/passwd, /etc/group
   s.hostname = c.hostname.empty() ? (c.name.empty() ? id : c.name) : c.hostname;
   s.network = c.network;
   s.limits = c.limits;

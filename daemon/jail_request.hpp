@@ -30,7 +30,7 @@ struct CreateJail {
   // An OCI image (reference or manifest digest) instead of a world or overlay; pinned to its
   // manifest digest ("name:tag@sha256:...") when the jail is created (images.hpp).
   std::string image;
-  std::string user;  // "uid[:gid]" (numeric once created); empty: root
+  std::string user;  // docker's --user forms; empty: root (lib/jail resolves it at start)
   std::vector<std::string> command;  // exactly one of command and script
   std::string script;
   std::map<std::string, std::string> env;
@@ -60,8 +60,6 @@ Result<BuildSubmit> decode_build(const nlohmann::json& body, std::string* field)
 
 // "name|uid[:group|gid]" as an image's config or a request gives it (syntax only).
 bool valid_user(std::string_view user);
-// "uid[:gid]" both numeric (a uid alone: gid = uid); nullopt for names or bad syntax.
-std::optional<std::pair<uid_t, gid_t>> numeric_user(std::string_view user);
 
 // A jail or overlay name as users write it: [A-Za-z0-9_.-], 1..64 characters, not "." or "..".
 bool valid_name(std::string_view name);

@@ -1,4 +1,3 @@
-#include "daemon/image_defaults.hpp"
 #include "daemon/images.hpp"
 #include "daemon/jails.hpp"
 
@@ -154,13 +153,12 @@ void Jails::create(CreateJail req, bool start, Uid uid, RowDone done) {
     return done(fail(Errc::limit, "jail",
                      "max_jails (" + std::to_string(d_.cfg.max_jails) + ") jails are live"));
   }
-  // An image's config gives the defaults (pinned to its digest); a user name becomes ids.
+  // An image's config gives the defaults (pinned to its digest).
   if (!req.image.empty()) {
     if (Status st = d_.images->prepare_create(req); !st) return done(tl::unexpected(st.error()));
   }
   auto layers = resolve_layers(req);
   if (!layers) return done(tl::unexpected(layers.error()));
-  if (Status st = resolve_user(req, *layers, nullptr); !st) return done(tl::unexpected(st.error()));
 
   JailRow row;
   row.name = req.name;

@@ -22,6 +22,7 @@
 #include "client/ljctl_attach.hpp"
 #include "client/ljctl_format.hpp"
 #include "client/ljctl_network.hpp"
+#include "client/ljctl_image.hpp"
 
 namespace lj::ljctl {
 
@@ -642,6 +643,7 @@ static int main_unguarded(int argc, char** argv) {
   CLI::App* run = sub("run", "create and start a jail, stream its output, exit with its status");
   run->prefix_command();  // everything after WORLD|OVERLAY is the command
   run->add_option("--name", ro.name, "the jail's name");
+  run->add_flag("--image", ro.image, "the target is an OCI image reference (see ljctl(1))");
   run->add_option("--world", ro.world, "the world under an overlay (default: the overlay's)");
   run->add_option("-e,--env", ro.env, "KEY=VALUE, or KEY to pass ljctl's own $KEY")
       ->allow_extra_args(false);
@@ -743,6 +745,7 @@ static int main_unguarded(int argc, char** argv) {
   sub("info", "show ljd's version, backend and state");
   NetworkCommands network_commands;
   network_commands.add(app, add_globals);
+  auto image_cmds = add_image_commands(sub);
 
   try {
     app.parse(argc, argv);
@@ -772,6 +775,7 @@ static int main_unguarded(int argc, char** argv) {
   }
 
   Api api(g.socket);
+  if (int st = run_image_command(*image_cmds, api, g.json); st >= 0) return st;
   if (run->parsed()) {
     std::vector<std::string> rest = run->remaining();
     if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());

@@ -209,8 +209,26 @@ Result<json> parse_volume(std::string_view s, const std::filesystem::path& cwd) 
   return json{{"host_path", hs}, {"jail_path", std::string(parts[1])}, {"read_only", read_only}};
 }
 
+namespace {
+// An image reference rather than a world or overlay: a ':' before any '@' (a tag, a port), a
+// digest, or a first component that names a registry (a '.', or localhost) before a '/'.
+bool looks_like_image(std::string_view s) {
+  if (s.find("@sha256:") != std::string_view::npos) return true;
+  std::string_view name = s.substr(0, s.find('@'));
+  if (name.find(':') != std::string_view::npos) return true;
+  auto slash = name.find('/');
+  if (slash == std::string_view::npos) return false;
+  std::string_view first = name.substr(0, slash);
+  return first == "localhost" || first.find('.') != std::string_view::npos;
+}
+}  // namespace
+
 Result<Target> parse_target(std::string_view s) {
   Target t;
+  if (!s.empty() && looks_like_image(s)) {
+    t.image = s;
+    return t;
+  }
   auto at = s.find('@');
   std::string_view name = s.substr(0, at);
   if (name.empty())
@@ -238,8 +256,12 @@ Result<json> make_create_body(
     const std::function<std::optional<std::string>(const std::string&)>& getenv) {
   json body = json::object();
   auto target = LJ_TRY(parse_target(o.target));
+  if (o.image) target = Target{.image = o.target, .world = {}, .overlay = {}, .constraint = {}};
   if (!o.name.empty()) body["name"] = o.name;
-  if (!target.world.empty()) {
+  if (!target.image.empty()) {
+    if (!o.world.empty()) return bad("--world: an image is the whole root, it takes no world");
+    body["image"] = target.image;
+  } else if (!target.world.empty()) {
     if (!o.world.empty() && o.world != target.world) {
       return bad("--world " + o.world + " contradicts the world to run, " + target.world);
     }
@@ -250,11 +272,11 @@ Result<json> make_create_body(
     if (!target.constraint.empty()) ov["version"] = target.constraint;
     body["overlay"] = ov;
   }
-  if (o.command.empty()) {
+  if (o.command.empty() && target.image.empty()) {
     return bad("no command to run: give it after `--` (ljctl run " + o.target +
                " -- /bin/sh -c 'echo hi')");
   }
-  body["command"] = o.command;
+  if (!o.command.empty()) body["command"] = o.command;
   if (!o.env.empty()) {
     json env = json::object();
     for (const auto& e : o.env) {

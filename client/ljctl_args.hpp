@@ -53,8 +53,11 @@ Result<std::pair<std::string, std::string>> parse_kv(std::string_view s, std::st
 Result<nlohmann::json> parse_volume(std::string_view s, const std::filesystem::path& cwd);
 
 // What `ljctl run` runs on: a world ("bookworm"), or an overlay (its name has a slash) with an
-// optional semver constraint after '@' ("lang/ruby@~>2.1").
+// optional semver constraint after '@' ("lang/ruby@~>2.1"), or an OCI image: a reference with a
+// tag, a digest, or a registry ("busybox:1.36", "127.0.0.1:5000/app", "app@sha256:...",
+// "docker.io/library/busybox"), or any name given with --image.
 struct Target {
+  std::string image;       // set for an image
   std::string world;       // set for a world
   std::string overlay;     // set for an overlay
   std::string constraint;  // overlay only; empty: the newest
@@ -65,6 +68,7 @@ struct RunNetOptions;  // ljctl_network.hpp
 
 struct RunOptions {
   std::string target;
+  bool image = false;  // --image: the target is an image reference
   std::vector<std::string> command;
   std::string name;
   std::string world;             // --world: with an overlay target, overrides its world

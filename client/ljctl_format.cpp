@@ -170,6 +170,11 @@ std::string jail_image(const json& jail) {
     if (!v.empty()) out += "@" + v;
     return out;
   }
+  if (spec.contains("image") && spec["image"].is_string()) {
+    std::string ref = spec["image"].get<std::string>();  // name:tag@sha256:...: the name shows
+    auto at = ref.find("@sha256:");
+    return at == std::string::npos || at == 0 ? ref : ref.substr(0, at);
+  }
   return spec.value("world", "-");
 }
 

@@ -5,6 +5,7 @@
 
 #include "daemon/core.hpp"
 #include "daemon/http_types.hpp"
+#include "daemon/json_fields.hpp"
 #include "daemon/router.hpp"
 
 namespace lj::daemon {
@@ -28,6 +29,7 @@ void add_event_routes(Router& r, Daemon& d);
 void add_resource_routes(Router& r, Daemon& d);
 void add_network_routes(Router& r, Daemon& d);  // api_networks.cpp
 void add_attach_routes(Router& r, Daemon& d);  // api_attach.cpp
+void add_image_routes(Router& r, Daemon& d);
 
 // Query helpers shared by the families: a malformed value is a 400 naming the parameter.
 Result<bool> query_bool(const Request& req, std::string_view key, bool dflt);
@@ -35,6 +37,24 @@ Result<std::int64_t> query_int(const Request& req, std::string_view key, std::in
 Result<std::optional<double>> query_seconds(const Request& req, std::string_view key);
 // The error response of a decoding failure, with details.field.
 Response field_error(const Error& err, const std::string& field);
+
+// Decodes a small body with `read` (which reads every field of the Fields it is given); answers
+// the 400 itself and returns false on error.
+template <class F>
+bool decode_small(const Request& req, const Reply& reply, F read) {
+  auto doc = parse_body(req.body);
+  if (!doc) {
+    reply(field_error(doc.error(), ""));
+    return false;
+  }
+  Fields f(*doc);
+  read(f);
+  if (auto st = f.finish(); !st) {
+    reply(field_error(st.error(), f.error() ? f.error()->field : ""));
+    return false;
+  }
+  return true;
+}
 
 // `?follow=&after=` of a log stream (jail logs, build logs): whether to follow, and the seq to
 // start after (>= 0). A malformed value is the 400 to answer.

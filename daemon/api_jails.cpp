@@ -51,23 +51,6 @@ RowDone reply_row(Daemon& d, Reply reply, int status) {
   };
 }
 
-// Decodes a small body with `read`; answers the 400 itself and returns false on error.
-template <class F>
-bool decode_small(const Request& req, const Reply& reply, F read) {
-  auto doc = parse_body(req.body);
-  if (!doc) {
-    reply(field_error(doc.error(), ""));
-    return false;
-  }
-  Fields f(*doc);
-  read(f);
-  if (auto st = f.finish(); !st) {
-    reply(field_error(st.error(), f.error() ? f.error()->field : ""));
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 void add_jail_routes(Router& router, Daemon& d) {

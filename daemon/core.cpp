@@ -1,6 +1,7 @@
 #include "daemon/core.hpp"
 
 #include "common/log.hpp"
+#include "daemon/images.hpp"
 #include "daemon/jails.hpp"
 #include "daemon/networks.hpp"
 #include "daemon/resources.hpp"
@@ -37,6 +38,7 @@ Daemon::Daemon(Config c, Loop& l, std::unique_ptr<jail::Backend> b, index::Index
   jails = std::make_unique<Jails>(*this);
   resources = std::make_unique<Resources>(*this);
   networks = std::make_unique<Networks>(*this);
+  images = std::make_unique<Images>(*this);
 }
 
 Daemon::~Daemon() = default;

@@ -38,6 +38,7 @@ class EventBus {
 class Jails;
 class Networks;
 class Resources;
+class Images;
 
 // What start-up reconciliation found and did: logged at the end of recovery and shown by
 // GET /v1/info ("recovery"). Filled on the loop thread by main and the recover() calls.
@@ -100,6 +101,7 @@ struct Daemon {
   std::unique_ptr<Networks> networks;  // networks and the jails' leases on them
   std::unique_ptr<Jails> jails;
   std::unique_ptr<Resources> resources;  // worlds, overlays, builds
+  std::unique_ptr<Images> images;        // the OCI image store and its jobs
   bool ready = false;                    // recovery done: serve every route
   RecoveryReport recovery;
   ExitRecordHealth exit_records;

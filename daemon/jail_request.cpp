@@ -85,6 +85,14 @@ bool valid_user(const std::string& u) {
 
 }  // namespace
 
+bool valid_user(std::string_view user) {
+  if (user.empty() || user.size() > 256 || has_nul(user)) return false;
+  auto colon = user.find(':');
+  if (colon == 0 || colon + 1 == user.size()) return false;
+  return user.find(':', colon == std::string_view::npos ? user.size() : colon + 1) ==
+         std::string_view::npos;
+}
+
 Result<CreateJail> decode_create(const json& body, const Config& cfg, std::string* field) {
   CreateJail c;
   Fields f(body);
@@ -94,11 +102,14 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
   if (ov.present()) {
     c.overlay = OverlayRef{ov.string("name"), ov.opt_string("version").value_or("")};
   }
-  if (c.world.empty() && !c.overlay) c.world = cfg.default_world;  // an overlay names its own
+  c.image = f.opt_string("image").value_or("");
+  c.user = f.opt_string("user").value_or("");
+  // An overlay names its own world; an image is a whole root.
+  if (c.world.empty() && !c.overlay && c.image.empty()) c.world = cfg.default_world;
   c.command = f.opt_strings("command").value_or(std::vector<std::string>{});
   c.script = f.opt_string("script").value_or("");
   c.env = f.opt_string_map("env").value_or(std::map<std::string, std::string>{});
-  c.workdir = f.opt_string("workdir").value_or("/");
+  c.workdir = f.opt_string("workdir").value_or(c.image.empty() ? "/" : "");
   c.hostname = f.opt_string("hostname").value_or("");
   Fields net = f.object("network");
   if (net.present()) {
@@ -170,13 +181,17 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
   if (!f.error()) {
     if (!c.name.empty() && !valid_name(c.name)) {
       f.reject("name", "must be 1-64 characters of [A-Za-z0-9_.-]");
-    } else if (c.world.empty() && !c.overlay) {
+    } else if (!c.image.empty() && (c.overlay || f.opt_raw("world"))) {
+      f.reject("image", "an image is the whole root: give no world or overlay with it");
+    } else if (c.world.empty() && !c.overlay && c.image.empty()) {
       f.reject("world", "required field is missing (and no default_world is configured)");
     } else if (c.world.find('/') != std::string::npos || c.world == "." || c.world == "..") {
       f.reject("world", "must be a world name, not a path");
-    } else if (c.command.empty() == c.script.empty()) {
+    } else if (c.image.empty() && c.command.empty() == c.script.empty()) {
       f.reject("command", "exactly one of command and script must be given");
-    } else if (!abs_clean(c.workdir)) {
+    } else if (!c.command.empty() && !c.script.empty()) {
+      f.reject("command", "give command or script, not both");
+    } else if (!(c.workdir.empty() && !c.image.empty()) && !abs_clean(c.workdir)) {
       f.reject("workdir", "must be an absolute path without ..");
     } else if (c.overlay && c.overlay->name.find('/') == std::string::npos) {
       f.reject("overlay.name", "overlay names contain a slash (namespace/name)");
@@ -211,6 +226,10 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
       f.reject("overlay", "must not contain NUL");
     }
     if (has_nul(c.world)) f.reject("world", "must be a world name, not a path");
+    if (has_nul(c.image)) f.reject("image", "must not contain NUL");
+    if (!c.user.empty() && !valid_user(c.user)) {
+      f.reject("user", "must be a user name or uid, optionally :group or :gid");
+    }
     for (const auto& [k, v] : c.labels) {
       if (k.empty() || has_nul(k) || has_nul(v)) {
         f.reject("labels", "label keys must be non-empty; keys and values without NUL");
@@ -274,6 +293,8 @@ json encode_create(const CreateJail& c) {
   json j = json::object();
   if (!c.name.empty()) j["name"] = c.name;
   if (!c.world.empty()) j["world"] = c.world;
+  if (!c.image.empty()) j["image"] = c.image;
+  if (!c.user.empty()) j["user"] = c.user;
   if (c.overlay) j["overlay"] = {{"name", c.overlay->name}, {"version", c.overlay->version}};
   if (!c.command.empty()) j["command"] = c.command;
   if (!c.script.empty()) j["script"] = c.script;
@@ -316,7 +337,8 @@ jail::JailSpec make_spec(const CreateJail& c, const std::string& id,
   s.argv = c.command;
   s.script = c.script;
   for (const auto& [k, v] : c.env) s.env.push_back(k + "=" + v);
-  s.workdir = c.workdir;
+  s.workdir = c.workdir.empty() ? "/" : c.workdir;
+  s.user = c.user;  // resolved by lib/jail in the jail's own /etc/passwd, /etc/group
   s.hostname = c.hostname.empty() ? (c.name.empty() ? id : c.name) : c.hostname;
   s.network = c.network;
   s.limits = c.limits;

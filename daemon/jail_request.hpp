@@ -28,10 +28,14 @@ struct CreateJail {
   std::string name;  // empty: the id
   std::string world;
   std::optional<OverlayRef> overlay;
+  // An OCI image (reference or manifest digest) instead of a world or overlay; pinned to its
+  // manifest digest ("name:tag@sha256:...") when the jail is created (images.hpp).
+  std::string image;
+  std::string user;  // docker's --user forms; empty: root (lib/jail resolves it at start)
   std::vector<std::string> command;  // exactly one of command and script
   std::string script;
   std::map<std::string, std::string> env;
-  std::string workdir = "/";
+  std::string workdir = "/";  // "" until an image's default is applied
   std::string hostname;
   jail::Network network;
   JailNetworking net;  // networks of ljd's (mode none: the daemon prepares the namespace)
@@ -59,6 +63,9 @@ Status check_volumes_exist(const CreateJail& c, std::string* field);
 
 // Decodes and validates the body of POST /v1/builds. On a field error, *field names it.
 Result<BuildSubmit> decode_build(const nlohmann::json& body, std::string* field);
+
+// "name|uid[:group|gid]" as an image's config or a request gives it (syntax only).
+bool valid_user(std::string_view user);
 
 // A jail or overlay name as users write it: [A-Za-z0-9_.-], 1..64 characters, not "." or "..".
 bool valid_name(std::string_view name);

@@ -1,3 +1,4 @@
+#include "daemon/images.hpp"
 #include "daemon/jails.hpp"
 
 #include <fcntl.h>
@@ -129,6 +130,7 @@ Result<std::vector<JailRow>> Jails::list(const index::JailFilter& filter) {
 // the overlay chain that satisfies the constraint down to its world, as layer directories, bottom
 // first. A world that is not ready (importing, failed) is refused.
 Result<std::vector<std::filesystem::path>> Jails::resolve_layers(const CreateJail& req) {
+  if (!req.image.empty()) return LJ_TRY(d_.images->resolve(req.image)).image.layer_dirs;
   auto resolve = [&]() -> Result<overlay::Chain> {
     if (!req.overlay) {
       auto world = LJ_TRY(overlay::WorldName::parse(req.world));
@@ -162,6 +164,10 @@ void Jails::create(CreateJail req, bool start, Uid uid, RowDone done) {
   if (live_.size() >= d_.cfg.max_jails) {
     return done(fail(Errc::limit, "jail",
                      "max_jails (" + std::to_string(d_.cfg.max_jails) + ") jails are live"));
+  }
+  // An image's config gives the defaults (pinned to its digest).
+  if (!req.image.empty()) {
+    if (Status st = d_.images->prepare_create(req); !st) return done(tl::unexpected(st.error()));
   }
   auto layers = resolve_layers(req);
   if (!layers) return done(tl::unexpected(layers.error()));

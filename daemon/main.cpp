@@ -20,6 +20,7 @@
 #include "daemon/crash_point.hpp"
 #include "daemon/jails.hpp"
 #include "daemon/networks.hpp"
+#include "daemon/images.hpp"
 #include "daemon/resources.hpp"
 #include "daemon/root_lock.hpp"
 #include "daemon/runtime.hpp"
@@ -254,6 +255,7 @@ int main(int argc, char** argv) {
     log->info("recovery: index={} epoch={}{} integrity_check={}", d.idx.path(), d.idx.epoch(),
               d.idx.epoch_changed() ? " (new: the machine went down with the index open)" : "",
               d.recovery.integrity);
+    if (Status st = d.images->recover(); !st) log->error("recovery: images: {}", st.error().what());
     d.resources->recover([&, t0] {
       d.jails->recover([&, t0] {
         auto serve = [&, t0] {

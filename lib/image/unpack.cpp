@@ -132,13 +132,21 @@ class Unpacker {
         break;
       }
       case AE_IFREG: {
-        LJ_TRY(clear(pfd, base, raw));
-        UniqueFd fd(LJ_SYS("openat", ::openat(pfd, base.c_str(),
-                                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                                              0600)));
+        // Create first, clear only when something is there (rare: a later entry of the same
+        // name): one fstatat(2) less per file than clearing first.
+        constexpr int kCreate = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+        UniqueFd fd(LJ_SYS("openat", ::openat(pfd, base.c_str(), kCreate, 0600)));
+        if (!fd && errno == EEXIST) {
+          LJ_TRY(clear(pfd, base, raw));
+          fd = UniqueFd(LJ_SYS("openat", ::openat(pfd, base.c_str(), kCreate, 0600)));
+        }
         if (!fd) return fail_errno("image", "create " + raw);
         LJ_TRY(content(a, fd.get(), e, raw));
-        LJ_TRY(owner(fd.get(), e, raw));
+        // A file root just created is root's (no setgid directory yet: directory modes are
+        // applied at the end): most files of most images need no fchown(2).
+        if (::archive_entry_uid(e) != 0 || ::archive_entry_gid(e) != 0) {
+          LJ_TRY(owner(fd.get(), e, raw));
+        }
         if (LJ_SYS("fchmod", ::fchmod(fd.get(), mode_of(e))) != 0) {
           return fail_errno("image", "fchmod " + raw);
         }
@@ -320,6 +328,7 @@ class Unpacker {
     const void* buf = nullptr;
     size_t size = 0;
     la_int64_t offset = 0;
+    la_int64_t end = 0;  // the end of the data written
     for (;;) {
       int r = ::archive_read_data_block(a, &buf, &size, &offset);
       if (r == ARCHIVE_EOF) break;
@@ -336,9 +345,11 @@ class Unpacker {
         size -= static_cast<size_t>(w);
         bytes_ += static_cast<std::uint64_t>(w);
       }
+      end = std::max<la_int64_t>(end, offset);
     }
-    // A sparse file's trailing hole: the size the entry declares.
-    if (::archive_entry_size_is_set(e) &&
+    // A sparse file's trailing hole: the size the entry declares (no ftruncate(2) when the
+    // data reached it, as for every file that is not sparse).
+    if (::archive_entry_size_is_set(e) && ::archive_entry_size(e) != end &&
         ::ftruncate(fd, static_cast<off_t>(::archive_entry_size(e))) != 0) {
       return fail_errno("image", "ftruncate " + raw);
     }

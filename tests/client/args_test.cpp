@@ -105,6 +105,39 @@ TEST(ParseTarget, WorldOrOverlayWithConstraint) {
     EXPECT_FALSE(parse_target(bad)) << bad;
 }
 
+TEST(ParseTarget, ImagesByTagDigestOrRegistry) {
+  for (const char* img : {"busybox:1.36", "127.0.0.1:5000/app", "127.0.0.1:5000/app:1",
+                          "app@sha256:0123", "docker.io/library/busybox", "localhost/bb",
+                          "quay.io/x/y:z"}) {
+    auto t = parse_target(img);
+    ASSERT_TRUE(t) << img;
+    EXPECT_EQ(t->image, img);
+    EXPECT_TRUE(t->world.empty() && t->overlay.empty()) << img;
+  }
+  // Worlds and overlays stay what they were: no tag, no registry.
+  EXPECT_EQ(parse_target("14.1-RELEASE")->world, "14.1-RELEASE");
+  EXPECT_EQ(parse_target("lang/ruby@~>2.1")->overlay, "lang/ruby");
+  EXPECT_TRUE(parse_target("lang/ruby@~>2.1")->image.empty());
+}
+
+TEST(MakeCreateBody, AnImageTakesNoWorldAndAnOptionalCommand) {
+  RunOptions o;
+  o.target = "127.0.0.1:5000/app:1";
+  auto body = make_create_body(o, "/", [](const std::string&) { return std::nullopt; });
+  ASSERT_TRUE(body) << body.error().what();
+  EXPECT_EQ((*body)["image"], "127.0.0.1:5000/app:1");
+  EXPECT_FALSE(body->contains("world") || body->contains("overlay") || body->contains("command"));
+  o.target = "myimage";
+  o.image = true;
+  o.command = {"true"};
+  body = make_create_body(o, "/", [](const std::string&) { return std::nullopt; });
+  ASSERT_TRUE(body);
+  EXPECT_EQ((*body)["image"], "myimage");
+  EXPECT_EQ((*body)["command"], nlohmann::json::array({"true"}));
+  o.world = "bookworm";
+  EXPECT_FALSE(make_create_body(o, "/", [](const std::string&) { return std::nullopt; }));
+}
+
 std::optional<std::string> fake_env(const std::string& k) {
   if (k == "HOME") return std::string("/home/u");
   return std::nullopt;

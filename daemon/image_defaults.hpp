@@ -1,0 +1,27 @@
+// What an image's config gives a jail created from it: defaults the request overrides, as
+// docker run applies them (image-spec config.md; docker's "ENTRYPOINT/CMD interaction").
+//   command     request command: Entrypoint + command (it replaces Cmd, not Entrypoint);
+//               none: Entrypoint + Cmd (a 400 when both are empty). A script ignores both.
+//   env         the image's Env, then the request's variables over it
+//   workdir     the request's, else WorkingDir, else /
+//   user        the request's, else User (lib/jail resolves a name in the jail's own
+//               /etc/passwd and /etc/group at start: JailSpec::user)
+//   labels      the image's Labels, then the request's over them
+// ExposedPorts and StopSignal are reported by GET /v1/images/{ref} but not applied (jails have
+// no published ports or stop signal of their own yet).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "daemon/jail_request.hpp"
+#include "image/spec.hpp"
+
+namespace lj::daemon {
+
+// On error, *field names the request field at fault.
+Status apply_image_config(CreateJail& req, const image::ImageConfig& config, std::string* field);
+
+}  // namespace lj::daemon

@@ -1,0 +1,121 @@
+// OCI images as a resource of ljd: the store of lib/image (root/images) seen through the API,
+// and its long work (pull, load, push) as jobs with a state, an error, per-layer progress and
+// /wait. Owned by the loop thread like Jails and Resources; the transfers run on the long-work
+// pool and post their progress and results back.
+//
+// Jobs are persisted as one JSON file each, root/.ljd/image_jobs/<id>.json, written when the job
+// starts and again when it ends (atomically): the index is not involved, since the store itself
+// (refs.json, content-addressed blobs and layers) is the record of what a job produced. A job
+// that was running when ljd died is marked failed at the next start (its staging directory is
+// removed with the others'). The last kMaxEndedJobs ended jobs are kept.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+#include "daemon/core.hpp"
+#include "daemon/jail_request.hpp"
+#include "daemon/resources.hpp"
+#include "image/store.hpp"
+
+namespace lj::daemon {
+
+struct PullRequest {
+  std::string reference;
+  std::set<std::string> insecure;
+  bool allow_devices = false;
+};
+
+struct LoadRequest {
+  std::string source;  // absolute path on the host
+  std::optional<std::string> name;
+  bool allow_devices = false;
+};
+
+struct PushRequest {
+  std::string reference;    // the stored image
+  std::string destination;  // empty: the reference
+  std::set<std::string> insecure;
+};
+
+// What a jail takes from an image: its layers (bottom first) and its config.
+struct ResolvedImage {
+  std::string reference;  // as named (normalized), or the digest
+  image::Image image;
+};
+
+class Images {
+ public:
+  static constexpr std::size_t kMaxEndedJobs = 100;
+
+  explicit Images(Daemon& d);
+  ~Images();
+
+  // Start-up: opens the store (creating root/images), reads the job records and marks those
+  // that were running failed. Loop thread, before serving.
+  Status recover();
+
+  // ---- images ----
+  Result<nlohmann::json> list();
+  // `text`: a reference, or a manifest digest "sha256:...".
+  Result<nlohmann::json> inspect(const std::string& text);
+  Result<nlohmann::json> tag(const std::string& source, const std::string& target, Uid uid);
+  // Removes the name; 409 when it is the last name of an image a live jail stands on.
+  Result<nlohmann::json> remove(const std::string& text, Uid uid);
+  // Removes every blob and layer that no name and no live jail uses; 409 while a job runs.
+  Result<nlohmann::json> prune(Uid uid);
+  // For a jail: the image named `text`, its layers unpacked.
+  Result<ResolvedImage> resolve(const std::string& text);
+  // A new jail's request on an image: its config's defaults applied (image_defaults.hpp) and
+  // req.image pinned to the manifest digest, so that a later start (or a retag) runs the same.
+  Status prepare_create(CreateJail& req);
+
+  // ---- jobs (202 with the job; it runs on the long-work pool) ----
+  void pull(PullRequest req, Uid uid, JsonDone done);
+  void load(LoadRequest req, Uid uid, JsonDone done);
+  void push(PushRequest req, Uid uid, JsonDone done);
+  Result<nlohmann::json> job(const std::string& id);
+  Result<nlohmann::json> jobs();
+  // {"resource": job, "timed_out": bool} once the job has ended (at once when it has).
+  void wait_job(const std::string& id, std::optional<std::chrono::milliseconds> timeout,
+                JsonDone done);
+
+ private:
+  struct Job;
+  struct Progress;
+  using Work = std::function<Result<nlohmann::json>(const image::Store&, Progress&)>;
+  // Registers the job (record written, event), runs `work` on the long-work pool.
+  void start(std::unique_ptr<Job> job, Work work, Uid uid, JsonDone done);
+  void finish(const std::string& id, Result<nlohmann::json> result, Uid uid);
+  nlohmann::json job_json(const Job& j) const;
+  Status save(const Job& j) const;
+  void trim_ended();
+  Status usable() const;
+  Result<image::Digest> find(const std::string& text) const;
+  Result<nlohmann::json> image_json(const image::Digest& manifest,
+                                    const std::map<std::string, image::Digest>& refs) const;
+  bool in_use(const image::Image& img) const;
+  std::filesystem::path jobs_dir() const;
+
+  Daemon& d_;
+  std::optional<image::Store> store_;  // set by recover()
+  std::map<std::string, std::unique_ptr<Job>> jobs_;  // by id; loop thread
+  std::size_t running_ = 0;
+  struct Waiter {
+    JsonDone done;
+    std::unique_ptr<Watch> timer;
+  };
+  std::map<std::string, std::map<std::uint64_t, Waiter>> waiters_;  // by job id
+  std::uint64_t next_waiter_ = 1;
+};
+
+}  // namespace lj::daemon

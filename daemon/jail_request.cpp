@@ -73,20 +73,13 @@ void check_memory_floor(Fields& lim, std::uint64_t bytes) {
   }
 }
 
-// The form JailSpec::user takes (the jail's files decide the rest at start): name|uid, then
-// optionally :group|gid, no NUL or newline (they would end the C string or the passwd line).
-bool valid_user(const std::string& u) {
-  const auto colon = u.find(':');
-  if (u.size() > 255 || colon == 0 || (colon != std::string::npos && colon + 1 == u.size()))
-    return false;
-  if (colon != std::string::npos && u.find(':', colon + 1) != std::string::npos) return false;
-  return u.find_first_of(std::string_view("\0\n", 2)) == std::string::npos;
-}
-
 }  // namespace
 
+// The form JailSpec::user takes (the jail's files decide the rest at start): name|uid, then
+// optionally :group|gid, no NUL or newline (they would end the C string or the passwd line).
 bool valid_user(std::string_view user) {
-  if (user.empty() || user.size() > 256 || has_nul(user)) return false;
+  if (user.empty() || user.size() > 256 || has_nul(user) || user.find('\n') != user.npos)
+    return false;
   auto colon = user.find(':');
   if (colon == 0 || colon + 1 == user.size()) return false;
   return user.find(':', colon == std::string_view::npos ? user.size() : colon + 1) ==
@@ -103,7 +96,6 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
     c.overlay = OverlayRef{ov.string("name"), ov.opt_string("version").value_or("")};
   }
   c.image = f.opt_string("image").value_or("");
-  c.user = f.opt_string("user").value_or("");
   // An overlay names its own world; an image is a whole root.
   if (c.world.empty() && !c.overlay && c.image.empty()) c.world = cfg.default_world;
   c.command = f.opt_strings("command").value_or(std::vector<std::string>{});
@@ -227,9 +219,6 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
     }
     if (has_nul(c.world)) f.reject("world", "must be a world name, not a path");
     if (has_nul(c.image)) f.reject("image", "must not contain NUL");
-    if (!c.user.empty() && !valid_user(c.user)) {
-      f.reject("user", "must be a user name or uid, optionally :group or :gid");
-    }
     for (const auto& [k, v] : c.labels) {
       if (k.empty() || has_nul(k) || has_nul(v)) {
         f.reject("labels", "label keys must be non-empty; keys and values without NUL");
@@ -294,7 +283,6 @@ json encode_create(const CreateJail& c) {
   if (!c.name.empty()) j["name"] = c.name;
   if (!c.world.empty()) j["world"] = c.world;
   if (!c.image.empty()) j["image"] = c.image;
-  if (!c.user.empty()) j["user"] = c.user;
   if (c.overlay) j["overlay"] = {{"name", c.overlay->name}, {"version", c.overlay->version}};
   if (!c.command.empty()) j["command"] = c.command;
   if (!c.script.empty()) j["script"] = c.script;
@@ -342,7 +330,6 @@ jail::JailSpec make_spec(const CreateJail& c, const std::string& id,
   s.hostname = c.hostname.empty() ? (c.name.empty() ? id : c.name) : c.hostname;
   s.network = c.network;
   s.limits = c.limits;
-  s.user = c.user;
   // The terminal's socket and the stdio descriptors are the start's (Jails::spawn), not the spec's.
   return s;
 }

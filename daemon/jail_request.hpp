@@ -31,7 +31,6 @@ struct CreateJail {
   // An OCI image (reference or manifest digest) instead of a world or overlay; pinned to its
   // manifest digest ("name:tag@sha256:...") when the jail is created (images.hpp).
   std::string image;
-  std::string user;  // docker's --user forms; empty: root (lib/jail resolves it at start)
   std::vector<std::string> command;  // exactly one of command and script
   std::string script;
   std::map<std::string, std::string> env;

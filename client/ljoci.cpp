@@ -206,23 +206,9 @@ Status run_hooks(const std::vector<oci::Hook>& hooks, const std::string& state, 
   return {};
 }
 
-// ---- the console socket: the pty's master goes to the caller (SCM_RIGHTS), as runc does ----
+// ---- the console socket: the engine sends the pty's master over it, as runc does ----
 
-Result<UniqueFd> console(const std::string& socket_path, const oci::Bundle& b) {
-  UniqueFd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!master) return lj::fail_errno("oci", "posix_openpt");
-  if (::grantpt(master.get()) != 0 || ::unlockpt(master.get()) != 0)
-    return lj::fail_errno("oci", "unlockpt");
-  const char* name = ::ptsname(master.get());
-  if (!name) return lj::fail_errno("oci", "ptsname");
-  UniqueFd slave(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!slave) return lj::fail_errno("oci", std::string("open ") + name);
-  if (b.rows || b.cols) {
-    struct winsize ws {};
-    ws.ws_row = b.rows;
-    ws.ws_col = b.cols;
-    ::ioctl(master.get(), TIOCSWINSZ, &ws);
-  }
+Result<UniqueFd> connect_console(const std::string& socket_path) {
   UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!sock) return lj::fail_errno("oci", "socket");
   sockaddr_un addr{};
@@ -232,23 +218,7 @@ Result<UniqueFd> console(const std::string& socket_path, const oci::Bundle& b) {
   std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
   if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
     return lj::fail_errno("oci", "connect " + socket_path);
-  char data[] = "/dev/ptmx";
-  iovec iov{data, sizeof data - 1};
-  char ctrl[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctrl;
-  msg.msg_controllen = sizeof ctrl;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  int mfd = master.get();
-  std::memcpy(CMSG_DATA(c), &mfd, sizeof mfd);
-  if (::sendmsg(sock.get(), &msg, MSG_NOSIGNAL) < 0)
-    return lj::fail_errno("oci", "send the console to " + socket_path);
-  return slave;
+  return sock;
 }
 
 // ---- create / start / run ----
@@ -300,9 +270,10 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
     spec.network.netns_fd = netns.get();
   }
   if (b.terminal) {
-    tty = LJ_TRY(console(console_socket, b));
-    spec.stdio = {tty.get(), tty.get(), tty.get()};
-    spec.process.controlling_tty = true;
+    tty = LJ_TRY(connect_console(console_socket));
+    spec.process.console_socket = tty.get();
+    spec.process.console_rows = b.rows;
+    spec.process.console_cols = b.cols;
   } else {
     spec.stdio = {0, 1, 2};
   }

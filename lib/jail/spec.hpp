@@ -95,9 +95,12 @@ struct ProcessOptions {
   // later starts the container. -1: exec at once. An exec failing after the hold is reported on
   // the command's stderr and exits 127. Owned by the caller.
   int hold_fd = -1;
-  // The command's stdin is a terminal that becomes its controlling terminal (TIOCSCTTY after
-  // setsid), as for an OCI process with terminal: true.
-  bool controlling_tty = false;
+  // A connected UNIX socket (an OCI --console-socket): the command opens a terminal in the
+  // jail's own devpts (/dev/ptmx), sends its master over this socket (SCM_RIGHTS, as runc does)
+  // and takes the terminal as stdin, stdout, stderr and controlling terminal; Stdio is then
+  // unused. rows/cols set its size when not 0. -1: no terminal. Owned by the caller.
+  int console_socket = -1;
+  unsigned short console_rows = 0, console_cols = 0;
 };
 
 struct JailSpec {

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -225,6 +226,59 @@ void write_str(int fd, const char* s) {
   ::_exit(127);
 }
 
+// ProcessOptions::console_socket: a terminal of the jail's own devpts (so that ttyname(3) and
+// /dev/pts/N agree inside), its master sent over the socket at kSlotIn, its slave (opened through
+// the master, TIOCGPTPEER: no path to swap) as 0, 1 and 2 and the controlling terminal.
+void open_console(const ChildPlan& p) {
+  // Above the slots: 0-2 are free here (init closed its copies before the clone), and the
+  // numbers the open would take must not be the ones the dup2s below overwrite.
+  int master = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) die(kSlotError, "open", errno, "/dev/ptmx");
+  if (master < kSlotEnd) {
+    const int high = ::fcntl(master, F_DUPFD_CLOEXEC, kSlotEnd);
+    if (high < 0) die(kSlotError, "fcntl F_DUPFD_CLOEXEC", errno, "/dev/ptmx");
+    ::close(master);
+    master = high;
+  }
+  int unlock = 0;
+  if (::ioctl(master, TIOCSPTLCK, &unlock) < 0) die(kSlotError, "ioctl TIOCSPTLCK", errno, "");
+  int slave = ::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) die(kSlotError, "ioctl TIOCGPTPEER", errno, "");
+  if (slave < kSlotEnd) {
+    const int high = ::fcntl(slave, F_DUPFD_CLOEXEC, kSlotEnd);
+    if (high < 0) die(kSlotError, "fcntl F_DUPFD_CLOEXEC", errno, "pty");
+    ::close(slave);
+    slave = high;
+  }
+  if (p.console_rows || p.console_cols) {
+    struct winsize ws {};
+    ws.ws_row = p.console_rows;
+    ws.ws_col = p.console_cols;
+    ::ioctl(master, TIOCSWINSZ, &ws);
+  }
+  char name[] = "/dev/ptmx";
+  struct iovec iov = {name, sizeof name - 1};
+  alignas(struct cmsghdr) char ctrl[CMSG_SPACE(sizeof(int))];
+  std::memset(ctrl, 0, sizeof ctrl);
+  struct msghdr msg {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctrl;
+  msg.msg_controllen = sizeof ctrl;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &master, sizeof master);
+  if (::sendmsg(kSlotIn, &msg, MSG_NOSIGNAL) < 0)
+    die(kSlotError, "sendmsg", errno, "the console to --console-socket");
+  ::close(master);
+  if (::dup2(slave, 0) < 0 || ::dup2(slave, 1) < 0 || ::dup2(slave, 2) < 0)
+    die(kSlotError, "dup2 console", errno, "");
+  ::close(slave);
+  if (::ioctl(0, TIOCSCTTY, 0) < 0) die(kSlotError, "ioctl TIOCSCTTY", errno, "");
+}
+
 [[noreturn]] void exec_command(const ChildPlan& p) {
   wait_for_reaper();
   sigset_t none;
@@ -239,10 +293,11 @@ void write_str(int fd, const char* s) {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::setsid();
   ::umask(022);
-  if (::dup2(kSlotIn, 0) < 0 || ::dup2(kSlotOut, 1) < 0 || ::dup2(kSlotErr, 2) < 0)
+  if (p.console) {
+    open_console(p);
+  } else if (::dup2(kSlotIn, 0) < 0 || ::dup2(kSlotOut, 1) < 0 || ::dup2(kSlotErr, 2) < 0) {
     die(kSlotError, "dup2 stdio", errno, "");
-  if (p.controlling_tty && ::ioctl(0, TIOCSCTTY, 0) < 0)
-    die(kSlotError, "ioctl TIOCSCTTY", errno, "");
+  }
   // Everything of init's goes but the script and the hold descriptor (closed at the exec).
   ::syscall(SYS_close_range, static_cast<unsigned>(kSlotScript + 1),
             static_cast<unsigned>(kSlotHold - 1), 0U);

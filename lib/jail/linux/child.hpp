@@ -107,7 +107,9 @@ struct ChildPlan {
                 cap_ambient = 0;
   std::vector<gid_t> groups;
   bool no_new_privs = true;
-  bool controlling_tty = false;
+  // ProcessOptions::console_socket: the socket is at kSlotIn (the jail's stdin is the terminal).
+  bool console = false;
+  unsigned short console_rows = 0, console_cols = 0;
   struct Rlimit {
     int resource;
     rlim_t soft, hard;

@@ -180,7 +180,9 @@ Status prepare_process_options(const ProcessOptions& o, Launch& l) {
   }
   plan.groups = o.groups;
   plan.no_new_privs = o.no_new_privs;
-  plan.controlling_tty = o.controlling_tty;
+  plan.console = o.console_socket >= 0;
+  plan.console_rows = o.console_rows;
+  plan.console_cols = o.console_cols;
   static constexpr std::pair<const char*, int> kRlimits[] = {
       {"RLIMIT_AS", RLIMIT_AS},           {"RLIMIT_CORE", RLIMIT_CORE},
       {"RLIMIT_CPU", RLIMIT_CPU},         {"RLIMIT_DATA", RLIMIT_DATA},
@@ -304,7 +306,9 @@ Status prepare_descriptors(const JailSpec& spec, Launch& l) {
   fds[kSlotStatus] = l.status_wr.get();
   fds[kSlotStatusFile] = l.status_file.get();
   fds[kSlotSync] = l.sync_rd.get();
-  fds[kSlotIn] = or_null(spec.stdio.in);
+  // A console: the socket its master goes over takes stdin's slot (child.cpp open_console).
+  fds[kSlotIn] = spec.process.console_socket >= 0 ? spec.process.console_socket
+                                                  : or_null(spec.stdio.in);
   fds[kSlotOut] = or_null(spec.stdio.out);
   fds[kSlotErr] = or_null(spec.stdio.err);
   fds[kSlotOutRead] = spec.stdio.out_read;

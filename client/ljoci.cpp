@@ -267,6 +267,7 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
   if (!b.netns_path.empty()) {
     netns.reset(::open(b.netns_path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!netns) return lj::fail_errno("oci", "open network namespace " + b.netns_path);
+    spec.network.mode = lj::jail::NetworkMode::netns;
     spec.network.netns_fd = netns.get();
   }
   if (b.terminal) {

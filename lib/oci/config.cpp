@@ -199,8 +199,8 @@ Status namespaces_of(const json& list, Bundle& b) {
     seen.insert(type);
     if (type == "network") {
       if (!path.empty()) {
+        // Joined: the runtime opens it and sets NetworkMode::netns with the descriptor.
         b.netns_path = path;
-        b.spec.network.mode = jail::NetworkMode::netns;  // netns_fd: opened by the runtime
       }
     } else if (type == "pid" || type == "mount" || type == "ipc" || type == "uts" ||
                type == "cgroup" || type == "user") {

@@ -35,7 +35,9 @@ struct Bundle {
   unsigned short rows = 0, cols = 0;  // process.consoleSize
   Hooks hooks;
   std::map<std::string, std::string> annotations;
-  std::string netns_path;  // linux.namespaces network path, joined (the caller opens it)
+  // linux.namespaces network path: to be joined. The caller opens it and sets the spec's
+  // network to NetworkMode::netns with that descriptor (spec.network is "none" until then).
+  std::string netns_path;
   std::string cgroups_path;
 };
 

@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "shell.hpp"
 #include "test_world.hpp"
 
 namespace {
@@ -27,21 +28,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-struct Out {
-  int status = -1;
-  std::string text;
-};
-
-Out sh(const std::string& cmd) {
-  Out o;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return o;
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, p)) o.text += buf;
-  int ws = ::pclose(p);
-  o.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
-  return o;
-}
+using Out = lj::test::ShellOut;
+using lj::test::sh;
 
 class LjociTest : public ::testing::Test {
  protected:

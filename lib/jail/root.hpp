@@ -84,6 +84,11 @@ struct MountPlan {
   // read-only tmpfs) or read-only, after everything else is mounted; a path that does not exist
   // is skipped. The engine's own /proc masks apply regardless.
   std::vector<std::string> masked_paths, readonly_paths;
+  // No device node in the jail works but the engine's own /dev entries and its devpts: the root,
+  // /dev and every mount are nodev and /dev's nodes are bound from the host's, so a node made
+  // with CAP_MKNOD opens nothing. What an OCI device cgroup's "deny all, allow these" amounts to
+  // when the allowed devices are the engine's (Linux; lib/oci sets it for linux.resources.devices).
+  bool nodev = false;
   // Where the FreeBSD executor reports its global mounts (see MountJournal).
   MountJournal journal;
 };

@@ -254,12 +254,15 @@ Status resources_of(const json& r, Bundle& b) {
   LJ_TRY(only(r, "linux.resources", {"devices", "memory", "cpu", "pids", "unified",
                                      "blockIO", "hugepageLimits", "network", "rdma"}));
   jail::Limits& l = b.spec.limits;
-  if (r.contains("devices"))
-    // The engine's /dev has only its harmless nodes and the jail cannot make others (no
-    // CAP_MKNOD unless the config grants it, checked below): access is decided by the nodes.
-    for (const auto& d : r["devices"]) {
+  if (r.contains("devices") && !r["devices"].empty()) {
+    // No device cgroup: the engine's nodev root (MountPlan::nodev) lets only its own /dev nodes
+    // and devpts open, whatever CAP_MKNOD makes. That is the rule set callers give (deny all;
+    // allow mknod, null, zero, full, random, urandom, tty, pts): an allow of any other device
+    // must come with a linux.devices entry, which is refused above (docs/oci.md).
+    for (const auto& d : r["devices"])
       LJ_TRY(only(d, "linux.resources.devices[]", {"allow", "type", "major", "minor", "access"}));
-    }
+    b.spec.root.nodev = true;
+  }
   if (r.contains("memory")) {
     const json& m = r["memory"];
     LJ_TRY(only(m, "linux.resources.memory",
@@ -401,11 +404,6 @@ Result<Bundle> parse(const json& c, const std::filesystem::path& dir, const std:
     b.annotations = c["annotations"].get<std::map<std::string, std::string>>();
   if (!c.contains("linux")) return bad("linux is missing (ljoci runs Linux containers here)");
   LJ_TRY(linux_of(c["linux"], b));
-  if (s.process.capabilities &&
-      (s.process.capabilities->bounding & (std::uint64_t{1} << 27 /* CAP_MKNOD */)) &&
-      c["linux"].contains("resources") && c["linux"]["resources"].contains("devices"))
-    return unsupported("linux.resources.devices with CAP_MKNOD",
-                       "no device cgroup: device rules are enforced by the absence of nodes");
   LJ_TRY(jail::validate_spec(s));
   return b;
 }

@@ -228,6 +228,23 @@ TEST_F(LjociTest, NoInheritableCapabilitiesByDefault) {
   EXPECT_EQ(o.text, "CapInh:\t0000000000000000\nCapAmb:\t0000000000000000\n");
 }
 
+// linux.resources.devices without a device cgroup: with CAP_MKNOD a node can be made, but the
+// nodev root refuses to open it; the engine's own /dev/null still works.
+TEST_F(LjociTest, DeviceRulesLeaveAMadeNodeUnopenable) {
+  config_["process"]["capabilities"] = json::parse(
+      R"({"bounding":["CAP_MKNOD"],"effective":["CAP_MKNOD"],"permitted":["CAP_MKNOD"]})");
+  config_["linux"]["resources"] = json::parse(
+      R"({"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"}]})");
+  write_config({"sh", "-c",
+                "mknod /tmp/null2 c 1 3 && echo made; echo x > /tmp/null2 || echo refused; "
+                "echo x > /dev/null && echo devnull"});
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("dev1")));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_NE(o.text.find("made\n"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("refused\n"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("devnull\n"), std::string::npos) << o.text;
+}
+
 TEST_F(LjociTest, FeaturesAndSpecAreJson) {
   auto o = sh(ljoci("features"));
   ASSERT_EQ(o.status, 0);
@@ -282,6 +299,64 @@ TEST_F(LjociTest, PodmanRunsContainersOnLjoci) {
   EXPECT_EQ(sh("podman inspect --format '{{.State.ExitCode}}' " + id).text, "3\n");
   o = sh("podman --runtime " + std::string(LJOCI_PATH) + " rm " + id);
   EXPECT_EQ(o.status, 0) << o.text;
+}
+
+}  // namespace
+
+namespace {
+
+// containerd 1.6 with the runc v2 shim and --runc-binary ljoci: a private containerd (its own
+// root, state and socket under the test's directory), an image imported from the test world.
+TEST_F(LjociTest, ContainerdRunsContainersOnLjoci) {
+  if (sh("command -v containerd && command -v ctr && command -v containerd-shim-runc-v2").status)
+    GTEST_SKIP() << "containerd, ctr or containerd-shim-runc-v2 is not installed";
+  const fs::path d = world_->mkdir("containerd");
+  std::ofstream(d / "config.toml") << "version = 2\nroot = \"" << (d / "root").string()
+                                   << "\"\nstate = \"" << (d / "state").string()
+                                   << "\"\n[grpc]\n  address = \"" << (d / "sock").string()
+                                   << "\"\n";
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int null = ::open((d / "log").c_str(), O_WRONLY | O_CREAT, 0600);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::execlp("containerd", "containerd", "--config", (d / "config.toml").c_str(), nullptr);
+    ::_exit(127);
+  }
+  struct Stop {
+    pid_t pid;
+    ~Stop() {
+      ::kill(pid, SIGTERM);
+      int ws;
+      ::waitpid(pid, &ws, 0);
+    }
+  } stop{pid};
+  const std::string ctr = "ctr --address " + (d / "sock").string() + " -n ljoci-test ";
+  bool up = false;
+  for (int i = 0; i < 100 && !up; ++i) {
+    up = sh(ctr + "version").status == 0;
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(up) << "containerd did not come up";
+  const fs::path tar = world_->dir() / "rootfs.tar";
+  // A docker-archive of one layer: the test world, made with podman when there is one.
+  if (sh("command -v podman").status != 0) GTEST_SKIP() << "podman is needed to make the image";
+  const std::string image = "localhost/ljoci-test-busybox:latest";
+  if (sh("podman image exists " + image).status != 0) {
+    const fs::path wt = world_->dir() / "world.tar";
+    ASSERT_EQ(sh("tar -C " + world_->world().string() + " -cf " + wt.string() + " . && podman import " +
+                 wt.string() + " " + image).status, 0);
+  }
+  auto o = sh("podman save --format docker-archive -o " + tar.string() + " " + image + " && " +
+              ctr + "images import " + tar.string());
+  ASSERT_EQ(o.status, 0) << o.text;
+  const std::string cid = id("ctr");
+  o = sh(ctr + "run --rm --runc-binary " + std::string(LJOCI_PATH) + " " + image + " " + cid +
+         " sh -c 'echo via ctr; exit 5'");
+  EXPECT_EQ(o.status, 5) << o.text;
+  EXPECT_EQ(o.text, "via ctr\n");
+  EXPECT_EQ(sh(ctr + "containers ls -q").text, "");
 }
 
 }  // namespace

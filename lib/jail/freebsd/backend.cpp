@@ -548,6 +548,7 @@ const char* unsupported_process_option(const JailSpec& spec) {
   if (p.hold_fd >= 0) return "process.hold_fd";
   if (p.console_socket >= 0) return "process.console_socket";
   if (!spec.root.mounts.empty()) return "root.mounts";
+  if (spec.root.nodev) return "root.nodev";
   if (!spec.root.masked_paths.empty() || !spec.root.readonly_paths.empty())
     return "root.masked_paths/readonly_paths";
   return nullptr;

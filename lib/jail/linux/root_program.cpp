@@ -206,11 +206,15 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
   b.simple(OpKind::mkdir, "mkdir", "", root, 0755);
 
   const bool one = plan.layers.size() == 1;
+  const unsigned long nodev = plan.nodev ? MS_NODEV : 0;
   if (writable == Kind::in_place) {
     b.bind("bind root", plan.layers[0].string(), root, false);
+    if (plan.nodev)
+      b.mount("remount root nodev", "", root, "", MS_BIND | MS_REMOUNT | MS_NODEV |
+              (opts.in_userns ? locked_flags(plan.layers[0]) : 0));
   } else if (writable == Kind::none && one) {
     b.bind("bind root", plan.layers[0].string(), root, true,
-           opts.in_userns ? locked_flags(plan.layers[0]) : 0);
+           nodev | (opts.in_userns ? locked_flags(plan.layers[0]) : 0));
   } else {
     std::string lowers;
     for (auto it = plan.layers.rbegin(); it != plan.layers.rend(); ++it) {  // overlayfs: top first
@@ -245,16 +249,17 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
     // mount(2) takes at most one page of options.
     if (data.size() >= 4000)
       return fail(Errc::invalid_argument, kDomain, "too many or too long layer paths");
-    b.mount("mount overlay", "overlay", root, "overlay", 0, data);
+    b.mount("mount overlay", "overlay", root, "overlay", nodev, data);
   }
 
   // /dev: a small tmpfs with the harmless devices, a private devpts instance and shm.
   const std::string dev = b.at("dev");
   b.simple(OpKind::mkdir, "mkdir", "", dev, 0755);
-  b.mount("mount /dev", "tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=65536k");
+  b.mount("mount /dev", "tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC | nodev,
+          "mode=0755,size=65536k");
   for (const auto& d : kDevices) {
     std::string target = dev + "/" + d.name;
-    if (opts.in_userns) {
+    if (opts.in_userns || plan.nodev) {  // a bind keeps the host mount's flags: it opens
       b.simple(OpKind::mknod, "create device", "", target, S_IFREG | 0666);
       b.bind("bind device", std::string("/dev/") + d.name, target, false);
     } else {
@@ -328,6 +333,7 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
       }
     }
     b.make_path(root, rel, false);
+    if (plan.nodev && m.fstype != "devpts") flags |= MS_NODEV;
     b.mount_beneath("mount file system", m.source.empty() ? m.fstype : m.source, rel, m.fstype,
                     flags, data);
   }

@@ -221,6 +221,17 @@ TEST_F(LjociTest, ASymlinkedMountDestinationMountsNothingOutside) {
   EXPECT_EQ(s, "host");
 }
 
+// CVE-2019-5736 class: the command named as /proc/self/exe (the runtime's own image until the
+// exec) is never run: exec through a magic link is refused, and the runtime binary is untouched.
+TEST_F(LjociTest, TheRuntimeBinaryIsNotReachableAsTheCommand) {
+  const auto before = fs::last_write_time(LJOCI_PATH);
+  write_config({"/proc/self/exe", "--version"});
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("exe1")));
+  EXPECT_EQ(o.status, 127) << o.text;
+  EXPECT_EQ(o.text.find("ljoci version"), std::string::npos) << o.text;
+  EXPECT_EQ(fs::last_write_time(LJOCI_PATH), before);
+}
+
 // CVE-2022-29162 class: no inheritable capability unless the config lists one.
 TEST_F(LjociTest, NoInheritableCapabilitiesByDefault) {
   write_config({"sh", "-c", "grep -E 'Cap(Inh|Amb)' /proc/self/status"});

@@ -16,6 +16,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -385,6 +386,62 @@ Status delete_container(const std::string& id, bool force) {
   return {};
 }
 
+// ---- ps: the processes of the container's cgroup (runc's ps) ----
+
+Result<std::vector<pid_t>> container_pids(const oci::ContainerState& s) {
+  std::vector<pid_t> pids;
+  std::string dirs = s.handle.cgroup;
+  const std::string first = dirs.substr(0, dirs.find(';'));
+  if (first.empty()) return fail(Errc::unsupported, "oci", "container " + s.id + " has no cgroup");
+  std::ifstream in(first + "/cgroup.procs");
+  if (!in) return lj::fail_errno("oci", "open " + first + "/cgroup.procs");
+  for (pid_t p; in >> p;) pids.push_back(p);
+  return pids;
+}
+
+int cmd_ps(const Args& a) {
+  auto id = one_id(a);
+  if (!id) return report(id.error());
+  auto sd = state_dir();
+  auto s = sd.load(*id);
+  if (!s) return report(s.error());
+  auto pids = container_pids(*s);
+  if (!pids) return report(pids.error());
+  if (a.get("format", a.get("f", "table")) == "json") {
+    std::printf("%s\n", nlohmann::json(*pids).dump().c_str());
+    return 0;
+  }
+  // Table: ps(1)'s own output (ps -ef, or the arguments after the id), filtered to these pids.
+  std::string cmd = "ps";
+  if (a.pos.size() > 1)
+    for (std::size_t i = 1; i < a.pos.size(); ++i) cmd += " '" + a.pos[i] + "'";
+  else
+    cmd += " -ef";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return report(lj::Error::from_errno("oci", "popen ps"));
+  char line[4096];
+  int pid_col = -1;
+  bool header = true;
+  while (std::fgets(line, sizeof line, p)) {
+    std::istringstream ls(line);
+    std::vector<std::string> cols;
+    for (std::string c; ls >> c;) cols.push_back(c);
+    if (header) {
+      for (std::size_t i = 0; i < cols.size(); ++i)
+        if (cols[i] == "PID") pid_col = static_cast<int>(i);
+      std::fputs(line, stdout);
+      header = false;
+      continue;
+    }
+    if (pid_col < 0 || static_cast<std::size_t>(pid_col) >= cols.size()) continue;
+    const pid_t pid = std::atoi(cols[static_cast<std::size_t>(pid_col)].c_str());
+    if (std::find(pids->begin(), pids->end(), pid) != pids->end()) std::fputs(line, stdout);
+  }
+  ::pclose(p);
+  if (pid_col < 0) return report(lj::Error(Errc::invalid_argument, "oci", "ps printed no PID column"));
+  return 0;
+}
+
 // ---- commands ----
 
 int cmd_state(const Args& a) {
@@ -585,12 +642,17 @@ int main(int argc, char** argv) {
     return cmd_list(*a);
   }
   if (cmd == "features") return cmd_features();
+  if (cmd == "ps") {
+    auto a = parse({}, {"format", "f"});
+    if (!a) return report(a.error());
+    return cmd_ps(*a);
+  }
   if (cmd == "spec") {
     auto a = parse({"rootless"}, {"bundle", "b"});
     if (!a) return report(a.error());
     return cmd_spec(*a);
   }
-  if (cmd == "exec" || cmd == "ps" || cmd == "pause" || cmd == "resume" || cmd == "update" ||
+  if (cmd == "exec" || cmd == "pause" || cmd == "resume" || cmd == "update" ||
       cmd == "events" || cmd == "checkpoint" || cmd == "restore")
     return report(lj::Error(Errc::unsupported, "oci", "ljoci " + cmd + " is not implemented yet"));
   std::fprintf(stderr, "ljoci: unknown command %s\n", cmd.c_str());

@@ -139,6 +139,27 @@ TEST_F(LjociTest, CreateHoldsStartReleasesStateFollows) {
   EXPECT_EQ(sh(ljoci("delete --force " + c1)).status, 0);  // forced: a missing one is fine
 }
 
+// ps: the processes of the container's cgroup, as JSON pids (what containerd's shim reads) or
+// as ps(1)'s table filtered to them.
+TEST_F(LjociTest, PsListsTheContainersProcesses) {
+  write_config({"sh", "-c", "sleep 30 & exec sleep 31"});
+  const std::string c = id("ps");
+  ASSERT_EQ(create(c).status, 0);
+  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  json pids;
+  for (int i = 0; i < 100; ++i) {
+    pids = json::parse(sh(ljoci("ps --format json " + c)).text);
+    if (pids.size() == 3) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(pids.size(), 3u) << pids.dump();  // lj-init and the two sleeps
+  auto o = sh(ljoci("ps " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_NE(o.text.find("sleep 31"), std::string::npos) << o.text;
+  EXPECT_EQ(o.text.find("ljoci"), std::string::npos) << o.text;
+  EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
+}
+
 TEST_F(LjociTest, ACreatedContainerCanBeKilledAndDeleted) {
   write_config({"sleep", "30"});
   const std::string c2 = id("c2");

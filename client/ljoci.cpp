@@ -273,9 +273,7 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
   }
   if (b.terminal) {
     tty = LJ_TRY(connect_console(console_socket));
-    spec.process.console_socket = tty.get();
-    spec.process.console_rows = b.rows;
-    spec.process.console_cols = b.cols;
+    spec.tty = lj::jail::Terminal{tty.get(), b.rows, b.cols};
   } else {
     spec.stdio = {0, 1, 2};
   }

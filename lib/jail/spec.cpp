@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <string_view>
 
 namespace lj::jail {
 namespace {
@@ -61,6 +62,19 @@ Status validate_spec(const JailSpec& spec) {
   }
   if ((spec.network.mode == NetworkMode::netns) != (spec.network.netns_fd >= 0))
     return bad("a network namespace descriptor goes with network mode netns, and only with it");
+  if (!spec.user.empty()) {
+    const auto colon = spec.user.find(':');
+    if (spec.user.size() > 255 || colon == 0 || colon + 1 == spec.user.size() ||
+        spec.user.find(':', colon == std::string::npos ? colon : colon + 1) != std::string::npos ||
+        spec.user.find_first_of(std::string_view("\0\n", 2)) != std::string::npos)
+      return bad("user must be name|uid[:group|gid]: '" + spec.user + "'");
+  }
+  if (spec.tty) {
+    if (spec.tty->socket < 0) return bad("a terminal needs a socket to hand its master back on");
+    const Stdio& io = spec.stdio;
+    if (io.in >= 0 || io.out >= 0 || io.err >= 0 || io.out_read >= 0 || io.err_read >= 0)
+      return bad("a jail with a terminal takes its stdio from it: no stdio descriptors");
+  }
   if (spec.userns && spec.userns->count == 0) return bad("user namespace maps no id");
   for (const auto& v : spec.root.volumes)
     if (!v.host_path.is_absolute() || v.jail_path.empty() || v.jail_path[0] != '/')

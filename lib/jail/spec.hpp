@@ -53,6 +53,17 @@ struct Stdio {
   int err_read = -1;
 };
 
+// A terminal for the command in place of Stdio: a pty of the jail's own devpts instance (Linux;
+// on FreeBSD one of the jail's devfs), opened inside the jail. Its master is sent over `socket`
+// (one byte, SCM_RIGHTS) before the command starts, as runc's --console-socket does; the command
+// runs as a session leader with the pty as its controlling terminal and as its 0, 1 and 2, so job
+// control works in a shell. On Linux the jail's init also holds the master for the jail's life,
+// like the output pipes (Jail::take_output hands it to a restarted daemon as the first descriptor).
+struct Terminal {
+  int socket = -1;  // a connected AF_UNIX socket; owned by the caller, which reads the master off it
+  unsigned short rows = 0, cols = 0;  // the window size the command starts with; 0: 0x0
+};
+
 // An optional user namespace: uid/gid 0..count-1 in the jail map to host_uid/host_gid onwards.
 struct UserNamespace {
   uid_t host_uid = 0;
@@ -95,12 +106,6 @@ struct ProcessOptions {
   // later starts the container. -1: exec at once. An exec failing after the hold is reported on
   // the command's stderr and exits 127. Owned by the caller.
   int hold_fd = -1;
-  // A connected UNIX socket (an OCI --console-socket): the command opens a terminal in the
-  // jail's own devpts (/dev/ptmx), sends its master over this socket (SCM_RIGHTS, as runc does)
-  // and takes the terminal as stdin, stdout, stderr and controlling terminal; Stdio is then
-  // unused. rows/cols set its size when not 0. -1: no terminal. Owned by the caller.
-  int console_socket = -1;
-  unsigned short console_rows = 0, console_cols = 0;
 };
 
 struct JailSpec {
@@ -122,10 +127,17 @@ struct JailSpec {
   std::string hostname;  // default: the jail's name
   uid_t uid = 0;
   gid_t gid = 0;
+  // Who runs the command, docker run --user's forms: "name" or "uid", optionally ":group" or
+  // ":gid". Resolved in the jail's own /etc/passwd and /etc/group once its root is assembled
+  // (never the host's); supplementary groups are the groups /etc/group lists the user in. An
+  // unknown name fails the start with Errc::invalid_argument; a uid without an entry runs with
+  // gid 0, as Docker's does. Empty: uid and gid above, without supplementary groups.
+  std::string user;
 
   Network network;
   Limits limits;
   Stdio stdio;
+  std::optional<Terminal> tty;  // set: the command's stdio is a terminal; `stdio` stays unset
   std::optional<UserNamespace> userns;
   ProcessOptions process;
 

@@ -12,7 +12,7 @@ rm -rf "$root"; mkdir -p "$root/sbin" "$root/tests" "$root/etc" "$root/dev" "$ro
 cc -o "$root/sbin/init" "$REPO_DIR/tests/freebsd/guest_init.c"
 cc -o "$root/tests/guest_kernel_test" "$REPO_DIR/tests/freebsd/guest_kernel_test.c" -ljail
 {
-  for c in hello jail-lifecycle jail-exit procdesc jail-remove mounts devfs rctl rctl-memory vnet; do
+  for c in ${LJ_GUEST_ONLY:-hello jail-lifecycle jail-exit procdesc jail-remove mounts devfs rctl rctl-memory vnet}; do
     echo "/tests/guest_kernel_test $c"
   done
   # Not counted: evidence of a limit of this 2019 kernel (docs/freebsd-guest.md). Run it with

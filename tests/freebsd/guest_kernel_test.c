@@ -374,10 +374,12 @@ static int rctl_memory(void) {
     if (jail_setv(JAIL_CREATE | JAIL_ATTACH, "path", "/", "name", n, "nopersist", NULL, NULL) < 0)
       _exit(125);
     size_t size = 64u << 20;
-    char* p = malloc(size);
+    /* volatile: clang -O2 otherwise drops the stores (nothing reads them before _exit) and then
+     * the malloc itself, and the child touches no memory at all. */
+    volatile char* p = malloc(size);
     if (p == NULL) _exit(124);
     for (int round = 0; round < 300; round++) {  /* up to ~30 s: racct samples once a second */
-      memset(p, round, size);
+      for (size_t off = 0; off < size; off += 4096) p[off] = (char)round;
       struct timespec ts = {0, 100 * 1000 * 1000};
       nanosleep(&ts, NULL);
     }
@@ -402,12 +404,15 @@ static int rctl_memory(void) {
   CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status 0x%x, want SIGKILL", st);
   size_t len = 0;
   CHECK(sysctlbyname("kern.msgbuf", NULL, &len, NULL, 0) == 0, "kern.msgbuf size");
+  len += 4096;  /* room for lines logged between the two calls (else ENOMEM) */
   char* buf = malloc(len + 1);
   CHECK(buf != NULL && sysctlbyname("kern.msgbuf", buf, &len, NULL, 0) == 0, "kern.msgbuf");
   buf[len] = '\0';
   char needle[160];
   snprintf(needle, sizeof needle, "rctl: rule \"jail:%s:memoryuse:log=", n);
-  int found = strstr(buf, needle) != NULL;
+  /* memmem, not strstr: the buffer holds NUL bytes before the line (as count_in_msgbuf in
+   * lib/jail/freebsd/jail_sys.cpp expects). */
+  int found = memmem(buf, len, needle, strlen(needle)) != NULL;
   free(buf);
   CHECK(found, "no '%s' in kern.msgbuf", needle);
   return 0;

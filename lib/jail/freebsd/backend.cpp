@@ -546,7 +546,6 @@ const char* unsupported_process_option(const JailSpec& spec) {
   if (!p.sysctl.empty()) return "process.sysctl";
   if (!p.seccomp_bpf.empty()) return "process.seccomp_bpf";
   if (p.hold_fd >= 0) return "process.hold_fd";
-  if (p.console_socket >= 0) return "process.console_socket";
   if (!spec.root.mounts.empty()) return "root.mounts";
   if (spec.root.nodev) return "root.nodev";
   if (!spec.root.masked_paths.empty() || !spec.root.readonly_paths.empty())

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
@@ -15,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +24,8 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+
+#include "jail/linux/user_lookup.hpp"
 
 #ifndef CLOSE_RANGE_UNSHARE
 #define CLOSE_RANGE_UNSHARE (1U << 1)
@@ -226,57 +230,22 @@ void write_str(int fd, const char* s) {
   ::_exit(127);
 }
 
-// ProcessOptions::console_socket: a terminal of the jail's own devpts (so that ttyname(3) and
-// /dev/pts/N agree inside), its master sent over the socket at kSlotIn, its slave (opened through
-// the master, TIOCGPTPEER: no path to swap) as 0, 1 and 2 and the controlling terminal.
-void open_console(const ChildPlan& p) {
-  // Above the slots: 0-2 are free here (init closed its copies before the clone), and the
-  // numbers the open would take must not be the ones the dup2s below overwrite.
-  int master = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (master < 0) die(kSlotError, "open", errno, "/dev/ptmx");
-  if (master < kSlotEnd) {
-    const int high = ::fcntl(master, F_DUPFD_CLOEXEC, kSlotEnd);
-    if (high < 0) die(kSlotError, "fcntl F_DUPFD_CLOEXEC", errno, "/dev/ptmx");
-    ::close(master);
-    master = high;
+// The command's side of a terminal: the peer of the master init opened (TIOCGPTPEER: no path
+// lookup, so no /dev/pts/N swapped in between, the runc CVE-2019-19921 class), as controlling
+// terminal of the session the command leads (setsid above) and as 0, 1 and 2. The pts node is
+// the command's user's (devpts gave it to init, root): programs that check their terminal's
+// owner (script, ssh, mesg) accept it.
+void take_terminal(uid_t uid, gid_t gid) {
+  int pts = ::ioctl(kSlotOutRead, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (pts < 0) die(kSlotError, "ioctl TIOCGPTPEER", errno, "");
+  if (::ioctl(pts, TIOCSCTTY, 0) < 0) die(kSlotError, "ioctl TIOCSCTTY", errno, "");
+  if (::fchown(pts, uid, gid) < 0) die(kSlotError, "fchown", errno, "the terminal");
+  for (int fd = 0; fd <= 2; ++fd) {
+    // dup2 onto itself keeps close-on-exec (dup2(2)): the first free number may be 0.
+    if (pts == fd ? ::fcntl(fd, F_SETFD, 0) < 0 : ::dup2(pts, fd) < 0)
+      die(kSlotError, "dup2 stdio", errno, "terminal");
   }
-  int unlock = 0;
-  if (::ioctl(master, TIOCSPTLCK, &unlock) < 0) die(kSlotError, "ioctl TIOCSPTLCK", errno, "");
-  int slave = ::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (slave < 0) die(kSlotError, "ioctl TIOCGPTPEER", errno, "");
-  if (slave < kSlotEnd) {
-    const int high = ::fcntl(slave, F_DUPFD_CLOEXEC, kSlotEnd);
-    if (high < 0) die(kSlotError, "fcntl F_DUPFD_CLOEXEC", errno, "pty");
-    ::close(slave);
-    slave = high;
-  }
-  if (p.console_rows || p.console_cols) {
-    struct winsize ws {};
-    ws.ws_row = p.console_rows;
-    ws.ws_col = p.console_cols;
-    ::ioctl(master, TIOCSWINSZ, &ws);
-  }
-  char name[] = "/dev/ptmx";
-  struct iovec iov = {name, sizeof name - 1};
-  alignas(struct cmsghdr) char ctrl[CMSG_SPACE(sizeof(int))];
-  std::memset(ctrl, 0, sizeof ctrl);
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctrl;
-  msg.msg_controllen = sizeof ctrl;
-  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &master, sizeof master);
-  if (::sendmsg(kSlotIn, &msg, MSG_NOSIGNAL) < 0)
-    die(kSlotError, "sendmsg", errno, "the console to --console-socket");
-  ::close(master);
-  if (::dup2(slave, 0) < 0 || ::dup2(slave, 1) < 0 || ::dup2(slave, 2) < 0)
-    die(kSlotError, "dup2 console", errno, "");
-  ::close(slave);
-  if (::ioctl(0, TIOCSCTTY, 0) < 0) die(kSlotError, "ioctl TIOCSCTTY", errno, "");
+  if (pts > 2) ::close(pts);
 }
 
 [[noreturn]] void exec_command(const ChildPlan& p) {
@@ -293,8 +262,20 @@ void open_console(const ChildPlan& p) {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::setsid();
   ::umask(022);
-  if (p.console) {
-    open_console(p);
+  uid_t uid = p.uid;
+  gid_t gid = p.gid;
+  ResolvedUser user;
+  if (!p.user.empty()) {
+    char detail[256];
+    int err = 0;
+    if (!resolve_user(p.user.c_str(), "/etc/passwd", "/etc/group", &user, detail, sizeof detail,
+                      &err))
+      die(kSlotError, kStepResolveUser, err, detail);
+    uid = user.uid;
+    gid = user.gid;
+  }
+  if (p.tty) {
+    take_terminal(uid, gid);
   } else if (::dup2(kSlotIn, 0) < 0 || ::dup2(kSlotOut, 1) < 0 || ::dup2(kSlotErr, 2) < 0) {
     die(kSlotError, "dup2 stdio", errno, "");
   }
@@ -332,10 +313,17 @@ void open_console(const ChildPlan& p) {
   // Raw syscalls: glibc's set*id() broadcast the change to every thread it believes the process
   // has (nptl's setxid signal) and wait on a futex for their answers. This process is a raw clone
   // of a possibly multi-threaded daemon, so those threads do not exist here: the wait never ends.
-  if (::syscall(SYS_setgroups, p.groups.size(), p.groups.empty() ? nullptr : p.groups.data()) < 0)
+  // Supplementary groups: the resolved user's (JailSpec::user), else the explicit ones
+  // (ProcessOptions::groups), else none.
+  if (!p.user.empty()) {
+    if (::syscall(SYS_setgroups, user.ngroups, user.ngroups ? user.groups : nullptr) < 0)
+      die(kSlotError, "setgroups", errno, "");
+  } else if (::syscall(SYS_setgroups, p.groups.size(),
+                       p.groups.empty() ? nullptr : p.groups.data()) < 0) {
     die(kSlotError, "setgroups", errno, "");
-  if (::syscall(SYS_setresgid, p.gid, p.gid, p.gid) < 0) die(kSlotError, "setgid", errno, "");
-  if (::syscall(SYS_setresuid, p.uid, p.uid, p.uid) < 0) die(kSlotError, "setuid", errno, "");
+  }
+  if (::syscall(SYS_setresgid, gid, gid, gid) < 0) die(kSlotError, "setgid", errno, "");
+  if (::syscall(SYS_setresuid, uid, uid, uid) < 0) die(kSlotError, "setuid", errno, "");
   if (p.explicit_caps) {
     __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
     __user_cap_data_struct data[2];
@@ -352,7 +340,7 @@ void open_console(const ChildPlan& p) {
           ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
         die(kSlotError, "prctl PR_CAP_AMBIENT_RAISE", errno, "");
     ::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
-  } else if (p.uid == 0) {
+  } else if (uid == 0) {
     __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
     __user_cap_data_struct data[2];
     for (int i = 0; i < 2; ++i) {
@@ -399,6 +387,49 @@ void open_console(const ChildPlan& p) {
 
 void noop(int) {}
 
+// Init's side of a terminal, once the jail's root is in place: a pty of the jail's own devpts
+// instance (root_program mounts one with newinstance at /dev/pts, /dev/ptmx its ptmx), checked to
+// be a devpts master, never the host's. The master goes to kSlotOutRead, where init (and lj-init)
+// hold it for the jail's life, and a copy to the caller over the console socket.
+void open_terminal(const ChildPlan& p) {
+  int m = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (m < 0) die(kSlotError, "open", errno, "/dev/ptmx");
+  struct statfs sf;
+  if (::fstatfs(m, &sf) < 0 || sf.f_type != DEVPTS_SUPER_MAGIC)
+    die(kSlotError, "open", ENOTTY, "/dev/ptmx is not the jail's devpts");
+  int unlock = 0;
+  if (::ioctl(m, TIOCSPTLCK, &unlock) < 0) die(kSlotError, "ioctl TIOCSPTLCK", errno, "");
+  if (p.tty_rows || p.tty_cols) {
+    struct winsize ws = {p.tty_rows, p.tty_cols, 0, 0};
+    if (::ioctl(m, TIOCSWINSZ, &ws) < 0) die(kSlotError, "ioctl TIOCSWINSZ", errno, "");
+  }
+  if (m != kSlotOutRead) {
+    if (::dup3(m, kSlotOutRead, O_CLOEXEC) < 0) die(kSlotError, "dup3", errno, "pty master");
+    ::close(m);
+  }
+  char byte = 't';
+  struct iovec iov = {&byte, 1};
+  alignas(struct cmsghdr) char ctl[CMSG_SPACE(sizeof(int))];
+  std::memset(ctl, 0, sizeof ctl);
+  struct msghdr msg;
+  std::memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctl;
+  msg.msg_controllen = sizeof ctl;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  const int master = kSlotOutRead;
+  std::memcpy(CMSG_DATA(c), &master, sizeof master);
+  ssize_t n;
+  while ((n = ::sendmsg(kSlotConsole, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+  }
+  if (n != 1) die(kSlotError, "sendmsg", n < 0 ? errno : EIO, "the terminal's master");
+  ::close(kSlotConsole);
+}
+
 // The pipe the command waits on (wait_for_reaper), at its fixed slots. Both ends close-on-exec
 // for now: init's write end is handed to the reaper on purpose (become_reaper).
 void make_go_pipe() {
@@ -423,7 +454,8 @@ void make_go_pipe() {
 // PR_SET_PDEATHSIG and the pid stay across execve (execve(2)). Returns only if the exec failed.
 void become_reaper(const ChildPlan& p, pid_t cmd) {
   for (int s : {kSlotStatus, kSlotStatusFile, kSlotGoWrite, kSlotOutRead, kSlotErrRead})
-    if (s == kSlotGoWrite || p.fds[s] >= 0) ::fcntl(s, F_SETFD, 0);
+    if (s == kSlotGoWrite || p.fds[s] >= 0 || (s == kSlotOutRead && p.tty))
+      ::fcntl(s, F_SETFD, 0);
   char pid[16];
   char* argv[] = {const_cast<char*>("lj-init"), utoa(pid + sizeof pid, static_cast<unsigned>(cmd)),
                   const_cast<char*>(p.die_with_parent ? "1" : "0"), nullptr};
@@ -528,7 +560,9 @@ void child_main(const ChildPlan& p) noexcept {
   ::close(kSlotNetns);  // the go pipe takes their numbers
   ::close(kSlotSysfsNetns);
   if (p.loopback_up) bring_loopback_up();
-  if (p.fds[kSlotIn] < 0 || p.fds[kSlotOut] < 0 || p.fds[kSlotErr] < 0)
+  if (p.tty)
+    open_terminal(p);
+  else if (p.fds[kSlotIn] < 0 || p.fds[kSlotOut] < 0 || p.fds[kSlotErr] < 0)
     die(kSlotError, "stdio", EBADF, "");
   sigset_t set;
   sigemptyset(&set);

@@ -38,9 +38,12 @@ enum Slot : int {
   // Kept by init and lj-init for the jail's life (init_abi.h).
   kSlotOutRead = LJ_INIT_SLOT_OUT_READ,
   kSlotErrRead = LJ_INIT_SLOT_ERR_READ,
+  // With a terminal: the socket its master is sent on (Terminal::socket), until init sent it.
+  // The master itself then takes kSlotOutRead (a jail with a terminal has no output pipes).
+  kSlotConsole = 19,
   // ProcessOptions::hold_fd: the command reads its start byte here (closed in init and lj-init).
-  kSlotHold = 19,
-  kSlotEnd = 20,
+  kSlotHold = 20,
+  kSlotEnd = 21,
   // Made by init itself once the two above are closed: the command waits for EOF on the read
   // end, which comes once init has become the reaper (its exec done, non-dumpable again), so it
   // never sees ljd as /proc/1/exe.
@@ -49,8 +52,8 @@ enum Slot : int {
 };
 static_assert(kSlotStatus == LJ_INIT_SLOT_STATUS && kSlotStatusFile == LJ_INIT_SLOT_STATUS_FILE);
 static_assert(kSlotGoWrite > kSlotGoRead && kSlotGoRead > kSlotReaper);
-static_assert(kSlotOutRead > kSlotSysfsNetns && kSlotErrRead + 1 == kSlotHold &&
-              kSlotHold + 1 == kSlotEnd);
+static_assert(kSlotOutRead > kSlotSysfsNetns && kSlotErrRead + 1 == kSlotConsole);
+static_assert(kSlotConsole + 1 == kSlotHold && kSlotHold + 1 == kSlotEnd);
 constexpr int kMaxCgroupFds = kSlotReaper - kSlotCgroup0;
 
 // Whether init passes `sig` on to the command (and to everyone, see below). Others are dropped
@@ -59,6 +62,9 @@ bool init_forwards(int sig);
 
 // A queued signal carrying this value asks init to signal every process of the jail.
 constexpr int kBroadcastSignal = LJ_INIT_BROADCAST;
+
+// The failed step of an unknown user (JailSpec::user): the caller's input, not the system's fault.
+constexpr const char* kStepResolveUser = "resolve user";
 
 struct ChildError {
   char step[64];
@@ -70,7 +76,7 @@ struct ChildPlan {
   RootProgram root;
 
   // Descriptors in the parent's numbering, -1 when unused; moved to their slots in the child.
-  int fds[kSlotEnd] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+  int fds[kSlotEnd] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 
   bool join_then_unshare_cgroupns = false;  // join (kSlotCgroup*), then a cgroup namespace
@@ -97,6 +103,11 @@ struct ChildPlan {
   std::string workdir;
   uid_t uid = 0;
   gid_t gid = 0;
+  std::string user;  // JailSpec::user, resolved by the command (user_lookup.hpp); empty: uid, gid
+  // A terminal (JailSpec::tty): init opens it in the jail's devpts, sends the master on
+  // kSlotConsole and keeps it at kSlotOutRead; the command takes the peer as its stdio.
+  bool tty = false;
+  unsigned short tty_rows = 0, tty_cols = 0;
   rlim_t nofile = 0;       // 0: inherit
   std::uint64_t caps = 0;  // capabilities kept by a root command (bit per CAP_*)
   // ProcessOptions, resolved: explicit capability sets replace `caps` (every uid keeps them),
@@ -107,9 +118,6 @@ struct ChildPlan {
                 cap_ambient = 0;
   std::vector<gid_t> groups;
   bool no_new_privs = true;
-  // ProcessOptions::console_socket: the socket is at kSlotIn (the jail's stdin is the terminal).
-  bool console = false;
-  unsigned short console_rows = 0, console_cols = 0;
   struct Rlimit {
     int resource;
     rlim_t soft, hard;

@@ -180,9 +180,6 @@ Status prepare_process_options(const ProcessOptions& o, Launch& l) {
   }
   plan.groups = o.groups;
   plan.no_new_privs = o.no_new_privs;
-  plan.console = o.console_socket >= 0;
-  plan.console_rows = o.console_rows;
-  plan.console_cols = o.console_cols;
   static constexpr std::pair<const char*, int> kRlimits[] = {
       {"RLIMIT_AS", RLIMIT_AS},           {"RLIMIT_CORE", RLIMIT_CORE},
       {"RLIMIT_CPU", RLIMIT_CPU},         {"RLIMIT_DATA", RLIMIT_DATA},
@@ -255,6 +252,12 @@ Status prepare_command(const JailSpec& spec, const SpawnContext& ctx, Launch& l)
   plan.workdir = spec.workdir;
   plan.uid = spec.uid;
   plan.gid = spec.gid;
+  plan.user = spec.user;
+  if (spec.tty) {
+    plan.tty = true;
+    plan.tty_rows = spec.tty->rows;
+    plan.tty_cols = spec.tty->cols;
+  }
   plan.nofile = spec.limits.nofile;
   plan.caps = default_capabilities();
   static const int cap_last = read_cap_last();
@@ -294,7 +297,7 @@ Status prepare_descriptors(const JailSpec& spec, Launch& l) {
                                               O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)));
     if (!l.status_file) return fail_errno("jail", "open " + spec.status_file);
   }
-  if (spec.stdio.in < 0 || spec.stdio.out < 0 || spec.stdio.err < 0) {
+  if (!spec.tty && (spec.stdio.in < 0 || spec.stdio.out < 0 || spec.stdio.err < 0)) {
     l.devnull.reset(::open("/dev/null", O_RDWR | O_CLOEXEC));
     if (!l.devnull) return fail_errno("jail", "open /dev/null");
   }
@@ -306,13 +309,15 @@ Status prepare_descriptors(const JailSpec& spec, Launch& l) {
   fds[kSlotStatus] = l.status_wr.get();
   fds[kSlotStatusFile] = l.status_file.get();
   fds[kSlotSync] = l.sync_rd.get();
-  // A console: the socket its master goes over takes stdin's slot (child.cpp open_console).
-  fds[kSlotIn] = spec.process.console_socket >= 0 ? spec.process.console_socket
-                                                  : or_null(spec.stdio.in);
-  fds[kSlotOut] = or_null(spec.stdio.out);
-  fds[kSlotErr] = or_null(spec.stdio.err);
-  fds[kSlotOutRead] = spec.stdio.out_read;
-  fds[kSlotErrRead] = spec.stdio.err_read;
+  if (spec.tty) {
+    fds[kSlotConsole] = spec.tty->socket;  // stdio comes from the terminal init opens
+  } else {
+    fds[kSlotIn] = or_null(spec.stdio.in);
+    fds[kSlotOut] = or_null(spec.stdio.out);
+    fds[kSlotErr] = or_null(spec.stdio.err);
+    fds[kSlotOutRead] = spec.stdio.out_read;
+    fds[kSlotErrRead] = spec.stdio.err_read;
+  }
   return {};
 }
 
@@ -458,6 +463,10 @@ Status wait_for_exec(Launch& l) {
     // run, a stable kind of its own (API jail.exec_failed, ljspawn's exit 126/127).
     if (std::string_view(ce.step) == "execve")
       return fail(Error::from_errno(Errc::exec_failed, "jail", what, ce.err));
+    // A user or group the jail's root does not have: the caller's input (err 0), unless reading
+    // /etc/passwd or /etc/group itself failed.
+    if (std::string_view(ce.step) == kStepResolveUser && ce.err == 0)
+      return fail(Errc::invalid_argument, "jail", ce.detail);
     return fail_errno("jail", what, ce.err);
   }
   if (!l.handshake) return fail(std::move(l.handshake).error());

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Links the guest's tests and its pid 1 statically against the kit's userland and lays out the
-# guest's root: /sbin/init (tests/freebsd/guest_init.c), /tests/*, /etc/guest-tests (one test a
-# line, run in order by init), /dev and /tmp to mount on. Usage: guest-tests.sh ROOTDIR
+# guest's root: /sbin/init (tests/freebsd/guest_init.c), /tests/* (the kernel checks in C, the
+# backend's tests in C++: cxx-tests.sh), /world (the backend tests' world), /etc/guest-tests (one
+# test a line, run in order by init), /dev and /tmp to mount on. Usage: guest-tests.sh ROOTDIR
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 root=${1:?ROOTDIR}
@@ -18,4 +19,6 @@ cc -o "$root/tests/guest_kernel_test" "$REPO_DIR/tests/freebsd/guest_kernel_test
   # Not counted: evidence of a limit of this 2019 kernel (docs/freebsd-guest.md). Run it with
   # LJ_GUEST_EXTRA="mounts-unprimed" scripts/test-freebsd-guest TREE.
   for c in ${LJ_GUEST_EXTRA:-}; do echo "/tests/guest_kernel_test $c"; done
+  # The backend's own tests (C++), unless only some kernel checks were asked for.
+  [ -n "${LJ_GUEST_ONLY:-}" ] || bash "$KIT_DIR/cxx-tests.sh" "$root"
 } >"$root/etc/guest-tests"

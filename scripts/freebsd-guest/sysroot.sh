@@ -7,7 +7,9 @@ set -euo pipefail
 . "$(dirname "$0")/env.sh"
 S=${1:?TREE}
 I=$LJ_GUEST_CACHE/sysroot/usr/include
-[ -f "$I/osreldate.h" ] && exit 0
+# The stamp names the layout's version: a sysroot laid out by an older kit is laid out again.
+stamp=$I/.ljd-kit-3
+[ -f "$stamp" ] && exit 0
 rm -rf "$I"; mkdir -p "$I"
 cp "$S"/include/*.h "$I/"
 for d in arpa protocols rpc rpcsvc xlocale; do
@@ -41,9 +43,19 @@ for h in float.h floatingpoint.h stdarg.h; do cp "$S/sys/amd64/include/$h" "$I/$
 # PHDRS and LHDRS: sys/sys headers also seen at the top.
 for h in sched.h _semaphore.h aio.h errno.h fcntl.h linker_set.h poll.h stdatomic.h stdint.h \
          syslog.h ucontext.h; do cp "$S/sys/sys/$h" "$I/$h"; done
+# The headers the userland's libraries install (their Makefiles' INCS): libm (the C++ runtime's
+# <cmath> needs math.h and fenv.h), libutil, libjail.
+cp "$S/lib/msun/src/math.h" "$S/lib/msun/x86/fenv.h" "$I/"
+cp "$S/lib/libutil/libutil.h" "$S/lib/libutil/login_cap.h" "$I/"
+cp "$S/lib/libjail/jail.h" "$I/"
+# The 2019 sys/jail.h declares jail_set(2) and its kin without __BEGIN_DECLS, so C++ callers
+# get C++ linkage and an undefined symbol; FreeBSD 13.0-RELEASE wraps them (as every other
+# header this kit lays out already does). Wrapped here the same way, in the sysroot only.
+sed -i -e '/^struct iovec;$/a __BEGIN_DECLS' -e '/^int jail_remove(int);$/a __END_DECLS' "$I/sys/jail.h"
 # include/Makefile writes osreldate.h with newvers.sh: this tree is 1300010.
 rel=$(sed -n 's/^#define[[:space:]]*__FreeBSD_version[[:space:]]*\([0-9]*\).*/\1/p' "$S/sys/sys/param.h")
 printf '#ifndef __FreeBSD_version\n#define __FreeBSD_version %s\n#endif\n' "$rel" > "$I/osreldate.h"
 # A fixed date: laying the headers out again must not make every object built against them stale.
 find "$LJ_GUEST_CACHE/sysroot" -exec touch -h -d '2019-04-23 00:00:00' {} +
+touch "$stamp"
 echo "sysroot: $I (__FreeBSD_version $rel)"

@@ -10,8 +10,6 @@ L=$LJ_GUEST_CACHE/sysroot/usr/lib
 O=$LJ_GUEST_CACHE/uobj$S/amd64.amd64
 mkdir -p "$L"
 bash "$KIT_DIR/sysroot.sh" "$S"
-# The headers libjail installs.
-cp "$S/lib/libjail/jail.h" "$LJ_GUEST_CACHE/sysroot/usr/include/jail.h"
 lib() {  # DIR ARCHIVE
   local dir=$1 a=$2 t0=$SECONDS
   [ -f "$L/$a" ] && return 0
@@ -33,6 +31,7 @@ lib lib/libcompiler_rt libcompiler_rt.a
 lib lib/libutil libutil.a
 lib lib/libjail libjail.a
 lib lib/libthr libthr.a
+lib lib/msun libm.a
 # clang's FreeBSD driver links -lgcc -lgcc_eh for a static program, as FreeBSD's base does with
 # compiler-rt behind those names. C needs no unwinder: libgcc_eh.a stays empty until C++ comes.
 ln -sf libcompiler_rt.a "$L/libgcc.a"

@@ -1,6 +1,7 @@
 /* pid 1 of the FreeBSD test guest (scripts/freebsd-guest). The root is a read-only cd9660 image;
  * the kernel has mounted devfs on /dev. This init mounts a tmpfs on /tmp (the tests' scratch),
- * runs each line of /etc/guest-tests as one test (argv split on spaces, absolute path first),
+ * runs each line of /etc/guest-tests as one test (split on spaces: NAME=VALUE words first, added
+ * to the environment, then the absolute path of the program and its arguments),
  * each in its own session, killed with its whole group after LJ_TEST_TIMEOUT seconds, and
  * counts a test passed when it exits 0. It ends with the tally on the console,
  * "N passed, M failed", then "LJ-GUEST-EXIT <0 or 1>" (the line scripts/freebsd-guest/boot.sh
@@ -42,12 +43,14 @@ static int mount_tmpfs(const char* where) {
 
 /* Runs argv[0] with argv in a session of its own; kills the session after the timeout.
  * Returns the wait status, or -1 (spawn failed) / -2 (timed out). */
-static int run(char** argv) {
+static int run(char** argv, char** extra_env, int n_extra) {
   pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
     setsid();
-    char* env[] = {"PATH=/bin:/sbin", "HOME=/tmp", "TMPDIR=/tmp", NULL};
+    char* env[kMaxArgs + 4] = {"PATH=/bin:/sbin", "HOME=/tmp", "TMPDIR=/tmp"};
+    for (int i = 0; i < n_extra; i++) env[3 + i] = extra_env[i];
+    env[3 + n_extra] = NULL;
     execve(argv[0], argv, env);
     fprintf(stderr, "guest-init: exec %s: %s\n", argv[0], strerror(errno));
     _exit(127);
@@ -87,12 +90,17 @@ int main(void) {
     char copy[sizeof line];
     strlcpy(copy, line, sizeof copy);
     char* argv[kMaxArgs + 1];
-    int argc = 0;
-    for (char* tok = strtok(copy, " "); tok != NULL && argc < kMaxArgs; tok = strtok(NULL, " "))
-      argv[argc++] = tok;
+    char* env[kMaxArgs];
+    int argc = 0, envc = 0;
+    for (char* tok = strtok(copy, " "); tok != NULL && argc < kMaxArgs; tok = strtok(NULL, " ")) {
+      if (argc == 0 && envc < kMaxArgs && tok[0] != '/' && strchr(tok, '=') != NULL)
+        env[envc++] = tok;
+      else
+        argv[argc++] = tok;
+    }
     argv[argc] = NULL;
     printf("guest-init: RUN %s\n", line);
-    int st = run(argv);
+    int st = argc > 0 ? run(argv, env, envc) : -1;
     int ok = st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
     if (st == -2)
       printf("guest-init: FAIL %s (timed out after %d s)\n", line, kTimeoutSeconds);

@@ -264,7 +264,10 @@ Status FreebsdJail::teardown() {
     LJ_TRY_CTX("reaping jail " + handle_.name, remove_jail_and_wait(handle_.name));
     jail_gone_ = true;
   }
-  pd_.reset();
+  pd_.reset();  // reaps the main process
+  // The reaped jail is freed by the kernel a little later; until then its root is busy.
+  if (jail_created_)
+    LJ_TRY_CTX("waiting for jail " + handle_.name + " to be freed", wait_jail_freed(handle_.name));
   oom_needle_.clear();
   if (!script_file_.empty()) {
     if (::unlink(script_file_.c_str()) != 0 && errno != ENOENT)

@@ -140,8 +140,8 @@ Status remove_jail_and_wait(const std::string& name, std::chrono::milliseconds l
       return fail_errno(kDomain, "jail_remove jid=" + std::to_string(*alive) + " name=" + name);
   }
   // A removed jail is "dying" until its last reference goes; its jid is not reused meanwhile, so
-  // waiting on it by jid is safe. Zombies count: their parent (us, or init) has not reaped them,
-  // but they hold no mount.
+  // waiting on it by jid is safe. Zombies do not count here: only their parent (us, or init) can
+  // reap them, and until it does they keep the jail, and its root, referenced (wait_jail_freed).
   auto dying = alive ? alive : LJ_TRY(find_jail(name, /*dying=*/true));
   if (!dying) return {};
   const auto until = std::chrono::steady_clock::now() + limit;
@@ -155,6 +155,26 @@ Status remove_jail_and_wait(const std::string& name, std::chrono::milliseconds l
                   "jail " + name + " (jid " + std::to_string(*dying) + ") still has " +
                       std::to_string(live) + " process(es) after jail_remove");
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+Status wait_jail_freed(const std::string& name, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    auto jid = LJ_TRY(find_jail(name, /*dying=*/true));
+    if (!jid) return {};
+    if (std::chrono::steady_clock::now() >= until) {
+      // The evidence: processes still counted in it (zombies nobody reaped hold it).
+      std::string procs;
+      if (auto in = processes_in_jail(*jid))
+        for (const auto& p : *in)
+          procs += " " + std::to_string(p.pid) + (p.zombie ? "(zombie)" : "");
+      return fail(Errc::busy, kDomain,
+                  "jail " + name + " (jid " + std::to_string(*jid) + ") is still dying after " +
+                      std::to_string(limit.count()) + " ms; its processes:" +
+                      (procs.empty() ? std::string(" none") : procs));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
 

@@ -78,6 +78,14 @@ Result<std::vector<ProcInfo>> processes_in_jail(int jid);
 Status remove_jail_and_wait(const std::string& name,
                             std::chrono::milliseconds limit = std::chrono::seconds(10));
 
+// Waits until no jail called `name` exists, live or dying. A dying jail keeps its root
+// directory's vnode (pr_root) until the kernel frees it, which happens only after its last
+// process is reaped and its last credential released, and then in a task of its own: until then
+// the root's unmount fails with EBUSY (seen in the FreeBSD 13 guest: docs/freebsd-guest.md).
+// Errc::busy when the jail is still there after `limit`.
+Status wait_jail_freed(const std::string& name,
+                       std::chrono::milliseconds limit = std::chrono::seconds(10));
+
 // Sends `sig` to every process of the jail called `name`. A process forked meanwhile can escape
 // one pass, so SIGKILL is better done with remove_jail_and_wait().
 Status signal_jail(const std::string& name, int sig);

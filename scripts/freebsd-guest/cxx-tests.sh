@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Builds the FreeBSD backend's C++ tests for the guest: tests/freebsd/backend_test.cpp with
+# lib/jail (its FreeBSD backend) and lib/common, googletest from Debian's source
+# (/usr/src/googletest, package googletest), spdlog and fmt header-only from Debian's headers,
+# tl-expected's header; all static against the kit's sysroot and C++ runtime (cxx.sh). Lays out
+# ROOTDIR/tests/freebsd_backend_test and the tests' world, ROOTDIR/world (tests/freebsd/probe.c
+# as /probe, and the mount points the backend uses), and prints the lines of /etc/guest-tests
+# that run them, one gtest case a line.
+# Usage: cxx-tests.sh ROOTDIR
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+root=${1:?ROOTDIR}
+SR=$LJ_GUEST_CACHE/sysroot
+T=x86_64-unknown-freebsd13.0
+obj=$LJ_GUEST_CACHE/obj/cxx-tests
+mkdir -p "$obj" "$root/tests" "$root/world/dev" "$root/world/tmp"
+# Third-party headers one by one, so no glibc header can leak in (scripts/check-freebsd's way).
+third=$obj/third
+rm -rf "$third"; mkdir -p "$third/tl"
+for d in spdlog fmt gtest; do ln -s "/usr/include/$d" "$third/$d"; done
+ln -s /usr/include/tl/expected.hpp "$third/tl/expected.hpp"
+G=/usr/src/googletest/googletest
+[ -f "$G/src/gtest-all.cc" ] || { echo "cxx-tests: no $G (apt-get install googletest)" >&2; exit 1; }
+cxx=("$LLVM/clang++" --target=$T --sysroot="$SR" -std=c++20 -O1 -pthread -isystem "$third"
+  -DSPDLOG_HEADER_ONLY -DFMT_HEADER_ONLY)
+sources=(lib/common/archive_path.cpp lib/common/error.cpp lib/common/log.cpp lib/common/memory.cpp
+  lib/common/mount_table.cpp lib/common/mount_table_freebsd.cpp lib/common/random_id.cpp
+  lib/common/signals.cpp lib/common/sys.cpp lib/common/tree_walk.cpp
+  lib/jail/root.cpp lib/jail/spec.cpp lib/jail/status_file.cpp
+  $(cd "$REPO_DIR" && ls lib/jail/freebsd/*.cpp) tests/freebsd/backend_test.cpp)
+objs=()
+# One object per source, rebuilt when its source is newer (headers: a clean $obj rebuilds all).
+for s in "${sources[@]}"; do
+  o=$obj/$(echo "$s" | tr / _).o
+  if [ ! -f "$o" ] || [ "$REPO_DIR/$s" -nt "$o" ]; then
+    echo "== c++ $s" >&2
+    $NICE "${cxx[@]}" -I "$REPO_DIR/lib" -c "$REPO_DIR/$s" -o "$o"
+  fi
+  objs+=("$o")
+done
+for s in gtest-all gtest_main; do
+  o=$obj/$s.o
+  [ -f "$o" ] || { echo "== c++ googletest $s" >&2; $NICE "${cxx[@]}" -I "$G/include" -I "$G" -c "$G/src/$s.cc" -o "$o"; }
+  objs+=("$o")
+done
+"${cxx[@]}" -static -fuse-ld=lld -o "$root/tests/freebsd_backend_test" "${objs[@]}" -ljail -lutil
+"$LLVM/clang" --target=$T --sysroot="$SR" -static -fuse-ld=lld -O2 -Wall -Wextra -Werror \
+  -o "$root/world/probe" "$REPO_DIR/tests/freebsd/probe.c"
+# One line per test case, so the guest's tally counts each.
+sed -n 's/^TEST_F(\([A-Za-z]*\), \([A-Za-z]*\)).*/\1.\2/p' "$REPO_DIR/tests/freebsd/backend_test.cpp" |
+  while read -r t; do
+    echo "LJ_TEST_WORLD=/world /tests/freebsd_backend_test --gtest_filter=$t"
+  done

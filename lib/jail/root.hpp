@@ -61,12 +61,34 @@ struct MountJournal {
   std::function<void(const std::filesystem::path& target, const std::string& fstype)> after_unmount;
 };
 
+// A file system mounted in the jail (an OCI bundle's tmpfs, mqueue, cgroup mounts), on a mount
+// point created beneath the root without following any symlink. `options` as in mount(8) and the
+// OCI runtime spec ("ro", "nosuid", "nodev", "noexec", "mode=755", "size=64k"): flags are
+// recognised by name, the rest is passed to the file system as its data.
+struct FsMount {
+  std::string fstype;
+  std::string source;
+  std::string jail_path;  // absolute, no ".."
+  std::vector<std::string> options;
+};
+
 struct MountPlan {
   // Read-only layer directories, bottom first: layers[0] is the world (or an image's base layer,
   // or a bundle's rootfs), then each layer above it, oldest first.
   std::vector<std::filesystem::path> layers;
   WritableLayer writable;
   std::vector<Volume> volumes;
+  // File systems mounted after the engine's /dev, /proc and /sys and before the volumes.
+  std::vector<FsMount> mounts;
+  // Paths in the jail made inaccessible (a file: /dev/null bound over it; a directory: an empty
+  // read-only tmpfs) or read-only, after everything else is mounted; a path that does not exist
+  // is skipped. The engine's own /proc masks apply regardless.
+  std::vector<std::string> masked_paths, readonly_paths;
+  // No device node in the jail works but the engine's own /dev entries and its devpts: the root,
+  // /dev and every mount are nodev and /dev's nodes are bound from the host's, so a node made
+  // with CAP_MKNOD opens nothing. What an OCI device cgroup's "deny all, allow these" amounts to
+  // when the allowed devices are the engine's (Linux; lib/oci sets it for linux.resources.devices).
+  bool nodev = false;
   // Where the FreeBSD executor reports its global mounts (see MountJournal).
   MountJournal journal;
 };

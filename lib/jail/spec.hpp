@@ -71,6 +71,43 @@ struct UserNamespace {
   std::uint32_t count = 65536;
 };
 
+// The process's privileges as an OCI runtime sets them (runtime-spec config.md "process"), for a
+// caller that names them instead of taking the engine's defaults. Capability sets are bit masks
+// (bit n = capability n). Linux only: the FreeBSD backend refuses a spec that sets them.
+struct CapabilitySets {
+  std::uint64_t bounding = 0, effective = 0, permitted = 0, inheritable = 0, ambient = 0;
+};
+
+// One resource limit, named as in setrlimit(2) ("RLIMIT_NOFILE"), so that the spec holds no
+// platform constant; the backend refuses a name its platform does not have.
+struct ResourceLimit {
+  std::string name;
+  std::uint64_t soft = 0, hard = 0;
+};
+
+// What an OCI runtime asks of a process beyond the engine's defaults. Every field's default is
+// the engine's own behaviour, so a spec that leaves them alone starts as before.
+struct ProcessOptions {
+  std::optional<CapabilitySets> capabilities;  // default: the engine's set in every set but ambient
+  std::vector<gid_t> groups;                   // supplementary groups; default none
+  bool no_new_privs = true;                    // PR_SET_NO_NEW_PRIVS before the exec
+  std::vector<ResourceLimit> rlimits;          // applied after Limits::nofile
+  std::optional<int> oom_score_adj;            // written for init, inherited by the command
+  // Kernel parameters ("net.ipv4.ip_forward" -> "1"), written in the jail's /proc/sys before it
+  // is made read-only. Only namespaced ones make sense; the kernel refuses the others.
+  std::vector<std::pair<std::string, std::string>> sysctl;
+  // A classic BPF seccomp program (struct sock_filter[] as bytes) loaded instead of the engine's
+  // default filter; empty: the default. Linux only.
+  std::vector<unsigned char> seccomp_bpf;
+  // "Create, then start" (runc's exec.fifo): the command, once everything but its execve is done
+  // (ids, capabilities, working directory, the executable found), closes the spawn's error pipe,
+  // so that spawn() returns with the jail created, then blocks reading one byte from this
+  // descriptor (a FIFO the caller opened O_RDWR) and only then execs. Whoever writes that byte
+  // later starts the container. -1: exec at once. An exec failing after the hold is reported on
+  // the command's stderr and exits 127. Owned by the caller.
+  int hold_fd = -1;
+};
+
 struct JailSpec {
   // Unique among live jails; names the jail's cgroup, and on FreeBSD the jail itself (jids are
   // reused, names are not). [A-Za-z0-9_.-], at most 64 characters.
@@ -102,6 +139,7 @@ struct JailSpec {
   Stdio stdio;
   std::optional<Terminal> tty;  // set: the command's stdio is a terminal; `stdio` stays unset
   std::optional<UserNamespace> userns;
+  ProcessOptions process;
 
   // Optional host path where the jail's init writes how the main command ended ("exited N\n" or
   // "killed N\n"), opened (created, truncated) by the parent before the jail starts. A restarted

@@ -5,25 +5,13 @@
 #include <fstream>
 
 #include "jail_fixture.hpp"
+#include "shell.hpp"
 
 namespace lj::jail::test {
 namespace {
 
-struct Out {
-  int status = -1;
-  std::string text;
-};
-
-Out sh(const std::string& cmd) {
-  Out o;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return o;
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, p)) o.text += buf;
-  int ws = ::pclose(p);
-  o.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
-  return o;
-}
+using Out = lj::test::ShellOut;
+using lj::test::sh;
 
 class LjspawnTest : public JailTest {
  protected:

@@ -613,10 +613,34 @@ Result<std::vector<std::string>> FreebsdBackend::command(const JailSpec& spec, F
   return c.argv;
 }
 
+namespace {
+const char* unsupported_process_option(const JailSpec& spec) {
+  const ProcessOptions& p = spec.process;
+  if (p.capabilities) return "process.capabilities";
+  if (!p.groups.empty()) return "process.groups";
+  if (!p.no_new_privs) return "process.no_new_privs=false";
+  if (!p.rlimits.empty()) return "process.rlimits";
+  if (p.oom_score_adj) return "process.oom_score_adj";
+  if (!p.sysctl.empty()) return "process.sysctl";
+  if (!p.seccomp_bpf.empty()) return "process.seccomp_bpf";
+  if (p.hold_fd >= 0) return "process.hold_fd";
+  if (!spec.root.mounts.empty()) return "root.mounts";
+  if (spec.root.nodev) return "root.nodev";
+  if (!spec.root.masked_paths.empty() || !spec.root.readonly_paths.empty())
+    return "root.masked_paths/readonly_paths";
+  return nullptr;
+}
+}  // namespace
+
 Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
   LJ_TRY_CTX("jail " + spec.name, validate_spec(spec));
   if (spec.network.mode == NetworkMode::netns)
     return fail(Errc::unsupported, kDomain, "jail " + spec.name + ": network mode netns is Linux's");
+  // The OCI runtime's process options and mounts are the Linux backend's so far: refused by
+  // name rather than ignored.
+  if (const char* what = unsupported_process_option(spec))
+    return fail(Errc::unsupported, kDomain, "jail " + spec.name + ": " + what +
+                                                " is not supported by the FreeBSD backend yet");
   LJ_TRY(check_jail_name(spec.name));
   if (spec.userns)
     return fail(Errc::unsupported, kDomain,

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -170,6 +171,66 @@ void wait_for_reaper() {
   ::close(kSlotGoRead);
 }
 
+// The executable execvp(3) would run: `file` itself when it has a '/', else the first PATH entry
+// where it is executable. Into buf; ENOENT or EACCES (the first one seen) when there is none.
+int find_executable(const ChildPlan& p, char* buf, std::size_t size) {
+  const char* file = p.argv[0];
+  if (std::strchr(file, '/')) {
+    if (std::strlen(file) + 1 > size) return ENAMETOOLONG;
+    std::memcpy(buf, file, std::strlen(file) + 1);
+    return ::access(buf, X_OK) == 0 ? 0 : errno;
+  }
+  int err = ENOENT;
+  for (const auto& dir : p.path_dirs) {
+    std::size_t dl = dir.size(), fl = std::strlen(file);
+    if (dl + fl + 2 > size) continue;
+    std::memcpy(buf, dir.data(), dl);
+    buf[dl] = '/';
+    std::memcpy(buf + dl + 1, file, fl + 1);
+    struct stat st {};
+    if (::stat(buf, &st) != 0) {
+      if (errno == EACCES) err = EACCES;
+      continue;
+    }
+    if (S_ISREG(st.st_mode) && ::access(buf, X_OK) == 0) return 0;
+    err = EACCES;
+  }
+  return err;
+}
+
+void write_str(int fd, const char* s) {
+  ssize_t n = ::write(fd, s, std::strlen(s));
+  (void)n;
+}
+
+// ProcessOptions::hold_fd: the executable found now (so that create fails for a missing one, as
+// runc's does), the error pipe closed (spawn() returns: the jail is created), then one byte read
+// from the hold descriptor, then the exec. A failure from here on is the command's own: a line on
+// its stderr and 127, as a shell reports it.
+[[noreturn]] void hold_then_exec(const ChildPlan& p) {
+  char path[4096];
+  if (int err = find_executable(p, path, sizeof path))
+    die(kSlotError, "execve", err, p.argv[0], 127);
+  ::close(kSlotError);
+  char c;
+  ssize_t n;
+  while ((n = ::read(kSlotHold, &c, 1)) < 0 && errno == EINTR) {
+  }
+  if (n != 1) ::_exit(127);  // nobody will start it (the descriptor was broken)
+  ::close(kSlotHold);
+  int err = through_magic_link(path) == ELOOP ? ELOOP : 0;
+  if (err == 0) {
+    ::execve(path, p.argv.data(), p.envp.data());
+    err = errno;
+  }
+  write_str(2, "ljoci: exec ");
+  write_str(2, path);
+  write_str(2, ": ");
+  write_str(2, ::strerror(err));  // not async-signal-safe in general; glibc's reads a table
+  write_str(2, "\n");
+  ::_exit(127);
+}
+
 // The command's side of a terminal: the peer of the master init opened (TIOCGPTPEER: no path
 // lookup, so no /dev/pts/N swapped in between, the runc CVE-2019-19921 class), as controlling
 // terminal of the session the command leads (setsid above) and as 0, 1 and 2. The pts node is
@@ -214,11 +275,16 @@ void take_terminal(uid_t uid, gid_t gid) {
     uid = user.uid;
     gid = user.gid;
   }
-  if (p.tty)
+  if (p.tty) {
     take_terminal(uid, gid);
-  else if (::dup2(kSlotIn, 0) < 0 || ::dup2(kSlotOut, 1) < 0 || ::dup2(kSlotErr, 2) < 0)
+  } else if (::dup2(kSlotIn, 0) < 0 || ::dup2(kSlotOut, 1) < 0 || ::dup2(kSlotErr, 2) < 0) {
     die(kSlotError, "dup2 stdio", errno, "");
-  ::syscall(SYS_close_range, static_cast<unsigned>(kSlotScript + 1), ~0U, 0U);
+  }
+  // Everything of init's goes but the script and the hold descriptor (closed at the exec).
+  ::syscall(SYS_close_range, static_cast<unsigned>(kSlotScript + 1),
+            static_cast<unsigned>(kSlotHold - 1), 0U);
+  ::syscall(SYS_close_range, static_cast<unsigned>(kSlotHold + 1), ~0U, 0U);
+  if (p.fds[kSlotHold] < 0) ::close(kSlotHold);
   if (p.fds[kSlotScript] >= 0) ::fcntl(kSlotScript, F_SETFD, 0);  // the interpreter opens it
 
   struct rlimit core = {0, 0};
@@ -227,20 +293,55 @@ void take_terminal(uid_t uid, gid_t gid) {
     struct rlimit nf = {p.nofile, p.nofile};
     if (::setrlimit(RLIMIT_NOFILE, &nf) < 0) die(kSlotError, "setrlimit", errno, "RLIMIT_NOFILE");
   }
+  for (const auto& r : p.rlimits) {
+    struct rlimit rl = {r.soft, r.hard};
+    if (::setrlimit(r.resource, &rl) < 0) die(kSlotError, "setrlimit", errno, "");
+  }
+  const std::uint64_t bounding = p.explicit_caps ? p.cap_bounding : p.caps;
   for (int cap = 0; cap <= p.cap_last; ++cap)
-    if (!(p.caps & (std::uint64_t{1} << cap)) && ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
+    if (!(bounding & (std::uint64_t{1} << cap)) && ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
         errno != EINVAL)
       die(kSlotError, "prctl PR_CAPBSET_DROP", errno, "");
   ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  // Without no_new_privs a filter needs CAP_SYS_ADMIN, which the ids below may take away: load
+  // it now, as runc does (it still binds the calls that follow, which it must allow).
+  if (p.command_seccomp && !p.no_new_privs &&
+      ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0U, p.command_seccomp) < 0)
+    die(kSlotError, "seccomp", errno, "SECCOMP_SET_MODE_FILTER");
+  // Explicit sets survive the change of uid (keepcaps), then are set exactly.
+  if (p.explicit_caps && ::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+    die(kSlotError, "prctl PR_SET_KEEPCAPS", errno, "");
   // Raw syscalls: glibc's set*id() broadcast the change to every thread it believes the process
   // has (nptl's setxid signal) and wait on a futex for their answers. This process is a raw clone
   // of a possibly multi-threaded daemon, so those threads do not exist here: the wait never ends.
-  const int ngroups = p.user.empty() ? 0 : user.ngroups;
-  if (::syscall(SYS_setgroups, ngroups, ngroups ? user.groups : nullptr) < 0)
+  // Supplementary groups: the resolved user's (JailSpec::user), else the explicit ones
+  // (ProcessOptions::groups), else none.
+  if (!p.user.empty()) {
+    if (::syscall(SYS_setgroups, user.ngroups, user.ngroups ? user.groups : nullptr) < 0)
+      die(kSlotError, "setgroups", errno, "");
+  } else if (::syscall(SYS_setgroups, p.groups.size(),
+                       p.groups.empty() ? nullptr : p.groups.data()) < 0) {
     die(kSlotError, "setgroups", errno, "");
+  }
   if (::syscall(SYS_setresgid, gid, gid, gid) < 0) die(kSlotError, "setgid", errno, "");
   if (::syscall(SYS_setresuid, uid, uid, uid) < 0) die(kSlotError, "setuid", errno, "");
-  if (uid == 0) {
+  if (p.explicit_caps) {
+    __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2];
+    for (int i = 0; i < 2; ++i)
+      data[i] = {static_cast<__u32>(p.cap_effective >> (32 * i)),
+                 static_cast<__u32>(p.cap_permitted >> (32 * i)),
+                 static_cast<__u32>(p.cap_inheritable >> (32 * i))};
+    if (::syscall(SYS_capset, &hdr, data) < 0) die(kSlotError, "capset", errno, "");
+    // An ambient capability needs to be permitted and inheritable (capabilities(7)); runc
+    // skips the others with a warning, and so the OCI default spec's ambient set is a no-op.
+    const std::uint64_t ambient = p.cap_ambient & p.cap_permitted & p.cap_inheritable;
+    for (int cap = 0; cap <= p.cap_last; ++cap)
+      if ((ambient & (std::uint64_t{1} << cap)) &&
+          ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+        die(kSlotError, "prctl PR_CAP_AMBIENT_RAISE", errno, "");
+    ::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+  } else if (uid == 0) {
     __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
     __user_cap_data_struct data[2];
     for (int i = 0; i < 2; ++i) {
@@ -249,9 +350,14 @@ void take_terminal(uid_t uid, gid_t gid) {
     }
     if (::syscall(SYS_capset, &hdr, data) < 0) die(kSlotError, "capset", errno, "");
   }
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+  if (p.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     die(kSlotError, "prctl PR_SET_NO_NEW_PRIVS", errno, "");
+  if (p.command_seccomp && p.no_new_privs &&
+      ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0U, p.command_seccomp) < 0)
+    die(kSlotError, "seccomp", errno, "SECCOMP_SET_MODE_FILTER");
   if (::chdir(p.workdir.c_str()) < 0) die(kSlotError, "chdir", errno, p.workdir.c_str());
+
+  if (p.fds[kSlotHold] >= 0) hold_then_exec(p);
 
   char* const* argv = p.argv.data();
   char* const* envp = p.envp.data();
@@ -390,6 +496,12 @@ void child_main(const ChildPlan& p) noexcept {
     if (p.parent_pidfd >= 0 && ::poll(&gone, 1, 0) != 0) ::_exit(126);
   }
   relocate_fds(p);
+  if (p.set_oom_score_adj) {
+    int fd = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, p.oom_score_adj, std::strlen(p.oom_score_adj)) < 0)
+      die(kSlotError, "write", errno, "/proc/self/oom_score_adj");
+    ::close(fd);
+  }
   if (p.fds[kSlotNetns] >= 0 && ::setns(kSlotNetns, CLONE_NEWNET) != 0)
     die(kSlotError, "setns", errno, "network namespace");
   if (p.fds[kSlotNetns] < 0 && p.fds[kSlotSysfsNetns] >= 0) {

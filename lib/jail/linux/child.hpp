@@ -42,7 +42,9 @@ enum Slot : int {
   // With a terminal: the socket its master is sent on (Terminal::socket), until init sent it.
   // The master itself then takes kSlotOutRead (a jail with a terminal has no output pipes).
   kSlotConsole = 19,
-  kSlotEnd = 20,
+  // ProcessOptions::hold_fd: the command reads its start byte here (closed in init and lj-init).
+  kSlotHold = 20,
+  kSlotEnd = 21,
   // Made by init itself once the two above are closed: the command waits for EOF on the read
   // end, which comes once init has become the reaper (its exec done, non-dumpable again), so it
   // never sees ljd as /proc/1/exe.
@@ -52,7 +54,7 @@ enum Slot : int {
 static_assert(kSlotStatus == LJ_INIT_SLOT_STATUS && kSlotStatusFile == LJ_INIT_SLOT_STATUS_FILE);
 static_assert(kSlotGoWrite > kSlotGoRead && kSlotGoRead > kSlotReaper);
 static_assert(kSlotOutRead > kSlotSysfsNetns && kSlotErrRead + 1 == kSlotConsole);
-static_assert(kSlotConsole + 1 == kSlotEnd);
+static_assert(kSlotConsole + 1 == kSlotHold && kSlotHold + 1 == kSlotEnd);
 constexpr int kMaxCgroupFds = kSlotReaper - kSlotCgroup0;
 
 // Whether init passes `sig` on to the command (and to everyone, see below). Others are dropped
@@ -72,7 +74,7 @@ struct ChildPlan {
   RootProgram root;
 
   // Descriptors in the parent's numbering, -1 when unused; moved to their slots in the child.
-  int fds[kSlotEnd] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+  int fds[kSlotEnd] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 
   bool join_then_unshare_cgroupns = false;  // join (kSlotCgroup*), then a cgroup namespace
@@ -106,6 +108,22 @@ struct ChildPlan {
   unsigned short tty_rows = 0, tty_cols = 0;
   rlim_t nofile = 0;       // 0: inherit
   std::uint64_t caps = 0;  // capabilities kept by a root command (bit per CAP_*)
+  // ProcessOptions, resolved: explicit capability sets replace `caps` (every uid keeps them),
+  // supplementary groups, no_new_privs, rlimits by number, oom_score_adj (init writes it, the
+  // command inherits it), and a filter the command loads itself (instead of init's `seccomp`).
+  bool explicit_caps = false;
+  std::uint64_t cap_bounding = 0, cap_effective = 0, cap_permitted = 0, cap_inheritable = 0,
+                cap_ambient = 0;
+  std::vector<gid_t> groups;
+  bool no_new_privs = true;
+  struct Rlimit {
+    int resource;
+    rlim_t soft, hard;
+  };
+  std::vector<Rlimit> rlimits;
+  bool set_oom_score_adj = false;
+  char oom_score_adj[16] = {};
+  const sock_fprog* command_seccomp = nullptr;
   int cap_last = 40;       // /proc/sys/kernel/cap_last_cap
   // The seccomp filter (jail/linux/seccomp.hpp) init loads once its own work is done, just before
   // it starts the command, which inherits it; nullptr: none. Owned by the backend.

@@ -110,5 +110,8 @@ int main(int argc, char** argv) {
   write_all(LJ_INIT_SLOT_STATUS_FILE, num, (size_t)(buf + sizeof buf - num));
   write_all(LJ_INIT_SLOT_STATUS_FILE, "\n", 1);
   linger_for_output(&set);
-  lj_exit(0);
+  /* Init's own exit status is the command's, in the shell's convention (128+signal: a namespace
+   * init cannot kill itself with the signal), for a parent that has only init's wait status: an
+   * OCI runtime's caller (conmon, containerd's shim) reaps init as the container's process. */
+  lj_exit(sig ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <system_error>
 
 namespace lj::jail {
@@ -96,11 +97,60 @@ class Builder {
     prog_.ops.push_back(std::move(op));
   }
 
+  // A mount whose mount point is resolved beneath `root` without symlinks (MountOp::rel).
+  void mount_beneath(const char* step, std::string source, const std::string& rel,
+                     std::string fstype, unsigned long flags, std::string data = {}) {
+    mount(step, std::move(source), prog_.root, std::move(fstype), flags, std::move(data));
+    prog_.ops.back().rel = rel;
+  }
+  void beneath(OpKind kind, const char* step, std::string source, const std::string& rel) {
+    simple(kind, step, std::move(source), prog_.root);
+    prog_.ops.back().rel = rel;
+  }
+  void write_file(const char* step, std::string target, std::string data) {
+    simple(OpKind::write_file, step, "", std::move(target));
+    prog_.ops.back().data = std::move(data);
+  }
+
   RootProgram take() { return std::move(prog_); }
 
  private:
   RootProgram prog_;
 };
+
+// mount(8) option names and the flags they set (or clear); anything else is file system data.
+struct OptionFlag {
+  const char* name;
+  unsigned long flag;
+  bool clear;
+};
+constexpr OptionFlag kOptionFlags[] = {
+    {"ro", MS_RDONLY, false},         {"rw", MS_RDONLY, true},
+    {"nosuid", MS_NOSUID, false},     {"suid", MS_NOSUID, true},
+    {"nodev", MS_NODEV, false},       {"dev", MS_NODEV, true},
+    {"noexec", MS_NOEXEC, false},     {"exec", MS_NOEXEC, true},
+    {"noatime", MS_NOATIME, false},   {"atime", MS_NOATIME, true},
+    {"relatime", MS_RELATIME, false}, {"strictatime", MS_STRICTATIME, false},
+    {"nodiratime", MS_NODIRATIME, false}, {"sync", MS_SYNCHRONOUS, false},
+    {"async", MS_SYNCHRONOUS, true},  {"dirsync", MS_DIRSYNC, false},
+    {"private", 0, false},            {"rprivate", 0, false},
+    {"slave", 0, false},              {"rslave", 0, false},
+    {"shared", 0, false},             {"rshared", 0, false},
+    {"defaults", 0, false},
+};
+
+// A relative path of plain components, or empty when it climbs ("..") or is not absolute.
+std::string beneath_path(const std::string& jail_path) {
+  if (jail_path.empty() || jail_path[0] != '/') return {};
+  std::string out;
+  for (const auto& part : std::filesystem::path(jail_path).relative_path()) {
+    if (part == "..") return {};
+    if (part.empty() || part == ".") continue;
+    if (!out.empty()) out += '/';
+    out += part.string();
+  }
+  return out.empty() ? "." : out;
+}
 
 bool bad_overlay_path(const std::string& p) {
   return p.find_first_of(",:\\") != std::string::npos;
@@ -156,11 +206,15 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
   b.simple(OpKind::mkdir, "mkdir", "", root, 0755);
 
   const bool one = plan.layers.size() == 1;
+  const unsigned long nodev = plan.nodev ? MS_NODEV : 0;
   if (writable == Kind::in_place) {
     b.bind("bind root", plan.layers[0].string(), root, false);
+    if (plan.nodev)
+      b.mount("remount root nodev", "", root, "", MS_BIND | MS_REMOUNT | MS_NODEV |
+              (opts.in_userns ? locked_flags(plan.layers[0]) : 0));
   } else if (writable == Kind::none && one) {
     b.bind("bind root", plan.layers[0].string(), root, true,
-           opts.in_userns ? locked_flags(plan.layers[0]) : 0);
+           nodev | (opts.in_userns ? locked_flags(plan.layers[0]) : 0));
   } else {
     std::string lowers;
     for (auto it = plan.layers.rbegin(); it != plan.layers.rend(); ++it) {  // overlayfs: top first
@@ -195,16 +249,17 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
     // mount(2) takes at most one page of options.
     if (data.size() >= 4000)
       return fail(Errc::invalid_argument, kDomain, "too many or too long layer paths");
-    b.mount("mount overlay", "overlay", root, "overlay", 0, data);
+    b.mount("mount overlay", "overlay", root, "overlay", nodev, data);
   }
 
   // /dev: a small tmpfs with the harmless devices, a private devpts instance and shm.
   const std::string dev = b.at("dev");
   b.simple(OpKind::mkdir, "mkdir", "", dev, 0755);
-  b.mount("mount /dev", "tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=65536k");
+  b.mount("mount /dev", "tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC | nodev,
+          "mode=0755,size=65536k");
   for (const auto& d : kDevices) {
     std::string target = dev + "/" + d.name;
-    if (opts.in_userns) {
+    if (opts.in_userns || plan.nodev) {  // a bind keeps the host mount's flags: it opens
       b.simple(OpKind::mknod, "create device", "", target, S_IFREG | 0666);
       b.bind("bind device", std::string("/dev/") + d.name, target, false);
     } else {
@@ -227,6 +282,14 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
   const std::string proc = b.at("proc");
   b.simple(OpKind::mkdir, "mkdir", "", proc, 0555);
   b.mount("mount /proc", "proc", proc, "proc", kNoSuidDevExec);
+  for (const auto& [key, value] : opts.sysctl) {
+    std::string file = key;
+    for (char& c : file)
+      if (c == '.') c = '/';
+    if (key.empty() || key.find("..") != std::string::npos || key.find('/') != std::string::npos)
+      return fail(Errc::invalid_argument, kDomain, "not a sysctl name: '" + key + "'");
+    b.write_file("write sysctl", proc + "/sys/" + file, value);
+  }
   for (const char* p : kProcReadOnly)
     b.bind("bind /proc read-only", proc + "/" + p, proc + "/" + p, true, kNoSuidDevExec, true);
   for (const char* p : kProcMaskFiles)
@@ -245,6 +308,34 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
     if (shared) b.setns("return to the jail's network namespace", opts.own_netns_fd);
     b.mount("mask /sys/firmware", "tmpfs", sys + "/firmware", "tmpfs", MS_RDONLY | kNoSuidDevExec,
             {}, true);
+  }
+
+  for (const auto& m : plan.mounts) {
+    const std::string rel = beneath_path(m.jail_path);
+    if (rel.empty() || rel == ".")
+      return fail(Errc::invalid_argument, kDomain,
+                  "mount destination must be absolute, below / and without '..': '" +
+                      m.jail_path + "'");
+    if (m.fstype.empty() || m.fstype == "bind" || m.fstype == "none")
+      return fail(Errc::invalid_argument, kDomain,
+                  "mount on " + m.jail_path + " needs a file system type (binds are volumes)");
+    unsigned long flags = 0;
+    std::string data;
+    for (const auto& o : m.options) {
+      const OptionFlag* known = nullptr;
+      for (const auto& f : kOptionFlags)
+        if (o == f.name) known = &f;
+      if (known) {
+        flags = known->clear ? flags & ~known->flag : flags | known->flag;
+      } else {
+        if (!data.empty()) data += ',';
+        data += o;
+      }
+    }
+    b.make_path(root, rel, false);
+    if (plan.nodev && m.fstype != "devpts") flags |= MS_NODEV;
+    b.mount_beneath("mount file system", m.source.empty() ? m.fstype : m.source, rel, m.fstype,
+                    flags, data);
   }
 
   for (const auto& v : plan.volumes) {
@@ -274,6 +365,19 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
             MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | (v.read_only ? MS_RDONLY : 0) |
                 locked_flags(v.host_path),
             {}, false);
+  }
+
+  for (const auto& p : plan.masked_paths) {
+    const std::string rel = beneath_path(p);
+    if (rel.empty() || rel == ".")
+      return fail(Errc::invalid_argument, kDomain, "masked path is not below /: '" + p + "'");
+    b.beneath(OpKind::mask, "mask path", dev + "/null", rel);
+  }
+  for (const auto& p : plan.readonly_paths) {
+    const std::string rel = beneath_path(p);
+    if (rel.empty() || rel == ".")
+      return fail(Errc::invalid_argument, kDomain, "read-only path is not below /: '" + p + "'");
+    b.beneath(OpKind::make_readonly, "make path read-only", "", rel);
   }
 
   b.simple(OpKind::pivot, "pivot_root", "", root);
@@ -314,6 +418,74 @@ int bind_nofollow(const MountOp& op) {
   return rc;
 }
 
+// The mount point of an op with `rel`: opened beneath its root with no symlink, as
+// "/proc/self/fd/N" in `path` (at least 32 bytes). Returns the descriptor, or -1 with errno.
+int open_beneath(const MountOp& op, char* path, int extra_flags = 0) {
+  int root = ::open(op.target.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) return -1;
+  struct open_how how {};
+  how.flags = static_cast<std::uint64_t>(O_PATH | O_CLOEXEC | extra_flags);
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  const long fd = ::syscall(SYS_openat2, root, op.rel.c_str(), &how, sizeof how);
+  const int saved = errno;
+  ::close(root);
+  errno = saved;
+  if (fd < 0) return -1;
+  char digits[12];
+  int n = 0;
+  for (long v = fd; n == 0 || v > 0; v /= 10) digits[n++] = static_cast<char>('0' + v % 10);
+  std::memcpy(path, "/proc/self/fd/", 14);
+  char* p = path + 14;
+  while (n > 0) *p++ = digits[--n];
+  *p = '\0';
+  return static_cast<int>(fd);
+}
+
+int close_keep_errno(int fd, int rc) {
+  const int saved = errno;
+  ::close(fd);
+  errno = saved;
+  return rc;
+}
+
+// The ops with `rel`: a mount on it, a mask over it, or a read-only bind of it.
+int run_beneath(const MountOp& op) {
+  char path[32];
+  const int fd = open_beneath(op, path);
+  if (fd < 0) return (op.kind != OpKind::mount && errno == ENOENT) ? 0 : -1;
+  int rc = 0;
+  if (op.kind == OpKind::mount) {
+    rc = ::mount(op.source.empty() ? nullptr : op.source.c_str(), path,
+                 op.fstype.empty() ? nullptr : op.fstype.c_str(), op.flags,
+                 op.data.empty() ? nullptr : op.data.c_str());
+  } else if (op.kind == OpKind::mask) {
+    struct stat st {};
+    rc = ::fstat(fd, &st);
+    if (rc == 0 && S_ISDIR(st.st_mode))
+      rc = ::mount("tmpfs", path, "tmpfs", MS_RDONLY | kNoSuidDevExec, nullptr);
+    else if (rc == 0)
+      rc = ::mount(op.source.c_str(), path, nullptr, MS_BIND, nullptr);
+  } else {
+    rc = ::mount(path, path, nullptr, MS_BIND | MS_REC, nullptr);
+    if (rc == 0) {
+      // The bind is a new mount on the same descriptor's path: reopen to remount it.
+      char again[32];
+      const int top = open_beneath(op, again);
+      if (top < 0) return close_keep_errno(fd, -1);
+      struct statvfs sv {};
+      unsigned long keep = 0;
+      if (::fstatvfs(top, &sv) == 0) {
+        if (sv.f_flag & ST_NOSUID) keep |= MS_NOSUID;
+        if (sv.f_flag & ST_NODEV) keep |= MS_NODEV;
+        if (sv.f_flag & ST_NOEXEC) keep |= MS_NOEXEC;
+      }
+      rc = ::mount(nullptr, again, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, nullptr);
+      close_keep_errno(top, rc);
+    }
+  }
+  return close_keep_errno(fd, rc);
+}
+
 bool make_path(const MountOp& op, MountFailure* f) {
   int dfd = ::open(op.target.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) return failed(f, op, op.target.c_str());
@@ -352,7 +524,22 @@ bool run_root(const RootProgram& program, MountFailure* f) noexcept {
   for (const MountOp& op : program.ops) {
     int rc = 0;
     switch (op.kind) {
+      case OpKind::mask:
+      case OpKind::make_readonly:
+        if (run_beneath(op) != 0) return failed(f, op, op.rel.c_str());
+        break;
+      case OpKind::write_file: {
+        int fd = ::open(op.target.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) return failed(f, op, op.target.c_str());
+        const auto n = ::write(fd, op.data.data(), op.data.size());
+        rc = close_keep_errno(fd, n == static_cast<ssize_t>(op.data.size()) ? 0 : -1);
+        break;
+      }
       case OpKind::mount:
+        if (!op.rel.empty()) {
+          if (run_beneath(op) != 0) return failed(f, op, op.rel.c_str());
+          break;
+        }
         if (op.source_nofollow) {
           rc = bind_nofollow(op);
           break;

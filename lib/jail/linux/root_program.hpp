@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/error.hpp"
@@ -39,6 +40,10 @@ enum class OpKind : std::uint8_t {
               // is a file when `mode` is S_IFREG
   pivot,      // chdir(target); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/")
   setns,      // setns(fd, CLONE_NEWNET): the network namespace a sysfs mount shows
+  write_file,  // writes `data` into the existing file `target` (a sysctl under /proc/sys)
+  mask,        // `rel` beneath `target`: a directory gets an empty read-only tmpfs, anything else
+               // /dev/null (`source`) bound over it; ENOENT skips it
+  make_readonly,  // `rel` beneath `target` bound onto itself read-only; ENOENT skips it
 };
 
 struct MountOp {
@@ -54,6 +59,11 @@ struct MountOp {
   // checks binds nothing (ELOOP) instead of what the link points at.
   bool source_nofollow = false;
   std::vector<std::string> parts;
+  // Non-empty: the mount point is `rel` resolved beneath the directory `target` with no symlink
+  // (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS) and mounted on through its descriptor, so that
+  // a path component swapped for a symlink after make_path mounts nothing outside the root
+  // (runc's CVE-2021-30465).
+  std::string rel;
   int fd = -1;  // setns: a descriptor number in the process that runs the program
 };
 
@@ -78,6 +88,8 @@ struct AssembleOptions {
   // sget_fc/kernfs_test_super, ~0.5 ms a spawn). A shared namespace holding only a loopback
   // keeps that list short and shows the jail nothing of the host's interfaces.
   int sysfs_netns_fd = -1, own_netns_fd = -1;
+  // Written under the jail's /proc/sys right after /proc is mounted ("net.ipv4.ip_forward", "1").
+  std::vector<std::pair<std::string, std::string>> sysctl;
 };
 
 // Checks the plan (check_plan, existing layers, no ',' or ':' in overlay layer paths) and

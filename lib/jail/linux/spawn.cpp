@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -114,6 +115,7 @@ struct Launch {
   int sysfs_netns = -1;  // the pool's, not ours to close
   // prepare_command
   UniqueFd script;
+  sock_fprog command_seccomp{};  // ProcessOptions::seccomp_bpf, pointing into the spec
   // prepare_descriptors
   UniqueFd err_rd, err_wr, status_rd, status_wr, sync_rd, sync_wr, status_file, devnull;
   // prepare_cgroups
@@ -138,6 +140,7 @@ Status prepare_root(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   ao.scratch = kScratch;
   ao.in_userns = spec.userns.has_value();
   ao.mount_sysfs = private_net || !spec.userns;
+  ao.sysctl = spec.process.sysctl;
   // Network mode none without a user namespace: a namespace made ahead, and /sys from the
   // pool's loopback-only namespace (see NetnsPool).
   if (spec.network.mode == NetworkMode::none && !spec.userns)
@@ -160,6 +163,58 @@ Status prepare_root(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
     l.plan.fds[kSlotNetns] = l.netns.get();
     l.plan.loopback_up = false;
   }
+  return {};
+}
+
+// ProcessOptions (an OCI runtime's process): resolved into the plan. The rlimit names are
+// setrlimit(2)'s; an unknown one is refused rather than skipped.
+Status prepare_process_options(const ProcessOptions& o, Launch& l) {
+  ChildPlan& plan = l.plan;
+  if (o.capabilities) {
+    plan.explicit_caps = true;
+    plan.cap_bounding = o.capabilities->bounding;
+    plan.cap_effective = o.capabilities->effective;
+    plan.cap_permitted = o.capabilities->permitted;
+    plan.cap_inheritable = o.capabilities->inheritable;
+    plan.cap_ambient = o.capabilities->ambient;
+  }
+  plan.groups = o.groups;
+  plan.no_new_privs = o.no_new_privs;
+  static constexpr std::pair<const char*, int> kRlimits[] = {
+      {"RLIMIT_AS", RLIMIT_AS},           {"RLIMIT_CORE", RLIMIT_CORE},
+      {"RLIMIT_CPU", RLIMIT_CPU},         {"RLIMIT_DATA", RLIMIT_DATA},
+      {"RLIMIT_FSIZE", RLIMIT_FSIZE},     {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+      {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+      {"RLIMIT_NICE", RLIMIT_NICE},       {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+      {"RLIMIT_NPROC", RLIMIT_NPROC},     {"RLIMIT_RSS", RLIMIT_RSS},
+      {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},   {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+      {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING}, {"RLIMIT_STACK", RLIMIT_STACK},
+  };
+  for (const auto& r : o.rlimits) {
+    int resource = -1;
+    for (const auto& [name, value] : kRlimits)
+      if (r.name == name) resource = value;
+    if (resource < 0) return fail(Errc::invalid_argument, "jail", "unknown rlimit " + r.name);
+    plan.rlimits.push_back({resource, static_cast<rlim_t>(r.soft), static_cast<rlim_t>(r.hard)});
+  }
+  if (o.oom_score_adj) {
+    if (*o.oom_score_adj < -1000 || *o.oom_score_adj > 1000)
+      return fail(Errc::invalid_argument, "jail", "oom_score_adj outside -1000..1000");
+    plan.set_oom_score_adj = true;
+    std::snprintf(plan.oom_score_adj, sizeof plan.oom_score_adj, "%d", *o.oom_score_adj);
+  }
+  if (!o.seccomp_bpf.empty()) {
+    if (o.seccomp_bpf.size() % sizeof(sock_filter) != 0 ||
+        o.seccomp_bpf.size() / sizeof(sock_filter) > BPF_MAXINSNS)
+      return fail(Errc::invalid_argument, "jail", "seccomp program is not whole BPF instructions");
+    l.command_seccomp.len = static_cast<unsigned short>(o.seccomp_bpf.size() / sizeof(sock_filter));
+    l.command_seccomp.filter =
+        reinterpret_cast<sock_filter*>(const_cast<unsigned char*>(o.seccomp_bpf.data()));
+    // The caller's filter binds the command alone (loaded by it, before its exec), not init.
+    plan.seccomp = nullptr;
+    plan.command_seccomp = &l.command_seccomp;
+  }
+  plan.fds[kSlotHold] = o.hold_fd;
   return {};
 }
 
@@ -213,7 +268,7 @@ Status prepare_command(const JailSpec& spec, const SpawnContext& ctx, Launch& l)
   if (spec.die_with_parent) plan.parent_pidfd = ctx.self_pidfd;
   plan.seccomp = ctx.seccomp;
   plan.fds[kSlotReaper] = ctx.reaper;
-  return {};
+  return prepare_process_options(spec.process, l);
 }
 
 // 3. Descriptors, at the slots the child moves them to: the error pipe (a failure record, or EOF
@@ -289,7 +344,8 @@ Status prepare_cgroups(const JailSpec& spec, const SpawnContext& ctx, Launch& l)
 // trampoline.
 Status clone_init(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   ChildPlan& plan = l.plan;
-  l.share = !plan.wait_sync && clone_run_supported();
+  // A held command (ProcessOptions::hold_fd) outlives the spawn by far: never on our memory.
+  l.share = !plan.wait_sync && plan.fds[kSlotHold] < 0 && clone_run_supported();
   plan.shares_daemon_memory = l.share;
   if (l.share) l.block.take(*ctx.fd_blocks);
   if (FdBlocks::Block* block = l.block.get()) {

@@ -1,0 +1,658 @@
+// ljoci: a runc-compatible OCI runtime on the engine (lib/jail) alone: no daemon, no SQLite; the
+// state of each container lives in files under --root (lib/oci/state.hpp). runc's process model:
+// `create` spawns the jail with the command held before its exec (jail::ProcessOptions::hold_fd
+// on <root>/<id>/exec.fifo) and exits, leaving the jail's init to its caller (conmon, the shim:
+// the subreaper); `start` writes the fifo's byte. The jail's init is the container's pid; it exits
+// with the command's status. docs/oci.md has the commands, what config.json maps to, and what is
+// refused.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+#include "common/fd.hpp"
+#include "common/signals.hpp"
+#include "jail/backend.hpp"
+#include "oci/config.hpp"
+#include "oci/state.hpp"
+
+namespace {
+
+using lj::Errc;
+using lj::Result;
+using lj::Status;
+using lj::UniqueFd;
+using lj::fail;
+namespace oci = lj::oci;
+
+constexpr const char* kVersion = "0.1.0";
+constexpr const char* kSpecVersion = "1.1.0";
+
+struct Globals {
+  std::string root = "/run/ljoci";
+  std::string log;
+  bool log_json = false;
+  bool debug = false;
+};
+
+Globals g;
+
+// Errors go to stderr and, with --log, to the log file (JSON lines with --log-format json: what
+// conmon and containerd's shim read back to explain a failure).
+void log_line(const char* level, const std::string& msg) {
+  if (g.log.empty()) return;
+  std::ofstream out(g.log, std::ios::app);
+  char ts[64];
+  std::time_t now = std::time(nullptr);
+  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  if (g.log_json)
+    out << nlohmann::json{{"level", level}, {"msg", msg}, {"time", ts}}.dump() << "\n";
+  else
+    out << "time=\"" << ts << "\" level=" << level << " msg=\"" << msg << "\"\n";
+}
+
+int report(const lj::Error& e) {
+  std::string msg = e.what();
+  std::fprintf(stderr, "ljoci: %s\n", msg.c_str());
+  log_line("error", msg);
+  return 1;
+}
+
+void debug(const std::string& msg) {
+  if (g.debug) log_line("debug", msg);
+}
+
+std::string now_rfc3339() {
+  using namespace std::chrono;
+  auto t = system_clock::now();
+  std::time_t s = system_clock::to_time_t(t);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", std::gmtime(&s));
+  auto ns = duration_cast<nanoseconds>(t.time_since_epoch()).count() % 1000000000;
+  char out[96];
+  std::snprintf(out, sizeof out, "%s.%09lldZ", buf, static_cast<long long>(ns));
+  return out;
+}
+
+// Command-line: runc's (urfave/cli) style, "-x", "--x", "--x=v" and "--x v" alike.
+struct Args {
+  std::map<std::string, std::string> opts;
+  std::vector<std::string> pos;
+
+  bool has(const std::string& k) const { return opts.count(k) > 0; }
+  std::string get(const std::string& k, std::string dflt = {}) const {
+    auto it = opts.find(k);
+    return it == opts.end() ? dflt : it->second;
+  }
+};
+
+Result<Args> parse_args(int argc, char** argv, int from, const std::vector<std::string>& flags,
+                        const std::vector<std::string>& valued) {
+  Args a;
+  auto known = [](const std::vector<std::string>& v, const std::string& k) {
+    for (const auto& x : v)
+      if (x == k) return true;
+    return false;
+  };
+  for (int i = from; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s == "--") {
+      for (++i; i < argc; ++i) a.pos.push_back(argv[i]);
+      break;
+    }
+    if (s.size() > 1 && s[0] == '-' && a.pos.empty()) {
+      std::string k = s.substr(s[1] == '-' ? 2 : 1), v;
+      auto eq = k.find('=');
+      bool has_v = eq != std::string::npos;
+      if (has_v) {
+        v = k.substr(eq + 1);
+        k = k.substr(0, eq);
+      }
+      if (known(flags, k)) {
+        a.opts[k] = has_v ? v : "true";
+      } else if (known(valued, k)) {
+        if (!has_v) {
+          if (i + 1 >= argc) return fail(Errc::invalid_argument, "oci", "flag --" + k + " needs a value");
+          v = argv[++i];
+        }
+        a.opts[k] = v;
+      } else {
+        return fail(Errc::invalid_argument, "oci", "unknown flag " + s);
+      }
+      continue;
+    }
+    a.pos.push_back(s);
+  }
+  return a;
+}
+
+Result<std::string> one_id(const Args& a) {
+  if (a.pos.empty()) return fail(Errc::invalid_argument, "oci", "container id missing");
+  return a.pos[0];
+}
+
+oci::StateDir state_dir() { return oci::StateDir(g.root); }
+
+// ---- hooks (runtime namespace: prestart, createRuntime, poststart, poststop) ----
+
+Status run_hook(const oci::Hook& h, const std::string& state, const char* kind) {
+  int in[2];
+  if (::pipe2(in, O_CLOEXEC) != 0) return lj::fail_errno("oci", "pipe2");
+  UniqueFd rd(in[0]), wr(in[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) return lj::fail_errno("oci", "fork");
+  if (pid == 0) {
+    ::dup2(rd.get(), 0);
+    std::vector<char*> argv, envp;
+    std::vector<std::string> args = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
+    for (auto& s : args) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env = h.env;
+    for (auto& s : env) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    ::execve(h.path.c_str(), argv.data(), envp.data());
+    ::_exit(127);
+  }
+  rd.reset();
+  ::signal(SIGPIPE, SIG_IGN);
+  ssize_t n = ::write(wr.get(), state.data(), state.size());
+  (void)n;
+  wr.reset();
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(h.timeout_s);
+  int ws = 0;
+  for (;;) {
+    pid_t r = ::waitpid(pid, &ws, h.timeout_s > 0 ? WNOHANG : 0);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) return lj::fail_errno("oci", "waitpid hook");
+    if (h.timeout_s > 0 && std::chrono::steady_clock::now() >= until) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &ws, 0);
+      return fail(Errc::timed_out, "oci", std::string(kind) + " hook " + h.path + " timed out");
+    }
+    if (r == 0) ::usleep(10000);
+  }
+  if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+    return fail(Errc::system, "oci",
+                std::string(kind) + " hook " + h.path + " failed (status " + std::to_string(ws) +
+                    ")");
+  return {};
+}
+
+Status run_hooks(const std::vector<oci::Hook>& hooks, const std::string& state, const char* kind) {
+  for (const auto& h : hooks) LJ_TRY(run_hook(h, state, kind));
+  return {};
+}
+
+// ---- the console socket: the engine sends the pty's master over it, as runc does ----
+
+Result<UniqueFd> connect_console(const std::string& socket_path) {
+  UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!sock) return lj::fail_errno("oci", "socket");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof addr.sun_path)
+    return fail(Errc::invalid_argument, "oci", "console socket path too long");
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    return lj::fail_errno("oci", "connect " + socket_path);
+  return sock;
+}
+
+// ---- create / start / run ----
+
+struct Created {
+  std::unique_ptr<lj::jail::Backend> backend;
+  std::unique_ptr<lj::jail::Jail> jail;
+  oci::ContainerState state;
+  oci::Bundle bundle;
+};
+
+// Everything of `create`, keeping the Jail (run waits on it). A failure leaves nothing: the jail
+// is killed by its owner's destructor, the state directory removed.
+Result<Created> create(const std::string& id, const std::string& bundle_dir,
+                       const std::string& pid_file, const std::string& console_socket) {
+  auto sd = state_dir();
+  LJ_TRY(oci::check_id(id));
+  Created c;
+  c.bundle = LJ_TRY(oci::load_bundle(bundle_dir.empty() ? "." : bundle_dir, id));
+  oci::Bundle& b = c.bundle;
+  if (b.terminal && console_socket.empty())
+    return fail(Errc::invalid_argument, "oci", "process.terminal needs --console-socket");
+  if (!b.terminal && !console_socket.empty())
+    return fail(Errc::invalid_argument, "oci", "--console-socket given but process.terminal is false");
+  LJ_TRY(sd.make(id));
+  bool keep = false;
+  struct Undo {
+    const oci::StateDir& sd;
+    const std::string& id;
+    bool& keep;
+    ~Undo() {
+      if (!keep) sd.remove(id);
+    }
+  } undo{sd, id, keep};
+
+  if (::mkfifo(sd.fifo(id).c_str(), 0600) != 0)
+    return lj::fail_errno("oci", "mkfifo " + sd.fifo(id).string());
+  // O_RDWR: the held command is a reader, so start's O_WRONLY open succeeds exactly while it waits.
+  UniqueFd hold(::open(sd.fifo(id).c_str(), O_RDWR | O_CLOEXEC));
+  if (!hold) return lj::fail_errno("oci", "open " + sd.fifo(id).string());
+
+  lj::jail::JailSpec& spec = b.spec;
+  spec.process.hold_fd = hold.get();
+  spec.status_file = sd.exit_file(id).string();
+  UniqueFd netns, tty;
+  if (!b.netns_path.empty()) {
+    netns.reset(::open(b.netns_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!netns) return lj::fail_errno("oci", "open network namespace " + b.netns_path);
+    spec.network.mode = lj::jail::NetworkMode::netns;
+    spec.network.netns_fd = netns.get();
+  }
+  if (b.terminal) {
+    tty = LJ_TRY(connect_console(console_socket));
+    spec.tty = lj::jail::Terminal{tty.get(), b.rows, b.cols};
+  } else {
+    spec.stdio = {0, 1, 2};
+  }
+  c.backend = LJ_TRY(lj::jail::make_backend(lj::jail::BackendOptions{sd.root() / ".engine"}));
+  c.jail = LJ_TRY_CTX("creating container " + id, c.backend->spawn(spec));
+
+  c.state.id = id;
+  c.state.oci_version = b.oci_version;
+  c.state.bundle = b.dir;
+  c.state.handle = c.jail->handle();
+  c.state.created = now_rfc3339();
+  c.state.annotations = b.annotations;
+  {
+    std::ifstream in(b.dir / "config.json");
+    std::stringstream text;
+    text << in.rdbuf();
+    c.state.config = text.str();
+  }
+  LJ_TRY(sd.save(c.state));
+  if (!pid_file.empty()) {
+    const std::string tmp = pid_file + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << c.state.handle.pid;
+      if (!out) return lj::fail_errno("oci", "write " + tmp);
+    }
+    if (::rename(tmp.c_str(), pid_file.c_str()) != 0) return lj::fail_errno("oci", "rename " + tmp);
+  }
+  const std::string st = oci::state_json(c.state, oci::Status::created);
+  LJ_TRY(run_hooks(b.hooks.prestart, st, "prestart"));
+  LJ_TRY(run_hooks(b.hooks.create_runtime, st, "createRuntime"));
+  keep = true;
+  debug("created " + id + " pid " + std::to_string(c.state.handle.pid));
+  return c;
+}
+
+// Leaves the jail to our caller: its destructor would kill it. The process exits right after.
+void leave(Created& c) {
+  (void)c.jail.release();  // NOLINT: intentionally not destroyed (see above)
+  (void)c.backend.release();
+}
+
+Status start(const std::string& id) {
+  auto sd = state_dir();
+  auto s = LJ_TRY(sd.load(id));
+  const auto st = sd.status(s);
+  if (st != oci::Status::created)
+    return fail(Errc::conflict, "oci",
+                "cannot start a container that is " + std::string(oci::status_name(st)));
+  UniqueFd fifo(::open(sd.fifo(id).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fifo) return lj::fail_errno("oci", "open " + sd.fifo(id).string());
+  if (::write(fifo.get(), "0", 1) != 1) return lj::fail_errno("oci", "write exec.fifo");
+  ::unlink(sd.fifo(id).c_str());
+  auto b = oci::parse_config(s.config, s.bundle, id);
+  if (b) {
+    Status h = run_hooks(b->hooks.poststart, oci::state_json(s, oci::Status::running), "poststart");
+    if (!h) log_line("warning", h.error().what());  // runc: a failed poststart hook is a warning
+  }
+  return {};
+}
+
+// ---- signals ----
+
+Result<int> parse_signal(const std::string& s) {
+  if (auto n = lj::parse_signal(s)) return *n;
+  return fail(Errc::invalid_argument, "oci", "unknown signal " + s);
+}
+
+Status kill_container(const std::string& id, int sig, bool all) {
+  auto sd = state_dir();
+  auto s = LJ_TRY(sd.load(id));
+  const auto st = sd.status(s);
+  if (st == oci::Status::stopped)
+    return fail(Errc::conflict, "oci", "container " + id + " is not running");
+  auto backend = LJ_TRY(lj::jail::make_backend(lj::jail::BackendOptions{sd.root() / ".engine"}));
+  auto jail = LJ_TRY(backend->adopt(s.handle));
+  Status r = jail->signal(sig, all);
+  // A held (created) command has not exec'd: the signals it would ignore as init's child are
+  // meant for the container, so a created container stops on TERM/KILL as runc's does.
+  if (r && st == oci::Status::created && sig != SIGKILL && (sig == SIGTERM || sig == SIGINT))
+    r = jail->signal(SIGKILL, true);
+  (void)jail.release();  // adopted, not ours to kill
+  (void)backend.release();
+  return r;
+}
+
+// ---- delete ----
+
+Status delete_container(const std::string& id, bool force) {
+  auto sd = state_dir();
+  auto s = sd.load(id);
+  if (!s) {
+    if (force && s.error().errc() == Errc::not_found) return {};
+    return fail(s.error());
+  }
+  const auto st = sd.status(*s);
+  if (st == oci::Status::running && !force)
+    return fail(Errc::conflict, "oci", "cannot delete container " + id + " that is running");
+  auto backend = LJ_TRY(lj::jail::make_backend(lj::jail::BackendOptions{sd.root() / ".engine"}));
+  // Kills anything of it still alive (a created container, a forced delete), removes its cgroups.
+  LJ_TRY(backend->release(s->handle));
+  auto b = oci::parse_config(s->config, s->bundle, id);
+  if (b) {
+    Status h = run_hooks(b->hooks.poststop, oci::state_json(*s, oci::Status::stopped), "poststop");
+    if (!h) log_line("warning", h.error().what());
+  }
+  sd.remove(id);
+  return {};
+}
+
+// ---- ps: the processes of the container's cgroup (runc's ps) ----
+
+Result<std::vector<pid_t>> container_pids(const oci::ContainerState& s) {
+  std::vector<pid_t> pids;
+  std::string dirs = s.handle.cgroup;
+  const std::string first = dirs.substr(0, dirs.find(';'));
+  if (first.empty()) return fail(Errc::unsupported, "oci", "container " + s.id + " has no cgroup");
+  std::ifstream in(first + "/cgroup.procs");
+  if (!in) return lj::fail_errno("oci", "open " + first + "/cgroup.procs");
+  for (pid_t p; in >> p;) pids.push_back(p);
+  return pids;
+}
+
+int cmd_ps(const Args& a) {
+  auto id = one_id(a);
+  if (!id) return report(id.error());
+  auto sd = state_dir();
+  auto s = sd.load(*id);
+  if (!s) return report(s.error());
+  auto pids = container_pids(*s);
+  if (!pids) return report(pids.error());
+  if (a.get("format", a.get("f", "table")) == "json") {
+    std::printf("%s\n", nlohmann::json(*pids).dump().c_str());
+    return 0;
+  }
+  // Table: ps(1)'s own output (ps -ef, or the arguments after the id), filtered to these pids.
+  std::string cmd = "ps";
+  if (a.pos.size() > 1)
+    for (std::size_t i = 1; i < a.pos.size(); ++i) cmd += " '" + a.pos[i] + "'";
+  else
+    cmd += " -ef";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return report(lj::Error::from_errno("oci", "popen ps"));
+  char line[4096];
+  int pid_col = -1;
+  bool header = true;
+  while (std::fgets(line, sizeof line, p)) {
+    std::istringstream ls(line);
+    std::vector<std::string> cols;
+    for (std::string c; ls >> c;) cols.push_back(c);
+    if (header) {
+      for (std::size_t i = 0; i < cols.size(); ++i)
+        if (cols[i] == "PID") pid_col = static_cast<int>(i);
+      std::fputs(line, stdout);
+      header = false;
+      continue;
+    }
+    if (pid_col < 0 || static_cast<std::size_t>(pid_col) >= cols.size()) continue;
+    const pid_t pid = std::atoi(cols[static_cast<std::size_t>(pid_col)].c_str());
+    if (std::find(pids->begin(), pids->end(), pid) != pids->end()) std::fputs(line, stdout);
+  }
+  ::pclose(p);
+  if (pid_col < 0) return report(lj::Error(Errc::invalid_argument, "oci", "ps printed no PID column"));
+  return 0;
+}
+
+// ---- commands ----
+
+int cmd_state(const Args& a) {
+  auto id = one_id(a);
+  if (!id) return report(id.error());
+  auto sd = state_dir();
+  auto s = sd.load(*id);
+  if (!s) return report(s.error());
+  std::printf("%s\n", oci::state_json(*s, sd.status(*s)).c_str());
+  return 0;
+}
+
+int cmd_list(const Args& a) {
+  auto sd = state_dir();
+  const bool json = a.get("format", a.get("f", "table")) == "json";
+  const bool quiet = a.has("quiet") || a.has("q");
+  nlohmann::json arr = nlohmann::json::array();
+  if (!json && !quiet) std::printf("%-20s %-8s %-10s %-50s %-30s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
+  for (const auto& id : sd.ids()) {
+    auto s = sd.load(id);
+    if (!s) continue;
+    const auto st = sd.status(*s);
+    if (quiet) {
+      std::printf("%s\n", id.c_str());
+    } else if (json) {
+      arr.push_back(nlohmann::json::parse(oci::state_json(*s, st, true)));
+    } else {
+      std::printf("%-20s %-8d %-10s %-50s %-30s %s\n", id.c_str(),
+                  st == oci::Status::stopped ? 0 : s->handle.pid, oci::status_name(st),
+                  s->bundle.c_str(), s->created.c_str(), "root");
+    }
+  }
+  if (json) std::printf("%s\n", arr.dump().c_str());
+  return 0;
+}
+
+int cmd_features() {
+  nlohmann::json f = {
+      {"ociVersionMin", "1.0.0"},
+      {"ociVersionMax", kSpecVersion},
+      {"hooks", {"prestart", "createRuntime", "poststart", "poststop"}},
+      {"mountOptions",
+       {"ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "noatime", "relatime",
+        "strictatime", "bind", "rbind", "private", "rprivate"}},
+      {"linux",
+       {{"namespaces", {"cgroup", "ipc", "mount", "network", "pid", "user", "uts"}},
+        {"capabilities", oci::capability_names()},
+        {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}}},
+        {"seccomp",
+         {{"enabled", true},
+          {"actions",
+           {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+            "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"}},
+          {"operators",
+           {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
+            "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"}},
+          {"archs", {"SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"}}}},
+        {"apparmor", {{"enabled", false}}},
+        {"selinux", {{"enabled", false}}}}},
+      {"annotations", {{"io.github.ljd.ljoci.version", kVersion}}}};
+  std::printf("%s\n", f.dump(4).c_str());
+  return 0;
+}
+
+int cmd_spec(const Args& a) {
+  std::string dir = a.get("bundle", a.get("b", "."));
+  std::string path = dir + "/config.json";
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0)
+    return report(lj::Error(Errc::exists, "oci", "File " + path + " exists. Remove it first"));
+  std::ofstream out(path);
+  out << oci::default_config();
+  if (!out) return report(lj::Error::from_errno("oci", "write " + path));
+  return 0;
+}
+
+int cmd_run(const Args& a) {
+  auto id = one_id(a);
+  if (!id) return report(id.error());
+  auto c = create(*id, a.get("bundle", a.get("b")), a.get("pid-file"), a.get("console-socket"));
+  if (!c) return report(c.error());
+  if (Status s = start(*id); !s) {
+    (void)delete_container(*id, true);
+    return report(s.error());
+  }
+  if (a.has("detach") || a.has("d")) {
+    leave(*c);
+    return 0;
+  }
+  // Signals to ljoci go to the container, as runc's forwarding does.
+  auto r = c->jail->wait();
+  c->jail.reset();
+  (void)delete_container(*id, true);
+  if (!r) return report(r.error());
+  return r->shell_status();
+}
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: ljoci [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND\n"
+               "commands: create, start, state, kill, delete, run, list, features, spec, "
+               "--version\n");
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int i = 1;
+  for (; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s.empty() || s[0] != '-') break;
+    std::string k = s.substr(s.size() > 1 && s[1] == '-' ? 2 : 1), v;
+    auto eq = k.find('=');
+    const bool has_v = eq != std::string::npos;
+    if (has_v) {
+      v = k.substr(eq + 1);
+      k = k.substr(0, eq);
+    }
+    auto value = [&]() -> std::string {
+      if (has_v) return v;
+      return i + 1 < argc ? argv[++i] : std::string();
+    };
+    if (k == "root") g.root = value();
+    else if (k == "log") g.log = value();
+    else if (k == "log-format") g.log_json = value() == "json";
+    else if (k == "debug") g.debug = true;
+    // Accepted for the callers that always pass them: ljoci places a container's cgroup below
+    // its own (docs/oci.md), with or without systemd; it is never rootless.
+    else if (k == "systemd-cgroup") continue;
+    else if (k == "rootless" || k == "criu") (void)value();
+    else if (k == "version" || k == "v") {
+      std::printf("ljoci version %s\nspec: %s\n", kVersion, kSpecVersion);
+      return 0;
+    } else if (k == "help" || k == "h") {
+      return usage();
+    } else {
+      std::fprintf(stderr, "ljoci: unknown global flag %s\n", s.c_str());
+      return 1;
+    }
+  }
+  if (i >= argc) return usage();
+  const std::string cmd = argv[i++];
+  auto parse = [&](std::vector<std::string> flags, std::vector<std::string> valued) {
+    return parse_args(argc, argv, i, flags, valued);
+  };
+  if (cmd == "create" || cmd == "run") {
+    auto a = parse({"no-pivot", "no-new-keyring", "detach", "d", "keep", "no-subreaper"},
+                   {"bundle", "b", "pid-file", "console-socket", "preserve-fds"});
+    if (!a) return report(a.error());
+    if (a->get("preserve-fds", "0") != "0")
+      return report(lj::Error(Errc::unsupported, "oci", "--preserve-fds is not supported"));
+    if (cmd == "run") return cmd_run(*a);
+    auto id = one_id(*a);
+    if (!id) return report(id.error());
+    auto c = create(*id, a->get("bundle", a->get("b")), a->get("pid-file"),
+                    a->get("console-socket"));
+    if (!c) return report(c.error());
+    leave(*c);
+    return 0;
+  }
+  if (cmd == "start") {
+    auto a = parse({}, {});
+    if (!a) return report(a.error());
+    auto id = one_id(*a);
+    if (!id) return report(id.error());
+    if (Status s = start(*id); !s) return report(s.error());
+    return 0;
+  }
+  if (cmd == "state") {
+    auto a = parse({}, {});
+    if (!a) return report(a.error());
+    return cmd_state(*a);
+  }
+  if (cmd == "kill") {
+    auto a = parse({"all", "a"}, {});
+    if (!a) return report(a.error());
+    auto id = one_id(*a);
+    if (!id) return report(id.error());
+    auto sig = parse_signal(a->pos.size() > 1 ? a->pos[1] : "TERM");
+    if (!sig) return report(sig.error());
+    if (Status s = kill_container(*id, *sig, a->has("all") || a->has("a")); !s)
+      return report(s.error());
+    return 0;
+  }
+  if (cmd == "delete") {
+    auto a = parse({"force", "f"}, {});
+    if (!a) return report(a.error());
+    auto id = one_id(*a);
+    if (!id) return report(id.error());
+    if (Status s = delete_container(*id, a->has("force") || a->has("f")); !s)
+      return report(s.error());
+    return 0;
+  }
+  if (cmd == "list") {
+    auto a = parse({"quiet", "q"}, {"format", "f"});
+    if (!a) return report(a.error());
+    return cmd_list(*a);
+  }
+  if (cmd == "features") return cmd_features();
+  if (cmd == "ps") {
+    auto a = parse({}, {"format", "f"});
+    if (!a) return report(a.error());
+    return cmd_ps(*a);
+  }
+  if (cmd == "spec") {
+    auto a = parse({"rootless"}, {"bundle", "b"});
+    if (!a) return report(a.error());
+    return cmd_spec(*a);
+  }
+  if (cmd == "exec" || cmd == "pause" || cmd == "resume" || cmd == "update" ||
+      cmd == "events" || cmd == "checkpoint" || cmd == "restore")
+    return report(lj::Error(Errc::unsupported, "oci", "ljoci " + cmd + " is not implemented yet"));
+  std::fprintf(stderr, "ljoci: unknown command %s\n", cmd.c_str());
+  return usage();
+}

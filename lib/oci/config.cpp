@@ -1,0 +1,493 @@
+#include "oci/config.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <initializer_list>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace lj::oci {
+namespace {
+
+using nlohmann::json;
+
+auto bad(std::string msg) { return fail(Errc::invalid_argument, "oci", std::move(msg)); }
+auto unsupported(const std::string& field, const std::string& why = {}) {
+  return fail(Errc::unsupported, "oci",
+              field + " is not supported by ljoci" + (why.empty() ? "" : ": " + why));
+}
+
+// The keys of `obj` that the runtime spec defines are `known` (each then honoured or refused by
+// name by the caller). A key the spec does not define is ignored: "runtimes that are reading or
+// processing this configuration file MUST NOT generate an error if they encounter an unknown
+// property" (config.md; runtime-tools misc_props checks it).
+Status only(const json& obj, const std::string& where, std::initializer_list<const char*> known) {
+  if (!obj.is_object()) return bad(where + " is not an object");
+  (void)known;  // the list documents what each object may hold; see above
+  return {};
+}
+
+// Devices of the engine's /dev (linux/root_program.cpp): a config may list them, no others.
+bool engine_device(const std::string& path) {
+  static const std::set<std::string> kDevices = {"/dev/null",    "/dev/zero", "/dev/full",
+                                                 "/dev/random", "/dev/urandom", "/dev/tty"};
+  return kDevices.count(path) > 0;
+}
+
+Result<std::uint64_t> cap_mask(const json& list, const std::string& where) {
+  std::uint64_t m = 0;
+  const auto& names = capability_names();
+  for (const auto& c : list) {
+    const auto n = c.get<std::string>();
+    auto it = std::find(names.begin(), names.end(), n);
+    if (it == names.end()) return bad(where + ": unknown capability " + n);
+    m |= std::uint64_t{1} << (it - names.begin());
+  }
+  return m;
+}
+
+Result<std::vector<Hook>> hooks_of(const json& list, const std::string& where) {
+  std::vector<Hook> out;
+  for (const auto& h : list) {
+    LJ_TRY(only(h, where + "[]", {"path", "args", "env", "timeout"}));
+    Hook k;
+    k.path = h.at("path").get<std::string>();
+    if (k.path.empty() || k.path[0] != '/') return bad(where + "[].path must be absolute");
+    if (h.contains("args")) k.args = h.at("args").get<std::vector<std::string>>();
+    if (h.contains("env")) k.env = h.at("env").get<std::vector<std::string>>();
+    if (h.contains("timeout")) {
+      k.timeout_s = h.at("timeout").get<int>();
+      if (k.timeout_s <= 0) return bad(where + "[].timeout must be positive");
+    }
+    out.push_back(std::move(k));
+  }
+  return out;
+}
+
+// The engine's own /dev, /proc, /sys and their sub-mounts: a config's mount of the same kind
+// there is honoured by the engine's (docs/oci.md); a bind there is bound over it.
+bool engine_mount(const std::string& dst, const std::string& type) {
+  return (dst == "/proc" && type == "proc") || (dst == "/dev" && type == "tmpfs") ||
+         (dst == "/dev/pts" && type == "devpts") || (dst == "/sys" && type == "sysfs") ||
+         (dst == "/dev/shm" && type == "tmpfs");
+}
+
+Status mounts_of(const json& list, jail::MountPlan& plan) {
+  for (const auto& m : list) {
+    LJ_TRY(only(m, "mounts[]", {"destination", "type", "source", "options", "uidMappings",
+                                "gidMappings"}));
+    if (m.contains("uidMappings") || m.contains("gidMappings"))
+      return unsupported("mounts[].uidMappings/gidMappings (id-mapped mounts)");
+    const auto dst = m.at("destination").get<std::string>();
+    if (dst.empty() || dst[0] != '/')
+      return bad("mounts[].destination must be absolute: '" + dst + "'");
+    const std::string type = m.value("type", "");
+    std::string source = m.value("source", "");
+    std::vector<std::string> options;
+    if (m.contains("options")) options = m.at("options").get<std::vector<std::string>>();
+    const bool is_bind = type == "bind" || std::find(options.begin(), options.end(), "bind") !=
+                                                options.end() ||
+                         std::find(options.begin(), options.end(), "rbind") != options.end();
+    if (is_bind) {
+      jail::Volume v;
+      if (source.empty() || source[0] != '/')
+        return bad("mounts[] bind source must be absolute: '" + source + "' on " + dst);
+      v.host_path = source;
+      v.jail_path = dst;
+      for (const auto& o : options) {
+        if (o == "ro") v.read_only = true;
+        else if (o == "rw" || o == "bind" || o == "rbind" || o == "nosuid" || o == "nodev" ||
+                 o == "private" || o == "rprivate" || o == "slave" || o == "rslave" ||
+                 o == "noexec" || o == "exec" || o == "relatime" || o == "norelatime" ||
+                 o == "strictatime" || o == "noatime" || o == "z" || o == "Z")
+          // Volumes are always nosuid,nodev and private (the engine's rule, issue 17);
+          // noexec/atime choices are not carried yet (docs/oci.md).
+          continue;
+        else
+          return unsupported("mounts[].options \"" + o + "\" on a bind mount (" + dst + ")");
+      }
+      plan.volumes.push_back(std::move(v));
+      continue;
+    }
+    if (engine_mount(dst, type)) continue;
+    if (type.empty()) return bad("mounts[] on " + dst + " has no type");
+    if (type == "cgroup" || type == "cgroup2") {
+      // The jail's cgroup namespace shows the unified hierarchy (cgroup v1 controllers are
+      // not mounted into jails: docs/oci.md).
+      plan.mounts.push_back({"cgroup2", "cgroup2", dst, {"ro", "nosuid", "nodev", "noexec"}});
+      continue;
+    }
+    if (type != "tmpfs" && type != "mqueue" && type != "devpts" && type != "proc" &&
+        type != "sysfs")
+      return unsupported("mounts[].type " + type + " (on " + dst + ")");
+    plan.mounts.push_back({type, source.empty() ? type : source, dst, options});
+  }
+  return {};
+}
+
+Status process_of(const json& p, Bundle& b) {
+  LJ_TRY(only(p, "process", {"terminal", "consoleSize", "user", "args", "env", "cwd",
+                             "capabilities", "rlimits", "noNewPrivileges", "oomScoreAdj",
+                             "apparmorProfile", "selinuxLabel", "commandLine", "ioPriority",
+                             "scheduler", "execCPUAffinity"}));
+  jail::JailSpec& s = b.spec;
+  if (p.contains("apparmorProfile") && !p["apparmorProfile"].get<std::string>().empty())
+    return unsupported("process.apparmorProfile");
+  if (p.contains("selinuxLabel") && !p["selinuxLabel"].get<std::string>().empty())
+    return unsupported("process.selinuxLabel");
+  for (const char* k : {"commandLine", "ioPriority", "scheduler", "execCPUAffinity"})
+    if (p.contains(k)) return unsupported(std::string("process.") + k);
+  b.terminal = p.value("terminal", false);
+  if (p.contains("consoleSize")) {
+    LJ_TRY(only(p["consoleSize"], "process.consoleSize", {"height", "width"}));
+    b.rows = p["consoleSize"].value("height", static_cast<unsigned short>(0));
+    b.cols = p["consoleSize"].value("width", static_cast<unsigned short>(0));
+  }
+  if (!p.contains("args") || p["args"].empty()) return bad("process.args is empty");
+  s.argv = p["args"].get<std::vector<std::string>>();
+  if (p.contains("env")) s.env = p["env"].get<std::vector<std::string>>();
+  s.workdir = p.value("cwd", "/");
+  if (s.workdir.empty() || s.workdir[0] != '/') return bad("process.cwd must be absolute");
+  if (p.contains("user")) {
+    const json& u = p["user"];
+    LJ_TRY(only(u, "process.user", {"uid", "gid", "umask", "additionalGids", "username"}));
+    if (u.contains("username")) return unsupported("process.user.username (Windows)");
+    if (u.contains("umask") && u["umask"].get<unsigned>() != 022)
+      return unsupported("process.user.umask other than 0022");
+    s.uid = u.value("uid", 0u);
+    s.gid = u.value("gid", 0u);
+    if (u.contains("additionalGids"))
+      s.process.groups = u["additionalGids"].get<std::vector<gid_t>>();
+  }
+  if (p.contains("capabilities")) {
+    const json& c = p["capabilities"];
+    LJ_TRY(only(c, "process.capabilities",
+                {"bounding", "effective", "permitted", "inheritable", "ambient"}));
+    jail::CapabilitySets cs;
+    auto set = [&](const char* k, std::uint64_t& m) -> Status {
+      if (c.contains(k)) m = LJ_TRY(cap_mask(c[k], std::string("process.capabilities.") + k));
+      return {};
+    };
+    LJ_TRY(set("bounding", cs.bounding));
+    LJ_TRY(set("effective", cs.effective));
+    LJ_TRY(set("permitted", cs.permitted));
+    LJ_TRY(set("inheritable", cs.inheritable));
+    LJ_TRY(set("ambient", cs.ambient));
+    s.process.capabilities = cs;
+  } else {
+    s.process.capabilities = jail::CapabilitySets{};  // the spec's default: none
+  }
+  if (p.contains("rlimits"))
+    for (const auto& r : p["rlimits"]) {
+      LJ_TRY(only(r, "process.rlimits[]", {"type", "soft", "hard"}));
+      s.process.rlimits.push_back(
+          {r.at("type").get<std::string>(), r.at("soft").get<std::uint64_t>(),
+           r.at("hard").get<std::uint64_t>()});
+    }
+  s.process.no_new_privs = p.value("noNewPrivileges", false);
+  if (p.contains("oomScoreAdj")) s.process.oom_score_adj = p["oomScoreAdj"].get<int>();
+  return {};
+}
+
+Status namespaces_of(const json& list, Bundle& b) {
+  std::set<std::string> seen;
+  for (const auto& n : list) {
+    LJ_TRY(only(n, "linux.namespaces[]", {"type", "path"}));
+    const auto type = n.at("type").get<std::string>();
+    const std::string path = n.value("path", "");
+    seen.insert(type);
+    if (type == "network") {
+      if (!path.empty()) {
+        // Joined: the runtime opens it and sets NetworkMode::netns with the descriptor.
+        b.netns_path = path;
+      }
+    } else if (type == "pid" || type == "mount" || type == "ipc" || type == "uts" ||
+               type == "cgroup" || type == "user") {
+      if (!path.empty()) return unsupported("linux.namespaces[" + type + "].path");
+    } else if (type == "time") {
+      return unsupported("linux.namespaces[time]");
+    } else {
+      return bad("linux.namespaces: unknown type " + type);
+    }
+  }
+  // The engine always makes these: sharing the host's is refused rather than pretended.
+  for (const char* must : {"pid", "mount", "ipc", "uts"})
+    if (!seen.count(must))
+      return unsupported(std::string("sharing the host's ") + must + " namespace",
+                         "linux.namespaces must list it");
+  if (!seen.count("network")) b.spec.network.mode = jail::NetworkMode::inherit;
+  if (!seen.count("user")) b.spec.userns.reset();
+  else b.spec.userns = jail::UserNamespace{};
+  return {};
+}
+
+Status id_mappings(const json& linux, Bundle& b) {
+  const bool has = linux.contains("uidMappings") || linux.contains("gidMappings");
+  if (!b.spec.userns) {
+    if (has) return bad("linux.uidMappings without a user namespace");
+    return {};
+  }
+  auto one = [&](const char* k, std::uint32_t& host, std::uint32_t& size) -> Status {
+    if (!linux.contains(k) || linux[k].size() != 1)
+      return unsupported(std::string("linux.") + k + " other than one range",
+                         "exactly one mapping from containerID 0 is supported");
+    const json& m = linux[k][0];
+    LJ_TRY(only(m, std::string("linux.") + k + "[]", {"containerID", "hostID", "size"}));
+    if (m.at("containerID").get<std::uint32_t>() != 0)
+      return unsupported(std::string("linux.") + k + " not starting at containerID 0");
+    host = m.at("hostID").get<std::uint32_t>();
+    size = m.at("size").get<std::uint32_t>();
+    return {};
+  };
+  std::uint32_t uh = 0, us = 0, gh = 0, gs = 0;
+  LJ_TRY(one("uidMappings", uh, us));
+  LJ_TRY(one("gidMappings", gh, gs));
+  if (us != gs) return unsupported("uid and gid mappings of different sizes");
+  b.spec.userns->host_uid = uh;
+  b.spec.userns->host_gid = gh;
+  b.spec.userns->count = us;
+  return {};
+}
+
+Status resources_of(const json& r, Bundle& b) {
+  LJ_TRY(only(r, "linux.resources", {"devices", "memory", "cpu", "pids", "unified",
+                                     "blockIO", "hugepageLimits", "network", "rdma"}));
+  jail::Limits& l = b.spec.limits;
+  if (r.contains("devices") && !r["devices"].empty()) {
+    // No device cgroup: the engine's nodev root (MountPlan::nodev) lets only its own /dev nodes
+    // and devpts open, whatever CAP_MKNOD makes. That is the rule set callers give (deny all;
+    // allow mknod, null, zero, full, random, urandom, tty, pts): an allow of any other device
+    // must come with a linux.devices entry, which is refused above (docs/oci.md).
+    for (const auto& d : r["devices"])
+      LJ_TRY(only(d, "linux.resources.devices[]", {"allow", "type", "major", "minor", "access"}));
+    b.spec.root.nodev = true;
+  }
+  if (r.contains("memory")) {
+    const json& m = r["memory"];
+    LJ_TRY(only(m, "linux.resources.memory",
+                {"limit", "swap", "reservation", "disableOOMKiller", "swappiness",
+                 "kernel", "kernelTCP", "useHierarchy", "checkBeforeUpdate"}));
+    if (m.contains("limit") && m["limit"].get<std::int64_t>() > 0)
+      l.memory_bytes = m["limit"].get<std::uint64_t>();
+    if (m.contains("swap")) {
+      const auto swap = m["swap"].get<std::int64_t>();
+      // The engine limits memory and swap together: only "swap = limit" (no swap) or
+      // unlimited swap without a limit can be honoured.
+      if (swap > 0 && static_cast<std::uint64_t>(swap) != l.memory_bytes)
+        return unsupported("linux.resources.memory.swap other than equal to the limit");
+    }
+    for (const char* k : {"reservation", "kernel", "kernelTCP"})
+      if (m.contains(k) && m[k].get<std::int64_t>() > 0)
+        return unsupported(std::string("linux.resources.memory.") + k);
+    if (m.value("disableOOMKiller", false))
+      return unsupported("linux.resources.memory.disableOOMKiller");
+    if (m.contains("swappiness") && m["swappiness"].get<std::int64_t>() >= 0 &&
+        m["swappiness"].get<std::int64_t>() != 60)
+      return unsupported("linux.resources.memory.swappiness");
+  }
+  if (r.contains("pids")) {
+    LJ_TRY(only(r["pids"], "linux.resources.pids", {"limit"}));
+    const auto lim = r["pids"].value("limit", std::int64_t{0});
+    if (lim > 0) l.pids = static_cast<std::uint64_t>(lim);
+  }
+  if (r.contains("cpu")) {
+    const json& c = r["cpu"];
+    LJ_TRY(only(c, "linux.resources.cpu", {"shares", "quota", "period", "cpus", "mems",
+                                           "realtimeRuntime", "realtimePeriod", "idle",
+                                           "burst"}));
+    const auto quota = c.value("quota", std::int64_t{0});
+    const auto period = c.value("period", std::uint64_t{0});
+    if (quota > 0) {
+      const std::uint64_t p = period ? period : 100000;
+      l.cpu_percent = static_cast<std::uint32_t>((static_cast<std::uint64_t>(quota) * 100) / p);
+      if (l.cpu_percent == 0) l.cpu_percent = 1;
+    }
+    for (const char* k : {"cpus", "mems"})
+      if (c.contains(k) && !c[k].get<std::string>().empty())
+        return unsupported(std::string("linux.resources.cpu.") + k);
+    for (const char* k : {"shares", "realtimeRuntime", "realtimePeriod", "idle", "burst"})
+      if (c.contains(k) && c[k].get<std::int64_t>() != 0 &&
+          !(std::string(k) == "shares" && c[k].get<std::int64_t>() == 1024))
+        return unsupported(std::string("linux.resources.cpu.") + k);
+  }
+  for (const char* k : {"unified", "blockIO", "hugepageLimits", "network", "rdma"})
+    if (r.contains(k) && !r[k].empty()) return unsupported(std::string("linux.resources.") + k);
+  return {};
+}
+
+Status linux_of(const json& lx, Bundle& b) {
+  LJ_TRY(only(lx, "linux", {"namespaces", "uidMappings", "gidMappings", "devices",
+                            "cgroupsPath", "resources", "sysctl", "seccomp", "maskedPaths",
+                            "readonlyPaths", "rootfsPropagation", "mountLabel", "intelRdt",
+                            "personality", "timeOffsets", "memoryPolicy", "netDevices"}));
+  if (!lx.contains("namespaces")) return bad("linux.namespaces is missing");
+  LJ_TRY(namespaces_of(lx["namespaces"], b));
+  LJ_TRY(id_mappings(lx, b));
+  if (lx.contains("devices"))
+    for (const auto& d : lx["devices"]) {
+      const auto path = d.at("path").get<std::string>();
+      if (!engine_device(path))
+        return unsupported("linux.devices " + path,
+                           "the engine's /dev has null, zero, full, random, urandom and tty");
+    }
+  b.cgroups_path = lx.value("cgroupsPath", "");
+  if (lx.contains("resources")) LJ_TRY(resources_of(lx["resources"], b));
+  if (lx.contains("sysctl"))
+    for (const auto& [k, v] : lx["sysctl"].items())
+      b.spec.process.sysctl.emplace_back(k, v.get<std::string>());
+  if (lx.contains("seccomp"))
+    b.spec.process.seccomp_bpf = LJ_TRY(compile_seccomp(lx["seccomp"].dump()));
+  if (lx.contains("maskedPaths"))
+    b.spec.root.masked_paths = lx["maskedPaths"].get<std::vector<std::string>>();
+  if (lx.contains("readonlyPaths"))
+    b.spec.root.readonly_paths = lx["readonlyPaths"].get<std::vector<std::string>>();
+  if (lx.contains("rootfsPropagation")) {
+    const auto p = lx["rootfsPropagation"].get<std::string>();
+    // The engine makes every mount of the jail private (root_program.cpp).
+    if (p != "private" && p != "rprivate")
+      return unsupported("linux.rootfsPropagation " + p, "mounts are always private");
+  }
+  if (lx.contains("mountLabel") && !lx["mountLabel"].get<std::string>().empty())
+    return unsupported("linux.mountLabel");
+  for (const char* k : {"intelRdt", "personality", "timeOffsets", "memoryPolicy", "netDevices"})
+    if (lx.contains(k)) return unsupported(std::string("linux.") + k);
+  return {};
+}
+
+Result<Bundle> parse(const json& c, const std::filesystem::path& dir, const std::string& id) {
+  LJ_TRY(only(c, "", {"ociVersion", "root", "mounts", "process", "hostname", "domainname",
+                      "hooks", "annotations", "linux", "solaris", "windows", "vm", "zos",
+                      "freebsd"}));
+  Bundle b;
+  b.dir = dir;
+  b.oci_version = c.at("ociVersion").get<std::string>();
+  if (b.oci_version.rfind("1.", 0) != 0)
+    return bad("ociVersion " + b.oci_version + ": ljoci reads runtime-spec 1.x");
+  for (const char* k : {"solaris", "windows", "vm", "zos"})
+    if (c.contains(k)) return unsupported(k);
+  if (c.contains("freebsd")) return unsupported("freebsd", "the FreeBSD section is not read yet");
+  jail::JailSpec& s = b.spec;
+  s.name = id;
+  // An OCI container keeps no daemon's defaults: its limits are the config's.
+  s.process.capabilities = jail::CapabilitySets{};
+  if (!c.contains("root")) return bad("root is missing");
+  LJ_TRY(only(c["root"], "root", {"path", "readonly"}));
+  std::filesystem::path rootfs = c["root"].at("path").get<std::string>();
+  if (rootfs.is_relative()) rootfs = dir / rootfs;
+  s.root.layers = {rootfs.lexically_normal()};
+  s.root.writable = c["root"].value("readonly", false) ? jail::WritableLayer::none()
+                                                       : jail::WritableLayer::in_place();
+  if (c.contains("mounts")) LJ_TRY(mounts_of(c["mounts"], s.root));
+  if (!c.contains("process")) return unsupported("a config without process (nothing to run)");
+  LJ_TRY(process_of(c["process"], b));
+  s.hostname = c.value("hostname", "");
+  if (c.contains("domainname") && !c["domainname"].get<std::string>().empty())
+    return unsupported("domainname");
+  if (c.contains("hooks")) {
+    const json& h = c["hooks"];
+    LJ_TRY(only(h, "hooks", {"prestart", "createRuntime", "createContainer", "startContainer",
+                             "poststart", "poststop"}));
+    for (const char* k : {"createContainer", "startContainer"})
+      if (h.contains(k) && !h[k].empty())
+        return unsupported(std::string("hooks.") + k,
+                           "hooks in the container's namespaces are not run yet");
+    if (h.contains("prestart")) b.hooks.prestart = LJ_TRY(hooks_of(h["prestart"], "hooks.prestart"));
+    if (h.contains("createRuntime"))
+      b.hooks.create_runtime = LJ_TRY(hooks_of(h["createRuntime"], "hooks.createRuntime"));
+    if (h.contains("poststart"))
+      b.hooks.poststart = LJ_TRY(hooks_of(h["poststart"], "hooks.poststart"));
+    if (h.contains("poststop"))
+      b.hooks.poststop = LJ_TRY(hooks_of(h["poststop"], "hooks.poststop"));
+  }
+  if (c.contains("annotations"))
+    b.annotations = c["annotations"].get<std::map<std::string, std::string>>();
+  if (!c.contains("linux")) return bad("linux is missing (ljoci runs Linux containers here)");
+  LJ_TRY(linux_of(c["linux"], b));
+  LJ_TRY(jail::validate_spec(s));
+  return b;
+}
+
+}  // namespace
+
+const std::vector<std::string>& capability_names() {
+  static const std::vector<std::string> k = {
+      "CAP_CHOWN",           "CAP_DAC_OVERRIDE",   "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
+      "CAP_FSETID",          "CAP_KILL",           "CAP_SETGID",          "CAP_SETUID",
+      "CAP_SETPCAP",         "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
+      "CAP_NET_ADMIN",       "CAP_NET_RAW",        "CAP_IPC_LOCK",        "CAP_IPC_OWNER",
+      "CAP_SYS_MODULE",      "CAP_SYS_RAWIO",      "CAP_SYS_CHROOT",      "CAP_SYS_PTRACE",
+      "CAP_SYS_PACCT",       "CAP_SYS_ADMIN",      "CAP_SYS_BOOT",        "CAP_SYS_NICE",
+      "CAP_SYS_RESOURCE",    "CAP_SYS_TIME",       "CAP_SYS_TTY_CONFIG",  "CAP_MKNOD",
+      "CAP_LEASE",           "CAP_AUDIT_WRITE",    "CAP_AUDIT_CONTROL",   "CAP_SETFCAP",
+      "CAP_MAC_OVERRIDE",    "CAP_MAC_ADMIN",      "CAP_SYSLOG",          "CAP_WAKE_ALARM",
+      "CAP_BLOCK_SUSPEND",   "CAP_AUDIT_READ",     "CAP_PERFMON",         "CAP_BPF",
+      "CAP_CHECKPOINT_RESTORE"};
+  return k;
+}
+
+Result<Bundle> parse_config(const std::string& text, const std::filesystem::path& dir,
+                            const std::string& id) {
+  try {
+    return parse(json::parse(text), dir, id);
+  } catch (const json::exception& e) {
+    return bad(std::string("config.json: ") + e.what());
+  }
+}
+
+Result<Bundle> load_bundle(const std::filesystem::path& dir, const std::string& id) {
+  std::error_code ec;
+  std::filesystem::path abs = std::filesystem::absolute(dir, ec);
+  if (ec) return fail_errno("oci", "bundle " + dir.string(), ec.value());
+  std::ifstream in(abs / "config.json");
+  if (!in) return fail_errno("oci", "open " + (abs / "config.json").string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), abs.lexically_normal(), id);
+}
+
+std::string default_config() {
+  json c = {
+      {"ociVersion", "1.0.2"},
+      {"process",
+       {{"terminal", true},
+        {"user", {{"uid", 0}, {"gid", 0}}},
+        {"args", {"sh"}},
+        {"env", {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"}},
+        {"cwd", "/"},
+        {"capabilities",
+         {{"bounding", {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}},
+          {"effective", {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}},
+          {"permitted", {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}},
+          {"ambient", {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}}}},
+        {"rlimits", {{{"type", "RLIMIT_NOFILE"}, {"hard", 1024}, {"soft", 1024}}}},
+        {"noNewPrivileges", true}}},
+      {"root", {{"path", "rootfs"}, {"readonly", true}}},
+      {"hostname", "ljoci"},
+      {"mounts",
+       {{{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
+        {{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+         {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
+        {{"destination", "/dev/pts"}, {"type", "devpts"}, {"source", "devpts"},
+         {"options", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}}},
+        {{"destination", "/dev/shm"}, {"type", "tmpfs"}, {"source", "shm"},
+         {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}}},
+        {{"destination", "/dev/mqueue"}, {"type", "mqueue"}, {"source", "mqueue"},
+         {"options", {"nosuid", "noexec", "nodev"}}},
+        {{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"},
+         {"options", {"nosuid", "noexec", "nodev", "ro"}}}}},
+      {"linux",
+       {{"namespaces",
+         {{{"type", "pid"}}, {{"type", "network"}}, {{"type", "ipc"}}, {{"type", "uts"}},
+          {{"type", "mount"}}, {{"type", "cgroup"}}}},
+        {"maskedPaths",
+         {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+          "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
+          "/proc/scsi"}},
+        {"readonlyPaths",
+         {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}}}};
+  return c.dump(1, '\t') + "\n";
+}
+
+}  // namespace lj::oci

@@ -1,0 +1,61 @@
+// An OCI bundle's config.json (runtime-spec v1.x) -> the engine's JailSpec, plus what the runtime
+// itself acts on (hooks, terminal, annotations). Strict: every field is either honoured or an
+// error naming it ("linux.intelRdt is not supported"), never silently dropped; docs/oci.md lists
+// how each field is honoured. Knows no state directory and starts nothing.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "jail/spec.hpp"
+
+namespace lj::oci {
+
+struct Hook {
+  std::string path;
+  std::vector<std::string> args, env;
+  int timeout_s = 0;  // 0: none
+};
+
+// The six kinds of the runtime spec. createContainer and startContainer run inside the
+// container's namespaces, which ljoci cannot enter yet: a config with them is refused.
+struct Hooks {
+  std::vector<Hook> prestart, create_runtime, poststart, poststop;
+};
+
+struct Bundle {
+  std::filesystem::path dir;  // absolute
+  std::string oci_version;
+  jail::JailSpec spec;  // name = the container id; no stdio yet (the runtime's caller gives it)
+  bool terminal = false;
+  unsigned short rows = 0, cols = 0;  // process.consoleSize
+  Hooks hooks;
+  std::map<std::string, std::string> annotations;
+  // linux.namespaces network path: to be joined. The caller opens it and sets the spec's
+  // network to NetworkMode::netns with that descriptor (spec.network is "none" until then).
+  std::string netns_path;
+  std::string cgroups_path;
+};
+
+// Reads dir/config.json. `id` names the jail (and its cgroup).
+Result<Bundle> load_bundle(const std::filesystem::path& dir, const std::string& id);
+
+// The same from text (tests): dir is taken as the bundle's directory.
+Result<Bundle> parse_config(const std::string& text, const std::filesystem::path& dir,
+                            const std::string& id);
+
+// runc's `spec`: a default config.json for a rootfs in ./rootfs running `sh`.
+std::string default_config();
+
+// The capability names this runtime knows ("CAP_CHOWN" ...), by number.
+const std::vector<std::string>& capability_names();
+
+// The OCI seccomp section (linux.seccomp, as JSON text) compiled to classic BPF for this machine
+// (libseccomp on Linux; unsupported elsewhere).
+Result<std::vector<unsigned char>> compile_seccomp(const std::string& seccomp_json);
+
+}  // namespace lj::oci

@@ -1,0 +1,65 @@
+// A container's state as ljoci keeps it, in files under --root (no daemon, no SQLite):
+//   <root>/<id>/state.json   what `state` and every later command need (below), written atomically
+//   <root>/<id>/exec.fifo    while the container is created and not started: `start` writes its byte
+//   <root>/<id>/exit         the status file the jail's init writes at the end ("exited N")
+// The status is derived, never stored: the process gone -> stopped; the fifo there -> created;
+// else running.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "jail/backend.hpp"
+
+namespace lj::oci {
+
+struct ContainerState {
+  std::string id;
+  std::string oci_version;
+  std::filesystem::path bundle;
+  jail::JailHandle handle;  // name, pid, start time, cgroups, status file
+  std::string created;      // RFC 3339
+  std::map<std::string, std::string> annotations;
+  std::string config;  // the config.json text as read at create (hooks of delete and start)
+};
+
+enum class Status { creating, created, running, stopped };
+const char* status_name(Status s);
+
+// Container ids: [A-Za-z0-9_.-], 1-64 characters (the engine's jail names).
+lj::Status check_id(const std::string& id);
+
+class StateDir {
+ public:
+  explicit StateDir(std::filesystem::path root) : root_(std::move(root)) {}
+  const std::filesystem::path& root() const { return root_; }
+  std::filesystem::path dir(const std::string& id) const { return root_ / id; }
+  std::filesystem::path fifo(const std::string& id) const { return dir(id) / "exec.fifo"; }
+  std::filesystem::path exit_file(const std::string& id) const { return dir(id) / "exit"; }
+
+  // Makes <root>/<id>; Errc::exists when a container of that id is there.
+  lj::Status make(const std::string& id) const;
+  lj::Status save(const ContainerState& s) const;
+  Result<ContainerState> load(const std::string& id) const;
+  std::vector<std::string> ids() const;
+  void remove(const std::string& id) const;
+
+  // The live status of a saved container.
+  Status status(const ContainerState& s) const;
+
+ private:
+  std::filesystem::path root_;
+};
+
+// The JSON `ljoci state` prints (runc's: ociVersion, id, status, pid, bundle, annotations, and
+// runc's extra rootfs/created/owner for `list --format json`).
+std::string state_json(const ContainerState& s, Status st, bool for_list = false);
+
+}  // namespace lj::oci

@@ -1,0 +1,394 @@
+// ljoci driven as runc's callers drive it, on a busybox bundle: runc's process model (create
+// leaves the container held, start releases it, state follows), exit statuses, kill and delete,
+// config.json honoured inside the container, the known runc escapes, and podman with
+// --runtime ljoci. Root only; podman's test skips with its reason when podman is missing.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "shell.hpp"
+#include "test_world.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+using Out = lj::test::ShellOut;
+using lj::test::sh;
+
+class LjociTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!lj::test::is_root()) GTEST_SKIP() << "needs root: namespaces, mounts and cgroups";
+    world_.emplace();
+    root_ = world_->mkdir("state");
+    bundle_ = world_->mkdir("bundle");
+    config_ = json::parse(R"({
+      "ociVersion": "1.0.2",
+      "process": {"args": ["sh"], "cwd": "/", "env": ["PATH=/bin"],
+                  "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"],
+                                   "permitted": ["CAP_KILL"]},
+                  "noNewPrivileges": true},
+      "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
+                 {"destination": "/dev", "type": "tmpfs", "source": "tmpfs"}],
+      "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"},
+                               {"type": "uts"}, {"type": "network"}]}
+    })");
+    config_["root"] = {{"path", world_->world().string()}, {"readonly", false}};
+  }
+  void TearDown() override {
+    if (world_) (void)sh(ljoci("list -q") + " | xargs -r -n1 " + ljoci("delete --force"));
+  }
+
+  void write_config(const std::vector<std::string>& args) {
+    config_["process"]["args"] = args;
+    std::ofstream(bundle_ / "config.json") << config_.dump();
+  }
+  std::string ljoci(const std::string& args) const {
+    return std::string(LJOCI_PATH) + " --root " + root_.string() + " " + args;
+  }
+  // The held container keeps create's stdout and stderr open (they are its stdio, as for
+  // conmon): they go to a file, not to popen's pipe, which would never reach EOF.
+  Out create(const std::string& id) const {
+    const fs::path log = world_->dir() / ("create-" + id + ".log");
+    Out o = sh(ljoci("create --bundle " + bundle_.string() + " --pid-file " +
+                     (bundle_ / "pid").string() + " " + id) +
+               " </dev/null >" + log.string() + " 2>&1");
+    std::ifstream in(log);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    o.text = ss.str();
+    return o;
+  }
+  // Container ids name cgroups: unique on the machine, as the jails' names are.
+  static std::string id(const char* prefix) { return lj::test::unique_name(prefix); }
+  json state(const std::string& id) const {
+    auto o = sh(ljoci("state " + id));
+    return o.status == 0 ? json::parse(o.text) : json();
+  }
+
+  std::optional<lj::test::TestWorld> world_;
+  fs::path root_, bundle_;
+  json config_;
+};
+
+TEST_F(LjociTest, RunReturnsTheCommandsStatus) {
+  write_config({"sh", "-c", "echo out; exit 7"});
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("r1")));
+  EXPECT_EQ(o.status, 7) << o.text;
+  EXPECT_EQ(o.text, "out\n");
+  write_config({"sh", "-c", "kill -TERM $$"});
+  o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("r2")));
+  EXPECT_EQ(o.status, 143) << o.text;
+  EXPECT_EQ(sh(ljoci("list -q")).text, "");  // run deletes what it created
+}
+
+// runc's model: create leaves the command held (not yet exec'd: its output has not happened),
+// start releases it, state reports created -> running -> stopped, delete removes everything.
+TEST_F(LjociTest, CreateHoldsStartReleasesStateFollows) {
+  const fs::path mark = world_->world() / "tmp" / "ran";
+  write_config({"sh", "-c", "touch /tmp/ran; sleep 30"});
+  const std::string c1 = id("c1");
+  auto o = create(c1);
+  ASSERT_EQ(o.status, 0) << o.text;
+  auto s = state(c1);
+  EXPECT_EQ(s["status"], "created");
+  EXPECT_EQ(s["id"], c1);
+  EXPECT_EQ(s["bundle"], bundle_.string());
+  std::string pid;
+  std::ifstream(bundle_ / "pid") >> pid;
+  EXPECT_EQ(std::to_string(s["pid"].get<int>()), pid);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(fs::exists(mark)) << "the command ran before start";
+
+  o = sh(ljoci("start " + c1));
+  ASSERT_EQ(o.status, 0) << o.text;
+  for (int i = 0; i < 100 && !fs::exists(mark); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_TRUE(fs::exists(mark));
+  EXPECT_EQ(state(c1)["status"], "running");
+  EXPECT_NE(sh(ljoci("start " + c1)).status, 0);  // only a created container starts
+  EXPECT_NE(sh(ljoci("delete " + c1)).status, 0);  // running: needs --force
+
+  o = sh(ljoci("kill " + c1 + " KILL"));
+  ASSERT_EQ(o.status, 0) << o.text;
+  // Our shell is not the subreaper: init's parent (pid 1 here) reaps it.
+  for (int i = 0; i < 100 && state(c1)["status"] != "stopped"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(state(c1)["status"], "stopped");
+  EXPECT_NE(sh(ljoci("kill " + c1 + " TERM")).status, 0);
+  o = sh(ljoci("delete " + c1));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_FALSE(fs::exists(root_ / c1));
+  EXPECT_NE(sh(ljoci("state " + c1)).status, 0);
+  EXPECT_EQ(sh(ljoci("delete --force " + c1)).status, 0);  // forced: a missing one is fine
+}
+
+// ps: the processes of the container's cgroup, as JSON pids (what containerd's shim reads) or
+// as ps(1)'s table filtered to them.
+TEST_F(LjociTest, PsListsTheContainersProcesses) {
+  write_config({"sh", "-c", "sleep 30 & exec sleep 31"});
+  const std::string c = id("ps");
+  ASSERT_EQ(create(c).status, 0);
+  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  json pids;
+  for (int i = 0; i < 100; ++i) {
+    pids = json::parse(sh(ljoci("ps --format json " + c)).text);
+    if (pids.size() == 3) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(pids.size(), 3u) << pids.dump();  // lj-init and the two sleeps
+  auto o = sh(ljoci("ps " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_NE(o.text.find("sleep 31"), std::string::npos) << o.text;
+  EXPECT_EQ(o.text.find("ljoci"), std::string::npos) << o.text;
+  EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
+}
+
+TEST_F(LjociTest, ACreatedContainerCanBeKilledAndDeleted) {
+  write_config({"sleep", "30"});
+  const std::string c2 = id("c2");
+  ASSERT_EQ(create(c2).status, 0);
+  EXPECT_EQ(create(c2).status, 1);  // the id is taken
+  auto o = sh(ljoci("delete --force " + c2));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(sh(ljoci("list -q")).text, "");
+}
+
+TEST_F(LjociTest, ConfigIsHonouredInside) {
+  config_["hostname"] = "oci-host";
+  config_["process"]["rlimits"] = json::parse(R"([{"type":"RLIMIT_NOFILE","soft":123,"hard":456}])");
+  config_["process"]["user"] = {{"uid", 1000}, {"gid", 1000}, {"additionalGids", {7}}};
+  config_["process"]["cwd"] = "/tmp";
+  config_["root"]["readonly"] = true;
+  config_["mounts"].push_back({{"destination", "/tmp"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+                               {"options", {"size=1m"}}});
+  config_["linux"]["maskedPaths"] = {"/etc"};
+  write_config({"sh", "-c",
+                "hostname; ulimit -n; ulimit -Hn; id -u; id -G; pwd; "
+                "touch /x 2>/dev/null && echo root-writable; touch /tmp/y && echo tmp-writable; "
+                "ls /etc | wc -l; grep CapEff /proc/self/status; grep NoNewPrivs /proc/self/status"});
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("h1")));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text,
+            "oci-host\n123\n456\n1000\n1000 7\n/tmp\ntmp-writable\n0\n"
+            "CapEff:\t0000000000000000\nNoNewPrivs:\t1\n");
+}
+
+TEST_F(LjociTest, AnUnhonouredFieldRefusesTheCreateAndLeavesNothing) {
+  config_["linux"]["intelRdt"] = json::object();
+  write_config({"true"});
+  const std::string bad = id("bad");
+  auto o = create(bad);
+  EXPECT_EQ(o.status, 1);
+  EXPECT_NE(o.text.find("linux.intelRdt"), std::string::npos) << o.text;
+  EXPECT_FALSE(fs::exists(root_ / bad));
+  config_["linux"].erase("intelRdt");
+  write_config({"/no/such/binary"});
+  o = create(bad);
+  EXPECT_EQ(o.status, 1);  // found missing at create, as runc does
+  EXPECT_NE(o.text.find("/no/such/binary"), std::string::npos) << o.text;
+  EXPECT_FALSE(fs::exists(root_ / bad));
+}
+
+// CVE-2024-21626 class: nothing of the runtime's reaches the container: only 0-2 are open (ls
+// itself opens the 3rd), the working directory is inside, and /proc/1 (lj-init, non-dumpable:
+// its two status descriptors are listed but neither readable nor openable) is closed.
+TEST_F(LjociTest, NoRuntimeDescriptorOrDirectoryLeaks) {
+  write_config({"sh", "-c",
+                "ls /proc/self/fd | wc -l; readlink /proc/self/cwd; "
+                "for f in /proc/1/fd/*; do readlink $f || cat $f; done 2>/dev/null | wc -l; "
+                "readlink /proc/1/exe >/dev/null 2>&1 || echo closed"});
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("fd1")) + " </dev/null");
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, "4\n/\n0\nclosed\n");
+}
+
+// CVE-2021-30465 class: a mount destination that is a symlink out of the rootfs is never
+// followed: the create fails and the host directory it points at gets no mount.
+TEST_F(LjociTest, ASymlinkedMountDestinationMountsNothingOutside) {
+  const fs::path outside = world_->mkdir("outside");
+  fs::create_directory_symlink(outside, world_->world() / "escape");
+  config_["mounts"].push_back({{"destination", "/escape/sub"}, {"type", "tmpfs"},
+                               {"source", "tmpfs"}});
+  write_config({"true"});
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("sym1")));
+  EXPECT_NE(o.status, 0) << o.text;
+  EXPECT_FALSE(fs::exists(outside / "sub"));
+  // The same through a masked path: skipped or refused, never followed.
+  config_["mounts"].erase(config_["mounts"].size() - 1);
+  config_["linux"]["maskedPaths"] = {"/escape"};
+  std::ofstream(outside / "f") << "host";
+  write_config({"true"});
+  o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("sym2")));
+  std::ifstream in(outside / "f");
+  std::string s;
+  in >> s;
+  EXPECT_EQ(s, "host");
+}
+
+// CVE-2019-5736 class: the command named as /proc/self/exe (the runtime's own image until the
+// exec) is never run: exec through a magic link is refused, and the runtime binary is untouched.
+TEST_F(LjociTest, TheRuntimeBinaryIsNotReachableAsTheCommand) {
+  const auto before = fs::last_write_time(LJOCI_PATH);
+  write_config({"/proc/self/exe", "--version"});
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("exe1")));
+  EXPECT_EQ(o.status, 127) << o.text;
+  EXPECT_EQ(o.text.find("ljoci version"), std::string::npos) << o.text;
+  EXPECT_EQ(fs::last_write_time(LJOCI_PATH), before);
+}
+
+// CVE-2022-29162 class: no inheritable capability unless the config lists one.
+TEST_F(LjociTest, NoInheritableCapabilitiesByDefault) {
+  write_config({"sh", "-c", "grep -E 'Cap(Inh|Amb)' /proc/self/status"});
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("cap1")));
+  EXPECT_EQ(o.text, "CapInh:\t0000000000000000\nCapAmb:\t0000000000000000\n");
+}
+
+// linux.resources.devices without a device cgroup: with CAP_MKNOD a node can be made, but the
+// nodev root refuses to open it; the engine's own /dev/null still works.
+TEST_F(LjociTest, DeviceRulesLeaveAMadeNodeUnopenable) {
+  config_["process"]["capabilities"] = json::parse(
+      R"({"bounding":["CAP_MKNOD"],"effective":["CAP_MKNOD"],"permitted":["CAP_MKNOD"]})");
+  config_["linux"]["resources"] = json::parse(
+      R"({"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"}]})");
+  write_config({"sh", "-c",
+                "mknod /tmp/null2 c 1 3 && echo made; echo x > /tmp/null2 || echo refused; "
+                "echo x > /dev/null && echo devnull"});
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("dev1")));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_NE(o.text.find("made\n"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("refused\n"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("devnull\n"), std::string::npos) << o.text;
+}
+
+TEST_F(LjociTest, FeaturesAndSpecAreJson) {
+  auto o = sh(ljoci("features"));
+  ASSERT_EQ(o.status, 0);
+  auto f = json::parse(o.text);
+  EXPECT_EQ(f["ociVersionMax"], "1.1.0");
+  fs::path d = world_->mkdir("spec");
+  o = sh("cd " + d.string() + " && " + ljoci("spec"));
+  ASSERT_EQ(o.status, 0) << o.text;
+  EXPECT_TRUE(json::parse(std::ifstream(d / "config.json"))["process"]["terminal"]);
+  EXPECT_NE(sh("cd " + d.string() + " && " + ljoci("spec")).status, 0);  // never overwrites
+}
+
+TEST_F(LjociTest, ErrorsGoToTheJsonLog) {
+  const fs::path log = world_->dir() / "log.json";
+  auto o = sh(ljoci("--log " + log.string() + " --log-format json state nosuch"));
+  EXPECT_EQ(o.status, 1);
+  std::ifstream in(log);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  auto j = json::parse(line);
+  EXPECT_EQ(j["level"], "error");
+  EXPECT_NE(j["msg"].get<std::string>().find("nosuch"), std::string::npos);
+}
+
+// podman drives ljoci through conmon: exit code, logs, stop (TERM), rm. On this machine podman
+// needs the two ulimits and no network (docs/oci.md).
+TEST_F(LjociTest, PodmanRunsContainersOnLjoci) {
+  if (sh("command -v podman").status != 0) GTEST_SKIP() << "podman is not installed";
+  const std::string image = "localhost/ljoci-test-busybox:latest";
+  if (sh("podman image exists " + image).status != 0) {
+    // An image from the test world's busybox tree (no registry needed).
+    const fs::path tar = world_->dir() / "world.tar";
+    auto o = sh("tar -C " + world_->world().string() + " -cf " + tar.string() + " . && podman import " +
+                tar.string() + " " + image);
+    if (o.status != 0) GTEST_SKIP() << "podman cannot import a busybox image: " << o.text;
+  }
+  const std::string podman = "podman --runtime " + std::string(LJOCI_PATH) +
+                             " run --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 "
+                             "--network none ";
+  auto o = sh(podman + "--rm " + image + " sh -c 'echo via podman; exit 7'");
+  EXPECT_EQ(o.status, 7) << o.text;
+  EXPECT_EQ(o.text, "via podman\n");
+
+  o = sh(podman + "-d " + image +
+         " sh -c 'echo up; trap \"echo term; exit 3\" TERM; while :; do sleep 0.1; done'");
+  ASSERT_EQ(o.status, 0) << o.text;
+  std::string id = o.text.substr(0, o.text.find('\n'));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  o = sh("podman --runtime " + std::string(LJOCI_PATH) + " stop -t 10 " + id);
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(sh("podman logs " + id).text, "up\nterm\n");
+  EXPECT_EQ(sh("podman inspect --format '{{.State.ExitCode}}' " + id).text, "3\n");
+  o = sh("podman --runtime " + std::string(LJOCI_PATH) + " rm " + id);
+  EXPECT_EQ(o.status, 0) << o.text;
+}
+
+}  // namespace
+
+namespace {
+
+// containerd 1.6 with the runc v2 shim and --runc-binary ljoci: a private containerd (its own
+// root, state and socket under the test's directory), an image imported from the test world.
+TEST_F(LjociTest, ContainerdRunsContainersOnLjoci) {
+  if (sh("command -v containerd && command -v ctr && command -v containerd-shim-runc-v2").status)
+    GTEST_SKIP() << "containerd, ctr or containerd-shim-runc-v2 is not installed";
+  const fs::path d = world_->mkdir("containerd");
+  std::ofstream(d / "config.toml") << "version = 2\nroot = \"" << (d / "root").string()
+                                   << "\"\nstate = \"" << (d / "state").string()
+                                   << "\"\n[grpc]\n  address = \"" << (d / "sock").string()
+                                   << "\"\n";
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int null = ::open((d / "log").c_str(), O_WRONLY | O_CREAT, 0600);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::execlp("containerd", "containerd", "--config", (d / "config.toml").c_str(), nullptr);
+    ::_exit(127);
+  }
+  struct Stop {
+    pid_t pid;
+    ~Stop() {
+      ::kill(pid, SIGTERM);
+      int ws;
+      ::waitpid(pid, &ws, 0);
+    }
+  } stop{pid};
+  const std::string ctr = "ctr --address " + (d / "sock").string() + " -n ljoci-test ";
+  bool up = false;
+  for (int i = 0; i < 100 && !up; ++i) {
+    up = sh(ctr + "version").status == 0;
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(up) << "containerd did not come up";
+  const fs::path tar = world_->dir() / "rootfs.tar";
+  // A docker-archive of one layer: the test world, made with podman when there is one.
+  if (sh("command -v podman").status != 0) GTEST_SKIP() << "podman is needed to make the image";
+  const std::string image = "localhost/ljoci-test-busybox:latest";
+  if (sh("podman image exists " + image).status != 0) {
+    const fs::path wt = world_->dir() / "world.tar";
+    ASSERT_EQ(sh("tar -C " + world_->world().string() + " -cf " + wt.string() + " . && podman import " +
+                 wt.string() + " " + image).status, 0);
+  }
+  auto o = sh("podman save --format docker-archive -o " + tar.string() + " " + image + " && " +
+              ctr + "images import " + tar.string());
+  ASSERT_EQ(o.status, 0) << o.text;
+  const std::string cid = id("ctr");
+  o = sh(ctr + "run --rm --runc-binary " + std::string(LJOCI_PATH) + " " + image + " " + cid +
+         " sh -c 'echo via ctr; exit 5'");
+  EXPECT_EQ(o.status, 5) << o.text;
+  EXPECT_EQ(o.text, "via ctr\n");
+  EXPECT_EQ(sh(ctr + "containers ls -q").text, "");
+}
+
+}  // namespace

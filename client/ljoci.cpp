@@ -42,6 +42,14 @@
 
 namespace {
 
+// The engine's options: its per-jail state under the runtime's root. No cgroup scope and no pids
+// cap of its own: the caller (the shim, conmon) places and limits the containers.
+lj::jail::BackendOptions engine_options(const std::filesystem::path& root) {
+  lj::jail::BackendOptions o;
+  o.state_dir = root / ".engine";
+  return o;
+}
+
 using lj::Errc;
 using lj::Result;
 using lj::Status;
@@ -277,7 +285,7 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
   } else {
     spec.stdio = {0, 1, 2};
   }
-  c.backend = LJ_TRY(lj::jail::make_backend(lj::jail::BackendOptions{sd.root() / ".engine"}));
+  c.backend = LJ_TRY(lj::jail::make_backend(engine_options(sd.root())));
   c.jail = LJ_TRY_CTX("creating container " + id, c.backend->spawn(spec));
 
   c.state.id = id;
@@ -348,7 +356,7 @@ Status kill_container(const std::string& id, int sig, bool all) {
   const auto st = sd.status(s);
   if (st == oci::Status::stopped)
     return fail(Errc::conflict, "oci", "container " + id + " is not running");
-  auto backend = LJ_TRY(lj::jail::make_backend(lj::jail::BackendOptions{sd.root() / ".engine"}));
+  auto backend = LJ_TRY(lj::jail::make_backend(engine_options(sd.root())));
   auto jail = LJ_TRY(backend->adopt(s.handle));
   Status r = jail->signal(sig, all);
   // A held (created) command has not exec'd: the signals it would ignore as init's child are
@@ -372,7 +380,7 @@ Status delete_container(const std::string& id, bool force) {
   const auto st = sd.status(*s);
   if (st == oci::Status::running && !force)
     return fail(Errc::conflict, "oci", "cannot delete container " + id + " that is running");
-  auto backend = LJ_TRY(lj::jail::make_backend(lj::jail::BackendOptions{sd.root() / ".engine"}));
+  auto backend = LJ_TRY(lj::jail::make_backend(engine_options(sd.root())));
   // Kills anything of it still alive (a created container, a forced delete), removes its cgroups.
   LJ_TRY(backend->release(s->handle));
   auto b = oci::parse_config(s->config, s->bundle, id);

@@ -222,11 +222,16 @@ int cmd_run(Api& api, const Globals& g, RunOptions o, bool detach) {
   std::string id = created->value("id", "");
   if (id.empty()) return report("ljd created a jail without an id — check ljd's log");
   if (o.interactive || o.tty) {
-    // Attached (docs/attach.md); the exit from the record once the stream ends.
-    if (auto err = attach_stdio(api.socket(), id, o.tty); !err.empty()) return report(err);
-    auto w = api.call("GET", jail_path(id) + "/wait");
-    if (!w) return report(w.error());
-    return exit_status(w->contains("exit") ? (*w)["exit"] : json());
+    // Attached (docs/attach.md); the exit from the record once the stream ends. A jail that ended
+    // before the attach is followed below, from its log, like a jail run without -i.
+    bool ended = false;
+    auto err = attach_stdio(api.socket(), id, o.tty, &ended);
+    if (!err.empty() && !ended) return report(err);
+    if (!ended) {
+      auto w = api.call("GET", jail_path(id) + "/wait");
+      if (!w) return report(w.error());
+      return exit_status(w->contains("exit") ? (*w)["exit"] : json());
+    }
   }
 
   LogState st;

@@ -49,7 +49,9 @@ bool write_all(int fd, const char* p, std::size_t n) {
 
 }  // namespace
 
-std::string attach_stdio(const std::string& socket_path, const std::string& id, bool tty) {
+std::string attach_stdio(const std::string& socket_path, const std::string& id, bool tty,
+                         bool* ended) {
+  *ended = false;
   UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   struct sockaddr_un sa {};
   sa.sun_family = AF_UNIX;
@@ -68,6 +70,7 @@ std::string attach_stdio(const std::string& socket_path, const std::string& id, 
     std::string rest;
     char buf[4096];
     for (ssize_t n; (n = ::read(s.get(), buf, sizeof buf)) > 0;) rest.append(buf, n);
+    *ended = head.rfind("HTTP/1.1 409", 0) == 0 && rest.find("not running") != std::string::npos;
     return "attach refused: " + head.substr(0, head.find("\r\n")) + " " + rest;
   }
 

@@ -100,7 +100,7 @@ void add_jail_routes(Router& router, Daemon& d) {
     if (!rows) return reply(error_response(rows.error()));
     Response r;
     r.status = 200;
-    r.body = jail_list_json(*rows);
+    r.body = jail_list_json(*rows, [&d](const std::string& id) { return d.networks->jail_addresses(id); });
     reply(std::move(r));
   });
 

@@ -66,12 +66,17 @@ json jail_json(const index::JailRow& r) {
   return j;
 }
 
-std::string jail_list_json(const std::vector<index::JailRow>& rows) {
+std::string jail_list_json(const std::vector<index::JailRow>& rows,
+                           const std::function<json(const std::string& id)>& networks_of) {
   std::string out = "[";
   for (const auto& r : rows) {
     std::string fields = jail_fields(r).dump(-1, ' ', false, json::error_handler_t::replace);
     fields.pop_back();  // the object's '}'
     out += fields;
+    if (networks_of) {
+      out += R"(,"networks":)";
+      out += networks_of(r.id).dump(-1, ' ', false, json::error_handler_t::replace);
+    }
     out += R"(,"spec":)";
     out += r.spec.empty() ? "null" : r.spec;
     out += "},";

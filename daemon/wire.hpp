@@ -2,6 +2,7 @@
 // proto/openapi.yaml. Pure functions.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,9 @@ std::string iso_time(index::Time t);
 nlohmann::json exit_json(const index::JailRow& row);
 // GET /v1/jails's body. The stored specs are JSON ljd wrote itself (encode_create): pasted as
 // they are, not parsed into trees and dumped again (1,000 live jails: ~3x faster).
-std::string jail_list_json(const std::vector<index::JailRow>& rows);
+// `networks_of` (when given) adds each row's "networks", as GET /v1/jails/{id} has them.
+std::string jail_list_json(const std::vector<index::JailRow>& rows,
+                           const std::function<nlohmann::json(const std::string& id)>& networks_of = {});
 nlohmann::json jail_json(const index::JailRow& row);
 nlohmann::json world_json(const index::WorldRow& row);
 nlohmann::json overlay_json(const index::OverlayRow& row);

@@ -28,12 +28,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-failed=0
-check() {  # check DESCRIPTION COMMAND...
-  local what=$1; shift
-  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failed=1; fi
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$(dirname "$0")/common.sh"  # check, free_port, start_registry
 
 # --- images, made offline ---
 podman="podman --root $tmp/p/root --runroot $tmp/p/run --storage-driver vfs"
@@ -66,12 +61,7 @@ done
 
 # --- the registry on 127.0.0.1 (plain HTTP: insecure by docker's default rule) ---
 port=$(free_port)
-mkdir -p "$tmp/reg"
-printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
-  "$tmp/reg/data" "$port" > "$tmp/reg/config.yml"
-docker-registry serve "$tmp/reg/config.yml" > "$tmp/reg/log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
+start_registry "$port" ""
 for i in bb app big; do
   skopeo copy -q --dest-tls-verify=false "oci-archive:$tmp/$i-oci.tar" "docker://127.0.0.1:$port/$i:1" || exit 1
 done

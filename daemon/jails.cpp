@@ -516,7 +516,11 @@ void Jails::on_torn_down(const std::string& id, const Status& st) {
   l.torn_down = true;
   l.teardown_ok = bool(st);
   if (!l.networks.empty()) {
-    // Its leases went with its exit record: the others' hosts files lose its name.
+    // Its rules are gone (teardown detached it): only now are its addresses free again (setup
+    // leased, then attached; the teardown undoes it in reverse). The others' hosts files lose
+    // its name. A refused release leaves the lease to the next start's recovery.
+    if (auto r = d_.idx.release_leases(id); !r)
+      lg()->warn("jail={} releasing its addresses: {}", id, r.error().what());
     d_.networks->forget(id);
     d_.networks->refresh_hosts(l.networks);
   }
@@ -897,7 +901,7 @@ bool Jails::uses(const std::filesystem::path& dir) const {
 
 void Jails::recover(std::function<void()> done_jails) {
   // Last, the networks: the host's bridges, links and rules made those of the jails that live
-  // on (leases of the dead ones went with their exit records), their links handed back.
+  // on, then the leases of the dead ones freed (Networks::recover), their links handed back.
   auto done = [this, done_jails = std::move(done_jails)] {
     std::vector<std::string> ids;
     for (const auto& [id, l] : live_) ids.push_back(id);

@@ -462,6 +462,14 @@ Result<std::map<std::string, std::vector<net::Attachment>>> Networks::recover(
   }
   net::Host* h = LJ_TRY(host());
   LJ_TRY_CTX("reconciling the host's networks", h->reconcile(nets, joined));
+  // The rules of jails that ended are gone now: their addresses are free (not before: a new
+  // jail on one of them would collide with the dead one's rules). Left for the next start when
+  // the reconcile failed.
+  if (auto n = d_.idx.release_ended_leases(); !n) {
+    lg()->warn("recovery: releasing the addresses of ended jails: {}", n.error().what());
+  } else if (*n > 0) {
+    lg()->info("recovery: released {} addresses of jails that ended", *n);
+  }
   for (std::size_t i = 0; i < joined.size(); ++i)
     links[joined_ids[i]].emplace_back(h, *joined[i].net, joined[i].ep);
   for (const auto& id : live) write_hosts(id);

@@ -162,6 +162,12 @@ Result<std::vector<LeaseRow>> Index::list_leases(std::string_view network) {
 Result<std::vector<LeaseRow>> Index::jail_leases(std::string_view jail_id) {
   return networks::leases_of_jail(*db_, jail_id);
 }
+Result<int> Index::release_leases(std::string_view jail_id) {
+  return networks::release(*db_, jail_id);
+}
+Result<int> Index::release_ended_leases() {
+  return networks::release_ended(*db_);
+}
 Status Index::delete_jail(std::string_view id) {
   return jails::erase(*db_, id);
 }

@@ -136,9 +136,15 @@ class Index {
   Result<NetworkRow> get_network(std::string_view name);
   Result<std::vector<NetworkRow>> list_networks();
   // The leases of one network, or of all when `network` is empty. A lease lives from its jail's
-  // insert to the state change that ends the jail (exited, removed) or the row's deletion.
+  // insert until release_leases (the daemon, once the jail's teardown has removed its rules),
+  // release_ended_leases (recovery), the jail's removal or the row's deletion: an address is
+  // never free while rules of its previous holder may still be on the host.
   Result<std::vector<LeaseRow>> list_leases(std::string_view network = {});
   Result<std::vector<LeaseRow>> jail_leases(std::string_view jail_id);
+  // Frees one jail's leases; how many there were.
+  Result<int> release_leases(std::string_view jail_id);
+  // Frees the leases of every jail that has ended (exited, removed); how many there were.
+  Result<int> release_ended_leases();
 
   // ---- builds ----
   // Inserts in state queued; event "build.queued". Fills id and created_at when empty.

@@ -1,6 +1,8 @@
-// The networks table and the leases table (migration 004). A lease is inserted with its jail's
-// row (jails::insert) and deleted by the trigger `leases_release` with the state change that ends
-// the jail, so both always move in the jail's own transaction.
+// The networks table and the leases table (migrations 004, 005). A lease is inserted with its
+// jail's row (jails::insert), so an address is taken exactly when a jail holding it exists. It is
+// released after the jail's rules are gone (release, by the daemon after the teardown; or
+// release_ended, by recovery after it replaced ljd's rules), or by the trigger `leases_release`
+// when a jail is removed (one that never ran holds no rules), or with the row (cascade).
 #include "index/networks.hpp"
 
 #include "index/db.hpp"
@@ -169,6 +171,23 @@ void insert_leases(Db& db, const std::vector<LeaseRow>& leases) {
     }
     q->exec();
   }
+}
+
+Result<int> release(Db& db, std::string_view jail_id) {
+  return db.guarded("releasing leases", [&]() -> Result<int> {
+    auto q = db.query("DELETE FROM leases WHERE jail_id = ?");
+    q->bind(1, std::string(jail_id));
+    return q->exec();
+  });
+}
+
+Result<int> release_ended(Db& db) {
+  return db.guarded("releasing leases of ended jails", [&]() -> Result<int> {
+    auto q = db.query(
+        "DELETE FROM leases WHERE jail_id IN "
+        "(SELECT id FROM jails WHERE state IN ('exited', 'removed'))");
+    return q->exec();
+  });
 }
 
 }  // namespace lj::index::networks

@@ -27,5 +27,9 @@ Result<std::vector<LeaseRow>> leases_of_network(Db& db, std::string_view network
 Result<std::vector<LeaseRow>> leases_of_jail(Db& db, std::string_view jail_id);
 // Inserts the leases inside the caller's transaction (the jail's insert).
 void insert_leases(Db& db, const std::vector<LeaseRow>& leases);
+// Deletes one jail's leases; how many.
+Result<int> release(Db& db, std::string_view jail_id);
+// Deletes the leases of every jail that has ended (exited or removed); how many.
+Result<int> release_ended(Db& db);
 
 }  // namespace lj::index::networks

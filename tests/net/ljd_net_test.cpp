@@ -114,6 +114,22 @@ class LjdNetTest : public ::testing::Test {
     return e.is_object() && e["code"].is_number() ? e["code"].get<int>() : -1;
   }
 
+  std::string logs_of(const json& jail) {
+    auto r = ljd_->client().get("/v1/jails/" + jail["id"].get<std::string>() + "/logs");
+    return r ? r->body : std::string();
+  }
+
+  int pid_of(const json& jail) {
+    auto j = call("GET", "/v1/jails/" + jail["id"].get<std::string>(), json(), 200);
+    return j["pid"].is_number() ? j["pid"].get<int>() : -1;
+  }
+
+  // `cmd` run in the network namespace of a jail's init (from the test, as root: what the jail
+  // itself cannot do without CAP_NET_ADMIN).
+  net::test::Run in_jail_netns(int pid, const std::string& cmd) {
+    return world_->exec("h", "nsenter -t " + std::to_string(pid) + " -n sh -c \"" + cmd + "\"");
+  }
+
   std::string ip_of(const json& jail) {
     auto j = call("GET", "/v1/jails/" + jail["id"].get<std::string>(), json(), 200);
     if (!j["networks"].is_array() || j["networks"].empty()) return "";
@@ -254,13 +270,134 @@ TEST_F(LjdNetTest, DifferentNetworksAreIsolatedAndInternalHasNoWayOut) {
   call("POST", "/v1/jails?start=true",
        on(server("x"), "closed", json::array({{{"host_port", 9000}, {"container_port", 80}}})),
        400);
+  // No default route in a jail of an internal network; one in a jail of the others.
+  auto routes = [&](const std::string& network) {
+    auto j = run(on(json{{"world", "bb"}, {"command", {"/bin/busybox", "ip", "route"}}}, network));
+    EXPECT_EQ(exit_code(j), 0);
+    return logs_of(j);
+  };
+  EXPECT_EQ(routes("closed").find("default"), std::string::npos) << routes("closed");
+  EXPECT_NE(routes("a").find("default via"), std::string::npos) << routes("a");
+}
+
+TEST_F(LjdNetTest, AJailCannotTakeAnotherJailsAddress) {
+  call("POST", "/v1/networks", {{"name", "app"}, {"subnet", "10.200.0.0/24"}}, 201);
+  auto victim = run(on(json{{"world", "bb"}, {"command", {"sleep", "1000"}}}, "app"));
+  auto spoofer = run(on(json{{"world", "bb"}, {"command", {"sleep", "1000"}}}, "app"));
+  const std::string victim_ip = ip_of(victim), own_ip = ip_of(spoofer);
+  ASSERT_FALSE(victim_ip.empty());
+  // The jail itself cannot change its addresses (no CAP_NET_ADMIN in a jail).
+  auto tries = run(on(json{{"world", "bb"},
+                           {"command", {"/bin/busybox", "ip", "addr", "add", victim_ip + "/24", "dev", "eth0"}}},
+                      "app"));
+  EXPECT_NE(exit_code(tries), 0) << logs_of(tries);
+  // And when it has it anyway (root on the host, in its namespace), the bridge drops what it
+  // sends from an address that is not its lease. A server on the host (the gateway) and one on
+  // the remote say who asks.
+  world_->httpd("h", 8001);
+  world_->httpd("r", 8002);
+  const int pid = pid_of(spoofer);
+  ASSERT_GT(pid, 0);
+  auto ask = [&](const std::string& host, int port) {
+    return in_jail_netns(pid, "curl -sf --connect-timeout 1 -m 2 http://" + host + ":" +
+                                  std::to_string(port) + "/cgi-bin/ip");
+  };
+  // The control: from its own address, both answer.
+  auto mine = ask("10.200.0.1", 8001);
+  EXPECT_EQ(mine.status, 0) << mine.out;
+  EXPECT_NE(mine.out.find(own_ip), std::string::npos) << mine.out;
+  EXPECT_EQ(ask("192.168.77.2", 8002).status, 0);
+  // Its peer's address.
+  auto r = in_jail_netns(pid, "ip addr flush dev eth0 && ip addr add " + victim_ip +
+                                  "/24 dev eth0 && ip route add default via 10.200.0.1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(ask("10.200.0.1", 8001).status, 0);
+  EXPECT_NE(ask("192.168.77.2", 8002).status, 0);
+  // An address nobody holds.
+  r = in_jail_netns(pid, "ip addr flush dev eth0 && ip addr add 10.200.0.99/24 dev eth0 && "
+                         "ip route add default via 10.200.0.1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(ask("10.200.0.1", 8001).status, 0);
+  EXPECT_NE(ask("192.168.77.2", 8002).status, 0);
+  // Back on its lease, it is heard again (the drops above were the rule's).
+  r = in_jail_netns(pid, "ip addr flush dev eth0 && ip addr add " + own_ip +
+                         "/24 dev eth0 && ip route add default via 10.200.0.1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(ask("10.200.0.1", 8001).status, 0);
+  for (const auto& j : {victim, spoofer})
+    call("DELETE", "/v1/jails/" + j["id"].get<std::string>() + "?force=true", json(), 200);
+}
+
+// Teardown is the reverse of setup: an ended jail keeps its address until its rules are gone.
+// The teardown is held back 2 s (fault seam), so the window is wide open: its address is not
+// handed out meanwhile, and is once the teardown is done, with the same host port.
+TEST_F(LjdNetTest, AnAddressIsFreeOnlyOnceTheJailsRulesAreGone) {
+  ljd_->stop();
+  ::setenv("LJD_FAULT", "teardown.delay_ms:2000", 1);
+  start_ljd();
+  ::unsetenv("LJD_FAULT");
+  call("POST", "/v1/networks", {{"name", "app"}, {"subnet", "10.200.0.0/24"}}, 201);
+  auto body = on(json{{"world", "bb"}, {"command", {"true"}}}, "app",
+                 json::array({{{"host_port", 8080}, {"container_port", 80}}}));
+  body["networks"][0]["ip"] = "10.200.0.50";
+  auto first = run(body);
+  // Its exit recorded (not /wait: that answers once the teardown is done), its teardown not.
+  bool exited = false;
+  for (int i = 0; i < 100 && !exited; ++i) {
+    exited = call("GET", "/v1/jails/" + first["id"].get<std::string>(), json(), 200)["state"] ==
+             "exited";
+    if (!exited) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(exited);
+  auto early = ljd_->client().post("/v1/jails?start=true", body);
+  ASSERT_TRUE(early);
+  EXPECT_EQ(early->status, 409) << early->body;
+  EXPECT_NE(early->body.find("leased"), std::string::npos) << early->body;
+  EXPECT_NE(world_->exec("h", "nft list ruleset").out.find("10.200.0.50"), std::string::npos);
+  // Once torn down: its rules gone, its address free, taken again with the same port.
+  bool freed = false;
+  for (int i = 0; i < 100 && !freed; ++i) {
+    freed = call("GET", "/v1/networks/app", json(), 200)["jails"].empty();
+    if (!freed) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(freed);
+  EXPECT_EQ(world_->exec("h", "nft list ruleset").out.find("10.200.0.50"), std::string::npos);
+  body["command"] = json::array({"sleep", "30"});
+  auto second = run(body);
+  EXPECT_EQ(ip_of(second), "10.200.0.50");
+  call("DELETE", "/v1/jails/" + second["id"].get<std::string>() + "?force=true", json(), 200);
+}
+
+// A clean stop (SIGTERM) leaves the host's links, routes and firewall exactly as they were,
+// a table of the host's own included.
+TEST_F(LjdNetTest, SigtermLeavesTheHostAsItWas) {
+  ljd_->stop();
+  ASSERT_EQ(world_->exec("h", "nft add table inet hostfw && nft add chain inet hostfw input "
+                              "'{ type filter hook input priority 0; policy accept; }' && "
+                              "nft add rule inet hostfw input tcp dport 9999 counter drop").status,
+            0);
+  auto state = [&] {
+    return world_->exec("h", "nft list ruleset; ip -o link show | sed 's/^[0-9]*: //' | "
+                             "cut -d' ' -f1-2; ip route; ip -6 route; ip -o addr show")
+        .out;
+  };
+  const std::string before = state();
+  start_ljd();
+  call("POST", "/v1/networks", {{"name", "app"}, {"subnet6", "fd00:77::/64"}}, 201);
+  run(on(server("up"), "app", json::array({{{"host_port", 8080}, {"container_port", 80}}})));
+  run(on(json{{"world", "bb"}, {"command", {"sleep", "1000"}}}, "default"));
+  ASSERT_EQ(until_ok("r", "curl -sf -m 2 http://192.168.77.1:8080/").out, "up\n");
+  ASSERT_NE(state(), before);
+  EXPECT_EQ(ljd_->stop(), 0);
+  EXPECT_EQ(state(), before);
 }
 
 TEST_F(LjdNetTest, KillNineThenRestartFreesDeadLeasesKeepsLiveOnesRemovesStaleLinks) {
   call("POST", "/v1/networks", {{"name", "app"}}, 201);
   auto keep = run(on(server("kept"), "app", json::array({{{"host_port", 8080},
                                                           {"container_port", 80}}})));
-  auto dies = run(on(json{{"world", "bb"}, {"command", {"sleep", "1000"}}}, "app"));
+  auto dies = run(on(json{{"world", "bb"}, {"command", {"sleep", "1000"}}}, "app",
+                    json::array({{{"host_port", 8081}, {"container_port", 80}}})));
   const std::string keep_ip = ip_of(keep), dies_ip = ip_of(dies);
   ASSERT_FALSE(keep_ip.empty());
   ASSERT_EQ(until_ok("r", "curl -sf -m 2 http://192.168.77.1:8080/").out, "kept\n");
@@ -284,8 +421,15 @@ TEST_F(LjdNetTest, KillNineThenRestartFreesDeadLeasesKeepsLiveOnesRemovesStaleLi
   auto net = call("GET", "/v1/networks/app", json(), 200);
   ASSERT_EQ(net["jails"].size(), 1u) << net.dump();
   EXPECT_EQ(net["jails"][0]["ip"], keep_ip);
-  // The freed address is handed out again.
-  auto again = run(on(json{{"world", "bb"}, {"command", {"sleep", "30"}}}, "app"));
+  // The dead jail's rules are gone (its address, its port), the live one's kept.
+  const std::string rules = world_->exec("h", "nft list ruleset").out;
+  EXPECT_EQ(rules.find(dies_ip), std::string::npos) << rules;
+  EXPECT_EQ(rules.find("8081"), std::string::npos) << rules;
+  EXPECT_NE(rules.find(keep_ip), std::string::npos) << rules;
+  EXPECT_EQ(world_->exec("h", "ip -o link show | grep -c ljve-").out, "1\n");
+  // The freed address is handed out again, and its port can be published again.
+  auto again = run(on(json{{"world", "bb"}, {"command", {"sleep", "30"}}}, "app",
+                      json::array({{{"host_port", 8081}, {"container_port", 80}}})));
   EXPECT_EQ(ip_of(again), dies_ip);
   // A clean stop: no bridge, link or table of ljd's is left in the host namespace.
   EXPECT_EQ(ljd_->stop(), 0);

@@ -85,4 +85,28 @@ double self_and_children_cpu_seconds() {
   return secs(self.ru_utime) + secs(self.ru_stime) + secs(kids.ru_utime) + secs(kids.ru_stime);
 }
 
+std::string shell_output(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen((cmd + " 2>/dev/null").c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  ::pclose(p);
+  return out;
+}
+
+int shell(const std::string& cmd) {
+  return std::system((cmd + " >/dev/null 2>&1").c_str());
+}
+
+double iperf3_gbps(const std::string& prefix, const std::string& host, int port, int secs) {
+  std::string j = shell_output(prefix + "iperf3 -J -t " + std::to_string(secs) + " -c " + host +
+                               " -p " + std::to_string(port));
+  auto at = j.find("\"sum_received\"");
+  if (at == std::string::npos) return 0;
+  at = j.find("\"bits_per_second\"", at);
+  if (at == std::string::npos) return 0;
+  return std::atof(j.c_str() + j.find(':', at) + 1) / 1e9;
+}
+
 }  // namespace lj::bench

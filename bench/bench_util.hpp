@@ -28,4 +28,12 @@ double cpu_seconds(pid_t pid, bool with_children = false);
 // the jails it spawns) and of its reaped children.
 double self_and_children_cpu_seconds();
 
+// `sh -c cmd` with its stderr dropped: its standard output.
+std::string shell_output(const std::string& cmd);
+// `sh -c cmd` with its output dropped: its status (as from system(3)).
+int shell(const std::string& cmd);
+// Gbit/s received by `prefix iperf3 -J -t secs -c host -p port` (prefix: e.g. "ip netns exec X "),
+// from iperf3's JSON; 0 when it failed.
+double iperf3_gbps(const std::string& prefix, const std::string& host, int port, int secs);
+
 }  // namespace lj::bench

@@ -28,28 +28,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string sh_out(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>/dev/null").c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  ::pclose(p);
-  return out;
-}
-
-int sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
-
-// Gbit/s received, from iperf3 -J; 0 when it failed.
-double iperf_gbps(const std::string& ns, const std::string& host, int port) {
-  std::string j = sh_out("ip netns exec " + ns + " iperf3 -J -t 3 -c " + host + " -p " +
-                         std::to_string(port));
-  auto at = j.find("\"sum_received\"");
-  if (at == std::string::npos) return 0;
-  at = j.find("\"bits_per_second\"", at);
-  if (at == std::string::npos) return 0;
-  return std::atof(j.c_str() + j.find(':', at) + 1) / 1e9;
-}
+using lj::bench::shell;
+using lj::bench::shell_output;
 
 }  // namespace
 
@@ -63,20 +43,20 @@ int main(int argc, char** argv) {
   const std::string p = "ljb" + std::to_string(::getpid()) + "-";
   const std::string h = p + "h", r = p + "r", j = p + "j";
   lj::ScopeExit cleanup([&] {
-    for (const auto& ns : {j, r, h}) sh("ip netns del " + ns);
+    for (const auto& ns : {j, r, h}) shell("ip netns del " + ns);
   });
   for (const auto& ns : {h, r, j}) {
-    if (sh("ip netns add " + ns) != 0) {
+    if (shell("ip netns add " + ns) != 0) {
       std::fprintf(stderr, "ip netns add %s failed\n", ns.c_str());
       return 1;
     }
-    sh("ip -n " + ns + " link set lo up");
+    shell("ip -n " + ns + " link set lo up");
   }
-  sh("ip -n " + h + " link add up0 type veth peer name up1 netns " + r);
-  sh("ip -n " + h + " addr add 192.168.77.1/24 dev up0");
-  sh("ip -n " + h + " link set up0 up");
-  sh("ip -n " + r + " addr add 192.168.77.2/24 dev up1");
-  sh("ip -n " + r + " link set up1 up");
+  shell("ip -n " + h + " link add up0 type veth peer name up1 netns " + r);
+  shell("ip -n " + h + " addr add 192.168.77.1/24 dev up0");
+  shell("ip -n " + h + " link set up0 up");
+  shell("ip -n " + r + " addr add 192.168.77.2/24 dev up1");
+  shell("ip -n " + r + " link set up1 up");
   lj::UniqueFd hns(::open(("/run/netns/" + h).c_str(), O_RDONLY | O_CLOEXEC));
   lj::UniqueFd own(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
   if (!hns || !own || ::setns(hns.get(), CLONE_NEWNET) != 0) return 1;
@@ -175,7 +155,7 @@ int main(int argc, char** argv) {
               lj::bench::median(t_ns), lj::bench::median(t_attach), lj::bench::median(t_run),
               lj::bench::median(t_detach));
 
-  if (sh("command -v iperf3") != 0) {
+  if (shell("command -v iperf3") != 0) {
     std::printf("iperf3 missing: no throughput rows\n");
     return 0;
   }
@@ -189,10 +169,10 @@ int main(int argc, char** argv) {
   // One server per transfer (-1), its pid in a file: ended by that pid if it is still there.
   const std::string pidfile = "/tmp/" + p + "iperf3.pid";
   auto through = [&](const std::string& from, const std::string& to, int port) {
-    sh("ip netns exec " + j + " iperf3 -s -1 -D -p 5201 -I " + pidfile);
+    shell("ip netns exec " + j + " iperf3 -s -1 -D -p 5201 -I " + pidfile);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    double g = iperf_gbps(from, to, port);
-    std::string pid = sh_out("cat " + pidfile);
+    double g = lj::bench::iperf3_gbps("ip netns exec " + from + " ", to, port, 3);
+    std::string pid = shell_output("cat " + pidfile);
     if (std::atoi(pid.c_str()) > 0) ::kill(std::atoi(pid.c_str()), SIGTERM);
     ::unlink(pidfile.c_str());
     return g;

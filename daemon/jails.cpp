@@ -320,6 +320,7 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
         job->result = fail(std::move(a).error());
       }
     }
+    auto t1 = std::chrono::steady_clock::now();
     if (!job->net || job->attached.netns) job->result = backend->spawn(job->spec);
     job->attached.netns.reset();  // the jail holds its namespace now
     if (job->result && job->spec.tty) {
@@ -332,10 +333,9 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
         pipes->first = std::move(*master);
     }
     crash_point("start.after_spawn");
-    lg()->debug(
-        "jail={} spawn took {}us", id,
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-            .count());
+    auto us = [](auto d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); };
+    lg()->debug("jail={} spawn took {}us (networks {}us)", id,
+                us(std::chrono::steady_clock::now() - t0), us(t1 - t0));
     // Our copies of the write ends go now: EOF then comes when the jail's own are gone.
     job->out_w.reset();
     job->err_w.reset();
@@ -489,6 +489,7 @@ void Jails::teardown(Live& l) {
     auto t0 = std::chrono::steady_clock::now();
     Status st = j->teardown();
     j.reset();
+    auto t1 = std::chrono::steady_clock::now();
     // Its processes are gone, and with them its namespace: the kernel removes the links' both
     // ends; only the rules are ljd's to delete.
     for (auto& link : *links) {
@@ -496,10 +497,9 @@ void Jails::teardown(Live& l) {
         lg()->warn("jail={} leaving network {}: {}", id, link.network().name, d.error().what());
     }
     links->clear();
-    lg()->debug(
-        "jail={} teardown took {}us", id,
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-            .count());
+    auto us = [](auto d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); };
+    lg()->debug("jail={} teardown took {}us (networks {}us)", id,
+                us(std::chrono::steady_clock::now() - t0), us(std::chrono::steady_clock::now() - t1));
     d_.loop.post([this, id, st = std::move(st)] { on_torn_down(id, st); });
   });
 }

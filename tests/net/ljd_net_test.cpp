@@ -395,6 +395,34 @@ TEST_F(LjdNetTest, SigtermLeavesTheHostAsItWas) {
   EXPECT_EQ(state(), before);
 }
 
+// ljctl's side, end to end: network create|ls|inspect|rm, run --network -p, port.
+TEST_F(LjdNetTest, LjctlNetworkCommandsAndPort) {
+  auto ljctl = [&](const std::string& args) {
+    auto r = world_->exec("h", std::string(LJCTL_PATH) + " --socket " + ljd_->socket() + " " + args);
+    while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
+    return r;
+  };
+  auto r = ljctl("network create web --subnet 10.201.0.0/24");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out, "web");
+  r = ljctl("network ls");
+  EXPECT_NE(r.out.find("10.201.0.0/24"), std::string::npos) << r.out;
+  r = ljctl("run -d --name site --network web -p 8090:80 bb -- sh -c 'mkdir -p /tmp/www && "
+            "echo via-ljctl > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www'");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(ljctl("port site").out, "80/tcp -> 0.0.0.0:8090");
+  EXPECT_EQ(until_ok("r", "curl -sf -m 2 http://192.168.77.1:8090/").out, "via-ljctl\n");
+  r = ljctl("network inspect web");
+  EXPECT_NE(r.out.find("\"10.201.0.2\""), std::string::npos) << r.out;
+  r = ljctl("network rm web");  // a jail holds an address on it
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("remove its jails first"), std::string::npos) << r.out;
+  EXPECT_EQ(ljctl("rm -f site").status, 0);
+  r = ljctl("network rm web");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(ljctl("network ls").out.find("web"), std::string::npos);
+}
+
 TEST_F(LjdNetTest, KillNineThenRestartFreesDeadLeasesKeepsLiveOnesRemovesStaleLinks) {
   call("POST", "/v1/networks", {{"name", "app"}}, 201);
   auto keep = run(on(server("kept"), "app", json::array({{{"host_port", 8080},

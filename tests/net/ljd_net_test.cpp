@@ -387,9 +387,14 @@ TEST_F(LjdNetTest, SigtermLeavesTheHostAsItWas) {
   const std::string before = state();
   start_ljd();
   call("POST", "/v1/networks", {{"name", "app"}, {"subnet6", "fd00:77::/64"}}, 201);
-  run(on(server("up"), "app", json::array({{{"host_port", 8080}, {"container_port", 80}}})));
+  auto up = run(on(server("up"), "app", json::array({{{"host_port", 8080}, {"container_port", 80}}})));
   run(on(json{{"world", "bb"}, {"command", {"sleep", "1000"}}}, "default"));
   ASSERT_EQ(until_ok("r", "curl -sf -m 2 http://192.168.77.1:8080/").out, "up\n");
+  // Its IPv6 lease, in inspect, reached from the host.
+  auto j = call("GET", "/v1/jails/" + up["id"].get<std::string>(), json(), 200);
+  const std::string ip6 = j["networks"][0].value("ip6", "");
+  EXPECT_EQ(ip6.rfind("fd00:77::", 0), 0u) << j["networks"].dump();
+  EXPECT_EQ(until_ok("h", "curl -sfg -m 2 http://[" + ip6 + "]:80/").out, "up\n");
   ASSERT_NE(state(), before);
   EXPECT_EQ(ljd_->stop(), 0);
   EXPECT_EQ(state(), before);

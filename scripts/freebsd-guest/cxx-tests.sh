@@ -33,8 +33,10 @@ objs=()
 # One object per source, rebuilt when the source or any header it read (-MMD) is newer: an
 # object built against an older spec.hpp links and then crashes.
 stale() {
-  local o=$1 f
+  local o=$1 src=$2 f
   [ -f "$o" ] && [ -f "$o.d" ] || return 0
+  # Built from another checkout (the cache is shared): its sources may differ.
+  grep -qF "$src" "$o.d" || return 0
   for f in $(sed -e 's/^[^:]*://' -e 's/\\$//' "$o.d"); do
     [ "$f" -nt "$o" ] && return 0
   done
@@ -42,7 +44,7 @@ stale() {
 }
 for s in "${sources[@]}"; do
   o=$obj/$(echo "$s" | tr / _).o
-  if stale "$o"; then
+  if stale "$o" "$REPO_DIR/$s"; then
     echo "== c++ $s" >&2
     $NICE "${cxx[@]}" -I "$REPO_DIR/lib" -MMD -MF "$o.d" -c "$REPO_DIR/$s" -o "$o"
   fi

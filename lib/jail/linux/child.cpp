@@ -510,6 +510,13 @@ void exec_monitor_main(const ChildPlan& p) noexcept {
     ::sigaction(s, &sa, nullptr);
   }
   ::sigprocmask(SIG_SETMASK, &set, nullptr);
+  // lj-exec writes the status on the pipe to the daemon first: a daemon killed meanwhile must
+  // make that write fail (EPIPE), not kill the monitor before it writes the status file. Ignored
+  // stays ignored across execve; the process resets every disposition (exec_command).
+  struct sigaction ign;
+  std::memset(&ign, 0, sizeof ign);
+  ign.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ign, nullptr);
   make_go_pipe();
   for (int fd = 0; fd <= 2; ++fd) ::close(fd);
 

@@ -20,6 +20,7 @@
 #include "client/ljctl_api.hpp"
 #include "client/ljctl_args.hpp"
 #include "client/ljctl_attach.hpp"
+#include "client/ljctl_exec.hpp"
 #include "client/ljctl_format.hpp"
 #include "client/ljctl_network.hpp"
 #include "client/ljctl_image.hpp"
@@ -224,9 +225,14 @@ int cmd_run(Api& api, const Globals& g, RunOptions o, bool detach) {
   if (o.interactive || o.tty) {
     // Attached (docs/attach.md); the exit from the record once the stream ends. A jail that ended
     // before the attach is followed below, from its log, like a jail run without -i.
-    bool ended = false;
-    auto err = attach_stdio(api.socket(), id, o.tty, &ended);
+    bool ended = false, detached = false;
+    auto err = attach_stdio(api.socket(), id, o.tty, &ended, &detached);
     if (!err.empty() && !ended) return report(err);
+    if (detached) {
+      std::fprintf(stderr, "\r\nljctl: detached from jail %s (it runs on; `ljctl attach %s`)\r\n",
+                   id.c_str(), id.c_str());
+      return 0;
+    }
     if (!ended) {
       auto w = api.call("GET", jail_path(id) + "/wait");
       if (!w) return report(w.error());
@@ -750,6 +756,8 @@ static int main_unguarded(int argc, char** argv) {
   sub("info", "show ljd's version, backend and state");
   NetworkCommands network_commands;
   network_commands.add(app, add_globals);
+  ExecCommands exec_commands;  // exec, attach
+  exec_commands.add(app, add_globals);
   auto image_cmds = add_image_commands(sub);
 
   try {
@@ -833,6 +841,7 @@ static int main_unguarded(int argc, char** argv) {
   }
   if (app.got_subcommand("info")) return cmd_info(api, g);
   if (auto rc = network_commands.run(api, g.json)) return *rc;
+  if (auto rc = exec_commands.run(api, g.json)) return *rc;
   return report("no command (see `ljctl --help`)");
 }
 

@@ -1,6 +1,9 @@
 #include "client/ljctl_attach.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
@@ -9,30 +12,60 @@
 #include <cerrno>
 #include <cstring>
 #include <optional>
+#include <sstream>
 
 #include "common/fd.hpp"
 
 namespace lj::ljctl {
 namespace {
 
-// The terminal in raw mode while it lives; the saved modes back on every path out.
+// The terminal's saved modes, for the signal handlers below (one attach at a time per process).
+struct termios g_saved;
+volatile sig_atomic_t g_raw_fd = -1;
+int g_winch_pipe = -1;  // write end: SIGWINCH wakes the attach loop
+
+// SIGINT, SIGTERM, SIGHUP while in raw mode: the terminal back as it was, then the signal's
+// default action (async-signal-safe: tcsetattr, sigaction, raise).
+void restore_and_reraise(int sig) {
+  if (g_raw_fd >= 0) ::tcsetattr(g_raw_fd, TCSANOW, &g_saved);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  ::sigaction(sig, &dfl, nullptr);
+  ::raise(sig);
+}
+
+void on_winch(int) {
+  const int saved = errno;
+  char c = 1;
+  if (g_winch_pipe >= 0) (void)!::write(g_winch_pipe, &c, 1);
+  errno = saved;
+}
+
+// The terminal in raw mode while it lives; the saved modes back on every path out, signals too.
 class RawMode {
  public:
   explicit RawMode(int fd) : fd_(fd) {
-    if (::tcgetattr(fd_, &saved_) != 0) return;
-    struct termios raw = saved_;
+    if (::tcgetattr(fd_, &g_saved) != 0) return;
+    struct sigaction sa {};
+    sa.sa_handler = restore_and_reraise;
+    for (int i = 0; i < 3; ++i) ::sigaction(kSignals[i], &sa, &old_[i]);
+    g_raw_fd = fd_;
+    struct termios raw = g_saved;
     ::cfmakeraw(&raw);
     active_ = ::tcsetattr(fd_, TCSANOW, &raw) == 0;
   }
   ~RawMode() {
-    if (active_) ::tcsetattr(fd_, TCSANOW, &saved_);
+    if (active_) ::tcsetattr(fd_, TCSANOW, &g_saved);
+    g_raw_fd = -1;
+    for (int i = 0; i < 3; ++i) ::sigaction(kSignals[i], &old_[i], nullptr);
   }
   RawMode(const RawMode&) = delete;
   RawMode& operator=(const RawMode&) = delete;
 
  private:
+  static constexpr int kSignals[3] = {SIGINT, SIGTERM, SIGHUP};
   int fd_;
-  struct termios saved_ {};
+  struct sigaction old_[3] {};
   bool active_ = false;
 };
 
@@ -47,58 +80,152 @@ bool write_all(int fd, const char* p, std::size_t n) {
   return true;
 }
 
-}  // namespace
-
-std::string attach_stdio(const std::string& socket_path, const std::string& id, bool tty,
-                         bool* ended) {
-  *ended = false;
+UniqueFd connect_to(const std::string& socket_path, std::string* err) {
   UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   struct sockaddr_un sa {};
   sa.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof sa.sun_path) return "socket path too long: " + socket_path;
+  if (socket_path.size() >= sizeof sa.sun_path) {
+    *err = "socket path too long: " + socket_path;
+    return {};
+  }
   std::memcpy(sa.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  if (!s || ::connect(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
-    return "connect " + socket_path + ": " + std::strerror(errno);
-  const std::string req = "POST /v1/jails/" + id +
-                          "/attach?logs=true HTTP/1.1\r\nHost: ljd\r\nConnection: Upgrade\r\n"
+  if (!s || ::connect(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    *err = "connect " + socket_path + ": " + std::strerror(errno);
+    return {};
+  }
+  return s;
+}
+
+// POST resize_target?h=&w= with ljctl's terminal size, on a connection of its own; best effort
+// (a resize racing the end of the command fails harmlessly).
+void send_resize(const std::string& socket_path, const std::string& target) {
+  struct winsize ws {};
+  if (::ioctl(0, TIOCGWINSZ, &ws) != 0 || ws.ws_row == 0 || ws.ws_col == 0) return;
+  std::string err;
+  UniqueFd s = connect_to(socket_path, &err);
+  if (!s) return;
+  const std::string req = "POST " + target + "?h=" + std::to_string(ws.ws_row) +
+                          "&w=" + std::to_string(ws.ws_col) +
+                          " HTTP/1.1\r\nHost: ljd\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  if (!write_all(s.get(), req.data(), req.size())) return;
+  char buf[1024];
+  while (::read(s.get(), buf, sizeof buf) > 0) {
+  }
+}
+
+}  // namespace
+
+bool parse_detach_keys(const std::string& text, std::string* keys) {
+  keys->clear();
+  if (text.empty()) return true;
+  std::istringstream in(text);
+  for (std::string k; std::getline(in, k, ',');) {
+    if (k.size() == 1) {
+      *keys += k;
+    } else if (k.size() == 6 && k.rfind("ctrl-", 0) == 0) {
+      char c = k[5];
+      if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+      if (c < '@' || c > '_') return false;
+      *keys += static_cast<char>(c & 0x1f);
+    } else {
+      return false;
+    }
+  }
+  return !keys->empty();
+}
+
+AttachResult attach_stream(const std::string& socket_path, const AttachOptions& o) {
+  AttachResult res;
+  UniqueFd s = connect_to(socket_path, &res.error);
+  if (!s) return res;
+  const std::string req = "POST " + o.target +
+                          " HTTP/1.1\r\nHost: ljd\r\nConnection: Upgrade\r\n"
                           "Upgrade: tcp\r\nContent-Length: 0\r\n\r\n";
-  if (!write_all(s.get(), req.data(), req.size())) return "sending the attach request failed";
+  if (!write_all(s.get(), req.data(), req.size())) {
+    res.error = "sending the request failed";
+    return res;
+  }
   std::string head;
   char c;
   while (head.find("\r\n\r\n") == std::string::npos && ::read(s.get(), &c, 1) == 1) head += c;
   if (head.rfind("HTTP/1.1 101", 0) != 0) {
-    std::string rest;
     char buf[4096];
-    for (ssize_t n; (n = ::read(s.get(), buf, sizeof buf)) > 0;) rest.append(buf, n);
-    *ended = head.rfind("HTTP/1.1 409", 0) == 0 && rest.find("not running") != std::string::npos;
-    return "attach refused: " + head.substr(0, head.find("\r\n")) + " " + rest;
+    for (ssize_t n; (n = ::read(s.get(), buf, sizeof buf)) > 0;)
+      res.refused_body.append(buf, static_cast<std::size_t>(n));
+    if (head.size() > 12) res.refused_status = std::atoi(head.c_str() + 9);
+    res.error = "refused: " + head.substr(0, head.find("\r\n")) + " " + res.refused_body;
+    return res;
   }
 
+  const bool terminal = o.tty && ::isatty(0);
   std::optional<RawMode> raw;
-  if (tty && ::isatty(0)) raw.emplace(0);
-  bool input = true;
+  if (terminal) raw.emplace(0);
+  // SIGWINCH through a pipe the loop polls; the size is sent once at the start as well.
+  UniqueFd winch_r, winch_w;
+  struct sigaction old_winch {};
+  const bool resizing = terminal && !o.resize_target.empty();
+  if (resizing) {
+    int p[2];
+    if (::pipe(p) == 0) {
+      winch_r.reset(p[0]);
+      winch_w.reset(p[1]);
+      ::fcntl(p[0], F_SETFL, O_NONBLOCK);
+      ::fcntl(p[1], F_SETFL, O_NONBLOCK);
+      g_winch_pipe = p[1];
+      struct sigaction sa {};
+      sa.sa_handler = on_winch;
+      sa.sa_flags = SA_RESTART;
+      ::sigaction(SIGWINCH, &sa, &old_winch);
+    }
+    send_resize(socket_path, o.resize_target);
+  }
+  const std::string& keys = terminal ? o.detach_keys : std::string();
+  std::size_t matched = 0;  // how many of the detach keys were just typed (held back)
+  bool input = o.input;
   std::string pending;  // demultiplexing: bytes of an unfinished frame
   char buf[65536];
   for (;;) {
-    struct pollfd fds[2] = {{s.get(), POLLIN, 0}, {input ? 0 : -1, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    struct pollfd fds[3] = {{s.get(), POLLIN, 0},
+                            {input ? 0 : -1, POLLIN, 0},
+                            {winch_r ? winch_r.get() : -1, POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0) {
       if (errno == EINTR) continue;
-      return std::string("poll: ") + std::strerror(errno);
+      res.error = std::string("poll: ") + std::strerror(errno);
+      break;
+    }
+    if (fds[2].revents) {
+      while (::read(winch_r.get(), buf, sizeof buf) > 0) {
+      }
+      send_resize(socket_path, o.resize_target);
     }
     if (fds[1].revents) {
       ssize_t n = ::read(0, buf, sizeof buf);
       if (n > 0) {
-        if (!write_all(s.get(), buf, static_cast<std::size_t>(n))) input = false;
+        std::string out;
+        for (ssize_t i = 0; i < n; ++i) {
+          if (!keys.empty() && buf[i] == keys[matched]) {
+            if (++matched == keys.size()) {
+              res.detached = true;
+              break;
+            }
+            continue;
+          }
+          out.append(keys, 0, matched);  // not the detach keys after all: theirs
+          matched = 0;
+          out += buf[i];
+        }
+        if (res.detached) break;
+        if (!write_all(s.get(), out.data(), out.size())) input = false;
       } else if (n == 0 || errno != EINTR) {
         input = false;
-        ::shutdown(s.get(), SHUT_WR);  // ends the jail's stdin
+        ::shutdown(s.get(), SHUT_WR);  // ends a stdin pipe
       }
     }
     if (fds[0].revents) {
       ssize_t n = ::read(s.get(), buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
-      if (tty) {
+      if (o.tty) {
         write_all(1, buf, static_cast<std::size_t>(n));
         continue;
       }
@@ -114,7 +241,24 @@ std::string attach_stdio(const std::string& socket_path, const std::string& id, 
       pending.erase(0, at);
     }
   }
-  return "";
+  if (winch_w) {
+    ::sigaction(SIGWINCH, &old_winch, nullptr);
+    g_winch_pipe = -1;
+  }
+  return res;
+}
+
+std::string attach_stdio(const std::string& socket_path, const std::string& id, bool tty,
+                         bool* ended, bool* detached) {
+  AttachOptions o;
+  o.target = "/v1/jails/" + id + "/attach?logs=true";
+  o.tty = tty;
+  o.resize_target = "/v1/jails/" + id + "/resize";
+  if (tty) parse_detach_keys("ctrl-p,ctrl-q", &o.detach_keys);
+  AttachResult r = attach_stream(socket_path, o);
+  *ended = r.refused_status == 409 && r.refused_body.find("not running") != std::string::npos;
+  if (detached) *detached = r.detached;
+  return r.error;
 }
 
 }  // namespace lj::ljctl

@@ -22,6 +22,7 @@ Api::Api(Daemon& d) : d_(d) {
   add_network_routes(router_, d);
   add_attach_routes(router_, d);
   add_image_routes(router_, d);
+  add_exec_routes(router_, d);
 }
 
 void Api::handle(Request& req, Reply reply) {

@@ -30,6 +30,7 @@ void add_resource_routes(Router& r, Daemon& d);
 void add_network_routes(Router& r, Daemon& d);  // api_networks.cpp
 void add_attach_routes(Router& r, Daemon& d);  // api_attach.cpp
 void add_image_routes(Router& r, Daemon& d);
+void add_exec_routes(Router& r, Daemon& d);  // api_exec.cpp
 
 // Query helpers shared by the families: a malformed value is a 400 naming the parameter.
 Result<bool> query_bool(const Request& req, std::string_view key, bool dflt);

@@ -1,6 +1,7 @@
 #include "daemon/core.hpp"
 
 #include "common/log.hpp"
+#include "daemon/execs.hpp"
 #include "daemon/images.hpp"
 #include "daemon/jails.hpp"
 #include "daemon/networks.hpp"
@@ -39,6 +40,7 @@ Daemon::Daemon(Config c, Loop& l, std::unique_ptr<jail::Backend> b, index::Index
   resources = std::make_unique<Resources>(*this);
   networks = std::make_unique<Networks>(*this);
   images = std::make_unique<Images>(*this);
+  execs = std::make_unique<Execs>(*this);
 }
 
 Daemon::~Daemon() = default;

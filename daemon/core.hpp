@@ -39,6 +39,7 @@ class Jails;
 class Networks;
 class Resources;
 class Images;
+class Execs;
 
 // What start-up reconciliation found and did: logged at the end of recovery and shown by
 // GET /v1/info ("recovery"). Filled on the loop thread by main and the recover() calls.
@@ -102,6 +103,7 @@ struct Daemon {
   std::unique_ptr<Jails> jails;
   std::unique_ptr<Resources> resources;  // worlds, overlays, builds
   std::unique_ptr<Images> images;        // the OCI image store and its jobs
+  std::unique_ptr<Execs> execs;          // exec sessions in running jails (issue 13)
   bool ready = false;                    // recovery done: serve every route
   RecoveryReport recovery;
   ExitRecordHealth exit_records;

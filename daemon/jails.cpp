@@ -540,6 +540,12 @@ void Jails::on_torn_down(const std::string& id, const Status& st) {
 }
 
 void Jails::on_output(Live& l, int stream, std::string_view data) {
+  // A terminal's output is interactive (a prompt, the echo of one key): logged, and so sent to
+  // an attached client, as it comes, not held until a newline.
+  if (l.terminal) {
+    append_log(l, stream, data);
+    return;
+  }
   std::string& part = l.partial[stream];
   part.append(data);
   std::size_t start = 0;

@@ -20,6 +20,7 @@
 #include "daemon/crash_point.hpp"
 #include "daemon/jails.hpp"
 #include "daemon/networks.hpp"
+#include "daemon/execs.hpp"
 #include "daemon/images.hpp"
 #include "daemon/resources.hpp"
 #include "daemon/root_lock.hpp"
@@ -258,6 +259,7 @@ int main(int argc, char** argv) {
     if (Status st = d.images->recover(); !st) log->error("recovery: images: {}", st.error().what());
     d.resources->recover([&, t0] {
       d.jails->recover([&, t0] {
+        d.execs->recover();  // after the jails: an exec of a jail that ended has ended too
         auto serve = [&, t0] {
           const RecoveryReport& r = d.recovery;
           d.recovery.took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

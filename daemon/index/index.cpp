@@ -137,6 +137,19 @@ Result<EventRow> Index::transition(std::string_view world, WorldState to, const 
   return catalog::transition(*db_, world, to, with, uid);
 }
 
+// ---- exec sessions ----
+
+Result<ExecRow> Index::insert_exec(ExecRow row) { return execs::insert(*db_, std::move(row)); }
+Result<EventRow> Index::transition(std::string_view exec_id, ExecState to, const ExecChange& with,
+                                   std::optional<std::uint32_t> uid) {
+  return execs::transition(*db_, exec_id, to, with, uid);
+}
+Result<ExecRow> Index::get_exec(std::string_view id) { return execs::get(*db_, id); }
+Result<std::vector<ExecRow>> Index::list_execs(std::string_view jail_id,
+                                               std::optional<ExecState> state) {
+  return execs::list(*db_, jail_id, state);
+}
+
 // ---- jails ----
 
 Result<JailRow> Index::insert_jail(JailRow row, std::vector<LeaseRow> leases) {

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "index/execs.hpp"
 #include "index/rows.hpp"
 #include "index/states.hpp"
 
@@ -145,6 +146,19 @@ class Index {
   Result<int> release_leases(std::string_view jail_id);
   // Frees the leases of every jail that has ended (exited, removed); how many there were.
   Result<int> release_ended_leases();
+
+  // ---- exec sessions (issue 13; index/execs.hpp) ----
+  // Inserts in state created, no event: not_found without the jail, conflict unless it is
+  // running. Fills id and created_at.
+  Result<ExecRow> insert_exec(ExecRow row);
+  // -> running records with.handle (the monitor's pid, start time) and started_at, event
+  // exec.started; -> exited the exit record, event exec.exited. Event data carries jail_id.
+  Result<EventRow> transition(std::string_view exec_id, ExecState to, const ExecChange& with,
+                              std::optional<std::uint32_t> uid = std::nullopt);
+  Result<ExecRow> get_exec(std::string_view id);
+  // A jail's execs (oldest first), or with jail_id empty every exec in `state`.
+  Result<std::vector<ExecRow>> list_execs(std::string_view jail_id,
+                                          std::optional<ExecState> state = std::nullopt);
 
   // ---- builds ----
   // Inserts in state queued; event "build.queued". Fills id and created_at when empty.

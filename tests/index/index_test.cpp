@@ -73,7 +73,7 @@ TEST(Index, MigratesAnOlderIndexStepByStep) {
   {  // Back to what schema version 1 left.
     SQLite::Database raw(path, SQLite::OPEN_READWRITE);
     raw.exec(
-        "DROP TRIGGER leases_release; DROP TABLE leases; DROP TABLE networks; "
+        "DROP TABLE execs; DROP TRIGGER leases_release; DROP TABLE leases; DROP TABLE networks; "
         "DROP TABLE meta; DELETE FROM schema_migrations WHERE version > 1; "
         "CREATE TABLE jail_mounts (jail_id TEXT NOT NULL REFERENCES jails (id) ON DELETE CASCADE, "
         "seq INTEGER NOT NULL, target TEXT NOT NULL, fstype TEXT NOT NULL, "

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Exec spawn-to-exit of `true` into a running jail (issue 13), interleaved in one run with the
+peers: ljd's API (POST /v1/jails/{id}/exec, then POST /v1/exec/{id}/start streamed to its end
+record, on one kept-alive UNIX-socket connection), `ljctl exec JAIL true` (the CLI end to end),
+`nsenter --all -t PID true` into the same jail, and `podman exec` into a podman container on the
+same busybox tree (runc, --network none, --ulimit nofile=1024:1024, --ulimit nproc=1000:1000).
+One of each per round, the order rotated. Prints each one's median, p90 and failures.
+Root only; ljd runs on a private root; a peer that is missing or fails is reported as such.
+
+usage: bench/exec_bench.py [ROUNDS] [BUILD_DIR]     (default 50, build)
+"""
+import http.client
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 50
+here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+build = os.path.abspath(sys.argv[2]) if len(sys.argv) > 2 else os.path.join(here, "build")
+ljd, ljctl = os.path.join(build, "daemon/ljd"), os.path.join(build, "client/ljctl")
+if os.getuid() != 0:
+    sys.exit("exec_bench: needs root")
+busybox = shutil.which("busybox") or sys.exit("exec_bench: needs busybox")
+
+
+class UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("ljd")
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.path)
+
+
+work = tempfile.mkdtemp(prefix="exec-bench.")
+procs, podman_ctr = [], None
+podman = ["podman", "--root", work + "/p/root", "--runroot", work + "/p/run", "--storage-driver", "vfs"]
+try:
+    world = os.path.join(work, "root/worlds/bb")
+    for d in ("bin", "etc", "tmp", "dev", "proc", "sys", "root"):
+        os.makedirs(os.path.join(world, d))
+    shutil.copy(busybox, os.path.join(world, "bin/busybox"))
+    for a in ("sh", "true", "sleep"):
+        os.symlink("busybox", os.path.join(world, "bin", a))
+    open(os.path.join(world, "etc/passwd"), "w").write("root:x:0:0::/root:/bin/sh\n")
+    sock = os.path.join(work, "ljd.sock")
+    log = open(os.path.join(work, "ljd.log"), "w")
+    procs.append(subprocess.Popen([ljd, "--root", work + "/root", "--socket", sock, "--log-level", "warn"],
+                                  stderr=log))
+    for _ in range(100):
+        if os.path.exists(sock):
+            try:
+                c = UnixHTTP(sock)
+                c.request("GET", "/v1/info")
+                if c.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+        time.sleep(0.1)
+    c = UnixHTTP(sock)
+
+    def call(method, path, body=None):
+        c.request(method, path, body=json.dumps(body) if body is not None else None,
+                  headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        return r.status, r.read()
+
+    st, body = call("POST", "/v1/jails?start=true",
+                    {"world": "bb", "name": "bench", "command": ["sleep", "100000"]})
+    if st != 201:
+        sys.exit("exec_bench: the jail did not start: %s" % body)
+    jail = json.loads(body)
+    pid = str(jail["pid"])
+
+    def api_exec():
+        st, body = call("POST", "/v1/jails/bench/exec", {"cmd": ["true"]})
+        if st != 201:
+            raise RuntimeError(body)
+        xid = json.loads(body)["id"]
+        st, body = call("POST", "/v1/exec/%s/start" % xid)
+        last = json.loads(body.splitlines()[-1])
+        if st != 200 or last.get("exit", {}).get("code") != 0:
+            raise RuntimeError(body)
+
+    runners = {
+        "ljd-api": api_exec,
+        "ljctl": lambda: subprocess.run([ljctl, "--socket", sock, "exec", "bench", "true"], check=True),
+        "nsenter": lambda: subprocess.run(["nsenter", "--all", "-t", pid, "true"], check=True),
+    }
+    if shutil.which("podman") and shutil.which("runc"):
+        r = subprocess.run(podman + ["run", "-d", "--runtime", "runc", "--network", "none",
+                                     "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1000:1000",
+                                     "--rootfs", world, "sleep", "100000"],
+                           capture_output=True, text=True)
+        if r.returncode == 0:
+            podman_ctr = r.stdout.strip()
+            runners["podman"] = lambda: subprocess.run(podman + ["exec", podman_ctr, "true"], check=True,
+                                                       stdout=subprocess.DEVNULL)
+        else:
+            print("podman: could not start its container:", r.stderr.strip()[:200])
+    names = list(runners)
+    times = {n: [] for n in names}
+    fails = {n: 0 for n in names}
+    errors = {}
+    for r in range(rounds):
+        for k in range(len(names)):
+            n = names[(r + k) % len(names)]
+            t = time.perf_counter()
+            try:
+                runners[n]()
+                times[n].append((time.perf_counter() - t) * 1000)
+            except Exception as e:  # noqa: BLE001 - reported per runner
+                fails[n] += 1
+                errors.setdefault(n, str(e)[:200])
+    print("%-8s %5s %10s %8s %6s" % ("exec", "runs", "median_ms", "p90_ms", "fails"))
+    for n in names:
+        v = sorted(times[n])
+        med = "%.2f" % statistics.median(v) if v else "-"
+        p90 = "%.2f" % v[int(len(v) * 0.9 + 0.5) - 1] if v else "-"
+        print("%-8s %5d %10s %8s %6d" % (n, len(v), med, p90, fails[n]))
+        if n in errors:
+            print("  %s's first error: %s" % (n, errors[n]))
+    call("POST", "/v1/jails/bench/kill", {})
+finally:
+    if podman_ctr:
+        subprocess.run(podman + ["rm", "-f", "-t", "0", podman_ctr], capture_output=True)
+    for p in procs:
+        p.terminate()
+        p.wait()
+    shutil.rmtree(work, ignore_errors=True)

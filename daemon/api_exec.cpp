@@ -1,0 +1,133 @@
+// Exec sessions (issue 13): create, list, inspect, start (the attach upgrade, an NDJSON stream, or
+// detached), resize, wait. docs/attach.md; the service is daemon/execs.*.
+#include <limits>
+
+#include "daemon/api.hpp"
+#include "daemon/attach.hpp"
+#include "daemon/execs.hpp"
+#include "daemon/wire.hpp"
+
+namespace lj::daemon {
+
+namespace {
+
+std::optional<std::uint32_t> uid_of(const Request& req) {
+  return static_cast<std::uint32_t>(req.peer.uid);
+}
+
+// Holds what the exec writes until the client is connected (the answer follows the start).
+struct Forward final : StreamWriter {
+  std::shared_ptr<StreamWriter> to;
+  std::vector<std::string> early;
+  bool ended = false;
+  std::size_t held = 0;
+  bool write(std::string r) override {
+    if (to) return to->write(std::move(r));
+    // A client that never connects must not make ljd hold all the output: past 4 MiB, dropped.
+    if (held > (4u << 20)) return false;
+    held += r.size();
+    early.push_back(std::move(r));
+    return true;
+  }
+  void end() override {
+    if (to) return to->end();
+    ended = true;
+  }
+  bool closed() const override { return to ? to->closed() : false; }
+  std::size_t backlog() const override { return to ? to->backlog() : 0; }
+  void connect(std::shared_ptr<StreamWriter> pump) {
+    to = std::move(pump);
+    for (auto& r : early) to->write(std::move(r));
+    early.clear();
+    if (ended) to->end();
+  }
+};
+
+}  // namespace
+
+void add_exec_routes(Router& router, Daemon& d) {
+  router.add("POST", "/v1/jails/{id}/exec", [&d](Request& req, const Params& p, Reply reply) {
+    auto doc = parse_body(req.body);
+    if (!doc) return reply(field_error(doc.error(), ""));
+    std::string field;
+    auto r = decode_exec(*doc, &field);
+    if (!r) return reply(field_error(r.error(), field));
+    auto row = d.execs->create(p.at("id"), std::move(*r), uid_of(req));
+    if (!row) return reply(error_response(row.error()));
+    reply(json_response(201, exec_json(*row)));
+  });
+
+  router.add("GET", "/v1/jails/{id}/exec", [&d](Request&, const Params& p, Reply reply) {
+    auto rows = d.execs->list(p.at("id"));
+    if (!rows) return reply(error_response(rows.error()));
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& r : *rows) out.push_back(exec_json(r));
+    reply(json_response(200, out));
+  });
+
+  router.add("GET", "/v1/exec/{exec_id}", [&d](Request&, const Params& p, Reply reply) {
+    auto row = d.execs->get(p.at("exec_id"));
+    if (!row) return reply(error_response(row.error()));
+    reply(json_response(200, exec_json(*row)));
+  });
+
+  // The exec starts before the answer: a command that cannot run (400 jail.exec_failed) or a
+  // jail that ended meanwhile (409) is an HTTP error, never text inside an upgraded stream.
+  // What it writes until the client is connected waits in the Forward.
+  router.add("POST", "/v1/exec/{exec_id}/start", [&d](Request& req, const Params& p,
+                                                      Reply reply) {
+    const std::string id = p.at("exec_id");
+    auto detach = query_bool(req, "detach", false);
+    if (!detach) return reply(field_error(detach.error(), "detach"));
+    if (auto st = d.execs->startable(id); !st) return reply(error_response(st.error()));
+    auto fwd = *detach ? nullptr : std::make_shared<Forward>();
+    const bool upgrade = req.upgrade_tcp;
+    d.execs->start(id, fwd, uid_of(req),
+                   [fwd, upgrade, reply = std::move(reply)](Result<Execs::Started> started) {
+      if (!started) return reply(error_response(started.error()));
+      if (!fwd) return reply(json_response(200, exec_json(started->row)));
+      Response resp;
+      if (!upgrade) {
+        // curl --unix-socket: the output as NDJSON records, then the end record; no input.
+        resp.stream = [fwd](std::shared_ptr<StreamWriter> w) { fwd->connect(std::move(w)); };
+        return reply(std::move(resp));
+      }
+      auto input = std::make_shared<UniqueFd>(std::move(started->input));
+      const bool tty = started->tty;
+      resp.upgrade = [fwd, input, tty](int socket, std::string early) {
+        // The client's half close ends a stdin pipe: the pump holds its only write end.
+        fwd->connect(start_attach_pump(socket, std::move(early), std::move(*input), tty, nullptr));
+      };
+      reply(std::move(resp));
+    });
+  });
+
+  router.add("POST", "/v1/exec/{exec_id}/resize", [&d](Request& req, const Params& p,
+                                                       Reply reply) {
+    auto h = query_int(req, "h", -1), w = query_int(req, "w", -1);
+    if (!h) return reply(field_error(h.error(), "h"));
+    if (!w) return reply(field_error(w.error(), "w"));
+    const auto max = std::numeric_limits<unsigned short>::max();
+    if (*h < 1 || *h > max)
+      return reply(field_error(Error(Errc::invalid_argument, "api", "h must be 1..65535"), "h"));
+    if (*w < 1 || *w > max)
+      return reply(field_error(Error(Errc::invalid_argument, "api", "w must be 1..65535"), "w"));
+    auto st = d.execs->resize(p.at("exec_id"), static_cast<unsigned short>(*h),
+                              static_cast<unsigned short>(*w));
+    if (!st) return reply(error_response(st.error()));
+    reply(json_response(200, {{"rows", *h}, {"cols", *w}}));
+  });
+
+  router.add("GET", "/v1/exec/{exec_id}/wait", [&d](Request& req, const Params& p, Reply reply) {
+    auto t = query_seconds(req, "timeout_s");
+    if (!t) return reply(field_error(t.error(), "timeout_s"));
+    std::optional<std::chrono::milliseconds> timeout;
+    if (*t) timeout = std::chrono::milliseconds(static_cast<std::int64_t>(**t * 1000));
+    d.execs->wait(p.at("exec_id"), timeout, [reply = std::move(reply)](auto row) {
+      if (!row) return reply(error_response(row.error()));
+      reply(json_response(200, exec_json(*row)));
+    });
+  });
+}
+
+}  // namespace lj::daemon

@@ -62,6 +62,14 @@ Status validate_spec(const JailSpec& spec) {
   }
   if ((spec.network.mode == NetworkMode::netns) != (spec.network.netns_fd >= 0))
     return bad("a network namespace descriptor goes with network mode netns, and only with it");
+  for (const auto& d : spec.grants.devices) {
+    // A plain path under /dev: it names the host's node and the jail's alike.
+    if (d.size() < 6 || d.compare(0, 5, "/dev/") != 0 || d.find("/../") != std::string::npos ||
+        d.find("/./") != std::string::npos || d.find("//") != std::string::npos ||
+        d.back() == '/' || d.ends_with("/..") || d.ends_with("/.") ||
+        d.find_first_of(std::string_view("\0\n,:", 4)) != std::string::npos)
+      return bad("a granted device must be a plain path under /dev: '" + d + "'");
+  }
   if (!spec.user.empty()) {
     const auto colon = spec.user.find(':');
     if (spec.user.size() > 255 || colon == 0 || colon + 1 == spec.user.size() ||

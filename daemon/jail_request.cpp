@@ -352,6 +352,7 @@ jail::JailSpec make_spec(const CreateJail& c, const std::string& id,
   s.script = c.script;
   for (const auto& [k, v] : c.env) s.env.push_back(k + "=" + v);
   s.workdir = c.workdir.empty() ? "/" : c.workdir;
+  s.make_workdir = !c.image.empty();  // docker's: an image's WorkingDir, or -w, made if missing
   s.user = c.user;  // resolved by lib/jail in the jail's own /etc/passwd, /etc/group
   s.hostname = c.hostname.empty() ? (c.name.empty() ? id : c.name) : c.hostname;
   s.network = c.network;

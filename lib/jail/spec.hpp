@@ -139,6 +139,9 @@ struct JailSpec {
 
   std::vector<std::string> env;  // "KEY=value"; PATH gets a default when absent
   std::string workdir = "/";
+  // Create workdir (and its parents, 0755, owned by root) when the root lacks it, as docker and
+  // runc do for an image's WorkingDir; made by the command inside the jail before it drops root.
+  bool make_workdir = false;
   std::string hostname;  // default: the jail's name
   uid_t uid = 0;
   gid_t gid = 0;

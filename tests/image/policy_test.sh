@@ -7,7 +7,8 @@
 # own privilege is refused; a non-root caller's policy_override is refused; a root override runs
 # and is recorded on the jail, with the device node and CAP_NET_RAW really in the jail. Under a
 # policy that grants them: the same image runs without override, granted (recorded), and without
-# the grant a jail has neither the device nor the capability.
+# the grant a jail has neither the device nor the capability. Also two image config items: an
+# image's StopSignal is what ljctl stop sends, and a WorkingDir its layers lack is made.
 # As root with podman; exits 77 (skipped) otherwise.
 #
 # usage: policy_test.sh SOURCE_DIR BUILD_DIR
@@ -47,8 +48,9 @@ EXPOSE 80
 CMD ["/bin/sh", "-c", "echo hi"]
 EOF
 $podman build -q -f "$tmp/ctx/Priv" -t localhost/priv:1 "$tmp/ctx" >/dev/null 2>&1 || { echo "podman build failed"; exit 1; }
-printf 'FROM localhost/bb:1\nSTOPSIGNAL SIGUSR1\n' > "$tmp/ctx/Stop"
-$podman build -q -f "$tmp/ctx/Stop" -t localhost/stop:1 "$tmp/ctx" >/dev/null 2>&1 || { echo "podman build failed"; exit 1; }
+# Config only (import --change): a StopSignal, and a WorkingDir the layers do not have.
+$podman import --change STOPSIGNAL=SIGUSR1 --change WORKDIR=/made/by/ljd "$tmp/bb.tar" localhost/stop:1 \
+  >/dev/null 2>&1 || { echo "podman import failed"; exit 1; }
 for i in bb priv stop; do
   $podman save -q --format oci-archive -o "$tmp/$i-oci.tar" localhost/$i:1 || exit 1
 done
@@ -142,6 +144,10 @@ lj stop "$id" >/dev/null 2>&1
 out=$(lj logs "$id" 2>&1 | tr '\n' ' '); lj wait "$id" >/dev/null 2>&1; rc=$?
 check "ljctl stop sends the image's StopSignal (SIGUSR1)" test "$out $rc" = "up got USR1  7"
 check "  the jail's spec records it" bash -c "curl -s --unix-socket '$sock' http://ljd/v1/jails/$id | grep -q '\"stop_signal\":\"SIGUSR1\"'"
+out=$(lj run 127.0.0.1:5000/ok/stop:1 /bin/sh -c 'pwd; ls -ld /made/by | cut -c1-10' 2>&1)
+check "an image's WorkingDir missing from its layers is made (0755)" test "$out" = "$(printf '/made/by/ljd\ndrwxr-xr-x')"
+out=$(lj run -w /also/new 127.0.0.1:5000/ok/bb:1 /bin/sh -c pwd 2>&1)
+check "  and a -w on an image too (docker's)" test "$out" = /also/new
 stop_ljd
 
 printf 'policy_allow = root\n' > "$tmp/bad.conf"

@@ -52,6 +52,7 @@
 #include "jail/freebsd/jail_sys.hpp"
 #include "jail/freebsd/net.hpp"
 #include "jail/freebsd/plan.hpp"
+#include "jail/make_dirs.hpp"
 #include "jail/status_file.hpp"
 #include "jail/terminal.hpp"
 #include "jail/user_lookup.hpp"
@@ -98,6 +99,7 @@ struct ChildPlan {
   int stdio[3] = {-1, -1, -1};
   int report_fd = -1;
   const char* workdir = "/";
+  bool make_workdir = false;  // JailSpec::make_workdir
   const char* login = nullptr;
   uid_t uid = 0;
   gid_t gid = 0;
@@ -231,6 +233,10 @@ void open_terminal(ChildPlan& p, int report) {
   if (p.set_nofile && ::setrlimit(RLIMIT_NOFILE, &p.nofile) != 0)
     child_fail(report, "setrlimit RLIMIT_NOFILE", errno);
 
+  // Still root, inside the jail (jail_attach chrooted us): an image's missing WorkingDir.
+  if (p.make_workdir) {
+    if (int e = make_dirs(p.workdir); e != 0) child_fail(report, "mkdir workdir", e);
+  }
   // Identity: login name of the new session, then groups, gid, uid (uid last: it drops root).
   if (p.login != nullptr && ::setlogin(p.login) != 0) child_fail(report, "setlogin", errno);
   if (p.user != nullptr ? ::setgroups(user.ngroups, user.groups) != 0
@@ -742,6 +748,7 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
   plan.stdio[2] = spec.stdio.err >= 0 ? spec.stdio.err : devnull.get();
   plan.report_fd = report_w.get();
   plan.workdir = spec.workdir.c_str();
+  plan.make_workdir = spec.make_workdir;
   plan.login = login.empty() ? nullptr : login.c_str();
   plan.uid = spec.uid;
   plan.gid = spec.gid;

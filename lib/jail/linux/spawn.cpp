@@ -252,6 +252,7 @@ Status prepare_command(const JailSpec& spec, const SpawnContext& ctx, Launch& l)
   for (auto& e : plan.env_storage) plan.envp.push_back(e.data());
   plan.envp.push_back(nullptr);
   plan.workdir = spec.workdir;
+  plan.make_workdir = spec.make_workdir;
   plan.uid = spec.uid;
   plan.gid = spec.gid;
   plan.user = spec.user;

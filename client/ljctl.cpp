@@ -677,6 +677,11 @@ static int main_unguarded(int argc, char** argv) {
   run->add_flag("-i,--interactive", ro.interactive, "keep stdin open and feed it from ljctl's");
   run->add_flag("-t,--tty", ro.tty, "run the command on a terminal");
   run->add_option("-u,--user", ro.user, "name|uid[:group|gid], from the jail's /etc/passwd");
+  run->add_option("--privilege", ro.privileges,
+                  "a privilege beyond the defaults (device=/dev/X, raw_sockets, mlock, sysvipc, "
+                  "port=N[/proto]); the host policy decides");
+  run->add_flag("--policy-override", ro.policy_override,
+                "grant what the host policy refuses (root only; recorded on the jail)");
   run->add_flag("-d,--detach", detach, "print the jail's id and return at once");
   RunNetOptions rno;
   add_run_net_options(run, rno);
@@ -707,7 +712,8 @@ static int main_unguarded(int argc, char** argv) {
   std::string stop_timeout, signal_text;
   CLI::App* stop = sub("stop", "stop jails: SIGTERM, then SIGKILL after the timeout");
   stop->add_option("-t,--time", stop_timeout, "seconds to wait before SIGKILL (default: ljd's)");
-  stop->add_option("-s,--signal", signal_text, "the first signal (default TERM)");
+  stop->add_option("-s,--signal", signal_text,
+                   "the first signal (default: the jail's stop signal, else TERM)");
   stop->add_option("ID", ids, "jail ids or names")->required();
 
   CLI::App* kill = sub("kill", "send a signal to jails");

@@ -335,6 +335,8 @@ Result<json> make_create_body(
   if (o.tty) body["tty"] = true;
   if (o.tty && o.rows != 0 && o.cols != 0) body["tty_size"] = {{"rows", o.rows}, {"cols", o.cols}};
   if (!o.user.empty()) body["user"] = o.user;
+  if (!o.privileges.empty()) body["privileges"] = o.privileges;
+  if (o.policy_override) body["policy_override"] = true;
   return body;
 }
 

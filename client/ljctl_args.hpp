@@ -87,6 +87,8 @@ struct RunOptions {
   bool tty = false;          // -t: a terminal
   std::string user;          // -u: name|uid[:group|gid], resolved in the jail
   unsigned short rows = 0, cols = 0;  // with tty: ljctl's terminal size, 0 when unknown
+  std::vector<std::string> privileges;  // --privilege ITEM (daemon/policy.hpp's items)
+  bool policy_override = false;         // --policy-override (root only)
 };
 
 // The body of POST /v1/jails for `ljctl run` (sent with ?start=true). `getenv` looks up the

@@ -4,6 +4,7 @@
 
 #include "common/signals.hpp"
 #include "daemon/api.hpp"
+#include "daemon/images.hpp"
 #include "daemon/jails.hpp"
 #include "daemon/networks.hpp"
 #include "daemon/wire.hpp"
@@ -44,6 +45,40 @@ json jail_with_networks(Daemon& d, const index::JailRow& r) {
   return j;
 }
 
+// The host policy (policy.hpp) on a create: everything the jail would be granted (the request's
+// privileges, the image's declared ones, its listening ports: ExposedPorts and published ports)
+// against ljd.conf's policy. Refused: 403 policy.permission_denied listing each item and the
+// rule that refused it, unless a root caller gave policy_override. On success req.privileges
+// is the whole grant and req.policy_override says whether it went beyond the policy: both are
+// stored in the jail's spec.
+std::optional<Response> decide_privileges(Daemon& d, CreateJail& req, const Peer& peer) {
+  Privileges wanted = req.privileges;
+  std::vector<std::string> names;
+  if (!req.image.empty()) {
+    auto facts = d.images->policy_facts(req.image);
+    if (!facts) return field_error(facts.error(), "image");
+    wanted.merge(facts->declared);
+    names = std::move(facts->names);
+  }
+  for (const auto& p : req.net.ports) {
+    auto st = add_privilege(
+        "port=" + std::to_string(p.jail_port) + "/" + std::string(net::proto_name(p.proto)), &wanted);
+    if (!st) return field_error(st.error(), "ports");
+  }
+  auto refused = evaluate(d.cfg.policy, wanted, req.image.empty() ? nullptr : &names);
+  const bool override = req.policy_override;
+  req.privileges = std::move(wanted);
+  req.policy_override = false;
+  if (refused.empty()) return std::nullopt;
+  if (!override || peer.uid != 0) {
+    Error err = refusal_error(refused);
+    if (override) err.context("policy_override needs a root caller");
+    return error_response(err, refusal_details(refused));
+  }
+  req.policy_override = true;  // recorded: this grant went beyond the host's policy
+  return std::nullopt;
+}
+
 RowDone reply_row(Daemon& d, Reply reply, int status) {
   return [&d, reply = std::move(reply), status](Result<index::JailRow> r) {
     if (!r) return reply(error_response(r.error()));
@@ -64,6 +99,7 @@ void add_jail_routes(Router& router, Daemon& d) {
     if (!create) return reply(field_error(create.error(), field));
     if (auto st = check_volumes_exist(*create, &field); !st)
       return reply(field_error(st.error(), field));
+    if (auto refused = decide_privileges(d, *create, req.peer)) return reply(std::move(*refused));
     d.jails->create(std::move(*create), *start, uid_of(req), reply_row(d, std::move(reply), 201));
   });
 
@@ -116,10 +152,10 @@ void add_jail_routes(Router& router, Daemon& d) {
   });
 
   router.add("POST", "/v1/jails/{id}/stop", [&d](Request& req, const Params& p, Reply reply) {
-    int sig = SIGTERM;
+    int sig = 0;  // none named: the jail's own stop signal (Jails::stop)
     std::chrono::milliseconds timeout = d.cfg.stop_timeout;
     if (!decode_small(req, reply, [&](Fields& f) {
-          sig = read_signal(f, SIGTERM);
+          sig = read_signal(f, 0);
           if (auto t = f.opt_seconds("timeout_s")) timeout = *t;
         }))
       return;

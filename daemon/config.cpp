@@ -168,7 +168,9 @@ Status parse_config(std::string_view text, Config* cfg) {
         cfg->index_synchronous_full = true;
       else
         ok = false;
-    } else {
+    } else if (auto p = parse_policy_key(key, v, &cfg->policy); !p) {
+      return bad(p.error().message());
+    } else if (!*p) {
       return bad("unknown key `" + key + "`");
     }
     if (!ok) return bad("bad value for `" + key + "`: `" + std::string(v) + "`");

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "daemon/policy.hpp"
 
 namespace lj::daemon {
 
@@ -52,6 +53,10 @@ struct Config {
   std::chrono::seconds stop_timeout{10};  // SIGTERM -> SIGKILL on shutdown and default for stop
   // The index's PRAGMA synchronous: false = NORMAL, true = FULL (docs/index.md, "Durability").
   bool index_synchronous_full = false;
+  // The host privilege policy: policy_registries, policy_devices, policy_allow, policy_ports
+  // (daemon/policy.hpp). The default grants no privilege beyond the engine's, any listening
+  // port, and images of any registry.
+  HostPolicy policy;
 };
 
 // Applies the `key = value` lines of `text` on top of `cfg`. Unknown keys and bad values are

@@ -1,5 +1,7 @@
 #include "daemon/image_defaults.hpp"
 
+#include "common/signals.hpp"
+
 namespace lj::daemon {
 
 Status apply_image_config(CreateJail& req, const image::ImageConfig& c, std::string* field) {
@@ -33,6 +35,12 @@ Status apply_image_config(CreateJail& req, const image::ImageConfig& c, std::str
   if (req.user.empty() && !c.user.empty()) {
     if (!valid_user(c.user)) return refuse("user", "the image's User `" + c.user + "` is malformed");
     req.user = c.user;
+  }
+  if (req.stop_signal == 0 && !c.stop_signal.empty()) {
+    auto n = lj::parse_signal(c.stop_signal);
+    if (!n || *n <= 0 || *n >= 65)
+      return refuse("stop_signal", "the image's StopSignal `" + c.stop_signal + "` is not a signal");
+    req.stop_signal = *n;
   }
   std::map<std::string, std::string> labels = c.labels;
   for (auto& [k, v] : req.labels) labels[k] = v;

@@ -7,8 +7,9 @@
 //   user        the request's, else User (lib/jail resolves a name in the jail's own
 //               /etc/passwd and /etc/group at start: JailSpec::user)
 //   labels      the image's Labels, then the request's over them
-// ExposedPorts and StopSignal are reported by GET /v1/images/{ref} but not applied (jails have
-// no published ports or stop signal of their own yet).
+//   stop_signal the request's, else StopSignal (what a stop naming no signal sends)
+// ExposedPorts are reported by GET /v1/images/{ref} and weighed by the host policy as listening
+// ports (policy.hpp); they publish nothing by themselves.
 #pragma once
 
 #include <filesystem>

@@ -325,6 +325,33 @@ Status Images::prepare_create(CreateJail& req) {
   return {};
 }
 
+Result<ImagePolicyFacts> Images::policy_facts(const std::string& text) const {
+  auto d = LJ_TRY(find(text));
+  auto img = LJ_TRY(store_->image(d));
+  ImagePolicyFacts f;
+  if (text.rfind("sha256:", 0) == 0) {
+    for (const auto& [r, target] : LJ_TRY(store_->refs())) {
+      if (target != d) continue;
+      if (auto ref = image::Reference::parse(r)) f.names.push_back(ref->name());
+    }
+  } else {
+    f.names.push_back(LJ_TRY(image::Reference::parse(text)).name());
+  }
+  auto bad = [&](const Error& e) {
+    return fail(Errc::invalid_argument, "image",
+                "image " + text + ": its declared privileges: " + e.message());
+  };
+  if (auto it = img.config.labels.find(std::string(kPrivilegesLabel)); it != img.config.labels.end()) {
+    auto p = parse_privileges(it->second);
+    if (!p) return bad(p.error());
+    f.declared = std::move(*p);
+  }
+  for (const auto& port : img.config.exposed_ports) {
+    if (auto st = add_privilege("port=" + port, &f.declared); !st) return bad(st.error());
+  }
+  return f;
+}
+
 Result<json> Images::prune(Uid uid) {
   LJ_TRY(usable());
   if (running_ > 0) {

@@ -47,6 +47,14 @@ struct PushRequest {
   std::set<std::string> insecure;
 };
 
+// What the host policy weighs of an image (policy.hpp): its names ("registry/repository"; for
+// a bare digest, every name that points at it) and the privileges it declares (the
+// org.lightjail.privileges label, and its ExposedPorts as listening ports).
+struct ImagePolicyFacts {
+  std::vector<std::string> names;
+  Privileges declared;
+};
+
 // What a jail takes from an image: its layers (bottom first) and its config.
 struct ResolvedImage {
   std::string reference;  // as named (normalized), or the digest
@@ -78,6 +86,9 @@ class Images {
   // A new jail's request on an image: its config's defaults applied (image_defaults.hpp) and
   // req.image pinned to the manifest digest, so that a later start (or a retag) runs the same.
   Status prepare_create(CreateJail& req);
+  // For the host policy: the image named `text`. A malformed declaration is the image's fault:
+  // Errc::invalid_argument naming the image and the label.
+  Result<ImagePolicyFacts> policy_facts(const std::string& text) const;
 
   // ---- jobs (202 with the job; it runs on the long-work pool) ----
   void pull(PullRequest req, Uid uid, JsonDone done);

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/signals.hpp"
+
 namespace lj::daemon {
 
 using nlohmann::json;
@@ -169,6 +171,16 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
     c.tty_rows = static_cast<unsigned short>(rows.value_or(0));
     c.tty_cols = static_cast<unsigned short>(cols.value_or(0));
   }
+  for (const auto& item : f.opt_strings("privileges").value_or(std::vector<std::string>{})) {
+    if (auto st = add_privilege(item, &c.privileges); !st) f.reject("privileges", st.error().message());
+  }
+  c.policy_override = f.opt_bool("policy_override").value_or(false);
+  if (auto s = f.opt_string("stop_signal")) {
+    if (auto n = lj::parse_signal(*s); n && *n > 0 && *n < 65)
+      c.stop_signal = *n;
+    else
+      f.reject("stop_signal", "unknown signal `" + *s + "`");
+  }
 
   if (!f.error()) {
     if (!c.name.empty() && !valid_name(c.name)) {
@@ -313,7 +325,21 @@ json encode_create(const CreateJail& c) {
   if (c.stdin_open) j["stdin"] = true;
   if (c.tty) j["tty"] = true;
   if (c.tty_rows != 0) j["tty_size"] = {{"rows", c.tty_rows}, {"cols", c.tty_cols}};
+  if (!c.privileges.empty()) j["privileges"] = c.privileges.items();
+  if (c.policy_override) j["policy_override"] = true;
+  if (c.stop_signal != 0)
+    j["stop_signal"] = lj::signal_name(c.stop_signal).value_or(std::to_string(c.stop_signal));
   return j;
+}
+
+int stop_signal_of(std::string_view stored_spec) {
+  auto j = json::parse(stored_spec, nullptr, false);
+  if (j.is_object()) {
+    if (auto it = j.find("stop_signal"); it != j.end() && it->is_string()) {
+      if (auto n = lj::parse_signal(it->get<std::string>())) return *n;
+    }
+  }
+  return SIGTERM;
 }
 
 jail::JailSpec make_spec(const CreateJail& c, const std::string& id,
@@ -326,10 +352,12 @@ jail::JailSpec make_spec(const CreateJail& c, const std::string& id,
   s.script = c.script;
   for (const auto& [k, v] : c.env) s.env.push_back(k + "=" + v);
   s.workdir = c.workdir.empty() ? "/" : c.workdir;
+  s.make_workdir = !c.image.empty();  // docker's: an image's WorkingDir, or -w, made if missing
   s.user = c.user;  // resolved by lib/jail in the jail's own /etc/passwd, /etc/group
   s.hostname = c.hostname.empty() ? (c.name.empty() ? id : c.name) : c.hostname;
   s.network = c.network;
   s.limits = c.limits;
+  s.grants = c.privileges.grants();  // decided at create (the host policy, or a root override)
   // The terminal's socket and the stdio descriptors are the start's (Jails::spawn), not the spec's.
   return s;
 }

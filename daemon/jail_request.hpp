@@ -14,6 +14,7 @@
 #include "daemon/config.hpp"
 #include "daemon/jail_networks.hpp"
 #include "daemon/json_fields.hpp"
+#include "daemon/policy.hpp"
 #include "daemon/resources.hpp"
 #include "jail/spec.hpp"
 
@@ -46,7 +47,20 @@ struct CreateJail {
   bool stdin_open = false;  // "stdin": ljd holds a pipe to the command's stdin
   bool tty = false;
   unsigned short tty_rows = 0, tty_cols = 0;  // "tty_size"
+  // "privileges": what the request asks beyond the defaults (policy.hpp's items). Once created,
+  // the stored spec holds everything granted: these, the image's declared ones and the listening
+  // ports (ExposedPorts, published ports), i.e. the grant recorded on the jail.
+  Privileges privileges;
+  // "policy_override": a root caller's "grant what the policy refuses"; recorded (true) on a
+  // jail whose grant went beyond the policy.
+  bool policy_override = false;
+  // "stop_signal": what a stop that names no signal sends (POST .../stop, ljd's shutdown); 0:
+  // SIGTERM. An image's StopSignal is the default.
+  int stop_signal = 0;
 };
+
+// The stop signal a jail's stored spec names (CreateJail::stop_signal), else SIGTERM.
+int stop_signal_of(std::string_view stored_spec);
 
 // Decodes and validates a create body (limits default from `cfg`). On a field error, *field names
 // it ("limits.memory_bytes"). Besides the syntax, it refuses a volume whose host path is or goes

@@ -762,6 +762,7 @@ void Jails::stop(std::string_view id_or_name, int sig, std::chrono::milliseconds
     }
   }
   l.stop_uid = uid;
+  if (sig == 0) sig = stop_signal_of(row->spec);  // its image's StopSignal, or SIGTERM
   if (auto st = l.jail->signal(sig, false); !st) {
     lg()->warn("jail={} signal {}: {}", row->id, sig, st.error().what());
   }
@@ -1155,7 +1156,8 @@ void Jails::shutdown(bool stop_jails, std::function<void()> done) {
   on_empty_ = std::move(done);
   for (auto& [id, l] : live_) {
     if (!l->jail) continue;
-    (void)l->jail->signal(SIGTERM, false);
+    auto row = d_.idx.get_jail(id);
+    (void)l->jail->signal(row ? stop_signal_of(row->spec) : SIGTERM, false);
     std::string jid = id;
     l->kill_timer = d_.loop.after(d_.cfg.stop_timeout, [this, jid] {
       auto it = live_.find(jid);

@@ -49,8 +49,8 @@ class Jails {
   // Validated request -> row -> (start). `done` gets the row as it then is.
   void create(CreateJail req, bool start, Uid uid, RowDone done);
   void start(std::string_view id, Uid uid, RowDone done);
-  // Sends `sig` to the main command, then SIGKILL to the whole jail after `timeout`; answers once
-  // the exit is recorded.
+  // Sends `sig` (0: the jail's stop_signal, else SIGTERM) to the main command, then SIGKILL to the
+  // whole jail after `timeout`; answers once the exit is recorded.
   void stop(std::string_view id, int sig, std::chrono::milliseconds timeout, Uid uid, RowDone done);
   Result<index::JailRow> kill(std::string_view id, int sig, Uid uid);
   // Answers at once from the record when the jail has ended (also after it was removed, within

@@ -71,6 +71,14 @@ Status validate_spec(const JailSpec& spec) {
   if ((spec.network.mode == NetworkMode::netns) != (spec.network.netns_fd >= 0))
     return bad("a network namespace descriptor goes with network mode netns, and only with it");
   if (!valid_user_form(spec.user)) return bad("user must be name|uid[:group|gid]: '" + spec.user + "'");
+  for (const auto& d : spec.grants.devices) {
+    // A plain path under /dev: it names the host's node and the jail's alike.
+    if (d.size() < 6 || d.compare(0, 5, "/dev/") != 0 || d.find("/../") != std::string::npos ||
+        d.find("/./") != std::string::npos || d.find("//") != std::string::npos ||
+        d.back() == '/' || d.ends_with("/..") || d.ends_with("/.") ||
+        d.find_first_of(std::string_view("\0\n,:", 4)) != std::string::npos)
+      return bad("a granted device must be a plain path under /dev: '" + d + "'");
+  }
   if (spec.tty) {
     if (spec.tty->socket < 0) return bad("a terminal needs a socket to hand its master back on");
     const Stdio& io = spec.stdio;

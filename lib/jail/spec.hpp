@@ -108,6 +108,21 @@ struct ProcessOptions {
   int hold_fd = -1;
 };
 
+// Privileges beyond the engine's defaults, which the caller (ljd's host policy) has decided to
+// grant. Each backend maps them to its own means; an empty Grants starts a jail as before.
+struct Grants {
+  // Host device nodes ("/dev/fuse"), each made at the same path in the jail's /dev. Linux: a
+  // node of the host's type and number (a bind of the host's in a user namespace). FreeBSD: not
+  // yet (the jail's devfs ruleset would have to unhide them; the backend refuses the spec).
+  std::vector<std::string> devices;
+  bool raw_sockets = false;  // Linux: CAP_NET_RAW; FreeBSD: allow.raw_sockets
+  bool mlock = false;        // Linux: CAP_IPC_LOCK; FreeBSD: allow.mlock
+  // System V IPC. Linux: nothing to add (the jail's IPC namespace is its own already);
+  // FreeBSD: sysvmsg, sysvsem and sysvshm = new (the jail's own, as Linux's namespace).
+  bool sysvipc = false;
+  bool any() const { return !devices.empty() || raw_sockets || mlock || sysvipc; }
+};
+
 struct JailSpec {
   // Unique among live jails; names the jail's cgroup, and on FreeBSD the jail itself (jids are
   // reused, names are not). [A-Za-z0-9_.-], at most 64 characters.
@@ -124,6 +139,9 @@ struct JailSpec {
 
   std::vector<std::string> env;  // "KEY=value"; PATH gets a default when absent
   std::string workdir = "/";
+  // Create workdir (and its parents, 0755, owned by root) when the root lacks it, as docker and
+  // runc do for an image's WorkingDir; made by the command inside the jail before it drops root.
+  bool make_workdir = false;
   std::string hostname;  // default: the jail's name
   uid_t uid = 0;
   gid_t gid = 0;
@@ -140,6 +158,7 @@ struct JailSpec {
   std::optional<Terminal> tty;  // set: the command's stdio is a terminal; `stdio` stays unset
   std::optional<UserNamespace> userns;
   ProcessOptions process;
+  Grants grants;
 
   // Optional host path where the jail's init writes how the main command ended ("exited N\n" or
   // "killed N\n"), opened (created, truncated) by the parent before the jail starts. A restarted

@@ -74,11 +74,7 @@ sock=$tmp/ljd.sock
 start_ljd() {  # start_ljd [ENV=VALUE...]
   env "$@" "$ljd" --root "$root" --socket "$sock" --log-level info 2>>"$tmp/ljd.log" &
   ljd_pid=$!
-  for _ in $(seq 100); do
-    curl -fs --unix-socket "$sock" http://ljd/v1/info >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "ljd did not start:"; cat "$tmp/ljd.log"; exit 1
+  wait_ljd
 }
 start_ljd
 lj() { "$ljctl" --socket "$sock" "$@"; }

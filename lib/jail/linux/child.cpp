@@ -26,6 +26,7 @@
 #include <csignal>
 #include <cstring>
 
+#include "jail/make_dirs.hpp"
 #include "jail/terminal.hpp"
 #include "jail/user_lookup.hpp"
 
@@ -297,6 +298,10 @@ void take_terminal(uid_t uid, gid_t gid) {
   for (const auto& r : p.rlimits) {
     struct rlimit rl = {r.soft, r.hard};
     if (::setrlimit(r.resource, &rl) < 0) die(kSlotError, "setrlimit", errno, "");
+  }
+  // Still root, and inside the jail's root: an image's missing WorkingDir is made here.
+  if (p.make_workdir) {
+    if (int e = make_dirs(p.workdir.c_str()); e != 0) die(kSlotError, "mkdir", e, p.workdir.c_str());
   }
   const std::uint64_t bounding = p.explicit_caps ? p.cap_bounding : p.caps;
   for (int cap = 0; cap <= p.cap_last; ++cap)

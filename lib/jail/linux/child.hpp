@@ -103,6 +103,7 @@ struct ChildPlan {
   std::vector<std::string> argv_storage, env_storage, path_dirs;
   std::vector<char*> argv, envp;  // null-terminated, pointing into the storage above
   std::string workdir;
+  bool make_workdir = false;  // JailSpec::make_workdir
   uid_t uid = 0;
   gid_t gid = 0;
   std::string user;  // JailSpec::user, resolved by the command (user_lookup.hpp); empty: uid, gid

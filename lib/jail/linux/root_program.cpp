@@ -267,6 +267,25 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
                makedev(d.major, d.minor));
     }
   }
+  // Granted host devices (JailSpec::grants, the host policy's decision): the host's type,
+  // number and mode, owned by root, at the same path; parents made as needed (/dev/net/tun).
+  for (const auto& d : opts.devices) {
+    struct stat st {};
+    if (::stat(d.c_str(), &st) != 0) return fail_errno(kDomain, "granted device " + d);
+    if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+      return fail(Errc::invalid_argument, kDomain, "granted device " + d + " is not a device node");
+    const std::string rel = d.substr(5);  // validate_spec: "/dev/" then a plain path
+    for (auto slash = rel.find('/'); slash != std::string::npos; slash = rel.find('/', slash + 1))
+      b.simple(OpKind::mkdir, "mkdir", "", dev + "/" + rel.substr(0, slash), 0755);
+    const std::string target = dev + "/" + rel;
+    if (opts.in_userns || plan.nodev) {
+      b.simple(OpKind::mknod, "create device", "", target, S_IFREG | 0600);
+      b.bind("bind device", d, target, false);
+    } else {
+      b.simple(OpKind::mknod, "create device", "", target, st.st_mode & (S_IFMT | 07777),
+               st.st_rdev);
+    }
+  }
   b.simple(OpKind::mkdir, "mkdir", "", dev + "/pts", 0755);
   b.mount("mount /dev/pts", "devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC,
           "newinstance,ptmxmode=0666,mode=0620");

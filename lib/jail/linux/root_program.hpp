@@ -90,6 +90,8 @@ struct AssembleOptions {
   int sysfs_netns_fd = -1, own_netns_fd = -1;
   // Written under the jail's /proc/sys right after /proc is mounted ("net.ipv4.ip_forward", "1").
   std::vector<std::pair<std::string, std::string>> sysctl;
+  // Host device nodes made in the jail's /dev at the same path (Grants::devices, validated).
+  std::vector<std::string> devices;
 };
 
 // Checks the plan (check_plan, existing layers, no ',' or ':' in overlay layer paths) and

@@ -1,6 +1,7 @@
 #include "jail/linux/spawn.hpp"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -141,6 +142,7 @@ Status prepare_root(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   ao.in_userns = spec.userns.has_value();
   ao.mount_sysfs = private_net || !spec.userns;
   ao.sysctl = spec.process.sysctl;
+  ao.devices = spec.grants.devices;
   // Network mode none without a user namespace: a namespace made ahead, and /sys from the
   // pool's loopback-only namespace (see NetnsPool).
   if (spec.network.mode == NetworkMode::none && !spec.userns)
@@ -284,8 +286,12 @@ Status prepare_command(const JailSpec& spec, const SpawnContext& ctx, Launch& l)
     plan.argv_storage = spec.argv;
   }
   plan_command(spec.env, spec.workdir, spec.user, spec.tty, spec.limits.nofile, plan);
+  plan.make_workdir = spec.make_workdir;
   plan.uid = spec.uid;
   plan.gid = spec.gid;
+  // The host policy's grants (an explicit capability set, an OCI runtime's, replaces these).
+  if (spec.grants.raw_sockets) plan.caps |= std::uint64_t{1} << CAP_NET_RAW;
+  if (spec.grants.mlock) plan.caps |= std::uint64_t{1} << CAP_IPC_LOCK;
   plan.hostname = spec.hostname.empty() ? spec.name : spec.hostname;
   plan.become_ns_root = spec.userns.has_value();
   plan.die_with_parent = spec.die_with_parent;

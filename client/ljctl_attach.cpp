@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "common/fd.hpp"
+#include "common/write_all.hpp"
 
 namespace lj::ljctl {
 namespace {
@@ -35,17 +36,6 @@ class RawMode {
   struct termios saved_ {};
   bool active_ = false;
 };
-
-bool write_all(int fd, const char* p, std::size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
 
 }  // namespace
 

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "common/fd.hpp"
+#include "common/write_all.hpp"
 
 namespace lj::ljctl {
 namespace {
@@ -68,17 +69,6 @@ class RawMode {
   struct sigaction old_[3] {};
   bool active_ = false;
 };
-
-bool write_all(int fd, const char* p, std::size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
 
 UniqueFd connect_to(const std::string& socket_path, std::string* err) {
   UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));

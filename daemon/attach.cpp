@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
+#include "common/write_all.hpp"
 
 namespace lj::daemon {
 
@@ -24,22 +25,6 @@ std::string stream_header(int stream, std::size_t n) {
   for (int i = 0; i < 4; ++i) h[4 + i] = static_cast<char>((n >> (8 * (3 - i))) & 0xff);
   return h;
 }
-
-namespace {
-
-bool write_all(int fd, const char* p, std::size_t n) {
-  while (n > 0) {
-    ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
-    if (w < 0 && errno == ENOTSOCK) w = ::write(fd, p, n);  // a pipe or a terminal master
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
-}  // namespace
 
 // Shared by the loop (StreamWriter calls) and the pump thread; `mu_` guards the queue and flags.
 class AttachPump final : public StreamWriter, public std::enable_shared_from_this<AttachPump> {

@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -220,6 +222,38 @@ TEST_F(JailTest, VolumesReadWriteAndReadOnly) {
   r = run(s);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->out, "ro-data");
+}
+
+// A volume is a host path the jail's root can write: a set-id file or a device node made there
+// (by the jail, or by anyone on the host) must give nothing inside (issue 17). Both mounts, rw
+// and ro, are nosuid,nodev; a node of /dev/null's numbers in it opens nothing. (The sources are
+// under /tmp: on a host whose /tmp is itself nosuid,nodev the binds would inherit both, and this
+// test would pass without ljd's remount; on this project's hosts /tmp is the root's ext4.)
+TEST_F(JailTest, VolumesAreNosuidAndNodev) {
+  fs::path rw = world().mkdir("rw-dev"), ro = world().mkdir("ro-dev");
+  ASSERT_EQ(::mknod((rw / "null").c_str(), S_IFCHR | 0666, ::makedev(1, 3)), 0)
+      << std::strerror(errno);
+  auto s = probe({"cat", "/proc/self/mountinfo"});
+  s.root.volumes = {{rw, "/mnt/rw", false}, {ro, "/srv/ro", true}};
+  auto r = run(s);
+  ASSERT_TRUE(r) << r.error().what();
+  int seen = 0;
+  std::istringstream lines(r->out);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, target, options;
+    fields >> id >> parent >> dev >> root >> target >> options;
+    if (target != "/mnt/rw" && target != "/srv/ro") continue;
+    ++seen;
+    EXPECT_NE(("," + options + ",").find(",nosuid,"), std::string::npos) << line;
+    EXPECT_NE(("," + options + ",").find(",nodev,"), std::string::npos) << line;
+  }
+  EXPECT_EQ(seen, 2) << r->out;
+  s = probe({"cat", "/mnt/rw/null"});
+  s.root.volumes = {{rw, "/mnt/rw", false}};
+  r = run(s);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "open: EACCES\n");
 }
 
 TEST_F(JailTest, VolumeTargetThroughASymlinkIsRefused) {

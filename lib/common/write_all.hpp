@@ -1,0 +1,13 @@
+// A whole-buffer write to a descriptor that may be a socket, a pipe, a file or a terminal.
+#pragma once
+
+#include <cstddef>
+
+namespace lj {
+
+// Writes all n bytes to fd through short writes and EINTR. On a socket, send(MSG_NOSIGNAL): a
+// peer that went away is EPIPE, never a SIGPIPE that kills the process. False (errno set) on the
+// first error or a write that wrote nothing.
+bool write_all(int fd, const void* data, std::size_t n);
+
+}  // namespace lj

@@ -65,6 +65,7 @@ struct Globals {
   std::string log;
   bool log_json = false;
   bool debug = false;
+  bool systemd_cgroup = false;  // cgroupsPath is "slice:prefix:name" (oci::cgroup_path_of)
 };
 
 Globals g;
@@ -272,13 +273,23 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
   lj::jail::JailSpec& spec = b.spec;
   spec.process.hold_fd = hold.get();
   spec.status_file = sd.exit_file(id).string();
-  UniqueFd netns, tty;
+  UniqueFd netns, tty, ipcns, utsns, pidns, cgroupns;
+  // linux.namespaces[].path: joined (the engine enters them; jail/spec.hpp JoinedNamespaces).
+  auto open_ns = [](const std::string& path, const char* kind, UniqueFd& fd) -> Result<int> {
+    if (path.empty()) return -1;
+    fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return lj::fail_errno("oci", std::string("open ") + kind + " namespace " + path);
+    return fd.get();
+  };
   if (!b.netns_path.empty()) {
-    netns.reset(::open(b.netns_path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!netns) return lj::fail_errno("oci", "open network namespace " + b.netns_path);
+    spec.network.netns_fd = LJ_TRY(open_ns(b.netns_path, "network", netns));
     spec.network.mode = lj::jail::NetworkMode::netns;
-    spec.network.netns_fd = netns.get();
   }
+  spec.join.ipc = LJ_TRY(open_ns(b.ipcns_path, "ipc", ipcns));
+  spec.join.uts = LJ_TRY(open_ns(b.utsns_path, "uts", utsns));
+  spec.join.pid = LJ_TRY(open_ns(b.pidns_path, "pid", pidns));
+  spec.join.cgroup = LJ_TRY(open_ns(b.cgroupns_path, "cgroup", cgroupns));
+  spec.cgroup_path = LJ_TRY(oci::cgroup_path_of(b.cgroups_path, g.systemd_cgroup));
   if (b.terminal) {
     tty = LJ_TRY(connect_console(console_socket));
     spec.tty = lj::jail::Terminal{tty.get(), b.rows, b.cols};
@@ -577,7 +588,7 @@ int main(int argc, char** argv) {
     else if (k == "debug") g.debug = true;
     // Accepted for the callers that always pass them: ljoci places a container's cgroup below
     // its own (docs/oci.md), with or without systemd; it is never rootless.
-    else if (k == "systemd-cgroup") continue;
+    else if (k == "systemd-cgroup") g.systemd_cgroup = true;
     else if (k == "rootless" || k == "criu") (void)value();
     else if (k == "version" || k == "v") {
       std::printf("ljoci version %s\nspec: %s\n", kVersion, kSpecVersion);

@@ -38,8 +38,17 @@ struct Bundle {
   // linux.namespaces network path: to be joined. The caller opens it and sets the spec's
   // network to NetworkMode::netns with that descriptor (spec.network is "none" until then).
   std::string netns_path;
-  std::string cgroups_path;
+  // The other namespaces given with a path (pid, ipc, uts, cgroup), to be joined: the caller
+  // opens them and sets the spec's JoinedNamespaces (jail/spec.hpp).
+  std::string pidns_path, ipcns_path, utsns_path, cgroupns_path;
+  std::string cgroups_path;  // linux.cgroupsPath as given (see cgroup_path_of)
 };
+
+// linux.cgroupsPath -> JailSpec::cgroup_path. With systemd_style (runc's --systemd-cgroup) the
+// value is "slice:prefix:name" and names the cgroup systemd would give the scope: the slice
+// expanded ("a-b.slice" -> "/a.slice/a-b.slice"; empty: system.slice) and "prefix-name.scope"
+// in it. No transient unit is made: ljoci makes the cgroup itself (docs/oci.md).
+Result<std::string> cgroup_path_of(const std::string& cgroups_path, bool systemd_style);
 
 // Reads dir/config.json. `id` names the jail (and its cgroup).
 Result<Bundle> load_bundle(const std::filesystem::path& dir, const std::string& id);

@@ -160,6 +160,63 @@ TEST_F(LjociTest, PsListsTheContainersProcesses) {
   EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
 }
 
+// A pod: the second container joins the first one's pid, ipc, uts, network and cgroup
+// namespaces by path (linux.namespaces[].path), as podman's pod members join the infra container
+// and a Kubernetes container its sandbox. It sees the first one's processes and hostname.
+TEST_F(LjociTest, ASecondContainerJoinsTheFirstsNamespacesByPath) {
+  config_["hostname"] = "pod-host";
+  write_config({"sleep", "30"});
+  const std::string infra = id("infra");
+  ASSERT_EQ(create(infra).status, 0);
+  ASSERT_EQ(sh(ljoci("start " + infra)).status, 0);
+  const int pid = state(infra)["pid"].get<int>();
+  const std::string ns = "/proc/" + std::to_string(pid) + "/ns/";
+  config_.erase("hostname");
+  config_["linux"]["namespaces"] = json::array();
+  for (const char* t : {"pid", "ipc", "uts", "network", "cgroup"})
+    config_["linux"]["namespaces"].push_back(
+        {{"type", t}, {"path", ns + (std::string(t) == "network" ? "net" : t)}});
+  config_["linux"]["namespaces"].push_back({{"type", "mount"}});
+  write_config({"sh", "-c",
+                "hostname; for n in pid ipc uts net cgroup; do readlink /proc/self/ns/$n; done; "
+                "cat /proc/*/cmdline | tr '\\0' ' ' | grep -c 'sleep 30'"});
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("member")));
+  EXPECT_EQ(o.status, 0) << o.text;
+  std::string want = "pod-host\n";
+  for (const char* n : {"pid", "ipc", "uts", "net", "cgroup"})
+    want += sh("readlink " + ns + n).text;
+  want += "1\n";
+  EXPECT_EQ(o.text, want);
+  EXPECT_EQ(sh(ljoci("delete --force " + infra)).status, 0);
+}
+
+// cgroupsPath is where the container's cgroup goes (the runtime-tools suite, containerd's
+// /default/<id> and podman's /libpod_parent/libpod-<id> look for it there); delete removes it.
+TEST_F(LjociTest, TheCgroupIsAtCgroupsPath) {
+  const std::string c = id("cgp");
+  const std::string parent = "/" + id("ljoci-test");
+  config_["linux"]["cgroupsPath"] = parent + "/" + c;
+  config_["linux"]["resources"] = {{"pids", {{"limit", 42}}}};
+  write_config({"sleep", "30"});
+  ASSERT_EQ(create(c).status, 0);
+  const int pid = state(c)["pid"].get<int>();
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+  std::string dir;
+  for (std::string line; std::getline(in, line);) {
+    const auto a = line.find(':'), b = line.find(':', a + 1);
+    const std::string ctl = line.substr(a + 1, b - a - 1);
+    if (ctl == "pids" || (ctl.empty() && dir.empty()))
+      dir = (ctl.empty() ? "/sys/fs/cgroup" : "/sys/fs/cgroup/pids") + line.substr(b + 1);
+    if (ctl == "pids") {
+      EXPECT_EQ(line.substr(b + 1), parent + "/" + c) << line;
+    }
+  }
+  EXPECT_EQ(sh("cat " + dir + "/pids.max").text, "42\n") << dir;
+  EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
+  EXPECT_FALSE(fs::exists(dir));
+  for (const char* h : {"", "/pids", "/memory"}) (void)::rmdir(("/sys/fs/cgroup" + std::string(h) + parent).c_str());
+}
+
 TEST_F(LjociTest, ACreatedContainerCanBeKilledAndDeleted) {
   write_config({"sleep", "30"});
   const std::string c2 = id("c2");

@@ -624,6 +624,8 @@ const char* unsupported_process_option(const JailSpec& spec) {
   if (!p.sysctl.empty()) return "process.sysctl";
   if (!p.seccomp_bpf.empty()) return "process.seccomp_bpf";
   if (p.hold_fd >= 0) return "process.hold_fd";
+  if (spec.join.any()) return "join (namespaces of another process)";
+  if (!spec.cgroup_path.empty()) return "cgroup_path";
   if (!spec.root.mounts.empty()) return "root.mounts";
   if (spec.root.nodev) return "root.nodev";
   if (!spec.root.masked_paths.empty() || !spec.root.readonly_paths.empty())

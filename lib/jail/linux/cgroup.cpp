@@ -90,6 +90,14 @@ CgroupLayout detect() {
   auto join = [](const std::string& mnt, const std::string& own) {
     return mnt + (own == "/" ? "" : own) + "/ljd";
   };
+  l.v2_mount = v2_mount;
+  l.v2_own = own_v2;
+  l.memory_mount = v1_mount[0];
+  l.memory_own = own_v1[0];
+  l.pids_mount = v1_mount[1];
+  l.pids_own = own_v1[1];
+  l.cpu_mount = v1_mount[2];
+  l.cpu_own = own_v1[2];
   std::string controllers;
   if (!v2_mount.empty() && read_file(v2_mount + "/cgroup.controllers", &controllers)) {
     std::istringstream cs(controllers);
@@ -414,12 +422,36 @@ Cgroups::~Cgroups() {
 }
 
 Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
-                                const CgroupScope& scope) {
+                                const CgroupScope& scope, const std::string& path) {
   Cgroups cg;
   const CgroupLayout& l = cgroup_layout();
+  // A path of the caller's (JailSpec::cgroup_path): <mount><path>, or <mount><own>/<path> when
+  // relative. The top passed to add() names the hierarchy by its base.
+  auto add_at_path = [&](const std::string& top) -> Result<std::string> {
+    const std::string* mount = &l.v2_mount;
+    const std::string* own = &l.v2_own;
+    if (&top == &l.memory_base) mount = &l.memory_mount, own = &l.memory_own;
+    if (&top == &l.pids_base) mount = &l.pids_mount, own = &l.pids_own;
+    if (&top == &l.cpu_base) mount = &l.cpu_mount, own = &l.cpu_own;
+    const std::string rel = path[0] == '/' ? path : (*own == "/" ? "" : *own) + "/" + path;
+    // Parents first; v2 enables the controllers in each on the way down (cgroup-v2.rst).
+    std::string dir = *mount;
+    std::istringstream parts(rel);
+    for (std::string part; std::getline(parts, part, '/');) {
+      if (part.empty() || part == ".") continue;
+      if (l.v2) (void)write_file(dir + "/cgroup.subtree_control", "+memory +pids +cpu");
+      dir += "/" + part;
+      LJ_TRY(make_dir(dir));
+    }
+    if (!procs_of(dir).empty())
+      return fail(Errc::conflict, "jail", "cgroup " + dir + " already holds processes");
+    cg.dirs_.push_back(dir);
+    return dir;
+  };
   auto add = [&](const std::string& top) -> Result<std::string> {
     if (top.empty())
       return fail(Errc::unsupported, "jail", "no cgroup controller for the requested limits");
+    if (!path.empty()) return add_at_path(top);
     const std::string base = scoped(top, scope);
     std::string dir = base + "/" + name;
     if (!take_idle(base, dir)) {
@@ -436,13 +468,13 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
     cg.dirs_.push_back(dir);
     return dir;
   };
-  cg.pooled_ = true;
+  cg.pooled_ = path.empty();
   const std::string period = "100000";
   if (l.v2) {
     cg.v2_ = true;
     // Controllers must be enabled on the way down (cgroup-v2.rst, "Enabling and Disabling"); a
     // scope's were when it was made (prepare_scope).
-    if (scope.name.empty()) {
+    if (scope.name.empty() && path.empty()) {
       std::string parent = l.v2_base.substr(0, l.v2_base.rfind('/'));
       (void)write_file(parent + "/cgroup.subtree_control", "+memory +pids +cpu");
       LJ_TRY(make_dir(l.v2_base));

@@ -36,6 +36,10 @@ struct CgroupLayout {
   std::string v2_base;                           // <cgroup2 mount><own cgroup>/ljd
   std::string memory_base, pids_base, cpu_base;  // v1: <controller mount><own cgroup>/ljd
   bool memsw = false;                            // v1 memory.memsw.* present (swap accounting)
+  // Each hierarchy's mount point and this process's own cgroup in it ("/" at the root), for a
+  // jail placed at a path of its own (JailSpec::cgroup_path).
+  std::string v2_mount, memory_mount, pids_mount, cpu_mount;
+  std::string v2_own = "/", memory_own = "/", pids_own = "/", cpu_own = "/";
 };
 
 // The layout of this machine (computed on first call, then cached; thread-safe).
@@ -86,8 +90,11 @@ class Cgroups {
   // v1 memory and pids cgroups (whether limited or not; none only on a machine without these
   // controllers) and cpu for a cpu limit. Errors name the file and errno; whatever was made is
   // removed again.
+  // With a path (JailSpec::cgroup_path) the cgroups are there instead, in every hierarchy, never
+  // pooled: made with their parents (v2: the controllers enabled on the way), or taken when they
+  // exist without a process.
   static Result<Cgroups> create(const std::string& name, const Limits& limits,
-                                const CgroupScope& scope = {});
+                                const CgroupScope& scope = {}, const std::string& path = {});
   // Takes ownership of the cgroups of a handle (JailHandle::cgroup), for adopt/release.
   static Cgroups from_handle(const std::string& handle_cgroup);
   // The cgroups create(name, ...) would have made, those that exist: recovery of a jail whose

@@ -17,6 +17,7 @@
 
 #include "common/error.hpp"
 #include "common/fd.hpp"
+#include "jail/exec.hpp"
 #include "jail/spec.hpp"
 
 namespace lj::jail {
@@ -91,6 +92,27 @@ class Jail {
   virtual std::pair<UniqueFd, UniqueFd> take_output() { return {}; }
 };
 
+// A started exec. The destructor does not kill it: an exec belongs to its jail and ends with it
+// (or by signal()); it only closes the handle's descriptors.
+class Exec {
+ public:
+  virtual ~Exec() = default;
+  virtual const ExecHandle& handle() const = 0;
+  // Readable once the monitor has exited, that is once the process ended and its status was
+  // written (a pidfd on Linux, a process descriptor on FreeBSD).
+  virtual int wait_fd() const = 0;
+  // Sends a signal to the exec'd process (SIGKILL and SIGSTOP directly, the others through the
+  // monitor). Errc::conflict once it has ended.
+  virtual Status signal(int sig) = 0;
+  // Non-blocking: how it ended, once it has; else nullopt.
+  virtual Result<std::optional<ExitStatus>> poll() = 0;
+  // Blocks until it ends (timeout 0: for ever; else Errc::timed_out when still running).
+  virtual Result<ExitStatus> wait(std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) = 0;
+  // An adopted exec's terminal master, taken back from its monitor (Linux, pidfd_getfd); empty
+  // where there is none.
+  virtual UniqueFd take_terminal() { return {}; }
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -120,6 +142,23 @@ class Backend {
   // state_dir/jails. A daemon's recovery releases those its index does not know (an index lost
   // or replaced): nothing of a jail outlives every record of it. Empty without a scope.
   virtual std::vector<std::string> present() const { return {}; }
+
+  // Starts one more process in the running jail `jail` (exec.hpp: what it joins, its monitor).
+  // Returns once the process has exec'd. Errc::not_found when the jail is gone (its init is no
+  // longer jail.pid with jail.start_time), Errc::invalid_argument for a spec validate_exec_spec()
+  // refuses or a user the jail's /etc/passwd lacks, Errc::exec_failed when the command cannot be
+  // executed, Errc::unsupported where the backend cannot. Thread-safe, as spawn().
+  virtual Result<std::unique_ptr<Exec>> exec(const JailHandle& jail, const ExecSpec& spec) {
+    (void)jail, (void)spec;
+    return fail(Errc::unsupported, "jail", std::string(name()) + " backend cannot exec");
+  }
+
+  // Takes over an exec started by an earlier process (its monitor still handle.pid with
+  // handle.start_time); Errc::not_found when it is gone (its end is then in handle.status_file).
+  virtual Result<std::unique_ptr<Exec>> adopt_exec(const ExecHandle& handle) {
+    (void)handle;
+    return fail(Errc::unsupported, "jail", std::string(name()) + " backend cannot exec");
+  }
 };
 
 // What a backend is given, rather than read from the environment: the engine is a library that

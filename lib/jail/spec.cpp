@@ -38,6 +38,14 @@ bool valid_address(const std::string& a) {
 
 }  // namespace
 
+bool valid_user_form(const std::string& user) {
+  if (user.empty()) return true;
+  const auto colon = user.find(':');
+  return !(user.size() > 255 || colon == 0 || colon + 1 == user.size() ||
+           user.find(':', colon == std::string::npos ? colon : colon + 1) != std::string::npos ||
+           user.find_first_of(std::string_view("\0\n", 2)) != std::string::npos);
+}
+
 Status validate_spec(const JailSpec& spec) {
   if (!valid_name(spec.name))
     return bad("jail name must be 1-64 characters of [A-Za-z0-9_.-]: '" + spec.name + "'");
@@ -62,13 +70,7 @@ Status validate_spec(const JailSpec& spec) {
   }
   if ((spec.network.mode == NetworkMode::netns) != (spec.network.netns_fd >= 0))
     return bad("a network namespace descriptor goes with network mode netns, and only with it");
-  if (!spec.user.empty()) {
-    const auto colon = spec.user.find(':');
-    if (spec.user.size() > 255 || colon == 0 || colon + 1 == spec.user.size() ||
-        spec.user.find(':', colon == std::string::npos ? colon : colon + 1) != std::string::npos ||
-        spec.user.find_first_of(std::string_view("\0\n", 2)) != std::string::npos)
-      return bad("user must be name|uid[:group|gid]: '" + spec.user + "'");
-  }
+  if (!valid_user_form(spec.user)) return bad("user must be name|uid[:group|gid]: '" + spec.user + "'");
   if (spec.tty) {
     if (spec.tty->socket < 0) return bad("a terminal needs a socket to hand its master back on");
     const Stdio& io = spec.stdio;

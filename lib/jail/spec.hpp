@@ -172,4 +172,7 @@ struct JailSpec {
 
 Status validate_spec(const JailSpec& spec);
 
+// JailSpec::user's (and ExecSpec::user's) form: empty, or name|uid[:group|gid], at most 255 bytes.
+bool valid_user_form(const std::string& user);
+
 }  // namespace lj::jail

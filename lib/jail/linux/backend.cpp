@@ -5,6 +5,7 @@
 //   child.cpp       the cloned child: init, then the command (syscalls only)
 //   root_program.*  the root: compiled by the parent, mounted by the child
 //   linux_jail.*    the started Jail: signals, wait, reap and teardown
+//   exec.*          one more process in a running jail (Backend::exec), and its monitor
 //   cgroup.*        the cgroups and their idle pool; netns_pool.*, stack_pool.*, fd_blocks.*: the
 //                   other pools a spawn draws on
 //   this file       the Backend: the pools' owner, adopt/release, lj-init and the seccomp filter
@@ -33,6 +34,7 @@
 #include "jail/backend.hpp"
 #include "jail/linux/cgroup.hpp"
 #include "jail/linux/child.hpp"
+#include "jail/linux/exec.hpp"
 #include "jail/linux/fd_blocks.hpp"
 #include "jail/linux/linux_jail.hpp"
 #include "jail/linux/netns_pool.hpp"
@@ -225,6 +227,14 @@ class LinuxBackend final : public Backend {
   }
 
   std::vector<std::string> present() const override { return scope_jails(scope_); }
+
+  Result<std::unique_ptr<Exec>> exec(const JailHandle& jail, const ExecSpec& spec) override {
+    return exec_in_jail(jail, spec, spawn_context_);
+  }
+
+  Result<std::unique_ptr<Exec>> adopt_exec(const ExecHandle& handle) override {
+    return jail::adopt_exec(handle);
+  }
 
   ~LinuxBackend() override { remove_scope(scope_); }
 

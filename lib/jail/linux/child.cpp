@@ -5,6 +5,7 @@
 #include <linux/capability.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
+#include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
@@ -482,6 +483,75 @@ const char* loopback_up(int* err) noexcept {
   if (step) *err = errno;
   ::close(s);
   return step;
+}
+
+void exec_monitor_main(const ChildPlan& p) noexcept {
+  relocate_fds(p);
+  // A copy of the daemon (not its memory) until its exec: closed to ptrace and /proc/PID/mem.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  ::prctl(PR_SET_NAME, "lj-exec", 0, 0, 0);
+  // Not the cgroup namespace yet: clone3 CLONE_INTO_CGROUP checks that the common ancestor of
+  // our cgroup (the daemon's) and the jail's is visible from the caller's cgroup namespace
+  // (cgroup_procs_write_permission), which the jail's is not.
+  const int ns = p.join_namespaces & ~CLONE_NEWCGROUP;
+  if (ns && ::setns(kSlotJail, ns) < 0) die(kSlotError, "setns", errno, "the jail's namespaces");
+  if (p.tty) open_terminal(p);  // setns(CLONE_NEWNS) made the jail's root ours: its /dev/ptmx
+  // lj-exec waits for these (sigwaitinfo): blocked, and not ignored (a daemon's SIG_IGN of
+  // SIGCHLD would have the kernel reap the process itself). The handlers go at the exec.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = noop;
+  ::sigaction(SIGCHLD, &sa, nullptr);
+  for (int s : kForwarded) {
+    sigaddset(&set, s);
+    ::sigaction(s, &sa, nullptr);
+  }
+  ::sigprocmask(SIG_SETMASK, &set, nullptr);
+  make_go_pipe();
+  for (int fd = 0; fd <= 2; ++fd) ::close(fd);
+
+  struct clone_args args;
+  std::memset(&args, 0, sizeof args);
+  args.exit_signal = SIGCHLD;
+  if (p.cgroup_v2_dir) {
+    args.flags = CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<std::uint64_t>(kSlotCgroup0);
+  }
+  long child = ::syscall(SYS_clone3, &args, sizeof args);
+  if (child < 0) die(kSlotError, "clone3", errno, "the exec's process");
+  if (child == 0) {
+    // The process: into the jail's v1 cgroups, then its cgroup namespace (rooted at the jail's
+    // cgroup, as the jail's own processes see it), then the command's own steps.
+    if (!p.cgroup_v2_dir)
+      for (int s = kSlotCgroup0; s < kSlotReaper; ++s)
+        if (p.fds[s] >= 0 && ::write(s, "0", 1) != 1)
+          die(kSlotError, "join cgroup", errno, "tasks");
+    if ((p.join_namespaces & CLONE_NEWCGROUP) && ::setns(kSlotJail, CLONE_NEWCGROUP) < 0)
+      die(kSlotError, "setns", errno, "the jail's cgroup namespace");
+    exec_command(p);
+  }
+  const auto cmd = static_cast<pid_t>(child);
+  for (int s : {int{kSlotIn}, int{kSlotOut}, int{kSlotErr}, kSlotJail})
+    if (p.fds[s] >= 0) ::close(s);
+  for (int s = kSlotCgroup0; s < kSlotReaper; ++s)
+    if (p.fds[s] >= 0) ::close(s);
+  ::close(kSlotGoRead);
+  // lj-init as the monitor: the status pipe and file, the terminal's master (held, so that a
+  // restarted daemon takes it back); the go pipe's write end closes at the exec (close-on-exec),
+  // and the process starts.
+  for (int s : {kSlotStatus, kSlotStatusFile, kSlotOutRead})
+    if (p.fds[s] >= 0 || (s == kSlotOutRead && p.tty)) ::fcntl(s, F_SETFD, 0);
+  char pid[16];
+  char* argv[] = {const_cast<char*>("lj-exec"), utoa(pid + sizeof pid, static_cast<unsigned>(cmd)),
+                  const_cast<char*>("0"), const_cast<char*>("exec"), nullptr};
+  char* envp[] = {nullptr};
+  ::syscall(SYS_execveat, kSlotReaper, "", argv, envp, AT_EMPTY_PATH);
+  const int err = errno;
+  ::kill(cmd, SIGKILL);  // still waiting on the go pipe: it must not run unmonitored
+  die(kSlotError, "execveat", err, "lj-init");
 }
 
 void child_main(const ChildPlan& p) noexcept {

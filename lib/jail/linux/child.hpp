@@ -55,6 +55,10 @@ enum Slot : int {
   kSlotGoRead = 15,
   kSlotGoWrite = LJ_INIT_SLOT_GO,
 };
+// An exec (exec.cpp): the pidfd of the jail's init whose namespaces it joins, at the slot a jail's
+// sync socket has (an exec has none); its v2 cgroup directory, or v1 `tasks` files, at
+// kSlotCgroup0 onwards.
+constexpr int kSlotJail = kSlotSync;
 static_assert(kSlotStatus == LJ_INIT_SLOT_STATUS && kSlotStatusFile == LJ_INIT_SLOT_STATUS_FILE);
 static_assert(kSlotGoWrite > kSlotGoRead && kSlotGoRead > kSlotReaper);
 static_assert(kSlotOutRead > kSlotSysfsNetns && kSlotErrRead + 1 == kSlotConsole);
@@ -134,6 +138,11 @@ struct ChildPlan {
   // The seccomp filter (jail/linux/seccomp.hpp) init loads once its own work is done, just before
   // it starts the command, which inherits it; nullptr: none. Owned by the backend.
   const sock_fprog* seccomp = nullptr;
+  // An exec into a running jail (exec_monitor_main): the namespaces to join through kSlotJail
+  // (CLONE_NEW* flags; the cgroup namespace is joined by the process itself, once it is in the
+  // jail's cgroup), and whether kSlotCgroup0 is a v2 cgroup directory to clone the process into.
+  int join_namespaces = 0;
+  bool cgroup_v2_dir = false;
 };
 
 // The capabilities a root command keeps by default: Docker's default set less MKNOD and NET_RAW
@@ -147,5 +156,12 @@ const char* loopback_up(int* err) noexcept;
 // Runs in the cloned child: becomes the jail's init, starts the command, then execs lj-init (the
 // reaper at kSlotReaper, init_abi.h) or, if that fails, reaps in place. Never returns.
 [[noreturn]] void child_main(const ChildPlan& plan) noexcept;
+
+// Runs in the child an exec clones (exec.cpp): the exec's monitor. Joins the jail's namespaces
+// (but the cgroup one), opens the terminal in the jail's devpts, clones the process into the
+// jail's cgroup (which joins the cgroup namespace and becomes the command as exec_command does
+// for a jail), then execs lj-init as "lj-exec", which waits for it and reports its status on
+// kSlotStatus and kSlotStatusFile. Failures go to kSlotError as for child_main. Never returns.
+[[noreturn]] void exec_monitor_main(const ChildPlan& plan) noexcept;
 
 }  // namespace lj::jail

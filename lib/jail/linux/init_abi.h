@@ -18,7 +18,8 @@
 #define LJ_INIT_BROADCAST 0x6c6a64
 
 /* argv: "lj-init", the command's pid (decimal, as seen in the jail), "1" to keep
- * PR_SET_PDEATHSIG(SIGKILL) or "0". The signal mask is inherited: SIGCHLD and the signals
+ * PR_SET_PDEATHSIG(SIGKILL) or "0", and optionally "exec": the monitor of an exec (in the host's
+ * pid namespace; the command's pid is a host pid), which never signals anything but its command. The signal mask is inherited: SIGCHLD and the signals
  * forwarded to the command are blocked, and anything blocked but SIGCHLD is forwarded. */
 
 #endif

@@ -74,11 +74,15 @@ static void linger_for_output(const lj_sigset* set) {
 }
 
 int main(int argc, char** argv) {
+  /* argv[3] "exec": the monitor of an exec (child.cpp, exec_monitor_main), not a jail's init. It
+   * lives in the host's pid namespace, where kill(-1) would reach every process of the host: it
+   * signals only its command and has no pipes to linger for. */
+  const int exec_mode = argc >= 4 && argv[3][0] == 'e';
   /* execve made the process dumpable again (execve(2)): closed to the jail before the command,
    * waiting on LJ_INIT_SLOT_GO, may look at /proc/1. */
   lj_prctl(PR_SET_DUMPABLE, 0);
-  lj_prctl(PR_SET_NAME,
-           (unsigned long)"lj-init"); /* not the descriptor's number execveat gave it */
+  lj_prctl(PR_SET_NAME, (unsigned long)(exec_mode ? "lj-exec" : "lj-init")); /* not the
+                                                        descriptor's number execveat gave it */
   if (argc >= 3 && argv[2][0] == '1') lj_prctl(PR_SET_PDEATHSIG, SIGKILL);
   lj_close(LJ_INIT_SLOT_GO);
   int cmd = 0;
@@ -94,7 +98,7 @@ int main(int argc, char** argv) {
       siginfo_t info;
       long sig = lj_sigwaitinfo(&set, &info);
       if (sig < 0 || sig == SIGCHLD) continue;
-      if (info.si_code == SI_QUEUE && info.si_value.sival_int == LJ_INIT_BROADCAST)
+      if (!exec_mode && info.si_code == SI_QUEUE && info.si_value.sival_int == LJ_INIT_BROADCAST)
         lj_kill(-1, (int)sig);
       else
         lj_kill(cmd, (int)sig);
@@ -109,7 +113,7 @@ int main(int argc, char** argv) {
   write_all(LJ_INIT_SLOT_STATUS_FILE, sig ? "killed " : "exited ", 7);
   write_all(LJ_INIT_SLOT_STATUS_FILE, num, (size_t)(buf + sizeof buf - num));
   write_all(LJ_INIT_SLOT_STATUS_FILE, "\n", 1);
-  linger_for_output(&set);
+  if (!exec_mode) linger_for_output(&set);
   /* Init's own exit status is the command's, in the shell's convention (128+signal: a namespace
    * init cannot kill itself with the signal), for a parent that has only init's wait status: an
    * OCI runtime's caller (conmon, containerd's shim) reaps init as the container's process. */

@@ -195,10 +195,10 @@ Status prepare_root(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   return {};
 }
 
-// ProcessOptions (an OCI runtime's process): resolved into the plan. The rlimit names are
-// setrlimit(2)'s; an unknown one is refused rather than skipped.
-Status prepare_process_options(const ProcessOptions& o, Launch& l) {
-  ChildPlan& plan = l.plan;
+}  // namespace
+
+Status plan_process_options(const ProcessOptions& o, ChildPlan& plan,
+                            sock_fprog& command_seccomp) {
   if (o.capabilities) {
     plan.explicit_caps = true;
     plan.cap_bounding = o.capabilities->bounding;
@@ -236,16 +236,67 @@ Status prepare_process_options(const ProcessOptions& o, Launch& l) {
     if (o.seccomp_bpf.size() % sizeof(sock_filter) != 0 ||
         o.seccomp_bpf.size() / sizeof(sock_filter) > BPF_MAXINSNS)
       return fail(Errc::invalid_argument, "jail", "seccomp program is not whole BPF instructions");
-    l.command_seccomp.len = static_cast<unsigned short>(o.seccomp_bpf.size() / sizeof(sock_filter));
-    l.command_seccomp.filter =
+    command_seccomp.len = static_cast<unsigned short>(o.seccomp_bpf.size() / sizeof(sock_filter));
+    command_seccomp.filter =
         reinterpret_cast<sock_filter*>(const_cast<unsigned char*>(o.seccomp_bpf.data()));
     // The caller's filter binds the command alone (loaded by it, before its exec), not init.
     plan.seccomp = nullptr;
-    plan.command_seccomp = &l.command_seccomp;
+    plan.command_seccomp = &command_seccomp;
   }
   plan.fds[kSlotHold] = o.hold_fd;
   return {};
 }
+
+Status child_failure(ChildError& ce) {
+  ce.step[sizeof ce.step - 1] = '\0';
+  ce.detail[sizeof ce.detail - 1] = '\0';
+  std::string what = ce.step;
+  if (ce.detail[0]) what += std::string(" ") + ce.detail;
+  // The command's own execve (not init's execveat of lj-init): the caller's command cannot
+  // run, a stable kind of its own (API jail.exec_failed, ljspawn's exit 126/127).
+  if (std::string_view(ce.step) == "execve")
+    return fail(Error::from_errno(Errc::exec_failed, "jail", what, ce.err));
+  // A user or group the jail's root does not have: the caller's input (err 0), unless reading
+  // /etc/passwd or /etc/group itself failed.
+  if (std::string_view(ce.step) == kStepResolveUser && ce.err == 0)
+    return fail(Errc::invalid_argument, "jail", ce.detail);
+  return fail_errno("jail", what, ce.err);
+}
+
+void plan_command(const std::vector<std::string>& env, const std::string& workdir,
+                  const std::string& user, const std::optional<Terminal>& tty,
+                  std::uint64_t nofile, ChildPlan& plan) {
+  plan.env_storage = env;
+  std::string path = kDefaultPath;
+  bool has_path = false;
+  for (const auto& e : env)
+    if (e.rfind("PATH=", 0) == 0) {
+      path = e.substr(5);
+      has_path = true;
+    }
+  if (!has_path) plan.env_storage.push_back(std::string("PATH=") + kDefaultPath);
+  {
+    std::istringstream ps(path);
+    for (std::string d; std::getline(ps, d, ':');) plan.path_dirs.push_back(d.empty() ? "." : d);
+  }
+  for (auto& a : plan.argv_storage) plan.argv.push_back(a.data());
+  plan.argv.push_back(nullptr);
+  for (auto& e : plan.env_storage) plan.envp.push_back(e.data());
+  plan.envp.push_back(nullptr);
+  plan.workdir = workdir;
+  plan.user = user;
+  if (tty) {
+    plan.tty = true;
+    plan.tty_rows = tty->rows;
+    plan.tty_cols = tty->cols;
+  }
+  plan.nofile = static_cast<rlim_t>(nofile);
+  plan.caps = default_capabilities();
+  static const int cap_last = read_cap_last();
+  plan.cap_last = cap_last;
+}
+
+namespace {
 
 // 2. The command: argv (a script through a memfd), its environment and PATH, ids, limits and
 // capabilities, and what init does on its way (hostname, user namespace, seccomp, the reaper).
@@ -261,36 +312,9 @@ Status prepare_command(const JailSpec& spec, const SpawnContext& ctx, Launch& l)
   } else {
     plan.argv_storage = spec.argv;
   }
-  plan.env_storage = spec.env;
-  std::string path = kDefaultPath;
-  bool has_path = false;
-  for (const auto& e : spec.env)
-    if (e.rfind("PATH=", 0) == 0) {
-      path = e.substr(5);
-      has_path = true;
-    }
-  if (!has_path) plan.env_storage.push_back(std::string("PATH=") + kDefaultPath);
-  {
-    std::istringstream ps(path);
-    for (std::string d; std::getline(ps, d, ':');) plan.path_dirs.push_back(d.empty() ? "." : d);
-  }
-  for (auto& a : plan.argv_storage) plan.argv.push_back(a.data());
-  plan.argv.push_back(nullptr);
-  for (auto& e : plan.env_storage) plan.envp.push_back(e.data());
-  plan.envp.push_back(nullptr);
-  plan.workdir = spec.workdir;
+  plan_command(spec.env, spec.workdir, spec.user, spec.tty, spec.limits.nofile, plan);
   plan.uid = spec.uid;
   plan.gid = spec.gid;
-  plan.user = spec.user;
-  if (spec.tty) {
-    plan.tty = true;
-    plan.tty_rows = spec.tty->rows;
-    plan.tty_cols = spec.tty->cols;
-  }
-  plan.nofile = spec.limits.nofile;
-  plan.caps = default_capabilities();
-  static const int cap_last = read_cap_last();
-  plan.cap_last = cap_last;
   plan.hostname = spec.hostname.empty() ? spec.name : spec.hostname;
   plan.become_ns_root = spec.userns.has_value();
   plan.die_with_parent = spec.die_with_parent;
@@ -303,7 +327,7 @@ Status prepare_command(const JailSpec& spec, const SpawnContext& ctx, Launch& l)
   // A joined UTS namespace keeps its hostname unless the spec names one.
   if (spec.join.uts >= 0) plan.hostname = spec.hostname;
   plan.subreaper = spec.join.pid >= 0;
-  return prepare_process_options(spec.process, l);
+  return plan_process_options(spec.process, plan, l.command_seccomp);
 }
 
 // 3. Descriptors, at the slots the child moves them to: the error pipe (a failure record, or EOF
@@ -503,21 +527,7 @@ Status wait_for_exec(Launch& l) {
     if (n == 0) break;
     got += static_cast<std::size_t>(n);
   }
-  if (got == sizeof ce) {
-    ce.step[sizeof ce.step - 1] = '\0';
-    ce.detail[sizeof ce.detail - 1] = '\0';
-    std::string what = ce.step;
-    if (ce.detail[0]) what += std::string(" ") + ce.detail;
-    // The command's own execve (not init's execveat of lj-init): the caller's command cannot
-    // run, a stable kind of its own (API jail.exec_failed, ljspawn's exit 126/127).
-    if (std::string_view(ce.step) == "execve")
-      return fail(Error::from_errno(Errc::exec_failed, "jail", what, ce.err));
-    // A user or group the jail's root does not have: the caller's input (err 0), unless reading
-    // /etc/passwd or /etc/group itself failed.
-    if (std::string_view(ce.step) == kStepResolveUser && ce.err == 0)
-      return fail(Errc::invalid_argument, "jail", ce.detail);
-    return fail_errno("jail", what, ce.err);
-  }
+  if (got == sizeof ce) return child_failure(ce);
   if (!l.handshake) return fail(std::move(l.handshake).error());
   return {};
 }

@@ -7,11 +7,16 @@
 
 #include <linux/filter.h>
 
+#include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "common/error.hpp"
 #include "jail/backend.hpp"
 #include "jail/linux/cgroup.hpp"
+#include "jail/linux/child.hpp"
 #include "jail/linux/fd_blocks.hpp"
 #include "jail/linux/netns_pool.hpp"
 #include "jail/linux/stack_pool.hpp"
@@ -33,5 +38,19 @@ struct SpawnContext {
 // Starts a jail for a spec validate_spec() accepted. On failure everything made so far is
 // undone before returning (the child killed and reaped, cgroups removed, descriptors closed).
 Result<std::unique_ptr<Jail>> spawn_jail(const JailSpec& spec, const SpawnContext& ctx);
+
+// The parts of a plan a jail's command and an exec (exec.cpp) share. plan_command: the
+// environment (PATH defaulted) and the PATH search list, argv/envp pointing into plan's storage
+// (argv_storage filled by the caller first), workdir, user, terminal, RLIMIT_NOFILE and the
+// engine's default capabilities. plan_process_options: ProcessOptions resolved (rlimit names,
+// explicit capabilities, a caller's seccomp program, which `command_seccomp` then holds and must
+// outlive the child); Errc::invalid_argument for an unknown rlimit or a malformed program.
+void plan_command(const std::vector<std::string>& env, const std::string& workdir,
+                  const std::string& user, const std::optional<Terminal>& tty,
+                  std::uint64_t nofile, ChildPlan& plan);
+// The error a child's failure record stands for: Errc::exec_failed for the command's execve,
+// invalid_argument for an unknown user, else the step's errno with its detail.
+Status child_failure(ChildError& record);
+Status plan_process_options(const ProcessOptions& o, ChildPlan& plan, sock_fprog& command_seccomp);
 
 }  // namespace lj::jail

@@ -1,0 +1,358 @@
+// An exec into a running Linux jail (jail/exec.hpp), as a checklist of steps like a spawn's: find
+// the jail (its init's pidfd, checked against the handle's start time), the namespaces to join,
+// its cgroup, the command, the descriptors; clone the monitor (exec_monitor_main, child.cpp),
+// wait for the process's exec. The monitor is a copy of this process (not CLONE_VM: it setns()es,
+// which needs a private fs struct and a single thread) until it execs lj-init.
+#include "jail/linux/exec.hpp"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "common/fd.hpp"
+#include "common/log.hpp"
+#include "common/sys.hpp"
+#include "jail/linux/cgroup.hpp"
+#include "jail/linux/child.hpp"
+#include "jail/linux/linux_jail.hpp"
+#include "jail/linux/spawn.hpp"
+#include "jail/status_file.hpp"
+
+namespace lj::jail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+UniqueFd pidfd_of(pid_t pid) { return UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))); }
+
+// The monitor's one child: the exec'd process (host pid), 0 once it is gone.
+pid_t child_of(pid_t monitor) {
+  std::ifstream in("/proc/" + std::to_string(monitor) + "/task/" + std::to_string(monitor) +
+                   "/children");
+  pid_t p = 0;
+  in >> p;
+  return p;
+}
+
+ExitStatus decode(int ws) {
+  ExitStatus s;
+  if (WIFSIGNALED(ws))
+    s.signal = WTERMSIG(ws);
+  else
+    s.code = WEXITSTATUS(ws);
+  return s;
+}
+
+class LinuxExec final : public Exec {
+ public:
+  LinuxExec(ExecHandle h, UniqueFd monitor, UniqueFd process, UniqueFd status, bool child)
+      : handle_(std::move(h)),
+        monitor_(std::move(monitor)),
+        process_(std::move(process)),
+        status_(std::move(status)),
+        child_(child) {}
+
+  // A monitor we parent and never reaped would stay a zombie: reap it if it is done. One that
+  // runs on is the jail's business (it ends with the jail), reparented when we exit.
+  ~LinuxExec() override {
+    if (child_ && !reaped_) (void)poll();
+  }
+
+  const ExecHandle& handle() const override { return handle_; }
+  int wait_fd() const override { return monitor_.get(); }
+
+  Status signal(int sig) override {
+    if (reaped_) return fail(Errc::conflict, "jail", "exec " + std::to_string(handle_.pid) + " has ended");
+    // The process itself when we have it; else the monitor, which forwards what init_forwards().
+    const int target = process_ ? process_.get() : monitor_.get();
+    if (pidfd_send(target, sig) != 0 && errno != ESRCH)
+      return fail_errno("jail", "pidfd_send_signal " + std::to_string(sig) + " to exec " +
+                                    std::to_string(handle_.process));
+    return {};
+  }
+
+  Result<std::optional<ExitStatus>> poll() override {
+    if (reaped_) return std::optional<ExitStatus>(*reaped_);
+    struct pollfd pfd = {monitor_.get(), POLLIN, 0};
+    int r = ::poll(&pfd, 1, 0);
+    if (r < 0) return fail_errno("jail", "poll pidfd");
+    if (r == 0) return std::optional<ExitStatus>();
+    return std::optional<ExitStatus>(reap());
+  }
+
+  Result<ExitStatus> wait(std::chrono::milliseconds timeout) override {
+    if (reaped_) return *reaped_;
+    const auto until = timeout.count() > 0 ? Clock::now() + timeout : Clock::time_point::max();
+    for (;;) {
+      int ms = -1;
+      if (until != Clock::time_point::max())
+        ms = static_cast<int>(std::max<long>(
+            0, std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now()).count()));
+      struct pollfd pfd = {monitor_.get(), POLLIN, 0};
+      int r = ::poll(&pfd, 1, ms);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return fail_errno("jail", "poll pidfd");
+      if (r > 0) return reap();
+      return fail(Errc::timed_out, "jail", "exec " + std::to_string(handle_.process) + " still running");
+    }
+  }
+
+  UniqueFd take_terminal() override {
+    if (child_ || reaped_) return {};
+    return UniqueFd(static_cast<int>(::syscall(SYS_pidfd_getfd, monitor_.get(), kSlotOutRead, 0)));
+  }
+
+ private:
+  // The monitor wrote the raw wait status on its pipe (a child of ours) or to the status file
+  // (adopted), then exited. Without either, the process was lost (the monitor killed).
+  ExitStatus reap() {
+    ExitStatus s;
+    bool have = false;
+    if (child_) {
+      siginfo_t si;
+      std::memset(&si, 0, sizeof si);
+      while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(monitor_.get()), &si,
+                      WEXITED) != 0 &&
+             errno == EINTR) {
+      }
+      int ws = 0;
+      if (status_ && ::read(status_.get(), &ws, sizeof ws) == static_cast<ssize_t>(sizeof ws)) {
+        s = decode(ws);
+        have = true;
+      }
+    }
+    if (!have) {
+      if (auto f = read_status_file(handle_.status_file)) {
+        s = *f;
+        have = true;
+      }
+    }
+    if (!have) s.lost = true;
+    status_.reset();
+    process_.reset();
+    reaped_ = s;
+    return s;
+  }
+
+  ExecHandle handle_;
+  UniqueFd monitor_;  // pidfd of lj-exec
+  UniqueFd process_;  // pidfd of the exec'd process, when it could be had
+  UniqueFd status_;   // read end of the monitor's status pipe (spawned execs only)
+  bool child_;        // we parent the monitor: waitid() works
+  std::optional<ExitStatus> reaped_;
+};
+
+// What one exec makes, in the order the steps make it; unwound in reverse on failure (the
+// monitor killed and reaped first: its process is still waiting on the go pipe, or has failed).
+struct ExecLaunch {
+  ChildPlan plan;
+  sock_fprog command_seccomp{};
+  UniqueFd jail_pidfd;
+  std::vector<UniqueFd> cgroup_fds;
+  UniqueFd err_rd, err_wr, status_rd, status_wr, status_file, devnull;
+  UniqueFd monitor_pidfd;
+  pid_t monitor = -1;
+  bool owned = true;
+
+  ExecLaunch() = default;
+  ExecLaunch(const ExecLaunch&) = delete;
+  ExecLaunch& operator=(const ExecLaunch&) = delete;
+  ~ExecLaunch() {
+    if (!monitor_pidfd || !owned) return;
+    pidfd_send(monitor_pidfd.get(), SIGKILL);
+    siginfo_t si;
+    ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(monitor_pidfd.get()), &si, WEXITED);
+  }
+};
+
+// 1. The jail: its init's pidfd (re-checked after the open: pids are reused), and the namespaces
+// that differ from ours (setns refuses our own user namespace; a jail sharing the host's network
+// joins it as it is).
+Status find_jail(const JailHandle& jail, ExecLaunch& l) {
+  auto gone = [&] {
+    return fail(Errc::not_found, "jail", "jail " + jail.name + " is not running");
+  };
+  auto t = start_time_of(jail.pid);
+  if (jail.pid <= 0 || !t || *t != jail.start_time) return gone();
+  l.jail_pidfd = pidfd_of(jail.pid);
+  if (!l.jail_pidfd) return errno == ESRCH ? gone() : fail_errno("jail", "pidfd_open " + std::to_string(jail.pid));
+  auto t2 = start_time_of(jail.pid);
+  if (!t2 || *t2 != jail.start_time) return gone();
+  int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
+              CLONE_NEWCGROUP;
+  struct stat ours {}, theirs {};
+  const std::string base = "/proc/" + std::to_string(jail.pid) + "/ns/user";
+  if (::stat("/proc/self/ns/user", &ours) == 0 && ::stat(base.c_str(), &theirs) == 0 &&
+      ours.st_ino != theirs.st_ino)
+    flags |= CLONE_NEWUSER;
+  l.plan.join_namespaces = flags;
+  l.plan.fds[kSlotJail] = l.jail_pidfd.get();
+  return {};
+}
+
+// 2. The jail's cgroup: its v2 directory, which the process is cloned into, or its v1 `tasks`
+// files, which it writes itself into (cgroup.hpp says why `tasks`).
+Status open_cgroups(const JailHandle& jail, ExecLaunch& l) {
+  std::istringstream in(jail.cgroup);
+  std::vector<std::string> dirs;
+  for (std::string d; std::getline(in, d, ';');)
+    if (!d.empty()) dirs.push_back(d);
+  if (dirs.size() > static_cast<std::size_t>(kMaxCgroupFds))
+    return fail(Errc::internal, "jail", "too many cgroup controllers");
+  const bool v2 = dirs.size() == 1 && ::access((dirs[0] + "/cgroup.kill").c_str(), F_OK) == 0;
+  for (std::size_t i = 0; i < dirs.size(); ++i) {
+    const std::string path = v2 ? dirs[i] : dirs[i] + "/tasks";
+    UniqueFd fd(LJ_SYS("open", ::open(path.c_str(), v2 ? O_PATH | O_DIRECTORY | O_CLOEXEC
+                                                           : O_WRONLY | O_CLOEXEC)));
+    if (!fd) return fail_errno("jail", "open " + path);
+    l.plan.fds[kSlotCgroup0 + i] = fd.get();
+    l.cgroup_fds.push_back(std::move(fd));
+  }
+  l.plan.cgroup_v2_dir = v2;
+  return {};
+}
+
+// 3. The command and its privileges: the jail's command's (exec.hpp).
+Status prepare_exec_command(const ExecSpec& spec, const SpawnContext& ctx, ExecLaunch& l) {
+  ChildPlan& plan = l.plan;
+  plan.argv_storage = spec.argv;
+  plan_command(spec.env, spec.workdir, spec.user, spec.tty, spec.nofile, plan);
+  // Init loads the jail's filter and the jail's processes inherit it; an exec loads it itself.
+  plan.command_seccomp = ctx.seccomp;
+  LJ_TRY(plan_process_options(spec.process, plan, l.command_seccomp));
+  plan.seccomp = nullptr;
+  plan.fds[kSlotReaper] = ctx.reaper;
+  return {};
+}
+
+// 4. Descriptors: the error pipe, the monitor's status pipe and file, stdio or the console socket.
+Status prepare_exec_descriptors(const ExecSpec& spec, ExecLaunch& l) {
+  int p[2];
+  if (LJ_SYS("pipe2", ::pipe2(p, O_CLOEXEC)) != 0) return fail_errno("jail", "pipe2");
+  l.err_rd.reset(p[0]);
+  l.err_wr.reset(p[1]);
+  if (LJ_SYS("pipe2", ::pipe2(p, O_CLOEXEC)) != 0) return fail_errno("jail", "pipe2");
+  l.status_rd.reset(p[0]);
+  l.status_wr.reset(p[1]);
+  if (!spec.status_file.empty()) {
+    l.status_file.reset(LJ_SYS("open", ::open(spec.status_file.c_str(),
+                                              O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)));
+    if (!l.status_file) return fail_errno("jail", "open " + spec.status_file);
+  }
+  int* fds = l.plan.fds;
+  fds[kSlotError] = l.err_wr.get();
+  fds[kSlotStatus] = l.status_wr.get();
+  fds[kSlotStatusFile] = l.status_file.get();
+  if (spec.tty) {
+    fds[kSlotConsole] = spec.tty->socket;
+    return {};
+  }
+  if (spec.stdio.in < 0 || spec.stdio.out < 0 || spec.stdio.err < 0) {
+    l.devnull.reset(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    if (!l.devnull) return fail_errno("jail", "open /dev/null");
+  }
+  auto or_null = [&](int fd) { return fd >= 0 ? fd : l.devnull.get(); };
+  fds[kSlotIn] = or_null(spec.stdio.in);
+  fds[kSlotOut] = or_null(spec.stdio.out);
+  fds[kSlotErr] = or_null(spec.stdio.err);
+  return {};
+}
+
+// 5. The monitor: a copy of this process (clone3 without CLONE_VM; every signal blocked across
+// it so that no handler of ours runs in the copy), which takes it from there.
+Status clone_monitor(ExecLaunch& l) {
+  struct clone_args args;
+  std::memset(&args, 0, sizeof args);
+  int pidfd = -1;
+  args.flags = CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<std::uintptr_t>(&pidfd);
+  args.exit_signal = SIGCHLD;
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  long pid = LJ_SYS("clone", ::syscall(SYS_clone3, &args, sizeof args));
+  if (pid == 0) exec_monitor_main(l.plan);  // never returns
+  const int err = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) return fail_errno("jail", "clone3", err);
+  l.monitor_pidfd.reset(pidfd);
+  l.monitor = static_cast<pid_t>(pid);
+  l.err_wr.reset();
+  l.status_wr.reset();
+  l.status_file.reset();
+  l.cgroup_fds.clear();
+  return {};
+}
+
+// 6. Wait for the exec: EOF on the error pipe (the monitor's lj-init and the process's command
+// both exec'd), or the record of the step that failed.
+Status wait_for_exec(ExecLaunch& l) {
+  ChildError ce;
+  std::size_t got = 0;
+  while (got < sizeof ce) {
+    ssize_t n = ::read(l.err_rd.get(), reinterpret_cast<char*>(&ce) + got, sizeof ce - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  if (got != sizeof ce) return {};
+  // The jail ended meanwhile: its namespaces cannot be entered any more.
+  if (std::string_view(ce.step) == "setns" && ce.err == ESRCH)
+    return fail(Errc::not_found, "jail", "the jail is not running");
+  return child_failure(ce);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Exec>> exec_in_jail(const JailHandle& jail, const ExecSpec& spec,
+                                           const SpawnContext& ctx) {
+  LJ_TRY(validate_exec_spec(spec));
+  ExecLaunch l;
+  LJ_TRY(find_jail(jail, l));
+  LJ_TRY(open_cgroups(jail, l));
+  LJ_TRY(prepare_exec_command(spec, ctx, l));
+  LJ_TRY(prepare_exec_descriptors(spec, l));
+  LJ_TRY(clone_monitor(l));
+  LJ_TRY(wait_for_exec(l));
+  ExecHandle h;
+  h.pid = l.monitor;
+  h.start_time = start_time_of(l.monitor).value_or(0);
+  h.process = child_of(l.monitor);
+  h.status_file = spec.status_file;
+  UniqueFd process = h.process > 0 ? pidfd_of(h.process) : UniqueFd();
+  l.owned = false;
+  lj::log("jail")->debug("exec jail={} monitor={} pid={}", jail.name, h.pid, h.process);
+  return std::unique_ptr<Exec>(new LinuxExec(std::move(h), std::move(l.monitor_pidfd),
+                                             std::move(process), std::move(l.status_rd), true));
+}
+
+Result<std::unique_ptr<Exec>> adopt_exec(const ExecHandle& h) {
+  auto gone = [&] {
+    return fail(Errc::not_found, "jail", "exec monitor " + std::to_string(h.pid) + " is gone");
+  };
+  auto t = start_time_of(h.pid);
+  if (h.pid <= 0 || !t || *t != h.start_time) return gone();
+  UniqueFd monitor = pidfd_of(h.pid);
+  if (!monitor) return gone();
+  auto t2 = start_time_of(h.pid);
+  if (!t2 || *t2 != h.start_time) return gone();
+  ExecHandle handle = h;
+  handle.process = child_of(h.pid);
+  UniqueFd process = handle.process > 0 ? pidfd_of(handle.process) : UniqueFd();
+  return std::unique_ptr<Exec>(
+      new LinuxExec(std::move(handle), std::move(monitor), std::move(process), UniqueFd(), false));
+}
+
+}  // namespace lj::jail

@@ -1,0 +1,252 @@
+// Privileged tests of Backend::exec (jail/exec.hpp) on the real kernel: the process joins the
+// running jail's namespaces, root, cgroup and privileges, its status comes from its monitor (and
+// its status file), a terminal is the jail's, and it ends with its jail.
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "jail/status_file.hpp"
+#include "jail/terminal.hpp"
+#include "jail_fixture.hpp"
+
+namespace lj::jail::test {
+namespace {
+using namespace std::chrono_literals;
+
+std::string read_all(int fd) {
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string proc_line(pid_t pid, const std::string& file, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/" + file);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(key, 0) == 0) return line;
+  return {};
+}
+
+class ExecTest : public JailTest {
+ protected:
+  // A jail that sleeps, its command's stdout unread.
+  std::unique_ptr<Jail> sleeper(JailSpec s = {}) {
+    if (s.name.empty()) s = spec({"sleep", "100"});
+    auto j = backend_->spawn(s);
+    EXPECT_TRUE(j) << j.error().what();
+    return j ? std::move(*j) : nullptr;
+  }
+
+  struct Ran {
+    std::string out;
+    ExitStatus status;
+    ExecHandle handle;
+  };
+  // Runs argv in the jail, stdout and stderr into one pipe, to its end.
+  Result<Ran> exec(const Jail& jail, ExecSpec e) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return fail_errno("test", "pipe2");
+    UniqueFd rd(p[0]), wr(p[1]);
+    e.stdio.out = e.stdio.err = wr.get();
+    auto x = backend_->exec(jail.handle(), e);
+    if (!x) return fail(x.error());
+    wr.reset();
+    Ran r;
+    r.handle = (*x)->handle();
+    r.out = read_all(rd.get());
+    r.status = LJ_TRY((*x)->wait());
+    return r;
+  }
+  static ExecSpec cmd(std::vector<std::string> argv) {
+    ExecSpec e;
+    e.argv = std::move(argv);
+    return e;
+  }
+};
+
+TEST_F(ExecTest, TheProcessSeesTheJailsHostnamePidNamespaceAndFiles) {
+  auto s = spec({"sh", "-c", "echo from-the-jail >/tmp/mark; exec sleep 100"});
+  s.hostname = "inside";
+  auto jail = sleeper(s);
+  ASSERT_TRUE(jail);
+  std::this_thread::sleep_for(200ms);  // the mark written
+  auto r = exec(*jail, cmd({"sh", "-c", "hostname; cat /proc/1/comm; cat /tmp/mark; echo $$; "
+                                        "ls /proc | grep -c '^[0-9]'"}));
+  ASSERT_TRUE(r) << r.error().what();
+  std::istringstream in(r->out);
+  std::string host, init, mark;
+  long self = 0, procs = 0;
+  in >> host >> init >> mark >> self >> procs;
+  EXPECT_EQ(host, "inside") << r->out;
+  EXPECT_EQ(init, "lj-init") << r->out;
+  EXPECT_EQ(mark, "from-the-jail") << r->out;
+  EXPECT_GT(self, 2) << r->out;
+  // init, the jail's sleep, the exec's sh and its ls and grep: nothing of the host.
+  EXPECT_LE(procs, 5) << r->out;
+  EXPECT_EQ(r->status.code, 0);
+  jail->signal(SIGKILL, true);
+  ASSERT_TRUE(jail->wait());
+}
+
+TEST_F(ExecTest, ExitCodeSignalAndStatusFileAreReported) {
+  auto jail = sleeper();
+  ASSERT_TRUE(jail);
+  auto status = world().dir() / "exec.status";
+  auto e = cmd({"sh", "-c", "exit 7"});
+  e.status_file = status.string();
+  auto r = exec(*jail, e);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->status.code, 7);
+  auto f = read_status_file(status.string());
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->code, 7);
+  r = exec(*jail, cmd({"sh", "-c", "kill -TERM $$"}));
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->status.signal, SIGTERM);
+  jail->signal(SIGKILL, true);
+  ASSERT_TRUE(jail->wait());
+}
+
+TEST_F(ExecTest, TheProcessIsInTheJailsCgroupWithTheCommandsPrivileges) {
+  auto jail = sleeper();
+  ASSERT_TRUE(jail);
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  UniqueFd rd(p[0]), wr(p[1]);
+  auto e = cmd({"sh", "-c", "echo go; exec sleep 100"});
+  e.stdio.out = wr.get();
+  auto x = backend_->exec(jail->handle(), e);
+  ASSERT_TRUE(x) << x.error().what();
+  wr.reset();
+  char c[3];
+  ASSERT_EQ(::read(rd.get(), c, 3), 3);
+  const pid_t pid = (*x)->handle().process;
+  ASSERT_GT(pid, 0);
+  // The jail's command: the child of init.
+  std::ifstream children("/proc/" + std::to_string(jail->handle().pid) + "/task/" +
+                         std::to_string(jail->handle().pid) + "/children");
+  pid_t command = 0;
+  children >> command;
+  ASSERT_GT(command, 0);
+  EXPECT_EQ(read_trimmed("/proc/" + std::to_string(pid) + "/cgroup"),
+            read_trimmed("/proc/" + std::to_string(command) + "/cgroup"));
+  for (const char* key : {"CapBnd:", "CapEff:", "NoNewPrivs:", "Seccomp:"})
+    EXPECT_EQ(proc_line(pid, "status", key), proc_line(command, "status", key)) << key;
+  for (const char* ns : {"mnt", "pid", "net", "uts", "ipc", "cgroup"}) {
+    struct stat a {}, b {};
+    ASSERT_EQ(::stat(("/proc/" + std::to_string(pid) + "/ns/" + ns).c_str(), &a), 0);
+    ASSERT_EQ(::stat(("/proc/" + std::to_string(command) + "/ns/" + ns).c_str(), &b), 0);
+    EXPECT_EQ(a.st_ino, b.st_ino) << ns;
+  }
+  // No descriptor of ours: 0, 1, 2 only.
+  std::size_t fds = 0;
+  for (const auto& d : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+    (void)d, ++fds;
+  EXPECT_EQ(fds, 3u);
+  // It ends with its jail.
+  jail->signal(SIGKILL, true);
+  ASSERT_TRUE(jail->wait());
+  auto st = (*x)->wait(5s);
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(st->signal, SIGKILL);
+}
+
+TEST_F(ExecTest, UserWorkdirAndEnvAreApplied) {
+  auto jail = sleeper();
+  ASSERT_TRUE(jail);
+  auto e = cmd({"sh", "-c", "id -u; pwd; echo $GREETING"});
+  e.user = "nobody";
+  e.workdir = "/tmp";
+  e.env = {"GREETING=hello"};
+  auto r = exec(*jail, e);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "65534\n/tmp\nhello\n");
+  jail->signal(SIGKILL, true);
+  ASSERT_TRUE(jail->wait());
+}
+
+TEST_F(ExecTest, BadInputIsTheCallersErrorAndAGoneJailIsNotFound) {
+  auto jail = sleeper();
+  ASSERT_TRUE(jail);
+  auto e = cmd({"true"});
+  e.user = "mallory";
+  auto x = backend_->exec(jail->handle(), e);
+  ASSERT_FALSE(x);
+  EXPECT_EQ(x.error().errc(), Errc::invalid_argument) << x.error().what();
+  x = backend_->exec(jail->handle(), cmd({"no-such-command"}));
+  ASSERT_FALSE(x);
+  EXPECT_EQ(x.error().errc(), Errc::exec_failed) << x.error().what();
+  x = backend_->exec(jail->handle(), cmd({}));
+  ASSERT_FALSE(x);
+  EXPECT_EQ(x.error().errc(), Errc::invalid_argument);
+  const JailHandle h = jail->handle();
+  jail->signal(SIGKILL, true);
+  ASSERT_TRUE(jail->wait());
+  x = backend_->exec(h, cmd({"true"}));
+  ASSERT_FALSE(x);
+  EXPECT_EQ(x.error().errc(), Errc::not_found) << x.error().what();
+}
+
+TEST_F(ExecTest, ATerminalIsAPtyOfTheJailsDevptsAndTheProcessLeadsItsSession) {
+  auto jail = sleeper();
+  ASSERT_TRUE(jail);
+  int sp[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+  UniqueFd ours(sp[0]), theirs(sp[1]);
+  auto e = cmd({"sh", "-c", "tty; busybox stty size; test -t 0 && echo tty-in"});
+  e.tty = Terminal{theirs.get(), 30, 100};
+  auto x = backend_->exec(jail->handle(), e);
+  ASSERT_TRUE(x) << x.error().what();
+  theirs.reset();
+  auto master = receive_terminal(ours.get());
+  ASSERT_TRUE(master) << master.error().what();
+  struct stat m {}, host {};
+  ASSERT_EQ(::fstat(master->get(), &m), 0);
+  ASSERT_EQ(::stat("/dev/pts", &host), 0);
+  EXPECT_NE(m.st_dev, host.st_dev);
+  std::string out;
+  for (;;) {
+    struct pollfd p = {master->get(), POLLIN, 0};
+    if (::poll(&p, 1, 5000) <= 0) break;
+    char buf[512];
+    ssize_t n = ::read(master->get(), buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.find("tty-in\r\n") != std::string::npos) break;
+  }
+  EXPECT_EQ(out, "/dev/pts/0\r\n30 100\r\ntty-in\r\n");
+  auto st = (*x)->wait(5s);
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(st->code, 0);
+  jail->signal(SIGKILL, true);
+  ASSERT_TRUE(jail->wait());
+}
+
+TEST_F(ExecTest, AnAdoptedExecReportsItsExitFromTheStatusFile) {
+  auto jail = sleeper();
+  ASSERT_TRUE(jail);
+  auto status = world().dir() / "adopted.status";
+  auto e = cmd({"sh", "-c", "sleep 0.3; exit 5"});
+  e.status_file = status.string();
+  auto x = backend_->exec(jail->handle(), e);
+  ASSERT_TRUE(x) << x.error().what();
+  auto adopted = backend_->adopt_exec((*x)->handle());
+  ASSERT_TRUE(adopted) << adopted.error().what();
+  auto st = (*adopted)->wait(5s);
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(st->code, 5);
+  st = (*x)->wait(5s);  // reaps the monitor, our child
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->code, 5);
+  jail->signal(SIGKILL, true);
+  ASSERT_TRUE(jail->wait());
+}
+
+}  // namespace
+}  // namespace lj::jail::test

@@ -109,7 +109,8 @@ std::string now_rfc3339() {
 
 // Command-line: runc's (urfave/cli) style, "-x", "--x", "--x=v" and "--x v" alike.
 struct Args {
-  std::map<std::string, std::string> opts;
+  std::map<std::string, std::string> opts;  // the last value of each flag
+  std::map<std::string, std::vector<std::string>> all;  // every value (exec --env, repeated)
   std::vector<std::string> pos;
 
   bool has(const std::string& k) const { return opts.count(k) > 0; }
@@ -149,6 +150,7 @@ Result<Args> parse_args(int argc, char** argv, int from, const std::vector<std::
           v = argv[++i];
         }
         a.opts[k] = v;
+        a.all[k].push_back(v);
       } else {
         return fail(Errc::invalid_argument, "oci", "unknown flag " + s);
       }
@@ -233,6 +235,18 @@ Result<UniqueFd> connect_console(const std::string& socket_path) {
 
 // ---- create / start / run ----
 
+// Written whole or not at all: the caller reads it as soon as it exists.
+Status write_pid_file(const std::string& pid_file, pid_t pid) {
+  const std::string tmp = pid_file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << pid;
+    if (!out) return lj::fail_errno("oci", "write " + tmp);
+  }
+  if (::rename(tmp.c_str(), pid_file.c_str()) != 0) return lj::fail_errno("oci", "rename " + tmp);
+  return {};
+}
+
 struct Created {
   std::unique_ptr<lj::jail::Backend> backend;
   std::unique_ptr<lj::jail::Jail> jail;
@@ -312,15 +326,7 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
     c.state.config = text.str();
   }
   LJ_TRY(sd.save(c.state));
-  if (!pid_file.empty()) {
-    const std::string tmp = pid_file + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << c.state.handle.pid;
-      if (!out) return lj::fail_errno("oci", "write " + tmp);
-    }
-    if (::rename(tmp.c_str(), pid_file.c_str()) != 0) return lj::fail_errno("oci", "rename " + tmp);
-  }
+  if (!pid_file.empty()) LJ_TRY(write_pid_file(pid_file, c.state.handle.pid));
   const std::string st = oci::state_json(c.state, oci::Status::created);
   LJ_TRY(run_hooks(b.hooks.prestart, st, "prestart"));
   LJ_TRY(run_hooks(b.hooks.create_runtime, st, "createRuntime"));
@@ -401,6 +407,95 @@ Status delete_container(const std::string& id, bool force) {
   }
   sd.remove(id);
   return {};
+}
+
+// ---- exec: one more process in the container (the engine's Backend::exec) ----
+
+// The process: --process FILE (what conmon and containerd's shim pass), else the container's own
+// process with the command line's arguments, --cwd, --env, --user and --tty over it (runc's).
+Result<std::string> exec_process_json(const Args& a, const oci::ContainerState& s) {
+  const std::string file = a.get("process", a.get("p"));
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) return lj::fail_errno("oci", "open " + file);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+  if (a.pos.size() < 2) return fail(Errc::invalid_argument, "oci", "exec needs --process or a command");
+  nlohmann::json p;
+  try {
+    p = nlohmann::json::parse(s.config).at("process");
+  } catch (const nlohmann::json::exception& e) {
+    return fail(Errc::invalid_argument, "oci", std::string("the container's config: ") + e.what());
+  }
+  p.erase("oomScoreAdj");  // the container's, not the exec's
+  p.erase("consoleSize");
+  p["args"] = std::vector<std::string>(a.pos.begin() + 1, a.pos.end());
+  p["terminal"] = a.has("tty") || a.has("t");
+  if (a.has("cwd")) p["cwd"] = a.get("cwd");
+  for (const char* k : {"env", "e"})
+    if (a.all.count(k))
+      for (const auto& e : a.all.at(k)) p["env"].push_back(e);
+  const std::string user = a.get("user", a.get("u"));
+  if (!user.empty()) {
+    const auto colon = user.find(':');
+    try {
+      p["user"]["uid"] = std::stoul(user.substr(0, colon));
+      p["user"]["gid"] = colon == std::string::npos ? 0ul : std::stoul(user.substr(colon + 1));
+    } catch (const std::exception&) {
+      return fail(Errc::invalid_argument, "oci", "--user must be UID[:GID]: " + user);
+    }
+  }
+  return p.dump();
+}
+
+int cmd_exec(const Args& a) {
+  auto id = one_id(a);
+  if (!id) return report(id.error());
+  for (const char* k : {"cap", "c", "additional-gids", "g", "process-label", "apparmor", "cgroup"})
+    if (a.has(k)) return report(lj::Error(Errc::unsupported, "oci", std::string("exec --") + k + " is not supported"));
+  if (a.get("preserve-fds", "0") != "0")
+    return report(lj::Error(Errc::unsupported, "oci", "--preserve-fds is not supported"));
+  auto sd = state_dir();
+  auto s = sd.load(*id);
+  if (!s) return report(s.error());
+  if (sd.status(*s) == oci::Status::stopped)
+    return report(lj::Error(Errc::conflict, "oci", "cannot exec in a stopped container"));
+  auto text = exec_process_json(a, *s);
+  if (!text) return report(text.error());
+  auto container = oci::parse_config(s->config, s->bundle, *id);
+  if (!container) return report(container.error());
+  auto p = oci::parse_exec_process(*text, *container);
+  if (!p) return report(p.error());
+  if (a.has("no-new-privs")) p->spec.process.no_new_privs = true;
+  const std::string console_socket = a.get("console-socket");
+  if (p->terminal && console_socket.empty())
+    return report(lj::Error(Errc::invalid_argument, "oci", "process.terminal needs --console-socket"));
+  UniqueFd tty;
+  if (p->terminal) {
+    auto t = connect_console(console_socket);
+    if (!t) return report(t.error());
+    tty = std::move(*t);
+    p->spec.tty = lj::jail::Terminal{tty.get(), p->rows, p->cols};
+  } else {
+    p->spec.stdio = {0, 1, 2};
+  }
+  auto backend = lj::jail::make_backend(engine_options(sd.root()));
+  if (!backend) return report(backend.error());
+  auto exec = (*backend)->exec(s->handle, p->spec);
+  if (!exec) return report(std::move(exec).error().context("exec in container " + *id));
+  tty.reset();
+  // The pid is the exec's monitor (lj-exec): it waits for the process, passes signals on and
+  // exits with its status, as the container's init does, for a caller that reaps it.
+  const std::string pid_file = a.get("pid-file");
+  if (!pid_file.empty()) {
+    if (Status w = write_pid_file(pid_file, (*exec)->handle().pid); !w) return report(w.error());
+  }
+  if (a.has("detach") || a.has("d")) return 0;  // the monitor is the caller's now
+  auto r = (*exec)->wait();
+  if (!r) return report(r.error());
+  return r->shell_status();
 }
 
 // ---- ps: the processes of the container's cgroup (runc's ps) ----
@@ -559,7 +654,7 @@ int cmd_run(const Args& a) {
 int usage() {
   std::fprintf(stderr,
                "usage: ljoci [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND\n"
-               "commands: create, start, state, kill, delete, run, list, features, spec, "
+               "commands: create, start, state, kill, delete, run, exec, ps, list, features, spec, "
                "--version\n");
   return 1;
 }
@@ -669,7 +764,15 @@ int main(int argc, char** argv) {
     if (!a) return report(a.error());
     return cmd_spec(*a);
   }
-  if (cmd == "exec" || cmd == "pause" || cmd == "resume" || cmd == "update" ||
+  if (cmd == "exec") {
+    auto a = parse({"tty", "t", "detach", "d", "no-new-privs", "ignore-paused"},
+                   {"process", "p", "console-socket", "pid-file", "cwd", "env", "e", "user", "u",
+                    "cap", "c", "preserve-fds", "process-label", "apparmor", "additional-gids",
+                    "g", "cgroup"});
+    if (!a) return report(a.error());
+    return cmd_exec(*a);
+  }
+  if (cmd == "pause" || cmd == "resume" || cmd == "update" ||
       cmd == "events" || cmd == "checkpoint" || cmd == "restore")
     return report(lj::Error(Errc::unsupported, "oci", "ljoci " + cmd + " is not implemented yet"));
   std::fprintf(stderr, "ljoci: unknown command %s\n", cmd.c_str());

@@ -423,6 +423,32 @@ Result<Bundle> parse(const json& c, const std::filesystem::path& dir, const std:
 
 }  // namespace
 
+Result<ExecProcess> parse_exec_process(const std::string& process_json,
+                                       const Bundle& container) {
+  Bundle b;
+  try {
+    const json p = json::parse(process_json);
+    LJ_TRY(process_of(p, b));
+    if (p.contains("oomScoreAdj"))
+      return unsupported("process.oomScoreAdj in exec", "an exec keeps the runtime's");
+  } catch (const json::exception& e) {
+    return bad(std::string("process.json: ") + e.what());
+  }
+  ExecProcess e;
+  e.terminal = b.terminal;
+  e.rows = b.rows;
+  e.cols = b.cols;
+  e.spec.argv = b.spec.argv;
+  e.spec.env = b.spec.env;
+  e.spec.workdir = b.spec.workdir;
+  e.spec.user = std::to_string(b.spec.uid) + ":" + std::to_string(b.spec.gid);
+  e.spec.nofile = container.spec.limits.nofile;
+  e.spec.process = b.spec.process;
+  e.spec.process.seccomp_bpf = container.spec.process.seccomp_bpf;
+  LJ_TRY(jail::validate_exec_spec(e.spec));
+  return e;
+}
+
 Result<std::string> cgroup_path_of(const std::string& cgroups_path, bool systemd_style) {
   if (!systemd_style || cgroups_path.empty()) return cgroups_path;
   const auto a = cgroups_path.find(':');

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "jail/exec.hpp"
 #include "jail/spec.hpp"
 
 namespace lj::oci {
@@ -56,6 +57,18 @@ Result<Bundle> load_bundle(const std::filesystem::path& dir, const std::string& 
 // The same from text (tests): dir is taken as the bundle's directory.
 Result<Bundle> parse_config(const std::string& text, const std::filesystem::path& dir,
                             const std::string& id);
+
+// `exec`'s process (runc exec --process process.json, what conmon and containerd's shim pass: the
+// runtime spec's "process" object) as the engine's ExecSpec. The container's own config gives
+// what the process does not name: its seccomp profile (the exec runs under the container's
+// filter, as runc's does). Refused by name as in config.json; oomScoreAdj too (an exec keeps the
+// runtime's).
+struct ExecProcess {
+  jail::ExecSpec spec;  // no stdio yet
+  bool terminal = false;
+  unsigned short rows = 0, cols = 0;
+};
+Result<ExecProcess> parse_exec_process(const std::string& process_json, const Bundle& container);
 
 // runc's `spec`: a default config.json for a rootfs in ./rootfs running `sh`.
 std::string default_config();

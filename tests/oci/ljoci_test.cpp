@@ -217,6 +217,46 @@ TEST_F(LjociTest, TheCgroupIsAtCgroupsPath) {
   for (const char* h : {"", "/pids", "/memory"}) (void)::rmdir(("/sys/fs/cgroup" + std::string(h) + parent).c_str());
 }
 
+// exec: one more process in the running container, in its namespaces and cgroup, under its
+// seccomp filter; runc's command-line form and --process (what conmon and the shim pass); its
+// exit status; --detach with --pid-file names the monitor, which exits with the process's status.
+TEST_F(LjociTest, ExecRunsAProcessInTheContainer) {
+  config_["hostname"] = "exec-host";
+  write_config({"sleep", "30"});
+  const std::string c = id("ex");
+  ASSERT_EQ(create(c).status, 0);
+  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  auto o = sh(ljoci("exec --env X=1 --cwd /tmp " + c +
+                    " sh -c 'hostname; echo $X; pwd; cat /proc/2/cmdline | tr \"\\0\" \" \"; "
+                    "echo; grep -c . /proc/self/cgroup >/dev/null; exit 4'"));
+  EXPECT_EQ(o.status, 4) << o.text;
+  EXPECT_EQ(o.text, "exec-host\n1\n/tmp\nsleep 30 \n");
+  // In the container's cgroup: at the root of its cgroup namespace (elsewhere it would read
+  // "/.." or a host path).
+  o = sh(ljoci("exec " + c + " cat /proc/self/cgroup"));
+  EXPECT_NE(o.text.find(":pids:/\n"), std::string::npos) << o.text;
+  EXPECT_EQ(o.text.find(":/.."), std::string::npos) << o.text;
+  // --process, as conmon and containerd's shim call it.
+  const fs::path proc = world_->dir() / "process.json";
+  std::ofstream(proc) << json{{"args", {"sh", "-c", "id -u; exit 3"}}, {"cwd", "/"},
+                              {"env", {"PATH=/bin"}}, {"user", {{"uid", 1000}, {"gid", 1000}}}}
+                             .dump();
+  o = sh(ljoci("exec --process " + proc.string() + " " + c));
+  EXPECT_EQ(o.status, 3) << o.text;
+  EXPECT_EQ(o.text, "1000\n");
+  const fs::path pid_file = world_->dir() / "exec.pid";
+  o = sh(ljoci("exec --detach --pid-file " + pid_file.string() + " --process " + proc.string() +
+               " " + c + " </dev/null >/dev/null 2>&1"));
+  EXPECT_EQ(o.status, 0) << o.text;
+  std::ifstream pf(pid_file);
+  int monitor = 0;
+  pf >> monitor;
+  EXPECT_GT(monitor, 0);
+  EXPECT_EQ(sh(ljoci("exec " + c + " /no/such/command")).status, 1);
+  EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
+  EXPECT_NE(sh(ljoci("exec " + c + " true")).status, 0);  // gone
+}
+
 TEST_F(LjociTest, ACreatedContainerCanBeKilledAndDeleted) {
   write_config({"sleep", "30"});
   const std::string c2 = id("c2");
@@ -382,6 +422,20 @@ TEST_F(LjociTest, PodmanRunsContainersOnLjoci) {
   ASSERT_EQ(o.status, 0) << o.text;
   std::string id = o.text.substr(0, o.text.find('\n'));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // podman exec: conmon calls `exec --pid-file --process --detach` and reaps the monitor.
+  const std::string rt = "podman --runtime " + std::string(LJOCI_PATH) + " ";
+  o = sh(rt + "exec " + id + " sh -c 'echo exec; exit 6'");
+  EXPECT_EQ(o.status, 6) << o.text;
+  EXPECT_EQ(o.text, "exec\n");
+  // -it: a terminal through ljoci's console socket (script(1) gives podman one to pass on).
+  if (sh("command -v script").status == 0) {
+    o = sh("script -qec \"" + rt + "exec -it " + id + " sh -c 'tty; exit 5'\" /dev/null");
+    EXPECT_EQ(o.status, 5) << o.text;
+    EXPECT_NE(o.text.find("/dev/pts/0"), std::string::npos) << o.text;
+    o = sh("script -qec \"" + podman + "-it --rm " + image + " sh -c 'tty; exit 2'\" /dev/null");
+    EXPECT_EQ(o.status, 2) << o.text;
+    EXPECT_NE(o.text.find("/dev/pts/0"), std::string::npos) << o.text;
+  }
   o = sh("podman --runtime " + std::string(LJOCI_PATH) + " stop -t 10 " + id);
   EXPECT_EQ(o.status, 0) << o.text;
   EXPECT_EQ(sh("podman logs " + id).text, "up\nterm\n");

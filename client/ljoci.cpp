@@ -395,9 +395,13 @@ Status delete_container(const std::string& id, bool force) {
     return fail(s.error());
   }
   const auto st = sd.status(*s);
-  if (st == oci::Status::running && !force)
-    return fail(Errc::conflict, "oci", "cannot delete container " + id + " that is running");
+  if ((st == oci::Status::running || st == oci::Status::paused) && !force)
+    return fail(Errc::conflict, "oci",
+                "cannot delete container " + id + " that is " + oci::status_name(st));
   auto backend = LJ_TRY(lj::jail::make_backend(engine_options(sd.root())));
+  // A frozen process does not die: thawed first (and its v1 freezer cgroup removed).
+  if (st == oci::Status::paused || std::filesystem::exists(sd.paused_mark(id)))
+    LJ_TRY(backend->freeze(s->handle, false));
   // Kills anything of it still alive (a created container, a forced delete), removes its cgroups.
   LJ_TRY(backend->release(s->handle));
   auto b = oci::parse_config(s->config, s->bundle, id);
@@ -407,6 +411,124 @@ Status delete_container(const std::string& id, bool force) {
   }
   sd.remove(id);
   return {};
+}
+
+// ---- pause / resume / update (the engine's Backend::freeze and ::update) ----
+
+Status pause_container(const std::string& id, bool pause) {
+  auto sd = state_dir();
+  auto s = LJ_TRY(sd.load(id));
+  const auto st = sd.status(s);
+  if (pause && st != oci::Status::running)
+    return fail(Errc::conflict, "oci", "container " + id + " is " + oci::status_name(st) + ", not running");
+  if (!pause && st != oci::Status::paused)
+    return fail(Errc::conflict, "oci", "container " + id + " is " + oci::status_name(st) + ", not paused");
+  auto backend = LJ_TRY(lj::jail::make_backend(engine_options(sd.root())));
+  if (pause) {
+    std::ofstream(sd.paused_mark(id)).flush();
+    if (Status f = backend->freeze(s.handle, true); !f) {
+      (void)backend->freeze(s.handle, false);
+      ::unlink(sd.paused_mark(id).c_str());
+      return f;
+    }
+    return {};
+  }
+  LJ_TRY(backend->freeze(s.handle, false));
+  ::unlink(sd.paused_mark(id).c_str());
+  return {};
+}
+
+// runc update: --resources FILE (the runtime spec's linux.resources; "-" is stdin) or flags.
+// What the engine limits can change: memory (with swap equal to it or unset), pids, cpu quota.
+Result<lj::jail::Backend::LimitsUpdate> update_of(const Args& a) {
+  lj::jail::Backend::LimitsUpdate u;
+  nlohmann::json r = nlohmann::json::object();
+  const std::string file = a.get("resources", a.get("r"));
+  if (!file.empty()) {
+    std::ifstream f;
+    std::istream* in = &std::cin;
+    if (file != "-") {
+      f.open(file);
+      if (!f) return lj::fail_errno("oci", "open " + file);
+      in = &f;
+    }
+    try {
+      *in >> r;
+    } catch (const nlohmann::json::exception& e) {
+      return fail(Errc::invalid_argument, "oci", "resources: " + std::string(e.what()));
+    }
+  }
+  auto number = [&](const char* flag, nlohmann::json& into) -> Status {
+    if (!a.has(flag)) return {};
+    try {
+      into = std::stoll(a.get(flag));
+    } catch (const std::exception&) {
+      return fail(Errc::invalid_argument, "oci", std::string("--") + flag + " needs a number");
+    }
+    return {};
+  };
+  LJ_TRY(number("memory", r["memory"]["limit"]));
+  LJ_TRY(number("memory-swap", r["memory"]["swap"]));
+  LJ_TRY(number("pids-limit", r["pids"]["limit"]));
+  LJ_TRY(number("cpu-quota", r["cpu"]["quota"]));
+  LJ_TRY(number("cpu-period", r["cpu"]["period"]));
+  for (const char* k : {"cpu-share", "cpu-rt-period", "cpu-rt-runtime", "cpuset-cpus",
+                        "cpuset-mems", "kernel-memory", "kernel-memory-tcp", "memory-reservation",
+                        "blkio-weight", "l3-cache-schema", "mem-bw-schema"})
+    if (a.has(k)) return fail(Errc::unsupported, "oci", std::string("update --") + k + " is not supported");
+  for (auto& [k, v] : r.items()) {
+    if (v.is_null() || (v.is_object() && v.empty())) continue;
+    if (k != "memory" && k != "pids" && k != "cpu")
+      return fail(Errc::unsupported, "oci", "update of linux.resources." + k + " is not supported");
+  }
+  try {
+    if (r.contains("memory") && r["memory"].is_object()) {
+      const auto& m = r["memory"];
+      for (auto& [k, v] : m.items())
+        if (k != "limit" && k != "swap" && !v.is_null())
+          return fail(Errc::unsupported, "oci", "update of linux.resources.memory." + k + " is not supported");
+      if (m.contains("limit") && !m["limit"].is_null()) {
+        const auto lim = m["limit"].get<std::int64_t>();
+        u.memory_bytes = lim > 0 ? static_cast<std::uint64_t>(lim) : 0;
+      }
+      if (m.contains("swap") && !m["swap"].is_null()) {
+        const auto swap = m["swap"].get<std::int64_t>();
+        if (swap > 0 && (!u.memory_bytes || static_cast<std::uint64_t>(swap) != *u.memory_bytes))
+          return fail(Errc::unsupported, "oci", "memory swap other than equal to the limit");
+      }
+    }
+    if (r.contains("pids") && r["pids"].is_object() && r["pids"].contains("limit") &&
+        !r["pids"]["limit"].is_null()) {
+      const auto lim = r["pids"]["limit"].get<std::int64_t>();
+      u.pids = lim > 0 ? static_cast<std::uint64_t>(lim) : 0;
+    }
+    if (r.contains("cpu") && r["cpu"].is_object()) {
+      const auto& c = r["cpu"];
+      for (auto& [k, v] : c.items())
+        if (k != "quota" && k != "period" && !v.is_null())
+          return fail(Errc::unsupported, "oci", "update of linux.resources.cpu." + k + " is not supported");
+      if (c.contains("quota") && !c["quota"].is_null()) {
+        const auto quota = c["quota"].get<std::int64_t>();
+        const auto period = c.contains("period") && !c["period"].is_null()
+                                ? c["period"].get<std::int64_t>() : 100000;
+        if (period <= 0) return fail(Errc::invalid_argument, "oci", "cpu period must be positive");
+        u.cpu_percent = quota > 0 ? std::max<std::uint32_t>(1, static_cast<std::uint32_t>(quota * 100 / period)) : 0;
+      }
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return fail(Errc::invalid_argument, "oci", "resources: " + std::string(e.what()));
+  }
+  return u;
+}
+
+Status update_container(const std::string& id, const Args& a) {
+  auto sd = state_dir();
+  auto s = LJ_TRY(sd.load(id));
+  if (sd.status(s) == oci::Status::stopped)
+    return fail(Errc::conflict, "oci", "container " + id + " is not running");
+  const auto u = LJ_TRY(update_of(a));
+  auto backend = LJ_TRY(lj::jail::make_backend(engine_options(sd.root())));
+  return backend->update(s.handle, u);
 }
 
 // ---- exec: one more process in the container (the engine's Backend::exec) ----
@@ -772,8 +894,26 @@ int main(int argc, char** argv) {
     if (!a) return report(a.error());
     return cmd_exec(*a);
   }
-  if (cmd == "pause" || cmd == "resume" || cmd == "update" ||
-      cmd == "events" || cmd == "checkpoint" || cmd == "restore")
+  if (cmd == "pause" || cmd == "resume") {
+    auto a = parse({}, {});
+    if (!a) return report(a.error());
+    auto id = one_id(*a);
+    if (!id) return report(id.error());
+    if (Status s = pause_container(*id, cmd == "pause"); !s) return report(s.error());
+    return 0;
+  }
+  if (cmd == "update") {
+    auto a = parse({}, {"resources", "r", "memory", "memory-swap", "pids-limit", "cpu-quota",
+                        "cpu-period", "cpu-share", "cpu-rt-period", "cpu-rt-runtime",
+                        "cpuset-cpus", "cpuset-mems", "kernel-memory", "kernel-memory-tcp",
+                        "memory-reservation", "blkio-weight", "l3-cache-schema", "mem-bw-schema"});
+    if (!a) return report(a.error());
+    auto id = one_id(*a);
+    if (!id) return report(id.error());
+    if (Status s = update_container(*id, *a); !s) return report(s.error());
+    return 0;
+  }
+  if (cmd == "events" || cmd == "checkpoint" || cmd == "restore")
     return report(lj::Error(Errc::unsupported, "oci", "ljoci " + cmd + " is not implemented yet"));
   std::fprintf(stderr, "ljoci: unknown command %s\n", cmd.c_str());
   return usage();

@@ -257,6 +257,65 @@ TEST_F(LjociTest, ExecRunsAProcessInTheContainer) {
   EXPECT_NE(sh(ljoci("exec " + c + " true")).status, 0);  // gone
 }
 
+// pause freezes every process of the container (its output stops), resume lets them go on;
+// state says "paused" meanwhile; a paused container is deleted only by force (thawed first).
+// update changes the limits in the container's cgroups.
+TEST_F(LjociTest, PauseResumeAndUpdate) {
+  const fs::path out = world_->mkdir("out");
+  config_["mounts"].push_back({{"destination", "/out"}, {"type", "bind"},
+                               {"source", out.string()}, {"options", {"rbind"}}});
+  config_["linux"]["resources"] = {{"pids", {{"limit", 100}}}, {"memory", {{"limit", 64 << 20}}}};
+  write_config({"sh", "-c", "while :; do echo . >> /out/ticks; sleep 0.02; done"});
+  const std::string c = id("pz");
+  ASSERT_EQ(create(c).status, 0);
+  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  auto ticks = [&] { return sh("wc -l < " + (out / "ticks").string()).text; };
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto o = sh(ljoci("pause " + c));
+  ASSERT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(state(c)["status"], "paused");
+  EXPECT_NE(sh(ljoci("pause " + c)).status, 0);
+  const std::string frozen = ticks();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(ticks(), frozen);
+  EXPECT_NE(sh(ljoci("delete " + c)).status, 0);
+  o = sh(ljoci("resume " + c));
+  ASSERT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(state(c)["status"], "running");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_NE(ticks(), frozen);
+
+  // update: flags and a resources file, read back from the container's cgroups.
+  const int pid = state(c)["pid"].get<int>();
+  std::string pids_dir, mem_dir;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+  for (std::string line; std::getline(in, line);) {
+    const auto a = line.find(':'), b = line.find(':', a + 1);
+    const std::string ctl = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (ctl == "pids") pids_dir = "/sys/fs/cgroup/pids" + path;
+    if (ctl == "memory") mem_dir = "/sys/fs/cgroup/memory" + path;
+    if (ctl.empty() && pids_dir.empty()) pids_dir = mem_dir = "/sys/fs/cgroup" + path;
+  }
+  o = sh(ljoci("update --pids-limit 50 " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(sh("cat " + pids_dir + "/pids.max").text, "50\n");
+  const fs::path res = world_->dir() / "resources.json";
+  std::ofstream(res) << R"({"memory": {"limit": 33554432}, "pids": {"limit": 0}})";
+  o = sh(ljoci("update --resources " + res.string() + " " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(sh("cat " + pids_dir + "/pids.max").text, "max\n");
+  const std::string mem_file = fs::exists(mem_dir + "/memory.max") ? "/memory.max" : "/memory.limit_in_bytes";
+  EXPECT_EQ(sh("cat " + mem_dir + mem_file).text, "33554432\n");
+  o = sh(ljoci("update --cpuset-cpus 0 " + c));
+  EXPECT_NE(o.status, 0);
+  EXPECT_NE(o.text.find("cpuset-cpus"), std::string::npos) << o.text;
+
+  ASSERT_EQ(sh(ljoci("pause " + c)).status, 0);
+  o = sh(ljoci("delete --force " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_FALSE(fs::exists("/sys/fs/cgroup/freezer/ljd-frozen/" + c));
+}
+
 TEST_F(LjociTest, ACreatedContainerCanBeKilledAndDeleted) {
   write_config({"sleep", "30"});
   const std::string c2 = id("c2");

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,8 +39,8 @@ struct CgroupLayout {
   bool memsw = false;                            // v1 memory.memsw.* present (swap accounting)
   // Each hierarchy's mount point and this process's own cgroup in it ("/" at the root), for a
   // jail placed at a path of its own (JailSpec::cgroup_path).
-  std::string v2_mount, memory_mount, pids_mount, cpu_mount;
-  std::string v2_own = "/", memory_own = "/", pids_own = "/", cpu_own = "/";
+  std::string v2_mount, memory_mount, pids_mount, cpu_mount, freezer_mount;
+  std::string v2_own = "/", memory_own = "/", pids_own = "/", cpu_own = "/", freezer_own = "/";
 };
 
 // The layout of this machine (computed on first call, then cached; thread-safe).
@@ -121,6 +122,19 @@ class Cgroups {
   std::uint64_t oom_kills() const;
   // Sends sig to every process in the jail's cgroups.
   Status signal_all(int sig) const;
+  // Backend::freeze: v2 cgroup.freeze; v1 a freezer cgroup <freezer mount>/ljd-frozen/<name>
+  // that the jail's processes are moved into and frozen (until none is left outside), then
+  // thawed, moved back to this process's freezer cgroup and removed.
+  Status freeze(bool frozen, const std::string& name) const;
+  // Backend::update: the limits given are written (0: none), the others left.
+  Status update(std::optional<std::uint64_t> memory_bytes, std::optional<std::uint64_t> pids,
+                std::optional<std::uint32_t> cpu_percent) const;
+  // Lets go of the directories without touching them: for a Cgroups made from a handle only to
+  // freeze or update a jail someone else owns (the destructor would destroy them).
+  void forget() {
+    close_attach_fds();
+    dirs_.clear();
+  }
   // SIGKILLs everything left and removes the directories (returns made ones to the idle pool).
   // Idempotent; the first error is returned but every directory is still tried.
   Status destroy();

@@ -26,15 +26,27 @@ cxx=("$LLVM/clang++" --target=$T --sysroot="$SR" -std=c++20 -O1 -pthread -isyste
 sources=(lib/common/archive_path.cpp lib/common/error.cpp lib/common/log.cpp lib/common/memory.cpp
   lib/common/mount_table.cpp lib/common/mount_table_freebsd.cpp lib/common/random_id.cpp
   lib/common/signals.cpp lib/common/sys.cpp lib/common/tree_walk.cpp
-  lib/jail/root.cpp lib/jail/spec.cpp lib/jail/status_file.cpp
+  lib/jail/root.cpp lib/jail/spec.cpp lib/jail/status_file.cpp lib/jail/terminal.cpp
+  lib/jail/user_lookup.cpp
   $(cd "$REPO_DIR" && ls lib/jail/freebsd/*.cpp) tests/freebsd/backend_test.cpp)
 objs=()
-# One object per source, rebuilt when its source is newer (headers: a clean $obj rebuilds all).
+# One object per source, rebuilt when the source or any header it read (-MMD) is newer: an
+# object built against an older spec.hpp links and then crashes.
+stale() {
+  local o=$1 src=$2 f
+  [ -f "$o" ] && [ -f "$o.d" ] || return 0
+  # Built from another checkout (the cache is shared): its sources may differ.
+  grep -qF "$src" "$o.d" || return 0
+  for f in $(sed -e 's/^[^:]*://' -e 's/\\$//' "$o.d"); do
+    [ "$f" -nt "$o" ] && return 0
+  done
+  return 1
+}
 for s in "${sources[@]}"; do
   o=$obj/$(echo "$s" | tr / _).o
-  if [ ! -f "$o" ] || [ "$REPO_DIR/$s" -nt "$o" ]; then
+  if stale "$o" "$REPO_DIR/$s"; then
     echo "== c++ $s" >&2
-    $NICE "${cxx[@]}" -I "$REPO_DIR/lib" -c "$REPO_DIR/$s" -o "$o"
+    $NICE "${cxx[@]}" -I "$REPO_DIR/lib" -MMD -MF "$o.d" -c "$REPO_DIR/$s" -o "$o"
   fi
   objs+=("$o")
 done
@@ -47,7 +59,7 @@ done
 "$LLVM/clang" --target=$T --sysroot="$SR" -static -fuse-ld=lld -O2 -Wall -Wextra -Werror \
   -o "$root/world/probe" "$REPO_DIR/tests/freebsd/probe.c"
 # One line per test case, so the guest's tally counts each.
-sed -n 's/^TEST_F(\([A-Za-z]*\), \([A-Za-z]*\)).*/\1.\2/p' "$REPO_DIR/tests/freebsd/backend_test.cpp" |
+sed -n 's/^TEST_F(\([A-Za-z0-9_]*\), \([A-Za-z0-9_]*\)).*/\1.\2/p' "$REPO_DIR/tests/freebsd/backend_test.cpp" |
   while read -r t; do
     echo "LJ_TEST_WORLD=/world /tests/freebsd_backend_test --gtest_filter=$t"
   done

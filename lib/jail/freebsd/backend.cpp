@@ -854,6 +854,16 @@ Result<std::unique_ptr<Backend>> make_backend(const BackendOptions& options) {
   if (options.state_dir.empty() || !options.state_dir.is_absolute())
     return fail(Errc::invalid_argument, freebsd::kDomain,
                 "the FreeBSD backend needs an absolute state directory for its jails' mounts");
+  // vfs_bio_getpages() reads through the buffer cache with the faulting thread's credential and,
+  // unless this is set, leaves the buffer cached with that credential: a jail whose process read
+  // a world file first stays dying, its root busy, until the buffer is recycled (minutes or
+  // never on an idle host). Seen in the FreeBSD 13 guest (docs/freebsd-guest.md). ZFS does not
+  // use the buffer cache; UFS does.
+  if (!freebsd::sysctl_flag("vfs.buf_pager_relbuf"))
+    lj::log("jail")->warn(
+        "vfs.buf_pager_relbuf is 0: a jail whose world is on UFS can stay dying after its last "
+        "process, and its root busy, until the kernel recycles the buffers it read; set "
+        "vfs.buf_pager_relbuf=1 (docs/freebsd.md)");
   return std::unique_ptr<Backend>(std::make_unique<freebsd::FreebsdBackend>(
       options.state_dir, freebsd::kDefaultDevfsRuleset));
 }

@@ -172,7 +172,10 @@ Status wait_jail_freed(const std::string& name, std::chrono::milliseconds limit)
       return fail(Errc::busy, kDomain,
                   "jail " + name + " (jid " + std::to_string(*jid) + ") is still dying after " +
                       std::to_string(limit.count()) + " ms; its processes:" +
-                      (procs.empty() ? std::string(" none") : procs));
+                      (procs.empty() ? std::string(" none (kernel references hold it: with "
+                                                   "vfs.buf_pager_relbuf=0, buffers its processes "
+                                                   "read keep their credential; docs/freebsd.md)")
+                                     : procs));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

@@ -65,6 +65,7 @@ struct Globals {
   std::string log;
   bool log_json = false;
   bool debug = false;
+  bool systemd_cgroup = false;  // cgroupsPath is "slice:prefix:name" (oci::cgroup_path_of)
 };
 
 Globals g;
@@ -108,7 +109,8 @@ std::string now_rfc3339() {
 
 // Command-line: runc's (urfave/cli) style, "-x", "--x", "--x=v" and "--x v" alike.
 struct Args {
-  std::map<std::string, std::string> opts;
+  std::map<std::string, std::string> opts;  // the last value of each flag
+  std::map<std::string, std::vector<std::string>> all;  // every value (exec --env, repeated)
   std::vector<std::string> pos;
 
   bool has(const std::string& k) const { return opts.count(k) > 0; }
@@ -148,6 +150,7 @@ Result<Args> parse_args(int argc, char** argv, int from, const std::vector<std::
           v = argv[++i];
         }
         a.opts[k] = v;
+        a.all[k].push_back(v);
       } else {
         return fail(Errc::invalid_argument, "oci", "unknown flag " + s);
       }
@@ -232,6 +235,18 @@ Result<UniqueFd> connect_console(const std::string& socket_path) {
 
 // ---- create / start / run ----
 
+// Written whole or not at all: the caller reads it as soon as it exists.
+Status write_pid_file(const std::string& pid_file, pid_t pid) {
+  const std::string tmp = pid_file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << pid;
+    if (!out) return lj::fail_errno("oci", "write " + tmp);
+  }
+  if (::rename(tmp.c_str(), pid_file.c_str()) != 0) return lj::fail_errno("oci", "rename " + tmp);
+  return {};
+}
+
 struct Created {
   std::unique_ptr<lj::jail::Backend> backend;
   std::unique_ptr<lj::jail::Jail> jail;
@@ -272,13 +287,23 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
   lj::jail::JailSpec& spec = b.spec;
   spec.process.hold_fd = hold.get();
   spec.status_file = sd.exit_file(id).string();
-  UniqueFd netns, tty;
+  UniqueFd netns, tty, ipcns, utsns, pidns, cgroupns;
+  // linux.namespaces[].path: joined (the engine enters them; jail/spec.hpp JoinedNamespaces).
+  auto open_ns = [](const std::string& path, const char* kind, UniqueFd& fd) -> Result<int> {
+    if (path.empty()) return -1;
+    fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return lj::fail_errno("oci", std::string("open ") + kind + " namespace " + path);
+    return fd.get();
+  };
   if (!b.netns_path.empty()) {
-    netns.reset(::open(b.netns_path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!netns) return lj::fail_errno("oci", "open network namespace " + b.netns_path);
+    spec.network.netns_fd = LJ_TRY(open_ns(b.netns_path, "network", netns));
     spec.network.mode = lj::jail::NetworkMode::netns;
-    spec.network.netns_fd = netns.get();
   }
+  spec.join.ipc = LJ_TRY(open_ns(b.ipcns_path, "ipc", ipcns));
+  spec.join.uts = LJ_TRY(open_ns(b.utsns_path, "uts", utsns));
+  spec.join.pid = LJ_TRY(open_ns(b.pidns_path, "pid", pidns));
+  spec.join.cgroup = LJ_TRY(open_ns(b.cgroupns_path, "cgroup", cgroupns));
+  spec.cgroup_path = LJ_TRY(oci::cgroup_path_of(b.cgroups_path, g.systemd_cgroup));
   if (b.terminal) {
     tty = LJ_TRY(connect_console(console_socket));
     spec.tty = lj::jail::Terminal{tty.get(), b.rows, b.cols};
@@ -301,15 +326,7 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
     c.state.config = text.str();
   }
   LJ_TRY(sd.save(c.state));
-  if (!pid_file.empty()) {
-    const std::string tmp = pid_file + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << c.state.handle.pid;
-      if (!out) return lj::fail_errno("oci", "write " + tmp);
-    }
-    if (::rename(tmp.c_str(), pid_file.c_str()) != 0) return lj::fail_errno("oci", "rename " + tmp);
-  }
+  if (!pid_file.empty()) LJ_TRY(write_pid_file(pid_file, c.state.handle.pid));
   const std::string st = oci::state_json(c.state, oci::Status::created);
   LJ_TRY(run_hooks(b.hooks.prestart, st, "prestart"));
   LJ_TRY(run_hooks(b.hooks.create_runtime, st, "createRuntime"));
@@ -378,9 +395,13 @@ Status delete_container(const std::string& id, bool force) {
     return fail(s.error());
   }
   const auto st = sd.status(*s);
-  if (st == oci::Status::running && !force)
-    return fail(Errc::conflict, "oci", "cannot delete container " + id + " that is running");
+  if ((st == oci::Status::running || st == oci::Status::paused) && !force)
+    return fail(Errc::conflict, "oci",
+                "cannot delete container " + id + " that is " + oci::status_name(st));
   auto backend = LJ_TRY(lj::jail::make_backend(engine_options(sd.root())));
+  // A frozen process does not die: thawed first (and its v1 freezer cgroup removed).
+  if (st == oci::Status::paused || std::filesystem::exists(sd.paused_mark(id)))
+    LJ_TRY(backend->freeze(s->handle, false));
   // Kills anything of it still alive (a created container, a forced delete), removes its cgroups.
   LJ_TRY(backend->release(s->handle));
   auto b = oci::parse_config(s->config, s->bundle, id);
@@ -390,6 +411,213 @@ Status delete_container(const std::string& id, bool force) {
   }
   sd.remove(id);
   return {};
+}
+
+// ---- pause / resume / update (the engine's Backend::freeze and ::update) ----
+
+Status pause_container(const std::string& id, bool pause) {
+  auto sd = state_dir();
+  auto s = LJ_TRY(sd.load(id));
+  const auto st = sd.status(s);
+  if (pause && st != oci::Status::running)
+    return fail(Errc::conflict, "oci", "container " + id + " is " + oci::status_name(st) + ", not running");
+  if (!pause && st != oci::Status::paused)
+    return fail(Errc::conflict, "oci", "container " + id + " is " + oci::status_name(st) + ", not paused");
+  auto backend = LJ_TRY(lj::jail::make_backend(engine_options(sd.root())));
+  if (pause) {
+    std::ofstream(sd.paused_mark(id)).flush();
+    if (Status f = backend->freeze(s.handle, true); !f) {
+      (void)backend->freeze(s.handle, false);
+      ::unlink(sd.paused_mark(id).c_str());
+      return f;
+    }
+    return {};
+  }
+  LJ_TRY(backend->freeze(s.handle, false));
+  ::unlink(sd.paused_mark(id).c_str());
+  return {};
+}
+
+// runc update: --resources FILE (the runtime spec's linux.resources; "-" is stdin) or flags.
+// What the engine limits can change: memory (with swap equal to it or unset), pids, cpu quota.
+Result<lj::jail::Backend::LimitsUpdate> update_of(const Args& a) {
+  lj::jail::Backend::LimitsUpdate u;
+  nlohmann::json r = nlohmann::json::object();
+  const std::string file = a.get("resources", a.get("r"));
+  if (!file.empty()) {
+    std::ifstream f;
+    std::istream* in = &std::cin;
+    if (file != "-") {
+      f.open(file);
+      if (!f) return lj::fail_errno("oci", "open " + file);
+      in = &f;
+    }
+    try {
+      *in >> r;
+    } catch (const nlohmann::json::exception& e) {
+      return fail(Errc::invalid_argument, "oci", "resources: " + std::string(e.what()));
+    }
+  }
+  auto number = [&](const char* flag, nlohmann::json& into) -> Status {
+    if (!a.has(flag)) return {};
+    try {
+      into = std::stoll(a.get(flag));
+    } catch (const std::exception&) {
+      return fail(Errc::invalid_argument, "oci", std::string("--") + flag + " needs a number");
+    }
+    return {};
+  };
+  LJ_TRY(number("memory", r["memory"]["limit"]));
+  LJ_TRY(number("memory-swap", r["memory"]["swap"]));
+  LJ_TRY(number("pids-limit", r["pids"]["limit"]));
+  LJ_TRY(number("cpu-quota", r["cpu"]["quota"]));
+  LJ_TRY(number("cpu-period", r["cpu"]["period"]));
+  for (const char* k : {"cpu-share", "cpu-rt-period", "cpu-rt-runtime", "cpuset-cpus",
+                        "cpuset-mems", "kernel-memory", "kernel-memory-tcp", "memory-reservation",
+                        "blkio-weight", "l3-cache-schema", "mem-bw-schema"})
+    if (a.has(k)) return fail(Errc::unsupported, "oci", std::string("update --") + k + " is not supported");
+  for (auto& [k, v] : r.items()) {
+    if (v.is_null() || (v.is_object() && v.empty())) continue;
+    if (k != "memory" && k != "pids" && k != "cpu")
+      return fail(Errc::unsupported, "oci", "update of linux.resources." + k + " is not supported");
+  }
+  try {
+    if (r.contains("memory") && r["memory"].is_object()) {
+      const auto& m = r["memory"];
+      for (auto& [k, v] : m.items())
+        if (k != "limit" && k != "swap" && !v.is_null())
+          return fail(Errc::unsupported, "oci", "update of linux.resources.memory." + k + " is not supported");
+      if (m.contains("limit") && !m["limit"].is_null()) {
+        const auto lim = m["limit"].get<std::int64_t>();
+        u.memory_bytes = lim > 0 ? static_cast<std::uint64_t>(lim) : 0;
+      }
+      if (m.contains("swap") && !m["swap"].is_null()) {
+        const auto swap = m["swap"].get<std::int64_t>();
+        if (swap > 0 && (!u.memory_bytes || static_cast<std::uint64_t>(swap) != *u.memory_bytes))
+          return fail(Errc::unsupported, "oci", "memory swap other than equal to the limit");
+      }
+    }
+    if (r.contains("pids") && r["pids"].is_object() && r["pids"].contains("limit") &&
+        !r["pids"]["limit"].is_null()) {
+      const auto lim = r["pids"]["limit"].get<std::int64_t>();
+      u.pids = lim > 0 ? static_cast<std::uint64_t>(lim) : 0;
+    }
+    if (r.contains("cpu") && r["cpu"].is_object()) {
+      const auto& c = r["cpu"];
+      for (auto& [k, v] : c.items())
+        if (k != "quota" && k != "period" && !v.is_null())
+          return fail(Errc::unsupported, "oci", "update of linux.resources.cpu." + k + " is not supported");
+      if (c.contains("quota") && !c["quota"].is_null()) {
+        const auto quota = c["quota"].get<std::int64_t>();
+        const auto period = c.contains("period") && !c["period"].is_null()
+                                ? c["period"].get<std::int64_t>() : 100000;
+        if (period <= 0) return fail(Errc::invalid_argument, "oci", "cpu period must be positive");
+        u.cpu_percent = quota > 0 ? std::max<std::uint32_t>(1, static_cast<std::uint32_t>(quota * 100 / period)) : 0;
+      }
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return fail(Errc::invalid_argument, "oci", "resources: " + std::string(e.what()));
+  }
+  return u;
+}
+
+Status update_container(const std::string& id, const Args& a) {
+  auto sd = state_dir();
+  auto s = LJ_TRY(sd.load(id));
+  if (sd.status(s) == oci::Status::stopped)
+    return fail(Errc::conflict, "oci", "container " + id + " is not running");
+  const auto u = LJ_TRY(update_of(a));
+  auto backend = LJ_TRY(lj::jail::make_backend(engine_options(sd.root())));
+  return backend->update(s.handle, u);
+}
+
+// ---- exec: one more process in the container (the engine's Backend::exec) ----
+
+// The process: --process FILE (what conmon and containerd's shim pass), else the container's own
+// process with the command line's arguments, --cwd, --env, --user and --tty over it (runc's).
+Result<std::string> exec_process_json(const Args& a, const oci::ContainerState& s) {
+  const std::string file = a.get("process", a.get("p"));
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) return lj::fail_errno("oci", "open " + file);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+  if (a.pos.size() < 2) return fail(Errc::invalid_argument, "oci", "exec needs --process or a command");
+  nlohmann::json p;
+  try {
+    p = nlohmann::json::parse(s.config).at("process");
+  } catch (const nlohmann::json::exception& e) {
+    return fail(Errc::invalid_argument, "oci", std::string("the container's config: ") + e.what());
+  }
+  p.erase("oomScoreAdj");  // the container's, not the exec's
+  p.erase("consoleSize");
+  p["args"] = std::vector<std::string>(a.pos.begin() + 1, a.pos.end());
+  p["terminal"] = a.has("tty") || a.has("t");
+  if (a.has("cwd")) p["cwd"] = a.get("cwd");
+  for (const char* k : {"env", "e"})
+    if (a.all.count(k))
+      for (const auto& e : a.all.at(k)) p["env"].push_back(e);
+  const std::string user = a.get("user", a.get("u"));
+  if (!user.empty()) {
+    const auto colon = user.find(':');
+    try {
+      p["user"]["uid"] = std::stoul(user.substr(0, colon));
+      p["user"]["gid"] = colon == std::string::npos ? 0ul : std::stoul(user.substr(colon + 1));
+    } catch (const std::exception&) {
+      return fail(Errc::invalid_argument, "oci", "--user must be UID[:GID]: " + user);
+    }
+  }
+  return p.dump();
+}
+
+int cmd_exec(const Args& a) {
+  auto id = one_id(a);
+  if (!id) return report(id.error());
+  for (const char* k : {"cap", "c", "additional-gids", "g", "process-label", "apparmor", "cgroup"})
+    if (a.has(k)) return report(lj::Error(Errc::unsupported, "oci", std::string("exec --") + k + " is not supported"));
+  if (a.get("preserve-fds", "0") != "0")
+    return report(lj::Error(Errc::unsupported, "oci", "--preserve-fds is not supported"));
+  auto sd = state_dir();
+  auto s = sd.load(*id);
+  if (!s) return report(s.error());
+  if (sd.status(*s) == oci::Status::stopped)
+    return report(lj::Error(Errc::conflict, "oci", "cannot exec in a stopped container"));
+  auto text = exec_process_json(a, *s);
+  if (!text) return report(text.error());
+  auto container = oci::parse_config(s->config, s->bundle, *id);
+  if (!container) return report(container.error());
+  auto p = oci::parse_exec_process(*text, *container);
+  if (!p) return report(p.error());
+  if (a.has("no-new-privs")) p->spec.process.no_new_privs = true;
+  const std::string console_socket = a.get("console-socket");
+  if (p->terminal && console_socket.empty())
+    return report(lj::Error(Errc::invalid_argument, "oci", "process.terminal needs --console-socket"));
+  UniqueFd tty;
+  if (p->terminal) {
+    auto t = connect_console(console_socket);
+    if (!t) return report(t.error());
+    tty = std::move(*t);
+    p->spec.tty = lj::jail::Terminal{tty.get(), p->rows, p->cols};
+  } else {
+    p->spec.stdio = {0, 1, 2};
+  }
+  auto backend = lj::jail::make_backend(engine_options(sd.root()));
+  if (!backend) return report(backend.error());
+  auto exec = (*backend)->exec(s->handle, p->spec);
+  if (!exec) return report(std::move(exec).error().context("exec in container " + *id));
+  tty.reset();
+  // The pid is the exec's monitor (lj-exec): it waits for the process, passes signals on and
+  // exits with its status, as the container's init does, for a caller that reaps it.
+  const std::string pid_file = a.get("pid-file");
+  if (!pid_file.empty()) {
+    if (Status w = write_pid_file(pid_file, (*exec)->handle().pid); !w) return report(w.error());
+  }
+  if (a.has("detach") || a.has("d")) return 0;  // the monitor is the caller's now
+  auto r = (*exec)->wait();
+  if (!r) return report(r.error());
+  return r->shell_status();
 }
 
 // ---- ps: the processes of the container's cgroup (runc's ps) ----
@@ -548,7 +776,7 @@ int cmd_run(const Args& a) {
 int usage() {
   std::fprintf(stderr,
                "usage: ljoci [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND\n"
-               "commands: create, start, state, kill, delete, run, list, features, spec, "
+               "commands: create, start, state, kill, delete, run, exec, ps, list, features, spec, "
                "--version\n");
   return 1;
 }
@@ -577,7 +805,7 @@ int main(int argc, char** argv) {
     else if (k == "debug") g.debug = true;
     // Accepted for the callers that always pass them: ljoci places a container's cgroup below
     // its own (docs/oci.md), with or without systemd; it is never rootless.
-    else if (k == "systemd-cgroup") continue;
+    else if (k == "systemd-cgroup") g.systemd_cgroup = true;
     else if (k == "rootless" || k == "criu") (void)value();
     else if (k == "version" || k == "v") {
       std::printf("ljoci version %s\nspec: %s\n", kVersion, kSpecVersion);
@@ -658,8 +886,34 @@ int main(int argc, char** argv) {
     if (!a) return report(a.error());
     return cmd_spec(*a);
   }
-  if (cmd == "exec" || cmd == "pause" || cmd == "resume" || cmd == "update" ||
-      cmd == "events" || cmd == "checkpoint" || cmd == "restore")
+  if (cmd == "exec") {
+    auto a = parse({"tty", "t", "detach", "d", "no-new-privs", "ignore-paused"},
+                   {"process", "p", "console-socket", "pid-file", "cwd", "env", "e", "user", "u",
+                    "cap", "c", "preserve-fds", "process-label", "apparmor", "additional-gids",
+                    "g", "cgroup"});
+    if (!a) return report(a.error());
+    return cmd_exec(*a);
+  }
+  if (cmd == "pause" || cmd == "resume") {
+    auto a = parse({}, {});
+    if (!a) return report(a.error());
+    auto id = one_id(*a);
+    if (!id) return report(id.error());
+    if (Status s = pause_container(*id, cmd == "pause"); !s) return report(s.error());
+    return 0;
+  }
+  if (cmd == "update") {
+    auto a = parse({}, {"resources", "r", "memory", "memory-swap", "pids-limit", "cpu-quota",
+                        "cpu-period", "cpu-share", "cpu-rt-period", "cpu-rt-runtime",
+                        "cpuset-cpus", "cpuset-mems", "kernel-memory", "kernel-memory-tcp",
+                        "memory-reservation", "blkio-weight", "l3-cache-schema", "mem-bw-schema"});
+    if (!a) return report(a.error());
+    auto id = one_id(*a);
+    if (!id) return report(id.error());
+    if (Status s = update_container(*id, *a); !s) return report(s.error());
+    return 0;
+  }
+  if (cmd == "events" || cmd == "checkpoint" || cmd == "restore")
     return report(lj::Error(Errc::unsupported, "oci", "ljoci " + cmd + " is not implemented yet"));
   std::fprintf(stderr, "ljoci: unknown command %s\n", cmd.c_str());
   return usage();

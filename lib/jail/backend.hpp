@@ -143,6 +143,28 @@ class Backend {
   // or replaced): nothing of a jail outlives every record of it. Empty without a scope.
   virtual std::vector<std::string> present() const { return {}; }
 
+  // Stops every process of a running jail where it is (frozen = true) or lets them go on: an OCI
+  // runtime's pause/resume. Linux: the cgroup v2 freezer, or on v1 a freezer cgroup of the jail's
+  // made at the freeze (the jail's own cgroups do not include one: most jails never pause) and
+  // removed at the thaw. A frozen jail must be thawed before it is released: its processes do
+  // not die while frozen.
+  virtual Status freeze(const JailHandle& jail, bool frozen) {
+    (void)jail, (void)frozen;
+    return fail(Errc::unsupported, "jail", std::string(name()) + " backend cannot freeze a jail");
+  }
+
+  // Changes a running jail's limits (an OCI runtime's update): each one set is written, the others
+  // stay. 0 means "no limit", as in Limits. A limit whose controller the jail was made without
+  // (v1 cpu without a cpu limit at the start) is Errc::unsupported.
+  struct LimitsUpdate {
+    std::optional<std::uint64_t> memory_bytes, pids;
+    std::optional<std::uint32_t> cpu_percent;
+  };
+  virtual Status update(const JailHandle& jail, const LimitsUpdate& limits) {
+    (void)jail, (void)limits;
+    return fail(Errc::unsupported, "jail", std::string(name()) + " backend cannot update limits");
+  }
+
   // Starts one more process in the running jail `jail` (exec.hpp: what it joins, its monitor).
   // Returns once the process has exec'd. Errc::not_found when the jail is gone (its init is no
   // longer jail.pid with jail.start_time), Errc::invalid_argument for a spec validate_exec_spec()

@@ -86,6 +86,15 @@ Status validate_spec(const JailSpec& spec) {
       return bad("a jail with a terminal takes its stdio from it: no stdio descriptors");
   }
   if (spec.userns && spec.userns->count == 0) return bad("user namespace maps no id");
+  if (spec.userns && spec.join.any())
+    return bad("joining namespaces goes without a user namespace of the jail's own");
+  if (!spec.cgroup_path.empty()) {
+    const std::string& c = spec.cgroup_path;
+    if (c.find("/../") != std::string::npos || c.rfind("../", 0) == 0 || c == ".." ||
+        (c.size() >= 3 && c.compare(c.size() - 3, 3, "/..") == 0) || c.find('\0') != std::string::npos ||
+        c.find_first_not_of('/') == std::string::npos)
+      return bad("cgroup path must name a cgroup without '..': '" + c + "'");
+  }
   for (const auto& v : spec.root.volumes)
     if (!v.host_path.is_absolute() || v.jail_path.empty() || v.jail_path[0] != '/')
       return bad("volume paths must be absolute: '" + v.host_path.string() + ":" + v.jail_path +

@@ -123,6 +123,18 @@ struct Grants {
   bool any() const { return !devices.empty() || raw_sockets || mlock || sysvipc; }
 };
 
+// Namespaces of another process to join instead of making new ones (the OCI config's
+// linux.namespaces[].path: a podman pod's or a Kubernetes sandbox's ipc, uts, pid and cgroup
+// namespaces; the network one is Network::netns_fd). Descriptors of /proc/PID/ns/* files, owned by
+// the caller, which may close them once spawn returns. Linux only; not with a user namespace of
+// the jail's own (the joined ones belong to the host's). With a joined pid namespace the jail's
+// init is not its pid 1: orphans go to that namespace's init, the jail's cgroup still holds (and
+// kills) every process of the jail.
+struct JoinedNamespaces {
+  int ipc = -1, uts = -1, pid = -1, cgroup = -1;
+  bool any() const { return ipc >= 0 || uts >= 0 || pid >= 0 || cgroup >= 0; }
+};
+
 struct JailSpec {
   // Unique among live jails; names the jail's cgroup, and on FreeBSD the jail itself (jids are
   // reused, names are not). [A-Za-z0-9_.-], at most 64 characters.
@@ -153,7 +165,13 @@ struct JailSpec {
   std::string user;
 
   Network network;
+  JoinedNamespaces join;
   Limits limits;
+  // Linux: where the jail's cgroup goes, from each hierarchy's root ("/default/web"), or below the
+  // spawner's own cgroup when relative (the OCI config's cgroupsPath), instead of the backend's
+  // <scope>/<name>. Missing directories on the way are made; the leaf may exist but must hold no
+  // process. Removed (emptied first) at teardown; its parents stay. Empty: the backend's place.
+  std::string cgroup_path;
   Stdio stdio;
   std::optional<Terminal> tty;  // set: the command's stdio is a terminal; `stdio` stays unset
   std::optional<UserNamespace> userns;

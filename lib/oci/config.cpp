@@ -5,6 +5,7 @@
 #include <initializer_list>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -203,9 +204,17 @@ Status namespaces_of(const json& list, Bundle& b) {
         // Joined: the runtime opens it and sets NetworkMode::netns with the descriptor.
         b.netns_path = path;
       }
-    } else if (type == "pid" || type == "mount" || type == "ipc" || type == "uts" ||
-               type == "cgroup" || type == "user") {
-      if (!path.empty()) return unsupported("linux.namespaces[" + type + "].path");
+    } else if (type == "pid" || type == "ipc" || type == "uts" || type == "cgroup") {
+      // Joined: the runtime opens it and sets the spec's JoinedNamespaces.
+      if (!path.empty())
+        (type == "pid" ? b.pidns_path
+         : type == "ipc" ? b.ipcns_path
+         : type == "uts" ? b.utsns_path
+                         : b.cgroupns_path) = path;
+    } else if (type == "mount" || type == "user") {
+      if (!path.empty())
+        return unsupported("linux.namespaces[" + type + "].path",
+                           "the engine assembles the root in a mount namespace of its own");
     } else if (type == "time") {
       return unsupported("linux.namespaces[time]");
     } else {
@@ -220,6 +229,9 @@ Status namespaces_of(const json& list, Bundle& b) {
   if (!seen.count("network")) b.spec.network.mode = jail::NetworkMode::inherit;
   if (!seen.count("user")) b.spec.userns.reset();
   else b.spec.userns = jail::UserNamespace{};
+  if (b.spec.userns && (!b.pidns_path.empty() || !b.ipcns_path.empty() ||
+                        !b.utsns_path.empty() || !b.cgroupns_path.empty()))
+    return unsupported("joining a namespace by path together with a new user namespace");
   return {};
 }
 
@@ -410,6 +422,66 @@ Result<Bundle> parse(const json& c, const std::filesystem::path& dir, const std:
 }
 
 }  // namespace
+
+Result<ExecProcess> parse_exec_process(const std::string& process_json,
+                                       const Bundle& container) {
+  Bundle b;
+  try {
+    const json p = json::parse(process_json);
+    LJ_TRY(process_of(p, b));
+    if (p.contains("oomScoreAdj"))
+      return unsupported("process.oomScoreAdj in exec", "an exec keeps the runtime's");
+  } catch (const json::exception& e) {
+    return bad(std::string("process.json: ") + e.what());
+  }
+  ExecProcess e;
+  e.terminal = b.terminal;
+  e.rows = b.rows;
+  e.cols = b.cols;
+  e.spec.argv = b.spec.argv;
+  e.spec.env = b.spec.env;
+  e.spec.workdir = b.spec.workdir;
+  e.spec.user = std::to_string(b.spec.uid) + ":" + std::to_string(b.spec.gid);
+  e.spec.nofile = container.spec.limits.nofile;
+  e.spec.process = b.spec.process;
+  e.spec.process.seccomp_bpf = container.spec.process.seccomp_bpf;
+  LJ_TRY(jail::validate_exec_spec(e.spec));
+  return e;
+}
+
+Result<std::string> cgroup_path_of(const std::string& cgroups_path, bool systemd_style) {
+  if (!systemd_style || cgroups_path.empty()) return cgroups_path;
+  const auto a = cgroups_path.find(':');
+  const auto b = a == std::string::npos ? a : cgroups_path.find(':', a + 1);
+  if (b == std::string::npos || cgroups_path.find(':', b + 1) != std::string::npos)
+    return bad("linux.cgroupsPath '" + cgroups_path +
+               "': with --systemd-cgroup it must be slice:prefix:name");
+  std::string slice = cgroups_path.substr(0, a);
+  const std::string prefix = cgroups_path.substr(a + 1, b - a - 1);
+  const std::string name = cgroups_path.substr(b + 1);
+  if (name.empty()) return bad("linux.cgroupsPath '" + cgroups_path + "' has no name");
+  if (slice.empty()) slice = "system.slice";
+  constexpr std::string_view kSuffix = ".slice";
+  if (slice.size() <= kSuffix.size() ||
+      slice.compare(slice.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0 ||
+      slice.find('/') != std::string::npos)
+    return bad("linux.cgroupsPath: '" + slice + "' is not a slice name");
+  // systemd.slice(5): "a-b-c.slice" lives in /a.slice/a-b.slice/a-b-c.slice; "-.slice" is the root.
+  std::string path;
+  if (slice != "-.slice") {
+    const std::string stem = slice.substr(0, slice.size() - kSuffix.size());
+    if (stem.front() == '-' || stem.back() == '-' || stem.find("--") != std::string::npos)
+      return bad("linux.cgroupsPath: '" + slice + "' is not a valid slice name");
+    for (std::size_t dash = stem.find('-'); dash != std::string::npos;
+         dash = stem.find('-', dash + 1))
+      path += "/" + stem.substr(0, dash) + std::string(kSuffix);
+    path += "/" + slice;
+  }
+  if (name.size() > kSuffix.size() &&
+      name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0)
+    return path + "/" + name;  // runc: a name that is a slice is the cgroup itself
+  return path + "/" + (prefix.empty() ? "" : prefix + "-") + name + ".scope";
+}
 
 const std::vector<std::string>& capability_names() {
   static const std::vector<std::string> k = {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "jail/exec.hpp"
 #include "jail/spec.hpp"
 
 namespace lj::oci {
@@ -38,8 +39,17 @@ struct Bundle {
   // linux.namespaces network path: to be joined. The caller opens it and sets the spec's
   // network to NetworkMode::netns with that descriptor (spec.network is "none" until then).
   std::string netns_path;
-  std::string cgroups_path;
+  // The other namespaces given with a path (pid, ipc, uts, cgroup), to be joined: the caller
+  // opens them and sets the spec's JoinedNamespaces (jail/spec.hpp).
+  std::string pidns_path, ipcns_path, utsns_path, cgroupns_path;
+  std::string cgroups_path;  // linux.cgroupsPath as given (see cgroup_path_of)
 };
+
+// linux.cgroupsPath -> JailSpec::cgroup_path. With systemd_style (runc's --systemd-cgroup) the
+// value is "slice:prefix:name" and names the cgroup systemd would give the scope: the slice
+// expanded ("a-b.slice" -> "/a.slice/a-b.slice"; empty: system.slice) and "prefix-name.scope"
+// in it. No transient unit is made: ljoci makes the cgroup itself (docs/oci.md).
+Result<std::string> cgroup_path_of(const std::string& cgroups_path, bool systemd_style);
 
 // Reads dir/config.json. `id` names the jail (and its cgroup).
 Result<Bundle> load_bundle(const std::filesystem::path& dir, const std::string& id);
@@ -47,6 +57,18 @@ Result<Bundle> load_bundle(const std::filesystem::path& dir, const std::string& 
 // The same from text (tests): dir is taken as the bundle's directory.
 Result<Bundle> parse_config(const std::string& text, const std::filesystem::path& dir,
                             const std::string& id);
+
+// `exec`'s process (runc exec --process process.json, what conmon and containerd's shim pass: the
+// runtime spec's "process" object) as the engine's ExecSpec. The container's own config gives
+// what the process does not name: its seccomp profile (the exec runs under the container's
+// filter, as runc's does). Refused by name as in config.json; oomScoreAdj too (an exec keeps the
+// runtime's).
+struct ExecProcess {
+  jail::ExecSpec spec;  // no stdio yet
+  bool terminal = false;
+  unsigned short rows = 0, cols = 0;
+};
+Result<ExecProcess> parse_exec_process(const std::string& process_json, const Bundle& container);
 
 // runc's `spec`: a default config.json for a rootfs in ./rootfs running `sh`.
 std::string default_config();

@@ -19,6 +19,7 @@ const char* status_name(Status s) {
     case Status::creating: return "creating";
     case Status::created: return "created";
     case Status::running: return "running";
+    case Status::paused: return "paused";
     case Status::stopped: return "stopped";
   }
   return "unknown";
@@ -130,6 +131,7 @@ Status StateDir::status(const ContainerState& s) const {
   if (state == "Z" || state == "X" || start != s.handle.start_time) return Status::stopped;
   struct stat sb {};
   if (::lstat(fifo(s.id).c_str(), &sb) == 0) return Status::created;
+  if (::lstat(paused_mark(s.id).c_str(), &sb) == 0) return Status::paused;
   return Status::running;
 }
 

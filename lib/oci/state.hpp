@@ -1,6 +1,7 @@
 // A container's state as ljoci keeps it, in files under --root (no daemon, no SQLite):
 //   <root>/<id>/state.json   what `state` and every later command need (below), written atomically
 //   <root>/<id>/exec.fifo    while the container is created and not started: `start` writes its byte
+//   <root>/<id>/paused       while paused
 //   <root>/<id>/exit         the status file the jail's init writes at the end ("exited N")
 // The status is derived, never stored: the process gone -> stopped; the fifo there -> created;
 // else running.
@@ -30,7 +31,7 @@ struct ContainerState {
   std::string config;  // the config.json text as read at create (hooks of delete and start)
 };
 
-enum class Status { creating, created, running, stopped };
+enum class Status { creating, created, running, paused, stopped };
 const char* status_name(Status s);
 
 // Container ids: [A-Za-z0-9_.-], 1-64 characters (the engine's jail names).
@@ -43,6 +44,9 @@ class StateDir {
   std::filesystem::path dir(const std::string& id) const { return root_ / id; }
   std::filesystem::path fifo(const std::string& id) const { return dir(id) / "exec.fifo"; }
   std::filesystem::path exit_file(const std::string& id) const { return dir(id) / "exit"; }
+  // Present while the container is paused (made by pause before the freeze, removed by resume
+  // after the thaw).
+  std::filesystem::path paused_mark(const std::string& id) const { return dir(id) / "paused"; }
 
   // Makes <root>/<id>; Errc::exists when a container of that id is there.
   lj::Status make(const std::string& id) const;

@@ -85,6 +85,49 @@ TEST(OciConfig, NoNetworkNamespaceIsTheHostsAndAPathIsJoined) {
   EXPECT_EQ(b->netns_path, "/run/netns/x");
 }
 
+// A pod's namespaces (podman's infra container, a Kubernetes sandbox) are joined by path; the
+// mount and user namespaces are the engine's own and cannot be.
+TEST(OciConfig, NamespacePathsAreJoined) {
+  auto c = base();
+  c["linux"]["namespaces"] = json::parse(
+      R"([{"type":"pid","path":"/proc/9/ns/pid"},{"type":"mount"},{"type":"ipc","path":"/proc/9/ns/ipc"},
+          {"type":"uts","path":"/proc/9/ns/uts"},{"type":"cgroup","path":"/proc/9/ns/cgroup"}])");
+  auto b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  EXPECT_EQ(b->pidns_path, "/proc/9/ns/pid");
+  EXPECT_EQ(b->ipcns_path, "/proc/9/ns/ipc");
+  EXPECT_EQ(b->utsns_path, "/proc/9/ns/uts");
+  EXPECT_EQ(b->cgroupns_path, "/proc/9/ns/cgroup");
+  c["linux"]["namespaces"][1]["path"] = "/proc/9/ns/mnt";
+  b = parse(c);
+  ASSERT_FALSE(b);
+  EXPECT_NE(b.error().what().find("linux.namespaces[mount].path"), std::string::npos);
+  c["linux"]["namespaces"][1].erase("path");
+  c["linux"]["namespaces"].push_back({{"type", "user"}});
+  c["linux"]["uidMappings"] = json::parse(R"([{"containerID":0,"hostID":1000,"size":10}])");
+  c["linux"]["gidMappings"] = c["linux"]["uidMappings"];
+  b = parse(c);
+  ASSERT_FALSE(b);
+  EXPECT_NE(b.error().what().find("new user namespace"), std::string::npos) << b.error().what();
+}
+
+// cgroupsPath: a path as given; with --systemd-cgroup, "slice:prefix:name" where systemd would
+// put the scope (runc's systemd driver's names).
+TEST(OciConfig, CgroupsPathSystemdStyleNamesSystemdsCgroup) {
+  EXPECT_EQ(*cgroup_path_of("/default/c1", false), "/default/c1");
+  EXPECT_EQ(*cgroup_path_of("machine.slice:libpod:abc", true),
+            "/machine.slice/libpod-abc.scope");
+  EXPECT_EQ(*cgroup_path_of("kubepods-besteffort-pod12.slice:cri-containerd:abc", true),
+            "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod12.slice/"
+            "cri-containerd-abc.scope");
+  EXPECT_EQ(*cgroup_path_of(":runc:x", true), "/system.slice/runc-x.scope");
+  EXPECT_EQ(*cgroup_path_of("-.slice::x", true), "/x.scope");
+  EXPECT_FALSE(cgroup_path_of("/default/c1", true));
+  EXPECT_FALSE(cgroup_path_of("a.slice:p", true));
+  EXPECT_FALSE(cgroup_path_of("a--b.slice:p:n", true));
+  EXPECT_FALSE(cgroup_path_of("notaslice:p:n", true));
+}
+
 // Each refusal names the field, so a user sees what ljoci did not do.
 TEST(OciConfig, WhatCannotBeHonouredIsAnErrorNamingIt) {
   struct Case {
@@ -97,8 +140,8 @@ TEST(OciConfig, WhatCannotBeHonouredIsAnErrorNamingIt) {
        [](json& c) { c["hooks"]["createContainer"] = json::parse(R"([{"path":"/bin/true"}])"); }},
       {"sharing the host's pid namespace",
        [](json& c) { c["linux"]["namespaces"].erase(0); }},
-      {"linux.namespaces[pid].path",
-       [](json& c) { c["linux"]["namespaces"][0]["path"] = "/proc/1/ns/pid"; }},
+      {"linux.namespaces[mount].path",
+       [](json& c) { c["linux"]["namespaces"][1]["path"] = "/proc/1/ns/mnt"; }},
       {"process.apparmorProfile", [](json& c) { c["process"]["apparmorProfile"] = "x"; }},
       {"linux.resources.blockIO",
        [](json& c) { c["linux"]["resources"]["blockIO"] = json::parse(R"({"weight":10})"); }},

@@ -160,6 +160,162 @@ TEST_F(LjociTest, PsListsTheContainersProcesses) {
   EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
 }
 
+// A pod: the second container joins the first one's pid, ipc, uts, network and cgroup
+// namespaces by path (linux.namespaces[].path), as podman's pod members join the infra container
+// and a Kubernetes container its sandbox. It sees the first one's processes and hostname.
+TEST_F(LjociTest, ASecondContainerJoinsTheFirstsNamespacesByPath) {
+  config_["hostname"] = "pod-host";
+  write_config({"sleep", "30"});
+  const std::string infra = id("infra");
+  ASSERT_EQ(create(infra).status, 0);
+  ASSERT_EQ(sh(ljoci("start " + infra)).status, 0);
+  const int pid = state(infra)["pid"].get<int>();
+  const std::string ns = "/proc/" + std::to_string(pid) + "/ns/";
+  config_.erase("hostname");
+  config_["linux"]["namespaces"] = json::array();
+  for (const char* t : {"pid", "ipc", "uts", "network", "cgroup"})
+    config_["linux"]["namespaces"].push_back(
+        {{"type", t}, {"path", ns + (std::string(t) == "network" ? "net" : t)}});
+  config_["linux"]["namespaces"].push_back({{"type", "mount"}});
+  write_config({"sh", "-c",
+                "hostname; for n in pid ipc uts net cgroup; do readlink /proc/self/ns/$n; done; "
+                "cat /proc/*/cmdline | tr '\\0' ' ' | grep -c 'sleep 30'"});
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("member")));
+  EXPECT_EQ(o.status, 0) << o.text;
+  std::string want = "pod-host\n";
+  for (const char* n : {"pid", "ipc", "uts", "net", "cgroup"})
+    want += sh("readlink " + ns + n).text;
+  want += "1\n";
+  EXPECT_EQ(o.text, want);
+  EXPECT_EQ(sh(ljoci("delete --force " + infra)).status, 0);
+}
+
+// cgroupsPath is where the container's cgroup goes (the runtime-tools suite, containerd's
+// /default/<id> and podman's /libpod_parent/libpod-<id> look for it there); delete removes it.
+TEST_F(LjociTest, TheCgroupIsAtCgroupsPath) {
+  const std::string c = id("cgp");
+  const std::string parent = "/" + id("ljoci-test");
+  config_["linux"]["cgroupsPath"] = parent + "/" + c;
+  config_["linux"]["resources"] = {{"pids", {{"limit", 42}}}};
+  write_config({"sleep", "30"});
+  ASSERT_EQ(create(c).status, 0);
+  const int pid = state(c)["pid"].get<int>();
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+  std::string dir;
+  for (std::string line; std::getline(in, line);) {
+    const auto a = line.find(':'), b = line.find(':', a + 1);
+    const std::string ctl = line.substr(a + 1, b - a - 1);
+    if (ctl == "pids" || (ctl.empty() && dir.empty()))
+      dir = (ctl.empty() ? "/sys/fs/cgroup" : "/sys/fs/cgroup/pids") + line.substr(b + 1);
+    if (ctl == "pids") {
+      EXPECT_EQ(line.substr(b + 1), parent + "/" + c) << line;
+    }
+  }
+  EXPECT_EQ(sh("cat " + dir + "/pids.max").text, "42\n") << dir;
+  EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
+  EXPECT_FALSE(fs::exists(dir));
+  for (const char* h : {"", "/pids", "/memory"}) (void)::rmdir(("/sys/fs/cgroup" + std::string(h) + parent).c_str());
+}
+
+// exec: one more process in the running container, in its namespaces and cgroup, under its
+// seccomp filter; runc's command-line form and --process (what conmon and the shim pass); its
+// exit status; --detach with --pid-file names the monitor, which exits with the process's status.
+TEST_F(LjociTest, ExecRunsAProcessInTheContainer) {
+  config_["hostname"] = "exec-host";
+  write_config({"sleep", "30"});
+  const std::string c = id("ex");
+  ASSERT_EQ(create(c).status, 0);
+  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  auto o = sh(ljoci("exec --env X=1 --cwd /tmp " + c +
+                    " sh -c 'hostname; echo $X; pwd; cat /proc/2/cmdline | tr \"\\0\" \" \"; "
+                    "echo; grep -c . /proc/self/cgroup >/dev/null; exit 4'"));
+  EXPECT_EQ(o.status, 4) << o.text;
+  EXPECT_EQ(o.text, "exec-host\n1\n/tmp\nsleep 30 \n");
+  // In the container's cgroup: at the root of its cgroup namespace (elsewhere it would read
+  // "/.." or a host path).
+  o = sh(ljoci("exec " + c + " cat /proc/self/cgroup"));
+  EXPECT_NE(o.text.find(":pids:/\n"), std::string::npos) << o.text;
+  EXPECT_EQ(o.text.find(":/.."), std::string::npos) << o.text;
+  // --process, as conmon and containerd's shim call it.
+  const fs::path proc = world_->dir() / "process.json";
+  std::ofstream(proc) << json{{"args", {"sh", "-c", "id -u; exit 3"}}, {"cwd", "/"},
+                              {"env", {"PATH=/bin"}}, {"user", {{"uid", 1000}, {"gid", 1000}}}}
+                             .dump();
+  o = sh(ljoci("exec --process " + proc.string() + " " + c));
+  EXPECT_EQ(o.status, 3) << o.text;
+  EXPECT_EQ(o.text, "1000\n");
+  const fs::path pid_file = world_->dir() / "exec.pid";
+  o = sh(ljoci("exec --detach --pid-file " + pid_file.string() + " --process " + proc.string() +
+               " " + c + " </dev/null >/dev/null 2>&1"));
+  EXPECT_EQ(o.status, 0) << o.text;
+  std::ifstream pf(pid_file);
+  int monitor = 0;
+  pf >> monitor;
+  EXPECT_GT(monitor, 0);
+  EXPECT_EQ(sh(ljoci("exec " + c + " /no/such/command")).status, 1);
+  EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
+  EXPECT_NE(sh(ljoci("exec " + c + " true")).status, 0);  // gone
+}
+
+// pause freezes every process of the container (its output stops), resume lets them go on;
+// state says "paused" meanwhile; a paused container is deleted only by force (thawed first).
+// update changes the limits in the container's cgroups.
+TEST_F(LjociTest, PauseResumeAndUpdate) {
+  const fs::path out = world_->mkdir("out");
+  config_["mounts"].push_back({{"destination", "/out"}, {"type", "bind"},
+                               {"source", out.string()}, {"options", {"rbind"}}});
+  config_["linux"]["resources"] = {{"pids", {{"limit", 100}}}, {"memory", {{"limit", 64 << 20}}}};
+  write_config({"sh", "-c", "while :; do echo . >> /out/ticks; sleep 0.02; done"});
+  const std::string c = id("pz");
+  ASSERT_EQ(create(c).status, 0);
+  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  auto ticks = [&] { return sh("wc -l < " + (out / "ticks").string()).text; };
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto o = sh(ljoci("pause " + c));
+  ASSERT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(state(c)["status"], "paused");
+  EXPECT_NE(sh(ljoci("pause " + c)).status, 0);
+  const std::string frozen = ticks();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(ticks(), frozen);
+  EXPECT_NE(sh(ljoci("delete " + c)).status, 0);
+  o = sh(ljoci("resume " + c));
+  ASSERT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(state(c)["status"], "running");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_NE(ticks(), frozen);
+
+  // update: flags and a resources file, read back from the container's cgroups.
+  const int pid = state(c)["pid"].get<int>();
+  std::string pids_dir, mem_dir;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+  for (std::string line; std::getline(in, line);) {
+    const auto a = line.find(':'), b = line.find(':', a + 1);
+    const std::string ctl = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (ctl == "pids") pids_dir = "/sys/fs/cgroup/pids" + path;
+    if (ctl == "memory") mem_dir = "/sys/fs/cgroup/memory" + path;
+    if (ctl.empty() && pids_dir.empty()) pids_dir = mem_dir = "/sys/fs/cgroup" + path;
+  }
+  o = sh(ljoci("update --pids-limit 50 " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(sh("cat " + pids_dir + "/pids.max").text, "50\n");
+  const fs::path res = world_->dir() / "resources.json";
+  std::ofstream(res) << R"({"memory": {"limit": 33554432}, "pids": {"limit": 0}})";
+  o = sh(ljoci("update --resources " + res.string() + " " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(sh("cat " + pids_dir + "/pids.max").text, "max\n");
+  const std::string mem_file = fs::exists(mem_dir + "/memory.max") ? "/memory.max" : "/memory.limit_in_bytes";
+  EXPECT_EQ(sh("cat " + mem_dir + mem_file).text, "33554432\n");
+  o = sh(ljoci("update --cpuset-cpus 0 " + c));
+  EXPECT_NE(o.status, 0);
+  EXPECT_NE(o.text.find("cpuset-cpus"), std::string::npos) << o.text;
+
+  ASSERT_EQ(sh(ljoci("pause " + c)).status, 0);
+  o = sh(ljoci("delete --force " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_FALSE(fs::exists("/sys/fs/cgroup/freezer/ljd-frozen/" + c));
+}
+
 TEST_F(LjociTest, ACreatedContainerCanBeKilledAndDeleted) {
   write_config({"sleep", "30"});
   const std::string c2 = id("c2");
@@ -325,6 +481,20 @@ TEST_F(LjociTest, PodmanRunsContainersOnLjoci) {
   ASSERT_EQ(o.status, 0) << o.text;
   std::string id = o.text.substr(0, o.text.find('\n'));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // podman exec: conmon calls `exec --pid-file --process --detach` and reaps the monitor.
+  const std::string rt = "podman --runtime " + std::string(LJOCI_PATH) + " ";
+  o = sh(rt + "exec " + id + " sh -c 'echo exec; exit 6'");
+  EXPECT_EQ(o.status, 6) << o.text;
+  EXPECT_EQ(o.text, "exec\n");
+  // -it: a terminal through ljoci's console socket (script(1) gives podman one to pass on).
+  if (sh("command -v script").status == 0) {
+    o = sh("script -qec \"" + rt + "exec -it " + id + " sh -c 'tty; exit 5'\" /dev/null");
+    EXPECT_EQ(o.status, 5) << o.text;
+    EXPECT_NE(o.text.find("/dev/pts/0"), std::string::npos) << o.text;
+    o = sh("script -qec \"" + podman + "-it --rm " + image + " sh -c 'tty; exit 2'\" /dev/null");
+    EXPECT_EQ(o.status, 2) << o.text;
+    EXPECT_NE(o.text.find("/dev/pts/0"), std::string::npos) << o.text;
+  }
   o = sh("podman --runtime " + std::string(LJOCI_PATH) + " stop -t 10 " + id);
   EXPECT_EQ(o.status, 0) << o.text;
   EXPECT_EQ(sh("podman logs " + id).text, "up\nterm\n");

@@ -642,6 +642,8 @@ const char* unsupported_process_option(const JailSpec& spec) {
   // A device needs the jail's own devfs ruleset (the configured one unhiding it), composed
   // from a reserved range and released at teardown: not done yet, so refused by name.
   if (!spec.grants.devices.empty()) return "grants.devices";
+  if (spec.join.any()) return "join (namespaces of another process)";
+  if (!spec.cgroup_path.empty()) return "cgroup_path";
   if (!spec.root.mounts.empty()) return "root.mounts";
   if (spec.root.nodev) return "root.nodev";
   if (!spec.root.masked_paths.empty() || !spec.root.readonly_paths.empty())

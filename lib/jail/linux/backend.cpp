@@ -236,6 +236,21 @@ class LinuxBackend final : public Backend {
     return jail::adopt_exec(handle);
   }
 
+  // The jail's cgroups are its owner's: looked at, never destroyed here.
+  Status freeze(const JailHandle& jail, bool frozen) override {
+    Cgroups cg = Cgroups::from_handle(jail.cgroup);
+    Status r = cg.freeze(frozen, jail.name);
+    cg.forget();
+    return r;
+  }
+
+  Status update(const JailHandle& jail, const LimitsUpdate& u) override {
+    Cgroups cg = Cgroups::from_handle(jail.cgroup);
+    Status r = cg.update(u.memory_bytes, u.pids, u.cpu_percent);
+    cg.forget();
+    return r;
+  }
+
   ~LinuxBackend() override { remove_scope(scope_); }
 
  private:

@@ -68,12 +68,13 @@ CgroupLayout detect() {
         if (o == "memory") v1_mount[0] = f[4];
         if (o == "pids") v1_mount[1] = f[4];
         if (o == "cpu") v1_mount[2] = f[4];
+        if (o == "freezer") l.freezer_mount = f[4];
       }
     }
   }
   // Own cgroups: "0::/path" (v2) and "N:memory:/path" (v1).
   std::ifstream pc("/proc/self/cgroup");
-  std::string own_v2 = "/", own_v1[3] = {"/", "/", "/"};
+  std::string own_v2 = "/", own_v1[3] = {"/", "/", "/"}, own_freezer = "/";
   while (std::getline(pc, line)) {
     auto a = line.find(':'), b = line.find(':', a + 1);
     if (a == std::string::npos || b == std::string::npos) continue;
@@ -85,11 +86,21 @@ CgroupLayout detect() {
       if (c == "memory") own_v1[0] = path;
       if (c == "pids") own_v1[1] = path;
       if (c == "cpu") own_v1[2] = path;
+      if (c == "freezer") own_freezer = path;
     }
   }
   auto join = [](const std::string& mnt, const std::string& own) {
     return mnt + (own == "/" ? "" : own) + "/ljd";
   };
+  l.v2_mount = v2_mount;
+  l.v2_own = own_v2;
+  l.memory_mount = v1_mount[0];
+  l.memory_own = own_v1[0];
+  l.pids_mount = v1_mount[1];
+  l.pids_own = own_v1[1];
+  l.cpu_mount = v1_mount[2];
+  l.cpu_own = own_v1[2];
+  l.freezer_own = own_freezer;
   std::string controllers;
   if (!v2_mount.empty() && read_file(v2_mount + "/cgroup.controllers", &controllers)) {
     std::istringstream cs(controllers);
@@ -414,12 +425,36 @@ Cgroups::~Cgroups() {
 }
 
 Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
-                                const CgroupScope& scope) {
+                                const CgroupScope& scope, const std::string& path) {
   Cgroups cg;
   const CgroupLayout& l = cgroup_layout();
+  // A path of the caller's (JailSpec::cgroup_path): <mount><path>, or <mount><own>/<path> when
+  // relative. The top passed to add() names the hierarchy by its base.
+  auto add_at_path = [&](const std::string& top) -> Result<std::string> {
+    const std::string* mount = &l.v2_mount;
+    const std::string* own = &l.v2_own;
+    if (&top == &l.memory_base) mount = &l.memory_mount, own = &l.memory_own;
+    if (&top == &l.pids_base) mount = &l.pids_mount, own = &l.pids_own;
+    if (&top == &l.cpu_base) mount = &l.cpu_mount, own = &l.cpu_own;
+    const std::string rel = path[0] == '/' ? path : (*own == "/" ? "" : *own) + "/" + path;
+    // Parents first; v2 enables the controllers in each on the way down (cgroup-v2.rst).
+    std::string dir = *mount;
+    std::istringstream parts(rel);
+    for (std::string part; std::getline(parts, part, '/');) {
+      if (part.empty() || part == ".") continue;
+      if (l.v2) (void)write_file(dir + "/cgroup.subtree_control", "+memory +pids +cpu");
+      dir += "/" + part;
+      LJ_TRY(make_dir(dir));
+    }
+    if (!procs_of(dir).empty())
+      return fail(Errc::conflict, "jail", "cgroup " + dir + " already holds processes");
+    cg.dirs_.push_back(dir);
+    return dir;
+  };
   auto add = [&](const std::string& top) -> Result<std::string> {
     if (top.empty())
       return fail(Errc::unsupported, "jail", "no cgroup controller for the requested limits");
+    if (!path.empty()) return add_at_path(top);
     const std::string base = scoped(top, scope);
     std::string dir = base + "/" + name;
     if (!take_idle(base, dir)) {
@@ -436,13 +471,13 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
     cg.dirs_.push_back(dir);
     return dir;
   };
-  cg.pooled_ = true;
+  cg.pooled_ = path.empty();
   const std::string period = "100000";
   if (l.v2) {
     cg.v2_ = true;
     // Controllers must be enabled on the way down (cgroup-v2.rst, "Enabling and Disabling"); a
     // scope's were when it was made (prepare_scope).
-    if (scope.name.empty()) {
+    if (scope.name.empty() && path.empty()) {
       std::string parent = l.v2_base.substr(0, l.v2_base.rfind('/'));
       (void)write_file(parent + "/cgroup.subtree_control", "+memory +pids +cpu");
       LJ_TRY(make_dir(l.v2_base));
@@ -550,6 +585,109 @@ Status Cgroups::signal_all(int sig) const {
     for (pid_t p : procs_of(d))
       if (::kill(p, sig) != 0 && errno != ESRCH)
         return fail_errno("jail", "kill " + std::to_string(p));
+  return {};
+}
+
+Status Cgroups::freeze(bool frozen, const std::string& name) const {
+  if (dirs_.empty()) return fail(Errc::unsupported, "jail", "jail " + name + " has no cgroup");
+  auto wait_for = [](const std::string& file, const std::string& want) -> Status {
+    for (int i = 0; i < 1000; ++i) {
+      std::string text;
+      if (read_file(file, &text) && text.find(want) != std::string::npos) return {};
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return fail(Errc::timed_out, "jail", file + " does not read " + want);
+  };
+  if (v2_) {
+    const std::string& d = dirs_.front();
+    LJ_TRY(write_file(d + "/cgroup.freeze", frozen ? "1" : "0"));
+    return wait_for(d + "/cgroup.events", frozen ? "frozen 1" : "frozen 0");
+  }
+  const CgroupLayout& l = cgroup_layout();
+  if (l.freezer_mount.empty())
+    return fail(Errc::unsupported, "jail", "no cgroup v1 freezer on this host");
+  const std::string parent = l.freezer_mount + "/ljd-frozen";
+  const std::string dir = parent + "/" + name;
+  const std::string& members = dirs_.front();  // every process of the jail is in each of them
+  if (frozen) {
+    LJ_TRY(make_dir(parent));
+    LJ_TRY(make_dir(dir));
+    // Moved until none is left outside: a process forks only while it is not frozen, and a
+    // process moved into a frozen cgroup is frozen (freezer-subsystem.txt).
+    for (int round = 0; round < 100; ++round) {
+      const auto inside = procs_of(dir);
+      int moved = 0;
+      for (pid_t p : procs_of(members))
+        if (std::find(inside.begin(), inside.end(), p) == inside.end()) {
+          // A process that exited meanwhile cannot be moved: not an error.
+          if (Status w = write_file(dir + "/cgroup.procs", std::to_string(p)); !w && ::kill(p, 0) == 0)
+            return w;
+          ++moved;
+        }
+      if (round > 0 && moved == 0) return {};
+      LJ_TRY(write_file(dir + "/freezer.state", "FROZEN"));
+      LJ_TRY(wait_for(dir + "/freezer.state", "FROZEN"));
+    }
+    return fail(Errc::busy, "jail", "jail " + name + " keeps forking: not frozen");
+  }
+  if (!exists(dir)) return {};
+  LJ_TRY(write_file(dir + "/freezer.state", "THAWED"));
+  LJ_TRY(wait_for(dir + "/freezer.state", "THAWED"));
+  const std::string home = l.freezer_mount + (l.freezer_own == "/" ? "" : l.freezer_own);
+  for (pid_t p : procs_of(dir))
+    if (Status w = write_file(home + "/cgroup.procs", std::to_string(p)); !w && ::kill(p, 0) == 0)
+      return w;
+  if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) return fail_errno("jail", "rmdir " + dir);
+  return {};
+}
+
+Status Cgroups::update(std::optional<std::uint64_t> memory_bytes, std::optional<std::uint64_t> pids,
+                       std::optional<std::uint32_t> cpu_percent) const {
+  const std::string period = "100000";
+  auto find = [&](const char* file) -> std::string {
+    for (const auto& d : dirs_)
+      if (exists(d + "/" + file)) return d;
+    return {};
+  };
+  auto need = [&](const char* file, const char* what) -> Result<std::string> {
+    std::string d = find(file);
+    if (d.empty())
+      return fail(Errc::unsupported, "jail",
+                  std::string("the jail has no ") + what + " cgroup (made only for a limit at its start)");
+    return d;
+  };
+  if (memory_bytes) {
+    if (v2_) {
+      const std::string d = LJ_TRY(need("memory.max", "memory"));
+      LJ_TRY(write_file(d + "/memory.max", *memory_bytes ? std::to_string(*memory_bytes) : "max"));
+    } else {
+      const std::string d = LJ_TRY(need("memory.limit_in_bytes", "memory"));
+      const std::string v = *memory_bytes ? std::to_string(*memory_bytes) : "-1";
+      // memsw >= memory at every moment: raise memsw first when growing, memory first when not.
+      const bool memsw = exists(d + "/memory.memsw.limit_in_bytes");
+      std::string cur;
+      (void)read_file(d + "/memory.limit_in_bytes", &cur);
+      const bool growing = !*memory_bytes || std::strtoull(cur.c_str(), nullptr, 10) < *memory_bytes;
+      if (memsw && growing) LJ_TRY(write_file(d + "/memory.memsw.limit_in_bytes", v));
+      LJ_TRY(write_file(d + "/memory.limit_in_bytes", v));
+      if (memsw && !growing) LJ_TRY(write_file(d + "/memory.memsw.limit_in_bytes", v));
+    }
+  }
+  if (pids) {
+    const std::string d = LJ_TRY(need("pids.max", "pids"));
+    LJ_TRY(write_file(d + "/pids.max", *pids ? std::to_string(*pids) : "max"));
+  }
+  if (cpu_percent) {
+    const std::string quota = *cpu_percent ? std::to_string(*cpu_percent * 1000ull) : "";
+    if (v2_) {
+      const std::string d = LJ_TRY(need("cpu.max", "cpu"));
+      LJ_TRY(write_file(d + "/cpu.max", (quota.empty() ? "max" : quota) + " " + period));
+    } else {
+      const std::string d = LJ_TRY(need("cpu.cfs_quota_us", "cpu"));
+      LJ_TRY(write_file(d + "/cpu.cfs_period_us", period));
+      LJ_TRY(write_file(d + "/cpu.cfs_quota_us", quota.empty() ? "-1" : quota));
+    }
+  }
   return {};
 }
 

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,10 @@ struct CgroupLayout {
   std::string v2_base;                           // <cgroup2 mount><own cgroup>/ljd
   std::string memory_base, pids_base, cpu_base;  // v1: <controller mount><own cgroup>/ljd
   bool memsw = false;                            // v1 memory.memsw.* present (swap accounting)
+  // Each hierarchy's mount point and this process's own cgroup in it ("/" at the root), for a
+  // jail placed at a path of its own (JailSpec::cgroup_path).
+  std::string v2_mount, memory_mount, pids_mount, cpu_mount, freezer_mount;
+  std::string v2_own = "/", memory_own = "/", pids_own = "/", cpu_own = "/", freezer_own = "/";
 };
 
 // The layout of this machine (computed on first call, then cached; thread-safe).
@@ -86,8 +91,11 @@ class Cgroups {
   // v1 memory and pids cgroups (whether limited or not; none only on a machine without these
   // controllers) and cpu for a cpu limit. Errors name the file and errno; whatever was made is
   // removed again.
+  // With a path (JailSpec::cgroup_path) the cgroups are there instead, in every hierarchy, never
+  // pooled: made with their parents (v2: the controllers enabled on the way), or taken when they
+  // exist without a process.
   static Result<Cgroups> create(const std::string& name, const Limits& limits,
-                                const CgroupScope& scope = {});
+                                const CgroupScope& scope = {}, const std::string& path = {});
   // Takes ownership of the cgroups of a handle (JailHandle::cgroup), for adopt/release.
   static Cgroups from_handle(const std::string& handle_cgroup);
   // The cgroups create(name, ...) would have made, those that exist: recovery of a jail whose
@@ -114,6 +122,19 @@ class Cgroups {
   std::uint64_t oom_kills() const;
   // Sends sig to every process in the jail's cgroups.
   Status signal_all(int sig) const;
+  // Backend::freeze: v2 cgroup.freeze; v1 a freezer cgroup <freezer mount>/ljd-frozen/<name>
+  // that the jail's processes are moved into and frozen (until none is left outside), then
+  // thawed, moved back to this process's freezer cgroup and removed.
+  Status freeze(bool frozen, const std::string& name) const;
+  // Backend::update: the limits given are written (0: none), the others left.
+  Status update(std::optional<std::uint64_t> memory_bytes, std::optional<std::uint64_t> pids,
+                std::optional<std::uint32_t> cpu_percent) const;
+  // Lets go of the directories without touching them: for a Cgroups made from a handle only to
+  // freeze or update a jail someone else owns (the destructor would destroy them).
+  void forget() {
+    close_attach_fds();
+    dirs_.clear();
+  }
   // SIGKILLs everything left and removes the directories (returns made ones to the idle pool).
   // Idempotent; the first error is returned but every directory is still tried.
   Status destroy();

@@ -584,6 +584,14 @@ void child_main(const ChildPlan& p) noexcept {
       die(kSlotError, "write", errno, "/proc/self/oom_score_adj");
     ::close(fd);
   }
+  // Joined namespaces (JoinedNamespaces) before anything is done in them: the hostname, the
+  // mqueue mount (ipc), the cgroup namespace's root (below, in place of a new one).
+  if (p.fds[kSlotJoinIpc] >= 0 && ::setns(kSlotJoinIpc, CLONE_NEWIPC) != 0)
+    die(kSlotError, "setns", errno, "ipc namespace");
+  if (p.fds[kSlotJoinUts] >= 0 && ::setns(kSlotJoinUts, CLONE_NEWUTS) != 0)
+    die(kSlotError, "setns", errno, "uts namespace");
+  ::close(kSlotJoinIpc);
+  ::close(kSlotJoinUts);
   if (p.fds[kSlotNetns] >= 0 && ::setns(kSlotNetns, CLONE_NEWNET) != 0)
     die(kSlotError, "setns", errno, "network namespace");
   if (p.fds[kSlotNetns] < 0 && p.fds[kSlotSysfsNetns] >= 0) {
@@ -600,6 +608,8 @@ void child_main(const ChildPlan& p) noexcept {
   // after its exec, before the command, the first process of the jail, is let go.
   if (!p.shares_daemon_memory) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   ::prctl(PR_SET_NAME, "lj-init", 0, 0, 0);
+  if (p.subreaper && ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
+    die(kSlotError, "prctl PR_SET_CHILD_SUBREAPER", errno, "");
 
   for (int s = kSlotCgroup0; s < kSlotReaper; ++s)
     if (p.fds[s] >= 0 && ::write(s, "0", 1) != 1) die(kSlotError, "join cgroup", errno, "tasks");
@@ -607,6 +617,9 @@ void child_main(const ChildPlan& p) noexcept {
     if (p.fds[s] >= 0) ::close(s);
   if (p.join_then_unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0)
     die(kSlotError, "unshare", errno, "CLONE_NEWCGROUP");
+  if (p.fds[kSlotJoinCgroup] >= 0 && ::setns(kSlotJoinCgroup, CLONE_NEWCGROUP) != 0)
+    die(kSlotError, "setns", errno, "cgroup namespace");
+  ::close(kSlotJoinCgroup);
   if (p.wait_sync) {
     char c;
     if (::read(kSlotSync, &c, 1) != 1) ::_exit(126);  // the parent gave up: nothing to report

@@ -44,7 +44,11 @@ enum Slot : int {
   kSlotConsole = 19,
   // ProcessOptions::hold_fd: the command reads its start byte here (closed in init and lj-init).
   kSlotHold = 20,
-  kSlotEnd = 21,
+  // JoinedNamespaces: entered by init first (setns), closed at once.
+  kSlotJoinIpc = 21,
+  kSlotJoinUts = 22,
+  kSlotJoinCgroup = 23,
+  kSlotEnd = 24,
   // Made by init itself once the two above are closed: the command waits for EOF on the read
   // end, which comes once init has become the reaper (its exec done, non-dumpable again), so it
   // never sees ljd as /proc/1/exe.
@@ -58,7 +62,8 @@ constexpr int kSlotJail = kSlotSync;
 static_assert(kSlotStatus == LJ_INIT_SLOT_STATUS && kSlotStatusFile == LJ_INIT_SLOT_STATUS_FILE);
 static_assert(kSlotGoWrite > kSlotGoRead && kSlotGoRead > kSlotReaper);
 static_assert(kSlotOutRead > kSlotSysfsNetns && kSlotErrRead + 1 == kSlotConsole);
-static_assert(kSlotConsole + 1 == kSlotHold && kSlotHold + 1 == kSlotEnd);
+static_assert(kSlotConsole + 1 == kSlotHold && kSlotHold + 1 == kSlotJoinIpc);
+static_assert(kSlotJoinCgroup + 1 == kSlotEnd);
 constexpr int kMaxCgroupFds = kSlotReaper - kSlotCgroup0;
 
 // Whether init passes `sig` on to the command (and to everyone, see below). Others are dropped
@@ -78,10 +83,11 @@ struct ChildPlan {
   RootProgram root;
 
   // Descriptors in the parent's numbering, -1 when unused; moved to their slots in the child.
-  int fds[kSlotEnd] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-                       -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+  int fds[kSlotEnd] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                       -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 
   bool join_then_unshare_cgroupns = false;  // join (kSlotCgroup*), then a cgroup namespace
+  bool subreaper = false;  // in a joined pid namespace: the jail's orphans still come to init
   bool wait_sync = false;                   // wait for the parent (uid_map, network) first
   bool loopback_up = false;                 // a private network namespace
   bool die_with_parent = false;             // PR_SET_PDEATHSIG(SIGKILL) on init

@@ -130,6 +130,35 @@ struct Launch {
   Status handshake;
 };
 
+// The calling thread's children made in another pid namespace while it is held (clone_init):
+// entered with setns(2), left for the thread's own pid namespace by leave() or the destructor.
+class PidNamespaceFor {
+ public:
+  PidNamespaceFor() = default;
+  PidNamespaceFor(const PidNamespaceFor&) = delete;
+  PidNamespaceFor& operator=(const PidNamespaceFor&) = delete;
+  ~PidNamespaceFor() { (void)leave(); }
+  Status enter(int target) {
+    own_.reset(LJ_SYS("open", ::open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC)));
+    if (!own_) return fail_errno("jail", "open /proc/thread-self/ns/pid");
+    if (LJ_SYS("setns", ::setns(target, CLONE_NEWPID)) != 0) {
+      own_.reset();
+      return fail_errno("jail", "setns the pid namespace to join");
+    }
+    return {};
+  }
+  Status leave() {
+    if (!own_) return {};
+    const int rc = ::setns(own_.get(), CLONE_NEWPID);
+    own_.reset();
+    if (rc != 0) return fail_errno("jail", "setns back to the spawner's pid namespace");
+    return {};
+  }
+
+ private:
+  UniqueFd own_;
+};
+
 // 1. The root, compiled into the mount steps the child runs before pivot_root
 // (root_program.hpp), and the network namespace the child is made in.
 Status prepare_root(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
@@ -298,6 +327,12 @@ Status prepare_command(const JailSpec& spec, const SpawnContext& ctx, Launch& l)
   if (spec.die_with_parent) plan.parent_pidfd = ctx.self_pidfd;
   plan.seccomp = ctx.seccomp;
   plan.fds[kSlotReaper] = ctx.reaper;
+  plan.fds[kSlotJoinIpc] = spec.join.ipc;
+  plan.fds[kSlotJoinUts] = spec.join.uts;
+  plan.fds[kSlotJoinCgroup] = spec.join.cgroup;
+  // A joined UTS namespace keeps its hostname unless the spec names one.
+  if (spec.join.uts >= 0) plan.hostname = spec.hostname;
+  plan.subreaper = spec.join.pid >= 0;
   return plan_process_options(spec.process, plan, l.command_seccomp);
 }
 
@@ -355,7 +390,8 @@ Status prepare_descriptors(const JailSpec& spec, Launch& l) {
 // a v2 cgroup (clone_init) or joins the v1 ones through their tasks files at its slots.
 Status prepare_cgroups(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   l.cgroups = LJ_TRY(Cgroups::create(spec.name, spec.limits,
-                                     ctx.cgroups ? *ctx.cgroups : CgroupScope{}));
+                                     ctx.cgroups ? *ctx.cgroups : CgroupScope{},
+                                     spec.cgroup_path));
   auto cg_fds = l.cgroups.join_fds();
   if (cg_fds.size() > static_cast<std::size_t>(kMaxCgroupFds))
     return fail(Errc::internal, "jail", "too many cgroup controllers");
@@ -394,19 +430,30 @@ Status clone_init(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   plan.command_stack_top = StackPool::command_top(l.stacks.base());
 
   const bool private_net = spec.network.mode != NetworkMode::inherit;
-  std::uint64_t flags = CLONE_PIDFD | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
+  // Joined namespaces (JoinedNamespaces) are not made: init enters them first (child_main).
+  std::uint64_t flags = CLONE_PIDFD | CLONE_NEWNS;
+  if (spec.join.pid < 0) flags |= CLONE_NEWPID;
+  if (spec.join.uts < 0) flags |= CLONE_NEWUTS;
+  if (spec.join.ipc < 0) flags |= CLONE_NEWIPC;
   if (private_net && !l.netns) flags |= CLONE_NEWNET;
   if (spec.userns) flags |= CLONE_NEWUSER;
+  const std::uint64_t new_cgroupns = spec.join.cgroup < 0 ? CLONE_NEWCGROUP : 0;
   struct clone_args args;
   std::memset(&args, 0, sizeof args);
   if (l.cgroups.v2() && l.cgroups.v2_dir_fd() >= 0) {
-    flags |= CLONE_INTO_CGROUP | CLONE_NEWCGROUP;
+    flags |= CLONE_INTO_CGROUP | new_cgroupns;
     args.cgroup = static_cast<std::uint64_t>(l.cgroups.v2_dir_fd());
   } else if (!l.cgroups.empty()) {
-    plan.join_then_unshare_cgroupns = true;  // the namespace root must be the jail's cgroup
+    // the namespace root must be the jail's cgroup
+    plan.join_then_unshare_cgroupns = new_cgroupns != 0;
   } else {
-    flags |= CLONE_NEWCGROUP;
+    flags |= new_cgroupns;
   }
+  // A joined pid namespace is entered by the clone itself: this thread's children are made in it
+  // (setns(2) CLONE_NEWPID changes only pid_for_children), and this thread goes back to its own
+  // right after, on every path.
+  PidNamespaceFor pid_ns;
+  if (spec.join.pid >= 0) LJ_TRY(pid_ns.enter(spec.join.pid));
   int pidfd_raw = -1;
   long pid = -1;
   args.pidfd = reinterpret_cast<std::uintptr_t>(&pidfd_raw);
@@ -431,6 +478,7 @@ Status clone_init(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
     if (pid < 0) return fail_errno("jail", "clone3");
     if (pid == 0) child_main(plan);  // never returns
   }
+  LJ_TRY(pid_ns.leave());
   l.child.pidfd.reset(pidfd_raw);
   l.child.pid = pid;
 

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <limits>
 
 #include "common/log.hpp"
 #include "daemon/jails.hpp"
@@ -61,6 +62,24 @@ Result<std::int64_t> query_int(const Request& req, std::string_view key, std::in
                 "query parameter " + std::string(key) + ": expected an integer, got `" + *v + "`");
   }
   return n;
+}
+
+std::optional<WindowSize> query_window(const Request& req, const Reply& reply) {
+  WindowSize ws;
+  for (auto [key, out] : {std::pair{"h", &ws.rows}, std::pair{"w", &ws.cols}}) {
+    auto v = query_int(req, key, -1);
+    if (!v) {
+      reply(field_error(v.error(), key));
+      return std::nullopt;
+    }
+    if (*v < 1 || *v > std::numeric_limits<unsigned short>::max()) {
+      reply(field_error(
+          Error(Errc::invalid_argument, "api", std::string(key) + " must be 1..65535"), key));
+      return std::nullopt;
+    }
+    *out = static_cast<unsigned short>(*v);
+  }
+  return ws;
 }
 
 Result<std::optional<double>> query_seconds(const Request& req, std::string_view key) {

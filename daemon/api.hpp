@@ -38,6 +38,12 @@ Result<std::int64_t> query_int(const Request& req, std::string_view key, std::in
 Result<std::optional<double>> query_seconds(const Request& req, std::string_view key);
 // The error response of a decoding failure, with details.field.
 Response field_error(const Error& err, const std::string& field);
+// A terminal's window size from ?h=&w= (1..65535 each, POST .../resize of a jail or an exec);
+// answers the 400 naming the parameter itself and returns nullopt on error.
+struct WindowSize {
+  unsigned short rows = 0, cols = 0;
+};
+std::optional<WindowSize> query_window(const Request& req, const Reply& reply);
 
 // Decodes a small body with `read` (which reads every field of the Fields it is given); answers
 // the 400 itself and returns false on error.

@@ -1,6 +1,5 @@
 // Interactive jails: attach (the HTTP upgrade of Docker's hijack, or a plain output stream) and
 // resize. docs/attach.md says why an upgrade rather than a WebSocket.
-#include <limits>
 
 #include "daemon/api.hpp"
 #include "daemon/attach.hpp"
@@ -72,18 +71,11 @@ void add_attach_routes(Router& router, Daemon& d) {
   });
 
   router.add("POST", "/v1/jails/{id}/resize", [&d](Request& req, const Params& p, Reply reply) {
-    auto h = query_int(req, "h", -1), w = query_int(req, "w", -1);
-    if (!h) return reply(field_error(h.error(), "h"));
-    if (!w) return reply(field_error(w.error(), "w"));
-    const auto max = std::numeric_limits<unsigned short>::max();
-    if (*h < 1 || *h > max)
-      return reply(field_error(Error(Errc::invalid_argument, "api", "h must be 1..65535"), "h"));
-    if (*w < 1 || *w > max)
-      return reply(field_error(Error(Errc::invalid_argument, "api", "w must be 1..65535"), "w"));
-    auto st = d.jails->resize(p.at("id"), static_cast<unsigned short>(*h),
-                              static_cast<unsigned short>(*w));
+    auto ws = query_window(req, reply);
+    if (!ws) return;
+    auto st = d.jails->resize(p.at("id"), ws->rows, ws->cols);
     if (!st) return reply(error_response(st.error()));
-    reply(json_response(200, {{"rows", *h}, {"cols", *w}}));
+    reply(json_response(200, {{"rows", ws->rows}, {"cols", ws->cols}}));
   });
 }
 

@@ -1,6 +1,5 @@
 // Exec sessions (issue 13): create, list, inspect, start (the attach upgrade, an NDJSON stream, or
 // detached), resize, wait. docs/attach.md; the service is daemon/execs.*.
-#include <limits>
 
 #include "daemon/api.hpp"
 #include "daemon/attach.hpp"
@@ -104,18 +103,11 @@ void add_exec_routes(Router& router, Daemon& d) {
 
   router.add("POST", "/v1/exec/{exec_id}/resize", [&d](Request& req, const Params& p,
                                                        Reply reply) {
-    auto h = query_int(req, "h", -1), w = query_int(req, "w", -1);
-    if (!h) return reply(field_error(h.error(), "h"));
-    if (!w) return reply(field_error(w.error(), "w"));
-    const auto max = std::numeric_limits<unsigned short>::max();
-    if (*h < 1 || *h > max)
-      return reply(field_error(Error(Errc::invalid_argument, "api", "h must be 1..65535"), "h"));
-    if (*w < 1 || *w > max)
-      return reply(field_error(Error(Errc::invalid_argument, "api", "w must be 1..65535"), "w"));
-    auto st = d.execs->resize(p.at("exec_id"), static_cast<unsigned short>(*h),
-                              static_cast<unsigned short>(*w));
+    auto ws = query_window(req, reply);
+    if (!ws) return;
+    auto st = d.execs->resize(p.at("exec_id"), ws->rows, ws->cols);
     if (!st) return reply(error_response(st.error()));
-    reply(json_response(200, {{"rows", *h}, {"cols", *w}}));
+    reply(json_response(200, {{"rows", ws->rows}, {"cols", ws->cols}}));
   });
 
   router.add("GET", "/v1/exec/{exec_id}/wait", [&d](Request& req, const Params& p, Reply reply) {

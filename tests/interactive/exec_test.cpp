@@ -16,33 +16,13 @@
 
 #include "common/fd.hpp"
 #include "shared_ljd.hpp"
+#include "upgraded.hpp"
 
 namespace lj::testing {
 namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
-
-// POST `target` upgraded: the raw connection after the 101, or an empty descriptor.
-UniqueFd upgraded(const std::string& socket_path, const std::string& target) {
-  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  struct sockaddr_un sa {};
-  sa.sun_family = AF_UNIX;
-  std::strncpy(sa.sun_path, socket_path.c_str(), sizeof sa.sun_path - 1);
-  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return {};
-  std::string req = "POST " + target +
-                    " HTTP/1.1\r\nHost: ljd\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
-                    "Content-Length: 0\r\n\r\n";
-  if (::write(s.get(), req.data(), req.size()) != static_cast<ssize_t>(req.size())) return {};
-  std::string head;
-  char c;
-  while (head.find("\r\n\r\n") == std::string::npos && ::read(s.get(), &c, 1) == 1) head += c;
-  if (head.rfind("HTTP/1.1 101", 0) != 0) {
-    ADD_FAILURE() << head;
-    return {};
-  }
-  return s;
-}
 
 std::string read_all(int fd) {
   std::string raw;

@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "shared_ljd.hpp"
+#include "upgraded.hpp"
 
 namespace lj::testing {
 namespace {
@@ -66,27 +67,6 @@ long rss_kib(pid_t pid) {
   return -1;
 }
 
-// A raw upgraded attach: the connection after the 101, or an empty descriptor.
-UniqueFd attach_upgraded(const std::string& socket_path, const std::string& id) {
-  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  struct sockaddr_un sa {};
-  sa.sun_family = AF_UNIX;
-  std::strncpy(sa.sun_path, socket_path.c_str(), sizeof sa.sun_path - 1);
-  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return {};
-  std::string req = "POST /v1/jails/" + id +
-                    "/attach HTTP/1.1\r\nHost: ljd\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
-                    "Content-Length: 0\r\n\r\n";
-  if (::write(s.get(), req.data(), req.size()) != static_cast<ssize_t>(req.size())) return {};
-  std::string head;
-  char c;
-  while (head.find("\r\n\r\n") == std::string::npos && ::read(s.get(), &c, 1) == 1) head += c;
-  if (head.rfind("HTTP/1.1 101", 0) != 0) {
-    ADD_FAILURE() << head;
-    return {};
-  }
-  return s;
-}
-
 // Everything until EOF, de-multiplexed: Docker's 8-byte headers, stream 1 and 2.
 std::pair<std::string, std::string> read_demuxed(int fd) {
   std::string raw;
@@ -106,7 +86,7 @@ TEST_F(LjdInteractiveTest, StdinThroughAnUpgradedAttachKeepsStdoutAndStderrApart
   auto c = client();
   const std::string id = start(c, json{{"world", "bb"}, {"command", {"sh", "-c", "cat; echo done >&2"}}, {"stdin", true}});
   ASSERT_FALSE(id.empty());
-  UniqueFd a = attach_upgraded(ljd_->socket(), id);
+  UniqueFd a = upgraded(ljd_->socket(), "/v1/jails/" + id + "/attach");
   ASSERT_TRUE(a);
   ASSERT_EQ(::write(a.get(), "hi\n", 3), 3);
   ::shutdown(a.get(), SHUT_WR);  // the end of input closes the jail's stdin
@@ -122,7 +102,7 @@ TEST_F(LjdInteractiveTest, AHundredMebibytesOfStdinArriveWhole) {
   auto c = client();
   const std::string id = start(c, json{{"world", "bb"}, {"command", {"sh", "-c", "busybox md5sum"}}, {"stdin", true}});
   ASSERT_FALSE(id.empty());
-  UniqueFd a = attach_upgraded(ljd_->socket(), id);
+  UniqueFd a = upgraded(ljd_->socket(), "/v1/jails/" + id + "/attach");
   ASSERT_TRUE(a);
   // 100 MiB of a repeating pattern; its md5 computed here the same way (busybox on the host).
   std::string block(1 << 20, '\0');
@@ -167,7 +147,7 @@ TEST_F(LjdInteractiveTest, AShellOnATerminalThroughAnAttachAndAResize) {
   auto rs = c.request("POST", "/v1/jails/" + id + "/resize?h=40&w=100");
   ASSERT_TRUE(rs);
   EXPECT_EQ(rs->status, 200) << rs->body;
-  UniqueFd a = attach_upgraded(ljd_->socket(), id);
+  UniqueFd a = upgraded(ljd_->socket(), "/v1/jails/" + id + "/attach");
   ASSERT_TRUE(a);
   std::string cmd = "busybox stty size; tty; exit 7\n";
   ASSERT_EQ(::write(a.get(), cmd.data(), cmd.size()), static_cast<ssize_t>(cmd.size()));

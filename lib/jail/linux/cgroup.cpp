@@ -634,10 +634,17 @@ Status Cgroups::freeze(bool frozen, const std::string& name) const {
   LJ_TRY(write_file(dir + "/freezer.state", "THAWED"));
   LJ_TRY(wait_for(dir + "/freezer.state", "THAWED"));
   const std::string home = l.freezer_mount + (l.freezer_own == "/" ? "" : l.freezer_own);
-  for (pid_t p : procs_of(dir))
-    if (Status w = write_file(home + "/cgroup.procs", std::to_string(p)); !w && ::kill(p, 0) == 0)
-      return w;
-  if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) return fail_errno("jail", "rmdir " + dir);
+  // Moved back until none is left: thawed, a process may fork while it is moved, and its child
+  // is born here.
+  for (int round = 0; round < 100; ++round) {
+    const auto left = procs_of(dir);
+    if (left.empty()) break;
+    for (pid_t p : left)
+      if (Status w = write_file(home + "/cgroup.procs", std::to_string(p)); !w && ::kill(p, 0) == 0)
+        return w;
+  }
+  if (!remove_empty_cgroup(dir) && exists(dir))
+    return fail(Errc::busy, "jail", "rmdir " + dir + ": processes of jail " + name + " still in it");
   return {};
 }
 

@@ -67,21 +67,6 @@ long rss_kib(pid_t pid) {
   return -1;
 }
 
-// Everything until EOF, de-multiplexed: Docker's 8-byte headers, stream 1 and 2.
-std::pair<std::string, std::string> read_demuxed(int fd) {
-  std::string raw;
-  char buf[65536];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) raw.append(buf, static_cast<std::size_t>(n));
-  std::string out, err;
-  for (std::size_t at = 0; at + 8 <= raw.size();) {
-    std::size_t n = 0;
-    for (int i = 4; i < 8; ++i) n = n << 8 | static_cast<unsigned char>(raw[at + i]);
-    (raw[at] == 2 ? err : out) += raw.substr(at + 8, n);
-    at += 8 + n;
-  }
-  return {out, err};
-}
-
 TEST_F(LjdInteractiveTest, StdinThroughAnUpgradedAttachKeepsStdoutAndStderrApart) {
   auto c = client();
   const std::string id = start(c, json{{"world", "bb"}, {"command", {"sh", "-c", "cat; echo done >&2"}}, {"stdin", true}});
@@ -90,7 +75,7 @@ TEST_F(LjdInteractiveTest, StdinThroughAnUpgradedAttachKeepsStdoutAndStderrApart
   ASSERT_TRUE(a);
   ASSERT_EQ(::write(a.get(), "hi\n", 3), 3);
   ::shutdown(a.get(), SHUT_WR);  // the end of input closes the jail's stdin
-  auto [out, err] = read_demuxed(a.get());
+  auto [out, err] = demux(read_all(a.get()));
   EXPECT_EQ(out, "hi\n");
   EXPECT_EQ(err, "done\n");
   auto w = c.get("/v1/jails/" + id + "/wait?timeout_s=30");
@@ -126,7 +111,7 @@ TEST_F(LjdInteractiveTest, AHundredMebibytesOfStdinArriveWhole) {
       if (::send(a.get(), block.data(), block.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(block.size())) break;
     ::shutdown(a.get(), SHUT_WR);
   });
-  auto [out, err] = read_demuxed(a.get());
+  auto [out, err] = demux(read_all(a.get()));
   writer.join();
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const long rss_after = rss_kib(ljd_->pid());

@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -35,6 +36,26 @@ inline UniqueFd upgraded(const std::string& socket_path, const std::string& targ
     return {};
   }
   return s;
+}
+
+// Everything until EOF.
+inline std::string read_all(int fd) {
+  std::string raw;
+  char buf[65536];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) raw.append(buf, static_cast<std::size_t>(n));
+  return raw;
+}
+
+// Output without a terminal, de-multiplexed: Docker's 8-byte headers, stream 1 and 2.
+inline std::pair<std::string, std::string> demux(const std::string& raw) {
+  std::string out, err;
+  for (std::size_t at = 0; at + 8 <= raw.size();) {
+    std::size_t n = 0;
+    for (int i = 4; i < 8; ++i) n = n << 8 | static_cast<unsigned char>(raw[at + i]);
+    (raw[at] == 2 ? err : out) += raw.substr(at + 8, n);
+    at += 8 + n;
+  }
+  return {out, err};
 }
 
 }  // namespace lj::testing

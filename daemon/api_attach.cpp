@@ -1,6 +1,8 @@
 // Interactive jails: attach (the HTTP upgrade of Docker's hijack, or a plain output stream) and
 // resize. docs/attach.md says why an upgrade rather than a WebSocket.
 
+#include <limits>
+
 #include "daemon/api.hpp"
 #include "daemon/attach.hpp"
 #include "daemon/jails.hpp"
@@ -37,23 +39,7 @@ void add_attach_routes(Router& router, Daemon& d) {
     resp.upgrade = [&d, id = row->id, from_start](int socket, std::string early) {
       UniqueFd sock(socket);
       // The input descriptor comes from attach(), which needs the writer: register a forwarder.
-      struct Forward final : StreamWriter {
-        std::shared_ptr<StreamWriter> to;
-        std::vector<std::string> early_records;
-        bool ended = false;
-        bool write(std::string r) override {
-          if (to) return to->write(std::move(r));
-          early_records.push_back(std::move(r));
-          return true;
-        }
-        void end() override {
-          if (to) return to->end();
-          ended = true;
-        }
-        bool closed() const override { return to ? to->closed() : false; }
-        std::size_t backlog() const override { return to ? to->backlog() : 0; }
-      };
-      auto fwd = std::make_shared<Forward>();
+      auto fwd = std::make_shared<HeldStream>(std::numeric_limits<std::size_t>::max());
       auto a = d.jails->attach(id, fwd, from_start);
       if (!a) {
         std::string msg = a.error().what() + "\n";
@@ -62,10 +48,9 @@ void add_attach_routes(Router& router, Daemon& d) {
       }
       Loop* loop = &d.loop;
       Jails* jails = d.jails.get();
-      fwd->to = start_attach_pump(sock.release(), std::move(early), std::move(a->input), a->tty,
-                                  [loop, jails, id] { loop->post([jails, id] { jails->close_stdin(id); }); });
-      for (auto& r : fwd->early_records) fwd->to->write(std::move(r));
-      if (fwd->ended) fwd->to->end();
+      fwd->connect(start_attach_pump(
+          sock.release(), std::move(early), std::move(a->input), a->tty,
+          [loop, jails, id] { loop->post([jails, id] { jails->close_stdin(id); }); }));
     };
     reply(std::move(resp));
   });

@@ -14,34 +14,6 @@ std::optional<std::uint32_t> uid_of(const Request& req) {
   return static_cast<std::uint32_t>(req.peer.uid);
 }
 
-// Holds what the exec writes until the client is connected (the answer follows the start).
-struct Forward final : StreamWriter {
-  std::shared_ptr<StreamWriter> to;
-  std::vector<std::string> early;
-  bool ended = false;
-  std::size_t held = 0;
-  bool write(std::string r) override {
-    if (to) return to->write(std::move(r));
-    // A client that never connects must not make ljd hold all the output: past 4 MiB, dropped.
-    if (held > (4u << 20)) return false;
-    held += r.size();
-    early.push_back(std::move(r));
-    return true;
-  }
-  void end() override {
-    if (to) return to->end();
-    ended = true;
-  }
-  bool closed() const override { return to ? to->closed() : false; }
-  std::size_t backlog() const override { return to ? to->backlog() : 0; }
-  void connect(std::shared_ptr<StreamWriter> pump) {
-    to = std::move(pump);
-    for (auto& r : early) to->write(std::move(r));
-    early.clear();
-    if (ended) to->end();
-  }
-};
-
 }  // namespace
 
 void add_exec_routes(Router& router, Daemon& d) {
@@ -72,14 +44,15 @@ void add_exec_routes(Router& router, Daemon& d) {
 
   // The exec starts before the answer: a command that cannot run (400 jail.exec_failed) or a
   // jail that ended meanwhile (409) is an HTTP error, never text inside an upgraded stream.
-  // What it writes until the client is connected waits in the Forward.
+  // What it writes until the client is connected waits in the HeldStream.
   router.add("POST", "/v1/exec/{exec_id}/start", [&d](Request& req, const Params& p,
                                                       Reply reply) {
     const std::string id = p.at("exec_id");
     auto detach = query_bool(req, "detach", false);
     if (!detach) return reply(field_error(detach.error(), "detach"));
     if (auto st = d.execs->startable(id); !st) return reply(error_response(st.error()));
-    auto fwd = *detach ? nullptr : std::make_shared<Forward>();
+    // A client that never connects: past 4 MiB held, the exec's output is dropped.
+    auto fwd = *detach ? nullptr : std::make_shared<HeldStream>(std::size_t{4} << 20);
     const bool upgrade = req.upgrade_tcp;
     d.execs->start(id, fwd, uid_of(req),
                    [fwd, upgrade, reply = std::move(reply)](Result<Execs::Started> started) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/fd.hpp"
 #include "daemon/http_types.hpp"
@@ -25,5 +26,40 @@ std::shared_ptr<StreamWriter> start_attach_pump(int socket, std::string early, U
 
 // Docker's stream header for one chunk of `stream` (1 stdout, 2 stderr) of n bytes.
 std::string stream_header(int stream, std::size_t n);
+
+// A writer that holds what is written until the client's stream is connected (attach and exec
+// register it before their upgrade has a socket), then forwards everything, in order, and the end.
+// Past `limit` bytes held, writes are refused: a client that never connects must not make ljd
+// hold a command's whole output.
+class HeldStream final : public StreamWriter {
+ public:
+  explicit HeldStream(std::size_t limit) : limit_(limit) {}
+  bool write(std::string r) override {
+    if (to_) return to_->write(std::move(r));
+    if (held_ > limit_) return false;
+    held_ += r.size();
+    early_.push_back(std::move(r));
+    return true;
+  }
+  void end() override {
+    if (to_) return to_->end();
+    ended_ = true;
+  }
+  bool closed() const override { return to_ ? to_->closed() : false; }
+  std::size_t backlog() const override { return to_ ? to_->backlog() : 0; }
+  void connect(std::shared_ptr<StreamWriter> to) {
+    to_ = std::move(to);
+    for (auto& r : early_) to_->write(std::move(r));
+    early_.clear();
+    if (ended_) to_->end();
+  }
+
+ private:
+  std::size_t limit_;
+  std::shared_ptr<StreamWriter> to_;
+  std::vector<std::string> early_;
+  std::size_t held_ = 0;
+  bool ended_ = false;
+};
 
 }  // namespace lj::daemon

@@ -394,6 +394,23 @@ void take_terminal(uid_t uid, gid_t gid) {
 
 void noop(int) {}
 
+// Blocks SIGCHLD and the forwarded signals, each forwarded one with a no-op handler: lj-init and
+// lj-exec take them with sigwaitinfo, and a namespace's init drops signals it has no handler for
+// (pid_namespaces(7)). The handlers go at the exec. Syscalls only (the child after clone).
+void block_forwarded_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = noop;
+  for (int s : kForwarded) {
+    sigaddset(&set, s);
+    ::sigaction(s, &sa, nullptr);
+  }
+  ::sigprocmask(SIG_SETMASK, &set, nullptr);
+}
+
 // Init's side of a terminal, once the jail's root is in place: a pty of the jail's own devpts
 // instance (root_program mounts one with newinstance at /dev/pts, /dev/ptmx its ptmx), checked to
 // be a devpts master, never the host's. The master goes to kSlotOutRead, where init (and lj-init)
@@ -503,18 +520,11 @@ void exec_monitor_main(const ChildPlan& p) noexcept {
   if (p.tty) open_terminal(p);  // setns(CLONE_NEWNS) made the jail's root ours: its /dev/ptmx
   // lj-exec waits for these (sigwaitinfo): blocked, and not ignored (a daemon's SIG_IGN of
   // SIGCHLD would have the kernel reap the process itself). The handlers go at the exec.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGCHLD);
   struct sigaction sa;
   std::memset(&sa, 0, sizeof sa);
   sa.sa_handler = noop;
   ::sigaction(SIGCHLD, &sa, nullptr);
-  for (int s : kForwarded) {
-    sigaddset(&set, s);
-    ::sigaction(s, &sa, nullptr);
-  }
-  ::sigprocmask(SIG_SETMASK, &set, nullptr);
+  block_forwarded_signals();
   // lj-exec writes the status on the pipe to the daemon first: a daemon killed meanwhile must
   // make that write fail (EPIPE), not kill the monitor before it writes the status file. Ignored
   // stays ignored across execve; the process resets every disposition (exec_command).
@@ -642,18 +652,7 @@ void child_main(const ChildPlan& p) noexcept {
     open_terminal(p);
   else if (p.fds[kSlotIn] < 0 || p.fds[kSlotOut] < 0 || p.fds[kSlotErr] < 0)
     die(kSlotError, "stdio", EBADF, "");
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGCHLD);
-  struct sigaction sa;
-  std::memset(&sa, 0, sizeof sa);
-  sa.sa_handler = noop;
-  for (int s : kForwarded) {
-    sigaddset(&set, s);
-    // A namespace's init drops signals it has no handler for (pid_namespaces(7)).
-    ::sigaction(s, &sa, nullptr);
-  }
-  ::sigprocmask(SIG_SETMASK, &set, nullptr);
+  block_forwarded_signals();
 
   // The filter binds init too, not only the command: init is done with everything it needs a
   // denied call for (mounts, namespaces, the hostname), and a filter loaded here is one seccomp(2)

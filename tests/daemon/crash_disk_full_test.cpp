@@ -5,10 +5,13 @@
 // serving: a jail runs right after. Privileged: skipped with a reason when not root.
 #include <sched.h>
 #include <sqlite3.h>
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -18,6 +21,7 @@ namespace lj::testing {
 namespace {
 
 using nlohmann::json;
+using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 class DiskFullTest : public ::testing::Test {
@@ -133,6 +137,67 @@ TEST_F(DiskFullTest, BuildScriptFillsTheDisk) {
   EXPECT_EQ(b["error"]["code"], "build.no_space") << b;
   EXPECT_NE(b["error"]["message"].get<std::string>().find("ENOSPC"), std::string::npos) << b;
   EXPECT_FALSE(fs::exists(ljd_->root() / "demo" / "fill"));
+  expect_intact();
+}
+
+// The disk fills while a jail runs (here: another writer, as a jail's output or a build would):
+// the jail's exit cannot go into the index (SQLITE_FULL) but must not be lost. Its status file
+// was given its blocks when it was created, so lj-init's write of the status does not need new
+// space; the record is retried until space comes back, or finished by the next ljd's recovery.
+void fill(const fs::path& file) {
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  std::string block(1 << 20, 'f');
+  for (std::size_t size = block.size(); size >= 512; size /= 2)
+    while (::write(fd, block.data(), size) == static_cast<ssize_t>(size)) {
+    }
+  ::close(fd);
+}
+
+void exit_while_the_disk_is_full(LjdProcess& ljd, bool crash_meanwhile) {
+  auto c = ljd.client();
+  auto r = c.post("/v1/jails?start=true",
+                  {{"world", "bb"}, {"command", {"sh", "-c", "sleep 2; exit 9"}}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 201) << r->body;
+  std::string id = r->json()["id"];
+  auto status = ljd.root() / ".ljd" / "run" / (id + ".status");
+  fs::path filler = ljd.root() / "filler";
+  fill(filler);
+  json pending;
+  for (int i = 0; i < 200; ++i) {
+    auto info = ljd.client().get("/v1/info");
+    ASSERT_TRUE(info);
+    pending = info->json()["exit_records"];
+    if (pending.value("pending", 0) == 1) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(pending.value("pending", 0), 1) << "the exit went into a full index?\n"
+                                            << pending.dump() << "\n"
+                                            << ljd.log();
+  EXPECT_NE(pending.value("last_error", "").find(id), std::string::npos) << pending.dump();
+  EXPECT_TRUE(fs::exists(status)) << "the durable copy of the exit went before the record";
+  if (crash_meanwhile) ljd.crash();
+  fs::remove(filler);
+  if (crash_meanwhile) {
+    auto st = ljd.start();
+    ASSERT_TRUE(st) << st.error().what();
+  }
+  auto w = ljd.client().get("/v1/jails/" + id + "/wait?timeout_s=30");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->json()["exit"]["code"], 9) << w->body;
+  EXPECT_EQ(w->json()["exit"]["lost"], false) << w->body;
+  EXPECT_FALSE(fs::exists(status));
+}
+
+TEST_F(DiskFullTest, AnExitRefusedByAFullIndexIsRetriedOnceThereIsSpace) {
+  exit_while_the_disk_is_full(*ljd_, false);
+  EXPECT_EQ(ljd_->client().get("/v1/info")->json()["exit_records"]["pending"], 0);
+  expect_intact();
+}
+
+TEST_F(DiskFullTest, AnExitRefusedByAFullIndexIsFinishedByRecovery) {
+  exit_while_the_disk_is_full(*ljd_, true);
   expect_intact();
 }
 

@@ -28,6 +28,7 @@
 #include "jail/linux/child.hpp"
 #include "jail/linux/linux_jail.hpp"
 #include "jail/linux/spawn.hpp"
+#include "jail/linux/status_file_open.hpp"
 #include "jail/status_file.hpp"
 
 namespace lj::jail {
@@ -246,11 +247,7 @@ Status prepare_exec_descriptors(const ExecSpec& spec, ExecLaunch& l) {
   if (LJ_SYS("pipe2", ::pipe2(p, O_CLOEXEC)) != 0) return fail_errno("jail", "pipe2");
   l.status_rd.reset(p[0]);
   l.status_wr.reset(p[1]);
-  if (!spec.status_file.empty()) {
-    l.status_file.reset(LJ_SYS("open", ::open(spec.status_file.c_str(),
-                                              O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)));
-    if (!l.status_file) return fail_errno("jail", "open " + spec.status_file);
-  }
+  if (!spec.status_file.empty()) l.status_file = LJ_TRY(open_status_file(spec.status_file));
   int* fds = l.plan.fds;
   fds[kSlotError] = l.err_wr.get();
   fds[kSlotStatus] = l.status_wr.get();

@@ -30,6 +30,7 @@
 #include "jail/linux/linux_jail.hpp"
 #include "jail/linux/net.hpp"
 #include "jail/linux/root_program.hpp"
+#include "jail/linux/status_file_open.hpp"
 
 namespace lj::jail {
 namespace {
@@ -357,11 +358,7 @@ Status prepare_descriptors(const JailSpec& spec, Launch& l) {
     l.sync_rd.reset(sp[0]);
     l.sync_wr.reset(sp[1]);
   }
-  if (!spec.status_file.empty()) {
-    l.status_file.reset(LJ_SYS("open", ::open(spec.status_file.c_str(),
-                                              O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)));
-    if (!l.status_file) return fail_errno("jail", "open " + spec.status_file);
-  }
+  if (!spec.status_file.empty()) l.status_file = LJ_TRY(open_status_file(spec.status_file));
   if (!spec.tty && (spec.stdio.in < 0 || spec.stdio.out < 0 || spec.stdio.err < 0)) {
     l.devnull.reset(::open("/dev/null", O_RDWR | O_CLOEXEC));
     if (!l.devnull) return fail_errno("jail", "open /dev/null");

@@ -2,6 +2,10 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "common/error.hpp"
 
 namespace lj {
 
@@ -9,5 +13,9 @@ namespace lj {
 // peer that went away is EPIPE, never a SIGPIPE that kills the process. False (errno set) on the
 // first error or a write that wrote nothing.
 bool write_all(int fd, const void* data, std::size_t n);
+
+// The same as a Status: on failure `domain`'s error "write WHAT" with errno. The write goes through
+// the syscall seam (LJ_SYS "write"), so tests can make it fail.
+Status write_all(int fd, std::string_view data, std::string_view domain, const std::string& what);
 
 }  // namespace lj

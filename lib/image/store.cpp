@@ -9,6 +9,7 @@
 
 #include "common/log.hpp"
 #include "common/sys.hpp"
+#include "common/write_all.hpp"
 #include "overlay/fs_ops.hpp"
 
 namespace lj::image {
@@ -23,20 +24,6 @@ Status mkdirs(const fs::path& p) {
   return {};
 }
 
-Status write_all(int fd, const void* data, std::size_t n, const std::string& what) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t w = LJ_SYS("write", ::write(fd, p, n));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return fail_errno("image", "writing " + what);
-    }
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return {};
-}
-
 }  // namespace
 
 Status BlobWriter::write(const void* data, std::size_t n) {
@@ -47,7 +34,7 @@ Status BlobWriter::write(const void* data, std::size_t n) {
                     " is larger than " + std::to_string(cap) + " bytes" +
                     (size_ && cap == *size_ ? " (its declared size)" : ""));
   }
-  LJ_TRY(write_all(fd_.get(), data, n, "blob"));
+  LJ_TRY(write_all(fd_.get(), std::string_view(static_cast<const char*>(data), n), "image", "blob"));
   hash_.update(data, n);
   written_ += n;
   return {};

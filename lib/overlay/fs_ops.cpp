@@ -14,6 +14,7 @@
 #include "common/scope.hpp"
 #include "common/sys.hpp"
 #include "common/tree_walk.hpp"
+#include "common/write_all.hpp"
 
 namespace lj::overlay {
 namespace {
@@ -21,18 +22,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kDomain = "overlay";
-
-Status write_all(int fd, std::string_view data, const fs::path& what) {
-  while (!data.empty()) {
-    ssize_t n = LJ_SYS("write", ::write(fd, data.data(), data.size()));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail_errno(std::string(kDomain), "write " + what.string());
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return {};
-}
 
 }  // namespace
 
@@ -42,7 +31,7 @@ Status write_file_atomic(const fs::path& path, std::string_view data, mode_t mod
   UniqueFd fd(LJ_SYS("open", ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)));
   if (!fd) return fail_errno(std::string(kDomain), "create " + tmp.string());
   ScopeExit unlink_tmp([&] { ::unlink(tmp.c_str()); });
-  LJ_TRY(write_all(fd.get(), data, tmp));
+  LJ_TRY(write_all(fd.get(), data, kDomain, tmp.string()));
   // The mode given to open(2) is filtered by the umask; the file must have exactly `mode`.
   if (::fchmod(fd.get(), mode) != 0)
     return fail_errno(std::string(kDomain), "chmod " + tmp.string());

@@ -482,7 +482,8 @@ void Jails::teardown(Live& l) {
   std::shared_ptr<jail::Jail> j = std::move(l.jail);
   std::string id = l.id;
   auto links = std::make_shared<std::vector<net::Attachment>>(std::move(l.links));
-  d_.loop.blocking([this, j, id, links]() mutable {
+  Networks* networks = d_.networks.get();
+  d_.loop.blocking([this, j, id, links, networks]() mutable {
     if (long ms = fault("teardown.delay_ms"); ms > 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // test seam (crash_point.hpp)
     }
@@ -496,11 +497,15 @@ void Jails::teardown(Live& l) {
       if (auto d = link.detach(net::Unlink::with_namespace); !d)
         lg()->warn("jail={} leaving network {}: {}", id, link.network().name, d.error().what());
     }
+    const bool had_links = !links->empty();
     links->clear();
     auto us = [](auto d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); };
     lg()->debug("jail={} teardown took {}us (networks {}us)", id,
                 us(std::chrono::steady_clock::now() - t0), us(std::chrono::steady_clock::now() - t1));
     d_.loop.post([this, id, st = std::move(st)] { on_torn_down(id, st); });
+    // Its resolv.conf and hosts (unbound by now), while the loop answers its waiters: nothing
+    // reads or writes them once it has exited (refresh_hosts passes over ended jails).
+    if (had_links) networks->forget(id);
   });
 }
 
@@ -517,11 +522,16 @@ void Jails::on_torn_down(const std::string& id, const Status& st) {
   l.teardown_ok = bool(st);
   if (!l.networks.empty()) {
     // Its rules are gone (teardown detached it): only now are its addresses free again (setup
-    // leased, then attached; the teardown undoes it in reverse). The others' hosts files lose
-    // its name. A refused release leaves the lease to the next start's recovery.
-    if (auto r = d_.idx.release_leases(id); !r)
-      lg()->warn("jail={} releasing its addresses: {}", id, r.error().what());
-    d_.networks->forget(id);
+    // leased, then attached; the teardown undoes it in reverse). A jail removed when it finishes
+    // releases them with that row's transition (the trigger leases_release): one write fewer on
+    // the way to its end. The others' hosts files lose its name (it has exited). A refused
+    // release leaves the lease to the next start's recovery.
+    auto row = get(id);
+    const bool removing = l.remove_on_finish || (row && row->auto_remove);
+    if (!removing) {
+      if (auto r = d_.idx.release_leases(id); !r)
+        lg()->warn("jail={} releasing its addresses: {}", id, r.error().what());
+    }
     d_.networks->refresh_hosts(l.networks);
   }
   if (l.teardown_ok && l.exit_recorded) ::unlink(status_path(id).c_str());

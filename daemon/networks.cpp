@@ -300,6 +300,7 @@ Result<NetPlan> Networks::plan(const std::string& jail_id, const std::string& ho
     auto row = LJ_TRY(d_.idx.get_network(l.network));
     j.net = LJ_TRY(network_spec(row));
     j.ep.link = net::link_name(jail_id, static_cast<unsigned>(l.position));
+    j.ep.jail_ifname = "eth" + std::to_string(l.position);
     j.ep.address4 = LJ_TRY(net::IpAddress::parse(l.address4));
     if (!l.address6.empty()) j.ep.address6 = LJ_TRY(net::IpAddress::parse(l.address6));
     j.ep.default_route = l.position == 0;
@@ -331,9 +332,11 @@ Result<NetPlan> Networks::plan(const std::string& jail_id, const std::string& ho
 
 Result<NetAttached> Networks::attach(const NetPlan& plan) {
   NetAttached a;
-  a.netns = LJ_TRY(new_jail_netns());
   net::Host* h = host_.get();  // made by lease/plan's network lookups, on the loop thread
   if (!h) return fail(Errc::internal, "network", "no host");
+  // One made ahead, with its first link waiting in it; else a new one.
+  a.netns = h->take_jail_netns();
+  if (!a.netns) a.netns = LJ_TRY(new_jail_netns());
   net::JailTarget target;
   target.netns_fd = a.netns.get();
   for (const auto& j : plan.joins) {
@@ -375,7 +378,9 @@ void Networks::write_hosts(const std::string& jail_id) {
     for (const auto& o : *others) {
       if (o.jail_id == jail_id) continue;
       auto row = d_.idx.get_jail(o.jail_id);
-      if (!row) continue;
+      // One that ended keeps its lease until its rules are gone: its name goes at once.
+      if (!row || row->state == index::JailState::exited || row->state == index::JailState::removed)
+        continue;
       std::vector<std::string> names{row->name};
       if (row->name != row->id) names.push_back(row->id);
       auto spec = json::parse(row->spec, nullptr, false);
@@ -401,7 +406,12 @@ void Networks::refresh_hosts(const std::vector<std::string>& networks) {
     if (!leases) continue;
     for (const auto& l : *leases) jails.insert(l.jail_id);
   }
-  for (const auto& id : jails) write_hosts(id);
+  for (const auto& id : jails) {
+    // One that ended keeps its lease until its rules are gone, and its files go meanwhile.
+    auto row = d_.idx.get_jail(id);
+    if (row && row->state != index::JailState::exited && row->state != index::JailState::removed)
+      write_hosts(id);
+  }
 }
 
 void Networks::forget(const std::string& jail_id) {
@@ -453,6 +463,7 @@ Result<std::map<std::string, std::vector<net::Attachment>>> Networks::recover(
     auto req = decode_create(doc, d_.cfg, nullptr);
     net::Endpoint ep;
     ep.link = net::link_name(l.jail_id, static_cast<unsigned>(l.position));
+    ep.jail_ifname = "eth" + std::to_string(l.position);
     ep.address4 = LJ_TRY(net::IpAddress::parse(l.address4));
     if (!l.address6.empty()) ep.address6 = LJ_TRY(net::IpAddress::parse(l.address6));
     ep.default_route = l.position == 0;

@@ -94,7 +94,8 @@ class Networks {
   // After a jail joined or left `networks`: rewrites the hosts files of the jails on them (names
   // are hosts files kept current; docs/networking.md).
   void refresh_hosts(const std::vector<std::string>& networks);
-  // A jail is gone: its files.
+  // A jail is gone: its files. Thread-safe (touches no index): the teardown calls it on the
+  // blocking pool.
   void forget(const std::string& jail_id);
   // The addresses a jail holds, as the API shows them ([] when none).
   nlohmann::json jail_addresses(const std::string& jail_id);

@@ -124,6 +124,13 @@ class Host {
   // its port, its published ports. On failure nothing of it is left.
   virtual Result<Attachment> attach(const NetworkSpec& net, const Endpoint& ep,
                                     const JailTarget& target) = 0;
+  // Linux: a network namespace for a jail, made ahead, whose first link waits in it (its jail
+  // end eth0, its host end on no bridge yet): attach() of an endpoint whose jail_ifname is eth0
+  // into it then only names the host end, puts it on the bridge and gives the jail end its
+  // addresses. Empty when none is ready (or on a platform without them): the caller makes its
+  // own namespace and attach() makes the link. The caller attaches it at once (an attach with it
+  // claims the waiting link, even one that fails).
+  virtual UniqueFd take_jail_netns() { return {}; }
   // Removes a jail's rules, then its link as `unlink` says (already gone is fine). Idempotent.
   virtual Status detach(const NetworkSpec& net, const Endpoint& ep,
                         Unlink unlink = Unlink::now) = 0;

@@ -237,6 +237,42 @@ TEST_F(NetHost, TeardownLeavesNothing) {
   EXPECT_TRUE(host_->remove_all());
 }
 
+// A namespace made ahead by the host's pool, with its link waiting: attach names the host end,
+// puts it on the bridge and addresses the jail end; a clean removal leaves no waiting link.
+TEST_F(NetHost, APooledNamespaceJoinsWithItsWaitingLink) {
+  ASSERT_OK(host_->add_network(a_));
+  UniqueFd ns = host_->take_jail_netns();  // the first starts the pool: none ready yet
+  for (int i = 0; i < 250 && !ns; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ns = host_->take_jail_netns();
+  }
+  ASSERT_TRUE(ns);
+  EXPECT_NE(links().find("ljvp-"), std::string::npos) << links();
+  const std::string in_ns =
+      "nsenter --net=/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(ns.get()) + " ";
+  EXPECT_EQ(world_.exec("h", in_ns + "ip -o link show eth0").status, 0);
+  auto web = endpoint("ljve-000000a3", "10.201.0.4", "fd00:201::4");
+  auto att = host_->attach(a_, web, JailTarget{ns.get(), {}});
+  ASSERT_TRUE(att) << att.error().what();
+  auto shown = world_.exec("h", "ip -o link show ljve-000000a3");
+  EXPECT_NE(shown.out.find("master ljbr-0000000a"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("state UP"), std::string::npos) << shown.out;
+  auto eth0 = world_.exec("h", in_ns + "ip -o addr show dev eth0");
+  EXPECT_NE(eth0.out.find("inet 10.201.0.4/24"), std::string::npos) << eth0.out;
+  EXPECT_NE(world_.exec("h", in_ns + "ip link show eth0").out.find("02:6c:0a:c9:00:04"),
+            std::string::npos);
+  EXPECT_EQ(world_.exec("h", in_ns + "ip route show default").out.rfind("default via 10.201.0.1 dev eth0", 0), 0u);
+  // Its carrier: the host end is up on the bridge (traffic through it: LjdNetTest, whose jails
+  // all start in pooled namespaces).
+  EXPECT_NE(world_.exec("h", in_ns + "ip -o link show eth0").out.find("LOWER_UP"),
+            std::string::npos);
+  EXPECT_NE(ruleset().find("ljve-000000a3"), std::string::npos);
+  ASSERT_OK(att->detach());
+  ASSERT_OK(host_->remove_all());
+  EXPECT_EQ(links().find("ljvp-"), std::string::npos) << links();
+  EXPECT_EQ(links().find("ljve-"), std::string::npos) << links();
+}
+
 TEST_F(NetHost, ReconcileKeepsTheLiveAndRemovesTheStale) {
   ASSERT_OK(host_->add_network(a_));
   ASSERT_OK(host_->add_network(b_));

@@ -428,6 +428,102 @@ TEST_F(LjdNetTest, LjctlNetworkCommandsAndPort) {
   EXPECT_EQ(ljctl("network ls").out.find("web"), std::string::npos);
 }
 
+// A jail on two networks through the API: an address on each (inspect, the started event, its
+// namespace: eth0 and eth1, one default route), reached on each from that network, and the two
+// networks still isolated from each other (through the host and through the jail).
+TEST_F(LjdNetTest, AJailOnTwoNetworksIsReachedOnEachAndTheyStayIsolated) {
+  call("POST", "/v1/networks", {{"name", "front"}, {"subnet", "10.202.1.0/24"}}, 201);
+  call("POST", "/v1/networks", {{"name", "back"}, {"subnet", "10.202.2.0/24"}}, 201);
+  auto body = server("two-homed");
+  body["networks"] = json::array({{{"name", "front"}}, {{"name", "back"}}});
+  auto both = run(body);
+  auto j = call("GET", "/v1/jails/" + both["id"].get<std::string>(), json(), 200);
+  ASSERT_EQ(j["networks"].size(), 2u) << j.dump();
+  EXPECT_EQ(j["networks"][0]["network"], "front");
+  EXPECT_EQ(j["networks"][0]["ip"], "10.202.1.2");
+  EXPECT_EQ(j["networks"][1]["network"], "back");
+  EXPECT_EQ(j["networks"][1]["ip"], "10.202.2.2");
+  {
+    auto r = ljd_->client().get("/v1/events?since=0");
+    ASSERT_TRUE(r);
+    EXPECT_NE(r->body.find("\"ip\":\"10.202.1.2\""), std::string::npos) << r->body;
+    EXPECT_NE(r->body.find("\"ip\":\"10.202.2.2\""), std::string::npos) << r->body;
+  }
+  const int pid = pid_of(both);
+  ASSERT_GT(pid, 0);
+  auto addrs = in_jail_netns(pid, "ip -o -4 addr show");
+  EXPECT_NE(addrs.out.find("eth0    inet 10.202.1.2/24"), std::string::npos) << addrs.out;
+  EXPECT_NE(addrs.out.find("eth1    inet 10.202.2.2/24"), std::string::npos) << addrs.out;
+  auto routes = in_jail_netns(pid, "ip route show default");
+  EXPECT_EQ(routes.out.rfind("default via 10.202.1.1 dev eth0 ", 0), 0u) << routes.out;
+  EXPECT_EQ(routes.out.find("eth1"), std::string::npos) << routes.out;  // one default route
+  // Each network's jails reach it on their side.
+  auto fetch = [&](const std::string& network, const std::string& host, int tries) {
+    std::string cmd = fetch_cmd(host, 80);
+    cmd.replace(cmd.find("$(seq 20)"), 9, "$(seq " + std::to_string(tries) + ")");
+    return exit_code(run(on(json{{"world", "bb"}, {"command", {"sh", "-c", cmd}}}, network)));
+  };
+  EXPECT_EQ(fetch("front", "10.202.1.2", 20), 0);
+  EXPECT_EQ(fetch("back", "10.202.2.2", 20), 0);
+  // Isolation kept: a jail of front does not reach the two-homed jail's back address (that is
+  // routed through the host, between two networks), nor a jail of back only.
+  auto only_back = run(on(server("back-only"), "back"));
+  EXPECT_EQ(fetch("back", ip_of(only_back), 20), 0);  // the control: it serves
+  EXPECT_NE(fetch("front", "10.202.2.2", 3), 0);
+  EXPECT_NE(fetch("front", ip_of(only_back), 3), 0);
+  // Nor through the two-homed jail: it forwards nothing (no route to back from front's side,
+  // and forwarding is off in its namespace).
+  EXPECT_EQ(in_jail_netns(pid, "cat /proc/sys/net/ipv4/ip_forward").out, "0\n");
+  // Both leases go with it.
+  call("DELETE", "/v1/jails/" + both["id"].get<std::string>() + "?force=true", json(), 200);
+  EXPECT_TRUE(call("GET", "/v1/networks/front", json(), 200)["jails"].empty());
+  EXPECT_EQ(call("GET", "/v1/networks/back", json(), 200)["jails"].size(), 1u);
+}
+
+// --dns, --add-host and --hostname from ljctl run to the jail's /etc/resolv.conf and /etc/hosts:
+// files of its own, bound read-only (not written into the world, which two jails share).
+TEST_F(LjdNetTest, LjctlDnsAndAddHostReachTheJailsOwnFiles) {
+  auto ljctl = [&](const std::string& args) {
+    auto r = world_->exec("h", std::string(LJCTL_PATH) + " --socket " + ljd_->socket() + " " + args);
+    return r;
+  };
+  const std::string show =
+      "bb -- sh -c 'cat /etc/resolv.conf; echo ---; cat /etc/hosts; echo ---; "
+      "grep -E \" /etc/(hosts|resolv.conf) \" /proc/self/mountinfo; echo ---; "
+      "echo x >> /etc/hosts && echo WRITABLE; true'";
+  auto r = ljctl("run --name dnsy --network default --hostname myhost --dns 192.0.2.53 "
+                 "--dns 2001:db8::53 --add-host db.example:10.1.2.3 --add-host 'v6:[fd00::5]' " +
+                 show);
+  ASSERT_EQ(r.status, 0) << r.out;
+  const std::string out = r.out;
+  EXPECT_NE(out.find("nameserver 192.0.2.53\nnameserver 2001:db8::53\n"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("10.77.0.2\tmyhost\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("10.1.2.3\tdb.example\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("fd00::5\tv6\n"), std::string::npos) << out;
+  EXPECT_NE(out.find(" /etc/hosts ro,"), std::string::npos) << out;
+  EXPECT_NE(out.find(" /etc/resolv.conf ro,"), std::string::npos) << out;
+  EXPECT_EQ(out.find("WRITABLE"), std::string::npos) << out;
+  // Another jail at the same time has its own: not the first one's lines.
+  r = ljctl("run --name plain --network default " + show);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out.find("192.0.2.53"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("db.example"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\tplain\n"), std::string::npos) << r.out;
+  // And the world's files are untouched.
+  for (const char* f : {"etc/hosts", "etc/resolv.conf"}) {
+    std::ifstream in(ljd_->root() / "worlds" / "bb" / f);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    EXPECT_EQ(ss.str().find("db.example"), std::string::npos) << f;
+    EXPECT_EQ(ss.str().find("192.0.2.53"), std::string::npos) << f;
+  }
+  // Bad input: a clear error, nothing run.
+  r = ljctl("run --network default --dns not-an-ip bb -- true");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("dns"), std::string::npos) << r.out;
+}
+
 TEST_F(LjdNetTest, KillNineThenRestartFreesDeadLeasesKeepsLiveOnesRemovesStaleLinks) {
   call("POST", "/v1/networks", {{"name", "app"}}, 201);
   auto keep = run(on(server("kept"), "app", json::array({{{"host_port", 8080},
@@ -469,7 +565,7 @@ TEST_F(LjdNetTest, KillNineThenRestartFreesDeadLeasesKeepsLiveOnesRemovesStaleLi
   EXPECT_EQ(ip_of(again), dies_ip);
   // A clean stop: no bridge, link or table of ljd's is left in the host namespace.
   EXPECT_EQ(ljd_->stop(), 0);
-  EXPECT_EQ(world_->exec("h", "ip -o link show | grep -E 'ljbr-|ljve-'").status, 1)
+  EXPECT_EQ(world_->exec("h", "ip -o link show | grep -E 'ljbr-|ljve-|ljvp-'").status, 1)
       << world_->exec("h", "ip -o link show").out;
   EXPECT_EQ(world_->exec("h", "nft list tables | grep ljd").status, 1)
       << world_->exec("h", "nft list tables").out;

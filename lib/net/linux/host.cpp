@@ -7,12 +7,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
 #include <set>
 
 #include "common/fd.hpp"
 #include "common/log.hpp"
 #include "common/scope.hpp"
+#include "net/linux/link_pool.hpp"
 #include "net/linux/links.hpp"
 #include "net/linux/nft.hpp"
 #include "net/linux/ruleset.hpp"
@@ -77,35 +79,72 @@ class LinuxHost final : public Host {
     return sock_.remove(net.bridge);
   }
 
+  UniqueFd take_jail_netns() override {
+    if (!here()) return {};  // the pool's thread would make its links in the caller's namespace
+    return pool_.take();
+  }
+
+  // A jail's link, as a checklist: (1) its link (the pool's, named and put on the bridge; or a
+  // new veth pair whose jail end is made in the jail's namespace), (2) the jail end's addresses
+  // and routes, (3) its rules. A failure undoes (1).
   Result<Attachment> attach(const NetworkSpec& net, const Endpoint& ep,
                             const JailTarget& target) override {
+    // Claimed first: a waiting link given to an attach that fails goes with the namespace.
+    std::optional<linux_links::LinkPool::Slot> slot;
+    if (target.netns_fd >= 0 && ep.jail_ifname == linux_links::kPooledJailEnd)
+      slot = pool_.claim(target.netns_fd);
     LJ_TRY(check_endpoint(net, ep));
     if (target.netns_fd < 0)
       return fail(Errc::invalid_argument, "net", "attach needs the jail's network namespace");
+    using Clock = std::chrono::steady_clock;
+    auto t = Clock::now();
+    std::string laps;
+    auto lap = [&](const char* what) {
+      auto now = Clock::now();
+      laps += fmt::format(" {}={}us", what,
+                          std::chrono::duration_cast<std::chrono::microseconds>(now - t).count());
+      t = now;
+    };
     std::lock_guard lock(mu_);
     LJ_TRY(here());
     const int bridge = LJ_TRY(sock_.ifindex(net.bridge));
     if (bridge == 0)
       return fail(Errc::not_found, "net", "network " + net.name + " has no bridge " + net.bridge);
-    LJ_TRY(sock_.add_veth(ep.link, bridge, ep.jail_ifname, target.netns_fd, mac_for(ep.address4)));
-    ScopeExit unlink([&] { (void)sock_.remove(ep.link); });
-    {
+    lap("bridge");
+    // 1. The link.
+    std::string made = slot ? slot->host_end : ep.link;
+    ScopeExit unlink([&] { (void)sock_.remove(made); });
+    if (slot) {
+      LJ_TRY(sock_.join_bridge(slot->host_index, ep.link, bridge));
+      made = ep.link;
+    } else {
+      LJ_TRY(sock_.add_veth(ep.link, bridge, ep.jail_ifname, target.netns_fd, mac_for(ep.address4)));
+    }
+    lap(slot ? "join" : "veth");
+    // 2. The jail end.
+    std::vector<std::pair<IpAddress, int>> addrs{{ep.address4, net.subnet4.length()}};
+    if (ep.address6) addrs.emplace_back(*ep.address6, net.subnet6->length());
+    std::vector<IpAddress> gws;
+    if (ep.default_route && !net.internal) {
+      gws.push_back(net.gateway4);
+      if (ep.address6) gws.push_back(*net.gateway6);
+    }
+    if (slot) {
+      LJ_TRY(slot->jail->configure(ep.jail_ifname, addrs, gws, mac_for(ep.address4)));
+    } else {
       RouteSocket jail = LJ_TRY(RouteSocket::open_in(target.netns_fd));
-      std::vector<std::pair<IpAddress, int>> addrs{{ep.address4, net.subnet4.length()}};
-      if (ep.address6) addrs.emplace_back(*ep.address6, net.subnet6->length());
-      std::vector<IpAddress> gws;
-      if (ep.default_route && !net.internal) {
-        gws.push_back(net.gateway4);
-        if (ep.address6) gws.push_back(*net.gateway6);
-      }
       LJ_TRY(jail.configure(ep.jail_ifname, addrs, gws));
     }
+    lap("configure");
+    // 3. The rules.
     if (auto s = nft_.run(nft::add_endpoint(net, ep)); !s) {
       if (s.error().errc() == Errc::exists)
         return fail(Errc::conflict, "net",
                     "a host port of jail link " + ep.link + " is published already");
       return fail(std::move(s).error().context("rules of " + ep.link));
     }
+    lap("rules");
+    lj::log("net")->debug("attach link={}{}", ep.link, laps);
     unlink.dismiss();
     return Attachment(this, net, ep);
   }
@@ -145,6 +184,9 @@ class LinuxHost final : public Host {
     std::lock_guard lock(mu_);
     LJ_TRY(here());
     LJ_TRY(nft_.run(nft::remove_all()));
+    // The pool's waiting links too, now: freed with their namespaces they would go later,
+    // asynchronously, after the host was said to be as it was.
+    for (const auto& s : pool_.stop()) (void)sock_.remove(s.host_end);
     return remove_links_except({});
   }
 
@@ -171,19 +213,23 @@ class LinuxHost final : public Host {
 
   Status remove_links_except(const std::set<std::string>& keep) {
     // Jail links first: a bridge's ports go with it anyway, but a jail link may sit on no bridge.
-    for (auto prefix : {kLinkPrefix, kBridgePrefix})
+    std::set<std::string> pooled;
+    for (auto& n : pool_.names()) pooled.insert(std::move(n));
+    for (auto prefix : {kLinkPrefix, linux_links::kPoolPrefix, kBridgePrefix})
       for (const auto& name : LJ_TRY(sock_.names_with_prefix(std::string(prefix))))
-        if (!keep.count(name)) {
+        if (!keep.count(name) && !pooled.count(name)) {
           lj::log("net")->info("removing stale interface {}", name);
           LJ_TRY(sock_.remove(name));
         }
     return {};
   }
 
-  std::mutex mu_;  // guards everything below: the socket and libnftables are not thread-safe
+  std::mutex mu_;  // guards everything below but the pool: the socket and libnftables are not
+                   // thread-safe
   std::pair<dev_t, ino_t> ns_;
   RouteSocket sock_;
   Nft nft_;
+  linux_links::LinkPool pool_;  // thread-safe; destroyed first (its thread stops)
 };
 
 }  // namespace

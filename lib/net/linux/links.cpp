@@ -147,27 +147,42 @@ Status RouteSocket::remove(const std::string& name) {
   return {};
 }
 
-Status RouteSocket::add_veth(const std::string& host_end, int bridge_index,
-                             const std::string& jail_end, int netns_fd,
-                             const std::array<std::uint8_t, 6>& mac) {
+Status RouteSocket::add_veth(const std::string& here_end, int bridge_index,
+                             const std::string& peer_end, int peer_netns_fd,
+                             const std::optional<Mac>& peer_mac) {
   Link veth(rtnl_link_veth_alloc());
   if (!veth) return fail(Errc::system, "net", "rtnl_link_veth_alloc");
-  rtnl_link_set_name(veth.get(), host_end.c_str());
-  rtnl_link_set_master(veth.get(), bridge_index);
+  rtnl_link_set_name(veth.get(), here_end.c_str());
+  if (bridge_index > 0) rtnl_link_set_master(veth.get(), bridge_index);
   rtnl_link_set_flags(veth.get(), IFF_UP);
   Link peer(rtnl_link_veth_get_peer(veth.get()));
-  rtnl_link_set_name(peer.get(), jail_end.c_str());
-  rtnl_link_set_ns_fd(peer.get(), netns_fd);
-  NlAddr ll(nl_addr_build(AF_LLC, mac.data(), mac.size()));
-  rtnl_link_set_addr(peer.get(), ll.get());
+  rtnl_link_set_name(peer.get(), peer_end.c_str());
+  rtnl_link_set_ns_fd(peer.get(), peer_netns_fd);
+  if (peer_mac) {
+    NlAddr ll(nl_addr_build(AF_LLC, peer_mac->data(), peer_mac->size()));
+    rtnl_link_set_addr(peer.get(), ll.get());
+  }
   if (int e = rtnl_link_add(sk_.get(), veth.get(), NLM_F_CREATE | NLM_F_EXCL); e < 0)
-    return fail(nl_error("create veth " + host_end, e));
+    return fail(nl_error("create veth " + here_end, e));
+  return {};
+}
+
+Status RouteSocket::join_bridge(int index, const std::string& name, int bridge_index) {
+  // do_setlink renames before it enslaves and brings the link up: one request does all three.
+  Link cur(rtnl_link_alloc()), change(rtnl_link_alloc());
+  rtnl_link_set_ifindex(cur.get(), index);
+  rtnl_link_set_name(change.get(), name.c_str());
+  rtnl_link_set_master(change.get(), bridge_index);
+  rtnl_link_set_flags(change.get(), IFF_UP);
+  if (int e = rtnl_link_change(sk_.get(), cur.get(), change.get(), 0); e < 0)
+    return fail(nl_error("put link " + name + " on its bridge", e));
   return {};
 }
 
 Status RouteSocket::configure(const std::string& ifname,
                               const std::vector<std::pair<IpAddress, int>>& addrs,
-                              const std::vector<IpAddress>& gateways) {
+                              const std::vector<IpAddress>& gateways,
+                              const std::optional<Mac>& mac) {
   const int index = LJ_TRY(ifindex(ifname));
   if (index == 0) return fail(Errc::not_found, "net", "no " + ifname + " in the jail");
   for (const auto& [a, len] : addrs)
@@ -177,6 +192,11 @@ Status RouteSocket::configure(const std::string& ifname,
     Link cur(rtnl_link_alloc()), change(rtnl_link_alloc());
     rtnl_link_set_ifindex(cur.get(), index);
     rtnl_link_set_flags(change.get(), IFF_UP);
+    NlAddr ll;
+    if (mac) {
+      ll.reset(nl_addr_build(AF_LLC, mac->data(), mac->size()));
+      rtnl_link_set_addr(change.get(), ll.get());
+    }
     if (int e = rtnl_link_change(sk_.get(), cur.get(), change.get(), 0); e < 0)
       return fail(nl_error("bring up " + ifname, e));
   }

@@ -3,6 +3,8 @@
 // jail end's addresses and routes. A RouteSocket acts in the network namespace it was opened in.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +16,8 @@
 struct nl_sock;
 
 namespace lj::net::linux_links {
+
+using Mac = std::array<std::uint8_t, 6>;
 
 class RouteSocket {
  public:
@@ -39,13 +43,18 @@ class RouteSocket {
   Status ensure_bridge(const std::string& name, const std::vector<std::pair<IpAddress, int>>& addrs);
   // Deletes an interface; a missing one is not an error.
   Status remove(const std::string& name);
-  // A veth pair: `host_end` here, enslaved to `bridge_index` and up; `jail_end` made directly in
-  // the namespace `netns_fd`, with the MAC `mac`.
-  Status add_veth(const std::string& host_end, int bridge_index, const std::string& jail_end,
-                  int netns_fd, const std::array<std::uint8_t, 6>& mac);
-  // Inside a jail's namespace: addresses on `ifname`, up, and default routes via the gateways.
+  // A veth pair: `here_end` in this socket's namespace, up, enslaved to `bridge_index` (0: to
+  // none); `peer_end` made directly in the namespace `peer_netns_fd`, down, with the MAC
+  // `peer_mac` (none: a random one).
+  Status add_veth(const std::string& here_end, int bridge_index, const std::string& peer_end,
+                  int peer_netns_fd, const std::optional<Mac>& peer_mac);
+  // One request: the interface `index` (down) renamed `name`, enslaved to `bridge_index`, up
+  // (a link of the pool joining a network).
+  Status join_bridge(int index, const std::string& name, int bridge_index);
+  // Inside a jail's namespace: addresses on `ifname`, up (with the MAC `mac` when given), and
+  // default routes via the gateways.
   Status configure(const std::string& ifname, const std::vector<std::pair<IpAddress, int>>& addrs,
-                   const std::vector<IpAddress>& gateways);
+                   const std::vector<IpAddress>& gateways, const std::optional<Mac>& mac = {});
 
  private:
   struct Free {

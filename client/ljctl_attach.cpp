@@ -206,7 +206,10 @@ AttachResult attach_stream(const std::string& socket_path, const AttachOptions& 
     }
     if (fds[1].revents) {
       ssize_t n = ::read(0, buf, sizeof buf);
-      if (n > 0) {
+      if (n > 0 && keys.empty()) {  // no detach keys to look for: as read (a stream's speed)
+        unsent.assign(buf, static_cast<std::size_t>(n));
+        unsent_at = 0;
+      } else if (n > 0) {
         std::string out;
         for (ssize_t i = 0; i < n; ++i) {
           if (!keys.empty() && buf[i] == keys[matched]) {

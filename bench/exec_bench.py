@@ -5,9 +5,13 @@ record, on one kept-alive UNIX-socket connection), `ljctl exec JAIL true` (the C
 `nsenter --all -t PID true` into the same jail, and `podman exec` into a podman container on the
 same busybox tree (runc, --network none, --ulimit nofile=1024:1024, --ulimit nproc=1000:1000).
 One of each per round, the order rotated. Prints each one's median, p90 and failures.
+Then stdin throughput (target >= 200 MiB/s): STDIN_MIB MiB into `cat >/dev/null` in the jail
+through an upgraded exec start (the API), `ljctl exec -i`, `ljctl run -i` (a jail's attach), and
+`nsenter --all` with a plain pipe as the baseline; best of 3 each, with ljd's VmHWM before and
+after (its peak must not follow the stream).
 Root only; ljd runs on a private root; a peer that is missing or fails is reported as such.
 
-usage: bench/exec_bench.py [ROUNDS] [BUILD_DIR]     (default 50, build)
+usage: bench/exec_bench.py [ROUNDS] [BUILD_DIR] [STDIN_MIB]     (default 50, build, 256)
 """
 import http.client
 import json
@@ -23,6 +27,7 @@ import time
 rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 50
 here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 build = os.path.abspath(sys.argv[2]) if len(sys.argv) > 2 else os.path.join(here, "build")
+stdin_mib = int(sys.argv[3]) if len(sys.argv) > 3 else 256
 ljd, ljctl = os.path.join(build, "daemon/ljd"), os.path.join(build, "client/ljctl")
 if os.getuid() != 0:
     sys.exit("exec_bench: needs root")
@@ -47,7 +52,7 @@ try:
     for d in ("bin", "etc", "tmp", "dev", "proc", "sys", "root"):
         os.makedirs(os.path.join(world, d))
     shutil.copy(busybox, os.path.join(world, "bin/busybox"))
-    for a in ("sh", "true", "sleep"):
+    for a in ("sh", "true", "sleep", "cat"):
         os.symlink("busybox", os.path.join(world, "bin", a))
     open(os.path.join(world, "etc/passwd"), "w").write("root:x:0:0::/root:/bin/sh\n")
     sock = os.path.join(work, "ljd.sock")
@@ -127,6 +132,71 @@ try:
         print("%-8s %5d %10s %8s %6d" % (n, len(v), med, p90, fails[n]))
         if n in errors:
             print("  %s's first error: %s" % (n, errors[n]))
+
+    # ---- stdin throughput ----
+    def vm(field):
+        for line in open("/proc/%d/status" % procs[0].pid):
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+        return -1
+
+    chunk = os.urandom(1 << 20)
+    data_file = os.path.join(work, "stdin.bin")
+    with open(data_file, "wb") as f:
+        for _ in range(stdin_mib):
+            f.write(chunk)
+
+    def upgraded(target):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(sock)
+        s.sendall(("POST %s HTTP/1.1\r\nHost: ljd\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+                   "Content-Length: 0\r\n\r\n" % target).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            b = s.recv(1)
+            if not b:
+                raise RuntimeError("no answer to the upgrade")
+            head += b
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise RuntimeError(head.decode(errors="replace"))
+        return s
+
+    def api_stdin():
+        st, body = call("POST", "/v1/jails/bench/exec", {"cmd": ["sh", "-c", "cat >/dev/null"], "stdin": True})
+        if st != 201:
+            raise RuntimeError(body)
+        s = upgraded("/v1/exec/%s/start" % json.loads(body)["id"])
+        for _ in range(stdin_mib):
+            s.sendall(chunk)
+        s.shutdown(socket.SHUT_WR)
+        while s.recv(65536):
+            pass
+        s.close()
+
+    def from_file(argv):
+        with open(data_file, "rb") as f:
+            subprocess.run(argv, stdin=f, check=True, stdout=subprocess.DEVNULL)
+
+    stdin_runners = {
+        "ljd-api": api_stdin,
+        "ljctl-exec": lambda: from_file([ljctl, "--socket", sock, "exec", "-i", "bench", "sh", "-c", "cat >/dev/null"]),
+        "ljctl-run": lambda: from_file([ljctl, "--socket", sock, "run", "-i", "bb", "--", "sh", "-c", "cat >/dev/null"]),
+        "nsenter": lambda: from_file(["nsenter", "--all", "-t", pid, "sh", "-c", "cat >/dev/null"]),
+    }
+    print("\n%-10s %6s %10s %14s %14s" % ("stdin", "MiB", "MiB/s", "ljd_VmHWM_kB", "ljd_VmRSS_kB"))
+    for n, fn in stdin_runners.items():
+        hwm0, best, err = vm("VmHWM"), 0.0, None
+        for _ in range(3):
+            t = time.perf_counter()
+            try:
+                fn()
+                best = max(best, stdin_mib / (time.perf_counter() - t))
+            except Exception as e:  # noqa: BLE001 - reported per runner
+                err = str(e)[:200]
+        print("%-10s %6d %10s %14s %14d" % (n, stdin_mib, "%.0f" % best if best else "-",
+                                            "%d->%d" % (hwm0, vm("VmHWM")), vm("VmRSS")))
+        if err:
+            print("  %s's error: %s" % (n, err))
     call("POST", "/v1/jails/bench/kill", {})
 finally:
     if podman_ctr:

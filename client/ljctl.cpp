@@ -193,6 +193,8 @@ int report_create_failure(Api& api, const Error& e) {
   return report(e);
 }
 
+int follow_to_end(Api& api, const Globals& g, const std::string& id, bool input, bool tty);
+
 int cmd_run(Api& api, const Globals& g, RunOptions o, bool detach) {
   std::error_code ec;
   fs::path cwd = fs::current_path(ec);
@@ -222,11 +224,17 @@ int cmd_run(Api& api, const Globals& g, RunOptions o, bool detach) {
   }
   std::string id = created->value("id", "");
   if (id.empty()) return report("ljd created a jail without an id — check ljd's log");
-  if (o.interactive || o.tty) {
+  return follow_to_end(api, g, id, o.interactive, o.tty);
+}
+
+// Attached to a started jail's stdio (with a terminal or input), else following its log, until
+// its end; its exit status.
+int follow_to_end(Api& api, const Globals& g, const std::string& id, bool input, bool tty) {
+  if (input || tty) {
     // Attached (docs/attach.md); the exit from the record once the stream ends. A jail that ended
     // before the attach is followed below, from its log, like a jail run without -i.
     bool ended = false, detached = false;
-    auto err = attach_stdio(api.socket(), id, o.tty, &ended, &detached);
+    auto err = attach_stdio(api.socket(), id, tty, &ended, &detached, input);
     if (!err.empty() && !ended) return report(err);
     if (detached) {
       std::fprintf(stderr, "\r\nljctl: detached from jail %s (it runs on; `ljctl attach %s`)\r\n",
@@ -285,6 +293,43 @@ int cmd_run(Api& api, const Globals& g, RunOptions o, bool detach) {
     exit = w->contains("exit") ? (*w)["exit"] : json();
   }
   return finish_with_exit(id, exit, g.json);
+}
+
+// `create`: the jail made, not started; its id (docker create).
+int cmd_create(Api& api, const Globals& g, RunOptions o) {
+  std::error_code ec;
+  fs::path cwd = fs::current_path(ec);
+  if (struct winsize ws {}; o.tty && ::isatty(0) && ::ioctl(0, TIOCGWINSZ, &ws) == 0) {
+    o.rows = ws.ws_row;
+    o.cols = ws.ws_col;
+  }
+  auto body = make_create_body(o, cwd, [](const std::string& k) -> std::optional<std::string> {
+    const char* v = std::getenv(k.c_str());
+    return v ? std::optional<std::string>(v) : std::nullopt;
+  });
+  if (!body) return report(body.error());
+  auto raw = api.call_raw("POST", "/v1/jails", &*body);
+  if (!raw) return report(raw.error());
+  json j = json::parse(*raw, nullptr, false);
+  outln(g.json || !j.is_object() ? *raw : cell(j.value("id", json())));
+  return 0;
+}
+
+// `start -a [-i]`: a created jail started, then followed as `run` follows one (docker start -a).
+int cmd_start_attached(Api& api, const Globals& g, const std::string& jail, bool input) {
+  auto row = api.call("GET", jail_path(jail));
+  if (!row) return report(row.error());
+  const std::string id = row->value("id", jail);
+  const json spec = row->value("spec", json::object());
+  const bool tty = spec.is_object() && spec.value("tty", false);
+  if (input && !(spec.is_object() && spec.value("stdin", false)))
+    return report("start -i: jail " + id + " was created without -i (its stdin is not open)");
+  json none = json::object();
+  catch_interrupts();
+  auto started = api.call("POST", jail_path(id) + "/start", &none);
+  if (!started) return report_create_failure(api, started.error());
+  api.http().set_interrupt_flag(&g_interrupt);
+  return follow_to_end(api, g, id, input, tty);
 }
 
 int cmd_ps(Api& api, const Globals& g, bool all, bool quiet,
@@ -631,6 +676,7 @@ int cmd_info(Api& api, const Globals& g) {
 }  // namespace
 
 static int main_unguarded(int argc, char** argv) {
+  std::vector<std::string> ids_for_start;
   CLI::App app{"ljctl: the command-line client of ljd, the ephemeral jail daemon", "ljctl"};
   app.require_subcommand(1);
   app.set_version_flag("-V,--version", "ljctl " LJD_VERSION);
@@ -648,43 +694,58 @@ static int main_unguarded(int argc, char** argv) {
     return s;
   };
 
-  // run
+  // run, create: the same options (create makes the jail without starting it).
   RunOptions ro;
+  RunNetOptions rno;
   bool detach = false;
-  CLI::App* run = sub("run", "create and start a jail, stream its output, exit with its status");
-  run->prefix_command();  // everything after WORLD|OVERLAY is the command
-  run->add_option("--name", ro.name, "the jail's name");
-  run->add_flag("--image", ro.image, "the target is an OCI image reference (see ljctl(1))");
-  run->add_option("--world", ro.world, "the world under an overlay (default: the overlay's)");
-  run->add_option("-e,--env", ro.env, "KEY=VALUE, or KEY to pass ljctl's own $KEY")
-      ->allow_extra_args(false);
-  run->add_option("-w,--workdir", ro.workdir, "the command's working directory in the jail");
-  run->add_option("-H,--hostname", ro.hostname, "the jail's host name (default: its name)");
-  run->add_option("--net", ro.net, "network: none (loopback only, default), inherit, ip");
-  run->add_option("--interface", ro.interface, "host interface for --net ip");
-  run->add_option("--address", ro.addresses, "ADDR/PREFIX for --net ip (repeatable)")
-      ->allow_extra_args(false);
-  run->add_option("-v,--volume", ro.volumes, "HOST:JAIL[:ro] bind mount (repeatable)")
-      ->allow_extra_args(false);
-  run->add_option("--memory", ro.memory, "memory limit: 512M, 1G");
-  run->add_option("--pids", ro.pids, "process limit");
-  run->add_option("--cpu", ro.cpu, "CPU limit: CPUs (0.5, 2) or percent of one (150%)");
-  run->add_option("--nofile", ro.nofile, "open file limit");
-  run->add_option("--timeout", ro.timeout,
+  auto add_run_options = [&](CLI::App* a) {
+    a->prefix_command();  // everything after WORLD|OVERLAY is the command
+    a->add_option("--name", ro.name, "the jail's name");
+    a->add_flag("--image", ro.image, "the target is an OCI image reference (see ljctl(1))");
+    a->add_option("--world", ro.world, "the world under an overlay (default: the overlay's)");
+    a->add_option("-e,--env", ro.env, "KEY=VALUE, or KEY to pass ljctl's own $KEY")
+        ->allow_extra_args(false);
+    a->add_option("--env-file", ro.env_files,
+                  "a file of KEY=VALUE lines (docker's format; repeatable, before -e)")
+        ->allow_extra_args(false);
+    a->add_option("-w,--workdir", ro.workdir, "the command's working directory in the jail");
+    a->add_option("-H,--hostname", ro.hostname, "the jail's host name (default: its name)");
+    a->add_option("--net", ro.net, "network: none (loopback only, default), inherit, ip");
+    a->add_option("--interface", ro.interface, "host interface for --net ip");
+    a->add_option("--address", ro.addresses, "ADDR/PREFIX for --net ip (repeatable)")
+        ->allow_extra_args(false);
+    a->add_option("-v,--volume", ro.volumes, "HOST:JAIL[:ro] bind mount (repeatable)")
+        ->allow_extra_args(false);
+    a->add_option("--memory", ro.memory, "memory limit: 512M, 1G");
+    a->add_option("--pids", ro.pids, "process limit");
+    a->add_option("--cpu", ro.cpu, "CPU limit: CPUs (0.5, 2) or percent of one (150%)");
+    a->add_option("--nofile", ro.nofile, "open file limit");
+    a->add_option("--timeout", ro.timeout,
                   "wall-clock limit: 30s, 5m, 1h (then the jail is killed)");
-  run->add_option("-l,--label", ro.labels, "k=v label (repeatable)")->allow_extra_args(false);
-  run->add_flag("--keep", ro.keep, "keep the jail's record after it exits (no auto-remove)");
-  run->add_flag("-i,--interactive", ro.interactive, "keep stdin open and feed it from ljctl's");
-  run->add_flag("-t,--tty", ro.tty, "run the command on a terminal");
-  run->add_option("-u,--user", ro.user, "name|uid[:group|gid], from the jail's /etc/passwd");
-  run->add_option("--privilege", ro.privileges,
+    a->add_option("-l,--label", ro.labels, "k=v label (repeatable)")->allow_extra_args(false);
+    a->add_flag("--keep", ro.keep, "keep the jail's record after it exits (see ljctl(1))");
+    a->add_flag("--rm", ro.rm, "remove the jail's record when it exits (see ljctl(1))");
+    a->add_flag("-i,--interactive", ro.interactive, "keep stdin open and feed it from ljctl's");
+    a->add_flag("-t,--tty", ro.tty, "run the command on a terminal");
+    a->add_option("-u,--user", ro.user, "name|uid[:group|gid], from the jail's /etc/passwd");
+    a->add_option("--privilege", ro.privileges,
                   "a privilege beyond the defaults (device=/dev/X, raw_sockets, mlock, sysvipc, "
                   "port=N[/proto]); the host policy decides");
-  run->add_flag("--policy-override", ro.policy_override,
+    a->add_flag("--policy-override", ro.policy_override,
                 "grant what the host policy refuses (root only; recorded on the jail)");
+    add_run_net_options(a, rno);
+  };
+  CLI::App* run = sub("run", "create and start a jail, stream its output, exit with its status");
+  add_run_options(run);
   run->add_flag("-d,--detach", detach, "print the jail's id and return at once");
-  RunNetOptions rno;
-  add_run_net_options(run, rno);
+  CLI::App* create = sub("create", "create a jail without starting it; print its id");
+  add_run_options(create);
+
+  bool attach_start = false;
+  CLI::App* start = sub("start", "start created jails (-a: attached, exit with its status)");
+  start->add_flag("-a,--attach", attach_start, "attach to its output (and input with -i)");
+  start->add_flag("-i,--interactive", ro.interactive, "with -a: feed ljctl's stdin to the jail");
+  start->add_option("ID", ids_for_start, "jail ids or names")->required();
 
   bool all = false, quiet = false;
   std::vector<std::string> ps_labels;
@@ -790,22 +851,56 @@ static int main_unguarded(int argc, char** argv) {
     }
     std::string cmd = "ljctl";
     for (CLI::App* s : app.get_subcommands()) cmd += " " + s->get_name();
+    if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
+      // An option no command has: say which (the command's `remaining` holds the extras).
+      CLI::App* s = &app;
+      for (auto subs = s->get_subcommands(); !subs.empty(); subs = s->get_subcommands())
+        s = subs.front();
+      for (const std::string& x : s->remaining(true))
+        if (x.size() > 1 && x[0] == '-' && x != "--")
+          return report("unknown flag " + x.substr(0, x.find('=')) + " (see `" + cmd + " --help`)");
+    }
     return report(std::string(e.what()) + " (see `" + cmd + " --help`)");
   }
 
   Api api(g.socket);
   if (int st = run_image_command(*image_cmds, api, g.json); st >= 0) return st;
-  if (run->parsed()) {
-    std::vector<std::string> rest = run->remaining();
+  if (run->parsed() || create->parsed()) {
+    CLI::App* a = run->parsed() ? run : create;
+    const std::string name = a->get_name();
+    std::vector<std::string> rest = a->remaining();
+    // An option CLI11 does not know ends the options of a prefix command: it is not a target.
+    if (!rest.empty() && rest.front() != "--" && rest.front().size() > 1 && rest.front()[0] == '-')
+      return report("unknown flag " + rest.front() + " (see `ljctl " + name + " --help`)");
     if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
     if (rest.empty())
-      return report("run: give the world or overlay to run (see `ljctl run --help`)");
+      return report(name + ": give the world or overlay to run (see `ljctl " + name + " --help`)");
     ro.target = rest.front();
     rest.erase(rest.begin());
     if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
     ro.command = std::move(rest);
     ro.networking = &rno;
+    if (ro.keep && ro.rm) return report("--keep and --rm contradict each other");
+    // docker's habit: a jail that runs detached or is created for later keeps its record after
+    // its exit (ps -a, logs, rm), unless --rm; one followed to its end by ljctl does not.
+    ro.keep_by_default = detach || create->parsed();
+    for (auto it = ro.env_files.rbegin(); it != ro.env_files.rend(); ++it) {
+      auto lines = read_env_file(*it);
+      if (!lines) return report(std::move(lines).error());
+      ro.env.insert(ro.env.begin(), lines->begin(), lines->end());
+    }
+    if (create->parsed()) return cmd_create(api, g, std::move(ro));
     return cmd_run(api, g, std::move(ro), detach);
+  }
+  if (start->parsed()) {
+    if (!attach_start) {
+      if (ro.interactive) return report("start: -i goes with -a");
+      return for_each_call(api, g, ids_for_start, "POST",
+                           [&](const std::string& i) { return jail_target(i, "/start"); },
+                           nullptr, {"it is not in state created"});
+    }
+    if (ids_for_start.size() != 1) return report("start -a: give one jail");
+    return cmd_start_attached(api, g, ids_for_start.front(), ro.interactive);
   }
   if (ps->parsed()) return cmd_ps(api, g, all, quiet, ps_labels);
   if (inspect->parsed()) return cmd_inspect(api, g, ids);

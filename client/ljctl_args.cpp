@@ -6,7 +6,10 @@
 #include <charconv>
 #include <cmath>
 #include <csignal>
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
+#include <fstream>
 
 #include "common/signals.hpp"
 
@@ -330,7 +333,7 @@ Result<json> make_create_body(
     }
     body["labels"] = labels;
   }
-  body["auto_remove"] = !o.keep;
+  body["auto_remove"] = o.rm || (!o.keep && !o.keep_by_default);
   if (o.interactive) body["stdin"] = true;
   if (o.tty) body["tty"] = true;
   if (o.tty && o.rows != 0 && o.cols != 0) body["tty_size"] = {{"rows", o.rows}, {"cols", o.cols}};
@@ -338,6 +341,27 @@ Result<json> make_create_body(
   if (!o.privileges.empty()) body["privileges"] = o.privileges;
   if (o.policy_override) body["policy_override"] = true;
   return body;
+}
+
+Result<std::vector<std::string>> read_env_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return bad("--env-file " + path + ": " + std::strerror(errno));
+  std::vector<std::string> env;
+  int n = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const auto first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#') continue;
+    line.erase(0, first);
+    const std::string name = line.substr(0, line.find('='));
+    if (name.empty() || name.find_first_of(" \t") != std::string::npos)
+      return bad("--env-file " + path + ":" + std::to_string(n) + ": bad variable name `" + name +
+                 "`");
+    env.push_back(line);
+  }
+  if (in.bad()) return bad("--env-file " + path + ": read error");
+  return env;
 }
 
 int exit_status(const json& exit) {

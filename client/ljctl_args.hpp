@@ -73,6 +73,7 @@ struct RunOptions {
   std::string name;
   std::string world;             // --world: with an overlay target, overrides its world
   std::vector<std::string> env;  // "K=V", or "K" to pass ljctl's own $K
+  std::vector<std::string> env_files;  // --env-file PATH: read by the caller into env (first)
   std::string workdir;
   std::string hostname;
   std::string net;  // none|inherit|ip; empty: the daemon's default
@@ -81,7 +82,11 @@ struct RunOptions {
   std::vector<std::string> volumes;                // "HOST:JAIL[:ro]"
   std::string memory, pids, cpu, nofile, timeout;  // as typed; empty: the daemon's default
   std::vector<std::string> labels;                 // "k=v"
+  // The jail's record after its exit (the jail itself is ephemeral either way: its writable layer
+  // is gone at the exit): --keep keeps it, --rm removes it, neither: keep_by_default says.
   bool keep = false;
+  bool rm = false;
+  bool keep_by_default = false;  // run -d and create: kept (docker's habit); run: removed
   const RunNetOptions* networking = nullptr;  // --network, -p, ... (ljctl_network.hpp)
   bool interactive = false;  // -i: stdin kept open and fed from ljctl's
   bool tty = false;          // -t: a terminal
@@ -96,6 +101,11 @@ struct RunOptions {
 Result<nlohmann::json> make_create_body(
     const RunOptions& o, const std::filesystem::path& cwd,
     const std::function<std::optional<std::string>(const std::string&)>& getenv);
+
+// docker's --env-file: one KEY=VALUE per line (the value as written, no quotes taken off), KEY
+// alone for ljctl's own $KEY; blank lines and lines starting with # are skipped, leading
+// whitespace ignored. The entries in -e's form, in file order; a bad line is an error naming it.
+Result<std::vector<std::string>> read_env_file(const std::string& path);
 
 // The status ljctl exits with for a jail's exit record ({"code", "signal", ...}): the code, or
 // 128+N for signal N; kExitError for a null or "lost" record (the daemon does not know).

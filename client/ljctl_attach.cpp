@@ -173,10 +173,15 @@ AttachResult attach_stream(const std::string& socket_path, const AttachOptions& 
   std::size_t matched = 0;  // how many of the detach keys were just typed (held back)
   bool input = o.input;
   std::string pending;  // demultiplexing: bytes of an unfinished frame
+  // Input read but not yet sent: sent as the socket takes it while the output is read on, so
+  // that neither side waits on the other with both directions full (a large paste, `cat`).
+  std::string unsent;
+  std::size_t unsent_at = 0;
   char buf[65536];
   for (;;) {
-    struct pollfd fds[3] = {{s.get(), POLLIN, 0},
-                            {input ? 0 : -1, POLLIN, 0},
+    const bool sending = unsent_at < unsent.size();
+    struct pollfd fds[3] = {{s.get(), static_cast<short>(POLLIN | (sending ? POLLOUT : 0)), 0},
+                            {input && !sending ? 0 : -1, POLLIN, 0},
                             {winch_r ? winch_r.get() : -1, POLLIN, 0}};
     if (::poll(fds, 3, -1) < 0) {
       if (errno == EINTR) continue;
@@ -188,9 +193,23 @@ AttachResult attach_stream(const std::string& socket_path, const AttachOptions& 
       }
       send_resize(socket_path, o.resize_target);
     }
+    if (sending && (fds[0].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      ssize_t n = ::send(s.get(), unsent.data() + unsent_at, unsent.size() - unsent_at,
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        unsent_at += static_cast<std::size_t>(n);
+      } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        input = false;  // ljd ended the input; the output may still come
+        unsent.clear();
+        unsent_at = 0;
+      }
+    }
     if (fds[1].revents) {
       ssize_t n = ::read(0, buf, sizeof buf);
-      if (n > 0) {
+      if (n > 0 && keys.empty()) {  // no detach keys to look for: as read (a stream's speed)
+        unsent.assign(buf, static_cast<std::size_t>(n));
+        unsent_at = 0;
+      } else if (n > 0) {
         std::string out;
         for (ssize_t i = 0; i < n; ++i) {
           if (!keys.empty() && buf[i] == keys[matched]) {
@@ -205,13 +224,14 @@ AttachResult attach_stream(const std::string& socket_path, const AttachOptions& 
           out += buf[i];
         }
         if (res.detached) break;
-        if (!write_all(s.get(), out.data(), out.size())) input = false;
+        unsent = std::move(out);
+        unsent_at = 0;
       } else if (n == 0 || errno != EINTR) {
         input = false;
         ::shutdown(s.get(), SHUT_WR);  // ends a stdin pipe
       }
     }
-    if (fds[0].revents) {
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t n = ::read(s.get(), buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
@@ -239,8 +259,9 @@ AttachResult attach_stream(const std::string& socket_path, const AttachOptions& 
 }
 
 std::string attach_stdio(const std::string& socket_path, const std::string& id, bool tty,
-                         bool* ended, bool* detached) {
+                         bool* ended, bool* detached, bool input) {
   AttachOptions o;
+  o.input = input;
   o.target = "/v1/jails/" + id + "/attach?logs=true";
   o.tty = tty;
   o.resize_target = "/v1/jails/" + id + "/resize";

@@ -37,7 +37,8 @@ AttachResult attach_stream(const std::string& socket_path, const AttachOptions& 
 // `run -i/-t`: attach_stream on a jail's attach (Ctrl-P Ctrl-Q detach with a tty). Returns an
 // error message (empty on success). `*ended`: ljd refused the attach because the jail had already
 // ended (its output is then in its log); `*detached`: the user detached.
+// `input`: feed ljctl's stdin to it (false: output only, as `start -a` without -i).
 std::string attach_stdio(const std::string& socket_path, const std::string& id, bool tty,
-                         bool* ended, bool* detached = nullptr);
+                         bool* ended, bool* detached = nullptr, bool input = true);
 
 }  // namespace lj::ljctl

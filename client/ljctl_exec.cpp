@@ -52,6 +52,8 @@ void ExecCommands::add(CLI::App& app, const std::function<void(CLI::App*)>& add_
   exec_->add_option("-u,--user", user_, "name|uid[:group|gid], from the jail's /etc/passwd");
   exec_->add_option("-e,--env", env_, "KEY=VALUE, or KEY to pass ljctl's own $KEY")
       ->allow_extra_args(false);
+  exec_->add_option("--env-file", env_files_, "a file of KEY=VALUE lines (docker's format)")
+      ->allow_extra_args(false);
   exec_->add_option("-w,--workdir", workdir_, "the command's working directory in the jail");
   exec_->add_option("--detach-keys", detach_keys_,
                     "keys that leave the command running (default ctrl-p,ctrl-q; \"\": none)");
@@ -69,6 +71,9 @@ std::optional<int> ExecCommands::run(Api& api, bool json_out) {
 
 int ExecCommands::exec(Api& api, bool json_out) {
   std::vector<std::string> rest = exec_->remaining();
+  // An option CLI11 does not know ends the options of a prefix command: it is not a jail.
+  if (!rest.empty() && rest.front() != "--" && rest.front().size() > 1 && rest.front()[0] == '-')
+    return report("unknown flag " + rest.front() + " (see `ljctl exec --help`)");
   if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
   if (rest.size() < 2) return report("exec: give the jail and the command (see `ljctl exec --help`)");
   jail_ = rest.front();
@@ -81,7 +86,14 @@ int ExecCommands::exec(Api& api, bool json_out) {
 
   json body = {{"cmd", rest}};
   json env = json::object();
-  for (const auto& e : env_) {
+  std::vector<std::string> all_env;
+  for (const auto& f : env_files_) {
+    auto lines = read_env_file(f);
+    if (!lines) return report(lines.error().what());
+    all_env.insert(all_env.end(), lines->begin(), lines->end());
+  }
+  all_env.insert(all_env.end(), env_.begin(), env_.end());
+  for (const auto& e : all_env) {
     auto eq = e.find('=');
     if (eq == 0) return report("-e " + e + ": expected KEY=VALUE or KEY");
     if (eq != std::string::npos) {

@@ -29,7 +29,7 @@ class ExecCommands {
   CLI::App *exec_ = nullptr, *attach_ = nullptr;
   bool interactive_ = false, tty_ = false, detach_ = false;
   std::string user_, workdir_, detach_keys_ = "ctrl-p,ctrl-q", jail_;
-  std::vector<std::string> env_;
+  std::vector<std::string> env_, env_files_;
 };
 
 }  // namespace lj::ljctl

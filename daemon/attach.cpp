@@ -77,6 +77,11 @@ class AttachPump final : public StreamWriter, public std::enable_shared_from_thi
     (void)!::write(wake_w_.get(), &c, 1);
   }
 
+  // The input, non-blocking: a terminal's master is already (the loop's reader shares its file
+  // description, and Asio makes it so), and a full master or pipe must make the pump wait for
+  // room, never end the input (a large paste into a terminal did) nor hold up the output.
+  // What the client sent is read only once the last read is delivered: a client faster than the
+  // jail waits in its socket, and ljd holds one read (64 KiB) of the stream at most.
   void loop(std::string early) {
     // A jail that stopped reading its stdin (it ended, or closed it) makes write(2) to the pipe
     // raise SIGPIPE, whose default kills ljd: blocked on this thread (a thread-directed signal
@@ -86,13 +91,21 @@ class AttachPump final : public StreamWriter, public std::enable_shared_from_thi
     sigaddset(&pipe, SIGPIPE);
     ::pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
     bool input_open = static_cast<bool>(input_);
-    if (!early.empty() && input_open && !write_all(input_.get(), early.data(), early.size()))
-      input_open = false;
+    if (input_open) ::fcntl(input_.get(), F_SETFL, ::fcntl(input_.get(), F_GETFL) | O_NONBLOCK);
+    std::string in = input_open ? std::move(early) : std::string();
+    std::size_t in_at = 0;  // in[in_at..] is still to be delivered
     char buf[65536];
     for (;;) {
+      if (input_open && in_at < in.size() && !deliver(in, in_at)) {
+        input_open = false;  // the jail closed its input: the rest of the client's is dropped
+        input_.reset();
+      }
+      const bool room = in_at == in.size();
       // Once the input ended the socket is only written: a half-closed one stays readable (EOF).
-      struct pollfd fds[2] = {{input_open ? sock_.get() : -1, POLLIN, 0}, {wake_r_.get(), POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0) {
+      struct pollfd fds[3] = {{input_open && room ? sock_.get() : -1, POLLIN, 0},
+                              {wake_r_.get(), POLLIN, 0},
+                              {input_open && !room ? input_.get() : -1, POLLOUT, 0}};
+      if (::poll(fds, 3, -1) < 0) {
         if (errno == EINTR) continue;
         break;
       }
@@ -116,7 +129,8 @@ class AttachPump final : public StreamWriter, public std::enable_shared_from_thi
         ssize_t n = ::read(sock_.get(), buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n > 0) {
-          if (!write_all(input_.get(), buf, static_cast<std::size_t>(n))) input_open = false;
+          in.assign(buf, static_cast<std::size_t>(n));
+          in_at = 0;
           continue;
         }
         // The client's input ended (a half close, or it left): the jail's stdin with it.
@@ -131,6 +145,23 @@ class AttachPump final : public StreamWriter, public std::enable_shared_from_thi
     std::lock_guard lock(mu_);
     gone_ = true;
     ::shutdown(sock_.get(), SHUT_RDWR);
+  }
+
+  // Writes what the input takes now of in[at..]; false once it is closed for good (EPIPE, EIO).
+  bool deliver(const std::string& in, std::size_t& at) {
+    while (at < in.size()) {
+      ssize_t n = ::write(input_.get(), in.data() + at, in.size() - at);
+      if (n > 0) {
+        at += static_cast<std::size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && errno == EAGAIN) {
+        return true;  // full: poll() waits for room
+      } else {
+        return false;
+      }
+    }
+    return true;
   }
 
   UniqueFd sock_, input_, wake_r_, wake_w_;

@@ -1,6 +1,7 @@
 // One attached client after the HTTP upgrade (docs/attach.md): a thread that copies the client's
-// bytes into the jail's input (stdin pipe or terminal master) with blocking writes, so a client
-// faster than the jail waits in its socket instead of in ljd's memory, and the jail's output,
+// bytes into the jail's input (stdin pipe or terminal master), one read at a time, waiting for
+// room when the input is full, so a client faster than the jail waits in its socket instead of in
+// ljd's memory and a full terminal never ends the input; and the jail's output,
 // which the loop hands over as log records (it is a StreamWriter follower of the jail's log), to
 // the client: raw with a terminal, else each chunk behind Docker's 8-byte stream header
 // (stream 1 stdout, 2 stderr, 0 0 0, big-endian length) so the two stay apart.

@@ -173,8 +173,15 @@ Result<std::vector<ExecRow>> Execs::list(std::string_view jail_id_or_name) {
 
 Status Execs::startable(std::string_view id) {
   auto row = LJ_TRY(get(id));
+  // Its streams are attached once, at its start (docs/attach.md): a second start, also of an exec
+  // re-adopted after a restart of ljd, is refused and says so.
+  if (row.state == ExecState::exited)
+    return fail(Errc::conflict, "exec", "exec " + row.id + " has exited");
   if (row.state != ExecState::created || live_.count(row.id))
-    return fail(Errc::conflict, "exec", "exec " + row.id + " was started already");
+    return fail(Errc::conflict, "exec",
+                "exec " + row.id +
+                    " was started already (an exec is attached once, at its start; see "
+                    "GET /v1/exec/" + row.id + "/wait)");
   auto jail = LJ_TRY(d_.jails->get(row.jail_id));
   if (jail.state != index::JailState::running)
     return fail(Errc::conflict, "jail",

@@ -207,6 +207,68 @@ TEST_F(LjctlBlackbox, StopGivesTheSignalStatus) {
   EXPECT_EQ(w.status, 128 + SIGTERM) << w.err;
 }
 
+// As a docker user expects (issue 13): a detached jail stopped stays listed by `ps -a` until
+// `rm`; `create` then `start -a` runs it attached and exits with its status; --env-file, --rm.
+TEST_F(LjctlBlackbox, RunDetachedThenStopLeavesTheJailListedUntilRm) {
+  if (auto why = no_jails(); !why.empty()) GTEST_SKIP() << why;
+  auto d = ljctl({"run", "-d", "bb", "--", "/bin/sleep", "100"});
+  ASSERT_EQ(d.status, 0) << d.err;
+  const std::string id = d.out.substr(0, d.out.find('\n'));
+  auto s = ljctl({"stop", "-t", "5", id});
+  EXPECT_EQ(s.status, 0) << s.err;
+  EXPECT_EQ(ljctl({"wait", id}).status, 128 + SIGTERM);
+  auto ps = ljctl({"ps", "-a", "-q"});
+  EXPECT_NE(ps.out.find(id), std::string::npos) << ps.out;
+  EXPECT_EQ(ljctl({"ps", "-q"}).out.find(id), std::string::npos);
+  auto rm = ljctl({"rm", id});
+  EXPECT_EQ(rm.status, 0) << rm.err;
+  EXPECT_EQ(ljctl({"ps", "-a", "-q"}).out.find(id), std::string::npos);
+  // --rm: gone once it ends, detached or not.
+  auto gone = ljctl({"run", "-d", "--rm", "bb", "--", "true"});
+  ASSERT_EQ(gone.status, 0) << gone.err;
+  const std::string gid = gone.out.substr(0, gone.out.find('\n'));
+  (void)ljctl({"wait", gid});
+  bool listed = true;
+  for (int i = 0; i < 50 && listed; ++i) {
+    listed = ljctl({"ps", "-a", "-q"}).out.find(gid) != std::string::npos;
+    if (listed) ::usleep(100 * 1000);
+  }
+  EXPECT_FALSE(listed) << gid;
+}
+
+TEST_F(LjctlBlackbox, CreateThenStartAttachedExitsWithTheStatus) {
+  if (auto why = no_jails(); !why.empty()) GTEST_SKIP() << why;
+  const std::string env_file = ljd_->root().string() + "/env.list";
+  std::ofstream(env_file) << "# a comment\n\nA=from file\nB=b=c\n  C=spaced\nLJ_FROM_ENV\n";
+  auto c = run({kLjctl, "--socket", ljd_->socket(), "create", "--env-file", env_file, "-e", "A=flag",
+                "bb", "--", "/bin/sh", "-c", "echo \"$A|$B|$C|$LJ_FROM_ENV\"; exit 4"},
+               {"LJ_FROM_ENV=passed"});
+  ASSERT_EQ(c.status, 0) << c.err;
+  const std::string id = c.out.substr(0, c.out.find('\n'));
+  auto row = ljctl({"inspect", "--json", id});
+  EXPECT_NE(row.out.find("\"created\""), std::string::npos) << row.out;
+  auto s = ljctl({"start", "-a", id});
+  EXPECT_EQ(s.status, 4) << s.err;
+  EXPECT_EQ(s.out, "flag|b=c|spaced|passed\n");
+  // Made by create: listed after its end, until rm.
+  EXPECT_NE(ljctl({"ps", "-a", "-q"}).out.find(id), std::string::npos);
+  EXPECT_EQ(ljctl({"rm", id}).status, 0);
+  // start without -a returns at once; a jail that is not created is refused in one line.
+  auto c2 = ljctl({"create", "bb", "--", "true"});
+  ASSERT_EQ(c2.status, 0) << c2.err;
+  const std::string id2 = c2.out.substr(0, c2.out.find('\n'));
+  EXPECT_EQ(ljctl({"start", id2}).status, 0);
+  EXPECT_EQ(ljctl({"wait", id2}).status, 0);
+  auto again = ljctl({"start", id2});
+  EXPECT_EQ(again.status, 125);
+  expect_one_line(again);
+  EXPECT_EQ(ljctl({"rm", id2}).status, 0);
+  auto bad = ljctl({"run", "--env-file", "/nonexistent-env-file", "bb", "--", "true"});
+  EXPECT_EQ(bad.status, 125);
+  expect_one_line(bad);
+  EXPECT_NE(bad.err.find("/nonexistent-env-file"), std::string::npos) << bad.err;
+}
+
 TEST_F(LjctlBlackbox, BuildPublishesAndRunsTheOverlay) {
   if (auto why = no_jails(); !why.empty()) GTEST_SKIP() << why;
   if (!serves("builds")) GTEST_SKIP() << "this ljd does not build";

@@ -220,6 +220,99 @@ TEST(LjctlCli, RunDetachPrintsTheId) {
   EXPECT_EQ(json::parse(j.out)["state"], "running");
 }
 
+// What happens to a jail's record at its end (ljctl.1): a foreground run removes it, run -d and
+// create keep it (docker's habit), --keep and --rm decide in every case, both are refused.
+TEST(LjctlCli, KeepAndRmDecideTheRecordAndDetachedJailsKeepIt) {
+  FakeLjd d([](const SeenRequest& r, bool&) {
+    if (r.method == "POST") return FakeLjd::json_response(201, R"({"id":"j-5","state":"running"})");
+    return FakeLjd::chunked_response({end_line(1, {{"code", 0}})});
+  });
+  struct Case {
+    std::vector<std::string> args;
+    bool auto_remove;
+  };
+  for (const Case& c : {Case{{"run", "w", "--", "true"}, true},
+                        Case{{"run", "--rm", "w", "--", "true"}, true},
+                        Case{{"run", "--keep", "w", "--", "true"}, false},
+                        Case{{"run", "-d", "w", "--", "true"}, false},
+                        Case{{"run", "-d", "--rm", "w", "--", "true"}, true},
+                        Case{{"create", "w", "--", "true"}, false},
+                        Case{{"create", "--rm", "w", "--", "true"}, true}}) {
+    auto r = run(ljctl(d, c.args));
+    ASSERT_EQ(r.status, 0) << c.args[1] << " " << r.err;
+    json body;
+    for (const auto& seen : d.seen())
+      if (seen.method == "POST") body = json::parse(seen.body);
+    EXPECT_EQ(body["auto_remove"], c.auto_remove) << c.args[0] << " " << c.args[1];
+  }
+  auto both = run(ljctl(d, {"run", "--keep", "--rm", "w", "--", "true"}));
+  EXPECT_EQ(both.status, 125);
+  EXPECT_EQ(both.err, "ljctl: --keep and --rm contradict each other\n");
+}
+
+TEST(LjctlCli, CreatePostsWithoutStartAndStartPostsStart) {
+  FakeLjd d([](const SeenRequest& r, bool&) {
+    if (r.method == "POST" && r.target == "/v1/jails")
+      return FakeLjd::json_response(201, R"({"id":"j-6","state":"created"})");
+    if (r.method == "POST" && r.target == "/v1/jails/j-6/start")
+      return FakeLjd::json_response(200, R"({"id":"j-6","state":"running"})");
+    return FakeLjd::json_response(404, R"({"code":"jail.not_found","message":"no"})");
+  });
+  auto c = run(ljctl(d, {"create", "--name", "x", "w", "--", "sleep", "1"}));
+  EXPECT_EQ(c.status, 0) << c.err;
+  EXPECT_EQ(c.out, "j-6\n");
+  EXPECT_EQ(d.seen()[0].target, "/v1/jails");
+  EXPECT_EQ(json::parse(d.seen()[0].body)["command"], (json{"sleep", "1"}));
+  auto s = run(ljctl(d, {"start", "j-6"}));
+  EXPECT_EQ(s.status, 0) << s.err;
+  EXPECT_EQ(d.seen().back().target, "/v1/jails/j-6/start");
+  auto i = run(ljctl(d, {"start", "-i", "j-6"}));
+  EXPECT_EQ(i.status, 125);
+  EXPECT_EQ(i.err, "ljctl: start: -i goes with -a\n");
+}
+
+TEST(LjctlCli, EnvFileIsReadAsDockerReadsItAndEArgumentsWin) {
+  FakeLjd d([](const SeenRequest&, bool&) {
+    return FakeLjd::json_response(201, R"({"id":"j-7","state":"running"})");
+  });
+  char tmpl[] = "/tmp/lj-env-XXXXXX";
+  int fd = ::mkstemp(tmpl);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  std::ofstream(tmpl) << "# comment\n\nA=1\nB=\"quoted\" as is\r\n\t C=x=y\nLJ_PASSED\nLJ_UNSET\nA=2\n";
+  auto r = run(ljctl(d, {"run", "-d", "--env-file", tmpl, "-e", "B=flag", "w", "--", "true"}),
+               {"LJ_PASSED=from ljctl"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(json::parse(d.seen()[0].body)["env"],
+            (json{{"A", "2"}, {"B", "flag"}, {"C", "x=y"}, {"LJ_PASSED", "from ljctl"}}));
+  std::ofstream(tmpl) << "GOOD=1\nBAD NAME=2\n";
+  auto bad = run(ljctl(d, {"run", "--env-file", tmpl, "w", "--", "true"}));
+  EXPECT_EQ(bad.status, 125);
+  EXPECT_EQ(bad.err, "ljctl: --env-file " + std::string(tmpl) + ":2: bad variable name `BAD NAME`\n");
+  ::unlink(tmpl);
+  auto missing = run(ljctl(d, {"exec", "--env-file", "/nonexistent-env", "j", "true"}));
+  EXPECT_EQ(missing.status, 125);
+  EXPECT_NE(missing.err.find("/nonexistent-env"), std::string::npos) << missing.err;
+}
+
+TEST(LjctlCli, UnknownFlagsAreNamedNotTakenForATarget) {
+  FakeLjd d([](const SeenRequest&, bool&) { return FakeLjd::json_response(500, "{}"); });
+  auto r = run(ljctl(d, {"run", "--frobnicate", "w", "--", "true"}));
+  EXPECT_EQ(r.status, 125);
+  EXPECT_EQ(r.err, "ljctl: unknown flag --frobnicate (see `ljctl run --help`)\n");
+  r = run(ljctl(d, {"create", "-z", "w", "--", "true"}));
+  EXPECT_EQ(r.err, "ljctl: unknown flag -z (see `ljctl create --help`)\n");
+  r = run(ljctl(d, {"exec", "--frobnicate", "j", "true"}));
+  EXPECT_EQ(r.status, 125);
+  EXPECT_EQ(r.err, "ljctl: unknown flag --frobnicate (see `ljctl exec --help`)\n");
+  r = run(ljctl(d, {"ps", "--frobnicate"}));
+  EXPECT_EQ(r.status, 125);
+  EXPECT_EQ(r.err, "ljctl: unknown flag --frobnicate (see `ljctl ps --help`)\n");
+  r = run(ljctl(d, {"run", "-it", "w", "--", "sh"}));  // known: not an unknown flag
+  EXPECT_EQ(r.err.find("unknown flag"), std::string::npos) << r.err;
+  EXPECT_TRUE(d.seen().size() <= 1u);  // only that last run reached the daemon
+}
+
 TEST(LjctlCli, CtrlCStopsTheJailAndExitsWithItsStatus) {
   std::atomic<bool> streaming{false};
   FakeLjd d([&](const SeenRequest& r, bool&) {

@@ -6,12 +6,16 @@
 // docs/security.md lists each escape, how Linux and FreeBSD block it, and where it is verified.
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -23,6 +27,7 @@
 
 #include "host_kernel.hpp"
 #include "seccomp_expect.hpp"
+#include "common/fd.hpp"
 #include "shared_ljd.hpp"
 
 namespace lj::testing {
@@ -539,6 +544,326 @@ TEST_F(EscapeTest, MemoryHogHitsTheJailsLimitWhileTheHostAllocates) {
   std::vector<char> big(96 << 20);
   for (std::size_t i = 0; i < big.size(); i += 4096) big[i] = 1;
   EXPECT_EQ(big[big.size() - 4096], 1);
+}
+
+// ---- exec (issue 13): one more process in a running jail, through POST /v1/jails/{id}/exec ----
+
+// What one exec did: the HTTP status of its creation or start, its output and exit.
+struct ExecOutcome {
+  int http = 0;
+  std::string error;  // the body of a refusal
+  std::string out, err;
+  json exit;
+  int code() const {
+    return exit.is_object() && exit["code"].is_number() ? exit["code"].get<int>() : -1;
+  }
+};
+
+// Creates `body` (cmd, user, tty, ...) in `jail` and starts it without the upgrade: the output
+// as NDJSON records until the end record with the exit (docs/attach.md).
+ExecOutcome exec_in(LjdProcess& ljd, const std::string& jail, const json& body) {
+  ExecOutcome o;
+  auto c = ljd.client();
+  auto r = c.post("/v1/jails/" + jail + "/exec", body);
+  if (!r || r->status != 201) {
+    o.http = r ? r->status : 0;
+    o.error = r ? r->body : r.error().what();
+    return o;
+  }
+  const std::string id = r->json()["id"];
+  auto s = c.request("POST", "/v1/exec/" + id + "/start");
+  if (!s || s->status != 200) {
+    o.http = s ? s->status : 0;
+    o.error = s ? s->body : s.error().what();
+    return o;
+  }
+  o.http = 200;
+  std::istringstream in(s->body);
+  for (std::string line; std::getline(in, line);) {
+    json rec = json::parse(line, nullptr, false);
+    if (!rec.is_object()) continue;
+    if (rec.value("type", "") == "end") o.exit = rec["exit"];
+    if (!rec.contains("data")) continue;
+    (rec["stream"] == "stderr" ? o.err : o.out) += rec["data"].get<std::string>();
+  }
+  return o;
+}
+
+json exec_probe(std::vector<std::string> args) {
+  args.insert(args.begin(), "probe");
+  return {{"cmd", args}};
+}
+
+// A running jail for execs, killed and removed by the destructor.
+class RunningJail {
+ public:
+  RunningJail(LjdProcess& ljd, json body) : ljd_(ljd) {
+    body["world"] = "bb";
+    auto c = ljd_.client();
+    auto r = c.post("/v1/jails?start=true", body);
+    if (r && r->status == 201) id_ = r->json()["id"];
+    else ADD_FAILURE() << (r ? r->body : r.error().what());
+  }
+  ~RunningJail() {
+    if (id_.empty()) return;
+    auto c = ljd_.client();
+    (void)c.request("POST", "/v1/jails/" + id_ + "/kill");
+    (void)c.get("/v1/jails/" + id_ + "/wait?timeout_s=30");
+    (void)c.del("/v1/jails/" + id_ + "?force=true");
+  }
+  const std::string& id() const { return id_; }
+  json row() {
+    auto c = ljd_.client();
+    auto r = c.get("/v1/jails/" + id_);
+    return r && r->status == 200 ? r->json() : json();
+  }
+  // What the jail's command printed so far.
+  std::string out() {
+    auto c = ljd_.client();
+    auto logs = c.get("/v1/jails/" + id_ + "/logs");
+    std::string o;
+    std::istringstream in(logs ? logs->body : "");
+    for (std::string line; std::getline(in, line);) {
+      json rec = json::parse(line, nullptr, false);
+      if (rec.is_object() && rec.value("stream", "") == "stdout") o += rec["data"].get<std::string>();
+    }
+    return o;
+  }
+
+ private:
+  LjdProcess& ljd_;
+  std::string id_;
+};
+
+TEST_F(EscapeTest, AnExecSeesOnlyTheJailsProcesses) {
+  RunningJail jail(*ljd_, {{"command", {"sleep", "100"}}});
+  ASSERT_FALSE(jail.id().empty());
+  fs::path dir = ljd_->root() / "host-cwd-exec";
+  fs::create_directories(dir);
+  HostProcess host(dir);
+  ASSERT_GT(host.pid(), 0);
+  const std::string p = std::to_string(host.pid());
+  // The jail's init, its command, the exec itself; its parent (the monitor, lj-exec) is outside.
+  auto o = exec_in(*ljd_, jail.id(), exec_probe({"ps"}));
+  ASSERT_EQ(o.http, 200) << o.error;
+  EXPECT_EQ(o.out, "1 2 3\n");
+  o = exec_in(*ljd_, jail.id(), exec_probe({"pid"}));
+  EXPECT_EQ(o.out.substr(o.out.find(' ') + 1), "0\n") << o.out;
+  for (const char* entry : {"root", "cwd", "exe", "fd"}) {
+    o = exec_in(*ljd_, jail.id(), exec_probe({"exists", "/proc/" + p + "/" + entry}));
+    EXPECT_EQ(o.out, "no\n") << "/proc/" << p << "/" << entry;
+  }
+  o = exec_in(*ljd_, jail.id(), exec_probe({"kill", p, "9"}));
+  EXPECT_EQ(o.out, "kill: ESRCH\n");
+  o = exec_in(*ljd_, jail.id(), exec_probe({"ptrace", p}));
+  EXPECT_EQ(o.out, "ptrace: ESRCH\n");
+  EXPECT_TRUE(host.alive());
+  // ljd itself is not in the jail's pid namespace: neither its /proc entry nor a signal.
+  const std::string daemon = std::to_string(ljd_->pid());
+  o = exec_in(*ljd_, jail.id(), exec_probe({"exists", "/proc/" + daemon + "/fd"}));
+  EXPECT_EQ(o.out, "no\n");
+  o = exec_in(*ljd_, jail.id(), exec_probe({"kill", daemon, "0"}));
+  EXPECT_EQ(o.out, "kill: ESRCH\n");
+  // The jail's init is as closed to an exec as to the jail's command.
+  o = exec_in(*ljd_, jail.id(), exec_probe({"readlink", "/proc/1/root"}));
+  EXPECT_EQ(o.out, "readlink: EACCES\n");
+  o = exec_in(*ljd_, jail.id(), exec_probe({"ptrace", "1"}));
+  EXPECT_EQ(o.out, "ptrace: EPERM\n");
+}
+
+TEST_F(EscapeTest, AnExecCarriesNoDescriptorOfLjd) {
+  RunningJail jail(*ljd_, {{"command", {"sleep", "100"}}});
+  ASSERT_FALSE(jail.id().empty());
+  // Pipes, a kept-open stdin, a terminal: stdin, stdout and stderr, nothing else.
+  auto o = exec_in(*ljd_, jail.id(), exec_probe({"fds"}));
+  ASSERT_EQ(o.http, 200) << o.error;
+  EXPECT_EQ(o.out, "0 1 2\n");
+  json body = exec_probe({"fds"});
+  body["stdin"] = true;
+  o = exec_in(*ljd_, jail.id(), body);
+  EXPECT_EQ(o.out, "0 1 2\n");
+  body["tty"] = true;
+  o = exec_in(*ljd_, jail.id(), body);
+  EXPECT_EQ(o.out, "0 1 2\r\n");
+  o = exec_in(*ljd_, jail.id(), {{"cmd", {"sh", "-c", "probe fds"}}});
+  EXPECT_EQ(o.out, "0 1 2\n");
+  // pidfd_getfd(2) on ljd: its pid names nothing in the jail.
+  const std::string daemon = std::to_string(ljd_->pid());
+  for (const char* fd : {"0", "3", "5"}) {
+    o = exec_in(*ljd_, jail.id(), exec_probe({"pidfd-getfd", daemon, fd}));
+    EXPECT_EQ(o.out, "pidfd_open: ESRCH\n") << fd;
+  }
+  // Nor on the jail's init, which holds descriptors of its own (init_abi.h): not dumpable, and
+  // the exec has no CAP_SYS_PTRACE.
+  for (const char* fd : {"5", "6", "17", "18"}) {
+    o = exec_in(*ljd_, jail.id(), exec_probe({"pidfd-getfd", "1", fd}));
+    EXPECT_EQ(o.out, "pidfd_getfd: EPERM\n") << fd;
+    o = exec_in(*ljd_, jail.id(), exec_probe({"readlink", std::string("/proc/1/fd/") + fd}));
+    EXPECT_EQ(o.out, "readlink: EACCES\n") << fd;
+  }
+  // Control: the probe takes a descriptor where the kernel allows it (its own process).
+  o = exec_in(*ljd_, jail.id(), {{"cmd", {"sh", "-c", "exec probe pidfd-getfd $$ 1"}}});
+  EXPECT_EQ(o.out.rfind("got pipe:", 0), 0u) << o.out;
+}
+
+// CapEff, CapBnd and NoNewPrivs of /proc/self/status, as the probe prints them.
+std::map<std::string, std::string> caps_of(const std::string& out) {
+  std::map<std::string, std::string> m;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    auto tab = line.find(":\t");
+    if (tab != std::string::npos) m[line.substr(0, tab)] = line.substr(tab + 2);
+  }
+  return m;
+}
+
+TEST_F(EscapeTest, AnExecGetsNoCapabilityTheJailLacks) {
+  RunningJail jail(*ljd_, {{"command", {"sh", "-c", "probe caps; grep ^Seccomp: /proc/self/status; exec sleep 100"}}});
+  ASSERT_FALSE(jail.id().empty());
+  std::string jail_out;
+  for (int i = 0; i < 50 && jail_out.find("Seccomp") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(100ms);
+    jail_out = jail.out();
+  }
+  auto theirs = caps_of(jail_out);
+  ASSERT_EQ(theirs.size(), 4u) << jail_out;
+  auto o = exec_in(*ljd_, jail.id(),
+                   {{"cmd", {"sh", "-c", "probe caps; grep ^Seccomp: /proc/self/status"}}});
+  ASSERT_EQ(o.http, 200) << o.error;
+  EXPECT_EQ(caps_of(o.out), theirs) << o.out << "\nthe jail's command:\n" << jail_out;
+  EXPECT_EQ(theirs["NoNewPrivs"], "1");
+  EXPECT_EQ(theirs["Seccomp"], "2");
+  // Another user in the jail: no effective capability at all, the same bounding set.
+  o = exec_in(*ljd_, jail.id(), {{"cmd", {"probe", "caps"}}, {"user", "65534:65534"}});
+  auto nobody = caps_of(o.out);
+  EXPECT_EQ(nobody["CapEff"], "0000000000000000") << o.out;
+  EXPECT_EQ(nobody["CapBnd"], theirs["CapBnd"]);
+  EXPECT_EQ(nobody["NoNewPrivs"], "1");
+  // What the capabilities allow is refused as in the jail's command.
+  o = exec_in(*ljd_, jail.id(), exec_probe({"mount"}));
+  EXPECT_EQ(o.out, "mount: EPERM\n");
+  o = exec_in(*ljd_, jail.id(), exec_probe({"mknod"}));
+  EXPECT_EQ(o.out, "mknod: EPERM\n");
+  o = exec_in(*ljd_, jail.id(), exec_probe({"userns-mount"}));
+  EXPECT_EQ(o.out, "unshare: EPERM\n");
+}
+
+TEST_F(EscapeTest, AForkBombThroughAnExecStaysInTheJailsPidsLimit) {
+  RunningJail jail(*ljd_, {{"command", {"sleep", "100"}}, {"limits", {{"pids", 48}}}});
+  ASSERT_FALSE(jail.id().empty());
+  const pid_t init = jail.row().value("pid", 0);
+  ASSERT_GT(init, 0);
+  auto cg = cgroups_of(init);
+  const std::string pids_dir = cg.count("pids") ? cg["pids"] : cg["unified"];
+  std::atomic<bool> done{false};
+  int host_forks = 0;
+  std::thread host([&] {
+    while (!done) {
+      pid_t p = ::fork();
+      if (p == 0) ::_exit(0);
+      if (p < 0) return;
+      ::waitpid(p, nullptr, 0);
+      ++host_forks;
+    }
+  });
+  // The bomb's children stay (paused) and hold what the bomb's stdout and stderr were: a file, so
+  // that the exec's output ends with the exec; the shell reports it with builtins (no fork left).
+  const json bomb = {{"cmd", {"sh", "-c", "probe forkbomb >/tmp/bomb 2>&1; read -r l </tmp/bomb; echo \"$l\""}}};
+  auto o = exec_in(*ljd_, jail.id(), bomb);
+  done = true;
+  host.join();
+  ASSERT_EQ(o.http, 200) << o.error;
+  int forked = -1;
+  char err[32] = "";
+  ASSERT_EQ(std::sscanf(o.out.c_str(), "forked %d then %31[A-Z]", &forked, err), 2) << o.out;
+  EXPECT_LE(forked, 44);  // init, the jail's command, the shell and the bomb count
+  EXPECT_STREQ(err, "EAGAIN");
+  EXPECT_GT(host_forks, 10);
+  // Its children stay, paused, in the jail's cgroup; the jail runs on at its limit.
+  EXPECT_EQ(slurp(pids_dir + "/pids.max"), "48\n");
+  const int current = std::stoi(slurp(pids_dir + "/pids.current"));
+  EXPECT_GE(current, forked);
+  EXPECT_LE(current, 48);
+  EXPECT_EQ(jail.row().value("state", ""), "running");
+  // A second bomb gets what the first one's shell and probe gave back, and no more.
+  o = exec_in(*ljd_, jail.id(), bomb);
+  if (o.http == 200) {
+    ASSERT_EQ(std::sscanf(o.out.c_str(), "forked %d then %31[A-Z]", &forked, err), 2) << o.out;
+    EXPECT_LE(forked, 2);
+    EXPECT_STREQ(err, "EAGAIN");
+  } else {
+    EXPECT_LT(o.http, 500) << o.error;  // no pid left even for the exec: refused as a request
+  }
+  EXPECT_LE(std::stoi(slurp(pids_dir + "/pids.current")), 48);
+  EXPECT_EQ(jail.row().value("state", ""), "running");
+  auto c = ljd_->client();
+  auto ping = c.get("/v1/_ping");
+  ASSERT_TRUE(ping);
+  EXPECT_EQ(ping->status, 200);
+  pid_t p = ::fork();  // the host still forks
+  if (p == 0) ::_exit(0);
+  ASSERT_GT(p, 0);
+  ::waitpid(p, nullptr, 0);
+}
+
+// TIOCSTI pushes bytes into a terminal's input, as if typed: an exec's terminal is a pty of the
+// jail's own devpts, so what it pushes is read back inside the jail, and the terminal of the
+// host user who ran `ljctl exec -t` (a host pty here, ljctl's controlling terminal) gets nothing.
+TEST_F(EscapeTest, TiocstiInAnExecReachesOnlyTheJailsTerminal) {
+  RunningJail jail(*ljd_, {{"command", {"sleep", "100"}}});
+  ASSERT_FALSE(jail.id().empty());
+  json body = exec_probe({"tiocsti", "id"});
+  body["tty"] = true;
+  auto o = exec_in(*ljd_, jail.id(), body);
+  ASSERT_EQ(o.http, 200) << o.error;
+  EXPECT_NE(o.out.find("own devpts: yes\r\n"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("read back: id\r\n"), std::string::npos) << o.out;
+  // Without a terminal there is nothing to push into.
+  o = exec_in(*ljd_, jail.id(), exec_probe({"tiocsti", "id"}));
+  EXPECT_NE(o.out.find("tiocsti: ENOTTY\n"), std::string::npos) << o.out;
+
+  // ljctl exec -t (no -i: ljctl never reads its terminal) on a host pty.
+  int master = -1, slave = -1;
+  ASSERT_EQ(::openpty(&master, &slave, nullptr, nullptr, nullptr), 0);
+  UniqueFd m(master), sl(slave);
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::setsid();
+    ::ioctl(slave, TIOCSCTTY, 0);
+    ::dup2(slave, 0);
+    ::dup2(slave, 1);
+    ::dup2(slave, 2);
+    ::execl(LJCTL_PATH, "ljctl", "--socket", ljd_->socket().c_str(), "exec", "-t",
+            jail.id().c_str(), "probe", "tiocsti", "echo INJECTED", nullptr);
+    ::_exit(127);
+  }
+  ASSERT_GT(child, 0);
+  std::string shown;
+  char buf[4096];
+  for (int i = 0; i < 100; ++i) {  // 10 s at most
+    struct pollfd pfd = {m.get(), POLLIN, 0};
+    if (::poll(&pfd, 1, 100) > 0) {
+      ssize_t n = ::read(m.get(), buf, sizeof buf);
+      if (n > 0) shown.append(buf, static_cast<std::size_t>(n));
+    }
+    if (::waitpid(child, nullptr, WNOHANG) == child) {
+      child = -1;
+      break;
+    }
+  }
+  if (child > 0) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    FAIL() << "ljctl exec -t did not end: " << shown;
+  }
+  EXPECT_NE(shown.find("read back: echo INJECTED"), std::string::npos) << shown;
+  int queued = -1;
+  ASSERT_EQ(::ioctl(sl.get(), FIONREAD, &queued), 0);
+  EXPECT_EQ(queued, 0) << "bytes waiting as input on the host's terminal";
+  // Control: a push into that terminal from the host is seen by the same check.
+  for (char ch : std::string("x\n")) ASSERT_EQ(::ioctl(sl.get(), TIOCSTI, &ch), 0);
+  ASSERT_EQ(::ioctl(sl.get(), FIONREAD, &queued), 0);
+  EXPECT_EQ(queued, 2);
 }
 
 // A build's script runs in a jail of the same backend (on the world and a staging layer, network

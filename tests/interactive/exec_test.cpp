@@ -2,6 +2,7 @@
 // POST /v1/jails/{id}/exec, start (NDJSON, upgraded, detached), inspect, list, resize, wait, the
 // events, the conflicts and bad input, and an exit code that survives a kill -9 of ljd.
 // Privileged: skipped when not root.
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -130,6 +131,70 @@ TEST_F(LjdExecTest, AnUpgradedExecTakesStdinAndKeepsStdoutAndStderrApart) {
   kill_jail(c, jail);
 }
 
+TEST_F(LjdExecTest, AHundredMebibytesThroughAnExecsStdinArriveWhole) {
+  auto c = client();
+  const std::string jail = sleeper(c);
+  ASSERT_FALSE(jail.empty());
+  BigFile big(100);
+  ASSERT_EQ(big.sha256().size(), 64u);
+  const std::string x =
+      create_exec(c, jail, {{"cmd", {"busybox", "sha256sum"}}, {"stdin", true}});
+  ASSERT_FALSE(x.empty());
+  UniqueFd a = upgraded(ljd_->socket(), "/v1/exec/" + x + "/start");
+  ASSERT_TRUE(a);
+  const long hwm_before = vm_kib(ljd_->pid(), "VmHWM");
+  std::thread writer = feed(a.get(), big.block(), 100);
+  auto [out, err] = demux(read_all(a.get()));
+  writer.join();
+  const long hwm_after = vm_kib(ljd_->pid(), "VmHWM");
+  EXPECT_EQ(out.substr(0, 64), big.sha256()) << err;
+  EXPECT_LT(hwm_after - hwm_before, 16 * 1024) << "ljd buffered the stream";
+  auto w = c.get("/v1/exec/" + x + "/wait?timeout_s=10");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->json()["exit"]["code"], 0) << w->body;
+  kill_jail(c, jail);
+}
+
+// A paste larger than a terminal's input queue (4 KiB): the master is full until the command
+// reads, and the input must wait for room, not end (it did: EAGAIN on the non-blocking master).
+TEST_F(LjdExecTest, ALargePasteIntoATerminalArrivesWhole) {
+  auto c = client();
+  const std::string jail = sleeper(c);
+  ASSERT_FALSE(jail.empty());
+  BigFile big(1);
+  ASSERT_EQ(big.sha256().size(), 64u);
+  // Raw mode: every byte as typed (no line editing, no signals, no echo, no CR/NL mapping).
+  const std::string x = create_exec(
+      c, jail,
+      {{"cmd", {"sh", "-c", "busybox stty raw -echo; echo ready; head -c 1048576 | busybox sha256sum"}},
+       {"stdin", true},
+       {"tty", true}});
+  ASSERT_FALSE(x.empty());
+  UniqueFd a = upgraded(ljd_->socket(), "/v1/exec/" + x + "/start");
+  ASSERT_TRUE(a);
+  std::string shown;
+  char buf[4096];
+  auto read_for = [&](const std::string& what) {
+    for (int i = 0; i < 300 && shown.find(what) == std::string::npos; ++i) {  // 30 s at most
+      struct pollfd pfd = {a.get(), POLLIN, 0};
+      if (::poll(&pfd, 1, 100) <= 0) continue;
+      ssize_t n = ::read(a.get(), buf, sizeof buf);
+      if (n <= 0) break;
+      shown.append(buf, static_cast<std::size_t>(n));
+    }
+    return shown.find(what) != std::string::npos;
+  };
+  ASSERT_TRUE(read_for("ready")) << shown;
+  // All at once: a paste.
+  ASSERT_EQ(::send(a.get(), big.block().data(), big.block().size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(big.block().size()));
+  EXPECT_TRUE(read_for(big.sha256())) << "the paste did not arrive whole: " << shown;
+  auto w = c.get("/v1/exec/" + x + "/wait?timeout_s=10");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->json()["exit"]["code"], 0) << w->body;
+  kill_jail(c, jail);
+}
+
 TEST_F(LjdExecTest, ATerminalExecIsTheJailsPtyAndFollowsAResize) {
   auto c = client();
   const std::string jail = sleeper(c);
@@ -227,7 +292,7 @@ TEST(LjdExecRestartTest, AnExecsExitCodeSurvivesAKillOfLjd) {
     ASSERT_TRUE(r && r->status == 201);
     jail = r->json()["id"];
     // x ends while ljd is down; y outlives the restart and is re-adopted.
-    for (auto [id, secs] : {std::pair{&x, "exit 9"}, std::pair{&y, "sleep 2; exit 4"}}) {
+    for (auto [id, secs] : {std::pair{&x, "exit 9"}, std::pair{&y, "sleep 4; exit 4"}}) {
       auto e = c.post("/v1/jails/" + jail + "/exec", {{"cmd", {"sh", "-c", std::string("sleep 0.5; ") + secs}}});
       ASSERT_TRUE(e && e->status == 201);
       *id = e->json()["id"];
@@ -243,9 +308,19 @@ TEST(LjdExecRestartTest, AnExecsExitCodeSurvivesAKillOfLjd) {
   ASSERT_TRUE(gx);
   EXPECT_EQ(gx->json()["state"], "exited") << gx->body;
   EXPECT_EQ(gx->json()["exit"]["code"], 9) << gx->body;
+  // y runs on, re-adopted: its streams were attached at its start and cannot be again (its stdin
+  // pipe ended with the old ljd); a second start says so, and its exit is still recorded.
+  auto again = c.request("POST", "/v1/exec/" + y + "/start");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 409) << again->body;
+  EXPECT_NE(again->body.find("attached once, at its start"), std::string::npos) << again->body;
   auto gy = c.get("/v1/exec/" + y + "/wait?timeout_s=10");
   ASSERT_TRUE(gy);
   EXPECT_EQ(gy->json()["exit"]["code"], 4) << gy->body;
+  auto ended = c.request("POST", "/v1/exec/" + y + "/start");
+  ASSERT_TRUE(ended);
+  EXPECT_EQ(ended->status, 409) << ended->body;
+  EXPECT_NE(ended->body.find("has exited"), std::string::npos) << ended->body;
   (void)c.request("POST", "/v1/jails/" + jail + "/kill");
   (void)c.get("/v1/jails/" + jail + "/wait?timeout_s=30");
   EXPECT_EQ(ljd.stop(), 0);

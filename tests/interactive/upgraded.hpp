@@ -1,13 +1,18 @@
 // The client side of ljd's HTTP upgrade (docs/attach.md), for the interactive tests: POST a
-// target with `Connection: Upgrade` and get the raw connection after the 101.
+// target with `Connection: Upgrade` and get the raw connection after the 101. And what the
+// stdin tests share: a large file of known content and its digest, ljd's memory.
 #pragma once
 
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include <gtest/gtest.h>
@@ -56,6 +61,56 @@ inline std::pair<std::string, std::string> demux(const std::string& raw) {
     at += 8 + n;
   }
   return {out, err};
+}
+
+// A file of `mib` MiB of a repeating, non-text pattern in /tmp, removed by the destructor; its
+// sha256 as sha256sum(1) prints it.
+class BigFile {
+ public:
+  explicit BigFile(int mib) {
+    block_.resize(1 << 20);
+    for (std::size_t i = 0; i < block_.size(); ++i) block_[i] = static_cast<char>(i * 7 + i / 251);
+    char tmpl[] = "/tmp/lj-stdin-XXXXXX";
+    const int fd = ::mkstemp(tmpl);
+    if (fd < 0) return;
+    path_ = tmpl;
+    for (int i = 0; i < mib; ++i)
+      if (::write(fd, block_.data(), block_.size()) != static_cast<ssize_t>(block_.size())) break;
+    ::close(fd);
+    if (FILE* p = ::popen(("sha256sum < " + path_).c_str(), "r")) {
+      char line[128] = "";
+      if (std::fgets(line, sizeof line, p)) sha256_ = std::string(line).substr(0, 64);
+      ::pclose(p);
+    }
+  }
+  ~BigFile() {
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+  const std::string& sha256() const { return sha256_; }  // 64 hex digits, "" on failure
+  const std::string& block() const { return block_; }    // one MiB of it
+
+ private:
+  std::string path_, sha256_, block_;
+};
+
+// Sends `block` `times` times on `fd`, then ends the input (a half close), on a thread of its
+// own so that the caller reads the output meanwhile: join it.
+inline std::thread feed(int fd, const std::string& block, int times) {
+  return std::thread([fd, &block, times] {
+    for (int i = 0; i < times; ++i)
+      if (::send(fd, block.data(), block.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(block.size()))
+        break;
+    ::shutdown(fd, SHUT_WR);
+  });
+}
+
+// A "Vm...:" line of /proc/PID/status (VmRSS, VmHWM: the peak), in KiB; -1 when absent.
+inline long vm_kib(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+  return -1;
 }
 
 }  // namespace lj::testing

@@ -9,6 +9,7 @@
 #include <linux/keyctl.h>
 #include <linux/perf_event.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
@@ -488,6 +489,40 @@ static int syscalls(int n, char** names) {
   return 0;
 }
 
+/* pidfd_getfd(2) of descriptor FD of process PID (PID as this process's pid namespace names it):
+ * what a jailed process gets when it tries to take another process's descriptor. */
+static int pidfd_getfd_of(const char* pid, const char* fd) {
+  int pidfd = (int)syscall(SYS_pidfd_open, atoi(pid), 0);
+  if (pidfd < 0) return fail("pidfd_open");
+  int got = (int)syscall(SYS_pidfd_getfd, pidfd, atoi(fd), 0);
+  if (got < 0) return fail("pidfd_getfd");
+  char path[64], target[4096];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", got);
+  ssize_t n = readlink(path, target, sizeof target - 1);
+  target[n > 0 ? n : 0] = '\0';
+  return printf("got %s\n", target) < 0;
+}
+
+/* TIOCSTI: pushes TEXT and a newline into the input queue of the terminal on stdin, then reads a line back
+ * from stdin (2 s at most): the text comes back only if it went to this process's own terminal.
+ * Also says whether that terminal is a pty of the devpts mounted at /dev/pts here. */
+static int tiocsti(const char* text) {
+  struct stat tty, pts;
+  if (fstat(0, &tty) < 0) return fail("fstat");
+  if (stat("/dev/pts", &pts) < 0) return fail("stat");
+  printf("own devpts: %s\n", tty.st_dev == pts.st_dev ? "yes" : "no");
+  for (const char* c = text; *c; ++c)
+    if (ioctl(0, TIOCSTI, c) < 0) return fail("tiocsti");
+  if (ioctl(0, TIOCSTI, "\n") < 0) return fail("tiocsti");
+  struct pollfd p = {0, POLLIN, 0};
+  if (poll(&p, 1, 2000) <= 0) return printf("read back: nothing\n") < 0;
+  char buf[256];
+  ssize_t n = read(0, buf, sizeof buf - 1);
+  if (n < 0) return fail("read");
+  buf[n] = '\0';
+  return printf("read back: %s", buf) < 0;
+}
+
 int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   if (argc < 2) {
@@ -648,6 +683,8 @@ int main(int argc, char** argv) {
     return list_dir(".", 0);
   }
   if (!strcmp(v, "syscalls")) return syscalls(argc - 2, argv + 2);
+  if (!strcmp(v, "pidfd-getfd")) return pidfd_getfd_of(a, b);
+  if (!strcmp(v, "tiocsti")) return tiocsti(a);
   if (!strcmp(v, "env")) return printf("%s\n", getenv(a) ? getenv(a) : "") < 0;
   if (!strcmp(v, "dev-ls")) {
     /* The device of a directory's filesystem (which superblock), then its entries. */

@@ -264,7 +264,7 @@ void take_terminal(uid_t uid, gid_t gid) {
   for (int s = 1; s < 65; ++s) ::syscall(SYS_rt_sigaction, s, &dfl, nullptr, 8);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::setsid();
-  ::umask(022);
+  ::umask(p.umask);
   uid_t uid = p.uid;
   gid_t gid = p.gid;
   ResolvedUser user;

@@ -328,21 +328,25 @@ TEST_F(LjociTest, ACreatedContainerCanBeKilledAndDeleted) {
 
 TEST_F(LjociTest, ConfigIsHonouredInside) {
   config_["hostname"] = "oci-host";
-  config_["process"]["rlimits"] = json::parse(R"([{"type":"RLIMIT_NOFILE","soft":123,"hard":456}])");
-  config_["process"]["user"] = {{"uid", 1000}, {"gid", 1000}, {"additionalGids", {7}}};
+  // RLIMIT_CORE: the engine's own "no core dumps" (hard 0) must not stand in the way.
+  config_["process"]["rlimits"] = json::parse(R"([{"type":"RLIMIT_NOFILE","soft":123,"hard":456},
+      {"type":"RLIMIT_CORE","soft":1048576,"hard":2097152}])");
+  config_["process"]["user"] = {
+      {"uid", 1000}, {"gid", 1000}, {"additionalGids", {7}}, {"umask", 2}};
   config_["process"]["cwd"] = "/tmp";
   config_["root"]["readonly"] = true;
   config_["mounts"].push_back({{"destination", "/tmp"}, {"type", "tmpfs"}, {"source", "tmpfs"},
                                {"options", {"size=1m"}}});
   config_["linux"]["maskedPaths"] = {"/etc"};
   write_config({"sh", "-c",
-                "hostname; ulimit -n; ulimit -Hn; id -u; id -G; pwd; "
+                "hostname; ulimit -n; ulimit -Hn; awk '/core/ {print $5, $6}' /proc/self/limits; "
+                "umask; id -u; id -G; pwd; "
                 "touch /x 2>/dev/null && echo root-writable; touch /tmp/y && echo tmp-writable; "
                 "ls /etc | wc -l; grep CapEff /proc/self/status; grep NoNewPrivs /proc/self/status"});
   auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("h1")));
   EXPECT_EQ(o.status, 0) << o.text;
   EXPECT_EQ(o.text,
-            "oci-host\n123\n456\n1000\n1000 7\n/tmp\ntmp-writable\n0\n"
+            "oci-host\n123\n456\n1048576 2097152\n0002\n1000\n1000 7\n/tmp\ntmp-writable\n0\n"
             "CapEff:\t0000000000000000\nNoNewPrivs:\t1\n");
 }
 

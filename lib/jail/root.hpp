@@ -27,6 +27,15 @@ struct Volume {
   bool read_only = false;
 };
 
+// A mount's propagation inside the jail's mount namespace, mount(8)'s names: "shared",
+// "slave", "private", "unbindable", each also with an "r" (recursive). The jail's namespace is
+// made private from the host's first (Linux), so "shared" peers only the jail's own copies of
+// the mount and "slave" has no master to receive from. Linux only.
+struct Propagation {
+  std::string jail_path;  // a volume's (or another mount's) jail_path
+  std::string kind;
+};
+
 // What the jail writes into, above the read-only layers. One of four kinds, so that the
 // combinations that make no sense (a host directory on a read-only root...) cannot be written.
 struct WritableLayer {
@@ -69,7 +78,7 @@ struct FsMount {
   std::string fstype;
   std::string source;
   std::string jail_path;  // absolute, no ".."
-  std::vector<std::string> options;
+  std::vector<std::string> options;  // may name a propagation, as Propagation::kind
 };
 
 struct MountPlan {
@@ -78,8 +87,14 @@ struct MountPlan {
   std::vector<std::filesystem::path> layers;
   WritableLayer writable;
   std::vector<Volume> volumes;
-  // File systems mounted after the engine's /dev, /proc and /sys and before the volumes.
+  // File systems mounted after the engine's /dev, /proc and /sys and before the volumes. An
+  // entry of the engine's own kind and place (tmpfs on /dev, devpts on /dev/pts, tmpfs on
+  // /dev/shm, proc on /proc, sysfs on /sys; its source and options are not used) mounts the
+  // engine's own there instead, in this list's order: an OCI config's mounts come in the
+  // listed order (runtime-spec config.md). Linux (the FreeBSD backend refuses `mounts` yet).
   std::vector<FsMount> mounts;
+  // Set once the mounts and volumes are made (an OCI config's bind options).
+  std::vector<Propagation> propagation;
   // Paths in the jail made inaccessible (a file: /dev/null bound over it; a directory: an empty
   // read-only tmpfs) or read-only, after everything else is mounted; a path that does not exist
   // is skipped. The engine's own /proc masks apply regardless.
@@ -89,6 +104,9 @@ struct MountPlan {
   // with CAP_MKNOD opens nothing. What an OCI device cgroup's "deny all, allow these" amounts to
   // when the allowed devices are the engine's (Linux; lib/oci sets it for linux.resources.devices).
   bool nodev = false;
+  // The propagation of the jail's root mount once it is the root, as Propagation::kind (the
+  // OCI config's linux.rootfsPropagation); "": the engine's private. Linux only.
+  std::string root_propagation;
   // Where the FreeBSD executor reports its global mounts (see MountJournal).
   MountJournal journal;
 };

@@ -69,6 +69,7 @@ struct UserNamespace {
   uid_t host_uid = 0;
   gid_t host_gid = 0;
   std::uint32_t count = 65536;
+  std::uint32_t gid_count = 0;  // gids mapped, when not `count` (an OCI config's gidMappings)
 };
 
 // The process's privileges as an OCI runtime sets them (runtime-spec config.md "process"), for a
@@ -93,6 +94,7 @@ struct ProcessOptions {
   bool no_new_privs = true;                    // PR_SET_NO_NEW_PRIVS before the exec
   std::vector<ResourceLimit> rlimits;          // applied after Limits::nofile
   std::optional<int> oom_score_adj;            // written for init, inherited by the command
+  unsigned umask = 022;                        // the command's umask (0..0777)
   // Kernel parameters ("net.ipv4.ip_forward" -> "1"), written in the jail's /proc/sys before it
   // is made read-only. Only namespaced ones make sense; the kernel refuses the others.
   std::vector<std::pair<std::string, std::string>> sysctl;

@@ -30,6 +30,14 @@ Status only(const json& obj, const std::string& where, std::initializer_list<con
   return {};
 }
 
+// mount(8)'s propagation names (jail::Volume::propagation, MountPlan::root_propagation).
+bool propagation_name(const std::string& o) {
+  for (const char* p : {"private", "rprivate", "slave", "rslave", "shared", "rshared",
+                        "unbindable", "runbindable"})
+    if (o == p) return true;
+  return false;
+}
+
 // Devices of the engine's /dev (linux/root_program.cpp): a config may list them, no others.
 bool engine_device(const std::string& path) {
   static const std::set<std::string> kDevices = {"/dev/null",    "/dev/zero", "/dev/full",
@@ -99,12 +107,18 @@ Status mounts_of(const json& list, jail::MountPlan& plan) {
       v.jail_path = dst;
       for (const auto& o : options) {
         if (o == "ro") v.read_only = true;
+        else if (propagation_name(o)) {
+          if (o != "private" && o != "rprivate") plan.propagation.push_back({dst, o});
+        }
         else if (o == "rw" || o == "bind" || o == "rbind" || o == "nosuid" || o == "nodev" ||
-                 o == "private" || o == "rprivate" || o == "slave" || o == "rslave" ||
                  o == "noexec" || o == "exec" || o == "relatime" || o == "norelatime" ||
                  o == "strictatime" || o == "noatime" || o == "z" || o == "Z")
-          // Volumes are always nosuid,nodev and private (the engine's rule, issue 17);
-          // noexec/atime choices are not carried yet (docs/oci.md).
+          // Volumes are always nosuid,nodev (the engine's rule, issue 17); noexec/atime
+          // choices are not carried yet (docs/oci.md).
+          continue;
+        else if (o.find('=') != std::string::npos)
+          // A file system's data ("mode=755", "size=1k"): the kernel takes none on a bind
+          // (mount(2) ignores data with MS_BIND), as with runc.
           continue;
         else
           return unsupported("mounts[].options \"" + o + "\" on a bind mount (" + dst + ")");
@@ -112,7 +126,10 @@ Status mounts_of(const json& list, jail::MountPlan& plan) {
       plan.volumes.push_back(std::move(v));
       continue;
     }
-    if (engine_mount(dst, type)) continue;
+    if (engine_mount(dst, type)) {  // the engine's own, at this place in the order
+      plan.mounts.push_back({type, type, dst, {}});
+      continue;
+    }
     if (type.empty()) return bad("mounts[] on " + dst + " has no type");
     if (type == "cgroup" || type == "cgroup2") {
       // The jail's cgroup namespace shows the unified hierarchy (cgroup v1 controllers are
@@ -155,8 +172,10 @@ Status process_of(const json& p, Bundle& b) {
     const json& u = p["user"];
     LJ_TRY(only(u, "process.user", {"uid", "gid", "umask", "additionalGids", "username"}));
     if (u.contains("username")) return unsupported("process.user.username (Windows)");
-    if (u.contains("umask") && u["umask"].get<unsigned>() != 022)
-      return unsupported("process.user.umask other than 0022");
+    if (u.contains("umask")) {
+      s.process.umask = u["umask"].get<unsigned>();
+      if (s.process.umask > 0777) return bad("process.user.umask is not a file mode");
+    }
     s.uid = u.value("uid", 0u);
     s.gid = u.value("gid", 0u);
     if (u.contains("additionalGids"))
@@ -256,10 +275,10 @@ Status id_mappings(const json& linux, Bundle& b) {
   std::uint32_t uh = 0, us = 0, gh = 0, gs = 0;
   LJ_TRY(one("uidMappings", uh, us));
   LJ_TRY(one("gidMappings", gh, gs));
-  if (us != gs) return unsupported("uid and gid mappings of different sizes");
   b.spec.userns->host_uid = uh;
   b.spec.userns->host_gid = gh;
   b.spec.userns->count = us;
+  b.spec.userns->gid_count = gs;
   return {};
 }
 
@@ -356,10 +375,12 @@ Status linux_of(const json& lx, Bundle& b) {
   if (lx.contains("readonlyPaths"))
     b.spec.root.readonly_paths = lx["readonlyPaths"].get<std::vector<std::string>>();
   if (lx.contains("rootfsPropagation")) {
+    // Applied to the root inside the jail's mount namespace, which the engine first makes
+    // private from the host's: "shared" peers only the jail's own copies, "slave" has no
+    // master (docs/oci.md).
     const auto p = lx["rootfsPropagation"].get<std::string>();
-    // The engine makes every mount of the jail private (root_program.cpp).
-    if (p != "private" && p != "rprivate")
-      return unsupported("linux.rootfsPropagation " + p, "mounts are always private");
+    if (!propagation_name(p)) return bad("linux.rootfsPropagation '" + p + "' is not a propagation");
+    if (p != "private" && p != "rprivate") b.spec.root.root_propagation = p;
   }
   if (lx.contains("mountLabel") && !lx["mountLabel"].get<std::string>().empty())
     return unsupported("linux.mountLabel");

@@ -60,9 +60,13 @@ TEST(OciConfig, FieldsBecomeTheEngineSpec) {
   EXPECT_EQ(s.limits.memory_bytes, 1048576u);
   EXPECT_EQ(s.limits.pids, 10u);
   EXPECT_EQ(s.limits.cpu_percent, 50u);
-  ASSERT_EQ(s.root.mounts.size(), 1u);  // /proc is the engine's own
-  EXPECT_EQ(s.root.mounts[0].jail_path, "/run");
-  EXPECT_EQ(s.root.mounts[0].fstype, "tmpfs");
+  // /proc is the engine's own, placed where the config lists it (the mounts' order is kept).
+  ASSERT_EQ(s.root.mounts.size(), 2u);
+  EXPECT_EQ(s.root.mounts[0].jail_path, "/proc");
+  EXPECT_EQ(s.root.mounts[0].fstype, "proc");
+  EXPECT_TRUE(s.root.mounts[0].options.empty());
+  EXPECT_EQ(s.root.mounts[1].jail_path, "/run");
+  EXPECT_EQ(s.root.mounts[1].fstype, "tmpfs");
   ASSERT_EQ(s.root.volumes.size(), 1u);
   EXPECT_EQ(s.root.volumes[0].host_path, "/srv");
   EXPECT_TRUE(s.root.volumes[0].read_only);
@@ -149,7 +153,8 @@ TEST(OciConfig, WhatCannotBeHonouredIsAnErrorNamingIt) {
        [](json& c) { c["linux"]["devices"] = json::parse(R"([{"path":"/dev/sda","type":"b"}])"); }},
       {"mounts[].type nfs",
        [](json& c) { c["mounts"].push_back({{"destination", "/n"}, {"type", "nfs"}}); }},
-      {"linux.rootfsPropagation shared", [](json& c) { c["linux"]["rootfsPropagation"] = "shared"; }},
+      {"linux.rootfsPropagation 'sideways'",
+       [](json& c) { c["linux"]["rootfsPropagation"] = "sideways"; }},
   };
   for (const auto& k : cases) {
     auto c = base();
@@ -158,6 +163,30 @@ TEST(OciConfig, WhatCannotBeHonouredIsAnErrorNamingIt) {
     ASSERT_FALSE(b) << k.what;
     EXPECT_NE(b.error().what().find(k.what), std::string::npos) << b.error().what();
   }
+}
+
+// Fields runtime-tools' programs set (process_user, linux_uid_mappings, mounts,
+// linux_rootfs_propagation): a umask, uid and gid ranges of different sizes, propagation on
+// binds and on the root, a file system's data on a bind (which the kernel ignores).
+TEST(OciConfig, UmaskIdRangesAndPropagationAreCarried) {
+  auto c = base();
+  c["process"]["user"]["umask"] = 2;
+  c["linux"]["namespaces"].push_back({{"type", "user"}});
+  c["linux"]["uidMappings"] = json::parse(R"([{"containerID":0,"hostID":1000,"size":2000}])");
+  c["linux"]["gidMappings"] = json::parse(R"([{"containerID":0,"hostID":1000,"size":3000}])");
+  c["linux"]["rootfsPropagation"] = "unbindable";
+  c["mounts"].push_back({{"destination", "/e"}, {"source", "/etc"},
+                         {"options", {"nosuid", "mode=755", "size=1k", "rbind", "rshared"}}});
+  auto b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  EXPECT_EQ(b->spec.process.umask, 2u);
+  ASSERT_TRUE(b->spec.userns);
+  EXPECT_EQ(b->spec.userns->count, 2000u);
+  EXPECT_EQ(b->spec.userns->gid_count, 3000u);
+  EXPECT_EQ(b->spec.root.root_propagation, "unbindable");
+  ASSERT_EQ(b->spec.root.propagation.size(), 1u);
+  EXPECT_EQ(b->spec.root.propagation[0].jail_path, "/e");
+  EXPECT_EQ(b->spec.root.propagation[0].kind, "rshared");
 }
 
 // The spec: an unknown property MUST NOT be an error (config.md), unlike a known one that

@@ -328,21 +328,25 @@ TEST_F(LjociTest, ACreatedContainerCanBeKilledAndDeleted) {
 
 TEST_F(LjociTest, ConfigIsHonouredInside) {
   config_["hostname"] = "oci-host";
-  config_["process"]["rlimits"] = json::parse(R"([{"type":"RLIMIT_NOFILE","soft":123,"hard":456}])");
-  config_["process"]["user"] = {{"uid", 1000}, {"gid", 1000}, {"additionalGids", {7}}};
+  // RLIMIT_CORE: the engine's own "no core dumps" (hard 0) must not stand in the way.
+  config_["process"]["rlimits"] = json::parse(R"([{"type":"RLIMIT_NOFILE","soft":123,"hard":456},
+      {"type":"RLIMIT_CORE","soft":1048576,"hard":2097152}])");
+  config_["process"]["user"] = {
+      {"uid", 1000}, {"gid", 1000}, {"additionalGids", {7}}, {"umask", 2}};
   config_["process"]["cwd"] = "/tmp";
   config_["root"]["readonly"] = true;
   config_["mounts"].push_back({{"destination", "/tmp"}, {"type", "tmpfs"}, {"source", "tmpfs"},
                                {"options", {"size=1m"}}});
   config_["linux"]["maskedPaths"] = {"/etc"};
   write_config({"sh", "-c",
-                "hostname; ulimit -n; ulimit -Hn; id -u; id -G; pwd; "
+                "hostname; ulimit -n; ulimit -Hn; awk '/core/ {print $5, $6}' /proc/self/limits; "
+                "umask; id -u; id -G; pwd; "
                 "touch /x 2>/dev/null && echo root-writable; touch /tmp/y && echo tmp-writable; "
                 "ls /etc | wc -l; grep CapEff /proc/self/status; grep NoNewPrivs /proc/self/status"});
   auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("h1")));
   EXPECT_EQ(o.status, 0) << o.text;
   EXPECT_EQ(o.text,
-            "oci-host\n123\n456\n1000\n1000 7\n/tmp\ntmp-writable\n0\n"
+            "oci-host\n123\n456\n1048576 2097152\n0002\n1000\n1000 7\n/tmp\ntmp-writable\n0\n"
             "CapEff:\t0000000000000000\nNoNewPrivs:\t1\n");
 }
 
@@ -459,16 +463,23 @@ TEST_F(LjociTest, ErrorsGoToTheJsonLog) {
 
 // podman drives ljoci through conmon: exit code, logs, stop (TERM), rm. On this machine podman
 // needs the two ulimits and no network (docs/oci.md).
+// The busybox image the podman tests run, imported from the test world's tree when podman has
+// none (no registry needed); empty with *why set when podman cannot make it.
+std::string podman_image(const lj::test::TestWorld& world, std::string* why) {
+  const std::string image = "localhost/ljoci-test-busybox:latest";
+  if (sh("podman image exists " + image).status == 0) return image;
+  const fs::path tar = world.dir() / "world.tar";
+  auto o = sh("tar -C " + world.world().string() + " -cf " + tar.string() + " . && podman import " +
+              tar.string() + " " + image);
+  if (o.status != 0) return *why = "podman cannot import a busybox image: " + o.text, "";
+  return image;
+}
+
 TEST_F(LjociTest, PodmanRunsContainersOnLjoci) {
   if (sh("command -v podman").status != 0) GTEST_SKIP() << "podman is not installed";
-  const std::string image = "localhost/ljoci-test-busybox:latest";
-  if (sh("podman image exists " + image).status != 0) {
-    // An image from the test world's busybox tree (no registry needed).
-    const fs::path tar = world_->dir() / "world.tar";
-    auto o = sh("tar -C " + world_->world().string() + " -cf " + tar.string() + " . && podman import " +
-                tar.string() + " " + image);
-    if (o.status != 0) GTEST_SKIP() << "podman cannot import a busybox image: " << o.text;
-  }
+  std::string why;
+  const std::string image = podman_image(*world_, &why);
+  if (image.empty()) GTEST_SKIP() << why;
   const std::string podman = "podman --runtime " + std::string(LJOCI_PATH) +
                              " run --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 "
                              "--network none ";
@@ -501,6 +512,47 @@ TEST_F(LjociTest, PodmanRunsContainersOnLjoci) {
   EXPECT_EQ(sh("podman inspect --format '{{.State.ExitCode}}' " + id).text, "3\n");
   o = sh("podman --runtime " + std::string(LJOCI_PATH) + " rm " + id);
   EXPECT_EQ(o.status, 0) << o.text;
+}
+
+// A podman pod on ljoci: the infra container (the test image sleeping: podman's own pause image
+// needs catatonit, which is not installed here) and a member run with --pod, which podman
+// configures to join the infra's ipc, uts and network namespaces by path. The ulimits podman
+// needs on this machine go through containers.conf: `pod create` takes no --ulimit.
+TEST_F(LjociTest, PodmanRunsAPodOnLjoci) {
+  if (sh("command -v podman").status != 0) GTEST_SKIP() << "podman is not installed";
+  std::string why;
+  const std::string image = podman_image(*world_, &why);
+  if (image.empty()) GTEST_SKIP() << why;
+  const fs::path conf = world_->dir() / "containers.conf";
+  std::ofstream(conf) << "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", "
+                         "\"nproc=1000:1000\"]\n";
+  const std::string podman = "CONTAINERS_CONF=" + conf.string() + " podman --runtime " +
+                             std::string(LJOCI_PATH) + " ";
+  const std::string pod = id("pod");
+  auto o = sh(podman + "pod create --name " + pod + " --network none --infra-image " + image +
+              " --infra-command 'sleep 1000'");
+  ASSERT_EQ(o.status, 0) << o.text;
+  struct RemovePod {
+    std::string cmd;
+    ~RemovePod() { sh(cmd); }
+  } remove{podman + "pod rm -f " + pod};
+  o = sh(podman + "run --rm --pod " + pod + " " + image +
+         " sh -c 'echo in pod; for n in ipc uts net; do readlink /proc/self/ns/$n; done; exit 3'");
+  EXPECT_EQ(o.status, 3) << o.text;
+  // The infra's namespaces, from the host.
+  auto infra = sh(podman + "pod inspect --format '{{.InfraContainerID}}' " + pod);
+  ASSERT_EQ(infra.status, 0) << infra.text;
+  auto pid = sh(podman + "inspect --format '{{.State.Pid}}' " +
+                infra.text.substr(0, infra.text.find('\n')));
+  ASSERT_EQ(pid.status, 0) << pid.text;
+  const std::string p = pid.text.substr(0, pid.text.find('\n'));
+  std::string want = "in pod\n";
+  for (const char* n : {"ipc", "uts", "net"})
+    want += fs::read_symlink("/proc/" + p + "/ns/" + n).string() + "\n";
+  EXPECT_EQ(o.text, want);
+  o = sh(podman + "pod rm -f " + pod);
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_NE(sh(podman + "pod exists " + pod).status, 0);
 }
 
 }  // namespace

@@ -636,6 +636,7 @@ const char* unsupported_process_option(const JailSpec& spec) {
   if (!p.no_new_privs) return "process.no_new_privs=false";
   if (!p.rlimits.empty()) return "process.rlimits";
   if (p.oom_score_adj) return "process.oom_score_adj";
+  if (p.umask != 022) return "process.umask";
   if (!p.sysctl.empty()) return "process.sysctl";
   if (!p.seccomp_bpf.empty()) return "process.seccomp_bpf";
   if (p.hold_fd >= 0) return "process.hold_fd";
@@ -646,6 +647,8 @@ const char* unsupported_process_option(const JailSpec& spec) {
   if (!spec.cgroup_path.empty()) return "cgroup_path";
   if (!spec.root.mounts.empty()) return "root.mounts";
   if (spec.root.nodev) return "root.nodev";
+  if (!spec.root.root_propagation.empty()) return "root.root_propagation";
+  if (!spec.root.propagation.empty()) return "root.propagation";
   if (!spec.root.masked_paths.empty() || !spec.root.readonly_paths.empty())
     return "root.masked_paths/readonly_paths";
   return nullptr;

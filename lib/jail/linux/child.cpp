@@ -264,7 +264,7 @@ void take_terminal(uid_t uid, gid_t gid) {
   for (int s = 1; s < 65; ++s) ::syscall(SYS_rt_sigaction, s, &dfl, nullptr, 8);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::setsid();
-  ::umask(022);
+  ::umask(p.umask);
   uid_t uid = p.uid;
   gid_t gid = p.gid;
   ResolvedUser user;
@@ -289,8 +289,12 @@ void take_terminal(uid_t uid, gid_t gid) {
   if (p.fds[kSlotHold] < 0) ::close(kSlotHold);
   if (p.fds[kSlotScript] >= 0) ::fcntl(kSlotScript, F_SETFD, 0);  // the interpreter opens it
 
+  // No core dumps by default. Not when the rlimits name RLIMIT_CORE: a hard limit of 0 could
+  // not be raised again without CAP_SYS_RESOURCE (runtime-tools process_rlimits).
+  bool core_named = false;
+  for (const auto& r : p.rlimits) core_named = core_named || r.resource == RLIMIT_CORE;
   struct rlimit core = {0, 0};
-  ::setrlimit(RLIMIT_CORE, &core);
+  if (!core_named) ::setrlimit(RLIMIT_CORE, &core);
   if (p.nofile) {
     struct rlimit nf = {p.nofile, p.nofile};
     if (::setrlimit(RLIMIT_NOFILE, &nf) < 0) die(kSlotError, "setrlimit", errno, "RLIMIT_NOFILE");

@@ -127,6 +127,7 @@ struct ChildPlan {
                 cap_ambient = 0;
   std::vector<gid_t> groups;
   bool no_new_privs = true;
+  mode_t umask = 022;
   struct Rlimit {
     int resource;
     rlim_t soft, hard;

@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <system_error>
 
 namespace lj::jail {
@@ -107,6 +108,10 @@ class Builder {
     simple(kind, step, std::move(source), prog_.root);
     prog_.ops.back().rel = rel;
   }
+  void propagate(const std::string& rel, unsigned long flags) {
+    beneath(OpKind::propagate, "set mount propagation", "", rel);
+    prog_.ops.back().flags = flags;
+  }
   void write_file(const char* step, std::string target, std::string data) {
     simple(OpKind::write_file, step, "", std::move(target));
     prog_.ops.back().data = std::move(data);
@@ -133,11 +138,32 @@ constexpr OptionFlag kOptionFlags[] = {
     {"relatime", MS_RELATIME, false}, {"strictatime", MS_STRICTATIME, false},
     {"nodiratime", MS_NODIRATIME, false}, {"sync", MS_SYNCHRONOUS, false},
     {"async", MS_SYNCHRONOUS, true},  {"dirsync", MS_DIRSYNC, false},
-    {"private", 0, false},            {"rprivate", 0, false},
-    {"slave", 0, false},              {"rslave", 0, false},
-    {"shared", 0, false},             {"rshared", 0, false},
     {"defaults", 0, false},
 };
+
+// mount(8)'s propagation names (applied by a second mount(2) call once the mount is made).
+constexpr OptionFlag kPropagation[] = {
+    {"private", MS_PRIVATE, false},     {"rprivate", MS_PRIVATE | MS_REC, false},
+    {"slave", MS_SLAVE, false},         {"rslave", MS_SLAVE | MS_REC, false},
+    {"shared", MS_SHARED, false},       {"rshared", MS_SHARED | MS_REC, false},
+    {"unbindable", MS_UNBINDABLE, false}, {"runbindable", MS_UNBINDABLE | MS_REC, false},
+};
+unsigned long propagation_flags(const std::string& name) {
+  for (const auto& p : kPropagation)
+    if (name == p.name) return p.flag;
+  return 0;
+}
+
+// The engine's own file system an FsMount places (MountPlan::mounts): 0 /dev, 1 /dev/pts,
+// 2 /dev/shm, 3 /proc, 4 /sys (compile_root's blocks), or -1 for a mount of the plan's own.
+int engine_fs(const FsMount& m) {
+  if (m.jail_path == "/dev" && m.fstype == "tmpfs") return 0;
+  if (m.jail_path == "/dev/pts" && m.fstype == "devpts") return 1;
+  if (m.jail_path == "/dev/shm" && m.fstype == "tmpfs") return 2;
+  if (m.jail_path == "/proc" && m.fstype == "proc") return 3;
+  if (m.jail_path == "/sys" && m.fstype == "sysfs") return 4;
+  return -1;
+}
 
 // A relative path of plain components, or empty when it climbs ("..") or is not absolute.
 std::string beneath_path(const std::string& jail_path) {
@@ -252,73 +278,93 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
     b.mount("mount overlay", "overlay", root, "overlay", nodev, data);
   }
 
-  // /dev: a small tmpfs with the harmless devices, a private devpts instance and shm.
+  // The engine's own file systems, each a block of steps: /dev (a small tmpfs with the harmless
+  // devices and the standard links), its devpts instance and shm, /proc of the jail's pid
+  // namespace (sysctls written, the sensitive entries read-only or masked) and a read-only /sys.
+  // Mounted first, in this order, unless the plan places them among its own mounts (engine_fs):
+  // the OCI runtime spec mounts in the listed order, and runtime-tools checks the order.
   const std::string dev = b.at("dev");
-  b.simple(OpKind::mkdir, "mkdir", "", dev, 0755);
-  b.mount("mount /dev", "tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC | nodev,
-          "mode=0755,size=65536k");
-  for (const auto& d : kDevices) {
-    std::string target = dev + "/" + d.name;
-    if (opts.in_userns || plan.nodev) {  // a bind keeps the host mount's flags: it opens
-      b.simple(OpKind::mknod, "create device", "", target, S_IFREG | 0666);
-      b.bind("bind device", std::string("/dev/") + d.name, target, false);
-    } else {
-      b.simple(OpKind::mknod, "create device", "", target, S_IFCHR | 0666,
-               makedev(d.major, d.minor));
-    }
-  }
-  // Granted host devices (JailSpec::grants, the host policy's decision): the host's type,
-  // number and mode, owned by root, at the same path; parents made as needed (/dev/net/tun).
-  for (const auto& d : opts.devices) {
-    struct stat st {};
-    if (::stat(d.c_str(), &st) != 0) return fail_errno(kDomain, "granted device " + d);
-    if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
-      return fail(Errc::invalid_argument, kDomain, "granted device " + d + " is not a device node");
-    const std::string rel = d.substr(5);  // validate_spec: "/dev/" then a plain path
-    for (auto slash = rel.find('/'); slash != std::string::npos; slash = rel.find('/', slash + 1))
-      b.simple(OpKind::mkdir, "mkdir", "", dev + "/" + rel.substr(0, slash), 0755);
-    const std::string target = dev + "/" + rel;
-    if (opts.in_userns || plan.nodev) {
-      b.simple(OpKind::mknod, "create device", "", target, S_IFREG | 0600);
-      b.bind("bind device", d, target, false);
-    } else {
-      b.simple(OpKind::mknod, "create device", "", target, st.st_mode & (S_IFMT | 07777),
-               st.st_rdev);
-    }
-  }
-  b.simple(OpKind::mkdir, "mkdir", "", dev + "/pts", 0755);
-  b.mount("mount /dev/pts", "devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-          "newinstance,ptmxmode=0666,mode=0620");
-  b.simple(OpKind::symlink, "symlink", "pts/ptmx", dev + "/ptmx");
-  b.simple(OpKind::mkdir, "mkdir", "", dev + "/shm", 01777);
-  b.mount("mount /dev/shm", "shm", dev + "/shm", "tmpfs", kNoSuidDevExec, "mode=1777,size=65536k");
-  b.simple(OpKind::symlink, "symlink", "/proc/self/fd", dev + "/fd");
-  b.simple(OpKind::symlink, "symlink", "/proc/self/fd/0", dev + "/stdin");
-  b.simple(OpKind::symlink, "symlink", "/proc/self/fd/1", dev + "/stdout");
-  b.simple(OpKind::symlink, "symlink", "/proc/self/fd/2", dev + "/stderr");
-
-  // /proc of the jail's pid namespace, with the sensitive entries read-only or masked.
   const std::string proc = b.at("proc");
-  b.simple(OpKind::mkdir, "mkdir", "", proc, 0555);
-  b.mount("mount /proc", "proc", proc, "proc", kNoSuidDevExec);
-  for (const auto& [key, value] : opts.sysctl) {
-    std::string file = key;
-    for (char& c : file)
-      if (c == '.') c = '/';
-    if (key.empty() || key.find("..") != std::string::npos || key.find('/') != std::string::npos)
-      return fail(Errc::invalid_argument, kDomain, "not a sysctl name: '" + key + "'");
-    b.write_file("write sysctl", proc + "/sys/" + file, value);
-  }
-  for (const char* p : kProcReadOnly)
-    b.bind("bind /proc read-only", proc + "/" + p, proc + "/" + p, true, kNoSuidDevExec, true);
-  for (const char* p : kProcMaskFiles)
-    b.mount("mask /proc file", dev + "/null", proc + "/" + p, "", MS_BIND, {}, true);
-  for (const char* p : kProcMaskDirs)
-    b.mount("mask /proc directory", "tmpfs", proc + "/" + p, "tmpfs", MS_RDONLY | kNoSuidDevExec,
-            {}, true);
-
+  auto dev_block = [&]() -> Status {
+    b.simple(OpKind::mkdir, "mkdir", "", dev, 0755);
+    b.mount("mount /dev", "tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC | nodev,
+            "mode=0755,size=65536k");
+    for (const auto& d : kDevices) {
+      std::string target = dev + "/" + d.name;
+      if (opts.in_userns || plan.nodev) {  // a bind keeps the host mount's flags: it opens
+        b.simple(OpKind::mknod, "create device", "", target, S_IFREG | 0666);
+        b.bind("bind device", std::string("/dev/") + d.name, target, false);
+      } else {
+        b.simple(OpKind::mknod, "create device", "", target, S_IFCHR | 0666,
+                 makedev(d.major, d.minor));
+      }
+    }
+    // Granted host devices (JailSpec::grants, the host policy's decision): the host's type,
+    // number and mode, owned by root, at the same path; parents made as needed (/dev/net/tun).
+    for (const auto& d : opts.devices) {
+      struct stat st {};
+      if (::stat(d.c_str(), &st) != 0) return fail_errno(kDomain, "granted device " + d);
+      if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+        return fail(Errc::invalid_argument, kDomain,
+                    "granted device " + d + " is not a device node");
+      const std::string rel = d.substr(5);  // validate_spec: "/dev/" then a plain path
+      for (auto slash = rel.find('/'); slash != std::string::npos; slash = rel.find('/', slash + 1))
+        b.simple(OpKind::mkdir, "mkdir", "", dev + "/" + rel.substr(0, slash), 0755);
+      const std::string target = dev + "/" + rel;
+      if (opts.in_userns || plan.nodev) {
+        b.simple(OpKind::mknod, "create device", "", target, S_IFREG | 0600);
+        b.bind("bind device", d, target, false);
+      } else {
+        b.simple(OpKind::mknod, "create device", "", target, st.st_mode & (S_IFMT | 07777),
+                 st.st_rdev);
+      }
+    }
+    b.simple(OpKind::symlink, "symlink", "pts/ptmx", dev + "/ptmx");
+    b.simple(OpKind::symlink, "symlink", "/proc/self/fd", dev + "/fd");
+    b.simple(OpKind::symlink, "symlink", "/proc/self/fd/0", dev + "/stdin");
+    b.simple(OpKind::symlink, "symlink", "/proc/self/fd/1", dev + "/stdout");
+    b.simple(OpKind::symlink, "symlink", "/proc/self/fd/2", dev + "/stderr");
+    return {};
+  };
+  auto pts_block = [&]() -> Status {
+    b.simple(OpKind::mkdir, "mkdir", "", dev + "/pts", 0755);
+    b.mount("mount /dev/pts", "devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+            "newinstance,ptmxmode=0666,mode=0620");
+    return {};
+  };
+  auto shm_block = [&]() -> Status {
+    b.simple(OpKind::mkdir, "mkdir", "", dev + "/shm", 01777);
+    b.mount("mount /dev/shm", "shm", dev + "/shm", "tmpfs", kNoSuidDevExec,
+            "mode=1777,size=65536k");
+    return {};
+  };
+  auto proc_block = [&]() -> Status {
+    b.simple(OpKind::mkdir, "mkdir", "", proc, 0555);
+    b.mount("mount /proc", "proc", proc, "proc", kNoSuidDevExec);
+    for (const auto& [key, value] : opts.sysctl) {
+      std::string file = key;
+      for (char& c : file)
+        if (c == '.') c = '/';
+      if (key.empty() || key.find("..") != std::string::npos || key.find('/') != std::string::npos)
+        return fail(Errc::invalid_argument, kDomain, "not a sysctl name: '" + key + "'");
+      b.write_file("write sysctl", proc + "/sys/" + file, value);
+    }
+    for (const char* p : kProcReadOnly)
+      b.bind("bind /proc read-only", proc + "/" + p, proc + "/" + p, true, kNoSuidDevExec, true);
+    return {};
+  };
+  // /proc's masked files are /dev/null bound over them: once both are there.
+  auto proc_masks = [&]() -> Status {
+    for (const char* p : kProcMaskFiles)
+      b.mount("mask /proc file", dev + "/null", proc + "/" + p, "", MS_BIND, {}, true);
+    for (const char* p : kProcMaskDirs)
+      b.mount("mask /proc directory", "tmpfs", proc + "/" + p, "tmpfs",
+              MS_RDONLY | kNoSuidDevExec, {}, true);
+    return {};
+  };
   // /sys read-only: programs look up interfaces and CPUs there; nothing in it is writable.
-  if (opts.mount_sysfs) {
+  auto sys_block = [&]() -> Status {
+    if (!opts.mount_sysfs) return {};
     const std::string sys = b.at("sys");
     b.simple(OpKind::mkdir, "mkdir", "", sys, 0555);
     const bool shared = opts.sysfs_netns_fd >= 0 && opts.own_netns_fd >= 0;
@@ -327,9 +373,36 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
     if (shared) b.setns("return to the jail's network namespace", opts.own_netns_fd);
     b.mount("mask /sys/firmware", "tmpfs", sys + "/firmware", "tmpfs", MS_RDONLY | kNoSuidDevExec,
             {}, true);
-  }
+    return {};
+  };
+  enum Block { kDev, kPts, kShm, kProc, kSys, kBlocks };
+  const std::function<Status()> blocks[kBlocks] = {dev_block, pts_block, shm_block, proc_block,
+                                                   sys_block};
+  bool placed[kBlocks] = {}, done[kBlocks] = {}, masked = false;
+  for (const auto& m : plan.mounts)
+    if (int k = engine_fs(m); k >= 0) placed[k] = true;
+  auto emit = [&](int k) -> Status {
+    if (done[k]) return {};
+    if ((k == kPts || k == kShm) && !done[kDev]) {  // they are mounted inside /dev
+      LJ_TRY(blocks[kDev]());
+      done[kDev] = true;
+    }
+    LJ_TRY(blocks[k]());
+    done[k] = true;
+    if (!masked && done[kDev] && done[kProc]) {
+      LJ_TRY(proc_masks());
+      masked = true;
+    }
+    return {};
+  };
+  for (int k = 0; k < kBlocks; ++k)
+    if (!placed[k]) LJ_TRY(emit(k));
 
   for (const auto& m : plan.mounts) {
+    if (int k = engine_fs(m); k >= 0) {
+      LJ_TRY(emit(k));
+      continue;
+    }
     const std::string rel = beneath_path(m.jail_path);
     if (rel.empty() || rel == ".")
       return fail(Errc::invalid_argument, kDomain,
@@ -338,9 +411,13 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
     if (m.fstype.empty() || m.fstype == "bind" || m.fstype == "none")
       return fail(Errc::invalid_argument, kDomain,
                   "mount on " + m.jail_path + " needs a file system type (binds are volumes)");
-    unsigned long flags = 0;
+    unsigned long flags = 0, propagation = 0;
     std::string data;
     for (const auto& o : m.options) {
+      if (unsigned long pf = propagation_flags(o)) {
+        propagation = pf;
+        continue;
+      }
       const OptionFlag* known = nullptr;
       for (const auto& f : kOptionFlags)
         if (o == f.name) known = &f;
@@ -355,6 +432,7 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
     if (plan.nodev && m.fstype != "devpts") flags |= MS_NODEV;
     b.mount_beneath("mount file system", m.source.empty() ? m.fstype : m.source, rel, m.fstype,
                     flags, data);
+    if (propagation) b.propagate(rel, propagation);
   }
 
   for (const auto& v : plan.volumes) {
@@ -386,6 +464,14 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
             {}, false);
   }
 
+  for (const auto& p : plan.propagation) {
+    const unsigned long pf = propagation_flags(p.kind);
+    const std::string rel = beneath_path(p.jail_path);
+    if (!pf || rel.empty() || rel == ".")
+      return fail(Errc::invalid_argument, kDomain,
+                  "propagation '" + p.kind + "' on '" + p.jail_path + "'");
+    b.propagate(rel, pf);
+  }
   for (const auto& p : plan.masked_paths) {
     const std::string rel = beneath_path(p);
     if (rel.empty() || rel == ".")
@@ -400,6 +486,13 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
   }
 
   b.simple(OpKind::pivot, "pivot_root", "", root);
+  if (!plan.root_propagation.empty()) {
+    const unsigned long pf = propagation_flags(plan.root_propagation);
+    if (!pf)
+      return fail(Errc::invalid_argument, kDomain,
+                  "unknown root propagation '" + plan.root_propagation + "'");
+    b.mount("set root propagation", "", "/", "", pf);
+  }
   return b.take();
 }
 
@@ -477,6 +570,8 @@ int run_beneath(const MountOp& op) {
     rc = ::mount(op.source.empty() ? nullptr : op.source.c_str(), path,
                  op.fstype.empty() ? nullptr : op.fstype.c_str(), op.flags,
                  op.data.empty() ? nullptr : op.data.c_str());
+  } else if (op.kind == OpKind::propagate) {
+    rc = ::mount(nullptr, path, nullptr, op.flags, nullptr);
   } else if (op.kind == OpKind::mask) {
     struct stat st {};
     rc = ::fstat(fd, &st);
@@ -545,6 +640,7 @@ bool run_root(const RootProgram& program, MountFailure* f) noexcept {
     switch (op.kind) {
       case OpKind::mask:
       case OpKind::make_readonly:
+      case OpKind::propagate:
         if (run_beneath(op) != 0) return failed(f, op, op.rel.c_str());
         break;
       case OpKind::write_file: {

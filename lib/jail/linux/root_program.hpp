@@ -44,6 +44,7 @@ enum class OpKind : std::uint8_t {
   mask,        // `rel` beneath `target`: a directory gets an empty read-only tmpfs, anything else
                // /dev/null (`source`) bound over it; ENOENT skips it
   make_readonly,  // `rel` beneath `target` bound onto itself read-only; ENOENT skips it
+  propagate,      // the mount at `rel` beneath `target` gets the propagation `flags`
 };
 
 struct MountOp {

@@ -212,6 +212,8 @@ Status plan_process_options(const ProcessOptions& o, ChildPlan& plan,
   }
   plan.groups = o.groups;
   plan.no_new_privs = o.no_new_privs;
+  if (o.umask > 0777) return fail(Errc::invalid_argument, "jail", "umask outside 0..0777");
+  plan.umask = static_cast<mode_t>(o.umask);
   static constexpr std::pair<const char*, int> kRlimits[] = {
       {"RLIMIT_AS", RLIMIT_AS},           {"RLIMIT_CORE", RLIMIT_CORE},
       {"RLIMIT_CPU", RLIMIT_CPU},         {"RLIMIT_DATA", RLIMIT_DATA},
@@ -497,15 +499,15 @@ Status parent_side(const JailSpec& spec, Launch& l) {
   if (spec.userns) {
     const auto& u = *spec.userns;
     std::string base = "/proc/" + std::to_string(pid);
-    auto map = [&](const char* file, unsigned host) -> Status {
-      std::string line = "0 " + std::to_string(host) + " " + std::to_string(u.count) + "\n";
+    auto map = [&](const char* file, unsigned host, std::uint32_t count) -> Status {
+      std::string line = "0 " + std::to_string(host) + " " + std::to_string(count) + "\n";
       UniqueFd fd(::open((base + file).c_str(), O_WRONLY | O_CLOEXEC));
       if (!fd || ::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
         return fail_errno("jail", "write " + base + file);
       return {};
     };
-    LJ_TRY(map("/uid_map", u.host_uid));
-    LJ_TRY(map("/gid_map", u.host_gid));
+    LJ_TRY(map("/uid_map", u.host_uid, u.count));
+    LJ_TRY(map("/gid_map", u.host_gid, u.gid_count ? u.gid_count : u.count));
   }
   if (spec.network.mode == NetworkMode::ip)
     LJ_TRY(setup_ip_network(pid, spec.name, spec.network));

@@ -52,13 +52,14 @@ mkdir -p "$tmp/tree/bin" "$tmp/tree/etc" "$tmp/ctx"
 cp /bin/busybox "$tmp/tree/bin/" && for a in sh true cat; do ln -s busybox "$tmp/tree/bin/$a"; done
 tar -C "$tmp/tree" -cf "$tmp/bb.tar" bin etc
 $podman import "$tmp/bb.tar" localhost/bb:1 >/dev/null 2>&1 || { echo "podman import failed"; exit 1; }
-# A tree of many small files (python's standard library: real sizes and names) and one big file.
-cp -r /usr/lib/python3*/ "$tmp/ctx/lib" 2>/dev/null; find "$tmp/ctx/lib" -name __pycache__ -prune -exec rm -rf {} + 2>/dev/null
+# A tree of many small files (/usr/share/doc: real sizes and names) and one big file.
+cp -r /usr/share/doc "$tmp/ctx/lib"
 head -c $((64 * 1024 * 1024)) /dev/urandom > "$tmp/ctx/big"
 printf 'FROM localhost/bb:1\nCOPY lib /usr/lib/py\nCOPY big /big\n' > "$tmp/ctx/Multi"
-printf 'FROM localhost/bb:1\nRUN echo second > /second\n' > "$tmp/ctx/Second"
-$podman build -q -f "$tmp/ctx/Multi" -t localhost/multi:1 "$tmp/ctx" >/dev/null 2>&1 || { echo "podman build failed"; exit 1; }
-$podman build -q --network none -f "$tmp/ctx/Second" -t localhost/second:1 "$tmp/ctx" >/dev/null 2>&1 || { echo "podman build failed"; exit 1; }
+echo second > "$tmp/ctx/second"
+printf 'FROM localhost/bb:1\nCOPY second /second\n' > "$tmp/ctx/Second"
+$podman build -q -f "$tmp/ctx/Multi" -t localhost/multi:1 "$tmp/ctx" >/dev/null 2>&1 || { echo "podman build of Multi failed"; exit 1; }
+$podman build -q -f "$tmp/ctx/Second" -t localhost/second:1 "$tmp/ctx" >/dev/null 2>&1 || { echo "podman build failed"; exit 1; }
 files=$(find "$tmp/ctx/lib" | wc -l)
 port=$(free_port)
 start_registry "$port" ""

@@ -107,7 +107,11 @@ stats "ljimage pull (lib/image)" "$tmp/ljimage.ms"
 stats "ljctl pull through ljd" "$tmp/ljd.ms"
 stats "skopeo copy + umoci unpack" "$tmp/skopeo.ms"
 stats "podman pull (overlay storage)" "$tmp/podman.ms"
-for t in ljimage ljd skopeo podman; do [ -s "$tmp/$t.err" ] && { echo "  $t errors:"; tail -3 "$tmp/$t.err"; }; done
+# stderr holds progress too: shown only for a tool with a failed run.
+for t in ljimage ljd skopeo podman; do
+  ok=$(cat "$tmp/$t.ms" 2>/dev/null | wc -l)
+  [ "$ok" -lt "$rounds" ] && { echo "  $t failed $((rounds - ok)) runs:"; tail -3 "$tmp/$t.err"; }
+done
 
 echo; echo "2. a second image sharing the base layer"
 export LIGHTJAIL_ROOT=$tmp/shared

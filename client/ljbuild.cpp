@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
   double secs = static_cast<double>(res->elapsed.count()) / 1000.0;
   if (res->cache_hit) {
     std::printf(
-        "%s (cached: already built from this Jailfile, context and parent; --force "
+        "%s (cached: already built from this Jailfile, context, parent and image; --force "
         "rebuilds)\n",
         res->ref().c_str());
   } else {

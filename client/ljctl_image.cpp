@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <thread>
 
@@ -61,6 +62,21 @@ std::unique_ptr<ImageCommands> add_image_commands(
   c->load->add_option("--name", c->name, "name the image (when the source names none)");
   c->load->add_flag("--allow-devices", c->allow_devices, "keep device nodes found in layers");
 
+  c->save = sub("save", "write a stored image to a new file on ljd's host, as an OCI archive");
+  c->save->add_option("REF", c->ref, "the image")->required();
+  c->save->add_option("-o,--output", c->output, "the archive (must not exist; root only)")
+      ->required();
+
+  c->login = sub("login", "check credentials against a registry and keep them for ljd's pulls and pushes");
+  c->login->add_option("REGISTRY", c->ref, "host[:port]")->required();
+  c->login->add_option("-u,--username", c->username, "the user")->required();
+  c->login->add_option("-p,--password", c->password, "the password (visible to ps: prefer --password-stdin)");
+  c->login->add_flag("--password-stdin", c->password_stdin, "read the password from stdin");
+  c->login->add_option("--insecure", c->insecure, "registry to reach over plain HTTP")
+      ->allow_extra_args(false);
+  c->logout = sub("logout", "forget a registry's credentials");
+  c->logout->add_option("REGISTRY", c->ref, "host[:port]")->required();
+
   c->tag = sub("tag", "give an image another name");
   c->tag->add_option("REF", c->ref, "the image")->required();
   c->tag->add_option("NEWREF", c->dest, "its new name")->required();
@@ -80,6 +96,11 @@ std::unique_ptr<ImageCommands> add_image_commands(
   c->inspect = add("inspect", "show images as JSON");
   c->inspect->add_option("REF", c->refs, "images")->required();
   c->prune = add("prune", "remove every blob and layer that no name and no jail uses");
+  c->export_ = add("export", "make an OCI image of an overlay chain, one layer per overlay");
+  c->export_->add_option("OVERLAY", c->source, "NAMESPACE/NAME[@CONSTRAINT]")->required();
+  c->export_->add_option("REF", c->dest, "the image's name")->required();
+  c->export_->add_flag("--no-base", c->no_base,
+                       "leave the chain's world (or base image) out: overlay layers only");
   return c;
 }
 
@@ -218,6 +239,44 @@ int run_image_command(ImageCommands& c, Api& api, bool as_json) {
     if (!c.name.empty()) body["name"] = c.name;
     if (c.allow_devices) body["allow_devices"] = true;
     return run_job(api, as_json, "/v1/images/load", body, false, "load");
+  }
+  if (c.save->parsed()) {
+    std::error_code ec;
+    fs::path out(c.output);
+    if (out.is_relative()) out = (fs::current_path(ec) / out).lexically_normal();
+    json body = {{"reference", c.ref}, {"destination", out.string()}};
+    return run_job(api, as_json, "/v1/images/save", body, true, "save");
+  }
+  if (c.export_->parsed()) {
+    auto at = c.source.find('@');
+    json body = {{"overlay", c.source.substr(0, at)}, {"reference", c.dest}};
+    if (at != std::string::npos) body["version"] = c.source.substr(at + 1);
+    if (c.no_base) body["include_base"] = false;
+    return run_job(api, as_json, "/v1/images/export", body, false, "export");
+  }
+  if (c.login->parsed()) {
+    std::string password = c.password;
+    if (c.password_stdin) {
+      if (!password.empty()) {
+        std::fprintf(stderr, "ljctl: --password and --password-stdin: give one\n");
+        return kExitError;
+      }
+      std::getline(std::cin, password);
+      if (!password.empty() && password.back() == '\r') password.pop_back();
+    }
+    json body = {{"registry", c.ref}, {"username", c.username}, {"password", password}};
+    if (!c.insecure.empty()) body["insecure"] = insecure;
+    auto r = api.call("POST", "/v1/images/login", &body);
+    if (!r) return report(r.error());
+    outln(as_json ? r->dump() : "Login Succeeded");
+    return 0;
+  }
+  if (c.logout->parsed()) {
+    json body = {{"registry", c.ref}};
+    auto r = api.call("POST", "/v1/images/logout", &body);
+    if (!r) return report(r.error());
+    outln(as_json ? r->dump() : "Removed login credentials for " + c.ref);
+    return 0;
   }
   if (c.images->parsed()) return show_images(api, as_json, c.quiet);
   if (c.tag->parsed()) {

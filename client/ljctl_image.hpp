@@ -24,7 +24,14 @@ struct ImageCommands {
   CLI::App* rm = nullptr;
   CLI::App* inspect = nullptr;
   CLI::App* prune = nullptr;
-  std::string ref, dest, source, name;
+  CLI::App* save = nullptr;
+  CLI::App* export_ = nullptr;
+  CLI::App* login = nullptr;
+  CLI::App* logout = nullptr;
+  std::string username, password;
+  bool password_stdin = false;
+  std::string ref, dest, source, name, output;
+  bool no_base = false;
   std::vector<std::string> refs, insecure;
   bool allow_devices = false, quiet = false;
 };

@@ -67,6 +67,46 @@ void add_image_routes(Router& router, Daemon& d) {
     }
     img.push(std::move(p), uid_of(req), reply_202(std::move(reply)));
   });
+  router.add("POST", "/v1/images/export", [&img](Request& req, const Params&, Reply reply) {
+    ExportOverlayRequest e;
+    if (!decode_small(req, reply, [&](Fields& f) {
+          e.overlay = f.string("overlay");
+          e.version = f.opt_string("version").value_or("");
+          e.reference = f.string("reference");
+          e.include_base = f.opt_bool("include_base").value_or(true);
+        })) {
+      return;
+    }
+    img.export_overlay(std::move(e), uid_of(req), reply_202(std::move(reply)));
+  });
+  router.add("POST", "/v1/images/save", [&img](Request& req, const Params&, Reply reply) {
+    SaveRequest sr;
+    if (!decode_small(req, reply, [&](Fields& f) {
+          sr.reference = f.string("reference");
+          sr.destination = f.string("destination");
+        })) {
+      return;
+    }
+    img.save(std::move(sr), uid_of(req), reply_202(std::move(reply)));
+  });
+  router.add("POST", "/v1/images/login", [&img](Request& req, const Params&, Reply reply) {
+    LoginRequest l;
+    if (!decode_small(req, reply, [&](Fields& f) {
+          l.registry = f.string("registry");
+          l.username = f.string("username");
+          l.password = f.string("password");
+          l.insecure = to_set(f.opt_strings("insecure"));
+        })) {
+      return;
+    }
+    img.login(std::move(l), uid_of(req),
+              [reply = std::move(reply)](Result<json> r) { reply_result(reply, r); });
+  });
+  router.add("POST", "/v1/images/logout", [&img](Request& req, const Params&, Reply reply) {
+    std::string registry;
+    if (!decode_small(req, reply, [&](Fields& f) { registry = f.string("registry"); })) return;
+    reply_result(reply, img.logout(registry, uid_of(req)));
+  });
   router.add("POST", "/v1/images/tag", [&img](Request& req, const Params&, Reply reply) {
     std::string source, target;
     if (!decode_small(req, reply, [&](Fields& f) {

@@ -79,6 +79,30 @@ std::optional<Response> decide_privileges(Daemon& d, CreateJail& req, const Peer
   return std::nullopt;
 }
 
+// The host policy again when a created jail starts: ljd.conf may have changed since its create
+// (ljd restarted with another policy). The grant recorded in its spec must still be permitted,
+// unless a root caller's override was recorded then (that decision was explicit, and stands).
+// Refused: the 403 of a create, naming the items; the jail stays created.
+std::optional<Response> recheck_privileges(Daemon& d, const std::string& id) {
+  auto row = d.jails->get(id);
+  if (!row || row->state != index::JailState::created) return std::nullopt;  // start says why
+  auto doc = json::parse(row->spec, nullptr, false);
+  auto req = decode_create(doc, d.cfg, nullptr);
+  if (!req || req->policy_override) return std::nullopt;
+  std::vector<std::string> names;
+  if (!req->image.empty()) {
+    auto facts = d.images->policy_facts(req->image);
+    if (!facts) return error_response(facts.error().context("starting jail " + row->id));
+    names = std::move(facts->names);
+  }
+  auto refused = evaluate(d.cfg.policy, req->privileges, req->image.empty() ? nullptr : &names);
+  if (refused.empty()) return std::nullopt;
+  Error err = refusal_error(refused);
+  err.context("starting jail " + row->id + ": the host policy no longer grants what it was "
+              "created with");
+  return error_response(err, refusal_details(refused));
+}
+
 RowDone reply_row(Daemon& d, Reply reply, int status) {
   return [&d, reply = std::move(reply), status](Result<index::JailRow> r) {
     if (!r) return reply(error_response(r.error()));
@@ -148,6 +172,7 @@ void add_jail_routes(Router& router, Daemon& d) {
 
   router.add("POST", "/v1/jails/{id}/start", [&d](Request& req, const Params& p, Reply reply) {
     if (!decode_small(req, reply, [](Fields&) {})) return;
+    if (auto refused = recheck_privileges(d, p.at("id"))) return reply(std::move(*refused));
     d.jails->start(p.at("id"), uid_of(req), reply_row(d, std::move(reply), 200));
   });
 

@@ -1,17 +1,21 @@
 #include "daemon/images.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <mutex>
 
+#include "common/fd.hpp"
 #include "common/log.hpp"
 #include "common/random_id.hpp"
 #include "daemon/crash_point.hpp"
 #include "daemon/image_defaults.hpp"
 #include "daemon/jails.hpp"
 #include "daemon/wire.hpp"
+#include "image/export.hpp"
 #include "image/import.hpp"
 #include "image/reference.hpp"
 #include "image/registry.hpp"
@@ -358,9 +362,16 @@ Result<json> Images::prune(Uid uid) {
     return fail(Errc::conflict, "image",
                 "an image job is running (its blobs are not named yet); prune after it ends");
   }
-  // What the names reach: manifests, configs, layer blobs, diff_ids.
+  // What the names and the overlays built on images reach: manifests, configs, layer blobs,
+  // diff_ids. An overlay pins its base by digest, so its image outlives every name.
+  std::vector<image::Digest> roots;
+  for (const auto& [r, d] : LJ_TRY(store_->refs())) roots.push_back(d);
+  for (const auto& e : LJ_TRY(d_.catalog.list_overlays())) {
+    if (!e.manifest.image) continue;
+    if (auto d = image::Digest::parse(e.manifest.image->digest)) roots.push_back(*d);
+  }
   std::set<std::string> keep_blobs, keep_layers;
-  for (const auto& [r, d] : LJ_TRY(store_->refs())) {
+  for (const auto& d : roots) {
     keep_blobs.insert(d.hex());
     auto m = store_->read_manifest(d);
     if (!m) continue;  // a damaged name keeps its manifest blob only
@@ -566,6 +577,133 @@ void Images::load(LoadRequest req, Uid uid, JsonDone done) {
           return json{{"images", std::move(images)}, {"layers", layers}};
         },
         uid, std::move(done));
+}
+
+void Images::export_overlay(ExportOverlayRequest req, Uid uid, JsonDone done) {
+  auto resolve = [&]() -> Result<std::pair<overlay::Chain, image::ExportRequest>> {
+    LJ_TRY(usable());
+    auto dest = LJ_TRY(image::Reference::parse(req.reference));
+    req.reference = dest.str();
+    auto name = LJ_TRY(overlay::OverlayName::parse(req.overlay));
+    auto constraint =
+        LJ_TRY(overlay::Constraint::parse(req.version.empty() ? "*" : req.version));
+    auto version = LJ_TRY(d_.catalog.find(name, constraint));
+    auto chain = LJ_TRY(d_.catalog.resolve(name, version));
+    image::ExportRequest ex;
+    ex.labels["org.lightjail.overlay"] = name.str() + "@" + version.str();
+    if (req.include_base && chain.image) {
+      ex.base = LJ_TRY(image::Digest::parse(chain.image->digest));
+      ex.labels["org.lightjail.base"] = chain.base();
+    } else if (req.include_base && chain.world) {
+      ex.layers.push_back({d_.catalog.root().world_dir(*chain.world), chain.base()});
+      ex.labels["org.lightjail.base"] = chain.base();
+    }
+    for (const auto& o : chain.overlays) {
+      ex.layers.push_back({d_.catalog.root().layer_dir(o.name, o.version),
+                           "overlay " + o.name.str() + "@" + o.version.str()});
+    }
+    return std::make_pair(std::move(chain), std::move(ex));
+  };
+  auto r = resolve();
+  if (!r) return done(tl::unexpected(r.error()));
+  auto job = std::make_unique<Job>();
+  job->kind = "export";
+  job->source = req.overlay + (req.version.empty() ? "" : "@" + req.version);
+  job->destination = req.reference;
+  // The chain's directories are published overlays (immutable) and a world; a removal while the
+  // export reads them fails the export, not the removal (as a removal under a build would).
+  start(std::move(job),
+        [ex = std::move(r->second), ref = req.reference](const image::Store& store,
+                                                          Progress& p) -> Result<json> {
+          auto m = LJ_TRY(image::export_image(
+              store, ex,
+              [&p](std::size_t i, std::size_t count, std::uint64_t bytes, bool finished) {
+                image::LayerProgress lp;
+                lp.index = i;
+                lp.count = count;
+                lp.done = bytes;
+                lp.total = finished ? bytes : 0;
+                lp.state = finished ? "done" : "exporting";
+                p.update(lp);
+              }));
+          LJ_TRY(store.set_ref(ref, m));
+          return json{{"images", json::array({{{"reference", ref}, {"id", m.str()}}})},
+                      {"layers", ex.layers.size()}};
+        },
+        uid, std::move(done));
+}
+
+void Images::save(SaveRequest req, Uid uid, JsonDone done) {
+  if (uid != 0) {
+    return done(fail(Errc::permission_denied, "image",
+                     "save writes a host file as root: only a root caller may (use skopeo copy "
+                     "from a pushed image otherwise)"));
+  }
+  if (req.destination.empty() || req.destination.front() != '/') {
+    return done(fail(Errc::invalid_argument, "image", "destination must be an absolute path"));
+  }
+  auto manifest = find(req.reference);
+  if (!manifest) return done(tl::unexpected(manifest.error()));
+  std::string name;
+  if (req.reference.rfind("sha256:", 0) != 0) {
+    name = image::Reference::parse(req.reference)->str();
+  }
+  // Written under a temporary name beside it, then link(2)ed into place: link never replaces a
+  // file, and a save cut short (ljd killed) leaves the temporary, never a truncated archive
+  // under the name asked for.
+  struct stat exists {};
+  if (::lstat(req.destination.c_str(), &exists) == 0) {
+    return done(fail(Errc::exists, "image", req.destination + " exists; save makes a new file"));
+  }
+  const std::string partial = req.destination + ".lj-partial";
+  UniqueFd fd(::open(partial.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) return done(fail_errno("image", "create " + partial));
+  auto job = std::make_unique<Job>();
+  job->kind = "save";
+  job->reference = req.reference;
+  job->destination = req.destination;
+  auto shared_fd = std::make_shared<UniqueFd>(std::move(fd));
+  start(std::move(job),
+        [m = *manifest, name, dest = req.destination, partial, shared_fd](
+            const image::Store& store, Progress&) -> Result<json> {
+          Status st = image::write_oci_archive(store, m, name, shared_fd->get());
+          if (st && ::fsync(shared_fd->get()) != 0) st = fail_errno("image", "fsync " + partial);
+          if (st && ::link(partial.c_str(), dest.c_str()) != 0) {
+            st = fail_errno("image", "link " + partial + " to " + dest);
+          }
+          ::unlink(partial.c_str());
+          if (!st) return fail(st.error());
+          struct stat sb {};
+          ::fstat(shared_fd->get(), &sb);
+          return json{{"images", json::array({{{"reference", opt_string(name)}, {"id", m.str()}}})},
+                      {"bytes", sb.st_size}};
+        },
+        uid, std::move(done));
+}
+
+void Images::login(LoginRequest req, Uid uid, JsonDone done) {
+  if (req.registry.empty() || req.registry.find('/') != std::string::npos) {
+    return done(fail(Errc::invalid_argument, "image", "registry is a host[:port], no path"));
+  }
+  const std::string file = (d_.cfg.root / ".ljd" / "auth.json").string();
+  image::RegistryOptions opt;
+  opt.insecure = req.insecure;
+  // A network round trip (and a token fetch): off the loop thread.
+  d_.loop.long_blocking([this, req = std::move(req), file, opt, uid, done = std::move(done)] {
+    Status st = image::login(req.registry, req.username, req.password, file, opt);
+    d_.loop.post([this, st = std::move(st), req, uid, done]() mutable {
+      if (!st) return done(fail(st.error()));
+      (void)d_.emit(d_.idx.append_event("image.login", req.registry, uid,
+                                        json{{"username", req.username}}.dump()));
+      done(json{{"registry", req.registry}, {"username", req.username}});
+    });
+  });
+}
+
+Result<json> Images::logout(const std::string& registry, Uid uid) {
+  LJ_TRY(image::logout(registry, (d_.cfg.root / ".ljd" / "auth.json").string()));
+  LJ_TRY(d_.emit(d_.idx.append_event("image.logout", registry, uid, "{}")));
+  return json{{"registry", registry}};
 }
 
 void Images::push(PushRequest req, Uid uid, JsonDone done) {

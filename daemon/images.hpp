@@ -47,6 +47,30 @@ struct PushRequest {
   std::set<std::string> insecure;
 };
 
+// An overlay chain as an OCI image (image::export_image): one layer per overlay, below them the
+// chain's base when `include_base` (the world as one layer, or the image's own layers).
+struct ExportOverlayRequest {
+  std::string overlay;     // "ns/name"
+  std::string version;     // a constraint; empty: the highest version
+  std::string reference;   // the name the image gets
+  bool include_base = true;
+};
+
+// A stored image written to a host file as an OCI archive. Only for root callers: ljd writes it
+// as root, so the file is made new (O_EXCL, never through a symlink) and never replaces one.
+struct SaveRequest {
+  std::string reference;
+  std::string destination;  // absolute path on the host
+};
+
+// Registry credentials for ljd's pulls and pushes: checked against the registry, then kept in
+// root/.ljd/auth.json (0600, a docker-style auths file).
+struct LoginRequest {
+  std::string registry;  // "host[:port]"
+  std::string username, password;
+  std::set<std::string> insecure;
+};
+
 // What the host policy weighs of an image (policy.hpp): its names ("registry/repository"; for
 // a bare digest, every name that points at it) and the privileges it declares (the
 // org.lightjail.privileges label, and its ExposedPorts as listening ports).
@@ -94,6 +118,10 @@ class Images {
   void pull(PullRequest req, Uid uid, JsonDone done);
   void load(LoadRequest req, Uid uid, JsonDone done);
   void push(PushRequest req, Uid uid, JsonDone done);
+  void export_overlay(ExportOverlayRequest req, Uid uid, JsonDone done);
+  void save(SaveRequest req, Uid uid, JsonDone done);
+  void login(LoginRequest req, Uid uid, JsonDone done);
+  Result<nlohmann::json> logout(const std::string& registry, Uid uid);
   Result<nlohmann::json> job(const std::string& id);
   Result<nlohmann::json> jobs();
   // {"resource": job, "timed_out": bool} once the job has ended (at once when it has).

@@ -141,17 +141,24 @@ Result<std::vector<std::filesystem::path>> Jails::resolve_layers(const CreateJai
         overlay::Constraint::parse(req.overlay->version.empty() ? "*" : req.overlay->version));
     auto version = LJ_TRY(d_.catalog.find(name, constraint));
     auto chain = LJ_TRY(d_.catalog.resolve(name, version));
-    if (!req.world.empty() && chain.world.str() != req.world) {
+    if (!req.world.empty() && (!chain.world || chain.world->str() != req.world)) {
       return fail(Errc::conflict, "overlay",
-                  "overlay " + name.str() + "@" + version.str() + " is built on world " +
-                      chain.world.str() + ", not " + req.world);
+                  "overlay " + name.str() + "@" + version.str() + " is built on " + chain.base() +
+                      ", not world " + req.world);
     }
     return chain;
   };
   overlay::Chain chain = LJ_TRY(resolve());
-  if (auto w = d_.idx.get_world(chain.world.str()); w && w->state != index::WorldState::ready) {
+  if (chain.image) {
+    // An overlay built `from image`: the image's layers (pinned by digest) go under the chain.
+    auto base = LJ_TRY_CTX("the base of " + chain.base(), d_.images->resolve(chain.image->digest));
+    std::vector<std::filesystem::path> layers = std::move(base.image.layer_dirs);
+    layers.insert(layers.end(), chain.lower.begin(), chain.lower.end());
+    return layers;
+  }
+  if (auto w = d_.idx.get_world(chain.world->str()); w && w->state != index::WorldState::ready) {
     return fail(Errc::conflict, "world",
-                "world `" + chain.world.str() + "` is " + std::string(index::to_string(w->state)));
+                "world `" + chain.world->str() + "` is " + std::string(index::to_string(w->state)));
   }
   return std::move(chain.lower);
 }

@@ -259,6 +259,8 @@ json entry_json(const overlay::Manifest& m) {
   return {{"name", m.name},
           {"version", m.version},
           {"world", m.world},
+          {"image", m.image ? json{{"reference", m.image->reference}, {"digest", m.image->digest}}
+                            : json()},
           {"parent", m.parent ? json{{"name", m.parent->name},
                                      {"version", m.parent->version},
                                      {"constraint", m.parent->constraint}}
@@ -409,6 +411,9 @@ void Resources::submit_build(BuildSubmit req, Uid uid, JsonDone done) {
       out = json{{"name", res->name},
                  {"version", res->version},
                  {"world", res->world},
+                 {"image", res->image ? json{{"reference", res->image->reference},
+                                             {"digest", res->image->digest}}
+                                      : json()},
                  {"cache_hit", res->cache_hit},
                  {"size_bytes", res->size_bytes},
                  {"parent",

@@ -14,6 +14,8 @@
 #include "common/log.hpp"
 #include "common/scope.hpp"
 #include "common/sys.hpp"
+#include "image/store.hpp"
+#include "image/reference.hpp"
 #include "overlay/catalog.hpp"
 #include "overlay/fs_ops.hpp"
 #include "overlay/staging.hpp"
@@ -122,9 +124,41 @@ bool same_build(const overlay::Manifest& m, const BuildPlan& plan) {
   if (m.jailfile_digest != digest_label(plan.jailfile_digest)) return false;
   if (m.context_digest != digest_label(plan.context_digest)) return false;
   if (m.world != plan.world) return false;
+  if (m.image.has_value() != plan.image.has_value()) return false;
+  if (m.image && m.image->digest != plan.image->digest) return false;
   if (m.parent.has_value() != plan.parent.has_value()) return false;
   return !m.parent ||
          (m.parent->name == plan.parent->name && m.parent->version == plan.parent->version);
+}
+
+// The stored image `text` names (a tag, or pinned by digest), as an overlay records it.
+Result<overlay::ImageBase> find_image(const image::Store& store, std::string_view text) {
+  auto ref = LJ_TRY(image::Reference::parse(text));
+  image::Digest d;
+  if (ref.digest) {
+    d = *ref.digest;
+    if (!store.has_blob(d)) {
+      return fail(Errc::not_found, "image",
+                  "no image " + ref.str() + " in the store: pull or load it first");
+    }
+  } else {
+    auto r = store.resolve_ref(ref.str());
+    if (!r && r.error().errc() == Errc::not_found) {
+      return fail(Errc::not_found, "image",
+                  "no image `" + ref.str() + "` in the store: pull or load it first");
+    }
+    d = LJ_TRY(std::move(r));
+  }
+  return overlay::ImageBase{ref.str(), d.str()};
+}
+
+// The unpacked layers of a chain's base image, bottom first.
+Result<std::vector<fs::path>> image_layers(const overlay::Root& root,
+                                          const overlay::ImageBase& base) {
+  auto store = LJ_TRY(image::Store::open(root));
+  auto d = LJ_TRY(image::Digest::parse(base.digest));
+  auto img = LJ_TRY_CTX("image " + base.reference, store.image(d));
+  return std::move(img.layer_dirs);
 }
 
 }  // namespace
@@ -153,7 +187,8 @@ Result<BuildPlan> plan_build(const overlay::Root& root, const BuildRequest& requ
   plan.context = fs::absolute(context, ec);
   if (ec) return fail(Error::from_errno("build", "absolute " + context.string(), ec.value()));
 
-  if (jf.world.empty()) {
+  // A child takes its parent's base (world or image) when the Jailfile names no world.
+  if (jf.world.empty() && !jf.from_image && !jf.from) {
     return fail(Errc::invalid_argument, "build",
                 request.jailfile.string() +
                     ": no world: the Jailfile has no `world` line and no default world is "
@@ -161,8 +196,13 @@ Result<BuildPlan> plan_build(const overlay::Root& root, const BuildRequest& requ
   }
   plan.world = jf.world;
   overlay::Catalog catalog(root);
-  auto world = LJ_TRY(overlay::WorldName::parse(jf.world));
-  if (!jf.from) {
+  if (jf.from_image) {
+    const std::string what = "resolving the image of " + jf.name;
+    auto store = LJ_TRY_CTX(what, image::Store::open(root));
+    plan.image = LJ_TRY_CTX(what, find_image(store, jf.from_image->reference));
+    plan.lower = LJ_TRY_CTX(what, image_layers(root, *plan.image));
+  } else if (!jf.from) {
+    auto world = LJ_TRY(overlay::WorldName::parse(jf.world));
     plan.lower = LJ_TRY(catalog.resolve_world(world)).lower;
   } else {
     const std::string what = "resolving the parent of " + jf.name;
@@ -170,12 +210,29 @@ Result<BuildPlan> plan_build(const overlay::Root& root, const BuildRequest& requ
     auto constraint = LJ_TRY_CTX(what, overlay::Constraint::parse(jf.from->constraint));
     auto version = LJ_TRY_CTX(what, catalog.find(name, constraint));
     auto chain = LJ_TRY_CTX(what, catalog.resolve(name, version));
-    if (chain.world != world) {
-      return fail(Errc::conflict, "build",
-                  jf.from->name + "@" + version.str() + " was built on world " + chain.world.str() +
-                      ", not " + jf.world + ": a chain shares one world");
+    if (chain.image) {
+      // A chain shares its base: a child of an image-based overlay stands on that image.
+      if (!jf.world_defaulted) {
+        return fail(Errc::conflict, "build",
+                    jf.from->name + "@" + version.str() + " was built on " + chain.base() +
+                        ", not world " + jf.world + ": a chain shares one base");
+      }
+      plan.world.clear();
+      plan.image = chain.image;
+      plan.lower = LJ_TRY_CTX(what, image_layers(root, *chain.image));
+      plan.lower.insert(plan.lower.end(), chain.lower.begin(), chain.lower.end());
+    } else if (jf.world.empty()) {
+      plan.world = chain.world->str();
+      plan.lower = std::move(chain.lower);
+    } else {
+      auto world = LJ_TRY(overlay::WorldName::parse(jf.world));
+      if (chain.world != world) {
+        return fail(Errc::conflict, "build",
+                    jf.from->name + "@" + version.str() + " was built on " + chain.base() +
+                        ", not world " + jf.world + ": a chain shares one base");
+      }
+      plan.lower = std::move(chain.lower);
     }
-    plan.lower = std::move(chain.lower);
     plan.parent = ResolvedParent{jf.from->name, jf.from->constraint, version.str()};
   }
 
@@ -195,6 +252,8 @@ Result<BuildPlan> plan_build(const overlay::Root& root, const BuildRequest& requ
   } else {
     key.add_field("");
   }
+  // Only when there is one, so the keys of builds on worlds stay what they were.
+  if (plan.image) key.add_field("image:" + plan.image->digest);
   plan.cache_key = key.hex();
   auto name = LJ_TRY(overlay::OverlayName::parse(jf.name));
   auto version = LJ_TRY(overlay::Version::parse(jf.version));
@@ -224,6 +283,7 @@ Result<BuildResult> Builder::run(const BuildPlan& plan, const BuildRequest& requ
   res.name = jf.name;
   res.version = jf.version;
   res.world = plan.world;
+  res.image = plan.image;
   res.parent = plan.parent;
   res.overlay_dir = plan.target;
   auto finish = [&] {
@@ -241,8 +301,8 @@ Result<BuildResult> Builder::run(const BuildPlan& plan, const BuildRequest& requ
     if (!same_build(*published, plan)) {
       return fail(Errc::exists, "build",
                   ref +
-                      " is already published from a different Jailfile, context, world or "
-                      "parent (build " +
+                      " is already published from a different Jailfile, context, world, "
+                      "image or parent (build " +
                       (published->build_id.empty() ? "?" : published->build_id) +
                       "); a version is immutable: bump `version` in the Jailfile");
     }
@@ -308,7 +368,8 @@ Result<BuildResult> Builder::run(const BuildPlan& plan, const BuildRequest& requ
   spec.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
               "LJ_BUILD_ID=" + plan.build_id, "LJ_OVERLAY=" + ref};
 
-  log->info("building build={} overlay={} world={} parent={}", plan.build_id, ref, plan.world,
+  log->info("building build={} overlay={} base={} parent={}", plan.build_id, ref,
+            plan.image ? plan.image->reference + "@" + plan.image->digest : plan.world,
             plan.parent ? plan.parent->name + "@" + plan.parent->version : "-");
   auto jail = backend_.spawn(spec);
   pipe_write.reset();  // the jail holds the only write ends now: EOF when its last process exits
@@ -355,6 +416,7 @@ Result<BuildResult> Builder::run(const BuildPlan& plan, const BuildRequest& requ
   m.name = jf.name;
   m.version = jf.version;
   m.world = plan.world;
+  m.image = plan.image;
   if (plan.parent) {
     m.parent = overlay::ParentRef{plan.parent->name, plan.parent->constraint, plan.parent->version};
   }

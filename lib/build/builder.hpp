@@ -33,6 +33,7 @@
 #include "build/jailfile.hpp"
 #include "common/error.hpp"
 #include "jail/backend.hpp"
+#include "overlay/manifest.hpp"
 #include "overlay/root.hpp"
 
 namespace lj::build {
@@ -68,14 +69,18 @@ struct BuildPlan {
   Jailfile jailfile;
   std::string jailfile_text;
   std::filesystem::path context;  // absolute
-  std::string world;              // its name
+  std::string world;              // its name; empty on an image
+  // The image the chain stands on (`from image REF`, or a parent built on one), pinned to its
+  // manifest digest; then lower starts with the image's layers instead of a world.
+  std::optional<overlay::ImageBase> image;
   std::optional<ResolvedParent> parent;
-  // lower[0] is the world's directory, then each ancestor's layer, oldest first.
+  // lower[0] is the world's directory (or the image's layers, bottom first), then each
+  // ancestor's layer, oldest first.
   std::vector<std::filesystem::path> lower;
   std::string jailfile_digest;  // SHA-256 of the Jailfile's bytes
   std::string context_digest;   // digest_tree(context) when the Jailfile copies it, else ""
-  // SHA-256 over (Jailfile digest, context digest, world, parent name@version): equal keys build
-  // equal overlays. The manifest records each part (a published version is immutable, so the
+  // SHA-256 over (Jailfile digest, context digest, world, parent name@version[, image manifest
+  // digest]): equal keys build equal overlays; a tag moved to another image changes the key. The manifest records each part (a published version is immutable, so the
   // parent's name@version pins its contents).
   std::string cache_key;
   std::filesystem::path target;  // root/<ns>/<name>/<version>
@@ -86,6 +91,7 @@ struct BuildResult {
   std::string name;
   std::string version;
   std::string world;
+  std::optional<overlay::ImageBase> image;
   std::optional<ResolvedParent> parent;
   bool cache_hit = false;  // nothing ran: the published overlay already had this cache key
   bool ran_jail = false;   // a build jail was spawned

@@ -131,6 +131,23 @@ tl::expected<Jailfile, ParseError> parse_jailfile(std::string_view text,
     }
     seen[index] = line_no;
     std::string_view directive = keyword.text;
+    if (directive == "from" && line.tokens.size() >= 2 && line.tokens[1].text == "image") {
+      if (line.tokens.size() != 3) {
+        const Token& at = line.tokens.size() > 3 ? line.tokens[3] : line.tokens[1];
+        int col = line.tokens.size() > 3 ? at.column : at.column + static_cast<int>(at.text.size()) + 1;
+        return error_at(line_no, col,
+                        line.tokens.size() > 3
+                            ? "unexpected argument '" + std::string(at.text) +
+                                  "' to 'from image' (an image takes no constraint: pin it by digest)"
+                            : "missing image reference after 'from image' (NAME:TAG or NAME@sha256:...)");
+      }
+      const Token& ref = line.tokens[2];
+      if (auto bad = check_image_reference(ref.text)) {
+        return error_at(line_no, ref.column + bad->offset, "bad image reference: " + bad->message);
+      }
+      jf.from_image = ImageRef{std::string(ref.text), {line_no, ref.column}};
+      continue;
+    }
     const std::size_t want_args = directive == "from" ? 2 : 1;
     if (line.tokens.size() < want_args + 1) {
       int col = static_cast<int>(raw.size()) + 1;
@@ -212,7 +229,11 @@ tl::expected<Jailfile, ParseError> parse_jailfile(std::string_view text,
                                                             : options.version_suffix);
     jf.version_generated = true;
   }
-  if (seen[2] == 0) {
+  if (jf.from_image && seen[2] != 0) {
+    return error_at(seen[2], 1,
+                    "'world' with 'from image': the image is the base of this overlay, not a world");
+  }
+  if (seen[2] == 0 && !jf.from_image) {
     jf.world = options.default_world;
     jf.world_defaulted = true;
   }

@@ -5,6 +5,7 @@
 //   version 2.1.1           # optional, default 0.0.0-<random>
 //   world 10.0-RELEASE      # optional, default: the caller's default world
 //   from lang/common ~> 1.0 # optional parent overlay; the constraint is the rest of the line
+//   from image REF          # or: an OCI image (tag or digest) as the base, instead of a world
 //   copy /                  # optional: the Jailfile's directory goes to this path in the overlay
 //   #!/bin/sh               # the script: from the first line starting with "#!" to the end
 //   pkg install -y ruby21
@@ -35,6 +36,13 @@ struct ParentRef {
   SourcePos pos;           // of the `from` keyword
 };
 
+// `from image REF`: the build stands on a stored OCI image instead of a world. "image" cannot be
+// an overlay name (names contain a slash), so the two forms of `from` never overlap.
+struct ImageRef {
+  std::string reference;  // as written: "127.0.0.1:5000/bb:1", "bb@sha256:..."
+  SourcePos pos;          // of the reference
+};
+
 struct Jailfile {
   std::string name;                // "lang/ruby": namespace/name
   std::string version;             // as written, or the generated default
@@ -42,6 +50,7 @@ struct Jailfile {
   std::string world;               // as written, or ParseOptions::default_world (may be empty)
   bool world_defaulted = false;    // true when `world` was absent
   std::optional<ParentRef> from;
+  std::optional<ImageRef> from_image;    // then `from` is empty and `world` too (the image is the base)
   std::optional<std::string> copy_dest;  // absolute, normalized ("/", "/app")
   std::string script;                    // from the "#!" line to the end of the text, verbatim
   int script_line = 0;                   // line of the "#!"

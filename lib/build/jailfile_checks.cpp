@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "image/reference.hpp"
 #include "overlay/names.hpp"
 #include "overlay/semver.hpp"
 
@@ -62,6 +63,12 @@ std::optional<BadValue> check_constraint(std::string_view constraint) {
   auto c = overlay::Constraint::parse(constraint);
   if (c) return std::nullopt;
   return from_semver_error(c.error());
+}
+
+std::optional<BadValue> check_image_reference(std::string_view ref) {
+  auto r = image::Reference::parse(ref);
+  if (r) return std::nullopt;
+  return BadValue{0, r.error().message()};
 }
 
 tl::expected<std::string, BadValue> normalize_copy_dest(std::string_view dest) {

@@ -20,6 +20,8 @@ std::optional<BadValue> check_overlay_name(std::string_view name);
 std::optional<BadValue> check_world_name(std::string_view world);
 std::optional<BadValue> check_version(std::string_view version);
 std::optional<BadValue> check_constraint(std::string_view constraint);
+// An OCI image reference as lib/image reads it ([registry/]repository[:tag][@sha256:...]).
+std::optional<BadValue> check_image_reference(std::string_view ref);
 // "/", "/app", "app/" -> "/", "/app", error for relative paths, "..", NUL.
 tl::expected<std::string, BadValue> normalize_copy_dest(std::string_view dest);
 

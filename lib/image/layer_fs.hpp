@@ -6,6 +6,10 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include <sys/stat.h>
 
 #include "common/error.hpp"
 
@@ -35,6 +39,20 @@ Status make_opaque(int dir_fd);
 // Sets extended attribute `name` ("user.x", "security.capability", ...: the names libarchive
 // reports) on the open file `fd`. Names this platform has no namespace for are Errc::unsupported.
 Status set_xattr(int fd, const std::string& name, const void* value, std::size_t size);
+
+// ---- reading a layer back (export: a published overlay's layer/ -> a tar with OCI whiteouts) ----
+
+// Whether the entry `st` (an lstat of `name` in `dir_fd`) is this backend's whiteout: Linux, a
+// character device 0/0; FreeBSD, S_IFWHT.
+bool is_whiteout(const struct stat& st);
+
+// Whether the open directory `dir_fd` is marked opaque: Linux, trusted.overlay.opaque=y;
+// FreeBSD, UF_OPAQUE.
+Result<bool> is_opaque(int dir_fd);
+
+// The extended attributes of the open file `fd`, named as libarchive names them ("user.x",
+// "security.capability"; FreeBSD "user.x", "system.x"), values as bytes.
+Result<std::vector<std::pair<std::string, std::string>>> read_xattrs(int fd);
 
 // Attributes that only the unpacker may set, never an archive: they would steer the union
 // filesystem (overlayfs redirects, metacopy, opaque markers) from inside an untrusted layer.

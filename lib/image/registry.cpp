@@ -285,7 +285,9 @@ class Client {
   }
 
   Status authenticate(const std::string& challenge) {
-    std::string creds = LJ_TRY(registry_credentials(ref_.registry, opt_.auth_file));
+    std::string creds = opt_.credentials.empty()
+                            ? LJ_TRY(registry_credentials(ref_.registry, opt_.auth_file))
+                            : opt_.credentials;
     auto [scheme, params] = parse_challenge(challenge);
     if (scheme == "basic") {
       if (creds.empty()) {
@@ -300,14 +302,16 @@ class Client {
                   "registry " + ref_.registry + " answered 401 with an unusable challenge \"" +
                       challenge + "\"");
     }
-    std::string scope = params.count("scope") ? params["scope"]
-                                              : "repository:" + ref_.repository + ":" + actions_;
+    // A login (no repository) asks for a token without a scope, as docker login does.
+    std::string scope = params.count("scope")  ? params["scope"]
+                        : ref_.repository.empty() ? ""
+                                                  : "repository:" + ref_.repository + ":" + actions_;
     std::unique_ptr<char, void (*)(void*)> svc(
         ::curl_easy_escape(curl_, params["service"].c_str(), 0), ::curl_free);
     std::unique_ptr<char, void (*)(void*)> sc(::curl_easy_escape(curl_, scope.c_str(), 0), ::curl_free);
     std::string realm = params["realm"];
     std::string token_url = realm + (realm.find('?') == std::string::npos ? "?" : "&") +
-                            "service=" + svc.get() + "&scope=" + sc.get();
+                            "service=" + svc.get() + (scope.empty() ? "" : "&scope=" + std::string(sc.get()));
     auth_ = creds.empty() ? "" : "Basic " + base64(creds);
     Response r = LJ_TRY(once("GET", token_url, {}, nullptr, {}, 1024 * 1024));
     if (r.status != 200) {
@@ -387,6 +391,53 @@ Status fetch_blob(const Store& store, Client& c, const Descriptor& d, std::uint6
 }
 
 }  // namespace
+
+namespace {
+Result<json> read_auths(const std::string& path) {
+  auto text = overlay::read_file(path, 1024 * 1024);
+  if (!text && text.error().errc() == Errc::not_found) return json{{"auths", json::object()}};
+  if (!text) return fail(std::move(text).error().context("auths file"));
+  json j = json::parse(*text, nullptr, false);
+  if (!j.is_object()) return fail(Errc::invalid_argument, "image", path + " is not a JSON object");
+  if (!j.contains("auths") || !j["auths"].is_object()) j["auths"] = json::object();
+  return j;
+}
+Status write_auths(const std::string& path, const json& j) {
+  // 0600 from the start: the file holds passwords.
+  return overlay::write_file_atomic(path, j.dump(2) + "\n", 0600);
+}
+}  // namespace
+
+Status login(const std::string& registry, const std::string& user, const std::string& password,
+             const std::string& auth_file, const RegistryOptions& options) {
+  if (user.empty() || user.find(':') != std::string::npos) {
+    return fail(Errc::invalid_argument, "image", "a user name is not empty and has no ':'");
+  }
+  curl_global();
+  RegistryOptions opt = options;
+  opt.credentials = user + ":" + password;
+  Reference ref;
+  ref.registry = registry;
+  Client c(ref, opt, "");
+  Response r = LJ_TRY(c.send("GET", "/v2/", {}, nullptr, {}, 64 * 1024));
+  if (r.status == 401 || r.status == 403) {
+    return fail(Errc::permission_denied, "image",
+                "registry " + registry + " refused the credentials of " + user + " (" +
+                    std::to_string(r.status) + ")");
+  }
+  if (r.status != 200) return fail(http_error(c, "GET /v2/", r));
+  json j = LJ_TRY(read_auths(auth_file));
+  j["auths"][registry] = {{"auth", base64(opt.credentials)}};
+  return write_auths(auth_file, j);
+}
+
+Status logout(const std::string& registry, const std::string& auth_file) {
+  json j = LJ_TRY(read_auths(auth_file));
+  if (j["auths"].erase(registry) == 0) {
+    return fail(Errc::not_found, "image", "not logged in to " + registry);
+  }
+  return write_auths(auth_file, j);
+}
 
 Result<std::string> registry_credentials(const std::string& registry, const std::string& auth_file) {
   std::string path = auth_file;

@@ -36,6 +36,7 @@ struct RegistryOptions {
   std::set<std::string> insecure;  // "host:port" or "host", reached over HTTP when HTTPS fails
   std::string ca_file;             // extra CA certificates (PEM) to trust, e.g. a test's own
   std::string auth_file;           // see above; empty: $REGISTRY_AUTH_FILE or ~/.docker/config.json
+  std::string credentials;         // "user:password" to use instead of the auths file (login)
   Platform platform = host_platform();
   UnpackPolicy unpack;
   long connect_timeout_s = 30;
@@ -74,6 +75,15 @@ Result<PullResult> pull(const Store& store, const Reference& ref, const Registry
 // each blob the registry lacks (HEAD) is uploaded (POST, then one PUT), then the manifest.
 Status push(const Store& store, const Digest& manifest, const Reference& dest,
             const RegistryOptions& options, const ProgressFn& progress = {});
+
+// Checks `user`/`password` against `registry` (GET /v2/, answering its challenge: Basic, or a
+// Bearer token from its realm), then stores them in the auths file `auth_file` (created 0600;
+// the other registries' entries kept; replaced atomically). A refusal is Errc::permission_denied
+// and leaves the file as it was.
+Status login(const std::string& registry, const std::string& user, const std::string& password,
+             const std::string& auth_file, const RegistryOptions& options);
+// Removes `registry`'s entry from the auths file; Errc::not_found when it has none.
+Status logout(const std::string& registry, const std::string& auth_file);
 
 // The credentials for `registry` from the auths file, as "user:password"; empty when none.
 // Exposed for tests.

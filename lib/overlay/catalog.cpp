@@ -179,17 +179,29 @@ Result<Version> Catalog::find(const OverlayName& n, const Constraint& c) const {
       "no version of " + n.str() + " satisfies \"" + c.str() + "\" (published: " + have + ")");
 }
 
+std::string Chain::base() const {
+  if (image) return "image " + image->reference + "@" + image->digest;
+  return "world " + (world ? world->str() : std::string("?"));
+}
+
 Result<Chain> Catalog::resolve_world(const WorldName& w) const {
   if (!LJ_TRY(has_world(w))) {
     return fail(Errc::not_found, "world", "world " + w.str() + " is not installed");
   }
-  return Chain{w, {}, {root_.world_dir(w)}};
+  return Chain{w, std::nullopt, {}, {root_.world_dir(w)}};
 }
+
+namespace {
+// What a manifest stands on, for comparing the members of one chain.
+std::string base_of(const Manifest& m) {
+  return m.image ? "image " + m.image->digest : "world " + m.world;
+}
+}  // namespace
 
 Result<Chain> Catalog::resolve(const OverlayName& top_name, const Version& top_version) const {
   std::vector<OverlayRef> rev;  // requested overlay first
   std::set<std::string> seen;
-  std::optional<WorldName> world;
+  std::optional<Manifest> bottom;  // the first manifest read: the base every member shares
   OverlayRef cur{top_name, top_version};
   std::string path_so_far;
   for (;;) {
@@ -210,14 +222,16 @@ Result<Chain> Catalog::resolve(const OverlayName& top_name, const Version& top_v
                   "overlay " + label(rev.back().name, rev.back().version) + ": its parent " + key +
                       " is not published");
     }
-    auto w = WorldName::parse(m->world);
-    if (!w) return fail(std::move(w).error().context("manifest of " + key));
-    if (!world) {
-      world = *w;
-    } else if (*world != *w) {
+    if (!m->image) {
+      auto w = WorldName::parse(m->world);
+      if (!w) return fail(std::move(w).error().context("manifest of " + key));
+    }
+    if (!bottom) {
+      bottom = *m;
+    } else if (base_of(*bottom) != base_of(*m)) {
       return fail(Errc::conflict, "overlay",
-                  "overlay " + label(rev.back().name, rev.back().version) + " is on world " +
-                      world->str() + " but its parent " + key + " is on world " + w->str());
+                  "overlay " + label(rev.back().name, rev.back().version) + " is on " +
+                      base_of(*bottom) + " but its parent " + key + " is on " + base_of(*m));
     }
     rev.push_back(cur);
     if (!m->parent) break;
@@ -228,12 +242,19 @@ Result<Chain> Catalog::resolve(const OverlayName& top_name, const Version& top_v
     }
     cur = OverlayRef{std::move(*pn), std::move(*pv)};
   }
-  if (!LJ_TRY(has_world(*world))) {
-    return fail(Errc::not_found, "world",
-                "world " + world->str() + " of overlay " + label(top_name, top_version) +
-                    " is not installed");
+  Chain chain;
+  if (bottom->image) {
+    chain.image = bottom->image;
+  } else {
+    auto world = *WorldName::parse(bottom->world);
+    if (!LJ_TRY(has_world(world))) {
+      return fail(Errc::not_found, "world",
+                  "world " + world.str() + " of overlay " + label(top_name, top_version) +
+                      " is not installed");
+    }
+    chain.lower.push_back(root_.world_dir(world));
+    chain.world = std::move(world);
   }
-  Chain chain{*world, {}, {root_.world_dir(*world)}};
   for (auto it = rev.rbegin(); it != rev.rend(); ++it) {
     chain.lower.push_back(root_.layer_dir(it->name, it->version));
     chain.overlays.push_back(std::move(*it));
@@ -249,18 +270,22 @@ Result<Manifest> Catalog::publish(const fs::path& staging_dir, Manifest m) const
     return fail(Errc::internal, "overlay", "version " + m.version + " is not canonical");
   }
   std::string what = "publishing " + label(name, version);
-  auto world = *WorldName::parse(m.world);
-  if (!LJ_TRY(has_world(world))) {
-    return fail(Errc::not_found, "world", what + ": world " + world.str() + " is not installed");
+  // An image base is not checked here (this module knows no image store): the builder
+  // resolved it to unpacked layers before anything ran.
+  if (!m.image) {
+    auto world = *WorldName::parse(m.world);
+    if (!LJ_TRY(has_world(world))) {
+      return fail(Errc::not_found, "world", what + ": world " + world.str() + " is not installed");
+    }
   }
   if (m.parent) {
     auto pn = *OverlayName::parse(m.parent->name);
     auto pv = *Version::parse(m.parent->version);
     auto pm = LJ_TRY_CTX(what + ": parent", manifest(pn, pv));
-    if (pm.world != m.world) {
-      return fail(
-          Errc::conflict, "overlay",
-          what + ": parent " + label(pn, pv) + " is on world " + pm.world + ", not " + m.world);
+    if (base_of(pm) != base_of(m)) {
+      return fail(Errc::conflict, "overlay",
+                  what + ": parent " + label(pn, pv) + " is on " + base_of(pm) + ", not " +
+                      base_of(m));
     }
   }
   if (LJ_TRY(kind_of(staging_dir / kLayerDir)) != Kind::dir) {

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <filesystem>
 #include <string_view>
 #include <vector>
@@ -48,11 +49,18 @@ struct OverlayEntry {
 };
 
 // A resolved chain: what a jail on `top` stacks.
+// A chain stands on a world or (overlays built `from image`) on an OCI image; exactly one of
+// `world` and `image` is set.
 struct Chain {
-  WorldName world;
+  std::optional<WorldName> world;
+  std::optional<ImageBase> image;
   std::vector<OverlayRef> overlays;  // oldest ancestor first; the requested overlay is last
-  // MountPlan::lower: the world directory, then each overlay's layer/ in the order above.
+  // MountPlan::lower: the world directory, then each overlay's layer/ in the order above. On an
+  // image, the image's layers are not here (this module knows no image store): the caller puts
+  // them first (lib/image Store::image(digest).layer_dirs).
   std::vector<std::filesystem::path> lower;
+  // "world busybox" or "image reg/bb:1@sha256:..."
+  std::string base() const;
 };
 
 class Catalog {

@@ -69,7 +69,17 @@ std::string rfc3339_utc(std::chrono::system_clock::time_point t) {
 Status validate_manifest(const Manifest& m) {
   LJ_TRY_CTX("field \"name\"", validate_overlay_name(m.name));
   LJ_TRY_CTX("field \"version\"", Version::parse(m.version));
-  LJ_TRY_CTX("field \"world\"", validate_world_name(m.world));
+  if (m.image) {
+    if (!m.world.empty()) {
+      return fail(bad("fields \"world\" and \"image\": an overlay stands on one or the other"));
+    }
+    const std::string& d = m.image->digest;
+    const bool hex = d.size() == 71 && d.rfind("sha256:", 0) == 0 &&
+                     d.find_first_not_of("0123456789abcdef", 7) == std::string::npos;
+    if (!hex) return fail(bad("field \"image.digest\": \"" + d + "\" is not sha256:<64 hex>"));
+  } else {
+    LJ_TRY_CTX("field \"world\"", validate_world_name(m.world));
+  }
   if (m.parent) {
     LJ_TRY_CTX("field \"parent.name\"", validate_overlay_name(m.parent->name));
     LJ_TRY_CTX("field \"parent.constraint\"", Constraint::parse(m.parent->constraint));
@@ -101,6 +111,7 @@ json manifest_to_json(const Manifest& m) {
                    {"constraint", m.parent->constraint},
                    {"version", m.parent->version}};
   }
+  if (m.image) j["image"] = {{"reference", m.image->reference}, {"digest", m.image->digest}};
   return j;
 }
 
@@ -119,6 +130,13 @@ Result<Manifest> manifest_from_json(const json& j) {
     m.parent = std::move(p);
   } else if (it == j.end()) {
     return fail(bad("missing field \"parent\" (null when there is none)"));
+  }
+  if (auto it = j.find("image"); it != j.end() && !it->is_null()) {
+    if (!it->is_object()) return fail(bad("field \"image\" is neither an object nor null"));
+    ImageBase b;
+    b.reference = LJ_TRY_CTX("in \"image\"", get_string(*it, "reference", false));
+    b.digest = LJ_TRY_CTX("in \"image\"", get_string(*it, "digest", true));
+    m.image = std::move(b);
   }
   m.jailfile_digest = LJ_TRY(get_string(j, "jailfile_digest", false));
   m.context_digest = LJ_TRY(get_string(j, "context_digest", false));

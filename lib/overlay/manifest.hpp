@@ -3,6 +3,7 @@
 //
 //   {"name": "lang/ruby", "version": "2.1.1", "world": "10.0-RELEASE",
 //    "parent": {"name": "lang/common", "constraint": "~> 1.0", "version": "1.2.0"},   or null
+//    "image": {"reference": "reg/bb:1", "digest": "sha256:..."},   absent or null unless on an image
 //    "jailfile_digest": "sha256:...", "context_digest": "sha256:...",
 //    "size_bytes": 1234, "created": "2026-11-24T18:07:00Z", "build_id": "b-3f1a"}
 //
@@ -30,16 +31,26 @@ struct ParentRef {
   bool operator==(const ParentRef&) const = default;
 };
 
+// The OCI image a chain stands on instead of a world (a Jailfile's `from image REF`): every
+// overlay of such a chain names the same image, pinned by its manifest digest. This module only
+// records it; the image store (lib/image) turns the digest into layer directories.
+struct ImageBase {
+  std::string reference;  // as the Jailfile wrote it, normalized; informational
+  std::string digest;     // "sha256:<64 hex>", the image manifest's digest
+  bool operator==(const ImageBase&) const = default;
+};
+
 struct Manifest {
   std::string name;
   std::string version;
-  std::string world;
+  std::string world;              // empty exactly when `image` is set
   std::optional<ParentRef> parent;
   std::string jailfile_digest;  // opaque to this module, e.g. "sha256:<hex>"
   std::string context_digest;   // digest of the copied build context
   std::uint64_t size_bytes = 0;
   std::string created;   // RFC 3339, UTC, e.g. "2026-11-24T18:07:00Z"
   std::string build_id;  // the build that made it; empty when unknown
+  std::optional<ImageBase> image;  // last: positional initializers of older fields stay valid
   bool operator==(const Manifest&) const = default;
 };
 

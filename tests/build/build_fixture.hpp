@@ -16,6 +16,8 @@
 #include <gtest/gtest.h>
 
 #include "build/builder.hpp"
+#include "image/digest.hpp"
+#include "image/store.hpp"
 #include "jail/backend.hpp"
 #include "common/mount_table.hpp"
 #include "overlay/root.hpp"
@@ -64,6 +66,37 @@ inline bool make_busybox_world(const fs::path& dir) {
   write_text(dir / "etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
   write_text(dir / "etc/world-release", "busybox test world\n");
   return true;
+}
+
+// An image in root/images named `ref` whose one layer is a busybox tree (as if pulled and
+// unpacked); `marker` goes into /etc/image-marker, so two such images differ. Returns the
+// manifest digest ("sha256:...") or "" on failure.
+inline std::string store_busybox_image(const overlay::Root& root, const std::string& ref,
+                                       const std::string& marker) {
+  auto store = image::Store::open(root);
+  if (!store) return "";
+  const image::Digest did = image::Digest::of("layer " + marker);
+  const std::string diff_id = did.str();
+  const fs::path layer = store->layer_path(did);
+  if (!fs::exists(layer)) {
+    if (!make_busybox_world(layer)) return "";
+    write_text(layer / "etc/image-marker", marker + "\n");
+  }
+  const std::string config =
+      R"({"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"]},)"
+      R"("rootfs":{"type":"layers","diff_ids":[")" + diff_id + R"("]}})";
+  auto cd = store->put(config);
+  if (!cd) return "";
+  const std::string manifest =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+      R"("config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+      cd->str() + R"(","size":)" + std::to_string(config.size()) +
+      R"(},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")" +
+      image::Digest::of("blob " + marker).str() + R"(","size":1}]})";
+  auto md = store->put(manifest);
+  if (!md) return "";
+  if (!store->set_ref(ref, *md)) return "";
+  return md->str();
 }
 
 // Counts spawns, to assert that a cache hit ran nothing.

@@ -72,13 +72,19 @@ class Builds : public ::testing::Test {
   // writable layer; returns its exit code and output.
   std::pair<int, std::string> run_on(const std::vector<fs::path>& layers,
                                      const std::string& script) {
+    std::vector<fs::path> all = {root_->root().worlds_dir() / "busybox"};
+    all.insert(all.end(), layers.begin(), layers.end());
+    return run_layers(all, script);
+  }
+  // As run_on, with the whole stack given (a chain on an image has no world).
+  std::pair<int, std::string> run_layers(const std::vector<fs::path>& layers,
+                                         const std::string& script) {
     std::array<int, 2> p{};
     EXPECT_EQ(::pipe2(p.data(), O_CLOEXEC), 0);
     UniqueFd r(p[0]), w(p[1]);
     jail::JailSpec spec;
     spec.name = "lj-buildtest-" + std::to_string(::getpid()) + "-" + std::to_string(++runs_);
-    spec.root.layers = {root_->root().worlds_dir() / "busybox"};
-    for (const auto& l : layers) spec.root.layers.push_back(l);
+    spec.root.layers = layers;
     spec.script = script;
     spec.stdio.out = w.get();
     spec.stdio.err = w.get();
@@ -370,6 +376,71 @@ TEST_F(Builds, TheSameVersionBuiltTwiceAtOnceIsBuiltOnce) {
   ASSERT_TRUE(results[1]) << results[1].error().what();
   EXPECT_NE(results[0]->cache_hit, results[1]->cache_hit) << "one built, the other waited";
   EXPECT_EQ(backend_->spawns, 1);
+}
+
+// `from image REF`: the build jail stands on the image's layers (no world); the overlay records
+// the image by digest; the same digest is a cache hit, a tag moved to another image is not (and a
+// pinned version then refuses to be rebuilt differently); a child stacks on the same image.
+TEST_F(Builds, FromAnImageByTagThenCacheByDigest) {
+  const std::string ref = "127.0.0.1:5000/test/bb:1";
+  const std::string d1 = testing::store_busybox_image(root_->root(), ref, "one");
+  ASSERT_FALSE(d1.empty());
+  const std::string jf = "name img/app\nversion 1.0.0\nfrom image " + ref +
+                         "\n#!/bin/sh\nset -e\ntest ! -e /etc/world-release-x\n"
+                         "cat /etc/image-marker\ncp /etc/image-marker /etc/seen-by-app\n";
+  std::vector<std::string> lines;
+  auto res = build("app", jf, &lines);
+  ASSERT_TRUE(res) << res.error().what();
+  EXPECT_FALSE(res->cache_hit);
+  EXPECT_EQ(lines, std::vector<std::string>{"one"});
+  ASSERT_TRUE(res->image);
+  EXPECT_EQ(res->image->digest, d1);
+  auto m = manifest("img/app", "1.0.0");
+  EXPECT_EQ(m["world"], "");
+  EXPECT_EQ(m["image"]["digest"], d1);
+  EXPECT_EQ(m["image"]["reference"], ref);
+  EXPECT_EQ(read_text(layer("img/app", "1.0.0") / "etc/seen-by-app"), "one\n");
+
+  auto again = build("app", jf);
+  ASSERT_TRUE(again) << again.error().what();
+  EXPECT_TRUE(again->cache_hit) << "the same image digest: nothing runs";
+  EXPECT_EQ(backend_->spawns, 1);
+
+  // The tag now names another image: not the same build; version 1.0.0 is immutable.
+  ASSERT_FALSE(testing::store_busybox_image(root_->root(), ref, "two").empty());
+  auto moved = build("app", jf);
+  ASSERT_FALSE(moved);
+  EXPECT_EQ(moved.error().errc(), Errc::exists) << moved.error().what();
+  EXPECT_EQ(backend_->spawns, 1);
+  // Bumped, it builds on the new image.
+  auto bumped = build("app2", "name img/app\nversion 1.0.1\nfrom image " + ref +
+                                  "\n#!/bin/sh\ncat /etc/image-marker\n", &lines);
+  ASSERT_TRUE(bumped) << bumped.error().what();
+  EXPECT_EQ(lines.back(), "two");
+
+  // A child of img/app@1.0.0 stacks on image one (by digest), then img/app's layer.
+  auto child = build("child", "name img/child\nversion 1.0.0\nfrom img/app =1.0.0\n"
+                              "#!/bin/sh\nset -e\ncat /etc/seen-by-app /etc/image-marker\n",
+                     &lines);
+  ASSERT_TRUE(child) << child.error().what();
+  ASSERT_TRUE(child->image);
+  EXPECT_EQ(child->image->digest, d1);
+  EXPECT_EQ(lines.back(), "one");
+  overlay::Catalog catalog(root_->root());
+  auto chain = catalog.resolve(*overlay::OverlayName::parse("img/child"),
+                               *overlay::Version::parse("1.0.0"));
+  ASSERT_TRUE(chain) << chain.error().what();
+  EXPECT_FALSE(chain->world);
+  ASSERT_TRUE(chain->image);
+  auto store = image::Store::open(root_->root());
+  ASSERT_TRUE(store);
+  auto img = store->image(*image::Digest::parse(chain->image->digest));
+  ASSERT_TRUE(img) << img.error().what();
+  std::vector<fs::path> stack = img->layer_dirs;
+  stack.insert(stack.end(), chain->lower.begin(), chain->lower.end());
+  auto [code, out] = run_layers(stack, "cat /etc/image-marker /etc/seen-by-app");
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(out, "one\none\n");
 }
 
 }  // namespace

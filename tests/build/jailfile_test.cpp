@@ -198,6 +198,14 @@ const Bad kBad[] = {
     {"copy with ..", "name a/b\ncopy /app/../etc\n#!/bin/sh\n", 2, 11, "'..'"},
     {"world with slash", "name a/b\nworld ../x\n#!/bin/sh\n", 2, 9, "one path component"},
     {"control character", "name a/b\x01\n#!/bin/sh\n", 1, 9, "control character"},
+    {"from image without reference", "name a/b\nfrom image\n#!/bin/sh\n", 2, 12,
+     "missing image reference"},
+    {"from image with a constraint", "name a/b\nfrom image bb:1 ~> 1.0\n#!/bin/sh\n", 2, 17,
+     "an image takes no constraint"},
+    {"from image, bad reference", "name a/b\nfrom image Bad/UPPER:1\n#!/bin/sh\n", 2, 12,
+     "bad image reference"},
+    {"from image with a world", "name a/b\nworld busybox\nfrom image bb:1\n#!/bin/sh\n", 2, 1,
+     "the image is the base"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Table, JailfileBad, ::testing::ValuesIn(kBad));
@@ -215,6 +223,24 @@ TEST(Jailfile, OverlongVersionIsRefusedAtItsColumn) {
   // 128 bytes is still a version.
   std::string longest = "1.0.0-" + std::string(122, 'a');
   EXPECT_TRUE(parse_jailfile("name a/b\nversion " + longest + "\n#!/bin/sh\n", opts()));
+}
+
+// `from image REF`: "image" is not an overlay name (no slash), so the forms cannot be confused.
+TEST(Jailfile, FromImageByTagOrDigest) {
+  auto jf = parse_jailfile("name a/b\nfrom image 127.0.0.1:5000/bb:1\n#!/bin/sh\n", opts());
+  ASSERT_TRUE(jf) << jf.error().what();
+  EXPECT_FALSE(jf->from);
+  ASSERT_TRUE(jf->from_image);
+  EXPECT_EQ(jf->from_image->reference, "127.0.0.1:5000/bb:1");
+  EXPECT_EQ(jf->from_image->pos.line, 2);
+  EXPECT_EQ(jf->from_image->pos.column, 12);
+  EXPECT_TRUE(jf->world.empty()) << "an image is the base: no default world";
+  const std::string pinned =
+      "bb@sha256:" + std::string(64, 'a');
+  jf = parse_jailfile("name a/b\nfrom image " + pinned + " # pinned\n#!/bin/sh\n", opts());
+  ASSERT_TRUE(jf) << jf.error().what();
+  ASSERT_TRUE(jf->from_image);
+  EXPECT_EQ(jf->from_image->reference, pinned);
 }
 
 TEST(Jailfile, ParseErrorWhatCarriesThePosition) {

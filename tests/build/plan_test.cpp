@@ -199,5 +199,89 @@ TEST(Plan, ContextWithoutCopyIsNotPartOfTheKey) {
   EXPECT_TRUE(p2->context_digest.empty());
 }
 
+// `from image REF`: the image's layers are the base, pinned by the manifest digest, which is part
+// of the cache key (a tag moved to another image changes it; moved back, it is the same again).
+TEST(Plan, FromImageByTagOrDigestAndItsDigestInTheKey) {
+  BuildRoot r;
+  const std::string ref = "127.0.0.1:5000/test/bb:1";
+  const std::string d1 = testing::store_busybox_image(r.root(), ref, "one");
+  ASSERT_FALSE(d1.empty());
+  auto store = image::Store::open(r.root());
+  ASSERT_TRUE(store);
+  auto img = store->image(*image::Digest::parse(d1));
+  ASSERT_TRUE(img) << img.error().what();
+
+  auto req = r.jailfile("app", "name a/app\nversion 1.0.0\nfrom image " + ref + "\n#!/bin/sh\n");
+  auto plan = plan_build(r.root(), req);
+  ASSERT_TRUE(plan) << plan.error().what();
+  ASSERT_TRUE(plan->image);
+  EXPECT_EQ(plan->image->digest, d1);
+  EXPECT_EQ(plan->image->reference, ref);
+  EXPECT_TRUE(plan->world.empty());
+  EXPECT_FALSE(plan->parent);
+  EXPECT_EQ(plan->lower, img->layer_dirs);
+  const std::string k1 = plan->cache_key;
+
+  const std::string d2 = testing::store_busybox_image(r.root(), ref, "two");  // retagged
+  ASSERT_FALSE(d2.empty());
+  ASSERT_NE(d1, d2);
+  auto p2 = plan_build(r.root(), req);
+  ASSERT_TRUE(p2) << p2.error().what();
+  EXPECT_EQ(p2->image->digest, d2);
+  EXPECT_NE(p2->cache_key, k1) << "the image's digest is part of the key";
+  ASSERT_FALSE(testing::store_busybox_image(r.root(), ref, "one").empty());  // tagged back
+  auto p3 = plan_build(r.root(), req);
+  ASSERT_TRUE(p3);
+  EXPECT_EQ(p3->cache_key, k1) << "the same digest is the same key";
+
+  // By digest: pinned whatever the tag says.
+  auto byd = r.jailfile("pinned", "name a/pinned\nfrom image 127.0.0.1:5000/test/bb@" + d2 +
+                                      "\n#!/bin/sh\n");
+  auto p4 = plan_build(r.root(), byd);
+  ASSERT_TRUE(p4) << p4.error().what();
+  EXPECT_EQ(p4->image->digest, d2);
+}
+
+TEST(Plan, FromImageMissingSaysPullItFirst) {
+  BuildRoot r;
+  auto req = r.jailfile("app", "name a/app\nfrom image 127.0.0.1:5000/nope:1\n#!/bin/sh\n");
+  auto plan = plan_build(r.root(), req);
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().errc(), Errc::not_found);
+  EXPECT_NE(plan.error().what().find("pull or load it first"), std::string::npos)
+      << plan.error().what();
+}
+
+// A child `from` an overlay built on an image stands on the same image, below its parent.
+TEST(Plan, ChildOfAnImageBasedOverlayInheritsTheImage) {
+  BuildRoot r;
+  const std::string ref = "127.0.0.1:5000/test/bb:1";
+  const std::string d1 = testing::store_busybox_image(r.root(), ref, "one");
+  ASSERT_FALSE(d1.empty());
+  auto n = overlay::OverlayName::parse("img/base");
+  auto v = overlay::Version::parse("1.0.0");
+  fs::create_directories(r.root().layer_dir(*n, *v));
+  overlay::Manifest m;
+  m.name = "img/base";
+  m.version = "1.0.0";
+  m.image = overlay::ImageBase{ref, d1};
+  m.created = "2026-11-24T18:00:00Z";
+  ASSERT_TRUE(overlay::write_manifest(r.root().manifest_path(*n, *v), m));
+
+  auto req = r.jailfile("child", "name img/child\nfrom img/base ~> 1.0\n#!/bin/sh\n");
+  auto plan = plan_build(r.root(), req);
+  ASSERT_TRUE(plan) << plan.error().what();
+  ASSERT_TRUE(plan->image);
+  EXPECT_EQ(plan->image->digest, d1);
+  EXPECT_TRUE(plan->world.empty());
+  ASSERT_EQ(plan->lower.size(), 2u);
+  EXPECT_EQ(plan->lower[1], r.root().layer_dir(*n, *v));
+
+  auto on_world = r.jailfile("w", "name img/w\nworld busybox\nfrom img/base ~> 1.0\n#!/bin/sh\n");
+  auto bad = plan_build(r.root(), on_world);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().errc(), Errc::conflict) << bad.error().what();
+}
+
 }  // namespace
 }  // namespace lj::build

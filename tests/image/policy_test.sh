@@ -135,6 +135,11 @@ out=$(probe 127.0.0.1:5000/ok/bb:1)
 check "a jail granted nothing: neither the device nor CAP_NET_RAW" test "$out" = "201 None  | none 0 "
 out=$(create '{"image": "127.0.0.1:5000/ok/bb:1", "command": ["/bin/sh", "-c", "true"], "privileges": ["sysvipc", "port=53/udp"]}')
 check "sysvipc and a port the policy grants: 201" test "${out%% *}" = 201
+# Created now (not started) under this policy; started later under a narrower one.
+code=$(curl -s --unix-socket "$sock" -o "$tmp/later" -w '%{http_code}' -X POST 'http://ljd/v1/jails' \
+  -d '{"image": "127.0.0.1:5000/ok/priv:1", "command": ["/bin/sh", "-c", "echo later"]}')
+later=$(python3 -c 'import json; print(json.load(open("'"$tmp/later"'"))["id"])')
+check "a jail created (not started) under a policy that grants its privileges: 201" test "$code" = 201
 
 # An image's StopSignal is what a stop naming no signal sends (not SIGTERM).
 lj load "$tmp/stop-oci.tar" --name 127.0.0.1:5000/ok/stop:1 >/dev/null 2>&1
@@ -148,6 +153,20 @@ out=$(lj run 127.0.0.1:5000/ok/stop:1 /bin/sh -c 'pwd; ls -ld /made/by | cut -c1
 check "an image's WorkingDir missing from its layers is made (0755)" test "$out" = "$(printf '/made/by/ljd\ndrwxr-xr-x')"
 out=$(lj run -w /also/new 127.0.0.1:5000/ok/bb:1 /bin/sh -c pwd 2>&1)
 check "  and a -w on an image too (docker's)" test "$out" = /also/new
+stop_ljd
+
+# The policy is checked again at start: ljd.conf changed since the create.
+start_ljd "policy_allow = raw_sockets"
+out=$(curl -s --unix-socket "$sock" -w ' %{http_code}' -X POST "http://ljd/v1/jails/$later/start")
+out="${out##* } ${out% *}"
+check "start under a policy that no longer grants the device: 403 naming it and its rule" \
+  test "$(refused <<<"$out")" = "403 policy.permission_denied device=$dev:policy_devices"
+check "  and the jail stays created" bash -c "curl -s --unix-socket '$sock' http://ljd/v1/jails/$later | grep -q '\"state\":\"created\"'"
+stop_ljd
+start_ljd "policy_devices = $dev
+policy_allow = raw_sockets"
+code=$(curl -s --unix-socket "$sock" -o /dev/null -w '%{http_code}' -X POST "http://ljd/v1/jails/$later/start")
+check "the policy restored: the start succeeds" test "$code" = 200
 stop_ljd
 
 printf 'policy_allow = root\n' > "$tmp/bad.conf"

@@ -95,7 +95,7 @@ TEST_F(CatalogTest, PublishFindResolveTheIssueScenario) {
 
   auto chain = cat_.resolve(N("lang/ruby"), V("2.1.1"));
   ASSERT_TRUE(chain) << chain.error().what();
-  EXPECT_EQ(chain->world.str(), "busybox");
+  EXPECT_EQ(chain->world->str(), "busybox");
   EXPECT_EQ(chain->lower, (std::vector<fs::path>{root_.dir() / "worlds/busybox",
                                                  root_.dir() / "lang/common/1.2.0/layer",
                                                  root_.dir() / "lang/ruby/2.1.1/layer"}));
@@ -173,7 +173,7 @@ TEST_F(CatalogTest, PublishChecksWorldParentAndLayer) {
 
   auto st = StagingDir::create(root_, "build");
   ASSERT_TRUE(st);
-  Manifest m{"lang/x", "1.0.0", "busybox", std::nullopt, "", "", 0, "", ""};
+  Manifest m{"lang/x", "1.0.0", "busybox", std::nullopt, "", "", 0, "", "", std::nullopt};
   auto no_layer = cat_.publish(st->path(), m);
   ASSERT_FALSE(no_layer);
   EXPECT_NE(no_layer.error().what().find("layer is not a directory"), std::string::npos);
@@ -199,7 +199,7 @@ TEST_F(CatalogTest, FailedPublishPublishesNothing) {
     sys::clear_faults();
     sys::inject_fault(call, EIO);
     auto r = cat_.publish(st->path(),
-                          Manifest{"lang/x", "1.0.0", "busybox", std::nullopt, "", "", 0, "", ""});
+                          Manifest{"lang/x", "1.0.0", "busybox", std::nullopt, "", "", 0, "", "", std::nullopt});
     sys::clear_faults();
     ASSERT_FALSE(r) << call;
     EXPECT_TRUE(cat_.versions(N("lang/x"))->empty()) << call;
@@ -257,7 +257,8 @@ TEST_F(CatalogTest, ResolveDetectsDamage) {
                "",
                0,
                "2026-11-24T00:00:00Z",
-               ""};
+               "",
+               std::nullopt};
     ASSERT_TRUE(write_manifest(d / "manifest.json", m));
   };
   hand_made("a/x", "1.0.0", "busybox", ParentRef{"a/y", "*", "1.0.0"});

@@ -61,6 +61,45 @@ Status set_xattr(int fd, const std::string& name, const void* value, std::size_t
   return {};
 }
 
+bool is_whiteout(const struct stat& st) {
+  return S_ISWHT(st.st_mode);
+}
+
+Result<bool> is_opaque(int dir_fd) {
+  struct stat st {};
+  if (::fstat(dir_fd, &st) != 0) return fail_errno("image", "fstat for UF_OPAQUE");
+  return (st.st_flags & UF_OPAQUE) != 0;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> read_xattrs(int fd) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto [ns, prefix] : {std::pair<int, const char*>{EXTATTR_NAMESPACE_USER, "user."},
+                            std::pair<int, const char*>{EXTATTR_NAMESPACE_SYSTEM, "system."}}) {
+    ssize_t n = ::extattr_list_fd(fd, ns, nullptr, 0);
+    if (n < 0) {
+      if (errno == EPERM || errno == EOPNOTSUPP) continue;  // system.* needs root; no EA support
+      return fail_errno("image", std::string("extattr_list_fd ") + prefix);
+    }
+    std::string list(static_cast<std::size_t>(n), '\0');
+    n = ::extattr_list_fd(fd, ns, list.data(), list.size());
+    if (n < 0) return fail_errno("image", std::string("extattr_list_fd ") + prefix);
+    // Each name is a length byte, then the name (extattr_list_fd(2)).
+    for (std::size_t i = 0; i < static_cast<std::size_t>(n);) {
+      std::size_t len = static_cast<unsigned char>(list[i]);
+      std::string name = list.substr(i + 1, len);
+      i += len + 1;
+      ssize_t m = ::extattr_get_fd(fd, ns, name.c_str(), nullptr, 0);
+      if (m < 0) return fail_errno("image", "extattr_get_fd " + name);
+      std::string value(static_cast<std::size_t>(m), '\0');
+      m = ::extattr_get_fd(fd, ns, name.c_str(), value.data(), value.size());
+      if (m < 0) return fail_errno("image", "extattr_get_fd " + name);
+      value.resize(static_cast<std::size_t>(m));
+      out.emplace_back(prefix + name, std::move(value));
+    }
+  }
+  return out;
+}
+
 bool is_reserved_xattr(const std::string& name) {
   (void)name;
   return false;  // unionfs keeps no state in extended attributes

@@ -46,6 +46,49 @@ Status set_xattr(int fd, const std::string& name, const void* value, std::size_t
   return {};
 }
 
+bool is_whiteout(const struct stat& st) {
+  return S_ISCHR(st.st_mode) && st.st_rdev == ::makedev(0, 0);
+}
+
+Result<bool> is_opaque(int dir_fd) {
+  char v[2] = {};
+  ssize_t n = ::fgetxattr(dir_fd, "trusted.overlay.opaque", v, sizeof v);
+  if (n < 0) {
+    if (errno == ENODATA || errno == ENOTSUP) return false;
+    return fail_errno("image", "fgetxattr trusted.overlay.opaque");
+  }
+  return n == 1 && v[0] == 'y';
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> read_xattrs(int fd) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::string names(4096, '\0');
+  ssize_t n;
+  while ((n = ::flistxattr(fd, names.data(), names.size())) < 0 && errno == ERANGE) {
+    names.resize(names.size() * 4);
+  }
+  if (n < 0) {
+    if (errno == ENOTSUP) return out;
+    return fail_errno("image", "flistxattr");
+  }
+  for (std::size_t i = 0; i < static_cast<std::size_t>(n);) {
+    std::string name(names.c_str() + i);
+    i += name.size() + 1;
+    std::string value(256, '\0');
+    ssize_t m;
+    while ((m = ::fgetxattr(fd, name.c_str(), value.data(), value.size())) < 0 && errno == ERANGE) {
+      value.resize(value.size() * 4);
+    }
+    if (m < 0) {
+      if (errno == ENODATA) continue;  // removed meanwhile
+      return fail_errno("image", "fgetxattr " + name);
+    }
+    value.resize(static_cast<std::size_t>(m));
+    out.emplace_back(std::move(name), std::move(value));
+  }
+  return out;
+}
+
 bool is_reserved_xattr(const std::string& name) {
   return name.rfind("trusted.overlay.", 0) == 0 || name.rfind("user.overlay.", 0) == 0;
 }

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Black-box: an overlay chain exported as an OCI image through ljd (`ljctl image export`), one
+# layer per overlay with the world below (or left out: --no-base), saved as an OCI archive
+# (`ljctl save`) and pushed to docker-registry on 127.0.0.1; podman (runc, this machine's flags)
+# loads the archive and pulls the pushed image and runs both: the overlay's files, a file it
+# deleted from the world gone (whiteout), a directory it emptied and refilled opaque. skopeo
+# reads the pushed manifest back; umoci unpacks the saved archive to the same tree.
+# As root with podman, skopeo, umoci and docker-registry; exits 77 (skipped) otherwise.
+#
+# usage: export_test.sh SOURCE_DIR BUILD_DIR
+set -uo pipefail
+src=$1 build=$2
+ljd=$build/daemon/ljd
+ljctl=$build/client/ljctl
+[ "$(id -u)" -eq 0 ] || { echo "skip: needs root (jails, podman)"; exit 77; }
+for t in podman skopeo umoci docker-registry runc python3 curl; do
+  command -v $t >/dev/null || { echo "skip: $t not installed"; exit 77; }
+done
+
+tmp=$(mktemp -d /tmp/lj-export-test-XXXXXX)
+pids=()
+ljd_pid=
+podman="podman --root $tmp/p/root --runroot $tmp/p/run --storage-driver vfs --runtime runc"
+cleanup() {
+  [ -n "$ljd_pid" ] && { kill -TERM "$ljd_pid" 2>/dev/null; wait "$ljd_pid" 2>/dev/null; }
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  $podman rmi -a -f >/dev/null 2>&1
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+. "$(dirname "$0")/common.sh"  # check, free_port, wait_ljd, start_registry
+prun() { $podman run --rm --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 --network none "$@"; }
+
+# --- a busybox world, put in place by hand (the seeds' way) ---
+root=$tmp/root
+w=$root/worlds/bb
+mkdir -p "$w/bin" "$w/etc/keep" "$w/opt/old" "$w/tmp" "$w/proc" "$w/dev"
+cp /bin/busybox "$w/bin/" && for a in sh cat ls echo rm mkdir; do ln -s busybox "$w/bin/$a"; done
+echo world > "$w/etc/doomed"
+echo world > "$w/etc/keep/file"
+echo old > "$w/opt/old/a"
+
+sock=$tmp/ljd.sock
+"$ljd" --root "$root" --socket "$sock" --log-level info 2>>"$tmp/ljd.log" &
+ljd_pid=$!
+wait_ljd
+lj() { "$ljctl" --socket "$sock" "$@"; }
+
+mkdir -p "$tmp/base" "$tmp/app"
+printf 'name ex/base\nversion 1.0.0\nworld bb\n#!/bin/sh\nset -e\necho base > /etc/base\nrm /etc/doomed\n' > "$tmp/base/Jailfile"
+printf 'name ex/app\nversion 1.0.0\nfrom ex/base ~> 1.0\n#!/bin/sh\nset -e\nrm -r /opt/old\nmkdir -p /opt/old\necho new > /opt/old/b\necho app > /etc/app\nln /etc/app /etc/app-link\n' > "$tmp/app/Jailfile"
+lj build "$tmp/base" >/dev/null 2>&1 && lj build "$tmp/app" >/dev/null 2>&1 || { echo "builds failed"; cat "$tmp/ljd.log"; exit 1; }
+
+out=$(lj image export ex/app@1.0.0 localhost/ex/app:1 2>&1)
+check "ljctl image export: named in the store" grep -q "^localhost/ex/app:1 sha256:" <<<"$out"
+nlayers() { lj --json image inspect "$1" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)[0]["layers"]))'; }
+check "world + one layer per overlay: 3 layers" test "$(nlayers localhost/ex/app:1)" = 3
+lj image export --no-base ex/app localhost/ex/app:nobase >/dev/null 2>&1
+check "--no-base: the overlays only, 2 layers" test "$(nlayers localhost/ex/app:nobase)" = 2
+id1=$(lj image inspect localhost/ex/app:1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+lj image export ex/app@1.0.0 localhost/ex/app:again >/dev/null 2>&1
+id2=$(lj image inspect localhost/ex/app:again | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+check "the same chain exports to the same digest" test "$id1" = "$id2"
+
+# save -> podman load -> podman run
+out=$(lj save localhost/ex/app:1 -o "$tmp/app-oci.tar" 2>&1)
+check "ljctl save writes an OCI archive" test -s "$tmp/app-oci.tar"
+check "save refuses to replace a file" bash -c "! '$ljctl' --socket '$sock' save localhost/ex/app:1 -o '$tmp/app-oci.tar' 2>/dev/null"
+check "no partial file left" bash -c "! ls $tmp/*.lj-partial 2>/dev/null | grep -q ."
+$podman load -q -i "$tmp/app-oci.tar" > "$tmp/podman-load.out" 2>&1
+check "podman loads it" grep -q "Loaded image" "$tmp/podman-load.out"
+loaded=$(sed -n 's/^Loaded image.*: //p' "$tmp/podman-load.out" | head -1)
+script='cat /etc/base /etc/app /etc/app-link /etc/keep/file; ls /opt/old; test ! -e /etc/doomed && echo doomed-gone'
+want=$(printf 'base\napp\napp\nworld\nb\ndoomed-gone')
+out=$(prun "$loaded" /bin/sh -c "$script" 2>&1)
+check "podman runs the saved image: files, whiteout, opaque dir, hard link" test "$out" = "$want"
+[ "$out" = "$want" ] || echo "$out" | head -5
+
+# umoci unpacks the same archive to the same tree as the jail sees
+mkdir -p "$tmp/umoci"
+tar -C "$tmp/umoci" -xf "$tmp/app-oci.tar"
+ref=$(python3 -c "import json; print(json.load(open('$tmp/umoci/index.json'))['manifests'][0]['annotations']['org.opencontainers.image.ref.name'])")
+umoci unpack --image "$tmp/umoci:$ref" "$tmp/bundle" >/dev/null 2>&1
+check "umoci unpacks it: overlay files, the whiteout applied, opaque dir" \
+  bash -c "[ \"\$(cat $tmp/bundle/rootfs/etc/app)\" = app ] && [ ! -e $tmp/bundle/rootfs/etc/doomed ] && [ \"\$(ls $tmp/bundle/rootfs/opt/old)\" = b ]"
+
+# push -> registry -> skopeo + podman pull/run
+port=$(free_port)
+start_registry "$port" ""
+reg=127.0.0.1:$port
+lj push localhost/ex/app:1 "$reg/ex/app:1" >/dev/null 2>&1
+pushed=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$reg/ex/app:1" 2>/dev/null)
+check "pushed: skopeo reads back the same manifest" test "$pushed" = "$id1"
+$podman rmi -a -f >/dev/null 2>&1
+out=$(prun --tls-verify=false "$reg/ex/app:1" /bin/sh -c "$script" 2>&1 | tail -6)
+check "podman pulls the pushed image and runs it" test "$out" = "$want"
+
+# ljd's own image export of an overlay built `from image` reuses the image's layers.
+printf 'name ex/onimg\nversion 1.0.0\nfrom image localhost/ex/app:1\n#!/bin/sh\necho onimg > /etc/onimg\n' > "$tmp/onimg.jf"
+mkdir -p "$tmp/onimg" && mv "$tmp/onimg.jf" "$tmp/onimg/Jailfile"
+# (the exported image has no unpacked layers in ljd's store; pull it back so it can be built on)
+lj image rm localhost/ex/app:1 >/dev/null 2>&1
+lj pull "$reg/ex/app:1" >/dev/null 2>&1
+sed -i "s|localhost/ex/app:1|$reg/ex/app:1|" "$tmp/onimg/Jailfile"
+lj build "$tmp/onimg" >/dev/null 2>&1
+lj image export ex/onimg localhost/ex/onimg:1 >/dev/null 2>&1
+check "an overlay on an image exports as the image's layers + its own" test "$(nlayers localhost/ex/onimg:1)" = 4
+lj save localhost/ex/onimg:1 -o "$tmp/onimg-oci.tar" >/dev/null 2>&1
+loaded=$($podman load -q -i "$tmp/onimg-oci.tar" 2>&1 | sed -n 's/^Loaded image.*: //p' | head -1)
+out=$(prun "$loaded" /bin/cat /etc/onimg /etc/app 2>&1)
+check "podman runs it" test "$out" = "$(printf 'onimg\napp')"
+exit $failed

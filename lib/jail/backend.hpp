@@ -200,6 +200,15 @@ struct BackendOptions {
   // jails_pids_max is not enforced there (rctl limits each jail; see docs/security.md).
   std::string cgroup_scope;
   std::optional<std::uint64_t> jails_pids_max = 0;
+  // FreeBSD: every jail's /dev is a devfs filtered by devfs_ruleset, one the host loaded from
+  // devfs.rules (4: devfsrules_jail of /etc/defaults/devfs.rules). A jail granted devices
+  // (Grants::devices) gets a ruleset of its own: devfs_ruleset included, the devices unhidden,
+  // then devfs_close_ruleset included (0: none; what the host never shows a jail), numbered from
+  // [devfs_rulesets_first, devfs_rulesets_last], a range nothing else on the host may use.
+  // Linux ignores these.
+  int devfs_ruleset = 4;
+  int devfs_close_ruleset = 0;
+  int devfs_rulesets_first = 60000, devfs_rulesets_last = 60999;
 };
 
 // The backend of the platform this binary was built for.

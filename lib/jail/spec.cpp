@@ -68,8 +68,12 @@ Status validate_spec(const JailSpec& spec) {
   } else if (!spec.network.addresses.empty()) {
     return bad("addresses are only meaningful with network mode ip");
   }
-  if ((spec.network.mode == NetworkMode::netns) != (spec.network.netns_fd >= 0))
-    return bad("a network namespace descriptor goes with network mode netns, and only with it");
+  // Mode netns takes a prepared namespace (Linux) or a hook that moves the links into the jail's
+  // own VNET once it exists (FreeBSD, Network::on_vnet).
+  if (spec.network.mode == NetworkMode::netns
+          ? spec.network.netns_fd < 0 && !spec.network.on_vnet
+          : spec.network.netns_fd >= 0 || spec.network.on_vnet)
+    return bad("a network namespace descriptor (or on_vnet) goes with network mode netns, and only with it");
   if (!valid_user_form(spec.user)) return bad("user must be name|uid[:group|gid]: '" + spec.user + "'");
   for (const auto& d : spec.grants.devices) {
     // A plain path under /dev: it names the host's node and the jail's alike.

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,13 @@ struct Network {
   std::string interface;               // host interface (mode ip): the seeds' `-f IFACE`
   std::vector<std::string> addresses;  // "192.0.2.10/24", "2001:db8::10/64" (mode ip): `-i IP`
   int netns_fd = -1;  // mode netns: owned by the caller, which may close it once spawn returns
+  // FreeBSD, mode netns (there is no namespace to prepare before a jail exists): the jail is a
+  // VNET jail of its own (vnet=new, lo0 up), and this is called with its jid once it exists and
+  // before its command starts, on the spawning thread; the caller moves the jail's links in
+  // (lib/net's Host::attach with JailTarget::jail: SIOCSIFVNET) and configures them. A failure
+  // fails the spawn (the jail goes with it). Unset, mode netns is refused on FreeBSD; Linux
+  // ignores it.
+  std::function<Status(int jid)> on_vnet;
 };
 
 // Zero means "no limit" everywhere.
@@ -114,8 +122,8 @@ struct ProcessOptions {
 // grant. Each backend maps them to its own means; an empty Grants starts a jail as before.
 struct Grants {
   // Host device nodes ("/dev/fuse"), each made at the same path in the jail's /dev. Linux: a
-  // node of the host's type and number (a bind of the host's in a user namespace). FreeBSD: not
-  // yet (the jail's devfs ruleset would have to unhide them; the backend refuses the spec).
+  // node of the host's type and number (a bind of the host's in a user namespace). FreeBSD: the
+  // jail's devfs, filtered by a ruleset of its own that unhides them (BackendOptions).
   std::vector<std::string> devices;
   bool raw_sockets = false;  // Linux: CAP_NET_RAW; FreeBSD: allow.raw_sockets
   bool mlock = false;        // Linux: CAP_IPC_LOCK; FreeBSD: allow.mlock

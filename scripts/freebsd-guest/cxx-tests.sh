@@ -26,7 +26,7 @@ cxx=("$LLVM/clang++" --target=$T --sysroot="$SR" -std=c++20 -O1 -pthread -isyste
 sources=(lib/common/archive_path.cpp lib/common/error.cpp lib/common/log.cpp lib/common/memory.cpp
   lib/common/mount_table.cpp lib/common/mount_table_freebsd.cpp lib/common/random_id.cpp
   lib/common/signals.cpp lib/common/sys.cpp lib/common/tree_walk.cpp
-  lib/jail/root.cpp lib/jail/spec.cpp lib/jail/status_file.cpp lib/jail/terminal.cpp
+  lib/jail/exec.cpp lib/jail/root.cpp lib/jail/spec.cpp lib/jail/status_file.cpp lib/jail/terminal.cpp
   lib/jail/user_lookup.cpp
   $(cd "$REPO_DIR" && ls lib/jail/freebsd/*.cpp) tests/freebsd/backend_test.cpp)
 objs=()
@@ -58,6 +58,10 @@ done
 "${cxx[@]}" -static -fuse-ld=lld -o "$root/tests/freebsd_backend_test" "${objs[@]}" -ljail -lutil
 "$LLVM/clang" --target=$T --sysroot="$SR" -static -fuse-ld=lld -O2 -Wall -Wextra -Werror \
   -o "$root/world/probe" "$REPO_DIR/tests/freebsd/probe.c"
+# A user of the world's own for the exec tests (resolved in the jail, never the guest's).
+mkdir -p "$root/world/etc"
+printf 'root:*:0:0:Charlie &:/root:/bin/sh\nprobe:*:1001:1001:probe:/:/bin/sh\n' >"$root/world/etc/passwd"
+printf 'wheel:*:0:root\nprobe:*:1001:\n' >"$root/world/etc/group"
 # One line per test case, so the guest's tally counts each.
 sed -n 's/^TEST_F(\([A-Za-z0-9_]*\), \([A-Za-z0-9_]*\)).*/\1.\2/p' "$REPO_DIR/tests/freebsd/backend_test.cpp" |
   while read -r t; do

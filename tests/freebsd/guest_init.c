@@ -7,6 +7,7 @@
  * "N passed, M failed", then "LJ-GUEST-EXIT <0 or 1>" (the line scripts/freebsd-guest/boot.sh
  * parses), and powers off: pid 1 must never exit, or the kernel panics. */
 #include <sys/param.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/sysctl.h>
@@ -15,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fs/devfs/devfs.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +76,52 @@ static int run(char** argv, char** extra_env, int n_extra) {
   }
 }
 
+/* The rulesets of /etc/defaults/devfs.rules (sbin/devfs/devfs.rules in the tree), loaded as a host
+ * with devfs_load_rulesets=YES has them (rc's `service devfs restart`), through devfs(8)'s
+ * ioctls: the backend mounts every jail's devfs with ruleset 4, devfsrules_jail, and includes it
+ * in a jail's own ruleset (device grants). A rule is "+N" (include ruleset N), "-" (hide all) or
+ * a path pattern to unhide. */
+static const char* const kRulesets[][56] = {
+    {"-", NULL},
+    {"log", "null", "zero", "crypto", "random", "urandom", NULL},
+    {"ptyp*", "ptyq*", "ptyr*", "ptys*", "ptyP*", "ptyQ*", "ptyR*", "ptyS*", "ptyl*", "ptym*",
+     "ptyn*", "ptyo*", "ptyL*", "ptyM*", "ptyN*", "ptyO*", "ttyp*", "ttyq*", "ttyr*", "ttys*",
+     "ttyP*", "ttyQ*", "ttyR*", "ttyS*", "ttyl*", "ttym*", "ttyn*", "ttyo*", "ttyL*", "ttyM*",
+     "ttyN*", "ttyO*", "ptmx", "pts", "pts/*", "fd", "fd/*", "stdin", "stdout", "stderr", NULL},
+    {"+1", "+2", "+3", "fuse", "zfs", NULL},
+};
+
+static int load_devfs_rulesets(void) {
+  int fd = open("/dev", O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return -1;
+  for (unsigned set = 0; set < nitems(kRulesets); set++) {
+    for (unsigned i = 0; kRulesets[set][i] != NULL; i++) {
+      const char* r = kRulesets[set][i];
+      struct devfs_rule dr;
+      memset(&dr, 0, sizeof dr);
+      dr.dr_magic = DEVFS_MAGIC;
+      dr.dr_id = mkrid(set + 1, (i + 1) * 100);
+      if (r[0] == '+') {
+        dr.dr_iacts = DRA_INCSET;
+        dr.dr_incset = (devfs_rsnum)atoi(r + 1);
+      } else {
+        dr.dr_iacts = DRA_BACTS;
+        dr.dr_bacts = r[0] == '-' ? DRB_HIDE : DRB_UNHIDE;
+        if (r[0] != '-') {
+          dr.dr_icond = DRC_PATHPTRN;
+          strlcpy(dr.dr_pathptrn, r, sizeof dr.dr_pathptrn);
+        }
+      }
+      if (ioctl(fd, DEVFSIO_RADD, &dr) != 0) {
+        close(fd);
+        return -1;
+      }
+    }
+  }
+  close(fd);
+  return 0;
+}
+
 int main(void) {
   console();
   printf("guest-init: pid %d\n", (int)getpid());
@@ -84,6 +132,7 @@ int main(void) {
   int relbuf = 1;
   if (sysctlbyname("vfs.buf_pager_relbuf", NULL, NULL, &relbuf, sizeof relbuf) != 0)
     printf("guest-init: vfs.buf_pager_relbuf=1: %s\n", strerror(errno));
+  if (load_devfs_rulesets() != 0) printf("guest-init: devfs rulesets 1-4: %s\n", strerror(errno));
   int passed = 0, failed = 0;
   FILE* list = fopen("/etc/guest-tests", "r");
   if (list == NULL) {

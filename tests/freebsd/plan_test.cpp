@@ -146,3 +146,44 @@ TEST(FreebsdPasswd, LoginOfUid) {
 
 }  // namespace
 }  // namespace lj::jail::freebsd
+
+namespace lj::jail::freebsd {
+namespace {
+
+// A jail and an exec refuse the OCI process options the backend does not apply, by name.
+TEST(FreebsdPlan, UnsupportedProcessOptionsAreNamed) {
+  ProcessOptions p;
+  EXPECT_EQ(unsupported_process_option(p), nullptr);
+  p.rlimits.push_back({"RLIMIT_CORE", 0, 0});
+  EXPECT_STREQ(unsupported_process_option(p), "process.rlimits");
+  p = ProcessOptions{};
+  p.no_new_privs = false;
+  EXPECT_STREQ(unsupported_process_option(p), "process.no_new_privs=false");
+}
+
+// Issue 16: host-open rules, the grants (with their directories), host-close rules, in that order.
+TEST(FreebsdDevfsRules, OpenGrantsCloseInOrder) {
+  auto r = devfs_grant_rules({"/dev/fuse", "/dev/dri/card0", "/dev/dri/card1"}, 4, 7);
+  ASSERT_TRUE(r) << r.error().what();
+  std::vector<DevfsRule> want = {
+      {DevfsRule::include, 4, {}},          {DevfsRule::unhide, 0, "fuse"},
+      {DevfsRule::unhide, 0, "dri"},        {DevfsRule::unhide, 0, "dri/card0"},
+      {DevfsRule::unhide, 0, "dri/card1"},  {DevfsRule::include, 7, {}},
+  };
+  EXPECT_EQ(*r, want);
+  auto no_close = devfs_grant_rules({"/dev/fuse"}, 4, 0);
+  ASSERT_TRUE(no_close);
+  EXPECT_EQ(no_close->size(), 2u);
+}
+
+TEST(FreebsdDevfsRules, PatternsAndEscapesRefused) {
+  for (const char* d : {"/dev/*", "/dev/tty[0-9]", "/dev/../etc", "/dev/", "/etc/passwd",
+                        "/dev/a//b", "/dev/./null", "dev/null"}) {
+    auto r = devfs_grant_rules({d}, 4, 0);
+    ASSERT_FALSE(r) << d;
+    EXPECT_EQ(r.error().errc(), Errc::invalid_argument) << d;
+  }
+}
+
+}  // namespace
+}  // namespace lj::jail::freebsd

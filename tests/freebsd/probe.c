@@ -4,6 +4,7 @@
  * host. One verb per run, exact output, exact exit codes; a failed operation prints
  * "<verb>: <strerror>" and exits 1. */
 #include <sys/param.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/sysctl.h>
 #include <sys/uio.h>
@@ -11,6 +12,9 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -96,6 +100,79 @@ static int sleepers(int n, int seconds) {
   return 0;
 }
 
+/* "tty": whether stdin is a terminal, and which ("1 /dev/pts/0"). */
+static int tty(void) {
+  const char* name = ttyname(0);
+  printf("%d %s\n", isatty(0), name != NULL ? name : "-");
+  return 0;
+}
+
+/* "ifaces": the names of the network interfaces this process's VNET has, one a line. */
+static int ifaces(void) {
+  struct if_nameindex* all = if_nameindex();
+  if (all == NULL) return fail("if_nameindex");
+  for (struct if_nameindex* i = all; i->if_index != 0; i++) printf("%s\n", i->if_name);
+  if_freenameindex(all);
+  return 0;
+}
+
+/* "serve PORT": accepts one TCP connection on PORT (any address), says hello on it and waits for
+ * the client to end it. The client resets it: no side keeps a TIME_WAIT socket, which holds its
+ * jail dying for 2*MSL (docs/freebsd-guest.md). */
+static int serve(int port) {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  if (s < 0) return fail("socket");
+  int one = 1;
+  setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in sin;
+  memset(&sin, 0, sizeof sin);
+  sin.sin_family = AF_INET;
+  sin.sin_len = sizeof sin;
+  sin.sin_port = htons((uint16_t)port);
+  if (bind(s, (struct sockaddr*)&sin, sizeof sin) != 0) return fail("bind");
+  if (listen(s, 1) != 0) return fail("listen");
+  int c = accept(s, NULL, NULL);
+  if (c < 0) return fail("accept");
+  const char msg[] = "hello from the server\n";
+  if (write(c, msg, sizeof msg - 1) < 0) return fail("write");
+  char buf[64];
+  while (read(c, buf, sizeof buf) > 0) {
+  }
+  close(c);
+  close(s);
+  return 0;
+}
+
+/* "connect ADDR PORT": connects (retrying for 10 s: the server may not listen yet), prints the
+ * line it is sent and resets the connection (SO_LINGER 0: no TIME_WAIT). */
+static int connect_to(const char* addr, int port) {
+  struct sockaddr_in sin;
+  memset(&sin, 0, sizeof sin);
+  sin.sin_family = AF_INET;
+  sin.sin_len = sizeof sin;
+  sin.sin_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) return fail("inet_pton");
+  for (int attempt = 0; attempt < 100; attempt++) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0) return fail("socket");
+    if (connect(s, (struct sockaddr*)&sin, sizeof sin) == 0) {
+      char c;
+      while (read(s, &c, 1) == 1) {
+        putchar(c);
+        if (c == '\n') break;
+      }
+      struct linger reset = {1, 0};
+      setsockopt(s, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+      close(s);
+      return 0;
+    }
+    close(s);
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  return fail("connect");
+}
+
 /* "forkbomb": forks sleeping children for as long as it may (a process limit stops it). */
 static int forkbomb(void) {
   for (;;) {
@@ -144,6 +221,20 @@ int main(int argc, char** argv) {
   if (strcmp(v, "cat") == 0 && argc == 3) return cat(argv[2]);
   if (strcmp(v, "exists") == 0 && argc == 3) return access(argv[2], F_OK) == 0 ? 0 : 1;
   if (strcmp(v, "sleepers") == 0 && argc == 4) return sleepers(atoi(argv[2]), atoi(argv[3]));
+  if (strcmp(v, "sleep") == 0 && (argc == 3 || argc == 4)) {
+    sleep((unsigned)atoi(argv[2]));
+    return argc == 4 ? atoi(argv[3]) : 0;
+  }
+  if (strcmp(v, "tty") == 0) return tty();
+  if (strcmp(v, "ifaces") == 0) return ifaces();
+  if (strcmp(v, "serve") == 0 && argc == 3) return serve(atoi(argv[2]));
+  if (strcmp(v, "connect") == 0 && argc == 4) return connect_to(argv[2], atoi(argv[3]));
+  if (strcmp(v, "id") == 0) {
+    char cwd[1024];
+    if (getcwd(cwd, sizeof cwd) == NULL) return fail("getcwd");
+    printf("%d %d %s\n", (int)getuid(), (int)getgid(), cwd);
+    return 0;
+  }
   if (strcmp(v, "forkbomb") == 0) return forkbomb();
   if (strcmp(v, "hog") == 0 && argc == 3) return hog(strtoull(argv[2], NULL, 10));
   fprintf(stderr, "probe: unknown verb or arguments: %s\n", v);

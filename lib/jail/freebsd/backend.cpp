@@ -2,14 +2,19 @@
 //
 // Spawn, as a table (teardown is the same table reversed, FreebsdJail::teardown):
 //   1. refuse a name that a live jail holds (jids are reused; names key the jail)
-//   2. mount the root (root_mounts.hpp: nullfs world, unionfs layers + writable layer, devfs)
+//   2. a devfs ruleset of the jail's own when it is granted devices (devfs_rules.hpp), then
+//      mount the root (root_mounts.hpp: nullfs world, unionfs layers + writable layer, devfs)
 //   3. rctl rules keyed by the jail's name; they can exist before the jail does, so the limits
 //      hold from the child's first instruction
 //   4. host address aliases (network mode ip)
-//   5. pdfork(2); the child: setsid, jail_set(JAIL_CREATE | JAIL_ATTACH) with persist off (the
-//      jail dies with its last process), lo0 up in a VNET, stdio, setlogin/setgid/setuid,
-//      chdir, execve. It reports its jid, or the step, errno and the kernel's errmsg that
-//      failed, on a close-on-exec pipe: EOF after a jid means execve succeeded.
+//   4b. network mode netns: a VNET jail whose links Network::on_vnet moves in once it exists,
+//      before its command runs (the child waits for the parent's go)
+//   5. pdfork(2); the child (child.hpp): setsid, jail_set(JAIL_CREATE | JAIL_ATTACH) with
+//      persist off (the jail dies with its last process), lo0 up in a VNET, stdio,
+//      setlogin/setgid/setuid, chdir, execve. It reports its jid, or the step, errno and the
+//      kernel's errmsg that failed, on a close-on-exec pipe: EOF after a jid means execve
+//      succeeded.
+// Exec (one more process in a running jail) is exec.hpp's.
 // The daemon is multi-threaded, so the child does only async-signal-safe work: every string,
 // iovec and ioctl argument is prepared before pdfork(2); jail_attach(2) semantics are applied in
 // the fresh child only, never in the threaded parent.
@@ -49,13 +54,13 @@
 #include "common/log.hpp"
 #include "common/sys.hpp"
 #include "jail/backend.hpp"
+#include "jail/freebsd/child.hpp"
+#include "jail/freebsd/devfs_rules.hpp"
+#include "jail/freebsd/exec.hpp"
 #include "jail/freebsd/jail_sys.hpp"
 #include "jail/freebsd/net.hpp"
 #include "jail/freebsd/plan.hpp"
-#include "jail/make_dirs.hpp"
 #include "jail/status_file.hpp"
-#include "jail/terminal.hpp"
-#include "jail/user_lookup.hpp"
 #include "jail/freebsd/root_mounts.hpp"
 
 namespace lj::jail {
@@ -67,207 +72,13 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kDomain = "jail";
 constexpr const char* kScriptInJail = "/.ljd-script";
-// devfsrules_jail in /etc/defaults/devfs.rules: null, zero, crypto, random, urandom, ptyp/ttyp,
-// pts, fd, stdin/out/err. Loaded when devfs_load_rulesets=YES (docs/freebsd.md).
-constexpr int kDefaultDevfsRuleset = 4;
 
 // Where a jail's root is mounted: BackendOptions::state_dir/jails/<name>.
 fs::path jail_dir_of(const fs::path& state_dir, const std::string& name) {
   return state_dir / "jails" / name;
 }
 
-// ---- the child ----
-
-// What the child writes on the report pipe: one record on success (kind jid), or one on failure
-// (kind failed) before _exit(127). Well under PIPE_BUF, so each write is atomic.
-struct ChildReport {
-  enum Kind : int { jid = 1, failed = 2 };
-  int kind = 0;
-  int err = 0;
-  int jid_value = 0;
-  char step[32] = {};
-  char errmsg[256] = {};
-};
-
-// Everything the child needs, made by the parent before pdfork(2).
-struct ChildPlan {
-  struct iovec* iov = nullptr;
-  unsigned niov = 0;
-  const char* jail_errmsg = nullptr;  // the JailParams buffer jail_set writes into
-  bool vnet = false;
-  VnetLoopback lo;
-  int stdio[3] = {-1, -1, -1};
-  int report_fd = -1;
-  const char* workdir = "/";
-  bool make_workdir = false;  // JailSpec::make_workdir
-  const char* login = nullptr;
-  uid_t uid = 0;
-  gid_t gid = 0;
-  const char* user = nullptr;  // JailSpec::user, resolved in the child once inside the jail
-  bool tty = false;            // JailSpec::tty: a pty for stdio, its master sent on console_fd
-  int console_fd = -1;
-  unsigned short tty_rows = 0, tty_cols = 0;
-  bool set_nofile = false;
-  struct rlimit nofile {};
-  std::vector<const char*> candidates;  // execve paths to try, in order
-  char* const* argv = nullptr;
-  char* const* envp = nullptr;
-};
-
-void copy_cstr(char* dst, std::size_t cap, const char* src) {
-  std::size_t i = 0;
-  for (; src != nullptr && src[i] != '\0' && i + 1 < cap; ++i) dst[i] = src[i];
-  dst[i] = '\0';
-}
-
-[[noreturn]] void child_fail(int fd, const char* step, int err, const char* errmsg = nullptr) {
-  ChildReport r;
-  r.kind = ChildReport::failed;
-  r.err = err;
-  copy_cstr(r.step, sizeof(r.step), step);
-  copy_cstr(r.errmsg, sizeof(r.errmsg), errmsg);
-  (void)!::write(fd, &r, sizeof(r));
-  ::_exit(127);
-}
-
-// A terminal for the command, opened inside the jail (after JAIL_ATTACH): posix_openpt(2) makes
-// a pts(4) device owned by this jailed process, which only the jail's devfs (and the host's) shows;
-// the slave is opened through the jail's /dev/pts. The master goes to the caller over the console
-// socket (one byte, SCM_RIGHTS), and is closed here; the slave, session leader's controlling
-// terminal, becomes stdio. Its owner is the command's user (this runs before setuid).
-void open_terminal(ChildPlan& p, int report) {
-  int m = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (m < 0) child_fail(report, "posix_openpt", errno);
-  int n = -1;
-  if (::ioctl(m, TIOCGPTN, &n) < 0) child_fail(report, "ioctl TIOCGPTN", errno);
-  char path[32] = "/dev/pts/";
-  {
-    char digits[12];
-    int k = 0;
-    for (unsigned v = static_cast<unsigned>(n); k == 0 || v != 0; v /= 10) digits[k++] = '0' + v % 10;
-    std::size_t at = 9;
-    while (k > 0) path[at++] = digits[--k];
-    path[at] = '\0';
-  }
-  int s = ::open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (s < 0) child_fail(report, "open pts", errno, path);
-  if (::fchown(s, p.uid, p.gid) != 0) child_fail(report, "fchown pts", errno, path);
-  if (::ioctl(s, TIOCSCTTY, 0) < 0) child_fail(report, "ioctl TIOCSCTTY", errno);
-  if (p.tty_rows != 0 || p.tty_cols != 0) {
-    struct winsize ws {};
-    ws.ws_row = p.tty_rows;
-    ws.ws_col = p.tty_cols;
-    if (::ioctl(m, TIOCSWINSZ, &ws) < 0) child_fail(report, "ioctl TIOCSWINSZ", errno);
-  }
-  if (int err = send_terminal(p.console_fd, m); err != 0)
-    child_fail(report, "sendmsg terminal master", err);
-  ::close(m);
-  for (int& fd : p.stdio) fd = s;
-}
-
-[[noreturn]] void run_child(ChildPlan& p) {
-  int report = p.report_fd;
-
-  // The daemon's signal mask and ignored signals (SIGPIPE...) must not leak into the jail:
-  // exec(2) resets handlers but keeps the mask and SIG_IGN.
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig)
-    if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
-
-  if (::setsid() < 0) child_fail(report, "setsid", errno);
-
-  // Create the jail and enter it in one call; persist is off, so it lives as long as this
-  // process tree. JAIL_ATTACH also chroots to `path` and chdirs to "/" (jail(2)).
-  int jid = ::jail_set(p.iov, p.niov, JAIL_CREATE | JAIL_ATTACH);
-  if (jid < 0) child_fail(report, "jail_set", errno, p.jail_errmsg);
-  {
-    ChildReport r;
-    r.kind = ChildReport::jid;
-    r.jid_value = jid;
-    (void)!::write(report, &r, sizeof(r));
-  }
-
-  if (p.vnet) {
-    if (int err = configure_vnet_loopback(&p.lo); err != 0)
-      child_fail(report, "lo0 up (vnet)", err);
-  }
-
-  // The user, from the jail's own /etc/passwd and /etc/group (user_lookup.hpp): / is the jail's
-  // now, so its symlinks resolve inside it. Not getpwnam(3) nor login_getclass(3): this is a
-  // child of a multi-threaded daemon, where only async-signal-safe calls may run; login classes
-  // (login.conf resources and environment) are therefore not applied.
-  ResolvedUser user;
-  if (p.user != nullptr) {
-    char detail[256];
-    int err = 0;
-    if (!resolve_user(p.user, "/etc/passwd", "/etc/group", &user, detail, sizeof detail, &err))
-      child_fail(report, kStepResolveUser, err, detail);
-    p.uid = user.uid;
-    p.gid = user.gid;
-    p.login = user.name[0] != '\0' ? user.name : nullptr;
-  }
-
-  if (p.tty) open_terminal(p, report);
-
-  // stdio: lift sources (and the report pipe) above 9 first, so that dup2 never clobbers one
-  // source with another, then place them and close everything else.
-  int hi[3];
-  for (int i = 0; i < 3; ++i) {
-    hi[i] = ::fcntl(p.stdio[i], F_DUPFD, 10);
-    if (hi[i] < 0) child_fail(report, "dup stdio", errno);
-  }
-  int rep = ::fcntl(report, F_DUPFD, 10);
-  if (rep < 0) child_fail(report, "dup report pipe", errno);
-  report = rep;
-  for (int i = 0; i < 3; ++i)
-    if (::dup2(hi[i], i) < 0) child_fail(report, "dup2 stdio", errno);
-  if (::dup2(report, 3) < 0) child_fail(report, "dup2 report pipe", errno);
-  report = 3;
-  if (::fcntl(report, F_SETFD, FD_CLOEXEC) < 0) child_fail(report, "cloexec report pipe", errno);
-  ::closefrom(4);
-
-  if (p.set_nofile && ::setrlimit(RLIMIT_NOFILE, &p.nofile) != 0)
-    child_fail(report, "setrlimit RLIMIT_NOFILE", errno);
-
-  // Still root, inside the jail (jail_attach chrooted us): an image's missing WorkingDir.
-  if (p.make_workdir) {
-    if (int e = make_dirs(p.workdir); e != 0) child_fail(report, "mkdir workdir", e);
-  }
-  // Identity: login name of the new session, then groups, gid, uid (uid last: it drops root).
-  if (p.login != nullptr && ::setlogin(p.login) != 0) child_fail(report, "setlogin", errno);
-  if (p.user != nullptr ? ::setgroups(user.ngroups, user.groups) != 0
-                        : ::setgroups(1, &p.gid) != 0)
-    child_fail(report, "setgroups", errno);
-  if (::setgid(p.gid) != 0) child_fail(report, "setgid", errno);
-  if (::setuid(p.uid) != 0) child_fail(report, "setuid", errno);
-
-  if (::chdir(p.workdir) != 0) child_fail(report, "chdir", errno);
-
-  // PATH was resolved into candidates by the parent; execvp(3) is not async-signal-safe.
-  int err = ENOENT;
-  for (const char* path : p.candidates) {
-    ::execve(path, p.argv, p.envp);
-    if (errno != ENOENT && errno != ENOTDIR) err = errno;  // remember EACCES, ENOEXEC...
-  }
-  child_fail(report, "execve", err);
-}
-
 // ---- helpers for the parent ----
-
-ExitStatus decode_wait_status(int status) {
-  ExitStatus e;
-  if (WIFSIGNALED(status)) {
-    e.signal = WTERMSIG(status);
-    e.code = -1;
-  } else {
-    e.code = WEXITSTATUS(status);
-  }
-  return e;
-}
 
 bool sysctl_flag(const char* name) {
   int v = 0;
@@ -301,6 +112,8 @@ class FreebsdJail final : public Jail {
   UniqueFd kq_;  // EVFILT_PROCDESC (spawned) or EVFILT_PROC (adopted) for the main process
   std::optional<MountedRoot> root_;  // spawned jails
   fs::path adopted_dir_;  // adopted jails: mounts are released from the directory alone
+  std::optional<DevfsRuleset> devfs_;  // spawned jails granted devices
+  fs::path adopted_state_dir_;         // adopted jails: their devfs ruleset found by name there
   std::vector<HostAddress> addresses_;
   fs::path script_file_;       // host path of a script written into the writable layer
   bool jail_created_ = false;  // only then may teardown remove a jail by this name
@@ -336,9 +149,22 @@ Status FreebsdJail::teardown() {
     jail_gone_ = true;
   }
   pd_.reset();  // reaps the main process
-  // The reaped jail is freed by the kernel a little later; until then its root is busy.
-  if (jail_created_)
-    LJ_TRY_CTX("waiting for jail " + handle_.name + " to be freed", wait_jail_freed(handle_.name));
+  // The reaped jail is freed by the kernel a little later; until then its root is busy. A device
+  // a process of the jail made (a pts: an exec's or the command's terminal) holds its maker's
+  // credential, and so the jail, until every devfs showing it has dropped its entry, which devfs
+  // does lazily, at its next lookup: the jail's own devfs is looked up each round, or nothing
+  // would (seen in the FreeBSD guest: a jail after an exec with a terminal stayed dying).
+  if (jail_created_) {
+    const fs::path dev_null =
+        (root_ ? root_->root() : adopted_dir_ / "root") / "dev" / "null";
+    auto nudge = [dev_null] {
+      struct stat st;
+      (void)::stat(dev_null.c_str(), &st);
+      (void)::stat("/dev/null", &st);
+    };
+    LJ_TRY_CTX("waiting for jail " + handle_.name + " to be freed",
+               wait_jail_freed(handle_.name, std::chrono::seconds(10), nudge));
+  }
   oom_needle_.clear();
   if (!script_file_.empty()) {
     if (::unlink(script_file_.c_str()) != 0 && errno != ENOENT)
@@ -364,6 +190,15 @@ Status FreebsdJail::teardown() {
     LJ_TRY(release_jail_dir(adopted_dir_));
     adopted_dir_.clear();
   }
+  // 2. the devfs ruleset, once no devfs uses it.
+  if (devfs_) {
+    LJ_TRY(devfs_->remove());
+    devfs_.reset();
+  }
+  if (!adopted_state_dir_.empty()) {
+    LJ_TRY(release_devfs_rulesets(adopted_state_dir_, handle_.name));
+    adopted_state_dir_.clear();
+  }
   // kq_ stays open until the Jail is destroyed: it is wait_fd(), which the owner's event loop may
   // still have registered.
   torn_down_ = true;
@@ -380,7 +215,7 @@ void FreebsdJail::on_exit_event(const struct kevent& ev) {
     else
       e.lost = true;
   } else {
-    e = decode_wait_status(static_cast<int>(ev.data));
+    e = exit_status_of_wait(static_cast<int>(ev.data));
     // EVFILT_PROC gives even a non-child's status, so adopted jails do not need this file; it
     // covers an ljd that dies between seeing the exit and recording it. Best effort.
     if (!handle_.status_file.empty()) {
@@ -491,14 +326,23 @@ Status FreebsdJail::signal(int sig, bool all) {
 
 class FreebsdBackend final : public Backend {
  public:
-  FreebsdBackend(fs::path state_dir, int devfs_ruleset)
-      : state_dir_(std::move(state_dir)), devfs_ruleset_(devfs_ruleset) {}
+  explicit FreebsdBackend(const BackendOptions& o)
+      : state_dir_(o.state_dir),
+        devfs_ruleset_(o.devfs_ruleset),
+        devfs_close_ruleset_(o.devfs_close_ruleset),
+        devfs_range_{o.devfs_rulesets_first, o.devfs_rulesets_last} {}
 
   std::string_view name() const override { return "freebsd"; }
   std::vector<std::string> features() const override;
   Result<std::unique_ptr<Jail>> spawn(const JailSpec& spec) override;
   Result<std::unique_ptr<Jail>> adopt(const JailHandle& handle) override;
   Status release(const JailHandle& handle) override;
+  Result<std::unique_ptr<Exec>> exec(const JailHandle& jail, const ExecSpec& spec) override {
+    return exec_in_jail(jail, spec);
+  }
+  Result<std::unique_ptr<Exec>> adopt_exec(const ExecHandle& handle) override {
+    return freebsd::adopt_exec(handle);
+  }
   // A jail's root is mounted under state_dir/jails/<name> from its start until release() removes
   // the directory: what is there is every jail of this state directory not yet released.
   std::vector<std::string> present() const override {
@@ -512,11 +356,14 @@ class FreebsdBackend final : public Backend {
 
  private:
   Status add_limits(const JailSpec& spec, FreebsdJail& j);
-  void jail_params(const JailSpec& spec, const MountedRoot& root, JailParams& params);
+  void jail_params(const JailSpec& spec, const MountedRoot& root, int devfs_ruleset,
+                   JailParams& params);
   Result<std::vector<std::string>> command(const JailSpec& spec, FreebsdJail& j);
 
   fs::path state_dir_;  // BackendOptions::state_dir
-  int devfs_ruleset_;
+  int devfs_ruleset_;        // every jail's (BackendOptions::devfs_ruleset)
+  int devfs_close_ruleset_;  // included last in a jail's own
+  DevfsRange devfs_range_;   // the numbers a jail's own may take
 };
 
 std::vector<std::string> FreebsdBackend::features() const {
@@ -550,13 +397,14 @@ Status FreebsdBackend::add_limits(const JailSpec& spec, FreebsdJail& j) {
   return {};
 }
 
-void FreebsdBackend::jail_params(const JailSpec& spec, const MountedRoot& root, JailParams& p) {
+void FreebsdBackend::jail_params(const JailSpec& spec, const MountedRoot& root, int devfs_ruleset,
+                                 JailParams& p) {
   p.str("name", spec.name);
   p.str("path", root.root().string());
   p.str("host.hostname", spec.hostname.empty() ? spec.name : spec.hostname);
   p.boolean("nopersist");          // dies with its last process
   p.integer("enforce_statfs", 2);  // sees only mounts below its root
-  p.integer("devfs_ruleset", devfs_ruleset_);
+  p.integer("devfs_ruleset", devfs_ruleset);
   p.integer("children.max", 0);  // no nested jails
   p.boolean("allow.nomount");    // no mount(2) inside
   // The host policy's grants (jail(8): allow.raw_sockets, allow.mlock; sysv*=new gives the jail
@@ -598,7 +446,8 @@ void FreebsdBackend::jail_params(const JailSpec& spec, const MountedRoot& root, 
       break;
     }
     case NetworkMode::netns:
-      break;  // refused by spawn
+      p.integer("vnet", JAIL_SYS_NEW);  // its links are moved in by Network::on_vnet
+      break;
   }
 }
 
@@ -629,20 +478,8 @@ Result<std::vector<std::string>> FreebsdBackend::command(const JailSpec& spec, F
 }
 
 namespace {
-const char* unsupported_process_option(const JailSpec& spec) {
-  const ProcessOptions& p = spec.process;
-  if (p.capabilities) return "process.capabilities";
-  if (!p.groups.empty()) return "process.groups";
-  if (!p.no_new_privs) return "process.no_new_privs=false";
-  if (!p.rlimits.empty()) return "process.rlimits";
-  if (p.oom_score_adj) return "process.oom_score_adj";
-  if (p.umask != 022) return "process.umask";
-  if (!p.sysctl.empty()) return "process.sysctl";
-  if (!p.seccomp_bpf.empty()) return "process.seccomp_bpf";
-  if (p.hold_fd >= 0) return "process.hold_fd";
-  // A device needs the jail's own devfs ruleset (the configured one unhiding it), composed
-  // from a reserved range and released at teardown: not done yet, so refused by name.
-  if (!spec.grants.devices.empty()) return "grants.devices";
+const char* unsupported_spec_option(const JailSpec& spec) {
+  if (const char* what = unsupported_process_option(spec.process)) return what;
   if (spec.join.any()) return "join (namespaces of another process)";
   if (!spec.cgroup_path.empty()) return "cgroup_path";
   if (!spec.root.mounts.empty()) return "root.mounts";
@@ -657,11 +494,14 @@ const char* unsupported_process_option(const JailSpec& spec) {
 
 Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
   LJ_TRY_CTX("jail " + spec.name, validate_spec(spec));
-  if (spec.network.mode == NetworkMode::netns)
-    return fail(Errc::unsupported, kDomain, "jail " + spec.name + ": network mode netns is Linux's");
+  if (spec.network.mode == NetworkMode::netns && !spec.network.on_vnet)
+    return fail(Errc::unsupported, kDomain,
+                "jail " + spec.name +
+                    ": network mode netns on FreeBSD needs Network::on_vnet (a network namespace "
+                    "descriptor is Linux's)");
   // The OCI runtime's process options and mounts are the Linux backend's so far: refused by
   // name rather than ignored.
-  if (const char* what = unsupported_process_option(spec))
+  if (const char* what = unsupported_spec_option(spec))
     return fail(Errc::unsupported, kDomain, "jail " + spec.name + ": " + what +
                                                 " is not supported by the FreeBSD backend yet");
   LJ_TRY(check_jail_name(spec.name));
@@ -683,10 +523,18 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
   auto j = std::make_unique<FreebsdJail>(name);
   // From here on, an early return destroys j, whose teardown undoes every step below.
 
-  // 2. The root.
+  // 2. The jail's own devfs ruleset for its devices, made before its devfs is mounted with it.
+  int devfs_ruleset = devfs_ruleset_;
+  if (!spec.grants.devices.empty()) {
+    auto rules = LJ_TRY_CTX(ctx, devfs_grant_rules(spec.grants.devices, devfs_ruleset_,
+                                                   devfs_close_ruleset_));
+    j->devfs_.emplace(LJ_TRY_CTX(ctx, DevfsRuleset::make(state_dir_, name, devfs_range_, rules)));
+    devfs_ruleset = j->devfs_->number();
+  }
+  // The root.
   RootOptions ro;
   ro.jail_dir = jail_dir_of(state_dir_, name);
-  ro.devfs_ruleset = devfs_ruleset_;
+  ro.devfs_ruleset = devfs_ruleset;
   if (spec.root.journal.before_mount)
     ro.before_mount = [f = spec.root.journal.before_mount](const auto& m) {
       return f(m.target, m.fstype);
@@ -710,15 +558,8 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
 
   // 5. Everything the child needs, before pdfork.
   JailParams params;
-  jail_params(spec, *j->root_, params);
-  std::vector<std::string> argv_s = LJ_TRY_CTX(ctx, command(spec, *j));
-  std::vector<std::string> env_s = env_with_path(spec.env);
-  std::vector<std::string> candidates_s = exec_candidates(argv_s[0], env_s);
-  std::vector<char*> argv, envp;
-  for (auto& s : argv_s) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  for (auto& s : env_s) envp.push_back(s.data());
-  envp.push_back(nullptr);
+  jail_params(spec, *j->root_, devfs_ruleset, params);
+  const ChildCommand cmd(LJ_TRY_CTX(ctx, command(spec, *j)), spec.env);
   std::string login =
       spec.uid == 0 ? "root" : login_in_passwd(j->root_->root() / "etc" / "passwd", spec.uid);
 
@@ -739,7 +580,15 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
   plan.iov = params.iov();
   plan.niov = params.count();
   plan.jail_errmsg = params.errmsg();
-  plan.vnet = spec.network.mode == NetworkMode::none;
+  plan.vnet = spec.network.mode == NetworkMode::none || spec.network.mode == NetworkMode::netns;
+  UniqueFd go_r, go_w;
+  if (spec.network.on_vnet && spec.network.mode == NetworkMode::netns) {
+    if (LJ_SYS("pipe2", ::pipe2(fds, O_CLOEXEC)) != 0) return fail_errno(kDomain, ctx + ": pipe2");
+    go_r.reset(fds[0]);
+    go_w.reset(fds[1]);
+    plan.go_fd = go_r.get();
+    plan.go_peer = go_w.get();
+  }
   plan.lo = make_vnet_loopback();
   plan.user = spec.user.empty() ? nullptr : spec.user.c_str();
   if (spec.tty) {
@@ -761,9 +610,7 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
     plan.set_nofile = true;
     plan.nofile.rlim_cur = plan.nofile.rlim_max = static_cast<rlim_t>(spec.limits.nofile);
   }
-  for (const auto& c : candidates_s) plan.candidates.push_back(c.c_str());
-  plan.argv = argv.data();
-  plan.envp = envp.data();
+  cmd.into(plan);
 
   // 6. Fork. PD_CLOEXEC: the descriptor must not leak into other children of the daemon.
   int pd = -1;
@@ -772,9 +619,12 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
   if (pid == 0) run_child(plan);
   j->pd_.reset(pd);
   report_w.reset();
+  go_r.reset();
 
-  // The child's reports: a jid, then EOF at a successful execve; or a failure record.
+  // The child's reports: a jid, then EOF at a successful execve; or a failure record. With a
+  // VNET hook, the jail's links are set up between the two (the child waits for the go byte).
   std::optional<ChildReport> failure;
+  std::optional<Error> vnet_failure;
   for (;;) {
     ChildReport r;
     ssize_t n = ::read(report_r.get(), &r, sizeof(r));
@@ -786,22 +636,24 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
     if (r.kind == ChildReport::jid) {
       j->jail_created_ = true;
       j->handle_.jid = r.jid_value;
+      if (go_w) {
+        if (auto st = spec.network.on_vnet(r.jid_value); !st) {
+          vnet_failure = std::move(st).error();
+        } else {
+          const char go = 1;
+          if (::write(go_w.get(), &go, 1) != 1) vnet_failure = Error::from_errno(kDomain, "write go byte");
+        }
+        go_w.reset();  // EOF without the byte: the child ends with nothing run
+      }
     } else {
       failure = r;
     }
   }
+  if (vnet_failure) return fail(std::move(*vnet_failure).context(ctx + ": the jail's network"));
   if (failure) {
     // The child has _exit()ed; the jail, if made, dies with it (nopersist). j's teardown
     // reaps the child (closing pd_) and undoes the rest.
-    // A user or group the jail's root lacks is the caller's input (err 0), as on Linux.
-    if (std::string_view(failure->step) == kStepResolveUser && failure->err == 0)
-      return fail(Errc::invalid_argument, kDomain, ctx + ": " + failure->errmsg);
-    std::string what = ctx + ": " + failure->step;
-    if (failure->errmsg[0] != '\0') what += " (kernel: " + std::string(failure->errmsg) + ")";
-    if (std::string_view(failure->step) != "execve") return fail_errno(kDomain, what, failure->err);
-    // The command cannot run: a stable kind of its own (API jail.exec_failed, ljspawn 126/127).
-    return fail(
-        Error::from_errno(Errc::exec_failed, kDomain, what + " " + argv_s[0], failure->err));
+    return fail(child_error(*failure, ctx, cmd.argv_s[0]));
   }
   if (!j->jail_created_)
     return fail(Errc::internal, kDomain, ctx + ": child exited without a report");
@@ -839,6 +691,7 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::adopt(const JailHandle& h) {
   j->jail_created_ = true;
   j->rctl_rules_ = true;  // whatever rules carry its name go with it
   j->adopted_dir_ = jail_dir_of(state_dir_, h.name);
+  j->adopted_state_dir_ = state_dir_;
   // The wall-clock limit is not in the handle: the daemon enforces it with expire().
   j->kq_.reset(LJ_SYS("kqueue", ::kqueue()));
   if (!j->kq_) return fail_errno(kDomain, ctx + ": kqueue");
@@ -853,6 +706,7 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::adopt(const JailHandle& h) {
       j->jail_created_ = false;
       j->rctl_rules_ = false;
       j->adopted_dir_.clear();
+      j->adopted_state_dir_.clear();
       return fail(Errc::not_found, kDomain, ctx + ": exited while being adopted");
     }
     return fail_errno(kDomain, ctx + ": kevent EVFILT_PROC");
@@ -865,6 +719,7 @@ Status FreebsdBackend::release(const JailHandle& h) {
   const std::string ctx = "releasing jail " + h.name;
   LJ_TRY_CTX(ctx, remove_jail_and_wait(h.name));
   LJ_TRY_CTX(ctx, release_jail_dir(jail_dir_of(state_dir_, h.name)));
+  LJ_TRY_CTX(ctx, release_devfs_rulesets(state_dir_, h.name));
   LJ_TRY_CTX(ctx, remove_rctl_rules(h.name));
   return {};
 }
@@ -886,8 +741,10 @@ Result<std::unique_ptr<Backend>> make_backend(const BackendOptions& options) {
         "vfs.buf_pager_relbuf is 0: a jail whose world is on UFS can stay dying after its last "
         "process, and its root busy, until the kernel recycles the buffers it read; set "
         "vfs.buf_pager_relbuf=1 (docs/freebsd.md)");
-  return std::unique_ptr<Backend>(std::make_unique<freebsd::FreebsdBackend>(
-      options.state_dir, freebsd::kDefaultDevfsRuleset));
+  if (options.devfs_ruleset <= 0)
+    return fail(Errc::invalid_argument, freebsd::kDomain,
+                "devfs ruleset 0 has no rules: a jail would see every device of the host");
+  return std::unique_ptr<Backend>(std::make_unique<freebsd::FreebsdBackend>(options));
 }
 
 }  // namespace lj::jail

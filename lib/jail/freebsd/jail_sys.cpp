@@ -44,6 +44,7 @@ Result<std::vector<struct kinfo_proc>> read_procs(int* mib, unsigned miblen, boo
 ProcInfo to_info(const struct kinfo_proc& kp) {
   ProcInfo p;
   p.pid = kp.ki_pid;
+  p.ppid = kp.ki_ppid;
   p.jid = kp.ki_jid;
   p.start_usec = static_cast<std::uint64_t>(kp.ki_start.tv_sec) * 1000000u +
                  static_cast<std::uint64_t>(kp.ki_start.tv_usec);
@@ -158,9 +159,11 @@ Status remove_jail_and_wait(const std::string& name, std::chrono::milliseconds l
   }
 }
 
-Status wait_jail_freed(const std::string& name, std::chrono::milliseconds limit) {
+Status wait_jail_freed(const std::string& name, std::chrono::milliseconds limit,
+                       const std::function<void()>& each_round) {
   const auto until = std::chrono::steady_clock::now() + limit;
   for (;;) {
+    if (each_round) each_round();
     auto jid = LJ_TRY(find_jail(name, /*dying=*/true));
     if (!jid) return {};
     if (std::chrono::steady_clock::now() >= until) {

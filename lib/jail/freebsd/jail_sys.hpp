@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -60,6 +61,7 @@ Result<std::optional<int>> find_jail(const std::string& name, bool dying = false
 // What the process table says about one process.
 struct ProcInfo {
   pid_t pid = 0;
+  pid_t ppid = 0;                // ki_ppid
   int jid = 0;                   // ki_jid: 0 = the host
   std::uint64_t start_usec = 0;  // ki_start, microseconds since the epoch
   bool zombie = false;           // ki_stat == SZOMB
@@ -83,8 +85,10 @@ Status remove_jail_and_wait(const std::string& name,
 // process is reaped and its last credential released, and then in a task of its own: until then
 // the root's unmount fails with EBUSY (seen in the FreeBSD 13 guest: docs/freebsd-guest.md).
 // Errc::busy when the jail is still there after `limit`.
+// `each_round` runs before every look (the caller's nudges: a devfs lookup, see teardown).
 Status wait_jail_freed(const std::string& name,
-                       std::chrono::milliseconds limit = std::chrono::seconds(10));
+                       std::chrono::milliseconds limit = std::chrono::seconds(10),
+                       const std::function<void()>& each_round = {});
 
 // Sends `sig` to every process of the jail called `name`. A process forked meanwhile can escape
 // one pass, so SIGKILL is better done with remove_jail_and_wait().

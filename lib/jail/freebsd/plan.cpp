@@ -1,5 +1,6 @@
 #include "jail/freebsd/plan.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -16,6 +17,50 @@ Status check_jail_name(const std::string& name) {
     return fail(Errc::invalid_argument, "jail",
                 "FreeBSD jail names cannot be all digits ('" + name + "' would be read as a jid)");
   return {};
+}
+
+const char* unsupported_process_option(const ProcessOptions& p) {
+  if (p.capabilities) return "process.capabilities";
+  if (!p.groups.empty()) return "process.groups";
+  if (!p.no_new_privs) return "process.no_new_privs=false";
+  if (!p.rlimits.empty()) return "process.rlimits";
+  if (p.oom_score_adj) return "process.oom_score_adj";
+  if (p.umask != 022) return "process.umask";
+  if (!p.sysctl.empty()) return "process.sysctl";
+  if (!p.seccomp_bpf.empty()) return "process.seccomp_bpf";
+  if (p.hold_fd >= 0) return "process.hold_fd";
+  return nullptr;
+}
+
+Result<std::vector<DevfsRule>> devfs_grant_rules(const std::vector<std::string>& devices,
+                                                 int open_ruleset, int close_ruleset) {
+  std::vector<DevfsRule> rules;
+  if (open_ruleset > 0) rules.push_back({DevfsRule::include, open_ruleset, {}});
+  std::vector<std::string> seen;
+  for (const auto& d : devices) {
+    auto bad = [&](const std::string& why) {
+      return fail(Errc::invalid_argument, "jail", "device grant '" + d + "': " + why);
+    };
+    if (d.rfind("/dev/", 0) != 0 || d.size() == 5) return bad("not a path under /dev/");
+    const std::string rel = d.substr(5);
+    if (rel.find_first_of("*?[]\\") != std::string::npos)
+      return bad("a devfs pattern character (*?[]\\) is not a device name");
+    std::string prefix;
+    for (std::size_t at = 0; at <= rel.size();) {
+      std::size_t slash = rel.find('/', at);
+      if (slash == std::string::npos) slash = rel.size();
+      const std::string part = rel.substr(at, slash - at);
+      if (part.empty() || part == "." || part == "..") return bad("empty, '.' or '..' component");
+      prefix += (prefix.empty() ? "" : "/") + part;
+      if (std::find(seen.begin(), seen.end(), prefix) == seen.end()) {
+        seen.push_back(prefix);
+        rules.push_back({DevfsRule::unhide, 0, prefix});
+      }
+      at = slash + 1;
+    }
+  }
+  if (close_ruleset > 0) rules.push_back({DevfsRule::include, close_ruleset, {}});
+  return rules;
 }
 
 std::vector<std::string> rctl_rules(const std::string& name, const Limits& l) {

@@ -21,6 +21,28 @@ namespace lj::jail::freebsd {
 // name would be taken for a jid. invalid_argument naming the rule otherwise.
 Status check_jail_name(const std::string& name);
 
+// The first of an OCI runtime's process options (ProcessOptions) the FreeBSD backend does not
+// apply, by its name for the error ("process.capabilities"); nullptr when only defaults are set.
+// A jail and an exec refuse them rather than ignore them.
+const char* unsupported_process_option(const ProcessOptions& p);
+
+// One rule of a jail's own devfs ruleset (devfs(8) rule syntax in the comments).
+struct DevfsRule {
+  enum Kind { include, unhide } kind = include;
+  int ruleset = 0;   // include: "add include $ruleset"
+  std::string path;  // unhide: "add path 'PATH' unhide", PATH relative to /dev ("fuse")
+  bool operator==(const DevfsRule&) const = default;
+};
+
+// The ruleset of a jail granted devices (Grants::devices), in order: the host's open ruleset
+// included first (every jail's base: 4, devfsrules_jail), then each granted device unhidden with
+// its parent directories ("/dev/dri/card0": "dri", then "dri/card0"), then the host's close
+// ruleset included last (0: none), so that what the host closes stays hidden whatever a jail was
+// granted. A device is "/dev/PATH"; a devfs pattern character (*?[]\) or an empty, "." or ".."
+// component in PATH is Errc::invalid_argument (a grant names one node, never a pattern).
+Result<std::vector<DevfsRule>> devfs_grant_rules(const std::vector<std::string>& devices,
+                                                 int open_ruleset, int close_ruleset);
+
 // The rctl(8) rules for `limits`, subject "jail:<name>". Amounts are plain decimal numbers:
 // rctl_add_rule(2) takes no unit suffix. Empty when no limit applies to rctl (nofile is an
 // rlimit, timeout is ours).

@@ -640,6 +640,7 @@ const char* unsupported_process_option(const JailSpec& spec) {
   if (!p.sysctl.empty()) return "process.sysctl";
   if (!p.seccomp_bpf.empty()) return "process.seccomp_bpf";
   if (p.hold_fd >= 0) return "process.hold_fd";
+  if (!p.create_hooks.empty() || !p.start_hooks.empty()) return "process.create_hooks/start_hooks";
   // A device needs the jail's own devfs ruleset (the configured one unhiding it), composed
   // from a reserved range and released at teardown: not done yet, so refused by name.
   if (!spec.grants.devices.empty()) return "grants.devices";

@@ -218,6 +218,19 @@ Status run_hooks(const std::vector<oci::Hook>& hooks, const std::string& state, 
   return {};
 }
 
+// The state the engine gives the createContainer and startContainer hooks: runc's, with status
+// creating (resp. created) and the pid the hook's caller has in the container, split at the pid.
+// A mark inside a JSON string would be preceded by an escaped quote: `"pid": <mark>` is unique.
+void hook_state(oci::ContainerState s, oci::Status st, lj::jail::HookPoint& point) {
+  constexpr pid_t kMark = 987654321;
+  s.handle.pid = kMark;
+  const std::string j = oci::state_json(s, st);
+  const std::string key = "\"pid\": " + std::to_string(kMark);
+  const auto at = j.find(key) + key.size() - std::to_string(kMark).size();
+  point.state_head = j.substr(0, at);
+  point.state_tail = j.substr(at + std::to_string(kMark).size());
+}
+
 // ---- the console socket: the engine sends the pty's master over it, as runc does ----
 
 Result<UniqueFd> connect_console(const std::string& socket_path) {
@@ -310,15 +323,16 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
   } else {
     spec.stdio = {0, 1, 2};
   }
-  c.backend = LJ_TRY(lj::jail::make_backend(engine_options(sd.root())));
-  c.jail = LJ_TRY_CTX("creating container " + id, c.backend->spawn(spec));
-
   c.state.id = id;
   c.state.oci_version = b.oci_version;
   c.state.bundle = b.dir;
-  c.state.handle = c.jail->handle();
   c.state.created = now_rfc3339();
   c.state.annotations = b.annotations;
+  hook_state(c.state, oci::Status::creating, spec.process.create_hooks);
+  hook_state(c.state, oci::Status::created, spec.process.start_hooks);
+  c.backend = LJ_TRY(lj::jail::make_backend(engine_options(sd.root())));
+  c.jail = LJ_TRY_CTX("creating container " + id, c.backend->spawn(spec));
+  c.state.handle = c.jail->handle();
   {
     std::ifstream in(b.dir / "config.json");
     std::stringstream text;
@@ -716,7 +730,8 @@ int cmd_features() {
   nlohmann::json f = {
       {"ociVersionMin", "1.0.0"},
       {"ociVersionMax", kSpecVersion},
-      {"hooks", {"prestart", "createRuntime", "poststart", "poststop"}},
+      {"hooks", {"prestart", "createRuntime", "createContainer", "startContainer", "poststart",
+                 "poststop"}},
       {"mountOptions",
        {"ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "noatime", "relatime",
         "strictatime", "bind", "rbind", "private", "rprivate"}},

@@ -94,6 +94,24 @@ struct ResourceLimit {
   std::uint64_t soft = 0, hard = 0;
 };
 
+// A program the jail runs at a point of its start (ProcessOptions::create_hooks, start_hooks):
+// the OCI runtime spec's hooks in the container's namespaces. path is absolute; args as execve's
+// argv (empty: just path); env exactly as given; timeout_s 0: none (then SIGKILL and a failure).
+struct Hook {
+  std::string path;
+  std::vector<std::string> args, env;
+  int timeout_s = 0;
+};
+
+// Hooks run at one point, and their stdin: state_head, the pid of the process running the hook
+// as it sees itself (init's or the command's, in the jail's pid namespace: runc's getpid()),
+// state_tail (the OCI state JSON split at its pid).
+struct HookPoint {
+  std::vector<Hook> hooks;
+  std::string state_head, state_tail;
+  bool empty() const { return hooks.empty(); }
+};
+
 // What an OCI runtime asks of a process beyond the engine's defaults. Every field's default is
 // the engine's own behaviour, so a spec that leaves them alone starts as before.
 struct ProcessOptions {
@@ -116,6 +134,14 @@ struct ProcessOptions {
   // later starts the container. -1: exec at once. An exec failing after the hold is reported on
   // the command's stderr and exits 127. Owned by the caller.
   int hold_fd = -1;
+  // Run one after the other, each waited for (with its timeout), its point's state on its stdin:
+  // create_hooks by init in the jail's mount namespace once every mount is made, just before
+  // pivot_root (cwd: the new root as seen from there; paths resolve in the host's tree);
+  // start_hooks by the command inside the jail, with its ids, just before its exec (after the
+  // hold, if any). A hook that fails or times out fails the spawn with its path and status (a
+  // start hook after the hold: a line on the command's stderr and 127, as an exec failure).
+  // Linux only (the OCI createContainer and startContainer hooks).
+  HookPoint create_hooks, start_hooks;
 };
 
 // Privileges beyond the engine's defaults, which the caller (ljd's host policy) has decided to

@@ -422,10 +422,10 @@ Result<Bundle> parse(const json& c, const std::filesystem::path& dir, const std:
     const json& h = c["hooks"];
     LJ_TRY(only(h, "hooks", {"prestart", "createRuntime", "createContainer", "startContainer",
                              "poststart", "poststop"}));
-    for (const char* k : {"createContainer", "startContainer"})
-      if (h.contains(k) && !h[k].empty())
-        return unsupported(std::string("hooks.") + k,
-                           "hooks in the container's namespaces are not run yet");
+    if (h.contains("createContainer"))
+      s.process.create_hooks.hooks = LJ_TRY(hooks_of(h["createContainer"], "hooks.createContainer"));
+    if (h.contains("startContainer"))
+      s.process.start_hooks.hooks = LJ_TRY(hooks_of(h["startContainer"], "hooks.startContainer"));
     if (h.contains("prestart")) b.hooks.prestart = LJ_TRY(hooks_of(h["prestart"], "hooks.prestart"));
     if (h.contains("createRuntime"))
       b.hooks.create_runtime = LJ_TRY(hooks_of(h["createRuntime"], "hooks.createRuntime"));

@@ -16,14 +16,11 @@
 
 namespace lj::oci {
 
-struct Hook {
-  std::string path;
-  std::vector<std::string> args, env;
-  int timeout_s = 0;  // 0: none
-};
+using Hook = jail::Hook;
 
-// The six kinds of the runtime spec. createContainer and startContainer run inside the
-// container's namespaces, which ljoci cannot enter yet: a config with them is refused.
+// The runtime namespace's four kinds of the runtime spec, run by ljoci itself. createContainer
+// and startContainer run in the container's: they go to the spec's ProcessOptions::create_hooks
+// and start_hooks, run by the engine (jail/spec.hpp).
 struct Hooks {
   std::vector<Hook> prestart, create_runtime, poststart, poststop;
 };

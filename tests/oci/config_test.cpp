@@ -140,8 +140,6 @@ TEST(OciConfig, WhatCannotBeHonouredIsAnErrorNamingIt) {
   };
   const Case cases[] = {
       {"linux.intelRdt", [](json& c) { c["linux"]["intelRdt"] = json::object(); }},
-      {"hooks.createContainer",
-       [](json& c) { c["hooks"]["createContainer"] = json::parse(R"([{"path":"/bin/true"}])"); }},
       {"sharing the host's pid namespace",
        [](json& c) { c["linux"]["namespaces"].erase(0); }},
       {"linux.namespaces[mount].path",
@@ -187,6 +185,27 @@ TEST(OciConfig, UmaskIdRangesAndPropagationAreCarried) {
   ASSERT_EQ(b->spec.root.propagation.size(), 1u);
   EXPECT_EQ(b->spec.root.propagation[0].jail_path, "/e");
   EXPECT_EQ(b->spec.root.propagation[0].kind, "rshared");
+}
+
+// The hooks of the runtime namespace stay ljoci's; those of the container's go to the engine.
+TEST(OciConfig, HooksInTheContainersNamespacesGoToTheEngine) {
+  auto c = base();
+  c["hooks"] = json::parse(R"({"prestart": [{"path": "/p"}],
+      "createContainer": [{"path": "/c", "args": ["c", "1"], "env": ["A=b"], "timeout": 3}],
+      "startContainer": [{"path": "/s"}, {"path": "/t"}]})");
+  auto b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  ASSERT_EQ(b->hooks.prestart.size(), 1u);
+  ASSERT_EQ(b->spec.process.create_hooks.hooks.size(), 1u);
+  const auto& h = b->spec.process.create_hooks.hooks[0];
+  EXPECT_EQ(h.path, "/c");
+  EXPECT_EQ(h.args, (std::vector<std::string>{"c", "1"}));
+  EXPECT_EQ(h.env, (std::vector<std::string>{"A=b"}));
+  EXPECT_EQ(h.timeout_s, 3);
+  ASSERT_EQ(b->spec.process.start_hooks.hooks.size(), 2u);
+  EXPECT_EQ(b->spec.process.start_hooks.hooks[1].path, "/t");
+  c["hooks"]["startContainer"][0]["path"] = "relative";
+  EXPECT_FALSE(parse(c));
 }
 
 // The spec: an unknown property MUST NOT be an error (config.md), unlike a known one that

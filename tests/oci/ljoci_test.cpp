@@ -350,6 +350,119 @@ TEST_F(LjociTest, ConfigIsHonouredInside) {
             "CapEff:\t0000000000000000\nNoNewPrivs:\t1\n");
 }
 
+// A hook's evidence: its first n lines, then the rest (the state it read on stdin).
+std::vector<std::string> hook_output(const fs::path& file, int n) {
+  std::ifstream in(file);
+  std::vector<std::string> out(n + 1);
+  for (int i = 0; i < n; ++i) std::getline(in, out[i]);
+  std::stringstream rest;
+  rest << in.rdbuf();
+  out[n] = rest.str();
+  return out;
+}
+
+// The hooks run in the container's namespaces, by the engine. createContainer: in the container's
+// mount namespace (the init's, compared by inode) before pivot_root (its cwd is the new root
+// seen from the host's tree: the world's marker is there), the state on stdin (status creating);
+// startContainer: inside the container (its hostname, its root) just before the command, which
+// sees what it wrote, the state on stdin (status created).
+TEST_F(LjociTest, CreateAndStartContainerHooksRunInTheContainer) {
+  const fs::path out = world_->dir() / "create-hook.out";
+  const fs::path create_hook = world_->dir() / "create-hook";
+  std::ofstream(world_->world() / "marker") << "m";
+  std::ofstream(create_hook) << "#!/bin/sh\n{ echo \"$1\"; test -e ./marker && echo sees-rootfs; "
+                                "readlink /proc/self/ns/mnt; cat; echo; } > " +
+                                    out.string() + "\n";
+  fs::permissions(create_hook, fs::perms::owner_all);
+  std::ofstream(world_->world() / "start-hook")
+      << "#!/bin/sh\n{ echo \"$1\"; hostname; test -e /marker && echo sees-root; cat; } > "
+         "/tmp/start-hook.out\n";
+  fs::permissions(world_->world() / "start-hook", fs::perms::owner_all);
+  config_["hostname"] = "hook-host";
+  config_["hooks"] = {
+      {"createContainer",
+       {{{"path", create_hook.string()}, {"args", {"create-hook", "c-arg"}}, {"timeout", 5}}}},
+      {"startContainer",
+       {{{"path", "/start-hook"}, {"args", {"start-hook", "s-arg"}}, {"env", {"PATH=/bin"}}}}}};
+  write_config({"sleep", "30"});
+  const std::string c = id("hk");
+  auto o = create(c);
+  ASSERT_EQ(o.status, 0) << o.text;
+  std::string pid;
+  std::ifstream(bundle_ / "pid") >> pid;
+  auto got = hook_output(out, 3);
+  EXPECT_EQ(got[0], "c-arg");
+  EXPECT_EQ(got[1], "sees-rootfs");
+  EXPECT_EQ(got[2], fs::read_symlink("/proc/" + pid + "/ns/mnt").string());
+  EXPECT_NE(got[2], fs::read_symlink("/proc/self/ns/mnt").string());
+  json st = json::parse(got[3]);
+  EXPECT_EQ(st["id"], c);
+  EXPECT_EQ(st["status"], "creating");
+  EXPECT_EQ(st["bundle"], bundle_.string());
+  EXPECT_GT(st["pid"].get<int>(), 0);
+  EXPECT_FALSE(fs::exists(world_->world() / "tmp" / "start-hook.out")) << "ran before start";
+
+  o = sh(ljoci("start " + c));
+  ASSERT_EQ(o.status, 0) << o.text;
+  const fs::path start_out = world_->world() / "tmp" / "start-hook.out";
+  for (int i = 0; i < 100 && !fs::exists(start_out); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  got = hook_output(start_out, 3);
+  EXPECT_EQ(got[0], "s-arg");
+  EXPECT_EQ(got[1], "hook-host");
+  EXPECT_EQ(got[2], "sees-root");
+  json sst = json::parse(got[3]);
+  EXPECT_EQ(sst["id"], c);
+  EXPECT_EQ(sst["status"], "created");
+  EXPECT_GT(sst["pid"].get<int>(), 0);
+  EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
+}
+
+// A createContainer hook that fails or outlives its timeout fails the create, named with its
+// status, and leaves nothing; a failing startContainer hook keeps the command from running (its
+// status is 127, the hook named on its stderr, as an exec failure after start).
+TEST_F(LjociTest, AFailingOrLateHookFailsTheContainer) {
+  const fs::path hook = world_->dir() / "bad-hook";
+  std::ofstream(hook) << "#!/bin/sh\nexit 3\n";
+  fs::permissions(hook, fs::perms::owner_all);
+  config_["hooks"] = {{"createContainer", {{{"path", hook.string()}}}}};
+  write_config({"true"});
+  const std::string c = id("hf");
+  auto o = create(c);
+  EXPECT_EQ(o.status, 1);
+  EXPECT_NE(o.text.find("createContainer hook " + hook.string() + ": exit status 3"),
+            std::string::npos)
+      << o.text;
+  EXPECT_FALSE(fs::exists(root_ / c));
+  EXPECT_EQ(sh(ljoci("list -q")).text, "");
+
+  std::ofstream(hook) << "#!/bin/sh\nsleep 20\n";
+  config_["hooks"] = {{"createContainer", {{{"path", hook.string()}, {"timeout", 1}}}}};
+  write_config({"true"});
+  const auto t0 = std::chrono::steady_clock::now();
+  o = create(c);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(took, std::chrono::seconds(1));
+  EXPECT_LT(took, std::chrono::seconds(5));
+  EXPECT_EQ(o.status, 1);
+  EXPECT_NE(o.text.find("createContainer hook " + hook.string() + ": timed out after 1s"),
+            std::string::npos)
+      << o.text;
+  EXPECT_FALSE(fs::exists(root_ / c));
+
+  std::ofstream(world_->world() / "bad-start-hook") << "#!/bin/sh\nexit 4\n";
+  fs::permissions(world_->world() / "bad-start-hook", fs::perms::owner_all);
+  config_["hooks"] = {{"startContainer", {{{"path", "/bad-start-hook"}}}}};
+  write_config({"sh", "-c", "echo ran"});
+  o = sh(ljoci("run --bundle " + bundle_.string() + " " + c) + " 2>&1");
+  EXPECT_EQ(o.status, 127);
+  EXPECT_NE(o.text.find("startContainer hook /bad-start-hook: exit status 4"), std::string::npos)
+      << o.text;
+  EXPECT_EQ(o.text.find("ran"), std::string::npos) << o.text;
+  EXPECT_EQ(sh(ljoci("list -q")).text, "");
+}
+
 TEST_F(LjociTest, AnUnhonouredFieldRefusesTheCreateAndLeavesNothing) {
   config_["linux"]["intelRdt"] = json::object();
   write_config({"true"});

@@ -205,6 +205,111 @@ void write_str(int fd, const char* s) {
   (void)n;
 }
 
+// ---- hooks (ProcessOptions::create_hooks, start_hooks) ----
+
+// What a failed hook reports: "<kind> hook", and "<path>: exit status N" / "killed by signal N" /
+// "timed out after Ns"; err is the exec's or a syscall's errno, else 0.
+struct HookFailure {
+  char step[48];
+  char detail[256];
+  int err = 0;
+};
+
+void append(char* buf, std::size_t cap, const char* s) {
+  std::size_t n = std::strlen(buf);
+  copy(buf + n, cap - n, s);
+}
+
+void append_uint(char* buf, std::size_t cap, unsigned v) {
+  char num[16];
+  append(buf, cap, utoa(num + sizeof num, v));
+}
+
+bool hook_failed(const ChildPlan::Hooks& hs, const ChildPlan::Hook& h, const char* what,
+                 unsigned n, int err, HookFailure* f, const char* suffix = "") {
+  f->step[0] = f->detail[0] = '\0';
+  append(f->step, sizeof f->step, hs.kind);
+  append(f->step, sizeof f->step, " hook");
+  append(f->detail, sizeof f->detail, h.path.c_str());
+  append(f->detail, sizeof f->detail, what);
+  if (n != ~0U) append_uint(f->detail, sizeof f->detail, n);
+  append(f->detail, sizeof f->detail, suffix);
+  f->err = err;
+  return false;
+}
+
+// One after the other: the state in a memfd as stdin (no writer to block on a hook that does not
+// read it), a raw fork (glibc's fork would run the daemon's atfork handlers), the exec, then a
+// wait polled against the timeout. Syscalls only.
+bool run_hooks(const ChildPlan::Hooks& hs, HookFailure* f) {
+  for (const ChildPlan::Hook& h : hs.list) {
+    int in = static_cast<int>(::syscall(SYS_memfd_create, "lj-hook-state", MFD_CLOEXEC));
+    if (in < 0) return hook_failed(hs, h, ": memfd_create", ~0U, errno, f);
+    char pid[16];
+    const char* p = utoa(pid + sizeof pid, static_cast<unsigned>(::getpid()));
+    for (const char* part : {hs.state_head.c_str(), p, hs.state_tail.c_str()})
+      if (::write(in, part, std::strlen(part)) < 0) {
+        ::close(in);
+        return hook_failed(hs, h, ": write state", ~0U, errno, f);
+      }
+    ::lseek(in, 0, SEEK_SET);
+    long child = ::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (child < 0) {
+      ::close(in);
+      return hook_failed(hs, h, ": fork", ~0U, errno, f);
+    }
+    if (child == 0) {
+      if (::dup2(in, 0) < 0) ::_exit(127);
+      ::execve(h.path.c_str(), h.argv.data(), h.envp.data());
+      ::_exit(127);
+    }
+    ::close(in);
+    const auto pid_h = static_cast<pid_t>(child);
+    timespec start{}, now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &start);
+    int ws = 0;
+    for (;;) {
+      pid_t r = ::wait4(pid_h, &ws, h.timeout_s > 0 ? WNOHANG : 0, nullptr);
+      if (r == pid_h) break;
+      if (r < 0 && errno != EINTR) return hook_failed(hs, h, ": wait4", ~0U, errno, f);
+      ::clock_gettime(CLOCK_MONOTONIC, &now);
+      const long long waited_ns = (now.tv_sec - start.tv_sec) * 1000000000LL +
+                                  (now.tv_nsec - start.tv_nsec);
+      if (h.timeout_s > 0 && waited_ns >= h.timeout_s * 1000000000LL) {
+        ::kill(pid_h, SIGKILL);
+        ::wait4(pid_h, &ws, 0, nullptr);
+        return hook_failed(hs, h, ": timed out after ", static_cast<unsigned>(h.timeout_s),
+                           ETIMEDOUT, f, "s");
+      }
+      if (r == 0) {
+        timespec tick = {0, 10 * 1000 * 1000};
+        ::nanosleep(&tick, nullptr);
+      }
+    }
+    if (WIFSIGNALED(ws))
+      return hook_failed(hs, h, ": killed by signal ", static_cast<unsigned>(WTERMSIG(ws)), 0, f);
+    if (WEXITSTATUS(ws) != 0)
+      return hook_failed(hs, h, ": exit status ", static_cast<unsigned>(WEXITSTATUS(ws)), 0, f);
+  }
+  return true;
+}
+
+// run_root's before_pivot: the createContainer hooks, a failure reported as a mount step's (the
+// text in init's frame: with a shared address space a static would be the daemon's).
+struct CreateHooks {
+  const ChildPlan::Hooks* hooks;
+  HookFailure* failure;
+};
+bool create_hooks_before_pivot(const void* arg, MountFailure* mf) noexcept {
+  const auto* c = static_cast<const CreateHooks*>(arg);
+  if (run_hooks(*c->hooks, c->failure)) return true;
+  mf->step = c->failure->step;
+  mf->err = c->failure->err;
+  mf->detail = c->failure->detail;
+  return false;
+}
+
+
 // ProcessOptions::hold_fd: the executable found now (so that create fails for a missing one, as
 // runc's does), the error pipe closed (spawn() returns: the jail is created), then one byte read
 // from the hold descriptor, then the exec. A failure from here on is the command's own: a line on
@@ -220,6 +325,15 @@ void write_str(int fd, const char* s) {
   }
   if (n != 1) ::_exit(127);  // nobody will start it (the descriptor was broken)
   ::close(kSlotHold);
+  HookFailure hf;
+  if (!run_hooks(p.start_hooks, &hf)) {
+    write_str(2, "ljoci: ");
+    write_str(2, hf.step);
+    write_str(2, " ");
+    write_str(2, hf.detail);
+    write_str(2, "\n");
+    ::_exit(127);
+  }
   int err = through_magic_link(path) == ELOOP ? ELOOP : 0;
   if (err == 0) {
     ::execve(path, p.argv.data(), p.envp.data());
@@ -368,6 +482,7 @@ void take_terminal(uid_t uid, gid_t gid) {
   if (::chdir(p.workdir.c_str()) < 0) die(kSlotError, "chdir", errno, p.workdir.c_str());
 
   if (p.fds[kSlotHold] >= 0) hold_then_exec(p);
+  if (HookFailure hf; !run_hooks(p.start_hooks, &hf)) die(kSlotError, hf.step, hf.err, hf.detail);
 
   char* const* argv = p.argv.data();
   char* const* envp = p.envp.data();
@@ -648,7 +763,11 @@ void child_main(const ChildPlan& p) noexcept {
     die(kSlotError, "sethostname", errno, p.hostname.c_str());
 
   MountFailure mf;
-  if (!run_root(p.root, &mf)) die(kSlotError, mf.step, mf.err, mf.detail);
+  HookFailure hf;
+  const CreateHooks create{&p.create_hooks, &hf};
+  if (!run_root(p.root, &mf, p.create_hooks.list.empty() ? nullptr : create_hooks_before_pivot,
+                &create))
+    die(kSlotError, mf.step, mf.err, mf.detail);
   ::close(kSlotNetns);  // the go pipe takes their numbers
   ::close(kSlotSysfsNetns);
   if (p.loopback_up) bring_loopback_up();

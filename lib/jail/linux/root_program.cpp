@@ -634,7 +634,8 @@ bool make_path(const MountOp& op, MountFailure* f) {
 
 }  // namespace
 
-bool run_root(const RootProgram& program, MountFailure* f) noexcept {
+bool run_root(const RootProgram& program, MountFailure* f, BeforePivot before_pivot,
+              const void* arg) noexcept {
   for (const MountOp& op : program.ops) {
     int rc = 0;
     switch (op.kind) {
@@ -682,6 +683,7 @@ bool run_root(const RootProgram& program, MountFailure* f) noexcept {
         // pivot_root(".", ".") stacks the old root on the new one, and the detach removes it
         // without needing a put_old directory (pivot_root(2), NOTES; works on a read-only root).
         if (::chdir(op.target.c_str()) != 0) return failed(f, op, op.target.c_str());
+        if (before_pivot && !before_pivot(arg, f)) return false;
         if (::syscall(SYS_pivot_root, ".", ".") != 0) return failed(f, op, op.target.c_str());
         if (::umount2(".", MNT_DETACH) != 0) {
           f->step = "detach old root";

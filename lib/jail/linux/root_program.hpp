@@ -101,6 +101,10 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
 
 // Child side: executes the program, ending with pivot_root into the new root. Async-signal-safe.
 // Returns false with *failure set on the first failed step.
-bool run_root(const RootProgram& program, MountFailure* failure) noexcept;
+// before_pivot, when set, runs in the new root's directory just before pivot_root; false from it
+// stops the program (it sets *failure).
+using BeforePivot = bool (*)(const void* arg, MountFailure* failure) noexcept;
+bool run_root(const RootProgram& program, MountFailure* failure,
+              BeforePivot before_pivot = nullptr, const void* arg = nullptr) noexcept;
 
 }  // namespace lj::jail

@@ -198,6 +198,27 @@ Status prepare_root(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   return {};
 }
 
+// The pointers are taken once the list is complete: moving a Hook moves its strings' buffers.
+void plan_hooks(const HookPoint& point, const char* kind, ChildPlan::Hooks& out) {
+  out.kind = kind;
+  out.state_head = point.state_head;
+  out.state_tail = point.state_tail;
+  for (const Hook& h : point.hooks) {
+    ChildPlan::Hook c;
+    c.path = h.path;
+    c.argv_storage = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
+    c.env_storage = h.env;
+    c.timeout_s = h.timeout_s;
+    out.list.push_back(std::move(c));
+  }
+  for (auto& c : out.list) {
+    for (auto& a : c.argv_storage) c.argv.push_back(a.data());
+    c.argv.push_back(nullptr);
+    for (auto& e : c.env_storage) c.envp.push_back(e.data());
+    c.envp.push_back(nullptr);
+  }
+}
+
 }  // namespace
 
 Status plan_process_options(const ProcessOptions& o, ChildPlan& plan,
@@ -265,6 +286,12 @@ Status child_failure(ChildError& ce) {
   // /etc/passwd or /etc/group itself failed.
   if (std::string_view(ce.step) == kStepResolveUser && ce.err == 0)
     return fail(Errc::invalid_argument, "jail", ce.detail);
+  // A hook (ProcessOptions::create_hooks, start_hooks) that ran and failed: its status is in the
+  // detail; one that timed out: timed_out.
+  if (std::string_view(ce.step).ends_with(" hook")) {
+    if (ce.err == ETIMEDOUT) return fail(Errc::timed_out, "jail", what);
+    if (ce.err == 0) return fail(Errc::system, "jail", what);
+  }
   return fail_errno("jail", what, ce.err);
 }
 
@@ -336,6 +363,8 @@ Status prepare_command(const JailSpec& spec, const SpawnContext& ctx, Launch& l)
   // A joined UTS namespace keeps its hostname unless the spec names one.
   if (spec.join.uts >= 0) plan.hostname = spec.hostname;
   plan.subreaper = spec.join.pid >= 0;
+  plan_hooks(spec.process.create_hooks, "createContainer", plan.create_hooks);
+  plan_hooks(spec.process.start_hooks, "startContainer", plan.start_hooks);
   return plan_process_options(spec.process, plan, l.command_seccomp);
 }
 

@@ -90,10 +90,12 @@ class DiskFullTest : public ::testing::Test {
   json build(const json& body) {
     auto c = ljd_->client();
     auto b = c.post("/v1/builds", body);
-    EXPECT_TRUE(b);
+    EXPECT_TRUE(b) << b.error().what();
+    if (!b) return {};
     EXPECT_EQ(b->status, 202) << b->body;
     auto w = c.get("/v1/builds/" + b->json()["id"].get<std::string>() + "/wait?timeout_s=60");
-    return w->json()["build"];
+    EXPECT_TRUE(w) << w.error().what();
+    return w ? w->json()["build"] : json();
   }
 
   std::unique_ptr<LjdProcess> ljd_;

@@ -140,7 +140,10 @@ std::size_t RequestReader::feed(std::string_view bytes) {
 void RequestReader::eof() {
   if (state_ != State::more) return;
   boost::system::error_code ec;
-  impl_->parser.put_eof(ec);
+  // put_eof's precondition is a parser that took some bytes (beast asserts it: a build without
+  // NDEBUG aborted ljd on every client that connected and closed without a whole request line).
+  if (impl_->parser.got_some()) impl_->parser.put_eof(ec);
+  else ec = http::error::partial_message;
   if (!ec && impl_->parser.is_done()) {
     state_ = State::done;
     return;

@@ -222,6 +222,20 @@ TEST(ErrorTable, HttpFailuresHaveTheirStatusesAndCodes) {
   EXPECT_EQ(json::parse(parsed.error->body)["code"], "api.limit");
 }
 
+// A client that connects and goes away before a whole request line: nothing to answer, and ljd
+// goes on (beast's put_eof asserts that it took some bytes; the sanitized build, which keeps
+// asserts, aborted ljd here).
+TEST(RequestReaderTest, AClientGoneBeforeAWholeRequestLineIsNobodyToAnswer) {
+  for (std::string_view sent : {"", "GET /v1/_p", "GET /v1/_ping HTTP/1.1\r\nHost: x"}) {
+    RequestReader r(HttpLimits{16 << 10, 100});
+    r.feed(sent);
+    ASSERT_EQ(r.state(), RequestReader::State::more) << sent;
+    r.eof();
+    EXPECT_EQ(r.state(), RequestReader::State::failed) << sent;
+    EXPECT_FALSE(r.error()) << sent;
+  }
+}
+
 // Every time on the wire is RFC 3339, also the exited_at of jail.exited events that an earlier
 // ljd recorded as epoch milliseconds; other event data goes as stored.
 TEST(Wire, EventTimesAreRfc3339EvenFromOlderRecords) {

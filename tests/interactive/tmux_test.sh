@@ -57,7 +57,9 @@ $tm new-session -d -s t -x 100 -y 30 "sleep 1000"
 $tm set -g status off
 $tm set -g remain-on-exit on
 open() {  # open NAME COMMAND: a window running COMMAND, then rc=$?
-  $tm new-window -d -t t -n "$1" "$2; echo rc=\$?; sleep 1000"
+  # `t:`, the session: a bare `t` is first looked up as a window name prefix, and the first
+  # window is named `tmux...` for the instant before its command runs ("index 0 in use").
+  $tm new-window -d -t t: -n "$1" "$2; echo rc=\$?; sleep 1000"
 }
 screen() { $tm capture-pane -p -J -t "t:$1"; }
 wait_for() {  # wait_for WINDOW REGEX [SECONDS]: true once the pane shows REGEX

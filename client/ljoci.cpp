@@ -628,7 +628,13 @@ int cmd_exec(const Args& a) {
   if (!pid_file.empty()) {
     if (Status w = write_pid_file(pid_file, (*exec)->handle().pid); !w) return report(w.error());
   }
-  if (a.has("detach") || a.has("d")) return 0;  // the monitor is the caller's now
+  if (a.has("detach") || a.has("d")) {
+    // The monitor is the caller's now (conmon, the shim: its subreaper). Our Exec would reap a
+    // monitor that already exited, and the caller would never learn the status (podman exec
+    // answered 255 for a quick command), so it is not destroyed; the process exits right after.
+    (void)exec->release();  // NOLINT: intentionally not destroyed (see above)
+    return 0;
+  }
   auto r = (*exec)->wait();
   if (!r) return report(r.error());
   return r->shell_status();

@@ -3,12 +3,14 @@
 // config.json honoured inside the container, the known runc escapes, and podman with
 // --runtime ljoci. Root only; podman's test skips with its reason when podman is missing.
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -255,6 +257,39 @@ TEST_F(LjociTest, ExecRunsAProcessInTheContainer) {
   EXPECT_EQ(sh(ljoci("exec " + c + " /no/such/command")).status, 1);
   EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
   EXPECT_NE(sh(ljoci("exec " + c + " true")).status, 0);  // gone
+}
+
+// exec --detach leaves the monitor to the caller's subreaper (conmon, the shim), which learns the
+// status by reaping it: ljoci must not reap a monitor that exited before ljoci did (podman exec
+// then answered 255). The pid file's temporary name is a FIFO here, so ljoci waits in it until
+// the command has surely ended; this test process is the subreaper.
+TEST_F(LjociTest, ADetachedExecsStatusIsLeftToTheSubreaper) {
+  write_config({"sleep", "30"});
+  const std::string c = id("xd");
+  ASSERT_EQ(create(c).status, 0);
+  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  const fs::path pid_file = world_->dir() / "exec.pid";
+  ASSERT_EQ(::mkfifo((pid_file.string() + ".tmp").c_str(), 0600), 0);
+  const std::string cmd = ljoci("exec --detach --pid-file " + pid_file.string() + " " + c +
+                                " sh -c 'exit 6' </dev/null >/dev/null 2>&1");
+  const pid_t runner = ::fork();
+  ASSERT_GE(runner, 0);
+  if (runner == 0) {
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+    ::_exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the command is done by now
+  int monitor = 0;
+  std::ifstream(pid_file.string() + ".tmp") >> monitor;
+  int ws = 0;
+  ASSERT_EQ(::waitpid(runner, &ws, 0), runner);
+  EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << ws;
+  ASSERT_GT(monitor, 0);
+  ASSERT_EQ(::waitpid(monitor, &ws, 0), monitor) << "the monitor was reaped by ljoci: " << std::strerror(errno);
+  EXPECT_TRUE(WIFEXITED(ws)) << ws;
+  EXPECT_EQ(WEXITSTATUS(ws), 6);
+  EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
 }
 
 // pause freezes every process of the container (its output stops), resume lets them go on;

@@ -237,6 +237,24 @@ TEST_F(NetHost, TeardownLeavesNothing) {
   EXPECT_TRUE(host_->remove_all());
 }
 
+// The jail's elements go as one batch; when some are gone already (a crash between steps, a
+// hand-made `nft delete`), the batch fails as a whole and the rest go one by one.
+TEST_F(NetHost, DetachRemovesWhatIsLeftWhenSomeElementsAreGone) {
+  ASSERT_OK(host_->add_network(a_));
+  auto web = endpoint("ljve-000000a2", "10.201.0.3", "fd00:201::3");
+  web.ports.push_back({std::nullopt, 8080, 80, Proto::tcp});
+  Attachment one = attach(a_, web, "a2");
+  ASSERT_TRUE(one);
+  auto r = world_.exec("h", "nft delete element inet ljd pub4any '{ tcp . 8080 }' && "
+                            "nft delete element bridge ljd allow4 '{ \"ljve-000000a2\" . 10.201.0.3 }'");
+  ASSERT_EQ(r.status, 0) << r.out;
+  ASSERT_OK(one.detach());
+  std::string rules = ruleset();
+  EXPECT_EQ(rules.find("ljve-"), std::string::npos) << rules;
+  EXPECT_EQ(rules.find("10.201.0.3"), std::string::npos) << rules;
+  EXPECT_EQ(rules.find("fd00:201::3"), std::string::npos) << rules;
+}
+
 // A namespace made ahead by the host's pool, with its link waiting: attach names the host end,
 // puts it on the bridge and addresses the jail end; a clean removal leaves no waiting link.
 TEST_F(NetHost, APooledNamespaceJoinsWithItsWaitingLink) {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -16,6 +17,7 @@
 #include "common/scope.hpp"
 #include "net/linux/link_pool.hpp"
 #include "net/linux/links.hpp"
+#include "net/linux/nft_batch.hpp"
 #include "net/linux/nft.hpp"
 #include "net/linux/ruleset.hpp"
 #include "net/network.hpp"
@@ -51,14 +53,15 @@ std::vector<std::pair<IpAddress, int>> gateway_addrs(const NetworkSpec& n) {
 
 class LinuxHost final : public Host {
  public:
-  LinuxHost(std::pair<dev_t, ino_t> ns, RouteSocket sock, Nft nft)
-      : ns_(ns), sock_(std::move(sock)), nft_(std::move(nft)) {}
+  LinuxHost(std::pair<dev_t, ino_t> ns, RouteSocket sock, Nft nft, NftBatch batch)
+      : ns_(ns), sock_(std::move(sock)), nft_(std::move(nft)), batch_(std::move(batch)) {}
 
   Status add_network(const NetworkSpec& net) override {
     LJ_TRY(check_network(net));
     std::lock_guard lock(mu_);
     LJ_TRY(here());
-    LJ_TRY_CTX("network " + net.name, sock_.ensure_bridge(net.bridge, gateway_addrs(net)));
+    bridges_[net.bridge] = LJ_TRY_CTX("network " + net.name,
+                                      sock_.ensure_bridge(net.bridge, gateway_addrs(net)));
     if (!net.internal) {
       // Routing between the bridge and the outside. A host-wide switch (as with docker and
       // podman): ljd turns it on and never off, other software may rely on it by then.
@@ -76,6 +79,7 @@ class LinuxHost final : public Host {
     std::lock_guard lock(mu_);
     LJ_TRY(here());
     LJ_TRY(run_tolerant(nft::remove_network(net)));
+    bridges_.erase(net.bridge);
     return sock_.remove(net.bridge);
   }
 
@@ -107,15 +111,16 @@ class LinuxHost final : public Host {
     };
     std::lock_guard lock(mu_);
     LJ_TRY(here());
-    const int bridge = LJ_TRY(sock_.ifindex(net.bridge));
-    if (bridge == 0)
-      return fail(Errc::not_found, "net", "network " + net.name + " has no bridge " + net.bridge);
+    const int bridge = LJ_TRY(bridge_index(net));
     lap("bridge");
     // 1. The link.
     std::string made = slot ? slot->host_end : ep.link;
     ScopeExit unlink([&] { (void)sock_.remove(made); });
     if (slot) {
-      LJ_TRY(sock_.join_bridge(slot->host_index, ep.link, bridge));
+      if (auto j = sock_.join_bridge(slot->host_index, ep.link, bridge); !j) {
+        bridges_.erase(net.bridge);  // perhaps not its bridge any more: looked up again next time
+        return fail(std::move(j).error());
+      }
       made = ep.link;
     } else {
       LJ_TRY(sock_.add_veth(ep.link, bridge, ep.jail_ifname, target.netns_fd, mac_for(ep.address4)));
@@ -136,8 +141,8 @@ class LinuxHost final : public Host {
       LJ_TRY(jail.configure(ep.jail_ifname, addrs, gws));
     }
     lap("configure");
-    // 3. The rules.
-    if (auto s = nft_.run(nft::add_endpoint(net, ep)); !s) {
+    // 3. The rules: set and map elements only, as one netlink batch.
+    if (auto s = batch_.add(nft::endpoint_elements(ep)); !s) {
       if (s.error().errc() == Errc::exists)
         return fail(Errc::conflict, "net",
                     "a host port of jail link " + ep.link + " is published already");
@@ -149,12 +154,14 @@ class LinuxHost final : public Host {
     return Attachment(this, net, ep);
   }
 
-  Status detach(const NetworkSpec& net, const Endpoint& ep, Unlink unlink) override {
+  Status detach(const NetworkSpec&, const Endpoint& ep, Unlink unlink) override {
     std::lock_guard lock(mu_);
     LJ_TRY(here());
-    if (!nft_.run(nft::remove_endpoint(net, ep))) {
+    auto elements = nft::endpoint_elements(ep);
+    std::reverse(elements.begin(), elements.end());  // the reverse of attach: the port last
+    if (!batch_.remove(elements)) {
       // Some were gone already (a crash between steps): the rest one by one.
-      for (const auto& one : nft::remove_endpoint_each(net, ep)) (void)nft_.run(one);
+      for (const auto& one : elements) (void)batch_.remove({one});
     }
     if (unlink == Unlink::with_namespace) return {};
     return sock_.remove(ep.link);
@@ -166,8 +173,9 @@ class LinuxHost final : public Host {
     LJ_TRY(here());
     std::set<std::string> keep;
     std::string text = nft::remove_all() + nft::base();
+    bridges_.clear();
     for (const auto& n : nets) {
-      LJ_TRY(sock_.ensure_bridge(n.bridge, gateway_addrs(n)));
+      bridges_[n.bridge] = LJ_TRY(sock_.ensure_bridge(n.bridge, gateway_addrs(n)));
       keep.insert(n.bridge);
       text += nft::add_network(n);
     }
@@ -184,6 +192,7 @@ class LinuxHost final : public Host {
     std::lock_guard lock(mu_);
     LJ_TRY(here());
     LJ_TRY(nft_.run(nft::remove_all()));
+    bridges_.clear();
     // The pool's waiting links too, now: freed with their namespaces they would go later,
     // asynchronously, after the host was said to be as it was.
     for (const auto& s : pool_.stop()) (void)sock_.remove(s.host_end);
@@ -197,6 +206,17 @@ class LinuxHost final : public Host {
       return fail(Errc::internal, "net",
                   "called from another network namespace than the host's (refused)");
     return {};
+  }
+
+  // A network's bridge index: kept from add_network (a lookup by name is a link dump's parse,
+  // ~0.15 ms of every attach), looked up when not known.
+  Result<int> bridge_index(const NetworkSpec& net) {
+    if (auto it = bridges_.find(net.bridge); it != bridges_.end()) return it->second;
+    const int index = LJ_TRY(sock_.ifindex(net.bridge));
+    if (index == 0)
+      return fail(Errc::not_found, "net", "network " + net.name + " has no bridge " + net.bridge);
+    bridges_[net.bridge] = index;
+    return index;
   }
 
   // Runs a text; when it fails as a whole (something was gone), each line on its own.
@@ -228,7 +248,9 @@ class LinuxHost final : public Host {
                    // thread-safe
   std::pair<dev_t, ino_t> ns_;
   RouteSocket sock_;
-  Nft nft_;
+  Nft nft_;         // tables, chains, rules: networks made and removed, recovery
+  NftBatch batch_;  // jails' elements
+  std::map<std::string, int> bridges_;  // bridge name -> index (bridge_index)
   linux_links::LinkPool pool_;  // thread-safe; destroyed first (its thread stops)
 };
 
@@ -238,7 +260,9 @@ Result<std::unique_ptr<Host>> make_host() {
   auto ns = LJ_TRY(thread_netns());
   auto sock = LJ_TRY(RouteSocket::open());
   auto nft = LJ_TRY(Nft::make());
-  return std::unique_ptr<Host>(new LinuxHost(ns, std::move(sock), std::move(nft)));
+  auto batch = LJ_TRY(NftBatch::open());
+  return std::unique_ptr<Host>(
+      new LinuxHost(ns, std::move(sock), std::move(nft), std::move(batch)));
 }
 
 }  // namespace lj::net

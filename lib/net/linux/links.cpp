@@ -110,8 +110,8 @@ Result<std::vector<std::string>> RouteSocket::names_with_prefix(const std::strin
   return out;
 }
 
-Status RouteSocket::ensure_bridge(const std::string& name,
-                                  const std::vector<std::pair<IpAddress, int>>& addrs) {
+Result<int> RouteSocket::ensure_bridge(const std::string& name,
+                                       const std::vector<std::pair<IpAddress, int>>& addrs) {
   int index = LJ_TRY(ifindex(name));
   if (index == 0) {
     Link br(rtnl_link_bridge_alloc());
@@ -135,7 +135,7 @@ Status RouteSocket::ensure_bridge(const std::string& name,
   for (const auto& [a, len] : addrs)
     if (int e = add_address(sk_.get(), index, a, len); e < 0 && e != -NLE_EXIST)
       return fail(nl_error("add " + a.str() + " to bridge " + name, e));
-  return {};
+  return index;
 }
 
 Status RouteSocket::remove(const std::string& name) {

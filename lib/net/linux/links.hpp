@@ -39,8 +39,8 @@ class RouteSocket {
 
   // A bridge named `name`, up, route_localnet on (published ports reached from the host's
   // loopback, see ruleset.hpp), with `addrs` (gateway address + subnet prefix length). Made
-  // when missing; an existing one is brought to this state.
-  Status ensure_bridge(const std::string& name, const std::vector<std::pair<IpAddress, int>>& addrs);
+  // when missing; an existing one is brought to this state. Its index.
+  Result<int> ensure_bridge(const std::string& name, const std::vector<std::pair<IpAddress, int>>& addrs);
   // Deletes an interface; a missing one is not an error.
   Status remove(const std::string& name);
   // A veth pair: `here_end` in this socket's namespace, up, enslaved to `bridge_index` (0: to

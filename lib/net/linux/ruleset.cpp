@@ -15,37 +15,25 @@ std::string id(const NetworkSpec& net) {
 
 std::string q(const std::string& ifname) { return "\"" + ifname + "\""; }
 
-// The element lines of a jail, without verb: "bridge ljd ports { "ljve-1" }", ...
-std::vector<std::string> spoof_elements(const Endpoint& ep) {
-  std::vector<std::string> e;
-  e.push_back("bridge ljd ports { " + q(ep.link) + " }");
-  e.push_back("bridge ljd allow4 { " + q(ep.link) + " . " + ep.address4.str() + " }");
-  if (ep.address6)
-    e.push_back("bridge ljd allow6 { " + q(ep.link) + " . " + ep.address6->str() + " }");
-  return e;
+Field ifname(const std::string& name) { return {Field::Kind::ifname, name, {}, {}, 0}; }
+Field addr(const IpAddress& a) { return {Field::Kind::address, {}, a, {}, 0}; }
+Field proto(Proto p) { return {Field::Kind::proto, {}, {}, p, 0}; }
+Field port(std::uint16_t p) { return {Field::Kind::port, {}, {}, {}, p}; }
+
+std::string field_text(const Field& f) {
+  switch (f.kind) {
+    case Field::Kind::ifname: return q(f.ifname);
+    case Field::Kind::address: return f.address.str();
+    case Field::Kind::proto: return std::string(proto_name(f.proto));
+    case Field::Kind::port: return std::to_string(f.port);
+  }
+  return {};
 }
 
-// Published ports: "inet ljd pub4any { tcp . 8080 : 10.88.0.2 . 80 }" (add) or the key alone.
-std::vector<std::string> port_elements(const Endpoint& ep, bool with_value) {
-  std::vector<std::string> e;
-  for (const auto& p : ep.ports) {
-    std::string key = std::string(proto_name(p.proto)) + " . " + std::to_string(p.host_port);
-    auto one = [&](const std::string& map, const std::string& k, const IpAddress& to) {
-      std::string v = with_value ? " : " + to.str() + " . " + std::to_string(p.jail_port) : "";
-      e.push_back("inet ljd " + map + " { " + k + v + " }");
-    };
-    if (p.host_ip) {
-      const IpAddress& h = *p.host_ip;
-      if (h.is_v4())
-        one("pub4", h.str() + " . " + key, ep.address4);
-      else if (ep.address6)
-        one("pub6", h.str() + " . " + key, *ep.address6);
-    } else {
-      one("pub4any", key, ep.address4);
-      if (ep.address6) one("pub6any", key, *ep.address6);
-    }
-  }
-  return e;
+std::string fields_text(const std::vector<Field>& fs) {
+  std::string t;
+  for (const auto& f : fs) t += (t.empty() ? "" : " . ") + field_text(f);
+  return t;
 }
 
 // "egress4 { 10.88.0.0/24 }": a network's elements in the egress NAT sets (none when internal).
@@ -65,6 +53,37 @@ struct NetChain {
 const NetChain kNetChains[] = {{"out_of", "out_"}, {"into", "in_"}, {"snat_to", "nat_to_"}};
 
 }  // namespace
+
+std::vector<Element> endpoint_elements(const Endpoint& ep) {
+  std::vector<Element> e;
+  e.push_back({true, "ports", {ifname(ep.link)}, {}, false});
+  e.push_back({true, "allow4", {ifname(ep.link), addr(ep.address4)}, {}, false});
+  if (ep.address6) e.push_back({true, "allow6", {ifname(ep.link), addr(*ep.address6)}, {}, false});
+  // Published ports: pub4 (one host address) or pub4any, and the same for IPv6.
+  for (const auto& p : ep.ports) {
+    auto one = [&](const char* map, std::vector<Field> key, const IpAddress& to) {
+      e.push_back({false, map, std::move(key), {addr(to), port(p.jail_port)}, true});
+    };
+    if (p.host_ip) {
+      const IpAddress& h = *p.host_ip;
+      if (h.is_v4())
+        one("pub4", {addr(h), proto(p.proto), port(p.host_port)}, ep.address4);
+      else if (ep.address6)
+        one("pub6", {addr(h), proto(p.proto), port(p.host_port)}, *ep.address6);
+    } else {
+      one("pub4any", {proto(p.proto), port(p.host_port)}, ep.address4);
+      if (ep.address6) one("pub6any", {proto(p.proto), port(p.host_port)}, *ep.address6);
+    }
+  }
+  return e;
+}
+
+std::string element_text(const Element& e, bool with_value) {
+  std::string t = std::string(e.bridge ? "bridge" : "inet") + " ljd " + e.set + " { " +
+                  fields_text(e.key);
+  if (with_value && !e.value.empty()) t += " : " + fields_text(e.value);
+  return t + " }";
+}
 
 std::string base() {
   return R"(add table inet ljd
@@ -168,17 +187,16 @@ std::string remove_network(const NetworkSpec& net) {
 
 std::string add_endpoint(const NetworkSpec&, const Endpoint& ep) {
   std::string t;
-  for (const auto& e : spoof_elements(ep)) t += "add element " + e + "\n";
-  for (const auto& e : port_elements(ep, true)) t += "create element " + e + "\n";
+  for (const auto& e : endpoint_elements(ep))
+    t += (e.exclusive ? "create element " : "add element ") + element_text(e, true) + "\n";
   return t;
 }
 
 std::vector<std::string> remove_endpoint_each(const NetworkSpec&, const Endpoint& ep) {
   std::vector<std::string> out;
-  for (const auto& e : port_elements(ep, false)) out.push_back("delete element " + e + "\n");
-  auto s = spoof_elements(ep);
-  // The port last: until then its addresses still bind it.
-  for (auto it = s.rbegin(); it != s.rend(); ++it) out.push_back("delete element " + *it + "\n");
+  auto all = endpoint_elements(ep);
+  for (auto it = all.rbegin(); it != all.rend(); ++it)
+    out.push_back("delete element " + element_text(*it, false) + "\n");
   return out;
 }
 

@@ -14,12 +14,40 @@
 // Every text is one libnftables run, i.e. one netlink transaction: it applies whole or not at all.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "net/network.hpp"
 
 namespace lj::net::nft {
+
+// One field of a set element's key or of a map element's value.
+struct Field {
+  enum class Kind : std::uint8_t { ifname, address, proto, port };
+  Kind kind = Kind::ifname;
+  std::string ifname;
+  IpAddress address;
+  Proto proto = Proto::tcp;
+  std::uint16_t port = 0;
+};
+
+// One element of a jail's in ljd's sets and maps, as data: written as text for libnftables
+// (add_endpoint, remove_endpoint: recovery's transactions) and as bytes for an nf_tables netlink
+// batch (nft_batch.hpp: a jail's start and end, without text to parse or a cache to fetch).
+struct Element {
+  bool bridge = false;  // in `table bridge ljd`, else in `table inet ljd`
+  std::string set;
+  std::vector<Field> key, value;  // value: a map's (empty for a set)
+  bool exclusive = false;  // created: one that exists already fails the transaction (EEXIST)
+};
+
+// A jail's elements in the order they are added: its port and addresses in the anti-spoofing
+// sets, then its published ports (exclusive). Removal deletes them in reverse: the port last, so
+// its traffic stays checked until its addresses are gone.
+std::vector<Element> endpoint_elements(const Endpoint& ep);
+// "bridge ljd allow4 { "ljve-1" . 10.88.0.2 }" (the value only `with_value`, for an add).
+std::string element_text(const Element& e, bool with_value);
 
 // The tables, sets, maps and base chains with their rules. Idempotent (base chains are flushed
 // and refilled in the same transaction).

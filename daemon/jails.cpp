@@ -366,7 +366,7 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
       if (job->net) {
         l.links = std::move(job->attached.links);
         l.networks = job->net->networks();
-        d_.networks->refresh_hosts(l.networks);
+        d_.networks->refresh_hosts(l.networks, id);  // its own was written by plan
       }
       read_output(l, std::move(pipes->first), std::move(pipes->second));
       supervise(l);

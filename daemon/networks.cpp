@@ -1,5 +1,9 @@
 #include "daemon/networks.hpp"
 
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -115,8 +119,35 @@ Result<net::Host*> Networks::host() {
   return host_.get();
 }
 
-std::filesystem::path Networks::files_dir(const std::string& jail_id) const {
-  return d_.cfg.root / ".ljd" / "net" / jail_id;
+std::filesystem::path Networks::files_dir() const {
+  return d_.cfg.root / ".ljd" / "net";
+}
+
+std::filesystem::path Networks::hosts_path(const std::string& jail_id) const {
+  return files_dir() / (jail_id + ".hosts");
+}
+
+// One file per distinct text (most jails share the host's nameservers): a file made on ext4 is
+// dear when many were removed lately (ext4 looks for an inode not recently freed: perf showed
+// ljd's mkdirs and creates costing more than its netlink). Written beside and renamed, so a file
+// of that name is always whole; bound read-only, it is never written again (a jail's bind holds
+// the inode it was made with). Named by a hash of the text, and a number after it should two
+// texts share a hash.
+Result<std::filesystem::path> Networks::resolv_file(const std::string& text) {
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  for (int n = 0;; ++n) {
+    std::string name = fmt::format("resolv-{:016x}{}.conf", h, n ? fmt::format("-{}", n) : "");
+    auto it = resolv_.find(name);
+    if (it != resolv_.end() && it->second != text) continue;
+    const auto path = files_dir() / name;
+    if (it != resolv_.end()) return path;
+    const auto tmp = files_dir() / (name + ".new");
+    LJ_TRY(net::write_in_place(tmp, text));
+    if (::rename(tmp.c_str(), path.c_str()) != 0) return fail_errno("network", "rename " + tmp.string());
+    resolv_.emplace(std::move(name), text);
+    return path;
+  }
 }
 
 Result<index::NetworkRow> Networks::create(NetworkCreate req, std::optional<std::uint32_t> uid) {
@@ -308,25 +339,18 @@ Result<NetPlan> Networks::plan(const std::string& jail_id, const std::string& ho
     LJ_TRY(net::check_endpoint(j.net, j.ep));
     p.joins.push_back(std::move(j));
   }
-  // Its resolv.conf and hosts, under the state directory, bound read-only into the jail.
-  const auto dir = files_dir(jail_id);
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return fail(Errc::system, "network", "creating " + dir.string() + ": " + ec.message());
-  LJ_TRY(net::write_in_place(dir / "resolv.conf",
-                             net::resolv_conf(read_file("/etc/resolv.conf"), req.dns)));
-  {
-    // The hostname the jail is told, for write_hosts (which runs again on every join and leave).
-    std::ofstream(dir / "hostname") << hostname;
+  // Its resolv.conf (shared by the jails of the same text) and its own hosts, under the state
+  // directory, bound read-only into the jail.
+  if (!files_made_) {
+    std::error_code ec;
+    std::filesystem::create_directories(files_dir(), ec);
+    if (ec) return fail(Errc::system, "network", "creating " + files_dir().string() + ": " + ec.message());
+    files_made_ = true;
   }
-  {
-    json extra = json::array();
-    for (const auto& e : req.extra_hosts) extra.push_back({e.address.str(), e.names});
-    std::ofstream(dir / "extra_hosts.json") << extra.dump();
-  }
-  write_hosts(jail_id);
-  p.files.push_back(jail::Volume{dir / "hosts", "/etc/hosts", true});
-  p.files.push_back(jail::Volume{dir / "resolv.conf", "/etc/resolv.conf", true});
+  const auto resolv = LJ_TRY(resolv_file(net::resolv_conf(read_file("/etc/resolv.conf"), req.dns)));
+  LJ_TRY(write_hosts(jail_id, Own{hostname, req.extra_hosts}));
+  p.files.push_back(jail::Volume{hosts_path(jail_id), "/etc/hosts", true});
+  p.files.push_back(jail::Volume{resolv, "/etc/resolv.conf", true});
   return p;
 }
 
@@ -347,30 +371,30 @@ Result<NetAttached> Networks::attach(const NetPlan& plan) {
   return a;
 }
 
-// The hosts file of one jail: its own addresses under its hostname, every other jail on its
-// networks under its name (and hostname), then its extra hosts.
-void Networks::write_hosts(const std::string& jail_id) {
-  const auto dir = files_dir(jail_id);
-  std::error_code ec;
-  if (!std::filesystem::exists(dir, ec)) return;
-  const std::string hostname = read_file(dir / "hostname");
-  std::vector<net::HostEntry> extra;
-  auto doc = json::parse(read_file(dir / "extra_hosts.json"), nullptr, false);
-  if (doc.is_array()) {
-    for (const auto& e : doc) {
-      auto ip = net::IpAddress::parse(e.at(0).get<std::string>());
-      if (ip) extra.push_back({*ip, e.at(1).get<std::vector<std::string>>()});
+// A jail's hostname and extra hosts, from its stored create request (what make_spec gives it).
+Networks::Own Networks::own(const index::JailRow& row) {
+  Own o;
+  o.hostname = row.name;  // the id when it has no name
+  auto spec = json::parse(row.spec, nullptr, false);
+  if (!spec.is_object()) return o;
+  if (auto it = spec.find("hostname"); it != spec.end() && it->is_string() && !it->get<std::string>().empty())
+    o.hostname = it->get<std::string>();
+  if (auto it = spec.find("extra_hosts"); it != spec.end() && it->is_array()) {
+    for (const auto& e : *it) {
+      if (!e.is_string()) continue;
+      if (auto h = net::parse_host_entry(e.get<std::string>())) o.extra.push_back(std::move(*h));
     }
   }
-  auto own = d_.idx.jail_leases(jail_id);
-  if (!own) {
-    lg()->warn("jail={} hosts file: {}", jail_id, own.error().what());
-    return;
-  }
+  return o;
+}
+
+// The hosts file of one jail: its own addresses under its hostname, every other jail on its
+// networks under its name (and hostname), then its extra hosts.
+Status Networks::write_hosts(const std::string& jail_id, const Own& self) {
+  auto leases = LJ_TRY(d_.idx.jail_leases(jail_id));
   std::vector<net::IpAddress> mine;
   std::vector<net::HostEntry> peers;
-  std::set<std::string> seen{jail_id};
-  for (const auto& l : *own) {
+  for (const auto& l : leases) {
     if (auto a = net::IpAddress::parse(l.address4)) mine.push_back(*a);
     if (auto a = net::IpAddress::parse(l.address6); !l.address6.empty() && a) mine.push_back(*a);
     auto others = d_.idx.list_leases(l.network);
@@ -383,40 +407,39 @@ void Networks::write_hosts(const std::string& jail_id) {
         continue;
       std::vector<std::string> names{row->name};
       if (row->name != row->id) names.push_back(row->id);
-      auto spec = json::parse(row->spec, nullptr, false);
-      if (spec.is_object() && spec.contains("hostname") && spec["hostname"].is_string()) {
-        auto hn = spec["hostname"].get<std::string>();
-        if (!hn.empty() && hn != row->name) names.push_back(hn);
-      }
+      if (auto hn = own(*row).hostname; hn != row->name) names.push_back(hn);
       if (auto a = net::IpAddress::parse(o.address4)) peers.push_back({*a, names});
       if (auto a = net::IpAddress::parse(o.address6); !o.address6.empty() && a)
         peers.push_back({*a, names});
     }
   }
-  if (auto st = net::write_in_place(dir / "hosts", net::hosts_file(hostname, mine, peers, extra));
-      !st) {
-    lg()->warn("jail={} hosts file: {}", jail_id, st.error().what());
-  }
+  return net::write_in_place(hosts_path(jail_id),
+                             net::hosts_file(self.hostname, mine, peers, self.extra));
 }
 
-void Networks::refresh_hosts(const std::vector<std::string>& networks) {
+void Networks::refresh_hosts(const std::vector<std::string>& networks, const std::string& except) {
   std::set<std::string> jails;
   for (const auto& n : networks) {
     auto leases = d_.idx.list_leases(n);
     if (!leases) continue;
     for (const auto& l : *leases) jails.insert(l.jail_id);
   }
+  jails.erase(except);
   for (const auto& id : jails) {
-    // One that ended keeps its lease until its rules are gone, and its files go meanwhile.
+    // One that ended keeps its lease until its rules are gone, and its file goes meanwhile; one
+    // not started has none yet (its start writes it).
     auto row = d_.idx.get_jail(id);
-    if (row && row->state != index::JailState::exited && row->state != index::JailState::removed)
-      write_hosts(id);
+    if (!row || row->state == index::JailState::exited || row->state == index::JailState::removed)
+      continue;
+    std::error_code ec;
+    if (!std::filesystem::exists(hosts_path(id), ec)) continue;
+    if (auto st = write_hosts(id, own(*row)); !st)
+      lg()->warn("jail={} hosts file: {}", id, st.error().what());
   }
 }
 
 void Networks::forget(const std::string& jail_id) {
-  std::error_code ec;
-  std::filesystem::remove_all(files_dir(jail_id), ec);
+  ::unlink(hosts_path(jail_id).c_str());
 }
 
 json Networks::jail_addresses(const std::string& jail_id) {
@@ -439,10 +462,12 @@ Result<std::map<std::string, std::vector<net::Attachment>>> Networks::recover(
     const std::vector<std::string>& live) {
   std::map<std::string, std::vector<net::Attachment>> links;
   const std::set<std::string> alive(live.begin(), live.end());
-  // Files of jails that are gone.
+  // Files of jails that are gone ("<id>.hosts"; a directory "<id>" of an older ljd), and the
+  // shared resolv.conf files (those bound into live jails stay there: a bind holds its inode).
   std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(d_.cfg.root / ".ljd" / "net", ec)) {
-    if (!alive.count(e.path().filename().string())) std::filesystem::remove_all(e.path(), ec);
+  for (const auto& e : std::filesystem::directory_iterator(files_dir(), ec)) {
+    const std::string name = e.path().filename().string();
+    if (!alive.count(name.substr(0, name.find('.')))) std::filesystem::remove_all(e.path(), ec);
   }
   auto rows = LJ_TRY(d_.idx.list_networks());
   if (rows.empty()) return links;  // nothing of ljd's was ever made (a removal removes its bridge)
@@ -483,7 +508,14 @@ Result<std::map<std::string, std::vector<net::Attachment>>> Networks::recover(
   }
   for (std::size_t i = 0; i < joined.size(); ++i)
     links[joined_ids[i]].emplace_back(h, *joined[i].net, joined[i].ep);
-  for (const auto& id : live) write_hosts(id);
+  for (const auto& id : live) {
+    auto row = d_.idx.get_jail(id);
+    if (!row) continue;
+    std::error_code gone;
+    if (!std::filesystem::exists(hosts_path(id), gone)) continue;  // on no network
+    if (auto st = write_hosts(id, own(*row)); !st)
+      lg()->warn("jail={} hosts file: {}", id, st.error().what());
+  }
   return links;
 }
 

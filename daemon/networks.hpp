@@ -91,10 +91,10 @@ class Networks {
   // Blocking pool (thread-safe): a new network namespace and the plan's links into it. On
   // failure nothing is left.
   Result<NetAttached> attach(const NetPlan& plan);
-  // After a jail joined or left `networks`: rewrites the hosts files of the jails on them (names
-  // are hosts files kept current; docs/networking.md).
-  void refresh_hosts(const std::vector<std::string>& networks);
-  // A jail is gone: its files. Thread-safe (touches no index): the teardown calls it on the
+  // After a jail joined or left `networks`: rewrites the hosts files of the jails on them but
+  // `except` (names are hosts files kept current; docs/networking.md).
+  void refresh_hosts(const std::vector<std::string>& networks, const std::string& except = {});
+  // A jail is gone: its hosts file. Thread-safe (touches no index): the teardown calls it on the
   // blocking pool.
   void forget(const std::string& jail_id);
   // The addresses a jail holds, as the API shows them ([] when none).
@@ -113,11 +113,23 @@ class Networks {
  private:
   Result<net::Host*> host();
   Result<index::NetworkRow> make(NetworkCreate req, std::optional<std::uint32_t> uid);
-  std::filesystem::path files_dir(const std::string& jail_id) const;
-  void write_hosts(const std::string& jail_id);
+  // What a jail's own hosts file says of it: its hostname and its extra hosts.
+  struct Own {
+    std::string hostname;
+    std::vector<net::HostEntry> extra;
+  };
+  static Own own(const index::JailRow& row);
+  std::filesystem::path files_dir() const;
+  std::filesystem::path hosts_path(const std::string& jail_id) const;
+  Result<std::filesystem::path> resolv_file(const std::string& text);
+  Status write_hosts(const std::string& jail_id, const Own& self);
 
   Daemon& d_;
   std::unique_ptr<net::Host> host_;  // made on first use, on the loop thread
+  // Loop thread: the resolv.conf files written since the start (name -> text), and whether the
+  // files' directory exists.
+  std::map<std::string, std::string> resolv_;
+  bool files_made_ = false;
 };
 
 // The NetworkSpec of a stored network.

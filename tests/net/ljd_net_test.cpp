@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -241,7 +242,7 @@ TEST_F(LjdNetTest, JailsOnOneNetworkResolveEachOtherByName) {
   auto late = on(json{{"world", "bb"}, {"name", "late"}, {"command", {"sleep", "30"}}}, "app");
   auto l = run(late);
   std::string db_id = call("GET", "/v1/jails/db", json(), 200)["id"];
-  std::ifstream in(ljd_->root() / ".ljd" / "net" / db_id / "hosts");
+  std::ifstream in(ljd_->root() / ".ljd" / "net" / (db_id + ".hosts"));
   std::stringstream ss;
   ss << in.rdbuf();
   EXPECT_NE(ss.str().find("late"), std::string::npos) << ss.str();
@@ -522,6 +523,51 @@ TEST_F(LjdNetTest, LjctlDnsAndAddHostReachTheJailsOwnFiles) {
   r = ljctl("run --network default --dns not-an-ip bb -- true");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.out.find("dns"), std::string::npos) << r.out;
+}
+
+// A resolv.conf is one file per distinct text, bound read-only into every jail with that text
+// (most share the host's servers: one file made, not one a jail); a hosts file is each jail's own
+// and goes with the jail.
+TEST_F(LjdNetTest, ResolvConfIsSharedByTextAndAJailsHostsFileGoesWithIt) {
+  const json cmd = {"sh", "-c",
+                    "grep ' /etc/resolv.conf ' /proc/self/mountinfo | cut -d' ' -f4; "
+                    "cat /etc/resolv.conf; echo END; exec sleep 30"};
+  auto body = on(json{{"world", "bb"}, {"command", cmd}}, "default");
+  auto own_dns = body;
+  own_dns["dns"] = json::array({"192.0.2.53"});
+  std::vector<json> jails{run(body), run(body), run(own_dns)};
+  std::vector<std::string> out;
+  for (const auto& j : jails) {
+    std::string l;
+    for (int i = 0; i < 100 && l.find("END") == std::string::npos; ++i) {
+      std::this_thread::sleep_for(50ms);
+      l = logs_of(j);
+    }
+    ASSERT_NE(l.find("END"), std::string::npos) << l;
+    out.push_back(l);
+  }
+  auto source = [](const std::string& log) {  // the bind's root: the file under .ljd/net
+    auto at = log.find("/resolv-");
+    return at == std::string::npos ? std::string() : log.substr(at, log.find(".conf", at) - at);
+  };
+  EXPECT_FALSE(source(out[0]).empty()) << out[0];
+  EXPECT_EQ(source(out[0]), source(out[1]));
+  EXPECT_NE(source(out[0]), source(out[2]));
+  EXPECT_EQ(out[0].find("192.0.2.53"), std::string::npos) << out[0];
+  EXPECT_NE(out[2].find("nameserver 192.0.2.53"), std::string::npos) << out[2];
+  auto files = [&](const std::string& suffix) {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(ljd_->root() / ".ljd" / "net")) {
+      const std::string f = e.path().filename().string();
+      n += f.size() >= suffix.size() && f.compare(f.size() - suffix.size(), suffix.size(), suffix) == 0;
+    }
+    return n;
+  };
+  EXPECT_EQ(files(".conf"), 2);
+  EXPECT_EQ(files(".hosts"), 3);
+  for (const auto& j : jails) call("DELETE", "/v1/jails/" + j["id"].get<std::string>() + "?force=true", json(), 200);
+  for (int i = 0; i < 40 && files(".hosts") > 0; ++i) std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(files(".hosts"), 0);
 }
 
 TEST_F(LjdNetTest, KillNineThenRestartFreesDeadLeasesKeepsLiveOnesRemovesStaleLinks) {

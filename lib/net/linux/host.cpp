@@ -97,6 +97,7 @@ class LinuxHost final : public Host {
     std::optional<linux_links::LinkPool::Slot> slot;
     if (target.netns_fd >= 0 && ep.jail_ifname == linux_links::kPooledJailEnd)
       slot = pool_.claim(target.netns_fd);
+    ScopeExit refill([&] { pool_.refill(); });
     LJ_TRY(check_endpoint(net, ep));
     if (target.netns_fd < 0)
       return fail(Errc::invalid_argument, "net", "attach needs the jail's network namespace");

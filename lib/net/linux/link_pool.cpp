@@ -55,10 +55,13 @@ UniqueFd LinkPool::take() {
     Slot s = std::move(ready_.back().second);
     ready_.pop_back();
     handed_.emplace(s.ns, std::move(s));
+  } else {
+    cv_.notify_all();  // none ready: no attach of a pooled link to wait for
   }
-  cv_.notify_all();
   return fd;
 }
+
+void LinkPool::refill() { cv_.notify_all(); }
 
 std::optional<LinkPool::Slot> LinkPool::claim(int netns_fd) {
   auto id = identity(netns_fd);

@@ -57,6 +57,9 @@ class LinkPool {
   // The slot of a namespace that take() handed out, no longer the pool's; nullopt when `netns_fd`
   // is not one.
   std::optional<Slot> claim(int netns_fd);
+  // Lets the thread make the slots taken since: called once the attach that took one is done, so
+  // that making a namespace and a veth (rtnl_lock, copy_net_ns) does not compete with it.
+  void refill();
   // The host ends the pool holds (a sweep keeps them).
   std::vector<std::string> names();
   // Stops the thread and gives back every slot not yet claimed (the caller deletes their host

@@ -304,6 +304,7 @@ class FreebsdHost final : public Host {
     const int jid = ::jail_getid(target.jail.c_str());
     if (jid < 0) return fail(Errc::not_found, "net", "no jail " + target.jail + ": " + jail_errmsg);
     std::lock_guard lock(mu_);
+    retry_unreleased();
     if (!if_exists(net.bridge))
       return fail(Errc::not_found, "net", "network " + net.name + " has no bridge " + net.bridge);
     // epair(4): "epairNa" here, "epairNb" its peer; a -> the link's name, b -> the link's name
@@ -345,14 +346,19 @@ class FreebsdHost final : public Host {
 
   Status detach(const NetworkSpec&, const Endpoint& ep, Unlink) override {
     std::lock_guard lock(mu_);
+    retry_unreleased();
     LJ_TRY(flush_anchor(pf::jail_anchor(ep)));
     // Destroying the a end destroys its peer, in whichever VNET it is. Always: an epair whose b
     // end was in a VNET jail that died returns to the host's VNET, it is not destroyed with it.
-    return destroy_if(s4_.get(), ep.link);
+    return release_link(ep.link);
   }
 
   Status reconcile(const std::vector<NetworkSpec>& nets,
                    const std::vector<Joined>& endpoints) override {
+    {
+      std::lock_guard lock(mu_);
+      unreleased_.clear();  // the sweep below removes every link not listed
+    }
     std::set<std::string> keep;
     for (const auto& n : nets) {
       LJ_TRY(add_network(n));
@@ -381,6 +387,7 @@ class FreebsdHost final : public Host {
   Status remove_all() override {
     std::lock_guard lock(mu_);
     nets_.clear();
+    unreleased_.clear();  // every link of ljd's goes below
     for (const auto& name : ljd_interfaces()) LJ_TRY(destroy_if(s4_.get(), name));
     // Every anchor under ljd: flushing the parent recursively is not one pfctl verb, so each
     // known kind; anchors without rules are dropped by pf itself.
@@ -481,9 +488,52 @@ class FreebsdHost final : public Host {
                     ": " + (code >= 0 && code < 6 ? kStep[code] : "killed") + " failed");
   }
 
-  std::mutex mu_;  // guards the sockets and nets_
+  // A jail's epair, destroyed by its host end and retried while the kernel holds it. A VNET jail
+  // whose last process exited may linger, dying (sockets in TIME_WAIT hold its prison), and its
+  // VNET is torn down later, asynchronously: meanwhile the kernel answers EBUSY to interface
+  // moves (if.c, if_vmove_loan/if_vmove_reclaim: "Make sure the VNET is stable"), and an
+  // interface between two VNETs is briefly on no cloner's list, when SIOCIFDESTROY answers ENXIO
+  // as for a name that is gone (if_clone.c, if_clone_destroyif). So success is the name being
+  // gone when looked up again, not the answer. What is still held after the tries is kept in
+  // unreleased_ and tried again at every later attach and detach (and a restart's reconcile
+  // sweeps it): retried, never leaked.
+  Status release_link(const std::string& link) {
+    static constexpr int kTries = 5;
+    Status last;
+    for (int i = 0; i < kTries; ++i) {
+      if (i > 0) ::usleep(static_cast<useconds_t>(20000 << (i - 1)));  // 20, 40, 80, 160 ms
+      last = destroy_if(s4_.get(), link);
+      if (!if_exists(link)) {
+        unreleased_.erase(link);
+        return {};
+      }
+      if (!last && last.error().sys_errno() != EBUSY) break;
+    }
+    unreleased_.insert(link);
+    return fail(Errc::busy, "net",
+                "jail link " + link + " is still held by the kernel (its jail's VNET is dying" +
+                    (last ? std::string() : ": " + last.error().what()) +
+                    "); it is destroyed at a later attach or detach");
+  }
+
+  // One more try for each link that release_link could not destroy (no wait: the next call tries
+  // again). Called with mu_ held.
+  void retry_unreleased() {
+    for (auto it = unreleased_.begin(); it != unreleased_.end();) {
+      (void)destroy_if(s4_.get(), *it);
+      if (!if_exists(*it)) {
+        lj::log("net")->info("released jail link {} at last", *it);
+        it = unreleased_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  std::mutex mu_;  // guards the sockets, nets_ and unreleased_
   UniqueFd s4_, s6_;
   std::map<std::string, NetworkSpec> nets_;  // by bridge: the networks this host has made
+  std::set<std::string> unreleased_;  // jail links whose destroy the kernel refused so far
 };
 
 }  // namespace

@@ -316,19 +316,15 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
   Networks* networks = d_.networks.get();
   d_.loop.blocking([this, job, pipes, finish, backend, networks, id, fresh, uid, tty, tty_input] {
     auto t0 = std::chrono::steady_clock::now();
-    // Its network namespace with its links made first, then the jail joins it (mode netns).
-    if (job->net) {
-      auto a = networks->attach(*job->net);
-      if (a) {
-        job->attached = std::move(*a);
-        job->spec.network.mode = jail::NetworkMode::netns;
-        job->spec.network.netns_fd = job->attached.netns.get();
-      } else {
-        job->result = fail(std::move(a).error());
-      }
-    }
+    // Its networks (join_networks): on Linux its namespace with its links made first, then the
+    // jail joins it (mode netns); on FreeBSD its links go into its VNET from on_vnet.
+    Status joined;
+    if (job->net) joined = networks->attach(*job->net, job->spec, job->attached);
     auto t1 = std::chrono::steady_clock::now();
-    if (!job->net || job->attached.netns) job->result = backend->spawn(job->spec);
+    if (joined)
+      job->result = backend->spawn(job->spec);
+    else
+      job->result = fail(std::move(joined).error());
     job->attached.netns.reset();  // the jail holds its namespace now
     if (job->result && job->spec.tty) {
       // Sent before the command started: it is in the socket by now.

@@ -354,21 +354,10 @@ Result<NetPlan> Networks::plan(const std::string& jail_id, const std::string& ho
   return p;
 }
 
-Result<NetAttached> Networks::attach(const NetPlan& plan) {
-  NetAttached a;
+Status Networks::attach(const NetPlan& plan, jail::JailSpec& spec, NetAttached& out) {
   net::Host* h = host_.get();  // made by lease/plan's network lookups, on the loop thread
   if (!h) return fail(Errc::internal, "network", "no host");
-  // One made ahead, with its first link waiting in it; else a new one.
-  a.netns = h->take_jail_netns();
-  if (!a.netns) a.netns = LJ_TRY(new_jail_netns());
-  net::JailTarget target;
-  target.netns_fd = a.netns.get();
-  for (const auto& j : plan.joins) {
-    auto link = h->attach(j.net, j.ep, target);
-    if (!link) return fail(std::move(link).error().context("joining network " + j.net.name));
-    a.links.push_back(std::move(*link));
-  }
-  return a;
+  return join_networks(*h, plan, spec, out);
 }
 
 // A jail's hostname and extra hosts, from its stored create request (what make_spec gives it).

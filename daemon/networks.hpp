@@ -59,8 +59,8 @@ struct NetPlan {
   std::vector<std::string> networks() const;
 };
 
-// What attach made: the jail's network namespace (for JailSpec::network, mode netns) and its
-// links, owned (destroyed: detached).
+// What attach made: the jail's network namespace (Linux, for JailSpec::network, mode netns) and
+// its links, owned (destroyed: detached).
 struct NetAttached {
   UniqueFd netns;
   std::vector<net::Attachment> links;
@@ -88,9 +88,10 @@ class Networks {
   // The plan of a start, from the jail's stored leases; writes its resolv.conf and hosts.
   Result<NetPlan> plan(const std::string& jail_id, const std::string& hostname,
                        const JailNetworking& req);
-  // Blocking pool (thread-safe): a new network namespace and the plan's links into it. On
-  // failure nothing is left.
-  Result<NetAttached> attach(const NetPlan& plan);
+  // Blocking pool (thread-safe): joins the jail of `spec` to the plan's networks (join_networks:
+  // Linux makes its namespace and links now, FreeBSD when the VNET jail exists). `out` owns what
+  // was made; on failure it holds what to undo.
+  Status attach(const NetPlan& plan, jail::JailSpec& spec, NetAttached& out);
   // After a jail joined or left `networks`: rewrites the hosts files of the jails on them but
   // `except` (names are hosts files kept current; docs/networking.md).
   void refresh_hosts(const std::vector<std::string>& networks, const std::string& except = {});
@@ -135,8 +136,11 @@ class Networks {
 // The NetworkSpec of a stored network.
 Result<net::NetworkSpec> network_spec(const index::NetworkRow& row);
 
-// Platform seam (daemon/<platform>/jail_netns.cpp): a new network namespace for a jail (Linux);
-// unsupported on FreeBSD, whose VNET jails the daemon does not attach yet.
-Result<UniqueFd> new_jail_netns();
+// Platform seam (daemon/<platform>/jail_netns.cpp): the jail of `spec` joins the plan's networks
+// on `host`. Linux: a network namespace (one of the host's made ahead, else a new one) with the
+// links made in it now, which the spawn joins (mode netns, `out.netns`). FreeBSD: a VNET jail of
+// its own (mode netns), whose links on_vnet attaches once the jail exists and before its command
+// runs (an epair into each bridge, pf anchors). The links land in `out.links`.
+Status join_networks(net::Host& host, const NetPlan& plan, jail::JailSpec& spec, NetAttached& out);
 
 }  // namespace lj::daemon

@@ -1,13 +1,27 @@
+#include <string>
+
 #include "daemon/networks.hpp"
 
 namespace lj::daemon {
 
-// lib/net's FreeBSD host attaches an epair to a VNET jail that exists already (JailTarget::jail),
-// and lib/jail's FreeBSD backend makes no VNET jail yet: jails on networks are Linux-only for now
-// (docs/networking.md, "Not done yet").
-Result<UniqueFd> new_jail_netns() {
-  return fail(Errc::unsupported, "net",
-              "jails on networks are not supported by the FreeBSD backend yet (no VNET jail)");
+// There is no namespace to make before a FreeBSD jail exists: the backend makes a VNET jail of its
+// own (mode netns) and calls on_vnet with its jid before the command starts; each network's epair
+// goes in then (lib/net/freebsd/host.cpp: SIOCSIFVNET, the jail end configured from inside, the
+// jail's pf anchor). A failed attach fails the spawn, which removes the jail; the links made so far
+// are in `out`, detached by its owner.
+Status join_networks(net::Host& host, const NetPlan& plan, jail::JailSpec& spec, NetAttached& out) {
+  spec.network.mode = jail::NetworkMode::netns;
+  spec.network.on_vnet = [&host, &plan, &out](int jid) -> Status {
+    net::JailTarget target;
+    target.jail = std::to_string(jid);  // jail_getid(3) takes a jid as well as a name
+    for (const auto& j : plan.joins) {
+      auto link = host.attach(j.net, j.ep, target);
+      if (!link) return fail(std::move(link).error().context("joining network " + j.net.name));
+      out.links.push_back(std::move(*link));
+    }
+    return {};
+  };
+  return {};
 }
 
 }  // namespace lj::daemon

@@ -218,6 +218,19 @@ Status run_hooks(const std::vector<oci::Hook>& hooks, const std::string& state, 
   return {};
 }
 
+// poststart and poststop: "if any ... hook fails, the runtime MUST log a warning, but the
+// remaining hooks and lifecycle continue as if the hook had succeeded" (runtime-spec
+// runtime.md, Lifecycle; runtime-tools poststart_fail, poststop_fail): each failure a warning.
+void run_hooks_warning(const std::vector<oci::Hook>& hooks, const std::string& state,
+                       const char* kind) {
+  for (const auto& h : hooks)
+    if (Status st = run_hook(h, state, kind); !st) {
+      // On stderr too, as runc's warnings go there without --log.
+      std::fprintf(stderr, "ljoci: warning: %s\n", st.error().what().c_str());
+      log_line("warning", st.error().what());
+    }
+}
+
 // The state the engine gives the createContainer and startContainer hooks: runc's, with status
 // creating (resp. created) and the pid the hook's caller has in the container, split at the pid.
 // A mark inside a JSON string would be preceded by an escaped quote: `"pid": <mark>` is unique.
@@ -368,8 +381,7 @@ Status start(const std::string& id) {
   ::unlink(sd.fifo(id).c_str());
   auto b = oci::parse_config(s.config, s.bundle, id);
   if (b) {
-    Status h = run_hooks(b->hooks.poststart, oci::state_json(s, oci::Status::running), "poststart");
-    if (!h) log_line("warning", h.error().what());  // runc: a failed poststart hook is a warning
+    run_hooks_warning(b->hooks.poststart, oci::state_json(s, oci::Status::running), "poststart");
   }
   return {};
 }
@@ -420,8 +432,7 @@ Status delete_container(const std::string& id, bool force) {
   LJ_TRY(backend->release(s->handle));
   auto b = oci::parse_config(s->config, s->bundle, id);
   if (b) {
-    Status h = run_hooks(b->hooks.poststop, oci::state_json(*s, oci::Status::stopped), "poststop");
-    if (!h) log_line("warning", h.error().what());
+    run_hooks_warning(b->hooks.poststop, oci::state_json(*s, oci::Status::stopped), "poststop");
   }
   sd.remove(id);
   return {};

@@ -106,4 +106,20 @@ Status validate_spec(const JailSpec& spec) {
   return {};
 }
 
+const char* JailParameters::first_set() const {
+  if (!parent.empty()) return "parent";
+  if (host != Sharing::unset) return "host";
+  if (vnet != Sharing::unset) return "vnet";
+  if (!vnet_interfaces.empty()) return "vnet_interfaces";
+  if (sysvmsg != Sharing::unset) return "sysvmsg";
+  if (sysvsem != Sharing::unset) return "sysvsem";
+  if (sysvshm != Sharing::unset) return "sysvshm";
+  if (enforce_statfs) return "enforce_statfs";
+  if (!allow.empty()) return "allow";
+  if (!mount_types.empty()) return "mount_types";
+  if (devfs_ruleset) return "devfs_ruleset";
+  if (!devices.empty()) return "devices";
+  return nullptr;
+}
+
 }  // namespace lj::jail

@@ -171,6 +171,54 @@ struct JoinedNamespaces {
   bool any() const { return ipc >= 0 || uts >= 0 || pid >= 0 || cgroup >= 0; }
 };
 
+// How a FreeBSD jail shares one of its parent's (the host's, or JailParameters::parent's)
+// resources: jail(8)'s "disable", "new" and "inherit" (the kernel's JAIL_SYS_*). unset: the
+// engine's choice.
+enum class Sharing { unset, disable, new_, inherit };
+
+// jail(8) parameters beyond the engine's defaults, as an OCI config's freebsd section asks for
+// them (runtime-spec config-freebsd.md; lib/oci maps it). Every default leaves the engine's jail
+// as it was. FreeBSD only: the Linux backend refuses a spec that sets any (first_set names it).
+// The network fields of that section map to JailSpec::network; what is here completes it.
+struct JailParameters {
+  // Create the jail inside this running jail (its full name, "a" or "a.b"): the kernel's name of
+  // the new jail is "<parent>.<name>" (JailHandle::name carries it), the parent's children.max is
+  // raised when it has no room left (and stays raised, as ocijail does).
+  std::string parent;
+  // host.*: inherit shares the parent's hostname, domainname, hostuuid and hostid (then
+  // JailSpec::hostname must be empty); new or unset: the jail's own, hostname set.
+  Sharing host = Sharing::unset;
+  // With network mode none only: inherit keeps the parent's network stack, with no address
+  // (ip4 and ip6 disabled), instead of a VNET of the jail's own with lo0.
+  Sharing vnet = Sharing::unset;
+  // With network mode none (a VNET of its own): host interfaces moved into the jail's VNET once
+  // it exists, before its command runs (SIOCSIFVNET, as `ifconfig IF vnet JID`); the kernel gives
+  // them back to the host when the VNET goes.
+  std::vector<std::string> vnet_interfaces;
+  // System V IPC; unset: the engine's (Grants::sysvipc: new, else the kernel's disable).
+  Sharing sysvmsg = Sharing::unset, sysvsem = Sharing::unset, sysvshm = Sharing::unset;
+  std::optional<int> enforce_statfs;  // 0..2; unset: 2
+  // jail(8) boolean allow.* parameters to set, as the kernel names them ("allow.raw_sockets",
+  // or negated: "allow.nosuser"). Only names from freebsd::kAllowParameters (plan.hpp).
+  std::vector<std::string> allow;
+  // File system types the jail may mount (allow.mount and allow.mount.<type>); needs
+  // enforce_statfs below 2 (jail(8)). Empty: allow.nomount, the engine's default.
+  std::vector<std::string> mount_types;
+  // The ruleset the jail's devfs starts from instead of the backend's (BackendOptions
+  // ::devfs_ruleset); 0 is refused (no rule: every host device).
+  std::optional<int> devfs_ruleset;
+  // Devices unhidden in the jail's devfs ("/dev/pf"), each optionally with a mode (devfs rule
+  // "mode"): added to Grants::devices' rules.
+  struct Device {
+    std::string path;
+    std::optional<unsigned> mode;  // 0..07777
+  };
+  std::vector<Device> devices;
+
+  // The first field set, by name ("parent"); nullptr when none is.
+  const char* first_set() const;
+};
+
 struct JailSpec {
   // Unique among live jails; names the jail's cgroup, and on FreeBSD the jail itself (jids are
   // reused, names are not). [A-Za-z0-9_.-], at most 64 characters.
@@ -213,6 +261,7 @@ struct JailSpec {
   std::optional<UserNamespace> userns;
   ProcessOptions process;
   Grants grants;
+  JailParameters freebsd;  // FreeBSD only
 
   // Optional host path where the jail's init writes how the main command ended ("exited N\n" or
   // "killed N\n"), opened (created, truncated) by the parent before the jail starts. A restarted

@@ -7,6 +7,9 @@
 #include <sstream>
 #include <string_view>
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
 #include <nlohmann/json.hpp>
 
 namespace lj::oci {
@@ -38,11 +41,42 @@ bool propagation_name(const std::string& o) {
   return false;
 }
 
-// Devices of the engine's /dev (linux/root_program.cpp): a config may list them, no others.
-bool engine_device(const std::string& path) {
-  static const std::set<std::string> kDevices = {"/dev/null",    "/dev/zero", "/dev/full",
-                                                 "/dev/random", "/dev/urandom", "/dev/tty"};
-  return kDevices.count(path) > 0;
+// Devices of the engine's /dev (linux/root_program.cpp): binds of the host's nodes, so their
+// type and numbers are the host's (devices.txt) and their mode and owner too (0666, root).
+struct EngineDevice {
+  const char* path;
+  unsigned major, minor;
+};
+constexpr EngineDevice kEngineDevices[] = {{"/dev/null", 1, 3},   {"/dev/zero", 1, 5},
+                                           {"/dev/full", 1, 7},   {"/dev/random", 1, 8},
+                                           {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0}};
+
+// A linux.devices entry: one of the engine's nodes, as the engine makes it, or refused naming
+// what differs (a node of the config's own numbers, mode or owner needs an engine field).
+Status engine_device(const json& d) {
+  LJ_TRY(only(d, "linux.devices[]", {"path", "type", "major", "minor", "fileMode", "uid", "gid"}));
+  const auto path = d.at("path").get<std::string>();
+  const EngineDevice* e = nullptr;
+  for (const auto& k : kEngineDevices)
+    if (path == k.path) e = &k;
+  if (!e)
+    return unsupported("linux.devices " + path,
+                       "the engine's /dev has null, zero, full, random, urandom and tty");
+  auto differs = [&](const char* field, const std::string& why) {
+    return unsupported("linux.devices " + path + " " + field, why);
+  };
+  if (d.contains("type") && d["type"].get<std::string>() != "c")
+    return differs("type", "the engine's node is the host's character device");
+  if ((d.contains("major") && d["major"].get<std::int64_t>() != e->major) ||
+      (d.contains("minor") && d["minor"].get<std::int64_t>() != e->minor))
+    return differs("major/minor", "the engine's node is the host's " + std::to_string(e->major) +
+                                      ":" + std::to_string(e->minor));
+  if (d.contains("fileMode") && (d["fileMode"].get<std::uint32_t>() & 07777) != 0666)
+    return differs("fileMode", "the engine's node is the host's, mode 0666");
+  for (const char* k : {"uid", "gid"})
+    if (d.contains(k) && d[k].get<std::int64_t>() != 0)
+      return differs(k, "the engine's node is the host's, owned by root");
+  return {};
 }
 
 Result<std::uint64_t> cap_mask(const json& list, const std::string& where) {
@@ -317,6 +351,12 @@ Status resources_of(const json& r, Bundle& b) {
     if (m.contains("swappiness") && m["swappiness"].get<std::int64_t>() >= 0 &&
         m["swappiness"].get<std::int64_t>() != 60)
       return unsupported("linux.resources.memory.swappiness");
+    // Hierarchical accounting is all cgroup v2 has (and v1 since Linux 5.x): only false differs.
+    if (m.contains("useHierarchy") && !m["useHierarchy"].get<bool>())
+      return unsupported("linux.resources.memory.useHierarchy false");
+    // A rule for later updates that ljoci's update does not check.
+    if (m.value("checkBeforeUpdate", false))
+      return unsupported("linux.resources.memory.checkBeforeUpdate");
   }
   if (r.contains("pids")) {
     LJ_TRY(only(r["pids"], "linux.resources.pids", {"limit"}));
@@ -357,12 +397,7 @@ Status linux_of(const json& lx, Bundle& b) {
   LJ_TRY(namespaces_of(lx["namespaces"], b));
   LJ_TRY(id_mappings(lx, b));
   if (lx.contains("devices"))
-    for (const auto& d : lx["devices"]) {
-      const auto path = d.at("path").get<std::string>();
-      if (!engine_device(path))
-        return unsupported("linux.devices " + path,
-                           "the engine's /dev has null, zero, full, random, urandom and tty");
-    }
+    for (const auto& d : lx["devices"]) LJ_TRY(engine_device(d));
   b.cgroups_path = lx.value("cgroupsPath", "");
   if (lx.contains("resources")) LJ_TRY(resources_of(lx["resources"], b));
   if (lx.contains("sysctl"))
@@ -389,7 +424,263 @@ Status linux_of(const json& lx, Bundle& b) {
   return {};
 }
 
-Result<Bundle> parse(const json& c, const std::filesystem::path& dir, const std::string& id) {
+// ---- FreeBSD (runtime-spec config-freebsd.md) ----
+
+// The process fields a FreeBSD jail has no means for (the FreeBSD backend refuses them too, by
+// the engine's names: here they are named as the config names them).
+Status freebsd_process_of(const json& p, Bundle& b) {
+  jail::ProcessOptions& o = b.spec.process;
+  if (p.contains("capabilities"))
+    return unsupported("process.capabilities", "Linux capability sets; a FreeBSD jail has none");
+  o.capabilities.reset();
+  if (p.contains("rlimits") && !p["rlimits"].empty())
+    return unsupported("process.rlimits", "not applied by the FreeBSD backend yet");
+  if (p.contains("oomScoreAdj")) return unsupported("process.oomScoreAdj", "Linux's");
+  if (p.value("noNewPrivileges", false))
+    return unsupported("process.noNewPrivileges", "not applied by the FreeBSD backend yet");
+  o.no_new_privs = true;  // the engine's default, which the FreeBSD backend takes as "nothing"
+  if (!o.groups.empty())
+    return unsupported("process.user.additionalGids", "not applied by the FreeBSD backend yet");
+  if (o.umask != 022)
+    return unsupported("process.user.umask other than 022", "not applied by the FreeBSD backend yet");
+  return {};
+}
+
+// mounts[] on FreeBSD: a devfs on /dev is the engine's own (its "ruleset=N" the jail's devfs
+// ruleset); a nullfs (or bind) mount a volume. The FreeBSD backend mounts nothing else yet.
+Status freebsd_mounts_of(const json& list, jail::JailSpec& s) {
+  for (const auto& m : list) {
+    LJ_TRY(only(m, "mounts[]", {"destination", "type", "source", "options"}));
+    const auto dst = m.at("destination").get<std::string>();
+    if (dst.empty() || dst[0] != '/')
+      return bad("mounts[].destination must be absolute: '" + dst + "'");
+    const std::string type = m.value("type", "");
+    const std::string source = m.value("source", "");
+    std::vector<std::string> options;
+    if (m.contains("options")) options = m.at("options").get<std::vector<std::string>>();
+    if (type == "devfs" && dst == "/dev") {
+      for (const auto& o : options) {
+        if (o.rfind("ruleset=", 0) == 0) {
+          int n = 0;
+          try {
+            n = std::stoi(o.substr(8));
+          } catch (const std::exception&) {
+            return bad("mounts[] devfs option '" + o + "' is not a ruleset number");
+          }
+          if (n <= 0 || n > 65535)
+            return unsupported("mounts[] devfs option '" + o + "'",
+                               "ruleset 0 has no rule: the jail would see every host device");
+          s.freebsd.devfs_ruleset = n;
+        } else {
+          return unsupported("mounts[].options \"" + o + "\" on the devfs (/dev)");
+        }
+      }
+      continue;
+    }
+    const bool is_bind = type == "nullfs" || type == "bind" ||
+                         std::find(options.begin(), options.end(), "bind") != options.end() ||
+                         std::find(options.begin(), options.end(), "rbind") != options.end();
+    if (!is_bind)
+      return unsupported("mounts[].type " + (type.empty() ? std::string("(none)") : type) +
+                             " (on " + dst + ")",
+                         "the FreeBSD backend mounts its devfs and nullfs volumes only");
+    if (source.empty() || source[0] != '/')
+      return bad("mounts[] nullfs source must be absolute: '" + source + "' on " + dst);
+    jail::Volume v;
+    v.host_path = source;
+    v.jail_path = dst;
+    for (const auto& o : options) {
+      if (o == "ro") v.read_only = true;
+      else if (o == "rw" || o == "bind" || o == "rbind" || o == "nosuid" || o == "nodev")
+        continue;  // volumes are always nosuid (the engine's rule, issue 17)
+      else
+        return unsupported("mounts[].options \"" + o + "\" on a nullfs mount (" + dst + ")");
+    }
+    s.root.volumes.push_back(std::move(v));
+  }
+  return {};
+}
+
+Result<jail::Sharing> sharing_of(const json& j, const char* key, bool may_disable) {
+  const auto v = j[key].get<std::string>();
+  if (v == "new") return jail::Sharing::new_;
+  if (v == "inherit") return jail::Sharing::inherit;
+  if (v == "disable" && may_disable) return jail::Sharing::disable;
+  return bad(std::string("freebsd.jail.") + key + " '" + v + "' is not " +
+             (may_disable ? "disable, new or inherit" : "new or inherit"));
+}
+
+Result<std::vector<std::string>> addresses_of(const json& j, const char* key, int family) {
+  std::vector<std::string> out;
+  if (!j.contains(key)) return out;
+  for (const auto& a : j[key]) {
+    const auto text = a.get<std::string>();
+    unsigned char buf[16];
+    if (::inet_pton(family, text.c_str(), buf) != 1)
+      return bad(std::string("freebsd.jail.") + key + ": '" + text + "' is not an " +
+                 (family == AF_INET ? "IPv4" : "IPv6") + " address in numeric form");
+    out.push_back(text);
+  }
+  return out;
+}
+
+// freebsd.jail's network fields -> JailSpec::network (and JailParameters::vnet, vnet_interfaces).
+//   vnet new                      -> mode none: a VNET of its own with lo0 (+ vnetInterfaces)
+//   ip4 and ip6 inherit           -> mode inherit: the host's stack and addresses
+//   ip4Addr/ip6Addr + interface   -> mode ip: those addresses (aliases added on the interface)
+//   vnet inherit, or ip4/ip6 disable/new without addresses -> the host's stack without IP
+//   nothing set                   -> the engine's default, mode none (as vnet new)
+// Other combinations cannot be expressed by the engine's modes and are refused by name.
+Status freebsd_network_of(const json& j, Bundle& b) {
+  using jail::Sharing;
+  jail::JailSpec& s = b.spec;
+  Sharing vnet = Sharing::unset, ip4 = Sharing::unset, ip6 = Sharing::unset;
+  if (j.contains("vnet")) vnet = LJ_TRY(sharing_of(j, "vnet", false));
+  if (j.contains("ip4")) ip4 = LJ_TRY(sharing_of(j, "ip4", true));
+  if (j.contains("ip6")) ip6 = LJ_TRY(sharing_of(j, "ip6", true));
+  const auto v4 = LJ_TRY(addresses_of(j, "ip4Addr", AF_INET));
+  const auto v6 = LJ_TRY(addresses_of(j, "ip6Addr", AF_INET6));
+  const std::string iface = j.value("interface", "");
+  std::vector<std::string> vifs;
+  if (j.contains("vnetInterfaces")) vifs = j["vnetInterfaces"].get<std::vector<std::string>>();
+  const bool addrs = !v4.empty() || !v6.empty();
+  if (vnet == Sharing::new_) {
+    for (const char* k : {"ip4", "ip6", "ip4Addr", "ip6Addr", "interface"})
+      if (j.contains(k))
+        return unsupported(std::string("freebsd.jail.") + k + " with vnet \"new\"",
+                           "a VNET's addresses are configured inside it (vnetInterfaces)");
+    s.network.mode = jail::NetworkMode::none;
+    s.freebsd.vnet_interfaces = vifs;
+    return {};
+  }
+  if (!vifs.empty()) return bad("freebsd.jail.vnetInterfaces needs vnet \"new\"");
+  if (addrs) {
+    if (iface.empty())
+      return unsupported("freebsd.jail.ip4Addr/ip6Addr without interface",
+                         "the engine adds each address to an interface (freebsd.jail.interface)");
+    auto family = [&](const char* k, Sharing sh, bool has) -> Status {
+      if (sh == Sharing::inherit)
+        return unsupported(std::string("freebsd.jail.") + k + " \"inherit\" with addresses",
+                           "one family shared and the other restricted");
+      if (sh == Sharing::disable && has)
+        return bad(std::string("freebsd.jail.") + k + " \"disable\" with " + k + "Addr");
+      return {};
+    };
+    LJ_TRY(family("ip4", ip4, !v4.empty()));
+    LJ_TRY(family("ip6", ip6, !v6.empty()));
+    s.network.mode = jail::NetworkMode::ip;
+    s.network.interface = iface;
+    s.network.addresses = v4;
+    s.network.addresses.insert(s.network.addresses.end(), v6.begin(), v6.end());
+    return {};
+  }
+  if (!iface.empty()) return bad("freebsd.jail.interface without ip4Addr or ip6Addr");
+  if (ip4 == Sharing::inherit && ip6 == Sharing::inherit) {
+    s.network.mode = jail::NetworkMode::inherit;
+    return {};
+  }
+  if (ip4 == Sharing::inherit || ip6 == Sharing::inherit)
+    return unsupported(std::string("freebsd.jail.") + (ip4 == Sharing::inherit ? "ip4" : "ip6") +
+                           " \"inherit\" without the other family inherited",
+                       "the engine shares both families of the host's stack or neither");
+  s.network.mode = jail::NetworkMode::none;
+  if (vnet == Sharing::inherit || ip4 != Sharing::unset || ip6 != Sharing::unset)
+    s.freebsd.vnet = Sharing::inherit;  // the parent's stack, without any address
+  return {};
+}
+
+Status freebsd_jail_of(const json& j, Bundle& b) {
+  LJ_TRY(only(j, "freebsd.jail", {"parent", "host", "ip4", "ip4Addr", "ip6", "ip6Addr", "vnet",
+                                  "interface", "vnetInterfaces", "sysvmsg", "sysvsem", "sysvshm",
+                                  "enforceStatfs", "allow"}));
+  jail::JailParameters& fp = b.spec.freebsd;
+  fp.parent = j.value("parent", "");
+  if (j.contains("host")) fp.host = LJ_TRY(sharing_of(j, "host", false));
+  if (fp.host == jail::Sharing::inherit && !b.spec.hostname.empty())
+    return bad("hostname with freebsd.jail.host \"inherit\" (the jail takes its parent's)");
+  LJ_TRY(freebsd_network_of(j, b));
+  for (auto [k, field] : {std::pair{"sysvmsg", &fp.sysvmsg}, std::pair{"sysvsem", &fp.sysvsem},
+                          std::pair{"sysvshm", &fp.sysvshm}})
+    if (j.contains(k)) *field = LJ_TRY(sharing_of(j, k, true));
+  if (j.contains("enforceStatfs")) {
+    const int e = j["enforceStatfs"].get<int>();
+    if (e < 0 || e > 2) return bad("freebsd.jail.enforceStatfs " + std::to_string(e) + " is not 0, 1 or 2");
+    fp.enforce_statfs = e;
+  }
+  if (j.contains("allow")) {
+    const json& a = j["allow"];
+    LJ_TRY(only(a, "freebsd.jail.allow", {"setHostname", "rawSockets", "chflags", "mount",
+                                          "quotas", "socketAf", "mlock", "reservedPorts",
+                                          "suser"}));
+    // config-freebsd.md's table: each to its jail(8) parameter. An explicit false is the
+    // negated parameter (the jail's default is not the same for all: set_hostname,
+    // reserved_ports and suser are on by default).
+    static constexpr std::pair<const char*, const char*> kAllow[] = {
+        {"setHostname", "allow.set_hostname"}, {"rawSockets", "allow.raw_sockets"},
+        {"chflags", "allow.chflags"},          {"quotas", "allow.quotas"},
+        {"socketAf", "allow.socket_af"},       {"mlock", "allow.mlock"},
+        {"reservedPorts", "allow.reserved_ports"}, {"suser", "allow.suser"}};
+    for (const auto& [key, param] : kAllow) {
+      if (!a.contains(key)) continue;
+      const std::string p = param;
+      fp.allow.push_back(a[key].get<bool>() ? p : "allow.no" + p.substr(6));
+    }
+    if (a.contains("mount")) {
+      for (const auto& t : a["mount"]) {
+        const auto type = t.get<std::string>();
+        if (type.empty() ||
+            type.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789") != std::string::npos)
+          return bad("freebsd.jail.allow.mount: '" + type + "' is not a file system name");
+        fp.mount_types.push_back(type);
+      }
+      if (!fp.mount_types.empty() && fp.enforce_statfs.value_or(2) >= 2)
+        return bad("freebsd.jail.allow.mount needs freebsd.jail.enforceStatfs 0 or 1 (jail(8): "
+                   "mounting is effective only below 2)");
+    }
+  }
+  return {};
+}
+
+Status freebsd_of(const json& f, Bundle& b) {
+  LJ_TRY(only(f, "freebsd", {"devices", "jail"}));
+  if (f.contains("devices"))
+    for (const auto& d : f["devices"]) {
+      LJ_TRY(only(d, "freebsd.devices[]", {"path", "mode"}));
+      const auto path = d.at("path").get<std::string>();
+      if (path.empty() || path[0] == '/')
+        return bad("freebsd.devices[].path is relative to /dev: '" + path + "'");
+      jail::JailParameters::Device dev{"/dev/" + path, std::nullopt};
+      if (d.contains("mode")) {
+        const auto mode = d["mode"].get<std::uint32_t>();
+        if (mode > 07777) return bad("freebsd.devices[].mode of " + path + " is not a file mode");
+        dev.mode = mode;
+      }
+      b.spec.freebsd.devices.push_back(std::move(dev));
+    }
+  if (f.contains("jail")) LJ_TRY(freebsd_jail_of(f["jail"], b));
+  return {};
+}
+
+// The config's process, mounts and hooks on FreeBSD, and its freebsd section.
+Status freebsd_config_of(const json& c, Bundle& b) {
+  if (c.contains("linux") && !c["linux"].empty())
+    return unsupported("linux", "ljoci on FreeBSD reads the freebsd section");
+  LJ_TRY(freebsd_process_of(c["process"], b));
+  if (c.contains("mounts")) LJ_TRY(freebsd_mounts_of(c["mounts"], b.spec));
+  // The container's namespaces of the runtime spec's hooks are Linux's (the engine runs them
+  // there only: jail/spec.hpp ProcessOptions).
+  for (const char* k : {"createContainer", "startContainer"})
+    if (c.contains("hooks") && c["hooks"].contains(k) && !c["hooks"][k].empty())
+      return unsupported(std::string("hooks.") + k, "not run by the FreeBSD backend yet");
+  // System V IPC: "Defaults to new" (config-freebsd.md), as Linux's IPC namespace.
+  for (auto* f : {&b.spec.freebsd.sysvmsg, &b.spec.freebsd.sysvsem, &b.spec.freebsd.sysvshm})
+    *f = jail::Sharing::new_;
+  if (c.contains("freebsd")) LJ_TRY(freebsd_of(c["freebsd"], b));
+  return {};
+}
+
+Result<Bundle> parse(const json& c, const std::filesystem::path& dir, const std::string& id,
+                     Platform platform) {
   LJ_TRY(only(c, "", {"ociVersion", "root", "mounts", "process", "hostname", "domainname",
                       "hooks", "annotations", "linux", "solaris", "windows", "vm", "zos",
                       "freebsd"}));
@@ -400,7 +691,11 @@ Result<Bundle> parse(const json& c, const std::filesystem::path& dir, const std:
     return bad("ociVersion " + b.oci_version + ": ljoci reads runtime-spec 1.x");
   for (const char* k : {"solaris", "windows", "vm", "zos"})
     if (c.contains(k)) return unsupported(k);
-  if (c.contains("freebsd")) return unsupported("freebsd", "the FreeBSD section is not read yet");
+  if (platform == Platform::linux_host && c.contains("freebsd") && !c["freebsd"].empty()) {
+    const auto& f = c["freebsd"];
+    return unsupported(f.is_object() ? "freebsd." + f.begin().key() : std::string("freebsd"),
+                       "ljoci on Linux reads the linux section");
+  }
   jail::JailSpec& s = b.spec;
   s.name = id;
   // An OCI container keeps no daemon's defaults: its limits are the config's.
@@ -412,7 +707,8 @@ Result<Bundle> parse(const json& c, const std::filesystem::path& dir, const std:
   s.root.layers = {rootfs.lexically_normal()};
   s.root.writable = c["root"].value("readonly", false) ? jail::WritableLayer::none()
                                                        : jail::WritableLayer::in_place();
-  if (c.contains("mounts")) LJ_TRY(mounts_of(c["mounts"], s.root));
+  if (platform == Platform::linux_host && c.contains("mounts"))
+    LJ_TRY(mounts_of(c["mounts"], s.root));
   if (!c.contains("process")) return unsupported("a config without process (nothing to run)");
   LJ_TRY(process_of(c["process"], b));
   s.hostname = c.value("hostname", "");
@@ -436,8 +732,12 @@ Result<Bundle> parse(const json& c, const std::filesystem::path& dir, const std:
   }
   if (c.contains("annotations"))
     b.annotations = c["annotations"].get<std::map<std::string, std::string>>();
-  if (!c.contains("linux")) return bad("linux is missing (ljoci runs Linux containers here)");
-  LJ_TRY(linux_of(c["linux"], b));
+  if (platform == Platform::freebsd_host) {
+    LJ_TRY(freebsd_config_of(c, b));
+  } else {
+    if (!c.contains("linux")) return bad("linux is missing (ljoci runs Linux containers here)");
+    LJ_TRY(linux_of(c["linux"], b));
+  }
   LJ_TRY(jail::validate_spec(s));
   return b;
 }
@@ -445,13 +745,14 @@ Result<Bundle> parse(const json& c, const std::filesystem::path& dir, const std:
 }  // namespace
 
 Result<ExecProcess> parse_exec_process(const std::string& process_json,
-                                       const Bundle& container) {
+                                       const Bundle& container, Platform platform) {
   Bundle b;
   try {
     const json p = json::parse(process_json);
     LJ_TRY(process_of(p, b));
     if (p.contains("oomScoreAdj"))
       return unsupported("process.oomScoreAdj in exec", "an exec keeps the runtime's");
+    if (platform == Platform::freebsd_host) LJ_TRY(freebsd_process_of(p, b));
   } catch (const json::exception& e) {
     return bad(std::string("process.json: ") + e.what());
   }
@@ -521,15 +822,16 @@ const std::vector<std::string>& capability_names() {
 }
 
 Result<Bundle> parse_config(const std::string& text, const std::filesystem::path& dir,
-                            const std::string& id) {
+                            const std::string& id, Platform platform) {
   try {
-    return parse(json::parse(text), dir, id);
+    return parse(json::parse(text), dir, id, platform);
   } catch (const json::exception& e) {
     return bad(std::string("config.json: ") + e.what());
   }
 }
 
-Result<Bundle> load_bundle(const std::filesystem::path& dir, const std::string& id) {
+Result<Bundle> load_bundle(const std::filesystem::path& dir, const std::string& id,
+                           Platform platform) {
   std::error_code ec;
   std::filesystem::path abs = std::filesystem::absolute(dir, ec);
   if (ec) return fail_errno("oci", "bundle " + dir.string(), ec.value());
@@ -537,7 +839,7 @@ Result<Bundle> load_bundle(const std::filesystem::path& dir, const std::string& 
   if (!in) return fail_errno("oci", "open " + (abs / "config.json").string());
   std::stringstream ss;
   ss << in.rdbuf();
-  return parse_config(ss.str(), abs.lexically_normal(), id);
+  return parse_config(ss.str(), abs.lexically_normal(), id, platform);
 }
 
 std::string default_config() {

@@ -42,6 +42,13 @@ struct Bundle {
   std::string cgroups_path;  // linux.cgroupsPath as given (see cgroup_path_of)
 };
 
+// Which platform section of a config is read: the one of the platform ljoci runs on (linux, or
+// freebsd: runtime-spec config-freebsd.md -> JailSpec::freebsd and JailSpec::network). The other
+// platform's section is refused by name, as are the process fields the platform lacks. Tests
+// parse for either.
+enum class Platform { linux_host, freebsd_host };
+Platform host_platform();  // lib/oci/<platform>/platform.cpp
+
 // linux.cgroupsPath -> JailSpec::cgroup_path. With systemd_style (runc's --systemd-cgroup) the
 // value is "slice:prefix:name" and names the cgroup systemd would give the scope: the slice
 // expanded ("a-b.slice" -> "/a.slice/a-b.slice"; empty: system.slice) and "prefix-name.scope"
@@ -49,11 +56,12 @@ struct Bundle {
 Result<std::string> cgroup_path_of(const std::string& cgroups_path, bool systemd_style);
 
 // Reads dir/config.json. `id` names the jail (and its cgroup).
-Result<Bundle> load_bundle(const std::filesystem::path& dir, const std::string& id);
+Result<Bundle> load_bundle(const std::filesystem::path& dir, const std::string& id,
+                           Platform platform = host_platform());
 
 // The same from text (tests): dir is taken as the bundle's directory.
 Result<Bundle> parse_config(const std::string& text, const std::filesystem::path& dir,
-                            const std::string& id);
+                            const std::string& id, Platform platform = host_platform());
 
 // `exec`'s process (runc exec --process process.json, what conmon and containerd's shim pass: the
 // runtime spec's "process" object) as the engine's ExecSpec. The container's own config gives
@@ -65,7 +73,8 @@ struct ExecProcess {
   bool terminal = false;
   unsigned short rows = 0, cols = 0;
 };
-Result<ExecProcess> parse_exec_process(const std::string& process_json, const Bundle& container);
+Result<ExecProcess> parse_exec_process(const std::string& process_json, const Bundle& container,
+                                       Platform platform = host_platform());
 
 // runc's `spec`: a default config.json for a rootfs in ./rootfs running `sh`.
 std::string default_config();

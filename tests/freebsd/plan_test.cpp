@@ -2,6 +2,8 @@
 #include "jail/status_file.hpp"
 
 #include <gtest/gtest.h>
+
+#include <functional>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -183,6 +185,87 @@ TEST(FreebsdDevfsRules, PatternsAndEscapesRefused) {
     ASSERT_FALSE(r) << d;
     EXPECT_EQ(r.error().errc(), Errc::invalid_argument) << d;
   }
+}
+
+// An OCI config's freebsd.devices: a mode on the device's own unhide rule, not its directories.
+TEST(FreebsdDevfsRules, ADeviceModeGoesOnItsOwnRule) {
+  auto r = devfs_device_rules({{"/dev/pf", 0700u}, {"/dev/dri/card0", 0660u}, {"/dev/fuse", {}}},
+                              4, 0);
+  ASSERT_TRUE(r) << r.error().what();
+  std::vector<DevfsRule> want = {
+      {DevfsRule::include, 4, {}, -1},        {DevfsRule::unhide, 0, "pf", 0700},
+      {DevfsRule::unhide, 0, "dri", -1},      {DevfsRule::unhide, 0, "dri/card0", 0660},
+      {DevfsRule::unhide, 0, "fuse", -1},
+  };
+  EXPECT_EQ(*r, want);
+  EXPECT_FALSE(devfs_device_rules({{"/dev/pf", 010000u}}, 4, 0));
+}
+
+JailSpec jail_spec() {
+  JailSpec s;
+  s.name = "c1";
+  s.root.layers = {"/r"};
+  return s;
+}
+
+TEST(FreebsdJailParameters, NamesAndValuesAsTheKernelTakesThem) {
+  auto s = jail_spec();
+  EXPECT_EQ(kernel_jail_name(s), "c1");
+  s.freebsd.parent = "pod.web";
+  EXPECT_EQ(kernel_jail_name(s), "pod.web.c1");
+  EXPECT_EQ(negated_parameter("allow.raw_sockets"), "allow.noraw_sockets");
+  EXPECT_EQ(negated_parameter("persist"), "nopersist");
+  // sys/jail.h: JAIL_SYS_DISABLE 0, JAIL_SYS_NEW 1, JAIL_SYS_INHERIT 2.
+  EXPECT_EQ(sharing_value(Sharing::disable), 0);
+  EXPECT_EQ(sharing_value(Sharing::new_), 1);
+  EXPECT_EQ(sharing_value(Sharing::inherit), 2);
+  EXPECT_TRUE(check_jail_parameters(s));
+}
+
+TEST(FreebsdJailParameters, ContradictionsAreRefusedByName) {
+  struct Case {
+    const char* what;
+    std::function<void(JailSpec&)> edit;
+  };
+  const Case cases[] = {
+      {"parent jail 'a..b'", [](JailSpec& s) { s.freebsd.parent = "a..b"; }},
+      {"parent jail 'a/b'", [](JailSpec& s) { s.freebsd.parent = "a/b"; }},
+      {"host inherit", [](JailSpec& s) {
+         s.freebsd.host = Sharing::inherit;
+         s.hostname = "h";
+       }},
+      {"vnet: inherit, or unset", [](JailSpec& s) { s.freebsd.vnet = Sharing::new_; }},
+      {"vnet inherit goes with network mode none", [](JailSpec& s) {
+         s.freebsd.vnet = Sharing::inherit;
+         s.network.mode = NetworkMode::inherit;
+       }},
+      {"vnet interfaces need a VNET", [](JailSpec& s) {
+         s.freebsd.vnet_interfaces = {"em1"};
+         s.freebsd.vnet = Sharing::inherit;
+       }},
+      {"enforce_statfs 3", [](JailSpec& s) { s.freebsd.enforce_statfs = 3; }},
+      {"'allow.jails' is not", [](JailSpec& s) { s.freebsd.allow = {"allow.jails"}; }},
+      {"needs enforce_statfs below 2", [](JailSpec& s) { s.freebsd.mount_types = {"tmpfs"}; }},
+      {"mount type 'a b'", [](JailSpec& s) {
+         s.freebsd.enforce_statfs = 1;
+         s.freebsd.mount_types = {"a b"};
+       }},
+      {"devfs ruleset 0", [](JailSpec& s) { s.freebsd.devfs_ruleset = 0; }},
+  };
+  for (const auto& k : cases) {
+    auto s = jail_spec();
+    k.edit(s);
+    auto st = check_jail_parameters(s);
+    ASSERT_FALSE(st) << k.what;
+    EXPECT_EQ(st.error().errc(), Errc::invalid_argument) << k.what;
+    EXPECT_NE(st.error().what().find(k.what), std::string::npos) << st.error().what();
+  }
+  auto ok = jail_spec();
+  ok.freebsd.allow = {"allow.nosuser", "allow.chflags"};
+  ok.freebsd.enforce_statfs = 1;
+  ok.freebsd.mount_types = {"tmpfs", "nullfs"};
+  ok.freebsd.vnet_interfaces = {"epair0b"};
+  EXPECT_TRUE(check_jail_parameters(ok));
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // error naming it (never dropped).
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include <nlohmann/json.hpp>
 
 #include "oci/config.hpp"
@@ -163,6 +165,111 @@ TEST(OciConfig, WhatCannotBeHonouredIsAnErrorNamingIt) {
   }
 }
 
+// The refusals of docs/oci.md's list not covered above, each by the name the error gives.
+TEST(OciConfig, EveryRefusalNamesItsField) {
+  struct Case {
+    const char* what;
+    std::function<void(json&)> edit;
+  };
+  auto set = [](std::vector<std::string> path, json v) {
+    return [path, v](json& c) {
+      json* at = &c;
+      for (const auto& k : path) at = &(*at)[k];
+      *at = v;
+    };
+  };
+  const Case cases[] = {
+      {"ociVersion 2.0.0", set({"ociVersion"}, "2.0.0")},
+      {"solaris is not supported", set({"solaris"}, json::object())},
+      {"windows is not supported", set({"windows"}, json::object())},
+      {"vm is not supported", set({"vm"}, json::object())},
+      {"zos is not supported", set({"zos"}, json::object())},
+      {"domainname", set({"domainname"}, "example.org")},
+      {"process.selinuxLabel", set({"process", "selinuxLabel"}, "system_u:system_r:x")},
+      {"process.commandLine", set({"process", "commandLine"}, "sh")},
+      {"process.ioPriority", set({"process", "ioPriority"}, json::parse(R"({"class":"IOPRIO_CLASS_RT"})"))},
+      {"process.scheduler", set({"process", "scheduler"}, json::parse(R"({"policy":"SCHED_FIFO"})"))},
+      {"process.execCPUAffinity", set({"process", "execCPUAffinity"}, json::parse(R"({"initial":"0"})"))},
+      {"process.user.username", set({"process", "user", "username"}, "Administrator")},
+      {"process.capabilities.bounding: unknown capability CAP_TEST",
+       set({"process", "capabilities", "bounding"}, json::parse(R"(["CAP_TEST"])"))},
+      {"mounts[].uidMappings/gidMappings", [](json& c) {
+         c["mounts"][2]["uidMappings"] = json::parse(R"([{"containerID":0,"hostID":1000,"size":1}])");
+       }},
+      {"mounts[] on /x has no type", [](json& c) { c["mounts"].push_back({{"destination", "/x"}}); }},
+      {"mounts[].options \"idmap\" on a bind mount",
+       [](json& c) { c["mounts"][2]["options"].push_back("idmap"); }},
+      {"linux.namespaces[time]", [](json& c) { c["linux"]["namespaces"].push_back({{"type", "time"}}); }},
+      {"linux.namespaces[user].path", [](json& c) {
+         c["linux"]["namespaces"].push_back({{"type", "user"}, {"path", "/proc/1/ns/user"}});
+       }},
+      {"linux.uidMappings without a user namespace",
+       set({"linux", "uidMappings"}, json::parse(R"([{"containerID":0,"hostID":1000,"size":10}])"))},
+      {"linux.uidMappings other than one range", [](json& c) {
+         c["linux"]["namespaces"].push_back({{"type", "user"}});
+         c["linux"]["uidMappings"] = json::parse(
+             R"([{"containerID":0,"hostID":1000,"size":10},{"containerID":10,"hostID":5000,"size":10}])");
+         c["linux"]["gidMappings"] = json::parse(R"([{"containerID":0,"hostID":1000,"size":10}])");
+       }},
+      {"linux.devices /dev/null major/minor",
+       set({"linux", "devices"}, json::parse(R"([{"path":"/dev/null","type":"c","major":1,"minor":5}])"))},
+      {"linux.devices /dev/null fileMode",
+       set({"linux", "devices"}, json::parse(R"([{"path":"/dev/null","type":"c","fileMode":432}])"))},
+      {"linux.devices /dev/zero uid", set({"linux", "devices"}, json::parse(R"([{"path":"/dev/zero","uid":1000}])"))},
+      {"linux.devices /dev/tty type", set({"linux", "devices"}, json::parse(R"([{"path":"/dev/tty","type":"b"}])"))},
+      {"linux.resources.memory.swap other than equal to the limit",
+       set({"linux", "resources", "memory", "swap"}, 4 * 1048576)},
+      {"linux.resources.memory.reservation", set({"linux", "resources", "memory", "reservation"}, 1024)},
+      {"linux.resources.memory.kernel", set({"linux", "resources", "memory", "kernel"}, 1024)},
+      {"linux.resources.memory.kernelTCP", set({"linux", "resources", "memory", "kernelTCP"}, 1024)},
+      {"linux.resources.memory.disableOOMKiller", set({"linux", "resources", "memory", "disableOOMKiller"}, true)},
+      {"linux.resources.memory.swappiness", set({"linux", "resources", "memory", "swappiness"}, 10)},
+      {"linux.resources.memory.useHierarchy false", set({"linux", "resources", "memory", "useHierarchy"}, false)},
+      {"linux.resources.memory.checkBeforeUpdate", set({"linux", "resources", "memory", "checkBeforeUpdate"}, true)},
+      {"linux.resources.cpu.cpus", set({"linux", "resources", "cpu", "cpus"}, "0-1")},
+      {"linux.resources.cpu.mems", set({"linux", "resources", "cpu", "mems"}, "0")},
+      {"linux.resources.cpu.shares", set({"linux", "resources", "cpu", "shares"}, 512)},
+      {"linux.resources.cpu.realtimeRuntime", set({"linux", "resources", "cpu", "realtimeRuntime"}, 1000)},
+      {"linux.resources.cpu.realtimePeriod", set({"linux", "resources", "cpu", "realtimePeriod"}, 1000)},
+      {"linux.resources.cpu.idle", set({"linux", "resources", "cpu", "idle"}, 1)},
+      {"linux.resources.cpu.burst", set({"linux", "resources", "cpu", "burst"}, 1000)},
+      {"linux.resources.unified", set({"linux", "resources", "unified"}, json::parse(R"({"io.weight":"10"})"))},
+      {"linux.resources.hugepageLimits",
+       set({"linux", "resources", "hugepageLimits"}, json::parse(R"([{"pageSize":"2MB","limit":1}])"))},
+      {"linux.resources.network", set({"linux", "resources", "network"}, json::parse(R"({"classID":1})"))},
+      {"linux.resources.rdma", set({"linux", "resources", "rdma"}, json::parse(R"({"mlx5_1":{"hcaHandles":3}})"))},
+      {"linux.mountLabel", set({"linux", "mountLabel"}, "system_u:object_r:x")},
+      {"linux.personality", set({"linux", "personality"}, json::parse(R"({"domain":"LINUX32"})"))},
+      {"linux.timeOffsets", set({"linux", "timeOffsets"}, json::parse(R"({"monotonic":{"secs":1}})"))},
+      {"linux.memoryPolicy", set({"linux", "memoryPolicy"}, json::parse(R"({"mode":"MPOL_BIND"})"))},
+      {"linux.netDevices", set({"linux", "netDevices"}, json::parse(R"({"eth1":{}})"))},
+      {"linux.seccomp.listenerPath", set({"linux", "seccomp"},
+       json::parse(R"({"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/x.sock"})"))},
+      {"seccomp action SCMP_ACT_NOTIFY", set({"linux", "seccomp"},
+       json::parse(R"({"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]})"))},
+      {"hooks.prestart[].path must be absolute",
+       set({"hooks", "prestart"}, json::parse(R"([{"path":"true"}])"))},
+      {"hooks.poststop[].timeout must be positive",
+       set({"hooks", "poststop"}, json::parse(R"([{"path":"/bin/true","timeout":0}])"))},
+  };
+  for (const auto& k : cases) {
+    auto c = base();
+    k.edit(c);
+    auto b = parse(c);
+    ASSERT_FALSE(b) << k.what;
+    EXPECT_NE(b.error().what().find(k.what), std::string::npos) << b.error().what();
+  }
+  // The engine's nodes as the engine makes them are taken, numbers and all.
+  auto c = base();
+  c["linux"]["devices"] = json::parse(
+      R"([{"path":"/dev/null","type":"c","major":1,"minor":3,"fileMode":8630,"uid":0,"gid":0}])");
+  auto ok = parse(c);
+  EXPECT_TRUE(ok) << ok.error().what();
+  auto exec = parse_exec_process(R"({"args":["sh"],"cwd":"/","oomScoreAdj":5})", *ok);
+  ASSERT_FALSE(exec);
+  EXPECT_NE(exec.error().what().find("process.oomScoreAdj in exec"), std::string::npos);
+}
+
 // Fields runtime-tools' programs set (process_user, linux_uid_mappings, mounts,
 // linux_rootfs_propagation): a umask, uid and gid ranges of different sizes, propagation on
 // binds and on the root, a file system's data on a bind (which the kernel ignores).
@@ -240,6 +347,186 @@ TEST(OciConfig, TheDefaultSpecParses) {
   auto b = parse_config(default_config(), "/b", "c1");
   ASSERT_TRUE(b) << b.error().what();
   EXPECT_TRUE(b->terminal);
+}
+
+// ---- the FreeBSD section (runtime-spec config-freebsd.md), parsed as ljoci on FreeBSD does ----
+
+json freebsd_base() {
+  return json::parse(R"({
+    "ociVersion": "1.3.0",
+    "root": {"path": "rootfs"},
+    "process": {"args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+    "hostname": "slartibartfast",
+    "mounts": [{"destination": "/dev", "type": "devfs", "source": "devfs", "options": ["ruleset=4"]},
+               {"destination": "/data", "type": "nullfs", "source": "/srv", "options": ["ro"]}],
+    "freebsd": {"devices": [{"path": "pf", "mode": 448}, {"path": "fuse"}],
+                "jail": {"host": "new", "vnet": "new", "enforceStatfs": 1,
+                         "vnetInterfaces": ["epair0b"], "sysvshm": "disable",
+                         "allow": {"rawSockets": true, "chflags": true, "suser": false,
+                                   "mount": ["tmpfs"]}}}
+  })");
+}
+
+Result<Bundle> parse_freebsd(const json& c) {
+  return parse_config(c.dump(), "/b", "c1", Platform::freebsd_host);
+}
+
+// The spec's own example (schema/test/config/good/freebsd-example.json, with a vnet interface, a
+// sysvshm and a suser added): each field lands in the engine's jail parameters.
+TEST(OciFreebsdConfig, TheJailSectionBecomesJailParameters) {
+  auto b = parse_freebsd(freebsd_base());
+  ASSERT_TRUE(b) << b.error().what();
+  const jail::JailSpec& s = b->spec;
+  EXPECT_EQ(s.hostname, "slartibartfast");
+  EXPECT_EQ(s.freebsd.host, jail::Sharing::new_);
+  EXPECT_EQ(s.network.mode, jail::NetworkMode::none);  // a VNET of its own
+  EXPECT_EQ(s.freebsd.vnet, jail::Sharing::unset);
+  EXPECT_EQ(s.freebsd.vnet_interfaces, std::vector<std::string>{"epair0b"});
+  EXPECT_EQ(s.freebsd.enforce_statfs, 1);
+  EXPECT_EQ(s.freebsd.allow,
+            (std::vector<std::string>{"allow.raw_sockets", "allow.chflags", "allow.nosuser"}));
+  EXPECT_EQ(s.freebsd.mount_types, std::vector<std::string>{"tmpfs"});
+  // System V IPC "defaults to new"; what the config names is taken.
+  EXPECT_EQ(s.freebsd.sysvmsg, jail::Sharing::new_);
+  EXPECT_EQ(s.freebsd.sysvsem, jail::Sharing::new_);
+  EXPECT_EQ(s.freebsd.sysvshm, jail::Sharing::disable);
+  ASSERT_EQ(s.freebsd.devices.size(), 2u);
+  EXPECT_EQ(s.freebsd.devices[0].path, "/dev/pf");
+  EXPECT_EQ(s.freebsd.devices[0].mode, 0700u);
+  EXPECT_EQ(s.freebsd.devices[1].path, "/dev/fuse");
+  EXPECT_FALSE(s.freebsd.devices[1].mode);
+  EXPECT_EQ(s.freebsd.devfs_ruleset, 4);  // the devfs mount's ruleset=4
+  ASSERT_EQ(s.root.volumes.size(), 1u);    // the nullfs mount
+  EXPECT_EQ(s.root.volumes[0].host_path, "/srv");
+  EXPECT_EQ(s.root.volumes[0].jail_path, "/data");
+  EXPECT_TRUE(s.root.volumes[0].read_only);
+  EXPECT_TRUE(s.root.mounts.empty());
+  // Linux's process defaults are not carried to a jail that has none of them.
+  EXPECT_FALSE(s.process.capabilities);
+  EXPECT_TRUE(s.process.no_new_privs);
+  EXPECT_EQ(s.freebsd.first_set(), std::string("host"));
+}
+
+TEST(OciFreebsdConfig, TheSpecsMinimalConfigTakesTheEnginesDefaults) {
+  auto b = parse_freebsd(json::parse(R"({"ociVersion": "1.3.0", "root": {"path": "rootfs"},
+                                         "process": {"args": ["sh"]}, "freebsd": {}})"));
+  ASSERT_TRUE(b) << b.error().what();
+  EXPECT_EQ(b->spec.network.mode, jail::NetworkMode::none);
+  EXPECT_EQ(b->spec.freebsd.vnet, jail::Sharing::unset);
+  EXPECT_TRUE(b->spec.freebsd.parent.empty());
+  EXPECT_FALSE(b->spec.freebsd.enforce_statfs);
+}
+
+TEST(OciFreebsdConfig, NetworkFieldsMapToTheEnginesModes) {
+  auto with = [](const char* jail_json) {
+    auto c = freebsd_base();
+    c["freebsd"]["jail"] = json::parse(jail_json);
+    return parse_freebsd(c);
+  };
+  auto inherit = with(R"({"ip4": "inherit", "ip6": "inherit"})");
+  ASSERT_TRUE(inherit) << inherit.error().what();
+  EXPECT_EQ(inherit->spec.network.mode, jail::NetworkMode::inherit);
+
+  auto addrs = with(R"({"ip4Addr": ["10.11.12.13"], "ip6Addr": ["fd10::11:12:13"],
+                        "interface": "lo1", "ip6": "new"})");
+  ASSERT_TRUE(addrs) << addrs.error().what();
+  EXPECT_EQ(addrs->spec.network.mode, jail::NetworkMode::ip);
+  EXPECT_EQ(addrs->spec.network.interface, "lo1");
+  EXPECT_EQ(addrs->spec.network.addresses,
+            (std::vector<std::string>{"10.11.12.13", "fd10::11:12:13"}));
+
+  // The host's stack without any address: vnet inherit, or the families disabled.
+  for (const char* j : {R"({"vnet": "inherit"})", R"({"ip4": "disable", "ip6": "disable"})"}) {
+    auto none = with(j);
+    ASSERT_TRUE(none) << j << ": " << none.error().what();
+    EXPECT_EQ(none->spec.network.mode, jail::NetworkMode::none) << j;
+    EXPECT_EQ(none->spec.freebsd.vnet, jail::Sharing::inherit) << j;
+  }
+
+  auto parent = with(R"({"parent": "pod1", "host": "inherit"})");
+  ASSERT_FALSE(parent);  // host inherit and the config's hostname contradict
+  EXPECT_NE(parent.error().what().find("hostname with freebsd.jail.host"), std::string::npos);
+  auto c = freebsd_base();
+  c.erase("hostname");
+  c["freebsd"]["jail"] = json::parse(R"({"parent": "pod1.web", "host": "inherit", "vnet": "inherit"})");
+  auto nested = parse_freebsd(c);
+  ASSERT_TRUE(nested) << nested.error().what();
+  EXPECT_EQ(nested->spec.freebsd.parent, "pod1.web");
+  EXPECT_EQ(nested->spec.freebsd.host, jail::Sharing::inherit);
+}
+
+TEST(OciFreebsdConfig, WhatCannotBeHonouredIsAnErrorNamingIt) {
+  struct Case {
+    const char* what;
+    std::function<void(json&)> edit;
+  };
+  auto jail = [](const char* j) {
+    return [j](json& c) { c["freebsd"]["jail"] = json::parse(j); };
+  };
+  const Case cases[] = {
+      {"freebsd.jail.ip4Addr with vnet \"new\"",
+       jail(R"({"vnet": "new", "ip4Addr": ["10.0.0.1"]})")},
+      {"freebsd.jail.ip4Addr/ip6Addr without interface", jail(R"({"ip4Addr": ["10.0.0.1"]})")},
+      {"freebsd.jail.ip4 \"inherit\" with addresses",
+       jail(R"({"ip4": "inherit", "ip6Addr": ["fd00::1"], "interface": "lo1"})")},
+      {"freebsd.jail.ip4 \"inherit\" without the other family", jail(R"({"ip4": "inherit"})")},
+      {"freebsd.jail.vnetInterfaces needs vnet", jail(R"({"vnetInterfaces": ["em1"]})")},
+      {"freebsd.jail.interface without", jail(R"({"interface": "lo1"})")},
+      {"freebsd.jail.vnet 'disable'", jail(R"({"vnet": "disable"})")},  // the spec's bad example
+      {"freebsd.jail.sysvmsg 'shared'", jail(R"({"sysvmsg": "shared"})")},
+      {"freebsd.jail.enforceStatfs 3", jail(R"({"enforceStatfs": 3})")},
+      {"freebsd.jail.allow.mount needs freebsd.jail.enforceStatfs",
+       jail(R"({"allow": {"mount": ["nullfs"]}})")},
+      {"freebsd.jail.allow.mount: 'ufs;x'",
+       jail(R"({"enforceStatfs": 1, "allow": {"mount": ["ufs;x"]}})")},
+      {"freebsd.jail.ip4Addr: '10.0.0.1/24' is not an IPv4 address",
+       jail(R"({"ip4Addr": ["10.0.0.1/24"], "interface": "lo1"})")},
+      {"freebsd.devices[].path is relative to /dev",
+       [](json& c) { c["freebsd"]["devices"] = json::parse(R"([{"path": "/dev/pf"}])"); }},
+      {"freebsd.devices[].mode of pf",
+       [](json& c) { c["freebsd"]["devices"] = json::parse(R"([{"path": "pf", "mode": 65535}])"); }},
+      {"mounts[] devfs option 'ruleset=0'",
+       [](json& c) { c["mounts"][0]["options"] = json::parse(R"(["ruleset=0"])"); }},
+      {"mounts[].type fdescfs (on /dev/fd)",
+       [](json& c) { c["mounts"].push_back({{"destination", "/dev/fd"}, {"type", "fdescfs"}}); }},
+      {"mounts[].options \"noexec\" on a nullfs mount",
+       [](json& c) { c["mounts"][1]["options"] = json::parse(R"(["noexec"])"); }},
+      {"linux is not supported",
+       [](json& c) { c["linux"] = json::parse(R"({"namespaces": [{"type": "pid"}]})"); }},
+      {"process.capabilities",
+       [](json& c) { c["process"]["capabilities"] = json::parse(R"({"bounding": []})"); }},
+      {"process.rlimits", [](json& c) {
+         c["process"]["rlimits"] = json::parse(R"([{"type": "RLIMIT_NOFILE", "soft": 1, "hard": 1}])");
+       }},
+      {"process.noNewPrivileges", [](json& c) { c["process"]["noNewPrivileges"] = true; }},
+      {"process.oomScoreAdj", [](json& c) { c["process"]["oomScoreAdj"] = 10; }},
+      {"process.user.additionalGids",
+       [](json& c) { c["process"]["user"]["additionalGids"] = json::parse("[5]"); }},
+      {"hooks.createContainer", [](json& c) {
+         c["hooks"] = json::parse(R"({"createContainer": [{"path": "/bin/true"}]})");
+       }},
+  };
+  for (const auto& k : cases) {
+    auto c = freebsd_base();
+    k.edit(c);
+    auto b = parse_freebsd(c);
+    ASSERT_FALSE(b) << k.what;
+    EXPECT_NE(b.error().what().find(k.what), std::string::npos) << b.error().what();
+  }
+}
+
+// On Linux the freebsd section is refused by its first field, never dropped; an empty one (the
+// spec's minimal example) carries nothing.
+TEST(OciFreebsdConfig, LinuxRefusesTheFreebsdSection) {
+  auto c = base();
+  c["freebsd"] = json::parse(R"({"jail": {"vnet": "new"}})");
+  auto b = parse(c);
+  ASSERT_FALSE(b);
+  EXPECT_NE(b.error().what().find("freebsd.jail is not supported"), std::string::npos)
+      << b.error().what();
+  c["freebsd"] = json::object();
+  auto empty = parse(c);
+  EXPECT_TRUE(empty) << empty.error().what();
 }
 
 }  // namespace

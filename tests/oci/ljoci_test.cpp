@@ -498,6 +498,31 @@ TEST_F(LjociTest, AFailingOrLateHookFailsTheContainer) {
   EXPECT_EQ(sh(ljoci("list -q")).text, "");
 }
 
+// runtime.md, Lifecycle: a failing poststart or poststop hook is a warning, and the hooks after
+// it still run (runtime-tools poststart_fail and poststop_fail check the same).
+TEST_F(LjociTest, AFailingPoststartOrPoststopHookIsAWarningAndTheNextOnesRun) {
+  const fs::path out = world_->dir() / "hooks-out";
+  auto echo = [&](const char* what) {
+    return json{{"path", "/bin/sh"}, {"args", {"sh", "-c", std::string("echo ") + what + " >> " + out.string()}}};
+  };
+  const json fails = {{"path", "/bin/false"}, {"args", {"false"}}};
+  config_["hooks"] = {{"poststart", {fails, echo("poststart")}}, {"poststop", {fails, echo("poststop")}}};
+  write_config({"true"});
+  const std::string c = id("hw");
+  ASSERT_EQ(create(c).status, 0);
+  auto start = sh(ljoci("start " + c) + " 2>&1");
+  EXPECT_EQ(start.status, 0) << start.text;
+  EXPECT_NE(start.text.find("poststart hook /bin/false failed"), std::string::npos) << start.text;
+  for (int i = 0; i < 100 && state(c).value("status", "") != "stopped"; ++i) ::usleep(20000);
+  auto del = sh(ljoci("delete " + c) + " 2>&1");
+  EXPECT_EQ(del.status, 0) << del.text;
+  EXPECT_NE(del.text.find("poststop hook /bin/false failed"), std::string::npos) << del.text;
+  std::ifstream in(out);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_EQ(ss.str(), "poststart\npoststop\n");
+}
+
 TEST_F(LjociTest, AnUnhonouredFieldRefusesTheCreateAndLeavesNothing) {
   config_["linux"]["intelRdt"] = json::object();
   write_config({"true"});

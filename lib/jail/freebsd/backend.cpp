@@ -355,9 +355,9 @@ class FreebsdBackend final : public Backend {
   }
 
  private:
-  Status add_limits(const JailSpec& spec, FreebsdJail& j);
-  void jail_params(const JailSpec& spec, const MountedRoot& root, int devfs_ruleset,
-                   JailParams& params);
+  Status add_limits(const JailSpec& spec, const std::string& name, FreebsdJail& j);
+  void jail_params(const JailSpec& spec, const std::string& name, const MountedRoot& root,
+                   int devfs_ruleset, JailParams& params);
   Result<std::vector<std::string>> command(const JailSpec& spec, FreebsdJail& j);
 
   fs::path state_dir_;  // BackendOptions::state_dir
@@ -373,12 +373,12 @@ std::vector<std::string> FreebsdBackend::features() const {
   return f;
 }
 
-Status FreebsdBackend::add_limits(const JailSpec& spec, FreebsdJail& j) {
+Status FreebsdBackend::add_limits(const JailSpec& spec, const std::string& name, FreebsdJail& j) {
   const auto& l = spec.limits;
   if (l.memory_bytes == 0 && l.pids == 0 && l.cpu_percent == 0) return {};
   if (!racct_enabled()) return fail(racct_disabled_error());
   // Rules of an earlier jail of this name (a crash) would add up with ours.
-  LJ_TRY(remove_rctl_rules(spec.name));
+  LJ_TRY(remove_rctl_rules(name));
   j.rctl_rules_ = true;
   // memoryuse (RSS) with sigkill: the process that takes the jail over the limit is killed,
   // as Linux's memory cgroup OOM-kills. `deny` on memoryuse does not fail allocations: RSS
@@ -389,36 +389,56 @@ Status FreebsdBackend::add_limits(const JailSpec& spec, FreebsdJail& j) {
   // `log` rule is how we learn the limit fired: rctl prints "rctl: rule "<rule>" matched by
   // pid ..." to the kernel message buffer (sys/kern/kern_rctl.c), read back at exit.
   if (l.memory_bytes > 0) {
-    j.oom_needle_ = oom_log_needle(spec.name);
+    j.oom_needle_ = oom_log_needle(name);
     j.oom_mark_ = count_in_msgbuf(j.oom_needle_);
   }
-  const auto rules = rctl_rules(spec.name, l);
-  for (const auto& r : rules) LJ_TRY_CTX("jail " + spec.name, add_rctl_rule(r));
+  const auto rules = rctl_rules(name, l);
+  for (const auto& r : rules) LJ_TRY_CTX("jail " + name, add_rctl_rule(r));
   return {};
 }
 
-void FreebsdBackend::jail_params(const JailSpec& spec, const MountedRoot& root, int devfs_ruleset,
-                                 JailParams& p) {
-  p.str("name", spec.name);
+void FreebsdBackend::jail_params(const JailSpec& spec, const std::string& name,
+                                 const MountedRoot& root, int devfs_ruleset, JailParams& p) {
+  const JailParameters& fp = spec.freebsd;  // checked by check_jail_parameters
+  p.str("name", name);
   p.str("path", root.root().string());
-  p.str("host.hostname", spec.hostname.empty() ? spec.name : spec.hostname);
-  p.boolean("nopersist");          // dies with its last process
-  p.integer("enforce_statfs", 2);  // sees only mounts below its root
+  if (fp.host == Sharing::inherit)
+    p.integer("host", JAIL_SYS_INHERIT);  // the parent's hostname, domainname, hostuuid, hostid
+  else
+    p.str("host.hostname", spec.hostname.empty() ? spec.name : spec.hostname);
+  p.boolean("nopersist");  // dies with its last process
+  // 2: sees only mounts below its root, unless the caller asked otherwise.
+  p.integer("enforce_statfs", fp.enforce_statfs.value_or(2));
   p.integer("devfs_ruleset", devfs_ruleset);
   p.integer("children.max", 0);  // no nested jails
-  p.boolean("allow.nomount");    // no mount(2) inside
+  if (fp.mount_types.empty()) {
+    p.boolean("allow.nomount");  // no mount(2) inside
+  } else {
+    p.boolean("allow.mount");
+    for (const auto& t : fp.mount_types) p.boolean(("allow.mount." + t).c_str());
+  }
   // The host policy's grants (jail(8): allow.raw_sockets, allow.mlock; sysv*=new gives the jail
   // its own System V IPC namespace, as Linux's IPC namespace does).
   if (spec.grants.raw_sockets) p.boolean("allow.raw_sockets");
   if (spec.grants.mlock) p.boolean("allow.mlock");
-  if (spec.grants.sysvipc) {
-    p.integer("sysvmsg", JAIL_SYS_NEW);
-    p.integer("sysvsem", JAIL_SYS_NEW);
-    p.integer("sysvshm", JAIL_SYS_NEW);
-  }
+  for (const auto& a : fp.allow) p.boolean(a.c_str());  // kAllowParameters, checked
+  auto sysv = [&](const char* param, Sharing s) {
+    if (s != Sharing::unset)
+      p.integer(param, sharing_value(s));
+    else if (spec.grants.sysvipc)
+      p.integer(param, JAIL_SYS_NEW);
+  };
+  sysv("sysvmsg", fp.sysvmsg);
+  sysv("sysvsem", fp.sysvsem);
+  sysv("sysvshm", fp.sysvshm);
   switch (spec.network.mode) {
     case NetworkMode::none:
-      p.integer("vnet", JAIL_SYS_NEW);
+      if (fp.vnet == Sharing::inherit) {  // the parent's stack, without any address
+        p.integer("ip4", JAIL_SYS_DISABLE);
+        p.integer("ip6", JAIL_SYS_DISABLE);
+      } else {
+        p.integer("vnet", JAIL_SYS_NEW);
+      }
       break;
     case NetworkMode::inherit:
       p.integer("ip4", JAIL_SYS_INHERIT);
@@ -505,11 +525,14 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
     return fail(Errc::unsupported, kDomain, "jail " + spec.name + ": " + what +
                                                 " is not supported by the FreeBSD backend yet");
   LJ_TRY(check_jail_name(spec.name));
+  LJ_TRY_CTX("jail " + spec.name, check_jail_parameters(spec));
   if (spec.userns)
     return fail(Errc::unsupported, kDomain,
                 "user namespaces are Linux-only: a FreeBSD jail's uid 0 is the host's uid 0, "
                 "confined by the jail itself");
-  const std::string& name = spec.name;
+  // The kernel's name: "<parent>.<name>" in a parent jail. It keys everything below (the jail,
+  // its directory, its devfs ruleset claim, its rctl rules) and is the handle's name.
+  const std::string name = kernel_jail_name(spec);
   const std::string ctx = "spawning jail " + name;
 
   // 1. jids are reused, names key the jail: refuse a name a live jail holds. A *dying* jail of
@@ -523,11 +546,18 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
   auto j = std::make_unique<FreebsdJail>(name);
   // From here on, an early return destroys j, whose teardown undoes every step below.
 
+  // 1b. In a parent jail: the parent runs and has room for one more child.
+  if (!spec.freebsd.parent.empty()) LJ_TRY_CTX(ctx, make_room_for_child(spec.freebsd.parent));
+
   // 2. The jail's own devfs ruleset for its devices, made before its devfs is mounted with it.
-  int devfs_ruleset = devfs_ruleset_;
-  if (!spec.grants.devices.empty()) {
-    auto rules = LJ_TRY_CTX(ctx, devfs_grant_rules(spec.grants.devices, devfs_ruleset_,
-                                                   devfs_close_ruleset_));
+  // The base is the caller's ruleset (JailParameters::devfs_ruleset) or every jail's.
+  const int base_ruleset = spec.freebsd.devfs_ruleset.value_or(devfs_ruleset_);
+  int devfs_ruleset = base_ruleset;
+  if (!spec.grants.devices.empty() || !spec.freebsd.devices.empty()) {
+    std::vector<JailParameters::Device> devices;
+    for (const auto& d : spec.grants.devices) devices.push_back({d, std::nullopt});
+    devices.insert(devices.end(), spec.freebsd.devices.begin(), spec.freebsd.devices.end());
+    auto rules = LJ_TRY_CTX(ctx, devfs_device_rules(devices, base_ruleset, devfs_close_ruleset_));
     j->devfs_.emplace(LJ_TRY_CTX(ctx, DevfsRuleset::make(state_dir_, name, devfs_range_, rules)));
     devfs_ruleset = j->devfs_->number();
   }
@@ -546,7 +576,7 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
   j->root_.emplace(LJ_TRY_CTX(ctx, MountedRoot::mount(spec.root, ro)));
 
   // 3. Limits.
-  LJ_TRY_CTX(ctx, add_limits(spec, *j));
+  LJ_TRY_CTX(ctx, add_limits(spec, name, *j));
 
   // 4. Addresses.
   if (spec.network.mode == NetworkMode::ip) {
@@ -558,7 +588,7 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
 
   // 5. Everything the child needs, before pdfork.
   JailParams params;
-  jail_params(spec, *j->root_, devfs_ruleset, params);
+  jail_params(spec, name, *j->root_, devfs_ruleset, params);
   const ChildCommand cmd(LJ_TRY_CTX(ctx, command(spec, *j)), spec.env);
   std::string login =
       spec.uid == 0 ? "root" : login_in_passwd(j->root_->root() / "etc" / "passwd", spec.uid);
@@ -580,9 +610,13 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
   plan.iov = params.iov();
   plan.niov = params.count();
   plan.jail_errmsg = params.errmsg();
-  plan.vnet = spec.network.mode == NetworkMode::none || spec.network.mode == NetworkMode::netns;
+  plan.vnet = (spec.network.mode == NetworkMode::none && spec.freebsd.vnet != Sharing::inherit) ||
+              spec.network.mode == NetworkMode::netns;
+  // The parent's part between the jail's creation and its command: links moved into its VNET.
+  const bool vnet_hook = (spec.network.on_vnet && spec.network.mode == NetworkMode::netns) ||
+                         !spec.freebsd.vnet_interfaces.empty();
   UniqueFd go_r, go_w;
-  if (spec.network.on_vnet && spec.network.mode == NetworkMode::netns) {
+  if (vnet_hook) {
     if (LJ_SYS("pipe2", ::pipe2(fds, O_CLOEXEC)) != 0) return fail_errno(kDomain, ctx + ": pipe2");
     go_r.reset(fds[0]);
     go_w.reset(fds[1]);
@@ -637,7 +671,11 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
       j->jail_created_ = true;
       j->handle_.jid = r.jid_value;
       if (go_w) {
-        if (auto st = spec.network.on_vnet(r.jid_value); !st) {
+        Status st;
+        for (const auto& i : spec.freebsd.vnet_interfaces)
+          if (st) st = move_interface_to_vnet(i, r.jid_value);
+        if (st && spec.network.on_vnet) st = spec.network.on_vnet(r.jid_value);
+        if (!st) {
           vnet_failure = std::move(st).error();
         } else {
           const char go = 1;

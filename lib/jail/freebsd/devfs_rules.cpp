@@ -84,6 +84,10 @@ Result<std::vector<struct devfs_rule>> kernel_rules(int devfs, const std::vector
     std::memcpy(dr.dr_pathptrn, r.path.c_str(), r.path.size() + 1);
     dr.dr_iacts = DRA_BACTS;
     dr.dr_bacts = DRB_UNHIDE;
+    if (r.mode >= 0) {  // devfs(8) "mode": sys/fs/devfs/devfs_rule.c applies DRA_MODE
+      dr.dr_iacts |= DRA_MODE;
+      dr.dr_mode = static_cast<mode_t>(r.mode);
+    }
     out.push_back(dr);
   }
   return out;

@@ -91,6 +91,17 @@ void JailParams::raw(const char* name, const void* data, std::size_t len) {
   iov_.push_back({b.data(), len});
 }
 
+std::optional<int> JailParams::get_int(const char* name) const {
+  for (std::size_t i = 0; i + 1 < iov_.size(); i += 2)
+    if (std::strcmp(static_cast<const char*>(iov_[i].iov_base), name) == 0 &&
+        iov_[i + 1].iov_len == sizeof(int)) {
+      int v;
+      std::memcpy(&v, iov_[i + 1].iov_base, sizeof v);
+      return v;
+    }
+  return std::nullopt;
+}
+
 struct iovec* JailParams::iov() {
   static char kErrmsgName[] = "errmsg";
   errmsg_[0] = '\0';
@@ -114,6 +125,28 @@ Result<std::optional<int>> find_jail(const std::string& name, bool dying) {
   if (jid >= 0) return std::optional<int>(jid);
   if (errno == ENOENT) return std::optional<int>();
   return fail(with_errmsg("jail_get name=" + name, p.errmsg(), errno));
+}
+
+Status make_room_for_child(const std::string& parent) {
+  JailParams p;
+  p.str("name", parent);
+  p.integer("children.cur", 0);
+  p.integer("children.max", 0);
+  int jid = LJ_SYS("jail_get", ::jail_get(p.iov(), p.count(), 0));
+  if (jid < 0) {
+    if (errno == ENOENT) return fail(Errc::not_found, kDomain, "parent jail " + parent + " is not running");
+    return fail(with_errmsg("jail_get name=" + parent, p.errmsg(), errno));
+  }
+  const int cur = p.get_int("children.cur").value_or(0);
+  const int max = p.get_int("children.max").value_or(0);
+  if (cur < max) return {};
+  JailParams u;
+  u.integer("jid", jid);
+  u.integer("children.max", cur + 1);
+  LJ_TRY(jail_set(u, JAIL_UPDATE,
+                  "jid=" + std::to_string(jid) + " (" + parent + ") children.max=" +
+                      std::to_string(cur + 1)));
+  return {};
 }
 
 // ---- process table ----

@@ -35,6 +35,9 @@ class JailParams {
   void integer(const char* name, int value);                      // int value
   void boolean(const char* name);                                 // "persist", "nopersist", ...
   void raw(const char* name, const void* data, std::size_t len);  // ip4.addr arrays, ...
+  // After jail_get(2): the int the kernel wrote for `name` (given with integer()); nullopt when
+  // no such parameter was given.
+  std::optional<int> get_int(const char* name) const;
 
   // The list with "errmsg" last, for jail_set(2)/jail_get(2). Valid until the next mutation.
   struct iovec* iov();
@@ -57,6 +60,12 @@ Result<int> jail_set(JailParams& params, int flags, const std::string& what);
 // The jid of the live jail called `name`; with dying = true also a jail being removed
 // (JAIL_DYING). nullopt when there is none.
 Result<std::optional<int>> find_jail(const std::string& name, bool dying = false);
+
+// Before a jail is created inside `parent` (JailParameters::parent): the running jail of that
+// name must exist, and its children.max is raised to children.cur + 1 when it has no room left
+// (jail_set JAIL_UPDATE), as ocijail does; it is not lowered again (a parent outliving its
+// children keeps the room). Errc::not_found when no such jail runs.
+Status make_room_for_child(const std::string& parent);
 
 // What the process table says about one process.
 struct ProcInfo {

@@ -183,4 +183,19 @@ int configure_vnet_loopback(VnetLoopback* lo) {
   return err;
 }
 
+Status move_interface_to_vnet(const std::string& ifname, int jid) {
+  const std::string what = "ifconfig " + ifname + " vnet " + std::to_string(jid);
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  if (ifname.empty() || ifname.size() >= sizeof ifr.ifr_name)
+    return fail(Errc::invalid_argument, "jail", what + ": not an interface name");
+  std::memcpy(ifr.ifr_name, ifname.c_str(), ifname.size() + 1);
+  ifr.ifr_jid = jid;
+  UniqueFd s(LJ_SYS("socket", ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)));
+  if (!s) return fail_errno("jail", what + ": socket");
+  if (LJ_SYS("ioctl", ::ioctl(s.get(), SIOCSIFVNET, &ifr)) != 0)
+    return fail_errno("jail", what + " (SIOCSIFVNET)");
+  return {};
+}
+
 }  // namespace lj::jail::freebsd

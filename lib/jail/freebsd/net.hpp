@@ -67,4 +67,9 @@ VnetLoopback make_vnet_loopback();
 // kernel's IPv6 attach of an interface coming up (in6_ifattach), which is unverified here.
 int configure_vnet_loopback(VnetLoopback* lo);
 
+// Moves host interface `ifname` into the VNET of jail `jid` (SIOCSIFVNET, as `ifconfig IF vnet
+// JID`), in the parent. The kernel returns it to the host when that VNET is destroyed
+// (if_vmove on vnet_destroy), so nothing is recorded to undo.
+Status move_interface_to_vnet(const std::string& ifname, int jid);
+
 }  // namespace lj::jail::freebsd

@@ -31,6 +31,7 @@ struct DevfsRule {
   enum Kind { include, unhide } kind = include;
   int ruleset = 0;   // include: "add include $ruleset"
   std::string path;  // unhide: "add path 'PATH' unhide", PATH relative to /dev ("fuse")
+  int mode = -1;     // unhide: with "mode MODE" (0..07777); -1: the node's own
   bool operator==(const DevfsRule&) const = default;
 };
 
@@ -42,6 +43,33 @@ struct DevfsRule {
 // component in PATH is Errc::invalid_argument (a grant names one node, never a pattern).
 Result<std::vector<DevfsRule>> devfs_grant_rules(const std::vector<std::string>& devices,
                                                  int open_ruleset, int close_ruleset);
+// The same with a mode for some devices (JailParameters::devices): the device's own unhide rule
+// carries it (its parent directories keep theirs). A device listed twice takes the last mode.
+Result<std::vector<DevfsRule>> devfs_device_rules(const std::vector<JailParameters::Device>& devices,
+                                                 int open_ruleset, int close_ruleset);
+
+// ---- JailParameters (an OCI config's freebsd section) ----
+
+// The boolean allow.* parameters JailParameters::allow may name, without and with "no".
+inline constexpr const char* kAllowParameters[] = {
+    "allow.set_hostname", "allow.raw_sockets", "allow.chflags",        "allow.quotas",
+    "allow.socket_af",    "allow.mlock",       "allow.reserved_ports", "allow.suser"};
+// "allow.noraw_sockets" for "allow.raw_sockets": jail(8)'s negation of a boolean parameter.
+std::string negated_parameter(const std::string& name);
+
+// The kernel's value for a Sharing (sys/jail.h: JAIL_SYS_DISABLE 0, JAIL_SYS_NEW 1,
+// JAIL_SYS_INHERIT 2; unset is -1).
+int sharing_value(Sharing s);
+
+// What the kernel calls the jail: "<parent>.<name>" with JailParameters::parent, else the name.
+std::string kernel_jail_name(const JailSpec& spec);
+
+// Checks spec.freebsd against the rest of the spec, naming the field and the rule broken:
+// a parent name of [A-Za-z0-9_-] components separated by '.'; host inherit without a hostname;
+// vnet (inherit only) and vnet_interfaces with network mode none only; enforce_statfs 0..2;
+// allow names from kAllowParameters (or negated); mount types [a-z0-9] with enforce_statfs < 2;
+// devfs_ruleset 1..65535; device modes 0..07777. Errc::invalid_argument.
+Status check_jail_parameters(const JailSpec& spec);
 
 // The rctl(8) rules for `limits`, subject "jail:<name>". Amounts are plain decimal numbers:
 // rctl_add_rule(2) takes no unit suffix. Empty when no limit applies to rctl (nofile is an

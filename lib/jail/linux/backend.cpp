@@ -175,6 +175,9 @@ class LinuxBackend final : public Backend {
   // ljspawn each do), and a second copy made ljctl print "starting jail j-1: starting jail j-1:".
   Result<std::unique_ptr<Jail>> spawn(const JailSpec& spec) override {
     LJ_TRY(validate_spec(spec));
+    if (const char* f = spec.freebsd.first_set())  // refused, never dropped
+      return fail(Errc::unsupported, "jail",
+                  "jail " + spec.name + ": freebsd." + f + " is a FreeBSD jail parameter");
     return spawn_jail(spec, spawn_context_);
   }
 

@@ -17,22 +17,9 @@ for t in podman skopeo umoci docker-registry runc python3 curl; do
   command -v $t >/dev/null || { echo "skip: $t not installed"; exit 77; }
 done
 
-tmp=$(mktemp -d /tmp/lj-export-test-XXXXXX)
-pids=()
-ljd_pid=
-podman="podman --root $tmp/p/root --runroot $tmp/p/run --storage-driver vfs --runtime runc"
-cleanup() {
-  [ -n "$ljd_pid" ] && { kill -TERM "$ljd_pid" 2>/dev/null; wait "$ljd_pid" 2>/dev/null; }
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  $podman rmi -a -f >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-. "$(dirname "$0")/common.sh"  # check, free_port, wait_ljd, start_registry
-prun() { $podman run --rm --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 --network none "$@"; }
+. "$(dirname "$0")/common.sh" export  # $tmp, cleanup, check, free_port, start_registry, start_ljd, $podman, prun
 
 # --- a busybox world, put in place by hand (the seeds' way) ---
-root=$tmp/root
 w=$root/worlds/bb
 mkdir -p "$w/bin" "$w/etc/keep" "$w/opt/old" "$w/tmp" "$w/proc" "$w/dev"
 cp /bin/busybox "$w/bin/" && for a in sh cat ls echo rm mkdir; do ln -s busybox "$w/bin/$a"; done
@@ -40,10 +27,7 @@ echo world > "$w/etc/doomed"
 echo world > "$w/etc/keep/file"
 echo old > "$w/opt/old/a"
 
-sock=$tmp/ljd.sock
-"$ljd" --root "$root" --socket "$sock" --log-level info 2>>"$tmp/ljd.log" &
-ljd_pid=$!
-wait_ljd
+start_ljd
 lj() { "$ljctl" --socket "$sock" "$@"; }
 
 mkdir -p "$tmp/base" "$tmp/app"

@@ -161,6 +161,10 @@ Status parse_config(std::string_view text, Config* cfg) {
         cfg->on_shutdown = OnShutdown::leave;
       else
         ok = false;
+    } else if (key == "publish_port_range") {
+      auto r = v.empty() ? Result<PortRange>(PortRange{}) : parse_port_range(v);
+      if (!r) return bad("publish_port_range " + r.error().message());
+      cfg->publish_port_range = *r;
     } else if (key == "index_synchronous") {
       if (v == "normal")
         cfg->index_synchronous_full = false;

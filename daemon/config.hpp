@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "daemon/host_ports.hpp"
 #include "daemon/policy.hpp"
 
 namespace lj::daemon {
@@ -57,6 +58,9 @@ struct Config {
   // (daemon/policy.hpp). The default grants no privilege beyond the engine's, any listening
   // port, and images of any registry.
   HostPolicy policy;
+  // Where publish_all (ljctl run -P) picks host ports: "publish_port_range = FIRST-LAST"; unset:
+  // the host's ephemeral range (host_ports.hpp).
+  PortRange publish_port_range;
 };
 
 // Applies the `key = value` lines of `text` on top of `cfg`. Unknown keys and bad values are

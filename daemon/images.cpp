@@ -317,10 +317,11 @@ Result<ResolvedImage> Images::resolve(const std::string& text) {
   return out;
 }
 
-Status Images::prepare_create(CreateJail& req) {
+Status Images::prepare_create(CreateJail& req, std::vector<ExposedPort>* to_publish) {
   auto d = LJ_TRY(find(req.image));
   auto img = LJ_TRY(store_->image(d));
   LJ_TRY(apply_image_config(req, img.config, nullptr));
+  *to_publish = LJ_TRY_CTX("image " + req.image, ports_to_publish(req, img.config));
   if (req.image.rfind("sha256:", 0) != 0) {
     auto ref = LJ_TRY(image::Reference::parse(req.image));
     ref.digest = d;

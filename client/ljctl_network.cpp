@@ -92,6 +92,9 @@ void add_run_net_options(CLI::App* run, RunNetOptions& o) {
                   "publish a port: [IP:]HOST:JAIL[/tcp|udp] (repeatable; joins `default` "
                   "without --network)")
       ->allow_extra_args(false);
+  run->add_flag("-P,--publish-all", o.publish_all,
+                "publish every port the image exposes on a free host port (`ljctl port` lists "
+                "them; joins `default` without --network)");
   run->add_option("--dns", o.dns, "a nameserver for the jail's resolv.conf (repeatable)")
       ->allow_extra_args(false);
   run->add_option("--add-host", o.add_host, "NAME:IP line for the jail's /etc/hosts (repeatable)")
@@ -101,6 +104,11 @@ void add_run_net_options(CLI::App* run, RunNetOptions& o) {
 Status add_run_networking(const RunNetOptions& o, json& body) {
   std::vector<std::string> nets = o.networks;
   if (nets.empty() && (!o.publish.empty() || !o.ip.empty())) nets.push_back("default");
+  if (o.publish_all) {
+    if (body.contains("network"))
+      return fail(bad("-P goes without --net (a jail publishing ports is on networks)"));
+    body["publish_all"] = true;
+  }
   if (!nets.empty()) {
     if (body.contains("network"))
       return fail(bad("--network and -p go without --net (a jail on networks has its own)"));

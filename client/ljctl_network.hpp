@@ -30,10 +30,12 @@ struct RunNetOptions {
   std::vector<std::string> publish;   // -p
   std::vector<std::string> dns;       // --dns
   std::vector<std::string> add_host;  // --add-host NAME:IP
+  bool publish_all = false;           // -P: the image's ExposedPorts on host ports ljd picks
 };
 void add_run_net_options(CLI::App* run, RunNetOptions& o);
-// Adds `networks`, `ports`, `dns`, `extra_hosts` to a create body. -p without --network joins
-// the network "default" (made by ljd on first use).
+// Adds `networks`, `ports`, `publish_all`, `dns`, `extra_hosts` to a create body. -p without
+// --network joins the network "default" (made by ljd on first use); so does -P, by ljd, when the
+// image exposes a port.
 Status add_run_networking(const RunNetOptions& o, nlohmann::json& body);
 
 // `ljctl network ...` and `ljctl port`: registered with add(), run with run() after parsing

@@ -21,6 +21,10 @@ Result<std::unique_ptr<jail::Backend>> open_backend(const Config& cfg) {
   options.state_dir = cfg.root / ".ljd";
   options.cgroup_scope = cgroup_scope_of(cfg.root);
   options.jails_pids_max = cfg.jails_pids_max;
+  options.devfs_ruleset = cfg.devfs_ruleset;
+  options.devfs_close_ruleset = cfg.devfs_close_ruleset;
+  options.devfs_rulesets_first = cfg.devfs_rulesets.first;
+  options.devfs_rulesets_last = cfg.devfs_rulesets.last;
   return jail::make_backend(options);
 }
 

@@ -161,6 +161,18 @@ Status parse_config(std::string_view text, Config* cfg) {
         cfg->on_shutdown = OnShutdown::leave;
       else
         ok = false;
+    } else if (key == "publish_port_range") {
+      auto r = v.empty() ? Result<PortRange>(PortRange{}) : parse_port_range(v);
+      if (!r) return bad("publish_port_range " + r.error().message());
+      cfg->publish_port_range = *r;
+    } else if (key == "devfs_ruleset" || key == "devfs_close_ruleset") {
+      std::uint16_t r = 0;  // devfs(8) rulesets are 16-bit numbers
+      ok = to_uint(v, &r);
+      (key == "devfs_ruleset" ? cfg->devfs_ruleset : cfg->devfs_close_ruleset) = r;
+    } else if (key == "devfs_rulesets") {
+      auto r = parse_port_range(v);
+      if (!r) return bad("devfs_rulesets " + r.error().message());
+      cfg->devfs_rulesets = *r;
     } else if (key == "index_synchronous") {
       if (v == "normal")
         cfg->index_synchronous_full = false;
@@ -174,6 +186,15 @@ Status parse_config(std::string_view text, Config* cfg) {
       return bad("unknown key `" + key + "`");
     }
     if (!ok) return bad("bad value for `" + key + "`: `" + std::string(v) + "`");
+  }
+  // A jail's own ruleset must never be the shared one or the closing one: teardown removes it.
+  for (int shared : {cfg->devfs_ruleset, cfg->devfs_close_ruleset}) {
+    if (shared != 0 && shared >= cfg->devfs_rulesets.first && shared <= cfg->devfs_rulesets.last) {
+      return fail(Errc::invalid_argument, "config",
+                  "devfs_rulesets " + std::to_string(cfg->devfs_rulesets.first) + "-" +
+                      std::to_string(cfg->devfs_rulesets.last) + " holds ruleset " +
+                      std::to_string(shared) + " (devfs_ruleset or devfs_close_ruleset)");
+    }
   }
   return {};
 }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "daemon/host_ports.hpp"
 #include "daemon/policy.hpp"
 
 namespace lj::daemon {
@@ -57,6 +58,17 @@ struct Config {
   // (daemon/policy.hpp). The default grants no privilege beyond the engine's, any listening
   // port, and images of any registry.
   HostPolicy policy;
+  // Where publish_all (ljctl run -P) picks host ports: "publish_port_range = FIRST-LAST"; unset:
+  // the host's ephemeral range (host_ports.hpp).
+  PortRange publish_port_range;
+  // FreeBSD (jail::BackendOptions; Linux ignores them): every jail's devfs ruleset
+  // (devfs_ruleset, 4: devfsrules_jail), the host's closing ruleset included after a jail's
+  // device grants (devfs_close_ruleset, 0: none), and the numbers a jail's own composed ruleset
+  // may take (devfs_rulesets = FIRST-LAST), a range nothing else on the host uses, holding
+  // neither of the other two.
+  int devfs_ruleset = 4;
+  int devfs_close_ruleset = 0;
+  PortRange devfs_rulesets{60000, 60999};
 };
 
 // Applies the `key = value` lines of `text` on top of `cfg`. Unknown keys and bad values are

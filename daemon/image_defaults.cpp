@@ -48,4 +48,17 @@ Status apply_image_config(CreateJail& req, const image::ImageConfig& c, std::str
   return {};
 }
 
+Result<std::vector<ExposedPort>> ports_to_publish(const CreateJail& req,
+                                                  const image::ImageConfig& c) {
+  std::vector<ExposedPort> out;
+  if (!req.publish_all) return out;
+  for (const auto& text : c.exposed_ports) {
+    auto e = LJ_TRY(parse_exposed_port(text));
+    bool published = false;
+    for (const auto& p : req.net.ports) published |= p.jail_port == e.port && p.proto == e.proto;
+    if (!published) out.push_back(e);
+  }
+  return out;
+}
+
 }  // namespace lj::daemon

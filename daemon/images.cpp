@@ -317,10 +317,11 @@ Result<ResolvedImage> Images::resolve(const std::string& text) {
   return out;
 }
 
-Status Images::prepare_create(CreateJail& req) {
+Status Images::prepare_create(CreateJail& req, std::vector<ExposedPort>* to_publish) {
   auto d = LJ_TRY(find(req.image));
   auto img = LJ_TRY(store_->image(d));
   LJ_TRY(apply_image_config(req, img.config, nullptr));
+  *to_publish = LJ_TRY_CTX("image " + req.image, ports_to_publish(req, img.config));
   if (req.image.rfind("sha256:", 0) != 0) {
     auto ref = LJ_TRY(image::Reference::parse(req.image));
     ref.digest = d;
@@ -626,6 +627,13 @@ void Images::export_overlay(ExportOverlayRequest req, Uid uid, JsonDone done) {
                 lp.state = finished ? "done" : "exporting";
                 p.update(lp);
               }));
+          // Runnable here as it is, without a pull back: its layers unpacked into the store
+          // (once per diff_id; the base image's are there already), before it is named. Device
+          // nodes as in the trees: they are the host's own world and overlays, whose jails see
+          // the same nodes; the unpack policy is for layers from elsewhere.
+          image::UnpackPolicy own_trees;
+          own_trees.allow_devices = true;
+          LJ_TRY_CTX("unpacking the exported layers", store.install(m, own_trees));
           LJ_TRY(store.set_ref(ref, m));
           return json{{"images", json::array({{{"reference", ref}, {"id", m.str()}}})},
                       {"layers", ex.layers.size()}};

@@ -109,7 +109,8 @@ class Images {
   Result<ResolvedImage> resolve(const std::string& text);
   // A new jail's request on an image: its config's defaults applied (image_defaults.hpp) and
   // req.image pinned to the manifest digest, so that a later start (or a retag) runs the same.
-  Status prepare_create(CreateJail& req);
+  // With publish_all, *to_publish gets the exposed ports the request does not publish yet.
+  Status prepare_create(CreateJail& req, std::vector<ExposedPort>* to_publish);
   // For the host policy: the image named `text`. A malformed declaration is the image's fault:
   // Errc::invalid_argument naming the image and the label.
   Result<ImagePolicyFacts> policy_facts(const std::string& text) const;

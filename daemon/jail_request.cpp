@@ -125,6 +125,11 @@ Result<CreateJail> decode_create(const json& body, const Config& cfg, std::strin
   c.net = decode_networking(f);
   if (c.net.any() && c.network.mode != jail::NetworkMode::none)
     f.reject("networks", "a jail on networks (or with ports) takes no network.mode");
+  c.publish_all = f.opt_bool("publish_all").value_or(false);
+  if (c.publish_all && c.image.empty())
+    f.reject("publish_all", "it publishes an image's ExposedPorts: the jail names no image");
+  else if (c.publish_all && c.network.mode != jail::NetworkMode::none)
+    f.reject("publish_all", "a jail with published ports takes no network.mode");
   Fields lim = f.object("limits");
   auto memory = lim.opt_uint("memory_bytes");
   if (memory) check_memory_floor(lim, *memory);  // the request's own value, not the default

@@ -39,6 +39,9 @@ struct CreateJail {
   std::string hostname;
   jail::Network network;
   JailNetworking net;  // networks of ljd's (mode none: the daemon prepares the namespace)
+  // "publish_all" (ljctl run -P): the image's ExposedPorts that `ports` leaves out are published
+  // on free host ports at create (Jails::create); the stored spec holds the ports it became.
+  bool publish_all = false;
   jail::Limits limits;
   std::vector<jail::Volume> volumes;
   std::map<std::string, std::string> labels;

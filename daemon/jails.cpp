@@ -163,6 +163,32 @@ Result<std::vector<std::filesystem::path>> Jails::resolve_layers(const CreateJai
   return std::move(chain.lower);
 }
 
+Status Jails::publish_exposed(CreateJail& req, const std::vector<ExposedPort>& wanted) {
+  if (wanted.empty()) return {};
+  PortRange range = d_.cfg.publish_port_range;
+  if (!range.set()) range = LJ_TRY_CTX("publish_all", ephemeral_port_range());
+  // Taken: the request's own ports and those of every jail not yet ended (a created jail keeps
+  // its host ports for its start). Whatever their host_ip: a wildcard is what -P publishes on.
+  std::set<HostPortKey> taken;
+  for (const auto& p : req.net.ports) taken.insert({p.host_port, p.proto});
+  for (const auto& row : LJ_TRY(d_.idx.list_jails_in_flight())) {
+    auto spec = json::parse(row.spec, nullptr, false);
+    if (!spec.is_object() || !spec.contains("ports") || !spec["ports"].is_array()) continue;
+    for (const auto& p : spec["ports"]) {
+      if (!p.is_object() || !p.value("host_port", json()).is_number_unsigned()) continue;
+      taken.insert({p["host_port"].get<std::uint16_t>(),
+                    p.value("protocol", std::string("tcp")) == "udp" ? net::Proto::udp
+                                                                     : net::Proto::tcp});
+    }
+  }
+  auto picked = LJ_TRY_CTX("publish_all",
+                           pick_host_ports(wanted, range, std::move(taken), host_port_free,
+                                           &next_host_port_));
+  req.net.ports.insert(req.net.ports.end(), picked.begin(), picked.end());
+  if (req.net.networks.empty()) req.net.networks.push_back({kDefaultNetwork, {}, {}});
+  return {};
+}
+
 void Jails::create(CreateJail req, bool start, Uid uid, RowDone done) {
   if (d_.stopping) return done(fail(Errc::busy, "jail", "ljd is shutting down"));
   if (start && !d_.backend) {
@@ -172,9 +198,14 @@ void Jails::create(CreateJail req, bool start, Uid uid, RowDone done) {
     return done(fail(Errc::limit, "jail",
                      "max_jails (" + std::to_string(d_.cfg.max_jails) + ") jails are live"));
   }
-  // An image's config gives the defaults (pinned to its digest).
+  // An image's config gives the defaults (pinned to its digest), and with publish_all the ports
+  // to publish on host ports picked now: before the row is written, on the loop thread, so no
+  // other create picks the same.
   if (!req.image.empty()) {
-    if (Status st = d_.images->prepare_create(req); !st) return done(tl::unexpected(st.error()));
+    std::vector<ExposedPort> to_publish;
+    if (Status st = d_.images->prepare_create(req, &to_publish); !st)
+      return done(tl::unexpected(st.error()));
+    if (Status st = publish_exposed(req, to_publish); !st) return done(tl::unexpected(st.error()));
   }
   auto layers = resolve_layers(req);
   if (!layers) return done(tl::unexpected(layers.error()));

@@ -122,6 +122,9 @@ class Jails {
   void answer_waiters(const index::JailRow& row);
   void end_followers(const index::JailRow& row);
   Result<std::vector<std::filesystem::path>> resolve_layers(const CreateJail& req);
+  // publish_all: host ports for `wanted` (host_ports.hpp) added to req.net.ports; a jail on no
+  // network joins the default one.
+  Status publish_exposed(CreateJail& req, const std::vector<ExposedPort>& wanted);
   std::string log_path(const std::string& id) const;
   std::string status_path(const std::string& id) const;
 
@@ -141,6 +144,7 @@ class Jails {
   std::uint64_t next_waiter_ = 1;
   std::function<void()> on_empty_;     // shutdown's continuation, once live_ is empty
   std::unique_ptr<Watch> trim_timer_;  // release_free_memory once idle (finish)
+  std::uint32_t next_host_port_ = 0;   // publish_exposed's round-robin cursor; loop thread
 };
 
 }  // namespace lj::daemon

@@ -52,6 +52,30 @@ TEST(Config, TheSampleFileStatesTheBuiltInDefaults) {
   EXPECT_EQ(c.default_nofile, builtin.default_nofile);
   EXPECT_EQ(c.default_timeout_s, builtin.default_timeout_s);
   EXPECT_EQ(c.max_jails, builtin.max_jails);
+  EXPECT_EQ(c.devfs_ruleset, builtin.devfs_ruleset);
+  EXPECT_EQ(c.devfs_close_ruleset, builtin.devfs_close_ruleset);
+  EXPECT_EQ(c.devfs_rulesets.first, builtin.devfs_rulesets.first);
+  EXPECT_EQ(c.devfs_rulesets.last, builtin.devfs_rulesets.last);
+}
+
+// FreeBSD's devfs keys (the backend's options): numbers and a range that holds neither the
+// shared ruleset nor the closing one.
+TEST(Config, DevfsRulesetKeys) {
+  Config c;
+  ASSERT_TRUE(parse_config("devfs_ruleset = 5\ndevfs_close_ruleset = 6\ndevfs_rulesets = 100-199\n", &c));
+  EXPECT_EQ(c.devfs_ruleset, 5);
+  EXPECT_EQ(c.devfs_close_ruleset, 6);
+  EXPECT_EQ(c.devfs_rulesets.first, 100);
+  EXPECT_EQ(c.devfs_rulesets.last, 199);
+  Config d;
+  auto st = parse_config("devfs_ruleset = 60010\n", &d);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().what().find("holds ruleset 60010"), std::string::npos) << st.error().what();
+  for (auto bad : {"devfs_close_ruleset = 150\ndevfs_rulesets = 100-199\n",
+                   "devfs_ruleset = 70000\n", "devfs_rulesets = 9-1\n"}) {
+    Config e;
+    EXPECT_FALSE(parse_config(bad, &e)) << bad;
+  }
 }
 
 TEST(Config, RejectsUnknownKeysAndBadValuesNamingTheLine) {

@@ -19,19 +19,9 @@ for t in podman python3 curl; do
   command -v $t >/dev/null || { echo "skip: $t not installed"; exit 77; }
 done
 
-tmp=$(mktemp -d /tmp/lj-build-image-test-XXXXXX)
-pids=()
-ljd_pid=
-cleanup() {
-  [ -n "$ljd_pid" ] && { kill -TERM "$ljd_pid" 2>/dev/null; wait "$ljd_pid" 2>/dev/null; }
-  podman --root "$tmp/p/root" --runroot "$tmp/p/run" --storage-driver vfs rmi -a -f >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-. "$(dirname "$0")/common.sh"  # check, wait_ljd
+. "$(dirname "$0")/common.sh" build-image  # $tmp, cleanup, check, start_ljd, $podman
 
 # --- two images, made offline: a busybox tree with a marker, twice ---
-podman="podman --root $tmp/p/root --runroot $tmp/p/run --storage-driver vfs"
 for m in one two; do
   mkdir -p "$tmp/tree-$m/bin" "$tmp/tree-$m/etc"
   cp /bin/busybox "$tmp/tree-$m/bin/" && ln -s busybox "$tmp/tree-$m/bin/sh"
@@ -42,12 +32,7 @@ for m in one two; do
 done
 
 # --- ljd on a private root with no world ---
-root=$tmp/root
-mkdir -p "$root"
-sock=$tmp/ljd.sock
-"$ljd" --root "$root" --socket "$sock" --log-level info 2>>"$tmp/ljd.log" &
-ljd_pid=$!
-wait_ljd
+start_ljd
 lj() { "$ljctl" --socket "$sock" "$@"; }
 api() { curl -s --unix-socket "$sock" "$@"; }
 
@@ -106,7 +91,7 @@ out=$(printf 'name x/y\nfrom image localhost/nope:1\n#!/bin/sh\n' > "$tmp/nope.j
 check "an image not in the store: the build fails, saying pull or load it first" \
   bash -c "[ $rc -ne 0 ] && grep -q 'pull or load it first' <<<'$out'"
 
-kill -TERM "$ljd_pid"; wait "$ljd_pid"; ljd_pid=
+stop_ljd
 
 # --- ljbuild, daemon-less, on a root of its own ---
 export LIGHTJAIL_ROOT=$tmp/root2

@@ -18,20 +18,9 @@ for t in docker-registry skopeo podman python3 curl; do
   command -v $t >/dev/null || { echo "skip: $t not installed"; exit 77; }
 done
 
-tmp=$(mktemp -d /tmp/lj-daemon-image-test-XXXXXX)
-pids=()
-ljd_pid=
-cleanup() {
-  [ -n "$ljd_pid" ] && { kill -TERM "$ljd_pid" 2>/dev/null; wait "$ljd_pid" 2>/dev/null; }
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  podman --root "$tmp/p/root" --runroot "$tmp/p/run" --storage-driver vfs rmi -a -f >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-. "$(dirname "$0")/common.sh"  # check, free_port, start_registry
+. "$(dirname "$0")/common.sh" daemon-image  # $tmp, cleanup, check, free_port, start_registry, start_ljd
 
 # --- images, made offline ---
-podman="podman --root $tmp/p/root --runroot $tmp/p/run --storage-driver vfs"
 mkdir -p "$tmp/tree/bin" "$tmp/ctx"
 cp /bin/busybox "$tmp/tree/bin/" && ln -s busybox "$tmp/tree/bin/sh"
 printf 'root:x:0:0::/:/bin/sh\nwww:x:33:34::/:/bin/sh\n' > "$tmp/tree/passwd"
@@ -68,14 +57,6 @@ done
 reg=127.0.0.1:$port
 
 # --- ljd on a private root ---
-root=$tmp/root
-mkdir -p "$root"
-sock=$tmp/ljd.sock
-start_ljd() {  # start_ljd [ENV=VALUE...]
-  env "$@" "$ljd" --root "$root" --socket "$sock" --log-level info 2>>"$tmp/ljd.log" &
-  ljd_pid=$!
-  wait_ljd
-}
 start_ljd
 lj() { "$ljctl" --socket "$sock" "$@"; }
 api() { curl -s --unix-socket "$sock" "$@"; }
@@ -133,7 +114,7 @@ check "pull of a missing tag: exit 1, MANIFEST_UNKNOWN" bash -c "[ $rc -eq 1 ] &
 # kill -9 of ljd during a pull (crash point image.fetching: the 3rd progress report of a layer
 # being fetched): the job is failed at the next start; nothing half-stored.
 before=$(layers)
-kill -TERM "$ljd_pid"; wait "$ljd_pid" 2>/dev/null
+stop_ljd
 start_ljd LJD_CRASH_AT=image.fetching:3
 api -X POST http://ljd/v1/images/pull -d "{\"reference\": \"$reg/big:1\"}" > "$tmp/big.job"
 bigjob=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$tmp/big.job")

@@ -4,7 +4,9 @@
 # (`ljctl save`) and pushed to docker-registry on 127.0.0.1; podman (runc, this machine's flags)
 # loads the archive and pulls the pushed image and runs both: the overlay's files, a file it
 # deleted from the world gone (whiteout), a directory it emptied and refilled opaque. skopeo
-# reads the pushed manifest back; umoci unpacks the saved archive to the same tree.
+# reads the saved archive and the pushed manifest back; umoci unpacks the saved archive to the
+# same tree. ljd runs the exported image at once (no pull back), builds on it, and a fresh ljd
+# (a new root, no world) loads the saved archive and runs it.
 # As root with podman, skopeo, umoci and docker-registry; exits 77 (skipped) otherwise.
 #
 # usage: export_test.sh SOURCE_DIR BUILD_DIR
@@ -17,22 +19,9 @@ for t in podman skopeo umoci docker-registry runc python3 curl; do
   command -v $t >/dev/null || { echo "skip: $t not installed"; exit 77; }
 done
 
-tmp=$(mktemp -d /tmp/lj-export-test-XXXXXX)
-pids=()
-ljd_pid=
-podman="podman --root $tmp/p/root --runroot $tmp/p/run --storage-driver vfs --runtime runc"
-cleanup() {
-  [ -n "$ljd_pid" ] && { kill -TERM "$ljd_pid" 2>/dev/null; wait "$ljd_pid" 2>/dev/null; }
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  $podman rmi -a -f >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-. "$(dirname "$0")/common.sh"  # check, free_port, wait_ljd, start_registry
-prun() { $podman run --rm --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 --network none "$@"; }
+. "$(dirname "$0")/common.sh" export  # $tmp, cleanup, check, free_port, start_registry, start_ljd, $podman, prun
 
 # --- a busybox world, put in place by hand (the seeds' way) ---
-root=$tmp/root
 w=$root/worlds/bb
 mkdir -p "$w/bin" "$w/etc/keep" "$w/opt/old" "$w/tmp" "$w/proc" "$w/dev"
 cp /bin/busybox "$w/bin/" && for a in sh cat ls echo rm mkdir; do ln -s busybox "$w/bin/$a"; done
@@ -40,10 +29,7 @@ echo world > "$w/etc/doomed"
 echo world > "$w/etc/keep/file"
 echo old > "$w/opt/old/a"
 
-sock=$tmp/ljd.sock
-"$ljd" --root "$root" --socket "$sock" --log-level info 2>>"$tmp/ljd.log" &
-ljd_pid=$!
-wait_ljd
+start_ljd
 lj() { "$ljctl" --socket "$sock" "$@"; }
 
 mkdir -p "$tmp/base" "$tmp/app"
@@ -58,6 +44,11 @@ check "world + one layer per overlay: 3 layers" test "$(nlayers localhost/ex/app
 lj image export --no-base ex/app localhost/ex/app:nobase >/dev/null 2>&1
 check "--no-base: the overlays only, 2 layers" test "$(nlayers localhost/ex/app:nobase)" = 2
 id1=$(lj image inspect localhost/ex/app:1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+script='cat /etc/base /etc/app /etc/app-link /etc/keep/file; ls /opt/old; test ! -e /etc/doomed && echo doomed-gone'
+want=$(printf 'base\napp\napp\nworld\nb\ndoomed-gone')
+out=$(lj run localhost/ex/app:1 /bin/sh -c "$script" 2>&1)
+check "ljd runs the exported image as it is, no pull back: files, whiteout, opaque dir, hard link" \
+  test "$out" = "$want"
 lj image export ex/app@1.0.0 localhost/ex/app:again >/dev/null 2>&1
 id2=$(lj image inspect localhost/ex/app:again | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 check "the same chain exports to the same digest" test "$id1" = "$id2"
@@ -70,11 +61,15 @@ check "no partial file left" bash -c "! ls $tmp/*.lj-partial 2>/dev/null | grep 
 $podman load -q -i "$tmp/app-oci.tar" > "$tmp/podman-load.out" 2>&1
 check "podman loads it" grep -q "Loaded image" "$tmp/podman-load.out"
 loaded=$(sed -n 's/^Loaded image.*: //p' "$tmp/podman-load.out" | head -1)
-script='cat /etc/base /etc/app /etc/app-link /etc/keep/file; ls /opt/old; test ! -e /etc/doomed && echo doomed-gone'
-want=$(printf 'base\napp\napp\nworld\nb\ndoomed-gone')
 out=$(prun "$loaded" /bin/sh -c "$script" 2>&1)
 check "podman runs the saved image: files, whiteout, opaque dir, hard link" test "$out" = "$want"
 [ "$out" = "$want" ] || echo "$out" | head -5
+
+# skopeo reads the archive: the same manifest, and copies it out whole
+sk=$(skopeo inspect --format '{{.Digest}}' "oci-archive:$tmp/app-oci.tar" 2>&1)
+check "skopeo inspects the saved archive: the exported manifest" test "$sk" = "$id1"
+check "skopeo copies it to a directory, every blob verified" \
+  skopeo copy -q "oci-archive:$tmp/app-oci.tar" "dir:$tmp/skopeo-dir"
 
 # umoci unpacks the same archive to the same tree as the jail sees
 mkdir -p "$tmp/umoci"
@@ -98,15 +93,24 @@ check "podman pulls the pushed image and runs it" test "$out" = "$want"
 # ljd's own image export of an overlay built `from image` reuses the image's layers.
 printf 'name ex/onimg\nversion 1.0.0\nfrom image localhost/ex/app:1\n#!/bin/sh\necho onimg > /etc/onimg\n' > "$tmp/onimg.jf"
 mkdir -p "$tmp/onimg" && mv "$tmp/onimg.jf" "$tmp/onimg/Jailfile"
-# (the exported image has no unpacked layers in ljd's store; pull it back so it can be built on)
-lj image rm localhost/ex/app:1 >/dev/null 2>&1
-lj pull "$reg/ex/app:1" >/dev/null 2>&1
-sed -i "s|localhost/ex/app:1|$reg/ex/app:1|" "$tmp/onimg/Jailfile"
-lj build "$tmp/onimg" >/dev/null 2>&1
+out=$(lj build "$tmp/onimg" 2>&1)
+check "a Jailfile builds on the exported image as it is (no pull back)" grep -q published <<<"$out"
 lj image export ex/onimg localhost/ex/onimg:1 >/dev/null 2>&1
 check "an overlay on an image exports as the image's layers + its own" test "$(nlayers localhost/ex/onimg:1)" = 4
 lj save localhost/ex/onimg:1 -o "$tmp/onimg-oci.tar" >/dev/null 2>&1
 loaded=$($podman load -q -i "$tmp/onimg-oci.tar" 2>&1 | sed -n 's/^Loaded image.*: //p' | head -1)
 out=$(prun "$loaded" /bin/cat /etc/onimg /etc/app 2>&1)
 check "podman runs it" test "$out" = "$(printf 'onimg\napp')"
+
+# A fresh ljd (a new root: no world, no overlay, no image) loads the saved archive and runs it.
+stop_ljd
+root=$tmp/root-fresh sock=$tmp/ljd-fresh.sock
+start_ljd
+out=$(lj load "$tmp/app-oci.tar" 2>&1)
+check "fresh ljd: ljctl load of the saved archive, under its name and digest" \
+  grep -q "^localhost/ex/app:1 $id1" <<<"$out"
+out=$(lj run localhost/ex/app:1 /bin/sh -c "$script" 2>&1)
+check "fresh ljd: ljctl run of it: the same tree" test "$out" = "$want"
+[ "$out" = "$want" ] || echo "$out" | head -5
+if [ $failed -ne 0 ]; then echo "--- ljd's log:"; tail -40 "$tmp/ljd.log"; fi
 exit $failed

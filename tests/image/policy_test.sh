@@ -23,20 +23,10 @@ done
 dev=/dev/net/tun  # a device every Linux host here has, that no jail gets by default
 [ -c $dev ] || { echo "skip: no $dev"; exit 77; }
 
-tmp=$(mktemp -d /tmp/lj-policy-test-XXXXXX)
+. "$(dirname "$0")/common.sh" policy  # $tmp, cleanup, check, start_ljd, $podman
 chmod 755 "$tmp"  # the non-root caller reaches the socket
-pids=()
-ljd_pid=
-cleanup() {
-  [ -n "$ljd_pid" ] && { kill -TERM "$ljd_pid" 2>/dev/null; wait "$ljd_pid" 2>/dev/null; }
-  podman --root "$tmp/p/root" --runroot "$tmp/p/run" --storage-driver vfs rmi -a -f >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-. "$(dirname "$0")/common.sh"  # check
 
 # --- images, made offline ---
-podman="podman --root $tmp/p/root --runroot $tmp/p/run --storage-driver vfs"
 mkdir -p "$tmp/tree/bin" "$tmp/ctx"
 cp /bin/busybox "$tmp/tree/bin/" && ln -s busybox "$tmp/tree/bin/sh"
 tar -C "$tmp/tree" -cf "$tmp/bb.tar" bin
@@ -56,16 +46,10 @@ for i in bb priv stop; do
 done
 
 # --- ljd on a private root, with a policy file ---
-root=$tmp/root
-mkdir -p "$root"
-sock=$tmp/ljd.sock
-start_ljd() {  # start_ljd CONFIG_TEXT
+start_ljd_with() {  # start_ljd_with CONFIG_TEXT
   printf '%s\n' "$1" > "$tmp/ljd.conf"
-  "$ljd" --config "$tmp/ljd.conf" --root "$root" --socket "$sock" --log-level info 2>>"$tmp/ljd.log" &
-  ljd_pid=$!
-  wait_ljd
+  start_ljd --config "$tmp/ljd.conf"
 }
-stop_ljd() { kill -TERM "$ljd_pid"; wait "$ljd_pid" 2>/dev/null; ljd_pid=; }
 lj() { "$ljctl" --socket "$sock" "$@"; }
 # create BODY -> "STATUS BODY" (a started jail, waited for)
 create() {
@@ -81,7 +65,7 @@ print(s, j["code"], " ".join(sorted(r["item"]+":"+r["rule"] for r in j["details"
 output() { local id; id=$(python3 -c 'import json,sys; print(json.loads(sys.stdin.read().split(" ",1)[1])["id"])');
   lj wait "$id" >/dev/null 2>&1; lj logs "$id" 2>&1; }
 
-start_ljd "socket_group = nogroup
+start_ljd_with "socket_group = nogroup
 policy_registries = 127.0.0.1:5000/ok
 policy_ports = 1024-65535"
 lj load "$tmp/bb-oci.tar" --name 127.0.0.1:5000/ok/bb:1 >/dev/null 2>&1
@@ -126,7 +110,7 @@ check "root's policy_override: 201, the grant recorded, the device node and CAP_
 stop_ljd
 
 # A policy that grants them: no override needed; without a grant, nothing of the kind.
-start_ljd "policy_devices = $dev
+start_ljd_with "policy_devices = $dev
 policy_allow = raw_sockets, sysvipc"
 out=$(probe 127.0.0.1:5000/ok/priv:1)
 check "granted by the policy: 201, recorded without override, the device node and CAP_NET_RAW in the jail" \
@@ -156,14 +140,14 @@ check "  and a -w on an image too (docker's)" test "$out" = /also/new
 stop_ljd
 
 # The policy is checked again at start: ljd.conf changed since the create.
-start_ljd "policy_allow = raw_sockets"
+start_ljd_with "policy_allow = raw_sockets"
 out=$(curl -s --unix-socket "$sock" -w ' %{http_code}' -X POST "http://ljd/v1/jails/$later/start")
 out="${out##* } ${out% *}"
 check "start under a policy that no longer grants the device: 403 naming it and its rule" \
   test "$(refused <<<"$out")" = "403 policy.permission_denied device=$dev:policy_devices"
 check "  and the jail stays created" bash -c "curl -s --unix-socket '$sock' http://ljd/v1/jails/$later | grep -q '\"state\":\"created\"'"
 stop_ljd
-start_ljd "policy_devices = $dev
+start_ljd_with "policy_devices = $dev
 policy_allow = raw_sockets"
 code=$(curl -s --unix-socket "$sock" -o /dev/null -w '%{http_code}' -X POST "http://ljd/v1/jails/$later/start")
 check "the policy restored: the start succeeds" test "$code" = 200

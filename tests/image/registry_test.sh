@@ -16,18 +16,9 @@ for t in docker-registry skopeo podman htpasswd openssl python3; do
   command -v $t >/dev/null || { echo "skip: $t not installed"; exit 77; }
 done
 
-tmp=$(mktemp -d /tmp/lj-registry-test-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  podman --root "$tmp/p/root" --runroot "$tmp/p/run" --storage-driver vfs rmi -a -f >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-. "$(dirname "$0")/common.sh"  # check, free_port, start_registry
+. "$(dirname "$0")/common.sh" registry  # $tmp, cleanup, check, free_port, start_registry, $podman
 
 # --- images, made offline: a busybox base, an app on it (one more layer), a big one ---
-podman="podman --root $tmp/p/root --runroot $tmp/p/run --storage-driver vfs"
 mkdir -p "$tmp/tree/bin" "$tmp/ctx"
 cp /bin/busybox "$tmp/tree/bin/" && ln -s busybox "$tmp/tree/bin/sh"
 tar -C "$tmp/tree" -cf "$tmp/bb.tar" .
@@ -65,7 +56,7 @@ check "pull of a missing tag fails" bash -c "! '$ljimage' pull 127.0.0.1:$p1/app
 
 # kill -9 in the middle of a layer: nothing half-stored, nothing named; the next pull completes.
 "$ljimage" pull "127.0.0.1:$p1/big:1" 2>"$tmp/big.progress" >/dev/null &
-pid=$!
+pid=$!; pids+=($pid)
 for _ in $(seq 200); do
   grep -q "layer 2/2 .* fetching [1-9]" "$tmp/big.progress" 2>/dev/null && break
   sleep 0.02

@@ -14,17 +14,7 @@ ljctl=$build/client/ljctl
 for t in docker-registry skopeo podman htpasswd openssl python3 curl; do
   command -v $t >/dev/null || { echo "skip: $t not installed"; exit 77; }
 done
-tmp=$(mktemp -d /tmp/lj-token-test-XXXXXX)
-pids=()
-ljd_pid=
-cleanup() {
-  [ -n "$ljd_pid" ] && { kill -TERM "$ljd_pid" 2>/dev/null; wait "$ljd_pid" 2>/dev/null; }
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  podman --root "$tmp/p/root" --runroot "$tmp/p/run" --storage-driver vfs rmi -a -f >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-. "$(dirname "$0")/common.sh"  # check, free_port, wait_ljd, start_registry
+. "$(dirname "$0")/common.sh" token  # $tmp, cleanup, check, free_port, start_registry, start_ljd, $podman
 
 # --- the token server and the registry trusting it ---
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/token.key" -out "$tmp/token.crt" \
@@ -44,7 +34,6 @@ start_registry "$port" "auth:
 reg=127.0.0.1:$port
 check "the registry asks for a bearer token" bash -c "curl -si http://$reg/v2/ | grep -qi '^www-authenticate: bearer realm=\"http://127.0.0.1:$tport/token\"'"
 
-podman="podman --root $tmp/p/root --runroot $tmp/p/run --storage-driver vfs"
 mkdir -p "$tmp/tree/bin"
 cp /bin/busybox "$tmp/tree/bin/" && ln -s busybox "$tmp/tree/bin/sh"
 tar -C "$tmp/tree" -cf "$tmp/bb.tar" bin
@@ -54,12 +43,7 @@ skopeo copy -q --dest-tls-verify=false --dest-creds alice:s3cret "oci-archive:$t
   || { echo "seeding the registry failed"; cat "$tmp/token.log"; exit 1; }
 
 # --- ljd ---
-root=$tmp/root
-mkdir -p "$root"
-sock=$tmp/ljd.sock
-"$ljd" --root "$root" --socket "$sock" --log-level info 2>>"$tmp/ljd.log" &
-ljd_pid=$!
-wait_ljd
+start_ljd
 lj() { "$ljctl" --socket "$sock" "$@"; }
 
 lj pull "$reg/bb:1" > "$tmp/anon.out" 2>&1; rc=$?

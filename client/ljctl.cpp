@@ -24,6 +24,7 @@
 #include "client/ljctl_format.hpp"
 #include "client/ljctl_network.hpp"
 #include "client/ljctl_image.hpp"
+#include "common/base64.hpp"
 
 namespace lj::ljctl {
 
@@ -123,6 +124,16 @@ bool print_log_line(std::string_view line, bool raw, LogState& st, std::string_v
   if (j.contains("seq") && j["seq"].is_number_unsigned()) st.after = j["seq"].get<std::uint64_t>();
   if (raw) return true;
   std::string data = j.value("data", "");
+  if (auto b = j.find("data_base64"); b != j.end() && b->is_string()) {
+    // Output that is not UTF-8 (binary), as it was written (proto/openapi.yaml, LogRecord).
+    auto bytes = base64_decode(b->get_ref<const std::string&>());
+    if (!bytes) {
+      std::fprintf(stderr, "ljctl: a log record's data_base64 is not base64 (seq %s)\n",
+                   j.value("seq", json()).dump().c_str());
+      return true;
+    }
+    data = std::move(*bytes);
+  }
   if (data.empty()) return true;
   FILE* f = j.value("stream", "stdout") == "stderr" ? stderr : stdout;
   if (!prefix.empty()) {

@@ -1,8 +1,6 @@
 // Interactive jails: attach (the HTTP upgrade of Docker's hijack, or a plain output stream) and
 // resize. docs/attach.md says why an upgrade rather than a WebSocket.
 
-#include <limits>
-
 #include "daemon/api.hpp"
 #include "daemon/attach.hpp"
 #include "daemon/jails.hpp"
@@ -35,22 +33,33 @@ void add_attach_routes(Router& router, Daemon& d) {
       };
       return reply(std::move(resp));
     }
-    // Upgraded: 101, then the raw duplex stream on the socket (attach.hpp).
-    resp.upgrade = [&d, id = row->id, from_start](int socket, std::string early) {
-      UniqueFd sock(socket);
-      // The input descriptor comes from attach(), which needs the writer: register a forwarder.
-      auto fwd = std::make_shared<HeldStream>(std::numeric_limits<std::size_t>::max());
-      auto a = d.jails->attach(id, fwd, from_start);
-      if (!a) {
-        std::string msg = a.error().what() + "\n";
-        (void)!::write(sock.get(), msg.data(), msg.size());
-        return;
-      }
+    // Upgraded: 101, then the raw duplex stream on the socket (attach.hpp). Attached now, before
+    // the answer: the output from here on waits in a HeldSink until the pump has the socket, and
+    // a jail that ends in between still gives its output and its end (it used to be refused as
+    // text inside the raw stream, and its output lost).
+    struct Stdio {
+      UniqueFd input;
+      bool tty = false;
+      Replay replay;
+    };
+    auto stdio = std::make_shared<Stdio>();
+    auto held = std::make_shared<HeldSink>(d.cfg.stream_backlog_bytes);
+    auto a = d.jails->attach_stdio(row->id, from_start, [&](UniqueFd input, bool tty, Replay r) {
+      *stdio = Stdio{std::move(input), tty, std::move(r)};
+      return held;
+    });
+    if (!a) return reply(error_response(a.error()));
+    // A callback the server drops uncalled (the client went before the 101) releases the held
+    // output and the input's duplicate.
+    auto guard = std::make_shared<ConnectOrAbandon>(held);
+    resp.upgrade = [&d, id = row->id, guard, stdio](int socket, std::string early) {
       Loop* loop = &d.loop;
       Jails* jails = d.jails.get();
-      fwd->connect(start_attach_pump(
-          sock.release(), std::move(early), std::move(a->input), a->tty,
-          [loop, jails, id] { loop->post([jails, id] { jails->close_stdin(id); }); }));
+      guard->connect(start_attach_pump(
+          socket, std::move(early), std::move(stdio->input), stdio->tty,
+          d.cfg.stream_backlog_bytes,
+          [loop, jails, id] { loop->post([jails, id] { jails->close_stdin(id); }); },
+          std::move(stdio->replay)));
     };
     reply(std::move(resp));
   });

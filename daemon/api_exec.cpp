@@ -44,31 +44,37 @@ void add_exec_routes(Router& router, Daemon& d) {
 
   // The exec starts before the answer: a command that cannot run (400 jail.exec_failed) or a
   // jail that ended meanwhile (409) is an HTTP error, never text inside an upgraded stream.
-  // What it writes until the client is connected waits in the HeldStream.
+  // What it writes until the client is connected waits in the HeldSink (past 4 MiB, in its pipe).
   router.add("POST", "/v1/exec/{exec_id}/start", [&d](Request& req, const Params& p,
                                                       Reply reply) {
     const std::string id = p.at("exec_id");
     auto detach = query_bool(req, "detach", false);
     if (!detach) return reply(field_error(detach.error(), "detach"));
     if (auto st = d.execs->startable(id); !st) return reply(error_response(st.error()));
-    // A client that never connects: past 4 MiB held, the exec's output is dropped.
-    auto fwd = *detach ? nullptr : std::make_shared<HeldStream>(std::size_t{4} << 20);
+    auto held = *detach ? nullptr : std::make_shared<HeldSink>(std::size_t{4} << 20);
     const bool upgrade = req.upgrade_tcp;
-    d.execs->start(id, fwd, uid_of(req),
-                   [fwd, upgrade, reply = std::move(reply)](Result<Execs::Started> started) {
+    const std::size_t limit = d.cfg.stream_backlog_bytes;
+    d.execs->start(id, held, uid_of(req),
+                   [held, upgrade, limit, reply = std::move(reply)](Result<Execs::Started> started) {
       if (!started) return reply(error_response(started.error()));
-      if (!fwd) return reply(json_response(200, exec_json(started->row)));
+      if (!held) return reply(json_response(200, exec_json(started->row)));
+      // The server may drop the callback uncalled (the client went before the answer): the
+      // guard's destructor then releases the held output.
+      auto guard = std::make_shared<ConnectOrAbandon>(held);
       Response resp;
       if (!upgrade) {
         // curl --unix-socket: the output as NDJSON records, then the end record; no input.
-        resp.stream = [fwd](std::shared_ptr<StreamWriter> w) { fwd->connect(std::move(w)); };
+        resp.stream = [guard, limit](std::shared_ptr<StreamWriter> w) {
+          guard->connect(std::make_shared<RecordSink>(std::move(w), limit));
+        };
         return reply(std::move(resp));
       }
       auto input = std::make_shared<UniqueFd>(std::move(started->input));
       const bool tty = started->tty;
-      resp.upgrade = [fwd, input, tty](int socket, std::string early) {
+      resp.upgrade = [guard, input, tty, limit](int socket, std::string early) {
         // The client's half close ends a stdin pipe: the pump holds its only write end.
-        fwd->connect(start_attach_pump(socket, std::move(early), std::move(*input), tty, nullptr));
+        guard->connect(
+            start_attach_pump(socket, std::move(early), std::move(*input), tty, limit, nullptr));
       };
       reply(std::move(resp));
     });

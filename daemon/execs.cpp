@@ -125,9 +125,10 @@ struct Execs::Live {
   std::string id;
   std::unique_ptr<jail::Exec> exec;
   std::unique_ptr<Watch> exit_watch;
-  std::vector<std::unique_ptr<Watch>> output;  // read_until_eof of stdout/stderr or the master
+  std::vector<std::unique_ptr<ReadWatch>> output;  // read_until_eof of stdout/stderr or the master
   int open_streams = 0;
-  std::shared_ptr<StreamWriter> w;  // null: output discarded
+  // The attached client (attach.hpp): the output as bytes, pacing the readers; null: discarded.
+  std::unique_ptr<Attachments> attached;
   UniqueFd master;                  // the terminal's (resize)
   bool exit_recorded = false;
   std::optional<ExecRow> ended;  // the row as recorded at the exit
@@ -190,7 +191,7 @@ Status Execs::startable(std::string_view id) {
   return {};
 }
 
-void Execs::start(std::string_view id_sv, std::shared_ptr<StreamWriter> w,
+void Execs::start(std::string_view id_sv, std::shared_ptr<OutputSink> sink,
                   std::optional<std::uint32_t> uid, std::function<void(Result<Started>)> done) {
   if (auto st = startable(id_sv); !st) return done(fail(st.error()));
   auto row = get(id_sv);
@@ -257,7 +258,17 @@ void Execs::start(std::string_view id_sv, std::shared_ptr<StreamWriter> w,
 
   auto live = std::make_unique<Live>();
   live->id = id;
-  live->w = std::move(w);
+  if (sink) {
+    live->attached = std::make_unique<Attachments>(d_.loop, [this, id](bool pause) {
+      auto lit = live_.find(id);
+      if (lit == live_.end()) return;
+      for (auto& r : lit->second->output) {
+        if (r && pause) r->pause();
+        if (r && !pause) r->resume();
+      }
+    });
+    live->attached->add(std::move(sink));
+  }
   live_[id] = std::move(live);  // refuses a second start meanwhile
   const bool tty = req->tty, stdin_open = req->stdin_open;
   d_.loop.blocking([this, job, id, tty, stdin_open, uid, done = std::move(done)]() mutable {
@@ -292,11 +303,11 @@ void Execs::start(std::string_view id_sv, std::shared_ptr<StreamWriter> w,
       Started started;
       started.tty = tty;
       started.row = get(id).value_or(ExecRow{});
-      auto reader = [this, id](const char* stream) {
+      auto reader = [this, id](int stream) {
         return [this, id, stream](std::string_view data) {
           auto it2 = live_.find(id);
-          if (it2 == live_.end() || !it2->second->w) return;
-          it2->second->w->write(dump({{"stream", stream}, {"data", std::string(data)}}));
+          if (it2 == live_.end() || !it2->second->attached) return;
+          it2->second->attached->output(stream, data);
         };
       };
       auto eof = [this, id] {
@@ -310,12 +321,12 @@ void Execs::start(std::string_view id_sv, std::shared_ptr<StreamWriter> w,
         if (stdin_open) started.input.reset(::fcntl(l.master.get(), F_DUPFD_CLOEXEC, 0));
         l.open_streams = 1;
         l.output.push_back(d_.loop.read_until_eof(
-            UniqueFd(::fcntl(l.master.get(), F_DUPFD_CLOEXEC, 0)), reader("stdout"), eof));
+            UniqueFd(::fcntl(l.master.get(), F_DUPFD_CLOEXEC, 0)), reader(0), eof));
       } else {
         started.input = std::move(job->in_w);
         l.open_streams = 2;
-        l.output.push_back(d_.loop.read_until_eof(std::move(job->out_r), reader("stdout"), eof));
-        l.output.push_back(d_.loop.read_until_eof(std::move(job->err_r), reader("stderr"), eof));
+        l.output.push_back(d_.loop.read_until_eof(std::move(job->out_r), reader(0), eof));
+        l.output.push_back(d_.loop.read_until_eof(std::move(job->err_r), reader(1), eof));
       }
       l.exit_watch = d_.loop.when_readable(l.exec->wait_fd(), [this, id] { on_exit_ready(id); });
       done(std::move(started));
@@ -352,11 +363,10 @@ void Execs::maybe_finish(const std::string& id) {
   if (it == live_.end()) return;
   Live& l = *it->second;
   if (!l.exit_recorded || l.open_streams > 0) return;
-  if (l.w) {
-    l.w->write(dump({{"type", "end"},
-                     {"state", index::to_string(l.ended->state)},
-                     {"exit", exec_exit_json(*l.ended)}}));
-    l.w->end();
+  if (l.attached) {
+    l.attached->end(dump({{"type", "end"},
+                          {"state", index::to_string(l.ended->state)},
+                          {"exit", exec_exit_json(*l.ended)}}));
   }
   live_.erase(it);
 }

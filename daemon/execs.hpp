@@ -24,6 +24,7 @@
 
 #include "common/error.hpp"
 #include "common/fd.hpp"
+#include "daemon/attach.hpp"
 #include "daemon/core.hpp"
 #include "daemon/http_types.hpp"
 
@@ -59,8 +60,9 @@ class Execs {
   // route checks before it answers 101.
   Status startable(std::string_view id);
 
-  // Starts a created exec. Its output goes to `w` as log records ({"stream","data"}) and then
-  // the end record ({"type":"end","state","exit"}), after the exit is recorded; null: discarded.
+  // Starts a created exec. Its output goes to `sink` as bytes, as read, paced by it (attach.hpp),
+  // then the end record ({"type":"end","state","exit"}), after the exit is recorded; null:
+  // discarded.
   // `done` gets, once the process runs, a descriptor for the client's input (its stdin pipe's
   // write end, the only one, or a duplicate of the terminal's master; empty without stdin) and
   // whether it has a terminal; or the error (the row then stays `created`).
@@ -69,7 +71,7 @@ class Execs {
     bool tty = false;
     index::ExecRow row;
   };
-  void start(std::string_view id, std::shared_ptr<StreamWriter> w,
+  void start(std::string_view id, std::shared_ptr<OutputSink> sink,
              std::optional<std::uint32_t> uid, std::function<void(Result<Started>)> done);
   Status resize(std::string_view id, unsigned short rows, unsigned short cols);
   // The row once the exec has ended, at once when it has; with a timeout, the running row when it

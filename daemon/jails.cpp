@@ -43,7 +43,9 @@ struct Jails::Live {
   std::unique_ptr<Watch> record_retry;
   Uid stop_uid;                // who asked it to stop, stamped on the exit event
   std::unique_ptr<Watch> exit_watch, deadline, kill_timer, drain_timer;
-  std::unique_ptr<Watch> readers[2];  // stdout, stderr pipes (a terminal: its master as stdout)
+  std::unique_ptr<ReadWatch> readers[2];  // stdout, stderr pipes (a terminal: its master as stdout)
+  // Upgraded attaches (attach.hpp): the output as bytes, pacing the readers; made at the first.
+  std::unique_ptr<Attachments> attached;
   // Where an attached client's input goes: the write end of the stdin pipe (spec stdin), or the
   // terminal's master (spec tty + stdin); empty when the jail takes no input. The master also
   // answers resizes (terminal). Lost with ljd: a re-adopted jail keeps its terminal (init holds
@@ -569,6 +571,9 @@ void Jails::on_torn_down(const std::string& id, const Status& st) {
     d_.networks->refresh_hosts(l.networks);
   }
   if (l.teardown_ok && l.exit_recorded) ::unlink(status_path(id).c_str());
+  // Every writer of the pipes is dead after teardown: what is left in them (a pipe's worth) goes
+  // to the attached clients unpaced, so that a client that does not read cannot hold the end.
+  if (l.attached) l.attached->unpace();
   if (l.open_streams > 0) {
     // Every writer of the pipes is dead after teardown, so EOF is due; do not hang on it.
     l.drain_timer = d_.loop.after(std::chrono::seconds(2), [this, id] {
@@ -584,6 +589,9 @@ void Jails::on_torn_down(const std::string& id, const Status& st) {
 }
 
 void Jails::on_output(Live& l, int stream, std::string_view data) {
+  // Attached clients get the bytes as read, whatever the log does with them (line pieces, the
+  // size cap).
+  if (l.attached) l.attached->output(stream, data);
   // A terminal's output is interactive (a prompt, the echo of one key): logged, and so sent to
   // an attached client, as it comes, not held until a newline.
   if (l.terminal) {
@@ -616,9 +624,7 @@ void Jails::on_output_eof(const std::string& id) {
 
 void Jails::append_log(Live& l, int stream, std::string_view data) {
   if (l.log_truncated) return;  // read (the jail never blocks on a full pipe) and dropped
-  std::string fields =
-      stream == 0 ? R"(,"stream":"stdout","data":)" : R"(,"stream":"stderr","data":)";
-  fields += json(std::string(data)).dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string fields = output_fields(stream, data);
   fields += R"(,"time":")" + iso_time(index::now()) + "\"";
   RecordLog& log = log_of(l);
   // The cap counts stored bytes, escapes included: output of NULs (6 bytes each as \u0000) hits
@@ -722,6 +728,7 @@ void Jails::finish(Live& l) {
   }
   auto callbacks = std::move(l.on_finish);
   if (row && l.log) l.log->end_followers(end_record(*row, l.log->last_seq() + 1));
+  if (l.attached) l.attached->end(row ? end_record(*row, 0) : std::string());
   live_.erase(id);
   if (row) answer_waiters(*row);
   for (auto& cb : callbacks) cb(row);
@@ -856,25 +863,49 @@ Status Jails::resize(std::string_view id_or_name, unsigned short rows, unsigned 
   return {};
 }
 
-Result<Jails::Attached> Jails::attach(std::string_view id_or_name, std::shared_ptr<StreamWriter> w,
-                                      bool from_start) {
+Status Jails::attach(std::string_view id_or_name, std::shared_ptr<StreamWriter> w,
+                     bool from_start) {
+  auto row = LJ_TRY(get(id_or_name));
+  auto it = live_.find(row.id);
+  if (it == live_.end() || !it->second->jail || it->second->exit_recorded)
+    return fail(not_running(row));
+  RecordLog& log = log_of(*it->second);
+  std::uint64_t after = log.last_seq();
+  if (from_start) after = replay_records(log.path(), 0, w.get());
+  log.follow(std::move(w), after);
+  return {};
+}
+
+Status Jails::attach_stdio(std::string_view id_or_name, bool from_start, const MakeSink& make) {
   auto row = LJ_TRY(get(id_or_name));
   auto it = live_.find(row.id);
   if (it == live_.end() || !it->second->jail || it->second->exit_recorded)
     return fail(not_running(row));
   Live& l = *it->second;
-  Attached a;
-  a.id = row.id;
-  a.tty = static_cast<bool>(l.terminal);
+  UniqueFd input;
   if (l.input) {
-    a.input.reset(::fcntl(l.input.get(), F_DUPFD_CLOEXEC, 0));
-    if (!a.input) return fail_errno("jail", "dup the input of jail " + row.id);
+    input.reset(::fcntl(l.input.get(), F_DUPFD_CLOEXEC, 0));
+    if (!input) return fail_errno("jail", "dup the input of jail " + row.id);
   }
-  RecordLog& log = log_of(l);
-  std::uint64_t after = log.last_seq();
-  if (from_start) after = replay_records(log.path(), 0, w.get());
-  log.follow(std::move(w), after);
-  return a;
+  Replay replay;
+  if (from_start && l.log) replay = Replay{l.log->path(), l.log->last_seq()};
+  auto sink = make(std::move(input), static_cast<bool>(l.terminal), std::move(replay));
+  if (from_start) {
+    // Read, not logged yet (an unfinished line): after the replay, before the live output.
+    for (int s = 0; s < 2; ++s) sink->output(s, l.partial[s]);
+  }
+  if (!l.attached) {
+    l.attached = std::make_unique<Attachments>(d_.loop, [this, id = row.id](bool pause) {
+      auto lit = live_.find(id);
+      if (lit == live_.end()) return;
+      for (auto& r : lit->second->readers) {
+        if (r && pause) r->pause();
+        if (r && !pause) r->resume();
+      }
+    });
+  }
+  l.attached->add(std::move(sink));
+  return {};
 }
 
 void Jails::close_stdin(const std::string& id) {
@@ -1173,6 +1204,7 @@ void Jails::shutdown(bool stop_jails, std::function<void()> done) {
     if (l->log) {
       l->log->end_followers(R"({"type":"end","state":"unknown","reason":"ljd is shutting down"})");
     }
+    if (l->attached) l->attached->end(R"({"type":"end","state":"unknown"})");
   }
   if (!stop_jails) {
     // Leave them running: their Jail objects go to left_running(), never destroyed (their

@@ -25,6 +25,7 @@
 
 #include "common/error.hpp"
 #include "common/fd.hpp"
+#include "daemon/attach.hpp"
 #include "daemon/core.hpp"
 #include "daemon/http_types.hpp"
 #include "daemon/jail_request.hpp"
@@ -71,17 +72,17 @@ class Jails {
   // Interactive jails (docs/attach.md). The terminal's window size (spec tty): conflict when the
   // jail is not running or has no terminal.
   Status resize(std::string_view id, unsigned short rows, unsigned short cols);
-  // Attaches `w` to a running jail's output from now on (then its end record) and returns a
-  // duplicate of where its input goes (empty without stdin) and whether it has a terminal.
-  struct Attached {
-    UniqueFd input;
-    bool tty = false;
-    std::string id;
-  };
-  // With from_start, the output stored so far comes first (a `run` that attaches just after the
-  // start misses nothing).
-  Result<Attached> attach(std::string_view id, std::shared_ptr<StreamWriter> w,
-                          bool from_start = false);
+  // A plain attach (no upgrade): `w` follows a running jail's log from now on (then its end
+  // record), as a log follower (lagged past stream_backlog_bytes behind). With from_start, the
+  // output stored so far comes first (a `run` that attaches just after the start misses nothing).
+  Status attach(std::string_view id, std::shared_ptr<StreamWriter> w, bool from_start = false);
+  // An upgraded attach: `make` gets a duplicate of where the jail's input goes (empty without
+  // stdin), whether it has a terminal, and what to replay first (from_start: the log so far), and
+  // returns the client's sink, which then gets the jail's output as bytes, as read (with
+  // from_start, the unfinished lines not logged yet first), and paces it (attach.hpp).
+  using MakeSink =
+      std::function<std::shared_ptr<OutputSink>(UniqueFd input, bool tty, Replay replay)>;
+  Status attach_stdio(std::string_view id, bool from_start, const MakeSink& make);
   // An attached client ended its input: the jail's stdin pipe closes (a terminal stays open).
   void close_stdin(const std::string& id);
 

@@ -20,6 +20,15 @@ class Watch {
   virtual void cancel() = 0;
 };
 
+// A pipe being read (read_until_eof). pause() stops reading after the chunk in hand (if any), so
+// that the writer blocks once the pipe is full: the back-pressure of a slow attached client
+// (attach.hpp); resume() reads on.
+class ReadWatch : public Watch {
+ public:
+  virtual void pause() = 0;
+  virtual void resume() = 0;
+};
+
 class Loop {
  public:
   virtual ~Loop() = default;
@@ -40,9 +49,9 @@ class Loop {
   virtual std::unique_ptr<Watch> when_readable(int fd, std::function<void()> fn) = 0;
   // Reads `fd` (a pipe; made non-blocking here) until EOF or error: on_data for each chunk, then
   // on_eof once. The watch owns fd.
-  virtual std::unique_ptr<Watch> read_until_eof(UniqueFd fd,
-                                                std::function<void(std::string_view)> on_data,
-                                                std::function<void()> on_eof) = 0;
+  virtual std::unique_ptr<ReadWatch> read_until_eof(UniqueFd fd,
+                                                    std::function<void(std::string_view)> on_data,
+                                                    std::function<void()> on_eof) = 0;
 };
 
 }  // namespace lj::daemon

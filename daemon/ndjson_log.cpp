@@ -9,10 +9,43 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/base64.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
 
 namespace lj::daemon {
+
+std::string output_fields(int stream, std::string_view data) {
+  std::string f = stream == 0 ? R"(,"stream":"stdout",)" : R"(,"stream":"stderr",)";
+  if (is_utf8(data)) {
+    f += R"("data":)";
+    f += nlohmann::json(std::string(data)).dump();
+  } else {
+    f += R"("data_base64":")";
+    f += base64_encode(data);
+    f += '"';
+  }
+  return f;
+}
+
+bool output_of(std::string_view record, int* stream, std::string* data) {
+  auto j = nlohmann::json::parse(record, nullptr, false);
+  if (!j.is_object()) return false;
+  auto s = j.find("stream");
+  if (s == j.end() || !s->is_string()) return false;
+  *stream = *s == "stderr" ? 1 : 0;
+  if (auto d = j.find("data"); d != j.end() && d->is_string()) {
+    *data = d->get<std::string>();
+    return true;
+  }
+  if (auto b = j.find("data_base64"); b != j.end() && b->is_string()) {
+    auto bytes = base64_decode(b->get_ref<const std::string&>());
+    if (!bytes) return false;
+    *data = std::move(*bytes);
+    return true;
+  }
+  return false;
+}
 
 std::uint64_t record_seq(std::string_view line) {
   constexpr std::string_view kPrefix = R"({"seq":)";

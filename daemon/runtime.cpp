@@ -81,6 +81,12 @@ class FdWatch final : public Watch {
     net::posix::stream_descriptor sd;
     bool owns = false;
     bool cancelled = false;
+    // A pipe reader's: paused (ReadWatch::pause) and, when its last read came back meanwhile,
+    // parked (no read outstanding: resume() issues the next).
+    bool paused = false;
+    bool parked = false;
+    std::function<void(std::string_view)> on_data;
+    std::function<void()> on_eof;
     // Only pipe readers get a buffer: a pidfd watch reads nothing (1,000 live jails have 3,000
     // watches; 16 KiB each was most of ljd's RSS).
     std::unique_ptr<char[]> buf;
@@ -97,6 +103,28 @@ class FdWatch final : public Watch {
 
  private:
   std::shared_ptr<State> s_;
+};
+
+// A pipe reader: an FdWatch that can pause (its State's flags) and read on.
+class PipeWatch final : public ReadWatch {
+ public:
+  using Resume = void (*)(const std::shared_ptr<FdWatch::State>&);
+  PipeWatch(std::shared_ptr<FdWatch::State> s, Resume read_on)
+      : s_(s), watch_(std::move(s)), resume_(read_on) {}
+  void cancel() override { watch_.cancel(); }
+  void pause() override { s_->paused = true; }
+  void resume() override {
+    s_->paused = false;
+    if (s_->parked && !s_->cancelled) {
+      s_->parked = false;
+      resume_(s_);
+    }
+  }
+
+ private:
+  std::shared_ptr<FdWatch::State> s_;
+  FdWatch watch_;  // cancels on destruction
+  Resume resume_;
 };
 
 class AsioLoop final : public Loop {
@@ -129,29 +157,34 @@ class AsioLoop final : public Loop {
     return std::make_unique<FdWatch>(s);
   }
 
-  std::unique_ptr<Watch> read_until_eof(UniqueFd fd, std::function<void(std::string_view)> on_data,
-                                        std::function<void()> on_eof) override {
+  std::unique_ptr<ReadWatch> read_until_eof(UniqueFd fd,
+                                            std::function<void(std::string_view)> on_data,
+                                            std::function<void()> on_eof) override {
     auto s = std::make_shared<FdWatch::State>(io_, fd.release());
     s->owns = true;
     s->buf = std::make_unique<char[]>(FdWatch::State::kBufSize);
-    read_more(s, std::make_shared<std::function<void(std::string_view)>>(std::move(on_data)),
-              std::make_shared<std::function<void()>>(std::move(on_eof)));
-    return std::make_unique<FdWatch>(s);
+    s->on_data = std::move(on_data);
+    s->on_eof = std::move(on_eof);
+    read_more(s);
+    return std::make_unique<PipeWatch>(s, &AsioLoop::read_more);
   }
 
  private:
-  static void read_more(std::shared_ptr<FdWatch::State> s,
-                        std::shared_ptr<std::function<void(std::string_view)>> on_data,
-                        std::shared_ptr<std::function<void()>> on_eof) {
+  static void read_more(const std::shared_ptr<FdWatch::State>& s) {
     s->sd.async_read_some(net::buffer(s->buf.get(), FdWatch::State::kBufSize),
-                          [s, on_data, on_eof](boost::system::error_code ec, std::size_t n) {
+                          [s](boost::system::error_code ec, std::size_t n) {
                             if (s->cancelled) return;
-                            if (n > 0) (*on_data)(std::string_view(s->buf.get(), n));
+                            if (n > 0) s->on_data(std::string_view(s->buf.get(), n));
                             if (ec) {
-                              (*on_eof)();
+                              s->on_eof();
                               return;
                             }
-                            read_more(s, on_data, on_eof);
+                            if (s->cancelled) return;
+                            if (s->paused) {
+                              s->parked = true;
+                              return;
+                            }
+                            read_more(s);
                           });
   }
 

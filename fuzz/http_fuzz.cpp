@@ -26,6 +26,13 @@ class NoWatch final : public Watch {
   void cancel() override {}
 };
 
+class NoReadWatch final : public ReadWatch {
+ public:
+  void cancel() override {}
+  void pause() override {}
+  void resume() override {}
+};
+
 // Posted work runs after the request, on this thread; timers, fd watches and blocking work never
 // run (no backend: nothing would come back from them anyway).
 class InlineLoop final : public Loop {
@@ -39,9 +46,9 @@ class InlineLoop final : public Loop {
   std::unique_ptr<Watch> when_readable(int, std::function<void()>) override {
     return std::make_unique<NoWatch>();
   }
-  std::unique_ptr<Watch> read_until_eof(lj::UniqueFd, std::function<void(std::string_view)>,
-                                        std::function<void()>) override {
-    return std::make_unique<NoWatch>();
+  std::unique_ptr<ReadWatch> read_until_eof(lj::UniqueFd, std::function<void(std::string_view)>,
+                                            std::function<void()>) override {
+    return std::make_unique<NoReadWatch>();
   }
   void drain(int max_turns) {
     for (int i = 0; i < max_turns && !queue_.empty(); ++i) {

@@ -1,14 +1,17 @@
 // Hermetic unit tests of ljd's pure parts: configuration, the strict body decoder, targets, the
-// router and the error table.
+// router, the error table, output records and the attached clients' pacing.
 #include <gtest/gtest.h>
 
+#include "daemon/attach.hpp"
 #include "daemon/config.hpp"
 #include "daemon/http_parse.hpp"
 #include "daemon/http_types.hpp"
 #include "daemon/jail_request.hpp"
 #include "daemon/json_fields.hpp"
+#include "daemon/ndjson_log.hpp"
 #include "daemon/router.hpp"
 #include "daemon/wire.hpp"
+#include "tests/daemon/support/inline_loop.hpp"
 
 namespace lj::daemon {
 namespace {
@@ -278,6 +281,113 @@ TEST(Wire, EventTimesAreRfc3339EvenFromOlderRecords) {
   e.type = "jail.started";
   e.data = R"({"pid":42,"name":"x"})";
   EXPECT_NE(event_line(e).find(R"("data":{"pid":42,"name":"x"})"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lj::daemon
+
+namespace lj::daemon {
+namespace {
+
+TEST(OutputRecord, TextInDataBytesThatAreNotUtf8InBase64BothLossless) {
+  std::string all(256, '\0');
+  for (int i = 0; i < 256; ++i) all[i] = static_cast<char>(i);
+  for (const std::string& bytes : {std::string("hi \xc3\xa9\n"), std::string("a\0b", 3), all}) {
+    const std::string rec = "{\"seq\":1" + output_fields(1, bytes) + "}";
+    auto j = nlohmann::json::parse(rec);
+    EXPECT_EQ(j["stream"], "stderr");
+    EXPECT_NE(j.contains("data"), j.contains("data_base64")) << rec;  // exactly one
+    int stream = -1;
+    std::string data;
+    ASSERT_TRUE(output_of(rec, &stream, &data)) << rec;
+    EXPECT_EQ(stream, 1);
+    EXPECT_TRUE(data == bytes) << rec;
+  }
+  EXPECT_TRUE(nlohmann::json::parse("{" + output_fields(0, "x\n").substr(1) + "}").contains("data"));
+  EXPECT_TRUE(nlohmann::json::parse("{" + output_fields(0, "\xff").substr(1) + "}")
+                  .contains("data_base64"));
+  int stream;
+  std::string data;
+  EXPECT_FALSE(output_of(R"({"type":"end","exit":{"code":0}})", &stream, &data));
+  EXPECT_FALSE(output_of(R"({"stream":"stdout","data_base64":"!!"})", &stream, &data));
+}
+
+// A sink that takes everything and is full when told.
+struct TestSink final : OutputSink {
+  bool output(int stream, std::string_view data) override {
+    if (gone) return false;
+    got += (stream == 1 ? "E:" : "O:") + std::string(data) + ";";
+    return true;
+  }
+  bool full() const override { return is_full; }
+  void end(const std::string& rec) override { ended = rec; }
+  std::string got, ended;
+  bool is_full = false, gone = false;
+};
+
+TEST(Attachments, AFullClientPausesTheReadersUntilItIsNot) {
+  testing::InlineLoop loop;
+  std::vector<bool> paces;
+  Attachments a(loop, [&](bool pause) { paces.push_back(pause); });
+  auto s = std::make_shared<TestSink>();
+  a.add(s);
+  a.output(0, "x");
+  EXPECT_TRUE(paces.empty());
+  s->is_full = true;
+  a.output(1, "y");
+  EXPECT_EQ(paces, std::vector<bool>{true});
+  loop.advance(std::chrono::milliseconds(50));  // still full: looked again, still paused
+  EXPECT_EQ(paces, std::vector<bool>{true});
+  s->is_full = false;
+  loop.advance(std::chrono::milliseconds(50));
+  EXPECT_EQ(paces, (std::vector<bool>{true, false}));
+  EXPECT_EQ(s->got, "O:x;E:y;");
+  // A client gone is dropped at its next chunk, and holds nothing.
+  s->is_full = true;
+  s->gone = true;
+  a.output(0, "z");
+  EXPECT_EQ(paces, (std::vector<bool>{true, false}));
+  a.end("{}");
+  EXPECT_EQ(s->ended, "");
+}
+
+TEST(Attachments, UnpacedReadersAreNeverHeld) {
+  testing::InlineLoop loop;
+  std::vector<bool> paces;
+  Attachments a(loop, [&](bool pause) { paces.push_back(pause); });
+  auto s = std::make_shared<TestSink>();
+  s->is_full = true;
+  a.add(s);
+  a.output(0, "x");
+  a.unpace();
+  EXPECT_EQ(paces, (std::vector<bool>{true, false}));
+  a.output(0, "y");
+  EXPECT_EQ(paces, (std::vector<bool>{true, false}));
+  a.end("{\"type\":\"end\"}");
+  EXPECT_EQ(s->ended, "{\"type\":\"end\"}");
+}
+
+TEST(HeldSink, HoldsInOrderIsFullPastItsLimitAndDropsWhenAbandoned) {
+  auto h = std::make_shared<HeldSink>(4);
+  EXPECT_TRUE(h->output(0, "abc"));
+  EXPECT_FALSE(h->full());
+  EXPECT_TRUE(h->output(1, "de"));
+  EXPECT_TRUE(h->full());  // 5 bytes held, past 4
+  h->end("END");
+  auto s = std::make_shared<TestSink>();
+  h->connect(s);
+  EXPECT_EQ(s->got, "O:abc;E:de;");
+  EXPECT_EQ(s->ended, "END");
+  EXPECT_FALSE(h->full());
+
+  auto g = std::make_shared<HeldSink>(4);
+  {
+    ConnectOrAbandon guard(g);
+    g->output(0, "abcdef");
+    EXPECT_TRUE(g->full());
+  }  // never connected: abandoned
+  EXPECT_FALSE(g->full());
+  EXPECT_FALSE(g->output(0, "x"));  // dropped from the attachments
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -172,6 +173,141 @@ TEST_F(LjdInteractiveTest, AHundredMebibytesThroughLjctlRunAndExecArriveWhole) {
     EXPECT_LT(hwm_after - hwm_before, 16 * 1024) << "ljd buffered the stream";
   }
   (void)c.request("POST", "/v1/jails/" + jail + "/kill");
+}
+
+// What a shell command writes on stdout and stderr (through files: the bytes as they are), and
+// its exit status.
+struct Captured {
+  std::string out, err;
+  int code = -1;
+};
+Captured capture(const std::string& script) {
+  char dir[] = "/tmp/lj-capture-XXXXXX";
+  if (!::mkdtemp(dir)) return {};
+  const std::string out = std::string(dir) + "/out", err = std::string(dir) + "/err";
+  Captured c;
+  c.code = shell("(" + script + ") >" + out + " 2>" + err).second;
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream all;
+    all << in.rdbuf();
+    return all.str();
+  };
+  c.out = slurp(out);
+  c.err = slurp(err);
+  std::filesystem::remove_all(dir);
+  return c;
+}
+
+// Every byte value (NUL and bytes that are not UTF-8 included) a jail writes arrives as written,
+// on the stream it was written to, through each way out: `ljctl run` (the log records),
+// `ljctl run -i` (an upgraded attach with the log replayed), `ljctl attach`, `ljctl exec`
+// (an exec's upgraded start), the log through the API, and an exec's NDJSON start. Before, the
+// JSON records replaced every byte that is not UTF-8 with U+FFFD.
+TEST_F(LjdInteractiveTest, EveryByteValueArrivesAsWrittenThroughRunAttachExecAndTheLog) {
+  const std::string bytes = all_bytes(), reversed = all_bytes(true);
+  const std::string script = printf_of(bytes) + "; " + printf_of(reversed) + " >&2";
+  const std::string ljctl = std::string(LJCTL_PATH) + " --socket " + ljd_->socket();
+  auto quoted = [](const std::string& s) { return "\"" + s + "\""; };  // the script has no "
+  auto expect_exact = [&](const std::string& how, const std::string& out, const std::string& err) {
+    EXPECT_TRUE(out == bytes) << how << ": stdout has " << out.size() << " bytes, not the 256";
+    EXPECT_TRUE(err == reversed) << how << ": stderr has " << err.size() << " bytes, not the 256";
+  };
+  {
+    Captured r = capture(ljctl + " run bb -- sh -c " + quoted(script));
+    EXPECT_EQ(r.code, 0);
+    expect_exact("run", r.out, r.err);
+  }
+  {
+    Captured r = capture(ljctl + " run -i bb -- sh -c " + quoted(script) + " </dev/null");
+    EXPECT_EQ(r.code, 0);
+    expect_exact("run -i", r.out, r.err);
+  }
+  auto c = client();
+  {
+    // Attached before it writes: it waits for a line of input first.
+    const std::string id = start(c, json{{"world", "bb"},
+                                         {"command", {"sh", "-c", "read x; " + script}},
+                                         {"stdin", true}});
+    ASSERT_FALSE(id.empty());
+    Captured r = capture("echo go | " + ljctl + " attach " + id);
+    expect_exact("attach", r.out, r.err);
+    auto w = c.get("/v1/jails/" + id + "/wait?timeout_s=30");
+    ASSERT_TRUE(w && w->status == 200);
+    auto logs = c.get("/v1/jails/" + id + "/logs");
+    ASSERT_TRUE(logs && logs->status == 200);
+    auto [out, err] = record_output(logs->body);
+    expect_exact("the log", out, err);
+  }
+  const std::string jail = start(c, json{{"world", "bb"}, {"command", {"sleep", "100"}}});
+  ASSERT_FALSE(jail.empty());
+  {
+    Captured r = capture(ljctl + " exec " + jail + " sh -c " + quoted(script));
+    EXPECT_EQ(r.code, 0);
+    expect_exact("exec", r.out, r.err);
+  }
+  {
+    auto x = c.post("/v1/jails/" + jail + "/exec", json{{"cmd", {"sh", "-c", script}}});
+    ASSERT_TRUE(x && x->status == 201);
+    auto started = c.request("POST", "/v1/exec/" + x->json()["id"].get<std::string>() + "/start");
+    ASSERT_TRUE(started && started->status == 200);
+    auto [out, err] = record_output(started->body);
+    expect_exact("exec start (NDJSON)", out, err);
+  }
+  (void)c.request("POST", "/v1/jails/" + jail + "/kill");
+}
+
+// A client attached to a jail that writes 128 MiB, and an exec's client likewise, not reading for
+// a while: ljd holds at most its bound per client (stream_backlog_bytes, 4 MiB, plus a read in
+// flight) and the jail waits in its pipe, so ljd's memory stays flat; once the client reads,
+// every byte arrives. Before, an exec's output piled up in ljd (its RSS grew by the 128 MiB) and
+// a jail's attach was cut off past 4 MiB behind (the client's output just ended).
+TEST_F(LjdInteractiveTest, ASlowReaderOf128MiBHoldsTheJailNotLjdsMemory) {
+  constexpr std::size_t kBytes = std::size_t{128} << 20;
+  const std::string writer = "head -c " + std::to_string(kBytes) + " /dev/zero";
+  auto c = client();
+  auto check = [&](const std::string& how, int fd) {
+    SCOPED_TRACE(how);
+    const long rss_before = vm_kib(ljd_->pid(), "VmRSS");
+    std::this_thread::sleep_for(std::chrono::seconds(3));  // the jail could write it all by now
+    const long rss_stalled = vm_kib(ljd_->pid(), "VmRSS");
+    Tally t = tally(fd, '\0');
+    const long rss_after = vm_kib(ljd_->pid(), "VmRSS");
+    std::printf("%s: ljd VmRSS %ld KiB, %ld after 3 s of a client not reading, %ld at the end; "
+                "%zu bytes arrived\n",
+                how.c_str(), rss_before, rss_stalled, rss_after, t.out);
+    EXPECT_LT(rss_stalled - rss_before, 24 * 1024) << "ljd buffered the output";
+    EXPECT_LT(rss_after - rss_before, 24 * 1024) << "ljd buffered the output";
+    EXPECT_EQ(t.out, kBytes);
+    EXPECT_TRUE(t.only_fill);
+  };
+  {
+    const std::string id = start(c, json{{"world", "bb"},
+                                         {"command", {"sh", "-c", "read x; " + writer}},
+                                         {"stdin", true}});
+    ASSERT_FALSE(id.empty());
+    UniqueFd a = upgraded(ljd_->socket(), "/v1/jails/" + id + "/attach");
+    ASSERT_TRUE(a);
+    ASSERT_EQ(::write(a.get(), "go\n", 3), 3);
+    check("attach", a.get());
+    auto w = c.get("/v1/jails/" + id + "/wait?timeout_s=30");
+    ASSERT_TRUE(w && w->status == 200);
+    EXPECT_EQ(w->json()["exit"]["code"], 0);
+  }
+  {
+    const std::string jail = start(c, json{{"world", "bb"}, {"command", {"sleep", "100"}}});
+    ASSERT_FALSE(jail.empty());
+    auto x = c.post("/v1/jails/" + jail + "/exec", json{{"cmd", {"sh", "-c", writer}}});
+    ASSERT_TRUE(x && x->status == 201);
+    const std::string xid = x->json()["id"];
+    UniqueFd a = upgraded(ljd_->socket(), "/v1/exec/" + xid + "/start");
+    ASSERT_TRUE(a);
+    check("exec", a.get());
+    auto w = c.get("/v1/exec/" + xid + "/wait?timeout_s=30");
+    ASSERT_TRUE(w && w->status == 200);
+    EXPECT_EQ(w->json()["exit"]["code"], 0);
+    (void)c.request("POST", "/v1/jails/" + jail + "/kill");
+  }
 }
 
 TEST_F(LjdInteractiveTest, ATtyJailRunsOnAPtyOfItsOwnAsItsUser) {

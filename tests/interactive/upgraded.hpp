@@ -11,12 +11,16 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include "common/base64.hpp"
 #include "common/fd.hpp"
 
 namespace lj::testing {
@@ -61,6 +65,74 @@ inline std::pair<std::string, std::string> demux(const std::string& raw) {
     at += 8 + n;
   }
   return {out, err};
+}
+
+// Every byte value, 0 to 255 (NUL included), and the script that makes a jail's `sh` print it:
+// busybox printf with octal escapes writes each as it is.
+inline std::string all_bytes(bool reversed = false) {
+  std::string b(256, '\0');
+  for (int i = 0; i < 256; ++i) b[i] = static_cast<char>(reversed ? 255 - i : i);
+  return b;
+}
+inline std::string printf_of(const std::string& bytes) {
+  std::string f = "printf '";
+  char esc[8];
+  for (unsigned char c : bytes) {
+    std::snprintf(esc, sizeof esc, "\\%03o", c);
+    f += esc;
+  }
+  return f + "'";
+}
+
+// The output records of an NDJSON stream (a log, an exec's NDJSON start), decoded: "data" as it
+// is, "data_base64" (bytes that are not UTF-8) from base64. stdout and stderr.
+inline std::pair<std::string, std::string> record_output(const std::string& ndjson) {
+  std::string out, err;
+  std::istringstream in(ndjson);
+  for (std::string line; std::getline(in, line);) {
+    auto rec = nlohmann::json::parse(line, nullptr, false);
+    if (!rec.is_object() || !rec.contains("stream")) continue;
+    std::string data;
+    if (rec.contains("data")) {
+      data = rec["data"].get<std::string>();
+    } else if (rec.contains("data_base64")) {
+      auto d = base64_decode(rec["data_base64"].get<std::string>());
+      EXPECT_TRUE(d) << line;
+      data = d.value_or("");
+    }
+    (rec["stream"] == "stderr" ? err : out) += data;
+  }
+  return {out, err};
+}
+
+// Reads an upgraded stream without a terminal to its end, de-multiplexing as it goes without
+// keeping the bytes: how many arrived on stdout and stderr, and whether all of stdout was `fill`.
+struct Tally {
+  std::size_t out = 0, err = 0;
+  bool only_fill = true;
+};
+inline Tally tally(int fd, char fill) {
+  Tally t;
+  std::string buf;
+  char chunk[1 << 16];
+  for (ssize_t n; (n = ::read(fd, chunk, sizeof chunk)) > 0;) {
+    buf.append(chunk, static_cast<std::size_t>(n));
+    std::size_t at = 0;
+    while (buf.size() - at >= 8) {
+      std::size_t len = 0;
+      for (int i = 4; i < 8; ++i) len = len << 8 | static_cast<unsigned char>(buf[at + i]);
+      if (buf.size() - at < 8 + len) break;
+      if (buf[at] == 2) {
+        t.err += len;
+      } else {
+        t.out += len;
+        for (std::size_t i = 0; i < len && t.only_fill; ++i) t.only_fill = buf[at + 8 + i] == fill;
+      }
+      at += 8 + len;
+    }
+    buf.erase(0, at);
+  }
+  return t;
 }
 
 // A file of `mib` MiB of a repeating, non-text pattern in /tmp, removed by the destructor; its

@@ -43,15 +43,16 @@ class InlineLoop final : public Loop {
     readable_.emplace(fd, e);
     return std::make_unique<EntryWatch>(e);
   }
-  std::unique_ptr<Watch> read_until_eof(UniqueFd fd, std::function<void(std::string_view)> on_data,
-                                        std::function<void()> on_eof) override {
+  std::unique_ptr<ReadWatch> read_until_eof(UniqueFd fd,
+                                            std::function<void(std::string_view)> on_data,
+                                            std::function<void()> on_eof) override {
     auto r = std::make_shared<Reader>();
     ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) | O_NONBLOCK);
     r->fd = std::move(fd);
     r->on_data = std::move(on_data);
     r->on_eof = std::move(on_eof);
     readers_.push_back(r);
-    return std::make_unique<EntryWatch>(r);
+    return std::make_unique<ReaderWatch>(r);
   }
 
   // Marks `fd` readable: its when_readable watches fire at the next run().
@@ -118,6 +119,7 @@ class InlineLoop final : public Loop {
     bool cancelled = false;
   };
   struct Reader : Entry {
+    bool paused = false;
     UniqueFd fd;
     std::function<void(std::string_view)> on_data;
     std::function<void()> on_eof;
@@ -126,20 +128,32 @@ class InlineLoop final : public Loop {
    public:
     explicit EntryWatch(std::shared_ptr<Entry> e) : e_(std::move(e)) {}
     ~EntryWatch() override { cancel(); }
-    void cancel() override {
-      e_->cancelled = true;
-      if (auto* r = dynamic_cast<Reader*>(e_.get())) r->fd.reset();
-    }
+    void cancel() override { e_->cancelled = true; }
 
    private:
     std::shared_ptr<Entry> e_;
+  };
+
+  class ReaderWatch final : public ReadWatch {
+   public:
+    explicit ReaderWatch(std::shared_ptr<Reader> r) : r_(std::move(r)) {}
+    ~ReaderWatch() override { cancel(); }
+    void cancel() override {
+      r_->cancelled = true;
+      r_->fd.reset();
+    }
+    void pause() override { r_->paused = true; }
+    void resume() override { r_->paused = false; }
+
+   private:
+    std::shared_ptr<Reader> r_;
   };
 
   // Reads what `r`'s pipe holds now; true when something happened.
   static bool pump(Reader& r) {
     bool progress = false;
     char buf[4096];
-    while (!r.cancelled && r.fd) {
+    while (!r.cancelled && !r.paused && r.fd) {
       ssize_t n = ::read(r.fd.get(), buf, sizeof buf);
       if (n > 0) {
         r.on_data(std::string_view(buf, static_cast<std::size_t>(n)));

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -147,6 +148,22 @@ TEST_F(LjdInteractiveTest, LjctlRunDashIPipesStdinAndExitsWithTheJailsStatus) {
   std::tie(out, code) = shell("echo x | " + ljctl + " run -i -u 65534:65534 bb -- id -u");
   EXPECT_EQ(out, "65534\n");
   EXPECT_EQ(code, 0);
+}
+
+// An attach refused (the jail ended before it) is answered at once: ljctl read the refusal's body
+// to EOF on a connection ljd keeps open, and waited for its 60 s idle timeout (`ljctl run -i` of a
+// quick command, 1 run in 40, went this way).
+TEST_F(LjdInteractiveTest, AnAttachToAnEndedJailIsAnsweredAtOnce) {
+  auto c = ljd_->client();
+  const std::string id = start(c, json{{"world", "bb"}, {"command", {"true"}}});
+  auto w = c.get("/v1/jails/" + id + "/wait?timeout_s=30");
+  ASSERT_TRUE(w && w->status == 200);
+  const std::string ljctl = std::string(LJCTL_PATH) + " --socket " + ljd_->socket();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto [out, code] = shell("timeout 30 " + ljctl + " attach " + id + " </dev/null 2>&1");
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_NE(code, 124) << "ljctl attach waited for ljd's idle timeout";
+  EXPECT_LT(took, std::chrono::seconds(10)) << out;
 }
 
 // 100 MiB through ljctl's stdin, into `run -i` (a jail's attach) and `exec -i` (an exec's start):

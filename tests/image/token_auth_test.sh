@@ -59,7 +59,7 @@ check "pull with the stored credentials" grep -q "^$reg/bb:1 sha256:" <<<"$out"
 check "a token was fetched for the pull scope" grep -qE "token user=alice scope=([^ ]+ )*repository:bb:pull( [^ ]+)* status=200" "$tmp/token.log"
 out=$(lj push "$reg/bb:1" "$reg/copy/bb:1" 2>&1)
 check "push with a token for the push scope" bash -c "skopeo inspect --tls-verify=false --creds alice:s3cret docker://$reg/copy/bb:1 >/dev/null 2>&1"
-check "the token asked for pull,push" grep -qE "token user=alice scope=([^ ]+ )*repository:copy/bb:pull,push( [^ ]+)* status=200" "$tmp/token.log"
+check "the token asked for pull and push" grep -qE "token user=alice scope=([^ ]+ )*repository:copy/bb:(pull,push|push,pull)( [^ ]+)* status=200" "$tmp/token.log"
 [ $failed = 0 ] || cat "$tmp/token.log"  # what the token server was asked, for a failure
 out=$(lj logout "$reg" 2>&1)
 check "logout" grep -q "Removed" <<<"$out"

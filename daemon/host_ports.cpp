@@ -13,14 +13,6 @@ namespace lj::daemon {
 
 namespace {
 
-bool to_port(std::string_view s, std::uint16_t* out) {
-  unsigned v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v == 0 || v > 65535) return false;
-  *out = static_cast<std::uint16_t>(v);
-  return true;
-}
-
 // A bind to the wildcard address of one family; EAFNOSUPPORT (no IPv6 here) holds nothing.
 bool bind_free(int family, std::uint16_t port, net::Proto proto) {
   UniqueFd fd(::socket(family, (proto == net::Proto::udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC,
@@ -45,11 +37,19 @@ bool bind_free(int family, std::uint16_t port, net::Proto proto) {
 
 }  // namespace
 
+bool parse_port(std::string_view s, std::uint16_t* out) {
+  unsigned v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v == 0 || v > 65535) return false;
+  *out = static_cast<std::uint16_t>(v);
+  return true;
+}
+
 Result<PortRange> parse_port_range(std::string_view text) {
   auto dash = text.find('-');
   PortRange r;
-  if (dash == std::string_view::npos || !to_port(text.substr(0, dash), &r.first) ||
-      !to_port(text.substr(dash + 1), &r.last) || r.first > r.last) {
+  if (dash == std::string_view::npos || !parse_port(text.substr(0, dash), &r.first) ||
+      !parse_port(text.substr(dash + 1), &r.last) || r.first > r.last) {
     return fail(Errc::invalid_argument, "config",
                 "`" + std::string(text) + "`: expected FIRST-LAST, ports 1-65535, FIRST <= LAST");
   }
@@ -67,7 +67,7 @@ Result<ExposedPort> parse_exposed_port(std::string_view text) {
     num = text.substr(0, slash);
     proto = text.substr(slash + 1);
   }
-  if (!to_port(num, &e.port)) {
+  if (!parse_port(num, &e.port)) {
     return fail(Errc::invalid_argument, "image",
                 "exposed port `" + std::string(text) + "`: expected N[/tcp|udp], 1-65535");
   }

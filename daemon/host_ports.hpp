@@ -21,6 +21,9 @@ struct PortRange {
   bool set() const { return first != 0; }
 };
 
+// A port number, 1..65535, the whole text; false otherwise (*out untouched).
+bool parse_port(std::string_view text, std::uint16_t* out);
+
 // "FIRST-LAST", 1 <= FIRST <= LAST <= 65535 (ljd.conf's publish_port_range).
 Result<PortRange> parse_port_range(std::string_view text);
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "daemon/host_ports.hpp"
+
 namespace lj::daemon {
 namespace {
 
@@ -22,14 +24,6 @@ std::vector<std::string_view> split_list(std::string_view list) {
     list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
   }
   return out;
-}
-
-bool to_port(std::string_view s, std::uint16_t* out) {
-  unsigned v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v == 0 || v > 65535) return false;
-  *out = static_cast<std::uint16_t>(v);
-  return true;
 }
 
 // The syntax of jail::validate_spec's granted devices, checked here so that a bad label or
@@ -102,7 +96,7 @@ Status add_privilege(std::string_view item, Privileges* p) {
     auto slash = spec.find('/');
     std::string proto = slash == std::string_view::npos ? "tcp" : std::string(spec.substr(slash + 1));
     std::uint16_t port = 0;
-    if (!to_port(spec.substr(0, slash), &port) ||
+    if (!parse_port(spec.substr(0, slash), &port) ||
         (proto != "tcp" && proto != "udp" && proto != "sctp"))
       return tl::unexpected(bad("privilege `" + std::string(item) +
                                 "`: a port is N or N/tcp|udp|sctp, 1..65535"));
@@ -162,8 +156,9 @@ Result<bool> parse_policy_key(std::string_view key, std::string_view value, Host
       auto dash = r.find('-');
       std::uint16_t lo = 0, hi = 0;
       bool ok = dash == std::string_view::npos
-                    ? to_port(r, &lo) && (hi = lo)
-                    : to_port(r.substr(0, dash), &lo) && to_port(r.substr(dash + 1), &hi) && lo <= hi;
+                    ? parse_port(r, &lo) && (hi = lo)
+                    : parse_port(r.substr(0, dash), &lo) &&
+                          parse_port(r.substr(dash + 1), &hi) && lo <= hi;
       if (!ok)
         return tl::unexpected(bad("policy_ports: `" + std::string(r) +
                                   "` is not a port or a range LOW-HIGH of 1..65535"));

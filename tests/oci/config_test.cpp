@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -37,6 +38,24 @@ json base() {
 }
 
 Result<Bundle> parse(const json& c) { return parse_config(c.dump(), "/b", "c1"); }
+
+// A config field ljoci cannot honour: its name as the error gives it, and the edit that sets it.
+struct Refusal {
+  const char* what;
+  std::function<void(json&)> edit;
+};
+
+// Each edit of `base` is refused by `parse_as`, with an error that names the field.
+void expect_refused(const json& base, Result<Bundle> (*parse_as)(const json&),
+                    const std::vector<Refusal>& cases) {
+  for (const auto& k : cases) {
+    json c = base;
+    k.edit(c);
+    auto b = parse_as(c);
+    ASSERT_FALSE(b) << k.what;
+    EXPECT_NE(b.error().what().find(k.what), std::string::npos) << b.error().what();
+  }
+}
 
 TEST(OciConfig, FieldsBecomeTheEngineSpec) {
   auto b = parse(base());
@@ -136,11 +155,7 @@ TEST(OciConfig, CgroupsPathSystemdStyleNamesSystemdsCgroup) {
 
 // Each refusal names the field, so a user sees what ljoci did not do.
 TEST(OciConfig, WhatCannotBeHonouredIsAnErrorNamingIt) {
-  struct Case {
-    const char* what;
-    std::function<void(json&)> edit;
-  };
-  const Case cases[] = {
+  const std::vector<Refusal> cases = {
       {"linux.intelRdt", [](json& c) { c["linux"]["intelRdt"] = json::object(); }},
       {"sharing the host's pid namespace",
        [](json& c) { c["linux"]["namespaces"].erase(0); }},
@@ -156,21 +171,11 @@ TEST(OciConfig, WhatCannotBeHonouredIsAnErrorNamingIt) {
       {"linux.rootfsPropagation 'sideways'",
        [](json& c) { c["linux"]["rootfsPropagation"] = "sideways"; }},
   };
-  for (const auto& k : cases) {
-    auto c = base();
-    k.edit(c);
-    auto b = parse(c);
-    ASSERT_FALSE(b) << k.what;
-    EXPECT_NE(b.error().what().find(k.what), std::string::npos) << b.error().what();
-  }
+  expect_refused(base(), parse, cases);
 }
 
 // The refusals of docs/oci.md's list not covered above, each by the name the error gives.
 TEST(OciConfig, EveryRefusalNamesItsField) {
-  struct Case {
-    const char* what;
-    std::function<void(json&)> edit;
-  };
   auto set = [](std::vector<std::string> path, json v) {
     return [path, v](json& c) {
       json* at = &c;
@@ -178,7 +183,7 @@ TEST(OciConfig, EveryRefusalNamesItsField) {
       *at = v;
     };
   };
-  const Case cases[] = {
+  const std::vector<Refusal> cases = {
       {"ociVersion 2.0.0", set({"ociVersion"}, "2.0.0")},
       {"solaris is not supported", set({"solaris"}, json::object())},
       {"windows is not supported", set({"windows"}, json::object())},
@@ -252,13 +257,7 @@ TEST(OciConfig, EveryRefusalNamesItsField) {
       {"hooks.poststop[].timeout must be positive",
        set({"hooks", "poststop"}, json::parse(R"([{"path":"/bin/true","timeout":0}])"))},
   };
-  for (const auto& k : cases) {
-    auto c = base();
-    k.edit(c);
-    auto b = parse(c);
-    ASSERT_FALSE(b) << k.what;
-    EXPECT_NE(b.error().what().find(k.what), std::string::npos) << b.error().what();
-  }
+  expect_refused(base(), parse, cases);
   // The engine's nodes as the engine makes them are taken, numbers and all.
   auto c = base();
   c["linux"]["devices"] = json::parse(
@@ -456,14 +455,10 @@ TEST(OciFreebsdConfig, NetworkFieldsMapToTheEnginesModes) {
 }
 
 TEST(OciFreebsdConfig, WhatCannotBeHonouredIsAnErrorNamingIt) {
-  struct Case {
-    const char* what;
-    std::function<void(json&)> edit;
-  };
   auto jail = [](const char* j) {
     return [j](json& c) { c["freebsd"]["jail"] = json::parse(j); };
   };
-  const Case cases[] = {
+  const std::vector<Refusal> cases = {
       {"freebsd.jail.ip4Addr with vnet \"new\"",
        jail(R"({"vnet": "new", "ip4Addr": ["10.0.0.1"]})")},
       {"freebsd.jail.ip4Addr/ip6Addr without interface", jail(R"({"ip4Addr": ["10.0.0.1"]})")},
@@ -506,13 +501,7 @@ TEST(OciFreebsdConfig, WhatCannotBeHonouredIsAnErrorNamingIt) {
          c["hooks"] = json::parse(R"({"createContainer": [{"path": "/bin/true"}]})");
        }},
   };
-  for (const auto& k : cases) {
-    auto c = freebsd_base();
-    k.edit(c);
-    auto b = parse_freebsd(c);
-    ASSERT_FALSE(b) << k.what;
-    EXPECT_NE(b.error().what().find(k.what), std::string::npos) << b.error().what();
-  }
+  expect_refused(freebsd_base(), parse_freebsd, cases);
 }
 
 // On Linux the freebsd section is refused by its first field, never dropped; an empty one (the

@@ -209,13 +209,23 @@ TEST_F(LjdExecTest, ATerminalExecIsTheJailsPtyAndFollowsAResize) {
   ASSERT_TRUE(a);
   std::string cmd = "busybox stty size; busybox tty\n";
   ASSERT_EQ(::write(a.get(), cmd.data(), cmd.size()), static_cast<ssize_t>(cmd.size()));
-  std::this_thread::sleep_for(300ms);
+  // The first size read before the resize: its answer seen, not a sleep (CI's loaded run resized
+  // first, and both reads said 40 100).
+  std::string shown;
+  char buf[4096];
+  for (int i = 0; i < 300 && shown.find("/dev/pts/") == std::string::npos; ++i) {  // 30 s at most
+    struct pollfd pfd = {a.get(), POLLIN, 0};
+    if (::poll(&pfd, 1, 100) <= 0) continue;
+    ssize_t n = ::read(a.get(), buf, sizeof buf);
+    if (n <= 0) break;
+    shown.append(buf, static_cast<std::size_t>(n));
+  }
   auto rs = c.request("POST", "/v1/exec/" + x + "/resize?h=40&w=100");
   ASSERT_TRUE(rs);
   EXPECT_EQ(rs->status, 200) << rs->body;
   cmd = "busybox stty size; exit 7\n";
   ASSERT_EQ(::write(a.get(), cmd.data(), cmd.size()), static_cast<ssize_t>(cmd.size()));
-  const std::string raw = read_all(a.get());
+  const std::string raw = shown + read_all(a.get());
   EXPECT_NE(raw.find("30 90\r\n"), std::string::npos) << raw;
   EXPECT_NE(raw.find("/dev/pts/"), std::string::npos) << raw;
   EXPECT_NE(raw.find("40 100\r\n"), std::string::npos) << raw;

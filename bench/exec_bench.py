@@ -10,8 +10,12 @@ through an upgraded exec start (the API), `ljctl exec -i`, `ljctl run -i` (a jai
 `nsenter --all` with a plain pipe as the baseline; best of 3 each, with ljd's VmHWM before and
 after (its peak must not follow the stream).
 Root only; ljd runs on a private root; a peer that is missing or fails is reported as such.
+With OLD_BUILD_DIR, a second ljd from that build (its own private root and jail, the same world)
+joins the rounds as "ljd-old" (its API), so that a change is measured against the binary before
+it in one run, under the same load.
 
-usage: bench/exec_bench.py [ROUNDS] [BUILD_DIR] [STDIN_MIB]     (default 50, build, 256)
+usage: bench/exec_bench.py [ROUNDS] [BUILD_DIR] [STDIN_MIB] [OLD_BUILD_DIR]
+       (default 50, build, 256, none)
 """
 import http.client
 import json
@@ -28,6 +32,7 @@ rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 50
 here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 build = os.path.abspath(sys.argv[2]) if len(sys.argv) > 2 else os.path.join(here, "build")
 stdin_mib = int(sys.argv[3]) if len(sys.argv) > 3 else 256
+old_build = os.path.abspath(sys.argv[4]) if len(sys.argv) > 4 else None
 ljd, ljctl = os.path.join(build, "daemon/ljd"), os.path.join(build, "client/ljctl")
 if os.getuid() != 0:
     sys.exit("exec_bench: needs root")
@@ -55,36 +60,48 @@ try:
     for a in ("sh", "true", "sleep", "cat"):
         os.symlink("busybox", os.path.join(world, "bin", a))
     open(os.path.join(world, "etc/passwd"), "w").write("root:x:0:0::/root:/bin/sh\n")
+
+    def start_ljd(binary, root, sock):
+        """ljd on its own root (a copy of the world), a sleeping jail "bench" in it: the kept-alive
+        connection's call() and the jail's pid."""
+        if root != work + "/root":
+            os.makedirs(root + "/worlds")
+            shutil.copytree(world, root + "/worlds/bb", symlinks=True)
+        log = open(root + ".log", "w")
+        procs.append(subprocess.Popen([binary, "--root", root, "--socket", sock, "--log-level", "warn"],
+                                      stderr=log))
+        for _ in range(100):
+            if os.path.exists(sock):
+                try:
+                    probe = UnixHTTP(sock)
+                    probe.request("GET", "/v1/info")
+                    if probe.getresponse().status == 200:
+                        break
+                except OSError:
+                    pass
+            time.sleep(0.1)
+        conn = UnixHTTP(sock)
+
+        def call(method, path, body=None):
+            conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                         headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            return r.status, r.read()
+
+        st, body = call("POST", "/v1/jails?start=true",
+                        {"world": "bb", "name": "bench", "command": ["sleep", "100000"]})
+        if st != 201:
+            sys.exit("exec_bench: the jail did not start (%s): %s" % (binary, body))
+        return call, str(json.loads(body)["pid"])
+
     sock = os.path.join(work, "ljd.sock")
-    log = open(os.path.join(work, "ljd.log"), "w")
-    procs.append(subprocess.Popen([ljd, "--root", work + "/root", "--socket", sock, "--log-level", "warn"],
-                                  stderr=log))
-    for _ in range(100):
-        if os.path.exists(sock):
-            try:
-                c = UnixHTTP(sock)
-                c.request("GET", "/v1/info")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-        time.sleep(0.1)
-    c = UnixHTTP(sock)
+    call, pid = start_ljd(ljd, work + "/root", sock)
+    old_call = None
+    if old_build:
+        old_call, _ = start_ljd(os.path.join(old_build, "daemon/ljd"), work + "/root-old",
+                                os.path.join(work, "ljd-old.sock"))
 
-    def call(method, path, body=None):
-        c.request(method, path, body=json.dumps(body) if body is not None else None,
-                  headers={"Content-Type": "application/json"})
-        r = c.getresponse()
-        return r.status, r.read()
-
-    st, body = call("POST", "/v1/jails?start=true",
-                    {"world": "bb", "name": "bench", "command": ["sleep", "100000"]})
-    if st != 201:
-        sys.exit("exec_bench: the jail did not start: %s" % body)
-    jail = json.loads(body)
-    pid = str(jail["pid"])
-
-    def api_exec():
+    def api_exec_with(call):
         st, body = call("POST", "/v1/jails/bench/exec", {"cmd": ["true"]})
         if st != 201:
             raise RuntimeError(body)
@@ -95,10 +112,12 @@ try:
             raise RuntimeError(body)
 
     runners = {
-        "ljd-api": api_exec,
+        "ljd-api": lambda: api_exec_with(call),
         "ljctl": lambda: subprocess.run([ljctl, "--socket", sock, "exec", "bench", "true"], check=True),
         "nsenter": lambda: subprocess.run(["nsenter", "--all", "-t", pid, "true"], check=True),
     }
+    if old_call:
+        runners["ljd-old"] = lambda: api_exec_with(old_call)
     if shutil.which("podman") and shutil.which("runc"):
         r = subprocess.run(podman + ["run", "-d", "--runtime", "runc", "--network", "none",
                                      "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1000:1000",
@@ -132,6 +151,12 @@ try:
         print("%-8s %5d %10s %8s %6d" % (n, len(v), med, p90, fails[n]))
         if n in errors:
             print("  %s's first error: %s" % (n, errors[n]))
+    med = {n: statistics.median(times[n]) for n in names if times[n]}
+    for n in ("ljd-api", "ljd-old"):
+        if n in med and "nsenter" in med:
+            print("%s / nsenter: %.2fx" % (n, med[n] / med["nsenter"]), end="")
+            print(", / podman: 1/%.1f" % (med["podman"] / med[n]) if "podman" in med else "")
+    print("load average: %s" % open("/proc/loadavg").read().split()[:3])
 
     # ---- stdin throughput ----
     def vm(field):
@@ -198,6 +223,8 @@ try:
         if err:
             print("  %s's error: %s" % (n, err))
     call("POST", "/v1/jails/bench/kill", {})
+    if old_call:
+        old_call("POST", "/v1/jails/bench/kill", {})
 finally:
     if podman_ctr:
         subprocess.run(podman + ["rm", "-f", "-t", "0", podman_ctr], capture_output=True)

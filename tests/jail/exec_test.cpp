@@ -3,14 +3,17 @@
 // its status file), a terminal is the jail's, and it ends with its jail.
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <thread>
 
+#include "jail/linux/clone_run.hpp"
 #include "jail/status_file.hpp"
 #include "jail/terminal.hpp"
 #include "jail_fixture.hpp"
@@ -244,6 +247,55 @@ TEST_F(ExecTest, AnAdoptedExecReportsItsExitFromTheStatusFile) {
   st = (*x)->wait(5s);  // reaps the monitor, our child
   ASSERT_TRUE(st);
   EXPECT_EQ(st->code, 5);
+  jail->signal(SIGKILL, true);
+  ASSERT_TRUE(jail->wait());
+}
+
+// The process runs our memory from its clone until its execve (exec.cpp), its last steps there
+// with the jail's uid and capabilities: the jail's other processes must not reach that memory
+// through /proc (environ, maps: ptrace access, as /proc/PID/mem and ptrace itself). A command that
+// is a FIFO holds the process there (the check for magic links opens it) until it is written.
+TEST_F(ExecTest, TheJailCannotReachTheProcessBeforeItsExec) {
+  auto jail = sleeper(spec({"sh", "-c", "busybox mkfifo /tmp/hold; exec sleep 100"}));
+  ASSERT_TRUE(jail);
+  const std::string fifo = "/proc/" + std::to_string(jail->handle().pid) + "/root/tmp/hold";
+  for (int i = 0; i < 100 && ::access(fifo.c_str(), F_OK) != 0; ++i) std::this_thread::sleep_for(20ms);
+  const int dumpable = ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+  std::optional<Result<Ran>> held;
+  std::thread holder([&] { held = exec(*jail, cmd({"/tmp/hold"})); });
+  // The held process: the jail's only "lj-exec" (the monitor's name, not yet its command's), with
+  // the command's capabilities (its last steps).
+  auto probe = exec(*jail, cmd({"sh", "-c", R"sh(
+    me=$(grep CapEff /proc/self/status); i=0; found=
+    while [ -z "$found" ] && [ $i -lt 250 ]; do
+      for p in /proc/[0-9]*; do
+        [ "$(cat $p/comm 2>/dev/null)" = lj-exec ] && [ "$(grep CapEff $p/status)" = "$me" ] && found=$p
+      done
+      i=$((i+1)); [ -z "$found" ] && sleep 0.02
+    done
+    sleep 0.2
+    echo "found=$found"
+    cat $found/environ >/dev/null 2>&1 && echo environ-read
+    cat $found/maps >/dev/null 2>&1 && echo maps-read
+    true)sh"}));
+  if (clone_run_supported() && dumpable == 1) {
+    EXPECT_EQ(::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+  }
+  {
+    UniqueFd w(::open(fifo.c_str(), O_WRONLY | O_CLOEXEC));  // lets the held process on
+    EXPECT_TRUE(w) << fifo;
+    if (w) {
+      EXPECT_EQ(::write(w.get(), "x\n", 2), 2);
+    }
+  }
+  holder.join();
+  ASSERT_TRUE(probe) << probe.error().what();
+  EXPECT_NE(probe->out.find("found=/proc/"), std::string::npos) << probe->out;
+  EXPECT_EQ(probe->out.find("environ-read"), std::string::npos) << probe->out;
+  EXPECT_EQ(probe->out.find("maps-read"), std::string::npos) << probe->out;
+  ASSERT_TRUE(held && !*held);  // a FIFO is not executable
+  EXPECT_EQ((*held).error().errc(), Errc::exec_failed) << (*held).error().what();
+  EXPECT_EQ(::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), dumpable);
   jail->signal(SIGKILL, true);
   ASSERT_TRUE(jail->wait());
 }

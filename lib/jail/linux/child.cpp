@@ -26,6 +26,8 @@
 #include <csignal>
 #include <cstring>
 
+#include "jail/linux/clone_run.hpp"
+#include "jail/linux/stack_pool.hpp"
 #include "jail/make_dirs.hpp"
 #include "jail/terminal.hpp"
 #include "jail/user_lookup.hpp"
@@ -606,6 +608,46 @@ long spawn_command(const ChildPlan& p) {
                  const_cast<ChildPlan*>(&p));
 }
 
+// An exec's process (exec_monitor_main's child): into the jail's v1 cgroups, then its cgroup
+// namespace (rooted at the jail's cgroup, as the jail's own processes see it), then the command's
+// own steps.
+[[noreturn]] void exec_process(const ChildPlan& p) {
+  if (!p.cgroup_v2_dir)
+    for (int s = kSlotCgroup0; s < kSlotReaper; ++s)
+      if (p.fds[s] >= 0 && ::write(s, "0", 1) != 1) die(kSlotError, "join cgroup", errno, "tasks");
+  if ((p.join_namespaces & CLONE_NEWCGROUP) && ::setns(kSlotJail, CLONE_NEWCGROUP) < 0)
+    die(kSlotError, "setns", errno, "the jail's cgroup namespace");
+  exec_command(p);
+}
+
+int exec_process_entry(void* plan) {
+  exec_process(*static_cast<const ChildPlan*>(plan));
+}
+
+// Clones the exec's process into the jail's pid namespace (the monitor joined it for its children)
+// and its v2 cgroup. In the monitor's address space (CLONE_VM, as a jail's command, spawn_command)
+// on the command stack the backend gave, when it gave one: the monitor is the daemon's memory or a
+// copy of it, and a second copy only to be thrown away at the execve was, with the first, most of
+// an exec's CPU (docs/attach.md). Else (a sanitized build) a copy.
+long spawn_exec_process(const ChildPlan& p) {
+  struct clone_args args;
+  std::memset(&args, 0, sizeof args);
+  args.exit_signal = SIGCHLD;
+  if (p.cgroup_v2_dir) {
+    args.flags = CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<std::uint64_t>(kSlotCgroup0);
+  }
+  if (p.command_stack_top) {
+    args.flags |= CLONE_VM;
+    args.stack = reinterpret_cast<std::uintptr_t>(p.command_stack_top) - StackPool::kCommand;
+    args.stack_size = StackPool::kCommand;
+    return clone_run(&args, exec_process_entry, const_cast<ChildPlan*>(&p));
+  }
+  long child = ::syscall(SYS_clone3, &args, sizeof args);
+  if (child == 0) exec_process(p);
+  return child;
+}
+
 }  // namespace
 
 const char* loopback_up(int* err) noexcept {
@@ -627,9 +669,13 @@ const char* loopback_up(int* err) noexcept {
 }
 
 void exec_monitor_main(const ChildPlan& p) noexcept {
+  if (p.private_fds_below > 0 &&
+      ::syscall(SYS_close_range, p.private_fds_below, ~0U, CLOSE_RANGE_UNSHARE) != 0)
+    die(p.fds[kSlotError], "close_range", errno, "CLOSE_RANGE_UNSHARE");
   relocate_fds(p);
-  // A copy of the daemon (not its memory) until its exec: closed to ptrace and /proc/PID/mem.
-  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  // A copy of the daemon until its exec: closed to ptrace and /proc/PID/mem. In the daemon's own
+  // memory the flag is the daemon's, which the backend holds at 0 meanwhile (exec.cpp).
+  if (!p.shares_daemon_memory) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   ::prctl(PR_SET_NAME, "lj-exec", 0, 0, 0);
   // Not the cgroup namespace yet: clone3 CLONE_INTO_CGROUP checks that the common ancestor of
   // our cgroup (the daemon's) and the jail's is visible from the caller's cgroup namespace
@@ -654,26 +700,8 @@ void exec_monitor_main(const ChildPlan& p) noexcept {
   make_go_pipe();
   for (int fd = 0; fd <= 2; ++fd) ::close(fd);
 
-  struct clone_args args;
-  std::memset(&args, 0, sizeof args);
-  args.exit_signal = SIGCHLD;
-  if (p.cgroup_v2_dir) {
-    args.flags = CLONE_INTO_CGROUP;
-    args.cgroup = static_cast<std::uint64_t>(kSlotCgroup0);
-  }
-  long child = ::syscall(SYS_clone3, &args, sizeof args);
+  const long child = spawn_exec_process(p);
   if (child < 0) die(kSlotError, "clone3", errno, "the exec's process");
-  if (child == 0) {
-    // The process: into the jail's v1 cgroups, then its cgroup namespace (rooted at the jail's
-    // cgroup, as the jail's own processes see it), then the command's own steps.
-    if (!p.cgroup_v2_dir)
-      for (int s = kSlotCgroup0; s < kSlotReaper; ++s)
-        if (p.fds[s] >= 0 && ::write(s, "0", 1) != 1)
-          die(kSlotError, "join cgroup", errno, "tasks");
-    if ((p.join_namespaces & CLONE_NEWCGROUP) && ::setns(kSlotJail, CLONE_NEWCGROUP) < 0)
-      die(kSlotError, "setns", errno, "the jail's cgroup namespace");
-    exec_command(p);
-  }
   const auto cmd = static_cast<pid_t>(child);
   for (int s : {int{kSlotIn}, int{kSlotOut}, int{kSlotErr}, kSlotJail})
     if (p.fds[s] >= 0) ::close(s);

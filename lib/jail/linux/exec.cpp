@@ -1,8 +1,8 @@
 // An exec into a running Linux jail (jail/exec.hpp), as a checklist of steps like a spawn's: find
 // the jail (its init's pidfd, checked against the handle's start time), the namespaces to join,
 // its cgroup, the command, the descriptors; clone the monitor (exec_monitor_main, child.cpp),
-// wait for the process's exec. The monitor is a copy of this process (not CLONE_VM: it setns()es,
-// which needs a private fs struct and a single thread) until it execs lj-init.
+// wait for the process's exec. The monitor runs in our own address space until it execs lj-init,
+// as a jail's init does (spawn.cpp clone_init), and the process in it until its execve.
 #include "jail/linux/exec.hpp"
 
 #include <fcntl.h>
@@ -26,9 +26,11 @@
 #include "common/sys.hpp"
 #include "jail/linux/cgroup.hpp"
 #include "jail/linux/child.hpp"
+#include "jail/linux/clone_run.hpp"
 #include "jail/linux/linux_jail.hpp"
 #include "jail/linux/spawn.hpp"
 #include "jail/linux/status_file_open.hpp"
+#include "jail/linux/undumpable.hpp"
 #include "jail/status_file.hpp"
 
 namespace lj::jail {
@@ -163,6 +165,11 @@ struct ExecLaunch {
   UniqueFd jail_pidfd;
   std::vector<UniqueFd> cgroup_fds;
   UniqueFd err_rd, err_wr, status_rd, status_wr, status_file, devnull;
+  // clone_monitor
+  bool share = false;
+  UndumpableLease undumpable;
+  FdBlockLease block;
+  StackLease stacks;
   UniqueFd monitor_pidfd;
   pid_t monitor = -1;
   bool owned = true;
@@ -267,23 +274,54 @@ Status prepare_exec_descriptors(const ExecSpec& spec, ExecLaunch& l) {
   return {};
 }
 
-// 5. The monitor: a copy of this process (clone3 without CLONE_VM; every signal blocked across
-// it so that no handler of ours runs in the copy), which takes it from there.
-Status clone_monitor(ExecLaunch& l) {
+int monitor_entry(void* plan) {
+  exec_monitor_main(*static_cast<const ChildPlan*>(plan));
+}
+
+// 5. The monitor. In our own address space (CLONE_VM|CLONE_VFORK) on a pooled stack, from a
+// reserved descriptor block, as a jail's init is: it was a copy of ljd (clone3 without CLONE_VM,
+// 141 MB mapped), run on copy-on-write faults until its exec of lj-init, and the process a copy
+// of that copy, most of an exec's CPU (docs/attach.md). This thread sleeps until the monitor has
+// exec'd (or died); the process then runs our memory until its own execve, which wait_for_exec
+// waits for, and our mm is kept non-dumpable meanwhile (undumpable.hpp). A copy still when the
+// exec joins a user namespace (setns(2) CLONE_NEWUSER wants a caller alone in its thread group
+// and fs struct, userns_install; a CLONE_VM child is, but that path was not tried: it stays as
+// it was) and in a sanitized build (clone_run_supported); the process shares the copy's memory
+// wherever clone_run runs. Every signal is blocked across either clone so that no handler of ours
+// runs in the child.
+Status clone_monitor(const SpawnContext& ctx, ExecLaunch& l) {
+  ChildPlan& plan = l.plan;
+  l.share = clone_run_supported() && !(plan.join_namespaces & CLONE_NEWUSER);
+  plan.shares_daemon_memory = l.share;
+  if (clone_run_supported()) {
+    LJ_TRY(l.stacks.take(*ctx.stacks));
+    plan.command_stack_top = StackPool::command_top(l.stacks.base());
+  }
+  if (l.share) {
+    LJ_TRY(l.undumpable.take());
+    LJ_TRY(put_on_block(*ctx.fd_blocks, l.block, plan));
+  }
   struct clone_args args;
   std::memset(&args, 0, sizeof args);
   int pidfd = -1;
   args.flags = CLONE_PIDFD;
   args.pidfd = reinterpret_cast<std::uintptr_t>(&pidfd);
   args.exit_signal = SIGCHLD;
-  sigset_t all, old;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &old);
-  long pid = LJ_SYS("clone", ::syscall(SYS_clone3, &args, sizeof args));
-  if (pid == 0) exec_monitor_main(l.plan);  // never returns
-  const int err = errno;
-  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (pid < 0) return fail_errno("jail", "clone3", err);
+  long pid = -1;
+  if (l.share) {
+    pid = clone_sharing_memory(args, l.block, l.stacks, monitor_entry, plan);
+  } else {
+    sigset_t all, old;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid = LJ_SYS("clone", ::syscall(SYS_clone3, &args, sizeof args));
+    if (pid == 0) exec_monitor_main(plan);  // never returns
+    const int err = errno;
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    errno = err;
+  }
+  if (pid < 0) return fail_errno("jail", "clone3");
+  // From here until wait_for_exec's EOF, nothing that may set errno: the process shares it.
   l.monitor_pidfd.reset(pidfd);
   l.monitor = static_cast<pid_t>(pid);
   l.err_wr.reset();
@@ -294,15 +332,19 @@ Status clone_monitor(ExecLaunch& l) {
 }
 
 // 6. Wait for the exec: EOF on the error pipe (the monitor's lj-init and the process's command
-// both exec'd), or the record of the step that failed.
+// both exec'd), or the record of the step that failed, and EOF after it: the monitor and the
+// process may run our memory and its stacks until they have exec'd or died, and hold our errno
+// until then (a failed read is retried, never looked at).
 Status wait_for_exec(ExecLaunch& l) {
   ChildError ce;
   std::size_t got = 0;
-  while (got < sizeof ce) {
-    ssize_t n = ::read(l.err_rd.get(), reinterpret_cast<char*>(&ce) + got, sizeof ce - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<std::size_t>(n);
+  for (;;) {
+    char* at = got < sizeof ce ? reinterpret_cast<char*>(&ce) + got : nullptr;
+    char rest[sizeof ce];
+    ssize_t n = ::read(l.err_rd.get(), at ? at : rest, at ? sizeof ce - got : sizeof rest);
+    if (n < 0) continue;
+    if (n == 0) break;
+    if (at) got += static_cast<std::size_t>(n);
   }
   if (got != sizeof ce) return {};
   // The jail ended meanwhile: its namespaces cannot be entered any more.
@@ -321,7 +363,7 @@ Result<std::unique_ptr<Exec>> exec_in_jail(const JailHandle& jail, const ExecSpe
   LJ_TRY(open_cgroups(jail, l));
   LJ_TRY(prepare_exec_command(spec, ctx, l));
   LJ_TRY(prepare_exec_descriptors(spec, l));
-  LJ_TRY(clone_monitor(l));
+  LJ_TRY(clone_monitor(ctx, l));
   LJ_TRY(wait_for_exec(l));
   ExecHandle h;
   h.pid = l.monitor;

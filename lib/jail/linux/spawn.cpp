@@ -273,6 +273,41 @@ Status plan_process_options(const ProcessOptions& o, ChildPlan& plan,
   return {};
 }
 
+Status put_on_block(FdBlocks& blocks, FdBlockLease& lease, ChildPlan& plan) {
+  lease.take(blocks);
+  FdBlocks::Block* block = lease.get();
+  if (!block) return {};
+  auto onto = [&](int& fd, int slot) -> Status {
+    if (fd < 0) return {};
+    if (::dup3(fd, block->fd[slot], O_CLOEXEC) < 0)
+      return fail_errno("jail", "dup3 onto a reserved descriptor");
+    fd = block->fd[slot];
+    return {};
+  };
+  for (int s = 0; s < kSlotEnd; ++s) LJ_TRY(onto(plan.fds[s], s));
+  LJ_TRY(onto(plan.parent_pidfd, kSlotEnd));
+  plan.private_fds_below = blocks.bound();
+  return {};
+}
+
+long clone_sharing_memory(clone_args& args, FdBlockLease& block, const StackLease& stacks,
+                          int (*fn)(void*), ChildPlan& plan) {
+  // Every signal blocked across the clone: a handler of ours must not run in the child, on our
+  // memory; the child sets its own mask.
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  args.flags |= CLONE_VM | CLONE_VFORK | (block.get() ? CLONE_FILES : 0);
+  args.stack = reinterpret_cast<std::uintptr_t>(StackPool::init_bottom(stacks.base()));
+  args.stack_size = StackPool::kInit;
+  const long pid = LJ_SYS("clone", clone_run(&args, fn, &plan));
+  const int err = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  block.give();  // before the error pipe can reach EOF: it holds a write end
+  errno = err;
+  return pid;
+}
+
 Status child_failure(ChildError& ce) {
   ce.step[sizeof ce.step - 1] = '\0';
   ce.detail[sizeof ce.detail - 1] = '\0';
@@ -441,19 +476,7 @@ Status clone_init(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   // A held command (ProcessOptions::hold_fd) outlives the spawn by far: never on our memory.
   l.share = !plan.wait_sync && plan.fds[kSlotHold] < 0 && clone_run_supported();
   plan.shares_daemon_memory = l.share;
-  if (l.share) l.block.take(*ctx.fd_blocks);
-  if (FdBlocks::Block* block = l.block.get()) {
-    auto onto = [&](int& fd, int slot) -> Status {
-      if (fd < 0) return {};
-      if (::dup3(fd, block->fd[slot], O_CLOEXEC) < 0)
-        return fail_errno("jail", "dup3 onto a reserved descriptor");
-      fd = block->fd[slot];
-      return {};
-    };
-    for (int s = 0; s < kSlotEnd; ++s) LJ_TRY(onto(plan.fds[s], s));
-    LJ_TRY(onto(plan.parent_pidfd, kSlotEnd));
-    plan.private_fds_below = ctx.fd_blocks->bound();
-  }
+  if (l.share) LJ_TRY(put_on_block(*ctx.fd_blocks, l.block, plan));
   LJ_TRY(l.stacks.take(*ctx.stacks));
   plan.command_stack_top = StackPool::command_top(l.stacks.base());
 
@@ -487,19 +510,9 @@ Status clone_init(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   args.pidfd = reinterpret_cast<std::uintptr_t>(&pidfd_raw);
   args.exit_signal = SIGCHLD;
   if (l.share) {
-    // Every signal blocked across the clone: a handler of ours must not run in init, on our
-    // memory; child_main sets init's own mask.
-    sigset_t all, old;
-    sigfillset(&all);
-    ::pthread_sigmask(SIG_SETMASK, &all, &old);
-    args.flags = flags | CLONE_VM | CLONE_VFORK | (l.block.get() ? CLONE_FILES : 0);
-    args.stack = reinterpret_cast<std::uintptr_t>(StackPool::init_bottom(l.stacks.base()));
-    args.stack_size = StackPool::kInit;
-    pid = LJ_SYS("clone", clone_run(&args, child_entry, &plan));
-    const int err = errno;
-    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    l.block.give();  // before the error pipe can reach EOF: it holds a write end
-    if (pid < 0) return fail_errno("jail", "clone3", err);
+    args.flags = flags;
+    pid = clone_sharing_memory(args, l.block, l.stacks, child_entry, plan);
+    if (pid < 0) return fail_errno("jail", "clone3");
   } else {
     args.flags = flags;
     pid = LJ_SYS("clone", ::syscall(SYS_clone3, &args, sizeof args));

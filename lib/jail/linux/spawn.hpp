@@ -6,6 +6,7 @@
 #pragma once
 
 #include <linux/filter.h>
+#include <linux/sched.h>
 
 #include <cstdint>
 #include <memory>
@@ -52,5 +53,18 @@ void plan_command(const std::vector<std::string>& env, const std::string& workdi
 // invalid_argument for an unknown user, else the step's errno with its detail.
 Status child_failure(ChildError& record);
 Status plan_process_options(const ProcessOptions& o, ChildPlan& plan, sock_fprog& command_seccomp);
+
+// A child in our own address space (a jail's init, an exec's monitor), as spawn.cpp's clone_init
+// says why. put_on_block: the plan's descriptors (and parent_pidfd) dup'd onto a reserved block
+// of `blocks` when one is free, plan.private_fds_below set (the child unshares only those);
+// without a free block the plan stays as it was (the child copies our whole table).
+// clone_sharing_memory: clone3(args + CLONE_VM|CLONE_VFORK, CLONE_FILES with a block) running
+// fn(&plan) on the init stack of `stacks`, every signal blocked across it; gives the block back
+// once the child has its own table. The child's pid, or -1 with errno. The caller sleeps until
+// the child has exec'd or died; after that, until the error pipe's EOF, the child's own children
+// may still run our memory and share this thread's errno (child.hpp).
+Status put_on_block(FdBlocks& blocks, FdBlockLease& lease, ChildPlan& plan);
+long clone_sharing_memory(clone_args& args, FdBlockLease& block, const StackLease& stacks,
+                          int (*fn)(void*), ChildPlan& plan);
 
 }  // namespace lj::jail

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "jail/linux/clone_run.hpp"
+#include "host_kernel.hpp"
 #include "jail/status_file.hpp"
 #include "jail/terminal.hpp"
 #include "jail_fixture.hpp"
@@ -247,6 +248,50 @@ TEST_F(ExecTest, AnAdoptedExecReportsItsExitFromTheStatusFile) {
   st = (*x)->wait(5s);  // reaps the monitor, our child
   ASSERT_TRUE(st);
   EXPECT_EQ(st->code, 5);
+  jail->signal(SIGKILL, true);
+  ASSERT_TRUE(jail->wait());
+}
+
+// A failed clone of the monitor gives back what the exec took (the descriptor block, the stacks,
+// the non-dumpable mm): the next exec runs, and the mm is as it was.
+TEST_F(ExecTest, AFailedCloneOfTheMonitorLeavesNothingTaken) {
+  auto jail = sleeper();
+  ASSERT_TRUE(jail);
+  const int dumpable = ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+  lj::sys::inject_fault("clone", EAGAIN);
+  auto x = backend_->exec(jail->handle(), cmd({"true"}));
+  ASSERT_FALSE(x);
+  EXPECT_NE(x.error().what().find("clone3"), std::string::npos) << x.error().what();
+  EXPECT_EQ(lj::sys::faults_fired(), 1);
+  lj::sys::clear_faults();
+  EXPECT_EQ(::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), dumpable);
+  for (int i = 0; i < 10; ++i) {  // more than the pools keep
+    auto r = exec(*jail, cmd({"sh", "-c", "exit 3"}));
+    ASSERT_TRUE(r) << r.error().what();
+    EXPECT_EQ(r->status.code, 3);
+  }
+  EXPECT_EQ(::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), dumpable);
+  jail->signal(SIGKILL, true);
+  ASSERT_TRUE(jail->wait());
+}
+
+// A jail with a user namespace: the monitor joins it from our memory (setns CLONE_NEWUSER from a
+// CLONE_VM child, exec.cpp); the process is root of the jail's namespace, mapped as the jail's.
+TEST_F(ExecTest, AnExecJoinsTheJailsUserNamespace) {
+  if (auto why = lj::test::user_namespaces_missing(); !why.empty()) GTEST_SKIP() << why;
+  auto s = spec({"sleep", "100"});
+  s.userns = UserNamespace{100000, 100000, 65536};
+  auto jail = sleeper(s);
+  ASSERT_TRUE(jail);
+  auto r = exec(*jail, cmd({"sh", "-c", "id -u; cat /proc/self/uid_map; readlink /proc/self/ns/user"}));
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out.rfind("0\n", 0), 0u) << r->out;
+  EXPECT_NE(r->out.find("100000"), std::string::npos) << r->out;
+  char ns[64] = {};
+  const std::string theirs = "/proc/" + std::to_string(jail->handle().pid) + "/ns/user";
+  ASSERT_GT(::readlink(theirs.c_str(), ns, sizeof ns - 1), 0);
+  EXPECT_NE(r->out.find(ns), std::string::npos) << r->out;
+  EXPECT_EQ(r->status.code, 0);
   jail->signal(SIGKILL, true);
   ASSERT_TRUE(jail->wait());
 }

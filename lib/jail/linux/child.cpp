@@ -625,10 +625,10 @@ int exec_process_entry(void* plan) {
 }
 
 // Clones the exec's process into the jail's pid namespace (the monitor joined it for its children)
-// and its v2 cgroup. In the monitor's address space (CLONE_VM, as a jail's command, spawn_command)
-// on the command stack the backend gave, when it gave one: the monitor is the daemon's memory or a
-// copy of it, and a second copy only to be thrown away at the execve was, with the first, most of
-// an exec's CPU (docs/attach.md). Else (a sanitized build) a copy.
+// and its v2 cgroup. In the monitor's address space, the daemon's (CLONE_VM, as a jail's command,
+// spawn_command), on the command stack the backend gave: a copy only to be thrown away at the
+// execve was, with the monitor's own copy, most of an exec's CPU (docs/attach.md). A copy of the
+// monitor's copy in a sanitized build (no stack given, exec.cpp).
 long spawn_exec_process(const ChildPlan& p) {
   struct clone_args args;
   std::memset(&args, 0, sizeof args);

@@ -283,23 +283,20 @@ int monitor_entry(void* plan) {
 // 141 MB mapped), run on copy-on-write faults until its exec of lj-init, and the process a copy
 // of that copy, most of an exec's CPU (docs/attach.md). This thread sleeps until the monitor has
 // exec'd (or died); the process then runs our memory until its own execve, which wait_for_exec
-// waits for, and our mm is kept non-dumpable meanwhile (undumpable.hpp). A copy still when the
-// exec joins a user namespace (setns(2) CLONE_NEWUSER wants a caller alone in its thread group
-// and fs struct, userns_install; a CLONE_VM child is, but that path was not tried: it stays as
-// it was) and in a sanitized build (clone_run_supported); the process shares the copy's memory
-// wherever clone_run runs. Every signal is blocked across either clone so that no handler of ours
-// runs in the child.
+// waits for, and our mm is kept non-dumpable meanwhile (undumpable.hpp). A jail with a user
+// namespace too: setns(2) CLONE_NEWUSER wants a caller alone in its thread group and fs struct
+// (userns_install), which a CLONE_VM child without CLONE_THREAD or CLONE_FS is. A copy, as before,
+// in a sanitized build only (clone_run_supported). Every signal blocked across either clone: no
+// handler of ours may run in the child.
 Status clone_monitor(const SpawnContext& ctx, ExecLaunch& l) {
   ChildPlan& plan = l.plan;
-  l.share = clone_run_supported() && !(plan.join_namespaces & CLONE_NEWUSER);
+  l.share = clone_run_supported();
   plan.shares_daemon_memory = l.share;
-  if (clone_run_supported()) {
-    LJ_TRY(l.stacks.take(*ctx.stacks));
-    plan.command_stack_top = StackPool::command_top(l.stacks.base());
-  }
   if (l.share) {
     LJ_TRY(l.undumpable.take());
     LJ_TRY(put_on_block(*ctx.fd_blocks, l.block, plan));
+    LJ_TRY(l.stacks.take(*ctx.stacks));
+    plan.command_stack_top = StackPool::command_top(l.stacks.base());
   }
   struct clone_args args;
   std::memset(&args, 0, sizeof args);

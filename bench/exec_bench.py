@@ -17,7 +17,6 @@ it in one run, under the same load.
 usage: bench/exec_bench.py [ROUNDS] [BUILD_DIR] [STDIN_MIB] [OLD_BUILD_DIR]
        (default 50, build, 256, none)
 """
-import http.client
 import json
 import os
 import shutil
@@ -28,6 +27,8 @@ import sys
 import tempfile
 import time
 
+from unix_http import caller, wait_ready
+
 rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 50
 here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 build = os.path.abspath(sys.argv[2]) if len(sys.argv) > 2 else os.path.join(here, "build")
@@ -37,16 +38,6 @@ ljd, ljctl = os.path.join(build, "daemon/ljd"), os.path.join(build, "client/ljct
 if os.getuid() != 0:
     sys.exit("exec_bench: needs root")
 busybox = shutil.which("busybox") or sys.exit("exec_bench: needs busybox")
-
-
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("ljd")
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
 
 
 work = tempfile.mkdtemp(prefix="exec-bench.")
@@ -70,24 +61,8 @@ try:
         log = open(root + ".log", "w")
         procs.append(subprocess.Popen([binary, "--root", root, "--socket", sock, "--log-level", "warn"],
                                       stderr=log))
-        for _ in range(100):
-            if os.path.exists(sock):
-                try:
-                    probe = UnixHTTP(sock)
-                    probe.request("GET", "/v1/info")
-                    if probe.getresponse().status == 200:
-                        break
-                except OSError:
-                    pass
-            time.sleep(0.1)
-        conn = UnixHTTP(sock)
-
-        def call(method, path, body=None):
-            conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                         headers={"Content-Type": "application/json"})
-            r = conn.getresponse()
-            return r.status, r.read()
-
+        wait_ready(sock)
+        call = caller(sock)
         st, body = call("POST", "/v1/jails?start=true",
                         {"world": "bb", "name": "bench", "command": ["sleep", "100000"]})
         if st != 201:

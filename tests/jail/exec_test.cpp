@@ -296,6 +296,25 @@ TEST_F(ExecTest, AnExecJoinsTheJailsUserNamespace) {
   ASSERT_TRUE(jail->wait());
 }
 
+// A script for a process of the jail: finds the process named `comm` with its own capabilities
+// (a command past its capset, still before its execve), then says "found=/proc/N" and whether
+// it could read that process's environ and maps (ptrace access).
+std::string reach_probe(const std::string& comm) {
+  return R"sh(
+    me=$(grep CapEff /proc/self/status); i=0; found=
+    while [ -z "$found" ] && [ $i -lt 250 ]; do
+      for p in /proc/[0-9]*; do
+        [ "$(cat $p/comm 2>/dev/null)" = )sh" + comm + R"sh( ] && [ "$(grep CapEff $p/status)" = "$me" ] && found=$p
+      done
+      i=$((i+1)); [ -z "$found" ] && sleep 0.02
+    done
+    sleep 0.2
+    echo "found=$found"
+    cat $found/environ >/dev/null 2>&1 && echo environ-read
+    cat $found/maps >/dev/null 2>&1 && echo maps-read
+    true)sh";
+}
+
 // The process runs our memory from its clone until its execve (exec.cpp), its last steps there
 // with the jail's uid and capabilities: the jail's other processes must not reach that memory
 // through /proc (environ, maps: ptrace access, as /proc/PID/mem and ptrace itself). A command that
@@ -308,21 +327,8 @@ TEST_F(ExecTest, TheJailCannotReachTheProcessBeforeItsExec) {
   const int dumpable = ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
   std::optional<Result<Ran>> held;
   std::thread holder([&] { held = exec(*jail, cmd({"/tmp/hold"})); });
-  // The held process: the jail's only "lj-exec" (the monitor's name, not yet its command's), with
-  // the command's capabilities (its last steps).
-  auto probe = exec(*jail, cmd({"sh", "-c", R"sh(
-    me=$(grep CapEff /proc/self/status); i=0; found=
-    while [ -z "$found" ] && [ $i -lt 250 ]; do
-      for p in /proc/[0-9]*; do
-        [ "$(cat $p/comm 2>/dev/null)" = lj-exec ] && [ "$(grep CapEff $p/status)" = "$me" ] && found=$p
-      done
-      i=$((i+1)); [ -z "$found" ] && sleep 0.02
-    done
-    sleep 0.2
-    echo "found=$found"
-    cat $found/environ >/dev/null 2>&1 && echo environ-read
-    cat $found/maps >/dev/null 2>&1 && echo maps-read
-    true)sh"}));
+  // The held process: the jail's only "lj-exec" (the monitor's name, not yet its command's).
+  auto probe = exec(*jail, cmd({"sh", "-c", reach_probe("lj-exec")}));
   if (clone_run_supported() && dumpable == 1) {
     EXPECT_EQ(::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
   }
@@ -343,6 +349,59 @@ TEST_F(ExecTest, TheJailCannotReachTheProcessBeforeItsExec) {
   EXPECT_EQ(::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), dumpable);
   jail->signal(SIGKILL, true);
   ASSERT_TRUE(jail->wait());
+}
+
+// The same for a jail's command in a joined pid namespace (JoinedNamespaces::pid, an OCI
+// runtime's shared namespace): it runs our memory from init's clone until its execve, in reach of
+// the processes already in that namespace. Held on a FIFO in the world the same way.
+TEST_F(ExecTest, AJoinedPidNamespaceCannotReachTheCommandBeforeItsExec) {
+  const auto fifo = world().world() / "tmp" / "hold-join";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // The first jail stays up after its probe: its end would kill the held command (its pid
+  // namespace's end) before the FIFO lets it on.
+  auto first = start(spec({"sh", "-c", reach_probe("lj-init") + "; echo probed; exec sleep 100"}));
+  ASSERT_TRUE(first) << first.error().what();
+  const std::string ns = "/proc/" + std::to_string(first->jail->handle().pid) + "/ns/pid";
+  UniqueFd pidns(::open(ns.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(pidns);
+  const int dumpable = ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+  auto second = spec({"/tmp/hold-join"});
+  second.join.pid = pidns.get();
+  std::optional<Result<std::unique_ptr<Jail>>> held;
+  std::thread holder([&] { held = backend_->spawn(second); });
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; out.find("probed\n") == std::string::npos &&
+                 (n = ::read(first->out.get(), buf, sizeof buf)) > 0;)
+    out.append(buf, static_cast<std::size_t>(n));
+  if (clone_run_supported() && dumpable == 1) {
+    EXPECT_EQ(::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+  }
+  // The FIFO as the second jail sees it (a pipe belongs to the overlay's inode, not the world's):
+  // through the root of its init, our child other than the first jail's.
+  std::string theirs;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream in(t.path() / "children");
+    for (pid_t c; in >> c;)
+      if (c != first->jail->handle().pid) theirs = "/proc/" + std::to_string(c) + "/root/tmp/hold-join";
+  }
+  {
+    UniqueFd w(::open(theirs.c_str(), O_WRONLY | O_CLOEXEC));  // lets the held command on
+    EXPECT_TRUE(w) << theirs;
+    if (w) {
+      EXPECT_EQ(::write(w.get(), "x\n", 2), 2);
+    }
+  }
+  holder.join();
+  first->jail->signal(SIGKILL, true);
+  ASSERT_TRUE(first->jail->wait());
+  EXPECT_NE(out.find("found=/proc/"), std::string::npos) << out;
+  EXPECT_EQ(out.find("environ-read"), std::string::npos) << out;
+  EXPECT_EQ(out.find("maps-read"), std::string::npos) << out;
+  ASSERT_TRUE(held && !*held);  // a FIFO is not executable
+  EXPECT_EQ((*held).error().errc(), Errc::exec_failed) << (*held).error().what();
+  EXPECT_EQ(::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), dumpable);
+  ::unlink(fifo.c_str());
 }
 
 }  // namespace

@@ -31,6 +31,7 @@
 #include "jail/linux/net.hpp"
 #include "jail/linux/root_program.hpp"
 #include "jail/linux/status_file_open.hpp"
+#include "jail/linux/undumpable.hpp"
 
 namespace lj::jail {
 namespace {
@@ -124,6 +125,7 @@ struct Launch {
   Cgroups cgroups;
   // clone_init
   bool share = false;
+  UndumpableLease undumpable;
   FdBlockLease block;
   StackLease stacks;
   ChildOwner child;
@@ -477,6 +479,9 @@ Status clone_init(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   l.share = !plan.wait_sync && plan.fds[kSlotHold] < 0 && clone_run_supported();
   plan.shares_daemon_memory = l.share;
   if (l.share) LJ_TRY(put_on_block(*ctx.fd_blocks, l.block, plan));
+  // In a joined pid namespace the command, running our memory until its execve, is in reach of
+  // the processes already there, as an exec's process is of its jail's (undumpable.hpp).
+  if (l.share && spec.join.pid >= 0) LJ_TRY(l.undumpable.take());
   LJ_TRY(l.stacks.take(*ctx.stacks));
   plan.command_stack_top = StackPool::command_top(l.stacks.base());
 

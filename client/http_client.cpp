@@ -322,6 +322,32 @@ Result<Response> HttpClient::exchange(std::string_view method, std::string_view 
 Result<Response> HttpClient::exchange_once(std::string_view method, std::string_view target,
                                            std::string_view body, const Sink* sink_2xx,
                                            bool* retryable) {
+  LJ_TRY(send_request(method, target, body, retryable));
+  Response resp = LJ_TRY(read_head(retryable));
+  return read_body(std::move(resp), method, sink_2xx);
+}
+
+Result<HttpClient::Upgrade> HttpClient::upgrade(std::string_view method, std::string_view target,
+                                                std::string_view protocol) {
+  extra_headers_ = {{"Connection", "Upgrade"}, {"Upgrade", std::string(protocol)}};
+  bool retryable = false;
+  auto sent = send_request(method, target, {}, &retryable);
+  extra_headers_.clear();
+  if (!sent) return tl::unexpected(std::move(sent).error());
+  Upgrade up;
+  up.response = LJ_TRY(read_head(nullptr, true));
+  if (up.response.status == 101) {
+    up.fd = std::move(fd_);
+    up.early = std::move(buf_);
+    buf_.clear();
+    return up;
+  }
+  up.response = LJ_TRY(read_body(std::move(up.response), method, nullptr));
+  return up;
+}
+
+Status HttpClient::send_request(std::string_view method, std::string_view target,
+                                std::string_view body, bool* retryable) {
   *retryable = false;
   if (!fd_) LJ_TRY(connect());
   buf_.clear();
@@ -341,16 +367,15 @@ Result<Response> HttpClient::exchange_once(std::string_view method, std::string_
     *retryable = st.error().sys_errno() == EPIPE || st.error().sys_errno() == ECONNRESET;
     return tl::unexpected(std::move(st).error());
   }
-  Response resp = LJ_TRY(read_head(retryable));
-  return read_body(std::move(resp), method, sink_2xx);
+  return {};
 }
 
-Result<Response> HttpClient::read_head(bool* retryable) {
+Result<Response> HttpClient::read_head(bool* retryable, bool upgrading) {
   bool dummy = false;
   if (!retryable) retryable = &dummy;
   Response resp;
   std::size_t head_end;
-  for (;;) {  // 1xx answers are skipped
+  for (;;) {  // 1xx answers are skipped, but 101 to an upgrade
     while ((head_end = buf_.find("\r\n\r\n")) == std::string::npos) {
       if (buf_.size() > kMaxHead) return bad_response("header section over 64 KiB");
       bool empty = buf_.empty();
@@ -396,7 +421,7 @@ Result<Response> HttpClient::read_head(bool* retryable) {
       pos = e + 2;
     }
     buf_.erase(0, head_end + 4);
-    if (status >= 200 || status < 100) break;
+    if (status >= 200 || status < 100 || (upgrading && status == 101)) break;
   }
   return resp;
 }

@@ -100,6 +100,19 @@ class HttpClient {
   Result<Response> request(std::string_view method, std::string_view target, std::string_view body,
                            const Headers& headers);
 
+  // An HTTP upgrade (RFC 9110 section 7.8): `method target` with `Connection: Upgrade`,
+  // `Upgrade: protocol` and no body. On 101 Switching Protocols the connection is handed over:
+  // `fd` is its socket (this client holds none after it) and `early` the bytes that came after
+  // the head, the new protocol's first. Any other answer is read whole by its framing (ljd keeps
+  // the connection open after it) and returned with `fd` empty.
+  struct Upgrade {
+    Response response;
+    UniqueFd fd;
+    std::string early;
+  };
+  Result<Upgrade> upgrade(std::string_view method, std::string_view target,
+                          std::string_view protocol);
+
   // Closes the connection (the next request opens a new one).
   void close() { fd_.reset(); }
 
@@ -112,7 +125,7 @@ class HttpClient {
   Status open();
   Status send_raw(std::string_view bytes);
   Result<Response> read_response(std::string_view method = "GET");
-  Result<Response> read_head(bool* retryable = nullptr);
+  Result<Response> read_head(bool* retryable = nullptr, bool upgrading = false);
   Result<std::string> read_raw();
   bool closed_by_peer(std::chrono::milliseconds timeout);
   bool connected() const { return static_cast<bool>(fd_); }
@@ -124,6 +137,8 @@ class HttpClient {
   Result<Response> exchange_once(std::string_view method, std::string_view target,
                                  std::string_view body, const Sink* sink_2xx, bool* retryable);
   Result<Response> read_body(Response head, std::string_view method, const Sink* sink_2xx);
+  Status send_request(std::string_view method, std::string_view target, std::string_view body,
+                      bool* retryable);
   Status connect();
   Status send_all(std::string_view data);
   // Reads more bytes into buf_; 0 at EOF.

@@ -5,18 +5,17 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <sstream>
 
+#include "client/http_client.hpp"
 #include "common/fd.hpp"
 #include "common/write_all.hpp"
 
@@ -73,46 +72,14 @@ class RawMode {
   bool active_ = false;
 };
 
-UniqueFd connect_to(const std::string& socket_path, std::string* err) {
-  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  struct sockaddr_un sa {};
-  sa.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof sa.sun_path) {
-    *err = "socket path too long: " + socket_path;
-    return {};
-  }
-  std::memcpy(sa.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  if (!s || ::connect(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    *err = "connect " + socket_path + ": " + std::strerror(errno);
-    return {};
-  }
-  return s;
-}
-
 // POST resize_target?h=&w= with ljctl's terminal size, on a connection of its own; best effort
 // (a resize racing the end of the command fails harmlessly).
 void send_resize(const std::string& socket_path, const std::string& target) {
   struct winsize ws {};
   if (::ioctl(0, TIOCGWINSZ, &ws) != 0 || ws.ws_row == 0 || ws.ws_col == 0) return;
-  std::string err;
-  UniqueFd s = connect_to(socket_path, &err);
-  if (!s) return;
-  const std::string req = "POST " + target + "?h=" + std::to_string(ws.ws_row) +
-                          "&w=" + std::to_string(ws.ws_col) +
-                          " HTTP/1.1\r\nHost: ljd\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-  if (!write_all(s.get(), req.data(), req.size())) return;
-  char buf[1024];
-  while (::read(s.get(), buf, sizeof buf) > 0) {
-  }
-}
-
-// The Content-Length of a response head; without one, the body runs to EOF.
-std::size_t content_length(const std::string& head) {
-  std::string lower(head);
-  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  const auto at = lower.find("\r\ncontent-length:");
-  if (at == std::string::npos) return std::string::npos;
-  return static_cast<std::size_t>(std::strtoull(lower.c_str() + at + 17, nullptr, 10));
+  client::HttpClient c(socket_path);
+  (void)c.request("POST", target + "?h=" + std::to_string(ws.ws_row) +
+                              "&w=" + std::to_string(ws.ws_col));
 }
 
 }  // namespace
@@ -138,31 +105,23 @@ bool parse_detach_keys(const std::string& text, std::string* keys) {
 
 AttachResult attach_stream(const std::string& socket_path, const AttachOptions& o) {
   AttachResult res;
-  UniqueFd s = connect_to(socket_path, &res.error);
-  if (!s) return res;
-  const std::string req = "POST " + o.target +
-                          " HTTP/1.1\r\nHost: ljd\r\nConnection: Upgrade\r\n"
-                          "Upgrade: tcp\r\nContent-Length: 0\r\n\r\n";
-  if (!write_all(s.get(), req.data(), req.size())) {
-    res.error = "sending the request failed";
+  // A refusal is read by its Content-Length (HttpClient::upgrade): ljd keeps the connection open
+  // after an answer, so reading it to EOF waited for the idle timeout (60 s after a jail that
+  // ended before its attach: `ljctl run -i` stalled 1 run in 40).
+  client::HttpClient http(socket_path);
+  auto up = http.upgrade("POST", o.target, "tcp");
+  if (!up) {
+    res.error = up.error().what();
     return res;
   }
-  std::string head;
-  char c;
-  while (head.find("\r\n\r\n") == std::string::npos && ::read(s.get(), &c, 1) == 1) head += c;
-  if (head.rfind("HTTP/1.1 101", 0) != 0) {
-    // The refusal's body by its Content-Length: ljd keeps the connection open after an answer,
-    // so reading to EOF waited for its idle timeout (60 s after a jail that ended before its
-    // attach: `ljctl run -i` stalled 1 run in 40).
-    const std::size_t length = content_length(head);
-    char buf[4096];
-    for (ssize_t n; res.refused_body.size() < length &&
-                    (n = ::read(s.get(), buf, std::min(sizeof buf, length - res.refused_body.size()))) > 0;)
-      res.refused_body.append(buf, static_cast<std::size_t>(n));
-    if (head.size() > 12) res.refused_status = std::atoi(head.c_str() + 9);
-    res.error = "refused: " + head.substr(0, head.find("\r\n")) + " " + res.refused_body;
+  if (up->response.status != 101) {
+    res.refused_status = up->response.status;
+    res.refused_body = up->response.body;
+    res.error = "refused: HTTP/1.1 " + std::to_string(up->response.status) + " " +
+                up->response.reason + " " + res.refused_body;
     return res;
   }
+  const UniqueFd s = std::move(up->fd);
 
   const bool terminal = o.tty && ::isatty(0);
   std::optional<RawMode> raw;
@@ -190,6 +149,25 @@ AttachResult attach_stream(const std::string& socket_path, const AttachOptions& 
   std::size_t matched = 0;  // how many of the detach keys were just typed (held back)
   bool input = o.input;
   std::string pending;  // demultiplexing: bytes of an unfinished frame
+  // The stream's bytes to our stdout: as they are with a terminal, else in frames (8-byte head:
+  // the stream, 2 for stderr, and the length, big-endian in bytes 4-7).
+  auto output = [&](const char* data, std::size_t n) {
+    if (o.tty) {
+      write_all(1, data, n);
+      return;
+    }
+    pending.append(data, n);
+    std::size_t at = 0;
+    while (pending.size() - at >= 8) {
+      std::size_t len = 0;
+      for (int i = 4; i < 8; ++i) len = len << 8 | static_cast<unsigned char>(pending[at + i]);
+      if (pending.size() - at - 8 < len) break;
+      write_all(pending[at] == 2 ? 2 : 1, pending.data() + at + 8, len);
+      at += 8 + len;
+    }
+    pending.erase(0, at);
+  };
+  output(up->early.data(), up->early.size());  // what came with the 101
   // Input read but not yet sent: sent as the socket takes it while the output is read on, so
   // that neither side waits on the other with both directions full (a large paste, `cat`).
   std::string unsent;
@@ -252,20 +230,7 @@ AttachResult attach_stream(const std::string& socket_path, const AttachOptions& 
       ssize_t n = ::read(s.get(), buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
-      if (o.tty) {
-        write_all(1, buf, static_cast<std::size_t>(n));
-        continue;
-      }
-      pending.append(buf, static_cast<std::size_t>(n));
-      std::size_t at = 0;
-      while (pending.size() - at >= 8) {
-        std::size_t len = 0;
-        for (int i = 4; i < 8; ++i) len = len << 8 | static_cast<unsigned char>(pending[at + i]);
-        if (pending.size() - at - 8 < len) break;
-        write_all(pending[at] == 2 ? 2 : 1, pending.data() + at + 8, len);
-        at += 8 + len;
-      }
-      pending.erase(0, at);
+      output(buf, static_cast<std::size_t>(n));
     }
   }
   if (winch_w) {

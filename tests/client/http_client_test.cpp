@@ -3,6 +3,7 @@
 #include "client/http_client.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <thread>
@@ -180,6 +181,44 @@ TEST(HttpClient, BodyUntilCloseWithoutFraming) {
   auto r = c.request("GET", "/");
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(r->body, "all of it");
+}
+
+// ljctl's attach and exec (client/ljctl_attach.cpp): a 101 hands the socket over with the bytes
+// that came in the same read as the head; a refusal is read by its Content-Length while the
+// server keeps the connection open (reading it to EOF waited for ljd's idle timeout).
+TEST(HttpClient, AnUpgradeHandsOverTheSocketWithTheBytesAfterTheHead) {
+  const std::string frame("\x01\0\0\0\0\0\0\x02hi", 10);
+  FakeLjd srv([&](const SeenRequest&, bool&) {
+    return "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n" + frame;
+  });
+  HttpClient c(srv.socket());
+  auto up = c.upgrade("POST", "/v1/exec/x/start", "tcp");
+  ASSERT_TRUE(up) << up.error().what();
+  EXPECT_EQ(up->response.status, 101);
+  ASSERT_TRUE(up->fd);
+  EXPECT_FALSE(c.connected());
+  std::string got = up->early;
+  char buf[64];
+  for (ssize_t n; got.size() < frame.size() && (n = ::read(up->fd.get(), buf, sizeof buf)) > 0;)
+    got.append(buf, static_cast<std::size_t>(n));
+  EXPECT_EQ(got, frame);
+  auto seen = srv.seen();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].method, "POST");
+  EXPECT_EQ(seen[0].target, "/v1/exec/x/start");
+}
+
+TEST(HttpClient, ARefusedUpgradeIsReadByItsLengthOnAConnectionKeptOpen) {
+  FakeLjd srv([](const SeenRequest&, bool&) {
+    return FakeLjd::json_response(409, R"({"code":"jail.conflict","message":"not running"})");
+  });
+  HttpClient c(srv.socket());
+  auto up = c.upgrade("POST", "/v1/jails/j/attach", "tcp");
+  ASSERT_TRUE(up) << up.error().what();
+  EXPECT_EQ(up->response.status, 409);
+  EXPECT_EQ(up->response.body, R"({"code":"jail.conflict","message":"not running"})");
+  EXPECT_FALSE(up->fd);
+  EXPECT_TRUE(up->early.empty());
 }
 
 TEST(HttpClient, MissingSocketFailsWithEnoent) {

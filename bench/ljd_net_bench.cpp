@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -283,7 +284,7 @@ int main(int argc, char** argv) {
     shell("nsenter --net=" + jail_ns + " iperf3 -s -1 -D -p 5201 -I " + pidfile);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     double g = lj::bench::iperf3_gbps(from_ns.empty() ? "" : "nsenter --net=" + from_ns + " ",
-                                      host, p, static_cast<int>(o.secs + 0.5));
+                                      host, p, std::max(1, static_cast<int>(o.secs + 0.5)));
     int pid = std::atoi(shell_output("cat " + pidfile).c_str());
     if (pid > 0) ::kill(pid, SIGTERM);
     ::unlink(pidfile.c_str());

@@ -607,7 +607,9 @@ bool make_path(const MountOp& op, MountFailure* f) {
     const char* part = op.parts[i].c_str();
     const bool last = i + 1 == op.parts.size();
     if (last && (op.mode & S_IFMT) == S_IFREG) {
-      int fd = ::openat(dfd, part, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+      // Read-only: opening a file of a lower layer for writing copies it up (overlayfs), and a
+      // bind target needs no more than to exist.
+      int fd = ::openat(dfd, part, O_CREAT | O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
       if (fd < 0) {
         ::close(dfd);
         return failed(f, op, part);

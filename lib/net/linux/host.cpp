@@ -136,7 +136,8 @@ class LinuxHost final : public Host {
       if (ep.address6) gws.push_back(*net.gateway6);
     }
     if (slot) {
-      LJ_TRY(slot->jail->configure(ep.jail_ifname, addrs, gws, mac_for(ep.address4)));
+      LJ_TRY(slot->jail->configure(slot->jail_index, ep.jail_ifname, addrs, gws,
+                                   mac_for(ep.address4)));
     } else {
       RouteSocket jail = LJ_TRY(RouteSocket::open_in(target.netns_fd));
       LJ_TRY(jail.configure(ep.jail_ifname, addrs, gws));

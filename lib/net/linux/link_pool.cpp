@@ -32,6 +32,9 @@ Result<std::pair<UniqueFd, LinkPool::Slot>> make_slot(int host, RouteSocket& soc
   LJ_TRY(s.jail->add_veth(std::string(kPooledJailEnd), 0, s.host_end, host, std::nullopt));
   s.host_index = LJ_TRY(sock.ifindex(s.host_end));
   if (s.host_index == 0) return fail(Errc::internal, "net", "pooled link " + s.host_end + " vanished");
+  // Known now, the attach needs no lookup in the jail's namespace.
+  s.jail_index = LJ_TRY(s.jail->ifindex(std::string(kPooledJailEnd)));
+  if (s.jail_index == 0) return fail(Errc::internal, "net", "pooled link's jail end vanished");
   return std::pair{std::move(ns), std::move(s)};
 }
 

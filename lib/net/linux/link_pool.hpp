@@ -42,6 +42,7 @@ class LinkPool {
     std::pair<dev_t, ino_t> ns{};  // the namespace's identity (claim finds the slot by it)
     std::string host_end;          // kPoolPrefix + 8 random characters
     int host_index = 0;            // its index in the host's namespace
+    int jail_index = 0;            // the jail end's index in the slot's namespace
     std::optional<RouteSocket> jail;  // in the slot's namespace
   };
 

@@ -12,11 +12,16 @@
 #include <netlink/route/link/veth.h>
 #include <netlink/route/route.h>
 #include <sched.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <map>
+#include <set>
 
 #include "common/fd.hpp"
+#include "net/linux/netlink_acks.hpp"
 
 namespace lj::net::linux_links {
 namespace {
@@ -65,6 +70,48 @@ int add_address(nl_sock* sk, int index, const IpAddress& a, int prefix) {
   return rtnl_addr_add(sk, addr.get(), 0);
 }
 
+// Requests built by libnl and sent as one batch: one sendmsg, then the answers together
+// (netlink_acks.hpp) instead of a round trip each.
+class Batch {
+ public:
+  void add(nl_msg* m, std::string what) {
+    msgs_.emplace_back(m);
+    what_.push_back(std::move(what));
+  }
+  Status send(nl_sock* sk) {
+    std::string buf;
+    std::set<std::uint32_t> pending;
+    std::map<std::uint32_t, std::size_t> which;
+    for (std::size_t i = 0; i < msgs_.size(); ++i) {
+      nlmsghdr* h = nlmsg_hdr(msgs_[i].get());
+      h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+      h->nlmsg_seq = nl_socket_use_seq(sk);
+      h->nlmsg_pid = nl_socket_get_local_port(sk);
+      pending.insert(h->nlmsg_seq);
+      which[h->nlmsg_seq] = i;
+      buf.append(reinterpret_cast<const char*>(h), h->nlmsg_len);
+      buf.resize(NLMSG_ALIGN(buf.size()), '\0');
+    }
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    const int fd = nl_socket_get_fd(sk);
+    if (::sendto(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&kernel),
+                 sizeof kernel) != static_cast<ssize_t>(buf.size()))
+      return fail_errno("net", "sending " + what_.front());
+    return read_acks(fd, std::move(pending), [&](std::uint32_t seq) {
+      auto it = which.find(seq);
+      return it == which.end() ? std::string("rtnetlink batch") : what_[it->second];
+    });
+  }
+
+ private:
+  struct MsgDel {
+    void operator()(nl_msg* m) const { nlmsg_free(m); }
+  };
+  std::vector<std::unique_ptr<nl_msg, MsgDel>> msgs_;
+  std::vector<std::string> what_;
+};
+
 }  // namespace
 
 void RouteSocket::Free::operator()(nl_sock* s) const { nl_socket_free(s); }
@@ -76,6 +123,11 @@ Result<RouteSocket> RouteSocket::open() {
   if (!s) return fail(Errc::system, "net", "nl_socket_alloc");
   RouteSocket r(s);
   if (int e = nl_connect(s, NETLINK_ROUTE); e < 0) return fail(nl_error("nl_connect", e));
+  // The kernel answers within sendmsg: the timeout only guards against an answer that never
+  // comes (a batch's answers are read by hand, Batch::send).
+  timeval tv{5, 0};
+  if (::setsockopt(nl_socket_get_fd(s), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
+    return fail_errno("net", "SO_RCVTIMEO on a route netlink socket");
   return r;
 }
 
@@ -185,9 +237,26 @@ Status RouteSocket::configure(const std::string& ifname,
                               const std::optional<Mac>& mac) {
   const int index = LJ_TRY(ifindex(ifname));
   if (index == 0) return fail(Errc::not_found, "net", "no " + ifname + " in the jail");
-  for (const auto& [a, len] : addrs)
-    if (int e = add_address(sk_.get(), index, a, len); e < 0)
+  return configure(index, ifname, addrs, gateways, mac);
+}
+
+Status RouteSocket::configure(int index, const std::string& ifname,
+                              const std::vector<std::pair<IpAddress, int>>& addrs,
+                              const std::vector<IpAddress>& gateways,
+                              const std::optional<Mac>& mac) {
+  // Built by libnl, sent together: the requests run in order, each acknowledged.
+  Batch batch;
+  for (const auto& [a, len] : addrs) {
+    std::unique_ptr<rtnl_addr, AddrDel> addr(rtnl_addr_alloc());
+    NlAddr local = to_nl(a, len);
+    rtnl_addr_set_ifindex(addr.get(), index);
+    rtnl_addr_set_local(addr.get(), local.get());
+    if (!a.is_v4()) rtnl_addr_set_flags(addr.get(), IFA_F_NODAD);
+    nl_msg* m = nullptr;
+    if (int e = rtnl_addr_build_add_request(addr.get(), 0, &m); e < 0)
       return fail(nl_error("add address " + a.str() + " to " + ifname, e));
+    batch.add(m, "add address " + a.str() + " to " + ifname);
+  }
   {
     Link cur(rtnl_link_alloc()), change(rtnl_link_alloc());
     rtnl_link_set_ifindex(cur.get(), index);
@@ -197,8 +266,10 @@ Status RouteSocket::configure(const std::string& ifname,
       ll.reset(nl_addr_build(AF_LLC, mac->data(), mac->size()));
       rtnl_link_set_addr(change.get(), ll.get());
     }
-    if (int e = rtnl_link_change(sk_.get(), cur.get(), change.get(), 0); e < 0)
+    nl_msg* m = nullptr;
+    if (int e = rtnl_link_build_change_request(cur.get(), change.get(), 0, &m); e < 0)
       return fail(nl_error("bring up " + ifname, e));
+    batch.add(m, "bring up " + ifname);
   }
   for (const auto& gw : gateways) {
     std::unique_ptr<rtnl_route, RouteDel> route(rtnl_route_alloc());
@@ -211,10 +282,12 @@ Status RouteSocket::configure(const std::string& ifname,
     rtnl_route_nh_set_ifindex(nh, index);
     rtnl_route_nh_set_gateway(nh, via.get());
     rtnl_route_add_nexthop(route.get(), nh);  // owned by the route from here
-    if (int e = rtnl_route_add(sk_.get(), route.get(), NLM_F_CREATE | NLM_F_EXCL); e < 0)
+    nl_msg* m = nullptr;
+    if (int e = rtnl_route_build_add_request(route.get(), NLM_F_CREATE | NLM_F_EXCL, &m); e < 0)
       return fail(nl_error("default route via " + gw.str(), e));
+    batch.add(m, "default route via " + gw.str());
   }
-  return {};
+  return batch.send(sk_.get());
 }
 
 }  // namespace lj::net::linux_links

@@ -55,6 +55,11 @@ class RouteSocket {
   // default routes via the gateways.
   Status configure(const std::string& ifname, const std::vector<std::pair<IpAddress, int>>& addrs,
                    const std::vector<IpAddress>& gateways, const std::optional<Mac>& mac = {});
+  // The same on the interface `index` (`ifname` names it in errors), as one batch: a single
+  // sendmsg, the answers read together.
+  Status configure(int index, const std::string& ifname,
+                   const std::vector<std::pair<IpAddress, int>>& addrs,
+                   const std::vector<IpAddress>& gateways, const std::optional<Mac>& mac = {});
 
  private:
   struct Free {

@@ -17,6 +17,8 @@
 #include <set>
 #include <string>
 
+#include "net/linux/netlink_acks.hpp"
+
 namespace lj::net {
 namespace nft {
 
@@ -169,41 +171,12 @@ Status NftBatch::run(bool add, const std::vector<nft::Element>& elements) {
     return fail_errno("net", "sending an nf_tables batch");
 
   // The answers: an ack per element, or the errors (the kernel aborts the batch then, and answers
-  // every message it went through). After the first error whatever else is queued is drained, so
-  // the next batch reads only its own answers.
-  Status result;
-  std::vector<std::uint8_t> in(16384);
-  bool failed = false;
-  while (!pending.empty()) {
-    const ssize_t n = ::recv(fd_.get(), in.data(), in.size(), failed ? MSG_DONTWAIT : 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (failed && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-      return fail_errno("net", "reading the answer to an nf_tables batch");
-    }
-    // Parsed by hand: the NLMSG_* macros cast in C's way.
-    const auto size = static_cast<std::size_t>(n);
-    constexpr std::size_t kHeader = NLMSG_ALIGN(sizeof(nlmsghdr));
-    for (std::size_t off = 0; off + kHeader <= size;) {
-      nlmsghdr h;
-      std::memcpy(&h, in.data() + off, sizeof h);
-      if (h.nlmsg_len < sizeof h || off + h.nlmsg_len > size) break;
-      if (h.nlmsg_type == NLMSG_ERROR && h.nlmsg_len >= kHeader + sizeof(nlmsgerr)) {
-        nlmsgerr err;
-        std::memcpy(&err, in.data() + off + kHeader, sizeof err);
-        pending.erase(h.nlmsg_seq);
-        if (err.error != 0 && !failed) {
-          failed = true;
-          std::string what = "nf_tables batch";
-          if (h.nlmsg_seq > first && h.nlmsg_seq - first - 1 < elements.size())
-            what = describe(add, elements[h.nlmsg_seq - first - 1]);
-          result = fail(Error::from_errno("net", what, -err.error));
-        }
-      }
-      off += NLMSG_ALIGN(h.nlmsg_len);
-    }
-  }
-  return result;
+  // every message it went through).
+  return read_acks(fd_.get(), std::move(pending), [&](std::uint32_t seq) {
+    if (seq > first && seq - first - 1 < elements.size())
+      return describe(add, elements[seq - first - 1]);
+    return std::string("nf_tables batch");
+  });
 }
 
 }  // namespace lj::net

@@ -940,6 +940,15 @@ TEST_F(LjociTest, ContainerdsCriPluginRunsAPodOnLjoci) {
   json r = cri("RuntimeService/RunPodSandbox", {{"config", pod}, {"runtime_handler", "ljoci"}});
   ASSERT_TRUE(r.contains("pod_sandbox_id")) << r;
   sandbox = r["pod_sandbox_id"].get<std::string>();
+  // The sandbox's CPU weight: containerd gives every sandbox cpu.shares 2, ljoci writes it (cgroup
+  // v1's cpu.shares, or v2's cpu.weight 1).
+  {
+    const fs::path v1 = "/sys/fs/cgroup/cpu" + cgroup_parent + "/" + *sandbox + "/cpu.shares";
+    const fs::path v2 = "/sys/fs/cgroup" + cgroup_parent + "/" + *sandbox + "/cpu.weight";
+    std::string weight;
+    std::ifstream(fs::exists(v1) ? v1 : v2) >> weight;
+    EXPECT_EQ(weight, fs::exists(v1) ? "2" : "1") << v1 << " or " << v2;
+  }
 
   auto container = [&](const std::string& name, const std::string& script) -> std::string {
     json c = cri("RuntimeService/CreateContainer",

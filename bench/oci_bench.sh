@@ -24,7 +24,10 @@ ctrd_pid=
 podman_image=
 cleanup() {
   [ -n "$podman_image" ] && podman rmi -f "$image" >/dev/null 2>&1
-  if [ -n "$ctrd_pid" ]; then kill "$ctrd_pid" 2>/dev/null; wait "$ctrd_pid" 2>/dev/null; fi
+  if [ -n "$ctrd_pid" ]; then
+    kill "$ctrd_pid" 2>/dev/null; wait "$ctrd_pid" 2>/dev/null
+    rmdir /run/containerd/runc/ljoci-bench 2>/dev/null  # the runc shim's --root, left empty
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -841,6 +841,9 @@ TEST_F(LjociTest, ContainerdRunsContainersOnLjoci) {
   EXPECT_EQ(o.status, 5) << o.text;
   EXPECT_EQ(o.text, "via ctr\n");
   EXPECT_EQ(sh(ctr + "containers ls -q").text, "");
+  // The shim's --root for ljoci (/run/containerd/runc/<namespace>), left empty.
+  std::error_code ec;
+  fs::remove("/run/containerd/runc/ljoci-test", ec);
 }
 
 // A python3 that has grpc and protobuf (Debian's python3-grpcio, python3-protobuf: the first

@@ -1009,6 +1009,14 @@ TEST_F(LjociTest, ContainerdsCriPluginRunsAPodOnLjoci) {
   ASSERT_FALSE(c2.empty());
   for (int i = 0; i < 100 && log_lines("c2").empty(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // ExecSync (what a kubelet's exec probe calls): the shim's `exec --process`, output and status.
+  // Bytes are base64 in proto3 JSON: "out\n" and "err\n".
+  r = cri("RuntimeService/ExecSync",
+          {{"container_id", c2}, {"cmd", {"sh", "-c", "echo out; echo err >&2; exit 4"}},
+           {"timeout", 10}});
+  EXPECT_EQ(r.value("stdout", ""), "b3V0Cg==") << r;
+  EXPECT_EQ(r.value("stderr", ""), "ZXJyCg==") << r;
+  EXPECT_EQ(r.value("exit_code", -1), 4) << r;
   const auto t0 = std::chrono::steady_clock::now();
   cri("RuntimeService/StopContainer", {{"container_id", c2}, {"timeout", 10}});
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(8));
@@ -1036,6 +1044,7 @@ TEST_F(LjociTest, ContainerdsCriPluginRunsAPodOnLjoci) {
     EXPECT_NE(all.str().find(" delete " + cid), std::string::npos) << all.str();
   }
   EXPECT_NE(all.str().find(" kill " + c2 + " 15"), std::string::npos) << all.str();
+  EXPECT_NE(all.str().find(" exec --process "), std::string::npos) << all.str();
   std::error_code ec;
   EXPECT_TRUE(fs::is_empty(ljoci_root / "k8s.io", ec)) << ec.message();
 }

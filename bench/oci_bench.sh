@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# ljoci run against runc run and crun run, interleaved (one run of each per round, the order
-# rotated each round) on one busybox bundle whose command is `true`: wall time of the whole
-# `RUNTIME run --bundle B ID` (create, start, wait, delete). Prints each runtime's median, p90 and
-# failures. Root only; a runtime that is missing or fails every run is reported as such.
+# ljoci against the other OCI runtimes, directly and under the engines, all interleaved (one run of
+# each per round, the order rotated each round) on one busybox rootfs whose command is `true`:
+#   ljoci, runc, crun        `RUNTIME run --bundle B ID` (create, start, wait, delete)
+#   podman-ljoci, podman-runc `podman --runtime RUNTIME run --rm IMAGE true` (podman's default
+#                            runtime here is crun, which refuses this host's hybrid cgroups: the
+#                            script says so once and times runc, which podman runs here)
+#   ctr-ljoci, ctr-runc      `ctr run --rm [--runc-binary ljoci] IMAGE ID true` on a private
+#                            containerd (its own root, state and socket; the runc v2 shim)
+# Wall time of each whole command. Prints each one's median, p90 and failures. Root only; a
+# runtime or engine that is missing is left out, one that fails every run is reported as such.
+# Everything it makes (containerd and its directories, podman's image) is removed at the end.
 #
 # usage: bench/oci_bench.sh [ROUNDS] [LJOCI]     (default 50, build/client/ljoci)
 set -uo pipefail
@@ -12,9 +19,20 @@ ljoci=$(readlink -f "${2:-$here/build/client/ljoci}")
 [ "$(id -u)" = 0 ] || { echo "oci_bench: needs root" >&2; exit 2; }
 busybox=$(command -v busybox) || { echo "oci_bench: needs busybox" >&2; exit 2; }
 work=$(mktemp -d /tmp/oci-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+image=localhost/ljoci-bench-$$:latest
+ctrd_pid=
+podman_image=
+cleanup() {
+  [ -n "$podman_image" ] && podman rmi -f "$image" >/dev/null 2>&1
+  if [ -n "$ctrd_pid" ]; then
+    kill "$ctrd_pid" 2>/dev/null; wait "$ctrd_pid" 2>/dev/null
+    rmdir /run/containerd/runc/ljoci-bench 2>/dev/null  # the runc shim's --root, left empty
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
 b=$work/bundle
-mkdir -p $b/rootfs/bin $b/rootfs/proc $b/rootfs/dev $b/rootfs/sys $b/rootfs/tmp
+mkdir -p $b/rootfs/bin $b/rootfs/proc $b/rootfs/dev $b/rootfs/sys $b/rootfs/tmp $b/rootfs/etc
 cp "$busybox" $b/rootfs/bin/busybox
 ln -s busybox $b/rootfs/bin/true
 ln -s busybox $b/rootfs/bin/sh
@@ -26,30 +44,71 @@ c["process"]["terminal"] = False
 c["process"]["args"] = ["true"]
 json.dump(c, open(sys.argv[1], "w"))
 PY
-declare -A bin=([ljoci]=$ljoci [runc]=$(command -v runc || true) [crun]=$(command -v crun || true))
-names=(ljoci runc crun)
+
+declare -A cmd
+names=()
+add() { names+=("$1"); cmd[$1]=$2; }
+for r in ljoci runc crun; do
+  bin=$ljoci; [ $r = ljoci ] || bin=$(command -v $r || true)
+  [ -n "$bin" ] && add $r "$bin --root $work/state-$r run --bundle $b bench-$r-@"
+done
+
+if command -v podman >/dev/null && command -v runc >/dev/null; then
+  if tar -C $b/rootfs -cf $work/rootfs.tar . && podman import $work/rootfs.tar "$image" >/dev/null 2>&1; then
+    podman_image=1
+    p="podman run --rm --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 --network none"
+    out=$($p "$image" true 2>&1) ||
+      echo "podman's default runtime ($(podman info --format '{{.Host.OCIRuntime.Name}}' 2>/dev/null)) fails here: ${out%%$'\n'*}"
+    add podman-ljoci "podman --runtime $ljoci ${p#podman } $image true"
+    add podman-runc "podman --runtime $(command -v runc) ${p#podman } $image true"
+  else
+    echo "oci_bench: podman cannot import the rootfs: podman left out"
+  fi
+fi
+
+if command -v containerd >/dev/null && command -v ctr >/dev/null && command -v containerd-shim-runc-v2 >/dev/null; then
+  d=$work/containerd
+  mkdir -p $d
+  printf 'version = 2\nroot = "%s/root"\nstate = "%s/state"\n[grpc]\n  address = "%s/sock"\n' $d $d $d > $d/config.toml
+  containerd --config $d/config.toml >$d/log 2>&1 &
+  ctrd_pid=$!
+  ctr="ctr --address $d/sock -n ljoci-bench"
+  for _ in $(seq 100); do $ctr version >/dev/null 2>&1 && break; sleep 0.05; done
+  if python3 "$here/tests/oci/cri/cri_client.py" image $b/rootfs $work/image.tar "$image" true &&
+     $ctr images import $work/image.tar >/dev/null 2>&1; then
+    add ctr-ljoci "$ctr run --rm --runc-binary $ljoci $image bench-ctr-ljoci-@"
+    command -v runc >/dev/null && add ctr-runc "$ctr run --rm $image bench-ctr-runc-@"
+  else
+    echo "oci_bench: containerd did not take the image: containerd left out"
+  fi
+fi
+
+n=${#names[@]}
 for r in $(seq 1 "$rounds"); do
-  for k in 0 1 2; do
-    n=${names[$(( (r + k) % 3 ))]}
-    [ -n "${bin[$n]}" ] || continue
+  for k in $(seq 0 $((n - 1))); do
+    name=${names[$(( (r + k) % n ))]}
+    c=${cmd[$name]//@/$r}
     s=$(date +%s%N)
-    if "${bin[$n]}" --root "$work/state-$n" run --bundle "$b" "bench-$n-$r" >/dev/null 2>>"$work/$n.err"; then
-      echo $(( ($(date +%s%N) - s) / 1000 )) >> "$work/$n.us"
+    if $c >/dev/null 2>>"$work/$name.err"; then
+      echo $(( ($(date +%s%N) - s) / 1000 )) >> "$work/$name.us"
     else
-      echo fail >> "$work/$n.fail"
-      "${bin[$n]}" --root "$work/state-$n" delete --force "bench-$n-$r" >/dev/null 2>&1
+      echo fail >> "$work/$name.fail"
+      case $name in
+        ljoci|runc|crun) ${c%% *} --root "$work/state-$name" delete --force "bench-$name-$r" >/dev/null 2>&1 ;;
+      esac
     fi
   done
 done
-printf '%-6s %8s %10s %10s %6s\n' runtime runs median_ms p90_ms fails
-for n in "${names[@]}"; do
+echo "rounds $rounds, $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-13s %6s %10s %10s %6s\n' runtime runs median_ms p90_ms fails
+for name in "${names[@]}"; do
   ok=0; med=-; p90=-
-  if [ -s "$work/$n.us" ]; then
-    ok=$(wc -l < "$work/$n.us")
-    med=$(sort -n "$work/$n.us" | awk -v n="$ok" 'NR==int((n+1)/2){printf "%.1f", $1/1000}')
-    p90=$(sort -n "$work/$n.us" | awk -v n="$ok" 'NR==int(n*0.9+0.5){printf "%.1f", $1/1000}')
+  if [ -s "$work/$name.us" ]; then
+    ok=$(wc -l < "$work/$name.us")
+    med=$(sort -n "$work/$name.us" | awk -v n="$ok" 'NR==int((n+1)/2){printf "%.1f", $1/1000}')
+    p90=$(sort -n "$work/$name.us" | awk -v n="$ok" 'NR==int(n*0.9+0.5){printf "%.1f", $1/1000}')
   fi
-  fails=$( [ -f "$work/$n.fail" ] && wc -l < "$work/$n.fail" || echo 0)
-  printf '%-6s %8s %10s %10s %6s\n' "$n" "$ok" "$med" "$p90" "$fails"
-  [ -s "$work/$n.err" ] && echo "  $n's first error: $(head -1 "$work/$n.err")"
+  fails=$( [ -f "$work/$name.fail" ] && wc -l < "$work/$name.fail" || echo 0)
+  printf '%-13s %6s %10s %10s %6s\n' "$name" "$ok" "$med" "$p90" "$fails"
+  [ -s "$work/$name.err" ] && echo "  $name's first error: $(head -1 "$work/$name.err")"
 done

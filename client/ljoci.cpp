@@ -397,10 +397,17 @@ Status kill_container(const std::string& id, int sig, bool all) {
   auto sd = state_dir();
   auto s = LJ_TRY(sd.load(id));
   const auto st = sd.status(s);
-  if (st == oci::Status::stopped)
-    return fail(Errc::conflict, "oci", "container " + id + " is not running");
+  // runc's words: containerd's shim takes an error containing "container not running" for a
+  // process already gone (checkKillError), anything else as a failed kill.
+  if (st == oci::Status::stopped && !all)
+    return fail(Errc::conflict, "oci", "container not running: " + id);
   auto backend = LJ_TRY(lj::jail::make_backend(engine_options(sd.root())));
-  auto jail = LJ_TRY(backend->adopt(s.handle));
+  auto adopted = backend->adopt(s.handle);
+  // --all on a stopped container (containerd's CRI sends it when a container's command exits):
+  // runc signals what its cgroup still holds and succeeds; with the init gone there is nothing
+  // the engine can reach, and delete kills whatever is left.
+  if (!adopted && st == oci::Status::stopped) return {};
+  auto jail = LJ_TRY(std::move(adopted));
   Status r = jail->signal(sig, all);
   // A held (created) command has not exec'd: the signals it would ignore as init's child are
   // meant for the container, so a created container stops on TERM/KILL as runc's does.

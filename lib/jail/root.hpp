@@ -51,11 +51,17 @@ struct WritableLayer {
   Kind kind = Kind::tmpfs;
   std::filesystem::path dir;      // host_dir only
   std::uint64_t tmpfs_bytes = 0;  // tmpfs only: its size cap; 0 lets the kernel default apply
+  // in_place only: the root is made read-only once every mount of the plan is made (just before
+  // pivot_root), so that their mount points can be made in it first: an OCI bundle's rootfs with
+  // root.readonly, in runc's order (containerd's CRI binds /etc/resolv.conf into a read-only pause
+  // image that has none). Linux only: the FreeBSD backend refuses it.
+  bool read_only_after_mounts = false;
 
   static WritableLayer tmpfs(std::uint64_t bytes = 0) { return {Kind::tmpfs, {}, bytes}; }
   static WritableLayer host_dir(std::filesystem::path d) { return {Kind::host_dir, std::move(d), 0}; }
   static WritableLayer none() { return {Kind::none, {}, 0}; }
   static WritableLayer in_place() { return {Kind::in_place, {}, 0}; }
+  static WritableLayer in_place_read_only() { return {Kind::in_place, {}, 0, true}; }
 };
 
 // FreeBSD's mounts are global: the daemon records each one before it is made (index:

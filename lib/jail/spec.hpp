@@ -44,6 +44,10 @@ struct Limits {
   std::uint64_t memory_bytes = 0;  // memory (and swap) of the whole jail; exceeding it OOM-kills
   std::uint64_t pids = 0;          // processes+threads in the jail at once
   std::uint32_t cpu_percent = 0;   // CPU share cap: 100 = one full core, 250 = two and a half
+  // CPU weight against the sibling cgroups, on cgroup v1's cpu.shares scale (2..262144; the
+  // kernel's default 1024); 0: the default. What an OCI config's cpu.shares asks (containerd's
+  // CRI gives every pod sandbox 2). Linux only: FreeBSD's rctl has no weight, its backend refuses it.
+  std::uint64_t cpu_shares = 0;
   std::uint64_t nofile = 0;        // RLIMIT_NOFILE of the jailed processes
   std::chrono::milliseconds timeout{0};  // wall clock from start; then the whole jail is killed
 };

@@ -274,11 +274,21 @@ Status namespaces_of(const json& list, Bundle& b) {
       return bad("linux.namespaces: unknown type " + type);
     }
   }
-  // The engine always makes these: sharing the host's is refused rather than pretended.
-  for (const char* must : {"pid", "mount", "ipc", "uts"})
+  // The engine always makes pid and mount namespaces: sharing the host's is refused rather than
+  // pretended (the root is assembled in a mount namespace of its own; init is pid 1).
+  for (const char* must : {"pid", "mount"})
     if (!seen.count(must))
       return unsupported(std::string("sharing the host's ") + must + " namespace",
                          "linux.namespaces must list it");
+  // ipc and uts absent: the host's, joined as a path would be (ljoci's own, which is its caller's).
+  // containerd's CRI leaves uts out of a host-network pod's sandbox, ipc out of a host-IPC one.
+  // A hostname there would rename the host: refused, as runc does.
+  if (!seen.count("ipc")) b.ipcns_path = "/proc/self/ns/ipc";
+  if (!seen.count("uts")) {
+    if (!b.spec.hostname.empty())
+      return bad("hostname without a uts namespace of its own (it would rename the host)");
+    b.utsns_path = "/proc/self/ns/uts";
+  }
   if (!seen.count("network")) b.spec.network.mode = jail::NetworkMode::inherit;
   if (!seen.count("user")) b.spec.userns.reset();
   else b.spec.userns = jail::UserNamespace{};
@@ -378,9 +388,13 @@ Status resources_of(const json& r, Bundle& b) {
     for (const char* k : {"cpus", "mems"})
       if (c.contains(k) && !c[k].get<std::string>().empty())
         return unsupported(std::string("linux.resources.cpu.") + k);
-    for (const char* k : {"shares", "realtimeRuntime", "realtimePeriod", "idle", "burst"})
-      if (c.contains(k) && c[k].get<std::int64_t>() != 0 &&
-          !(std::string(k) == "shares" && c[k].get<std::int64_t>() == 1024))
+    // shares: the kernel's range (v1 cpu.shares, 2..262144); 1024 is its default, left as it is.
+    const auto shares = c.value("shares", std::uint64_t{0});
+    if (shares && (shares < 2 || shares > 262144))
+      return bad("linux.resources.cpu.shares " + std::to_string(shares) + ": outside 2..262144");
+    if (shares != 1024) l.cpu_shares = shares;
+    for (const char* k : {"realtimeRuntime", "realtimePeriod", "idle", "burst"})
+      if (c.contains(k) && c[k].get<std::int64_t>() != 0)
         return unsupported(std::string("linux.resources.cpu.") + k);
   }
   for (const char* k : {"unified", "blockIO", "hugepageLimits", "network", "rdma"})
@@ -705,8 +719,11 @@ Result<Bundle> parse(const json& c, const std::filesystem::path& dir, const std:
   std::filesystem::path rootfs = c["root"].at("path").get<std::string>();
   if (rootfs.is_relative()) rootfs = dir / rootfs;
   s.root.layers = {rootfs.lexically_normal()};
-  s.root.writable = c["root"].value("readonly", false) ? jail::WritableLayer::none()
-                                                       : jail::WritableLayer::in_place();
+  // root.readonly: read-only once the config's mounts are made, their mount points made in the
+  // rootfs first (runc's order). FreeBSD takes no mounts from the config: read-only from the start.
+  s.root.writable = !c["root"].value("readonly", false) ? jail::WritableLayer::in_place()
+                    : platform == Platform::linux_host  ? jail::WritableLayer::in_place_read_only()
+                                                        : jail::WritableLayer::none();
   if (platform == Platform::linux_host && c.contains("mounts"))
     LJ_TRY(mounts_of(c["mounts"], s.root));
   if (!c.contains("process")) return unsupported("a config without process (nothing to run)");

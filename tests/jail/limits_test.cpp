@@ -87,6 +87,33 @@ TEST_F(JailTest, CpuAndOpenFileLimitsAreApplied) {
   EXPECT_EQ(r->status.code, 0);
 }
 
+// cpu_shares is the jail's CPU weight (v1 cpu.shares, v2 cpu.weight by runc's conversion); a
+// cgroup reused from the pool is back at the kernel's default for a jail that sets none.
+TEST_F(JailTest, CpuSharesAreTheJailsCpuWeight) {
+  const CgroupLayout& l = cgroup_layout();
+  if (!l.v2 && l.cpu_base.empty()) GTEST_SKIP() << "no cpu cgroup controller";
+  auto weight_of = [&](const JailSpec& s, std::string* out) {
+    auto started = start(s);
+    ASSERT_TRUE(started) << started.error().what();
+    std::istringstream in(started->jail->handle().cgroup);
+    for (std::string d; std::getline(in, d, ';');) {
+      const std::string f = d + (l.v2 ? "/cpu.weight" : "/cpu.shares");
+      if (!d.empty() && fs::exists(f)) *out = read_trimmed(f);
+    }
+    (void)started->jail->signal(SIGKILL, true);
+    (void)started->jail->wait();
+  };
+  auto s = spec({"sleep", "30"});
+  s.limits.cpu_shares = 2;
+  std::string w;
+  weight_of(s, &w);
+  EXPECT_EQ(w, l.v2 ? "1" : "2");
+  auto t = spec({"sleep", "30"});
+  t.limits.cpu_percent = 50;  // a cpu cgroup (v1), likely the one the first jail left in the pool
+  weight_of(t, &w);
+  EXPECT_EQ(w, l.v2 ? "100" : "1024");
+}
+
 }  // namespace
 }  // namespace lj::jail::test
 

@@ -63,7 +63,8 @@ TEST(OciConfig, FieldsBecomeTheEngineSpec) {
   const auto& s = b->spec;
   EXPECT_EQ(s.name, "c1");
   EXPECT_EQ(s.root.layers.at(0), "/b/rootfs");
-  EXPECT_EQ(s.root.writable.kind, jail::WritableLayer::Kind::none);
+  EXPECT_EQ(s.root.writable.kind, jail::WritableLayer::Kind::in_place);
+  EXPECT_TRUE(s.root.writable.read_only_after_mounts);
   EXPECT_EQ(s.uid, 1000u);
   EXPECT_EQ(s.gid, 100u);
   EXPECT_EQ(s.process.groups, (std::vector<gid_t>{5, 6}));
@@ -108,6 +109,45 @@ TEST(OciConfig, NoNetworkNamespaceIsTheHostsAndAPathIsJoined) {
   b = parse(c);
   ASSERT_TRUE(b);
   EXPECT_EQ(b->netns_path, "/run/netns/x");
+}
+
+// cpu.shares is a weight (containerd's CRI gives a pod sandbox 2): carried, the kernel's default
+// 1024 left as it is.
+TEST(OciConfig, CpuSharesAreAWeight) {
+  auto c = base();
+  c["linux"]["resources"]["cpu"]["shares"] = 2;
+  auto b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  EXPECT_EQ(b->spec.limits.cpu_shares, 2u);
+  c["linux"]["resources"]["cpu"]["shares"] = 1024;
+  b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  EXPECT_EQ(b->spec.limits.cpu_shares, 0u);
+  c["linux"]["resources"]["cpu"]["shares"] = 262145;
+  EXPECT_FALSE(parse(c));
+}
+
+// containerd's CRI leaves uts out of a host-network pod's sandbox (and ipc out of a host-IPC
+// one): those are the host's, joined through ljoci's own; a hostname there would rename the host.
+TEST(OciConfig, NoIpcOrUtsNamespaceIsTheHostsAndTakesNoHostname) {
+  auto c = base();
+  c["linux"]["namespaces"] = json::parse(R"([{"type":"pid"},{"type":"mount"}])");
+  c.erase("hostname");
+  auto b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  EXPECT_EQ(b->ipcns_path, "/proc/self/ns/ipc");
+  EXPECT_EQ(b->utsns_path, "/proc/self/ns/uts");
+  EXPECT_EQ(b->spec.network.mode, jail::NetworkMode::inherit);
+  c["hostname"] = "h";
+  b = parse(c);
+  ASSERT_FALSE(b);
+  EXPECT_NE(b.error().what().find("hostname without a uts namespace"), std::string::npos)
+      << b.error().what();
+  c["linux"]["namespaces"].push_back({{"type", "uts"}});
+  b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  EXPECT_EQ(b->utsns_path, "");
+  EXPECT_EQ(b->ipcns_path, "/proc/self/ns/ipc");
 }
 
 // A pod's namespaces (podman's infra container, a Kubernetes sandbox) are joined by path; the
@@ -233,7 +273,7 @@ TEST(OciConfig, EveryRefusalNamesItsField) {
       {"linux.resources.memory.checkBeforeUpdate", set({"linux", "resources", "memory", "checkBeforeUpdate"}, true)},
       {"linux.resources.cpu.cpus", set({"linux", "resources", "cpu", "cpus"}, "0-1")},
       {"linux.resources.cpu.mems", set({"linux", "resources", "cpu", "mems"}, "0")},
-      {"linux.resources.cpu.shares", set({"linux", "resources", "cpu", "shares"}, 512)},
+      {"linux.resources.cpu.shares 1", set({"linux", "resources", "cpu", "shares"}, 1)},
       {"linux.resources.cpu.realtimeRuntime", set({"linux", "resources", "cpu", "realtimeRuntime"}, 1000)},
       {"linux.resources.cpu.realtimePeriod", set({"linux", "resources", "cpu", "realtimePeriod"}, 1000)},
       {"linux.resources.cpu.idle", set({"linux", "resources", "cpu", "idle"}, 1)},

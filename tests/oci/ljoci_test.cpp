@@ -8,12 +8,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -385,6 +387,43 @@ TEST_F(LjociTest, ConfigIsHonouredInside) {
             "CapEff:\t0000000000000000\nNoNewPrivs:\t1\n");
 }
 
+// root.readonly with mounts whose destinations the rootfs lacks (containerd's CRI binds
+// /etc/resolv.conf into a pause image that has none): their mount points are made in the rootfs
+// first, then the root is read-only (runc's order).
+TEST_F(LjociTest, AReadOnlyRootTakesMountsAtPointsItLacks) {
+  const fs::path file = world_->dir() / "resolv.conf";
+  std::ofstream(file) << "nameserver 192.0.2.1\n";
+  const std::string dest = "/" + id("point") + "/resolv.conf";
+  config_["root"]["readonly"] = true;
+  config_["mounts"].push_back({{"destination", dest}, {"type", "bind"},
+                               {"source", file.string()}, {"options", {"rbind", "ro"}}});
+  config_["mounts"].push_back({{"destination", "/scratch-" + id("t")}, {"type", "tmpfs"},
+                               {"source", "tmpfs"}});
+  write_config({"sh", "-c", "cat " + dest + "; touch /x 2>/dev/null && echo root-writable; "
+                            "awk '$5 == \"/\" {print substr($6, 1, 3)}' /proc/self/mountinfo"});
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("ro")));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, "nameserver 192.0.2.1\nro,\n");
+}
+
+// No ipc or uts namespace in the config: the host's (containerd's CRI leaves uts out of a
+// host-network pod's sandbox), the hostname the host's.
+TEST_F(LjociTest, NoIpcOrUtsNamespaceIsTheHosts) {
+  config_["linux"]["namespaces"] = json::parse(R"([{"type":"pid"},{"type":"mount"}])");
+  write_config({"sh", "-c", "readlink /proc/self/ns/ipc; readlink /proc/self/ns/uts; hostname"});
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("hostns")));
+  EXPECT_EQ(o.status, 0) << o.text;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  EXPECT_EQ(o.text, fs::read_symlink("/proc/self/ns/ipc").string() + "\n" +
+                        fs::read_symlink("/proc/self/ns/uts").string() + "\n" + host + "\n");
+  config_["hostname"] = "renamed";
+  write_config({"true"});
+  o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("hostns")));
+  EXPECT_NE(o.status, 0);
+  EXPECT_NE(o.text.find("hostname without a uts namespace"), std::string::npos) << o.text;
+}
+
 // A hook's evidence: its first n lines, then the rest (the state it read on stdin).
 std::vector<std::string> hook_output(const fs::path& file, int n) {
   std::ifstream in(file);
@@ -732,40 +771,58 @@ TEST_F(LjociTest, PodmanRunsAPodOnLjoci) {
 
 namespace {
 
-// containerd 1.6 with the runc v2 shim and --runc-binary ljoci: a private containerd (its own
-// root, state and socket under the test's directory), an image imported from the test world.
+// A private containerd: its own root, state and socket under dir, the given TOML added to its
+// config (plugins' sections); stopped (TERM, then reaped) when it goes. up() says whether it
+// answered within 5 s; its log is dir/log.
+class PrivateContainerd {
+ public:
+  PrivateContainerd(const fs::path& dir, const std::string& extra_toml) : dir_(dir) {
+    std::ofstream(dir / "config.toml") << "version = 2\nroot = \"" << (dir / "root").string()
+                                       << "\"\nstate = \"" << (dir / "state").string()
+                                       << "\"\n[grpc]\n  address = \"" << sock().string()
+                                       << "\"\n" << extra_toml;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int log = ::open((dir / "log").c_str(), O_WRONLY | O_CREAT, 0600);
+      ::dup2(log, 1);
+      ::dup2(log, 2);
+      ::execlp("containerd", "containerd", "--config", (dir / "config.toml").c_str(), nullptr);
+      ::_exit(127);
+    }
+    for (int i = 0; i < 100 && pid_ > 0 && !up_; ++i) {
+      up_ = sh(ctr("default") + "version").status == 0;
+      if (!up_) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ~PrivateContainerd() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    int ws;
+    ::waitpid(pid_, &ws, 0);
+  }
+  PrivateContainerd(const PrivateContainerd&) = delete;
+  PrivateContainerd& operator=(const PrivateContainerd&) = delete;
+
+  bool up() const { return up_; }
+  fs::path sock() const { return dir_ / "sock"; }
+  std::string ctr(const std::string& ns) const {
+    return "ctr --address " + sock().string() + " -n " + ns + " ";
+  }
+
+ private:
+  fs::path dir_;
+  pid_t pid_ = -1;
+  bool up_ = false;
+};
+
+// containerd 1.6 with the runc v2 shim and --runc-binary ljoci: a private containerd, an image
+// imported from the test world.
 TEST_F(LjociTest, ContainerdRunsContainersOnLjoci) {
   if (sh("command -v containerd && command -v ctr && command -v containerd-shim-runc-v2").status)
     GTEST_SKIP() << "containerd, ctr or containerd-shim-runc-v2 is not installed";
-  const fs::path d = world_->mkdir("containerd");
-  std::ofstream(d / "config.toml") << "version = 2\nroot = \"" << (d / "root").string()
-                                   << "\"\nstate = \"" << (d / "state").string()
-                                   << "\"\n[grpc]\n  address = \"" << (d / "sock").string()
-                                   << "\"\n";
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    int null = ::open((d / "log").c_str(), O_WRONLY | O_CREAT, 0600);
-    ::dup2(null, 1);
-    ::dup2(null, 2);
-    ::execlp("containerd", "containerd", "--config", (d / "config.toml").c_str(), nullptr);
-    ::_exit(127);
-  }
-  struct Stop {
-    pid_t pid;
-    ~Stop() {
-      ::kill(pid, SIGTERM);
-      int ws;
-      ::waitpid(pid, &ws, 0);
-    }
-  } stop{pid};
-  const std::string ctr = "ctr --address " + (d / "sock").string() + " -n ljoci-test ";
-  bool up = false;
-  for (int i = 0; i < 100 && !up; ++i) {
-    up = sh(ctr + "version").status == 0;
-    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(up) << "containerd did not come up";
+  PrivateContainerd containerd(world_->mkdir("containerd"), "");
+  ASSERT_TRUE(containerd.up()) << "containerd did not come up";
+  const std::string ctr = containerd.ctr("ljoci-test");
   const fs::path tar = world_->dir() / "rootfs.tar";
   // A docker-archive of one layer: the test world, made with podman when there is one.
   if (sh("command -v podman").status != 0) GTEST_SKIP() << "podman is needed to make the image";
@@ -784,6 +841,212 @@ TEST_F(LjociTest, ContainerdRunsContainersOnLjoci) {
   EXPECT_EQ(o.status, 5) << o.text;
   EXPECT_EQ(o.text, "via ctr\n");
   EXPECT_EQ(sh(ctr + "containers ls -q").text, "");
+  // The shim's --root for ljoci (/run/containerd/runc/<namespace>), left empty.
+  std::error_code ec;
+  fs::remove("/run/containerd/runc/ljoci-test", ec);
+}
+
+// A python3 that has grpc and protobuf (Debian's python3-grpcio, python3-protobuf: the first
+// python3 on PATH may be another installation), with protoc; empty with *why set when none.
+std::string cri_python(std::string* why) {
+  const std::string client = CRI_CLIENT_PATH;
+  for (const char* py : {"python3", "/usr/bin/python3"}) {
+    auto o = sh(std::string(py) + " " + client + " check");
+    if (o.status == 0) return py;
+    *why = o.text;
+  }
+  return "";
+}
+
+// The CRI plugin of a private containerd 1.6 (what a kubelet talks to) with a runtime entry whose
+// shim is runc v2 and whose BinaryName is ljoci (behind a wrapper logging each call), chosen by
+// the pod's runtime handler, as a Kubernetes RuntimeClass does. The client is our own
+// (tests/oci/cri/cri_client.py: Debian has no crictl). A host-network pod (no CNI needed: the
+// sandbox shares the host's network and uts namespaces, its containers join them and its ipc
+// namespace by path), a container that writes and exits 7, one that a StopContainer ends through
+// its TERM trap; the CRI log files, exit codes and the runtime's calls are checked, and everything
+// is removed.
+TEST_F(LjociTest, ContainerdsCriPluginRunsAPodOnLjoci) {
+  if (sh("command -v containerd && command -v ctr && command -v containerd-shim-runc-v2").status)
+    GTEST_SKIP() << "containerd, ctr or containerd-shim-runc-v2 is not installed";
+  std::string why;
+  const std::string py = cri_python(&why);
+  if (py.empty()) GTEST_SKIP() << "no CRI client: " << why;
+  const fs::path d = world_->mkdir("cri");
+  const fs::path calls = d / "ljoci-calls", ljoci_root = d / "ljoci-root", logs = d / "logs";
+  fs::create_directories(logs);
+  std::ofstream(d / "ljoci-wrap") << "#!/bin/sh\necho \"$*\" >> " << calls.string() << "\nexec "
+                                  << LJOCI_PATH << " \"$@\"\n";
+  fs::permissions(d / "ljoci-wrap", fs::perms::owner_all);
+  const std::string image = "localhost/ljoci-cri-test:latest";
+  const std::string cgroup_parent = "/" + id("ljoci-cri");
+  const std::string cri_plugin = "[plugins.\"io.containerd.grpc.v1.cri\"";
+  // restrict_oom_score_adj: the sandbox's -998 needs CAP_SYS_RESOURCE, which root here lacks
+  // (runc fails it the same way); containerd then asks no lower than its own score. The default
+  // runtime must name an entry (a runtimes table replaces containerd's own runc entry).
+  std::ostringstream toml;
+  toml << cri_plugin << "]\n  sandbox_image = \"" << image
+       << "\"\n  restrict_oom_score_adj = true\n"
+       << cri_plugin << ".containerd]\n  default_runtime_name = \"ljoci\"\n"
+       << cri_plugin << ".containerd.runtimes.ljoci]\n  runtime_type = \"io.containerd.runc.v2\"\n"
+       << cri_plugin << ".containerd.runtimes.ljoci.options]\n  BinaryName = \""
+       << (d / "ljoci-wrap").string() << "\"\n  Root = \"" << ljoci_root.string() << "\"\n"
+       << cri_plugin << ".cni]\n  conf_dir = \"" << (d / "cni").string() << "\"\n";
+  const std::string gen = "CRI_CLIENT_GEN=" + (d / "gen").string() + " ";
+  std::optional<std::string> sandbox;
+  // Teardown, the reverse of the setup and run even when an assertion fails: the pod (its
+  // containers with it), then containerd (the member below), then the pod's cgroup parent in
+  // every hierarchy, which neither containerd nor ljoci removes.
+  struct Teardown {
+    std::function<void()> f;
+    ~Teardown() { f(); }
+  } remove_cgroups{[&] {
+    (void)sh("for c in /sys/fs/cgroup/*" + cgroup_parent +
+             "; do [ -d $c ] && find $c -depth -type d -exec rmdir {} \\;; done");
+  }};
+  PrivateContainerd containerd(d, toml.str());
+  ASSERT_TRUE(containerd.up()) << "containerd did not come up";
+
+  // One CRI call: its answer as JSON, or the gRPC error with status 1.
+  auto cri = [&](const std::string& method, const json& request) -> json {
+    const fs::path err = d / "cri.err", req = d / "cri.req";
+    std::ofstream(req) << request.dump();
+    auto o = sh("(" + gen + py + " " + CRI_CLIENT_PATH + " call " + containerd.sock().string() +
+                " " + method + " - <" + req.string() + " 2>" + err.string() + ")");
+    std::ifstream e(err);
+    std::stringstream es;
+    es << e.rdbuf();
+    EXPECT_EQ(o.status, 0) << method << ": " << es.str();
+    return o.status == 0 ? json::parse(o.text) : json();
+  };
+  struct RemovePod {
+    std::function<void()> f;
+    ~RemovePod() { f(); }
+  } remove_pod{[&] {
+    if (!sandbox) return;
+    cri("RuntimeService/StopPodSandbox", {{"pod_sandbox_id", *sandbox}});
+    cri("RuntimeService/RemovePodSandbox", {{"pod_sandbox_id", *sandbox}});
+  }};
+
+  auto o = sh(gen + py + " " + CRI_CLIENT_PATH + " image " + world_->world().string() + " " +
+              (d / "image.tar").string() + " " + image + " sleep 1000000 && " +
+              containerd.ctr("k8s.io") + "images import " + (d / "image.tar").string());
+  ASSERT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(cri("RuntimeService/Version", {{"version", "v1"}}).value("runtime_api_version", ""),
+            "v1");
+
+  const json ns = {{"network", "NODE"}, {"pid", "CONTAINER"}, {"ipc", "POD"}};
+  const json pod = {{"metadata", {{"name", "ljoci-pod"}, {"uid", id("uid")}, {"namespace", "t"}}},
+                    {"log_directory", logs.string()},
+                    {"linux", {{"cgroup_parent", cgroup_parent},
+                               {"security_context", {{"namespace_options", ns}}}}}};
+  json r = cri("RuntimeService/RunPodSandbox", {{"config", pod}, {"runtime_handler", "ljoci"}});
+  ASSERT_TRUE(r.contains("pod_sandbox_id")) << r;
+  sandbox = r["pod_sandbox_id"].get<std::string>();
+  // The sandbox's CPU weight: containerd gives every sandbox cpu.shares 2, ljoci writes it (cgroup
+  // v1's cpu.shares, or v2's cpu.weight 1).
+  {
+    const fs::path v1 = "/sys/fs/cgroup/cpu" + cgroup_parent + "/" + *sandbox + "/cpu.shares";
+    const fs::path v2 = "/sys/fs/cgroup" + cgroup_parent + "/" + *sandbox + "/cpu.weight";
+    std::string weight;
+    std::ifstream(fs::exists(v1) ? v1 : v2) >> weight;
+    EXPECT_EQ(weight, fs::exists(v1) ? "2" : "1") << v1 << " or " << v2;
+  }
+
+  auto container = [&](const std::string& name, const std::string& script) -> std::string {
+    json c = cri("RuntimeService/CreateContainer",
+                 {{"pod_sandbox_id", *sandbox},
+                  {"config", {{"metadata", {{"name", name}}},
+                              {"image", {{"image", image}}},
+                              {"command", {"sh", "-c", script}},
+                              {"log_path", name + ".log"},
+                              {"linux", {{"security_context", {{"namespace_options", ns}}}}}}},
+                  {"sandbox_config", pod}});
+    if (!c.contains("container_id")) return "";
+    const std::string cid = c["container_id"];
+    cri("RuntimeService/StartContainer", {{"container_id", cid}});
+    return cid;
+  };
+  auto status = [&](const std::string& cid) {
+    return cri("RuntimeService/ContainerStatus", {{"container_id", cid}}).value("status", json());
+  };
+  auto exited = [&](const std::string& cid) {
+    json st;
+    for (int i = 0; i < 200; ++i) {
+      st = status(cid);
+      if (st.value("state", "") == "CONTAINER_EXITED") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return st;
+  };
+  // The CRI log's lines without their time stamps ("<time> stdout F text"), sorted: stdout and
+  // stderr are copied by two pipes, so their order between them is not the container's.
+  auto log_lines = [&](const std::string& name) {
+    std::ifstream in(logs / (name + ".log"));
+    std::vector<std::string> lines;
+    for (std::string l; std::getline(in, l);) lines.push_back(l.substr(l.find(' ') + 1));
+    std::sort(lines.begin(), lines.end());
+    return lines;
+  };
+
+  // A container that writes on both streams and exits 7; it shares the host's uts namespace.
+  const std::string c1 = container("c1", "echo via cri; echo to stderr >&2; hostname; exit 7");
+  ASSERT_FALSE(c1.empty());
+  json st = exited(c1);
+  EXPECT_EQ(st.value("state", ""), "CONTAINER_EXITED") << st;
+  EXPECT_EQ(st.value("exit_code", -1), 7) << st;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  std::vector<std::string> want = {"stderr F to stderr", "stdout F " + std::string(host),
+                                   "stdout F via cri"};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(log_lines("c1"), want);
+
+  // A container that a StopContainer ends: TERM first (its trap answers, exit 3), well before
+  // the 10 s after which the kubelet's timeout would send KILL.
+  const std::string c2 =
+      container("c2", "trap 'echo term; exit 3' TERM; echo up; while :; do sleep 0.1; done");
+  ASSERT_FALSE(c2.empty());
+  for (int i = 0; i < 100 && log_lines("c2").empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // ExecSync (what a kubelet's exec probe calls): the shim's `exec --process`, output and status.
+  // Bytes are base64 in proto3 JSON: "out\n" and "err\n".
+  r = cri("RuntimeService/ExecSync",
+          {{"container_id", c2}, {"cmd", {"sh", "-c", "echo out; echo err >&2; exit 4"}},
+           {"timeout", 10}});
+  EXPECT_EQ(r.value("stdout", ""), "b3V0Cg==") << r;
+  EXPECT_EQ(r.value("stderr", ""), "ZXJyCg==") << r;
+  EXPECT_EQ(r.value("exit_code", -1), 4) << r;
+  const auto t0 = std::chrono::steady_clock::now();
+  cri("RuntimeService/StopContainer", {{"container_id", c2}, {"timeout", 10}});
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(8));
+  st = status(c2);
+  EXPECT_EQ(st.value("state", ""), "CONTAINER_EXITED") << st;
+  EXPECT_EQ(st.value("exit_code", -1), 3) << st;
+  EXPECT_EQ(log_lines("c2"), (std::vector<std::string>{"stdout F term", "stdout F up"}));
+
+  for (const auto& cid : {c1, c2}) cri("RuntimeService/RemoveContainer", {{"container_id", cid}});
+  r = cri("RuntimeService/ListContainers", {{"filter", {{"pod_sandbox_id", *sandbox}}}});
+  EXPECT_EQ(r.value("containers", json::array()).size(), 0u) << r;
+  cri("RuntimeService/StopPodSandbox", {{"pod_sandbox_id", *sandbox}});
+  cri("RuntimeService/RemovePodSandbox", {{"pod_sandbox_id", *sandbox}});
+  const std::string pod_id = *sandbox;
+  sandbox.reset();
+
+  // ljoci ran all three (the sandbox, c1, c2): created and deleted each, and kept no state.
+  std::ifstream in(calls);
+  std::stringstream all;
+  all << in.rdbuf();
+  for (const auto& cid : {pod_id, c1, c2}) {
+    EXPECT_NE(all.str().find(" --pid-file " + (d / "state").string() +
+                             "/io.containerd.runtime.v2.task/k8s.io/" + cid + "/init.pid " + cid),
+              std::string::npos) << cid << " was not created by ljoci:\n" << all.str();
+    EXPECT_NE(all.str().find(" delete " + cid), std::string::npos) << all.str();
+  }
+  EXPECT_NE(all.str().find(" kill " + c2 + " 15"), std::string::npos) << all.str();
+  EXPECT_NE(all.str().find(" exec --process "), std::string::npos) << all.str();
+  std::error_code ec;
+  EXPECT_TRUE(fs::is_empty(ljoci_root / "k8s.io", ec)) << ec.message();
 }
 
 }  // namespace

@@ -502,7 +502,9 @@ const char* unsupported_spec_option(const JailSpec& spec) {
   if (const char* what = unsupported_process_option(spec.process)) return what;
   if (spec.join.any()) return "join (namespaces of another process)";
   if (!spec.cgroup_path.empty()) return "cgroup_path";
+  if (spec.limits.cpu_shares) return "limits.cpu_shares (rctl has no CPU weight)";
   if (!spec.root.mounts.empty()) return "root.mounts";
+  if (spec.root.writable.read_only_after_mounts) return "root.writable.read_only_after_mounts";
   if (spec.root.nodev) return "root.nodev";
   if (!spec.root.root_propagation.empty()) return "root.root_propagation";
   if (!spec.root.propagation.empty()) return "root.propagation";

@@ -276,7 +276,7 @@ bool give_back(const std::string& dir, bool v2) {
   // memory limit above memsw (memory.txt, 2.5), so memsw is raised first.
   if (v2) {
     if (!write_file(dir + "/memory.max", "max") || !write_file(dir + "/pids.max", "max") ||
-        !write_file(dir + "/cpu.max", "max 100000"))
+        !write_file(dir + "/cpu.max", "max 100000") || !write_file(dir + "/cpu.weight", "100"))
       return false;
   } else if (within(base, l.memory_base)) {
     if (l.memsw && !write_file(dir + "/memory.memsw.limit_in_bytes", "-1")) return false;
@@ -284,7 +284,8 @@ bool give_back(const std::string& dir, bool v2) {
   } else if (within(base, l.pids_base)) {
     if (!write_file(dir + "/pids.max", "max")) return false;
   } else if (within(base, l.cpu_base)) {
-    if (!write_file(dir + "/cpu.cfs_quota_us", "-1")) return false;
+    if (!write_file(dir + "/cpu.cfs_quota_us", "-1") || !write_file(dir + "/cpu.shares", "1024"))
+      return false;
   } else {
     return false;
   }
@@ -494,6 +495,11 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
     if (limits.cpu_percent)
       LJ_TRY(write_file(dir + "/cpu.max",
                         std::to_string(limits.cpu_percent * 1000ull) + " " + period));
+    // v1's shares on v2's weight scale (1..10000, default 100), runc's conversion
+    // (libcontainer/cgroups/utils.go ConvertCPUSharesToCgroupV2Value): 2 -> 1, 262144 -> 10000.
+    if (limits.cpu_shares)
+      LJ_TRY(write_file(dir + "/cpu.weight",
+                        std::to_string(1 + ((limits.cpu_shares - 2) * 9999) / 262142)));
     cg.v2_dir_fd_.reset(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!cg.v2_dir_fd_) return fail_errno("jail", "open " + dir);
     return cg;
@@ -507,7 +513,7 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
   // Every jail has memory and pids cgroups of its own where the controllers exist, limits or not:
   // its processes are counted and charged apart from ljd's, and killed as a group (destroy). A
   // controller a limit needs must exist; cpu is made only for a cpu limit (v1 has no accounting
-  // in it: that is cpuacct).
+  // in it: that is cpuacct) or a CPU weight.
   if (limits.memory_bytes || !l.memory_base.empty()) {
     std::string dir = LJ_TRY(add(l.memory_base));
     if (limits.memory_bytes) {
@@ -525,10 +531,13 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
     if (limits.pids) LJ_TRY(write_file(dir + "/pids.max", std::to_string(limits.pids)));
     LJ_TRY(join_fd(dir));
   }
-  if (limits.cpu_percent) {
+  if (limits.cpu_percent || limits.cpu_shares) {
     std::string dir = LJ_TRY(add(l.cpu_base));
-    LJ_TRY(write_file(dir + "/cpu.cfs_period_us", period));
-    LJ_TRY(write_file(dir + "/cpu.cfs_quota_us", std::to_string(limits.cpu_percent * 1000ull)));
+    if (limits.cpu_percent) {
+      LJ_TRY(write_file(dir + "/cpu.cfs_period_us", period));
+      LJ_TRY(write_file(dir + "/cpu.cfs_quota_us", std::to_string(limits.cpu_percent * 1000ull)));
+    }
+    if (limits.cpu_shares) LJ_TRY(write_file(dir + "/cpu.shares", std::to_string(limits.cpu_shares)));
     LJ_TRY(join_fd(dir));
   }
   return cg;

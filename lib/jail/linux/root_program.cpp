@@ -485,6 +485,11 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
     b.beneath(OpKind::make_readonly, "make path read-only", "", rel);
   }
 
+  // A root read-only after its mounts (WritableLayer::read_only_after_mounts): their mount points
+  // are made by now. A bind remount sets the flags anew: nodev and the locked ones kept.
+  if (writable == Kind::in_place && plan.writable.read_only_after_mounts)
+    b.mount("remount root read-only", "", root, "", MS_BIND | MS_REMOUNT | MS_RDONLY | nodev |
+            (opts.in_userns ? locked_flags(plan.layers[0]) : 0));
   b.simple(OpKind::pivot, "pivot_root", "", root);
   if (!plan.root_propagation.empty()) {
     const unsigned long pf = propagation_flags(plan.root_propagation);

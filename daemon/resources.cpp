@@ -439,6 +439,14 @@ void Resources::build_line(const std::string& id, std::string_view line) {
 }
 
 void Resources::finish_build(const std::string& id, Result<json> result, Uid uid) {
+  // The inline context goes before the end is recorded: a kill between the two leaves a build in
+  // flight, whose context recovery removes; the other order left a finished build's context
+  // behind for good (recovery looks only at builds in flight).
+  if (auto it = running_.find(id); it != running_.end() && !it->second->inline_context.empty()) {
+    if (auto st = overlay::remove_tree(it->second->inline_context); !st) {
+      lg()->warn("build={} removing its context: {}", id, st.error().what());
+    }
+  }
   crash_point("build.before_record");
   index::BuildRow out;
   index::BuildState state = index::BuildState::succeeded;
@@ -481,6 +489,7 @@ void Resources::finish_build(const std::string& id, Result<json> result, Uid uid
   if (auto st = d_.emit(d_.idx.transition(id, state, out, uid)); !st) {
     lg()->error("build={} recording its end: {}", id, st.error().what());
   }
+  crash_point("build.after_record");
   auto cur = build_json_of(id);
   auto it = running_.find(id);
   if (it != running_.end()) {
@@ -491,11 +500,6 @@ void Resources::finish_build(const std::string& id, Result<json> result, Uid uid
                   {"overlay", (*cur)["overlay"]},
                   {"error", (*cur)["error"]}};
       it->second->log->end_followers(end.dump());
-    }
-    if (!it->second->inline_context.empty()) {
-      if (auto st = overlay::remove_tree(it->second->inline_context); !st) {
-        lg()->warn("build={} removing its context: {}", id, st.error().what());
-      }
     }
     running_.erase(it);
   }

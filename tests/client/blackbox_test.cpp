@@ -174,7 +174,7 @@ TEST_F(LjctlBlackbox, DetachPsWaitAndEvents) {
   ASSERT_EQ(d.status, 0) << d.err;
   std::string id = d.out.substr(0, d.out.find('\n'));
   ASSERT_FALSE(id.empty());
-  auto ps = ljctl({"ps", "-l", "t=1"});
+  auto ps = ljctl({"ps", "-a", "-l", "t=1"});  // -a: under load the jail may have ended already
   EXPECT_EQ(ps.status, 0);
   EXPECT_NE(ps.out.find(id), std::string::npos) << ps.out;
   EXPECT_NE(ps.out.find("bbx"), std::string::npos) << ps.out;

@@ -594,6 +594,24 @@ TEST_F(CrashTest, BuildPublishedBeforeRecord) {
   expect_consistent(*ljd_, {});
 }
 
+// A build caught after its end was recorded: nothing of it is left for recovery to find (the
+// inline context went before the record; it used to stay for good, as RandomKillsUnderLoad found
+// in a sanitized run).
+TEST_F(CrashTest, BuildRecordedLeavesNoContext) {
+  crash_at("build.after_record", [&] {
+    auto c = ljd_->client();
+    auto b = c.post("/v1/builds", {{"jailfile",
+                                    "name demo/quick\nversion 1.0.0\nworld bb\n#!/bin/sh\n"
+                                    "echo hi > /hello\n"}});
+    ASSERT_TRUE(b && b->status == 202);
+  });
+  restart();
+  auto bs = ljd_->client().get("/v1/builds")->json();
+  ASSERT_EQ(bs.size(), 1u);
+  EXPECT_EQ(bs[0]["state"], "succeeded") << bs;
+  expect_consistent(*ljd_, {});
+}
+
 // An overlay removal caught between the directory and the row: the row goes at restart.
 TEST_F(CrashTest, OverlayRemovedBeforeRow) {
   restart();

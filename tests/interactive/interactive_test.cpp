@@ -274,6 +274,12 @@ TEST_F(LjdInteractiveTest, EveryByteValueArrivesAsWrittenThroughRunAttachExecAnd
   (void)c.request("POST", "/v1/jails/" + jail + "/kill");
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
 // A client attached to a jail that writes 128 MiB, and an exec's client likewise, not reading for
 // a while: ljd holds at most its bound per client (stream_backlog_bytes, 4 MiB, plus a read in
 // flight) and the jail waits in its pipe, so ljd's memory stays flat; once the client reads,
@@ -293,8 +299,13 @@ TEST_F(LjdInteractiveTest, ASlowReaderOf128MiBHoldsTheJailNotLjdsMemory) {
     std::printf("%s: ljd VmRSS %ld KiB, %ld after 3 s of a client not reading, %ld at the end; "
                 "%zu bytes arrived\n",
                 how.c_str(), rss_before, rss_stalled, rss_after, t.out);
-    EXPECT_LT(rss_stalled - rss_before, 24 * 1024) << "ljd buffered the output";
-    EXPECT_LT(rss_after - rss_before, 24 * 1024) << "ljd buffered the output";
+    // Under ASan ljd's RSS says nothing about what it holds: freed buffers stay in its
+    // quarantine (256 MiB by default) and every allocation carries redzones. The bytes are
+    // still checked there; the memory bound is the uninstrumented suite's.
+    if (!kSanitized) {
+      EXPECT_LT(rss_stalled - rss_before, 24 * 1024) << "ljd buffered the output";
+      EXPECT_LT(rss_after - rss_before, 24 * 1024) << "ljd buffered the output";
+    }
     EXPECT_EQ(t.out, kBytes);
     EXPECT_TRUE(t.only_fill);
   };

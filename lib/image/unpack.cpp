@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,6 +73,61 @@ std::pair<std::string, std::string> split(const std::string& rel) {
   return {rel.substr(0, slash), rel.substr(slash + 1)};
 }
 
+// The descriptors of the directories used last, by path relative to the layer's root. A tar made
+// by a tree walk returns to a parent after each subdirectory ("a/x", "a/b/", "a/b/y", "a/z"):
+// caching only the last directory cost one openat2(2) per such return, and the directory just
+// made by a directory entry is the next entries' parent. A removed directory is dropped
+// (Unpacker::clear); a stale descriptor could only fail a creation (ENOENT), never redirect it.
+class DirCache {
+ public:
+  int get(const std::string& rel) {
+    for (auto& s : slots_) {
+      if (s.fd && s.rel == rel) {
+        s.used = ++clock_;
+        return s.fd.get();
+      }
+    }
+    return -1;
+  }
+  int put(const std::string& rel, UniqueFd fd) {
+    Slot* victim = nullptr;
+    for (auto& s : slots_) {
+      if (s.fd && s.rel == rel) victim = &s;  // the same directory made again: the newer fd
+    }
+    if (victim == nullptr) {
+      victim = &slots_[0];
+      for (auto& s : slots_) {
+        if (!s.fd) {
+          victim = &s;
+          break;
+        }
+        if (s.used < victim->used) victim = &s;
+      }
+    }
+    victim->rel = rel;
+    victim->fd = std::move(fd);
+    victim->used = ++clock_;
+    return victim->fd.get();
+  }
+  void drop(const std::string& rel) {
+    for (auto& s : slots_) {
+      if (s.fd && s.rel == rel) s.fd.reset();
+    }
+  }
+  void clear() {
+    for (auto& s : slots_) s.fd.reset();
+  }
+
+ private:
+  struct Slot {
+    std::string rel;
+    UniqueFd fd;
+    std::uint64_t used = 0;
+  };
+  std::array<Slot, 32> slots_;
+  std::uint64_t clock_ = 0;
+};
+
 class Unpacker {
  public:
   Unpacker(int root_fd, const UnpackPolicy& policy)
@@ -107,7 +163,7 @@ class Unpacker {
         return fail(bad_entry(raw, "is a hard link to \"" + std::string(link) +
                                        "\", which is not a file of this layer"));
       }
-      LJ_TRY(clear(pfd, base, raw));
+      LJ_TRY(clear(pfd, rel, base, raw));
       if (LJ_SYS("linkat", ::linkat(tfd.get(), tbase.c_str(), pfd, base.c_str(), 0)) != 0) {
         return fail_errno("image", "linkat " + raw);
       }
@@ -117,28 +173,47 @@ class Unpacker {
 
     switch (type) {
       case AE_IFDIR: {
-        struct stat st {};
-        if (::fstatat(pfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
-          LJ_TRY(clear(pfd, base, raw));
-        }
-        if (LJ_SYS("mkdirat", ::mkdirat(pfd, base.c_str(), 0700)) != 0 && errno != EEXIST) {
-          return fail_errno("image", "mkdirat " + raw);
+        // mkdirat first: the name is new for nearly every directory of a layer, and an
+        // existing one costs the fstatat(2) only then.
+        bool fresh = true;
+        if (LJ_SYS("mkdirat", ::mkdirat(pfd, base.c_str(), 0700)) != 0) {
+          if (errno != EEXIST) return fail_errno("image", "mkdirat " + raw);
+          fresh = false;
+          struct stat st {};
+          if (::fstatat(pfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
+            LJ_TRY(clear(pfd, rel, base, raw));
+            if (LJ_SYS("mkdirat", ::mkdirat(pfd, base.c_str(), 0700)) != 0) {
+              return fail_errno("image", "mkdirat " + raw);
+            }
+          }
         }
         UniqueFd dfd(::openat(pfd, base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!dfd) return fail_errno("image", "open " + raw);
-        LJ_TRY(owner(dfd.get(), e, raw));
+        // A directory root just made is root's; one made earlier gets this entry's owner.
+        if (!fresh || ::archive_entry_uid(e) != 0 || ::archive_entry_gid(e) != 0) {
+          LJ_TRY(owner(dfd.get(), e, raw));
+        }
         LJ_TRY(xattrs(dfd.get(), e, raw));
         defer_dir(rel, e);
+        // Its entries come next in a tar made by a tree walk: keep the descriptor.
+        dirs_.put(rel, std::move(dfd));
         break;
       }
       case AE_IFREG: {
         // Create first, clear only when something is there (rare: a later entry of the same
         // name): one fstatat(2) less per file than clearing first.
+        // Created with its final permission bits when the umask leaves them as they are and
+        // it has no set-id bits (a fchown(2) would clear those): no fchmod(2) for most files.
+        // The staging directory is the store owner's alone, so the mode is never seen early.
         constexpr int kCreate = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-        UniqueFd fd(LJ_SYS("openat", ::openat(pfd, base.c_str(), kCreate, 0600)));
+        const mode_t mode = mode_of(e);
+        const bool exact = umask_ >= 0 && (mode & 07000) == 0 &&
+                           (mode & static_cast<mode_t>(umask_)) == 0;
+        const mode_t create_mode = exact ? mode : 0600;
+        UniqueFd fd(LJ_SYS("openat", ::openat(pfd, base.c_str(), kCreate, create_mode)));
         if (!fd && errno == EEXIST) {
-          LJ_TRY(clear(pfd, base, raw));
-          fd = UniqueFd(LJ_SYS("openat", ::openat(pfd, base.c_str(), kCreate, 0600)));
+          LJ_TRY(clear(pfd, rel, base, raw));
+          fd = UniqueFd(LJ_SYS("openat", ::openat(pfd, base.c_str(), kCreate, create_mode)));
         }
         if (!fd) return fail_errno("image", "create " + raw);
         LJ_TRY(content(a, fd.get(), e, raw));
@@ -147,7 +222,7 @@ class Unpacker {
         if (::archive_entry_uid(e) != 0 || ::archive_entry_gid(e) != 0) {
           LJ_TRY(owner(fd.get(), e, raw));
         }
-        if (LJ_SYS("fchmod", ::fchmod(fd.get(), mode_of(e))) != 0) {
+        if (!exact && LJ_SYS("fchmod", ::fchmod(fd.get(), mode)) != 0) {
           return fail_errno("image", "fchmod " + raw);
         }
         LJ_TRY(xattrs(fd.get(), e, raw));
@@ -158,7 +233,7 @@ class Unpacker {
       case AE_IFLNK: {
         const char* target = ::archive_entry_symlink(e);
         if (target == nullptr) return fail(bad_entry(raw, "is a symlink without a target"));
-        LJ_TRY(clear(pfd, base, raw));
+        LJ_TRY(clear(pfd, rel, base, raw));
         // The target is stored, never followed here: it is resolved inside the jail's root.
         if (LJ_SYS("symlinkat", ::symlinkat(target, pfd, base.c_str())) != 0) {
           return fail_errno("image", "symlinkat " + raw);
@@ -184,7 +259,7 @@ class Unpacker {
                                 std::to_string(::archive_entry_rdevminor(e)) +
                                 "); the unpack policy refuses device nodes"));
         }
-        LJ_TRY(clear(pfd, base, raw));
+        LJ_TRY(clear(pfd, rel, base, raw));
         mode_t kind = type == AE_IFCHR ? S_IFCHR : type == AE_IFBLK ? S_IFBLK : S_IFIFO;
         if (LJ_SYS("mknodat", ::mknodat(pfd, base.c_str(), kind | 0600,
                                         ::archive_entry_rdev(e))) != 0) {
@@ -212,7 +287,7 @@ class Unpacker {
   Status finish() {
     std::sort(deferred_.begin(), deferred_.end(),
               [](const DeferredDir& x, const DeferredDir& y) { return x.rel > y.rel; });
-    cached_.reset();
+    dirs_.clear();
     for (const auto& d : deferred_) {
       UniqueFd fd(layer_fs::open_dir_beneath(root_fd_, d.rel));
       // A directory a later entry replaced or removed is gone: nothing to apply.
@@ -245,11 +320,9 @@ class Unpacker {
   }
 
   // The directory `rel` beneath the root, made (mode 0755, like the runtimes do for parents a
-  // tar leaves out) when `create` and missing. The last one is cached: tar entries come grouped
-  // by directory.
+  // tar leaves out) when `create` and missing. Cached (DirCache).
   Result<int> dir(const std::string& rel, const std::string& raw, bool create) {
-    if (cached_ && cached_rel_ == rel) return cached_.get();
-    cached_.reset();
+    if (int cached = dirs_.get(rel); cached >= 0) return cached;
     int fd = layer_fs::open_dir_beneath(root_fd_, rel);
     // Make the missing components one at a time, each opened without following symlinks.
     if (fd < 0 && errno == ENOENT && create) fd = layer_fs::walk_beneath(root_fd_, rel, 0, true);
@@ -260,21 +333,21 @@ class Unpacker {
       }
       return fail_errno("image", "opening directory " + rel + " for " + raw);
     }
-    cached_.reset(fd);
-    cached_rel_ = rel;
-    return fd;
+    return dirs_.put(rel, UniqueFd(fd));
   }
 
   // Removes what is at `base` before an entry replaces it (a later tar entry wins). A directory
   // is removed only when empty.
-  Status clear(int pfd, const std::string& base, const std::string& raw) {
+  Status clear(int pfd, const std::string& rel, const std::string& base, const std::string& raw) {
     struct stat st {};
     if (::fstatat(pfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
     if (S_ISDIR(st.st_mode)) {
       if (::unlinkat(pfd, base.c_str(), AT_REMOVEDIR) != 0) {
         return fail(bad_entry(raw, "replaces a non-empty directory of the same layer"));
       }
-      // The cache holds the parent of what was removed (the caller's pfd): still valid.
+      // Its descriptor would name a removed directory (empty, so none of its children is
+      // cached); the parent's (the caller's pfd) stays valid.
+      dirs_.drop(rel);
       return {};
     }
     if (::unlinkat(pfd, base.c_str(), 0) != 0) return fail_errno("image", "unlinkat " + raw);
@@ -360,8 +433,8 @@ class Unpacker {
   const UnpackPolicy& policy_;
   bool as_root_;
   std::vector<DeferredDir> deferred_;
-  UniqueFd cached_;
-  std::string cached_rel_;
+  DirCache dirs_;
+  int umask_ = layer_fs::process_umask();
   std::uint64_t entries_ = 0;
   std::uint64_t bytes_ = 0;
 };
@@ -374,6 +447,13 @@ Result<std::string> layer_relative_path(std::string_view p, std::string_view wha
 
 Result<UnpackResult> unpack_layer(const fs::path& blob, const fs::path& dest,
                                   const UnpackPolicy& policy) {
+  UniqueFd in(::open(blob.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in) return fail_errno("image", "opening layer " + blob.string());
+  return unpack_layer_fd(in.get(), blob.string(), dest, policy);
+}
+
+Result<UnpackResult> unpack_layer_fd(int fd, const std::string& what, const fs::path& dest,
+                                     const UnpackPolicy& policy) {
   UniqueFd root(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!root) return fail_errno("image", "open " + dest.string());
 
@@ -382,18 +462,18 @@ Result<UnpackResult> unpack_layer(const fs::path& blob, const fs::path& dest,
   if (!outer || !inner) return fail(Errc::internal, "image", "archive_read_new failed");
   ::archive_read_support_filter_all(outer.get());
   ::archive_read_support_format_raw(outer.get());
-  if (::archive_read_open_filename(outer.get(), blob.c_str(), 128 * 1024) != ARCHIVE_OK) {
-    return fail(archive_error(outer.get(), "opening layer " + blob.string()));
+  if (::archive_read_open_fd(outer.get(), fd, 128 * 1024) != ARCHIVE_OK) {
+    return fail(archive_error(outer.get(), "opening layer " + what));
   }
   archive_entry* raw_entry = nullptr;
   if (::archive_read_next_header(outer.get(), &raw_entry) != ARCHIVE_OK) {
-    return fail(archive_error(outer.get(), "reading layer " + blob.string()));
+    return fail(archive_error(outer.get(), "reading layer " + what));
   }
   Stream stream;
   stream.outer = outer.get();
   ::archive_read_support_format_tar(inner.get());
   if (::archive_read_open(inner.get(), &stream, nullptr, &Stream::read, nullptr) != ARCHIVE_OK) {
-    return fail(archive_error(inner.get(), "reading layer " + blob.string()));
+    return fail(archive_error(inner.get(), "reading layer " + what));
   }
 
   Unpacker u(root.get(), policy);
@@ -402,8 +482,8 @@ Result<UnpackResult> unpack_layer(const fs::path& blob, const fs::path& dest,
     int r = ::archive_read_next_header(inner.get(), &e);
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN) {
-      if (stream.failed) return fail(archive_error(outer.get(), "decompressing layer " + blob.string()));
-      return fail(archive_error(inner.get(), "reading layer " + blob.string()));
+      if (stream.failed) return fail(archive_error(outer.get(), "decompressing layer " + what));
+      return fail(archive_error(inner.get(), "reading layer " + what));
     }
     LJ_TRY(u.entry(inner.get(), e));
   }
@@ -412,7 +492,7 @@ Result<UnpackResult> unpack_layer(const fs::path& blob, const fs::path& dest,
   const void* out = nullptr;
   while (Stream::read(nullptr, &stream, &out) > 0) {
   }
-  if (stream.failed) return fail(archive_error(outer.get(), "decompressing layer " + blob.string()));
+  if (stream.failed) return fail(archive_error(outer.get(), "decompressing layer " + what));
   return UnpackResult{stream.hash.finish(), u.entries(), u.bytes()};
 }
 

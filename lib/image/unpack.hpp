@@ -54,6 +54,12 @@ Result<UnpackResult> unpack_layer(const std::filesystem::path& blob,
                                   const std::filesystem::path& dest,
                                   const UnpackPolicy& policy = {});
 
+// The same from the layer blob's bytes read from `fd` (a file, a pipe or a socket: it is read
+// once, front to back, until its end); `what` names it in errors.
+Result<UnpackResult> unpack_layer_fd(int fd, const std::string& what,
+                                     const std::filesystem::path& dest,
+                                     const UnpackPolicy& policy = {});
+
 // Splits an archive path into a checked relative path ("./usr/bin/" -> "usr/bin"; "" for the
 // root). Errc::invalid_argument for an absolute path or a ".." component. Exposed for tests.
 Result<std::string> layer_relative_path(std::string_view p, std::string_view what);

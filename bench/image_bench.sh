@@ -12,6 +12,8 @@
 # Prints median and p90 per row. Root only.
 #
 # usage: bench/image_bench.sh [ROUNDS] [SPAWNS] [BUILD_DIR]    (default 7, 100, build)
+# LJIMAGE_BASELINE=/path/to/an/older/ljimage adds it to the interleaved rounds of 1 (before and
+# after a change, in the same run).
 set -uo pipefail
 rounds=${1:-7}
 spawns=${2:-100}
@@ -77,9 +79,11 @@ stop_ljd() { kill -TERM "$ljd_pid"; wait "$ljd_pid" 2>/dev/null; ljd_pid=; }
 run_tool() {  # run_tool NAME ROUND
   local r=$2 s
   case $1 in
-    ljimage)
+    ljimage|baseline)
+      local bin=$ljimage
+      [ "$1" = baseline ] && bin=$LJIMAGE_BASELINE
       s=$(date +%s%N)
-      LIGHTJAIL_ROOT=$tmp/lji-$r "$ljimage" pull "$reg/multi:1" >/dev/null 2>>"$tmp/ljimage.err" && ms $s >> "$tmp/ljimage.ms"
+      LIGHTJAIL_ROOT=$tmp/lji-$r "$bin" pull "$reg/multi:1" >/dev/null 2>>"$tmp/$1.err" && ms $s >> "$tmp/$1.ms"
       rm -rf "$tmp/lji-$r" ;;
     ljd)
       start_ljd_on "$tmp/ljd-$r"
@@ -99,16 +103,19 @@ run_tool() {  # run_tool NAME ROUND
   esac
 }
 tools=(ljimage ljd skopeo podman)
+[ -n "${LJIMAGE_BASELINE:-}" ] && tools+=(baseline)
+n=${#tools[@]}
 for r in $(seq 1 "$rounds"); do
-  for k in 0 1 2 3; do run_tool "${tools[$(( (r + k) % 4 ))]}" "$r"; done
+  for k in $(seq 0 $((n - 1))); do run_tool "${tools[$(( (r + k) % n ))]}" "$r"; done
 done
 echo; echo "1. pull + unpack of $reg/multi:1 (cold store each run)"
 stats "ljimage pull (lib/image)" "$tmp/ljimage.ms"
 stats "ljctl pull through ljd" "$tmp/ljd.ms"
 stats "skopeo copy + umoci unpack" "$tmp/skopeo.ms"
 stats "podman pull (overlay storage)" "$tmp/podman.ms"
+[ -n "${LJIMAGE_BASELINE:-}" ] && stats "baseline: $LJIMAGE_BASELINE" "$tmp/baseline.ms"
 # stderr holds progress too: shown only for a tool with a failed run.
-for t in ljimage ljd skopeo podman; do
+for t in "${tools[@]}"; do
   ok=$(cat "$tmp/$t.ms" 2>/dev/null | wc -l)
   [ "$ok" -lt "$rounds" ] && { echo "  $t failed $((rounds - ok)) runs:"; tail -3 "$tmp/$t.err"; }
 done

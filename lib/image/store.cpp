@@ -152,11 +152,12 @@ Result<ImageConfig> Store::read_config(const Digest& d) const {
 }
 
 Result<StagedLayer> Store::stage_layer(const Digest& blob, const Digest& diff_id,
-                                       const UnpackPolicy& policy) const {
+                                       const UnpackPolicy& policy,
+                                       const fs::path& share_from) const {
   auto staging = LJ_TRY(overlay::StagingDir::create(root_, "layer"));
   fs::path tree = staging.path() / "tree";
   if (::mkdir(tree.c_str(), 0755) != 0) return fail_errno("image", "mkdir " + tree.string());
-  auto r = LJ_TRY_CTX("unpacking layer " + blob.str(), unpack_layer(blob_path(blob), tree, policy));
+  auto r = LJ_TRY_CTX("unpacking layer " + blob.str(), unpack_layer(blob_path(blob), tree, policy, share_from));
   if (r.diff_id != diff_id) {
     return fail(Errc::invalid_argument, "image",
                 "layer " + blob.str() + " unpacks to diff_id " + r.diff_id.str() +
@@ -264,8 +265,8 @@ Result<std::size_t> Store::publish_layers(std::vector<StagedLayer> layers) const
       return fail_errno("image", "rename layer to " + dst.string());
     }
     ++renamed;
-    log("image")->info("unpacked layer diff_id={} entries={} bytes={}", l.diff_id.str(),
-                       l.unpacked.entries, l.unpacked.bytes);
+    log("image")->info("unpacked layer diff_id={} entries={} bytes={} linked={}", l.diff_id.str(),
+                       l.unpacked.entries, l.unpacked.bytes, l.unpacked.linked);
   }
   if (renamed > 0) LJ_TRY(overlay::fsync_path(layer_path(layers.front().diff_id).parent_path()));
   return renamed;

@@ -148,8 +148,11 @@ class Store {
 
   // The two halves of ensure_layer, for callers that overlap them with other work: unpack into
   // staging and check the diff_id (Errc::invalid_argument on a mismatch), then publish.
+  // `share_from`: the tree the layer was exported from, whose files may be hard-linked
+  // (unpack_layer): an exported layer is not a second copy of its overlay.
   Result<StagedLayer> stage_layer(const Digest& blob, const Digest& diff_id,
-                                  const UnpackPolicy& policy = {}) const;
+                                  const UnpackPolicy& policy = {},
+                                  const std::filesystem::path& share_from = {}) const;
   // Unpacks from bytes still arriving (see LayerStream); `what` names the layer in errors.
   Result<LayerStream> stream_layer(const Digest& diff_id, const std::string& what,
                                    const UnpackPolicy& policy = {}) const;

@@ -130,8 +130,8 @@ class DirCache {
 
 class Unpacker {
  public:
-  Unpacker(int root_fd, const UnpackPolicy& policy)
-      : root_fd_(root_fd), policy_(policy), as_root_(::geteuid() == 0) {}
+  Unpacker(int root_fd, const UnpackPolicy& policy, int share_fd)
+      : root_fd_(root_fd), share_fd_(share_fd), policy_(policy), as_root_(::geteuid() == 0) {}
 
   Status entry(archive* a, archive_entry* e) {
     const char* raw_path = ::archive_entry_pathname(e);
@@ -200,6 +200,7 @@ class Unpacker {
         break;
       }
       case AE_IFREG: {
+        if (LJ_TRY(link_shared(a, e, pfd, rel, parent, base, raw))) break;
         // Create first, clear only when something is there (rare: a later entry of the same
         // name): one fstatat(2) less per file than clearing first.
         // Created with its final permission bits when the umask leaves them as they are and
@@ -304,6 +305,7 @@ class Unpacker {
 
   std::uint64_t entries() const { return entries_; }
   std::uint64_t bytes() const { return bytes_; }
+  std::uint64_t linked() const { return linked_; }
 
  private:
   static mode_t mode_of(archive_entry* e) { return ::archive_entry_perm(e) & 07777; }
@@ -334,6 +336,65 @@ class Unpacker {
       return fail_errno("image", "opening directory " + rel + " for " + raw);
     }
     return dirs_.put(rel, UniqueFd(fd));
+  }
+
+  // The regular file entry `e` hard-linked from the same path of the shared tree when the file
+  // there is the one the entry was made from (unpack_layer's share_from); its data skipped.
+  // False when it is not linked (no shared tree, another file there, a link refused): the
+  // caller writes it.
+  Result<bool> link_shared(archive* a, archive_entry* e, int pfd, const std::string& rel,
+                           const std::string& parent, const std::string& base,
+                           const std::string& raw) {
+    if (share_fd_ < 0) return false;
+    int sdir = share_dirs_.get(parent);
+    if (sdir < 0) {
+      UniqueFd fd(layer_fs::open_dir_beneath(share_fd_, parent));
+      if (!fd) return false;
+      sdir = share_dirs_.put(parent, std::move(fd));
+    }
+    // O_NONBLOCK: a fifo at that path must not block the open (it is refused below).
+    UniqueFd src(::openat(sdir, base.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (!src) return false;
+    struct stat st {};
+    if (::fstat(src.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    if (!::archive_entry_size_is_set(e) || st.st_size != ::archive_entry_size(e) ||
+        (st.st_mode & 07777) != mode_of(e) ||
+        static_cast<la_int64_t>(st.st_uid) != ::archive_entry_uid(e) ||
+        static_cast<la_int64_t>(st.st_gid) != ::archive_entry_gid(e) ||
+        st.st_mtim.tv_sec != mtime_of(e).tv_sec ||
+        // A tar keeps nanoseconds only where its format has room for them (pax headers).
+        (mtime_of(e).tv_nsec != 0 && st.st_mtim.tv_nsec != mtime_of(e).tv_nsec)) {
+      return false;
+    }
+    // The same attributes: none that only the unpacker may write, and the entry's others.
+    auto have = layer_fs::read_xattrs(src.get());
+    if (!have) return false;
+    auto want = entry_xattrs(e);
+    for (const auto& [n, v] : *have) {
+      if (layer_fs::is_reserved_xattr(n)) return false;
+    }
+    std::sort(want.begin(), want.end());
+    std::sort(have->begin(), have->end());
+    if (want != *have) return false;
+    if (LJ_SYS("linkat", ::linkat(sdir, base.c_str(), pfd, base.c_str(), 0)) != 0) {
+      if (errno == EEXIST) {
+        LJ_TRY(clear(pfd, rel, base, raw));
+        if (::linkat(sdir, base.c_str(), pfd, base.c_str(), 0) == 0) return linked(a, raw);
+      }
+      // Another filesystem: no file of this tree can be linked.
+      if (errno == EXDEV) share_fd_ = -1;
+      return false;
+    }
+    return linked(a, raw);
+  }
+
+  Result<bool> linked(archive* a, const std::string& raw) {
+    // Read through (not seeked): the stream's hash is the diff_id.
+    if (::archive_read_data_skip(a) < ARCHIVE_WARN) {
+      return fail(archive_error(a, "reading layer entry \"" + raw + "\""));
+    }
+    ++linked_;
+    return true;
   }
 
   // Removes what is at `base` before an entry replaces it (a later tar entry wins). A directory
@@ -383,15 +444,24 @@ class Unpacker {
     return {};
   }
 
-  Status xattrs(int fd, archive_entry* e, const std::string& raw) {
-    if (::archive_entry_xattr_reset(e) == 0) return {};
+  // The entry's extended attributes, without those only the unpacker may write.
+  static std::vector<std::pair<std::string, std::string>> entry_xattrs(archive_entry* e) {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (::archive_entry_xattr_reset(e) == 0) return out;
     const char* name = nullptr;
     const void* value = nullptr;
     size_t size = 0;
     while (::archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
       std::string n = name ? name : "";
       if (n.empty() || layer_fs::is_reserved_xattr(n)) continue;
-      auto s = layer_fs::set_xattr(fd, n, value, size);
+      out.emplace_back(std::move(n), std::string(static_cast<const char*>(value), size));
+    }
+    return out;
+  }
+
+  Status xattrs(int fd, archive_entry* e, const std::string& raw) {
+    for (const auto& [n, v] : entry_xattrs(e)) {
+      auto s = layer_fs::set_xattr(fd, n, v.data(), v.size());
       if (!s && as_root_) return fail(std::move(s).error().context("layer entry \"" + raw + "\""));
     }
     return {};
@@ -430,6 +500,9 @@ class Unpacker {
   }
 
   int root_fd_;
+  int share_fd_;  // the tree files may be linked from (unpack_layer's share_from); -1: none
+  DirCache share_dirs_;
+  std::uint64_t linked_ = 0;
   const UnpackPolicy& policy_;
   bool as_root_;
   std::vector<DeferredDir> deferred_;
@@ -446,16 +519,21 @@ Result<std::string> layer_relative_path(std::string_view p, std::string_view wha
 }
 
 Result<UnpackResult> unpack_layer(const fs::path& blob, const fs::path& dest,
-                                  const UnpackPolicy& policy) {
+                                  const UnpackPolicy& policy, const fs::path& share_from) {
   UniqueFd in(::open(blob.c_str(), O_RDONLY | O_CLOEXEC));
   if (!in) return fail_errno("image", "opening layer " + blob.string());
-  return unpack_layer_fd(in.get(), blob.string(), dest, policy);
+  return unpack_layer_fd(in.get(), blob.string(), dest, policy, share_from);
 }
 
 Result<UnpackResult> unpack_layer_fd(int fd, const std::string& what, const fs::path& dest,
-                                     const UnpackPolicy& policy) {
+                                     const UnpackPolicy& policy, const fs::path& share_from) {
   UniqueFd root(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!root) return fail_errno("image", "open " + dest.string());
+  UniqueFd share;
+  if (!share_from.empty()) {
+    share.reset(::open(share_from.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!share) return fail_errno("image", "open " + share_from.string());
+  }
 
   ArchivePtr outer(::archive_read_new());
   ArchivePtr inner(::archive_read_new());
@@ -476,7 +554,7 @@ Result<UnpackResult> unpack_layer_fd(int fd, const std::string& what, const fs::
     return fail(archive_error(inner.get(), "reading layer " + what));
   }
 
-  Unpacker u(root.get(), policy);
+  Unpacker u(root.get(), policy, share.get());
   for (;;) {
     archive_entry* e = nullptr;
     int r = ::archive_read_next_header(inner.get(), &e);
@@ -493,7 +571,7 @@ Result<UnpackResult> unpack_layer_fd(int fd, const std::string& what, const fs::
   while (Stream::read(nullptr, &stream, &out) > 0) {
   }
   if (stream.failed) return fail(archive_error(outer.get(), "decompressing layer " + what));
-  return UnpackResult{stream.hash.finish(), u.entries(), u.bytes()};
+  return UnpackResult{stream.hash.finish(), u.entries(), u.bytes(), u.linked()};
 }
 
 }  // namespace lj::image

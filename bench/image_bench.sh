@@ -24,18 +24,10 @@ ljimage=$build/client/ljimage ljctl=$build/client/ljctl ljd=$build/daemon/ljd
 for t in docker-registry skopeo umoci podman python3 curl; do
   command -v $t >/dev/null || { echo "image_bench: needs $t" >&2; exit 2; }
 done
-tmp=$(mktemp -d /tmp/lj-image-bench-XXXXXX)
-pids=()
-ljd_pid=
-cleanup() {
-  [ -n "$ljd_pid" ] && { kill -TERM "$ljd_pid" 2>/dev/null; wait "$ljd_pid" 2>/dev/null; }
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  for d in "$tmp"/pr-*; do [ -d "$d" ] && podman --root "$d" --runroot "$d.run" rmi -a -f >/dev/null 2>&1; done
-  podman --root "$tmp/p/root" --runroot "$tmp/p/run" --storage-driver vfs rmi -a -f >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-. "$here/tests/image/common.sh"  # free_port, start_registry, wait_ljd
+# common.sh makes $tmp (/tmp/lj-image-bench-test-*) and traps its cleanup (ljd, the registry,
+# podman's storage, $tmp); it was sourced with the bench's own arguments, so its name was the
+# round count and a second, empty temporary directory of the bench's was left behind.
+. "$here/tests/image/common.sh" image-bench  # $tmp, pids, free_port, start_registry, wait_ljd
 ms() { echo $(( ($(date +%s%N) - $1) / 1000 )); }  # microseconds; stats prints ms
 stats() {  # stats NAME FILE: median p90 (ms)
   python3 - "$1" "$2" <<'PY'
@@ -74,7 +66,7 @@ echo "image: $reg/multi:1, $size layers, $files small files + 64 MiB; $rounds in
 
 sock=$tmp/ljd.sock
 start_ljd_on() { "$ljd" --root "$1" --socket "$sock" --log-level warn 2>>"$tmp/ljd.log" & ljd_pid=$!; wait_ljd; }
-stop_ljd() { kill -TERM "$ljd_pid"; wait "$ljd_pid" 2>/dev/null; ljd_pid=; }
+stop_ljd() { [ -n "$ljd_pid" ] || return 0; kill -TERM "$ljd_pid"; wait "$ljd_pid" 2>/dev/null; ljd_pid=; }
 
 run_tool() {  # run_tool NAME ROUND
   local r=$2 s

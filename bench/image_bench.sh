@@ -12,6 +12,8 @@
 # Prints median and p90 per row. Root only.
 #
 # usage: bench/image_bench.sh [ROUNDS] [SPAWNS] [BUILD_DIR]    (default 7, 100, build)
+# LJIMAGE_BASELINE=/path/to/an/older/ljimage adds it to the interleaved rounds of 1 (before and
+# after a change, in the same run).
 set -uo pipefail
 rounds=${1:-7}
 spawns=${2:-100}
@@ -22,18 +24,10 @@ ljimage=$build/client/ljimage ljctl=$build/client/ljctl ljd=$build/daemon/ljd
 for t in docker-registry skopeo umoci podman python3 curl; do
   command -v $t >/dev/null || { echo "image_bench: needs $t" >&2; exit 2; }
 done
-tmp=$(mktemp -d /tmp/lj-image-bench-XXXXXX)
-pids=()
-ljd_pid=
-cleanup() {
-  [ -n "$ljd_pid" ] && { kill -TERM "$ljd_pid" 2>/dev/null; wait "$ljd_pid" 2>/dev/null; }
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  for d in "$tmp"/pr-*; do [ -d "$d" ] && podman --root "$d" --runroot "$d.run" rmi -a -f >/dev/null 2>&1; done
-  podman --root "$tmp/p/root" --runroot "$tmp/p/run" --storage-driver vfs rmi -a -f >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-. "$here/tests/image/common.sh"  # free_port, start_registry, wait_ljd
+# common.sh makes $tmp (/tmp/lj-image-bench-test-*) and traps its cleanup (ljd, the registry,
+# podman's storage, $tmp); it was sourced with the bench's own arguments, so its name was the
+# round count and a second, empty temporary directory of the bench's was left behind.
+. "$here/tests/image/common.sh" image-bench  # $tmp, pids, free_port, start_registry, wait_ljd
 ms() { echo $(( ($(date +%s%N) - $1) / 1000 )); }  # microseconds; stats prints ms
 stats() {  # stats NAME FILE: median p90 (ms)
   python3 - "$1" "$2" <<'PY'
@@ -72,14 +66,16 @@ echo "image: $reg/multi:1, $size layers, $files small files + 64 MiB; $rounds in
 
 sock=$tmp/ljd.sock
 start_ljd_on() { "$ljd" --root "$1" --socket "$sock" --log-level warn 2>>"$tmp/ljd.log" & ljd_pid=$!; wait_ljd; }
-stop_ljd() { kill -TERM "$ljd_pid"; wait "$ljd_pid" 2>/dev/null; ljd_pid=; }
+stop_ljd() { [ -n "$ljd_pid" ] || return 0; kill -TERM "$ljd_pid"; wait "$ljd_pid" 2>/dev/null; ljd_pid=; }
 
 run_tool() {  # run_tool NAME ROUND
   local r=$2 s
   case $1 in
-    ljimage)
+    ljimage|baseline)
+      local bin=$ljimage
+      [ "$1" = baseline ] && bin=$LJIMAGE_BASELINE
       s=$(date +%s%N)
-      LIGHTJAIL_ROOT=$tmp/lji-$r "$ljimage" pull "$reg/multi:1" >/dev/null 2>>"$tmp/ljimage.err" && ms $s >> "$tmp/ljimage.ms"
+      LIGHTJAIL_ROOT=$tmp/lji-$r "$bin" pull "$reg/multi:1" >/dev/null 2>>"$tmp/$1.err" && ms $s >> "$tmp/$1.ms"
       rm -rf "$tmp/lji-$r" ;;
     ljd)
       start_ljd_on "$tmp/ljd-$r"
@@ -99,16 +95,19 @@ run_tool() {  # run_tool NAME ROUND
   esac
 }
 tools=(ljimage ljd skopeo podman)
+[ -n "${LJIMAGE_BASELINE:-}" ] && tools+=(baseline)
+n=${#tools[@]}
 for r in $(seq 1 "$rounds"); do
-  for k in 0 1 2 3; do run_tool "${tools[$(( (r + k) % 4 ))]}" "$r"; done
+  for k in $(seq 0 $((n - 1))); do run_tool "${tools[$(( (r + k) % n ))]}" "$r"; done
 done
 echo; echo "1. pull + unpack of $reg/multi:1 (cold store each run)"
 stats "ljimage pull (lib/image)" "$tmp/ljimage.ms"
 stats "ljctl pull through ljd" "$tmp/ljd.ms"
 stats "skopeo copy + umoci unpack" "$tmp/skopeo.ms"
 stats "podman pull (overlay storage)" "$tmp/podman.ms"
+[ -n "${LJIMAGE_BASELINE:-}" ] && stats "baseline: $LJIMAGE_BASELINE" "$tmp/baseline.ms"
 # stderr holds progress too: shown only for a tool with a failed run.
-for t in ljimage ljd skopeo podman; do
+for t in "${tools[@]}"; do
   ok=$(cat "$tmp/$t.ms" 2>/dev/null | wc -l)
   [ "$ok" -lt "$rounds" ] && { echo "  $t failed $((rounds - ok)) runs:"; tail -3 "$tmp/$t.err"; }
 done

@@ -628,12 +628,13 @@ void Images::export_overlay(ExportOverlayRequest req, Uid uid, JsonDone done) {
                 p.update(lp);
               }));
           // Runnable here as it is, without a pull back: its layers unpacked into the store
-          // (once per diff_id; the base image's are there already), before it is named. Device
-          // nodes as in the trees: they are the host's own world and overlays, whose jails see
-          // the same nodes; the unpack policy is for layers from elsewhere.
+          // (once per diff_id; the base image's are there already), their files hard links to
+          // the trees' (install_export), before it is named. Device nodes as in the trees: they
+          // are the host's own world and overlays, whose jails see the same nodes; the unpack
+          // policy is for layers from elsewhere.
           image::UnpackPolicy own_trees;
           own_trees.allow_devices = true;
-          LJ_TRY_CTX("unpacking the exported layers", store.install(m, own_trees));
+          LJ_TRY_CTX("unpacking the exported layers", image::install_export(store, m, ex, own_trees));
           LJ_TRY(store.set_ref(ref, m));
           return json{{"images", json::array({{{"reference", ref}, {"id", m.str()}}})},
                       {"layers", ex.layers.size()}};

@@ -287,6 +287,30 @@ Result<Digest> export_image(const Store& store, const ExportRequest& request,
   return store.put(manifest_json(m));
 }
 
+Result<Image> install_export(const Store& store, const Digest& manifest,
+                             const ExportRequest& request, const UnpackPolicy& policy) {
+  Manifest m = LJ_TRY(store.read_manifest(manifest));
+  ImageConfig c = LJ_TRY(store.read_config(m.config.digest));
+  const std::size_t own = request.layers.size();
+  if (m.layers.size() != c.diff_ids.size() || m.layers.size() < own) {
+    return fail(Errc::internal, "image", "image " + manifest.str() + " is not the export of its request");
+  }
+  // The request's trees are the manifest's top layers, bottom first.
+  std::vector<StagedLayer> staged;
+  for (std::size_t j = 0; j < own; ++j) {
+    const std::size_t i = m.layers.size() - own + j;
+    if (store.has_layer(c.diff_ids[i])) continue;
+    bool dup = false;
+    for (const auto& s : staged) dup = dup || s.diff_id == c.diff_ids[i];
+    if (dup) continue;
+    staged.push_back(LJ_TRY_CTX("unpacking the exported layer of " + request.layers[j].dir.string(),
+                                store.stage_layer(m.layers[i].digest, c.diff_ids[i], policy,
+                                                  request.layers[j].dir)));
+  }
+  LJ_TRY(store.publish_layers(std::move(staged)));
+  return store.install(manifest, policy);
+}
+
 Status write_oci_archive(const Store& store, const Digest& manifest, const std::string& ref_name,
                          int out_fd) {
   // Everything the archive holds, checked present before a byte is written.

@@ -47,6 +47,16 @@ using ExportProgressFn =
 Result<Digest> export_image(const Store& store, const ExportRequest& request,
                             const ExportProgressFn& progress = {});
 
+// Makes the image `manifest`, just exported from `request`, runnable here: its own layers are
+// unpacked into the store with their files hard-linked from the trees they were made of (one
+// copy of each file on disk, not two: the trees are published overlays and worlds, never
+// modified, and the store's layers are read-only too; a file the tree no longer matches, or a
+// tree on another filesystem, is written instead), then the base image's layers are checked
+// (Store::install). Removal is unchanged: the store's layer and the overlay are two names of
+// the same inodes, each removed on its own.
+Result<Image> install_export(const Store& store, const Digest& manifest,
+                             const ExportRequest& request, const UnpackPolicy& policy);
+
 // Writes the stored image `manifest` to `out_fd` as an OCI archive: a tar of an image layout
 // (oci-layout, index.json whose one manifest is annotated org.opencontainers.image.ref.name =
 // `ref_name` when given, blobs/sha256/...). Every blob is verified against its digest as it is

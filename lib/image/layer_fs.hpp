@@ -22,6 +22,18 @@ namespace lj::image::layer_fs {
 // FreeBSD: a walk of openat(2) with O_NOFOLLOW | O_RESOLVE_BENEATH per component.
 int open_dir_beneath(int root_fd, const std::string& rel);
 
+// The calling process's umask without changing it (umask(2) sets it, a race with the other
+// threads of ljd), or -1 when this platform cannot tell: Linux reads /proc/self/status
+// ("Umask:", 4.7+); FreeBSD answers -1. The unpacker creates files with their final mode only
+// when it knows the umask leaves that mode as it is.
+int process_umask();
+
+// Makes the staged layer trees `trees` (all in one root's staging directory: one filesystem)
+// durable before they are published. Linux: one syncfs(2) for all of them (overlay::sync_tree:
+// a per-file fsync(2) costs a journal commit and a cache flush per file); FreeBSD: an fsync(2)
+// walk of each.
+Status sync_trees(const std::vector<std::string>& trees);
+
 // The portable walk behind open_dir_beneath: one openat(2) per component with O_DIRECTORY |
 // O_NOFOLLOW | `extra_flags`; when `create`, a missing component is made (mode 0755) first.
 // Returns the fd, or -1 with errno set. layer_fs.cpp.

@@ -374,18 +374,36 @@ Result<Document> get_manifest(Client& c, const std::string& ref) {
   return Document{std::move(r.body), mt};
 }
 
-// Fetches blob `d` into the store through a verifying writer; progress as bytes arrive.
+// Fetches blob `d` into the store through a verifying writer; progress as bytes arrive. With
+// `unpack`, the same bytes go to a layer's unpacker as they arrive.
 Status fetch_blob(const Store& store, Client& c, const Descriptor& d, std::uint64_t limit,
-                  const std::function<void(std::uint64_t)>& on_bytes) {
+                  const std::function<void(std::uint64_t)>& on_bytes, LayerStream* unpack = nullptr) {
   auto w = LJ_TRY(store.writer(d.digest, static_cast<std::uint64_t>(d.size), limit));
+  // curl hands over 16 KiB at a time: gathered into 256 KiB, a write(2) and a wake-up of the
+  // unpacker per 256 KiB instead of per 16 KiB.
+  std::string buf;
+  buf.reserve(256 * 1024);
+  std::uint64_t received = 0;
+  auto flush = [&]() -> Status {
+    if (buf.empty()) return {};
+    LJ_TRY(w.write(buf.data(), buf.size()));
+    if (unpack) LJ_TRY(unpack->write(buf.data(), buf.size()));
+    buf.clear();
+    return {};
+  };
+  // The writer checks the limit and the declared size at each flush: at most 256 KiB past
+  // them are held in memory.
   Sink sink = [&](const char* p, std::size_t n) -> Status {
-    LJ_TRY(w.write(p, n));
-    if (on_bytes) on_bytes(w.written());
+    if (buf.size() + n > buf.capacity()) LJ_TRY(flush());
+    buf.append(p, n);
+    received += n;
+    if (on_bytes) on_bytes(received);
     return {};
   };
   Response r = LJ_TRY_CTX("blob " + d.digest.str(),
                           c.send("GET", c.repo_url("/blobs/" + d.digest.str()), {}, nullptr, sink, 64 * 1024));
   if (r.status != 200) return fail(http_error(c, "blob " + d.digest.str(), r));
+  LJ_TRY(flush());
   LJ_TRY(w.commit());
   return {};
 }
@@ -497,6 +515,10 @@ Result<PullResult> pull(const Store& store, const Reference& ref, const Registry
                     " layers, its config " + std::to_string(cfg.diff_ids.size()) + " diff_ids");
   }
   out.layers = m.layers.size();
+  // Each fetched layer is unpacked while it arrives (decompression and unpacking on a thread of
+  // its own), published with the others after every blob was verified, with one sync.
+  std::vector<StagedLayer> staged;
+  std::vector<std::size_t> staged_index;
   for (std::size_t i = 0; i < m.layers.size(); ++i) {
     const auto& l = m.layers[i];
     LayerProgress p{i, m.layers.size(), l.digest, 0, static_cast<std::uint64_t>(l.size), "fetching"};
@@ -508,18 +530,30 @@ Result<PullResult> pull(const Store& store, const Reference& ref, const Registry
       continue;
     }
     std::uint64_t next_report = 0;
+    auto unpacker = LJ_TRY_CTX(ref.str(), store.stream_layer(cfg.diff_ids[i], l.digest.str(), opt.unpack));
     LJ_TRY_CTX(ref.str(), fetch_blob(store, c, l, UINT64_MAX, [&](std::uint64_t done) {
       if (!progress || done < next_report) return;
       next_report = done + 1024 * 1024;  // at most one report per MiB
       p.done = done;
       progress(p);
-    }));
+    }, &unpacker));
+    staged.push_back(LJ_TRY_CTX(ref.str(), unpacker.finish()));
+    staged_index.push_back(i);
     ++out.fetched;
     out.bytes_fetched += static_cast<std::uint64_t>(l.size);
     p.done = p.total;
     p.state = "done";
     if (progress) progress(p);
   }
+  LJ_TRY_CTX(ref.str(), store.publish_layers(std::move(staged)));
+  for (std::size_t i : staged_index) {
+    if (progress) {
+      progress(LayerProgress{i, m.layers.size(), m.layers[i].digest,
+                             static_cast<std::uint64_t>(m.layers[i].size),
+                             static_cast<std::uint64_t>(m.layers[i].size), "unpacked"});
+    }
+  }
+  // Layers whose blob was stored but not unpacked (an interrupted pull) are unpacked here.
   LJ_TRY_CTX(ref.str(), store.install(manifest, opt.unpack, [&](std::size_t i, bool unpacked) {
     if (progress && unpacked) {
       progress(LayerProgress{i, m.layers.size(), m.layers[i].digest,

@@ -2,14 +2,20 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <optional>
+#include <system_error>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
 #include "common/sys.hpp"
 #include "common/write_all.hpp"
+#include "image/layer_fs.hpp"
 #include "overlay/fs_ops.hpp"
 
 namespace lj::image {
@@ -145,29 +151,133 @@ Result<ImageConfig> Store::read_config(const Digest& d) const {
   return LJ_TRY_CTX("config " + d.str(), parse_config(text));
 }
 
-Result<bool> Store::ensure_layer(const Digest& blob, const Digest& diff_id,
-                                 const UnpackPolicy& policy) const {
-  if (has_layer(diff_id)) return false;
+Result<StagedLayer> Store::stage_layer(const Digest& blob, const Digest& diff_id,
+                                       const UnpackPolicy& policy,
+                                       const fs::path& share_from) const {
   auto staging = LJ_TRY(overlay::StagingDir::create(root_, "layer"));
-  const fs::path tree = staging.path() / "tree";
+  fs::path tree = staging.path() / "tree";
   if (::mkdir(tree.c_str(), 0755) != 0) return fail_errno("image", "mkdir " + tree.string());
-  auto r = LJ_TRY_CTX("unpacking layer " + blob.str(), unpack_layer(blob_path(blob), tree, policy));
+  auto r = LJ_TRY_CTX("unpacking layer " + blob.str(), unpack_layer(blob_path(blob), tree, policy, share_from));
   if (r.diff_id != diff_id) {
     return fail(Errc::invalid_argument, "image",
                 "layer " + blob.str() + " unpacks to diff_id " + r.diff_id.str() +
                     ", the image config says " + diff_id.str());
   }
-  LJ_TRY(overlay::sync_tree(tree));
-  const fs::path dst = layer_path(diff_id);
-  if (LJ_SYS("rename", ::rename(tree.c_str(), dst.c_str())) != 0) {
-    // Another process published the same layer first: identical content, keep theirs.
-    if ((errno == EEXIST || errno == ENOTEMPTY) && has_layer(diff_id)) return false;
-    return fail_errno("image", "rename layer to " + dst.string());
+  return StagedLayer{std::move(staging), std::move(tree), diff_id, r};
+}
+
+// The unpacker of a LayerStream: a thread reading a socketpair that write() fills. A socket
+// rather than a pipe: send(2) takes MSG_NOSIGNAL, so an unpacker that stopped early (a bad
+// entry) is an EPIPE to the writer, never a SIGPIPE to the process.
+struct LayerStream::State {
+  std::optional<overlay::StagingDir> dir;
+  fs::path tree;
+  Digest diff_id;
+  std::string what;
+  UniqueFd tx;  // the writer's end; closed: end of the blob
+  std::thread worker;
+  std::optional<Result<UnpackResult>> result;  // the worker's, read after join()
+  bool reader_gone = false;
+
+  void stop() {
+    tx.reset();
+    if (worker.joinable()) worker.join();
   }
-  LJ_TRY(overlay::fsync_path(dst.parent_path()));
-  log("image")->info("unpacked layer diff_id={} entries={} bytes={}", diff_id.str(), r.entries,
-                     r.bytes);
-  return true;
+};
+
+LayerStream::LayerStream(std::unique_ptr<State> s) : s_(std::move(s)) {}
+LayerStream::LayerStream(LayerStream&&) noexcept = default;
+LayerStream::~LayerStream() {
+  if (s_) s_->stop();
+}
+
+Status LayerStream::write(const void* data, std::size_t n) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0 && !s_->reader_gone) {
+    ssize_t w = ::send(s_->tx.get(), p, n, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EPIPE && errno != ECONNRESET) return fail_errno("image", "feeding the unpacker of " + s_->what);
+      // The unpacker stopped: a failure is this transfer's failure; after the end of the
+      // layer's stream, the rest of the blob is not the unpacker's.
+      s_->stop();
+      s_->reader_gone = true;
+      if (s_->result && !*s_->result) return fail(s_->result->error());
+      break;
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return {};
+}
+
+Result<StagedLayer> LayerStream::finish() {
+  s_->stop();
+  if (!s_->result) return fail(Errc::internal, "image", "the unpacker of " + s_->what + " gave no result");
+  auto r = LJ_TRY_CTX("unpacking layer " + s_->what, std::move(*s_->result));
+  if (r.diff_id != s_->diff_id) {
+    return fail(Errc::invalid_argument, "image",
+                "layer " + s_->what + " unpacks to diff_id " + r.diff_id.str() +
+                    ", the image config says " + s_->diff_id.str());
+  }
+  return StagedLayer{std::move(*s_->dir), std::move(s_->tree), s_->diff_id, r};
+}
+
+Result<LayerStream> Store::stream_layer(const Digest& diff_id, const std::string& what,
+                                        const UnpackPolicy& policy) const {
+  auto st = std::make_unique<LayerStream::State>();
+  st->dir.emplace(LJ_TRY(overlay::StagingDir::create(root_, "layer")));
+  st->tree = st->dir->path() / "tree";
+  st->diff_id = diff_id;
+  st->what = what;
+  if (::mkdir(st->tree.c_str(), 0755) != 0) return fail_errno("image", "mkdir " + st->tree.string());
+  int sv[2];
+  if (LJ_SYS("socketpair", ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) != 0) {
+    return fail_errno("image", "socketpair");
+  }
+  st->tx.reset(sv[0]);
+  auto rx = std::make_shared<UniqueFd>(sv[1]);
+  LayerStream::State* raw = st.get();
+  try {
+    // The worker writes only `result`, read by the writer after join().
+    st->worker = std::thread([raw, rx, policy] {
+      raw->result = unpack_layer_fd(rx->get(), raw->what, raw->tree, policy);
+      rx->reset();  // EPIPE for a writer still sending
+    });
+  } catch (const std::system_error& e) {
+    return fail(Error(Errc::system, "image", std::string("starting the unpacker: ") + e.what(), e.code().value()));
+  }
+  return LayerStream(std::move(st));
+}
+
+Result<std::size_t> Store::publish_layers(std::vector<StagedLayer> layers) const {
+  if (layers.empty()) return std::size_t{0};
+  // Durable before it is named: a crash never leaves a published layer with missing data.
+  std::vector<std::string> trees;
+  for (const auto& l : layers) trees.push_back(l.tree.string());
+  LJ_TRY(layer_fs::sync_trees(trees));
+  std::size_t renamed = 0;
+  for (auto& l : layers) {
+    const fs::path dst = layer_path(l.diff_id);
+    if (LJ_SYS("rename", ::rename(l.tree.c_str(), dst.c_str())) != 0) {
+      // Another process published the same layer first: identical content, keep theirs.
+      if ((errno == EEXIST || errno == ENOTEMPTY) && has_layer(l.diff_id)) continue;
+      return fail_errno("image", "rename layer to " + dst.string());
+    }
+    ++renamed;
+    log("image")->info("unpacked layer diff_id={} entries={} bytes={} linked={}", l.diff_id.str(),
+                       l.unpacked.entries, l.unpacked.bytes, l.unpacked.linked);
+  }
+  if (renamed > 0) LJ_TRY(overlay::fsync_path(layer_path(layers.front().diff_id).parent_path()));
+  return renamed;
+}
+
+Result<bool> Store::ensure_layer(const Digest& blob, const Digest& diff_id,
+                                 const UnpackPolicy& policy) const {
+  if (has_layer(diff_id)) return false;
+  std::vector<StagedLayer> one;
+  one.push_back(LJ_TRY(stage_layer(blob, diff_id, policy)));
+  return LJ_TRY(publish_layers(std::move(one))) == 1;
 }
 
 Result<Image> Store::install(const Digest& manifest, const UnpackPolicy& policy,
@@ -190,15 +300,31 @@ Result<Image> Store::install(const Digest& manifest, const UnpackPolicy& policy,
                     " diff_ids");
   }
   img.diff_ids = img.config.diff_ids;
+  // Every missing layer staged, then all published with one sync.
+  std::vector<StagedLayer> staged;
+  std::vector<std::size_t> staged_index;
   for (std::size_t i = 0; i < img.manifest.layers.size(); ++i) {
     const auto& l = img.manifest.layers[i];
+    img.layer_dirs.push_back(layer_path(img.diff_ids[i]));
     // A layer unpacked for another image needs no blob: the diff_id names its content.
-    if (!has_layer(img.diff_ids[i]) && !has_blob(l.digest)) {
+    if (has_layer(img.diff_ids[i])) continue;
+    if (!has_blob(l.digest)) {
       return fail(Errc::not_found, "image", "layer blob " + l.digest.str() + " is not stored");
     }
-    bool unpacked = LJ_TRY(ensure_layer(l.digest, img.diff_ids[i], policy));
-    if (on_layer) on_layer(i, unpacked);
-    img.layer_dirs.push_back(layer_path(img.diff_ids[i]));
+    // The same diff_id twice in one image (an empty layer repeated): unpacked once.
+    bool dup = false;
+    for (const auto& s : staged) dup = dup || s.diff_id == img.diff_ids[i];
+    if (dup) continue;
+    staged.push_back(LJ_TRY(stage_layer(l.digest, img.diff_ids[i], policy)));
+    staged_index.push_back(i);
+  }
+  LJ_TRY(publish_layers(std::move(staged)));
+  if (on_layer) {
+    for (std::size_t i = 0, k = 0; i < img.manifest.layers.size(); ++i) {
+      bool unpacked = k < staged_index.size() && staged_index[k] == i;
+      if (unpacked) ++k;
+      on_layer(i, unpacked);
+    }
   }
   return img;
 }

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -66,6 +67,40 @@ class BlobWriter {
   Sha256 hash_;
 };
 
+// A layer unpacked into a staging directory, its diff_id checked, not yet published.
+// Store::publish_layers makes it durable and renames it into layers/; destroyed unpublished,
+// it is removed.
+struct StagedLayer {
+  overlay::StagingDir dir;
+  std::filesystem::path tree;  // dir/tree
+  Digest diff_id;
+  UnpackResult unpacked;
+};
+
+// A layer unpacked while its blob arrives (a pull: decompressing and unpacking on a thread of
+// its own, overlapped with the transfer). The bytes given to write() are those the blob writer
+// gets; finish() is called after the blob was verified (BlobWriter::commit), so nothing is
+// published from a blob that failed its digest. Destroyed unfinished, it stops the unpacker and
+// removes what it made.
+class LayerStream {
+ public:
+  LayerStream(LayerStream&&) noexcept;
+  LayerStream& operator=(LayerStream&&) = delete;
+  ~LayerStream();
+
+  // Hands bytes to the unpacker (blocking while it is behind: the transfer waits for it). When
+  // the unpacker has failed, its error.
+  Status write(const void* data, std::size_t n);
+  // The end of the blob: waits for the unpacker and checks the diff_id it computed.
+  Result<StagedLayer> finish();
+
+ private:
+  friend class Store;
+  struct State;
+  explicit LayerStream(std::unique_ptr<State> s);
+  std::unique_ptr<State> s_;
+};
+
 // An image ready to run: its documents and its unpacked layers, bottom first.
 struct Image {
   Digest manifest_digest;
@@ -110,6 +145,21 @@ class Store {
   // Returns true when it unpacked, false when the layer was already present.
   Result<bool> ensure_layer(const Digest& blob, const Digest& diff_id,
                             const UnpackPolicy& policy = {}) const;
+
+  // The two halves of ensure_layer, for callers that overlap them with other work: unpack into
+  // staging and check the diff_id (Errc::invalid_argument on a mismatch), then publish.
+  // `share_from`: the tree the layer was exported from, whose files may be hard-linked
+  // (unpack_layer): an exported layer is not a second copy of its overlay.
+  Result<StagedLayer> stage_layer(const Digest& blob, const Digest& diff_id,
+                                  const UnpackPolicy& policy = {},
+                                  const std::filesystem::path& share_from = {}) const;
+  // Unpacks from bytes still arriving (see LayerStream); `what` names the layer in errors.
+  Result<LayerStream> stream_layer(const Digest& diff_id, const std::string& what,
+                                   const UnpackPolicy& policy = {}) const;
+  // Publishes staged layers: one sync of the store's filesystem for all of them, then one
+  // rename each (a layer another process published meanwhile is kept, ours dropped). Returns
+  // how many were renamed into place.
+  Result<std::size_t> publish_layers(std::vector<StagedLayer> layers) const;
 
   // Everything needed to run the image whose manifest is stored as `manifest`: its config is
   // read, checked against this host's OS and architecture, and each layer unpacked (once; a

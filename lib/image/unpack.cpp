@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,10 +73,65 @@ std::pair<std::string, std::string> split(const std::string& rel) {
   return {rel.substr(0, slash), rel.substr(slash + 1)};
 }
 
+// The descriptors of the directories used last, by path relative to the layer's root. A tar made
+// by a tree walk returns to a parent after each subdirectory ("a/x", "a/b/", "a/b/y", "a/z"):
+// caching only the last directory cost one openat2(2) per such return, and the directory just
+// made by a directory entry is the next entries' parent. A removed directory is dropped
+// (Unpacker::clear); a stale descriptor could only fail a creation (ENOENT), never redirect it.
+class DirCache {
+ public:
+  int get(const std::string& rel) {
+    for (auto& s : slots_) {
+      if (s.fd && s.rel == rel) {
+        s.used = ++clock_;
+        return s.fd.get();
+      }
+    }
+    return -1;
+  }
+  int put(const std::string& rel, UniqueFd fd) {
+    Slot* victim = nullptr;
+    for (auto& s : slots_) {
+      if (s.fd && s.rel == rel) victim = &s;  // the same directory made again: the newer fd
+    }
+    if (victim == nullptr) {
+      victim = &slots_[0];
+      for (auto& s : slots_) {
+        if (!s.fd) {
+          victim = &s;
+          break;
+        }
+        if (s.used < victim->used) victim = &s;
+      }
+    }
+    victim->rel = rel;
+    victim->fd = std::move(fd);
+    victim->used = ++clock_;
+    return victim->fd.get();
+  }
+  void drop(const std::string& rel) {
+    for (auto& s : slots_) {
+      if (s.fd && s.rel == rel) s.fd.reset();
+    }
+  }
+  void clear() {
+    for (auto& s : slots_) s.fd.reset();
+  }
+
+ private:
+  struct Slot {
+    std::string rel;
+    UniqueFd fd;
+    std::uint64_t used = 0;
+  };
+  std::array<Slot, 32> slots_;
+  std::uint64_t clock_ = 0;
+};
+
 class Unpacker {
  public:
-  Unpacker(int root_fd, const UnpackPolicy& policy)
-      : root_fd_(root_fd), policy_(policy), as_root_(::geteuid() == 0) {}
+  Unpacker(int root_fd, const UnpackPolicy& policy, int share_fd)
+      : root_fd_(root_fd), share_fd_(share_fd), policy_(policy), as_root_(::geteuid() == 0) {}
 
   Status entry(archive* a, archive_entry* e) {
     const char* raw_path = ::archive_entry_pathname(e);
@@ -107,7 +163,7 @@ class Unpacker {
         return fail(bad_entry(raw, "is a hard link to \"" + std::string(link) +
                                        "\", which is not a file of this layer"));
       }
-      LJ_TRY(clear(pfd, base, raw));
+      LJ_TRY(clear(pfd, rel, base, raw));
       if (LJ_SYS("linkat", ::linkat(tfd.get(), tbase.c_str(), pfd, base.c_str(), 0)) != 0) {
         return fail_errno("image", "linkat " + raw);
       }
@@ -117,28 +173,48 @@ class Unpacker {
 
     switch (type) {
       case AE_IFDIR: {
-        struct stat st {};
-        if (::fstatat(pfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
-          LJ_TRY(clear(pfd, base, raw));
-        }
-        if (LJ_SYS("mkdirat", ::mkdirat(pfd, base.c_str(), 0700)) != 0 && errno != EEXIST) {
-          return fail_errno("image", "mkdirat " + raw);
+        // mkdirat first: the name is new for nearly every directory of a layer, and an
+        // existing one costs the fstatat(2) only then.
+        bool fresh = true;
+        if (LJ_SYS("mkdirat", ::mkdirat(pfd, base.c_str(), 0700)) != 0) {
+          if (errno != EEXIST) return fail_errno("image", "mkdirat " + raw);
+          fresh = false;
+          struct stat st {};
+          if (::fstatat(pfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
+            LJ_TRY(clear(pfd, rel, base, raw));
+            if (LJ_SYS("mkdirat", ::mkdirat(pfd, base.c_str(), 0700)) != 0) {
+              return fail_errno("image", "mkdirat " + raw);
+            }
+          }
         }
         UniqueFd dfd(::openat(pfd, base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!dfd) return fail_errno("image", "open " + raw);
-        LJ_TRY(owner(dfd.get(), e, raw));
+        // A directory root just made is root's; one made earlier gets this entry's owner.
+        if (!fresh || ::archive_entry_uid(e) != 0 || ::archive_entry_gid(e) != 0) {
+          LJ_TRY(owner(dfd.get(), e, raw));
+        }
         LJ_TRY(xattrs(dfd.get(), e, raw));
         defer_dir(rel, e);
+        // Its entries come next in a tar made by a tree walk: keep the descriptor.
+        dirs_.put(rel, std::move(dfd));
         break;
       }
       case AE_IFREG: {
+        if (LJ_TRY(link_shared(a, e, pfd, rel, parent, base, raw))) break;
         // Create first, clear only when something is there (rare: a later entry of the same
         // name): one fstatat(2) less per file than clearing first.
+        // Created with its final permission bits when the umask leaves them as they are and
+        // it has no set-id bits (a fchown(2) would clear those): no fchmod(2) for most files.
+        // The staging directory is the store owner's alone, so the mode is never seen early.
         constexpr int kCreate = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-        UniqueFd fd(LJ_SYS("openat", ::openat(pfd, base.c_str(), kCreate, 0600)));
+        const mode_t mode = mode_of(e);
+        const bool exact = umask_ >= 0 && (mode & 07000) == 0 &&
+                           (mode & static_cast<mode_t>(umask_)) == 0;
+        const mode_t create_mode = exact ? mode : 0600;
+        UniqueFd fd(LJ_SYS("openat", ::openat(pfd, base.c_str(), kCreate, create_mode)));
         if (!fd && errno == EEXIST) {
-          LJ_TRY(clear(pfd, base, raw));
-          fd = UniqueFd(LJ_SYS("openat", ::openat(pfd, base.c_str(), kCreate, 0600)));
+          LJ_TRY(clear(pfd, rel, base, raw));
+          fd = UniqueFd(LJ_SYS("openat", ::openat(pfd, base.c_str(), kCreate, create_mode)));
         }
         if (!fd) return fail_errno("image", "create " + raw);
         LJ_TRY(content(a, fd.get(), e, raw));
@@ -147,7 +223,7 @@ class Unpacker {
         if (::archive_entry_uid(e) != 0 || ::archive_entry_gid(e) != 0) {
           LJ_TRY(owner(fd.get(), e, raw));
         }
-        if (LJ_SYS("fchmod", ::fchmod(fd.get(), mode_of(e))) != 0) {
+        if (!exact && LJ_SYS("fchmod", ::fchmod(fd.get(), mode)) != 0) {
           return fail_errno("image", "fchmod " + raw);
         }
         LJ_TRY(xattrs(fd.get(), e, raw));
@@ -158,7 +234,7 @@ class Unpacker {
       case AE_IFLNK: {
         const char* target = ::archive_entry_symlink(e);
         if (target == nullptr) return fail(bad_entry(raw, "is a symlink without a target"));
-        LJ_TRY(clear(pfd, base, raw));
+        LJ_TRY(clear(pfd, rel, base, raw));
         // The target is stored, never followed here: it is resolved inside the jail's root.
         if (LJ_SYS("symlinkat", ::symlinkat(target, pfd, base.c_str())) != 0) {
           return fail_errno("image", "symlinkat " + raw);
@@ -184,7 +260,7 @@ class Unpacker {
                                 std::to_string(::archive_entry_rdevminor(e)) +
                                 "); the unpack policy refuses device nodes"));
         }
-        LJ_TRY(clear(pfd, base, raw));
+        LJ_TRY(clear(pfd, rel, base, raw));
         mode_t kind = type == AE_IFCHR ? S_IFCHR : type == AE_IFBLK ? S_IFBLK : S_IFIFO;
         if (LJ_SYS("mknodat", ::mknodat(pfd, base.c_str(), kind | 0600,
                                         ::archive_entry_rdev(e))) != 0) {
@@ -212,7 +288,7 @@ class Unpacker {
   Status finish() {
     std::sort(deferred_.begin(), deferred_.end(),
               [](const DeferredDir& x, const DeferredDir& y) { return x.rel > y.rel; });
-    cached_.reset();
+    dirs_.clear();
     for (const auto& d : deferred_) {
       UniqueFd fd(layer_fs::open_dir_beneath(root_fd_, d.rel));
       // A directory a later entry replaced or removed is gone: nothing to apply.
@@ -229,6 +305,7 @@ class Unpacker {
 
   std::uint64_t entries() const { return entries_; }
   std::uint64_t bytes() const { return bytes_; }
+  std::uint64_t linked() const { return linked_; }
 
  private:
   static mode_t mode_of(archive_entry* e) { return ::archive_entry_perm(e) & 07777; }
@@ -245,11 +322,9 @@ class Unpacker {
   }
 
   // The directory `rel` beneath the root, made (mode 0755, like the runtimes do for parents a
-  // tar leaves out) when `create` and missing. The last one is cached: tar entries come grouped
-  // by directory.
+  // tar leaves out) when `create` and missing. Cached (DirCache).
   Result<int> dir(const std::string& rel, const std::string& raw, bool create) {
-    if (cached_ && cached_rel_ == rel) return cached_.get();
-    cached_.reset();
+    if (int cached = dirs_.get(rel); cached >= 0) return cached;
     int fd = layer_fs::open_dir_beneath(root_fd_, rel);
     // Make the missing components one at a time, each opened without following symlinks.
     if (fd < 0 && errno == ENOENT && create) fd = layer_fs::walk_beneath(root_fd_, rel, 0, true);
@@ -260,21 +335,80 @@ class Unpacker {
       }
       return fail_errno("image", "opening directory " + rel + " for " + raw);
     }
-    cached_.reset(fd);
-    cached_rel_ = rel;
-    return fd;
+    return dirs_.put(rel, UniqueFd(fd));
+  }
+
+  // The regular file entry `e` hard-linked from the same path of the shared tree when the file
+  // there is the one the entry was made from (unpack_layer's share_from); its data skipped.
+  // False when it is not linked (no shared tree, another file there, a link refused): the
+  // caller writes it.
+  Result<bool> link_shared(archive* a, archive_entry* e, int pfd, const std::string& rel,
+                           const std::string& parent, const std::string& base,
+                           const std::string& raw) {
+    if (share_fd_ < 0) return false;
+    int sdir = share_dirs_.get(parent);
+    if (sdir < 0) {
+      UniqueFd fd(layer_fs::open_dir_beneath(share_fd_, parent));
+      if (!fd) return false;
+      sdir = share_dirs_.put(parent, std::move(fd));
+    }
+    // O_NONBLOCK: a fifo at that path must not block the open (it is refused below).
+    UniqueFd src(::openat(sdir, base.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (!src) return false;
+    struct stat st {};
+    if (::fstat(src.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    if (!::archive_entry_size_is_set(e) || st.st_size != ::archive_entry_size(e) ||
+        (st.st_mode & 07777) != mode_of(e) ||
+        static_cast<la_int64_t>(st.st_uid) != ::archive_entry_uid(e) ||
+        static_cast<la_int64_t>(st.st_gid) != ::archive_entry_gid(e) ||
+        st.st_mtim.tv_sec != mtime_of(e).tv_sec ||
+        // A tar keeps nanoseconds only where its format has room for them (pax headers).
+        (mtime_of(e).tv_nsec != 0 && st.st_mtim.tv_nsec != mtime_of(e).tv_nsec)) {
+      return false;
+    }
+    // The same attributes: none that only the unpacker may write, and the entry's others.
+    auto have = layer_fs::read_xattrs(src.get());
+    if (!have) return false;
+    auto want = entry_xattrs(e);
+    for (const auto& [n, v] : *have) {
+      if (layer_fs::is_reserved_xattr(n)) return false;
+    }
+    std::sort(want.begin(), want.end());
+    std::sort(have->begin(), have->end());
+    if (want != *have) return false;
+    if (LJ_SYS("linkat", ::linkat(sdir, base.c_str(), pfd, base.c_str(), 0)) != 0) {
+      if (errno == EEXIST) {
+        LJ_TRY(clear(pfd, rel, base, raw));
+        if (::linkat(sdir, base.c_str(), pfd, base.c_str(), 0) == 0) return linked(a, raw);
+      }
+      // Another filesystem: no file of this tree can be linked.
+      if (errno == EXDEV) share_fd_ = -1;
+      return false;
+    }
+    return linked(a, raw);
+  }
+
+  Result<bool> linked(archive* a, const std::string& raw) {
+    // Read through (not seeked): the stream's hash is the diff_id.
+    if (::archive_read_data_skip(a) < ARCHIVE_WARN) {
+      return fail(archive_error(a, "reading layer entry \"" + raw + "\""));
+    }
+    ++linked_;
+    return true;
   }
 
   // Removes what is at `base` before an entry replaces it (a later tar entry wins). A directory
   // is removed only when empty.
-  Status clear(int pfd, const std::string& base, const std::string& raw) {
+  Status clear(int pfd, const std::string& rel, const std::string& base, const std::string& raw) {
     struct stat st {};
     if (::fstatat(pfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
     if (S_ISDIR(st.st_mode)) {
       if (::unlinkat(pfd, base.c_str(), AT_REMOVEDIR) != 0) {
         return fail(bad_entry(raw, "replaces a non-empty directory of the same layer"));
       }
-      // The cache holds the parent of what was removed (the caller's pfd): still valid.
+      // Its descriptor would name a removed directory (empty, so none of its children is
+      // cached); the parent's (the caller's pfd) stays valid.
+      dirs_.drop(rel);
       return {};
     }
     if (::unlinkat(pfd, base.c_str(), 0) != 0) return fail_errno("image", "unlinkat " + raw);
@@ -310,15 +444,24 @@ class Unpacker {
     return {};
   }
 
-  Status xattrs(int fd, archive_entry* e, const std::string& raw) {
-    if (::archive_entry_xattr_reset(e) == 0) return {};
+  // The entry's extended attributes, without those only the unpacker may write.
+  static std::vector<std::pair<std::string, std::string>> entry_xattrs(archive_entry* e) {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (::archive_entry_xattr_reset(e) == 0) return out;
     const char* name = nullptr;
     const void* value = nullptr;
     size_t size = 0;
     while (::archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
       std::string n = name ? name : "";
       if (n.empty() || layer_fs::is_reserved_xattr(n)) continue;
-      auto s = layer_fs::set_xattr(fd, n, value, size);
+      out.emplace_back(std::move(n), std::string(static_cast<const char*>(value), size));
+    }
+    return out;
+  }
+
+  Status xattrs(int fd, archive_entry* e, const std::string& raw) {
+    for (const auto& [n, v] : entry_xattrs(e)) {
+      auto s = layer_fs::set_xattr(fd, n, v.data(), v.size());
       if (!s && as_root_) return fail(std::move(s).error().context("layer entry \"" + raw + "\""));
     }
     return {};
@@ -357,11 +500,14 @@ class Unpacker {
   }
 
   int root_fd_;
+  int share_fd_;  // the tree files may be linked from (unpack_layer's share_from); -1: none
+  DirCache share_dirs_;
+  std::uint64_t linked_ = 0;
   const UnpackPolicy& policy_;
   bool as_root_;
   std::vector<DeferredDir> deferred_;
-  UniqueFd cached_;
-  std::string cached_rel_;
+  DirCache dirs_;
+  int umask_ = layer_fs::process_umask();
   std::uint64_t entries_ = 0;
   std::uint64_t bytes_ = 0;
 };
@@ -373,37 +519,49 @@ Result<std::string> layer_relative_path(std::string_view p, std::string_view wha
 }
 
 Result<UnpackResult> unpack_layer(const fs::path& blob, const fs::path& dest,
-                                  const UnpackPolicy& policy) {
+                                  const UnpackPolicy& policy, const fs::path& share_from) {
+  UniqueFd in(::open(blob.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in) return fail_errno("image", "opening layer " + blob.string());
+  return unpack_layer_fd(in.get(), blob.string(), dest, policy, share_from);
+}
+
+Result<UnpackResult> unpack_layer_fd(int fd, const std::string& what, const fs::path& dest,
+                                     const UnpackPolicy& policy, const fs::path& share_from) {
   UniqueFd root(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!root) return fail_errno("image", "open " + dest.string());
+  UniqueFd share;
+  if (!share_from.empty()) {
+    share.reset(::open(share_from.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!share) return fail_errno("image", "open " + share_from.string());
+  }
 
   ArchivePtr outer(::archive_read_new());
   ArchivePtr inner(::archive_read_new());
   if (!outer || !inner) return fail(Errc::internal, "image", "archive_read_new failed");
   ::archive_read_support_filter_all(outer.get());
   ::archive_read_support_format_raw(outer.get());
-  if (::archive_read_open_filename(outer.get(), blob.c_str(), 128 * 1024) != ARCHIVE_OK) {
-    return fail(archive_error(outer.get(), "opening layer " + blob.string()));
+  if (::archive_read_open_fd(outer.get(), fd, 128 * 1024) != ARCHIVE_OK) {
+    return fail(archive_error(outer.get(), "opening layer " + what));
   }
   archive_entry* raw_entry = nullptr;
   if (::archive_read_next_header(outer.get(), &raw_entry) != ARCHIVE_OK) {
-    return fail(archive_error(outer.get(), "reading layer " + blob.string()));
+    return fail(archive_error(outer.get(), "reading layer " + what));
   }
   Stream stream;
   stream.outer = outer.get();
   ::archive_read_support_format_tar(inner.get());
   if (::archive_read_open(inner.get(), &stream, nullptr, &Stream::read, nullptr) != ARCHIVE_OK) {
-    return fail(archive_error(inner.get(), "reading layer " + blob.string()));
+    return fail(archive_error(inner.get(), "reading layer " + what));
   }
 
-  Unpacker u(root.get(), policy);
+  Unpacker u(root.get(), policy, share.get());
   for (;;) {
     archive_entry* e = nullptr;
     int r = ::archive_read_next_header(inner.get(), &e);
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN) {
-      if (stream.failed) return fail(archive_error(outer.get(), "decompressing layer " + blob.string()));
-      return fail(archive_error(inner.get(), "reading layer " + blob.string()));
+      if (stream.failed) return fail(archive_error(outer.get(), "decompressing layer " + what));
+      return fail(archive_error(inner.get(), "reading layer " + what));
     }
     LJ_TRY(u.entry(inner.get(), e));
   }
@@ -412,8 +570,8 @@ Result<UnpackResult> unpack_layer(const fs::path& blob, const fs::path& dest,
   const void* out = nullptr;
   while (Stream::read(nullptr, &stream, &out) > 0) {
   }
-  if (stream.failed) return fail(archive_error(outer.get(), "decompressing layer " + blob.string()));
-  return UnpackResult{stream.hash.finish(), u.entries(), u.bytes()};
+  if (stream.failed) return fail(archive_error(outer.get(), "decompressing layer " + what));
+  return UnpackResult{stream.hash.finish(), u.entries(), u.bytes(), u.linked()};
 }
 
 }  // namespace lj::image

@@ -46,13 +46,30 @@ struct UnpackResult {
   Digest diff_id;              // sha256 of the uncompressed tar stream
   std::uint64_t entries = 0;   // entries read (whiteouts included)
   std::uint64_t bytes = 0;     // file content bytes written
+  std::uint64_t linked = 0;    // regular files hard-linked from `share_from` instead of written
 };
 
 // Unpacks `blob` into `dest`, an existing empty directory. On failure `dest` holds a partial
 // tree that the caller discards (the store unpacks into a staging directory).
+//
+// `share_from`, when not empty, is the immutable tree the layer was exported from (a published
+// overlay's layer/, a world), on the same filesystem: a regular file entry whose file at the
+// same path there is a regular file of the same size, mode, owner, mtime and extended
+// attributes (and none that only the unpacker may write) is hard-linked from it instead of
+// written, its data skipped (still hashed: the diff_id covers it). Everything else (directories,
+// links, whiteouts, devices, a file that differs) is unpacked as always. Another filesystem
+// (EXDEV) turns linking off for the rest of the layer.
 Result<UnpackResult> unpack_layer(const std::filesystem::path& blob,
                                   const std::filesystem::path& dest,
-                                  const UnpackPolicy& policy = {});
+                                  const UnpackPolicy& policy = {},
+                                  const std::filesystem::path& share_from = {});
+
+// The same from the layer blob's bytes read from `fd` (a file, a pipe or a socket: it is read
+// once, front to back, until its end); `what` names it in errors.
+Result<UnpackResult> unpack_layer_fd(int fd, const std::string& what,
+                                     const std::filesystem::path& dest,
+                                     const UnpackPolicy& policy = {},
+                                     const std::filesystem::path& share_from = {});
 
 // Splits an archive path into a checked relative path ("./usr/bin/" -> "usr/bin"; "" for the
 // root). Errc::invalid_argument for an absolute path or a ".." component. Exposed for tests.

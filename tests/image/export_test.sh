@@ -49,6 +49,15 @@ want=$(printf 'base\napp\napp\nworld\nb\ndoomed-gone')
 out=$(lj run localhost/ex/app:1 /bin/sh -c "$script" 2>&1)
 check "ljd runs the exported image as it is, no pull back: files, whiteout, opaque dir, hard link" \
   test "$out" = "$want"
+# No second copy: the store's layers hold hard links to the world's and the overlays' files.
+ovl=$root/ex/app/1.0.0/layer
+shares() { [ -n "$(find "$root/images/layers" -samefile "$1" 2>/dev/null | head -1)" ]; }
+check "the exported world layer shares the world's files (the same inode)" shares "$w/bin/busybox"
+check "the exported overlay layer shares the overlay's files" shares "$ovl/etc/app"
+trees=$(du -sk "$w" "$root/ex" | awk '{s += $1} END {print s}')
+all=$(du -sk "$w" "$root/ex" "$root/images/layers" | awk '{s += $1} END {print s}')
+check "du: the store's layers add $((all - trees)) KiB to the trees' $trees KiB (directories, not files)" \
+  test $((all - trees)) -lt $((trees / 4))
 lj image export ex/app@1.0.0 localhost/ex/app:again >/dev/null 2>&1
 id2=$(lj image inspect localhost/ex/app:again | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 check "the same chain exports to the same digest" test "$id1" = "$id2"
@@ -101,6 +110,21 @@ lj save localhost/ex/onimg:1 -o "$tmp/onimg-oci.tar" >/dev/null 2>&1
 loaded=$($podman load -q -i "$tmp/onimg-oci.tar" 2>&1 | sed -n 's/^Loaded image.*: //p' | head -1)
 out=$(prun "$loaded" /bin/cat /etc/onimg /etc/app 2>&1)
 check "podman runs it" test "$out" = "$(printf 'onimg\napp')"
+
+# Removal as before: refused while a jail runs on an image's last name, then allowed; with
+# every name removed and pruned, the world and the overlays keep their files and still run.
+check "rm of a name with another left (the same manifest): allowed" lj image rm localhost/ex/app:again
+id=$(lj run -d localhost/ex/app:1 /bin/busybox sleep 60 2>&1)
+code=$(curl -s --unix-socket "$sock" -o /dev/null -w '%{http_code}' -X DELETE "http://ljd/v1/images/localhost/ex/app:1")
+check "rm of the last name of a running exported image: 409" test "$code" = 409
+lj kill "$id" >/dev/null 2>&1; lj rm -f "$id" >/dev/null 2>&1
+check "rm of it once the jail is gone: allowed" lj image rm localhost/ex/app:1
+for r in localhost/ex/app:nobase localhost/ex/onimg:1; do lj image rm "$r" >/dev/null 2>&1; done
+lj image prune >/dev/null 2>&1
+check "after rm and prune: the overlay's and the world's files are intact" \
+  bash -c "[ \"\$(cat $ovl/etc/app)\" = app ] && cmp -s /bin/busybox $w/bin/busybox"
+out=$(lj run ex/app /bin/cat /etc/app 2>&1)
+check "after rm and prune: the overlay still runs" test "$out" = app
 
 # A fresh ljd (a new root: no world, no overlay, no image) loads the saved archive and runs it.
 stop_ljd

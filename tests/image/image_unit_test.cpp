@@ -1,6 +1,7 @@
 // Hermetic tests of lib/image: digests, documents, references, platform choice, the blob store's
 // verification, and the unpacker's refusals. No root needed: nothing here makes a whiteout or a
 // device node (the privileged tests do).
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -241,6 +242,48 @@ TEST(Unpack, RefusesTraversal) {
     EXPECT_EQ(slurp(t.path() / "outside"), "keep") << c.name;
     EXPECT_FALSE(fs::exists(t.path() / "out/d/escaped")) << c.name;
   }
+}
+
+TEST(Unpack, SharesTheFilesOfTheTreeItWasExportedFrom) {
+  TempDir t;
+  auto mine = [](Entry e) {
+    e.uid = ::geteuid();
+    e.gid = ::getegid();
+    return e;
+  };
+  std::string tar = make_tar({mine(file("same", "abc")), mine(file("other", "xyz")),
+                              mine(dir("bin")), mine(file("bin/tool", "#!/bin/sh\n", 0755)),
+                              hard("bin/tool2", "bin/tool")});
+  // The tree the layer was made of: "other" differs (its mtime), the rest is the same.
+  const fs::path share = t.path() / "share";
+  fs::create_directories(share / "bin");
+  write_file(share / "same", "abc");
+  write_file(share / "other", "xyz");
+  write_file(share / "bin/tool", "#!/bin/sh\n");
+  ASSERT_EQ(::chmod((share / "same").c_str(), 0644), 0);
+  ASSERT_EQ(::chmod((share / "bin/tool").c_str(), 0755), 0);
+  struct timespec when[2] = {{1700000000, 0}, {1700000000, 0}};
+  struct timespec other[2] = {{1600000000, 0}, {1600000000, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (share / "same").c_str(), when, 0), 0);
+  ASSERT_EQ(::utimensat(AT_FDCWD, (share / "bin/tool").c_str(), when, 0), 0);
+  ASSERT_EQ(::utimensat(AT_FDCWD, (share / "other").c_str(), other, 0), 0);
+  write_file(t.path() / "layer.tar", tar);
+  fs::create_directories(t.path() / "out");
+  auto r = unpack_layer(t.path() / "layer.tar", t.path() / "out", {}, share);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->diff_id, diff_id_of(tar));  // the skipped data still hashed
+  EXPECT_EQ(r->linked, 2u);
+  auto ino = [](const fs::path& p) {
+    struct stat st {};
+    return ::lstat(p.c_str(), &st) == 0 ? st.st_ino : 0;
+  };
+  const fs::path out = t.path() / "out";
+  EXPECT_EQ(ino(out / "same"), ino(share / "same"));
+  EXPECT_EQ(ino(out / "bin/tool"), ino(share / "bin/tool"));
+  EXPECT_EQ(ino(out / "bin/tool2"), ino(share / "bin/tool"));  // the layer's own hard link
+  EXPECT_NE(ino(out / "other"), ino(share / "other"));         // written: not the same file
+  EXPECT_EQ(slurp(out / "other"), "xyz");
+  EXPECT_EQ(slurp(out / "same"), "abc");
 }
 
 TEST(Unpack, ReservedXattrsDropped) {

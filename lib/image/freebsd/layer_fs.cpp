@@ -14,6 +14,7 @@
 
 #include "common/fd.hpp"
 #include "common/sys.hpp"
+#include "overlay/fs_ops.hpp"
 
 // FreeBSD 13.0+ sys/fcntl.h; the older sysroot scripts/check-freebsd may use lacks it.
 #ifndef O_RESOLVE_BENEATH
@@ -24,6 +25,14 @@ namespace lj::image::layer_fs {
 
 int open_dir_beneath(int root_fd, const std::string& rel) {
   return walk_beneath(root_fd, rel, O_RESOLVE_BENEATH, false);
+}
+
+// kern.proc.umask (sysctl) would tell; -1 keeps the unpacker's fchmod(2) per file.
+int process_umask() { return -1; }
+
+Status sync_trees(const std::vector<std::string>& trees) {
+  for (const auto& t : trees) LJ_TRY(overlay::sync_tree(t));
+  return {};
 }
 
 Status make_whiteout(int dir_fd, const std::string& name) {

@@ -8,8 +8,12 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <cstring>
+
 #include "common/fd.hpp"
 #include "common/sys.hpp"
+#include "overlay/fs_ops.hpp"
 
 namespace lj::image::layer_fs {
 
@@ -23,6 +27,26 @@ int open_dir_beneath(int root_fd, const std::string& rel) {
   // Kernels before 5.6, or a seccomp filter that hides openat2.
   if (errno == ENOSYS) return walk_beneath(root_fd, rel, 0, false);
   return -1;
+}
+
+int process_umask() {
+  UniqueFd fd(::open("/proc/self/status", O_RDONLY | O_CLOEXEC));
+  if (!fd) return -1;
+  char buf[4096];
+  ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  const char* line = std::strstr(buf, "\nUmask:");
+  if (line == nullptr) return -1;
+  char* end = nullptr;
+  long mask = std::strtol(line + 7, &end, 8);
+  if (end == line + 7 || mask < 0 || mask > 0777) return -1;
+  return static_cast<int>(mask);
+}
+
+Status sync_trees(const std::vector<std::string>& trees) {
+  if (trees.empty()) return {};
+  return overlay::sync_tree(trees.front());
 }
 
 Status make_whiteout(int dir_fd, const std::string& name) {

@@ -573,13 +573,15 @@ TEST_F(CrashTest, BuildInterrupted) {
   expect_consistent(*ljd_, {});
 }
 
+// The build of demo/quick 1.0.0, its Jailfile inline (so it has a context of ljd's making).
+json quick_build() {
+  return {{"jailfile", "name demo/quick\nversion 1.0.0\nworld bb\n#!/bin/sh\necho hi > /hello\n"}};
+}
+
 // A build caught after it published, before its rows: recovery records it as succeeded.
 TEST_F(CrashTest, BuildPublishedBeforeRecord) {
   crash_at("build.before_record", [&] {
-    auto c = ljd_->client();
-    auto b = c.post("/v1/builds", {{"jailfile",
-                                    "name demo/quick\nversion 1.0.0\nworld bb\n#!/bin/sh\n"
-                                    "echo hi > /hello\n"}});
+    auto b = ljd_->client().post("/v1/builds", quick_build());
     ASSERT_TRUE(b && b->status == 202);
   });
   restart();
@@ -599,10 +601,7 @@ TEST_F(CrashTest, BuildPublishedBeforeRecord) {
 // in a sanitized run).
 TEST_F(CrashTest, BuildRecordedLeavesNoContext) {
   crash_at("build.after_record", [&] {
-    auto c = ljd_->client();
-    auto b = c.post("/v1/builds", {{"jailfile",
-                                    "name demo/quick\nversion 1.0.0\nworld bb\n#!/bin/sh\n"
-                                    "echo hi > /hello\n"}});
+    auto b = ljd_->client().post("/v1/builds", quick_build());
     ASSERT_TRUE(b && b->status == 202);
   });
   restart();

@@ -35,6 +35,7 @@
 
 #include "common/error.hpp"
 #include "common/fd.hpp"
+#include "common/scope.hpp"
 #include "common/signals.hpp"
 #include "jail/backend.hpp"
 #include "oci/config.hpp"
@@ -362,20 +363,10 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
   return c;
 }
 
-// What ljoci leaves to its caller when it exits: a Jail's or an Exec's destructor would kill or
-// reap what the caller (the shim, conmon) owns now, so these objects are never destroyed. They
-// stay reachable here, so that the intent is written down and LeakSanitizer does not report them
-// (as ljd's on_shutdown = leave does).
-template <class T>
-void leave_to_caller(std::unique_ptr<T> p) {
-  static auto* kept = new std::vector<void*>();  // never destroyed
-  kept->push_back(p.release());
-}
-
 // Leaves the jail to our caller: its destructor would kill it. The process exits right after.
 void leave(Created& c) {
-  leave_to_caller(std::move(c.jail));
-  leave_to_caller(std::move(c.backend));
+  lj::keep_forever(std::move(c.jail));
+  lj::keep_forever(std::move(c.backend));
 }
 
 Status start(const std::string& id) {
@@ -423,8 +414,8 @@ Status kill_container(const std::string& id, int sig, bool all) {
   // meant for the container, so a created container stops on TERM/KILL as runc's does.
   if (r && st == oci::Status::created && sig != SIGKILL && (sig == SIGTERM || sig == SIGINT))
     r = jail->signal(SIGKILL, true);
-  leave_to_caller(std::move(jail));  // adopted, not ours to kill
-  leave_to_caller(std::move(backend));
+  lj::keep_forever(std::move(jail));  // adopted, not ours to kill
+  lj::keep_forever(std::move(backend));
   return r;
 }
 
@@ -660,7 +651,7 @@ int cmd_exec(const Args& a) {
     // The monitor is the caller's now (conmon, the shim: its subreaper). Our Exec would reap a
     // monitor that already exited, and the caller would never learn the status (podman exec
     // answered 255 for a quick command), so it is not destroyed; the process exits right after.
-    leave_to_caller(std::move(*exec));
+    lj::keep_forever(std::move(*exec));
     return 0;
   }
   auto r = (*exec)->wait();

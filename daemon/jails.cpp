@@ -18,6 +18,7 @@
 #include "common/log.hpp"
 #include "common/memory.hpp"
 #include "common/random_id.hpp"
+#include "common/scope.hpp"
 #include "daemon/crash_point.hpp"
 #include "daemon/ndjson_log.hpp"
 #include "daemon/networks.hpp"
@@ -68,14 +69,6 @@ namespace {
 
 auto lg() {
   return lj::log("daemon");
-}
-
-// The jails this ljd leaves running at shutdown (on_shutdown = leave) for the next one to
-// re-adopt. Their objects are never destroyed (a Jail's destructor kills it); they are kept here,
-// reachable, so that the intent is written down and LeakSanitizer does not report a leak.
-std::vector<std::unique_ptr<jail::Jail>>& left_running() {
-  static auto* jails = new std::vector<std::unique_ptr<jail::Jail>>();  // never destroyed
-  return *jails;
 }
 
 Error jail_not_found(std::string_view id) {
@@ -1207,10 +1200,10 @@ void Jails::shutdown(bool stop_jails, std::function<void()> done) {
     if (l->attached) l->attached->end(R"({"type":"end","state":"unknown"})");
   }
   if (!stop_jails) {
-    // Leave them running: their Jail objects go to left_running(), never destroyed (their
-    // destructors kill), and the next ljd re-adopts them. Their output pipes close with us.
+    // Leave them running: their Jail objects are kept forever (their destructors kill), and the
+    // next ljd re-adopts them. Their output pipes close with us.
     for (auto& [id, l] : live_) {
-      if (l->jail) left_running().push_back(std::move(l->jail));
+      if (l->jail) keep_forever(std::move(l->jail));
       for (auto& link : l->links) link.release();  // the next ljd re-adopts them (recover)
       l->exit_watch.reset();
     }

@@ -235,6 +235,16 @@ class CrashTest : public ::testing::Test {
     EXPECT_TRUE(w);
     return w ? w->json() : json();
   }
+  // A jail that a test re-adopts must still run when the next ljd is up, however long the restart
+  // takes (seconds under a sanitizer on a loaded machine): it runs until released, SIGTERM to its
+  // processes through the API, and then exits with `code`.
+  static json held(int code) {
+    return sh("trap 'exit " + std::to_string(code) + "' TERM; while :; do sleep 0.1; done");
+  }
+  void release(const std::string& id) {
+    auto r = ljd_->client().post("/v1/jails/" + id + "/kill", {{"signal", "SIGTERM"}});
+    EXPECT_TRUE(r && r->status == 200) << (r ? r->body : "");
+  }
   // POST that ljd dies in the middle of: no answer is expected.
   void post_and_die(const std::string& target, const json& body) {
     auto c = ljd_->client();
@@ -308,12 +318,13 @@ TEST_F(CrashTest, StartOfCreatedJailAfterSpawn) {
 
 // Caught right after the row says running: the jail is re-adopted; wait gets its exit code.
 TEST_F(CrashTest, StartAfterRowIsReadopted) {
-  crash_at("start.after_row", [&] { post_and_die("/v1/jails?start=true", sh("sleep 2; exit 7")); });
+  crash_at("start.after_row", [&] { post_and_die("/v1/jails?start=true", held(7)); });
   restart();
   EXPECT_EQ(info()["recovery"]["jails"]["adopted"], 1);
   Db db(ljd_->root());
   std::string id = db.one("SELECT id FROM jails");
   expect_consistent(*ljd_, {id});
+  release(id);
   json w = wait_jail(id);
   EXPECT_EQ(w["state"], "exited");
   EXPECT_EQ(w["exit"]["code"], 7) << w;
@@ -424,15 +435,15 @@ TEST_F(CrashTest, ExitRecordRefusedByALockedIndexIsFinishedByRecovery) {
 TEST_F(CrashTest, KillNineWithRunningJails) {
   restart();
   auto c = ljd_->client();
-  auto run = [&](const std::string& script) {
-    auto r = c.post("/v1/jails?start=true", sh(script));
+  auto run = [&](const json& spec) {
+    auto r = c.post("/v1/jails?start=true", spec);
     EXPECT_TRUE(r && r->status == 201) << (r ? r->body : "");
     return r ? r->json()["id"].get<std::string>() : std::string();
   };
-  std::string keeps = run("sleep 3; exit 3");
-  std::string exits = run("sleep 0.3; exit 4");
-  std::string signalled = run("sleep 0.3; kill -9 $$");
-  std::string lost = run("sleep 30");
+  std::string keeps = run(held(3));
+  std::string exits = run(sh("sleep 0.3; exit 4"));
+  std::string signalled = run(sh("sleep 0.3; kill -9 $$"));
+  std::string lost = run(sh("sleep 30"));
   pid_t dead = ljd_->pid();
   ljd_->crash();
   // While ljd is down: kill the whole of `lost` (its init), so no status is ever written.
@@ -453,6 +464,7 @@ TEST_F(CrashTest, KillNineWithRunningJails) {
   json l = wait_jail(lost);
   EXPECT_EQ(l["state"], "exited");
   EXPECT_EQ(l["exit"]["lost"], true) << l;
+  release(keeps);
   EXPECT_EQ(wait_jail(keeps)["exit"]["code"], 3);
   expect_consistent(*ljd_, {});
 }

@@ -301,8 +301,10 @@ TEST(LjdExecRestartTest, AnExecsExitCodeSurvivesAKillOfLjd) {
     auto r = c.post("/v1/jails?start=true", {{"world", "bb"}, {"command", {"sleep", "100"}}});
     ASSERT_TRUE(r && r->status == 201);
     jail = r->json()["id"];
-    // x ends while ljd is down; y outlives the restart and is re-adopted.
-    for (auto [id, secs] : {std::pair{&x, "exit 9"}, std::pair{&y, "sleep 4; exit 4"}}) {
+    // x ends while ljd is down; y outlives the restart, however long it takes (seconds under a
+    // sanitizer on a loaded machine), and is re-adopted: it runs until /tmp/go exists.
+    for (auto [id, secs] : {std::pair{&x, "exit 9"},
+                            std::pair{&y, "while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 4"}}) {
       auto e = c.post("/v1/jails/" + jail + "/exec", {{"cmd", {"sh", "-c", std::string("sleep 0.5; ") + secs}}});
       ASSERT_TRUE(e && e->status == 201);
       *id = e->json()["id"];
@@ -324,6 +326,11 @@ TEST(LjdExecRestartTest, AnExecsExitCodeSurvivesAKillOfLjd) {
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 409) << again->body;
   EXPECT_NE(again->body.find("attached once, at its start"), std::string::npos) << again->body;
+  auto go = c.post("/v1/jails/" + jail + "/exec", {{"cmd", {"sh", "-c", ": >/tmp/go"}}});
+  ASSERT_TRUE(go && go->status == 201) << (go ? go->body : "");
+  const std::string go_id = go->json()["id"];
+  auto gs = c.request("POST", "/v1/exec/" + go_id + "/start?detach=true");
+  ASSERT_TRUE(gs && gs->status == 200) << (gs ? gs->body : "");
   auto gy = c.get("/v1/exec/" + y + "/wait?timeout_s=10");
   ASSERT_TRUE(gy);
   EXPECT_EQ(gy->json()["exit"]["code"], 4) << gy->body;

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -100,6 +101,18 @@ std::set<std::string> inits_under(const fs::path& root) {
     if (!ec && target.string().rfind(prefix, 0) == 0) out.insert(target.stem().string());
   }
   return out;
+}
+
+// The pid of jail `id`'s init (0: none), found as inits_under() finds them.
+pid_t init_of(const std::string& id) {
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::string pid = e.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::error_code ec;
+    auto target = fs::read_symlink(e.path() / "fd" / "6", ec);
+    if (!ec && target.stem() == id) return std::stoi(pid);
+  }
+  return 0;
 }
 
 std::vector<std::string> mounts_under(const fs::path& root) {
@@ -441,18 +454,25 @@ TEST_F(CrashTest, KillNineWithRunningJails) {
     return r ? r->json()["id"].get<std::string>() : std::string();
   };
   std::string keeps = run(held(3));
-  std::string exits = run(sh("sleep 0.3; exit 4"));
-  std::string signalled = run(sh("sleep 0.3; kill -9 $$"));
+  std::string exits = run(held(4));
+  std::string signalled = run(sh("trap 'kill -9 $$' TERM; while :; do sleep 0.1; done"));
   std::string lost = run(sh("sleep 30"));
   pid_t dead = ljd_->pid();
   ljd_->crash();
-  // While ljd is down: kill the whole of `lost` (its init), so no status is ever written.
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    std::error_code ec;
-    auto t = fs::read_symlink(e.path() / "fd" / "6", ec);
-    if (!ec && t.stem() == lost) ::kill(std::stoi(e.path().filename()), SIGKILL);
+  // While ljd is down (the jails are told only now, so that none ends before the crash however
+  // slow the spawns): SIGTERM to the inits of `exits` and `signalled`, which forward it to their
+  // commands; SIGKILL to the whole of `lost` (its init), so no status is ever written.
+  std::vector<pid_t> ending;
+  for (auto [id, sig] : {std::pair{exits, SIGTERM}, {signalled, SIGTERM}, {lost, SIGKILL}}) {
+    pid_t init = init_of(id);
+    ASSERT_GT(init, 0) << id;
+    ASSERT_EQ(::kill(init, sig), 0) << id;
+    ending.push_back(init);
   }
-  std::this_thread::sleep_for(600ms);
+  for (int i = 0; i < 200 && std::any_of(ending.begin(), ending.end(),
+                                         [](pid_t p) { return fs::exists("/proc/" + std::to_string(p)); });
+       ++i)
+    std::this_thread::sleep_for(50ms);
   restart();
   json r = info()["recovery"]["jails"];
   EXPECT_EQ(r["adopted"], 1) << r;

@@ -423,6 +423,10 @@ TEST_F(HostileTest, FiveHundredIdleConnectionsDoNotStallOthers) {
     idle.push_back(std::move(*s));
   }
   auto c = client();
+  // The first ping's connection is accepted after the 500 before it (the listen backlog is
+  // first come, first served): ~0.5 s under the sanitizers. That is their order, not a stall by
+  // idle connections, so it is not timed.
+  ASSERT_TRUE(c.get("/v1/_ping"));
   std::vector<std::chrono::microseconds> rtt;
   for (int i = 0; i < 50; ++i) {
     auto p0 = std::chrono::steady_clock::now();

@@ -486,6 +486,7 @@ Result<std::map<std::string, std::vector<net::Attachment>>> Networks::recover(
     joined_ids.push_back(l.jail_id);
   }
   net::Host* h = LJ_TRY(host());
+  // Each link as found: a link that waited in the pool kept the pool's name (Host::attach).
   LJ_TRY_CTX("reconciling the host's networks", h->reconcile(nets, joined));
   // The rules of jails that ended are gone now: their addresses are free (not before: a new
   // jail on one of them would collide with the dead one's rules). Left for the next start when

@@ -572,6 +572,10 @@ TEST_F(LjdNetTest, ResolvConfIsSharedByTextAndAJailsHostsFileGoesWithIt) {
 
 TEST_F(LjdNetTest, KillNineThenRestartFreesDeadLeasesKeepsLiveOnesRemovesStaleLinks) {
   call("POST", "/v1/networks", {{"name", "app"}}, 201);
+  // A first jail starts the link pool: the next ones join with a waiting link, which keeps the
+  // pool's name (ljvp-) and carries the jail's link name as its alias.
+  EXPECT_EQ(exit_code(run(on(json{{"world", "bb"}, {"command", {"true"}}}, "app"))), 0);
+  std::this_thread::sleep_for(200ms);
   auto keep = run(on(server("kept"), "app", json::array({{{"host_port", 8080},
                                                           {"container_port", 80}}})));
   auto dies = run(on(json{{"world", "bb"}, {"command", {"sleep", "1000"}}}, "app",
@@ -590,6 +594,9 @@ TEST_F(LjdNetTest, KillNineThenRestartFreesDeadLeasesKeepsLiveOnesRemovesStaleLi
   EXPECT_NE(world_->exec("h", "ip link show ljbr-0000dead").status, 0);
   EXPECT_EQ(until_ok("r", "curl -sf -m 2 http://192.168.77.1:8080/").out, "kept\n");
   EXPECT_EQ(ip_of(keep), keep_ip);
+  // Both live jails' links were pooled ones, found again by their aliases.
+  EXPECT_EQ(world_->exec("h", "ip -o link show | grep 'ljvp-' | grep -c 'alias ljve-'").out, "2\n")
+      << world_->exec("h", "ip -o link show").out;
   // Now one dies while ljd is down: its lease is freed at the next start.
   auto d = call("GET", "/v1/jails/" + dies["id"].get<std::string>(), json(), 200);
   const int dies_pid = d["pid"].get<int>();

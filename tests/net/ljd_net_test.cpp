@@ -565,9 +565,32 @@ TEST_F(LjdNetTest, ResolvConfIsSharedByTextAndAJailsHostsFileGoesWithIt) {
   };
   EXPECT_EQ(files(".conf"), 2);
   EXPECT_EQ(files(".hosts"), 3);
+  auto jails_files = [&] {  // "<jail id>.hosts"; the others are spares (Networks::forget)
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(ljd_->root() / ".ljd" / "net"))
+      n += e.path().filename().string().rfind("spare-", 0) != 0 && e.path().extension() == ".hosts";
+    return n;
+  };
+  EXPECT_EQ(jails_files(), 3);
   for (const auto& j : jails) call("DELETE", "/v1/jails/" + j["id"].get<std::string>() + "?force=true", json(), 200);
-  for (int i = 0; i < 40 && files(".hosts") > 0; ++i) std::this_thread::sleep_for(50ms);
-  EXPECT_EQ(files(".hosts"), 0);
+  for (int i = 0; i < 40 && jails_files() > 0; ++i) std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(jails_files(), 0);
+  EXPECT_EQ(files(".hosts"), 3);  // kept as spares
+  // The next jail's hosts file is a spare, rewritten: nothing of the jails gone is in it.
+  auto next = run(on(json{{"world", "bb"},
+                          {"command", {"sh", "-c", "cat /etc/hosts; echo END; exec sleep 30"}}},
+                     "default"));
+  std::string l;
+  for (int i = 0; i < 100 && l.find("END") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(50ms);
+    l = logs_of(next);
+  }
+  ASSERT_NE(l.find("END"), std::string::npos) << l;
+  for (const auto& j : jails) EXPECT_EQ(l.find(j["id"].get<std::string>()), std::string::npos) << l;
+  EXPECT_NE(l.find(next["id"].get<std::string>()), std::string::npos) << l;
+  EXPECT_EQ(jails_files(), 1);
+  EXPECT_EQ(files(".hosts"), 3);
+  call("DELETE", "/v1/jails/" + next["id"].get<std::string>() + "?force=true", json(), 200);
 }
 
 TEST_F(LjdNetTest, KillNineThenRestartFreesDeadLeasesKeepsLiveOnesRemovesStaleLinks) {

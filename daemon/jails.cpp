@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/laps.hpp"
 #include "common/log.hpp"
 #include "common/memory.hpp"
 #include "common/random_id.hpp"
@@ -185,6 +186,7 @@ Status Jails::publish_exposed(CreateJail& req, const std::vector<ExposedPort>& w
 }
 
 void Jails::create(CreateJail req, bool start, Uid uid, RowDone done) {
+  Laps laps;
   if (d_.stopping) return done(fail(Errc::busy, "jail", "ljd is shutting down"));
   if (start && !d_.backend) {
     return done(fail(Errc::unsupported, "jail", "this ljd was built without a jail backend"));
@@ -204,12 +206,14 @@ void Jails::create(CreateJail req, bool start, Uid uid, RowDone done) {
   }
   auto layers = resolve_layers(req);
   if (!layers) return done(tl::unexpected(layers.error()));
+  laps.lap("layers");
   // Its addresses, stored with its row (one transaction): never handed out twice.
   std::vector<index::LeaseRow> leases;
   if (req.net.any()) {
     auto l = d_.networks->lease(req.net);
     if (!l) return done(tl::unexpected(l.error()));
     leases = std::move(*l);
+    laps.lap("lease");
   }
 
   JailRow row;
@@ -235,6 +239,8 @@ void Jails::create(CreateJail req, bool start, Uid uid, RowDone done) {
   }
   if (!ins) return done(tl::unexpected(ins.error()));
   std::string id = ins->id;
+  laps.lap("row");
+  lg()->debug("jail={} create took {}us ({})", id, laps.total_us(), laps.text());
   crash_point("create.after_row");
   if (!start) {
     if (auto st = d_.emit(d_.idx.transition(id, index::JailState::created, {}, uid)); !st)
@@ -279,6 +285,7 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
     Result<std::unique_ptr<jail::Jail>> result = fail(Errc::internal, "jail", "not run");
   };
   // 1. The spec, and its networks' plan (resolv.conf and hosts bound in).
+  Laps laps;
   auto job = std::make_shared<Job>();
   job->spec = make_spec(req, id, std::move(layers));
   job->spec.status_file = status_path(id);
@@ -287,6 +294,7 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
     if (!plan) return abandon_start(id, fresh, std::move(plan).error(), done);
     for (const auto& v : plan->files) job->spec.root.volumes.push_back(v);
     job->net = std::move(*plan);
+    laps.lap("plan");
   }
   // 2. The stdio: a terminal, whose master comes back on a console socket (read as stdout), or
   // the output pipes, of which the jail's init holds a read end too (read_output); a pipe to
@@ -335,6 +343,7 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
     followers_.erase(fit);
   }
 
+  lg()->debug("jail={} prepare took {}us ({})", id, laps.total_us(), laps.text());
   // 4. The backend, on the pool.
   const bool tty = req.tty, tty_input = req.tty && req.stdin_open;
   auto finish = std::make_shared<RowDone>(std::move(done));
@@ -371,6 +380,7 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
     job->in_r.reset();
     // 5. Back on the loop: the row, then supervision.
     d_.loop.post([this, job, pipes, finish, id, fresh, uid, tty, tty_input] {
+      Laps steps;
       Live& l = *live_.at(id);
       l.spawning = false;
       if (!job->result) return abandon_start(id, fresh, std::move(job->result).error(), *finish);
@@ -385,16 +395,20 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
                             index::ProcessHandle{h.pid, h.start_time, h.cgroup, h.jid}, uid));
       // Without its row the jail could not be recovered: it must not run (abandon_start kills it).
       if (!ev) return abandon_start(id, fresh, std::move(ev).error(), *finish);
+      steps.lap("row");
       if (job->net) {
         l.links = std::move(job->attached.links);
         l.networks = job->net->networks();
         d_.networks->refresh_hosts(l.networks, id);  // its own was written by plan
+        steps.lap("hosts");
       }
       read_output(l, std::move(pipes->first), std::move(pipes->second));
       supervise(l);
       crash_point("start.after_row");
       if (d_.stopping) (void)l.jail->signal(SIGKILL, true);
       (*finish)(get(id));
+      steps.lap("reply");
+      lg()->debug("jail={} running took {}us ({})", id, steps.total_us(), steps.text());
     });
   });
 }
@@ -492,6 +506,7 @@ void Jails::on_reaped(const std::string& id, Result<std::optional<jail::ExitStat
   l.deadline.reset();
   l.kill_timer.reset();
   crash_point("exit.before_record");  // reaped, not yet recorded
+  Laps laps;
   l.pending_exit = rec;
   // The teardown goes on while a refused record is retried: it needs nothing of the index, and
   // the status file (kept until both are done) is the durable copy of the exit meanwhile.
@@ -500,7 +515,10 @@ void Jails::on_reaped(const std::string& id, Result<std::optional<jail::ExitStat
   } else {
     retry_record_exit(id);
   }
+  laps.lap("record");
   teardown(l);
+  laps.lap("post");
+  lg()->debug("jail={} exit took {}us ({})", id, laps.total_us(), laps.text());
 }
 
 // The Jail goes to the blocking pool, which tears it down and destroys it; the live entry (and
@@ -546,6 +564,7 @@ void Jails::on_torn_down(const std::string& id, const Status& st) {
   auto it = live_.find(id);
   // Shut down meanwhile: the status file stays for the next ljd, whose recovery settles it.
   if (it == live_.end()) return;
+  Laps laps;
   Live& l = *it->second;
   l.torn_down = true;
   l.teardown_ok = bool(st);
@@ -561,7 +580,9 @@ void Jails::on_torn_down(const std::string& id, const Status& st) {
       if (auto r = d_.idx.release_leases(id); !r)
         lg()->warn("jail={} releasing its addresses: {}", id, r.error().what());
     }
+    laps.lap("release");
     d_.networks->refresh_hosts(l.networks);
+    laps.lap("hosts");
   }
   if (l.teardown_ok && l.exit_recorded) ::unlink(status_path(id).c_str());
   // Every writer of the pipes is dead after teardown: what is left in them (a pipe's worth) goes
@@ -579,6 +600,8 @@ void Jails::on_torn_down(const std::string& id, const Status& st) {
     });
   }
   maybe_finish(id);
+  laps.lap("finish");
+  lg()->debug("jail={} torn down took {}us ({})", id, laps.total_us(), laps.text());
 }
 
 void Jails::on_output(Live& l, int stream, std::string_view data) {
@@ -703,6 +726,7 @@ void Jails::maybe_finish(const std::string& id) {
 }
 
 void Jails::finish(Live& l) {
+  Laps laps;
   std::string id = l.id;
   for (int s = 0; s < 2; ++s) {
     if (!l.partial[s].empty()) append_log(l, s, l.partial[s]);
@@ -718,13 +742,17 @@ void Jails::finish(Live& l) {
       lg()->error("jail={} removing: {}", id, ev.error().what());
     }
     row = get(id);
+    laps.lap("remove");
   }
   auto callbacks = std::move(l.on_finish);
   if (row && l.log) l.log->end_followers(end_record(*row, l.log->last_seq() + 1));
   if (l.attached) l.attached->end(row ? end_record(*row, 0) : std::string());
   live_.erase(id);
+  laps.lap("erase");
   if (row) answer_waiters(*row);
   for (auto& cb : callbacks) cb(row);
+  laps.lap("answer");
+  lg()->debug("jail={} finish took {}us ({})", id, laps.total_us(), laps.text());
   if (live_.empty() && on_empty_) {
     auto f = std::move(on_empty_);
     on_empty_ = nullptr;

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/laps.hpp"
 #include "common/log.hpp"
 #include "common/random_id.hpp"
 #include "daemon/core.hpp"
@@ -38,6 +39,9 @@ std::string read_file(const std::filesystem::path& p) {
   ss << in.rdbuf();
   return ss.str();
 }
+
+// At most this many spare hosts files are kept (Networks::forget).
+constexpr std::size_t kSpareHosts = 16;
 
 }  // namespace
 
@@ -148,6 +152,17 @@ Result<std::filesystem::path> Networks::resolv_file(const std::string& text) {
     resolv_.emplace(std::move(name), text);
     return path;
   }
+}
+
+std::string Networks::host_resolv() {
+  struct stat st {};
+  if (::stat("/etc/resolv.conf", &st) != 0) return {};
+  HostResolv& c = host_resolv_;
+  if (st.st_ino != c.ino || st.st_size != c.size || st.st_mtim.tv_sec != c.mtime.tv_sec ||
+      st.st_mtim.tv_nsec != c.mtime.tv_nsec) {
+    c = HostResolv{st.st_ino, st.st_size, st.st_mtim, read_file("/etc/resolv.conf")};
+  }
+  return c.text;
 }
 
 Result<index::NetworkRow> Networks::create(NetworkCreate req, std::optional<std::uint32_t> uid) {
@@ -319,6 +334,7 @@ Result<std::vector<index::LeaseRow>> Networks::lease(const JailNetworking& req) 
 Result<NetPlan> Networks::plan(const std::string& jail_id, const std::string& hostname,
                                const JailNetworking& req) {
   NetPlan p;
+  Laps laps;
   LJ_TRY(host());  // attach (on the pool) uses it
   auto leases = LJ_TRY(d_.idx.jail_leases(jail_id));
   if (leases.size() != req.networks.size()) {
@@ -339,6 +355,7 @@ Result<NetPlan> Networks::plan(const std::string& jail_id, const std::string& ho
     LJ_TRY(net::check_endpoint(j.net, j.ep));
     p.joins.push_back(std::move(j));
   }
+  laps.lap("leases");
   // Its resolv.conf (shared by the jails of the same text) and its own hosts, under the state
   // directory, bound read-only into the jail.
   if (!files_made_) {
@@ -347,8 +364,12 @@ Result<NetPlan> Networks::plan(const std::string& jail_id, const std::string& ho
     if (ec) return fail(Errc::system, "network", "creating " + files_dir().string() + ": " + ec.message());
     files_made_ = true;
   }
-  const auto resolv = LJ_TRY(resolv_file(net::resolv_conf(read_file("/etc/resolv.conf"), req.dns)));
+  const auto resolv = LJ_TRY(resolv_file(net::resolv_conf(host_resolv(), req.dns)));
+  laps.lap("resolv");
+  reuse_spare(jail_id);
   LJ_TRY(write_hosts(jail_id, Own{hostname, req.extra_hosts}));
+  laps.lap("hosts");
+  lg()->debug("jail={} plan took {}us ({})", jail_id, laps.total_us(), laps.text());
   p.files.push_back(jail::Volume{hosts_path(jail_id), "/etc/hosts", true});
   p.files.push_back(jail::Volume{resolv, "/etc/resolv.conf", true});
   return p;
@@ -428,7 +449,29 @@ void Networks::refresh_hosts(const std::vector<std::string>& networks, const std
 }
 
 void Networks::forget(const std::string& jail_id) {
-  ::unlink(hosts_path(jail_id).c_str());
+  const auto path = hosts_path(jail_id);
+  {
+    std::lock_guard lock(spare_mu_);
+    if (spare_.size() < kSpareHosts) {
+      // Not named for a jail: a restart's recovery removes it with the files of jails gone.
+      auto spare = files_dir() / fmt::format("spare-{}.hosts", spare_seq_++);
+      if (::rename(path.c_str(), spare.c_str()) == 0) spare_.push_back(std::move(spare));
+      return;  // or it had none
+    }
+  }
+  ::unlink(path.c_str());
+}
+
+void Networks::reuse_spare(const std::string& jail_id) {
+  std::filesystem::path spare;
+  {
+    std::lock_guard lock(spare_mu_);
+    if (spare_.empty()) return;
+    spare = std::move(spare_.back());
+    spare_.pop_back();
+  }
+  // Its old text is overwritten before any jail sees it (write_hosts, before the start binds it).
+  if (::rename(spare.c_str(), hosts_path(jail_id).c_str()) != 0) ::unlink(spare.c_str());
 }
 
 json Networks::jail_addresses(const std::string& jail_id) {
@@ -486,6 +529,7 @@ Result<std::map<std::string, std::vector<net::Attachment>>> Networks::recover(
     joined_ids.push_back(l.jail_id);
   }
   net::Host* h = LJ_TRY(host());
+  // Each link as found: a link that waited in the pool kept the pool's name (Host::attach).
   LJ_TRY_CTX("reconciling the host's networks", h->reconcile(nets, joined));
   // The rules of jails that ended are gone now: their addresses are free (not before: a new
   // jail on one of them would collide with the dead one's rules). Left for the next start when

@@ -56,7 +56,9 @@ struct PublishedPort {
 
 // One jail on one network.
 struct Endpoint {
-  std::string link;  // the host end of the jail's link (link_name); the bridge's port
+  // The host end of the jail's link, the bridge's port: link_name; in an Attachment on Linux,
+  // the pool's name when the link waited in the pool (Host::attach).
+  std::string link;
   std::string jail_ifname = "eth0";
   IpAddress address4;  // leased by the caller (allocate)
   std::optional<IpAddress> address6;
@@ -119,9 +121,11 @@ class Host {
   // Removes the network's rules and its bridge. Idempotent (a missing one is not an error).
   virtual Status remove_network(const NetworkSpec& net) = 0;
 
-  // Links a jail into a network: its link (named ep.link on the host, ep.jail_ifname in the
-  // jail, with its addresses, up, and the default route when asked), the anti-spoofing rule of
-  // its port, its published ports. On failure nothing of it is left.
+  // Links a jail into a network: its link (ep.jail_ifname in the jail, with its addresses, up,
+  // and the default route when asked; on the host named ep.link, or, on Linux when it waited in
+  // a namespace of the pool, the pool's name with ep.link as its alias: the Attachment's
+  // endpoint has the name), the anti-spoofing rule of its port, its published ports. On failure
+  // nothing of it is left.
   virtual Result<Attachment> attach(const NetworkSpec& net, const Endpoint& ep,
                                     const JailTarget& target) = 0;
   // Linux: a network namespace for a jail, made ahead, whose first link waits in it (its jail
@@ -137,12 +141,14 @@ class Host {
 
   // Recovery: makes ljd's rules exactly those of `nets` and `endpoints` (every other rule of
   // ljd's goes), and removes bridges and jail links of ljd's (by prefix) that are not listed.
+  // An endpoint's link is found by its name or its alias (a link of the pool keeps the pool's
+  // name, see attach): `endpoints` come back with the names found.
   struct Joined {
     const NetworkSpec* net;
     Endpoint ep;
   };
   virtual Status reconcile(const std::vector<NetworkSpec>& nets,
-                           const std::vector<Joined>& endpoints) = 0;
+                           std::vector<Joined>& endpoints) = 0;
 
   // Removes every rule and link of ljd's: a host with no networks of ljd's is as it was.
   virtual Status remove_all() = 0;

@@ -91,6 +91,16 @@ class NetHost : public ::testing::Test {
     return a ? std::move(*a) : Attachment();
   }
 
+  // A namespace of the host's pool (the first take starts the pool: none is ready yet).
+  UniqueFd pooled_netns() {
+    UniqueFd ns = host_->take_jail_netns();
+    for (int i = 0; i < 250 && !ns; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      ns = host_->take_jail_netns();
+    }
+    return ns;
+  }
+
   std::string ruleset() { return world_.exec("h", "nft list ruleset").out; }
   std::string links() { return world_.exec("h", "ip -o link show").out; }
 
@@ -255,15 +265,12 @@ TEST_F(NetHost, DetachRemovesWhatIsLeftWhenSomeElementsAreGone) {
   EXPECT_EQ(rules.find("fd00:201::3"), std::string::npos) << rules;
 }
 
-// A namespace made ahead by the host's pool, with its link waiting: attach names the host end,
-// puts it on the bridge and addresses the jail end; a clean removal leaves no waiting link.
+// A namespace made ahead by the host's pool, with its link waiting: attach puts the host end on
+// the bridge under the pool's name (ep.link its alias) and addresses the jail end; a clean
+// removal leaves no waiting link.
 TEST_F(NetHost, APooledNamespaceJoinsWithItsWaitingLink) {
   ASSERT_OK(host_->add_network(a_));
-  UniqueFd ns = host_->take_jail_netns();  // the first starts the pool: none ready yet
-  for (int i = 0; i < 250 && !ns; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    ns = host_->take_jail_netns();
-  }
+  UniqueFd ns = pooled_netns();
   ASSERT_TRUE(ns);
   EXPECT_NE(links().find("ljvp-"), std::string::npos) << links();
   const std::string in_ns =
@@ -272,9 +279,13 @@ TEST_F(NetHost, APooledNamespaceJoinsWithItsWaitingLink) {
   auto web = endpoint("ljve-000000a3", "10.201.0.4", "fd00:201::4");
   auto att = host_->attach(a_, web, JailTarget{ns.get(), {}});
   ASSERT_TRUE(att) << att.error().what();
-  auto shown = world_.exec("h", "ip -o link show ljve-000000a3");
+  // Not renamed (a rename re-registers the link's sysctl tables: the dearest part of a join).
+  const std::string link = att->endpoint().link;
+  EXPECT_EQ(link.rfind("ljvp-", 0), 0u) << link;
+  auto shown = world_.exec("h", "ip -o link show " + link);
   EXPECT_NE(shown.out.find("master ljbr-0000000a"), std::string::npos) << shown.out;
   EXPECT_NE(shown.out.find("state UP"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("alias ljve-000000a3"), std::string::npos) << shown.out;
   auto eth0 = world_.exec("h", in_ns + "ip -o addr show dev eth0");
   EXPECT_NE(eth0.out.find("inet 10.201.0.4/24"), std::string::npos) << eth0.out;
   EXPECT_NE(world_.exec("h", in_ns + "ip link show eth0").out.find("02:6c:0a:c9:00:04"),
@@ -284,11 +295,41 @@ TEST_F(NetHost, APooledNamespaceJoinsWithItsWaitingLink) {
   // all start in pooled namespaces).
   EXPECT_NE(world_.exec("h", in_ns + "ip -o link show eth0").out.find("LOWER_UP"),
             std::string::npos);
-  EXPECT_NE(ruleset().find("ljve-000000a3"), std::string::npos);
+  // The rules name the link as it is.
+  const std::string rules = ruleset();
+  EXPECT_NE(rules.find("\"" + link + "\" . 10.201.0.4"), std::string::npos) << rules;
+  EXPECT_EQ(rules.find("ljve-000000a3"), std::string::npos) << rules;
   ASSERT_OK(att->detach());
+  EXPECT_EQ(ruleset().find(link), std::string::npos);
   ASSERT_OK(host_->remove_all());
   EXPECT_EQ(links().find("ljvp-"), std::string::npos) << links();
   EXPECT_EQ(links().find("ljve-"), std::string::npos) << links();
+}
+
+// After a crash: a live jail's pooled link is found by its alias and kept (its rules on its
+// name), a dead jail's is removed.
+TEST_F(NetHost, ReconcileFindsAPooledLinkByItsAlias) {
+  ASSERT_OK(host_->add_network(a_));
+  UniqueFd live_ns = pooled_netns(), dead_ns = pooled_netns();
+  ASSERT_TRUE(live_ns && dead_ns);
+  auto live = endpoint("ljve-000000a1", "10.201.0.2");
+  live.ports.push_back({std::nullopt, 8080, 80, Proto::tcp});
+  auto kept = host_->attach(a_, live, JailTarget{live_ns.get(), {}});
+  auto dead = host_->attach(a_, endpoint("ljve-000000a2", "10.201.0.3"), JailTarget{dead_ns.get(), {}});
+  ASSERT_TRUE(kept && dead);
+  const std::string kept_link = kept->endpoint().link, dead_link = dead->endpoint().link;
+  kept->release();  // a crashed daemon forgets, it does not detach
+  dead->release();
+  std::vector<Host::Joined> eps{{&a_, live}};
+  ASSERT_OK(host_->reconcile({a_}, eps));
+  EXPECT_EQ(eps[0].ep.link, kept_link);
+  const std::string l = links(), rules = ruleset();
+  EXPECT_NE(l.find(kept_link), std::string::npos) << l;
+  EXPECT_EQ(l.find(dead_link), std::string::npos) << l;
+  EXPECT_NE(rules.find("\"" + kept_link + "\" . 10.201.0.2"), std::string::npos) << rules;
+  EXPECT_EQ(rules.find("10.201.0.3"), std::string::npos) << rules;
+  ASSERT_OK(host_->detach(a_, eps[0].ep));
+  EXPECT_EQ(ruleset().find(kept_link), std::string::npos);
 }
 
 TEST_F(NetHost, ReconcileKeepsTheLiveAndRemovesTheStale) {

@@ -565,13 +565,40 @@ TEST_F(LjdNetTest, ResolvConfIsSharedByTextAndAJailsHostsFileGoesWithIt) {
   };
   EXPECT_EQ(files(".conf"), 2);
   EXPECT_EQ(files(".hosts"), 3);
+  auto jails_files = [&] {  // "<jail id>.hosts"; the others are spares (Networks::forget)
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(ljd_->root() / ".ljd" / "net"))
+      n += e.path().filename().string().rfind("spare-", 0) != 0 && e.path().extension() == ".hosts";
+    return n;
+  };
+  EXPECT_EQ(jails_files(), 3);
   for (const auto& j : jails) call("DELETE", "/v1/jails/" + j["id"].get<std::string>() + "?force=true", json(), 200);
-  for (int i = 0; i < 40 && files(".hosts") > 0; ++i) std::this_thread::sleep_for(50ms);
-  EXPECT_EQ(files(".hosts"), 0);
+  for (int i = 0; i < 40 && jails_files() > 0; ++i) std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(jails_files(), 0);
+  EXPECT_EQ(files(".hosts"), 3);  // kept as spares
+  // The next jail's hosts file is a spare, rewritten: nothing of the jails gone is in it.
+  auto next = run(on(json{{"world", "bb"},
+                          {"command", {"sh", "-c", "cat /etc/hosts; echo END; exec sleep 30"}}},
+                     "default"));
+  std::string l;
+  for (int i = 0; i < 100 && l.find("END") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(50ms);
+    l = logs_of(next);
+  }
+  ASSERT_NE(l.find("END"), std::string::npos) << l;
+  for (const auto& j : jails) EXPECT_EQ(l.find(j["id"].get<std::string>()), std::string::npos) << l;
+  EXPECT_NE(l.find(next["id"].get<std::string>()), std::string::npos) << l;
+  EXPECT_EQ(jails_files(), 1);
+  EXPECT_EQ(files(".hosts"), 3);
+  call("DELETE", "/v1/jails/" + next["id"].get<std::string>() + "?force=true", json(), 200);
 }
 
 TEST_F(LjdNetTest, KillNineThenRestartFreesDeadLeasesKeepsLiveOnesRemovesStaleLinks) {
   call("POST", "/v1/networks", {{"name", "app"}}, 201);
+  // A first jail starts the link pool: the next ones join with a waiting link, which keeps the
+  // pool's name (ljvp-) and carries the jail's link name as its alias.
+  EXPECT_EQ(exit_code(run(on(json{{"world", "bb"}, {"command", {"true"}}}, "app"))), 0);
+  std::this_thread::sleep_for(200ms);
   auto keep = run(on(server("kept"), "app", json::array({{{"host_port", 8080},
                                                           {"container_port", 80}}})));
   auto dies = run(on(json{{"world", "bb"}, {"command", {"sleep", "1000"}}}, "app",
@@ -590,6 +617,9 @@ TEST_F(LjdNetTest, KillNineThenRestartFreesDeadLeasesKeepsLiveOnesRemovesStaleLi
   EXPECT_NE(world_->exec("h", "ip link show ljbr-0000dead").status, 0);
   EXPECT_EQ(until_ok("r", "curl -sf -m 2 http://192.168.77.1:8080/").out, "kept\n");
   EXPECT_EQ(ip_of(keep), keep_ip);
+  // Both live jails' links were pooled ones, found again by their aliases.
+  EXPECT_EQ(world_->exec("h", "ip -o link show | grep 'ljvp-' | grep -c 'alias ljve-'").out, "2\n")
+      << world_->exec("h", "ip -o link show").out;
   // Now one dies while ljd is down: its lease is freed at the next start.
   auto d = call("GET", "/v1/jails/" + dies["id"].get<std::string>(), json(), 200);
   const int dies_pid = d["pid"].get<int>();

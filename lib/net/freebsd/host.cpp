@@ -353,8 +353,7 @@ class FreebsdHost final : public Host {
     return release_link(ep.link);
   }
 
-  Status reconcile(const std::vector<NetworkSpec>& nets,
-                   const std::vector<Joined>& endpoints) override {
+  Status reconcile(const std::vector<NetworkSpec>& nets, std::vector<Joined>& endpoints) override {
     {
       std::lock_guard lock(mu_);
       unreleased_.clear();  // the sweep below removes every link not listed

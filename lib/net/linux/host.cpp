@@ -7,12 +7,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <map>
 #include <mutex>
 #include <set>
 
 #include "common/fd.hpp"
+#include "common/laps.hpp"
 #include "common/log.hpp"
 #include "common/scope.hpp"
 #include "net/linux/link_pool.hpp"
@@ -88,9 +88,10 @@ class LinuxHost final : public Host {
     return pool_.take();
   }
 
-  // A jail's link, as a checklist: (1) its link (the pool's, named and put on the bridge; or a
-  // new veth pair whose jail end is made in the jail's namespace), (2) the jail end's addresses
-  // and routes, (3) its rules. A failure undoes (1).
+  // A jail's link, as a checklist: (1) its link (the pool's, put on the bridge under the pool's
+  // name with ep.link as its alias; or a new veth pair named ep.link whose jail end is made in
+  // the jail's namespace), (2) the jail end's addresses and routes, (3) its rules, on the link's
+  // actual name, which the Attachment's endpoint carries. A failure undoes (1).
   Result<Attachment> attach(const NetworkSpec& net, const Endpoint& ep,
                             const JailTarget& target) override {
     // Claimed first: a waiting link given to an attach that fails goes with the namespace.
@@ -101,32 +102,24 @@ class LinuxHost final : public Host {
     LJ_TRY(check_endpoint(net, ep));
     if (target.netns_fd < 0)
       return fail(Errc::invalid_argument, "net", "attach needs the jail's network namespace");
-    using Clock = std::chrono::steady_clock;
-    auto t = Clock::now();
-    std::string laps;
-    auto lap = [&](const char* what) {
-      auto now = Clock::now();
-      laps += fmt::format(" {}={}us", what,
-                          std::chrono::duration_cast<std::chrono::microseconds>(now - t).count());
-      t = now;
-    };
+    Laps laps;
     std::lock_guard lock(mu_);
     LJ_TRY(here());
     const int bridge = LJ_TRY(bridge_index(net));
-    lap("bridge");
+    laps.lap("bridge");
     // 1. The link.
-    std::string made = slot ? slot->host_end : ep.link;
-    ScopeExit unlink([&] { (void)sock_.remove(made); });
+    Endpoint actual = ep;
+    if (slot) actual.link = slot->host_end;
+    ScopeExit unlink([&] { (void)sock_.remove(actual.link); });
     if (slot) {
       if (auto j = sock_.join_bridge(slot->host_index, ep.link, bridge); !j) {
         bridges_.erase(net.bridge);  // perhaps not its bridge any more: looked up again next time
         return fail(std::move(j).error());
       }
-      made = ep.link;
     } else {
       LJ_TRY(sock_.add_veth(ep.link, bridge, ep.jail_ifname, target.netns_fd, mac_for(ep.address4)));
     }
-    lap(slot ? "join" : "veth");
+    laps.lap(slot ? "join" : "veth");
     // 2. The jail end.
     std::vector<std::pair<IpAddress, int>> addrs{{ep.address4, net.subnet4.length()}};
     if (ep.address6) addrs.emplace_back(*ep.address6, net.subnet6->length());
@@ -142,18 +135,18 @@ class LinuxHost final : public Host {
       RouteSocket jail = LJ_TRY(RouteSocket::open_in(target.netns_fd));
       LJ_TRY(jail.configure(ep.jail_ifname, addrs, gws));
     }
-    lap("configure");
+    laps.lap("configure");
     // 3. The rules: set and map elements only, as one netlink batch.
-    if (auto s = batch_.add(nft::endpoint_elements(ep)); !s) {
+    if (auto s = batch_.add(nft::endpoint_elements(actual)); !s) {
       if (s.error().errc() == Errc::exists)
         return fail(Errc::conflict, "net",
                     "a host port of jail link " + ep.link + " is published already");
       return fail(std::move(s).error().context("rules of " + ep.link));
     }
-    lap("rules");
-    lj::log("net")->debug("attach link={}{}", ep.link, laps);
+    laps.lap("rules");
+    lj::log("net")->debug("attach link={} as {} {}", ep.link, actual.link, laps.text());
     unlink.dismiss();
-    return Attachment(this, net, ep);
+    return Attachment(this, net, std::move(actual));
   }
 
   Status detach(const NetworkSpec&, const Endpoint& ep, Unlink unlink) override {
@@ -169,10 +162,20 @@ class LinuxHost final : public Host {
     return sock_.remove(ep.link);
   }
 
-  Status reconcile(const std::vector<NetworkSpec>& nets,
-                   const std::vector<Joined>& endpoints) override {
+  Status reconcile(const std::vector<NetworkSpec>& nets, std::vector<Joined>& endpoints) override {
     std::lock_guard lock(mu_);
     LJ_TRY(here());
+    // A link that waited in the pool keeps the pool's name, its alias the endpoint's: the
+    // endpoint takes the name found.
+    std::set<std::string> names;
+    std::map<std::string, std::string> by_alias;
+    for (const auto& l : LJ_TRY(sock_.links_with_prefix(std::string(linux_links::kPoolPrefix))))
+      if (!l.alias.empty()) by_alias[l.alias] = l.name;
+    for (const auto& l : LJ_TRY(sock_.links_with_prefix(std::string(kLinkPrefix))))
+      names.insert(l.name);
+    for (auto& j : endpoints)
+      if (auto it = by_alias.find(j.ep.link); !names.count(j.ep.link) && it != by_alias.end())
+        j.ep.link = it->second;
     std::set<std::string> keep;
     std::string text = nft::remove_all() + nft::base();
     bridges_.clear();
@@ -238,10 +241,10 @@ class LinuxHost final : public Host {
     std::set<std::string> pooled;
     for (auto& n : pool_.names()) pooled.insert(std::move(n));
     for (auto prefix : {kLinkPrefix, linux_links::kPoolPrefix, kBridgePrefix})
-      for (const auto& name : LJ_TRY(sock_.names_with_prefix(std::string(prefix))))
-        if (!keep.count(name) && !pooled.count(name)) {
-          lj::log("net")->info("removing stale interface {}", name);
-          LJ_TRY(sock_.remove(name));
+      for (const auto& l : LJ_TRY(sock_.links_with_prefix(std::string(prefix))))
+        if (!keep.count(l.name) && !pooled.count(l.name)) {
+          lj::log("net")->info("removing stale interface {}", l.name);
+          LJ_TRY(sock_.remove(l.name));
         }
     return {};
   }

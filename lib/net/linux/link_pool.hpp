@@ -1,8 +1,8 @@
 // Jails' network namespaces made ahead, each with the jail end of its first link waiting in it.
 // Making a namespace (copy_net_ns) and a veth pair are the dearest steps of a jail's start on a
-// network: a thread of the Host makes a few ahead, so that attach() only renames the waiting host
-// end, puts it on the network's bridge, and gives the jail end its addresses (bench/net: the
-// figures before and after are in docs/networking.md).
+// network: a thread of the Host makes a few ahead, so that attach() only puts the waiting host
+// end on the network's bridge (under its own name, the jail's link name as its alias), and gives
+// the jail end its addresses (bench/net: the figures before and after are in docs/networking.md).
 //
 // A slot: a new namespace (loopback up) holding `eth0`, up, whose peer waits in the host's
 // namespace as `ljvp-XXXXXXXX` (kPoolPrefix), down and on no bridge; a netlink socket in the

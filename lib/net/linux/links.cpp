@@ -149,15 +149,18 @@ Result<int> RouteSocket::ifindex(const std::string& name) {
   return rtnl_link_get_ifindex(l.get());
 }
 
-Result<std::vector<std::string>> RouteSocket::names_with_prefix(const std::string& prefix) {
+Result<std::vector<RouteSocket::Named>> RouteSocket::links_with_prefix(const std::string& prefix) {
   nl_cache* raw = nullptr;
   if (int e = rtnl_link_alloc_cache(sk_.get(), AF_UNSPEC, &raw); e < 0)
     return fail(nl_error("list interfaces", e));
   std::unique_ptr<nl_cache, CacheDel> cache(raw);
-  std::vector<std::string> out;
+  std::vector<Named> out;
   for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
-    const char* n = rtnl_link_get_name(reinterpret_cast<rtnl_link*>(o));
-    if (n && std::string_view(n).rfind(prefix, 0) == 0) out.emplace_back(n);
+    auto* l = reinterpret_cast<rtnl_link*>(o);
+    const char* n = rtnl_link_get_name(l);
+    if (!n || std::string_view(n).rfind(prefix, 0) != 0) continue;
+    const char* alias = rtnl_link_get_ifalias(l);
+    out.push_back({n, alias ? alias : ""});
   }
   return out;
 }
@@ -219,15 +222,15 @@ Status RouteSocket::add_veth(const std::string& here_end, int bridge_index,
   return {};
 }
 
-Status RouteSocket::join_bridge(int index, const std::string& name, int bridge_index) {
-  // do_setlink renames before it enslaves and brings the link up: one request does all three.
+Status RouteSocket::join_bridge(int index, const std::string& alias, int bridge_index) {
+  // do_setlink sets the alias, enslaves and brings the link up: one request does all three.
   Link cur(rtnl_link_alloc()), change(rtnl_link_alloc());
   rtnl_link_set_ifindex(cur.get(), index);
-  rtnl_link_set_name(change.get(), name.c_str());
+  rtnl_link_set_ifalias(change.get(), alias.c_str());
   rtnl_link_set_master(change.get(), bridge_index);
   rtnl_link_set_flags(change.get(), IFF_UP);
   if (int e = rtnl_link_change(sk_.get(), cur.get(), change.get(), 0); e < 0)
-    return fail(nl_error("put link " + name + " on its bridge", e));
+    return fail(nl_error("put link " + alias + " on its bridge", e));
   return {};
 }
 

@@ -7,7 +7,7 @@
 # jail on a child built from it (inherited, with the child's own item); a root policy_override
 # runs, is recorded, and the device is in the jail; the chain exported as an OCI image carries
 # the declarations as its org.lightjail.privileges label, a jail on that image is refused for
-# them, and so is a jail on an overlay built `from image` on it (the image's label inherited);
+# them (in this ljd, and pushed to docker-registry on 127.0.0.1 and pulled by a fresh ljd), and so is a jail on an overlay built `from image` on it (the image's label inherited);
 # under a policy that grants them a jail on the child runs without override, the device in it,
 # the grant recorded; a created jail whose overlay resolves at start to a version declaring more
 # than its recorded grant is refused (409).
@@ -95,6 +95,24 @@ check "the exported image's label org.lightjail.privileges is the chain's declar
 out=$(create "$(on_image localhost/priv/child:1 true)" | refused)
 check "  a jail on that image: 403, the image declares them again" \
   test "$out" = "403 policy.permission_denied device=$dev:policy_devices mlock:policy_allow"
+if command -v docker-registry >/dev/null; then
+  # Pushed to a registry on 127.0.0.1 and pulled by a fresh ljd (another root): the label came along.
+  port=$(free_port)
+  start_registry "$port" ""
+  lj push localhost/priv/child:1 "127.0.0.1:$port/priv/child:1" >/dev/null 2>&1
+  stop_ljd
+  main_root=$root; root=$tmp/root-pulled
+  start_ljd_with "# the default policy"
+  lj pull "127.0.0.1:$port/priv/child:1" >/dev/null 2>&1
+  out=$(create "$(on_image "127.0.0.1:$port/priv/child:1" true)" | refused)
+  check "  pushed, then pulled by a fresh ljd: a jail on it is refused for the same items" \
+    test "$out" = "403 policy.permission_denied device=$dev:policy_devices mlock:policy_allow"
+  stop_ljd
+  root=$main_root
+  start_ljd_with "# the default policy: no privilege granted"
+else
+  echo "skip: docker-registry not installed: no push and pull"
+fi
 printf 'name priv/onimg\nversion 1.0.0\nfrom image localhost/priv/child:1\n#!/bin/sh\ntrue\n' > "$tmp/onimg/Jailfile"
 lj build "$tmp/onimg" >/dev/null 2>&1
 out=$(create "$(on_overlay priv/onimg@1.0.0 true)" | refused)

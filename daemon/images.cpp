@@ -361,7 +361,9 @@ Result<ImagePolicyFacts> Images::chain_policy_facts(const overlay::Chain& chain)
   ImagePolicyFacts f;
   if (chain.image) {
     f = LJ_TRY_CTX("the base of " + chain.base(), policy_facts(chain.image->digest));
-    if (auto ref = image::Reference::parse(chain.image->reference)) f.names.push_back(ref->name());
+    auto ref = image::Reference::parse(chain.image->reference);
+    if (ref && std::find(f.names.begin(), f.names.end(), ref->name()) == f.names.end())
+      f.names.push_back(ref->name());
   }
   f.declared.merge(chain.privileges);
   return f;

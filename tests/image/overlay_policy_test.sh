@@ -10,7 +10,8 @@
 # them (in this ljd, and pushed to docker-registry on 127.0.0.1 and pulled by a fresh ljd), and so is a jail on an overlay built `from image` on it (the image's label inherited);
 # under a policy that grants them a jail on the child runs without override, the device in it,
 # the grant recorded; a created jail whose overlay resolves at start to a version declaring more
-# than its recorded grant is refused (409).
+# than its recorded grant is refused (409); policy_registries refuses an overlay built from an
+# image of a registry it leaves out.
 # As root; exits 77 (skipped) otherwise.
 #
 # usage: overlay_policy_test.sh SOURCE_DIR BUILD_DIR
@@ -141,6 +142,17 @@ lj build "$tmp/changed" >/dev/null 2>&1
 out=$(curl -s --unix-socket "$sock" -w ' %{http_code}' -X POST "http://ljd/v1/jails/$later/start")
 check "started after 1.1.0 declares mlock: 409 naming it, the grant is decided at create" \
   bash -c "grep -q ' 409\$' <<<'$out' && grep -q 'now declares mlock' <<<'$out'"
+stop_ljd
+
+# policy_registries reaches the image an overlay was built from (it runs under the overlays).
+start_ljd_with "policy_devices = $dev
+policy_allow = mlock
+policy_registries = 127.0.0.1:5000/ok"
+out=$(create "$(on_overlay priv/onimg@1.0.0 true)" | refused)
+check "an overlay built from an image of a registry policy_registries leaves out: 403 naming it" \
+  test "$out" = "403 policy.permission_denied image=localhost/priv/child:policy_registries"
+out=$(create "$(on_overlay priv/child@1.0.0 true)")
+check "  an overlay on a world is not an image's: 201" test "${out%% *}" = 201
 stop_ljd
 
 if [ $failed -ne 0 ]; then echo "--- ljd's log:"; tail -50 "$tmp/ljd.log"; fi

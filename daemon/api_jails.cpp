@@ -1,4 +1,5 @@
 // /v1/jails: JSON <-> Jails. Every body goes through the strict decoder (json_fields.hpp).
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 
@@ -45,27 +46,40 @@ json jail_with_networks(Daemon& d, const index::JailRow& r) {
   return j;
 }
 
+// What a jail on an overlay is weighed with besides its request (Images::chain_policy_facts);
+// nothing on a world.
+Result<ImagePolicyFacts> chain_facts(Daemon& d, const CreateJail& req) {
+  if (!req.overlay) return ImagePolicyFacts{};
+  auto chain = LJ_TRY(d.jails->resolve_chain(req));
+  return d.images->chain_policy_facts(chain);
+}
+
 // The host policy (policy.hpp) on a create: everything the jail would be granted (the request's
-// privileges, the image's declared ones, its listening ports: ExposedPorts and published ports)
-// against ljd.conf's policy. Refused: 403 policy.permission_denied listing each item and the
-// rule that refused it, unless a root caller gave policy_override. On success req.privileges
-// is the whole grant and req.policy_override says whether it went beyond the policy: both are
-// stored in the jail's spec.
+// privileges, what its image or overlay chain declares, its listening ports: ExposedPorts and
+// published ports) against ljd.conf's policy. Refused: 403 policy.permission_denied listing each
+// item and the rule that refused it, unless a root caller gave policy_override. On success
+// req.privileges is the whole grant and req.policy_override says whether it went beyond the
+// policy: both are stored in the jail's spec.
 std::optional<Response> decide_privileges(Daemon& d, CreateJail& req, const Peer& peer) {
   Privileges wanted = req.privileges;
-  std::vector<std::string> names;
+  std::optional<std::vector<std::string>> names;
   if (!req.image.empty()) {
     auto facts = d.images->policy_facts(req.image);
     if (!facts) return field_error(facts.error(), "image");
     wanted.merge(facts->declared);
     names = std::move(facts->names);
+  } else if (req.overlay) {
+    auto facts = chain_facts(d, req);
+    if (!facts) return field_error(facts.error(), "overlay");
+    wanted.merge(facts->declared);
+    if (!facts->names.empty()) names = std::move(facts->names);
   }
   for (const auto& p : req.net.ports) {
     auto st = add_privilege(
         "port=" + std::to_string(p.jail_port) + "/" + std::string(net::proto_name(p.proto)), &wanted);
     if (!st) return field_error(st.error(), "ports");
   }
-  auto refused = evaluate(d.cfg.policy, wanted, req.image.empty() ? nullptr : &names);
+  auto refused = evaluate(d.cfg.policy, wanted, names ? &*names : nullptr);
   const bool override = req.policy_override;
   req.privileges = std::move(wanted);
   req.policy_override = false;
@@ -82,20 +96,40 @@ std::optional<Response> decide_privileges(Daemon& d, CreateJail& req, const Peer
 // The host policy again when a created jail starts: ljd.conf may have changed since its create
 // (ljd restarted with another policy). The grant recorded in its spec must still be permitted,
 // unless a root caller's override was recorded then (that decision was explicit, and stands).
-// Refused: the 403 of a create, naming the items; the jail stays created.
+// Refused: the 403 of a create, naming the items; the jail stays created. A jail on an overlay
+// resolves its constraint again at start: a newer version that declares what the recorded grant
+// lacks is a 409 (the grant is decided at create; create the jail again).
 std::optional<Response> recheck_privileges(Daemon& d, const std::string& id) {
   auto row = d.jails->get(id);
   if (!row || row->state != index::JailState::created) return std::nullopt;  // start says why
   auto doc = json::parse(row->spec, nullptr, false);
   auto req = decode_create(doc, d.cfg, nullptr);
-  if (!req || req->policy_override) return std::nullopt;
-  std::vector<std::string> names;
+  if (!req) return std::nullopt;
+  std::optional<std::vector<std::string>> names;
   if (!req->image.empty()) {
     auto facts = d.images->policy_facts(req->image);
     if (!facts) return error_response(facts.error().context("starting jail " + row->id));
     names = std::move(facts->names);
+  } else if (req->overlay) {
+    auto facts = chain_facts(d, *req);
+    if (!facts) return error_response(facts.error().context("starting jail " + row->id));
+    std::string missing;
+    const auto granted = req->privileges.items();  // sorted
+    for (const auto& item : facts->declared.items()) {
+      if (!std::binary_search(granted.begin(), granted.end(), item))
+        missing += (missing.empty() ? "" : ", ") + item;
+    }
+    if (!missing.empty()) {
+      return error_response(Error(Errc::conflict, "policy",
+                                  "starting jail " + row->id + ": its overlay " +
+                                      req->overlay->name + " now declares " + missing +
+                                      ", which the grant decided at its create lacks; create "
+                                      "the jail again"));
+    }
+    if (!facts->names.empty()) names = std::move(facts->names);
   }
-  auto refused = evaluate(d.cfg.policy, req->privileges, req->image.empty() ? nullptr : &names);
+  if (req->policy_override) return std::nullopt;
+  auto refused = evaluate(d.cfg.policy, req->privileges, names ? &*names : nullptr);
   if (refused.empty()) return std::nullopt;
   Error err = refusal_error(refused);
   err.context("starting jail " + row->id + ": the host policy no longer grants what it was "

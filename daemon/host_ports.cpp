@@ -4,7 +4,6 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <charconv>
 #include <string>
 
 #include "common/fd.hpp"
@@ -36,14 +35,6 @@ bool bind_free(int family, std::uint16_t port, net::Proto proto) {
 }
 
 }  // namespace
-
-bool parse_port(std::string_view s, std::uint16_t* out) {
-  unsigned v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v == 0 || v > 65535) return false;
-  *out = static_cast<std::uint16_t>(v);
-  return true;
-}
 
 Result<PortRange> parse_port_range(std::string_view text) {
   auto dash = text.find('-');

@@ -13,6 +13,7 @@
 
 #include "common/error.hpp"
 #include "net/network.hpp"
+#include "overlay/privileges.hpp"
 
 namespace lj::daemon {
 
@@ -21,8 +22,7 @@ struct PortRange {
   bool set() const { return first != 0; }
 };
 
-// A port number, 1..65535, the whole text; false otherwise (*out untouched).
-bool parse_port(std::string_view text, std::uint16_t* out);
+using overlay::parse_port;  // a port number, 1..65535 (overlay/privileges.hpp)
 
 // "FIRST-LAST", 1 <= FIRST <= LAST <= 65535 (ljd.conf's publish_port_range).
 Result<PortRange> parse_port_range(std::string_view text);

@@ -357,6 +357,18 @@ Result<ImagePolicyFacts> Images::policy_facts(const std::string& text) const {
   return f;
 }
 
+Result<ImagePolicyFacts> Images::chain_policy_facts(const overlay::Chain& chain) const {
+  ImagePolicyFacts f;
+  if (chain.image) {
+    f = LJ_TRY_CTX("the base of " + chain.base(), policy_facts(chain.image->digest));
+    auto ref = image::Reference::parse(chain.image->reference);
+    if (ref && std::find(f.names.begin(), f.names.end(), ref->name()) == f.names.end())
+      f.names.push_back(ref->name());
+  }
+  f.declared.merge(chain.privileges);
+  return f;
+}
+
 Result<json> Images::prune(Uid uid) {
   LJ_TRY(usable());
   if (running_ > 0) {
@@ -603,6 +615,17 @@ void Images::export_overlay(ExportOverlayRequest req, Uid uid, JsonDone done) {
       ex.layers.push_back({d_.catalog.root().layer_dir(o.name, o.version),
                            "overlay " + o.name.str() + "@" + o.version.str()});
     }
+    // What the chain declares (its Jailfiles' `privileges`), and its base image's declaration
+    // when that image is in the export: the image declares them again wherever it is pulled.
+    Privileges declared = chain.privileges;
+    if (ex.base) {
+      auto base = LJ_TRY_CTX("the base of " + chain.base(), store_->image(*ex.base));
+      if (auto it = base.config.labels.find(std::string(kPrivilegesLabel));
+          it != base.config.labels.end()) {
+        declared.merge(LJ_TRY_CTX("the base of " + chain.base(), parse_privileges(it->second)));
+      }
+    }
+    if (!declared.empty()) ex.labels[std::string(kPrivilegesLabel)] = declared.list();
     return std::make_pair(std::move(chain), std::move(ex));
   };
   auto r = resolve();

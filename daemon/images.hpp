@@ -114,6 +114,11 @@ class Images {
   // For the host policy: the image named `text`. A malformed declaration is the image's fault:
   // Errc::invalid_argument naming the image and the label.
   Result<ImagePolicyFacts> policy_facts(const std::string& text) const;
+  // For the host policy: a jail on an overlay chain. declared: what the chain's manifests
+  // declare (a child inherits its ancestors'), and on a chain built `from image`, what that
+  // image declares; names: that image's (its current names and the reference the chain
+  // recorded), empty on a world.
+  Result<ImagePolicyFacts> chain_policy_facts(const overlay::Chain& chain) const;
 
   // ---- jobs (202 with the job; it runs on the long-work pool) ----
   void pull(PullRequest req, Uid uid, JsonDone done);

@@ -362,7 +362,7 @@ jail::JailSpec make_spec(const CreateJail& c, const std::string& id,
   s.hostname = c.hostname.empty() ? (c.name.empty() ? id : c.name) : c.hostname;
   s.network = c.network;
   s.limits = c.limits;
-  s.grants = c.privileges.grants();  // decided at create (the host policy, or a root override)
+  s.grants = grants_of(c.privileges);  // decided at create (the host policy, or a root override)
   // The terminal's socket and the stdio descriptors are the start's (Jails::spawn), not the spec's.
   return s;
 }

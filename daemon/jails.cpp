@@ -122,29 +122,30 @@ Result<std::vector<JailRow>> Jails::list(const index::JailFilter& filter) {
   return d_.idx.list_jails(filter);
 }
 
+Result<overlay::Chain> Jails::resolve_chain(const CreateJail& req) {
+  if (!req.overlay) {
+    auto world = LJ_TRY(overlay::WorldName::parse(req.world));
+    return d_.catalog.resolve_world(world);
+  }
+  auto name = LJ_TRY(overlay::OverlayName::parse(req.overlay->name));
+  auto constraint = LJ_TRY(
+      overlay::Constraint::parse(req.overlay->version.empty() ? "*" : req.overlay->version));
+  auto version = LJ_TRY(d_.catalog.find(name, constraint));
+  auto chain = LJ_TRY(d_.catalog.resolve(name, version));
+  if (!req.world.empty() && (!chain.world || chain.world->str() != req.world)) {
+    return fail(Errc::conflict, "overlay",
+                "overlay " + name.str() + "@" + version.str() + " is built on " + chain.base() +
+                    ", not world " + req.world);
+  }
+  return chain;
+}
+
 // The root of a jail, resolved once per start (create, or start of a created jail): the world, or
 // the overlay chain that satisfies the constraint down to its world, as layer directories, bottom
 // first. A world that is not ready (importing, failed) is refused.
 Result<std::vector<std::filesystem::path>> Jails::resolve_layers(const CreateJail& req) {
   if (!req.image.empty()) return LJ_TRY(d_.images->resolve(req.image)).image.layer_dirs;
-  auto resolve = [&]() -> Result<overlay::Chain> {
-    if (!req.overlay) {
-      auto world = LJ_TRY(overlay::WorldName::parse(req.world));
-      return d_.catalog.resolve_world(world);
-    }
-    auto name = LJ_TRY(overlay::OverlayName::parse(req.overlay->name));
-    auto constraint = LJ_TRY(
-        overlay::Constraint::parse(req.overlay->version.empty() ? "*" : req.overlay->version));
-    auto version = LJ_TRY(d_.catalog.find(name, constraint));
-    auto chain = LJ_TRY(d_.catalog.resolve(name, version));
-    if (!req.world.empty() && (!chain.world || chain.world->str() != req.world)) {
-      return fail(Errc::conflict, "overlay",
-                  "overlay " + name.str() + "@" + version.str() + " is built on " + chain.base() +
-                      ", not world " + req.world);
-    }
-    return chain;
-  };
-  overlay::Chain chain = LJ_TRY(resolve());
+  overlay::Chain chain = LJ_TRY(resolve_chain(req));
   if (chain.image) {
     // An overlay built `from image`: the image's layers (pinned by digest) go under the chain.
     auto base = LJ_TRY_CTX("the base of " + chain.base(), d_.images->resolve(chain.image->digest));

@@ -64,6 +64,11 @@ class Jails {
   Result<index::JailRow> get(std::string_view id_or_name);
   Result<std::vector<index::JailRow>> list(const index::JailFilter& filter);
 
+  // The chain of a request on a world or an overlay (not an image): the overlay's highest version
+  // satisfying the constraint, down to its world or image (Catalog::resolve). What a jail stacks,
+  // and what it declares (Chain::privileges).
+  Result<overlay::Chain> resolve_chain(const CreateJail& req);
+
   // Streams the records with seq > after; with follow, the live ones too, then the `end` record
   // once the jail has ended. `id` must be a resolved id (get() first).
   void logs(const index::JailRow& row, std::uint64_t after, bool follow,

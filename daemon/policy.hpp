@@ -25,33 +25,18 @@
 
 #include "common/error.hpp"
 #include "jail/spec.hpp"
+#include "overlay/privileges.hpp"
 
 namespace lj::daemon {
 
-// The image label that declares an image's privileges: a comma-separated list of items
-// ("device=/dev/fuse,raw_sockets,port=80/tcp").
-inline constexpr std::string_view kPrivilegesLabel = "org.lightjail.privileges";
+// The declared items (overlay/privileges.hpp: one syntax for labels, Jailfiles and requests).
+using overlay::add_privilege;
+using overlay::kPrivilegesLabel;
+using overlay::parse_privileges;
+using overlay::Privileges;
 
-struct Privileges {
-  std::set<std::string> devices;  // "/dev/fuse"
-  bool raw_sockets = false;
-  bool mlock = false;
-  bool sysvipc = false;
-  std::set<std::string> ports;  // "80/tcp"
-
-  bool empty() const { return devices.empty() && !raw_sockets && !mlock && !sysvipc && ports.empty(); }
-  void merge(const Privileges& other);
-  // The items, sorted: ["device=/dev/fuse", "port=80/tcp", "raw_sockets"].
-  std::vector<std::string> items() const;
-  // What a backend grants (ports need nothing of it: see policy_ports in docs/images.md).
-  jail::Grants grants() const;
-};
-
-// One item ("device=/dev/fuse", "mlock", "port=80", "port=53/udp") into `p`. Errc::invalid_argument
-// naming the item.
-Status add_privilege(std::string_view item, Privileges* p);
-// A comma-separated list of items (an image's label); blanks around items are ignored.
-Result<Privileges> parse_privileges(std::string_view list);
+// What a backend grants of `p` (ports need nothing of it: see policy_ports in docs/images.md).
+jail::Grants grants_of(const Privileges& p);
 
 struct HostPolicy {
   // Where images may run from: "127.0.0.1:5000" (a whole registry) or "127.0.0.1:5000/app"

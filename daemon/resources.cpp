@@ -10,6 +10,7 @@
 #include "common/log.hpp"
 #include "common/random_id.hpp"
 #include "daemon/crash_point.hpp"
+#include "daemon/images.hpp"
 #include "daemon/jails.hpp"
 #include "daemon/wire.hpp"
 #include "overlay/fs_ops.hpp"
@@ -268,6 +269,7 @@ json entry_json(const overlay::Manifest& m) {
           {"size_bytes", m.size_bytes},
           {"created_at", m.created},
           {"build_id", m.build_id.empty() ? json() : json(m.build_id)},
+          {"privileges", m.privileges.items()},
           {"manifest", overlay::manifest_to_json(m)}};
 }
 }  // namespace
@@ -295,6 +297,12 @@ Result<json> Resources::overlay(const std::string& name, const std::string& vers
     j["dependents"].push_back({{"name", dep.name.str()}, {"version", dep.version.str()}});
   }
   j["in_use"] = d_.jails->uses(d_.catalog.root().layer_dir(n, v));
+  // What a jail on this version is weighed with besides its request: the chain's declarations
+  // and its base image's (api_jails.cpp, chain_facts). null when the chain does not resolve.
+  j["chain_privileges"] = nullptr;
+  if (auto chain = d_.catalog.resolve(n, v)) {
+    if (auto facts = d_.images->chain_policy_facts(*chain)) j["chain_privileges"] = facts->declared.items();
+  }
   return j;
 }
 

@@ -423,6 +423,7 @@ Result<BuildResult> Builder::run(const BuildPlan& plan, const BuildRequest& requ
   m.jailfile_digest = digest_label(plan.jailfile_digest);
   m.context_digest = digest_label(plan.context_digest);
   m.build_id = plan.build_id;
+  m.privileges = jf.privileges;
   if (replace) {
     // --force over an identical published version: the catalog refuses when something depends
     // on it or is mounted under it; otherwise the old one goes and the new one is published.

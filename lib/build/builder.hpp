@@ -80,7 +80,8 @@ struct BuildPlan {
   std::string jailfile_digest;  // SHA-256 of the Jailfile's bytes
   std::string context_digest;   // digest_tree(context) when the Jailfile copies it, else ""
   // SHA-256 over (Jailfile digest, context digest, world, parent name@version[, image manifest
-  // digest]): equal keys build equal overlays; a tag moved to another image changes the key. The manifest records each part (a published version is immutable, so the
+  // digest]): equal keys build equal overlays; a tag moved to another image changes the key, and
+  // the Jailfile's bytes hold its `privileges` line (a changed declaration is another build). The manifest records each part (a published version is immutable, so the
   // parent's name@version pins its contents).
   std::string cache_key;
   std::filesystem::path target;  // root/<ns>/<name>/<version>

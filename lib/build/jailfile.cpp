@@ -64,8 +64,8 @@ tl::unexpected<ParseError> error_at(int line, int column, std::string message) {
   return tl::unexpected(ParseError{{line, column}, std::move(message)});
 }
 
-constexpr std::array<std::string_view, 5> kDirectives = {"name", "version", "world", "from",
-                                                         "copy"};
+constexpr std::array<std::string_view, 6> kDirectives = {"name", "version", "world", "from",
+                                                         "copy", "privileges"};
 
 }  // namespace
 
@@ -121,8 +121,8 @@ tl::expected<Jailfile, ParseError> parse_jailfile(std::string_view text,
     if (index == kDirectives.size()) {
       return error_at(line_no, keyword.column,
                       "unknown directive '" + std::string(keyword.text) +
-                          "' (expected name, version, world, from or copy; the script starts "
-                          "at a line beginning with #!)");
+                          "' (expected name, version, world, from, copy or privileges; the "
+                          "script starts at a line beginning with #!)");
     }
     if (seen[index] != 0) {
       return error_at(line_no, keyword.column,
@@ -159,6 +159,20 @@ tl::expected<Jailfile, ParseError> parse_jailfile(std::string_view text,
       const Token& last = line.tokens.back();
       col = last.column + static_cast<int>(last.text.size()) + 1;
       return error_at(line_no, col, what);
+    }
+    if (directive == "privileges") {
+      // The rest of the line is the list: items may have blanks around their commas.
+      std::size_t off = 0;
+      auto p = overlay::parse_privileges(line.rest_after_first, &off);
+      if (!p) {
+        return error_at(line_no, line.rest_column + static_cast<int>(off),
+                        "bad privileges: " + p.error().message());
+      }
+      if (p->empty()) {
+        return error_at(line_no, line.rest_column, "missing argument to 'privileges'");
+      }
+      jf.privileges = std::move(*p);
+      continue;
     }
     if (directive != "from" && line.tokens.size() > 2) {
       return error_at(line_no, line.tokens[2].column,

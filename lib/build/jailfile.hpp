@@ -7,6 +7,7 @@
 //   from lang/common ~> 1.0 # optional parent overlay; the constraint is the rest of the line
 //   from image REF          # or: an OCI image (tag or digest) as the base, instead of a world
 //   copy /                  # optional: the Jailfile's directory goes to this path in the overlay
+//   privileges device=/dev/fuse, raw_sockets   # optional: what jails on it need beyond the defaults
 //   #!/bin/sh               # the script: from the first line starting with "#!" to the end
 //   pkg install -y ruby21
 //
@@ -21,6 +22,7 @@
 #include <string_view>
 
 #include "common/error.hpp"
+#include "overlay/privileges.hpp"
 
 namespace lj::build {
 
@@ -52,6 +54,9 @@ struct Jailfile {
   std::optional<ParentRef> from;
   std::optional<ImageRef> from_image;    // then `from` is empty and `world` too (the image is the base)
   std::optional<std::string> copy_dest;  // absolute, normalized ("/", "/app")
+  // `privileges ITEM, ...`: what a jail on the overlay needs beyond the defaults (the items of
+  // overlay/privileges.hpp); recorded in the manifest, granted only by the host's policy.
+  overlay::Privileges privileges;
   std::string script;                    // from the "#!" line to the end of the text, verbatim
   int script_line = 0;                   // line of the "#!"
 };

@@ -188,7 +188,7 @@ Result<Chain> Catalog::resolve_world(const WorldName& w) const {
   if (!LJ_TRY(has_world(w))) {
     return fail(Errc::not_found, "world", "world " + w.str() + " is not installed");
   }
-  return Chain{w, std::nullopt, {}, {root_.world_dir(w)}};
+  return Chain{w, std::nullopt, {}, {root_.world_dir(w)}, {}};
 }
 
 namespace {
@@ -202,6 +202,7 @@ Result<Chain> Catalog::resolve(const OverlayName& top_name, const Version& top_v
   std::vector<OverlayRef> rev;  // requested overlay first
   std::set<std::string> seen;
   std::optional<Manifest> bottom;  // the first manifest read: the base every member shares
+  Privileges declared;             // every member's declaration
   OverlayRef cur{top_name, top_version};
   std::string path_so_far;
   for (;;) {
@@ -234,6 +235,7 @@ Result<Chain> Catalog::resolve(const OverlayName& top_name, const Version& top_v
                       base_of(*bottom) + " but its parent " + key + " is on " + base_of(*m));
     }
     rev.push_back(cur);
+    declared.merge(m->privileges);
     if (!m->parent) break;
     auto pn = OverlayName::parse(m->parent->name);
     auto pv = Version::parse(m->parent->version);
@@ -243,6 +245,7 @@ Result<Chain> Catalog::resolve(const OverlayName& top_name, const Version& top_v
     cur = OverlayRef{std::move(*pn), std::move(*pv)};
   }
   Chain chain;
+  chain.privileges = std::move(declared);
   if (bottom->image) {
     chain.image = bottom->image;
   } else {

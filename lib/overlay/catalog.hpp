@@ -59,6 +59,9 @@ struct Chain {
   // image, the image's layers are not here (this module knows no image store): the caller puts
   // them first (lib/image Store::image(digest).layer_dirs).
   std::vector<std::filesystem::path> lower;
+  // What the chain's manifests declare, merged (a child inherits its ancestors' declarations).
+  // On an image, the image's own label is not here: the caller adds it (it knows the store).
+  Privileges privileges;
   // "world busybox" or "image reg/bb:1@sha256:..."
   std::string base() const;
 };

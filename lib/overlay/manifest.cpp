@@ -112,6 +112,7 @@ json manifest_to_json(const Manifest& m) {
                    {"version", m.parent->version}};
   }
   if (m.image) j["image"] = {{"reference", m.image->reference}, {"digest", m.image->digest}};
+  if (!m.privileges.empty()) j["privileges"] = m.privileges.items();
   return j;
 }
 
@@ -148,6 +149,13 @@ Result<Manifest> manifest_from_json(const json& j) {
   }
   m.created = LJ_TRY(get_string(j, "created", true));
   m.build_id = LJ_TRY(get_string(j, "build_id", false));
+  if (auto it = j.find("privileges"); it != j.end() && !it->is_null()) {
+    if (!it->is_array()) return fail(bad("field \"privileges\" is not an array"));
+    for (const auto& item : *it) {
+      if (!item.is_string()) return fail(bad("field \"privileges\" holds a non-string"));
+      LJ_TRY_CTX("field \"privileges\"", add_privilege(item.get<std::string>(), &m.privileges));
+    }
+  }
   LJ_TRY(validate_manifest(m));
   return m;
 }

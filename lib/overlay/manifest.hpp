@@ -5,7 +5,8 @@
 //    "parent": {"name": "lang/common", "constraint": "~> 1.0", "version": "1.2.0"},   or null
 //    "image": {"reference": "reg/bb:1", "digest": "sha256:..."},   absent or null unless on an image
 //    "jailfile_digest": "sha256:...", "context_digest": "sha256:...",
-//    "size_bytes": 1234, "created": "2026-11-24T18:07:00Z", "build_id": "b-3f1a"}
+//    "size_bytes": 1234, "created": "2026-11-24T18:07:00Z", "build_id": "b-3f1a",
+//    "privileges": ["device=/dev/fuse", "raw_sockets"]}   absent unless the Jailfile declares some
 //
 // Reading validates every field (names, semver, the parent's constraint, the RFC 3339 UTC time)
 // so the catalog never acts on a damaged manifest; unknown keys are ignored so a newer ljd's
@@ -21,6 +22,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "common/error.hpp"
+#include "overlay/privileges.hpp"
 
 namespace lj::overlay {
 
@@ -51,6 +53,9 @@ struct Manifest {
   std::string created;   // RFC 3339, UTC, e.g. "2026-11-24T18:07:00Z"
   std::string build_id;  // the build that made it; empty when unknown
   std::optional<ImageBase> image;  // last: positional initializers of older fields stay valid
+  // What this overlay's Jailfile declares it needs (its `privileges` line), its own only: a jail
+  // on it is weighed with the whole chain's (Chain::privileges) and its base image's label.
+  Privileges privileges;
   bool operator==(const Manifest&) const = default;
 };
 

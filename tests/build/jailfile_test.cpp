@@ -206,6 +206,17 @@ const Bad kBad[] = {
      "bad image reference"},
     {"from image with a world", "name a/b\nworld busybox\nfrom image bb:1\n#!/bin/sh\n", 2, 1,
      "the image is the base"},
+    {"unknown privilege", "name a/b\nprivileges raw_sockets, cap_sys_admin\n#!/bin/sh\n", 2, 25,
+     "bad privileges: unknown privilege `cap_sys_admin`"},
+    {"device outside /dev", "name a/b\nprivileges  device=/dev/../etc/passwd # no\n#!/bin/sh\n", 2,
+     13, "a device is a plain path under /dev"},
+    {"bad port", "name a/b\nprivileges port=0\n#!/bin/sh\n", 2, 12, "a port is N"},
+    {"missing privileges argument", "name a/b\nprivileges\n#!/bin/sh\n", 2, 12,
+     "missing argument to 'privileges'"},
+    {"privileges without an item", "name a/b\nprivileges , ,\n#!/bin/sh\n", 2, 12,
+     "missing argument to 'privileges'"},
+    {"duplicate privileges", "name a/b\nprivileges mlock\nprivileges sysvipc\n#!/bin/sh\n", 3, 1,
+     "duplicate directive 'privileges' (first given on line 2)"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Table, JailfileBad, ::testing::ValuesIn(kBad));
@@ -241,6 +252,19 @@ TEST(Jailfile, FromImageByTagOrDigest) {
   ASSERT_TRUE(jf) << jf.error().what();
   ASSERT_TRUE(jf->from_image);
   EXPECT_EQ(jf->from_image->reference, pinned);
+}
+
+// `privileges`: the label's item syntax (overlay/privileges.hpp), the rest of the line a list.
+TEST(Jailfile, PrivilegesAreTheLabelsItems) {
+  auto jf = parse_jailfile(
+      "name a/b\nprivileges device=/dev/fuse, raw_sockets ,port=80 # what jails need\n#!/bin/sh\n",
+      opts());
+  ASSERT_TRUE(jf) << jf.error().what();
+  EXPECT_EQ(jf->privileges.items(),
+            (std::vector<std::string>{"device=/dev/fuse", "port=80/tcp", "raw_sockets"}));
+  jf = parse_jailfile("name a/b\n#!/bin/sh\n", opts());
+  ASSERT_TRUE(jf);
+  EXPECT_TRUE(jf->privileges.empty());
 }
 
 TEST(Jailfile, ParseErrorWhatCarriesThePosition) {

@@ -18,7 +18,7 @@ TEST(Privileges, ItemsParseAndNormalise) {
   ASSERT_TRUE(p) << p.error().what();
   EXPECT_EQ(p->items(), (std::vector<std::string>{"device=/dev/fuse", "mlock", "port=53/udp",
                                                   "port=80/tcp", "raw_sockets", "sysvipc"}));
-  auto g = p->grants();
+  auto g = grants_of(*p);
   EXPECT_EQ(g.devices, std::vector<std::string>{"/dev/fuse"});
   EXPECT_TRUE(g.raw_sockets && g.mlock && g.sysvipc);
 }

@@ -5,7 +5,7 @@
 # usage, after the script's skip checks:
 #   . "$(dirname "$0")/common.sh" NAME     # makes $tmp (/tmp/lj-NAME-test-XXXXXX), traps cleanup
 # then: check, free_port, start_registry, start_ljd / stop_ljd / wait_ljd, make_netns, $podman
-# and prun. A script that starts a process of its own in the background adds its pid to `pids`;
+# and prun; for the policy tests start_ljd_with, create and refused. A script that starts a process of its own in the background adds its pid to `pids`;
 # started as a command, not through a shell function (then $! is a subshell, and ending it leaves
 # the command running, holding ctest's output pipe).
 # Needs $ljd set (ljd's binary) before start_ljd; $root and $sock default to $tmp/root and
@@ -93,6 +93,22 @@ start_registry() {  # start_registry PORT CONFIG_EXTRA -> waits until it answers
   done
   echo "registry on $port did not start:"; cat "$tmp/reg-$port/log"; exit 1
 }
+
+# The host policy tests' helpers. start_ljd_with CONFIG_TEXT: ljd with that ljd.conf.
+start_ljd_with() {
+  printf '%s\n' "$1" > "$tmp/ljd.conf"
+  start_ljd --config "$tmp/ljd.conf"
+}
+# create BODY [START]: POST /v1/jails (started unless START is false) -> "STATUS BODY"
+create() {
+  curl -s --unix-socket "$sock" -o "$tmp/resp" -w '%{http_code}' -X POST \
+    "http://ljd/v1/jails?start=${2:-true}" -d "$1"
+  echo " $(cat "$tmp/resp")"
+}
+# refused: "STATUS BODY" of a 403 on stdin -> "STATUS CODE ITEM:RULE..." (sorted, one line)
+refused() { python3 -c '
+import json,sys; s,b=sys.stdin.read().split(" ",1); j=json.loads(b)
+print(s, j["code"], " ".join(sorted(r["item"]+":"+r["rule"] for r in j.get("details", {}).get("refused", []))))'; }
 
 # The cgroup scope ljd gives the jails of $root (daemon/backend_glue.cpp, cgroup_scope_of: FNV-1a
 # of the root's canonical path).

@@ -45,22 +45,8 @@ for i in bb priv stop; do
   $podman save -q --format oci-archive -o "$tmp/$i-oci.tar" localhost/$i:1 || exit 1
 done
 
-# --- ljd on a private root, with a policy file ---
-start_ljd_with() {  # start_ljd_with CONFIG_TEXT
-  printf '%s\n' "$1" > "$tmp/ljd.conf"
-  start_ljd --config "$tmp/ljd.conf"
-}
+# --- ljd on a private root, with a policy file (start_ljd_with) ---
 lj() { "$ljctl" --socket "$sock" "$@"; }
-# create BODY -> "STATUS BODY" (a started jail, waited for)
-create() {
-  curl -s --unix-socket "$sock" -o "$tmp/resp" -w '%{http_code}' -X POST \
-    'http://ljd/v1/jails?start=true' -d "$1"
-  echo " $(cat "$tmp/resp")"
-}
-# refused ITEM:RULE... of a 403 body on stdin, sorted, one line
-refused() { python3 -c '
-import json,sys; s,b=sys.stdin.read().split(" ",1); j=json.loads(b)
-print(s, j["code"], " ".join(sorted(r["item"]+":"+r["rule"] for r in j["details"]["refused"])))'; }
 # output of a jail: waits for it, prints its log
 output() { local id; id=$(python3 -c 'import json,sys; print(json.loads(sys.stdin.read().split(" ",1)[1])["id"])');
   lj wait "$id" >/dev/null 2>&1; lj logs "$id" 2>&1; }

@@ -45,7 +45,7 @@ class CatalogTest : public ::testing::Test {
   // Stages and publishes one overlay whose layer holds the file "<version>".
   Result<Manifest> publish(std::string_view name, std::string_view version,
                            std::optional<ParentRef> parent = std::nullopt,
-                           std::string_view world = "busybox") {
+                           std::string_view world = "busybox", std::string_view privileges = "") {
     auto st = StagingDir::create(root_, "build");
     if (!st) return fail(std::move(st).error());
     fs::create_directories(st->path() / "layer/etc");
@@ -56,6 +56,7 @@ class CatalogTest : public ::testing::Test {
     m.world = world;
     m.parent = std::move(parent);
     m.jailfile_digest = "sha256:00";
+    m.privileges = *parse_privileges(privileges);
     auto r = cat_.publish(st->path(), m);
     if (r) st->release();
     return r;
@@ -125,6 +126,20 @@ TEST_F(CatalogTest, PublishFindResolveTheIssueScenario) {
   EXPECT_EQ(cat_.resolve_world(W("nope")).error().code(), "world.not_found");
 }
 
+// A chain declares what every member's Jailfile declared: a child inherits its ancestors'.
+TEST_F(CatalogTest, AChainDeclaresItsMembersPrivileges) {
+  ASSERT_TRUE(publish("p/base", "1.0.0", std::nullopt, "busybox", "device=/dev/fuse"));
+  ASSERT_TRUE(publish("p/mid", "1.0.0", ParentRef{"p/base", "*", "1.0.0"}));
+  ASSERT_TRUE(publish("p/top", "1.0.0", ParentRef{"p/mid", "*", "1.0.0"}, "busybox", "mlock"));
+  auto top = cat_.resolve(N("p/top"), V("1.0.0"));
+  ASSERT_TRUE(top) << top.error().what();
+  EXPECT_EQ(top->privileges.items(), (std::vector<std::string>{"device=/dev/fuse", "mlock"}));
+  auto mid = cat_.resolve(N("p/mid"), V("1.0.0"));
+  ASSERT_TRUE(mid);
+  EXPECT_EQ(mid->privileges.items(), (std::vector<std::string>{"device=/dev/fuse"}));
+  EXPECT_TRUE(cat_.resolve_world(W("busybox"))->privileges.empty());
+}
+
 TEST_F(CatalogTest, NestedNamesAndLeftoversAreListedCorrectly) {
   ASSERT_TRUE(publish("a/b", "1.0.0"));
   ASSERT_TRUE(publish("a/b/c", "0.1.0"));
@@ -173,7 +188,7 @@ TEST_F(CatalogTest, PublishChecksWorldParentAndLayer) {
 
   auto st = StagingDir::create(root_, "build");
   ASSERT_TRUE(st);
-  Manifest m{"lang/x", "1.0.0", "busybox", std::nullopt, "", "", 0, "", "", std::nullopt};
+  Manifest m{"lang/x", "1.0.0", "busybox", std::nullopt, "", "", 0, "", "", std::nullopt, {}};
   auto no_layer = cat_.publish(st->path(), m);
   ASSERT_FALSE(no_layer);
   EXPECT_NE(no_layer.error().what().find("layer is not a directory"), std::string::npos);
@@ -199,7 +214,7 @@ TEST_F(CatalogTest, FailedPublishPublishesNothing) {
     sys::clear_faults();
     sys::inject_fault(call, EIO);
     auto r = cat_.publish(st->path(),
-                          Manifest{"lang/x", "1.0.0", "busybox", std::nullopt, "", "", 0, "", "", std::nullopt});
+                          Manifest{"lang/x", "1.0.0", "busybox", std::nullopt, "", "", 0, "", "", std::nullopt, {}});
     sys::clear_faults();
     ASSERT_FALSE(r) << call;
     EXPECT_TRUE(cat_.versions(N("lang/x"))->empty()) << call;
@@ -258,7 +273,8 @@ TEST_F(CatalogTest, ResolveDetectsDamage) {
                0,
                "2026-11-24T00:00:00Z",
                "",
-               std::nullopt};
+               std::nullopt,
+               {}};
     ASSERT_TRUE(write_manifest(d / "manifest.json", m));
   };
   hand_made("a/x", "1.0.0", "busybox", ParentRef{"a/y", "*", "1.0.0"});

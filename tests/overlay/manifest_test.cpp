@@ -43,6 +43,26 @@ TEST(Manifest, JsonIsSnakeCaseAndRoundTrips) {
   EXPECT_EQ(*manifest_from_json(k), root_overlay);
 }
 
+// An overlay's declared privileges: absent when none (older manifests look the same), the
+// sorted items otherwise, each checked on reading.
+TEST(Manifest, PrivilegesRoundTripAndAreChecked) {
+  EXPECT_FALSE(manifest_to_json(sample()).contains("privileges"));
+  Manifest m = sample();
+  ASSERT_TRUE(add_privilege("raw_sockets", &m.privileges));
+  ASSERT_TRUE(add_privilege("device=/dev/fuse", &m.privileges));
+  json j = manifest_to_json(m);
+  EXPECT_EQ(j["privileges"], json({"device=/dev/fuse", "raw_sockets"}));
+  auto back = manifest_from_json(j);
+  ASSERT_TRUE(back) << back.error().what();
+  EXPECT_EQ(*back, m);
+  j["privileges"] = {"cap_sys_admin"};
+  auto bad = manifest_from_json(j);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().what().find("field \"privileges\""), std::string::npos) << bad.error().what();
+  j["privileges"] = "raw_sockets";
+  EXPECT_FALSE(manifest_from_json(j));
+}
+
 TEST(Manifest, ToleratesUnknownKeys) {
   json j = manifest_to_json(sample());
   j["labels"] = {{"team", "ci"}};

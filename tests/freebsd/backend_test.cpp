@@ -176,6 +176,41 @@ class FreebsdBackendTest : public ::testing::Test {
     EXPECT_TRUE(st) << st.error().what();
   }
 
+  // ljd or ljoci's create dying: a forked spawner spawns `s`, hands the handle over and
+  // _exits without destroying the Jail (the kernel closes its process descriptor). The handle
+  // (pid 0 when the spawn failed) and the spawner's pid, once it is gone.
+  std::pair<JailHandle, pid_t> spawn_then_die(const JailSpec& s) {
+    JailHandle h;
+    h.name = s.name;
+    int rp[2];
+    if (::pipe(rp) != 0) return {h, -1};
+    UniqueFd rep_r(rp[0]), rep_w(rp[1]);
+    const pid_t spawner = ::fork();
+    if (spawner < 0) return {h, -1};
+    if (spawner == 0) {
+      auto j = backend_->spawn(s);
+      long long msg[3] = {0, 0, 0};
+      if (j) {
+        msg[0] = (*j)->handle().pid;
+        msg[1] = (*j)->handle().jid;
+        msg[2] = static_cast<long long>((*j)->handle().start_time);
+      }
+      (void)!::write(rep_w.get(), msg, sizeof msg);
+      ::_exit(j ? 0 : 1);
+    }
+    rep_w.reset();
+    long long msg[3] = {0, 0, 0};
+    const bool got = ::read(rep_r.get(), msg, sizeof msg) == static_cast<ssize_t>(sizeof msg);
+    int ws = 0;
+    (void)::waitpid(spawner, &ws, 0);
+    if (got && WIFEXITED(ws) && WEXITSTATUS(ws) == 0) {
+      h.pid = static_cast<pid_t>(msg[0]);
+      h.jid = static_cast<int>(msg[1]);
+      h.start_time = static_cast<std::uint64_t>(msg[2]);
+    }
+    return {h, spawner};
+  }
+
   std::string world_;
   fs::path root_;
   std::unique_ptr<Backend> backend_;
@@ -773,35 +808,13 @@ TEST_F(FreebsdBackendTest, HeldCommandOutlivesItsSpawner) {
   const fs::path fifo = root_ / "exec.fifo";
   UniqueFd hold = hold_fifo(fifo);
   ASSERT_TRUE(hold) << std::strerror(errno);
-  int rp[2];
-  ASSERT_EQ(::pipe(rp), 0);
-  UniqueFd rep_r(rp[0]), rep_w(rp[1]);
   auto s = spec({"exit", "7"});
   s.process.hold_fd = hold.get();
-  const pid_t spawner = ::fork();
-  ASSERT_GE(spawner, 0);
-  if (spawner == 0) {
-    // ljoci create: spawn, hand the handle on, exit without destroying the Jail.
-    auto j = backend_->spawn(s);
-    long msg[2] = {0, 0};
-    if (j) {
-      msg[0] = (*j)->handle().pid;
-      msg[1] = (*j)->handle().jid;
-    }
-    (void)!::write(rep_w.get(), msg, sizeof msg);
-    ::_exit(j ? 0 : 1);
-  }
-  rep_w.reset();
-  long msg[2] = {0, 0};
-  EXPECT_EQ(::read(rep_r.get(), msg, sizeof msg), static_cast<ssize_t>(sizeof msg));
-  int ws = 0;
-  ASSERT_EQ(::waitpid(spawner, &ws, 0), spawner);
-  ASSERT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << "the spawn failed (status " << ws << ")";
-  JailHandle h;
-  h.name = s.name;
-  h.pid = static_cast<pid_t>(msg[0]);
-  h.jid = static_cast<int>(msg[1]);
+  // ljoci create: spawn, hand the handle on, exit without destroying the Jail.
+  auto [h, spawner] = spawn_then_die(s);
+  ASSERT_GT(spawner, 0) << std::strerror(errno);
   ASSERT_GT(h.pid, 0);
+  int ws = 0;
   // The spawner is gone; its held command is not, and is ours now.
   std::this_thread::sleep_for(300ms);
   EXPECT_TRUE(held_in_jail(h.pid, h.jid));
@@ -819,6 +832,38 @@ TEST_F(FreebsdBackendTest, HeldCommandOutlivesItsSpawner) {
   EXPECT_EQ(WEXITSTATUS(ws), 7);
   auto released = backend_->release(h);
   EXPECT_TRUE(released) << released.error().what();
+}
+
+// ljd killed (kill -9) or left with on_shutdown = leave: its process ends without destroying
+// its Jails, and the kernel closes their process descriptors. The jail lives on (PD_DAEMON;
+// without it that close SIGKILLs its main process), reparented to the spawner's reaper, and the
+// next ljd adopts it: a process that is not its child, watched with EVFILT_PROC NOTE_EXIT, whose
+// exit code arrives as a spawned jail's does. The adopted Jail's teardown releases its mounts.
+TEST_F(FreebsdBackendTest, JailOutlivesItsSpawnerAndIsAdopted) {
+  auto s = spec({"sleep", "4", "9"});
+  auto [h, spawner] = spawn_then_die(s);
+  ASSERT_GT(spawner, 0) << std::strerror(errno);
+  ASSERT_GT(h.pid, 0);
+  // The spawner is gone, its descriptor closed; the jail's process is not.
+  std::this_thread::sleep_for(300ms);
+  const auto alive = held_in_jail(h.pid, h.jid);
+  auto info = proc_info(h.pid);
+  auto a = backend_->adopt(h);
+  if (!alive || !a) {
+    (void)backend_->release(h);  // kills what is left and unmounts
+    FAIL() << (alive ? std::string(a.error().what()) : std::string(alive.message()));
+  }
+  ASSERT_TRUE(info && *info);
+  EXPECT_NE((*info)->ppid, spawner);
+  auto st = (*a)->wait(20s);
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(st->code, 9);
+  EXPECT_EQ(st->signal, 0);
+  EXPECT_FALSE(st->lost);
+  a->reset();
+  auto left = find_jail(s.name, /*dying=*/true);
+  ASSERT_TRUE(left) << left.error().what();
+  EXPECT_FALSE(left->has_value());
 }
 
 }  // namespace

@@ -9,8 +9,9 @@
 //   4. host address aliases (network mode ip)
 //   4b. network mode netns: a VNET jail whose links Network::on_vnet moves in once it exists,
 //      before its command runs (the child waits for the parent's go)
-//   5. pdfork(2); the child (child.hpp): setsid, jail_set(JAIL_CREATE | JAIL_ATTACH) with
-//      persist off (the jail dies with its last process), lo0 up in a VNET, stdio,
+//   5. pdfork(2) with PD_DAEMON (the jail outlives ljd: step 6); the child (child.hpp): setsid,
+//      jail_set(JAIL_CREATE | JAIL_ATTACH) with persist off (the jail dies with its last
+//      process), lo0 up in a VNET, stdio,
 //      setlogin/setgid/setuid, chdir, execve. It reports its jid, or the step, errno and the
 //      kernel's errmsg that failed, on a close-on-exec pipe: EOF after a jid means execve
 //      succeeded, or, with ProcessOptions::hold_fd, that the command waits for its start byte
@@ -126,7 +127,7 @@ class FreebsdJail final : public Jail {
   void on_exit_event(const struct kevent& ev);
 
   JailHandle handle_;
-  UniqueFd pd_;  // process descriptor (spawned jails); closing it reaps the process
+  UniqueFd pd_;  // process descriptor (spawned jails, PD_DAEMON); closing it reaps a dead process
   UniqueFd kq_;  // EVFILT_PROCDESC (spawned) or EVFILT_PROC (adopted) for the main process
   std::optional<MountedRoot> root_;  // spawned jails
   fs::path adopted_dir_;  // adopted jails: mounts are released from the directory alone
@@ -147,8 +148,8 @@ class FreebsdJail final : public Jail {
 
 FreebsdJail::~FreebsdJail() {
   if (jail_created_ && !exit_) {
-    // Still running: the owner gave up on it. Kill the whole jail; closing pd_ reaps the main
-    // process (procdesc(4): the last close of a descriptor kills and reaps).
+    // Still running: the owner gave up on it. Kill the whole jail; closing pd_ then reaps the
+    // main process (PD_DAEMON: the close alone would not kill it, see spawn step 6).
     if (auto st = remove_jail_and_wait(handle_.name); !st)
       lj::log("jail")->error("jail={} destroy: {}", handle_.name, st.error().what());
     else
@@ -166,6 +167,10 @@ Status FreebsdJail::teardown() {
     LJ_TRY_CTX("reaping jail " + handle_.name, remove_jail_and_wait(handle_.name));
     jail_gone_ = true;
   }
+  // A child that never made its jail (the spawn failed before its report) is not in one for
+  // jail_remove to kill, and with PD_DAEMON the close would leave it running: kill it first. A
+  // main process that has exited is a zombie, which ignores the signal; the close reaps it.
+  if (pd_) (void)::pdkill(pd_.get(), SIGKILL);
   pd_.reset();  // reaps the main process
   if (jail_created_)
     LJ_TRY(wait_until_freed(handle_.name, root_ ? root_->root() : adopted_dir_ / "root"));
@@ -654,12 +659,16 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
   cmd.into(plan);
 
   // 6. Fork. PD_CLOEXEC: the descriptor must not leak into other children of the daemon.
-  // PD_DAEMON for a held command (ljoci's create): it outlives its spawner, which exits and so
-  // closes the descriptor; without it that close SIGKILLs the command (procdesc_close() in
-  // sys/kern/sys_procdesc.c). With it the command is reparented to the spawner's reaper (the
-  // shim or conmon, PROC_REAP_ACQUIRE) and reported to it by SIGCHLD and wait(2), as a forked
-  // child would be. The Jail's destructor still ends a running jail (jail_remove).
-  const int pd_flags = PD_CLOEXEC | (plan.hold_fd >= 0 ? PD_DAEMON : 0);
+  // PD_DAEMON for every jail: without it the last close of the descriptor SIGKILLs the process
+  // (procdesc_close() in sys/kern/sys_procdesc.c), and that close happens whenever the spawner
+  // exits: ljd killed, crashed or left with on_shutdown = leave (its Jails are never destroyed,
+  // but the kernel closes its descriptors), and ljoci's create, which exits right after the
+  // spawn of a held command. Jails outlive ljd and the next one adopts them (adopt(), by pid with
+  // EVFILT_PROC). With PD_DAEMON the process is reparented to the spawner's reaper (init, or the
+  // shim or conmon with PROC_REAP_ACQUIRE), which reaps it. Ending a jail is explicit, never
+  // the close: the destructor removes a running jail (jail_remove), and teardown kills a child
+  // that never reported its jail before the close (a spawn that failed half way).
+  const int pd_flags = PD_CLOEXEC | PD_DAEMON;
   int pd = -1;
   pid_t pid = LJ_SYS("pdfork", ::pdfork(&pd, pd_flags));
   if (pid < 0) return fail_errno(kDomain, ctx + ": pdfork");

@@ -114,21 +114,8 @@ void StateDir::remove(const std::string& id) const {
 }
 
 Status StateDir::status(const ContainerState& s) const {
-  auto t = jail::JailHandle{};
-  (void)t;
   // The same process (pid and start time) and not a zombie: alive.
-  std::ifstream st("/proc/" + std::to_string(s.handle.pid) + "/stat");
-  std::string line;
-  if (!std::getline(st, line)) return Status::stopped;
-  const auto rp = line.rfind(')');
-  if (rp == std::string::npos || rp + 2 >= line.size()) return Status::stopped;
-  std::istringstream fields(line.substr(rp + 2));
-  std::string state, f;
-  fields >> state;
-  for (int i = 4; i < 22; ++i) fields >> f;
-  std::uint64_t start = 0;
-  fields >> start;
-  if (state == "Z" || state == "X" || start != s.handle.start_time) return Status::stopped;
+  if (!process_lives(s.handle.pid, s.handle.start_time)) return Status::stopped;
   struct stat sb {};
   if (::lstat(fifo(s.id).c_str(), &sb) == 0) return Status::created;
   if (::lstat(paused_mark(s.id).c_str(), &sb) == 0) return Status::paused;

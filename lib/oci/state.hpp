@@ -62,6 +62,11 @@ class StateDir {
   std::filesystem::path root_;
 };
 
+// Whether process `pid` runs, started at `start_time` (JailHandle::start_time: Linux's
+// /proc/PID/stat field 22, FreeBSD's ki_start in microseconds), and is not a zombie.
+// lib/oci/<platform>/platform.cpp.
+bool process_lives(pid_t pid, std::uint64_t start_time);
+
 // The JSON `ljoci state` prints (runc's: ociVersion, id, status, pid, bundle, annotations, and
 // runc's extra rootfs/created/owner for `list --format json`).
 std::string state_json(const ContainerState& s, Status st, bool for_list = false);

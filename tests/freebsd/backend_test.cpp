@@ -4,6 +4,7 @@
 // which makes that world) and on any FreeBSD host.
 #include <sys/param.h>  // first: the other system headers use its types (style(9))
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -16,8 +17,10 @@
 #include <netinet/in_var.h>
 #include <sys/ioctl.h>
 #include <sys/jail.h>
+#include <sys/procctl.h>
 #include <sys/socket.h>
 #include <sys/sockio.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -171,6 +174,41 @@ class FreebsdBackendTest : public ::testing::Test {
     EXPECT_TRUE(j.signal(SIGKILL, true));
     auto st = j.wait();
     EXPECT_TRUE(st) << st.error().what();
+  }
+
+  // ljd or ljoci's create dying: a forked spawner spawns `s`, hands the handle over and
+  // _exits without destroying the Jail (the kernel closes its process descriptor). The handle
+  // (pid 0 when the spawn failed) and the spawner's pid, once it is gone.
+  std::pair<JailHandle, pid_t> spawn_then_die(const JailSpec& s) {
+    JailHandle h;
+    h.name = s.name;
+    int rp[2];
+    if (::pipe(rp) != 0) return {h, -1};
+    UniqueFd rep_r(rp[0]), rep_w(rp[1]);
+    const pid_t spawner = ::fork();
+    if (spawner < 0) return {h, -1};
+    if (spawner == 0) {
+      auto j = backend_->spawn(s);
+      long long msg[3] = {0, 0, 0};
+      if (j) {
+        msg[0] = (*j)->handle().pid;
+        msg[1] = (*j)->handle().jid;
+        msg[2] = static_cast<long long>((*j)->handle().start_time);
+      }
+      (void)!::write(rep_w.get(), msg, sizeof msg);
+      ::_exit(j ? 0 : 1);
+    }
+    rep_w.reset();
+    long long msg[3] = {0, 0, 0};
+    const bool got = ::read(rep_r.get(), msg, sizeof msg) == static_cast<ssize_t>(sizeof msg);
+    int ws = 0;
+    (void)::waitpid(spawner, &ws, 0);
+    if (got && WIFEXITED(ws) && WEXITSTATUS(ws) == 0) {
+      h.pid = static_cast<pid_t>(msg[0]);
+      h.jid = static_cast<int>(msg[1]);
+      h.start_time = static_cast<std::uint64_t>(msg[2]);
+    }
+    return {h, spawner};
   }
 
   std::string world_;
@@ -656,6 +694,176 @@ TEST_F(FreebsdBackendTest, VnetJailsTalkOverABridge) {
   }
   EXPECT_TRUE(destroy_if(s.get(), bridge));
   EXPECT_EQ(::if_nametoindex(bridge.c_str()), 0u);
+}
+
+// ---- the create/start split (ProcessOptions::hold_fd: ljoci's create, then start) ----
+
+// A FIFO as ljoci makes it (<root>/<id>/exec.fifo, opened O_RDWR by create).
+UniqueFd hold_fifo(const fs::path& path) {
+  if (::mkfifo(path.c_str(), 0600) != 0) return UniqueFd();
+  return UniqueFd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+}
+
+// ljoci's start: the byte, written through a descriptor of its own.
+bool start_fifo(const fs::path& path) {
+  UniqueFd w(::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  return w && ::write(w.get(), "0", 1) == 1;
+}
+
+// The process is there, in jail `jid`, and has not ended.
+::testing::AssertionResult held_in_jail(pid_t pid, int jid) {
+  auto info = proc_info(pid);
+  if (!info) return ::testing::AssertionFailure() << info.error().what();
+  if (!*info) return ::testing::AssertionFailure() << "pid " << pid << " is gone";
+  if ((*info)->zombie) return ::testing::AssertionFailure() << "pid " << pid << " has exited";
+  if ((*info)->jid != jid)
+    return ::testing::AssertionFailure() << "pid " << pid << " is in jid " << (*info)->jid;
+  return ::testing::AssertionSuccess();
+}
+
+// The spawn returns with the jail made and its process in it, which does not exec until a byte
+// is written to the FIFO; then it runs (its output says which descriptors it got: stdio alone,
+// neither the hold FIFO nor the report pipe) and its exit arrives as any jail's does.
+TEST_F(FreebsdBackendTest, HeldCommandRunsOnlyOnceStarted) {
+  const fs::path fifo = root_ / "exec.fifo";
+  UniqueFd hold = hold_fifo(fifo);
+  ASSERT_TRUE(hold) << std::strerror(errno);
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  UniqueFd r(fds[0]), w(fds[1]);
+  auto s = spec({"fds"});
+  s.stdio.out = w.get();
+  s.process.hold_fd = hold.get();
+  auto j = backend_->spawn(s);
+  ASSERT_TRUE(j) << j.error().what();
+  w.reset();
+  const JailHandle h = (*j)->handle();
+  EXPECT_GT(h.jid, 0);
+  // Created, not started: nothing printed, no exit, the process waiting in the jail.
+  struct pollfd p = {r.get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 500), 0) << "the held command ran before its start";
+  auto polled = (*j)->poll();
+  ASSERT_TRUE(polled) << polled.error().what();
+  EXPECT_FALSE(polled->has_value());
+  EXPECT_TRUE(held_in_jail(h.pid, h.jid));
+  ASSERT_TRUE(start_fifo(fifo)) << std::strerror(errno);
+  EXPECT_EQ(read_to_end(r.get()), "fds:\n");
+  auto st = (*j)->wait(10s);
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(st->code, 0);
+  EXPECT_EQ(st->signal, 0);
+}
+
+// Every writer of the hold descriptor gone without a byte: nobody will start the command, which
+// ends with 127 and says so on its stderr. (ljoci's FIFO never gets there: the command's own
+// descriptor is O_RDWR, a writer too, so an unstarted container waits until it is killed; a pipe
+// shows the path.)
+TEST_F(FreebsdBackendTest, HeldCommandWithoutAStartByteExits127) {
+  int hp[2], ep[2];
+  ASSERT_EQ(::pipe2(hp, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe(ep), 0);
+  UniqueFd hold_r(hp[0]), hold_w(hp[1]), err_r(ep[0]), err_w(ep[1]);
+  auto s = spec({"true"});
+  s.stdio.err = err_w.get();
+  s.process.hold_fd = hold_r.get();
+  auto j = backend_->spawn(s);
+  ASSERT_TRUE(j) << j.error().what();
+  err_w.reset();
+  EXPECT_TRUE(held_in_jail((*j)->handle().pid, (*j)->handle().jid));
+  hold_w.reset();
+  const std::string err = read_to_end(err_r.get());
+  auto st = (*j)->wait(10s);
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(st->code, 127) << err;
+  EXPECT_NE(err.find("not started"), std::string::npos) << err;
+}
+
+// A missing executable fails the spawn itself, before the hold (as runc's create): no start byte
+// is ever written here, and no jail of that name is left.
+TEST_F(FreebsdBackendTest, HeldMissingExecutableFailsTheSpawn) {
+  int hp[2];
+  ASSERT_EQ(::pipe2(hp, O_CLOEXEC), 0);
+  UniqueFd hold_r(hp[0]), hold_w(hp[1]);  // the write end stays open: a hold would never end
+  auto s = spec({});
+  s.argv = {"/no-such-command"};
+  s.process.hold_fd = hold_r.get();
+  auto j = backend_->spawn(s);
+  ASSERT_FALSE(j);
+  EXPECT_EQ(j.error().errc(), Errc::exec_failed) << j.error().what();
+  EXPECT_NE(j.error().what().find("/no-such-command"), std::string::npos) << j.error().what();
+  auto left = find_jail(s.name, /*dying=*/true);
+  ASSERT_TRUE(left) << left.error().what();
+  EXPECT_FALSE(left->has_value());
+}
+
+// ljoci's create exits right after the spawn, closing its process descriptor. The held command
+// outlives it (PD_DAEMON; without it the close SIGKILLs the command), reparented to the
+// spawner's reaper: here this test, as the shim or conmon is for ljoci. The reaper starts it and
+// gets its exit status from wait(2); release() then removes what the jail left (its mounts).
+TEST_F(FreebsdBackendTest, HeldCommandOutlivesItsSpawner) {
+  ASSERT_EQ(::procctl(P_PID, ::getpid(), PROC_REAP_ACQUIRE, nullptr), 0) << std::strerror(errno);
+  struct Unreap {
+    ~Unreap() { (void)::procctl(P_PID, ::getpid(), PROC_REAP_RELEASE, nullptr); }
+  } unreap;
+  const fs::path fifo = root_ / "exec.fifo";
+  UniqueFd hold = hold_fifo(fifo);
+  ASSERT_TRUE(hold) << std::strerror(errno);
+  auto s = spec({"exit", "7"});
+  s.process.hold_fd = hold.get();
+  // ljoci create: spawn, hand the handle on, exit without destroying the Jail.
+  auto [h, spawner] = spawn_then_die(s);
+  ASSERT_GT(spawner, 0) << std::strerror(errno);
+  ASSERT_GT(h.pid, 0);
+  int ws = 0;
+  // The spawner is gone; its held command is not, and is ours now.
+  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(held_in_jail(h.pid, h.jid));
+  auto info = proc_info(h.pid);
+  ASSERT_TRUE(info && *info);
+  EXPECT_EQ((*info)->ppid, ::getpid());
+  EXPECT_TRUE(start_fifo(fifo)) << std::strerror(errno);
+  pid_t got = 0;
+  for (int i = 0; i < 1000 && got == 0; ++i) {
+    got = ::waitpid(h.pid, &ws, WNOHANG);
+    if (got == 0) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(got, h.pid) << std::strerror(errno);
+  EXPECT_TRUE(WIFEXITED(ws));
+  EXPECT_EQ(WEXITSTATUS(ws), 7);
+  auto released = backend_->release(h);
+  EXPECT_TRUE(released) << released.error().what();
+}
+
+// ljd killed (kill -9) or left with on_shutdown = leave: its process ends without destroying
+// its Jails, and the kernel closes their process descriptors. The jail lives on (PD_DAEMON;
+// without it that close SIGKILLs its main process), reparented to the spawner's reaper, and the
+// next ljd adopts it: a process that is not its child, watched with EVFILT_PROC NOTE_EXIT, whose
+// exit code arrives as a spawned jail's does. The adopted Jail's teardown releases its mounts.
+TEST_F(FreebsdBackendTest, JailOutlivesItsSpawnerAndIsAdopted) {
+  auto s = spec({"sleep", "4", "9"});
+  auto [h, spawner] = spawn_then_die(s);
+  ASSERT_GT(spawner, 0) << std::strerror(errno);
+  ASSERT_GT(h.pid, 0);
+  // The spawner is gone, its descriptor closed; the jail's process is not.
+  std::this_thread::sleep_for(300ms);
+  const auto alive = held_in_jail(h.pid, h.jid);
+  auto info = proc_info(h.pid);
+  auto a = backend_->adopt(h);
+  if (!alive || !a) {
+    (void)backend_->release(h);  // kills what is left and unmounts
+    FAIL() << (alive ? std::string(a.error().what()) : std::string(alive.message()));
+  }
+  ASSERT_TRUE(info && *info);
+  EXPECT_NE((*info)->ppid, spawner);
+  auto st = (*a)->wait(20s);
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(st->code, 9);
+  EXPECT_EQ(st->signal, 0);
+  EXPECT_FALSE(st->lost);
+  a->reset();
+  auto left = find_jail(s.name, /*dying=*/true);
+  ASSERT_TRUE(left) << left.error().what();
+  EXPECT_FALSE(left->has_value());
 }
 
 }  // namespace

@@ -161,6 +161,11 @@ TEST(FreebsdPlan, UnsupportedProcessOptionsAreNamed) {
   p = ProcessOptions{};
   p.no_new_privs = false;
   EXPECT_STREQ(unsupported_process_option(p), "process.no_new_privs=false");
+  // The create/start split is the backend's now (child.hpp, step 7b): not refused. (An exec
+  // still refuses it before this check, as on Linux: validate_exec_spec.)
+  p = ProcessOptions{};
+  p.hold_fd = 5;
+  EXPECT_EQ(unsupported_process_option(p), nullptr);
 }
 
 // Issue 16: host-open rules, the grants (with their directories), host-close rules, in that order.

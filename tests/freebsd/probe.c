@@ -235,6 +235,14 @@ int main(int argc, char** argv) {
     printf("%d %d %s\n", (int)getuid(), (int)getgid(), cwd);
     return 0;
   }
+  if (strcmp(v, "fds") == 0) {
+    /* "fds:" and each open descriptor above stdio: what the command was given beyond 0-2. */
+    printf("fds:");
+    for (int fd = 3; fd < 256; ++fd)
+      if (fcntl(fd, F_GETFD) != -1) printf(" %d", fd);
+    printf("\n");
+    return 0;
+  }
   if (strcmp(v, "forkbomb") == 0) return forkbomb();
   if (strcmp(v, "hog") == 0 && argc == 3) return hog(strtoull(argv[2], NULL, 10));
   fprintf(stderr, "probe: unknown verb or arguments: %s\n", v);

@@ -1,6 +1,7 @@
 // Privileged tests of the Linux backend on the real kernel: isolation, exit status, the root's
 // layers, volumes, and that a failed start releases everything.
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -324,6 +325,53 @@ TEST_F(JailTest, VolumeSwappedForASymlinkAfterTheCheckBindsNothing) {
   go = false;
   swapper.join();
   std::printf("volume swap race: %d ran, %d refused, none read the host file\n", ran, refused);
+}
+
+// ProcessOptions::hold_fd (ljoci's create, then start): the spawn returns with the command held
+// before its exec; one byte starts it (and it gets no descriptor beyond stdio); every writer gone
+// without a byte ends it with 127 and a line on its stderr. The FreeBSD backend's counterparts:
+// tests/freebsd/backend_test.cpp, Held*.
+TEST_F(JailTest, HeldCommandRunsOnlyOnceStartedAndEndsWithoutAByte) {
+  for (bool give_byte : {true, false}) {
+    int hp[2];
+    ASSERT_EQ(::pipe2(hp, O_CLOEXEC), 0);
+    UniqueFd hold_r(hp[0]), hold_w(hp[1]);
+    auto s = probe({"fds"});
+    s.process.hold_fd = hold_r.get();
+    auto started = start(s, /*merge_stderr=*/true);
+    ASSERT_TRUE(started) << started.error().what();
+    struct pollfd p = {started->out.get(), POLLIN, 0};
+    EXPECT_EQ(::poll(&p, 1, 300), 0) << "the held command ran before its start";
+    if (give_byte) {
+      ASSERT_EQ(::write(hold_w.get(), "0", 1), 1);
+    }
+    hold_w.reset();
+    std::string out;  // to EOF: the command's end (ctest's timeout, should it never come)
+    char buf[4096];
+    for (ssize_t n; (n = ::read(started->out.get(), buf, sizeof buf)) > 0;)
+      out.append(buf, static_cast<std::size_t>(n));
+    auto st = started->jail->wait(std::chrono::seconds(10));
+    ASSERT_TRUE(st) << st.error().what();
+    if (give_byte) {
+      EXPECT_EQ(st->code, 0) << out;
+      EXPECT_EQ(out, "0 1 2\n");
+    } else {
+      EXPECT_EQ(st->code, 127) << out;
+      EXPECT_NE(out.find("ljoci: not started"), std::string::npos) << out;
+    }
+  }
+}
+
+// A missing executable fails a held spawn itself, before the hold (runc's create does).
+TEST_F(JailTest, HeldMissingExecutableFailsTheSpawn) {
+  int hp[2];
+  ASSERT_EQ(::pipe2(hp, O_CLOEXEC), 0);
+  UniqueFd hold_r(hp[0]), hold_w(hp[1]);  // the writer stays: a hold would never end
+  auto s = spec({"/no/such/command"});
+  s.process.hold_fd = hold_r.get();
+  auto r = backend_->spawn(s);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().what().find("/no/such/command"), std::string::npos) << r.error().what();
 }
 
 TEST_F(JailTest, ChildSideFailureNamesTheStep) {

@@ -9,11 +9,13 @@
 //   4. host address aliases (network mode ip)
 //   4b. network mode netns: a VNET jail whose links Network::on_vnet moves in once it exists,
 //      before its command runs (the child waits for the parent's go)
-//   5. pdfork(2); the child (child.hpp): setsid, jail_set(JAIL_CREATE | JAIL_ATTACH) with
-//      persist off (the jail dies with its last process), lo0 up in a VNET, stdio,
+//   5. pdfork(2) with PD_DAEMON (the jail outlives ljd: step 6); the child (child.hpp): setsid,
+//      jail_set(JAIL_CREATE | JAIL_ATTACH) with persist off (the jail dies with its last
+//      process), lo0 up in a VNET, stdio,
 //      setlogin/setgid/setuid, chdir, execve. It reports its jid, or the step, errno and the
 //      kernel's errmsg that failed, on a close-on-exec pipe: EOF after a jid means execve
-//      succeeded.
+//      succeeded, or, with ProcessOptions::hold_fd, that the command waits for its start byte
+//      (the executable found: a missing one fails the spawn).
 // Exec (one more process in a running jail) is exec.hpp's.
 // The daemon is multi-threaded, so the child does only async-signal-safe work: every string,
 // iovec and ioctl argument is prepared before pdfork(2); jail_attach(2) semantics are applied in
@@ -74,6 +76,23 @@ constexpr const char* kDomain = "jail";
 constexpr const char* kScriptInJail = "/.ljd-script";
 
 // Where a jail's root is mounted: BackendOptions::state_dir/jails/<name>.
+// The reaped jail is freed by the kernel a little later; until then its root is busy. A device
+// a process of the jail made (a pts: an exec's or the command's terminal) holds its maker's
+// credential, and so the jail, until every devfs showing it has dropped its entry, which devfs
+// does lazily, at its next lookup: the jail's own devfs (under `root`) is looked up each round,
+// or nothing would (seen in the FreeBSD guest: a jail after an exec with a terminal stayed dying).
+Status wait_until_freed(const std::string& name, const fs::path& root) {
+  const fs::path dev_null = root / "dev" / "null";
+  auto nudge = [dev_null] {
+    struct stat st;
+    (void)::stat(dev_null.c_str(), &st);
+    (void)::stat("/dev/null", &st);
+  };
+  LJ_TRY_CTX("waiting for jail " + name + " to be freed",
+             wait_jail_freed(name, std::chrono::seconds(10), nudge));
+  return {};
+}
+
 fs::path jail_dir_of(const fs::path& state_dir, const std::string& name) {
   return state_dir / "jails" / name;
 }
@@ -108,7 +127,7 @@ class FreebsdJail final : public Jail {
   void on_exit_event(const struct kevent& ev);
 
   JailHandle handle_;
-  UniqueFd pd_;  // process descriptor (spawned jails); closing it reaps the process
+  UniqueFd pd_;  // process descriptor (spawned jails, PD_DAEMON); closing it reaps a dead process
   UniqueFd kq_;  // EVFILT_PROCDESC (spawned) or EVFILT_PROC (adopted) for the main process
   std::optional<MountedRoot> root_;  // spawned jails
   fs::path adopted_dir_;  // adopted jails: mounts are released from the directory alone
@@ -129,8 +148,8 @@ class FreebsdJail final : public Jail {
 
 FreebsdJail::~FreebsdJail() {
   if (jail_created_ && !exit_) {
-    // Still running: the owner gave up on it. Kill the whole jail; closing pd_ reaps the main
-    // process (procdesc(4): the last close of a descriptor kills and reaps).
+    // Still running: the owner gave up on it. Kill the whole jail; closing pd_ then reaps the
+    // main process (PD_DAEMON: the close alone would not kill it, see spawn step 6).
     if (auto st = remove_jail_and_wait(handle_.name); !st)
       lj::log("jail")->error("jail={} destroy: {}", handle_.name, st.error().what());
     else
@@ -148,23 +167,13 @@ Status FreebsdJail::teardown() {
     LJ_TRY_CTX("reaping jail " + handle_.name, remove_jail_and_wait(handle_.name));
     jail_gone_ = true;
   }
+  // A child that never made its jail (the spawn failed before its report) is not in one for
+  // jail_remove to kill, and with PD_DAEMON the close would leave it running: kill it first. A
+  // main process that has exited is a zombie, which ignores the signal; the close reaps it.
+  if (pd_) (void)::pdkill(pd_.get(), SIGKILL);
   pd_.reset();  // reaps the main process
-  // The reaped jail is freed by the kernel a little later; until then its root is busy. A device
-  // a process of the jail made (a pts: an exec's or the command's terminal) holds its maker's
-  // credential, and so the jail, until every devfs showing it has dropped its entry, which devfs
-  // does lazily, at its next lookup: the jail's own devfs is looked up each round, or nothing
-  // would (seen in the FreeBSD guest: a jail after an exec with a terminal stayed dying).
-  if (jail_created_) {
-    const fs::path dev_null =
-        (root_ ? root_->root() : adopted_dir_ / "root") / "dev" / "null";
-    auto nudge = [dev_null] {
-      struct stat st;
-      (void)::stat(dev_null.c_str(), &st);
-      (void)::stat("/dev/null", &st);
-    };
-    LJ_TRY_CTX("waiting for jail " + handle_.name + " to be freed",
-               wait_jail_freed(handle_.name, std::chrono::seconds(10), nudge));
-  }
+  if (jail_created_)
+    LJ_TRY(wait_until_freed(handle_.name, root_ ? root_->root() : adopted_dir_ / "root"));
   oom_needle_.clear();
   if (!script_file_.empty()) {
     if (::unlink(script_file_.c_str()) != 0 && errno != ENOENT)
@@ -521,8 +530,8 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
                 "jail " + spec.name +
                     ": network mode netns on FreeBSD needs Network::on_vnet (a network namespace "
                     "descriptor is Linux's)");
-  // The OCI runtime's process options and mounts are the Linux backend's so far: refused by
-  // name rather than ignored.
+  // The OCI runtime's process options and mounts the FreeBSD backend has no means for yet:
+  // refused by name rather than ignored.
   if (const char* what = unsupported_spec_option(spec))
     return fail(Errc::unsupported, kDomain, "jail " + spec.name + ": " + what +
                                                 " is not supported by the FreeBSD backend yet");
@@ -646,11 +655,22 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
     plan.set_nofile = true;
     plan.nofile.rlim_cur = plan.nofile.rlim_max = static_cast<rlim_t>(spec.limits.nofile);
   }
+  plan.hold_fd = spec.process.hold_fd;
   cmd.into(plan);
 
   // 6. Fork. PD_CLOEXEC: the descriptor must not leak into other children of the daemon.
+  // PD_DAEMON for every jail: without it the last close of the descriptor SIGKILLs the process
+  // (procdesc_close() in sys/kern/sys_procdesc.c), and that close happens whenever the spawner
+  // exits: ljd killed, crashed or left with on_shutdown = leave (its Jails are never destroyed,
+  // but the kernel closes its descriptors), and ljoci's create, which exits right after the
+  // spawn of a held command. Jails outlive ljd and the next one adopts them (adopt(), by pid with
+  // EVFILT_PROC). With PD_DAEMON the process is reparented to the spawner's reaper (init, or the
+  // shim or conmon with PROC_REAP_ACQUIRE), which reaps it. Ending a jail is explicit, never
+  // the close: the destructor removes a running jail (jail_remove), and teardown kills a child
+  // that never reported its jail before the close (a spawn that failed half way).
+  const int pd_flags = PD_CLOEXEC | PD_DAEMON;
   int pd = -1;
-  pid_t pid = LJ_SYS("pdfork", ::pdfork(&pd, PD_CLOEXEC));
+  pid_t pid = LJ_SYS("pdfork", ::pdfork(&pd, pd_flags));
   if (pid < 0) return fail_errno(kDomain, ctx + ": pdfork");
   if (pid == 0) run_child(plan);
   j->pd_.reset(pd);
@@ -758,7 +778,11 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::adopt(const JailHandle& h) {
 Status FreebsdBackend::release(const JailHandle& h) {
   const std::string ctx = "releasing jail " + h.name;
   LJ_TRY_CTX(ctx, remove_jail_and_wait(h.name));
-  LJ_TRY_CTX(ctx, release_jail_dir(jail_dir_of(state_dir_, h.name)));
+  // As teardown: the root is busy until the kernel has freed the jail (a created container that
+  // was just killed, `ljoci delete` right after its end).
+  const fs::path dir = jail_dir_of(state_dir_, h.name);
+  LJ_TRY_CTX(ctx, wait_until_freed(h.name, dir / "root"));
+  LJ_TRY_CTX(ctx, release_jail_dir(dir));
   LJ_TRY_CTX(ctx, release_devfs_rulesets(state_dir_, h.name));
   LJ_TRY_CTX(ctx, remove_rctl_rules(h.name));
   return {};

@@ -6,7 +6,9 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/jail.h>
+#include <sys/stat.h>
 #include <sys/ttycom.h>
+#include <stdio.h>   // sys_errlist, sys_nerr
 #include <stdlib.h>  // posix_openpt
 #include <unistd.h>
 
@@ -90,6 +92,70 @@ void open_terminal(ChildPlan& p, int report) noexcept {
   for (int& fd : p.stdio) fd = s;
 }
 
+// Where the hold descriptor sits once stdio (0-2) and the report pipe (3) are placed.
+constexpr int kHoldSlot = 4;
+
+void write_str(int fd, const char* s) noexcept {
+  std::size_t n = 0;
+  while (s[n] != '\0') ++n;
+  (void)!::write(fd, s, n);
+}
+
+// The first candidate execve(2) would run: a regular file we may execute, with the errno the
+// loop in run_child would report when there is none (ENOENT, or EACCES, ENOTDIR...). Syscalls
+// only; called with the command's ids, in its working directory.
+const char* find_executable(const ChildPlan& p, int* err) noexcept {
+  *err = ENOENT;
+  for (const char* path : p.candidates) {
+    struct stat st {};
+    if (::stat(path, &st) != 0) {
+      if (errno != ENOENT && errno != ENOTDIR) *err = errno;
+      continue;
+    }
+    if (S_ISREG(st.st_mode) && ::access(path, X_OK) == 0) return path;
+    *err = EACCES;
+  }
+  return nullptr;
+}
+
+// A failure after the hold, when nobody reads the report pipe any more: "ljoci: WHAT: ERROR" on
+// the command's stderr and 127, as the Linux backend and a shell report it. sys_errlist, not
+// strerror(3): with NLS it may open a catalog and allocate, which a child of a threaded process
+// must not.
+[[noreturn]] void held_fail(const char* what, const char* detail, int err) noexcept {
+  write_str(2, "ljoci: ");
+  write_str(2, what);
+  write_str(2, detail);
+  write_str(2, ": ");
+  write_str(2, err > 0 && err < sys_nerr ? sys_errlist[err] : "unknown error");
+  write_str(2, "\n");
+  ::_exit(127);
+}
+
+// ProcessOptions::hold_fd (runc's create, then start): everything but the execve is done; the
+// executable is found now, so that a missing one fails the spawn itself, as runc's create does;
+// then the report pipe is closed (EOF after the jid: spawn() returns, the jail is created) and
+// the command waits for one byte on `hold`. EOF there (every writer gone without a byte) or an
+// error: nobody will start it, 127 with a line on stderr.
+[[noreturn]] void hold_then_exec(const ChildPlan& p, int report, int hold) noexcept {
+  int err = 0;
+  const char* path = find_executable(p, &err);
+  if (path == nullptr) child_fail(report, "execve", err);
+  ::close(report);
+  char c;
+  ssize_t n;
+  while ((n = ::read(hold, &c, 1)) < 0 && errno == EINTR) {
+  }
+  if (n < 0) held_fail("reading the start byte", "", errno);
+  if (n == 0) {
+    write_str(2, "ljoci: not started: every writer of the start descriptor left without a byte\n");
+    ::_exit(127);
+  }
+  ::close(hold);
+  ::execve(path, p.argv, p.envp);
+  held_fail("exec ", path, errno);
+}
+
 }  // namespace
 
 [[noreturn]] void run_child(ChildPlan& p) noexcept {
@@ -165,12 +231,22 @@ void open_terminal(ChildPlan& p, int report) noexcept {
   int rep = ::fcntl(report, F_DUPFD, 10);
   if (rep < 0) child_fail(report, "dup report pipe", errno);
   report = rep;
+  int hold = -1;
+  if (p.hold_fd >= 0) {
+    hold = ::fcntl(p.hold_fd, F_DUPFD, 10);
+    if (hold < 0) child_fail(report, "dup hold descriptor", errno);
+  }
   for (int i = 0; i < 3; ++i)
     if (::dup2(hi[i], i) < 0) child_fail(report, "dup2 stdio", errno);
   if (::dup2(report, 3) < 0) child_fail(report, "dup2 report pipe", errno);
   report = 3;
   if (::fcntl(report, F_SETFD, FD_CLOEXEC) < 0) child_fail(report, "cloexec report pipe", errno);
-  ::closefrom(4);
+  if (hold >= 0) {
+    if (::dup2(hold, kHoldSlot) < 0) child_fail(report, "dup2 hold descriptor", errno);
+    hold = kHoldSlot;
+    if (::fcntl(hold, F_SETFD, FD_CLOEXEC) < 0) child_fail(report, "cloexec hold descriptor", errno);
+  }
+  ::closefrom(hold >= 0 ? kHoldSlot + 1 : kHoldSlot);
 
   if (p.set_nofile && ::setrlimit(RLIMIT_NOFILE, &p.nofile) != 0)
     child_fail(report, "setrlimit RLIMIT_NOFILE", errno);
@@ -188,6 +264,7 @@ void open_terminal(ChildPlan& p, int report) noexcept {
   if (::setuid(p.uid) != 0) child_fail(report, "setuid", errno);
 
   if (::chdir(p.workdir) != 0) child_fail(report, "chdir", errno);
+  if (hold >= 0) hold_then_exec(p, report, hold);
 
   // PATH was resolved into candidates by the parent; execvp(3) is not async-signal-safe.
   int err = ENOENT;

@@ -13,8 +13,12 @@
 //   5. a terminal (posix_openpt inside the jail, its master sent back), or the given stdio
 //   6. RLIMIT_NOFILE; the working directory made when asked (still root)
 //   7. setlogin, setgroups, setgid, setuid (uid last: it drops root); chdir; execve
+//   7b. held (ProcessOptions::hold_fd, ljoci's create): the executable found, the report pipe
+//      closed (the spawn returns), one byte read from the hold descriptor, then execve
 // Each step that fails writes a ChildReport (the step, errno and the kernel's errmsg) on the
-// close-on-exec report pipe and _exit(127)s: EOF on the pipe after a jid means execve succeeded.
+// close-on-exec report pipe and _exit(127)s: EOF on the pipe after a jid means execve succeeded,
+// or, held, that the command waits for its start byte. After the hold nobody reads the pipe: a
+// failure there is a line on the command's stderr and 127, as on Linux.
 #pragma once
 
 #include <sys/types.h>
@@ -71,6 +75,9 @@ struct ChildPlan {
   unsigned short tty_rows = 0, tty_cols = 0;
   bool set_nofile = false;
   struct rlimit nofile {};
+  // ProcessOptions::hold_fd: the start byte is read here (step 7b); -1: exec at once. Moved to
+  // descriptor 4, close-on-exec, and closed before the execve: it never reaches the command.
+  int hold_fd = -1;
   std::vector<const char*> candidates;  // execve paths to try, in order
   char* const* argv = nullptr;
   char* const* envp = nullptr;

@@ -90,7 +90,10 @@ std::size_t format_status(int ws, char* buf) {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
 
-  // The process (a kqueue is not inherited, and run_child closes the rest of ours).
+  // The process (a kqueue is not inherited, and run_child closes the rest of ours). Without
+  // PD_DAEMON, unlike the monitor itself: the monitor outlives ljd, and should it die anyway
+  // (killed) its exit closes this descriptor, which kills the process rather than leaving an
+  // exec that nothing waits for or records.
   int pd = -1;
   pid_t pid = ::pdfork(&pd, PD_CLOEXEC);
   if (pid < 0) child_fail(report, "pdfork (monitor)", errno);

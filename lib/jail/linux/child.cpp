@@ -325,7 +325,11 @@ bool create_hooks_before_pivot(const void* arg, MountFailure* mf) noexcept {
   ssize_t n;
   while ((n = ::read(kSlotHold, &c, 1)) < 0 && errno == EINTR) {
   }
-  if (n != 1) ::_exit(127);  // nobody will start it (the descriptor was broken)
+  if (n != 1) {  // nobody will start it (every writer gone, or the descriptor broken)
+    write_str(2, n == 0 ? "ljoci: not started: every writer of the start descriptor left without a byte\n"
+                        : "ljoci: reading the start byte failed\n");
+    ::_exit(127);
+  }
   ::close(kSlotHold);
   HookFailure hf;
   if (!run_hooks(p.start_hooks, &hf)) {

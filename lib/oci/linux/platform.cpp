@@ -1,7 +1,27 @@
+#include <fstream>
+#include <sstream>
+#include <string>
+
 #include "oci/config.hpp"
+#include "oci/state.hpp"
 
 namespace lj::oci {
 
 Platform host_platform() { return Platform::linux_host; }
+
+bool process_lives(pid_t pid, std::uint64_t start_time) {
+  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(st, line)) return false;
+  const auto rp = line.rfind(')');
+  if (rp == std::string::npos || rp + 2 >= line.size()) return false;
+  std::istringstream fields(line.substr(rp + 2));
+  std::string state, f;
+  fields >> state;
+  for (int i = 4; i < 22; ++i) fields >> f;
+  std::uint64_t start = 0;
+  fields >> start;
+  return state != "Z" && state != "X" && start == start_time;
+}
 
 }  // namespace lj::oci

@@ -139,16 +139,22 @@ Status mounts_of(const json& list, jail::MountPlan& plan) {
         return bad("mounts[] bind source must be absolute: '" + source + "' on " + dst);
       v.host_path = source;
       v.jail_path = dst;
+      jail::VolumeOptions vo;
+      vo.jail_path = dst;
       for (const auto& o : options) {
         if (o == "ro") v.read_only = true;
+        else if (o == "noexec") vo.no_exec = true;
+        else if (o == "exec") vo.no_exec = false;
+        else if (o == "noatime" || o == "relatime" || o == "strictatime") vo.atime = o;
+        // "do not use relatime": every access updates the time, strictatime (mount(8)).
+        else if (o == "norelatime") vo.atime = "strictatime";
         else if (propagation_name(o)) {
           if (o != "private" && o != "rprivate") plan.propagation.push_back({dst, o});
         }
         else if (o == "rw" || o == "bind" || o == "rbind" || o == "nosuid" || o == "nodev" ||
-                 o == "noexec" || o == "exec" || o == "relatime" || o == "norelatime" ||
-                 o == "strictatime" || o == "noatime" || o == "z" || o == "Z")
-          // Volumes are always nosuid,nodev (the engine's rule, issue 17); noexec/atime
-          // choices are not carried yet (docs/oci.md).
+                 o == "z" || o == "Z")
+          // Volumes are always nosuid,nodev (the engine's rule, issue 17); z/Z are SELinux
+          // relabels, and this host has no SELinux.
           continue;
         else if (o.find('=') != std::string::npos)
           // A file system's data ("mode=755", "size=1k"): the kernel takes none on a bind
@@ -157,6 +163,7 @@ Status mounts_of(const json& list, jail::MountPlan& plan) {
         else
           return unsupported("mounts[].options \"" + o + "\" on a bind mount (" + dst + ")");
       }
+      if (vo.no_exec || !vo.atime.empty()) plan.volume_options.push_back(std::move(vo));
       plan.volumes.push_back(std::move(v));
       continue;
     }

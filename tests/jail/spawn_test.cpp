@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "jail/linux/child.hpp"
@@ -224,6 +225,19 @@ TEST_F(JailTest, VolumesReadWriteAndReadOnly) {
   EXPECT_EQ(r->out, "ro-data");
 }
 
+// Each mount point of a /proc/self/mountinfo text with its per-mount options as ",a,b,".
+std::map<std::string, std::string> mount_options(const std::string& mountinfo) {
+  std::map<std::string, std::string> out;
+  std::istringstream lines(mountinfo);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, target, options;
+    fields >> id >> parent >> dev >> root >> target >> options;
+    out[target] = "," + options + ",";
+  }
+  return out;
+}
+
 // A volume is a host path the jail's root can write: a set-id file or a device node made there
 // (by the jail, or by anyone on the host) must give nothing inside (issue 17). Both mounts, rw
 // and ro, are nosuid,nodev; a node of /dev/null's numbers in it opens nothing. (The sources are
@@ -237,23 +251,34 @@ TEST_F(JailTest, VolumesAreNosuidAndNodev) {
   s.root.volumes = {{rw, "/mnt/rw", false}, {ro, "/srv/ro", true}};
   auto r = run(s);
   ASSERT_TRUE(r) << r.error().what();
-  int seen = 0;
-  std::istringstream lines(r->out);
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, target, options;
-    fields >> id >> parent >> dev >> root >> target >> options;
-    if (target != "/mnt/rw" && target != "/srv/ro") continue;
-    ++seen;
-    EXPECT_NE(("," + options + ",").find(",nosuid,"), std::string::npos) << line;
-    EXPECT_NE(("," + options + ",").find(",nodev,"), std::string::npos) << line;
+  auto opts = mount_options(r->out);
+  for (const char* target : {"/mnt/rw", "/srv/ro"}) {
+    ASSERT_TRUE(opts.count(target)) << target << " not mounted:\n" << r->out;
+    EXPECT_NE(opts[target].find(",nosuid,"), std::string::npos) << target << opts[target];
+    EXPECT_NE(opts[target].find(",nodev,"), std::string::npos) << target << opts[target];
   }
-  EXPECT_EQ(seen, 2) << r->out;
   s = probe({"cat", "/mnt/rw/null"});
   s.root.volumes = {{rw, "/mnt/rw", false}};
   r = run(s);
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(r->out, "open: EACCES\n");
+}
+
+// A volume's noexec and access-time choice are the mount's (an OCI bind's options): nothing on
+// a noexec volume executes, and the atime flags are the requested ones, not the host's.
+TEST_F(JailTest, VolumesTakeNoexecAndAnAtimeChoice) {
+  fs::path a = world().mkdir("vol-noexec"), b = world().mkdir("vol-strict");
+  auto s = probe({"cat", "/proc/self/mountinfo"});
+  s.root.volumes = {{a, "/mnt/a", false}, {b, "/mnt/b", true}};
+  s.root.volume_options = {{"/mnt/a", true, "noatime"}, {"/mnt/b", false, "strictatime"}};
+  auto r = run(s);
+  ASSERT_TRUE(r) << r.error().what();
+  auto opts = mount_options(r->out);
+  ASSERT_TRUE(opts.count("/mnt/a") && opts.count("/mnt/b")) << r->out;
+  EXPECT_NE(opts["/mnt/a"].find(",noexec,"), std::string::npos) << opts["/mnt/a"];
+  EXPECT_NE(opts["/mnt/a"].find(",noatime,"), std::string::npos) << opts["/mnt/a"];
+  EXPECT_EQ(opts["/mnt/b"].find(",noexec,"), std::string::npos) << opts["/mnt/b"];
+  EXPECT_EQ(opts["/mnt/b"].find("atime,"), std::string::npos) << opts["/mnt/b"];  // no relatime/noatime
 }
 
 TEST_F(JailTest, VolumeTargetThroughASymlinkIsRefused) {

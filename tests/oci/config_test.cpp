@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -92,6 +93,7 @@ TEST(OciConfig, FieldsBecomeTheEngineSpec) {
   ASSERT_EQ(s.root.volumes.size(), 1u);
   EXPECT_EQ(s.root.volumes[0].host_path, "/srv");
   EXPECT_TRUE(s.root.volumes[0].read_only);
+  EXPECT_EQ(s.root.options_of("/data"), nullptr);  // nothing beyond the engine's defaults
   EXPECT_EQ(s.process.sysctl.at(0).first, "net.ipv4.ip_forward");
   EXPECT_EQ(s.root.masked_paths, std::vector<std::string>{"/proc/kcore"});
   EXPECT_EQ(s.root.readonly_paths, std::vector<std::string>{"/proc/sys"});
@@ -556,6 +558,33 @@ TEST(OciFreebsdConfig, LinuxRefusesTheFreebsdSection) {
   c["freebsd"] = json::object();
   auto empty = parse(c);
   EXPECT_TRUE(empty) << empty.error().what();
+}
+
+// A bind's noexec and access-time options are carried to the volume, not dropped (podman asks
+// noexec on its /dev/shm bind; runtime-tools' mounts program strictatime on each of its binds).
+TEST(OciConfig, ABindsNoexecAndAtimeReachTheVolume) {
+  for (const auto& [opts, no_exec, atime] :
+       std::vector<std::tuple<const char*, bool, const char*>>{
+           {R"(["bind","nosuid","noexec","nodev"])", true, ""},
+           {R"(["rbind","noexec","exec","noatime"])", false, "noatime"},
+           {R"(["bind","relatime"])", false, "relatime"},
+           {R"(["bind","strictatime"])", false, "strictatime"},
+           {R"(["bind","norelatime"])", false, "strictatime"}}) {
+    SCOPED_TRACE(opts);
+    json c = base();
+    c["mounts"] = json::array({{{"destination", "/data"},
+                                {"type", "bind"},
+                                {"source", "/srv"},
+                                {"options", json::parse(opts)}}});
+    auto b = parse(c);
+    ASSERT_TRUE(b) << b.error().what();
+    const auto* s = &b->spec;
+    ASSERT_EQ(s->root.volumes.size(), 1u);
+    const jail::VolumeOptions* o = s->root.options_of("/data");
+    ASSERT_NE(o, nullptr);
+    EXPECT_EQ(o->no_exec, no_exec);
+    EXPECT_EQ(o->atime, atime);
+  }
 }
 
 }  // namespace

@@ -510,6 +510,8 @@ const char* unsupported_spec_option(const JailSpec& spec) {
   if (!spec.root.propagation.empty()) return "root.propagation";
   if (!spec.root.masked_paths.empty() || !spec.root.readonly_paths.empty())
     return "root.masked_paths/readonly_paths";
+  for (const auto& o : spec.root.volume_options)
+    if (o.atime == "relatime") return "root.volume_options[].atime relatime (FreeBSD has none)";
   return nullptr;
 }
 }  // namespace

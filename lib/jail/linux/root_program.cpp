@@ -197,6 +197,20 @@ unsigned long locked_flags(const std::filesystem::path& path) {
   return f;
 }
 
+// The host mount's flags `locked` with a volume's options: noexec added, its access-time choice
+// in place of the host's. In a user namespace a changed choice fails with EPERM (the kernel locks
+// the atime flags together): the jail's error, not a silent keep.
+unsigned long volume_flags(const VolumeOptions* o, unsigned long locked) {
+  constexpr unsigned long kAtime = MS_NOATIME | MS_RELATIME | MS_STRICTATIME | MS_NODIRATIME;
+  if (!o) return locked;
+  if (o->no_exec) locked |= MS_NOEXEC;
+  if (o->atime.empty()) return locked;
+  locked &= ~kAtime;
+  if (o->atime == "noatime") return locked | MS_NOATIME;
+  if (o->atime == "relatime") return locked | MS_RELATIME;
+  return locked | MS_STRICTATIME;
+}
+
 Status check_dir(const std::filesystem::path& p, std::string_view what) {
   if (!p.is_absolute())
     return fail(Errc::invalid_argument, kDomain,
@@ -460,7 +474,7 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
     // put there on the host) grants nothing in the jail (issue 17).
     b.mount("remount volume nosuid,nodev", "", target, "",
             MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | (v.read_only ? MS_RDONLY : 0) |
-                locked_flags(v.host_path),
+                volume_flags(plan.options_of(v.jail_path), locked_flags(v.host_path)),
             {}, false);
   }
 

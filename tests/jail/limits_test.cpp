@@ -114,6 +114,42 @@ TEST_F(JailTest, CpuSharesAreTheJailsCpuWeight) {
   EXPECT_EQ(w, l.v2 ? "100" : "1024");
 }
 
+// Device rules (cgroup v1): a devices cgroup of the jail's own whose list is the rules in order
+// (after everything denied), then the engine's; a node the rules do not allow does not open,
+// whatever its mode, and the engine's own nodes still do.
+TEST_F(JailTest, DeviceRulesAreTheJailsDeviceCgroup) {
+  const CgroupLayout& l = cgroup_layout();
+  if (l.v2) GTEST_SKIP() << "cgroup v2: device rules need a BPF program (refused, not done)";
+  if (l.devices_base.empty()) GTEST_SKIP() << "no devices cgroup controller";
+  const std::vector<DeviceRule> rules = {{false, 'a', -1, -1, "rwm"},
+                                         {true, 'c', 10, 229, "rwm"},
+                                         {true, 'b', 8, 20, "rw"},
+                                         {true, 'c', 136, -1, "r"}};
+  auto s = spec({"sleep", "30"});
+  s.limits.device_rules = rules;
+  auto started = start(s);
+  ASSERT_TRUE(started) << started.error().what();
+  std::string list;
+  std::istringstream in(started->jail->handle().cgroup);
+  for (std::string d; std::getline(in, d, ';');)
+    if (!d.empty() && fs::exists(d + "/devices.list")) {
+      std::ifstream f(d + "/devices.list");
+      for (std::string line; std::getline(f, line);) list += line + "\n";
+    }
+  (void)started->jail->signal(SIGKILL, true);
+  (void)started->jail->wait();
+  EXPECT_EQ(list,
+            "c 10:229 rwm\nb 8:20 rw\nc 136:* rwm\nc *:* m\nb *:* m\nc 1:3 rwm\nc 1:5 rwm\n"
+            "c 1:7 rwm\nc 1:8 rwm\nc 1:9 rwm\nc 5:0 rwm\nc 5:2 rwm\n");
+  // /dev/mem's numbers, mode 0666: shut by the cgroup; /dev/null still opens.
+  auto p = spec({"sh", "-c", "probe cat /dev/mem2; probe write /dev/null x"});
+  p.limits.device_rules = rules;
+  p.grants.nodes = {{"/dev/mem2", 'c', 1, 1, 0666, 0, 0}};
+  auto r = run(p);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "open: EPERM\nok\n");
+}
+
 }  // namespace
 }  // namespace lj::jail::test
 

@@ -281,6 +281,41 @@ TEST_F(JailTest, VolumesTakeNoexecAndAnAtimeChoice) {
   EXPECT_EQ(opts["/mnt/b"].find("atime,"), std::string::npos) << opts["/mnt/b"];  // no relatime/noatime
 }
 
+// Grants::nodes: nodes of the caller's type, numbers, mode and owner in the jail's /dev, whether
+// or not the host has such a device (runtime-tools' linux_devices: c 10:666, b 8:666, a FIFO, mode
+// 0660), the parents of a nested one made, and one of the engine's paths replaced by the caller's.
+TEST_F(JailTest, DeviceNodesHaveTheirTypeNumbersModeAndOwner) {
+  auto s = spec({"sh", "-c",
+                 "for f in /dev/test1 /dev/test2 /dev/test3 /dev/sub/dir/n /dev/zero; do "
+                 "stat -c '%n %F %t:%T %a %u:%g' $f; done"});
+  s.grants.nodes = {{"/dev/test1", 'c', 10, 666, 0660, 0, 0},
+                    {"/dev/test2", 'b', 8, 666, 0660, 5, 6},
+                    {"/dev/test3", 'p', 0, 0, 0640, 7, 8},
+                    {"/dev/sub/dir/n", 'c', 1, 3, 0606, 0, 0},
+                    {"/dev/zero", 'c', 1, 5, 0600, 9, 9}};
+  auto r = run(s);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out,
+            "/dev/test1 character special file a:29a 660 0:0\n"
+            "/dev/test2 block special file 8:29a 660 5:6\n"
+            "/dev/test3 fifo 0:0 640 7:8\n"
+            "/dev/sub/dir/n character special file 1:3 606 0:0\n"
+            "/dev/zero character special file 1:5 600 9:9\n");
+  EXPECT_EQ(r->status.code, 0);
+  // A node of /dev/null's numbers made this way opens as that device.
+  s = probe({"write", "/dev/mine", "x"});
+  s.grants.nodes = {{"/dev/mine", 'c', 1, 3, 0666, 0, 0}};
+  r = run(s);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->status.code, 0) << r->out;
+  // Nothing but a plain path under /dev, of a known type.
+  s = probe({"true"});
+  s.grants.nodes = {{"/dev/../etc/x", 'c', 1, 3, 0666, 0, 0}};
+  EXPECT_FALSE(run(s));
+  s.grants.nodes = {{"/dev/x", 's', 1, 3, 0666, 0, 0}};
+  EXPECT_FALSE(run(s));
+}
+
 TEST_F(JailTest, VolumeTargetThroughASymlinkIsRefused) {
   fs::create_symlink("/etc", world().world() / "evil");
   fs::path rw = world().mkdir("rw");

@@ -503,6 +503,10 @@ const char* unsupported_spec_option(const JailSpec& spec) {
   if (spec.join.any()) return "join (namespaces of another process)";
   if (!spec.cgroup_path.empty()) return "cgroup_path";
   if (spec.limits.cpu_shares) return "limits.cpu_shares (rctl has no CPU weight)";
+  if (!spec.limits.device_rules.empty())
+    return "limits.device_rules (the jail's devfs ruleset is its device rule)";
+  if (!spec.grants.nodes.empty())
+    return "grants.nodes (a jail's devfs shows the host's devices; it cannot make others)";
   if (!spec.root.mounts.empty()) return "root.mounts";
   if (spec.root.writable.read_only_after_mounts) return "root.writable.read_only_after_mounts";
   if (spec.root.nodev) return "root.nodev";

@@ -67,6 +67,16 @@ struct Limits {
   // unless a nodev root already gives exactly what it asks (deny everything first, then allows
   // of the engine's nodes or of mknod only). FreeBSD refuses it (its devfs ruleset is the rule).
   std::vector<DeviceRule> device_rules;
+  // The memory controller's other knobs (an OCI config's linux.resources.memory), Linux only:
+  // cgroup v1 memory.soft_limit_in_bytes, memory.swappiness (0..100; unset: the parent's),
+  // memory.oom_control (1: a jail at its limit waits instead of being OOM-killed),
+  // memory.kmem.limit_in_bytes (Linux 6.x takes the write and ignores it) and
+  // memory.kmem.tcp.limit_in_bytes. A jail setting any has a memory cgroup never pooled. cgroup
+  // v2: the reservation is memory.low; the others have no v2 file and are refused by name.
+  std::uint64_t memory_reservation = 0;
+  std::optional<std::uint32_t> memory_swappiness;
+  bool memory_no_oom_killer = false;
+  std::uint64_t memory_kernel_bytes = 0, memory_kernel_tcp_bytes = 0;
   std::uint64_t nofile = 0;        // RLIMIT_NOFILE of the jailed processes
   std::chrono::milliseconds timeout{0};  // wall clock from start; then the whole jail is killed
 };

@@ -373,14 +373,20 @@ Status resources_of(const json& r, Bundle& b) {
       if (swap > 0 && static_cast<std::uint64_t>(swap) != l.memory_bytes)
         return unsupported("linux.resources.memory.swap other than equal to the limit");
     }
-    for (const char* k : {"reservation", "kernel", "kernelTCP"})
-      if (m.contains(k) && m[k].get<std::int64_t>() > 0)
-        return unsupported(std::string("linux.resources.memory.") + k);
-    if (m.value("disableOOMKiller", false))
-      return unsupported("linux.resources.memory.disableOOMKiller");
-    if (m.contains("swappiness") && m["swappiness"].get<std::int64_t>() >= 0 &&
-        m["swappiness"].get<std::int64_t>() != 60)
-      return unsupported("linux.resources.memory.swappiness");
+    // The engine's other memory knobs (jail::Limits; cgroup v2 refuses all but the reservation).
+    auto positive = [&](const char* k) -> std::uint64_t {
+      return m.contains(k) && m[k].get<std::int64_t>() > 0 ? m[k].get<std::uint64_t>() : 0;
+    };
+    l.memory_reservation = positive("reservation");
+    l.memory_kernel_bytes = positive("kernel");
+    l.memory_kernel_tcp_bytes = positive("kernelTCP");
+    l.memory_no_oom_killer = m.value("disableOOMKiller", false);
+    if (m.contains("swappiness") && !m["swappiness"].is_null()) {
+      // runtime-spec: an unsigned value; runc takes -1 (a signed one) as "unset" too.
+      const auto sw = m["swappiness"].get<std::int64_t>();
+      if (sw > 100) return bad("linux.resources.memory.swappiness " + std::to_string(sw) + ": above 100");
+      if (sw >= 0) l.memory_swappiness = static_cast<std::uint32_t>(sw);
+    }
     // Hierarchical accounting is all cgroup v2 has (and v1 since Linux 5.x): only false differs.
     if (m.contains("useHierarchy") && !m["useHierarchy"].get<bool>())
       return unsupported("linux.resources.memory.useHierarchy false");

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "jail_fixture.hpp"
@@ -148,6 +149,45 @@ TEST_F(JailTest, DeviceRulesAreTheJailsDeviceCgroup) {
   auto r = run(p);
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(r->out, "open: EPERM\nok\n");
+}
+
+// The memory knobs besides the limit land in the jail's memory cgroup (v1 here; v2 takes only the
+// reservation, as memory.low, and refuses the others by name).
+TEST_F(JailTest, MemoryReservationSwappinessAndOomControlAreTheCgroups) {
+  const CgroupLayout& l = cgroup_layout();
+  if (!l.v2 && l.memory_base.empty()) GTEST_SKIP() << "no memory cgroup controller";
+  auto s = spec({"sleep", "30"});
+  s.limits.memory_bytes = 64 << 20;
+  s.limits.memory_reservation = 32 << 20;
+  if (l.v2) {
+    s.limits.memory_swappiness = 10;
+    auto refused = start(s);
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().what().find("memory_swappiness"), std::string::npos);
+    s.limits.memory_swappiness.reset();
+  } else {
+    s.limits.memory_swappiness = 10;
+    s.limits.memory_no_oom_killer = true;
+    s.limits.memory_kernel_tcp_bytes = 16 << 20;
+  }
+  auto started = start(s);
+  ASSERT_TRUE(started) << started.error().what();
+  std::map<std::string, std::string> got;
+  std::istringstream in(started->jail->handle().cgroup);
+  for (std::string d; std::getline(in, d, ';');)
+    for (const char* f : {"memory.low", "memory.soft_limit_in_bytes", "memory.swappiness",
+                          "memory.oom_control", "memory.kmem.tcp.limit_in_bytes"})
+      if (!d.empty() && fs::exists(d + "/" + f)) got[f] = read_trimmed(d + "/" + f);
+  (void)started->jail->signal(SIGKILL, true);
+  (void)started->jail->wait();
+  if (l.v2) {
+    EXPECT_EQ(got["memory.low"], std::to_string(32 << 20));
+    return;
+  }
+  EXPECT_EQ(got["memory.soft_limit_in_bytes"], std::to_string(32 << 20));
+  EXPECT_EQ(got["memory.swappiness"], "10");
+  EXPECT_EQ(got["memory.oom_control"], "oom_kill_disable 1");
+  EXPECT_EQ(got["memory.kmem.tcp.limit_in_bytes"], std::to_string(16 << 20));
 }
 
 }  // namespace

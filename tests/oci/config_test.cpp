@@ -275,11 +275,8 @@ TEST(OciConfig, EveryRefusalNamesItsField) {
        set({"linux", "resources", "devices"}, json::parse(R"([{"allow":true,"type":"p"}])"))},
       {"linux.resources.memory.swap other than equal to the limit",
        set({"linux", "resources", "memory", "swap"}, 4 * 1048576)},
-      {"linux.resources.memory.reservation", set({"linux", "resources", "memory", "reservation"}, 1024)},
-      {"linux.resources.memory.kernel", set({"linux", "resources", "memory", "kernel"}, 1024)},
-      {"linux.resources.memory.kernelTCP", set({"linux", "resources", "memory", "kernelTCP"}, 1024)},
-      {"linux.resources.memory.disableOOMKiller", set({"linux", "resources", "memory", "disableOOMKiller"}, true)},
-      {"linux.resources.memory.swappiness", set({"linux", "resources", "memory", "swappiness"}, 10)},
+      {"linux.resources.memory.swappiness 101: above 100",
+       set({"linux", "resources", "memory", "swappiness"}, 101)},
       {"linux.resources.memory.useHierarchy false", set({"linux", "resources", "memory", "useHierarchy"}, false)},
       {"linux.resources.memory.checkBeforeUpdate", set({"linux", "resources", "memory", "checkBeforeUpdate"}, true)},
       {"linux.resources.cpu.cpus", set({"linux", "resources", "cpu", "cpus"}, "0-1")},
@@ -352,6 +349,30 @@ TEST(OciConfig, DevicesBecomeNodesOfTheirTypeNumbersModeAndOwner) {
   EXPECT_EQ(n[3].mode, 0666u);  // runc's default for an absent fileMode
   EXPECT_EQ(n[4].path, "/dev/zero");  // the engine's path, another mode: a node of its own
   EXPECT_EQ(n[4].mode, 0600u);
+}
+
+// The memory section's other knobs go to the engine's Limits (runtime-tools' linux_cgroups_memory
+// sets them all); swappiness -1 is unset, as runc reads it.
+TEST(OciConfig, MemoryReservationSwappinessAndOomKillerAreCarried) {
+  auto c = base();
+  c["linux"]["resources"]["memory"] = json::parse(R"({"limit": 50593792, "reservation": 50593792,
+      "swap": 50593792, "kernel": 50593792, "kernelTCP": 1048576, "swappiness": 10,
+      "disableOOMKiller": true})");
+  auto b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  const auto& l = b->spec.limits;
+  EXPECT_EQ(l.memory_bytes, 50593792u);
+  EXPECT_EQ(l.memory_reservation, 50593792u);
+  EXPECT_EQ(l.memory_kernel_bytes, 50593792u);
+  EXPECT_EQ(l.memory_kernel_tcp_bytes, 1048576u);
+  EXPECT_EQ(l.memory_swappiness, 10u);
+  EXPECT_TRUE(l.memory_no_oom_killer);
+  c["linux"]["resources"]["memory"] = json::parse(R"({"swappiness": -1, "disableOOMKiller": false})");
+  b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  EXPECT_FALSE(b->spec.limits.memory_swappiness);
+  EXPECT_FALSE(b->spec.limits.memory_no_oom_killer);
+  EXPECT_EQ(b->spec.limits.memory_reservation, 0u);
 }
 
 // linux.resources.devices: the rules in order, wildcards as -1, on a nodev root (runtime-tools'

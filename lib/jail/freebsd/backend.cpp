@@ -503,6 +503,10 @@ const char* unsupported_spec_option(const JailSpec& spec) {
   if (spec.join.any()) return "join (namespaces of another process)";
   if (!spec.cgroup_path.empty()) return "cgroup_path";
   if (spec.limits.cpu_shares) return "limits.cpu_shares (rctl has no CPU weight)";
+  if (spec.limits.memory_reservation || spec.limits.memory_swappiness ||
+      spec.limits.memory_no_oom_killer || spec.limits.memory_kernel_bytes ||
+      spec.limits.memory_kernel_tcp_bytes)
+    return "limits.memory_reservation/swappiness/no_oom_killer/kernel (cgroup memory knobs)";
   if (!spec.limits.device_rules.empty())
     return "limits.device_rules (the jail's devfs ruleset is its device rule)";
   if (!spec.grants.nodes.empty())

@@ -513,7 +513,11 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
     cg.dirs_.push_back(dir);
     return dir;
   };
-  cg.pooled_ = path.empty();
+  const bool memory_knobs = limits.memory_reservation || limits.memory_swappiness ||
+                            limits.memory_no_oom_killer || limits.memory_kernel_bytes ||
+                            limits.memory_kernel_tcp_bytes;
+  // The idle pool resets only the limits: a cgroup with other knobs set is removed at the end.
+  cg.pooled_ = path.empty() && !memory_knobs;
   const std::string period = "100000";
   if (l.v2) {
     cg.v2_ = true;
@@ -533,6 +537,13 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
       cg.oom_base_ = oom_kill_count(dir, true);
     }
     if (limits.pids) LJ_TRY(write_file(dir + "/pids.max", std::to_string(limits.pids)));
+    if (limits.memory_swappiness || limits.memory_no_oom_killer || limits.memory_kernel_bytes ||
+        limits.memory_kernel_tcp_bytes)
+      return fail(Errc::unsupported, "jail",
+                  "limits.memory_swappiness, memory_no_oom_killer and memory_kernel(_tcp)_bytes "
+                  "have no cgroup v2 file");
+    if (limits.memory_reservation)
+      LJ_TRY(write_file(dir + "/memory.low", std::to_string(limits.memory_reservation)));
     if (limits.cpu_percent)
       LJ_TRY(write_file(dir + "/cpu.max",
                         std::to_string(limits.cpu_percent * 1000ull) + " " + period));
@@ -555,8 +566,20 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
   // its processes are counted and charged apart from ljd's, and killed as a group (destroy). A
   // controller a limit needs must exist; cpu is made only for a cpu limit (v1 has no accounting
   // in it: that is cpuacct) or a CPU weight.
-  if (limits.memory_bytes || !l.memory_base.empty()) {
+  if (limits.memory_bytes || memory_knobs || !l.memory_base.empty()) {
     std::string dir = LJ_TRY(add(l.memory_base));
+    if (limits.memory_reservation)
+      LJ_TRY(write_file(dir + "/memory.soft_limit_in_bytes",
+                        std::to_string(limits.memory_reservation)));
+    if (limits.memory_swappiness)
+      LJ_TRY(write_file(dir + "/memory.swappiness", std::to_string(*limits.memory_swappiness)));
+    if (limits.memory_no_oom_killer) LJ_TRY(write_file(dir + "/memory.oom_control", "1"));
+    if (limits.memory_kernel_bytes)
+      LJ_TRY(write_file(dir + "/memory.kmem.limit_in_bytes",
+                        std::to_string(limits.memory_kernel_bytes)));
+    if (limits.memory_kernel_tcp_bytes)
+      LJ_TRY(write_file(dir + "/memory.kmem.tcp.limit_in_bytes",
+                        std::to_string(limits.memory_kernel_tcp_bytes)));
     if (limits.memory_bytes) {
       std::string v = std::to_string(limits.memory_bytes);
       LJ_TRY(write_file(dir + "/memory.limit_in_bytes", v));

@@ -27,6 +27,16 @@ struct Volume {
   bool read_only = false;
 };
 
+// A volume's mount options beyond the engine's (volumes are always nosuid,nodev): an OCI bind's.
+// Kept beside the volumes, by jail_path, as Propagation is.
+struct VolumeOptions {
+  std::string jail_path;  // a volume's jail_path
+  bool no_exec = false;   // nothing on it executes ("noexec")
+  // Access-time updates, mount(8)'s names: "noatime", "relatime" (Linux only), "strictatime";
+  // empty keeps what the host's mount of the source has.
+  std::string atime;
+};
+
 // A mount's propagation inside the jail's mount namespace, mount(8)'s names: "shared",
 // "slave", "private", "unbindable", each also with an "r" (recursive). The jail's namespace is
 // made private from the host's first (Linux), so "shared" peers only the jail's own copies of
@@ -101,6 +111,13 @@ struct MountPlan {
   std::vector<FsMount> mounts;
   // Set once the mounts and volumes are made (an OCI config's bind options).
   std::vector<Propagation> propagation;
+  std::vector<VolumeOptions> volume_options;
+  // The options of the volume at `jail_path` (none: the engine's defaults).
+  const VolumeOptions* options_of(const std::string& jail_path) const {
+    for (const auto& o : volume_options)
+      if (o.jail_path == jail_path) return &o;
+    return nullptr;
+  }
   // Paths in the jail made inaccessible (a file: /dev/null bound over it; a directory: an empty
   // read-only tmpfs) or read-only, after everything else is mounted; a path that does not exist
   // is skipped. The engine's own /proc masks apply regardless.

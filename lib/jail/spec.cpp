@@ -75,13 +75,23 @@ Status validate_spec(const JailSpec& spec) {
           : spec.network.netns_fd >= 0 || spec.network.on_vnet)
     return bad("a network namespace descriptor (or on_vnet) goes with network mode netns, and only with it");
   if (!valid_user_form(spec.user)) return bad("user must be name|uid[:group|gid]: '" + spec.user + "'");
-  for (const auto& d : spec.grants.devices) {
-    // A plain path under /dev: it names the host's node and the jail's alike.
-    if (d.size() < 6 || d.compare(0, 5, "/dev/") != 0 || d.find("/../") != std::string::npos ||
-        d.find("/./") != std::string::npos || d.find("//") != std::string::npos ||
-        d.back() == '/' || d.ends_with("/..") || d.ends_with("/.") ||
-        d.find_first_of(std::string_view("\0\n,:", 4)) != std::string::npos)
-      return bad("a granted device must be a plain path under /dev: '" + d + "'");
+  // A plain path under /dev: it names the host's node and the jail's alike.
+  auto dev_path = [](const std::string& d) {
+    return !(d.size() < 6 || d.compare(0, 5, "/dev/") != 0 || d.find("/../") != std::string::npos ||
+             d.find("/./") != std::string::npos || d.find("//") != std::string::npos ||
+             d.back() == '/' || d.ends_with("/..") || d.ends_with("/.") ||
+             d.find_first_of(std::string_view("\0\n,:", 4)) != std::string::npos);
+  };
+  for (const auto& d : spec.grants.devices)
+    if (!dev_path(d)) return bad("a granted device must be a plain path under /dev: '" + d + "'");
+  for (const auto& n : spec.grants.nodes) {
+    if (!dev_path(n.path)) return bad("a device node must be a plain path under /dev: '" + n.path + "'");
+    if (n.type != 'c' && n.type != 'b' && n.type != 'p')
+      return bad("device node " + n.path + ": type must be c, b or p");
+    if (n.mode > 07777) return bad("device node " + n.path + ": mode is not a file mode");
+    if (n.path == "/dev/pts" || n.path.starts_with("/dev/pts/") || n.path == "/dev/shm" ||
+        n.path.starts_with("/dev/shm/"))
+      return bad("device node " + n.path + " is under a file system of the engine's /dev");
   }
   if (spec.tty) {
     if (spec.tty->socket < 0) return bad("a terminal needs a socket to hand its master back on");

@@ -39,6 +39,16 @@ struct Network {
   std::function<Status(int jid)> on_vnet;
 };
 
+// A device cgroup rule (an OCI config's linux.resources.devices[]): allow or deny the access
+// `access` ("r" read, "w" write, "m" mknod, in any combination) to devices of `type` ('a' every
+// device, 'c' character, 'b' block) and numbers (-1: any).
+struct DeviceRule {
+  bool allow = false;
+  char type = 'a';
+  std::int64_t major = -1, minor = -1;
+  std::string access = "rwm";
+};
+
 // Zero means "no limit" everywhere.
 struct Limits {
   std::uint64_t memory_bytes = 0;  // memory (and swap) of the whole jail; exceeding it OOM-kills
@@ -48,6 +58,25 @@ struct Limits {
   // kernel's default 1024); 0: the default. What an OCI config's cpu.shares asks (containerd's
   // CRI gives every pod sandbox 2). Linux only: FreeBSD's rctl has no weight, its backend refuses it.
   std::uint64_t cpu_shares = 0;
+  // Device access rules, in order; empty: none (the engine's nodev root, MountPlan::nodev, is
+  // then what keeps devices shut). Linux, cgroup v1: a devices cgroup of the jail's own, every
+  // device denied first, then the rules in order, then the engine's own /dev nodes allowed (null,
+  // zero, full, random, urandom, tty, ptmx and the jail's ptys) and mknod of any node (init
+  // makes the jail's /dev inside the cgroup), as runc appends its defaults.
+  // cgroup v2 would need a BPF device program (not done): there, a list is refused by name
+  // unless a nodev root already gives exactly what it asks (deny everything first, then allows
+  // of the engine's nodes or of mknod only). FreeBSD refuses it (its devfs ruleset is the rule).
+  std::vector<DeviceRule> device_rules;
+  // The memory controller's other knobs (an OCI config's linux.resources.memory), Linux only:
+  // cgroup v1 memory.soft_limit_in_bytes, memory.swappiness (0..100; unset: the parent's),
+  // memory.oom_control (1: a jail at its limit waits instead of being OOM-killed),
+  // memory.kmem.limit_in_bytes (Linux 6.x takes the write and ignores it) and
+  // memory.kmem.tcp.limit_in_bytes. A jail setting any has a memory cgroup never pooled. cgroup
+  // v2: the reservation is memory.low; the others have no v2 file and are refused by name.
+  std::uint64_t memory_reservation = 0;
+  std::optional<std::uint32_t> memory_swappiness;
+  bool memory_no_oom_killer = false;
+  std::uint64_t memory_kernel_bytes = 0, memory_kernel_tcp_bytes = 0;
   std::uint64_t nofile = 0;        // RLIMIT_NOFILE of the jailed processes
   std::chrono::milliseconds timeout{0};  // wall clock from start; then the whole jail is killed
 };
@@ -148,6 +177,18 @@ struct ProcessOptions {
   HookPoint create_hooks, start_hooks;
 };
 
+// A device node of the caller's type, numbers, mode and owner in the jail's /dev (an OCI
+// config's linux.devices), whether or not the host has one. Linux only (the FreeBSD backend
+// refuses it: a jail's devfs shows the host's devices, it cannot make others).
+struct DeviceNode {
+  std::string path;  // a plain path under /dev ("/dev/fuse"); parents are made as needed
+  char type = 'c';   // 'c' character, 'b' block, 'p' FIFO (major and minor unused)
+  std::uint32_t major = 0, minor = 0;
+  unsigned mode = 0666;  // permission bits (0..07777), exactly: no umask applies
+  uid_t uid = 0;         // owner, as the jail sees ids (inside its user namespace, if any)
+  gid_t gid = 0;
+};
+
 // Privileges beyond the engine's defaults, which the caller (ljd's host policy) has decided to
 // grant. Each backend maps them to its own means; an empty Grants starts a jail as before.
 struct Grants {
@@ -160,7 +201,16 @@ struct Grants {
   // System V IPC. Linux: nothing to add (the jail's IPC namespace is its own already);
   // FreeBSD: sysvmsg, sysvsem and sysvshm = new (the jail's own, as Linux's namespace).
   bool sysvipc = false;
-  bool any() const { return !devices.empty() || raw_sockets || mlock || sysvipc; }
+  // Device nodes made in the jail's /dev, in place of the engine's node of the same path if any.
+  // Linux: mknod, then the mode and owner set. In a user namespace (no mknod of a device there)
+  // the host's node at the same path is bound instead, as runc does: it must exist with the same
+  // type and numbers and keeps the host's mode and owner. A node on a nodev root
+  // (MountPlan::nodev) exists but does not open, unless the jail's device cgroup decides
+  // (Limits::device_rules, cgroup v1).
+  std::vector<DeviceNode> nodes;
+  bool any() const {
+    return !devices.empty() || raw_sockets || mlock || sysvipc || !nodes.empty();
+  }
 };
 
 // Namespaces of another process to join instead of making new ones (the OCI config's

@@ -41,8 +41,8 @@ bool propagation_name(const std::string& o) {
   return false;
 }
 
-// Devices of the engine's /dev (linux/root_program.cpp): binds of the host's nodes, so their
-// type and numbers are the host's (devices.txt) and their mode and owner too (0666, root).
+// Devices of the engine's /dev (linux/root_program.cpp): the host's type and numbers
+// (devices.txt), mode 0666, owned by root.
 struct EngineDevice {
   const char* path;
   unsigned major, minor;
@@ -51,31 +51,31 @@ constexpr EngineDevice kEngineDevices[] = {{"/dev/null", 1, 3},   {"/dev/zero", 
                                            {"/dev/full", 1, 7},   {"/dev/random", 1, 8},
                                            {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0}};
 
-// A linux.devices entry: one of the engine's nodes, as the engine makes it, or refused naming
-// what differs (a node of the config's own numbers, mode or owner needs an engine field).
-Status engine_device(const json& d) {
+// A linux.devices entry: one of the engine's nodes as the engine makes it (nothing to add), or a
+// node of the config's type, numbers, mode and owner (jail::Grants::nodes), made in its place.
+Status device_of(const json& d, Bundle& b) {
   LJ_TRY(only(d, "linux.devices[]", {"path", "type", "major", "minor", "fileMode", "uid", "gid"}));
-  const auto path = d.at("path").get<std::string>();
-  const EngineDevice* e = nullptr;
+  jail::DeviceNode n;
+  n.path = d.at("path").get<std::string>();
+  const auto type = d.value("type", std::string());
+  if (type == "c" || type == "u") n.type = 'c';  // "u": unbuffered, a character device too
+  else if (type == "b" || type == "p") n.type = type[0];
+  else return bad("linux.devices " + n.path + ": type '" + type + "' is not c, b, u or p");
+  if (n.type != 'p' && (!d.contains("major") || !d.contains("minor")))
+    return bad("linux.devices " + n.path + ": a " + type + " device needs major and minor");
+  n.major = d.value("major", std::uint32_t{0});
+  n.minor = d.value("minor", std::uint32_t{0});
+  // runc's default for an absent fileMode (specconv): 0666.
+  n.mode = d.contains("fileMode") ? d["fileMode"].get<std::uint32_t>() & 07777 : 0666;
+  n.uid = d.value("uid", std::uint32_t{0});
+  n.gid = d.value("gid", std::uint32_t{0});
   for (const auto& k : kEngineDevices)
-    if (path == k.path) e = &k;
-  if (!e)
-    return unsupported("linux.devices " + path,
-                       "the engine's /dev has null, zero, full, random, urandom and tty");
-  auto differs = [&](const char* field, const std::string& why) {
-    return unsupported("linux.devices " + path + " " + field, why);
-  };
-  if (d.contains("type") && d["type"].get<std::string>() != "c")
-    return differs("type", "the engine's node is the host's character device");
-  if ((d.contains("major") && d["major"].get<std::int64_t>() != e->major) ||
-      (d.contains("minor") && d["minor"].get<std::int64_t>() != e->minor))
-    return differs("major/minor", "the engine's node is the host's " + std::to_string(e->major) +
-                                      ":" + std::to_string(e->minor));
-  if (d.contains("fileMode") && (d["fileMode"].get<std::uint32_t>() & 07777) != 0666)
-    return differs("fileMode", "the engine's node is the host's, mode 0666");
-  for (const char* k : {"uid", "gid"})
-    if (d.contains(k) && d[k].get<std::int64_t>() != 0)
-      return differs(k, "the engine's node is the host's, owned by root");
+    if (n.path == k.path && n.type == 'c' && n.major == k.major && n.minor == k.minor &&
+        n.mode == 0666 && n.uid == 0 && n.gid == 0)
+      return {};  // the engine's node is this one
+  if (n.path.rfind("/dev/", 0) != 0)
+    return unsupported("linux.devices " + n.path, "device nodes are made under /dev only");
+  b.spec.grants.nodes.push_back(std::move(n));
   return {};
 }
 
@@ -139,16 +139,22 @@ Status mounts_of(const json& list, jail::MountPlan& plan) {
         return bad("mounts[] bind source must be absolute: '" + source + "' on " + dst);
       v.host_path = source;
       v.jail_path = dst;
+      jail::VolumeOptions vo;
+      vo.jail_path = dst;
       for (const auto& o : options) {
         if (o == "ro") v.read_only = true;
+        else if (o == "noexec") vo.no_exec = true;
+        else if (o == "exec") vo.no_exec = false;
+        else if (o == "noatime" || o == "relatime" || o == "strictatime") vo.atime = o;
+        // "do not use relatime": every access updates the time, strictatime (mount(8)).
+        else if (o == "norelatime") vo.atime = "strictatime";
         else if (propagation_name(o)) {
           if (o != "private" && o != "rprivate") plan.propagation.push_back({dst, o});
         }
         else if (o == "rw" || o == "bind" || o == "rbind" || o == "nosuid" || o == "nodev" ||
-                 o == "noexec" || o == "exec" || o == "relatime" || o == "norelatime" ||
-                 o == "strictatime" || o == "noatime" || o == "z" || o == "Z")
-          // Volumes are always nosuid,nodev (the engine's rule, issue 17); noexec/atime
-          // choices are not carried yet (docs/oci.md).
+                 o == "z" || o == "Z")
+          // Volumes are always nosuid,nodev (the engine's rule, issue 17); z/Z are SELinux
+          // relabels, and this host has no SELinux.
           continue;
         else if (o.find('=') != std::string::npos)
           // A file system's data ("mode=755", "size=1k"): the kernel takes none on a bind
@@ -157,6 +163,7 @@ Status mounts_of(const json& list, jail::MountPlan& plan) {
         else
           return unsupported("mounts[].options \"" + o + "\" on a bind mount (" + dst + ")");
       }
+      if (vo.no_exec || !vo.atime.empty()) plan.volume_options.push_back(std::move(vo));
       plan.volumes.push_back(std::move(v));
       continue;
     }
@@ -331,12 +338,25 @@ Status resources_of(const json& r, Bundle& b) {
                                      "blockIO", "hugepageLimits", "network", "rdma"}));
   jail::Limits& l = b.spec.limits;
   if (r.contains("devices") && !r["devices"].empty()) {
-    // No device cgroup: the engine's nodev root (MountPlan::nodev) lets only its own /dev nodes
-    // and devpts open, whatever CAP_MKNOD makes. That is the rule set callers give (deny all;
-    // allow mknod, null, zero, full, random, urandom, tty, pts): an allow of any other device
-    // must come with a linux.devices entry, which is refused above (docs/oci.md).
-    for (const auto& d : r["devices"])
+    // The rules go to the engine's device cgroup (cgroup v1; on v2 only what the nodev root
+    // gives anyway is taken: jail::Limits::device_rules). The root stays nodev as well: only
+    // the engine's own /dev nodes and devpts open, whatever CAP_MKNOD makes.
+    for (const auto& d : r["devices"]) {
       LJ_TRY(only(d, "linux.resources.devices[]", {"allow", "type", "major", "minor", "access"}));
+      jail::DeviceRule rule;
+      rule.allow = d.value("allow", false);
+      const auto type = d.value("type", std::string("a"));
+      if (type != "a" && type != "c" && type != "b")
+        return bad("linux.resources.devices[].type '" + type + "' is not a, c or b");
+      rule.type = type[0];
+      rule.major = d.contains("major") && !d["major"].is_null() ? d["major"].get<std::int64_t>() : -1;
+      rule.minor = d.contains("minor") && !d["minor"].is_null() ? d["minor"].get<std::int64_t>() : -1;
+      rule.access = d.value("access", std::string("rwm"));
+      if (rule.access.empty()) rule.access = "rwm";
+      if (rule.access.find_first_not_of("rwm") != std::string::npos)
+        return bad("linux.resources.devices[].access '" + rule.access + "' is not of r, w, m");
+      l.device_rules.push_back(std::move(rule));
+    }
     b.spec.root.nodev = true;
   }
   if (r.contains("memory")) {
@@ -353,14 +373,20 @@ Status resources_of(const json& r, Bundle& b) {
       if (swap > 0 && static_cast<std::uint64_t>(swap) != l.memory_bytes)
         return unsupported("linux.resources.memory.swap other than equal to the limit");
     }
-    for (const char* k : {"reservation", "kernel", "kernelTCP"})
-      if (m.contains(k) && m[k].get<std::int64_t>() > 0)
-        return unsupported(std::string("linux.resources.memory.") + k);
-    if (m.value("disableOOMKiller", false))
-      return unsupported("linux.resources.memory.disableOOMKiller");
-    if (m.contains("swappiness") && m["swappiness"].get<std::int64_t>() >= 0 &&
-        m["swappiness"].get<std::int64_t>() != 60)
-      return unsupported("linux.resources.memory.swappiness");
+    // The engine's other memory knobs (jail::Limits; cgroup v2 refuses all but the reservation).
+    auto positive = [&](const char* k) -> std::uint64_t {
+      return m.contains(k) && m[k].get<std::int64_t>() > 0 ? m[k].get<std::uint64_t>() : 0;
+    };
+    l.memory_reservation = positive("reservation");
+    l.memory_kernel_bytes = positive("kernel");
+    l.memory_kernel_tcp_bytes = positive("kernelTCP");
+    l.memory_no_oom_killer = m.value("disableOOMKiller", false);
+    if (m.contains("swappiness") && !m["swappiness"].is_null()) {
+      // runtime-spec: an unsigned value; runc takes -1 (a signed one) as "unset" too.
+      const auto sw = m["swappiness"].get<std::int64_t>();
+      if (sw > 100) return bad("linux.resources.memory.swappiness " + std::to_string(sw) + ": above 100");
+      if (sw >= 0) l.memory_swappiness = static_cast<std::uint32_t>(sw);
+    }
     // Hierarchical accounting is all cgroup v2 has (and v1 since Linux 5.x): only false differs.
     if (m.contains("useHierarchy") && !m["useHierarchy"].get<bool>())
       return unsupported("linux.resources.memory.useHierarchy false");
@@ -411,7 +437,7 @@ Status linux_of(const json& lx, Bundle& b) {
   LJ_TRY(namespaces_of(lx["namespaces"], b));
   LJ_TRY(id_mappings(lx, b));
   if (lx.contains("devices"))
-    for (const auto& d : lx["devices"]) LJ_TRY(engine_device(d));
+    for (const auto& d : lx["devices"]) LJ_TRY(device_of(d, b));
   b.cgroups_path = lx.value("cgroupsPath", "");
   if (lx.contains("resources")) LJ_TRY(resources_of(lx["resources"], b));
   if (lx.contains("sysctl"))
@@ -431,6 +457,20 @@ Status linux_of(const json& lx, Bundle& b) {
     if (!propagation_name(p)) return bad("linux.rootfsPropagation '" + p + "' is not a propagation");
     if (p != "private" && p != "rprivate") b.spec.root.root_propagation = p;
   }
+  // A node the rules let open (read or write) would not open on the nodev root: refused rather
+  // than made dead (podman's --device; the rules' last match decides, as the kernel's list does).
+  if (b.spec.root.nodev)
+    for (const auto& n : b.spec.grants.nodes) {
+      if (n.type == 'p') continue;
+      bool open = false;
+      for (const auto& r : b.spec.limits.device_rules)
+        if ((r.type == 'a' || r.type == n.type) && (r.major < 0 || r.major == n.major) &&
+            (r.minor < 0 || r.minor == n.minor) && r.access.find_first_of("rw") != std::string::npos)
+          open = r.allow;
+      if (open)
+        return unsupported("linux.devices " + n.path + " allowed by linux.resources.devices",
+                           "ljoci's root is nodev, so a node it makes does not open");
+    }
   if (lx.contains("mountLabel") && !lx["mountLabel"].get<std::string>().empty())
     return unsupported("linux.mountLabel");
   for (const char* k : {"intelRdt", "personality", "timeOffsets", "memoryPolicy", "netDevices"})

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "jail_fixture.hpp"
@@ -112,6 +113,81 @@ TEST_F(JailTest, CpuSharesAreTheJailsCpuWeight) {
   t.limits.cpu_percent = 50;  // a cpu cgroup (v1), likely the one the first jail left in the pool
   weight_of(t, &w);
   EXPECT_EQ(w, l.v2 ? "100" : "1024");
+}
+
+// Device rules (cgroup v1): a devices cgroup of the jail's own whose list is the rules in order
+// (after everything denied), then the engine's; a node the rules do not allow does not open,
+// whatever its mode, and the engine's own nodes still do.
+TEST_F(JailTest, DeviceRulesAreTheJailsDeviceCgroup) {
+  const CgroupLayout& l = cgroup_layout();
+  if (l.v2) GTEST_SKIP() << "cgroup v2: device rules need a BPF program (refused, not done)";
+  if (l.devices_base.empty()) GTEST_SKIP() << "no devices cgroup controller";
+  const std::vector<DeviceRule> rules = {{false, 'a', -1, -1, "rwm"},
+                                         {true, 'c', 10, 229, "rwm"},
+                                         {true, 'b', 8, 20, "rw"},
+                                         {true, 'c', 136, -1, "r"}};
+  auto s = spec({"sleep", "30"});
+  s.limits.device_rules = rules;
+  auto started = start(s);
+  ASSERT_TRUE(started) << started.error().what();
+  std::string list;
+  std::istringstream in(started->jail->handle().cgroup);
+  for (std::string d; std::getline(in, d, ';');)
+    if (!d.empty() && fs::exists(d + "/devices.list")) {
+      std::ifstream f(d + "/devices.list");
+      for (std::string line; std::getline(f, line);) list += line + "\n";
+    }
+  (void)started->jail->signal(SIGKILL, true);
+  (void)started->jail->wait();
+  EXPECT_EQ(list,
+            "c 10:229 rwm\nb 8:20 rw\nc 136:* rwm\nc *:* m\nb *:* m\nc 1:3 rwm\nc 1:5 rwm\n"
+            "c 1:7 rwm\nc 1:8 rwm\nc 1:9 rwm\nc 5:0 rwm\nc 5:2 rwm\n");
+  // /dev/mem's numbers, mode 0666: shut by the cgroup; /dev/null still opens.
+  auto p = spec({"sh", "-c", "probe cat /dev/mem2; probe write /dev/null x"});
+  p.limits.device_rules = rules;
+  p.grants.nodes = {{"/dev/mem2", 'c', 1, 1, 0666, 0, 0}};
+  auto r = run(p);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "open: EPERM\nok\n");
+}
+
+// The memory knobs besides the limit land in the jail's memory cgroup (v1 here; v2 takes only the
+// reservation, as memory.low, and refuses the others by name).
+TEST_F(JailTest, MemoryReservationSwappinessAndOomControlAreTheCgroups) {
+  const CgroupLayout& l = cgroup_layout();
+  if (!l.v2 && l.memory_base.empty()) GTEST_SKIP() << "no memory cgroup controller";
+  auto s = spec({"sleep", "30"});
+  s.limits.memory_bytes = 64 << 20;
+  s.limits.memory_reservation = 32 << 20;
+  if (l.v2) {
+    s.limits.memory_swappiness = 10;
+    auto refused = start(s);
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().what().find("memory_swappiness"), std::string::npos);
+    s.limits.memory_swappiness.reset();
+  } else {
+    s.limits.memory_swappiness = 10;
+    s.limits.memory_no_oom_killer = true;
+    s.limits.memory_kernel_tcp_bytes = 16 << 20;
+  }
+  auto started = start(s);
+  ASSERT_TRUE(started) << started.error().what();
+  std::map<std::string, std::string> got;
+  std::istringstream in(started->jail->handle().cgroup);
+  for (std::string d; std::getline(in, d, ';');)
+    for (const char* f : {"memory.low", "memory.soft_limit_in_bytes", "memory.swappiness",
+                          "memory.oom_control", "memory.kmem.tcp.limit_in_bytes"})
+      if (!d.empty() && fs::exists(d + "/" + f)) got[f] = read_trimmed(d + "/" + f);
+  (void)started->jail->signal(SIGKILL, true);
+  (void)started->jail->wait();
+  if (l.v2) {
+    EXPECT_EQ(got["memory.low"], std::to_string(32 << 20));
+    return;
+  }
+  EXPECT_EQ(got["memory.soft_limit_in_bytes"], std::to_string(32 << 20));
+  EXPECT_EQ(got["memory.swappiness"], "10");
+  EXPECT_EQ(got["memory.oom_control"], "oom_kill_disable 1");
+  EXPECT_EQ(got["memory.kmem.tcp.limit_in_bytes"], std::to_string(16 << 20));
 }
 
 }  // namespace

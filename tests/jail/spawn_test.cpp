@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "jail/linux/child.hpp"
@@ -225,6 +226,19 @@ TEST_F(JailTest, VolumesReadWriteAndReadOnly) {
   EXPECT_EQ(r->out, "ro-data");
 }
 
+// Each mount point of a /proc/self/mountinfo text with its per-mount options as ",a,b,".
+std::map<std::string, std::string> mount_options(const std::string& mountinfo) {
+  std::map<std::string, std::string> out;
+  std::istringstream lines(mountinfo);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, target, options;
+    fields >> id >> parent >> dev >> root >> target >> options;
+    out[target] = "," + options + ",";
+  }
+  return out;
+}
+
 // A volume is a host path the jail's root can write: a set-id file or a device node made there
 // (by the jail, or by anyone on the host) must give nothing inside (issue 17). Both mounts, rw
 // and ro, are nosuid,nodev; a node of /dev/null's numbers in it opens nothing. (The sources are
@@ -238,23 +252,69 @@ TEST_F(JailTest, VolumesAreNosuidAndNodev) {
   s.root.volumes = {{rw, "/mnt/rw", false}, {ro, "/srv/ro", true}};
   auto r = run(s);
   ASSERT_TRUE(r) << r.error().what();
-  int seen = 0;
-  std::istringstream lines(r->out);
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, target, options;
-    fields >> id >> parent >> dev >> root >> target >> options;
-    if (target != "/mnt/rw" && target != "/srv/ro") continue;
-    ++seen;
-    EXPECT_NE(("," + options + ",").find(",nosuid,"), std::string::npos) << line;
-    EXPECT_NE(("," + options + ",").find(",nodev,"), std::string::npos) << line;
+  auto opts = mount_options(r->out);
+  for (const char* target : {"/mnt/rw", "/srv/ro"}) {
+    ASSERT_TRUE(opts.count(target)) << target << " not mounted:\n" << r->out;
+    EXPECT_NE(opts[target].find(",nosuid,"), std::string::npos) << target << opts[target];
+    EXPECT_NE(opts[target].find(",nodev,"), std::string::npos) << target << opts[target];
   }
-  EXPECT_EQ(seen, 2) << r->out;
   s = probe({"cat", "/mnt/rw/null"});
   s.root.volumes = {{rw, "/mnt/rw", false}};
   r = run(s);
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(r->out, "open: EACCES\n");
+}
+
+// A volume's noexec and access-time choice are the mount's (an OCI bind's options): nothing on
+// a noexec volume executes, and the atime flags are the requested ones, not the host's.
+TEST_F(JailTest, VolumesTakeNoexecAndAnAtimeChoice) {
+  fs::path a = world().mkdir("vol-noexec"), b = world().mkdir("vol-strict");
+  auto s = probe({"cat", "/proc/self/mountinfo"});
+  s.root.volumes = {{a, "/mnt/a", false}, {b, "/mnt/b", true}};
+  s.root.volume_options = {{"/mnt/a", true, "noatime"}, {"/mnt/b", false, "strictatime"}};
+  auto r = run(s);
+  ASSERT_TRUE(r) << r.error().what();
+  auto opts = mount_options(r->out);
+  ASSERT_TRUE(opts.count("/mnt/a") && opts.count("/mnt/b")) << r->out;
+  EXPECT_NE(opts["/mnt/a"].find(",noexec,"), std::string::npos) << opts["/mnt/a"];
+  EXPECT_NE(opts["/mnt/a"].find(",noatime,"), std::string::npos) << opts["/mnt/a"];
+  EXPECT_EQ(opts["/mnt/b"].find(",noexec,"), std::string::npos) << opts["/mnt/b"];
+  EXPECT_EQ(opts["/mnt/b"].find("atime,"), std::string::npos) << opts["/mnt/b"];  // no relatime/noatime
+}
+
+// Grants::nodes: nodes of the caller's type, numbers, mode and owner in the jail's /dev, whether
+// or not the host has such a device (runtime-tools' linux_devices: c 10:666, b 8:666, a FIFO, mode
+// 0660), the parents of a nested one made, and one of the engine's paths replaced by the caller's.
+TEST_F(JailTest, DeviceNodesHaveTheirTypeNumbersModeAndOwner) {
+  auto s = spec({"sh", "-c",
+                 "for f in /dev/test1 /dev/test2 /dev/test3 /dev/sub/dir/n /dev/zero; do "
+                 "stat -c '%n %F %t:%T %a %u:%g' $f; done"});
+  s.grants.nodes = {{"/dev/test1", 'c', 10, 666, 0660, 0, 0},
+                    {"/dev/test2", 'b', 8, 666, 0660, 5, 6},
+                    {"/dev/test3", 'p', 0, 0, 0640, 7, 8},
+                    {"/dev/sub/dir/n", 'c', 1, 3, 0606, 0, 0},
+                    {"/dev/zero", 'c', 1, 5, 0600, 9, 9}};
+  auto r = run(s);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out,
+            "/dev/test1 character special file a:29a 660 0:0\n"
+            "/dev/test2 block special file 8:29a 660 5:6\n"
+            "/dev/test3 fifo 0:0 640 7:8\n"
+            "/dev/sub/dir/n character special file 1:3 606 0:0\n"
+            "/dev/zero character special file 1:5 600 9:9\n");
+  EXPECT_EQ(r->status.code, 0);
+  // A node of /dev/null's numbers made this way opens as that device.
+  s = probe({"write", "/dev/mine", "x"});
+  s.grants.nodes = {{"/dev/mine", 'c', 1, 3, 0666, 0, 0}};
+  r = run(s);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->status.code, 0) << r->out;
+  // Nothing but a plain path under /dev, of a known type.
+  s = probe({"true"});
+  s.grants.nodes = {{"/dev/../etc/x", 'c', 1, 3, 0666, 0, 0}};
+  EXPECT_FALSE(run(s));
+  s.grants.nodes = {{"/dev/x", 's', 1, 3, 0666, 0, 0}};
+  EXPECT_FALSE(run(s));
 }
 
 TEST_F(JailTest, VolumeTargetThroughASymlinkIsRefused) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -92,6 +93,7 @@ TEST(OciConfig, FieldsBecomeTheEngineSpec) {
   ASSERT_EQ(s.root.volumes.size(), 1u);
   EXPECT_EQ(s.root.volumes[0].host_path, "/srv");
   EXPECT_TRUE(s.root.volumes[0].read_only);
+  EXPECT_EQ(s.root.options_of("/data"), nullptr);  // nothing beyond the engine's defaults
   EXPECT_EQ(s.process.sysctl.at(0).first, "net.ipv4.ip_forward");
   EXPECT_EQ(s.root.masked_paths, std::vector<std::string>{"/proc/kcore"});
   EXPECT_EQ(s.root.readonly_paths, std::vector<std::string>{"/proc/sys"});
@@ -204,7 +206,7 @@ TEST(OciConfig, WhatCannotBeHonouredIsAnErrorNamingIt) {
       {"process.apparmorProfile", [](json& c) { c["process"]["apparmorProfile"] = "x"; }},
       {"linux.resources.blockIO",
        [](json& c) { c["linux"]["resources"]["blockIO"] = json::parse(R"({"weight":10})"); }},
-      {"linux.devices /dev/sda",
+      {"linux.devices /dev/sda: a b device needs major and minor",
        [](json& c) { c["linux"]["devices"] = json::parse(R"([{"path":"/dev/sda","type":"b"}])"); }},
       {"mounts[].type nfs",
        [](json& c) { c["mounts"].push_back({{"destination", "/n"}, {"type", "nfs"}}); }},
@@ -256,19 +258,25 @@ TEST(OciConfig, EveryRefusalNamesItsField) {
              R"([{"containerID":0,"hostID":1000,"size":10},{"containerID":10,"hostID":5000,"size":10}])");
          c["linux"]["gidMappings"] = json::parse(R"([{"containerID":0,"hostID":1000,"size":10}])");
        }},
-      {"linux.devices /dev/null major/minor",
-       set({"linux", "devices"}, json::parse(R"([{"path":"/dev/null","type":"c","major":1,"minor":5}])"))},
-      {"linux.devices /dev/null fileMode",
-       set({"linux", "devices"}, json::parse(R"([{"path":"/dev/null","type":"c","fileMode":432}])"))},
-      {"linux.devices /dev/zero uid", set({"linux", "devices"}, json::parse(R"([{"path":"/dev/zero","uid":1000}])"))},
-      {"linux.devices /dev/tty type", set({"linux", "devices"}, json::parse(R"([{"path":"/dev/tty","type":"b"}])"))},
+      {"linux.devices /dev/x: type 's' is not c, b, u or p",
+       set({"linux", "devices"}, json::parse(R"([{"path":"/dev/x","type":"s","major":1,"minor":5}])"))},
+      {"linux.devices /etc/x is not supported by ljoci: device nodes are made under /dev only",
+       set({"linux", "devices"}, json::parse(R"([{"path":"/etc/x","type":"p"}])"))},
+      {"linux.devices /dev/fuse allowed by linux.resources.devices is not supported by ljoci: "
+       "ljoci's root is nodev",
+       [](json& c) {
+         c["linux"]["devices"] = json::parse(R"([{"path":"/dev/fuse","type":"c","major":10,"minor":229}])");
+         c["linux"]["resources"]["devices"] = json::parse(
+             R"([{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":10,"minor":229,"access":"rwm"}])");
+       }},
+      {"linux.resources.devices[].access 'rx' is not of r, w, m",
+       set({"linux", "resources", "devices"}, json::parse(R"([{"allow":true,"access":"rx"}])"))},
+      {"linux.resources.devices[].type 'p' is not a, c or b",
+       set({"linux", "resources", "devices"}, json::parse(R"([{"allow":true,"type":"p"}])"))},
       {"linux.resources.memory.swap other than equal to the limit",
        set({"linux", "resources", "memory", "swap"}, 4 * 1048576)},
-      {"linux.resources.memory.reservation", set({"linux", "resources", "memory", "reservation"}, 1024)},
-      {"linux.resources.memory.kernel", set({"linux", "resources", "memory", "kernel"}, 1024)},
-      {"linux.resources.memory.kernelTCP", set({"linux", "resources", "memory", "kernelTCP"}, 1024)},
-      {"linux.resources.memory.disableOOMKiller", set({"linux", "resources", "memory", "disableOOMKiller"}, true)},
-      {"linux.resources.memory.swappiness", set({"linux", "resources", "memory", "swappiness"}, 10)},
+      {"linux.resources.memory.swappiness 101: above 100",
+       set({"linux", "resources", "memory", "swappiness"}, 101)},
       {"linux.resources.memory.useHierarchy false", set({"linux", "resources", "memory", "useHierarchy"}, false)},
       {"linux.resources.memory.checkBeforeUpdate", set({"linux", "resources", "memory", "checkBeforeUpdate"}, true)},
       {"linux.resources.cpu.cpus", set({"linux", "resources", "cpu", "cpus"}, "0-1")},
@@ -307,6 +315,97 @@ TEST(OciConfig, EveryRefusalNamesItsField) {
   auto exec = parse_exec_process(R"({"args":["sh"],"cwd":"/","oomScoreAdj":5})", *ok);
   ASSERT_FALSE(exec);
   EXPECT_NE(exec.error().what().find("process.oomScoreAdj in exec"), std::string::npos);
+}
+
+// linux.devices: a node of the config's type, numbers, mode and owner (runtime-tools'
+// linux_devices: c 10:666, b 8:666 and a FIFO, mode 0660); the engine's own nodes as the engine
+// makes them add nothing; one of the engine's paths with other numbers replaces its node.
+TEST(OciConfig, DevicesBecomeNodesOfTheirTypeNumbersModeAndOwner) {
+  auto c = base();
+  c["linux"]["devices"] = json::parse(R"([
+      {"path":"/dev/test1","type":"c","major":10,"minor":666,"fileMode":432,"uid":0,"gid":0},
+      {"path":"/dev/test2","type":"b","major":8,"minor":666,"fileMode":432,"uid":5,"gid":6},
+      {"path":"/dev/test3","type":"p","fileMode":432},
+      {"path":"/dev/net/tun","type":"u","major":10,"minor":200},
+      {"path":"/dev/null","type":"c","major":1,"minor":3,"fileMode":438,"uid":0,"gid":0},
+      {"path":"/dev/zero","type":"c","major":1,"minor":5,"fileMode":384}])");
+  auto b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  const auto& n = b->spec.grants.nodes;
+  ASSERT_EQ(n.size(), 5u);
+  EXPECT_EQ(n[0].path, "/dev/test1");
+  EXPECT_EQ(n[0].type, 'c');
+  EXPECT_EQ(n[0].major, 10u);
+  EXPECT_EQ(n[0].minor, 666u);
+  EXPECT_EQ(n[0].mode, 0660u);
+  EXPECT_EQ(n[1].type, 'b');
+  EXPECT_EQ(n[1].major, 8u);
+  EXPECT_EQ(n[1].uid, 5u);
+  EXPECT_EQ(n[1].gid, 6u);
+  EXPECT_EQ(n[2].type, 'p');
+  EXPECT_EQ(n[2].mode, 0660u);
+  EXPECT_EQ(n[3].path, "/dev/net/tun");
+  EXPECT_EQ(n[3].type, 'c');
+  EXPECT_EQ(n[3].mode, 0666u);  // runc's default for an absent fileMode
+  EXPECT_EQ(n[4].path, "/dev/zero");  // the engine's path, another mode: a node of its own
+  EXPECT_EQ(n[4].mode, 0600u);
+}
+
+// The memory section's other knobs go to the engine's Limits (runtime-tools' linux_cgroups_memory
+// sets them all); swappiness -1 is unset, as runc reads it.
+TEST(OciConfig, MemoryReservationSwappinessAndOomKillerAreCarried) {
+  auto c = base();
+  c["linux"]["resources"]["memory"] = json::parse(R"({"limit": 50593792, "reservation": 50593792,
+      "swap": 50593792, "kernel": 50593792, "kernelTCP": 1048576, "swappiness": 10,
+      "disableOOMKiller": true})");
+  auto b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  const auto& l = b->spec.limits;
+  EXPECT_EQ(l.memory_bytes, 50593792u);
+  EXPECT_EQ(l.memory_reservation, 50593792u);
+  EXPECT_EQ(l.memory_kernel_bytes, 50593792u);
+  EXPECT_EQ(l.memory_kernel_tcp_bytes, 1048576u);
+  EXPECT_EQ(l.memory_swappiness, 10u);
+  EXPECT_TRUE(l.memory_no_oom_killer);
+  c["linux"]["resources"]["memory"] = json::parse(R"({"swappiness": -1, "disableOOMKiller": false})");
+  b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  EXPECT_FALSE(b->spec.limits.memory_swappiness);
+  EXPECT_FALSE(b->spec.limits.memory_no_oom_killer);
+  EXPECT_EQ(b->spec.limits.memory_reservation, 0u);
+}
+
+// linux.resources.devices: the rules in order, wildcards as -1, on a nodev root (runtime-tools'
+// linux_cgroups_devices). A node the rules leave shut is taken (it would not open under runc
+// either); the last matching rule decides.
+TEST(OciConfig, DeviceRulesGoInOrderToTheEngine) {
+  auto c = base();
+  c["linux"]["resources"]["devices"] = json::parse(R"([
+      {"allow":false,"access":"rwm"},
+      {"allow":true,"type":"c","major":10,"minor":229,"access":"rwm"},
+      {"allow":true,"type":"b","major":8,"minor":20,"access":"rw"},
+      {"allow":true,"type":"c","major":136,"access":"r"},
+      {"allow":false,"type":"c","major":10,"minor":229,"access":"rw"}])");
+  c["linux"]["devices"] = json::parse(R"([{"path":"/dev/fuse","type":"c","major":10,"minor":229}])");
+  auto b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  EXPECT_TRUE(b->spec.root.nodev);
+  const auto& r = b->spec.limits.device_rules;
+  ASSERT_EQ(r.size(), 5u);
+  EXPECT_FALSE(r[0].allow);
+  EXPECT_EQ(r[0].type, 'a');
+  EXPECT_EQ(r[0].major, -1);
+  EXPECT_EQ(r[0].access, "rwm");
+  EXPECT_TRUE(r[1].allow);
+  EXPECT_EQ(r[1].type, 'c');
+  EXPECT_EQ(r[1].major, 10);
+  EXPECT_EQ(r[1].minor, 229);
+  EXPECT_EQ(r[2].type, 'b');
+  EXPECT_EQ(r[2].access, "rw");
+  EXPECT_EQ(r[3].major, 136);
+  EXPECT_EQ(r[3].minor, -1);
+  EXPECT_FALSE(r[4].allow);
+  ASSERT_EQ(b->spec.grants.nodes.size(), 1u);  // denied again by the last rule: taken
 }
 
 // Fields runtime-tools' programs set (process_user, linux_uid_mappings, mounts,
@@ -556,6 +655,33 @@ TEST(OciFreebsdConfig, LinuxRefusesTheFreebsdSection) {
   c["freebsd"] = json::object();
   auto empty = parse(c);
   EXPECT_TRUE(empty) << empty.error().what();
+}
+
+// A bind's noexec and access-time options are carried to the volume, not dropped (podman asks
+// noexec on its /dev/shm bind; runtime-tools' mounts program strictatime on each of its binds).
+TEST(OciConfig, ABindsNoexecAndAtimeReachTheVolume) {
+  for (const auto& [opts, no_exec, atime] :
+       std::vector<std::tuple<const char*, bool, const char*>>{
+           {R"(["bind","nosuid","noexec","nodev"])", true, ""},
+           {R"(["rbind","noexec","exec","noatime"])", false, "noatime"},
+           {R"(["bind","relatime"])", false, "relatime"},
+           {R"(["bind","strictatime"])", false, "strictatime"},
+           {R"(["bind","norelatime"])", false, "strictatime"}}) {
+    SCOPED_TRACE(opts);
+    json c = base();
+    c["mounts"] = json::array({{{"destination", "/data"},
+                                {"type", "bind"},
+                                {"source", "/srv"},
+                                {"options", json::parse(opts)}}});
+    auto b = parse(c);
+    ASSERT_TRUE(b) << b.error().what();
+    const auto* s = &b->spec;
+    ASSERT_EQ(s->root.volumes.size(), 1u);
+    const jail::VolumeOptions* o = s->root.options_of("/data");
+    ASSERT_NE(o, nullptr);
+    EXPECT_EQ(o->no_exec, no_exec);
+    EXPECT_EQ(o->atime, atime);
+  }
 }
 
 }  // namespace

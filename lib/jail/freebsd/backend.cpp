@@ -512,6 +512,14 @@ const char* unsupported_spec_option(const JailSpec& spec) {
   if (spec.join.any()) return "join (namespaces of another process)";
   if (!spec.cgroup_path.empty()) return "cgroup_path";
   if (spec.limits.cpu_shares) return "limits.cpu_shares (rctl has no CPU weight)";
+  if (spec.limits.memory_reservation || spec.limits.memory_swappiness ||
+      spec.limits.memory_no_oom_killer || spec.limits.memory_kernel_bytes ||
+      spec.limits.memory_kernel_tcp_bytes)
+    return "limits.memory_reservation/swappiness/no_oom_killer/kernel (cgroup memory knobs)";
+  if (!spec.limits.device_rules.empty())
+    return "limits.device_rules (the jail's devfs ruleset is its device rule)";
+  if (!spec.grants.nodes.empty())
+    return "grants.nodes (a jail's devfs shows the host's devices; it cannot make others)";
   if (!spec.root.mounts.empty()) return "root.mounts";
   if (spec.root.writable.read_only_after_mounts) return "root.writable.read_only_after_mounts";
   if (spec.root.nodev) return "root.nodev";
@@ -519,6 +527,8 @@ const char* unsupported_spec_option(const JailSpec& spec) {
   if (!spec.root.propagation.empty()) return "root.propagation";
   if (!spec.root.masked_paths.empty() || !spec.root.readonly_paths.empty())
     return "root.masked_paths/readonly_paths";
+  for (const auto& o : spec.root.volume_options)
+    if (o.atime == "relatime") return "root.volume_options[].atime relatime (FreeBSD has none)";
   return nullptr;
 }
 }  // namespace

@@ -263,7 +263,7 @@ Result<MountedRoot> MountedRoot::mount(const MountPlan& plan, RootOptions option
     }
     for (const auto& [name, value] : step.options) args.add(name.c_str(), value);
     int flags = (step.read_only ? MNT_RDONLY : 0) | (step.nosuid ? MNT_NOSUID : 0) |
-                (step.noexec ? MNT_NOEXEC : 0);
+                (step.noexec ? MNT_NOEXEC : 0) | (step.noatime ? MNT_NOATIME : 0);
 
     // Announce, then mount; the record is kept only once the mount exists.
     if (r.options_.before_mount)

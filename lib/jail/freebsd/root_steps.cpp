@@ -79,6 +79,10 @@ std::vector<MountStep> mount_steps(const MountPlan& plan, const std::filesystem:
     vol.jail_path = v.jail_path;
     vol.read_only = v.read_only;
     vol.nosuid = true;
+    if (const VolumeOptions* o = plan.options_of(v.jail_path)) {
+      vol.noexec = o->no_exec;
+      vol.noatime = o->atime == "noatime";  // strictatime is FreeBSD's default; relatime refused
+    }
     steps.push_back(std::move(vol));
   }
   return steps;

@@ -36,6 +36,7 @@ struct MountStep {
   bool read_only = false;
   bool nosuid = false;
   bool noexec = false;
+  bool noatime = false;
 };
 
 // The table for `plan`, mounted at `root`, with the private tmpfs writable layer at `upper`

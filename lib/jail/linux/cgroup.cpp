@@ -69,6 +69,7 @@ CgroupLayout detect() {
         if (o == "pids") v1_mount[1] = f[4];
         if (o == "cpu") v1_mount[2] = f[4];
         if (o == "freezer") l.freezer_mount = f[4];
+        if (o == "devices") l.devices_mount = f[4];
       }
     }
   }
@@ -87,6 +88,7 @@ CgroupLayout detect() {
       if (c == "pids") own_v1[1] = path;
       if (c == "cpu") own_v1[2] = path;
       if (c == "freezer") own_freezer = path;
+      if (c == "devices") l.devices_own = path;
     }
   }
   auto join = [](const std::string& mnt, const std::string& own) {
@@ -118,6 +120,7 @@ CgroupLayout detect() {
   }
   if (!v1_mount[1].empty()) l.pids_base = join(v1_mount[1], own_v1[1]);
   if (!v1_mount[2].empty()) l.cpu_base = join(v1_mount[2], own_v1[2]);
+  if (!l.devices_mount.empty()) l.devices_base = join(l.devices_mount, l.devices_own);
   return l;
 }
 
@@ -304,7 +307,44 @@ std::uint64_t oom_kill_count(const std::string& memory_dir, bool v2) {
   return 0;
 }
 
+// The devices of the engine's own /dev (linux/root_program.cpp): null, zero, full, random,
+// urandom, tty, ptmx and the jail's devpts ptys (136-143, Documentation/admin-guide/devices.txt);
+// and mknod of any node, which the jail's init needs for its /dev (Grants::nodes) once it has
+// joined the cgroup (runc's defaults allow it too: "c *:* m", "b *:* m").
+const DeviceRule kEngineDeviceRules[] = {
+    {true, 'c', -1, -1, "m"}, {true, 'b', -1, -1, "m"},   {true, 'c', 1, 3, "rwm"},
+    {true, 'c', 1, 5, "rwm"}, {true, 'c', 1, 7, "rwm"},   {true, 'c', 1, 8, "rwm"},
+    {true, 'c', 1, 9, "rwm"}, {true, 'c', 5, 0, "rwm"},   {true, 'c', 5, 2, "rwm"},
+    {true, 'c', 136, -1, "rwm"}};
+
+// devices.allow/deny's form (cgroup-v1/devices.rst): "a", or "c 1:3 rwm" with '*' for any.
+std::string device_rule_text(const DeviceRule& r) {
+  if (r.type == 'a') return "a *:* " + r.access;
+  auto num = [](std::int64_t v) { return v < 0 ? std::string("*") : std::to_string(v); };
+  return std::string(1, r.type) + " " + num(r.major) + ":" + num(r.minor) + " " + r.access;
+}
+
 }  // namespace
+
+bool device_rules_need_a_cgroup(const std::vector<DeviceRule>& rules) {
+  if (rules.empty()) return false;
+  const DeviceRule& first = rules.front();
+  if (first.allow || first.type != 'a' || first.access.find_first_not_of("rwm") != std::string::npos ||
+      first.access.find('r') == std::string::npos || first.access.find('w') == std::string::npos)
+    return true;
+  for (std::size_t i = 1; i < rules.size(); ++i) {
+    const DeviceRule& r = rules[i];
+    if (!r.allow) return true;  // a deny after the first: of a node the engine lets open
+    if (r.access.find_first_of("rw") == std::string::npos) continue;  // mknod only
+    bool engine = false;
+    for (const auto& e : kEngineDeviceRules)
+      if (e.access == "rwm" && r.type == e.type && r.major == e.major &&
+          (r.minor == e.minor || e.minor < 0))
+        engine = true;
+    if (!engine) return true;
+  }
+  return false;
+}
 
 const CgroupLayout& cgroup_layout() {
   static const CgroupLayout layout = detect();
@@ -314,7 +354,7 @@ const CgroupLayout& cgroup_layout() {
 std::size_t sweep_cgroup_pool(const CgroupScope& scope) {
   const CgroupLayout& l = cgroup_layout();
   std::size_t removed = 0;
-  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base}) {
+  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base, l.devices_base}) {
     if (top.empty()) continue;
     std::vector<std::string> bases = {top};
     if (!scope.name.empty()) bases.push_back(scoped(top, scope));
@@ -351,7 +391,7 @@ Status prepare_scope(const CgroupScope& scope) {
     if (scope.pids_max) LJ_TRY(write_file(dir + "/pids.max", std::to_string(scope.pids_max)));
     return {};
   }
-  for (const std::string* base : {&l.memory_base, &l.pids_base, &l.cpu_base}) {
+  for (const std::string* base : {&l.memory_base, &l.pids_base, &l.cpu_base, &l.devices_base}) {
     if (base->empty()) continue;
     LJ_TRY(make_dir(*base));
     LJ_TRY(make_dir(scoped(*base, scope)));
@@ -365,7 +405,7 @@ Status prepare_scope(const CgroupScope& scope) {
 void remove_scope(const CgroupScope& scope) {
   if (scope.name.empty()) return;
   const CgroupLayout& l = cgroup_layout();
-  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base}) {
+  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base, l.devices_base}) {
     if (top.empty()) continue;
     const std::string base = scoped(top, scope);
     std::vector<std::string> idle;
@@ -383,7 +423,7 @@ std::vector<std::string> scope_jails(const CgroupScope& scope) {
   std::vector<std::string> names;
   if (scope.name.empty()) return names;
   const CgroupLayout& l = cgroup_layout();
-  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base}) {
+  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base, l.devices_base}) {
     if (top.empty()) continue;
     DIR* d = ::opendir(scoped(top, scope).c_str());
     if (!d) continue;
@@ -437,6 +477,7 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
     if (&top == &l.memory_base) mount = &l.memory_mount, own = &l.memory_own;
     if (&top == &l.pids_base) mount = &l.pids_mount, own = &l.pids_own;
     if (&top == &l.cpu_base) mount = &l.cpu_mount, own = &l.cpu_own;
+    if (&top == &l.devices_base) mount = &l.devices_mount, own = &l.devices_own;
     const std::string rel = path[0] == '/' ? path : (*own == "/" ? "" : *own) + "/" + path;
     // Parents first; v2 enables the controllers in each on the way down (cgroup-v2.rst).
     std::string dir = *mount;
@@ -472,7 +513,11 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
     cg.dirs_.push_back(dir);
     return dir;
   };
-  cg.pooled_ = path.empty();
+  const bool memory_knobs = limits.memory_reservation || limits.memory_swappiness ||
+                            limits.memory_no_oom_killer || limits.memory_kernel_bytes ||
+                            limits.memory_kernel_tcp_bytes;
+  // The idle pool resets only the limits: a cgroup with other knobs set is removed at the end.
+  cg.pooled_ = path.empty() && !memory_knobs;
   const std::string period = "100000";
   if (l.v2) {
     cg.v2_ = true;
@@ -492,6 +537,13 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
       cg.oom_base_ = oom_kill_count(dir, true);
     }
     if (limits.pids) LJ_TRY(write_file(dir + "/pids.max", std::to_string(limits.pids)));
+    if (limits.memory_swappiness || limits.memory_no_oom_killer || limits.memory_kernel_bytes ||
+        limits.memory_kernel_tcp_bytes)
+      return fail(Errc::unsupported, "jail",
+                  "limits.memory_swappiness, memory_no_oom_killer and memory_kernel(_tcp)_bytes "
+                  "have no cgroup v2 file");
+    if (limits.memory_reservation)
+      LJ_TRY(write_file(dir + "/memory.low", std::to_string(limits.memory_reservation)));
     if (limits.cpu_percent)
       LJ_TRY(write_file(dir + "/cpu.max",
                         std::to_string(limits.cpu_percent * 1000ull) + " " + period));
@@ -514,8 +566,20 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
   // its processes are counted and charged apart from ljd's, and killed as a group (destroy). A
   // controller a limit needs must exist; cpu is made only for a cpu limit (v1 has no accounting
   // in it: that is cpuacct) or a CPU weight.
-  if (limits.memory_bytes || !l.memory_base.empty()) {
+  if (limits.memory_bytes || memory_knobs || !l.memory_base.empty()) {
     std::string dir = LJ_TRY(add(l.memory_base));
+    if (limits.memory_reservation)
+      LJ_TRY(write_file(dir + "/memory.soft_limit_in_bytes",
+                        std::to_string(limits.memory_reservation)));
+    if (limits.memory_swappiness)
+      LJ_TRY(write_file(dir + "/memory.swappiness", std::to_string(*limits.memory_swappiness)));
+    if (limits.memory_no_oom_killer) LJ_TRY(write_file(dir + "/memory.oom_control", "1"));
+    if (limits.memory_kernel_bytes)
+      LJ_TRY(write_file(dir + "/memory.kmem.limit_in_bytes",
+                        std::to_string(limits.memory_kernel_bytes)));
+    if (limits.memory_kernel_tcp_bytes)
+      LJ_TRY(write_file(dir + "/memory.kmem.tcp.limit_in_bytes",
+                        std::to_string(limits.memory_kernel_tcp_bytes)));
     if (limits.memory_bytes) {
       std::string v = std::to_string(limits.memory_bytes);
       LJ_TRY(write_file(dir + "/memory.limit_in_bytes", v));
@@ -540,6 +604,20 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
     if (limits.cpu_shares) LJ_TRY(write_file(dir + "/cpu.shares", std::to_string(limits.cpu_shares)));
     LJ_TRY(join_fd(dir));
   }
+  if (!limits.device_rules.empty()) {
+    if (l.devices_base.empty())
+      return fail(Errc::unsupported, "jail", "limits.device_rules: no devices cgroup on this host");
+    std::string dir = LJ_TRY(add(l.devices_base));
+    // Everything denied first, then the rules in order, then the engine's nodes (runc does the
+    // same: its specconv appends its default allowed devices). The kernel keeps the exceptions
+    // in the order written, as devices.list shows them (runtime-tools reads it back).
+    LJ_TRY(write_file(dir + "/devices.deny", "a"));
+    for (const auto& r : limits.device_rules)
+      LJ_TRY(write_file(dir + (r.allow ? "/devices.allow" : "/devices.deny"), device_rule_text(r)));
+    for (const auto& r : kEngineDeviceRules)
+      LJ_TRY(write_file(dir + "/devices.allow", device_rule_text(r)));
+    LJ_TRY(join_fd(dir));
+  }
   return cg;
 }
 
@@ -558,7 +636,8 @@ Cgroups Cgroups::from_handle(const std::string& handle_cgroup) {
 Cgroups Cgroups::named(const std::string& name, const CgroupScope& scope) {
   const CgroupLayout& l = cgroup_layout();
   std::string handle;
-  for (const std::string* base : {&l.v2_base, &l.memory_base, &l.pids_base, &l.cpu_base}) {
+  for (const std::string* base :
+       {&l.v2_base, &l.memory_base, &l.pids_base, &l.cpu_base, &l.devices_base}) {
     if (base->empty() || name.empty()) continue;
     std::string dir = scoped(*base, scope) + "/" + name;
     if (exists(dir)) handle += (handle.empty() ? "" : ";") + dir;

@@ -36,11 +36,13 @@ struct CgroupLayout {
   bool v2 = false;
   std::string v2_base;                           // <cgroup2 mount><own cgroup>/ljd
   std::string memory_base, pids_base, cpu_base;  // v1: <controller mount><own cgroup>/ljd
+  std::string devices_base;                      // v1, for Limits::device_rules only
   bool memsw = false;                            // v1 memory.memsw.* present (swap accounting)
   // Each hierarchy's mount point and this process's own cgroup in it ("/" at the root), for a
   // jail placed at a path of its own (JailSpec::cgroup_path).
-  std::string v2_mount, memory_mount, pids_mount, cpu_mount, freezer_mount;
-  std::string v2_own = "/", memory_own = "/", pids_own = "/", cpu_own = "/", freezer_own = "/";
+  std::string v2_mount, memory_mount, pids_mount, cpu_mount, freezer_mount, devices_mount;
+  std::string v2_own = "/", memory_own = "/", pids_own = "/", cpu_own = "/", freezer_own = "/",
+              devices_own = "/";
 };
 
 // The layout of this machine (computed on first call, then cached; thread-safe).
@@ -78,6 +80,11 @@ std::size_t sweep_cgroup_pool(const CgroupScope& scope = {});
 // How many idle cgroups this process holds (all controllers), for tests.
 std::size_t idle_cgroups();
 
+// Whether `rules` ask for more than a nodev root with the engine's own /dev gives: anything but
+// "deny everything" first and then allows of the engine's nodes or of mknod only. Such a list
+// needs a device cgroup (v1 here; v2's BPF program is not done).
+bool device_rules_need_a_cgroup(const std::vector<DeviceRule>& rules);
+
 class Cgroups {
  public:
   Cgroups() = default;
@@ -89,7 +96,9 @@ class Cgroups {
 
   // Makes (or takes from the idle pool) the jail's cgroups and writes the limits: v2 one cgroup;
   // v1 memory and pids cgroups (whether limited or not; none only on a machine without these
-  // controllers) and cpu for a cpu limit. Errors name the file and errno; whatever was made is
+  // controllers), cpu for a cpu limit, devices for device rules (never pooled: removed at the
+  // end). v2 makes nothing for device rules: the caller checks that a nodev root gives what
+  // they ask (device_rules_need_a_cgroup) or refuses them. Errors name the file and errno; whatever was made is
   // removed again.
   // With a path (JailSpec::cgroup_path) the cgroups are there instead, in every hierarchy, never
   // pooled: made with their parents (v2: the controllers enabled on the way), or taken when they

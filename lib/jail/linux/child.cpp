@@ -617,7 +617,7 @@ long spawn_command(const ChildPlan& p) {
 // own steps.
 [[noreturn]] void exec_process(const ChildPlan& p) {
   if (!p.cgroup_v2_dir)
-    for (int s = kSlotCgroup0; s < kSlotReaper; ++s)
+    for (int s : kCgroupSlots)
       if (p.fds[s] >= 0 && ::write(s, "0", 1) != 1) die(kSlotError, "join cgroup", errno, "tasks");
   if ((p.join_namespaces & CLONE_NEWCGROUP) && ::setns(kSlotJail, CLONE_NEWCGROUP) < 0)
     die(kSlotError, "setns", errno, "the jail's cgroup namespace");
@@ -709,7 +709,7 @@ void exec_monitor_main(const ChildPlan& p) noexcept {
   const auto cmd = static_cast<pid_t>(child);
   for (int s : {int{kSlotIn}, int{kSlotOut}, int{kSlotErr}, kSlotJail})
     if (p.fds[s] >= 0) ::close(s);
-  for (int s = kSlotCgroup0; s < kSlotReaper; ++s)
+  for (int s : kCgroupSlots)
     if (p.fds[s] >= 0) ::close(s);
   ::close(kSlotGoRead);
   // lj-init as the monitor: the status pipe and file, the terminal's master (held, so that a
@@ -772,9 +772,9 @@ void child_main(const ChildPlan& p) noexcept {
   if (p.subreaper && ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
     die(kSlotError, "prctl PR_SET_CHILD_SUBREAPER", errno, "");
 
-  for (int s = kSlotCgroup0; s < kSlotReaper; ++s)
+  for (int s : kCgroupSlots)
     if (p.fds[s] >= 0 && ::write(s, "0", 1) != 1) die(kSlotError, "join cgroup", errno, "tasks");
-  for (int s = kSlotCgroup0; s < kSlotReaper; ++s)
+  for (int s : kCgroupSlots)
     if (p.fds[s] >= 0) ::close(s);
   if (p.join_then_unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0)
     die(kSlotError, "unshare", errno, "CLONE_NEWCGROUP");

@@ -30,7 +30,7 @@ enum Slot : int {
   kSlotIn = 8,
   kSlotOut = 9,
   kSlotErr = 10,
-  kSlotCgroup0 = 11,  // up to kMaxCgroupFds
+  kSlotCgroup0 = 11,  // the first three cgroup slots (kCgroupSlots)
   kSlotReaper = 14,   // the lj-init executable (a sealed memfd) init execs once the command runs
   // Until the root is assembled: a network namespace made ahead, which init enters first, and
   // the one whose sysfs the jail's /sys shows (AssembleOptions::sysfs_netns_fd).
@@ -48,7 +48,10 @@ enum Slot : int {
   kSlotJoinIpc = 21,
   kSlotJoinUts = 22,
   kSlotJoinCgroup = 23,
-  kSlotEnd = 24,
+  // Two more v1 cgroups (devices, cpuset) past the first three, joined and closed as those.
+  kSlotCgroup3 = 24,
+  kSlotCgroup4 = 25,
+  kSlotEnd = 26,
   // Made by init itself once the two above are closed: the command waits for EOF on the read
   // end, which comes once init has become the reaper (its exec done, non-dumpable again), so it
   // never sees ljd as /proc/1/exe.
@@ -57,14 +60,18 @@ enum Slot : int {
 };
 // An exec (exec.cpp): the pidfd of the jail's init whose namespaces it joins, at the slot a jail's
 // sync socket has (an exec has none); its v2 cgroup directory, or v1 `tasks` files, at
-// kSlotCgroup0 onwards.
+// kCgroupSlots.
 constexpr int kSlotJail = kSlotSync;
 static_assert(kSlotStatus == LJ_INIT_SLOT_STATUS && kSlotStatusFile == LJ_INIT_SLOT_STATUS_FILE);
 static_assert(kSlotGoWrite > kSlotGoRead && kSlotGoRead > kSlotReaper);
 static_assert(kSlotOutRead > kSlotSysfsNetns && kSlotErrRead + 1 == kSlotConsole);
 static_assert(kSlotConsole + 1 == kSlotHold && kSlotHold + 1 == kSlotJoinIpc);
-static_assert(kSlotJoinCgroup + 1 == kSlotEnd);
-constexpr int kMaxCgroupFds = kSlotReaper - kSlotCgroup0;
+static_assert(kSlotJoinCgroup + 1 == kSlotCgroup3 && kSlotCgroup4 + 1 == kSlotEnd);
+// The slots of a jail's v1 cgroups' `tasks` files (or, first, its v2 directory), in order.
+constexpr int kCgroupSlots[] = {kSlotCgroup0, kSlotCgroup0 + 1, kSlotCgroup0 + 2, kSlotCgroup3,
+                                kSlotCgroup4};
+static_assert(kSlotCgroup0 + 3 == kSlotReaper);
+constexpr int kMaxCgroupFds = sizeof kCgroupSlots / sizeof kCgroupSlots[0];
 
 // Whether init passes `sig` on to the command (and to everyone, see below). Others are dropped
 // by a namespace init without a handler, so they must be sent to their target directly.
@@ -83,8 +90,8 @@ struct ChildPlan {
   RootProgram root;
 
   // Descriptors in the parent's numbering, -1 when unused; moved to their slots in the child.
-  int fds[kSlotEnd] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-                       -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+  int fds[kSlotEnd] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                       -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 
   bool join_then_unshare_cgroupns = false;  // join (kSlotCgroup*), then a cgroup namespace
   bool subreaper = false;  // in a joined pid namespace: the jail's orphans still come to init

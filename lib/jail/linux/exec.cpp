@@ -225,7 +225,7 @@ Status open_cgroups(const JailHandle& jail, ExecLaunch& l) {
     UniqueFd fd(LJ_SYS("open", ::open(path.c_str(), v2 ? O_PATH | O_DIRECTORY | O_CLOEXEC
                                                            : O_WRONLY | O_CLOEXEC)));
     if (!fd) return fail_errno("jail", "open " + path);
-    l.plan.fds[kSlotCgroup0 + i] = fd.get();
+    l.plan.fds[kCgroupSlots[i]] = fd.get();
     l.cgroup_fds.push_back(std::move(fd));
   }
   l.plan.cgroup_v2_dir = v2;

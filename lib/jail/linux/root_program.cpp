@@ -10,6 +10,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <functional>
@@ -117,6 +118,7 @@ class Builder {
     prog_.ops.back().data = std::move(data);
   }
 
+  MountOp& last() { return prog_.ops.back(); }
   RootProgram take() { return std::move(prog_); }
 
  private:
@@ -195,6 +197,20 @@ unsigned long locked_flags(const std::filesystem::path& path) {
   if (sv.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
   if (sv.f_flag & ST_RELATIME) f |= MS_RELATIME;
   return f;
+}
+
+// The host mount's flags `locked` with a volume's options: noexec added, its access-time choice
+// in place of the host's. In a user namespace a changed choice fails with EPERM (the kernel locks
+// the atime flags together): the jail's error, not a silent keep.
+unsigned long volume_flags(const VolumeOptions* o, unsigned long locked) {
+  constexpr unsigned long kAtime = MS_NOATIME | MS_RELATIME | MS_STRICTATIME | MS_NODIRATIME;
+  if (!o) return locked;
+  if (o->no_exec) locked |= MS_NOEXEC;
+  if (o->atime.empty()) return locked;
+  locked &= ~kAtime;
+  if (o->atime == "noatime") return locked | MS_NOATIME;
+  if (o->atime == "relatime") return locked | MS_RELATIME;
+  return locked | MS_STRICTATIME;
 }
 
 Status check_dir(const std::filesystem::path& p, std::string_view what) {
@@ -291,6 +307,9 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
             "mode=0755,size=65536k");
     for (const auto& d : kDevices) {
       std::string target = dev + "/" + d.name;
+      if (std::any_of(opts.nodes.begin(), opts.nodes.end(),
+                      [&](const DeviceNode& n) { return n.path.substr(5) == d.name; }))
+        continue;  // the caller's node of that path instead
       if (opts.in_userns || plan.nodev) {  // a bind keeps the host mount's flags: it opens
         b.simple(OpKind::mknod, "create device", "", target, S_IFREG | 0666);
         b.bind("bind device", std::string("/dev/") + d.name, target, false);
@@ -318,6 +337,34 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
         b.simple(OpKind::mknod, "create device", "", target, st.st_mode & (S_IFMT | 07777),
                  st.st_rdev);
       }
+    }
+    // The caller's nodes (Grants::nodes): mknod, then the exact mode and owner. In a user
+    // namespace the kernel refuses mknod of a device: the host's node of the same path is bound,
+    // as runc does, and must be the one asked for.
+    for (const auto& n : opts.nodes) {
+      const std::string rel = n.path.substr(5);  // validate_spec: "/dev/" then a plain path
+      for (auto slash = rel.find('/'); slash != std::string::npos; slash = rel.find('/', slash + 1))
+        b.simple(OpKind::mkdir, "mkdir", "", dev + "/" + rel.substr(0, slash), 0755);
+      const std::string target = dev + "/" + rel;
+      const mode_t type = n.type == 'c' ? S_IFCHR : n.type == 'b' ? S_IFBLK : S_IFIFO;
+      const dev_t number = n.type == 'p' ? 0 : makedev(n.major, n.minor);
+      if (opts.in_userns && n.type != 'p') {
+        struct stat st {};
+        if (::stat(n.path.c_str(), &st) != 0 || (st.st_mode & S_IFMT) != type ||
+            st.st_rdev != number)
+          return fail(Errc::invalid_argument, kDomain,
+                      "device node " + n.path + " " + n.type + " " + std::to_string(n.major) +
+                          ":" + std::to_string(n.minor) +
+                          ": in a user namespace the host's node of that path is bound, and the "
+                          "host has no such node there");
+        b.simple(OpKind::mknod, "create device", "", target, S_IFREG | 0600);
+        b.bind("bind device", n.path, target, false);
+        continue;
+      }
+      b.simple(OpKind::mknod, "create device node", "", target, type | (n.mode & 07777), number);
+      b.simple(OpKind::own, "set the device node's mode and owner", "", target, n.mode & 07777);
+      b.last().uid = n.uid;
+      b.last().gid = n.gid;
     }
     b.simple(OpKind::symlink, "symlink", "pts/ptmx", dev + "/ptmx");
     b.simple(OpKind::symlink, "symlink", "/proc/self/fd", dev + "/fd");
@@ -460,7 +507,7 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
     // put there on the host) grants nothing in the jail (issue 17).
     b.mount("remount volume nosuid,nodev", "", target, "",
             MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | (v.read_only ? MS_RDONLY : 0) |
-                locked_flags(v.host_path),
+                volume_flags(plan.options_of(v.jail_path), locked_flags(v.host_path)),
             {}, false);
   }
 
@@ -682,6 +729,10 @@ bool run_root(const RootProgram& program, MountFailure* f, BeforePivot before_pi
         break;
       case OpKind::symlink:
         rc = ::symlink(op.source.c_str(), op.target.c_str());
+        break;
+      case OpKind::own:
+        rc = ::chmod(op.target.c_str(), op.mode);
+        if (rc == 0) rc = ::lchown(op.target.c_str(), op.uid, op.gid);
         break;
       case OpKind::make_path:
         if (!make_path(op, f)) return false;

@@ -20,6 +20,7 @@
 
 #include "common/error.hpp"
 #include "jail/root.hpp"
+#include "jail/spec.hpp"
 
 namespace lj::jail {
 
@@ -45,6 +46,8 @@ enum class OpKind : std::uint8_t {
                // /dev/null (`source`) bound over it; ENOENT skips it
   make_readonly,  // `rel` beneath `target` bound onto itself read-only; ENOENT skips it
   propagate,      // the mount at `rel` beneath `target` gets the propagation `flags`
+  own,            // chmod(target, mode), then lchown(target, uid, gid): a made node's exact mode
+                  // and owner (mknod's mode is cut by the umask)
 };
 
 struct MountOp {
@@ -54,6 +57,8 @@ struct MountOp {
   unsigned long flags = 0;
   mode_t mode = 0;
   dev_t dev = 0;
+  uid_t uid = 0;  // own
+  gid_t gid = 0;
   bool optional = false;  // ENOENT is not an error (a /proc entry this kernel does not have)
   // The source is a host path named by the caller (a volume): it is opened with no symlink on its
   // way and bound through that descriptor, so a path swapped for a symlink after the caller's
@@ -93,6 +98,8 @@ struct AssembleOptions {
   std::vector<std::pair<std::string, std::string>> sysctl;
   // Host device nodes made in the jail's /dev at the same path (Grants::devices, validated).
   std::vector<std::string> devices;
+  // Device nodes of the caller's type, numbers, mode and owner (Grants::nodes, validated).
+  std::vector<DeviceNode> nodes;
 };
 
 // Checks the plan (check_plan, existing layers, no ',' or ':' in overlay layer paths) and

@@ -175,6 +175,7 @@ Status prepare_root(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   ao.mount_sysfs = private_net || !spec.userns;
   ao.sysctl = spec.process.sysctl;
   ao.devices = spec.grants.devices;
+  ao.nodes = spec.grants.nodes;
   // Network mode none without a user namespace: a namespace made ahead, and /sys from the
   // pool's loopback-only namespace (see NetnsPool).
   if (spec.network.mode == NetworkMode::none && !spec.userns)
@@ -454,6 +455,13 @@ Status prepare_descriptors(const JailSpec& spec, Launch& l) {
 // 4. Cgroups with the limits, made or taken from the idle pool (cgroup.hpp). Init is cloned into
 // a v2 cgroup (clone_init) or joins the v1 ones through their tasks files at its slots.
 Status prepare_cgroups(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
+  // Device rules on cgroup v2 would need a BPF device program (not made yet): taken only when the
+  // nodev root already gives exactly what they ask (Limits::device_rules).
+  if (cgroup_layout().v2 && !spec.limits.device_rules.empty() &&
+      (!spec.root.nodev || device_rules_need_a_cgroup(spec.limits.device_rules)))
+    return fail(Errc::unsupported, "jail",
+                "limits.device_rules on cgroup v2 need a BPF device program, which the engine "
+                "does not make yet (only the engine's own nodes on a nodev root are taken)");
   l.cgroups = LJ_TRY(Cgroups::create(spec.name, spec.limits,
                                      ctx.cgroups ? *ctx.cgroups : CgroupScope{},
                                      spec.cgroup_path));
@@ -461,7 +469,7 @@ Status prepare_cgroups(const JailSpec& spec, const SpawnContext& ctx, Launch& l)
   if (cg_fds.size() > static_cast<std::size_t>(kMaxCgroupFds))
     return fail(Errc::internal, "jail", "too many cgroup controllers");
   if (!l.cgroups.v2())
-    for (std::size_t i = 0; i < cg_fds.size(); ++i) l.plan.fds[kSlotCgroup0 + i] = cg_fds[i];
+    for (std::size_t i = 0; i < cg_fds.size(); ++i) l.plan.fds[kCgroupSlots[i]] = cg_fds[i];
   return {};
 }
 

@@ -93,8 +93,17 @@ TEST(PidsReserve, AForkBombStopsAtTheJailsCapAndLjdAnswersAndRecordsItsExit) {
   }
   ASSERT_TRUE(capped) << slurp(jail_cg / "pids.events") << " current "
                       << slurp(scope / "pids.current");
-  EXPECT_LE(std::stoi(slurp(scope / "pids.current")), kCap);
-  EXPECT_GE(std::stoi(slurp(scope / "pids.current")), kCap - 10);
+  // The bomb's processes come and go (each pipeline's shells end): one reading can fall below
+  // the cap by more than 10 (CI read 107 of 120 at a load of 27). The highest of half a second of
+  // readings shows the scope full; none may exceed the cap.
+  int highest = 0;
+  for (auto until = Clock::now() + 500ms; Clock::now() < until;) {
+    const int now = std::stoi(slurp(scope / "pids.current"));
+    EXPECT_LE(now, kCap);
+    highest = std::max(highest, now);
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_GE(highest, kCap - 10);
 
   // Meanwhile ljd answers, quickly, and a second jail gets an answer (refused or served).
   for (int i = 0; i < 20; ++i) {

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 #include <sstream>
@@ -87,8 +88,10 @@ struct Db {
 // ---- what the host says ----
 
 // The jail inits (lj-init) holding a status file under `root`: the jails of this ljd that run.
-std::set<std::string> inits_under(const fs::path& root) {
-  std::set<std::string> out;
+// The lj-init processes of jails under `root` (found by their status file, descriptor 6 in
+// <root>/.ljd/run/), by jail id.
+std::map<std::string, pid_t> inits_by_id(const fs::path& root) {
+  std::map<std::string, pid_t> out;
   std::string prefix = (root / ".ljd" / "run").string() + "/";
   for (const auto& e : fs::directory_iterator("/proc")) {
     std::string pid = e.path().filename();
@@ -98,21 +101,16 @@ std::set<std::string> inits_under(const fs::path& root) {
     if (!std::getline(comm, name) || name != "lj-init") continue;
     std::error_code ec;
     auto target = fs::read_symlink(e.path() / "fd" / "6", ec);
-    if (!ec && target.string().rfind(prefix, 0) == 0) out.insert(target.stem().string());
+    if (!ec && target.string().rfind(prefix, 0) == 0)
+      out[target.stem().string()] = std::stoi(pid);
   }
   return out;
 }
 
-// The pid of jail `id`'s init (0: none), found as inits_under() finds them.
-pid_t init_of(const std::string& id) {
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    std::string pid = e.path().filename();
-    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::error_code ec;
-    auto target = fs::read_symlink(e.path() / "fd" / "6", ec);
-    if (!ec && target.stem() == id) return std::stoi(pid);
-  }
-  return 0;
+std::set<std::string> inits_under(const fs::path& root) {
+  std::set<std::string> out;
+  for (const auto& [id, pid] : inits_by_id(root)) out.insert(id);
+  return out;
 }
 
 std::vector<std::string> mounts_under(const fs::path& root) {
@@ -463,8 +461,10 @@ TEST_F(CrashTest, KillNineWithRunningJails) {
   // slow the spawns): SIGTERM to the inits of `exits` and `signalled`, which forward it to their
   // commands; SIGKILL to the whole of `lost` (its init), so no status is ever written.
   std::vector<pid_t> ending;
+  const auto inits = inits_by_id(ljd_->root());
   for (auto [id, sig] : {std::pair{exits, SIGTERM}, {signalled, SIGTERM}, {lost, SIGKILL}}) {
-    pid_t init = init_of(id);
+    auto found = inits.find(id);
+    const pid_t init = found == inits.end() ? 0 : found->second;
     ASSERT_GT(init, 0) << id;
     ASSERT_EQ(::kill(init, sig), 0) << id;
     ending.push_back(init);

@@ -361,7 +361,8 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
       job->result = backend->spawn(job->spec);
     else
       job->result = fail(std::move(joined).error());
-    job->attached.netns.reset();  // the jail holds its namespace now
+    job->attached.netns.reset();  // the jail holds its namespace now, and its /sys
+    job->attached.sysfs.reset();
     if (job->result && job->spec.tty) {
       // Sent before the command started: it is in the socket by now.
       job->console_theirs.reset();
@@ -400,15 +401,20 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
       if (job->net) {
         l.links = std::move(job->attached.links);
         l.networks = job->net->networks();
-        d_.networks->refresh_hosts(l.networks, id);  // its own was written by plan
-        steps.lap("hosts");
       }
+      const std::vector<std::string> on_networks = l.networks;
       read_output(l, std::move(pipes->first), std::move(pipes->second));
       supervise(l);
       crash_point("start.after_row");
       if (d_.stopping) (void)l.jail->signal(SIGKILL, true);
       (*finish)(get(id));
       steps.lap("reply");
+      // The peers' hosts files learn its name once the caller has its answer (its own was
+      // written by plan): off the start's path, and before the loop reads the next request.
+      if (!on_networks.empty()) {
+        d_.networks->refresh_hosts(on_networks, id);
+        steps.lap("hosts");
+      }
       lg()->debug("jail={} running took {}us ({})", id, steps.total_us(), steps.text());
     });
   });
@@ -573,8 +579,7 @@ void Jails::on_torn_down(const std::string& id, const Status& st) {
     // Its rules are gone (teardown detached it): only now are its addresses free again (setup
     // leased, then attached; the teardown undoes it in reverse). A jail removed when it finishes
     // releases them with that row's transition (the trigger leases_release): one write fewer on
-    // the way to its end. The others' hosts files lose its name (it has exited). A refused
-    // release leaves the lease to the next start's recovery.
+    // the way to its end. A refused release leaves the lease to the next start's recovery.
     auto row = get(id);
     const bool removing = l.remove_on_finish || (row && row->auto_remove);
     if (!removing) {
@@ -582,9 +587,12 @@ void Jails::on_torn_down(const std::string& id, const Status& st) {
         lg()->warn("jail={} releasing its addresses: {}", id, r.error().what());
     }
     laps.lap("release");
-    d_.networks->refresh_hosts(l.networks);
-    laps.lap("hosts");
   }
+  // The peers' hosts files lose its name after its waiters have their answer (maybe_finish),
+  // except during a stop, whose end (on_empty_) maybe_finish may run.
+  const std::vector<std::string> networks = l.networks;
+  const bool hosts_now = d_.stopping;
+  if (hosts_now && !networks.empty()) d_.networks->refresh_hosts(networks);
   if (l.teardown_ok && l.exit_recorded) ::unlink(status_path(id).c_str());
   // Every writer of the pipes is dead after teardown: what is left in them (a pipe's worth) goes
   // to the attached clients unpaced, so that a client that does not read cannot hold the end.
@@ -600,8 +608,12 @@ void Jails::on_torn_down(const std::string& id, const Status& st) {
       maybe_finish(id);
     });
   }
-  maybe_finish(id);
+  maybe_finish(id);  // may erase the live entry
   laps.lap("finish");
+  if (!hosts_now && !networks.empty()) {
+    d_.networks->refresh_hosts(networks);
+    laps.lap("hosts");
+  }
   lg()->debug("jail={} torn down took {}us ({})", id, laps.total_us(), laps.text());
 }
 

@@ -83,9 +83,11 @@ class LinuxHost final : public Host {
     return sock_.remove(net.bridge);
   }
 
-  UniqueFd take_jail_netns() override {
+  PooledNetns take_jail_netns() override {
     if (!here()) return {};  // the pool's thread would make its links in the caller's namespace
-    return pool_.take();
+    PooledNetns p;
+    p.netns = pool_.take(&p.sysfs);
+    return p;
   }
 
   // A jail's link, as a checklist: (1) its link (the pool's, put on the bridge under the pool's

@@ -361,8 +361,7 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
       job->result = backend->spawn(job->spec);
     else
       job->result = fail(std::move(joined).error());
-    job->attached.netns.reset();  // the jail holds its namespace now, and its /sys
-    job->attached.sysfs.reset();
+    job->attached.netns.reset();  // the jail holds its namespace now
     if (job->result && job->spec.tty) {
       // Sent before the command started: it is in the socket by now.
       job->console_theirs.reset();

@@ -62,11 +62,10 @@ struct NetPlan {
   std::vector<std::string> networks() const;
 };
 
-// What attach made: the jail's network namespace (Linux, for JailSpec::network, mode netns),
-// the pool's sysfs mount of it (net::Host::PooledNetns; closed with netns once the jail is
-// spawned) and its links, owned (destroyed: detached).
+// What attach made: the jail's network namespace (Linux, for JailSpec::network, mode netns) and
+// its links, owned (destroyed: detached).
 struct NetAttached {
-  UniqueFd netns, sysfs;
+  UniqueFd netns;
   std::vector<net::Attachment> links;
 };
 

@@ -5,9 +5,7 @@ namespace lj::daemon {
 
 Status join_networks(net::Host& host, const NetPlan& plan, jail::JailSpec& spec, NetAttached& out) {
   // One made ahead, with its first link waiting in it; else a new one.
-  auto pooled = host.take_jail_netns();
-  out.netns = std::move(pooled.netns);
-  out.sysfs = std::move(pooled.sysfs);
+  out.netns = host.take_jail_netns();
   if (!out.netns) out.netns = LJ_TRY(net::new_netns());
   net::JailTarget target;
   target.netns_fd = out.netns.get();

@@ -133,13 +133,8 @@ class Host {
   // into it then only names the host end, puts it on the bridge and gives the jail end its
   // addresses. Empty when none is ready (or on a platform without them): the caller makes its
   // own namespace and attach() makes the link. The caller attaches it at once (an attach with it
-  // claims the waiting link, even one that fails). `sysfs`: a detached sysfs mount of that
-  // namespace, made with it, or empty; held until the jail has mounted its /sys, which then finds
-  // the superblock made (one per network namespace) instead of making it during the spawn.
-  struct PooledNetns {
-    UniqueFd netns, sysfs;
-  };
-  virtual PooledNetns take_jail_netns() { return {}; }
+  // claims the waiting link, even one that fails).
+  virtual UniqueFd take_jail_netns() { return {}; }
   // Removes a jail's rules, then its link as `unlink` says (already gone is fine). Idempotent.
   virtual Status detach(const NetworkSpec& net, const Endpoint& ep,
                         Unlink unlink = Unlink::now) = 0;

@@ -6,10 +6,6 @@
 // The machine's own namespace is never touched (the Host refuses to act outside "h").
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sched.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -97,10 +93,10 @@ class NetHost : public ::testing::Test {
 
   // A namespace of the host's pool (the first take starts the pool: none is ready yet).
   UniqueFd pooled_netns() {
-    UniqueFd ns = host_->take_jail_netns().netns;
+    UniqueFd ns = host_->take_jail_netns();
     for (int i = 0; i < 250 && !ns; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      ns = host_->take_jail_netns().netns;
+      ns = host_->take_jail_netns();
     }
     return ns;
   }
@@ -308,62 +304,6 @@ TEST_F(NetHost, APooledNamespaceJoinsWithItsWaitingLink) {
   ASSERT_OK(host_->remove_all());
   EXPECT_EQ(links().find("ljvp-"), std::string::npos) << links();
   EXPECT_EQ(links().find("ljve-"), std::string::npos) << links();
-}
-
-// The st_dev of a read-only sysfs mount made in `netns_fd` by a child in a mount namespace of its
-// own (as a jail's init mounts /sys), or 0.
-dev_t sysfs_dev_in(int netns_fd) {
-  char dir[] = "/tmp/lj-sysfs-XXXXXX";
-  if (!::mkdtemp(dir)) return 0;
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) return 0;
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    struct stat st {};
-    if (::setns(netns_fd, CLONE_NEWNET) == 0 && ::unshare(CLONE_NEWNS) == 0 &&
-        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
-        ::mount("sysfs", dir, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0)
-      (void)::stat(dir, &st);
-    (void)!::write(p[1], &st.st_dev, sizeof st.st_dev);
-    ::_exit(0);
-  }
-  ::close(p[1]);
-  dev_t dev = 0;
-  if (::read(p[0], &dev, sizeof dev) != sizeof dev) dev = 0;
-  ::close(p[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ::rmdir(dir);
-  return dev;
-}
-
-// The pool makes a namespace's sysfs superblock with the namespace: a jail's /sys mount in it
-// finds that one (the same device) instead of making its own during the spawn; a namespace
-// without one gets a superblock of its own (another device).
-TEST_F(NetHost, APooledNamespaceComesWithItsSysfs) {
-  ASSERT_OK(host_->add_network(a_));
-  (void)host_->take_jail_netns();  // starts the pool
-  Host::PooledNetns p;
-  for (int i = 0; i < 250 && !p.netns; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    p = host_->take_jail_netns();
-  }
-  ASSERT_TRUE(p.netns);
-  ASSERT_TRUE(p.sysfs);
-  struct stat made {};
-  ASSERT_EQ(::fstat(p.sysfs.get(), &made), 0);
-  // It shows the namespace's links: the waiting jail end.
-  struct stat eth0 {};
-  EXPECT_EQ(::fstatat(p.sysfs.get(), "class/net/eth0", &eth0, 0), 0);
-  EXPECT_EQ(sysfs_dev_in(p.netns.get()), made.st_dev);
-  auto other = new_netns();
-  ASSERT_TRUE(other) << other.error().what();
-  const dev_t own = sysfs_dev_in(other->get());
-  EXPECT_NE(own, 0u);
-  EXPECT_NE(own, made.st_dev);
-  auto att = host_->attach(a_, endpoint("ljve-000000a4", "10.201.0.5"), JailTarget{p.netns.get(), {}});
-  ASSERT_TRUE(att) << att.error().what();
-  ASSERT_OK(att->detach());
 }
 
 // After a crash: a live jail's pooled link is found by its alias and kept (its rules on its

@@ -83,11 +83,9 @@ class LinuxHost final : public Host {
     return sock_.remove(net.bridge);
   }
 
-  PooledNetns take_jail_netns() override {
+  UniqueFd take_jail_netns() override {
     if (!here()) return {};  // the pool's thread would make its links in the caller's namespace
-    PooledNetns p;
-    p.netns = pool_.take(&p.sysfs);
-    return p;
+    return pool_.take();
   }
 
   // A jail's link, as a checklist: (1) its link (the pool's, put on the bridge under the pool's

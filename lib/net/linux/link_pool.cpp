@@ -35,11 +35,6 @@ Result<std::pair<UniqueFd, LinkPool::Slot>> make_slot(int host, RouteSocket& soc
   // Known now, the attach needs no lookup in the jail's namespace.
   s.jail_index = LJ_TRY(s.jail->ifindex(std::string(kPooledJailEnd)));
   if (s.jail_index == 0) return fail(Errc::internal, "net", "pooled link's jail end vanished");
-  // Not fatal: without it the jail makes the superblock itself, as without the pool.
-  if (auto sys = sysfs_of(ns.get()))
-    s.sysfs = std::move(*sys);
-  else
-    lj::log("net")->debug("link pool: {}", sys.error().what());
   return std::pair{std::move(ns), std::move(s)};
 }
 
@@ -50,7 +45,7 @@ LinkPool::~LinkPool() {
   (void)stop();
 }
 
-UniqueFd LinkPool::take(UniqueFd* sysfs) {
+UniqueFd LinkPool::take() {
   std::lock_guard lock(mu_);
   if (failed_) return UniqueFd();
   if (!thread_.joinable()) {
@@ -62,7 +57,6 @@ UniqueFd LinkPool::take(UniqueFd* sysfs) {
     fd = std::move(ready_.back().first);
     Slot s = std::move(ready_.back().second);
     ready_.pop_back();
-    *sysfs = std::move(s.sysfs);
     handed_.emplace(s.ns, std::move(s));
   } else {
     cv_.notify_all();  // none ready: no attach of a pooled link to wait for

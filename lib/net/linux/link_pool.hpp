@@ -6,8 +6,7 @@
 //
 // A slot: a new namespace (loopback up) holding `eth0`, up, whose peer waits in the host's
 // namespace as `ljvp-XXXXXXXX` (kPoolPrefix), down and on no bridge; a netlink socket in the
-// namespace, for the addresses; a detached sysfs mount of the namespace (sysfs_of), so that the
-// jail's own /sys mount finds its superblock made. Idle slots hold no process: when ljd dies, its descriptors close,
+// namespace, for the addresses. Idle slots hold no process: when ljd dies, its descriptors close,
 // the kernel frees the namespaces and with them both ends of their links.
 //
 // Threads: take(), claim(), names() and stop() from any thread; the pool's own thread makes the
@@ -45,7 +44,6 @@ class LinkPool {
     int host_index = 0;            // its index in the host's namespace
     int jail_index = 0;            // the jail end's index in the slot's namespace
     std::optional<RouteSocket> jail;  // in the slot's namespace
-    UniqueFd sysfs;                   // empty when it could not be made (the jail makes its own)
   };
 
   LinkPool() = default;
@@ -55,9 +53,8 @@ class LinkPool {
 
   // A ready namespace for a jail, or an empty descriptor when none is ready (then the caller
   // makes its own, and attach makes the link). The first call starts the pool's thread, in the
-  // caller's network namespace. The slot stays here until attach claims it; its sysfs mount goes
-  // to *sysfs (empty when it has none), which the caller holds until the jail has mounted /sys.
-  UniqueFd take(UniqueFd* sysfs);
+  // caller's network namespace. The slot stays here until attach claims it.
+  UniqueFd take();
   // The slot of a namespace that take() handed out, no longer the pool's; nullopt when `netns_fd`
   // is not one.
   std::optional<Slot> claim(int netns_fd);

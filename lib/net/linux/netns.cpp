@@ -5,9 +5,6 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#include <linux/mount.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -35,28 +32,6 @@ Result<UniqueFd> new_netns() {
   if (::setns(own.get(), CLONE_NEWNET) != 0) std::abort();
   if (!up) return fail(std::move(up).error());
   return made;
-}
-
-Result<UniqueFd> sysfs_of(int netns_fd) {
-  UniqueFd own(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-  if (!own) return fail_errno("net", "open /proc/thread-self/ns/net");
-  if (::setns(netns_fd, CLONE_NEWNET) != 0) return fail_errno("net", "setns a jail's namespace");
-  // sysfs takes the caller's network namespace at fsopen: made in there, it shows its links.
-  Status made;
-  UniqueFd mnt;
-  UniqueFd fs(static_cast<int>(::syscall(SYS_fsopen, "sysfs", FSOPEN_CLOEXEC)));
-  if (!fs) made = fail_errno("net", "fsopen sysfs");
-  if (made && ::syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
-    made = fail_errno("net", "fsconfig sysfs");
-  if (made) {
-    mnt.reset(static_cast<int>(::syscall(
-        SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC,
-        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)));
-    if (!mnt) made = fail_errno("net", "fsmount sysfs");
-  }
-  if (::setns(own.get(), CLONE_NEWNET) != 0) std::abort();  // as in new_netns
-  if (!made) return fail(std::move(made).error());
-  return mnt;
 }
 
 }  // namespace lj::net

@@ -12,10 +12,4 @@ namespace lj::net {
 // this thread with unshare(2), which then returns to its own namespace.
 Result<UniqueFd> new_netns();
 
-// A detached sysfs mount (fsopen/fsmount, read-only) of the namespace `netns_fd`, made from this
-// thread, which enters the namespace and returns to its own. While it is open, a sysfs mount
-// made in that namespace finds the superblock made (sget: one sysfs superblock per network
-// namespace) instead of making its own: a jail of the pool mounts its /sys that way.
-Result<UniqueFd> sysfs_of(int netns_fd);
-
 }  // namespace lj::net

@@ -877,10 +877,21 @@ class CriOnLjoci {
   CriOnLjoci(const fs::path& d, const std::string& py, const std::string& cni_toml,
              int netns_fd = -1)
       : d_(d), py_(py), cgroup_parent_("/" + lj::test::unique_name("ljoci-cri")),
-        containerd_(std::in_place, d, toml(d, cni_toml), netns_fd) {}
+        containerd_sock_(d / "sock"), containerd_(std::in_place, d, toml(d, cni_toml), netns_fd) {}
   ~CriOnLjoci() {
     remove_pod();
     containerd_.reset();
+    // What a failed removal left: containers in ljoci's root (deleted by force: their cgroups and
+    // mounts go), then their shims, which outlive containerd (by pid: those whose -address is
+    // this containerd's socket).
+    const std::string ljoci =
+        std::string(LJOCI_PATH) + " --root " + ljoci_root().string() + "/k8s.io";
+    (void)sh(ljoci + " list -q | xargs -r -n1 " + ljoci + " delete --force");
+    (void)sh("for p in /proc/[0-9]*; do tr '\\0' ' ' <$p/cmdline | grep -q -- '-address " +
+             containerd_sock_.string() + " ' && kill -9 ${p#/proc/}; done");
+    // And what containerd mounted for them (the sandbox's /dev/shm, the rootfs overlays).
+    (void)sh("findmnt -rn -o TARGET | grep '^" + d_.string() +
+             "/' | sort -r | xargs -r -n1 umount");
     (void)sh("for c in /sys/fs/cgroup/*" + cgroup_parent_ +
              "; do [ -d $c ] && find $c -depth -type d -exec rmdir {} \\;; done");
   }
@@ -985,6 +996,7 @@ class CriOnLjoci {
 
   fs::path d_;
   std::string py_, cgroup_parent_;
+  fs::path containerd_sock_;  // PrivateContainerd's sock(), known after it has gone
   std::optional<PrivateContainerd> containerd_;
   std::optional<std::string> sandbox_;
   json pod_;
@@ -1045,7 +1057,8 @@ TEST_F(LjociTest, ContainerdsCriPluginRunsAPodOnLjoci) {
   };
 
   // A container that writes on both streams and exits 7; it shares the host's uts namespace.
-  const std::string c1 = rig.container("c1", "echo via cri; echo to stderr >&2; hostname; exit 7", ns);
+  const std::string c1 =
+      rig.container("c1", "echo via cri; echo to stderr >&2; hostname; exit 7", ns);
   ASSERT_FALSE(c1.empty());
   json st = exited(c1);
   EXPECT_EQ(st.value("state", ""), "CONTAINER_EXITED") << st;

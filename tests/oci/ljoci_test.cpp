@@ -956,6 +956,16 @@ class CriOnLjoci {
   json status(const std::string& cid) const {
     return call("RuntimeService/ContainerStatus", {{"container_id", cid}}).value("status", json());
   }
+  // The container's status once it has exited (or after 20 s).
+  json exited(const std::string& cid) const {
+    json st;
+    for (int i = 0; i < 200; ++i) {
+      st = status(cid);
+      if (st.value("state", "") == "CONTAINER_EXITED") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return st;
+  }
   // The CRI log's lines without their time stamps ("<time> stdout F text"), sorted: stdout and
   // stderr are copied by two pipes, so their order between them is not the container's.
   std::vector<std::string> log_lines(const std::string& name) const {
@@ -1046,21 +1056,11 @@ TEST_F(LjociTest, ContainerdsCriPluginRunsAPodOnLjoci) {
     EXPECT_EQ(weight, fs::exists(v1) ? "2" : "1") << v1 << " or " << v2;
   }
 
-  auto exited = [&](const std::string& cid) {
-    json st;
-    for (int i = 0; i < 200; ++i) {
-      st = rig.status(cid);
-      if (st.value("state", "") == "CONTAINER_EXITED") break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return st;
-  };
-
   // A container that writes on both streams and exits 7; it shares the host's uts namespace.
   const std::string c1 =
       rig.container("c1", "echo via cri; echo to stderr >&2; hostname; exit 7", ns);
   ASSERT_FALSE(c1.empty());
-  json st = exited(c1);
+  json st = rig.exited(c1);
   EXPECT_EQ(st.value("state", ""), "CONTAINER_EXITED") << st;
   EXPECT_EQ(st.value("exit_code", -1), 7) << st;
   char host[256] = {};
@@ -1213,15 +1213,28 @@ TEST_F(LjociTest, ContainerdsCriPluginRunsAPodOnACniNetwork) {
   EXPECT_EQ(got.status, 0) << got.out;
   EXPECT_EQ(got.out, subnet + "1");
 
+  // A second container of the pod is in the same network namespace: the same eth0 address, and
+  // the server on its loopback (busybox wget; busybox httpd listens on IPv6 and sees the client
+  // as [::ffff:127.0.0.1]).
+  const std::string client = rig.container(
+      "client", "ip -4 -o addr show eth0 | grep -q 'inet " + ip +
+                    "/' && wget -qO- http://127.0.0.1:8080/cgi-bin/ip",
+      ns);
+  ASSERT_FALSE(client.empty());
+  json st = rig.exited(client);
+  EXPECT_EQ(st.value("exit_code", -1), 0) << st;
+  EXPECT_EQ(rig.log_lines("client"), std::vector<std::string>{"stdout F [::ffff:127.0.0.1]"});
+
   rig.call("RuntimeService/StopContainer", {{"container_id", web}, {"timeout", 2}});
-  rig.call("RuntimeService/RemoveContainer", {{"container_id", web}});
+  for (const auto& cid : {web, client})
+    rig.call("RuntimeService/RemoveContainer", {{"container_id", cid}});
   rig.remove_pod();
   // The pod's namespace is gone (unmounted and removed), its address released.
   EXPECT_FALSE(fs::exists(pod_netns)) << pod_netns;
   EXPECT_NE(sh("findmnt " + pod_netns).status, 0) << pod_netns << " still mounted";
   EXPECT_FALSE(fs::exists(ipam / net / ip)) << "host-local still holds " << ip;
   const std::string all = rig.all_calls();
-  for (const auto& cid : {sandbox, web})
+  for (const auto& cid : {sandbox, web, client})
     EXPECT_NE(all.find(" delete " + cid), std::string::npos) << all;
   std::error_code ec;
   EXPECT_TRUE(fs::is_empty(rig.ljoci_root() / "k8s.io", ec)) << ec.message();

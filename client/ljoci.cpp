@@ -472,7 +472,8 @@ Status pause_container(const std::string& id, bool pause) {
 }
 
 // runc update: --resources FILE (the runtime spec's linux.resources; "-" is stdin) or flags.
-// What the engine limits can change: memory (with swap equal to it or unset), pids, cpu quota.
+// What the engine limits can change: memory (with swap equal to it or unset), pids, cpu quota
+// and period, the cpuset's cpus and mems, realtime period and runtime.
 Result<lj::jail::Backend::LimitsUpdate> update_of(const Args& a) {
   lj::jail::Backend::LimitsUpdate u;
   nlohmann::json r = nlohmann::json::object();
@@ -505,8 +506,11 @@ Result<lj::jail::Backend::LimitsUpdate> update_of(const Args& a) {
   LJ_TRY(number("pids-limit", r["pids"]["limit"]));
   LJ_TRY(number("cpu-quota", r["cpu"]["quota"]));
   LJ_TRY(number("cpu-period", r["cpu"]["period"]));
-  for (const char* k : {"cpu-share", "cpu-rt-period", "cpu-rt-runtime", "cpuset-cpus",
-                        "cpuset-mems", "kernel-memory", "kernel-memory-tcp", "memory-reservation",
+  LJ_TRY(number("cpu-rt-period", r["cpu"]["realtimePeriod"]));
+  LJ_TRY(number("cpu-rt-runtime", r["cpu"]["realtimeRuntime"]));
+  if (a.has("cpuset-cpus")) r["cpu"]["cpus"] = a.get("cpuset-cpus");
+  if (a.has("cpuset-mems")) r["cpu"]["mems"] = a.get("cpuset-mems");
+  for (const char* k : {"cpu-share", "kernel-memory", "kernel-memory-tcp", "memory-reservation",
                         "blkio-weight", "l3-cache-schema", "mem-bw-schema"})
     if (a.has(k)) return fail(Errc::unsupported, "oci", std::string("update --") + k + " is not supported");
   for (auto& [k, v] : r.items()) {
@@ -538,15 +542,22 @@ Result<lj::jail::Backend::LimitsUpdate> update_of(const Args& a) {
     if (r.contains("cpu") && r["cpu"].is_object()) {
       const auto& c = r["cpu"];
       for (auto& [k, v] : c.items())
-        if (k != "quota" && k != "period" && !v.is_null())
+        if (k != "quota" && k != "period" && k != "cpus" && k != "mems" &&
+            k != "realtimePeriod" && k != "realtimeRuntime" && !v.is_null())
           return fail(Errc::unsupported, "oci", "update of linux.resources.cpu." + k + " is not supported");
-      if (c.contains("quota") && !c["quota"].is_null()) {
+      auto given = [&](const char* k) { return c.contains(k) && !c[k].is_null(); };
+      if (given("quota")) {
         const auto quota = c["quota"].get<std::int64_t>();
-        const auto period = c.contains("period") && !c["period"].is_null()
-                                ? c["period"].get<std::int64_t>() : 100000;
+        const auto period = given("period") ? c["period"].get<std::int64_t>() : 100000;
         if (period <= 0) return fail(Errc::invalid_argument, "oci", "cpu period must be positive");
         u.cpu_percent = quota > 0 ? std::max<std::uint32_t>(1, static_cast<std::uint32_t>(quota * 100 / period)) : 0;
+        if (quota > 0) u.cpu_quota_us = static_cast<std::uint64_t>(quota);
+        u.cpu_period_us = static_cast<std::uint64_t>(period);
       }
+      if (given("cpus")) u.cpuset_cpus = c["cpus"].get<std::string>();
+      if (given("mems")) u.cpuset_mems = c["mems"].get<std::string>();
+      if (given("realtimePeriod")) u.cpu_rt_period_us = c["realtimePeriod"].get<std::uint64_t>();
+      if (given("realtimeRuntime")) u.cpu_rt_runtime_us = c["realtimeRuntime"].get<std::int64_t>();
     }
   } catch (const nlohmann::json::exception& e) {
     return fail(Errc::invalid_argument, "oci", "resources: " + std::string(e.what()));

@@ -279,11 +279,9 @@ TEST(OciConfig, EveryRefusalNamesItsField) {
        set({"linux", "resources", "memory", "swappiness"}, 101)},
       {"linux.resources.memory.useHierarchy false", set({"linux", "resources", "memory", "useHierarchy"}, false)},
       {"linux.resources.memory.checkBeforeUpdate", set({"linux", "resources", "memory", "checkBeforeUpdate"}, true)},
-      {"linux.resources.cpu.cpus", set({"linux", "resources", "cpu", "cpus"}, "0-1")},
-      {"linux.resources.cpu.mems", set({"linux", "resources", "cpu", "mems"}, "0")},
       {"linux.resources.cpu.shares 1", set({"linux", "resources", "cpu", "shares"}, 1)},
-      {"linux.resources.cpu.realtimeRuntime", set({"linux", "resources", "cpu", "realtimeRuntime"}, 1000)},
-      {"linux.resources.cpu.realtimePeriod", set({"linux", "resources", "cpu", "realtimePeriod"}, 1000)},
+      {"linux.resources.cpu.realtimeRuntime below -1",
+       set({"linux", "resources", "cpu", "realtimeRuntime"}, -2)},
       {"linux.resources.cpu.idle", set({"linux", "resources", "cpu", "idle"}, 1)},
       {"linux.resources.cpu.burst", set({"linux", "resources", "cpu", "burst"}, 1000)},
       {"linux.resources.unified", set({"linux", "resources", "unified"}, json::parse(R"({"io.weight":"10"})"))},
@@ -373,6 +371,37 @@ TEST(OciConfig, MemoryReservationSwappinessAndOomKillerAreCarried) {
   EXPECT_FALSE(b->spec.limits.memory_swappiness);
   EXPECT_FALSE(b->spec.limits.memory_no_oom_killer);
   EXPECT_EQ(b->spec.limits.memory_reservation, 0u);
+}
+
+// linux.resources.cpu: quota and period exactly (cpu_percent the same share, for FreeBSD), the
+// cpuset's cpus and mems, realtime bandwidth; the section asks for the cpu cgroups even empty.
+TEST(OciConfig, CpusetQuotaAndRealtimeAreCarried) {
+  auto c = base();
+  c["linux"]["resources"]["cpu"] = json::parse(R"({"shares": 2048, "quota": 50000,
+      "period": 500000, "cpus": "0-1", "mems": "0", "realtimePeriod": 1000000,
+      "realtimeRuntime": 950000})");
+  auto b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  const auto& l = b->spec.limits;
+  EXPECT_EQ(l.cpu_quota_us, 50000u);
+  EXPECT_EQ(l.cpu_period_us, 500000u);
+  EXPECT_EQ(l.cpu_percent, 10u);
+  EXPECT_EQ(l.cpu_shares, 2048u);
+  EXPECT_EQ(l.cpuset_cpus, "0-1");
+  EXPECT_EQ(l.cpuset_mems, "0");
+  EXPECT_EQ(l.cpu_rt_period_us, 1000000u);
+  EXPECT_EQ(l.cpu_rt_runtime_us, 950000);
+  EXPECT_TRUE(l.cpu_cgroups);
+  c["linux"]["resources"]["cpu"] = json::object();
+  b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  EXPECT_TRUE(b->spec.limits.cpu_cgroups);
+  EXPECT_EQ(b->spec.limits.cpu_quota_us, 0u);
+  EXPECT_TRUE(b->spec.limits.cpuset_cpus.empty());
+  c["linux"]["resources"].erase("cpu");
+  b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  EXPECT_FALSE(b->spec.limits.cpu_cgroups);
 }
 
 // linux.resources.devices: the rules in order, wildcards as -1, on a nodev root (runtime-tools'

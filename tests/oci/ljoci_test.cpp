@@ -221,6 +221,119 @@ TEST_F(LjociTest, TheCgroupIsAtCgroupsPath) {
   for (const char* h : {"", "/pids", "/memory"}) (void)::rmdir(("/sys/fs/cgroup" + std::string(h) + parent).c_str());
 }
 
+// The cgroup directory of `pid` for controller `ctl` (v1), or its cgroup v2 directory.
+std::string cgroup_dir(int pid, const std::string& ctl) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+  std::string v2;
+  for (std::string line; std::getline(in, line);) {
+    const auto a = line.find(':'), b = line.find(':', a + 1);
+    const std::string c = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (c == ctl) return "/sys/fs/cgroup/" + ctl + path;
+    if (c.empty()) v2 = "/sys/fs/cgroup" + path;
+  }
+  return v2;
+}
+
+std::string first_line(const std::string& file) {
+  std::ifstream in(file);
+  std::string s;
+  std::getline(in, s);
+  return s;
+}
+
+// linux.resources.cpu: cpus and mems are the container's cpuset (v1: every cgroup made on the way
+// given its parent's values first), seen inside as Cpus_allowed_list; quota and period exactly;
+// update changes cpus, mems and quota; an empty cpus is the parent's again. Realtime bandwidth
+// (v1, CONFIG_RT_GROUP_SCHED) at a cgroup whose parent has room (the root's), and refused naming
+// the field where the parent has none.
+TEST_F(LjociTest, CpusetQuotaAndRealtimeAreTheCgroupsAndUpdateChangesThem) {
+  const bool v1 = fs::exists("/sys/fs/cgroup/cpuset/cpuset.cpus");
+  const std::string all = first_line(v1 ? "/sys/fs/cgroup/cpuset/cpuset.cpus"
+                                        : "/sys/fs/cgroup/cpuset.cpus.effective");
+  const std::string c = id("cpus");
+  const std::string parent = "/" + id("ljoci-test");
+  config_["linux"]["cgroupsPath"] = parent + "/" + c;
+  config_["linux"]["resources"] = json::parse(
+      R"({"cpu": {"cpus": "0", "mems": "0", "quota": 50000, "period": 500000}})");
+  write_config({"sh", "-c", "grep Cpus_allowed_list /proc/self/status; exec sleep 30"});
+  auto o = create(c);
+  ASSERT_EQ(o.status, 0) << o.text;
+  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  const int pid = state(c)["pid"].get<int>();
+  const std::string cpuset = cgroup_dir(pid, "cpuset"), cpu = cgroup_dir(pid, "cpu");
+  EXPECT_EQ(cpuset, (v1 ? "/sys/fs/cgroup/cpuset" : "/sys/fs/cgroup") + parent + "/" + c);
+  EXPECT_EQ(first_line(cpuset + "/cpuset.cpus"), "0");
+  EXPECT_EQ(first_line(cpuset + "/cpuset.mems"), "0");
+  if (v1) {
+    EXPECT_EQ(first_line("/sys/fs/cgroup/cpuset" + parent + "/cpuset.cpus"), all);  // copied down
+    EXPECT_EQ(first_line(cpu + "/cpu.cfs_period_us"), "500000");
+    EXPECT_EQ(first_line(cpu + "/cpu.cfs_quota_us"), "50000");
+  } else {
+    EXPECT_EQ(first_line(cpu + "/cpu.max"), "50000 500000");
+  }
+  for (int i = 0; i < 100 && first_line(world_->dir() / ("create-" + c + ".log")).empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(first_line(world_->dir() / ("create-" + c + ".log")), "Cpus_allowed_list:\t0");
+
+  o = sh(ljoci("update --cpuset-cpus " + all + " --cpu-quota 200000 --cpu-period 100000 " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(first_line(cpuset + "/cpuset.cpus"), all);
+  EXPECT_EQ(sh("grep Cpus_allowed_list /proc/" + std::to_string(pid) + "/status").text,
+            "Cpus_allowed_list:\t" + all + "\n");
+  if (v1) {
+    EXPECT_EQ(first_line(cpu + "/cpu.cfs_quota_us"), "200000");
+  }
+  const fs::path res = world_->dir() / "cpu.json";
+  std::ofstream(res) << R"({"cpu": {"cpus": "0", "mems": "0"}})";
+  o = sh(ljoci("update --resources " + res.string() + " " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(first_line(cpuset + "/cpuset.cpus"), "0");
+  std::ofstream(res) << R"({"cpu": {"cpus": ""}})";
+  o = sh(ljoci("update --resources " + res.string() + " " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(first_line(cpuset + "/cpuset.cpus"), v1 ? all : "");
+  o = sh(ljoci("update --cpuset-cpus 9999 " + c));  // no such CPU: the kernel's EINVAL
+  EXPECT_NE(o.status, 0) << o.text;
+  EXPECT_NE(o.text.find("cpuset.cpus"), std::string::npos) << o.text;
+  EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
+  EXPECT_FALSE(fs::exists(cpuset));
+
+  // Realtime: directly below the root, which has the host's bandwidth to give.
+  const std::string rt = "/" + id("ljoci-rt");
+  config_["linux"]["cgroupsPath"] = rt;
+  config_["linux"]["resources"] =
+      json::parse(R"({"cpu": {"realtimePeriod": 1000000, "realtimeRuntime": 10000}})");
+  write_config({"sleep", "30"});
+  const std::string c2 = id("rt");
+  o = create(c2);
+  if (!v1 || !fs::exists("/sys/fs/cgroup/cpu/cpu.rt_runtime_us")) {
+    EXPECT_NE(o.status, 0);
+    EXPECT_NE(o.text.find("cpu_rt_"), std::string::npos) << o.text;
+  } else {
+    ASSERT_EQ(o.status, 0) << o.text;
+    const std::string dir = "/sys/fs/cgroup/cpu" + rt;
+    EXPECT_EQ(first_line(dir + "/cpu.rt_period_us"), "1000000");
+    EXPECT_EQ(first_line(dir + "/cpu.rt_runtime_us"), "10000");
+    o = sh(ljoci("update --cpu-rt-runtime 20000 " + c2));
+    EXPECT_EQ(o.status, 0) << o.text;
+    EXPECT_EQ(first_line(dir + "/cpu.rt_runtime_us"), "20000");
+    EXPECT_EQ(sh(ljoci("delete --force " + c2)).status, 0);
+    EXPECT_FALSE(fs::exists(dir));
+    // Below a parent without bandwidth (a new cgroup's rt_runtime_us is 0): the kernel refuses.
+    config_["linux"]["cgroupsPath"] = parent + "/" + c2;
+    write_config({"sleep", "30"});
+    o = create(c2);
+    EXPECT_NE(o.status, 0);
+    EXPECT_NE(o.text.find("cpu_rt_runtime_us"), std::string::npos) << o.text;
+    EXPECT_EQ(sh(ljoci("list -q")).text, "");
+  }
+  for (const char* h : {"", "/pids", "/memory", "/cpu", "/cpuset"}) {
+    (void)::rmdir(("/sys/fs/cgroup" + std::string(h) + parent + "/" + c2).c_str());
+    (void)::rmdir(("/sys/fs/cgroup" + std::string(h) + parent).c_str());
+    (void)::rmdir(("/sys/fs/cgroup" + std::string(h) + rt).c_str());
+  }
+}
+
 // exec: one more process in the running container, in its namespaces and cgroup, under its
 // seccomp filter; runc's command-line form and --process (what conmon and the shim pass); its
 // exit status; --detach with --pid-file names the monitor, which exits with the process's status.
@@ -343,9 +456,9 @@ TEST_F(LjociTest, PauseResumeAndUpdate) {
   EXPECT_EQ(sh("cat " + pids_dir + "/pids.max").text, "max\n");
   const std::string mem_file = fs::exists(mem_dir + "/memory.max") ? "/memory.max" : "/memory.limit_in_bytes";
   EXPECT_EQ(sh("cat " + mem_dir + mem_file).text, "33554432\n");
-  o = sh(ljoci("update --cpuset-cpus 0 " + c));
+  o = sh(ljoci("update --kernel-memory 1048576 " + c));
   EXPECT_NE(o.status, 0);
-  EXPECT_NE(o.text.find("cpuset-cpus"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("kernel-memory"), std::string::npos) << o.text;
 
   ASSERT_EQ(sh(ljoci("pause " + c)).status, 0);
   o = sh(ljoci("delete --force " + c));

@@ -314,7 +314,7 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
   lj::jail::JailSpec& spec = b.spec;
   spec.process.hold_fd = hold.get();
   spec.status_file = sd.exit_file(id).string();
-  UniqueFd netns, tty, ipcns, utsns, pidns, cgroupns;
+  UniqueFd netns, tty, ipcns, utsns, pidns, cgroupns, mntns;
   // linux.namespaces[].path: joined (the engine enters them; jail/spec.hpp JoinedNamespaces).
   auto open_ns = [](const std::string& path, const char* kind, UniqueFd& fd) -> Result<int> {
     if (path.empty()) return -1;
@@ -330,6 +330,7 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
   spec.join.uts = LJ_TRY(open_ns(b.utsns_path, "uts", utsns));
   spec.join.pid = LJ_TRY(open_ns(b.pidns_path, "pid", pidns));
   spec.join.cgroup = LJ_TRY(open_ns(b.cgroupns_path, "cgroup", cgroupns));
+  spec.join.mnt = LJ_TRY(open_ns(b.mntns_path, "mount", mntns));
   spec.cgroup_path = LJ_TRY(oci::cgroup_path_of(b.cgroups_path, g.systemd_cgroup));
   if (b.terminal) {
     tty = LJ_TRY(connect_console(console_socket));

@@ -254,7 +254,11 @@ struct Grants {
 // kills) every process of the jail.
 struct JoinedNamespaces {
   int ipc = -1, uts = -1, pid = -1, cgroup = -1;
-  bool any() const { return ipc >= 0 || uts >= 0 || pid >= 0 || cgroup >= 0; }
+  // A mount namespace (Linux): init enters it first and assembles the jail's root there
+  // (making its mounts private, then pivot_root: the root of every process of that namespace
+  // becomes the jail's, as with runc). Never the spawner's own: that would pivot the host.
+  int mnt = -1;
+  bool any() const { return ipc >= 0 || uts >= 0 || pid >= 0 || cgroup >= 0 || mnt >= 0; }
 };
 
 // How a FreeBSD jail shares one of its parent's (the host's, or JailParameters::parent's)

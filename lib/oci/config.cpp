@@ -271,10 +271,13 @@ Status namespaces_of(const json& list, Bundle& b) {
          : type == "ipc" ? b.ipcns_path
          : type == "uts" ? b.utsns_path
                          : b.cgroupns_path) = path;
-    } else if (type == "mount" || type == "user") {
+    } else if (type == "mount") {
+      // Joined: the root is assembled in it (jail::JoinedNamespaces::mnt), as runc does.
+      b.mntns_path = path;
+    } else if (type == "user") {
       if (!path.empty())
-        return unsupported("linux.namespaces[" + type + "].path",
-                           "the engine assembles the root in a mount namespace of its own");
+        return unsupported("linux.namespaces[user].path",
+                           "the engine maps the ids of a user namespace of its own");
     } else if (type == "time") {
       return unsupported("linux.namespaces[time]");
     } else {
@@ -300,7 +303,8 @@ Status namespaces_of(const json& list, Bundle& b) {
   if (!seen.count("user")) b.spec.userns.reset();
   else b.spec.userns = jail::UserNamespace{};
   if (b.spec.userns && (!b.pidns_path.empty() || !b.ipcns_path.empty() ||
-                        !b.utsns_path.empty() || !b.cgroupns_path.empty()))
+                        !b.utsns_path.empty() || !b.cgroupns_path.empty() ||
+                        !b.mntns_path.empty()))
     return unsupported("joining a namespace by path together with a new user namespace");
   return {};
 }

@@ -3,6 +3,7 @@
 // config.json honoured inside the container, the known runc escapes, and podman with
 // --runtime ljoci. Root only; podman's test skips with its reason when podman is missing.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -192,6 +193,42 @@ TEST_F(LjociTest, ASecondContainerJoinsTheFirstsNamespacesByPath) {
   want += "1\n";
   EXPECT_EQ(o.text, want);
   EXPECT_EQ(sh(ljoci("delete --force " + infra)).status, 0);
+}
+
+// linux.namespaces mount with a path (runtime-tools linux_ns_path): the container's root is
+// assembled in that namespace (a holder made by unshare(1)), the host's mounts untouched. The
+// spawner's own mount namespace is refused: the root program would pivot the host.
+TEST_F(LjociTest, AMountNamespaceIsJoinedByPathAndTheRootAssembledThere) {
+  if (sh("command -v unshare").status != 0) GTEST_SKIP() << "no unshare(1)";
+  const std::string holder =
+      sh("unshare --mount --propagation private sleep 30 >/dev/null 2>&1 & echo $!").text;
+  const int hpid = std::stoi(holder);
+  struct Kill {
+    int pid;
+    ~Kill() { ::kill(pid, SIGKILL); }
+  } kill_holder{hpid};
+  const std::string ns = "/proc/" + std::to_string(hpid) + "/ns/mnt";
+  for (int i = 0; i < 100 && sh("readlink " + ns).text == sh("readlink /proc/self/ns/mnt").text; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // until unshare has run
+  const std::string want = sh("readlink " + ns).text;
+  ASSERT_NE(want, sh("readlink /proc/self/ns/mnt").text);
+  const std::string host_mounts = sh("wc -l < /proc/self/mountinfo").text;
+  for (auto& n : config_["linux"]["namespaces"])
+    if (n["type"] == "mount") n["path"] = ns;
+  write_config({"sh", "-c", "readlink /proc/self/ns/mnt; ls /proc/1/ns >/dev/null && echo ok"});
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("mnt1")));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, want + "ok\n");
+  EXPECT_EQ(sh("wc -l < /proc/self/mountinfo").text, host_mounts);
+  // ljoci's own (the host's) mount namespace: refused, nothing mounted.
+  for (auto& n : config_["linux"]["namespaces"])
+    if (n["type"] == "mount") n["path"] = "/proc/self/ns/mnt";
+  write_config({"true"});
+  o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("mnt2")));
+  EXPECT_NE(o.status, 0) << o.text;
+  EXPECT_NE(o.text.find("own mount namespace"), std::string::npos) << o.text;
+  EXPECT_EQ(sh("wc -l < /proc/self/mountinfo").text, host_mounts);
+  EXPECT_EQ(sh(ljoci("list -q")).text, "");
 }
 
 // cgroupsPath is where the container's cgroup goes (the runtime-tools suite, containerd's

@@ -745,8 +745,12 @@ void child_main(const ChildPlan& p) noexcept {
       die(kSlotError, "write", errno, "/proc/self/oom_score_adj");
     ::close(fd);
   }
-  // Joined namespaces (JoinedNamespaces) before anything is done in them: the hostname, the
-  // mqueue mount (ipc), the cgroup namespace's root (below, in place of a new one).
+  // Joined namespaces (JoinedNamespaces) before anything is done in them: the root assembled
+  // in a joined mount namespace, the hostname, the mqueue mount (ipc), the cgroup namespace's
+  // root (below, in place of a new one).
+  if (p.fds[kSlotJoinMnt] >= 0 && ::setns(kSlotJoinMnt, CLONE_NEWNS) != 0)
+    die(kSlotError, "setns", errno, "mount namespace");
+  ::close(kSlotJoinMnt);
   if (p.fds[kSlotJoinIpc] >= 0 && ::setns(kSlotJoinIpc, CLONE_NEWIPC) != 0)
     die(kSlotError, "setns", errno, "ipc namespace");
   if (p.fds[kSlotJoinUts] >= 0 && ::setns(kSlotJoinUts, CLONE_NEWUTS) != 0)

@@ -398,6 +398,18 @@ Status prepare_command(const JailSpec& spec, const SpawnContext& ctx, Launch& l)
   plan.fds[kSlotJoinIpc] = spec.join.ipc;
   plan.fds[kSlotJoinUts] = spec.join.uts;
   plan.fds[kSlotJoinCgroup] = spec.join.cgroup;
+  if (spec.join.mnt >= 0) {
+    // Never the spawner's own mount namespace: the root program would make the host's mounts
+    // private and pivot the host's root.
+    struct stat want {}, own {};
+    if (::fstat(spec.join.mnt, &want) != 0) return fail_errno("jail", "fstat join.mnt");
+    if (::stat("/proc/self/ns/mnt", &own) != 0) return fail_errno("jail", "stat /proc/self/ns/mnt");
+    if (want.st_dev == own.st_dev && want.st_ino == own.st_ino)
+      return fail(Errc::invalid_argument, "jail",
+                  "join.mnt is the spawner's own mount namespace (the root is assembled in the "
+                  "namespace joined: the host's would be pivoted)");
+  }
+  plan.fds[kSlotJoinMnt] = spec.join.mnt;
   // A joined UTS namespace keeps its hostname unless the spec names one.
   if (spec.join.uts >= 0) plan.hostname = spec.hostname;
   plan.subreaper = spec.join.pid >= 0;
@@ -495,7 +507,8 @@ Status clone_init(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
 
   const bool private_net = spec.network.mode != NetworkMode::inherit;
   // Joined namespaces (JoinedNamespaces) are not made: init enters them first (child_main).
-  std::uint64_t flags = CLONE_PIDFD | CLONE_NEWNS;
+  std::uint64_t flags = CLONE_PIDFD;
+  if (spec.join.mnt < 0) flags |= CLONE_NEWNS;
   if (spec.join.pid < 0) flags |= CLONE_NEWPID;
   if (spec.join.uts < 0) flags |= CLONE_NEWUTS;
   if (spec.join.ipc < 0) flags |= CLONE_NEWIPC;

@@ -775,6 +775,58 @@ TEST_F(LjociTest, TheRuntimeBinaryIsNotReachableAsTheCommand) {
   EXPECT_EQ(fs::last_write_time(LJOCI_PATH), before);
 }
 
+// CVE-2019-5736 class, the write-through: a container's process opening the runtime binary for
+// writing. A #! script whose interpreter is /proc/self/exe (the runtime's image until the exec),
+// as the command (127) or through exec (1), and /proc/self/exe named directly, are refused (ELOOP); init's
+// /proc/1/exe does not open for writing (a sealed memfd copy, init non-dumpable); a loop in the
+// container tries every /proc/N/exe for writing while ljoci execs into it again and again (each
+// exec runs ljoci's image in the container's pid namespace until its own execve). The container
+// has CAP_DAC_OVERRIDE, so file modes stop nothing. The binary's checksum is the same after.
+TEST_F(LjociTest, TheRuntimeBinaryCannotBeOpenedForWritingFromTheContainer) {
+  const std::string sum_before = sh("sha256sum " + std::string(LJOCI_PATH)).text;
+  const fs::path out = world_->mkdir("out");
+  config_["mounts"].push_back({{"destination", "/out"}, {"type", "bind"},
+                               {"source", out.string()}, {"options", {"rbind"}}});
+  const json caps = {"CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_CHOWN"};
+  config_["process"]["capabilities"] = {{"bounding", caps}, {"effective", caps}, {"permitted", caps}};
+  {
+    std::ofstream evil(world_->world() / "evil");
+    evil << "#!/proc/self/exe\n";
+  }
+  fs::permissions(world_->world() / "evil", fs::perms(0755));
+  write_config({"/evil", "--version"});
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("w1")));
+  EXPECT_EQ(o.status, 127) << o.text;
+  EXPECT_NE(o.text.find("Too many levels of symbolic links"), std::string::npos) << o.text;
+  EXPECT_EQ(o.text.find("ljoci version"), std::string::npos) << o.text;
+
+  write_config({"sh", "-c",
+                "(: >> /proc/1/exe) 2>/dev/null && echo opened > /out/init || echo refused > /out/init; "
+                "n=0; end=$(( $(date +%s) + 3 )); "
+                "while [ $(date +%s) -lt $end ]; do for p in /proc/[0-9]*; do "
+                "  n=$((n+1)); (: >> $p/exe) 2>/dev/null && echo \"$p $(tr '\\0' ' ' < $p/cmdline)\" >> /out/wrote; "
+                "done; done; echo $n > /out/tries; exec sleep 30"});
+  const std::string c = id("w2");
+  ASSERT_EQ(create(c).status, 0);
+  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  for (const char* cmd : {" /evil --version", " /proc/self/exe --version"}) {
+    o = sh(ljoci("exec " + c + cmd));
+    EXPECT_EQ(o.status, 1) << o.text;  // exec's status for a command that did not start
+    EXPECT_NE(o.text.find("Too many levels of symbolic links"), std::string::npos) << o.text;
+    EXPECT_EQ(o.text.find("ljoci version"), std::string::npos) << o.text;
+  }
+  for (int i = 0; i < 200 && !fs::exists(out / "tries"); ++i) {
+    (void)sh(ljoci("exec " + c + " true"));
+    if (i >= 10) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(fs::exists(out / "tries"));
+  EXPECT_GT(std::stoi(sh("cat " + (out / "tries").string()).text), 0);
+  EXPECT_EQ(sh("cat " + (out / "init").string()).text, "refused\n");
+  EXPECT_FALSE(fs::exists(out / "wrote")) << sh("cat " + (out / "wrote").string()).text;
+  EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
+  EXPECT_EQ(sh("sha256sum " + std::string(LJOCI_PATH)).text, sum_before);
+}
+
 // CVE-2022-29162 class: no inheritable capability unless the config lists one.
 TEST_F(LjociTest, NoInheritableCapabilitiesByDefault) {
   write_config({"sh", "-c", "grep -E 'Cap(Inh|Amb)' /proc/self/status"});

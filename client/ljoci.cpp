@@ -29,6 +29,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -727,6 +728,133 @@ int cmd_ps(const Args& a) {
   return 0;
 }
 
+// ---- events: the container's cgroup statistics, as runc's events prints them ----
+
+// A cgroup file's first word as a number; nullopt when missing or "max" (no limit).
+std::optional<std::uint64_t> cgroup_number(const std::string& file) {
+  std::ifstream in(file);
+  std::string w;
+  if (!(in >> w) || w == "max") return std::nullopt;
+  return std::strtoull(w.c_str(), nullptr, 10);
+}
+
+// "key value" lines (memory.stat, cpu.stat, memory.events).
+std::map<std::string, std::uint64_t> cgroup_keyed(const std::string& file) {
+  std::map<std::string, std::uint64_t> m;
+  std::ifstream in(file);
+  std::string k;
+  for (std::uint64_t v; in >> k >> v;) m[k] = v;
+  return m;
+}
+
+bool cgroup_file(const std::string& file) {
+  struct stat st {};
+  return ::stat(file.c_str(), &st) == 0;
+}
+
+// runc's events types (libcontainer's Stats as types/events.go has them): cpu usage and
+// throttling, memory usage/swap/kernel entries and the raw memory.stat, pids. Read from the
+// container's cgroups (its handle's directories: v2 one, v1 one per controller). v1 has no cpu
+// usage: the engine makes no cpuacct cgroup.
+nlohmann::json cgroup_stats(const oci::ContainerState& s) {
+  using nlohmann::json;
+  json data = {{"cpu", {{"usage", {{"kernel", 0}, {"user", 0}}}, {"throttling", json::object()}}},
+               {"memory", json::object()}, {"pids", json::object()}};
+  auto entry = [](const std::string& d, const std::string& prefix) {
+    json e = {{"limit", cgroup_number(d + prefix + "limit_in_bytes").value_or(0)},
+              {"failcnt", cgroup_number(d + prefix + "failcnt").value_or(0)}};
+    if (auto u = cgroup_number(d + prefix + "usage_in_bytes")) e["usage"] = *u;
+    if (auto m = cgroup_number(d + prefix + "max_usage_in_bytes")) e["max"] = *m;
+    return e;
+  };
+  std::istringstream dirs(s.handle.cgroup);
+  for (std::string d; std::getline(dirs, d, ';');) {
+    if (d.empty()) continue;
+    json& mem = data["memory"];
+    if (cgroup_file(d + "/memory.usage_in_bytes")) {  // v1
+      mem["usage"] = entry(d, "/memory.");
+      if (cgroup_file(d + "/memory.memsw.usage_in_bytes")) mem["swap"] = entry(d, "/memory.memsw.");
+      if (cgroup_file(d + "/memory.kmem.usage_in_bytes")) mem["kernel"] = entry(d, "/memory.kmem.");
+      if (cgroup_file(d + "/memory.kmem.tcp.usage_in_bytes"))
+        mem["kernelTCP"] = entry(d, "/memory.kmem.tcp.");
+      mem["raw"] = cgroup_keyed(d + "/memory.stat");
+      if (mem["raw"].contains("cache")) mem["cache"] = mem["raw"]["cache"];
+    } else if (cgroup_file(d + "/memory.current")) {  // v2
+      json u = {{"usage", cgroup_number(d + "/memory.current").value_or(0)},
+                {"limit", cgroup_number(d + "/memory.max").value_or(0)},
+                {"failcnt", cgroup_keyed(d + "/memory.events")["max"]}};
+      if (auto peak = cgroup_number(d + "/memory.peak")) u["max"] = *peak;
+      mem["usage"] = u;
+      mem["raw"] = cgroup_keyed(d + "/memory.stat");
+      if (mem["raw"].contains("file")) mem["cache"] = mem["raw"]["file"];
+    }
+    if (auto cur = cgroup_number(d + "/pids.current")) {
+      data["pids"]["current"] = *cur;
+      if (auto lim = cgroup_number(d + "/pids.max")) data["pids"]["limit"] = *lim;
+    }
+    if (cgroup_file(d + "/cpu.stat")) {
+      auto st = cgroup_keyed(d + "/cpu.stat");
+      json& t = data["cpu"]["throttling"];
+      if (st.count("nr_periods")) t["periods"] = st["nr_periods"];
+      if (st.count("nr_throttled")) t["throttled_periods"] = st["nr_throttled"];
+      if (st.count("throttled_time")) t["throttled_time"] = st["throttled_time"];   // v1: ns
+      if (st.count("throttled_usec")) t["throttled_time"] = st["throttled_usec"] * 1000;
+      if (st.count("usage_usec")) {  // v2
+        json& u = data["cpu"]["usage"];
+        u["total"] = st["usage_usec"] * 1000;
+        u["user"] = st["user_usec"] * 1000;
+        u["kernel"] = st["system_usec"] * 1000;
+      }
+    }
+  }
+  return {{"type", "stats"}, {"id", s.id}, {"data", data}};
+}
+
+// runc events [--stats] [--interval D]: --stats prints one stats event; without it a stats event
+// every interval (default 5s) and an "oom" event whenever the memory cgroup's OOM kill count
+// grows, until the container stops.
+int cmd_events(const Args& a) {
+  auto id = one_id(a);
+  if (!id) return report(id.error());
+  auto sd = state_dir();
+  auto s = sd.load(*id);
+  if (!s) return report(s.error());
+  if (s->handle.cgroup.empty())
+    return report(lj::Error(Errc::unsupported, "oci", "container " + *id + " has no cgroup"));
+  if (sd.status(*s) == oci::Status::stopped)
+    return report(lj::Error(Errc::conflict, "oci", "container " + *id + " is not running"));
+  if (a.has("stats")) {
+    std::printf("%s\n", cgroup_stats(*s).dump().c_str());
+    return 0;
+  }
+  // Go's duration form, as runc takes it: "5s", "500ms", "1m", "1.5s".
+  const std::string iv = a.get("interval", "5s");
+  char* end = nullptr;
+  const double n = std::strtod(iv.c_str(), &end);
+  const std::string unit = end ? end : "";
+  const double ms = unit == "ms" ? n : unit == "s" ? n * 1000 : unit == "m" ? n * 60000 : -1;
+  if (ms <= 0)
+    return report(lj::Error(Errc::invalid_argument, "oci", "--interval " + iv + ": not a duration"));
+  std::uint64_t ooms = 0;
+  bool first = true;
+  while (sd.status(*s) != oci::Status::stopped) {
+    std::istringstream dirs(s->handle.cgroup);
+    std::uint64_t now = 0;
+    for (std::string d; std::getline(dirs, d, ';');) {
+      auto ev = cgroup_keyed(d + (cgroup_file(d + "/memory.events") ? "/memory.events" : "/memory.oom_control"));
+      if (ev.count("oom_kill")) now = ev["oom_kill"];
+    }
+    if (!first && now > ooms)
+      std::printf("%s\n", nlohmann::json{{"type", "oom"}, {"id", *id}, {"data", nullptr}}.dump().c_str());
+    ooms = now;
+    first = false;
+    std::printf("%s\n", cgroup_stats(*s).dump().c_str());
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(ms));
+  }
+  return 0;
+}
+
 // ---- commands ----
 
 int cmd_state(const Args& a) {
@@ -965,7 +1093,12 @@ int main(int argc, char** argv) {
     if (Status s = update_container(*id, *a); !s) return report(s.error());
     return 0;
   }
-  if (cmd == "events" || cmd == "checkpoint" || cmd == "restore")
+  if (cmd == "events") {
+    auto a = parse({"stats"}, {"interval"});
+    if (!a) return report(a.error());
+    return cmd_events(*a);
+  }
+  if (cmd == "checkpoint" || cmd == "restore")
     return report(lj::Error(Errc::unsupported, "oci", "ljoci " + cmd + " is not implemented yet"));
   std::fprintf(stderr, "ljoci: unknown command %s\n", cmd.c_str());
   return usage();

@@ -503,6 +503,40 @@ TEST_F(LjociTest, PauseResumeAndUpdate) {
   EXPECT_FALSE(fs::exists("/sys/fs/cgroup/freezer/ljd-frozen/" + c));
 }
 
+// events --stats: one runc-style stats event read from the container's cgroups (pids current and
+// limit, memory usage and limit, cpu throttling); events --interval: one every interval until the
+// container stops; a stopped or unknown container is an error.
+TEST_F(LjociTest, EventsAreTheCgroupsStatistics) {
+  config_["linux"]["resources"] =
+      json::parse(R"({"pids": {"limit": 50}, "memory": {"limit": 67108864},
+                      "cpu": {"quota": 50000, "period": 100000}})");
+  write_config({"sh", "-c", "sleep 2; exit 0"});
+  const std::string c = id("ev");
+  ASSERT_EQ(create(c).status, 0);
+  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  auto o = sh(ljoci("events --stats " + c));
+  ASSERT_EQ(o.status, 0) << o.text;
+  const json e = json::parse(o.text);
+  EXPECT_EQ(e["type"], "stats");
+  EXPECT_EQ(e["id"], c);
+  EXPECT_GE(e["data"]["pids"]["current"].get<int>(), 2) << o.text;  // sh and sleep
+  EXPECT_EQ(e["data"]["pids"]["limit"], 50) << o.text;
+  EXPECT_EQ(e["data"]["memory"]["usage"]["limit"], 67108864) << o.text;
+  EXPECT_GT(e["data"]["memory"]["usage"]["usage"].get<std::uint64_t>(), 0u) << o.text;
+  EXPECT_TRUE(e["data"]["cpu"]["throttling"].contains("periods")) << o.text;
+  // Streamed until the container stops (its command ends after 2 s): several events, then exit 0.
+  o = sh("timeout 10 " + ljoci("events --interval 200ms " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  std::istringstream lines(o.text);
+  int n = 0;
+  for (std::string l; std::getline(lines, l); ++n) EXPECT_EQ(json::parse(l)["type"], "stats") << l;
+  EXPECT_GE(n, 2) << o.text;
+  EXPECT_NE(sh(ljoci("events --stats " + c)).status, 0);  // stopped
+  EXPECT_EQ(sh(ljoci("delete " + c)).status, 0);
+  EXPECT_NE(sh(ljoci("events --stats " + c)).status, 0);  // gone
+  EXPECT_NE(sh(ljoci("events --interval 5x " + c)).status, 0);
+}
+
 TEST_F(LjociTest, ACreatedContainerCanBeKilledAndDeleted) {
   write_config({"sleep", "30"});
   const std::string c2 = id("c2");

@@ -285,7 +285,8 @@ struct Created {
 // Everything of `create`, keeping the Jail (run waits on it). A failure leaves nothing: the jail
 // is killed by its owner's destructor, the state directory removed.
 Result<Created> create(const std::string& id, const std::string& bundle_dir,
-                       const std::string& pid_file, const std::string& console_socket) {
+                       const std::string& pid_file, const std::string& console_socket,
+                       int preserve_fds) {
   auto sd = state_dir();
   LJ_TRY(oci::check_id(id));
   Created c;
@@ -314,6 +315,7 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
 
   lj::jail::JailSpec& spec = b.spec;
   spec.process.hold_fd = hold.get();
+  spec.process.preserve_fds = preserve_fds;  // runc's --preserve-fds: our 3.. are the caller's
   spec.status_file = sd.exit_file(id).string();
   UniqueFd netns, tty, ipcns, utsns, pidns, cgroupns, mntns;
   // linux.namespaces[].path: joined (the engine enters them; jail/spec.hpp JoinedNamespaces).
@@ -932,10 +934,19 @@ int cmd_spec(const Args& a) {
   return 0;
 }
 
+// --preserve-fds N: N >= 0, else -1.
+int preserve_fds_of(const Args& a) {
+  const std::string v = a.get("preserve-fds", "0");
+  char* end = nullptr;
+  const long n = std::strtol(v.c_str(), &end, 10);
+  return v.empty() || *end || n < 0 || n > 1024 ? -1 : static_cast<int>(n);
+}
+
 int cmd_run(const Args& a) {
   auto id = one_id(a);
   if (!id) return report(id.error());
-  auto c = create(*id, a.get("bundle", a.get("b")), a.get("pid-file"), a.get("console-socket"));
+  auto c = create(*id, a.get("bundle", a.get("b")), a.get("pid-file"), a.get("console-socket"),
+                  preserve_fds_of(a));
   if (!c) return report(c.error());
   if (Status s = start(*id); !s) {
     (void)delete_container(*id, true);
@@ -1006,13 +1017,14 @@ int main(int argc, char** argv) {
     auto a = parse({"no-pivot", "no-new-keyring", "detach", "d", "keep", "no-subreaper"},
                    {"bundle", "b", "pid-file", "console-socket", "preserve-fds"});
     if (!a) return report(a.error());
-    if (a->get("preserve-fds", "0") != "0")
-      return report(lj::Error(Errc::unsupported, "oci", "--preserve-fds is not supported"));
+    if (preserve_fds_of(*a) < 0)
+      return report(lj::Error(Errc::invalid_argument, "oci",
+                              "--preserve-fds " + a->get("preserve-fds") + ": not a count"));
     if (cmd == "run") return cmd_run(*a);
     auto id = one_id(*a);
     if (!id) return report(id.error());
     auto c = create(*id, a->get("bundle", a->get("b")), a->get("pid-file"),
-                    a->get("console-socket"));
+                    a->get("console-socket"), preserve_fds_of(*a));
     if (!c) return report(c.error());
     leave(*c);
     return 0;

@@ -199,6 +199,10 @@ struct ProcessOptions {
   // later starts the container. -1: exec at once. An exec failing after the hold is reported on
   // the command's stderr and exits 127. Owned by the caller.
   int hold_fd = -1;
+  // runc's --preserve-fds: the spawner's descriptors 3 .. 3+preserve_fds-1 become the command's
+  // 3 .. 3+preserve_fds-1 (not close-on-exec), placed just before its exec; init and lj-init keep
+  // none. Linux, with hold_fd only (the error pipe is slot 3 until the hold); FreeBSD refuses it.
+  int preserve_fds = 0;
   // Run one after the other, each waited for (with its timeout), its point's state on its stdin:
   // create_hooks by init in the jail's mount namespace once every mount is made, just before
   // pivot_root (cwd: the new root as seen from there; paths resolve in the host's tree);

@@ -537,6 +537,42 @@ TEST_F(LjociTest, EventsAreTheCgroupsStatistics) {
   EXPECT_NE(sh(ljoci("events --interval 5x " + c)).status, 0);
 }
 
+// --preserve-fds N (runc's; podman's --preserve-fds, systemd socket activation): the caller's
+// descriptors 3 .. 3+N-1 are the command's 3 .. 3+N-1, through create and start too; nothing
+// else of ljoci's reaches the command.
+TEST_F(LjociTest, PreservedDescriptorsReachTheCommand) {
+  const fs::path in = world_->dir() / "in", out = world_->dir() / "out";
+  std::ofstream(in) << "from fd 3\n";
+  write_config({"sh", "-c", "cat <&3; echo to fd 4 >&4; ls /proc/self/fd | tr '\\n' ' '"});
+  auto o = sh("exec 3<" + in.string() + " 4>" + out.string() + "; " +
+              ljoci("run --preserve-fds 2 --bundle " + bundle_.string() + " " + id("pf1")) +
+              " </dev/null");
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, "from fd 3\n0 1 2 3 4 5 ") << o.text;  // 5: ls's own directory
+  EXPECT_EQ(sh("cat " + out.string()).text, "to fd 4\n");
+  // create, then start from another process: the held command keeps them meanwhile.
+  write_config({"sh", "-c", "cat <&3 > /dev/null && echo held >&4"});
+  const std::string c = id("pf2");
+  o = sh("exec 3<" + in.string() + " 4>" + out.string() + "; " +
+         ljoci("create --preserve-fds 2 --bundle " + bundle_.string() + " " + c) +
+         " </dev/null >/dev/null 2>&1");
+  ASSERT_EQ(o.status, 0) << o.text;
+  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  for (int i = 0; i < 100 && sh("cat " + out.string()).text.empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(sh("cat " + out.string()).text, "held\n");
+  EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
+  // Without the flag none passes; a descriptor the caller lacks fails the create.
+  write_config({"sh", "-c", "ls /proc/self/fd | tr '\\n' ' '"});
+  o = sh("exec 3<" + in.string() + "; " + ljoci("run --bundle " + bundle_.string() + " " + id("pf3")) +
+         " </dev/null");
+  EXPECT_EQ(o.text, "0 1 2 3 ") << o.text;
+  o = sh(ljoci("run --preserve-fds 40 --bundle " + bundle_.string() + " " + id("pf4")) + " </dev/null");
+  EXPECT_NE(o.status, 0) << o.text;
+  EXPECT_NE(sh(ljoci("run --preserve-fds x --bundle " + bundle_.string() + " " + id("pf5"))).status, 0);
+  EXPECT_EQ(sh(ljoci("list -q")).text, "");
+}
+
 TEST_F(LjociTest, ACreatedContainerCanBeKilledAndDeleted) {
   write_config({"sleep", "30"});
   const std::string c2 = id("c2");

@@ -63,6 +63,8 @@ enum Slot : int {
 // sync socket has (an exec has none); its v2 cgroup directory, or v1 `tasks` files, at
 // kCgroupSlots.
 constexpr int kSlotJail = kSlotSync;
+// ProcessOptions::preserve_fds at most (runc has none; podman passes a handful).
+constexpr int kMaxPreservedFds = 64;
 static_assert(kSlotStatus == LJ_INIT_SLOT_STATUS && kSlotStatusFile == LJ_INIT_SLOT_STATUS_FILE);
 static_assert(kSlotGoWrite > kSlotGoRead && kSlotGoRead > kSlotReaper);
 static_assert(kSlotOutRead > kSlotSysfsNetns && kSlotErrRead + 1 == kSlotConsole);
@@ -95,6 +97,9 @@ struct ChildPlan {
                        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 
   bool join_then_unshare_cgroupns = false;  // join (kSlotCgroup*), then a cgroup namespace
+  // ProcessOptions::preserve_fds: the parent's 3.. carried at kSlotEnd.. (close-on-exec, so
+  // lj-init drops them), moved to 3.. by the held command just before its exec.
+  int preserve_fds = 0;
   bool subreaper = false;  // in a joined pid namespace: the jail's orphans still come to init
   bool wait_sync = false;                   // wait for the parent (uid_map, network) first
   bool loopback_up = false;                 // a private network namespace

@@ -275,6 +275,17 @@ Status plan_process_options(const ProcessOptions& o, ChildPlan& plan,
     plan.command_seccomp = &command_seccomp;
   }
   plan.fds[kSlotHold] = o.hold_fd;
+  // Placed at 3.. once the error pipe (slot 3) is closed, which only a held command does.
+  if (o.preserve_fds < 0 || o.preserve_fds > kMaxPreservedFds)
+    return fail(Errc::invalid_argument, "jail",
+                "preserve_fds " + std::to_string(o.preserve_fds) + ": outside 0.." +
+                    std::to_string(kMaxPreservedFds));
+  if (o.preserve_fds && o.hold_fd < 0)
+    return fail(Errc::invalid_argument, "jail", "preserve_fds needs a held command (hold_fd)");
+  for (int i = 0; i < o.preserve_fds; ++i)
+    if (::fcntl(3 + i, F_GETFD) < 0)
+      return fail_errno("jail", "preserve_fds: descriptor " + std::to_string(3 + i));
+  plan.preserve_fds = o.preserve_fds;
   return {};
 }
 
@@ -441,6 +452,8 @@ Status prepare_command(const JailSpec& spec, const SpawnContext& ctx, Launch& l)
   plan.subreaper = spec.join.pid >= 0;
   plan_hooks(spec.process.create_hooks, "createContainer", plan.create_hooks);
   plan_hooks(spec.process.start_hooks, "startContainer", plan.start_hooks);
+  if (!spec.script.empty() && spec.process.preserve_fds)
+    return fail(Errc::invalid_argument, "jail", "preserve_fds with a script (its memfd is slot 4)");
   return plan_process_options(spec.process, plan, l.command_seccomp);
 }
 

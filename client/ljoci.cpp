@@ -29,6 +29,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -284,7 +285,8 @@ struct Created {
 // Everything of `create`, keeping the Jail (run waits on it). A failure leaves nothing: the jail
 // is killed by its owner's destructor, the state directory removed.
 Result<Created> create(const std::string& id, const std::string& bundle_dir,
-                       const std::string& pid_file, const std::string& console_socket) {
+                       const std::string& pid_file, const std::string& console_socket,
+                       int preserve_fds) {
   auto sd = state_dir();
   LJ_TRY(oci::check_id(id));
   Created c;
@@ -313,8 +315,9 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
 
   lj::jail::JailSpec& spec = b.spec;
   spec.process.hold_fd = hold.get();
+  spec.process.preserve_fds = preserve_fds;  // runc's --preserve-fds: our 3.. are the caller's
   spec.status_file = sd.exit_file(id).string();
-  UniqueFd netns, tty, ipcns, utsns, pidns, cgroupns;
+  UniqueFd netns, tty, ipcns, utsns, pidns, cgroupns, mntns;
   // linux.namespaces[].path: joined (the engine enters them; jail/spec.hpp JoinedNamespaces).
   auto open_ns = [](const std::string& path, const char* kind, UniqueFd& fd) -> Result<int> {
     if (path.empty()) return -1;
@@ -330,6 +333,7 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
   spec.join.uts = LJ_TRY(open_ns(b.utsns_path, "uts", utsns));
   spec.join.pid = LJ_TRY(open_ns(b.pidns_path, "pid", pidns));
   spec.join.cgroup = LJ_TRY(open_ns(b.cgroupns_path, "cgroup", cgroupns));
+  spec.join.mnt = LJ_TRY(open_ns(b.mntns_path, "mount", mntns));
   spec.cgroup_path = LJ_TRY(oci::cgroup_path_of(b.cgroups_path, g.systemd_cgroup));
   if (b.terminal) {
     tty = LJ_TRY(connect_console(console_socket));
@@ -472,7 +476,8 @@ Status pause_container(const std::string& id, bool pause) {
 }
 
 // runc update: --resources FILE (the runtime spec's linux.resources; "-" is stdin) or flags.
-// What the engine limits can change: memory (with swap equal to it or unset), pids, cpu quota.
+// What the engine limits can change: memory (with swap equal to it or unset), pids, cpu quota
+// and period, the cpuset's cpus and mems, realtime period and runtime.
 Result<lj::jail::Backend::LimitsUpdate> update_of(const Args& a) {
   lj::jail::Backend::LimitsUpdate u;
   nlohmann::json r = nlohmann::json::object();
@@ -505,8 +510,11 @@ Result<lj::jail::Backend::LimitsUpdate> update_of(const Args& a) {
   LJ_TRY(number("pids-limit", r["pids"]["limit"]));
   LJ_TRY(number("cpu-quota", r["cpu"]["quota"]));
   LJ_TRY(number("cpu-period", r["cpu"]["period"]));
-  for (const char* k : {"cpu-share", "cpu-rt-period", "cpu-rt-runtime", "cpuset-cpus",
-                        "cpuset-mems", "kernel-memory", "kernel-memory-tcp", "memory-reservation",
+  LJ_TRY(number("cpu-rt-period", r["cpu"]["realtimePeriod"]));
+  LJ_TRY(number("cpu-rt-runtime", r["cpu"]["realtimeRuntime"]));
+  if (a.has("cpuset-cpus")) r["cpu"]["cpus"] = a.get("cpuset-cpus");
+  if (a.has("cpuset-mems")) r["cpu"]["mems"] = a.get("cpuset-mems");
+  for (const char* k : {"cpu-share", "kernel-memory", "kernel-memory-tcp", "memory-reservation",
                         "blkio-weight", "l3-cache-schema", "mem-bw-schema"})
     if (a.has(k)) return fail(Errc::unsupported, "oci", std::string("update --") + k + " is not supported");
   for (auto& [k, v] : r.items()) {
@@ -538,15 +546,22 @@ Result<lj::jail::Backend::LimitsUpdate> update_of(const Args& a) {
     if (r.contains("cpu") && r["cpu"].is_object()) {
       const auto& c = r["cpu"];
       for (auto& [k, v] : c.items())
-        if (k != "quota" && k != "period" && !v.is_null())
+        if (k != "quota" && k != "period" && k != "cpus" && k != "mems" &&
+            k != "realtimePeriod" && k != "realtimeRuntime" && !v.is_null())
           return fail(Errc::unsupported, "oci", "update of linux.resources.cpu." + k + " is not supported");
-      if (c.contains("quota") && !c["quota"].is_null()) {
+      auto given = [&](const char* k) { return c.contains(k) && !c[k].is_null(); };
+      if (given("quota")) {
         const auto quota = c["quota"].get<std::int64_t>();
-        const auto period = c.contains("period") && !c["period"].is_null()
-                                ? c["period"].get<std::int64_t>() : 100000;
+        const auto period = given("period") ? c["period"].get<std::int64_t>() : 100000;
         if (period <= 0) return fail(Errc::invalid_argument, "oci", "cpu period must be positive");
         u.cpu_percent = quota > 0 ? std::max<std::uint32_t>(1, static_cast<std::uint32_t>(quota * 100 / period)) : 0;
+        if (quota > 0) u.cpu_quota_us = static_cast<std::uint64_t>(quota);
+        u.cpu_period_us = static_cast<std::uint64_t>(period);
       }
+      if (given("cpus")) u.cpuset_cpus = c["cpus"].get<std::string>();
+      if (given("mems")) u.cpuset_mems = c["mems"].get<std::string>();
+      if (given("realtimePeriod")) u.cpu_rt_period_us = c["realtimePeriod"].get<std::uint64_t>();
+      if (given("realtimeRuntime")) u.cpu_rt_runtime_us = c["realtimeRuntime"].get<std::int64_t>();
     }
   } catch (const nlohmann::json::exception& e) {
     return fail(Errc::invalid_argument, "oci", "resources: " + std::string(e.what()));
@@ -715,6 +730,133 @@ int cmd_ps(const Args& a) {
   return 0;
 }
 
+// ---- events: the container's cgroup statistics, as runc's events prints them ----
+
+// A cgroup file's first word as a number; nullopt when missing or "max" (no limit).
+std::optional<std::uint64_t> cgroup_number(const std::string& file) {
+  std::ifstream in(file);
+  std::string w;
+  if (!(in >> w) || w == "max") return std::nullopt;
+  return std::strtoull(w.c_str(), nullptr, 10);
+}
+
+// "key value" lines (memory.stat, cpu.stat, memory.events).
+std::map<std::string, std::uint64_t> cgroup_keyed(const std::string& file) {
+  std::map<std::string, std::uint64_t> m;
+  std::ifstream in(file);
+  std::string k;
+  for (std::uint64_t v; in >> k >> v;) m[k] = v;
+  return m;
+}
+
+bool cgroup_file(const std::string& file) {
+  struct stat st {};
+  return ::stat(file.c_str(), &st) == 0;
+}
+
+// runc's events types (libcontainer's Stats as types/events.go has them): cpu usage and
+// throttling, memory usage/swap/kernel entries and the raw memory.stat, pids. Read from the
+// container's cgroups (its handle's directories: v2 one, v1 one per controller). v1 has no cpu
+// usage: the engine makes no cpuacct cgroup.
+nlohmann::json cgroup_stats(const oci::ContainerState& s) {
+  using nlohmann::json;
+  json data = {{"cpu", {{"usage", {{"kernel", 0}, {"user", 0}}}, {"throttling", json::object()}}},
+               {"memory", json::object()}, {"pids", json::object()}};
+  auto entry = [](const std::string& d, const std::string& prefix) {
+    json e = {{"limit", cgroup_number(d + prefix + "limit_in_bytes").value_or(0)},
+              {"failcnt", cgroup_number(d + prefix + "failcnt").value_or(0)}};
+    if (auto u = cgroup_number(d + prefix + "usage_in_bytes")) e["usage"] = *u;
+    if (auto m = cgroup_number(d + prefix + "max_usage_in_bytes")) e["max"] = *m;
+    return e;
+  };
+  std::istringstream dirs(s.handle.cgroup);
+  for (std::string d; std::getline(dirs, d, ';');) {
+    if (d.empty()) continue;
+    json& mem = data["memory"];
+    if (cgroup_file(d + "/memory.usage_in_bytes")) {  // v1
+      mem["usage"] = entry(d, "/memory.");
+      if (cgroup_file(d + "/memory.memsw.usage_in_bytes")) mem["swap"] = entry(d, "/memory.memsw.");
+      if (cgroup_file(d + "/memory.kmem.usage_in_bytes")) mem["kernel"] = entry(d, "/memory.kmem.");
+      if (cgroup_file(d + "/memory.kmem.tcp.usage_in_bytes"))
+        mem["kernelTCP"] = entry(d, "/memory.kmem.tcp.");
+      mem["raw"] = cgroup_keyed(d + "/memory.stat");
+      if (mem["raw"].contains("cache")) mem["cache"] = mem["raw"]["cache"];
+    } else if (cgroup_file(d + "/memory.current")) {  // v2
+      json u = {{"usage", cgroup_number(d + "/memory.current").value_or(0)},
+                {"limit", cgroup_number(d + "/memory.max").value_or(0)},
+                {"failcnt", cgroup_keyed(d + "/memory.events")["max"]}};
+      if (auto peak = cgroup_number(d + "/memory.peak")) u["max"] = *peak;
+      mem["usage"] = u;
+      mem["raw"] = cgroup_keyed(d + "/memory.stat");
+      if (mem["raw"].contains("file")) mem["cache"] = mem["raw"]["file"];
+    }
+    if (auto cur = cgroup_number(d + "/pids.current")) {
+      data["pids"]["current"] = *cur;
+      if (auto lim = cgroup_number(d + "/pids.max")) data["pids"]["limit"] = *lim;
+    }
+    if (cgroup_file(d + "/cpu.stat")) {
+      auto st = cgroup_keyed(d + "/cpu.stat");
+      json& t = data["cpu"]["throttling"];
+      if (st.count("nr_periods")) t["periods"] = st["nr_periods"];
+      if (st.count("nr_throttled")) t["throttled_periods"] = st["nr_throttled"];
+      if (st.count("throttled_time")) t["throttled_time"] = st["throttled_time"];   // v1: ns
+      if (st.count("throttled_usec")) t["throttled_time"] = st["throttled_usec"] * 1000;
+      if (st.count("usage_usec")) {  // v2
+        json& u = data["cpu"]["usage"];
+        u["total"] = st["usage_usec"] * 1000;
+        u["user"] = st["user_usec"] * 1000;
+        u["kernel"] = st["system_usec"] * 1000;
+      }
+    }
+  }
+  return {{"type", "stats"}, {"id", s.id}, {"data", data}};
+}
+
+// runc events [--stats] [--interval D]: --stats prints one stats event; without it a stats event
+// every interval (default 5s) and an "oom" event whenever the memory cgroup's OOM kill count
+// grows, until the container stops.
+int cmd_events(const Args& a) {
+  auto id = one_id(a);
+  if (!id) return report(id.error());
+  auto sd = state_dir();
+  auto s = sd.load(*id);
+  if (!s) return report(s.error());
+  if (s->handle.cgroup.empty())
+    return report(lj::Error(Errc::unsupported, "oci", "container " + *id + " has no cgroup"));
+  if (sd.status(*s) == oci::Status::stopped)
+    return report(lj::Error(Errc::conflict, "oci", "container " + *id + " is not running"));
+  if (a.has("stats")) {
+    std::printf("%s\n", cgroup_stats(*s).dump().c_str());
+    return 0;
+  }
+  // Go's duration form, as runc takes it: "5s", "500ms", "1m", "1.5s".
+  const std::string iv = a.get("interval", "5s");
+  char* end = nullptr;
+  const double n = std::strtod(iv.c_str(), &end);
+  const std::string unit = end ? end : "";
+  const double ms = unit == "ms" ? n : unit == "s" ? n * 1000 : unit == "m" ? n * 60000 : -1;
+  if (ms <= 0)
+    return report(lj::Error(Errc::invalid_argument, "oci", "--interval " + iv + ": not a duration"));
+  std::uint64_t ooms = 0;
+  bool first = true;
+  while (sd.status(*s) != oci::Status::stopped) {
+    std::istringstream dirs(s->handle.cgroup);
+    std::uint64_t now = 0;
+    for (std::string d; std::getline(dirs, d, ';');) {
+      auto ev = cgroup_keyed(d + (cgroup_file(d + "/memory.events") ? "/memory.events" : "/memory.oom_control"));
+      if (ev.count("oom_kill")) now = ev["oom_kill"];
+    }
+    if (!first && now > ooms)
+      std::printf("%s\n", nlohmann::json{{"type", "oom"}, {"id", *id}, {"data", nullptr}}.dump().c_str());
+    ooms = now;
+    first = false;
+    std::printf("%s\n", cgroup_stats(*s).dump().c_str());
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(ms));
+  }
+  return 0;
+}
+
 // ---- commands ----
 
 int cmd_state(const Args& a) {
@@ -792,10 +934,19 @@ int cmd_spec(const Args& a) {
   return 0;
 }
 
+// --preserve-fds N: N >= 0, else -1.
+int preserve_fds_of(const Args& a) {
+  const std::string v = a.get("preserve-fds", "0");
+  char* end = nullptr;
+  const long n = std::strtol(v.c_str(), &end, 10);
+  return v.empty() || *end || n < 0 || n > 1024 ? -1 : static_cast<int>(n);
+}
+
 int cmd_run(const Args& a) {
   auto id = one_id(a);
   if (!id) return report(id.error());
-  auto c = create(*id, a.get("bundle", a.get("b")), a.get("pid-file"), a.get("console-socket"));
+  auto c = create(*id, a.get("bundle", a.get("b")), a.get("pid-file"), a.get("console-socket"),
+                  preserve_fds_of(a));
   if (!c) return report(c.error());
   if (Status s = start(*id); !s) {
     (void)delete_container(*id, true);
@@ -866,13 +1017,14 @@ int main(int argc, char** argv) {
     auto a = parse({"no-pivot", "no-new-keyring", "detach", "d", "keep", "no-subreaper"},
                    {"bundle", "b", "pid-file", "console-socket", "preserve-fds"});
     if (!a) return report(a.error());
-    if (a->get("preserve-fds", "0") != "0")
-      return report(lj::Error(Errc::unsupported, "oci", "--preserve-fds is not supported"));
+    if (preserve_fds_of(*a) < 0)
+      return report(lj::Error(Errc::invalid_argument, "oci",
+                              "--preserve-fds " + a->get("preserve-fds") + ": not a count"));
     if (cmd == "run") return cmd_run(*a);
     auto id = one_id(*a);
     if (!id) return report(id.error());
     auto c = create(*id, a->get("bundle", a->get("b")), a->get("pid-file"),
-                    a->get("console-socket"));
+                    a->get("console-socket"), preserve_fds_of(*a));
     if (!c) return report(c.error());
     leave(*c);
     return 0;
@@ -953,7 +1105,12 @@ int main(int argc, char** argv) {
     if (Status s = update_container(*id, *a); !s) return report(s.error());
     return 0;
   }
-  if (cmd == "events" || cmd == "checkpoint" || cmd == "restore")
+  if (cmd == "events") {
+    auto a = parse({"stats"}, {"interval"});
+    if (!a) return report(a.error());
+    return cmd_events(*a);
+  }
+  if (cmd == "checkpoint" || cmd == "restore")
     return report(lj::Error(Errc::unsupported, "oci", "ljoci " + cmd + " is not implemented yet"));
   std::fprintf(stderr, "ljoci: unknown command %s\n", cmd.c_str());
   return usage();

@@ -156,10 +156,7 @@ class Backend {
   // Changes a running jail's limits (an OCI runtime's update): each one set is written, the others
   // stay. 0 means "no limit", as in Limits. A limit whose controller the jail was made without
   // (v1 cpu without a cpu limit at the start) is Errc::unsupported.
-  struct LimitsUpdate {
-    std::optional<std::uint64_t> memory_bytes, pids;
-    std::optional<std::uint32_t> cpu_percent;
-  };
+  using LimitsUpdate = jail::LimitsUpdate;  // spec.hpp
   virtual Status update(const JailHandle& jail, const LimitsUpdate& limits) {
     (void)jail, (void)limits;
     return fail(Errc::unsupported, "jail", std::string(name()) + " backend cannot update limits");

@@ -58,6 +58,25 @@ struct Limits {
   // kernel's default 1024); 0: the default. What an OCI config's cpu.shares asks (containerd's
   // CRI gives every pod sandbox 2). Linux only: FreeBSD's rctl has no weight, its backend refuses it.
   std::uint64_t cpu_shares = 0;
+  // The exact CFS quota and period in microseconds (an OCI config's cpu.quota/period), written
+  // in place of cpu_percent's quota over a period of 100000 when the quota is set (0: none);
+  // period 0: 100000. Linux only; the caller sets cpu_percent to the same share for FreeBSD's
+  // rctl pcpu, which has no period.
+  std::uint64_t cpu_quota_us = 0, cpu_period_us = 0;
+  // CPUs and memory nodes the jail may use, in the kernel's list form ("0-2,7"); empty: the
+  // parent's. Linux: the jail's cpuset cgroup (v1: cpuset.cpus/cpuset.mems, every cgroup made on
+  // the way given its parent's values, as v1 needs them before a task can join; v2: the same
+  // files with +cpuset enabled on the way down). FreeBSD refuses them (cpuset(1), not done).
+  std::string cpuset_cpus, cpuset_mems;
+  // Realtime bandwidth of the jail's cpu cgroup (cgroup v1 cpu.rt_period_us, cpu.rt_runtime_us;
+  // CONFIG_RT_GROUP_SCHED), written period first; 0: unset. The parent must leave room for the
+  // runtime (the kernel's EINVAL otherwise, naming the file). cgroup v2 and FreeBSD refuse them.
+  std::uint64_t cpu_rt_period_us = 0;
+  std::int64_t cpu_rt_runtime_us = 0;
+  // Make the cpu and cpuset cgroups (v1) even when no value above asks them, so that a later
+  // update can set one (an OCI config with a linux.resources.cpu section: runc places the
+  // container in every hierarchy). Never pooled then. v2's one cgroup has them anyway.
+  bool cpu_cgroups = false;
   // Device access rules, in order; empty: none (the engine's nodev root, MountPlan::nodev, is
   // then what keeps devices shut). Linux, cgroup v1: a devices cgroup of the jail's own, every
   // device denied first, then the rules in order, then the engine's own /dev nodes allowed (null,
@@ -79,6 +98,19 @@ struct Limits {
   std::uint64_t memory_kernel_bytes = 0, memory_kernel_tcp_bytes = 0;
   std::uint64_t nofile = 0;        // RLIMIT_NOFILE of the jailed processes
   std::chrono::milliseconds timeout{0};  // wall clock from start; then the whole jail is killed
+};
+
+// A running jail's limits to change (Backend::update, an OCI runtime's update): each one set is
+// written, the others stay. 0 (an empty list) means "no limit" ("the parent's" for the cpuset),
+// as in Limits.
+struct LimitsUpdate {
+  std::optional<std::uint64_t> memory_bytes, pids;
+  std::optional<std::uint32_t> cpu_percent;
+  // With cpu_percent: the exact quota and period (Limits::cpu_quota_us/cpu_period_us).
+  std::optional<std::uint64_t> cpu_quota_us, cpu_period_us;
+  std::optional<std::string> cpuset_cpus, cpuset_mems;
+  std::optional<std::uint64_t> cpu_rt_period_us;
+  std::optional<std::int64_t> cpu_rt_runtime_us;
 };
 
 // Where the jail's stdin/stdout/stderr go. -1 means /dev/null. The fds stay owned by the caller;
@@ -167,6 +199,10 @@ struct ProcessOptions {
   // later starts the container. -1: exec at once. An exec failing after the hold is reported on
   // the command's stderr and exits 127. Owned by the caller.
   int hold_fd = -1;
+  // runc's --preserve-fds: the spawner's descriptors 3 .. 3+preserve_fds-1 become the command's
+  // 3 .. 3+preserve_fds-1 (not close-on-exec), placed just before its exec; init and lj-init keep
+  // none. Linux, with hold_fd only (the error pipe is slot 3 until the hold); FreeBSD refuses it.
+  int preserve_fds = 0;
   // Run one after the other, each waited for (with its timeout), its point's state on its stdin:
   // create_hooks by init in the jail's mount namespace once every mount is made, just before
   // pivot_root (cwd: the new root as seen from there; paths resolve in the host's tree);
@@ -222,7 +258,11 @@ struct Grants {
 // kills) every process of the jail.
 struct JoinedNamespaces {
   int ipc = -1, uts = -1, pid = -1, cgroup = -1;
-  bool any() const { return ipc >= 0 || uts >= 0 || pid >= 0 || cgroup >= 0; }
+  // A mount namespace (Linux): init enters it first and assembles the jail's root there
+  // (making its mounts private, then pivot_root: the root of every process of that namespace
+  // becomes the jail's, as with runc). Never the spawner's own: that would pivot the host.
+  int mnt = -1;
+  bool any() const { return ipc >= 0 || uts >= 0 || pid >= 0 || cgroup >= 0 || mnt >= 0; }
 };
 
 // How a FreeBSD jail shares one of its parent's (the host's, or JailParameters::parent's)

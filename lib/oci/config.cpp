@@ -271,10 +271,13 @@ Status namespaces_of(const json& list, Bundle& b) {
          : type == "ipc" ? b.ipcns_path
          : type == "uts" ? b.utsns_path
                          : b.cgroupns_path) = path;
-    } else if (type == "mount" || type == "user") {
+    } else if (type == "mount") {
+      // Joined: the root is assembled in it (jail::JoinedNamespaces::mnt), as runc does.
+      b.mntns_path = path;
+    } else if (type == "user") {
       if (!path.empty())
-        return unsupported("linux.namespaces[" + type + "].path",
-                           "the engine assembles the root in a mount namespace of its own");
+        return unsupported("linux.namespaces[user].path",
+                           "the engine maps the ids of a user namespace of its own");
     } else if (type == "time") {
       return unsupported("linux.namespaces[time]");
     } else {
@@ -300,7 +303,8 @@ Status namespaces_of(const json& list, Bundle& b) {
   if (!seen.count("user")) b.spec.userns.reset();
   else b.spec.userns = jail::UserNamespace{};
   if (b.spec.userns && (!b.pidns_path.empty() || !b.ipcns_path.empty() ||
-                        !b.utsns_path.empty() || !b.cgroupns_path.empty()))
+                        !b.utsns_path.empty() || !b.cgroupns_path.empty() ||
+                        !b.mntns_path.empty()))
     return unsupported("joining a namespace by path together with a new user namespace");
   return {};
 }
@@ -404,22 +408,33 @@ Status resources_of(const json& r, Bundle& b) {
     LJ_TRY(only(c, "linux.resources.cpu", {"shares", "quota", "period", "cpus", "mems",
                                            "realtimeRuntime", "realtimePeriod", "idle",
                                            "burst"}));
+    // The cpu and cpuset cgroups are made for the section even without a value (runc places the
+    // container in every hierarchy), so that update can set one later.
+    l.cpu_cgroups = true;
     const auto quota = c.value("quota", std::int64_t{0});
     const auto period = c.value("period", std::uint64_t{0});
+    l.cpu_period_us = period;
     if (quota > 0) {
+      // Exact on Linux (cpu.cfs_quota_us/cfs_period_us); the share for FreeBSD's rctl pcpu.
       const std::uint64_t p = period ? period : 100000;
+      l.cpu_quota_us = static_cast<std::uint64_t>(quota);
       l.cpu_percent = static_cast<std::uint32_t>((static_cast<std::uint64_t>(quota) * 100) / p);
       if (l.cpu_percent == 0) l.cpu_percent = 1;
     }
-    for (const char* k : {"cpus", "mems"})
-      if (c.contains(k) && !c[k].get<std::string>().empty())
-        return unsupported(std::string("linux.resources.cpu.") + k);
+    // The kernel's list form ("0-3,7"), checked by the kernel at the write (EINVAL names the file).
+    l.cpuset_cpus = c.value("cpus", std::string());
+    l.cpuset_mems = c.value("mems", std::string());
     // shares: the kernel's range (v1 cpu.shares, 2..262144); 1024 is its default, left as it is.
     const auto shares = c.value("shares", std::uint64_t{0});
     if (shares && (shares < 2 || shares > 262144))
       return bad("linux.resources.cpu.shares " + std::to_string(shares) + ": outside 2..262144");
     if (shares != 1024) l.cpu_shares = shares;
-    for (const char* k : {"realtimeRuntime", "realtimePeriod", "idle", "burst"})
+    // Realtime bandwidth (v1 cpu.rt_period_us/rt_runtime_us; refused on v2 by the engine).
+    const auto rt_runtime = c.value("realtimeRuntime", std::int64_t{0});
+    if (rt_runtime < -1) return bad("linux.resources.cpu.realtimeRuntime below -1 (unlimited)");
+    l.cpu_rt_runtime_us = rt_runtime;
+    l.cpu_rt_period_us = c.value("realtimePeriod", std::uint64_t{0});
+    for (const char* k : {"idle", "burst"})
       if (c.contains(k) && c[k].get<std::int64_t>() != 0)
         return unsupported(std::string("linux.resources.cpu.") + k);
   }

@@ -36,9 +36,9 @@ struct Bundle {
   // linux.namespaces network path: to be joined. The caller opens it and sets the spec's
   // network to NetworkMode::netns with that descriptor (spec.network is "none" until then).
   std::string netns_path;
-  // The other namespaces given with a path (pid, ipc, uts, cgroup), to be joined: the caller
-  // opens them and sets the spec's JoinedNamespaces (jail/spec.hpp).
-  std::string pidns_path, ipcns_path, utsns_path, cgroupns_path;
+  // The other namespaces given with a path (pid, ipc, uts, cgroup, mount), to be joined: the
+  // caller opens them and sets the spec's JoinedNamespaces (jail/spec.hpp).
+  std::string pidns_path, ipcns_path, utsns_path, cgroupns_path, mntns_path;
   std::string cgroups_path;  // linux.cgroupsPath as given (see cgroup_path_of)
 };
 

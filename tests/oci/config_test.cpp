@@ -152,8 +152,8 @@ TEST(OciConfig, NoIpcOrUtsNamespaceIsTheHostsAndTakesNoHostname) {
   EXPECT_EQ(b->ipcns_path, "/proc/self/ns/ipc");
 }
 
-// A pod's namespaces (podman's infra container, a Kubernetes sandbox) are joined by path; the
-// mount and user namespaces are the engine's own and cannot be.
+// A pod's namespaces (podman's infra container, a Kubernetes sandbox) are joined by path, a
+// mount namespace too (the root is assembled in it); a user namespace is the engine's own.
 TEST(OciConfig, NamespacePathsAreJoined) {
   auto c = base();
   c["linux"]["namespaces"] = json::parse(
@@ -167,8 +167,8 @@ TEST(OciConfig, NamespacePathsAreJoined) {
   EXPECT_EQ(b->cgroupns_path, "/proc/9/ns/cgroup");
   c["linux"]["namespaces"][1]["path"] = "/proc/9/ns/mnt";
   b = parse(c);
-  ASSERT_FALSE(b);
-  EXPECT_NE(b.error().what().find("linux.namespaces[mount].path"), std::string::npos);
+  ASSERT_TRUE(b) << b.error().what();
+  EXPECT_EQ(b->mntns_path, "/proc/9/ns/mnt");
   c["linux"]["namespaces"][1].erase("path");
   c["linux"]["namespaces"].push_back({{"type", "user"}});
   c["linux"]["uidMappings"] = json::parse(R"([{"containerID":0,"hostID":1000,"size":10}])");
@@ -201,8 +201,6 @@ TEST(OciConfig, WhatCannotBeHonouredIsAnErrorNamingIt) {
       {"linux.intelRdt", [](json& c) { c["linux"]["intelRdt"] = json::object(); }},
       {"sharing the host's pid namespace",
        [](json& c) { c["linux"]["namespaces"].erase(0); }},
-      {"linux.namespaces[mount].path",
-       [](json& c) { c["linux"]["namespaces"][1]["path"] = "/proc/1/ns/mnt"; }},
       {"process.apparmorProfile", [](json& c) { c["process"]["apparmorProfile"] = "x"; }},
       {"linux.resources.blockIO",
        [](json& c) { c["linux"]["resources"]["blockIO"] = json::parse(R"({"weight":10})"); }},
@@ -279,11 +277,9 @@ TEST(OciConfig, EveryRefusalNamesItsField) {
        set({"linux", "resources", "memory", "swappiness"}, 101)},
       {"linux.resources.memory.useHierarchy false", set({"linux", "resources", "memory", "useHierarchy"}, false)},
       {"linux.resources.memory.checkBeforeUpdate", set({"linux", "resources", "memory", "checkBeforeUpdate"}, true)},
-      {"linux.resources.cpu.cpus", set({"linux", "resources", "cpu", "cpus"}, "0-1")},
-      {"linux.resources.cpu.mems", set({"linux", "resources", "cpu", "mems"}, "0")},
       {"linux.resources.cpu.shares 1", set({"linux", "resources", "cpu", "shares"}, 1)},
-      {"linux.resources.cpu.realtimeRuntime", set({"linux", "resources", "cpu", "realtimeRuntime"}, 1000)},
-      {"linux.resources.cpu.realtimePeriod", set({"linux", "resources", "cpu", "realtimePeriod"}, 1000)},
+      {"linux.resources.cpu.realtimeRuntime below -1",
+       set({"linux", "resources", "cpu", "realtimeRuntime"}, -2)},
       {"linux.resources.cpu.idle", set({"linux", "resources", "cpu", "idle"}, 1)},
       {"linux.resources.cpu.burst", set({"linux", "resources", "cpu", "burst"}, 1000)},
       {"linux.resources.unified", set({"linux", "resources", "unified"}, json::parse(R"({"io.weight":"10"})"))},
@@ -373,6 +369,37 @@ TEST(OciConfig, MemoryReservationSwappinessAndOomKillerAreCarried) {
   EXPECT_FALSE(b->spec.limits.memory_swappiness);
   EXPECT_FALSE(b->spec.limits.memory_no_oom_killer);
   EXPECT_EQ(b->spec.limits.memory_reservation, 0u);
+}
+
+// linux.resources.cpu: quota and period exactly (cpu_percent the same share, for FreeBSD), the
+// cpuset's cpus and mems, realtime bandwidth; the section asks for the cpu cgroups even empty.
+TEST(OciConfig, CpusetQuotaAndRealtimeAreCarried) {
+  auto c = base();
+  c["linux"]["resources"]["cpu"] = json::parse(R"({"shares": 2048, "quota": 50000,
+      "period": 500000, "cpus": "0-1", "mems": "0", "realtimePeriod": 1000000,
+      "realtimeRuntime": 950000})");
+  auto b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  const auto& l = b->spec.limits;
+  EXPECT_EQ(l.cpu_quota_us, 50000u);
+  EXPECT_EQ(l.cpu_period_us, 500000u);
+  EXPECT_EQ(l.cpu_percent, 10u);
+  EXPECT_EQ(l.cpu_shares, 2048u);
+  EXPECT_EQ(l.cpuset_cpus, "0-1");
+  EXPECT_EQ(l.cpuset_mems, "0");
+  EXPECT_EQ(l.cpu_rt_period_us, 1000000u);
+  EXPECT_EQ(l.cpu_rt_runtime_us, 950000);
+  EXPECT_TRUE(l.cpu_cgroups);
+  c["linux"]["resources"]["cpu"] = json::object();
+  b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  EXPECT_TRUE(b->spec.limits.cpu_cgroups);
+  EXPECT_EQ(b->spec.limits.cpu_quota_us, 0u);
+  EXPECT_TRUE(b->spec.limits.cpuset_cpus.empty());
+  c["linux"]["resources"].erase("cpu");
+  b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  EXPECT_FALSE(b->spec.limits.cpu_cgroups);
 }
 
 // linux.resources.devices: the rules in order, wildcards as -1, on a nodev root (runtime-tools'

@@ -4,6 +4,7 @@
 // --runtime ljoci. Root only; podman's test skips with its reason when podman is missing.
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -196,6 +197,42 @@ TEST_F(LjociTest, ASecondContainerJoinsTheFirstsNamespacesByPath) {
   EXPECT_EQ(sh(ljoci("delete --force " + infra)).status, 0);
 }
 
+// linux.namespaces mount with a path (runtime-tools linux_ns_path): the container's root is
+// assembled in that namespace (a holder made by unshare(1)), the host's mounts untouched. The
+// spawner's own mount namespace is refused: the root program would pivot the host.
+TEST_F(LjociTest, AMountNamespaceIsJoinedByPathAndTheRootAssembledThere) {
+  if (sh("command -v unshare").status != 0) GTEST_SKIP() << "no unshare(1)";
+  const std::string holder =
+      sh("unshare --mount --propagation private sleep 30 >/dev/null 2>&1 & echo $!").text;
+  const int hpid = std::stoi(holder);
+  struct Kill {
+    int pid;
+    ~Kill() { ::kill(pid, SIGKILL); }
+  } kill_holder{hpid};
+  const std::string ns = "/proc/" + std::to_string(hpid) + "/ns/mnt";
+  for (int i = 0; i < 100 && sh("readlink " + ns).text == sh("readlink /proc/self/ns/mnt").text; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // until unshare has run
+  const std::string want = sh("readlink " + ns).text;
+  ASSERT_NE(want, sh("readlink /proc/self/ns/mnt").text);
+  const std::string host_mounts = sh("wc -l < /proc/self/mountinfo").text;
+  for (auto& n : config_["linux"]["namespaces"])
+    if (n["type"] == "mount") n["path"] = ns;
+  write_config({"sh", "-c", "readlink /proc/self/ns/mnt; ls /proc/1/ns >/dev/null && echo ok"});
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("mnt1")));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, want + "ok\n");
+  EXPECT_EQ(sh("wc -l < /proc/self/mountinfo").text, host_mounts);
+  // ljoci's own (the host's) mount namespace: refused, nothing mounted.
+  for (auto& n : config_["linux"]["namespaces"])
+    if (n["type"] == "mount") n["path"] = "/proc/self/ns/mnt";
+  write_config({"true"});
+  o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("mnt2")));
+  EXPECT_NE(o.status, 0) << o.text;
+  EXPECT_NE(o.text.find("own mount namespace"), std::string::npos) << o.text;
+  EXPECT_EQ(sh("wc -l < /proc/self/mountinfo").text, host_mounts);
+  EXPECT_EQ(sh(ljoci("list -q")).text, "");
+}
+
 // cgroupsPath is where the container's cgroup goes (the runtime-tools suite, containerd's
 // /default/<id> and podman's /libpod_parent/libpod-<id> look for it there); delete removes it.
 TEST_F(LjociTest, TheCgroupIsAtCgroupsPath) {
@@ -221,6 +258,119 @@ TEST_F(LjociTest, TheCgroupIsAtCgroupsPath) {
   EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
   EXPECT_FALSE(fs::exists(dir));
   for (const char* h : {"", "/pids", "/memory"}) (void)::rmdir(("/sys/fs/cgroup" + std::string(h) + parent).c_str());
+}
+
+// The cgroup directory of `pid` for controller `ctl` (v1), or its cgroup v2 directory.
+std::string cgroup_dir(int pid, const std::string& ctl) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+  std::string v2;
+  for (std::string line; std::getline(in, line);) {
+    const auto a = line.find(':'), b = line.find(':', a + 1);
+    const std::string c = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (c == ctl) return "/sys/fs/cgroup/" + ctl + path;
+    if (c.empty()) v2 = "/sys/fs/cgroup" + path;
+  }
+  return v2;
+}
+
+std::string first_line(const std::string& file) {
+  std::ifstream in(file);
+  std::string s;
+  std::getline(in, s);
+  return s;
+}
+
+// linux.resources.cpu: cpus and mems are the container's cpuset (v1: every cgroup made on the way
+// given its parent's values first), seen inside as Cpus_allowed_list; quota and period exactly;
+// update changes cpus, mems and quota; an empty cpus is the parent's again. Realtime bandwidth
+// (v1, CONFIG_RT_GROUP_SCHED) at a cgroup whose parent has room (the root's), and refused naming
+// the field where the parent has none.
+TEST_F(LjociTest, CpusetQuotaAndRealtimeAreTheCgroupsAndUpdateChangesThem) {
+  const bool v1 = fs::exists("/sys/fs/cgroup/cpuset/cpuset.cpus");
+  const std::string all = first_line(v1 ? "/sys/fs/cgroup/cpuset/cpuset.cpus"
+                                        : "/sys/fs/cgroup/cpuset.cpus.effective");
+  const std::string c = id("cpus");
+  const std::string parent = "/" + id("ljoci-test");
+  config_["linux"]["cgroupsPath"] = parent + "/" + c;
+  config_["linux"]["resources"] = json::parse(
+      R"({"cpu": {"cpus": "0", "mems": "0", "quota": 50000, "period": 500000}})");
+  write_config({"sh", "-c", "grep Cpus_allowed_list /proc/self/status; exec sleep 30"});
+  auto o = create(c);
+  ASSERT_EQ(o.status, 0) << o.text;
+  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  const int pid = state(c)["pid"].get<int>();
+  const std::string cpuset = cgroup_dir(pid, "cpuset"), cpu = cgroup_dir(pid, "cpu");
+  EXPECT_EQ(cpuset, (v1 ? "/sys/fs/cgroup/cpuset" : "/sys/fs/cgroup") + parent + "/" + c);
+  EXPECT_EQ(first_line(cpuset + "/cpuset.cpus"), "0");
+  EXPECT_EQ(first_line(cpuset + "/cpuset.mems"), "0");
+  if (v1) {
+    EXPECT_EQ(first_line("/sys/fs/cgroup/cpuset" + parent + "/cpuset.cpus"), all);  // copied down
+    EXPECT_EQ(first_line(cpu + "/cpu.cfs_period_us"), "500000");
+    EXPECT_EQ(first_line(cpu + "/cpu.cfs_quota_us"), "50000");
+  } else {
+    EXPECT_EQ(first_line(cpu + "/cpu.max"), "50000 500000");
+  }
+  for (int i = 0; i < 100 && first_line(world_->dir() / ("create-" + c + ".log")).empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(first_line(world_->dir() / ("create-" + c + ".log")), "Cpus_allowed_list:\t0");
+
+  o = sh(ljoci("update --cpuset-cpus " + all + " --cpu-quota 200000 --cpu-period 100000 " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(first_line(cpuset + "/cpuset.cpus"), all);
+  EXPECT_EQ(sh("grep Cpus_allowed_list /proc/" + std::to_string(pid) + "/status").text,
+            "Cpus_allowed_list:\t" + all + "\n");
+  if (v1) {
+    EXPECT_EQ(first_line(cpu + "/cpu.cfs_quota_us"), "200000");
+  }
+  const fs::path res = world_->dir() / "cpu.json";
+  std::ofstream(res) << R"({"cpu": {"cpus": "0", "mems": "0"}})";
+  o = sh(ljoci("update --resources " + res.string() + " " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(first_line(cpuset + "/cpuset.cpus"), "0");
+  std::ofstream(res) << R"({"cpu": {"cpus": ""}})";
+  o = sh(ljoci("update --resources " + res.string() + " " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(first_line(cpuset + "/cpuset.cpus"), v1 ? all : "");
+  o = sh(ljoci("update --cpuset-cpus 9999 " + c));  // no such CPU: the kernel's EINVAL
+  EXPECT_NE(o.status, 0) << o.text;
+  EXPECT_NE(o.text.find("cpuset.cpus"), std::string::npos) << o.text;
+  EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
+  EXPECT_FALSE(fs::exists(cpuset));
+
+  // Realtime: directly below the root, which has the host's bandwidth to give.
+  const std::string rt = "/" + id("ljoci-rt");
+  config_["linux"]["cgroupsPath"] = rt;
+  config_["linux"]["resources"] =
+      json::parse(R"({"cpu": {"realtimePeriod": 1000000, "realtimeRuntime": 10000}})");
+  write_config({"sleep", "30"});
+  const std::string c2 = id("rt");
+  o = create(c2);
+  if (!v1 || !fs::exists("/sys/fs/cgroup/cpu/cpu.rt_runtime_us")) {
+    EXPECT_NE(o.status, 0);
+    EXPECT_NE(o.text.find("cpu_rt_"), std::string::npos) << o.text;
+  } else {
+    ASSERT_EQ(o.status, 0) << o.text;
+    const std::string dir = "/sys/fs/cgroup/cpu" + rt;
+    EXPECT_EQ(first_line(dir + "/cpu.rt_period_us"), "1000000");
+    EXPECT_EQ(first_line(dir + "/cpu.rt_runtime_us"), "10000");
+    o = sh(ljoci("update --cpu-rt-runtime 20000 " + c2));
+    EXPECT_EQ(o.status, 0) << o.text;
+    EXPECT_EQ(first_line(dir + "/cpu.rt_runtime_us"), "20000");
+    EXPECT_EQ(sh(ljoci("delete --force " + c2)).status, 0);
+    EXPECT_FALSE(fs::exists(dir));
+    // Below a parent without bandwidth (a new cgroup's rt_runtime_us is 0): the kernel refuses.
+    config_["linux"]["cgroupsPath"] = parent + "/" + c2;
+    write_config({"sleep", "30"});
+    o = create(c2);
+    EXPECT_NE(o.status, 0);
+    EXPECT_NE(o.text.find("cpu_rt_runtime_us"), std::string::npos) << o.text;
+    EXPECT_EQ(sh(ljoci("list -q")).text, "");
+  }
+  for (const char* h : {"", "/pids", "/memory", "/cpu", "/cpuset"}) {
+    (void)::rmdir(("/sys/fs/cgroup" + std::string(h) + parent + "/" + c2).c_str());
+    (void)::rmdir(("/sys/fs/cgroup" + std::string(h) + parent).c_str());
+    (void)::rmdir(("/sys/fs/cgroup" + std::string(h) + rt).c_str());
+  }
 }
 
 // exec: one more process in the running container, in its namespaces and cgroup, under its
@@ -345,14 +495,84 @@ TEST_F(LjociTest, PauseResumeAndUpdate) {
   EXPECT_EQ(sh("cat " + pids_dir + "/pids.max").text, "max\n");
   const std::string mem_file = fs::exists(mem_dir + "/memory.max") ? "/memory.max" : "/memory.limit_in_bytes";
   EXPECT_EQ(sh("cat " + mem_dir + mem_file).text, "33554432\n");
-  o = sh(ljoci("update --cpuset-cpus 0 " + c));
+  o = sh(ljoci("update --kernel-memory 1048576 " + c));
   EXPECT_NE(o.status, 0);
-  EXPECT_NE(o.text.find("cpuset-cpus"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("kernel-memory"), std::string::npos) << o.text;
 
   ASSERT_EQ(sh(ljoci("pause " + c)).status, 0);
   o = sh(ljoci("delete --force " + c));
   EXPECT_EQ(o.status, 0) << o.text;
   EXPECT_FALSE(fs::exists("/sys/fs/cgroup/freezer/ljd-frozen/" + c));
+}
+
+// events --stats: one runc-style stats event read from the container's cgroups (pids current and
+// limit, memory usage and limit, cpu throttling); events --interval: one every interval until the
+// container stops; a stopped or unknown container is an error.
+TEST_F(LjociTest, EventsAreTheCgroupsStatistics) {
+  config_["linux"]["resources"] =
+      json::parse(R"({"pids": {"limit": 50}, "memory": {"limit": 67108864},
+                      "cpu": {"quota": 50000, "period": 100000}})");
+  write_config({"sh", "-c", "sleep 2; exit 0"});
+  const std::string c = id("ev");
+  ASSERT_EQ(create(c).status, 0);
+  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  auto o = sh(ljoci("events --stats " + c));
+  ASSERT_EQ(o.status, 0) << o.text;
+  const json e = json::parse(o.text);
+  EXPECT_EQ(e["type"], "stats");
+  EXPECT_EQ(e["id"], c);
+  EXPECT_GE(e["data"]["pids"]["current"].get<int>(), 2) << o.text;  // sh and sleep
+  EXPECT_EQ(e["data"]["pids"]["limit"], 50) << o.text;
+  EXPECT_EQ(e["data"]["memory"]["usage"]["limit"], 67108864) << o.text;
+  EXPECT_GT(e["data"]["memory"]["usage"]["usage"].get<std::uint64_t>(), 0u) << o.text;
+  EXPECT_TRUE(e["data"]["cpu"]["throttling"].contains("periods")) << o.text;
+  // Streamed until the container stops (its command ends after 2 s): several events, then exit 0.
+  o = sh("timeout 10 " + ljoci("events --interval 200ms " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  std::istringstream lines(o.text);
+  int n = 0;
+  for (std::string l; std::getline(lines, l); ++n) EXPECT_EQ(json::parse(l)["type"], "stats") << l;
+  EXPECT_GE(n, 2) << o.text;
+  EXPECT_NE(sh(ljoci("events --stats " + c)).status, 0);  // stopped
+  EXPECT_EQ(sh(ljoci("delete " + c)).status, 0);
+  EXPECT_NE(sh(ljoci("events --stats " + c)).status, 0);  // gone
+  EXPECT_NE(sh(ljoci("events --interval 5x " + c)).status, 0);
+}
+
+// --preserve-fds N (runc's; podman's --preserve-fds, systemd socket activation): the caller's
+// descriptors 3 .. 3+N-1 are the command's 3 .. 3+N-1, through create and start too; nothing
+// else of ljoci's reaches the command.
+TEST_F(LjociTest, PreservedDescriptorsReachTheCommand) {
+  const fs::path in = world_->dir() / "in", out = world_->dir() / "out";
+  std::ofstream(in) << "from fd 3\n";
+  write_config({"sh", "-c", "cat <&3; echo to fd 4 >&4; ls /proc/self/fd | tr '\\n' ' '"});
+  auto o = sh("exec 3<" + in.string() + " 4>" + out.string() + "; " +
+              ljoci("run --preserve-fds 2 --bundle " + bundle_.string() + " " + id("pf1")) +
+              " </dev/null");
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, "from fd 3\n0 1 2 3 4 5 ") << o.text;  // 5: ls's own directory
+  EXPECT_EQ(sh("cat " + out.string()).text, "to fd 4\n");
+  // create, then start from another process: the held command keeps them meanwhile.
+  write_config({"sh", "-c", "cat <&3 > /dev/null && echo held >&4"});
+  const std::string c = id("pf2");
+  o = sh("exec 3<" + in.string() + " 4>" + out.string() + "; " +
+         ljoci("create --preserve-fds 2 --bundle " + bundle_.string() + " " + c) +
+         " </dev/null >/dev/null 2>&1");
+  ASSERT_EQ(o.status, 0) << o.text;
+  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  for (int i = 0; i < 100 && sh("cat " + out.string()).text.empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(sh("cat " + out.string()).text, "held\n");
+  EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
+  // Without the flag none passes; a descriptor the caller lacks fails the create.
+  write_config({"sh", "-c", "ls /proc/self/fd | tr '\\n' ' '"});
+  o = sh("exec 3<" + in.string() + "; " + ljoci("run --bundle " + bundle_.string() + " " + id("pf3")) +
+         " </dev/null");
+  EXPECT_EQ(o.text, "0 1 2 3 ") << o.text;
+  o = sh(ljoci("run --preserve-fds 40 --bundle " + bundle_.string() + " " + id("pf4")) + " </dev/null");
+  EXPECT_NE(o.status, 0) << o.text;
+  EXPECT_NE(sh(ljoci("run --preserve-fds x --bundle " + bundle_.string() + " " + id("pf5"))).status, 0);
+  EXPECT_EQ(sh(ljoci("list -q")).text, "");
 }
 
 TEST_F(LjociTest, ACreatedContainerCanBeKilledAndDeleted) {
@@ -625,6 +845,58 @@ TEST_F(LjociTest, TheRuntimeBinaryIsNotReachableAsTheCommand) {
   EXPECT_EQ(o.status, 127) << o.text;
   EXPECT_EQ(o.text.find("ljoci version"), std::string::npos) << o.text;
   EXPECT_EQ(fs::last_write_time(LJOCI_PATH), before);
+}
+
+// CVE-2019-5736 class, the write-through: a container's process opening the runtime binary for
+// writing. A #! script whose interpreter is /proc/self/exe (the runtime's image until the exec),
+// as the command (127) or through exec (1), and /proc/self/exe named directly, are refused (ELOOP); init's
+// /proc/1/exe does not open for writing (a sealed memfd copy, init non-dumpable); a loop in the
+// container tries every /proc/N/exe for writing while ljoci execs into it again and again (each
+// exec runs ljoci's image in the container's pid namespace until its own execve). The container
+// has CAP_DAC_OVERRIDE, so file modes stop nothing. The binary's checksum is the same after.
+TEST_F(LjociTest, TheRuntimeBinaryCannotBeOpenedForWritingFromTheContainer) {
+  const std::string sum_before = sh("sha256sum " + std::string(LJOCI_PATH)).text;
+  const fs::path out = world_->mkdir("out");
+  config_["mounts"].push_back({{"destination", "/out"}, {"type", "bind"},
+                               {"source", out.string()}, {"options", {"rbind"}}});
+  const json caps = {"CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_CHOWN"};
+  config_["process"]["capabilities"] = {{"bounding", caps}, {"effective", caps}, {"permitted", caps}};
+  {
+    std::ofstream evil(world_->world() / "evil");
+    evil << "#!/proc/self/exe\n";
+  }
+  fs::permissions(world_->world() / "evil", fs::perms(0755));
+  write_config({"/evil", "--version"});
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("w1")));
+  EXPECT_EQ(o.status, 127) << o.text;
+  EXPECT_NE(o.text.find("Too many levels of symbolic links"), std::string::npos) << o.text;
+  EXPECT_EQ(o.text.find("ljoci version"), std::string::npos) << o.text;
+
+  write_config({"sh", "-c",
+                "(: >> /proc/1/exe) 2>/dev/null && echo opened > /out/init || echo refused > /out/init; "
+                "n=0; end=$(( $(date +%s) + 3 )); "
+                "while [ $(date +%s) -lt $end ]; do for p in /proc/[0-9]*; do "
+                "  n=$((n+1)); (: >> $p/exe) 2>/dev/null && echo \"$p $(tr '\\0' ' ' < $p/cmdline)\" >> /out/wrote; "
+                "done; done; echo $n > /out/tries; exec sleep 30"});
+  const std::string c = id("w2");
+  ASSERT_EQ(create(c).status, 0);
+  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  for (const char* cmd : {" /evil --version", " /proc/self/exe --version"}) {
+    o = sh(ljoci("exec " + c + cmd));
+    EXPECT_EQ(o.status, 1) << o.text;  // exec's status for a command that did not start
+    EXPECT_NE(o.text.find("Too many levels of symbolic links"), std::string::npos) << o.text;
+    EXPECT_EQ(o.text.find("ljoci version"), std::string::npos) << o.text;
+  }
+  for (int i = 0; i < 200 && !fs::exists(out / "tries"); ++i) {
+    (void)sh(ljoci("exec " + c + " true"));
+    if (i >= 10) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(fs::exists(out / "tries"));
+  EXPECT_GT(std::stoi(sh("cat " + (out / "tries").string()).text), 0);
+  EXPECT_EQ(sh("cat " + (out / "init").string()).text, "refused\n");
+  EXPECT_FALSE(fs::exists(out / "wrote")) << sh("cat " + (out / "wrote").string()).text;
+  EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
+  EXPECT_EQ(sh("sha256sum " + std::string(LJOCI_PATH)).text, sum_before);
 }
 
 // CVE-2022-29162 class: no inheritable capability unless the config lists one.

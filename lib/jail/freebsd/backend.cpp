@@ -512,6 +512,12 @@ const char* unsupported_spec_option(const JailSpec& spec) {
   if (spec.join.any()) return "join (namespaces of another process)";
   if (!spec.cgroup_path.empty()) return "cgroup_path";
   if (spec.limits.cpu_shares) return "limits.cpu_shares (rctl has no CPU weight)";
+  if (!spec.limits.cpuset_cpus.empty() || !spec.limits.cpuset_mems.empty())
+    return "limits.cpuset_cpus/mems (a jail's cpuset(1) is not done)";
+  if (spec.limits.cpu_rt_period_us || spec.limits.cpu_rt_runtime_us)
+    return "limits.cpu_rt_period_us/runtime_us (cgroup realtime bandwidth)";
+  // cpu_quota_us/cpu_period_us: cpu_percent carries the same share as rctl's pcpu (spec.hpp);
+  // cpu_cgroups asks for cgroups only, which a jail has none of.
   if (spec.limits.memory_reservation || spec.limits.memory_swappiness ||
       spec.limits.memory_no_oom_killer || spec.limits.memory_kernel_bytes ||
       spec.limits.memory_kernel_tcp_bytes)

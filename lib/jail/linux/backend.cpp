@@ -249,7 +249,7 @@ class LinuxBackend final : public Backend {
 
   Status update(const JailHandle& jail, const LimitsUpdate& u) override {
     Cgroups cg = Cgroups::from_handle(jail.cgroup);
-    Status r = cg.update(u.memory_bytes, u.pids, u.cpu_percent);
+    Status r = cg.update(u);
     cg.forget();
     return r;
   }

@@ -70,6 +70,7 @@ CgroupLayout detect() {
         if (o == "cpu") v1_mount[2] = f[4];
         if (o == "freezer") l.freezer_mount = f[4];
         if (o == "devices") l.devices_mount = f[4];
+        if (o == "cpuset") l.cpuset_mount = f[4];
       }
     }
   }
@@ -89,6 +90,7 @@ CgroupLayout detect() {
       if (c == "cpu") own_v1[2] = path;
       if (c == "freezer") own_freezer = path;
       if (c == "devices") l.devices_own = path;
+      if (c == "cpuset") l.cpuset_own = path;
     }
   }
   auto join = [](const std::string& mnt, const std::string& own) {
@@ -121,6 +123,7 @@ CgroupLayout detect() {
   if (!v1_mount[1].empty()) l.pids_base = join(v1_mount[1], own_v1[1]);
   if (!v1_mount[2].empty()) l.cpu_base = join(v1_mount[2], own_v1[2]);
   if (!l.devices_mount.empty()) l.devices_base = join(l.devices_mount, l.devices_own);
+  if (!l.cpuset_mount.empty()) l.cpuset_base = join(l.cpuset_mount, l.cpuset_own);
   return l;
 }
 
@@ -324,6 +327,65 @@ std::string device_rule_text(const DeviceRule& r) {
   return std::string(1, r.type) + " " + num(r.major) + ":" + num(r.minor) + " " + r.access;
 }
 
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// v1 cpuset: a cgroup starts with empty cpuset.cpus and cpuset.mems and takes no task until both
+// are set (the kernel's ENOSPC); each cgroup from the mount down to `dir` whose files are empty
+// gets its parent's, as runc's fs/cpuset.go (ensureParent, copyIfNeeded) does.
+Status inherit_cpuset(const std::string& mount, const std::string& dir) {
+  std::string parent = mount, cur = mount;
+  std::istringstream parts(dir.substr(std::min(dir.size(), mount.size())));
+  for (std::string part; std::getline(parts, part, '/');) {
+    if (part.empty()) continue;
+    cur += "/" + part;
+    for (const char* f : {"/cpuset.cpus", "/cpuset.mems"}) {
+      std::string v;
+      if (read_file(cur + f, &v) && !trimmed(v).empty()) continue;
+      if (!read_file(parent + f, &v)) return fail_errno("jail", "read " + parent + f);
+      LJ_TRY(write_file(cur + f, trimmed(v)));
+    }
+    parent = cur;
+  }
+  return {};
+}
+
+// v2: the cpuset controller enabled from the mount down to `dir`'s parent (cgroup-v2.rst,
+// "Enabling and Disabling"), so that `dir` has cpuset.cpus and cpuset.mems.
+Status enable_v2_cpuset(const std::string& mount, const std::string& dir) {
+  std::string cur = mount;
+  std::istringstream parts(dir.substr(std::min(dir.size(), mount.size())));
+  for (std::string part; std::getline(parts, part, '/');) {
+    if (part.empty()) continue;
+    LJ_TRY(write_file(cur + "/cgroup.subtree_control", "+cpuset"));
+    cur += "/" + part;
+  }
+  return {};
+}
+
+// The CFS quota and period to write (cpu.cfs_quota_us and cpu.cfs_period_us on v1, cpu.max on
+// v2): the exact ones when given, else cpu_percent's share of 100000 µs. Empty quota: none.
+std::pair<std::string, std::string> cfs_of(std::uint64_t quota_us, std::uint64_t period_us,
+                                           std::uint32_t percent) {
+  const std::string period = std::to_string(period_us ? period_us : 100000);
+  if (quota_us) return {std::to_string(quota_us), period};
+  if (percent) return {std::to_string(percent * 1000ull), "100000"};
+  return {"", period};
+}
+
+// v1 realtime bandwidth, period first (the runtime is checked against it and the parent's room).
+Status write_rt(const std::string& dir, std::uint64_t period_us, std::int64_t runtime_us) {
+  if (period_us)
+    LJ_TRY_CTX("limits.cpu_rt_period_us",
+               write_file(dir + "/cpu.rt_period_us", std::to_string(period_us)));
+  if (runtime_us)
+    LJ_TRY_CTX("limits.cpu_rt_runtime_us (the parent cgroup must leave room for it)",
+               write_file(dir + "/cpu.rt_runtime_us", std::to_string(runtime_us)));
+  return {};
+}
+
 }  // namespace
 
 bool device_rules_need_a_cgroup(const std::vector<DeviceRule>& rules) {
@@ -354,7 +416,7 @@ const CgroupLayout& cgroup_layout() {
 std::size_t sweep_cgroup_pool(const CgroupScope& scope) {
   const CgroupLayout& l = cgroup_layout();
   std::size_t removed = 0;
-  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base, l.devices_base}) {
+  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base, l.devices_base, l.cpuset_base}) {
     if (top.empty()) continue;
     std::vector<std::string> bases = {top};
     if (!scope.name.empty()) bases.push_back(scoped(top, scope));
@@ -405,7 +467,7 @@ Status prepare_scope(const CgroupScope& scope) {
 void remove_scope(const CgroupScope& scope) {
   if (scope.name.empty()) return;
   const CgroupLayout& l = cgroup_layout();
-  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base, l.devices_base}) {
+  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base, l.devices_base, l.cpuset_base}) {
     if (top.empty()) continue;
     const std::string base = scoped(top, scope);
     std::vector<std::string> idle;
@@ -423,7 +485,7 @@ std::vector<std::string> scope_jails(const CgroupScope& scope) {
   std::vector<std::string> names;
   if (scope.name.empty()) return names;
   const CgroupLayout& l = cgroup_layout();
-  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base, l.devices_base}) {
+  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base, l.devices_base, l.cpuset_base}) {
     if (top.empty()) continue;
     DIR* d = ::opendir(scoped(top, scope).c_str());
     if (!d) continue;
@@ -478,6 +540,7 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
     if (&top == &l.pids_base) mount = &l.pids_mount, own = &l.pids_own;
     if (&top == &l.cpu_base) mount = &l.cpu_mount, own = &l.cpu_own;
     if (&top == &l.devices_base) mount = &l.devices_mount, own = &l.devices_own;
+    if (&top == &l.cpuset_base) mount = &l.cpuset_mount, own = &l.cpuset_own;
     const std::string rel = path[0] == '/' ? path : (*own == "/" ? "" : *own) + "/" + path;
     // Parents first; v2 enables the controllers in each on the way down (cgroup-v2.rst).
     std::string dir = *mount;
@@ -516,9 +579,12 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
   const bool memory_knobs = limits.memory_reservation || limits.memory_swappiness ||
                             limits.memory_no_oom_killer || limits.memory_kernel_bytes ||
                             limits.memory_kernel_tcp_bytes;
+  const bool rt = limits.cpu_rt_period_us || limits.cpu_rt_runtime_us;
+  const bool cpuset = !limits.cpuset_cpus.empty() || !limits.cpuset_mems.empty();
   // The idle pool resets only the limits: a cgroup with other knobs set is removed at the end.
-  cg.pooled_ = path.empty() && !memory_knobs;
-  const std::string period = "100000";
+  cg.pooled_ = path.empty() && !memory_knobs && !rt && !cpuset && !limits.cpu_cgroups;
+  const auto [cfs_quota, cfs_period] =
+      cfs_of(limits.cpu_quota_us, limits.cpu_period_us, limits.cpu_percent);
   if (l.v2) {
     cg.v2_ = true;
     // Controllers must be enabled on the way down (cgroup-v2.rst, "Enabling and Disabling"); a
@@ -544,9 +610,17 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
                   "have no cgroup v2 file");
     if (limits.memory_reservation)
       LJ_TRY(write_file(dir + "/memory.low", std::to_string(limits.memory_reservation)));
-    if (limits.cpu_percent)
-      LJ_TRY(write_file(dir + "/cpu.max",
-                        std::to_string(limits.cpu_percent * 1000ull) + " " + period));
+    if (rt)
+      return fail(Errc::unsupported, "jail",
+                  "limits.cpu_rt_period_us and cpu_rt_runtime_us have no cgroup v2 file");
+    if (!cfs_quota.empty()) LJ_TRY(write_file(dir + "/cpu.max", cfs_quota + " " + cfs_period));
+    if (cpuset) {
+      LJ_TRY(enable_v2_cpuset(l.v2_mount, dir));
+      if (!limits.cpuset_cpus.empty())
+        LJ_TRY(write_file(dir + "/cpuset.cpus", limits.cpuset_cpus));
+      if (!limits.cpuset_mems.empty())
+        LJ_TRY(write_file(dir + "/cpuset.mems", limits.cpuset_mems));
+    }
     // v1's shares on v2's weight scale (1..10000, default 100), runc's conversion
     // (libcontainer/cgroups/utils.go ConvertCPUSharesToCgroupV2Value): 2 -> 1, 262144 -> 10000.
     if (limits.cpu_shares)
@@ -595,13 +669,28 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
     if (limits.pids) LJ_TRY(write_file(dir + "/pids.max", std::to_string(limits.pids)));
     LJ_TRY(join_fd(dir));
   }
-  if (limits.cpu_percent || limits.cpu_shares) {
+  if (limits.cpu_percent || limits.cpu_quota_us || limits.cpu_period_us || limits.cpu_shares ||
+      rt || (limits.cpu_cgroups && !l.cpu_base.empty())) {
     std::string dir = LJ_TRY(add(l.cpu_base));
-    if (limits.cpu_percent) {
-      LJ_TRY(write_file(dir + "/cpu.cfs_period_us", period));
-      LJ_TRY(write_file(dir + "/cpu.cfs_quota_us", std::to_string(limits.cpu_percent * 1000ull)));
-    }
+    // Realtime first: a SCHED_RR task cannot join a cgroup without RT bandwidth (runc's cpu.go).
+    LJ_TRY(write_rt(dir, limits.cpu_rt_period_us, limits.cpu_rt_runtime_us));
+    if (limits.cpu_period_us || !cfs_quota.empty())
+      LJ_TRY(write_file(dir + "/cpu.cfs_period_us", cfs_period));
+    if (!cfs_quota.empty()) LJ_TRY(write_file(dir + "/cpu.cfs_quota_us", cfs_quota));
     if (limits.cpu_shares) LJ_TRY(write_file(dir + "/cpu.shares", std::to_string(limits.cpu_shares)));
+    LJ_TRY(join_fd(dir));
+  }
+  if (cpuset || (limits.cpu_cgroups && !l.cpuset_base.empty())) {
+    if (l.cpuset_base.empty())
+      return fail(Errc::unsupported, "jail", "limits.cpuset_cpus/mems: no cpuset cgroup on this host");
+    if (path.empty()) {  // the base and the scope: add() makes only the jail's own directory
+      LJ_TRY(make_dir(l.cpuset_base));
+      LJ_TRY(make_dir(scoped(l.cpuset_base, scope)));
+    }
+    std::string dir = LJ_TRY(add(l.cpuset_base));
+    LJ_TRY(inherit_cpuset(l.cpuset_mount, dir));
+    if (!limits.cpuset_cpus.empty()) LJ_TRY(write_file(dir + "/cpuset.cpus", limits.cpuset_cpus));
+    if (!limits.cpuset_mems.empty()) LJ_TRY(write_file(dir + "/cpuset.mems", limits.cpuset_mems));
     LJ_TRY(join_fd(dir));
   }
   if (!limits.device_rules.empty()) {
@@ -637,7 +726,7 @@ Cgroups Cgroups::named(const std::string& name, const CgroupScope& scope) {
   const CgroupLayout& l = cgroup_layout();
   std::string handle;
   for (const std::string* base :
-       {&l.v2_base, &l.memory_base, &l.pids_base, &l.cpu_base, &l.devices_base}) {
+       {&l.v2_base, &l.memory_base, &l.pids_base, &l.cpu_base, &l.devices_base, &l.cpuset_base}) {
     if (base->empty() || name.empty()) continue;
     std::string dir = scoped(*base, scope) + "/" + name;
     if (exists(dir)) handle += (handle.empty() ? "" : ";") + dir;
@@ -736,9 +825,9 @@ Status Cgroups::freeze(bool frozen, const std::string& name) const {
   return {};
 }
 
-Status Cgroups::update(std::optional<std::uint64_t> memory_bytes, std::optional<std::uint64_t> pids,
-                       std::optional<std::uint32_t> cpu_percent) const {
-  const std::string period = "100000";
+Status Cgroups::update(const LimitsUpdate& u) const {
+  const auto& memory_bytes = u.memory_bytes;
+  const auto& pids = u.pids;
   auto find = [&](const char* file) -> std::string {
     for (const auto& d : dirs_)
       if (exists(d + "/" + file)) return d;
@@ -772,8 +861,9 @@ Status Cgroups::update(std::optional<std::uint64_t> memory_bytes, std::optional<
     const std::string d = LJ_TRY(need("pids.max", "pids"));
     LJ_TRY(write_file(d + "/pids.max", *pids ? std::to_string(*pids) : "max"));
   }
-  if (cpu_percent) {
-    const std::string quota = *cpu_percent ? std::to_string(*cpu_percent * 1000ull) : "";
+  if (u.cpu_percent || u.cpu_quota_us) {
+    auto [quota, period] = cfs_of(u.cpu_quota_us.value_or(0), u.cpu_period_us.value_or(0),
+                                  u.cpu_percent.value_or(0));
     if (v2_) {
       const std::string d = LJ_TRY(need("cpu.max", "cpu"));
       LJ_TRY(write_file(d + "/cpu.max", (quota.empty() ? "max" : quota) + " " + period));
@@ -781,6 +871,29 @@ Status Cgroups::update(std::optional<std::uint64_t> memory_bytes, std::optional<
       const std::string d = LJ_TRY(need("cpu.cfs_quota_us", "cpu"));
       LJ_TRY(write_file(d + "/cpu.cfs_period_us", period));
       LJ_TRY(write_file(d + "/cpu.cfs_quota_us", quota.empty() ? "-1" : quota));
+    }
+  }
+  if (u.cpu_rt_period_us || u.cpu_rt_runtime_us) {
+    if (v2_)
+      return fail(Errc::unsupported, "jail",
+                  "limits.cpu_rt_period_us and cpu_rt_runtime_us have no cgroup v2 file");
+    const std::string d = LJ_TRY(need("cpu.rt_runtime_us", "cpu (with realtime bandwidth)"));
+    LJ_TRY(write_rt(d, u.cpu_rt_period_us.value_or(0), u.cpu_rt_runtime_us.value_or(0)));
+  }
+  if (u.cpuset_cpus || u.cpuset_mems) {
+    const std::string d = LJ_TRY(need("cpuset.cpus", "cpuset"));
+    // Empty: the parent's again (v2 takes an empty list as that; v1 needs the values).
+    auto value = [&](const std::optional<std::string>& want, const char* file) -> Result<std::string> {
+      if (!want->empty() || v2_) return *want;
+      std::string v;
+      if (!read_file(parent_of(d) + file, &v)) return fail_errno("jail", std::string("read ") + parent_of(d) + file);
+      return trimmed(v);
+    };
+    for (const auto& [want, file] : {std::pair{&u.cpuset_cpus, "/cpuset.cpus"},
+                                     std::pair{&u.cpuset_mems, "/cpuset.mems"}}) {
+      if (!*want) continue;
+      const std::string v = LJ_TRY(value(*want, file));
+      LJ_TRY(write_file(d + file, v));
     }
   }
   return {};

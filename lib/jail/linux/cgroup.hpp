@@ -37,12 +37,14 @@ struct CgroupLayout {
   std::string v2_base;                           // <cgroup2 mount><own cgroup>/ljd
   std::string memory_base, pids_base, cpu_base;  // v1: <controller mount><own cgroup>/ljd
   std::string devices_base;                      // v1, for Limits::device_rules only
+  std::string cpuset_base;                       // v1, for Limits::cpuset_* and cpu_cgroups
   bool memsw = false;                            // v1 memory.memsw.* present (swap accounting)
   // Each hierarchy's mount point and this process's own cgroup in it ("/" at the root), for a
   // jail placed at a path of its own (JailSpec::cgroup_path).
-  std::string v2_mount, memory_mount, pids_mount, cpu_mount, freezer_mount, devices_mount;
+  std::string v2_mount, memory_mount, pids_mount, cpu_mount, freezer_mount, devices_mount,
+      cpuset_mount;
   std::string v2_own = "/", memory_own = "/", pids_own = "/", cpu_own = "/", freezer_own = "/",
-              devices_own = "/";
+              devices_own = "/", cpuset_own = "/";
 };
 
 // The layout of this machine (computed on first call, then cached; thread-safe).
@@ -96,8 +98,9 @@ class Cgroups {
 
   // Makes (or takes from the idle pool) the jail's cgroups and writes the limits: v2 one cgroup;
   // v1 memory and pids cgroups (whether limited or not; none only on a machine without these
-  // controllers), cpu for a cpu limit, devices for device rules (never pooled: removed at the
-  // end). v2 makes nothing for device rules: the caller checks that a nodev root gives what
+  // controllers), cpu for a cpu limit, cpuset for CPUs or memory nodes (both also for
+  // Limits::cpu_cgroups), devices for device rules (cpuset and devices never pooled: removed at
+  // the end). v2 makes nothing for device rules: the caller checks that a nodev root gives what
   // they ask (device_rules_need_a_cgroup) or refuses them. Errors name the file and errno; whatever was made is
   // removed again.
   // With a path (JailSpec::cgroup_path) the cgroups are there instead, in every hierarchy, never
@@ -135,9 +138,9 @@ class Cgroups {
   // that the jail's processes are moved into and frozen (until none is left outside), then
   // thawed, moved back to this process's freezer cgroup and removed.
   Status freeze(bool frozen, const std::string& name) const;
-  // Backend::update: the limits given are written (0: none), the others left.
-  Status update(std::optional<std::uint64_t> memory_bytes, std::optional<std::uint64_t> pids,
-                std::optional<std::uint32_t> cpu_percent) const;
+  // Backend::update: the limits given are written (0: none), the others left. A limit whose
+  // cgroup the jail was made without is Errc::unsupported.
+  Status update(const LimitsUpdate& u) const;
   // Lets go of the directories without touching them: for a Cgroups made from a handle only to
   // freeze or update a jail someone else owns (the destructor would destroy them).
   void forget() {

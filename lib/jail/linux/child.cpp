@@ -86,9 +86,16 @@ void copy(char* dst, std::size_t cap, const char* src) {
 // Moves every descriptor the jail needs to its slot and closes all others: the daemon's own
 // descriptors (close-on-exec or not) must not survive in init, nor reach lj-init.
 void relocate_fds(const ChildPlan& p) {
-  int high = kSlotEnd;
+  const int keep = p.preserve_fds;  // the parent's 3 .. 3+keep-1, carried at kSlotEnd..
+  int high = kSlotEnd + keep;
   for (int fd : p.fds)
     if (fd >= high) high = fd + 1;
+  if (3 + keep > high) high = 3 + keep;
+  int kept[kMaxPreservedFds];
+  for (int i = 0; i < keep; ++i) {  // above every slot and source: the moves below clobber none
+    kept[i] = ::fcntl(3 + i, F_DUPFD_CLOEXEC, high);
+    if (kept[i] < 0) die(p.fds[kSlotError], "dup preserved descriptor", errno, "");
+  }
   int tmp[kSlotEnd];
   for (int s = 0; s < kSlotEnd; ++s) {
     tmp[s] = -1;
@@ -100,7 +107,10 @@ void relocate_fds(const ChildPlan& p) {
   for (int s = 0; s < kSlotEnd; ++s)
     if (tmp[s] >= 0 && ::dup3(tmp[s], s, O_CLOEXEC) < 0)
       die(tmp[kSlotError], "dup descriptor", errno, "");
-  ::syscall(SYS_close_range, static_cast<unsigned>(kSlotEnd), ~0U, 0U);
+  for (int i = 0; i < keep; ++i)
+    if (::dup3(kept[i], kSlotEnd + i, O_CLOEXEC) < 0)
+      die(kSlotError, "dup preserved descriptor", errno, "");
+  ::syscall(SYS_close_range, static_cast<unsigned>(kSlotEnd + keep), ~0U, 0U);
 }
 
 char* utoa(char* end, unsigned v) {
@@ -331,6 +341,14 @@ bool create_hooks_before_pivot(const void* arg, MountFailure* mf) noexcept {
     ::_exit(127);
   }
   ::close(kSlotHold);
+  // --preserve-fds: to 3.. now, the slots below them all closed (kSlotError above, the others at
+  // exec_command's close_range); in increasing order, so no source is overwritten before use
+  // (3+i reaches kSlotEnd+j only for j < i). The sources are close-on-exec: the exec drops them.
+  for (int i = 0; i < p.preserve_fds; ++i)
+    if (::dup2(kSlotEnd + i, 3 + i) < 0) {
+      write_str(2, "ljoci: moving a preserved descriptor failed\n");
+      ::_exit(127);
+    }
   HookFailure hf;
   if (!run_hooks(p.start_hooks, &hf)) {
     write_str(2, "ljoci: ");
@@ -405,7 +423,10 @@ void take_terminal(uid_t uid, gid_t gid) {
   // Everything of init's goes but the script and the hold descriptor (closed at the exec).
   ::syscall(SYS_close_range, static_cast<unsigned>(kSlotScript + 1),
             static_cast<unsigned>(kSlotHold - 1), 0U);
-  ::syscall(SYS_close_range, static_cast<unsigned>(kSlotHold + 1), ~0U, 0U);
+  // (the preserved descriptors, ProcessOptions::preserve_fds, stay at kSlotEnd..)
+  ::syscall(SYS_close_range, static_cast<unsigned>(kSlotHold + 1),
+            static_cast<unsigned>(kSlotEnd - 1), 0U);
+  ::syscall(SYS_close_range, static_cast<unsigned>(kSlotEnd + p.preserve_fds), ~0U, 0U);
   if (p.fds[kSlotHold] < 0) ::close(kSlotHold);
   if (p.fds[kSlotScript] >= 0) ::fcntl(kSlotScript, F_SETFD, 0);  // the interpreter opens it
 
@@ -745,8 +766,12 @@ void child_main(const ChildPlan& p) noexcept {
       die(kSlotError, "write", errno, "/proc/self/oom_score_adj");
     ::close(fd);
   }
-  // Joined namespaces (JoinedNamespaces) before anything is done in them: the hostname, the
-  // mqueue mount (ipc), the cgroup namespace's root (below, in place of a new one).
+  // Joined namespaces (JoinedNamespaces) before anything is done in them: the root assembled
+  // in a joined mount namespace, the hostname, the mqueue mount (ipc), the cgroup namespace's
+  // root (below, in place of a new one).
+  if (p.fds[kSlotJoinMnt] >= 0 && ::setns(kSlotJoinMnt, CLONE_NEWNS) != 0)
+    die(kSlotError, "setns", errno, "mount namespace");
+  ::close(kSlotJoinMnt);
   if (p.fds[kSlotJoinIpc] >= 0 && ::setns(kSlotJoinIpc, CLONE_NEWIPC) != 0)
     die(kSlotError, "setns", errno, "ipc namespace");
   if (p.fds[kSlotJoinUts] >= 0 && ::setns(kSlotJoinUts, CLONE_NEWUTS) != 0)

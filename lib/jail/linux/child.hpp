@@ -51,7 +51,8 @@ enum Slot : int {
   // Two more v1 cgroups (devices, cpuset) past the first three, joined and closed as those.
   kSlotCgroup3 = 24,
   kSlotCgroup4 = 25,
-  kSlotEnd = 26,
+  kSlotJoinMnt = 26,  // a mount namespace to assemble the root in (JoinedNamespaces::mnt)
+  kSlotEnd = 27,
   // Made by init itself once the two above are closed: the command waits for EOF on the read
   // end, which comes once init has become the reaper (its exec done, non-dumpable again), so it
   // never sees ljd as /proc/1/exe.
@@ -62,11 +63,13 @@ enum Slot : int {
 // sync socket has (an exec has none); its v2 cgroup directory, or v1 `tasks` files, at
 // kCgroupSlots.
 constexpr int kSlotJail = kSlotSync;
+// ProcessOptions::preserve_fds at most (runc has none; podman passes a handful).
+constexpr int kMaxPreservedFds = 64;
 static_assert(kSlotStatus == LJ_INIT_SLOT_STATUS && kSlotStatusFile == LJ_INIT_SLOT_STATUS_FILE);
 static_assert(kSlotGoWrite > kSlotGoRead && kSlotGoRead > kSlotReaper);
 static_assert(kSlotOutRead > kSlotSysfsNetns && kSlotErrRead + 1 == kSlotConsole);
 static_assert(kSlotConsole + 1 == kSlotHold && kSlotHold + 1 == kSlotJoinIpc);
-static_assert(kSlotJoinCgroup + 1 == kSlotCgroup3 && kSlotCgroup4 + 1 == kSlotEnd);
+static_assert(kSlotJoinCgroup + 1 == kSlotCgroup3 && kSlotCgroup4 + 2 == kSlotEnd);
 // The slots of a jail's v1 cgroups' `tasks` files (or, first, its v2 directory), in order.
 constexpr int kCgroupSlots[] = {kSlotCgroup0, kSlotCgroup0 + 1, kSlotCgroup0 + 2, kSlotCgroup3,
                                 kSlotCgroup4};
@@ -90,10 +93,13 @@ struct ChildPlan {
   RootProgram root;
 
   // Descriptors in the parent's numbering, -1 when unused; moved to their slots in the child.
-  int fds[kSlotEnd] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+  int fds[kSlotEnd] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 
   bool join_then_unshare_cgroupns = false;  // join (kSlotCgroup*), then a cgroup namespace
+  // ProcessOptions::preserve_fds: the parent's 3.. carried at kSlotEnd.. (close-on-exec, so
+  // lj-init drops them), moved to 3.. by the held command just before its exec.
+  int preserve_fds = 0;
   bool subreaper = false;  // in a joined pid namespace: the jail's orphans still come to init
   bool wait_sync = false;                   // wait for the parent (uid_map, network) first
   bool loopback_up = false;                 // a private network namespace

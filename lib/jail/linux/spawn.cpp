@@ -275,6 +275,17 @@ Status plan_process_options(const ProcessOptions& o, ChildPlan& plan,
     plan.command_seccomp = &command_seccomp;
   }
   plan.fds[kSlotHold] = o.hold_fd;
+  // Placed at 3.. once the error pipe (slot 3) is closed, which only a held command does.
+  if (o.preserve_fds < 0 || o.preserve_fds > kMaxPreservedFds)
+    return fail(Errc::invalid_argument, "jail",
+                "preserve_fds " + std::to_string(o.preserve_fds) + ": outside 0.." +
+                    std::to_string(kMaxPreservedFds));
+  if (o.preserve_fds && o.hold_fd < 0)
+    return fail(Errc::invalid_argument, "jail", "preserve_fds needs a held command (hold_fd)");
+  for (int i = 0; i < o.preserve_fds; ++i)
+    if (::fcntl(3 + i, F_GETFD) < 0)
+      return fail_errno("jail", "preserve_fds: descriptor " + std::to_string(3 + i));
+  plan.preserve_fds = o.preserve_fds;
   return {};
 }
 
@@ -424,11 +435,25 @@ Status prepare_command(const JailSpec& spec, const SpawnContext& ctx, Launch& l)
   plan.fds[kSlotJoinIpc] = spec.join.ipc;
   plan.fds[kSlotJoinUts] = spec.join.uts;
   plan.fds[kSlotJoinCgroup] = spec.join.cgroup;
+  if (spec.join.mnt >= 0) {
+    // Never the spawner's own mount namespace: the root program would make the host's mounts
+    // private and pivot the host's root.
+    struct stat want {}, own {};
+    if (::fstat(spec.join.mnt, &want) != 0) return fail_errno("jail", "fstat join.mnt");
+    if (::stat("/proc/self/ns/mnt", &own) != 0) return fail_errno("jail", "stat /proc/self/ns/mnt");
+    if (want.st_dev == own.st_dev && want.st_ino == own.st_ino)
+      return fail(Errc::invalid_argument, "jail",
+                  "join.mnt is the spawner's own mount namespace (the root is assembled in the "
+                  "namespace joined: the host's would be pivoted)");
+  }
+  plan.fds[kSlotJoinMnt] = spec.join.mnt;
   // A joined UTS namespace keeps its hostname unless the spec names one.
   if (spec.join.uts >= 0) plan.hostname = spec.hostname;
   plan.subreaper = spec.join.pid >= 0;
   plan_hooks(spec.process.create_hooks, "createContainer", plan.create_hooks);
   plan_hooks(spec.process.start_hooks, "startContainer", plan.start_hooks);
+  if (!spec.script.empty() && spec.process.preserve_fds)
+    return fail(Errc::invalid_argument, "jail", "preserve_fds with a script (its memfd is slot 4)");
   return plan_process_options(spec.process, plan, l.command_seccomp);
 }
 
@@ -522,7 +547,8 @@ Status clone_init(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
 
   const bool private_net = spec.network.mode != NetworkMode::inherit;
   // Joined namespaces (JoinedNamespaces) are not made: init enters them first (child_main).
-  std::uint64_t flags = CLONE_PIDFD | CLONE_NEWNS;
+  std::uint64_t flags = CLONE_PIDFD;
+  if (spec.join.mnt < 0) flags |= CLONE_NEWNS;
   if (spec.join.pid < 0) flags |= CLONE_NEWPID;
   if (spec.join.uts < 0) flags |= CLONE_NEWUTS;
   if (spec.join.ipc < 0) flags |= CLONE_NEWIPC;

@@ -26,6 +26,7 @@
 #include "common/fd.hpp"
 #include "jail/freebsd/jail_sys.hpp"
 #include "jail/freebsd/root_mounts.hpp"
+#include "world_fixture.hpp"
 
 namespace lj::jail::freebsd {
 namespace {
@@ -39,22 +40,16 @@ struct Ran {
   bool ok() const { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
 };
 
-class LjociFreebsdTest : public ::testing::Test {
+class LjociFreebsdTest : public WorldTest {
  protected:
+  LjociFreebsdTest() : WorldTest("lj-ljoci-test") {}
+
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root: jail_set(2), nmount(2)";
-    const char* w = ::getenv("LJ_TEST_WORLD");
+    WorldTest::SetUp();
+    if (!ready()) return;
     const char* l = ::getenv("LJOCI");
-    if (w == nullptr || *w == '\0' || !fs::exists(fs::path(w) / "probe"))
-      GTEST_SKIP() << "set LJ_TEST_WORLD to a world with tests/freebsd/probe.c built as /probe";
     if (l == nullptr || *l == '\0' || !fs::exists(l)) GTEST_SKIP() << "set LJOCI to the ljoci binary";
-    world_ = w;
     ljoci_ = l;
-    std::string tmpl =
-        (fs::temp_directory_path() / ("lj-ljoci-test-" + std::to_string(::getpid()) + "-XXXXXX"))
-            .string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
     // As conmon and containerd's shim: the container's process, left by `create`, becomes ours.
     ASSERT_EQ(::procctl(P_PID, ::getpid(), PROC_REAP_ACQUIRE, nullptr), 0) << std::strerror(errno);
     reaper_ = true;
@@ -62,11 +57,7 @@ class LjociFreebsdTest : public ::testing::Test {
 
   void TearDown() override {
     if (reaper_) (void)::procctl(P_PID, ::getpid(), PROC_REAP_RELEASE, nullptr);
-    if (dir_.empty()) return;
-    auto left = mounts_under(fs::canonical(dir_));
-    ASSERT_TRUE(left);
-    EXPECT_TRUE(left->empty()) << "mount left: " << left->front().target;
-    if (left && left->empty()) fs::remove_all(dir_);
+    WorldTest::TearDown();
   }
 
   // A bundle whose process is `/probe ARGS...` on the world, read-only (the guest's / is cd9660).
@@ -135,8 +126,7 @@ class LjociFreebsdTest : public ::testing::Test {
     return -1;
   }
 
-  std::string world_, ljoci_;
-  fs::path dir_;
+  std::string ljoci_;
   bool reaper_ = false;
 };
 

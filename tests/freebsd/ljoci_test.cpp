@@ -1,6 +1,7 @@
-// ljoci, the OCI runtime, on the real FreeBSD kernel: runc's create, state, start, kill and
-// delete, run as a caller (conmon, containerd's shim) runs them: a subreaper that runs the
-// commands and waits for the container's process, which `create` leaves to it. They need root, a
+// ljoci, the OCI runtime, on the real FreeBSD kernel: runc's create, state, start, kill, delete,
+// ps, pause/resume and update, the exit file and the runtime hooks, run as a caller (conmon,
+// containerd's shim) runs them: a subreaper that runs the commands and waits for the
+// container's process, which `create` leaves to it. They need root, a
 // world holding tests/freebsd/probe.c built static as /probe ($LJ_TEST_WORLD) and the ljoci
 // binary ($LJOCI), and skip with the reason otherwise. They run in the FreeBSD 13 test guest
 // (scripts/test-freebsd-guest builds both) and on any FreeBSD host.
@@ -15,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -61,7 +63,9 @@ class LjociFreebsdTest : public WorldTest {
   }
 
   // A bundle whose process is `/probe ARGS...` on the world, read-only (the guest's / is cd9660).
-  fs::path bundle(const std::string& name, const std::vector<std::string>& probe_args) {
+  // `more`: further members of the config's top-level object (", \"hooks\": {...}").
+  fs::path bundle(const std::string& name, const std::vector<std::string>& probe_args,
+                  const std::string& more = "") {
     const fs::path b = dir_ / name;
     fs::create_directories(b);
     std::string args = "\"/probe\"";
@@ -69,7 +73,7 @@ class LjociFreebsdTest : public WorldTest {
     std::ofstream(b / "config.json")
         << R"({"ociVersion": "1.0.2", "root": {"path": ")" << world_
         << R"(", "readonly": true}, "process": {"args": [)" << args
-        << R"(], "cwd": "/", "user": {"uid": 0, "gid": 0}}, "freebsd": {}})";
+        << R"(], "cwd": "/", "user": {"uid": 0, "gid": 0}}, "freebsd": {})" << more << "}";
     return b;
   }
 
@@ -124,6 +128,60 @@ class LjociFreebsdTest : public WorldTest {
       if (got < 0) return -1;
     }
     return -1;
+  }
+
+  // The container's exit file once it has a line (its watcher writes it a moment after the
+  // reaper's wait returns); empty when none comes within `limit`.
+  std::string exit_file(const std::string& id, std::chrono::milliseconds limit = 10s) {
+    for (auto until = std::chrono::steady_clock::now() + limit;
+         std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(10ms)) {
+      std::ifstream in(dir_ / "state" / id / "exit");
+      std::string line;
+      if (std::getline(in, line) && !line.empty()) return line;
+    }
+    return {};
+  }
+
+  // The live processes of the container's jail (named by its id), once there are `want` of them
+  // (its command forks); what there is after `limit` otherwise.
+  static std::vector<ProcInfo> jail_processes(const std::string& id, std::size_t want,
+                                              std::chrono::milliseconds limit = 10s) {
+    std::vector<ProcInfo> live;
+    for (auto until = std::chrono::steady_clock::now() + limit;; std::this_thread::sleep_for(10ms)) {
+      live.clear();
+      auto jid = find_jail(id);
+      if (jid && *jid) {
+        auto procs = processes_in_jail(**jid);
+        if (procs)
+          for (const auto& p : *procs)
+            if (!p.zombie) live.push_back(p);
+      }
+      if (live.size() >= want || std::chrono::steady_clock::now() >= until) return live;
+    }
+  }
+
+  // A running container started from `bundle`, its stdout to /dev/null: its pid, or -1.
+  long create_and_start(const fs::path& bundle, const std::string& id) {
+    UniqueFd devnull(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+    Ran c = ljoci({"create", "--bundle", bundle.string(), id}, devnull.get());
+    EXPECT_TRUE(c.ok()) << "ljoci create: status " << c.status;
+    if (!c.ok()) return -1;
+    Ran s = ljoci({"start", id});
+    EXPECT_TRUE(s.ok()) << "ljoci start: status " << s.status << " " << s.out;
+    return s.ok() ? state(id).second : -1;
+  }
+
+  // Kills every process of a running container (kill --all KILL), reaps them as its caller's
+  // reaper does (the command first: its children are ours once it is gone; zombies would keep
+  // the jail dying) and deletes it.
+  void kill_all_and_delete(const std::string& id, pid_t main, const std::vector<ProcInfo>& procs) {
+    Ran k = ljoci({"kill", "--all", id, "KILL"});
+    EXPECT_TRUE(k.ok()) << "ljoci kill --all: status " << k.status;
+    EXPECT_NE(wait_child(main), -1);
+    for (const auto& p : procs)
+      if (p.pid != main) EXPECT_NE(wait_child(p.pid), -1) << "pid " << p.pid;
+    Ran d = ljoci({"delete", id});
+    EXPECT_TRUE(d.ok()) << "ljoci delete: status " << d.status;
   }
 
   std::string ljoci_;
@@ -187,12 +245,143 @@ TEST_F(LjociFreebsdTest, KillACreatedContainerThenDelete) {
   const int ws = wait_child(static_cast<pid_t>(pid));
   EXPECT_TRUE(WIFSIGNALED(ws)) << "wait status " << ws;
   EXPECT_EQ(state("c2").first, "stopped");
+  EXPECT_EQ(exit_file("c2"), "killed " + std::to_string(WTERMSIG(ws)));
   EXPECT_FALSE(ljoci({"start", "c2"}).ok()) << "a stopped container started";
   Ran d = ljoci({"delete", "c2"});
   EXPECT_TRUE(d.ok()) << "ljoci delete: status " << d.status;
   auto left = find_jail("c2", /*dying=*/false);
   ASSERT_TRUE(left);
   EXPECT_FALSE(left->has_value());
+}
+
+// The exit file after `create` (FreeBSD has no lj-init): once the command, the reaper's child,
+// has exited, <root>/<id>/exit says how ("exited 7"), as Linux's init writes it, while the status
+// still reaches the reaper's wait(2) (the watcher is no parent of it) and state says stopped.
+TEST_F(LjociFreebsdTest, TheExitFileHoldsTheStatusAfterCreate) {
+  const long pid = create_and_start(bundle("b3", {"exit", "7"}), "c3");
+  ASSERT_GT(pid, 0);
+  const int ws = wait_child(static_cast<pid_t>(pid));
+  EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 7) << "wait status " << ws;
+  EXPECT_EQ(exit_file("c3"), "exited 7");
+  EXPECT_EQ(state("c3").first, "stopped");
+  Ran d = ljoci({"delete", "c3"});
+  EXPECT_TRUE(d.ok()) << "ljoci delete: status " << d.status;
+}
+
+// ps lists every live process of the container's jail: the command and the children it forked
+// (in sessions of their own), nothing of the host's.
+TEST_F(LjociFreebsdTest, PsListsEveryProcessOfTheJail) {
+  const long pid = create_and_start(bundle("b4", {"sleepers", "2", "60"}), "c4");
+  ASSERT_GT(pid, 0);
+  const auto procs = jail_processes("c4", 3);
+  ASSERT_EQ(procs.size(), 3u);
+  Ran ps = ljoci({"ps", "--format", "json", "c4"});
+  EXPECT_TRUE(ps.ok()) << "ljoci ps: status " << ps.status;
+  std::vector<long> listed;
+  for (std::size_t at = ps.out.find_first_of("0123456789"); at != std::string::npos;
+       at = ps.out.find_first_of("0123456789", ps.out.find_first_not_of("0123456789", at)))
+    listed.push_back(std::stol(ps.out.substr(at)));
+  std::vector<long> want;
+  for (const auto& p : procs) want.push_back(p.pid);
+  std::sort(listed.begin(), listed.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(listed, want) << ps.out;
+  EXPECT_NE(std::find(listed.begin(), listed.end(), pid), listed.end()) << "the command is not listed";
+  kill_all_and_delete("c4", static_cast<pid_t>(pid), procs);
+}
+
+// pause stops every process of the jail (SIGSTOP: FreeBSD has no freezer) and state says paused;
+// resume lets them all go on and state says running again. A created container cannot be paused.
+TEST_F(LjociFreebsdTest, PauseStopsEveryProcessAndResumeLetsThemGo) {
+  const fs::path b = bundle("b5", {"sleepers", "2", "60"});
+  UniqueFd devnull(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+  ASSERT_TRUE(ljoci({"create", "--bundle", b.string(), "c5"}, devnull.get()).ok());
+  EXPECT_FALSE(ljoci({"pause", "c5"}).ok()) << "a created container was paused";
+  ASSERT_TRUE(ljoci({"start", "c5"}).ok());
+  const pid_t pid = static_cast<pid_t>(state("c5").second);
+  ASSERT_GT(pid, 0);
+  const auto procs = jail_processes("c5", 3);
+  ASSERT_EQ(procs.size(), 3u);
+  Ran p = ljoci({"pause", "c5"});
+  EXPECT_TRUE(p.ok()) << "ljoci pause: status " << p.status;
+  EXPECT_EQ(state("c5").first, "paused");
+  for (const auto& q : jail_processes("c5", 3)) EXPECT_TRUE(q.stopped) << "pid " << q.pid << " runs";
+  EXPECT_FALSE(ljoci({"pause", "c5"}).ok()) << "a paused container was paused again";
+  Ran r = ljoci({"resume", "c5"});
+  EXPECT_TRUE(r.ok()) << "ljoci resume: status " << r.status;
+  EXPECT_EQ(state("c5").first, "running");
+  for (const auto& q : jail_processes("c5", 3)) EXPECT_FALSE(q.stopped) << "pid " << q.pid << " stopped";
+  kill_all_and_delete("c5", pid, procs);
+}
+
+// update --pids-limit: rctl rules of the jail replaced while it runs. With a limit of 2 the
+// command's second fork fails (it exits 1 at once instead of sleeping); a limit set and then
+// lifted (0) lets all four children run.
+TEST_F(LjociFreebsdTest, UpdateSetsAndLiftsThePidsLimit) {
+  if (!racct_enabled()) GTEST_SKIP() << "needs kern.racct.enable=1 (rctl)";
+  UniqueFd devnull(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+  const fs::path b = bundle("b6", {"sleepers", "4", "1"});
+  for (const std::string id : {"c6", "c7"}) {
+    ASSERT_TRUE(ljoci({"create", "--bundle", b.string(), id}, devnull.get()).ok());
+    Ran u = ljoci({"update", "--pids-limit", "2", id});
+    EXPECT_TRUE(u.ok()) << "ljoci update: status " << u.status;
+  }
+  Ran lift = ljoci({"update", "--pids-limit", "0", "c7"});
+  EXPECT_TRUE(lift.ok()) << "ljoci update: status " << lift.status;
+  for (const std::string id : {"c6", "c7"}) {
+    const pid_t pid = static_cast<pid_t>(state(id).second);
+    ASSERT_TRUE(ljoci({"start", id}).ok());
+    const int ws = wait_child(pid);
+    if (id == "c6")
+      EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 1) << "limited: wait status " << ws;
+    else
+      EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << "lifted: wait status " << ws;
+    // c6's first child sleeps on (1 s): it is ours once the command is gone, and reaped when
+    // it ends (a zombie would keep the jail dying and fail the delete).
+    for (auto until = std::chrono::steady_clock::now() + 10s;
+         std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(10ms)) {
+      while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+      }
+      if (jail_processes(id, 0, 0ms).empty()) break;
+    }
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    Ran d = ljoci({"delete", id});
+    EXPECT_TRUE(d.ok()) << "ljoci delete " << id << ": status " << d.status;
+  }
+}
+
+// The hooks of the runtime namespace, which ljoci runs on the host itself: prestart and
+// createRuntime at create, poststart after start, poststop at delete, each once and at its
+// point. Each is the world's probe writing a file of the test's and printing its kind (on ljoci's
+// stdout: start's and delete's are captured).
+TEST_F(LjociFreebsdTest, TheRuntimeHooksRunAtTheirPoints) {
+  std::string hooks = R"(, "hooks": {)";
+  const char* kinds[] = {"prestart", "createRuntime", "poststart", "poststop"};
+  for (const char* k : kinds) {
+    hooks += std::string(k == kinds[0] ? "" : ", ") + "\"" + k + R"(": [{"path": ")" + world_ +
+             R"(/probe", "args": ["probe", "write", ")" + (dir_ / k).string() + R"(", ")" + k +
+             R"("]}])";
+  }
+  hooks += "}";
+  const fs::path b = bundle("b8", {"exit", "0"}, hooks);
+  UniqueFd devnull(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+  Ran c = ljoci({"create", "--bundle", b.string(), "c8"}, devnull.get());
+  ASSERT_TRUE(c.ok()) << "ljoci create: status " << c.status;
+  EXPECT_TRUE(fs::exists(dir_ / "prestart"));
+  EXPECT_TRUE(fs::exists(dir_ / "createRuntime"));
+  EXPECT_FALSE(fs::exists(dir_ / "poststart")) << "poststart ran at create";
+  const pid_t pid = static_cast<pid_t>(state("c8").second);
+  ASSERT_GT(pid, 0);
+  Ran s = ljoci({"start", "c8"});
+  EXPECT_TRUE(s.ok()) << "ljoci start: status " << s.status;
+  EXPECT_EQ(s.out, "poststart\n");
+  EXPECT_FALSE(fs::exists(dir_ / "poststop")) << "poststop ran before delete";
+  const int ws = wait_child(pid);
+  EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << "wait status " << ws;
+  Ran d = ljoci({"delete", "c8"});
+  EXPECT_TRUE(d.ok()) << "ljoci delete: status " << d.status;
+  EXPECT_EQ(d.out, "poststop\n");
 }
 
 }  // namespace

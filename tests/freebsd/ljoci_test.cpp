@@ -166,9 +166,11 @@ class LjociFreebsdTest : public WorldTest {
     Ran c = ljoci({"create", "--bundle", bundle.string(), id}, devnull.get());
     EXPECT_TRUE(c.ok()) << "ljoci create: status " << c.status;
     if (!c.ok()) return -1;
+    // Read before the start: a command that ends at once is stopped (pid 0) right after it.
+    const long pid = state(id).second;
     Ran s = ljoci({"start", id});
     EXPECT_TRUE(s.ok()) << "ljoci start: status " << s.status << " " << s.out;
-    return s.ok() ? state(id).second : -1;
+    return s.ok() ? pid : -1;
   }
 
   // Kills every process of a running container (kill --all KILL), reaps them as its caller's

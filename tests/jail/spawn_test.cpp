@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <thread>
 
 #include "jail/linux/child.hpp"
+#include "jail/linux/clone_run.hpp"
 #include "jail_fixture.hpp"
 
 namespace lj::jail::test {
@@ -102,6 +104,61 @@ TEST_F(JailTest, CapabilitiesAreTheDefaultSetWithNoNewPrivs) {
   std::snprintf(want, sizeof want, "%016llx",
                 static_cast<unsigned long long>(default_capabilities()));
   EXPECT_EQ(r->out, std::string("CapEff:\t") + want + "\nCapBnd:\t" + want + "\nNoNewPrivs:\t1\n");
+}
+
+// A jail's command runs our memory on the spawning thread's block (its errno) until its execve
+// (clone_sharing_memory), so the spawning thread must not run meanwhile, not even a signal
+// handler: one that saves errno and restores it, as handlers must, writes a stale value over the
+// command's (CI's soak lost jails so: "execve sh: Bad file descriptor"). This handler watches
+// instead of writing: errno changing while it runs can only be another process's write.
+std::atomic<int> g_errno_changed_under_handler{0};
+std::atomic<int> g_handler_runs{0};
+void watch_errno(int) {
+  const int before = errno;
+  for (int i = 0; i < 20000; ++i) __asm__ volatile("" ::: "memory");  // ~20 us, not optimized out
+  if (errno != before) g_errno_changed_under_handler.fetch_add(1);
+  g_handler_runs.fetch_add(1);
+}
+
+TEST_F(JailTest, NoHandlerOfTheSpawningThreadRunsWhileTheCommandSharesItsErrno) {
+  if (!clone_run_supported())
+    GTEST_SKIP() << "this build spawns by copy (sanitized, or no clone_run here): nothing shared";
+  // A PATH that keeps the command's search writing errno, with changing values: ENOENT for a
+  // missing directory, ENOTDIR through a file.
+  std::string path = "PATH=";
+  for (int i = 0; i < 100; ++i) path += "/nx" + std::to_string(i) + ":/bin/probe:";
+  path += "/bin";
+  struct sigaction sa, old;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = watch_errno;
+  sa.sa_flags = SA_RESTART;
+  ASSERT_EQ(::sigaction(SIGUSR1, &sa, &old), 0);
+  const pid_t self = ::getpid(), tid = static_cast<pid_t>(::syscall(SYS_gettid));
+  std::atomic<bool> pinging{false}, done{false};
+  std::thread pinger([&] {
+    while (!done) {
+      if (pinging) ::syscall(SYS_tgkill, self, tid, SIGUSR1);
+      ::usleep(20);
+    }
+  });
+  for (int i = 0; i < 20; ++i) {
+    auto s = probe({"pid"});
+    s.argv[0] = "probe";
+    s.env = {path};
+    pinging = true;
+    auto started = start(s, true);
+    pinging = false;
+    ASSERT_TRUE(started) << started.error().what();
+    auto st = started->jail->wait();
+    ASSERT_TRUE(st) << st.error().what();
+    EXPECT_EQ(st->code, 0);
+  }
+  done = true;
+  pinger.join();
+  ::sigaction(SIGUSR1, &old, nullptr);
+  EXPECT_GT(g_handler_runs.load(), 0) << "no signal reached the spawning thread: nothing shown";
+  EXPECT_EQ(g_errno_changed_under_handler.load(), 0)
+      << "the spawning thread ran a handler while a command wrote its errno";
 }
 
 TEST_F(JailTest, ExitCodeAndSignalPropagateExactly) {

@@ -173,6 +173,7 @@ struct ExecLaunch {
   UniqueFd monitor_pidfd;
   pid_t monitor = -1;
   bool owned = true;
+  std::optional<ExecRecord> record;  // read by clone_sharing_memory when the monitor shared it
 
   ExecLaunch() = default;
   ExecLaunch(const ExecLaunch&) = delete;
@@ -282,12 +283,12 @@ int monitor_entry(void* plan) {
 // reserved descriptor block, as a jail's init is: it was a copy of ljd (clone3 without CLONE_VM,
 // 141 MB mapped), run on copy-on-write faults until its exec of lj-init, and the process a copy
 // of that copy, most of an exec's CPU (docs/attach.md). This thread sleeps until the monitor has
-// exec'd (or died); the process then runs our memory until its own execve, which wait_for_exec
-// waits for, and our mm is kept non-dumpable meanwhile (undumpable.hpp). A jail with a user
-// namespace too: setns(2) CLONE_NEWUSER wants a caller alone in its thread group and fs struct
-// (userns_install), which a CLONE_VM child without CLONE_THREAD or CLONE_FS is. A copy, as before,
-// in a sanitized build only (clone_run_supported). Every signal blocked across either clone: no
-// handler of ours may run in the child.
+// exec'd (or died); the process then runs our memory until its own execve, which
+// clone_sharing_memory waits for, and our mm is kept non-dumpable meanwhile (undumpable.hpp). A
+// jail with a user namespace too: setns(2) CLONE_NEWUSER wants a caller alone in its thread group
+// and fs struct (userns_install), which a CLONE_VM child without CLONE_THREAD or CLONE_FS is. A
+// copy, as before, in a sanitized build only (clone_run_supported). Every signal blocked across
+// either clone: no handler of ours may run in the child.
 Status clone_monitor(const SpawnContext& ctx, ExecLaunch& l) {
   ChildPlan& plan = l.plan;
   l.share = clone_run_supported();
@@ -306,7 +307,9 @@ Status clone_monitor(const SpawnContext& ctx, ExecLaunch& l) {
   args.exit_signal = SIGCHLD;
   long pid = -1;
   if (l.share) {
-    pid = clone_sharing_memory(args, l.block, l.stacks, monitor_entry, plan);
+    l.record.emplace();
+    pid = clone_sharing_memory(args, l.block, l.stacks, monitor_entry, plan, l.err_wr,
+                               l.err_rd.get(), &*l.record);
   } else {
     sigset_t all, old;
     sigfillset(&all);
@@ -318,7 +321,6 @@ Status clone_monitor(const SpawnContext& ctx, ExecLaunch& l) {
     errno = err;
   }
   if (pid < 0) return fail_errno("jail", "clone3");
-  // From here until wait_for_exec's EOF, nothing that may set errno: the process shares it.
   l.monitor_pidfd.reset(pidfd);
   l.monitor = static_cast<pid_t>(pid);
   l.err_wr.reset();
@@ -329,21 +331,12 @@ Status clone_monitor(const SpawnContext& ctx, ExecLaunch& l) {
 }
 
 // 6. Wait for the exec: EOF on the error pipe (the monitor's lj-init and the process's command
-// both exec'd), or the record of the step that failed, and EOF after it: the monitor and the
-// process may run our memory and its stacks until they have exec'd or died, and hold our errno
-// until then (a failed read is retried, never looked at).
+// both exec'd), or the record of the step that failed. Already read when the monitor shared our
+// memory: the process ran it, on this thread's errno, until its execve.
 Status wait_for_exec(ExecLaunch& l) {
-  ChildError ce;
-  std::size_t got = 0;
-  for (;;) {
-    char* at = got < sizeof ce ? reinterpret_cast<char*>(&ce) + got : nullptr;
-    char rest[sizeof ce];
-    ssize_t n = ::read(l.err_rd.get(), at ? at : rest, at ? sizeof ce - got : sizeof rest);
-    if (n < 0) continue;
-    if (n == 0) break;
-    if (at) got += static_cast<std::size_t>(n);
-  }
-  if (got != sizeof ce) return {};
+  if (!l.record) l.record = read_exec_record(l.err_rd.get());
+  if (!l.record->failed()) return {};
+  ChildError& ce = l.record->error;
   // The jail ended meanwhile: its namespaces cannot be entered any more.
   if (std::string_view(ce.step) == "setns" && ce.err == ESRCH)
     return fail(Errc::not_found, "jail", "the jail is not running");

@@ -1,5 +1,7 @@
 #include "jail/linux/fd_blocks.hpp"
 
+#include "jail/linux/raw_syscall.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -27,8 +29,11 @@ FdBlocks::Block* FdBlocks::take() {
   return nullptr;
 }
 
+void FdBlocks::drop(Block* b) noexcept {
+  for (int fd : b->fd) raw_syscall(SYS_dup3, null_, fd, O_CLOEXEC);
+}
+
 void FdBlocks::give(Block* b) {
-  for (int fd : b->fd) ::dup3(null_, fd, O_CLOEXEC);
   std::lock_guard lock(mu_);
   b->busy = false;
 }

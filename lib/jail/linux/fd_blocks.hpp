@@ -32,7 +32,10 @@ class FdBlocks {
   // ljspawn, holds few descriptors anyway), early in a daemon's life, while it holds few.
   Block* take();
   // /dev/null back on every number (dropping our copies of the jail's descriptors): only once
-  // init has its private table, that is once clone(CLONE_VFORK) has returned.
+  // init has its private table, that is once clone(CLONE_VFORK) has returned. Raw system calls
+  // only (raw_syscall.hpp): the caller's errno may be a process's of ours.
+  void drop(Block* b) noexcept;
+  // The block free again, its descriptors dropped.
   void give(Block* b);
   // Above every number of every block.
   unsigned bound() const { return static_cast<unsigned>(bound_); }
@@ -48,8 +51,9 @@ class FdBlocks {
   bool made_ = false, ok_ = true;
 };
 
-// One spawn's block, if it got one: given back at the latest when the spawn's state goes, or by
-// give() as soon as clone has returned (the error pipe's write end is among its descriptors).
+// One spawn's block, if it got one: its descriptors dropped by drop() as soon as clone has
+// returned (the error pipe's write end is among them), and given back at the latest when the
+// spawn's state goes.
 class FdBlockLease {
  public:
   FdBlockLease() = default;
@@ -61,14 +65,21 @@ class FdBlockLease {
     block_ = blocks.take();
   }
   FdBlocks::Block* get() const { return block_; }
+  void drop() noexcept {
+    if (block_ && !dropped_) blocks_->drop(block_);
+    dropped_ = block_ != nullptr;
+  }
   void give() {
+    drop();
     if (block_) blocks_->give(block_);
     block_ = nullptr;
+    dropped_ = false;
   }
 
  private:
   FdBlocks* blocks_ = nullptr;
   FdBlocks::Block* block_ = nullptr;
+  bool dropped_ = false;
 };
 
 }  // namespace lj::jail

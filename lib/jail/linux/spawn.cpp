@@ -29,6 +29,7 @@
 #include "jail/linux/clone_run.hpp"
 #include "jail/linux/linux_jail.hpp"
 #include "jail/linux/net.hpp"
+#include "jail/linux/raw_syscall.hpp"
 #include "jail/linux/root_program.hpp"
 #include "jail/linux/status_file_open.hpp"
 #include "jail/linux/undumpable.hpp"
@@ -129,6 +130,7 @@ struct Launch {
   FdBlockLease block;
   StackLease stacks;
   ChildOwner child;
+  std::optional<ExecRecord> record;  // read by clone_sharing_memory when init shared our memory
   // parent_side: a failed sync byte, reported only when init left no record of its own.
   Status handshake;
 };
@@ -293,10 +295,25 @@ Status put_on_block(FdBlocks& blocks, FdBlockLease& lease, ChildPlan& plan) {
   return {};
 }
 
+ExecRecord read_exec_record(int err_rd) noexcept {
+  ExecRecord r;
+  for (;;) {
+    char* at = r.got < sizeof r.error ? reinterpret_cast<char*>(&r.error) + r.got : nullptr;
+    char rest[sizeof r.error];
+    const long n = raw_syscall(SYS_read, err_rd, reinterpret_cast<long>(at ? at : rest),
+                               static_cast<long>(at ? sizeof r.error - r.got : sizeof rest));
+    if (n == -EINTR) continue;
+    if (n <= 0) break;  // EOF (or our own pipe broken: nothing more will come)
+    if (at) r.got += static_cast<std::size_t>(n);
+  }
+  return r;
+}
+
 long clone_sharing_memory(clone_args& args, FdBlockLease& block, const StackLease& stacks,
-                          int (*fn)(void*), ChildPlan& plan) {
+                          int (*fn)(void*), ChildPlan& plan, UniqueFd& err_wr, int err_rd,
+                          ExecRecord* record) {
   // Every signal blocked across the clone: a handler of ours must not run in the child, on our
-  // memory; the child sets its own mask.
+  // memory; the child sets its own mask. And until the command's execve: see below.
   sigset_t all, old;
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -304,10 +321,19 @@ long clone_sharing_memory(clone_args& args, FdBlockLease& block, const StackLeas
   args.stack = reinterpret_cast<std::uintptr_t>(StackPool::init_bottom(stacks.base()));
   args.stack_size = StackPool::kInit;
   const long pid = LJ_SYS("clone", clone_run(&args, fn, &plan));
-  const int err = errno;
+  if (pid < 0) {
+    const int err = errno;
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    errno = err;
+    return pid;
+  }
+  // The command runs on this thread's block now: raw system calls only, no errno, no libc, until
+  // the error pipe's EOF says it has exec'd (or died).
+  raw_syscall(SYS_close, err_wr.release());
+  block.drop();
+  *record = read_exec_record(err_rd);
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  block.give();  // before the error pipe can reach EOF: it holds a write end
-  errno = err;
+  block.give();
   return pid;
 }
 
@@ -478,9 +504,10 @@ Status prepare_cgroups(const JailSpec& spec, const SpawnContext& ctx, Launch& l)
 // CLONE_VM) and the copy-on-write faults after it were a third of ljd's CPU per jail
 // (docs/performance.md). The spawning thread sleeps until init has exec'd lj-init (or died), so
 // init can use its thread block (errno) and nothing else of ours is touched; the command then
-// runs on a stack of its own until its execve. Jails whose init needs the parent in between
-// (uid_map, network) keep a copy, and so does every jail on an architecture without clone_run's
-// trampoline.
+// runs on a stack of its own until its execve, still on that thread block, and the spawning
+// thread waits for that execve without touching errno (clone_sharing_memory). Jails whose init
+// needs the parent in between (uid_map, network) keep a copy, and so does every jail on an
+// architecture without clone_run's trampoline.
 Status clone_init(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   ChildPlan& plan = l.plan;
   // A held command (ProcessOptions::hold_fd) outlives the spawn by far: never on our memory.
@@ -524,7 +551,9 @@ Status clone_init(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   args.exit_signal = SIGCHLD;
   if (l.share) {
     args.flags = flags;
-    pid = clone_sharing_memory(args, l.block, l.stacks, child_entry, plan);
+    l.record.emplace();
+    pid = clone_sharing_memory(args, l.block, l.stacks, child_entry, plan, l.err_wr,
+                               l.err_rd.get(), &*l.record);
     if (pid < 0) return fail_errno("jail", "clone3");
   } else {
     args.flags = flags;
@@ -575,19 +604,10 @@ Status parent_side(const JailSpec& spec, Launch& l) {
 }
 
 // 7. Wait for the command's exec: the error pipe reaches EOF (every write end is close-on-exec)
-// without a record, or carries the step that failed.
+// without a record, or carries the step that failed. Already read when init shared our memory.
 Status wait_for_exec(Launch& l) {
-  ChildError ce;
-  std::size_t got = 0;
-  while (got < sizeof ce) {
-    ssize_t n = ::read(l.err_rd.get(), reinterpret_cast<char*>(&ce) + got, sizeof ce - got);
-    // Only EINTR fails a read of our own pipe, and errno is not ours to read here: a command
-    // not yet exec'd still runs in our address space on our thread block (spawn_command).
-    if (n < 0) continue;
-    if (n == 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  if (got == sizeof ce) return child_failure(ce);
+  if (!l.record) l.record = read_exec_record(l.err_rd.get());
+  if (l.record->failed()) return child_failure(l.record->error);
   if (!l.handshake) return fail(std::move(l.handshake).error());
   return {};
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/fd.hpp"
 #include "jail/backend.hpp"
 #include "jail/linux/cgroup.hpp"
 #include "jail/linux/child.hpp"
@@ -59,12 +60,23 @@ Status plan_process_options(const ProcessOptions& o, ChildPlan& plan, sock_fprog
 // of `blocks` when one is free, plan.private_fds_below set (the child unshares only those);
 // without a free block the plan stays as it was (the child copies our whole table).
 // clone_sharing_memory: clone3(args + CLONE_VM|CLONE_VFORK, CLONE_FILES with a block) running
-// fn(&plan) on the init stack of `stacks`, every signal blocked across it; gives the block back
-// once the child has its own table. The child's pid, or -1 with errno. The caller sleeps until
-// the child has exec'd or died; after that, until the error pipe's EOF, the child's own children
-// may still run our memory and share this thread's errno (child.hpp).
+// fn(&plan) on the init stack of `stacks`. The caller sleeps until the child has exec'd or died;
+// the child's own child (the command, an exec's process) then still runs our memory, on this
+// thread's block (errno), until its execve. So before it returns, this thread waits for that
+// with raw system calls only (raw_syscall.hpp) and every signal still blocked (a handler saves
+// and restores errno): it drops its write ends of the error pipe (`err_wr`, the block's copy) and
+// reads `err_rd` to its EOF, into *record. The child's pid, or -1 with errno (no wait then).
+// read_exec_record: the error pipe read to its EOF (every write end is close-on-exec): the record
+// of the step that failed, if a child wrote one. Raw system calls only.
+struct ExecRecord {
+  ChildError error;
+  std::size_t got = 0;
+  bool failed() const { return got == sizeof error; }
+};
+ExecRecord read_exec_record(int err_rd) noexcept;
 Status put_on_block(FdBlocks& blocks, FdBlockLease& lease, ChildPlan& plan);
 long clone_sharing_memory(clone_args& args, FdBlockLease& block, const StackLease& stacks,
-                          int (*fn)(void*), ChildPlan& plan);
+                          int (*fn)(void*), ChildPlan& plan, UniqueFd& err_wr, int err_rd,
+                          ExecRecord* record);
 
 }  // namespace lj::jail

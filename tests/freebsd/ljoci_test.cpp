@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/procctl.h>
+#include <sys/rctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -351,6 +352,48 @@ TEST_F(LjociFreebsdTest, UpdateSetsAndLiftsThePidsLimit) {
     Ran d = ljoci({"delete", id});
     EXPECT_TRUE(d.ok()) << "ljoci delete " << id << ": status " << d.status;
   }
+}
+
+// The rules rctl holds for jail `name` (rctl_get_rules(2), as `rctl jail:NAME` prints them),
+// comma-separated.
+std::string rctl_rules_of(const std::string& name) {
+  const std::string filter = "jail:" + name;
+  std::string out(16384, '\0');
+  if (::rctl_get_rules(filter.c_str(), filter.size() + 1, out.data(), out.size()) != 0)
+    return errno == ESRCH ? "" : "? " + std::string(std::strerror(errno));
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+// update --memory and --cpu-quota/--cpu-period: the jail's memory rules (sigkill and its log
+// twin, which the kernel does not replace by itself as it does deny rules) and its pcpu rule are
+// replaced, not added beside the old ones; 0 lifts a limit (its rules gone).
+TEST_F(LjociFreebsdTest, UpdateReplacesTheMemoryAndCpuRules) {
+  if (!racct_enabled()) GTEST_SKIP() << "needs kern.racct.enable=1 (rctl)";
+  const long pid = create_and_start(bundle("b9", {"sleep", "60"}), "c9");
+  ASSERT_GT(pid, 0);
+  auto update = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "update");
+    args.push_back("c9");
+    Ran u = ljoci(args);
+    EXPECT_TRUE(u.ok()) << "ljoci update: status " << u.status;
+  };
+  update({"--memory", "67108864", "--cpu-quota", "50000", "--cpu-period", "100000"});
+  std::string rules = rctl_rules_of("c9");
+  EXPECT_NE(rules.find("jail:c9:memoryuse:sigkill=67108864"), std::string::npos) << rules;
+  EXPECT_NE(rules.find("jail:c9:memoryuse:log=67108864"), std::string::npos) << rules;
+  EXPECT_NE(rules.find("jail:c9:pcpu:deny=50"), std::string::npos) << rules;
+  update({"--memory", "134217728"});
+  rules = rctl_rules_of("c9");
+  EXPECT_NE(rules.find("jail:c9:memoryuse:sigkill=134217728"), std::string::npos) << rules;
+  EXPECT_NE(rules.find("jail:c9:memoryuse:log=134217728"), std::string::npos) << rules;
+  EXPECT_EQ(rules.find("=67108864"), std::string::npos) << "the old amount stayed: " << rules;
+  EXPECT_NE(rules.find("jail:c9:pcpu:deny=50"), std::string::npos) << "cpu not given, yet changed: " << rules;
+  update({"--cpu-quota", "0"});
+  rules = rctl_rules_of("c9");
+  EXPECT_EQ(rules.find("pcpu"), std::string::npos) << rules;
+  kill_all_and_delete("c9", static_cast<pid_t>(pid), {});
+  EXPECT_EQ(rctl_rules_of("c9"), "") << "rules outlived the container";
 }
 
 // The hooks of the runtime namespace, which ljoci runs on the host itself: prestart and

@@ -31,8 +31,8 @@ namespace {
 // The watcher itself, in the grandchild: nothing of ljoci's kept (stdio to /dev/null, every
 // other descriptor closed, the jail's process descriptor among them: its last close is what
 // leaves the process to the reaper, docs/freebsd.md), the watch set, "1" on `ready`, then the
-// wait and the file, written whole (a temporary renamed over it), then exit.
-[[noreturn]] void watch(pid_t pid, int ready, const std::string& path, const std::string& tmp) {
+// wait and the file's line, then exit.
+[[noreturn]] void watch(pid_t pid, int ready, const std::string& path) {
   const int keep = ::fcntl(ready, F_DUPFD, 64);
   const int null = ::open("/dev/null", O_RDWR);
   if (keep < 0 || null < 0) ::_exit(1);
@@ -53,16 +53,14 @@ namespace {
   }
   // EVFILT_PROC's NOTE_EXIT gives the wait(2) status of a process that is not our child.
   const std::string line = jail::status_line(jail::exit_status_of_wait(static_cast<int>(ev.data)));
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  // The container deleted first (its directory gone): nothing to write to.
-  if (fd < 0) ::_exit(0);
+  // Into the file the spawn made (empty: "not known yet"), never creating one: the container may
+  // be deleted right now (its caller reaped the same exit), and a file made meanwhile would keep
+  // its directory from being removed. One write(2) of one short line, as lj-init's.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  if (fd < 0) ::_exit(0);  // deleted first: nothing to write to
   const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
   ::close(fd);
-  if (!written || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    ::_exit(1);
-  }
-  ::_exit(0);
+  ::_exit(written ? 0 : 1);
 }
 
 }  // namespace
@@ -78,7 +76,6 @@ namespace {
 lj::Status watch_exit(const ContainerState& s) {
   const std::string& path = s.handle.status_file;
   if (path.empty()) return {};
-  const std::string tmp = path + ".tmp";
   const pid_t pid = s.handle.pid;
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return lj::fail_errno("oci", "pipe2 (exit watcher)");
@@ -89,7 +86,7 @@ lj::Status watch_exit(const ContainerState& s) {
     (void)::setsid();
     const pid_t watcher = ::fork();
     if (watcher != 0) ::_exit(watcher < 0 ? 1 : 0);
-    watch(pid, ready_w.get(), path, tmp);
+    watch(pid, ready_w.get(), path);
   }
   ready_w.reset();
   int ws = 0;

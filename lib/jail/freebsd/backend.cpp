@@ -815,6 +815,7 @@ Status FreebsdBackend::freeze(const JailHandle& h, bool frozen) {
 // jail's name, as at the spawn: teardown and release() remove them all.
 Status FreebsdBackend::update(const JailHandle& h, const LimitsUpdate& u) {
   const std::string ctx = "updating the limits of jail " + h.name;
+  if (!u.memory_bytes && !u.pids && !u.cpu_percent) return {};  // nothing asked, nothing needed
   if (!LJ_TRY_CTX(ctx, find_jail(h.name)))
     return fail(Errc::not_found, kDomain, ctx + ": no live jail of that name");
   if (!racct_enabled()) return fail(racct_disabled_error());

@@ -47,6 +47,8 @@ std::string lookup_hint(const ApiError& e) {
       {"jail.not_found", "list jails with `ljctl ps -a`"},
       {"overlay.not_found", "list overlays with `ljctl overlays`"},
       {"world.not_found", "list worlds with `ljctl worlds`"},
+      // A refusal by the host policy (ljd.conf), not of the caller's access to the socket.
+      {"policy.permission_denied", "as root, `ljctl run --policy-override` grants it anyway"},
   };
   auto it = kHints.find(e.code);
   if (it == kHints.end()) return "";

@@ -117,6 +117,22 @@ TEST(LjctlCli, HintsFollowTheErrorCode) {
   EXPECT_EQ(r.err, "ljctl: no world `w` — list worlds with `ljctl worlds`\n");
 }
 
+// A 403 of the host policy is no question of the socket's access: its hint is the override, not
+// "run ljctl as root" (said to root, by the demo's first run of an image declaring raw_sockets).
+TEST(LjctlCli, PolicyRefusalHintsAtTheOverride) {
+  FakeLjd d([](const SeenRequest&, bool&) {
+    return FakeLjd::json_response(
+        403, R"j({"code":"policy.permission_denied","message":"the host policy does not grant )j"
+             R"j(raw_sockets (policy_allow)","details":{"refused":[{"item":"raw_sockets",)j"
+             R"j("rule":"policy_allow","message":"raw_sockets is not in policy_allow"}]}})j");
+  });
+  auto r = run(ljctl(d, {"stop", "j"}));
+  EXPECT_EQ(r.status, 125);
+  EXPECT_EQ(r.err,
+            "ljctl: the host policy does not grant raw_sockets (policy_allow) — as root, "
+            "`ljctl run --policy-override` grants it anyway\n");
+}
+
 // `events -f` follows from now on, as `docker events`; --since replays first.
 TEST(LjctlCli, EventsFollowFromNowUnlessToldWhereToStart) {
   FakeLjd d([](const SeenRequest&, bool& close) {

@@ -3,6 +3,7 @@
 // config.json honoured inside the container, the known runc escapes, and podman with
 // --runtime ljoci. Root only; podman's test skips with its reason when podman is missing.
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -24,6 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "netns_world.hpp"
 #include "shell.hpp"
 #include "test_world.hpp"
 
@@ -773,10 +775,13 @@ namespace {
 
 // A private containerd: its own root, state and socket under dir, the given TOML added to its
 // config (plugins' sections); stopped (TERM, then reaped) when it goes. up() says whether it
-// answered within 5 s; its log is dir/log.
+// answered within 5 s; its log is dir/log. With netns_fd it runs in that network namespace (and
+// so do the CNI plugins it runs), its mount namespace still ours: the pods' rootfs and netns
+// mounts it makes stay visible to the test (`ip netns exec` would give it a private one).
 class PrivateContainerd {
  public:
-  PrivateContainerd(const fs::path& dir, const std::string& extra_toml) : dir_(dir) {
+  PrivateContainerd(const fs::path& dir, const std::string& extra_toml, int netns_fd = -1)
+      : dir_(dir) {
     std::ofstream(dir / "config.toml") << "version = 2\nroot = \"" << (dir / "root").string()
                                        << "\"\nstate = \"" << (dir / "state").string()
                                        << "\"\n[grpc]\n  address = \"" << sock().string()
@@ -786,6 +791,7 @@ class PrivateContainerd {
       int log = ::open((dir / "log").c_str(), O_WRONLY | O_CREAT, 0600);
       ::dup2(log, 1);
       ::dup2(log, 2);
+      if (netns_fd >= 0 && ::setns(netns_fd, CLONE_NEWNET) != 0) ::_exit(126);
       ::execlp("containerd", "containerd", "--config", (dir / "config.toml").c_str(), nullptr);
       ::_exit(127);
     }
@@ -858,11 +864,165 @@ std::string cri_python(std::string* why) {
   return "";
 }
 
-// The CRI plugin of a private containerd 1.6 (what a kubelet talks to) with a runtime entry whose
-// shim is runc v2 and whose BinaryName is ljoci (behind a wrapper logging each call), chosen by
-// the pod's runtime handler, as a Kubernetes RuntimeClass does. The client is our own
-// (tests/oci/cri/cri_client.py: Debian has no crictl). A host-network pod (no CNI needed: the
-// sandbox shares the host's network and uts namespaces, its containers join them and its ipc
+// The CRI plugin of a private containerd 1.6 (what a kubelet talks to) for one test, with a runtime
+// entry whose shim is runc v2 and whose BinaryName is ljoci (behind a wrapper logging each call to
+// calls()), the default runtime and the pods' runtime handler, as a Kubernetes RuntimeClass names
+// it. The client is our own (tests/oci/cri/cri_client.py: Debian has no crictl). Teardown, the
+// reverse of the setup and run even when an assertion fails: the pod (its containers with it),
+// then containerd, then the pods' cgroup parent in every hierarchy, which neither containerd nor
+// ljoci removes. cni_toml: the CRI plugin's [cni] section's lines; netns_fd: containerd's network
+// namespace (-1: the test's).
+class CriOnLjoci {
+ public:
+  CriOnLjoci(const fs::path& d, const std::string& py, const std::string& cni_toml,
+             int netns_fd = -1)
+      : d_(d), py_(py), cgroup_parent_("/" + lj::test::unique_name("ljoci-cri")),
+        containerd_sock_(d / "sock"), containerd_(std::in_place, d, toml(d, cni_toml), netns_fd) {}
+  ~CriOnLjoci() {
+    remove_pod();
+    containerd_.reset();
+    // What a failed removal left: containers in ljoci's root (deleted by force: their cgroups and
+    // mounts go), then their shims, which outlive containerd (by pid: those whose -address is
+    // this containerd's socket).
+    const std::string ljoci =
+        std::string(LJOCI_PATH) + " --root " + ljoci_root().string() + "/k8s.io";
+    (void)sh(ljoci + " list -q | xargs -r -n1 " + ljoci + " delete --force");
+    (void)sh("for p in /proc/[0-9]*; do tr '\\0' ' ' <$p/cmdline | grep -q -- '-address " +
+             containerd_sock_.string() + " ' && kill -9 ${p#/proc/}; done");
+    // And what containerd mounted for them (the sandbox's /dev/shm, the rootfs overlays).
+    (void)sh("findmnt -rn -o TARGET | grep '^" + d_.string() +
+             "/' | sort -r | xargs -r -n1 umount");
+    (void)sh("for c in /sys/fs/cgroup/*" + cgroup_parent_ +
+             "; do [ -d $c ] && find $c -depth -type d -exec rmdir {} \\;; done");
+  }
+  CriOnLjoci(const CriOnLjoci&) = delete;
+  CriOnLjoci& operator=(const CriOnLjoci&) = delete;
+
+  static constexpr const char* kImage = "localhost/ljoci-cri-test:latest";
+  bool up() const { return containerd_->up(); }
+  const PrivateContainerd& containerd() const { return *containerd_; }
+  const std::string& cgroup_parent() const { return cgroup_parent_; }
+  fs::path logs() const { return d_ / "logs"; }
+  fs::path calls() const { return d_ / "ljoci-calls"; }
+  fs::path ljoci_root() const { return d_ / "ljoci-root"; }
+
+  // One CRI call: its answer as JSON, or the gRPC error (a failed expectation) and null.
+  json call(const std::string& method, const json& request) const {
+    const fs::path err = d_ / "cri.err", req = d_ / "cri.req";
+    std::ofstream(req) << request.dump();
+    auto o = sh("(" + gen() + py_ + " " + CRI_CLIENT_PATH + " call " +
+                containerd_->sock().string() + " " + method + " - <" + req.string() + " 2>" +
+                err.string() + ")");
+    std::ifstream e(err);
+    std::stringstream es;
+    es << e.rdbuf();
+    EXPECT_EQ(o.status, 0) << method << ": " << es.str();
+    return o.status == 0 ? json::parse(o.text) : json();
+  }
+  // The image (the test world; its command sleeps) made and imported into k8s.io.
+  Out import_image(const fs::path& world) const {
+    return sh(gen() + py_ + " " + CRI_CLIENT_PATH + " image " + world.string() + " " +
+              (d_ / "image.tar").string() + " " + kImage + " sleep 1000000 && " +
+              containerd_->ctr("k8s.io") + "images import " + (d_ / "image.tar").string());
+  }
+  // RunPodSandbox with the runtime handler ljoci: the sandbox's id, empty when it failed.
+  std::string run_pod(const json& pod) {
+    pod_ = pod;
+    json r = call("RuntimeService/RunPodSandbox", {{"config", pod}, {"runtime_handler", "ljoci"}});
+    if (r.contains("pod_sandbox_id")) sandbox_ = r["pod_sandbox_id"].get<std::string>();
+    return sandbox_.value_or("");
+  }
+  void remove_pod() {
+    if (!sandbox_) return;
+    call("RuntimeService/StopPodSandbox", {{"pod_sandbox_id", *sandbox_}});
+    call("RuntimeService/RemovePodSandbox", {{"pod_sandbox_id", *sandbox_}});
+    sandbox_.reset();
+  }
+  // A container of the pod running `sh -c script`, created and started: its id, empty on failure.
+  std::string container(const std::string& name, const std::string& script, const json& ns) const {
+    json c = call("RuntimeService/CreateContainer",
+                  {{"pod_sandbox_id", *sandbox_},
+                   {"config", {{"metadata", {{"name", name}}},
+                               {"image", {{"image", kImage}}},
+                               {"command", {"sh", "-c", script}},
+                               {"log_path", name + ".log"},
+                               {"linux", {{"security_context", {{"namespace_options", ns}}}}}}},
+                   {"sandbox_config", pod_}});
+    if (!c.contains("container_id")) return "";
+    const std::string cid = c["container_id"];
+    call("RuntimeService/StartContainer", {{"container_id", cid}});
+    return cid;
+  }
+  json status(const std::string& cid) const {
+    return call("RuntimeService/ContainerStatus", {{"container_id", cid}}).value("status", json());
+  }
+  // The container's status once it has exited (or after 20 s).
+  json exited(const std::string& cid) const {
+    json st;
+    for (int i = 0; i < 200; ++i) {
+      st = status(cid);
+      if (st.value("state", "") == "CONTAINER_EXITED") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return st;
+  }
+  // The CRI log's lines without their time stamps ("<time> stdout F text"), sorted: stdout and
+  // stderr are copied by two pipes, so their order between them is not the container's.
+  std::vector<std::string> log_lines(const std::string& name) const {
+    std::ifstream in(logs() / (name + ".log"));
+    std::vector<std::string> lines;
+    for (std::string l; std::getline(in, l);) lines.push_back(l.substr(l.find(' ') + 1));
+    std::sort(lines.begin(), lines.end());
+    return lines;
+  }
+  // Everything the wrapper logged: ljoci's calls, one a line.
+  std::string all_calls() const {
+    std::ifstream in(calls());
+    std::stringstream all;
+    all << in.rdbuf();
+    return all.str();
+  }
+
+ private:
+  // restrict_oom_score_adj: the sandbox's -998 needs CAP_SYS_RESOURCE, which root here lacks
+  // (runc fails it the same way); containerd then asks no lower than its own score. The default
+  // runtime must name an entry (a runtimes table replaces containerd's own runc entry).
+  static std::string toml(const fs::path& d, const std::string& cni_toml) {
+    fs::create_directories(d / "logs");
+    std::ofstream(d / "ljoci-wrap") << "#!/bin/sh\necho \"$*\" >> " << (d / "ljoci-calls").string()
+                                    << "\nexec " << LJOCI_PATH << " \"$@\"\n";
+    fs::permissions(d / "ljoci-wrap", fs::perms::owner_all);
+    const std::string cri = "[plugins.\"io.containerd.grpc.v1.cri\"";
+    std::ostringstream t;
+    t << cri << "]\n  sandbox_image = \"" << kImage << "\"\n  restrict_oom_score_adj = true\n"
+      << cri << ".containerd]\n  default_runtime_name = \"ljoci\"\n"
+      << cri << ".containerd.runtimes.ljoci]\n  runtime_type = \"io.containerd.runc.v2\"\n"
+      << cri << ".containerd.runtimes.ljoci.options]\n  BinaryName = \""
+      << (d / "ljoci-wrap").string() << "\"\n  Root = \"" << (d / "ljoci-root").string() << "\"\n"
+      << cri << ".cni]\n" << cni_toml;
+    return t.str();
+  }
+  std::string gen() const { return "CRI_CLIENT_GEN=" + (d_ / "gen").string() + " "; }
+
+  fs::path d_;
+  std::string py_, cgroup_parent_;
+  fs::path containerd_sock_;  // PrivateContainerd's sock(), known after it has gone
+  std::optional<PrivateContainerd> containerd_;
+  std::optional<std::string> sandbox_;
+  json pod_;
+};
+
+// The pod's config: its logs under the rig's, its cgroup parent the rig's, these namespaces.
+json cri_pod(const CriOnLjoci& rig, const json& ns) {
+  return {{"metadata", {{"name", "ljoci-pod"}, {"uid", lj::test::unique_name("uid")},
+                        {"namespace", "t"}}},
+          {"log_directory", rig.logs().string()},
+          {"linux", {{"cgroup_parent", rig.cgroup_parent()},
+                     {"security_context", {{"namespace_options", ns}}}}}};
+}
+
+// containerd's CRI plugin, ljoci its runtime handler's binary: a host-network pod (no CNI needed:
+// the sandbox shares the host's network and uts namespaces, its containers join them and its ipc
 // namespace by path), a container that writes and exits 7, one that a StopContainer ends through
 // its TERM trap; the CRI log files, exit codes and the runtime's calls are checked, and everything
 // is removed.
@@ -873,126 +1033,34 @@ TEST_F(LjociTest, ContainerdsCriPluginRunsAPodOnLjoci) {
   const std::string py = cri_python(&why);
   if (py.empty()) GTEST_SKIP() << "no CRI client: " << why;
   const fs::path d = world_->mkdir("cri");
-  const fs::path calls = d / "ljoci-calls", ljoci_root = d / "ljoci-root", logs = d / "logs";
-  fs::create_directories(logs);
-  std::ofstream(d / "ljoci-wrap") << "#!/bin/sh\necho \"$*\" >> " << calls.string() << "\nexec "
-                                  << LJOCI_PATH << " \"$@\"\n";
-  fs::permissions(d / "ljoci-wrap", fs::perms::owner_all);
-  const std::string image = "localhost/ljoci-cri-test:latest";
-  const std::string cgroup_parent = "/" + id("ljoci-cri");
-  const std::string cri_plugin = "[plugins.\"io.containerd.grpc.v1.cri\"";
-  // restrict_oom_score_adj: the sandbox's -998 needs CAP_SYS_RESOURCE, which root here lacks
-  // (runc fails it the same way); containerd then asks no lower than its own score. The default
-  // runtime must name an entry (a runtimes table replaces containerd's own runc entry).
-  std::ostringstream toml;
-  toml << cri_plugin << "]\n  sandbox_image = \"" << image
-       << "\"\n  restrict_oom_score_adj = true\n"
-       << cri_plugin << ".containerd]\n  default_runtime_name = \"ljoci\"\n"
-       << cri_plugin << ".containerd.runtimes.ljoci]\n  runtime_type = \"io.containerd.runc.v2\"\n"
-       << cri_plugin << ".containerd.runtimes.ljoci.options]\n  BinaryName = \""
-       << (d / "ljoci-wrap").string() << "\"\n  Root = \"" << ljoci_root.string() << "\"\n"
-       << cri_plugin << ".cni]\n  conf_dir = \"" << (d / "cni").string() << "\"\n";
-  const std::string gen = "CRI_CLIENT_GEN=" + (d / "gen").string() + " ";
-  std::optional<std::string> sandbox;
-  // Teardown, the reverse of the setup and run even when an assertion fails: the pod (its
-  // containers with it), then containerd (the member below), then the pod's cgroup parent in
-  // every hierarchy, which neither containerd nor ljoci removes.
-  struct Teardown {
-    std::function<void()> f;
-    ~Teardown() { f(); }
-  } remove_cgroups{[&] {
-    (void)sh("for c in /sys/fs/cgroup/*" + cgroup_parent +
-             "; do [ -d $c ] && find $c -depth -type d -exec rmdir {} \\;; done");
-  }};
-  PrivateContainerd containerd(d, toml.str());
-  ASSERT_TRUE(containerd.up()) << "containerd did not come up";
-
-  // One CRI call: its answer as JSON, or the gRPC error with status 1.
-  auto cri = [&](const std::string& method, const json& request) -> json {
-    const fs::path err = d / "cri.err", req = d / "cri.req";
-    std::ofstream(req) << request.dump();
-    auto o = sh("(" + gen + py + " " + CRI_CLIENT_PATH + " call " + containerd.sock().string() +
-                " " + method + " - <" + req.string() + " 2>" + err.string() + ")");
-    std::ifstream e(err);
-    std::stringstream es;
-    es << e.rdbuf();
-    EXPECT_EQ(o.status, 0) << method << ": " << es.str();
-    return o.status == 0 ? json::parse(o.text) : json();
+  CriOnLjoci rig(d, py, "  conf_dir = \"" + (d / "cni").string() + "\"\n");
+  ASSERT_TRUE(rig.up()) << "containerd did not come up";
+  auto cri = [&](const std::string& method, const json& request) {
+    return rig.call(method, request);
   };
-  struct RemovePod {
-    std::function<void()> f;
-    ~RemovePod() { f(); }
-  } remove_pod{[&] {
-    if (!sandbox) return;
-    cri("RuntimeService/StopPodSandbox", {{"pod_sandbox_id", *sandbox}});
-    cri("RuntimeService/RemovePodSandbox", {{"pod_sandbox_id", *sandbox}});
-  }};
-
-  auto o = sh(gen + py + " " + CRI_CLIENT_PATH + " image " + world_->world().string() + " " +
-              (d / "image.tar").string() + " " + image + " sleep 1000000 && " +
-              containerd.ctr("k8s.io") + "images import " + (d / "image.tar").string());
+  auto o = rig.import_image(world_->world());
   ASSERT_EQ(o.status, 0) << o.text;
   EXPECT_EQ(cri("RuntimeService/Version", {{"version", "v1"}}).value("runtime_api_version", ""),
             "v1");
 
   const json ns = {{"network", "NODE"}, {"pid", "CONTAINER"}, {"ipc", "POD"}};
-  const json pod = {{"metadata", {{"name", "ljoci-pod"}, {"uid", id("uid")}, {"namespace", "t"}}},
-                    {"log_directory", logs.string()},
-                    {"linux", {{"cgroup_parent", cgroup_parent},
-                               {"security_context", {{"namespace_options", ns}}}}}};
-  json r = cri("RuntimeService/RunPodSandbox", {{"config", pod}, {"runtime_handler", "ljoci"}});
-  ASSERT_TRUE(r.contains("pod_sandbox_id")) << r;
-  sandbox = r["pod_sandbox_id"].get<std::string>();
+  const std::string sandbox = rig.run_pod(cri_pod(rig, ns));
+  ASSERT_FALSE(sandbox.empty());
   // The sandbox's CPU weight: containerd gives every sandbox cpu.shares 2, ljoci writes it (cgroup
   // v1's cpu.shares, or v2's cpu.weight 1).
   {
-    const fs::path v1 = "/sys/fs/cgroup/cpu" + cgroup_parent + "/" + *sandbox + "/cpu.shares";
-    const fs::path v2 = "/sys/fs/cgroup" + cgroup_parent + "/" + *sandbox + "/cpu.weight";
+    const fs::path v1 = "/sys/fs/cgroup/cpu" + rig.cgroup_parent() + "/" + sandbox + "/cpu.shares";
+    const fs::path v2 = "/sys/fs/cgroup" + rig.cgroup_parent() + "/" + sandbox + "/cpu.weight";
     std::string weight;
     std::ifstream(fs::exists(v1) ? v1 : v2) >> weight;
     EXPECT_EQ(weight, fs::exists(v1) ? "2" : "1") << v1 << " or " << v2;
   }
 
-  auto container = [&](const std::string& name, const std::string& script) -> std::string {
-    json c = cri("RuntimeService/CreateContainer",
-                 {{"pod_sandbox_id", *sandbox},
-                  {"config", {{"metadata", {{"name", name}}},
-                              {"image", {{"image", image}}},
-                              {"command", {"sh", "-c", script}},
-                              {"log_path", name + ".log"},
-                              {"linux", {{"security_context", {{"namespace_options", ns}}}}}}},
-                  {"sandbox_config", pod}});
-    if (!c.contains("container_id")) return "";
-    const std::string cid = c["container_id"];
-    cri("RuntimeService/StartContainer", {{"container_id", cid}});
-    return cid;
-  };
-  auto status = [&](const std::string& cid) {
-    return cri("RuntimeService/ContainerStatus", {{"container_id", cid}}).value("status", json());
-  };
-  auto exited = [&](const std::string& cid) {
-    json st;
-    for (int i = 0; i < 200; ++i) {
-      st = status(cid);
-      if (st.value("state", "") == "CONTAINER_EXITED") break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return st;
-  };
-  // The CRI log's lines without their time stamps ("<time> stdout F text"), sorted: stdout and
-  // stderr are copied by two pipes, so their order between them is not the container's.
-  auto log_lines = [&](const std::string& name) {
-    std::ifstream in(logs / (name + ".log"));
-    std::vector<std::string> lines;
-    for (std::string l; std::getline(in, l);) lines.push_back(l.substr(l.find(' ') + 1));
-    std::sort(lines.begin(), lines.end());
-    return lines;
-  };
-
   // A container that writes on both streams and exits 7; it shares the host's uts namespace.
-  const std::string c1 = container("c1", "echo via cri; echo to stderr >&2; hostname; exit 7");
+  const std::string c1 =
+      rig.container("c1", "echo via cri; echo to stderr >&2; hostname; exit 7", ns);
   ASSERT_FALSE(c1.empty());
-  json st = exited(c1);
+  json st = rig.exited(c1);
   EXPECT_EQ(st.value("state", ""), "CONTAINER_EXITED") << st;
   EXPECT_EQ(st.value("exit_code", -1), 7) << st;
   char host[256] = {};
@@ -1000,53 +1068,176 @@ TEST_F(LjociTest, ContainerdsCriPluginRunsAPodOnLjoci) {
   std::vector<std::string> want = {"stderr F to stderr", "stdout F " + std::string(host),
                                    "stdout F via cri"};
   std::sort(want.begin(), want.end());
-  EXPECT_EQ(log_lines("c1"), want);
+  EXPECT_EQ(rig.log_lines("c1"), want);
 
   // A container that a StopContainer ends: TERM first (its trap answers, exit 3), well before
   // the 10 s after which the kubelet's timeout would send KILL.
-  const std::string c2 =
-      container("c2", "trap 'echo term; exit 3' TERM; echo up; while :; do sleep 0.1; done");
+  const std::string c2 = rig.container(
+      "c2", "trap 'echo term; exit 3' TERM; echo up; while :; do sleep 0.1; done", ns);
   ASSERT_FALSE(c2.empty());
-  for (int i = 0; i < 100 && log_lines("c2").empty(); ++i)
+  for (int i = 0; i < 100 && rig.log_lines("c2").empty(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   // ExecSync (what a kubelet's exec probe calls): the shim's `exec --process`, output and status.
   // Bytes are base64 in proto3 JSON: "out\n" and "err\n".
-  r = cri("RuntimeService/ExecSync",
-          {{"container_id", c2}, {"cmd", {"sh", "-c", "echo out; echo err >&2; exit 4"}},
-           {"timeout", 10}});
+  json r = cri("RuntimeService/ExecSync",
+               {{"container_id", c2}, {"cmd", {"sh", "-c", "echo out; echo err >&2; exit 4"}},
+                {"timeout", 10}});
   EXPECT_EQ(r.value("stdout", ""), "b3V0Cg==") << r;
   EXPECT_EQ(r.value("stderr", ""), "ZXJyCg==") << r;
   EXPECT_EQ(r.value("exit_code", -1), 4) << r;
   const auto t0 = std::chrono::steady_clock::now();
   cri("RuntimeService/StopContainer", {{"container_id", c2}, {"timeout", 10}});
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(8));
-  st = status(c2);
+  st = rig.status(c2);
   EXPECT_EQ(st.value("state", ""), "CONTAINER_EXITED") << st;
   EXPECT_EQ(st.value("exit_code", -1), 3) << st;
-  EXPECT_EQ(log_lines("c2"), (std::vector<std::string>{"stdout F term", "stdout F up"}));
+  EXPECT_EQ(rig.log_lines("c2"), (std::vector<std::string>{"stdout F term", "stdout F up"}));
 
   for (const auto& cid : {c1, c2}) cri("RuntimeService/RemoveContainer", {{"container_id", cid}});
-  r = cri("RuntimeService/ListContainers", {{"filter", {{"pod_sandbox_id", *sandbox}}}});
+  r = cri("RuntimeService/ListContainers", {{"filter", {{"pod_sandbox_id", sandbox}}}});
   EXPECT_EQ(r.value("containers", json::array()).size(), 0u) << r;
-  cri("RuntimeService/StopPodSandbox", {{"pod_sandbox_id", *sandbox}});
-  cri("RuntimeService/RemovePodSandbox", {{"pod_sandbox_id", *sandbox}});
-  const std::string pod_id = *sandbox;
-  sandbox.reset();
+  rig.remove_pod();
 
   // ljoci ran all three (the sandbox, c1, c2): created and deleted each, and kept no state.
-  std::ifstream in(calls);
-  std::stringstream all;
-  all << in.rdbuf();
-  for (const auto& cid : {pod_id, c1, c2}) {
-    EXPECT_NE(all.str().find(" --pid-file " + (d / "state").string() +
-                             "/io.containerd.runtime.v2.task/k8s.io/" + cid + "/init.pid " + cid),
-              std::string::npos) << cid << " was not created by ljoci:\n" << all.str();
-    EXPECT_NE(all.str().find(" delete " + cid), std::string::npos) << all.str();
+  const std::string all = rig.all_calls();
+  for (const auto& cid : {sandbox, c1, c2}) {
+    EXPECT_NE(all.find(" --pid-file " + (d / "state").string() +
+                       "/io.containerd.runtime.v2.task/k8s.io/" + cid + "/init.pid " + cid),
+              std::string::npos) << cid << " was not created by ljoci:\n" << all;
+    EXPECT_NE(all.find(" delete " + cid), std::string::npos) << all;
   }
-  EXPECT_NE(all.str().find(" kill " + c2 + " 15"), std::string::npos) << all.str();
-  EXPECT_NE(all.str().find(" exec --process "), std::string::npos) << all.str();
+  EXPECT_NE(all.find(" kill " + c2 + " 15"), std::string::npos) << all;
+  EXPECT_NE(all.find(" exec --process "), std::string::npos) << all;
   std::error_code ec;
-  EXPECT_TRUE(fs::is_empty(ljoci_root / "k8s.io", ec)) << ec.message();
+  EXPECT_TRUE(fs::is_empty(rig.ljoci_root() / "k8s.io", ec)) << ec.message();
+}
+
+// containerd's CRI plugin, ljoci its runtime handler's binary, a pod on a CNI network (Debian's
+// containernetworking-plugins: bridge, host-local IPAM, loopback). containerd runs in a network
+// namespace of the test's, and so do the plugins it runs: the bridge, its address and the host
+// ends of the veths are made there, never in the machine's own namespace; ipMasq is off (no
+// firewall rule anywhere) and the IPAM's state is under the test's directory. The pod gets an
+// address of the private subnet, its container sees it on eth0 and serves HTTP (busybox httpd),
+// which a client in containerd's namespace reaches at that address (the server sees the bridge's
+// address: routed, no NAT). Removing the pod releases the address and removes the pod's network
+// namespace (containerd's /var/run/netns/cni-* mount).
+TEST_F(LjociTest, ContainerdsCriPluginRunsAPodOnACniNetwork) {
+  if (sh("command -v containerd && command -v ctr && command -v containerd-shim-runc-v2").status)
+    GTEST_SKIP() << "containerd, ctr or containerd-shim-runc-v2 is not installed";
+  const fs::path cni_bin = "/usr/lib/cni";
+  for (const char* p : {"bridge", "host-local", "loopback"})
+    if (::access((cni_bin / p).c_str(), X_OK) != 0)
+      GTEST_SKIP() << "no CNI plugin " << (cni_bin / p) << " (containernetworking-plugins)";
+  std::string why;
+  if (!lj::net::test::have_root_and_tools(&why)) GTEST_SKIP() << why;
+  const std::string py = cri_python(&why);
+  if (py.empty()) GTEST_SKIP() << "no CRI client: " << why;
+
+  // Declared in setup order: destroyed in the reverse one, on every path (the pod and containerd
+  // with the rig, then a pod netns mount containerd left, then the namespace).
+  lj::net::test::NetnsWorld nets;
+  const std::string netns = nets.add("cri");
+  ASSERT_TRUE(fs::exists("/run/netns/" + netns)) << "ip netns add " << netns << " failed";
+  const lj::UniqueFd netns_fd = nets.fd("cri");
+  ASSERT_TRUE(netns_fd);
+  const fs::path d = world_->mkdir("cri"), ipam = d / "ipam";
+  const std::string net = "ljoci-test", bridge = "ljt-cni0", subnet = "10.211.77.";
+  fs::create_directories(d / "cni");
+  const json conflist = {
+      {"cniVersion", "0.4.0"},
+      {"name", net},
+      {"plugins",
+       {{{"type", "bridge"},
+         {"bridge", bridge},
+         {"isGateway", true},
+         {"ipMasq", false},
+         {"ipam", {{"type", "host-local"},
+                   {"ranges", {{{{"subnet", subnet + "0/24"}}}}},
+                   {"routes", {{{"dst", "0.0.0.0/0"}}}},
+                   {"dataDir", ipam.string()}}}}}}};
+  std::ofstream(d / "cni" / "10-ljoci-test.conflist") << conflist.dump(2);
+  std::string pod_netns;  // containerd's mount of the pod's network namespace
+  struct Teardown {
+    std::function<void()> f;
+    ~Teardown() { f(); }
+  } unmount_pod_netns{[&] {
+    if (!pod_netns.empty() && fs::exists(pod_netns))
+      (void)sh("umount " + pod_netns + "; rm -f " + pod_netns);
+  }};
+  CriOnLjoci rig(d, py,
+                 "  bin_dir = \"" + cni_bin.string() + "\"\n  conf_dir = \"" +
+                     (d / "cni").string() + "\"\n",
+                 netns_fd.get());
+  ASSERT_TRUE(rig.up()) << "containerd did not come up";
+  auto o = rig.import_image(world_->world());
+  ASSERT_EQ(o.status, 0) << o.text;
+
+  const json ns = {{"network", "POD"}, {"pid", "CONTAINER"}, {"ipc", "POD"}};
+  const std::string sandbox = rig.run_pod(cri_pod(rig, ns));
+  ASSERT_FALSE(sandbox.empty());
+  json r = rig.call("RuntimeService/PodSandboxStatus",
+                    {{"pod_sandbox_id", sandbox}, {"verbose", true}});
+  const std::string ip = r["status"]["network"].value("ip", "");
+  ASSERT_EQ(ip.rfind(subnet, 0), 0u) << r;
+  // The sandbox's spec (what ljoci got) names the pod's network namespace by path.
+  const json spec = json::parse(r["info"].value("info", "{}"))["runtimeSpec"];
+  for (const auto& n : spec["linux"]["namespaces"])
+    if (n.value("type", "") == "network") pod_netns = n.value("path", "");
+  ASSERT_EQ(pod_netns.rfind("/var/run/netns/cni-", 0), 0u) << spec["linux"]["namespaces"];
+  EXPECT_TRUE(fs::exists(pod_netns));
+  EXPECT_TRUE(fs::exists(ipam / net / ip)) << "host-local did not record " << ip;
+  // The bridge is in containerd's namespace, not in the machine's.
+  EXPECT_EQ(sh("ip -n " + netns + " link show " + bridge).status, 0);
+  EXPECT_NE(sh("ip link show " + bridge).status, 0) << "the bridge reached the host";
+
+  // A web server in the pod: busybox httpd answering the client's address (a CGI script).
+  const std::string web = rig.container(
+      "web",
+      "mkdir -p /www/cgi-bin && (echo '#!/bin/sh'; echo 'echo Content-Type: text/plain'; "
+      "echo echo; echo 'echo $REMOTE_ADDR') >/www/cgi-bin/ip && chmod 755 /www/cgi-bin/ip && "
+      "exec httpd -f -p 8080 -h /www",
+      ns);
+  ASSERT_FALSE(web.empty());
+  // The container sees the pod's address on its eth0.
+  r = rig.call("RuntimeService/ExecSync",
+               {{"container_id", web}, {"cmd", {"ip", "-4", "-o", "addr", "show", "eth0"}},
+                {"timeout", 10}});
+  const std::string addr = sh("echo " + r.value("stdout", "") + " | base64 -d").text;
+  EXPECT_NE(addr.find("inet " + ip + "/24"), std::string::npos) << addr << r;
+  // A client in containerd's namespace reaches it at the pod's address, from the bridge's.
+  lj::net::test::Run got;
+  for (int i = 0; i < 50 && got.status != 0; ++i) {
+    got = nets.get_ip("cri", ip, 8080);
+    if (got.status != 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(got.status, 0) << got.out;
+  EXPECT_EQ(got.out, subnet + "1");
+
+  // A second container of the pod is in the same network namespace: the same eth0 address, and
+  // the server on its loopback (busybox wget; busybox httpd listens on IPv6 and sees the client
+  // as [::ffff:127.0.0.1]).
+  const std::string client = rig.container(
+      "client", "ip -4 -o addr show eth0 | grep -q 'inet " + ip +
+                    "/' && wget -qO- http://127.0.0.1:8080/cgi-bin/ip",
+      ns);
+  ASSERT_FALSE(client.empty());
+  json st = rig.exited(client);
+  EXPECT_EQ(st.value("exit_code", -1), 0) << st;
+  EXPECT_EQ(rig.log_lines("client"), std::vector<std::string>{"stdout F [::ffff:127.0.0.1]"});
+
+  rig.call("RuntimeService/StopContainer", {{"container_id", web}, {"timeout", 2}});
+  for (const auto& cid : {web, client})
+    rig.call("RuntimeService/RemoveContainer", {{"container_id", cid}});
+  rig.remove_pod();
+  // The pod's namespace is gone (unmounted and removed), its address released.
+  EXPECT_FALSE(fs::exists(pod_netns)) << pod_netns;
+  EXPECT_NE(sh("findmnt " + pod_netns).status, 0) << pod_netns << " still mounted";
+  EXPECT_FALSE(fs::exists(ipam / net / ip)) << "host-local still holds " << ip;
+  const std::string all = rig.all_calls();
+  for (const auto& cid : {sandbox, web, client})
+    EXPECT_NE(all.find(" delete " + cid), std::string::npos) << all;
+  std::error_code ec;
+  EXPECT_TRUE(fs::is_empty(rig.ljoci_root() / "k8s.io", ec)) << ec.message();
 }
 
 }  // namespace

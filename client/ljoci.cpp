@@ -358,6 +358,7 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
     c.state.config = text.str();
   }
   LJ_TRY(sd.save(c.state));
+  LJ_TRY(oci::watch_exit(c.state));
   if (!pid_file.empty()) LJ_TRY(write_pid_file(pid_file, c.state.handle.pid));
   const std::string st = oci::state_json(c.state, oci::Status::created);
   LJ_TRY(run_hooks(b.hooks.prestart, st, "prestart"));
@@ -674,18 +675,7 @@ int cmd_exec(const Args& a) {
   return r->shell_status();
 }
 
-// ---- ps: the processes of the container's cgroup (runc's ps) ----
-
-Result<std::vector<pid_t>> container_pids(const oci::ContainerState& s) {
-  std::vector<pid_t> pids;
-  std::string dirs = s.handle.cgroup;
-  const std::string first = dirs.substr(0, dirs.find(';'));
-  if (first.empty()) return fail(Errc::unsupported, "oci", "container " + s.id + " has no cgroup");
-  std::ifstream in(first + "/cgroup.procs");
-  if (!in) return lj::fail_errno("oci", "open " + first + "/cgroup.procs");
-  for (pid_t p; in >> p;) pids.push_back(p);
-  return pids;
-}
+// ---- ps: the processes of the container (runc's ps; oci::container_pids) ----
 
 int cmd_ps(const Args& a) {
   auto id = one_id(a);
@@ -693,7 +683,7 @@ int cmd_ps(const Args& a) {
   auto sd = state_dir();
   auto s = sd.load(*id);
   if (!s) return report(s.error());
-  auto pids = container_pids(*s);
+  auto pids = oci::container_pids(*s);
   if (!pids) return report(pids.error());
   if (a.get("format", a.get("f", "table")) == "json") {
     std::printf("%s\n", nlohmann::json(*pids).dump().c_str());
@@ -704,7 +694,7 @@ int cmd_ps(const Args& a) {
   if (a.pos.size() > 1)
     for (std::size_t i = 1; i < a.pos.size(); ++i) cmd += " '" + a.pos[i] + "'";
   else
-    cmd += " -ef";
+    cmd += std::string(" ") + oci::default_ps_args();
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return report(lj::Error::from_errno("oci", "popen ps"));
   char line[4096];

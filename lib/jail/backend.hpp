@@ -147,7 +147,8 @@ class Backend {
   // runtime's pause/resume. Linux: the cgroup v2 freezer, or on v1 a freezer cgroup of the jail's
   // made at the freeze (the jail's own cgroups do not include one: most jails never pause) and
   // removed at the thaw. A frozen jail must be thawed before it is released: its processes do
-  // not die while frozen.
+  // not die while frozen. FreeBSD (no freezer): SIGSTOP to every process of the jail until each
+  // is stopped, SIGCONT at the thaw (jail/freebsd/jail_sys.hpp, freeze_jail).
   virtual Status freeze(const JailHandle& jail, bool frozen) {
     (void)jail, (void)frozen;
     return fail(Errc::unsupported, "jail", std::string(name()) + " backend cannot freeze a jail");
@@ -155,7 +156,8 @@ class Backend {
 
   // Changes a running jail's limits (an OCI runtime's update): each one set is written, the others
   // stay. 0 means "no limit", as in Limits. A limit whose controller the jail was made without
-  // (v1 cpu without a cpu limit at the start) is Errc::unsupported.
+  // (v1 cpu without a cpu limit at the start) is Errc::unsupported. FreeBSD: the jail's rctl
+  // rules on each resource given are replaced.
   using LimitsUpdate = jail::LimitsUpdate;  // spec.hpp
   virtual Status update(const JailHandle& jail, const LimitsUpdate& limits) {
     (void)jail, (void)limits;

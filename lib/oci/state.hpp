@@ -67,6 +67,20 @@ class StateDir {
 // lib/oci/<platform>/platform.cpp.
 bool process_lives(pid_t pid, std::uint64_t start_time);
 
+// After `create`: makes sure the container's exit file (StateDir::exit_file) gets "exited N" /
+// "killed N" once its process ends, whoever reaps it. Linux: nothing to do, its lj-init writes
+// the file. FreeBSD (no lj-init, the process is the command itself and its reaper's child
+// alone): an exit watcher of ljoci's own (lib/oci/freebsd/platform.cpp). Returns once the watch
+// is in place, so that no end after `create` returns can be missed.
+lj::Status watch_exit(const ContainerState& s);
+
+// The processes of a container, for `ps`: Linux, its cgroup's cgroup.procs; FreeBSD, every live
+// process of its jail (by name; none once the jail is gone).
+Result<std::vector<pid_t>> container_pids(const ContainerState& s);
+// The arguments `ps` gives ps(1) when its caller gives none: runc's "-ef" on Linux; FreeBSD's ps
+// has no -f, so its own columns there, the jail's id among them.
+const char* default_ps_args();
+
 // The JSON `ljoci state` prints (runc's: ociVersion, id, status, pid, bundle, annotations, and
 // runc's extra rootfs/created/owner for `list --format json`).
 std::string state_json(const ContainerState& s, Status st, bool for_list = false);

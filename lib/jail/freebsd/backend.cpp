@@ -346,6 +346,8 @@ class FreebsdBackend final : public Backend {
   Result<std::unique_ptr<Jail>> spawn(const JailSpec& spec) override;
   Result<std::unique_ptr<Jail>> adopt(const JailHandle& handle) override;
   Status release(const JailHandle& handle) override;
+  Status freeze(const JailHandle& jail, bool frozen) override;
+  Status update(const JailHandle& jail, const LimitsUpdate& limits) override;
   Result<std::unique_ptr<Exec>> exec(const JailHandle& jail, const ExecSpec& spec) override {
     return exec_in_jail(jail, spec);
   }
@@ -801,6 +803,54 @@ Status FreebsdBackend::release(const JailHandle& h) {
   LJ_TRY_CTX(ctx, release_jail_dir(dir));
   LJ_TRY_CTX(ctx, release_devfs_rulesets(state_dir_, h.name));
   LJ_TRY_CTX(ctx, remove_rctl_rules(h.name));
+  return {};
+}
+
+// SIGSTOP to every process of the jail (jail_sys.hpp, freeze_jail). A freeze that did not stop
+// them all is undone, so that the jail is left running and the caller's error is the whole story.
+Status FreebsdBackend::freeze(const JailHandle& h, bool frozen) {
+  const std::string ctx = std::string(frozen ? "freezing" : "thawing") + " jail " + h.name;
+  Status st = freeze_jail(h.name, frozen);
+  if (!st && frozen && st.error().errc() == Errc::busy) (void)freeze_jail(h.name, false);
+  return st ? st : fail(st.error().context(ctx));
+}
+
+// The rctl rules of each limit set, replaced: the old rules on that resource removed (a sigkill
+// or log rule of another amount would otherwise stay beside the new one; only deny rules replace
+// each other in the kernel), then the new ones added (none for 0, "no limit"). Keyed by the
+// jail's name, as at the spawn: teardown and release() remove them all.
+Status FreebsdBackend::update(const JailHandle& h, const LimitsUpdate& u) {
+  const std::string ctx = "updating the limits of jail " + h.name;
+  if (u.cpuset_cpus || u.cpuset_mems)
+    return fail(Errc::unsupported, kDomain,
+                ctx + ": limits.cpuset_cpus/mems (a jail's cpuset(1) is not done)");
+  if (u.cpu_rt_period_us || u.cpu_rt_runtime_us)
+    return fail(Errc::unsupported, kDomain,
+                ctx + ": limits.cpu_rt_period_us/runtime_us (cgroup realtime bandwidth)");
+  if (!u.memory_bytes && !u.pids && !u.cpu_percent) return {};  // nothing asked, nothing needed
+  if (!LJ_TRY_CTX(ctx, find_jail(h.name)))
+    return fail(Errc::not_found, kDomain, ctx + ": no live jail of that name");
+  if (!racct_enabled()) return fail(racct_disabled_error());
+  auto replace = [&](std::initializer_list<const char*> resources, const Limits& l) -> Status {
+    for (const char* r : resources) LJ_TRY_CTX(ctx, remove_rctl_rules(h.name, r));
+    for (const auto& rule : rctl_rules(h.name, l)) LJ_TRY_CTX(ctx, add_rctl_rule(rule));
+    return {};
+  };
+  if (u.memory_bytes) {
+    Limits l;
+    l.memory_bytes = *u.memory_bytes;
+    LJ_TRY(replace({"memoryuse"}, l));
+  }
+  if (u.pids) {
+    Limits l;
+    l.pids = *u.pids;
+    LJ_TRY(replace({"maxproc", "nthr"}, l));
+  }
+  if (u.cpu_percent) {
+    Limits l;
+    l.cpu_percent = *u.cpu_percent;
+    LJ_TRY(replace({"pcpu"}, l));
+  }
   return {};
 }
 

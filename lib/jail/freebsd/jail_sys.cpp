@@ -49,6 +49,7 @@ ProcInfo to_info(const struct kinfo_proc& kp) {
   p.start_usec = static_cast<std::uint64_t>(kp.ki_start.tv_sec) * 1000000u +
                  static_cast<std::uint64_t>(kp.ki_start.tv_usec);
   p.zombie = kp.ki_stat == SZOMB;
+  p.stopped = kp.ki_stat == SSTOP;
   return p;
 }
 
@@ -230,6 +231,34 @@ Status signal_jail(const std::string& name, int sig) {
   return {};
 }
 
+Status freeze_jail(const std::string& name, bool frozen, std::chrono::milliseconds limit) {
+  auto jid = LJ_TRY(find_jail(name));
+  // Nothing left to thaw is thawed: a paused container killed from outside is deleted (thawed
+  // first) without an error.
+  if (!jid && !frozen) return {};
+  if (!jid) return fail(Errc::not_found, kDomain, "no live jail named " + name);
+  if (!frozen) return signal_jail(name, SIGCONT);
+  const auto until = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    // A running thread on another CPU stops at its next return to user mode: until then the
+    // process reads as running, and the next pass finds it stopped (a second SIGSTOP is a no-op).
+    std::size_t running = 0;
+    const auto procs = LJ_TRY(processes_in_jail(*jid));
+    for (const auto& p : procs) {
+      if (p.zombie || p.stopped) continue;
+      ++running;
+      if (LJ_SYS("kill", ::kill(p.pid, SIGSTOP)) != 0 && errno != ESRCH)
+        return fail_errno(kDomain, "kill pid=" + std::to_string(p.pid) + " SIGSTOP in jail " + name);
+    }
+    if (running == 0) return {};
+    if (std::chrono::steady_clock::now() >= until)
+      return fail(Errc::busy, kDomain,
+                  "jail " + name + ": " + std::to_string(running) + " process(es) not stopped after " +
+                      std::to_string(limit.count()) + " ms");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 // ---- rctl ----
 
 bool racct_enabled() {
@@ -256,8 +285,9 @@ Status add_rctl_rule(const std::string& rule) {
   return fail_errno(kDomain, "rctl_add_rule " + rule);
 }
 
-Status remove_rctl_rules(const std::string& name) {
+Status remove_rctl_rules(const std::string& name, const std::string& resource) {
   std::string filter = "jail:" + name;
+  if (!resource.empty()) filter += ":" + resource;
   if (LJ_SYS("rctl_remove_rule",
              ::rctl_remove_rule(filter.c_str(), filter.size() + 1, nullptr, 0)) == 0)
     return {};

@@ -74,6 +74,7 @@ struct ProcInfo {
   int jid = 0;                   // ki_jid: 0 = the host
   std::uint64_t start_usec = 0;  // ki_start, microseconds since the epoch
   bool zombie = false;           // ki_stat == SZOMB
+  bool stopped = false;          // ki_stat == SSTOP (SIGSTOP, a debugger)
 };
 
 // sysctl kern.proc.pid.<pid>; nullopt when there is no such process.
@@ -103,6 +104,17 @@ Status wait_jail_freed(const std::string& name,
 // one pass, so SIGKILL is better done with remove_jail_and_wait().
 Status signal_jail(const std::string& name, int sig);
 
+// Stops every process of the jail called `name` where it is (frozen = true: SIGSTOP, pass after
+// pass until one finds each live process stopped, so that a process forked meanwhile is caught by
+// the next pass) or lets them go on (SIGCONT to each). FreeBSD has no freezer, so signals are the
+// means (neither runj nor ocijail has a pause to follow); unlike Linux's cgroup freezer they can
+// be seen from inside (a parent waiting with WUNTRACED learns of it; SIGCONT can be caught).
+// Freezing: Errc::not_found when no such jail runs, Errc::busy when processes are still not
+// stopped after `limit` (a fork loop outrunning the passes; the ones already stopped stay so, the
+// caller decides). Thawing a jail that is gone succeeds: nothing is left stopped.
+Status freeze_jail(const std::string& name, bool frozen,
+                   std::chrono::milliseconds limit = std::chrono::seconds(2));
+
 // ---- rctl(2) ----
 
 // kern.racct.enable: resource accounting is a boot-time tunable (loader.conf), off by default.
@@ -113,8 +125,9 @@ Error racct_disabled_error();
 // rctl_add_rule(2) with one rule, e.g. "jail:web-1:memoryuse:sigkill=1073741824".
 Status add_rctl_rule(const std::string& rule);
 // rctl_remove_rule(2) with the filter "jail:<name>": every rule of the jail, which outlive the
-// jail itself (they are keyed by name). Success when there were none.
-Status remove_rctl_rules(const std::string& name);
+// jail itself (they are keyed by name); with `resource` ("memoryuse", "maxproc"...) only the
+// rules on it, "jail:<name>:<resource>". Success when there were none.
+Status remove_rctl_rules(const std::string& name, const std::string& resource = {});
 
 // How often the kernel message buffer holds `needle` (sysctl kern.msgbuf). Used to learn that an
 // rctl "log" rule fired; 0 when the buffer cannot be read.

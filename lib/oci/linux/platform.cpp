@@ -24,4 +24,20 @@ bool process_lives(pid_t pid, std::uint64_t start_time) {
   return state != "Z" && state != "X" && start == start_time;
 }
 
+// lj-init, the container's pid 1, writes the exit file itself.
+lj::Status watch_exit(const ContainerState&) { return {}; }
+
+Result<std::vector<pid_t>> container_pids(const ContainerState& s) {
+  std::vector<pid_t> pids;
+  std::string dirs = s.handle.cgroup;
+  const std::string first = dirs.substr(0, dirs.find(';'));
+  if (first.empty()) return fail(Errc::unsupported, "oci", "container " + s.id + " has no cgroup");
+  std::ifstream in(first + "/cgroup.procs");
+  if (!in) return lj::fail_errno("oci", "open " + first + "/cgroup.procs");
+  for (pid_t p; in >> p;) pids.push_back(p);
+  return pids;
+}
+
+const char* default_ps_args() { return "-ef"; }
+
 }  // namespace lj::oci

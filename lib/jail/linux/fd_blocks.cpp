@@ -1,8 +1,9 @@
 #include "jail/linux/fd_blocks.hpp"
 
-#include "jail/linux/raw_syscall.hpp"
+#include "jail/linux/raw_syscall.h"
 
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,7 +31,7 @@ FdBlocks::Block* FdBlocks::take() {
 }
 
 void FdBlocks::drop(Block* b) noexcept {
-  for (int fd : b->fd) raw_syscall(SYS_dup3, null_, fd, O_CLOEXEC);
+  for (int fd : b->fd) lj_syscall(SYS_dup3, null_, fd, O_CLOEXEC, 0, 0);
 }
 
 void FdBlocks::give(Block* b) {

@@ -33,7 +33,7 @@ class FdBlocks {
   Block* take();
   // /dev/null back on every number (dropping our copies of the jail's descriptors): only once
   // init has its private table, that is once clone(CLONE_VFORK) has returned. Raw system calls
-  // only (raw_syscall.hpp): the caller's errno may be a process's of ours.
+  // only (raw_syscall.h): the caller's errno may be a process's of ours.
   void drop(Block* b) noexcept;
   // The block free again, its descriptors dropped.
   void give(Block* b);

@@ -38,17 +38,9 @@
 /* The kernel's sigset: _NSIG is 64 on both architectures, one unsigned long. */
 typedef unsigned long lj_sigset;
 
+#include "raw_syscall.h" /* lj_syscall */
+
 #if defined(__x86_64__)
-static inline long lj_syscall(long n, long a, long b, long c, long d, long e) {
-  register long r10 __asm__("r10") = d;
-  register long r8 __asm__("r8") = e;
-  long ret;
-  __asm__ volatile("syscall"
-                   : "=a"(ret)
-                   : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
-                   : "rcx", "r11", "memory");
-  return ret;
-}
 /* The kernel enters with argc at %rsp, argv after it (the x86-64 psABI, 3.4.1); %rbp zeroed marks
  * the outermost frame. The call leaves %rsp 16-byte aligned minus the return address, as the ABI
  * wants at a function's entry. */
@@ -63,16 +55,6 @@ __asm__(
     "  call lj_init_start\n"
     "  hlt\n");
 #elif defined(__aarch64__)
-static inline long lj_syscall(long n, long a, long b, long c, long d, long e) {
-  register long x8 __asm__("x8") = n;
-  register long x0 __asm__("x0") = a;
-  register long x1 __asm__("x1") = b;
-  register long x2 __asm__("x2") = c;
-  register long x3 __asm__("x3") = d;
-  register long x4 __asm__("x4") = e;
-  __asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4) : "memory");
-  return x0;
-}
 /* argc at sp (16-byte aligned by the kernel), argv after it; a zero frame and link register end
  * the frame chain. */
 __asm__(

@@ -29,7 +29,7 @@
 #include "jail/linux/clone_run.hpp"
 #include "jail/linux/linux_jail.hpp"
 #include "jail/linux/net.hpp"
-#include "jail/linux/raw_syscall.hpp"
+#include "jail/linux/raw_syscall.h"
 #include "jail/linux/root_program.hpp"
 #include "jail/linux/status_file_open.hpp"
 #include "jail/linux/undumpable.hpp"
@@ -311,8 +311,8 @@ ExecRecord read_exec_record(int err_rd) noexcept {
   for (;;) {
     char* at = r.got < sizeof r.error ? reinterpret_cast<char*>(&r.error) + r.got : nullptr;
     char rest[sizeof r.error];
-    const long n = raw_syscall(SYS_read, err_rd, reinterpret_cast<long>(at ? at : rest),
-                               static_cast<long>(at ? sizeof r.error - r.got : sizeof rest));
+    const long n = lj_syscall(SYS_read, err_rd, reinterpret_cast<long>(at ? at : rest),
+                              static_cast<long>(at ? sizeof r.error - r.got : sizeof rest), 0, 0);
     if (n == -EINTR) continue;
     if (n <= 0) break;  // EOF (or our own pipe broken: nothing more will come)
     if (at) r.got += static_cast<std::size_t>(n);
@@ -340,7 +340,7 @@ long clone_sharing_memory(clone_args& args, FdBlockLease& block, const StackLeas
   }
   // The command runs on this thread's block now: raw system calls only, no errno, no libc, until
   // the error pipe's EOF says it has exec'd (or died).
-  raw_syscall(SYS_close, err_wr.release());
+  lj_syscall(SYS_close, err_wr.release(), 0, 0, 0, 0);
   block.drop();
   *record = read_exec_record(err_rd);
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);

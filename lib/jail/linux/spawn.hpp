@@ -63,7 +63,7 @@ Status plan_process_options(const ProcessOptions& o, ChildPlan& plan, sock_fprog
 // fn(&plan) on the init stack of `stacks`. The caller sleeps until the child has exec'd or died;
 // the child's own child (the command, an exec's process) then still runs our memory, on this
 // thread's block (errno), until its execve. So before it returns, this thread waits for that
-// with raw system calls only (raw_syscall.hpp) and every signal still blocked (a handler saves
+// with raw system calls only (raw_syscall.h) and every signal still blocked (a handler saves
 // and restores errno): it drops its write ends of the error pipe (`err_wr`, the block's copy) and
 // reads `err_rd` to its EOF, into *record. The child's pid, or -1 with errno (no wait then).
 // read_exec_record: the error pipe read to its EOF (every write end is close-on-exec): the record

@@ -173,6 +173,41 @@ TEST_F(CgroupSweepTest, ACgroupWithChildCgroupsIsKeptWithoutWaiting) {
   EXPECT_EQ(existing(dirs), dirs.size());
 }
 
+// A daemon's scope is empty from its start to its first jail: another daemon starting meanwhile
+// (its make_backend() sweeps) must not take it, or the first jail's cgroup finds no parent.
+TEST_F(CgroupSweepTest, AnEmptyScopeIsKeptWhileItsDaemonLivesAndGoesAfter) {
+  const std::string name = lj::test::unique_name("scope-sweep-test");
+  std::vector<std::string> dirs;
+  for (const auto& b : bases()) dirs.push_back(b + "/" + name);
+  for (const auto& d : dirs) made_.push_back(d);
+  // The scope of a live daemon: this process holds it.
+  ASSERT_TRUE(prepare_scope({name, 0}));
+  ASSERT_EQ(existing(dirs), dirs.size());
+  (void)sweep_cgroup_pool();  // as another daemon's start does
+  EXPECT_EQ(existing(dirs), dirs.size()) << "a live daemon's empty scope was swept";
+  // Its daemon gone (a child held it and was killed): the next sweep removes it.
+  remove_scope({name, 0});
+  ASSERT_EQ(existing(dirs), 0u);
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t p = ::fork();
+  if (p == 0) {
+    ::_exit(prepare_scope({name, 0}) && ::write(ready[1], "x", 1) == 1 ? (::pause(), 0) : 1);
+  }
+  children_.push_back(p);
+  ::close(ready[1]);
+  char c;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ::close(ready[0]);
+  (void)sweep_cgroup_pool();
+  EXPECT_EQ(existing(dirs), dirs.size()) << "another live process's empty scope was swept";
+  ::kill(p, SIGKILL);
+  ::waitpid(p, nullptr, 0);
+  children_.clear();
+  (void)sweep_cgroup_pool();
+  EXPECT_EQ(existing(dirs), 0u) << "a gone daemon's empty scope was kept";
+}
+
 TEST_F(CgroupSweepTest, OtherNamesAreLeftAlone) {
   auto dirs = make_everywhere(lj::test::unique_name("ljspawn-x"));
   (void)sweep_cgroup_pool();

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -151,6 +152,61 @@ constexpr const char* kScopePrefix = "scope-";
 std::string scoped(const std::string& base, const CgroupScope& scope) {
   if (base.empty() || scope.name.empty()) return base;
   return base + "/" + scope.name;
+}
+
+// ---- Held scopes (see cgroup.hpp) ----
+
+// A shared flock(2) on each directory of a scope this process uses, for as long as it lives (the
+// kernel drops it with the process). Another daemon's sweep takes an empty scope only with
+// LOCK_EX|LOCK_NB: a live daemon's scope is never removed under it, even while it has no jail
+// (CI saw a daemon's first jail fail with ENOENT: a daemon started beside it had swept its scope).
+// flock works on cgroupfs directories, and conflicts between open file descriptions, so within
+// one process too.
+struct HeldScopes {
+  std::mutex mu;
+  std::map<std::string, UniqueFd> fds;  // by directory
+};
+
+HeldScopes& held_scopes() {
+  static auto* h = new HeldScopes;  // never destroyed: the locks last as long as the process
+  return *h;
+}
+
+// Makes `dir`, a scope's directory, and holds it. The lock is checked to be on the directory
+// still linked at `dir`: a sweep may remove it between the mkdir and the lock.
+Status hold_scope_dir(const std::string& dir) {
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    LJ_TRY(make_dir(dir));
+    UniqueFd fd(LJ_SYS("open", ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)));
+    if (!fd && errno == ENOENT) continue;
+    if (!fd) return fail_errno("jail", "open " + dir);
+    int rc;
+    while ((rc = ::flock(fd.get(), LOCK_SH)) != 0 && errno == EINTR) {
+    }
+    if (rc != 0) return fail_errno("jail", "flock " + dir);
+    struct stat held {}, linked {};
+    if (::fstat(fd.get(), &held) != 0) return fail_errno("jail", "fstat " + dir);
+    if (::stat(dir.c_str(), &linked) != 0 || held.st_ino != linked.st_ino ||
+        held.st_dev != linked.st_dev)
+      continue;
+    std::lock_guard lock(held_scopes().mu);
+    held_scopes().fds[dir] = std::move(fd);
+    return {};
+  }
+  return fail(Errc::busy, "jail", "the cgroup scope " + dir + " was removed each time it was made");
+}
+
+void release_scope_dir(const std::string& dir) {
+  std::lock_guard lock(held_scopes().mu);
+  held_scopes().fds.erase(dir);
+}
+
+// Another process's scope found by a sweep: removed only when empty (rmdir refuses one with
+// jails or idle cgroups) and held by no live daemon.
+bool remove_unheld_scope(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return false;
+  return LJ_SYS("rmdir", ::rmdir(dir.c_str())) == 0;
 }
 
 struct Pool {
@@ -430,7 +486,7 @@ std::size_t sweep_cgroup_pool(const CgroupScope& scope) {
         // An empty scope: its daemon is gone or has no jail now (rmdir refuses a scope with
         // jails or idle cgroups in it); whoever uses it next makes it again.
         if (base == top && name.rfind(kScopePrefix, 0) == 0 && name != scope.name &&
-            LJ_SYS("rmdir", ::rmdir((base + "/" + name).c_str())) == 0)
+            remove_unheld_scope(base + "/" + name))
           ++removed;
       }
       ::closedir(d);
@@ -448,7 +504,7 @@ Status prepare_scope(const CgroupScope& scope) {
     LJ_TRY(make_dir(l.v2_base));
     LJ_TRY(write_file(l.v2_base + "/cgroup.subtree_control", "+memory +pids +cpu"));
     const std::string dir = scoped(l.v2_base, scope);
-    LJ_TRY(make_dir(dir));
+    LJ_TRY(hold_scope_dir(dir));
     LJ_TRY(write_file(dir + "/cgroup.subtree_control", "+memory +pids +cpu"));
     if (scope.pids_max) LJ_TRY(write_file(dir + "/pids.max", std::to_string(scope.pids_max)));
     return {};
@@ -456,7 +512,7 @@ Status prepare_scope(const CgroupScope& scope) {
   for (const std::string* base : {&l.memory_base, &l.pids_base, &l.cpu_base, &l.devices_base}) {
     if (base->empty()) continue;
     LJ_TRY(make_dir(*base));
-    LJ_TRY(make_dir(scoped(*base, scope)));
+    LJ_TRY(hold_scope_dir(scoped(*base, scope)));
   }
   if (scope.pids_max && !l.pids_base.empty()) {
     LJ_TRY(write_file(scoped(l.pids_base, scope) + "/pids.max", std::to_string(scope.pids_max)));
@@ -478,6 +534,7 @@ void remove_scope(const CgroupScope& scope) {
     }
     for (const auto& d : idle) (void)remove_empty_cgroup(d);
     (void)::rmdir(base.c_str());  // kept while jails (left running) are in it
+    release_scope_dir(base);
   }
 }
 
@@ -685,7 +742,7 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
       return fail(Errc::unsupported, "jail", "limits.cpuset_cpus/mems: no cpuset cgroup on this host");
     if (path.empty()) {  // the base and the scope: add() makes only the jail's own directory
       LJ_TRY(make_dir(l.cpuset_base));
-      LJ_TRY(make_dir(scoped(l.cpuset_base, scope)));
+      if (!scope.name.empty()) LJ_TRY(hold_scope_dir(scoped(l.cpuset_base, scope)));
     }
     std::string dir = LJ_TRY(add(l.cpuset_base));
     LJ_TRY(inherit_cpuset(l.cpuset_mount, dir));

@@ -60,7 +60,9 @@ struct CgroupScope {
   std::uint64_t pids_max = 0;
 };
 // Makes the scope's directories (v2: with the controllers enabled) and writes its pids.max.
-// Nothing for the unnamed scope. Cgroups::create makes them again when they went meanwhile.
+// Nothing for the unnamed scope. This process holds each directory (a shared flock(2), until
+// remove_scope or its exit), so that no other process's sweep removes it while it is empty.
+// Cgroups::create makes them again when they went meanwhile (removed by hand).
 Status prepare_scope(const CgroupScope& scope);
 // At the end of a backend: this process's idle cgroups of the scope are removed, then the scope's
 // directories if empty (jails left running keep theirs).
@@ -76,8 +78,8 @@ std::vector<std::string> scope_jails(const CgroupScope& scope);
 // or child cgroups is kept (rmdir refuses it); one whose last task is still exiting (EBUSY, yet
 // neither) is retried for up to 0.5 s. Returns how many were removed. Runs by itself at
 // make_backend() and before the pool is first used.
-// Scopes ("scope-*") found empty are removed as well (their daemon is gone or has no jail; one
-// that makes a jail again re-makes its scope).
+// Scopes ("scope-*") found empty and held by no process are removed as well (their daemon is
+// gone; one that starts again makes its scope again).
 std::size_t sweep_cgroup_pool(const CgroupScope& scope = {});
 // How many idle cgroups this process holds (all controllers), for tests.
 std::size_t idle_cgroups();

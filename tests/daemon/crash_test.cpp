@@ -703,7 +703,7 @@ TEST_F(CrashTest, CrashDuringRecovery) {
     auto c = ljd_->client();
     for (int i = 0; i < 3; ++i) {
       auto r = c.post("/v1/jails?start=true", sh("sleep 30"));
-      ASSERT_TRUE(r && r->status == 201) << (r ? r->body : "no answer");
+      ASSERT_TRUE(r && r->status == 201) << (r ? r->body : "no answer") << "\n" << ljd_->log();
     }
   }
   ljd_->crash();

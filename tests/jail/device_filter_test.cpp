@@ -216,6 +216,14 @@ TEST_F(DeviceProgramTest, AnAllowingDefaultDeniesItsExceptions) {
             "EPERM ok EPERM ok ok");
 }
 
+// A cgroup taken again (a caller's cgroup path): the new rules replace the earlier program's,
+// which would otherwise apply as well.
+TEST_F(DeviceProgramTest, AttachingAgainReplacesTheEarlierProgram) {
+  if (!attach({{false, 'a', -1, -1, "rwm"}, {true, 'c', 1, 7, "rw"}})) GTEST_SKIP() << skipped_;
+  ASSERT_TRUE(attach({{false, 'a', -1, -1, "rwm"}, {true, 'c', 1, 3, "rw"}}));
+  EXPECT_EQ(opens({{"/dev/full", O_RDWR}, {"/dev/null", O_RDWR}}), "EPERM ok");
+}
+
 // What the engine attaches to a jail's v2 cgroup (Cgroups::create): the jail's rules, then its
 // own nodes. /dev/kmsg (c 1:11) is none of them.
 TEST_F(DeviceProgramTest, TheEnginesNodesFollowTheJailsRules) {

@@ -140,6 +140,36 @@ Result<UniqueFd> load(const std::vector<bpf_insn>& program) {
   return fail_errno("jail", "load the device program (bpf; verifier: " + log + ")", err);
 }
 
+// The device programs attached to the cgroup itself (not its parents'): none on a cgroup made
+// for the jail; a cgroup taken again at a caller's path may hold an earlier one.
+Result<std::vector<std::uint32_t>> attached(int dir_fd, const std::string& dir) {
+  std::vector<std::uint32_t> ids(64);  // BPF_CGROUP_MAX_PROGS
+  bpf_attr a{};
+  a.query.target_fd = static_cast<std::uint32_t>(dir_fd);
+  a.query.attach_type = BPF_CGROUP_DEVICE;
+  a.query.prog_ids = reinterpret_cast<std::uintptr_t>(ids.data());
+  a.query.prog_cnt = static_cast<std::uint32_t>(ids.size());
+  if (bpf(BPF_PROG_QUERY, &a) != 0)
+    return fail_errno("jail", "query the device programs of " + dir + " (bpf)");
+  ids.resize(a.query.prog_cnt);
+  return ids;
+}
+
+Status detach(int dir_fd, const std::string& dir, std::uint32_t id) {
+  bpf_attr a{};
+  a.prog_id = id;
+  UniqueFd prog(static_cast<int>(bpf(BPF_PROG_GET_FD_BY_ID, &a)));
+  if (!prog && errno == ENOENT) return {};  // gone meanwhile
+  if (!prog) return fail_errno("jail", "open device program " + std::to_string(id) + " (bpf)");
+  a = {};
+  a.target_fd = static_cast<std::uint32_t>(dir_fd);
+  a.attach_bpf_fd = static_cast<std::uint32_t>(prog.get());
+  a.attach_type = BPF_CGROUP_DEVICE;
+  if (bpf(BPF_PROG_DETACH, &a) != 0 && errno != ENOENT)
+    return fail_errno("jail", "detach the earlier device program from " + dir + " (bpf)");
+  return {};
+}
+
 }  // namespace
 
 std::vector<DeviceRule> jail_device_rules(const std::vector<DeviceRule>& rules) {
@@ -184,6 +214,7 @@ Status attach_device_program(const std::string& cgroup_dir, const std::vector<De
       LJ_TRY_CTX("device rules of " + cgroup_dir, load(compile(reduce_device_rules(rules))));
   UniqueFd dir(LJ_SYS("open", ::open(cgroup_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)));
   if (!dir) return fail_errno("jail", "open " + cgroup_dir);
+  const auto earlier = LJ_TRY(attached(dir.get(), cgroup_dir));
   bpf_attr a{};
   a.target_fd = static_cast<std::uint32_t>(dir.get());
   a.attach_bpf_fd = static_cast<std::uint32_t>(prog.get());
@@ -191,6 +222,9 @@ Status attach_device_program(const std::string& cgroup_dir, const std::vector<De
   a.attach_flags = BPF_F_ALLOW_MULTI;
   if (bpf(BPF_PROG_ATTACH, &a) != 0)
     return fail_errno("jail", "attach the device program to " + cgroup_dir + " (bpf)");
+  // Earlier programs go once the new one is in (runc's order: never a moment without one); kept,
+  // they would apply too (every program must allow).
+  for (const auto id : earlier) LJ_TRY(detach(dir.get(), cgroup_dir, id));
   return {};
 }
 

@@ -32,7 +32,8 @@ DeviceRuleState reduce_device_rules(const std::vector<DeviceRule>& rules);
 
 // Loads a device program answering as reduce_device_rules(rules) does and attaches it to the
 // cgroup v2 directory `cgroup_dir` (BPF_CGROUP_DEVICE with BPF_F_ALLOW_MULTI, as runc: a parent's
-// program still applies too). The attachment lasts as long as the cgroup: nothing to keep open
+// program still applies too), then detaches the programs attached to that cgroup before (one
+// taken again at a caller's path). The attachment lasts as long as the cgroup: nothing to keep open
 // (the program's descriptor is closed here). Each cgroup2 directory takes one, with or without
 // controllers. Errors name the directory and bpf(2)'s errno (EPERM: no CAP_SYS_ADMIN or bpf
 // refused), the verifier's log when the load fails.

@@ -342,9 +342,9 @@ Status resources_of(const json& r, Bundle& b) {
                                      "blockIO", "hugepageLimits", "network", "rdma"}));
   jail::Limits& l = b.spec.limits;
   if (r.contains("devices") && !r["devices"].empty()) {
-    // The rules go to the engine's device cgroup (cgroup v1; on v2 only what the nodev root
-    // gives anyway is taken: jail::Limits::device_rules). The root stays nodev as well: only
-    // the engine's own /dev nodes and devpts open, whatever CAP_MKNOD makes.
+    // The rules go to the engine's device cgroup (v1) or device program (v2):
+    // jail::Limits::device_rules. The root stays nodev as well (and /dev, unless a linux.devices
+    // node is to open: linux_of), whatever CAP_MKNOD makes.
     for (const auto& d : r["devices"]) {
       LJ_TRY(only(d, "linux.resources.devices[]", {"allow", "type", "major", "minor", "access"}));
       jail::DeviceRule rule;

@@ -127,6 +127,12 @@ struct MountPlan {
   // with CAP_MKNOD opens nothing. What an OCI device cgroup's "deny all, allow these" amounts to
   // when the allowed devices are the engine's (Linux; lib/oci sets it for linux.resources.devices).
   bool nodev = false;
+  // With nodev: the jail's /dev alone is mounted without it (the root and every other mount keep
+  // it), so that a node made there (Grants::nodes) opens when the jail's device rules let it, as
+  // runc's /dev (podman's --device). Only with Limits::device_rules, which then guard every
+  // node (the v1 devices cgroup or the v2 device program; validate_spec refuses it without).
+  // Linux only.
+  bool dev_guarded_by_rules = false;
   // The propagation of the jail's root mount once it is the root, as Propagation::kind (the
   // OCI config's linux.rootfsPropagation); "": the engine's private. Linux only.
   std::string root_propagation;

@@ -93,6 +93,8 @@ Status validate_spec(const JailSpec& spec) {
         n.path.starts_with("/dev/shm/"))
       return bad("device node " + n.path + " is under a file system of the engine's /dev");
   }
+  if (spec.root.dev_guarded_by_rules && spec.limits.device_rules.empty())
+    return bad("a /dev guarded by device rules (root.dev_guarded_by_rules) needs limits.device_rules");
   if (spec.tty) {
     if (spec.tty->socket < 0) return bad("a terminal needs a socket to hand its master back on");
     const Stdio& io = spec.stdio;

@@ -81,10 +81,9 @@ struct Limits {
   // then what keeps devices shut). Linux, cgroup v1: a devices cgroup of the jail's own, every
   // device denied first, then the rules in order, then the engine's own /dev nodes allowed (null,
   // zero, full, random, urandom, tty, ptmx and the jail's ptys) and mknod of any node (init
-  // makes the jail's /dev inside the cgroup), as runc appends its defaults.
-  // cgroup v2 would need a BPF device program (not done): there, a list is refused by name
-  // unless a nodev root already gives exactly what it asks (deny everything first, then allows
-  // of the engine's nodes or of mknod only). FreeBSD refuses it (its devfs ruleset is the rule).
+  // makes the jail's /dev inside the cgroup), as runc appends its defaults. cgroup v2: the same
+  // list as a device program attached to the jail's cgroup (linux/device_filter.hpp, runc's
+  // devicefilter). FreeBSD refuses it (its devfs ruleset is the rule).
   std::vector<DeviceRule> device_rules;
   // The memory controller's other knobs (an OCI config's linux.resources.memory), Linux only:
   // cgroup v1 memory.soft_limit_in_bytes, memory.swappiness (0..100; unset: the parent's),
@@ -241,8 +240,8 @@ struct Grants {
   // Linux: mknod, then the mode and owner set. In a user namespace (no mknod of a device there)
   // the host's node at the same path is bound instead, as runc does: it must exist with the same
   // type and numbers and keeps the host's mode and owner. A node on a nodev root
-  // (MountPlan::nodev) exists but does not open, unless the jail's device cgroup decides
-  // (Limits::device_rules, cgroup v1).
+  // (MountPlan::nodev) exists but does not open, unless /dev is left to the jail's device rules
+  // (MountPlan::dev_guarded_by_rules, Limits::device_rules).
   std::vector<DeviceNode> nodes;
   bool any() const {
     return !devices.empty() || raw_sockets || mlock || sysvipc || !nodes.empty();

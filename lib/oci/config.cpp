@@ -342,9 +342,9 @@ Status resources_of(const json& r, Bundle& b) {
                                      "blockIO", "hugepageLimits", "network", "rdma"}));
   jail::Limits& l = b.spec.limits;
   if (r.contains("devices") && !r["devices"].empty()) {
-    // The rules go to the engine's device cgroup (cgroup v1; on v2 only what the nodev root
-    // gives anyway is taken: jail::Limits::device_rules). The root stays nodev as well: only
-    // the engine's own /dev nodes and devpts open, whatever CAP_MKNOD makes.
+    // The rules go to the engine's device cgroup (v1) or device program (v2):
+    // jail::Limits::device_rules. The root stays nodev as well (and /dev, unless a linux.devices
+    // node is to open: linux_of), whatever CAP_MKNOD makes.
     for (const auto& d : r["devices"]) {
       LJ_TRY(only(d, "linux.resources.devices[]", {"allow", "type", "major", "minor", "access"}));
       jail::DeviceRule rule;
@@ -472,20 +472,12 @@ Status linux_of(const json& lx, Bundle& b) {
     if (!propagation_name(p)) return bad("linux.rootfsPropagation '" + p + "' is not a propagation");
     if (p != "private" && p != "rprivate") b.spec.root.root_propagation = p;
   }
-  // A node the rules let open (read or write) would not open on the nodev root: refused rather
-  // than made dead (podman's --device; the rules' last match decides, as the kernel's list does).
-  if (b.spec.root.nodev)
-    for (const auto& n : b.spec.grants.nodes) {
-      if (n.type == 'p') continue;
-      bool open = false;
-      for (const auto& r : b.spec.limits.device_rules)
-        if ((r.type == 'a' || r.type == n.type) && (r.major < 0 || r.major == n.major) &&
-            (r.minor < 0 || r.minor == n.minor) && r.access.find_first_of("rw") != std::string::npos)
-          open = r.allow;
-      if (open)
-        return unsupported("linux.devices " + n.path + " allowed by linux.resources.devices",
-                           "ljoci's root is nodev, so a node it makes does not open");
-    }
+  // A device node opens only on a /dev without nodev: with device rules (the cgroup guards every
+  // node, as under runc) /dev alone is left to them; the root and every other mount stay nodev.
+  // Without rules nothing would guard it: the node is made but stays shut (the nodev root).
+  if (b.spec.root.nodev && !b.spec.limits.device_rules.empty())
+    for (const auto& n : b.spec.grants.nodes)
+      if (n.type != 'p') b.spec.root.dev_guarded_by_rules = true;
   if (lx.contains("mountLabel") && !lx["mountLabel"].get<std::string>().empty())
     return unsupported("linux.mountLabel");
   for (const char* k : {"intelRdt", "personality", "timeOffsets", "memoryPolicy", "netDevices"})

@@ -120,7 +120,7 @@ TEST_F(JailTest, CpuSharesAreTheJailsCpuWeight) {
 // whatever its mode, and the engine's own nodes still do.
 TEST_F(JailTest, DeviceRulesAreTheJailsDeviceCgroup) {
   const CgroupLayout& l = cgroup_layout();
-  if (l.v2) GTEST_SKIP() << "cgroup v2: device rules need a BPF program (refused, not done)";
+  if (l.v2) GTEST_SKIP() << "cgroup v2: no devices.list (a device program: DeviceProgramTest)";
   if (l.devices_base.empty()) GTEST_SKIP() << "no devices cgroup controller";
   const std::vector<DeviceRule> rules = {{false, 'a', -1, -1, "rwm"},
                                          {true, 'c', 10, 229, "rwm"},
@@ -149,6 +149,25 @@ TEST_F(JailTest, DeviceRulesAreTheJailsDeviceCgroup) {
   auto r = run(p);
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(r->out, "open: EPERM\nok\n");
+  // A nodev root with /dev left to the rules (MountPlan::dev_guarded_by_rules): a node the rules
+  // allow opens there, one they do not gets EPERM; without rules it is refused.
+  p = spec({"sh", "-c", "probe cat /dev/mem2; probe write /dev/null2 x"});
+  p.root.nodev = true;
+  p.root.dev_guarded_by_rules = true;
+  p.grants.nodes = {{"/dev/mem2", 'c', 1, 1, 0666, 0, 0}, {"/dev/null2", 'c', 1, 3, 0666, 0, 0}};
+  p.limits.device_rules = rules;
+  r = run(p);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "open: EPERM\nok\n");
+  p.root.dev_guarded_by_rules = false;  // the nodev /dev: neither opens
+  r = run(p);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "open: EACCES\nopen: EACCES\n");
+  p.root.dev_guarded_by_rules = true;
+  p.limits.device_rules.clear();
+  r = run(p);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().what().find("needs limits.device_rules"), std::string::npos) << r.error().what();
 }
 
 // The memory knobs besides the limit land in the jail's memory cgroup (v1 here; v2 takes only the

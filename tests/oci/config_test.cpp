@@ -260,13 +260,6 @@ TEST(OciConfig, EveryRefusalNamesItsField) {
        set({"linux", "devices"}, json::parse(R"([{"path":"/dev/x","type":"s","major":1,"minor":5}])"))},
       {"linux.devices /etc/x is not supported by ljoci: device nodes are made under /dev only",
        set({"linux", "devices"}, json::parse(R"([{"path":"/etc/x","type":"p"}])"))},
-      {"linux.devices /dev/fuse allowed by linux.resources.devices is not supported by ljoci: "
-       "ljoci's root is nodev",
-       [](json& c) {
-         c["linux"]["devices"] = json::parse(R"([{"path":"/dev/fuse","type":"c","major":10,"minor":229}])");
-         c["linux"]["resources"]["devices"] = json::parse(
-             R"([{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":10,"minor":229,"access":"rwm"}])");
-       }},
       {"linux.resources.devices[].access 'rx' is not of r, w, m",
        set({"linux", "resources", "devices"}, json::parse(R"([{"allow":true,"access":"rx"}])"))},
       {"linux.resources.devices[].type 'p' is not a, c or b",
@@ -397,14 +390,16 @@ TEST(OciConfig, CpusetQuotaAndRealtimeAreCarried) {
   EXPECT_EQ(b->spec.limits.cpu_quota_us, 0u);
   EXPECT_TRUE(b->spec.limits.cpuset_cpus.empty());
   c["linux"]["resources"].erase("cpu");
+  // No device rules: nothing would guard a node, so /dev is no more open than the root.
+  EXPECT_FALSE(b->spec.root.dev_guarded_by_rules);
   b = parse(c);
   ASSERT_TRUE(b) << b.error().what();
   EXPECT_FALSE(b->spec.limits.cpu_cgroups);
 }
 
 // linux.resources.devices: the rules in order, wildcards as -1, on a nodev root (runtime-tools'
-// linux_cgroups_devices). A node the rules leave shut is taken (it would not open under runc
-// either); the last matching rule decides.
+// linux_cgroups_devices). With a node to make (podman's --device), /dev alone is left to the
+// rules (the cgroup decides what opens, as under runc); without one, /dev stays nodev too.
 TEST(OciConfig, DeviceRulesGoInOrderToTheEngine) {
   auto c = base();
   c["linux"]["resources"]["devices"] = json::parse(R"([
@@ -432,7 +427,13 @@ TEST(OciConfig, DeviceRulesGoInOrderToTheEngine) {
   EXPECT_EQ(r[3].major, 136);
   EXPECT_EQ(r[3].minor, -1);
   EXPECT_FALSE(r[4].allow);
-  ASSERT_EQ(b->spec.grants.nodes.size(), 1u);  // denied again by the last rule: taken
+  ASSERT_EQ(b->spec.grants.nodes.size(), 1u);
+  EXPECT_TRUE(b->spec.root.dev_guarded_by_rules);
+  c["linux"]["devices"] = json::parse(R"([{"path":"/dev/fifo","type":"p"}])");
+  b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  EXPECT_TRUE(b->spec.root.nodev);
+  EXPECT_FALSE(b->spec.root.dev_guarded_by_rules);  // a FIFO opens on a nodev /dev
 }
 
 // Fields runtime-tools' programs set (process_user, linux_uid_mappings, mounts,

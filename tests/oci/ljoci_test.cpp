@@ -82,6 +82,18 @@ class LjociTest : public ::testing::Test {
     o.text = ss.str();
     return o;
   }
+  // A run with CAP_MKNOD, the device rules "deny all, then allow `rule`" and the nodes `devices`
+  // (linux.devices; null: none): the script's status and output.
+  Out run_with_device_rules(const char* rule, const char* devices, const char* script,
+                            const std::string& id) {
+    config_["process"]["capabilities"] = json::parse(
+        R"({"bounding":["CAP_MKNOD"],"effective":["CAP_MKNOD"],"permitted":["CAP_MKNOD"]})");
+    config_["linux"]["resources"]["devices"] =
+        json::array({json::parse(R"({"allow":false,"access":"rwm"})"), json::parse(rule)});
+    if (devices) config_["linux"]["devices"] = json::parse(devices);
+    write_config({"sh", "-c", script});
+    return sh(ljoci("run --bundle " + bundle_.string() + " " + id));
+  }
   // Container ids name cgroups: unique on the machine, as the jails' names are.
   static std::string id(const char* prefix) { return lj::test::unique_name(prefix); }
   json state(const std::string& id) const {
@@ -906,21 +918,44 @@ TEST_F(LjociTest, NoInheritableCapabilitiesByDefault) {
   EXPECT_EQ(o.text, "CapInh:\t0000000000000000\nCapAmb:\t0000000000000000\n");
 }
 
-// linux.resources.devices without a device cgroup: with CAP_MKNOD a node can be made, but the
-// nodev root refuses to open it; the engine's own /dev/null still works.
+// linux.resources.devices and no node to make: the root and /dev stay nodev. With CAP_MKNOD a
+// node the rules allow can be made, but it does not open, in /dev or elsewhere; the engine's own
+// /dev/null still works.
 TEST_F(LjociTest, DeviceRulesLeaveAMadeNodeUnopenable) {
-  config_["process"]["capabilities"] = json::parse(
-      R"({"bounding":["CAP_MKNOD"],"effective":["CAP_MKNOD"],"permitted":["CAP_MKNOD"]})");
-  config_["linux"]["resources"] = json::parse(
-      R"({"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"}]})");
-  write_config({"sh", "-c",
-                "mknod /tmp/null2 c 1 3 && echo made; echo x > /tmp/null2 || echo refused; "
-                "echo x > /dev/null && echo devnull"});
-  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("dev1")));
+  auto o = run_with_device_rules(
+      R"({"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"})", nullptr,
+      "mknod /tmp/null2 c 1 3 && echo made; echo x > /tmp/null2 || echo refused; "
+      "mknod /dev/null3 c 1 3 && echo x > /dev/null3 || echo refused3; "
+      "echo x > /dev/null && echo devnull",
+      id("dev1"));
   EXPECT_EQ(o.status, 0) << o.text;
   EXPECT_NE(o.text.find("made\n"), std::string::npos) << o.text;
   EXPECT_NE(o.text.find("refused\n"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("refused3\n"), std::string::npos) << o.text;
   EXPECT_NE(o.text.find("devnull\n"), std::string::npos) << o.text;
+}
+
+// linux.devices with the rules letting one node open (podman's --device): /dev alone is left to
+// the device cgroup, as runc's /dev. The allowed node opens (made by ljoci or by the container),
+// a node the rules do not allow gets EPERM, the same node made on the nodev root stays shut, and
+// the engine's own nodes still open.
+TEST_F(LjociTest, ADeviceTheRulesAllowOpensInDevAndNowhereElse) {
+  auto o = run_with_device_rules(
+      R"({"allow":true,"type":"c","major":10,"minor":229,"access":"r"})",
+      R"([{"path":"/dev/fuse","type":"c","major":10,"minor":229},
+          {"path":"/dev/mem","type":"c","major":1,"minor":1}])",
+      "true </dev/fuse && echo fuse; true </dev/mem; true >/dev/fuse;"
+      "mknod /dev/fuse3 c 10 229 && true </dev/fuse3 && echo fuse3;"
+      "mknod /tmp/fuse4 c 10 229 && true </tmp/fuse4; echo x >/dev/null && echo null",
+      id("dev2"));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text,
+            "fuse\n"
+            "sh: can't open /dev/mem: Operation not permitted\n"
+            "sh: can't create /dev/fuse: Operation not permitted\n"  // the rule allows reading only
+            "fuse3\n"
+            "sh: can't open /tmp/fuse4: Permission denied\n"  // the root is nodev
+            "null\n");
 }
 
 TEST_F(LjociTest, FeaturesAndSpecAreJson) {
@@ -1039,6 +1074,24 @@ TEST_F(LjociTest, PodmanRunsAPodOnLjoci) {
   o = sh(podman + "pod rm -f " + pod);
   EXPECT_EQ(o.status, 0) << o.text;
   EXPECT_NE(sh(podman + "pod exists " + pod).status, 0);
+}
+
+// podman's --device: the host's node in the container's /dev (linux.devices) and a rule allowing
+// it (linux.resources.devices). It opens; a node the rules leave out, made with CAP_MKNOD (not
+// among podman's default capabilities), gets EPERM from the device cgroup.
+TEST_F(LjociTest, PodmanPassesADeviceThrough) {
+  if (sh("command -v podman").status != 0) GTEST_SKIP() << "podman is not installed";
+  if (!fs::exists("/dev/fuse")) GTEST_SKIP() << "the host has no /dev/fuse to pass";
+  std::string why;
+  const std::string image = podman_image(*world_, &why);
+  if (image.empty()) GTEST_SKIP() << why;
+  auto o = sh("podman --runtime " + std::string(LJOCI_PATH) +
+              " run --rm --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 --network none "
+              "--device /dev/fuse --cap-add MKNOD " + image +
+              " sh -c 'true </dev/fuse && echo fuse; mknod /dev/k c 1 11 && true </dev/k'");
+  EXPECT_EQ(o.status, 1) << o.text;  // the last open's
+  EXPECT_NE(o.text.find("fuse\n"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("can't open /dev/k: Operation not permitted"), std::string::npos) << o.text;
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "common/sys.hpp"
+#include "jail/linux/device_filter.hpp"
 
 namespace lj::jail {
 namespace {
@@ -366,16 +367,6 @@ std::uint64_t oom_kill_count(const std::string& memory_dir, bool v2) {
   return 0;
 }
 
-// The devices of the engine's own /dev (linux/root_program.cpp): null, zero, full, random,
-// urandom, tty, ptmx and the jail's devpts ptys (136-143, Documentation/admin-guide/devices.txt);
-// and mknod of any node, which the jail's init needs for its /dev (Grants::nodes) once it has
-// joined the cgroup (runc's defaults allow it too: "c *:* m", "b *:* m").
-const DeviceRule kEngineDeviceRules[] = {
-    {true, 'c', -1, -1, "m"}, {true, 'b', -1, -1, "m"},   {true, 'c', 1, 3, "rwm"},
-    {true, 'c', 1, 5, "rwm"}, {true, 'c', 1, 7, "rwm"},   {true, 'c', 1, 8, "rwm"},
-    {true, 'c', 1, 9, "rwm"}, {true, 'c', 5, 0, "rwm"},   {true, 'c', 5, 2, "rwm"},
-    {true, 'c', 136, -1, "rwm"}};
-
 // devices.allow/deny's form (cgroup-v1/devices.rst): "a", or "c 1:3 rwm" with '*' for any.
 std::string device_rule_text(const DeviceRule& r) {
   if (r.type == 'a') return "a *:* " + r.access;
@@ -443,26 +434,6 @@ Status write_rt(const std::string& dir, std::uint64_t period_us, std::int64_t ru
 }
 
 }  // namespace
-
-bool device_rules_need_a_cgroup(const std::vector<DeviceRule>& rules) {
-  if (rules.empty()) return false;
-  const DeviceRule& first = rules.front();
-  if (first.allow || first.type != 'a' || first.access.find_first_not_of("rwm") != std::string::npos ||
-      first.access.find('r') == std::string::npos || first.access.find('w') == std::string::npos)
-    return true;
-  for (std::size_t i = 1; i < rules.size(); ++i) {
-    const DeviceRule& r = rules[i];
-    if (!r.allow) return true;  // a deny after the first: of a node the engine lets open
-    if (r.access.find_first_of("rw") == std::string::npos) continue;  // mknod only
-    bool engine = false;
-    for (const auto& e : kEngineDeviceRules)
-      if (e.access == "rwm" && r.type == e.type && r.major == e.major &&
-          (r.minor == e.minor || e.minor < 0))
-        engine = true;
-    if (!engine) return true;
-  }
-  return false;
-}
 
 const CgroupLayout& cgroup_layout() {
   static const CgroupLayout layout = detect();
@@ -638,8 +609,10 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
                             limits.memory_kernel_tcp_bytes;
   const bool rt = limits.cpu_rt_period_us || limits.cpu_rt_runtime_us;
   const bool cpuset = !limits.cpuset_cpus.empty() || !limits.cpuset_mems.empty();
-  // The idle pool resets only the limits: a cgroup with other knobs set is removed at the end.
-  cg.pooled_ = path.empty() && !memory_knobs && !rt && !cpuset && !limits.cpu_cgroups;
+  // The idle pool resets only the limits: a cgroup with other knobs set is removed at the end
+  // (v2: a device program stays attached to its cgroup).
+  cg.pooled_ = path.empty() && !memory_knobs && !rt && !cpuset && !limits.cpu_cgroups &&
+               (!l.v2 || limits.device_rules.empty());
   const auto [cfs_quota, cfs_period] =
       cfs_of(limits.cpu_quota_us, limits.cpu_period_us, limits.cpu_percent);
   if (l.v2) {
@@ -683,6 +656,11 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
     if (limits.cpu_shares)
       LJ_TRY(write_file(dir + "/cpu.weight",
                         std::to_string(1 + ((limits.cpu_shares - 2) * 9999) / 262142)));
+    // No devices controller on v2: the rules are a device program on the jail's cgroup, in force
+    // from init's birth (it is cloned into the cgroup), as runc's devicefilter.
+    if (!limits.device_rules.empty())
+      LJ_TRY_CTX("limits.device_rules",
+                 attach_device_program(dir, jail_device_rules(limits.device_rules)));
     cg.v2_dir_fd_.reset(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!cg.v2_dir_fd_) return fail_errno("jail", "open " + dir);
     return cg;
@@ -758,10 +736,8 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
     // same: its specconv appends its default allowed devices). The kernel keeps the exceptions
     // in the order written, as devices.list shows them (runtime-tools reads it back).
     LJ_TRY(write_file(dir + "/devices.deny", "a"));
-    for (const auto& r : limits.device_rules)
+    for (const auto& r : jail_device_rules(limits.device_rules))
       LJ_TRY(write_file(dir + (r.allow ? "/devices.allow" : "/devices.deny"), device_rule_text(r)));
-    for (const auto& r : kEngineDeviceRules)
-      LJ_TRY(write_file(dir + "/devices.allow", device_rule_text(r)));
     LJ_TRY(join_fd(dir));
   }
   return cg;

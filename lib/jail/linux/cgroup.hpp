@@ -84,11 +84,6 @@ std::size_t sweep_cgroup_pool(const CgroupScope& scope = {});
 // How many idle cgroups this process holds (all controllers), for tests.
 std::size_t idle_cgroups();
 
-// Whether `rules` ask for more than a nodev root with the engine's own /dev gives: anything but
-// "deny everything" first and then allows of the engine's nodes or of mknod only. Such a list
-// needs a device cgroup (v1 here; v2's BPF program is not done).
-bool device_rules_need_a_cgroup(const std::vector<DeviceRule>& rules);
-
 class Cgroups {
  public:
   Cgroups() = default;
@@ -102,9 +97,9 @@ class Cgroups {
   // v1 memory and pids cgroups (whether limited or not; none only on a machine without these
   // controllers), cpu for a cpu limit, cpuset for CPUs or memory nodes (both also for
   // Limits::cpu_cgroups), devices for device rules (cpuset and devices never pooled: removed at
-  // the end). v2 makes nothing for device rules: the caller checks that a nodev root gives what
-  // they ask (device_rules_need_a_cgroup) or refuses them. Errors name the file and errno; whatever was made is
-  // removed again.
+  // the end). v2: device rules are a device program attached to the cgroup (device_filter.hpp;
+  // such a cgroup is never pooled). Both enforce jail_device_rules(). Errors name the file and
+  // errno; whatever was made is removed again.
   // With a path (JailSpec::cgroup_path) the cgroups are there instead, in every hierarchy, never
   // pooled: made with their parents (v2: the controllers enabled on the way), or taken when they
   // exist without a process.

@@ -303,8 +303,9 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
   const std::string proc = b.at("proc");
   auto dev_block = [&]() -> Status {
     b.simple(OpKind::mkdir, "mkdir", "", dev, 0755);
-    b.mount("mount /dev", "tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC | nodev,
-            "mode=0755,size=65536k");
+    // Left to the device rules, /dev alone opens its nodes (runc's /dev): the cgroup decides.
+    b.mount("mount /dev", "tmpfs", dev, "tmpfs",
+            MS_NOSUID | MS_NOEXEC | (plan.dev_guarded_by_rules ? 0 : nodev), "mode=0755,size=65536k");
     for (const auto& d : kDevices) {
       std::string target = dev + "/" + d.name;
       if (std::any_of(opts.nodes.begin(), opts.nodes.end(),

@@ -506,13 +506,6 @@ Status prepare_descriptors(const JailSpec& spec, Launch& l) {
 // 4. Cgroups with the limits, made or taken from the idle pool (cgroup.hpp). Init is cloned into
 // a v2 cgroup (clone_init) or joins the v1 ones through their tasks files at its slots.
 Status prepare_cgroups(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
-  // Device rules on cgroup v2 would need a BPF device program (not made yet): taken only when the
-  // nodev root already gives exactly what they ask (Limits::device_rules).
-  if (cgroup_layout().v2 && !spec.limits.device_rules.empty() &&
-      (!spec.root.nodev || device_rules_need_a_cgroup(spec.limits.device_rules)))
-    return fail(Errc::unsupported, "jail",
-                "limits.device_rules on cgroup v2 need a BPF device program, which the engine "
-                "does not make yet (only the engine's own nodes on a nodev root are taken)");
   l.cgroups = LJ_TRY(Cgroups::create(spec.name, spec.limits,
                                      ctx.cgroups ? *ctx.cgroups : CgroupScope{},
                                      spec.cgroup_path));

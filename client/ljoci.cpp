@@ -595,6 +595,16 @@ Status update_container(const std::string& id, const Args& a) {
 
 // ---- exec: one more process in the container (the engine's Backend::exec) ----
 
+// --preserve-fds N (create, run, exec): a count; the engine refuses more than it carries (64).
+Result<int> preserve_fds_of(const Args& a) {
+  const std::string v = a.get("preserve-fds", "0");
+  char* end = nullptr;
+  const long n = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || *end || n < 0 || n > 1024)
+    return fail(Errc::invalid_argument, "oci", "--preserve-fds " + v + ": not a count");
+  return static_cast<int>(n);
+}
+
 // The process: --process FILE (what conmon and containerd's shim pass), else the container's own
 // process with the command line's arguments, --cwd, --env, --user and --tty over it (runc's).
 Result<std::string> exec_process_json(const Args& a, const oci::ContainerState& s) {
@@ -638,8 +648,8 @@ int cmd_exec(const Args& a) {
   if (auto id = one_id(a); !id) return report(id.error());
   for (const char* k : {"cap", "c", "additional-gids", "g", "process-label", "apparmor", "cgroup"})
     if (a.has(k)) return report(lj::Error(Errc::unsupported, "oci", std::string("exec --") + k + " is not supported"));
-  if (a.get("preserve-fds", "0") != "0")
-    return report(lj::Error(Errc::unsupported, "oci", "--preserve-fds is not supported"));
+  const auto preserve_fds = preserve_fds_of(a);
+  if (!preserve_fds) return report(preserve_fds.error());
   auto c = load_container(a);
   if (!c) return report(c.error());
   const auto& [id, sd, s] = *c;
@@ -652,6 +662,7 @@ int cmd_exec(const Args& a) {
   auto p = oci::parse_exec_process(*text, *container);
   if (!p) return report(p.error());
   if (a.has("no-new-privs")) p->spec.process.no_new_privs = true;
+  p->spec.process.preserve_fds = *preserve_fds;  // our 3.. are the caller's, as for create
   const std::string console_socket = a.get("console-socket");
   if (p->terminal && console_socket.empty())
     return report(lj::Error(Errc::invalid_argument, "oci", "process.terminal needs --console-socket"));
@@ -928,19 +939,11 @@ int cmd_spec(const Args& a) {
   return 0;
 }
 
-// --preserve-fds N: N >= 0, else -1.
-int preserve_fds_of(const Args& a) {
-  const std::string v = a.get("preserve-fds", "0");
-  char* end = nullptr;
-  const long n = std::strtol(v.c_str(), &end, 10);
-  return v.empty() || *end || n < 0 || n > 1024 ? -1 : static_cast<int>(n);
-}
-
-int cmd_run(const Args& a) {
+int cmd_run(const Args& a, int preserve_fds) {
   auto id = one_id(a);
   if (!id) return report(id.error());
   auto c = create(*id, a.get("bundle", a.get("b")), a.get("pid-file"), a.get("console-socket"),
-                  preserve_fds_of(a));
+                  preserve_fds);
   if (!c) return report(c.error());
   if (Status s = start(*id); !s) {
     (void)delete_container(*id, true);
@@ -1011,14 +1014,13 @@ int main(int argc, char** argv) {
     auto a = parse({"no-pivot", "no-new-keyring", "detach", "d", "keep", "no-subreaper"},
                    {"bundle", "b", "pid-file", "console-socket", "preserve-fds"});
     if (!a) return report(a.error());
-    if (preserve_fds_of(*a) < 0)
-      return report(lj::Error(Errc::invalid_argument, "oci",
-                              "--preserve-fds " + a->get("preserve-fds") + ": not a count"));
-    if (cmd == "run") return cmd_run(*a);
+    const auto preserve_fds = preserve_fds_of(*a);
+    if (!preserve_fds) return report(preserve_fds.error());
+    if (cmd == "run") return cmd_run(*a, *preserve_fds);
     auto id = one_id(*a);
     if (!id) return report(id.error());
     auto c = create(*id, a->get("bundle", a->get("b")), a->get("pid-file"),
-                    a->get("console-socket"), preserve_fds_of(*a));
+                    a->get("console-socket"), *preserve_fds);
     if (!c) return report(c.error());
     leave(*c);
     return 0;

@@ -322,6 +322,34 @@ bool create_hooks_before_pivot(const void* arg, MountFailure* mf) noexcept {
 }
 
 
+// --preserve-fds: kSlotEnd.. to 3.., every slot below them closed but the error pipe's, which
+// the caller closed or moved away (exec_command's close_range closed the others); in increasing
+// order, so no source is overwritten before use (3+i reaches kSlotEnd+j only for j < i). The
+// sources are close-on-exec: the exec drops them.
+bool place_preserved_fds(int n) {
+  for (int i = 0; i < n; ++i)
+    if (::dup2(kSlotEnd + i, 3 + i) < 0) return false;
+  return true;
+}
+
+// ProcessOptions::preserve_fds without a hold (an exec's process): slot 3 is the error pipe's
+// until the execve, so the executable is found first, then the pipe moved above the preserved
+// descriptors (still close-on-exec: its EOF still says "exec'd"), which take their places last.
+[[noreturn]] void exec_preserving_fds(const ChildPlan& p) {
+  char path[4096];
+  if (int err = find_executable(p, path, sizeof path))
+    die(kSlotError, "execve", err, p.argv[0], 127);
+  const int err_fd = ::fcntl(kSlotError, F_DUPFD_CLOEXEC, kSlotEnd + p.preserve_fds);
+  if (err_fd < 0) die(kSlotError, "dup descriptor", errno, "the error pipe");
+  if (!place_preserved_fds(p.preserve_fds)) die(err_fd, "dup2", errno, "a preserved descriptor");
+  int err = through_magic_link(path);
+  if (err == 0) {
+    ::execve(path, p.argv.data(), p.envp.data());
+    err = errno;
+  }
+  die(err_fd, "execve", err, path, 127);
+}
+
 // ProcessOptions::hold_fd: the executable found now (so that create fails for a missing one, as
 // runc's does), the error pipe closed (spawn() returns: the jail is created), then one byte read
 // from the hold descriptor, then the exec. A failure from here on is the command's own: a line on
@@ -341,14 +369,10 @@ bool create_hooks_before_pivot(const void* arg, MountFailure* mf) noexcept {
     ::_exit(127);
   }
   ::close(kSlotHold);
-  // --preserve-fds: to 3.. now, the slots below them all closed (kSlotError above, the others at
-  // exec_command's close_range); in increasing order, so no source is overwritten before use
-  // (3+i reaches kSlotEnd+j only for j < i). The sources are close-on-exec: the exec drops them.
-  for (int i = 0; i < p.preserve_fds; ++i)
-    if (::dup2(kSlotEnd + i, 3 + i) < 0) {
-      write_str(2, "ljoci: moving a preserved descriptor failed\n");
-      ::_exit(127);
-    }
+  if (!place_preserved_fds(p.preserve_fds)) {  // kSlotError closed above
+    write_str(2, "ljoci: moving a preserved descriptor failed\n");
+    ::_exit(127);
+  }
   HookFailure hf;
   if (!run_hooks(p.start_hooks, &hf)) {
     write_str(2, "ljoci: ");
@@ -510,6 +534,7 @@ void take_terminal(uid_t uid, gid_t gid) {
 
   if (p.fds[kSlotHold] >= 0) hold_then_exec(p);
   if (HookFailure hf; !run_hooks(p.start_hooks, &hf)) die(kSlotError, hf.step, hf.err, hf.detail);
+  if (p.preserve_fds > 0) exec_preserving_fds(p);
 
   char* const* argv = p.argv.data();
   char* const* envp = p.envp.data();

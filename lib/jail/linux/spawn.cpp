@@ -275,13 +275,11 @@ Status plan_process_options(const ProcessOptions& o, ChildPlan& plan,
     plan.command_seccomp = &command_seccomp;
   }
   plan.fds[kSlotHold] = o.hold_fd;
-  // Placed at 3.. once the error pipe (slot 3) is closed, which only a held command does.
+  // Placed at 3.. by the command just before its exec (child.cpp place_preserved_fds).
   if (o.preserve_fds < 0 || o.preserve_fds > kMaxPreservedFds)
     return fail(Errc::invalid_argument, "jail",
                 "preserve_fds " + std::to_string(o.preserve_fds) + ": outside 0.." +
                     std::to_string(kMaxPreservedFds));
-  if (o.preserve_fds && o.hold_fd < 0)
-    return fail(Errc::invalid_argument, "jail", "preserve_fds needs a held command (hold_fd)");
   for (int i = 0; i < o.preserve_fds; ++i)
     if (::fcntl(3 + i, F_GETFD) < 0)
       return fail_errno("jail", "preserve_fds: descriptor " + std::to_string(3 + i));

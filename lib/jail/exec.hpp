@@ -43,8 +43,8 @@ struct ExecSpec {
   Stdio stdio;                  // in, out, err (-1: /dev/null); out_read/err_read must stay -1
   std::optional<Terminal> tty;  // as JailSpec::tty: the master comes back on tty->socket
   // The jail's own: JailSpec::limits.nofile, and its ProcessOptions (capabilities, groups,
-  // no_new_privs, rlimits, seccomp_bpf, preserve_fds; sysctl, oom_score_adj and hold_fd are the
-  // jail's and refused here). The caller passes what it started the jail with, so the exec gets exactly the
+  // no_new_privs, rlimits, seccomp_bpf, preserve_fds; sysctl, oom_score_adj, hold_fd and the
+  // hooks are the jail's and refused here). The caller passes what it started the jail with, so the exec gets exactly the
   // jail's command's privileges; an OCI runtime passes the exec's process.json instead.
   std::uint64_t nofile = 0;
   ProcessOptions process;

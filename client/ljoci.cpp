@@ -170,6 +170,23 @@ Result<std::string> one_id(const Args& a) {
 
 oci::StateDir state_dir() { return oci::StateDir(g.root); }
 
+// The prelude of every command on an existing container: the state directory and the state
+// saved there at create.
+struct Container {
+  std::string id;
+  oci::StateDir sd;
+  oci::ContainerState state;
+};
+
+Result<Container> load_container(const std::string& id) {
+  Container c{id, state_dir(), {}};
+  c.state = LJ_TRY(c.sd.load(id));
+  return c;
+}
+
+// The same for the container named by the command's first argument.
+Result<Container> load_container(const Args& a) { return load_container(LJ_TRY(one_id(a))); }
+
 // ---- hooks (runtime namespace: prestart, createRuntime, poststart, poststop) ----
 
 Status run_hook(const oci::Hook& h, const std::string& state, const char* kind) {
@@ -375,8 +392,7 @@ void leave(Created& c) {
 }
 
 Status start(const std::string& id) {
-  auto sd = state_dir();
-  auto s = LJ_TRY(sd.load(id));
+  auto [_, sd, s] = LJ_TRY(load_container(id));
   const auto st = sd.status(s);
   if (st != oci::Status::created)
     return fail(Errc::conflict, "oci",
@@ -400,8 +416,7 @@ Result<int> parse_signal(const std::string& s) {
 }
 
 Status kill_container(const std::string& id, int sig, bool all) {
-  auto sd = state_dir();
-  auto s = LJ_TRY(sd.load(id));
+  auto [_, sd, s] = LJ_TRY(load_container(id));
   const auto st = sd.status(s);
   // runc's words: containerd's shim takes an error containing "container not running" for a
   // process already gone (checkKillError), anything else as a failed kill.
@@ -427,25 +442,25 @@ Status kill_container(const std::string& id, int sig, bool all) {
 // ---- delete ----
 
 Status delete_container(const std::string& id, bool force) {
-  auto sd = state_dir();
-  auto s = sd.load(id);
-  if (!s) {
-    if (force && s.error().errc() == Errc::not_found) return {};
-    return fail(s.error());
+  auto c = load_container(id);
+  if (!c) {
+    if (force && c.error().errc() == Errc::not_found) return {};
+    return fail(c.error());
   }
-  const auto st = sd.status(*s);
+  auto& [_, sd, s] = *c;
+  const auto st = sd.status(s);
   if ((st == oci::Status::running || st == oci::Status::paused) && !force)
     return fail(Errc::conflict, "oci",
                 "cannot delete container " + id + " that is " + oci::status_name(st));
   auto backend = LJ_TRY(lj::jail::make_backend(engine_options(sd.root())));
   // A frozen process does not die: thawed first (and its v1 freezer cgroup removed).
   if (st == oci::Status::paused || std::filesystem::exists(sd.paused_mark(id)))
-    LJ_TRY(backend->freeze(s->handle, false));
+    LJ_TRY(backend->freeze(s.handle, false));
   // Kills anything of it still alive (a created container, a forced delete), removes its cgroups.
-  LJ_TRY(backend->release(s->handle));
-  auto b = oci::parse_config(s->config, s->bundle, id);
+  LJ_TRY(backend->release(s.handle));
+  auto b = oci::parse_config(s.config, s.bundle, id);
   if (b) {
-    run_hooks_warning(b->hooks.poststop, oci::state_json(*s, oci::Status::stopped), "poststop");
+    run_hooks_warning(b->hooks.poststop, oci::state_json(s, oci::Status::stopped), "poststop");
   }
   sd.remove(id);
   return {};
@@ -454,8 +469,7 @@ Status delete_container(const std::string& id, bool force) {
 // ---- pause / resume / update (the engine's Backend::freeze and ::update) ----
 
 Status pause_container(const std::string& id, bool pause) {
-  auto sd = state_dir();
-  auto s = LJ_TRY(sd.load(id));
+  auto [_, sd, s] = LJ_TRY(load_container(id));
   const auto st = sd.status(s);
   if (pause && st != oci::Status::running)
     return fail(Errc::conflict, "oci", "container " + id + " is " + oci::status_name(st) + ", not running");
@@ -571,8 +585,7 @@ Result<lj::jail::Backend::LimitsUpdate> update_of(const Args& a) {
 }
 
 Status update_container(const std::string& id, const Args& a) {
-  auto sd = state_dir();
-  auto s = LJ_TRY(sd.load(id));
+  auto [_, sd, s] = LJ_TRY(load_container(id));
   if (sd.status(s) == oci::Status::stopped)
     return fail(Errc::conflict, "oci", "container " + id + " is not running");
   const auto u = LJ_TRY(update_of(a));
@@ -581,6 +594,16 @@ Status update_container(const std::string& id, const Args& a) {
 }
 
 // ---- exec: one more process in the container (the engine's Backend::exec) ----
+
+// --preserve-fds N (create, run, exec): a count; the engine refuses more than it carries (64).
+Result<int> preserve_fds_of(const Args& a) {
+  const std::string v = a.get("preserve-fds", "0");
+  char* end = nullptr;
+  const long n = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || *end || n < 0 || n > 1024)
+    return fail(Errc::invalid_argument, "oci", "--preserve-fds " + v + ": not a count");
+  return static_cast<int>(n);
+}
 
 // The process: --process FILE (what conmon and containerd's shim pass), else the container's own
 // process with the command line's arguments, --cwd, --env, --user and --tty over it (runc's).
@@ -622,24 +645,24 @@ Result<std::string> exec_process_json(const Args& a, const oci::ContainerState& 
 }
 
 int cmd_exec(const Args& a) {
-  auto id = one_id(a);
-  if (!id) return report(id.error());
+  if (auto id = one_id(a); !id) return report(id.error());
   for (const char* k : {"cap", "c", "additional-gids", "g", "process-label", "apparmor", "cgroup"})
     if (a.has(k)) return report(lj::Error(Errc::unsupported, "oci", std::string("exec --") + k + " is not supported"));
-  if (a.get("preserve-fds", "0") != "0")
-    return report(lj::Error(Errc::unsupported, "oci", "--preserve-fds is not supported"));
-  auto sd = state_dir();
-  auto s = sd.load(*id);
-  if (!s) return report(s.error());
-  if (sd.status(*s) == oci::Status::stopped)
+  const auto preserve_fds = preserve_fds_of(a);
+  if (!preserve_fds) return report(preserve_fds.error());
+  auto c = load_container(a);
+  if (!c) return report(c.error());
+  const auto& [id, sd, s] = *c;
+  if (sd.status(s) == oci::Status::stopped)
     return report(lj::Error(Errc::conflict, "oci", "cannot exec in a stopped container"));
-  auto text = exec_process_json(a, *s);
+  auto text = exec_process_json(a, s);
   if (!text) return report(text.error());
-  auto container = oci::parse_config(s->config, s->bundle, *id);
+  auto container = oci::parse_config(s.config, s.bundle, id);
   if (!container) return report(container.error());
   auto p = oci::parse_exec_process(*text, *container);
   if (!p) return report(p.error());
   if (a.has("no-new-privs")) p->spec.process.no_new_privs = true;
+  p->spec.process.preserve_fds = *preserve_fds;  // our 3.. are the caller's, as for create
   const std::string console_socket = a.get("console-socket");
   if (p->terminal && console_socket.empty())
     return report(lj::Error(Errc::invalid_argument, "oci", "process.terminal needs --console-socket"));
@@ -654,8 +677,8 @@ int cmd_exec(const Args& a) {
   }
   auto backend = lj::jail::make_backend(engine_options(sd.root()));
   if (!backend) return report(backend.error());
-  auto exec = (*backend)->exec(s->handle, p->spec);
-  if (!exec) return report(std::move(exec).error().context("exec in container " + *id));
+  auto exec = (*backend)->exec(s.handle, p->spec);
+  if (!exec) return report(std::move(exec).error().context("exec in container " + id));
   tty.reset();
   // The pid is the exec's monitor (lj-exec): it waits for the process, passes signals on and
   // exits with its status, as the container's init does, for a caller that reaps it.
@@ -678,12 +701,9 @@ int cmd_exec(const Args& a) {
 // ---- ps: the processes of the container (runc's ps; oci::container_pids) ----
 
 int cmd_ps(const Args& a) {
-  auto id = one_id(a);
-  if (!id) return report(id.error());
-  auto sd = state_dir();
-  auto s = sd.load(*id);
-  if (!s) return report(s.error());
-  auto pids = oci::container_pids(*s);
+  auto container = load_container(a);
+  if (!container) return report(container.error());
+  auto pids = oci::container_pids(container->state);
   if (!pids) return report(pids.error());
   if (a.get("format", a.get("f", "table")) == "json") {
     std::printf("%s\n", nlohmann::json(*pids).dump().c_str());
@@ -806,17 +826,15 @@ nlohmann::json cgroup_stats(const oci::ContainerState& s) {
 // every interval (default 5s) and an "oom" event whenever the memory cgroup's OOM kill count
 // grows, until the container stops.
 int cmd_events(const Args& a) {
-  auto id = one_id(a);
-  if (!id) return report(id.error());
-  auto sd = state_dir();
-  auto s = sd.load(*id);
-  if (!s) return report(s.error());
-  if (s->handle.cgroup.empty())
-    return report(lj::Error(Errc::unsupported, "oci", "container " + *id + " has no cgroup"));
-  if (sd.status(*s) == oci::Status::stopped)
-    return report(lj::Error(Errc::conflict, "oci", "container " + *id + " is not running"));
+  auto c = load_container(a);
+  if (!c) return report(c.error());
+  const auto& [id, sd, s] = *c;
+  if (s.handle.cgroup.empty())
+    return report(lj::Error(Errc::unsupported, "oci", "container " + id + " has no cgroup"));
+  if (sd.status(s) == oci::Status::stopped)
+    return report(lj::Error(Errc::conflict, "oci", "container " + id + " is not running"));
   if (a.has("stats")) {
-    std::printf("%s\n", cgroup_stats(*s).dump().c_str());
+    std::printf("%s\n", cgroup_stats(s).dump().c_str());
     return 0;
   }
   // Go's duration form, as runc takes it: "5s", "500ms", "1m", "1.5s".
@@ -829,18 +847,18 @@ int cmd_events(const Args& a) {
     return report(lj::Error(Errc::invalid_argument, "oci", "--interval " + iv + ": not a duration"));
   std::uint64_t ooms = 0;
   bool first = true;
-  while (sd.status(*s) != oci::Status::stopped) {
-    std::istringstream dirs(s->handle.cgroup);
+  while (sd.status(s) != oci::Status::stopped) {
+    std::istringstream dirs(s.handle.cgroup);
     std::uint64_t now = 0;
     for (std::string d; std::getline(dirs, d, ';');) {
       auto ev = cgroup_keyed(d + (cgroup_file(d + "/memory.events") ? "/memory.events" : "/memory.oom_control"));
       if (ev.count("oom_kill")) now = ev["oom_kill"];
     }
     if (!first && now > ooms)
-      std::printf("%s\n", nlohmann::json{{"type", "oom"}, {"id", *id}, {"data", nullptr}}.dump().c_str());
+      std::printf("%s\n", nlohmann::json{{"type", "oom"}, {"id", id}, {"data", nullptr}}.dump().c_str());
     ooms = now;
     first = false;
-    std::printf("%s\n", cgroup_stats(*s).dump().c_str());
+    std::printf("%s\n", cgroup_stats(s).dump().c_str());
     std::fflush(stdout);
     std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(ms));
   }
@@ -850,12 +868,9 @@ int cmd_events(const Args& a) {
 // ---- commands ----
 
 int cmd_state(const Args& a) {
-  auto id = one_id(a);
-  if (!id) return report(id.error());
-  auto sd = state_dir();
-  auto s = sd.load(*id);
-  if (!s) return report(s.error());
-  std::printf("%s\n", oci::state_json(*s, sd.status(*s)).c_str());
+  auto c = load_container(a);
+  if (!c) return report(c.error());
+  std::printf("%s\n", oci::state_json(c->state, c->sd.status(c->state)).c_str());
   return 0;
 }
 
@@ -924,19 +939,11 @@ int cmd_spec(const Args& a) {
   return 0;
 }
 
-// --preserve-fds N: N >= 0, else -1.
-int preserve_fds_of(const Args& a) {
-  const std::string v = a.get("preserve-fds", "0");
-  char* end = nullptr;
-  const long n = std::strtol(v.c_str(), &end, 10);
-  return v.empty() || *end || n < 0 || n > 1024 ? -1 : static_cast<int>(n);
-}
-
-int cmd_run(const Args& a) {
+int cmd_run(const Args& a, int preserve_fds) {
   auto id = one_id(a);
   if (!id) return report(id.error());
   auto c = create(*id, a.get("bundle", a.get("b")), a.get("pid-file"), a.get("console-socket"),
-                  preserve_fds_of(a));
+                  preserve_fds);
   if (!c) return report(c.error());
   if (Status s = start(*id); !s) {
     (void)delete_container(*id, true);
@@ -1007,14 +1014,13 @@ int main(int argc, char** argv) {
     auto a = parse({"no-pivot", "no-new-keyring", "detach", "d", "keep", "no-subreaper"},
                    {"bundle", "b", "pid-file", "console-socket", "preserve-fds"});
     if (!a) return report(a.error());
-    if (preserve_fds_of(*a) < 0)
-      return report(lj::Error(Errc::invalid_argument, "oci",
-                              "--preserve-fds " + a->get("preserve-fds") + ": not a count"));
-    if (cmd == "run") return cmd_run(*a);
+    const auto preserve_fds = preserve_fds_of(*a);
+    if (!preserve_fds) return report(preserve_fds.error());
+    if (cmd == "run") return cmd_run(*a, *preserve_fds);
     auto id = one_id(*a);
     if (!id) return report(id.error());
     auto c = create(*id, a->get("bundle", a->get("b")), a->get("pid-file"),
-                    a->get("console-socket"), preserve_fds_of(*a));
+                    a->get("console-socket"), *preserve_fds);
     if (!c) return report(c.error());
     leave(*c);
     return 0;

@@ -21,8 +21,9 @@ Status validate_exec_spec(const ExecSpec& spec) {
       return bad("an exec with a terminal takes its stdio from it: no stdio descriptors");
   }
   const ProcessOptions& p = spec.process;
-  if (!p.sysctl.empty() || p.oom_score_adj || p.hold_fd >= 0)
-    return bad("sysctl, oom_score_adj and hold_fd are the jail's, not an exec's");
+  if (!p.sysctl.empty() || p.oom_score_adj || p.hold_fd >= 0 || !p.create_hooks.empty() ||
+      !p.start_hooks.empty())
+    return bad("sysctl, oom_score_adj, hold_fd and the hooks are the jail's, not an exec's");
   return {};
 }
 

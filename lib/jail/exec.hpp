@@ -7,7 +7,8 @@
 // cgroup (counted in its pids and memory limits: clone3 CLONE_INTO_CGROUP on v2, `tasks` on v1),
 // then the privileges the jail's command gets (ExecSpec::process and ::nofile, the same defaults
 // as JailSpec's: the engine's capability set, no_new_privs, the engine's seccomp filter). It
-// carries no descriptor of the caller's but its stdio. Its user is resolved in the jail's own
+// carries no descriptor of the caller's but its stdio and, with process.preserve_fds N (runc's
+// exec --preserve-fds), the caller's 3 .. 3+N-1 at the same numbers. Its user is resolved in the jail's own
 // /etc/passwd and /etc/group, a terminal is a pty of the jail's own devpts, as for a JailSpec.
 // FreeBSD: jail_attach(2) in a pdfork(2)ed child (the jail found by name), a pty of the jail's
 // devfs.
@@ -42,8 +43,8 @@ struct ExecSpec {
   Stdio stdio;                  // in, out, err (-1: /dev/null); out_read/err_read must stay -1
   std::optional<Terminal> tty;  // as JailSpec::tty: the master comes back on tty->socket
   // The jail's own: JailSpec::limits.nofile, and its ProcessOptions (capabilities, groups,
-  // no_new_privs, rlimits, seccomp_bpf; sysctl, oom_score_adj and hold_fd are the jail's and
-  // refused here). The caller passes what it started the jail with, so the exec gets exactly the
+  // no_new_privs, rlimits, seccomp_bpf, preserve_fds; sysctl, oom_score_adj, hold_fd and the
+  // hooks are the jail's and refused here). The caller passes what it started the jail with, so the exec gets exactly the
   // jail's command's privileges; an OCI runtime passes the exec's process.json instead.
   std::uint64_t nofile = 0;
   ProcessOptions process;

@@ -199,8 +199,9 @@ struct ProcessOptions {
   // the command's stderr and exits 127. Owned by the caller.
   int hold_fd = -1;
   // runc's --preserve-fds: the spawner's descriptors 3 .. 3+preserve_fds-1 become the command's
-  // 3 .. 3+preserve_fds-1 (not close-on-exec), placed just before its exec; init and lj-init keep
-  // none. Linux, with hold_fd only (the error pipe is slot 3 until the hold); FreeBSD refuses it.
+  // 3 .. 3+preserve_fds-1 (not close-on-exec), placed just before its exec (after the hold, if
+  // any); init, lj-init and an exec's monitor keep none. 0..64. Linux, for a jail's command and
+  // an exec's process (ExecSpec::process); not with a script (its memfd is 4). FreeBSD refuses it.
   int preserve_fds = 0;
   // Run one after the other, each waited for (with its timeout), its point's state on its stdin:
   // create_hooks by init in the jail's mount namespace once every mount is made, just before

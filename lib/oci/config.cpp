@@ -728,11 +728,6 @@ Status freebsd_config_of(const json& c, Bundle& b) {
     return unsupported("linux", "ljoci on FreeBSD reads the freebsd section");
   LJ_TRY(freebsd_process_of(c["process"], b));
   if (c.contains("mounts")) LJ_TRY(freebsd_mounts_of(c["mounts"], b.spec));
-  // The container's namespaces of the runtime spec's hooks are Linux's (the engine runs them
-  // there only: jail/spec.hpp ProcessOptions).
-  for (const char* k : {"createContainer", "startContainer"})
-    if (c.contains("hooks") && c["hooks"].contains(k) && !c["hooks"][k].empty())
-      return unsupported(std::string("hooks.") + k, "not run by the FreeBSD backend yet");
   // System V IPC: "Defaults to new" (config-freebsd.md), as Linux's IPC namespace.
   for (auto* f : {&b.spec.freebsd.sysvmsg, &b.spec.freebsd.sysvsem, &b.spec.freebsd.sysvshm})
     *f = jail::Sharing::new_;

@@ -429,5 +429,55 @@ TEST_F(LjociFreebsdTest, TheRuntimeHooksRunAtTheirPoints) {
   EXPECT_EQ(d.out, "poststop\n");
 }
 
+// createContainer and startContainer run inside the jail, from its first process (the backend's
+// child, child.hpp steps 5b and 7b): createContainer at create, before the command; startContainer
+// at start, just before the command's exec, with its ids and working directory. Both write to the
+// container's stdout (here a file: `create`'s own), /probe resolving in the jail's root.
+TEST_F(LjociFreebsdTest, TheContainerHooksRunInTheJail) {
+  const std::string hooks =
+      R"(, "hostname": "hooked", "hooks": {)"
+      R"("createContainer": [{"path": "/probe", "args": ["probe", "jailed"], "timeout": 10}],)"
+      R"("startContainer": [{"path": "/probe", "args": ["probe", "id"]}]})";
+  const fs::path b = bundle("b9", {"exit", "0"}, hooks);
+  const fs::path out = dir_ / "b9.out";
+  UniqueFd file(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  ASSERT_TRUE(file) << std::strerror(errno);
+  Ran c = ljoci({"create", "--bundle", b.string(), "c9"}, file.get());
+  ASSERT_TRUE(c.ok()) << "ljoci create: status " << c.status;
+  auto lines = [&] {
+    std::vector<std::string> l;
+    std::ifstream in(out);
+    for (std::string line; std::getline(in, line);) l.push_back(line);
+    return l;
+  };
+  auto got = lines();
+  ASSERT_EQ(got.size(), 3u) << "createContainer's output: jailed, hostname, processes";
+  EXPECT_EQ(got[0], "1");
+  EXPECT_EQ(got[1], "hooked");
+  const pid_t pid = static_cast<pid_t>(state("c9").second);
+  ASSERT_GT(pid, 0);
+  Ran s = ljoci({"start", "c9"});
+  EXPECT_TRUE(s.ok()) << "ljoci start: status " << s.status;
+  const int ws = wait_child(pid);
+  EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << "wait status " << ws;
+  got = lines();
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[3], "0 0 /");  // startContainer: the command's uid, gid and working directory
+  Ran d = ljoci({"delete", "c9"});
+  EXPECT_TRUE(d.ok()) << "ljoci delete: status " << d.status;
+}
+
+// A failing createContainer hook fails the create, named with its status, and leaves no container.
+TEST_F(LjociFreebsdTest, AFailingContainerHookFailsTheCreate) {
+  const fs::path b = bundle(
+      "b10", {"exit", "0"},
+      R"(, "hooks": {"createContainer": [{"path": "/probe", "args": ["probe", "exit", "3"]}]})");
+  UniqueFd devnull(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+  Ran c = ljoci({"create", "--bundle", b.string(), "c10"}, devnull.get());
+  EXPECT_FALSE(c.ok());
+  Ran l = ljoci({"list", "-q"});
+  EXPECT_EQ(l.out, "");
+}
+
 }  // namespace
 }  // namespace lj::jail::freebsd

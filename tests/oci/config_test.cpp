@@ -664,11 +664,21 @@ TEST(OciFreebsdConfig, WhatCannotBeHonouredIsAnErrorNamingIt) {
       {"process.oomScoreAdj", [](json& c) { c["process"]["oomScoreAdj"] = 10; }},
       {"process.user.additionalGids",
        [](json& c) { c["process"]["user"]["additionalGids"] = json::parse("[5]"); }},
-      {"hooks.createContainer", [](json& c) {
-         c["hooks"] = json::parse(R"({"createContainer": [{"path": "/bin/true"}]})");
-       }},
   };
   expect_refused(freebsd_base(), parse_freebsd, cases);
+}
+
+// The container's hooks go to the engine on FreeBSD too (its backend runs them in the jail).
+TEST(OciFreebsdConfig, HooksInTheContainerGoToTheEngine) {
+  auto c = freebsd_base();
+  c["hooks"] = json::parse(R"({"createContainer": [{"path": "/c", "timeout": 2}],
+                               "startContainer": [{"path": "/s"}]})");
+  auto b = parse_freebsd(c);
+  ASSERT_TRUE(b) << b.error().what();
+  ASSERT_EQ(b->spec.process.create_hooks.hooks.size(), 1u);
+  EXPECT_EQ(b->spec.process.create_hooks.hooks[0].timeout_s, 2);
+  ASSERT_EQ(b->spec.process.start_hooks.hooks.size(), 1u);
+  EXPECT_EQ(b->spec.process.start_hooks.hooks[0].path, "/s");
 }
 
 // On Linux the freebsd section is refused by its first field, never dropped; an empty one (the

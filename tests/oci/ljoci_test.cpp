@@ -587,6 +587,43 @@ TEST_F(LjociTest, PreservedDescriptorsReachTheCommand) {
   EXPECT_EQ(sh(ljoci("list -q")).text, "");
 }
 
+// exec --preserve-fds N, as run's: the caller's 3 .. 3+N-1 (a pipe, a file) are the exec'd
+// process's 3 .. 3+N-1, and nothing else is open in it (not the exec's error pipe, which sits at
+// 3 until the execve); the monitor keeps none, so the pipe ends with the process.
+TEST_F(LjociTest, ExecPassesPreservedDescriptors) {
+  write_config({"sleep", "30"});
+  const std::string c = id("xpf");
+  ASSERT_EQ(create(c).status, 0);
+  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  const fs::path file = world_->dir() / "fd4", fds = world_->dir() / "fds";
+  // 3: the pipe sh() reads; 4: the file; stdout: the process's descriptors.
+  auto o = sh("{ " +
+              ljoci("exec --preserve-fds 2 " + c +
+                    " sh -c 'echo via pipe >&3; echo via file >&4; ls /proc/self/fd | tr \"\\n\" \" \"'") +
+              " 3>&1 4>" + file.string() + " >" + fds.string() + " </dev/null; }");
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, "via pipe\n");
+  EXPECT_EQ(sh("cat " + file.string()).text, "via file\n");
+  EXPECT_EQ(sh("cat " + fds.string()).text, "0 1 2 3 4 5 ");  // 5: ls's own directory
+  // --process (conmon's and the shim's form) takes it too.
+  const fs::path proc = world_->dir() / "process.json";
+  std::ofstream(proc) << json{{"args", {"sh", "-c", "echo via process >&3"}}, {"cwd", "/"},
+                              {"env", {"PATH=/bin"}}}
+                             .dump();
+  o = sh("{ " + ljoci("exec --preserve-fds 1 --process " + proc.string() + " " + c) +
+         " 3>&1 >/dev/null </dev/null; }");
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, "via process\n");
+  // Without the flag the caller's 3 stays out; a descriptor the caller lacks, more than 64, or
+  // no count fail the exec.
+  o = sh("exec 3</dev/null; " + ljoci("exec " + c + " sh -c 'ls /proc/self/fd | tr \"\\n\" \" \"'"));
+  EXPECT_EQ(o.text, "0 1 2 3 ") << o.text;
+  EXPECT_NE(sh(ljoci("exec --preserve-fds 40 " + c + " true") + " </dev/null").status, 0);
+  EXPECT_NE(sh(ljoci("exec --preserve-fds 65 " + c + " true")).status, 0);
+  EXPECT_NE(sh(ljoci("exec --preserve-fds x " + c + " true")).status, 0);
+  EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
+}
+
 TEST_F(LjociTest, ACreatedContainerCanBeKilledAndDeleted) {
   write_config({"sleep", "30"});
   const std::string c2 = id("c2");

@@ -674,6 +674,8 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
     plan.nofile.rlim_cur = plan.nofile.rlim_max = static_cast<rlim_t>(spec.limits.nofile);
   }
   plan.hold_fd = spec.process.hold_fd;
+  prepare_hooks(spec.process.create_hooks, "createContainer", plan.create_hooks);
+  prepare_hooks(spec.process.start_hooks, "startContainer", plan.start_hooks);
   cmd.into(plan);
 
   // 6. Fork. PD_CLOEXEC: the descriptor must not leak into other children of the daemon.

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/jail.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/ttycom.h>
 #include <stdio.h>   // sys_errlist, sys_nerr
@@ -44,6 +45,12 @@ void copy_cstr(char* dst, std::size_t cap, const char* src) noexcept {
   for (; src != nullptr && src[i] != '\0' && i + 1 < cap; ++i) dst[i] = src[i];
   dst[i] = '\0';
 }
+
+// hook_run.hpp's platform calls. rfork, not fork(2) nor pdfork(2): libthr runs the atfork
+// handlers in those (the interposing table), which a copy of a threaded daemon must not.
+int hook_state_file() noexcept { return ::shm_open(SHM_ANON, O_RDWR | O_CLOEXEC, 0600); }
+
+pid_t fork_for_hook() noexcept { return ::rfork(RFPROC | RFFDG); }
 
 [[noreturn]] void child_fail(int fd, const char* step, int err, const char* errmsg) noexcept {
   ChildReport r;
@@ -152,6 +159,7 @@ const char* find_executable(const ChildPlan& p, int* err) noexcept {
     ::_exit(127);
   }
   ::close(hold);
+  if (HookFailure hf; !run_hooks(p.start_hooks, &hf)) exit_held_hook_failure(hf);
   ::execve(path, p.argv, p.envp);
   held_fail("exec ", path, errno);
 }
@@ -248,6 +256,11 @@ const char* find_executable(const ChildPlan& p, int* err) noexcept {
   }
   ::closefrom(hold >= 0 ? kHoldSlot + 1 : kHoldSlot);
 
+  // createContainer: the jail made, its root and network in place, before anything of the
+  // command's; with exactly the command's stdio (the rest is close-on-exec or closed).
+  if (HookFailure hf; !run_hooks(p.create_hooks, &hf))
+    child_fail(report, hf.step, hf.err, hf.detail);
+
   if (p.set_nofile && ::setrlimit(RLIMIT_NOFILE, &p.nofile) != 0)
     child_fail(report, "setrlimit RLIMIT_NOFILE", errno);
 
@@ -265,6 +278,8 @@ const char* find_executable(const ChildPlan& p, int* err) noexcept {
 
   if (::chdir(p.workdir) != 0) child_fail(report, "chdir", errno);
   if (hold >= 0) hold_then_exec(p, report, hold);
+  if (HookFailure hf; !run_hooks(p.start_hooks, &hf))
+    child_fail(report, hf.step, hf.err, hf.detail);
 
   // PATH was resolved into candidates by the parent; execvp(3) is not async-signal-safe.
   int err = ENOENT;
@@ -278,6 +293,12 @@ const char* find_executable(const ChildPlan& p, int* err) noexcept {
 Error child_error(const ChildReport& r, const std::string& ctx, const std::string& argv0) {
   if (std::string_view(r.step) == kStepResolveUser && r.err == 0)
     return Error(Errc::invalid_argument, "jail", ctx + ": " + r.errmsg);
+  if (std::string_view(r.step).ends_with(" hook")) {  // the errmsg is the hook's path and status
+    const std::string what = ctx + ": " + r.step + " " + r.errmsg;
+    if (r.err == ETIMEDOUT) return Error(Errc::timed_out, "jail", what);
+    if (r.err == 0) return Error(Errc::system, "jail", what);
+    return Error::from_errno("jail", what, r.err);
+  }
   std::string what = ctx + ": " + r.step;
   if (r.errmsg[0] != '\0') what += " (kernel: " + std::string(r.errmsg) + ")";
   if (std::string_view(r.step) != "execve") return Error::from_errno("jail", what, r.err);

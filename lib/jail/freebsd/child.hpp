@@ -11,10 +11,13 @@
 //      links moved in by then)
 //   4. the user, resolved in the jail's own /etc/passwd and /etc/group (user_lookup.hpp)
 //   5. a terminal (posix_openpt inside the jail, its master sent back), or the given stdio
+//   5b. the createContainer hooks (ProcessOptions::create_hooks), as root inside the jail
 //   6. RLIMIT_NOFILE; the working directory made when asked (still root)
-//   7. setlogin, setgroups, setgid, setuid (uid last: it drops root); chdir; execve
+//   7. setlogin, setgroups, setgid, setuid (uid last: it drops root); chdir; the
+//      startContainer hooks (start_hooks, with the command's ids); execve
 //   7b. held (ProcessOptions::hold_fd, ljoci's create): the executable found, the report pipe
-//      closed (the spawn returns), one byte read from the hold descriptor, then execve
+//      closed (the spawn returns), one byte read from the hold descriptor, the startContainer
+//      hooks, then execve
 // Each step that fails writes a ChildReport (the step, errno and the kernel's errmsg) on the
 // close-on-exec report pipe and _exit(127)s: EOF on the pipe after a jid means execve succeeded,
 // or, held, that the command waits for its start byte. After the hold nobody reads the pipe: a
@@ -31,6 +34,7 @@
 
 #include "common/error.hpp"
 #include "jail/freebsd/net.hpp"
+#include "jail/hook_run.hpp"
 
 namespace lj::jail::freebsd {
 
@@ -78,6 +82,10 @@ struct ChildPlan {
   // ProcessOptions::hold_fd: the start byte is read here (step 7b); -1: exec at once. Moved to
   // descriptor 4, close-on-exec, and closed before the execve: it never reaches the command.
   int hold_fd = -1;
+  // The runtime spec's hooks "in the container namespace": inside the jail (its root assembled,
+  // its network up), each with the jail's first process's pid in its state: step 5b and 7.
+  // Empty for an exec.
+  PreparedHooks create_hooks, start_hooks;
   std::vector<const char*> candidates;  // execve paths to try, in order
   char* const* argv = nullptr;
   char* const* envp = nullptr;
@@ -110,7 +118,8 @@ void copy_cstr(char* dst, std::size_t cap, const char* src) noexcept;
 
 // The parent's reading of a failure record: a user or group the jail lacks (resolve user, errno
 // 0) is Errc::invalid_argument, as on Linux; execve is Errc::exec_failed (API jail.exec_failed,
-// ljspawn 126/127); any other step a system error naming the step and the kernel's errmsg.
+// ljspawn 126/127); a hook that failed Errc::system (timed out: Errc::timed_out) with its path
+// and status, as on Linux; any other step a system error naming the step and the kernel's errmsg.
 Error child_error(const ChildReport& r, const std::string& ctx, const std::string& argv0);
 
 }  // namespace lj::jail::freebsd

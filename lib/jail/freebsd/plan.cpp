@@ -28,7 +28,6 @@ const char* unsupported_process_option(const ProcessOptions& p) {
   if (p.umask != 022) return "process.umask";
   if (!p.sysctl.empty()) return "process.sysctl";
   if (!p.seccomp_bpf.empty()) return "process.seccomp_bpf";
-  if (!p.create_hooks.empty() || !p.start_hooks.empty()) return "process.create_hooks/start_hooks";
   if (p.preserve_fds) return "process.preserve_fds";
   return nullptr;
 }

@@ -26,6 +26,7 @@
 #include <csignal>
 #include <cstring>
 
+#include "jail/hook_run.hpp"
 #include "jail/linux/clone_run.hpp"
 #include "jail/linux/stack_pool.hpp"
 #include "jail/make_dirs.hpp"
@@ -217,99 +218,25 @@ void write_str(int fd, const char* s) {
   (void)n;
 }
 
-// ---- hooks (ProcessOptions::create_hooks, start_hooks) ----
+// ---- hooks (ProcessOptions::create_hooks, start_hooks: jail/hook_run.hpp) ----
 
-// What a failed hook reports: "<kind> hook", and "<path>: exit status N" / "killed by signal N" /
-// "timed out after Ns"; err is the exec's or a syscall's errno, else 0.
-struct HookFailure {
-  char step[48];
-  char detail[256];
-  int err = 0;
-};
+}  // namespace
 
-void append(char* buf, std::size_t cap, const char* s) {
-  std::size_t n = std::strlen(buf);
-  copy(buf + n, cap - n, s);
+// hook_run.hpp's platform calls. A raw clone: glibc's fork would run the daemon's atfork handlers.
+int hook_state_file() noexcept {
+  return static_cast<int>(::syscall(SYS_memfd_create, "lj-hook-state", MFD_CLOEXEC));
 }
 
-void append_uint(char* buf, std::size_t cap, unsigned v) {
-  char num[16];
-  append(buf, cap, utoa(num + sizeof num, v));
+pid_t fork_for_hook() noexcept {
+  return static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
 }
 
-bool hook_failed(const ChildPlan::Hooks& hs, const ChildPlan::Hook& h, const char* what,
-                 unsigned n, int err, HookFailure* f, const char* suffix = "") {
-  f->step[0] = f->detail[0] = '\0';
-  append(f->step, sizeof f->step, hs.kind);
-  append(f->step, sizeof f->step, " hook");
-  append(f->detail, sizeof f->detail, h.path.c_str());
-  append(f->detail, sizeof f->detail, what);
-  if (n != ~0U) append_uint(f->detail, sizeof f->detail, n);
-  append(f->detail, sizeof f->detail, suffix);
-  f->err = err;
-  return false;
-}
-
-// One after the other: the state in a memfd as stdin (no writer to block on a hook that does not
-// read it), a raw fork (glibc's fork would run the daemon's atfork handlers), the exec, then a
-// wait polled against the timeout. Syscalls only.
-bool run_hooks(const ChildPlan::Hooks& hs, HookFailure* f) {
-  for (const ChildPlan::Hook& h : hs.list) {
-    int in = static_cast<int>(::syscall(SYS_memfd_create, "lj-hook-state", MFD_CLOEXEC));
-    if (in < 0) return hook_failed(hs, h, ": memfd_create", ~0U, errno, f);
-    char pid[16];
-    const char* p = utoa(pid + sizeof pid, static_cast<unsigned>(::getpid()));
-    for (const char* part : {hs.state_head.c_str(), p, hs.state_tail.c_str()})
-      if (::write(in, part, std::strlen(part)) < 0) {
-        ::close(in);
-        return hook_failed(hs, h, ": write state", ~0U, errno, f);
-      }
-    ::lseek(in, 0, SEEK_SET);
-    long child = ::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-    if (child < 0) {
-      ::close(in);
-      return hook_failed(hs, h, ": fork", ~0U, errno, f);
-    }
-    if (child == 0) {
-      if (::dup2(in, 0) < 0) ::_exit(127);
-      ::execve(h.path.c_str(), h.argv.data(), h.envp.data());
-      ::_exit(127);
-    }
-    ::close(in);
-    const auto pid_h = static_cast<pid_t>(child);
-    timespec start{}, now{};
-    ::clock_gettime(CLOCK_MONOTONIC, &start);
-    int ws = 0;
-    for (;;) {
-      pid_t r = ::wait4(pid_h, &ws, h.timeout_s > 0 ? WNOHANG : 0, nullptr);
-      if (r == pid_h) break;
-      if (r < 0 && errno != EINTR) return hook_failed(hs, h, ": wait4", ~0U, errno, f);
-      ::clock_gettime(CLOCK_MONOTONIC, &now);
-      const long long waited_ns = (now.tv_sec - start.tv_sec) * 1000000000LL +
-                                  (now.tv_nsec - start.tv_nsec);
-      if (h.timeout_s > 0 && waited_ns >= h.timeout_s * 1000000000LL) {
-        ::kill(pid_h, SIGKILL);
-        ::wait4(pid_h, &ws, 0, nullptr);
-        return hook_failed(hs, h, ": timed out after ", static_cast<unsigned>(h.timeout_s),
-                           ETIMEDOUT, f, "s");
-      }
-      if (r == 0) {
-        timespec tick = {0, 10 * 1000 * 1000};
-        ::nanosleep(&tick, nullptr);
-      }
-    }
-    if (WIFSIGNALED(ws))
-      return hook_failed(hs, h, ": killed by signal ", static_cast<unsigned>(WTERMSIG(ws)), 0, f);
-    if (WEXITSTATUS(ws) != 0)
-      return hook_failed(hs, h, ": exit status ", static_cast<unsigned>(WEXITSTATUS(ws)), 0, f);
-  }
-  return true;
-}
+namespace {
 
 // run_root's before_pivot: the createContainer hooks, a failure reported as a mount step's (the
 // text in init's frame: with a shared address space a static would be the daemon's).
 struct CreateHooks {
-  const ChildPlan::Hooks* hooks;
+  const PreparedHooks* hooks;
   HookFailure* failure;
 };
 bool create_hooks_before_pivot(const void* arg, MountFailure* mf) noexcept {
@@ -321,6 +248,34 @@ bool create_hooks_before_pivot(const void* arg, MountFailure* mf) noexcept {
   return false;
 }
 
+
+// --preserve-fds: kSlotEnd.. to 3.., every slot below them closed but the error pipe's, which
+// the caller closed or moved away (exec_command's close_range closed the others); in increasing
+// order, so no source is overwritten before use (3+i reaches kSlotEnd+j only for j < i). The
+// sources are close-on-exec: the exec drops them.
+bool place_preserved_fds(int n) {
+  for (int i = 0; i < n; ++i)
+    if (::dup2(kSlotEnd + i, 3 + i) < 0) return false;
+  return true;
+}
+
+// ProcessOptions::preserve_fds without a hold (an exec's process): slot 3 is the error pipe's
+// until the execve, so the executable is found first, then the pipe moved above the preserved
+// descriptors (still close-on-exec: its EOF still says "exec'd"), which take their places last.
+[[noreturn]] void exec_preserving_fds(const ChildPlan& p) {
+  char path[4096];
+  if (int err = find_executable(p, path, sizeof path))
+    die(kSlotError, "execve", err, p.argv[0], 127);
+  const int err_fd = ::fcntl(kSlotError, F_DUPFD_CLOEXEC, kSlotEnd + p.preserve_fds);
+  if (err_fd < 0) die(kSlotError, "dup descriptor", errno, "the error pipe");
+  if (!place_preserved_fds(p.preserve_fds)) die(err_fd, "dup2", errno, "a preserved descriptor");
+  int err = through_magic_link(path);
+  if (err == 0) {
+    ::execve(path, p.argv.data(), p.envp.data());
+    err = errno;
+  }
+  die(err_fd, "execve", err, path, 127);
+}
 
 // ProcessOptions::hold_fd: the executable found now (so that create fails for a missing one, as
 // runc's does), the error pipe closed (spawn() returns: the jail is created), then one byte read
@@ -341,23 +296,11 @@ bool create_hooks_before_pivot(const void* arg, MountFailure* mf) noexcept {
     ::_exit(127);
   }
   ::close(kSlotHold);
-  // --preserve-fds: to 3.. now, the slots below them all closed (kSlotError above, the others at
-  // exec_command's close_range); in increasing order, so no source is overwritten before use
-  // (3+i reaches kSlotEnd+j only for j < i). The sources are close-on-exec: the exec drops them.
-  for (int i = 0; i < p.preserve_fds; ++i)
-    if (::dup2(kSlotEnd + i, 3 + i) < 0) {
-      write_str(2, "ljoci: moving a preserved descriptor failed\n");
-      ::_exit(127);
-    }
-  HookFailure hf;
-  if (!run_hooks(p.start_hooks, &hf)) {
-    write_str(2, "ljoci: ");
-    write_str(2, hf.step);
-    write_str(2, " ");
-    write_str(2, hf.detail);
-    write_str(2, "\n");
+  if (!place_preserved_fds(p.preserve_fds)) {  // kSlotError closed above
+    write_str(2, "ljoci: moving a preserved descriptor failed\n");
     ::_exit(127);
   }
+  if (HookFailure hf; !run_hooks(p.start_hooks, &hf)) exit_held_hook_failure(hf);
   int err = through_magic_link(path) == ELOOP ? ELOOP : 0;
   if (err == 0) {
     ::execve(path, p.argv.data(), p.envp.data());
@@ -510,6 +453,7 @@ void take_terminal(uid_t uid, gid_t gid) {
 
   if (p.fds[kSlotHold] >= 0) hold_then_exec(p);
   if (HookFailure hf; !run_hooks(p.start_hooks, &hf)) die(kSlotError, hf.step, hf.err, hf.detail);
+  if (p.preserve_fds > 0) exec_preserving_fds(p);
 
   char* const* argv = p.argv.data();
   char* const* envp = p.envp.data();

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "jail/hook_run.hpp"
 #include "jail/linux/init_abi.h"
 #include "jail/linux/root_program.hpp"
 #include "jail/user_lookup.hpp"
@@ -160,18 +161,7 @@ struct ChildPlan {
   bool cgroup_v2_dir = false;
   // ProcessOptions::create_hooks (init, before pivot_root) and start_hooks (the command, before
   // its exec), their argv and envp ready: nothing is allocated after the clone.
-  struct Hook {
-    std::string path;
-    std::vector<std::string> argv_storage, env_storage;
-    std::vector<char*> argv, envp;  // null-terminated, into the storage above
-    int timeout_s = 0;
-  };
-  struct Hooks {
-    const char* kind = "";  // "createContainer", "startContainer": named in a failure
-    std::vector<Hook> list;
-    std::string state_head, state_tail;
-  };
-  Hooks create_hooks, start_hooks;
+  PreparedHooks create_hooks, start_hooks;
 };
 
 // The capabilities a root command keeps by default: Docker's default set less MKNOD and NET_RAW

@@ -203,27 +203,6 @@ Status prepare_root(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   return {};
 }
 
-// The pointers are taken once the list is complete: moving a Hook moves its strings' buffers.
-void plan_hooks(const HookPoint& point, const char* kind, ChildPlan::Hooks& out) {
-  out.kind = kind;
-  out.state_head = point.state_head;
-  out.state_tail = point.state_tail;
-  for (const Hook& h : point.hooks) {
-    ChildPlan::Hook c;
-    c.path = h.path;
-    c.argv_storage = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
-    c.env_storage = h.env;
-    c.timeout_s = h.timeout_s;
-    out.list.push_back(std::move(c));
-  }
-  for (auto& c : out.list) {
-    for (auto& a : c.argv_storage) c.argv.push_back(a.data());
-    c.argv.push_back(nullptr);
-    for (auto& e : c.env_storage) c.envp.push_back(e.data());
-    c.envp.push_back(nullptr);
-  }
-}
-
 }  // namespace
 
 Status plan_process_options(const ProcessOptions& o, ChildPlan& plan,
@@ -275,13 +254,11 @@ Status plan_process_options(const ProcessOptions& o, ChildPlan& plan,
     plan.command_seccomp = &command_seccomp;
   }
   plan.fds[kSlotHold] = o.hold_fd;
-  // Placed at 3.. once the error pipe (slot 3) is closed, which only a held command does.
+  // Placed at 3.. by the command just before its exec (child.cpp place_preserved_fds).
   if (o.preserve_fds < 0 || o.preserve_fds > kMaxPreservedFds)
     return fail(Errc::invalid_argument, "jail",
                 "preserve_fds " + std::to_string(o.preserve_fds) + ": outside 0.." +
                     std::to_string(kMaxPreservedFds));
-  if (o.preserve_fds && o.hold_fd < 0)
-    return fail(Errc::invalid_argument, "jail", "preserve_fds needs a held command (hold_fd)");
   for (int i = 0; i < o.preserve_fds; ++i)
     if (::fcntl(3 + i, F_GETFD) < 0)
       return fail_errno("jail", "preserve_fds: descriptor " + std::to_string(3 + i));
@@ -450,8 +427,8 @@ Status prepare_command(const JailSpec& spec, const SpawnContext& ctx, Launch& l)
   // A joined UTS namespace keeps its hostname unless the spec names one.
   if (spec.join.uts >= 0) plan.hostname = spec.hostname;
   plan.subreaper = spec.join.pid >= 0;
-  plan_hooks(spec.process.create_hooks, "createContainer", plan.create_hooks);
-  plan_hooks(spec.process.start_hooks, "startContainer", plan.start_hooks);
+  prepare_hooks(spec.process.create_hooks, "createContainer", plan.create_hooks);
+  prepare_hooks(spec.process.start_hooks, "startContainer", plan.start_hooks);
   if (!spec.script.empty() && spec.process.preserve_fds)
     return fail(Errc::invalid_argument, "jail", "preserve_fds with a script (its memfd is slot 4)");
   return plan_process_options(spec.process, plan, l.command_seccomp);

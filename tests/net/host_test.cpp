@@ -513,5 +513,49 @@ TEST_F(NetHost, AJailsLinksAreMadeWhileItsRootIsAssembled) {
   EXPECT_EQ(ruleset().find("10.201.0.4"), std::string::npos);
 }
 
+// More jails starting at once than the daemon's pool has threads, each waiting in its init for
+// the one thread that makes the links: every one starts, each with its own address.
+TEST_F(NetHost, JailsStartingTogetherEachGetTheirLinks) {
+  lj::test::TestWorld tw;
+  auto backend = jail::make_backend({});
+  ASSERT_TRUE(backend) << backend.error().what();
+  ASSERT_OK(host_->add_network(a_));
+  constexpr int kJails = 6;
+  std::vector<std::string> outs(kJails);
+  std::vector<std::optional<Attachment>> atts(kJails);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kJails; ++i)
+    threads.emplace_back([&, i] {
+      auto ns = new_netns();
+      if (!ns) return void(outs[i] = ns.error().what());
+      const std::string addr = "10.201.0." + std::to_string(20 + i);
+      const auto ep = endpoint(("ljve-000000c" + std::to_string(i)).c_str(), addr.c_str());
+      jail::JailSpec spec;
+      spec.name = lj::test::unique_name("nt");
+      spec.root.layers = {tw.world()};
+      spec.network.mode = jail::NetworkMode::netns;
+      spec.network.netns_fd = ns->get();
+      spec.network.attach_links = [&, i, ep, fd = ns->get()]() -> Status {
+        auto a = host_->attach(a_, ep, JailTarget{fd, {}});
+        if (!a) return fail(std::move(a).error());
+        atts[i] = std::move(*a);
+        return {};
+      };
+      spec.argv = {"sh", "-c", "ip -o -4 addr show dev eth0 | grep -o 'inet [0-9./]*'"};
+      UniqueFd wr, rd = output_of(spec, wr);
+      auto jail = (*backend)->spawn(spec);
+      if (!jail) return void(outs[i] = jail.error().what());
+      wr.reset();
+      outs[i] = read_all(rd.get());
+      (void)(*jail)->wait(std::chrono::milliseconds(5000));
+    });
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kJails; ++i) {
+    EXPECT_EQ(outs[i], "inet 10.201.0." + std::to_string(20 + i) + "/24\n") << i;
+    if (auto d = atts[i] ? atts[i]->detach(Unlink::with_namespace) : Status{}; !d)
+      ADD_FAILURE() << d.error().what();
+  }
+}
+
 }  // namespace
 }  // namespace lj::net

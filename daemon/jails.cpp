@@ -352,8 +352,9 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
   Networks* networks = d_.networks.get();
   d_.loop.blocking([this, job, pipes, finish, backend, networks, id, fresh, uid, tty, tty_input] {
     auto t0 = std::chrono::steady_clock::now();
-    // Its networks (join_networks): on Linux its namespace with its links made first, then the
-    // jail joins it (mode netns); on FreeBSD its links go into its VNET from on_vnet.
+    // Its networks (join_networks): on Linux its namespace now, which the jail joins (mode
+    // netns), its links while the jail's init assembles its root; on FreeBSD its links go into
+    // its VNET from on_vnet.
     Status joined;
     if (job->net) joined = networks->attach(*job->net, job->spec, job->attached);
     auto t1 = std::chrono::steady_clock::now();
@@ -373,8 +374,10 @@ void Jails::spawn(std::string id, CreateJail req, std::vector<std::filesystem::p
     }
     crash_point("start.after_spawn");
     auto us = [](auto d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); };
-    lg()->debug("jail={} spawn took {}us (networks {}us)", id,
-                us(std::chrono::steady_clock::now() - t0), us(t1 - t0));
+    // With networks: its namespace taken (t1), its links made beside the spawn (made).
+    lg()->debug("jail={} spawn took {}us (namespace {}us, links made at {}us)", id,
+                us(std::chrono::steady_clock::now() - t0), us(t1 - t0),
+                job->attached.made > t0 ? us(job->attached.made - t0) : 0);
     // Our copies of the write ends go now: EOF then comes when the jail's own are gone.
     job->out_w.reset();
     job->err_w.reset();

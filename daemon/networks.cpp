@@ -375,6 +375,17 @@ Result<NetPlan> Networks::plan(const std::string& jail_id, const std::string& ho
   return p;
 }
 
+Status attach_links(net::Host& host, const NetPlan& plan, const net::JailTarget& target,
+                    NetAttached& out) {
+  for (const auto& j : plan.joins) {
+    auto link = host.attach(j.net, j.ep, target);
+    if (!link) return fail(std::move(link).error().context("joining network " + j.net.name));
+    out.links.push_back(std::move(*link));
+  }
+  out.made = std::chrono::steady_clock::now();
+  return {};
+}
+
 Status Networks::attach(const NetPlan& plan, jail::JailSpec& spec, NetAttached& out) {
   net::Host* h = host_.get();  // made by lease/plan's network lookups, on the loop thread
   if (!h) return fail(Errc::internal, "network", "no host");

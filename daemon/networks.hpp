@@ -12,6 +12,7 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -67,6 +68,7 @@ struct NetPlan {
 struct NetAttached {
   UniqueFd netns;
   std::vector<net::Attachment> links;
+  std::chrono::steady_clock::time_point made;  // when the last link was (the start's debug log)
 };
 
 class Networks {
@@ -92,8 +94,8 @@ class Networks {
   Result<NetPlan> plan(const std::string& jail_id, const std::string& hostname,
                        const JailNetworking& req);
   // Blocking pool (thread-safe): joins the jail of `spec` to the plan's networks (join_networks:
-  // Linux makes its namespace and links now, FreeBSD when the VNET jail exists). `out` owns what
-  // was made; on failure it holds what to undo.
+  // Linux makes its namespace now and its links during the spawn, FreeBSD when the VNET jail
+  // exists). `out` owns what was made once the spawn returned; on failure it holds what to undo.
   Status attach(const NetPlan& plan, jail::JailSpec& spec, NetAttached& out);
   // After a jail joined or left `networks`: rewrites the hosts files of the jails on them but
   // `except` (names are hosts files kept current; docs/networking.md).
@@ -155,10 +157,16 @@ class Networks {
 Result<net::NetworkSpec> network_spec(const index::NetworkRow& row);
 
 // Platform seam (daemon/<platform>/jail_netns.cpp): the jail of `spec` joins the plan's networks
-// on `host`. Linux: a network namespace (one of the host's made ahead, else a new one) with the
-// links made in it now, which the spawn joins (mode netns, `out.netns`). FreeBSD: a VNET jail of
-// its own (mode netns), whose links on_vnet attaches once the jail exists and before its command
-// runs (an epair into each bridge, pf anchors). The links land in `out.links`.
+// on `host`. Linux: a network namespace (one of the host's made ahead, else a new one), which the
+// spawn joins (mode netns, `out.netns`), with the links made in it by attach_links while the
+// jail's init assembles its root, before its command runs. FreeBSD: a VNET jail of its own (mode
+// netns), whose links on_vnet attaches once the jail exists and before its command runs (an epair
+// into each bridge, pf anchors). The links land in `out.links` (complete once the spawn returned;
+// `plan` and `out` must outlive it).
 Status join_networks(net::Host& host, const NetPlan& plan, jail::JailSpec& spec, NetAttached& out);
+// The hook of either platform's: each of the plan's links made on `host` into `target`, in order,
+// into `out.links`, and `out.made` set.
+Status attach_links(net::Host& host, const NetPlan& plan, const net::JailTarget& target,
+                    NetAttached& out);
 
 }  // namespace lj::daemon

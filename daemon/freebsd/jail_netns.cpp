@@ -14,12 +14,7 @@ Status join_networks(net::Host& host, const NetPlan& plan, jail::JailSpec& spec,
   spec.network.on_vnet = [&host, &plan, &out](int jid) -> Status {
     net::JailTarget target;
     target.jail = std::to_string(jid);  // jail_getid(3) takes a jid as well as a name
-    for (const auto& j : plan.joins) {
-      auto link = host.attach(j.net, j.ep, target);
-      if (!link) return fail(std::move(link).error().context("joining network " + j.net.name));
-      out.links.push_back(std::move(*link));
-    }
-    return {};
+    return attach_links(host, plan, target, out);
   };
   return {};
 }

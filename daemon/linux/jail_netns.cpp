@@ -3,19 +3,19 @@
 
 namespace lj::daemon {
 
+// The jail's namespace now (one made ahead, with its first link waiting in it; else a new one),
+// its links while its init assembles its root (Network::attach_links, on the backend's thread):
+// the command starts once they are made, and a failed attach fails the spawn.
 Status join_networks(net::Host& host, const NetPlan& plan, jail::JailSpec& spec, NetAttached& out) {
-  // One made ahead, with its first link waiting in it; else a new one.
   out.netns = host.take_jail_netns();
   if (!out.netns) out.netns = LJ_TRY(net::new_netns());
-  net::JailTarget target;
-  target.netns_fd = out.netns.get();
-  for (const auto& j : plan.joins) {
-    auto link = host.attach(j.net, j.ep, target);
-    if (!link) return fail(std::move(link).error().context("joining network " + j.net.name));
-    out.links.push_back(std::move(*link));
-  }
   spec.network.mode = jail::NetworkMode::netns;
   spec.network.netns_fd = out.netns.get();
+  spec.network.attach_links = [&host, &plan, &out, netns = out.netns.get()]() -> Status {
+    net::JailTarget target;
+    target.netns_fd = netns;
+    return attach_links(host, plan, target, out);
+  };
   return {};
 }
 

@@ -74,6 +74,9 @@ Status validate_spec(const JailSpec& spec) {
           ? spec.network.netns_fd < 0 && !spec.network.on_vnet
           : spec.network.netns_fd >= 0 || spec.network.on_vnet)
     return bad("a network namespace descriptor (or on_vnet) goes with network mode netns, and only with it");
+  if (spec.network.attach_links &&
+      (spec.network.mode != NetworkMode::netns || spec.network.netns_fd < 0))
+    return bad("attach_links goes with network mode netns and its namespace descriptor");
   if (!valid_user_form(spec.user)) return bad("user must be name|uid[:group|gid]: '" + spec.user + "'");
   // A plain path under /dev: it names the host's node and the jail's alike.
   auto dev_path = [](const std::string& d) {

@@ -37,6 +37,12 @@ struct Network {
   // fails the spawn (the jail goes with it). Unset, mode netns is refused on FreeBSD; Linux
   // ignores it.
   std::function<Status(int jid)> on_vnet;
+  // Linux, mode netns: the caller's links made in `netns_fd` while the jail's init assembles its
+  // root, on a thread of the backend's (the spawning thread sleeps meanwhile: init runs on its
+  // memory); init starts the command only once this returned, and a failure fails the spawn with
+  // its error (the jail goes with it). FreeBSD's on_vnet done beside the spawn instead of in it.
+  // It must not spawn. Unset: the namespace is joined as it is; FreeBSD refuses it.
+  std::function<Status()> attach_links;
 };
 
 // A device cgroup rule (an OCI config's linux.resources.devices[]): allow or deny the access

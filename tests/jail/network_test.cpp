@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -91,6 +92,65 @@ TEST_F(JailTest, IpModeGivesTheJailAMacvlanWithItsAddresses) {
   r = run(s);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().what().find("interface nosuchif0"), std::string::npos) << r.error().what();
+}
+
+// A network namespace of its own, made by a thread that leaves with it (the test's stay as they
+// are).
+UniqueFd new_netns() {
+  UniqueFd fd;
+  std::thread([&] {
+    if (::unshare(CLONE_NEWNET) == 0) fd.reset(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  }).join();
+  return fd;
+}
+
+// Network::attach_links runs beside the spawn, not on the spawning thread, and the command starts
+// only once it returned: here it takes 300 ms and then leaves a file in a directory the jail
+// mounted meanwhile, which the command's very first step reads.
+TEST_F(JailTest, AttachLinksRunsBesideTheSpawnAndTheCommandStartsOnceItIsDone) {
+  UniqueFd ns = new_netns();
+  ASSERT_TRUE(ns);
+  const auto dir = world().dir() / "links";
+  std::filesystem::create_directories(dir);
+  auto s = spec({"cat", "/links/made"});
+  s.root.volumes = {{dir, "/links", true}};
+  s.network.mode = NetworkMode::netns;
+  s.network.netns_fd = ns.get();
+  std::thread::id ran_on;
+  s.network.attach_links = [&]() -> Status {
+    ran_on = std::this_thread::get_id();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::ofstream(dir / "made") << "links made\n";
+    return {};
+  };
+  auto r = run(s);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "links made\n");
+  EXPECT_EQ(r->status.code, 0);
+  EXPECT_NE(ran_on, std::thread::id());
+  EXPECT_NE(ran_on, std::this_thread::get_id());
+}
+
+// Its failure is the spawn's, with its own error (not init's record of a missing byte), and the
+// jail goes with it (the fixture checks that no cgroup or mount is left); without mode netns and
+// its descriptor it is refused.
+TEST_F(JailTest, AFailedAttachLinksFailsTheSpawnWithItsError) {
+  UniqueFd ns = new_netns();
+  ASSERT_TRUE(ns);
+  auto s = probe({"true"});
+  s.network.mode = NetworkMode::netns;
+  s.network.netns_fd = ns.get();
+  s.network.attach_links = [] { return Status(fail(Errc::conflict, "net", "no such bridge")); };
+  auto r = run(s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().errc(), Errc::conflict) << r.error().what();
+  EXPECT_NE(r.error().what().find("no such bridge"), std::string::npos) << r.error().what();
+
+  auto bad = probe({"true"});
+  bad.network.attach_links = [] { return Status{}; };
+  auto refused = run(bad);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().errc(), Errc::invalid_argument) << refused.error().what();
 }
 
 TEST_F(JailTest, InheritNetworkSeesTheHostsInterfaces) {

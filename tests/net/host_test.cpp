@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "common/scope.hpp"
@@ -394,6 +395,23 @@ TEST_F(NetHost, NewNamespaceHasLoopbackUp) {
 namespace lj::net {
 namespace {
 
+// The jail's stdout and stderr into one pipe: its read end, `wr` the write end (dropped by the
+// caller once the jail holds its own).
+UniqueFd output_of(jail::JailSpec& spec, UniqueFd& wr) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) return {};
+  wr.reset(p[1]);
+  spec.stdio.out = spec.stdio.err = p[1];
+  return UniqueFd(p[0]);
+}
+
+std::string read_all(int fd) {
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  return out;
+}
+
 TEST_F(NetHost, JailJoinsAPreparedNamespace) {
   lj::test::TestWorld tw;
   auto backend = jail::make_backend({});
@@ -425,11 +443,8 @@ TEST_F(NetHost, JailJoinsAPreparedNamespace) {
                "grep db /etc/hosts; grep nameserver /etc/resolv.conf; "
                "ip -o -4 addr show dev eth0 | grep -o 'inet [0-9./]*'; "
                "nc -l -p 80 -e /bin/hello"};
-  int p[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  UniqueFd rd(p[0]), wr(p[1]);
-  spec.stdio.out = wr.get();
-  spec.stdio.err = wr.get();
+  UniqueFd wr, rd = output_of(spec, wr);
+  ASSERT_TRUE(rd);
   auto jail = (*backend)->spawn(spec);
   ASSERT_TRUE(jail) << jail.error().what();
   wr.reset();
@@ -444,9 +459,7 @@ TEST_F(NetHost, JailJoinsAPreparedNamespace) {
   EXPECT_NE(got.find("hello-from-jail"), std::string::npos) << got;
   auto st = (*jail)->wait(std::chrono::milliseconds(5000));
   ASSERT_TRUE(st) << st.error().what();
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(rd.get(), buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  const std::string out = read_all(rd.get());
   EXPECT_NE(out.find("10.201.0.3\tdb"), std::string::npos) << out;
   EXPECT_NE(out.find("nameserver 10.201.0.1"), std::string::npos) << out;
   EXPECT_NE(out.find("inet 10.201.0.2/24"), std::string::npos) << out;
@@ -457,6 +470,91 @@ TEST_F(NetHost, JailJoinsAPreparedNamespace) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(links().find("ljve-000000a1"), std::string::npos);
   EXPECT_EQ(ruleset().find("10.201.0.2"), std::string::npos);
+}
+
+// The daemon's path since the sixth round of issue 14's target: a pooled namespace, its link made
+// by Network::attach_links while the jail's init assembles its root. The command's first step
+// already finds its address and its default route.
+TEST_F(NetHost, AJailsLinksAreMadeWhileItsRootIsAssembled) {
+  lj::test::TestWorld tw;
+  auto backend = jail::make_backend({});
+  ASSERT_TRUE(backend) << backend.error().what();
+  ASSERT_OK(host_->add_network(a_));
+  UniqueFd ns = pooled_netns();
+  ASSERT_TRUE(ns);
+  const auto web = endpoint("ljve-000000a3", "10.201.0.4");
+  std::optional<Attachment> att;
+  jail::JailSpec spec;
+  spec.name = lj::test::unique_name("nt");
+  spec.root.layers = {tw.world()};
+  spec.network.mode = jail::NetworkMode::netns;
+  spec.network.netns_fd = ns.get();
+  spec.network.attach_links = [&]() -> Status {
+    auto a = host_->attach(a_, web, JailTarget{ns.get(), {}});
+    if (!a) return fail(std::move(a).error());
+    att = std::move(*a);
+    return {};
+  };
+  spec.argv = {"sh", "-c", "ip -o -4 addr show dev eth0 | grep -o 'inet [0-9./]*'; ip route"};
+  UniqueFd wr, rd = output_of(spec, wr);
+  ASSERT_TRUE(rd);
+  auto jail = (*backend)->spawn(spec);
+  ASSERT_TRUE(jail) << jail.error().what();
+  ASSERT_TRUE(att);  // made by the time the spawn returned
+  wr.reset();
+  ns.reset();
+  auto st = (*jail)->wait(std::chrono::milliseconds(5000));
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(st->code, 0);
+  const std::string out = read_all(rd.get());
+  EXPECT_NE(out.find("inet 10.201.0.4/24"), std::string::npos) << out;
+  EXPECT_NE(out.find("default via 10.201.0.1 dev eth0"), std::string::npos) << out;
+  ASSERT_OK(att->detach(Unlink::with_namespace));
+  EXPECT_EQ(ruleset().find("10.201.0.4"), std::string::npos);
+}
+
+// More jails starting at once than the daemon's pool has threads, each waiting in its init for
+// the one thread that makes the links: every one starts, each with its own address.
+TEST_F(NetHost, JailsStartingTogetherEachGetTheirLinks) {
+  lj::test::TestWorld tw;
+  auto backend = jail::make_backend({});
+  ASSERT_TRUE(backend) << backend.error().what();
+  ASSERT_OK(host_->add_network(a_));
+  constexpr int kJails = 6;
+  std::vector<std::string> outs(kJails);
+  std::vector<std::optional<Attachment>> atts(kJails);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kJails; ++i)
+    threads.emplace_back([&, i] {
+      auto ns = new_netns();
+      if (!ns) return void(outs[i] = ns.error().what());
+      const std::string addr = "10.201.0." + std::to_string(20 + i);
+      const auto ep = endpoint(("ljve-000000c" + std::to_string(i)).c_str(), addr.c_str());
+      jail::JailSpec spec;
+      spec.name = lj::test::unique_name("nt");
+      spec.root.layers = {tw.world()};
+      spec.network.mode = jail::NetworkMode::netns;
+      spec.network.netns_fd = ns->get();
+      spec.network.attach_links = [&, i, ep, fd = ns->get()]() -> Status {
+        auto a = host_->attach(a_, ep, JailTarget{fd, {}});
+        if (!a) return fail(std::move(a).error());
+        atts[i] = std::move(*a);
+        return {};
+      };
+      spec.argv = {"sh", "-c", "ip -o -4 addr show dev eth0 | grep -o 'inet [0-9./]*'"};
+      UniqueFd wr, rd = output_of(spec, wr);
+      auto jail = (*backend)->spawn(spec);
+      if (!jail) return void(outs[i] = jail.error().what());
+      wr.reset();
+      outs[i] = read_all(rd.get());
+      (void)(*jail)->wait(std::chrono::milliseconds(5000));
+    });
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kJails; ++i) {
+    EXPECT_EQ(outs[i], "inet 10.201.0." + std::to_string(20 + i) + "/24\n") << i;
+    if (auto d = atts[i] ? atts[i]->detach(Unlink::with_namespace) : Status{}; !d)
+      ADD_FAILURE() << d.error().what();
+  }
 }
 
 }  // namespace

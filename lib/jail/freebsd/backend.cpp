@@ -548,6 +548,9 @@ Result<std::unique_ptr<Jail>> FreebsdBackend::spawn(const JailSpec& spec) {
                 "jail " + spec.name +
                     ": network mode netns on FreeBSD needs Network::on_vnet (a network namespace "
                     "descriptor is Linux's)");
+  if (spec.network.attach_links)
+    return fail(Errc::unsupported, kDomain,
+                "jail " + spec.name + ": Network::attach_links is Linux's (FreeBSD: on_vnet)");
   // The OCI runtime's process options and mounts the FreeBSD backend has no means for yet:
   // refused by name rather than ignored.
   if (const char* what = unsupported_spec_option(spec))

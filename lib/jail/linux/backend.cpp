@@ -7,7 +7,7 @@
 //   linux_jail.*    the started Jail: signals, wait, reap and teardown
 //   exec.*          one more process in a running jail (Backend::exec), and its monitor
 //   cgroup.*        the cgroups and their idle pool; netns_pool.*, stack_pool.*, fd_blocks.*: the
-//                   other pools a spawn draws on
+//                   other pools a spawn draws on; link_attacher.*: the caller's links, beside it
 //   this file       the Backend: the pools' owner, adopt/release, lj-init and the seccomp filter
 #include <dirent.h>
 #include <fcntl.h>
@@ -157,6 +157,7 @@ class LinuxBackend final : public Backend {
     spawn_context_.netns = &netns_;
     spawn_context_.stacks = &stacks_;
     spawn_context_.fd_blocks = &fd_blocks_;
+    spawn_context_.links = &links_;
   }
 
   std::string_view name() const override { return "linux"; }
@@ -262,6 +263,7 @@ class LinuxBackend final : public Backend {
   NetnsPool netns_;
   StackPool stacks_;
   FdBlocks fd_blocks_;
+  LinkAttacher links_;
   // For die_with_parent: init checks it once its PR_SET_PDEATHSIG is set (child_main).
   UniqueFd self_pidfd_{static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0))};
   SpawnContext spawn_context_;  // the above, and the process-wide lj-init memfd (make_backend)

@@ -785,6 +785,18 @@ void child_main(const ChildPlan& p) noexcept {
   if (p.seccomp && ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0U, p.seccomp) < 0)
     die(kSlotError, "seccomp", errno, "SECCOMP_SET_MODE_FILTER");
 
+  // The caller's links (Network::attach_links), made by another thread while init got this far:
+  // the command starts in a namespace that has them, or not at all (EOF: their attach failed,
+  // and the spawn reports that error rather than this record).
+  if (p.fds[kSlotLinksReady] >= 0) {
+    char c;
+    ssize_t n;
+    while ((n = ::read(kSlotLinksReady, &c, 1)) < 0 && errno == EINTR) {
+    }
+    if (n != 1) die(kSlotError, kStepLinks, n == 0 ? ECANCELED : errno, "");
+    ::close(kSlotLinksReady);
+  }
+
   // lj-init keeps only the status descriptors: 0-2, which are still ljd's own stdio (its log, a
   // terminal, a journal socket), go now (the command takes its own from the slots); the rest once
   // the command has its copies, the error pipe at init's exec (a failure is reported on it) and

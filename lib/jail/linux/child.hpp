@@ -53,7 +53,10 @@ enum Slot : int {
   kSlotCgroup3 = 24,
   kSlotCgroup4 = 25,
   kSlotJoinMnt = 26,  // a mount namespace to assemble the root in (JoinedNamespaces::mnt)
-  kSlotEnd = 27,
+  // Network::attach_links: one byte here once the caller's links are made (EOF: they failed),
+  // read by init before it starts the command.
+  kSlotLinksReady = 27,
+  kSlotEnd = 28,
   // Made by init itself once the two above are closed: the command waits for EOF on the read
   // end, which comes once init has become the reaper (its exec done, non-dumpable again), so it
   // never sees ljd as /proc/1/exe.
@@ -70,7 +73,7 @@ static_assert(kSlotStatus == LJ_INIT_SLOT_STATUS && kSlotStatusFile == LJ_INIT_S
 static_assert(kSlotGoWrite > kSlotGoRead && kSlotGoRead > kSlotReaper);
 static_assert(kSlotOutRead > kSlotSysfsNetns && kSlotErrRead + 1 == kSlotConsole);
 static_assert(kSlotConsole + 1 == kSlotHold && kSlotHold + 1 == kSlotJoinIpc);
-static_assert(kSlotJoinCgroup + 1 == kSlotCgroup3 && kSlotCgroup4 + 2 == kSlotEnd);
+static_assert(kSlotJoinCgroup + 1 == kSlotCgroup3 && kSlotCgroup4 + 3 == kSlotEnd);
 // The slots of a jail's v1 cgroups' `tasks` files (or, first, its v2 directory), in order.
 constexpr int kCgroupSlots[] = {kSlotCgroup0, kSlotCgroup0 + 1, kSlotCgroup0 + 2, kSlotCgroup3,
                                 kSlotCgroup4};
@@ -84,6 +87,9 @@ bool init_forwards(int sig);
 // A queued signal carrying this value asks init to signal every process of the jail.
 constexpr int kBroadcastSignal = LJ_INIT_BROADCAST;
 
+// The step of a failure record when Network::attach_links failed (init found no byte).
+inline constexpr const char* kStepLinks = "wait for the network's links";
+
 struct ChildError {
   char step[64];
   int err;
@@ -95,7 +101,7 @@ struct ChildPlan {
 
   // Descriptors in the parent's numbering, -1 when unused; moved to their slots in the child.
   int fds[kSlotEnd] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-                       -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+                       -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 
   bool join_then_unshare_cgroupns = false;  // join (kSlotCgroup*), then a cgroup namespace
   // ProcessOptions::preserve_fds: the parent's 3.. carried at kSlotEnd.. (close-on-exec, so

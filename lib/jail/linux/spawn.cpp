@@ -117,6 +117,10 @@ struct Launch {
   // prepare_root: a network namespace made ahead (network mode none), and the one /sys shows.
   UniqueFd netns;
   int sysfs_netns = -1;  // the pool's, not ours to close
+  // start_links: the caller's links being made (waited for when the spawn ends, after init is
+  // gone on a failure) and init's end of their ready socket.
+  LinkAttacher::Pending links;
+  UniqueFd links_ready;
   // prepare_command
   UniqueFd script;
   sock_fprog command_seccomp{};  // ProcessOptions::seccomp_bpf, pointing into the spec
@@ -200,6 +204,21 @@ Status prepare_root(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
     l.plan.fds[kSlotNetns] = l.netns.get();
     l.plan.loopback_up = false;
   }
+  return {};
+}
+
+// 1b. The caller's links (Network::attach_links), started now on the backend's thread: they are
+// made while the rest is prepared and init assembles the root, and init starts the command once
+// they are (kSlotLinksReady). Their own error is the spawn's (wait_for_exec).
+Status start_links(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
+  if (!spec.network.attach_links) return {};
+  if (!ctx.links) return spec.network.attach_links();
+  int sp[2];
+  if (LJ_SYS("socketpair", ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp)) != 0)
+    return fail_errno("jail", "socketpair");
+  l.links_ready.reset(sp[0]);
+  l.plan.fds[kSlotLinksReady] = sp[0];
+  l.links = ctx.links->start(spec.network.attach_links, UniqueFd(sp[1]));
   return {};
 }
 
@@ -566,6 +585,7 @@ Status clone_init(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   l.status_wr.reset();
   l.sync_rd.reset();
   l.status_file.reset();
+  l.links_ready.reset();
   l.cgroups.close_attach_fds();
   return {};
 }
@@ -601,8 +621,10 @@ Status parent_side(const JailSpec& spec, Launch& l) {
 
 // 7. Wait for the command's exec: the error pipe reaches EOF (every write end is close-on-exec)
 // without a record, or carries the step that failed. Already read when init shared our memory.
+// And for the caller's links, made by then when the command was started.
 Status wait_for_exec(Launch& l) {
   if (!l.record) l.record = read_exec_record(l.err_rd.get());
+  LJ_TRY(l.links.wait());  // a failure of the links' own is why init found no byte
   if (l.record->failed()) return child_failure(l.record->error);
   if (!l.handshake) return fail(std::move(l.handshake).error());
   return {};
@@ -629,6 +651,7 @@ std::unique_ptr<Jail> hand_over(const JailSpec& spec, Launch& l) {
 Result<std::unique_ptr<Jail>> spawn_jail(const JailSpec& spec, const SpawnContext& ctx) {
   Launch l;
   LJ_TRY(prepare_root(spec, ctx, l));
+  LJ_TRY(start_links(spec, ctx, l));
   LJ_TRY(prepare_command(spec, ctx, l));
   LJ_TRY(prepare_descriptors(spec, l));
   LJ_TRY(prepare_cgroups(spec, ctx, l));

@@ -20,6 +20,7 @@
 #include "jail/linux/cgroup.hpp"
 #include "jail/linux/child.hpp"
 #include "jail/linux/fd_blocks.hpp"
+#include "jail/linux/link_attacher.hpp"
 #include "jail/linux/netns_pool.hpp"
 #include "jail/linux/stack_pool.hpp"
 
@@ -32,6 +33,7 @@ struct SpawnContext {
   int reaper = -1;                      // the lj-init memfd init execs
   int self_pidfd = -1;                  // this process, for die_with_parent
   NetnsPool* netns = nullptr;
+  LinkAttacher* links = nullptr;  // Network::attach_links (null: run in line, before the clone)
   StackPool* stacks = nullptr;
   FdBlocks* fd_blocks = nullptr;
   const CgroupScope* cgroups = nullptr;  // where the jails' cgroups go (null: the base)

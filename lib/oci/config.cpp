@@ -449,8 +449,8 @@ Status linux_of(const json& lx, Bundle& b) {
                             "cgroupsPath", "resources", "sysctl", "seccomp", "maskedPaths",
                             "readonlyPaths", "rootfsPropagation", "mountLabel", "intelRdt",
                             "personality", "timeOffsets", "memoryPolicy", "netDevices"}));
-  if (!lx.contains("namespaces")) return bad("linux.namespaces is missing");
-  LJ_TRY(namespaces_of(lx["namespaces"], b));
+  // Absent (Go's omitempty of an empty list, runtime-tools linux_ns_itype): none listed.
+  LJ_TRY(namespaces_of(lx.contains("namespaces") ? lx["namespaces"] : json::array(), b));
   LJ_TRY(id_mappings(lx, b));
   if (lx.contains("devices"))
     for (const auto& d : lx["devices"]) LJ_TRY(device_of(d, b));

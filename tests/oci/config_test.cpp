@@ -146,6 +146,10 @@ TEST(OciConfig, NoNamespaceListedIsTheRuntimesOwn) {
   EXPECT_EQ(b->utsns_path, "/proc/self/ns/uts");
   EXPECT_EQ(b->spec.network.mode, jail::NetworkMode::inherit);
   EXPECT_FALSE(b->spec.userns);
+  c["linux"].erase("namespaces");  // Go's omitempty: the same
+  b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  EXPECT_EQ(b->mntns_path, "/proc/self/ns/mnt");
   c["linux"]["namespaces"] = json::parse(
       R"([{"type":"pid"},{"type":"mount"},{"type":"ipc"},{"type":"uts"},{"type":"user"}])");
   b = parse(c);

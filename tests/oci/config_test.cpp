@@ -152,6 +152,8 @@ TEST(OciConfig, NoNamespaceListedIsTheRuntimesOwn) {
   EXPECT_EQ(b->mntns_path, "/proc/self/ns/mnt");
   c["linux"]["namespaces"] = json::parse(
       R"([{"type":"pid"},{"type":"mount"},{"type":"ipc"},{"type":"uts"},{"type":"user"}])");
+  c["linux"]["uidMappings"] = json::parse(R"([{"containerID":0,"hostID":100000,"size":65536}])");
+  c["linux"]["gidMappings"] = c["linux"]["uidMappings"];
   b = parse(c);
   ASSERT_TRUE(b) << b.error().what();
   EXPECT_EQ(b->cgroupns_path, "");

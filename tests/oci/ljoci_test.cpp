@@ -54,7 +54,7 @@ class LjociTest : public ::testing::Test {
       "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
                  {"destination": "/dev", "type": "tmpfs", "source": "tmpfs"}],
       "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"},
-                               {"type": "uts"}, {"type": "network"}]}
+                               {"type": "uts"}, {"type": "network"}, {"type": "cgroup"}]}
     })");
     config_["root"] = {{"path", world_->world().string()}, {"readonly", false}};
   }

@@ -266,7 +266,12 @@ struct JoinedNamespaces {
   int ipc = -1, uts = -1, pid = -1, cgroup = -1;
   // A mount namespace (Linux): init enters it first and assembles the jail's root there
   // (making its mounts private, then pivot_root: the root of every process of that namespace
-  // becomes the jail's, as with runc). Never the spawner's own: that would pivot the host.
+  // becomes the jail's, as with runc). The spawner's own (an OCI config without a mount
+  // namespace, runc's chroot mode): the root is assembled there under a scratch tmpfs of the
+  // jail's own (linux/host_root.hpp), made private at once, with no other propagation changed,
+  // and init chroots into it; those mounts are the host's until the jail's teardown (or
+  // Backend::release) detaches them. A chroot is no boundary against CAP_SYS_CHROOT, and an
+  // exec into such a jail is refused (Errc::unsupported).
   int mnt = -1;
   bool any() const { return ipc >= 0 || uts >= 0 || pid >= 0 || cgroup >= 0 || mnt >= 0; }
 };

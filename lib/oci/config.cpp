@@ -284,12 +284,13 @@ Status namespaces_of(const json& list, Bundle& b) {
       return bad("linux.namespaces: unknown type " + type);
     }
   }
-  // The engine always makes pid and mount namespaces: sharing the host's is refused rather than
-  // pretended (the root is assembled in a mount namespace of its own; init is pid 1).
-  for (const char* must : {"pid", "mount"})
-    if (!seen.count(must))
-      return unsupported(std::string("sharing the host's ") + must + " namespace",
-                         "linux.namespaces must list it");
+  // pid, cgroup and mount absent: the runtime's own, joined as a path would be (runc's
+  // inheritance, runtime-spec config-linux.md). The mount namespace is then the host's: the
+  // engine assembles the root there and chroots into it (jail/spec.hpp JoinedNamespaces::mnt).
+  if (!seen.count("pid")) b.pidns_path = "/proc/self/ns/pid";
+  // With a user namespace of its own a cgroup namespace is made (joining goes without one).
+  if (!seen.count("cgroup") && !seen.count("user")) b.cgroupns_path = "/proc/self/ns/cgroup";
+  if (!seen.count("mount")) b.mntns_path = "/proc/self/ns/mnt";
   // ipc and uts absent: the host's, joined as a path would be (ljoci's own, which is its caller's).
   // containerd's CRI leaves uts out of a host-network pod's sandbox, ipc out of a host-IPC one.
   // A hostname there would rename the host: refused, as runc does.
@@ -448,8 +449,8 @@ Status linux_of(const json& lx, Bundle& b) {
                             "cgroupsPath", "resources", "sysctl", "seccomp", "maskedPaths",
                             "readonlyPaths", "rootfsPropagation", "mountLabel", "intelRdt",
                             "personality", "timeOffsets", "memoryPolicy", "netDevices"}));
-  if (!lx.contains("namespaces")) return bad("linux.namespaces is missing");
-  LJ_TRY(namespaces_of(lx["namespaces"], b));
+  // Absent (Go's omitempty of an empty list, runtime-tools linux_ns_itype): none listed.
+  LJ_TRY(namespaces_of(lx.contains("namespaces") ? lx["namespaces"] : json::array(), b));
   LJ_TRY(id_mappings(lx, b));
   if (lx.contains("devices"))
     for (const auto& d : lx["devices"]) LJ_TRY(device_of(d, b));

@@ -76,6 +76,33 @@ TEST_F(JailTest, HostFilesOutsideTheRootAreUnreachable) {
   EXPECT_EQ(r->out, "unreachable\n");
 }
 
+// JoinedNamespaces::mnt naming the spawner's own mount namespace: the root is assembled in it
+// under /run/lj-host-roots/<name> and chrooted into (the command sees the world as /), and the
+// jail's teardown leaves no mount of it and no directory.
+TEST_F(JailTest, TheSpawnersOwnMountNamespaceGetsAChrootRootDetachedAtTeardown) {
+  UniqueFd own(::open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(own);
+  JailSpec s = probe({"exists", "/bin/probe"});
+  s.join.mnt = own.get();
+  const std::string scratch = "/run/lj-host-roots/" + s.name;
+  auto started = start(s, true);
+  ASSERT_TRUE(started) << started.error().what();
+  std::ifstream info("/proc/self/mountinfo");
+  std::stringstream text;
+  text << info.rdbuf();
+  EXPECT_NE(text.str().find(" " + scratch + " "), std::string::npos);  // the host's, meanwhile
+  auto st = started->jail->wait();
+  ASSERT_TRUE(st) << st.error().what();
+  char buf[64] = {};
+  EXPECT_EQ(std::string(buf, static_cast<std::size_t>(::read(started->out.get(), buf, sizeof buf))),
+            "yes\n");
+  std::ifstream after("/proc/self/mountinfo");
+  std::stringstream left;
+  left << after.rdbuf();
+  EXPECT_EQ(left.str().find(scratch), std::string::npos);
+  EXPECT_FALSE(fs::exists(scratch));
+}
+
 TEST_F(JailTest, MountMknodAndSysrqAreRefused) {
   auto r = run(probe({"mount"}));
   ASSERT_TRUE(r) << r.error().what();

@@ -129,6 +129,36 @@ TEST(OciConfig, CpuSharesAreAWeight) {
   EXPECT_FALSE(parse(c));
 }
 
+// No namespace listed at all (runtime-tools linux_ns_itype): every one is the runtime's own,
+// joined through /proc/self/ns (the mount namespace: the root assembled there and chrooted, the
+// engine's JoinedNamespaces::mnt); the network is the host's, no user namespace. With a user
+// namespace of its own, a cgroup namespace is still made (joining goes without one).
+TEST(OciConfig, NoNamespaceListedIsTheRuntimesOwn) {
+  auto c = base();
+  c["linux"]["namespaces"] = json::array();
+  c.erase("hostname");
+  auto b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  EXPECT_EQ(b->pidns_path, "/proc/self/ns/pid");
+  EXPECT_EQ(b->mntns_path, "/proc/self/ns/mnt");
+  EXPECT_EQ(b->cgroupns_path, "/proc/self/ns/cgroup");
+  EXPECT_EQ(b->ipcns_path, "/proc/self/ns/ipc");
+  EXPECT_EQ(b->utsns_path, "/proc/self/ns/uts");
+  EXPECT_EQ(b->spec.network.mode, jail::NetworkMode::inherit);
+  EXPECT_FALSE(b->spec.userns);
+  c["linux"].erase("namespaces");  // Go's omitempty: the same
+  b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  EXPECT_EQ(b->mntns_path, "/proc/self/ns/mnt");
+  c["linux"]["namespaces"] = json::parse(
+      R"([{"type":"pid"},{"type":"mount"},{"type":"ipc"},{"type":"uts"},{"type":"user"}])");
+  c["linux"]["uidMappings"] = json::parse(R"([{"containerID":0,"hostID":100000,"size":65536}])");
+  c["linux"]["gidMappings"] = c["linux"]["uidMappings"];
+  b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  EXPECT_EQ(b->cgroupns_path, "");
+}
+
 // containerd's CRI leaves uts out of a host-network pod's sandbox (and ipc out of a host-IPC
 // one): those are the host's, joined through ljoci's own; a hostname there would rename the host.
 TEST(OciConfig, NoIpcOrUtsNamespaceIsTheHostsAndTakesNoHostname) {
@@ -199,8 +229,8 @@ TEST(OciConfig, CgroupsPathSystemdStyleNamesSystemdsCgroup) {
 TEST(OciConfig, WhatCannotBeHonouredIsAnErrorNamingIt) {
   const std::vector<Refusal> cases = {
       {"linux.intelRdt", [](json& c) { c["linux"]["intelRdt"] = json::object(); }},
-      {"sharing the host's pid namespace",
-       [](json& c) { c["linux"]["namespaces"].erase(0); }},
+      {"linux.namespaces[time]",
+       [](json& c) { c["linux"]["namespaces"].push_back({{"type", "time"}}); }},
       {"process.apparmorProfile", [](json& c) { c["process"]["apparmorProfile"] = "x"; }},
       {"linux.resources.blockIO",
        [](json& c) { c["linux"]["resources"]["blockIO"] = json::parse(R"({"weight":10})"); }},

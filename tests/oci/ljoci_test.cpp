@@ -54,7 +54,7 @@ class LjociTest : public ::testing::Test {
       "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
                  {"destination": "/dev", "type": "tmpfs", "source": "tmpfs"}],
       "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"},
-                               {"type": "uts"}, {"type": "network"}]}
+                               {"type": "uts"}, {"type": "network"}, {"type": "cgroup"}]}
     })");
     config_["root"] = {{"path", world_->world().string()}, {"readonly", false}};
   }
@@ -210,8 +210,8 @@ TEST_F(LjociTest, ASecondContainerJoinsTheFirstsNamespacesByPath) {
 }
 
 // linux.namespaces mount with a path (runtime-tools linux_ns_path): the container's root is
-// assembled in that namespace (a holder made by unshare(1)), the host's mounts untouched. The
-// spawner's own mount namespace is refused: the root program would pivot the host.
+// assembled in that namespace (a holder made by unshare(1)), the host's mounts untouched. (The
+// spawner's own: NoNamespaceIsTheCallersAndTheRootAChrootLeftNowhere.)
 TEST_F(LjociTest, AMountNamespaceIsJoinedByPathAndTheRootAssembledThere) {
   if (sh("command -v unshare").status != 0) GTEST_SKIP() << "no unshare(1)";
   const std::string holder =
@@ -234,15 +234,60 @@ TEST_F(LjociTest, AMountNamespaceIsJoinedByPathAndTheRootAssembledThere) {
   EXPECT_EQ(o.status, 0) << o.text;
   EXPECT_EQ(o.text, want + "ok\n");
   EXPECT_EQ(sh("wc -l < /proc/self/mountinfo").text, host_mounts);
-  // ljoci's own (the host's) mount namespace: refused, nothing mounted.
-  for (auto& n : config_["linux"]["namespaces"])
-    if (n["type"] == "mount") n["path"] = "/proc/self/ns/mnt";
-  write_config({"true"});
-  o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("mnt2")));
-  EXPECT_NE(o.status, 0) << o.text;
-  EXPECT_NE(o.text.find("own mount namespace"), std::string::npos) << o.text;
-  EXPECT_EQ(sh("wc -l < /proc/self/mountinfo").text, host_mounts);
   EXPECT_EQ(sh(ljoci("list -q")).text, "");
+}
+
+// No namespace in the config (runtime-tools linux_ns_itype): the container's init is in each of
+// ljoci's caller's namespaces (cgroup, ipc, mnt, net, pid, user, uts), the command sees the
+// bundle's rootfs as / (a chroot in the host's mount namespace, whose propagation stays as it
+// was), an exec is refused by name, and after delete nothing of its root is left in the host's
+// mount table (the scratch tree under /run/lj-host-roots detached).
+TEST_F(LjociTest, NoNamespaceIsTheCallersAndTheRootAChrootLeftNowhere) {
+  const std::string c = id("itype");
+  // The propagation of the host's / and /run (where the scratch goes), which must not change.
+  const std::string propagation =
+      "awk '$5 == \"/\" || $5 == \"/run\" {print $5, $7}' /proc/self/mountinfo";
+  const std::string propagation_before = sh(propagation).text;
+  const std::string left = "grep -c ' /run/lj-host-roots/" + c + "' /proc/self/mountinfo";
+  config_["linux"]["namespaces"] = json::array();
+  config_.erase("hostname");
+  std::ofstream(world_->world() / "itype-marker") << "m";
+  write_config({"sh", "-c", "test -e /itype-marker && echo sees-rootfs; sleep 30"});
+  auto o = create(c);
+  ASSERT_EQ(o.status, 0) << o.text;
+  const int pid = state(c)["pid"].get<int>();
+  const std::string ns = "/proc/" + std::to_string(pid) + "/ns/";
+  for (const char* n : {"cgroup", "ipc", "mnt", "net", "pid", "user", "uts"})
+    EXPECT_EQ(fs::read_symlink(ns + n), fs::read_symlink(std::string("/proc/self/ns/") + n)) << n;
+  // Its root is the rootfs, seen from here through its init.
+  EXPECT_TRUE(fs::exists("/proc/" + std::to_string(pid) + "/root/itype-marker"));
+  // Its mounts are the host's, under its scratch; the host's own keep their propagation.
+  EXPECT_NE(sh(left).text, "0\n");
+  EXPECT_EQ(sh(propagation).text, propagation_before);
+  o = sh(ljoci("exec " + c + " true"));
+  EXPECT_NE(o.status, 0);
+  EXPECT_NE(o.text.find("shares the host's mount namespace"), std::string::npos) << o.text;
+  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  std::string out;
+  for (int i = 0; i < 100 && out.empty(); ++i) {
+    std::ifstream in(world_->dir() / ("create-" + c + ".log"));
+    std::getline(in, out);
+    if (out.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(out, "sees-rootfs");
+  o = sh(ljoci("delete --force " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(sh(left).text, "0\n");
+  EXPECT_FALSE(fs::exists("/run/lj-host-roots/" + c));
+  EXPECT_EQ(sh(propagation).text, propagation_before);
+  // run (create, start, wait, delete in one process): the same, through the Jail's teardown.
+  write_config({"sh", "-c", "test -e /itype-marker && echo sees-rootfs"});
+  const std::string r = id("itype-run");
+  o = sh(ljoci("run --bundle " + bundle_.string() + " " + r));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, "sees-rootfs\n");
+  EXPECT_EQ(sh("grep -c ' /run/lj-host-roots/" + r + "' /proc/self/mountinfo").text, "0\n");
+  EXPECT_FALSE(fs::exists("/run/lj-host-roots/" + r));
 }
 
 // cgroupsPath is where the container's cgroup goes (the runtime-tools suite, containerd's

@@ -36,6 +36,7 @@
 #include "jail/linux/child.hpp"
 #include "jail/linux/exec.hpp"
 #include "jail/linux/fd_blocks.hpp"
+#include "jail/linux/host_root.hpp"
 #include "jail/linux/linux_jail.hpp"
 #include "jail/linux/netns_pool.hpp"
 #include "jail/linux/seccomp.hpp"
@@ -227,7 +228,9 @@ class LinuxBackend final : public Backend {
     }
     Cgroups cg =
         h.cgroup.empty() ? Cgroups::named(h.name, scope_) : Cgroups::from_handle(h.cgroup);
-    return cg.destroy();
+    LJ_TRY(cg.destroy());
+    // A root assembled in the spawner's mount namespace leaves mounts in the host's (host_root.hpp).
+    return detach_host_root(h.name);
   }
 
   std::vector<std::string> present() const override { return scope_jails(scope_); }

@@ -199,6 +199,15 @@ Status find_jail(const JailHandle& jail, ExecLaunch& l) {
   if (!l.jail_pidfd) return errno == ESRCH ? gone() : fail_errno("jail", "pidfd_open " + std::to_string(jail.pid));
   auto t2 = start_time_of(jail.pid);
   if (!t2 || *t2 != jail.start_time) return gone();
+  // A jail whose root was assembled in our own mount namespace (host_root.hpp) has a chroot for a
+  // root: joining its mount namespace would give the process the host's. Refused, not faked.
+  struct stat our_mnt {}, their_mnt {};
+  const std::string mnt = "/proc/" + std::to_string(jail.pid) + "/ns/mnt";
+  if (::stat("/proc/self/ns/mnt", &our_mnt) == 0 && ::stat(mnt.c_str(), &their_mnt) == 0 &&
+      our_mnt.st_ino == their_mnt.st_ino && our_mnt.st_dev == their_mnt.st_dev)
+    return fail(Errc::unsupported, "jail",
+                "exec into jail " + jail.name +
+                    ", which shares the host's mount namespace (its root is a chroot)");
   int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
               CLONE_NEWCGROUP;
   struct stat ours {}, theirs {};

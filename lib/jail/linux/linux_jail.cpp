@@ -14,6 +14,7 @@
 
 #include "common/log.hpp"
 #include "jail/linux/child.hpp"
+#include "jail/linux/host_root.hpp"
 #include "jail/status_file.hpp"
 
 namespace lj::jail {
@@ -119,6 +120,8 @@ class LinuxJail final : public Jail {
     // When init's pidfd turned readable the kernel had killed and reaped the rest of its pid
     // namespace (pid_namespaces(7)): the cgroups are empty on v2; v1 may need a while to agree.
     LJ_TRY_CTX("tearing down jail " + handle_.name, cgroups_.destroy());
+    // A root assembled in the spawner's mount namespace: its mounts are the host's.
+    LJ_TRY_CTX("tearing down jail " + handle_.name, detach_host_root(handle_.name));
     torn_down_ = true;
     return {};
   }

@@ -239,12 +239,16 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
   const std::string root = scratch + "/root";
   Builder b(root);
 
-  // Mount events must not propagate back to the host (the host's / is usually shared).
-  b.mount("make / private", "", "/", "", MS_REC | MS_PRIVATE);
+  // Mount events must not propagate back to the host (the host's / is usually shared). In the
+  // spawner's own namespace the host's mounts are left as they are: only the scratch tmpfs is
+  // made private, before anything is mounted under it (the tmpfs itself may reach the peers of
+  // its parent mount; its detach at teardown reaches them the same way).
+  if (!opts.in_spawners_namespace) b.mount("make / private", "", "/", "", MS_REC | MS_PRIVATE);
   std::string tmpfs_opts = "mode=0755";
   if (writable == Kind::tmpfs && plan.writable.tmpfs_bytes)
     tmpfs_opts += ",size=" + std::to_string(plan.writable.tmpfs_bytes);
   b.mount("mount scratch tmpfs", "ljd", scratch, "tmpfs", MS_NOSUID | MS_NODEV, tmpfs_opts);
+  if (opts.in_spawners_namespace) b.mount("make scratch private", "", scratch, "", MS_PRIVATE);
   b.simple(OpKind::mkdir, "mkdir", "", root, 0755);
 
   const bool one = plan.layers.size() == 1;
@@ -538,7 +542,10 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
   if (writable == Kind::in_place && plan.writable.read_only_after_mounts)
     b.mount("remount root read-only", "", root, "", MS_BIND | MS_REMOUNT | MS_RDONLY | nodev |
             (opts.in_userns ? locked_flags(plan.layers[0]) : 0));
-  b.simple(OpKind::pivot, "pivot_root", "", root);
+  if (opts.in_spawners_namespace)
+    b.simple(OpKind::chroot, "chroot", "", root);
+  else
+    b.simple(OpKind::pivot, "pivot_root", "", root);
   if (!plan.root_propagation.empty()) {
     const unsigned long pf = propagation_flags(plan.root_propagation);
     if (!pf)
@@ -750,6 +757,12 @@ bool run_root(const RootProgram& program, MountFailure* f, BeforePivot before_pi
           f->detail = "/";
           return false;
         }
+        rc = ::chdir("/");
+        break;
+      case OpKind::chroot:
+        if (::chdir(op.target.c_str()) != 0) return failed(f, op, op.target.c_str());
+        if (before_pivot && !before_pivot(arg, f)) return false;
+        if (::chroot(".") != 0) return failed(f, op, op.target.c_str());
         rc = ::chdir("/");
         break;
       case OpKind::setns:

@@ -7,7 +7,8 @@
 //                   as {step, errno, detail} for the parent to turn into an error.
 // Every mount made here lives in the jail's mount namespace only, so the kernel reclaims all of
 // them when the jail's last process exits, even if the daemon is gone: there is nothing on the
-// host to unmount.
+// host to unmount. The exception is a root assembled in the spawner's own mount namespace
+// (AssembleOptions::in_spawners_namespace, host_root.hpp), detached by the jail's teardown.
 #pragma once
 
 #include <sys/types.h>
@@ -40,6 +41,8 @@ enum class OpKind : std::uint8_t {
   make_path,  // creates `parts` beneath `target` (a directory), refusing symlinks; the last part
               // is a file when `mode` is S_IFREG
   pivot,      // chdir(target); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/")
+  chroot,     // chdir(target); chroot("."); chdir("/"): pivot's stand-in in the spawner's own
+              // mount namespace (AssembleOptions::in_spawners_namespace), whose root must stay
   setns,      // setns(fd, CLONE_NEWNET): the network namespace a sysfs mount shows
   write_file,  // writes `data` into the existing file `target` (a sysctl under /proc/sys)
   mask,        // `rel` beneath `target`: a directory gets an empty read-only tmpfs, anything else
@@ -100,13 +103,19 @@ struct AssembleOptions {
   std::vector<std::string> devices;
   // Device nodes of the caller's type, numbers, mode and owner (Grants::nodes, validated).
   std::vector<DeviceNode> nodes;
+  // The program runs in the spawner's own mount namespace (JoinedNamespaces::mnt naming it; the
+  // scratch is then the jail's own, host_root.hpp): "/" is not made private (the host's
+  // propagation stays as it is), the scratch tmpfs is made private right after it is mounted (so
+  // nothing mounted under it propagates), and the program ends with chroot instead of pivot_root.
+  bool in_spawners_namespace = false;
 };
 
 // Checks the plan (check_plan, existing layers, no ',' or ':' in overlay layer paths) and
 // compiles it. Errors: invalid_argument, not_found (domain "overlay", the wire code of v1).
 Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& opts);
 
-// Child side: executes the program, ending with pivot_root into the new root. Async-signal-safe.
+// Child side: executes the program, ending with pivot_root (or chroot) into the new root.
+// Async-signal-safe.
 // Returns false with *failure set on the first failed step.
 // before_pivot, when set, runs in the new root's directory just before pivot_root; false from it
 // stops the program (it sets *failure).

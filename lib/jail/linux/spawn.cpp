@@ -27,6 +27,7 @@
 #include "jail/linux/cgroup.hpp"
 #include "jail/linux/child.hpp"
 #include "jail/linux/clone_run.hpp"
+#include "jail/linux/host_root.hpp"
 #include "jail/linux/linux_jail.hpp"
 #include "jail/linux/net.hpp"
 #include "jail/linux/raw_syscall.h"
@@ -121,6 +122,8 @@ struct Launch {
   // gone on a failure) and init's end of their ready socket.
   LinkAttacher::Pending links;
   UniqueFd links_ready;
+  // The root in the spawner's own mount namespace (host_root.hpp): its mounts, detached on failure.
+  HostRootLease host_root;
   // prepare_command
   UniqueFd script;
   sock_fprog command_seccomp{};  // ProcessOptions::seccomp_bpf, pointing into the spec
@@ -195,6 +198,11 @@ Status prepare_root(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   if (l.sysfs_netns >= 0) {
     ao.sysfs_netns_fd = kSlotSysfsNetns;
     ao.own_netns_fd = kSlotNetns;
+  }
+  if (spec.join.mnt >= 0 && LJ_TRY(is_own_mount_namespace(spec.join.mnt))) {
+    ao.scratch = LJ_TRY(make_host_root_scratch(spec.name));
+    ao.in_spawners_namespace = true;
+    l.host_root = HostRootLease(spec.name);
   }
   l.plan.root = LJ_TRY(compile_root(spec.root, ao));
 
@@ -431,18 +439,8 @@ Status prepare_command(const JailSpec& spec, const SpawnContext& ctx, Launch& l)
   plan.fds[kSlotJoinIpc] = spec.join.ipc;
   plan.fds[kSlotJoinUts] = spec.join.uts;
   plan.fds[kSlotJoinCgroup] = spec.join.cgroup;
-  if (spec.join.mnt >= 0) {
-    // Never the spawner's own mount namespace: the root program would make the host's mounts
-    // private and pivot the host's root.
-    struct stat want {}, own {};
-    if (::fstat(spec.join.mnt, &want) != 0) return fail_errno("jail", "fstat join.mnt");
-    if (::stat("/proc/self/ns/mnt", &own) != 0) return fail_errno("jail", "stat /proc/self/ns/mnt");
-    if (want.st_dev == own.st_dev && want.st_ino == own.st_ino)
-      return fail(Errc::invalid_argument, "jail",
-                  "join.mnt is the spawner's own mount namespace (the root is assembled in the "
-                  "namespace joined: the host's would be pivoted)");
-  }
-  plan.fds[kSlotJoinMnt] = spec.join.mnt;
+  // The spawner's own mount namespace is not entered: init is in it already (prepare_root).
+  if (!l.host_root) plan.fds[kSlotJoinMnt] = spec.join.mnt;
   // A joined UTS namespace keeps its hostname unless the spec names one.
   if (spec.join.uts >= 0) plan.hostname = spec.hostname;
   plan.subreaper = spec.join.pid >= 0;
@@ -641,6 +639,7 @@ std::unique_ptr<Jail> hand_over(const JailSpec& spec, Launch& l) {
   auto deadline = spec.limits.timeout.count() > 0 ? Clock::now() + spec.limits.timeout
                                                   : Clock::time_point::max();
   l.child.owned = false;
+  l.host_root.release();  // the Jail's teardown detaches it
   lj::log("jail")->debug("started jail={} pid={}", h.name, h.pid);
   return make_linux_jail(std::move(h), std::move(l.child.pidfd), std::move(l.status_rd),
                          std::move(l.cgroups), true, deadline);

@@ -51,6 +51,9 @@ constexpr EngineDevice kEngineDevices[] = {{"/dev/null", 1, 3},   {"/dev/zero", 
                                            {"/dev/full", 1, 7},   {"/dev/random", 1, 8},
                                            {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0}};
 
+// CAP_SYS_ADMIN's number (linux/capability.h; capability_names() in that order).
+constexpr int kCapSysAdmin = 21;
+
 // A linux.devices entry: one of the engine's nodes as the engine makes it (nothing to add), or a
 // node of the config's type, numbers, mode and owner (jail::Grants::nodes), made in its place.
 Status device_of(const json& d, Bundle& b) {
@@ -344,8 +347,7 @@ Status resources_of(const json& r, Bundle& b) {
   jail::Limits& l = b.spec.limits;
   if (r.contains("devices") && !r["devices"].empty()) {
     // The rules go to the engine's device cgroup (v1) or device program (v2):
-    // jail::Limits::device_rules. The root stays nodev as well (and /dev, unless a linux.devices
-    // node is to open: linux_of), whatever CAP_MKNOD makes.
+    // jail::Limits::device_rules. The root stays nodev as well (linux_of).
     for (const auto& d : r["devices"]) {
       LJ_TRY(only(d, "linux.resources.devices[]", {"allow", "type", "major", "minor", "access"}));
       jail::DeviceRule rule;
@@ -362,7 +364,6 @@ Status resources_of(const json& r, Bundle& b) {
         return bad("linux.resources.devices[].access '" + rule.access + "' is not of r, w, m");
       l.device_rules.push_back(std::move(rule));
     }
-    b.spec.root.nodev = true;
   }
   if (r.contains("memory")) {
     const json& m = r["memory"];
@@ -473,12 +474,22 @@ Status linux_of(const json& lx, Bundle& b) {
     if (!propagation_name(p)) return bad("linux.rootfsPropagation '" + p + "' is not a propagation");
     if (p != "private" && p != "rprivate") b.spec.root.root_propagation = p;
   }
-  // A device node opens only on a /dev without nodev: with device rules (the cgroup guards every
-  // node, as under runc) /dev alone is left to them; the root and every other mount stay nodev.
-  // Without rules nothing would guard it: the node is made but stays shut (the nodev root).
-  if (b.spec.root.nodev && !b.spec.limits.device_rules.empty())
+  // No device opens but the engine's own nodes, whatever the rules say (runc denies every device
+  // but its defaults): the root, /dev and every mount are nodev, the engine's nodes bound from
+  // the host's (measured cheaper than a device cgroup per container: docs/oci.md). A node made
+  // with CAP_MKNOD, or a linux.devices node without rules, exists but does not open.
+  b.spec.root.nodev = true;
+  // With device rules (the cgroup guards every node, as under runc) and a linux.devices node to
+  // open, /dev alone is left to them; the root and every other mount stay nodev.
+  if (!b.spec.limits.device_rules.empty())
     for (const auto& n : b.spec.grants.nodes)
       if (n.type != 'p') b.spec.root.dev_guarded_by_rules = true;
+  // nodev holds only while the container cannot mount: CAP_SYS_ADMIN (the engine's seccomp
+  // filter is not loaded with the config's) could mount a tmpfs without it or remount the root.
+  // Then the engine's default rules guard every node too (deny all; the engine appends its own).
+  if (b.spec.limits.device_rules.empty() && b.spec.process.capabilities &&
+      (b.spec.process.capabilities->bounding & (std::uint64_t{1} << kCapSysAdmin)))
+    b.spec.limits.device_rules.push_back(jail::DeviceRule{});
   if (lx.contains("mountLabel") && !lx["mountLabel"].get<std::string>().empty())
     return unsupported("linux.mountLabel");
   for (const char* k : {"intelRdt", "personality", "timeOffsets", "memoryPolicy", "netDevices"})

@@ -1040,6 +1040,63 @@ TEST_F(LjociTest, ADeviceTheRulesAllowOpensInDevAndNowhereElse) {
             "null\n");
 }
 
+// No device rules at all (`ljoci spec`'s config) and CAP_MKNOD: a node of a host device
+// (/dev/mem's c 1:1, a disk's b 8:0) can be made, under /tmp and under /dev, but does not open;
+// the engine's own nodes do, /dev/tty too with a terminal (a console socket's pty).
+TEST_F(LjociTest, WithoutDeviceRulesOnlyTheEnginesNodesOpen) {
+  config_["process"]["capabilities"] = json::parse(
+      R"({"bounding":["CAP_MKNOD"],"effective":["CAP_MKNOD"],"permitted":["CAP_MKNOD"]})");
+  config_["process"]["terminal"] = true;
+  write_config({"sh", "-c",
+                "mknod /tmp/mem c 1 1 && echo made; true </tmp/mem;"
+                "mknod /dev/mem c 1 1 && echo made2; true </dev/mem;"
+                "mknod /dev/sdz b 8 0 && echo made3; true </dev/sdz;"
+                "echo x >/dev/null && head -c 3 /dev/zero | wc -c && "
+                "head -c 5 /dev/urandom | wc -c && echo tty-ok >/dev/tty"});
+  // The console socket's receiver: takes the pty's master and prints what comes out of it.
+  const fs::path sock = world_->dir() / "console.sock";
+  const fs::path out = world_->dir() / "console.out";
+  const std::string receiver =
+      "import os, socket, sys\n"
+      "s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)\n"
+      "c, _ = s.accept(); _, fds, _, _ = socket.recv_fds(c, 64, 1); data = b''\n"
+      "while True:\n"
+      "  try: d = os.read(fds[0], 4096)\n"
+      "  except OSError: break\n"
+      "  if not d: break\n"
+      "  data += d\n"
+      "sys.stdout.write(data.decode().replace('\\r', ''))\n";
+  std::ofstream(world_->dir() / "receiver.py") << receiver;
+  auto o = sh("python3 " + (world_->dir() / "receiver.py").string() + " " + sock.string() + " >" +
+              out.string() + " 2>&1 & for i in $(seq 100); do [ -S " + sock.string() +
+              " ] && break; sleep 0.05; done; " +
+              ljoci("run --console-socket " + sock.string() + " --bundle " + bundle_.string() +
+                    " " + id("nodev")) +
+              "; st=$?; wait; exit $st");
+  EXPECT_EQ(o.status, 0) << o.text;
+  const std::string text = sh("cat " + out.string()).text;
+  EXPECT_EQ(text,
+            "made\nsh: can't open /tmp/mem: Permission denied\n"
+            "made2\nsh: can't open /dev/mem: Permission denied\n"
+            "made3\nsh: can't open /dev/sdz: Permission denied\n"
+            "3\n5\ntty-ok\n");
+}
+
+// CAP_SYS_ADMIN and a seccomp profile of the config's (so mount is not filtered): a tmpfs the
+// container mounts is not nodev, so without rules the engine's default device rules guard it.
+TEST_F(LjociTest, WithoutDeviceRulesAContainerThatCanMountGetsTheEnginesDeviceRules) {
+  config_["process"]["capabilities"] = json::parse(
+      R"({"bounding":["CAP_MKNOD","CAP_SYS_ADMIN"],"effective":["CAP_MKNOD","CAP_SYS_ADMIN"],
+          "permitted":["CAP_MKNOD","CAP_SYS_ADMIN"]})");
+  config_["linux"]["seccomp"] = json::parse(R"({"defaultAction":"SCMP_ACT_ALLOW"})");
+  write_config({"sh", "-c",
+                "mkdir /tmp/t && mount -t tmpfs t /tmp/t && mknod /tmp/t/mem c 1 1 && echo made;"
+                "true </tmp/t/mem; echo x >/dev/null && echo null"});
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("nodev2")) + " 2>&1");
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, "made\nsh: can't open /tmp/t/mem: Operation not permitted\nnull\n");
+}
+
 TEST_F(LjociTest, FeaturesAndSpecAreJson) {
   auto o = sh(ljoci("features"));
   ASSERT_EQ(o.status, 0);

@@ -454,8 +454,8 @@ std::size_t sweep_cgroup_pool(const CgroupScope& scope) {
         std::string name = e->d_name;
         if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) continue;
         if (stale(base, name) && remove_empty_cgroup(base + "/" + name)) ++removed;
-        // An empty scope: its daemon is gone or has no jail now (rmdir refuses a scope with
-        // jails or idle cgroups in it); whoever uses it next makes it again.
+        // An empty scope that no live process holds: its daemon is gone (rmdir refuses a scope
+        // with jails or idle cgroups in it); whoever uses it next makes it again.
         if (base == top && name.rfind(kScopePrefix, 0) == 0 && name != scope.name &&
             remove_unheld_scope(base + "/" + name))
           ++removed;
@@ -594,8 +594,8 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
       if (scope.name.empty()) LJ_TRY(make_dir(base));
       int rc = LJ_SYS("mkdir", ::mkdir(dir.c_str(), 0755));
       if (rc != 0 && errno == ENOENT && !scope.name.empty()) {
-        // The scope went (a sweep found it empty, or it was never made): made again with its
-        // pids.max, so that the jails' reserve still holds.
+        // The scope went (removed by hand: a sweep takes no held scope), or was never made: made
+        // again with its pids.max, so that the jails' reserve still holds.
         LJ_TRY(prepare_scope(scope));
         rc = LJ_SYS("mkdir", ::mkdir(dir.c_str(), 0755));
       }

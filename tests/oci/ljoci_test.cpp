@@ -240,7 +240,7 @@ TEST_F(LjociTest, AMountNamespaceIsJoinedByPathAndTheRootAssembledThere) {
 // No namespace in the config (runtime-tools linux_ns_itype): the container's init is in each of
 // ljoci's caller's namespaces (cgroup, ipc, mnt, net, pid, user, uts), the command sees the
 // bundle's rootfs as / (a chroot in the host's mount namespace, whose propagation stays as it
-// was), an exec is refused by name, and after delete nothing of its root is left in the host's
+// was), an exec gets that root too, and after delete nothing of its root is left in the host's
 // mount table (the scratch tree under /run/lj-host-roots detached).
 TEST_F(LjociTest, NoNamespaceIsTheCallersAndTheRootAChrootLeftNowhere) {
   const std::string c = id("itype");
@@ -264,9 +264,10 @@ TEST_F(LjociTest, NoNamespaceIsTheCallersAndTheRootAChrootLeftNowhere) {
   // Its mounts are the host's, under its scratch; the host's own keep their propagation.
   EXPECT_NE(sh(left).text, "0\n");
   EXPECT_EQ(sh(propagation).text, propagation_before);
-  o = sh(ljoci("exec " + c + " true"));
-  EXPECT_NE(o.status, 0);
-  EXPECT_NE(o.text.find("shares the host's mount namespace"), std::string::npos) << o.text;
+  // An exec goes into the same root (ExecIntoAChrootRootSeesTheBundleOnly has the details).
+  o = sh(ljoci("exec " + c + " sh -c 'test -e /itype-marker && echo exec-sees-rootfs'"));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, "exec-sees-rootfs\n");
   ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
   std::string out;
   for (int i = 0; i < 100 && out.empty(); ++i) {
@@ -288,6 +289,71 @@ TEST_F(LjociTest, NoNamespaceIsTheCallersAndTheRootAChrootLeftNowhere) {
   EXPECT_EQ(o.text, "sees-rootfs\n");
   EXPECT_EQ(sh("grep -c ' /run/lj-host-roots/" + r + "' /proc/self/mountinfo").text, "0\n");
   EXPECT_FALSE(fs::exists("/run/lj-host-roots/" + r));
+}
+
+// exec into a container whose config lists no mount namespace (its root a chroot in the host's
+// mount namespace, as runc's): the process joins the container's other namespaces and is
+// chrooted into the container's root, at the process's cwd, with the process's user and
+// capabilities. It sees the bundle's files and none of the host's, "/.." included.
+TEST_F(LjociTest, ExecIntoAChrootRootSeesTheBundleOnly) {
+  auto& nss = config_["linux"]["namespaces"];
+  nss.erase(std::remove_if(nss.begin(), nss.end(), [](const json& n) { return n["type"] == "mount"; }),
+            nss.end());
+  const fs::path host_only = world_->dir() / "host-only";
+  std::ofstream(host_only) << "h";
+  std::ofstream(world_->world() / "etc" / "only-in-bundle") << "bundle-file\n";
+  write_config({"sleep", "30"});
+  const std::string c = id("exroot");
+  ASSERT_EQ(create(c).status, 0);
+  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  const std::string init_ns = "/proc/" + std::to_string(state(c)["pid"].get<int>()) + "/ns/";
+  ASSERT_EQ(fs::read_symlink(init_ns + "mnt"), fs::read_symlink("/proc/self/ns/mnt"));
+
+  auto o = sh(ljoci("exec " + c + " cat /etc/only-in-bundle"));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, "bundle-file\n");
+  const std::string bundle_ls = sh("LC_ALL=C ls " + world_->world().string()).text;
+  o = sh(ljoci("exec " + c + " ls /"));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, bundle_ls);
+  EXPECT_NE(o.text.find("proc\n"), std::string::npos) << o.text;
+  o = sh(ljoci("exec " + c + " ls /.."));
+  EXPECT_EQ(o.text, bundle_ls);
+  // Nothing of the host's: not the test's file beside the rootfs (the exec's cwd, the root, is
+  // no way out either).
+  ASSERT_TRUE(fs::exists(host_only));
+  o = sh(ljoci("exec " + c + " sh -c 'test -e " + host_only.string() + " && echo host; cd ../..; " +
+               "test -e ." + host_only.string() + " && echo host2; ls /tmp; exit 5'"));
+  EXPECT_EQ(o.status, 5) << o.text;
+  EXPECT_EQ(o.text, sh("ls " + (world_->world() / "tmp").string()).text);
+  // In the container's other namespaces; the mount namespace is the host's, as init's.
+  o = sh(ljoci("exec " + c +
+               " sh -c 'for n in pid ipc uts net cgroup mnt; do readlink /proc/self/ns/$n; done'"));
+  std::string want;
+  for (const char* n : {"pid", "ipc", "uts", "net", "cgroup", "mnt"})
+    want += fs::read_symlink(init_ns + n).string() + "\n";
+  EXPECT_EQ(o.text, want);
+  // The process's cwd, user and capabilities (--process, as conmon and the shim pass it).
+  const fs::path proc = world_->dir() / "process.json";
+  std::ofstream(proc) << json{{"args", {"sh", "-c", "pwd; id -u; grep CapEff /proc/self/status; exit 3"}},
+                              {"cwd", "/etc"},
+                              {"env", {"PATH=/bin"}},
+                              {"user", {{"uid", 1000}, {"gid", 1000}}}}
+                             .dump();
+  o = sh(ljoci("exec --process " + proc.string() + " " + c));
+  EXPECT_EQ(o.status, 3) << o.text;
+  EXPECT_EQ(o.text, "/etc\n1000\nCapEff:\t0000000000000000\n");
+  o = sh(ljoci("exec --cwd /etc " + c + " sh -c 'pwd; grep CapEff /proc/self/status'"));
+  EXPECT_EQ(o.text, "/etc\nCapEff:\t0000000000000020\n");  // CAP_KILL, the config's
+  // --detach --pid-file: the monitor, which exits with the process's status.
+  const fs::path pid_file = world_->dir() / "exec.pid";
+  o = sh(ljoci("exec --detach --pid-file " + pid_file.string() + " " + c +
+               " sh -c 'exit 0' </dev/null >/dev/null 2>&1"));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_TRUE(fs::exists(pid_file));
+  EXPECT_EQ(sh(ljoci("exec " + c + " /no/such/command")).status, 1);
+  EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
+  EXPECT_EQ(sh("grep -c ' /run/lj-host-roots/" + c + "' /proc/self/mountinfo").text, "0\n");
 }
 
 // cgroupsPath is where the container's cgroup goes (the runtime-tools suite, containerd's

@@ -651,7 +651,14 @@ void exec_monitor_main(const ChildPlan& p) noexcept {
   // (cgroup_procs_write_permission), which the jail's is not.
   const int ns = p.join_namespaces & ~CLONE_NEWCGROUP;
   if (ns && ::setns(kSlotJail, ns) < 0) die(kSlotError, "setns", errno, "the jail's namespaces");
-  if (p.tty) open_terminal(p);  // setns(CLONE_NEWNS) made the jail's root ours: its /dev/ptmx
+  // A chroot root in our own mount namespace: the jail's, as its init has it (runc's exec into a
+  // container without a mount namespace). The process inherits it and chdirs to its cwd.
+  if (p.fds[kSlotJailRoot] >= 0) {
+    if (::fchdir(kSlotJailRoot) < 0 || ::chroot(".") < 0)
+      die(kSlotError, "chroot", errno, "the jail's root");
+    ::close(kSlotJailRoot);
+  }
+  if (p.tty) open_terminal(p);  // the jail's root is ours now (setns or chroot): its /dev/ptmx
   // lj-exec waits for these (sigwaitinfo): blocked, and not ignored (a daemon's SIG_IGN of
   // SIGCHLD would have the kernel reap the process itself). The handlers go at the exec.
   struct sigaction sa;

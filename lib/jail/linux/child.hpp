@@ -67,6 +67,10 @@ enum Slot : int {
 // sync socket has (an exec has none); its v2 cgroup directory, or v1 `tasks` files, at
 // kCgroupSlots.
 constexpr int kSlotJail = kSlotSync;
+// An exec into a jail whose root is a chroot in the spawner's own mount namespace (host_root.hpp):
+// that root, a directory the monitor chroots into in place of joining the mount namespace; at the
+// slot of a mount namespace a jail is assembled in (an exec joins none).
+constexpr int kSlotJailRoot = kSlotJoinMnt;
 // ProcessOptions::preserve_fds at most (runc has none; podman passes a handful).
 constexpr int kMaxPreservedFds = 64;
 static_assert(kSlotStatus == LJ_INIT_SLOT_STATUS && kSlotStatusFile == LJ_INIT_SLOT_STATUS_FILE);
@@ -162,7 +166,8 @@ struct ChildPlan {
   const sock_fprog* seccomp = nullptr;
   // An exec into a running jail (exec_monitor_main): the namespaces to join through kSlotJail
   // (CLONE_NEW* flags; the cgroup namespace is joined by the process itself, once it is in the
-  // jail's cgroup), and whether kSlotCgroup0 is a v2 cgroup directory to clone the process into.
+  // jail's cgroup; without CLONE_NEWNS the root at kSlotJailRoot instead), and whether
+  // kSlotCgroup0 is a v2 cgroup directory to clone the process into.
   int join_namespaces = 0;
   bool cgroup_v2_dir = false;
   // ProcessOptions::create_hooks (init, before pivot_root) and start_hooks (the command, before
@@ -183,7 +188,8 @@ const char* loopback_up(int* err) noexcept;
 [[noreturn]] void child_main(const ChildPlan& plan) noexcept;
 
 // Runs in the child an exec clones (exec.cpp): the exec's monitor. Joins the jail's namespaces
-// (but the cgroup one), opens the terminal in the jail's devpts, clones the process into the
+// (but the cgroup one; a chroot root at kSlotJailRoot is chrooted into instead of the mount
+// namespace), opens the terminal in the jail's devpts, clones the process into the
 // jail's cgroup (which joins the cgroup namespace and becomes the command as exec_command does
 // for a jail), then execs lj-init as "lj-exec", which waits for it and reports its status on
 // kSlotStatus and kSlotStatusFile. Failures go to kSlotError as for child_main. Never returns.

@@ -10,7 +10,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,6 +27,7 @@
 #include "jail/linux/child.hpp"
 #include "jail/linux/clone_run.hpp"
 #include "jail/linux/linux_jail.hpp"
+#include "jail/linux/ns_file.hpp"
 #include "jail/linux/spawn.hpp"
 #include "jail/linux/status_file_open.hpp"
 #include "jail/linux/undumpable.hpp"
@@ -163,6 +163,7 @@ struct ExecLaunch {
   ChildPlan plan;
   sock_fprog command_seccomp{};
   UniqueFd jail_pidfd;
+  UniqueFd jail_root;  // a chroot root's directory (find_jail), else none
   std::vector<UniqueFd> cgroup_fds;
   UniqueFd err_rd, err_wr, status_rd, status_wr, status_file, devnull;
   // clone_monitor
@@ -186,9 +187,13 @@ struct ExecLaunch {
   }
 };
 
-// 1. The jail: its init's pidfd (re-checked after the open: pids are reused), and the namespaces
+// 1. The jail: its init's pidfd (re-checked after the opens: pids are reused), and the namespaces
 // that differ from ours (setns refuses our own user namespace; a jail sharing the host's network
-// joins it as it is).
+// joins it as it is). A jail whose root was assembled in our own mount namespace (host_root.hpp)
+// has a chroot for a root, which joining the mount namespace would not give: its root is opened
+// instead, for the monitor to chroot into. /proc/PID/root is the kernel's link to init's root
+// (the chroot's directory and mount, not a path resolved again), so it is init's whatever was
+// mounted or moved under /run/lj-host-roots since.
 Status find_jail(const JailHandle& jail, ExecLaunch& l) {
   auto gone = [&] {
     return fail(Errc::not_found, "jail", "jail " + jail.name + " is not running");
@@ -197,24 +202,22 @@ Status find_jail(const JailHandle& jail, ExecLaunch& l) {
   if (jail.pid <= 0 || !t || *t != jail.start_time) return gone();
   l.jail_pidfd = pidfd_of(jail.pid);
   if (!l.jail_pidfd) return errno == ESRCH ? gone() : fail_errno("jail", "pidfd_open " + std::to_string(jail.pid));
+  const std::string proc = "/proc/" + std::to_string(jail.pid);
+  // Either stat failing (we are root): the jail ended meanwhile.
+  auto own_mnt = same_namespace(proc + "/ns/mnt", "/proc/self/ns/mnt");
+  auto own_user = same_namespace(proc + "/ns/user", "/proc/self/ns/user");
+  if (!own_mnt || !own_user) return gone();
+  int flags = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
+  if (!*own_user) flags |= CLONE_NEWUSER;
+  if (!*own_mnt) {
+    flags |= CLONE_NEWNS;
+  } else {
+    l.jail_root.reset(::open((proc + "/root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!l.jail_root) return errno == ENOENT ? gone() : fail_errno("jail", "open " + proc + "/root");
+    l.plan.fds[kSlotJailRoot] = l.jail_root.get();
+  }
   auto t2 = start_time_of(jail.pid);
   if (!t2 || *t2 != jail.start_time) return gone();
-  // A jail whose root was assembled in our own mount namespace (host_root.hpp) has a chroot for a
-  // root: joining its mount namespace would give the process the host's. Refused, not faked.
-  struct stat our_mnt {}, their_mnt {};
-  const std::string mnt = "/proc/" + std::to_string(jail.pid) + "/ns/mnt";
-  if (::stat("/proc/self/ns/mnt", &our_mnt) == 0 && ::stat(mnt.c_str(), &their_mnt) == 0 &&
-      our_mnt.st_ino == their_mnt.st_ino && our_mnt.st_dev == their_mnt.st_dev)
-    return fail(Errc::unsupported, "jail",
-                "exec into jail " + jail.name +
-                    ", which shares the host's mount namespace (its root is a chroot)");
-  int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
-              CLONE_NEWCGROUP;
-  struct stat ours {}, theirs {};
-  const std::string base = "/proc/" + std::to_string(jail.pid) + "/ns/user";
-  if (::stat("/proc/self/ns/user", &ours) == 0 && ::stat(base.c_str(), &theirs) == 0 &&
-      ours.st_ino != theirs.st_ino)
-    flags |= CLONE_NEWUSER;
   l.plan.join_namespaces = flags;
   l.plan.fds[kSlotJail] = l.jail_pidfd.get();
   return {};
@@ -336,6 +339,7 @@ Status clone_monitor(const SpawnContext& ctx, ExecLaunch& l) {
   l.status_wr.reset();
   l.status_file.reset();
   l.cgroup_fds.clear();
+  l.jail_root.reset();
   return {};
 }
 

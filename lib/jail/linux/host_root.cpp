@@ -6,6 +6,8 @@
 
 #include <cerrno>
 
+#include "jail/linux/ns_file.hpp"
+
 namespace lj::jail {
 namespace {
 
@@ -22,10 +24,7 @@ std::string host_root_scratch(std::string_view name) {
 }
 
 Result<bool> is_own_mount_namespace(int ns_fd) {
-  struct stat want {}, own {};
-  if (::fstat(ns_fd, &want) != 0) return fail_errno("jail", "fstat join.mnt");
-  if (::stat("/proc/self/ns/mnt", &own) != 0) return fail_errno("jail", "stat /proc/self/ns/mnt");
-  return want.st_dev == own.st_dev && want.st_ino == own.st_ino;
+  return same_namespace("/proc/self/fd/" + std::to_string(ns_fd), "/proc/self/ns/mnt");
 }
 
 Result<std::string> make_host_root_scratch(std::string_view name) {

@@ -3,10 +3,12 @@
 // ljd's exec sessions and ljoci's `exec` are both built on it and nothing else.
 //
 // What the process joins (Linux): every namespace of the jail's init (pidfd-based setns(2), kernel
-// 5.8; pid, mount and so its root, uts, ipc, net, cgroup, user when the jail has one), the jail's
-// cgroup (counted in its pids and memory limits: clone3 CLONE_INTO_CGROUP on v2, `tasks` on v1),
-// then the privileges the jail's command gets (ExecSpec::process and ::nofile, the same defaults
-// as JailSpec's: the engine's capability set, no_new_privs, the engine's seccomp filter). It
+// 5.8; pid, mount and so its root, uts, ipc, net, cgroup, user when the jail has one; a jail whose
+// root is a chroot in the caller's own mount namespace, JoinedNamespaces::mnt: the others, and a
+// chroot into its init's root, /proc/PID/root), the jail's cgroup (counted in its pids and
+// memory limits: clone3 CLONE_INTO_CGROUP on v2, `tasks` on v1), then the privileges the jail's
+// command gets (ExecSpec::process and ::nofile, the same defaults as JailSpec's: the engine's
+// capability set, no_new_privs, the engine's seccomp filter). It
 // carries no descriptor of the caller's but its stdio and, with process.preserve_fds N (runc's
 // exec --preserve-fds), the caller's 3 .. 3+N-1 at the same numbers. Its user is resolved in the jail's own
 // /etc/passwd and /etc/group, a terminal is a pty of the jail's own devpts, as for a JailSpec.

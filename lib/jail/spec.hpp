@@ -270,8 +270,8 @@ struct JoinedNamespaces {
   // namespace, runc's chroot mode): the root is assembled there under a scratch tmpfs of the
   // jail's own (linux/host_root.hpp), made private at once, with no other propagation changed,
   // and init chroots into it; those mounts are the host's until the jail's teardown (or
-  // Backend::release) detaches them. A chroot is no boundary against CAP_SYS_CHROOT, and an
-  // exec into such a jail is refused (Errc::unsupported).
+  // Backend::release) detaches them. A chroot is no boundary against CAP_SYS_CHROOT. An exec
+  // into such a jail joins its other namespaces and chroots into its init's root (exec.hpp).
   int mnt = -1;
   bool any() const { return ipc >= 0 || uts >= 0 || pid >= 0 || cgroup >= 0 || mnt >= 0; }
 };

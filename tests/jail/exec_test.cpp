@@ -72,6 +72,41 @@ class ExecTest : public JailTest {
     e.argv = std::move(argv);
     return e;
   }
+  struct OnTerminal {
+    std::string out;  // what came on the master until `last`, or for 5 s
+    bool hosts_devpts = true;  // the master is on the host's /dev/pts, not the jail's
+    ExitStatus status;
+  };
+  // Runs argv in the jail on a terminal of 30 rows and 100 columns, to its end.
+  Result<OnTerminal> exec_on_terminal(const Jail& jail, std::vector<std::string> argv,
+                                      const std::string& last) {
+    int sp[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0)
+      return fail_errno("test", "socketpair");
+    UniqueFd ours(sp[0]), theirs(sp[1]);
+    auto e = cmd(std::move(argv));
+    e.tty = Terminal{theirs.get(), 30, 100};
+    auto x = backend_->exec(jail.handle(), e);
+    if (!x) return fail(x.error());
+    theirs.reset();
+    auto master = LJ_TRY(receive_terminal(ours.get()));
+    OnTerminal t;
+    struct stat m {}, host {};
+    if (::fstat(master.get(), &m) != 0 || ::stat("/dev/pts", &host) != 0)
+      return fail_errno("test", "stat the master and /dev/pts");
+    t.hosts_devpts = m.st_dev == host.st_dev;
+    for (;;) {
+      struct pollfd p = {master.get(), POLLIN, 0};
+      if (::poll(&p, 1, 5000) <= 0) break;
+      char buf[512];
+      ssize_t n = ::read(master.get(), buf, sizeof buf);
+      if (n <= 0) break;
+      t.out.append(buf, static_cast<std::size_t>(n));
+      if (t.out.find(last) != std::string::npos) break;
+    }
+    t.status = LJ_TRY((*x)->wait(5s));
+    return t;
+  }
 };
 
 TEST_F(ExecTest, TheProcessSeesTheJailsHostnamePidNamespaceAndFiles) {
@@ -200,34 +235,45 @@ TEST_F(ExecTest, BadInputIsTheCallersErrorAndAGoneJailIsNotFound) {
 TEST_F(ExecTest, ATerminalIsAPtyOfTheJailsDevptsAndTheProcessLeadsItsSession) {
   auto jail = sleeper();
   ASSERT_TRUE(jail);
-  int sp[2];
-  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
-  UniqueFd ours(sp[0]), theirs(sp[1]);
-  auto e = cmd({"sh", "-c", "tty; busybox stty size; test -t 0 && echo tty-in"});
-  e.tty = Terminal{theirs.get(), 30, 100};
-  auto x = backend_->exec(jail->handle(), e);
-  ASSERT_TRUE(x) << x.error().what();
-  theirs.reset();
-  auto master = receive_terminal(ours.get());
-  ASSERT_TRUE(master) << master.error().what();
-  struct stat m {}, host {};
-  ASSERT_EQ(::fstat(master->get(), &m), 0);
-  ASSERT_EQ(::stat("/dev/pts", &host), 0);
-  EXPECT_NE(m.st_dev, host.st_dev);
-  std::string out;
-  for (;;) {
-    struct pollfd p = {master->get(), POLLIN, 0};
-    if (::poll(&p, 1, 5000) <= 0) break;
-    char buf[512];
-    ssize_t n = ::read(master->get(), buf, sizeof buf);
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    if (out.find("tty-in\r\n") != std::string::npos) break;
-  }
-  EXPECT_EQ(out, "/dev/pts/0\r\n30 100\r\ntty-in\r\n");
-  auto st = (*x)->wait(5s);
-  ASSERT_TRUE(st) << st.error().what();
-  EXPECT_EQ(st->code, 0);
+  auto t = exec_on_terminal(*jail, {"sh", "-c", "tty; busybox stty size; test -t 0 && echo tty-in"},
+                            "tty-in\r\n");
+  ASSERT_TRUE(t) << t.error().what();
+  EXPECT_FALSE(t->hosts_devpts);
+  EXPECT_EQ(t->out, "/dev/pts/0\r\n30 100\r\ntty-in\r\n");
+  EXPECT_EQ(t->status.code, 0);
+  jail->signal(SIGKILL, true);
+  ASSERT_TRUE(jail->wait());
+}
+
+// A jail whose root is a chroot in the spawner's own mount namespace (JoinedNamespaces::mnt
+// naming it, runc's mode for a config without a mount namespace): an exec cannot get that root by
+// joining the mount namespace (the host's), so it chroots into the jail's init's root. It sees
+// the jail's files, "/.." is "/", its mount namespace is ours, its terminal is the jail's devpts.
+TEST_F(ExecTest, AJailWhoseRootIsAChrootInOurMountNamespaceIsExecutedIntoThatRoot) {
+  UniqueFd own(::open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(own);
+  std::ofstream(world().dir() / "host-only") << "h";
+  std::ofstream(world().world() / "jail-root-marker") << "j";
+  auto s = spec({"sh", "-c", "echo from-the-jail >/tmp/mark; exec sleep 100"});
+  s.join.mnt = own.get();
+  auto jail = sleeper(s);
+  ASSERT_TRUE(jail);
+  std::this_thread::sleep_for(200ms);  // the mark written
+  const std::string host_only = (world().dir() / "host-only").string();
+  auto e = cmd({"sh", "-c", "cat /tmp/mark; pwd; cd /..; test -e jail-root-marker && echo at-root; test -e " + host_only +
+                                " && echo host; readlink /proc/self/ns/mnt"});
+  e.workdir = "/tmp";
+  auto r = exec(*jail, e);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "from-the-jail\n/tmp\nat-root\n" +
+                        std::filesystem::read_symlink("/proc/self/ns/mnt").string() + "\n");
+  EXPECT_EQ(r->status.code, 0);
+
+  auto t = exec_on_terminal(*jail, {"sh", "-c", "tty; cat /tmp/mark"}, "from-the-jail\r\n");
+  ASSERT_TRUE(t) << t.error().what();
+  EXPECT_FALSE(t->hosts_devpts);
+  EXPECT_EQ(t->out, "/dev/pts/0\r\nfrom-the-jail\r\n");
+  EXPECT_EQ(t->status.code, 0);
   jail->signal(SIGKILL, true);
   ASSERT_TRUE(jail->wait());
 }

@@ -391,21 +391,27 @@ void leave(Created& c) {
   lj::keep_forever(std::move(c.backend));
 }
 
+// Releases a created container's held command (the byte its hold waits for on exec.fifo) and
+// runs the poststart hooks.
+Status release_command(const oci::StateDir& sd, const oci::ContainerState& s,
+                       const std::vector<oci::Hook>& poststart) {
+  const std::string& id = s.id;
+  UniqueFd fifo(::open(sd.fifo(id).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fifo) return lj::fail_errno("oci", "open " + sd.fifo(id).string());
+  if (::write(fifo.get(), "0", 1) != 1) return lj::fail_errno("oci", "write exec.fifo");
+  ::unlink(sd.fifo(id).c_str());
+  run_hooks_warning(poststart, oci::state_json(s, oci::Status::running), "poststart");
+  return {};
+}
+
 Status start(const std::string& id) {
   auto [_, sd, s] = LJ_TRY(load_container(id));
   const auto st = sd.status(s);
   if (st != oci::Status::created)
     return fail(Errc::conflict, "oci",
                 "cannot start a container that is " + std::string(oci::status_name(st)));
-  UniqueFd fifo(::open(sd.fifo(id).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
-  if (!fifo) return lj::fail_errno("oci", "open " + sd.fifo(id).string());
-  if (::write(fifo.get(), "0", 1) != 1) return lj::fail_errno("oci", "write exec.fifo");
-  ::unlink(sd.fifo(id).c_str());
   auto b = oci::parse_config(s.config, s.bundle, id);
-  if (b) {
-    run_hooks_warning(b->hooks.poststart, oci::state_json(s, oci::Status::running), "poststart");
-  }
-  return {};
+  return release_command(sd, s, b ? b->hooks.poststart : std::vector<oci::Hook>{});
 }
 
 // ---- signals ----
@@ -945,7 +951,11 @@ int cmd_run(const Args& a, int preserve_fds) {
   auto c = create(*id, a.get("bundle", a.get("b")), a.get("pid-file"), a.get("console-socket"),
                   preserve_fds);
   if (!c) return report(c.error());
-  if (Status s = start(*id); !s) {
+  // Started and deleted with what create has in memory: the state, the config's hooks, the
+  // backend (start's and delete's own commands load them again from the state directory, and
+  // make_backend sweeps the idle cgroups again).
+  const oci::StateDir sd = state_dir();
+  if (Status s = release_command(sd, c->state, c->bundle.hooks.poststart); !s) {
     (void)delete_container(*id, true);
     return report(s.error());
   }
@@ -956,8 +966,15 @@ int cmd_run(const Args& a, int preserve_fds) {
   // Signals to ljoci go to the container, as runc's forwarding does.
   auto r = c->jail->wait();
   c->jail.reset();
-  (void)delete_container(*id, true);
-  if (!r) return report(r.error());
+  if (!r) {
+    (void)delete_container(*id, true);
+    return report(r.error());
+  }
+  // wait() tore the jail down (its processes killed, its cgroups and mounts gone): what delete
+  // adds is the poststop hooks and the state directory.
+  run_hooks_warning(c->bundle.hooks.poststop, oci::state_json(c->state, oci::Status::stopped),
+                    "poststop");
+  sd.remove(*id);
   return r->shell_status();
 }
 

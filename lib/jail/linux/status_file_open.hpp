@@ -11,7 +11,8 @@ namespace lj::jail {
 
 // Creates (truncates) the file with the space of its line taken now: a placeholder of blanks as
 // long as the longest line, written at offset 0 without moving the descriptor's offset, which the
-// monitor's line then overwrites (blanks alone read as "not ended"). The command may end when the
+// monitor's line then overwrites before it cuts the file after the line (lj_init.c; blanks alone
+// read as "not ended"). The command may end when the
 // disk is full (its own output, a build, any other writer), and a status the monitor cannot write
 // is an exit that a restarted ljd can only report as lost; an overwrite inside data already
 // written needs no new space (ext4 and XFS reserve a delayed-allocation block at the first write,

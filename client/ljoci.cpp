@@ -1,7 +1,7 @@
 // ljoci: a runc-compatible OCI runtime on the engine (lib/jail) alone: no daemon, no SQLite; the
 // state of each container lives in files under --root (lib/oci/state.hpp). runc's process model:
 // `create` spawns the jail with the command held before its exec (jail::ProcessOptions::hold_fd
-// on <root>/<id>/exec.fifo) and exits, leaving the jail's init to its caller (conmon, the shim:
+// on <root>/<id>.fifo) and exits, leaving the jail's init to its caller (conmon, the shim:
 // the subreaper); `start` writes the fifo's byte. The jail's init is the container's pid; it exits
 // with the command's status. docs/oci.md has the commands, what config.json maps to, and what is
 // refused.
@@ -324,8 +324,6 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
     }
   } undo{sd, id, keep};
 
-  if (::mkfifo(sd.fifo(id).c_str(), 0600) != 0)
-    return lj::fail_errno("oci", "mkfifo " + sd.fifo(id).string());
   // O_RDWR: the held command is a reader, so start's O_WRONLY open succeeds exactly while it waits.
   UniqueFd hold(::open(sd.fifo(id).c_str(), O_RDWR | O_CLOEXEC));
   if (!hold) return lj::fail_errno("oci", "open " + sd.fifo(id).string());
@@ -391,7 +389,7 @@ void leave(Created& c) {
   lj::keep_forever(std::move(c.backend));
 }
 
-// Releases a created container's held command (the byte its hold waits for on exec.fifo) and
+// Releases a created container's held command (the byte its hold waits for on its fifo) and
 // runs the poststart hooks.
 Status release_command(const oci::StateDir& sd, const oci::ContainerState& s,
                        const std::vector<oci::Hook>& poststart) {

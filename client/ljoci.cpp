@@ -408,8 +408,8 @@ Status start(const std::string& id) {
   if (st != oci::Status::created)
     return fail(Errc::conflict, "oci",
                 "cannot start a container that is " + std::string(oci::status_name(st)));
-  auto b = oci::parse_config(s.config, s.bundle, id);
-  return release_command(sd, s, b ? b->hooks.poststart : std::vector<oci::Hook>{});
+  auto hooks = oci::runtime_hooks_of(s.config);
+  return release_command(sd, s, hooks ? hooks->poststart : std::vector<oci::Hook>{});
 }
 
 // ---- signals ----
@@ -462,10 +462,8 @@ Status delete_container(const std::string& id, bool force) {
     LJ_TRY(backend->freeze(s.handle, false));
   // Kills anything of it still alive (a created container, a forced delete), removes its cgroups.
   LJ_TRY(backend->release(s.handle));
-  auto b = oci::parse_config(s.config, s.bundle, id);
-  if (b) {
-    run_hooks_warning(b->hooks.poststop, oci::state_json(s, oci::Status::stopped), "poststop");
-  }
+  if (auto hooks = oci::runtime_hooks_of(s.config))
+    run_hooks_warning(hooks->poststop, oci::state_json(s, oci::Status::stopped), "poststop");
   sd.remove(id);
   return {};
 }

@@ -1,7 +1,7 @@
 // ljoci: a runc-compatible OCI runtime on the engine (lib/jail) alone: no daemon, no SQLite; the
 // state of each container lives in files under --root (lib/oci/state.hpp). runc's process model:
 // `create` spawns the jail with the command held before its exec (jail::ProcessOptions::hold_fd
-// on <root>/<id>/exec.fifo) and exits, leaving the jail's init to its caller (conmon, the shim:
+// on <root>/<id>.fifo) and exits, leaving the jail's init to its caller (conmon, the shim:
 // the subreaper); `start` writes the fifo's byte. The jail's init is the container's pid; it exits
 // with the command's status. docs/oci.md has the commands, what config.json maps to, and what is
 // refused.
@@ -324,8 +324,6 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
     }
   } undo{sd, id, keep};
 
-  if (::mkfifo(sd.fifo(id).c_str(), 0600) != 0)
-    return lj::fail_errno("oci", "mkfifo " + sd.fifo(id).string());
   // O_RDWR: the held command is a reader, so start's O_WRONLY open succeeds exactly while it waits.
   UniqueFd hold(::open(sd.fifo(id).c_str(), O_RDWR | O_CLOEXEC));
   if (!hold) return lj::fail_errno("oci", "open " + sd.fifo(id).string());
@@ -391,21 +389,27 @@ void leave(Created& c) {
   lj::keep_forever(std::move(c.backend));
 }
 
+// Releases a created container's held command (the byte its hold waits for on its fifo) and
+// runs the poststart hooks.
+Status release_command(const oci::StateDir& sd, const oci::ContainerState& s,
+                       const std::vector<oci::Hook>& poststart) {
+  const std::string& id = s.id;
+  UniqueFd fifo(::open(sd.fifo(id).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fifo) return lj::fail_errno("oci", "open " + sd.fifo(id).string());
+  if (::write(fifo.get(), "0", 1) != 1) return lj::fail_errno("oci", "write exec.fifo");
+  ::unlink(sd.fifo(id).c_str());
+  run_hooks_warning(poststart, oci::state_json(s, oci::Status::running), "poststart");
+  return {};
+}
+
 Status start(const std::string& id) {
   auto [_, sd, s] = LJ_TRY(load_container(id));
   const auto st = sd.status(s);
   if (st != oci::Status::created)
     return fail(Errc::conflict, "oci",
                 "cannot start a container that is " + std::string(oci::status_name(st)));
-  UniqueFd fifo(::open(sd.fifo(id).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
-  if (!fifo) return lj::fail_errno("oci", "open " + sd.fifo(id).string());
-  if (::write(fifo.get(), "0", 1) != 1) return lj::fail_errno("oci", "write exec.fifo");
-  ::unlink(sd.fifo(id).c_str());
-  auto b = oci::parse_config(s.config, s.bundle, id);
-  if (b) {
-    run_hooks_warning(b->hooks.poststart, oci::state_json(s, oci::Status::running), "poststart");
-  }
-  return {};
+  auto hooks = oci::runtime_hooks_of(s.config);
+  return release_command(sd, s, hooks ? hooks->poststart : std::vector<oci::Hook>{});
 }
 
 // ---- signals ----
@@ -458,10 +462,8 @@ Status delete_container(const std::string& id, bool force) {
     LJ_TRY(backend->freeze(s.handle, false));
   // Kills anything of it still alive (a created container, a forced delete), removes its cgroups.
   LJ_TRY(backend->release(s.handle));
-  auto b = oci::parse_config(s.config, s.bundle, id);
-  if (b) {
-    run_hooks_warning(b->hooks.poststop, oci::state_json(s, oci::Status::stopped), "poststop");
-  }
+  if (auto hooks = oci::runtime_hooks_of(s.config))
+    run_hooks_warning(hooks->poststop, oci::state_json(s, oci::Status::stopped), "poststop");
   sd.remove(id);
   return {};
 }
@@ -945,7 +947,11 @@ int cmd_run(const Args& a, int preserve_fds) {
   auto c = create(*id, a.get("bundle", a.get("b")), a.get("pid-file"), a.get("console-socket"),
                   preserve_fds);
   if (!c) return report(c.error());
-  if (Status s = start(*id); !s) {
+  // Started and deleted with what create has in memory: the state, the config's hooks, the
+  // backend (start's and delete's own commands load them again from the state directory, and
+  // make_backend sweeps the idle cgroups again).
+  const oci::StateDir sd = state_dir();
+  if (Status s = release_command(sd, c->state, c->bundle.hooks.poststart); !s) {
     (void)delete_container(*id, true);
     return report(s.error());
   }
@@ -956,8 +962,15 @@ int cmd_run(const Args& a, int preserve_fds) {
   // Signals to ljoci go to the container, as runc's forwarding does.
   auto r = c->jail->wait();
   c->jail.reset();
-  (void)delete_container(*id, true);
-  if (!r) return report(r.error());
+  if (!r) {
+    (void)delete_container(*id, true);
+    return report(r.error());
+  }
+  // wait() tore the jail down (its processes killed, its cgroups and mounts gone): what delete
+  // adds is the poststop hooks and the state directory.
+  run_hooks_warning(c->bundle.hooks.poststop, oci::state_json(c->state, oci::Status::stopped),
+                    "poststop");
+  sd.remove(*id);
   return r->shell_status();
 }
 

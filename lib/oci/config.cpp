@@ -901,6 +901,23 @@ Result<Bundle> parse_config(const std::string& text, const std::filesystem::path
   }
 }
 
+Result<Hooks> runtime_hooks_of(const std::string& text) {
+  try {
+    const json c = json::parse(text);
+    Hooks out;
+    if (!c.contains("hooks")) return out;
+    const json& h = c["hooks"];
+    for (auto [key, into] : {std::pair{"prestart", &out.prestart},
+                             std::pair{"createRuntime", &out.create_runtime},
+                             std::pair{"poststart", &out.poststart},
+                             std::pair{"poststop", &out.poststop}})
+      if (h.contains(key)) *into = LJ_TRY(hooks_of(h[key], std::string("hooks.") + key));
+    return out;
+  } catch (const json::exception& e) {
+    return bad(std::string("config.json: ") + e.what());
+  }
+}
+
 Result<Bundle> load_bundle(const std::filesystem::path& dir, const std::string& id,
                            Platform platform) {
   std::error_code ec;

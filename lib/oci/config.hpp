@@ -63,6 +63,11 @@ Result<Bundle> load_bundle(const std::filesystem::path& dir, const std::string& 
 Result<Bundle> parse_config(const std::string& text, const std::filesystem::path& dir,
                             const std::string& id, Platform platform = host_platform());
 
+// The hooks the runtime itself runs (prestart, createRuntime, poststart, poststop) of a config
+// that `create` already accepted whole: for `start` and `delete`, which need nothing else of it
+// (parse_config would compile the seccomp profile again, tens of ms for podman's).
+Result<Hooks> runtime_hooks_of(const std::string& text);
+
 // `exec`'s process (runc exec --process process.json, what conmon and containerd's shim pass: the
 // runtime spec's "process" object) as the engine's ExecSpec. The container's own config gives
 // what the process does not name: its seccomp profile (the exec runs under the container's

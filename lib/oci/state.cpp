@@ -42,9 +42,17 @@ lj::Status StateDir::make(const std::string& id) const {
   std::error_code ec;
   std::filesystem::create_directories(root_, ec);
   if (ec) return fail_errno("oci", "mkdir " + root_.string(), ec.value());
-  if (::mkdir(dir(id).c_str(), 0711) != 0) {
-    if (errno == EEXIST) return fail(Errc::exists, "oci", "container with id " + id + " exists");
-    return fail_errno("oci", "mkdir " + dir(id).string());
+  auto exists = [&] { return fail(Errc::exists, "oci", "container with id " + id + " exists"); };
+  if (::mkfifo(fifo(id).c_str(), 0600) != 0) {
+    if (errno == EEXIST) return exists();
+    return fail_errno("oci", "mkfifo " + fifo(id).string());
+  }
+  // A started container has no fifo but its state: the state is saved before the fifo goes
+  // (start), so a claim made after that finds it.
+  struct stat sb {};
+  if (::lstat(state_file(id).c_str(), &sb) == 0) {
+    ::unlink(fifo(id).c_str());
+    return exists();
   }
   return {};
 }
@@ -62,19 +70,19 @@ lj::Status StateDir::save(const ContainerState& s) const {
                       {"annotations", s.annotations},
                       {"config", s.config}};
   const std::string text = j.dump();
-  const auto tmp = dir(s.id) / "state.json.tmp";
+  const auto tmp = file(s.id, ".json.tmp");
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!fd) return fail_errno("oci", "open " + tmp.string());
   if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
     return fail_errno("oci", "write " + tmp.string());
-  if (::rename(tmp.c_str(), (dir(s.id) / "state.json").c_str()) != 0)
+  if (::rename(tmp.c_str(), state_file(s.id).c_str()) != 0)
     return fail_errno("oci", "rename " + tmp.string());
   return {};
 }
 
 Result<ContainerState> StateDir::load(const std::string& id) const {
   LJ_TRY(check_id(id));
-  std::ifstream in(dir(id) / "state.json");
+  std::ifstream in(state_file(id));
   if (!in) return fail(Errc::not_found, "oci", "container " + id + " does not exist");
   std::stringstream ss;
   ss << in.rdbuf();
@@ -101,16 +109,19 @@ Result<ContainerState> StateDir::load(const std::string& id) const {
 std::vector<std::string> StateDir::ids() const {
   std::vector<std::string> out;
   std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(root_, ec))
-    if (e.is_directory() && std::filesystem::exists(e.path() / "state.json"))
-      out.push_back(e.path().filename().string());
+  for (const auto& e : std::filesystem::directory_iterator(root_, ec)) {
+    const std::string name = e.path().filename().string();
+    if (!e.is_regular_file() || !name.ends_with(".json")) continue;
+    std::string id = name.substr(0, name.size() - 5);
+    if (check_id(id)) out.push_back(std::move(id));
+  }
   std::sort(out.begin(), out.end());
   return out;
 }
 
 void StateDir::remove(const std::string& id) const {
-  std::error_code ec;
-  std::filesystem::remove_all(dir(id), ec);
+  for (const auto& f : {fifo(id), paused_mark(id), exit_file(id), file(id, ".json.tmp"), state_file(id)})
+    ::unlink(f.c_str());
 }
 
 Status StateDir::status(const ContainerState& s) const {

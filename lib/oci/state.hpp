@@ -1,8 +1,14 @@
-// A container's state as ljoci keeps it, in files under --root (no daemon, no SQLite):
-//   <root>/<id>/state.json   what `state` and every later command need (below), written atomically
-//   <root>/<id>/exec.fifo    while the container is created and not started: `start` writes its byte
-//   <root>/<id>/paused       while paused
-//   <root>/<id>/exit         the status file the jail's init writes at the end ("exited N")
+// A container's state as ljoci keeps it, in files under --root (no daemon, no SQLite), side by
+// side rather than in a directory per container: on a file system that discards what it frees
+// synchronously (ext4 mounted `discard` without a journal, as on the benchmark's host) a
+// directory's block costs ~4 ms at its removal, a quarter of a whole `run` (docs/oci.md,
+// Benchmark); a small file removed before its write-back never gets a block at all.
+//   <root>/<id>.json    what `state` and every later command need (below), written atomically
+//   <root>/<id>.fifo    while the container is created and not started: `start` writes its byte;
+//                       made first, exclusively: it claims the id
+//   <root>/<id>.paused  while paused
+//   <root>/<id>.exit    the status file the jail's init writes at the end ("exited N")
+// Each name is the id and a suffix of its own, so no two ids' files meet.
 // The status is derived, never stored: the process gone -> stopped; the fifo there -> created;
 // else running.
 #pragma once
@@ -41,14 +47,15 @@ class StateDir {
  public:
   explicit StateDir(std::filesystem::path root) : root_(std::move(root)) {}
   const std::filesystem::path& root() const { return root_; }
-  std::filesystem::path dir(const std::string& id) const { return root_ / id; }
-  std::filesystem::path fifo(const std::string& id) const { return dir(id) / "exec.fifo"; }
-  std::filesystem::path exit_file(const std::string& id) const { return dir(id) / "exit"; }
+  std::filesystem::path state_file(const std::string& id) const { return file(id, ".json"); }
+  std::filesystem::path fifo(const std::string& id) const { return file(id, ".fifo"); }
+  std::filesystem::path exit_file(const std::string& id) const { return file(id, ".exit"); }
   // Present while the container is paused (made by pause before the freeze, removed by resume
   // after the thaw).
-  std::filesystem::path paused_mark(const std::string& id) const { return dir(id) / "paused"; }
+  std::filesystem::path paused_mark(const std::string& id) const { return file(id, ".paused"); }
 
-  // Makes <root>/<id>; Errc::exists when a container of that id is there.
+  // Claims the id: makes <root> and the id's exec.fifo (mkfifo: exclusive); Errc::exists when a
+  // container of that id is there (its fifo while created, its state after).
   lj::Status make(const std::string& id) const;
   lj::Status save(const ContainerState& s) const;
   Result<ContainerState> load(const std::string& id) const;
@@ -59,6 +66,9 @@ class StateDir {
   Status status(const ContainerState& s) const;
 
  private:
+  std::filesystem::path file(const std::string& id, const char* suffix) const {
+    return root_ / (id + suffix);
+  }
   std::filesystem::path root_;
 };
 

@@ -136,7 +136,7 @@ class LjociFreebsdTest : public WorldTest {
   std::string exit_file(const std::string& id, std::chrono::milliseconds limit = 10s) {
     for (auto until = std::chrono::steady_clock::now() + limit;
          std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(10ms)) {
-      std::ifstream in(dir_ / "state" / id / "exit");
+      std::ifstream in(dir_ / "state" / (id + ".exit"));
       std::string line;
       if (std::getline(in, line) && !line.empty()) return line;
     }
@@ -228,7 +228,8 @@ TEST_F(LjociFreebsdTest, CreateThenStartRunsTheCommand) {
   EXPECT_EQ(state("c1").first, "stopped");
   Ran d = ljoci({"delete", "c1"});
   EXPECT_TRUE(d.ok()) << "ljoci delete: status " << d.status;
-  EXPECT_FALSE(fs::exists(dir_ / "state" / "c1"));
+  EXPECT_FALSE(fs::exists(dir_ / "state" / "c1.json"));
+  EXPECT_FALSE(fs::exists(dir_ / "state" / "c1.exit"));
 }
 
 // A created container that is killed never runs its command; delete then removes its jail and

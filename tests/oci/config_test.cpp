@@ -511,6 +511,32 @@ TEST(OciConfig, HooksInTheContainersNamespacesGoToTheEngine) {
   EXPECT_FALSE(parse(c));
 }
 
+// start and delete read only the runtime's hooks of the saved config: the same hooks as the whole
+// parse, and no seccomp compile (a profile libseccomp would refuse does not matter to them).
+TEST(OciConfig, RuntimeHooksAreReadWithoutTheRestOfTheConfig) {
+  auto c = base();
+  c["hooks"] = json::parse(R"({"prestart": [{"path": "/p"}], "createRuntime": [{"path": "/r"}],
+      "poststart": [{"path": "/a", "args": ["a", "1"], "timeout": 2}],
+      "poststop": [{"path": "/o"}, {"path": "/q"}], "startContainer": [{"path": "/s"}]})");
+  c["linux"]["seccomp"] = json::parse(R"({"defaultAction": "SCMP_ACT_NO_SUCH_ACTION"})");
+  EXPECT_FALSE(parse(c));
+  auto h = runtime_hooks_of(c.dump());
+  ASSERT_TRUE(h) << h.error().what();
+  ASSERT_EQ(h->prestart.size(), 1u);
+  EXPECT_EQ(h->prestart[0].path, "/p");
+  ASSERT_EQ(h->create_runtime.size(), 1u);
+  ASSERT_EQ(h->poststart.size(), 1u);
+  EXPECT_EQ(h->poststart[0].args, (std::vector<std::string>{"a", "1"}));
+  EXPECT_EQ(h->poststart[0].timeout_s, 2);
+  ASSERT_EQ(h->poststop.size(), 2u);
+  EXPECT_EQ(h->poststop[1].path, "/q");
+  c.erase("hooks");
+  auto none = runtime_hooks_of(c.dump());
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->poststop.empty());
+  EXPECT_FALSE(runtime_hooks_of("{"));
+}
+
 // The spec: an unknown property MUST NOT be an error (config.md), unlike a known one that
 // ljoci cannot honour.
 TEST(OciConfig, PropertiesTheSpecDoesNotDefineAreIgnored) {

@@ -113,6 +113,9 @@ int main(int argc, char** argv) {
   write_all(LJ_INIT_SLOT_STATUS_FILE, sig ? "killed " : "exited ", 7);
   write_all(LJ_INIT_SLOT_STATUS_FILE, num, (size_t)(buf + sizeof buf - num));
   write_all(LJ_INIT_SLOT_STATUS_FILE, "\n", 1);
+  /* The file was made with a placeholder of blanks (status_file_open.hpp): cut after the line,
+   * inside the block already taken, so no space is needed. */
+  lj_ftruncate(LJ_INIT_SLOT_STATUS_FILE, 7 + (long)(buf + sizeof buf - num) + 1);
   if (!exec_mode) linger_for_output(&set);
   /* Init's own exit status is the command's, in the shell's convention (128+signal: a namespace
    * init cannot kill itself with the signal), for a parent that has only init's wait status: an

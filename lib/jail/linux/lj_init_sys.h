@@ -80,6 +80,9 @@ static inline long lj_close(int fd) {
 static inline long lj_write(int fd, const void* buf, size_t n) {
   return lj_syscall(__NR_write, fd, (long)buf, (long)n, 0, 0);
 }
+static inline long lj_ftruncate(int fd, long length) {
+  return lj_syscall(__NR_ftruncate, fd, length, 0, 0, 0);
+}
 /* waitpid(-1, ws, WNOHANG) */
 static inline long lj_reap_one(int* ws) {
   return lj_syscall(__NR_wait4, -1, (long)ws, WNOHANG, 0, 0);
@@ -140,6 +143,9 @@ static inline long lj_close(int fd) {
 }
 static inline long lj_write(int fd, const void* buf, size_t n) {
   return lj_result(write(fd, buf, n));
+}
+static inline long lj_ftruncate(int fd, long length) {
+  return lj_result(ftruncate(fd, length));
 }
 static inline long lj_reap_one(int* ws) {
   return lj_result(waitpid(-1, ws, WNOHANG));

@@ -54,8 +54,8 @@ namespace {
   // EVFILT_PROC's NOTE_EXIT gives the wait(2) status of a process that is not our child.
   const std::string line = jail::status_line(jail::exit_status_of_wait(static_cast<int>(ev.data)));
   // Into the file the spawn made (empty: "not known yet"), never creating one: the container may
-  // be deleted right now (its caller reaped the same exit), and a file made meanwhile would keep
-  // its directory from being removed. One write(2) of one short line, as lj-init's.
+  // be deleted right now (its caller reaped the same exit), and a file made meanwhile would be
+  // left behind in the root. One write(2) of one short line, as lj-init's.
   const int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
   if (fd < 0) ::_exit(0);  // deleted first: nothing to write to
   const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());

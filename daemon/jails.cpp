@@ -658,8 +658,7 @@ void Jails::append_log(Live& l, int stream, std::string_view data) {
   std::string fields = output_fields(stream, data);
   fields += R"(,"time":")" + iso_time(index::now()) + "\"";
   RecordLog& log = log_of(l);
-  // The cap counts stored bytes, escapes included: output of NULs (6 bytes each as \u0000) hits
-  // it sooner instead of multiplying on disk past it.
+  // The cap counts stored bytes (text as JSON, NUL-heavy or binary output as base64: 4/3).
   const std::uint64_t cap = d_.cfg.log_max_bytes;
   if (cap != 0 && log.bytes() + fields.size() + 24 > cap) {
     l.log_truncated = true;

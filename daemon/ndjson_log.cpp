@@ -17,14 +17,20 @@ namespace lj::daemon {
 
 std::string output_fields(int stream, std::string_view data) {
   std::string f = stream == 0 ? R"(,"stream":"stdout",)" : R"(,"stream":"stderr",)";
+  // Text stays text unless its escapes (a control byte is 6 bytes as \u0000) more than double
+  // it: NUL-heavy output must not multiply on disk, and base64 is 4/3. Short pieces of terminal
+  // output ("x\r\n") stay readable text, as clients reading only "data" for them expect.
   if (is_utf8(data)) {
-    f += R"("data":)";
-    f += nlohmann::json(std::string(data)).dump();
-  } else {
-    f += R"("data_base64":")";
-    f += base64_encode(data);
-    f += '"';
+    std::string text = nlohmann::json(std::string(data)).dump();
+    if (text.size() <= 2 * data.size() + 16) {
+      f += R"("data":)";
+      f += text;
+      return f;
+    }
   }
+  f += R"("data_base64":")";
+  f += base64_encode(data);
+  f += '"';
   return f;
 }
 

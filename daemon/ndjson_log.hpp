@@ -16,9 +16,10 @@
 namespace lj::daemon {
 
 // The fields of one output record after its seq (",\"stream\":\"stdout\",\"data\":..."), for
-// `stream` 0 (stdout) or 1 (stderr): the bytes as a JSON string in "data" when they are UTF-8,
-// else base64 in "data_base64" (JSON strings hold only Unicode: replacing the rest, as U+FFFD,
-// altered binary output). Lossless either way (proto/openapi.yaml, LogRecord).
+// `stream` 0 (stdout) or 1 (stderr): the bytes as a JSON string in "data" when they are UTF-8
+// and their escapes do not more than double them, else base64 in "data_base64" (JSON
+// strings hold only Unicode: replacing the rest, as U+FFFD, altered binary output; and NULs,
+// 6 bytes each escaped, multiplied on disk). Lossless either way (proto/openapi.yaml, LogRecord).
 std::string output_fields(int stream, std::string_view data);
 // The stream (0 stdout, 1 stderr) and bytes of an output record; false when `record` (one
 // NDJSON line) is not one (an end record, a notice, a bad line).

@@ -306,8 +306,18 @@ TEST(OutputRecord, TextInDataBytesThatAreNotUtf8InBase64BothLossless) {
   EXPECT_TRUE(nlohmann::json::parse("{" + output_fields(0, "x\n").substr(1) + "}").contains("data"));
   EXPECT_TRUE(nlohmann::json::parse("{" + output_fields(0, "\xff").substr(1) + "}")
                   .contains("data_base64"));
+  // NUL-heavy text is stored as base64 (4/3), not escaped (6 bytes a NUL); text whose escapes
+  // cost little stays text.
+  const std::string nuls(30000, '\0');
+  const std::string stored = output_fields(0, nuls);
+  EXPECT_LE(stored.size(), nuls.size() * 4 / 3 + 64);
+  EXPECT_NE(stored.find("data_base64"), std::string::npos);
+  EXPECT_NE(output_fields(0, "a\tb\n").find(R"("data":"a\tb\n")"), std::string::npos);
+  EXPECT_NE(output_fields(0, "x\r\n").find(R"("data":"x\r\n")"), std::string::npos);
   int stream;
   std::string data;
+  ASSERT_TRUE(output_of("{\"seq\":1" + stored + "}", &stream, &data));
+  EXPECT_TRUE(data == nuls);
   EXPECT_FALSE(output_of(R"({"type":"end","exit":{"code":0}})", &stream, &data));
   EXPECT_FALSE(output_of(R"({"stream":"stdout","data_base64":"!!"})", &stream, &data));
 }

@@ -144,6 +144,7 @@ int main(int argc, char** argv) {
 
   spec.root.layers.push_back(dir);
   for (const auto& l : layers) spec.root.layers.push_back(l);
+  spec.root.nodev = true;  // as ljd's jails: a device node in DIR or a layer opens nothing
   // DIR alone is written in place, unless --ephemeral, layers, --ro or --writable-dir.
   if (read_only && !writable_dir.empty()) return die("--ro excludes --writable-dir");
   if (read_only)

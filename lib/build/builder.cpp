@@ -357,6 +357,7 @@ Result<BuildResult> Builder::run(const BuildPlan& plan, const BuildRequest& requ
   spec.hostname = "build";
   spec.root.layers = plan.lower;
   spec.root.writable = jail::WritableLayer::host_dir(staging.path());
+  spec.root.nodev = true;  // a node in the world or a parent layer opens nothing, as in a jail
   spec.script = jf.script;
   spec.network.mode = jail::NetworkMode::inherit;  // builds fetch packages
   // A build jail never outlives its builder: killed with it (kill -9 of ljd included), it

@@ -4,6 +4,7 @@
 // checks of tests/jail (spawn_test, limits_test) stay there; this suite proves the daemon's jails
 // are the same jails and adds what only a daemon has: its socket, its binary, its descriptors.
 // docs/security.md lists each escape, how Linux and FreeBSD block it, and where it is verified.
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <poll.h>
@@ -11,6 +12,8 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -95,6 +98,32 @@ Outcome run_in(LjdProcess& ljd, const json& body) {
   }
   c.del("/v1/jails/" + id + "?force=true");
   return o;
+}
+
+// Builds `jailfile` (expected to succeed) and returns its output, one line per record.
+std::string build_output(LjdProcess& ljd, const std::string& jailfile) {
+  auto c = ljd.client();
+  auto b = c.post("/v1/builds", {{"jailfile", jailfile}});
+  if (!b || b->status != 202) {
+    ADD_FAILURE() << "build not accepted: " << (b ? b->body : b.error().what());
+    return "";
+  }
+  std::string id = b->json()["id"];
+  auto w = c.get("/v1/builds/" + id + "/wait?timeout_s=60");
+  if (!w || w->json()["build"]["state"] != "succeeded")
+    ADD_FAILURE() << "build did not succeed: " << (w ? w->body : w.error().what());
+  auto logs = c.get("/v1/builds/" + id + "/logs");
+  if (!logs) {
+    ADD_FAILURE() << "no build log: " << logs.error().what();
+    return "";
+  }
+  std::string out;
+  std::istringstream in(logs->body);
+  for (std::string line; std::getline(in, line);) {
+    json rec = json::parse(line, nullptr, false);
+    if (rec.is_object() && rec.contains("data")) out += rec["data"].get<std::string>() + "\n";
+  }
+  return out;
 }
 
 class EscapeTest : public SharedLjdTest<EscapeTest, true> {
@@ -359,6 +388,86 @@ TEST_F(EscapeTest, RawDevicesAreAbsent) {
   EXPECT_NE(o.code(), 0) << o.out << o.err;
   o = run(probe({"write", "/proc/sysrq-trigger", "c"}));
   EXPECT_NE(o.out, "ok\n");
+}
+
+// A block device of the host that the host itself can open ("" when none): its numbers for a
+// node left in a world, the disk a jail must not read through it.
+std::string host_block_device() {
+  std::error_code ec;
+  for (fs::directory_iterator it("/sys/dev/block", ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string numbers = it->path().filename();  // "MAJOR:MINOR"
+    unsigned major = 0, minor = 0;
+    if (std::sscanf(numbers.c_str(), "%u:%u", &major, &minor) != 2) continue;
+    const fs::path node = fs::path("/dev") / fs::read_symlink(it->path(), ec).filename();
+    struct stat st {};
+    if (ec || ::stat(node.c_str(), &st) != 0 || !S_ISBLK(st.st_mode) ||
+        st.st_rdev != makedev(major, minor))
+      continue;
+    const int fd = ::open(node.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) continue;
+    ::close(fd);
+    return std::to_string(major) + " " + std::to_string(minor);
+  }
+  return "";
+}
+
+// Device nodes left in a world (an imported archive can hold any), or on a host path given as a
+// rw volume, exist in the jail and in a build jail but open nothing: the jail's root, /dev and
+// volumes are nodev (MountPlan::nodev), while /dev's own nodes and its devpts still work.
+TEST_F(EscapeTest, DeviceNodesInAWorldOrAVolumeDoNotOpen) {
+  const fs::path world = ljd_->root() / "worlds" / "bb";
+  const std::string disk = host_block_device();
+  const fs::path volume = ljd_->root() / "dev-volume";
+  struct Cleanup {
+    std::vector<fs::path> paths;
+    ~Cleanup() {
+      std::error_code ec;
+      for (const auto& p : paths) fs::remove_all(p, ec);
+    }
+  } cleanup{{world / "lj-null", world / "lj-disk", volume}};
+  ASSERT_EQ(::mknod((world / "lj-null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
+  std::vector<std::string> nodes{"/lj-null", "/vol/lj-null"};
+  if (!disk.empty()) {
+    unsigned major = 0, minor = 0;
+    ASSERT_EQ(std::sscanf(disk.c_str(), "%u %u", &major, &minor), 2);
+    ASSERT_EQ(::mknod((world / "lj-disk").c_str(), S_IFBLK | 0600, makedev(major, minor)), 0);
+    nodes.push_back("/lj-disk");
+  }
+  fs::create_directories(volume);
+  ASSERT_EQ(::mknod((volume / "lj-null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
+
+  std::vector<std::string> args{"open-dev"};
+  for (const auto& n : nodes) args.push_back(n);
+  std::string want;
+  for (const auto& n : nodes) want += n + ": EACCES\n";
+  for (const char* d : {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
+                        "/dev/ptmx"}) {
+    args.push_back(d);
+    want += std::string(d) + ": opened\n";
+  }
+  json body = probe(args);
+  body["volumes"] = json::array({{{"host_path", volume.string()}, {"jail_path", "/vol"}}});
+  auto o = run(body);
+  ASSERT_EQ(o.http, 201) << o.error;
+  EXPECT_EQ(o.out, want);
+  // The nodes are there, with their numbers: only opening them fails.
+  o = run({{"world", "bb"}, {"command", {"ls", "-l", "/lj-null"}}});
+  EXPECT_EQ(o.out.rfind("crw-", 0), 0u) << o.out;
+  EXPECT_NE(o.out.find(" 1,   3 "), std::string::npos) << o.out;
+  // Reading and writing through the engine's own nodes, and a terminal of the jail's devpts.
+  o = run({{"world", "bb"},
+           {"script",
+            "head -c 4 /dev/zero | od -An -tx1; echo x > /dev/null && echo null; "
+            "head -c 8 /dev/urandom | wc -c; exec 3<>/dev/ptmx && ls /dev/pts"}});
+  EXPECT_EQ(o.out, " 00 00 00 00\nnull\n8\n0\nptmx\n") << o.err;
+
+  // A build jail on the same world: the script sees the nodes and cannot open them either.
+  const std::string built = build_output(*ljd_, "name esc/nodev\nversion 1.0.0\nworld bb\n#!/bin/sh\n"
+                                                "probe open-dev /lj-null /dev/null\nexit 0\n");
+  EXPECT_EQ(built, "/lj-null: EACCES\n/dev/null: opened\n");
+  auto c = ljd_->client();
+  c.del("/v1/overlays/esc/nodev/1.0.0");
+  if (disk.empty()) GTEST_SKIP() << "no host block device the test could open: the disk node left out";
 }
 
 std::string host_hostname() {
@@ -897,22 +1006,7 @@ TEST_F(EscapeTest, BuildJailsRefuseTheSameAttempts) {
       "open_tree" + i386 + "\n"
       "probe forkbomb\n"
       "exit 0\n";
-  auto c = ljd_->client();
-  auto b = c.post("/v1/builds", {{"jailfile", jf}});
-  ASSERT_TRUE(b);
-  ASSERT_EQ(b->status, 202) << b->body;
-  std::string id = b->json()["id"];
-  auto w = c.get("/v1/builds/" + id + "/wait?timeout_s=60");
-  ASSERT_TRUE(w);
-  EXPECT_EQ(w->json()["build"]["state"], "succeeded") << w->body;
-  auto logs = c.get("/v1/builds/" + id + "/logs");
-  ASSERT_TRUE(logs);
-  std::string out;
-  std::istringstream in(logs->body);
-  for (std::string line; std::getline(in, line);) {
-    json rec = json::parse(line, nullptr, false);
-    if (rec.is_object() && rec.contains("data")) out += rec["data"].get<std::string>() + "\n";
-  }
+  const std::string out = build_output(*ljd_, jf);
   for (const char* want : {"mount: EPERM", "open: EACCES", "none", "connect: ENOENT", "no",
                            "unreachable", "SIOCSIFFLAGS: EPERM", "sethostname: EPERM"})
     EXPECT_NE(out.find(std::string("\n") + want + "\n"), std::string::npos) << want << " in:\n"
@@ -937,7 +1031,7 @@ TEST_F(EscapeTest, BuildJailsRefuseTheSameAttempts) {
   EXPECT_TRUE(fds == "0 1 2" || fds.rfind("0 1 2 ", 0) == 0) << fds;
   for (std::string_view extra : {"3", "5", "6", "7", "8", "9"})
     EXPECT_EQ(("x " + fds + " ").find(" " + std::string(extra) + " "), std::string::npos) << fds;
-  c.del("/v1/overlays/esc/build/1.0.0");  if (!no_i386.empty()) GTEST_SKIP() << "the i386 attempt: " << no_i386;
+  ljd_->client().del("/v1/overlays/esc/build/1.0.0");  if (!no_i386.empty()) GTEST_SKIP() << "the i386 attempt: " << no_i386;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -24,14 +26,53 @@
 
 namespace lj::jail::test {
 
-inline std::string mountinfo_targets() {
+// Every mount point of this process's mount namespace (the host's), in mountinfo's order.
+inline std::vector<std::string> mountinfo_targets() {
   std::ifstream in("/proc/self/mountinfo");
-  std::string line, out;
-  while (std::getline(in, line)) {
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) {
     std::istringstream ls(line);
     std::string f[5];
     for (auto& x : f) ls >> x;
-    out += f[4] + "\n";
+    out.push_back(f[4]);
+  }
+  return out;
+}
+
+// Whether `path` is `dir` or below it.
+inline bool is_at_or_below(const std::string& path, const std::string& dir) {
+  return path.compare(0, dir.size(), dir) == 0 &&
+         (path.size() == dir.size() || dir.back() == '/' || path[dir.size()] == '/');
+}
+
+// Whether a component of `path` is one of `names` (a jail's name), or one of them with a suffix
+// that is not a digit ("t-12-3.scope", not "t-12-30").
+inline bool names_one_of(const std::string& path, const std::vector<std::string>& names) {
+  std::istringstream parts(path);
+  for (std::string part; std::getline(parts, part, '/');)
+    for (const auto& n : names)
+      if (part.compare(0, n.size(), n) == 0 &&
+          (part.size() == n.size() || !std::isdigit(static_cast<unsigned char>(part[n.size()]))))
+        return true;
+  return false;
+}
+
+// The mount points among `targets` that a jail test could have made on the host: below the
+// test's own directory (its world, volumes, writable dirs), the backend's /run/lj-* (a jail's
+// host-root scratch counts only if it is one of this test's jails: other runs on the machine make
+// theirs), cgroup mounts, and any naming one of the test's jails. Not the rest of the machine's:
+// a podman or containerd run beside the suite mounts and unmounts under /var/lib/containers,
+// /run/netns, ... and a test must not assert what the environment imposes.
+inline std::vector<std::string> mounts_a_test_could_make(const std::vector<std::string>& targets,
+                                                         const std::string& test_dir,
+                                                         const std::vector<std::string>& names) {
+  std::vector<std::string> out;
+  for (const auto& t : targets) {
+    const bool host_root = is_at_or_below(t, "/run/lj-host-roots/");
+    if ((!test_dir.empty() && is_at_or_below(t, test_dir)) ||
+        (t.rfind("/run/lj-", 0) == 0 && !host_root) || is_at_or_below(t, "/sys/fs/cgroup") ||
+        names_one_of(t, names))
+      out.push_back(t);
   }
   return out;
 }
@@ -65,9 +106,11 @@ class JailTest : public ::testing::Test {
     std::filesystem::path dir = world_->dir();
     world_.reset();
     EXPECT_FALSE(std::filesystem::exists(dir)) << dir;
-    EXPECT_EQ(mountinfo_targets(), mounts_before_) << "the test left mounts behind";
     const CgroupLayout& l = cgroup_layout();
     std::lock_guard lock(names_mu_);
+    EXPECT_EQ(mounts_a_test_could_make(mountinfo_targets(), dir.string(), names_),
+              mounts_a_test_could_make(mounts_before_, dir.string(), names_))
+        << "the test left mounts behind";
     for (const auto& name : names_)
       for (const auto& base : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base})
         if (!base.empty()) {
@@ -133,12 +176,12 @@ class JailTest : public ::testing::Test {
   const lj::test::TestWorld& world() const { return *world_; }
 
   std::optional<lj::test::TestWorld> world_;
+  std::vector<std::string> mounts_before_;  // the host's mount points at SetUp
   std::unique_ptr<Backend> backend_;
   // Tests call spec()/probe() from several threads at once (eight in the concurrency tests): the
   // names are appended under names_mu_ (unlocked, they raced: lost names, a corrupted vector).
   std::mutex names_mu_;
   std::vector<std::string> names_;  // guarded by names_mu_
-  std::string mounts_before_;
 };
 
 }  // namespace lj::jail::test

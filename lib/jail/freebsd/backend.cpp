@@ -530,7 +530,10 @@ const char* unsupported_spec_option(const JailSpec& spec) {
     return "grants.nodes (a jail's devfs shows the host's devices; it cannot make others)";
   if (!spec.root.mounts.empty()) return "root.mounts";
   if (spec.root.writable.read_only_after_mounts) return "root.writable.read_only_after_mounts";
-  if (spec.root.nodev) return "root.nodev";
+  // root.nodev is accepted as is: FreeBSD has no MNT_NODEV because a node outside devfs opens
+  // nothing (mknod(8): "As of FreeBSD 6.0 device nodes may be created in regular file systems
+  // but such nodes cannot be used to access devices"), and the jail's devfs shows only what its
+  // ruleset lets through. A world's `b 8 0` is as dead on a nullfs or unionfs root as nodev.
   if (!spec.root.root_propagation.empty()) return "root.root_propagation";
   if (!spec.root.propagation.empty()) return "root.propagation";
   if (!spec.root.masked_paths.empty() || !spec.root.readonly_paths.empty())

@@ -97,6 +97,20 @@ lj tag "$reg/app:1" local/app:copy >/dev/null
 check "rm with another name left: allowed" lj image rm "$reg/app:1"
 lj kill "$id" >/dev/null 2>&1; lj rm -f "$id" >/dev/null 2>&1
 
+# Issue 16's first report: a `podman save --format oci-archive` file given to a world import. It
+# is refused before anything is made, pointing at load; a root filesystem's tar given to load
+# is refused the other way round, nothing stored.
+exits_saying() { [ "$1" -eq "$2" ] && grep -qF "$3" <<<"$4"; }  # RC EXPECTED TEXT OUTPUT
+out=$(lj world import oci "$tmp/bb-oci.tar" 2>&1); rc=$?
+check "world import of an OCI archive: exit 125, says to load it" exits_saying $rc 125 \
+  "is an OCI archive, not a root filesystem: load it as an image (ljctl load $tmp/bb-oci.tar)" "$out"
+check "... and leaves no world behind" bash -c "! '$ljctl' --socket '$sock' worlds | grep -q '^oci '"
+nblobs=$(ls "$root/images/blobs/sha256" | wc -l)
+out=$(lj load "$tmp/bb.tar" 2>&1); rc=$?
+check "load of a root filesystem's tar: exit 1, says it is a world's" exits_saying $rc 1 \
+  "not an image; a root filesystem is imported as a world" "$out"
+check "... and stores nothing" test "$(ls "$root/images/blobs/sha256" | wc -l)" -eq "$nblobs"
+
 # load: an OCI archive on the host.
 out=$(lj load "$tmp/bb-oci.tar" --name local/bb:loaded 2>/dev/null)
 check "ljctl load of an OCI archive" grep -q "^docker.io/local/bb:loaded sha256:" <<<"$out"

@@ -150,6 +150,7 @@ class Client {
     return scheme_ + "://" + ref_.registry + path;
   }
   const std::string& registry() const { return ref_.registry; }
+  const std::string& repository() const { return ref_.repository; }
 
  private:
   Status choose_scheme() {
@@ -368,7 +369,11 @@ struct Document {
 Result<Document> get_manifest(Client& c, const std::string& ref) {
   Response r = LJ_TRY(c.send("GET", c.repo_url("/manifests/" + ref),
                              {"Accept: " + std::string(kAccept)}, nullptr, {}, kMaxDocumentBytes));
-  if (r.status != 200) return fail(http_error(c, "manifest " + ref, r));
+  if (r.status != 200) {
+    // Named as the user wrote it ("app:nope", "app@sha256:..."): the repository is half the answer.
+    const char* sep = ref.starts_with("sha256:") ? "@" : ":";
+    return fail(http_error(c, "manifest " + c.repository() + sep + ref, r));
+  }
   std::string mt = r.headers["content-type"];
   if (auto semi = mt.find(';'); semi != std::string::npos) mt.resize(semi);
   return Document{std::move(r.body), mt};

@@ -123,7 +123,8 @@ check "ljctl push: skopeo reads back the same manifest" test "$pushed" = "$diges
 
 # A failed pull is a failed job, with the registry's error.
 lj pull "$reg/app:nope" >/dev/null 2>"$tmp/err"; rc=$?
-check "pull of a missing tag: exit 1, MANIFEST_UNKNOWN" bash -c "[ $rc -eq 1 ] && grep -q MANIFEST_UNKNOWN $tmp/err"
+check "pull of a missing tag: exit 1, MANIFEST_UNKNOWN naming the repository and tag" \
+  exits_saying $rc 1 "manifest app:nope on $reg: HTTP 404 (MANIFEST_UNKNOWN" "$(cat "$tmp/err")"
 
 # kill -9 of ljd during a pull (crash point image.fetching: the 3rd progress report of a layer
 # being fetched): the job is failed at the next start; nothing half-stored.

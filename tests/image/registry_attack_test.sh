@@ -6,8 +6,9 @@
 # and a layer cut short; a manifest over the 4 MiB limit (from a stand-in registry: the real one
 # parses manifests); layers whose entries climb out (`..`, under a symlink to /etc, a hard link
 # out). Each pull fails with exit 1 and an error naming the cause, and leaves nothing of the
-# attacked layer: no layer, no blob, no name, no staging directory. An
-# untouched image then pulls and runs, and the layer shared with an attacked one is whole.
+# attacked layer: no layer, no blob, no name, no staging directory. An untouched image then
+# pulls and runs on the layer shared with the attacked ones, and an index of two platforms
+# (pushed with skopeo --all) pulls and runs as this host's.
 # As root with the tools installed; exits 77 (skipped) otherwise.
 #
 # usage: registry_attack_test.sh SOURCE_DIR BUILD_DIR
@@ -64,6 +65,26 @@ for name, layer in own.items():
         dict(blob(m), mediaType="application/vnd.oci.image.manifest.v1+json")]}))
     open(os.path.join(d, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
     open(os.path.join(tmp, "oci", name + ".layer"), "w").write(sha(layer))
+# An index of two platforms, linux/arm64 listed first: each says which it is.
+d = os.path.join(tmp, "oci", "multi")
+os.makedirs(os.path.join(d, "blobs/sha256"))
+def blob(b):
+    open(os.path.join(d, "blobs/sha256", sha(b)), "wb").write(b)
+    return {"digest": "sha256:" + sha(b), "size": len(b)}
+entries = []
+for arch in ("arm64", "amd64"):
+    layers = [base, tar(lambda t: reg(t, "hello", arch.encode() + b"\n"))]
+    cfg = json.dumps({"architecture": arch, "os": "linux", "config": {"Cmd": ["/bin/sh", "-c", "cat /hello"]},
+                      "rootfs": {"type": "layers", "diff_ids": ["sha256:" + sha(l) for l in layers]}}).encode()
+    m = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "config": dict(blob(cfg), mediaType="application/vnd.oci.image.config.v1+json"),
+                    "layers": [dict(blob(l), mediaType="application/vnd.oci.image.layer.v1.tar") for l in layers]}).encode()
+    entries.append(dict(blob(m), mediaType="application/vnd.oci.image.manifest.v1+json",
+                        platform={"os": "linux", "architecture": arch}))
+idx = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}).encode()
+open(os.path.join(d, "index.json"), "w").write(json.dumps({"schemaVersion": 2, "manifests": [
+    dict(blob(idx), mediaType="application/vnd.oci.image.index.v1+json")]}))
+open(os.path.join(d, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
 EOF
 
 # --- the registry and ljd, in a network namespace of the test's ---
@@ -79,6 +100,7 @@ pids+=($!)
 for _ in $(seq 50); do in_ns curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
 reg=127.0.0.1:$port
 declare -A remote_layer
+in_ns skopeo copy -q --all --dest-tls-verify=false "oci:$tmp/oci/multi" "docker://$reg/multi:1" || { echo "seeding multi failed"; exit 1; }
 for i in digest short dotdot symlink hardlink good; do
   in_ns skopeo copy -q --dest-tls-verify=false "oci:$tmp/oci/$i" "docker://$reg/$i:1" || { echo "seeding $i failed"; exit 1; }
 done
@@ -157,6 +179,13 @@ check "the host's /etc untouched" test ! -e /etc/escaped
 # The store is sound: an untouched image on the same base pulls and runs.
 check "an untouched image pulls" bash -c "'$ljctl' --socket '$sock' pull -q $reg/good:1 | grep -q '^sha256:'"
 check "and runs, on the shared base" test "$(lj run "$reg/good:1" 2>&1)" = hello
+
+# An index (linux/arm64 first, then linux/amd64) resolves to this host's platform.
+check "the registry serves multi:1 as an index" bash -c "in_ns() { nsenter --net=/run/netns/$ljd_netns \"\$@\"; }; in_ns curl -s -H 'Accept: application/vnd.oci.image.index.v1+json' http://$reg/v2/multi/manifests/1 | grep -q '\"arm64\"'"
+check "an index pulls as its linux/$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/') image" \
+  bash -c "'$ljctl' --socket '$sock' pull -q $reg/multi:1 | grep -q '^sha256:' &&
+    '$ljctl' --socket '$sock' images | grep -q '^$reg/multi:1 .* linux/$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/') '"
+check "and runs it" test "$(lj run "$reg/multi:1" 2>&1)" = "$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')"
 
 if [ $failed -ne 0 ]; then echo "--- ljd's log:"; tail -40 "$tmp/ljd.log"; fi
 exit $failed

@@ -362,7 +362,15 @@ Status Images::prepare_create(CreateJail& req, std::vector<ExposedPort>* to_publ
 }
 
 Result<ImagePolicyFacts> Images::policy_facts(const std::string& text) const {
-  auto d = LJ_TRY(find(text));
+  auto found = find(text);
+  if (!found && found.error().errc() == Errc::not_found) {
+    // A jail's image is never fetched behind the caller's back (a pull is a job with progress,
+    // credentials and a registry policy of its own): say how to get it.
+    return fail(Errc::not_found, "image",
+                found.error().message() + " here: pull it first (ljctl pull " + text +
+                    ") or load it (ljctl load FILE)");
+  }
+  auto d = LJ_TRY(std::move(found));
   auto img = LJ_TRY(store_->image(d));
   ImagePolicyFacts f;
   if (text.rfind("sha256:", 0) == 0) {

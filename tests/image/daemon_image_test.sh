@@ -89,6 +89,11 @@ check "the jail's spec is pinned to the digest, the image's user and labels" \
   grep -Eq "^$reg/app:1@sha256:[0-9a-f]{64} www image$" <<<"$spec"
 lj rm "$id" >/dev/null 2>&1
 
+# An image not in the store: not pulled behind the user's back; the error says how to get it.
+out=$(lj run "$reg/never:1" sh 2>&1); rc=$?
+check "run of an image not here: 125, says to pull or load it" exits_saying $rc 125 \
+  "no image \`$reg/never:1\` here: pull it first (ljctl pull $reg/never:1) or load it" "$out"
+
 # rm: refused while a jail runs on the image's last name; allowed when another name remains.
 id=$(lj run -d "$reg/app:1" 'sleep 60' 2>&1)
 code=$(api -o /dev/null -w '%{http_code}' -X DELETE "http://ljd/v1/images/$reg/app:1")

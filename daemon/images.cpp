@@ -6,8 +6,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <set>
 #include <mutex>
+#include <set>
 
 #include "common/fd.hpp"
 #include "common/log.hpp"

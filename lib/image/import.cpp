@@ -326,7 +326,8 @@ bool image_archive_name(std::string_view rel) {
   if (slash == std::string_view::npos && (head.ends_with(".json") || head.ends_with(".tar"))) {
     id = head.substr(0, head.rfind('.'));
   }
-  const bool hex = id.size() == 64 && id.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+  const bool hex =
+      id.size() == 64 && id.find_first_not_of("0123456789abcdef") == std::string_view::npos;
   if (!hex || slash == std::string_view::npos) return hex;
   std::string_view tail = rel.substr(slash + 1);
   return tail.empty() || tail == "layer.tar" || tail == "VERSION" || tail == "json";
@@ -367,7 +368,9 @@ Result<std::string> image_source_kind(const fs::path& source) {
     archive_entry* e = nullptr;
     int r = ::archive_read_next_header(a.get(), &e);
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) return fail(bad(source.string() + ": " + ::archive_error_string(a.get())));
+    if (r < ARCHIVE_WARN) {
+      return fail(bad(source.string() + ": " + ::archive_error_string(a.get())));
+    }
     std::string_view rel = entry_name(::archive_entry_pathname(e));
     if (!image_archive_name(rel)) {
       return fail(bad(source.string() + " holds " + std::string(rel) +

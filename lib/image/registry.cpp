@@ -368,10 +368,12 @@ struct Document {
 
 Result<Document> get_manifest(Client& c, const std::string& ref) {
   // Named as the user wrote it ("app:nope", "app@sha256:..."): the repository is half the answer.
-  const std::string what = "manifest " + c.repository() + (ref.starts_with("sha256:") ? "@" : ":") + ref;
+  const std::string what =
+      "manifest " + c.repository() + (ref.starts_with("sha256:") ? "@" : ":") + ref;
   Response r = LJ_TRY_CTX(what + " on " + c.registry(),
                           c.send("GET", c.repo_url("/manifests/" + ref),
-                                 {"Accept: " + std::string(kAccept)}, nullptr, {}, kMaxDocumentBytes));
+                                 {"Accept: " + std::string(kAccept)}, nullptr, {},
+                                 kMaxDocumentBytes));
   if (r.status != 200) return fail(http_error(c, what, r));
   std::string mt = r.headers["content-type"];
   if (auto semi = mt.find(';'); semi != std::string::npos) mt.resize(semi);

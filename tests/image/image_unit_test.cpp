@@ -409,7 +409,8 @@ TEST(ImageSourceKind, TellsImagesFromRootFilesystems) {
 // `ljctl load rootfs.tar` by mistake: refused before any of its files becomes a blob.
 TEST_F(StoreTest, LoadOfARootFilesystemStoresNothing) {
   write_file(tmp.path() / "rootfs.tar",
-             make_tar({dir("bin"), file("bin/sh", std::string(4096, 'x'), 0755), file("etc/passwd", "root")}));
+             make_tar({dir("bin"), file("bin/sh", std::string(4096, 'x'), 0755),
+                       file("etc/passwd", "root")}));
   auto r = import_images(*store, tmp.path() / "rootfs.tar");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().what().find("not an image"), std::string::npos) << r.error().what();

@@ -64,6 +64,9 @@ std::optional<Response> decide_privileges(Daemon& d, CreateJail& req, const Peer
   Privileges wanted = req.privileges;
   std::optional<std::vector<std::string>> names;
   if (!req.image.empty()) {
+    auto id = d.images->expand_id(req.image);  // an image ID as `ljctl images` shows it
+    if (!id) return field_error(id.error(), "image");
+    req.image = *id;
     auto facts = d.images->policy_facts(req.image);
     if (!facts) return field_error(facts.error(), "image");
     wanted.merge(facts->declared);

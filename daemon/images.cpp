@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <set>
 
 #include "common/fd.hpp"
 #include "common/log.hpp"
@@ -268,13 +269,35 @@ Result<json> Images::list() {
   return arr;
 }
 
-Result<json> Images::inspect(const std::string& text) {
+Result<std::string> Images::expand_id(const std::string& text) const {
+  if (text.size() < 4 || text.size() > 64 ||
+      text.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return text;
+  }
+  LJ_TRY(usable());
+  auto refs = LJ_TRY(store_->refs());
+  if (auto ref = image::Reference::parse(text); ref && refs.count(ref->str())) return text;
+  std::set<std::string> hits;
+  for (const auto& [r, d] : refs) {
+    if (d.hex().starts_with(text)) hits.insert(d.str());
+  }
+  if (hits.size() > 1) {
+    return fail(Errc::invalid_argument, "image",
+                "image ID " + text + " is ambiguous: " + std::to_string(hits.size()) +
+                    " images begin with it; give more digits");
+  }
+  return hits.empty() ? text : *hits.begin();
+}
+
+Result<json> Images::inspect(const std::string& text_in) {
+  const std::string text = LJ_TRY(expand_id(text_in));
   auto d = LJ_TRY(find(text));
   return image_json(d, LJ_TRY(store_->refs()));
 }
 
 Result<json> Images::tag(const std::string& source, const std::string& target, Uid uid) {
-  auto d = LJ_TRY(find(source));
+  const std::string id = LJ_TRY(expand_id(source));
+  auto d = LJ_TRY(find(id));
   LJ_TRY(store_->read_manifest(d));  // a digest that names a layer blob is not an image
   auto ref = LJ_TRY(image::Reference::parse(target));
   if (ref.digest) {
@@ -287,23 +310,31 @@ Result<json> Images::tag(const std::string& source, const std::string& target, U
   return inspect(ref.str());
 }
 
-Result<json> Images::remove(const std::string& text, Uid uid) {
-  if (text.rfind("sha256:", 0) == 0) {
-    return fail(Errc::invalid_argument, "image",
-                "name the reference to remove; a digest's content goes with prune");
-  }
-  auto ref = LJ_TRY(image::Reference::parse(text));
-  auto d = LJ_TRY(find(ref.str()));
+Result<json> Images::remove(const std::string& text_in, Uid uid) {
+  const std::string text = LJ_TRY(expand_id(text_in));
+  const bool by_id = text.rfind("sha256:", 0) == 0;
+  const std::string key = by_id ? text : LJ_TRY(image::Reference::parse(text)).str();
+  auto d = LJ_TRY(find(key));
   auto refs = LJ_TRY(store_->refs());
   json cur = LJ_TRY(image_json(d, refs));
-  std::size_t names = cur["references"].size();
-  if (names <= 1 && cur["in_use"].get<bool>()) {
-    return fail(Errc::conflict, "image",
-                "image `" + ref.str() + "` is used by a running jail (its last name)");
+  std::vector<std::string> names;  // what goes: the one name, or (by ID) every name
+  if (by_id) {
+    for (const auto& n : cur["references"]) names.push_back(n.get<std::string>());
+    if (names.empty()) {
+      return fail(Errc::not_found, "image",
+                  "image " + text + " has no name to remove; `image prune` removes its content");
+    }
+  } else {
+    names.push_back(key);
   }
-  LJ_TRY(store_->remove_ref(ref.str()));
-  LJ_TRY(d_.emit(d_.idx.append_event("image.removed", ref.str(), uid,
-                                     json{{"id", d.str()}}.dump())));
+  if (names.size() >= cur["references"].size() && cur["in_use"].get<bool>()) {
+    return fail(Errc::conflict, "image",
+                "image `" + names.front() + "` is used by a running jail (its last name)");
+  }
+  for (const auto& n : names) {
+    LJ_TRY(store_->remove_ref(n));
+    LJ_TRY(d_.emit(d_.idx.append_event("image.removed", n, uid, json{{"id", d.str()}}.dump())));
+  }
   cur["removed"] = true;
   return cur;
 }
@@ -331,7 +362,15 @@ Status Images::prepare_create(CreateJail& req, std::vector<ExposedPort>* to_publ
 }
 
 Result<ImagePolicyFacts> Images::policy_facts(const std::string& text) const {
-  auto d = LJ_TRY(find(text));
+  auto found = find(text);
+  if (!found && found.error().errc() == Errc::not_found) {
+    // A jail's image is never fetched behind the caller's back (a pull is a job with progress,
+    // credentials and a registry policy of its own): say how to get it.
+    return fail(Errc::not_found, "image",
+                found.error().message() + " here: pull it first (ljctl pull " + text +
+                    ") or load it (ljctl load FILE)");
+  }
+  auto d = LJ_TRY(std::move(found));
   auto img = LJ_TRY(store_->image(d));
   ImagePolicyFacts f;
   if (text.rfind("sha256:", 0) == 0) {
@@ -674,6 +713,9 @@ void Images::save(SaveRequest req, Uid uid, JsonDone done) {
   if (req.destination.empty() || req.destination.front() != '/') {
     return done(fail(Errc::invalid_argument, "image", "destination must be an absolute path"));
   }
+  auto id = expand_id(req.reference);
+  if (!id) return done(tl::unexpected(id.error()));
+  req.reference = *id;
   auto manifest = find(req.reference);
   if (!manifest) return done(tl::unexpected(manifest.error()));
   std::string name;
@@ -739,6 +781,9 @@ Result<json> Images::logout(const std::string& registry, Uid uid) {
 }
 
 void Images::push(PushRequest req, Uid uid, JsonDone done) {
+  auto id = expand_id(req.reference);
+  if (!id) return done(tl::unexpected(id.error()));
+  req.reference = *id;
   auto manifest = find(req.reference);
   if (!manifest) return done(tl::unexpected(manifest.error()));
   auto dest = image::Reference::parse(req.destination.empty() ? req.reference : req.destination);

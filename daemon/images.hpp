@@ -98,10 +98,16 @@ class Images {
 
   // ---- images ----
   Result<nlohmann::json> list();
-  // `text`: a reference, or a manifest digest "sha256:...".
+  // An image ID as `ljctl images` shows it (docker's habit: 4 to 64 hex digits that begin the
+  // manifest digest of a named image) -> "sha256:<hex>"; a stored name spelled the same wins,
+  // two images that begin so are a 400; any other text is returned as it is. The calls below
+  // that take `text` (and a jail's `image`) take it through this.
+  Result<std::string> expand_id(const std::string& text) const;
+  // `text`: a reference, an image ID, or a manifest digest "sha256:...".
   Result<nlohmann::json> inspect(const std::string& text);
   Result<nlohmann::json> tag(const std::string& source, const std::string& target, Uid uid);
-  // Removes the name; 409 when it is the last name of an image a live jail stands on.
+  // Removes the name (an ID or a digest: every name of the image, as docker rmi ID does); 409
+  // when an image a live jail stands on would lose its last name.
   Result<nlohmann::json> remove(const std::string& text, Uid uid);
   // Removes every blob and layer that no name and no live jail uses; 409 while a job runs.
   Result<nlohmann::json> prune(Uid uid);

@@ -13,6 +13,7 @@
 #include "daemon/images.hpp"
 #include "daemon/jails.hpp"
 #include "daemon/wire.hpp"
+#include "image/import.hpp"
 #include "overlay/fs_ops.hpp"
 #include "overlay/world_import.hpp"
 
@@ -171,6 +172,13 @@ void Resources::import_world(const std::string& name, const std::string& source,
   }
   if (::access(source.c_str(), R_OK) != 0) {
     return done(fail_errno("world", "source " + source));
+  }
+  // An image holds no tree: say so before making a record that could only fail (issue 16's
+  // first report: "no usable /bin/sh" and a `failed` world left behind). A few reads.
+  if (auto kind = image::image_source_kind(source)) {
+    return done(fail(Errc::invalid_argument, "world",
+                     source + " is " + *kind + ", not a root filesystem: load it as an image (" +
+                         "ljctl load " + source + ") and run that (ljctl run IMAGE)"));
   }
   if (is_dir(d_.catalog.root().world_dir(*wn))) {
     return done(fail(Errc::exists, "world", "world `" + name + "` exists"));

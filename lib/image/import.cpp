@@ -312,12 +312,90 @@ Result<std::vector<std::pair<std::string, Digest>>> import_docker(const Store& s
   return out;
 }
 
+// A name an OCI archive or a docker archive holds (relative, no "./" or trailing slash):
+// oci-layout, index.json, blobs/..., manifest.json, repositories, and docker save's
+// <id>.json, <id>.tar, <id>/{layer.tar,VERSION,json} (<id>: 64 hex digits).
+bool image_archive_name(std::string_view rel) {
+  if (rel.empty() || rel == "oci-layout" || rel == "index.json" || rel == "manifest.json" ||
+      rel == "repositories" || rel == "blobs" || rel.starts_with("blobs/")) {
+    return true;
+  }
+  const auto slash = rel.find('/');
+  std::string_view head = rel.substr(0, slash);
+  std::string_view id = head;
+  if (slash == std::string_view::npos && (head.ends_with(".json") || head.ends_with(".tar"))) {
+    id = head.substr(0, head.rfind('.'));
+  }
+  const bool hex =
+      id.size() == 64 && id.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+  if (!hex || slash == std::string_view::npos) return hex;
+  std::string_view tail = rel.substr(slash + 1);
+  return tail.empty() || tail == "layer.tar" || tail == "VERSION" || tail == "json";
+}
+
+// An archive entry's name as image_archive_name takes it: "./blobs/sha256/" -> "blobs/sha256".
+std::string_view entry_name(std::string_view p) {
+  while (p.starts_with("./")) p.remove_prefix(2);
+  while (p.starts_with("/")) p.remove_prefix(1);
+  while (p.ends_with("/")) p.remove_suffix(1);
+  return p == "." ? std::string_view() : p;
+}
+
+constexpr std::string_view kWorldHint =
+    "a root filesystem is imported as a world (ljctl world import NAME FILE)";
+
 }  // namespace
+
+Result<std::string> image_source_kind(const fs::path& source) {
+  struct stat st {};
+  if (::stat(source.c_str(), &st) != 0) return fail_errno("image", "stat " + source.string());
+  if (S_ISDIR(st.st_mode)) {
+    struct stat f {};
+    if (::lstat((source / "oci-layout").c_str(), &f) == 0 && S_ISREG(f.st_mode)) {
+      return std::string("an OCI image layout");
+    }
+    return fail(bad(source.string() + " is a directory without oci-layout: not an OCI image " +
+                    "layout; " + std::string(kWorldHint)));
+  }
+  std::unique_ptr<archive, ArchiveFree> a(::archive_read_new());
+  ::archive_read_support_filter_all(a.get());
+  ::archive_read_support_format_tar(a.get());
+  if (::archive_read_open_filename(a.get(), source.c_str(), 64 * 1024) != ARCHIVE_OK) {
+    return fail(bad(source.string() + ": " + ::archive_error_string(a.get())));
+  }
+  bool layout = false, docker = false;
+  for (;;) {
+    archive_entry* e = nullptr;
+    int r = ::archive_read_next_header(a.get(), &e);
+    if (r == ARCHIVE_EOF) break;
+    if (r < ARCHIVE_WARN) {
+      return fail(bad(source.string() + ": " + ::archive_error_string(a.get())));
+    }
+    std::string_view rel = entry_name(::archive_entry_pathname(e));
+    if (!image_archive_name(rel)) {
+      return fail(bad(source.string() + " holds " + std::string(rel) +
+                      ", which no OCI or docker archive holds: not an image; " +
+                      std::string(kWorldHint)));
+    }
+    layout = layout || rel == "oci-layout";
+    docker = docker || rel == "manifest.json";
+    // Skipping a compressed tar's data means decompressing it: judge by the first name.
+    if (!rel.empty() && ::archive_filter_code(a.get(), 0) != ARCHIVE_FILTER_NONE) {
+      return std::string("an image archive");
+    }
+  }
+  if (layout) return std::string("an OCI archive");
+  if (docker) return std::string("a docker archive");
+  return fail(bad(source.string() +
+                  " is neither an OCI archive (oci-layout, index.json) nor a docker archive "
+                  "(manifest.json)"));
+}
 
 Result<std::vector<ImportedImage>> import_images(const Store& store, const fs::path& source,
                                                  const ImportOptions& options) {
   std::optional<std::string> name;
   if (options.name) name = LJ_TRY(Reference::parse(*options.name)).str();
+  LJ_TRY(image_source_kind(source));  // nothing stored for what is not an image
   struct stat st {};
   if (::stat(source.c_str(), &st) != 0) return fail_errno("image", "stat " + source.string());
 
@@ -325,9 +403,6 @@ Result<std::vector<ImportedImage>> import_images(const Store& store, const fs::p
   std::vector<std::pair<std::string, Digest>> found;
   if (S_ISDIR(st.st_mode)) {
     src = std::make_unique<DirSource>(store, source);
-    if (!src->has("oci-layout")) {
-      return fail(bad(source.string() + " is a directory without oci-layout: not an OCI image layout"));
-    }
     found = LJ_TRY_CTX(source.string(), import_layout(store, *src, options));
   } else {
     auto tar = std::make_unique<TarSource>(store);

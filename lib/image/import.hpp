@@ -41,7 +41,18 @@ struct ImportedImage {
   std::size_t layers = 0;
 };
 
+// What kind of image `source` is: "an OCI image layout" (a directory with oci-layout), "an OCI
+// archive" or "a docker archive" (a tar holding oci-layout, else manifest.json), "an image
+// archive" (a compressed tar whose first entry is one an image archive has). Otherwise an
+// Errc::invalid_argument saying why not, naming the first entry no image archive has (a root
+// filesystem's tar fails at its first entry or two) and that a root filesystem is a world's.
+// Reads names only: an uncompressed tar's file data is skipped by seeking, and a compressed one
+// is judged by its first entry, so the answer costs a few reads whatever the size; callers that
+// take trees (world imports) use it to refuse an image before making anything.
+Result<std::string> image_source_kind(const std::filesystem::path& source);
+
 // Imports every image of `source` (for an OCI layout with several manifests, each of them).
+// A source image_source_kind refuses is refused before anything is stored.
 Result<std::vector<ImportedImage>> import_images(const Store& store,
                                                  const std::filesystem::path& source,
                                                  const ImportOptions& options = {});

@@ -150,6 +150,7 @@ class Client {
     return scheme_ + "://" + ref_.registry + path;
   }
   const std::string& registry() const { return ref_.registry; }
+  const std::string& repository() const { return ref_.repository; }
 
  private:
   Status choose_scheme() {
@@ -366,9 +367,14 @@ struct Document {
 };
 
 Result<Document> get_manifest(Client& c, const std::string& ref) {
-  Response r = LJ_TRY(c.send("GET", c.repo_url("/manifests/" + ref),
-                             {"Accept: " + std::string(kAccept)}, nullptr, {}, kMaxDocumentBytes));
-  if (r.status != 200) return fail(http_error(c, "manifest " + ref, r));
+  // Named as the user wrote it ("app:nope", "app@sha256:..."): the repository is half the answer.
+  const std::string what =
+      "manifest " + c.repository() + (ref.starts_with("sha256:") ? "@" : ":") + ref;
+  Response r = LJ_TRY_CTX(what + " on " + c.registry(),
+                          c.send("GET", c.repo_url("/manifests/" + ref),
+                                 {"Accept: " + std::string(kAccept)}, nullptr, {},
+                                 kMaxDocumentBytes));
+  if (r.status != 200) return fail(http_error(c, what, r));
   std::string mt = r.headers["content-type"];
   if (auto semi = mt.find(';'); semi != std::string::npos) mt.resize(semi);
   return Document{std::move(r.body), mt};
@@ -537,7 +543,15 @@ Result<PullResult> pull(const Store& store, const Reference& ref, const Registry
       p.done = done;
       progress(p);
     }, &unpacker));
-    staged.push_back(LJ_TRY_CTX(ref.str(), unpacker.finish()));
+    auto layer = unpacker.finish();
+    if (!layer) {
+      // Its bytes matched the digest but the unpacker refused them (an entry climbing out, a
+      // device the policy refuses): the blob is useless to any image, so it goes too rather
+      // than wait for prune (and no later pull takes it for a layer already here).
+      ::unlink(store.blob_path(l.digest).c_str());
+      return fail(std::move(layer).error().context(ref.str()));
+    }
+    staged.push_back(std::move(*layer));
     staged_index.push_back(i);
     ++out.fetched;
     out.bytes_fetched += static_cast<std::uint64_t>(l.size);

@@ -61,6 +61,7 @@ start_ljd
 lj() { "$ljctl" --socket "$sock" "$@"; }
 api() { curl -s --unix-socket "$sock" "$@"; }
 layers() { ls "$root/images/layers/sha256" 2>/dev/null | wc -l; }
+exits_saying() { [ "$1" -eq "$2" ] && grep -qF "$3" <<<"$4"; }  # RC EXPECTED TEXT OUTPUT
 
 out=$(lj pull "$reg/bb:1" 2>"$tmp/bb.progress")
 check "ljctl pull bb" grep -q "^$reg/bb:1 sha256:" <<<"$out"
@@ -88,6 +89,11 @@ check "the jail's spec is pinned to the digest, the image's user and labels" \
   grep -Eq "^$reg/app:1@sha256:[0-9a-f]{64} www image$" <<<"$spec"
 lj rm "$id" >/dev/null 2>&1
 
+# An image not in the store: not pulled behind the user's back; the error says how to get it.
+out=$(lj run "$reg/never:1" sh 2>&1); rc=$?
+check "run of an image not here: 125, says to pull or load it" exits_saying $rc 125 \
+  "no image \`$reg/never:1\` here: pull it first (ljctl pull $reg/never:1) or load it" "$out"
+
 # rm: refused while a jail runs on the image's last name; allowed when another name remains.
 id=$(lj run -d "$reg/app:1" 'sleep 60' 2>&1)
 code=$(api -o /dev/null -w '%{http_code}' -X DELETE "http://ljd/v1/images/$reg/app:1")
@@ -96,6 +102,36 @@ check "ljctl image rm says why" bash -c "'$ljctl' --socket '$sock' image rm $reg
 lj tag "$reg/app:1" local/app:copy >/dev/null
 check "rm with another name left: allowed" lj image rm "$reg/app:1"
 lj kill "$id" >/dev/null 2>&1; lj rm -f "$id" >/dev/null 2>&1
+
+# The ID `ljctl images` shows names the image, as in docker: inspect, tag, run, and rm (every
+# name; refused while a jail runs on it); too short or matching nothing: not found.
+short=$(lj images | awk -v r="$reg/bb:1" '$1 == r { print $2 }')
+check "ljctl images shows a 12-digit ID" grep -Eqx '[0-9a-f]{12}' <<<"$short"
+check "inspect by ID" bash -c "'$ljctl' --socket '$sock' image inspect $short | grep -q '\"$reg/bb:1\"'"
+lj tag "$short" local/bb:byid >/dev/null
+check "tag by ID" bash -c "'$ljctl' --socket '$sock' images | grep -q '^docker.io/local/bb:byid '"
+check "run --image ID" test "$(lj run --image "$short" sh -c 'echo byid' 2>&1)" = byid
+id=$(lj run -d --image "$short" sh -c 'sleep 60' 2>&1)
+out=$(lj image rm "$short" 2>&1); rc=$?
+check "rm by ID while a jail runs on it: 125, says why" exits_saying $rc 125 "used by a running jail" "$out"
+lj kill "$id" >/dev/null 2>&1; lj rm -f "$id" >/dev/null 2>&1
+check "rm by ID removes every name" bash -c "lj() { '$ljctl' --socket '$sock' \"\$@\"; }; lj image rm $short >/dev/null &&
+  ! lj images | grep -q ' $short ' && ! lj image inspect $reg/bb:1 >/dev/null 2>&1"
+check "an ID matching nothing is not found" bash -c "! '$ljctl' --socket '$sock' image inspect 0000ffff 2>/dev/null"
+lj pull "$reg/bb:1" >/dev/null 2>&1
+
+# Issue 16's first report: a `podman save --format oci-archive` file given to a world import. It
+# is refused before anything is made, pointing at load; a root filesystem's tar given to load
+# is refused the other way round, nothing stored.
+out=$(lj world import oci "$tmp/bb-oci.tar" 2>&1); rc=$?
+check "world import of an OCI archive: exit 125, says to load it" exits_saying $rc 125 \
+  "is an OCI archive, not a root filesystem: load it as an image (ljctl load $tmp/bb-oci.tar)" "$out"
+check "... and leaves no world behind" bash -c "! '$ljctl' --socket '$sock' worlds | grep -q '^oci '"
+nblobs=$(ls "$root/images/blobs/sha256" | wc -l)
+out=$(lj load "$tmp/bb.tar" 2>&1); rc=$?
+check "load of a root filesystem's tar: exit 1, says it is a world's" exits_saying $rc 1 \
+  "not an image; a root filesystem is imported as a world" "$out"
+check "... and stores nothing" test "$(ls "$root/images/blobs/sha256" | wc -l)" -eq "$nblobs"
 
 # load: an OCI archive on the host.
 out=$(lj load "$tmp/bb-oci.tar" --name local/bb:loaded 2>/dev/null)
@@ -109,7 +145,8 @@ check "ljctl push: skopeo reads back the same manifest" test "$pushed" = "$diges
 
 # A failed pull is a failed job, with the registry's error.
 lj pull "$reg/app:nope" >/dev/null 2>"$tmp/err"; rc=$?
-check "pull of a missing tag: exit 1, MANIFEST_UNKNOWN" bash -c "[ $rc -eq 1 ] && grep -q MANIFEST_UNKNOWN $tmp/err"
+check "pull of a missing tag: exit 1, MANIFEST_UNKNOWN naming the repository and tag" \
+  exits_saying $rc 1 "manifest app:nope on $reg: HTTP 404 (MANIFEST_UNKNOWN" "$(cat "$tmp/err")"
 
 # kill -9 of ljd during a pull (crash point image.fetching: the 3rd progress report of a layer
 # being fetched): the job is failed at the next start; nothing half-stored.

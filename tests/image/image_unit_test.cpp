@@ -367,5 +367,55 @@ TEST_F(StoreTest, WrongPlatformRefused) {
   EXPECT_NE(r.error().what().find("linux/s390x"), std::string::npos) << r.error().what();
 }
 
+// Issue 16's first report: a `podman save --format oci-archive` file given to a world import.
+// Callers that take trees ask what a source is before making anything; a root filesystem's tar
+// is told apart by its first entries, an image by the names image archives hold.
+TEST(ImageSourceKind, TellsImagesFromRootFilesystems) {
+  TempDir tmp;
+  auto img = build_image({make_tar({file("a", "1")})}, host_platform().architecture);
+  const std::string hex = Digest::of(img.config).hex();
+  std::vector<Entry> oci = {dir("blobs/"), dir("blobs/sha256/"),
+                            file("blobs/sha256/" + hex, img.config), file("index.json", "{}"),
+                            file("oci-layout", "{}")};
+  std::vector<Entry> docker = {file(hex + ".tar", "layer"), file(hex + ".json", "{}"),
+                               sym(hex + "/layer.tar", "../" + hex + ".tar"),
+                               file(hex + "/VERSION", "1.0"), file("manifest.json", "[]"),
+                               file("repositories", "{}")};
+  std::vector<Entry> rootfs = {dir("./"), dir("./bin"), file("./bin/sh", "x", 0755),
+                               file("./manifest.json", "[]")};
+  write_file(tmp.path() / "oci.tar", make_tar(oci));
+  write_file(tmp.path() / "docker.tar", make_tar(docker));
+  write_file(tmp.path() / "docker.tar.gz", make_tar(docker, true));
+  write_file(tmp.path() / "rootfs.tar", make_tar(rootfs));
+  write_file(tmp.path() / "rootfs.tar.gz", make_tar(rootfs, true));
+  write_layout(tmp.path() / "layout", img);
+  fs::create_directories(tmp.path() / "tree/bin");
+
+  auto kind = [&](const char* f) { return image_source_kind(tmp.path() / f); };
+  EXPECT_EQ(kind("oci.tar").value_or("?"), "an OCI archive");
+  EXPECT_EQ(kind("docker.tar").value_or("?"), "a docker archive");
+  EXPECT_EQ(kind("docker.tar.gz").value_or("?"), "an image archive");
+  EXPECT_EQ(kind("layout").value_or("?"), "an OCI image layout");
+  for (const char* f : {"rootfs.tar", "rootfs.tar.gz", "tree"}) {
+    auto r = kind(f);
+    ASSERT_FALSE(r) << f;
+    EXPECT_EQ(r.error().errc(), Errc::invalid_argument);
+    EXPECT_NE(r.error().what().find("world import"), std::string::npos) << r.error().what();
+  }
+  EXPECT_NE(kind("rootfs.tar").error().what().find("holds bin,"), std::string::npos)
+      << kind("rootfs.tar").error().what();
+}
+
+// `ljctl load rootfs.tar` by mistake: refused before any of its files becomes a blob.
+TEST_F(StoreTest, LoadOfARootFilesystemStoresNothing) {
+  write_file(tmp.path() / "rootfs.tar",
+             make_tar({dir("bin"), file("bin/sh", std::string(4096, 'x'), 0755),
+                       file("etc/passwd", "root")}));
+  auto r = import_images(*store, tmp.path() / "rootfs.tar");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().what().find("not an image"), std::string::npos) << r.error().what();
+  expect_nothing_stored();
+}
+
 }  // namespace
 }  // namespace lj::image

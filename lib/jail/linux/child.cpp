@@ -65,6 +65,12 @@ bool init_forwards(int sig) {
 
 namespace {
 
+// The process's name, by the raw system call: a sanitized build intercepts prctl(PR_SET_NAME) to
+// name its thread under the sanitizer's thread-registry lock, which a copy made by clone while
+// another thread held it waits on for ever (JailTest.JailsAliveTogetherShareALoopbackOnlySysfs
+// hung so in the sanitized suite).
+void set_name(const char* name) { ::syscall(SYS_prctl, PR_SET_NAME, name, 0, 0, 0); }
+
 void copy(char* dst, std::size_t cap, const char* src) {
   std::size_t i = 0;
   for (; src && src[i] && i + 1 < cap; ++i) dst[i] = src[i];
@@ -645,7 +651,7 @@ void exec_monitor_main(const ChildPlan& p) noexcept {
   // A copy of the daemon until its exec: closed to ptrace and /proc/PID/mem. In the daemon's own
   // memory the flag is the daemon's, which the backend holds at 0 meanwhile (exec.cpp).
   if (!p.shares_daemon_memory) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  ::prctl(PR_SET_NAME, "lj-exec", 0, 0, 0);
+  set_name("lj-exec");
   // Not the cgroup namespace yet: clone3 CLONE_INTO_CGROUP checks that the common ancestor of
   // our cgroup (the daemon's) and the jail's is visible from the caller's cgroup namespace
   // (cgroup_procs_write_permission), which the jail's is not.
@@ -744,7 +750,7 @@ void child_main(const ChildPlan& p) noexcept {
   // daemon's address space the flag would be the daemon's (it belongs to the mm): lj-init sets it
   // after its exec, before the command, the first process of the jail, is let go.
   if (!p.shares_daemon_memory) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  ::prctl(PR_SET_NAME, "lj-init", 0, 0, 0);
+  set_name("lj-init");
   if (p.subreaper && ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
     die(kSlotError, "prctl PR_SET_CHILD_SUBREAPER", errno, "");
 

@@ -112,6 +112,18 @@ Result<std::vector<Hook>> hooks_of(const json& list, const std::string& where) {
   return out;
 }
 
+// The hooks the runtime itself runs (prestart, createRuntime, poststart, poststop) of a config's
+// "hooks" object: parse_config's and runtime_hooks_of's one reading of them.
+Result<Hooks> runtime_hooks(const json& h) {
+  Hooks out;
+  for (auto [key, into] : {std::pair{"prestart", &out.prestart},
+                           std::pair{"createRuntime", &out.create_runtime},
+                           std::pair{"poststart", &out.poststart},
+                           std::pair{"poststop", &out.poststop}})
+    if (h.contains(key)) *into = LJ_TRY(hooks_of(h[key], std::string("hooks.") + key));
+  return out;
+}
+
 // The engine's own /dev, /proc, /sys and their sub-mounts: a config's mount of the same kind
 // there is honoured by the engine's (docs/oci.md); a bind there is bound over it.
 bool engine_mount(const std::string& dst, const std::string& type) {
@@ -793,13 +805,7 @@ Result<Bundle> parse(const json& c, const std::filesystem::path& dir, const std:
       s.process.create_hooks.hooks = LJ_TRY(hooks_of(h["createContainer"], "hooks.createContainer"));
     if (h.contains("startContainer"))
       s.process.start_hooks.hooks = LJ_TRY(hooks_of(h["startContainer"], "hooks.startContainer"));
-    if (h.contains("prestart")) b.hooks.prestart = LJ_TRY(hooks_of(h["prestart"], "hooks.prestart"));
-    if (h.contains("createRuntime"))
-      b.hooks.create_runtime = LJ_TRY(hooks_of(h["createRuntime"], "hooks.createRuntime"));
-    if (h.contains("poststart"))
-      b.hooks.poststart = LJ_TRY(hooks_of(h["poststart"], "hooks.poststart"));
-    if (h.contains("poststop"))
-      b.hooks.poststop = LJ_TRY(hooks_of(h["poststop"], "hooks.poststop"));
+    b.hooks = LJ_TRY(runtime_hooks(h));
   }
   if (c.contains("annotations"))
     b.annotations = c["annotations"].get<std::map<std::string, std::string>>();
@@ -904,15 +910,8 @@ Result<Bundle> parse_config(const std::string& text, const std::filesystem::path
 Result<Hooks> runtime_hooks_of(const std::string& text) {
   try {
     const json c = json::parse(text);
-    Hooks out;
-    if (!c.contains("hooks")) return out;
-    const json& h = c["hooks"];
-    for (auto [key, into] : {std::pair{"prestart", &out.prestart},
-                             std::pair{"createRuntime", &out.create_runtime},
-                             std::pair{"poststart", &out.poststart},
-                             std::pair{"poststop", &out.poststop}})
-      if (h.contains(key)) *into = LJ_TRY(hooks_of(h[key], std::string("hooks.") + key));
-    return out;
+    if (!c.contains("hooks")) return Hooks{};
+    return runtime_hooks(c["hooks"]);
   } catch (const json::exception& e) {
     return bad(std::string("config.json: ") + e.what());
   }

@@ -32,8 +32,10 @@ image=localhost/ljoci-bench-$$:latest
 ctrd_pid=
 crun_ns_pid=
 podman_image=
+state_mounted=
 cleanup() {
   [ -n "$crun_ns_pid" ] && { kill "$crun_ns_pid" 2>/dev/null; wait "$crun_ns_pid" 2>/dev/null; }
+  [ -n "$state_mounted" ] && umount "$work/state"
   [ -n "$podman_image" ] && podman rmi -f "$image" >/dev/null 2>&1
   if [ -n "$ctrd_pid" ]; then
     kill "$ctrd_pid" 2>/dev/null; wait "$ctrd_pid" 2>/dev/null
@@ -43,6 +45,14 @@ cleanup() {
 }
 trap cleanup EXIT
 b=$work/bundle
+# The runtimes' state roots on a tmpfs, as their default roots (/run/runc, /run/crun, /run/ljoci)
+# are on an ordinary host: here /run is on the root file system, ext4 mounted `discard`, where
+# removing a directory waits for a synchronous discard (~4 ms: docs/oci.md, What was cut), which
+# crun and runc pay per container (a directory each) and ljoci does not (files): that was a
+# difference of this host's, not of the runtimes. Mounted before crun's namespace is made, which
+# takes a copy of it.
+mkdir -p "$work/state"
+mount -t tmpfs -o mode=0700,size=64m ljoci-bench-state "$work/state" && state_mounted=1
 mkdir -p $b/rootfs/bin $b/rootfs/proc $b/rootfs/dev $b/rootfs/sys $b/rootfs/tmp $b/rootfs/etc
 cp "$busybox" $b/rootfs/bin/busybox
 ln -s busybox $b/rootfs/bin/true
@@ -63,11 +73,11 @@ add() { names+=("$1"); cmd[$1]=$2; }
 for r in ljoci runc crun; do
   bin=$ljoci; [ $r = ljoci ] || bin=$(command -v $r || true)
   [ -n "$bin" ] || continue
-  run="$bin --root $work/state-$r run --bundle $b bench-$r-@"
+  run="$bin --root $work/state/$r run --bundle $b bench-$r-@"
   wrapper=
   if [ $r = crun ]; then
-    out=$($bin --root $work/state-crun run --bundle $b bench-crun-probe 2>&1 </dev/null)
-    $bin --root $work/state-crun delete --force bench-crun-probe >/dev/null 2>&1
+    out=$($bin --root $work/state/crun run --bundle $b bench-crun-probe 2>&1 </dev/null)
+    $bin --root $work/state/crun delete --force bench-crun-probe >/dev/null 2>&1
     if [[ $out == *"hybrid mode not supported"* ]]; then
       unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && exec sleep infinity' &
       crun_ns_pid=$!
@@ -133,7 +143,7 @@ for r in $(seq 1 "$rounds"); do
     else
       echo fail >> "$work/$name.fail"
       case $name in
-        ljoci|runc|crun) ${c% --root *} --root "$work/state-$name" delete --force "bench-$name-$r" >/dev/null 2>&1 ;;
+        ljoci|runc|crun) ${c% --root *} --root "$work/state/$name" delete --force "bench-$name-$r" >/dev/null 2>&1 ;;
       esac
     fi
   done

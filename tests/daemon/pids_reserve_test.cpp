@@ -110,7 +110,7 @@ class OwnPidsCgroup {
   std::string why_;
 };
 
-// Starts `ljd` in `cg`, with a busybox world "bb"; false (with a failure or a skip recorded) when
+// Starts `ljd` in `cg`, with a busybox world "bb"; *ok false (a failure or a skip recorded) when
 // it cannot.
 void start_in(LjdProcess& ljd, const OwnPidsCgroup& cg, bool* ok) {
   *ok = false;

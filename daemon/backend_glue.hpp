@@ -11,7 +11,7 @@
 
 namespace lj::daemon {
 // The backend of this root: its per-jail state in <root>/.ljd, its jails' cgroups in the root's
-// own scope (cgroup_scope_of) capped at jails_pids_max (BackendOptions).
+// own scope (cgroup_scope_of), all scopes together capped at jails_pids_max (BackendOptions).
 Result<std::unique_ptr<jail::Backend>> open_backend(const Config& cfg);
 // "scope-" and 16 hex digits of a hash of the root's absolute path: stable across restarts, one
 // per root (the root lock keeps it to one ljd).

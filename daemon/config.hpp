@@ -32,10 +32,10 @@ struct Config {
   std::uint32_t default_cpu_percent = 0;
   std::uint64_t default_nofile = 0;
   std::uint64_t default_timeout_s = 0;
-  // Pids all jails and builds of this ljd together may hold (Linux: the pids.max of the root's
-  // cgroup scope), so that however many jails fork, ljd and the host keep some. nullopt: "auto",
-  // the host's pid_max (or threads-max, the lower) less a reserve of an eighth, at least 1,024;
-  // 0: no cap.
+  // Pids all jails and builds of the host's ljds together may hold (Linux: the pids.max of the
+  // "ljd" cgroup every root's scope sits under; the last ljd to start sets it), so that however
+  // many jails fork, the ljds and the host keep some. nullopt: "auto", the host's pid_max (or
+  // threads-max, the lower) less a reserve of an eighth, at least 1,024; 0: none set.
   std::optional<std::uint64_t> jails_pids_max;
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_header_bytes = 16 << 10;

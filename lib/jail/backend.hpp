@@ -191,12 +191,14 @@ struct BackendOptions {
   // own mount namespace.
   std::filesystem::path state_dir;
   // Linux: the jails' cgroups go into a scope of their own, <base>/<cgroup_scope> (a name
-  // "scope-..."; empty: the base itself, shared with every other process), which present() lists
-  // and whose pids.max is jails_pids_max: all the scope's jails together cannot take more pids
-  // than that, whatever each one's own limit, so the host keeps the rest. 0: no cap; nullopt:
-  // "auto", the host's pid_max (or threads-max, the lower) less a reserve of an eighth, at least
-  // 1,024 (host_jails_pids_max). ljd: one scope per root. FreeBSD: the scope is state_dir;
-  // jails_pids_max is not enforced there (rctl limits each jail; see docs/security.md).
+  // "scope-..."; empty: the base itself, shared with every other process), which present() lists.
+  // jails_pids_max is written, when the scope is made, as the pids.max of the base, the "ljd"
+  // cgroup every scope sits under: all jails of every daemon there together cannot take more
+  // pids than that, whatever each one's own limit, so the host keeps the rest; the last backend
+  // to make its scope sets it. 0: not written; nullopt: "auto", the host's pid_max (or
+  // threads-max, the lower) less a reserve of an eighth, at least 1,024 (auto_jails_pids_max),
+  // the same for every daemon of a host. ljd: one scope per root. FreeBSD: the scope is
+  // state_dir; jails_pids_max is not enforced there (rctl limits each jail; see docs/security.md).
   std::string cgroup_scope;
   std::optional<std::uint64_t> jails_pids_max = 0;
   // FreeBSD: every jail's /dev is a devfs filtered by devfs_ruleset, one the host loaded from

@@ -433,6 +433,14 @@ Status write_rt(const std::string& dir, std::uint64_t period_us, std::int64_t ru
   return {};
 }
 
+// CgroupScope::pids_max, on the base: the parent every daemon's scope (and ljspawn's and
+// ljbuild's jails) sits under, so that the kernel bounds them all together. On a scope it bounded
+// one root's jails only, and two ljds on two roots each had the whole (issue 17).
+Status cap_jails(const std::string& base, std::uint64_t pids_max) {
+  if (!pids_max) return {};
+  return write_file(base + "/pids.max", std::to_string(pids_max));
+}
+
 }  // namespace
 
 const CgroupLayout& cgroup_layout() {
@@ -474,10 +482,10 @@ Status prepare_scope(const CgroupScope& scope) {
     (void)write_file(parent + "/cgroup.subtree_control", "+memory +pids +cpu");
     LJ_TRY(make_dir(l.v2_base));
     LJ_TRY(write_file(l.v2_base + "/cgroup.subtree_control", "+memory +pids +cpu"));
+    LJ_TRY(cap_jails(l.v2_base, scope.pids_max));
     const std::string dir = scoped(l.v2_base, scope);
     LJ_TRY(hold_scope_dir(dir));
     LJ_TRY(write_file(dir + "/cgroup.subtree_control", "+memory +pids +cpu"));
-    if (scope.pids_max) LJ_TRY(write_file(dir + "/pids.max", std::to_string(scope.pids_max)));
     return {};
   }
   for (const std::string* base : {&l.memory_base, &l.pids_base, &l.cpu_base, &l.devices_base}) {
@@ -485,9 +493,7 @@ Status prepare_scope(const CgroupScope& scope) {
     LJ_TRY(make_dir(*base));
     LJ_TRY(hold_scope_dir(scoped(*base, scope)));
   }
-  if (scope.pids_max && !l.pids_base.empty()) {
-    LJ_TRY(write_file(scoped(l.pids_base, scope) + "/pids.max", std::to_string(scope.pids_max)));
-  }
+  if (!l.pids_base.empty()) LJ_TRY(cap_jails(l.pids_base, scope.pids_max));
   return {};
 }
 

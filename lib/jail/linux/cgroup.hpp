@@ -52,15 +52,17 @@ const CgroupLayout& cgroup_layout();
 
 // Where a backend puts its jails' cgroups: directly under each controller's base (name empty:
 // ljspawn, ljbuild) or under <base>/<name>, a scope of their own (ljd: one per root, so that its
-// recovery can tell its own jails' cgroups from every other daemon's on the machine). The scope's
-// pids.max (0: none) bounds all its jails together: what it leaves of the host's pids is the
-// host's reserve (docs/security.md). v1 memory/pids/cpu and v2 alike.
+// recovery can tell its own jails' cgroups from every other daemon's on the machine). pids_max
+// goes on the base, the "ljd" cgroup every scope and unscoped jail of this cgroup sits under
+// (0: left as it is): it bounds all of them together, whichever daemon or tool made them, and
+// what it leaves of the host's pids is the host's reserve (docs/security.md). The last scope
+// prepared sets it. v1 pids and v2 alike.
 struct CgroupScope {
   std::string name;
   std::uint64_t pids_max = 0;
 };
-// Makes the scope's directories (v2: with the controllers enabled) and writes its pids.max.
-// Nothing for the unnamed scope. This process holds each directory (a shared flock(2), until
+// Makes the scope's directories (v2: with the controllers enabled) and writes pids_max on the
+// base. Nothing for the unnamed scope. This process holds each directory (a shared flock(2), until
 // remove_scope or its exit), so that no other process's sweep removes it while it is empty.
 // Cgroups::create makes them again when they went meanwhile (removed by hand).
 Status prepare_scope(const CgroupScope& scope);

@@ -53,15 +53,27 @@ Status LjdProcess::start() {
          << "stop_timeout = 5s\n"
          << extra_ << "\n";
   }
+  // Everything the child needs, made before the fork (the test may have threads: no malloc after).
+  const std::string bin = binary(), conf = config_path().string(),
+                    err_path = (root_ / "ljd.stderr").string(),
+                    procs = cgroup_.empty() ? "" : (cgroup_ / "cgroup.procs").string();
   pid_t pid = ::fork();
   if (pid < 0) return fail_errno("test", "fork");
   if (pid == 0) {
-    int err = ::open((root_ / "ljd.stderr").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (err >= 0) {
       ::dup2(err, 2);
       ::dup2(err, 1);
     }
-    std::string bin = binary(), conf = config_path().string();
+    if (!procs.empty()) {  // "0": the writer itself
+      int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || ::write(fd, "0", 1) != 1) {
+        static const char msg[] = "test: cannot enter the cgroup given to start_in_cgroup\n";
+        (void)!::write(2, msg, sizeof msg - 1);
+        ::_exit(126);
+      }
+      ::close(fd);
+    }
     ::execl(bin.c_str(), bin.c_str(), "-c", conf.c_str(), "--foreground",
             static_cast<char*>(nullptr));
     ::_exit(127);

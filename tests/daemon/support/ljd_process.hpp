@@ -42,11 +42,17 @@ class LjdProcess {
   // A busybox world at root/worlds/<name> (static busybox + applet links), for jails.
   Status make_busybox_world(const std::string& name = "bb") const;
 
+  // The next start() puts ljd in this cgroup (a directory of a v1 controller's hierarchy or of
+  // v2: ljd writes itself to its cgroup.procs before it runs) instead of the test's: its jails'
+  // "ljd" cgroup is then <dir>/ljd, the test's own, apart from every other ljd's on the machine.
+  void start_in_cgroup(std::filesystem::path dir) { cgroup_ = std::move(dir); }
+
   static std::string binary();  // the ljd under test
 
  private:
   std::filesystem::path root_;
   std::string extra_;
+  std::filesystem::path cgroup_;
   pid_t pid_ = -1;
 };
 

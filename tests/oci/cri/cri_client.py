@@ -123,7 +123,7 @@ def ws_send(sock, op, data):
 
 
 def ws_read(f):
-    """One message: (opcode, payload), its fragments joined; (None, b"") at the end of the stream."""
+    """One message: (opcode, payload), its fragments joined; (None, b"") at the stream's end."""
     import struct
     op, payload = None, b""
     while True:

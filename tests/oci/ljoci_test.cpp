@@ -1834,7 +1834,7 @@ bool start_host_pod(CriOnLjoci& rig, const fs::path& world) {
 
 // The URL that CRI Exec or Attach answered: containerd's streaming server on the loopback.
 std::string loopback_url(const json& answer) {
-  const std::string url = answer.value("url", "");
+  const std::string url = answer.is_object() ? answer.value("url", "") : "";
   EXPECT_EQ(url.rfind("http://127.0.0.1:", 0), 0u) << answer;
   return url;
 }

@@ -1533,17 +1533,20 @@ class CriOnLjoci {
     return lines;
   }
   // What kubectl exec and attach do with the URL that CRI Exec or Attach answered: a WebSocket on
-  // containerd's streaming server (cri_client.py stream), `in` sent as stdin `after` seconds once
-  // the streams are up (no stdin when empty). The remote exit code (0 for the error channel's
-  // Success, 125 when the stream failed) and the output as it came, stdout and stderr apart.
+  // containerd's streaming server (cri_client.py stream), `in` sent as stdin once the streams are
+  // up, or with `on_output` once output has come (no stdin when empty). The remote exit code (0
+  // for the error channel's Success, 125 when the stream failed) and the output as it came, stdout
+  // and stderr apart.
   struct Streamed {
     int status = -1;
     std::string out, err;
   };
-  Streamed stream(const std::string& url, const std::string& in = "", double after = 0) const {
+  Streamed stream(const std::string& url, const std::string& in = "",
+                  bool on_output = false) const {
     const fs::path out = d_ / "stream.out", err = d_ / "stream.err";
     std::string cmd = "timeout 60 " + py_ + " " + CRI_CLIENT_PATH + " stream '" + url + "'";
-    if (!in.empty()) cmd += " --stdin '" + in + "' --stdin-after " + std::to_string(after);
+    if (!in.empty())
+      cmd += " --stdin '" + in + "' --stdin-when " + (on_output ? "output" : "streams");
     Streamed r;
     r.status = sh("(" + cmd + " >" + out.string() + " 2>" + err.string() + ")").status;
     r.out = read_file(out);
@@ -1901,33 +1904,43 @@ TEST_F(LjociTest, ContainerdsCriPluginAttachesToLjociContainers) {
   CriOnLjoci rig(d, py, "  conf_dir = \"" + (d / "cni").string() + "\"\n");
   ASSERT_TRUE(start_host_pod(rig, world_->world()));
 
-  // The line goes 0.3 s after the streams are up: containerd's attach starts copying the stream
-  // to the container's stdin before it adds the stream to the container's output's writers, and
-  // an answer in between would reach the log only.
-  const std::string a = rig.container("a", "read x; echo attached $x; exit 5", kHostNetwork,
+  // The containers say `waiting` until a line comes, and the line goes once output has come on
+  // the stream: containerd's attach starts copying the stream to the container's stdin before it
+  // adds the stream to the container's output's writers, so an answer to a line sent as soon as
+  // the streams are up could reach the log only. And they exit a second after their answer:
+  // under load, an answer written just before the exit reached the log but not the stream (4 runs
+  // in 10 with two busy loops beside; containerd's end of the attach, which takes no runtime call).
+  const std::string wait = "until read -t 0.2 x; do echo waiting; done; ";
+  const std::string a = rig.container("a", wait + "echo attached $x; sleep 1; exit 5", kHostNetwork,
                                       {{"stdin", true}});
   ASSERT_FALSE(a.empty());
   std::string url = loopback_url(rig.call(
       "RuntimeService/Attach",
       {{"container_id", a}, {"stdin", true}, {"stdout", true}, {"stderr", true}}));
   ASSERT_FALSE(url.empty());
-  auto s = rig.stream(url, "there\n", 0.3);
+  auto s = rig.stream(url, "there\n", true);
   EXPECT_EQ(s.status, 0) << s.err;
-  EXPECT_EQ(s.out, "attached there\n");
+  EXPECT_TRUE(std::regex_match(s.out, std::regex("(waiting\n)+attached there\n"))) << s.out;
   json st = rig.exited(a);
   EXPECT_EQ(st.value("exit_code", -1), 5) << st;
-  EXPECT_EQ(rig.log_lines("a"), std::vector<std::string>{"stdout F attached there"});
+  const auto log = rig.log_lines("a");  // sorted
+  EXPECT_TRUE(!log.empty() && log.front() == "stdout F attached there" &&
+              std::all_of(log.begin() + 1, log.end(),
+                          [](const std::string& l) { return l == "stdout F waiting"; }))
+      << ::testing::PrintToString(log);
 
-  const std::string t = rig.container("t", "read x; tty; echo attached $x", kHostNetwork,
+  const std::string t = rig.container("t", wait + "tty; echo attached $x; sleep 1", kHostNetwork,
                                       {{"stdin", true}, {"tty", true}});
   ASSERT_FALSE(t.empty());
   url = loopback_url(rig.call("RuntimeService/Attach", {{"container_id", t}, {"stdin", true},
                                                         {"tty", true}, {"stdout", true}}));
   ASSERT_FALSE(url.empty());
-  s = rig.stream(url, "there\n", 0.3);
+  s = rig.stream(url, "there\n", true);
   EXPECT_EQ(s.status, 0) << s.err;
-  EXPECT_TRUE(std::regex_match(s.out, std::regex("there\r\n/dev/pts/[0-9]+\r\nattached there\r\n")))
-      << s.out;
+  // The pty's echo of the line comes when the line does, between two `waiting`s or after them.
+  const std::regex through_pty("((waiting|there)\r\n)+/dev/pts/[0-9]+\r\nattached there\r\n");
+  EXPECT_TRUE(std::regex_match(s.out, through_pty)) << s.out;
+  EXPECT_NE(s.out.find("there\r\n"), std::string::npos) << s.out;
   st = rig.exited(t);
   EXPECT_EQ(st.value("exit_code", -1), 0) << st;
 

@@ -8,11 +8,13 @@ archive that test imports. Debian has no cri-tools; python3-grpcio and protoc ar
       proto3 JSON ({"config": {"metadata": {"name": "p"}}}; "-": read from stdin); the answer is
       printed the same way, all
       fields included. A gRPC error: its code and details on stderr, exit 1.
-  cri_client.py stream URL [--stdin DATA] [--stdin-after SECONDS]
+  cri_client.py stream URL [--stdin DATA] [--stdin-when streams|output]
       What kubectl exec and attach do with the URL that CRI Exec or Attach answers: a WebSocket
       (RFC 6455) on the runtime's streaming server, subprotocol v4.channel.k8s.io. Its output is
       written to stdout and stderr as it comes; DATA (if given) is sent as stdin once the server
-      has sent its first (empty) message, SECONDS later. Exits with the remote command's exit
+      has sent its first (empty) message ("streams", the default), or once output has come
+      ("output": an attach's stream is then among the container's output's writers, so the
+      answer to DATA reaches it). Exits with the remote command's exit
       code from the error channel's status (0: Success), 125 with the reason on stderr when the
       stream fails or ends without a status.
   cri_client.py image ROOTFS OUT.tar NAME [CMD...]
@@ -146,10 +148,9 @@ def ws_read(f):
             return op, payload
 
 
-def stream(url, stdin, stdin_after):
+def stream(url, stdin, on_output):
     import base64
     import socket
-    import time
     import urllib.parse
 
     u = urllib.parse.urlsplit(url)
@@ -174,7 +175,7 @@ def stream(url, stdin, stdin_after):
             or headers.get("sec-websocket-protocol") != WS_PROTOCOL):
         print("stream: no WebSocket upgrade: %s %s" % (answer, headers), file=sys.stderr)
         return 125
-    status, first = None, True
+    status = None
     try:
         while True:
             op, data = ws_read(f)
@@ -194,11 +195,10 @@ def stream(url, stdin, stdin_after):
                 out.flush()
             elif channel == ERROR and data:
                 status = json.loads(data)
-            if first and stdin is not None:
-                # The first message (empty) says the streams are there.
-                time.sleep(stdin_after)
+            # The first message (empty) says the streams are there.
+            if stdin is not None and (not on_output or (channel in (STDOUT, STDERR) and data)):
                 ws_send(sock, OP_BINARY, bytes([STDIN]) + stdin.encode())
-            first = False
+                stdin = None
     except (OSError, ValueError) as e:
         print("stream: %s" % e, file=sys.stderr)
         return 125
@@ -264,10 +264,12 @@ def main(argv):
         return call(argv[2], argv[3], argv[4] if len(argv) == 5 else "")
     if len(argv) >= 3 and argv[1] == "stream":
         opts = dict(zip(argv[3::2], argv[4::2]))
-        if len(argv) % 2 == 0 or set(opts) - {"--stdin", "--stdin-after"}:
+        when = opts.get("--stdin-when", "streams")
+        if len(argv) % 2 == 0 or set(opts) - {"--stdin", "--stdin-when"} or when not in (
+                "streams", "output"):
             print(__doc__, file=sys.stderr)
             return 2
-        return stream(argv[2], opts.get("--stdin"), float(opts.get("--stdin-after", "0")))
+        return stream(argv[2], opts.get("--stdin"), when == "output")
     if len(argv) >= 5 and argv[1] == "image":
         return image(argv[2], argv[3], argv[4], argv[5:])
     print(__doc__, file=sys.stderr)

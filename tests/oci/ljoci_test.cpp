@@ -1910,7 +1910,8 @@ TEST_F(LjociTest, ContainerdsCriPluginAttachesToLjociContainers) {
   // the streams are up could reach the log only. And they exit a second after their answer:
   // under load, an answer written just before the exit reached the log but not the stream (4 runs
   // in 10 with two busy loops beside; containerd's end of the attach, which takes no runtime call).
-  const std::string wait = "until read -t 0.2 x; do echo waiting; done; ";
+  // (At most 30 s: a stdin at its end, /dev/null, would loop at once.)
+  const std::string wait = "for i in $(seq 150); do read -t 0.2 x && break; echo waiting; done; ";
   const std::string a = rig.container("a", wait + "echo attached $x; sleep 1; exit 5", kHostNetwork,
                                       {{"stdin", true}});
   ASSERT_FALSE(a.empty());

@@ -18,6 +18,7 @@
 #include <fstream>
 #include <functional>
 #include <optional>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -1401,6 +1402,18 @@ std::string cri_python(std::string* why) {
   return "";
 }
 
+// The CRI tests' tools: containerd with ctr and the runc v2 shim, and a python3 for the CRI client
+// (cri_python); empty with *why set when one is missing.
+std::string cri_tools(std::string* why) {
+  if (sh("command -v containerd && command -v ctr && command -v containerd-shim-runc-v2").status) {
+    *why = "containerd, ctr or containerd-shim-runc-v2 is not installed";
+    return "";
+  }
+  const std::string py = cri_python(why);
+  if (py.empty()) *why = "no CRI client: " + *why;
+  return py;
+}
+
 // The CRI plugin of a private containerd 1.6 (what a kubelet talks to) for one test, with a runtime
 // entry whose shim is runc v2 and whose BinaryName is ljoci (behind a wrapper logging each call to
 // calls()), the default runtime and the pods' runtime handler, as a Kubernetes RuntimeClass names
@@ -1442,6 +1455,11 @@ class CriOnLjoci {
   fs::path logs() const { return d_ / "logs"; }
   fs::path calls() const { return d_ / "ljoci-calls"; }
   fs::path ljoci_root() const { return d_ / "ljoci-root"; }
+  // ljoci's state directory for containerd's k8s.io namespace is empty (every container deleted).
+  bool ljoci_kept_nothing() const {
+    std::error_code ec;
+    return fs::is_empty(ljoci_root() / "k8s.io", ec) && !ec;
+  }
 
   // One CRI call: its answer as JSON, or the gRPC error (a failed expectation) and null.
   json call(const std::string& method, const json& request) const {
@@ -1476,15 +1494,17 @@ class CriOnLjoci {
     sandbox_.reset();
   }
   // A container of the pod running `sh -c script`, created and started: its id, empty on failure.
-  std::string container(const std::string& name, const std::string& script, const json& ns) const {
+  // `more`: further fields of its ContainerConfig ({"stdin": true}).
+  std::string container(const std::string& name, const std::string& script, const json& ns,
+                        const json& more = json::object()) const {
+    json config = {{"metadata", {{"name", name}}},
+                   {"image", {{"image", kImage}}},
+                   {"command", {"sh", "-c", script}},
+                   {"log_path", name + ".log"},
+                   {"linux", {{"security_context", {{"namespace_options", ns}}}}}};
+    config.update(more);
     json c = call("RuntimeService/CreateContainer",
-                  {{"pod_sandbox_id", *sandbox_},
-                   {"config", {{"metadata", {{"name", name}}},
-                               {"image", {{"image", kImage}}},
-                               {"command", {"sh", "-c", script}},
-                               {"log_path", name + ".log"},
-                               {"linux", {{"security_context", {{"namespace_options", ns}}}}}}},
-                   {"sandbox_config", pod_}});
+                  {{"pod_sandbox_id", *sandbox_}, {"config", config}, {"sandbox_config", pod_}});
     if (!c.contains("container_id")) return "";
     const std::string cid = c["container_id"];
     call("RuntimeService/StartContainer", {{"container_id", cid}});
@@ -1512,13 +1532,29 @@ class CriOnLjoci {
     std::sort(lines.begin(), lines.end());
     return lines;
   }
-  // Everything the wrapper logged: ljoci's calls, one a line.
-  std::string all_calls() const {
-    std::ifstream in(calls());
-    std::stringstream all;
-    all << in.rdbuf();
-    return all.str();
+  // What kubectl exec and attach do with the URL that CRI Exec or Attach answered: a WebSocket on
+  // containerd's streaming server (cri_client.py stream), `in` sent as stdin once the streams are
+  // up, or with `on_output` once output has come (no stdin when empty). The remote exit code (0
+  // for the error channel's Success, 125 when the stream failed) and the output as it came, stdout
+  // and stderr apart.
+  struct Streamed {
+    int status = -1;
+    std::string out, err;
+  };
+  Streamed stream(const std::string& url, const std::string& in = "",
+                  bool on_output = false) const {
+    const fs::path out = d_ / "stream.out", err = d_ / "stream.err";
+    std::string cmd = "timeout 60 " + py_ + " " + CRI_CLIENT_PATH + " stream '" + url + "'";
+    if (!in.empty())
+      cmd += " --stdin '" + in + "' --stdin-when " + (on_output ? "output" : "streams");
+    Streamed r;
+    r.status = sh("(" + cmd + " >" + out.string() + " 2>" + err.string() + ")").status;
+    r.out = read_file(out);
+    r.err = read_file(err);
+    return r;
   }
+  // Everything the wrapper logged: ljoci's calls, one a line.
+  std::string all_calls() const { return read_file(calls()); }
 
  private:
   // restrict_oom_score_adj: the sandbox's -998 needs CAP_SYS_RESOURCE, which root here lacks
@@ -1531,7 +1567,11 @@ class CriOnLjoci {
     fs::permissions(d / "ljoci-wrap", fs::perms::owner_all);
     const std::string cri = "[plugins.\"io.containerd.grpc.v1.cri\"";
     std::ostringstream t;
+    // The streaming server (Exec, Attach: what kubectl exec and attach reach through a kubelet)
+    // on the loopback, a port the kernel picks (the URLs name it), without TLS.
     t << cri << "]\n  sandbox_image = \"" << kImage << "\"\n  restrict_oom_score_adj = true\n"
+      << "  stream_server_address = \"127.0.0.1\"\n  stream_server_port = \"0\"\n"
+      << "  enable_tls_streaming = false\n"
       << cri << ".containerd]\n  default_runtime_name = \"ljoci\"\n"
       << cri << ".containerd.runtimes.ljoci]\n  runtime_type = \"io.containerd.runc.v2\"\n"
       << cri << ".containerd.runtimes.ljoci.options]\n  BinaryName = \""
@@ -1540,6 +1580,12 @@ class CriOnLjoci {
     return t.str();
   }
   std::string gen() const { return "CRI_CLIENT_GEN=" + (d_ / "gen").string() + " "; }
+  static std::string read_file(const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream all;
+    all << in.rdbuf();
+    return all.str();
+  }
 
   fs::path d_;
   std::string py_, cgroup_parent_;
@@ -1564,11 +1610,9 @@ json cri_pod(const CriOnLjoci& rig, const json& ns) {
 // its TERM trap; the CRI log files, exit codes and the runtime's calls are checked, and everything
 // is removed.
 TEST_F(LjociTest, ContainerdsCriPluginRunsAPodOnLjoci) {
-  if (sh("command -v containerd && command -v ctr && command -v containerd-shim-runc-v2").status)
-    GTEST_SKIP() << "containerd, ctr or containerd-shim-runc-v2 is not installed";
   std::string why;
-  const std::string py = cri_python(&why);
-  if (py.empty()) GTEST_SKIP() << "no CRI client: " << why;
+  const std::string py = cri_tools(&why);
+  if (py.empty()) GTEST_SKIP() << why;
   const fs::path d = world_->mkdir("cri");
   CriOnLjoci rig(d, py, "  conf_dir = \"" + (d / "cni").string() + "\"\n");
   ASSERT_TRUE(rig.up()) << "containerd did not come up";
@@ -1645,8 +1689,7 @@ TEST_F(LjociTest, ContainerdsCriPluginRunsAPodOnLjoci) {
   }
   EXPECT_NE(all.find(" kill " + c2 + " 15"), std::string::npos) << all;
   EXPECT_NE(all.find(" exec --process "), std::string::npos) << all;
-  std::error_code ec;
-  EXPECT_TRUE(fs::is_empty(rig.ljoci_root() / "k8s.io", ec)) << ec.message();
+  EXPECT_TRUE(rig.ljoci_kept_nothing());
 }
 
 // containerd's CRI plugin, ljoci its runtime handler's binary, a pod on a CNI network (Debian's
@@ -1659,16 +1702,14 @@ TEST_F(LjociTest, ContainerdsCriPluginRunsAPodOnLjoci) {
 // address: routed, no NAT). Removing the pod releases the address and removes the pod's network
 // namespace (containerd's /var/run/netns/cni-* mount).
 TEST_F(LjociTest, ContainerdsCriPluginRunsAPodOnACniNetwork) {
-  if (sh("command -v containerd && command -v ctr && command -v containerd-shim-runc-v2").status)
-    GTEST_SKIP() << "containerd, ctr or containerd-shim-runc-v2 is not installed";
+  std::string why;
+  const std::string py = cri_tools(&why);
+  if (py.empty()) GTEST_SKIP() << why;
   const fs::path cni_bin = "/usr/lib/cni";
   for (const char* p : {"bridge", "host-local", "loopback"})
     if (::access((cni_bin / p).c_str(), X_OK) != 0)
       GTEST_SKIP() << "no CNI plugin " << (cni_bin / p) << " (containernetworking-plugins)";
-  std::string why;
   if (!lj::net::test::have_root_and_tools(&why)) GTEST_SKIP() << why;
-  const std::string py = cri_python(&why);
-  if (py.empty()) GTEST_SKIP() << "no CRI client: " << why;
 
   // Declared in setup order: destroyed in the reverse one, on every path (the pod and containerd
   // with the rig, then a pod netns mount containerd left, then the namespace).
@@ -1773,8 +1814,144 @@ TEST_F(LjociTest, ContainerdsCriPluginRunsAPodOnACniNetwork) {
   const std::string all = rig.all_calls();
   for (const auto& cid : {sandbox, web, client})
     EXPECT_NE(all.find(" delete " + cid), std::string::npos) << all;
-  std::error_code ec;
-  EXPECT_TRUE(fs::is_empty(rig.ljoci_root() / "k8s.io", ec)) << ec.message();
+  EXPECT_TRUE(rig.ljoci_kept_nothing());
+}
+
+// A host-network pod on ljoci for the streaming tests (no CNI: the host's network untouched); the
+// streaming server listens on the loopback of containerd's network namespace, the host's here.
+const json kHostNetwork = {{"network", "NODE"}, {"pid", "CONTAINER"}, {"ipc", "POD"}};
+
+// The streaming tests' start: the rig's containerd up, the image imported, a host-network pod on
+// ljoci; false, the failure reported, when one of them did not happen.
+bool start_host_pod(CriOnLjoci& rig, const fs::path& world) {
+  if (!rig.up()) {
+    ADD_FAILURE() << "containerd did not come up";
+    return false;
+  }
+  if (auto o = rig.import_image(world); o.status != 0) {
+    ADD_FAILURE() << "image import: " << o.text;
+    return false;
+  }
+  return !rig.run_pod(cri_pod(rig, kHostNetwork)).empty();
+}
+
+// The URL that CRI Exec or Attach answered: containerd's streaming server on the loopback.
+std::string loopback_url(const json& answer) {
+  const std::string url = answer.is_object() ? answer.value("url", "") : "";
+  EXPECT_EQ(url.rfind("http://127.0.0.1:", 0), 0u) << answer;
+  return url;
+}
+
+// kubectl exec through containerd's CRI plugin, ljoci the runtime: CRI Exec answers a URL on
+// containerd's streaming server, where the client's WebSocket carries stdin to the process, its
+// stdout and stderr back, and its exit code on the error channel; the shim runs the process with
+// `ljoci exec --process F --detach --pid-file P` (with a terminal, `--console-socket S` too: ljoci
+// sends the pty's master over it and the shim copies it to the stream).
+TEST_F(LjociTest, ContainerdsCriPluginStreamsAnExecOnLjoci) {
+  std::string why;
+  const std::string py = cri_tools(&why);
+  if (py.empty()) GTEST_SKIP() << why;
+  const fs::path d = world_->mkdir("cri");
+  CriOnLjoci rig(d, py, "  conf_dir = \"" + (d / "cni").string() + "\"\n");
+  ASSERT_TRUE(start_host_pod(rig, world_->world()));
+  const std::string c = rig.container("c", "while :; do sleep 0.1; done", kHostNetwork);
+  ASSERT_FALSE(c.empty());
+
+  // kubectl exec -i: a line in on stdin, a line out on each stream, exit code 3.
+  json r = rig.call("RuntimeService/Exec",
+                    {{"container_id", c},
+                     {"cmd", {"sh", "-c", "read x; echo got $x; echo err >&2; exit 3"}},
+                     {"stdin", true}, {"stdout", true}, {"stderr", true}});
+  std::string url = loopback_url(r);
+  ASSERT_FALSE(url.empty());
+  auto s = rig.stream(url, "hello\n");
+  EXPECT_EQ(s.status, 3) << s.err;
+  EXPECT_EQ(s.out, "got hello\n");
+  EXPECT_EQ(s.err, "err\n");
+
+  // kubectl exec -it: the process's stdio is a pty of the container's devpts (its line discipline
+  // echoes the input and ends lines with \r\n), exit code 0 (the error channel's Success). With a
+  // terminal there is no stderr stream (CRI refuses tty with stderr).
+  r = rig.call("RuntimeService/Exec",
+               {{"container_id", c}, {"cmd", {"sh", "-c", "read x; tty; echo got $x"}},
+                {"tty", true}, {"stdin", true}, {"stdout", true}});
+  url = loopback_url(r);
+  ASSERT_FALSE(url.empty());
+  s = rig.stream(url, "hello\n");
+  EXPECT_EQ(s.status, 0) << s.err;
+  EXPECT_TRUE(std::regex_match(s.out, std::regex("hello\r\n/dev/pts/[0-9]+\r\ngot hello\r\n")))
+      << s.out;
+
+  // The container's own command went on meanwhile; both execs were ljoci's.
+  EXPECT_EQ(rig.status(c).value("state", ""), "CONTAINER_RUNNING");
+  const std::string all = rig.all_calls();
+  EXPECT_NE(all.find(" exec --process "), std::string::npos) << all;
+  EXPECT_NE(all.find(" --console-socket "), std::string::npos) << all;
+  rig.remove_pod();
+  EXPECT_TRUE(rig.ljoci_kept_nothing());
+}
+
+// kubectl attach through containerd's CRI plugin, ljoci the runtime: a container created with
+// stdin open (CRI `stdin`: the shim gives ljoci's create a pipe as its stdin) waits on a read; CRI
+// Attach's stream writes the line, the container's answer comes back on the stream (and goes to
+// its log), the container exits 5 and the stream ends with the error channel's Success. Then the
+// same with a terminal (CRI `tty`: `ljoci create --console-socket`, the container's stdio a pty).
+TEST_F(LjociTest, ContainerdsCriPluginAttachesToLjociContainers) {
+  std::string why;
+  const std::string py = cri_tools(&why);
+  if (py.empty()) GTEST_SKIP() << why;
+  const fs::path d = world_->mkdir("cri");
+  CriOnLjoci rig(d, py, "  conf_dir = \"" + (d / "cni").string() + "\"\n");
+  ASSERT_TRUE(start_host_pod(rig, world_->world()));
+
+  // The containers say `waiting` until a line comes, and the line goes once output has come on
+  // the stream: containerd's attach starts copying the stream to the container's stdin before it
+  // adds the stream to the container's output's writers, so an answer to a line sent as soon as
+  // the streams are up could reach the log only. And they exit a second after their answer:
+  // under load, an answer written just before the exit reached the log but not the stream (4 runs
+  // in 10 with two busy loops beside; containerd's end of the attach, which takes no runtime call).
+  // (At most 30 s: a stdin at its end, /dev/null, would loop at once.)
+  const std::string wait = "for i in $(seq 150); do read -t 0.2 x && break; echo waiting; done; ";
+  const std::string a = rig.container("a", wait + "echo attached $x; sleep 1; exit 5", kHostNetwork,
+                                      {{"stdin", true}});
+  ASSERT_FALSE(a.empty());
+  std::string url = loopback_url(rig.call(
+      "RuntimeService/Attach",
+      {{"container_id", a}, {"stdin", true}, {"stdout", true}, {"stderr", true}}));
+  ASSERT_FALSE(url.empty());
+  auto s = rig.stream(url, "there\n", true);
+  EXPECT_EQ(s.status, 0) << s.err;
+  EXPECT_TRUE(std::regex_match(s.out, std::regex("(waiting\n)+attached there\n"))) << s.out;
+  json st = rig.exited(a);
+  EXPECT_EQ(st.value("exit_code", -1), 5) << st;
+  const auto log = rig.log_lines("a");  // sorted
+  EXPECT_TRUE(!log.empty() && log.front() == "stdout F attached there" &&
+              std::all_of(log.begin() + 1, log.end(),
+                          [](const std::string& l) { return l == "stdout F waiting"; }))
+      << ::testing::PrintToString(log);
+
+  const std::string t = rig.container("t", wait + "tty; echo attached $x; sleep 1", kHostNetwork,
+                                      {{"stdin", true}, {"tty", true}});
+  ASSERT_FALSE(t.empty());
+  url = loopback_url(rig.call("RuntimeService/Attach", {{"container_id", t}, {"stdin", true},
+                                                        {"tty", true}, {"stdout", true}}));
+  ASSERT_FALSE(url.empty());
+  s = rig.stream(url, "there\n", true);
+  EXPECT_EQ(s.status, 0) << s.err;
+  // The pty's echo of the line comes when the line does, between two `waiting`s or after them.
+  const std::regex through_pty("((waiting|there)\r\n)+/dev/pts/[0-9]+\r\nattached there\r\n");
+  EXPECT_TRUE(std::regex_match(s.out, through_pty)) << s.out;
+  EXPECT_NE(s.out.find("there\r\n"), std::string::npos) << s.out;
+  st = rig.exited(t);
+  EXPECT_EQ(st.value("exit_code", -1), 0) << st;
+
+  // ljoci created both, t with a console socket, and deleted both with the pod.
+  rig.remove_pod();
+  const std::string all = rig.all_calls();
+  const std::regex tty_create(" create [^\n]*--console-socket [^\n]* " + t + "\n");
+  EXPECT_TRUE(std::regex_search(all, tty_create)) << all;
+  for (const auto& cid : {a, t}) EXPECT_NE(all.find(" delete " + cid), std::string::npos) << all;
+  EXPECT_TRUE(rig.ljoci_kept_nothing());
 }
 
 }  // namespace

@@ -8,6 +8,15 @@ archive that test imports. Debian has no cri-tools; python3-grpcio and protoc ar
       proto3 JSON ({"config": {"metadata": {"name": "p"}}}; "-": read from stdin); the answer is
       printed the same way, all
       fields included. A gRPC error: its code and details on stderr, exit 1.
+  cri_client.py stream URL [--stdin DATA] [--stdin-when streams|output]
+      What kubectl exec and attach do with the URL that CRI Exec or Attach answers: a WebSocket
+      (RFC 6455) on the runtime's streaming server, subprotocol v4.channel.k8s.io. Its output is
+      written to stdout and stderr as it comes; DATA (if given) is sent as stdin once the server
+      has sent its first (empty) message ("streams", the default), or once output has come
+      ("output": an attach's stream is then among the container's output's writers, so the
+      answer to DATA reaches it). Exits with the remote command's exit
+      code from the error channel's status (0: Success), 125 with the reason on stderr when the
+      stream fails or ends without a status.
   cri_client.py image ROOTFS OUT.tar NAME [CMD...]
       An OCI image layout archive (one uncompressed layer: ROOTFS as it is; the config's Cmd) that
       `ctr images import` takes, named NAME.
@@ -91,6 +100,122 @@ def call(socket, method, request_json):
     return 0
 
 
+# The streaming server's WebSocket protocol (k8s.io/apiserver wsstream, what containerd 1.6's CRI
+# streaming server and a kubelet's speak): every binary message starts with its channel's byte.
+# "v4." makes the error channel's message a JSON metav1.Status, whose Failure names the exit code
+# (details.causes[{"reason": "ExitCode", "message": "3"}]).
+WS_PROTOCOL = "v4.channel.k8s.io"
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+STDIN, STDOUT, STDERR, ERROR = 0, 1, 2, 3
+OP_CONT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x2, 0x8, 0x9, 0xA
+
+
+def ws_send(sock, op, data):
+    """One final frame, masked as a client's must be."""
+    import struct
+    mask = os.urandom(4)
+    n = len(data)
+    if n < 126:
+        head = bytes([0x80 | op, 0x80 | n])
+    elif n < 1 << 16:
+        head = bytes([0x80 | op, 0x80 | 126]) + struct.pack(">H", n)
+    else:
+        head = bytes([0x80 | op, 0x80 | 127]) + struct.pack(">Q", n)
+    sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+
+def ws_read(f):
+    """One message: (opcode, payload), its fragments joined; (None, b"") at the stream's end."""
+    import struct
+    op, payload = None, b""
+    while True:
+        head = f.read(2)
+        if len(head) < 2:
+            return None, b""
+        n = head[1] & 0x7F
+        if n == 126:
+            n = struct.unpack(">H", f.read(2))[0]
+        elif n == 127:
+            n = struct.unpack(">Q", f.read(8))[0]
+        mask = f.read(4) if head[1] & 0x80 else None
+        data = f.read(n)
+        if mask:
+            data = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+        if head[0] & 0x0F != OP_CONT:
+            op = head[0] & 0x0F
+        payload += data
+        if head[0] & 0x80:
+            return op, payload
+
+
+def stream(url, stdin, on_output):
+    import base64
+    import socket
+    import urllib.parse
+
+    u = urllib.parse.urlsplit(url)
+    if u.scheme != "http":
+        print("stream: only http URLs (enable_tls_streaming off): " + url, file=sys.stderr)
+        return 125
+    sock = socket.create_connection((u.hostname, u.port or 80), timeout=60)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+                  "Sec-WebSocket-Protocol: %s\r\n\r\n"
+                  % (u.path or "/", u.netloc, key, WS_PROTOCOL)).encode())
+    f = sock.makefile("rb")
+    answer, headers = f.readline().decode(errors="replace").strip(), {}
+    for line in iter(f.readline, b""):
+        if not line.strip():
+            break
+        name, _, value = line.decode(errors="replace").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+    if (answer.split(" ")[1:2] != ["101"] or headers.get("sec-websocket-accept") != accept
+            or headers.get("sec-websocket-protocol") != WS_PROTOCOL):
+        print("stream: no WebSocket upgrade: %s %s" % (answer, headers), file=sys.stderr)
+        return 125
+    status = None
+    try:
+        while True:
+            op, data = ws_read(f)
+            if op is None or op == OP_CLOSE:
+                if op == OP_CLOSE:
+                    ws_send(sock, OP_CLOSE, data[:2])
+                break
+            if op == OP_PING:
+                ws_send(sock, OP_PONG, data)
+                continue
+            if op != OP_BINARY or not data:
+                continue
+            channel, data = data[0], data[1:]
+            if channel in (STDOUT, STDERR):
+                out = sys.stdout if channel == STDOUT else sys.stderr
+                out.buffer.write(data)
+                out.flush()
+            elif channel == ERROR and data:
+                status = json.loads(data)
+            # The first message (empty) says the streams are there.
+            if stdin is not None and (not on_output or (channel in (STDOUT, STDERR) and data)):
+                ws_send(sock, OP_BINARY, bytes([STDIN]) + stdin.encode())
+                stdin = None
+    except (OSError, ValueError) as e:
+        print("stream: %s" % e, file=sys.stderr)
+        return 125
+    finally:
+        sock.close()
+    if status is None:
+        print("stream: ended without a status", file=sys.stderr)
+        return 125
+    if status.get("status") == "Success":
+        return 0
+    for cause in (status.get("details") or {}).get("causes", []):
+        if cause.get("reason") == "ExitCode":
+            return int(cause.get("message", "125"))
+    print("stream: %s" % status.get("message", status), file=sys.stderr)
+    return 125
+
+
 def blob(tar, data):
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     info = tarfile.TarInfo("blobs/sha256/" + digest[7:])
@@ -137,6 +262,14 @@ def main(argv):
         return 0
     if len(argv) in (4, 5) and argv[1] == "call":
         return call(argv[2], argv[3], argv[4] if len(argv) == 5 else "")
+    if len(argv) >= 3 and argv[1] == "stream":
+        opts = dict(zip(argv[3::2], argv[4::2]))
+        when = opts.get("--stdin-when", "streams")
+        if len(argv) % 2 == 0 or set(opts) - {"--stdin", "--stdin-when"} or when not in (
+                "streams", "output"):
+            print(__doc__, file=sys.stderr)
+            return 2
+        return stream(argv[2], opts.get("--stdin"), when == "output")
     if len(argv) >= 5 and argv[1] == "image":
         return image(argv[2], argv[3], argv[4], argv[5:])
     print(__doc__, file=sys.stderr)

@@ -493,9 +493,12 @@ Status pause_container(const std::string& id, bool pause) {
 }
 
 // runc update: --resources FILE (the runtime spec's linux.resources; "-" is stdin) or flags.
-// What the engine limits can change: memory (with swap equal to it or unset), pids, cpu quota
-// and period, the cpuset's cpus and mems, realtime period and runtime.
-Result<lj::jail::Backend::LimitsUpdate> update_of(const Args& a) {
+// What the engine limits can change: memory (with swap equal to it or unset), pids, cpu shares,
+// quota and period, the cpuset's cpus and mems, realtime period and runtime. containerd's CRI
+// plugin (a kubelet's UpdateContainerResources) sends the container's whole linux.resources:
+// its device rules, unchanged from the create's `config`, are taken as they are; others are an
+// error naming them, as every field ljoci cannot change.
+Result<lj::jail::Backend::LimitsUpdate> update_of(const Args& a, const std::string& config) {
   lj::jail::Backend::LimitsUpdate u;
   nlohmann::json r = nlohmann::json::object();
   const std::string file = a.get("resources", a.get("r"));
@@ -529,13 +532,26 @@ Result<lj::jail::Backend::LimitsUpdate> update_of(const Args& a) {
   LJ_TRY(number("cpu-period", r["cpu"]["period"]));
   LJ_TRY(number("cpu-rt-period", r["cpu"]["realtimePeriod"]));
   LJ_TRY(number("cpu-rt-runtime", r["cpu"]["realtimeRuntime"]));
+  LJ_TRY(number("cpu-share", r["cpu"]["shares"]));
   if (a.has("cpuset-cpus")) r["cpu"]["cpus"] = a.get("cpuset-cpus");
   if (a.has("cpuset-mems")) r["cpu"]["mems"] = a.get("cpuset-mems");
-  for (const char* k : {"cpu-share", "kernel-memory", "kernel-memory-tcp", "memory-reservation",
+  for (const char* k : {"kernel-memory", "kernel-memory-tcp", "memory-reservation",
                         "blkio-weight", "l3-cache-schema", "mem-bw-schema"})
     if (a.has(k)) return fail(Errc::unsupported, "oci", std::string("update --") + k + " is not supported");
+  if (r.contains("devices") && !r["devices"].is_null()) {
+    nlohmann::json created;
+    try {
+      created = nlohmann::json::parse(config).at("linux").at("resources").at("devices");
+    } catch (const nlohmann::json::exception&) {
+      created = nlohmann::json::array();
+    }
+    if (r["devices"] != created && !(r["devices"].empty() && created.empty()))
+      return fail(Errc::unsupported, "oci",
+                  "update of linux.resources.devices is not supported (other rules than the create's)");
+    r.erase("devices");
+  }
   for (auto& [k, v] : r.items()) {
-    if (v.is_null() || (v.is_object() && v.empty())) continue;
+    if (v.is_null() || ((v.is_object() || v.is_array()) && v.empty())) continue;
     if (k != "memory" && k != "pids" && k != "cpu")
       return fail(Errc::unsupported, "oci", "update of linux.resources." + k + " is not supported");
   }
@@ -563,7 +579,7 @@ Result<lj::jail::Backend::LimitsUpdate> update_of(const Args& a) {
     if (r.contains("cpu") && r["cpu"].is_object()) {
       const auto& c = r["cpu"];
       for (auto& [k, v] : c.items())
-        if (k != "quota" && k != "period" && k != "cpus" && k != "mems" &&
+        if (k != "quota" && k != "period" && k != "cpus" && k != "mems" && k != "shares" &&
             k != "realtimePeriod" && k != "realtimeRuntime" && !v.is_null())
           return fail(Errc::unsupported, "oci", "update of linux.resources.cpu." + k + " is not supported");
       auto given = [&](const char* k) { return c.contains(k) && !c[k].is_null(); };
@@ -579,6 +595,7 @@ Result<lj::jail::Backend::LimitsUpdate> update_of(const Args& a) {
       if (given("mems")) u.cpuset_mems = c["mems"].get<std::string>();
       if (given("realtimePeriod")) u.cpu_rt_period_us = c["realtimePeriod"].get<std::uint64_t>();
       if (given("realtimeRuntime")) u.cpu_rt_runtime_us = c["realtimeRuntime"].get<std::int64_t>();
+      if (given("shares")) u.cpu_shares = c["shares"].get<std::uint64_t>();
     }
   } catch (const nlohmann::json::exception& e) {
     return fail(Errc::invalid_argument, "oci", "resources: " + std::string(e.what()));
@@ -590,7 +607,7 @@ Status update_container(const std::string& id, const Args& a) {
   auto [_, sd, s] = LJ_TRY(load_container(id));
   if (sd.status(s) == oci::Status::stopped)
     return fail(Errc::conflict, "oci", "container " + id + " is not running");
-  const auto u = LJ_TRY(update_of(a));
+  const auto u = LJ_TRY(update_of(a, s.config));
   auto backend = LJ_TRY(lj::jail::make_backend(engine_options(sd.root())));
   return backend->update(s.handle, u);
 }

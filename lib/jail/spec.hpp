@@ -116,6 +116,8 @@ struct LimitsUpdate {
   std::optional<std::string> cpuset_cpus, cpuset_mems;
   std::optional<std::uint64_t> cpu_rt_period_us;
   std::optional<std::int64_t> cpu_rt_runtime_us;
+  // The CPU weight on v1's scale (Limits::cpu_shares; 0 leaves it as it is, as runc does).
+  std::optional<std::uint64_t> cpu_shares;
 };
 
 // Where the jail's stdin/stdout/stderr go. -1 means /dev/null. The fds stay owned by the caller;

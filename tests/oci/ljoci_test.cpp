@@ -636,6 +636,50 @@ TEST_F(LjociTest, PauseResumeAndUpdate) {
   EXPECT_FALSE(fs::exists("/sys/fs/cgroup/freezer/ljd-frozen/" + c));
 }
 
+// A kubelet's UpdateContainerResources, as containerd's CRI plugin hands it to the runtime: the
+// container's whole linux.resources (its device rules as created, empty lists, swap equal to the
+// limit) with new cpu shares, quota and memory. ljoci takes the unchanged device rules as they
+// are and writes the rest; other device rules than the create's are an error naming them.
+TEST_F(LjociTest, AnUpdateAsContainerdsCriPluginSendsItKeepsTheDevicesAndWritesTheShares) {
+  const json devices = json::parse(R"([{"allow": false, "access": "rwm"},
+      {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}])");
+  config_["linux"]["resources"] = {{"devices", devices},
+                                   {"cpu", {{"shares", 1024}}},
+                                   {"memory", {{"limit", 64 << 20}}}};
+  write_config({"sh", "-c", "exec sleep 30"});
+  const std::string c = id("upd");
+  auto o = create(c);
+  ASSERT_EQ(o.status, 0) << o.text;
+  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  const int pid = state(c)["pid"].get<int>();
+  const bool v1 = fs::exists("/sys/fs/cgroup/cpu/cpu.shares");
+  const std::string cpu = cgroup_dir(pid, "cpu"), mem = cgroup_dir(pid, "memory");
+  EXPECT_EQ(first_line(cpu + (v1 ? "/cpu.shares" : "/cpu.weight")), v1 ? "1024" : "39");
+
+  json update = {{"devices", devices},
+                 {"memory", {{"limit", 32 << 20}, {"swap", 32 << 20}}},
+                 {"cpu", {{"shares", 512}, {"quota", 50000}, {"period", 100000}}},
+                 {"pids", nullptr}, {"hugepageLimits", json::array()}, {"blockIO", json::object()}};
+  const fs::path res = world_->dir() / "cri-update.json";
+  std::ofstream(res) << update.dump();
+  o = sh(ljoci("update --resources " + res.string() + " " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(first_line(cpu + (v1 ? "/cpu.shares" : "/cpu.weight")), v1 ? "512" : "20");
+  EXPECT_EQ(first_line(cpu + (v1 ? "/cpu.cfs_quota_us" : "/cpu.max")), v1 ? "50000" : "50000 100000");
+  EXPECT_EQ(first_line(mem + (v1 ? "/memory.limit_in_bytes" : "/memory.max")), std::to_string(32 << 20));
+  o = sh(ljoci("update --cpu-share 256 " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(first_line(cpu + (v1 ? "/cpu.shares" : "/cpu.weight")), v1 ? "256" : "10");
+
+  update["devices"] = json::parse(R"([{"allow": true, "access": "rwm"}])");
+  std::ofstream(res) << update.dump();
+  o = sh(ljoci("update --resources " + res.string() + " " + c));
+  EXPECT_NE(o.status, 0) << o.text;
+  EXPECT_NE(o.text.find("linux.resources.devices"), std::string::npos) << o.text;
+  EXPECT_EQ(first_line(cpu + (v1 ? "/cpu.shares" : "/cpu.weight")), v1 ? "256" : "10");
+  EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
+}
+
 // events --stats: one runc-style stats event read from the container's cgroups (pids current and
 // limit, memory usage and limit, cpu throttling); events --interval: one every interval until the
 // container stops; a stopped or unknown container is an error.

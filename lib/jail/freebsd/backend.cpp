@@ -835,6 +835,8 @@ Status FreebsdBackend::update(const JailHandle& h, const LimitsUpdate& u) {
   if (u.cpu_rt_period_us || u.cpu_rt_runtime_us)
     return fail(Errc::unsupported, kDomain,
                 ctx + ": limits.cpu_rt_period_us/runtime_us (cgroup realtime bandwidth)");
+  if (u.cpu_shares && *u.cpu_shares)
+    return fail(Errc::unsupported, kDomain, ctx + ": limits.cpu_shares (rctl has no CPU weight)");
   if (!u.memory_bytes && !u.pids && !u.cpu_percent) return {};  // nothing asked, nothing needed
   if (!LJ_TRY_CTX(ctx, find_jail(h.name)))
     return fail(Errc::not_found, kDomain, ctx + ": no live jail of that name");

@@ -441,6 +441,12 @@ Status cap_jails(const std::string& base, std::uint64_t pids_max) {
   return write_file(base + "/pids.max", std::to_string(pids_max));
 }
 
+// v1's shares on v2's weight scale (1..10000, default 100), runc's conversion
+// (libcontainer/cgroups/utils.go ConvertCPUSharesToCgroupV2Value): 2 -> 1, 262144 -> 10000.
+std::string cpu_weight_of(std::uint64_t shares) {
+  return std::to_string(1 + ((std::max<std::uint64_t>(shares, 2) - 2) * 9999) / 262142);
+}
+
 }  // namespace
 
 const CgroupLayout& cgroup_layout() {
@@ -657,11 +663,7 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
       if (!limits.cpuset_mems.empty())
         LJ_TRY(write_file(dir + "/cpuset.mems", limits.cpuset_mems));
     }
-    // v1's shares on v2's weight scale (1..10000, default 100), runc's conversion
-    // (libcontainer/cgroups/utils.go ConvertCPUSharesToCgroupV2Value): 2 -> 1, 262144 -> 10000.
-    if (limits.cpu_shares)
-      LJ_TRY(write_file(dir + "/cpu.weight",
-                        std::to_string(1 + ((limits.cpu_shares - 2) * 9999) / 262142)));
+    if (limits.cpu_shares) LJ_TRY(write_file(dir + "/cpu.weight", cpu_weight_of(limits.cpu_shares)));
     // No devices controller on v2: the rules are a device program on the jail's cgroup, in force
     // from init's birth (it is cloned into the cgroup), as runc's devicefilter.
     if (!limits.device_rules.empty())
@@ -910,6 +912,15 @@ Status Cgroups::update(const LimitsUpdate& u) const {
       const std::string d = LJ_TRY(need("cpu.cfs_quota_us", "cpu"));
       LJ_TRY(write_file(d + "/cpu.cfs_period_us", period));
       LJ_TRY(write_file(d + "/cpu.cfs_quota_us", quota.empty() ? "-1" : quota));
+    }
+  }
+  if (u.cpu_shares && *u.cpu_shares) {
+    if (v2_) {
+      const std::string d = LJ_TRY(need("cpu.weight", "cpu"));
+      LJ_TRY(write_file(d + "/cpu.weight", cpu_weight_of(*u.cpu_shares)));
+    } else {
+      const std::string d = LJ_TRY(need("cpu.shares", "cpu"));
+      LJ_TRY(write_file(d + "/cpu.shares", std::to_string(*u.cpu_shares)));
     }
   }
   if (u.cpu_rt_period_us || u.cpu_rt_runtime_us) {

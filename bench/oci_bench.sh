@@ -40,6 +40,7 @@ cleanup() {
   if [ -n "$ctrd_pid" ]; then
     kill "$ctrd_pid" 2>/dev/null; wait "$ctrd_pid" 2>/dev/null
     rmdir /run/containerd/runc/ljoci-bench 2>/dev/null  # the runc shim's --root, left empty
+    rmdir /sys/fs/cgroup/*/ljoci-bench /sys/fs/cgroup/ljoci-bench 2>/dev/null  # the namespace's cgroup parent
   fi
   rm -rf "$work"
 }

@@ -19,6 +19,7 @@
 #include <functional>
 #include <optional>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -1387,6 +1388,7 @@ class PrivateContainerd {
     ::kill(pid_, SIGTERM);
     int ws;
     ::waitpid(pid_, &ws, 0);
+    for (const auto& d : made_cgroups_) ::rmdir(d.c_str());  // empty by now, or left as it is
   }
   PrivateContainerd(const PrivateContainerd&) = delete;
   PrivateContainerd& operator=(const PrivateContainerd&) = delete;
@@ -1394,13 +1396,26 @@ class PrivateContainerd {
   bool up() const { return up_; }
   fs::path sock() const { return dir_ / "sock"; }
   std::string ctr(const std::string& ns) const {
+    remember_cgroups_of(ns);
     return "ctr --address " + sock().string() + " -n " + ns + " ";
   }
 
  private:
+  // The runc shim puts a namespace's containers in the cgroup /<namespace>/<id>; the runtime
+  // makes the parent and nobody removes it. The ones missing before this containerd go with it.
+  void remember_cgroups_of(const std::string& ns) const {
+    std::error_code ec;
+    std::vector<fs::path> places{"/sys/fs/cgroup"};
+    for (const auto& e : fs::directory_iterator("/sys/fs/cgroup", ec))
+      if (e.is_directory(ec)) places.push_back(e.path());
+    for (const auto& p : places)
+      if (!fs::exists(p / ns, ec)) made_cgroups_.insert(p / ns);
+  }
+
   fs::path dir_;
   pid_t pid_ = -1;
   bool up_ = false;
+  mutable std::set<fs::path> made_cgroups_;
 };
 
 // containerd 1.6 with the runc v2 shim and --runc-binary ljoci: a private containerd, an image

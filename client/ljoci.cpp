@@ -49,6 +49,7 @@ namespace {
 lj::jail::BackendOptions engine_options(const std::filesystem::path& root) {
   lj::jail::BackendOptions o;
   o.state_dir = root / ".engine";
+  o.reuse_cgroups = false;  // one container per process: nothing to park its cgroups for
   return o;
 }
 

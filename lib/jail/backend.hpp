@@ -201,6 +201,12 @@ struct BackendOptions {
   // state_dir; jails_pids_max is not enforced there (rctl limits each jail; see docs/security.md).
   std::string cgroup_scope;
   std::optional<std::uint64_t> jails_pids_max = 0;
+  // Linux: a jail's emptied cgroups are kept, renamed, for the next jail this process spawns
+  // (creating v1 memory cgroups is slow after use), and the ones of dead processes swept at
+  // make_backend. false for a process that spawns one jail and exits (ljoci): it has no next
+  // jail, and the parking, the sweeps and the removal at its exit cost a fifth of a millisecond
+  // per container (docs/oci.md, Benchmark); its jails' cgroups are removed at their end.
+  bool reuse_cgroups = true;
   // FreeBSD: every jail's /dev is a devfs filtered by devfs_ruleset, one the host loaded from
   // devfs.rules (4: devfsrules_jail of /etc/defaults/devfs.rules). A jail granted devices
   // (Grants::devices) gets a ruleset of its own: devfs_ruleset included, the devices unhidden,

@@ -822,6 +822,36 @@ TEST_F(LjociTest, ConfigIsHonouredInside) {
             "CapEff:\t0000000000000000\nNoNewPrivs:\t1\n");
 }
 
+// runc's default maskedPaths and readonlyPaths (every `runc spec`, podman and containerd config
+// carries them) are all among the engine's own /proc and /sys masks: made once, each still holds.
+// Where the config mounts over one (a tmpfs on /proc/acpi here), the config's mask is made again
+// on top, as it must: otherwise that path would be the config's writable tmpfs.
+TEST_F(LjociTest, RuncsDefaultMasksAreMadeOnceAndAMountOverOneIsMaskedAgain) {
+  config_["mounts"].push_back({{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"},
+                               {"options", {"nosuid", "noexec", "nodev", "ro"}}});
+  config_["linux"]["maskedPaths"] = {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
+                                     "/proc/latency_stats", "/proc/timer_list",
+                                     "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
+                                     "/proc/scsi"};
+  config_["linux"]["readonlyPaths"] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                                       "/proc/sysrq-trigger"};
+  const std::string script =
+      "awk '{print $5}' /proc/self/mountinfo | sort | uniq -d; wc -c < /proc/keys; "
+      "(echo 1 > /proc/sys/kernel/ns_last_pid) 2>/dev/null && echo sys-writable; "
+      "ls /sys/firmware | wc -l; touch /proc/acpi/x 2>/dev/null && echo acpi-writable; echo end";
+  write_config({"sh", "-c", script});
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("masks")));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, "0\n0\nend\n");  // no mount point twice, every mask and read-only path kept
+
+  config_["mounts"].push_back(
+      {{"destination", "/proc/acpi"}, {"type", "tmpfs"}, {"source", "tmpfs"}});
+  write_config({"sh", "-c", script});
+  o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("masks")));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, "/proc/acpi\n0\n0\nend\n");  // the engine's, the config's tmpfs, masked again
+}
+
 // root.readonly with mounts whose destinations the rootfs lacks (containerd's CRI binds
 // /etc/resolv.conf into a pause image that has none): their mount points are made in the rootfs
 // first, then the root is read-only (runc's order).

@@ -289,12 +289,12 @@ Result<std::unique_ptr<Backend>> make_backend(const BackendOptions& options) {
   }
   // The idle cgroups of a killed ljd (cgroup.hpp) go now, not at the first spawn with limits:
   // a daemon's recovery must leave no cgroup without an owner.
-  CgroupScope scope{options.cgroup_scope, 0};
+  CgroupScope scope{options.cgroup_scope, 0, options.reuse_cgroups};
   if (!scope.name.empty()) scope.pids_max = options.jails_pids_max.value_or(auto_jails_pids_max());
   if (!scope.name.empty() && !scope.name.starts_with("scope-"))
     return fail(Errc::invalid_argument, "jail",
                 "cgroup scope `" + scope.name + "` must be named scope-...");
-  (void)sweep_cgroup_pool(scope);
+  if (scope.reuse) (void)sweep_cgroup_pool(scope);
   LJ_TRY_CTX("preparing the jails' cgroup scope " + scope.name, prepare_scope(scope));
   return std::unique_ptr<Backend>(new LinuxBackend(&*seccomp, reaper->get(), std::move(scope)));
 }

@@ -602,7 +602,7 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
     if (!path.empty()) return add_at_path(top);
     const std::string base = scoped(top, scope);
     std::string dir = base + "/" + name;
-    if (!take_idle(base, dir)) {
+    if (!scope.reuse || !take_idle(base, dir)) {
       if (scope.name.empty()) LJ_TRY(make_dir(base));
       int rc = LJ_SYS("mkdir", ::mkdir(dir.c_str(), 0755));
       if (rc != 0 && errno == ENOENT && !scope.name.empty()) {
@@ -623,7 +623,7 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
   const bool cpuset = !limits.cpuset_cpus.empty() || !limits.cpuset_mems.empty();
   // The idle pool resets only the limits: a cgroup with other knobs set is removed at the end
   // (v2: a device program stays attached to its cgroup).
-  cg.pooled_ = path.empty() && !memory_knobs && !rt && !cpuset && !limits.cpu_cgroups &&
+  cg.pooled_ = scope.reuse && path.empty() && !memory_knobs && !rt && !cpuset && !limits.cpu_cgroups &&
                (!l.v2 || limits.device_rules.empty());
   const auto [cfs_quota, cfs_period] =
       cfs_of(limits.cpu_quota_us, limits.cpu_period_us, limits.cpu_percent);

@@ -56,10 +56,14 @@ const CgroupLayout& cgroup_layout();
 // goes on the base, the "ljd" cgroup every scope and unscoped jail of this cgroup sits under
 // (0: left as it is): it bounds all of them together, whichever daemon or tool made them, and
 // what it leaves of the host's pids is the host's reserve (docs/security.md). The last scope
-// prepared sets it. v1 pids and v2 alike.
+// prepared sets it. v1 pids and v2 alike. reuse: a jail's emptied cgroups are parked for the next
+// jail of this process (the idle pool above) and the leftovers of dead processes swept; false
+// for a process that spawns one jail and exits (ljoci, BackendOptions::reuse_cgroups), which has
+// no next jail to park them for: they are removed at the jail's end, and nothing is swept.
 struct CgroupScope {
   std::string name;
   std::uint64_t pids_max = 0;
+  bool reuse = true;
 };
 // Makes the scope's directories (v2: with the controllers enabled) and writes pids_max on the
 // base. Nothing for the unnamed scope. This process holds each directory (a shared flock(2), until

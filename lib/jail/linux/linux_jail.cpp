@@ -1,11 +1,13 @@
 #include "jail/linux/linux_jail.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -24,18 +26,24 @@ int pidfd_send(int pidfd, int sig, siginfo_t* info) {
 }
 
 Result<std::uint64_t> start_time_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string s;
-  if (!std::getline(in, s))
-    return fail(Errc::not_found, "jail", "no process " + std::to_string(pid));
-  // Field 2 (comm) may hold spaces and parentheses: count fields after the last ')'.
-  auto rp = s.rfind(')');
-  if (rp == std::string::npos) return fail(Errc::internal, "jail", "unreadable /proc/PID/stat");
-  std::istringstream ss(s.substr(rp + 2));
-  std::string f;
-  for (int i = 3; i < 22; ++i) ss >> f;  // fields 3..21
-  std::uint64_t t = 0;
-  if (!(ss >> t)) return fail(Errc::internal, "jail", "unreadable /proc/PID/stat");
+  // One read(2) into a buffer: a stream's first use costs more than the read (it runs once per
+  // spawn, and in every ljoci command).
+  const std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  char buf[1024];
+  ssize_t n = fd ? ::read(fd.get(), buf, sizeof buf - 1) : -1;
+  if (n <= 0) return fail(Errc::not_found, "jail", "no process " + std::to_string(pid));
+  buf[n] = '\0';
+  // Field 2 (comm) may hold spaces and parentheses: count fields after the last ')'; field 22
+  // is the start time.
+  const char* p = std::strrchr(buf, ')');
+  if (!p) return fail(Errc::internal, "jail", "unreadable " + path);
+  int field = 2;
+  for (; *p && field < 22; ++p)
+    if (*p == ' ') ++field;
+  char* end = nullptr;
+  const std::uint64_t t = std::strtoull(p, &end, 10);
+  if (field != 22 || end == p) return fail(Errc::internal, "jail", "unreadable " + path);
   return t;
 }
 

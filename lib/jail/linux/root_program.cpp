@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <set>
 #include <system_error>
 
 namespace lj::jail {
@@ -180,6 +181,20 @@ std::string beneath_path(const std::string& jail_path) {
   return out.empty() ? "." : out;
 }
 
+// Whether a mount of the plan's own (not one of the engine's file systems) or a volume lands on
+// `rel` or one of its parents: it hides whatever the engine made there before it.
+bool mounted_over(const MountPlan& plan, const std::string& rel) {
+  auto covers = [&](const std::string& jail_path) {
+    const std::string at = beneath_path(jail_path);
+    return at == "." || at == rel || rel.starts_with(at + "/");
+  };
+  for (const auto& m : plan.mounts)
+    if (engine_fs(m) < 0 && covers(m.jail_path)) return true;
+  for (const auto& v : plan.volumes)
+    if (covers(v.jail_path)) return true;
+  return false;
+}
+
 bool bad_overlay_path(const std::string& p) {
   return p.find_first_of(",:\\") != std::string::npos;
 }
@@ -238,6 +253,11 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
   const std::string scratch = opts.scratch.string();
   const std::string root = scratch + "/root";
   Builder b(root);
+  // What the engine masked and made read-only itself (relative to the root): a plan's masked or
+  // read-only path among them is left out unless a mount of its own hid the engine's (runc's
+  // defaults, which every OCI config carries, are all of the engine's: made twice, they were 8
+  // more mounts for every container to set up and to tear down).
+  std::set<std::string> engine_masked, engine_readonly;
 
   // Mount events must not propagate back to the host (the host's / is usually shared). In the
   // spawner's own namespace the host's mounts are left as they are: only the scratch tmpfs is
@@ -401,17 +421,23 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
         return fail(Errc::invalid_argument, kDomain, "not a sysctl name: '" + key + "'");
       b.write_file("write sysctl", proc + "/sys/" + file, value);
     }
-    for (const char* p : kProcReadOnly)
+    for (const char* p : kProcReadOnly) {
       b.bind("bind /proc read-only", proc + "/" + p, proc + "/" + p, true, kNoSuidDevExec, true);
+      engine_readonly.insert(std::string("proc/") + p);
+    }
     return {};
   };
   // /proc's masked files are /dev/null bound over them: once both are there.
   auto proc_masks = [&]() -> Status {
-    for (const char* p : kProcMaskFiles)
+    for (const char* p : kProcMaskFiles) {
       b.mount("mask /proc file", dev + "/null", proc + "/" + p, "", MS_BIND, {}, true);
-    for (const char* p : kProcMaskDirs)
+      engine_masked.insert(std::string("proc/") + p);
+    }
+    for (const char* p : kProcMaskDirs) {
       b.mount("mask /proc directory", "tmpfs", proc + "/" + p, "tmpfs",
               MS_RDONLY | kNoSuidDevExec, {}, true);
+      engine_masked.insert(std::string("proc/") + p);
+    }
     return {};
   };
   // /sys read-only: programs look up interfaces and CPUs there; nothing in it is writable.
@@ -425,6 +451,7 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
     if (shared) b.setns("return to the jail's network namespace", opts.own_netns_fd);
     b.mount("mask /sys/firmware", "tmpfs", sys + "/firmware", "tmpfs", MS_RDONLY | kNoSuidDevExec,
             {}, true);
+    engine_masked.insert("sys/firmware");
     return {};
   };
   enum Block { kDev, kPts, kShm, kProc, kSys, kBlocks };
@@ -528,12 +555,15 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
     const std::string rel = beneath_path(p);
     if (rel.empty() || rel == ".")
       return fail(Errc::invalid_argument, kDomain, "masked path is not below /: '" + p + "'");
+    if (engine_masked.count(rel) && !mounted_over(plan, rel)) continue;
     b.beneath(OpKind::mask, "mask path", dev + "/null", rel);
   }
   for (const auto& p : plan.readonly_paths) {
     const std::string rel = beneath_path(p);
     if (rel.empty() || rel == ".")
       return fail(Errc::invalid_argument, kDomain, "read-only path is not below /: '" + p + "'");
+    if ((engine_readonly.count(rel) || engine_masked.count(rel)) && !mounted_over(plan, rel))
+      continue;
     b.beneath(OpKind::make_readonly, "make path read-only", "", rel);
   }
 

@@ -367,12 +367,7 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
   c.backend = LJ_TRY(lj::jail::make_backend(engine_options(sd.root())));
   c.jail = LJ_TRY_CTX("creating container " + id, c.backend->spawn(spec));
   c.state.handle = c.jail->handle();
-  {
-    std::ifstream in(b.dir / "config.json");
-    std::stringstream text;
-    text << in.rdbuf();
-    c.state.config = text.str();
-  }
+  c.state.config = b.config_text;  // the config this container was made from, not a later edit
   LJ_TRY(sd.save(c.state));
   LJ_TRY(oci::watch_exit(c.state));
   if (!pid_file.empty()) LJ_TRY(write_pid_file(pid_file, c.state.handle.pid));

@@ -926,7 +926,10 @@ Result<Bundle> load_bundle(const std::filesystem::path& dir, const std::string& 
   if (!in) return fail_errno("oci", "open " + (abs / "config.json").string());
   std::stringstream ss;
   ss << in.rdbuf();
-  return parse_config(ss.str(), abs.lexically_normal(), id, platform);
+  std::string text = ss.str();
+  Bundle b = LJ_TRY(parse_config(text, abs.lexically_normal(), id, platform));
+  b.config_text = std::move(text);
+  return b;
 }
 
 std::string default_config() {

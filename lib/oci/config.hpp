@@ -40,6 +40,7 @@ struct Bundle {
   // caller opens them and sets the spec's JoinedNamespaces (jail/spec.hpp).
   std::string pidns_path, ipcns_path, utsns_path, cgroupns_path, mntns_path;
   std::string cgroups_path;  // linux.cgroupsPath as given (see cgroup_path_of)
+  std::string config_text;   // config.json as read (load_bundle), what the state keeps
 };
 
 // Which platform section of a config is read: the one of the platform ljoci runs on (linux, or

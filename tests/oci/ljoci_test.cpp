@@ -508,6 +508,28 @@ TEST_F(LjociTest, CpusetQuotaAndRealtimeAreTheCgroupsAndUpdateChangesThem) {
 // exec: one more process in the running container, in its namespaces and cgroup, under its
 // seccomp filter; runc's command-line form and --process (what conmon and the shim pass); its
 // exit status; --detach with --pid-file names the monitor, which exits with the process's status.
+// Signals the runtime's caller ignores stay ignored across execve: the container's command and
+// an exec's process must not inherit them (runc's processes start with default dispositions).
+// ljoci resets exactly the ones it found ignored (SigIgn), and the exec monitor's own SIGPIPE.
+TEST_F(LjociTest, SignalsTheCallerIgnoresAreNotTheContainers) {
+  // grep itself, not through busybox's sh, which ignores SIGQUIT for its own commands.
+  write_config({"grep", "SigIgn", "/proc/self/status"});
+  const std::string ignoring = "trap '' INT PIPE USR1 TERM; exec ";
+  auto o = sh("sh -c \"" + ignoring + ljoci("run --bundle " + bundle_.string() + " " + id("ign")) +
+              "\"");
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, "SigIgn:\t0000000000000000\n");
+
+  write_config({"sleep", "30"});
+  const std::string c = id("ign");
+  ASSERT_EQ(create(c).status, 0);
+  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  o = sh("sh -c \"" + ignoring + ljoci("exec " + c + " grep SigIgn /proc/self/status") + "\"");
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, "SigIgn:\t0000000000000000\n");
+  EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
+}
+
 TEST_F(LjociTest, ExecRunsAProcessInTheContainer) {
   config_["hostname"] = "exec-host";
   write_config({"sleep", "30"});

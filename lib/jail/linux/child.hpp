@@ -161,6 +161,10 @@ struct ChildPlan {
   char oom_score_adj[16] = {};
   const sock_fprog* command_seccomp = nullptr;
   int cap_last = 40;       // /proc/sys/kernel/cap_last_cap
+  // The signals the command sets back to SIG_DFL before its execve (bit s-1: signal s): an
+  // ignored one stays ignored across execve, a caught one does not. The spawner's SigIgn when
+  // the plan was made (plan_command), with what the child ignores on its own; all when unknown.
+  std::uint64_t ignored_signals = ~std::uint64_t{0};
   // The seccomp filter (jail/linux/seccomp.hpp) init loads once its own work is done, just before
   // it starts the command, which inherits it; nullptr: none. Owned by the backend.
   const sock_fprog* seccomp = nullptr;

@@ -250,6 +250,7 @@ Status prepare_exec_command(const ExecSpec& spec, const SpawnContext& ctx, ExecL
   ChildPlan& plan = l.plan;
   plan.argv_storage = spec.argv;
   plan_command(spec.env, spec.workdir, spec.user, spec.tty, spec.nofile, plan);
+  plan.ignored_signals |= std::uint64_t{1} << (SIGPIPE - 1);  // the monitor ignores it (child.cpp)
   // Init loads the jail's filter and the jail's processes inherit it; an exec loads it itself.
   plan.command_seccomp = ctx.seccomp;
   LJ_TRY(plan_process_options(spec.process, plan, l.command_seccomp));

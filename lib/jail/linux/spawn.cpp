@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -44,6 +45,21 @@ constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/
 // The jails' scratch mount point: each child mounts its private tmpfs here, in its own mount
 // namespace, so the host only ever sees an empty directory.
 constexpr const char* kScratch = "/run/lj-scratch";
+
+// This process's ignored signals (the SigIgn mask of /proc/self/status: dispositions are the
+// process's, not a thread's); every signal when it cannot be read.
+std::uint64_t read_ignored_signals() {
+  UniqueFd fd(::open("/proc/self/status", O_RDONLY | O_CLOEXEC));
+  char buf[4096];
+  const ssize_t n = fd ? ::read(fd.get(), buf, sizeof buf - 1) : -1;
+  if (n <= 0) return ~std::uint64_t{0};
+  buf[n] = '\0';
+  const char* line = std::strstr(buf, "\nSigIgn:\t");
+  if (!line) return ~std::uint64_t{0};
+  char* end = nullptr;
+  const std::uint64_t mask = std::strtoull(line + 9, &end, 16);
+  return end == line + 9 ? ~std::uint64_t{0} : mask;
+}
 
 int read_cap_last() {
   std::ifstream in("/proc/sys/kernel/cap_last_cap");
@@ -140,6 +156,8 @@ struct Launch {
   std::optional<ExecRecord> record;  // read by clone_sharing_memory when init shared our memory
   // parent_side: a failed sync byte, reported only when init left no record of its own.
   Status handshake;
+  // note_start
+  std::uint64_t start_time = 0;
 };
 
 // The calling thread's children made in another pid namespace while it is held (clone_init):
@@ -405,6 +423,8 @@ void plan_command(const std::vector<std::string>& env, const std::string& workdi
   plan.caps = default_capabilities();
   static const int cap_last = read_cap_last();
   plan.cap_last = cap_last;
+  // Read per spawn, not once: a daemon may change a disposition after its start.
+  plan.ignored_signals = read_ignored_signals();
 }
 
 namespace {
@@ -617,7 +637,14 @@ Status parent_side(const JailSpec& spec, Launch& l) {
   return {};
 }
 
-// 7. Wait for the command's exec: the error pipe reaches EOF (every write end is close-on-exec)
+// 7. While init assembles the jail, on a CPU it is not using: init's start time for the handle
+// (what adopt() and release() check the pid against). The parent only waits after this step.
+void note_start(const JailSpec& spec, Launch& l) {
+  l.start_time = start_time_of(static_cast<pid_t>(l.child.pid)).value_or(0);
+  lj::log("jail")->debug("jail={} init pid={}", spec.name, l.child.pid);
+}
+
+// 8. Wait for the command's exec: the error pipe reaches EOF (every write end is close-on-exec)
 // without a record, or carries the step that failed. Already read when init shared our memory.
 // And for the caller's links, made by then when the command was started.
 Status wait_for_exec(Launch& l) {
@@ -628,19 +655,18 @@ Status wait_for_exec(Launch& l) {
   return {};
 }
 
-// 8. The Jail takes over what outlives the spawn: init's pidfd, the status pipe, the cgroups.
+// 9. The Jail takes over what outlives the spawn: init's pidfd, the status pipe, the cgroups.
 std::unique_ptr<Jail> hand_over(const JailSpec& spec, Launch& l) {
   JailHandle h;
   h.name = spec.name;
   h.pid = static_cast<pid_t>(l.child.pid);
-  h.start_time = start_time_of(h.pid).value_or(0);
+  h.start_time = l.start_time;
   h.cgroup = l.cgroups.handle_string();
   h.status_file = spec.status_file;
   auto deadline = spec.limits.timeout.count() > 0 ? Clock::now() + spec.limits.timeout
                                                   : Clock::time_point::max();
   l.child.owned = false;
   l.host_root.release();  // the Jail's teardown detaches it
-  lj::log("jail")->debug("started jail={} pid={}", h.name, h.pid);
   return make_linux_jail(std::move(h), std::move(l.child.pidfd), std::move(l.status_rd),
                          std::move(l.cgroups), true, deadline);
 }
@@ -656,6 +682,7 @@ Result<std::unique_ptr<Jail>> spawn_jail(const JailSpec& spec, const SpawnContex
   LJ_TRY(prepare_cgroups(spec, ctx, l));
   LJ_TRY(clone_init(spec, ctx, l));
   LJ_TRY(parent_side(spec, l));
+  note_start(spec, l);
   LJ_TRY(wait_for_exec(l));
   return hand_over(spec, l);
 }

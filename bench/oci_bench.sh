@@ -16,7 +16,8 @@
 #                            script says so once and times runc, which podman runs here)
 #   ctr-ljoci, ctr-runc      `ctr run --rm [--runc-binary ljoci] IMAGE ID true` on a private
 #                            containerd (its own root, state and socket; the runc v2 shim)
-# Wall time of each whole command. Prints each one's median, p90 and failures. Root only; a
+# Wall time of each whole command, taken by a small bash around it (every row the same way).
+# Prints each one's median, p90 and failures. Root only; a
 # runtime or engine that is missing is left out, one that fails every run is reported as such.
 # Everything it makes (containerd and its directories, podman's image) is removed at the end.
 #
@@ -67,14 +68,24 @@ c["process"]["args"] = ["true"]
 json.dump(c, open(sys.argv[1], "w"))
 PY
 
-declare -A cmd inner
+declare -A cmd
 names=()
+# Every row is timed the same way: by a small bash of its own around the command alone (bash's
+# clock, no fork of the harness's in the interval), its microseconds written to $LJ_INNER_US.
+# Timed from the loop itself, the rows paid the loop's fork of a large bash (and, before, a
+# `date` fork on each side: ~2 ms each), and crun's row, timed inside its namespace by a fresh
+# bash, did not pay the same.
 export LJ_INNER_US=$work/inner.us
+timed=$work/timed
+printf '%s\n' '#!/bin/bash' 's=$EPOCHREALTIME; "$@"; rc=$?; e=$EPOCHREALTIME' \
+  'echo $(( 10#${e//[.,]/} - 10#${s//[.,]/} )) > "$LJ_INNER_US"; exit $rc' > $timed
+chmod +x $timed
 add() { names+=("$1"); cmd[$1]=$2; }
 for r in ljoci runc crun; do
   bin=$ljoci; [ $r = ljoci ] || bin=$(command -v $r || true)
   [ -n "$bin" ] || continue
   run="$bin --root $work/state/$r run --bundle $b bench-$r-@"
+  timed_run="$timed $run"
   wrapper=
   if [ $r = crun ]; then
     out=$($bin --root $work/state/crun run --bundle $b bench-crun-probe 2>&1 </dev/null)
@@ -88,18 +99,16 @@ for r in ljoci runc crun; do
       done
       wrapper=$work/in-crun-ns
       printf '%s\n' '#!/bin/sh' \
-        '# the command in the mount namespace without the cgroup2 mount crun refuses, timed in' \
-        '# there (microseconds to $LJ_INNER_US), as the loop times the others' \
-        "exec nsenter --mount=/proc/$crun_ns_pid/ns/mnt"' sh -c '"'"'s=$(date +%s%N); "$@"; rc=$?; echo $(( ($(date +%s%N) - s) / 1000 )) > "$LJ_INNER_US"; exit $rc'"'"' sh "$@"' > $wrapper
+        '# the command in the mount namespace without the cgroup2 mount crun refuses' \
+        "exec nsenter --mount=/proc/$crun_ns_pid/ns/mnt"' "$@"' > $wrapper
       chmod +x $wrapper
       echo "crun refuses this host (\"${out%%$'\n'*}\": hugetlb is bound on the cgroup2" \
         "mount): it runs in one mount namespace without that mount (held by pid $crun_ns_pid," \
         "entered each round), where it uses the v1 controllers; its time is taken in there, around crun alone"
-      run="$wrapper $run"
-      inner[$r]=1
+      timed_run="$wrapper $timed $run"
     fi
   fi
-  add $r "$run"
+  add $r "$timed_run"
 done
 
 if command -v podman >/dev/null && command -v runc >/dev/null; then
@@ -108,8 +117,8 @@ if command -v podman >/dev/null && command -v runc >/dev/null; then
     p="podman run --rm --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 --network none"
     out=$($p "$image" true 2>&1) ||
       echo "podman's default runtime ($(podman info --format '{{.Host.OCIRuntime.Name}}' 2>/dev/null)) fails here: ${out%%$'\n'*}"
-    add podman-ljoci "podman --runtime $ljoci ${p#podman } $image true"
-    add podman-runc "podman --runtime $(command -v runc) ${p#podman } $image true"
+    add podman-ljoci "$timed podman --runtime $ljoci ${p#podman } $image true"
+    add podman-runc "$timed podman --runtime $(command -v runc) ${p#podman } $image true"
   else
     echo "oci_bench: podman cannot import the rootfs: podman left out"
   fi
@@ -125,8 +134,8 @@ if command -v containerd >/dev/null && command -v ctr >/dev/null && command -v c
   for _ in $(seq 100); do $ctr version >/dev/null 2>&1 && break; sleep 0.05; done
   if python3 "$here/tests/oci/cri/cri_client.py" image $b/rootfs $work/image.tar "$image" true &&
      $ctr images import $work/image.tar >/dev/null 2>&1; then
-    add ctr-ljoci "$ctr run --rm --runc-binary $ljoci $image bench-ctr-ljoci-@"
-    command -v runc >/dev/null && add ctr-runc "$ctr run --rm $image bench-ctr-runc-@"
+    add ctr-ljoci "$timed $ctr run --rm --runc-binary $ljoci $image bench-ctr-ljoci-@"
+    command -v runc >/dev/null && add ctr-runc "$timed $ctr run --rm $image bench-ctr-runc-@"
   else
     echo "oci_bench: containerd did not take the image: containerd left out"
   fi
@@ -137,10 +146,8 @@ for r in $(seq 1 "$rounds"); do
   for k in $(seq 0 $((n - 1))); do
     name=${names[$(( (r + k) % n ))]}
     c=${cmd[$name]//@/$r}
-    s=$(date +%s%N)
     if $c >/dev/null 2>>"$work/$name.err"; then
-      if [ -n "${inner[$name]:-}" ]; then cat "$LJ_INNER_US" >> "$work/$name.us"
-      else echo $(( ($(date +%s%N) - s) / 1000 )) >> "$work/$name.us"; fi
+      cat "$LJ_INNER_US" >> "$work/$name.us"
     else
       echo fail >> "$work/$name.fail"
       case $name in

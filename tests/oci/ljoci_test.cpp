@@ -1918,8 +1918,17 @@ TEST_F(LjociTest, ContainerdsCriPluginRunsAPodOnACniNetwork) {
   EXPECT_TRUE(rig.ljoci_kept_nothing());
 }
 
-// The URL that CRI Exec or Attach answered: containerd's streaming server on the loopback.
-std::string loopback_url(const json& answer) {
+// CRI Exec of `cmd` in container cid, or without a cmd CRI Attach to it, as kubectl exec -i and
+// attach -i ask (-it with `tty`): stdin and stdout, and stderr without a terminal (CRI refuses a
+// terminal with stderr). The URL answered, containerd's streaming server on the loopback; empty
+// on failure.
+std::string stream_url(const CriOnLjoci& rig, const std::string& cid, bool tty,
+                       const json& cmd = nullptr) {
+  json request = {{"container_id", cid}, {"stdin", true}, {"stdout", true}};
+  request[tty ? "tty" : "stderr"] = true;
+  if (!cmd.is_null()) request["cmd"] = cmd;
+  const json answer =
+      rig.call(cmd.is_null() ? "RuntimeService/Attach" : "RuntimeService/Exec", request);
   const std::string url = answer.is_object() ? answer.value("url", "") : "";
   EXPECT_EQ(url.rfind("http://127.0.0.1:", 0), 0u) << answer;
   return url;
@@ -1937,11 +1946,8 @@ TEST_F(LjociTest, ContainerdsCriPluginStreamsAnExecOnLjoci) {
   ASSERT_FALSE(c.empty());
 
   // kubectl exec -i: a line in on stdin, a line out on each stream, exit code 3.
-  json r = rig->call("RuntimeService/Exec",
-                    {{"container_id", c},
-                     {"cmd", {"sh", "-c", "read x; echo got $x; echo err >&2; exit 3"}},
-                     {"stdin", true}, {"stdout", true}, {"stderr", true}});
-  std::string url = loopback_url(r);
+  std::string url = stream_url(
+      *rig, c, false, json::array({"sh", "-c", "read x; echo got $x; echo err >&2; exit 3"}));
   ASSERT_FALSE(url.empty());
   auto s = rig->stream(url, {.in = "hello\n"});
   EXPECT_EQ(s.status, 3) << s.err;
@@ -1951,10 +1957,7 @@ TEST_F(LjociTest, ContainerdsCriPluginStreamsAnExecOnLjoci) {
   // kubectl exec -it: the process's stdio is a pty of the container's devpts (its line discipline
   // echoes the input and ends lines with \r\n), exit code 0 (the error channel's Success). With a
   // terminal there is no stderr stream (CRI refuses tty with stderr).
-  r = rig->call("RuntimeService/Exec",
-               {{"container_id", c}, {"cmd", {"sh", "-c", "read x; tty; echo got $x"}},
-                {"tty", true}, {"stdin", true}, {"stdout", true}});
-  url = loopback_url(r);
+  url = stream_url(*rig, c, true, json::array({"sh", "-c", "read x; tty; echo got $x"}));
   ASSERT_FALSE(url.empty());
   s = rig->stream(url, {.in = "hello\n"});
   EXPECT_EQ(s.status, 0) << s.err;
@@ -1987,12 +1990,10 @@ TEST_F(LjociTest, ContainerdsCriPluginAttachesToLjociContainers) {
   // in 10 with two busy loops beside; containerd's end of the attach, which takes no runtime call).
   // (At most 30 s: a stdin at its end, /dev/null, would loop at once.)
   const std::string wait = "for i in $(seq 150); do read -t 0.2 x && break; echo waiting; done; ";
-  const std::string a = rig->container("a", wait + "echo attached $x; sleep 1; exit 5", kHostNetwork,
-                                      {{"stdin", true}});
+  const std::string a = rig->container("a", wait + "echo attached $x; sleep 1; exit 5",
+                                       kHostNetwork, {{"stdin", true}});
   ASSERT_FALSE(a.empty());
-  std::string url = loopback_url(rig->call(
-      "RuntimeService/Attach",
-      {{"container_id", a}, {"stdin", true}, {"stdout", true}, {"stderr", true}}));
+  std::string url = stream_url(*rig, a, false);
   ASSERT_FALSE(url.empty());
   auto s = rig->stream(url, {.in = "there\n", .on_output = true});
   EXPECT_EQ(s.status, 0) << s.err;
@@ -2006,10 +2007,9 @@ TEST_F(LjociTest, ContainerdsCriPluginAttachesToLjociContainers) {
       << ::testing::PrintToString(log);
 
   const std::string t = rig->container("t", wait + "tty; echo attached $x; sleep 1", kHostNetwork,
-                                      {{"stdin", true}, {"tty", true}});
+                                       {{"stdin", true}, {"tty", true}});
   ASSERT_FALSE(t.empty());
-  url = loopback_url(rig->call("RuntimeService/Attach", {{"container_id", t}, {"stdin", true},
-                                                        {"tty", true}, {"stdout", true}}));
+  url = stream_url(*rig, t, true);
   ASSERT_FALSE(url.empty());
   s = rig->stream(url, {.in = "there\n", .on_output = true});
   EXPECT_EQ(s.status, 0) << s.err;
@@ -2045,8 +2045,11 @@ TEST_F(LjociTest, ContainerdsCriPluginUpdatesALjociContainersResources) {
     std::int64_t shares, quota, memory;
   };
   auto linux_resources = [](const Resources& r) {
-    return json{{"cpu_shares", r.shares}, {"cpu_quota", r.quota}, {"cpu_period", 100000},
-                {"memory_limit_in_bytes", r.memory}, {"oom_score_adj", 999}};
+    return json{{"cpu_shares", r.shares},
+                {"cpu_quota", r.quota},
+                {"cpu_period", 100000},
+                {"memory_limit_in_bytes", r.memory},
+                {"oom_score_adj", 999}};
   };
   const Resources created{256, 50000, 64 << 20};
   const std::string c = rig->container("u", "while :; do sleep 0.1; done", kHostNetwork,
@@ -2089,9 +2092,9 @@ TEST_F(LjociTest, ContainerdsCriPluginUpdatesALjociContainersResources) {
   // Both updates were ljoci's, each with the resources on stdin (go-runc's `--resources -`).
   const std::string all = rig->all_calls();
   const std::regex update(" update --resources - " + c + "\n");
-  EXPECT_EQ(std::distance(std::sregex_iterator(all.begin(), all.end(), update),
-                          std::sregex_iterator()),
-            2)
+  EXPECT_EQ(
+      std::distance(std::sregex_iterator(all.begin(), all.end(), update), std::sregex_iterator()),
+      2)
       << all;
   rig->remove_pod();
   EXPECT_TRUE(rig->ljoci_kept_nothing());
@@ -2115,12 +2118,10 @@ TEST_F(LjociTest, ContainerdsCriPluginResizesLjociTerminals) {
   // What the terminal shows: the sizes as set, after the pty's first one (before the resizes).
   const std::regex seen("([0-9]+ [0-9]+\r\n)?24 80\r\n40 100\r\n");
 
-  // exec -it (stdin too: containerd 1.6 loses a terminal's output without it, below).
+  // exec -it (stdin too: containerd 1.6 loses a terminal's output without it, docs/oci.md).
   const std::string c = rig->container("c", "while :; do sleep 0.1; done", kHostNetwork);
   ASSERT_FALSE(c.empty());
-  std::string url = loopback_url(rig->call(
-      "RuntimeService/Exec", {{"container_id", c}, {"cmd", {"sh", "-c", sizes}}, {"tty", true},
-                              {"stdin", true}, {"stdout", true}}));
+  std::string url = stream_url(*rig, c, true, json::array({"sh", "-c", sizes}));
   ASSERT_FALSE(url.empty());
   auto s = rig->stream(url, {.resizes = resizes});
   EXPECT_EQ(s.status, 0) << s.err;
@@ -2128,11 +2129,10 @@ TEST_F(LjociTest, ContainerdsCriPluginResizesLjociTerminals) {
 
   // attach -it to a container whose terminal is its init's (`ljoci create --console-socket`); it
   // lives a second after its last size (an output just before the exit can miss the stream).
-  const std::string t = rig->container("t", sizes + "; sleep 1", kHostNetwork,
-                                       {{"stdin", true}, {"tty", true}});
+  const std::string t =
+      rig->container("t", sizes + "; sleep 1", kHostNetwork, {{"stdin", true}, {"tty", true}});
   ASSERT_FALSE(t.empty());
-  url = loopback_url(rig->call("RuntimeService/Attach", {{"container_id", t}, {"stdin", true},
-                                                         {"tty", true}, {"stdout", true}}));
+  url = stream_url(*rig, t, true);
   ASSERT_FALSE(url.empty());
   s = rig->stream(url, {.resizes = resizes});
   EXPECT_EQ(s.status, 0) << s.err;
@@ -2142,7 +2142,8 @@ TEST_F(LjociTest, ContainerdsCriPluginResizesLjociTerminals) {
   rig->remove_pod();
   const std::string all = rig->all_calls();
   EXPECT_NE(all.find(" exec --process "), std::string::npos) << all;
-  EXPECT_TRUE(std::regex_search(all, std::regex(" create [^\n]*--console-socket [^\n]* " + t + "\n")))
+  EXPECT_TRUE(
+      std::regex_search(all, std::regex(" create [^\n]*--console-socket [^\n]* " + t + "\n")))
       << all;
   EXPECT_TRUE(rig->ljoci_kept_nothing());
 }

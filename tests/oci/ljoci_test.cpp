@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <regex>
 #include <set>
@@ -1562,6 +1563,9 @@ class CriOnLjoci {
   static constexpr const char* kImage = "localhost/ljoci-cri-test:latest";
   bool up() const { return containerd_->up(); }
   const PrivateContainerd& containerd() const { return *containerd_; }
+  const fs::path& dir() const { return d_; }
+  // The running pod's sandbox id (run_pod's), empty when there is none.
+  std::string sandbox() const { return sandbox_.value_or(""); }
   const std::string& cgroup_parent() const { return cgroup_parent_; }
   fs::path logs() const { return d_ / "logs"; }
   fs::path calls() const { return d_ / "ljoci-calls"; }
@@ -1570,6 +1574,14 @@ class CriOnLjoci {
   bool ljoci_kept_nothing() const {
     std::error_code ec;
     return fs::is_empty(ljoci_root() / "k8s.io", ec) && !ec;
+  }
+  // The pid of a container's init, as `ljoci state` (the runtime's own record) gives it; 0 when
+  // ljoci does not know the container.
+  int init_pid(const std::string& cid) const {
+    auto o = sh(std::string(LJOCI_PATH) + " --root " + (ljoci_root() / "k8s.io").string() +
+                " state " + cid);
+    EXPECT_EQ(o.status, 0) << o.text;
+    return o.status == 0 ? json::parse(o.text).value("pid", 0) : 0;
   }
 
   // One CRI call: its answer as JSON, or the gRPC error (a failed expectation) and null.
@@ -1605,7 +1617,8 @@ class CriOnLjoci {
     sandbox_.reset();
   }
   // A container of the pod running `sh -c script`, created and started: its id, empty on failure.
-  // `more`: further fields of its ContainerConfig ({"stdin": true}).
+  // `more`: further fields of its ContainerConfig ({"stdin": true}), objects merged into the
+  // defaults' ({"linux": {"resources": ...}} keeps the security context).
   std::string container(const std::string& name, const std::string& script, const json& ns,
                         const json& more = json::object()) const {
     json config = {{"metadata", {{"name", name}}},
@@ -1613,7 +1626,7 @@ class CriOnLjoci {
                    {"command", {"sh", "-c", script}},
                    {"log_path", name + ".log"},
                    {"linux", {{"security_context", {{"namespace_options", ns}}}}}};
-    config.update(more);
+    config.update(more, true);
     json c = call("RuntimeService/CreateContainer",
                   {{"pod_sandbox_id", *sandbox_}, {"config", config}, {"sandbox_config", pod_}});
     if (!c.contains("container_id")) return "";
@@ -1644,20 +1657,27 @@ class CriOnLjoci {
     return lines;
   }
   // What kubectl exec and attach do with the URL that CRI Exec or Attach answered: a WebSocket on
-  // containerd's streaming server (cri_client.py stream), `in` sent as stdin once the streams are
-  // up, or with `on_output` once output has come (no stdin when empty). The remote exit code (0
-  // for the error channel's Success, 125 when the stream failed) and the output as it came, stdout
-  // and stderr apart.
+  // containerd's streaming server (cri_client.py stream). `in` is sent as stdin once the streams
+  // are up, or with `on_output` once output has come (no stdin when empty); `resizes` are the
+  // terminal's sizes sent on the resize channel ("80x24,100x40": the first once the streams are
+  // up, each next once the output has shown the one before as `stty size` prints it). The remote
+  // exit code (0 for the error channel's Success, 125 when the stream failed) and the output as
+  // it came, stdout and stderr apart.
+  struct StreamIn {
+    std::string in{};
+    bool on_output = false;
+    std::string resizes{};
+  };
   struct Streamed {
     int status = -1;
     std::string out, err;
   };
-  Streamed stream(const std::string& url, const std::string& in = "",
-                  bool on_output = false) const {
+  Streamed stream(const std::string& url, const StreamIn& s) const {
     const fs::path out = d_ / "stream.out", err = d_ / "stream.err";
     std::string cmd = "timeout 60 " + py_ + " " + CRI_CLIENT_PATH + " stream '" + url + "'";
-    if (!in.empty())
-      cmd += " --stdin '" + in + "' --stdin-when " + (on_output ? "output" : "streams");
+    if (!s.in.empty())
+      cmd += " --stdin '" + s.in + "' --stdin-when " + (s.on_output ? "output" : "streams");
+    if (!s.resizes.empty()) cmd += " --resize " + s.resizes;
     Streamed r;
     r.status = sh("(" + cmd + " >" + out.string() + " 2>" + err.string() + ")").status;
     r.out = read_file(out);
@@ -1715,34 +1735,56 @@ json cri_pod(const CriOnLjoci& rig, const json& ns) {
                      {"security_context", {{"namespace_options", ns}}}}}};
 }
 
+// A host-network pod's namespaces (no CNI: the host's network untouched; containerd's streaming
+// server listens on the loopback of its network namespace, the host's here).
+const json kHostNetwork = {{"network", "NODE"}, {"pid", "CONTAINER"}, {"ipc", "POD"}};
+
+// The start of the CRI tests on a host-network pod, in the test world's directory "cri": their
+// tools (the test skipped with the reason when one is missing), the rig with its containerd up,
+// the image imported, the pod running on ljoci. Null when the test was skipped or a step failed
+// (reported); the rig, when returned, is torn down with it.
+std::unique_ptr<CriOnLjoci> cri_host_pod(const lj::test::TestWorld& world) {
+  std::string why;
+  const std::string py = cri_tools(&why);
+  if (py.empty()) {
+    [&] { GTEST_SKIP() << why; }();  // GTEST_SKIP returns from the lambda, not from here
+    return nullptr;
+  }
+  const fs::path d = world.mkdir("cri");
+  auto rig = std::make_unique<CriOnLjoci>(d, py, "  conf_dir = \"" + (d / "cni").string() + "\"\n");
+  if (!rig->up()) {
+    ADD_FAILURE() << "containerd did not come up";
+    return nullptr;
+  }
+  if (auto o = rig->import_image(world.world()); o.status != 0) {
+    ADD_FAILURE() << "image import: " << o.text;
+    return nullptr;
+  }
+  if (rig->run_pod(cri_pod(*rig, kHostNetwork)).empty()) return nullptr;  // call() reported it
+  return rig;
+}
+
 // containerd's CRI plugin, ljoci its runtime handler's binary: a host-network pod (no CNI needed:
 // the sandbox shares the host's network and uts namespaces, its containers join them and its ipc
 // namespace by path), a container that writes and exits 7, one that a StopContainer ends through
 // its TERM trap; the CRI log files, exit codes and the runtime's calls are checked, and everything
 // is removed.
 TEST_F(LjociTest, ContainerdsCriPluginRunsAPodOnLjoci) {
-  std::string why;
-  const std::string py = cri_tools(&why);
-  if (py.empty()) GTEST_SKIP() << why;
-  const fs::path d = world_->mkdir("cri");
-  CriOnLjoci rig(d, py, "  conf_dir = \"" + (d / "cni").string() + "\"\n");
-  ASSERT_TRUE(rig.up()) << "containerd did not come up";
+  const auto rig = cri_host_pod(*world_);
+  if (!rig) return;  // skipped or failed, said so
   auto cri = [&](const std::string& method, const json& request) {
-    return rig.call(method, request);
+    return rig->call(method, request);
   };
-  auto o = rig.import_image(world_->world());
-  ASSERT_EQ(o.status, 0) << o.text;
   EXPECT_EQ(cri("RuntimeService/Version", {{"version", "v1"}}).value("runtime_api_version", ""),
             "v1");
-
-  const json ns = {{"network", "NODE"}, {"pid", "CONTAINER"}, {"ipc", "POD"}};
-  const std::string sandbox = rig.run_pod(cri_pod(rig, ns));
-  ASSERT_FALSE(sandbox.empty());
+  const json& ns = kHostNetwork;
+  const std::string sandbox = rig->sandbox();
   // The sandbox's CPU weight: containerd gives every sandbox cpu.shares 2, ljoci writes it (cgroup
   // v1's cpu.shares, or v2's cpu.weight 1).
   {
-    const fs::path v1 = "/sys/fs/cgroup/cpu" + rig.cgroup_parent() + "/" + sandbox + "/cpu.shares";
-    const fs::path v2 = "/sys/fs/cgroup" + rig.cgroup_parent() + "/" + sandbox + "/cpu.weight";
+    const std::string pod = rig->cgroup_parent() + "/" + sandbox;
+    const fs::path v1 = "/sys/fs/cgroup/cpu" + pod + "/cpu.shares";
+    const fs::path v2 = "/sys/fs/cgroup" + pod + "/cpu.weight";
     std::string weight;
     std::ifstream(fs::exists(v1) ? v1 : v2) >> weight;
     EXPECT_EQ(weight, fs::exists(v1) ? "2" : "1") << v1 << " or " << v2;
@@ -1750,9 +1792,9 @@ TEST_F(LjociTest, ContainerdsCriPluginRunsAPodOnLjoci) {
 
   // A container that writes on both streams and exits 7; it shares the host's uts namespace.
   const std::string c1 =
-      rig.container("c1", "echo via cri; echo to stderr >&2; hostname; exit 7", ns);
+      rig->container("c1", "echo via cri; echo to stderr >&2; hostname; exit 7", ns);
   ASSERT_FALSE(c1.empty());
-  json st = rig.exited(c1);
+  json st = rig->exited(c1);
   EXPECT_EQ(st.value("state", ""), "CONTAINER_EXITED") << st;
   EXPECT_EQ(st.value("exit_code", -1), 7) << st;
   char host[256] = {};
@@ -1760,14 +1802,14 @@ TEST_F(LjociTest, ContainerdsCriPluginRunsAPodOnLjoci) {
   std::vector<std::string> want = {"stderr F to stderr", "stdout F " + std::string(host),
                                    "stdout F via cri"};
   std::sort(want.begin(), want.end());
-  EXPECT_EQ(rig.log_lines("c1"), want);
+  EXPECT_EQ(rig->log_lines("c1"), want);
 
   // A container that a StopContainer ends: TERM first (its trap answers, exit 3), well before
   // the 10 s after which the kubelet's timeout would send KILL.
-  const std::string c2 = rig.container(
+  const std::string c2 = rig->container(
       "c2", "trap 'echo term; exit 3' TERM; echo up; while :; do sleep 0.1; done", ns);
   ASSERT_FALSE(c2.empty());
-  for (int i = 0; i < 100 && rig.log_lines("c2").empty(); ++i)
+  for (int i = 0; i < 100 && rig->log_lines("c2").empty(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   // ExecSync (what a kubelet's exec probe calls): the shim's `exec --process`, output and status.
   // Bytes are base64 in proto3 JSON: "out\n" and "err\n".
@@ -1780,27 +1822,27 @@ TEST_F(LjociTest, ContainerdsCriPluginRunsAPodOnLjoci) {
   const auto t0 = std::chrono::steady_clock::now();
   cri("RuntimeService/StopContainer", {{"container_id", c2}, {"timeout", 10}});
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(8));
-  st = rig.status(c2);
+  st = rig->status(c2);
   EXPECT_EQ(st.value("state", ""), "CONTAINER_EXITED") << st;
   EXPECT_EQ(st.value("exit_code", -1), 3) << st;
-  EXPECT_EQ(rig.log_lines("c2"), (std::vector<std::string>{"stdout F term", "stdout F up"}));
+  EXPECT_EQ(rig->log_lines("c2"), (std::vector<std::string>{"stdout F term", "stdout F up"}));
 
   for (const auto& cid : {c1, c2}) cri("RuntimeService/RemoveContainer", {{"container_id", cid}});
   r = cri("RuntimeService/ListContainers", {{"filter", {{"pod_sandbox_id", sandbox}}}});
   EXPECT_EQ(r.value("containers", json::array()).size(), 0u) << r;
-  rig.remove_pod();
+  rig->remove_pod();
 
   // ljoci ran all three (the sandbox, c1, c2): created and deleted each, and kept no state.
-  const std::string all = rig.all_calls();
+  const std::string all = rig->all_calls();
   for (const auto& cid : {sandbox, c1, c2}) {
-    EXPECT_NE(all.find(" --pid-file " + (d / "state").string() +
+    EXPECT_NE(all.find(" --pid-file " + (rig->dir() / "state").string() +
                        "/io.containerd.runtime.v2.task/k8s.io/" + cid + "/init.pid " + cid),
               std::string::npos) << cid << " was not created by ljoci:\n" << all;
     EXPECT_NE(all.find(" delete " + cid), std::string::npos) << all;
   }
   EXPECT_NE(all.find(" kill " + c2 + " 15"), std::string::npos) << all;
   EXPECT_NE(all.find(" exec --process "), std::string::npos) << all;
-  EXPECT_TRUE(rig.ljoci_kept_nothing());
+  EXPECT_TRUE(rig->ljoci_kept_nothing());
 }
 
 // containerd's CRI plugin, ljoci its runtime handler's binary, a pod on a CNI network (Debian's
@@ -1928,26 +1970,17 @@ TEST_F(LjociTest, ContainerdsCriPluginRunsAPodOnACniNetwork) {
   EXPECT_TRUE(rig.ljoci_kept_nothing());
 }
 
-// A host-network pod on ljoci for the streaming tests (no CNI: the host's network untouched); the
-// streaming server listens on the loopback of containerd's network namespace, the host's here.
-const json kHostNetwork = {{"network", "NODE"}, {"pid", "CONTAINER"}, {"ipc", "POD"}};
-
-// The streaming tests' start: the rig's containerd up, the image imported, a host-network pod on
-// ljoci; false, the failure reported, when one of them did not happen.
-bool start_host_pod(CriOnLjoci& rig, const fs::path& world) {
-  if (!rig.up()) {
-    ADD_FAILURE() << "containerd did not come up";
-    return false;
-  }
-  if (auto o = rig.import_image(world); o.status != 0) {
-    ADD_FAILURE() << "image import: " << o.text;
-    return false;
-  }
-  return !rig.run_pod(cri_pod(rig, kHostNetwork)).empty();
-}
-
-// The URL that CRI Exec or Attach answered: containerd's streaming server on the loopback.
-std::string loopback_url(const json& answer) {
+// CRI Exec of `cmd` in container cid, or without a cmd CRI Attach to it, as kubectl exec -i and
+// attach -i ask (-it with `tty`): stdin and stdout, and stderr without a terminal (CRI refuses a
+// terminal with stderr). The URL answered, containerd's streaming server on the loopback; empty
+// on failure.
+std::string stream_url(const CriOnLjoci& rig, const std::string& cid, bool tty,
+                       const json& cmd = nullptr) {
+  json request = {{"container_id", cid}, {"stdin", true}, {"stdout", true}};
+  request[tty ? "tty" : "stderr"] = true;
+  if (!cmd.is_null()) request["cmd"] = cmd;
+  const json answer =
+      rig.call(cmd.is_null() ? "RuntimeService/Attach" : "RuntimeService/Exec", request);
   const std::string url = answer.is_object() ? answer.value("url", "") : "";
   EXPECT_EQ(url.rfind("http://127.0.0.1:", 0), 0u) << answer;
   return url;
@@ -1959,23 +1992,16 @@ std::string loopback_url(const json& answer) {
 // `ljoci exec --process F --detach --pid-file P` (with a terminal, `--console-socket S` too: ljoci
 // sends the pty's master over it and the shim copies it to the stream).
 TEST_F(LjociTest, ContainerdsCriPluginStreamsAnExecOnLjoci) {
-  std::string why;
-  const std::string py = cri_tools(&why);
-  if (py.empty()) GTEST_SKIP() << why;
-  const fs::path d = world_->mkdir("cri");
-  CriOnLjoci rig(d, py, "  conf_dir = \"" + (d / "cni").string() + "\"\n");
-  ASSERT_TRUE(start_host_pod(rig, world_->world()));
-  const std::string c = rig.container("c", "while :; do sleep 0.1; done", kHostNetwork);
+  const auto rig = cri_host_pod(*world_);
+  if (!rig) return;  // skipped or failed, said so
+  const std::string c = rig->container("c", "while :; do sleep 0.1; done", kHostNetwork);
   ASSERT_FALSE(c.empty());
 
   // kubectl exec -i: a line in on stdin, a line out on each stream, exit code 3.
-  json r = rig.call("RuntimeService/Exec",
-                    {{"container_id", c},
-                     {"cmd", {"sh", "-c", "read x; echo got $x; echo err >&2; exit 3"}},
-                     {"stdin", true}, {"stdout", true}, {"stderr", true}});
-  std::string url = loopback_url(r);
+  std::string url = stream_url(
+      *rig, c, false, json::array({"sh", "-c", "read x; echo got $x; echo err >&2; exit 3"}));
   ASSERT_FALSE(url.empty());
-  auto s = rig.stream(url, "hello\n");
+  auto s = rig->stream(url, {.in = "hello\n"});
   EXPECT_EQ(s.status, 3) << s.err;
   EXPECT_EQ(s.out, "got hello\n");
   EXPECT_EQ(s.err, "err\n");
@@ -1983,23 +2009,20 @@ TEST_F(LjociTest, ContainerdsCriPluginStreamsAnExecOnLjoci) {
   // kubectl exec -it: the process's stdio is a pty of the container's devpts (its line discipline
   // echoes the input and ends lines with \r\n), exit code 0 (the error channel's Success). With a
   // terminal there is no stderr stream (CRI refuses tty with stderr).
-  r = rig.call("RuntimeService/Exec",
-               {{"container_id", c}, {"cmd", {"sh", "-c", "read x; tty; echo got $x"}},
-                {"tty", true}, {"stdin", true}, {"stdout", true}});
-  url = loopback_url(r);
+  url = stream_url(*rig, c, true, json::array({"sh", "-c", "read x; tty; echo got $x"}));
   ASSERT_FALSE(url.empty());
-  s = rig.stream(url, "hello\n");
+  s = rig->stream(url, {.in = "hello\n"});
   EXPECT_EQ(s.status, 0) << s.err;
   EXPECT_TRUE(std::regex_match(s.out, std::regex("hello\r\n/dev/pts/[0-9]+\r\ngot hello\r\n")))
       << s.out;
 
   // The container's own command went on meanwhile; both execs were ljoci's.
-  EXPECT_EQ(rig.status(c).value("state", ""), "CONTAINER_RUNNING");
-  const std::string all = rig.all_calls();
+  EXPECT_EQ(rig->status(c).value("state", ""), "CONTAINER_RUNNING");
+  const std::string all = rig->all_calls();
   EXPECT_NE(all.find(" exec --process "), std::string::npos) << all;
   EXPECT_NE(all.find(" --console-socket "), std::string::npos) << all;
-  rig.remove_pod();
-  EXPECT_TRUE(rig.ljoci_kept_nothing());
+  rig->remove_pod();
+  EXPECT_TRUE(rig->ljoci_kept_nothing());
 }
 
 // kubectl attach through containerd's CRI plugin, ljoci the runtime: a container created with
@@ -2008,12 +2031,8 @@ TEST_F(LjociTest, ContainerdsCriPluginStreamsAnExecOnLjoci) {
 // its log), the container exits 5 and the stream ends with the error channel's Success. Then the
 // same with a terminal (CRI `tty`: `ljoci create --console-socket`, the container's stdio a pty).
 TEST_F(LjociTest, ContainerdsCriPluginAttachesToLjociContainers) {
-  std::string why;
-  const std::string py = cri_tools(&why);
-  if (py.empty()) GTEST_SKIP() << why;
-  const fs::path d = world_->mkdir("cri");
-  CriOnLjoci rig(d, py, "  conf_dir = \"" + (d / "cni").string() + "\"\n");
-  ASSERT_TRUE(start_host_pod(rig, world_->world()));
+  const auto rig = cri_host_pod(*world_);
+  if (!rig) return;  // skipped or failed, said so
 
   // The containers say `waiting` until a line comes, and the line goes once output has come on
   // the stream: containerd's attach starts copying the stream to the container's stdin before it
@@ -2023,46 +2042,162 @@ TEST_F(LjociTest, ContainerdsCriPluginAttachesToLjociContainers) {
   // in 10 with two busy loops beside; containerd's end of the attach, which takes no runtime call).
   // (At most 30 s: a stdin at its end, /dev/null, would loop at once.)
   const std::string wait = "for i in $(seq 150); do read -t 0.2 x && break; echo waiting; done; ";
-  const std::string a = rig.container("a", wait + "echo attached $x; sleep 1; exit 5", kHostNetwork,
-                                      {{"stdin", true}});
+  const std::string a = rig->container("a", wait + "echo attached $x; sleep 1; exit 5",
+                                       kHostNetwork, {{"stdin", true}});
   ASSERT_FALSE(a.empty());
-  std::string url = loopback_url(rig.call(
-      "RuntimeService/Attach",
-      {{"container_id", a}, {"stdin", true}, {"stdout", true}, {"stderr", true}}));
+  std::string url = stream_url(*rig, a, false);
   ASSERT_FALSE(url.empty());
-  auto s = rig.stream(url, "there\n", true);
+  auto s = rig->stream(url, {.in = "there\n", .on_output = true});
   EXPECT_EQ(s.status, 0) << s.err;
   EXPECT_TRUE(std::regex_match(s.out, std::regex("(waiting\n)+attached there\n"))) << s.out;
-  json st = rig.exited(a);
+  json st = rig->exited(a);
   EXPECT_EQ(st.value("exit_code", -1), 5) << st;
-  const auto log = rig.log_lines("a");  // sorted
+  const auto log = rig->log_lines("a");  // sorted
   EXPECT_TRUE(!log.empty() && log.front() == "stdout F attached there" &&
               std::all_of(log.begin() + 1, log.end(),
                           [](const std::string& l) { return l == "stdout F waiting"; }))
       << ::testing::PrintToString(log);
 
-  const std::string t = rig.container("t", wait + "tty; echo attached $x; sleep 1", kHostNetwork,
-                                      {{"stdin", true}, {"tty", true}});
+  const std::string t = rig->container("t", wait + "tty; echo attached $x; sleep 1", kHostNetwork,
+                                       {{"stdin", true}, {"tty", true}});
   ASSERT_FALSE(t.empty());
-  url = loopback_url(rig.call("RuntimeService/Attach", {{"container_id", t}, {"stdin", true},
-                                                        {"tty", true}, {"stdout", true}}));
+  url = stream_url(*rig, t, true);
   ASSERT_FALSE(url.empty());
-  s = rig.stream(url, "there\n", true);
+  s = rig->stream(url, {.in = "there\n", .on_output = true});
   EXPECT_EQ(s.status, 0) << s.err;
   // The pty's echo of the line comes when the line does, between two `waiting`s or after them.
   const std::regex through_pty("((waiting|there)\r\n)+/dev/pts/[0-9]+\r\nattached there\r\n");
   EXPECT_TRUE(std::regex_match(s.out, through_pty)) << s.out;
   EXPECT_NE(s.out.find("there\r\n"), std::string::npos) << s.out;
-  st = rig.exited(t);
+  st = rig->exited(t);
   EXPECT_EQ(st.value("exit_code", -1), 0) << st;
 
   // ljoci created both, t with a console socket, and deleted both with the pod.
-  rig.remove_pod();
-  const std::string all = rig.all_calls();
+  rig->remove_pod();
+  const std::string all = rig->all_calls();
   const std::regex tty_create(" create [^\n]*--console-socket [^\n]* " + t + "\n");
   EXPECT_TRUE(std::regex_search(all, tty_create)) << all;
   for (const auto& cid : {a, t}) EXPECT_NE(all.find(" delete " + cid), std::string::npos) << all;
-  EXPECT_TRUE(rig.ljoci_kept_nothing());
+  EXPECT_TRUE(rig->ljoci_kept_nothing());
+}
+
+// A kubelet's UpdateContainerResources through containerd's CRI plugin, ljoci the runtime. A
+// container created as a kubelet creates a Burstable pod's (cpu shares from its cpu request, CFS
+// quota and period from its cpu limit, a memory limit, an OOM score) is resized in place twice,
+// as the kubelet does when the pod's resources change; containerd merges each into the
+// container's spec and hands its whole linux.resources to the shim's `update --resources -`,
+// ljoci's. The container's cgroups, found from its init's /proc/PID/cgroup (the pid from `ljoci
+// state`), carry each value: v1 cpu.shares, cpu.cfs_quota_us and cfs_period_us,
+// memory.limit_in_bytes (memory.memsw.limit_in_bytes too where swap is accounted: containerd sets
+// swap to the limit); v2 cpu.weight (runc's conversion), cpu.max, memory.max.
+TEST_F(LjociTest, ContainerdsCriPluginUpdatesALjociContainersResources) {
+  const auto rig = cri_host_pod(*world_);
+  if (!rig) return;  // skipped or failed, said so
+  struct Resources {
+    std::int64_t shares, quota, memory;
+  };
+  auto linux_resources = [](const Resources& r) {
+    return json{{"cpu_shares", r.shares},
+                {"cpu_quota", r.quota},
+                {"cpu_period", 100000},
+                {"memory_limit_in_bytes", r.memory},
+                {"oom_score_adj", 999}};
+  };
+  const Resources created{256, 50000, 64 << 20};
+  const std::string c = rig->container("u", "while :; do sleep 0.1; done", kHostNetwork,
+                                       {{"linux", {{"resources", linux_resources(created)}}}});
+  ASSERT_FALSE(c.empty());
+  const int pid = rig->init_pid(c);
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(first_line("/proc/" + std::to_string(pid) + "/oom_score_adj"), "999");
+  const bool v1 = fs::exists("/sys/fs/cgroup/cpu/cpu.shares");
+  const std::string cpu = cgroup_dir(pid, "cpu"), mem = cgroup_dir(pid, "memory");
+  ASSERT_NE(cpu.find(rig->cgroup_parent() + "/"), std::string::npos) << cpu;
+  auto expect_cgroups = [&](const Resources& r) {
+    const std::string quota = std::to_string(r.quota), memory = std::to_string(r.memory);
+    if (v1) {
+      EXPECT_EQ(first_line(cpu + "/cpu.shares"), std::to_string(r.shares)) << cpu;
+      EXPECT_EQ(first_line(cpu + "/cpu.cfs_quota_us"), quota) << cpu;
+      EXPECT_EQ(first_line(cpu + "/cpu.cfs_period_us"), "100000") << cpu;
+      EXPECT_EQ(first_line(mem + "/memory.limit_in_bytes"), memory) << mem;
+      if (fs::exists(mem + "/memory.memsw.limit_in_bytes")) {
+        EXPECT_EQ(first_line(mem + "/memory.memsw.limit_in_bytes"), memory) << mem;
+      }
+    } else {
+      EXPECT_EQ(first_line(cpu + "/cpu.weight"), std::to_string(1 + (r.shares - 2) * 9999 / 262142))
+          << cpu;
+      EXPECT_EQ(first_line(cpu + "/cpu.max"), quota + " 100000") << cpu;
+      EXPECT_EQ(first_line(mem + "/memory.max"), memory) << mem;
+    }
+  };
+  expect_cgroups(created);
+  // Up (the limit raised above memory+swap's old one), then down below the first values.
+  for (const Resources& r : {Resources{512, 100000, 128 << 20}, Resources{128, 25000, 32 << 20}}) {
+    SCOPED_TRACE(::testing::Message() << "shares " << r.shares << ", quota " << r.quota);
+    json answer = rig->call("RuntimeService/UpdateContainerResources",
+                            {{"container_id", c}, {"linux", linux_resources(r)}});
+    EXPECT_TRUE(answer.is_object());
+    expect_cgroups(r);
+  }
+  EXPECT_EQ(rig->status(c).value("state", ""), "CONTAINER_RUNNING");
+
+  // Both updates were ljoci's, each with the resources on stdin (go-runc's `--resources -`).
+  const std::string all = rig->all_calls();
+  const std::regex update(" update --resources - " + c + "\n");
+  EXPECT_EQ(
+      std::distance(std::sregex_iterator(all.begin(), all.end(), update), std::sregex_iterator()),
+      2)
+      << all;
+  rig->remove_pod();
+  EXPECT_TRUE(rig->ljoci_kept_nothing());
+}
+
+// kubectl exec -it and attach -it resizing their terminal through containerd's CRI plugin, ljoci
+// the runtime: the client's resizes (the v4.channel.k8s.io resize channel, 4: {"Width": columns,
+// "Height": rows}) become the shim's ResizePty, TIOCSWINSZ on the master of the pty ljoci made and
+// sent over the console socket, and the process sees each size (`stty size`: "rows columns"):
+// the first sent once the streams are up, the second once the first has shown. The processes
+// print their size when it changes and end at the last one (at most 15 s, then the test fails);
+// busybox stty fails on a pty of no size (0x0, the shim's at the start), said as nothing.
+TEST_F(LjociTest, ContainerdsCriPluginResizesLjociTerminals) {
+  const auto rig = cri_host_pod(*world_);
+  if (!rig) return;  // skipped or failed, said so
+  const std::string sizes =
+      "last=; for i in $(seq 150); do s=$(busybox stty size 2>/dev/null); "
+      "[ \"$s\" != \"$last\" ] && echo \"$s\" && last=$s; [ \"$s\" = '40 100' ] && break; "
+      "sleep 0.1; done";
+  const std::string resizes = "80x24,100x40";
+  // What the terminal shows: the sizes as set, after the pty's first one (before the resizes).
+  const std::regex seen("([0-9]+ [0-9]+\r\n)?24 80\r\n40 100\r\n");
+
+  // exec -it (stdin too: containerd 1.6 loses a terminal's output without it, docs/oci.md).
+  const std::string c = rig->container("c", "while :; do sleep 0.1; done", kHostNetwork);
+  ASSERT_FALSE(c.empty());
+  std::string url = stream_url(*rig, c, true, json::array({"sh", "-c", sizes}));
+  ASSERT_FALSE(url.empty());
+  auto s = rig->stream(url, {.resizes = resizes});
+  EXPECT_EQ(s.status, 0) << s.err;
+  EXPECT_TRUE(std::regex_match(s.out, seen)) << s.out;
+
+  // attach -it to a container whose terminal is its init's (`ljoci create --console-socket`); it
+  // lives a second after its last size (an output just before the exit can miss the stream).
+  const std::string t =
+      rig->container("t", sizes + "; sleep 1", kHostNetwork, {{"stdin", true}, {"tty", true}});
+  ASSERT_FALSE(t.empty());
+  url = stream_url(*rig, t, true);
+  ASSERT_FALSE(url.empty());
+  s = rig->stream(url, {.resizes = resizes});
+  EXPECT_EQ(s.status, 0) << s.err;
+  EXPECT_TRUE(std::regex_match(s.out, seen)) << s.out;
+  EXPECT_EQ(rig->exited(t).value("exit_code", -1), 0);
+
+  rig->remove_pod();
+  const std::string all = rig->all_calls();
+  EXPECT_NE(all.find(" exec --process "), std::string::npos) << all;
+  EXPECT_TRUE(
+      std::regex_search(all, std::regex(" create [^\n]*--console-socket [^\n]* " + t + "\n")))
+      << all;
+  EXPECT_TRUE(rig->ljoci_kept_nothing());
 }
 
 }  // namespace

@@ -8,15 +8,17 @@ archive that test imports. Debian has no cri-tools; python3-grpcio and protoc ar
       proto3 JSON ({"config": {"metadata": {"name": "p"}}}; "-": read from stdin); the answer is
       printed the same way, all
       fields included. A gRPC error: its code and details on stderr, exit 1.
-  cri_client.py stream URL [--stdin DATA] [--stdin-when streams|output]
+  cri_client.py stream URL [--stdin DATA] [--stdin-when streams|output] [--resize WxH[,WxH...]]
       What kubectl exec and attach do with the URL that CRI Exec or Attach answers: a WebSocket
       (RFC 6455) on the runtime's streaming server, subprotocol v4.channel.k8s.io. Its output is
       written to stdout and stderr as it comes; DATA (if given) is sent as stdin once the server
       has sent its first (empty) message ("streams", the default), or once output has come
       ("output": an attach's stream is then among the container's output's writers, so the
-      answer to DATA reaches it). Exits with the remote command's exit
-      code from the error channel's status (0: Success), 125 with the reason on stderr when the
-      stream fails or ends without a status.
+      answer to DATA reaches it). Each WxH (columns x rows) is a terminal resize on the resize
+      channel, as kubectl -t sends its window's size: the first once the streams are up, each
+      next once the output has shown the one before as `stty size` prints it ("ROWS COLUMNS").
+      Exits with the remote command's exit code from the error channel's status (0: Success),
+      125 with the reason on stderr when the stream fails or ends without a status.
   cri_client.py image ROOTFS OUT.tar NAME [CMD...]
       An OCI image layout archive (one uncompressed layer: ROOTFS as it is; the config's Cmd) that
       `ctr images import` takes, named NAME.
@@ -103,10 +105,11 @@ def call(socket, method, request_json):
 # The streaming server's WebSocket protocol (k8s.io/apiserver wsstream, what containerd 1.6's CRI
 # streaming server and a kubelet's speak): every binary message starts with its channel's byte.
 # "v4." makes the error channel's message a JSON metav1.Status, whose Failure names the exit code
-# (details.causes[{"reason": "ExitCode", "message": "3"}]).
+# (details.causes[{"reason": "ExitCode", "message": "3"}]); the resize channel's messages are JSON
+# remotecommand.TerminalSize objects, {"Width": columns, "Height": rows}, one after another.
 WS_PROTOCOL = "v4.channel.k8s.io"
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-STDIN, STDOUT, STDERR, ERROR = 0, 1, 2, 3
+STDIN, STDOUT, STDERR, ERROR, RESIZE = 0, 1, 2, 3, 4
 OP_CONT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x2, 0x8, 0x9, 0xA
 
 
@@ -148,7 +151,7 @@ def ws_read(f):
             return op, payload
 
 
-def stream(url, stdin, on_output):
+def stream(url, stdin, on_output, resizes):
     import base64
     import socket
     import urllib.parse
@@ -175,7 +178,8 @@ def stream(url, stdin, on_output):
             or headers.get("sec-websocket-protocol") != WS_PROTOCOL):
         print("stream: no WebSocket upgrade: %s %s" % (answer, headers), file=sys.stderr)
         return 125
-    status = None
+    status, shown = None, b""  # shown: the output since the last resize
+    awaited = None  # the last resize's size as stty size prints it
     try:
         while True:
             op, data = ws_read(f)
@@ -196,7 +200,14 @@ def stream(url, stdin, on_output):
             elif channel == ERROR and data:
                 status = json.loads(data)
             # The first message (empty) says the streams are there.
-            if stdin is not None and (not on_output or (channel in (STDOUT, STDERR) and data)):
+            output = channel in (STDOUT, STDERR) and data
+            shown += data if output else b""
+            if resizes and (awaited is None or awaited in shown):
+                width, height = resizes.pop(0)
+                size = json.dumps({"Width": width, "Height": height}).encode()
+                ws_send(sock, OP_BINARY, bytes([RESIZE]) + size)
+                awaited, shown = b"%d %d" % (height, width), b""
+            if stdin is not None and (not on_output or output):
                 ws_send(sock, OP_BINARY, bytes([STDIN]) + stdin.encode())
                 stdin = None
     except (OSError, ValueError) as e:
@@ -214,6 +225,17 @@ def stream(url, stdin, on_output):
             return int(cause.get("message", "125"))
     print("stream: %s" % status.get("message", status), file=sys.stderr)
     return 125
+
+
+def terminal_sizes(text):
+    """"80x24,100x40" -> [(80, 24), (100, 40)]; "" -> []; None when malformed."""
+    sizes = []
+    for item in filter(None, text.split(",")):
+        width, _, height = item.partition("x")
+        if not (width.isdigit() and height.isdigit()):
+            return None
+        sizes.append((int(width), int(height)))
+    return sizes
 
 
 def blob(tar, data):
@@ -265,11 +287,13 @@ def main(argv):
     if len(argv) >= 3 and argv[1] == "stream":
         opts = dict(zip(argv[3::2], argv[4::2]))
         when = opts.get("--stdin-when", "streams")
-        if len(argv) % 2 == 0 or set(opts) - {"--stdin", "--stdin-when"} or when not in (
-                "streams", "output"):
+        resizes = terminal_sizes(opts.get("--resize", ""))
+        known = {"--stdin", "--stdin-when", "--resize"}
+        if (len(argv) % 2 == 0 or set(opts) - known or when not in ("streams", "output")
+                or resizes is None):
             print(__doc__, file=sys.stderr)
             return 2
-        return stream(argv[2], opts.get("--stdin"), when == "output")
+        return stream(argv[2], opts.get("--stdin"), when == "output", resizes)
     if len(argv) >= 5 and argv[1] == "image":
         return image(argv[2], argv[3], argv[4], argv[5:])
     print(__doc__, file=sys.stderr)

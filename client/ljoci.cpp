@@ -819,6 +819,21 @@ nlohmann::json cgroup_stats(const oci::ContainerState& s) {
       data["pids"]["current"] = *cur;
       if (auto lim = cgroup_number(d + "/pids.max")) data["pids"]["limit"] = *lim;
     }
+    // v1 CPU time: cpuacct, in the cpu cgroup where the two are mounted together, else in a
+    // cpuacct cgroup of its own (made with a linux.resources.cpu section, as for runc).
+    if (auto total = cgroup_number(d + "/cpuacct.usage")) {
+      json& u = data["cpu"]["usage"];
+      u["total"] = *total;
+      std::ifstream per(d + "/cpuacct.usage_percpu");
+      json percpu = json::array();
+      for (std::uint64_t n; per >> n;) percpu.push_back(n);
+      u["percpu"] = percpu;
+      // cpuacct.stat counts USER_HZ ticks; runc reports nanoseconds.
+      const auto st = cgroup_keyed(d + "/cpuacct.stat");
+      const std::uint64_t ns_per_tick = 1000000000ull / static_cast<std::uint64_t>(::sysconf(_SC_CLK_TCK));
+      if (st.count("user")) u["user"] = st.at("user") * ns_per_tick;
+      if (st.count("system")) u["kernel"] = st.at("system") * ns_per_tick;
+    }
     if (cgroup_file(d + "/cpu.stat")) {
       auto st = cgroup_keyed(d + "/cpu.stat");
       json& t = data["cpu"]["throttling"];

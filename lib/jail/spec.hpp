@@ -81,7 +81,8 @@ struct Limits {
   std::int64_t cpu_rt_runtime_us = 0;
   // Make the cpu and cpuset cgroups (v1) even when no value above asks them, so that a later
   // update can set one (an OCI config with a linux.resources.cpu section: runc places the
-  // container in every hierarchy). Never pooled then. v2's one cgroup has them anyway.
+  // container in every hierarchy), and a cpuacct one where cpuacct is mounted apart from cpu, so
+  // that its CPU time is counted apart. Never pooled then. v2's one cgroup has them anyway.
   bool cpu_cgroups = false;
   // Device access rules, in order; empty: none (the engine's nodev root, MountPlan::nodev, is
   // then what keeps devices shut). Linux, cgroup v1: a devices cgroup of the jail's own, every

@@ -499,7 +499,7 @@ TEST_F(LjociTest, CpusetQuotaAndRealtimeAreTheCgroupsAndUpdateChangesThem) {
     EXPECT_NE(o.text.find("cpu_rt_runtime_us"), std::string::npos) << o.text;
     EXPECT_EQ(sh(ljoci("list -q")).text, "");
   }
-  for (const char* h : {"", "/pids", "/memory", "/cpu", "/cpuset"}) {
+  for (const char* h : {"", "/pids", "/memory", "/cpu", "/cpuset", "/cpuacct"}) {
     (void)::rmdir(("/sys/fs/cgroup" + std::string(h) + parent + "/" + c2).c_str());
     (void)::rmdir(("/sys/fs/cgroup" + std::string(h) + parent).c_str());
     (void)::rmdir(("/sys/fs/cgroup" + std::string(h) + rt).c_str());
@@ -705,13 +705,15 @@ TEST_F(LjociTest, AnUpdateAsContainerdsCriPluginSendsItKeepsTheDevicesAndWritesT
 }
 
 // events --stats: one runc-style stats event read from the container's cgroups (pids current and
-// limit, memory usage and limit, cpu throttling); events --interval: one every interval until the
-// container stops; a stopped or unknown container is an error.
+// limit, memory usage and limit, cpu throttling and the container's own CPU time: on a host that
+// mounts cpuacct apart from cpu, as this one, from a cpuacct cgroup of the container's, which
+// containerd's shim reads as well); events --interval: one every interval until the container
+// stops; a stopped or unknown container is an error.
 TEST_F(LjociTest, EventsAreTheCgroupsStatistics) {
   config_["linux"]["resources"] =
       json::parse(R"({"pids": {"limit": 50}, "memory": {"limit": 67108864},
                       "cpu": {"quota": 50000, "period": 100000}})");
-  write_config({"sh", "-c", "sleep 2; exit 0"});
+  write_config({"sh", "-c", "i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done; sleep 2; exit 0"});
   const std::string c = id("ev");
   ASSERT_EQ(create(c).status, 0);
   ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
@@ -725,6 +727,18 @@ TEST_F(LjociTest, EventsAreTheCgroupsStatistics) {
   EXPECT_EQ(e["data"]["memory"]["usage"]["limit"], 67108864) << o.text;
   EXPECT_GT(e["data"]["memory"]["usage"]["usage"].get<std::uint64_t>(), 0u) << o.text;
   EXPECT_TRUE(e["data"]["cpu"]["throttling"].contains("periods")) << o.text;
+  // The busy loop's CPU time, and only the container's: at most what the clock allowed since.
+  const auto started = std::chrono::steady_clock::now();
+  std::uint64_t total = 0;
+  while (total < 20'000'000 && std::chrono::steady_clock::now() - started < std::chrono::seconds(5)) {
+    o = sh(ljoci("events --stats " + c));
+    if (o.status != 0) break;  // the container ended
+    const json cpu = json::parse(o.text)["data"]["cpu"]["usage"];
+    total = cpu.value("total", std::uint64_t{0});
+    if (total < 20'000'000) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_GE(total, 20'000'000u) << "20 ms of the busy loop's CPU time, counted apart: " << o.text;
+  EXPECT_LT(total, 10'000'000'000u) << o.text;
   // Streamed until the container stops (its command ends after 2 s): several events, then exit 0.
   o = sh("timeout 10 " + ljoci("events --interval 200ms " + c));
   EXPECT_EQ(o.status, 0) << o.text;

@@ -73,6 +73,7 @@ CgroupLayout detect() {
         if (o == "freezer") l.freezer_mount = f[4];
         if (o == "devices") l.devices_mount = f[4];
         if (o == "cpuset") l.cpuset_mount = f[4];
+        if (o == "cpuacct") l.cpuacct_mount = f[4];
       }
     }
   }
@@ -93,6 +94,7 @@ CgroupLayout detect() {
       if (c == "freezer") own_freezer = path;
       if (c == "devices") l.devices_own = path;
       if (c == "cpuset") l.cpuset_own = path;
+      if (c == "cpuacct") l.cpuacct_own = path;
     }
   }
   auto join = [](const std::string& mnt, const std::string& own) {
@@ -126,6 +128,8 @@ CgroupLayout detect() {
   if (!v1_mount[2].empty()) l.cpu_base = join(v1_mount[2], own_v1[2]);
   if (!l.devices_mount.empty()) l.devices_base = join(l.devices_mount, l.devices_own);
   if (!l.cpuset_mount.empty()) l.cpuset_base = join(l.cpuset_mount, l.cpuset_own);
+  if (!l.cpuacct_mount.empty() && l.cpuacct_mount != l.cpu_mount)
+    l.cpuacct_base = join(l.cpuacct_mount, l.cpuacct_own);
   return l;
 }
 
@@ -457,7 +461,8 @@ const CgroupLayout& cgroup_layout() {
 std::size_t sweep_cgroup_pool(const CgroupScope& scope) {
   const CgroupLayout& l = cgroup_layout();
   std::size_t removed = 0;
-  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base, l.devices_base, l.cpuset_base}) {
+  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base, l.devices_base, l.cpuset_base,
+                          l.cpuacct_base}) {
     if (top.empty()) continue;
     std::vector<std::string> bases = {top};
     if (!scope.name.empty()) bases.push_back(scoped(top, scope));
@@ -506,7 +511,8 @@ Status prepare_scope(const CgroupScope& scope) {
 void remove_scope(const CgroupScope& scope) {
   if (scope.name.empty()) return;
   const CgroupLayout& l = cgroup_layout();
-  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base, l.devices_base, l.cpuset_base}) {
+  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base, l.devices_base, l.cpuset_base,
+                          l.cpuacct_base}) {
     if (top.empty()) continue;
     const std::string base = scoped(top, scope);
     std::vector<std::string> idle;
@@ -525,7 +531,8 @@ std::vector<std::string> scope_jails(const CgroupScope& scope) {
   std::vector<std::string> names;
   if (scope.name.empty()) return names;
   const CgroupLayout& l = cgroup_layout();
-  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base, l.devices_base, l.cpuset_base}) {
+  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base, l.devices_base, l.cpuset_base,
+                          l.cpuacct_base}) {
     if (top.empty()) continue;
     DIR* d = ::opendir(scoped(top, scope).c_str());
     if (!d) continue;
@@ -581,6 +588,7 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
     if (&top == &l.cpu_base) mount = &l.cpu_mount, own = &l.cpu_own;
     if (&top == &l.devices_base) mount = &l.devices_mount, own = &l.devices_own;
     if (&top == &l.cpuset_base) mount = &l.cpuset_mount, own = &l.cpuset_own;
+    if (&top == &l.cpuacct_base) mount = &l.cpuacct_mount, own = &l.cpuacct_own;
     const std::string rel = path[0] == '/' ? path : (*own == "/" ? "" : *own) + "/" + path;
     // Parents first; v2 enables the controllers in each on the way down (cgroup-v2.rst).
     std::string dir = *mount;
@@ -736,6 +744,16 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
     if (!limits.cpuset_mems.empty()) LJ_TRY(write_file(dir + "/cpuset.mems", limits.cpuset_mems));
     LJ_TRY(join_fd(dir));
   }
+  // The container in the cpuacct hierarchy too when it is mounted apart from cpu (with
+  // cpu_cgroups: runc's "every hierarchy"), or its CPU time is counted only in its parent's.
+  if (limits.cpu_cgroups && !l.cpuacct_base.empty()) {
+    if (path.empty()) {
+      LJ_TRY(make_dir(l.cpuacct_base));
+      if (!scope.name.empty()) LJ_TRY(hold_scope_dir(scoped(l.cpuacct_base, scope)));
+    }
+    const std::string dir = LJ_TRY(add(l.cpuacct_base));
+    LJ_TRY(join_fd(dir));
+  }
   if (!limits.device_rules.empty()) {
     if (l.devices_base.empty())
       return fail(Errc::unsupported, "jail", "limits.device_rules: no devices cgroup on this host");
@@ -767,7 +785,8 @@ Cgroups Cgroups::named(const std::string& name, const CgroupScope& scope) {
   const CgroupLayout& l = cgroup_layout();
   std::string handle;
   for (const std::string* base :
-       {&l.v2_base, &l.memory_base, &l.pids_base, &l.cpu_base, &l.devices_base, &l.cpuset_base}) {
+       {&l.v2_base, &l.memory_base, &l.pids_base, &l.cpu_base, &l.devices_base, &l.cpuset_base,
+        &l.cpuacct_base}) {
     if (base->empty() || name.empty()) continue;
     std::string dir = scoped(*base, scope) + "/" + name;
     if (exists(dir)) handle += (handle.empty() ? "" : ";") + dir;

@@ -38,13 +38,17 @@ struct CgroupLayout {
   std::string memory_base, pids_base, cpu_base;  // v1: <controller mount><own cgroup>/ljd
   std::string devices_base;                      // v1, for Limits::device_rules only
   std::string cpuset_base;                       // v1, for Limits::cpuset_* and cpu_cgroups
+  // v1 cpuacct mounted apart from cpu (most hosts mount "cpu,cpuacct" together, and the cpu
+  // cgroup then has the accounting): for Limits::cpu_cgroups, so that a container's CPU time is
+  // counted in a cgroup of its own, where containerd's shim and `ljoci events` read it.
+  std::string cpuacct_base;
   bool memsw = false;                            // v1 memory.memsw.* present (swap accounting)
   // Each hierarchy's mount point and this process's own cgroup in it ("/" at the root), for a
   // jail placed at a path of its own (JailSpec::cgroup_path).
   std::string v2_mount, memory_mount, pids_mount, cpu_mount, freezer_mount, devices_mount,
-      cpuset_mount;
+      cpuset_mount, cpuacct_mount;
   std::string v2_own = "/", memory_own = "/", pids_own = "/", cpu_own = "/", freezer_own = "/",
-              devices_own = "/", cpuset_own = "/";
+              devices_own = "/", cpuset_own = "/", cpuacct_own = "/";
 };
 
 // The layout of this machine (computed on first call, then cached; thread-safe).

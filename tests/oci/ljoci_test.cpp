@@ -1510,6 +1510,31 @@ TEST_F(LjociTest, ContainerdRunsContainersOnLjoci) {
          " sh -c 'echo via ctr; exit 5'");
   EXPECT_EQ(o.status, 5) << o.text;
   EXPECT_EQ(o.text, "via ctr\n");
+  // The shim's Stats (the CRI's ContainerStats; `ctr task metrics`) read the cgroups the
+  // container's init is in (/proc/PID/cgroup). Where cpuacct is mounted apart from cpu, a
+  // container of ljoci's left outside that hierarchy showed its parent's CPU time (here the
+  // host's root: hours). A busy container's own is at most its wall time at one CPU (--cpus 1).
+  const std::string busy = id("ctr");
+  const auto t0 = std::chrono::steady_clock::now();
+  o = sh(ctr + "run -d --cpus 1 --runc-binary " + std::string(LJOCI_PATH) + " " + image + " " +
+         busy + " sh -c 'while :; do :; done'");
+  ASSERT_EQ(o.status, 0) << o.text;
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  o = sh(ctr + "task metrics " + busy);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(o.status, 0) << o.text;
+  std::istringstream metrics(o.text);
+  for (std::string key; metrics >> key;) {
+    if (key != "cpuacct.usage") continue;  // v1 (v2's cpu.stat is the container's cgroup anyway)
+    double ns = 0;
+    metrics >> ns;
+    EXPECT_GT(ns, 0.1e9) << o.text;
+    EXPECT_LT(ns, wall * 1e9) << "more CPU time than the container had: " << o.text;
+  }
+  EXPECT_EQ(sh(ctr + "task kill -s KILL " + busy).status, 0);
+  for (int i = 0; i < 50 && sh(ctr + "task rm " + busy).status != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(sh(ctr + "containers rm " + busy).status, 0);
   EXPECT_EQ(sh(ctr + "containers ls -q").text, "");
   // The shim's --root for ljoci (/run/containerd/runc/<namespace>), left empty.
   std::error_code ec;

@@ -468,6 +468,46 @@ TEST_F(LjociFreebsdTest, TheContainerHooksRunInTheJail) {
   EXPECT_TRUE(d.ok()) << "ljoci delete: status " << d.status;
 }
 
+// Both container hooks get the state on their stdin, as runc gives it (runtime-spec config.md,
+// POSIX-platform hooks): the id, their point's status (creating, created) and the pid of the
+// jail's first process, which is the container's (a jail has the host's pids). Each hook is
+// `/probe cat /dev/stdin` (the jail's devfs shows stdin), its output on the container's stdout.
+TEST_F(LjociFreebsdTest, TheContainerHooksGetTheStateOnStdin) {
+  const std::string hooks =
+      R"(, "hooks": {)"
+      R"("createContainer": [{"path": "/probe", "args": ["probe", "cat", "/dev/stdin"]}],)"
+      R"("startContainer": [{"path": "/probe", "args": ["probe", "cat", "/dev/stdin"]}]})";
+  const fs::path b = bundle("b11", {"exit", "0"}, hooks);
+  const fs::path out = dir_ / "b11.out";
+  UniqueFd file(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  ASSERT_TRUE(file) << std::strerror(errno);
+  Ran c = ljoci({"create", "--bundle", b.string(), "c11"}, file.get());
+  ASSERT_TRUE(c.ok()) << "ljoci create: status " << c.status;
+  auto content = [&] {
+    std::ifstream in(out);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string created = content();
+  const pid_t pid = static_cast<pid_t>(state("c11").second);
+  ASSERT_GT(pid, 0);
+  const std::string pid_field = "\"pid\": " + std::to_string(pid) + ",";
+  EXPECT_NE(created.find(R"("id": "c11")"), std::string::npos)
+      << "createContainer's stdin: " << created;
+  EXPECT_NE(created.find(R"("status": "creating")"), std::string::npos) << created;
+  EXPECT_NE(created.find(pid_field), std::string::npos) << created;
+  Ran s = ljoci({"start", "c11"});
+  EXPECT_TRUE(s.ok()) << "ljoci start: status " << s.status;
+  const int ws = wait_child(pid);
+  EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << "wait status " << ws;
+  const std::string started = content().substr(created.size());
+  EXPECT_NE(started.find(R"("id": "c11")"), std::string::npos)
+      << "startContainer's stdin: " << started;
+  EXPECT_NE(started.find(R"("status": "created")"), std::string::npos) << started;
+  EXPECT_NE(started.find(pid_field), std::string::npos) << started;
+  Ran d = ljoci({"delete", "c11"});
+  EXPECT_TRUE(d.ok()) << "ljoci delete: status " << d.status;
+}
+
 // A failing createContainer hook fails the create, named with its status, and leaves no container.
 TEST_F(LjociFreebsdTest, AFailingContainerHookFailsTheCreate) {
   const fs::path b = bundle(

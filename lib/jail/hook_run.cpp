@@ -76,11 +76,23 @@ bool run_hooks(const PreparedHooks& hs, HookFailure* f) noexcept {
     if (in < 0) return hook_failed(hs, h, ": state file", ~0U, errno, f);
     char pid[16];
     const char* p = utoa(pid + sizeof pid, static_cast<unsigned>(::getpid()));
-    for (const char* part : {hs.state_head.c_str(), p, hs.state_tail.c_str()})
-      if (::write(in, part, std::strlen(part)) < 0) {
+    // Sized before the writes: FreeBSD's shm objects write within their size only (a write to a
+    // new SHM_ANON object writes 0 bytes and succeeds: the hooks read an empty state), Linux's
+    // memfd grows; each takes ftruncate(2). A short write is an error too.
+    const std::size_t len = hs.state_head.size() + std::strlen(p) + hs.state_tail.size();
+    if (::ftruncate(in, static_cast<off_t>(len)) != 0) {
+      const int e = errno;
+      ::close(in);
+      return hook_failed(hs, h, ": size state file", ~0U, e, f);
+    }
+    for (const char* part : {hs.state_head.c_str(), p, hs.state_tail.c_str()}) {
+      const ssize_t n = ::write(in, part, std::strlen(part));
+      if (n != static_cast<ssize_t>(std::strlen(part))) {
+        const int e = n < 0 ? errno : EIO;
         ::close(in);
-        return hook_failed(hs, h, ": write state", ~0U, errno, f);
+        return hook_failed(hs, h, ": write state", ~0U, e, f);
       }
+    }
     ::lseek(in, 0, SEEK_SET);
     const pid_t child = fork_for_hook();
     if (child < 0) {

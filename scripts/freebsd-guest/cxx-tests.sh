@@ -28,8 +28,8 @@ engine=(lib/common/archive_path.cpp lib/common/base64.cpp lib/common/error.cpp l
   lib/common/memory.cpp lib/common/mount_table.cpp lib/common/mount_table_freebsd.cpp
   lib/common/random_id.cpp lib/common/signals.cpp lib/common/sys.cpp lib/common/tree_walk.cpp
   lib/common/write_all.cpp
-  lib/jail/exec.cpp lib/jail/root.cpp lib/jail/spec.cpp lib/jail/status_file.cpp lib/jail/terminal.cpp
-  lib/jail/user_lookup.cpp
+  lib/jail/exec.cpp lib/jail/hook_run.cpp lib/jail/root.cpp lib/jail/spec.cpp
+  lib/jail/status_file.cpp lib/jail/terminal.cpp lib/jail/user_lookup.cpp
   $(cd "$REPO_DIR" && ls lib/jail/freebsd/*.cpp))
 oci=(lib/oci/config.cpp lib/oci/state.cpp lib/oci/freebsd/platform.cpp lib/oci/freebsd/seccomp.cpp)
 # One object per source, rebuilt when the source or any header it read (-MMD) is newer: an

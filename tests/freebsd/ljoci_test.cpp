@@ -174,6 +174,24 @@ class LjociFreebsdTest : public WorldTest {
     return s.ok() ? pid : -1;
   }
 
+  // `ljoci create` of `bundle` as `id`, its stdout (which the container and its hooks keep) to
+  // the file `out`.
+  Ran create_with_stdout(const fs::path& bundle, const std::string& id, const fs::path& out) {
+    UniqueFd file(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!file) {
+      ADD_FAILURE() << out << ": " << std::strerror(errno);
+      return {};
+    }
+    return ljoci({"create", "--bundle", bundle.string(), id}, file.get());
+  }
+
+  // `ljoci start ID`, then the wait status of its process `pid` as its reaper gets it.
+  int start_and_wait(const std::string& id, pid_t pid) {
+    Ran s = ljoci({"start", id});
+    EXPECT_TRUE(s.ok()) << "ljoci start: status " << s.status;
+    return wait_child(pid);
+  }
+
   // Kills every process of a running container (kill --all KILL), reaps them as its caller's
   // reaper does (the command first: its children are ours once it is gone; zombies would keep
   // the jail dying) and deletes it.
@@ -441,9 +459,7 @@ TEST_F(LjociFreebsdTest, TheContainerHooksRunInTheJail) {
       R"("startContainer": [{"path": "/probe", "args": ["probe", "id"]}]})";
   const fs::path b = bundle("b9", {"exit", "0"}, hooks);
   const fs::path out = dir_ / "b9.out";
-  UniqueFd file(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  ASSERT_TRUE(file) << std::strerror(errno);
-  Ran c = ljoci({"create", "--bundle", b.string(), "c9"}, file.get());
+  Ran c = create_with_stdout(b, "c9", out);
   ASSERT_TRUE(c.ok()) << "ljoci create: status " << c.status;
   auto lines = [&] {
     std::vector<std::string> l;
@@ -457,14 +473,48 @@ TEST_F(LjociFreebsdTest, TheContainerHooksRunInTheJail) {
   EXPECT_EQ(got[1], "hooked");
   const pid_t pid = static_cast<pid_t>(state("c9").second);
   ASSERT_GT(pid, 0);
-  Ran s = ljoci({"start", "c9"});
-  EXPECT_TRUE(s.ok()) << "ljoci start: status " << s.status;
-  const int ws = wait_child(pid);
+  const int ws = start_and_wait("c9", pid);
   EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << "wait status " << ws;
   got = lines();
   ASSERT_EQ(got.size(), 4u);
   EXPECT_EQ(got[3], "0 0 /");  // startContainer: the command's uid, gid and working directory
   Ran d = ljoci({"delete", "c9"});
+  EXPECT_TRUE(d.ok()) << "ljoci delete: status " << d.status;
+}
+
+// Both container hooks get the state on their stdin, as runc gives it (runtime-spec config.md,
+// POSIX-platform hooks): the id, their point's status (creating, created) and the pid of the
+// jail's first process, which is the container's (a jail has the host's pids). Each hook is
+// `/probe cat /dev/stdin` (the jail's devfs shows stdin), its output on the container's stdout.
+TEST_F(LjociFreebsdTest, TheContainerHooksGetTheStateOnStdin) {
+  const std::string hooks =
+      R"(, "hooks": {)"
+      R"("createContainer": [{"path": "/probe", "args": ["probe", "cat", "/dev/stdin"]}],)"
+      R"("startContainer": [{"path": "/probe", "args": ["probe", "cat", "/dev/stdin"]}]})";
+  const fs::path b = bundle("b11", {"exit", "0"}, hooks);
+  const fs::path out = dir_ / "b11.out";
+  Ran c = create_with_stdout(b, "c11", out);
+  ASSERT_TRUE(c.ok()) << "ljoci create: status " << c.status;
+  auto content = [&] {
+    std::ifstream in(out);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string created = content();
+  const pid_t pid = static_cast<pid_t>(state("c11").second);
+  ASSERT_GT(pid, 0);
+  const std::string pid_field = "\"pid\": " + std::to_string(pid) + ",";
+  EXPECT_NE(created.find(R"("id": "c11")"), std::string::npos)
+      << "createContainer's stdin: " << created;
+  EXPECT_NE(created.find(R"("status": "creating")"), std::string::npos) << created;
+  EXPECT_NE(created.find(pid_field), std::string::npos) << created;
+  const int ws = start_and_wait("c11", pid);
+  EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << "wait status " << ws;
+  const std::string started = content().substr(created.size());
+  EXPECT_NE(started.find(R"("id": "c11")"), std::string::npos)
+      << "startContainer's stdin: " << started;
+  EXPECT_NE(started.find(R"("status": "created")"), std::string::npos) << started;
+  EXPECT_NE(started.find(pid_field), std::string::npos) << started;
+  Ran d = ljoci({"delete", "c11"});
   EXPECT_TRUE(d.ok()) << "ljoci delete: status " << d.status;
 }
 

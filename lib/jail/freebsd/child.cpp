@@ -21,6 +21,18 @@
 #include "jail/terminal.hpp"
 #include "jail/user_lookup.hpp"
 
+// hook_run.hpp's platform calls, in its namespace: defined in lj::jail::freebsd they would be
+// other functions, and nothing would define the ones run_hooks calls (the guest's link failed).
+// rfork, not fork(2) nor pdfork(2): libthr runs the atfork handlers in those (the interposing
+// table), which a copy of a threaded daemon must not.
+namespace lj::jail {
+
+int hook_state_file() noexcept { return ::shm_open(SHM_ANON, O_RDWR | O_CLOEXEC, 0600); }
+
+pid_t fork_for_hook() noexcept { return ::rfork(RFPROC | RFFDG); }
+
+}  // namespace lj::jail
+
 namespace lj::jail::freebsd {
 
 ChildCommand::ChildCommand(std::vector<std::string> argv, const std::vector<std::string>& env)
@@ -45,12 +57,6 @@ void copy_cstr(char* dst, std::size_t cap, const char* src) noexcept {
   for (; src != nullptr && src[i] != '\0' && i + 1 < cap; ++i) dst[i] = src[i];
   dst[i] = '\0';
 }
-
-// hook_run.hpp's platform calls. rfork, not fork(2) nor pdfork(2): libthr runs the atfork
-// handlers in those (the interposing table), which a copy of a threaded daemon must not.
-int hook_state_file() noexcept { return ::shm_open(SHM_ANON, O_RDWR | O_CLOEXEC, 0600); }
-
-pid_t fork_for_hook() noexcept { return ::rfork(RFPROC | RFFDG); }
 
 [[noreturn]] void child_fail(int fd, const char* step, int err, const char* errmsg) noexcept {
   ChildReport r;

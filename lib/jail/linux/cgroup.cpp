@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -451,6 +452,12 @@ std::string cpu_weight_of(std::uint64_t shares) {
   return std::to_string(1 + ((std::max<std::uint64_t>(shares, 2) - 2) * 9999) / 262142);
 }
 
+// Every hierarchy's base a jail's cgroup may be under (empty ones: not on this host).
+std::array<const std::string*, 7> every_base(const CgroupLayout& l) {
+  return {&l.v2_base, &l.memory_base, &l.pids_base, &l.cpu_base, &l.devices_base, &l.cpuset_base,
+          &l.cpuacct_base};
+}
+
 }  // namespace
 
 const CgroupLayout& cgroup_layout() {
@@ -461,8 +468,8 @@ const CgroupLayout& cgroup_layout() {
 std::size_t sweep_cgroup_pool(const CgroupScope& scope) {
   const CgroupLayout& l = cgroup_layout();
   std::size_t removed = 0;
-  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base, l.devices_base, l.cpuset_base,
-                          l.cpuacct_base}) {
+  for (const std::string* base_of : every_base(l)) {
+    const std::string& top = *base_of;
     if (top.empty()) continue;
     std::vector<std::string> bases = {top};
     if (!scope.name.empty()) bases.push_back(scoped(top, scope));
@@ -511,8 +518,8 @@ Status prepare_scope(const CgroupScope& scope) {
 void remove_scope(const CgroupScope& scope) {
   if (scope.name.empty()) return;
   const CgroupLayout& l = cgroup_layout();
-  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base, l.devices_base, l.cpuset_base,
-                          l.cpuacct_base}) {
+  for (const std::string* base_of : every_base(l)) {
+    const std::string& top = *base_of;
     if (top.empty()) continue;
     const std::string base = scoped(top, scope);
     std::vector<std::string> idle;
@@ -531,8 +538,8 @@ std::vector<std::string> scope_jails(const CgroupScope& scope) {
   std::vector<std::string> names;
   if (scope.name.empty()) return names;
   const CgroupLayout& l = cgroup_layout();
-  for (const auto& top : {l.v2_base, l.memory_base, l.pids_base, l.cpu_base, l.devices_base, l.cpuset_base,
-                          l.cpuacct_base}) {
+  for (const std::string* base_of : every_base(l)) {
+    const std::string& top = *base_of;
     if (top.empty()) continue;
     DIR* d = ::opendir(scoped(top, scope).c_str());
     if (!d) continue;
@@ -631,8 +638,8 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
   const bool cpuset = !limits.cpuset_cpus.empty() || !limits.cpuset_mems.empty();
   // The idle pool resets only the limits: a cgroup with other knobs set is removed at the end
   // (v2: a device program stays attached to its cgroup).
-  cg.pooled_ = scope.reuse && path.empty() && !memory_knobs && !rt && !cpuset && !limits.cpu_cgroups &&
-               (!l.v2 || limits.device_rules.empty());
+  cg.pooled_ = scope.reuse && path.empty() && !memory_knobs && !rt && !cpuset &&
+               !limits.cpu_cgroups && (!l.v2 || limits.device_rules.empty());
   const auto [cfs_quota, cfs_period] =
       cfs_of(limits.cpu_quota_us, limits.cpu_period_us, limits.cpu_percent);
   if (l.v2) {
@@ -784,9 +791,7 @@ Cgroups Cgroups::from_handle(const std::string& handle_cgroup) {
 Cgroups Cgroups::named(const std::string& name, const CgroupScope& scope) {
   const CgroupLayout& l = cgroup_layout();
   std::string handle;
-  for (const std::string* base :
-       {&l.v2_base, &l.memory_base, &l.pids_base, &l.cpu_base, &l.devices_base, &l.cpuset_base,
-        &l.cpuacct_base}) {
+  for (const std::string* base : every_base(l)) {
     if (base->empty() || name.empty()) continue;
     std::string dir = scoped(*base, scope) + "/" + name;
     if (exists(dir)) handle += (handle.empty() ? "" : ";") + dir;

@@ -506,7 +506,8 @@ Status prepare_scope(const CgroupScope& scope) {
     LJ_TRY(write_file(dir + "/cgroup.subtree_control", "+memory +pids +cpu"));
     return {};
   }
-  for (const std::string* base : {&l.memory_base, &l.pids_base, &l.cpu_base, &l.devices_base}) {
+  for (const std::string* base :
+       {&l.memory_base, &l.pids_base, &l.cpu_base, &l.devices_base, &l.cpuacct_base}) {
     if (base->empty()) continue;
     LJ_TRY(make_dir(*base));
     LJ_TRY(hold_scope_dir(scoped(*base, scope)));
@@ -753,11 +754,8 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
   }
   // The container in the cpuacct hierarchy too when it is mounted apart from cpu (with
   // cpu_cgroups: runc's "every hierarchy"), or its CPU time is counted only in its parent's.
+  // Its base and scope are made as the other controllers' are (add, prepare_scope).
   if (limits.cpu_cgroups && !l.cpuacct_base.empty()) {
-    if (path.empty()) {
-      LJ_TRY(make_dir(l.cpuacct_base));
-      if (!scope.name.empty()) LJ_TRY(hold_scope_dir(scoped(l.cpuacct_base, scope)));
-    }
     const std::string dir = LJ_TRY(add(l.cpuacct_base));
     LJ_TRY(join_fd(dir));
   }

@@ -489,7 +489,7 @@ Status pause_container(const std::string& id, bool pause) {
 }
 
 // runc update: --resources FILE (the runtime spec's linux.resources; "-" is stdin) or flags.
-// What the engine limits can change: memory (with swap equal to it or unset), pids, cpu shares,
+// What the engine limits can change: memory and swap, pids, cpu shares,
 // quota and period, the cpuset's cpus and mems, realtime period and runtime. containerd's CRI
 // plugin (a kubelet's UpdateContainerResources) sends the container's whole linux.resources:
 // its device rules, unchanged from the create's `config`, are taken as they are; others are an
@@ -562,9 +562,10 @@ Result<lj::jail::Backend::LimitsUpdate> update_of(const Args& a, const std::stri
         u.memory_bytes = lim > 0 ? static_cast<std::uint64_t>(lim) : 0;
       }
       if (m.contains("swap") && !m["swap"].is_null()) {
-        const auto swap = m["swap"].get<std::int64_t>();
-        if (swap > 0 && (!u.memory_bytes || static_cast<std::uint64_t>(swap) != *u.memory_bytes))
-          return fail(Errc::unsupported, "oci", "memory swap other than equal to the limit");
+        const auto limit = u.memory_bytes.value_or(0);
+        const auto swap = LJ_TRY(oci::swap_of(m["swap"].get<std::int64_t>(), limit));
+        // Equal to a limit given with it is "no swap"; 0 alone asks nothing.
+        if (swap || limit) u.memory_swap_bytes = swap;
       }
     }
     if (r.contains("pids") && r["pids"].is_object() && r["pids"].contains("limit") &&

@@ -58,6 +58,13 @@ struct DeviceRule {
 // Zero means "no limit" everywhere.
 struct Limits {
   std::uint64_t memory_bytes = 0;  // memory (and swap) of the whole jail; exceeding it OOM-kills
+  // Memory and swap together (an OCI config's memory.swap: docker's and podman's --memory-swap,
+  // twice --memory when only that is given), at least memory_bytes; 0: memory_bytes alone, no
+  // swap; kUnlimitedSwap: swap without a limit. Linux: cgroup v1 memory.memsw.limit_in_bytes
+  // (a host without swap accounting refuses a limited one), v2 memory.swap.max (the swap part
+  // alone). FreeBSD refuses it.
+  std::uint64_t memory_swap_bytes = 0;
+  static constexpr std::uint64_t kUnlimitedSwap = ~std::uint64_t{0};
   std::uint64_t pids = 0;          // processes+threads in the jail at once
   std::uint32_t cpu_percent = 0;   // CPU share cap: 100 = one full core, 250 = two and a half
   // CPU weight against the sibling cgroups, on cgroup v1's cpu.shares scale (2..262144; the
@@ -111,6 +118,9 @@ struct Limits {
 // as in Limits.
 struct LimitsUpdate {
   std::optional<std::uint64_t> memory_bytes, pids;
+  // Limits::memory_swap_bytes (0: as much as the memory limit, no swap). Without it a new memory
+  // limit moves the swap limit along only where the jail had no swap.
+  std::optional<std::uint64_t> memory_swap_bytes;
   std::optional<std::uint32_t> cpu_percent;
   // With cpu_percent: the exact quota and period (Limits::cpu_quota_us/cpu_period_us).
   std::optional<std::uint64_t> cpu_quota_us, cpu_period_us;

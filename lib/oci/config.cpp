@@ -384,12 +384,11 @@ Status resources_of(const json& r, Bundle& b) {
                  "kernel", "kernelTCP", "useHierarchy", "checkBeforeUpdate"}));
     if (m.contains("limit") && m["limit"].get<std::int64_t>() > 0)
       l.memory_bytes = m["limit"].get<std::uint64_t>();
-    if (m.contains("swap")) {
-      const auto swap = m["swap"].get<std::int64_t>();
-      // The engine limits memory and swap together: only "swap = limit" (no swap) or
-      // unlimited swap without a limit can be honoured.
-      if (swap > 0 && static_cast<std::uint64_t>(swap) != l.memory_bytes)
-        return unsupported("linux.resources.memory.swap other than equal to the limit");
+    if (m.contains("swap") && !m["swap"].is_null()) {
+      l.memory_swap_bytes = LJ_TRY(swap_of(m["swap"].get<std::int64_t>(), l.memory_bytes));
+      if (l.memory_swap_bytes && l.memory_swap_bytes != jail::Limits::kUnlimitedSwap &&
+          !l.memory_bytes)
+        return bad("linux.resources.memory.swap without linux.resources.memory.limit");
     }
     // The engine's other memory knobs (jail::Limits; cgroup v2 refuses all but the reservation).
     auto positive = [&](const char* k) -> std::uint64_t {
@@ -846,6 +845,16 @@ Result<ExecProcess> parse_exec_process(const std::string& process_json,
   e.spec.process.seccomp_bpf = container.spec.process.seccomp_bpf;
   LJ_TRY(jail::validate_exec_spec(e.spec));
   return e;
+}
+
+Result<std::uint64_t> swap_of(std::int64_t swap, std::uint64_t memory_limit) {
+  if (swap == -1) return jail::Limits::kUnlimitedSwap;
+  if (swap < -1) return bad("linux.resources.memory.swap " + std::to_string(swap) + ": below -1");
+  const auto s = static_cast<std::uint64_t>(swap);
+  if (s != 0 && memory_limit != 0 && s < memory_limit)
+    return bad("linux.resources.memory.swap " + std::to_string(s) + " below the memory limit " +
+               std::to_string(memory_limit) + " (it counts memory and swap together)");
+  return s == memory_limit ? 0 : s;
 }
 
 Result<std::string> cgroup_path_of(const std::string& cgroups_path, bool systemd_style) {

@@ -56,6 +56,12 @@ Platform host_platform();  // lib/oci/<platform>/platform.cpp
 // in it. No transient unit is made: ljoci makes the cgroup itself (docs/oci.md).
 Result<std::string> cgroup_path_of(const std::string& cgroups_path, bool systemd_style);
 
+// linux.resources.memory.swap (memory and swap together, docker's --memory-swap; -1 unlimited,
+// 0 unset) as jail::Limits::memory_swap_bytes, against the memory limit given with it (0: none
+// given, as in an update of the swap alone: the engine checks it against the current one).
+// Equal to the limit is "no swap" (0).
+Result<std::uint64_t> swap_of(std::int64_t swap, std::uint64_t memory_limit);
+
 // Reads dir/config.json. `id` names the jail (and its cgroup).
 Result<Bundle> load_bundle(const std::filesystem::path& dir, const std::string& id,
                            Platform platform = host_platform());

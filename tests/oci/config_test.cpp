@@ -294,8 +294,14 @@ TEST(OciConfig, EveryRefusalNamesItsField) {
        set({"linux", "resources", "devices"}, json::parse(R"([{"allow":true,"access":"rx"}])"))},
       {"linux.resources.devices[].type 'p' is not a, c or b",
        set({"linux", "resources", "devices"}, json::parse(R"([{"allow":true,"type":"p"}])"))},
-      {"linux.resources.memory.swap other than equal to the limit",
-       set({"linux", "resources", "memory", "swap"}, 4 * 1048576)},
+      {"linux.resources.memory.swap without linux.resources.memory.limit",
+       set({"linux", "resources", "memory"}, {{"swap", 4 << 20}})},
+      {"linux.resources.memory.swap 4194304 below the memory limit 8388608",
+       [](json& c) {
+         c["linux"]["resources"]["memory"] = {{"limit", 8 << 20}, {"swap", 4 << 20}};
+       }},
+      {"linux.resources.memory.swap -2: below -1",
+       set({"linux", "resources", "memory", "swap"}, -2)},
       {"linux.resources.memory.swappiness 101: above 100",
        set({"linux", "resources", "memory", "swappiness"}, 101)},
       {"linux.resources.memory.useHierarchy false", set({"linux", "resources", "memory", "useHierarchy"}, false)},
@@ -392,6 +398,24 @@ TEST(OciConfig, MemoryReservationSwappinessAndOomKillerAreCarried) {
   EXPECT_FALSE(b->spec.limits.memory_swappiness);
   EXPECT_FALSE(b->spec.limits.memory_no_oom_killer);
   EXPECT_EQ(b->spec.limits.memory_reservation, 0u);
+}
+
+// linux.resources.memory.swap counts memory and swap together (docker's --memory-swap; podman
+// sends twice the limit for --memory alone): carried as the engine's memory_swap_bytes; equal
+// to the limit is "no swap" (0, the engine's default), -1 unlimited swap.
+TEST(OciConfig, MemorySwapIsMemoryAndSwapTogether) {
+  auto c = base();
+  auto swap_for = [&](std::int64_t limit, std::int64_t swap) {
+    c["linux"]["resources"]["memory"] = {{"limit", limit}, {"swap", swap}};
+    auto b = parse(c);
+    EXPECT_TRUE(b) << b.error().what();
+    return b ? b->spec.limits.memory_swap_bytes : 1;
+  };
+  EXPECT_EQ(swap_for(64 << 20, 128 << 20), 128u << 20);
+  EXPECT_EQ(swap_for(64 << 20, 64 << 20), 0u);
+  EXPECT_EQ(swap_for(64 << 20, -1), lj::jail::Limits::kUnlimitedSwap);
+  EXPECT_EQ(swap_for(64 << 20, 0), 0u);
+  EXPECT_EQ(swap_for(0, -1), lj::jail::Limits::kUnlimitedSwap);
 }
 
 // linux.resources.cpu: quota and period exactly (cpu_percent the same share, for FreeBSD), the

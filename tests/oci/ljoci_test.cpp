@@ -660,6 +660,58 @@ TEST_F(LjociTest, PauseResumeAndUpdate) {
   EXPECT_FALSE(fs::exists("/sys/fs/cgroup/freezer/ljd-frozen/" + c));
 }
 
+// linux.resources.memory.swap is memory and swap together (podman sends twice the limit for
+// --memory alone; -1 is unlimited): v1 memory.memsw.limit_in_bytes, v2 memory.swap.max (the swap
+// part). update changes either; a new memory limit alone leaves a container's swap limit as it
+// is. Swap below the limit is refused, naming it, and changes nothing.
+TEST_F(LjociTest, MemorySwapIsTheMemoryAndSwapLimit) {
+  const bool v1 = fs::exists("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+  const std::string swap_file = v1 ? "/memory.memsw.limit_in_bytes" : "/memory.swap.max";
+  if (v1 && !fs::exists("/sys/fs/cgroup/memory" + swap_file))
+    GTEST_SKIP() << "this host does not account swap (no memory.memsw.*: swapaccount=0)";
+  config_["linux"]["resources"] = {{"memory", {{"limit", 32 << 20}, {"swap", 64 << 20}}}};
+  write_config({"sh", "-c", "exec sleep 30"});
+  const std::string c = id("swap");
+  auto o = create(c);
+  ASSERT_EQ(o.status, 0) << o.text;
+  struct Delete {
+    std::string cmd;
+    ~Delete() { sh(cmd); }
+  } del{ljoci("delete --force " + c)};
+  const std::string mem = cgroup_dir(state(c)["pid"].get<int>(), "memory");
+  // v2's swap.max is the swap alone: 32 MiB beside 32 MiB of memory.
+  auto swap = [&](std::uint64_t total, std::uint64_t memory) {
+    return std::to_string(v1 ? total : total - memory);
+  };
+  EXPECT_EQ(first_line(mem + swap_file), swap(64 << 20, 32 << 20));
+  o = sh(ljoci("update --memory-swap " + std::to_string(96 << 20) + " " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(first_line(mem + swap_file), swap(96 << 20, 32 << 20));
+  // Above the old memory+swap limit: the swap limit is raised first (v1 needs memory <= memsw).
+  o = sh(ljoci("update --memory " + std::to_string(128 << 20) + " --memory-swap " +
+               std::to_string(256 << 20) + " " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(first_line(mem + (v1 ? "/memory.limit_in_bytes" : "/memory.max")),
+            std::to_string(128 << 20));
+  EXPECT_EQ(first_line(mem + swap_file), swap(256 << 20, 128 << 20));
+  o = sh(ljoci("update --memory " + std::to_string(16 << 20) + " " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(first_line(mem + swap_file), swap(256 << 20, 16 << 20));
+  o = sh(ljoci("update --memory-swap " + std::to_string(8 << 20) + " " + c));
+  EXPECT_NE(o.status, 0) << o.text;
+  EXPECT_NE(o.text.find("below"), std::string::npos) << o.text;
+  EXPECT_EQ(first_line(mem + swap_file), swap(256 << 20, 16 << 20));
+  o = sh(ljoci("update --memory-swap -1 " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(first_line(mem + swap_file), v1 ? "9223372036854771712" : "max");
+
+  config_["linux"]["resources"] = {{"memory", {{"limit", 32 << 20}, {"swap", 16 << 20}}}};
+  write_config({"true"});
+  o = create(id("swapbelow"));
+  EXPECT_NE(o.status, 0) << o.text;
+  EXPECT_NE(o.text.find("linux.resources.memory.swap"), std::string::npos) << o.text;
+}
+
 // A kubelet's UpdateContainerResources, as containerd's CRI plugin hands it to the runtime: the
 // container's whole linux.resources (its device rules as created, empty lists, swap equal to the
 // limit) with new cpu shares, quota and memory. ljoci takes the unchanged device rules as they
@@ -1333,10 +1385,22 @@ TEST_F(LjociTest, PodmanRunsContainersOnLjoci) {
   EXPECT_EQ(o.status, 7) << o.text;
   EXPECT_EQ(o.text, "via podman\n");
 
-  o = sh(podman + "-d " + image +
+  // --memory alone: podman asks twice as much memory and swap together (docker's rule).
+  o = sh(podman + "-d --memory 64m " + image +
          " sh -c 'echo up; trap \"echo term; exit 3\" TERM; while :; do sleep 0.1; done'");
   ASSERT_EQ(o.status, 0) << o.text;
   std::string id = o.text.substr(0, o.text.find('\n'));
+  {
+    auto pid = sh("podman inspect --format '{{.State.Pid}}' " + id);
+    const std::string mem = cgroup_dir(std::stoi(pid.text), "memory");
+    const bool v1 = fs::exists("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+    EXPECT_EQ(first_line(mem + (v1 ? "/memory.limit_in_bytes" : "/memory.max")),
+              std::to_string(64 << 20));
+    const std::string swap = mem + (v1 ? "/memory.memsw.limit_in_bytes" : "/memory.swap.max");
+    if (fs::exists(swap)) {
+      EXPECT_EQ(first_line(swap), std::to_string(v1 ? 128 << 20 : 64 << 20));
+    }
+  }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   // podman exec: conmon calls `exec --pid-file --process --detach` and reaps the monitor.
   const std::string rt = "podman --runtime " + std::string(LJOCI_PATH) + " ";

@@ -524,6 +524,9 @@ const char* unsupported_spec_option(const JailSpec& spec) {
       spec.limits.memory_no_oom_killer || spec.limits.memory_kernel_bytes ||
       spec.limits.memory_kernel_tcp_bytes)
     return "limits.memory_reservation/swappiness/no_oom_killer/kernel (cgroup memory knobs)";
+  // memoryuse is resident memory only: swap is not limited by it, so only "unlimited" holds.
+  if (spec.limits.memory_swap_bytes && spec.limits.memory_swap_bytes != Limits::kUnlimitedSwap)
+    return "limits.memory_swap_bytes (rctl's swapuse is not mapped)";
   if (!spec.limits.device_rules.empty())
     return "limits.device_rules (the jail's devfs ruleset is its device rule)";
   if (!spec.grants.nodes.empty())
@@ -837,6 +840,9 @@ Status FreebsdBackend::update(const JailHandle& h, const LimitsUpdate& u) {
                 ctx + ": limits.cpu_rt_period_us/runtime_us (cgroup realtime bandwidth)");
   if (u.cpu_shares && *u.cpu_shares)
     return fail(Errc::unsupported, kDomain, ctx + ": limits.cpu_shares (rctl has no CPU weight)");
+  if (u.memory_swap_bytes && *u.memory_swap_bytes && *u.memory_swap_bytes != Limits::kUnlimitedSwap)
+    return fail(Errc::unsupported, kDomain,
+                ctx + ": limits.memory_swap_bytes (rctl's swapuse is not mapped)");
   if (!u.memory_bytes && !u.pids && !u.cpu_percent) return {};  // nothing asked, nothing needed
   if (!LJ_TRY_CTX(ctx, find_jail(h.name)))
     return fail(Errc::not_found, kDomain, ctx + ": no live jail of that name");

@@ -582,10 +582,48 @@ Cgroups::~Cgroups() {
   (void)destroy();
 }
 
+namespace {
+
+// Limits::memory_swap_bytes against the memory limit it goes with (0: "no swap").
+Status check_swap(std::uint64_t memory, std::uint64_t swap) {
+  if (swap == 0 || swap == Limits::kUnlimitedSwap) return {};
+  if (memory == 0)
+    return fail(Errc::invalid_argument, "jail", "limits.memory_swap_bytes without memory_bytes");
+  if (swap < memory)
+    return fail(Errc::invalid_argument, "jail",
+                "limits.memory_swap_bytes " + std::to_string(swap) + " below memory_bytes " +
+                    std::to_string(memory) + " (it counts memory and swap together)");
+  return {};
+}
+
+// v1 memory.memsw.limit_in_bytes for a memory limit and Limits::memory_swap_bytes.
+std::string memsw_of(std::uint64_t memory, std::uint64_t swap) {
+  if (swap == Limits::kUnlimitedSwap || memory == 0) return "-1";
+  return std::to_string(swap ? swap : memory);
+}
+
+// v2 memory.swap.max: the swap part alone.
+std::string swap_max_of(std::uint64_t memory, std::uint64_t swap) {
+  if (swap == Limits::kUnlimitedSwap || memory == 0) return "max";
+  return std::to_string(swap ? swap - memory : 0);
+}
+
+// A swap limit this host cannot keep: v1 without swap accounting (memory.memsw.*), v2 without
+// memory.swap.max. Unlimited swap is what such a host gives anyway.
+Status swap_accounted(bool present, std::uint64_t swap) {
+  if (present || swap == 0 || swap == Limits::kUnlimitedSwap) return {};
+  return fail(Errc::unsupported, "jail",
+              "limits.memory_swap_bytes: this host does not account swap in its memory cgroups "
+              "(no memory.memsw.limit_in_bytes / memory.swap.max)");
+}
+
+}  // namespace
+
 Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
                                 const CgroupScope& scope, const std::string& path) {
   Cgroups cg;
   const CgroupLayout& l = cgroup_layout();
+  LJ_TRY(check_swap(limits.memory_bytes, limits.memory_swap_bytes));
   // A path of the caller's (JailSpec::cgroup_path): <mount><path>, or <mount><own>/<path> when
   // relative. The top passed to add() names the hierarchy by its base.
   auto add_at_path = [&](const std::string& top) -> Result<std::string> {
@@ -656,7 +694,11 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
     std::string dir = LJ_TRY(add(l.v2_base));
     if (limits.memory_bytes) {
       LJ_TRY(write_file(dir + "/memory.max", std::to_string(limits.memory_bytes)));
-      if (exists(dir + "/memory.swap.max")) LJ_TRY(write_file(dir + "/memory.swap.max", "0"));
+      const bool swap = exists(dir + "/memory.swap.max");
+      LJ_TRY(swap_accounted(swap, limits.memory_swap_bytes));
+      if (swap)
+        LJ_TRY(write_file(dir + "/memory.swap.max",
+                          swap_max_of(limits.memory_bytes, limits.memory_swap_bytes)));
       cg.memory_dir_ = dir;
       cg.oom_base_ = oom_kill_count(dir, true);
     }
@@ -714,10 +756,13 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
       LJ_TRY(write_file(dir + "/memory.kmem.tcp.limit_in_bytes",
                         std::to_string(limits.memory_kernel_tcp_bytes)));
     if (limits.memory_bytes) {
-      std::string v = std::to_string(limits.memory_bytes);
-      LJ_TRY(write_file(dir + "/memory.limit_in_bytes", v));
-      // memsw is memory+swap: equal to the memory limit means no swap (memory.txt, 2.4).
-      if (l.memsw) LJ_TRY(write_file(dir + "/memory.memsw.limit_in_bytes", v));
+      LJ_TRY(swap_accounted(l.memsw, limits.memory_swap_bytes));
+      LJ_TRY(write_file(dir + "/memory.limit_in_bytes", std::to_string(limits.memory_bytes)));
+      // memsw is memory+swap: equal to the memory limit means no swap (memory.txt, 2.4). Written
+      // after the memory limit: a new cgroup's memsw is unlimited, and never below memory.
+      if (l.memsw)
+        LJ_TRY(write_file(dir + "/memory.memsw.limit_in_bytes",
+                          memsw_of(limits.memory_bytes, limits.memory_swap_bytes)));
       cg.memory_dir_ = dir;
       cg.oom_base_ = oom_kill_count(dir, false);
     }
@@ -888,6 +933,57 @@ Status Cgroups::freeze(bool frozen, const std::string& name) const {
   return {};
 }
 
+// The memory limit and the swap limit with it. A new memory limit alone moves the swap limit
+// along where the jail had no swap (memsw equal to the memory limit, swap.max 0), and leaves it
+// otherwise, as runc's update does.
+Status Cgroups::update_memory(const LimitsUpdate& u) const {
+  const char* file = v2_ ? "memory.max" : "memory.limit_in_bytes";
+  std::string d;
+  for (const auto& dir : dirs_)
+    if (d.empty() && exists(dir + "/" + file)) d = dir;
+  if (d.empty())
+    return fail(Errc::unsupported, "jail",
+                "the jail has no memory cgroup (made only for a limit at its start)");
+  auto number = [&](const std::string& f) -> std::uint64_t {
+    std::string text;
+    if (!read_file(d + "/" + f, &text) || text.rfind("max", 0) == 0) return 0;
+    return std::strtoull(text.c_str(), nullptr, 10);
+  };
+  const std::uint64_t memory = u.memory_bytes.value_or(number(file));
+  if (v2_) {
+    const bool swap = exists(d + "/memory.swap.max");
+    if (u.memory_swap_bytes) {
+      LJ_TRY(check_swap(memory, *u.memory_swap_bytes));
+      LJ_TRY(swap_accounted(swap, *u.memory_swap_bytes));
+    }
+    if (u.memory_bytes)
+      LJ_TRY(write_file(d + "/memory.max", memory ? std::to_string(memory) : "max"));
+    if (swap && u.memory_swap_bytes)
+      LJ_TRY(write_file(d + "/memory.swap.max", swap_max_of(memory, *u.memory_swap_bytes)));
+    return {};
+  }
+  const bool memsw = exists(d + "/memory.memsw.limit_in_bytes");
+  const std::uint64_t cur_memory = number("memory.limit_in_bytes");
+  std::optional<std::string> new_memsw;
+  if (u.memory_swap_bytes) {
+    LJ_TRY(check_swap(memory, *u.memory_swap_bytes));
+    LJ_TRY(swap_accounted(memsw, *u.memory_swap_bytes));
+    if (memsw) new_memsw = memsw_of(memory, *u.memory_swap_bytes);
+  } else if (memsw && number("memory.memsw.limit_in_bytes") == cur_memory) {
+    new_memsw = memsw_of(memory, 0);  // no swap before, none after
+  }
+  // memory <= memsw at every moment (memory.txt, 2.5): memsw first when it ends at or above the
+  // current memory limit, else the memory limit first.
+  const std::string mem = memory ? std::to_string(memory) : "-1";
+  const bool memsw_first =
+      new_memsw && (*new_memsw == "-1" || cur_memory == 0 ||
+                    std::strtoull(new_memsw->c_str(), nullptr, 10) >= cur_memory);
+  if (memsw_first) LJ_TRY(write_file(d + "/memory.memsw.limit_in_bytes", *new_memsw));
+  if (u.memory_bytes) LJ_TRY(write_file(d + "/memory.limit_in_bytes", mem));
+  if (new_memsw && !memsw_first) LJ_TRY(write_file(d + "/memory.memsw.limit_in_bytes", *new_memsw));
+  return {};
+}
+
 Status Cgroups::update(const LimitsUpdate& u) const {
   const auto& memory_bytes = u.memory_bytes;
   const auto& pids = u.pids;
@@ -903,23 +999,7 @@ Status Cgroups::update(const LimitsUpdate& u) const {
                   std::string("the jail has no ") + what + " cgroup (made only for a limit at its start)");
     return d;
   };
-  if (memory_bytes) {
-    if (v2_) {
-      const std::string d = LJ_TRY(need("memory.max", "memory"));
-      LJ_TRY(write_file(d + "/memory.max", *memory_bytes ? std::to_string(*memory_bytes) : "max"));
-    } else {
-      const std::string d = LJ_TRY(need("memory.limit_in_bytes", "memory"));
-      const std::string v = *memory_bytes ? std::to_string(*memory_bytes) : "-1";
-      // memsw >= memory at every moment: raise memsw first when growing, memory first when not.
-      const bool memsw = exists(d + "/memory.memsw.limit_in_bytes");
-      std::string cur;
-      (void)read_file(d + "/memory.limit_in_bytes", &cur);
-      const bool growing = !*memory_bytes || std::strtoull(cur.c_str(), nullptr, 10) < *memory_bytes;
-      if (memsw && growing) LJ_TRY(write_file(d + "/memory.memsw.limit_in_bytes", v));
-      LJ_TRY(write_file(d + "/memory.limit_in_bytes", v));
-      if (memsw && !growing) LJ_TRY(write_file(d + "/memory.memsw.limit_in_bytes", v));
-    }
-  }
+  if (memory_bytes || u.memory_swap_bytes) LJ_TRY(update_memory(u));
   if (pids) {
     const std::string d = LJ_TRY(need("pids.max", "pids"));
     LJ_TRY(write_file(d + "/pids.max", *pids ? std::to_string(*pids) : "max"));

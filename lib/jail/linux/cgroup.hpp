@@ -159,6 +159,7 @@ class Cgroups {
   Status destroy();
 
  private:
+  Status update_memory(const LimitsUpdate& u) const;  // update's memory and swap
   std::vector<std::string> dirs_;
   bool pooled_ = false;         // made by create(): may go back to the idle pool
   std::uint64_t oom_base_ = 0;  // the memory cgroup's oom_kill count when it was taken

@@ -188,9 +188,10 @@ Status mounts_of(const json& list, jail::MountPlan& plan) {
     }
     if (type.empty()) return bad("mounts[] on " + dst + " has no type");
     if (type == "cgroup" || type == "cgroup2") {
-      // The jail's cgroup namespace shows the unified hierarchy (cgroup v1 controllers are
-      // not mounted into jails: docs/oci.md).
-      plan.mounts.push_back({"cgroup2", "cgroup2", dst, {"ro", "nosuid", "nodev", "noexec"}});
+      // The engine's "cgroup": the container's own cgroups on a v1 host (each hierarchy it is
+      // in), the unified hierarchy from its cgroup namespace on v2. Read-only, as every engine
+      // asks for an unprivileged container.
+      plan.mounts.push_back({"cgroup", "cgroup", dst, {"ro", "nosuid", "nodev", "noexec"}});
       continue;
     }
     if (type != "tmpfs" && type != "mqueue" && type != "devpts" && type != "proc" &&

@@ -911,6 +911,40 @@ TEST_F(LjociTest, ConfigIsHonouredInside) {
             "CapEff:\t0000000000000000\nNoNewPrivs:\t1\n");
 }
 
+// A config's cgroup mount on a v1 host shows the container's own cgroups, one per hierarchy it is
+// in, read-only, as runc does: what a JVM or `cat /sys/fs/cgroup/memory/memory.limit_in_bytes`
+// reads for the container's limits. With the host's cgroup namespace (podman's default on v1) as
+// with its own. Before, the container saw the cgroup2 mount: on this hybrid host the host's whole
+// unified tree (with the host's namespace) and no v1 controller.
+TEST_F(LjociTest, TheCgroupMountIsTheContainersOwnCgroupsOnV1) {
+  if (!fs::exists("/sys/fs/cgroup/memory/memory.limit_in_bytes") ||
+      !fs::exists("/sys/fs/cgroup/pids/cgroup.procs"))
+    GTEST_SKIP() << "not a cgroup v1 host with memory and pids hierarchies";
+  config_["mounts"].push_back({{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"},
+                               {"options", {"nosuid", "noexec", "nodev", "ro"}}});
+  config_["mounts"].push_back({{"destination", "/sys/fs/cgroup"}, {"type", "cgroup"},
+                               {"source", "cgroup"},
+                               {"options", {"nosuid", "noexec", "nodev", "relatime", "ro"}}});
+  config_["linux"]["resources"] = {{"memory", {{"limit", 48 << 20}}}, {"pids", {{"limit", 40}}}};
+  write_config({"sh", "-c",
+                "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; "
+                "grep -c . /sys/fs/cgroup/pids/cgroup.procs; "
+                "(echo 1 > /sys/fs/cgroup/pids/pids.max) 2>/dev/null && echo writable; "
+                "touch /sys/fs/cgroup/x 2>/dev/null && echo tmpfs-writable; "
+                "ls /sys/fs/cgroup/unified 2>/dev/null; echo end"});
+  // cgroup.procs: init, sh and grep; nothing of the host's (the pids hierarchy's own cgroup).
+  const std::string want = std::to_string(48 << 20) + "\n40\n3\nend\n";
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("cgown")));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, want);
+  auto& ns = config_["linux"]["namespaces"];
+  ns.erase(std::remove(ns.begin(), ns.end(), json{{"type", "cgroup"}}), ns.end());
+  write_config(config_["process"]["args"].get<std::vector<std::string>>());
+  o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("cghost")));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, want);
+}
+
 // runc's default maskedPaths and readonlyPaths (every `runc spec`, podman and containerd config
 // carries them) are all among the engine's own /proc and /sys masks: made once, each still holds.
 // Where the config mounts over one (a tmpfs on /proc/acpi here), the config's mask is made again

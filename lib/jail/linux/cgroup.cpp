@@ -465,6 +465,23 @@ const CgroupLayout& cgroup_layout() {
   return layout;
 }
 
+std::vector<std::pair<std::string, std::string>> Cgroups::v1_hierarchies() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (v2_) return out;
+  const CgroupLayout& l = cgroup_layout();
+  for (const std::string* mount : {&l.memory_mount, &l.pids_mount, &l.cpu_mount, &l.cpuacct_mount,
+                                   &l.cpuset_mount, &l.devices_mount}) {
+    if (mount->empty()) continue;
+    const std::string name = std::filesystem::path(*mount).filename().string();
+    for (const auto& d : dirs_)
+      if (d.starts_with(*mount + "/") &&
+          std::find_if(out.begin(), out.end(), [&](const auto& e) { return e.first == name; }) ==
+              out.end())
+        out.emplace_back(name, d);
+  }
+  return out;
+}
+
 std::size_t sweep_cgroup_pool(const CgroupScope& scope) {
   const CgroupLayout& l = cgroup_layout();
   std::size_t removed = 0;

@@ -123,6 +123,9 @@ class Cgroups {
 
   bool empty() const { return dirs_.empty(); }
   bool v2() const { return v2_; }
+  // v1: each of the jail's cgroups with the name of its hierarchy's mount point ("memory",
+  // "cpu,cpuacct"), what a jail's /sys/fs/cgroup shows (AssembleOptions::cgroup_v1). Empty on v2.
+  std::vector<std::pair<std::string, std::string>> v1_hierarchies() const;
   // "dir;dir;..." for JailHandle::cgroup.
   std::string handle_string() const;
   // v1: open `tasks` files the child writes "0" into to join. Not cgroup.procs: moving a whole

@@ -157,6 +157,32 @@ unsigned long propagation_flags(const std::string& name) {
   return 0;
 }
 
+// A "cgroup" FsMount (AssembleOptions::cgroup_v1). On v1, as runc: a tmpfs, and in it each of the
+// jail's own cgroups bound at its hierarchy's name, with the mount's flags (read-only for every
+// engine's config); the tmpfs made read-only with them once they are in. Each mount point is
+// resolved beneath the root without symlinks, as every other. A hierarchy the jail has no cgroup
+// in is not shown (the jail's processes are in the spawner's cgroup there).
+using CgroupDirs = std::vector<std::pair<std::string, std::string>>;  // AssembleOptions::cgroup_v1
+void mount_cgroups(Builder& b, const std::string& root, const std::string& rel,
+                   unsigned long flags, const CgroupDirs& v1) {
+  if (v1.empty()) {
+    b.mount_beneath("mount file system", "cgroup2", rel, "cgroup2", flags);
+    return;
+  }
+  const unsigned long fs_flags = (flags & ~MS_RDONLY) | kNoSuidDevExec;
+  b.mount_beneath("mount cgroup tmpfs", "cgroup", rel, "tmpfs", fs_flags, "mode=755");
+  for (const auto& [name, dir] : v1) {
+    const std::string at = rel + "/" + name;
+    b.make_path(root, at, false);
+    b.mount_beneath("bind cgroup", dir, at, "", MS_BIND);
+    b.mount_beneath("remount cgroup", "", at, "", MS_BIND | MS_REMOUNT | fs_flags |
+                                                    (flags & MS_RDONLY));
+  }
+  if (flags & MS_RDONLY)
+    b.mount_beneath("remount cgroup tmpfs read-only", "", rel, "",
+                    MS_BIND | MS_REMOUNT | MS_RDONLY | fs_flags);
+}
+
 // The engine's own file system an FsMount places (MountPlan::mounts): 0 /dev, 1 /dev/pts,
 // 2 /dev/shm, 3 /proc, 4 /sys (compile_root's blocks), or -1 for a mount of the plan's own.
 int engine_fs(const FsMount& m) {
@@ -509,8 +535,12 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
     }
     b.make_path(root, rel, false);
     if (plan.nodev && m.fstype != "devpts") flags |= MS_NODEV;
-    b.mount_beneath("mount file system", m.source.empty() ? m.fstype : m.source, rel, m.fstype,
-                    flags, data);
+    if (m.fstype == "cgroup") {
+      mount_cgroups(b, root, rel, flags, opts.cgroup_v1);
+    } else {
+      b.mount_beneath("mount file system", m.source.empty() ? m.fstype : m.source, rel,
+                      m.fstype, flags, data);
+    }
     if (propagation) b.propagate(rel, propagation);
   }
 

@@ -108,6 +108,11 @@ struct AssembleOptions {
   // propagation stays as it is), the scratch tmpfs is made private right after it is mounted (so
   // nothing mounted under it propagates), and the program ends with chroot instead of pivot_root.
   bool in_spawners_namespace = false;
+  // The jail's own v1 cgroups (hierarchy name, host directory: Cgroups::v1_hierarchies). A
+  // "cgroup" FsMount is then a tmpfs with each bound at <mount point>/<name>, what runc shows on a
+  // v1 host; empty (a v2 host, or no cgroups): a cgroup2 mount, seen from the jail's cgroup
+  // namespace.
+  std::vector<std::pair<std::string, std::string>> cgroup_v1;
 };
 
 // Checks the plan (check_plan, existing layers, no ',' or ':' in overlay layer paths) and

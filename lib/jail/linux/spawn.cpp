@@ -189,7 +189,22 @@ class PidNamespaceFor {
   UniqueFd own_;
 };
 
-// 1. The root, compiled into the mount steps the child runs before pivot_root
+// 1. Cgroups with the limits, made or taken from the idle pool (cgroup.hpp). Init is cloned into
+// a v2 cgroup (clone_init) or joins the v1 ones through their tasks files at its slots. First:
+// the root shows the jail's own v1 cgroups where a config mounts cgroup (prepare_root).
+Status prepare_cgroups(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
+  l.cgroups = LJ_TRY(Cgroups::create(spec.name, spec.limits,
+                                     ctx.cgroups ? *ctx.cgroups : CgroupScope{},
+                                     spec.cgroup_path));
+  auto cg_fds = l.cgroups.join_fds();
+  if (cg_fds.size() > static_cast<std::size_t>(kMaxCgroupFds))
+    return fail(Errc::internal, "jail", "too many cgroup controllers");
+  if (!l.cgroups.v2())
+    for (std::size_t i = 0; i < cg_fds.size(); ++i) l.plan.fds[kCgroupSlots[i]] = cg_fds[i];
+  return {};
+}
+
+// 2. The root, compiled into the mount steps the child runs before pivot_root
 // (root_program.hpp), and the network namespace the child is made in.
 Status prepare_root(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   const bool private_net = spec.network.mode != NetworkMode::inherit;
@@ -217,6 +232,7 @@ Status prepare_root(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
     ao.sysfs_netns_fd = kSlotSysfsNetns;
     ao.own_netns_fd = kSlotNetns;
   }
+  ao.cgroup_v1 = l.cgroups.v1_hierarchies();  // prepare_cgroups came first
   if (spec.join.mnt >= 0 && LJ_TRY(is_own_mount_namespace(spec.join.mnt))) {
     ao.scratch = LJ_TRY(make_host_root_scratch(spec.name));
     ao.in_spawners_namespace = true;
@@ -233,7 +249,7 @@ Status prepare_root(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   return {};
 }
 
-// 1b. The caller's links (Network::attach_links), started now on the backend's thread: they are
+// 2b. The caller's links (Network::attach_links), started now on the backend's thread: they are
 // made while the rest is prepared and init assembles the root, and init starts the command once
 // they are (kSlotLinksReady). Their own error is the spawn's (wait_for_exec).
 Status start_links(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
@@ -429,7 +445,7 @@ void plan_command(const std::vector<std::string>& env, const std::string& workdi
 
 namespace {
 
-// 2. The command: argv (a script through a memfd), its environment and PATH, ids, limits and
+// 3. The command: argv (a script through a memfd), its environment and PATH, ids, limits and
 // capabilities, and what init does on its way (hostname, user namespace, seccomp, the reaper).
 Status prepare_command(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   ChildPlan& plan = l.plan;
@@ -471,7 +487,7 @@ Status prepare_command(const JailSpec& spec, const SpawnContext& ctx, Launch& l)
   return plan_process_options(spec.process, plan, l.command_seccomp);
 }
 
-// 3. Descriptors, at the slots the child moves them to: the error pipe (a failure record, or EOF
+// 4. Descriptors, at the slots the child moves them to: the error pipe (a failure record, or EOF
 // once the command has exec'd), init's status pipe, the sync socket when init must wait for us,
 // the status file, the jail's stdio (/dev/null where none is given), the output pipes' read ends.
 Status prepare_descriptors(const JailSpec& spec, Launch& l) {
@@ -514,20 +530,6 @@ Status prepare_descriptors(const JailSpec& spec, Launch& l) {
     fds[kSlotOutRead] = spec.stdio.out_read;
     fds[kSlotErrRead] = spec.stdio.err_read;
   }
-  return {};
-}
-
-// 4. Cgroups with the limits, made or taken from the idle pool (cgroup.hpp). Init is cloned into
-// a v2 cgroup (clone_init) or joins the v1 ones through their tasks files at its slots.
-Status prepare_cgroups(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
-  l.cgroups = LJ_TRY(Cgroups::create(spec.name, spec.limits,
-                                     ctx.cgroups ? *ctx.cgroups : CgroupScope{},
-                                     spec.cgroup_path));
-  auto cg_fds = l.cgroups.join_fds();
-  if (cg_fds.size() > static_cast<std::size_t>(kMaxCgroupFds))
-    return fail(Errc::internal, "jail", "too many cgroup controllers");
-  if (!l.cgroups.v2())
-    for (std::size_t i = 0; i < cg_fds.size(); ++i) l.plan.fds[kCgroupSlots[i]] = cg_fds[i];
   return {};
 }
 
@@ -675,11 +677,11 @@ std::unique_ptr<Jail> hand_over(const JailSpec& spec, Launch& l) {
 
 Result<std::unique_ptr<Jail>> spawn_jail(const JailSpec& spec, const SpawnContext& ctx) {
   Launch l;
+  LJ_TRY(prepare_cgroups(spec, ctx, l));
   LJ_TRY(prepare_root(spec, ctx, l));
   LJ_TRY(start_links(spec, ctx, l));
   LJ_TRY(prepare_command(spec, ctx, l));
   LJ_TRY(prepare_descriptors(spec, l));
-  LJ_TRY(prepare_cgroups(spec, ctx, l));
   LJ_TRY(clone_init(spec, ctx, l));
   LJ_TRY(parent_side(spec, l));
   note_start(spec, l);

@@ -469,6 +469,11 @@ Status linux_of(const json& lx, Bundle& b) {
     for (const auto& d : lx["devices"]) LJ_TRY(device_of(d, b));
   b.cgroups_path = lx.value("cgroupsPath", "");
   if (lx.contains("resources")) LJ_TRY(resources_of(lx["resources"], b));
+  // An engine that names the container's cgroup reads its figures there in every hierarchy
+  // (podman stats' CPU time, containerd's shim metrics), as runc places a container in each:
+  // the cpu, cpuacct and cpuset cgroups too, even without a cpu section (podman sends none
+  // without --cpus or --cpu-shares, and its stats showed 0 s of CPU).
+  if (!b.cgroups_path.empty()) b.spec.limits.cpu_cgroups = true;
   if (lx.contains("sysctl"))
     for (const auto& [k, v] : lx["sysctl"].items())
       b.spec.process.sysctl.emplace_back(k, v.get<std::string>());

@@ -1434,6 +1434,13 @@ TEST_F(LjociTest, PodmanRunsContainersOnLjoci) {
     if (fs::exists(swap)) {
       EXPECT_EQ(first_line(swap), std::to_string(v1 ? 128 << 20 : 64 << 20));
     }
+    // CPU time is counted in a cgroup of the container's own (podman sends no cpu section
+    // without --cpus): podman stats read the container's cpuacct cgroup, which did not exist.
+    std::ifstream cg("/proc/" + pid.text.substr(0, pid.text.find('\n')) + "/cgroup");
+    for (std::string line; std::getline(cg, line);)
+      if (line.find("cpuacct") != std::string::npos) {
+        EXPECT_NE(line.find(id), std::string::npos) << line;
+      }
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   // podman exec: conmon calls `exec --pid-file --process --detach` and reaps the monitor.
@@ -1455,6 +1462,11 @@ TEST_F(LjociTest, PodmanRunsContainersOnLjoci) {
            " sh -c 'tty; sleep 0.5; exit 2'\" /dev/null");
     EXPECT_EQ(o.status, 2) << o.text;
     EXPECT_NE(o.text.find("/dev/pts/0"), std::string::npos) << o.text;
+  }
+  o = sh(rt + "stats --no-stream --no-reset --format json " + id);
+  EXPECT_EQ(o.status, 0) << o.text;
+  if (o.status == 0) {
+    EXPECT_NE(json::parse(o.text)[0]["cpu_time"], "0s") << o.text;
   }
   o = sh("podman --runtime " + std::string(LJOCI_PATH) + " stop -t 10 " + id);
   EXPECT_EQ(o.status, 0) << o.text;

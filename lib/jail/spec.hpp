@@ -55,6 +55,12 @@ struct DeviceRule {
   std::string access = "rwm";
 };
 
+// Block I/O of one device (major:minor): a rate in bytes or operations per second.
+struct DeviceRate {
+  std::int64_t major = 0, minor = 0;
+  std::uint64_t rate = 0;
+};
+
 // Zero means "no limit" everywhere.
 struct Limits {
   std::uint64_t memory_bytes = 0;  // memory (and swap) of the whole jail; exceeding it OOM-kills
@@ -91,6 +97,20 @@ struct Limits {
   // container in every hierarchy), and a cpuacct one where cpuacct is mounted apart from cpu, so
   // that its CPU time is counted apart. Never pooled then. v2's one cgroup has them anyway.
   bool cpu_cgroups = false;
+  // Block I/O (an OCI config's linux.resources.blockIO: podman's --device-read-bps and the like,
+  // --blkio-weight): bytes or operations per second read or written per device, and the
+  // proportional weight (10..1000; 0: the parent's). Linux cgroup v1: a blkio cgroup of the jail's
+  // own, blkio.throttle.{read,write}_{bps,iops}_device and blkio.bfq.weight or blkio.weight (a
+  // host whose I/O schedulers have no weight has neither: refused there). cgroup v2 (io.max,
+  // io.weight) and FreeBSD refuse them.
+  struct BlockIo {
+    std::uint16_t weight = 0;
+    std::vector<DeviceRate> read_bps, write_bps, read_iops, write_iops;
+    bool empty() const {
+      return !weight && read_bps.empty() && write_bps.empty() && read_iops.empty() &&
+             write_iops.empty();
+    }
+  } block_io;
   // Device access rules, in order; empty: none (the engine's nodev root, MountPlan::nodev, is
   // then what keeps devices shut). Linux, cgroup v1: a devices cgroup of the jail's own, every
   // device denied first, then the rules in order, then the engine's own /dev nodes allowed (null,

@@ -354,6 +354,44 @@ Status id_mappings(const json& linux, Bundle& b) {
   return {};
 }
 
+// linux.resources.blockIO: the weight and the four per-device throttles (podman's --blkio-weight,
+// --device-read-bps, --device-write-bps, --device-read-iops, --device-write-iops). The leaf weight
+// and per-device weights are refused: the engine has no file for them.
+Status block_io_of(const json& io, jail::Limits::BlockIo& out) {
+  LJ_TRY(only(io, "linux.resources.blockIO",
+              {"weight", "leafWeight", "weightDevice", "throttleReadBpsDevice",
+               "throttleWriteBpsDevice", "throttleReadIOPSDevice", "throttleWriteIOPSDevice"}));
+  if (io.contains("weight") && !io["weight"].is_null()) {
+    const auto w = io["weight"].get<std::int64_t>();
+    if (w != 0 && (w < 10 || w > 1000))
+      return bad("linux.resources.blockIO.weight " + std::to_string(w) + ": not in 10..1000");
+    out.weight = static_cast<std::uint16_t>(w);
+  }
+  if (io.contains("leafWeight") && !io["leafWeight"].is_null() && io["leafWeight"] != 0)
+    return unsupported("linux.resources.blockIO.leafWeight");
+  if (io.contains("weightDevice") && !io["weightDevice"].empty())
+    return unsupported("linux.resources.blockIO.weightDevice");
+  const std::pair<const char*, std::vector<jail::DeviceRate>*> lists[] = {
+      {"throttleReadBpsDevice", &out.read_bps},
+      {"throttleWriteBpsDevice", &out.write_bps},
+      {"throttleReadIOPSDevice", &out.read_iops},
+      {"throttleWriteIOPSDevice", &out.write_iops}};
+  for (const auto& [key, into] : lists) {
+    if (!io.contains(key) || io[key].is_null()) continue;
+    const std::string where = std::string("linux.resources.blockIO.") + key;
+    for (const auto& d : io[key]) {
+      LJ_TRY(only(d, where + "[]", {"major", "minor", "rate"}));
+      jail::DeviceRate r;
+      r.major = d.at("major").get<std::int64_t>();
+      r.minor = d.at("minor").get<std::int64_t>();
+      r.rate = d.at("rate").get<std::uint64_t>();
+      if (r.major < 0 || r.minor < 0) return bad(where + ": a device number below 0");
+      into->push_back(r);
+    }
+  }
+  return {};
+}
+
 Status resources_of(const json& r, Bundle& b) {
   LJ_TRY(only(r, "linux.resources", {"devices", "memory", "cpu", "pids", "unified",
                                      "blockIO", "hugepageLimits", "network", "rdma"}));
@@ -452,7 +490,8 @@ Status resources_of(const json& r, Bundle& b) {
       if (c.contains(k) && c[k].get<std::int64_t>() != 0)
         return unsupported(std::string("linux.resources.cpu.") + k);
   }
-  for (const char* k : {"unified", "blockIO", "hugepageLimits", "network", "rdma"})
+  if (r.contains("blockIO")) LJ_TRY(block_io_of(r["blockIO"], l.block_io));
+  for (const char* k : {"unified", "hugepageLimits", "network", "rdma"})
     if (r.contains(k) && !r[k].empty()) return unsupported(std::string("linux.resources.") + k);
   return {};
 }

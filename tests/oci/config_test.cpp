@@ -232,8 +232,8 @@ TEST(OciConfig, WhatCannotBeHonouredIsAnErrorNamingIt) {
       {"linux.namespaces[time]",
        [](json& c) { c["linux"]["namespaces"].push_back({{"type", "time"}}); }},
       {"process.apparmorProfile", [](json& c) { c["process"]["apparmorProfile"] = "x"; }},
-      {"linux.resources.blockIO",
-       [](json& c) { c["linux"]["resources"]["blockIO"] = json::parse(R"({"weight":10})"); }},
+      {"linux.resources.blockIO.leafWeight",
+       [](json& c) { c["linux"]["resources"]["blockIO"] = json::parse(R"({"leafWeight":10})"); }},
       {"linux.devices /dev/sda: a b device needs major and minor",
        [](json& c) { c["linux"]["devices"] = json::parse(R"([{"path":"/dev/sda","type":"b"}])"); }},
       {"mounts[].type nfs",
@@ -403,6 +403,37 @@ TEST(OciConfig, MemoryReservationSwappinessAndOomKillerAreCarried) {
 // linux.resources.memory.swap counts memory and swap together (docker's --memory-swap; podman
 // sends twice the limit for --memory alone): carried as the engine's memory_swap_bytes; equal
 // to the limit is "no swap" (0, the engine's default), -1 unlimited swap.
+// linux.resources.blockIO: the weight and the four per-device throttles go to the engine; the
+// leaf weight and per-device weights (no engine file) are refused by name.
+TEST(OciConfig, BlockIoThrottlesAndWeightAreCarried) {
+  auto c = base();
+  c["linux"]["resources"]["blockIO"] = json::parse(R"({"weight": 300,
+      "throttleReadBpsDevice": [{"major": 254, "minor": 0, "rate": 1048576}],
+      "throttleWriteBpsDevice": [{"major": 8, "minor": 16, "rate": 2097152}],
+      "throttleReadIOPSDevice": [], "throttleWriteIOPSDevice": [{"major": 254, "minor": 0,
+      "rate": 100}, {"major": 8, "minor": 0, "rate": 50}]})");
+  auto b = parse(c);
+  ASSERT_TRUE(b) << b.error().what();
+  const auto& io = b->spec.limits.block_io;
+  EXPECT_EQ(io.weight, 300);
+  ASSERT_EQ(io.read_bps.size(), 1u);
+  EXPECT_EQ(io.read_bps[0].major, 254);
+  EXPECT_EQ(io.read_bps[0].rate, 1048576u);
+  ASSERT_EQ(io.write_bps.size(), 1u);
+  EXPECT_EQ(io.write_bps[0].minor, 16);
+  EXPECT_TRUE(io.read_iops.empty());
+  ASSERT_EQ(io.write_iops.size(), 2u);
+  EXPECT_EQ(io.write_iops[1].rate, 50u);
+  for (const char* bad : {R"({"leafWeight": 10})", R"({"weightDevice": [{"major": 8,
+      "minor": 0, "weight": 500}]})", R"({"weight": 5})"}) {
+    c["linux"]["resources"]["blockIO"] = json::parse(bad);
+    b = parse(c);
+    ASSERT_FALSE(b) << bad;
+    EXPECT_NE(std::string(b.error().what()).find("linux.resources.blockIO"), std::string::npos)
+        << b.error().what();
+  }
+}
+
 TEST(OciConfig, MemorySwapIsMemoryAndSwapTogether) {
   auto c = base();
   auto swap_for = [&](std::int64_t limit, std::int64_t swap) {

@@ -406,6 +406,22 @@ std::string cgroup_dir(int pid, const std::string& ctl) {
   return v2;
 }
 
+// A block device of this host: its node under /dev and its "major:minor" (empty: none found).
+std::pair<std::string, std::string> host_block_device() {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/sys/dev/block", ec)) {
+    std::ifstream in(e.path() / "uevent");
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("DEVNAME=", 0) == 0) {
+        const std::string node = "/dev/" + line.substr(8);
+        struct stat st {};
+        if (::stat(node.c_str(), &st) == 0 && S_ISBLK(st.st_mode))
+          return {node, e.path().filename().string()};
+      }
+  }
+  return {};
+}
+
 std::string first_line(const std::string& file) {
   std::ifstream in(file);
   std::string s;
@@ -674,10 +690,6 @@ TEST_F(LjociTest, MemorySwapIsTheMemoryAndSwapLimit) {
   const std::string c = id("swap");
   auto o = create(c);
   ASSERT_EQ(o.status, 0) << o.text;
-  struct Delete {
-    std::string cmd;
-    ~Delete() { sh(cmd); }
-  } del{ljoci("delete --force " + c)};
   const std::string mem = cgroup_dir(state(c)["pid"].get<int>(), "memory");
   // v2's swap.max is the swap alone: 32 MiB beside 32 MiB of memory.
   auto swap = [&](std::uint64_t total, std::uint64_t memory) {
@@ -943,6 +955,56 @@ TEST_F(LjociTest, TheCgroupMountIsTheContainersOwnCgroupsOnV1) {
   o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("cghost")));
   EXPECT_EQ(o.status, 0) << o.text;
   EXPECT_EQ(o.text, want);
+}
+
+// linux.resources.blockIO's throttles (podman's --device-read-bps and the like): the container's
+// own blkio cgroup holds each rule, seen from the host and in the container's /sys/fs/cgroup.
+// A weight on a host whose I/O schedulers have none is refused naming it (runc fails on the
+// write; podman drops the weight itself there).
+TEST_F(LjociTest, BlockIoThrottlesAreTheContainersBlkioCgroup) {
+  if (!fs::exists("/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device"))
+    GTEST_SKIP() << "no cgroup v1 blkio hierarchy on this host";
+  const auto [node, dev] = host_block_device();
+  if (dev.empty()) GTEST_SKIP() << "no block device on this host";
+  const auto colon = dev.find(':');
+  const json rate = {{"major", std::stoll(dev.substr(0, colon))},
+                     {"minor", std::stoll(dev.substr(colon + 1))}};
+  json read = rate, write = rate;
+  read["rate"] = 1 << 20;
+  write["rate"] = 100;
+  config_["linux"]["resources"] = {{"blockIO", {{"throttleReadBpsDevice", {read}},
+                                                {"throttleWriteIOPSDevice", {write}}}}};
+  config_["mounts"].push_back({{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"},
+                               {"options", {"nosuid", "noexec", "nodev", "ro"}}});
+  config_["mounts"].push_back({{"destination", "/sys/fs/cgroup"}, {"type", "cgroup"},
+                               {"source", "cgroup"}, {"options", {"ro"}}});
+  write_config({"sh", "-c", "cat /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device "
+                            "/sys/fs/cgroup/blkio/blkio.throttle.write_iops_device; sleep 30"});
+  const std::string c = id("blkio");
+  auto o = create(c);
+  ASSERT_EQ(o.status, 0) << o.text;
+  const std::string dir = cgroup_dir(state(c)["pid"].get<int>(), "blkio");
+  EXPECT_NE(dir.find(c), std::string::npos) << dir;
+  EXPECT_EQ(first_line(dir + "/blkio.throttle.read_bps_device"), dev + " 1048576");
+  EXPECT_EQ(first_line(dir + "/blkio.throttle.write_iops_device"), dev + " 100");
+  o = sh(ljoci("delete --force " + c));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_FALSE(fs::exists(dir)) << dir;
+
+  write_config({"sh", "-c", "cat /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device "
+                            "/sys/fs/cgroup/blkio/blkio.throttle.write_iops_device"});
+  o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("blkrun")));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, dev + " 1048576\n" + dev + " 100\n");
+
+  if (!fs::exists("/sys/fs/cgroup/blkio/blkio.weight") &&
+      !fs::exists("/sys/fs/cgroup/blkio/blkio.bfq.weight")) {
+    config_["linux"]["resources"] = {{"blockIO", {{"weight", 300}}}};
+    write_config({"true"});
+    o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("blkw")));
+    EXPECT_NE(o.status, 0) << o.text;
+    EXPECT_NE(o.text.find("weight"), std::string::npos) << o.text;
+  }
 }
 
 // runc's default maskedPaths and readonlyPaths (every `runc spec`, podman and containerd config
@@ -1443,6 +1505,15 @@ TEST_F(LjociTest, PodmanRunsContainersOnLjoci) {
       }
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // --device-read-bps: the container's own blkio cgroup, seen in its /sys/fs/cgroup (runc's
+  // view on a v1 host).
+  if (const auto [node, dev] = host_block_device();
+      !dev.empty() && fs::exists("/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device")) {
+    o = sh(podman + "--rm --device-read-bps " + node + ":1mb " + image +
+           " cat /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device");
+    EXPECT_EQ(o.status, 0) << o.text;
+    EXPECT_EQ(o.text, dev + " 1048576\n");
+  }
   // podman exec: conmon calls `exec --pid-file --process --detach` and reaps the monitor.
   const std::string rt = "podman --runtime " + std::string(LJOCI_PATH) + " ";
   o = sh(rt + "exec " + id + " sh -c 'echo exec; exit 6'");

@@ -527,6 +527,8 @@ const char* unsupported_spec_option(const JailSpec& spec) {
   // memoryuse is resident memory only: swap is not limited by it, so only "unlimited" holds.
   if (spec.limits.memory_swap_bytes && spec.limits.memory_swap_bytes != Limits::kUnlimitedSwap)
     return "limits.memory_swap_bytes (rctl's swapuse is not mapped)";
+  if (!spec.limits.block_io.empty())
+    return "limits.block_io (rctl's readbps/writebps are the whole jail's, not a device's)";
   if (!spec.limits.device_rules.empty())
     return "limits.device_rules (the jail's devfs ruleset is its device rule)";
   if (!spec.grants.nodes.empty())

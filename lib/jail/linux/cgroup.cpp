@@ -75,6 +75,7 @@ CgroupLayout detect() {
         if (o == "devices") l.devices_mount = f[4];
         if (o == "cpuset") l.cpuset_mount = f[4];
         if (o == "cpuacct") l.cpuacct_mount = f[4];
+        if (o == "blkio") l.blkio_mount = f[4];
       }
     }
   }
@@ -96,6 +97,7 @@ CgroupLayout detect() {
       if (c == "devices") l.devices_own = path;
       if (c == "cpuset") l.cpuset_own = path;
       if (c == "cpuacct") l.cpuacct_own = path;
+      if (c == "blkio") l.blkio_own = path;
     }
   }
   auto join = [](const std::string& mnt, const std::string& own) {
@@ -131,6 +133,7 @@ CgroupLayout detect() {
   if (!l.cpuset_mount.empty()) l.cpuset_base = join(l.cpuset_mount, l.cpuset_own);
   if (!l.cpuacct_mount.empty() && l.cpuacct_mount != l.cpu_mount)
     l.cpuacct_base = join(l.cpuacct_mount, l.cpuacct_own);
+  if (!l.blkio_mount.empty()) l.blkio_base = join(l.blkio_mount, l.blkio_own);
   return l;
 }
 
@@ -453,9 +456,9 @@ std::string cpu_weight_of(std::uint64_t shares) {
 }
 
 // Every hierarchy's base a jail's cgroup may be under (empty ones: not on this host).
-std::array<const std::string*, 7> every_base(const CgroupLayout& l) {
-  return {&l.v2_base, &l.memory_base, &l.pids_base, &l.cpu_base, &l.devices_base, &l.cpuset_base,
-          &l.cpuacct_base};
+std::array<const std::string*, 8> every_base(const CgroupLayout& l) {
+  return {&l.v2_base,      &l.memory_base, &l.pids_base,    &l.cpu_base,
+          &l.devices_base, &l.cpuset_base, &l.cpuacct_base, &l.blkio_base};
 }
 
 }  // namespace
@@ -470,7 +473,7 @@ std::vector<std::pair<std::string, std::string>> Cgroups::v1_hierarchies() const
   if (v2_) return out;
   const CgroupLayout& l = cgroup_layout();
   for (const std::string* mount : {&l.memory_mount, &l.pids_mount, &l.cpu_mount, &l.cpuacct_mount,
-                                   &l.cpuset_mount, &l.devices_mount}) {
+                                   &l.cpuset_mount, &l.devices_mount, &l.blkio_mount}) {
     if (mount->empty()) continue;
     const std::string name = std::filesystem::path(*mount).filename().string();
     for (const auto& d : dirs_)
@@ -524,7 +527,8 @@ Status prepare_scope(const CgroupScope& scope) {
     return {};
   }
   for (const std::string* base :
-       {&l.memory_base, &l.pids_base, &l.cpu_base, &l.devices_base, &l.cpuacct_base}) {
+       {&l.memory_base, &l.pids_base, &l.cpu_base, &l.devices_base, &l.cpuacct_base,
+        &l.blkio_base}) {
     if (base->empty()) continue;
     LJ_TRY(make_dir(*base));
     LJ_TRY(hold_scope_dir(scoped(*base, scope)));
@@ -601,6 +605,31 @@ Cgroups::~Cgroups() {
 
 namespace {
 
+// Limits::block_io into a v1 blkio cgroup: the weight where an I/O scheduler has one (BFQ's file
+// first, as runc), then one line per device and rate (the kernel takes one rule per write).
+Status write_block_io(const std::string& dir, const Limits::BlockIo& io) {
+  if (io.weight) {
+    std::string file;
+    for (const char* f : {"/blkio.bfq.weight", "/blkio.weight"})
+      if (file.empty() && exists(dir + f)) file = dir + f;
+    if (file.empty())
+      return fail(Errc::unsupported, "jail",
+                  "limits.block_io.weight: this host's blkio cgroups have no weight (no I/O "
+                  "scheduler with weights, such as BFQ)");
+    LJ_TRY(write_file(file, std::to_string(io.weight)));
+  }
+  const std::pair<const char*, const std::vector<DeviceRate>*> files[] = {
+      {"/blkio.throttle.read_bps_device", &io.read_bps},
+      {"/blkio.throttle.write_bps_device", &io.write_bps},
+      {"/blkio.throttle.read_iops_device", &io.read_iops},
+      {"/blkio.throttle.write_iops_device", &io.write_iops}};
+  for (const auto& [file, rates] : files)
+    for (const auto& r : *rates)
+      LJ_TRY(write_file(dir + file, std::to_string(r.major) + ":" + std::to_string(r.minor) + " " +
+                                        std::to_string(r.rate)));
+  return {};
+}
+
 // Limits::memory_swap_bytes against the memory limit it goes with (0: "no swap").
 Status check_swap(std::uint64_t memory, std::uint64_t swap) {
   if (swap == 0 || swap == Limits::kUnlimitedSwap) return {};
@@ -652,6 +681,7 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
     if (&top == &l.devices_base) mount = &l.devices_mount, own = &l.devices_own;
     if (&top == &l.cpuset_base) mount = &l.cpuset_mount, own = &l.cpuset_own;
     if (&top == &l.cpuacct_base) mount = &l.cpuacct_mount, own = &l.cpuacct_own;
+    if (&top == &l.blkio_base) mount = &l.blkio_mount, own = &l.blkio_own;
     const std::string rel = path[0] == '/' ? path : (*own == "/" ? "" : *own) + "/" + path;
     // Parents first; v2 enables the controllers in each on the way down (cgroup-v2.rst).
     std::string dir = *mount;
@@ -695,11 +725,14 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
   // The idle pool resets only the limits: a cgroup with other knobs set is removed at the end
   // (v2: a device program stays attached to its cgroup).
   cg.pooled_ = scope.reuse && path.empty() && !memory_knobs && !rt && !cpuset &&
-               !limits.cpu_cgroups && (!l.v2 || limits.device_rules.empty());
+               !limits.cpu_cgroups && limits.block_io.empty() &&
+               (!l.v2 || limits.device_rules.empty());
   const auto [cfs_quota, cfs_period] =
       cfs_of(limits.cpu_quota_us, limits.cpu_period_us, limits.cpu_percent);
   if (l.v2) {
     cg.v2_ = true;
+    if (!limits.block_io.empty())
+      return fail(Errc::unsupported, "jail", "limits.block_io on cgroup v2 (io.max, io.weight)");
     // Controllers must be enabled on the way down (cgroup-v2.rst, "Enabling and Disabling"); a
     // scope's were when it was made (prepare_scope).
     if (scope.name.empty() && path.empty()) {
@@ -819,6 +852,13 @@ Result<Cgroups> Cgroups::create(const std::string& name, const Limits& limits,
   // Its base and scope are made as the other controllers' are (add, prepare_scope).
   if (limits.cpu_cgroups && !l.cpuacct_base.empty()) {
     const std::string dir = LJ_TRY(add(l.cpuacct_base));
+    LJ_TRY(join_fd(dir));
+  }
+  if (!limits.block_io.empty()) {
+    if (l.blkio_base.empty())
+      return fail(Errc::unsupported, "jail", "limits.block_io: no blkio cgroup on this host");
+    const std::string dir = LJ_TRY(add(l.blkio_base));
+    LJ_TRY(write_block_io(dir, limits.block_io));
     LJ_TRY(join_fd(dir));
   }
   if (!limits.device_rules.empty()) {

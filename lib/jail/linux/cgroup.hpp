@@ -42,13 +42,14 @@ struct CgroupLayout {
   // cgroup then has the accounting): for Limits::cpu_cgroups, so that a container's CPU time is
   // counted in a cgroup of its own, where containerd's shim and `ljoci events` read it.
   std::string cpuacct_base;
+  std::string blkio_base;                        // v1, for Limits::block_io only
   bool memsw = false;                            // v1 memory.memsw.* present (swap accounting)
   // Each hierarchy's mount point and this process's own cgroup in it ("/" at the root), for a
   // jail placed at a path of its own (JailSpec::cgroup_path).
   std::string v2_mount, memory_mount, pids_mount, cpu_mount, freezer_mount, devices_mount,
-      cpuset_mount, cpuacct_mount;
+      cpuset_mount, cpuacct_mount, blkio_mount;
   std::string v2_own = "/", memory_own = "/", pids_own = "/", cpu_own = "/", freezer_own = "/",
-              devices_own = "/", cpuset_own = "/", cpuacct_own = "/";
+              devices_own = "/", cpuset_own = "/", cpuacct_own = "/", blkio_own = "/";
 };
 
 // The layout of this machine (computed on first call, then cached; thread-safe).

@@ -49,8 +49,8 @@ enum Slot : int {
   kSlotJoinIpc = 21,
   kSlotJoinUts = 22,
   kSlotJoinCgroup = 23,
-  // Three more v1 cgroups (devices, cpuset, cpuacct) past the first three, joined and closed as
-  // those.
+  // Four more v1 cgroups (devices, cpuset, cpuacct, blkio) past the first three, joined and
+  // closed as those.
   kSlotCgroup3 = 24,
   kSlotCgroup4 = 25,
   kSlotJoinMnt = 26,  // a mount namespace to assemble the root in (JoinedNamespaces::mnt)
@@ -58,7 +58,8 @@ enum Slot : int {
   // read by init before it starts the command.
   kSlotLinksReady = 27,
   kSlotCgroup5 = 28,
-  kSlotEnd = 29,
+  kSlotCgroup6 = 29,
+  kSlotEnd = 30,
   // Made by init itself once the two above are closed: the command waits for EOF on the read
   // end, which comes once init has become the reaper (its exec done, non-dumpable again), so it
   // never sees ljd as /proc/1/exe.
@@ -79,10 +80,10 @@ static_assert(kSlotStatus == LJ_INIT_SLOT_STATUS && kSlotStatusFile == LJ_INIT_S
 static_assert(kSlotGoWrite > kSlotGoRead && kSlotGoRead > kSlotReaper);
 static_assert(kSlotOutRead > kSlotSysfsNetns && kSlotErrRead + 1 == kSlotConsole);
 static_assert(kSlotConsole + 1 == kSlotHold && kSlotHold + 1 == kSlotJoinIpc);
-static_assert(kSlotJoinCgroup + 1 == kSlotCgroup3 && kSlotCgroup5 + 1 == kSlotEnd);
+static_assert(kSlotJoinCgroup + 1 == kSlotCgroup3 && kSlotCgroup6 + 1 == kSlotEnd);
 // The slots of a jail's v1 cgroups' `tasks` files (or, first, its v2 directory), in order.
 constexpr int kCgroupSlots[] = {kSlotCgroup0, kSlotCgroup0 + 1, kSlotCgroup0 + 2, kSlotCgroup3,
-                                kSlotCgroup4, kSlotCgroup5};
+                                kSlotCgroup4, kSlotCgroup5, kSlotCgroup6};
 static_assert(kSlotCgroup0 + 3 == kSlotReaper);
 constexpr int kMaxCgroupFds = sizeof kCgroupSlots / sizeof kCgroupSlots[0];
 
@@ -107,7 +108,7 @@ struct ChildPlan {
 
   // Descriptors in the parent's numbering, -1 when unused; moved to their slots in the child.
   int fds[kSlotEnd] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-                       -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+                       -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 
   bool join_then_unshare_cgroupns = false;  // join (kSlotCgroup*), then a cgroup namespace
   // ProcessOptions::preserve_fds: the parent's 3.. carried at kSlotEnd.. (close-on-exec, so

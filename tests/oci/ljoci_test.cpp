@@ -65,6 +65,14 @@ class LjociTest : public ::testing::Test {
     if (world_) (void)sh(ljoci("list -q") + " | xargs -r -n1 " + ljoci("delete --force"));
   }
 
+  // /sys and a cgroup mount on /sys/fs/cgroup, as runc's, podman's and containerd's configs have.
+  void mount_sys_and_cgroups() {
+    config_["mounts"].push_back({{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"},
+                                 {"options", {"nosuid", "noexec", "nodev", "ro"}}});
+    config_["mounts"].push_back({{"destination", "/sys/fs/cgroup"}, {"type", "cgroup"},
+                                 {"source", "cgroup"},
+                                 {"options", {"nosuid", "noexec", "nodev", "relatime", "ro"}}});
+  }
   void write_config(const std::vector<std::string>& args) {
     config_["process"]["args"] = args;
     std::ofstream(bundle_ / "config.json") << config_.dump();
@@ -932,11 +940,7 @@ TEST_F(LjociTest, TheCgroupMountIsTheContainersOwnCgroupsOnV1) {
   if (!fs::exists("/sys/fs/cgroup/memory/memory.limit_in_bytes") ||
       !fs::exists("/sys/fs/cgroup/pids/cgroup.procs"))
     GTEST_SKIP() << "not a cgroup v1 host with memory and pids hierarchies";
-  config_["mounts"].push_back({{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"},
-                               {"options", {"nosuid", "noexec", "nodev", "ro"}}});
-  config_["mounts"].push_back({{"destination", "/sys/fs/cgroup"}, {"type", "cgroup"},
-                               {"source", "cgroup"},
-                               {"options", {"nosuid", "noexec", "nodev", "relatime", "ro"}}});
+  mount_sys_and_cgroups();
   config_["linux"]["resources"] = {{"memory", {{"limit", 48 << 20}}}, {"pids", {{"limit", 40}}}};
   write_config({"sh", "-c",
                 "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; "
@@ -974,10 +978,7 @@ TEST_F(LjociTest, BlockIoThrottlesAreTheContainersBlkioCgroup) {
   write["rate"] = 100;
   config_["linux"]["resources"] = {{"blockIO", {{"throttleReadBpsDevice", {read}},
                                                 {"throttleWriteIOPSDevice", {write}}}}};
-  config_["mounts"].push_back({{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"},
-                               {"options", {"nosuid", "noexec", "nodev", "ro"}}});
-  config_["mounts"].push_back({{"destination", "/sys/fs/cgroup"}, {"type", "cgroup"},
-                               {"source", "cgroup"}, {"options", {"ro"}}});
+  mount_sys_and_cgroups();
   write_config({"sh", "-c", "cat /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device "
                             "/sys/fs/cgroup/blkio/blkio.throttle.write_iops_device; sleep 30"});
   const std::string c = id("blkio");

@@ -992,21 +992,16 @@ Status Cgroups::freeze(bool frozen, const std::string& name) const {
 
 // The memory limit and the swap limit with it. A new memory limit alone moves the swap limit
 // along where the jail had no swap (memsw equal to the memory limit, swap.max 0), and leaves it
-// otherwise, as runc's update does.
-Status Cgroups::update_memory(const LimitsUpdate& u) const {
-  const char* file = v2_ ? "memory.max" : "memory.limit_in_bytes";
-  std::string d;
-  for (const auto& dir : dirs_)
-    if (d.empty() && exists(dir + "/" + file)) d = dir;
-  if (d.empty())
-    return fail(Errc::unsupported, "jail",
-                "the jail has no memory cgroup (made only for a limit at its start)");
+// otherwise, as runc's update does. `d` is the jail's memory cgroup, `file` its limit's file.
+Status Cgroups::update_memory(const LimitsUpdate& u, const std::string& d,
+                              const char* file) const {
   auto number = [&](const std::string& f) -> std::uint64_t {
     std::string text;
     if (!read_file(d + "/" + f, &text) || text.rfind("max", 0) == 0) return 0;
     return std::strtoull(text.c_str(), nullptr, 10);
   };
-  const std::uint64_t memory = u.memory_bytes.value_or(number(file));
+  const std::uint64_t cur_memory = number(file);
+  const std::uint64_t memory = u.memory_bytes.value_or(cur_memory);
   if (v2_) {
     const bool swap = exists(d + "/memory.swap.max");
     if (u.memory_swap_bytes) {
@@ -1020,7 +1015,6 @@ Status Cgroups::update_memory(const LimitsUpdate& u) const {
     return {};
   }
   const bool memsw = exists(d + "/memory.memsw.limit_in_bytes");
-  const std::uint64_t cur_memory = number("memory.limit_in_bytes");
   std::optional<std::string> new_memsw;
   if (u.memory_swap_bytes) {
     LJ_TRY(check_swap(memory, *u.memory_swap_bytes));
@@ -1056,7 +1050,11 @@ Status Cgroups::update(const LimitsUpdate& u) const {
                   std::string("the jail has no ") + what + " cgroup (made only for a limit at its start)");
     return d;
   };
-  if (memory_bytes || u.memory_swap_bytes) LJ_TRY(update_memory(u));
+  if (memory_bytes || u.memory_swap_bytes) {
+    const char* file = v2_ ? "memory.max" : "memory.limit_in_bytes";
+    const std::string d = LJ_TRY(need(file, "memory"));
+    LJ_TRY(update_memory(u, d, file));
+  }
   if (pids) {
     const std::string d = LJ_TRY(need("pids.max", "pids"));
     LJ_TRY(write_file(d + "/pids.max", *pids ? std::to_string(*pids) : "max"));

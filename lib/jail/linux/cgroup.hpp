@@ -163,7 +163,8 @@ class Cgroups {
   Status destroy();
 
  private:
-  Status update_memory(const LimitsUpdate& u) const;  // update's memory and swap
+  // update's memory and swap, in the memory cgroup `dir` whose limit is in `file`.
+  Status update_memory(const LimitsUpdate& u, const std::string& dir, const char* file) const;
   std::vector<std::string> dirs_;
   bool pooled_ = false;         // made by create(): may go back to the idle pool
   std::uint64_t oom_base_ = 0;  // the memory cgroup's oom_kill count when it was taken

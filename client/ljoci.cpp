@@ -2,9 +2,9 @@
 // state of each container lives in files under --root (lib/oci/state.hpp). runc's process model:
 // `create` spawns the jail with the command held before its exec (jail::ProcessOptions::hold_fd
 // on <root>/<id>.fifo) and exits, leaving the jail's init to its caller (conmon, the shim:
-// the subreaper); `start` writes the fifo's byte. The jail's init is the container's pid; it exits
-// with the command's status. docs/oci.md has the commands, what config.json maps to, and what is
-// refused.
+// the subreaper); `start` writes the fifo's byte. The jail's init is the command itself
+// (jail::ProcessOptions::command_is_init), the container's pid, as runc's. docs/oci.md has the
+// commands, what config.json maps to, and what is refused.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -298,13 +298,20 @@ struct Created {
   std::unique_ptr<lj::jail::Jail> jail;
   oci::ContainerState state;
   oci::Bundle bundle;
+  bool held = true;  // the command waits for start's byte on the fifo
 };
+
+// Who starts the command: `start` (another process, later: create), or this one right after
+// (run). Run holds it only for the runtime's hooks that must come between (prestart,
+// createRuntime); otherwise the command is exec'd at once, and the engine, with nothing to hold,
+// clones init on its own memory instead of a copy (spawn.cpp, clone_init).
+enum class Starter { start_command, this_process };
 
 // Everything of `create`, keeping the Jail (run waits on it). A failure leaves nothing: the jail
 // is killed by its owner's destructor, the state directory removed.
 Result<Created> create(const std::string& id, const std::string& bundle_dir,
                        const std::string& pid_file, const std::string& console_socket,
-                       int preserve_fds) {
+                       int preserve_fds, Starter starter) {
   auto sd = state_dir();
   LJ_TRY(oci::check_id(id));
   Created c;
@@ -325,14 +332,21 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
     }
   } undo{sd, id, keep};
 
-  // O_RDWR: the held command is a reader, so start's O_WRONLY open succeeds exactly while it waits.
-  UniqueFd hold(::open(sd.fifo(id).c_str(), O_RDWR | O_CLOEXEC));
-  if (!hold) return lj::fail_errno("oci", "open " + sd.fifo(id).string());
-
+  // The fifo is made either way: it claims the id, and marks the container created until start.
+  c.held = starter == Starter::start_command || !b.hooks.prestart.empty() ||
+           !b.hooks.create_runtime.empty();
   lj::jail::JailSpec& spec = b.spec;
-  spec.process.hold_fd = hold.get();
+  UniqueFd hold;
+  if (c.held) {
+    // O_RDWR: the held command is a reader, so start's O_WRONLY open succeeds exactly while it
+    // waits.
+    hold.reset(::open(sd.fifo(id).c_str(), O_RDWR | O_CLOEXEC));
+    if (!hold) return lj::fail_errno("oci", "open " + sd.fifo(id).string());
+    spec.process.hold_fd = hold.get();
+  }
   spec.process.preserve_fds = preserve_fds;  // runc's --preserve-fds: our 3.. are the caller's
-  spec.status_file = sd.exit_file(id).string();
+  spec.process.command_is_init = true;  // runc's process model (docs/oci.md)
+  spec.status_file = oci::engine_status_file(sd, id);
   UniqueFd netns, tty, ipcns, utsns, pidns, cgroupns, mntns;
   // linux.namespaces[].path: joined (the engine enters them; jail/spec.hpp JoinedNamespaces).
   auto open_ns = [](const std::string& path, const char* kind, UniqueFd& fd) -> Result<int> {
@@ -385,14 +399,16 @@ void leave(Created& c) {
   lj::keep_forever(std::move(c.backend));
 }
 
-// Releases a created container's held command (the byte its hold waits for on its fifo) and
-// runs the poststart hooks.
-Status release_command(const oci::StateDir& sd, const oci::ContainerState& s,
+// Releases a created container's held command (the byte its hold waits for on its fifo), marks
+// it started (the fifo gone) and runs the poststart hooks.
+Status release_command(const oci::StateDir& sd, const oci::ContainerState& s, bool held,
                        const std::vector<oci::Hook>& poststart) {
   const std::string& id = s.id;
-  UniqueFd fifo(::open(sd.fifo(id).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
-  if (!fifo) return lj::fail_errno("oci", "open " + sd.fifo(id).string());
-  if (::write(fifo.get(), "0", 1) != 1) return lj::fail_errno("oci", "write exec.fifo");
+  if (held) {
+    UniqueFd fifo(::open(sd.fifo(id).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!fifo) return lj::fail_errno("oci", "open " + sd.fifo(id).string());
+    if (::write(fifo.get(), "0", 1) != 1) return lj::fail_errno("oci", "write exec.fifo");
+  }
   ::unlink(sd.fifo(id).c_str());
   run_hooks_warning(poststart, oci::state_json(s, oci::Status::running), "poststart");
   return {};
@@ -405,7 +421,7 @@ Status start(const std::string& id) {
     return fail(Errc::conflict, "oci",
                 "cannot start a container that is " + std::string(oci::status_name(st)));
   auto hooks = oci::runtime_hooks_of(s.config);
-  return release_command(sd, s, hooks ? hooks->poststart : std::vector<oci::Hook>{});
+  return release_command(sd, s, true, hooks ? hooks->poststart : std::vector<oci::Hook>{});
 }
 
 // ---- signals ----
@@ -430,8 +446,8 @@ Status kill_container(const std::string& id, int sig, bool all) {
   if (!adopted && st == oci::Status::stopped) return {};
   auto jail = LJ_TRY(std::move(adopted));
   Status r = jail->signal(sig, all);
-  // A held (created) command has not exec'd: the signals it would ignore as init's child are
-  // meant for the container, so a created container stops on TERM/KILL as runc's does.
+  // A held (created) command has not exec'd: the signals it would ignore as a pid 1 without
+  // handlers are meant for the container, so a created container stops on TERM/INT as runc's.
   if (r && st == oci::Status::created && sig != SIGKILL && (sig == SIGTERM || sig == SIGINT))
     r = jail->signal(SIGKILL, true);
   lj::keep_forever(std::move(jail));  // adopted, not ours to kill
@@ -974,13 +990,13 @@ int cmd_run(const Args& a, int preserve_fds) {
   auto id = one_id(a);
   if (!id) return report(id.error());
   auto c = create(*id, a.get("bundle", a.get("b")), a.get("pid-file"), a.get("console-socket"),
-                  preserve_fds);
+                  preserve_fds, Starter::this_process);
   if (!c) return report(c.error());
   // Started and deleted with what create has in memory: the state, the config's hooks, the
   // backend (start's and delete's own commands load them again from the state directory, and
   // make_backend sweeps the idle cgroups again).
   const oci::StateDir sd = state_dir();
-  if (Status s = release_command(sd, c->state, c->bundle.hooks.poststart); !s) {
+  if (Status s = release_command(sd, c->state, c->held, c->bundle.hooks.poststart); !s) {
     (void)delete_container(*id, true);
     return report(s.error());
   }
@@ -1062,7 +1078,7 @@ int main(int argc, char** argv) {
     auto id = one_id(*a);
     if (!id) return report(id.error());
     auto c = create(*id, a->get("bundle", a->get("b")), a->get("pid-file"),
-                    a->get("console-socket"), *preserve_fds);
+                    a->get("console-socket"), *preserve_fds, Starter::start_command);
     if (!c) return report(c.error());
     leave(*c);
     return 0;

@@ -43,6 +43,7 @@ struct JailHandle {
   std::string cgroup;            // Linux: cgroup path(s) owned by the jail
   int jid = 0;                   // FreeBSD: informational only; the jail is found by name
   std::string status_file;       // JailSpec::status_file, read by adopt()ed jails at their exit
+  bool command_is_init = false;  // ProcessOptions::command_is_init: signals go to init itself
 };
 
 // A started jail. Owns every kernel resource of it; the destructor kills whatever is still

@@ -250,6 +250,14 @@ struct ProcessOptions {
   // start hook after the hold: a line on the command's stderr and 127, as an exec failure).
   // Linux only (the OCI createContainer and startContainer hooks).
   HookPoint create_hooks, start_hooks;
+  // runc's process model: the command is the jail's init itself (pid 1 of its pid namespace) and
+  // not a child of lj-init. Nothing then reaps the jail's orphans or forwards signals (a pid 1
+  // without a handler ignores TERM from inside, as under runc), and nothing writes a status
+  // file (JailSpec::status_file is refused with it): the command's end goes to whoever reaps
+  // init, the spawner (Jail::wait) or an OCI runtime's caller (conmon, the shim). Saves a process,
+  // a clone and an exec per jail (ljoci). Linux; a FreeBSD jail's command is its first process
+  // either way.
+  bool command_is_init = false;
 };
 
 // A device node of the caller's type, numbers, mode and owner in the jail's /dev (an OCI

@@ -66,6 +66,7 @@ lj::Status StateDir::save(const ContainerState& s) const {
                       {"start_time", s.handle.start_time},
                       {"cgroup", s.handle.cgroup},
                       {"status_file", s.handle.status_file},
+                      {"command_is_init", s.handle.command_is_init},
                       {"created", s.created},
                       {"annotations", s.annotations},
                       {"config", s.config}};
@@ -97,6 +98,7 @@ Result<ContainerState> StateDir::load(const std::string& id) const {
     s.handle.start_time = j.at("start_time").get<std::uint64_t>();
     s.handle.cgroup = j.at("cgroup").get<std::string>();
     s.handle.status_file = j.at("status_file").get<std::string>();
+    s.handle.command_is_init = j.value("command_is_init", false);  // an older ljoci's: lj-init
     s.created = j.at("created").get<std::string>();
     s.annotations = j.at("annotations").get<std::map<std::string, std::string>>();
     s.config = j.value("config", "");

@@ -7,7 +7,7 @@
 //   <root>/<id>.fifo    while the container is created and not started: `start` writes its byte;
 //                       made first, exclusively: it claims the id
 //   <root>/<id>.paused  while paused
-//   <root>/<id>.exit    the status file the jail's init writes at the end ("exited N")
+//   <root>/<id>.exit    FreeBSD: how the process ended ("exited N"), by ljoci's exit watcher
 // Each name is the id and a suffix of its own, so no two ids' files meet.
 // The status is derived, never stored: the process gone -> stopped; the fifo there -> created;
 // else running.
@@ -77,11 +77,16 @@ class StateDir {
 // lib/oci/<platform>/platform.cpp.
 bool process_lives(pid_t pid, std::uint64_t start_time);
 
-// After `create`: makes sure the container's exit file (StateDir::exit_file) gets "exited N" /
-// "killed N" once its process ends, whoever reaps it. Linux: nothing to do, its lj-init writes
-// the file. FreeBSD (no lj-init, the process is the command itself and its reaper's child
-// alone): an exit watcher of ljoci's own (lib/oci/freebsd/platform.cpp). Returns once the watch
-// is in place, so that no end after `create` returns can be missed.
+// The status file the engine is given (jail::JailSpec::status_file), "" for none. FreeBSD: the
+// exit file (StateDir::exit_file). Linux: none. On both the container's process is the command
+// itself, as runc's (Linux: jail::ProcessOptions::command_is_init; there is no lj-init to write a
+// file), and its status goes to its reaper (conmon, the shim, `run`'s own wait).
+std::string engine_status_file(const StateDir& sd, const std::string& id);
+
+// After `create`: makes sure the container's exit file gets "exited N" / "killed N" once its
+// process ends, whoever reaps it. Linux: nothing (no exit file). FreeBSD (the process is its
+// reaper's child alone): an exit watcher of ljoci's own (lib/oci/freebsd/platform.cpp). Returns
+// once the watch is in place, so that no end after `create` returns can be missed.
 lj::Status watch_exit(const ContainerState& s);
 
 // The processes of a container, for `ps`: Linux, its cgroup's cgroup.procs; FreeBSD, every live

@@ -180,6 +180,9 @@ class LinuxBackend final : public Backend {
     if (const char* f = spec.freebsd.first_set())  // refused, never dropped
       return fail(Errc::unsupported, "jail",
                   "jail " + spec.name + ": freebsd." + f + " is a FreeBSD jail parameter");
+    if (spec.process.command_is_init && !spec.status_file.empty())
+      return fail(Errc::invalid_argument, "jail",
+                  "jail " + spec.name + ": a status file is lj-init's, and its command is its init");
     return spawn_jail(spec, spawn_context_);
   }
 

@@ -339,7 +339,7 @@ void take_terminal(uid_t uid, gid_t gid) {
 }
 
 [[noreturn]] void exec_command(const ChildPlan& p) {
-  wait_for_reaper();
+  if (!p.command_is_init) wait_for_reaper();
   sigset_t none;
   sigemptyset(&none);
   struct sigaction dfl;
@@ -812,6 +812,10 @@ void child_main(const ChildPlan& p) noexcept {
     if (n != 1) die(kSlotError, kStepLinks, n == 0 ? ECANCELED : errno, "");
     ::close(kSlotLinksReady);
   }
+
+  // runc's model: init is the command. Its own steps close what is init's (close_range) and drop
+  // the rest at the exec (close-on-exec), the error pipe among them: EOF, the spawn is done.
+  if (p.command_is_init) exec_command(p);
 
   // lj-init keeps only the status descriptors: 0-2, which are still ljd's own stdio (its log, a
   // terminal, a journal socket), go now (the command takes its own from the slots); the rest once

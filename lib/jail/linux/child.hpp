@@ -117,6 +117,7 @@ struct ChildPlan {
   bool subreaper = false;  // in a joined pid namespace: the jail's orphans still come to init
   bool wait_sync = false;                   // wait for the parent (uid_map, network) first
   bool loopback_up = false;                 // a private network namespace
+  bool command_is_init = false;             // ProcessOptions::command_is_init: no lj-init
   bool die_with_parent = false;             // PR_SET_PDEATHSIG(SIGKILL) on init
   int parent_pidfd =
       -1;  // with die_with_parent: a pidfd of the spawning process, in ljd's numbering
@@ -191,7 +192,8 @@ std::uint64_t default_capabilities();
 const char* loopback_up(int* err) noexcept;
 
 // Runs in the cloned child: becomes the jail's init, starts the command, then execs lj-init (the
-// reaper at kSlotReaper, init_abi.h) or, if that fails, reaps in place. Never returns.
+// reaper at kSlotReaper, init_abi.h) or, if that fails, reaps in place; or, with
+// ProcessOptions::command_is_init, becomes the command itself. Never returns.
 [[noreturn]] void child_main(const ChildPlan& plan) noexcept;
 
 // Runs in the child an exec clones (exec.cpp): the exec's monitor. Joins the jail's namespaces

@@ -90,6 +90,14 @@ class LinuxJail final : public Jail {
   Status signal(int sig, bool all) override {
     if (reaped_) return fail(Errc::conflict, "jail", "jail " + handle_.name + " has exited");
     if (sig == SIGKILL && all) return kill_init(sig);
+    if (handle_.command_is_init) {
+      // No lj-init to forward or broadcast: the command is init, the rest is in its cgroup.
+      if (!all) return kill_init(sig);
+      if (cgroups_.empty())
+        return fail(Errc::unsupported, "jail",
+                    "signal " + std::to_string(sig) + " to every process needs a jail with a cgroup");
+      return cgroups_.signal_all(sig);
+    }
     if (!init_forwards(sig)) {
       // Init cannot catch these to pass them on: find the command (pid 2 in the jail) instead.
       if (all && !cgroups_.empty()) return cgroups_.signal_all(sig);

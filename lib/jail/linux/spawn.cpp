@@ -479,7 +479,9 @@ Status prepare_command(const JailSpec& spec, const SpawnContext& ctx, Launch& l)
   if (!l.host_root) plan.fds[kSlotJoinMnt] = spec.join.mnt;
   // A joined UTS namespace keeps its hostname unless the spec names one.
   if (spec.join.uts >= 0) plan.hostname = spec.hostname;
-  plan.subreaper = spec.join.pid >= 0;
+  // A command that is init leaves orphans to the joined namespace's init, as under runc.
+  plan.command_is_init = spec.process.command_is_init;
+  plan.subreaper = spec.join.pid >= 0 && !plan.command_is_init;
   prepare_hooks(spec.process.create_hooks, "createContainer", plan.create_hooks);
   prepare_hooks(spec.process.start_hooks, "startContainer", plan.start_hooks);
   if (!spec.script.empty() && spec.process.preserve_fds)
@@ -665,6 +667,7 @@ std::unique_ptr<Jail> hand_over(const JailSpec& spec, Launch& l) {
   h.start_time = l.start_time;
   h.cgroup = l.cgroups.handle_string();
   h.status_file = spec.status_file;
+  h.command_is_init = spec.process.command_is_init;
   auto deadline = spec.limits.timeout.count() > 0 ? Clock::now() + spec.limits.timeout
                                                   : Clock::time_point::max();
   l.child.owned = false;

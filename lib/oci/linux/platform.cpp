@@ -24,7 +24,8 @@ bool process_lives(pid_t pid, std::uint64_t start_time) {
   return state != "Z" && state != "X" && start == start_time;
 }
 
-// lj-init, the container's pid 1, writes the exit file itself.
+std::string engine_status_file(const StateDir&, const std::string&) { return {}; }
+
 lj::Status watch_exit(const ContainerState&) { return {}; }
 
 Result<std::vector<pid_t>> container_pids(const ContainerState& s) {

@@ -98,15 +98,21 @@ void debug(const std::string& msg) {
   if (g.debug) log_line("debug", msg);
 }
 
+// UTC from the calendar arithmetic alone: glibc's gmtime() reads /etc/localtime first (its
+// tzset), a file and a parse in every create.
 std::string now_rfc3339() {
   using namespace std::chrono;
-  auto t = system_clock::now();
-  std::time_t s = system_clock::to_time_t(t);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", std::gmtime(&s));
-  auto ns = duration_cast<nanoseconds>(t.time_since_epoch()).count() % 1000000000;
+  const auto t = time_point_cast<nanoseconds>(system_clock::now());
+  const auto day = floor<days>(t);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{t - day};
   char out[96];
-  std::snprintf(out, sizeof out, "%s.%09lldZ", buf, static_cast<long long>(ns));
+  std::snprintf(out, sizeof out, "%04d-%02u-%02uT%02lld:%02lld:%02lld.%09lldZ", int(ymd.year()),
+                unsigned(ymd.month()), unsigned(ymd.day()),
+                static_cast<long long>(hms.hours().count()),
+                static_cast<long long>(hms.minutes().count()),
+                static_cast<long long>(hms.seconds().count()),
+                static_cast<long long>(hms.subseconds().count()));
   return out;
 }
 

@@ -84,6 +84,37 @@ TEST_F(JailTest, ForwardedSignalReachesTheCommandOrEveryone) {
   }
 }
 
+// ProcessOptions::command_is_init (ljoci, runc's model): no lj-init, the command is pid 1 and
+// init's status is its own; a TERM from outside is the pid 1's to handle (none here: ignored), a
+// KILL ends it; a status file, which only lj-init writes, is refused.
+TEST_F(JailTest, ACommandThatIsInitIsPidOneAndItsStatusIsInits) {
+  auto s = spec({"/bin/sh", "-c", "echo $$; cat /proc/1/comm; exit 5"});
+  s.process.command_is_init = true;
+  auto r = run(s);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, "1\nsh\n");
+  EXPECT_EQ(r->status.code, 5);
+
+  auto sleeper = spec({"sleep", "30"});
+  sleeper.process.command_is_init = true;
+  auto jail = backend_->spawn(sleeper);
+  ASSERT_TRUE(jail) << jail.error().what();
+  EXPECT_EQ(proc_file((*jail)->handle().pid, "comm"), "sleep");
+  ASSERT_TRUE((*jail)->signal(SIGTERM, false));
+  auto st = (*jail)->wait(std::chrono::milliseconds(300));
+  ASSERT_FALSE(st);  // still running: a pid 1 without a handler
+  EXPECT_EQ(st.error().errc(), Errc::timed_out) << st.error().what();
+  ASSERT_TRUE((*jail)->signal(SIGKILL, false));
+  st = (*jail)->wait();
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(st->signal, SIGKILL);
+
+  s.status_file = (world().dir() / "status").string();
+  auto refused = backend_->spawn(s);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().errc(), Errc::invalid_argument) << refused.error().what();
+}
+
 TEST_F(JailTest, InitsPinLittleMemory) {
   // A copy of ljd pinned ~770 KB of copy-on-write pages per jail; the reaper's own pages (its
   // text is the shared memfd's page cache) are a few tens of KB.

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -17,6 +18,7 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -26,13 +28,31 @@
 namespace lj::jail {
 namespace {
 
+// With read(2) alone: a stream's construction (its locale) cost more than the read of a small
+// kernel file, and every spawn reads a few (cgroup_layout, the limits).
 bool read_file(const std::string& path, std::string* out) {
-  std::ifstream in(path);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return true;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return false;
+  out->clear();
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) return true;
+    out->append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+// Calls f on each piece of s between separators (empty pieces skipped).
+template <class F>
+void for_each_piece(std::string_view s, char sep, F f) {
+  while (!s.empty()) {
+    const auto end = s.find(sep);
+    if (end != 0) f(s.substr(0, end));
+    if (end == std::string_view::npos) return;
+    s.remove_prefix(end + 1);
+  }
 }
 
 Status write_file(const std::string& path, const std::string& value) {
@@ -51,45 +71,45 @@ bool exists(const std::string& path) {
 CgroupLayout detect() {
   CgroupLayout l;
   // Mount points of each hierarchy, from mountinfo: "... mountpoint ... - cgroup cgroup rw,memory".
-  std::ifstream mi("/proc/self/mountinfo");
-  std::string line, v2_mount;
+  std::string text, v2_mount;
   std::string v1_mount[3];  // memory, pids, cpu
-  while (std::getline(mi, line)) {
-    std::istringstream ls(line);
-    std::string f[5];
-    for (auto& x : f) ls >> x;
-    std::string tok;
-    while (ls >> tok && tok != "-") {
-    }
-    std::string fstype, source, opts;
-    ls >> fstype >> source >> opts;
+  (void)read_file("/proc/self/mountinfo", &text);
+  std::vector<std::string_view> w;
+  for_each_piece(text, '\n', [&](std::string_view line) {
+    // "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS"
+    w.clear();
+    for_each_piece(line, ' ', [&](std::string_view x) { w.push_back(x); });
+    if (w.size() < 10) return;
+    const auto dash = std::find(w.begin() + 6, w.end(), "-");
+    if (w.end() - dash < 4) return;
+    const std::string_view fstype = dash[1], opts = dash[3];
+    const std::string mount(w[4]);
     if (fstype == "cgroup2") {
-      if (v2_mount.empty()) v2_mount = f[4];
+      if (v2_mount.empty()) v2_mount = mount;
     } else if (fstype == "cgroup") {
-      std::istringstream os(opts);
-      for (std::string o; std::getline(os, o, ',');) {
-        if (o == "memory") v1_mount[0] = f[4];
-        if (o == "pids") v1_mount[1] = f[4];
-        if (o == "cpu") v1_mount[2] = f[4];
-        if (o == "freezer") l.freezer_mount = f[4];
-        if (o == "devices") l.devices_mount = f[4];
-        if (o == "cpuset") l.cpuset_mount = f[4];
-        if (o == "cpuacct") l.cpuacct_mount = f[4];
-        if (o == "blkio") l.blkio_mount = f[4];
-      }
+      for_each_piece(opts, ',', [&](std::string_view o) {
+        if (o == "memory") v1_mount[0] = mount;
+        if (o == "pids") v1_mount[1] = mount;
+        if (o == "cpu") v1_mount[2] = mount;
+        if (o == "freezer") l.freezer_mount = mount;
+        if (o == "devices") l.devices_mount = mount;
+        if (o == "cpuset") l.cpuset_mount = mount;
+        if (o == "cpuacct") l.cpuacct_mount = mount;
+        if (o == "blkio") l.blkio_mount = mount;
+      });
     }
-  }
+  });
   // Own cgroups: "0::/path" (v2) and "N:memory:/path" (v1).
-  std::ifstream pc("/proc/self/cgroup");
+  (void)read_file("/proc/self/cgroup", &text);
   std::string own_v2 = "/", own_v1[3] = {"/", "/", "/"}, own_freezer = "/";
-  while (std::getline(pc, line)) {
+  for_each_piece(text, '\n', [&](std::string_view line) {
     auto a = line.find(':'), b = line.find(':', a + 1);
-    if (a == std::string::npos || b == std::string::npos) continue;
-    std::string ctrls = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (a == std::string_view::npos || b == std::string_view::npos) return;
+    const std::string_view ctrls = line.substr(a + 1, b - a - 1);
+    std::string path(line.substr(b + 1));
     if (path.empty()) path = "/";
     if (ctrls.empty()) own_v2 = path;
-    std::istringstream cs(ctrls);
-    for (std::string c; std::getline(cs, c, ',');) {
+    for_each_piece(ctrls, ',', [&](std::string_view c) {
       if (c == "memory") own_v1[0] = path;
       if (c == "pids") own_v1[1] = path;
       if (c == "cpu") own_v1[2] = path;
@@ -98,8 +118,8 @@ CgroupLayout detect() {
       if (c == "cpuset") l.cpuset_own = path;
       if (c == "cpuacct") l.cpuacct_own = path;
       if (c == "blkio") l.blkio_own = path;
-    }
-  }
+    });
+  });
   auto join = [](const std::string& mnt, const std::string& own) {
     return mnt + (own == "/" ? "" : own) + "/ljd";
   };
@@ -114,9 +134,11 @@ CgroupLayout detect() {
   l.freezer_own = own_freezer;
   std::string controllers;
   if (!v2_mount.empty() && read_file(v2_mount + "/cgroup.controllers", &controllers)) {
-    std::istringstream cs(controllers);
     int have = 0;
-    for (std::string c; cs >> c;) have += (c == "memory" || c == "pids" || c == "cpu");
+    for_each_piece(controllers, ' ', [&](std::string_view c) {
+      if (c.ends_with('\n')) c.remove_suffix(1);
+      have += (c == "memory" || c == "pids" || c == "cpu");
+    });
     if (have == 3) {
       l.v2 = true;
       l.v2_base = join(v2_mount, own_v2);
@@ -145,8 +167,12 @@ Status make_dir(const std::string& dir) {
 
 std::vector<pid_t> procs_of(const std::string& dir) {
   std::vector<pid_t> pids;
-  std::ifstream in(dir + "/cgroup.procs");
-  for (pid_t p; in >> p;) pids.push_back(p);
+  std::string text;
+  if (!read_file(dir + "/cgroup.procs", &text)) return pids;
+  for_each_piece(text, '\n', [&](std::string_view line) {
+    pid_t p = 0;
+    if (std::from_chars(line.data(), line.data() + line.size(), p).ec == std::errc()) pids.push_back(p);
+  });
   return pids;
 }
 
@@ -367,12 +393,15 @@ bool give_back(const std::string& dir, bool v2) {
 }
 
 std::uint64_t oom_kill_count(const std::string& memory_dir, bool v2) {
-  std::ifstream in(memory_dir + (v2 ? "/memory.events" : "/memory.oom_control"));
-  std::string key;
+  std::string text;
+  if (!read_file(memory_dir + (v2 ? "/memory.events" : "/memory.oom_control"), &text)) return 0;
   std::uint64_t value = 0;
-  while (in >> key >> value)
-    if (key == "oom_kill") return value;
-  return 0;
+  for_each_piece(text, '\n', [&](std::string_view line) {
+    constexpr std::string_view kKey = "oom_kill ";
+    if (line.starts_with(kKey))
+      std::from_chars(line.data() + kKey.size(), line.data() + line.size(), value);
+  });
+  return value;
 }
 
 // devices.allow/deny's form (cgroup-v1/devices.rst): "a", or "c 1:3 rwm" with '*' for any.

@@ -198,11 +198,15 @@ int engine_fs(const FsMount& m) {
 std::string beneath_path(const std::string& jail_path) {
   if (jail_path.empty() || jail_path[0] != '/') return {};
   std::string out;
-  for (const auto& part : std::filesystem::path(jail_path).relative_path()) {
+  std::string_view rest(jail_path);
+  while (!rest.empty()) {  // the components between slashes (std::filesystem's, ten times dearer)
+    const auto slash = rest.find('/');
+    const std::string_view part = rest.substr(0, slash);
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
     if (part == "..") return {};
     if (part.empty() || part == ".") continue;
     if (!out.empty()) out += '/';
-    out += part.string();
+    out += part;
   }
   return out.empty() ? "." : out;
 }

@@ -2,6 +2,7 @@
 // leaves the container held, start releases it, state follows), exit statuses, kill and delete,
 // config.json honoured inside the container, the known runc escapes, and podman with
 // --runtime ljoci. Root only; podman's test skips with its reason when podman is missing.
+#include <elf.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -1290,13 +1291,49 @@ TEST_F(LjociTest, ASymlinkedMountDestinationMountsNothingOutside) {
   EXPECT_EQ(s, "host");
 }
 
+// A copy of a dynamic ELF of the host's (one with a PT_INTERP, x86_64 or any 64-bit one) whose
+// program interpreter is `interp` instead; empty when there is none to copy.
+std::string with_interpreter(const std::string& interp) {
+  for (const char* path : {"/usr/bin/true", "/bin/true", "/usr/bin/env"}) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string elf = ss.str();
+    Elf64_Ehdr eh;
+    if (elf.size() < sizeof eh || elf.compare(0, SELFMAG, ELFMAG) != 0 || elf[EI_CLASS] != ELFCLASS64)
+      continue;
+    std::memcpy(&eh, elf.data(), sizeof eh);
+    for (unsigned i = 0; i < eh.e_phnum; ++i) {
+      Elf64_Phdr ph;
+      if (eh.e_phoff + (i + 1) * sizeof ph > elf.size()) break;
+      std::memcpy(&ph, elf.data() + eh.e_phoff + i * sizeof ph, sizeof ph);
+      if (ph.p_type != PT_INTERP || ph.p_filesz <= interp.size()) continue;
+      elf.replace(ph.p_offset, ph.p_filesz, interp + std::string(ph.p_filesz - interp.size(), '\0'));
+      return elf;
+    }
+  }
+  return {};
+}
+
 // CVE-2019-5736 class: the command named as /proc/self/exe (the runtime's own image until the
 // exec) is never run: exec through a magic link is refused, and the runtime binary is untouched.
+// Nor through an ELF whose program interpreter (PT_INTERP) is /proc/self/exe: the kernel would map
+// and start the runtime's binary as that program's interpreter.
 TEST_F(LjociTest, TheRuntimeBinaryIsNotReachableAsTheCommand) {
   const auto before = fs::last_write_time(LJOCI_PATH);
   write_config({"/proc/self/exe", "--version"});
   auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("exe1")));
   EXPECT_EQ(o.status, 1) << o.text;  // the run fails as a create would, before it started
+  EXPECT_NE(o.text.find("Too many levels of symbolic links"), std::string::npos) << o.text;
+  EXPECT_EQ(o.text.find("ljoci version"), std::string::npos) << o.text;
+
+  const std::string elf = with_interpreter("/proc/self/exe");
+  ASSERT_FALSE(elf.empty()) << "no dynamic ELF on this host to make one of";
+  std::ofstream(world_->world() / "interp-exe", std::ios::binary) << elf;
+  fs::permissions(world_->world() / "interp-exe", fs::perms(0755));
+  write_config({"/interp-exe", "--version"});
+  o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("exe2")));
+  EXPECT_EQ(o.status, 1) << o.text;
   EXPECT_NE(o.text.find("Too many levels of symbolic links"), std::string::npos) << o.text;
   EXPECT_EQ(o.text.find("ljoci version"), std::string::npos) << o.text;
   EXPECT_EQ(fs::last_write_time(LJOCI_PATH), before);

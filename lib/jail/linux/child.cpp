@@ -1,5 +1,6 @@
 #include "jail/linux/child.hpp"
 
+#include <elf.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
@@ -134,16 +135,48 @@ void bring_loopback_up() {
   if (const char* step = loopback_up(&err)) die(kSlotError, step, err, "lo");
 }
 
+// An ELF's program interpreter (PT_INTERP, what the kernel maps before the program), into buf
+// (size: PATH_MAX, the kernel's own bound) from the file at fd whose first n bytes are head. False
+// when there is none, or when the kernel would refuse the file anyway (a program header table of
+// another entry size or past a page, an interpreter path not NUL-terminated).
+template <class Ehdr, class Phdr>
+bool elf_interpreter_of(int fd, const char* head, ssize_t n, char* buf, std::size_t size) {
+  Ehdr eh;
+  if (n < static_cast<ssize_t>(sizeof eh)) return false;
+  std::memcpy(&eh, head, sizeof eh);
+  if (eh.e_phentsize != sizeof(Phdr)) return false;
+  for (unsigned i = 0; i < eh.e_phnum && (i + 1) * sizeof(Phdr) <= 4096; ++i) {
+    Phdr ph;
+    const off_t at = static_cast<off_t>(eh.e_phoff + i * sizeof(Phdr));
+    if (::pread(fd, &ph, sizeof ph, at) != static_cast<ssize_t>(sizeof ph)) return false;
+    if (ph.p_type != PT_INTERP) continue;
+    if (ph.p_filesz < 2 || ph.p_filesz > size) return false;
+    const auto len = static_cast<std::size_t>(ph.p_filesz);
+    if (::pread(fd, buf, len, static_cast<off_t>(ph.p_offset)) != static_cast<ssize_t>(len))
+      return false;
+    return buf[len - 1] == '\0';  // the first PT_INTERP is the kernel's
+  }
+  return false;
+}
+
+bool elf_interpreter(int fd, const char* head, ssize_t n, char* buf, std::size_t size) {
+  if (n < EI_NIDENT || std::memcmp(head, ELFMAG, SELFMAG) != 0) return false;
+  if (head[EI_CLASS] == ELFCLASS64)
+    return elf_interpreter_of<Elf64_Ehdr, Elf64_Phdr>(fd, head, n, buf, size);
+  if (head[EI_CLASS] == ELFCLASS32)
+    return elf_interpreter_of<Elf32_Ehdr, Elf32_Phdr>(fd, head, n, buf, size);
+  return false;
+}
+
 // Until its execve this process runs ljd's image, so /proc/self/exe names the host's ljd binary: a
-// command (or a "#!" interpreter on the way to it) reached through a magic link would run ljd in
-// the jail and give it a handle on the binary, the runc CVE-2019-5736 class. Returns ELOOP when the
-// command or one of its interpreters resolves through a magic link (/proc/PID/exe, /proc/PID/fd/N),
-// 0 otherwise (other errors are left to execve, which reports them exactly). The world's files are
-// the jail's own and no other process of the jail exists yet, so nothing swaps them in between.
-// Left open: an ELF whose PT_INTERP is a magic link; the write itself still fails (ETXTBSY while
-// ljd or any jail's init maps the binary, EACCES on the non-dumpable init's /proc/1/exe).
+// command (or a "#!" interpreter on the way to it, or an ELF's program interpreter) reached
+// through a magic link would run ljd in the jail and give it a handle on the binary, the runc
+// CVE-2019-5736 class. Returns ELOOP when the command or one of its interpreters resolves through
+// a magic link (/proc/PID/exe, /proc/PID/fd/N), 0 otherwise (other errors are left to execve,
+// which reports them exactly). The world's files are the jail's own and no other process of the
+// jail exists yet, so nothing swaps them in between.
 int through_magic_link(const char* path) {
-  char cur[256], head[256];
+  char cur[4096], head[256];  // cur: PATH_MAX, an ELF interpreter's bound; head: a "#!" line's
   copy(cur, sizeof cur, path);
   for (int depth = 0; depth < 5; ++depth) {  // the kernel follows at most 4 interpreters
     struct open_how how;
@@ -159,7 +192,9 @@ int through_magic_link(const char* path) {
     }
     if (fd < 0) return errno == ELOOP ? ELOOP : 0;
     ssize_t n = ::read(static_cast<int>(fd), head, sizeof head - 1);
+    const bool elf = elf_interpreter(static_cast<int>(fd), head, n, cur, sizeof cur);
     ::close(static_cast<int>(fd));
+    if (elf) continue;  // its program interpreter is checked next
     if (n < 2 || head[0] != '#' || head[1] != '!') return 0;
     head[n] = '\0';
     char* s = head + 2;

@@ -132,6 +132,16 @@ bool engine_mount(const std::string& dst, const std::string& type) {
          (dst == "/dev/shm" && type == "tmpfs");
 }
 
+// A bind mount's source is the host's, named by the caller: resolved as mount(2) resolves it,
+// its symlinks followed (runc's; podman --init binds /usr/libexec/podman/catatonit, a link), so
+// that the engine, which refuses a volume named through a symlink, gets the real path. One that
+// does not resolve is left for the engine to report.
+std::filesystem::path host_source(const std::string& source) {
+  std::error_code ec;
+  auto real = std::filesystem::canonical(source, ec);
+  return ec ? std::filesystem::path(source) : real;
+}
+
 Status mounts_of(const json& list, jail::MountPlan& plan) {
   for (const auto& m : list) {
     LJ_TRY(only(m, "mounts[]", {"destination", "type", "source", "options", "uidMappings",
@@ -152,7 +162,7 @@ Status mounts_of(const json& list, jail::MountPlan& plan) {
       jail::Volume v;
       if (source.empty() || source[0] != '/')
         return bad("mounts[] bind source must be absolute: '" + source + "' on " + dst);
-      v.host_path = source;
+      v.host_path = host_source(source);
       v.jail_path = dst;
       jail::VolumeOptions vo;
       vo.jail_path = dst;
@@ -616,7 +626,7 @@ Status freebsd_mounts_of(const json& list, jail::JailSpec& s) {
     if (source.empty() || source[0] != '/')
       return bad("mounts[] nullfs source must be absolute: '" + source + "' on " + dst);
     jail::Volume v;
-    v.host_path = source;
+    v.host_path = host_source(source);
     v.jail_path = dst;
     for (const auto& o : options) {
       if (o == "ro") v.read_only = true;

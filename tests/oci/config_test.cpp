@@ -2,6 +2,9 @@
 // error naming it (never dropped).
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
+#include <filesystem>
 #include <functional>
 #include <tuple>
 #include <vector>
@@ -808,6 +811,28 @@ TEST(OciFreebsdConfig, LinuxRefusesTheFreebsdSection) {
 
 // A bind's noexec and access-time options are carried to the volume, not dropped (podman asks
 // noexec on its /dev/shm bind; runtime-tools' mounts program strictatime on each of its binds).
+// A bind source is the caller's host path, its symlinks followed as mount(2) and runc follow them
+// (podman --init binds /usr/libexec/podman/catatonit, a link): the engine gets the real path. One
+// that does not exist stays as named, for the engine to report.
+TEST(OciConfig, ABindSourceThroughASymlinkIsItsRealPath) {
+  char tmpl[] = "/tmp/oci-bind-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::filesystem::path dir = tmpl;
+  std::filesystem::create_directory(dir / "real");
+  std::filesystem::create_directory_symlink(dir / "real", dir / "link");
+  json c = base();
+  c["mounts"] = json::array({{{"destination", "/data"}, {"type", "bind"},
+                              {"source", (dir / "link").string()}, {"options", {"rbind"}}},
+                             {{"destination", "/gone"}, {"type", "bind"},
+                              {"source", (dir / "none").string()}, {"options", {"rbind"}}}});
+  auto b = parse(c);
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(b) << b.error().what();
+  ASSERT_EQ(b->spec.root.volumes.size(), 2u);
+  EXPECT_EQ(b->spec.root.volumes[0].host_path, dir / "real");
+  EXPECT_EQ(b->spec.root.volumes[1].host_path, dir / "none");
+}
+
 TEST(OciConfig, ABindsNoexecAndAtimeReachTheVolume) {
   for (const auto& [opts, no_exec, atime] :
        std::vector<std::tuple<const char*, bool, const char*>>{

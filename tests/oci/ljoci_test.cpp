@@ -1611,6 +1611,34 @@ TEST_F(LjociTest, PodmanRunsContainersOnLjoci) {
   EXPECT_EQ(o.status, 0) << o.text;
 }
 
+// The command is the container's pid 1 (runc's model): `podman run --init` puts podman's init
+// (catatonit, bound in from the host through its /usr/libexec/podman symlink) before it, which
+// then forwards podman stop's TERM to a command that has no handler: 143 at once, where a bare
+// `sleep` as pid 1 ignores it until the KILL after the timeout, as under runc.
+TEST_F(LjociTest, PodmanInitIsTheContainersInitOnLjoci) {
+  if (sh("command -v podman").status != 0) GTEST_SKIP() << "podman is not installed";
+  if (!fs::exists("/usr/libexec/podman/catatonit"))
+    GTEST_SKIP() << "podman's init (catatonit) is not installed";
+  std::string why;
+  const std::string image = podman_image(*world_, &why);
+  if (image.empty()) GTEST_SKIP() << why;
+  const std::string rt = "podman --runtime " + std::string(LJOCI_PATH) + " ";
+  const std::string run =
+      rt + "run --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 --network none ";
+  auto o = sh(run + "--rm --init " + image + " sh -c 'cat /proc/1/comm; echo $$; exit 4'");
+  EXPECT_EQ(o.status, 4) << o.text;
+  EXPECT_EQ(o.text, "podman-init\n2\n");
+  o = sh(run + "-d --init " + image + " sleep 30");
+  ASSERT_EQ(o.status, 0) << o.text;
+  const std::string id = o.text.substr(0, o.text.find('\n'));
+  const auto t0 = std::chrono::steady_clock::now();
+  o = sh(rt + "stop -t 10 " + id);
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_EQ(sh("podman inspect --format '{{.State.ExitCode}}' " + id).text, "143\n");
+  EXPECT_EQ(sh(rt + "rm " + id).status, 0);
+}
+
 // A podman pod on ljoci: the infra container (the test image sleeping: podman's own pause image
 // needs catatonit, which is not installed here) and a member run with --pod, which podman
 // configures to join the infra's ipc, uts and network namespaces by path. The ulimits podman

@@ -95,6 +95,10 @@ struct FsMount {
   std::string source;
   std::string jail_path;  // absolute, no ".."
   std::vector<std::string> options;  // may name a propagation, as Propagation::kind
+  // A tmpfs that starts with a copy of what the directory it covers held (runc's "tmpcopyup",
+  // which podman asks for with --tmpfs and --read-only): files, directories, symlinks and nodes
+  // with their modes, owners and times. Linux.
+  bool copy_up = false;
 };
 
 struct MountPlan {

@@ -76,6 +76,10 @@ Status device_of(const json& d, Bundle& b) {
     if (n.path == k.path && n.type == 'c' && n.major == k.major && n.minor == k.minor &&
         n.mode == 0666 && n.uid == 0 && n.gid == 0)
       return {};  // the engine's node is this one
+  // /dev/ptmx is the container's own devpts instance's (the engine's link to pts/ptmx), whatever
+  // the list says: runc replaces a listed node with that link too (podman --privileged lists
+  // the host's, c 5:2, which would open the host's instance).
+  if (n.path == "/dev/ptmx" && n.type == 'c' && n.major == 5 && n.minor == 2) return {};
   if (n.path.rfind("/dev/", 0) != 0)
     return unsupported("linux.devices " + n.path, "device nodes are made under /dev only");
   b.spec.grants.nodes.push_back(std::move(n));
@@ -207,7 +211,15 @@ Status mounts_of(const json& list, jail::MountPlan& plan) {
     if (type != "tmpfs" && type != "mqueue" && type != "devpts" && type != "proc" &&
         type != "sysfs")
       return unsupported("mounts[].type " + type + " (on " + dst + ")");
-    plan.mounts.push_back({type, source.empty() ? type : source, dst, options});
+    // runc's "tmpcopyup" (podman's --tmpfs and --read-only ask for it): not a mount option but
+    // the engine's FsMount::copy_up.
+    const auto copy_up = std::find(options.begin(), options.end(), "tmpcopyup");
+    const bool with_copy_up = copy_up != options.end();
+    if (with_copy_up) options.erase(copy_up);
+    if (with_copy_up && type != "tmpfs")
+      return unsupported("mounts[].options tmpcopyup on a " + type + " (" + dst + ")",
+                         "it is a tmpfs's");
+    plan.mounts.push_back({type, source.empty() ? type : source, dst, options, with_copy_up});
   }
   return {};
 }

@@ -1391,6 +1391,49 @@ TEST_F(LjociTest, TheRuntimeBinaryCannotBeOpenedForWritingFromTheContainer) {
   EXPECT_EQ(sh("sha256sum " + std::string(LJOCI_PATH)).text, sum_before);
 }
 
+// runc's "tmpcopyup" (podman --tmpfs, --read-only): a tmpfs that starts with a copy of the
+// directory it covers: a file, a nested directory, a symlink (not followed: its target is
+// outside), their modes, owners and mtimes; the copy is the tmpfs's, the world's files unchanged.
+// Without the option the tmpfs is empty; on another file system type it is refused by name.
+TEST_F(LjociTest, ATmpcopyupTmpfsStartsWithACopyOfTheDirectory) {
+  const fs::path d = world_->world() / "cfg";
+  fs::create_directories(d / "sub");
+  std::ofstream(d / "a") << "alpha";
+  std::ofstream(d / "sub" / "b") << "beta";
+  fs::create_symlink("/etc/hostname", d / "link");
+  ASSERT_EQ(::chmod((d / "a").c_str(), 0640), 0);
+  ASSERT_EQ(::chown((d / "sub" / "b").c_str(), 123, 456), 0);
+  struct timespec old[2] = {{1000000000, 0}, {1000000000, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (d / "a").c_str(), old, 0), 0);
+  config_["mounts"].push_back({{"destination", "/cfg"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+                               {"options", {"rw", "rprivate", "nosuid", "nodev", "tmpcopyup"}}});
+  write_config({"sh", "-c",
+                "grep ' /cfg ' /proc/mounts | cut -d' ' -f3; cat /cfg/a /cfg/sub/b; echo; "
+                "stat -c '%a %u:%g %Y' /cfg/a /cfg/sub/b; readlink /cfg/link; "
+                "echo new > /cfg/a && cat /cfg/a"});
+  const std::string b_mtime = sh("stat -c %Y " + (d / "sub" / "b").string()).text;
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("cu1")));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, "tmpfs\nalphabeta\n640 0:0 1000000000\n644 123:456 " + b_mtime +
+                        "/etc/hostname\nnew\n");
+  std::ifstream in(d / "a");
+  std::string kept;
+  in >> kept;
+  EXPECT_EQ(kept, "alpha");  // the world's file, under the tmpfs
+
+  config_["mounts"].back()["options"] = {"rw", "nosuid"};
+  write_config({"sh", "-c", "ls -A /cfg | wc -l"});
+  o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("cu2")));
+  EXPECT_EQ(o.text, "0\n") << o.text;
+
+  config_["mounts"].back() = {{"destination", "/cfg"}, {"type", "mqueue"}, {"source", "mqueue"},
+                              {"options", {"tmpcopyup"}}};
+  write_config({"true"});
+  o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("cu3")));
+  EXPECT_NE(o.status, 0) << o.text;
+  EXPECT_NE(o.text.find("tmpcopyup"), std::string::npos) << o.text;
+}
+
 // CVE-2022-29162 class: no inheritable capability unless the config lists one.
 TEST_F(LjociTest, NoInheritableCapabilitiesByDefault) {
   write_config({"sh", "-c", "grep -E 'Cap(Inh|Amb)' /proc/self/status"});
@@ -1637,6 +1680,26 @@ TEST_F(LjociTest, PodmanInitIsTheContainersInitOnLjoci) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
   EXPECT_EQ(sh("podman inspect --format '{{.State.ExitCode}}' " + id).text, "143\n");
   EXPECT_EQ(sh(rt + "rm " + id).status, 0);
+}
+
+// podman --read-only (a read-only root with tmpfs on /tmp, /var/tmp and /run) and --tmpfs, both
+// with runc's tmpcopyup: each failed to start on ljoci ("mount file system tmp: EINVAL").
+TEST_F(LjociTest, PodmanReadOnlyAndTmpfsRunOnLjoci) {
+  if (sh("command -v podman").status != 0) GTEST_SKIP() << "podman is not installed";
+  std::string why;
+  const std::string image = podman_image(*world_, &why);
+  if (image.empty()) GTEST_SKIP() << why;
+  const std::string run = "podman --runtime " + std::string(LJOCI_PATH) +
+                          " run --rm --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 "
+                          "--network none ";
+  auto o = sh(run + "--read-only " + image +
+              " sh -c 'touch /a 2>/dev/null || echo ro; touch /tmp/b /run/c /var/tmp/d && echo rw'");
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, "ro\nrw\n");
+  o = sh(run + "--tmpfs /etc " + image +
+         " sh -c 'grep -c \"^root:\" /etc/passwd; grep \" /etc \" /proc/mounts | cut -d\" \" -f3'");
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, "1\ntmpfs\n");
 }
 
 // A podman pod on ljoci: the infra container (the test image sleeping: podman's own pause image

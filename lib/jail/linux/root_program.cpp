@@ -1,9 +1,11 @@
 #include "jail/linux/root_program.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -542,8 +544,12 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
     if (m.fstype == "cgroup") {
       mount_cgroups(b, root, rel, flags, opts.cgroup_v1);
     } else {
+      if (m.copy_up && (m.fstype != "tmpfs" || (flags & MS_RDONLY)))
+        return fail(Errc::invalid_argument, kDomain,
+                    "copy-up (tmpcopyup) on " + m.jail_path + " is a writable tmpfs's only");
       b.mount_beneath("mount file system", m.source.empty() ? m.fstype : m.source, rel,
                       m.fstype, flags, data);
+      b.last().copy_up = m.copy_up;
     }
     if (propagation) b.propagate(rel, propagation);
   }
@@ -684,13 +690,124 @@ int close_keep_errno(int fd, int rc) {
   return rc;
 }
 
+// FsMount::copy_up: what the directory `from` holds, copied into `to`, the entries with their
+// type, mode, owner and times (not their extended attributes), depth-first to kCopyUpDepth levels.
+// No symlink is followed (each entry is opened O_NOFOLLOW, and a link is copied as a link). On a
+// stack of the child's own: a frame is ~2.5 KB.
+constexpr int kCopyUpDepth = 24;
+
+int copy_times_and_owner(int to, const char* name, const struct stat& st) {
+  const struct timespec times[2] = {st.st_atim, st.st_mtim};
+  if (::fchownat(to, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0) return -1;
+  if (!S_ISLNK(st.st_mode) && ::fchmodat(to, name, st.st_mode & 07777, 0) != 0) return -1;
+  return ::utimensat(to, name, times, AT_SYMLINK_NOFOLLOW);
+}
+
+int copy_file(int from, int to, const char* name, const struct stat& st) {
+  const int in = ::openat(from, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (in < 0) return -1;
+  const int out = ::openat(to, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (out < 0) return close_keep_errno(in, -1);
+  int rc = 0;
+  for (off_t left = st.st_size; left > 0 && rc == 0;) {
+    const ssize_t n = ::sendfile(out, in, nullptr, static_cast<std::size_t>(left));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) rc = n == 0 ? 0 : -1;  // 0: the file shrank meanwhile
+    left = n > 0 ? left - n : 0;
+  }
+  close_keep_errno(in, rc);
+  return close_keep_errno(out, rc);
+}
+
+// Out of copy_tree's frame: its PATH_MAX buffer is needed at the leaves only.
+[[gnu::noinline]] int copy_symlink(int from, int to, const char* name) {
+  char target[4096];
+  const ssize_t len = ::readlinkat(from, name, target, sizeof target - 1);
+  if (len < 0) return -1;
+  target[len] = '\0';
+  return ::symlinkat(target, to, name);
+}
+
+int copy_tree(int from, int to, int depth) {
+  if (depth > kCopyUpDepth) {
+    errno = ELOOP;
+    return -1;
+  }
+  alignas(8) char buf[2048];
+  for (;;) {
+    const long n = ::syscall(SYS_getdents64, from, buf, sizeof buf);
+    if (n < 0) return -1;
+    if (n == 0) return 0;
+    for (long at = 0; at < n;) {
+      const auto* d = reinterpret_cast<const struct dirent64*>(buf + at);
+      at += d->d_reclen;
+      const char* name = d->d_name;
+      if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
+      struct stat st {};
+      if (::fstatat(from, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return -1;
+      int rc = 0;
+      if (S_ISDIR(st.st_mode)) {
+        if (::mkdirat(to, name, 0700) != 0) return -1;
+        const int sub_from = ::openat(from, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub_from < 0) return -1;
+        const int sub_to = ::openat(to, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub_to < 0) return close_keep_errno(sub_from, -1);
+        rc = copy_tree(sub_from, sub_to, depth + 1);
+        close_keep_errno(sub_to, rc);
+        close_keep_errno(sub_from, rc);
+      } else if (S_ISREG(st.st_mode)) {
+        rc = copy_file(from, to, name, st);
+      } else if (S_ISLNK(st.st_mode)) {
+        rc = copy_symlink(from, to, name);
+      } else {
+        rc = ::mknodat(to, name, st.st_mode, st.st_rdev);
+      }
+      if (rc != 0 || copy_times_and_owner(to, name, st) != 0) return -1;
+    }
+  }
+}
+
+// A copy-up mount: the directory under it opened first (what the copy reads), the tmpfs mounted,
+// then the top of the mount point opened again (the tmpfs) and filled.
+int mount_with_copy_up(const MountOp& op, const char* path) {
+  int root = ::open(op.target.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) return -1;
+  struct open_how how {};
+  how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  const int under = static_cast<int>(::syscall(SYS_openat2, root, op.rel.c_str(), &how, sizeof how));
+  if (under < 0) return close_keep_errno(root, -1);
+  int rc = ::mount(op.source.empty() ? nullptr : op.source.c_str(), path,
+                   op.fstype.empty() ? nullptr : op.fstype.c_str(), op.flags,
+                   op.data.empty() ? nullptr : op.data.c_str());
+  if (rc == 0) {
+    const int top = static_cast<int>(::syscall(SYS_openat2, root, op.rel.c_str(), &how, sizeof how));
+    rc = top < 0 ? -1 : copy_tree(under, top, 0);
+    if (top >= 0) close_keep_errno(top, rc);
+    // The tmpfs's root as the directory was: its mode, owner and times.
+    struct stat st {};
+    if (rc == 0 && ::fstat(under, &st) == 0) {
+      const struct timespec times[2] = {st.st_atim, st.st_mtim};
+      const int again = static_cast<int>(::syscall(SYS_openat2, root, op.rel.c_str(), &how, sizeof how));
+      if (again < 0 || ::fchown(again, st.st_uid, st.st_gid) != 0 ||
+          ::fchmod(again, st.st_mode & 07777) != 0 || ::futimens(again, times) != 0)
+        rc = -1;
+      if (again >= 0) close_keep_errno(again, rc);
+    }
+  }
+  close_keep_errno(under, rc);
+  return close_keep_errno(root, rc);
+}
+
 // The ops with `rel`: a mount on it, a mask over it, or a read-only bind of it.
 int run_beneath(const MountOp& op) {
   char path[32];
   const int fd = open_beneath(op, path);
   if (fd < 0) return (op.kind != OpKind::mount && errno == ENOENT) ? 0 : -1;
   int rc = 0;
-  if (op.kind == OpKind::mount) {
+  if (op.kind == OpKind::mount && op.copy_up) {
+    rc = mount_with_copy_up(op, path);
+  } else if (op.kind == OpKind::mount) {
     rc = ::mount(op.source.empty() ? nullptr : op.source.c_str(), path,
                  op.fstype.empty() ? nullptr : op.fstype.c_str(), op.flags,
                  op.data.empty() ? nullptr : op.data.c_str());

@@ -74,6 +74,7 @@ struct MountOp {
   // (runc's CVE-2021-30465).
   std::string rel;
   int fd = -1;  // setns: a descriptor number in the process that runs the program
+  bool copy_up = false;  // mount with `rel`: FsMount::copy_up
 };
 
 struct RootProgram {

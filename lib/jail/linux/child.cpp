@@ -23,9 +23,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <iterator>
 
 #include "jail/hook_run.hpp"
 #include "jail/linux/clone_run.hpp"
@@ -144,11 +146,14 @@ bool elf_interpreter_of(int fd, const char* head, ssize_t n, char* buf, std::siz
   Ehdr eh;
   if (n < static_cast<ssize_t>(sizeof eh)) return false;
   std::memcpy(&eh, head, sizeof eh);
-  if (eh.e_phentsize != sizeof(Phdr)) return false;
-  for (unsigned i = 0; i < eh.e_phnum && (i + 1) * sizeof(Phdr) <= 4096; ++i) {
-    Phdr ph;
-    const off_t at = static_cast<off_t>(eh.e_phoff + i * sizeof(Phdr));
-    if (::pread(fd, &ph, sizeof ph, at) != static_cast<ssize_t>(sizeof ph)) return false;
+  if (eh.e_phentsize != sizeof(Phdr) || eh.e_phnum == 0) return false;
+  // The table in one read: the kernel refuses one past a page (ELF_MIN_ALIGN).
+  Phdr table[4096 / sizeof(Phdr)];
+  const std::size_t want = std::min<std::size_t>(eh.e_phnum, std::size(table)) * sizeof(Phdr);
+  const ssize_t got = ::pread(fd, table, want, static_cast<off_t>(eh.e_phoff));
+  if (got < static_cast<ssize_t>(sizeof(Phdr))) return false;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(got) / sizeof(Phdr); ++i) {
+    const Phdr& ph = table[i];
     if (ph.p_type != PT_INTERP) continue;
     if (ph.p_filesz < 2 || ph.p_filesz > size) return false;
     const auto len = static_cast<std::size_t>(ph.p_filesz);

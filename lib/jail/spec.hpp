@@ -230,6 +230,10 @@ struct ProcessOptions {
   // A classic BPF seccomp program (struct sock_filter[] as bytes) loaded instead of the engine's
   // default filter; empty: the default. Linux only.
   std::vector<unsigned char> seccomp_bpf;
+  // No filter at all, neither the engine's default nor seccomp_bpf (which stays empty): an OCI
+  // config without linux.seccomp, which runc and crun run unfiltered (podman --privileged and
+  // --security-opt seccomp=unconfined, a Kubernetes pod's Unconfined). Linux.
+  bool no_seccomp = false;
   // "Create, then start" (runc's exec.fifo): the command, once everything but its execve is done
   // (ids, capabilities, working directory, the executable found), closes the spawn's error pipe,
   // so that spawn() returns with the jail created, then blocks reading one byte from this

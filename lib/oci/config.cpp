@@ -538,8 +538,12 @@ Status linux_of(const json& lx, Bundle& b) {
   if (lx.contains("sysctl"))
     for (const auto& [k, v] : lx["sysctl"].items())
       b.spec.process.sysctl.emplace_back(k, v.get<std::string>());
+  // Absent: no filter, as runc and crun (the engine's default deny-list is ljd's choice for its
+  // own jails; an OCI config is its engine's: podman sends none for --privileged).
   if (lx.contains("seccomp"))
     b.spec.process.seccomp_bpf = LJ_TRY(compile_seccomp(lx["seccomp"].dump()));
+  else
+    b.spec.process.no_seccomp = true;
   if (lx.contains("maskedPaths"))
     b.spec.root.masked_paths = lx["maskedPaths"].get<std::vector<std::string>>();
   if (lx.contains("readonlyPaths"))
@@ -910,6 +914,7 @@ Result<ExecProcess> parse_exec_process(const std::string& process_json,
   e.spec.nofile = container.spec.limits.nofile;
   e.spec.process = b.spec.process;
   e.spec.process.seccomp_bpf = container.spec.process.seccomp_bpf;
+  e.spec.process.no_seccomp = container.spec.process.no_seccomp;
   LJ_TRY(jail::validate_exec_spec(e.spec));
   return e;
 }

@@ -1538,6 +1538,36 @@ TEST_F(LjociTest, WithoutDeviceRulesAContainerThatCanMountGetsTheEnginesDeviceRu
   EXPECT_EQ(o.text, "made\nsh: can't open /tmp/t/mem: Operation not permitted\nnull\n");
 }
 
+// linux.seccomp absent: no filter, as runc and crun (podman sends none for --privileged or
+// seccomp=unconfined); the same with CAP_SYS_ADMIN mounts and still cannot open a node it makes
+// (the engine's device rules, as above). A profile of the config's is loaded (filter mode 2),
+// and an exec gets what the container has.
+TEST_F(LjociTest, AConfigWithoutSeccompRunsUnfiltered) {
+  config_["linux"].erase("seccomp");
+  config_["process"]["capabilities"] = json::parse(
+      R"({"bounding":["CAP_MKNOD","CAP_SYS_ADMIN"],"effective":["CAP_MKNOD","CAP_SYS_ADMIN"],
+          "permitted":["CAP_MKNOD","CAP_SYS_ADMIN"]})");
+  write_config({"sh", "-c",
+                "grep Seccomp: /proc/self/status; mkdir /tmp/t && mount -t tmpfs t /tmp/t && "
+                "mknod /tmp/t/mem c 1 1 && echo made; true </tmp/t/mem"});
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("sc1")) + " 2>&1");
+  EXPECT_EQ(o.status, 1) << o.text;
+  EXPECT_EQ(o.text, "Seccomp:\t0\nmade\nsh: can't open /tmp/t/mem: Operation not permitted\n");
+
+  write_config({"sleep", "30"});
+  const std::string c = id("sc2");
+  ASSERT_EQ(create(c).status, 0);
+  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  o = sh(ljoci("exec " + c + " grep Seccomp: /proc/self/status"));
+  EXPECT_EQ(o.text, "Seccomp:\t0\n") << o.text;
+  EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
+
+  config_["linux"]["seccomp"] = json::parse(R"({"defaultAction":"SCMP_ACT_ALLOW"})");
+  write_config({"grep", "Seccomp:", "/proc/self/status"});
+  o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("sc3")));
+  EXPECT_EQ(o.text, "Seccomp:\t2\n") << o.text;
+}
+
 TEST_F(LjociTest, FeaturesAndSpecAreJson) {
   auto o = sh(ljoci("features"));
   ASSERT_EQ(o.status, 0);

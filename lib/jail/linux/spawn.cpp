@@ -303,6 +303,12 @@ Status plan_process_options(const ProcessOptions& o, ChildPlan& plan,
     plan.set_oom_score_adj = true;
     std::snprintf(plan.oom_score_adj, sizeof plan.oom_score_adj, "%d", *o.oom_score_adj);
   }
+  if (o.no_seccomp) {
+    if (!o.seccomp_bpf.empty())
+      return fail(Errc::invalid_argument, "jail", "no_seccomp goes without a seccomp program");
+    plan.seccomp = nullptr;
+    plan.command_seccomp = nullptr;
+  }
   if (!o.seccomp_bpf.empty()) {
     if (o.seccomp_bpf.size() % sizeof(sock_filter) != 0 ||
         o.seccomp_bpf.size() / sizeof(sock_filter) > BPF_MAXINSNS)

@@ -108,6 +108,14 @@ class LjociTest : public ::testing::Test {
   }
   // Container ids name cgroups: unique on the machine, as the jails' names are.
   static std::string id(const char* prefix) { return lj::test::unique_name(prefix); }
+  // A created and started container whose command sleeps 30 s (delete --force ends it).
+  std::string started_sleeper(const char* prefix) {
+    write_config({"sleep", "30"});
+    const std::string c = id(prefix);
+    EXPECT_EQ(create(c).status, 0);
+    EXPECT_EQ(sh(ljoci("start " + c)).status, 0);
+    return c;
+  }
   json state(const std::string& id) const {
     auto o = sh(ljoci("state " + id));
     return o.status == 0 ? json::parse(o.text) : json();
@@ -560,10 +568,7 @@ TEST_F(LjociTest, SignalsTheCallerIgnoresAreNotTheContainers) {
   EXPECT_EQ(o.status, 0) << o.text;
   EXPECT_EQ(o.text, "SigIgn:\t0000000000000000\n");
 
-  write_config({"sleep", "30"});
-  const std::string c = id("ign");
-  ASSERT_EQ(create(c).status, 0);
-  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  const std::string c = started_sleeper("ign");
   o = sh("sh -c \"" + ignoring + ljoci("exec " + c + " grep SigIgn /proc/self/status") + "\"");
   EXPECT_EQ(o.status, 0) << o.text;
   EXPECT_EQ(o.text, "SigIgn:\t0000000000000000\n");
@@ -1554,10 +1559,7 @@ TEST_F(LjociTest, AConfigWithoutSeccompRunsUnfiltered) {
   EXPECT_EQ(o.status, 1) << o.text;
   EXPECT_EQ(o.text, "Seccomp:\t0\nmade\nsh: can't open /tmp/t/mem: Operation not permitted\n");
 
-  write_config({"sleep", "30"});
-  const std::string c = id("sc2");
-  ASSERT_EQ(create(c).status, 0);
-  ASSERT_EQ(sh(ljoci("start " + c)).status, 0);
+  const std::string c = started_sleeper("sc2");
   o = sh(ljoci("exec " + c + " grep Seccomp: /proc/self/status"));
   EXPECT_EQ(o.text, "Seccomp:\t0\n") << o.text;
   EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);

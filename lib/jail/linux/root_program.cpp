@@ -767,8 +767,16 @@ int copy_tree(int from, int to, int depth) {
   }
 }
 
+// An OpKind::mount's file system, on `path` (its mount point's /proc/self/fd/N).
+int mount_file_system(const MountOp& op, const char* path) {
+  return ::mount(op.source.empty() ? nullptr : op.source.c_str(), path,
+                 op.fstype.empty() ? nullptr : op.fstype.c_str(), op.flags,
+                 op.data.empty() ? nullptr : op.data.c_str());
+}
+
 // A copy-up mount: the directory under it opened first (what the copy reads), the tmpfs mounted,
-// then the top of the mount point opened again (the tmpfs) and filled.
+// then the top of the mount point opened (the tmpfs), filled, and given the directory's mode,
+// owner and times.
 int mount_with_copy_up(const MountOp& op, const char* path) {
   int root = ::open(op.target.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) return -1;
@@ -777,23 +785,18 @@ int mount_with_copy_up(const MountOp& op, const char* path) {
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   const int under = static_cast<int>(::syscall(SYS_openat2, root, op.rel.c_str(), &how, sizeof how));
   if (under < 0) return close_keep_errno(root, -1);
-  int rc = ::mount(op.source.empty() ? nullptr : op.source.c_str(), path,
-                   op.fstype.empty() ? nullptr : op.fstype.c_str(), op.flags,
-                   op.data.empty() ? nullptr : op.data.c_str());
+  int rc = mount_file_system(op, path);
   if (rc == 0) {
     const int top = static_cast<int>(::syscall(SYS_openat2, root, op.rel.c_str(), &how, sizeof how));
     rc = top < 0 ? -1 : copy_tree(under, top, 0);
-    if (top >= 0) close_keep_errno(top, rc);
-    // The tmpfs's root as the directory was: its mode, owner and times.
     struct stat st {};
     if (rc == 0 && ::fstat(under, &st) == 0) {
       const struct timespec times[2] = {st.st_atim, st.st_mtim};
-      const int again = static_cast<int>(::syscall(SYS_openat2, root, op.rel.c_str(), &how, sizeof how));
-      if (again < 0 || ::fchown(again, st.st_uid, st.st_gid) != 0 ||
-          ::fchmod(again, st.st_mode & 07777) != 0 || ::futimens(again, times) != 0)
+      if (::fchown(top, st.st_uid, st.st_gid) != 0 || ::fchmod(top, st.st_mode & 07777) != 0 ||
+          ::futimens(top, times) != 0)
         rc = -1;
-      if (again >= 0) close_keep_errno(again, rc);
     }
+    if (top >= 0) close_keep_errno(top, rc);
   }
   close_keep_errno(under, rc);
   return close_keep_errno(root, rc);
@@ -805,12 +808,8 @@ int run_beneath(const MountOp& op) {
   const int fd = open_beneath(op, path);
   if (fd < 0) return (op.kind != OpKind::mount && errno == ENOENT) ? 0 : -1;
   int rc = 0;
-  if (op.kind == OpKind::mount && op.copy_up) {
-    rc = mount_with_copy_up(op, path);
-  } else if (op.kind == OpKind::mount) {
-    rc = ::mount(op.source.empty() ? nullptr : op.source.c_str(), path,
-                 op.fstype.empty() ? nullptr : op.fstype.c_str(), op.flags,
-                 op.data.empty() ? nullptr : op.data.c_str());
+  if (op.kind == OpKind::mount) {
+    rc = op.copy_up ? mount_with_copy_up(op, path) : mount_file_system(op, path);
   } else if (op.kind == OpKind::propagate) {
     rc = ::mount(nullptr, path, nullptr, op.flags, nullptr);
   } else if (op.kind == OpKind::mask) {

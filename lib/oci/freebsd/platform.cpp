@@ -65,6 +65,10 @@ namespace {
 
 }  // namespace
 
+std::string engine_status_file(const StateDir& sd, const std::string& id) {
+  return sd.exit_file(id).string();
+}
+
 // FreeBSD has no lj-init: once `create` has exited, the container's process (the command itself)
 // is its reaper's child alone, and its status goes to the reaper's wait(2). The exit file is
 // written by a watcher of ljoci's own: forked twice (its parent exits at once, so it is an orphan
@@ -73,10 +77,6 @@ namespace {
 // host (not in the jail: nothing in the container can see or signal it). kqueue's EVFILT_PROC
 // watches a process that is not its child, as Backend::adopt does. The watch is set while the
 // process is still held (create has not returned), so no end can come before it.
-std::string engine_status_file(const StateDir& sd, const std::string& id) {
-  return sd.exit_file(id).string();
-}
-
 lj::Status watch_exit(const ContainerState& s) {
   const std::string& path = s.handle.status_file;
   if (path.empty()) return {};

@@ -1608,14 +1608,18 @@ std::string podman_image(const lj::test::TestWorld& world, std::string* why) {
   return image;
 }
 
+// podman driving ljoci, and its `run` with what podman needs on this machine (its default
+// ulimits are refused here; no network of podman's own).
+const std::string kPodmanLjoci = "podman --runtime " + std::string(LJOCI_PATH) + " ";
+const std::string kPodmanLjociRun =
+    kPodmanLjoci + "run --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 --network none ";
+
 TEST_F(LjociTest, PodmanRunsContainersOnLjoci) {
   if (sh("command -v podman").status != 0) GTEST_SKIP() << "podman is not installed";
   std::string why;
   const std::string image = podman_image(*world_, &why);
   if (image.empty()) GTEST_SKIP() << why;
-  const std::string podman = "podman --runtime " + std::string(LJOCI_PATH) +
-                             " run --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 "
-                             "--network none ";
+  const std::string& podman = kPodmanLjociRun;
   auto o = sh(podman + "--rm " + image + " sh -c 'echo via podman; exit 7'");
   EXPECT_EQ(o.status, 7) << o.text;
   EXPECT_EQ(o.text, "via podman\n");
@@ -1654,7 +1658,7 @@ TEST_F(LjociTest, PodmanRunsContainersOnLjoci) {
     EXPECT_EQ(o.text, dev + " 1048576\n");
   }
   // podman exec: conmon calls `exec --pid-file --process --detach` and reaps the monitor.
-  const std::string rt = "podman --runtime " + std::string(LJOCI_PATH) + " ";
+  const std::string& rt = kPodmanLjoci;
   o = sh(rt + "exec " + id + " sh -c 'echo exec; exit 6'");
   EXPECT_EQ(o.status, 6) << o.text;
   EXPECT_EQ(o.text, "exec\n");
@@ -1678,11 +1682,11 @@ TEST_F(LjociTest, PodmanRunsContainersOnLjoci) {
   if (o.status == 0) {
     EXPECT_NE(json::parse(o.text)[0]["cpu_time"], "0s") << o.text;
   }
-  o = sh("podman --runtime " + std::string(LJOCI_PATH) + " stop -t 10 " + id);
+  o = sh(rt + "stop -t 10 " + id);
   EXPECT_EQ(o.status, 0) << o.text;
   EXPECT_EQ(sh("podman logs " + id).text, "up\nterm\n");
   EXPECT_EQ(sh("podman inspect --format '{{.State.ExitCode}}' " + id).text, "3\n");
-  o = sh("podman --runtime " + std::string(LJOCI_PATH) + " rm " + id);
+  o = sh(rt + "rm " + id);
   EXPECT_EQ(o.status, 0) << o.text;
 }
 
@@ -1697,9 +1701,8 @@ TEST_F(LjociTest, PodmanInitIsTheContainersInitOnLjoci) {
   std::string why;
   const std::string image = podman_image(*world_, &why);
   if (image.empty()) GTEST_SKIP() << why;
-  const std::string rt = "podman --runtime " + std::string(LJOCI_PATH) + " ";
-  const std::string run =
-      rt + "run --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 --network none ";
+  const std::string& rt = kPodmanLjoci;
+  const std::string& run = kPodmanLjociRun;
   auto o = sh(run + "--rm --init " + image + " sh -c 'cat /proc/1/comm; echo $$; exit 4'");
   EXPECT_EQ(o.status, 4) << o.text;
   EXPECT_EQ(o.text, "podman-init\n2\n");
@@ -1721,9 +1724,7 @@ TEST_F(LjociTest, PodmanReadOnlyAndTmpfsRunOnLjoci) {
   std::string why;
   const std::string image = podman_image(*world_, &why);
   if (image.empty()) GTEST_SKIP() << why;
-  const std::string run = "podman --runtime " + std::string(LJOCI_PATH) +
-                          " run --rm --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 "
-                          "--network none ";
+  const std::string run = kPodmanLjociRun + "--rm ";
   auto o = sh(run + "--read-only " + image +
               " sh -c 'touch /a 2>/dev/null || echo ro; touch /tmp/b /run/c /var/tmp/d && echo rw'");
   EXPECT_EQ(o.status, 0) << o.text;
@@ -1784,9 +1785,7 @@ TEST_F(LjociTest, PodmanPassesADeviceThrough) {
   std::string why;
   const std::string image = podman_image(*world_, &why);
   if (image.empty()) GTEST_SKIP() << why;
-  auto o = sh("podman --runtime " + std::string(LJOCI_PATH) +
-              " run --rm --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 --network none "
-              "--device /dev/fuse --cap-add MKNOD " + image +
+  auto o = sh(kPodmanLjociRun + "--rm --device /dev/fuse --cap-add MKNOD " + image +
               " sh -c 'true </dev/fuse && echo fuse; mknod /dev/k c 1 11 && true </dev/k'");
   EXPECT_EQ(o.status, 1) << o.text;  // the last open's
   EXPECT_NE(o.text.find("fuse\n"), std::string::npos) << o.text;

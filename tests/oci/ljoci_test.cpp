@@ -397,6 +397,16 @@ TEST_F(LjociTest, ExecIntoAChrootRootSeesTheBundleOnly) {
   EXPECT_EQ(sh("grep -c ' /run/lj-host-roots/" + c + "' /proc/self/mountinfo").text, "0\n");
 }
 
+// Removes the (empty) cgroup `rel` a test's cgroupsPath made, from the v2 root and from every v1
+// hierarchy: ljoci makes a cgroupsPath's parents in each hierarchy it uses (cpu, cpuacct and
+// cpuset too, mounted apart on some hosts), and delete removes only the container's own.
+void remove_cgroup(const std::string& rel) {
+  (void)::rmdir(("/sys/fs/cgroup" + rel).c_str());
+  std::error_code ec;
+  for (const auto& h : fs::directory_iterator("/sys/fs/cgroup", ec))
+    (void)::rmdir((h.path().string() + rel).c_str());
+}
+
 // cgroupsPath is where the container's cgroup goes (the runtime-tools suite, containerd's
 // /default/<id> and podman's /libpod_parent/libpod-<id> look for it there); delete removes it.
 TEST_F(LjociTest, TheCgroupIsAtCgroupsPath) {
@@ -421,7 +431,7 @@ TEST_F(LjociTest, TheCgroupIsAtCgroupsPath) {
   EXPECT_EQ(sh("cat " + dir + "/pids.max").text, "42\n") << dir;
   EXPECT_EQ(sh(ljoci("delete --force " + c)).status, 0);
   EXPECT_FALSE(fs::exists(dir));
-  for (const char* h : {"", "/pids", "/memory"}) (void)::rmdir(("/sys/fs/cgroup" + std::string(h) + parent).c_str());
+  remove_cgroup(parent);
 }
 
 // The cgroup directory of `pid` for controller `ctl` (v1), or its cgroup v2 directory.
@@ -546,11 +556,9 @@ TEST_F(LjociTest, CpusetQuotaAndRealtimeAreTheCgroupsAndUpdateChangesThem) {
     EXPECT_NE(o.text.find("cpu_rt_runtime_us"), std::string::npos) << o.text;
     EXPECT_EQ(sh(ljoci("list -q")).text, "");
   }
-  for (const char* h : {"", "/pids", "/memory", "/cpu", "/cpuset", "/cpuacct"}) {
-    (void)::rmdir(("/sys/fs/cgroup" + std::string(h) + parent + "/" + c2).c_str());
-    (void)::rmdir(("/sys/fs/cgroup" + std::string(h) + parent).c_str());
-    (void)::rmdir(("/sys/fs/cgroup" + std::string(h) + rt).c_str());
-  }
+  remove_cgroup(parent + "/" + c2);
+  remove_cgroup(parent);
+  remove_cgroup(rt);
 }
 
 // exec: one more process in the running container, in its namespaces and cgroup, under its

@@ -31,6 +31,7 @@
 
 #include "jail/hook_run.hpp"
 #include "jail/linux/clone_run.hpp"
+#include "jail/linux/raw_syscall.h"
 #include "jail/linux/stack_pool.hpp"
 #include "jail/make_dirs.hpp"
 #include "jail/terminal.hpp"
@@ -669,20 +670,22 @@ long spawn_exec_process(const ChildPlan& p) {
 }  // namespace
 
 const char* loopback_up(int* err) noexcept {
-  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return *err = errno, "socket";
+  const long s = lj_syscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0, 0, 0);
+  if (s < 0) return *err = static_cast<int>(-s), "socket";
   struct ifreq ifr;
   std::memset(&ifr, 0, sizeof ifr);
   copy(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
   const char* step = nullptr;
-  if (::ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+  const auto req = reinterpret_cast<long>(&ifr);
+  long r = lj_syscall(SYS_ioctl, s, SIOCGIFFLAGS, req, 0, 0);
+  if (r < 0) {
     step = "ioctl SIOCGIFFLAGS";
   } else {
     ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
-    if (::ioctl(s, SIOCSIFFLAGS, &ifr) < 0) step = "bring up";
+    if ((r = lj_syscall(SYS_ioctl, s, SIOCSIFFLAGS, req, 0, 0)) < 0) step = "bring up";
   }
-  if (step) *err = errno;
-  ::close(s);
+  if (step) *err = static_cast<int>(-r);
+  lj_syscall(SYS_close, s, 0, 0, 0, 0);
   return step;
 }
 

@@ -188,7 +188,8 @@ struct ChildPlan {
 std::uint64_t default_capabilities();
 
 // Sets the loopback interface of the caller's network namespace up; the failed step and errno
-// otherwise ("socket", "ioctl SIOCGIFFLAGS", "bring up"). Async-signal-safe.
+// otherwise ("socket", "ioctl SIOCGIFFLAGS", "bring up"). Async-signal-safe, and errno is left
+// alone (raw system calls): NetnsAhead's helper runs it on the spawning thread's block.
 const char* loopback_up(int* err) noexcept;
 
 // Runs in the cloned child: becomes the jail's init, starts the command, then execs lj-init (the

@@ -3,8 +3,9 @@
 // loopback device (perf of ljd through its API: a third of clone3, a tenth of ljd's time). A
 // thread of ours makes a few in advance (unshare in that thread, loopback up, a descriptor kept,
 // back to our own), and init joins one with setns. Only processes that spawn more than once use
-// it (ljspawn spawns one jail: it would only pay for a namespace nobody takes). Idle namespaces
-// hold no process; closing the descriptor frees them.
+// it (ljspawn spawns one jail: it would only pay for a namespace nobody takes; a spawn that finds
+// none ready makes its own beside it, NetnsAhead). Idle namespaces hold no process; closing the
+// descriptor frees them.
 //
 // Threads: take() from any thread; the pool's own thread makes the namespaces.
 #pragma once

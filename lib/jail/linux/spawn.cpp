@@ -31,6 +31,7 @@
 #include "jail/linux/host_root.hpp"
 #include "jail/linux/linux_jail.hpp"
 #include "jail/linux/net.hpp"
+#include "jail/linux/netns_ahead.hpp"
 #include "jail/linux/raw_syscall.h"
 #include "jail/linux/root_program.hpp"
 #include "jail/linux/status_file_open.hpp"
@@ -131,9 +132,12 @@ struct ChildOwner {
 struct Launch {
   ChildPlan plan;  // plain data for the child; every step fills its part
 
-  // prepare_root: a network namespace made ahead (network mode none), and the one /sys shows.
+  // prepare_netns: the network namespace of network mode none, the pool's (made ahead) or being
+  // made beside the spawn (taken in clone_init), and the one /sys shows; prepare_root: the
+  // caller's (mode netns).
   UniqueFd netns;
   int sysfs_netns = -1;  // the pool's, not ours to close
+  NetnsAhead netns_ahead;
   // start_links: the caller's links being made (waited for when the spawn ends, after init is
   // gone on a failure) and init's end of their ready socket.
   LinkAttacher::Pending links;
@@ -204,9 +208,18 @@ Status prepare_cgroups(const JailSpec& spec, const SpawnContext& ctx, Launch& l)
   return {};
 }
 
+// 0. Network mode none without a user namespace: a namespace the pool made ahead, or, when it
+// has none, one made now on another CPU while the steps below prepare the rest (netns_ahead.hpp).
+// A user namespace's jail makes its own in clone3: the namespace must belong to it.
+void prepare_netns(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
+  if (spec.network.mode != NetworkMode::none || spec.userns) return;
+  l.netns = ctx.netns->take(&l.sysfs_netns);
+  if (!l.netns) (void)l.netns_ahead.start();
+}
+
 // 2. The root, compiled into the mount steps the child runs before pivot_root
 // (root_program.hpp), and the network namespace the child is made in.
-Status prepare_root(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
+Status prepare_root(const JailSpec& spec, Launch& l) {
   const bool private_net = spec.network.mode != NetworkMode::inherit;
   static const Status scratch_ok = ensure_dir(kScratch);
   if (!scratch_ok) return fail(scratch_ok.error());
@@ -218,10 +231,6 @@ Status prepare_root(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   ao.sysctl = spec.process.sysctl;
   ao.devices = spec.grants.devices;
   ao.nodes = spec.grants.nodes;
-  // Network mode none without a user namespace: a namespace made ahead, and /sys from the
-  // pool's loopback-only namespace (see NetnsPool).
-  if (spec.network.mode == NetworkMode::none && !spec.userns)
-    l.netns = ctx.netns->take(&l.sysfs_netns);
   if (spec.network.mode == NetworkMode::netns) {
     // The caller's namespace, with its links: joined like a pooled one; /sys is the jail's own
     // (it shows the jail's interfaces).
@@ -552,6 +561,12 @@ Status prepare_descriptors(const JailSpec& spec, Launch& l) {
 // architecture without clone_run's trampoline.
 Status clone_init(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   ChildPlan& plan = l.plan;
+  // The namespace made beside us (prepare_netns), ready by now most often; without it (it
+  // failed) the clone makes one, as when nothing was made ahead.
+  if (l.netns_ahead.started() && (l.netns = l.netns_ahead.take())) {
+    plan.fds[kSlotNetns] = l.netns.get();
+    plan.loopback_up = false;
+  }
   // A held command (ProcessOptions::hold_fd) outlives the spawn by far: never on our memory.
   l.share = !plan.wait_sync && plan.fds[kSlotHold] < 0 && clone_run_supported();
   plan.shares_daemon_memory = l.share;
@@ -686,8 +701,9 @@ std::unique_ptr<Jail> hand_over(const JailSpec& spec, Launch& l) {
 
 Result<std::unique_ptr<Jail>> spawn_jail(const JailSpec& spec, const SpawnContext& ctx) {
   Launch l;
+  prepare_netns(spec, ctx, l);
   LJ_TRY(prepare_cgroups(spec, ctx, l));
-  LJ_TRY(prepare_root(spec, ctx, l));
+  LJ_TRY(prepare_root(spec, l));
   LJ_TRY(start_links(spec, ctx, l));
   LJ_TRY(prepare_command(spec, ctx, l));
   LJ_TRY(prepare_descriptors(spec, l));

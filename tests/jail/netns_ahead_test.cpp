@@ -1,0 +1,83 @@
+// NetnsAhead: a jail's network namespace made on another CPU while the spawn prepares the rest.
+#include "jail/linux/netns_ahead.hpp"
+
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace lj::jail::test {
+namespace {
+
+int allowed_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  return ::sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+}
+
+// A namespace of its own, not ours, with its loopback device up and no other interface.
+TEST(NetnsAhead, MakesANamespaceOfItsOwnWithLoopbackUp) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (a new network namespace)";
+  if (allowed_cpus() < 2) GTEST_SKIP() << "one CPU allowed here: NetnsAhead declines (next test)";
+  NetnsAhead ahead;
+  ASSERT_TRUE(ahead.start());
+  UniqueFd ns = ahead.take();
+  ASSERT_TRUE(ns) << "the helper made no namespace";
+  EXPECT_FALSE(ahead.started());
+  struct stat made {}, own {};
+  ASSERT_EQ(::fstat(ns.get(), &made), 0);
+  ASSERT_EQ(::stat("/proc/self/ns/net", &own), 0);
+  EXPECT_NE(made.st_ino, own.st_ino);
+
+  // Looked at from a thread that joins it (and ends there).
+  short lo_flags = 0;
+  int interfaces = -1;
+  std::thread([&] {
+    if (::setns(ns.get(), CLONE_NEWNET) != 0) return;
+    int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr;
+    std::memset(&ifr, 0, sizeof ifr);
+    std::strcpy(ifr.ifr_name, "lo");
+    if (s >= 0 && ::ioctl(s, SIOCGIFFLAGS, &ifr) == 0) lo_flags = ifr.ifr_flags;
+    if (s >= 0) ::close(s);
+    if (struct if_nameindex* names = ::if_nameindex()) {
+      interfaces = 0;
+      for (auto* n = names; n->if_index != 0; ++n) ++interfaces;
+      ::if_freenameindex(names);
+    }
+  }).join();
+  EXPECT_TRUE(lo_flags & IFF_UP);
+  EXPECT_EQ(interfaces, 1);
+}
+
+// With one CPU allowed there is no other to make it on: start() declines, take() gives nothing,
+// and the jail makes its own namespace in clone3.
+TEST(NetnsAhead, DeclinesWithOneCpuAllowed) {
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(::sched_getcpu(), &one);
+    if (::sched_setaffinity(0, sizeof one, &one) != 0) ::_exit(2);
+    NetnsAhead ahead;
+    if (ahead.start() || ahead.started() || ahead.take()) ::_exit(1);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: it started; 2: the affinity could not be set";
+}
+
+}  // namespace
+}  // namespace lj::jail::test

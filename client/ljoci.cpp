@@ -327,6 +327,23 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
     return fail(Errc::invalid_argument, "oci", "process.terminal needs --console-socket");
   if (!b.terminal && !console_socket.empty())
     return fail(Errc::invalid_argument, "oci", "--console-socket given but process.terminal is false");
+  lj::jail::JailSpec& spec = b.spec;
+  UniqueFd netns, tty, ipcns, utsns, pidns, cgroupns, mntns;
+  // linux.namespaces[].path: joined (the engine enters them; jail/spec.hpp JoinedNamespaces).
+  auto open_ns = [](const std::string& path, const char* kind, UniqueFd& fd) -> Result<int> {
+    if (path.empty()) return -1;
+    fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return lj::fail_errno("oci", std::string("open ") + kind + " namespace " + path);
+    return fd.get();
+  };
+  if (!b.netns_path.empty()) {
+    spec.network.netns_fd = LJ_TRY(open_ns(b.netns_path, "network", netns));
+    spec.network.mode = lj::jail::NetworkMode::netns;
+  }
+  // The backend first, and what the engine can make ahead for this container (its network
+  // namespace, on another CPU) started now, beside the steps below until the spawn.
+  c.backend = LJ_TRY(lj::jail::make_backend(engine_options(sd.root())));
+  c.backend->prepare(spec);
   LJ_TRY(sd.make(id));
   bool keep = false;
   struct Undo {
@@ -341,7 +358,6 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
   // The fifo is made either way: it claims the id, and marks the container created until start.
   c.held = starter == Starter::start_command || !b.hooks.prestart.empty() ||
            !b.hooks.create_runtime.empty();
-  lj::jail::JailSpec& spec = b.spec;
   UniqueFd hold;
   if (c.held) {
     // O_RDWR: the held command is a reader, so start's O_WRONLY open succeeds exactly while it
@@ -353,18 +369,6 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
   spec.process.preserve_fds = preserve_fds;  // runc's --preserve-fds: our 3.. are the caller's
   spec.process.command_is_init = true;  // runc's process model (docs/oci.md)
   spec.status_file = oci::engine_status_file(sd, id);
-  UniqueFd netns, tty, ipcns, utsns, pidns, cgroupns, mntns;
-  // linux.namespaces[].path: joined (the engine enters them; jail/spec.hpp JoinedNamespaces).
-  auto open_ns = [](const std::string& path, const char* kind, UniqueFd& fd) -> Result<int> {
-    if (path.empty()) return -1;
-    fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return lj::fail_errno("oci", std::string("open ") + kind + " namespace " + path);
-    return fd.get();
-  };
-  if (!b.netns_path.empty()) {
-    spec.network.netns_fd = LJ_TRY(open_ns(b.netns_path, "network", netns));
-    spec.network.mode = lj::jail::NetworkMode::netns;
-  }
   spec.join.ipc = LJ_TRY(open_ns(b.ipcns_path, "ipc", ipcns));
   spec.join.uts = LJ_TRY(open_ns(b.utsns_path, "uts", utsns));
   spec.join.pid = LJ_TRY(open_ns(b.pidns_path, "pid", pidns));
@@ -384,7 +388,6 @@ Result<Created> create(const std::string& id, const std::string& bundle_dir,
   c.state.annotations = b.annotations;
   hook_state(c.state, oci::Status::creating, spec.process.create_hooks);
   hook_state(c.state, oci::Status::created, spec.process.start_hooks);
-  c.backend = LJ_TRY(lj::jail::make_backend(engine_options(sd.root())));
   c.jail = LJ_TRY_CTX("creating container " + id, c.backend->spawn(spec));
   c.state.handle = c.jail->handle();
   c.state.config = b.config_text;  // the config this container was made from, not a later edit

@@ -127,6 +127,13 @@ class Backend {
   // Starts a jail. On failure every resource made so far is released before returning.
   virtual Result<std::unique_ptr<Jail>> spawn(const JailSpec& spec) = 0;
 
+  // For a caller that spawns one jail and has steps of its own to do before (ljoci): starts now
+  // what the spawn of `spec` can make ahead, beside those steps (Linux: the jail's network
+  // namespace, on another CPU: jail/linux/netns_ahead.hpp). The next spawn() takes it if its
+  // spec can use it; otherwise it is let go with the backend. Not for concurrent spawns. Nothing
+  // where there is nothing to make ahead.
+  virtual void prepare(const JailSpec& spec) { (void)spec; }
+
   // Takes over a jail started by an earlier ljd process, after checking that handle.pid still
   // has handle.start_time. Errc::not_found when the jail is gone (the caller then cleans up with
   // release()).

@@ -162,6 +162,38 @@ TEST_F(JailTest, InheritNetworkSeesTheHostsInterfaces) {
   EXPECT_NE(r->out.find("lo"), std::string::npos);
 }
 
+// Backend::prepare (ljoci's: one spawn, its own steps first): the network namespace made ahead
+// goes to the next spawn of a spec with a network of its own, never to one that shares the
+// host's (that one spawns as before), and the jail that takes it has only loopback, up, in a
+// namespace that is neither the host's nor another jail's.
+TEST_F(JailTest, APreparedNetworkNamespaceGoesOnlyToAJailWithANetworkOfItsOwn) {
+  char host_ns[64] = {};
+  ASSERT_GT(::readlink("/proc/self/ns/net", host_ns, sizeof host_ns - 1), 0);
+  auto own = [&] {
+    return spec({"sh", "-c",
+                 "/bin/probe readlink /proc/self/ns/net; /bin/probe cat /sys/class/net/lo/flags; "
+                 "/bin/probe ifaces"});
+  };
+  backend_->prepare(own());
+  auto shared = probe({"readlink", "/proc/self/ns/net"});
+  shared.network.mode = NetworkMode::inherit;
+  auto r = run(shared);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->out, std::string(host_ns) + "\n");
+  std::string first;
+  for (int i = 0; i < 2; ++i) {  // the prepared one, then one of the jail's own making
+    auto o = run(own());
+    ASSERT_TRUE(o) << o.error().what();
+    const auto nl = o->out.find('\n');
+    ASSERT_NE(nl, std::string::npos) << o->out;
+    const std::string ns = o->out.substr(0, nl);
+    EXPECT_NE(ns, host_ns);
+    EXPECT_NE(ns, first);
+    first = ns;
+    EXPECT_EQ(o->out.substr(nl + 1), "0x9\nlo\n") << "lo up (IFF_UP|IFF_LOOPBACK), alone";
+  }
+}
+
 TEST_F(JailTest, UserNamespaceMapsRootToAnUnprivilegedHostUid) {
   if (auto why = lj::test::user_namespaces_missing(); !why.empty()) GTEST_SKIP() << why;
   auto s = probe({"id"});

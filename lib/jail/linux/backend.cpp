@@ -156,6 +156,7 @@ class LinuxBackend final : public Backend {
     spawn_context_.reaper = reaper;
     spawn_context_.self_pidfd = self_pidfd_.get();
     spawn_context_.netns = &netns_;
+    spawn_context_.prepared_netns = &prepared_netns_;
     spawn_context_.stacks = &stacks_;
     spawn_context_.fd_blocks = &fd_blocks_;
     spawn_context_.links = &links_;
@@ -184,6 +185,10 @@ class LinuxBackend final : public Backend {
       return fail(Errc::invalid_argument, "jail",
                   "jail " + spec.name + ": a status file is lj-init's, and its command is its init");
     return spawn_jail(spec, spawn_context_);
+  }
+
+  void prepare(const JailSpec& spec) override {
+    if (wants_own_netns(spec) && !prepared_netns_.started()) (void)prepared_netns_.start();
   }
 
   Result<std::unique_ptr<Jail>> adopt(const JailHandle& h) override {
@@ -267,6 +272,7 @@ class LinuxBackend final : public Backend {
   sock_fprog seccomp_;  // points into the process-wide program (make_backend)
   CgroupScope scope_;   // BackendOptions::cgroup_scope, jails_pids_max
   NetnsPool netns_;
+  NetnsAhead prepared_netns_;  // prepare()'s
   StackPool stacks_;
   FdBlocks fd_blocks_;
   LinkAttacher links_;

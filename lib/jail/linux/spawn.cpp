@@ -31,7 +31,6 @@
 #include "jail/linux/host_root.hpp"
 #include "jail/linux/linux_jail.hpp"
 #include "jail/linux/net.hpp"
-#include "jail/linux/netns_ahead.hpp"
 #include "jail/linux/raw_syscall.h"
 #include "jail/linux/root_program.hpp"
 #include "jail/linux/status_file_open.hpp"
@@ -138,6 +137,7 @@ struct Launch {
   UniqueFd netns;
   int sysfs_netns = -1;  // the pool's, not ours to close
   NetnsAhead netns_ahead;
+  NetnsAhead* ahead = nullptr;  // the one being made for us: netns_ahead or the prepared one
   // start_links: the caller's links being made (waited for when the spawn ends, after init is
   // gone on a failure) and init's end of their ready socket.
   LinkAttacher::Pending links;
@@ -208,13 +208,17 @@ Status prepare_cgroups(const JailSpec& spec, const SpawnContext& ctx, Launch& l)
   return {};
 }
 
-// 0. Network mode none without a user namespace: a namespace the pool made ahead, or, when it
-// has none, one made now on another CPU while the steps below prepare the rest (netns_ahead.hpp).
-// A user namespace's jail makes its own in clone3: the namespace must belong to it.
+// 0. A jail's own network namespace (wants_own_netns): one the pool made ahead; else the one the
+// caller's Backend::prepare() started; else one made now on another CPU while the steps below
+// prepare the rest (netns_ahead.hpp).
 void prepare_netns(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
-  if (spec.network.mode != NetworkMode::none || spec.userns) return;
+  if (!wants_own_netns(spec)) return;
   l.netns = ctx.netns->take(&l.sysfs_netns);
-  if (!l.netns) (void)l.netns_ahead.start();
+  if (l.netns) return;
+  if (ctx.prepared_netns && ctx.prepared_netns->started())
+    l.ahead = ctx.prepared_netns;
+  else if (l.netns_ahead.start())
+    l.ahead = &l.netns_ahead;
 }
 
 // 2. The root, compiled into the mount steps the child runs before pivot_root
@@ -563,7 +567,7 @@ Status clone_init(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   ChildPlan& plan = l.plan;
   // The namespace made beside us (prepare_netns), ready by now most often; without it (it
   // failed) the clone makes one, as when nothing was made ahead.
-  if (l.netns_ahead.started() && (l.netns = l.netns_ahead.take())) {
+  if (l.ahead && (l.netns = l.ahead->take())) {
     plan.fds[kSlotNetns] = l.netns.get();
     plan.loopback_up = false;
   }

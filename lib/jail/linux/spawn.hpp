@@ -21,6 +21,7 @@
 #include "jail/linux/child.hpp"
 #include "jail/linux/fd_blocks.hpp"
 #include "jail/linux/link_attacher.hpp"
+#include "jail/linux/netns_ahead.hpp"
 #include "jail/linux/netns_pool.hpp"
 #include "jail/linux/stack_pool.hpp"
 
@@ -33,11 +34,19 @@ struct SpawnContext {
   int reaper = -1;                      // the lj-init memfd init execs
   int self_pidfd = -1;                  // this process, for die_with_parent
   NetnsPool* netns = nullptr;
+  NetnsAhead* prepared_netns = nullptr;  // Backend::prepare()'s, taken by the next spawn that can
   LinkAttacher* links = nullptr;  // Network::attach_links (null: run in line, before the clone)
   StackPool* stacks = nullptr;
   FdBlocks* fd_blocks = nullptr;
   const CgroupScope* cgroups = nullptr;  // where the jails' cgroups go (null: the base)
 };
+
+// Network mode none without a user namespace: a network namespace of the jail's own, which
+// can be made ahead (NetnsPool, NetnsAhead) and joined; a user namespace's jail makes its own in
+// clone3 (the namespace must belong to it).
+inline bool wants_own_netns(const JailSpec& spec) {
+  return spec.network.mode == NetworkMode::none && !spec.userns;
+}
 
 // Starts a jail for a spec validate_spec() accepted. On failure everything made so far is
 // undone before returning (the child killed and reaped, cgroups removed, descriptors closed).

@@ -109,9 +109,10 @@ struct MountPlan {
   std::vector<Volume> volumes;
   // File systems mounted after the engine's /dev, /proc and /sys and before the volumes. An
   // entry of the engine's own kind and place (tmpfs on /dev, devpts on /dev/pts, tmpfs on
-  // /dev/shm, proc on /proc, sysfs on /sys; its source and options are not used) mounts the
-  // engine's own there instead, in this list's order: an OCI config's mounts come in the
-  // listed order (runtime-spec config.md). Linux (the FreeBSD backend refuses `mounts` yet).
+  // /dev/shm, proc on /proc, sysfs on /sys; its source is not used, nor its options but a sysfs
+  // mount's `ro` with only_plan_masks) mounts the engine's own there instead, in this list's
+  // order: an OCI config's mounts come in the listed order (runtime-spec config.md). Linux (the
+  // FreeBSD backend refuses `mounts` yet).
   std::vector<FsMount> mounts;
   // Set once the mounts and volumes are made (an OCI config's bind options).
   std::vector<Propagation> propagation;
@@ -124,8 +125,14 @@ struct MountPlan {
   }
   // Paths in the jail made inaccessible (a file: /dev/null bound over it; a directory: an empty
   // read-only tmpfs) or read-only, after everything else is mounted; a path that does not exist
-  // is skipped. The engine's own /proc masks apply regardless.
+  // is skipped. The engine's own /proc masks apply regardless, unless only_plan_masks.
   std::vector<std::string> masked_paths, readonly_paths;
+  // An OCI runtime's plan: /proc and /sys get the masks and read-only paths above and none of the
+  // engine's own (its /proc masks and read-only entries, /sys/firmware), and a sysfs mount of the
+  // plan's is read-only only with `ro`: the config decides, as under runc, whose privileged
+  // containers (podman --privileged, a privileged pod) list no mask and mount /sys read-write.
+  // Otherwise, for ljd's jails, the engine's apply to every jail. Linux.
+  bool only_plan_masks = false;
   // No device node in the jail works but the engine's own /dev entries and its devpts: the root,
   // /dev and every mount are nodev and /dev's nodes are bound from the host's, so a node made
   // with CAP_MKNOD opens nothing. What an OCI device cgroup's "deny all, allow these" amounts to

@@ -197,7 +197,7 @@ Status mounts_of(const json& list, jail::MountPlan& plan) {
       continue;
     }
     if (engine_mount(dst, type)) {  // the engine's own, at this place in the order
-      plan.mounts.push_back({type, type, dst, {}});
+      plan.mounts.push_back({type, type, dst, options});
       continue;
     }
     if (type.empty()) return bad("mounts[] on " + dst + " has no type");
@@ -544,6 +544,8 @@ Status linux_of(const json& lx, Bundle& b) {
     b.spec.process.seccomp_bpf = LJ_TRY(compile_seccomp(lx["seccomp"].dump()));
   else
     b.spec.process.no_seccomp = true;
+  // The config's masks alone, as runc's (a privileged container's lists none).
+  b.spec.root.only_plan_masks = true;
   if (lx.contains("maskedPaths"))
     b.spec.root.masked_paths = lx["maskedPaths"].get<std::vector<std::string>>();
   if (lx.contains("readonlyPaths"))

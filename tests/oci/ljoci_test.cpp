@@ -1066,6 +1066,28 @@ TEST_F(LjociTest, RuncsDefaultMasksAreMadeOnceAndAMountOverOneIsMaskedAgain) {
   EXPECT_EQ(o.text, "/proc/acpi\n0\n0\nend\n");  // the engine's, the config's tmpfs, masked again
 }
 
+// A config decides the masks, as under runc: one that lists none and mounts /sys without `ro`
+// (podman --privileged, a privileged pod) gets /proc and /sys as they are, none of the engine's
+// masks and read-only entries; the same config with runc's lists and `ro` gets them back.
+TEST_F(LjociTest, AConfigWithoutMasksGetsNoneOfTheEnginesAsUnderRunc) {
+  const std::string script =
+      "awk '$5 ~ \"^/(proc|sys)\" {split($6, o, \",\"); print $5, o[1]}' /proc/self/mountinfo";
+  config_["mounts"].push_back({{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"},
+                               {"options", {"nosuid", "noexec", "nodev", "rw"}}});
+  write_config({"sh", "-c", script});
+  auto o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("privileged")));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, "/proc rw\n/sys rw\n");
+
+  config_["mounts"].back()["options"] = {"nosuid", "noexec", "nodev", "ro"};
+  config_["linux"]["maskedPaths"] = {"/proc/keys", "/sys/firmware"};
+  config_["linux"]["readonlyPaths"] = {"/proc/sys"};
+  write_config({"sh", "-c", script});
+  o = sh(ljoci("run --bundle " + bundle_.string() + " " + id("masked")));
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, "/proc rw\n/sys ro\n/proc/keys rw\n/sys/firmware ro\n/proc/sys ro\n");
+}
+
 // root.readonly with mounts whose destinations the rootfs lacks (containerd's CRI binds
 // /etc/resolv.conf into a pause image that has none): their mount points are made in the rootfs
 // first, then the root is read-only (runc's order).
@@ -1741,6 +1763,24 @@ TEST_F(LjociTest, PodmanReadOnlyAndTmpfsRunOnLjoci) {
          " sh -c 'grep -c \"^root:\" /etc/passwd; grep \" /etc \" /proc/mounts | cut -d\" \" -f3'");
   EXPECT_EQ(o.status, 0) << o.text;
   EXPECT_EQ(o.text, "1\ntmpfs\n");
+}
+
+// podman --privileged on ljoci: /sys read-write and /proc without masks, as on runc (the config
+// lists none and mounts /sys without `ro`); without it, podman's masks and a read-only /sys.
+TEST_F(LjociTest, PodmanPrivilegedHasSysWritableAndProcUnmasked) {
+  if (sh("command -v podman").status != 0) GTEST_SKIP() << "podman is not installed";
+  std::string why;
+  const std::string image = podman_image(*world_, &why);
+  if (image.empty()) GTEST_SKIP() << why;
+  const std::string script =
+      " sh -c 'grep -c \" /proc/keys \" /proc/self/mountinfo; grep -o \" /sys r[ow]\" "
+      "/proc/self/mountinfo'";
+  auto o = sh(kPodmanLjociRun + "--rm --privileged " + image + script);
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, "0\n /sys rw\n");
+  o = sh(kPodmanLjociRun + "--rm " + image + script);
+  EXPECT_EQ(o.status, 0) << o.text;
+  EXPECT_EQ(o.text, "1\n /sys ro\n");
 }
 
 // A podman pod on ljoci: the infra container (the test image sleeping: podman's own pause image

@@ -187,12 +187,14 @@ void mount_cgroups(Builder& b, const std::string& root, const std::string& rel,
 
 // The engine's own file system an FsMount places (MountPlan::mounts): 0 /dev, 1 /dev/pts,
 // 2 /dev/shm, 3 /proc, 4 /sys (compile_root's blocks), or -1 for a mount of the plan's own.
+constexpr int kSysBlock = 4;  // engine_fs's number for /sys
+
 int engine_fs(const FsMount& m) {
   if (m.jail_path == "/dev" && m.fstype == "tmpfs") return 0;
   if (m.jail_path == "/dev/pts" && m.fstype == "devpts") return 1;
   if (m.jail_path == "/dev/shm" && m.fstype == "tmpfs") return 2;
   if (m.jail_path == "/proc" && m.fstype == "proc") return 3;
-  if (m.jail_path == "/sys" && m.fstype == "sysfs") return 4;
+  if (m.jail_path == "/sys" && m.fstype == "sysfs") return kSysBlock;
   return -1;
 }
 
@@ -453,6 +455,7 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
         return fail(Errc::invalid_argument, kDomain, "not a sysctl name: '" + key + "'");
       b.write_file("write sysctl", proc + "/sys/" + file, value);
     }
+    if (plan.only_plan_masks) return {};
     for (const char* p : kProcReadOnly) {
       b.bind("bind /proc read-only", proc + "/" + p, proc + "/" + p, true, kNoSuidDevExec, true);
       engine_readonly.insert(std::string("proc/") + p);
@@ -461,6 +464,7 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
   };
   // /proc's masked files are /dev/null bound over them: once both are there.
   auto proc_masks = [&]() -> Status {
+    if (plan.only_plan_masks) return {};
     for (const char* p : kProcMaskFiles) {
       b.mount("mask /proc file", dev + "/null", proc + "/" + p, "", MS_BIND, {}, true);
       engine_masked.insert(std::string("proc/") + p);
@@ -472,15 +476,22 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
     }
     return {};
   };
-  // /sys read-only: programs look up interfaces and CPUs there; nothing in it is writable.
+  // /sys read-only: programs look up interfaces and CPUs there; nothing in it is writable. With
+  // only_plan_masks, as the plan's sysfs mount says (read-write without `ro`, as runc mounts it).
   auto sys_block = [&]() -> Status {
     if (!opts.mount_sysfs) return {};
     const std::string sys = b.at("sys");
     b.simple(OpKind::mkdir, "mkdir", "", sys, 0555);
     const bool shared = opts.sysfs_netns_fd >= 0 && opts.own_netns_fd >= 0;
     if (shared) b.setns("enter the sysfs network namespace", opts.sysfs_netns_fd);
-    b.mount("mount /sys", "sysfs", sys, "sysfs", MS_RDONLY | kNoSuidDevExec);
+    bool ro = true;
+    if (plan.only_plan_masks)
+      for (const auto& m : plan.mounts)
+        if (engine_fs(m) == kSysBlock)
+          ro = std::find(m.options.begin(), m.options.end(), "ro") != m.options.end();
+    b.mount("mount /sys", "sysfs", sys, "sysfs", (ro ? MS_RDONLY : 0) | kNoSuidDevExec);
     if (shared) b.setns("return to the jail's network namespace", opts.own_netns_fd);
+    if (plan.only_plan_masks) return {};
     b.mount("mask /sys/firmware", "tmpfs", sys + "/firmware", "tmpfs", MS_RDONLY | kNoSuidDevExec,
             {}, true);
     engine_masked.insert("sys/firmware");

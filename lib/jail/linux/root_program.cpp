@@ -185,16 +185,17 @@ void mount_cgroups(Builder& b, const std::string& root, const std::string& rel,
                     MS_BIND | MS_REMOUNT | MS_RDONLY | fs_flags);
 }
 
-// The engine's own file system an FsMount places (MountPlan::mounts): 0 /dev, 1 /dev/pts,
-// 2 /dev/shm, 3 /proc, 4 /sys (compile_root's blocks), or -1 for a mount of the plan's own.
-constexpr int kSysBlock = 4;  // engine_fs's number for /sys
+// compile_root's blocks: the engine's own file systems, in their default order.
+enum Block { kDev, kPts, kShm, kProc, kSys, kBlocks };
 
+// The engine's own file system an FsMount places (MountPlan::mounts), as its Block, or -1 for a
+// mount of the plan's own.
 int engine_fs(const FsMount& m) {
-  if (m.jail_path == "/dev" && m.fstype == "tmpfs") return 0;
-  if (m.jail_path == "/dev/pts" && m.fstype == "devpts") return 1;
-  if (m.jail_path == "/dev/shm" && m.fstype == "tmpfs") return 2;
-  if (m.jail_path == "/proc" && m.fstype == "proc") return 3;
-  if (m.jail_path == "/sys" && m.fstype == "sysfs") return kSysBlock;
+  if (m.jail_path == "/dev" && m.fstype == "tmpfs") return kDev;
+  if (m.jail_path == "/dev/pts" && m.fstype == "devpts") return kPts;
+  if (m.jail_path == "/dev/shm" && m.fstype == "tmpfs") return kShm;
+  if (m.jail_path == "/proc" && m.fstype == "proc") return kProc;
+  if (m.jail_path == "/sys" && m.fstype == "sysfs") return kSys;
   return -1;
 }
 
@@ -487,7 +488,7 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
     bool ro = true;
     if (plan.only_plan_masks)
       for (const auto& m : plan.mounts)
-        if (engine_fs(m) == kSysBlock)
+        if (engine_fs(m) == kSys)
           ro = std::find(m.options.begin(), m.options.end(), "ro") != m.options.end();
     b.mount("mount /sys", "sysfs", sys, "sysfs", (ro ? MS_RDONLY : 0) | kNoSuidDevExec);
     if (shared) b.setns("return to the jail's network namespace", opts.own_netns_fd);
@@ -497,7 +498,6 @@ Result<RootProgram> compile_root(const MountPlan& plan, const AssembleOptions& o
     engine_masked.insert("sys/firmware");
     return {};
   };
-  enum Block { kDev, kPts, kShm, kProc, kSys, kBlocks };
   const std::function<Status()> blocks[kBlocks] = {dev_block, pts_block, shm_block, proc_block,
                                                    sys_block};
   bool placed[kBlocks] = {}, done[kBlocks] = {}, masked = false;

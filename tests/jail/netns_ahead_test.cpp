@@ -2,11 +2,13 @@
 #include "jail/linux/netns_ahead.hpp"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <net/if.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,9 +32,10 @@ TEST(NetnsAhead, MakesANamespaceOfItsOwnWithLoopbackUp) {
   if (allowed_cpus() < 2) GTEST_SKIP() << "one CPU allowed here: NetnsAhead declines (next test)";
   NetnsAhead ahead;
   ASSERT_TRUE(ahead.start());
-  UniqueFd ns = ahead.take();
-  ASSERT_TRUE(ns) << "the helper made no namespace";
+  UniqueFd rx = ahead.receiver();
   EXPECT_FALSE(ahead.started());
+  UniqueFd ns(receive_netns(rx.get()));
+  ASSERT_TRUE(ns) << "the helper sent no namespace";
   struct stat made {}, own {};
   ASSERT_EQ(::fstat(ns.get(), &made), 0);
   ASSERT_EQ(::stat("/proc/self/ns/net", &own), 0);
@@ -59,7 +62,32 @@ TEST(NetnsAhead, MakesANamespaceOfItsOwnWithLoopbackUp) {
   EXPECT_EQ(interfaces, 1);
 }
 
-// With one CPU allowed there is no other to make it on: start() declines, take() gives nothing,
+// A helper that cannot make the namespace (here: no CAP_SYS_ADMIN) sends nothing, and its end of
+// the socket closes as it exits: the receiver reads EOF instead of waiting (init then makes one).
+TEST(NetnsAhead, AHelperThatFailedLeavesEndOfFileToTheReceiver) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (to drop CAP_SYS_ADMIN from)";
+  if (allowed_cpus() < 2) GTEST_SKIP() << "one CPU allowed here: NetnsAhead declines";
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::alarm(10);  // a receiver left waiting is the failure this test is about
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct d[2] = {};
+    if (::syscall(SYS_capget, &h, d) != 0) ::_exit(2);
+    d[CAP_SYS_ADMIN / 32].effective &= ~(1U << (CAP_SYS_ADMIN % 32));
+    if (::syscall(SYS_capset, &h, d) != 0) ::_exit(2);
+    NetnsAhead ahead;
+    if (!ahead.start()) ::_exit(3);
+    UniqueFd rx = ahead.receiver();
+    ::_exit(receive_netns(rx.get()) < 0 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status) << " (14: still waiting)";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: a namespace arrived; 2: capabilities; 3: no start";
+}
+
+// With one CPU allowed there is no other to make it on: start() declines, there is nothing to receive,
 // and the jail makes its own namespace in clone3.
 TEST(NetnsAhead, DeclinesWithOneCpuAllowed) {
   const pid_t pid = ::fork();
@@ -70,7 +98,7 @@ TEST(NetnsAhead, DeclinesWithOneCpuAllowed) {
     CPU_SET(::sched_getcpu(), &one);
     if (::sched_setaffinity(0, sizeof one, &one) != 0) ::_exit(2);
     NetnsAhead ahead;
-    if (ahead.start() || ahead.started() || ahead.take()) ::_exit(1);
+    if (ahead.start() || ahead.started() || ahead.receiver()) ::_exit(1);
     ::_exit(0);
   }
   int status = 0;

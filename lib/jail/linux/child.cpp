@@ -31,6 +31,7 @@
 
 #include "jail/hook_run.hpp"
 #include "jail/linux/clone_run.hpp"
+#include "jail/linux/netns_ahead.hpp"
 #include "jail/linux/raw_syscall.h"
 #include "jail/linux/stack_pool.hpp"
 #include "jail/make_dirs.hpp"
@@ -131,6 +132,31 @@ char* utoa(char* end, unsigned v) {
     v /= 10;
   } while (v);
   return end;
+}
+
+// The namespace init made (clone, unshare) at kSlotNetns: the way back after the sysfs mount
+// (run_root, AssembleOptions::own_netns_fd).
+void keep_own_netns() {
+  int own = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (own < 0 || ::dup3(own, kSlotNetns, O_CLOEXEC) < 0)
+    die(kSlotError, "open", errno, "/proc/thread-self/ns/net");
+  ::close(own);
+}
+
+// ChildPlan::netns_from_helper: the namespace NetnsAhead's helper sends on kSlotNetns, which then
+// holds the namespace itself (as a joined one's); or, its helper having failed (EOF), one made
+// here. False for the latter: its loopback device is still down.
+bool join_netns_from_helper(const ChildPlan& p) {
+  const int ns = receive_netns(kSlotNetns);
+  if (ns < 0) {
+    if (::unshare(CLONE_NEWNET) != 0) die(kSlotError, "unshare", errno, "CLONE_NEWNET");
+    if (p.fds[kSlotSysfsNetns] >= 0) keep_own_netns();
+    return false;
+  }
+  if (::setns(ns, CLONE_NEWNET) != 0 || ::dup3(ns, kSlotNetns, O_CLOEXEC) < 0)
+    die(kSlotError, "setns", errno, "network namespace");
+  ::close(ns);
+  return true;
 }
 
 void bring_loopback_up() {
@@ -781,15 +807,9 @@ void child_main(const ChildPlan& p) noexcept {
     die(kSlotError, "setns", errno, "uts namespace");
   ::close(kSlotJoinIpc);
   ::close(kSlotJoinUts);
-  if (p.fds[kSlotNetns] >= 0 && ::setns(kSlotNetns, CLONE_NEWNET) != 0)
+  if (p.fds[kSlotNetns] >= 0 && !p.netns_from_helper && ::setns(kSlotNetns, CLONE_NEWNET) != 0)
     die(kSlotError, "setns", errno, "network namespace");
-  if (p.fds[kSlotNetns] < 0 && p.fds[kSlotSysfsNetns] >= 0) {
-    // A namespace of its own from clone: the way back after the sysfs mount (run_root).
-    int own = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (own < 0 || ::dup3(own, kSlotNetns, O_CLOEXEC) < 0)
-      die(kSlotError, "open", errno, "/proc/thread-self/ns/net");
-    ::close(own);
-  }
+  if (p.fds[kSlotNetns] < 0 && p.fds[kSlotSysfsNetns] >= 0) keep_own_netns();
   ::umask(0);
   // Only the daemon reaches init: the jail's processes lack CAP_SYS_PTRACE and their caps are a
   // subset of init's, and a non-dumpable init keeps even /proc/1/mem and /proc/1/fd closed. In the
@@ -822,6 +842,10 @@ void child_main(const ChildPlan& p) noexcept {
   if (!p.hostname.empty() && ::sethostname(p.hostname.data(), p.hostname.size()) < 0)
     die(kSlotError, "sethostname", errno, p.hostname.c_str());
 
+  // The namespace made beside the spawn (netns_ahead.hpp), as late as it can come: before the
+  // root (its /sys, sysctls and hooks are the namespace's). Its helper failed (EOF): one of our own.
+  const bool loopback = p.netns_from_helper ? !join_netns_from_helper(p) : p.loopback_up;
+
   MountFailure mf;
   HookFailure hf;
   const CreateHooks create{&p.create_hooks, &hf};
@@ -830,7 +854,7 @@ void child_main(const ChildPlan& p) noexcept {
     die(kSlotError, mf.step, mf.err, mf.detail);
   ::close(kSlotNetns);  // the go pipe takes their numbers
   ::close(kSlotSysfsNetns);
-  if (p.loopback_up) bring_loopback_up();
+  if (loopback) bring_loopback_up();
   if (p.tty)
     open_terminal(p);
   else if (p.fds[kSlotIn] < 0 || p.fds[kSlotOut] < 0 || p.fds[kSlotErr] < 0)

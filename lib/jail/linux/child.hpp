@@ -33,8 +33,9 @@ enum Slot : int {
   kSlotErr = 10,
   kSlotCgroup0 = 11,  // the first three cgroup slots (kCgroupSlots)
   kSlotReaper = 14,   // the lj-init executable (a sealed memfd) init execs once the command runs
-  // Until the root is assembled: a network namespace made ahead, which init enters first, and
-  // the one whose sysfs the jail's /sys shows (AssembleOptions::sysfs_netns_fd).
+  // Until the root is assembled: a network namespace made ahead, which init enters first (or,
+  // with netns_from_helper, the socket it arrives on), and the one whose sysfs the jail's /sys
+  // shows (AssembleOptions::sysfs_netns_fd).
   kSlotNetns = 15,
   kSlotSysfsNetns = 16,
   // Kept by init and lj-init for the jail's life (init_abi.h).
@@ -117,6 +118,7 @@ struct ChildPlan {
   bool subreaper = false;  // in a joined pid namespace: the jail's orphans still come to init
   bool wait_sync = false;                   // wait for the parent (uid_map, network) first
   bool loopback_up = false;                 // a private network namespace
+  bool netns_from_helper = false;  // kSlotNetns is NetnsAhead's socket: receive it, or make one
   bool command_is_init = false;             // ProcessOptions::command_is_init: no lj-init
   bool die_with_parent = false;             // PR_SET_PDEATHSIG(SIGKILL) on init
   int parent_pidfd =

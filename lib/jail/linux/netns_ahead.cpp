@@ -1,6 +1,7 @@
 #include "jail/linux/netns_ahead.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,11 +19,17 @@ bool NetnsAhead::start() noexcept {
   if (CPU_COUNT(&other_) == 0) return false;
   stack_.reset(new (std::nothrow) char[kStack]);
   if (!stack_) return false;
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return false;
+  UniqueFd rx(sv[0]);
+  tx_ = sv[1];
   int pidfd = -1;
-  const int pid = ::clone(&NetnsAhead::make, stack_.get() + kStack,
-                          CLONE_VM | CLONE_FILES | CLONE_PIDFD, this, &pidfd);
+  const int pid =
+      ::clone(&NetnsAhead::make, stack_.get() + kStack, CLONE_VM | CLONE_PIDFD, this, &pidfd);
+  ::close(tx_);  // ours: the helper has its copy, and its exit makes EOF
   if (pid < 0) return false;
   pidfd_.reset(pidfd);
+  rx_ = std::move(rx);
   // Whichever of us runs first moves it (make() does the same): a new task starts on its
   // parent's CPU and may run there before we do.
   (void)::sched_setaffinity(pid, sizeof other_, &other_);
@@ -30,7 +37,7 @@ bool NetnsAhead::start() noexcept {
 }
 
 // The helper: system calls only, errno untouched. The namespace is the helper's own (unshare),
-// which it leaves by exiting; the descriptor keeps it.
+// which it leaves by exiting; the descriptor in flight keeps it.
 int NetnsAhead::make(void* self) noexcept {
   auto* a = static_cast<NetnsAhead*>(self);
   (void)lj_syscall(SYS_sched_setaffinity, 0, sizeof a->other_, reinterpret_cast<long>(&a->other_),
@@ -40,20 +47,55 @@ int NetnsAhead::make(void* self) noexcept {
     return 1;
   const long fd = lj_syscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>("/proc/self/ns/net"),
                              O_RDONLY | O_CLOEXEC, 0, 0);
-  a->fd_ = fd >= 0 ? static_cast<int>(fd) : -1;
+  if (fd < 0) return 1;
+  char byte = 0;
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  struct iovec iov = {&byte, 1};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  const int ns = static_cast<int>(fd);
+  __builtin_memcpy(CMSG_DATA(c), &ns, sizeof ns);
+  (void)lj_syscall(SYS_sendmsg, a->tx_, reinterpret_cast<long>(&msg), MSG_NOSIGNAL, 0, 0);
   return 0;
 }
 
-UniqueFd NetnsAhead::take() noexcept {
-  if (!started()) return UniqueFd();
+void NetnsAhead::reap() noexcept {
+  if (pidfd_.get() < 0) return;
   siginfo_t info;
   while (::waitid(P_PIDFD, static_cast<id_t>(pidfd_.get()), &info, WEXITED | __WALL) != 0 &&
          errno == EINTR) {
   }
   pidfd_.reset();
   stack_.reset();
-  UniqueFd fd(fd_);
-  fd_ = -1;
+  tx_ = -1;
+}
+
+int receive_netns(int rx) noexcept {
+  char byte;
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = {&byte, 1};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  long n;
+  while ((n = lj_syscall(SYS_recvmsg, rx, reinterpret_cast<long>(&msg), MSG_CMSG_CLOEXEC, 0, 0)) ==
+         -EINTR) {
+  }
+  const struct cmsghdr* c = n == 1 ? CMSG_FIRSTHDR(&msg) : nullptr;
+  if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+      c->cmsg_len != CMSG_LEN(sizeof(int)))
+    return -1;
+  int fd;
+  __builtin_memcpy(&fd, CMSG_DATA(c), sizeof fd);
   return fd;
 }
 

@@ -131,9 +131,9 @@ struct ChildOwner {
 struct Launch {
   ChildPlan plan;  // plain data for the child; every step fills its part
 
-  // prepare_netns: the network namespace of network mode none, the pool's (made ahead) or being
-  // made beside the spawn (taken in clone_init), and the one /sys shows; prepare_root: the
-  // caller's (mode netns).
+  // prepare_netns: the network namespace of network mode none, the pool's (made ahead), or the
+  // socket it arrives on when being made beside the spawn (clone_init), and the one /sys shows;
+  // prepare_root: the caller's (mode netns).
   UniqueFd netns;
   int sysfs_netns = -1;  // the pool's, not ours to close
   NetnsAhead netns_ahead;
@@ -565,10 +565,10 @@ Status prepare_descriptors(const JailSpec& spec, Launch& l) {
 // architecture without clone_run's trampoline.
 Status clone_init(const JailSpec& spec, const SpawnContext& ctx, Launch& l) {
   ChildPlan& plan = l.plan;
-  // The namespace made beside us (prepare_netns), ready by now most often; without it (it
-  // failed) the clone makes one, as when nothing was made ahead.
-  if (l.ahead && (l.netns = l.ahead->take())) {
+  // The namespace being made beside us (prepare_netns): init receives it, not we; we do not wait.
+  if (l.ahead && (l.netns = l.ahead->receiver())) {
     plan.fds[kSlotNetns] = l.netns.get();
+    plan.netns_from_helper = true;
     plan.loopback_up = false;
   }
   // A held command (ProcessOptions::hold_fd) outlives the spawn by far: never on our memory.
@@ -675,9 +675,10 @@ void note_start(const JailSpec& spec, Launch& l) {
 
 // 8. Wait for the command's exec: the error pipe reaches EOF (every write end is close-on-exec)
 // without a record, or carries the step that failed. Already read when init shared our memory.
-// And for the caller's links, made by then when the command was started.
+// And for the caller's links, made by then when the command was started, and NetnsAhead's helper.
 Status wait_for_exec(Launch& l) {
   if (!l.record) l.record = read_exec_record(l.err_rd.get());
+  if (l.ahead) l.ahead->reap();  // done: init received its namespace before its exec
   LJ_TRY(l.links.wait());  // a failure of the links' own is why init found no byte
   if (l.record->failed()) return child_failure(l.record->error);
   if (!l.handshake) return fail(std::move(l.handshake).error());

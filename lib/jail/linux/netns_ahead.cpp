@@ -8,29 +8,9 @@
 
 #include "jail/linux/child.hpp"
 #include "jail/linux/raw_syscall.h"
+#include "jail/one_fd_message.hpp"
 
 namespace lj::jail {
-
-namespace {
-
-// One byte with room for one descriptor (SCM_RIGHTS): what the helper sends and init receives.
-struct FdMessage {
-  char byte = 0;
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  struct iovec iov = {&byte, 1};
-  struct msghdr msg = {};
-
-  FdMessage() {
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-  }
-  FdMessage(const FdMessage&) = delete;
-  FdMessage& operator=(const FdMessage&) = delete;
-};
-
-}  // namespace
 
 bool NetnsAhead::start() noexcept {
   CPU_ZERO(&other_);
@@ -69,13 +49,8 @@ int NetnsAhead::make(void* self) noexcept {
   const long fd = lj_syscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>("/proc/self/ns/net"),
                              O_RDONLY | O_CLOEXEC, 0, 0);
   if (fd < 0) return 1;
-  FdMessage m;
-  struct cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  const int ns = static_cast<int>(fd);
-  __builtin_memcpy(CMSG_DATA(c), &ns, sizeof ns);
+  OneFdMessage m;
+  m.carry(static_cast<int>(fd));
   (void)lj_syscall(SYS_sendmsg, a->tx_, reinterpret_cast<long>(&m.msg), MSG_NOSIGNAL, 0, 0);
   return 0;
 }
@@ -92,18 +67,12 @@ void NetnsAhead::reap() noexcept {
 }
 
 int receive_netns(int rx) noexcept {
-  FdMessage m;
+  OneFdMessage m;
   long n;
-  while ((n = lj_syscall(SYS_recvmsg, rx, reinterpret_cast<long>(&m.msg), MSG_CMSG_CLOEXEC, 0, 0)) ==
-         -EINTR) {
+  while ((n = lj_syscall(SYS_recvmsg, rx, reinterpret_cast<long>(&m.msg), MSG_CMSG_CLOEXEC, 0,
+                         0)) == -EINTR) {
   }
-  const struct cmsghdr* c = n == 1 ? CMSG_FIRSTHDR(&m.msg) : nullptr;
-  if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-      c->cmsg_len != CMSG_LEN(sizeof(int)))
-    return -1;
-  int fd;
-  __builtin_memcpy(&fd, CMSG_DATA(c), sizeof fd);
-  return fd;
+  return m.carried(n);
 }
 
 }  // namespace lj::jail

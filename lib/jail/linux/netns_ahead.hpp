@@ -18,7 +18,9 @@
 // long after it was sent. The spawning thread waited for the helper before the clone (~0.2 ms of
 // `ljoci run` in the benchmark). The helper has a descriptor table of its own (a copy), so that
 // its end of the socket closes when it exits: a helper that failed, or died, sends nothing and init
-// reads EOF, and makes a namespace itself.
+// reads EOF, and makes a namespace itself (with a shared table, a helper killed before it closed
+// its end would leave init waiting for good). The copy is the clone's: ~13 µs with a few
+// descriptors, ~40 with 4,000 (ljd with ~1,000 live jails, when its pool is empty).
 #pragma once
 
 #include <sched.h>

@@ -2305,6 +2305,49 @@ TEST_F(LjociTest, ContainerdsCriPluginRunsAPodOnLjoci) {
   EXPECT_TRUE(rig->ljoci_kept_nothing());
 }
 
+// A kubelet's log rotation on a pod of ljoci's: the container's log file renamed, then
+// ReopenContainerLog; the container, still running and writing on the same descriptors, goes on
+// into a new file at the log's path, and the renamed file keeps what came before (every number
+// there below every number in the new one, and none lost or twice).
+TEST_F(LjociTest, ContainerdsCriPluginReopensALjociContainersLogAfterARotation) {
+  const auto rig = cri_host_pod(*world_);
+  if (!rig) return;  // skipped or failed, said so
+  const std::string cid =
+      rig->container("ticker", "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.05; done",
+                     kHostNetwork);
+  ASSERT_FALSE(cid.empty());
+  const fs::path log = rig->logs() / "ticker.log", rotated = rig->logs() / "ticker.log.1";
+  // The numbers of a CRI log's lines ("<time> stdout F tick N"), in the file's order.
+  auto ticks = [](const fs::path& f) {
+    std::vector<int> n;
+    std::ifstream in(f);
+    for (std::string l; std::getline(in, l);)
+      if (auto at = l.rfind("tick "); at != std::string::npos)
+        n.push_back(std::stoi(l.substr(at + 5)));
+    return n;
+  };
+  for (int i = 0; i < 100 && ticks(log).size() < 5; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_GE(ticks(log).size(), 5u) << "no output in " << log;
+  fs::rename(log, rotated);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // still written to, renamed
+  rig->call("RuntimeService/ReopenContainerLog", {{"container_id", cid}});
+  for (int i = 0; i < 100 && ticks(log).size() < 5; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const std::vector<int> before = ticks(rotated), after = ticks(log);
+  ASSERT_GE(after.size(), 5u) << "nothing written to " << log << " after the reopen";
+  EXPECT_LT(before.back(), after.front());
+  std::vector<int> all = before;
+  all.insert(all.end(), after.begin(), after.end());
+  for (std::size_t i = 0; i < all.size(); ++i)
+    EXPECT_EQ(all[i], static_cast<int>(i)) << "a line lost or written twice at " << i;
+  EXPECT_EQ(rig->status(cid).value("state", ""), "CONTAINER_RUNNING");
+  rig->call("RuntimeService/StopContainer", {{"container_id", cid}, {"timeout", 2}});
+  rig->call("RuntimeService/RemoveContainer", {{"container_id", cid}});
+  rig->remove_pod();
+  EXPECT_TRUE(rig->ljoci_kept_nothing());
+}
+
 // containerd's CRI plugin, ljoci its runtime handler's binary, a pod on a CNI network (Debian's
 // containernetworking-plugins: bridge, host-local IPAM, loopback). containerd runs in a network
 // namespace of the test's, and so do the plugins it runs: the bridge, its address and the host

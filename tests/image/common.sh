@@ -72,7 +72,13 @@ stop_ljd() {
 
 # make_netns NAME: a network namespace of the test's (loopback up), deleted by cleanup; never
 # the machine's own interfaces. NAME should carry $$ (ljt$$-h) so parallel runs do not meet.
+# iproute2's first `ip netns add` on a host makes /run/netns a bind of itself, for good: cleanup
+# undoes it when this test made it and nothing is left in it.
+netns_dir_was_mounted=
 make_netns() {
+  if [ -z "$netns_dir_was_mounted" ]; then
+    netns_dir_was_mounted=$(mountpoint -q /run/netns 2>/dev/null && echo yes || echo no)
+  fi
   ip netns add "$1" || { echo "ip netns add $1 failed"; exit 1; }
   netns+=("$1")
   ip -n "$1" link set lo up || { echo "lo up in $1 failed"; exit 1; }
@@ -152,6 +158,10 @@ cleanup() {
     done
     ip netns del "$n" 2>/dev/null || echo "cleanup: ip netns del $n failed"
   done
+  if [ "$netns_dir_was_mounted" = no ] && mountpoint -q /run/netns &&
+    [ -z "$(ls -A /run/netns)" ]; then
+    umount /run/netns 2>/dev/null
+  fi
   local m; while read -r m; do
     echo "cleanup: unmounting $m"; umount -l "$m" 2>/dev/null
   done < <(awk -v t="$tmp" '$5 == t || index($5, t "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r)

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,6 +29,15 @@ Run sh(const std::string& cmd) {
   int st = ::pclose(p);
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return r;
+}
+
+// `path` is the root of a mount (statx STATX_ATTR_MOUNT_ROOT): a bind of a directory onto itself
+// has the same device as its parent, so st_dev cannot tell.
+bool mount_root(const char* path) {
+  struct statx sx {};
+  return ::statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &sx) == 0 &&
+         (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+         (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
 }  // namespace
@@ -61,10 +71,17 @@ NetnsWorld::~NetnsWorld() {
     ::waitpid(p, nullptr, 0);
   }
   for (auto it = made_.rbegin(); it != made_.rend(); ++it) sh("ip netns del " + *it);
+  // Not while anything is in it (another test's namespace): that one's world undoes it, or
+  // scripts/test at the end.
+  std::error_code ec;
+  if (dir_was_mounted_ == false && mount_root("/run/netns") &&
+      std::filesystem::is_empty("/run/netns", ec) && !ec)
+    (void)::umount2("/run/netns", 0);
   std::filesystem::remove_all(www_);
 }
 
 std::string NetnsWorld::add(const std::string& name) {
+  if (!dir_was_mounted_) dir_was_mounted_ = mount_root("/run/netns");
   std::string n = full(name);
   sh("ip netns del " + n);  // a leftover of a killed run of this pid
   Run r = sh("ip netns add " + n);

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,9 @@ class NetnsWorld {
   std::vector<std::string> made_;
   std::vector<pid_t> procs_;
   std::string www_;
+  // /run/netns was a mount point before our first `ip netns add`, which makes it a bind of itself
+  // for good (iproute2): when it was not, the destructor undoes that once it is empty.
+  std::optional<bool> dir_was_mounted_;
 };
 
 // Puts the calling thread into a namespace for the scope; back again at the end.

@@ -62,6 +62,24 @@ TEST(NetnsAhead, MakesANamespaceOfItsOwnWithLoopbackUp) {
   EXPECT_EQ(interfaces, 1);
 }
 
+// Started again at once (a second Backend::prepare after a spawn took the first): the first
+// helper is waited for before its stack is replaced, and each start's namespace arrives, apart.
+TEST(NetnsAhead, StartedAgainEachNamespaceArrives) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (a new network namespace)";
+  if (allowed_cpus() < 2) GTEST_SKIP() << "one CPU allowed here: NetnsAhead declines";
+  NetnsAhead ahead;
+  ASSERT_TRUE(ahead.start());
+  UniqueFd first_rx = ahead.receiver();
+  ASSERT_TRUE(ahead.start());
+  UniqueFd second_rx = ahead.receiver();
+  UniqueFd first(receive_netns(first_rx.get())), second(receive_netns(second_rx.get()));
+  ASSERT_TRUE(first && second);
+  struct stat a {}, b {};
+  ASSERT_EQ(::fstat(first.get(), &a), 0);
+  ASSERT_EQ(::fstat(second.get(), &b), 0);
+  EXPECT_NE(a.st_ino, b.st_ino);
+}
+
 // A helper that cannot make the namespace (here: no CAP_SYS_ADMIN) sends nothing, and its end of
 // the socket closes as it exits: the receiver reads EOF instead of waiting (init then makes one).
 TEST(NetnsAhead, AHelperThatFailedLeavesEndOfFileToTheReceiver) {

@@ -153,8 +153,8 @@ bool join_netns_from_helper(const ChildPlan& p) {
     if (p.fds[kSlotSysfsNetns] >= 0) keep_own_netns();
     return false;
   }
-  if (::setns(ns, CLONE_NEWNET) != 0 || ::dup3(ns, kSlotNetns, O_CLOEXEC) < 0)
-    die(kSlotError, "setns", errno, "network namespace");
+  if (::setns(ns, CLONE_NEWNET) != 0) die(kSlotError, "setns", errno, "network namespace");
+  if (::dup3(ns, kSlotNetns, O_CLOEXEC) < 0) die(kSlotError, "dup3", errno, "network namespace");
   ::close(ns);
   return true;
 }

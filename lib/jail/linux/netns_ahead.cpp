@@ -13,6 +13,8 @@
 namespace lj::jail {
 
 bool NetnsAhead::start() noexcept {
+  // A helper of an earlier start may still run, on the stack and CPU set replaced below.
+  reap();
   CPU_ZERO(&other_);
   if (::sched_getaffinity(0, sizeof other_, &other_) != 0) return false;
   const int here = ::sched_getcpu();

@@ -38,8 +38,9 @@ class NetnsAhead {
   NetnsAhead& operator=(const NetnsAhead&) = delete;
   ~NetnsAhead() { reap(); }
 
-  // Starts making one (a new network namespace, loopback up). False when it cannot help (one
-  // CPU allowed) or the helper did not start: the jail makes its own.
+  // Starts making one (a new network namespace, loopback up), after the helper of an earlier
+  // start, if any, has ended. False when it cannot help (one CPU allowed) or the helper did not
+  // start: the jail makes its own.
   bool start() noexcept;
   // Started, and its socket's end not given away yet.
   bool started() const { return rx_.get() >= 0; }
